@@ -1,0 +1,229 @@
+// Minting and verifying the JWTs the emulator issues.
+//
+// Azure DevOps (like Microsoft Graph) keeps `accessTokenAcceptedVersion` unset on its resource
+// app, so Entra gives it v1.0 access tokens even through the v2.0 endpoint: `iss` is
+// `https://sts.windows.net/{tid}/`, `ver` "1.0", `appid`/`appidacr` instead of `azp`, and `aud`
+// is the resource as the client named it (GUID or `https://app.vssps.visualstudio.com`). ID tokens
+// from the v2.0 endpoint are v2.0.
+import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { EntraTokenError } from './token-error.ts';
+import { opaque, pairwiseId } from './ids.ts';
+import { publishKeys, type SigningKey } from './keys.ts';
+import { AZURE_DEVOPS_APP_ID, RESOURCES, audience, scpClaim, type AppOnlyScope, type GrantScope } from './scopes.ts';
+
+export interface TokenUser {
+  oid: string;
+  upn: string;
+  displayName: string;
+}
+
+export interface VerifiedAccessToken {
+  tid: string;
+  oid: string;
+  appid: string;
+  scp?: string;
+  idtyp?: 'app' | 'user';
+  upn?: string;
+  aud: string;
+  exp: number;
+}
+
+export const v1Issuer = (tid: string): string => `https://sts.windows.net/${tid}/`;
+export const v2Issuer = (origin: string, tid: string): string => `${origin}/${tid}/v2.0`;
+
+const ADO_AUDIENCES = new Set(
+  RESOURCES.filter((r) => r.key === 'ado').flatMap((r) => [r.appId, r.uri, r.uri + '/']),
+);
+
+interface IssuedRecord {
+  expiredByFault: boolean;
+}
+
+export class TokenService {
+  readonly keys: SigningKey[];
+  private readonly salt = opaque(32);
+  private readonly issued = new Map<string, IssuedRecord>();
+  private readonly verifyKeySet;
+
+  constructor(
+    keys: SigningKey[],
+    private readonly nowMs: () => number,
+  ) {
+    this.keys = keys;
+    this.verifyKeySet = createLocalJWKSet(publishKeys(keys));
+  }
+
+  private get signingKey(): SigningKey {
+    return this.keys[0]!;
+  }
+
+  private nowSec(): number {
+    return Math.floor(this.nowMs() / 1000);
+  }
+
+  private async sign(payload: JWTPayload, v1: boolean): Promise<string> {
+    const k = this.signingKey;
+    const header = v1 ? { alg: 'RS256', typ: 'JWT', kid: k.kid, x5t: k.kid } : { alg: 'RS256', typ: 'JWT', kid: k.kid };
+    return new SignJWT(payload).setProtectedHeader(header).sign(k.privateKey);
+  }
+
+  pairwiseSub(tid: string, clientId: string, oid: string): string {
+    return pairwiseId(this.salt, tid, clientId, oid);
+  }
+
+  async userAccessToken(p: {
+    tid: string;
+    clientId: string;
+    user: TokenUser;
+    grant: GrantScope;
+    lifetimeSeconds: number;
+    authTimeSec?: number;
+  }): Promise<{ token: string; exp: number }> {
+    const iat = this.nowSec();
+    const exp = iat + p.lifetimeSeconds;
+    const uti = opaque(16);
+    const [given, ...rest] = p.user.displayName.split(/\s+/);
+    const payload: JWTPayload = {
+      aud: audience(p.grant),
+      iss: v1Issuer(p.tid),
+      iat,
+      nbf: iat,
+      exp,
+      acr: '1',
+      aio: opaque(40),
+      amr: ['pwd'],
+      appid: p.clientId,
+      appidacr: '1',
+      ...(rest.length ? { family_name: rest.join(' ') } : {}),
+      ...(given ? { given_name: given } : {}),
+      name: p.user.displayName,
+      // Access tokens always carry `oid`/`tid` for resources like Azure DevOps, which key users on them.
+      oid: p.user.oid,
+      rh: opaque(24),
+      scp: scpClaim(p.grant),
+      sub: this.pairwiseSub(p.tid, p.clientId, p.user.oid),
+      tid: p.tid,
+      unique_name: p.user.upn,
+      upn: p.user.upn,
+      uti,
+      ver: '1.0',
+    };
+    this.issued.set(uti, { expiredByFault: false });
+    return { token: await this.sign(payload, true), exp };
+  }
+
+  /**
+   * App-only token (client credentials). No `scp`; `roles` only when app roles are assigned, and
+   * Azure DevOps defines none for service principals, so it is absent. `idtyp: "app"` is the
+   * optional claim resources use to tell app tokens from user tokens.
+   */
+  async appAccessToken(p: {
+    tid: string;
+    clientId: string;
+    servicePrincipalObjectId: string;
+    scope: AppOnlyScope;
+    lifetimeSeconds: number;
+  }): Promise<{ token: string; exp: number }> {
+    const iat = this.nowSec();
+    const exp = iat + p.lifetimeSeconds;
+    const uti = opaque(16);
+    const payload: JWTPayload = {
+      aud: audience(p.scope),
+      iss: v1Issuer(p.tid),
+      iat,
+      nbf: iat,
+      exp,
+      aio: opaque(40),
+      appid: p.clientId,
+      appidacr: '1',
+      idp: v1Issuer(p.tid),
+      idtyp: 'app',
+      oid: p.servicePrincipalObjectId,
+      rh: opaque(24),
+      sub: p.servicePrincipalObjectId,
+      tid: p.tid,
+      uti,
+      ver: '1.0',
+    };
+    this.issued.set(uti, { expiredByFault: false });
+    return { token: await this.sign(payload, true), exp };
+  }
+
+  /**
+   * v2.0 ID token. `name`, `preferred_username` and `oid` need the `profile` scope and `email` the
+   * `email` scope (Microsoft's ID token claims reference); `sub` is pairwise per application.
+   */
+  async idToken(p: { origin: string; tid: string; clientId: string; user: TokenUser; oidc: readonly string[]; nonce?: string }): Promise<string> {
+    const iat = this.nowSec();
+    const profile = p.oidc.includes('profile');
+    const payload: JWTPayload = {
+      aud: p.clientId,
+      iss: v2Issuer(p.origin, p.tid),
+      iat,
+      nbf: iat,
+      exp: iat + 3600,
+      aio: opaque(40),
+      ...(p.oidc.includes('email') ? { email: p.user.upn } : {}),
+      ...(profile ? { name: p.user.displayName } : {}),
+      ...(p.nonce !== undefined ? { nonce: p.nonce } : {}),
+      ...(profile ? { oid: p.user.oid, preferred_username: p.user.upn } : {}),
+      rh: opaque(24),
+      sub: this.pairwiseSub(p.tid, p.clientId, p.user.oid),
+      tid: p.tid,
+      uti: opaque(16),
+      ver: '2.0',
+    };
+    return this.sign(payload, false);
+  }
+
+  expireAllIssued(): void {
+    for (const rec of this.issued.values()) rec.expiredByFault = true;
+  }
+
+  /**
+   * What a resource does with a bearer token: signature (RS256, our keys), `iss` = v1 issuer,
+   * `aud` = Azure DevOps (either form), `exp`/`nbf` against the emulator clock with no skew
+   * allowance (determinism beats realism here), and the expire-now fault.
+   */
+  async verifyAdoAccessToken(token: string, tenantExists: (tid: string) => boolean): Promise<VerifiedAccessToken> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.verifyKeySet, {
+        algorithms: ['RS256'],
+        currentDate: new Date(this.nowMs()),
+        typ: 'JWT',
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new EntraTokenError('expired', 'The access token has expired.');
+      const code = (err as { code?: unknown }).code;
+      throw new EntraTokenError('invalid', 'The access token is not valid: ' + (typeof code === 'string' ? code : 'unknown error'));
+    }
+    const tid = typeof payload.tid === 'string' ? payload.tid : '';
+    if (!tid || !tenantExists(tid) || payload.iss !== v1Issuer(tid)) {
+      throw new EntraTokenError('invalid', 'The access token was not issued by a known tenant.');
+    }
+    const aud = typeof payload.aud === 'string' ? payload.aud : '';
+    if (!ADO_AUDIENCES.has(aud)) {
+      throw new EntraTokenError('invalid', `The access token audience '${aud}' is not Azure DevOps (${AZURE_DEVOPS_APP_ID}).`);
+    }
+    const uti = typeof payload.uti === 'string' ? payload.uti : '';
+    const rec = this.issued.get(uti);
+    if (!rec) throw new EntraTokenError('invalid', 'The access token was not issued by this emulator.');
+    if (rec.expiredByFault) throw new EntraTokenError('expired', 'The access token has expired.');
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    const scp = str(payload.scp);
+    const idtyp = payload.idtyp === 'app' || payload.idtyp === 'user' ? payload.idtyp : scp !== undefined ? 'user' : 'app';
+    const out: VerifiedAccessToken = {
+      tid,
+      oid: str(payload.oid) ?? '',
+      appid: str(payload.appid) ?? '',
+      idtyp,
+      aud,
+      exp: typeof payload.exp === 'number' ? payload.exp : 0,
+    };
+    if (scp !== undefined) out.scp = scp;
+    const upn = str(payload.upn);
+    if (upn !== undefined) out.upn = upn;
+    return out;
+  }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under test/, src/ and emulator/ with node's own test runner (through tsx).
+// Node 20's `node --test` takes no globs, so the files are collected here.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'emulator', 'test'];
+const files = [];
+function walk(p) {
+  let st;
+  try { st = statSync(p); } catch { return; }
+  if (st.isFile()) { if (p.endsWith('.test.ts')) files.push(p); return; }
+  for (const name of readdirSync(p)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    walk(join(p, name));
+  }
+}
+roots.forEach(walk);
+files.sort();
+if (files.length === 0) {
+  console.error('run-tests: no test files found under ' + roots.join(', '));
+  process.exit(1);
+}
+const concurrency = process.env.KEYWAY_TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, KEYWAY_LOG_LEVEL: process.env.KEYWAY_LOG_LEVEL ?? 'silent' } },
+);
+process.exit(result.status ?? 1);

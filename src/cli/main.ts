@@ -1,0 +1,105 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../config/config.ts';
+import { KeyConfigError } from '../crypto/index.ts';
+import { VERSION } from '../version.ts';
+import { runStart } from './start.ts';
+import { runServer } from './server.ts';
+import { runMigrate } from './migrate.ts';
+import { runKeysRotate } from './keys.ts';
+
+/** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
+export function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
+  return Number(value);
+}
+
+function parsePositive(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number of at least 1.');
+  return Number(value);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('keyway')
+    .description('Keyway: access from your runners to Azure DevOps, with no usable credential in the middle.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+    .exitOverride();
+
+  program
+    .command('start')
+    .description('Run the management plane and a local runner in one process, on SQLite under the data directory')
+    .addOption(new Option('-p, --port <port>', 'TCP port to listen on (default: KEYWAY_PORT or 8080)').argParser(parsePort))
+    .option('-d, --data-dir <dir>', 'directory for databases and keys (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
+    .option('--demo', 'also start the bundled Azure DevOps and Entra ID emulator and configure it')
+    .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean }) => runStart(opts));
+
+  program
+    .command('server')
+    .description('Run the management plane alone against KEYWAY_DATABASE_URL (a SQLite path or postgres:// URL)')
+    .addOption(new Option('-p, --port <port>', 'TCP port to listen on (default: KEYWAY_PORT or 8080)').argParser(parsePort))
+    .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
+    .action(async (opts: { port?: number; host?: string }) => runServer(opts));
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations (management plane, or the runner store with --runner) and exit')
+    .option('--runner', 'migrate the runner store instead of the management plane')
+    .option('-d, --data-dir <dir>', 'data directory holding the embedded SQLite files')
+    .action(async (opts: { runner?: boolean; dataDir?: string }) => runMigrate(opts));
+
+  const keys = program.command('keys').description('Manage the data keys that encrypt credentials at rest');
+  keys
+    .command('rotate')
+    .description('Add a new primary key and re-encrypt every stored value under it, in batches, while Keyway keeps serving')
+    .option('-d, --data-dir <dir>', 'data directory of the runner store (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .addOption(new Option('--batch-size <n>', 'rows re-encrypted per batch').argParser(parsePositive).default(500))
+    .action(async (opts: { dataDir?: string; batchSize: number }) => runKeysRotate(opts));
+
+  program
+    .command('emulator')
+    .description('Run the Azure DevOps and Entra ID emulator (for demos and tests)')
+    .addOption(new Option('-p, --port <port>', 'first TCP port; the emulator uses four consecutive ports (0 = random)').argParser(parsePort).default(0))
+    .action(async (opts: { port: number }) => {
+      const { runEmulatorCommand } = await import('../../emulator/cli.ts');
+      await runEmulatorCommand({ port: opts.port });
+    });
+
+  const context = program.command('context').description('Work with repository context URLs');
+  context
+    .command('parse')
+    .description('Parse an Azure DevOps repository URL and print the result as JSON')
+    .argument('<url>', 'any Azure DevOps repository, branch, commit, pull request or file URL')
+    .action(async (url: string) => {
+      const { parseContextUrlCommand } = await import('../azure-devops/url.ts');
+      const result = parseContextUrlCommand(url, {});
+      if (result.stdout) process.stdout.write(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
+      if (result.stderr) process.stderr.write(result.stderr.endsWith('\n') ? result.stderr : `${result.stderr}\n`);
+      process.exitCode = result.exitCode;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; a bad flag or value is a usage error: exit code 2.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof ConfigError || err instanceof KeyConfigError) {
+      process.stderr.write(`keyway: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`keyway: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,53 @@
+import { loadConfig } from '../config/config.ts';
+import { createLogger } from '../logging/logger.ts';
+import { buildManagementPlane, ensureDataDir, openManagementDatabase, openRunnerStore, managementDatabaseUrl } from './planes.ts';
+import { onShutdown } from './shutdown.ts';
+
+export interface StartOptions {
+  port?: number;
+  dataDir?: string;
+  host?: string;
+  demo?: boolean;
+}
+
+/** `keyway start`: both planes in one process on SQLite under the data directory. */
+export async function runStart(options: StartOptions): Promise<void> {
+  const config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
+  const logger = createLogger(config.logLevel);
+  ensureDataDir(config.dataDir);
+
+  const management = await openManagementDatabase(managementDatabaseUrl(config));
+  const runnerStore = await openRunnerStore(config);
+  if (runnerStore.keys.created) {
+    logger.warn({ keyFile: runnerStore.keys.file }, 'created a new encryption key file; back it up: without it stored credentials cannot be read');
+  }
+
+  // The public URL is only known for certain once the port is bound (port 0 picks one).
+  let publicUrl = config.publicUrl ?? '';
+  const { app, core } = await buildManagementPlane(config, logger, management, publicUrl || 'http://localhost', {});
+  const address = await app.listen({ port: config.port, host: config.host });
+  if (!publicUrl) {
+    const port = new URL(address).port;
+    publicUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+    core.publicUrl = publicUrl;
+  }
+
+  await core.identity.bootstrap({ organizationName: 'Default', adminEmail: 'admin@keyway.local' });
+  const admin = await core.identity.bootstrapAdmin();
+  const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
+  if (admin) {
+    const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
+    lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  onShutdown(logger, async () => {
+    await app.close();
+    await runnerStore.database.close();
+    await management.close();
+  });
+}
+
+function resolvePath(p: string): string {
+  return p.startsWith('/') ? p : `${process.cwd()}/${p}`;
+}

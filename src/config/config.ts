@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+
+/**
+ * Keyway's configuration: environment variables, optionally backed by a JSON file named in
+ * KEYWAY_CONFIG_FILE whose keys are the same variable names. The environment wins over the file.
+ * Every problem names the variable and says what would be accepted.
+ */
+export interface KeywayConfig {
+  publicUrl: string | undefined;
+  /** `sqlite:` path or `postgres://` URL; undefined means "the embedded SQLite under dataDir". */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  logLevel: LogLevel;
+  host: string;
+  port: number;
+  /** Encryption keys in the key-file format; undefined means "use the key file under dataDir". */
+  encryptionKeys: string | undefined;
+  encryptionKeyFile: string | undefined;
+  /** Trust X-Forwarded-* from a reverse proxy (needed for Secure cookies and client IPs behind one). */
+  trustProxy: boolean;
+  sessionTtlHours: number;
+  signInMaxFailures: number;
+  signInWindowMinutes: number;
+  /** Overrides for the Microsoft endpoints, for sovereign clouds and the bundled emulator. */
+  azureDevOpsServicesUrl: string;
+  azureDevOpsVsspsUrl: string;
+  entraAuthorityUrl: string;
+  azureDevOpsClientId: string | undefined;
+  azureDevOpsClientSecret: string | undefined;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Documented in the README's configuration table; keep the two in step. */
+export const CONFIG_VARIABLES = [
+  'KEYWAY_CONFIG_FILE',
+  'KEYWAY_PUBLIC_URL',
+  'KEYWAY_DATABASE_URL',
+  'KEYWAY_DATA_DIR',
+  'KEYWAY_LOG_LEVEL',
+  'KEYWAY_HOST',
+  'KEYWAY_PORT',
+  'KEYWAY_ENCRYPTION_KEYS',
+  'KEYWAY_ENCRYPTION_KEY_FILE',
+  'KEYWAY_TRUST_PROXY',
+  'KEYWAY_SESSION_TTL_HOURS',
+  'KEYWAY_SIGN_IN_MAX_FAILURES',
+  'KEYWAY_SIGN_IN_WINDOW_MINUTES',
+  'KEYWAY_AZURE_DEVOPS_SERVICES_URL',
+  'KEYWAY_AZURE_DEVOPS_VSSPS_URL',
+  'KEYWAY_ENTRA_AUTHORITY_URL',
+  'KEYWAY_AZURE_DEVOPS_CLIENT_ID',
+  'KEYWAY_AZURE_DEVOPS_CLIENT_SECRET',
+] as const;
+
+type Source = Record<string, string | undefined>;
+
+export function loadConfig(env: Source = process.env, overrides: Partial<KeywayConfig> = {}): KeywayConfig {
+  const source = withConfigFile(env);
+  const get = (name: string): string | undefined => {
+    const value = source[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const dataDir = resolve(get('KEYWAY_DATA_DIR') ?? '.keyway-data');
+  const config: KeywayConfig = {
+    publicUrl: optionalUrl('KEYWAY_PUBLIC_URL', get('KEYWAY_PUBLIC_URL')),
+    databaseUrl: databaseUrl(get('KEYWAY_DATABASE_URL')),
+    dataDir,
+    logLevel: oneOf('KEYWAY_LOG_LEVEL', get('KEYWAY_LOG_LEVEL') ?? 'info', LOG_LEVELS),
+    host: get('KEYWAY_HOST') ?? '127.0.0.1',
+    port: integer('KEYWAY_PORT', get('KEYWAY_PORT') ?? '8080', 0, 65535),
+    encryptionKeys: get('KEYWAY_ENCRYPTION_KEYS'),
+    encryptionKeyFile: get('KEYWAY_ENCRYPTION_KEY_FILE'),
+    trustProxy: boolean('KEYWAY_TRUST_PROXY', get('KEYWAY_TRUST_PROXY') ?? 'false'),
+    sessionTtlHours: integer('KEYWAY_SESSION_TTL_HOURS', get('KEYWAY_SESSION_TTL_HOURS') ?? '12', 1, 24 * 30),
+    signInMaxFailures: integer('KEYWAY_SIGN_IN_MAX_FAILURES', get('KEYWAY_SIGN_IN_MAX_FAILURES') ?? '5', 1, 1000),
+    signInWindowMinutes: integer('KEYWAY_SIGN_IN_WINDOW_MINUTES', get('KEYWAY_SIGN_IN_WINDOW_MINUTES') ?? '15', 1, 24 * 60),
+    azureDevOpsServicesUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_SERVICES_URL', get('KEYWAY_AZURE_DEVOPS_SERVICES_URL') ?? 'https://dev.azure.com'),
+    azureDevOpsVsspsUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_VSSPS_URL', get('KEYWAY_AZURE_DEVOPS_VSSPS_URL') ?? 'https://app.vssps.visualstudio.com'),
+    entraAuthorityUrl: requiredUrl('KEYWAY_ENTRA_AUTHORITY_URL', get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com'),
+    azureDevOpsClientId: get('KEYWAY_AZURE_DEVOPS_CLIENT_ID'),
+    azureDevOpsClientSecret: get('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET'),
+  };
+  if (config.encryptionKeys && config.encryptionKeyFile) {
+    throw new ConfigError('KEYWAY_ENCRYPTION_KEYS', 'set either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE, not both');
+  }
+  return { ...config, ...stripUndefined(overrides) };
+}
+
+function withConfigFile(env: Source): Source {
+  const file = env.KEYWAY_CONFIG_FILE?.trim();
+  if (!file) return env;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not valid JSON';
+    throw new ConfigError('KEYWAY_CONFIG_FILE', `cannot read ${file}: ${reason}; expected a JSON object of KEYWAY_* variables`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('KEYWAY_CONFIG_FILE', `${file} must hold a JSON object of KEYWAY_* variables`);
+  }
+  const fromFile: Source = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(CONFIG_VARIABLES as readonly string[]).includes(key) || key === 'KEYWAY_CONFIG_FILE') {
+      throw new ConfigError('KEYWAY_CONFIG_FILE', `${file} has unknown key "${key}"; known keys: ${CONFIG_VARIABLES.slice(1).join(', ')}`);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(key, `in ${file} must be a string, number or boolean`);
+    }
+    fromFile[key] = String(value);
+  }
+  return { ...fromFile, ...definedOnly(env) };
+}
+
+function definedOnly(env: Source): Source {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function optionalUrl(name: string, value: string | undefined): string | undefined {
+  return value === undefined ? undefined : requiredUrl(name, value);
+}
+
+function requiredUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, `"${value}" is not a URL; expected e.g. https://keyway.example.com`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(name, `must be an http or https URL, got ${url.protocol}`);
+  }
+  if (url.username || url.password) throw new ConfigError(name, 'must not contain credentials');
+  if (url.search || url.hash) throw new ConfigError(name, 'must not contain a query or fragment');
+  return url.href.replace(/\/+$/, '');
+}
+
+function databaseUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError('KEYWAY_DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return value;
+  }
+  if (value.startsWith('sqlite:')) return value;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError('KEYWAY_DATABASE_URL', 'must be a postgres:// URL or a SQLite file path (optionally prefixed sqlite:)');
+  }
+  return `sqlite:${isAbsolute(value) ? value : resolve(value)}`;
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `"${value}" is not one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `"${value}" is not a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(name, `${n} is out of range ${min}–${max}`);
+  return n;
+}
+
+function boolean(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(name, `"${value}" is not a boolean; use true or false`);
+}

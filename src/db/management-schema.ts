@@ -1,0 +1,62 @@
+import type { Insertable, Selectable } from 'kysely';
+
+/** The management plane's tables. Timestamps are ISO-8601 UTC strings. */
+export interface ManagementDB {
+  organizations: { id: string; slug: string; name: string; created_at: string };
+  users: { id: string; email: string; display_name: string; password_hash: string | null; created_at: string; disabled_at: string | null };
+  memberships: { organization_id: string; user_id: string; role: Role; created_at: string };
+  sessions: {
+    id: string;
+    token_hash: string;
+    user_id: string;
+    organization_id: string;
+    csrf_token: string;
+    created_at: string;
+    expires_at: string;
+    last_seen_at: string;
+    ip: string | null;
+    user_agent: string | null;
+  };
+  api_tokens: {
+    id: string;
+    token_hash: string;
+    display_prefix: string;
+    name: string;
+    user_id: string;
+    organization_id: string;
+    created_at: string;
+    expires_at: string | null;
+    last_used_at: string | null;
+    revoked_at: string | null;
+  };
+  sign_in_links: {
+    id: string;
+    token_hash: string;
+    user_id: string;
+    organization_id: string;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
+  sign_in_failures: { id: string; subject: string; ip: string; created_at: string };
+  audit_events: {
+    id: string;
+    organization_id: string | null;
+    actor_type: string;
+    actor_id: string | null;
+    actor_label: string | null;
+    action: string;
+    target_type: string | null;
+    target_id: string | null;
+    outcome: string;
+    ip: string | null;
+    user_agent: string | null;
+    details: string;
+    created_at: string;
+  };
+}
+
+export type Role = 'admin' | 'member';
+export type UserRow = Selectable<ManagementDB['users']>;
+export type AuditEventRow = Selectable<ManagementDB['audit_events']>;
+export type NewAuditEvent = Insertable<ManagementDB['audit_events']>;

@@ -1,0 +1,7 @@
+import type { MigrationSet } from '../../migrate.ts';
+import * as m001 from './001_identity_and_audit.ts';
+
+export const managementMigrations: MigrationSet = {
+  tableName: 'keyway_management_migrations',
+  migrations: { '001_identity_and_audit': m001 },
+};

@@ -1,0 +1,26 @@
+/** The runner's tables. Timestamps are ISO-8601 UTC strings; `secret` columns hold at-rest ciphertext. */
+export interface RunnerDB {
+  key_checks: { key_id: string; check_value: string };
+  credentials: {
+    id: string;
+    subject_type: string;
+    subject_id: string;
+    integration_id: string | null;
+    host: string;
+    method: string;
+    secret: string;
+    metadata: string;
+    status: string;
+    created_at: string;
+    updated_at: string;
+    expires_at: string | null;
+    last_used_at: string | null;
+    version: number;
+  };
+}
+
+/**
+ * Every encrypted column of the runner store. Key rotation walks this list, so a new encrypted
+ * column must be added here or it would stay under a retired key.
+ */
+export const ENCRYPTED_COLUMNS = [{ table: 'credentials', idColumn: 'id', column: 'secret' }] as const;

@@ -1,0 +1,119 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+
+/**
+ * The one error shape of every Keyway HTTP API:
+ *   {"error": {"code": "...", "message": "...", "field": "..."}}
+ * `code` is stable and machine-readable; `message` says what to fix; `field` names the input at fault.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (code: string, message: string, field?: string) => new ApiError(400, code, message, field);
+export const unauthorized = (message = 'sign in first: send a session cookie or an API token (Authorization: Bearer kw_...)') =>
+  new ApiError(401, 'unauthenticated', message);
+export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+export const conflict = (code: string, message: string, field?: string) => new ApiError(409, code, message, field);
+export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
+  new ApiError(429, 'rate_limited', message, undefined, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+export const serviceUnavailable = (code: string, message: string) => new ApiError(503, code, message);
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      field: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'The error shape of every Keyway API' },
+);
+
+interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+function body(code: string, message: string, field?: string): ErrorBody {
+  return { error: field ? { code, message, field } : { code, message } };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(body('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ApiError) {
+      void reply.headers(err.headers).code(err.statusCode).send(body(err.code, err.message, err.field));
+      return;
+    }
+    if (err.validation) {
+      const first = err.validation[0];
+      const field = validationField(first);
+      const where = err.validationContext ?? 'body';
+      const message = first ? describeValidation(where, field, first.message ?? 'is invalid', first.params) : 'request is invalid';
+      void reply.code(400).send(body('invalid_request', message, field));
+      return;
+    }
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        void reply.code(413).send(body('body_too_large', 'request body is too large; send at most 1 MiB'));
+        return;
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        void reply.code(415).send(body('unsupported_media_type', 'send the body as application/json'));
+        return;
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        void reply.code(400).send(body('invalid_request', 'the JSON body is empty; send a JSON object'));
+        return;
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        void reply.code(400).send(body('invalid_request', 'Content-Length does not match the body'));
+        return;
+    }
+    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      // The parser's message quotes part of the body, which may hold a secret: do not echo it.
+      void reply.code(400).send(body('invalid_json', 'the body is not valid JSON'));
+      return;
+    }
+    if (err.statusCode === 429) {
+      void reply.code(429).send(body('rate_limited', 'too many requests; slow down and retry later'));
+      return;
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      void reply.code(err.statusCode).send(body('invalid_request', 'the request could not be processed; check its method, headers and body'));
+      return;
+    }
+    request.log.error({ err }, 'unhandled error');
+    void reply.code(500).send(body('internal', `internal error; quote request id ${request.id} when reporting it`));
+  });
+}
+
+type ValidationItem = NonNullable<FastifyError['validation']>[number];
+
+function validationField(item: ValidationItem | undefined): string | undefined {
+  if (!item) return undefined;
+  const missing = (item.params as { missingProperty?: string } | undefined)?.missingProperty;
+  const additional = (item.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+  const path = item.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const leaf = missing ?? additional;
+  if (leaf) return path ? `${path}.${leaf}` : leaf;
+  return path || undefined;
+}
+
+function describeValidation(where: string, field: string | undefined, message: string, params: unknown): string {
+  const p = params as { additionalProperty?: string; allowedValues?: unknown[]; missingProperty?: string };
+  if (p?.additionalProperty) return `${where} has an unknown field "${p.additionalProperty}"; remove it`;
+  if (p?.missingProperty) return `${where} is missing the required field "${field}"`;
+  if (p?.allowedValues) return `${where}.${field} must be one of: ${p.allowedValues.map(String).join(', ')}`;
+  return field ? `${where}.${field} ${message}` : `${where} ${message}`;
+}

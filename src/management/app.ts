@@ -1,0 +1,108 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import rateLimit from '@fastify/rate-limit';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logging/logger.ts';
+import type { Database } from '../db/database.ts';
+import { pingDatabase } from '../db/database.ts';
+import type { ManagementDB } from '../db/management-schema.ts';
+import { ErrorResponse, installErrorHandling } from '../http/errors.ts';
+import { installMetrics } from '../http/metrics.ts';
+import { createAuditLog } from './audit/service.ts';
+import type { AuditLog } from './audit/service.ts';
+import { registerAuditRoutes } from './audit/routes.ts';
+import { installAuthentication } from './identity/authenticate.ts';
+import type { AuthenticateDeps } from './identity/authenticate.ts';
+import { createIdentityService } from './identity/service.ts';
+import type { IdentityOptions, IdentityService } from './identity/service.ts';
+import { createIdentityStore } from './identity/store.ts';
+import { registerIdentityRoutes } from './identity/routes.ts';
+import { registerSignInPage } from './sign-in-page.ts';
+
+export interface ManagementAppOptions {
+  database: Database<ManagementDB>;
+  logger: Logger;
+  publicUrl: string;
+  trustProxy: boolean;
+  identity: IdentityOptions;
+  version: string;
+  /** Module registrations added by later modules (runners, integrations, ...). */
+  modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
+  authenticateRunner?: AuthenticateDeps['authenticateRunner'];
+}
+
+export interface ManagementCore {
+  database: Database<ManagementDB>;
+  identity: IdentityService;
+  audit: AuditLog;
+  publicUrl: string;
+}
+
+export async function buildManagementApp(options: ManagementAppOptions): Promise<{ app: FastifyInstance; core: ManagementCore }> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    trustProxy: options.trustProxy,
+    bodyLimit: 1024 * 1024,
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+
+  const identity = createIdentityService(createIdentityStore(options.database.db), options.identity);
+  const audit = createAuditLog(options.database.db);
+  const core: ManagementCore = { database: options.database, identity, audit, publicUrl: options.publicUrl };
+
+  installErrorHandling(app);
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: true,
+    max: 600,
+    timeWindow: '1 minute',
+    // Runners long-poll and the git credential path is hot: they have their own budgets.
+    allowList: (request) => request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/api/v1/runner/'),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Keyway API', version: options.version, description: 'Keyway management plane API. Errors share one shape: {"error":{"code","message","field"}}.' },
+      servers: [{ url: options.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiToken: { type: 'http', scheme: 'bearer', description: 'A personal API token (kw_...)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'keyway_session' },
+        },
+      },
+      security: [{ apiToken: [] }, { session: [] }],
+    },
+  });
+  app.addSchema(ErrorResponse);
+  installMetrics(app);
+  installAuthentication(app, { identity, audit, authenticateRunner: options.authenticateRunner });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'same-origin');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  app.get('/healthz', { schema: { hide: true }, logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
+    const ok = await pingDatabase(options.database);
+    return reply.code(ok ? 200 : 503).send(ok ? { status: 'ready', database: 'ok' } : { status: 'not ready', database: 'unreachable' });
+  });
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: 'public' } }, async () => app.swagger());
+
+  registerSignInPage(app);
+  registerIdentityRoutes(app, { identity, audit, secureCookies: options.publicUrl.startsWith('https:') });
+  registerAuditRoutes(app, { audit });
+  for (const module of options.modules ?? []) await module(app, core);
+
+  app.get('/', { schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Keyway</title></head><body><main><h1>Keyway</h1><p>The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.</p></main></body></html>'),
+  );
+
+  return { app, core };
+}

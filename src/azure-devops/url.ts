@@ -123,6 +123,7 @@ function quote(value: string): string {
 
 // C0, DEL, C1, the Unicode line/paragraph separators and the bidirectional overrides (which can
 // make a name display as something else).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const JWT_LIKE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/;
@@ -154,10 +155,14 @@ function resolveOptions(options: ParseRepositoryUrlOptions): ResolvedOptions {
     const url = optionUrl(config?.origin, `serverHosts[${i}].origin`);
     // An admin may write the virtual directory into the origin (https://tfs.example.com/tfs).
     const pathVdir = url.pathname === '/' ? '' : url.pathname;
-    if (pathVdir !== '' && config.virtualDirectory !== undefined) {
+    const configured: unknown = config.virtualDirectory;
+    if (configured !== undefined && typeof configured !== 'string') {
+      fail('invalid-option', `serverHosts[${i}].virtualDirectory must be a string such as /tfs`);
+    }
+    if (pathVdir !== '' && configured !== undefined) {
       fail('invalid-option', `serverHosts[${i}] has a path in its origin and a virtualDirectory; keep only one`);
     }
-    const vdir = normalizeVirtualDirectory(config.virtualDirectory ?? pathVdir, i);
+    const vdir = normalizeVirtualDirectory(configured ?? pathVdir, i);
     return {
       origin: url.origin,
       host: url.host,
@@ -226,7 +231,8 @@ function locate(text: string): Located {
     return splitAuthority(scheme, urlForm[2]!);
   }
   const schemeLike = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text);
-  const schemeName = schemeLike?.[1]!.toLowerCase();
+  // "dev.azure.com:443/..." has a host, not a scheme, before its colon.
+  const schemeName = schemeLike && !schemeLike[1]!.includes('.') ? schemeLike[1]!.toLowerCase() : undefined;
   if (schemeName !== undefined && FOREIGN_SCHEMES.has(schemeName)) unsupportedScheme(schemeName);
 
   // scp-like SSH, as git reads it: [user@]host:path with no "//" after the colon.
@@ -645,7 +651,6 @@ function parseServerPath(candidates: ResolvedServer[], segments: string[], marke
 }
 
 function parseHttp(located: Located, options: ResolvedOptions): Parsed {
-  const segments = decodePath(located.path);
   const origin = originOf(located);
   let parsed: Parsed & { rest: string[] };
   const servicesOrigin =
@@ -653,21 +658,21 @@ function parseHttp(located: Located, options: ResolvedOptions): Parsed {
     located.hostname === SERVICES_HOST && located.port === '' ? SERVICES_ORIGIN : options.servicesOrigins.find((o) => o === origin);
   const servers = options.servers.filter((s) => s.origin === origin);
   const vsOrganization = located.port === '' ? visualStudioOrganization(located.hostname) : undefined;
+  if (servicesOrigin === undefined && servers.length === 0 && vsOrganization === undefined) unknownHost(located, options);
+  const segments = decodePath(located.path);
   if (servicesOrigin !== undefined) {
     const expected = `${servicesOrigin}/{organization}/{project}/_git/{repository}`;
     const parts = splitRepositoryPath(segments, ['_git'], 'organization', expected);
     parsed = { ...servicesContext(servicesOrigin, parts.owner!, parts), rest: parts.rest };
   } else if (servers.length > 0) {
     parsed = parseServerPath(servers, segments, ['_git']);
-  } else if (vsOrganization !== undefined) {
+  } else {
     // {org}.visualstudio.com and dev.azure.com/{org} serve the same organization, and the REST API
     // answers with dev.azure.com URLs, so the canonical form is dev.azure.com.
     const afterCollection = segments[0]?.toLowerCase() === 'defaultcollection' ? segments.slice(1) : segments;
     const expected = `https://${located.hostname}/{project}/_git/{repository}`;
     const parts = splitRepositoryPath(afterCollection, ['_git'], undefined, expected);
-    parsed = { ...servicesContext(SERVICES_ORIGIN, vsOrganization, parts), rest: parts.rest };
-  } else {
-    unknownHost(located, options);
+    parsed = { ...servicesContext(SERVICES_ORIGIN, vsOrganization!, parts), rest: parts.rest };
   }
   const { rest, ...context } = parsed;
   return { ...context, ...parseWebExtras(located, rest) };
@@ -675,13 +680,15 @@ function parseHttp(located: Located, options: ResolvedOptions): Parsed {
 
 function parseSsh(located: Located, options: ResolvedOptions): Parsed {
   if (located.query !== '' || located.fragment !== '') fail('malformed', 'SSH URLs have no query or fragment ("?" or "#")');
-  const segments = decodePath(located.path);
   const h = located.hostname;
-  let parsed: Parsed & { rest: string[] };
+  const servers = options.servers.filter((s) => s.hostname === h);
+  const known = h === 'ssh.dev.azure.com' || h === 'vs-ssh.visualstudio.com' || visualStudioOrganization(h) !== undefined;
+  if (!known && servers.length === 0) unknownHost(located, options);
+  const segments = decodePath(located.path);
   if (h === 'ssh.dev.azure.com' || (h === 'vs-ssh.visualstudio.com' && segments[0]?.toLowerCase() === 'v3')) {
     return parseSshV3(segments, h);
   }
-  const servers = options.servers.filter((s) => s.hostname === h);
+  let parsed: Parsed & { rest: string[] };
   const vsOrganization = h === 'vs-ssh.visualstudio.com' ? legacySshOrganization(located.user) : visualStudioOrganization(h);
   if (vsOrganization !== undefined) {
     // ssh://{org}@vs-ssh.visualstudio.com:22/[DefaultCollection/]{project}/_ssh/{repo}
@@ -689,12 +696,10 @@ function parseSsh(located: Located, options: ResolvedOptions): Parsed {
     const expected = `ssh://{organization}@vs-ssh.visualstudio.com:22/{project}/_ssh/{repository}`;
     const parts = splitRepositoryPath(afterCollection, ['_ssh', '_git'], undefined, expected);
     parsed = { ...servicesContext(SERVICES_ORIGIN, checkName(vsOrganization, 'organization'), parts), rest: parts.rest };
-  } else if (servers.length > 0) {
+  } else {
     // Server SSH: ssh://host:22/{vdir}/{collection}/{project}/_git/{repo}; the port is SSH's own,
     // so the host name alone picks the server.
     parsed = parseServerPath(servers, segments, ['_git', '_ssh']);
-  } else {
-    unknownHost(located, options);
   }
   const { rest, ...context } = parsed;
   if (rest.length > 0) fail('unexpected-segments', `unexpected ${quote(`/${rest.join('/')}`)} after the repository name in an SSH URL`);
@@ -734,8 +739,8 @@ function parseSshV3(segments: string[], host: string): Parsed {
  * Server with collection and virtual directory, SSH; with branch, tag, commit, pull request and
  * file path) into a canonical context. Throws NotAnAzureDevOpsUrlError and nothing else.
  */
-export function parseRepositoryUrl(input: string, options: ParseRepositoryUrlOptions = {}): RepositoryContext {
-  const resolved = resolveOptions(options);
+export function parseRepositoryUrl(input: string, options?: ParseRepositoryUrlOptions): RepositoryContext {
+  const resolved = resolveOptions(options ?? {});
   if (typeof input !== 'string') fail('empty', 'expected the URL as a string');
   const text = input.trim();
   if (text === '') fail('empty', 'the URL is empty');

@@ -1,0 +1,199 @@
+// The request pipeline every Azure DevOps REST route goes through: resolve the organization,
+// authenticate, check `api-version`, check the credential's scope, then run the handler.
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { EntraEmulator } from '../entra/index.ts';
+import { checkApiVersion, requestedApiVersion, type ApiVersion } from './api-version.ts';
+import { authenticate, challengeHeaders, sendRestAuthFailure, wantsSuppress, type HostKind, type Principal } from './auth.ts';
+import { AdoError, errors } from './errors.ts';
+import { scopesGrant, type RequiredScope } from './scopes.ts';
+import type { Urls } from './urls.ts';
+import type { Organization, Project, Repository, World } from './world.ts';
+
+export interface AdoEnv {
+  world: World;
+  entra: EntraEmulator;
+  urls: Urls;
+}
+
+export interface RouteSpec {
+  /** Scope the credential needs; null = any authenticated caller. */
+  scope: RequiredScope | null;
+  /** Highest released version of the resource: '7.1' (default) or '0.0' for preview-only resources. */
+  released?: string;
+  /** The PAT lifecycle API takes an Entra user token only. */
+  entraUserOnly?: boolean;
+  /** Skip the api-version check (connectionData, OPTIONS, as Microsoft's SDKs call them). */
+  noApiVersion?: boolean;
+  /** app.vssps global endpoints: all-organization PATs only. */
+  requireAllOrgsPat?: boolean;
+}
+
+export interface BaseContext {
+  env: AdoEnv;
+  host: HostKind;
+  principal: Principal;
+  apiVersion: ApiVersion | undefined;
+}
+
+export interface OrgContext extends BaseContext {
+  org: Organization;
+  orgUrl: string;
+}
+
+export type Query = Record<string, string | undefined>;
+
+export function query(req: FastifyRequest): Query {
+  const out: Query = {};
+  for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+    out[k] = Array.isArray(v) ? String(v[0]) : v === undefined ? undefined : String(v);
+  }
+  return out;
+}
+
+export function params(req: FastifyRequest): Record<string, string> {
+  return (req.params ?? {}) as Record<string, string>;
+}
+
+/** Case-insensitive query lookup: the service accepts `$top`, `$Top`, `searchCriteria.Status`… */
+export function q(req: FastifyRequest, name: string): string | undefined {
+  const all = query(req);
+  if (all[name] !== undefined) return all[name];
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(all)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+function fullUrl(req: FastifyRequest): string {
+  return `http://${req.headers.host ?? '127.0.0.1'}${req.url}`;
+}
+
+function maxVersion(host: HostKind): string {
+  return host === 'server' ? '7.1' : '7.2';
+}
+
+export function resolveOrg(env: AdoEnv, host: HostKind, name: string | undefined): Organization | undefined {
+  if (!name) return undefined;
+  return env.world.findOrganization(name, host === 'server' ? 'server' : 'hosted');
+}
+
+async function runPipeline(
+  env: AdoEnv,
+  host: HostKind,
+  spec: RouteSpec,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  org: Organization | undefined,
+): Promise<BaseContext | null> {
+  const outcome = await authenticate(env, req.headers.authorization, {
+    host,
+    ...(org ? { org } : {}),
+    ...(spec.requireAllOrgsPat ? { requireAllOrgsPat: true } : {}),
+  });
+  if (!outcome.ok) {
+    sendRestAuthFailure(reply, outcome.failure, {
+      urls: env.urls,
+      host,
+      ...(org ? { org } : {}),
+      suppress: wantsSuppress(req.headers['x-tfs-fedauthredirect']),
+      requestUrl: fullUrl(req),
+    });
+    return null;
+  }
+  const principal = outcome.principal;
+  let apiVersion: ApiVersion | undefined;
+  if (!spec.noApiVersion) {
+    const released = spec.released ?? '7.1';
+    const check = checkApiVersion(requestedApiVersion(query(req), req.headers.accept), req.method, {
+      max: maxVersion(host),
+      released,
+    });
+    if (!check.ok) throw new AdoError(400, check.message, check.typeKey);
+    apiVersion = check.version;
+  }
+  if (spec.entraUserOnly && !(principal.kind === 'user' && principal.method === 'bearer')) {
+    // Unconfirmed status codes: PATs are refused as unauthenticated (401), service principals as
+    // forbidden (403), per the PAT lifecycle API documentation that only Entra user tokens work.
+    if (principal.kind === 'servicePrincipal') {
+      throw new AdoError(403, `VS403456: Service principals cannot manage personal access tokens.`, 'UnauthorizedAccessException');
+    }
+    reply.headers(challengeHeaders(env.urls, host, org));
+    throw errors.notAuthorized(principal.identity.id);
+  }
+  if (spec.scope && !scopesGrant(principal.scopes, spec.scope)) {
+    // A credential whose scopes do not cover the route: 401 TF400813 (unconfirmed; the service does
+    // not document the scope-failure answer).
+    reply.headers(challengeHeaders(env.urls, host, org));
+    throw errors.notAuthorized(principal.identity.id);
+  }
+  return { env, host, principal, apiVersion };
+}
+
+/** A route under `/{org}` (or `/tfs/{collection}`). */
+export function orgRoute(
+  env: AdoEnv,
+  host: HostKind,
+  spec: RouteSpec,
+  handler: (req: FastifyRequest, reply: FastifyReply, ctx: OrgContext) => Promise<unknown>,
+): RouteHandlerMethod {
+  return async function (req, reply) {
+    const org = resolveOrg(env, host, params(req).org);
+    if (!org) return sendUnknownOrg(env, host, req, reply);
+    const base = await runPipeline(env, host, spec, req, reply, org);
+    if (!base) return reply;
+    const ctx: OrgContext = { ...base, org, orgUrl: env.urls.orgUrl(org) };
+    const body = await handler(req, reply, ctx);
+    if (reply.sent) return reply;
+    return body;
+  };
+}
+
+/** A route without an organization (app.vssps.visualstudio.com/_apis/...). */
+export function globalRoute(
+  env: AdoEnv,
+  host: HostKind,
+  spec: RouteSpec,
+  handler: (req: FastifyRequest, reply: FastifyReply, ctx: BaseContext) => Promise<unknown>,
+): RouteHandlerMethod {
+  return async function (req, reply) {
+    const base = await runPipeline(env, host, spec, req, reply, undefined);
+    if (!base) return reply;
+    const body = await handler(req, reply, base);
+    if (reply.sent) return reply;
+    return body;
+  };
+}
+
+/**
+ * An unknown organization answers like an unauthorized one, without a resource tenant: the service
+ * does not reveal which organization names exist (az devops reports "permission denied" for a
+ * mistyped organization, Azure/azure-cli#32897; exact answer unconfirmed).
+ */
+export function sendUnknownOrg(env: AdoEnv, host: HostKind, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(401).headers(challengeHeaders(env.urls, host, undefined)).send(errors.anonymous().body());
+}
+
+export function requireProject(ctx: OrgContext, nameOrId: string): Project {
+  const p = ctx.env.world.findProject(ctx.org, nameOrId);
+  if (!p) throw errors.projectNotFound(nameOrId, /^[0-9a-f-]{36}$/i.test(nameOrId));
+  return p;
+}
+
+export function requireRepository(ctx: OrgContext, project: Project | null, nameOrId: string): Repository {
+  const r = ctx.env.world.findRepository(ctx.org, project, nameOrId);
+  if (!r) throw errors.repositoryNotFound(nameOrId);
+  return r;
+}
+
+/** `$top` / `continuationToken` paging over an ordered list; the token is the next offset. */
+export function page<T>(items: T[], top: string | undefined, token: string | undefined, defaultTop?: number): { items: T[]; next?: string } {
+  const start = token && /^\d+$/.test(token) ? Number(token) : 0;
+  const size = top && /^\d+$/.test(top) ? Number(top) : defaultTop;
+  if (size === undefined) return { items: items.slice(start) };
+  const slice = items.slice(start, start + size);
+  return start + size < items.length ? { items: slice, next: String(start + size) } : { items: slice };
+}
+
+export function list<T>(reply: FastifyReply, items: T[], next?: string): { count: number; value: T[] } {
+  if (next !== undefined) reply.header('x-ms-continuationtoken', next);
+  return { count: items.length, value: items };
+}

@@ -1,0 +1,21 @@
+// What the route modules share. Built once per emulator in index.ts.
+import type { DirectoryStore } from './store.ts';
+import type { TokenService } from './tokens.ts';
+
+export interface EntraCounters {
+  tokenRequests: number;
+  byGrant: Record<string, number>;
+  authorizeRequests: number;
+}
+
+export interface EntraContext {
+  store: DirectoryStore;
+  tokens: TokenService;
+  origin(): string;
+  nowMs(): number;
+  isOAuthBlocked?: (p: { tenantId: string; clientId: string; userOid: string }) => boolean;
+  /** Seconds for the next access token. */
+  accessTokenLifetime(): number;
+  refreshReuseFails(): boolean;
+  counters: EntraCounters;
+}

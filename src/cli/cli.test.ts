@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, startCli } from '../../test/support/cli.ts';
+
+describe('keyway CLI', () => {
+  it('start: creates the data directory and keys, serves /healthz, prints a working one-time sign-in link', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'keyway-start-'));
+    const run = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    try {
+      const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
+      const [, token] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      assert.ok(url && token);
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /keyway_http_request_duration_seconds_bucket\{[^}]*route="\/healthz"/);
+
+      const dataDir = join(cwd, '.keyway-data');
+      assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+      assert.equal(statSync(join(dataDir, 'encryption-keys')).mode & 0o777, 0o600);
+
+      const page = await fetch(`${url}/sign-in/link`);
+      assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+      const redeem = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      assert.equal(redeem.status, 200);
+      const cookie = (redeem.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const me = await fetch(`${url}/api/v1/me`, { headers: { cookie } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { role: string }).role, 'admin');
+      const again = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      assert.equal(again.status, 401);
+      assert.ok(!run.output().includes('"level":50'), `no error logged:\n${run.output()}`);
+    } finally {
+      assert.equal(await run.stop(), 0);
+    }
+
+    // A restart reuses the data directory and its keys.
+    const second = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    try {
+      await second.waitFor(/is running at/);
+      assert.ok(!second.output().includes('created a new encryption key file'));
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('start: a wrong encryption key is a clear start-up error, not garbage', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'keyway-wrongkey-'));
+    const dataDir = join(cwd, 'data');
+    assert.equal(runCli(['migrate', '--runner', '--data-dir', dataDir]).status, 0);
+    const first = startCli(['start', '--port', '0', '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
+    await first.waitFor(/is running at/);
+    await first.stop();
+    const wrong = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    const result = runCli(['start', '--port', '0', '--data-dir', dataDir], { KEYWAY_ENCRYPTION_KEYS: wrong, KEYWAY_LOG_LEVEL: 'warn' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /encryption key "k1" .* does not match/);
+  });
+
+  it('every command has --help', () => {
+    for (const args of [['--help'], ['start', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help']]) {
+      const result = runCli(args);
+      assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stdout, /Usage: keyway/);
+    }
+  });
+
+  it('a bad flag or value gets one line and exit code 2', () => {
+    for (const [args, pattern] of [
+      [['start', '--port', 'abc'], /--port.*'abc' is invalid.*whole number/],
+      [['start', '--port', '70000'], /whole number from 0 to 65535/],
+      [['start', '--frobnicate'], /unknown option '--frobnicate'/],
+      [['nonsense'], /unknown command 'nonsense'/],
+      [['keys', 'rotate', '--batch-size', '0'], /at least 1/],
+    ] as const) {
+      const result = runCli([...args]);
+      assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr.trim().split('\n').length, 1, `one line: ${result.stderr}`);
+      assert.match(result.stderr, pattern);
+    }
+  });
+
+  it('a bad configuration value names the variable and exits 2', () => {
+    const result = runCli(['migrate', '--data-dir', mkdtempSync(join(tmpdir(), 'keyway-cfg-'))], { KEYWAY_LOG_LEVEL: 'loud' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /KEYWAY_LOG_LEVEL: "loud" is not one of/);
+    const server = runCli(['server'], { KEYWAY_DATABASE_URL: '' });
+    assert.equal(server.status, 2);
+    assert.match(server.stderr, /KEYWAY_DATABASE_URL: is required/);
+  });
+
+  it('keys rotate adds a primary key and re-encrypts', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'keyway-rotate-'));
+    assert.equal(runCli(['migrate', '--runner', '--data-dir', dataDir]).status, 0);
+    const result = runCli(['keys', 'rotate', '--data-dir', dataDir]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /added key k2 .* now the primary key/);
+    assert.match(result.stdout, /re-encrypted 0 value\(s\) under key k2/);
+  });
+});

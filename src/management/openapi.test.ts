@@ -1,0 +1,51 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestManagement } from '../../test/support/management.ts';
+import type { TestManagement } from '../../test/support/management.ts';
+
+interface OpenApiDoc {
+  openapi: string;
+  paths: Record<string, Record<string, { responses?: Record<string, unknown>; summary?: string }>>;
+}
+
+describe('OpenAPI document and default-closed routes', () => {
+  let t: TestManagement;
+  before(async () => {
+    t = await startTestManagement('sqlite');
+  });
+  after(async () => t?.close());
+
+  it('serves an OpenAPI 3.1 document describing every /api/v1 route with a summary and responses', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/openapi.json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json() as OpenApiDoc;
+    assert.equal(doc.openapi, '3.1.0');
+    const paths = Object.keys(doc.paths);
+    assert.ok(paths.includes('/api/v1/me'));
+    assert.ok(paths.includes('/api/v1/audit-events'));
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        assert.ok(op.summary, `${method.toUpperCase()} ${path} has a summary`);
+        assert.ok(op.responses && Object.keys(op.responses).length > 0, `${method.toUpperCase()} ${path} declares responses`);
+      }
+    }
+  });
+
+  it('answers 401 to an anonymous call of every route not explicitly public', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as OpenApiDoc;
+    const publicRoutes = new Set(['POST /api/v1/auth/sign-in', 'POST /api/v1/auth/link']);
+    let checked = 0;
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(methods)) {
+        const key = `${method.toUpperCase()} ${path}`;
+        if (publicRoutes.has(key)) continue;
+        const url = path.replace(/\{[^}]+\}/g, 'x');
+        const res = await t.app.inject({ method: method.toUpperCase() as 'GET', url, payload: method === 'get' ? undefined : {} });
+        assert.equal(res.statusCode, 401, `${key} → ${res.statusCode}`);
+        assert.equal(res.json().error.code, 'unauthenticated');
+        checked++;
+      }
+    }
+    assert.ok(checked >= 8, `checked ${checked} routes`);
+  });
+});

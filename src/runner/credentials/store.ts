@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { RunnerDB } from '../../db/runner-schema.ts';
+import type { FieldCrypto } from '../keys/field-crypto.ts';
+
+export type CredentialSubject = { type: 'user' | 'app-connection'; id: string };
+
+export interface NewCredential {
+  subject: CredentialSubject;
+  integrationId?: string | null;
+  host: string;
+  method: string;
+  /** The secret material (a token set as JSON, a PAT, a client secret); encrypted before it is stored. */
+  secret: string;
+  metadata?: Record<string, unknown>;
+  status?: string;
+  expiresAt?: string | null;
+}
+
+export interface CredentialRecord {
+  id: string;
+  subject: CredentialSubject;
+  integrationId: string | null;
+  host: string;
+  method: string;
+  metadata: Record<string, unknown>;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  version: number;
+}
+
+const SECRET = { table: 'credentials', column: 'secret' } as const;
+
+/** The runner's credential rows; secrets go in and out only through FieldCrypto. */
+export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: () => Date = () => new Date()) {
+  const toRecord = (row: RunnerDB['credentials']): CredentialRecord => ({
+    id: row.id,
+    subject: { type: row.subject_type as CredentialSubject['type'], id: row.subject_id },
+    integrationId: row.integration_id,
+    host: row.host,
+    method: row.method,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    version: row.version,
+  });
+
+  return {
+    async insert(input: NewCredential): Promise<CredentialRecord> {
+      const id = `cred_${randomBytes(12).toString('base64url')}`;
+      const at = now().toISOString();
+      const row: RunnerDB['credentials'] = {
+        id,
+        subject_type: input.subject.type,
+        subject_id: input.subject.id,
+        integration_id: input.integrationId ?? null,
+        host: input.host,
+        method: input.method,
+        secret: crypto.encrypt(input.secret, { ...SECRET, rowId: id }),
+        metadata: JSON.stringify(input.metadata ?? {}),
+        status: input.status ?? 'active',
+        created_at: at,
+        updated_at: at,
+        expires_at: input.expiresAt ?? null,
+        last_used_at: null,
+        version: 1,
+      };
+      await db.insertInto('credentials').values(row).execute();
+      return toRecord(row);
+    },
+
+    async get(id: string): Promise<CredentialRecord | undefined> {
+      const row = await db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toRecord(row);
+    },
+
+    async readSecret(id: string): Promise<string | undefined> {
+      const row = await db.selectFrom('credentials').select(['id', 'secret']).where('id', '=', id).executeTakeFirst();
+      return row && crypto.decrypt(row.secret, { ...SECRET, rowId: row.id });
+    },
+
+    /** Replaces the secret when the row is still at `expectedVersion`; false when someone else won. */
+    async replaceSecret(id: string, expectedVersion: number, secret: string, changes: { metadata?: Record<string, unknown>; status?: string; expiresAt?: string | null } = {}): Promise<boolean> {
+      const result = await db
+        .updateTable('credentials')
+        .set({
+          secret: crypto.encrypt(secret, { ...SECRET, rowId: id }),
+          updated_at: now().toISOString(),
+          version: expectedVersion + 1,
+          ...(changes.metadata ? { metadata: JSON.stringify(changes.metadata) } : {}),
+          ...(changes.status ? { status: changes.status } : {}),
+          ...(changes.expiresAt !== undefined ? { expires_at: changes.expiresAt } : {}),
+        })
+        .where('id', '=', id)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async listForSubject(subject: CredentialSubject): Promise<CredentialRecord[]> {
+      const rows = await db.selectFrom('credentials').selectAll().where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).orderBy('created_at').execute();
+      return rows.map(toRecord);
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const result = await db.deleteFrom('credentials').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+
+    async deleteForIntegration(integrationId: string, method?: string): Promise<number> {
+      let query = db.deleteFrom('credentials').where('integration_id', '=', integrationId);
+      if (method) query = query.where('method', '=', method);
+      const result = await query.executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+export type CredentialStore = ReturnType<typeof createCredentialStore>;

@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'emulator', 'test'];
 const files = [];
@@ -21,6 +22,14 @@ files.sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found under ' + roots.join(', '));
   process.exit(1);
+}
+// The end-to-end tests drive the built web UI: build it first (once, not per test file).
+if (files.some((f) => f.split(/[\\/]/).includes('e2e'))) {
+  const build = spawnSync(process.execPath, [fileURLToPath(new URL('build-web.mjs', import.meta.url)), '--if-stale'], { stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error('run-tests: building the web UI failed');
+    process.exit(build.status ?? 1);
+  }
 }
 const concurrency = process.env.KEYWAY_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(

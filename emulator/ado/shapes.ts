@@ -182,7 +182,8 @@ export function commitRefShort(urls: Urls, org: Organization, repo: Repository, 
   return { commitId: sha, url: `${repoApiUrl(urls, org, repo)}/commits/${sha}` };
 }
 
-export function pullRequest(urls: Urls, world: World, org: Organization, pr: PullRequest, withLinks: boolean): Json {
+/** `mergeCommit`, when given, details lastMergeCommit as the single-PR endpoints do. */
+export function pullRequest(urls: Urls, world: World, org: Organization, pr: PullRequest, withLinks: boolean, mergeCommit?: CommitInfo): Json {
   const repo = world.repositoryById(pr.repositoryId)!;
   const project = world.projectById(pr.projectId)!;
   const repoJson = gitRepository(urls, world, org, repo, false);
@@ -211,7 +212,11 @@ export function pullRequest(urls: Urls, world: World, org: Organization, pr: Pul
     lastMergeSourceCommit: commitRefShort(urls, org, repo, pr.lastMergeSourceCommit),
     lastMergeTargetCommit: commitRefShort(urls, org, repo, pr.lastMergeTargetCommit),
   };
-  if (pr.lastMergeCommit) out.lastMergeCommit = commitRefShort(urls, org, repo, pr.lastMergeCommit);
+  if (pr.lastMergeCommit) {
+    out.lastMergeCommit = mergeCommit
+      ? { commitId: mergeCommit.commitId, author: { ...mergeCommit.author }, committer: { ...mergeCommit.committer }, comment: mergeCommit.comment, url: `${repoApiUrl(urls, org, repo)}/commits/${mergeCommit.commitId}` }
+      : commitRefShort(urls, org, repo, pr.lastMergeCommit);
+  }
   if (pr.closedDate) out.closedDate = iso(pr.closedDate);
   out.reviewers = pr.reviewers.map((id) => ({
     reviewerUrl: `${self}/reviewers/${id}`,

@@ -2,7 +2,7 @@
 // the authorization response (query, fragment or form_post).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EntraContext } from './context.ts';
-import { EntraOAuthError, aadsts, describeError, errorUri, newTrace, type ErrorContext } from './errors.ts';
+import { aadsts, describeError, errorUri, newTrace, type EntraOAuthError, type ErrorContext } from './errors.ts';
 import { asOAuthError, errorContext, htmlHeaders, isFormRequest, sendErrorPage, singleParams } from './http.ts';
 import { guid, randomToken } from './ids.ts';
 import type { EntraApp, EntraTenant, EntraUser } from './index.ts';

@@ -1,8 +1,19 @@
-// Public interface of the Entra ID v2.0 emulator. The ADO emulator and the composition layer
-// (emulator/server.ts) compile against this file; keep the shapes stable.
+// Entra ID v2.0 emulator: plays login.microsoftonline.com on its own listener. Public interface;
+// the ADO emulator and the composition layer (emulator/server.ts) compile against this file.
+import formbody from '@fastify/formbody';
+import { randomInt } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { EntraContext, EntraCounters } from './context.ts';
+import { createSigningKey } from './keys.ts';
+import { registerEntraRoutes } from './routes.ts';
+import { AZURE_DEVOPS_APP_ID, parseClientCredentialsScope, parseDelegatedScope, RESOURCES } from './scopes.ts';
+import { DirectoryStore } from './store.ts';
+import { EntraTokenError } from './token-error.ts';
+import { TokenService } from './tokens.ts';
 
-export const AZURE_DEVOPS_RESOURCE_ID = '499b84ac-1321-427f-aa17-267ca6975798';
+export { EntraTokenError };
+
+export const AZURE_DEVOPS_RESOURCE_ID = AZURE_DEVOPS_APP_ID;
 
 export interface EntraEmulatorOptions {
   origin: () => string; // e.g. http://127.0.0.1:41001, known after listen
@@ -32,15 +43,6 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
-export class EntraTokenError extends Error {
-  readonly reason: 'expired' | 'invalid' | 'revoked';
-  constructor(reason: 'expired' | 'invalid' | 'revoked', message: string) {
-    super(message);
-    this.name = 'EntraTokenError';
-    this.reason = reason;
-  }
-}
-
 export interface EntraEmulator {
   register(app: FastifyInstance): Promise<void>; // mounts all routes at root of that instance
   addTenant(input?: Partial<EntraTenant>): EntraTenant; // generates GUID, domain `{x}.onmicrosoft.com`
@@ -68,6 +70,82 @@ export interface EntraEmulator {
   resetCounters(): void;
 }
 
-export function createEntraEmulator(_opts: EntraEmulatorOptions): EntraEmulator {
-  throw new Error('Entra emulator: not implemented yet (stub published for the ADO engineer)');
+const ADO_PERMISSIONS = new Set(RESOURCES.find((r) => r.key === 'ado')!.permissions.map((p) => p.toLowerCase()));
+
+/** Test convenience: bare Azure DevOps permission names (`vso.code`) get the resource prefix. */
+function qualifyTestScope(s: string): string {
+  return !s.includes('/') && ADO_PERMISSIONS.has(s.toLowerCase()) ? `${AZURE_DEVOPS_APP_ID}/${s}` : s;
+}
+
+export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
+  const nowMs = opts.now ?? Date.now;
+  const store = new DirectoryStore(nowMs);
+  const tokens = new TokenService([createSigningKey(), createSigningKey()], nowMs);
+  let refreshReuseFails = false;
+  const counters: EntraCounters = { tokenRequests: 0, byGrant: {}, authorizeRequests: 0 };
+  const ctx: EntraContext = {
+    store,
+    tokens,
+    origin: () => opts.origin().replace(/\/+$/, ''),
+    nowMs,
+    ...(opts.isOAuthBlocked ? { isOAuthBlocked: opts.isOAuthBlocked } : {}),
+    // Entra picks a random lifetime between 60 and 90 minutes (inclusive of 3600, below 5400).
+    accessTokenLifetime: () => opts.accessTokenLifetimeSeconds ?? randomInt(3600, 5400),
+    refreshReuseFails: () => refreshReuseFails,
+    counters,
+  };
+  const tenantExists = (tid: string) => store.tenants.has(tid.toLowerCase());
+
+  return {
+    async register(app) {
+      await app.register(async (scope) => {
+        // The parser is scoped to these routes; skip it if the parent already parses forms.
+        if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody);
+        registerEntraRoutes(scope, ctx);
+      });
+    },
+    addTenant: (input) => store.addTenant(input),
+    addApp: (tenantId, input) => store.addApp(tenantId, input),
+    addClientSecret: (tenantId, clientId, o) => store.addClientSecret(tenantId, clientId, o),
+    addUser: (tenantId, input) => store.addUser(tenantId, input),
+    findUserByOid: (oid) => store.users.get(oid.toLowerCase()),
+    verifyAccessToken: (token) => tokens.verifyAdoAccessToken(token, tenantExists),
+    async issueAccessTokenForTest(p) {
+      const tenant = store.requireTenant(p.tenantId);
+      const lifetimeSeconds = p.lifetimeSeconds ?? ctx.accessTokenLifetime();
+      if (p.userOid !== undefined) {
+        const user = store.users.get(p.userOid.toLowerCase());
+        if (!user || user.tenantId !== tenant.id) throw new Error(`No user ${p.userOid} in tenant ${tenant.id}.`);
+        const grant = parseDelegatedScope(p.scopes.map(qualifyTestScope).join(' '), tenant.displayName);
+        const at = await tokens.userAccessToken({ tid: tenant.id, clientId: p.clientId.toLowerCase(), user, grant, lifetimeSeconds });
+        return at.token;
+      }
+      const app = store.findApp(tenant.id, p.clientId);
+      if (!app) throw new Error(`App-only test tokens need a registered app; ${p.clientId} is not in tenant ${tenant.id}.`);
+      const scope = parseClientCredentialsScope(p.scopes.length ? p.scopes.join(' ') : `${AZURE_DEVOPS_APP_ID}/.default`, tenant.displayName);
+      const at = await tokens.appAccessToken({
+        tid: tenant.id,
+        clientId: app.clientId,
+        servicePrincipalObjectId: app.servicePrincipalObjectId,
+        scope,
+        lifetimeSeconds,
+      });
+      return at.token;
+    },
+    faults: {
+      expireAccessTokensNow: () => tokens.expireAllIssued(),
+      revokeRefreshTokens: (filter) => {
+        store.revokeRefreshTokens(filter);
+      },
+      setRefreshReuseFails: (on) => {
+        refreshReuseFails = on;
+      },
+    },
+    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests }),
+    resetCounters: () => {
+      counters.tokenRequests = 0;
+      counters.byGrant = {};
+      counters.authorizeRequests = 0;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 // POST /{tenant}/oauth2/v2.0/token: client authentication and the three grants Keyway uses.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EntraContext } from './context.ts';
 import { EntraOAuthError, aadsts } from './errors.ts';
 import { errorContext, isFormRequest, noStore, sendOAuthError, singleParams } from './http.ts';
@@ -226,4 +226,3 @@ async function issueUserTokens(
   return out;
 }
 
-export type { FastifyReply };

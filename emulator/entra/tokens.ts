@@ -9,7 +9,7 @@ import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPa
 import { EntraTokenError } from './token-error.ts';
 import { opaque, pairwiseId } from './ids.ts';
 import { publishKeys, type SigningKey } from './keys.ts';
-import { AZURE_DEVOPS_APP_ID, RESOURCES, audience, scpClaim, type AppOnlyScope, type GrantScope } from './scopes.ts';
+import { RESOURCES, audience, scpClaim, type AppOnlyScope, type GrantScope } from './scopes.ts';
 
 export interface TokenUser {
   oid: string;
@@ -31,9 +31,10 @@ export interface VerifiedAccessToken {
 export const v1Issuer = (tid: string): string => `https://sts.windows.net/${tid}/`;
 export const v2Issuer = (origin: string, tid: string): string => `${origin}/${tid}/v2.0`;
 
-const ADO_AUDIENCES = new Set(
-  RESOURCES.filter((r) => r.key === 'ado').flatMap((r) => [r.appId, r.uri, r.uri + '/']),
-);
+const audiencesOf = (key: 'ado' | 'graph'): ReadonlySet<string> =>
+  new Set(RESOURCES.filter((r) => r.key === key).flatMap((r) => [r.appId, r.uri]));
+export const ADO_AUDIENCES = audiencesOf('ado');
+export const GRAPH_AUDIENCES = audiencesOf('graph');
 
 interface IssuedRecord {
   expiredByFault: boolean;
@@ -181,11 +182,11 @@ export class TokenService {
   }
 
   /**
-   * What a resource does with a bearer token: signature (RS256, our keys), `iss` = v1 issuer,
-   * `aud` = Azure DevOps (either form), `exp`/`nbf` against the emulator clock with no skew
+   * What a resource does with a bearer token: signature (RS256, our keys), `iss` = v1 issuer of a
+   * known tenant, `aud` in `audiences`, `exp`/`nbf` against the emulator clock with no skew
    * allowance (determinism beats realism here), and the expire-now fault.
    */
-  async verifyAdoAccessToken(token: string, tenantExists: (tid: string) => boolean): Promise<VerifiedAccessToken> {
+  async verifyV1(token: string, audiences: ReadonlySet<string>, tenantExists: (tid: string) => boolean): Promise<JWTPayload> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.verifyKeySet, {
@@ -203,22 +204,28 @@ export class TokenService {
       throw new EntraTokenError('invalid', 'The access token was not issued by a known tenant.');
     }
     const aud = typeof payload.aud === 'string' ? payload.aud : '';
-    if (!ADO_AUDIENCES.has(aud)) {
-      throw new EntraTokenError('invalid', `The access token audience '${aud}' is not Azure DevOps (${AZURE_DEVOPS_APP_ID}).`);
-    }
-    const uti = typeof payload.uti === 'string' ? payload.uti : '';
-    const rec = this.issued.get(uti);
+    if (!audiences.has(aud)) throw new EntraTokenError('invalid', `The access token audience '${aud}' is not accepted here.`);
+    const rec = this.issued.get(typeof payload.uti === 'string' ? payload.uti : '');
     if (!rec) throw new EntraTokenError('invalid', 'The access token was not issued by this emulator.');
     if (rec.expiredByFault) throw new EntraTokenError('expired', 'The access token has expired.');
+    return payload;
+  }
+
+  /**
+   * Azure DevOps' view of a token. `idtyp` is the token's own claim when present; otherwise
+   * derived: `user` when the token has `scp`, `app` when not.
+   */
+  async verifyAdoAccessToken(token: string, tenantExists: (tid: string) => boolean): Promise<VerifiedAccessToken> {
+    const payload = await this.verifyV1(token, ADO_AUDIENCES, tenantExists);
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
     const scp = str(payload.scp);
     const idtyp = payload.idtyp === 'app' || payload.idtyp === 'user' ? payload.idtyp : scp !== undefined ? 'user' : 'app';
     const out: VerifiedAccessToken = {
-      tid,
+      tid: str(payload.tid) ?? '',
       oid: str(payload.oid) ?? '',
       appid: str(payload.appid) ?? '',
       idtyp,
-      aud,
+      aud: str(payload.aud) ?? '',
       exp: typeof payload.exp === 'number' ? payload.exp : 0,
     };
     if (scp !== undefined) out.scp = scp;

@@ -26,7 +26,9 @@ export function looksLikeAzureDevOpsPat(value: string): boolean {
 // Inside free text a token is delimited by anything that is not a token character. The current
 // format's alphabet is unconfirmed; real tokens seen so far are alphanumeric, so embedded
 // tokens are matched on that alphabet (looksLikeAzureDevOpsPat, on a whole value, is broader).
-const EMBEDDED_PATS = /(?<![A-Za-z0-9])(?:[a-z2-7]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])/g;
+// Case-insensitive on purpose: a token that went through a host name or a lower-casing step is
+// still mostly the token, and over-redacting is harmless.
+const EMBEDDED_PATS = /(?<![a-z0-9])(?:[a-z2-7]{52}|[a-z0-9]{76}azdo[a-z0-9]{4})(?![a-z0-9])/gi;
 
 /** Replaces every PAT-shaped run in `text` with `[redacted]`. */
 export function redactAzureDevOpsPats(text: string): string {

@@ -379,8 +379,9 @@ function checkName(value: string, label: NameLabel): string {
 
 function stripGitSuffix(repository: string): string {
   // Clone URLs carry a ".git" suffix git adds or users type. A repository really named "x.git"
-  // then reads as "x"; accepted, because the suffix is far more often junk than a name.
-  return /\.git$/i.test(repository) ? repository.slice(0, -4) : repository;
+  // then reads as "x"; accepted, because the suffix is far more often junk than a name. Every
+  // trailing ".git" goes, so a parsed name never ends in ".git" and parsing its URL again is stable.
+  return repository.replace(/(?:\.git)+$/i, '');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +415,7 @@ function splitRepositoryPath(
   const repoSegment = segments[idx + 1];
   if (repoSegment === undefined) fail('missing-repository', `the repository name is missing after /${markers[0]}/; expected ${expected}`);
   const rest = segments.slice(idx + 2);
-  const repository = checkName(rest.length === 0 ? stripGitSuffix(repoSegment) : repoSegment, 'repository');
+  const repository = checkName(stripGitSuffix(repoSegment), 'repository');
   // /{org}/_git/{repo}: the repository is named like its project, and the API itself returns
   // this short form for such repositories.
   const project = before.length === 1 ? checkName(before[0]!, 'project') : repository;
@@ -442,27 +443,26 @@ const SHA_FULL = /^[0-9a-f]{40}$/i;
 const SHA_ABBREVIATED = /^[0-9a-f]{7,40}$/i;
 const MAX_INT32 = 2147483647;
 
-type RouteResult = { ref?: RepositoryRef; page: boolean };
-
-function parseRoute(rest: string[]): RouteResult {
-  if (rest.length === 0) return { page: false };
+/** The ref a page after `_git/{repo}` names, if any. */
+function parseRoute(rest: string[]): RepositoryRef | undefined {
+  if (rest.length === 0) return undefined;
   const first = rest[0]!.toLowerCase();
   if (first === 'commit') {
     const sha = rest[1];
     if (sha === undefined) fail('invalid-commit', 'the commit id is missing after /commit/');
     if (!SHA_ABBREVIATED.test(sha)) fail('invalid-commit', `${quote(sha)} is not a commit id (7 to 40 hexadecimal digits)`);
     if (rest.length > 2) unexpectedAfterRepository(rest);
-    return { ref: { type: 'commit', sha: sha.toLowerCase() }, page: true };
+    return { type: 'commit', sha: sha.toLowerCase() };
   }
   if (first === 'pullrequest') {
     const id = rest[1];
     if (id === undefined) fail('invalid-pull-request', 'the pull request id is missing after /pullrequest/');
     if (rest.length > 2) unexpectedAfterRepository(rest);
-    return { ref: { type: 'pullRequest', pullRequestId: parsePullRequestId(id) }, page: true };
+    return { type: 'pullRequest', pullRequestId: parsePullRequestId(id) };
   }
   // List pages (branches, tags, commits, pushes, pullrequests, pullrequestcreate, ...): the
   // repository is what matters; the page adds no ref. Deeper unknown paths are refused.
-  if (rest.length === 1 && /^[a-z][a-z0-9-]*$/i.test(rest[0]!)) return { page: true };
+  if (rest.length === 1 && /^[a-z][a-z0-9-]*$/i.test(rest[0]!)) return undefined;
   unexpectedAfterRepository(rest);
 }
 
@@ -545,13 +545,12 @@ function parseLine(raw: string, name: string): number {
 }
 
 function parseWebExtras(located: Located, rest: string[]): { ref?: RepositoryRef; path?: RepositoryPath } {
-  const route = parseRoute(rest);
   let params = parseParams(located.query);
   // TFS 2015-era links carried the parameters in the fragment (#path=...&version=GB...).
   if (!params.has('path') && !params.has('version') && /(?:^|&)(?:path|version)=/i.test(located.fragment)) {
     params = parseParams(located.fragment);
   }
-  let ref = route.ref;
+  let ref = parseRoute(rest);
   const version = params.get('version');
   // On /commit/ and /pullrequest/ pages the route names the ref; a version parameter there only
   // says where the user came from.
@@ -825,13 +824,13 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** `keyway context parse URL`: pretty JSON and exit 0, or one error line and exit 2. */
+/** `keyway context parse URL`: pretty JSON and exit 0, or one `keyway: ...` error line and exit 2. */
 export function parseContextUrlCommand(url: string, options: ParseRepositoryUrlOptions = {}): CommandResult {
   try {
     const context = parseRepositoryUrl(url, options);
     return { exitCode: 0, stdout: `${JSON.stringify(context, null, 2)}\n`, stderr: '' };
   } catch (error) {
     if (!(error instanceof NotAnAzureDevOpsUrlError)) throw error;
-    return { exitCode: 2, stdout: '', stderr: `error: ${error.message.replace(/[\r\n]+/g, ' ')}\n` };
+    return { exitCode: 2, stdout: '', stderr: `keyway: ${error.message.replace(/[\r\n]+/g, ' ')}\n` };
   }
 }

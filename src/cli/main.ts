@@ -6,6 +6,7 @@ import { runStart } from './start.ts';
 import { runServer } from './server.ts';
 import { runMigrate } from './migrate.ts';
 import { runKeysRotate } from './keys.ts';
+import { runRunner } from './runner.ts';
 
 /** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
 export function parsePort(value: string): number {
@@ -41,6 +42,14 @@ export function buildProgram(): Command {
     .addOption(new Option('-p, --port <port>', 'TCP port to listen on (default: KEYWAY_PORT or 8080)').argParser(parsePort))
     .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
     .action(async (opts: { port?: number; host?: string }) => runServer(opts));
+
+  program
+    .command('runner')
+    .description('Run a runner: registers once with an exchange token, then connects out to the management plane')
+    .option('-s, --server <url>', 'management plane URL (needed for the first registration)')
+    .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
+    .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string }) => runRunner(opts));
 
   program
     .command('migrate')

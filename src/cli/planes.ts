@@ -66,6 +66,8 @@ export async function buildManagementPlane(
     publicUrl,
     trustProxy: config.trustProxy,
     version: VERSION,
+    allowInsecureHosts: config.allowInsecureHosts,
+    entraAuthorityUrl: config.entraAuthorityUrl,
     identity: {
       sessionTtlHours: config.sessionTtlHours,
       signInMaxFailures: config.signInMaxFailures,

@@ -2,6 +2,9 @@ import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { buildManagementPlane, ensureDataDir, openManagementDatabase, openRunnerStore, managementDatabaseUrl } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
+import { endpointsFromConfig } from './endpoints.ts';
+import { loadRegistration } from '../runner/identity.ts';
+import { startRunnerRuntime } from '../runner/runtime.ts';
 
 export interface StartOptions {
   port?: number;
@@ -24,7 +27,7 @@ export async function runStart(options: StartOptions): Promise<void> {
 
   // The public URL is only known for certain once the port is bound (port 0 picks one).
   let publicUrl = config.publicUrl ?? '';
-  const { app, core } = await buildManagementPlane(config, logger, management, publicUrl || 'http://localhost', {});
+  const { app, core } = await buildManagementPlane(config, logger, management, publicUrl || 'http://localhost');
   const address = await app.listen({ port: config.port, host: config.host });
   if (!publicUrl) {
     const port = new URL(address).port;
@@ -34,6 +37,22 @@ export async function runStart(options: StartOptions): Promise<void> {
 
   await core.identity.bootstrap({ organizationName: 'Default', adminEmail: 'admin@keyway.local' });
   const admin = await core.identity.bootstrapAdmin();
+
+  // The local runner talks to this process over the same HTTP control channel as any remote runner.
+  const localUrl = `http://127.0.0.1:${new URL(address).port}`;
+  let exchangeToken: string | undefined;
+  if (!(await loadRegistration(config.dataDir)) && admin) {
+    exchangeToken = (await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true })).exchangeToken;
+  }
+  const runner = await startRunnerRuntime({
+    dataDir: config.dataDir,
+    store: runnerStore,
+    logger: logger.child({ plane: 'runner' }),
+    serverUrl: localUrl,
+    exchangeToken,
+    allowInsecureHosts: config.allowInsecureHosts,
+    endpoints: endpointsFromConfig(config),
+  });
   const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
@@ -42,6 +61,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 
   onShutdown(logger, async () => {
+    await runner.stop();
     await app.close();
     await runnerStore.database.close();
     await management.close();

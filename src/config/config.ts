@@ -28,6 +28,12 @@ export interface KeywayConfig {
   entraAuthorityUrl: string;
   azureDevOpsClientId: string | undefined;
   azureDevOpsClientSecret: string | undefined;
+  /**
+   * Allow http:// and loopback or private-network addresses for Azure DevOps Server hosts and
+   * issuers. For demos and tests against the bundled emulator only; link-local and cloud metadata
+   * addresses stay refused.
+   */
+  allowInsecureHosts: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -63,6 +69,7 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_ENTRA_AUTHORITY_URL',
   'KEYWAY_AZURE_DEVOPS_CLIENT_ID',
   'KEYWAY_AZURE_DEVOPS_CLIENT_SECRET',
+  'KEYWAY_ALLOW_INSECURE_HOSTS',
 ] as const;
 
 type Source = Record<string, string | undefined>;
@@ -92,6 +99,7 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     entraAuthorityUrl: requiredUrl('KEYWAY_ENTRA_AUTHORITY_URL', get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com'),
     azureDevOpsClientId: get('KEYWAY_AZURE_DEVOPS_CLIENT_ID'),
     azureDevOpsClientSecret: get('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET'),
+    allowInsecureHosts: boolean('KEYWAY_ALLOW_INSECURE_HOSTS', get('KEYWAY_ALLOW_INSECURE_HOSTS') ?? 'false'),
   };
   if (config.encryptionKeys && config.encryptionKeyFile) {
     throw new ConfigError('KEYWAY_ENCRYPTION_KEYS', 'set either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE, not both');

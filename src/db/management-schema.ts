@@ -54,6 +54,50 @@ export interface ManagementDB {
     details: string;
     created_at: string;
   };
+  runners: {
+    id: string;
+    organization_id: string;
+    name: string;
+    local: number;
+    exchange_token_hash: string | null;
+    exchange_expires_at: string | null;
+    token_hash: string | null;
+    public_key: string | null;
+    public_key_fingerprint: string | null;
+    version: string | null;
+    last_seen_at: string | null;
+    created_at: string;
+    created_by: string | null;
+    revoked_at: string | null;
+  };
+  runner_requests: {
+    id: string;
+    runner_id: string;
+    kind: string;
+    payload: string;
+    status: 'pending' | 'dispatched' | 'answered';
+    response: string | null;
+    created_at: string;
+    deadline_at: string;
+    dispatched_at: string | null;
+    answered_at: string | null;
+  };
+  scm_integrations: {
+    id: string;
+    organization_id: string;
+    runner_id: string;
+    scm_id: string;
+    host: string;
+    virtual_directory: string;
+    oauth_client_id: string | null;
+    oauth_client_secret_sealed: string | null;
+    oauth_issuer_url: string | null;
+    pat_enabled: number;
+    settings: string;
+    last_test: string | null;
+    created_at: string;
+    updated_at: string;
+  };
 }
 
 export type Role = 'admin' | 'member';

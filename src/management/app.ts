@@ -14,12 +14,21 @@ import { createAuditLog } from './audit/service.ts';
 import type { AuditLog } from './audit/service.ts';
 import { registerAuditRoutes } from './audit/routes.ts';
 import { installAuthentication } from './identity/authenticate.ts';
-import type { AuthenticateDeps } from './identity/authenticate.ts';
+import { createRunnerService } from './runners/service.ts';
+import type { RunnerService } from './runners/service.ts';
+import { createRunnerStore } from './runners/store.ts';
+import { createControlChannel } from './runners/control.ts';
+import type { ControlChannel } from './runners/control.ts';
+import { registerRunnerRoutes } from './runners/routes.ts';
+import { createScmIntegrationService } from './scm-integrations/service.ts';
+import type { ScmIntegrationService } from './scm-integrations/service.ts';
+import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
 import { createIdentityService } from './identity/service.ts';
 import type { IdentityOptions, IdentityService } from './identity/service.ts';
 import { createIdentityStore } from './identity/store.ts';
 import { registerIdentityRoutes } from './identity/routes.ts';
 import { registerSignInPage } from './sign-in-page.ts';
+import { registerWebAssets } from './web-assets.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -28,15 +37,21 @@ export interface ManagementAppOptions {
   trustProxy: boolean;
   identity: IdentityOptions;
   version: string;
+  allowInsecureHosts?: boolean;
+  entraAuthorityUrl?: string;
+  /** How often waiters re-check the control-channel table (cross-replica wake-ups). */
+  controlPollIntervalMs?: number;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
-  authenticateRunner?: AuthenticateDeps['authenticateRunner'];
 }
 
 export interface ManagementCore {
   database: Database<ManagementDB>;
   identity: IdentityService;
   audit: AuditLog;
+  runners: RunnerService;
+  control: ControlChannel;
+  integrations: ScmIntegrationService;
   publicUrl: string;
 }
 
@@ -51,7 +66,32 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
 
   const identity = createIdentityService(createIdentityStore(options.database.db), options.identity);
   const audit = createAuditLog(options.database.db);
-  const core: ManagementCore = { database: options.database, identity, audit, publicUrl: options.publicUrl };
+  const runners = createRunnerService(createRunnerStore(options.database.db));
+  const control = createControlChannel(options.database.db, { pollIntervalMs: options.controlPollIntervalMs });
+  // `keyway start` learns its URL only after binding the port, so the URL is read late.
+  let publicUrl = options.publicUrl;
+  const integrations = createScmIntegrationService({
+    db: options.database.db,
+    runners,
+    control,
+    publicUrl: () => publicUrl,
+    allowInsecureHosts: options.allowInsecureHosts ?? false,
+    entraAuthorityUrl: options.entraAuthorityUrl ?? 'https://login.microsoftonline.com',
+  });
+  const core: ManagementCore = {
+    database: options.database,
+    identity,
+    audit,
+    runners,
+    control,
+    integrations,
+    get publicUrl() {
+      return publicUrl;
+    },
+    set publicUrl(value: string) {
+      publicUrl = value;
+    },
+  };
 
   installErrorHandling(app);
   await app.register(cookie);
@@ -78,7 +118,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   });
   app.addSchema(ErrorResponse);
   installMetrics(app);
-  installAuthentication(app, { identity, audit, authenticateRunner: options.authenticateRunner });
+  installAuthentication(app, { identity, audit, authenticateRunner: (token) => runners.authenticate(token) });
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -96,13 +136,14 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerSignInPage(app);
   registerIdentityRoutes(app, { identity, audit, secureCookies: options.publicUrl.startsWith('https:') });
   registerAuditRoutes(app, { audit });
+  registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id) });
+  registerScmIntegrationRoutes(app, { integrations, audit });
+  const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
+  pruner.unref();
+  app.addHook('onClose', async () => clearInterval(pruner));
   for (const module of options.modules ?? []) await module(app, core);
 
-  app.get('/', { schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Keyway</title></head><body><main><h1>Keyway</h1><p>The API is described at <a href="/api/openapi.json">/api/openapi.json</a>.</p></main></body></html>'),
-  );
+  await registerWebAssets(app);
 
   return { app, core };
 }

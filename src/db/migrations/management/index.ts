@@ -1,7 +1,8 @@
 import type { MigrationSet } from '../../migrate.ts';
 import * as m001 from './001_identity_and_audit.ts';
+import * as m002 from './002_runners_and_integrations.ts';
 
 export const managementMigrations: MigrationSet = {
   tableName: 'keyway_management_migrations',
-  migrations: { '001_identity_and_audit': m001 },
+  migrations: { '001_identity_and_audit': m001, '002_runners_and_integrations': m002 },
 };

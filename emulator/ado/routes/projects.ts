@@ -1,0 +1,34 @@
+// Core: GET /{org}/_apis/projects and /{org}/_apis/projects/{projectId} (core/7.1/core.json).
+import type { FastifyInstance } from 'fastify';
+import type { HostKind } from '../auth.ts';
+import { list, orgRoute, page, params, q, requireProject, type AdoEnv } from '../context.ts';
+import { errors } from '../errors.ts';
+import { projectRef, teamProject } from '../shapes.ts';
+
+export function registerProjectRoutes(app: FastifyInstance, env: AdoEnv, host: HostKind): void {
+  app.get(
+    '/:org/_apis/projects',
+    orgRoute(env, host, { scope: 'vso.project' }, async (req, reply, ctx) => {
+      const state = (q(req, 'stateFilter') ?? 'wellFormed').toLowerCase();
+      if (!['wellformed', 'all', 'new', 'deleting', 'createpending', 'unchanged', 'deleted'].includes(state)) {
+        throw errors.badRequest(`The value '${q(req, 'stateFilter')}' is not valid for stateFilter.`);
+      }
+      let projects = ctx.env.world.listProjects(ctx.org);
+      if (state !== 'all' && state !== 'wellformed' && state !== 'unchanged') projects = [];
+      // $skip and continuationToken both move the start; the token is the next offset.
+      const skip = Number(q(req, '$skip') ?? 0) || 0;
+      const token = q(req, 'continuationToken');
+      const start = token && /^\d+$/.test(token) ? Number(token) : skip;
+      const { items, next } = page(projects, q(req, '$top'), String(start), 100);
+      return list(reply, items.map((p) => projectRef(ctx.env.urls, ctx.org, p)), next);
+    }),
+  );
+
+  app.get(
+    '/:org/_apis/projects/:projectId',
+    orgRoute(env, host, { scope: 'vso.project' }, async (req, _reply, ctx) => {
+      const project = requireProject(ctx, params(req).projectId!);
+      return teamProject(ctx.env.urls, ctx.org, project, (q(req, 'includeCapabilities') ?? '').toLowerCase() === 'true');
+    }),
+  );
+}

@@ -1,0 +1,66 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EntraOAuthError } from './errors.ts';
+import { AZURE_DEVOPS_APP_ID, audience, parseClientCredentialsScope, parseDelegatedScope, responseScope, scopeForRefresh, scpClaim } from './scopes.ts';
+
+const code = (fn: () => unknown): number => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof EntraOAuthError) return err.code;
+    throw err;
+  }
+  throw new Error('expected an EntraOAuthError');
+};
+
+describe('scopes', () => {
+  test('Azure DevOps scopes by GUID keep the GUID as audience; case-insensitive permission names', () => {
+    const g = parseDelegatedScope(`openid offline_access ${AZURE_DEVOPS_APP_ID}/VSO.Code ${AZURE_DEVOPS_APP_ID}/vso.code_write`, 'T');
+    assert.equal(g.resource.key, 'ado');
+    assert.equal(audience(g), AZURE_DEVOPS_APP_ID);
+    assert.deepEqual(g.permissions, ['vso.code', 'vso.code_write']);
+    assert.deepEqual(g.oidc, ['openid', 'offline_access']);
+    assert.equal(scpClaim(g), 'vso.code vso.code_write');
+    assert.equal(responseScope(g), `${AZURE_DEVOPS_APP_ID}/vso.code ${AZURE_DEVOPS_APP_ID}/vso.code_write`);
+  });
+
+  test('the URI form gives a URI audience; .default means the registered permissions', () => {
+    const g = parseDelegatedScope('https://app.vssps.visualstudio.com/.default', 'T');
+    assert.equal(audience(g), 'https://app.vssps.visualstudio.com');
+    assert.deepEqual(g.permissions, ['user_impersonation']);
+  });
+
+  test('OIDC-only requests get a Microsoft Graph token', () => {
+    const g = parseDelegatedScope('openid profile', 'T');
+    assert.equal(g.implicit, true);
+    assert.equal(audience(g), '00000003-0000-0000-c000-000000000000');
+    assert.equal(scpClaim(g), 'openid profile');
+  });
+
+  test('errors', () => {
+    assert.equal(code(() => parseDelegatedScope('', 'T')), 70011);
+    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.bogus`, 'T')), 70011);
+    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/.default ${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')), 70011);
+    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.code User.Read`, 'T')), 28000);
+    assert.equal(code(() => parseDelegatedScope('api://x/y', 'T')), 500011);
+    assert.equal(code(() => parseDelegatedScope('offline_access', 'T')), 70011);
+  });
+
+  test('client credentials need exactly {resource}/.default', () => {
+    assert.equal(audience(parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/.default`, 'T')), AZURE_DEVOPS_APP_ID);
+    assert.equal(code(() => parseClientCredentialsScope('openid', 'T')), 1002012);
+    assert.equal(code(() => parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')), 1002012);
+    assert.equal(code(() => parseClientCredentialsScope('api://x/.default', 'T')), 500011);
+    assert.equal(code(() => parseClientCredentialsScope(undefined, 'T')), 900144);
+  });
+
+  test('refresh: keeps the grant when no scope is sent, narrows, refuses more', () => {
+    const orig = parseDelegatedScope(`openid offline_access ${AZURE_DEVOPS_APP_ID}/vso.code ${AZURE_DEVOPS_APP_ID}/vso.code_write`, 'T');
+    const ctx = { tenantName: 'T', clientId: 'c', appName: 'A' };
+    assert.equal(scopeForRefresh(orig, undefined, ctx), orig);
+    assert.equal(scopeForRefresh(orig, ' ', ctx), orig);
+    assert.deepEqual(scopeForRefresh(orig, `${AZURE_DEVOPS_APP_ID}/vso.code`, ctx).permissions, ['vso.code']);
+    assert.equal(code(() => scopeForRefresh(orig, `${AZURE_DEVOPS_APP_ID}/vso.code_full`, ctx)), 65001);
+    assert.equal(code(() => scopeForRefresh(orig, 'User.Read', ctx)), 65001);
+  });
+});

@@ -1,0 +1,217 @@
+// Real git against the emulator's smart HTTP: clone, push, read-only and wrong PATs, bearer tokens,
+// the dev.azure.com, visualstudio.com and Server URL forms, pull request merge refs, gzip bodies.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, devNull } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { basic, call, startSeeded, userToken, type SeededWorld } from '../test-support.ts';
+
+let s: SeededWorld;
+let work: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs git with no user configuration; the secret travels in the environment, never in argv. */
+function git(args: string[], opts: { cwd?: string; secret?: string; extraHeader?: boolean } = {}): Promise<Run> {
+  const helper = opts.secret !== undefined && !opts.extraHeader ? ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f'] : ['-c', 'credential.helper='];
+  const header = opts.secret !== undefined && opts.extraHeader ? ['-c', `http.extraHeader=Authorization: Bearer ${opts.secret}`] : [];
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', [...helper, ...header, ...args], {
+      cwd: opts.cwd ?? work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: devNull,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_AUTHOR_NAME: 'Test',
+        GIT_AUTHOR_EMAIL: 'test@example.invalid',
+        GIT_COMMITTER_NAME: 'Test',
+        GIT_COMMITTER_EMAIL: 'test@example.invalid',
+        KW_SECRET: opts.secret ?? '',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+let n = 0;
+const dir = (): string => join(work, `c${++n}`);
+
+async function commitAndPush(clone: string, secret: string, branch = 'main'): Promise<Run> {
+  writeFileSync(join(clone, `file-${n}.txt`), `change ${n}\n`);
+  assert.equal((await git(['add', '.'], { cwd: clone })).code, 0);
+  assert.equal((await git(['commit', '-q', '-m', `change ${n}`], { cwd: clone })).code, 0);
+  return git(['push', 'origin', `HEAD:refs/heads/${branch}`], { cwd: clone, secret });
+}
+
+before(async () => {
+  s = await startSeeded();
+  work = mkdtempSync(join(tmpdir(), 'keyway-git-test-'));
+});
+
+after(async () => {
+  await s?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('git smart HTTP on the dev.azure.com form', () => {
+  test('clone and push with a PAT', async () => {
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    const target = dir();
+    const clone = await git(['clone', '-q', url, target], { secret: s.pat });
+    assert.equal(clone.code, 0, clone.stderr);
+    assert.equal(readFileSync(join(target, 'counter.txt'), 'utf8'), '5\n');
+    assert.ok(!clone.stderr.includes(s.pat), 'the PAT never appears in output');
+    const push = await commitAndPush(target, s.pat);
+    assert.equal(push.code, 0, push.stderr);
+    const head = (await git(['rev-parse', 'HEAD'], { cwd: target })).stdout.trim();
+    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, { auth: basic(s.pat) });
+    assert.equal(refs.json.value[0].objectId, head, 'the REST API sees the pushed commit');
+    const counters = s.emu.counters();
+    assert.ok((counters.gitByService['git-receive-pack'] ?? 0) >= 2, JSON.stringify(counters));
+  });
+
+  test('a read-only PAT fetches but cannot push (403, TF401027)', async () => {
+    const target = dir();
+    const clone = await git(['clone', '-q', s.emu.gitUrl(s.org, s.project, s.repo), target], { secret: s.readPat });
+    assert.equal(clone.code, 0, clone.stderr);
+    const push = await commitAndPush(target, s.readPat);
+    assert.notEqual(push.code, 0);
+    assert.match(push.stderr, /TF401027: You need the Git 'GenericContribute' permission/);
+    assert.match(push.stderr, /403/);
+  });
+
+  test('a wrong PAT and no credential both fail authentication', async () => {
+    const wrong = await git(['ls-remote', s.emu.gitUrl(s.org, s.project, s.repo)], { secret: 'x'.repeat(52) });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /Authentication failed|401/);
+    const none = await git(['ls-remote', s.emu.gitUrl(s.org, s.project, s.repo)]);
+    assert.notEqual(none.code, 0);
+    const raw = await call(`${s.emu.gitUrl(s.org, s.project, s.repo)}/info/refs?service=git-upload-pack`);
+    assert.equal(raw.status, 401);
+    assert.ok(raw.headers.get('www-authenticate')?.includes('Basic realm='));
+    assert.equal(raw.headers.get('x-vss-resourcetenant'), s.emu.defaultTenant.id);
+  });
+
+  test('an expired or revoked PAT stops working', async () => {
+    const temp = s.emu.world.createPat(s.user.id, { scopes: ['vso.code'], orgs: [s.org] });
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    assert.equal((await git(['ls-remote', url], { secret: temp.token })).code, 0);
+    s.emu.world.revokePat(temp.authorizationId);
+    assert.notEqual((await git(['ls-remote', url], { secret: temp.token })).code, 0);
+  });
+
+  test('an Entra access token works as a bearer header and as the Basic password', async () => {
+    const token = await userToken(s);
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    const viaHeader = await git(['ls-remote', url], { secret: token, extraHeader: true });
+    assert.equal(viaHeader.code, 0, viaHeader.stderr);
+    assert.match(viaHeader.stdout, /refs\/heads\/main/);
+    const viaBasic = await git(['ls-remote', url], { secret: token });
+    assert.equal(viaBasic.code, 0, viaBasic.stderr);
+  });
+
+  test('a service principal not added to the organization gets TF401019', async () => {
+    const token = await s.emu.entra.issueAccessTokenForTest({ tenantId: s.emu.defaultTenant.id, clientId: s.clientId, scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'] });
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    const denied = await git(['ls-remote', url], { secret: token, extraHeader: true });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /TF401019/);
+    s.emu.world.addServicePrincipalToOrg(s.org, { clientId: s.clientId });
+    const allowed = await git(['ls-remote', url], { secret: token, extraHeader: true });
+    assert.equal(allowed.code, 0, allowed.stderr);
+  });
+
+  test('/{org}/_git/{repo} for a repository named like its project', async () => {
+    s.emu.world.addProject(s.org, 'Tools');
+    await s.emu.world.createRepository(s.org, 'Tools', 'Tools', { commits: 2 });
+    const ls = await git(['ls-remote', `${s.orgUrl}/_git/Tools`], { secret: s.pat });
+    assert.equal(ls.code, 0, ls.stderr);
+    const repo = await call(`${s.orgUrl}/Tools/_apis/git/repositories/Tools?api-version=7.1`, { auth: basic(s.pat) });
+    assert.equal(repo.json.remoteUrl, `${new URL(s.orgUrl).protocol}//${s.org}@${new URL(s.orgUrl).host}/${s.org}/_git/Tools`);
+  });
+
+  test('the {org}.visualstudio.com form ({org}.localhost), with and without DefaultCollection', async () => {
+    const vs = s.emu.orgUrl(s.org, 'visualstudio');
+    for (const url of [`${vs}/${s.project}/_git/${s.repo}`, `${vs}/DefaultCollection/${s.project}/_git/${s.repo}`]) {
+      const ls = await git(['ls-remote', url], { secret: s.pat });
+      assert.equal(ls.code, 0, `${url}: ${ls.stderr}`);
+    }
+  });
+
+  test('a pull request merge ref is a real two-parent merge commit', async () => {
+    const pr = await s.emu.world.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'feature/login', title: 'Login' });
+    assert.equal(pr.mergeStatus, 'succeeded');
+    const target = dir();
+    assert.equal((await git(['init', '-q', target])).code, 0);
+    const fetch = await git(['fetch', '-q', s.emu.gitUrl(s.org, s.project, s.repo), `refs/pull/${pr.id}/merge:refs/remotes/pr`], { cwd: target, secret: s.pat });
+    assert.equal(fetch.code, 0, fetch.stderr);
+    const parents = (await git(['rev-list', '--parents', '-n', '1', 'refs/remotes/pr'], { cwd: target })).stdout.trim().split(' ');
+    assert.equal(parents[0], pr.lastMergeCommit);
+    assert.deepEqual(parents.slice(1), [pr.lastMergeTargetCommit, pr.lastMergeSourceCommit]);
+  });
+
+  test('gzip-encoded upload-pack requests are inflated by http-backend', async () => {
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, { auth: basic(s.pat) });
+    const want = `want ${refs.json.value[0].objectId} ofs-delta\n`;
+    const pkt = (line: string): string => (line.length + 4).toString(16).padStart(4, '0') + line;
+    const body = gzipSync(Buffer.from(pkt(want) + '0000' + pkt('done\n')));
+    const res = await fetch(`${url}/git-upload-pack`, {
+      method: 'POST',
+      headers: { authorization: basic(s.pat), 'content-type': 'application/x-git-upload-pack-request', 'content-encoding': 'gzip' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/x-git-upload-pack-result');
+    assert.ok(Buffer.from(await res.arrayBuffer()).includes(Buffer.from('PACK')));
+  });
+});
+
+describe('git smart HTTP on Azure DevOps Server (/tfs/{collection})', () => {
+  test('clone and push with a PAT; a bearer token is refused', async () => {
+    const w = s.emu.world;
+    w.addOrganization('DefaultCollection', { server: true });
+    w.addProject('DefaultCollection', 'Legacy');
+    w.addMember('DefaultCollection', s.user.id);
+    await w.createRepository('DefaultCollection', 'Legacy', 'legacy-app', { commits: 3 });
+    const { token } = w.createPat(s.user.id, { scopes: ['vso.code_write'], orgs: ['DefaultCollection'] });
+    const url = s.emu.gitUrl('DefaultCollection', 'Legacy', 'legacy-app');
+    assert.ok(url.startsWith(`${s.emu.urls.server}/DefaultCollection/`));
+    const target = dir();
+    const clone = await git(['clone', '-q', url, target], { secret: token });
+    assert.equal(clone.code, 0, clone.stderr);
+    const push = await commitAndPush(target, token);
+    assert.equal(push.code, 0, push.stderr);
+    const bearer = await git(['ls-remote', url], { secret: await userToken(s), extraHeader: true });
+    assert.notEqual(bearer.code, 0);
+    const challenge = await call(`${url}/info/refs?service=git-upload-pack`);
+    assert.equal(challenge.status, 401);
+    assert.equal(challenge.headers.get('www-authenticate'), `Basic realm="${s.emu.urls.server}/"`);
+  });
+});
+
+describe('seeding', () => {
+  test('1,000 commits are written quickly and page through the commits API', async () => {
+    const started = Date.now();
+    await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000 });
+    assert.ok(Date.now() - started < 10_000, 'fast-import seeding');
+    const page = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/big/commits?searchCriteria.$top=100&searchCriteria.$skip=950&api-version=7.1`, { auth: basic(s.pat) });
+    assert.equal(page.status, 200);
+    assert.equal(page.json.count, 50);
+    assert.equal(page.json.value.at(-1).comment, 'Initial commit');
+  });
+});

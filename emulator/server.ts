@@ -1,0 +1,204 @@
+// Composition: one listener per real host on 127.0.0.1 — login (Entra ID), services (dev.azure.com
+// and {org}.visualstudio.com as {org}.localhost), vssps (app.vssps.visualstudio.com and
+// vssps.dev.azure.com) and server (an Azure DevOps Server under /tfs) — sharing one world.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createEntraEmulator, type EntraEmulator, type EntraTenant } from './entra/index.ts';
+import type { AdoEnv } from './ado/context.ts';
+import { installAdoErrorHandling, registerOrgRestRoutes, registerVssps } from './ado/routes/index.ts';
+import { SERVER_VIRTUAL_DIR, Urls, type ListenerOrigins } from './ado/urls.ts';
+import { World } from './ado/world.ts';
+import { registerControlRoutes } from './control.ts';
+import { Counters } from './counters.ts';
+import { Faults, type FaultRuleInput, type ListenerName } from './faults.ts';
+import { registerGitRoutes } from './git/http-backend.ts';
+
+export interface StartEmulatorOptions {
+  /** First port: login = N, services = N+1, vssps = N+2, server = N+3. Default: random ports. */
+  basePort?: number;
+  /** Where the bare git repositories live; default a temporary directory removed on close. */
+  dataDir?: string;
+  /** Token guarding /_emulator on the services listener; default generated. */
+  controlToken?: string;
+  accessTokenLifetimeSeconds?: number;
+}
+
+export interface EmulatorUrls {
+  login: string;
+  services: string;
+  vssps: string;
+  /** Server URL including the /tfs virtual directory. */
+  server: string;
+}
+
+export interface EmulatorCounters {
+  restCalls: Record<string, number>;
+  gitRequests: number;
+  gitByService: Record<string, number>;
+  tokenRequests: number;
+}
+
+export interface EmulatorHandle {
+  urls: EmulatorUrls;
+  controlToken: string;
+  entra: EntraEmulator;
+  /** Tenant created at start; organizations connect to it unless told otherwise. */
+  defaultTenant: EntraTenant;
+  world: World;
+  faults: {
+    add(rule: FaultRuleInput): string;
+    remove(id: string): boolean;
+    clear(): void;
+    list(): ReturnType<Faults['list']>;
+  };
+  counters(): EmulatorCounters;
+  resetCounters(): void;
+  /** Organization URL: `dev` (dev.azure.com form, default) or `visualstudio` ({org}.localhost form). */
+  orgUrl(org: string, form?: 'dev' | 'visualstudio'): string;
+  /** Clone URL without user info: /{org}/{project}/_git/{repo} (or /tfs/{collection}/… on the Server). */
+  gitUrl(org: string, project: string, repo: string): string;
+  close(): Promise<void>;
+}
+
+function newApp(rewriteUrl?: (req: { url?: string; headers: Record<string, string | string[] | undefined> }) => string): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    exposeHeadRoutes: false,
+    bodyLimit: 20 * 1024 * 1024,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2000 },
+    ...(rewriteUrl ? { rewriteUrl } : {}),
+  });
+  // Azure DevOps accepts JSON patch documents with their own media type.
+  app.addContentTypeParser('application/json-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
+  return app;
+}
+
+/** `{org}.localhost:{port}/[DefaultCollection/]…` plays `{org}.visualstudio.com/…`. */
+export function rewriteVisualStudioHost(req: { url?: string; headers: Record<string, string | string[] | undefined> }): string {
+  const url = req.url ?? '/';
+  const hostHeader = req.headers.host;
+  const host = Array.isArray(hostHeader) ? hostHeader[0] : hostHeader;
+  const m = host ? /^([a-z0-9][a-z0-9-]*)\.localhost(?::\d+)?$/i.exec(host) : null;
+  if (!m || url.startsWith('/_emulator')) return url;
+  const rest = url.replace(/^\/DefaultCollection(?=\/|\?|$)/i, '');
+  return `/${m[1]}${rest.startsWith('/') ? rest : `/${rest}`}`;
+}
+
+async function listen(app: FastifyInstance, port: number): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port });
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') throw new Error('listener has no TCP address');
+  return `http://127.0.0.1:${addr.port}`;
+}
+
+export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<EmulatorHandle> {
+  const tempDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'keyway-emulator-'));
+  const dataDir = opts.dataDir ?? tempDir!;
+  const controlToken = opts.controlToken ?? randomBytes(24).toString('base64url');
+  const origins: ListenerOrigins = { login: '', services: '', vssps: '', server: '' };
+  const urls = new Urls(() => origins);
+
+  const holder: { world?: World } = {};
+  const entra = createEntraEmulator({
+    origin: () => origins.login,
+    // The organization's "third-party application access via OAuth" policy, enforced by Entra at
+    // sign-in (the flow fails with an invalid-scope error) as well as by the REST API.
+    isOAuthBlocked: ({ tenantId, userOid }) => holder.world?.isOAuthBlocked(tenantId, userOid) ?? false,
+    ...(opts.accessTokenLifetimeSeconds !== undefined ? { accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds } : {}),
+  });
+  const defaultTenant = entra.addTenant({ displayName: 'Emulator tenant' });
+  const world = new World({ dataDir, entra, defaultTenantId: defaultTenant.id });
+  holder.world = world;
+  const env: AdoEnv = { world, entra, urls };
+  const faults = new Faults();
+  const counters = new Counters();
+
+  const handleCounters = (): EmulatorCounters => ({ ...counters.snapshot(), tokenRequests: entra.counters().tokenRequests });
+  const resetCounters = (): void => {
+    counters.reset();
+    entra.resetCounters();
+  };
+
+  const apps: Record<ListenerName, FastifyInstance> = {
+    login: newApp(),
+    services: newApp(rewriteVisualStudioHost),
+    vssps: newApp(),
+    server: newApp(),
+  };
+  for (const [name, app] of Object.entries(apps) as Array<[ListenerName, FastifyInstance]>) {
+    if (name !== 'login') app.addHook('onRequest', counters.hook());
+    app.addHook('onRequest', faults.hook(name));
+  }
+
+  await entra.register(apps.login);
+
+  installAdoErrorHandling(apps.services, 'services');
+  registerControlRoutes(apps.services, {
+    env,
+    controlToken,
+    faults,
+    counters: handleCounters,
+    resetCounters,
+  });
+  registerOrgRestRoutes(apps.services, env, 'services');
+  registerGitRoutes(apps.services, env, 'services');
+
+  installAdoErrorHandling(apps.vssps, 'vssps');
+  registerVssps(apps.vssps, env);
+
+  await apps.server.register(
+    async (scope) => {
+      installAdoErrorHandling(scope, 'server');
+      registerOrgRestRoutes(scope, env, 'server');
+      registerGitRoutes(scope, env, 'server');
+    },
+    { prefix: SERVER_VIRTUAL_DIR },
+  );
+  installAdoErrorHandling(apps.server, 'server');
+
+  const order: ListenerName[] = ['login', 'services', 'vssps', 'server'];
+  try {
+    for (const [i, name] of order.entries()) {
+      origins[name] = await listen(apps[name], opts.basePort ? opts.basePort + i : 0);
+    }
+  } catch (e) {
+    await Promise.allSettled(order.map((n) => apps[n].close()));
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw e;
+  }
+
+  let closed = false;
+  const w = world;
+  return {
+    urls: { login: origins.login, services: origins.services, vssps: origins.vssps, server: urls.server },
+    controlToken,
+    entra,
+    defaultTenant,
+    world: w,
+    faults: {
+      add: (rule) => faults.add(rule),
+      remove: (id) => faults.remove(id),
+      clear: () => faults.clear(),
+      list: () => faults.list(),
+    },
+    counters: handleCounters,
+    resetCounters,
+    orgUrl(org, form = 'dev') {
+      const o = w.requireOrganization(org);
+      return form === 'visualstudio' && o.kind === 'hosted' ? urls.visualStudioUrl(o) : urls.orgUrl(o);
+    },
+    gitUrl(org, project, repo) {
+      const o = w.requireOrganization(org);
+      return `${urls.orgUrl(o)}/${encodeURIComponent(project)}/_git/${encodeURIComponent(repo)}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled(order.map((n) => apps[n].close()));
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
+}

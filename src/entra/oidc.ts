@@ -1,0 +1,81 @@
+import * as client from 'openid-client';
+import { ResponseBodyError } from 'openid-client';
+
+/** The Azure DevOps resource (first-party app id), as Entra names it in scopes. */
+export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
+export const AZURE_DEVOPS_DEFAULT_SCOPE = `${AZURE_DEVOPS_RESOURCE}/.default`;
+/** Delegated scopes Keyway asks users for (DESIGN: "Authorize"). */
+export const USER_SCOPES = ['openid', 'offline_access', `${AZURE_DEVOPS_RESOURCE}/vso.code`, `${AZURE_DEVOPS_RESOURCE}/vso.code_write`];
+
+export interface OidcClientOptions {
+  /** Permit http:// issuers (the bundled emulator). Never in production. */
+  allowInsecure?: boolean;
+  timeoutSeconds?: number;
+}
+
+/**
+ * Discovers an Entra issuer for a confidential client. openid-client compares the discovered
+ * `issuer` with the URL exactly (RFC 8414 §3.3), so only tenant-specific issuers pass; see
+ * src/entra/issuer.ts for the common/organizations case.
+ */
+export async function discoverIssuer(issuerUrl: string, clientId: string, clientSecret: string, options: OidcClientOptions = {}): Promise<client.Configuration> {
+  return client.discovery(new URL(issuerUrl), clientId, undefined, client.ClientSecretPost(clientSecret), {
+    execute: options.allowInsecure ? [client.allowInsecureRequests] : [],
+    timeout: options.timeoutSeconds ?? 15,
+  });
+}
+
+export interface EntraFailure {
+  /** The AADSTS number when Entra gave one, e.g. 7000215. */
+  aadsts?: number;
+  /** OAuth error code (invalid_client, invalid_grant, ...), or a local one (discovery_failed, network). */
+  error: string;
+  /** A sentence an admin or user can act on. */
+  message: string;
+}
+
+const AADSTS_MESSAGES: Record<number, string> = {
+  7000215: 'the client secret is wrong or expired (AADSTS7000215): paste the secret\'s Value from Entra ID, not its Secret ID',
+  7000222: 'the client secret has expired (AADSTS7000222): create a new secret in Entra ID and enter it here',
+  7000218: 'no client secret was sent (AADSTS7000218): enter the client secret',
+  700016: 'no application with this client id exists in this tenant (AADSTS700016): check the Application (client) ID and the tenant in the issuer URL',
+  90002: 'the tenant in the issuer URL does not exist (AADSTS90002): check the Directory (tenant) ID',
+  50011: 'the redirect URI is not registered for this application (AADSTS50011): add the callback URL shown here to the app registration',
+  70011: 'the requested scope is invalid (AADSTS70011); if Azure DevOps forbids third-party OAuth apps in this organization, an organization admin must allow it',
+  65001: 'the user or an administrator has not consented to this application (AADSTS65001)',
+  65004: 'the user declined to consent (AADSTS65004)',
+  70008: 'the authorization expired or was revoked (AADSTS70008): connect again',
+  700082: 'the authorization expired after a long period of inactivity (AADSTS700082): connect again',
+  50173: 'the authorization was revoked, for example after a password change (AADSTS50173): connect again',
+  54005: 'the authorization code was already used (AADSTS54005): start the connection again',
+  500011: 'Azure DevOps is not available as a resource in this tenant (AADSTS500011)',
+};
+
+export function aadstsCode(description: string | undefined): number | undefined {
+  const match = /AADSTS(\d+)/.exec(description ?? '');
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+/** Turns whatever openid-client threw into a failure a person can act on; never echoes secrets. */
+export function describeEntraFailure(err: unknown, context: { issuerUrl: string }): EntraFailure {
+  if (err instanceof ResponseBodyError) {
+    const code = aadstsCode(err.error_description);
+    const known = code !== undefined ? AADSTS_MESSAGES[code] : undefined;
+    const firstLine = (err.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300);
+    return { aadsts: code, error: err.error, message: known ?? `Entra ID refused the request: ${err.error}${firstLine ? ` — ${firstLine}` : ''}` };
+  }
+  if (err instanceof client.ClientError) {
+    if (err.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /issuer/i.test(err.message)) {
+      return {
+        error: 'issuer_mismatch',
+        message: `the issuer discovered at ${context.issuerUrl} does not match it; use the tenant-specific issuer https://login.microsoftonline.com/{tenant-id}/v2.0 (not common, organizations or a domain name)`,
+      };
+    }
+    return { error: 'discovery_failed', message: `issuer discovery at ${context.issuerUrl} failed: ${err.message.slice(0, 200)}` };
+  }
+  const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
+  if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'ECONNRESET' || cause === 'UND_ERR_CONNECT_TIMEOUT' || (err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
+    return { error: 'network', message: `Entra ID at ${new URL(context.issuerUrl).host} is unreachable from the runner (${cause ?? 'timeout'})` };
+  }
+  return { error: 'unexpected', message: `talking to Entra ID failed: ${(err as Error)?.message?.slice(0, 200) ?? 'unknown error'}` };
+}

@@ -1,0 +1,214 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorResponse, forbidden } from '../../http/errors.ts';
+import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
+import type { AuditLog } from '../audit/service.ts';
+import { clientInfo } from '../identity/authenticate.ts';
+import type { RunnerPrincipal, UserPrincipal } from '../identity/principal.ts';
+import type { ControlChannel } from './control.ts';
+import type { RunnerService } from './service.ts';
+
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+export const RunnerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  organizationId: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('online'), Type.Literal('offline'), Type.Literal('revoked')]),
+  local: Type.Boolean(),
+  lastSeenAt: Nullable(Type.String()),
+  version: Nullable(Type.String()),
+  publicKey: Nullable(Type.String({ description: 'X25519 public key (base64url); seal secrets for this runner to it' })),
+  publicKeyFingerprint: Nullable(Type.String()),
+  createdAt: Type.String(),
+});
+
+const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String() });
+
+export interface RunnerRouteDeps {
+  runners: RunnerService;
+  control: ControlChannel;
+  audit: Pick<AuditLog, 'record'>;
+  publicUrl: () => string;
+  /** Called when a runner publishes a new key: sealed secrets for the old key become useless. */
+  onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
+}
+
+export function asUser(request: { principal?: unknown }): UserPrincipal {
+  const p = request.principal as UserPrincipal | undefined;
+  if (p?.kind !== 'user') throw forbidden('a user is required');
+  return p;
+}
+
+export function asRunner(request: { principal?: unknown }): RunnerPrincipal {
+  const p = request.principal as RunnerPrincipal | undefined;
+  if (p?.kind !== 'runner') throw forbidden('a runner is required');
+  return p;
+}
+
+export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { runners, control, audit } = deps;
+  const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+  app.get('/api/v1/runners', { schema: { tags: ['runners'], summary: "The organization's runners with status", response: { 200: Type.Object({ runners: Type.Array(RunnerSchema) }), ...Errors } } }, async (request) => ({
+    runners: await runners.list(asUser(request).organizationId),
+  }));
+
+  app.get('/api/v1/runners/:id', { schema: { tags: ['runners'], summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } }, async (request) => {
+    const user = asUser(request);
+    return runners.view(await runners.get(user.organizationId, request.params.id));
+  });
+
+  app.post(
+    '/api/v1/runners',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['runners'],
+        summary: 'Create a runner; returns its one-time exchange token and the command to start it (admin)',
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+        response: {
+          201: Type.Object({ runner: RunnerSchema, exchangeToken: Type.String({ description: 'Shown once' }), exchangeExpiresAt: Nullable(Type.String()), command: Type.String() }),
+          ...Errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = asUser(request);
+      const created = await runners.create({ organizationId: user.organizationId, name: request.body.name, createdBy: user.userId });
+      await audit.record({ actor: user, action: 'runner.create', target: { type: 'runner', id: created.runner.id }, outcome: 'success', client: clientInfo(request), details: { name: created.runner.name } });
+      return reply.code(201).send({
+        runner: created.runner,
+        exchangeToken: created.exchangeToken,
+        exchangeExpiresAt: created.exchangeExpiresAt,
+        command: `keyway runner --server ${deps.publicUrl()} --exchange-token ${created.exchangeToken}`,
+      });
+    },
+  );
+
+  app.delete(
+    '/api/v1/runners/:id',
+    { config: { auth: 'admin' }, schema: { tags: ['runners'], summary: 'Revoke a runner: its token stops working at once (admin)', params: IdParams, response: { 204: Type.Null(), ...Errors } } },
+    async (request, reply) => {
+      const user = asUser(request);
+      await runners.revoke(user.organizationId, request.params.id);
+      await audit.record({ actor: user, action: 'runner.revoke', target: { type: 'runner', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- the runner's side ----
+
+  app.post(
+    CONTROL_PATHS.exchange,
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'Exchange a one-time exchange token and a public key for a runner token',
+        body: Type.Object(
+          { exchangeToken: Type.String({ maxLength: 200 }), publicKey: Type.String({ maxLength: 100 }), version: Type.String({ maxLength: 40 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ runnerId: Type.String(), runnerToken: Type.String(), organizationId: Type.String(), name: Type.String() }), ...Errors },
+      },
+    },
+    async (request) => {
+      try {
+        const result = await runners.exchange(request.body);
+        await audit.record({ organizationId: result.organizationId, actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name }, action: 'runner.register', target: { type: 'runner', id: result.runnerId }, outcome: 'success', client: clientInfo(request) });
+        return result;
+      } catch (err) {
+        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'runner exchange' }, action: 'runner.register', outcome: 'failure', client: clientInfo(request), details: { reason: (err as { code?: string }).code ?? 'error' } });
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    CONTROL_PATHS.self,
+    { config: { auth: 'runner' }, schema: { tags: ['runner protocol'], summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } } },
+    async (request) => {
+      const runner = asRunner(request);
+      return runners.view(await runners.get(runner.organizationId, runner.runnerId));
+    },
+  );
+
+  app.put(
+    '/api/v1/runner/public-key',
+    {
+      config: { auth: 'runner' },
+      schema: {
+        tags: ['runner protocol'],
+        summary: "Publish the runner's new public key; secrets sealed to the old key must be entered again",
+        body: Type.Object({ publicKey: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ clearedSecrets: Type.Integer(), message: Type.String() }), ...Errors },
+      },
+    },
+    async (request) => {
+      const runner = asRunner(request);
+      await runners.setPublicKey(runner.runnerId, request.body.publicKey);
+      const cleared = (await deps.onRunnerKeyChanged?.(runner.runnerId)) ?? 0;
+      await audit.record({ actor: runner, action: 'runner.key_rotate', target: { type: 'runner', id: runner.runnerId }, outcome: 'success', client: clientInfo(request), details: { clearedSecrets: cleared } });
+      return {
+        clearedSecrets: cleared,
+        message: cleared ? `the runner key changed: ${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : 'the runner key changed',
+      };
+    },
+  );
+
+  app.get(
+    CONTROL_PATHS.poll,
+    {
+      config: { auth: 'runner' },
+      logLevel: 'warn',
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'Long-poll for control requests',
+        querystring: Type.Object({ wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }), ...Errors },
+      },
+    },
+    async (request) => {
+      const runner = asRunner(request);
+      const version = request.headers['x-keyway-runner-version'];
+      await runners.touch(runner.runnerId, typeof version === 'string' ? version.slice(0, 40) : undefined);
+      const aborted = new AbortController();
+      request.raw.on('close', () => aborted.abort());
+      const requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
+      // The poll proves liveness for its whole duration.
+      await runners.touch(runner.runnerId);
+      return { requests };
+    },
+  );
+
+  app.post(
+    '/api/v1/runner/control/:requestId',
+    {
+      config: { auth: 'runner' },
+      logLevel: 'warn',
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'Answer a control request',
+        params: Type.Object({ requestId: Type.String({ maxLength: 100 }) }),
+        body: Type.Union([
+          Type.Object({ ok: Type.Literal(true), result: Type.Unknown() }, { additionalProperties: false }),
+          Type.Object(
+            { ok: Type.Literal(false), error: Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }), field: Type.Optional(Type.String({ maxLength: 100 })) }) },
+            { additionalProperties: false },
+          ),
+        ]),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const runner = asRunner(request);
+      const accepted = await control.answer(runner.runnerId, request.params.requestId, request.body as Parameters<ControlChannel['answer']>[2]);
+      if (!accepted) return reply.code(409).send({ error: { code: 'not_pending', message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)' } });
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorResponse } from '../../http/errors.ts';
+import type { AuditLog } from '../audit/service.ts';
+import { clientInfo } from '../identity/authenticate.ts';
+import { asUser } from '../runners/routes.ts';
+import type { ScmIntegrationService } from './service.ts';
+
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
+
+const TestResultSchema = Type.Object({
+  valid: Type.Boolean(),
+  hostError: Type.Optional(Type.String()),
+  oauthError: Type.Optional(Type.String()),
+  patError: Type.Optional(Type.String()),
+  scmIdError: Type.Optional(Type.String()),
+  runnerError: Type.Optional(Type.String()),
+  testedAt: Type.String(),
+});
+
+const IntegrationSchema = Type.Object({
+  id: Type.String(),
+  runnerId: Type.String(),
+  scmId: Type.String(),
+  host: Type.String(),
+  virtualDirectory: Type.String(),
+  kind: Type.Union([Type.Literal('services'), Type.Literal('server')]),
+  oauth: Type.Union([
+    Type.Object({
+      clientId: Type.String(),
+      issuerUrl: Type.String(),
+      clientSecretSet: Type.Boolean({ description: 'Whether a client secret is stored; the secret itself is never returned' }),
+      callbackUrl: Type.String({ description: 'Register this redirect URI in the Entra ID app' }),
+    }),
+    Type.Null(),
+  ]),
+  pat: Type.Object({ enabled: Type.Boolean() }),
+  lastTest: Type.Union([TestResultSchema, Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+const OAuthInput = Type.Object(
+  {
+    clientId: Str(100, 'Application (client) ID'),
+    clientSecret: Type.Optional(Str(1000, 'Plaintext; sealed to the runner key at once and never stored or returned')),
+    sealedClientSecret: Type.Optional(Str(4000, 'Sealed in the browser to the runner key (hpke1.…), aad scm-integration:{id}:oauth-client-secret')),
+    issuerUrl: Str(2048, 'https://login.microsoftonline.com/{tenant}/v2.0 or .../{tenant}/oauth2/v2.0'),
+  },
+  { additionalProperties: false },
+);
+
+const SaveResponse = Type.Object({ integration: IntegrationSchema, test: TestResultSchema });
+const Params = Type.Object({ runnerId: Str(100) });
+const ItemParams = Type.Object({ runnerId: Str(100), id: Str(100) });
+
+export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { integrations: ScmIntegrationService; audit: Pick<AuditLog, 'record'> }): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { integrations, audit } = deps;
+  const base = '/api/v1/runners/:runnerId/scm-integrations';
+
+  app.get(base, { schema: { tags: ['scm integrations'], summary: "A runner's repository access configuration", params: Params, response: { 200: Type.Object({ integrations: Type.Array(IntegrationSchema) }), ...Errors } } }, async (request) => ({
+    integrations: await integrations.list(asUser(request).organizationId, request.params.runnerId),
+  }));
+
+  app.get(`${base}/:id`, { schema: { tags: ['scm integrations'], summary: 'One integration', params: ItemParams, response: { 200: IntegrationSchema, ...Errors } } }, async (request) =>
+    integrations.get(asUser(request).organizationId, request.params.runnerId, request.params.id),
+  );
+
+  app.post(
+    base,
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Save & Test: create an integration, then ask the runner to verify it (admin). A failed test still saves.',
+        params: Params,
+        body: Type.Object(
+          {
+            id: Type.Optional(Str(60, 'Client-chosen id (int_…), needed when the secret is sealed in the browser')),
+            scmId: Str(40),
+            host: Str(300),
+            virtualDirectory: Type.Optional(Str(100)),
+            oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
+            pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: SaveResponse, ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const user = asUser(request);
+      const saved = await integrations.create(user.organizationId, request.params.runnerId, request.body);
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.create',
+        target: { type: 'scm_integration', id: saved.integration.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId, host: saved.integration.host, oauth: saved.integration.oauth !== null, pat: saved.integration.pat.enabled, testValid: saved.test.valid },
+      });
+      return reply.code(201).send(saved);
+    },
+  );
+
+  app.patch(
+    `${base}/:id`,
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
+        params: ItemParams,
+        body: Type.Object(
+          {
+            scmId: Type.Optional(Str(40)),
+            host: Type.Optional(Str(300)),
+            virtualDirectory: Type.Optional(Str(100)),
+            oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
+            pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ integration: IntegrationSchema, test: TestResultSchema, purgedMethods: Type.Array(Type.String()) }), ...Errors },
+      },
+    },
+    async (request) => {
+      const user = asUser(request);
+      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, request.body);
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.update',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId, fields: Object.keys(request.body), purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+      });
+      return saved;
+    },
+  );
+
+  app.delete(
+    `${base}/:id`,
+    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Delete an integration and every credential it produced (admin)', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    async (request, reply) => {
+      const user = asUser(request);
+      await integrations.remove(user.organizationId, request.params.runnerId, request.params.id);
+      await audit.record({ actor: user, action: 'scm_integration.delete', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId } });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    `${base}/:id/test`,
+    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Ask the runner to verify the integration again (admin)', params: ItemParams, response: { 200: TestResultSchema, ...Errors } } },
+    async (request) => {
+      const user = asUser(request);
+      const result = await integrations.test(user.organizationId, request.params.runnerId, request.params.id);
+      await audit.record({ actor: user, action: 'scm_integration.test', target: { type: 'scm_integration', id: request.params.id }, outcome: result.valid ? 'success' : 'failure', client: clientInfo(request) });
+      return result;
+    },
+  );
+}

@@ -1,0 +1,316 @@
+import type { Kysely } from 'kysely';
+import type { ManagementDB } from '../../db/management-schema.ts';
+import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
+import { isSealed, seal } from '../../crypto/sealing.ts';
+import { sealingContext } from '../../control/protocol.ts';
+import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
+import { newId } from '../identity/tokens.ts';
+import type { ControlChannel } from '../runners/control.ts';
+import type { RunnerService } from '../runners/service.ts';
+import { HostPolicyError, normalizeHost } from './host-policy.ts';
+
+/** Providers the model knows; only Azure DevOps has a runner implementation so far. */
+export const KNOWN_SCM_IDS = ['azure-devops', 'github', 'gitlab', 'bitbucket'] as const;
+export const SUPPORTED_SCM_IDS = ['azure-devops'] as const;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface TestResult {
+  valid: boolean;
+  hostError?: string;
+  oauthError?: string;
+  patError?: string;
+  scmIdError?: string;
+  runnerError?: string;
+  testedAt: string;
+}
+
+export interface IntegrationInput {
+  id?: string;
+  scmId: string;
+  host: string;
+  virtualDirectory?: string;
+  oauth?: { clientId: string; clientSecret?: string; sealedClientSecret?: string; issuerUrl: string } | null;
+  pat?: { enabled: boolean };
+}
+
+export type IntegrationPatch = Partial<Omit<IntegrationInput, 'id'>>;
+
+/** What a runner receives to act on an integration: never a plaintext secret. */
+export interface RunnerIntegration {
+  id: string;
+  scmId: string;
+  kind: 'services' | 'server';
+  host: string;
+  origin: string;
+  virtualDirectory: string;
+  oauth: { clientId: string; issuerUrl: string; sealedClientSecret: string | null; callbackUrl: string } | null;
+  patEnabled: boolean;
+}
+
+type Row = ManagementDB['scm_integrations'];
+
+export interface ScmIntegrationDeps {
+  db: Kysely<ManagementDB>;
+  runners: Pick<RunnerService, 'get'>;
+  control: Pick<ControlChannel, 'call' | 'enqueue'>;
+  publicUrl: () => string;
+  allowInsecureHosts: boolean;
+  entraAuthorityUrl: string;
+  testTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export function createScmIntegrationService(deps: ScmIntegrationDeps) {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const callbackUrl = (id: string) => `${deps.publicUrl()}/api/v1/oauth/callback/${id}`;
+
+  function view(row: Row) {
+    const settings = JSON.parse(row.settings) as { kind?: 'services' | 'server'; origin?: string };
+    return {
+      id: row.id,
+      runnerId: row.runner_id,
+      scmId: row.scm_id,
+      host: row.host,
+      virtualDirectory: row.virtual_directory,
+      kind: settings.kind ?? 'services',
+      oauth: row.oauth_client_id
+        ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', clientSecretSet: row.oauth_client_secret_sealed !== null, callbackUrl: callbackUrl(row.id) }
+        : null,
+      pat: { enabled: row.pat_enabled === 1 },
+      lastTest: row.last_test ? (JSON.parse(row.last_test) as TestResult) : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  function toRunnerIntegration(row: Row): RunnerIntegration {
+    const settings = JSON.parse(row.settings) as { kind: 'services' | 'server'; origin: string };
+    return {
+      id: row.id,
+      scmId: row.scm_id,
+      kind: settings.kind,
+      host: row.host,
+      origin: settings.origin,
+      virtualDirectory: row.virtual_directory,
+      oauth: row.oauth_client_id ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', sealedClientSecret: row.oauth_client_secret_sealed, callbackUrl: callbackUrl(row.id) } : null,
+      patEnabled: row.pat_enabled === 1,
+    };
+  }
+
+  function checkScmId(scmId: string) {
+    if (!(KNOWN_SCM_IDS as readonly string[]).includes(scmId)) throw badRequest('unknown_scm', `scmId "${scmId.slice(0, 40)}" is unknown; use azure-devops`, 'scmId');
+    if (!(SUPPORTED_SCM_IDS as readonly string[]).includes(scmId)) throw badRequest('scm_not_supported', `${scmId} is not supported yet; use azure-devops`, 'scmId');
+  }
+
+  function normalizeIssuer(value: string): string {
+    try {
+      const normalized = normalizeIssuerUrl(value, { authorityOrigins: [deps.entraAuthorityUrl] });
+      return normalized.issuer;
+    } catch (err) {
+      if (err instanceof InvalidIssuerUrlError) throw badRequest('invalid_issuer_url', err.message, 'oauth.issuerUrl');
+      throw err;
+    }
+  }
+
+  async function sealedSecret(runnerPublicKey: string | null, runnerFingerprint: string | null, id: string, oauth: { clientSecret?: string; sealedClientSecret?: string }): Promise<string | undefined> {
+    if (oauth.clientSecret !== undefined && oauth.sealedClientSecret !== undefined) {
+      throw badRequest('ambiguous_secret', 'send either oauth.clientSecret or oauth.sealedClientSecret, not both', 'oauth.clientSecret');
+    }
+    if (oauth.sealedClientSecret !== undefined) {
+      if (!isSealed(oauth.sealedClientSecret)) throw badRequest('invalid_sealed_secret', 'oauth.sealedClientSecret is not a sealed value (hpke1.…)', 'oauth.sealedClientSecret');
+      if (!runnerFingerprint || oauth.sealedClientSecret.split('.')[1] !== runnerFingerprint) {
+        throw badRequest('sealed_for_another_key', "oauth.sealedClientSecret was sealed to another key than this runner's current one; reload the page and enter the secret again", 'oauth.sealedClientSecret');
+      }
+      return oauth.sealedClientSecret;
+    }
+    if (oauth.clientSecret !== undefined) {
+      if (!oauth.clientSecret.trim()) throw badRequest('invalid_client_secret', 'oauth.clientSecret is empty', 'oauth.clientSecret');
+      if (!runnerPublicKey) throw conflict('runner_not_registered', 'the runner has not registered its key yet, so the secret cannot be sealed for it; start the runner first', 'oauth.clientSecret');
+      // Sealed at once: the plaintext goes no further than this function's stack.
+      return seal(runnerPublicKey, oauth.clientSecret, sealingContext.integrationClientSecret(id));
+    }
+    return undefined;
+  }
+
+  async function getRow(runnerId: string, id: string): Promise<Row> {
+    const row = await db.selectFrom('scm_integrations').selectAll().where('id', '=', id).where('runner_id', '=', runnerId).executeTakeFirst();
+    if (!row) throw notFound('integration');
+    return row;
+  }
+
+  async function runTest(row: Row): Promise<TestResult> {
+    const testedAt = now().toISOString();
+    let result: TestResult;
+    try {
+      const answer = await deps.control.call<Omit<TestResult, 'testedAt'>>(row.runner_id, 'validate-integration', { integration: toRunnerIntegration(row) }, { timeoutMs: deps.testTimeoutMs ?? 25_000 });
+      result = { ...answer, testedAt };
+    } catch (err) {
+      const message = err instanceof ApiError ? err.message : 'the runner could not be asked';
+      result = { valid: false, runnerError: message, testedAt };
+    }
+    await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(result) }).where('id', '=', row.id).execute();
+    return result;
+  }
+
+  async function purge(runnerId: string, integrationId: string, methods: ('oauth' | 'pat')[] | 'all') {
+    await deps.control.enqueue(runnerId, 'purge-credentials', { integrationId, methods });
+  }
+
+  return {
+    view,
+    toRunnerIntegration,
+    getRow,
+
+    async list(organizationId: string, runnerId: string) {
+      await deps.runners.get(organizationId, runnerId);
+      const rows = await db.selectFrom('scm_integrations').selectAll().where('runner_id', '=', runnerId).orderBy('created_at').execute();
+      return rows.map(view);
+    },
+
+    async get(organizationId: string, runnerId: string, id: string) {
+      await deps.runners.get(organizationId, runnerId);
+      return view(await getRow(runnerId, id));
+    },
+
+    async create(organizationId: string, runnerId: string, input: IntegrationInput) {
+      const runner = await deps.runners.get(organizationId, runnerId);
+      if (runner.revoked_at) throw conflict('runner_revoked', 'this runner was revoked; configure a new runner');
+      checkScmId(input.scmId);
+      const host = wrapHostErrors(() => normalizeHost(input.host, input.virtualDirectory, { allowInsecure: deps.allowInsecureHosts }));
+      const id = input.id ?? newId('int');
+      if (!/^int_[A-Za-z0-9_-]{8,40}$/.test(id)) throw badRequest('invalid_id', 'id must look like int_ followed by 8–40 letters, digits, _ or -', 'id');
+      if (await db.selectFrom('scm_integrations').select('id').where('id', '=', id).executeTakeFirst()) throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
+      const duplicate = await db
+        .selectFrom('scm_integrations')
+        .select('id')
+        .where('runner_id', '=', runnerId)
+        .where('host', '=', host.host)
+        .where('virtual_directory', '=', host.virtualDirectory)
+        .executeTakeFirst();
+      if (duplicate) throw conflict('integration_exists', `this runner already has an integration for ${host.host}${host.virtualDirectory}; edit it instead`, 'host');
+
+      let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url'> = { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null };
+      if (input.oauth) {
+        const clientId = input.oauth.clientId.trim();
+        if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555', 'oauth.clientId');
+        const issuer = normalizeIssuer(input.oauth.issuerUrl);
+        const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth);
+        if (!secret) throw badRequest('missing_client_secret', 'oauth.clientSecret is required to enable OAuth (the secret\'s Value from Entra ID, not its ID)', 'oauth.clientSecret');
+        oauthColumns = { oauth_client_id: clientId.toLowerCase(), oauth_client_secret_sealed: secret, oauth_issuer_url: issuer };
+      }
+      if (!input.oauth && !input.pat?.enabled) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both', 'pat.enabled');
+      const at = now().toISOString();
+      const row: Row = {
+        id,
+        organization_id: organizationId,
+        runner_id: runnerId,
+        scm_id: input.scmId,
+        host: host.host,
+        virtual_directory: host.virtualDirectory,
+        ...oauthColumns,
+        pat_enabled: input.pat?.enabled ? 1 : 0,
+        settings: JSON.stringify({ kind: host.kind, origin: host.origin }),
+        last_test: null,
+        created_at: at,
+        updated_at: at,
+      };
+      await db.insertInto('scm_integrations').values(row).execute();
+      const test = await runTest(row);
+      return { integration: view({ ...row, last_test: JSON.stringify(test) }), test };
+    },
+
+    async update(organizationId: string, runnerId: string, id: string, patch: IntegrationPatch) {
+      const runner = await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      const next: Row = { ...row };
+      if (patch.scmId !== undefined) {
+        checkScmId(patch.scmId);
+        next.scm_id = patch.scmId;
+      }
+      if (patch.host !== undefined || patch.virtualDirectory !== undefined) {
+        const host = wrapHostErrors(() => normalizeHost(patch.host ?? row.host, patch.virtualDirectory ?? (patch.host !== undefined ? undefined : row.virtual_directory), { allowInsecure: deps.allowInsecureHosts }));
+        next.host = host.host;
+        next.virtual_directory = host.virtualDirectory;
+        next.settings = JSON.stringify({ kind: host.kind, origin: host.origin });
+      }
+      const purgeMethods: ('oauth' | 'pat')[] = [];
+      if (patch.oauth === null) {
+        if (row.oauth_client_id) purgeMethods.push('oauth');
+        next.oauth_client_id = null;
+        next.oauth_client_secret_sealed = null;
+        next.oauth_issuer_url = null;
+      } else if (patch.oauth) {
+        const clientId = patch.oauth.clientId.trim();
+        if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID', 'oauth.clientId');
+        next.oauth_client_id = clientId.toLowerCase();
+        next.oauth_issuer_url = normalizeIssuer(patch.oauth.issuerUrl);
+        const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, patch.oauth);
+        if (secret) next.oauth_client_secret_sealed = secret;
+        if (!next.oauth_client_secret_sealed) throw badRequest('missing_client_secret', 'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)', 'oauth.clientSecret');
+        // A new app or tenant cannot refresh tokens another app issued.
+        if (row.oauth_client_id && (row.oauth_client_id !== next.oauth_client_id || row.oauth_issuer_url !== next.oauth_issuer_url)) purgeMethods.push('oauth');
+      }
+      if (patch.pat !== undefined) {
+        if (row.pat_enabled === 1 && !patch.pat.enabled) purgeMethods.push('pat');
+        next.pat_enabled = patch.pat.enabled ? 1 : 0;
+      }
+      if (!next.oauth_client_id && next.pat_enabled === 0) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both (or delete the integration)', 'pat.enabled');
+      if (next.host !== row.host || next.virtual_directory !== row.virtual_directory) purgeMethods.push('oauth', 'pat');
+      next.updated_at = now().toISOString();
+      await db
+        .updateTable('scm_integrations')
+        .set({
+          scm_id: next.scm_id,
+          host: next.host,
+          virtual_directory: next.virtual_directory,
+          settings: next.settings,
+          oauth_client_id: next.oauth_client_id,
+          oauth_client_secret_sealed: next.oauth_client_secret_sealed,
+          oauth_issuer_url: next.oauth_issuer_url,
+          pat_enabled: next.pat_enabled,
+          updated_at: next.updated_at,
+        })
+        .where('id', '=', id)
+        .execute();
+      const methods = [...new Set(purgeMethods)];
+      if (methods.length) await purge(runnerId, id, methods);
+      const test = await runTest(next);
+      return { integration: view({ ...next, last_test: JSON.stringify(test) }), test, purgedMethods: methods };
+    },
+
+    async remove(organizationId: string, runnerId: string, id: string) {
+      await deps.runners.get(organizationId, runnerId);
+      await getRow(runnerId, id);
+      await db.deleteFrom('scm_integrations').where('id', '=', id).execute();
+      await purge(runnerId, id, 'all');
+    },
+
+    async test(organizationId: string, runnerId: string, id: string) {
+      await deps.runners.get(organizationId, runnerId);
+      return runTest(await getRow(runnerId, id));
+    },
+
+    /** The runner's key changed: secrets sealed to the old key can never be opened again. */
+    async clearSealedSecrets(runnerId: string): Promise<number> {
+      const result = await db
+        .updateTable('scm_integrations')
+        .set({ oauth_client_secret_sealed: null, updated_at: now().toISOString() })
+        .where('runner_id', '=', runnerId)
+        .where('oauth_client_secret_sealed', 'is not', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+  };
+}
+
+function wrapHostErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof HostPolicyError) throw badRequest('invalid_host', err.message, err.field);
+    throw err;
+  }
+}
+
+export type ScmIntegrationService = ReturnType<typeof createScmIntegrationService>;

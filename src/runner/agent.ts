@@ -1,0 +1,106 @@
+import type { Logger } from '../logging/logger.ts';
+import { POLL_WAIT_SECONDS } from '../control/protocol.ts';
+import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
+import { ManagementApiError } from './management-client.ts';
+import type { ManagementClient } from './management-client.ts';
+
+/** A handler's failure that should reach the caller as-is (code and message written for people). */
+export class HandlerError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'HandlerError';
+  }
+}
+
+export type Handler = (payload: unknown, request: ControlRequest) => Promise<unknown>;
+
+export interface RunnerAgentOptions {
+  client: ManagementClient;
+  handlers: Record<string, Handler>;
+  logger: Logger;
+  waitSeconds?: number;
+  /** Called when the management plane says this runner's token is no longer valid (revoked). */
+  onRevoked?: () => void;
+}
+
+/**
+ * The runner's control loop: long-polls the management plane, runs each request's handler
+ * concurrently, and posts the answer. Reconnects with capped backoff; never dies on one bad request.
+ */
+export function createRunnerAgent(options: RunnerAgentOptions) {
+  const { client, handlers, logger } = options;
+  const waitSeconds = options.waitSeconds ?? POLL_WAIT_SECONDS;
+  let stopping = false;
+  let controller = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let loop: Promise<void> | undefined;
+
+  async function handle(request: ControlRequest): Promise<void> {
+    const handler = handlers[request.kind];
+    let answer: ControlAnswer;
+    if (!handler) {
+      answer = { ok: false, error: { code: 'unknown_request', message: `this runner does not know how to "${request.kind}"; upgrade the runner` } };
+    } else {
+      try {
+        answer = { ok: true, result: (await handler(request.payload, request)) ?? null };
+      } catch (err) {
+        if (err instanceof HandlerError) {
+          answer = { ok: false, error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } };
+        } else {
+          // Unexpected errors may carry anything in their message; the caller gets a generic line.
+          logger.error({ err, kind: request.kind, requestId: request.id }, 'control request failed');
+          answer = { ok: false, error: { code: 'runner_error', message: `the runner failed to handle "${request.kind}"; see the runner's log (request ${request.id})` } };
+        }
+      }
+    }
+    try {
+      await client.answer(request.id, answer);
+    } catch (err) {
+      logger.warn({ err, requestId: request.id }, 'could not deliver an answer');
+    }
+  }
+
+  async function run(): Promise<void> {
+    let backoffMs = 250;
+    while (!stopping) {
+      try {
+        const requests = await client.poll(waitSeconds, controller.signal);
+        backoffMs = 250;
+        for (const request of requests) {
+          const task = handle(request).finally(() => inFlight.delete(task));
+          inFlight.add(task);
+        }
+      } catch (err) {
+        if (stopping) break;
+        if (err instanceof ManagementApiError && err.status === 401) {
+          logger.error('the management plane refused this runner\'s token: the runner was revoked; register it again with a new exchange token');
+          options.onRevoked?.();
+          break;
+        }
+        logger.warn({ err: { message: (err as Error).message } }, `control channel unavailable; retrying in ${backoffMs} ms`);
+        await new Promise((r) => setTimeout(r, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, 10_000);
+      }
+    }
+  }
+
+  return {
+    start() {
+      stopping = false;
+      controller = new AbortController();
+      loop = run();
+    },
+    async stop() {
+      stopping = true;
+      controller.abort();
+      await loop;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+export type RunnerAgent = ReturnType<typeof createRunnerAgent>;

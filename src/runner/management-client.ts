@@ -1,0 +1,59 @@
+import { CONTROL_PATHS } from '../control/protocol.ts';
+import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
+import { VERSION } from '../version.ts';
+
+export class ManagementApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ManagementApiError';
+  }
+}
+
+async function failure(res: Response): Promise<ManagementApiError> {
+  const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+  return new ManagementApiError(res.status, body.error?.code ?? 'http_error', body.error?.message ?? `management plane answered ${res.status}`);
+}
+
+/** The runner's HTTP client for the management plane: the only way it talks to it. */
+export function createManagementClient(serverUrl: string, runnerToken?: string) {
+  const base = serverUrl.replace(/\/+$/, '');
+  const headers = (json = false): Record<string, string> => ({
+    ...(runnerToken ? { authorization: `Bearer ${runnerToken}` } : {}),
+    ...(json ? { 'content-type': 'application/json' } : {}),
+    'x-keyway-runner-version': VERSION,
+  });
+
+  return {
+    async exchange(exchangeToken: string, publicKey: string) {
+      const res = await fetch(`${base}${CONTROL_PATHS.exchange}`, { method: 'POST', headers: headers(true), body: JSON.stringify({ exchangeToken, publicKey, version: VERSION }) });
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as { runnerId: string; runnerToken: string; organizationId: string; name: string };
+    },
+    async self() {
+      const res = await fetch(`${base}${CONTROL_PATHS.self}`, { headers: headers() });
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as { id: string; publicKey: string | null; name: string };
+    },
+    async publishPublicKey(publicKey: string) {
+      const res = await fetch(`${base}/api/v1/runner/public-key`, { method: 'PUT', headers: headers(true), body: JSON.stringify({ publicKey }) });
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as { clearedSecrets: number; message: string };
+    },
+    async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
+      const res = await fetch(`${base}${CONTROL_PATHS.poll}?wait=${waitSeconds}`, { headers: headers(), signal });
+      if (!res.ok) throw await failure(res);
+      return ((await res.json()) as { requests: ControlRequest[] }).requests;
+    },
+    async answer(requestId: string, answer: ControlAnswer): Promise<void> {
+      const res = await fetch(`${base}${CONTROL_PATHS.answer(requestId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(answer) });
+      // 409: the request expired or was answered by another replica; nothing left to do.
+      if (!res.ok && res.status !== 409) throw await failure(res);
+    },
+  };
+}
+
+export type ManagementClient = ReturnType<typeof createManagementClient>;

@@ -1,0 +1,85 @@
+import type { Logger } from '../logging/logger.ts';
+import type { RunnerStore } from '../cli/planes.ts';
+import type { AzureDevOpsEndpoints } from '../azure-devops/endpoints.ts';
+import { createRunnerAgent } from './agent.ts';
+import type { Handler, RunnerAgent } from './agent.ts';
+import { createCredentialStore } from './credentials/store.ts';
+import { createFieldCrypto } from './keys/field-crypto.ts';
+import { createManagementClient } from './management-client.ts';
+import { loadRegistration, loadRunnerKey, saveRegistration } from './identity.ts';
+import type { RunnerRegistration } from './identity.ts';
+import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
+import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
+import { createHostProbe } from './host-probe.ts';
+
+export interface RunnerRuntimeOptions {
+  dataDir: string;
+  store: RunnerStore;
+  logger: Logger;
+  serverUrl?: string;
+  exchangeToken?: string;
+  allowInsecureHosts: boolean;
+  endpoints: AzureDevOpsEndpoints;
+  pollWaitSeconds?: number;
+  onRevoked?: () => void;
+}
+
+export interface RunnerRuntime {
+  registration: RunnerRegistration;
+  agent: RunnerAgent;
+  stop(): Promise<void>;
+}
+
+export class RunnerRegistrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunnerRegistrationError';
+  }
+}
+
+/**
+ * Brings a runner up: its key pair (created locally on first run; only the public key leaves), its
+ * registration (exchanged once, reused after restarts), and the control loop with its handlers.
+ */
+export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise<RunnerRuntime> {
+  const { keyPair } = await loadRunnerKey(options.dataDir);
+  let registration = await loadRegistration(options.dataDir);
+  if (registration && options.serverUrl && normalize(options.serverUrl) !== normalize(registration.serverUrl)) {
+    throw new RunnerRegistrationError(`this data directory belongs to a runner registered with ${registration.serverUrl}; use another --data-dir for ${options.serverUrl}`);
+  }
+  if (!registration) {
+    if (!options.serverUrl || !options.exchangeToken) {
+      throw new RunnerRegistrationError('this runner is not registered yet: pass --server URL and --exchange-token T (an admin creates the token under Runners)');
+    }
+    const result = await createManagementClient(options.serverUrl).exchange(options.exchangeToken, keyPair.publicKey);
+    registration = { serverUrl: normalize(options.serverUrl), ...result };
+    await saveRegistration(options.dataDir, registration);
+    options.logger.info({ runnerId: registration.runnerId, name: registration.name }, 'runner registered');
+  }
+
+  const client = createManagementClient(registration.serverUrl, registration.runnerToken);
+  const self = await client.self();
+  if (self.publicKey !== keyPair.publicKey) {
+    // The key file was replaced (lost disk, deliberate rotation): secrets sealed to the old key are gone.
+    const published = await client.publishPublicKey(keyPair.publicKey);
+    options.logger.warn({ clearedSecrets: published.clearedSecrets }, published.message);
+  }
+
+  const credentials = createCredentialStore(options.store.database.db, createFieldCrypto(options.store.keys));
+  const handlers: Record<string, Handler> = {
+    ping: async () => ({ pong: true }),
+    'validate-integration': createValidateIntegrationHandler({
+      privateKey: keyPair.privateKey,
+      allowInsecure: options.allowInsecureHosts,
+      probeHost: createHostProbe({ endpoints: options.endpoints }),
+    }),
+    'purge-credentials': createPurgeCredentialsHandler({ credentials }),
+  };
+  const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
+  agent.start();
+  return { registration, agent, stop: () => agent.stop() };
+}
+
+function normalize(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,58 @@
+import { useEffect, useRef } from 'react';
+import type { ReactNode } from 'react';
+import { hasNavigated } from '../router.tsx';
+
+/** The page's h1. After in-app navigation it takes focus, so screen readers announce the new page. */
+export function PageHeading({ title, children }: { title: string; children?: ReactNode }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · Keyway`;
+    if (hasNavigated()) ref.current?.focus({ preventScroll: false });
+  }, [title]);
+  return (
+    <div className="page-heading">
+      <h1 ref={ref} tabIndex={-1}>
+        {title}
+      </h1>
+      {children}
+    </div>
+  );
+}
+
+export function Alert({ kind = 'error', children, id }: { kind?: 'error' | 'success' | 'info' | 'warning'; children: ReactNode; id?: string }) {
+  // Errors interrupt (role=alert); the rest are polite status messages.
+  return (
+    <div id={id} className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <p className="muted" role="status">
+      {label}
+    </p>
+  );
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function Time({ value }: { value: string | null | undefined }) {
+  if (!value) return <span className="muted">—</span>;
+  return <time dateTime={value}>{formatTime(value)}</time>;
+}
+
+/** A table that scrolls sideways on narrow screens; focusable so keyboards can scroll it too. */
+export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
+}

@@ -1,0 +1,193 @@
+import { useEffect, useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { CopyField } from '../components/copy.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { TextField } from '../components/fields.tsx';
+import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
+import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import type { ApiToken, CreatedApiToken } from '../types.ts';
+import { useApi } from '../use-api.ts';
+
+function tokenState(token: ApiToken): 'Active' | 'Revoked' | 'Expired' {
+  if (token.revokedAt) return 'Revoked';
+  if (token.expiresAt && new Date(token.expiresAt).getTime() <= Date.now()) return 'Expired';
+  return 'Active';
+}
+
+export function ApiTokensPage() {
+  const tokens = useApi<{ tokens: ApiToken[] }>('/api-tokens');
+  const [created, setCreated] = useState<CreatedApiToken>();
+  const [revoking, setRevoking] = useState<ApiToken>();
+  const [notice, setNotice] = useState<string>();
+  const [dismissed, setDismissed] = useState(false);
+
+  return (
+    <>
+      <PageHeading title="API tokens" />
+      <p className="lead">
+        Personal tokens for scripts and tools: send <code>Authorization: Bearer kw_…</code>. A token acts as you in the organization it was created in.
+      </p>
+      {created ? (
+        <NewToken token={created} onDismiss={() => {
+          setCreated(undefined);
+          setDismissed(true);
+        }} />
+      ) : (
+        <CreateTokenForm
+          focusFirst={dismissed}
+          onCreated={(token) => {
+            setNotice(undefined);
+            setCreated(token);
+            tokens.reload();
+          }}
+        />
+      )}
+      <h2>Your tokens</h2>
+      {notice && <Alert kind="success">{notice}</Alert>}
+      {tokens.error && <Alert>{tokens.error.message}</Alert>}
+      {tokens.loading && !tokens.data && <Loading />}
+      {tokens.data &&
+        (tokens.data.tokens.length === 0 ? (
+          <p className="empty">You have no API tokens.</p>
+        ) : (
+          <TableWrap label="API tokens">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Prefix</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {tokens.data.tokens.map((token) => {
+                  const state = tokenState(token);
+                  return (
+                    <tr key={token.id}>
+                      <td>{token.name}</td>
+                      <td className="mono">{token.prefix}…</td>
+                      <td>
+                        <Time value={token.createdAt} />
+                      </td>
+                      <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
+                      <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
+                      <td>
+                        <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
+                      </td>
+                      <td className="row-actions">
+                        {state === 'Active' && (
+                          <button type="button" className="button-small button-danger-outline" onClick={() => setRevoking(token)} aria-label={`Revoke token ${token.name}`}>
+                            Revoke
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </TableWrap>
+        ))}
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke token ${revoking.name}?`}
+          confirmLabel="Revoke token"
+          onClose={() => setRevoking(undefined)}
+          onConfirm={async () => {
+            await api.delete(`/api-tokens/${encodeURIComponent(revoking.id)}`);
+            setNotice(`Token ${revoking.name} was revoked.`);
+            tokens.reload();
+          }}
+        >
+          <p>Anything using this token stops working immediately. This cannot be undone.</p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+/** The token value, shown once: it lives only in this component's props until dismissed. */
+function NewToken({ token, onDismiss }: { token: CreatedApiToken; onDismiss: () => void }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  return (
+    <section aria-labelledby="new-token" className="card card-highlight">
+      <h2 id="new-token" ref={heading} tabIndex={-1}>
+        Token {token.name} created
+      </h2>
+      <Alert kind="warning">Copy the token now. Keyway stores only a digest and will not show it again.</Alert>
+      <CopyField label="Token value" value={token.token} />
+      <div className="actions">
+        <button type="button" className="button-primary" onClick={onDismiss}>
+          I have stored it
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: CreatedApiToken) => void; focusFirst: boolean }) {
+  const [name, setName] = useState('');
+  const [days, setDays] = useState('90');
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(formRef, errors);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const fields: Record<string, string> = {};
+    if (!name.trim()) fields.name = 'Name the token after what will use it, for example ci-pipeline.';
+    const expiresInDays = days.trim() === '' ? undefined : Number(days);
+    if (expiresInDays !== undefined && (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 366)) fields.expiresInDays = 'Enter a whole number of days from 1 to 366, or leave it empty for no expiry.';
+    if (Object.keys(fields).length) return setErrors({ fields });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const created = await api.post<CreatedApiToken>('/api-tokens', { name: name.trim(), ...(expiresInDays ? { expiresInDays } : {}) });
+      setName('');
+      onCreated(created);
+    } catch (err) {
+      setErrors(formErrorsFrom(err, { name: 'name', expiresInDays: 'expiresInDays' }));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="create-token" className="card">
+      <h2 id="create-token">Create a token</h2>
+      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
+        {errors.form && <Alert>{errors.form}</Alert>}
+        <div className="field-row">
+          <TextField label="Name" name="name" autoFocus={focusFirst} value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={100} autoComplete="off" required />
+          <TextField
+            label="Expires in (days)"
+            name="expiresInDays"
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={366}
+            value={days}
+            onChange={(e) => setDays(e.target.value)}
+            error={errors.fields.expiresInDays}
+            hint="1 to 366; empty for no expiry."
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create token'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,331 @@
+import { useId, useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { CopyField } from '../components/copy.tsx';
+import { Dialog } from '../components/dialog.tsx';
+import { CheckboxField, TextField } from '../components/fields.tsx';
+import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
+import { Alert } from '../components/page.tsx';
+import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
+import type { Integration, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+
+type Provider = 'entra' | 'pat';
+
+const DEFAULT_HOST = 'dev.azure.com';
+export const EXPECTED_ISSUER = 'https://login.microsoftonline.com/{tenant-id}/v2.0';
+
+// The API's `field` (a body path) to this form's fields.
+const FIELD_MAP: Record<string, string> = {
+  scmId: 'provider',
+  host: 'host',
+  virtualDirectory: 'virtualDirectory',
+  oauth: 'oauth',
+  'oauth.clientId': 'clientId',
+  'oauth.issuerUrl': 'issuerUrl',
+  'oauth.sealedClientSecret': 'clientSecret',
+  pat: 'pat',
+};
+
+const PROBLEMS: { key: keyof IntegrationTest; field: string; label: string }[] = [
+  { key: 'runnerError', field: 'form', label: 'Runner' },
+  { key: 'scmIdError', field: 'provider', label: 'Provider' },
+  { key: 'hostError', field: 'host', label: 'Host' },
+  { key: 'oauthError', field: 'oauth', label: 'OAuth' },
+  { key: 'patError', field: 'pat', label: 'Personal Access Tokens' },
+];
+
+/** The per-field problems of a failed Save & Test, in form order. */
+export function testProblems(test: IntegrationTest): { key: string; field: string; label: string; message: string }[] {
+  return PROBLEMS.flatMap((p) => {
+    const message = test[p.key];
+    return typeof message === 'string' && message ? [{ key: p.key, field: p.field, label: p.label, message }] : [];
+  });
+}
+
+/**
+ * Hints at the issuer URL forms Entra ID uses; the server normalizes, so this never blocks saving.
+ * Plain http is expected only from a local emulator.
+ */
+export function issuerWarning(value: string): string | undefined {
+  const text = value.trim();
+  if (!text) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `This is not a URL. Expected ${EXPECTED_ISSUER}.`;
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return `Issuer URLs use https. Expected ${EXPECTED_ISSUER}.`;
+  if (!/^\/[^/]+\/(?:oauth2\/)?v2\.0\/?$/.test(url.pathname)) return `Expected ${EXPECTED_ISSUER} (the …/{tenant-id}/oauth2/v2.0 form works too).`;
+  return undefined;
+}
+
+interface Props {
+  runner: Runner;
+  /** Absent to add a new provider. */
+  integration?: Integration | undefined;
+  /** The integration was saved (the list should reload), whether or not its test passed. */
+  onChanged: () => void;
+  onClose: (notice?: { kind: 'success' | 'error'; text: string }) => void;
+}
+
+export function IntegrationDialog({ runner, integration, onChanged, onClose }: Props) {
+  const [saved, setSaved] = useState<Integration | undefined>(integration);
+  const [id] = useState(() => integration?.id ?? newIntegrationId());
+  const [provider, setProvider] = useState<Provider>(integration && !integration.oauth ? 'pat' : 'entra');
+  const [host, setHost] = useState(integration?.host ?? DEFAULT_HOST);
+  const [virtualDirectory, setVirtualDirectory] = useState(integration?.virtualDirectory ?? '');
+  const [oauthEnabled, setOauthEnabled] = useState(integration ? integration.oauth !== null : true);
+  const [clientId, setClientId] = useState(integration?.oauth?.clientId ?? '');
+  const [clientSecret, setClientSecret] = useState('');
+  const [issuerUrl, setIssuerUrl] = useState(integration?.oauth?.issuerUrl ?? '');
+  const [issuerHint, setIssuerHint] = useState<string>();
+  const [patEnabled, setPatEnabled] = useState(integration ? integration.pat.enabled : false);
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [failedTest, setFailedTest] = useState<IntegrationTest>();
+  const [busy, setBusy] = useState<string>();
+  const formRef = useRef<HTMLFormElement>(null);
+  const oauthErrorId = useId();
+  const providerErrorId = useId();
+  useFocusFirstError(formRef, errors);
+
+  const secretSet = Boolean(saved?.oauth?.clientSecretSet);
+  const callbackUrl = saved?.oauth?.callbackUrl ?? `${window.location.origin}/api/v1/oauth/callback/${id}`;
+  const collectionPath = `/runners/${encodeURIComponent(runner.id)}/scm-integrations`;
+
+  function chooseProvider(next: Provider) {
+    setProvider(next);
+    setOauthEnabled(next === 'entra');
+    setPatEnabled(next === 'pat');
+  }
+
+  function validate(): FormErrors {
+    const fields: Record<string, string> = {};
+    let form: string | undefined;
+    if (!host.trim()) fields.host = `Enter the Azure DevOps host, for example ${DEFAULT_HOST}.`;
+    const vd = virtualDirectory.trim();
+    if (vd && !vd.startsWith('/')) fields.virtualDirectory = 'Start the virtual directory with a slash, for example /tfs.';
+    if (!oauthEnabled && !patEnabled) form = 'Enable Entra ID OAuth, Personal Access Tokens, or both.';
+    if (oauthEnabled) {
+      if (!clientId.trim()) fields.clientId = 'Enter the application (client) ID of the Entra ID app registration.';
+      if (!clientSecret && !secretSet) fields.clientSecret = 'Enter a client secret of the app registration.';
+      if (!issuerUrl.trim()) fields.issuerUrl = `Enter the issuer URL, for example ${EXPECTED_ISSUER}.`;
+      if (clientSecret && !runner.publicKey) {
+        form = 'This runner has not registered its public key yet, so nothing can be sealed for it. Start the runner, then try again.';
+      }
+    }
+    return { form, fields };
+  }
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const problems = validate();
+    if (problems.form || Object.keys(problems.fields).length) {
+      setErrors(problems);
+      return;
+    }
+    setErrors(NO_ERRORS);
+    setFailedTest(undefined);
+    try {
+      let sealedClientSecret: string | undefined;
+      if (oauthEnabled && clientSecret) {
+        setBusy('Sealing the client secret…');
+        sealedClientSecret = await sealForRunner(runner.publicKey!, clientSecret, clientSecretAad(id));
+      }
+      setBusy('Saving and testing…');
+      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
+      const vd = virtualDirectory.trim();
+      let result: SavedIntegration;
+      if (saved) {
+        const body: Record<string, unknown> = { host: host.trim(), oauth, pat: { enabled: patEnabled } };
+        if (vd !== (saved.virtualDirectory ?? '')) body.virtualDirectory = vd;
+        result = await api.patch<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
+      } else {
+        result = await api.post<SavedIntegration>(collectionPath, { id, scmId: 'azure-devops', host: host.trim(), ...(vd ? { virtualDirectory: vd } : {}), oauth, pat: { enabled: patEnabled } });
+      }
+      // Saved: the secret now rests (sealed) on the server; forget the plaintext.
+      setClientSecret('');
+      setSaved(result.integration);
+      onChanged();
+      if (result.test.valid) {
+        onClose({ kind: 'success', text: `${result.integration.host} was saved and the test passed.` });
+        return;
+      }
+      setFailedTest(result.test);
+      const fields: Record<string, string> = {};
+      let form: string | undefined;
+      for (const p of testProblems(result.test)) {
+        if (p.field === 'form') form = p.message;
+        else fields[p.field] = p.message;
+      }
+      setErrors({ form, fields });
+    } catch (err) {
+      setErrors(formErrorsFrom(err, FIELD_MAP));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
+  const problems = failedTest ? testProblems(failedTest) : [];
+
+  return (
+    <Dialog title={title} onClose={() => onClose(saved && failedTest ? { kind: 'error', text: `${saved.host} was saved, but its test failed.` } : undefined)} wide>
+      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="integration-form">
+        {failedTest && (
+          <Alert kind="warning">
+            <strong>Saved, but the test failed.</strong> Fix what is marked below and choose Save &amp; Test again.
+            {problems.length > 0 && (
+              <ul className="problems">
+                {problems.map((p) => (
+                  <li key={p.key}>
+                    {p.label}: {p.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </Alert>
+        )}
+        {errors.form && !failedTest && <Alert>{errors.form}</Alert>}
+
+        {saved ? (
+          <p>
+            Provider: <strong>Azure DevOps</strong>
+            {errors.fields.provider && (
+              <span className="field-error" id={providerErrorId}>
+                {' '}
+                {errors.fields.provider}
+              </span>
+            )}
+          </p>
+        ) : (
+          <fieldset className="choice" aria-describedby={errors.fields.provider ? providerErrorId : undefined}>
+            <legend>Provider</legend>
+            <label className="choice-option">
+              <input type="radio" name="provider" value="entra" checked={provider === 'entra'} onChange={() => chooseProvider('entra')} />
+              <span>
+                <strong>Azure DevOps (Entra ID)</strong>
+                <span className="hint">Users sign in with Microsoft Entra ID (OAuth).</span>
+              </span>
+            </label>
+            <label className="choice-option">
+              <input type="radio" name="provider" value="pat" checked={provider === 'pat'} onChange={() => chooseProvider('pat')} />
+              <span>
+                <strong>Azure DevOps (PAT)</strong>
+                <span className="hint">Users paste a Personal Access Token.</span>
+              </span>
+            </label>
+            {errors.fields.provider && (
+              <p className="field-error" id={providerErrorId}>
+                {errors.fields.provider}
+              </p>
+            )}
+          </fieldset>
+        )}
+
+        <div className="field-row">
+          <TextField
+            label="Host"
+            name="host"
+            value={host}
+            onChange={(e) => setHost(e.target.value)}
+            error={errors.fields.host}
+            hint="dev.azure.com for Azure DevOps Services, or your Azure DevOps Server's host name."
+            autoComplete="off"
+            spellCheck={false}
+            required
+          />
+          <TextField
+            label="Virtual directory"
+            name="virtualDirectory"
+            value={virtualDirectory}
+            onChange={(e) => setVirtualDirectory(e.target.value)}
+            error={errors.fields.virtualDirectory}
+            hint="Azure DevOps Server only, for example /tfs. Leave empty for dev.azure.com."
+            autoComplete="off"
+            spellCheck={false}
+          />
+        </div>
+
+        <fieldset className="method" aria-describedby={errors.fields.oauth ? oauthErrorId : undefined}>
+          <legend>Microsoft Entra ID OAuth</legend>
+          <CheckboxField label="Enable OAuth" name="oauthEnabled" checked={oauthEnabled} onChange={(e) => setOauthEnabled(e.target.checked)} hint="Users authorize once through Entra ID; the runner keeps and refreshes their tokens." />
+          {oauthEnabled && (
+            <div className="method-body">
+              <CopyField label="Callback URL" value={callbackUrl} hint="Register this as a Web redirect URI of the app registration in Entra ID before you save." />
+              <TextField
+                label="Client ID"
+                name="clientId"
+                value={clientId}
+                onChange={(e) => setClientId(e.target.value)}
+                error={errors.fields.clientId}
+                hint="The application (client) ID of the app registration."
+                autoComplete="off"
+                spellCheck={false}
+              />
+              <TextField
+                label="Client secret"
+                name="clientSecret"
+                type="password"
+                value={clientSecret}
+                onChange={(e) => setClientSecret(e.target.value)}
+                error={errors.fields.clientSecret}
+                placeholder={secretSet ? 'set — leave empty to keep' : undefined}
+                hint="Sealed in this browser to the runner's key: only the runner can read it."
+                autoComplete="new-password"
+                spellCheck={false}
+              />
+              <TextField
+                label="Issuer URL"
+                name="issuerUrl"
+                type="url"
+                value={issuerUrl}
+                onChange={(e) => {
+                  setIssuerUrl(e.target.value);
+                  if (issuerHint) setIssuerHint(issuerWarning(e.target.value));
+                }}
+                onBlur={() => setIssuerHint(issuerWarning(issuerUrl))}
+                error={errors.fields.issuerUrl}
+                warning={issuerHint}
+                hint={`${EXPECTED_ISSUER} — the …/oauth2/v2.0 form works too.`}
+                autoComplete="off"
+                spellCheck={false}
+              />
+            </div>
+          )}
+          {errors.fields.oauth && (
+            <p className="field-error" id={oauthErrorId}>
+              {errors.fields.oauth}
+            </p>
+          )}
+        </fieldset>
+
+        <fieldset className="method">
+          <legend>Personal Access Tokens</legend>
+          <CheckboxField
+            label="Enable Personal Access Token"
+            name="patEnabled"
+            checked={patEnabled}
+            onChange={(e) => setPatEnabled(e.target.checked)}
+            error={errors.fields.pat}
+            hint="Users paste a PAT; it is sealed in their browser and checked by the runner against Azure DevOps."
+          />
+        </fieldset>
+
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={busy !== undefined}>
+            {busy ?? 'Save & Test'}
+          </button>
+          <button type="button" onClick={() => onClose(saved && failedTest ? { kind: 'error', text: `${saved.host} was saved, but its test failed.` } : undefined)}>
+            {saved && failedTest ? 'Close' : 'Cancel'}
+          </button>
+        </div>
+        <p className="visually-hidden" role="status">
+          {busy ?? ''}
+        </p>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,74 @@
+import { useEffect, useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { api, setCsrfToken } from '../api.ts';
+import { TextField } from '../components/fields.tsx';
+import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
+import { Alert } from '../components/page.tsx';
+
+export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined; onSignedIn: () => Promise<void> }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(formRef, errors);
+
+  useEffect(() => {
+    document.title = 'Sign in · Keyway';
+  }, []);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const fields: Record<string, string> = {};
+    if (!email.trim()) fields.email = 'Enter your email address.';
+    if (!password) fields.password = 'Enter your password.';
+    if (Object.keys(fields).length) return setErrors({ fields });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
+      setCsrfToken(csrfToken);
+      setPassword('');
+      await onSignedIn();
+    } catch (err) {
+      setErrors(formErrorsFrom(err, { email: 'email', password: 'password' }));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main className="sign-in" id="main">
+      <div className="card sign-in-card">
+        <p className="brand brand-large">
+          <img src="/favicon.svg" alt="" width="32" height="32" />
+          Keyway
+        </p>
+        <h1>Sign in</h1>
+        {notice && <Alert kind="info">{notice}</Alert>}
+        {errors.form && <Alert>{errors.form}</Alert>}
+        <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
+          <TextField label="Email" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
+          <TextField
+            label="Password"
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            error={errors.fields.password}
+            required
+          />
+          <div className="actions">
+            <button type="submit" className="button-primary" disabled={busy}>
+              {busy ? 'Signing in…' : 'Sign in'}
+            </button>
+          </div>
+        </form>
+        <p className="hint">
+          First time here? <code>keyway start</code> prints a one-time admin sign-in link; open it, then set a password under Account.
+        </p>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,22 @@
+// Client secrets and PATs are sealed here, in the browser, to the runner's public key, so only that
+// runner can read them (HPKE, src/crypto/sealing.ts). The module is loaded on first use to keep the
+// main bundle small.
+import { toBase64url } from '../../src/crypto/base64url.ts';
+
+export async function sealForRunner(runnerPublicKey: string, plaintext: string, aad: string): Promise<string> {
+  if (!window.isSecureContext || !globalThis.crypto?.subtle) {
+    throw new Error('Sealing needs WebCrypto, which browsers only offer over HTTPS or on localhost. Open Keyway over HTTPS.');
+  }
+  const { seal } = await import('../../src/crypto/sealing.ts');
+  return seal(runnerPublicKey, plaintext, aad);
+}
+
+/** Associated data binding a sealed OAuth client secret to its integration (checked by the runner). */
+export function clientSecretAad(integrationId: string): string {
+  return `scm-integration:${integrationId}:oauth-client-secret`;
+}
+
+/** `int_` + 16 base64url characters (96 random bits). */
+export function newIntegrationId(): string {
+  return `int_${toBase64url(crypto.getRandomValues(new Uint8Array(12)))}`;
+}

@@ -1,5 +1,6 @@
 // `keyway emulator [--port N]`: starts the emulator with a demo world and prints what a user needs
 // to point Keyway (or git, curl, the SDKs) at it. The lead wires runEmulatorCommand into the CLI.
+import { randomBytes } from 'node:crypto';
 import { startEmulator, type EmulatorHandle } from './server.ts';
 
 export interface EmulatorCommandOptions {
@@ -39,7 +40,7 @@ const DEFAULT_REDIRECT = 'http://localhost:8080/auth/callback';
 
 function demoPassword(): string {
   // Generated per run so no fixed credential ships in the source.
-  return `Demo-${Math.random().toString(36).slice(2, 10)}-${Date.now() % 10_000}`;
+  return `Demo-${randomBytes(9).toString('base64url')}`;
 }
 
 export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Promise<EmulatorCommandResult> {

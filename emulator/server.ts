@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomBytes, randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createEntraEmulator, type EntraEmulator, type EntraTenant } from './entra/index.ts';
 import type { AdoEnv } from './ado/context.ts';
 import { installAdoErrorHandling, registerOrgRestRoutes, registerVssps } from './ado/routes/index.ts';
@@ -87,6 +87,18 @@ export function rewriteVisualStudioHost(req: { url?: string; headers: Record<str
   return `/${m[1]}${rest.startsWith('/') ? rest : `/${rest}`}`;
 }
 
+/**
+ * Correlation headers every Azure DevOps response carries: ActivityId, X-VSS-E2EID, and the client's
+ * X-TFS-Session echoed back (a new one when absent).
+ */
+async function serviceHeaders(req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  const session = req.headers['x-tfs-session'];
+  reply.header('ActivityId', randomUUID());
+  reply.header('X-VSS-E2EID', randomUUID());
+  reply.header('X-TFS-Session', typeof session === 'string' && session ? session : randomUUID());
+  return payload;
+}
+
 async function listen(app: FastifyInstance, port: number): Promise<string> {
   await app.listen({ host: '127.0.0.1', port });
   const addr = app.server.address();
@@ -129,7 +141,10 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     server: newApp(),
   };
   for (const [name, app] of Object.entries(apps) as Array<[ListenerName, FastifyInstance]>) {
-    if (name !== 'login') app.addHook('onRequest', counters.hook());
+    if (name !== 'login') {
+      app.addHook('onRequest', counters.hook());
+      app.addHook('onSend', serviceHeaders);
+    }
     app.addHook('onRequest', faults.hook(name));
   }
 

@@ -537,6 +537,19 @@ describe('Azure DevOps client', () => {
       assert.match(err.describe(), /did not answer in time/);
     });
 
+    it('a body that stalls after the headers also times out', async () => {
+      stub.script((_req, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'application/json' });
+        reply.raw.write('{"count": 1, "value": [');
+      });
+      const c = client({ timeoutMs: 150, maxRetries: 1 });
+      const err = await rejects(c.listProjects());
+      assert.equal(err.kind, 'network');
+      assert.equal(err.networkCode, 'timeout');
+      assert.deepEqual(c.stats(), { requests: 2, retries: 1 });
+    });
+
     it('a caller AbortSignal cancels the wait between retries', async () => {
       stub.script(adoError(503, 'x', 'X'));
       const ac = new AbortController();

@@ -434,7 +434,10 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       if (callerSignal?.aborted) throw abortedError(attempts);
       attempts++;
       counters.requests++;
-      const timeoutSignal = AbortSignal.timeout(timeoutMs);
+      // Per attempt, covering the body too; cleared as soon as the attempt is over.
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+      const timeoutSignal = timeout.signal;
       const signal = callerSignal ? AbortSignal.any([callerSignal, timeoutSignal]) : timeoutSignal;
       const headers: Record<string, string> = {
         Authorization: authorization,
@@ -483,6 +486,8 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
             attempts,
           }),
         };
+      } finally {
+        clearTimeout(timer);
       }
 
       const decision = decideRetry(
@@ -492,8 +497,9 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       if (!decision.retry) throw failure.error;
       try {
         await sleep(decision.delayMs, callerSignal);
-      } catch {
-        throw abortedError(attempts);
+      } catch (e) {
+        if (callerSignal?.aborted) throw abortedError(attempts);
+        throw e;
       }
       if (callerSignal?.aborted) throw abortedError(attempts);
       retries++;

@@ -96,7 +96,7 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     signInWindowMinutes: integer('KEYWAY_SIGN_IN_WINDOW_MINUTES', get('KEYWAY_SIGN_IN_WINDOW_MINUTES') ?? '15', 1, 24 * 60),
     azureDevOpsServicesUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_SERVICES_URL', get('KEYWAY_AZURE_DEVOPS_SERVICES_URL') ?? 'https://dev.azure.com'),
     azureDevOpsVsspsUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_VSSPS_URL', get('KEYWAY_AZURE_DEVOPS_VSSPS_URL') ?? 'https://app.vssps.visualstudio.com'),
-    entraAuthorityUrl: requiredUrl('KEYWAY_ENTRA_AUTHORITY_URL', get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com'),
+    entraAuthorityUrl: requiredOrigin('KEYWAY_ENTRA_AUTHORITY_URL', get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com'),
     azureDevOpsClientId: get('KEYWAY_AZURE_DEVOPS_CLIENT_ID'),
     azureDevOpsClientSecret: get('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET'),
     allowInsecureHosts: boolean('KEYWAY_ALLOW_INSECURE_HOSTS', get('KEYWAY_ALLOW_INSECURE_HOSTS') ?? 'false'),
@@ -158,6 +158,13 @@ function requiredUrl(name: string, value: string): string {
   if (url.username || url.password) throw new ConfigError(name, 'must not contain credentials');
   if (url.search || url.hash) throw new ConfigError(name, 'must not contain a query or fragment');
   return url.href.replace(/\/+$/, '');
+}
+
+/** An origin only (scheme, host, port): Entra authorities carry the tenant in the first path segment. */
+function requiredOrigin(name: string, value: string): string {
+  const url = requiredUrl(name, value);
+  if (new URL(url).pathname !== '/') throw new ConfigError(name, `must be an origin without a path, e.g. https://login.microsoftonline.com`);
+  return new URL(url).origin;
 }
 
 function databaseUrl(value: string | undefined): string | undefined {

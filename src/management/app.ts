@@ -41,6 +41,8 @@ export interface ManagementAppOptions {
   entraAuthorityUrl?: string;
   /** How often waiters re-check the control-channel table (cross-replica wake-ups). */
   controlPollIntervalMs?: number;
+  /** How long Save & Test waits for the runner. */
+  integrationTestTimeoutMs?: number;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -77,6 +79,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     publicUrl: () => publicUrl,
     allowInsecureHosts: options.allowInsecureHosts ?? false,
     entraAuthorityUrl: options.entraAuthorityUrl ?? 'https://login.microsoftonline.com',
+    testTimeoutMs: options.integrationTestTimeoutMs,
   });
   const core: ManagementCore = {
     database: options.database,

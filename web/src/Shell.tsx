@@ -37,9 +37,10 @@ export function Shell({ children }: { children: ReactNode }) {
           </Link>
           <OrganizationSwitcher />
           <div className="whoami">
-            <span className="whoami-name" title={me.user.email}>
+            <span className="whoami-name">
               <span className="visually-hidden">Signed in as </span>
               {me.user.displayName || me.user.email}
+              {me.user.displayName && me.user.displayName !== me.user.email && <span className="whoami-email"> ({me.user.email})</span>}
               <span className="role-tag">{me.role}</span>
             </span>
             <button type="button" className="button-small" onClick={() => void signOut()}>

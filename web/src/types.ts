@@ -73,6 +73,7 @@ export interface Runner {
 export interface CreatedRunner {
   runner: Runner;
   exchangeToken: string;
+  exchangeExpiresAt: string | null;
   command: string;
 }
 
@@ -91,7 +92,9 @@ export interface Integration {
   runnerId: string;
   scmId: 'azure-devops';
   host: string;
-  virtualDirectory: string | null;
+  /** '' when none (always for dev.azure.com). */
+  virtualDirectory: string;
+  kind?: 'services' | 'server';
   oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; callbackUrl: string } | null;
   pat: { enabled: boolean };
   lastTest: IntegrationTest | null;
@@ -102,4 +105,6 @@ export interface Integration {
 export interface SavedIntegration {
   integration: Integration;
   test: IntegrationTest;
+  /** PATCH only: methods whose users' credentials the change removed. */
+  purgedMethods?: string[];
 }

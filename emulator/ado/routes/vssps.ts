@@ -73,7 +73,7 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
 
   app.get(
     '/:org/_apis/tokens/pats',
-    orgRoute(env, 'vssps', spec, async (req, reply, ctx) => {
+    orgRoute(env, 'vssps', spec, async (req, _reply, ctx) => {
       const authorizationId = q(req, 'authorizationId');
       if (authorizationId) return { patToken: patToken(ownPat(ctx, authorizationId), null), patTokenError: 'none' };
       const filter = (q(req, 'displayFilterOption') ?? 'active').toLowerCase();
@@ -89,7 +89,6 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
       const start = Number(q(req, 'continuationToken') ?? 0) || 0;
       const top = Math.min(Number(q(req, '$top') ?? 100) || 100, 100);
       const slice = pats.slice(start, start + top);
-      void reply;
       return {
         continuationToken: start + top < pats.length ? String(start + top) : '',
         patTokens: slice.map((p) => patToken(p, null)),
@@ -99,16 +98,16 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
 
   app.post(
     '/:org/_apis/tokens/pats',
-    orgRoute(env, 'vssps', spec, async (req, _reply, ctx) => {
+    orgRoute(env, 'vssps', spec, async (req, reply, ctx) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
       const bad = (patTokenError: string): unknown => ({ patToken: {}, patTokenError });
       // Validation failures come back as PatTokenResult.patTokenError (its enum lists them); the
       // status code for them is unconfirmed, the emulator uses 400.
-      if (typeof b.displayName !== 'string' || !b.displayName.trim()) return _reply.code(400).send(bad('displayNameRequired'));
+      if (typeof b.displayName !== 'string' || !b.displayName.trim()) return reply.code(400).send(bad('displayNameRequired'));
       const scopes = normalizeScopes(typeof b.scope === 'string' ? b.scope : '');
-      if (scopes.length === 0 || !scopes.every(isKnownScope)) return _reply.code(400).send(bad('invalidScope'));
+      if (scopes.length === 0 || !scopes.every(isKnownScope)) return reply.code(400).send(bad('invalidScope'));
       const to = b.validTo === undefined ? new Date(Date.now() + 30 * 86_400_000) : validTo(b.validTo);
-      if (!to || to.getTime() <= Date.now()) return _reply.code(400).send(bad('invalidValidTo'));
+      if (!to || to.getTime() <= Date.now()) return reply.code(400).send(bad('invalidValidTo'));
       const created = ctx.env.world.createPat(principalUser(ctx), {
         scopes,
         orgs: b.allOrgs === true ? 'all' : [ctx.org.name],
@@ -121,19 +120,19 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
 
   app.put(
     '/:org/_apis/tokens/pats',
-    orgRoute(env, 'vssps', spec, async (req, _reply, ctx) => {
+    orgRoute(env, 'vssps', spec, async (req, reply, ctx) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
       const pat = ownPat(ctx, typeof b.authorizationId === 'string' ? b.authorizationId : undefined);
       const patch: Parameters<typeof ctx.env.world.updatePat>[1] = {};
       if (typeof b.displayName === 'string') patch.displayName = b.displayName;
       if (typeof b.scope === 'string') {
         const scopes = normalizeScopes(b.scope);
-        if (scopes.length === 0 || !scopes.every(isKnownScope)) return _reply.code(400).send({ patToken: {}, patTokenError: 'invalidScope' });
+        if (scopes.length === 0 || !scopes.every(isKnownScope)) return reply.code(400).send({ patToken: {}, patTokenError: 'invalidScope' });
         patch.scopes = scopes;
       }
       if (b.validTo !== undefined) {
         const to = validTo(b.validTo);
-        if (!to) return _reply.code(400).send({ patToken: {}, patTokenError: 'invalidValidTo' });
+        if (!to) return reply.code(400).send({ patToken: {}, patTokenError: 'invalidValidTo' });
         patch.validTo = to;
       }
       if (typeof b.allOrgs === 'boolean') patch.targetOrgIds = b.allOrgs ? null : [ctx.org.id];

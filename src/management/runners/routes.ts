@@ -179,8 +179,8 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       const aborted = new AbortController();
       request.raw.on('close', () => aborted.abort());
       const requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
-      // The poll proves liveness for its whole duration.
-      await runners.touch(runner.runnerId);
+      // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
+      if (!aborted.signal.aborted) await runners.touch(runner.runnerId);
       return { requests };
     },
   );

@@ -44,22 +44,23 @@ export function CopyField({ label, value, multiline, hint }: { label: string; va
   const hintId = hint ? `${id}-hint` : undefined;
   const ref = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
   const select = () => ref.current?.select();
+  const what = label.charAt(0).toLowerCase() + label.slice(1);
   return (
     <div className="field copy-field">
       <label htmlFor={id}>{label}</label>
-      {hint && (
-        <p className="hint" id={hintId}>
-          {hint}
-        </p>
-      )}
       <div className="copy-row">
         {multiline ? (
           <textarea id={id} ref={ref} className="mono" readOnly value={value} rows={Math.min(6, Math.max(2, Math.ceil(value.length / 60)))} onFocus={select} aria-describedby={hintId} spellCheck={false} />
         ) : (
           <input id={id} ref={ref} className="mono" readOnly value={value} onFocus={select} aria-describedby={hintId} spellCheck={false} autoComplete="off" />
         )}
-        <CopyButton value={value} what={label} targetId={id} />
+        <CopyButton value={value} what={what} targetId={id} />
       </div>
+      {hint && (
+        <p className="hint" id={hintId}>
+          {hint}
+        </p>
+      )}
     </div>
   );
 }

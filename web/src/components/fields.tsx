@@ -26,12 +26,12 @@ export function TextField({ label, name, error, hint, warning, id, className, ..
   return (
     <div className={`field${className ? ` ${className}` : ''}`}>
       <label htmlFor={inputId}>{label}</label>
+      <input id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId, warningId)} {...input} />
       {hint && (
         <p className="hint" id={hintId}>
           {hint}
         </p>
       )}
-      <input id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId, warningId)} {...input} />
       {error && (
         <p className="field-error" id={errorId}>
           {error}
@@ -56,14 +56,14 @@ export function SelectField({ label, name, error, hint, id, children, ...select 
   return (
     <div className="field">
       <label htmlFor={selectId}>{label}</label>
+      <select id={selectId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId)} {...select}>
+        {children}
+      </select>
       {hint && (
         <p className="hint" id={hintId}>
           {hint}
         </p>
       )}
-      <select id={selectId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId)} {...select}>
-        {children}
-      </select>
       {error && (
         <p className="field-error" id={errorId}>
           {error}

@@ -24,6 +24,7 @@ const FIELD_MAP: Record<string, string> = {
   'oauth.clientId': 'clientId',
   'oauth.issuerUrl': 'issuerUrl',
   'oauth.sealedClientSecret': 'clientSecret',
+  'oauth.clientSecret': 'clientSecret',
   pat: 'pat',
 };
 
@@ -139,8 +140,13 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       const vd = virtualDirectory.trim();
       let result: SavedIntegration;
       if (saved) {
-        const body: Record<string, unknown> = { host: host.trim(), oauth, pat: { enabled: patEnabled } };
-        if (vd !== (saved.virtualDirectory ?? '')) body.virtualDirectory = vd;
+        // Send only what changed: the server purges users' credentials when the host, the Entra app
+        // or the tenant changes, or a method is turned off, so an unchanged field must stay unsent.
+        const body: Record<string, unknown> = {};
+        if (host.trim() !== saved.host || vd !== saved.virtualDirectory) Object.assign(body, { host: host.trim(), virtualDirectory: vd });
+        if (!oauthEnabled && saved.oauth) body.oauth = null;
+        if (oauth && (!saved.oauth || sealedClientSecret || oauth.clientId !== saved.oauth.clientId || oauth.issuerUrl !== saved.oauth.issuerUrl)) body.oauth = oauth;
+        if (patEnabled !== saved.pat.enabled) body.pat = { enabled: patEnabled };
         result = await api.patch<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
       } else {
         result = await api.post<SavedIntegration>(collectionPath, { id, scmId: 'azure-devops', host: host.trim(), ...(vd ? { virtualDirectory: vd } : {}), oauth, pat: { enabled: patEnabled } });
@@ -149,8 +155,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       setClientSecret('');
       setSaved(result.integration);
       onChanged();
+      const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.` : '';
       if (result.test.valid) {
-        onClose({ kind: 'success', text: `${result.integration.host} was saved and the test passed.` });
+        onClose({ kind: 'success', text: `${result.integration.host} was saved and the test passed.${purged}` });
         return;
       }
       setFailedTest(result.test);
@@ -190,6 +197,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         )}
         {errors.form && !failedTest && <Alert>{errors.form}</Alert>}
 
+        {saved && <p className="hint">Changing the host, the client ID or the issuer, or turning a method off, removes the credentials users authorized through it.</p>}
         {saved ? (
           <p>
             Provider: <strong>Azure DevOps</strong>

@@ -11,20 +11,10 @@ import { IntegrationDialog, testProblems } from './IntegrationDialog.tsx';
 import { RunnerStatusBadge } from './RunnersPage.tsx';
 
 export function RunnerPage({ runnerId }: { runnerId: string }) {
-  // The API lists runners; there is no single-runner GET, and the list is short.
-  const runners = useApi<{ runners: Runner[] }>('/runners');
-  const runner = runners.data?.runners.find((r) => r.id === runnerId);
+  const loaded = useApi<Runner>(`/runners/${encodeURIComponent(runnerId)}`);
+  const runner = loaded.data;
 
-  if (runners.error) {
-    return (
-      <>
-        <PageHeading title="Runner" />
-        <Alert>{runners.error.message}</Alert>
-      </>
-    );
-  }
-  if (!runners.data) return <Loading />;
-  if (!runner) {
+  if (loaded.error?.status === 404) {
     return (
       <>
         <PageHeading title="Runner not found" />
@@ -34,6 +24,15 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
       </>
     );
   }
+  if (loaded.error) {
+    return (
+      <>
+        <PageHeading title="Runner" />
+        <Alert>{loaded.error.message}</Alert>
+      </>
+    );
+  }
+  if (!runner) return <Loading />;
 
   return (
     <>
@@ -129,21 +128,19 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
           {integrations.map((integration) => (
             <li key={integration.id} className="card">
               <IntegrationCard integration={integration} />
-              <div className="actions">
-                <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
-                  {testing === integration.id ? 'Testing…' : 'Test'}
-                </button>
-                {isAdmin && (
-                  <>
+              {isAdmin && (
+                <div className="actions">
+                    <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
+                      {testing === integration.id ? 'Testing…' : 'Test'}
+                    </button>
                     <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
                       Edit
                     </button>
                     <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(integration)} aria-label={`Delete ${integration.host}`}>
                       Delete
                     </button>
-                  </>
-                )}
-              </div>
+                </div>
+              )}
             </li>
           ))}
         </ul>

@@ -139,7 +139,10 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   if (created) {
     return (
       <Dialog key="created" title={`Runner ${created.runner.name} registered`} onClose={onClose} wide>
-        <Alert kind="warning">Copy these now: the exchange token is shown only once and works only once.</Alert>
+        <Alert kind="warning">
+          Copy these now: the exchange token is shown only once and works only once
+          {created.exchangeExpiresAt ? <>, until <Time value={created.exchangeExpiresAt} /></> : null}.
+        </Alert>
         <CopyField label="Exchange token" value={created.exchangeToken} />
         <CopyField label="Command" value={created.command} multiline hint="Run this on the runner's machine. It exchanges the token for the runner's own credentials." />
         <div className="actions">
@@ -155,7 +158,7 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
     <Dialog key="form" title="Register a runner" onClose={onClose}>
       <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
-        <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="A name you will recognize, for example build-eu-1." maxLength={100} required />
+        <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1." maxLength={64} required />
         <div className="actions">
           <button type="submit" className="button-primary" disabled={busy}>
             {busy ? 'Registering…' : 'Register runner'}

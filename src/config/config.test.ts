@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.entraAuthorityUrl, 'https://login.microsoftonline.com');
+    assert.equal(config.allowInsecureHosts, false);
+  });
+
+  it('names the variable and says what is accepted', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ KEYWAY_PORT: 'eighty' }, /^KEYWAY_PORT: "eighty" is not a whole number/],
+      [{ KEYWAY_PORT: '70000' }, /^KEYWAY_PORT: 70000 is out of range/],
+      [{ KEYWAY_LOG_LEVEL: 'loud' }, /^KEYWAY_LOG_LEVEL: "loud" is not one of fatal, error/],
+      [{ KEYWAY_PUBLIC_URL: 'keyway.example.com' }, /^KEYWAY_PUBLIC_URL: "keyway.example.com" is not a URL/],
+      [{ KEYWAY_PUBLIC_URL: 'ftp://x' }, /must be an http or https URL/],
+      [{ KEYWAY_DATABASE_URL: 'mysql://x' }, /^KEYWAY_DATABASE_URL: must be a postgres/],
+      [{ KEYWAY_TRUST_PROXY: 'maybe' }, /^KEYWAY_TRUST_PROXY: "maybe" is not a boolean/],
+      [{ KEYWAY_ENTRA_AUTHORITY_URL: 'https://login.microsoftonline.com/tenant' }, /must be an origin without a path/],
+      [{ KEYWAY_ENCRYPTION_KEYS: 'k1:x', KEYWAY_ENCRYPTION_KEY_FILE: '/k' }, /either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE/],
+    ];
+    for (const [env, pattern] of cases) {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+    }
+  });
+
+  it('does not echo a database password in its error', () => {
+    assert.throws(() => loadConfig({ KEYWAY_DATABASE_URL: 'postgres://u:hunter2secret@[bad' }), (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2secret'));
+  });
+
+  it('reads an optional JSON file, with the environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyway-config-'));
+    const file = join(dir, 'keyway.json');
+    writeFileSync(file, JSON.stringify({ KEYWAY_PORT: 9000, KEYWAY_LOG_LEVEL: 'debug' }));
+    const config = loadConfig({ KEYWAY_CONFIG_FILE: file, KEYWAY_LOG_LEVEL: 'warn' });
+    assert.equal(config.port, 9000);
+    assert.equal(config.logLevel, 'warn');
+    writeFileSync(file, JSON.stringify({ KEYWAY_PROT: 1 }));
+    assert.throws(() => loadConfig({ KEYWAY_CONFIG_FILE: file }), /unknown key "KEYWAY_PROT"/);
+    assert.throws(() => loadConfig({ KEYWAY_CONFIG_FILE: join(dir, 'missing.json') }), /file not found/);
+  });
+
+  it('resolves a SQLite path to a sqlite: URL', () => {
+    assert.match(loadConfig({ KEYWAY_DATABASE_URL: 'data/k.db' }).databaseUrl ?? '', /^sqlite:\/.*data\/k\.db$/);
+    assert.equal(loadConfig({ KEYWAY_DATABASE_URL: 'postgres://u@h/db' }).databaseUrl, 'postgres://u@h/db');
+  });
+});

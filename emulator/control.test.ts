@@ -44,6 +44,14 @@ describe('control API', () => {
     const prs = await call(`${emu.urls.services}/acme/Shop/_apis/git/pullrequests/${pr.json.pullRequestId}?api-version=7.1`, { auth: basic(pat.json.token) });
     assert.equal(prs.json.title, 'Dev');
 
+    const vg = await ctl('/organizations/acme/projects/Shop/variablegroups', { name: 'cfg', variables: { a: { value: '1' }, s: { value: 'canary-vg-secret', isSecret: true } } });
+    assert.equal(vg.status, 200, vg.text);
+    const groups = await call(`${emu.urls.services}/acme/Shop/_apis/distributedtask/variablegroups?api-version=7.1`, {
+      auth: basic((await ctl(`/users/${user.json.id}/pats`, { scopes: ['vso.variablegroups_read'], orgs: ['acme'] })).json.token),
+    });
+    assert.equal(groups.json.value[0].variables.a.value, '1');
+    assert.ok(!groups.text.includes('canary-vg-secret'));
+
     assert.equal((await ctl(`/pats/${pat.json.authorizationId}/revoke`, {})).status, 200);
     const revoked = await call(`${emu.urls.services}/acme/_apis/projects?api-version=7.1`, { auth: basic(pat.json.token) });
     assert.equal(revoked.status, 203);

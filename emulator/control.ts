@@ -226,6 +226,24 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         });
         return { pullRequestId: pr.id, mergeStatus: pr.mergeStatus, lastMergeCommit: pr.lastMergeCommit ?? null };
       });
+      scope.post('/organizations/:org/projects/:project/variablegroups', async (req) => {
+        const b = body(req);
+        const { org, project } = req.params as { org: string; project: string };
+        const variables = b.variables;
+        if (variables !== undefined && (typeof variables !== 'object' || variables === null || Array.isArray(variables))) {
+          throw new ControlError(400, 'invalid_field', "'variables' must be an object of name → {value, isSecret}", 'variables');
+        }
+        const createdBy = str(b, 'createdBy') ?? [...world.requireOrganization(org).members][0];
+        if (!createdBy) throw new ControlError(400, 'missing_field', "'createdBy' is required when the organization has no members", 'createdBy');
+        const vg = world.addVariableGroup(org, {
+          name: str(b, 'name', true),
+          ...(str(b, 'description') !== undefined ? { description: str(b, 'description')! } : {}),
+          variables: (variables ?? {}) as Record<string, { value: string | null; isSecret?: boolean }>,
+          projects: [{ project }],
+          createdBy,
+        });
+        return { id: vg.id, name: vg.name };
+      });
       scope.post('/users', async (req) => {
         const b = body(req);
         const user = world.addUser({

@@ -2,15 +2,23 @@
 // definitions, and the recorded httpExamples replay with the same response keys.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { basic, call, type CallResult } from '../test-support.ts';
 import { startEmulator, type EmulatorHandle } from '../server.ts';
 import type { User } from './world.ts';
 
-const SPEC_ROOT = process.env.KEYWAY_ADO_SPECS ?? '/work/shared/reference/azure-devops-rest-7.1';
+// A copy of the official specs (MIT, see its LICENSE and SOURCE.md) travels with the repository so
+// the contract tests run wherever the repository is cloned.
+const SPEC_ROOT = process.env.KEYWAY_ADO_SPECS ?? fileURLToPath(new URL('../contract/azure-devops-rest-7.1', import.meta.url));
+// Like the PostgreSQL tests: missing specs fail under CI=true and skip (with the reason) elsewhere.
+const specsMissing = existsSync(join(SPEC_ROOT, 'git/7.1/git.json'))
+  ? false
+  : `Azure DevOps REST 7.1 specs not found at ${SPEC_ROOT}; set KEYWAY_ADO_SPECS to the azure-devops-rest-7.1 folder`;
+if (specsMissing && process.env.CI === 'true') throw new Error(specsMissing);
 const AREAS = {
   git: 'git/7.1/git.json',
   core: 'core/7.1/core.json',
@@ -54,7 +62,7 @@ addFormats(ajv);
 for (const f of ['int16', 'decimal', 'TimeSpan', 'T', 'Stream', 'JToken', 'JObject', 'JContainer', 'JTokenType', 'CultureInfo', 'TimeZoneInfo', 'array (int32)', 'array (string)']) {
   ajv.addFormat(f, true);
 }
-for (const [area, file] of Object.entries(AREAS)) {
+for (const [area, file] of specsMissing ? [] : Object.entries(AREAS)) {
   const spec = readJson(join(SPEC_ROOT, file)) as { definitions: Record<string, unknown> };
   ajv.addSchema({ $id: area, definitions: allowNulls(spec.definitions) });
 }
@@ -132,6 +140,7 @@ async function get(url: string, auth = basic(pat)): Promise<CallResult> {
 }
 
 before(async () => {
+  if (specsMissing) return;
   emu = await startEmulator();
   const w = emu.world;
   w.addOrganization('fabrikam');
@@ -180,7 +189,7 @@ after(async () => {
   await emu?.close();
 });
 
-describe('responses validate against the OpenAPI 7.1 definitions', () => {
+describe('responses validate against the OpenAPI 7.1 definitions', { skip: specsMissing }, () => {
   test('the validators and the key comparison reject wrong shapes (self-check)', () => {
     assert.equal(validator('git', 'GitRepository')({ id: 'not-a-guid', name: 'x' }), false);
     assert.equal(validator('taskAgent', 'VariableGroup')({ id: 'seven' }), false);
@@ -380,7 +389,7 @@ const REPLAYS: ReplayCase[] = [
   },
 ];
 
-describe('recorded httpExamples replay with the same response keys', () => {
+describe('recorded httpExamples replay with the same response keys', { skip: specsMissing }, () => {
   before(async () => {
     const commits = await get(`${base}/_apis/git/repositories/${ids.repo}/commits?api-version=7.1`);
     ids.firstCommit = commits.json.value.at(-1).commitId;

@@ -622,6 +622,7 @@ export class World {
 
   // ---- variable groups -----------------------------------------------------------------------
 
+  /** `projects` entries name a project by `projectId` or by `project` (its name). */
   addVariableGroup(
     orgName: string,
     input: {
@@ -629,11 +630,20 @@ export class World {
       description?: string;
       type?: string;
       variables: Record<string, VariableValue>;
-      projects: Array<{ projectId: string; name?: string; description?: string }>;
+      projects: Array<{ projectId?: string; project?: string; name?: string; description?: string }>;
       createdBy: string;
     },
   ): VariableGroup {
     const org = this.requireOrganization(orgName);
+    const projects = input.projects.map((p) => {
+      const found = this.findProject(org, p.projectId ?? p.project ?? '');
+      if (!found) throw new WorldError(`no project '${p.projectId ?? p.project ?? ''}' in '${org.name}'`);
+      const ref: { projectId: string; name?: string; description?: string } = { projectId: found.id };
+      if (p.name !== undefined) ref.name = p.name;
+      if (p.description !== undefined) ref.description = p.description;
+      return ref;
+    });
+    if (projects.length === 0) throw new WorldError('a variable group belongs to at least one project');
     const id = (this.vgCounters.get(org.id) ?? 0) + 1;
     this.vgCounters.set(org.id, id);
     const now = new Date(this.now());
@@ -643,7 +653,7 @@ export class World {
       name: input.name,
       type: input.type ?? 'Vsts',
       variables: new Map(),
-      projectRefs: input.projects.map((p) => this.projectRef(p, input.name, input.description)),
+      projectRefs: projects.map((p) => this.projectRef(p, input.name, input.description)),
       createdBy: input.createdBy,
       createdOn: now,
       modifiedBy: input.createdBy,

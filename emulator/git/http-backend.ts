@@ -81,7 +81,7 @@ async function serveGit(
   if (tail === 'vsts/info' && req.method === 'GET') return vstsInfo(env, org, repo, reply);
   if (!service) {
     // Only the smart protocol is served.
-    return text(reply, 404, `TF401019: The dumb HTTP transport is not supported; use a smart git client.`);
+    return text(reply, 404, 'Only the smart HTTP protocol is served; use git 1.6.6 or later.');
   }
   const write = service === 'git-receive-pack';
   if (!scopesGrant(principal.scopes, write ? 'vso.code_write' : 'vso.code')) {

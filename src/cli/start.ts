@@ -50,6 +50,7 @@ export async function runStart(options: StartOptions): Promise<void> {
     logger: logger.child({ plane: 'runner' }),
     serverUrl: localUrl,
     exchangeToken,
+    local: true,
     allowInsecureHosts: config.allowInsecureHosts,
     endpoints: endpointsFromConfig(config),
   });

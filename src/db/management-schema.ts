@@ -82,6 +82,19 @@ export interface ManagementDB {
     dispatched_at: string | null;
     answered_at: string | null;
   };
+  oauth_states: {
+    state_hash: string;
+    session_id: string;
+    user_id: string;
+    organization_id: string;
+    runner_id: string;
+    integration_id: string;
+    issuer: string;
+    return_to: string;
+    display: string;
+    created_at: string;
+    expires_at: string;
+  };
   scm_integrations: {
     id: string;
     organization_id: string;

@@ -16,6 +16,21 @@ export interface RunnerDB {
     expires_at: string | null;
     last_used_at: string | null;
     version: number;
+    lease_owner: string | null;
+    lease_until: string | null;
+  };
+  oauth_pending: {
+    state_hash: string;
+    user_id: string;
+    integration_id: string;
+    issuer: string;
+    client_id: string;
+    redirect_uri: string;
+    /** At-rest ciphertext of the PKCE code verifier. */
+    verifier: string;
+    nonce: string;
+    created_at: string;
+    expires_at: string;
   };
 }
 
@@ -23,4 +38,7 @@ export interface RunnerDB {
  * Every encrypted column of the runner store. Key rotation walks this list, so a new encrypted
  * column must be added here or it would stay under a retired key.
  */
-export const ENCRYPTED_COLUMNS = [{ table: 'credentials', idColumn: 'id', column: 'secret' }] as const;
+export const ENCRYPTED_COLUMNS = [
+  { table: 'credentials', idColumn: 'id', column: 'secret' },
+  { table: 'oauth_pending', idColumn: 'state_hash', column: 'verifier' },
+] as const;

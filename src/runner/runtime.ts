@@ -22,6 +22,8 @@ export interface RunnerRuntimeOptions {
   endpoints: AzureDevOpsEndpoints;
   pollWaitSeconds?: number;
   onRevoked?: () => void;
+  /** The in-process runner of `keyway start`: its server is this process, whatever port it got. */
+  local?: boolean;
 }
 
 export interface RunnerRuntime {
@@ -44,7 +46,10 @@ export class RunnerRegistrationError extends Error {
 export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise<RunnerRuntime> {
   const { keyPair } = await loadRunnerKey(options.dataDir);
   let registration = await loadRegistration(options.dataDir);
-  if (registration && options.serverUrl && normalize(options.serverUrl) !== normalize(registration.serverUrl)) {
+  if (registration && options.local && options.serverUrl && normalize(options.serverUrl) !== registration.serverUrl) {
+    registration = { ...registration, serverUrl: normalize(options.serverUrl) };
+    await saveRegistration(options.dataDir, registration);
+  } else if (registration && options.serverUrl && normalize(options.serverUrl) !== normalize(registration.serverUrl)) {
     throw new RunnerRegistrationError(`this data directory belongs to a runner registered with ${registration.serverUrl}; use another --data-dir for ${options.serverUrl}`);
   }
   if (!registration) {

@@ -8,6 +8,7 @@ import type { E2E, OpenPage } from './support.ts';
 // password sign-in, what a member sees, API tokens, the audit log. Runs in order; each step builds
 // on the last. Every page is screenshotted and checked with axe-core.
 
+const ADMIN_PASSWORD = `admin-${Math.random().toString(36).slice(2)}-long-enough`;
 const MEMBER = { email: 'dana@example.test', name: 'Dana Member', password: `pw-${Math.random().toString(36).slice(2)}-long-enough` };
 
 async function heading(page: Page, name: string) {
@@ -57,6 +58,11 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     for (const name of ['Runners', 'Members', 'API tokens', 'Audit log', 'Account']) await visible(nav.getByRole('link', { name }));
     // The link's token must not linger in the address bar or history.
     assert.ok(!page.url().includes('token='));
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press('Tab');
+    assert.equal((await focused(page)).text, 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal((await focused(page)).tag, 'main');
     await e2e.screenshot(page, 'runners');
     await e2e.checkA11y(page, 'runners');
   });
@@ -157,12 +163,36 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await page.waitForFunction((text) => document.querySelector('table.audit tbody tr')?.textContent === text, first);
   });
 
-  it('shows the account page', async () => {
+  it('sets a password on the Account page', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await heading(page, 'Account');
     await visible(page.getByText(e2e.adminEmail).first());
+    await page.getByLabel('New password', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByLabel('Repeat the new password').fill(`${ADMIN_PASSWORD}x`);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await visible(page.getByText('The two passwords differ.'));
+    await page.getByLabel('Repeat the new password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await visible(page.getByText('Your password was set.'));
     await e2e.screenshot(page, 'account');
     await e2e.checkA11y(page, 'account');
+  });
+
+  it('switches between organizations', async () => {
+    const me = (await (await page.request.get('/api/v1/me')).json()) as { csrfToken: string };
+    const created = await page.request.post('/api/v1/organizations', { data: { name: 'Second Org' }, headers: { 'x-csrf-token': me.csrfToken } });
+    assert.equal(created.status(), 201);
+    await page.goto('/members');
+    const switcher = await visible(page.getByRole('banner').getByLabel('Organization'));
+    await switcher.selectOption({ label: 'Second Org (admin)' });
+    await page.waitForURL(`${e2e.url}/runners`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
+    await visible(page.getByText('People in Second Org.'));
+    assert.equal(await page.getByRole('cell', { name: MEMBER.email }).count(), 0, 'the other organization has its own members');
+    await e2e.screenshot(page, 'organization-switched');
+    await switcher.selectOption({ label: 'Default (admin)' });
+    await page.waitForURL(`${e2e.url}/runners`);
+    assert.equal(await switcher.inputValue(), (await switcher.locator('option', { hasText: 'Default' }).getAttribute('value')) ?? '');
   });
 
   it('is usable at 400 px and in dark mode', async () => {
@@ -238,7 +268,7 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
       assert.ok(write.headers['x-csrf-token'], `${write.method} ${path} carries X-CSRF-Token`);
     }
     for (const request of e2e.requests) {
-      assert.ok(!request.url.includes(MEMBER.password), `the password stays out of URLs: ${request.url}`);
+      assert.ok(!request.url.includes(MEMBER.password) && !request.url.includes(ADMIN_PASSWORD), `passwords stay out of URLs: ${request.url}`);
       assert.ok(!/token=/.test(new URL(request.url).search), `no token in a query string: ${request.url}`);
     }
   });

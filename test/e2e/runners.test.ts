@@ -117,8 +117,10 @@ describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
     assert.equal(saved.test.valid, false);
     assert.ok(saved.test.hostError, 'the runner cannot reach a .invalid host');
 
-    await visible(dialog.getByText('Saved, but the test failed.'));
+    // Saved: the dialog now edits the integration, under its name.
     const saved2 = await visible(page.getByRole('dialog', { name: `Azure DevOps · ${HOST}` }));
+    await visible(saved2.getByText('Saved, but the test failed.'));
+    assert.equal(await saved2.getByLabel('Issuer URL').inputValue(), `https://login.microsoftonline.com/${TENANT}/v2.0`, 'the form shows the normalized issuer');
     assert.equal(await saved2.getByLabel('Host').getAttribute('aria-invalid'), 'true');
     await visible(saved2.locator('.field-error').getByText(saved.test.hostError!, { exact: true }));
     if (saved.test.oauthError) await visible(saved2.locator('fieldset .field-error').getByText(saved.test.oauthError, { exact: true }));

@@ -106,6 +106,8 @@ export async function startE2E(): Promise<E2E> {
       async newPage(options = {}) {
         const context = await launched.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 900 }, baseURL: url });
         contexts.push(context);
+        // Fail a step in seconds, not Playwright's default 30 s: the whole suite should take under a minute.
+        context.setDefaultTimeout(10_000);
         await context.route(`${url}${AXE_URL_PATH}`, (route) => route.fulfill({ contentType: 'text/javascript', body: axeSource }));
         context.on('request', (request) => {
           if (request.url().endsWith(AXE_URL_PATH)) return;

@@ -36,7 +36,8 @@ export function useLocation(): Location {
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   if (to === snapshot() && !options.replace) return;
-  navigated = true;
+  // Redirects (replace) are not the user moving: the first page they see keeps the natural focus order.
+  if (!options.replace) navigated = true;
   if (options.replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
   for (const listener of listeners) listener();

@@ -9,7 +9,8 @@ import { registerProjectRoutes } from './projects.ts';
 import { registerPullRequestRoutes } from './pull-requests.ts';
 import { registerRepositoryRoutes } from './repositories.ts';
 import { registerVariableGroupRoutes } from './variable-groups.ts';
-import { registerVsspsRoutes } from './vssps.ts';
+import { registerPatRoutes } from './pats.ts';
+import { registerProfileRoutes } from './profile.ts';
 
 /** Organization-scoped REST routes of dev.azure.com (host 'services') or a Server collection ('server'). */
 export function registerOrgRestRoutes(app: FastifyInstance, env: AdoEnv, host: 'services' | 'server'): void {
@@ -21,7 +22,8 @@ export function registerOrgRestRoutes(app: FastifyInstance, env: AdoEnv, host: '
 }
 
 export function registerVssps(app: FastifyInstance, env: AdoEnv): void {
-  registerVsspsRoutes(app, env);
+  registerProfileRoutes(app, env);
+  registerPatRoutes(app, env);
 }
 
 /** ADO-shaped errors for everything a route throws, and for unknown routes. */

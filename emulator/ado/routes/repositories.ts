@@ -163,8 +163,9 @@ async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCo
   const itemPath = path ?? scopePath ?? '/';
   const normalized = '/' + itemPath.replace(/^\/+/, '');
   const includeContent = bool(q(req, 'includeContent'));
-  const version = q(req, 'versionDescriptor.version');
-  const versionType = q(req, 'versionDescriptor.versionType');
+  // The item URLs the service hands out use the short `version`/`versionType` names.
+  const version = q(req, 'versionDescriptor.version') ?? q(req, 'version');
+  const versionType = q(req, 'versionDescriptor.versionType') ?? q(req, 'versionType');
   const resolved = await resolveVersion(ctx, repo, version, versionType);
   const format = (q(req, '$format') ?? '').toLowerCase();
   const accept = (req.headers.accept ?? '').toLowerCase();

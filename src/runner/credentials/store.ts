@@ -70,6 +70,8 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
         expires_at: input.expiresAt ?? null,
         last_used_at: null,
         version: 1,
+        lease_owner: null,
+        lease_until: null,
       };
       await db.insertInto('credentials').values(row).execute();
       return toRecord(row);
@@ -106,6 +108,83 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     async listForSubject(subject: CredentialSubject): Promise<CredentialRecord[]> {
       const rows = await db.selectFrom('credentials').selectAll().where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).orderBy('created_at').execute();
       return rows.map(toRecord);
+    },
+
+    /** The credential a subject holds through an integration (the newest, when a method has several). */
+    async findForIntegration(subject: CredentialSubject, integrationId: string): Promise<CredentialRecord | undefined> {
+      const row = await db
+        .selectFrom('credentials')
+        .selectAll()
+        .where('subject_type', '=', subject.type)
+        .where('subject_id', '=', subject.id)
+        .where('integration_id', '=', integrationId)
+        .orderBy('created_at', 'desc')
+        .executeTakeFirst();
+      return row && toRecord(row);
+    },
+
+    /** The row with its ciphertext opened, as one consistent read. */
+    async readWithSecret(id: string): Promise<{ record: CredentialRecord; secret: string; leaseUntil: string | null } | undefined> {
+      const row = await db.selectFrom('credentials').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return undefined;
+      return { record: toRecord(row), secret: await crypto.decrypt(row.secret, { ...SECRET, rowId: row.id }), leaseUntil: row.lease_until };
+    },
+
+    /**
+     * Takes the refresh lease when nobody holds a live one and the row is still at `version`. The
+     * lease is what makes one refresh happen across runner replicas sharing a database; it expires
+     * on its own, so a replica that dies mid-refresh does not block the others for long.
+     */
+    async acquireLease(id: string, version: number, owner: string, ttlMs: number): Promise<boolean> {
+      const at = now();
+      const result = await db
+        .updateTable('credentials')
+        .set({ lease_owner: owner, lease_until: new Date(at.getTime() + ttlMs).toISOString() })
+        .where('id', '=', id)
+        .where('version', '=', version)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', at.toISOString())]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async releaseLease(id: string, owner: string): Promise<void> {
+      await db.updateTable('credentials').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+    },
+
+    /**
+     * Commits a refreshed secret: only the lease holder, only from the version it read. Clears the
+     * lease in the same write.
+     */
+    async commitRefresh(id: string, owner: string, expectedVersion: number, secret: string, changes: { metadata: Record<string, unknown>; expiresAt?: string | null }): Promise<boolean> {
+      const result = await db
+        .updateTable('credentials')
+        .set({
+          secret: crypto.encrypt(secret, { ...SECRET, rowId: id }),
+          metadata: JSON.stringify(changes.metadata),
+          ...(changes.expiresAt !== undefined ? { expires_at: changes.expiresAt } : {}),
+          status: 'active',
+          version: expectedVersion + 1,
+          updated_at: now().toISOString(),
+          lease_owner: null,
+          lease_until: null,
+        })
+        .where('id', '=', id)
+        .where('version', '=', expectedVersion)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async setStatus(id: string, status: string, metadata?: Record<string, unknown>): Promise<void> {
+      await db
+        .updateTable('credentials')
+        .set({ status, updated_at: now().toISOString(), lease_owner: null, lease_until: null, ...(metadata ? { metadata: JSON.stringify(metadata) } : {}) })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    async touchLastUsed(id: string): Promise<void> {
+      await db.updateTable('credentials').set({ last_used_at: now().toISOString() }).where('id', '=', id).execute();
     },
 
     async delete(id: string): Promise<boolean> {

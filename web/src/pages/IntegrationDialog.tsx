@@ -69,7 +69,7 @@ interface Props {
   integration?: Integration | undefined;
   /** The integration was saved (the list should reload), whether or not its test passed. */
   onChanged: () => void;
-  onClose: (notice?: { kind: 'success' | 'error'; text: string }) => void;
+  onClose: (notice?: { kind: 'success' | 'warning'; text: string }) => void;
 }
 
 export function IntegrationDialog({ runner, integration, onChanged, onClose }: Props) {
@@ -154,6 +154,15 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       // Saved: the secret now rests (sealed) on the server; forget the plaintext.
       setClientSecret('');
       setSaved(result.integration);
+      // Show what the server stored (it normalizes the host and the issuer URL), so a later save
+      // compares against it and sends only real changes.
+      setHost(result.integration.host);
+      setVirtualDirectory(result.integration.virtualDirectory);
+      if (result.integration.oauth) {
+        setClientId(result.integration.oauth.clientId);
+        setIssuerUrl(result.integration.oauth.issuerUrl);
+        setIssuerHint(undefined);
+      }
       onChanged();
       const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.` : '';
       if (result.test.valid) {
@@ -179,7 +188,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   const problems = failedTest ? testProblems(failedTest) : [];
 
   return (
-    <Dialog title={title} onClose={() => onClose(saved && failedTest ? { kind: 'error', text: `${saved.host} was saved, but its test failed.` } : undefined)} wide>
+    <Dialog title={title} onClose={() => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined)} wide>
       <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="integration-form">
         {failedTest && (
           <Alert kind="warning">
@@ -326,7 +335,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           <button type="submit" className="button-primary" disabled={busy !== undefined}>
             {busy ?? 'Save & Test'}
           </button>
-          <button type="button" onClick={() => onClose(saved && failedTest ? { kind: 'error', text: `${saved.host} was saved, but its test failed.` } : undefined)}>
+          <button type="button" onClick={() => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined)}>
             {saved && failedTest ? 'Close' : 'Cancel'}
           </button>
         </div>

@@ -86,7 +86,7 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
   const integrations = Array.isArray(list.data) ? list.data : list.data?.integrations;
   const [editing, setEditing] = useState<Integration | 'new'>();
   const [deleting, setDeleting] = useState<Integration>();
-  const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string }>();
+  const [notice, setNotice] = useState<{ kind: 'success' | 'error' | 'warning'; text: string }>();
   const [testing, setTesting] = useState<string>();
 
   async function test(integration: Integration) {
@@ -197,7 +197,7 @@ function IntegrationCard({ integration }: { integration: Integration }) {
           <dt>Personal Access Tokens</dt>
           <dd>{integration.pat.enabled ? 'On' : 'Off'}</dd>
         </div>
-        <div>
+        <div className="details-wide">
           <dt>Last test</dt>
           <dd>
             {!test ? (

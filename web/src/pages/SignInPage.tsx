@@ -11,6 +11,7 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
   const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
+  const [attempted, setAttempted] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
   useFocusFirstError(formRef, errors);
 
@@ -20,6 +21,7 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    setAttempted(true);
     const fields: Record<string, string> = {};
     if (!email.trim()) fields.email = 'Enter your email address.';
     if (!password) fields.password = 'Enter your password.';
@@ -45,7 +47,7 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
           Keyway
         </p>
         <h1>Sign in</h1>
-        {notice && <Alert kind="info">{notice}</Alert>}
+        {notice && !attempted && <Alert kind="info">{notice}</Alert>}
         {errors.form && <Alert>{errors.form}</Alert>}
         <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
           <TextField label="Email" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
@@ -65,7 +67,7 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
             </button>
           </div>
         </form>
-        <p className="hint">
+        <p className="hint sign-in-help">
           First time here? <code>keyway start</code> prints a one-time admin sign-in link; open it, then set a password under Account.
         </p>
       </div>

@@ -1,6 +1,7 @@
 import type { MigrationSet } from '../../migrate.ts';
 import * as m001 from './001_identity_and_audit.ts';
 import * as m002 from './002_runners_and_integrations.ts';
+import * as m003 from './003_oauth_states.ts';
 
 export const managementMigrations: MigrationSet = {
   tableName: 'keyway_management_migrations',

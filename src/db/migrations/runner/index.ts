@@ -1,7 +1,8 @@
 import type { MigrationSet } from '../../migrate.ts';
 import * as m001 from './001_credentials.ts';
+import * as m002 from './002_oauth.ts';
 
 export const runnerMigrations: MigrationSet = {
   tableName: 'keyway_runner_migrations',
-  migrations: { '001_credentials': m001 },
+  migrations: { '001_credentials': m001, '002_oauth': m002 },
 };

@@ -1,65 +1,19 @@
-// The vssps host: app.vssps.visualstudio.com (profile, accounts) and vssps.dev.azure.com/{org}
-// (the PAT lifecycle API, tokens/7.1/tokens.json).
+// vssps.dev.azure.com/{org}/_apis/tokens/pats: the PAT lifecycle API (tokens/7.1/tokens.json),
+// api-version 7.1-preview.1, Entra user tokens only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { globalRoute, list, orgRoute, q, type AdoEnv, type OrgContext } from '../context.ts';
+import { orgRoute, q, type AdoEnv, type OrgContext } from '../context.ts';
 import { AdoError, errors } from '../errors.ts';
-import { iso, patToken } from '../shapes.ts';
+import { patToken } from '../shapes.ts';
 import { isKnownScope, normalizeScopes } from '../scopes.ts';
 import type { PatRecord } from '../world.ts';
 
-function principalUser(ctx: { principal: { kind: string; identity: { id: string } } }): string {
-  return ctx.principal.identity.id;
-}
-
-export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
-  // Profile of the caller. `me` or the caller's own id.
-  app.get(
-    '/_apis/profile/profiles/:id',
-    globalRoute(env, 'vssps', { scope: 'vso.profile', requireAllOrgsPat: true }, async (req, _reply, ctx) => {
-      const id = (req.params as { id: string }).id;
-      const identity = ctx.principal.identity;
-      if (identity.kind !== 'user') throw errors.notAuthorized(identity.id);
-      if (id.toLowerCase() !== 'me' && id.toLowerCase() !== identity.id) throw errors.notAuthorized(identity.id);
-      return {
-        displayName: identity.displayName,
-        publicAlias: identity.id,
-        emailAddress: identity.email,
-        coreRevision: 1,
-        timeStamp: iso(identity.createdAt),
-        id: identity.id,
-        revision: 1,
-      };
-    }),
-  );
-
-  // Organizations the member belongs to; memberId (or ownerId) is required and must be the caller.
-  app.get(
-    '/_apis/accounts',
-    globalRoute(env, 'vssps', { scope: 'vso.profile', requireAllOrgsPat: true }, async (req, reply, ctx) => {
-      const memberId = q(req, 'memberId') ?? q(req, 'ownerId');
-      if (!memberId) throw errors.badRequest('Either ownerId or memberId must be specified.', 'ArgumentException');
-      const me = ctx.principal.identity.id;
-      if (memberId.toLowerCase() !== me) throw errors.notAuthorized(me);
-      const orgs = ctx.env.world.organizationsOf(me).filter((o) => o.kind === 'hosted');
-      return list(
-        reply,
-        orgs.map((o) => ({
-          accountId: o.id,
-          accountUri: `${ctx.env.urls.vsspsOrgUrl(o)}/`,
-          accountName: o.name,
-          properties: {},
-        })),
-      );
-    }),
-  );
-
-  // ---- PAT lifecycle: Entra user tokens only, api-version 7.1-preview.1 --------------------------
+export function registerPatRoutes(app: FastifyInstance, env: AdoEnv): void {
   const spec = { scope: null, released: '0.0', entraUserOnly: true } as const;
 
   const ownPat = (ctx: OrgContext, authorizationId: string | undefined): PatRecord => {
     if (!authorizationId) throw errors.badRequest('Value cannot be null.\r\nParameter name: authorizationId', 'ArgumentNullException');
     const pat = ctx.env.world.patById(authorizationId);
-    if (!pat || pat.userId !== principalUser(ctx)) {
+    if (!pat || pat.userId !== ctx.principal.identity.id) {
       throw new AdoError(404, `The personal access token with authorizationId ${authorizationId} was not found.`, 'SessionTokenNotFoundException');
     }
     return pat;
@@ -80,7 +34,7 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
       const sortBy = (q(req, 'sortByOption') ?? 'displayName').toLowerCase();
       const ascending = (q(req, 'isSortAscending') ?? 'true').toLowerCase() !== 'false';
       let pats = ctx.env.world
-        .listPats(principalUser(ctx))
+        .listPats(ctx.principal.identity.id)
         .filter((p) => p.targetOrgIds === null || p.targetOrgIds.includes(ctx.org.id))
         .filter((p) => filter === 'all' || ctx.env.world.patState(p) === filter);
       const key = (p: PatRecord): string | number =>
@@ -108,7 +62,7 @@ export function registerVsspsRoutes(app: FastifyInstance, env: AdoEnv): void {
       if (scopes.length === 0 || !scopes.every(isKnownScope)) return reply.code(400).send(bad('invalidScope'));
       const to = b.validTo === undefined ? new Date(Date.now() + 30 * 86_400_000) : validTo(b.validTo);
       if (!to || to.getTime() <= Date.now()) return reply.code(400).send(bad('invalidValidTo'));
-      const created = ctx.env.world.createPat(principalUser(ctx), {
+      const created = ctx.env.world.createPat(ctx.principal.identity.id, {
         scopes,
         orgs: b.allOrgs === true ? 'all' : [ctx.org.name],
         expiresAt: to,

@@ -1,0 +1,67 @@
+import * as client from 'openid-client';
+import { open } from '../../crypto/sealing.ts';
+import { sealingContext } from '../../control/protocol.ts';
+import { discoverIssuer } from '../../entra/oidc.ts';
+import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import { HandlerError } from '../agent.ts';
+
+export interface IntegrationSource {
+  /** The integration as the management plane knows it now (cached briefly). */
+  get(integrationId: string): Promise<RunnerIntegration>;
+  /** Remembers an integration a control request carried, so later lookups need no round trip. */
+  remember(integration: RunnerIntegration): void;
+}
+
+const TTL_MS = 60_000;
+
+/**
+ * Integrations come with each control request, and from the management plane on demand (token
+ * refresh for git happens with no request in flight). A stale copy is used when the management
+ * plane cannot be reached, so a refresh does not fail only because the control plane is down.
+ */
+export function createIntegrationSource(fetchIntegration: (id: string) => Promise<RunnerIntegration>): IntegrationSource {
+  const cache = new Map<string, { integration: RunnerIntegration; at: number }>();
+  return {
+    remember(integration) {
+      cache.set(integration.id, { integration, at: Date.now() });
+    },
+    async get(id) {
+      const hit = cache.get(id);
+      if (hit && Date.now() - hit.at < TTL_MS) return hit.integration;
+      try {
+        const integration = await fetchIntegration(id);
+        cache.set(id, { integration, at: Date.now() });
+        return integration;
+      } catch (err) {
+        if ((err as { status?: number }).status === 404) {
+          cache.delete(id);
+          throw new HandlerError('integration_gone', 'the integration this authorization came through was deleted; an admin must configure repository access again');
+        }
+        if (hit) return hit.integration;
+        throw err;
+      }
+    },
+  };
+}
+
+/** openid-client configurations per integration, with the client secret opened on the runner. */
+export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boolean }) {
+  const cache = new Map<string, { key: string; config: Promise<client.Configuration>; at: number }>();
+  return async function configFor(integration: RunnerIntegration): Promise<client.Configuration> {
+    const oauth = integration.oauth;
+    if (!oauth) throw new HandlerError('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
+    if (!oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
+    const key = `${oauth.issuerUrl}|${oauth.clientId}|${oauth.sealedClientSecret}`;
+    const hit = cache.get(integration.id);
+    if (hit && hit.key === key && Date.now() - hit.at < 10 * 60_000) return hit.config;
+    const config = (async () => {
+      const secret = await open(deps.privateKey, oauth.sealedClientSecret ?? '', sealingContext.integrationClientSecret(integration.id));
+      return discoverIssuer(oauth.issuerUrl, oauth.clientId, secret, { allowInsecure: deps.allowInsecure });
+    })();
+    cache.set(integration.id, { key, config, at: Date.now() });
+    config.catch(() => cache.delete(integration.id));
+    return config;
+  };
+}
+
+export type OidcConfigs = ReturnType<typeof createOidcConfigs>;

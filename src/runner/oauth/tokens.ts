@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import * as client from 'openid-client';
+import { ResponseBodyError } from 'openid-client';
+import { HandlerError } from '../agent.ts';
+import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
+import type { IntegrationSource, OidcConfigs } from './integration-config.ts';
+import { oauthHandlerError } from './flow.ts';
+import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
+
+export interface AccessToken {
+  /** How Azure DevOps must receive it: PATs as Basic, Entra tokens as Bearer. Never inferred from the token. */
+  kind: 'pat' | 'bearer';
+  token: string;
+  expiresAt: string | null;
+  credentialId: string;
+}
+
+export interface TokenServiceOptions {
+  credentials: CredentialStore;
+  integrations: IntegrationSource;
+  configFor: OidcConfigs;
+  /** Refresh when less than this is left, so a token handed out is good for a git operation. */
+  refreshSkewMs?: number;
+  leaseTtlMs?: number;
+  maxRetries?: number;
+  maxRetryDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+  /** Distinguishes this process's leases from other replicas'. */
+  owner?: string;
+}
+
+export class NeedsReauthorizationError extends HandlerError {
+  constructor(message: string) {
+    super('reauthorization_required', message);
+  }
+}
+
+/**
+ * Hands out a user's current token for an integration, refreshing an Entra access token shortly
+ * before it expires. One refresh happens however many ask: concurrent callers in this process
+ * share one promise, and replicas sharing the database take a lease on the row (the others wait for
+ * the lease holder's result). The rotated refresh token is committed before the new access token
+ * is handed out; invalid_grant marks the authorization as needing re-authorization and is never
+ * retried; transient failures are retried with backoff that honours Retry-After.
+ */
+export function createTokenService(options: TokenServiceOptions) {
+  const skew = options.refreshSkewMs ?? 5 * 60_000;
+  const leaseTtl = options.leaseTtlMs ?? 30_000;
+  const maxRetries = options.maxRetries ?? 3;
+  const maxRetryDelay = options.maxRetryDelayMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? (() => new Date());
+  const owner = options.owner ?? `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const inFlight = new Map<string, Promise<AccessToken>>();
+  const { credentials } = options;
+
+  function fresh(meta: OAuthMetadata): boolean {
+    return Date.parse(meta.accessTokenExpiresAt) - now().getTime() > skew;
+  }
+
+  async function refresh(record: CredentialRecord, tokenSet: OAuthTokenSet, meta: OAuthMetadata): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
+    if (!record.integrationId) throw new HandlerError('integration_gone', 'this authorization has no integration; connect again');
+    if (!tokenSet.refresh_token) throw new NeedsReauthorizationError('this authorization has no refresh token; connect again');
+    const integration = await options.integrations.get(record.integrationId);
+    const config = await options.configFor(integration);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Send the original scope again: Entra otherwise may narrow the token (facts file).
+        const res = await client.refreshTokenGrant(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
+        return {
+          tokenSet: { access_token: res.access_token, refresh_token: res.refresh_token ?? tokenSet.refresh_token, id_token: res.id_token ?? tokenSet.id_token },
+          meta: { ...meta, accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(), ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}) },
+        };
+      } catch (err) {
+        if (err instanceof ResponseBodyError && (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')) {
+          const message = oauthHandlerError(err, meta.issuer).message;
+          await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
+          throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
+        }
+        const delay = retryDelay(err, attempt);
+        if (delay === undefined || attempt >= maxRetries) {
+          throw new HandlerError('refresh_unavailable', `Entra ID could not refresh the token right now (${describe(err)}); try again shortly`);
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  function retryDelay(err: unknown, attempt: number): number | undefined {
+    // openid-client throws ResponseBodyError for OAuth error bodies and an error whose cause is the
+    // Response for other unexpected answers (an HTML 503 from a proxy, say).
+    const cause = (err as { cause?: unknown }).cause;
+    const response = (err as { response?: Response }).response ?? (cause instanceof Response ? cause : undefined);
+    const status = (err as { status?: number }).status ?? response?.status;
+    const transientStatus = status !== undefined && (status === 429 || status >= 500);
+    const network = !(err instanceof ResponseBodyError) && (err as Error)?.name !== 'ClientError' && status === undefined;
+    if (!transientStatus && !network) return undefined;
+    const retryAfter = Number(response?.headers?.get?.('retry-after'));
+    if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter * 1000, maxRetryDelay);
+    return Math.min(maxRetryDelay, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
+  }
+
+  async function obtain(record: CredentialRecord): Promise<AccessToken> {
+    const deadline = Date.now() + leaseTtl * 2 + 5_000;
+    for (;;) {
+      const current = await credentials.readWithSecret(record.id);
+      if (!current) throw new HandlerError('not_authorized', `there is no authorization for ${record.host} any more; connect again`);
+      if (current.record.status === 'needs-reauthorization') {
+        throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${(current.record.metadata as Partial<OAuthMetadata>).reauthorizationReason ?? 'connect again'}`);
+      }
+      const tokenSet = JSON.parse(current.secret) as OAuthTokenSet;
+      const meta = current.record.metadata as unknown as OAuthMetadata;
+      if (fresh(meta)) return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+
+      const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
+      if (!leased && (await credentials.acquireLease(record.id, current.record.version, owner, leaseTtl))) {
+        try {
+          const next = await refresh(current.record, tokenSet, meta);
+          // Commit first: the rotated refresh token is safe before anyone uses the new access token.
+          if (await credentials.commitRefresh(record.id, owner, current.record.version, JSON.stringify(next.tokenSet), { metadata: { ...next.meta } })) {
+            return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id };
+          }
+        } finally {
+          await credentials.releaseLease(record.id, owner).catch(() => undefined);
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new HandlerError('refresh_unavailable', `another runner replica is refreshing the token for ${record.host} and has not finished; try again`);
+      await sleep(50);
+    }
+  }
+
+  return {
+    async getAccessToken(userId: string, integrationId: string): Promise<AccessToken> {
+      const record = await credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
+      if (!record) throw new HandlerError('not_authorized', 'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token');
+      void credentials.touchLastUsed(record.id).catch(() => undefined);
+      if (record.method === 'pat') {
+        if (record.expiresAt && record.expiresAt < now().toISOString()) {
+          throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
+        }
+        const secret = await credentials.readSecret(record.id);
+        if (secret === undefined) throw new HandlerError('not_authorized', 'the authorization disappeared; provide the token again');
+        return { kind: 'pat', token: secret, expiresAt: record.expiresAt, credentialId: record.id };
+      }
+      let pending = inFlight.get(record.id);
+      if (!pending) {
+        pending = obtain(record).finally(() => inFlight.delete(record.id));
+        inFlight.set(record.id, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ResponseBodyError) return `${err.status} ${err.error}`;
+  const code = (err as { cause?: { code?: string } }).cause?.code;
+  return code ?? (err as Error)?.name ?? 'error';
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

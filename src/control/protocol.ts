@@ -32,4 +32,5 @@ export const ONLINE_WINDOW_MS = (POLL_WAIT_SECONDS + 15) * 1000;
 /** Additional authenticated data for sealed values, binding each to the record and field it belongs to. */
 export const sealingContext = {
   integrationClientSecret: (integrationId: string) => `scm-integration:${integrationId}:oauth-client-secret`,
+  userPat: (integrationId: string, userId: string) => `scm-integration:${integrationId}:user:${userId}:pat`,
 } as const;

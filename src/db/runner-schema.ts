@@ -32,6 +32,9 @@ export interface RunnerDB {
     created_at: string;
     expires_at: string;
   };
+  sync_variables: { id: string; sync_id: string; name: string; name_key: string; is_secret: number; value: string; updated_at: string };
+  sync_states: { sync_id: string; target: string; project_id: string | null; group_id: number | null; owned: string; digests: string; updated_at: string };
+  runner_secrets: { id: string; value: string; created_at: string };
 }
 
 /**
@@ -41,4 +44,6 @@ export interface RunnerDB {
 export const ENCRYPTED_COLUMNS = [
   { table: 'credentials', idColumn: 'id', column: 'secret' },
   { table: 'oauth_pending', idColumn: 'state_hash', column: 'verifier' },
+  { table: 'sync_variables', idColumn: 'id', column: 'value' },
+  { table: 'runner_secrets', idColumn: 'id', column: 'value' },
 ] as const;

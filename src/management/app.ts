@@ -23,6 +23,8 @@ import { registerRunnerRoutes } from './runners/routes.ts';
 import { createScmIntegrationService } from './scm-integrations/service.ts';
 import type { ScmIntegrationService } from './scm-integrations/service.ts';
 import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
+import { createOAuthService } from './oauth/service.ts';
+import { registerOAuthRoutes } from './oauth/routes.ts';
 import { createIdentityService } from './identity/service.ts';
 import type { IdentityOptions, IdentityService } from './identity/service.ts';
 import { createIdentityStore } from './identity/store.ts';
@@ -139,8 +141,12 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerSignInPage(app);
   registerIdentityRoutes(app, { identity, audit, secureCookies: options.publicUrl.startsWith('https:') });
   registerAuditRoutes(app, { audit });
-  registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id) });
+  registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
+    runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
+  });
   registerScmIntegrationRoutes(app, { integrations, audit });
+  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl });
+  registerOAuthRoutes(app, { oauth, audit });
   const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
   pruner.unref();
   app.addHook('onClose', async () => clearInterval(pruner));

@@ -1,6 +1,7 @@
 import { CONTROL_PATHS } from '../control/protocol.ts';
 import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
 import { VERSION } from '../version.ts';
+import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
 
 export class ManagementApiError extends Error {
   constructor(
@@ -42,6 +43,11 @@ export function createManagementClient(serverUrl: string, runnerToken?: string) 
       const res = await fetch(`${base}/api/v1/runner/public-key`, { method: 'PUT', headers: headers(true), body: JSON.stringify({ publicKey }) });
       if (!res.ok) throw await failure(res);
       return (await res.json()) as { clearedSecrets: number; message: string };
+    },
+    async integration(id: string) {
+      const res = await fetch(`${base}/api/v1/runner/integrations/${encodeURIComponent(id)}`, { headers: headers() });
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as RunnerIntegration;
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
       const res = await fetch(`${base}${CONTROL_PATHS.poll}?wait=${waitSeconds}`, { headers: headers(), signal });

@@ -11,6 +11,12 @@ import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
 import { createHostProbe } from './host-probe.ts';
+import { createAuthorizationHandlers } from './handlers/authorizations.ts';
+import { createIntegrationSource, createOidcConfigs } from './oauth/integration-config.ts';
+import { createOAuthFlow } from './oauth/flow.ts';
+import { createTokenService } from './oauth/tokens.ts';
+import type { TokenService, TokenServiceOptions } from './oauth/tokens.ts';
+import type { CredentialStore } from './credentials/store.ts';
 
 export interface RunnerRuntimeOptions {
   dataDir: string;
@@ -22,6 +28,7 @@ export interface RunnerRuntimeOptions {
   endpoints: AzureDevOpsEndpoints;
   pollWaitSeconds?: number;
   onRevoked?: () => void;
+  tokenOptions?: Partial<Omit<TokenServiceOptions, 'credentials' | 'integrations' | 'configFor'>>;
   /** The in-process runner of `keyway start`: its server is this process, whatever port it got. */
   local?: boolean;
 }
@@ -29,6 +36,8 @@ export interface RunnerRuntimeOptions {
 export interface RunnerRuntime {
   registration: RunnerRegistration;
   agent: RunnerAgent;
+  tokens: TokenService;
+  credentials: CredentialStore;
   stop(): Promise<void>;
 }
 
@@ -70,8 +79,14 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     options.logger.warn({ clearedSecrets: published.clearedSecrets }, published.message);
   }
 
-  const credentials = createCredentialStore(options.store.database.db, createFieldCrypto(options.store.keys));
+  const crypto = createFieldCrypto(options.store.keys);
+  const credentials = createCredentialStore(options.store.database.db, crypto);
+  const integrations = createIntegrationSource((id) => client.integration(id));
+  const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
+  const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
+  const tokens = createTokenService({ credentials, integrations, configFor, ...options.tokenOptions });
   const handlers: Record<string, Handler> = {
+    ...createAuthorizationHandlers({ privateKey: keyPair.privateKey, credentials, integrations, flow, tokens, endpoints: options.endpoints }),
     ping: async () => ({ pong: true }),
     'validate-integration': createValidateIntegrationHandler({
       privateKey: keyPair.privateKey,
@@ -82,7 +97,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   };
   const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
   agent.start();
-  return { registration, agent, stop: () => agent.stop() };
+  return { registration, agent, tokens, credentials, stop: () => agent.stop() };
 }
 
 function normalize(url: string): string {

@@ -34,6 +34,8 @@ export interface RunnerRouteDeps {
   publicUrl: () => string;
   /** Called when a runner publishes a new key: sealed secrets for the old key become useless. */
   onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
+  /** An integration as its own runner may see it; another runner's is not found. */
+  runnerIntegration?: (runnerId: string, integrationId: string) => Promise<unknown>;
 }
 
 export function asUser(request: { principal?: unknown }): UserPrincipal {
@@ -157,6 +159,19 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         clearedSecrets: cleared,
         message: cleared ? `the runner key changed: ${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : 'the runner key changed',
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/runner/integrations/:id',
+    {
+      config: { auth: 'runner' },
+      schema: { tags: ['runner protocol'], summary: 'An integration of the calling runner, as the runner needs it (secrets only sealed)', params: IdParams, response: { 200: Type.Unknown(), ...Errors } },
+    },
+    async (request) => {
+      const runner = asRunner(request);
+      if (!deps.runnerIntegration) throw forbidden('not available');
+      return deps.runnerIntegration(runner.runnerId, request.params.id);
     },
   );
 

@@ -164,6 +164,11 @@ export function oauthHandlerError(err: unknown, issuerUrl: string): HandlerError
     const failure = describeEntraFailure(err, { issuerUrl });
     return new HandlerError(failure.error === 'invalid_grant' ? 'invalid_grant' : 'token_request_failed', failure.message);
   }
+  if (err instanceof client.ClientError) {
+    // openid-client's own checks of the response (ID token signature, issuer, audience, nonce,
+    // state, expiry) throw ClientError; discovery errors never reach here (configFor ran first).
+    return new HandlerError('id_token_invalid', `the sign-in response failed validation (${err.code ?? 'invalid'}: ${err.message.slice(0, 160)}); nothing was stored`);
+  }
   const failure = describeEntraFailure(err, { issuerUrl });
   if (failure.error === 'unexpected' && err instanceof Error) {
     // openid-client's own checks (ID token signature, audience, nonce, state, PKCE) land here.

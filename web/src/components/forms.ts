@@ -39,4 +39,3 @@ export function useFocusFirstError(formRef: RefObject<HTMLElement | null>, error
   }, [errors, formRef]);
 }
 
-export { ApiError };

@@ -271,6 +271,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           <CheckboxField label="Enable OAuth" name="oauthEnabled" checked={oauthEnabled} onChange={(e) => setOauthEnabled(e.target.checked)} hint="Users authorize once through Entra ID; the runner keeps and refreshes their tokens." />
           {oauthEnabled && (
             <div className="method-body">
+              {!runner.publicKey && !secretSet && (
+                <Alert kind="warning">This runner has not registered its key yet, so a client secret cannot be sealed for it. Start the runner first.</Alert>
+              )}
               <CopyField label="Callback URL" value={callbackUrl} hint="Register this as a Web redirect URI of the app registration in Entra ID before you save." />
               <TextField
                 label="Client ID"

@@ -1,0 +1,168 @@
+import { open, UnsealError } from '../../crypto/sealing.ts';
+import { sealingContext } from '../../control/protocol.ts';
+import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
+import { AzureDevOpsError } from '../../azure-devops/errors.ts';
+import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from '../../azure-devops/endpoints.ts';
+import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import { HandlerError } from '../agent.ts';
+import type { Handler } from '../agent.ts';
+import type { CredentialStore } from '../credentials/store.ts';
+import type { IntegrationSource } from '../oauth/integration-config.ts';
+import type { createOAuthFlow } from '../oauth/flow.ts';
+import type { TokenService } from '../oauth/tokens.ts';
+
+const EXPIRY_WARNING_DAYS = 7;
+
+export interface AuthorizationHandlerDeps {
+  privateKey: string;
+  credentials: CredentialStore;
+  integrations: IntegrationSource;
+  flow: ReturnType<typeof createOAuthFlow>;
+  tokens: TokenService;
+  endpoints: AzureDevOpsEndpoints;
+  now?: () => Date;
+}
+
+interface WithIntegration {
+  userId: string;
+  integration: RunnerIntegration;
+}
+
+function required<T extends WithIntegration>(payload: unknown, deps: AuthorizationHandlerDeps): T {
+  const p = payload as Partial<T>;
+  if (!p.userId || !p.integration) throw new HandlerError('invalid_request', 'userId and integration are required');
+  deps.integrations.remember(p.integration);
+  return p as T;
+}
+
+export function targetFor(integration: RunnerIntegration, organization: string): AzureDevOpsTarget {
+  return integration.kind === 'services'
+    ? { kind: 'services', organization }
+    : { kind: 'server', origin: integration.origin, virtualDirectory: integration.virtualDirectory, collection: organization };
+}
+
+/** The runner's handlers for a user's host authorizations (journey 2 of the design). */
+export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Record<string, Handler> {
+  const now = deps.now ?? (() => new Date());
+
+  function summarize(record: Awaited<ReturnType<CredentialStore['listForSubject']>>[number]) {
+    const meta = record.metadata as { scopes?: string[]; upn?: string; name?: string; organization?: string; reauthorizationReason?: string };
+    const warnings: string[] = [];
+    if (record.expiresAt) {
+      const daysLeft = (Date.parse(record.expiresAt) - now().getTime()) / 86_400_000;
+      if (daysLeft <= 0) warnings.push('expired');
+      else if (daysLeft <= EXPIRY_WARNING_DAYS) warnings.push('expires-soon');
+    }
+    if (record.status === 'needs-reauthorization') warnings.push('needs-reauthorization');
+    return {
+      id: record.id,
+      integrationId: record.integrationId,
+      host: record.host,
+      method: record.method,
+      scopes: meta.scopes ?? [],
+      identity: meta.upn ?? meta.name ?? null,
+      organization: meta.organization ?? null,
+      status: record.status,
+      reauthorizationReason: meta.reauthorizationReason ?? null,
+      createdAt: record.createdAt,
+      expiresAt: record.expiresAt,
+      lastUsedAt: record.lastUsedAt,
+      warnings,
+    };
+  }
+
+  return {
+    'check-authentication': async (payload) => {
+      const { userId, integration } = required<WithIntegration>(payload, deps);
+      const record = await deps.credentials.findForIntegration({ type: 'user', id: userId }, integration.id);
+      if (!record) return { authenticated: false, authorization: null };
+      const summary = summarize(record);
+      const usable = record.status === 'active' && !summary.warnings.includes('expired');
+      return { authenticated: usable, authorization: summary };
+    },
+
+    'oauth-begin': async (payload) => {
+      const p = required<WithIntegration & { redirectUri: string; loginHint?: string }>(payload, deps);
+      return deps.flow.begin({ userId: p.userId, integration: p.integration, redirectUri: p.redirectUri, loginHint: p.loginHint });
+    },
+
+    'oauth-complete': async (payload) => {
+      const p = required<WithIntegration & { callbackUrl: string; params: Record<string, string> }>(payload, deps);
+      return deps.flow.complete({ userId: p.userId, integration: p.integration, callbackUrl: p.callbackUrl, params: p.params ?? {} });
+    },
+
+    'pat-store': async (payload) => {
+      const p = required<WithIntegration & { sealedToken: string; organization: string; expiresAt?: string | null }>(payload, deps);
+      if (!p.integration.patEnabled) throw new HandlerError('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
+      if (!p.organization) throw new HandlerError('organization_required', 'say which organization (or collection) the token is for', 'organization');
+      let token: string;
+      try {
+        token = await open(deps.privateKey, p.sealedToken, sealingContext.userPat(p.integration.id, p.userId));
+      } catch (err) {
+        throw new HandlerError('invalid_sealed_token', err instanceof UnsealError && err.reason === 'wrong-recipient' ? 'the token was sealed for another runner key; reload the page and paste it again' : 'the sealed token could not be opened; paste it again', 'token');
+      }
+      const client = createAzureDevOpsClient({ target: targetFor(p.integration, p.organization), endpoints: deps.endpoints, credential: { kind: 'pat', token }, maxRetries: 2 });
+      let identity: string | undefined;
+      try {
+        const data = await client.connectionData();
+        identity = data.authenticatedUser?.providerDisplayName ?? data.authenticatedUser?.displayName;
+        if (!data.authenticatedUser || data.authenticatedUser.id === '00000000-0000-0000-0000-000000000000') {
+          throw new HandlerError('pat_rejected', `Azure DevOps did not accept the token for ${p.organization}: it is wrong, expired or revoked`, 'token');
+        }
+        // One repository read proves the Code scope and access to this organization.
+        await client.listRepositories(undefined, {});
+      } catch (err) {
+        if (err instanceof HandlerError) throw err;
+        if (err instanceof AzureDevOpsError) {
+          if (err.kind === 'unauthenticated' || err.kind === 'forbidden') {
+            throw new HandlerError(
+              'pat_rejected',
+              identity
+                ? `the token works but cannot read code in ${p.organization}: give it the scope Code (Read & write) and access to this organization`
+                : `Azure DevOps did not accept the token for ${p.organization}: it is wrong, expired, revoked, or not valid for this organization`,
+              'token',
+            );
+          }
+          if (err.kind === 'not-found') throw new HandlerError('organization_not_found', `no organization or collection named ${p.organization} is reachable with this token`, 'organization');
+          throw new HandlerError('azure_devops_unavailable', `could not check the token: ${err.describe()}`);
+        }
+        throw err;
+      }
+      const subject = { type: 'user' as const, id: p.userId };
+      const previous = await deps.credentials.findForIntegration(subject, p.integration.id);
+      const expiresAt = p.expiresAt ?? null;
+      const record = await deps.credentials.insert({
+        subject,
+        integrationId: p.integration.id,
+        host: p.integration.host,
+        method: 'pat',
+        secret: token,
+        // vso.code_write cannot be probed without writing; the listing reports what was verified.
+        metadata: { scopes: ['vso.code'], verifiedScopes: ['vso.code'], requestedScopes: ['vso.code_write'], upn: identity, organization: p.organization },
+        expiresAt,
+      });
+      if (previous) await deps.credentials.delete(previous.id);
+      return { authorizationId: record.id, identity: identity ?? null, expiresAt };
+    },
+
+    'list-authorizations': async (payload) => {
+      const { userId } = payload as { userId?: string };
+      if (!userId) throw new HandlerError('invalid_request', 'userId is required');
+      const records = await deps.credentials.listForSubject({ type: 'user', id: userId });
+      return { authorizations: records.map(summarize) };
+    },
+
+    'delete-authorization': async (payload) => {
+      const { userId, authorizationId } = payload as { userId?: string; authorizationId?: string };
+      if (!userId || !authorizationId) throw new HandlerError('invalid_request', 'userId and authorizationId are required');
+      const record = await deps.credentials.get(authorizationId);
+      // Another user's authorization is indistinguishable from a missing one.
+      if (!record || record.subject.type !== 'user' || record.subject.id !== userId) throw new HandlerError('not_found', 'authorization not found');
+      // Entra ID has no refresh-token revocation endpoint (no RFC 7009 support) and the PAT lifecycle
+      // API needs an Entra user token, so revocation upstream is not possible here: the credential is
+      // destroyed on the runner, and the listing tells the user to revoke a PAT in Azure DevOps.
+      await deps.credentials.delete(record.id);
+      return { deleted: true, revokedUpstream: false, method: record.method };
+    },
+  };
+}

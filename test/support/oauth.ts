@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import type { EmulatorHandle } from '../../emulator/index.ts';
+import { parseForm } from '../../emulator/entra/testkit.ts';
+import type { Browser } from './management.ts';
+
+export interface ConsentResult {
+  /** Where Entra sent the browser back: the callback URL with code and state. */
+  callback: string;
+}
+
+/** Follows Connect as a browser would: Keyway → Entra's page → pick the user and accept → callback URL. */
+export async function consentAtEntra(emu: EmulatorHandle, authorizeUrl: string, upn: string, action: 'accept' | 'cancel' = 'accept'): Promise<ConsentResult> {
+  const page = await fetch(authorizeUrl, { redirect: 'manual' });
+  const html = await page.text();
+  if (page.status !== 200) {
+    const location = page.headers.get('location');
+    if (location) return { callback: location };
+    throw new Error(`authorize page answered ${page.status}: ${html.slice(0, 300)}`);
+  }
+  const { action: formAction, fields } = parseForm(html);
+  fields.action = action;
+  fields.login = upn;
+  const res = await fetch(new URL(formAction, emu.urls.login), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  const location = res.headers.get('location');
+  assert.ok(location, `consent POST answered ${res.status} without a redirect`);
+  return { callback: location };
+}
+
+/** Starts Connect in a signed-in browser session; returns Entra's authorize URL. */
+export async function startConnect(browser: Browser, integrationId: string, query = ''): Promise<string> {
+  const res = await browser.request({ method: 'GET', url: `/api/v1/oauth/authorize/${integrationId}${query}` });
+  assert.equal(res.statusCode, 302, res.body);
+  return String(res.headers.location);
+}
+
+/** Delivers the callback to Keyway in the given browser session. */
+export async function deliverCallback(browser: Browser, callback: string) {
+  const url = new URL(callback);
+  const res = await browser.request({ method: 'GET', url: `${url.pathname}${url.search}` });
+  const ok = /data-ok="true"/.exec(res.body) !== null;
+  const code = /data-code="([^"]*)"/.exec(res.body)?.[1] ?? '';
+  const message = /data-message="([^"]*)"/.exec(res.body)?.[1] ?? '';
+  const returnTo = /data-return-to="([^"]*)"/.exec(res.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
+  return { status: res.statusCode, ok, code, message, returnTo, headers: res.headers, body: res.body };
+}

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeywayConfig } from '../config/config.ts';
 import { openDatabase } from '../db/database.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, OpenOptions } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { managementMigrations } from '../db/migrations/management/index.ts';
 import { runnerMigrations } from '../db/migrations/runner/index.ts';
@@ -25,7 +25,7 @@ export function managementDatabaseUrl(config: KeywayConfig): string {
 }
 
 export function runnerDatabaseUrl(config: KeywayConfig): string {
-  return `sqlite:${join(config.dataDir, 'runner.db')}`;
+  return config.runnerDatabaseUrl ?? `sqlite:${join(config.dataDir, 'runner.db')}`;
 }
 
 export async function openManagementDatabase(url: string): Promise<Database<ManagementDB>> {
@@ -40,8 +40,8 @@ export interface RunnerStore {
 }
 
 /** Opens and migrates the runner store and checks the data keys against it: a wrong key stops here. */
-export async function openRunnerStore(config: KeywayConfig, url = runnerDatabaseUrl(config)): Promise<RunnerStore> {
-  const database = await openDatabase<RunnerDB>(url);
+export async function openRunnerStore(config: KeywayConfig, url = runnerDatabaseUrl(config), options: OpenOptions = {}): Promise<RunnerStore> {
+  const database = await openDatabase<RunnerDB>(url, options);
   try {
     await migrateToLatest(database.db, runnerMigrations);
     const keys = await openKeyringSource({ dataDir: config.dataDir, encryptionKeys: config.encryptionKeys, encryptionKeyFile: config.encryptionKeyFile });

@@ -10,6 +10,8 @@ export interface KeywayConfig {
   publicUrl: string | undefined;
   /** `sqlite:` path or `postgres://` URL; undefined means "the embedded SQLite under dataDir". */
   databaseUrl: string | undefined;
+  /** The runner's credential store; undefined means `{dataDir}/runner.db`. PostgreSQL lets runner replicas share it. */
+  runnerDatabaseUrl: string | undefined;
   dataDir: string;
   logLevel: LogLevel;
   host: string;
@@ -54,6 +56,7 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_CONFIG_FILE',
   'KEYWAY_PUBLIC_URL',
   'KEYWAY_DATABASE_URL',
+  'KEYWAY_RUNNER_DATABASE_URL',
   'KEYWAY_DATA_DIR',
   'KEYWAY_LOG_LEVEL',
   'KEYWAY_HOST',
@@ -83,7 +86,8 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
   const dataDir = resolve(get('KEYWAY_DATA_DIR') ?? '.keyway-data');
   const config: KeywayConfig = {
     publicUrl: optionalUrl('KEYWAY_PUBLIC_URL', get('KEYWAY_PUBLIC_URL')),
-    databaseUrl: databaseUrl(get('KEYWAY_DATABASE_URL')),
+    databaseUrl: databaseUrl('KEYWAY_DATABASE_URL', get('KEYWAY_DATABASE_URL')),
+    runnerDatabaseUrl: databaseUrl('KEYWAY_RUNNER_DATABASE_URL', get('KEYWAY_RUNNER_DATABASE_URL')),
     dataDir,
     logLevel: oneOf('KEYWAY_LOG_LEVEL', get('KEYWAY_LOG_LEVEL') ?? 'info', LOG_LEVELS),
     host: get('KEYWAY_HOST') ?? '127.0.0.1',
@@ -167,19 +171,19 @@ function requiredOrigin(name: string, value: string): string {
   return new URL(url).origin;
 }
 
-function databaseUrl(value: string | undefined): string | undefined {
+function databaseUrl(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (/^postgres(ql)?:\/\//.test(value)) {
     try {
       new URL(value);
     } catch {
-      throw new ConfigError('KEYWAY_DATABASE_URL', 'is not a valid postgres:// URL');
+      throw new ConfigError(name, 'is not a valid postgres:// URL');
     }
     return value;
   }
   if (value.startsWith('sqlite:')) return value;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    throw new ConfigError('KEYWAY_DATABASE_URL', 'must be a postgres:// URL or a SQLite file path (optionally prefixed sqlite:)');
+    throw new ConfigError(name, 'must be a postgres:// URL or a SQLite file path (optionally prefixed sqlite:)');
   }
   return `sqlite:${isAbsolute(value) ? value : resolve(value)}`;
 }

@@ -13,6 +13,7 @@ import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
 import { createHostProbe } from './host-probe.ts';
 import { createAuthorizationHandlers } from './handlers/authorizations.ts';
 import { createIntegrationSource, createOidcConfigs } from './oauth/integration-config.ts';
+import type { IntegrationSource, OidcConfigs } from './oauth/integration-config.ts';
 import { createOAuthFlow } from './oauth/flow.ts';
 import { createTokenService } from './oauth/tokens.ts';
 import type { TokenService, TokenServiceOptions } from './oauth/tokens.ts';
@@ -38,6 +39,8 @@ export interface RunnerRuntime {
   agent: RunnerAgent;
   tokens: TokenService;
   credentials: CredentialStore;
+  integrations: IntegrationSource;
+  configFor: OidcConfigs;
   stop(): Promise<void>;
 }
 
@@ -97,7 +100,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   };
   const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
   agent.start();
-  return { registration, agent, tokens, credentials, stop: () => agent.stop() };
+  return { registration, agent, tokens, credentials, integrations, configFor, stop: () => agent.stop() };
 }
 
 function normalize(url: string): string {

@@ -122,7 +122,9 @@ export async function startE2E(): Promise<E2E> {
         return { context, page, problems };
       },
       async screenshot(page, name) {
-        await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+        // A modal sits in the viewport: a full-page shot would show it over a stretched page.
+        const modal = await page.evaluate(() => document.querySelector('dialog[open]') !== null);
+        await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: !modal });
       },
       async checkA11y(page, label) {
         const loaded = await page.evaluate(() => 'axe' in window);

@@ -1,4 +1,4 @@
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { open } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
 import { discoverIssuer } from '../../entra/oidc.ts';

@@ -130,15 +130,15 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
               <IntegrationCard integration={integration} />
               {isAdmin && (
                 <div className="actions">
-                    <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
-                      {testing === integration.id ? 'Testing…' : 'Test'}
-                    </button>
-                    <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
-                      Edit
-                    </button>
-                    <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(integration)} aria-label={`Delete ${integration.host}`}>
-                      Delete
-                    </button>
+                  <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
+                    {testing === integration.id ? 'Testing…' : 'Test'}
+                  </button>
+                  <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
+                    Edit
+                  </button>
+                  <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(integration)} aria-label={`Delete ${integration.host}`}>
+                    Delete
+                  </button>
                 </div>
               )}
             </li>

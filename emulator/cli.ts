@@ -136,7 +136,8 @@ export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Pro
       serverCollection: DEMO_COLLECTION,
       user: { id: user.id, upn: user.upn, password },
       pat,
-      app: { clientId: app.clientId, clientSecret, tenantId: defaultTenant.id, issuer, redirectUris },
+      // The registration's own list: adding to it registers another redirect URI at once.
+      app: { clientId: app.clientId, clientSecret, tenantId: defaultTenant.id, issuer, redirectUris: app.redirectUris },
     },
     closed,
     close,

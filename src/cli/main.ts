@@ -75,6 +75,18 @@ export function buildProgram(): Command {
       await runEmulatorCommand({ port: opts.port });
     });
 
+  program
+    .command('git-credential')
+    .description("git credential helper: asks the local runner for your current Azure DevOps token (git passes get, store or erase; set credential.useHttpPath=true)")
+    .argument('<action>', 'get, store or erase')
+    .option('--secret-file <path>', "the environment's secret file, e.g. {workspace}/../.keyway/secret (default: KEYWAY_CREDENTIAL_SECRET_FILE)")
+    .option('--socket <path>', "the runner's credential socket (default: KEYWAY_CREDENTIAL_SOCKET or {dataDir}/run/credentials.sock)")
+    .option('-d, --data-dir <dir>', "the runner's data directory, to find its socket (default: KEYWAY_DATA_DIR or ./.keyway-data)")
+    .action(async (action: string, opts: { secretFile?: string; socket?: string; dataDir?: string }) => {
+      const { runGitCredential } = await import('../runner/environments/git-credential-cli.ts');
+      process.exitCode = await runGitCredential(action, opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
   const context = program.command('context').description('Work with repository context URLs');
   context
     .command('parse')
@@ -82,7 +94,10 @@ export function buildProgram(): Command {
     .argument('<url>', 'any Azure DevOps repository, branch, commit, pull request or file URL')
     .action(async (url: string) => {
       const { parseContextUrlCommand } = await import('../azure-devops/url.ts');
-      const result = parseContextUrlCommand(url, {});
+      const { loadConfig } = await import('../config/config.ts');
+      const { servicesOriginsFor } = await import('../management/repositories/parse-options.ts');
+      // URLs of a configured Services endpoint (the emulator, a sovereign cloud) parse as Services URLs.
+      const result = parseContextUrlCommand(url, { servicesOrigins: servicesOriginsFor(loadConfig(process.env).azureDevOpsServicesUrl) });
       if (result.stdout) process.stdout.write(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
       if (result.stderr) process.stderr.write(result.stderr.endsWith('\n') ? result.stderr : `${result.stderr}\n`);
       process.exitCode = result.exitCode;

@@ -68,6 +68,8 @@ export async function buildManagementPlane(
     version: VERSION,
     allowInsecureHosts: config.allowInsecureHosts,
     entraAuthorityUrl: config.entraAuthorityUrl,
+    azureDevOpsServicesUrl: config.azureDevOpsServicesUrl,
+    azureDevOpsApp: { clientId: config.azureDevOpsClientId, clientSecret: config.azureDevOpsClientSecret },
     identity: {
       sessionTtlHours: config.sessionTtlHours,
       signInMaxFailures: config.signInMaxFailures,

@@ -5,6 +5,7 @@ import { onShutdown } from './shutdown.ts';
 import { endpointsFromConfig } from './endpoints.ts';
 import { loadRegistration } from '../runner/identity.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
+import { configureDemo, startDemoEmulator } from './demo.ts';
 
 export interface StartOptions {
   port?: number;
@@ -15,9 +16,11 @@ export interface StartOptions {
 
 /** `keyway start`: both planes in one process on SQLite under the data directory. */
 export async function runStart(options: StartOptions): Promise<void> {
-  const config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
+  let config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
+  const demo = options.demo ? await startDemoEmulator() : undefined;
+  if (demo) config = { ...config, ...demo.overrides };
 
   const management = await openManagementDatabase(managementDatabaseUrl(config));
   const runnerStore = await openRunnerStore(config);
@@ -58,6 +61,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
     lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
+    if (demo) lines.push(...(await configureDemo(core, demo.emulator, admin)));
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 
@@ -66,6 +70,7 @@ export async function runStart(options: StartOptions): Promise<void> {
     await app.close();
     await runnerStore.database.close();
     await management.close();
+    await demo?.emulator.close();
   });
 }
 

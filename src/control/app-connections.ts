@@ -22,6 +22,8 @@ export const APP_CONNECTION_REQUESTS = {
   test: 'app-connection.test',
   /** Queued: forget the credential and any cached token. */
   delete: 'app-connection.delete',
+  /** oauth: does the instance-wide Entra app accept Keyway's redirect URI? (No secret involved.) */
+  oauthProbe: 'app-connection.oauth-probe',
 } as const;
 
 export const SYNC_REQUESTS = {

@@ -172,6 +172,23 @@ export interface ManagementDB {
     group_id: number | null;
     error: string | null;
   };
+  environments: {
+    id: string;
+    organization_id: string;
+    user_id: string;
+    runner_id: string;
+    integration_id: string;
+    context_url: string;
+    repository: string;
+    ref: string | null;
+    status: 'cloning' | 'ready' | 'failed' | 'deleting';
+    progress: string | null;
+    error: string | null;
+    workspace_path: string | null;
+    checkout: string | null;
+    created_at: string;
+    updated_at: string;
+  };
 }
 
 export type ProjectRole = 'owner' | 'member';

@@ -1,4 +1,4 @@
-import { Migrator } from 'kysely';
+import { Migrator, PostgresAdapter, sql } from 'kysely';
 import type { Kysely, Migration, MigrationResultSet } from 'kysely';
 
 export interface MigrationSet {
@@ -16,11 +16,17 @@ export class MigrationError extends Error {
 
 /** Applies every pending migration of the set; returns the names applied. */
 export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Promise<string[]> {
+  // Kysely's migrator, without a schema, takes a migration table in *any* schema as its own, so
+  // the second of two stores sharing a PostgreSQL database under different schemas (runner
+  // replicas beside tests, or two instances) would skip creating its tables and fail. Name the
+  // schema the connection works in.
+  const schema = db.getExecutor().adapter instanceof PostgresAdapter ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => set.migrations },
     migrationTableName: set.tableName,
     migrationLockTableName: `${set.tableName}_lock`,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {

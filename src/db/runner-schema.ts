@@ -35,6 +35,18 @@ export interface RunnerDB {
   sync_variables: { id: string; sync_id: string; name: string; name_key: string; is_secret: number; value: string; updated_at: string };
   sync_states: { sync_id: string; target: string; project_id: string | null; group_id: number | null; owned: string; digests: string; updated_at: string };
   runner_secrets: { id: string; value: string; created_at: string };
+  environments: {
+    id: string;
+    user_id: string;
+    integration_id: string;
+    repository: string;
+    remote_url: string;
+    /** SHA-256 (hex) of the environment's credential-helper secret; the secret itself is never stored. */
+    secret_hash: string;
+    workspace: string;
+    status: string;
+    created_at: string;
+  };
 }
 
 /**

@@ -25,12 +25,17 @@ import type { ScmIntegrationService } from './scm-integrations/service.ts';
 import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
 import { createOAuthService } from './oauth/service.ts';
 import { registerOAuthRoutes } from './oauth/routes.ts';
+import { createEnvironmentService } from './environments/service.ts';
+import { registerEnvironmentRoutes } from './environments/routes.ts';
+import { createRepositoryService } from './repositories/service.ts';
+import { registerRepositoryRoutes } from './repositories/routes.ts';
 import { createIdentityService } from './identity/service.ts';
 import type { IdentityOptions, IdentityService } from './identity/service.ts';
 import { createIdentityStore } from './identity/store.ts';
 import { registerIdentityRoutes } from './identity/routes.ts';
 import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
+import { registerProjectAutomation } from './projects/module.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -41,10 +46,14 @@ export interface ManagementAppOptions {
   version: string;
   allowInsecureHosts?: boolean;
   entraAuthorityUrl?: string;
+  /** KEYWAY_AZURE_DEVOPS_SERVICES_URL: when not https://dev.azure.com, its repository URLs parse as Services URLs. */
+  azureDevOpsServicesUrl?: string;
   /** How often waiters re-check the control-channel table (cross-replica wake-ups). */
   controlPollIntervalMs?: number;
   /** How long Save & Test waits for the runner. */
   integrationTestTimeoutMs?: number;
+  /** KEYWAY_AZURE_DEVOPS_CLIENT_ID / _SECRET: the instance-wide Entra app of oauth app connections. */
+  azureDevOpsApp?: { clientId?: string; clientSecret?: string };
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -64,6 +73,9 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     loggerInstance: options.logger as FastifyBaseLogger,
     trustProxy: options.trustProxy,
     bodyLimit: 1024 * 1024,
+    // Runners hold long-polls open; on shutdown they are cut at once (runners reconnect) instead of
+    // holding the process for up to a keep-alive timeout.
+    forceCloseConnections: true,
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
@@ -147,6 +159,10 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerScmIntegrationRoutes(app, { integrations, audit });
   const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl });
   registerOAuthRoutes(app, { oauth, audit });
+  const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
+  registerEnvironmentRoutes(app, { environments, audit });
+  registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
+  registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
   const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
   pruner.unref();
   app.addHook('onClose', async () => clearInterval(pruner));

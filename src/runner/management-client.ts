@@ -1,5 +1,7 @@
 import { CONTROL_PATHS } from '../control/protocol.ts';
 import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
+import { environmentProgressPath } from '../control/environments.ts';
+import type { EnvironmentProgressReport } from '../control/environments.ts';
 import { VERSION } from '../version.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
 
@@ -48,6 +50,10 @@ export function createManagementClient(serverUrl: string, runnerToken?: string) 
       const res = await fetch(`${base}/api/v1/runner/integrations/${encodeURIComponent(id)}`, { headers: headers() });
       if (!res.ok) throw await failure(res);
       return (await res.json()) as RunnerIntegration;
+    },
+    async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
+      const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
       const res = await fetch(`${base}${CONTROL_PATHS.poll}?wait=${waitSeconds}`, { headers: headers(), signal });

@@ -11,13 +11,17 @@ import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
 import { createHostProbe } from './host-probe.ts';
+import { createAppConnectionRuntime } from './app-connections/index.ts';
 import { createAuthorizationHandlers } from './handlers/authorizations.ts';
+import { createRepositoryHandlers } from './repositories/handlers.ts';
 import { createIntegrationSource, createOidcConfigs } from './oauth/integration-config.ts';
 import type { IntegrationSource, OidcConfigs } from './oauth/integration-config.ts';
 import { createOAuthFlow } from './oauth/flow.ts';
 import { createTokenService } from './oauth/tokens.ts';
 import type { TokenService, TokenServiceOptions } from './oauth/tokens.ts';
 import type { CredentialStore } from './credentials/store.ts';
+import { startEnvironments } from './environments/service.ts';
+import type { EnvironmentServiceOptions, Environments } from './environments/service.ts';
 
 export interface RunnerRuntimeOptions {
   dataDir: string;
@@ -32,6 +36,7 @@ export interface RunnerRuntimeOptions {
   tokenOptions?: Partial<Omit<TokenServiceOptions, 'credentials' | 'integrations' | 'configFor'>>;
   /** The in-process runner of `keyway start`: its server is this process, whatever port it got. */
   local?: boolean;
+  environmentOptions?: Partial<Pick<EnvironmentServiceOptions, 'socketPath' | 'progressIntervalMs' | 'grantCacheMs'>>;
 }
 
 export interface RunnerRuntime {
@@ -41,6 +46,7 @@ export interface RunnerRuntime {
   credentials: CredentialStore;
   integrations: IntegrationSource;
   configFor: OidcConfigs;
+  environments: Environments;
   stop(): Promise<void>;
 }
 
@@ -88,7 +94,18 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
   const tokens = createTokenService({ credentials, integrations, configFor, ...options.tokenOptions });
+  const environments = await startEnvironments({
+    dataDir: options.dataDir,
+    db: options.store.database.db,
+    getAccessToken: (userId, integrationId) => tokens.getAccessToken(userId, integrationId),
+    rememberIntegration: (integration) => integrations.remember(integration),
+    endpoints: options.endpoints,
+    logger: options.logger,
+    report: (environmentId, report) => client.environmentProgress(environmentId, report),
+    ...options.environmentOptions,
+  });
   const handlers: Record<string, Handler> = {
+    ...environments.handlers,
     ...createAuthorizationHandlers({ privateKey: keyPair.privateKey, credentials, integrations, flow, tokens, endpoints: options.endpoints }),
     ping: async () => ({ pong: true }),
     'validate-integration': createValidateIntegrationHandler({
@@ -97,10 +114,24 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       probeHost: createHostProbe({ endpoints: options.endpoints }),
     }),
     'purge-credentials': createPurgeCredentialsHandler({ credentials }),
+    ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
+    ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
   };
   const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
   agent.start();
-  return { registration, agent, tokens, credentials, integrations, configFor, stop: () => agent.stop() };
+  return {
+    registration,
+    agent,
+    tokens,
+    credentials,
+    integrations,
+    configFor,
+    environments,
+    async stop() {
+      await agent.stop();
+      await environments.stop();
+    },
+  };
 }
 
 function normalize(url: string): string {

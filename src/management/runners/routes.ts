@@ -135,6 +135,8 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     { config: { auth: 'runner' }, schema: { tags: ['runner protocol'], summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } } },
     async (request) => {
       const runner = asRunner(request);
+      // A runner asks this when it starts: that is a sign of life before its first long-poll.
+      await runners.touch(runner.runnerId);
       return runners.view(await runners.get(runner.organizationId, runner.runnerId));
     },
   );

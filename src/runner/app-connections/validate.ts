@@ -122,7 +122,8 @@ export async function validateAccessToken(connection: RunnerAppConnection, token
       await client.addVariableGroup({ name: '', variables: {}, variableGroupProjectReferences: [] });
     } catch (err) {
       if (isAuthFailure(err)) missing.push('vso.variablegroups_manage');
-      else if (err instanceof AzureDevOpsError && err.kind === 'bad-request' && project) checked.push('vso.variablegroups_manage');
+      // Creating and updating groups is what syncs do (vso.variablegroups_write); manage adds only deletion.
+      else if (err instanceof AzureDevOpsError && err.kind === 'bad-request') checked.push('vso.variablegroups_write');
     }
   }
   const unchecked = ALL_SCOPES.filter((s) => !checked.includes(s) && !missing.includes(s));

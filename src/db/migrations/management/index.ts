@@ -3,8 +3,9 @@ import * as m001 from './001_identity_and_audit.ts';
 import * as m002 from './002_runners_and_integrations.ts';
 import * as m003 from './003_oauth_states.ts';
 import * as m004 from './004_projects_app_connections_syncs.ts';
+import * as m005 from './005_environments.ts';
 
 export const managementMigrations: MigrationSet = {
   tableName: 'keyway_management_migrations',
-  migrations: { '001_identity_and_audit': m001, '002_runners_and_integrations': m002, '003_oauth_states': m003, '004_projects_app_connections_syncs': m004 },
+  migrations: { '001_identity_and_audit': m001, '002_runners_and_integrations': m002, '003_oauth_states': m003, '004_projects_app_connections_syncs': m004, '005_environments': m005 },
 };

@@ -2,8 +2,9 @@ import type { MigrationSet } from '../../migrate.ts';
 import * as m001 from './001_credentials.ts';
 import * as m002 from './002_oauth.ts';
 import * as m003 from './003_app_connections_syncs.ts';
+import * as m004 from './004_environments.ts';
 
 export const runnerMigrations: MigrationSet = {
   tableName: 'keyway_runner_migrations',
-  migrations: { '001_credentials': m001, '002_oauth': m002, '003_app_connections_syncs': m003 },
+  migrations: { '001_credentials': m001, '002_oauth': m002, '003_app_connections_syncs': m003, '004_environments': m004 },
 };

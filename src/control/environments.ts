@@ -1,0 +1,81 @@
+// What the management plane and a runner exchange about environments. Shared by both planes;
+// nothing here is ever a credential: the runner fetches the user's token itself, and the helper's
+// secret never leaves the runner's disk.
+import type { RepositoryRef } from '../azure-devops/url.ts';
+import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+
+export const ENVIRONMENT_REQUESTS = {
+  /** Check access, prepare the workspace and start the clone; answers before the clone finishes. */
+  create: 'environment-create',
+  /** Stop a clone in progress, invalidate the helper secret, remove the workspace. */
+  delete: 'environment-delete',
+  /** The runner's view of an environment (reconciles a progress report that got lost). */
+  status: 'environment-status',
+} as const;
+
+/** The runner posts progress here (runner auth; only its own environments). */
+export const environmentProgressPath = (environmentId: string) => `/api/v1/runner/environments/${encodeURIComponent(environmentId)}/progress`;
+
+export type EnvironmentStatus = 'cloning' | 'ready' | 'failed' | 'deleting';
+
+/** Which commit of a pull request to check out: the service's merge of source into target, or the source branch. */
+export type PullRequestCheckout = 'merge' | 'source';
+
+export interface EnvironmentRepository {
+  kind: 'services' | 'server';
+  host: string;
+  origin: string;
+  virtualDirectory?: string;
+  organization: string;
+  collection?: string;
+  project: string;
+  repository: string;
+}
+
+export interface EnvironmentCreatePayload {
+  environmentId: string;
+  userId: string;
+  integration: RunnerIntegration;
+  repository: EnvironmentRepository;
+  ref?: RepositoryRef;
+  pullRequestCheckout?: PullRequestCheckout;
+}
+
+export interface EnvironmentCreateResult {
+  workspacePath: string;
+  /** The credential-free remote URL configured as `origin`. */
+  remoteUrl: string;
+}
+
+export interface EnvironmentProgressValue {
+  phase: string;
+  percent: number;
+  phases: string[];
+}
+
+export interface EnvironmentCheckout {
+  /** The commit HEAD points at. */
+  commit: string;
+  /** e.g. "branch main", "tag v1.0 (detached)", "pull request 7 merge commit (detached)". */
+  description: string;
+  /** The local branch checked out, when HEAD is on one. */
+  branch: string | null;
+}
+
+/**
+ * One report from the runner. `status` moves only from cloning to ready or failed; `deleted` confirms
+ * a deletion (one that was queued while the runner was unreachable finishes with it).
+ */
+export interface EnvironmentProgressReport {
+  status: 'cloning' | 'ready' | 'failed' | 'deleted';
+  progress?: EnvironmentProgressValue;
+  error?: { code: string; message: string };
+  checkout?: EnvironmentCheckout;
+}
+
+/** A report about the clone itself (not a deletion). */
+export type CloneReport = EnvironmentProgressReport & { status: 'cloning' | 'ready' | 'failed' };
+
+export interface EnvironmentStatusResult extends CloneReport {
+  exists: boolean;
+}

@@ -1,0 +1,71 @@
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+
+const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
+const Method = Type.Union([Type.Literal('oauth'), Type.Literal('access-token'), Type.Literal('client-secret')]);
+
+export const ValidationSchema = Type.Object({
+  valid: Type.Boolean(),
+  code: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  field: Type.Optional(Type.String()),
+  identity: Type.Optional(Type.Object({ id: Type.String(), displayName: Type.Optional(Type.String()) })),
+  organizations: Type.Optional(Type.Array(Type.String(), { description: 'access-token without organization: organizations the token reaches, to pick from' })),
+  checkedScopes: Type.Optional(Type.Array(Type.String())),
+  missingScopes: Type.Optional(Type.Array(Type.String())),
+  uncheckedScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes syncs may need that cannot be checked without side effects' })),
+  testedAt: Type.Optional(Type.String()),
+});
+
+export const ConnectionSchema = Type.Object({
+  id: Type.String(),
+  projectId: Type.String(),
+  runnerId: Type.String(),
+  name: Type.String(),
+  method: Method,
+  organization: Type.Union([Type.String(), Type.Null()], { description: 'Azure DevOps organization' }),
+  tenantId: Type.Union([Type.String(), Type.Null()]),
+  clientId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String({ description: 'active, invalid (the last test failed) or pending' }),
+  credentialSet: Type.Boolean({ description: 'Whether the runner holds a credential; credentials are write-only and never returned' }),
+  identity: Type.Union([Type.Object({ id: Type.String(), displayName: Type.Optional(Type.String()) }), Type.Null()]),
+  organizations: Type.Optional(Type.Array(Type.String())),
+  lastTest: Type.Union([ValidationSchema, Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+const credentialFields = {
+  organization: Type.Optional(Str(100, 'Azure DevOps organization name (dev.azure.com/{organization}); required for client-secret, optional for access-token')),
+  accessToken: Type.Optional(Str(2000, 'access-token: the PAT. Sealed to the runner key at once; never stored here, logged or returned')),
+  sealedAccessToken: Type.Optional(Str(6000, 'access-token: the PAT sealed in the browser to the runner key (hpke1.…), aad app-connection:{id}:secret')),
+  tenantId: Type.Optional(Str(100, 'client-secret: Directory (tenant) ID')),
+  clientId: Type.Optional(Str(100, 'client-secret: Application (client) ID')),
+  clientSecret: Type.Optional(Str(1000, "client-secret: the secret's Value. Sealed to the runner key at once; never stored here, logged or returned")),
+  sealedClientSecret: Type.Optional(Str(6000, 'client-secret: sealed in the browser (hpke1.…), aad app-connection:{id}:secret')),
+};
+
+export const CreateConnectionBody = Type.Object(
+  {
+    id: Type.Optional(Str(60, 'Client-chosen id (conn_…), needed when the credential is sealed in the browser')),
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    runnerId: Str(100, 'The runner that holds the credential and runs the syncs'),
+    method: Method,
+    ...credentialFields,
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateConnectionBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...credentialFields }, { additionalProperties: false });
+
+export const SaveConnectionResponse = Type.Object({ connection: ConnectionSchema, validation: ValidationSchema });
+
+export const OAuthConfigurationSchema = Type.Object({
+  configured: Type.Boolean(),
+  clientId: Type.Union([Type.String(), Type.Null()]),
+  redirectUri: Type.String({ description: 'Register exactly this redirect URI (type Web) in the Entra app registration' }),
+  problems: Type.Array(Type.String()),
+});
+
+export type CreateConnectionInput = Static<typeof CreateConnectionBody>;
+export type UpdateConnectionInput = Static<typeof UpdateConnectionBody>;

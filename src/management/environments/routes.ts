@@ -1,0 +1,147 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorResponse } from '../../http/errors.ts';
+import type { AuditLog } from '../audit/service.ts';
+import { clientInfo } from '../identity/authenticate.ts';
+import { asRunner, asUser } from '../runners/routes.ts';
+import type { EnvironmentProgressReport } from '../../control/environments.ts';
+import type { EnvironmentService } from './service.ts';
+
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+const Progress = Type.Object({
+  phase: Type.String({ maxLength: 100, description: "git's phase, e.g. Receiving objects, Resolving deltas, Updating files" }),
+  percent: Type.Integer({ minimum: 0, maximum: 100, description: 'within the phase' }),
+  phases: Type.Array(Type.String({ maxLength: 100 }), { maxItems: 30, description: 'phases seen so far, in order' }),
+});
+const Failure = Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) });
+const Checkout = Type.Object({
+  commit: Type.String({ maxLength: 64 }),
+  description: Type.String({ maxLength: 300 }),
+  branch: Nullable(Type.String({ maxLength: 300 })),
+});
+
+export const EnvironmentSchema = Type.Object({
+  id: Type.String(),
+  runnerId: Type.String(),
+  integrationId: Type.String(),
+  contextUrl: Type.String(),
+  repository: Type.Object({ kind: Type.String(), host: Type.String(), organization: Type.String(), project: Type.String(), repository: Type.String(), webUrl: Type.String() }),
+  ref: Nullable(
+    Type.Object(
+      {
+        type: Type.String({ description: 'branch, tag, commit or pullRequest' }),
+        name: Type.Optional(Type.String()),
+        sha: Type.Optional(Type.String()),
+        pullRequestId: Type.Optional(Type.Integer()),
+        checkout: Type.Optional(Type.String({ description: 'pull requests: merge or source' })),
+      },
+      { description: 'null: the default branch' },
+    ),
+  ),
+  status: Type.Union([Type.Literal('cloning'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('deleting')]),
+  progress: Nullable(Progress),
+  error: Nullable(Failure),
+  workspacePath: Nullable(Type.String({ description: "the clone's directory on the runner" })),
+  checkout: Nullable(Checkout),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> }): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { environments, audit } = deps;
+
+  app.post(
+    '/api/v1/environments',
+    {
+      schema: {
+        tags: ['environments'],
+        summary: "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token",
+        body: Type.Object(
+          {
+            contextUrl: Type.String({ minLength: 1, maxLength: 2048, description: 'Any Azure DevOps repository, branch, tag, commit or pull request URL' }),
+            runnerId: Type.String({ minLength: 1, maxLength: 100 }),
+            pullRequestCheckout: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('source')], { description: "Pull requests: the service's merge commit (default) or the source branch" })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: EnvironmentSchema, ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const user = asUser(request);
+      try {
+        const created = await environments.create(user, request.body);
+        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl } });
+        return reply.code(201).send(created as never);
+      } catch (err) {
+        await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: (err as { code?: string }).code ?? 'error' } });
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/environments',
+    { schema: { tags: ['environments'], summary: 'Your environments, newest first', response: { 200: Type.Object({ environments: Type.Array(EnvironmentSchema) }), ...Errors } } },
+    async (request) => ({ environments: (await environments.list(asUser(request))) as never }),
+  );
+
+  app.get(
+    '/api/v1/environments/:id',
+    { schema: { tags: ['environments'], summary: "One of your environments, with the clone's progress", params: IdParams, response: { 200: EnvironmentSchema, ...Errors } } },
+    async (request) => (await environments.get(asUser(request), request.params.id)) as never,
+  );
+
+  app.delete(
+    '/api/v1/environments/:id',
+    {
+      schema: {
+        tags: ['environments'],
+        summary: "Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)",
+        params: IdParams,
+        response: { 204: Type.Null(), 202: Type.Object({ status: Type.Literal('deleting'), message: Type.String() }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const user = asUser(request);
+      const outcome = await environments.delete(user, request.params.id);
+      await audit.record({ actor: user, action: 'environment.delete', target: { type: 'environment', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { outcome } });
+      if (outcome === 'queued') return reply.code(202).send({ status: 'deleting', message: 'the runner cannot be reached: the deletion is queued and happens when it reconnects' });
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---- the runner's side ----
+
+  app.post(
+    '/api/v1/runner/environments/:id/progress',
+    {
+      config: { auth: 'runner' },
+      logLevel: 'warn',
+      schema: {
+        tags: ['runner protocol'],
+        summary: "A runner reports an environment's clone progress, outcome or deletion (its own environments only)",
+        params: IdParams,
+        body: Type.Object(
+          {
+            status: Type.Union([Type.Literal('cloning'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('deleted')]),
+            progress: Type.Optional(Progress),
+            error: Type.Optional(Failure),
+            checkout: Type.Optional(Checkout),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      await environments.report(asRunner(request), request.params.id, request.body as EnvironmentProgressReport);
+      return reply.code(204).send(null);
+    },
+  );
+}

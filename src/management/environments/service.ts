@@ -1,0 +1,273 @@
+// The management plane's half of environments: parse the context URL, pick the user's integration on
+// the chosen runner, ask the runner to clone, and keep the progress the runner reports. The clone,
+// the token and the workspace never leave the runner.
+//
+// Progress travels runner → management (POST /api/v1/runner/environments/:id/progress): the runner
+// reports as git progresses, so reading an environment costs no runner round trip and works on any
+// management replica. A report lost for good (the runner restarted, the network failed) is repaired
+// on read: an environment that has not moved for a while is asked about (environment-status).
+
+import type { Kysely } from 'kysely';
+import type { ManagementDB } from '../../db/management-schema.ts';
+import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
+import { NotAnAzureDevOpsUrlError, parseRepositoryUrl, SERVICES_ORIGIN } from '../../azure-devops/url.ts';
+import type { RepositoryContext, RepositoryRef, ServerHostConfig } from '../../azure-devops/url.ts';
+import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
+import type {
+  EnvironmentCheckout,
+  EnvironmentCreatePayload,
+  EnvironmentCreateResult,
+  EnvironmentProgressReport,
+  EnvironmentProgressValue,
+  EnvironmentStatusResult,
+  PullRequestCheckout,
+} from '../../control/environments.ts';
+import { newId } from '../identity/tokens.ts';
+import type { RunnerPrincipal, UserPrincipal } from '../identity/principal.ts';
+import type { ControlChannel } from '../runners/control.ts';
+import type { RunnerService } from '../runners/service.ts';
+import type { ScmIntegrationService } from '../scm-integrations/service.ts';
+import { createEnvironmentStore } from './store.ts';
+import type { EnvironmentRow } from './store.ts';
+
+export interface EnvironmentServiceDeps {
+  db: Kysely<ManagementDB>;
+  runners: Pick<RunnerService, 'get'>;
+  control: Pick<ControlChannel, 'call' | 'enqueue'>;
+  integrations: Pick<ScmIntegrationService, 'toRunnerIntegration'>;
+  /** KEYWAY_AZURE_DEVOPS_SERVICES_URL when it is not dev.azure.com (the emulator): URLs on it are Services URLs too. */
+  azureDevOpsServicesUrl?: string;
+  now?: () => Date;
+  /** A cloning environment silent for this long is asked about on read. Default 20 s. */
+  staleAfterMs?: number;
+  createTimeoutMs?: number;
+}
+
+/** Runner answers that are the user's to fix, with the HTTP status that says so. */
+const RUNNER_ERROR_STATUS: Record<string, number> = {
+  not_authorized: 409,
+  reauthorization_required: 409,
+  integration_gone: 409,
+  integration_mismatch: 409,
+  access_denied: 403,
+  repository_not_found: 404,
+  branch_not_found: 404,
+  tag_not_found: 404,
+  commit_not_found: 404,
+  pull_request_not_found: 404,
+  pull_request_conflicts: 409,
+  pull_request_source_unavailable: 409,
+  repository_disabled: 409,
+  azure_devops_unavailable: 503,
+  refresh_unavailable: 503,
+};
+
+export interface EnvironmentView {
+  id: string;
+  runnerId: string;
+  integrationId: string;
+  contextUrl: string;
+  repository: { kind: string; host: string; organization: string; project: string; repository: string; webUrl: string };
+  ref: (RepositoryRef & { checkout?: PullRequestCheckout }) | null;
+  status: EnvironmentRow['status'];
+  progress: EnvironmentProgressValue | null;
+  error: { code: string; message: string } | null;
+  workspacePath: string | null;
+  checkout: EnvironmentCheckout | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function parseJson<T>(value: string | null): T | null {
+  return value === null ? null : (JSON.parse(value) as T);
+}
+
+export function environmentView(row: EnvironmentRow): EnvironmentView {
+  const repo = JSON.parse(row.repository) as EnvironmentView['repository'];
+  return {
+    id: row.id,
+    runnerId: row.runner_id,
+    integrationId: row.integration_id,
+    contextUrl: row.context_url,
+    repository: { kind: repo.kind, host: repo.host, organization: repo.organization, project: repo.project, repository: repo.repository, webUrl: repo.webUrl },
+    ref: parseJson(row.ref),
+    status: row.status,
+    progress: parseJson(row.progress),
+    error: parseJson(row.error),
+    workspacePath: row.workspace_path,
+    checkout: parseJson(row.checkout),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function createEnvironmentService(deps: EnvironmentServiceDeps) {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const store = createEnvironmentStore(db, now);
+  const staleAfterMs = deps.staleAfterMs ?? 20_000;
+  const servicesOrigins = servicesOriginsOf(deps.azureDevOpsServicesUrl);
+
+  async function owned(user: UserPrincipal, id: string): Promise<EnvironmentRow> {
+    const row = await store.get(id);
+    // Someone else's environment is indistinguishable from a missing one.
+    if (!row || row.organization_id !== user.organizationId || row.user_id !== user.userId) throw notFound('environment');
+    return row;
+  }
+
+  function runnerError(err: unknown, integrationId: string): unknown {
+    if (!(err instanceof ApiError) || err.statusCode !== 502) return err;
+    const status = RUNNER_ERROR_STATUS[err.code];
+    if (status === undefined) return err;
+    const hint = err.code === 'not_authorized' || err.code === 'reauthorization_required' ? ` (see GET /api/v1/scm/authentication?integrationId=${integrationId})` : '';
+    return new ApiError(status, err.code, `${err.message}${hint}`, err.field);
+  }
+
+  async function refresh(row: EnvironmentRow): Promise<EnvironmentRow> {
+    if (row.status !== 'cloning' || now().getTime() - Date.parse(row.updated_at) < staleAfterMs) return row;
+    try {
+      const answer = await deps.control.call<EnvironmentStatusResult>(row.runner_id, ENVIRONMENT_REQUESTS.status, { environmentId: row.id }, { timeoutMs: 5_000 });
+      const { exists: _exists, ...report } = answer;
+      if (report.status !== 'cloning') await store.applyReport(row.id, row.runner_id, report);
+      else await store.setStatus(row.id, 'cloning');
+      return (await store.get(row.id)) ?? row;
+    } catch {
+      // The runner cannot be asked right now: show what is known.
+      return row;
+    }
+  }
+
+  return {
+    async create(user: UserPrincipal, input: { contextUrl: string; runnerId: string; pullRequestCheckout?: PullRequestCheckout }): Promise<EnvironmentView> {
+      const runner = await deps.runners.get(user.organizationId, input.runnerId);
+      if (runner.revoked_at) throw conflict('runner_revoked', `runner "${runner.name}" was revoked; pick another runner`, 'runnerId');
+      const rows = await db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('runner_id', '=', runner.id).execute();
+      const serverHosts: ServerHostConfig[] = [];
+      for (const row of rows) {
+        const settings = JSON.parse(row.settings) as { kind?: string; origin?: string };
+        if (settings.kind === 'server' && settings.origin) serverHosts.push({ origin: settings.origin, virtualDirectory: row.virtual_directory });
+      }
+      let ctx: RepositoryContext;
+      try {
+        ctx = parseRepositoryUrl(input.contextUrl, { serverHosts, servicesOrigins });
+      } catch (err) {
+        if (err instanceof NotAnAzureDevOpsUrlError) throw badRequest('invalid_context_url', err.message, 'contextUrl');
+        throw err;
+      }
+      const integrationRow =
+        ctx.kind === 'services'
+          ? rows.find((r) => (JSON.parse(r.settings) as { kind?: string }).kind === 'services')
+          : rows.find((r) => r.host === ctx.host.toLowerCase() && r.virtual_directory === (ctx.virtualDirectory ?? ''));
+      if (!integrationRow) {
+        const host = ctx.kind === 'services' ? 'dev.azure.com' : `${ctx.host}${ctx.virtualDirectory ?? ''}`;
+        throw conflict('no_repository_access', `runner "${runner.name}" has no repository access configured for ${host}; ask an admin to configure it, or pick another runner`, 'runnerId');
+      }
+      const checkout: PullRequestCheckout | undefined = ctx.ref?.type === 'pullRequest' ? (input.pullRequestCheckout ?? 'merge') : undefined;
+      if (input.pullRequestCheckout && !checkout) throw badRequest('invalid_request', 'pullRequestCheckout applies to pull request URLs only', 'pullRequestCheckout');
+
+      const at = now().toISOString();
+      const row: EnvironmentRow = {
+        id: newId('env'),
+        organization_id: user.organizationId,
+        user_id: user.userId,
+        runner_id: runner.id,
+        integration_id: integrationRow.id,
+        context_url: input.contextUrl.trim(),
+        repository: JSON.stringify({ kind: ctx.kind, host: ctx.host, organization: ctx.organization, project: ctx.project, repository: ctx.repository, webUrl: ctx.webUrl }),
+        ref: ctx.ref ? JSON.stringify(checkout ? { ...ctx.ref, checkout } : ctx.ref) : null,
+        status: 'cloning',
+        progress: JSON.stringify({ phase: 'Queued', percent: 0, phases: [] } satisfies EnvironmentProgressValue),
+        error: null,
+        workspace_path: null,
+        checkout: null,
+        created_at: at,
+        updated_at: at,
+      };
+      // The row exists before the runner hears of it, so its first progress report has a home.
+      await store.insert(row);
+      const payload: EnvironmentCreatePayload = {
+        environmentId: row.id,
+        userId: user.userId,
+        integration: deps.integrations.toRunnerIntegration(integrationRow),
+        repository: {
+          kind: ctx.kind,
+          host: ctx.host,
+          origin: ctx.origin,
+          organization: ctx.organization,
+          project: ctx.project,
+          repository: ctx.repository,
+          ...(ctx.virtualDirectory !== undefined ? { virtualDirectory: ctx.virtualDirectory } : {}),
+          ...(ctx.collection !== undefined ? { collection: ctx.collection } : {}),
+        },
+        ...(ctx.ref ? { ref: ctx.ref } : {}),
+        ...(checkout ? { pullRequestCheckout: checkout } : {}),
+      };
+      try {
+        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, { timeoutMs: deps.createTimeoutMs ?? 45_000 });
+        await store.setWorkspacePath(row.id, created.workspacePath);
+      } catch (err) {
+        await store.delete(row.id);
+        // No answer (timeout, runner gone mid-request): the runner may have started anyway; clean up there.
+        if (err instanceof ApiError && (err.code === 'runner_timeout' || err.code === 'runner_offline')) {
+          await deps.control.enqueue(runner.id, ENVIRONMENT_REQUESTS.delete, { environmentId: row.id, userId: user.userId }).catch(() => undefined);
+        }
+        throw runnerError(err, integrationRow.id);
+      }
+      return environmentView((await store.get(row.id)) ?? row);
+    },
+
+    async list(user: UserPrincipal): Promise<EnvironmentView[]> {
+      return (await store.listForUser(user.organizationId, user.userId)).map(environmentView);
+    },
+
+    async get(user: UserPrincipal, id: string): Promise<EnvironmentView> {
+      return environmentView(await refresh(await owned(user, id)));
+    },
+
+    /**
+     * Deletes on the runner first (the helper's secret stops working, the clone stops, the files go),
+     * then here: 'deleted'. When the runner cannot be reached the deletion is queued for it and the
+     * environment stays `deleting` until the runner confirms: 'queued'.
+     */
+    async delete(user: UserPrincipal, id: string): Promise<'deleted' | 'queued'> {
+      const row = await owned(user, id);
+      await store.setStatus(row.id, 'deleting');
+      const payload = { environmentId: row.id, userId: row.user_id };
+      try {
+        await deps.control.call(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, { timeoutMs: 30_000 });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // A revoked runner will never run anything again: its workspaces are gone with it.
+        if (err.code !== 'runner_revoked' && err.code !== 'not_found') {
+          if (err.code !== 'runner_offline' && err.code !== 'runner_timeout') throw err;
+          await deps.control.enqueue(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload);
+          return 'queued';
+        }
+      }
+      await store.delete(row.id);
+      return 'deleted';
+    },
+
+    /** A runner's report about one of its own environments. */
+    async report(runner: RunnerPrincipal, id: string, report: EnvironmentProgressReport): Promise<void> {
+      // A confirmation may arrive after the row is gone (the synchronous path removed it): nothing to do.
+      if (report.status === 'deleted') return store.deleteConfirmed(id, runner.runnerId);
+      const row = await store.get(id);
+      if (!row || row.runner_id !== runner.runnerId) throw notFound('environment');
+      await store.applyReport(id, runner.runnerId, { ...report, status: report.status });
+    },
+  };
+}
+
+function servicesOriginsOf(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const u = new URL(url);
+    // A bare origin only: parseRepositoryUrl lays it out like dev.azure.com/{org}/...
+    return u.origin !== SERVICES_ORIGIN && (u.pathname === '/' || u.pathname === '') ? [u.origin] : [];
+  } catch {
+    return [];
+  }
+}
+
+export type EnvironmentService = ReturnType<typeof createEnvironmentService>;

@@ -1,0 +1,256 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ErrorResponse } from '../../http/errors.ts';
+import { asUser } from '../runners/routes.ts';
+import type { ListingKind, ListingQuery, RepositoryService } from './service.ts';
+
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Str = (max: number) => Type.String({ maxLength: max });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const Context = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('services'), Type.Literal('server')]),
+    host: Type.String(),
+    origin: Type.String(),
+    virtualDirectory: Type.Optional(Type.String()),
+    organization: Type.String({ description: 'Services: the organization. Server: the collection.' }),
+    collection: Type.Optional(Type.String()),
+    project: Type.String(),
+    repository: Type.String(),
+    cloneUrl: Type.String(),
+    webUrl: Type.String(),
+    ref: Type.Optional(
+      Type.Object({
+        type: Type.Union([Type.Literal('branch'), Type.Literal('tag'), Type.Literal('commit'), Type.Literal('pullRequest')]),
+        name: Type.Optional(Type.String()),
+        sha: Type.Optional(Type.String()),
+        pullRequestId: Type.Optional(Type.Integer()),
+      }),
+    ),
+    path: Type.Optional(Type.Object({ path: Type.String(), line: Type.Optional(Type.Integer()), lineEnd: Type.Optional(Type.Integer()) })),
+  },
+  { description: 'The parsed URL (RepositoryContext), with the names Azure DevOps uses' },
+);
+
+const Repository = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  project: Type.Object({ id: Type.String(), name: Type.String() }),
+  defaultBranch: Nullable(Type.String({ description: 'Short name, e.g. main; null for an empty repository' })),
+  webUrl: Type.String(),
+  cloneUrl: Type.String(),
+});
+
+const PullRequest = Type.Object({
+  id: Type.Integer(),
+  title: Type.String(),
+  status: Type.String(),
+  isDraft: Type.Boolean(),
+  sourceRef: Type.String(),
+  targetRef: Type.String(),
+  mergeRef: Type.String({ description: 'refs/pull/{id}/merge' }),
+  mergeStatus: Nullable(Type.String()),
+  sourceSha: Nullable(Type.String()),
+  targetSha: Nullable(Type.String()),
+});
+
+const Ref = Type.Object({
+  type: Type.Union([Type.Literal('branch'), Type.Literal('tag'), Type.Literal('commit'), Type.Literal('pullRequest')]),
+  name: Type.String({ description: 'Branch or tag short name, the full commit id, or the merge ref of a pull request' }),
+  fullName: Type.Optional(Type.String()),
+  sha: Type.Optional(Type.String({ description: 'Absent for the default branch of a plain repository URL' })),
+  isDefault: Type.Optional(Type.Boolean()),
+  pullRequest: Type.Optional(PullRequest),
+});
+
+const UrlBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 8192, description: 'Any Azure DevOps repository, branch, tag, commit, pull request or file URL (HTTPS or SSH)' }),
+    runnerId: Type.Optional(Str(100)),
+    integrationId: Type.Optional(Str(100)),
+  },
+  { additionalProperties: false },
+);
+
+const Reason = Type.Union([
+  Type.Literal('not_authorized'),
+  Type.Literal('reauthorization_required'),
+  Type.Literal('not_found'),
+  Type.Literal('oauth_blocked'),
+  Type.Literal('unavailable'),
+]);
+
+const Authentication = Type.Object({
+  integrationId: Type.String(),
+  runnerId: Type.String(),
+  host: Type.String(),
+  supportsOauth2: Type.Optional(Type.Object({ authUrl: Type.String(), docsUrl: Type.String() })),
+  supportsPat: Type.Optional(
+    Type.Object({
+      createUrl: Nullable(Type.String()),
+      docsUrl: Type.String(),
+      example: Nullable(Type.String()),
+      requiredScopes: Type.Array(Type.Object({ scope: Type.String(), label: Type.String() })),
+      suggestedName: Type.String(),
+      suggestedExpiryDays: Type.Integer(),
+    }),
+  ),
+});
+
+const Choice = { integrationId: Type.Optional(Str(100)), host: Type.Optional(Str(300)), runnerId: Type.Optional(Str(100)) };
+const Paging = { top: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })), continuationToken: Type.Optional(Str(2000)) };
+const Name = (description: string) => Type.String({ minLength: 1, maxLength: 256, description });
+
+function page<T extends Parameters<typeof Type.Array>[0]>(item: T, extra: Parameters<typeof Type.Object>[0] = {}) {
+  return Type.Object({
+    items: Type.Array(item),
+    continuationToken: Nullable(Type.String({ description: 'Pass it back to get the next page; null on the last page' })),
+    calls: Type.Integer({ description: 'Azure DevOps REST requests this page took' }),
+    integrationId: Type.String(),
+    runnerId: Type.String(),
+    ...extra,
+  });
+}
+
+const Identity = { name: Nullable(Type.String()), email: Nullable(Type.String()), date: Nullable(Type.String()) };
+
+const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof Type.Object>[0]; response: ReturnType<typeof page> }[] = [
+  {
+    kind: 'organizations',
+    summary: 'ListSCMOrganizations: the organizations your credential reaches (profile and accounts; for a token limited to one organization, the organization recorded with it)',
+    query: {},
+    response: page(Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }), {
+      source: Type.Union([Type.Literal('accounts'), Type.Literal('authorization')]),
+      note: Nullable(Type.String({ description: 'Why the list may be incomplete' })),
+    }),
+  },
+  {
+    kind: 'projects',
+    summary: 'Projects of an organization that hold repositories you can read (derived from the repository list: Code (Read) suffices)',
+    query: { organization: Name('Organization (Services) or collection (Server)') },
+    response: page(Type.Object({ id: Type.String(), name: Type.String() }), { source: Type.Literal('repositories') }),
+  },
+  {
+    kind: 'repositories',
+    summary: 'Repositories of an organization, or of one project',
+    query: { organization: Name('Organization or collection'), project: Type.Optional(Name('Project')) },
+    response: page(
+      Type.Object({
+        id: Type.String(),
+        name: Type.String(),
+        project: Type.Object({ id: Type.String(), name: Type.String() }),
+        defaultBranch: Nullable(Type.String()),
+        webUrl: Nullable(Type.String()),
+        cloneUrl: Nullable(Type.String()),
+        isDisabled: Type.Boolean(),
+      }),
+    ),
+  },
+  {
+    kind: 'branches',
+    summary: "A repository's branches (Azure DevOps's own continuation tokens)",
+    query: { organization: Name('Organization or collection'), project: Name('Project'), repository: Name('Repository') },
+    response: page(Type.Object({ name: Type.String(), fullName: Type.String(), sha: Type.String() })),
+  },
+  {
+    kind: 'commits',
+    summary: "A branch's recent commits, newest first (default branch when none is given)",
+    query: { organization: Name('Organization or collection'), project: Name('Project'), repository: Name('Repository'), branch: Type.Optional(Name('Branch short name')) },
+    response: page(Type.Object({ sha: Type.String(), message: Type.String(), author: Type.Object(Identity), committer: Type.Object(Identity) })),
+  },
+  {
+    kind: 'pull-requests',
+    summary: "A repository's pull requests, newest first",
+    query: {
+      organization: Name('Organization or collection'),
+      project: Name('Project'),
+      repository: Name('Repository'),
+      status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('completed'), Type.Literal('abandoned'), Type.Literal('all')], { default: 'active' })),
+    },
+    response: page(
+      Type.Object({
+        id: Type.Integer(),
+        title: Type.String(),
+        status: Type.String(),
+        isDraft: Type.Boolean(),
+        sourceRef: Type.String(),
+        targetRef: Type.String(),
+        mergeRef: Type.String(),
+        createdBy: Nullable(Type.String()),
+        creationDate: Nullable(Type.String()),
+      }),
+    ),
+  },
+];
+
+export function registerRepositoryRoutes(root: FastifyInstance, deps: { repositories: RepositoryService }): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { repositories } = deps;
+
+  app.post(
+    '/api/v1/context/parse',
+    {
+      schema: {
+        tags: ['repositories'],
+        summary: 'ParseContextURL: parse a repository URL and resolve it through Azure DevOps with your credential (canonical names, ids, default branch, ref, pull request)',
+        body: UrlBody,
+        response: {
+          200: Type.Object({
+            context: Context,
+            repository: Repository,
+            ref: Nullable(Ref),
+            calls: Type.Integer({ description: 'Azure DevOps REST requests the resolution took (0 when answered from the 30 s cache)' }),
+            cached: Type.Boolean(),
+            integrationId: Type.String(),
+            runnerId: Type.String(),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => (await repositories.resolve(asUser(request), request.body)) as never,
+  );
+
+  app.post(
+    '/api/v1/context/access',
+    {
+      schema: {
+        tags: ['repositories'],
+        summary: 'CheckRepositoryAccess: whether you can read the repository of a URL, and if not, why (not_authorized, reauthorization_required, not_found, oauth_blocked, unavailable)',
+        body: UrlBody,
+        response: {
+          200: Type.Object({
+            hasAccess: Type.Boolean(),
+            reason: Nullable(Reason),
+            errorMessage: Nullable(Type.String()),
+            repository: Type.Optional(Repository),
+            authentication: Type.Optional(Authentication),
+            context: Context,
+            calls: Type.Integer(),
+            integrationId: Type.String(),
+            runnerId: Type.String(),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => (await repositories.checkAccess(asUser(request), request.body)) as never,
+  );
+
+  for (const listing of LISTINGS) {
+    app.get(
+      `/api/v1/scm/${listing.kind}`,
+      {
+        schema: {
+          tags: ['repositories'],
+          summary: listing.summary,
+          querystring: Type.Object({ ...Choice, ...listing.query, ...Paging }, { additionalProperties: false }),
+          response: { 200: listing.response, ...Errors },
+        },
+      },
+      async (request) => (await repositories.list(asUser(request), listing.kind, request.query as ListingQuery)) as never,
+    );
+  }
+}

@@ -1,0 +1,327 @@
+import type { Kysely } from 'kysely';
+import type { ManagementDB } from '../../db/management-schema.ts';
+import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
+import { isSealed, seal } from '../../crypto/sealing.ts';
+import { SYNC_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
+import type { DeclaredVariable, StoreVariablesPayload, StoreVariablesResult } from '../../control/app-connections.ts';
+import { newId } from '../identity/tokens.ts';
+import type { UserPrincipal } from '../identity/principal.ts';
+import type { ControlChannel } from '../runners/control.ts';
+import type { RunnerService } from '../runners/service.ts';
+import type { ProjectService } from '../projects/service.ts';
+import type { AppConnectionService } from '../app-connections/service.ts';
+import type { SyncScheduler } from './scheduler.ts';
+
+type SyncRow = ManagementDB['variable_syncs'];
+type RunRow = ManagementDB['sync_runs'];
+
+export interface VariableInput {
+  name: string;
+  isSecret?: boolean;
+  /** Plaintext; sealed for the runner at once. Absent when the request carries `sealedValues`. */
+  value?: string;
+}
+
+export interface SyncInput {
+  name: string;
+  connectionId: string;
+  organization?: string;
+  project: string;
+  groupName: string;
+  description?: string | null;
+  scheduleMinutes?: number | null;
+  enabled?: boolean;
+  variables?: VariableInput[];
+  sealedValues?: string;
+}
+
+export type SyncPatch = Partial<Omit<SyncInput, 'variables' | 'sealedValues'>>;
+
+// Azure DevOps variable names: letters, digits, '.', '_' and '-' (spaces and other characters break
+// the $(name) macro syntax pipelines use).
+const VARIABLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const ADO_ORGANIZATION = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?$/;
+const NAME = /^[\w .()-]{1,64}$/;
+export const MAX_VARIABLES = 5000;
+const MAX_VALUE_LENGTH = 64 * 1024;
+
+export interface SyncServiceDeps {
+  db: Kysely<ManagementDB>;
+  control: Pick<ControlChannel, 'call' | 'enqueue'>;
+  runners: Pick<RunnerService, 'get'>;
+  projects: Pick<ProjectService, 'require'>;
+  connections: Pick<AppConnectionService, 'forProject'>;
+  scheduler: Pick<SyncScheduler, 'trigger' | 'enqueue' | 'runAndWait' | 'dispatch'>;
+  storeTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export function runView(row: RunRow) {
+  return {
+    id: row.id,
+    syncId: row.sync_id,
+    trigger: row.trigger,
+    status: row.status,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+    counts: row.created_count === null ? null : { created: row.created_count, updated: row.updated_count ?? 0, deleted: row.deleted_count ?? 0, unchanged: row.unchanged_count ?? 0 },
+    writes: row.writes,
+    requests: row.requests,
+    retries: row.retries,
+    groupId: row.group_id,
+    error: row.error,
+  };
+}
+
+/**
+ * Variable group syncs: a project's variable set kept in one Azure DevOps variable group through an
+ * app connection. The management plane keeps names and secret flags; the values go sealed to the
+ * connection's runner, which alone stores them (encrypted) and writes them to Azure DevOps.
+ */
+export function createSyncService(deps: SyncServiceDeps) {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const storeTimeoutMs = deps.storeTimeoutMs ?? 30_000;
+
+  async function view(row: SyncRow, lastRun?: RunRow) {
+    const last = lastRun ?? (row.last_run_id ? await db.selectFrom('sync_runs').selectAll().where('id', '=', row.last_run_id).executeTakeFirst() : undefined);
+    const variables = JSON.parse(row.variables) as DeclaredVariable[];
+    return {
+      id: row.id,
+      projectId: row.project_id,
+      connectionId: row.connection_id,
+      name: row.name,
+      organization: row.ado_organization,
+      project: row.ado_project,
+      groupName: row.group_name,
+      description: row.description,
+      variables,
+      variableCount: variables.length,
+      enabled: row.enabled === 1,
+      scheduleMinutes: row.schedule_minutes,
+      nextRunAt: row.next_run_at,
+      running: row.running_run_id !== null,
+      lastRun: last ? runView(last) : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async function getRow(projectId: string, id: string): Promise<SyncRow> {
+    const row = await db.selectFrom('variable_syncs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    if (!row) throw notFound('sync');
+    return row;
+  }
+
+  function checkTarget(input: { organization?: string | null; project?: string; groupName?: string }) {
+    if (input.organization !== undefined && input.organization !== null && !ADO_ORGANIZATION.test(input.organization)) {
+      throw badRequest('invalid_organization', 'organization must be the name in dev.azure.com/{organization}', 'organization');
+    }
+    if (input.project !== undefined && !input.project.trim()) throw badRequest('invalid_project', 'project is the Azure DevOps project name or id', 'project');
+    if (input.groupName !== undefined) {
+      const g = input.groupName.trim();
+      if (!g || g.includes('*') || g.length > 200) throw badRequest('invalid_group_name', 'groupName: 1–200 characters, without *', 'groupName');
+    }
+  }
+
+  function checkSchedule(minutes: number | null | undefined) {
+    if (minutes === undefined || minutes === null) return;
+    if (!Number.isInteger(minutes) || minutes < 5 || minutes > 7 * 24 * 60) throw badRequest('invalid_schedule', 'scheduleMinutes: a whole number of minutes from 5 to 10080 (a week), or null for no schedule', 'scheduleMinutes');
+  }
+
+  /** Names and flags of a request, checked; values sealed into one object for the runner. */
+  async function sealVariables(runnerPublicKey: string | null, fingerprint: string | null, syncId: string, variables: VariableInput[], sealedValues: string | undefined, field: string) {
+    if (variables.length > MAX_VARIABLES) throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
+    const seen = new Set<string>();
+    const declared: DeclaredVariable[] = [];
+    const values: Record<string, string> = {};
+    variables.forEach((v, i) => {
+      if (!VARIABLE_NAME.test(v.name)) throw badRequest('invalid_variable_name', `${field}[${i}].name "${v.name.slice(0, 60)}" is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`, `${field}.${i}.name`);
+      const key = v.name.toLowerCase();
+      if (seen.has(key)) throw badRequest('duplicate_variable', `variable "${v.name}" appears twice (names are case-insensitive in Azure DevOps)`, `${field}.${i}.name`);
+      seen.add(key);
+      declared.push({ name: v.name, isSecret: v.isSecret === true });
+      if (sealedValues !== undefined) {
+        if (v.value !== undefined) throw badRequest('ambiguous_values', 'send values either in the variables or sealed in sealedValues, not both', `${field}.${i}.value`);
+      } else {
+        if (typeof v.value !== 'string') throw badRequest('missing_value', `${field}[${i}] ("${v.name}") needs a value`, `${field}.${i}.value`);
+        if (v.value.length > MAX_VALUE_LENGTH) throw badRequest('value_too_long', `the value of "${v.name}" is longer than ${MAX_VALUE_LENGTH} characters`, `${field}.${i}.value`);
+        values[v.name] = v.value;
+      }
+    });
+    if (sealedValues !== undefined) {
+      if (!isSealed(sealedValues)) throw badRequest('invalid_sealed_values', 'sealedValues is not a sealed value (hpke1.…)', 'sealedValues');
+      if (!fingerprint || sealedValues.split('.')[1] !== fingerprint) throw badRequest('sealed_for_another_key', "sealedValues was sealed to another key than the runner's current one; reload and enter the values again", 'sealedValues');
+      return { declared, sealed: sealedValues };
+    }
+    if (!runnerPublicKey) throw conflict('runner_not_registered', 'the runner has not registered its key yet, so the values cannot be sealed for it; start the runner first');
+    // Sealed at once; the plaintext values go no further than this function.
+    return { declared, sealed: await seal(runnerPublicKey, JSON.stringify(values), appConnectionAad.syncVariables(syncId)) };
+  }
+
+  async function runnerOf(organizationId: string, connectionRunnerId: string) {
+    const runner = await deps.runners.get(organizationId, connectionRunnerId);
+    if (runner.revoked_at) throw conflict('runner_revoked', "the connection's runner was revoked; move the connection to another runner");
+    return runner;
+  }
+
+  /** Sends the (sealed) change to the runner, then records the resulting names and flags. */
+  async function storeVariables(row: SyncRow, organizationId: string, change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string }) {
+    const connection = await deps.connections.forProject(row.project_id, row.connection_id);
+    const runner = await runnerOf(organizationId, connection.runner_id);
+    const field = change.mode === 'replace' ? 'variables' : 'set';
+    const { declared, sealed } = await sealVariables(runner.public_key, runner.public_key_fingerprint, row.id, change.variables, change.sealedValues, field);
+    for (const [i, name] of (change.remove ?? []).entries()) if (!VARIABLE_NAME.test(name)) throw badRequest('invalid_variable_name', `remove[${i}] is not a valid variable name`, `remove.${i}`);
+    const payload: StoreVariablesPayload = { syncId: row.id, mode: change.mode, variables: declared, ...(change.remove ? { remove: change.remove } : {}), sealedValues: sealed };
+    const stored = await deps.control.call<StoreVariablesResult>(runner.id, SYNC_REQUESTS.storeVariables, payload, { timeoutMs: storeTimeoutMs });
+    if (stored.variables.length > MAX_VARIABLES) throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
+    const at = now().toISOString();
+    await db
+      .updateTable('variable_syncs')
+      .set((eb) => ({ variables: JSON.stringify(stored.variables), variables_revision: eb('variables_revision', '+', 1), updated_at: at }))
+      .where('id', '=', row.id)
+      .execute();
+    return stored.variables;
+  }
+
+  return {
+    view,
+
+    async list(user: UserPrincipal, projectId: string) {
+      await deps.projects.require(user, projectId);
+      const rows = await db.selectFrom('variable_syncs').selectAll().where('project_id', '=', projectId).orderBy('name').execute();
+      const lastIds = rows.map((r) => r.last_run_id).filter((id): id is string => id !== null);
+      const runs = lastIds.length ? await db.selectFrom('sync_runs').selectAll().where('id', 'in', lastIds).execute() : [];
+      const byId = new Map(runs.map((r) => [r.id, r]));
+      return Promise.all(rows.map((r) => view(r, r.last_run_id ? byId.get(r.last_run_id) : undefined)));
+    },
+
+    async get(user: UserPrincipal, projectId: string, id: string) {
+      await deps.projects.require(user, projectId);
+      return view(await getRow(projectId, id));
+    },
+
+    async create(user: UserPrincipal, projectId: string, input: SyncInput) {
+      const { project } = await deps.projects.require(user, projectId);
+      const name = input.name.trim();
+      if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+      if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
+      const connection = await deps.connections.forProject(projectId, input.connectionId);
+      const organization = (input.organization ?? connection.ado_organization ?? '').trim();
+      if (!organization) throw badRequest('organization_required', 'organization is required: the connection names none', 'organization');
+      checkTarget({ organization, project: input.project, groupName: input.groupName });
+      checkSchedule(input.scheduleMinutes);
+      await runnerOf(user.organizationId, connection.runner_id);
+      const at = now().toISOString();
+      const row: SyncRow = {
+        id: newId('sync'),
+        organization_id: project.organization_id,
+        project_id: projectId,
+        connection_id: connection.id,
+        name,
+        ado_organization: organization,
+        ado_project: input.project.trim(),
+        group_name: input.groupName.trim(),
+        description: input.description ?? null,
+        variables: '[]',
+        variables_revision: 0,
+        enabled: input.enabled === false ? 0 : 1,
+        schedule_minutes: input.scheduleMinutes ?? null,
+        next_run_at: input.scheduleMinutes ? new Date(now().getTime() + input.scheduleMinutes * 60_000).toISOString() : null,
+        running_run_id: null,
+        running_since: null,
+        last_run_id: null,
+        created_by: user.userId,
+        created_at: at,
+        updated_at: at,
+      };
+      await db.insertInto('variable_syncs').values(row).execute();
+      let runId: string | undefined;
+      if (input.variables !== undefined) {
+        try {
+          await storeVariables(row, user.organizationId, { mode: 'replace', variables: input.variables, sealedValues: input.sealedValues });
+        } catch (err) {
+          // A sync whose variables could not be stored is not created at all.
+          await db.deleteFrom('variable_syncs').where('id', '=', row.id).execute();
+          throw err;
+        }
+        if (row.enabled === 1) runId = await deps.scheduler.trigger(row.id, 'change', user.userId);
+      }
+      return { sync: await view(await getRow(projectId, row.id)), ...(runId ? { runId } : {}) };
+    },
+
+    async update(user: UserPrincipal, projectId: string, id: string, patch: SyncPatch) {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      const set: Partial<SyncRow> = {};
+      if (patch.name !== undefined) {
+        const name = patch.name.trim();
+        if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+        if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).where('id', '!=', id).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
+        set.name = name;
+      }
+      if (patch.connectionId !== undefined && patch.connectionId !== row.connection_id) {
+        const connection = await deps.connections.forProject(projectId, patch.connectionId);
+        const current = await deps.connections.forProject(projectId, row.connection_id);
+        // The values live on the current connection's runner; another runner would have none.
+        if (connection.runner_id !== current.runner_id) throw badRequest('other_runner', "the new connection is held by another runner, which does not have this sync's values: create a new sync for it", 'connectionId');
+        set.connection_id = connection.id;
+      }
+      checkTarget({ organization: patch.organization ?? undefined, project: patch.project, groupName: patch.groupName });
+      if (patch.organization !== undefined) set.ado_organization = (patch.organization ?? '').trim();
+      if (patch.project !== undefined) set.ado_project = patch.project.trim();
+      if (patch.groupName !== undefined) set.group_name = patch.groupName.trim();
+      if (patch.description !== undefined) set.description = patch.description;
+      if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
+      if (patch.scheduleMinutes !== undefined) {
+        checkSchedule(patch.scheduleMinutes);
+        set.schedule_minutes = patch.scheduleMinutes;
+        set.next_run_at = patch.scheduleMinutes ? new Date(now().getTime() + patch.scheduleMinutes * 60_000).toISOString() : null;
+      }
+      set.updated_at = now().toISOString();
+      await db.updateTable('variable_syncs').set(set).where('id', '=', id).execute();
+      return view(await getRow(projectId, id));
+    },
+
+    async remove(user: UserPrincipal, projectId: string, id: string) {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      const connection = await deps.connections.forProject(projectId, row.connection_id);
+      await db.deleteFrom('variable_syncs').where('id', '=', id).execute();
+      // The runner forgets the values and state; the Azure DevOps group stays as it is.
+      await deps.control.enqueue(connection.runner_id, SYNC_REQUESTS.delete, { syncId: id });
+    },
+
+    /** Replaces the whole set (PUT) or changes part of it (PATCH); a run follows when the sync is enabled. */
+    async setVariables(user: UserPrincipal, projectId: string, id: string, change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string }) {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      const variables = await storeVariables(row, user.organizationId, change);
+      const runId = row.enabled === 1 ? await deps.scheduler.trigger(row.id, 'change', user.userId) : undefined;
+      return { variables, ...(runId ? { runId } : {}) };
+    },
+
+    async run(user: UserPrincipal, projectId: string, id: string, waitMs: number) {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      const { id: runId } = await deps.scheduler.enqueue(row.id, 'manual', user.userId);
+      let run: RunRow | undefined;
+      if (waitMs > 0) run = await deps.scheduler.runAndWait(runId, waitMs);
+      else deps.scheduler.dispatch(runId);
+      const found = run ?? (await db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst());
+      if (!found) throw new ApiError(500, 'internal', 'the run disappeared');
+      return runView(found);
+    },
+
+    async runs(user: UserPrincipal, projectId: string, id: string, limit: number) {
+      await deps.projects.require(user, projectId);
+      await getRow(projectId, id);
+      const rows = await db.selectFrom('sync_runs').selectAll().where('sync_id', '=', id).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      return rows.map(runView);
+    },
+  };
+}
+
+export type SyncService = ReturnType<typeof createSyncService>;

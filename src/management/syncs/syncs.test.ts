@@ -1,0 +1,273 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { databaseKinds } from '../../../test/support/databases.ts';
+import { eventually } from '../../../test/support/plane.ts';
+import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import type { AutomationWorld } from '../../../test/support/automation.ts';
+import { createSyncScheduler } from './scheduler.ts';
+
+const VG_POST = 'POST /{org}/_apis/distributedtask/variablegroups';
+const VG_PUT = 'PUT /{org}/_apis/distributedtask/variablegroups/{groupId}';
+const VG_LIST = 'GET /{org}/{project}/_apis/distributedtask/variablegroups';
+
+interface Run {
+  id: string;
+  status: string;
+  trigger: string;
+  counts: { created: number; updated: number; deleted: number; unchanged: number } | null;
+  writes: number | null;
+  requests: number | null;
+  retries: number | null;
+  durationMs: number | null;
+  groupId: number | null;
+  error: string | null;
+}
+
+for (const { kind, skip } of await databaseKinds()) {
+  describe(`Variable group syncs (${kind})`, { skip }, () => {
+    let w: AutomationWorld;
+    let connectionId: string;
+    const secrets = new Map<string, string>();
+    const syncs = () => `/api/v1/projects/${w.projectId}/syncs`;
+
+    before(async () => {
+      w = await startAutomationWorld(kind);
+      const saved = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'pipelines', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat } }),
+        201,
+      ).json();
+      connectionId = saved.connection.id;
+    });
+    after(async () => w?.close());
+
+    const writes = () => {
+      const calls = w.seeded.emu.counters().restCalls;
+      return { post: calls[VG_POST] ?? 0, put: calls[VG_PUT] ?? 0 };
+    };
+    const group = (name: string) => w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).find((g) => g.name === name);
+    const read = (groupId: number, name: string) => w.seeded.emu.world.readVariable(w.seeded.org, groupId, name);
+
+    async function createSync(body: Record<string, unknown>) {
+      return expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, project: w.seeded.project, ...body } }), 201).json() as { sync: { id: string }; runId?: string };
+    }
+    async function runNow(syncId: string): Promise<Run> {
+      return expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: `${syncs()}/${syncId}/run` }), 200).json() as Run;
+    }
+    async function runById(syncId: string, runId: string): Promise<Run> {
+      return eventually(async () => {
+        const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${syncId}/runs` }), 200).json().runs as Run[];
+        const run = runs.find((r) => r.id === runId);
+        return run && (run.status === 'succeeded' || run.status === 'failed') ? run : undefined;
+      }, `run ${runId} to finish`, 30_000);
+    }
+
+    it('1,000 variables into a new group: one create; a no-op rerun writes nothing; one change writes exactly once; secrets survive and are never read back', async () => {
+      const variables = Array.from({ length: 1000 }, (_, i) => {
+        const isSecret = i % 10 === 0;
+        const value = isSecret ? `s3cr3t-${randomUUID()}` : `value-${i}`;
+        if (isSecret) secrets.set(`VAR_${i}`, value);
+        return { name: `VAR_${i}`, value, isSecret };
+      });
+      w.seeded.emu.resetCounters();
+      let t = Date.now();
+      const created = await createSync({ name: 'big', groupName: 'big-group', variables });
+      assert.ok(created.runId, 'a change run starts with the variables');
+      const first = await runById(created.sync.id, created.runId);
+      const firstMs = Date.now() - t;
+      assert.equal(first.status, 'succeeded', first.error ?? '');
+      assert.equal(first.trigger, 'change');
+      assert.deepEqual(first.counts, { created: 1000, updated: 0, deleted: 0, unchanged: 0 });
+      assert.equal(first.writes, 1);
+      assert.deepEqual(writes(), { post: 1, put: 0 });
+      const g = group('big-group');
+      assert.ok(g && first.groupId === g.id);
+      assert.equal(g.variables.size, 1000);
+      for (const [name, value] of secrets) assert.equal(read(g.id, name), value, `${name} holds its secret value`);
+      // Azure DevOps (here: the emulator) never returns a secret's value.
+      const listed = await fetch(`${w.seeded.orgUrl}/${w.seeded.project}/_apis/distributedtask/variablegroups?groupName=big-group&api-version=7.1`, { headers: { authorization: `Basic ${Buffer.from(`:${w.seeded.pat}`).toString('base64')}` } });
+      const body = await listed.text();
+      for (const value of secrets.values()) assert.ok(!body.includes(value));
+
+      w.seeded.emu.resetCounters();
+      t = Date.now();
+      const noop = await runNow(created.sync.id);
+      const noopMs = Date.now() - t;
+      assert.equal(noop.status, 'succeeded', noop.error ?? '');
+      assert.deepEqual(noop.counts, { created: 0, updated: 0, deleted: 0, unchanged: 1000 });
+      assert.equal(noop.writes, 0);
+      assert.deepEqual(writes(), { post: 0, put: 0 });
+      const noopRequests = Object.values(w.seeded.emu.counters().restCalls).reduce((a, b) => a + b, 0);
+
+      w.seeded.emu.resetCounters();
+      t = Date.now();
+      const changed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'VAR_5', value: 'changed' }] } }), 200).json();
+      assert.equal(changed.variables.length, 1000);
+      const one = await runById(created.sync.id, changed.runId);
+      const oneMs = Date.now() - t;
+      assert.equal(one.status, 'succeeded', one.error ?? '');
+      assert.deepEqual(one.counts, { created: 0, updated: 1, deleted: 0, unchanged: 999 });
+      assert.equal(one.writes, 1);
+      assert.deepEqual(writes(), { post: 0, put: 1 });
+      assert.equal(read(g.id, 'VAR_5'), 'changed');
+      for (const [name, value] of secrets) assert.equal(read(g.id, name), value, `${name} survives the rewrite`);
+
+      // The management plane knows names and flags only.
+      const view = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}` }), 200);
+      assert.equal(view.json().variableCount, 1000);
+      assert.deepEqual(view.json().variables[0], { name: 'VAR_0', isSecret: true });
+      console.log(`1,000 variables: first run ${firstMs} ms (runner ${first.durationMs} ms, ${first.requests} requests), no-op ${noopMs} ms (${noopRequests} requests), one change ${oneMs} ms (${one.requests} requests)`);
+    });
+
+    it('removes only variables the sync created; foreign variables and ones that existed before stay as they are', async () => {
+      const world = w.seeded.emu.world;
+      const org = world.requireOrganization(w.seeded.org);
+      const pre = world.addVariableGroup(w.seeded.org, {
+        name: 'shared-group',
+        variables: { FOREIGN: { value: 'f' }, FOREIGN_SECRET: { value: 'keep-me', isSecret: true }, PREEXISTING: { value: 'old' } },
+        projects: [{ project: w.seeded.project }],
+        createdBy: w.seeded.user.id,
+      });
+      const created = await createSync({ name: 'shared', groupName: 'shared-group', variables: [{ name: 'MINE', value: '1' }, { name: 'PREEXISTING', value: 'new' }] });
+      const first = await runById(created.sync.id, created.runId!);
+      assert.equal(first.status, 'succeeded', first.error ?? '');
+      assert.deepEqual(first.counts, { created: 1, updated: 1, deleted: 0, unchanged: 0 });
+      assert.equal(first.groupId, pre.id, 'the existing group is used, not a new one');
+
+      const removed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { remove: ['MINE', 'PREEXISTING'] } }), 200).json();
+      assert.deepEqual(removed.variables, []);
+      const second = await runById(created.sync.id, removed.runId);
+      assert.equal(second.status, 'succeeded', second.error ?? '');
+      assert.deepEqual(second.counts, { created: 0, updated: 0, deleted: 1, unchanged: 0 });
+      const after = world.variableGroup(org, pre.id)!;
+      assert.deepEqual([...after.variables.keys()].sort(), ['FOREIGN', 'FOREIGN_SECRET', 'PREEXISTING']);
+      assert.equal(read(pre.id, 'FOREIGN_SECRET'), 'keep-me');
+      assert.equal(read(pre.id, 'PREEXISTING'), 'new');
+    });
+
+    it('under injected 429 (Retry-After) and 5xx the sync completes with the right final state', async () => {
+      const { emu } = w.seeded;
+      const created = await createSync({ name: 'flaky', groupName: 'flaky-group' });
+      const set = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [{ name: 'A', value: '1' }, { name: 'S', value: 'flaky-secret', isSecret: true }] } }),
+        200,
+      ).json();
+      await runById(created.sync.id, set.runId);
+      const g = group('flaky-group')!;
+
+      emu.faults.add({ listener: 'services', method: 'GET', path: '/**/variablegroups', action: 'status', status: 503, times: 2 });
+      emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 1, times: 2 });
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'A', value: '2' }, { name: 'B', value: 'b' }] } }), 200);
+      const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      const run = await runById(created.sync.id, runs[0]!.id);
+      assert.equal(run.status, 'succeeded', run.error ?? '');
+      assert.ok((run.retries ?? 0) >= 4, `retried: ${run.retries}`);
+      assert.equal(run.writes, 1);
+      assert.equal(read(g.id, 'A'), '2');
+      assert.equal(read(g.id, 'B'), 'b');
+      assert.equal(read(g.id, 'S'), 'flaky-secret');
+
+      // A POST lost to a 5xx is not retried blindly: the next attempt reads again, then creates.
+      emu.faults.clear();
+      emu.faults.add({ listener: 'services', method: 'POST', path: '/**/variablegroups', action: 'status', status: 503, times: 1 });
+      const fresh = await createSync({ name: 'flaky-create', groupName: 'flaky-create-group', variables: [{ name: 'X', value: 'x' }] });
+      const createdRun = await runById(fresh.sync.id, fresh.runId!);
+      assert.equal(createdRun.status, 'succeeded', createdRun.error ?? '');
+      assert.equal(w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).filter((x) => x.name === 'flaky-create-group').length, 1);
+
+      // Throttled for longer than the client waits: the run fails in words, the set stays, the next run catches up.
+      emu.faults.clear();
+      emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 120 });
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'C', value: 'c' }] } }), 200);
+      const failedId = (expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[])[0]!.id;
+      const failed = await runById(created.sync.id, failedId);
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.error ?? '', /Azure DevOps is throttling this credential; retry in 120 s/);
+      const kept = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}` }), 200).json();
+      assert.deepEqual(kept.variables.map((v: { name: string }) => v.name), ['A', 'B', 'C', 'S']);
+      assert.equal(kept.lastRun.status, 'failed');
+      emu.faults.clear();
+      const recovered = await runNow(created.sync.id);
+      assert.equal(recovered.status, 'succeeded', recovered.error ?? '');
+      assert.equal(read(g.id, 'C'), 'c');
+      assert.equal(read(g.id, 'S'), 'flaky-secret');
+    });
+
+    it('a failure names its cause: an unknown Azure DevOps project', async () => {
+      const created = await createSync({ name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] });
+      const run = await runById(created.sync.id, created.runId!);
+      assert.equal(run.status, 'failed');
+      assert.match(run.error ?? '', /Azure DevOps project 'NoSuchProject' was not found in organization/);
+    });
+
+    it('runs on a schedule; two replicas claiming the same due sync start one run', async () => {
+      const created = await createSync({ name: 'scheduled', groupName: 'scheduled-group', scheduleMinutes: 5 });
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [{ name: 'TICK', value: '1' }] } }), 200);
+      await w.plane.app.projectAutomation.scheduler.idle();
+      const before = (expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[]).length;
+      await w.plane.database.db.updateTable('variable_syncs').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', created.sync.id).execute();
+
+      const automation = w.plane.app.projectAutomation;
+      const replica = createSyncScheduler({
+        db: w.plane.database.db,
+        control: w.plane.core.control,
+        connection: async (sync) => {
+          const row = await automation.connections.forProject(sync.project_id, sync.connection_id);
+          return { runnerId: row.runner_id, connection: automation.connections.toRunner(row) };
+        },
+      });
+      await Promise.all([automation.scheduler.tick(), replica.tick()]);
+      await Promise.all([automation.scheduler.idle(), replica.idle()]);
+      const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      assert.equal(runs.length, before + 1, JSON.stringify(runs));
+      assert.equal(runs[0]!.trigger, 'schedule');
+      assert.equal(runs[0]!.status, 'succeeded', runs[0]!.error ?? '');
+      const row = await w.plane.database.db.selectFrom('variable_syncs').select('next_run_at').where('id', '=', created.sync.id).executeTakeFirstOrThrow();
+      assert.ok(row.next_run_at && Date.parse(row.next_run_at) > Date.now() + 4 * 60_000, 'next run moved a schedule interval ahead');
+    });
+
+    it("another project's member cannot see or run a sync; bad input names the field", async () => {
+      const created = await createSync({ name: 'private', groupName: 'private-group' });
+      for (const [method, url] of [
+        ['GET', `${syncs()}/${created.sync.id}`],
+        ['POST', `${syncs()}/${created.sync.id}/run`],
+        ['GET', `${syncs()}/${created.sync.id}/runs`],
+      ] as const) {
+        expectStatus(await w.outsider.request({ method, url }), 404);
+      }
+      expectStatus(await w.outsider.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [] } }), 404);
+      for (const [payload, field] of [
+        [{ variables: [{ name: 'has space', value: 'x' }] }, 'variables.0.name'],
+        [{ variables: [{ name: 'A', value: '1' }, { name: 'a', value: '2' }] }, 'variables.1.name'],
+        [{ variables: [{ name: 'A' }] }, 'variables.0.value'],
+      ] as const) {
+        const res = expectStatus(await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload }), 400).json();
+        assert.equal(res.error.field, field, JSON.stringify(res));
+      }
+      const schedule = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 1 } }), 400).json();
+      assert.equal(schedule.error.field, 'scheduleMinutes');
+    });
+
+    it('deleting a sync makes the runner forget its values; no secret value is in any management-plane row, response or log', async () => {
+      await w.plane.app.projectAutomation.scheduler.idle();
+      const tables = await dumpManagementTables(w.plane);
+      const audit = (await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' })).body;
+      for (const value of [...secrets.values(), 'flaky-secret', w.seeded.pat]) {
+        assert.ok(!tables.includes(value), 'management-plane row');
+        assert.ok(!audit.includes(value), 'audit');
+        assert.ok(!w.plane.logs.text.includes(value), 'management log');
+        assert.ok(!w.runner.logs.text.includes(value), 'runner log');
+      }
+      const list = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: syncs() }), 200);
+      for (const value of secrets.values()) assert.ok(!list.body.includes(value));
+      const big = (list.json().syncs as { id: string; name: string }[]).find((s) => s.name === 'big')!;
+      const runnerDb = w.runner.store.database.db;
+      assert.equal((await runnerDb.selectFrom('sync_variables').select('id').where('sync_id', '=', big.id).execute()).length, 1000);
+      expectStatus(await w.plane.memberBrowser.request({ method: 'DELETE', url: `${syncs()}/${big.id}` }), 204);
+      await eventually(async () => (await runnerDb.selectFrom('sync_variables').select('id').where('sync_id', '=', big.id).execute()).length === 0, 'runner forgets the values');
+      assert.ok(group('big-group'), 'the Azure DevOps group stays');
+    });
+  });
+}
+
+export { VG_LIST };

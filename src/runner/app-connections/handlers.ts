@@ -1,0 +1,99 @@
+import { open, UnsealError } from '../../crypto/sealing.ts';
+import { APP_CONNECTION_METHODS, APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
+import type { AppConnectionSavePayload, ConnectionValidation, RunnerAppConnection } from '../../control/app-connections.ts';
+import type { Handler } from '../agent.ts';
+import { HandlerError } from '../agent.ts';
+import type { CredentialStore } from '../credentials/store.ts';
+import type { AppConnectionTokens } from './tokens.ts';
+import { validateConnection } from './validate.ts';
+import { probeOAuthRedirect } from './oauth-probe.ts';
+import type { OAuthProbeRequest } from './oauth-probe.ts';
+import type { ValidateDeps } from './validate.ts';
+
+export interface AppConnectionHandlerDeps extends ValidateDeps {
+  privateKey: string;
+  credentials: Pick<CredentialStore, 'insert' | 'listForSubject' | 'delete'>;
+  tokens: AppConnectionTokens;
+  allowInsecure: boolean;
+}
+
+const SECRET_FIELD = { 'access-token': 'accessToken', 'client-secret': 'clientSecret', oauth: 'connection' } as const;
+
+function readConnection(payload: unknown): RunnerAppConnection {
+  const connection = (payload as { connection?: RunnerAppConnection } | null)?.connection;
+  if (!connection || typeof connection.id !== 'string' || !APP_CONNECTION_METHODS.includes(connection.method)) {
+    throw new HandlerError('invalid_request', 'the request needs an app connection with an id and a method');
+  }
+  return connection;
+}
+
+/**
+ * The runner's side of app connections. A credential is stored only after it validated, replacing
+ * the previous one in the same step, so a failed re-entry keeps the connection working.
+ */
+export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Record<string, Handler> {
+  const subject = (id: string) => ({ type: 'app-connection' as const, id });
+
+  async function store(connection: RunnerAppConnection, secret: string, validation: ConnectionValidation) {
+    const previous = await deps.credentials.listForSubject(subject(connection.id));
+    await deps.credentials.insert({
+      subject: subject(connection.id),
+      host: 'dev.azure.com',
+      method: connection.method,
+      secret,
+      metadata: { organization: connection.organization, tenantId: connection.tenantId, clientId: connection.clientId, identity: validation.identity ?? null },
+    });
+    for (const old of previous) await deps.credentials.delete(old.id);
+    deps.tokens.forget(connection.id);
+  }
+
+  return {
+    [APP_CONNECTION_REQUESTS.save]: async (payload) => {
+      const connection = readConnection(payload);
+      const sealed = (payload as AppConnectionSavePayload).sealedSecret;
+      let secret: string;
+      if (sealed !== undefined) {
+        try {
+          secret = await open(deps.privateKey, sealed, appConnectionAad.secret(connection.id));
+        } catch (err) {
+          const field = SECRET_FIELD[connection.method];
+          if (err instanceof UnsealError && err.reason === 'wrong-recipient') {
+            return { valid: false, code: 'sealed_for_another_key', field, message: "the credential was sealed for another runner key: reload the page and enter it again" } satisfies ConnectionValidation;
+          }
+          return { valid: false, code: 'sealed_secret_unusable', field, message: 'the sealed credential cannot be opened by this runner (it belongs to another connection, or was altered): enter it again' } satisfies ConnectionValidation;
+        }
+      } else {
+        const found = await deps.tokens.stored(connection.id);
+        if (!found) return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection: enter it again' } satisfies ConnectionValidation;
+        secret = found.secret;
+      }
+      const validation = await validateConnection(connection, secret, deps);
+      if (validation.valid) await store(connection, secret, validation);
+      return validation;
+    },
+
+    [APP_CONNECTION_REQUESTS.test]: async (payload) => {
+      const connection = readConnection(payload);
+      const found = await deps.tokens.stored(connection.id);
+      if (!found) {
+        return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection (it was lost or never stored): edit the connection and enter it again' } satisfies ConnectionValidation;
+      }
+      return validateConnection(connection, found.secret, deps);
+    },
+
+    [APP_CONNECTION_REQUESTS.oauthProbe]: async (payload) => {
+      const req = payload as OAuthProbeRequest | null;
+      if (!req?.authority || !req.tenant || !req.clientId || !req.redirectUri) throw new HandlerError('invalid_request', 'app-connection.oauth-probe needs authority, tenant, clientId and redirectUri');
+      return probeOAuthRedirect(req, { allowInsecure: deps.allowInsecure });
+    },
+
+    [APP_CONNECTION_REQUESTS.delete]: async (payload) => {
+      const connectionId = (payload as { connectionId?: string } | null)?.connectionId;
+      if (!connectionId) throw new HandlerError('invalid_request', 'app-connection.delete needs connectionId');
+      const records = await deps.credentials.listForSubject(subject(connectionId));
+      for (const r of records) await deps.credentials.delete(r.id);
+      deps.tokens.forget(connectionId);
+      return { deleted: records.length };
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import type { RunnerDB } from '../../db/runner-schema.ts';
+import type { EnvironmentRepository } from '../../control/environments.ts';
+
+export type RunnerEnvironmentStatus = 'cloning' | 'ready' | 'failed';
+
+export interface RunnerEnvironment {
+  id: string;
+  userId: string;
+  integrationId: string;
+  repository: EnvironmentRepository;
+  remoteUrl: string;
+  secretHash: string;
+  /** `{dataDir}/workspaces/{id}`. */
+  workspace: string;
+  status: RunnerEnvironmentStatus;
+  createdAt: string;
+}
+
+const toEnvironment = (row: RunnerDB['environments']): RunnerEnvironment => ({
+  id: row.id,
+  userId: row.user_id,
+  integrationId: row.integration_id,
+  repository: JSON.parse(row.repository) as EnvironmentRepository,
+  remoteUrl: row.remote_url,
+  secretHash: row.secret_hash,
+  workspace: row.workspace,
+  status: row.status as RunnerEnvironmentStatus,
+  createdAt: row.created_at,
+});
+
+/** The runner's environment rows. Holds the helper secret's digest only. */
+export function createEnvironmentStore(db: Kysely<RunnerDB>) {
+  return {
+    async insert(env: RunnerEnvironment): Promise<void> {
+      await db
+        .insertInto('environments')
+        .values({
+          id: env.id,
+          user_id: env.userId,
+          integration_id: env.integrationId,
+          repository: JSON.stringify(env.repository),
+          remote_url: env.remoteUrl,
+          secret_hash: env.secretHash,
+          workspace: env.workspace,
+          status: env.status,
+          created_at: env.createdAt,
+        })
+        .execute();
+    },
+
+    async get(id: string): Promise<RunnerEnvironment | undefined> {
+      const row = await db.selectFrom('environments').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toEnvironment(row);
+    },
+
+    async findBySecretHash(secretHash: string): Promise<RunnerEnvironment | undefined> {
+      const row = await db.selectFrom('environments').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst();
+      return row && toEnvironment(row);
+    },
+
+    async listByStatus(status: RunnerEnvironmentStatus): Promise<RunnerEnvironment[]> {
+      const rows = await db.selectFrom('environments').selectAll().where('status', '=', status).execute();
+      return rows.map(toEnvironment);
+    },
+
+    async setStatus(id: string, status: RunnerEnvironmentStatus): Promise<void> {
+      await db.updateTable('environments').set({ status }).where('id', '=', id).execute();
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const result = await db.deleteFrom('environments').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) === 1;
+    },
+  };
+}
+
+export type EnvironmentStore = ReturnType<typeof createEnvironmentStore>;

@@ -1,0 +1,116 @@
+// Where an environment lives on the runner's disk, and the credential helper installed into it.
+//
+//   {dataDir}/workspaces/{envId}/            0700
+//     {repo}/                                the clone (the workspace path users see)
+//     .keyway/credential-helper              0700, the script git runs (a few lines around curl)
+//     .keyway/secret                         0600, "Authorization: Bearer <secret>" (curl -H @file)
+//
+// The secret lives in a file so that it never appears in a command line (process list) nor in
+// .git/config; the helper reads it with `curl -H @file`. Names from Azure DevOps are only ever used
+// as a path segment after sanitizing (repositoryDirName).
+
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { HandlerError } from '../agent.ts';
+
+export const ENVIRONMENT_ID = /^env_[A-Za-z0-9_-]{8,64}$/;
+
+export function assertEnvironmentId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ENVIRONMENT_ID.test(id)) {
+    throw new HandlerError('invalid_request', 'environmentId must look like env_ followed by 8–64 letters, digits, _ or -');
+  }
+}
+
+/**
+ * A directory name for a repository: letters, digits, `.`, `_` and `-` only, no leading dot (so
+ * never `.`, `..` or `.keyway`), at most 64 characters; `repo` when nothing is left.
+ */
+export function repositoryDirName(repository: string): string {
+  const cleaned = repository
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 64)
+    .replace(/[.-]+$/, '');
+  return cleaned || 'repo';
+}
+
+export interface WorkspaceLayout {
+  /** `{dataDir}/workspaces/{envId}`: removed as a whole when the environment is deleted. */
+  root: string;
+  /** The clone. */
+  worktree: string;
+  helperPath: string;
+  secretPath: string;
+}
+
+export function workspaceLayout(dataDir: string, environmentId: string, repository: string): WorkspaceLayout {
+  assertEnvironmentId(environmentId);
+  const base = resolve(dataDir, 'workspaces');
+  const root = resolve(base, environmentId);
+  // Defence in depth: the id pattern already rules out separators and dots.
+  if (!root.startsWith(base + sep)) throw new HandlerError('invalid_request', 'environmentId is not a plain name');
+  const keyway = join(root, '.keyway');
+  return { root, worktree: join(root, repositoryDirName(repository)), helperPath: join(keyway, 'credential-helper'), secretPath: join(keyway, 'secret') };
+}
+
+/** POSIX shell single-quoting: safe for any path. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `credential.helper` value: `!` runs it through the shell, so the path is quoted. */
+export function helperCommand(helperPath: string): string {
+  return `!${shellQuote(helperPath)}`;
+}
+
+/**
+ * The helper git runs as `credential-helper get|store|erase` with the request on stdin
+ * (gitcredentials(7)). Only `get` asks the runner; `store` and `erase` exit at once (git writes its
+ * few bytes into the pipe and ignores SIGPIPE, so stdin need not be read). On a failure it prints
+ * the reason and tells git to stop (`quit=1`) instead of letting git prompt for a password.
+ * One shell and one curl per call: no Node start-up on git's hot path.
+ */
+export function helperScript(options: { environmentId: string; socketPath: string; secretPath: string }): string {
+  const lines = [
+    '#!/bin/sh',
+    `# Keyway git credential helper for environment ${options.environmentId} (generated; do not edit).`,
+    "# Asks the Keyway runner, over its local socket, for the user's current Azure DevOps token.",
+    '[ "$1" = get ] || exit 0',
+    "nl='",
+    "'",
+    `answer=$(curl --silent --show-error --max-time 90 --unix-socket ${shellQuote(options.socketPath)} -H @${shellQuote(options.secretPath)} --data-binary @- -w '\\n%{http_code}' http://keyway/v1/git-credential 2>&1)`,
+    'code=$?',
+    'status=${answer##*"$nl"}',
+    'answer=${answer%"$nl"*}',
+    'if [ "$code" = 0 ] && [ "$status" = 200 ]; then',
+    "  printf '%s' \"$answer\"",
+    '  exit 0',
+    'fi',
+    'if [ "$code" = 0 ]; then',
+    "  printf 'keyway: %s\\n' \"$answer\" >&2",
+    'else',
+    `  printf 'keyway: cannot reach the Keyway runner on its credential socket (curl exit %s); is the runner running?\\n' "$code" >&2`,
+    'fi',
+    'echo quit=1',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export async function createWorkspace(layout: WorkspaceLayout, files: { helper: string; secret: string }): Promise<void> {
+  await mkdir(resolve(layout.root, '..'), { recursive: true, mode: 0o700 });
+  // Fails when the directory exists: an id is never reused.
+  await mkdir(layout.root, { mode: 0o700 });
+  await mkdir(join(layout.root, '.keyway'), { mode: 0o700 });
+  await writeFile(layout.secretPath, `Authorization: Bearer ${files.secret}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(layout.helperPath, files.helper, { mode: 0o700, flag: 'wx' });
+  // mkdir and writeFile apply the umask; the modes above are what the design promises.
+  await chmod(layout.root, 0o700);
+  await chmod(layout.secretPath, 0o600);
+  await chmod(layout.helperPath, 0o700);
+}
+
+export async function removeWorkspace(layout: Pick<WorkspaceLayout, 'root'>): Promise<void> {
+  await rm(layout.root, { recursive: true, force: true, maxRetries: 3 });
+}

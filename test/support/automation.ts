@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import type { LightMyRequestResponse } from 'fastify';
+import type { DatabaseKind } from '../../src/db/database.ts';
+import { startSeeded } from '../../emulator/test-support.ts';
+import type { SeededWorld } from '../../emulator/test-support.ts';
+import { Browser } from './management.ts';
+import { startTestPlane, startTestRunner } from './plane.ts';
+import type { TestPlane, TestRunner } from './plane.ts';
+
+/**
+ * An emulator with an organization, a management plane on real HTTP with a runner, and two projects:
+ * "Payments" (the admin owns it, the member is a member) and "Other" (an outsider's own project,
+ * of which nobody else is a member).
+ */
+export interface AutomationWorld {
+  seeded: SeededWorld;
+  plane: TestPlane;
+  runner: TestRunner;
+  runnerId: string;
+  projectId: string;
+  otherProjectId: string;
+  outsider: Browser;
+  close(): Promise<void>;
+}
+
+export async function startAutomationWorld(kind: DatabaseKind, extra: Parameters<typeof startTestPlane>[1] = {}): Promise<AutomationWorld> {
+  const seeded = await startSeeded();
+  const plane = await startTestPlane(kind, { entraAuthorityUrl: seeded.emu.urls.login, ...extra });
+  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'automation' } });
+  assert.equal(created.statusCode, 201, created.body);
+  const runnerId = created.json().runner.id as string;
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: seeded.emu.urls.services, vssps: seeded.emu.urls.vssps } });
+
+  const project = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Payments' } });
+  assert.equal(project.statusCode, 201, project.body);
+  const projectId = project.json().id as string;
+  const added = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId: plane.member.id, role: 'member' } });
+  assert.equal(added.statusCode, 200, added.body);
+
+  const outsiderPassword = 'outsider-password-long';
+  const outsiderUser = await plane.core.identity.createUser({ email: 'outsider@acme.test', password: outsiderPassword, organizationId: plane.organizationId, role: 'member' });
+  const other = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Other' } });
+  const otherProjectId = other.json().id as string;
+  await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${otherProjectId}/members`, payload: { userId: outsiderUser.id, role: 'owner' } });
+  const outsider = new Browser(plane.app);
+  await outsider.signIn('outsider@acme.test', outsiderPassword);
+
+  return {
+    seeded,
+    plane,
+    runner,
+    runnerId,
+    projectId,
+    otherProjectId,
+    outsider,
+    async close() {
+      await runner.stop();
+      await plane.close();
+      await seeded.close();
+    },
+  };
+}
+
+export function expectStatus(res: LightMyRequestResponse, status: number): LightMyRequestResponse {
+  assert.equal(res.statusCode, status, `${res.statusCode}: ${res.body.slice(0, 600)}`);
+  return res;
+}
+
+/** Every row of every management-plane table, as one string (canary checks). */
+export async function dumpManagementTables(plane: TestPlane): Promise<string> {
+  const tables = await plane.database.db.introspection.getTables();
+  const parts: string[] = [];
+  for (const t of tables.filter((t) => !plane.database.schema || t.schema === plane.database.schema)) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- every table, whatever its shape
+    const rows = await (plane.database.db as any).selectFrom(t.name).selectAll().execute();
+    parts.push(`${t.name}:${JSON.stringify(rows)}`);
+  }
+  return parts.join('\n');
+}

@@ -9,7 +9,8 @@ import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
 
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+// Null first: with ajv's type coercion a null would otherwise become "" when a string is tried first.
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
 const Progress = Type.Object({

@@ -196,6 +196,28 @@ for (const { kind, skip } of await databaseKinds()) {
       runner.runtime.agent.start();
     });
 
+    it('a new runner key clears the sealed secrets and says they must be entered again', async () => {
+      const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: issuer() }, pat: { enabled: false } });
+      assert.equal(saved.integration.oauth?.clientSecretSet, true);
+      const { generateRunnerKeyPair } = await import('../../crypto/sealing.ts');
+      const fresh = await generateRunnerKeyPair();
+      const res = await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().clearedSecrets, 1);
+      assert.match(res.json().message, /must enter them again/);
+      const after = await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${saved.integration.id}` });
+      assert.equal(after.json().oauth.clientSecretSet, false);
+      const retest = await plane.adminBrowser.request({ method: 'POST', url: `${base()}/${saved.integration.id}/test` });
+      assert.match(retest.json().oauthError, /enter the client secret again/);
+      await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${saved.integration.id}` });
+      // Put the runner's real key back for the tests that follow.
+      const view = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${runnerId}` })).json();
+      assert.equal(view.publicKey, fresh.publicKey);
+      const { loadRunnerKey } = await import('../../runner/identity.ts');
+      const own = await loadRunnerKey(runner.dataDir);
+      await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: own.keyPair.publicKey } });
+    });
+
     it('the plaintext secret never reaches the database file, logs, audit log or any response', async () => {
       const res = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() }, pat: { enabled: false } } });
       assert.equal(res.statusCode, 201);

@@ -30,6 +30,9 @@ export interface TokenServiceOptions {
   owner?: string;
 }
 
+/** How stale `lastUsedAt` may be: it tells people which authorizations are in use, not when exactly. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export class NeedsReauthorizationError extends HandlerError {
   constructor(message: string) {
     super('reauthorization_required', message);
@@ -135,7 +138,11 @@ export function createTokenService(options: TokenServiceOptions) {
     async getAccessToken(userId: string, integrationId: string): Promise<AccessToken> {
       const record = await credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
       if (!record) throw new HandlerError('not_authorized', 'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token');
-      void credentials.touchLastUsed(record.id).catch(() => undefined);
+      // Once a minute at most (as API tokens do): a write per git request would put a row lock
+      // on the hot path of every clone and fetch (bench/01, bench/03).
+      if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < now().getTime() - LAST_USED_RESOLUTION_MS) {
+        void credentials.touchLastUsed(record.id).catch(() => undefined);
+      }
       if (record.method === 'pat') {
         if (record.expiresAt && record.expiresAt < now().toISOString()) {
           throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);

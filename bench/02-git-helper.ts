@@ -13,6 +13,7 @@ import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
+import type * as EnvironmentService from '../src/runner/environments/service.ts';
 import { lowerIsBetter, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark } from './lib.ts';
 import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
@@ -24,14 +25,18 @@ function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv;
   return new Promise((resolve, reject) => {
     const start = nowMs();
     // Asynchronous on purpose: the runner's credential socket answers from this very process.
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ ms: nowMs() - start, code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+    if (options.input !== undefined) {
+      // A program may exit without reading its input.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
   });
 }
 
@@ -45,7 +50,7 @@ export const benchmark: Benchmark = {
   id: ID,
   title: TITLE,
   async run(options: BenchOptions): Promise<BenchResult> {
-    let startEnvironments: typeof import('../src/runner/environments/service.ts').startEnvironments;
+    let startEnvironments: typeof EnvironmentService.startEnvironments;
     try {
       ({ startEnvironments } = await import('../src/runner/environments/service.ts'));
     } catch (err) {

@@ -34,3 +34,17 @@ export const sealingContext = {
   integrationClientSecret: (integrationId: string) => `scm-integration:${integrationId}:oauth-client-secret`,
   userPat: (integrationId: string, userId: string) => `scm-integration:${integrationId}:user:${userId}:pat`,
 } as const;
+
+/**
+ * The HTTP status a runner's refusal becomes on the management plane's API. A runner that answers
+ * has understood the request: what it refuses is the caller's input or state (422, or 404/409 where
+ * those say it better); only its own failures and the upstream's outages are 5xx.
+ */
+export function statusForFailure(code: string): number {
+  if (code === 'invalid_request' || code === 'invalid_continuation_token') return 400;
+  if (code === 'not_found' || code.endsWith('_not_found') || code.endsWith('_not_in_repository') || code === 'integration_gone') return 404;
+  if (code === 'not_authorized' || code === 'reauthorization_required' || code === 'oauth_blocked' || code.endsWith('_exists') || code.endsWith('_conflicts')) return 409;
+  if (code === 'runner_error' || code === 'unknown_request') return 502;
+  if (code === 'unavailable' || code.endsWith('_unavailable')) return 503;
+  return 422;
+}

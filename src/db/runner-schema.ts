@@ -44,6 +44,7 @@ export interface RunnerDB {
     /** SHA-256 (hex) of the environment's credential-helper secret; the secret itself is never stored. */
     secret_hash: string;
     workspace: string;
+    instance: string;
     status: string;
     created_at: string;
   };

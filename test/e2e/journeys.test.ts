@@ -55,7 +55,7 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await heading(page, 'Runners');
     await visible(page.getByRole('banner').getByText(e2e.adminEmail));
     const nav = page.getByRole('navigation', { name: 'Main' });
-    for (const name of ['Runners', 'Members', 'API tokens', 'Audit log', 'Account']) await visible(nav.getByRole('link', { name }));
+    for (const name of ['Open a repository', 'Environments', 'Authorizations', 'Projects', 'Runners', 'Members', 'API tokens', 'Audit log', 'Account']) await visible(nav.getByRole('link', { name }));
     // The link's token must not linger in the address bar or history.
     assert.ok(!page.url().includes('token='));
     // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
@@ -246,7 +246,7 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     const nav = page.getByRole('navigation', { name: 'Main' });
     await visible(nav.getByRole('link', { name: 'API tokens' }));
     const links = await nav.getByRole('link').allTextContents();
-    assert.deepEqual(links, ['Runners', 'API tokens', 'Account']);
+    assert.deepEqual(links, ['Open a repository', 'Environments', 'Authorizations', 'Projects', 'Runners', 'API tokens', 'Account']);
     assert.equal(await page.getByRole('button', { name: 'Register a runner' }).count(), 0);
     await e2e.screenshot(page, 'member-runners');
 

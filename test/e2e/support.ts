@@ -55,8 +55,21 @@ export interface OpenPage {
   problems: string[];
 }
 
+/** What `keyway start --demo` printed: the Keyway member, the emulator's Entra user and PAT, the demo repository. */
+export interface DemoInfo {
+  memberEmail: string;
+  memberPassword: string;
+  entraUpn: string;
+  entraPassword: string;
+  pat: string;
+  repositoryUrl: string;
+  pullRequestUrl: string;
+}
+
 export interface E2E {
   url: string;
+  /** Set when started with `{ demo: true }`. */
+  demo?: DemoInfo;
   /** The one-time admin sign-in link `keyway start` printed. */
   signInLink: string;
   adminEmail: string;
@@ -79,16 +92,32 @@ export function ensureWebBuilt(): void {
   if (result.status !== 0) throw new Error(`building the web UI failed:\n${result.stdout}\n${result.stderr}`);
 }
 
-export async function startE2E(): Promise<E2E> {
+/** Parses the lines `keyway start --demo` prints after the sign-in link (src/cli/demo.ts). */
+async function demoInfo(keyway: RunningCli): Promise<DemoInfo> {
+  const [, repositoryUrl, pullRequestUrl] = (await keyway.waitFor(/open (https:\/\/\S+) \(or its pull request 1: (https:\/\/\S+)\)/)) as RegExpMatchArray & [string, string, string];
+  const text = keyway.output();
+  const line = (pattern: RegExp): RegExpMatchArray => {
+    const m = text.match(pattern);
+    if (!m) throw new Error(`keyway start --demo did not print ${pattern}; output:\n${text}`);
+    return m;
+  };
+  const [, memberEmail, memberPassword] = line(/Keyway member: (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
+  const [, entraUpn, entraPassword] = line(/Entra ID user \(pick it on the emulator's sign-in page\): (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
+  const [, pat] = line(/A PAT for that user: (\S+)/) as RegExpMatchArray & [string, string];
+  return { memberEmail, memberPassword, entraUpn, entraPassword, pat, repositoryUrl, pullRequestUrl };
+}
+
+export async function startE2E(options: { demo?: boolean } = {}): Promise<E2E> {
   if (!existsSync(CHROMIUM)) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set KEYWAY_E2E_CHROMIUM`);
   ensureWebBuilt();
   mkdirSync(SCREENSHOTS, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyway-e2e-'));
-  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
+  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir, ...(options.demo ? ['--demo'] : [])], { KEYWAY_LOG_LEVEL: 'warn' });
   let browser: Browser | undefined;
   try {
     const [, url] = (await keyway.waitFor(/Keyway is running at (http\S+)/)) as RegExpMatchArray & [string, string];
     const [, signInLink] = (await keyway.waitFor(/(http\S+\/sign-in\/link#token=\S+)/)) as RegExpMatchArray & [string, string];
+    const demo = options.demo ? await demoInfo(keyway) : undefined;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const axeSource = readFileSync(AXE_PATH, 'utf8');
     const requests: CapturedRequest[] = [];
@@ -97,6 +126,7 @@ export async function startE2E(): Promise<E2E> {
 
     return {
       url,
+      ...(demo ? { demo } : {}),
       signInLink,
       adminEmail: 'admin@keyway.local',
       dataDir,
@@ -185,4 +215,29 @@ export async function focused(page: Page): Promise<{ tag: string; text: string; 
       inDialog: Boolean(el?.closest('dialog[open]')),
     };
   });
+}
+
+/** The local runner's private key (runner-key.json in the data directory), to open what the browser sealed. */
+export function runnerPrivateKey(dataDir: string): string {
+  return (JSON.parse(readFileSync(join(dataDir, 'runner-key.json'), 'utf8')) as { privateKey: string }).privateKey;
+}
+
+/**
+ * The demo integration as `keyway start --demo` stored it, with its OAuth client secret opened with the
+ * local runner's key: the canary the browser must never send in clear (the demo prints no secret).
+ */
+export async function demoIntegration(dataDir: string): Promise<{ id: string; clientId: string; issuerUrl: string; clientSecret: string }> {
+  const { default: Database } = await import('better-sqlite3');
+  const { open } = await import('../../src/crypto/sealing.ts');
+  const db = new Database(join(dataDir, 'management.db'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("SELECT id, oauth_client_id, oauth_issuer_url, oauth_client_secret_sealed FROM scm_integrations WHERE host = 'dev.azure.com'").get() as
+      | { id: string; oauth_client_id: string; oauth_issuer_url: string; oauth_client_secret_sealed: string }
+      | undefined;
+    if (!row?.oauth_client_secret_sealed) throw new Error('demo mode stored no dev.azure.com integration with a client secret');
+    const clientSecret = await open(runnerPrivateKey(dataDir), row.oauth_client_secret_sealed, `scm-integration:${row.id}:oauth-client-secret`);
+    return { id: row.id, clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url, clientSecret };
+  } finally {
+    db.close();
+  }
 }

@@ -14,6 +14,11 @@ import { ApiTokensPage } from './pages/ApiTokensPage.tsx';
 import { AuditLogPage } from './pages/AuditLogPage.tsx';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { AdminOnly, NotFoundPage } from './pages/NotFoundPage.tsx';
+import { OpenPage } from './pages/OpenPage.tsx';
+import { EnvironmentsPage } from './pages/EnvironmentsPage.tsx';
+import { AuthorizationsPage } from './pages/AuthorizationsPage.tsx';
+import { ProjectsPage } from './pages/ProjectsPage.tsx';
+import { ProjectPage } from './pages/ProjectPage.tsx';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; me: Me } | { status: 'error'; message: string };
 
@@ -105,6 +110,12 @@ export function App() {
 
 function route(pathname: string, session: Session) {
   if (pathname === '/' || pathname === '/sign-in') return <Loading />;
+  if (pathname === '/open') return <OpenPage />;
+  if (pathname === '/environments') return <EnvironmentsPage />;
+  if (pathname === '/authorizations') return <AuthorizationsPage />;
+  if (pathname === '/projects') return <ProjectsPage />;
+  const project = matchPath('/projects/:projectId', pathname);
+  if (project) return <ProjectPage key={project.projectId} projectId={project.projectId!} />;
   if (pathname === '/runners') return <RunnersPage />;
   const runner = matchPath('/runners/:runnerId', pathname);
   if (runner) return <RunnerPage key={runner.runnerId} runnerId={runner.runnerId!} />;

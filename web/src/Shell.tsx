@@ -12,6 +12,10 @@ interface NavItem {
 }
 
 const NAV: NavItem[] = [
+  { to: '/open', label: 'Open a repository' },
+  { to: '/environments', label: 'Environments' },
+  { to: '/authorizations', label: 'Authorizations' },
+  { to: '/projects', label: 'Projects' },
   { to: '/runners', label: 'Runners' },
   { to: '/members', label: 'Members', adminOnly: true },
   { to: '/api-tokens', label: 'API tokens' },

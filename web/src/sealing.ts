@@ -20,3 +20,23 @@ export function clientSecretAad(integrationId: string): string {
 export function newIntegrationId(): string {
   return `int_${toBase64url(crypto.getRandomValues(new Uint8Array(12)))}`;
 }
+
+/** Associated data binding a user's sealed PAT to the integration and the user (checked by the runner). */
+export function patAad(integrationId: string, userId: string): string {
+  return `scm-integration:${integrationId}:user:${userId}:pat`;
+}
+
+/** Associated data of an app connection's PAT or client secret. */
+export function appConnectionSecretAad(connectionId: string): string {
+  return `app-connection:${connectionId}:secret`;
+}
+
+/** Associated data of a sync's variable values (one sealed JSON object `{ name: value }`). */
+export function syncVariablesAad(syncId: string): string {
+  return `sync:${syncId}:variables`;
+}
+
+/** `conn_` + 16 base64url characters: app connections sealed in the browser need their id up front. */
+export function newConnectionId(): string {
+  return `conn_${toBase64url(crypto.getRandomValues(new Uint8Array(12)))}`;
+}

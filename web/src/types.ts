@@ -108,3 +108,241 @@ export interface SavedIntegration {
   /** PATCH only: methods whose users' credentials the change removed. */
   purgedMethods?: string[];
 }
+
+// ---- Authorize (CheckAuthenticationForHost, host authorizations) ----
+
+export type AuthorizationWarning = 'expires-soon' | 'expired' | 'needs-reauthorization';
+
+export interface HostAuthorization {
+  id: string;
+  runnerId?: string;
+  integrationId: string | null;
+  host: string;
+  method: string;
+  scopes: string[];
+  identity: string | null;
+  organization: string | null;
+  status: string;
+  reauthorizationReason: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  warnings: string[];
+}
+
+export interface PatOffer {
+  /** Deep link to the PAT page; null until the organization is known. */
+  createUrl: string | null;
+  docsUrl: string;
+  example: string | null;
+  requiredScopes: { scope: string; label: string }[];
+  suggestedName: string;
+  suggestedExpiryDays: number;
+}
+
+/** What the user may do to authorize a host: only the methods the admin enabled. */
+export interface AuthenticationOffers {
+  integrationId: string;
+  runnerId: string;
+  host: string;
+  supportsOauth2?: { authUrl: string; docsUrl: string };
+  supportsPat?: PatOffer;
+}
+
+export interface AuthenticationCheck extends AuthenticationOffers {
+  authenticated: boolean;
+  authorization: HostAuthorization | null;
+  scmId: string;
+  scmName: string;
+}
+
+export interface StoredPat {
+  authorizationId: string;
+  identity: string | null;
+  expiresAt: string | null;
+}
+
+/** What the OAuth callback page posts to its opener (src/management/oauth/callback-page.ts). */
+export interface AuthorizationMessage {
+  type: 'keyway:authorization';
+  ok: boolean;
+  code: string;
+  message: string;
+}
+
+// ---- Open a repository ----
+
+export type RefType = 'branch' | 'tag' | 'commit' | 'pullRequest';
+
+export interface RepositoryContext {
+  kind: 'services' | 'server';
+  host: string;
+  origin: string;
+  virtualDirectory?: string;
+  organization: string;
+  collection?: string;
+  project: string;
+  repository: string;
+  cloneUrl: string;
+  webUrl: string;
+  ref?: { type: RefType; name?: string; sha?: string; pullRequestId?: number };
+  path?: { path: string; line?: number; lineEnd?: number };
+}
+
+export interface RepositoryInfo {
+  id: string;
+  name: string;
+  project: { id: string; name: string };
+  defaultBranch: string | null;
+  webUrl: string;
+  cloneUrl: string;
+}
+
+export interface PullRequestInfo {
+  id: number;
+  title: string;
+  status: string;
+  isDraft: boolean;
+  sourceRef: string;
+  targetRef: string;
+  mergeRef: string;
+  mergeStatus: string | null;
+  sourceSha: string | null;
+  targetSha: string | null;
+}
+
+export interface ResolvedRef {
+  type: RefType;
+  name: string;
+  fullName?: string;
+  sha?: string;
+  isDefault?: boolean;
+  pullRequest?: PullRequestInfo;
+}
+
+export interface ResolvedContext {
+  context: RepositoryContext;
+  repository: RepositoryInfo;
+  ref: ResolvedRef | null;
+  integrationId: string;
+  runnerId: string;
+}
+
+export type AccessReason = 'not_authorized' | 'reauthorization_required' | 'not_found' | 'oauth_blocked' | 'unavailable';
+
+export interface AccessCheck {
+  hasAccess: boolean;
+  reason: AccessReason | null;
+  errorMessage: string | null;
+  repository?: RepositoryInfo;
+  authentication?: AuthenticationOffers;
+  context: RepositoryContext;
+  integrationId: string;
+  runnerId: string;
+}
+
+export type EnvironmentStatus = 'cloning' | 'ready' | 'failed' | 'deleting';
+
+export interface Environment {
+  id: string;
+  runnerId: string;
+  integrationId: string;
+  contextUrl: string;
+  repository: { kind: string; host: string; organization: string; project: string; repository: string; webUrl: string };
+  ref: { type: string; name?: string; sha?: string; pullRequestId?: number; checkout?: string } | null;
+  status: EnvironmentStatus;
+  progress: { phase: string; percent: number; phases: string[] } | null;
+  error: { code: string; message: string } | null;
+  workspacePath: string | null;
+  checkout: { commit: string; description: string; branch: string | null } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+// ---- Projects, app connections, variable group syncs ----
+
+export interface Project {
+  id: string;
+  organizationId: string;
+  name: string;
+  slug: string;
+  role: 'admin' | 'owner' | 'member';
+  createdAt: string;
+}
+
+export type ConnectionMethod = 'oauth' | 'access-token' | 'client-secret';
+
+export interface ConnectionValidation {
+  valid: boolean;
+  code?: string;
+  message?: string;
+  field?: string;
+  identity?: { id: string; displayName?: string };
+  organizations?: string[];
+  checkedScopes?: string[];
+  missingScopes?: string[];
+  uncheckedScopes?: string[];
+  testedAt?: string;
+}
+
+export interface AppConnection {
+  id: string;
+  projectId: string;
+  runnerId: string;
+  name: string;
+  method: ConnectionMethod;
+  organization: string | null;
+  tenantId: string | null;
+  clientId: string | null;
+  status: string;
+  credentialSet: boolean;
+  identity: { id: string; displayName?: string } | null;
+  organizations?: string[];
+  lastTest: ConnectionValidation | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OAuthAppConfiguration {
+  configured: boolean;
+  clientId: string | null;
+  redirectUri: string;
+  problems: string[];
+}
+
+export interface SyncRun {
+  id: string;
+  syncId: string;
+  trigger: string;
+  status: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  counts: { created: number; updated: number; deleted: number; unchanged: number } | null;
+  writes: number | null;
+  requests: number | null;
+  retries: number | null;
+  groupId: number | null;
+  error: string | null;
+}
+
+export interface VariableSync {
+  id: string;
+  projectId: string;
+  connectionId: string;
+  name: string;
+  organization: string;
+  project: string;
+  groupName: string;
+  description: string | null;
+  variables: { name: string; isSecret: boolean }[];
+  variableCount: number;
+  enabled: boolean;
+  scheduleMinutes: number | null;
+  nextRunAt: string | null;
+  running: boolean;
+  lastRun: SyncRun | null;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -9,7 +9,7 @@ import { ConnectionSchema, CreateConnectionBody, OAuthConfigurationSchema, SaveC
 import { OAUTH_CALLBACK_PATH } from './service.ts';
 import type { AppConnectionService } from './service.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 501: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 501: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 

@@ -258,9 +258,9 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.match(never.json().error.message, new RegExp(`/api/v1/scm/authentication\\?integrationId=${integrationId}`));
 
       const outsider = await create(plane.memberBrowser, 'https://dev.azure.com/contoso/Secret/_git/vault');
-      assert.ok([403, 404].includes(outsider.statusCode), outsider.body);
-      assert.match(outsider.json().error.code, /^(access_denied|repository_not_found)$/);
-      assert.match(outsider.json().error.message, /contoso\/Secret\/vault/);
+      assert.equal(outsider.statusCode, 403, outsider.body);
+      assert.equal(outsider.json().error.code, 'access_denied');
+      assert.match(outsider.json().error.message, /refused your authorization for repository contoso\/Secret\/vault: .*TF400813: .* is not authorized to access this resource/);
     });
 
     it('a commit pushed from the workspace arrives in the repository; a PAT works as well as OAuth', async () => {
@@ -344,6 +344,32 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.notEqual(failed.code, 0);
       assert.match(failed.stderr, /keyway: this credential helper's environment no longer exists/);
       assert.match(failed.stderr, /told us to quit/);
+    });
+
+    it("a clone that fails ends failed with git's reason; its secret serves nothing; delete cleans up", async () => {
+      const fault = emu.faults.add({ listener: 'services', path: `/${org}/Web/_git/api/**`, action: 'status', status: 500 });
+      try {
+        const res = await create(plane.adminBrowser, apiUrl);
+        assert.equal(res.statusCode, 201, res.body);
+        const id = res.json().id as string;
+        const env = await eventually(async () => {
+          const got = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+          return got.status === 'cloning' ? undefined : got;
+        }, 'the clone to fail', 30_000);
+        assert.equal(env.status, 'failed');
+        assert.equal(env.error.code, 'clone_failed');
+        assert.match(env.error.message, /^git clone failed: .*500/);
+        assert.ok(!existsSync(env.workspacePath), 'the partial clone is removed');
+        const secret = secretOf(env.workspacePath);
+        const host = new URL(emu.urls.services).host;
+        const asked = await askSocket(runner.runtime.environments.socketPath, secret, `protocol=http\nhost=${host}\npath=${org}/Web/_git/api\n\n`);
+        assert.equal(asked.status, 401);
+        const deleted = await plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
+        assert.equal(deleted.statusCode, 204, deleted.body);
+        assert.ok(!existsSync(join(env.workspacePath, '..')));
+      } finally {
+        emu.faults.remove(fault);
+      }
     });
 
     it('the token is never in .git/config, the remote URL, the process list or the logs', async () => {
@@ -434,7 +460,7 @@ for (const { kind, skip } of await databaseKinds()) {
         line('bare curl, /v1/healthz', health),
         line('node -e 0 (what a Node helper would cost before any work)', node),
       ].join('\n  ');
-      t.diagnostic(report);
+      for (const l of report.split('\n')) t.diagnostic(l);
       // The script adds a shell to curl, nothing like a Node start-up.
       assert.ok(script.median < curl.median + 40, `helper script ${script.median} ms vs curl ${curl.median} ms`);
     });

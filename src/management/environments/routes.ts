@@ -8,7 +8,7 @@ import { asRunner, asUser } from '../runners/routes.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
 // Null first: with ajv's type coercion a null would otherwise become "" when a string is tried first.
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -21,8 +21,8 @@ const Progress = Type.Object({
 const Failure = Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) });
 const Checkout = Type.Object({
   commit: Type.String({ maxLength: 64 }),
-  description: Type.String({ maxLength: 300 }),
-  branch: Nullable(Type.String({ maxLength: 300 })),
+  description: Type.String({ maxLength: 1000 }),
+  branch: Nullable(Type.String({ maxLength: 1000 })),
 });
 
 export const EnvironmentSchema = Type.Object({

@@ -247,7 +247,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
       const before = (await runner.runtime.credentials.listForSubject({ type: 'user', id: plane.member.id })).length;
       const wrong = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: 'w'.repeat(52) } });
-      assert.equal(wrong.statusCode, 502, wrong.body);
+      assert.equal(wrong.statusCode, 422, wrong.body);
       assert.equal(wrong.json().error.code, 'pat_rejected');
       assert.match(wrong.json().error.message, /did not accept the token/);
       const weak = emu.world.createPat(adoUser.id, { scopes: ['vso.project'], orgs: [org] });

@@ -5,7 +5,7 @@ import { databaseKinds } from '../../../test/support/databases.ts';
 import { startRepositoryBed } from '../../../test/support/repositories.ts';
 import type { RepositoryBed } from '../../../test/support/repositories.ts';
 import type { Repository, User } from '../../../emulator/index.ts';
-import { resolveCommit } from '../../../emulator/git/repo.ts';
+import { resolveCommit, runGit } from '../../../emulator/git/repo.ts';
 
 const ORG = 'fabrikam';
 
@@ -51,7 +51,9 @@ for (const { kind, skip } of await databaseKinds()) {
           carol = w.addUser({ upn: `carol@${emu.defaultTenant.domain}`, displayName: 'Carol' });
           w.addMember(ORG, alice.id);
           w.addMember(ORG, carol.id);
-          web = await w.createRepository(ORG, 'Web', 'web', { commits: 5, branches: ['feature/login', 'feature'], tags: ['v1.0', { name: 'v2.0', message: 'Release 2.0' }], createdBy: alice.id });
+          web = await w.createRepository(ORG, 'Web', 'web', { commits: 5, branches: ['feature/login', 'release', 'release-2'], tags: ['v1.0'], createdBy: alice.id });
+          // An annotated tag, written with git itself (the emulator's seed writes lightweight tags).
+          await runGit(['-c', 'user.name=Alice', '-c', 'user.email=alice@example.invalid', 'tag', '-a', 'v2.0', '-m', 'Release 2.0', 'refs/heads/main'], { gitDir: web.gitDir });
           api = await w.createRepository(ORG, 'Web', 'api', { commits: 1, createdBy: alice.id });
           tools = await w.createRepository(ORG, 'tools', 'tools', { commits: 2, createdBy: alice.id });
           await w.createPullRequest(ORG, 'Web', 'web', { sourceRefName: 'feature/login', title: 'Sign-in page', createdBy: alice.id });
@@ -66,7 +68,7 @@ for (const { kind, skip } of await databaseKinds()) {
       );
       sha.main = (await resolveCommit(web.gitDir, 'refs/heads/main'))!;
       sha.login = (await resolveCommit(web.gitDir, 'refs/heads/feature/login'))!;
-      sha.feature = (await resolveCommit(web.gitDir, 'refs/heads/feature'))!;
+      sha.release = (await resolveCommit(web.gitDir, 'refs/heads/release'))!;
       sha.first = (await resolveCommit(web.gitDir, 'refs/heads/main~4'))!;
       sha.merge = (await resolveCommit(web.gitDir, 'refs/pull/1/merge'))!;
       await bed.providePat(bed.plane.memberBrowser, alicePat.token, ORG);
@@ -82,8 +84,9 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(body.repository.project.name, 'Web');
       assert.equal(body.repository.project.id, web.projectId);
       assert.equal(body.repository.defaultBranch, 'main');
-      assert.equal(body.repository.cloneUrl, `${S()}/${ORG}/Web/_git/web`);
-      assert.equal(body.repository.webUrl, `${S()}/${ORG}/Web/_git/web`);
+      // Named like its project: Azure DevOps (and the emulator) answer with the short form.
+      assert.equal(body.repository.cloneUrl, `${S()}/${ORG}/_git/web`);
+      assert.equal(body.repository.webUrl, `${S()}/${ORG}/_git/web`);
     };
     const defaultBranch = (body: ResolveBody) => {
       webRepo(body);
@@ -156,10 +159,10 @@ for (const { kind, skip } of await databaseKinds()) {
       },
       {
         form: 'branch whose name prefixes others (exact match)',
-        url: () => `https://dev.azure.com/${ORG}/Web/_git/web?version=GBfeature`,
+        url: () => `https://dev.azure.com/${ORG}/Web/_git/web?version=GBrelease`,
         cold: 2,
         warm: 1,
-        check: (b) => assert.equal(b.ref?.sha, sha.feature),
+        check: (b) => assert.equal(b.ref?.sha, sha.release),
       },
       {
         form: 'tag, version=GT (lightweight)',
@@ -247,7 +250,8 @@ for (const { kind, skip } of await databaseKinds()) {
         check: (b) => {
           assert.equal(b.context.kind, 'server');
           assert.equal(b.repository.id, legacy.id);
-          assert.equal(b.repository.cloneUrl, `${bed.emu.urls.server}/DefaultCollection/Legacy/_git/legacy`);
+          assert.equal(b.repository.cloneUrl, `${bed.emu.urls.server}/DefaultCollection/_git/legacy`);
+          assert.equal(b.context.cloneUrl, `${bed.emu.urls.server}/DefaultCollection/Legacy/_git/legacy`);
         },
       },
     ];
@@ -345,7 +349,7 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal(body.authentication.supportsPat.createUrl, `https://dev.azure.com/${ORG}/_usersSettings/tokens`);
         // Resolving says the same, as an error.
         const resolved = await bed.resolve(browser, url());
-        assert.equal(resolved.statusCode, 403);
+        assert.equal(resolved.statusCode, 409);
         assert.equal(resolved.json().error.code, 'not_authorized');
       });
 
@@ -405,7 +409,7 @@ for (const { kind, skip } of await databaseKinds()) {
           assert.equal(blocked.reason, 'oauth_blocked');
           assert.match(blocked.errorMessage, /Third-party application access via OAuth/);
           const resolved = await bed.resolve(frank.browser, url());
-          assert.equal(resolved.statusCode, 403);
+          assert.equal(resolved.statusCode, 409);
           assert.equal(resolved.json().error.code, 'oauth_blocked');
           // The same organization still takes the member's PAT.
           assert.equal((await bed.access(bed.plane.memberBrowser, url())).json().hasAccess, true);
@@ -432,7 +436,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await bed.resolve(bed.plane.memberBrowser, `https://dev.azure.com/${ORG}/Web/_git/web`)).statusCode, 200);
       const { browser } = await bed.newMember('grace');
       const res = await bed.resolve(browser, `https://dev.azure.com/${ORG}/Web/_git/web`);
-      assert.equal(res.statusCode, 403);
+      assert.equal(res.statusCode, 409);
       assert.equal(res.json().error.code, 'not_authorized');
     });
 

@@ -42,21 +42,6 @@ export interface ListingQuery extends IntegrationChoice {
   continuationToken?: string;
 }
 
-// What a runner's answer code means over HTTP. control.call reports every handler failure as 502;
-// these are outcomes about the user's access or input, not gateway failures.
-const STATUS_FOR_CODE: Record<string, number> = {
-  invalid_request: 400,
-  invalid_continuation_token: 400,
-  not_authorized: 403,
-  reauthorization_required: 403,
-  oauth_blocked: 403,
-  not_found: 404,
-  ref_not_found: 404,
-  pull_request_not_found: 404,
-  pull_request_not_in_repository: 404,
-  unavailable: 503,
-};
-
 // The runner could not be asked: CheckRepositoryAccess answers "unavailable" instead of failing.
 const RUNNER_UNREACHABLE = new Set(['runner_offline', 'runner_timeout', 'runner_revoked']);
 
@@ -156,13 +141,8 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
   }
 
   async function ask<R>(row: Row, kind: string, payload: unknown): Promise<R> {
-    try {
-      return await deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
-    } catch (err) {
-      const status = err instanceof ApiError && err.statusCode === 502 ? STATUS_FOR_CODE[err.code] : undefined;
-      if (err instanceof ApiError && status !== undefined) throw new ApiError(status, err.code, err.message, err.field);
-      throw err;
-    }
+    // control.call already gives each runner answer code its HTTP status (statusForFailure).
+    return deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
   }
 
   /** The parsed context with the names Azure DevOps uses, and the resolved commit id. */

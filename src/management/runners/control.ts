@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError } from '../../http/errors.ts';
+import { statusForFailure } from '../../control/protocol.ts';
 import type { ControlAnswer, ControlRequest } from '../../control/protocol.ts';
 import { newId } from '../identity/tokens.ts';
 import { runnerStatus } from './service.ts';
@@ -72,7 +73,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
           if (row?.status === 'answered' && row.response) {
             const answer = JSON.parse(row.response) as ControlAnswer<R>;
             if (answer.ok) return answer.result;
-            throw new ApiError(502, answer.error.code, answer.error.message, answer.error.field);
+            throw new ApiError(statusForFailure(answer.error.code), answer.error.code, answer.error.message, answer.error.field);
           }
           const remaining = deadline.getTime() - Date.now();
           if (remaining <= 0) {

@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../../logging/logger.ts';
 import { gitCredentialTarget, sameCredentialTarget } from '../../azure-devops/git-remote.ts';
 import type { GitCredentialTarget } from '../../azure-devops/git-remote.ts';
@@ -54,9 +54,10 @@ export interface CredentialServerDeps {
  * directory of this user under the temp directory named after the data directory.
  */
 export function credentialSocketPath(dataDir: string): string {
-  const preferred = join(dataDir, 'run', 'credentials.sock');
+  // Absolute: the path is written into helper scripts that run from the workspace.
+  const preferred = join(resolve(dataDir), 'run', 'credentials.sock');
   if (Buffer.byteLength(preferred) <= MAX_SOCKET_PATH_BYTES) return preferred;
-  const digest = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
   return join(tmpdir(), `keyway-${process.getuid?.() ?? 'u'}-${digest}`, 'credentials.sock');
 }
 

@@ -15,6 +15,8 @@ export interface CloneProgress {
 const WITH_PERCENT = /^(?:remote:\s*)?([A-Z][A-Za-z ]{2,40}?):\s+(\d{1,3})%\s*\((\d+)\/(\d+)\)/;
 const COUNT_ONLY = /^(?:remote:\s*)?(Enumerating objects|Counting objects|Compressing objects):\s+(\d+)(?:,\s*done\.)?\s*$/;
 const MAX_TAIL_LINES = 20;
+// git has a handful of phases; a server could send any "remote: Name: n% (a/b)" line.
+const MAX_PHASES = 20;
 
 /**
  * Feeds stderr chunks; calls `onProgress` on every progress line that changes phase or percent, and
@@ -27,7 +29,10 @@ export function createProgressParser(onProgress: (progress: CloneProgress) => vo
   let last: { phase: string; percent: number } | undefined;
 
   function emit(phase: string, percent: number): void {
-    if (!phases.includes(phase)) phases.push(phase);
+    if (!phases.includes(phase)) {
+      if (phases.length >= MAX_PHASES) return;
+      phases.push(phase);
+    }
     if (last && last.phase === phase && last.percent === percent) return;
     last = { phase, percent };
     onProgress({ phase, percent, phases: [...phases] });

@@ -1,6 +1,8 @@
 // Environments on the runner: check access, prepare a workspace with its credential helper, clone
 // in the background while reporting git's progress, and tear everything down on delete.
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -72,6 +74,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   const grants = new Map<string, { grant: CredentialGrant; at: number }>();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const states = new Map<string, CloneReport>();
+  const instance = `${hostname()}:${resolve(options.dataDir)}`;
 
   async function grantFor(secretHash: string): Promise<CredentialGrant | undefined> {
     const hit = grants.get(secretHash);
@@ -155,7 +158,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           return new HandlerError('not_found', `${what} does not exist, or your Azure DevOps account has no access to it${said}`);
         case 'unauthenticated':
         case 'forbidden':
-          return new HandlerError('access_denied', `Azure DevOps refused your authorization for ${what}: you may not be a member of the organization, or the organization does not allow this sign-in${said}`);
+          return new HandlerError('access_denied', `Azure DevOps refused your authorization for ${what}: you may not be a member of the organization, the organization may not allow this sign-in, or the authorization was revoked (connect again)${said}`);
         default:
           return new HandlerError('azure_devops_unavailable', `could not check ${what}: ${err.describe()}`);
       }
@@ -174,6 +177,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     }
     if (repository.isDisabled) throw new HandlerError('repository_disabled', `${name} is disabled in Azure DevOps; ask a project administrator to enable it`);
     if (!ref) return { kind: 'branch', branch: null };
+    checkRef(ref);
     const refExists = async (full: string, what: string, code: string) => {
       const short = full.replace(/^refs\//, '');
       let names: string[];
@@ -228,6 +232,20 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     }
   }
 
+  /** The ref comes parsed from the management plane; it still reaches git's command line only if it is plain. */
+  function checkRef(ref: RepositoryRef): void {
+    const plainName = (name: unknown) =>
+      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+      typeof name === 'string' && name.length > 0 && name.length <= 400 && !name.startsWith('-') && !name.includes('..') && !/[\s~^:?*[\\\u0000-\u001f\u007f]/.test(name);
+    const ok =
+      ref.type === 'branch' || ref.type === 'tag'
+        ? plainName(ref.name)
+        : ref.type === 'commit'
+          ? typeof ref.sha === 'string' && /^[0-9a-f]{4,40}$/i.test(ref.sha)
+          : Number.isInteger(ref.pullRequestId) && ref.pullRequestId > 0;
+    if (!ok) throw new HandlerError('invalid_request', 'the ref is not a plain branch or tag name, commit id or pull request number');
+  }
+
   function checkRepository(p: Partial<EnvironmentCreatePayload>, integration: RunnerIntegration): EnvironmentRepository {
     const r = p.repository;
     const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 400;
@@ -279,13 +297,13 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: layout.worktree, signal })).stdout.trim();
     const branch = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd: layout.worktree, signal }).catch(() => undefined))?.stdout.trim() || null;
     if (!description) description = branch ? `branch ${branch}` : `commit ${commit} (detached)`;
-    return { commit, description, branch };
+    return { commit, description: description.slice(0, 1000), branch };
   }
 
   function failureOf(err: unknown): { code: string; message: string } {
     if (err instanceof GitCommandError) {
       const said = err.outcome.messages.filter((l) => !/^Cloning into/.test(l)).slice(-4).join(' ');
-      return { code: 'clone_failed', message: `git ${err.args[0] === 'clone' ? 'clone' : err.args[0]} failed: ${said || `exit code ${err.outcome.code}`}` };
+      return { code: 'clone_failed', message: `git ${err.args[0]} failed: ${said || `exit code ${err.outcome.code}`}`.slice(0, 1500) };
     }
     if (err instanceof HandlerError) return { code: err.code, message: err.message };
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };
@@ -345,6 +363,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       remoteUrl,
       secretHash: hashSecret(secret),
       workspace: layout.root,
+      instance,
       status: 'cloning',
       createdAt: new Date().toISOString(),
     };
@@ -354,7 +373,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new HandlerError('environment_exists', `a workspace for ${id} exists on this runner already`);
       throw err;
     }
-    await store.insert(env);
+    try {
+      await store.insert(env);
+    } catch (err) {
+      await removeWorkspace(layout).catch(() => undefined);
+      throw err;
+    }
     startClone(env, layout, clonePlan);
     return { workspacePath: layout.worktree, remoteUrl };
   }
@@ -391,7 +415,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   }
 
   // A clone cut short by a restart cannot resume: say so, once, and stop serving its secret.
-  for (const env of await store.listByStatus('cloning')) {
+  for (const env of await store.listByStatus(instance, 'cloning')) {
     if (running.has(env.id)) continue;
     await store.setStatus(env.id, 'failed');
     const report: CloneReport = { status: 'failed', error: { code: 'clone_interrupted', message: 'the runner restarted while cloning; delete the environment and create it again' } };

@@ -13,6 +13,8 @@ export interface RunnerEnvironment {
   secretHash: string;
   /** `{dataDir}/workspaces/{id}`. */
   workspace: string;
+  /** `{hostname}:{dataDir}` of the runner process whose disk holds the workspace. */
+  instance: string;
   status: RunnerEnvironmentStatus;
   createdAt: string;
 }
@@ -25,6 +27,7 @@ const toEnvironment = (row: RunnerDB['environments']): RunnerEnvironment => ({
   remoteUrl: row.remote_url,
   secretHash: row.secret_hash,
   workspace: row.workspace,
+  instance: row.instance,
   status: row.status as RunnerEnvironmentStatus,
   createdAt: row.created_at,
 });
@@ -32,7 +35,8 @@ const toEnvironment = (row: RunnerDB['environments']): RunnerEnvironment => ({
 /** The runner's environment rows. Holds the helper secret's digest only. */
 export function createEnvironmentStore(db: Kysely<RunnerDB>) {
   return {
-    async insert(env: RunnerEnvironment): Promise<void> {
+    /** `instance` defaults to '' (a row no process reconciles at start-up: fixtures, benchmarks). */
+    async insert(env: Omit<RunnerEnvironment, 'instance'> & { instance?: string }): Promise<void> {
       await db
         .insertInto('environments')
         .values({
@@ -43,6 +47,7 @@ export function createEnvironmentStore(db: Kysely<RunnerDB>) {
           remote_url: env.remoteUrl,
           secret_hash: env.secretHash,
           workspace: env.workspace,
+          instance: env.instance ?? '',
           status: env.status,
           created_at: env.createdAt,
         })
@@ -59,8 +64,8 @@ export function createEnvironmentStore(db: Kysely<RunnerDB>) {
       return row && toEnvironment(row);
     },
 
-    async listByStatus(status: RunnerEnvironmentStatus): Promise<RunnerEnvironment[]> {
-      const rows = await db.selectFrom('environments').selectAll().where('status', '=', status).execute();
+    async listByStatus(instance: string, status: RunnerEnvironmentStatus): Promise<RunnerEnvironment[]> {
+      const rows = await db.selectFrom('environments').selectAll().where('instance', '=', instance).where('status', '=', status).execute();
       return rows.map(toEnvironment);
     },
 

@@ -28,6 +28,7 @@ export function assertEnvironmentId(id: unknown): asserts id is string {
 export function repositoryDirName(repository: string): string {
   const cleaned = repository
     .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/^[.-]+/, '')
     .slice(0, 64)
@@ -88,9 +89,9 @@ export function helperScript(options: { environmentId: string; socketPath: strin
     '  exit 0',
     'fi',
     'if [ "$code" = 0 ]; then',
-    "  printf 'keyway: %s\\n' \"$answer\" >&2",
+    "  printf 'keyway: %s\\n' \"${answer%\"$nl\"}\" >&2",
     'else',
-    `  printf 'keyway: cannot reach the Keyway runner on its credential socket (curl exit %s); is the runner running?\\n' "$code" >&2`,
+    `  printf 'keyway: cannot ask the Keyway runner for a token (curl exit %s): is the runner running, and is the workspace secret file .keyway/secret readable?\\n' "$code" >&2`,
     'fi',
     'echo quit=1',
     '',

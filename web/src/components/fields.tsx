@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
+import type { InputHTMLAttributes, ReactNode, Ref, SelectHTMLAttributes } from 'react';
 
 interface Common {
   label: ReactNode;
@@ -15,9 +15,10 @@ function describedBy(...ids: (string | false | undefined)[]): string | undefined
   return joined || undefined;
 }
 
-type InputProps = Common & Omit<InputHTMLAttributes<HTMLInputElement>, 'name'>;
+type InputProps = Common & Omit<InputHTMLAttributes<HTMLInputElement>, 'name'> & { ref?: Ref<HTMLInputElement> };
 
-export function TextField({ label, name, error, hint, warning, id, className, ...input }: InputProps) {
+/** `ref` reaches the input: secrets stay uncontrolled (in the DOM, not in React state) and are read at submit. */
+export function TextField({ label, name, error, hint, warning, id, className, ref, ...input }: InputProps) {
   const auto = useId();
   const inputId = id ?? `${auto}-${name}`;
   const hintId = hint ? `${inputId}-hint` : undefined;
@@ -26,7 +27,7 @@ export function TextField({ label, name, error, hint, warning, id, className, ..
   return (
     <div className={`field${className ? ` ${className}` : ''}`}>
       <label htmlFor={inputId}>{label}</label>
-      <input id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId, warningId)} {...input} />
+      <input ref={ref} id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId, warningId)} {...input} />
       {hint && (
         <p className="hint" id={hintId}>
           {hint}

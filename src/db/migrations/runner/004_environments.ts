@@ -18,6 +18,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     // SHA-256 (hex) of the helper's secret.
     .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
     .addColumn('workspace', 'text', (c) => c.notNull())
+    // Which runner process's disk holds the workspace (`{hostname}:{dataDir}`): replicas sharing
+    // this store each own their workspaces.
+    .addColumn('instance', 'text', (c) => c.notNull())
     // 'cloning' | 'ready' | 'failed'
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())

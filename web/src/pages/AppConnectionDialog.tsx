@@ -1,0 +1,210 @@
+import { useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { Dialog } from '../components/dialog.tsx';
+import { SelectField, TextField } from '../components/fields.tsx';
+import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
+import { Alert } from '../components/page.tsx';
+import { appConnectionSecretAad, newConnectionId, sealForRunner } from '../sealing.ts';
+import type { AppConnection, ConnectionMethod, ConnectionValidation, OAuthAppConfiguration, Runner } from '../types.ts';
+import { useApi } from '../use-api.ts';
+import { sentence } from './AuthorizePanel.tsx';
+
+// Creating an app connection: the PAT or client secret is sealed here to the runner's key, with the
+// connection's id (chosen here) as associated data, so the server relays it without reading it.
+
+const METHOD_LABEL: Record<ConnectionMethod, string> = {
+  'access-token': 'Personal Access Token',
+  'client-secret': 'Service principal (client secret)',
+  oauth: 'Microsoft Entra ID OAuth',
+};
+
+export function connectionMethodLabel(method: ConnectionMethod): string {
+  return METHOD_LABEL[method] ?? method;
+}
+
+const FIELDS: Record<string, string> = {
+  name: 'name',
+  runnerId: 'runnerId',
+  method: 'method',
+  organization: 'organization',
+  tenantId: 'tenantId',
+  clientId: 'clientId',
+  accessToken: 'secret',
+  sealedAccessToken: 'secret',
+  clientSecret: 'secret',
+  sealedClientSecret: 'secret',
+  id: 'form',
+};
+
+/** Why a validation failed, in words, with the scopes it lacks. */
+export function describeValidation(v: ConnectionValidation): string {
+  if (v.valid) {
+    const who = v.identity?.displayName ?? v.identity?.id;
+    return `It works${who ? ` (as ${who})` : ''}.${v.uncheckedScopes?.length ? ` Not checked without side effects: ${v.uncheckedScopes.join(', ')}.` : ''}`;
+  }
+  return `${sentence(v.message ?? 'The credential did not work.')}${v.missingScopes?.length ? ` Missing scopes: ${v.missingScopes.join(', ')}.` : ''}`;
+}
+
+interface Props {
+  projectId: string;
+  onClose: (created?: { connection: AppConnection; validation: ConnectionValidation }) => void;
+}
+
+export function AppConnectionDialog({ projectId, onClose }: Props) {
+  const runners = useApi<{ runners: Runner[] }>('/runners');
+  const oauth = useApi<OAuthAppConfiguration>('/app-connections/oauth/configuration');
+  const usable = runners.data?.runners.filter((r) => r.status !== 'revoked') ?? [];
+  const [id] = useState(newConnectionId);
+  const [name, setName] = useState('');
+  const [runnerId, setRunnerId] = useState('');
+  const [method, setMethod] = useState<ConnectionMethod>('access-token');
+  const [organization, setOrganization] = useState('');
+  const [tenantId, setTenantId] = useState('');
+  const [clientId, setClientId] = useState('');
+  // The PAT or client secret stays in the input, never in React state.
+  const secretRef = useRef<HTMLInputElement>(null);
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState<string>();
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(formRef, errors);
+  const runner = usable.find((r) => r.id === runnerId) ?? usable[0];
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const secret = secretRef.current?.value ?? '';
+    const fields: Record<string, string> = {};
+    if (!name.trim()) fields.name = 'Enter a name, for example "pipelines".';
+    if (!runner) fields.runnerId = 'There is no runner to hold the credential. Ask an admin to register one.';
+    if (method === 'client-secret') {
+      if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the service principal was added to.';
+      if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID from Entra ID.';
+      if (!clientId.trim()) fields.clientId = 'Enter the Application (client) ID from Entra ID.';
+    }
+    if (method !== 'oauth' && !secret) fields.secret = method === 'access-token' ? 'Paste the Personal Access Token.' : "Paste the client secret's Value.";
+    if (Object.keys(fields).length) {
+      setErrors({ fields });
+      return;
+    }
+    setErrors(NO_ERRORS);
+    try {
+      const body: Record<string, unknown> = { id, name: name.trim(), runnerId: runner!.id, method };
+      if (organization.trim()) body.organization = organization.trim();
+      if (method === 'client-secret') Object.assign(body, { tenantId: tenantId.trim(), clientId: clientId.trim() });
+      if (method !== 'oauth') {
+        if (!runner!.publicKey) throw new Error('This runner has not registered its key yet, so nothing can be sealed for it. Pick another runner or start it.');
+        setBusy('Sealing the credential…');
+        const sealed = await sealForRunner(runner!.publicKey, secret, appConnectionSecretAad(id));
+        body[method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret'] = sealed;
+      }
+      setBusy('The runner is checking the credential with Azure DevOps…');
+      const created = await api.post<{ connection: AppConnection; validation: ConnectionValidation }>(`/projects/${encodeURIComponent(projectId)}/app-connections`, body);
+      if (secretRef.current) secretRef.current.value = '';
+      onClose(created);
+    } catch (err) {
+      const mapped = formErrorsFrom(err, FIELDS);
+      if (mapped.form) mapped.form = sentence(mapped.form);
+      for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
+      setErrors(mapped);
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
+  return (
+    <Dialog title="Add an app connection" onClose={() => onClose()} wide>
+      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
+        {errors.form && <Alert>{errors.form}</Alert>}
+        <div className="field-row">
+          <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} autoComplete="off" hint="How syncs refer to it." />
+          <SelectField label="Runner" name="runnerId" value={runner?.id ?? ''} onChange={(e) => setRunnerId(e.target.value)} error={errors.fields.runnerId} hint="Holds the credential and runs the syncs.">
+            {usable.map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.name}
+                {r.status !== 'online' ? ` (${r.status})` : ''}
+              </option>
+            ))}
+          </SelectField>
+        </div>
+        <fieldset className="choice" aria-describedby={errors.fields.method ? 'connection-method-error' : undefined}>
+          <legend>Method</legend>
+          {(['access-token', 'client-secret', 'oauth'] as const).map((m) => (
+            <label className="choice-option" key={m}>
+              <input type="radio" name="method" value={m} checked={method === m} onChange={() => setMethod(m)} />
+              <span>
+                <strong>{connectionMethodLabel(m)}</strong>
+                <span className="hint">
+                  {m === 'access-token' && 'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
+                  {m === 'client-secret' && 'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
+                  {m === 'oauth' && (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
+                </span>
+              </span>
+            </label>
+          ))}
+          {errors.fields.method && (
+            <p className="field-error" id="connection-method-error">
+              {errors.fields.method}
+            </p>
+          )}
+        </fieldset>
+        {method === 'oauth' && oauthProblems.length > 0 && (
+          <Alert kind="warning">
+            OAuth app connections are not available here:
+            <ul className="problems">
+              {oauthProblems.map((p) => (
+                <li key={p}>{sentence(p)}</li>
+              ))}
+            </ul>
+          </Alert>
+        )}
+        {method === 'oauth' && oauth.data?.configured && (
+          <p className="hint">
+            Redirect URI to register in the app registration: <code>{oauth.data.redirectUri}</code>
+          </p>
+        )}
+        <TextField
+          label={method === 'client-secret' ? 'Organization' : 'Organization (optional)'}
+          name="organization"
+          value={organization}
+          onChange={(e) => setOrganization(e.target.value)}
+          error={errors.fields.organization}
+          hint="The name in dev.azure.com/{organization}."
+          autoComplete="off"
+          spellCheck={false}
+        />
+        {method === 'client-secret' && (
+          <div className="field-row">
+            <TextField label="Directory (tenant) ID" name="tenantId" value={tenantId} onChange={(e) => setTenantId(e.target.value)} error={errors.fields.tenantId} autoComplete="off" spellCheck={false} />
+            <TextField label="Application (client) ID" name="clientId" value={clientId} onChange={(e) => setClientId(e.target.value)} error={errors.fields.clientId} autoComplete="off" spellCheck={false} />
+          </div>
+        )}
+        {method !== 'oauth' && (
+          <TextField
+            key={method}
+            ref={secretRef}
+            label={method === 'access-token' ? 'Personal Access Token' : 'Client secret'}
+            name="secret"
+            type="password"
+            error={errors.fields.secret}
+            hint="Sealed in this browser to the runner's key; only the runner can read it. It is checked before it is kept, and never shown again."
+            autoComplete="new-password"
+            spellCheck={false}
+          />
+        )}
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={busy !== undefined || (method === 'oauth' && oauthProblems.length > 0)}>
+            {busy ? 'Checking…' : 'Create and test'}
+          </button>
+          <button type="button" onClick={() => onClose()}>
+            Cancel
+          </button>
+        </div>
+        <p className="visually-hidden" role="status">
+          {busy ?? ''}
+        </p>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,188 @@
+import { useState } from 'react';
+import { api } from '../api.ts';
+import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { Alert, Loading, PageHeading, Time, formatTime } from '../components/page.tsx';
+import { Link } from '../router.tsx';
+import type { AuthenticationCheck, HostAuthorization, Runner } from '../types.ts';
+import { useApi } from '../use-api.ts';
+import { AuthorizePanel, sentence } from './AuthorizePanel.tsx';
+
+// "My authorizations": what the user authorized on each runner (never the tokens), with warnings
+// before a credential stops working, Reconnect and Remove.
+
+const METHOD_LABEL: Record<string, string> = { oauth: 'Microsoft Entra ID (OAuth)', pat: 'Personal Access Token' };
+
+export function methodLabel(method: string): string {
+  return METHOD_LABEL[method] ?? method;
+}
+
+/** The warnings the runner attaches, in words, most urgent first. */
+export function warningTexts(a: HostAuthorization): string[] {
+  const out: string[] = [];
+  const when = a.expiresAt ? formatTime(a.expiresAt) : undefined;
+  if (a.warnings.includes('needs-reauthorization') || a.status === 'needs-reauthorization') {
+    out.push(a.reauthorizationReason ? `Reconnect needed: ${sentence(a.reauthorizationReason)}` : `Azure DevOps no longer accepts this authorization. Reconnect to keep using ${a.host}.`);
+  }
+  if (a.warnings.includes('expired')) {
+    out.push(a.method === 'pat' ? `This token expired${when ? ` on ${when}` : ''}. Provide a new one to keep using ${a.host}.` : `This sign-in expired${when ? ` on ${when}` : ''}. Reconnect to keep using ${a.host}.`);
+  } else if (a.warnings.includes('expires-soon')) {
+    out.push(a.method === 'pat' ? `This token expires${when ? ` on ${when}` : ' soon'}. Create a new one and provide it before then.` : `This sign-in expires${when ? ` on ${when}` : ' soon'}. Reconnect before then.`);
+  }
+  return out;
+}
+
+export function AuthorizationsPage() {
+  const list = useApi<{ authorizations: HostAuthorization[]; unavailableRunners: { runnerId: string; reason: string }[] }>('/scm/authorizations');
+  const runners = useApi<{ runners: Runner[] }>('/runners');
+  const [removing, setRemoving] = useState<HostAuthorization>();
+  const [reconnecting, setReconnecting] = useState<HostAuthorization>();
+  const [notice, setNotice] = useState<{ kind: 'success' | 'warning'; text: string }>();
+  const runnerName = (id: string | undefined) => (id ? (runners.data?.runners.find((r) => r.id === id)?.name ?? id) : '—');
+  const authorizations = list.data?.authorizations;
+
+  return (
+    <>
+      <PageHeading title="My authorizations" />
+      <p className="lead">
+        How the runners reach Azure DevOps for you. The credentials stay on the runners; Keyway shows only what they are. To add one, <Link to="/open">open a repository</Link>.
+      </p>
+      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
+      {list.error && <Alert>{list.error.message}</Alert>}
+      {list.data?.unavailableRunners.map((u) => (
+        <Alert kind="warning" key={u.runnerId}>
+          Runner {runnerName(u.runnerId)} could not be asked ({sentence(u.reason)}) Its authorizations are not listed.
+        </Alert>
+      ))}
+      {list.loading && !authorizations && <Loading />}
+      {authorizations && authorizations.length === 0 && (
+        <p className="empty">
+          You have not authorized any host yet. <Link to="/open">Open a repository</Link> to connect.
+        </p>
+      )}
+      {authorizations && authorizations.length > 0 && (
+        <ul className="card-list">
+          {authorizations.map((a) => {
+            const warnings = warningTexts(a);
+            const label = `${a.host} (${methodLabel(a.method)}${a.organization ? `, ${a.organization}` : ''})`;
+            return (
+              <li key={`${a.runnerId}/${a.id}`} className={`card${warnings.length ? ' card-warning' : ''}`}>
+                <h2 className="card-title">
+                  {a.host} <span className="muted">· {methodLabel(a.method)}</span>
+                </h2>
+                {warnings.map((w) => (
+                  <Alert kind="warning" key={w}>
+                    {w}
+                  </Alert>
+                ))}
+                <dl className="details details-compact">
+                  <div>
+                    <dt>Signed in as</dt>
+                    <dd>{a.identity ?? '—'}</dd>
+                  </div>
+                  <div>
+                    <dt>Organization</dt>
+                    <dd>{a.organization ?? 'All your organizations'}</dd>
+                  </div>
+                  <div>
+                    <dt>Scopes</dt>
+                    <dd>{a.scopes.length ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>) : '—'}</dd>
+                  </div>
+                  <div>
+                    <dt>Expires</dt>
+                    <dd>
+                      {a.expiresAt ? <Time value={a.expiresAt} /> : a.method === 'oauth' ? 'Renewed automatically' : 'Not given'}
+                      {a.warnings.includes('expired') && <span className="badge badge-failed">Expired</span>}
+                      {!a.warnings.includes('expired') && a.warnings.includes('expires-soon') && <span className="badge badge-pending">Expires soon</span>}
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>Last used</dt>
+                    <dd>
+                      <Time value={a.lastUsedAt} />
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>Runner</dt>
+                    <dd>{runnerName(a.runnerId)}</dd>
+                  </div>
+                  <div>
+                    <dt>Added</dt>
+                    <dd>
+                      <Time value={a.createdAt} />
+                    </dd>
+                  </div>
+                </dl>
+                <div className="actions">
+                  {a.integrationId && (
+                    <button type="button" className="button-small" onClick={() => setReconnecting(a)} aria-label={`Reconnect ${label}`}>
+                      Reconnect
+                    </button>
+                  )}
+                  {a.runnerId && (
+                    <button type="button" className="button-small button-danger-outline" onClick={() => setRemoving(a)} aria-label={`Remove ${label}`}>
+                      Remove
+                    </button>
+                  )}
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {reconnecting && (
+        <ReconnectDialog
+          authorization={reconnecting}
+          onClose={(text) => {
+            setReconnecting(undefined);
+            if (text) {
+              setNotice({ kind: 'success', text });
+              list.reload();
+            }
+          }}
+        />
+      )}
+      {removing && (
+        <ConfirmDialog
+          title={`Remove your authorization for ${removing.host}?`}
+          confirmLabel="Remove authorization"
+          onClose={() => setRemoving(undefined)}
+          onConfirm={async () => {
+            const result = await api.delete<{ deleted: boolean; revokedUpstream: boolean; method: string }>(`/scm/authorizations/${encodeURIComponent(removing.runnerId!)}/${encodeURIComponent(removing.id)}`);
+            setNotice({
+              kind: 'success',
+              text: `Your ${methodLabel(removing.method)} authorization for ${removing.host} was removed${result.revokedUpstream ? ' and revoked with Entra ID' : ''}.${removing.method === 'pat' ? ' The token itself stays valid in Azure DevOps until you revoke it there.' : ''}`,
+            });
+            list.reload();
+          }}
+        >
+          <p>
+            The runner forgets this {removing.method === 'pat' ? 'token' : 'sign-in'}. Environments using {removing.host} stop getting tokens until you authorize again.
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+/** Reconnect: the same choices as the first time, for the authorization's host and organization. */
+function ReconnectDialog({ authorization, onClose }: { authorization: HostAuthorization; onClose: (notice?: string) => void }) {
+  const query = new URLSearchParams({ integrationId: authorization.integrationId ?? '', returnTo: '/authorizations' });
+  if (authorization.organization) query.set('organization', authorization.organization);
+  const offers = useApi<AuthenticationCheck>(`/scm/authentication?${query.toString()}`);
+  return (
+    <Dialog title={`Reconnect ${authorization.host}`} onClose={() => onClose()} wide>
+      {offers.error && <Alert>{sentence(offers.error.message)}</Alert>}
+      {offers.loading && !offers.data && <Loading />}
+      {offers.data && (
+        <AuthorizePanel
+          offers={offers.data}
+          organization={authorization.organization ?? undefined}
+          level={3}
+          title={`How to reach ${authorization.host}`}
+          reason={authorization.method === 'pat' ? 'Provide a new Personal Access Token, or connect with Entra ID if it is offered.' : 'Sign in again to renew the connection.'}
+          onAuthorized={(message) => onClose(message)}
+        />
+      )}
+    </Dialog>
+  );
+}

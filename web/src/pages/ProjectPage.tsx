@@ -1,0 +1,436 @@
+import { useEffect, useState } from 'react';
+import { api, messageOf } from '../api.ts';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Link } from '../router.tsx';
+import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
+import { useApi } from '../use-api.ts';
+import { AppConnectionDialog, connectionMethodLabel, describeValidation } from './AppConnectionDialog.tsx';
+import { sentence } from './AuthorizePanel.tsx';
+import { projectRoleLabel } from './ProjectsPage.tsx';
+import { SyncDialog } from './SyncDialog.tsx';
+
+type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
+
+export function ProjectPage({ projectId }: { projectId: string }) {
+  const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
+  if (project.error?.status === 404) {
+    return (
+      <>
+        <PageHeading title="Project not found" />
+        <p>
+          There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
+        </p>
+      </>
+    );
+  }
+  if (project.error) {
+    return (
+      <>
+        <PageHeading title="Project" />
+        <Alert>{project.error.message}</Alert>
+      </>
+    );
+  }
+  if (!project.data) return <Loading />;
+  return <ProjectView project={project.data} />;
+}
+
+function ProjectView({ project }: { project: Project }) {
+  const base = `/projects/${encodeURIComponent(project.id)}`;
+  const connections = useApi<{ connections: AppConnection[] }>(`${base}/app-connections`);
+  const syncs = useApi<{ syncs: VariableSync[] }>(`${base}/syncs`);
+  const runners = useApi<{ runners: Runner[] }>('/runners');
+  const canManage = project.role === 'admin' || project.role === 'owner';
+  return (
+    <>
+      <p className="breadcrumb">
+        <Link to="/projects">Projects</Link> <span aria-hidden="true">/</span>
+      </p>
+      <PageHeading title={project.name}>
+        <span className="tag">{projectRoleLabel(project.role)}</span>
+      </PageHeading>
+      <ConnectionsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections} loading={connections.loading} error={connections.error?.message} reload={connections.reload} runners={runners.data?.runners ?? []} />
+      <SyncsSection base={base} projectId={project.id} connections={connections.data?.connections ?? []} runners={runners.data?.runners ?? []} syncs={syncs.data?.syncs} loading={syncs.loading} error={syncs.error?.message} reload={syncs.reload} />
+    </>
+  );
+}
+
+function ConnectionStatus({ connection }: { connection: AppConnection }) {
+  const cls = connection.status === 'active' ? 'badge-online' : connection.status === 'invalid' ? 'badge-failed' : 'badge-pending';
+  const label = connection.status === 'active' ? 'Works' : connection.status === 'invalid' ? 'Failing' : connection.status;
+  return <span className={`badge ${cls}`}>{label}</span>;
+}
+
+function ConnectionsSection(props: {
+  base: string;
+  projectId: string;
+  canManage: boolean;
+  connections: AppConnection[] | undefined;
+  loading: boolean;
+  error: string | undefined;
+  reload: () => void;
+  runners: Runner[];
+}) {
+  const { base, projectId, canManage, connections, reload, runners } = props;
+  const [adding, setAdding] = useState(false);
+  const [deleting, setDeleting] = useState<AppConnection>();
+  const [testing, setTesting] = useState<string>();
+  const [notice, setNotice] = useState<Notice>();
+  const runnerName = (id: string) => runners.find((r) => r.id === id)?.name ?? id;
+
+  async function test(connection: AppConnection) {
+    setTesting(connection.id);
+    setNotice(undefined);
+    try {
+      const result = await api.post<ConnectionValidation>(`${base}/app-connections/${encodeURIComponent(connection.id)}/test`);
+      setNotice({ kind: result.valid ? 'success' : 'error', text: `${connection.name}: ${describeValidation(result)}` });
+    } catch (err) {
+      setNotice({ kind: 'error', text: `${connection.name}: ${sentence(messageOf(err))}` });
+    } finally {
+      setTesting(undefined);
+      reload();
+    }
+  }
+
+  return (
+    <section className="section" aria-labelledby="app-connections">
+      <div className="section-heading">
+        <h2 id="app-connections">App connections</h2>
+        {canManage && (
+          <button type="button" className="button-primary" onClick={() => setAdding(true)}>
+            Add an app connection
+          </button>
+        )}
+      </div>
+      <p className="muted">Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.</p>
+      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
+      {props.error && <Alert>{props.error}</Alert>}
+      {props.loading && !connections && <Loading />}
+      {connections && connections.length === 0 && <p className="empty">No app connections yet.{canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}</p>}
+      {connections && connections.length > 0 && (
+        <TableWrap label="App connections">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Method</th>
+                <th scope="col">Organization</th>
+                <th scope="col">Acts as</th>
+                <th scope="col">Status</th>
+                <th scope="col">Last test</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {connections.map((c) => (
+                <tr key={c.id}>
+                  <td>
+                    <strong>{c.name}</strong>
+                    <div className="muted">on {runnerName(c.runnerId)}</div>
+                  </td>
+                  <td>{connectionMethodLabel(c.method)}</td>
+                  <td>{c.organization ?? (c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
+                  <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
+                  <td>
+                    <ConnectionStatus connection={c} />
+                  </td>
+                  <td>
+                    {c.lastTest ? (
+                      <>
+                        <Time value={c.lastTest.testedAt} />
+                        {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                  <td className="row-actions">
+                    <button type="button" className="button-small" onClick={() => void test(c)} disabled={testing === c.id} aria-label={`Test app connection ${c.name}`}>
+                      {testing === c.id ? 'Testing…' : 'Test'}
+                    </button>
+                    {canManage && (
+                      <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(c)} aria-label={`Delete app connection ${c.name}`}>
+                        Delete
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+      {adding && (
+        <AppConnectionDialog
+          projectId={projectId}
+          onClose={(created) => {
+            setAdding(false);
+            if (created) {
+              setNotice({ kind: 'success', text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}` });
+              reload();
+            }
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete app connection ${deleting.name}?`}
+          confirmLabel="Delete connection"
+          onClose={() => setDeleting(undefined)}
+          onConfirm={async () => {
+            await api.delete(`${base}/app-connections/${encodeURIComponent(deleting.id)}`);
+            setNotice({ kind: 'success', text: `App connection ${deleting.name} was deleted.` });
+            reload();
+          }}
+        >
+          <p>The runner forgets its credential. Syncs that use it must be deleted or moved to another connection first.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function RunStatus({ run }: { run: SyncRun }) {
+  const cls = run.status === 'succeeded' ? 'badge-online' : run.status === 'failed' ? 'badge-failed' : 'badge-pending';
+  const label = run.status.charAt(0).toUpperCase() + run.status.slice(1);
+  return <span className={`badge ${cls}`}>{label}</span>;
+}
+
+function describeCounts(run: SyncRun): string {
+  if (!run.counts) return '—';
+  const { created, updated, deleted, unchanged } = run.counts;
+  return `${created} created, ${updated} updated, ${deleted} deleted, ${unchanged} unchanged`;
+}
+
+const activeRun = (run: SyncRun | null | undefined) => run?.status === 'queued' || run?.status === 'running';
+
+function SyncsSection(props: {
+  base: string;
+  projectId: string;
+  connections: AppConnection[];
+  runners: Runner[];
+  syncs: VariableSync[] | undefined;
+  loading: boolean;
+  error: string | undefined;
+  reload: () => void;
+}) {
+  const { base, projectId, connections, runners, syncs, reload } = props;
+  const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<VariableSync>();
+  const [deleting, setDeleting] = useState<VariableSync>();
+  const [running, setRunning] = useState<string>();
+  const [history, setHistory] = useState<Record<string, number>>({});
+  const [notice, setNotice] = useState<Notice>();
+  const busy = syncs?.some((s) => s.running || activeRun(s.lastRun)) ?? false;
+
+  // A run started by a change finishes in the background: keep the list fresh until it does.
+  useEffect(() => {
+    if (!busy) return;
+    const timer = window.setInterval(reload, 1000);
+    return () => window.clearInterval(timer);
+  }, [busy, reload]);
+
+  const bumpHistory = (id: string) => setHistory((h) => (id in h ? { ...h, [id]: h[id]! + 1 } : h));
+
+  async function runNow(sync: VariableSync) {
+    setRunning(sync.id);
+    setNotice(undefined);
+    try {
+      const run = await api.post<SyncRun>(`${base}/syncs/${encodeURIComponent(sync.id)}/run?waitSeconds=30`);
+      setNotice(
+        run.status === 'succeeded'
+          ? { kind: 'success', text: `${sync.name}: the run succeeded (${describeCounts(run)}).` }
+          : run.status === 'failed'
+            ? { kind: 'error', text: `${sync.name}: the run failed. ${sentence(run.error ?? 'No reason was given.')}` }
+            : { kind: 'info', text: `${sync.name}: the run is ${run.status}; it finishes in the background.` },
+      );
+    } catch (err) {
+      setNotice({ kind: 'error', text: `${sync.name}: ${sentence(messageOf(err))}` });
+    } finally {
+      setRunning(undefined);
+      reload();
+      bumpHistory(sync.id);
+    }
+  }
+
+  return (
+    <section className="section" aria-labelledby="variable-syncs">
+      <div className="section-heading">
+        <h2 id="variable-syncs">Variable group syncs</h2>
+        <button type="button" className="button-primary" onClick={() => setAdding(true)} disabled={connections.length === 0}>
+          Add a sync
+        </button>
+      </div>
+      <p className="muted">Keep an Azure DevOps variable group equal to the variables set here, through an app connection.{connections.length === 0 ? ' Add an app connection first.' : ''}</p>
+      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
+      {props.error && <Alert>{props.error}</Alert>}
+      {props.loading && !syncs && <Loading />}
+      {syncs && syncs.length === 0 && <p className="empty">No syncs yet.</p>}
+      {syncs && syncs.length > 0 && (
+        <ul className="card-list">
+          {syncs.map((s) => {
+            const connection = connections.find((c) => c.id === s.connectionId);
+            return (
+              <li key={s.id} className="card">
+                <h3>
+                  {s.name} {!s.enabled && <span className="tag">paused</span>}
+                </h3>
+                <dl className="details details-compact">
+                  <div>
+                    <dt>Variable group</dt>
+                    <dd>
+                      {s.organization}/{s.project}/<strong>{s.groupName}</strong>
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>Through</dt>
+                    <dd>{connection?.name ?? s.connectionId}</dd>
+                  </div>
+                  <div>
+                    <dt>Schedule</dt>
+                    <dd>{s.scheduleMinutes ? `Every ${s.scheduleMinutes} minutes` : 'On change and on demand'}</dd>
+                  </div>
+                  <div>
+                    <dt>Last run</dt>
+                    <dd>
+                      {s.lastRun ? (
+                        <>
+                          <RunStatus run={s.lastRun} /> <Time value={s.lastRun.finishedAt ?? s.lastRun.createdAt} />
+                        </>
+                      ) : (
+                        'Never'
+                      )}
+                    </dd>
+                  </div>
+                  <div className="details-wide">
+                    <dt>Variables ({s.variableCount})</dt>
+                    <dd>
+                      {s.variables.length === 0
+                        ? 'None yet'
+                        : s.variables.map((v) => (
+                            <code key={v.name} className="scope">
+                              {v.name}
+                              {v.isSecret ? ' (secret)' : ''}
+                            </code>
+                          ))}
+                    </dd>
+                  </div>
+                </dl>
+                {s.lastRun?.status === 'failed' && s.lastRun.error && <Alert>Last run failed: {sentence(s.lastRun.error)}</Alert>}
+                <div className="actions">
+                  <button
+                    type="button"
+                    className="button-small"
+                    onClick={() => void runNow(s)}
+                    disabled={running === s.id || s.running}
+                    aria-label={`${running === s.id || s.running ? 'Running' : 'Run now'} (${s.name})`}
+                  >
+                    {running === s.id || s.running ? 'Running…' : 'Run now'}
+                  </button>
+                  <button type="button" className="button-small" onClick={() => setEditing(s)} aria-label={`Change variables of ${s.name}`}>
+                    Change variables
+                  </button>
+                  <button
+                    type="button"
+                    className="button-small"
+                    aria-expanded={s.id in history}
+                    onClick={() => setHistory((h) => {
+                      const next = { ...h };
+                      if (s.id in next) delete next[s.id];
+                      else next[s.id] = 0;
+                      return next;
+                    })}
+                    aria-label={`Run history of ${s.name}`}
+                  >
+                    Run history
+                  </button>
+                  <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(s)} aria-label={`Delete sync ${s.name}`}>
+                    Delete
+                  </button>
+                </div>
+                {s.id in history && <RunHistory key={`${s.id}:${history[s.id]}:${s.lastRun?.id ?? ''}:${s.lastRun?.status ?? ''}`} path={`${base}/syncs/${encodeURIComponent(s.id)}/runs?limit=20`} name={s.name} />}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {(adding || editing) && (
+        <SyncDialog
+          projectId={projectId}
+          connections={connections}
+          runners={runners}
+          sync={editing}
+          onClose={(result) => {
+            setAdding(false);
+            setEditing(undefined);
+            if (result) {
+              setNotice({ kind: 'success', text: result.message });
+              reload();
+              bumpHistory(result.sync.id);
+            }
+          }}
+        />
+      )}
+      {deleting && (
+        <ConfirmDialog
+          title={`Delete sync ${deleting.name}?`}
+          confirmLabel="Delete sync"
+          onClose={() => setDeleting(undefined)}
+          onConfirm={async () => {
+            await api.delete(`${base}/syncs/${encodeURIComponent(deleting.id)}`);
+            setNotice({ kind: 'success', text: `Sync ${deleting.name} was deleted. The variable group in Azure DevOps was left as it is.` });
+            reload();
+          }}
+        >
+          <p>The runner forgets the values. The variable group {deleting.groupName} in Azure DevOps stays as it is.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function RunHistory({ path, name }: { path: string; name: string }) {
+  const runs = useApi<{ runs: SyncRun[] }>(path);
+  if (runs.error) return <Alert>{runs.error.message}</Alert>;
+  if (!runs.data) return <Loading />;
+  if (runs.data.runs.length === 0) return <p className="empty">No runs yet.</p>;
+  return (
+    <TableWrap label={`Run history of ${name}`}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Started</th>
+            <th scope="col">Trigger</th>
+            <th scope="col">Status</th>
+            <th scope="col">Changes</th>
+            <th scope="col">Requests</th>
+            <th scope="col">Duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.data.runs.map((run) => (
+            <tr key={run.id}>
+              <td>
+                <Time value={run.startedAt ?? run.createdAt} />
+              </td>
+              <td>{run.trigger}</td>
+              <td>
+                <RunStatus run={run} />
+                {run.error && <div className="field-error">{sentence(run.error)}</div>}
+              </td>
+              <td>{describeCounts(run)}</td>
+              <td>
+                {run.requests ?? '—'}
+                {run.retries ? ` (${run.retries} retried)` : ''}
+              </td>
+              <td>{run.durationMs !== null ? `${(run.durationMs / 1000).toFixed(1)} s` : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
+  );
+}

@@ -1,0 +1,264 @@
+import { useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { ApiError, api } from '../api.ts';
+import { Dialog } from '../components/dialog.tsx';
+import { SelectField, TextField } from '../components/fields.tsx';
+import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
+import { Alert } from '../components/page.tsx';
+import { sealForRunner, syncVariablesAad } from '../sealing.ts';
+import type { AppConnection, Runner, VariableSync } from '../types.ts';
+import { sentence } from './AuthorizePanel.tsx';
+
+// Creating a variable group sync, or changing its variables. Values are write-only: they are sealed
+// here, as one JSON object, to the connection's runner with the sync's id as associated data. A new
+// sync is created first (without variables) so its id is known, then its variables are set.
+
+interface Row {
+  key: number;
+  name: string;
+  isSecret: boolean;
+  /** Already stored on the runner: the value may be left empty to keep it. */
+  existing: boolean;
+}
+
+const SYNC_FIELDS: Record<string, string> = { name: 'name', connectionId: 'connectionId', organization: 'organization', project: 'project', groupName: 'groupName', scheduleMinutes: 'scheduleMinutes', sealedValues: 'form' };
+
+interface Props {
+  projectId: string;
+  connections: AppConnection[];
+  runners: Runner[];
+  /** Absent to create a sync; present to change its variables. */
+  sync?: VariableSync | undefined;
+  onClose: (result?: { sync: VariableSync; runId?: string | undefined; message: string }) => void;
+}
+
+export function SyncDialog({ projectId, connections, runners, sync: editing, onClose }: Props) {
+  const [created, setCreated] = useState<VariableSync | undefined>(editing);
+  const [name, setName] = useState('');
+  const [connectionId, setConnectionId] = useState(connections[0]?.id ?? '');
+  const [organization, setOrganization] = useState('');
+  const [adoProject, setAdoProject] = useState('');
+  const [groupName, setGroupName] = useState('');
+  const [schedule, setSchedule] = useState('');
+  const nextKey = useRef(1);
+  const [rows, setRows] = useState<Row[]>(() =>
+    editing ? editing.variables.map((v) => ({ key: nextKey.current++, name: v.name, isSecret: v.isSecret, existing: true })) : [{ key: nextKey.current++, name: '', isSecret: false, existing: false }],
+  );
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState<string>();
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(formRef, errors);
+  const base = `/projects/${encodeURIComponent(projectId)}/syncs`;
+  const connection = connections.find((c) => c.id === (created?.connectionId ?? connectionId));
+
+  // Values live in the inputs only (uncontrolled), read at submit.
+  const valueOf = (row: Row) => (formRef.current?.elements.namedItem(`value-${row.key}`) as HTMLInputElement | null)?.value ?? '';
+
+  function addRow() {
+    setRows((r) => [...r, { key: nextKey.current++, name: '', isSecret: false, existing: false }]);
+  }
+
+  function validate(): Record<string, string> {
+    const fields: Record<string, string> = {};
+    if (!created) {
+      if (!name.trim()) fields.name = 'Enter a name for the sync.';
+      if (!connectionId) fields.connectionId = 'Create an app connection first: the sync writes through it.';
+      if (!adoProject.trim()) fields.project = 'Enter the Azure DevOps project that holds the variable group.';
+      if (!groupName.trim()) fields.groupName = 'Enter the variable group name; it is created if missing.';
+      if (schedule.trim() && !/^\d+$/.test(schedule.trim())) fields.scheduleMinutes = 'Enter whole minutes (5 to 10080), or leave empty.';
+    }
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const n = row.name.trim();
+      if (!row.existing && !n && !valueOf(row)) continue;
+      if (!/^[A-Za-z0-9_.-]{1,128}$/.test(n)) fields[`var-${row.key}`] = "Use 1–128 letters, digits, '.', '_' or '-'.";
+      else if (seen.has(n.toLowerCase())) fields[`var-${row.key}`] = 'This name appears twice (names are case-insensitive).';
+      else if (!row.existing && !valueOf(row)) fields[`value-${row.key}`] = 'Enter a value.';
+      seen.add(n.toLowerCase());
+    }
+    return fields;
+  }
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const fields = validate();
+    if (Object.keys(fields).length) {
+      setErrors({ fields });
+      return;
+    }
+    setErrors(NO_ERRORS);
+    const filled = rows.filter((r) => r.existing || r.name.trim() || valueOf(r));
+    // Only what changed goes to the runner: new and re-entered values; removed names.
+    const set = filled.filter((r) => !r.existing || valueOf(r) !== '');
+    const remove = editing ? editing.variables.filter((v) => !filled.some((r) => r.existing && r.name === v.name)).map((v) => v.name) : [];
+    let sync = created;
+    try {
+      if (!sync) {
+        setBusy('Creating the sync…');
+        const minutes = schedule.trim() ? Number(schedule.trim()) : undefined;
+        const answer = await api.post<{ sync: VariableSync }>(base, {
+          name: name.trim(),
+          connectionId,
+          project: adoProject.trim(),
+          groupName: groupName.trim(),
+          ...(organization.trim() ? { organization: organization.trim() } : {}),
+          ...(minutes !== undefined ? { scheduleMinutes: minutes } : {}),
+        });
+        sync = answer.sync;
+        setCreated(sync);
+      }
+      if (set.length === 0 && remove.length === 0) {
+        onClose({ sync, message: editing ? 'Nothing changed.' : `Sync ${sync.name} was created without variables; add some to start syncing.` });
+        return;
+      }
+      const runner = runners.find((r) => r.id === connection?.runnerId);
+      if (!runner?.publicKey) throw new Error("The connection's runner has not registered its key, so the values cannot be sealed for it.");
+      setBusy('Sealing the values…');
+      const values: Record<string, string> = {};
+      for (const r of set) values[r.name.trim()] = valueOf(r);
+      const sealedValues = await sealForRunner(runner.publicKey, JSON.stringify(values), syncVariablesAad(sync.id));
+      setBusy('Storing the variables on the runner…');
+      const declared = set.map((r) => ({ name: r.name.trim(), isSecret: r.isSecret }));
+      const answer = editing
+        ? await api.patch<{ runId?: string }>(`${base}/${encodeURIComponent(sync.id)}/variables`, { set: declared, ...(remove.length ? { remove } : {}), sealedValues })
+        : await api.put<{ runId?: string }>(`${base}/${encodeURIComponent(sync.id)}/variables`, { variables: declared, sealedValues });
+      formRef.current?.reset();
+      onClose({
+        sync,
+        runId: answer.runId,
+        message: `${editing ? `The variables of ${sync.name} were changed` : `Sync ${sync.name} was created`}${answer.runId ? '; a run started' : ''}.`,
+      });
+    } catch (err) {
+      const mapped = mapErrors(err, set);
+      if (sync && !created) setCreated(sync);
+      if (sync && !editing && !mapped.form) mapped.form = `Sync ${sync.name} was created, but its variables were not stored.`;
+      setErrors(mapped);
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  /** `variables.2.name` / `set.2.value` point at the sent rows; anything else at the form's fields. */
+  function mapErrors(err: unknown, sent: Row[]): FormErrors {
+    if (err instanceof ApiError && err.field) {
+      const m = /^(?:variables|set)\.(\d+)\.(name|value)$/.exec(err.field);
+      const row = m ? sent[Number(m[1])] : undefined;
+      if (row) return { fields: { [`${m![2] === 'name' ? 'var' : 'value'}-${row.key}`]: sentence(err.message) } };
+    }
+    const mapped = formErrorsFrom(err, SYNC_FIELDS);
+    if (mapped.form) mapped.form = sentence(mapped.form);
+    return mapped;
+  }
+
+  const title = editing ? `Variables of ${editing.name}` : created ? `Variables of ${created.name}` : 'Add a variable group sync';
+  return (
+    <Dialog title={title} onClose={() => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined)} wide>
+      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
+        {errors.form && <Alert>{errors.form}</Alert>}
+        {!created && (
+          <>
+            <div className="field-row">
+              <TextField label="Sync name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} autoComplete="off" />
+              <SelectField label="App connection" name="connectionId" value={connectionId} onChange={(e) => setConnectionId(e.target.value)} error={errors.fields.connectionId}>
+                {connections.map((c) => (
+                  <option key={c.id} value={c.id}>
+                    {c.name}
+                    {c.organization ? ` (${c.organization})` : ''}
+                  </option>
+                ))}
+              </SelectField>
+            </div>
+            <div className="field-row">
+              <TextField
+                label="Azure DevOps organization"
+                name="organization"
+                value={organization}
+                onChange={(e) => setOrganization(e.target.value)}
+                error={errors.fields.organization}
+                placeholder={connection?.organization ?? undefined}
+                hint={connection?.organization ? `Leave empty for the connection's (${connection.organization}).` : 'The name in dev.azure.com/{organization}.'}
+                autoComplete="off"
+                spellCheck={false}
+              />
+              <TextField label="Azure DevOps project" name="project" value={adoProject} onChange={(e) => setAdoProject(e.target.value)} error={errors.fields.project} autoComplete="off" spellCheck={false} />
+            </div>
+            <div className="field-row">
+              <TextField label="Variable group" name="groupName" value={groupName} onChange={(e) => setGroupName(e.target.value)} error={errors.fields.groupName} hint="Created if it does not exist." autoComplete="off" spellCheck={false} />
+              <TextField
+                label="Schedule (minutes)"
+                name="scheduleMinutes"
+                inputMode="numeric"
+                value={schedule}
+                onChange={(e) => setSchedule(e.target.value)}
+                error={errors.fields.scheduleMinutes}
+                hint="Optional: also sync every N minutes (5–10080). Changes always sync at once."
+                autoComplete="off"
+              />
+            </div>
+          </>
+        )}
+        <fieldset className="variables">
+          <legend>Variables</legend>
+          <p className="hint">
+            Values are sealed in this browser for the connection's runner and never shown again.
+            {editing ? ' Leave a value empty to keep it; enter one to change it.' : ''}
+          </p>
+          {rows.map((row, i) => {
+            const nameError = errors.fields[`var-${row.key}`];
+            const valueError = errors.fields[`value-${row.key}`];
+            return (
+              <fieldset key={row.key} className="variable-row">
+                <legend className="visually-hidden">
+                  Variable {i + 1}
+                  {row.existing ? `: ${row.name}` : ''}
+                </legend>
+                <TextField
+                  label="Name"
+                  name={`name-${row.key}`}
+                  value={row.name}
+                  readOnly={row.existing}
+                  onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, name: e.target.value } : r)))}
+                  error={nameError}
+                  autoComplete="off"
+                  spellCheck={false}
+                />
+                <TextField
+                  label="Value"
+                  name={`value-${row.key}`}
+                  type={row.isSecret ? 'password' : 'text'}
+                  placeholder={row.existing ? 'unchanged' : undefined}
+                  error={valueError}
+                  autoComplete="off"
+                  spellCheck={false}
+                />
+                <div className="variable-row-end">
+                  <label className="inline-check">
+                    <input type="checkbox" checked={row.isSecret} onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, isSecret: e.target.checked } : r)))} /> Secret
+                  </label>
+                  <button type="button" className="button-small" onClick={() => setRows((rs) => rs.filter((r) => r.key !== row.key))} aria-label={`Remove variable ${i + 1}${row.name ? ` (${row.name})` : ''}`}>
+                    Remove
+                  </button>
+                </div>
+              </fieldset>
+            );
+          })}
+          <button type="button" className="button-small" onClick={addRow}>
+            Add variable
+          </button>
+        </fieldset>
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={busy !== undefined}>
+            {busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'}
+          </button>
+          <button type="button" onClick={() => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined)}>
+            Cancel
+          </button>
+        </div>
+        <p className="visually-hidden" role="status">
+          {busy ?? ''}
+        </p>
+      </form>
+    </Dialog>
+  );
+}

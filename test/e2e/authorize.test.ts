@@ -272,6 +272,18 @@ describe('web UI: authorize, open a repository, environments (demo mode)', { ski
     await visible(second.getByRole('region', { name: 'Authorize dev.azure.com' }));
     await assertNoHorizontalScroll(second, 'open a repository at 400 px');
     await e2e.screenshot(second, 'narrow-open-authorize');
+    await member.setViewportSize({ width: 400, height: 860 });
+    for (const [path, title] of [
+      ['/authorizations', 'My authorizations'],
+      ['/environments', 'Environments'],
+    ] as const) {
+      await member.goto(path);
+      await heading(member, title);
+      await member.waitForLoadState('networkidle');
+      await assertNoHorizontalScroll(member, `${path} at 400 px`);
+      await e2e.screenshot(member, `narrow${path.replace(/\//g, '-')}`);
+    }
+    await member.setViewportSize({ width: 1280, height: 900 });
     await second.setViewportSize({ width: 1280, height: 900 });
     await second.emulateMedia({ colorScheme: 'dark' });
     await e2e.screenshot(second, 'dark-open-authorize');

@@ -43,25 +43,6 @@ export interface EnvironmentServiceDeps {
   createTimeoutMs?: number;
 }
 
-/** Runner answers that are the user's to fix, with the HTTP status that says so. */
-const RUNNER_ERROR_STATUS: Record<string, number> = {
-  not_authorized: 409,
-  reauthorization_required: 409,
-  integration_gone: 409,
-  integration_mismatch: 409,
-  access_denied: 403,
-  repository_not_found: 404,
-  branch_not_found: 404,
-  tag_not_found: 404,
-  commit_not_found: 404,
-  pull_request_not_found: 404,
-  pull_request_conflicts: 409,
-  pull_request_source_unavailable: 409,
-  repository_disabled: 409,
-  azure_devops_unavailable: 503,
-  refresh_unavailable: 503,
-};
-
 export interface EnvironmentView {
   id: string;
   runnerId: string;
@@ -115,12 +96,17 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
     return row;
   }
 
+  /**
+   * The control channel already gives runner refusals their status (statusForFailure); here a
+   * missing authorization learns where to authorize, and Azure DevOps' refusal is a 403.
+   */
   function runnerError(err: unknown, integrationId: string): unknown {
-    if (!(err instanceof ApiError) || err.statusCode !== 502) return err;
-    const status = RUNNER_ERROR_STATUS[err.code];
-    if (status === undefined) return err;
-    const hint = err.code === 'not_authorized' || err.code === 'reauthorization_required' ? ` (see GET /api/v1/scm/authentication?integrationId=${integrationId})` : '';
-    return new ApiError(status, err.code, `${err.message}${hint}`, err.field);
+    if (!(err instanceof ApiError)) return err;
+    if (err.code === 'not_authorized' || err.code === 'reauthorization_required') {
+      return new ApiError(err.statusCode, err.code, `${err.message} (see GET /api/v1/scm/authentication?integrationId=${integrationId})`, err.field);
+    }
+    if (err.code === 'access_denied') return new ApiError(403, err.code, err.message, err.field);
+    return err;
   }
 
   async function refresh(row: EnvironmentRow): Promise<EnvironmentRow> {

@@ -9,7 +9,6 @@ import { createSyncScheduler } from './scheduler.ts';
 
 const VG_POST = 'POST /{org}/_apis/distributedtask/variablegroups';
 const VG_PUT = 'PUT /{org}/_apis/distributedtask/variablegroups/{groupId}';
-const VG_LIST = 'GET /{org}/{project}/_apis/distributedtask/variablegroups';
 
 interface Run {
   id: string;
@@ -270,4 +269,3 @@ for (const { kind, skip } of await databaseKinds()) {
   });
 }
 
-export { VG_LIST };

@@ -220,7 +220,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         if (prCheckout === 'source') {
           const source = pr.sourceRefName ?? '';
           if (pr.forkSource || !source.startsWith('refs/heads/')) {
-            throw new HandlerError('pull_request_source_unavailable', `pull request ${ref.pullRequestId} comes from a fork or has no source branch here; check out its merge commit instead`);
+            throw new HandlerError('pull_request_from_fork', `pull request ${ref.pullRequestId} comes from a fork or has no source branch here; check out its merge commit instead`);
           }
           return { kind: 'pull-source', id: ref.pullRequestId, branch: source.slice('refs/heads/'.length) };
         }

@@ -131,7 +131,6 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
       });
     } catch (err) {
       const mapped = mapErrors(err, set);
-      if (sync && !created) setCreated(sync);
       if (sync && !editing && !mapped.form) mapped.form = `Sync ${sync.name} was created, but its variables were not stored.`;
       setErrors(mapped);
     } finally {

@@ -128,7 +128,8 @@ export async function seedRepository(gitDir: string, spec: SeedSpec): Promise<vo
     if (typeof t === 'string') {
       parts.push(`reset refs/tags/${t}\nfrom :${tip}\n\n`);
     } else {
-      parts.push(`tag ${t.name}\nfrom :${tip}\ntagger ${who} ${ts} +0000\n${dataBlock(t.message ?? `Release ${t.name}`)}\n`);
+      // No blank line after a tag's data: fast-import reads it as an (unsupported) empty command.
+      parts.push(`tag ${t.name}\nfrom :${tip}\ntagger ${who} ${ts} +0000\n${dataBlock(t.message ?? `Release ${t.name}`)}`);
     }
   }
   await runGit(['fast-import', '--quiet'], { gitDir, input: parts.join('') });

@@ -48,7 +48,37 @@ function body(code: string, message: string, field?: string): ErrorBody {
   return { error: field ? { code, message, field } : { code, message } };
 }
 
+/**
+ * Where a NUL character hides in parsed input (params, query, body), if anywhere. PostgreSQL text
+ * cannot hold NUL and answers with an error that would surface as a 500; no Keyway input needs
+ * one. Iterative, so a deeply nested body cannot exhaust the stack.
+ */
+export function findNul(value: unknown): string | undefined {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  let visited = 0;
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (++visited > 200_000) return undefined;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return path || 'value';
+    } else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+        if (k.includes('\u0000')) return path || 'value';
+        stack.push({ v: child, path: path ? `${path}.${k}` : k });
+      }
+    }
+  }
+  return undefined;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    for (const [where, value] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+      const field = findNul(value);
+      if (field !== undefined) throw badRequest('invalid_character', `${where}${field === 'value' ? '' : `.${field}`} contains a NUL character; remove it`, field === 'value' ? undefined : field);
+    }
+  });
+
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(body('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
   });

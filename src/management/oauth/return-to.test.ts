@@ -22,6 +22,10 @@ describe('returnTo is a same-origin path', () => {
       ' /x',
       'evil.example',
       '/%E0%A4%A',
+      // Dot segments that resolve into a scheme-relative URL.
+      '/.//evil.example',
+      '/a/..//evil.example',
+      '/%2e//evil.example',
     ]) {
       assert.equal(safeReturnTo(bad), '/', bad);
     }
@@ -35,6 +39,18 @@ describe('returnTo is a same-origin path', () => {
         assert.ok(out.startsWith('/') && !out.startsWith('//'));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('never yields anything that leaves the origin, built from the pieces of path tricks (property)', () => {
+    const piece = fc.constantFrom('/', '.', '..', '%2e', '%2f', '%5c', '\\', 'evil.example', '@', ':', '?', '#', 'a');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }).map((p) => p.join('')), (s) => {
+        const out = safeReturnTo(s);
+        assert.equal(new URL(out, 'https://keyway.test').origin, 'https://keyway.test', `${s} -> ${out}`);
+        assert.ok(out.startsWith('/') && !out.startsWith('//'), `${s} -> ${out}`);
+      }),
+      { numRuns: 5000 },
     );
   });
 });

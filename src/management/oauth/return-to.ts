@@ -21,5 +21,9 @@ export function safeReturnTo(value: string | undefined, fallback = '/'): string 
   // Resolving against a dummy origin must keep the origin: the last line of defence.
   const resolved = new URL(value, 'https://keyway.invalid');
   if (resolved.origin !== 'https://keyway.invalid') return fallback;
-  return `${resolved.pathname}${resolved.search}${resolved.hash}`;
+  const path = `${resolved.pathname}${resolved.search}${resolved.hash}`;
+  // Dot segments resolve away: `/.//evil.test` becomes `//evil.test`, which a browser reads as
+  // another host. Judge what is returned, not only what came in.
+  if (path.startsWith('//') || path.startsWith('/\\')) return fallback;
+  return path;
 }

@@ -177,8 +177,16 @@ for (const { kind, skip } of await databaseKinds()) {
       // Throttled for longer than the client waits: the run fails in words, the set stays, the next run catches up.
       emu.faults.clear();
       emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 120 });
+      const listRuns = async () => expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      const earlier = new Set((await listRuns()).map((r) => r.id));
       expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'C', value: 'c' }] } }), 200);
-      const failedId = (expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[])[0]!.id;
+      // The change queues its run; wait for that run rather than reading whichever is listed first.
+      let failedId: string | undefined;
+      for (let i = 0; i < 100 && !failedId; i++) {
+        failedId = (await listRuns()).find((r) => !earlier.has(r.id))?.id;
+        if (!failedId) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(failedId, 'the change queued a run');
       const failed = await runById(created.sync.id, failedId);
       assert.equal(failed.status, 'failed');
       assert.match(failed.error ?? '', /Azure DevOps is throttling this credential; retry in 120 s/);

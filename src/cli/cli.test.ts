@@ -62,8 +62,36 @@ describe('keyway CLI', () => {
     assert.match(result.stderr, /encryption key "k1" .* does not match/);
   });
 
+  it('runner: a separate process registers with an exchange token, comes online, and restarts with the same identity', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'keyway-runner-cli-'));
+    const server = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    const runnerDir = join(cwd, 'remote-runner');
+    try {
+      const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/);
+      const [, link] = await server.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const signIn = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link }) });
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+      const created = await fetch(`${url}/api/v1/runners`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'remote' }) });
+      const { runner, exchangeToken } = (await created.json()) as { runner: { id: string }; exchangeToken: string };
+
+      const first = startCli(['runner', '--server', url ?? '', '--exchange-token', exchangeToken, '--data-dir', runnerDir], { KEYWAY_LOG_LEVEL: 'warn' });
+      await first.waitFor(new RegExp(`runner "remote" \\(${runner.id}\\) connected`));
+      const status = async () => ((await (await fetch(`${url}/api/v1/runners/${runner.id}`, { headers: { cookie } })).json()) as { status: string; publicKey: string }).status;
+      assert.equal(await status(), 'online');
+      assert.equal(statSync(join(runnerDir, 'runner-key.json')).mode & 0o777, 0o600);
+      assert.equal(await first.stop(), 0);
+
+      const second = startCli(['runner', '--data-dir', runnerDir], { KEYWAY_LOG_LEVEL: 'warn' });
+      await second.waitFor(new RegExp(`\\(${runner.id}\\) connected`));
+      await second.stop();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('every command has --help', () => {
-    for (const args of [['--help'], ['start', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help']]) {
+    for (const args of [['--help'], ['start', '--help'], ['runner', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help']]) {
       const result = runCli(args);
       assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stdout, /Usage: keyway/);

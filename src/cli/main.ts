@@ -14,6 +14,17 @@ export function parsePort(value: string): number {
   return Number(value);
 }
 
+function parseHttpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be a URL like https://keyway.example.com.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError('must be an http or https URL.');
+  return url.href.replace(/\/+$/, '');
+}
+
 function parsePositive(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number of at least 1.');
   return Number(value);
@@ -46,7 +57,7 @@ export function buildProgram(): Command {
   program
     .command('runner')
     .description('Run a runner: registers once with an exchange token, then connects out to the management plane')
-    .option('-s, --server <url>', 'management plane URL (needed for the first registration)')
+    .addOption(new Option('-s, --server <url>', 'management plane URL (needed for the first registration)').argParser(parseHttpUrl))
     .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
     .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ./.keyway-data)')
     .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string }) => runRunner(opts));

@@ -130,8 +130,8 @@ export interface Worker<Out> {
  * A `node --import tsx` child process running one of the bench workers, talking over IPC. Each
  * message is `{ type, ... }`; an `{ type: 'error', message }` from the worker rejects the waiter.
  */
-export function startWorker<Out extends { type: string }>(script: string, env: Record<string, string> = {}): Worker<Out> {
-  const child = fork(script, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function startWorker<Out extends { type: string }>(script: string, env: Record<string, string> = {}, options: { execArgv?: string[] } = {}): Worker<Out> {
+  const child = fork(script, [], { execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue: Out[] = [];
   const waiters: { type: string; resolve: (m: Out) => void; reject: (e: Error) => void }[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -59,6 +59,11 @@ async function openPostgres<DB>(url: string, options: OpenOptions): Promise<Data
   });
   // Without a listener an idle client's error (a server restart) would crash the process.
   pool.on('error', () => undefined);
+  // pg-pool listens to a client's errors only while it is idle: a connection terminated while it
+  // is checked out between two statements (a transaction, or the moment between checkout and
+  // query) would emit an unhandled 'error' and crash the process. Queries on it fail instead, and
+  // the pool drops it on release (test/resilience/faults.test.ts kills connections under load).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   return { db, kind: 'postgres', label, close: () => db.destroy() };

@@ -123,9 +123,24 @@ export function installErrorHandling(app: FastifyInstance): void {
       void reply.code(err.statusCode).send(body('invalid_request', 'the request could not be processed; check its method, headers and body'));
       return;
     }
+    if (isDatabaseConnectionLoss(err)) {
+      // The pool replaces the connection; the same request is very likely to work at once.
+      request.log.warn({ err: { code: (err as { code?: string }).code, message: err.message } }, 'database connection lost during a request');
+      void reply.code(503).header('retry-after', '1').send(body('database_unavailable', 'the database connection was lost while answering; retry the request'));
+      return;
+    }
     request.log.error({ err }, 'unhandled error');
     void reply.code(500).send(body('internal', `internal error; quote request id ${request.id} when reporting it`));
   });
+}
+
+// PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection_exception classes; and
+// node-postgres's own words for a socket that went away.
+const CONNECTION_LOSS_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
+
+function isDatabaseConnectionLoss(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && CONNECTION_LOSS_CODES.has(code)) || /^Connection terminated|Client has encountered a connection error/.test(err.message ?? '');
 }
 
 type ValidationItem = NonNullable<FastifyError['validation']>[number];

@@ -64,6 +64,7 @@ describe(`faults (${kind})`, () => {
   let world: World;
   let app: FastifyInstance;
   let admin: Browser;
+  let rebuiltApp: FastifyInstance | undefined;
 
   before(async () => {
     world = await startWorld(kind, { runnerName: 'faults' });
@@ -77,6 +78,9 @@ describe(`faults (${kind})`, () => {
   });
   after(async () => {
     report();
+    // After the restart test the plane is an app of this suite's own making: world.close() would
+    // close only the first one.
+    await rebuiltApp?.close().catch(() => undefined);
     await world?.close();
   });
 
@@ -180,6 +184,7 @@ describe(`faults (${kind})`, () => {
       controlPollIntervalMs: 50,
       entraAuthorityUrl: world.emu.urls.login,
     });
+    rebuiltApp = rebuilt.app;
     await rebuilt.app.listen({ port, host: '127.0.0.1' });
     const up = Date.now();
     app = rebuilt.app;
@@ -209,12 +214,9 @@ describe(`faults (${kind})`, () => {
 
   it('PostgreSQL connections of the management plane killed under load: clear failures, nothing acknowledged is lost, the pool recovers', { skip: kind !== 'postgres' && 'needs PostgreSQL' }, async () => {
     const db = world.plane.database.db as Kysely<unknown>;
-    const killed = await killPoolConnections(db);
-    assert.ok(killed.length > 0);
     const acked: string[] = [];
     const statuses: Record<string, number> = {};
     let hung = 0;
-    let lastFailure = 0;
     let firstSuccessAfterKill = 0;
     let killAt = 0;
     const stopAt = Date.now() + 3000;
@@ -238,8 +240,9 @@ describe(`faults (${kind})`, () => {
         const r = res.value!;
         statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
         if (r.statusCode >= 500) {
-          lastFailure = Date.now();
-          assert.match(r.body, /"error":\{"code":"/, 'a failure carries the error shape');
+          // A clear failure: the error shape, and it says the database went away and to retry.
+          assert.match(r.body, /"error":\{"code":"database_unavailable"/, r.body);
+          assert.equal(r.statusCode, 503);
         } else if (killAt && started > killAt && !firstSuccessAfterKill) firstSuccessAfterKill = Date.now();
         if (write && r.statusCode === 201) acked.push(r.json().id ?? r.json().token?.id);
       }
@@ -249,7 +252,8 @@ describe(`faults (${kind})`, () => {
     killAt = Date.now();
     const terminated = await killPoolConnections(db);
     await load;
-    const present = await world.plane.database.db.selectFrom('api_tokens').select('id').where('id', 'in', acked.filter(Boolean)).execute();
+    // A stale pooled connection may fail one more query before the pool drops it: ask until it answers.
+    const present = await eventually(() => world.plane.database.db.selectFrom('api_tokens').select('id').where('id', 'in', acked.filter(Boolean)).execute().catch(() => undefined), 'the database answers again');
     const failed = Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
     const total = Object.values(statuses).reduce((a, b) => a + b, 0) + hung;
     figures.push({
@@ -261,8 +265,8 @@ describe(`faults (${kind})`, () => {
     });
     assert.equal(hung, 0);
     assert.equal(present.length, acked.length, 'every acknowledged write is in the database');
+    assert.ok(terminated.length > 0, 'connections were terminated');
     assert.ok(firstSuccessAfterKill > 0, 'requests succeed again after the kill');
-    void lastFailure;
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
   });
 
@@ -311,7 +315,8 @@ describe(`faults (${kind})`, () => {
       });
       assert.equal(hung, 0);
       assert.ok(firstOkAfterKill > 0);
-      assert.equal((await tokens.getAccessToken('u1', integration.id)).token, token, 'the credential is intact');
+      const after = await eventually(() => tokens.getAccessToken('u1', integration.id).catch(() => undefined), 'a token again');
+      assert.equal(after.token, token, 'the credential is intact');
     } finally {
       await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(pieces.store.database.db).catch(() => undefined);
       await pieces.close();
@@ -342,10 +347,13 @@ describe(`faults (${kind})`, () => {
 /** The PostgreSQL backends this pool holds (found by asking through it), terminated from outside. */
 async function killPoolConnections(db: Kysely<unknown>): Promise<number[]> {
   const pids = new Set<number>();
-  await Promise.all(Array.from({ length: 12 }, async () => {
-    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db);
-    if (rows[0]) pids.add(Number(rows[0].pid));
-  }));
+  await Promise.all(
+    Array.from({ length: 12 }, async () => {
+      // A connection that is already dead simply is not counted.
+      const rows = (await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db).catch(() => ({ rows: [] }))).rows;
+      if (rows[0]) pids.add(Number(rows[0].pid));
+    }),
+  );
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
   try {

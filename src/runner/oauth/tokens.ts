@@ -7,6 +7,9 @@ import type { IntegrationSource, OidcConfigs } from './integration-config.ts';
 import { oauthHandlerError } from './flow.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 
+/** Bounds the cache of opened secrets; past it the cache starts over (a cold read costs ~1 ms). */
+const MAX_OPENED = 20_000;
+
 export interface AccessToken {
   /** How Azure DevOps must receive it: PATs as Basic, Entra tokens as Bearer. Never inferred from the token. */
   kind: 'pat' | 'bearer';
@@ -56,6 +59,8 @@ export function createTokenService(options: TokenServiceOptions) {
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `${process.pid}-${randomBytes(6).toString('hex')}`;
   const inFlight = new Map<string, Promise<AccessToken>>();
+  /** Opened secrets by credential id, valid only for the row version they were read at. */
+  const opened = new Map<string, { version: number; token: AccessToken }>();
   const { credentials } = options;
 
   function fresh(meta: OAuthMetadata): boolean {
@@ -104,6 +109,12 @@ export function createTokenService(options: TokenServiceOptions) {
     return Math.min(maxRetryDelay, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
   }
 
+  async function openPat(record: CredentialRecord): Promise<AccessToken> {
+    const secret = await credentials.readSecret(record.id);
+    if (secret === undefined) throw new HandlerError('not_authorized', 'the authorization disappeared; provide the token again');
+    return { kind: 'pat', token: secret, expiresAt: record.expiresAt, credentialId: record.id };
+  }
+
   async function obtain(record: CredentialRecord): Promise<AccessToken> {
     const deadline = Date.now() + leaseTtl * 2 + 5_000;
     for (;;) {
@@ -143,17 +154,35 @@ export function createTokenService(options: TokenServiceOptions) {
       if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < now().getTime() - LAST_USED_RESOLUTION_MS) {
         void credentials.touchLastUsed(record.id).catch(() => undefined);
       }
-      if (record.method === 'pat') {
-        if (record.expiresAt && record.expiresAt < now().toISOString()) {
-          throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
-        }
-        const secret = await credentials.readSecret(record.id);
-        if (secret === undefined) throw new HandlerError('not_authorized', 'the authorization disappeared; provide the token again');
-        return { kind: 'pat', token: secret, expiresAt: record.expiresAt, credentialId: record.id };
+      if (record.method === 'pat' && record.expiresAt && record.expiresAt < now().toISOString()) {
+        throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
+      }
+      // The hot path: the row was just read, so an opened secret cached for this exact version is
+      // current (a refresh, a replacement or a deletion changes or removes the row). It saves a
+      // second read, a decryption and a JSON parse on every git request.
+      const cached = opened.get(record.id);
+      const meta = record.metadata as Partial<OAuthMetadata>;
+      const current =
+        cached &&
+        cached.version === record.version &&
+        record.status === 'active' &&
+        (cached.token.kind === 'pat'
+          ? cached.token.expiresAt === record.expiresAt
+          : cached.token.expiresAt === meta.accessTokenExpiresAt && fresh(meta as OAuthMetadata));
+      if (cached && current) {
+        return cached.token;
       }
       let pending = inFlight.get(record.id);
       if (!pending) {
-        pending = obtain(record).finally(() => inFlight.delete(record.id));
+        pending = (record.method === 'pat' ? openPat(record) : obtain(record))
+          .then(async (token) => {
+            // Cache under the version the token belongs to: after a refresh that is the new one.
+            const current = await credentials.get(record.id);
+            if (opened.size >= MAX_OPENED) opened.clear();
+            if (current) opened.set(record.id, { version: current.version, token });
+            return token;
+          })
+          .finally(() => inFlight.delete(record.id));
         inFlight.set(record.id, pending);
       }
       return pending;

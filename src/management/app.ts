@@ -116,7 +116,8 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     global: true,
     max: 600,
     timeWindow: '1 minute',
-    // Runners long-poll and the git credential path is hot: they have their own budgets.
+    // Runners long-poll all day: their routes (runner-token authenticated) are not counted against
+    // the per-address budget meant for people and scripts.
     allowList: (request) => request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/api/v1/runner/'),
   });
   await app.register(swagger, {

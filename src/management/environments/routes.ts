@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
-import { asRunner, asUser } from '../runners/routes.ts';
+import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
 

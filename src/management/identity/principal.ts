@@ -1,3 +1,4 @@
+import { forbidden } from '../../http/errors.ts';
 import type { Role } from '../../db/management-schema.ts';
 
 /** Who is calling. Runners are principals too (issue: runners), with their own kind. */
@@ -20,4 +21,18 @@ export interface RunnerPrincipal {
   runnerId: string;
   organizationId: string;
   name: string;
+}
+
+/** The calling user; a route reached without one (or by a runner) is refused. */
+export function asUser(request: { principal?: unknown }): UserPrincipal {
+  const p = request.principal as UserPrincipal | undefined;
+  if (p?.kind !== 'user') throw forbidden('a user is required');
+  return p;
+}
+
+/** The calling runner; a route reached without one (or by a user) is refused. */
+export function asRunner(request: { principal?: unknown }): RunnerPrincipal {
+  const p = request.principal as RunnerPrincipal | undefined;
+  if (p?.kind !== 'runner') throw forbidden('a runner is required');
+  return p;
 }

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { SESSION_COOKIE, clientInfo } from './authenticate.ts';
-import type { UserPrincipal } from './principal.ts';
+import { asUser } from './principal.ts';
 import type { IdentityService } from './service.ts';
 
 export interface IdentityRouteDeps {
@@ -35,12 +35,6 @@ const ApiTokenSummary = Type.Object({
   lastUsedAt: Type.Union([Type.String(), Type.Null()]),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
-
-function user(request: { principal?: unknown }): UserPrincipal {
-  const p = request.principal as UserPrincipal | undefined;
-  if (!p || p.kind !== 'user') throw forbidden('a user is required');
-  return p;
-}
 
 export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -110,7 +104,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/auth/sign-out',
     { schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       if (principal.sessionId) await identity.signOut(principal.sessionId);
       void reply.clearCookie(SESSION_COOKIE, { path: '/' });
       await audit.record({ actor: principal, action: 'session.sign_out', outcome: 'success', client: clientInfo(request) });
@@ -122,7 +116,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/me',
     { schema: { tags: ['identity'], summary: 'Who am I: user, current organization, role and CSRF token', response: { 200: Me, ...Errors } } },
     async (request) => {
-      const principal = user(request);
+      const principal = asUser(request);
       const [row, organizations] = await Promise.all([identity.findUser(principal.userId), identity.memberships(principal.userId)]);
       const current = organizations.find((o) => o.organizationId === principal.organizationId);
       if (!row || !current) throw forbidden('your account or membership is gone; sign in again');
@@ -148,7 +142,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      await identity.switchOrganization(user(request), request.body.organizationId);
+      await identity.switchOrganization(asUser(request), request.body.organizationId);
       return reply.code(204).send(null);
     },
   );
@@ -164,7 +158,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       await identity.setPassword(principal.userId, request.body.password);
       await audit.record({ actor: principal, action: 'user.password_set', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
@@ -174,7 +168,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
   app.get(
     '/api/v1/api-tokens',
     { schema: { tags: ['identity'], summary: 'Your API tokens (never their values)', response: { 200: Type.Object({ tokens: Type.Array(ApiTokenSummary) }), ...Errors } } },
-    async (request) => ({ tokens: await identity.listApiTokens(user(request).userId) }),
+    async (request) => ({ tokens: await identity.listApiTokens(asUser(request).userId) }),
   );
 
   app.post(
@@ -194,7 +188,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       const created = await identity.createApiToken(principal, request.body);
       await audit.record({ actor: principal, action: 'api_token.create', target: { type: 'api_token', id: created.id }, outcome: 'success', client: clientInfo(request), details: { name: created.name } });
       return reply.code(201).send(created);
@@ -205,7 +199,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/api-tokens/:id',
     { schema: { tags: ['identity'], summary: 'Revoke one of your API tokens', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       await identity.revokeApiToken(principal.userId, request.params.id);
       await audit.record({ actor: principal, action: 'api_token.revoke', target: { type: 'api_token', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
@@ -218,7 +212,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/members',
     { schema: { tags: ['identity'], summary: 'Members of the current organization', response: { 200: Type.Object({ members: Type.Array(Member) }), ...Errors } } },
     async (request) => {
-      const rows = await identity.members(user(request).organizationId);
+      const rows = await identity.members(asUser(request).organizationId);
       return { members: rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, role: r.role, createdAt: r.created_at, disabled: r.disabled_at !== null })) };
     },
   );
@@ -243,7 +237,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       const created = await identity.createUser({ ...request.body, organizationId: principal.organizationId });
       await audit.record({ actor: principal, action: 'member.add', target: { type: 'user', id: created.id }, outcome: 'success', client: clientInfo(request), details: { email: created.email, role: request.body.role } });
       return reply.code(201).send(created);
@@ -263,7 +257,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       await identity.setRole(principal.organizationId, request.params.userId, request.body.role);
       await audit.record({ actor: principal, action: 'member.role_change', target: { type: 'user', id: request.params.userId }, outcome: 'success', client: clientInfo(request), details: { role: request.body.role } });
       return reply.code(204).send(null);
@@ -281,7 +275,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       },
     },
     async (request, reply) => {
-      const principal = user(request);
+      const principal = asUser(request);
       const created = await identity.createOrganization(request.body.name, principal.userId);
       await audit.record({ organizationId: created.id, actor: principal, action: 'organization.create', target: { type: 'organization', id: created.id }, outcome: 'success', client: clientInfo(request) });
       return reply.code(201).send(created);

@@ -5,7 +5,7 @@ import { ErrorResponse } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
-import { asUser } from '../runners/routes.ts';
+import { asUser } from '../identity/principal.ts';
 import { CALLBACK_HEADERS, CALLBACK_SCRIPT, callbackPage } from './callback-page.ts';
 import type { OAuthService } from './service.ts';
 

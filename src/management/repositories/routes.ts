@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse } from '../../http/errors.ts';
-import { asUser } from '../runners/routes.ts';
+import { asUser } from '../identity/principal.ts';
 import type { ListingKind, ListingQuery, RepositoryService } from './service.ts';
 
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };

@@ -5,7 +5,7 @@ import { ErrorResponse, forbidden } from '../../http/errors.ts';
 import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
-import type { RunnerPrincipal, UserPrincipal } from '../identity/principal.ts';
+import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
 
@@ -36,18 +36,6 @@ export interface RunnerRouteDeps {
   onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
   /** An integration as its own runner may see it; another runner's is not found. */
   runnerIntegration?: (runnerId: string, integrationId: string) => Promise<unknown>;
-}
-
-export function asUser(request: { principal?: unknown }): UserPrincipal {
-  const p = request.principal as UserPrincipal | undefined;
-  if (p?.kind !== 'user') throw forbidden('a user is required');
-  return p;
-}
-
-export function asRunner(request: { principal?: unknown }): RunnerPrincipal {
-  const p = request.principal as RunnerPrincipal | undefined;
-  if (p?.kind !== 'runner') throw forbidden('a runner is required');
-  return p;
 }
 
 export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): void {

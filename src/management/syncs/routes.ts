@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
-import { asUser } from '../runners/routes.ts';
+import { asUser } from '../identity/principal.ts';
 import { MAX_VARIABLES } from './service.ts';
 import type { SyncService } from './service.ts';
 

@@ -16,7 +16,7 @@ import type { RunnerIntegration } from '../../src/management/scm-integrations/se
 import { createCredentialStore } from '../../src/runner/credentials/store.ts';
 import type { CredentialStore } from '../../src/runner/credentials/store.ts';
 import { createFieldCrypto } from '../../src/runner/keys/field-crypto.ts';
-import { createOidcConfigs } from '../../src/runner/oauth/integration-config.ts';
+import { createOidcConfigs, integrationConfigForRecord } from '../../src/runner/oauth/integration-config.ts';
 import type { IntegrationSource, OidcConfigs } from '../../src/runner/oauth/integration-config.ts';
 import { createOAuthFlow } from '../../src/runner/oauth/flow.ts';
 import { createTokenService } from '../../src/runner/oauth/tokens.ts';
@@ -59,7 +59,7 @@ export async function openRunnerPieces(config: RunnerFixtureConfig, options: { m
     credentials,
     integrations,
     configFor,
-    tokens: (extra = {}) => createTokenService({ credentials, integrations, configFor, ...extra }),
+    tokens: (extra = {}) => createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...extra }),
     async close() {
       await store.database.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -12,6 +12,8 @@ export const appConnectionAad = {
   secret: (connectionId: string) => `app-connection:${connectionId}:secret`,
   /** A sync's variable values: one sealed JSON object `{ name: value }` per request. */
   syncVariables: (syncId: string) => `sync:${syncId}:variables`,
+  /** oauth: the instance-wide Entra app's client secret (KEYWAY_AZURE_DEVOPS_CLIENT_SECRET), sealed per runner. */
+  oauthClientSecret: (clientId: string) => `app-connections:oauth-app:${clientId}:client-secret`,
 } as const;
 
 /** Control request kinds (runner handlers). */
@@ -24,6 +26,10 @@ export const APP_CONNECTION_REQUESTS = {
   delete: 'app-connection.delete',
   /** oauth: does the instance-wide Entra app accept Keyway's redirect URI? (No secret involved.) */
   oauthProbe: 'app-connection.oauth-probe',
+  /** oauth: start the consent (authorization code + PKCE); answers the authorization URL and state. */
+  oauthBegin: 'app-connection.oauth-begin',
+  /** oauth: redeem the code the browser brought back, keep the tokens, validate them. */
+  oauthComplete: 'app-connection.oauth-complete',
 } as const;
 
 export const SYNC_REQUESTS = {
@@ -41,8 +47,44 @@ export interface RunnerAppConnection {
   organization: string | null;
   tenantId: string | null;
   clientId: string | null;
-  /** client-secret: `{authority}/{tenantId}/v2.0`, derived by the management plane from its configured authority. */
+  /** client-secret and oauth: `{authority}/{tenantId}/v2.0`, derived by the management plane from its configured authority. */
   issuerUrl: string | null;
+  /**
+   * oauth: the instance-wide app's client secret, sealed to this runner's key with
+   * appConnectionAad.oauthClientSecret(clientId). Absent when the instance app is no longer the one
+   * the connection was made with (the connection must be connected again).
+   */
+  sealedClientSecret?: string;
+}
+
+export interface OAuthBeginPayload {
+  connection: RunnerAppConnection;
+  /** The Keyway user who connects; only they may complete it. */
+  userId: string;
+  redirectUri: string;
+  loginHint?: string;
+}
+
+export interface OAuthBeginResult {
+  authorizationUrl: string;
+  state: string;
+  issuer: string;
+}
+
+export interface OAuthCompletePayload {
+  connection: RunnerAppConnection;
+  userId: string;
+  /** The callback's query parameters (code, state, iss, error…). */
+  params: Record<string, string>;
+}
+
+/** The consent's outcome: the tokens are kept whenever the code was redeemed; validation says whether they serve the organization. */
+export interface OAuthCompleteResult {
+  validation: ConnectionValidation;
+  /** The tenant the account signed in to (the ID token's tid). */
+  tenantId: string | null;
+  /** Who signed in (preferred_username), for people to recognize the connection. */
+  account: string | null;
 }
 
 export interface AppConnectionSavePayload {

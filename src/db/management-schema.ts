@@ -95,6 +95,19 @@ export interface ManagementDB {
     created_at: string;
     expires_at: string;
   };
+  app_connection_oauth_states: {
+    state_hash: string;
+    session_id: string;
+    user_id: string;
+    organization_id: string;
+    project_id: string;
+    connection_id: string;
+    runner_id: string;
+    issuer: string;
+    return_to: string;
+    created_at: string;
+    expires_at: string;
+  };
   scm_integrations: {
     id: string;
     organization_id: string;

@@ -31,6 +31,8 @@ export interface RunnerDB {
     nonce: string;
     created_at: string;
     expires_at: string;
+    /** Set for an app connection's consent (then integration_id is ''). */
+    app_connection_id: string | null;
   };
   sync_variables: { id: string; sync_id: string; name: string; name_key: string; is_secret: number; value: string; updated_at: string };
   sync_states: { sync_id: string; target: string; project_id: string | null; group_id: number | null; owned: string; digests: string; updated_at: string };

@@ -14,7 +14,7 @@ import { createHostProbe } from './host-probe.ts';
 import { createAppConnectionRuntime } from './app-connections/index.ts';
 import { createAuthorizationHandlers } from './handlers/authorizations.ts';
 import { createRepositoryHandlers } from './repositories/handlers.ts';
-import { createIntegrationSource, createOidcConfigs } from './oauth/integration-config.ts';
+import { createIntegrationSource, createOidcConfigs, integrationConfigForRecord } from './oauth/integration-config.ts';
 import type { IntegrationSource, OidcConfigs } from './oauth/integration-config.ts';
 import { createOAuthFlow } from './oauth/flow.ts';
 import { createTokenService } from './oauth/tokens.ts';
@@ -93,7 +93,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   const integrations = createIntegrationSource((id) => client.integration(id));
   const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
-  const tokens = createTokenService({ credentials, integrations, configFor, ...options.tokenOptions });
+  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...options.tokenOptions });
   const environments = await startEnvironments({
     dataDir: options.dataDir,
     db: options.store.database.db,

@@ -38,10 +38,13 @@ export async function startConnect(browser: Browser, integrationId: string, quer
   return String(res.headers.location);
 }
 
-/** Delivers the callback to Keyway in the given browser session. */
-export async function deliverCallback(browser: Browser, callback: string) {
+/**
+ * Delivers the callback to Keyway in the given browser session. With `keepHost`, the request
+ * carries the callback URL's host, as a browser would (checks that compare it with the public URL).
+ */
+export async function deliverCallback(browser: Browser, callback: string, options: { keepHost?: boolean } = {}) {
   const url = new URL(callback);
-  const res = await browser.request({ method: 'GET', url: `${url.pathname}${url.search}` });
+  const res = await browser.request({ method: 'GET', url: `${url.pathname}${url.search}`, ...(options.keepHost ? { headers: { host: url.host } } : {}) });
   const ok = /data-ok="true"/.exec(res.body) !== null;
   const code = /data-code="([^"]*)"/.exec(res.body)?.[1] ?? '';
   const message = /data-message="([^"]*)"/.exec(res.body)?.[1] ?? '';

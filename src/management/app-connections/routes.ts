@@ -8,18 +8,17 @@ import { asUser } from '../identity/principal.ts';
 import { ConnectionSchema, CreateConnectionBody, OAuthConfigurationSchema, SaveConnectionResponse, UpdateConnectionBody, ValidationSchema } from './schema.ts';
 import { OAUTH_CALLBACK_PATH } from './service.ts';
 import type { AppConnectionService } from './service.ts';
+import type { AppConnectionConsent } from './oauth-consent.ts';
+import { CALLBACK_HEADERS, callbackPage } from '../oauth/callback-page.ts';
+import type { UserPrincipal } from '../identity/principal.ts';
 
 const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 501: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-
-export function registerAppConnectionRoutes(root: FastifyInstance, deps: { connections: AppConnectionService; audit: Pick<AuditLog, 'record'> }): void {
+export function registerAppConnectionRoutes(root: FastifyInstance, deps: { connections: AppConnectionService; consent: AppConnectionConsent; audit: Pick<AuditLog, 'record'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { connections, audit } = deps;
+  const { connections, consent, audit } = deps;
   const base = '/api/v1/projects/:projectId/app-connections';
   const tags = ['app connections'];
 
@@ -132,22 +131,58 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     },
   );
 
-  // Where Entra ID sends the browser back for oauth app connections. The flow itself is not wired
-  // yet; what this answers already is the mistake admins make most: a public URL that does not match
-  // the address the browser came back to, or a redirect URI the app registration does not list.
-  app.get(OAUTH_CALLBACK_PATH, { config: { auth: 'public' }, schema: { hide: true } }, async (request, reply) => {
-    const origin = `${request.protocol}://${request.host}`;
-    const query = request.query as Record<string, string | undefined>;
-    const mismatch = connections.callbackMismatch(origin);
-    let message: string;
-    if (mismatch) message = `The redirect URI does not match: ${mismatch}`;
-    else if (/AADSTS50011/.test(query.error_description ?? '')) message = `Entra ID refused the redirect URI: register ${connections.oauthConfiguration().redirectUri} as a Web redirect URI of the app registration.`;
-    else if (query.error) message = `Entra ID answered ${query.error.slice(0, 100)}: ${(query.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`;
-    else message = 'oauth app connections cannot be completed yet on this Keyway; nothing was stored. Use an access token or a service principal.';
-    return reply
-      .code(mismatch ? 400 : 501)
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'")
-      .send(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Keyway: app connection</title></head><body><h1>App connection not connected</h1><p id="message">${escapeHtml(message)}</p></body></html>`);
-  });
+  app.get(
+    `${base}/:id/oauth/authorize`,
+    {
+      schema: {
+        tags,
+        summary: "Connect (or reconnect) an oauth app connection: redirects the browser to Entra ID to sign in and consent (project owners; browser sessions only)",
+        params: ItemParams,
+        querystring: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 1000, description: 'A path on this Keyway to come back to' })) }, { additionalProperties: false }),
+        response: { 302: Type.Null(), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const user = asUser(request);
+      const target = { type: 'app_connection', id: request.params.id };
+      try {
+        const url = await consent.begin(user, request.params.projectId, request.params.id, request.query);
+        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId } });
+        return reply.header('referrer-policy', 'no-referrer').redirect(url, 302);
+      } catch (err) {
+        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: (err as { code?: string }).code ?? 'error' } });
+        throw err;
+      }
+    },
+  );
+
+  // Where Entra ID sends the browser back for every oauth app connection (the redirect URI admins
+  // register). Public: the browser arrives from Entra; the state's binding to the session is checked inside.
+  app.get(
+    OAUTH_CALLBACK_PATH,
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags,
+        summary: "oauth app connections' redirect URI (register it in the Entra app registration as a Web redirect URI)",
+        querystring: Type.Record(Type.String(), Type.String()),
+        produces: ['text/html'],
+        response: { 200: Type.String(), 400: Type.String() },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal?.kind === 'user' ? (request.principal as UserPrincipal) : undefined;
+      const outcome = await consent.complete(principal, `${request.protocol}://${request.host}`, request.query as Record<string, string>);
+      await audit.record({
+        organizationId: outcome.audit.organizationId,
+        actor: principal ?? { kind: 'anonymous', label: 'oauth callback' },
+        action: 'app_connection.oauth_connect',
+        target: { type: 'app_connection', id: outcome.audit.connectionId ?? 'unknown' },
+        outcome: outcome.ok ? 'success' : 'failure',
+        client: clientInfo(request),
+        details: { result: outcome.code },
+      });
+      return reply.code(outcome.ok ? 200 : 400).headers(CALLBACK_HEADERS).type('text/html; charset=utf-8').send(callbackPage(outcome));
+    },
+  );
 }

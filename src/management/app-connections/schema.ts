@@ -26,11 +26,12 @@ export const ConnectionSchema = Type.Object({
   organization: Type.Union([Type.String(), Type.Null()], { description: 'Azure DevOps organization' }),
   tenantId: Type.Union([Type.String(), Type.Null()]),
   clientId: Type.Union([Type.String(), Type.Null()]),
-  status: Type.String({ description: 'active, invalid (the last test failed) or pending' }),
+  status: Type.String({ description: 'active, invalid (the last test failed) or pending (oauth: never connected)' }),
   credentialSet: Type.Boolean({ description: 'Whether the runner holds a credential; credentials are write-only and never returned' }),
   identity: Type.Union([Type.Object({ id: Type.String(), displayName: Type.Optional(Type.String()) }), Type.Null()]),
   organizations: Type.Optional(Type.Array(Type.String())),
   lastTest: Type.Union([ValidationSchema, Type.Null()]),
+  authorizeUrl: Type.Optional(Type.String({ description: 'oauth: where the browser (re)connects the connection: GET it in a signed-in browser session, with ?returnTo=/a/path' })),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -39,7 +40,7 @@ const credentialFields = {
   organization: Type.Optional(Str(100, 'Azure DevOps organization name (dev.azure.com/{organization}); required for client-secret, optional for access-token')),
   accessToken: Type.Optional(Str(2000, 'access-token: the PAT. Sealed to the runner key at once; never stored here, logged or returned')),
   sealedAccessToken: Type.Optional(Str(6000, 'access-token: the PAT sealed in the browser to the runner key (hpke1.…), aad app-connection:{id}:secret')),
-  tenantId: Type.Optional(Str(100, 'client-secret: Directory (tenant) ID')),
+  tenantId: Type.Optional(Str(100, 'client-secret and oauth: Directory (tenant) ID')),
   clientId: Type.Optional(Str(100, 'client-secret: Application (client) ID')),
   clientSecret: Type.Optional(Str(1000, "client-secret: the secret's Value. Sealed to the runner key at once; never stored here, logged or returned")),
   sealedClientSecret: Type.Optional(Str(6000, 'client-secret: sealed in the browser (hpke1.…), aad app-connection:{id}:secret')),
@@ -58,7 +59,11 @@ export const CreateConnectionBody = Type.Object(
 
 export const UpdateConnectionBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...credentialFields }, { additionalProperties: false });
 
-export const SaveConnectionResponse = Type.Object({ connection: ConnectionSchema, validation: ValidationSchema });
+export const SaveConnectionResponse = Type.Object({
+  connection: ConnectionSchema,
+  validation: ValidationSchema,
+  authorizeUrl: Type.Optional(Type.String({ description: 'oauth: send the browser here (a signed-in session) to sign in at Entra ID and consent' })),
+});
 
 export const OAuthConfigurationSchema = Type.Object({
   configured: Type.Boolean(),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
@@ -71,9 +72,15 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       identity: details.identity ?? null,
       ...(details.organizations ? { organizations: details.organizations } : {}),
       lastTest: row.last_test ? (JSON.parse(row.last_test) as ConnectionValidation) : null,
+      ...(row.method === 'oauth' ? { authorizeUrl: authorizePath(row.project_id, row.id) } : {}),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+  }
+
+  /** Where the browser starts (or restarts) an oauth connection's consent. */
+  function authorizePath(projectId: string, id: string): string {
+    return `/api/v1/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(id)}/oauth/authorize`;
   }
 
   function issuerFor(tenantId: string | null): string | null {
@@ -88,15 +95,40 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     }
   }
 
-  function toRunner(row: Pick<Row, 'id' | 'method' | 'ado_organization' | 'tenant_id' | 'client_id'>): RunnerAppConnection {
-    return {
+  /** Sealed copies of the instance app's client secret, per runner key: sealing costs an HPKE operation. */
+  const sealedAppSecrets = new Map<string, string>();
+
+  async function sealedAppSecret(row: Pick<Row, 'organization_id' | 'runner_id' | 'client_id'>): Promise<string | undefined> {
+    const app = deps.oauthApp();
+    // Tokens belong to the app that issued them: another configured app cannot refresh them.
+    if (!app.clientId || !app.clientSecret || app.clientId.toLowerCase() !== row.client_id?.toLowerCase()) return undefined;
+    const runner = await deps.runners.get(row.organization_id, row.runner_id);
+    if (!runner.public_key || !runner.public_key_fingerprint) return undefined;
+    const key = `${runner.public_key_fingerprint}|${app.clientId}|${createHash('sha256').update(app.clientSecret).digest('hex')}`;
+    let sealed = sealedAppSecrets.get(key);
+    if (!sealed) {
+      sealed = await seal(runner.public_key, app.clientSecret, appConnectionAad.oauthClientSecret(row.client_id));
+      if (sealedAppSecrets.size > 1000) sealedAppSecrets.clear();
+      sealedAppSecrets.set(key, sealed);
+    }
+    return sealed;
+  }
+
+  /** The connection as its runner needs it; for oauth with the instance app's secret sealed to that runner. */
+  async function toRunner(row: Pick<Row, 'id' | 'organization_id' | 'runner_id' | 'method' | 'ado_organization' | 'tenant_id' | 'client_id'>): Promise<RunnerAppConnection> {
+    const connection: RunnerAppConnection = {
       id: row.id,
       method: row.method as AppConnectionMethod,
       organization: row.ado_organization,
       tenantId: row.tenant_id,
       clientId: row.client_id,
-      issuerUrl: row.method === 'client-secret' ? issuerFor(row.tenant_id) : null,
+      issuerUrl: row.method === 'access-token' ? null : issuerFor(row.tenant_id),
     };
+    if (row.method === 'oauth') {
+      const sealed = await sealedAppSecret(row);
+      if (sealed) connection.sealedClientSecret = sealed;
+    }
+    return connection;
   }
 
   async function getRow(projectId: string, id: string): Promise<Row> {
@@ -178,6 +210,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   return {
     view,
     toRunner,
+    authorizePath,
+    /** The details column for a validation: who the credential is and the organizations it reaches. */
+    details,
     getRow,
     /** A runner of the user's organization that can hold credentials (errors name the field runnerId). */
     runnerOf: usableRunner,
@@ -265,13 +300,36 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const runner = await usableRunner(user, input.runnerId);
 
       if (input.method === 'oauth') {
+        for (const f of ['clientId', 'clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
+          if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an oauth connection: it uses this Keyway's Entra app and your consent`, f);
+        }
         const config = this.oauthConfiguration();
         if (!config.configured) throw badRequest('oauth_not_configured', `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`, 'method');
-        const probe = await this.probeOAuth(runner.id, input.tenantId?.trim() || 'organizations');
+        const tenantId = checkGuid(input.tenantId, 'tenantId');
+        const organization = checkOrganization(input.organization, false);
+        const probe = await this.probeOAuth(runner.id, tenantId);
         if (!probe.valid && probe.code !== 'entra_unreachable') throw badRequest(probe.code ?? 'oauth_misconfigured', probe.message ?? 'the oauth app registration does not fit', probe.field === 'tenantId' ? 'tenantId' : 'method');
-        // The consent flow (authorization code + PKCE relayed to the runner, refresh with leases) is
-        // the user-OAuth machinery's; app connections do not drive it yet.
-        throw new ApiError(501, 'oauth_not_available', `oauth app connections are configured (register ${config.redirectUri} in the app registration) but cannot be connected yet; use an access token or a service principal for now`, 'method');
+        const at = now().toISOString();
+        // Pending until someone consents: the runner holds nothing for it yet.
+        const row: Row = {
+          id,
+          organization_id: project.organization_id,
+          project_id: projectId,
+          runner_id: runner.id,
+          name,
+          method: 'oauth',
+          ado_organization: organization,
+          tenant_id: tenantId,
+          client_id: config.clientId,
+          status: 'pending',
+          details: '{}',
+          last_test: null,
+          created_by: user.userId,
+          created_at: at,
+          updated_at: at,
+        };
+        await db.insertInto('app_connections').values(row).execute();
+        return { connection: view(row), validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' }, authorizeUrl: authorizePath(projectId, id) };
       }
 
       const organization = checkOrganization(input.organization, input.method === 'client-secret');
@@ -303,7 +361,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         created_at: at,
         updated_at: at,
       };
-      const validation = await saveOnRunner(runner.id, toRunner(row), sealed);
+      const validation = await saveOnRunner(runner.id, await toRunner(row), sealed);
       row.details = details(validation);
       row.last_test = testRecord(validation);
       try {
@@ -332,16 +390,21 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       if (method === 'access-token') {
         for (const f of ['tenantId', 'clientId'] as const) if (patch[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an access-token connection`, f);
       }
+      if (method === 'oauth') {
+        for (const f of ['tenantId', 'clientId', 'clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
+          if (patch[f] !== undefined) throw badRequest('field_not_for_method', `${f} cannot be changed on an oauth connection: only its name and organization can; create another connection for another tenant`, f);
+        }
+        if (patch.organization !== undefined && row.status === 'pending') throw conflict('not_connected', 'connect the connection first (sign in at Entra ID), then pick the organization', 'organization');
+      }
       if (patch.organization !== undefined) next.ado_organization = checkOrganization(patch.organization, method === 'client-secret');
       if (patch.tenantId !== undefined) next.tenant_id = checkGuid(patch.tenantId, 'tenantId');
       if (patch.clientId !== undefined) next.client_id = checkGuid(patch.clientId, 'clientId');
       const touchesCredential = ['organization', 'accessToken', 'sealedAccessToken', 'tenantId', 'clientId', 'clientSecret', 'sealedClientSecret'].some((f) => (patch as Record<string, unknown>)[f] !== undefined);
       let validation: ConnectionValidation | undefined;
       if (touchesCredential) {
-        if (method === 'oauth') throw badRequest('oauth_not_available', 'oauth connections are re-connected through the browser', 'method');
         const runner = await usableRunner(user, row.runner_id);
         const sealed = await sealSecret(runner, id, method, patch);
-        validation = await saveOnRunner(runner.id, toRunner(next), sealed);
+        validation = await saveOnRunner(runner.id, await toRunner(next), sealed);
         next.details = details(validation);
         next.last_test = testRecord(validation);
         next.status = 'active';
@@ -372,11 +435,11 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       let validation: ConnectionValidation;
-      if (row.method === 'oauth') {
-        validation = { valid: false, code: 'oauth_not_available', message: 'oauth app connections cannot be tested yet' };
+      if (row.status === 'pending') {
+        validation = { valid: false, code: 'not_connected', message: 'this oauth connection was never connected: choose Connect and consent at Entra ID' };
       } else {
         try {
-          validation = await deps.control.call<ConnectionValidation>(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: toRunner(row) }, { timeoutMs });
+          validation = await deps.control.call<ConnectionValidation>(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs });
         } catch (err) {
           validation = { valid: false, code: err instanceof ApiError ? err.code : 'runner_error', message: err instanceof ApiError ? err.message : 'the runner could not be asked' };
         }
@@ -384,7 +447,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const testedAt = now().toISOString();
       await db
         .updateTable('app_connections')
-        .set({ last_test: JSON.stringify({ ...validation, testedAt }), status: validation.valid ? 'active' : 'invalid', ...(validation.valid ? { details: details(validation) } : {}) })
+        .set({ last_test: JSON.stringify({ ...validation, testedAt }), status: validation.valid ? 'active' : row.status === 'pending' ? 'pending' : 'invalid', ...(validation.valid ? { details: details(validation) } : {}) })
         .where('id', '=', id)
         .execute();
       return { ...validation, testedAt };

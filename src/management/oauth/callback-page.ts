@@ -13,7 +13,7 @@ export const CALLBACK_HEADERS = {
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
-export function callbackPage(outcome: CallbackOutcome): string {
+export function callbackPage(outcome: Pick<CallbackOutcome, 'ok' | 'code' | 'message' | 'display' | 'returnTo'>): string {
   const title = outcome.ok ? 'Connected' : 'Connection failed';
   const back = `${outcome.returnTo}${outcome.returnTo.includes('?') ? '&' : '?'}keyway_authorization=${outcome.ok ? 'connected' : 'failed'}${outcome.ok ? '' : `&keyway_error=${encodeURIComponent(outcome.code)}`}`;
   return `<!doctype html>

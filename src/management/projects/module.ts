@@ -7,6 +7,7 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import { createAppConnectionService } from '../app-connections/service.ts';
 import type { AppConnectionService, OAuthAppConfig } from '../app-connections/service.ts';
+import { createAppConnectionConsent } from '../app-connections/oauth-consent.ts';
 import { registerAppConnectionRoutes } from '../app-connections/routes.ts';
 import { createSyncScheduler } from '../syncs/scheduler.ts';
 import type { SyncScheduler } from '../syncs/scheduler.ts';
@@ -67,13 +68,14 @@ export function registerProjectAutomation(app: FastifyInstance, deps: ProjectAut
     intervalMs: deps.syncIntervalMs,
     connection: async (sync) => {
       const row = await connections.forProject(sync.project_id, sync.connection_id);
-      return { runnerId: row.runner_id, connection: connections.toRunner(row) };
+      return { runnerId: row.runner_id, connection: await connections.toRunner(row) };
     },
   });
   const syncs = createSyncService({ db, control, runners, projects, connections, scheduler });
 
   registerProjectRoutes(app, { projects, audit });
-  registerAppConnectionRoutes(app, { connections, audit });
+  const consent = createAppConnectionConsent({ db, control, projects, connections });
+  registerAppConnectionRoutes(app, { connections, consent, audit });
   registerSyncRoutes(app, { syncs, audit });
 
   const automation: ProjectAutomation = { projects, connections, syncs, scheduler };

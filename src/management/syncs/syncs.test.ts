@@ -220,7 +220,7 @@ for (const { kind, skip } of await databaseKinds()) {
         control: w.plane.core.control,
         connection: async (sync) => {
           const row = await automation.connections.forProject(sync.project_id, sync.connection_id);
-          return { runnerId: row.runner_id, connection: automation.connections.toRunner(row) };
+          return { runnerId: row.runner_id, connection: await automation.connections.toRunner(row) };
         },
       });
       await Promise.all([automation.scheduler.tick(), replica.tick()]);

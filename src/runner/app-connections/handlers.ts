@@ -1,11 +1,12 @@
 import { open, UnsealError } from '../../crypto/sealing.ts';
 import { APP_CONNECTION_METHODS, APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type { AppConnectionSavePayload, ConnectionValidation, RunnerAppConnection } from '../../control/app-connections.ts';
+import type { AppConnectionSavePayload, ConnectionValidation, OAuthBeginPayload, OAuthCompletePayload, RunnerAppConnection } from '../../control/app-connections.ts';
 import type { Handler } from '../agent.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { AppConnectionTokens } from './tokens.ts';
-import { validateConnection } from './validate.ts';
+import { validateConnection, validateOAuthToken } from './validate.ts';
+import type { AppConnectionOAuth } from './oauth.ts';
 import { probeOAuthRedirect } from './oauth-probe.ts';
 import type { OAuthProbeRequest } from './oauth-probe.ts';
 import type { ValidateDeps } from './validate.ts';
@@ -14,6 +15,7 @@ export interface AppConnectionHandlerDeps extends ValidateDeps {
   privateKey: string;
   credentials: Pick<CredentialStore, 'insert' | 'listForSubject' | 'delete'>;
   tokens: AppConnectionTokens;
+  oauth: Pick<AppConnectionOAuth, 'begin' | 'complete' | 'forget'>;
   allowInsecure: boolean;
 }
 
@@ -47,9 +49,46 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
     deps.tokens.forget(connection.id);
   }
 
+  /** An oauth connection's stored tokens, checked with a current (refreshed when due) access token. */
+  async function validateOAuth(connection: RunnerAppConnection): Promise<ConnectionValidation> {
+    let token: string;
+    try {
+      const credential = await deps.tokens.credentialFor(connection);
+      token = credential.token;
+    } catch (err) {
+      if (err instanceof HandlerError) return { valid: false, code: err.code, field: err.field ?? 'connection', message: err.message };
+      throw err;
+    }
+    const records = await deps.credentials.listForSubject(subject(connection.id));
+    const upn = (records[records.length - 1]?.metadata as { upn?: unknown } | undefined)?.upn;
+    return validateOAuthToken(connection, token, deps, typeof upn === 'string' ? `the account ${upn}` : 'the signed-in account');
+  }
+
   return {
+    [APP_CONNECTION_REQUESTS.oauthBegin]: async (payload) => {
+      const req = payload as OAuthBeginPayload;
+      const connection = readConnection(payload);
+      if (connection.method !== 'oauth' || typeof req.userId !== 'string' || typeof req.redirectUri !== 'string') {
+        throw new HandlerError('invalid_request', 'app-connection.oauth-begin needs an oauth connection, userId and redirectUri');
+      }
+      return deps.oauth.begin(req);
+    },
+
+    [APP_CONNECTION_REQUESTS.oauthComplete]: async (payload) => {
+      const req = payload as OAuthCompletePayload;
+      const connection = readConnection(payload);
+      if (connection.method !== 'oauth' || typeof req.userId !== 'string' || typeof req.params !== 'object' || req.params === null) {
+        throw new HandlerError('invalid_request', 'app-connection.oauth-complete needs an oauth connection, userId and params');
+      }
+      const result = await deps.oauth.complete(req, (c, token, who) => validateOAuthToken(c, token, deps, who));
+      deps.tokens.forget(connection.id);
+      return result;
+    },
+
     [APP_CONNECTION_REQUESTS.save]: async (payload) => {
       const connection = readConnection(payload);
+      // oauth: the tokens come from the consent; a save (another organization) only checks them again.
+      if (connection.method === 'oauth') return validateOAuth(connection);
       const sealed = (payload as AppConnectionSavePayload).sealedSecret;
       let secret: string;
       if (sealed !== undefined) {
@@ -74,6 +113,7 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
 
     [APP_CONNECTION_REQUESTS.test]: async (payload) => {
       const connection = readConnection(payload);
+      if (connection.method === 'oauth') return validateOAuth(connection);
       const found = await deps.tokens.stored(connection.id);
       if (!found) {
         return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection (it was lost or never stored): edit the connection and enter it again' } satisfies ConnectionValidation;
@@ -93,6 +133,7 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       const records = await deps.credentials.listForSubject(subject(connectionId));
       for (const r of records) await deps.credentials.delete(r.id);
       deps.tokens.forget(connectionId);
+      deps.oauth.forget(connectionId);
       return { deleted: records.length };
     },
   };

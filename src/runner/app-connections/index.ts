@@ -11,6 +11,8 @@ import { createSyncHandlers } from '../syncs/handlers.ts';
 import { createSyncStore } from '../syncs/store.ts';
 import { createAppConnectionHandlers } from './handlers.ts';
 import { createAppConnectionTokens } from './tokens.ts';
+import { createAppConnectionOAuth } from './oauth.ts';
+import type { AppConnectionOAuthDeps } from './oauth.ts';
 
 export interface AppConnectionRuntimeDeps {
   privateKey: string;
@@ -20,17 +22,20 @@ export interface AppConnectionRuntimeDeps {
   endpoints: AzureDevOpsEndpoints;
   allowInsecure: boolean;
   logger?: Logger;
+  /** Tests: refresh lease and retry timings of oauth connections. */
+  oauthTokenOptions?: AppConnectionOAuthDeps['tokenOptions'];
   /** Tests: faster retries. */
   executor?: Partial<Pick<SyncExecutorDeps, 'attempts' | 'attemptDelayMs' | 'clientOptions'>>;
 }
 
 /** Every control handler of app connections and variable group syncs, wired to this runner's stores. */
 export function createAppConnectionRuntime(deps: AppConnectionRuntimeDeps): Record<string, Handler> {
-  const tokens = createAppConnectionTokens({ credentials: deps.credentials, allowInsecure: deps.allowInsecure });
+  const oauth = createAppConnectionOAuth({ db: deps.db, crypto: deps.crypto, credentials: deps.credentials, privateKey: deps.privateKey, allowInsecure: deps.allowInsecure, tokenOptions: deps.oauthTokenOptions });
+  const tokens = createAppConnectionTokens({ credentials: deps.credentials, allowInsecure: deps.allowInsecure, oauth });
   const store = createSyncStore(deps.db, deps.crypto);
   const executor = createSyncExecutor({ store, tokens, endpoints: deps.endpoints, logger: deps.logger, ...deps.executor });
   return {
-    ...createAppConnectionHandlers({ privateKey: deps.privateKey, credentials: deps.credentials, tokens, endpoints: deps.endpoints, allowInsecure: deps.allowInsecure }),
+    ...createAppConnectionHandlers({ privateKey: deps.privateKey, credentials: deps.credentials, tokens, oauth, endpoints: deps.endpoints, allowInsecure: deps.allowInsecure }),
     ...createSyncHandlers({ privateKey: deps.privateKey, store, executor }),
   };
 }

@@ -8,6 +8,8 @@ import { createAppConnectionTokens, entraFailureField, TOKEN_REUSE_MARGIN_MS } f
 
 const connection: RunnerAppConnection = { id: 'conn_test', method: 'client-secret', organization: 'contoso', tenantId: 't', clientId: 'c', issuerUrl: 'https://login.example/t/v2.0' };
 
+const noOAuth = { accessToken: async (): Promise<string> => assert.fail('not an oauth connection') };
+
 function fakeCredentials(secret = 'the-secret') {
   const record = { id: 'cred_1', subject: { type: 'app-connection', id: connection.id }, method: 'client-secret' } as unknown as CredentialRecord;
   return {
@@ -22,7 +24,7 @@ describe('app connection tokens', () => {
     let grants = 0;
     const tokens = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false,
+      allowInsecure: false, oauth: noOAuth,
       now: () => clock,
       grant: async () => ({ accessToken: `token-${++grants}`, expiresAt: clock + 3600_000 }),
     });
@@ -41,7 +43,7 @@ describe('app connection tokens', () => {
     const gate = new Promise<void>((r) => (release = r));
     const tokens = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false,
+      allowInsecure: false, oauth: noOAuth,
       grant: async () => {
         grants++;
         await gate;
@@ -55,15 +57,15 @@ describe('app connection tokens', () => {
   });
 
   it('a PAT is used as it is, with Basic; a missing credential and an Entra refusal say what to do', async () => {
-    const pat = createAppConnectionTokens({ credentials: fakeCredentials('pat-value').store, allowInsecure: false });
+    const pat = createAppConnectionTokens({ credentials: fakeCredentials('pat-value').store, allowInsecure: false, oauth: noOAuth });
     assert.deepEqual(await pat.credentialFor({ ...connection, method: 'access-token' }), { kind: 'pat', token: 'pat-value' });
 
-    const none = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: false });
+    const none = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: false, oauth: noOAuth });
     await assert.rejects(none.credentialFor(connection), (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing');
 
     const refused = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false,
+      allowInsecure: false, oauth: noOAuth,
       grant: async () => {
         throw new ResponseBodyError('server responded with an error in the response body', {
           cause: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' },
@@ -78,6 +80,20 @@ describe('app connection tokens', () => {
       assert.ok(!err.message.includes('the-secret'));
       return true;
     });
+  });
+
+  it('oauth: the delegated token comes from the token service for the newest record; none stored says to connect', async () => {
+    const asked: string[] = [];
+    const { store, record } = fakeCredentials();
+    const tokens = createAppConnectionTokens({
+      credentials: { ...store, readSecret: async () => assert.fail('the token set is read by the token service, not here') },
+      allowInsecure: false,
+      oauth: { accessToken: async (_c, r) => (asked.push(r.id), 'delegated') },
+    });
+    assert.deepEqual(await tokens.credentialFor({ ...connection, method: 'oauth' }), { kind: 'bearer', token: 'delegated' });
+    assert.deepEqual(asked, [record.id]);
+    const none = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: false, oauth: noOAuth });
+    await assert.rejects(none.credentialFor({ ...connection, method: 'oauth' }), (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing' && /connect it/.test(err.message));
   });
 
   it('points Entra failures at the field to fix', () => {

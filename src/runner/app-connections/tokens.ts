@@ -4,6 +4,7 @@ import type { RunnerAppConnection } from '../../control/app-connections.ts';
 import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
+import type { AppConnectionOAuth } from './oauth.ts';
 
 /** Client-credentials tokens are reused until this long before they expire. */
 export const TOKEN_REUSE_MARGIN_MS = 5 * 60_000;
@@ -19,6 +20,8 @@ export type ClientCredentialsGrant = (issuerUrl: string, clientId: string, clien
 export interface AppConnectionTokenDeps {
   credentials: Pick<CredentialStore, 'listForSubject' | 'readSecret'>;
   allowInsecure: boolean;
+  /** oauth connections: the delegated token, refreshed when due. */
+  oauth: Pick<AppConnectionOAuth, 'accessToken'>;
   now?: () => number;
   /** Injectable for tests; default: openid-client discovery and client-credentials grant. */
   grant?: ClientCredentialsGrant;
@@ -90,18 +93,23 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
 
     /** How to call Azure DevOps with this connection now. Throws HandlerError with words when it cannot. */
     async credentialFor(connection: RunnerAppConnection): Promise<AzureDevOpsCredential> {
+      const missing = () =>
+        new HandlerError(
+          'credential_missing',
+          connection.method === 'oauth'
+            ? `this runner holds no tokens for app connection "${connection.id}": connect it (Connect / Reconnect) in the browser`
+            : `this runner holds no credential for app connection "${connection.id}": edit the connection and enter its credential again`,
+        );
+      if (connection.method === 'oauth') {
+        // The token service reads (and refreshes) the token set itself: no need to open it here.
+        const records = await deps.credentials.listForSubject({ type: 'app-connection', id: connection.id });
+        const record = records[records.length - 1];
+        if (!record) throw missing();
+        return { kind: 'bearer', token: await deps.oauth.accessToken(connection, record) };
+      }
       const found = await stored(connection.id);
-      if (!found) {
-        throw new HandlerError('credential_missing', `this runner holds no credential for app connection "${connection.id}": edit the connection and enter its credential again`);
-      }
-      switch (connection.method) {
-        case 'access-token':
-          return { kind: 'pat', token: found.secret };
-        case 'client-secret':
-          return { kind: 'bearer', token: await clientCredentials(connection, found.record, found.secret) };
-        case 'oauth':
-          throw new HandlerError('oauth_not_available', 'oauth app connections cannot run yet on this runner: use an access token or a service principal (client secret)');
-      }
+      if (!found) throw missing();
+      return connection.method === 'access-token' ? { kind: 'pat', token: found.secret } : { kind: 'bearer', token: await clientCredentials(connection, found.record, found.secret) };
     },
 
     /** The secret was replaced or deleted: drop what was derived from it. */

@@ -180,6 +180,51 @@ export async function validateClientSecret(connection: RunnerAppConnection, secr
   return { valid: true, identity };
 }
 
+/**
+ * An oauth connection's delegated token, right after consent or on test. The scopes were granted
+ * at consent, so a refusal here is about the account or the organization, not the token. Without
+ * an organization: the profile and the organizations the account reaches, to pick from.
+ */
+export async function validateOAuthToken(connection: RunnerAppConnection, token: string, deps: ValidateDeps, who: string): Promise<ConnectionValidation> {
+  const credential: AzureDevOpsCredential = { kind: 'bearer', token };
+  if (!connection.organization) {
+    try {
+      const client = clientFor(deps, 'profile', credential);
+      const profile = await client.getProfile();
+      const organizations = (await client.listAccounts(profile.id)).items.map((a) => a.accountName).sort((a, b) => a.localeCompare(b));
+      return {
+        valid: true,
+        identity: { id: profile.id, ...(profile.displayName ? { displayName: profile.displayName } : {}) },
+        organizations,
+        ...(organizations.length === 0 ? { message: `${who} is not a member of any Azure DevOps organization; add the account to one, then connect again` } : {}),
+      };
+    } catch (err) {
+      if (isAuthFailure(err)) return { valid: false, code: 'profile_refused', field: 'connection', message: `Azure DevOps refused the profile of ${who}: connect again and accept every permission Keyway asks for` };
+      return unreachable(err, null);
+    }
+  }
+  const org = connection.organization;
+  const client = clientFor(deps, org, credential);
+  try {
+    const identity = identityOf(await client.connectionData());
+    const project = (await client.listProjects({ top: 1 })).items[0]?.id;
+    if (project) await client.listVariableGroups(project, { top: 1 });
+    return { valid: true, identity };
+  } catch (err) {
+    if (isAuthFailure(err)) {
+      return {
+        valid: false,
+        code: 'organization_refused',
+        field: 'organization',
+        message:
+          `Azure DevOps organization '${org}' refused ${who}: the account is not a member of '${org}', the organization is connected to another Entra tenant than ${connection.tenantId ?? 'the one signed in to'}, ` +
+          `or '${org}' does not allow third-party applications via OAuth (an organization administrator can turn on "Third-party application access via OAuth" under Organization settings → Policies). Pick another organization, or connect with another account.`,
+      };
+    }
+    return unreachable(err, org);
+  }
+}
+
 export async function validateConnection(connection: RunnerAppConnection, secret: string, deps: ValidateDeps): Promise<ConnectionValidation> {
   switch (connection.method) {
     case 'access-token':
@@ -187,6 +232,7 @@ export async function validateConnection(connection: RunnerAppConnection, secret
     case 'client-secret':
       return validateClientSecret(connection, secret, deps);
     case 'oauth':
-      return { valid: false, code: 'oauth_not_available', message: 'oauth app connections are connected through the browser; this runner cannot validate them yet' };
+      // Never reached with a secret: oauth connections are validated with their current token (handlers.ts).
+      return { valid: false, code: 'invalid_request', message: 'oauth app connections are connected through the browser, not with a secret' };
   }
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import * as client from 'openid-client';
 import { AuthorizationResponseError, ResponseBodyError } from 'openid-client';
@@ -8,30 +7,11 @@ import type { RunnerIntegration } from '../../management/scm-integrations/servic
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { FieldCrypto } from '../keys/field-crypto.ts';
+import { beginCodeFlow, redeemCode, takePending } from './code-flow.ts';
 import type { OidcConfigs } from './integration-config.ts';
 
-/** How long a user has to finish signing in at Entra. */
-const PENDING_MINUTES = 10;
-
-export interface OAuthTokenSet {
-  access_token: string;
-  refresh_token?: string;
-  id_token?: string;
-}
-
-export interface OAuthMetadata {
-  issuer: string;
-  clientId: string;
-  scopes: string[];
-  accessTokenExpiresAt: string;
-  tid?: string;
-  oid?: string;
-  upn?: string;
-  name?: string;
-  reauthorizationReason?: string;
-}
-
-export const hashState = (state: string) => createHash('sha256').update(state, 'utf8').digest('hex');
+export { hashState } from './code-flow.ts';
+export type { OAuthMetadata, OAuthTokenSet } from './code-flow.ts';
 
 export interface OAuthFlowDeps {
   db: Kysely<RunnerDB>;
@@ -46,7 +26,7 @@ export interface OAuthFlowDeps {
  * secret, redeems the code and checks the ID token. The management plane only relays the browser.
  */
 export function createOAuthFlow(deps: OAuthFlowDeps) {
-  const now = deps.now ?? (() => new Date());
+  const flow = { db: deps.db, crypto: deps.crypto, now: deps.now ?? (() => new Date()) };
 
   return {
     async begin(input: { userId: string; integration: RunnerIntegration; redirectUri: string; loginHint?: string }) {
@@ -54,86 +34,20 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
         if (err instanceof HandlerError) throw err;
         throw new HandlerError('oauth_unavailable', describeEntraFailure(err, { issuerUrl: input.integration.oauth?.issuerUrl ?? '' }).message);
       });
-      const verifier = client.randomPKCECodeVerifier();
-      const state = client.randomState();
-      const nonce = client.randomNonce();
-      const issuer = config.serverMetadata().issuer;
-      const stateHash = hashState(state);
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: input.redirectUri,
-        scope: USER_SCOPES.join(' '),
-        response_type: 'code',
-        response_mode: 'query',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-        ...(input.loginHint ? { login_hint: input.loginHint } : {}),
+      return beginCodeFlow(flow, config, {
+        userId: input.userId,
+        integrationId: input.integration.id,
+        clientId: input.integration.oauth?.clientId ?? '',
+        redirectUri: input.redirectUri,
+        scopes: USER_SCOPES,
+        loginHint: input.loginHint,
       });
-      await deps.db
-        .insertInto('oauth_pending')
-        .values({
-          state_hash: stateHash,
-          user_id: input.userId,
-          integration_id: input.integration.id,
-          issuer,
-          client_id: input.integration.oauth?.clientId ?? '',
-          redirect_uri: input.redirectUri,
-          verifier: deps.crypto.encrypt(verifier, { table: 'oauth_pending', column: 'verifier', rowId: stateHash }),
-          nonce,
-          created_at: now().toISOString(),
-          expires_at: new Date(now().getTime() + PENDING_MINUTES * 60_000).toISOString(),
-        })
-        .execute();
-      await deps.db.deleteFrom('oauth_pending').where('expires_at', '<', now().toISOString()).execute();
-      return { authorizationUrl: url.href, state, issuer };
     },
 
     async complete(input: { userId: string; integration: RunnerIntegration; callbackUrl: string; params: Record<string, string> }) {
-      const state = input.params.state ?? '';
-      const stateHash = hashState(state);
-      // Single use: the pending row is deleted before the code is redeemed, so a replay finds nothing.
-      const pending = await deps.db.selectFrom('oauth_pending').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
-      const deleted = pending ? await deps.db.deleteFrom('oauth_pending').where('state_hash', '=', stateHash).executeTakeFirst() : undefined;
-      if (!pending || Number(deleted?.numDeletedRows ?? 0) !== 1) throw new HandlerError('invalid_state', 'this sign-in is unknown or was already completed; start Connect again');
-      if (pending.expires_at < now().toISOString()) throw new HandlerError('expired_state', `the sign-in took longer than ${PENDING_MINUTES} minutes; start Connect again`);
-      if (pending.user_id !== input.userId || pending.integration_id !== input.integration.id) {
-        throw new HandlerError('state_mismatch', 'this sign-in was started by another user or for another host; start Connect again');
-      }
-      if (input.integration.oauth?.clientId !== pending.client_id) throw new HandlerError('state_mismatch', 'the OAuth app changed during sign-in; start Connect again');
-
+      const pending = await takePending(flow, input.params, { userId: input.userId, integrationId: input.integration.id, clientId: input.integration.oauth?.clientId });
       const config = await deps.configFor(input.integration);
-      const issuer = config.serverMetadata().issuer;
-      // RFC 9700 §4.4: the response must come from the issuer the request was sent to.
-      if (issuer !== pending.issuer) throw new HandlerError('issuer_mismatch', 'the authorization server changed during sign-in; start Connect again');
-      if (input.params.iss !== undefined && input.params.iss !== pending.issuer) {
-        throw new HandlerError('issuer_mismatch', 'the authorization response came from another issuer than the request went to (possible mix-up attack); nothing was stored');
-      }
-      const verifier = await deps.crypto.decrypt(pending.verifier, { table: 'oauth_pending', column: 'verifier', rowId: stateHash });
-      const currentUrl = new URL(pending.redirect_uri);
-      for (const [k, v] of Object.entries(input.params)) currentUrl.searchParams.set(k, v);
-
-      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
-      try {
-        tokens = await client.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true });
-      } catch (err) {
-        throw oauthHandlerError(err, pending.issuer);
-      }
-      const claims = tokens.claims();
-      if (!claims || claims.iss !== pending.issuer) throw new HandlerError('issuer_mismatch', 'the ID token was issued by another issuer than the one asked; nothing was stored');
-      if (!tokens.refresh_token) throw new HandlerError('no_refresh_token', 'Entra ID returned no refresh token (offline_access was not granted); nothing was stored');
-
-      const metadata: OAuthMetadata = {
-        issuer: pending.issuer,
-        clientId: pending.client_id,
-        scopes: (tokens.scope ?? USER_SCOPES.join(' ')).split(' ').filter(Boolean),
-        accessTokenExpiresAt: new Date(now().getTime() + (tokens.expires_in ?? 3600) * 1000).toISOString(),
-        tid: typeof claims.tid === 'string' ? claims.tid : undefined,
-        oid: typeof claims.oid === 'string' ? claims.oid : undefined,
-        upn: typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined,
-        name: typeof claims.name === 'string' ? claims.name : undefined,
-      };
-      const tokenSet: OAuthTokenSet = { access_token: tokens.access_token, refresh_token: tokens.refresh_token, id_token: tokens.id_token };
+      const { tokenSet, metadata } = await redeemCode(flow, config, pending, input.params, { requestedScopes: USER_SCOPES, describeError: oauthHandlerError });
       const subject = { type: 'user' as const, id: input.userId };
       const previous = await deps.credentials.findForIntegration(subject, input.integration.id);
       const record = await deps.credentials.insert({

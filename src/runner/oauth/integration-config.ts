@@ -1,4 +1,5 @@
 import type * as client from 'openid-client';
+import type { CredentialRecord } from '../credentials/store.ts';
 import { open } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
 import { discoverIssuer } from '../../entra/oidc.ts';
@@ -65,3 +66,11 @@ export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boo
 }
 
 export type OidcConfigs = ReturnType<typeof createOidcConfigs>;
+
+/** For the token service: a user authorization refreshes through the integration it came from. */
+export function integrationConfigForRecord(integrations: IntegrationSource, configFor: OidcConfigs) {
+  return async (record: CredentialRecord): Promise<client.Configuration> => {
+    if (!record.integrationId) throw new HandlerError('integration_gone', 'this authorization has no integration; connect again');
+    return configFor(await integrations.get(record.integrationId));
+  };
+}

@@ -14,6 +14,7 @@ import type { RunnerDB } from '../../db/runner-schema.ts';
 import { createCredentialStore } from '../credentials/store.ts';
 import { createFieldCrypto } from '../keys/field-crypto.ts';
 import { createTokenService } from './tokens.ts';
+import { integrationConfigForRecord } from './integration-config.ts';
 import type { TokenService } from './tokens.ts';
 import type { OAuthTokenSet } from './flow.ts';
 
@@ -75,7 +76,7 @@ for (const { kind, skip } of await databaseKinds()) {
     }
 
     function service(overrides: Partial<Parameters<typeof createTokenService>[0]> = {}): TokenService {
-      return createTokenService({ credentials: runner.runtime.credentials, integrations: runner.runtime.integrations, configFor: runner.runtime.configFor, ...overrides });
+      return createTokenService({ credentials: runner.runtime.credentials, configForRecord: integrationConfigForRecord(runner.runtime.integrations, runner.runtime.configFor), ...overrides });
     }
 
     const refreshRequests = () => emu.entra.counters().byGrant.refresh_token ?? 0;
@@ -95,7 +96,7 @@ for (const { kind, skip } of await databaseKinds()) {
       // A second, independent connection to the same runner store, as another replica would have.
       const second = store ? await openDatabase<RunnerDB>(store.url, { schema: store.schema }) : await openDatabase<RunnerDB>(runner.store.database.label);
       try {
-        const replica = createTokenService({ credentials: createCredentialStore(second.db, createFieldCrypto(runner.store.keys)), integrations: runner.runtime.integrations, configFor: runner.runtime.configFor, owner: 'replica-2' });
+        const replica = createTokenService({ credentials: createCredentialStore(second.db, createFieldCrypto(runner.store.keys)), configForRecord: integrationConfigForRecord(runner.runtime.integrations, runner.runtime.configFor), owner: 'replica-2' });
         const first = service({ owner: 'replica-1' });
         const before = refreshRequests();
         const all = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? replica : first).getAccessToken(plane.member.id, integrationId)));

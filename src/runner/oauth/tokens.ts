@@ -3,7 +3,6 @@ import * as client from 'openid-client';
 import { ResponseBodyError } from 'openid-client';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
-import type { IntegrationSource, OidcConfigs } from './integration-config.ts';
 import { oauthHandlerError } from './flow.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 
@@ -20,8 +19,8 @@ export interface AccessToken {
 
 export interface TokenServiceOptions {
   credentials: CredentialStore;
-  integrations: IntegrationSource;
-  configFor: OidcConfigs;
+  /** The openid-client configuration a credential was issued through (its integration's, or the instance app's). */
+  configForRecord: (record: CredentialRecord) => Promise<client.Configuration>;
   /** Refresh when less than this is left, so a token handed out is good for a git operation. */
   refreshSkewMs?: number;
   leaseTtlMs?: number;
@@ -68,10 +67,8 @@ export function createTokenService(options: TokenServiceOptions) {
   }
 
   async function refresh(record: CredentialRecord, tokenSet: OAuthTokenSet, meta: OAuthMetadata): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
-    if (!record.integrationId) throw new HandlerError('integration_gone', 'this authorization has no integration; connect again');
     if (!tokenSet.refresh_token) throw new NeedsReauthorizationError('this authorization has no refresh token; connect again');
-    const integration = await options.integrations.get(record.integrationId);
-    const config = await options.configFor(integration);
+    const config = await options.configForRecord(record);
     for (let attempt = 0; ; attempt++) {
       try {
         // Send the original scope again: Entra otherwise may narrow the token (facts file).
@@ -145,47 +142,52 @@ export function createTokenService(options: TokenServiceOptions) {
     }
   }
 
+  /** The current token of a credential row just read: cached per row version, refreshed when due. */
+  function tokenFor(record: CredentialRecord): Promise<AccessToken> {
+    // Once a minute at most (as API tokens do): a write per git request would put a row lock
+    // on the hot path of every clone and fetch (bench/01, bench/03).
+    if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < now().getTime() - LAST_USED_RESOLUTION_MS) {
+      void credentials.touchLastUsed(record.id).catch(() => undefined);
+    }
+    if (record.method === 'pat' && record.expiresAt && record.expiresAt < now().toISOString()) {
+      throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
+    }
+    // The hot path: the row was just read, so an opened secret cached for this exact version is
+    // current (a refresh, a replacement or a deletion changes or removes the row). It saves a
+    // second read, a decryption and a JSON parse on every git request.
+    const cached = opened.get(record.id);
+    const meta = record.metadata as Partial<OAuthMetadata>;
+    const current =
+      cached &&
+      cached.version === record.version &&
+      record.status === 'active' &&
+      (cached.token.kind === 'pat'
+        ? cached.token.expiresAt === record.expiresAt
+        : cached.token.expiresAt === meta.accessTokenExpiresAt && fresh(meta as OAuthMetadata));
+    if (cached && current) return Promise.resolve(cached.token);
+    let pending = inFlight.get(record.id);
+    if (!pending) {
+      pending = (record.method === 'pat' ? openPat(record) : obtain(record))
+        .then(async (token) => {
+          // Cache under the version the token belongs to: after a refresh that is the new one.
+          const current = await credentials.get(record.id);
+          if (opened.size >= MAX_OPENED) opened.clear();
+          if (current) opened.set(record.id, { version: current.version, token });
+          return token;
+        })
+        .finally(() => inFlight.delete(record.id));
+      inFlight.set(record.id, pending);
+    }
+    return pending;
+  }
+
   return {
+    tokenFor,
+
     async getAccessToken(userId: string, integrationId: string): Promise<AccessToken> {
       const record = await credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
       if (!record) throw new HandlerError('not_authorized', 'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token');
-      // Once a minute at most (as API tokens do): a write per git request would put a row lock
-      // on the hot path of every clone and fetch (bench/01, bench/03).
-      if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < now().getTime() - LAST_USED_RESOLUTION_MS) {
-        void credentials.touchLastUsed(record.id).catch(() => undefined);
-      }
-      if (record.method === 'pat' && record.expiresAt && record.expiresAt < now().toISOString()) {
-        throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
-      }
-      // The hot path: the row was just read, so an opened secret cached for this exact version is
-      // current (a refresh, a replacement or a deletion changes or removes the row). It saves a
-      // second read, a decryption and a JSON parse on every git request.
-      const cached = opened.get(record.id);
-      const meta = record.metadata as Partial<OAuthMetadata>;
-      const current =
-        cached &&
-        cached.version === record.version &&
-        record.status === 'active' &&
-        (cached.token.kind === 'pat'
-          ? cached.token.expiresAt === record.expiresAt
-          : cached.token.expiresAt === meta.accessTokenExpiresAt && fresh(meta as OAuthMetadata));
-      if (cached && current) {
-        return cached.token;
-      }
-      let pending = inFlight.get(record.id);
-      if (!pending) {
-        pending = (record.method === 'pat' ? openPat(record) : obtain(record))
-          .then(async (token) => {
-            // Cache under the version the token belongs to: after a refresh that is the new one.
-            const current = await credentials.get(record.id);
-            if (opened.size >= MAX_OPENED) opened.clear();
-            if (current) opened.set(record.id, { version: current.version, token });
-            return token;
-          })
-          .finally(() => inFlight.delete(record.id));
-        inFlight.set(record.id, pending);
-      }
-      return pending;
+      return tokenFor(record);
     },
   };
 }

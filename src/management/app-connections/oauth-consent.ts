@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ManagementDB } from '../../db/management-schema.ts';
+import { ApiError, badRequest, forbidden } from '../../http/errors.ts';
+import { APP_CONNECTION_REQUESTS } from '../../control/app-connections.ts';
+import type { ConnectionValidation, OAuthBeginResult, OAuthCompleteResult } from '../../control/app-connections.ts';
+import type { UserPrincipal } from '../identity/principal.ts';
+import type { ControlChannel } from '../runners/control.ts';
+import type { ProjectService } from '../projects/service.ts';
+import { safeReturnTo } from '../oauth/return-to.ts';
+import type { AppConnectionService } from './service.ts';
+
+const STATE_MINUTES = 10;
+const hashState = (state: string) => createHash('sha256').update(state, 'utf8').digest('hex');
+
+export interface ConsentDeps {
+  db: Kysely<ManagementDB>;
+  control: Pick<ControlChannel, 'call'>;
+  projects: Pick<ProjectService, 'require'>;
+  connections: Pick<AppConnectionService, 'getRow' | 'toRunner' | 'oauthConfiguration' | 'callbackMismatch' | 'runnerOf' | 'details'>;
+  now?: () => Date;
+}
+
+export interface ConsentOutcome {
+  ok: boolean;
+  code: string;
+  message: string;
+  returnTo: string;
+  display: 'page';
+  audit: { organizationId: string | null; userId: string | null; connectionId: string | null };
+}
+
+/**
+ * The management plane's half of connecting an oauth app connection, as for a user's "Connect":
+ * the state is bound to the browser session that started it and to the connection, the browser's
+ * return is relayed to the connection's runner, and nothing here sees a verifier, code verifier,
+ * client secret or token in clear. Entra comes back to one fixed callback for every connection
+ * (KEYWAY_PUBLIC_URL + OAUTH_CALLBACK_PATH), so the state alone says which connection it is for.
+ */
+export function createAppConnectionConsent(deps: ConsentDeps) {
+  const { db, connections } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    /** Starts (or restarts) the consent; answers Entra's authorization URL for the browser. */
+    async begin(user: UserPrincipal, projectId: string, id: string, options: { returnTo?: string }): Promise<string> {
+      if (user.via !== 'session' || !user.sessionId) throw forbidden('connecting an oauth app connection happens in a browser session: sign in to Keyway in the browser');
+      await deps.projects.require(user, projectId, 'owner');
+      let row = await connections.getRow(projectId, id);
+      if (row.method !== 'oauth') throw badRequest('not_oauth', `this is a ${row.method} connection; only oauth connections are connected through Entra ID`);
+      const config = connections.oauthConfiguration();
+      if (!config.configured || !config.clientId) throw badRequest('oauth_not_configured', `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`);
+      await connections.runnerOf(user, row.runner_id);
+      if (row.client_id !== config.clientId) {
+        // The instance app changed since the last consent: the new consent is for the new app.
+        await db.updateTable('app_connections').set({ client_id: config.clientId, updated_at: now().toISOString() }).where('id', '=', id).execute();
+        row = { ...row, client_id: config.clientId };
+      }
+      const begun = await deps.control.call<OAuthBeginResult>(
+        row.runner_id,
+        APP_CONNECTION_REQUESTS.oauthBegin,
+        { connection: await connections.toRunner(row), userId: user.userId, redirectUri: config.redirectUri },
+        { timeoutMs: 20_000 },
+      );
+      await db
+        .insertInto('app_connection_oauth_states')
+        .values({
+          state_hash: hashState(begun.state),
+          session_id: user.sessionId,
+          user_id: user.userId,
+          organization_id: user.organizationId,
+          project_id: projectId,
+          connection_id: id,
+          runner_id: row.runner_id,
+          issuer: begun.issuer,
+          return_to: safeReturnTo(options.returnTo, `/projects/${encodeURIComponent(projectId)}`),
+          created_at: now().toISOString(),
+          expires_at: new Date(now().getTime() + STATE_MINUTES * 60_000).toISOString(),
+        })
+        .execute();
+      await db.deleteFrom('app_connection_oauth_states').where('expires_at', '<', now().toISOString()).execute();
+      return begun.authorizationUrl;
+    },
+
+    /** The browser's return from Entra at `origin`. Refuses anything not bound to this session and connection. */
+    async complete(user: UserPrincipal | undefined, origin: string, params: Record<string, string>): Promise<ConsentOutcome> {
+      type Bound = ManagementDB['app_connection_oauth_states'];
+      const fail = (code: string, message: string, bound?: Bound): ConsentOutcome => ({
+        ok: false,
+        code,
+        message,
+        returnTo: bound?.return_to ?? '/',
+        display: 'page',
+        audit: { organizationId: bound?.organization_id ?? null, userId: bound?.user_id ?? null, connectionId: bound?.connection_id ?? null },
+      });
+      // Checked first: when the browser came back to another address than KEYWAY_PUBLIC_URL, the
+      // session cookie was not sent either, and the fix is in the configuration.
+      const mismatch = connections.callbackMismatch(origin);
+      if (mismatch) return fail('callback_mismatch', `the redirect URI does not match: ${mismatch}`);
+      const state = params.state;
+      if (!state) {
+        if (/AADSTS50011/.test(params.error_description ?? '')) {
+          return fail('callback_mismatch', `Entra ID refused the redirect URI: register ${connections.oauthConfiguration().redirectUri} as a Web redirect URI of the app registration`);
+        }
+        if (params.error) return fail(params.error.slice(0, 60), `Entra ID answered ${params.error.slice(0, 60)}: ${(params.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`);
+        return fail('missing_state', 'the sign-in response has no state; start connecting again from Keyway');
+      }
+      const stateHash = hashState(state);
+      const bound = await db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
+      if (!bound) return fail('unknown_state', 'this sign-in is unknown, was already used, or expired; start connecting again');
+      // Only the session that started the consent may finish it (login CSRF); the row is consumed either way.
+      const consumed = await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst();
+      if (Number(consumed.numDeletedRows) !== 1) return fail('unknown_state', 'this sign-in was already used; start connecting again');
+      if (bound.expires_at < now().toISOString()) return fail('expired_state', `the sign-in took longer than ${STATE_MINUTES} minutes; start connecting again`, bound);
+      if (!user || user.sessionId !== bound.session_id || user.userId !== bound.user_id) {
+        return fail('session_mismatch', 'this sign-in was started in another browser session; start connecting again from your own session', bound);
+      }
+      if (params.iss !== undefined && params.iss !== bound.issuer) {
+        return fail('issuer_mismatch', 'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored', bound);
+      }
+      let row;
+      try {
+        row = await connections.getRow(bound.project_id, bound.connection_id);
+      } catch {
+        return fail('connection_gone', 'the app connection was deleted during sign-in; nothing was stored', bound);
+      }
+      const relayed: Record<string, string> = {};
+      for (const key of ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'session_state']) {
+        const value = params[key];
+        if (typeof value === 'string') relayed[key] = value.slice(0, 4096);
+      }
+      const record = async (validation: ConnectionValidation, status: string, extra: Partial<ManagementDB['app_connections']> = {}) => {
+        const at = now().toISOString();
+        await db
+          .updateTable('app_connections')
+          .set({ last_test: JSON.stringify({ ...validation, testedAt: at }), status, updated_at: at, ...extra })
+          .where('id', '=', row.id)
+          .execute();
+      };
+      let result: OAuthCompleteResult;
+      try {
+        result = await deps.control.call<OAuthCompleteResult>(
+          row.runner_id,
+          APP_CONNECTION_REQUESTS.oauthComplete,
+          { connection: await connections.toRunner(row), userId: bound.user_id, params: relayed },
+          { timeoutMs: 45_000 },
+        );
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // A refused consent changes nothing that worked: a connected connection keeps its tokens.
+        await record({ valid: false, code: err.code, message: err.message }, row.status);
+        return fail(err.code, err.message, bound);
+      }
+      const { validation } = result;
+      await record(validation, validation.valid ? 'active' : 'invalid', { details: connections.details(validation) });
+      const as = result.account ? ` as ${result.account}` : '';
+      return {
+        ok: validation.valid,
+        code: validation.valid ? 'connected' : (validation.code ?? 'invalid_connection'),
+        message: validation.valid
+          ? `connected${as}${validation.message ? ` (${validation.message})` : ''}`
+          : `signed in${as}, but the connection does not work yet: ${validation.message ?? 'it did not validate'}`,
+        returnTo: bound.return_to,
+        display: 'page',
+        audit: { organizationId: bound.organization_id, userId: bound.user_id, connectionId: bound.connection_id },
+      };
+    },
+  };
+}
+
+export type AppConnectionConsent = ReturnType<typeof createAppConnectionConsent>;

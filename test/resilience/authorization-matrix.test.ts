@@ -39,6 +39,8 @@ interface RouteSpec {
   sessionOnly?: boolean;
   /** Ends the caller's session: allowed principals call it with a throwaway session. */
   endsSession?: boolean;
+  /** What an allowed read of the fixture's resources answers when that is not 2xx/3xx, and why. */
+  allowedRead?: { status: number; why: string };
 }
 
 interface Ids {
@@ -119,6 +121,7 @@ const ROUTES: Record<string, RouteSpec> = {
   'PATCH /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', body: () => ({ name: 'renamed by an intruder' }) },
   'DELETE /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project' },
   'POST /api/v1/projects/{projectId}/app-connections/{id}/test': { class: 'project', owner: 'project' },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': { class: 'project', owner: 'project', sessionOnly: true, allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" } },
   'GET /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project' },
   'POST /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project', body: (ids) => ({ name: 'intruder', connectionId: ids.connection, project: 'Web', groupName: 'intruder' }) },
   'GET /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project' },
@@ -323,6 +326,10 @@ for (const kind of [await preferredKind()]) {
       if (spec.sessionOnly && p === 'member-token') return { real: !write, sample: false, check: (s) => s === 403, text: '403 (browser session only)' };
       // Allowed: reads of real resources succeed; writes go to ids that do not exist, or carry an
       // empty body, so the matrix changes nothing.
+      if (!write && hasIds && spec.allowedRead) {
+        const { status, why } = spec.allowedRead;
+        return { real: true, sample: false, check: (s) => s === status, text: `${status} (${why})` };
+      }
       if (!write && hasIds) return { real: true, sample: false, check: (s) => s >= 200 && s < 400, text: '2xx/3xx' };
       return { real: !write, sample: hasIds, check: (s) => !isAuthFailure(s) && s < 500, text: 'not 401/403' };
     }

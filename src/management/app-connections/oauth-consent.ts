@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, forbidden } from '../../http/errors.ts';
@@ -8,10 +7,9 @@ import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { ProjectService } from '../projects/service.ts';
 import { safeReturnTo } from '../oauth/return-to.ts';
+import { hashState, STATE_MINUTES, takeBoundState } from '../oauth/bound-state.ts';
 import type { AppConnectionService } from './service.ts';
 
-const STATE_MINUTES = 10;
-const hashState = (state: string) => createHash('sha256').update(state, 'utf8').digest('hex');
 
 export interface ConsentDeps {
   db: Kysely<ManagementDB>;
@@ -97,24 +95,23 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       // session cookie was not sent either, and the fix is in the configuration.
       const mismatch = connections.callbackMismatch(origin);
       if (mismatch) return fail('callback_mismatch', `the redirect URI does not match: ${mismatch}`);
-      const state = params.state;
-      if (!state) {
+      if (!params.state) {
         if (/AADSTS50011/.test(params.error_description ?? '')) {
           return fail('callback_mismatch', `Entra ID refused the redirect URI: register ${connections.oauthConfiguration().redirectUri} as a Web redirect URI of the app registration`);
         }
         if (params.error) return fail(params.error.slice(0, 60), `Entra ID answered ${params.error.slice(0, 60)}: ${(params.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`);
-        return fail('missing_state', 'the sign-in response has no state; start connecting again from Keyway');
       }
-      const stateHash = hashState(state);
-      const bound = await db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
-      if (!bound) return fail('unknown_state', 'this sign-in is unknown, was already used, or expired; start connecting again');
-      // Only the session that started the consent may finish it (login CSRF); the row is consumed either way.
-      const consumed = await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst();
-      if (Number(consumed.numDeletedRows) !== 1) return fail('unknown_state', 'this sign-in was already used; start connecting again');
-      if (bound.expires_at < now().toISOString()) return fail('expired_state', `the sign-in took longer than ${STATE_MINUTES} minutes; start connecting again`, bound);
-      if (!user || user.sessionId !== bound.session_id || user.userId !== bound.user_id) {
-        return fail('session_mismatch', 'this sign-in was started in another browser session; start connecting again from your own session', bound);
-      }
+      const taken = await takeBoundState(
+        params.state,
+        {
+          find: (stateHash) => db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
+          consume: async (stateHash) => Number((await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
+        },
+        user,
+        { now: now(), again: 'start connecting again' },
+      );
+      if (!taken.ok) return fail(taken.code, taken.message, taken.row);
+      const bound = taken.row;
       if (params.iss !== undefined && params.iss !== bound.issuer) {
         return fail('issuer_mismatch', 'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored', bound);
       }

@@ -298,6 +298,10 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
       }
       const runner = await usableRunner(user, input.runnerId);
+      const newRow = (fields: Pick<Row, 'method' | 'ado_organization' | 'tenant_id' | 'client_id' | 'status'>): Row => {
+        const at = now().toISOString();
+        return { id, organization_id: project.organization_id, project_id: projectId, runner_id: runner.id, name, ...fields, details: '{}', last_test: null, created_by: user.userId, created_at: at, updated_at: at };
+      };
 
       if (input.method === 'oauth') {
         for (const f of ['clientId', 'clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
@@ -309,25 +313,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         const organization = checkOrganization(input.organization, false);
         const probe = await this.probeOAuth(runner.id, tenantId);
         if (!probe.valid && probe.code !== 'entra_unreachable') throw badRequest(probe.code ?? 'oauth_misconfigured', probe.message ?? 'the oauth app registration does not fit', probe.field === 'tenantId' ? 'tenantId' : 'method');
-        const at = now().toISOString();
         // Pending until someone consents: the runner holds nothing for it yet.
-        const row: Row = {
-          id,
-          organization_id: project.organization_id,
-          project_id: projectId,
-          runner_id: runner.id,
-          name,
-          method: 'oauth',
-          ado_organization: organization,
-          tenant_id: tenantId,
-          client_id: config.clientId,
-          status: 'pending',
-          details: '{}',
-          last_test: null,
-          created_by: user.userId,
-          created_at: at,
-          updated_at: at,
-        };
+        const row = newRow({ method: 'oauth', ado_organization: organization, tenant_id: tenantId, client_id: config.clientId, status: 'pending' });
         await db.insertInto('app_connections').values(row).execute();
         return { connection: view(row), validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' }, authorizeUrl: authorizePath(projectId, id) };
       }
@@ -343,24 +330,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         const field = input.method === 'access-token' ? 'accessToken' : 'clientSecret';
         throw badRequest('credential_required', `${field} is required for a ${input.method} connection`, field);
       }
-      const at = now().toISOString();
-      const row: Row = {
-        id,
-        organization_id: project.organization_id,
-        project_id: projectId,
-        runner_id: runner.id,
-        name,
-        method: input.method,
-        ado_organization: organization,
-        tenant_id: tenantId,
-        client_id: clientId,
-        status: 'active',
-        details: '{}',
-        last_test: null,
-        created_by: user.userId,
-        created_at: at,
-        updated_at: at,
-      };
+      const row = newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'active' });
       const validation = await saveOnRunner(runner.id, await toRunner(row), sealed);
       row.details = details(validation);
       row.last_test = testRecord(validation);

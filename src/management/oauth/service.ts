@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, forbidden, notFound } from '../../http/errors.ts';
@@ -10,11 +9,10 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { safeReturnTo } from './return-to.ts';
+import { hashState, STATE_MINUTES, takeBoundState } from './bound-state.ts';
 
-const STATE_MINUTES = 10;
 export const OAUTH_DOCS_URL = 'https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/entra-oauth';
 
-const hashState = (state: string) => createHash('sha256').update(state, 'utf8').digest('hex');
 
 export interface OAuthServiceDeps {
   db: Kysely<ManagementDB>;
@@ -142,18 +140,17 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         display: bound?.display === 'popup' ? 'popup' : 'page',
         audit: { organizationId: bound?.organization_id ?? null, userId: bound?.user_id ?? null, integrationId },
       });
-      const state = params.state;
-      if (!state) return fail('missing_state', 'the sign-in response has no state; start Connect again from Keyway');
-      const stateHash = hashState(state);
-      const row = await db.selectFrom('oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
-      if (!row) return fail('unknown_state', 'this sign-in is unknown, was already used, or expired; start Connect again');
-      // Only the session that started the flow may finish it (login CSRF); the row is consumed either way.
-      const consumed = await db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).executeTakeFirst();
-      if (Number(consumed.numDeletedRows) !== 1) return fail('unknown_state', 'this sign-in was already used; start Connect again');
-      if (row.expires_at < now().toISOString()) return fail('expired_state', `the sign-in took longer than ${STATE_MINUTES} minutes; start Connect again`, row);
-      if (!user || user.sessionId !== row.session_id || user.userId !== row.user_id) {
-        return fail('session_mismatch', 'this sign-in was started in another browser session; start Connect again from your own session', row);
-      }
+      const taken = await takeBoundState(
+        params.state,
+        {
+          find: (stateHash) => db.selectFrom('oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
+          consume: async (stateHash) => Number((await db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
+        },
+        user,
+        { now: now(), again: 'start Connect again' },
+      );
+      if (!taken.ok) return fail(taken.code, taken.message, taken.row);
+      const { row } = taken;
       if (row.integration_id !== integrationId) {
         return fail('callback_mismatch', 'the sign-in response arrived at another integration\'s callback address (possible mix-up attack); nothing was stored', row);
       }

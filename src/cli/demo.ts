@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KeywayConfig } from '../config/config.ts';
 import type { ManagementCore } from '../management/app.ts';
+import { OAUTH_CALLBACK_PATH } from '../management/app-connections/service.ts';
 import type { EmulatorCommandResult } from '../../emulator/cli.ts';
 
 /**
@@ -19,6 +20,9 @@ export async function startDemoEmulator(): Promise<{ emulator: EmulatorCommandRe
       azureDevOpsVsspsUrl: emulator.handle.urls.vssps,
       entraAuthorityUrl: emulator.handle.urls.login,
       allowInsecureHosts: true,
+      // The emulator's app registration is also the instance-wide app of `oauth` app connections.
+      azureDevOpsClientId: emulator.demo.app.clientId,
+      azureDevOpsClientSecret: emulator.demo.app.clientSecret,
     },
   };
 }
@@ -31,6 +35,9 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
   const integrationId = `int_demo${randomBytes(8).toString('hex')}`;
   // Registered before the integration's Save & Test, as an admin would in the Entra portal.
   emulator.demo.app.redirectUris.push(`${core.publicUrl}/api/v1/oauth/callback/${integrationId}`);
+  // And the callback of `oauth` app connections, so a project can connect one with the demo user.
+  const appConnectionCallback = `${core.publicUrl}${OAUTH_CALLBACK_PATH}`;
+  if (!emulator.demo.app.redirectUris.includes(appConnectionCallback)) emulator.demo.app.redirectUris.push(appConnectionCallback);
   const saved = await core.integrations.create(admin.organizationId, runner.id, {
     id: integrationId,
     scmId: 'azure-devops',
@@ -57,6 +64,7 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
     `  Keyway member: ${email} / ${password}`,
     `  Entra ID user (pick it on the emulator's sign-in page): ${demo.user.upn} / ${demo.user.password}`,
     `  A PAT for that user: ${demo.pat}`,
+    `  Directory (tenant) ID for oauth app connections: ${demo.app.tenantId} (organization ${demo.organization})`,
     `  Try: open ${repoUrl} (or its pull request 1: ${repoUrl}/pullrequest/1) and press Connect.`,
     'Where to click first: open the sign-in link above, then Runners → local → Configure repository access.',
   ];

@@ -8,13 +8,16 @@ import type { DemoInfo, E2E, OpenPage } from './support.ts';
 
 // Projects, app connections and variable group syncs through the UI, against `keyway start --demo`:
 // an access-token connection with the emulator's PAT (a wrong one first), a client-secret connection
-// the emulator refuses (its service principal is not in the organization), oauth not set up, syncs
-// with plain and secret variables, runs, run history and a failing run. Credentials and variable
-// values must only ever leave the browser sealed.
+// the emulator refuses (its service principal is not in the organization), syncs with plain and
+// secret variables, runs, run history and a failing run, and an oauth connection (demo mode sets up
+// the emulator's app) consented to on the emulator's sign-in page, its organization picked after,
+// with a sync through it. Credentials and variable values must only ever leave the browser sealed;
+// the oauth app's client secret never reaches the browser at all.
 
 const SECRET_VALUE = `canary-${randomBytes(12).toString('hex')}`;
 const CHANGED_SECRET = `canary-${randomBytes(12).toString('hex')}`;
 const WRONG_PAT = `wrong${randomBytes(24).toString('hex')}`;
+const OAUTH_SECRET_VALUE = `canary-${randomBytes(12).toString('hex')}`;
 
 async function heading(page: Page, name: string, level = 1) {
   return visible(page.getByRole('heading', { level, name, exact: true }));
@@ -76,13 +79,9 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await visible(row.getByText('Demo User'));
   });
 
-  it("adds a client-secret connection the emulator refuses, saying why; oauth is not set up on this Keyway", async () => {
+  it('adds a client-secret connection the emulator refuses, saying why', async () => {
     await page.getByRole('button', { name: 'Add an app connection' }).click();
     const dialog = await visible(page.getByRole('dialog', { name: 'Add an app connection' }));
-    await dialog.getByRole('radio', { name: /Microsoft Entra ID OAuth/ }).check();
-    await visible(dialog.getByText('KEYWAY_AZURE_DEVOPS_CLIENT_ID is not set', { exact: false }));
-    assert.equal(await dialog.getByRole('button', { name: 'Create and test' }).isDisabled(), true);
-
     await dialog.getByRole('radio', { name: /Service principal/ }).check();
     await dialog.getByLabel('Name').fill('demo-sp');
     await dialog.getByLabel('Organization', { exact: true }).fill('keyway-demo');
@@ -180,6 +179,157 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await visible(page.getByText('Sync broken was deleted.', { exact: false }));
   });
 
+  it('creates an oauth connection without an organization: consent on the sign-in page, back to the project, pick the organization, test it, reconnect', async () => {
+    const projectUrl = page.url();
+    assert.match(new URL(projectUrl).pathname, /^\/projects\/[^/]+$/);
+    await page.getByRole('button', { name: 'Add an app connection' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Add an app connection' }));
+    await dialog.getByRole('radio', { name: /Microsoft Entra ID OAuth/ }).check();
+    await visible(dialog.getByText("This Keyway's Entra app, with your consent.", { exact: true }));
+    assert.equal(await dialog.getByText('not available here', { exact: false }).count(), 0, 'demo mode sets up the oauth app');
+    assert.equal(await dialog.locator('input[type="password"]').count(), 0, 'no secret to enter for oauth');
+    const submit = dialog.getByRole('button', { name: 'Create and connect' });
+    assert.equal(await submit.isDisabled(), false);
+    await dialog.getByLabel('Name').fill('demo-oauth');
+    assert.equal(await dialog.getByLabel('Organization (optional)').inputValue(), '');
+    // Checked in the browser before anything is sent.
+    const tenant = dialog.getByLabel('Directory (tenant) ID');
+    const before = e2e.requests.length;
+    await submit.click();
+    await visible(dialog.locator('.field-error').getByText('Enter the Directory (tenant) ID', { exact: false }));
+    await tenant.fill('contoso.onmicrosoft.com');
+    await submit.click();
+    await visible(dialog.locator('.field-error').getByText('is a GUID', { exact: false }));
+    assert.equal(await tenant.getAttribute('aria-invalid'), 'true', 'the error sits next to the tenant field');
+    assert.equal(e2e.requests.slice(before).filter((r) => r.method === 'POST').length, 0, 'nothing was sent');
+    await e2e.screenshot(page, 'app-connection-oauth');
+    await e2e.checkA11y(page, 'app connection dialog (oauth)');
+
+    // Create and connect: the whole page goes to the emulator's sign-in page.
+    await tenant.fill(demo.tenantId);
+    // The page leaves right after the answer: keep its body through a route (a response's body is gone after navigation).
+    let createdAnswer: { status: number; body: string } | undefined;
+    const createPattern = /\/api\/v1\/projects\/[^/]+\/app-connections$/;
+    await page.route(createPattern, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const fetched = await route.fetch();
+      createdAnswer = { status: fetched.status(), body: await fetched.text() };
+      return route.fulfill({ response: fetched });
+    });
+    const user = page.locator(`[data-testid="user-${demo.entraUpn}"]`);
+    await submit.click();
+    // Either the emulator's sign-in page, or the dialog says why not.
+    const refused = page.locator('dialog .field-error, dialog .alert-error');
+    await user.or(refused).first().waitFor({ timeout: 20_000 });
+    await page.unroute(createPattern);
+    if (!(await user.isVisible())) assert.fail(`creating the oauth connection failed: ${(await refused.allTextContents()).join(' / ')}`);
+    assert.ok(createdAnswer, 'the create request was answered');
+    assert.equal(createdAnswer.status, 201, createdAnswer.body);
+    const answer = JSON.parse(createdAnswer.body) as { connection: { id: string; status: string; credentialSet: boolean; organization: string | null }; authorizeUrl: string };
+    assert.equal(answer.connection.status, 'pending');
+    assert.equal(answer.connection.credentialSet, false);
+    assert.equal(answer.connection.organization, null);
+    assert.match(answer.authorizeUrl ?? '', /^\/api\/v1\/projects\/[^/]+\/app-connections\/[^/]+\/oauth\/authorize$/, 'a same-origin path to start the consent');
+    assert.notEqual(new URL(page.url()).origin, e2e.url, "at the emulator's sign-in page");
+    const authorize = e2e.requests.find((r) => r.method === 'GET' && new URL(r.url).pathname === answer.authorizeUrl.split('?')[0]);
+    assert.ok(authorize, `the browser went to ${answer.authorizeUrl}`);
+    assert.equal(new URL(authorize.url).searchParams.get('returnTo'), new URL(projectUrl).pathname, 'and comes back to the project page');
+    await e2e.screenshot(page, 'app-connection-oauth-sign-in');
+    await user.check();
+    const password = page.locator('[data-testid="password"]');
+    if ((await password.count()) > 0 && (await password.isVisible())) await password.fill(demo.entraPassword);
+    await page.locator('[data-testid="accept"]').click();
+
+    // Back on the project page: how it went, and the parameters dropped from the address bar.
+    await visible(page.getByRole('status').getByText('App connection demo-oauth is connected', { exact: false }), 15_000);
+    assert.equal(page.url(), projectUrl, 'the outcome parameters are dropped from the address bar');
+    const row = page.getByRole('row', { name: /demo-oauth/ });
+    await visible(row.getByText('Not picked yet'));
+    await visible(row.getByText('Demo User'));
+    await visible(row.getByRole('button', { name: 'Reconnect app connection demo-oauth' }));
+    assert.ok(!(await page.content()).includes(integration.clientSecret), "the oauth app's client secret is not on the page");
+
+    // Pick the organization among those the account reaches.
+    const picker = await visible(page.getByRole('form', { name: 'Pick the organization of demo-oauth' }));
+    const organization = picker.getByLabel('Azure DevOps organization');
+    const offered = await organization.locator('option').allTextContents();
+    assert.ok(offered.includes(demo.organization), `the demo organization is offered: ${offered.join(', ')}`);
+    await e2e.screenshot(page, 'app-connection-oauth-pick-organization');
+    await e2e.checkA11y(page, 'project: pick the organization of an oauth connection');
+    await organization.selectOption(demo.organization);
+    await picker.getByRole('button', { name: 'Use organization' }).click();
+    await gone(picker);
+    await visible(page.getByText(`App connection demo-oauth now writes to organization ${demo.organization}.`, { exact: false }));
+    await visible(row.getByRole('cell', { name: demo.organization, exact: true }));
+    await visible(row.getByText('Works'));
+
+    await page.getByRole('button', { name: 'Test app connection demo-oauth' }).click();
+    await visible(page.getByText('demo-oauth: It works (as Demo User).', { exact: false }));
+    await e2e.screenshot(page, 'project-oauth-connection');
+    await e2e.checkA11y(page, 'project with an oauth connection');
+
+    // Reconnect goes through consent again and keeps the organization.
+    await row.getByRole('button', { name: 'Reconnect app connection demo-oauth' }).click();
+    await user.waitFor({ timeout: 20_000 });
+    await user.check();
+    if ((await password.count()) > 0 && (await password.isVisible())) await password.fill(demo.entraPassword);
+    await page.locator('[data-testid="accept"]').click();
+    const again = await visible(page.getByRole('status').getByText('App connection demo-oauth is connected as Demo User.', { exact: false }), 15_000);
+    assert.doesNotMatch((await again.textContent()) ?? '', /Pick/, 'the organization is kept');
+    assert.equal(page.url(), projectUrl);
+    await visible(row.getByRole('cell', { name: demo.organization, exact: true }));
+    await visible(row.getByText('Works'));
+  });
+
+  it('creates a sync through the oauth connection; its first run succeeds', async () => {
+    await page.getByRole('button', { name: 'Add a sync' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
+    await dialog.getByLabel('Sync name').fill('oauth settings');
+    await dialog.getByLabel('App connection').selectOption({ label: `demo-oauth (${demo.organization})` });
+    await dialog.getByLabel('Azure DevOps project').fill('Demo');
+    await dialog.getByLabel('Variable group').fill('oauth-settings');
+    const first = dialog.getByRole('group', { name: 'Variable 1' });
+    await first.getByLabel('Name').fill('OAUTH_KEY');
+    await first.getByLabel('Secret').check();
+    await first.getByLabel('Value').fill(OAUTH_SECRET_VALUE);
+    await dialog.getByRole('button', { name: 'Create sync' }).click();
+    await gone(dialog);
+    await visible(page.getByText('Sync oauth settings was created; a run started.'));
+    const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'oauth settings' }) });
+    await visible(card.getByText('demo-oauth', { exact: true }));
+    await visible(card.getByText('Succeeded'), 15_000);
+  });
+
+  it('a declined consent says so; the connection stays not connected and offers Connect', async () => {
+    const projectUrl = page.url();
+    await page.getByRole('button', { name: 'Add an app connection' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Add an app connection' }));
+    await dialog.getByRole('radio', { name: /Microsoft Entra ID OAuth/ }).check();
+    await dialog.getByLabel('Name').fill('declined');
+    await dialog.getByLabel('Directory (tenant) ID').fill(demo.tenantId);
+    await dialog.getByLabel('Organization (optional)').fill(demo.organization);
+    await dialog.getByRole('button', { name: 'Create and connect' }).click();
+    const cancel = page.locator('[data-testid="cancel"]');
+    await cancel.waitFor({ timeout: 20_000 });
+    await cancel.click();
+
+    const alert = await visible(page.getByRole('alert').filter({ hasText: 'App connection declined was not connected.' }), 15_000);
+    assert.match((await alert.textContent()) ?? '', /declined|denied|consent/i, 'says why');
+    assert.equal(page.url(), projectUrl, 'the outcome parameters are dropped from the address bar');
+    const row = page.getByRole('row', { name: /declined/ });
+    await visible(row.getByText('Not connected'));
+    await visible(row.getByRole('button', { name: 'Connect app connection declined' }));
+    assert.equal(await page.getByRole('form', { name: 'Pick the organization of declined' }).count(), 0, 'nothing to pick without a consent');
+    await e2e.screenshot(page, 'app-connection-oauth-declined');
+    await e2e.checkA11y(page, 'project: a declined oauth consent');
+
+    await page.getByRole('button', { name: 'Delete app connection declined' }).click();
+    const confirm = await visible(page.getByRole('dialog', { name: 'Delete app connection declined?' }));
+    await confirm.getByRole('button', { name: 'Delete connection' }).click();
+    await gone(confirm);
+    await visible(page.getByText('App connection declined was deleted.'));
+  });
+
   it('works at 400 px and in dark mode', async () => {
     await page.setViewportSize({ width: 400, height: 860 });
     await page.reload();
@@ -199,10 +349,22 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     const plane = e2e.requests.filter((r) => new URL(r.url).origin === e2e.url);
     for (const r of plane) {
       const text = `${r.url}\n${r.body ?? ''}`;
-      for (const secret of [demo.pat, WRONG_PAT, integration.clientSecret, SECRET_VALUE, CHANGED_SECRET]) assert.ok(!text.includes(secret), `a secret went out in clear in ${r.method} ${r.url}`);
+      for (const secret of [demo.pat, WRONG_PAT, integration.clientSecret, SECRET_VALUE, CHANGED_SECRET, OAUTH_SECRET_VALUE]) assert.ok(!text.includes(secret), `a secret went out in clear in ${r.method} ${r.url}`);
     }
+    // The oauth consent went through the emulator too: the app's client secret never passed the browser.
+    for (const r of e2e.requests) {
+      const text = `${r.url}\n${JSON.stringify(r.headers)}\n${r.body ?? ''}`;
+      assert.ok(!text.includes(integration.clientSecret), `the oauth app's client secret went through the browser in ${r.method} ${r.url}`);
+    }
+    assert.ok(!(await page.content()).includes(integration.clientSecret), "the oauth app's client secret is not on the page");
     const key = runnerPrivateKey(e2e.dataDir);
-    const creates = plane.filter((r) => r.method === 'POST' && /\/app-connections$/.test(new URL(r.url).pathname)).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
+    const allCreates = plane.filter((r) => r.method === 'POST' && /\/app-connections$/.test(new URL(r.url).pathname)).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
+    const oauthCreates = allCreates.filter((c) => c.method === 'oauth');
+    assert.equal(oauthCreates.length, 2, 'demo-oauth, declined');
+    assert.deepEqual(Object.keys(oauthCreates[0]!).sort(), ['id', 'method', 'name', 'runnerId', 'tenantId'], 'no credential and no organization for oauth');
+    assert.deepEqual(Object.keys(oauthCreates[1]!).sort(), ['id', 'method', 'name', 'organization', 'runnerId', 'tenantId'], 'no credential for oauth');
+    for (const c of oauthCreates) assert.equal(c.tenantId, demo.tenantId);
+    const creates = allCreates.filter((c) => c.method !== 'oauth');
     assert.equal(creates.length, 3, 'wrong PAT, demo PAT, client secret');
     const opened = await Promise.all(
       creates.map((c) => {
@@ -215,7 +377,7 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     assert.deepEqual(opened, [WRONG_PAT, demo.pat, integration.clientSecret]);
 
     const writes = plane.filter((r) => (r.method === 'PUT' || r.method === 'PATCH') && /\/syncs\/[^/]+\/variables$/.test(new URL(r.url).pathname));
-    assert.equal(writes.length, 3);
+    assert.equal(writes.length, 4, 'app settings (twice), broken, oauth settings');
     const values = await Promise.all(
       writes.map((w) => {
         const syncId = new URL(w.url).pathname.split('/').at(-2)!;
@@ -227,5 +389,6 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     );
     assert.deepEqual(values[0], { API_URL: 'https://api.example.test', API_KEY: SECRET_VALUE });
     assert.deepEqual(values[1], { API_KEY: CHANGED_SECRET }, 'only the changed value is sent');
+    assert.deepEqual(values[3], { OAUTH_KEY: OAUTH_SECRET_VALUE });
   });
 });

@@ -62,6 +62,10 @@ export interface DemoInfo {
   entraUpn: string;
   entraPassword: string;
   pat: string;
+  /** The emulator tenant's Directory (tenant) ID, for oauth app connections. */
+  tenantId: string;
+  /** The demo Azure DevOps organization (keyway-demo). */
+  organization: string;
   repositoryUrl: string;
   pullRequestUrl: string;
 }
@@ -104,7 +108,8 @@ async function demoInfo(keyway: RunningCli): Promise<DemoInfo> {
   const [, memberEmail, memberPassword] = line(/Keyway member: (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
   const [, entraUpn, entraPassword] = line(/Entra ID user \(pick it on the emulator's sign-in page\): (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
   const [, pat] = line(/A PAT for that user: (\S+)/) as RegExpMatchArray & [string, string];
-  return { memberEmail, memberPassword, entraUpn, entraPassword, pat, repositoryUrl, pullRequestUrl };
+  const [, tenantId, organization] = line(/Directory \(tenant\) ID for oauth app connections: (\S+) \(organization (\S+)\)/) as RegExpMatchArray & [string, string, string];
+  return { memberEmail, memberPassword, entraUpn, entraPassword, pat, tenantId, organization, repositoryUrl, pullRequestUrl };
 }
 
 export async function startE2E(options: { demo?: boolean } = {}): Promise<E2E> {

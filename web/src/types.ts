@@ -303,6 +303,17 @@ export interface AppConnection {
   updatedAt: string;
 }
 
+/** POST /projects/{id}/app-connections (and PATCH): the connection and how its credential was checked. */
+export interface SavedConnection {
+  connection: AppConnection;
+  validation: ConnectionValidation;
+  /**
+   * oauth only: the same-origin path that starts the consent in Entra ID. The connection stays
+   * pending (no credential) until the browser comes back from it.
+   */
+  authorizeUrl?: string;
+}
+
 export interface OAuthAppConfiguration {
   configured: boolean;
   clientId: string | null;

@@ -7,12 +7,59 @@ import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/for
 import type { FormErrors } from '../components/forms.ts';
 import { Alert } from '../components/page.tsx';
 import { appConnectionSecretAad, newConnectionId, sealForRunner } from '../sealing.ts';
-import type { AppConnection, ConnectionMethod, ConnectionValidation, OAuthAppConfiguration, Runner } from '../types.ts';
+import type { ConnectionMethod, ConnectionValidation, OAuthAppConfiguration, Runner, SavedConnection } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import { sentence } from './AuthorizePanel.tsx';
 
 // Creating an app connection: the PAT or client secret is sealed here to the runner's key, with the
 // connection's id (chosen here) as associated data, so the server relays it without reading it.
+// An oauth connection has no secret to enter: it is created pending, then the browser goes to Entra
+// ID for the user's consent and comes back to the project page (?keyway_authorization=…).
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The project page: where an oauth consent comes back to. */
+export function projectPath(projectId: string): string {
+  return `/projects/${encodeURIComponent(projectId)}`;
+}
+
+/** The way back from consent does not say which connection it was for: this tab remembers it. */
+const CONNECTING_KEY = 'keyway:app-connection-consent';
+
+/** The connection whose consent this tab went to give, if it went from this project. */
+export function startedConsent(projectId: string): string | undefined {
+  try {
+    const raw = window.sessionStorage.getItem(CONNECTING_KEY);
+    const saved = raw ? (JSON.parse(raw) as { projectId?: unknown; connectionId?: unknown }) : undefined;
+    return saved?.projectId === projectId && typeof saved.connectionId === 'string' ? saved.connectionId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function forgetConsent(): void {
+  try {
+    window.sessionStorage.removeItem(CONNECTING_KEY);
+  } catch {
+    // Storage may be off: nothing was remembered.
+  }
+}
+
+/**
+ * Sends the whole page to the consent of an oauth connection: `authorizeUrl` (what create answered)
+ * or the connection's authorize route, with the project page as returnTo.
+ */
+export function startConsent(projectId: string, connectionId: string, authorizeUrl?: string): void {
+  const fallback = `/api/v1/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connectionId)}/oauth/authorize`;
+  // Only ever a same-origin path: the answer decides where the whole page goes.
+  const path = authorizeUrl && authorizeUrl.startsWith('/') && !authorizeUrl.startsWith('//') && !authorizeUrl.startsWith('/\\') ? authorizeUrl : fallback;
+  try {
+    window.sessionStorage.setItem(CONNECTING_KEY, JSON.stringify({ projectId, connectionId }));
+  } catch {
+    // Storage may be off: the message on return then says only how it went.
+  }
+  window.location.assign(`${path}${path.includes('?') ? '&' : '?'}returnTo=${encodeURIComponent(projectPath(projectId))}`);
+}
 
 const METHOD_LABEL: Record<ConnectionMethod, string> = {
   'access-token': 'Personal Access Token',
@@ -49,7 +96,7 @@ export function describeValidation(v: ConnectionValidation): string {
 
 interface Props {
   projectId: string;
-  onClose: (created?: { connection: AppConnection; validation: ConnectionValidation }) => void;
+  onClose: (created?: SavedConnection) => void;
 }
 
 export function AppConnectionDialog({ projectId, onClose }: Props) {
@@ -77,6 +124,10 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Enter a name, for example "pipelines".';
     if (!runner) fields.runnerId = 'There is no runner to hold the credential. Ask an admin to register one.';
+    if (method === 'oauth') {
+      if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID of your Entra ID tenant.';
+      else if (!GUID.test(tenantId.trim())) fields.tenantId = 'The Directory (tenant) ID is a GUID, like 00000000-0000-0000-0000-000000000000: copy it from the Overview page of Microsoft Entra ID.';
+    }
     if (method === 'client-secret') {
       if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the service principal was added to.';
       if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID from Entra ID.';
@@ -88,19 +139,28 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
       return;
     }
     setErrors(NO_ERRORS);
+    let leaving = false;
     try {
       const body: Record<string, unknown> = { id, name: name.trim(), runnerId: runner!.id, method };
       if (organization.trim()) body.organization = organization.trim();
       if (method === 'client-secret') Object.assign(body, { tenantId: tenantId.trim(), clientId: clientId.trim() });
+      if (method === 'oauth') body.tenantId = tenantId.trim();
       if (method !== 'oauth') {
         if (!runner!.publicKey) throw new Error('This runner has not registered its key yet, so nothing can be sealed for it. Pick another runner or start it.');
         setBusy('Sealing the credential…');
         const sealed = await sealForRunner(runner!.publicKey, secret, appConnectionSecretAad(id));
         body[method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret'] = sealed;
       }
-      setBusy('The runner is checking the credential with Azure DevOps…');
-      const created = await api.post<{ connection: AppConnection; validation: ConnectionValidation }>(`/projects/${encodeURIComponent(projectId)}/app-connections`, body);
+      setBusy(method === 'oauth' ? 'The runner is checking the app registration with Entra ID…' : 'The runner is checking the credential with Azure DevOps…');
+      const created = await api.post<SavedConnection>(`/projects/${encodeURIComponent(projectId)}/app-connections`, body);
       if (secretRef.current) secretRef.current.value = '';
+      if (method === 'oauth') {
+        // Pending until the user consents: the whole page goes to Entra ID and comes back here.
+        leaving = true;
+        setBusy('Opening the Microsoft sign-in…');
+        startConsent(projectId, created.connection.id, created.authorizeUrl);
+        return;
+      }
       onClose(created);
     } catch (err) {
       const mapped = formErrorsFrom(err, FIELDS);
@@ -108,7 +168,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
       for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
       setErrors(mapped);
     } finally {
-      setBusy(undefined);
+      if (!leaving) setBusy(undefined);
     }
   }
 
@@ -160,9 +220,21 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           </Alert>
         )}
         {method === 'oauth' && oauth.data?.configured && (
-          <p className="hint">
-            Redirect URI to register in the app registration: <code>{oauth.data.redirectUri}</code>
+          <p className="hint hint-block">
+            After Create and connect you sign in with Microsoft and consent; the connection then acts as that account. Redirect URI registered in the app registration: <code>{oauth.data.redirectUri}</code>
           </p>
+        )}
+        {method === 'oauth' && (
+          <TextField
+            label="Directory (tenant) ID"
+            name="tenantId"
+            value={tenantId}
+            onChange={(e) => setTenantId(e.target.value)}
+            error={errors.fields.tenantId}
+            hint="A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to."
+            autoComplete="off"
+            spellCheck={false}
+          />
         )}
         <TextField
           label={method === 'client-secret' ? 'Organization' : 'Organization (optional)'}
@@ -170,7 +242,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           value={organization}
           onChange={(e) => setOrganization(e.target.value)}
           error={errors.fields.organization}
-          hint="The name in dev.azure.com/{organization}."
+          hint={method === 'oauth' ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.' : 'The name in dev.azure.com/{organization}.'}
           autoComplete="off"
           spellCheck={false}
         />
@@ -195,7 +267,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         )}
         <div className="actions">
           <button type="submit" className="button-primary" disabled={busy !== undefined || (method === 'oauth' && oauthProblems.length > 0)}>
-            {busy ? 'Checking…' : 'Create and test'}
+            {busy ? (method === 'oauth' ? 'Connecting…' : 'Checking…') : method === 'oauth' ? 'Create and connect' : 'Create and test'}
           </button>
           <button type="button" onClick={() => onClose()}>
             Cancel

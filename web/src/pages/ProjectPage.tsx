@@ -1,11 +1,13 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
+import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
+import { SelectField } from '../components/fields.tsx';
 import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
-import { Link } from '../router.tsx';
+import { Link, navigate } from '../router.tsx';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { AppConnectionDialog, connectionMethodLabel, describeValidation } from './AppConnectionDialog.tsx';
+import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, startConsent, startedConsent } from './AppConnectionDialog.tsx';
 import { sentence } from './AuthorizePanel.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncDialog } from './SyncDialog.tsx';
@@ -56,10 +58,48 @@ function ProjectView({ project }: { project: Project }) {
   );
 }
 
+/** An oauth connection that was never consented to: it has no credential yet. */
+const notConnected = (c: AppConnection) => c.method === 'oauth' && c.status === 'pending' && !c.credentialSet;
+
 function ConnectionStatus({ connection }: { connection: AppConnection }) {
   const cls = connection.status === 'active' ? 'badge-online' : connection.status === 'invalid' ? 'badge-failed' : 'badge-pending';
-  const label = connection.status === 'active' ? 'Works' : connection.status === 'invalid' ? 'Failing' : connection.status;
+  const label = connection.status === 'active' ? 'Works' : connection.status === 'invalid' ? 'Failing' : notConnected(connection) ? 'Not connected' : connection.status === 'pending' ? 'Pending' : connection.status;
   return <span className={`badge ${cls}`}>{label}</span>;
+}
+
+// The consent came back with only a code (?keyway_error=…) and the connection's last test did not
+// say more: what each code means for an app connection.
+const CONSENT_CODES: Record<string, string> = {
+  consent_denied: 'The consent prompt was declined, so nothing was connected. Choose Connect again and accept.',
+  oauth_blocked: 'The Azure DevOps organization does not allow third-party applications via OAuth. An organization admin can turn on "Third-party application access via OAuth".',
+  session_mismatch: 'The sign-in was started in another browser session. Start it again from this page.',
+  expired_state: 'The sign-in took too long. Start it again.',
+  unknown_state: 'This sign-in is unknown, was already used, or expired. Start it again.',
+  missing_state: 'The sign-in response was incomplete. Start it again.',
+};
+
+function describeConsentCode(code: string | null): string {
+  return (code && CONSENT_CODES[code]) || `The sign-in did not finish${code ? ` (${code})` : ''}. Start it again, and tell an admin if it keeps happening.`;
+}
+
+interface ConsentOutcome {
+  ok: boolean;
+  code: string | null;
+  /** The connection this tab went to consent for, when it remembers. */
+  connectionId: string | undefined;
+}
+
+/** What to say once the browser is back from an oauth consent. */
+function consentNotice(outcome: ConsentOutcome, connections: AppConnection[]): Notice {
+  const connection = connections.find((c) => c.id === outcome.connectionId);
+  const name = connection ? `App connection ${connection.name}` : 'The app connection';
+  if (outcome.ok) {
+    const who = connection?.identity?.displayName ?? connection?.identity?.id;
+    const pick = connection && connection.organization === null ? ' Pick the Azure DevOps organization it writes to below.' : '';
+    return { kind: 'success', text: `${name} is connected${who ? ` as ${who}` : ''}.${pick}` };
+  }
+  const failure = connection?.lastTest && !connection.lastTest.valid && connection.lastTest.message ? sentence(connection.lastTest.message) : describeConsentCode(outcome.code);
+  return { kind: 'error', text: `${name} was not connected. ${failure}` };
 }
 
 function ConnectionsSection(props: {
@@ -78,6 +118,26 @@ function ConnectionsSection(props: {
   const [testing, setTesting] = useState<string>();
   const [notice, setNotice] = useState<Notice>();
   const runnerName = (id: string) => runners.find((r) => r.id === id)?.name ?? id;
+
+  // Back from an oauth consent (?keyway_authorization=connected|failed&keyway_error=code): drop the
+  // parameters at once so a reload does not say it again, and say how it went once the connections
+  // (with the new status, identity or failure) are loaded.
+  const [outcome, setOutcome] = useState<ConsentOutcome | undefined>(() => {
+    const query = new URLSearchParams(window.location.search);
+    const result = query.get('keyway_authorization');
+    if (result !== 'connected' && result !== 'failed') return undefined;
+    return { ok: result === 'connected', code: query.get('keyway_error'), connectionId: startedConsent(projectId) };
+  });
+  useEffect(() => {
+    if (!new URLSearchParams(window.location.search).has('keyway_authorization')) return;
+    forgetConsent();
+    navigate(projectPath(projectId), { replace: true });
+  }, [projectId]);
+  useEffect(() => {
+    if (!outcome || !connections) return;
+    setNotice(consentNotice(outcome, connections));
+    setOutcome(undefined);
+  }, [outcome, connections]);
 
   async function test(connection: AppConnection) {
     setTesting(connection.id);
@@ -132,7 +192,7 @@ function ConnectionsSection(props: {
                     <div className="muted">on {runnerName(c.runnerId)}</div>
                   </td>
                   <td>{connectionMethodLabel(c.method)}</td>
-                  <td>{c.organization ?? (c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
+                  <td>{c.organization ?? (c.method === 'oauth' ? <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span> : c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
                   <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
                   <td>
                     <ConnectionStatus connection={c} />
@@ -151,6 +211,16 @@ function ConnectionsSection(props: {
                     <button type="button" className="button-small" onClick={() => void test(c)} disabled={testing === c.id} aria-label={`Test app connection ${c.name}`}>
                       {testing === c.id ? 'Testing…' : 'Test'}
                     </button>
+                    {canManage && c.method === 'oauth' && (
+                      <button
+                        type="button"
+                        className={notConnected(c) ? 'button-small button-primary' : 'button-small'}
+                        onClick={() => startConsent(projectId, c.id)}
+                        aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
+                      >
+                        {notConnected(c) ? 'Connect' : 'Reconnect'}
+                      </button>
+                    )}
                     {canManage && (
                       <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(c)} aria-label={`Delete app connection ${c.name}`}>
                         Delete
@@ -163,6 +233,21 @@ function ConnectionsSection(props: {
           </table>
         </TableWrap>
       )}
+      {connections
+        ?.filter((c) => c.method === 'oauth' && c.credentialSet && !c.organization)
+        .map((c) => (
+          <OrganizationPicker
+            key={c.id}
+            base={base}
+            connection={c}
+            canManage={canManage}
+            onPicked={(saved, organization) => {
+              const checked = saved.validation ? ` ${describeValidation(saved.validation)}` : '';
+              setNotice({ kind: saved.validation && !saved.validation.valid ? 'warning' : 'success', text: `App connection ${c.name} now writes to organization ${organization}.${checked}` });
+              reload();
+            }}
+          />
+        ))}
       {adding && (
         <AppConnectionDialog
           projectId={projectId}
@@ -190,6 +275,73 @@ function ConnectionsSection(props: {
         </ConfirmDialog>
       )}
     </section>
+  );
+}
+
+/** PATCH answers the connection, and its validation when the change was checked. */
+type PickedOrganization = { connection: AppConnection; validation?: ConnectionValidation };
+
+/**
+ * An oauth connection consented to without an organization: it reaches the organizations of the
+ * account that signed in, and syncs need one of them.
+ */
+function OrganizationPicker(props: { base: string; connection: AppConnection; canManage: boolean; onPicked: (saved: PickedOrganization, organization: string) => void }) {
+  const { base, connection, canManage, onPicked } = props;
+  const headingId = useId();
+  const organizations = connection.organizations ?? connection.lastTest?.organizations ?? [];
+  const [choice, setChoice] = useState(organizations[0] ?? '');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const who = connection.identity?.displayName ?? connection.identity?.id ?? 'The account that signed in';
+  const selected = organizations.includes(choice) ? choice : (organizations[0] ?? '');
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!selected) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const saved = await api.patch<PickedOrganization>(`${base}/app-connections/${encodeURIComponent(connection.id)}`, { organization: selected });
+      onPicked(saved, selected);
+    } catch (err) {
+      setError(sentence(messageOf(err)));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="card" aria-labelledby={headingId} onSubmit={(e) => void submit(e)} noValidate>
+      <h3 id={headingId}>Pick the organization of {connection.name}</h3>
+      {error && <Alert>{error}</Alert>}
+      {organizations.length === 0 ? (
+        <p>{who} reaches no Azure DevOps organization. Reconnect with an account that is a member of the organization syncs should write to.</p>
+      ) : (
+        <>
+          <p className="muted">
+            {who} reaches {organizations.length === 1 ? 'this Azure DevOps organization' : `${organizations.length} Azure DevOps organizations`}. Syncs through {connection.name} write to the one picked here.
+          </p>
+          {canManage ? (
+            <div className="filter">
+              <SelectField label="Azure DevOps organization" name="organization" value={selected} onChange={(e) => setChoice(e.target.value)}>
+                {organizations.map((o) => (
+                  <option key={o} value={o}>
+                    {o}
+                  </option>
+                ))}
+              </SelectField>
+              <div className="actions">
+                <button type="submit" className="button-primary" disabled={busy}>
+                  {busy ? 'Saving…' : 'Use organization'}
+                </button>
+              </div>
+            </div>
+          ) : (
+            <p>{organizations.join(', ')}: a project owner picks one.</p>
+          )}
+        </>
+      )}
+    </form>
   );
 }
 

@@ -50,7 +50,7 @@ export const benchmark: Benchmark = {
       await s.emu.world.createRepository('Coll', 'Proj', 'tools', { commits: 3, createdBy: s.user.id });
       const serverPat = s.emu.world.createPat(s.user.id, { scopes: ['vso.code_write'], orgs: ['Coll'] }).token;
       const pr = await s.emu.world.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'refs/heads/feature/login', title: 'Login' });
-      const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps });
+      const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps, allowInsecureServerHosts: true });
       const direct = createAzureDevOpsClient({ target: { kind: 'services', organization: s.org }, endpoints, credential: { kind: 'pat', token: s.pat } });
       const sha = (await direct.listCommits(s.project, s.repo, { top: 1 })).items[0]?.commitId ?? '';
 
@@ -62,7 +62,7 @@ export const benchmark: Benchmark = {
 
       const repoUrl = `https://dev.azure.com/${s.org}/${s.project}/_git/${s.repo}`;
       const parseOptions: ParseRepositoryUrlOptions = { serverHosts: [{ origin: serverOrigin, virtualDirectory: '/tfs' }] };
-      const serverClient = createAzureDevOpsClient({ target: { kind: 'server', origin: serverOrigin, virtualDirectory: '/tfs', collection: 'Coll' }, credential: { kind: 'pat', token: serverPat } });
+      const serverClient = createAzureDevOpsClient({ target: { kind: 'server', origin: serverOrigin, virtualDirectory: '/tfs', collection: 'Coll' }, endpoints: { allowInsecureServerHosts: true }, credential: { kind: 'pat', token: serverPat } });
       const repo = () => direct.getRepository(s.project, s.repo);
       // Each form with the calls a client that knew exactly what to ask would send (in parallel),
       // straight at the emulator: the baseline the runner's resolution is compared with.

@@ -235,6 +235,8 @@ describe('against the emulator (Azure DevOps Server)', () => {
     const u = new URL(s.emu.urls.server);
     server = createAzureDevOpsClient({
       target: { kind: 'server', origin: u.origin, virtualDirectory: u.pathname, collection: 'DefaultCollection' },
+      // The emulator listens on 127.0.0.1, as KEYWAY_ALLOW_INSECURE_HOSTS permits for Server hosts.
+      endpoints: { allowInsecureServerHosts: true },
       credential: { kind: 'pat', token: pat.token },
     });
   });

@@ -119,7 +119,8 @@ describe('Azure DevOps client', () => {
   const client = (over: Partial<AzureDevOpsClientOptions> = {}) =>
     createAzureDevOpsClient({
       target: { kind: 'services', organization: 'fabrikam' },
-      endpoints: { services: stub.origin, vssps: `${stub.origin}/vssps` },
+      // The stub is on 127.0.0.1: Server targets may use it as KEYWAY_ALLOW_INSECURE_HOSTS permits.
+      endpoints: { services: stub.origin, vssps: `${stub.origin}/vssps`, allowInsecureServerHosts: true },
       credential: { kind: 'pat', token },
       sleep: async (ms) => {
         sleeps.push(ms);
@@ -157,6 +158,7 @@ describe('Azure DevOps client', () => {
         services: 'https://dev.azure.com',
         vssps: 'https://app.vssps.visualstudio.com',
         patsBase: 'https://vssps.dev.azure.com',
+        allowInsecureServerHosts: false,
       });
       assert.equal(resolveEndpoints({ vssps: 'http://127.0.0.1:9/' }).patsBase, 'http://127.0.0.1:9');
       assert.equal(resolveEndpoints({ vssps: 'http://127.0.0.1:9', patsBase: 'http://127.0.0.1:8' }).patsBase, 'http://127.0.0.1:8');
@@ -694,7 +696,7 @@ describe('Azure DevOps client', () => {
 
   describe('probeHost', () => {
     const probe = (t?: AzureDevOpsTarget) =>
-      probeAzureDevOpsHost({ target: t ?? { kind: 'services', organization: 'fabrikam' }, endpoints: { services: stub.origin }, timeoutMs: 2000 });
+      probeAzureDevOpsHost({ target: t ?? { kind: 'services', organization: 'fabrikam' }, endpoints: { services: stub.origin, allowInsecureServerHosts: true }, timeoutMs: 2000 });
 
     it('a plain web server is not Azure DevOps', async () => {
       stub.script((_req, reply) => reply.code(200).type('text/html').send('<html>hello</html>'));

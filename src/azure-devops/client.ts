@@ -8,6 +8,7 @@
 // Errors are built from redacted text, carry no headers and no raw `cause`.
 
 import { VERSION } from '../version.ts';
+import { guardedFetch, HOST_REFUSED } from './guarded-fetch.ts';
 import {
   API_VERSION,
   buildUrl,
@@ -282,6 +283,8 @@ function networkCode(err: unknown): string {
   while (cur && typeof cur === 'object' && !seen.has(cur)) {
     seen.add(cur);
     const code = (cur as { code?: unknown }).code;
+    // Keyway's own refusal (guarded-fetch.ts) says which address and why; its text holds no secret.
+    if (code === HOST_REFUSED) return `${HOST_REFUSED}: ${(cur as Error).message}`;
     if (typeof code === 'string' && code) return code;
     const errors = (cur as { errors?: unknown }).errors;
     if (Array.isArray(errors) && errors.length > 0) {
@@ -316,12 +319,17 @@ function pathOf(url: string): string {
   }
 }
 
+/** Server hosts are an admin's input: their addresses are checked as the runner connects. */
+function defaultFetch(target: AzureDevOpsTarget, endpoints: AzureDevOpsEndpoints): FetchLike {
+  return target.kind === 'server' ? guardedFetch(endpoints.allowInsecureServerHosts) : (url, init) => fetch(url, init);
+}
+
 export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): AzureDevOpsClient {
   validateTarget(options.target);
   const target = options.target;
   const endpoints = resolveEndpoints(options.endpoints);
   const base = collectionUrl(target, endpoints);
-  const fetchImpl: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
+  const fetchImpl: FetchLike = options.fetch ?? defaultFetch(target, endpoints);
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
@@ -1033,7 +1041,7 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
   validateTarget(opts.target);
   const endpoints = resolveEndpoints(opts.endpoints);
   const url = buildUrl(collectionUrl(opts.target, endpoints), ['_apis', 'connectionData']);
-  const fetchImpl: FetchLike = opts.fetch ?? ((u, init) => fetch(u, init));
+  const fetchImpl: FetchLike = opts.fetch ?? defaultFetch(opts.target, endpoints);
   const timeoutSignal = AbortSignal.timeout(opts.timeoutMs ?? 10_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeoutSignal]) : timeoutSignal;
   let res: Response;
@@ -1054,6 +1062,7 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
       throw new AzureDevOpsError({ kind: 'aborted', message: 'probeHost: cancelled by the caller', operation: 'probeHost', method: 'GET', url });
     }
     const code = timeoutSignal.aborted ? 'timeout' : networkCode(e);
+    if (code.startsWith(HOST_REFUSED)) return { isAzureDevOps: false, reason: `not connected: ${code.slice(HOST_REFUSED.length + 2)}` };
     return { isAzureDevOps: false, reason: `no answer from ${describeTarget(opts.target)} (${code})` };
   }
   const status = res.status;

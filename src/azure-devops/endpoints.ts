@@ -25,12 +25,18 @@ export interface AzureDevOpsEndpoints {
    * Default `https://vssps.dev.azure.com` (tokens/7.1/tokens.json `host`).
    */
   patsBase: string;
+  /**
+   * Whether Server hosts (configured by admins) may resolve to loopback or private addresses
+   * (KEYWAY_ALLOW_INSECURE_HOSTS). Checked at connection time: see guarded-fetch.ts. Default false.
+   */
+  allowInsecureServerHosts: boolean;
 }
 
 export const DEFAULT_ENDPOINTS: Readonly<AzureDevOpsEndpoints> = Object.freeze({
   services: 'https://dev.azure.com',
   vssps: 'https://app.vssps.visualstudio.com',
   patsBase: 'https://vssps.dev.azure.com',
+  allowInsecureServerHosts: false,
 });
 
 /** api-version values, from each operation's `api-version` parameter in the 7.1 specs. */
@@ -75,7 +81,7 @@ export function resolveEndpoints(partial: Partial<AzureDevOpsEndpoints> = {}): A
   const vssps = normalizeBaseUrl(partial.vssps ?? DEFAULT_ENDPOINTS.vssps, 'vssps endpoint');
   const vsspsOverridden = partial.vssps !== undefined && vssps !== DEFAULT_ENDPOINTS.vssps;
   const patsBase = normalizeBaseUrl(partial.patsBase ?? (vsspsOverridden ? vssps : DEFAULT_ENDPOINTS.patsBase), 'patsBase endpoint');
-  return { services, vssps, patsBase };
+  return { services, vssps, patsBase, allowInsecureServerHosts: partial.allowInsecureServerHosts ?? false };
 }
 
 /** Percent-encodes one path segment. `encodeURIComponent` leaves `!'()*` alone, which is valid in a path. */

@@ -131,6 +131,12 @@ export class AzureDevOpsError extends Error {
       case 'server':
         return `Azure DevOps had an internal error (HTTP ${this.status ?? '5xx'}) and did not recover after retries; try again later.${hint}${detail}`;
       case 'network':
+        if (this.networkCode?.startsWith('KEYWAY_HOST_REFUSED: ')) {
+          return (
+            `Keyway did not connect to ${where}: ${this.networkCode.slice('KEYWAY_HOST_REFUSED: '.length)}. An Azure DevOps Server host must resolve to a routable address ` +
+            `(KEYWAY_ALLOW_INSECURE_HOSTS permits loopback and private ones for a lab; link-local and metadata addresses are always refused).${hint}`
+          );
+        }
         return this.networkCode === 'timeout'
           ? `${where} did not answer in time. Check that the URL is right and reachable from Keyway (proxy, firewall).${hint}`
           : `Could not reach ${where}${this.networkCode ? ` (${this.networkCode})` : ''}. Check the URL, DNS, proxy and firewall.${hint}`;

@@ -59,7 +59,8 @@ export async function startTestRunner(
     serverUrl,
     exchangeToken,
     allowInsecureHosts: true,
-    endpoints: resolveEndpoints(options.endpoints ?? {}),
+    // The emulator's Server collections are on 127.0.0.1, as KEYWAY_ALLOW_INSECURE_HOSTS permits.
+    endpoints: resolveEndpoints({ allowInsecureServerHosts: true, ...options.endpoints }),
     pollWaitSeconds: 2,
     onRevoked: () => {
       state.revoked = true;

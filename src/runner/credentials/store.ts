@@ -147,6 +147,17 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** Extends a lease its holder still holds: a holder that is alive keeps it, a dead one loses it within one TTL. */
+    async renewLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
+      const result = await db
+        .updateTable('credentials')
+        .set({ lease_until: new Date(now().getTime() + ttlMs).toISOString() })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async releaseLease(id: string, owner: string): Promise<void> {
       await db.updateTable('credentials').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
     },

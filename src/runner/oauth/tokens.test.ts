@@ -119,6 +119,25 @@ for (const { kind, skip } of await databaseKinds()) {
       await emu.entra.verifyAccessToken(token.token);
     });
 
+    it('a live lease holder keeps its lease through slow retries: the other replica waits for its result instead of refreshing too', async () => {
+      await connectedAndExpired();
+      const before = refreshRequests();
+      // Entra throttles the first attempt; the holder sleeps three lease lifetimes before retrying.
+      const throttle = emu.faults.add({ listener: 'login', method: 'POST', path: LOGIN_TOKEN_PATH, action: 'throttle', retryAfterSeconds: 1, times: 1 });
+      try {
+        const holder = service({ owner: 'slow-holder', leaseTtlMs: 300, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 900))) });
+        const waiter = service({ owner: 'waiter', leaseTtlMs: 300 });
+        const first = holder.getAccessToken(plane.member.id, integrationId);
+        await new Promise((r) => setTimeout(r, 450));
+        const [a, b] = await Promise.all([first, waiter.getAccessToken(plane.member.id, integrationId)]);
+        assert.equal(a.token, b.token, 'both got the holder\'s refreshed token');
+        // The throttled attempt is refused before a grant is counted: one refresh, the holder's retry.
+        assert.equal(refreshRequests() - before, 1, 'only the holder refreshed');
+      } finally {
+        emu.faults.remove(throttle);
+      }
+    });
+
     it('a crash after the upstream answer but before the commit: Entra keeps the old refresh token valid, so nothing is lost', async () => {
       const id = await connectedAndExpired();
       const stored = JSON.parse((await runner.runtime.credentials.readSecret(id)) ?? '{}') as OAuthTokenSet;
@@ -178,7 +197,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const before = emu.counters().tokenRequests;
       const sleeps: number[] = [];
       try {
-        await assert.rejects(service({ sleep: async (ms) => void sleeps.push(ms), maxRetries: 3 }).getAccessToken(plane.member.id, integrationId), (err: Error & { code?: string }) => err.code === 'refresh_unavailable');
+        await assert.rejects(service({ sleep: async (ms) => void sleeps.push(ms), maxRetries: 3 }).getAccessToken(plane.member.id, integrationId), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'refresh_unavailable');
+          assert.match(err.message, /HTTP 503/, 'the message names what Entra answered');
+          return true;
+        });
       } finally {
         emu.faults.remove(outage);
       }

@@ -23,7 +23,13 @@ export interface TokenServiceOptions {
   configForRecord: (record: CredentialRecord) => Promise<client.Configuration>;
   /** Refresh when less than this is left, so a token handed out is good for a git operation. */
   refreshSkewMs?: number;
+  /**
+   * How long a refresh lease lasts unless its holder renews it (it does, every third of this, while
+   * it works): a replica that died holding one delays the others by at most this. Default 10 s.
+   */
   leaseTtlMs?: number;
+  /** How long a request waits for another replica's refresh before it gives up. Default 2 min. */
+  maxWaitMs?: number;
   maxRetries?: number;
   maxRetryDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -31,6 +37,9 @@ export interface TokenServiceOptions {
   /** Distinguishes this process's leases from other replicas'. */
   owner?: string;
 }
+
+/** How long a finished read of a credential row may serve requests that arrive after it. */
+const LOOKUP_REUSE_MS = 2;
 
 /** How stale `lastUsedAt` may be: it tells people which authorizations are in use, not when exactly. */
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -51,14 +60,16 @@ export class NeedsReauthorizationError extends HandlerError {
  */
 export function createTokenService(options: TokenServiceOptions) {
   const skew = options.refreshSkewMs ?? 5 * 60_000;
-  const leaseTtl = options.leaseTtlMs ?? 30_000;
+  const leaseTtl = options.leaseTtlMs ?? 10_000;
+  const maxWait = options.maxWaitMs ?? 120_000;
   const maxRetries = options.maxRetries ?? 3;
   const maxRetryDelay = options.maxRetryDelayMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `${process.pid}-${randomBytes(6).toString('hex')}`;
   const inFlight = new Map<string, Promise<AccessToken>>();
-  const lookups = new Map<string, Promise<CredentialRecord | undefined>>();
+  type Lookup = { read: Promise<CredentialRecord | undefined>; settledAt?: number };
+  const lookups = new Map<string, Lookup>();
   /** Opened secrets by credential id, valid only for the row version they were read at. */
   const opened = new Map<string, { version: number; token: AccessToken }>();
   const { credentials } = options;
@@ -114,7 +125,7 @@ export function createTokenService(options: TokenServiceOptions) {
   }
 
   async function obtain(record: CredentialRecord): Promise<AccessToken> {
-    const deadline = Date.now() + leaseTtl * 2 + 5_000;
+    const deadline = Date.now() + maxWait;
     for (;;) {
       const current = await credentials.readWithSecret(record.id);
       if (!current) throw new HandlerError('not_authorized', `there is no authorization for ${record.host} any more; connect again`);
@@ -127,6 +138,10 @@ export function createTokenService(options: TokenServiceOptions) {
 
       const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
       if (!leased && (await credentials.acquireLease(record.id, current.record.version, owner, leaseTtl))) {
+        // Retries with backoff may outlast one TTL: keep the lease while alive, so nobody else
+        // refreshes with the refresh token this replica is using.
+        const renew = setInterval(() => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined), Math.max(250, Math.floor(leaseTtl / 3)));
+        renew.unref();
         try {
           const next = await refresh(current.record, tokenSet, meta);
           // Commit first: the rotated refresh token is safe before anyone uses the new access token.
@@ -134,6 +149,7 @@ export function createTokenService(options: TokenServiceOptions) {
             return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id };
           }
         } finally {
+          clearInterval(renew);
           await credentials.releaseLease(record.id, owner).catch(() => undefined);
         }
         continue;
@@ -186,19 +202,26 @@ export function createTokenService(options: TokenServiceOptions) {
     tokenFor,
 
     async getAccessToken(userId: string, integrationId: string): Promise<AccessToken> {
-      // Requests that arrive in the same turn of the event loop share one read of the row: a burst
-      // of git requests (bench/01: 64 at once) costs one read, and no answer rests on a read from
-      // an earlier turn. (SQLite reads finish before the next request is even parsed, so sharing
-      // only what is in flight would share nothing there.)
+      // Requests that arrive together share one read of the row: a burst of git requests (bench/01:
+      // 64 at once) costs one read. A read is shared while in flight and for the rest of the event
+      // loop turn it finished in, never longer than LOOKUP_REUSE_MS: no answer rests on an older
+      // read. (SQLite reads finish before the next request is parsed, so sharing only what is in
+      // flight would share nothing there; the time bound keeps a caller that never yields to the
+      // event loop from reusing one read forever.)
       const key = `${userId}\u0000${integrationId}`;
-      let lookup = lookups.get(key);
-      if (!lookup) {
+      let entry = lookups.get(key);
+      if (!entry || (entry.settledAt !== undefined && Date.now() - entry.settledAt > LOOKUP_REUSE_MS)) {
         const read = credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
-        lookup = read;
-        lookups.set(key, read);
-        const forget = () => setImmediate(() => lookups.get(key) === read && lookups.delete(key));
-        read.then(forget, forget);
+        const fresh: Lookup = { read };
+        lookups.set(key, fresh);
+        const settle = () => {
+          fresh.settledAt = Date.now();
+          setImmediate(() => lookups.get(key) === fresh && lookups.delete(key));
+        };
+        read.then(settle, settle);
+        entry = fresh;
       }
+      const lookup = entry.read;
       const record = await lookup;
       if (!record) throw new HandlerError('not_authorized', 'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token');
       return tokenFor(record);
@@ -206,10 +229,15 @@ export function createTokenService(options: TokenServiceOptions) {
   };
 }
 
+/** A few words on a failed token request for a message: never the response body or a token. */
 function describe(err: unknown): string {
   if (err instanceof ResponseBodyError) return `${err.status} ${err.error}`;
-  const code = (err as { cause?: { code?: string } }).cause?.code;
-  return code ?? (err as Error)?.name ?? 'error';
+  const cause = (err as { cause?: unknown }).cause;
+  // Not an OAuth error body (an HTML 503 from a proxy, say): openid-client carries the Response.
+  if (cause instanceof Response) return `HTTP ${cause.status}${cause.statusText ? ` ${cause.statusText}` : ''} from the token endpoint`;
+  const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code) return code;
+  return (err as Error)?.name ?? 'error';
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;

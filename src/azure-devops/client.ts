@@ -262,6 +262,9 @@ interface Plan<T> {
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
+/** Bad credentials answer 401 instead of a 203 sign-in page or a 302 (facts file). */
+const SUPPRESS_SIGN_IN = { 'X-TFS-FedAuthRedirect': 'Suppress', 'X-VSS-ReauthenticationAction': 'Suppress' } as const;
+
 /** Internal: a failure that happened before an HTTP answer (or while reading its body). */
 class TransportFailure extends Error {
   constructor(
@@ -393,30 +396,12 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     }
     if (!res.body) return new Uint8Array(0);
     const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > limit) {
-          await reader.cancel().catch(() => undefined);
-          throw tooLarge();
-        }
-        chunks.push(value);
-      }
+      return await readAtMost(reader, limit, tooLarge);
     } catch (e) {
       if (e instanceof AzureDevOpsError) throw e;
       throw new TransportFailure(networkCode(e), false);
     }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.byteLength;
-    }
-    return out;
   }
 
   /** Runs a plan with retries. `ifNoneMatch` set (even null) → conditional result. */
@@ -450,9 +435,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       const headers: Record<string, string> = {
         Authorization: authorization,
         Accept: plan.accept ?? 'application/json',
-        // Bad credentials answer 401 instead of a 203 sign-in page or a 302 (facts file).
-        'X-TFS-FedAuthRedirect': 'Suppress',
-        'X-VSS-ReauthenticationAction': 'Suppress',
+        ...SUPPRESS_SIGN_IN,
         'User-Agent': userAgent,
       };
       if (plan.body !== undefined) headers['Content-Type'] = 'application/json; charset=utf-8';
@@ -670,61 +653,68 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
 
   const signalOf = (opts?: CallOptions): { signal?: AbortSignal } => (opts?.signal ? { signal: opts.signal } : {});
 
+  /** A GET answered with JSON: one object (`one`) or a page of a list (`listOf`). */
+  const getJson = <T>(operation: string, url: string, parse: (res: Fresh) => T, opts?: CallOptions, unsupported?: Plan<T>['unsupported']): Plan<T> => ({
+    operation,
+    method: 'GET',
+    url,
+    expect: 'json',
+    parse,
+    ...(unsupported ? { unsupported } : {}),
+    ...signalOf(opts),
+  });
+
+  /** The profile and accounts APIs on the global vssps host (Services only), not the collection. */
+  const vsspsApi = (segments: readonly string[], query: Record<string, QueryValue> = {}): string =>
+    buildUrl(vsspsUrl(endpoints), segments, { ...query, 'api-version': API_VERSION.released });
+
+  /** The PAT lifecycle API, with its own api-version. */
+  const patsApi = (query: Record<string, QueryValue> = {}): string => buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], { ...query, 'api-version': API_VERSION.pats });
+
+  const variableGroupUrl = (groupId: number, query: Record<string, QueryValue> = {}): string =>
+    api(['_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')], query);
+
+  /** Creates or replaces a variable group: the body is VariableGroupParameters, the answer the group. */
+  const writeVariableGroup = (operation: string, method: Method, url: string, body: VariableGroupParameters, opts?: CallOptions): Plan<VariableGroup> => ({
+    operation,
+    method,
+    url,
+    body: { type: 'Vsts', ...body },
+    expect: 'json',
+    parse: one<VariableGroup>(),
+    ...signalOf(opts),
+  });
+
   const gitRepoPath = (project: string, repository: string): string[] => [project, '_apis', 'git', 'repositories', repository];
 
   const plans = {
-    listProjects: (opts: ListProjectsOptions = {}): Plan<Page<TeamProjectReference>> => ({
-      operation: 'listProjects',
-      method: 'GET',
-      url: api(['_apis', 'projects'], {
-        stateFilter: opts.stateFilter,
-        $top: opts.top,
-        $skip: opts.skip,
-        continuationToken: opts.continuationToken,
-      }),
-      expect: 'json',
-      parse: listOf<TeamProjectReference>(),
-      ...signalOf(opts),
-    }),
-    getProject: (projectNameOrId: string, opts: CallOptions & { includeCapabilities?: boolean } = {}): Plan<TeamProject> => ({
-      operation: 'getProject',
-      method: 'GET',
-      url: api(['_apis', 'projects', projectNameOrId], { includeCapabilities: opts.includeCapabilities }),
-      expect: 'json',
-      parse: one<TeamProject>(),
-      ...signalOf(opts),
-    }),
-    listRepositories: (project?: string, opts: ListRepositoriesOptions = {}): Plan<Page<GitRepository>> => ({
-      operation: 'listRepositories',
-      method: 'GET',
-      url: api([...(project !== undefined ? [project] : []), '_apis', 'git', 'repositories'], { includeHidden: opts.includeHidden }),
-      expect: 'json',
-      parse: listOf<GitRepository>(),
-      ...signalOf(opts),
-    }),
-    getRepository: (project: string, repositoryNameOrId: string, opts: CallOptions = {}): Plan<GitRepository> => ({
-      operation: 'getRepository',
-      method: 'GET',
-      url: api(gitRepoPath(project, repositoryNameOrId)),
-      expect: 'json',
-      parse: one<GitRepository>(),
-      ...signalOf(opts),
-    }),
-    listRefs: (project: string, repository: string, opts: ListRefsOptions = {}): Plan<Page<GitRef>> => ({
-      operation: 'listRefs',
-      method: 'GET',
-      url: api([...gitRepoPath(project, repository), 'refs'], {
-        // The filter is a prefix written without `refs/` (facts file).
-        filter: opts.filter?.replace(/^\/?refs\//, ''),
-        filterContains: opts.filterContains,
-        peelTags: opts.peelTags,
-        $top: opts.top,
-        continuationToken: opts.continuationToken,
-      }),
-      expect: 'json',
-      parse: listOf<GitRef>(),
-      ...signalOf(opts),
-    }),
+    listProjects: (opts: ListProjectsOptions = {}): Plan<Page<TeamProjectReference>> =>
+      getJson(
+        'listProjects',
+        api(['_apis', 'projects'], { stateFilter: opts.stateFilter, $top: opts.top, $skip: opts.skip, continuationToken: opts.continuationToken }),
+        listOf<TeamProjectReference>(),
+        opts,
+      ),
+    getProject: (projectNameOrId: string, opts: CallOptions & { includeCapabilities?: boolean } = {}): Plan<TeamProject> =>
+      getJson('getProject', api(['_apis', 'projects', projectNameOrId], { includeCapabilities: opts.includeCapabilities }), one<TeamProject>(), opts),
+    listRepositories: (project?: string, opts: ListRepositoriesOptions = {}): Plan<Page<GitRepository>> =>
+      getJson('listRepositories', api([...(project !== undefined ? [project] : []), '_apis', 'git', 'repositories'], { includeHidden: opts.includeHidden }), listOf<GitRepository>(), opts),
+    getRepository: (project: string, repositoryNameOrId: string, opts: CallOptions = {}): Plan<GitRepository> =>
+      getJson('getRepository', api(gitRepoPath(project, repositoryNameOrId)), one<GitRepository>(), opts),
+    listRefs: (project: string, repository: string, opts: ListRefsOptions = {}): Plan<Page<GitRef>> =>
+      getJson(
+        'listRefs',
+        api([...gitRepoPath(project, repository), 'refs'], {
+          // The filter is a prefix written without `refs/` (facts file).
+          filter: opts.filter?.replace(/^\/?refs\//, ''),
+          filterContains: opts.filterContains,
+          peelTags: opts.peelTags,
+          $top: opts.top,
+          continuationToken: opts.continuationToken,
+        }),
+        listOf<GitRef>(),
+        opts,
+      ),
     getItemContent: (project: string, repository: string, path: string, version?: GitVersion, opts: CallOptions = {}): Plan<ItemContent> => {
       const itemPath = '/' + path.replace(/^\/+/, '');
       return {
@@ -755,50 +745,36 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         ...signalOf(opts),
       };
     },
-    getPullRequest: (project: string, pullRequestId: number, opts: CallOptions = {}): Plan<GitPullRequest> => ({
-      operation: 'getPullRequest',
-      method: 'GET',
-      url: api([project, '_apis', 'git', 'pullrequests', positiveInt(pullRequestId, 'pullRequestId')]),
-      expect: 'json',
-      parse: one<GitPullRequest>(),
-      ...signalOf(opts),
-    }),
-    listPullRequests: (project: string, repository: string, opts: ListPullRequestsOptions = {}): Plan<Page<GitPullRequest>> => ({
-      operation: 'listPullRequests',
-      method: 'GET',
-      url: api([...gitRepoPath(project, repository), 'pullrequests'], {
-        'searchCriteria.status': opts.status,
-        'searchCriteria.sourceRefName': opts.sourceRefName,
-        'searchCriteria.targetRefName': opts.targetRefName,
-        $top: opts.top,
-        $skip: opts.skip,
-      }),
-      expect: 'json',
-      parse: listOf<GitPullRequest>(),
-      ...signalOf(opts),
-    }),
-    listVariableGroups: (project: string, opts: ListVariableGroupsOptions = {}): Plan<Page<VariableGroup>> => ({
-      operation: 'listVariableGroups',
-      method: 'GET',
-      url: api([project, '_apis', 'distributedtask', 'variablegroups'], {
-        groupName: opts.groupName,
-        actionFilter: opts.actionFilter,
-        queryOrder: opts.queryOrder,
-        $top: opts.top,
-        continuationToken: opts.continuationToken,
-      }),
-      expect: 'json',
-      parse: listOf<VariableGroup>(),
-      ...signalOf(opts),
-    }),
-    getVariableGroup: (project: string, groupId: number, opts: CallOptions = {}): Plan<VariableGroup> => ({
-      operation: 'getVariableGroup',
-      method: 'GET',
-      url: api([project, '_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')]),
-      expect: 'json',
-      parse: one<VariableGroup>(),
-      ...signalOf(opts),
-    }),
+    getPullRequest: (project: string, pullRequestId: number, opts: CallOptions = {}): Plan<GitPullRequest> =>
+      getJson('getPullRequest', api([project, '_apis', 'git', 'pullrequests', positiveInt(pullRequestId, 'pullRequestId')]), one<GitPullRequest>(), opts),
+    listPullRequests: (project: string, repository: string, opts: ListPullRequestsOptions = {}): Plan<Page<GitPullRequest>> =>
+      getJson(
+        'listPullRequests',
+        api([...gitRepoPath(project, repository), 'pullrequests'], {
+          'searchCriteria.status': opts.status,
+          'searchCriteria.sourceRefName': opts.sourceRefName,
+          'searchCriteria.targetRefName': opts.targetRefName,
+          $top: opts.top,
+          $skip: opts.skip,
+        }),
+        listOf<GitPullRequest>(),
+        opts,
+      ),
+    listVariableGroups: (project: string, opts: ListVariableGroupsOptions = {}): Plan<Page<VariableGroup>> =>
+      getJson(
+        'listVariableGroups',
+        api([project, '_apis', 'distributedtask', 'variablegroups'], {
+          groupName: opts.groupName,
+          actionFilter: opts.actionFilter,
+          queryOrder: opts.queryOrder,
+          $top: opts.top,
+          continuationToken: opts.continuationToken,
+        }),
+        listOf<VariableGroup>(),
+        opts,
+      ),
+    getVariableGroup: (project: string, groupId: number, opts: CallOptions = {}): Plan<VariableGroup> =>
+      getJson('getVariableGroup', api([project, '_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')]), one<VariableGroup>(), opts),
   };
 
   const client: AzureDevOpsClient = {
@@ -831,27 +807,10 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         ...signalOf(opts),
       }),
 
-    getProfile: (opts) =>
-      execute({
-        operation: 'getProfile',
-        method: 'GET',
-        url: buildUrl(vsspsUrl(endpoints), ['_apis', 'profile', 'profiles', 'me'], { 'api-version': API_VERSION.released }),
-        expect: 'json',
-        parse: one<Profile>(),
-        unsupported: servicesOnly('getProfile'),
-        ...signalOf(opts),
-      }) as Promise<Profile>,
+    getProfile: (opts) => execute(getJson('getProfile', vsspsApi(['_apis', 'profile', 'profiles', 'me']), one<Profile>(), opts, servicesOnly('getProfile'))) as Promise<Profile>,
 
     listAccounts: (memberId, opts) =>
-      execute({
-        operation: 'listAccounts',
-        method: 'GET',
-        url: buildUrl(vsspsUrl(endpoints), ['_apis', 'accounts'], { memberId, 'api-version': API_VERSION.released }),
-        expect: 'json',
-        parse: listOf<Account>(),
-        unsupported: servicesOnly('listAccounts'),
-        ...signalOf(opts),
-      }) as Promise<Page<Account>>,
+      execute(getJson('listAccounts', vsspsApi(['_apis', 'accounts'], { memberId }), listOf<Account>(), opts, servicesOnly('listAccounts'))) as Promise<Page<Account>>,
 
     listProjects: (opts) => execute(plans.listProjects(opts)) as Promise<Page<TeamProjectReference>>,
     getProject: (p, opts) => execute(plans.getProject(p, opts)) as Promise<TeamProject>,
@@ -865,58 +824,33 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     getVariableGroup: (p, id, opts) => execute(plans.getVariableGroup(p, id, opts)) as Promise<VariableGroup>,
 
     getCommit: (project, repository, commitId, opts) =>
-      execute({
-        operation: 'getCommit',
-        method: 'GET',
-        url: api([...gitRepoPath(project, repository), 'commits', commitId]),
-        expect: 'json',
-        parse: one<GitCommit>(),
-        ...signalOf(opts),
-      }) as Promise<GitCommit>,
+      execute(getJson('getCommit', api([...gitRepoPath(project, repository), 'commits', commitId]), one<GitCommit>(), opts)) as Promise<GitCommit>,
 
     listCommits: (project, repository, opts = {}) =>
-      execute({
-        operation: 'listCommits',
-        method: 'GET',
-        url: api([...gitRepoPath(project, repository), 'commits'], {
-          'searchCriteria.itemVersion.version': opts.branch?.replace(/^refs\/heads\//, ''),
-          'searchCriteria.itemVersion.versionType': opts.branch !== undefined ? 'branch' : undefined,
-          'searchCriteria.$top': opts.top,
-          'searchCriteria.$skip': opts.skip,
-        }),
-        expect: 'json',
-        parse: listOf<GitCommitRef>(),
-        ...signalOf(opts),
-      }) as Promise<Page<GitCommitRef>>,
+      execute(
+        getJson(
+          'listCommits',
+          api([...gitRepoPath(project, repository), 'commits'], {
+            'searchCriteria.itemVersion.version': opts.branch?.replace(/^refs\/heads\//, ''),
+            'searchCriteria.itemVersion.versionType': opts.branch !== undefined ? 'branch' : undefined,
+            'searchCriteria.$top': opts.top,
+            'searchCriteria.$skip': opts.skip,
+          }),
+          listOf<GitCommitRef>(),
+          opts,
+        ),
+      ) as Promise<Page<GitCommitRef>>,
 
-    addVariableGroup: (body, opts) =>
-      execute({
-        operation: 'addVariableGroup',
-        method: 'POST',
-        url: api(['_apis', 'distributedtask', 'variablegroups']),
-        body: { type: 'Vsts', ...body },
-        expect: 'json',
-        parse: one<VariableGroup>(),
-        ...signalOf(opts),
-      }) as Promise<VariableGroup>,
+    addVariableGroup: (body, opts) => execute(writeVariableGroup('addVariableGroup', 'POST', api(['_apis', 'distributedtask', 'variablegroups']), body, opts)) as Promise<VariableGroup>,
 
-    updateVariableGroup: (groupId, body, opts) =>
-      execute({
-        operation: 'updateVariableGroup',
-        method: 'PUT',
-        url: api(['_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')]),
-        body: { type: 'Vsts', ...body },
-        expect: 'json',
-        parse: one<VariableGroup>(),
-        ...signalOf(opts),
-      }) as Promise<VariableGroup>,
+    updateVariableGroup: (groupId, body, opts) => execute(writeVariableGroup('updateVariableGroup', 'PUT', variableGroupUrl(groupId), body, opts)) as Promise<VariableGroup>,
 
     deleteVariableGroup: async (groupId, projectIds, opts) => {
       if (projectIds.length === 0) throw new TypeError('deleteVariableGroup needs at least one project id (projectIds is required)');
       await execute({
         operation: 'deleteVariableGroup',
         method: 'DELETE',
-        url: api(['_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')], { projectIds: projectIds.join(',') }),
+        url: variableGroupUrl(groupId, { projectIds: projectIds.join(',') }),
         expect: 'none',
         parse: () => undefined,
         ...signalOf(opts),
@@ -927,12 +861,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       execute({
         operation: 'listPats',
         method: 'GET',
-        url: buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], {
-          displayFilterOption: opts.displayFilterOption,
-          $top: opts.top,
-          continuationToken: opts.continuationToken,
-          'api-version': API_VERSION.pats,
-        }),
+        url: patsApi({ displayFilterOption: opts.displayFilterOption, $top: opts.top, continuationToken: opts.continuationToken }),
         expect: 'json',
         // PagedPatTokens: the continuation token is in the body; "" means no more.
         parse: (res) => {
@@ -949,7 +878,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       execute({
         operation: 'createPat',
         method: 'POST',
-        url: buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], { 'api-version': API_VERSION.pats }),
+        url: patsApi(),
         body: { displayName: request.displayName, scope: request.scope, validTo: request.validTo, allOrgs: request.allOrgs },
         expect: 'json',
         parse: (res) => patResult(object(res), 'createPat'),
@@ -961,7 +890,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       await execute({
         operation: 'revokePat',
         method: 'DELETE',
-        url: buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], { authorizationId, 'api-version': API_VERSION.pats }),
+        url: patsApi({ authorizationId }),
         expect: 'none',
         parse: () => undefined,
         unsupported: patsUnsupported('revokePat'),
@@ -1050,8 +979,7 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
       method: 'GET',
       headers: {
         Accept: 'application/json',
-        'X-TFS-FedAuthRedirect': 'Suppress',
-        'X-VSS-ReauthenticationAction': 'Suppress',
+        ...SUPPRESS_SIGN_IN,
         'User-Agent': opts.userAgent ?? `Keyway/${VERSION}`,
       },
       redirect: 'manual',
@@ -1113,7 +1041,11 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
 
 async function readLimited(res: Response, limit: number): Promise<string> {
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  return new TextDecoder().decode(await readAtMost(res.body.getReader(), limit, () => new Error('too large')));
+}
+
+/** A body's bytes, at most `limit` of them: one more and the stream is cancelled and `tooLarge()` thrown. */
+async function readAtMost(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -1122,11 +1054,17 @@ async function readLimited(res: Response, limit: number): Promise<string> {
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel().catch(() => undefined);
-      throw new Error('too large');
+      throw tooLarge();
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
 }
 
 // ---- paging --------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The stable code of a thrown error (an ApiError's, or a driver's), for the record of a failure; 'error' when it has none. */
+export const errorCode = (err: unknown): string => (err as { code?: string }).code ?? 'error';
+
 export const badRequest = (code: string, message: string, field?: string) => new ApiError(400, code, message, field);
 export const unauthorized = (message = 'sign in first: send a session cookie or an API token (Authorization: Bearer kw_...)') =>
   new ApiError(401, 'unauthenticated', message);
@@ -39,6 +42,15 @@ export const ErrorResponse = Type.Object(
   },
   { $id: 'ErrorResponse', description: 'The error shape of every Keyway API' },
 );
+
+/**
+ * The `response` entries for the error statuses a route module can answer, each with the one error
+ * shape: `{ 200: Thing, ...errorResponses(400, 401, 404) }`. The keys stay literal so Fastify's
+ * TypeBox type provider still types the replies.
+ */
+export function errorResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof ErrorResponse } {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorResponse])) as { [K in S[number]]: typeof ErrorResponse };
+}
 
 interface ErrorBody {
   error: { code: string; message: string; field?: string };

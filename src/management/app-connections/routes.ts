@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse } from '../../http/errors.ts';
+import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
@@ -12,7 +12,7 @@ import type { AppConnectionConsent } from './oauth-consent.ts';
 import { CALLBACK_HEADERS, callbackPage } from '../oauth/callback-page.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 501: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Errors = errorResponses(400, 401, 403, 404, 409, 422, 501, 502, 503, 504);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 
@@ -76,7 +76,7 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
         });
         return reply.code(201).send(saved);
       } catch (err) {
-        await audit.record({ actor: user, action: 'app_connection.create', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, method: request.body.method, reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ actor: user, action: 'app_connection.create', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, method: request.body.method, reason: errorCode(err) } });
         throw err;
       }
     },
@@ -150,7 +150,7 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
         await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId } });
         return reply.header('referrer-policy', 'no-referrer').redirect(url, 302);
       } catch (err) {
-        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: errorCode(err) } });
         throw err;
       }
     },

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse } from '../../http/errors.ts';
+import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 // Null first: with ajv's type coercion a null would otherwise become "" when a string is tried first.
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -80,7 +80,7 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
         await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl } });
         return reply.code(201).send(created as never);
       } catch (err) {
-        await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: errorCode(err) } });
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse, forbidden } from '../../http/errors.ts';
+import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { SESSION_COOKIE, clientInfo } from './authenticate.ts';
 import { asUser } from './principal.ts';
@@ -13,7 +13,7 @@ export interface IdentityRouteDeps {
   secureCookies: boolean;
 }
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
+const Errors = errorResponses(400, 401, 403, 404, 409, 429);
 const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 
 const Me = Type.Object({
@@ -69,7 +69,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: request.body.email.toLowerCase() }, action: 'session.sign_in', target: { type: 'user', id: result.userId }, outcome: 'success', client });
         return { csrfToken: result.session.csrfToken };
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) }, action: 'session.sign_in', outcome: 'failure', client, details: { reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) }, action: 'session.sign_in', outcome: 'failure', client, details: { reason: errorCode(err) } });
         throw err;
       }
     },
@@ -94,7 +94,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', target: { type: 'user', id: result.userId }, outcome: 'success', client });
         return { csrfToken: result.session.csrfToken };
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', outcome: 'failure', client, details: { reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', outcome: 'failure', client, details: { reason: errorCode(err) } });
         throw err;
       }
     },

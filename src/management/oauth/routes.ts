@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse } from '../../http/errors.ts';
+import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
@@ -9,7 +9,7 @@ import { asUser } from '../identity/principal.ts';
 import { CALLBACK_HEADERS, CALLBACK_SCRIPT, callbackPage } from './callback-page.ts';
 import type { OAuthService } from './service.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse };
+const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
 
 const Authorization = Type.Object({
@@ -154,7 +154,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization } });
         return reply.code(201).send(stored);
       } catch (err) {
-        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'failure', client: clientInfo(request), details: { reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorResponse, forbidden } from '../../http/errors.ts';
+import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
@@ -9,7 +9,7 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
 
-const Errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const Errors = errorResponses(400, 401, 403, 404, 409);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 export const RunnerSchema = Type.Object({
@@ -112,7 +112,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         await audit.record({ organizationId: result.organizationId, actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name }, action: 'runner.register', target: { type: 'runner', id: result.runnerId }, outcome: 'success', client: clientInfo(request) });
         return result;
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'runner exchange' }, action: 'runner.register', outcome: 'failure', client: clientInfo(request), details: { reason: (err as { code?: string }).code ?? 'error' } });
+        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'runner exchange' }, action: 'runner.register', outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
         throw err;
       }
     },

@@ -40,6 +40,34 @@ function identityOf(data: ConnectionData): ConnectionValidation['identity'] {
 }
 
 /**
+ * Without an organization: who the credential is (the profile) and the organizations it reaches,
+ * sorted, to pick from. The caller says what else a success carries, what to say when the list is
+ * empty, and its answer when Azure DevOps refuses the credential.
+ */
+async function profileAndOrganizations(
+  deps: ValidateDeps,
+  credential: AzureDevOpsCredential,
+  answers: { found?: Partial<ConnectionValidation>; noOrganization: string; refused: ConnectionValidation },
+): Promise<ConnectionValidation> {
+  // getProfile and listAccounts live on the global vssps host; the organization is a placeholder.
+  const client = clientFor(deps, 'profile', credential);
+  try {
+    const profile = await client.getProfile();
+    const organizations = (await client.listAccounts(profile.id)).items.map((a) => a.accountName).sort((a, b) => a.localeCompare(b));
+    return {
+      valid: true,
+      identity: { id: profile.id, ...(profile.displayName ? { displayName: profile.displayName } : {}) },
+      organizations,
+      ...answers.found,
+      ...(organizations.length === 0 ? { message: answers.noOrganization } : {}),
+    };
+  } catch (err) {
+    if (isAuthFailure(err)) return answers.refused;
+    return unreachable(err, null);
+  }
+}
+
+/**
  * A PAT. With an organization: who it is (connectionData), then a one-item projects query (Project
  * and Team read), a one-item variable group list (Variable Groups read) and a write probe (below).
  * Without one: the profile and the organizations it reaches, to pick from.
@@ -48,33 +76,18 @@ export async function validateAccessToken(connection: RunnerAppConnection, token
   const credential: AzureDevOpsCredential = { kind: 'pat', token };
   const required = describeScopes(ALL_SCOPES);
   if (!connection.organization) {
-    // getProfile and listAccounts live on the global vssps host; the organization is a placeholder.
-    const client = clientFor(deps, 'profile', credential);
-    try {
-      const profile = await client.getProfile();
-      const accounts = await client.listAccounts(profile.id);
-      const organizations = accounts.items.map((a) => a.accountName).sort((a, b) => a.localeCompare(b));
-      return {
-        valid: true,
-        identity: { id: profile.id, ...(profile.displayName ? { displayName: profile.displayName } : {}) },
-        organizations,
-        checkedScopes: [],
-        uncheckedScopes: ALL_SCOPES,
-        ...(organizations.length === 0 ? { message: 'the token works but reaches no organization; its owner must be added to one' } : {}),
-      };
-    } catch (err) {
-      if (isAuthFailure(err)) {
-        return {
-          valid: false,
-          code: 'invalid_access_token',
-          field: 'accessToken',
-          message:
-            'Azure DevOps did not accept the access token for the profile: it is wrong, expired or revoked, or it is limited to some organizations or lacks User Profile (Read) [vso.profile]. ' +
-            `Enter the organization the token is for, or create a token for all accessible organizations. Syncs need ${required}.`,
-        };
-      }
-      return unreachable(err, null);
-    }
+    return profileAndOrganizations(deps, credential, {
+      found: { checkedScopes: [], uncheckedScopes: ALL_SCOPES },
+      noOrganization: 'the token works but reaches no organization; its owner must be added to one',
+      refused: {
+        valid: false,
+        code: 'invalid_access_token',
+        field: 'accessToken',
+        message:
+          'Azure DevOps did not accept the access token for the profile: it is wrong, expired or revoked, or it is limited to some organizations or lacks User Profile (Read) [vso.profile]. ' +
+          `Enter the organization the token is for, or create a token for all accessible organizations. Syncs need ${required}.`,
+      },
+    });
   }
 
   const org = connection.organization;
@@ -188,20 +201,10 @@ export async function validateClientSecret(connection: RunnerAppConnection, secr
 export async function validateOAuthToken(connection: RunnerAppConnection, token: string, deps: ValidateDeps, who: string): Promise<ConnectionValidation> {
   const credential: AzureDevOpsCredential = { kind: 'bearer', token };
   if (!connection.organization) {
-    try {
-      const client = clientFor(deps, 'profile', credential);
-      const profile = await client.getProfile();
-      const organizations = (await client.listAccounts(profile.id)).items.map((a) => a.accountName).sort((a, b) => a.localeCompare(b));
-      return {
-        valid: true,
-        identity: { id: profile.id, ...(profile.displayName ? { displayName: profile.displayName } : {}) },
-        organizations,
-        ...(organizations.length === 0 ? { message: `${who} is not a member of any Azure DevOps organization; add the account to one, then connect again` } : {}),
-      };
-    } catch (err) {
-      if (isAuthFailure(err)) return { valid: false, code: 'profile_refused', field: 'connection', message: `Azure DevOps refused the profile of ${who}: connect again and accept every permission Keyway asks for` };
-      return unreachable(err, null);
-    }
+    return profileAndOrganizations(deps, credential, {
+      noOrganization: `${who} is not a member of any Azure DevOps organization; add the account to one, then connect again`,
+      refused: { valid: false, code: 'profile_refused', field: 'connection', message: `Azure DevOps refused the profile of ${who}: connect again and accept every permission Keyway asks for` },
+    });
   }
   const org = connection.organization;
   const client = clientFor(deps, org, credential);

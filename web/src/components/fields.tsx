@@ -15,19 +15,24 @@ function describedBy(...ids: (string | false | undefined)[]): string | undefined
   return joined || undefined;
 }
 
-type InputProps = Common & Omit<InputHTMLAttributes<HTMLInputElement>, 'name'> & { ref?: Ref<HTMLInputElement> };
-
-/** `ref` reaches the input: secrets stay uncontrolled (in the DOM, not in React state) and are read at submit. */
-export function TextField({ label, name, error, hint, warning, id, className, ref, ...input }: InputProps) {
+/**
+ * The ids of a field's control and of the notes under it, and the attributes that tie them
+ * together, so a screen reader reads the hint, the error and the warning with the control.
+ */
+function useField(id: string | undefined, name: string, { hint, error, warning }: Pick<Common, 'hint' | 'error' | 'warning'>) {
   const auto = useId();
-  const inputId = id ?? `${auto}-${name}`;
-  const hintId = hint ? `${inputId}-hint` : undefined;
-  const errorId = error ? `${inputId}-error` : undefined;
-  const warningId = warning ? `${inputId}-warning` : undefined;
+  const controlId = id ?? `${auto}-${name}`;
+  const hintId = hint ? `${controlId}-hint` : undefined;
+  const errorId = error ? `${controlId}-error` : undefined;
+  const warningId = warning ? `${controlId}-warning` : undefined;
+  const control = { id: controlId, name, 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy(hintId, errorId, warningId) };
+  return { control, hintId, errorId, warningId };
+}
+
+/** The hint, error and warning under a field; a warning gives way to an error. */
+function FieldNotes({ hint, error, warning, hintId, errorId, warningId }: Pick<Common, 'hint' | 'error' | 'warning'> & { hintId?: string | undefined; errorId?: string | undefined; warningId?: string | undefined }) {
   return (
-    <div className={`field${className ? ` ${className}` : ''}`}>
-      <label htmlFor={inputId}>{label}</label>
-      <input ref={ref} id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId, warningId)} {...input} />
+    <>
       {hint && (
         <p className="hint" id={hintId}>
           {hint}
@@ -43,57 +48,55 @@ export function TextField({ label, name, error, hint, warning, id, className, re
           {warning}
         </p>
       )}
+    </>
+  );
+}
+
+type InputProps = Common & Omit<InputHTMLAttributes<HTMLInputElement>, 'name'> & { ref?: Ref<HTMLInputElement> };
+
+/** `ref` reaches the input: secrets stay uncontrolled (in the DOM, not in React state) and are read at submit. */
+export function TextField({ label, name, error, hint, warning, id, className, ref, ...input }: InputProps) {
+  const { control, ...notes } = useField(id, name, { hint, error, warning });
+  return (
+    <div className={`field${className ? ` ${className}` : ''}`}>
+      <label htmlFor={control.id}>{label}</label>
+      <input ref={ref} {...control} {...input} />
+      <FieldNotes hint={hint} error={error} warning={warning} {...notes} />
     </div>
   );
 }
 
-type SelectProps = Common & Omit<SelectHTMLAttributes<HTMLSelectElement>, 'name'> & { children: ReactNode };
+/**
+ * A write-only secret (a token, a client secret): a password input without spell-checking, so the
+ * browser neither shows it nor sends it to a spelling service. With `ref` it can stay uncontrolled.
+ */
+export function SecretField({ autoComplete = 'new-password', ...props }: Omit<InputProps, 'type' | 'spellCheck'>) {
+  return <TextField type="password" autoComplete={autoComplete} spellCheck={false} {...props} />;
+}
+
+type SelectProps = Omit<Common, 'warning'> & Omit<SelectHTMLAttributes<HTMLSelectElement>, 'name'> & { children: ReactNode };
 
 export function SelectField({ label, name, error, hint, id, children, ...select }: SelectProps) {
-  const auto = useId();
-  const selectId = id ?? `${auto}-${name}`;
-  const hintId = hint ? `${selectId}-hint` : undefined;
-  const errorId = error ? `${selectId}-error` : undefined;
+  const { control, ...notes } = useField(id, name, { hint, error });
   return (
     <div className="field">
-      <label htmlFor={selectId}>{label}</label>
-      <select id={selectId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId)} {...select}>
+      <label htmlFor={control.id}>{label}</label>
+      <select {...control} {...select}>
         {children}
       </select>
-      {hint && (
-        <p className="hint" id={hintId}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p className="field-error" id={errorId}>
-          {error}
-        </p>
-      )}
+      <FieldNotes hint={hint} error={error} {...notes} />
     </div>
   );
 }
 
-export function CheckboxField({ label, name, error, hint, id, ...input }: InputProps) {
-  const auto = useId();
-  const inputId = id ?? `${auto}-${name}`;
-  const hintId = hint ? `${inputId}-hint` : undefined;
-  const errorId = error ? `${inputId}-error` : undefined;
+export function CheckboxField({ label, name, error, hint, id, ...input }: Omit<InputProps, 'warning'>) {
+  const { control, ...notes } = useField(id, name, { hint, error });
   return (
     <div className="field field-check">
-      <input type="checkbox" id={inputId} name={name} aria-invalid={error ? true : undefined} aria-describedby={describedBy(hintId, errorId)} {...input} />
+      <input type="checkbox" {...control} {...input} />
       <div>
-        <label htmlFor={inputId}>{label}</label>
-        {hint && (
-          <p className="hint" id={hintId}>
-            {hint}
-          </p>
-        )}
-        {error && (
-          <p className="field-error" id={errorId}>
-            {error}
-          </p>
-        )}
+        <label htmlFor={control.id}>{label}</label>
+        <FieldNotes hint={hint} error={error} {...notes} />
       </div>
     </div>
   );

@@ -1,6 +1,7 @@
-import { useEffect } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { RefObject } from 'react';
 import { ApiError, messageOf } from '../api.ts';
+import { sentence } from '../text.ts';
 
 /** What a form shows: one message at the top, and messages next to named fields. */
 export interface FormErrors {
@@ -31,6 +32,13 @@ export function formErrorsFrom(err: unknown, fieldMap: Record<string, string> = 
   return { form: messageOf(err), fields: {} };
 }
 
+/** The same errors with every message made a sentence (the API's start in lower case). */
+export function asSentences(errors: FormErrors): FormErrors {
+  const fields: Record<string, string> = {};
+  for (const [key, message] of Object.entries(errors.fields)) fields[key] = sentence(message);
+  return { ...(errors.form ? { form: sentence(errors.form) } : {}), fields };
+}
+
 /** After a failed submit, move focus to the first field marked invalid so it is read out and fixable. */
 export function useFocusFirstError(formRef: RefObject<HTMLElement | null>, errors: FormErrors): void {
   useEffect(() => {
@@ -39,3 +47,10 @@ export function useFocusFirstError(formRef: RefObject<HTMLElement | null>, error
   }, [errors, formRef]);
 }
 
+/** A form's errors, and the ref its <form> takes so that focus goes to the first invalid field. */
+export function useFormErrors() {
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const formRef = useRef<HTMLFormElement>(null);
+  useFocusFirstError(formRef, errors);
+  return { errors, setErrors, formRef };
+}

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import type { ReactNode } from 'react';
+import type { ApiError } from '../api.ts';
 import { hasNavigated } from '../router.tsx';
 
 /** The page's h1. After in-app navigation it takes focus, so screen readers announce the new page. */
@@ -54,5 +55,55 @@ export function TableWrap({ label, children }: { label: string; children: ReactN
     <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
       {children}
     </div>
+  );
+}
+
+/** Text only screen readers get, read out politely when it changes (e.g. what a busy form is doing). */
+export function StatusText({ children }: { children?: ReactNode }) {
+  return (
+    <p className="visually-hidden" role="status">
+      {children}
+    </p>
+  );
+}
+
+/** A card headed by an h2; `id` names the section after its heading. */
+export function Card({ id, title, children }: { id: string; title: ReactNode; children: ReactNode }) {
+  return (
+    <section aria-labelledby={id} className="card">
+      <h2 id={id}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/** The h2 of a section on a page, with the section's main action (if any) beside it. */
+export function SectionHeading({ id, title, children }: { id: string; title: string; children?: ReactNode }) {
+  return (
+    <div className="section-heading">
+      <h2 id={id}>{title}</h2>
+      {children}
+    </div>
+  );
+}
+
+/**
+ * The page of one item (a project, a runner) when loading it failed: "… not found" with `notFound`
+ * (which says where to go instead) for a 404, otherwise the error under the page's usual title.
+ */
+export function LoadFailed({ title, error, notFound }: { title: string; error: ApiError; notFound: ReactNode }) {
+  if (error.status === 404) {
+    return (
+      <>
+        <PageHeading title={`${title} not found`} />
+        <p>{notFound}</p>
+      </>
+    );
+  }
+  return (
+    <>
+      <PageHeading title={title} />
+      <Alert>{error.message}</Alert>
+    </>
   );
 }

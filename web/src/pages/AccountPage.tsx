@@ -1,10 +1,11 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
+import { Detail } from '../components/details.tsx';
 import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert, PageHeading } from '../components/page.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Alert, Card, PageHeading } from '../components/page.tsx';
 import { useSession } from '../session.tsx';
 
 export function AccountPage() {
@@ -13,24 +14,12 @@ export function AccountPage() {
     <>
       <PageHeading title="Account" />
       <dl className="details">
-        <div>
-          <dt>Name</dt>
-          <dd>{me.user.displayName}</dd>
-        </div>
-        <div>
-          <dt>Email</dt>
-          <dd>{me.user.email}</dd>
-        </div>
-        <div>
-          <dt>Organization</dt>
-          <dd>
-            {me.organization.name} <span className="muted">({me.organization.slug})</span>
-          </dd>
-        </div>
-        <div>
-          <dt>Role</dt>
-          <dd>{me.role}</dd>
-        </div>
+        <Detail term="Name">{me.user.displayName}</Detail>
+        <Detail term="Email">{me.user.email}</Detail>
+        <Detail term="Organization">
+          {me.organization.name} <span className="muted">({me.organization.slug})</span>
+        </Detail>
+        <Detail term="Role">{me.role}</Detail>
       </dl>
       {me.organizations.length > 1 && (
         <>
@@ -53,11 +42,9 @@ export function AccountPage() {
 function PasswordForm() {
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [done, setDone] = useState(false);
   const [busy, setBusy] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -81,21 +68,15 @@ function PasswordForm() {
   }
 
   return (
-    <section aria-labelledby="password" className="card">
-      <h2 id="password">Set your password</h2>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+    <Card id="password" title="Set your password">
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {done && <Alert kind="success">Your password was set.</Alert>}
         <div className="field-row">
           <TextField label="New password" name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.fields.password} hint="At least 12 characters." />
           <TextField label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={errors.fields.confirm} />
         </div>
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Set password'}
-          </button>
-        </div>
-      </form>
-    </section>
+        <FormActions submit={busy ? 'Saving…' : 'Set password'} disabled={busy} />
+      </Form>
+    </Card>
   );
 }

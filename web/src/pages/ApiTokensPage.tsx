@@ -2,11 +2,14 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
@@ -46,56 +49,36 @@ export function ApiTokensPage() {
       )}
       <h2>Your tokens</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      {tokens.error && <Alert>{tokens.error.message}</Alert>}
-      {tokens.loading && !tokens.data && <Loading />}
-      {tokens.data &&
-        (tokens.data.tokens.length === 0 ? (
-          <p className="empty">You have no API tokens.</p>
-        ) : (
-          <TableWrap label="API tokens">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
+      <Listing items={tokens.data?.tokens} error={tokens.error?.message} loading={tokens.loading} empty="You have no API tokens.">
+        {(list) => (
+          <DataTable label="API tokens" columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']} actions>
+            {list.map((token) => {
+              const state = tokenState(token);
+              return (
+                <tr key={token.id}>
+                  <td>{token.name}</td>
+                  <td className="mono">{token.prefix}…</td>
+                  <td>
+                    <Time value={token.createdAt} />
+                  </td>
+                  <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
+                  <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
+                  <td>
+                    <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
+                  </td>
+                  <td className="row-actions">
+                    {state === 'Active' && (
+                      <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
+                        Revoke
+                      </DangerButton>
+                    )}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {tokens.data.tokens.map((token) => {
-                  const state = tokenState(token);
-                  return (
-                    <tr key={token.id}>
-                      <td>{token.name}</td>
-                      <td className="mono">{token.prefix}…</td>
-                      <td>
-                        <Time value={token.createdAt} />
-                      </td>
-                      <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
-                      <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
-                      <td>
-                        <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
-                      </td>
-                      <td className="row-actions">
-                        {state === 'Active' && (
-                          <button type="button" className="button-small button-danger-outline" onClick={() => setRevoking(token)} aria-label={`Revoke token ${token.name}`}>
-                            Revoke
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </TableWrap>
-        ))}
+              );
+            })}
+          </DataTable>
+        )}
+      </Listing>
       {revoking && (
         <ConfirmDialog
           title={`Revoke token ${revoking.name}?`}
@@ -137,10 +120,8 @@ function NewToken({ token, onDismiss }: { token: CreatedApiToken; onDismiss: () 
 function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: CreatedApiToken) => void; focusFirst: boolean }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -163,10 +144,8 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
   }
 
   return (
-    <section aria-labelledby="create-token" className="card">
-      <h2 id="create-token">Create a token</h2>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+    <Card id="create-token" title="Create a token">
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
           <TextField label="Name" name="name" autoFocus={focusFirst} value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={100} autoComplete="off" required />
           <TextField
@@ -182,12 +161,8 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
             hint="1 to 366; empty for no expiry."
           />
         </div>
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create token'}
-          </button>
-        </div>
-      </form>
-    </section>
+        <FormActions submit={busy ? 'Creating…' : 'Create token'} disabled={busy} />
+      </Form>
+    </Card>
   );
 }

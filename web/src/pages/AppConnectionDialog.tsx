@@ -2,14 +2,15 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { SelectField, TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert } from '../components/page.tsx';
+import { SecretField, SelectField, TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Alert, StatusText } from '../components/page.tsx';
+import { RunnerOptions } from '../components/runner-options.tsx';
 import { appConnectionSecretAad, newConnectionId, sealForRunner } from '../sealing.ts';
+import { sentence } from '../text.ts';
 import type { ConnectionMethod, ConnectionValidation, OAuthAppConfiguration, Runner, SavedConnection } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { sentence } from './AuthorizePanel.tsx';
 
 // Creating an app connection: the PAT or client secret is sealed here to the runner's key, with the
 // connection's id (chosen here) as associated data, so the server relays it without reading it.
@@ -112,10 +113,8 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const [clientId, setClientId] = useState('');
   // The PAT or client secret stays in the input, never in React state.
   const secretRef = useRef<HTMLInputElement>(null);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState<string>();
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
   const runner = usable.find((r) => r.id === runnerId) ?? usable[0];
 
   async function submit(event: FormEvent) {
@@ -163,10 +162,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
       }
       onClose(created);
     } catch (err) {
-      const mapped = formErrorsFrom(err, FIELDS);
-      if (mapped.form) mapped.form = sentence(mapped.form);
-      for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
-      setErrors(mapped);
+      setErrors(asSentences(formErrorsFrom(err, FIELDS)));
     } finally {
       if (!leaving) setBusy(undefined);
     }
@@ -175,17 +171,11 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
   return (
     <Dialog title="Add an app connection" onClose={() => onClose()} wide>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
           <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} autoComplete="off" hint="How syncs refer to it." />
           <SelectField label="Runner" name="runnerId" value={runner?.id ?? ''} onChange={(e) => setRunnerId(e.target.value)} error={errors.fields.runnerId} hint="Holds the credential and runs the syncs.">
-            {usable.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.name}
-                {r.status !== 'online' ? ` (${r.status})` : ''}
-              </option>
-            ))}
+            <RunnerOptions runners={usable} />
           </SelectField>
         </div>
         <fieldset className="choice" aria-describedby={errors.fields.method ? 'connection-method-error' : undefined}>
@@ -253,30 +243,22 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           </div>
         )}
         {method !== 'oauth' && (
-          <TextField
+          <SecretField
             key={method}
             ref={secretRef}
             label={method === 'access-token' ? 'Personal Access Token' : 'Client secret'}
             name="secret"
-            type="password"
             error={errors.fields.secret}
             hint="Sealed in this browser to the runner's key; only the runner can read it. It is checked before it is kept, and never shown again."
-            autoComplete="new-password"
-            spellCheck={false}
           />
         )}
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy !== undefined || (method === 'oauth' && oauthProblems.length > 0)}>
-            {busy ? (method === 'oauth' ? 'Connecting…' : 'Checking…') : method === 'oauth' ? 'Create and connect' : 'Create and test'}
-          </button>
-          <button type="button" onClick={() => onClose()}>
-            Cancel
-          </button>
-        </div>
-        <p className="visually-hidden" role="status">
-          {busy ?? ''}
-        </p>
-      </form>
+        <FormActions
+          submit={busy ? (method === 'oauth' ? 'Connecting…' : 'Checking…') : method === 'oauth' ? 'Create and connect' : 'Create and test'}
+          disabled={busy !== undefined || (method === 'oauth' && oauthProblems.length > 0)}
+          onCancel={() => onClose()}
+        />
+        <StatusText>{busy ?? ''}</StatusText>
+      </Form>
     </Dialog>
   );
 }

@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { TextField } from '../components/fields.tsx';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Listing } from '../components/listing.tsx';
+import { PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { useLocation } from '../router.tsx';
 import type { AuditEvent } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -81,43 +83,26 @@ export function AuditLogPage() {
           )}
         </div>
       </form>
-      {page.error && <Alert>{page.error.message}</Alert>}
-      {page.loading && !page.data && <Loading />}
-      {page.data &&
-        (page.data.events.length === 0 ? (
-          <p className="empty">{filter ? `No ${filter} events.` : 'No events yet.'}</p>
-        ) : (
-          <TableWrap label="Audit events">
-            <table className="audit">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Client</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.data.events.map((event) => (
-                  <tr key={event.id}>
-                    <td>
-                      <Time value={event.createdAt} />
-                    </td>
-                    <td>{describeActor(event)}</td>
-                    <td className="mono">{event.action}</td>
-                    <td className="mono">{describeTarget(event)}</td>
-                    <td>
-                      <span className={`badge badge-outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`}>{event.outcome}</span>
-                    </td>
-                    <td>{event.ip ?? '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
-        ))}
+      <Listing items={page.data?.events} error={page.error?.message} loading={page.loading} empty={filter ? `No ${filter} events.` : 'No events yet.'}>
+        {(events) => (
+          <DataTable label="Audit events" className="audit" columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client']}>
+            {events.map((event) => (
+              <tr key={event.id}>
+                <td>
+                  <Time value={event.createdAt} />
+                </td>
+                <td>{describeActor(event)}</td>
+                <td className="mono">{event.action}</td>
+                <td className="mono">{describeTarget(event)}</td>
+                <td>
+                  <span className={`badge badge-outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`}>{event.outcome}</span>
+                </td>
+                <td>{event.ip ?? '—'}</td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
       <nav className="pager" aria-label="Audit log pages">
         <button type="button" onClick={newer} disabled={cursors.length === 0 || page.loading}>
           Newer

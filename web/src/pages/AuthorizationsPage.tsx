@@ -1,11 +1,15 @@
 import { useState } from 'react';
 import { api } from '../api.ts';
+import { DangerButton } from '../components/danger-button.tsx';
+import { Detail } from '../components/details.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { Listing } from '../components/listing.tsx';
 import { Alert, Loading, PageHeading, Time, formatTime } from '../components/page.tsx';
 import { Link } from '../router.tsx';
+import { sentence } from '../text.ts';
 import type { AuthenticationCheck, HostAuthorization, Runner } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { AuthorizePanel, sentence } from './AuthorizePanel.tsx';
+import { AuthorizePanel } from './AuthorizePanel.tsx';
 
 // "My authorizations": what the user authorized on each runner (never the tokens), with warnings
 // before a credential stops working, Reconnect and Remove.
@@ -47,88 +51,72 @@ export function AuthorizationsPage() {
         How the runners reach Azure DevOps for you. The credentials stay on the runners; Keyway shows only what they are. To add one, <Link to="/open">open a repository</Link>.
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {list.error && <Alert>{list.error.message}</Alert>}
+      {/* Only an answer lists unavailable runners, so these never stand beside the list's error. */}
       {list.data?.unavailableRunners.map((u) => (
         <Alert kind="warning" key={u.runnerId}>
           Runner {runnerName(u.runnerId)} could not be asked ({sentence(u.reason)}) Its authorizations are not listed.
         </Alert>
       ))}
-      {list.loading && !authorizations && <Loading />}
-      {authorizations && authorizations.length === 0 && (
-        <p className="empty">
-          You have not authorized any host yet. <Link to="/open">Open a repository</Link> to connect.
-        </p>
-      )}
-      {authorizations && authorizations.length > 0 && (
-        <ul className="card-list">
-          {authorizations.map((a) => {
-            const warnings = warningTexts(a);
-            const label = `${a.host} (${methodLabel(a.method)}${a.organization ? `, ${a.organization}` : ''})`;
-            return (
-              <li key={`${a.runnerId}/${a.id}`} className={`card${warnings.length ? ' card-warning' : ''}`}>
-                <h2 className="card-title">
-                  {a.host} <span className="muted">· {methodLabel(a.method)}</span>
-                </h2>
-                {warnings.map((w) => (
-                  <Alert kind="warning" key={w}>
-                    {w}
-                  </Alert>
-                ))}
-                <dl className="details details-compact">
-                  <div>
-                    <dt>Signed in as</dt>
-                    <dd>{a.identity ?? '—'}</dd>
-                  </div>
-                  <div>
-                    <dt>Organization</dt>
-                    <dd>{a.organization ?? 'All your organizations'}</dd>
-                  </div>
-                  <div>
-                    <dt>Scopes</dt>
-                    <dd>{a.scopes.length ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>) : '—'}</dd>
-                  </div>
-                  <div>
-                    <dt>Expires</dt>
-                    <dd>
+      <Listing
+        items={authorizations}
+        error={list.error?.message}
+        loading={list.loading}
+        empty={
+          <>
+            You have not authorized any host yet. <Link to="/open">Open a repository</Link> to connect.
+          </>
+        }
+      >
+        {(items) => (
+          <ul className="card-list">
+            {items.map((a) => {
+              const warnings = warningTexts(a);
+              const label = `${a.host} (${methodLabel(a.method)}${a.organization ? `, ${a.organization}` : ''})`;
+              return (
+                <li key={`${a.runnerId}/${a.id}`} className={`card${warnings.length ? ' card-warning' : ''}`}>
+                  <h2 className="card-title">
+                    {a.host} <span className="muted">· {methodLabel(a.method)}</span>
+                  </h2>
+                  {warnings.map((w) => (
+                    <Alert kind="warning" key={w}>
+                      {w}
+                    </Alert>
+                  ))}
+                  <dl className="details details-compact">
+                    <Detail term="Signed in as">{a.identity ?? '—'}</Detail>
+                    <Detail term="Organization">{a.organization ?? 'All your organizations'}</Detail>
+                    <Detail term="Scopes">{a.scopes.length ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>) : '—'}</Detail>
+                    <Detail term="Expires">
                       {a.expiresAt ? <Time value={a.expiresAt} /> : a.method === 'oauth' ? 'Renewed automatically' : 'Not given'}
                       {a.warnings.includes('expired') && <span className="badge badge-failed">Expired</span>}
                       {!a.warnings.includes('expired') && a.warnings.includes('expires-soon') && <span className="badge badge-pending">Expires soon</span>}
-                    </dd>
-                  </div>
-                  <div>
-                    <dt>Last used</dt>
-                    <dd>
+                    </Detail>
+                    <Detail term="Last used">
                       <Time value={a.lastUsedAt} />
-                    </dd>
-                  </div>
-                  <div>
-                    <dt>Runner</dt>
-                    <dd>{runnerName(a.runnerId)}</dd>
-                  </div>
-                  <div>
-                    <dt>Added</dt>
-                    <dd>
+                    </Detail>
+                    <Detail term="Runner">{runnerName(a.runnerId)}</Detail>
+                    <Detail term="Added">
                       <Time value={a.createdAt} />
-                    </dd>
+                    </Detail>
+                  </dl>
+                  <div className="actions">
+                    {a.integrationId && (
+                      <button type="button" className="button-small" onClick={() => setReconnecting(a)} aria-label={`Reconnect ${label}`}>
+                        Reconnect
+                      </button>
+                    )}
+                    {a.runnerId && (
+                      <DangerButton label={`Remove ${label}`} onClick={() => setRemoving(a)}>
+                        Remove
+                      </DangerButton>
+                    )}
                   </div>
-                </dl>
-                <div className="actions">
-                  {a.integrationId && (
-                    <button type="button" className="button-small" onClick={() => setReconnecting(a)} aria-label={`Reconnect ${label}`}>
-                      Reconnect
-                    </button>
-                  )}
-                  {a.runnerId && (
-                    <button type="button" className="button-small button-danger-outline" onClick={() => setRemoving(a)} aria-label={`Remove ${label}`}>
-                      Remove
-                    </button>
-                  )}
-                </div>
-              </li>
-            );
-          })}
-        </ul>
-      )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </Listing>
       {reconnecting && (
         <ReconnectDialog
           authorization={reconnecting}

@@ -2,25 +2,18 @@ import { useEffect, useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert } from '../components/page.tsx';
+import { SecretField, TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Alert, StatusText } from '../components/page.tsx';
 import { patAad, sealForRunner } from '../sealing.ts';
 import { useSession } from '../session.tsx';
+import { sentence } from '../text.ts';
 import type { AuthenticationOffers, AuthorizationMessage, PatOffer, Runner, StoredPat } from '../types.ts';
 
 // "Authorize" (journey 2): the choices the admin enabled for a host. Connect runs the OAuth flow in a
 // popup whose callback page posts the outcome back here; a PAT is sealed in this browser to the
 // runner's key, so neither the token nor anything usable reaches the management plane in clear.
-
-/** The API's messages start in lower case (they are also used mid-sentence): make a sentence. */
-export function sentence(text: string): string {
-  const trimmed = text.trim();
-  if (!trimmed) return trimmed;
-  const upper = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(upper) ? upper : `${upper}.`;
-}
 
 // A full-page Connect comes back with only a code (?keyway_error=…): what each one means.
 const CALLBACK_CODES: Record<string, string> = {
@@ -178,9 +171,7 @@ function ConnectMethod({ authUrl, docsUrl, Sub, onConnected }: { authUrl: string
           Window not opening? <a href={withDisplay(authUrl, 'page')}>Connect in this window instead</a>.
         </p>
       )}
-      <p className="visually-hidden" role="status">
-        {waiting ? 'Waiting for you to sign in in the other window.' : ''}
-      </p>
+      <StatusText>{waiting ? 'Waiting for you to sign in in the other window.' : ''}</StatusText>
     </section>
   );
 }
@@ -199,14 +190,12 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
   const { me } = useSession();
   const [organization, setOrganization] = useState(props.organization ?? '');
   const [expiresOn, setExpiresOn] = useState(() => isoDate(new Date(Date.now() + offer.suggestedExpiryDays * 86_400_000)));
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState<string>();
   const [stored, setStored] = useState<string>();
-  const formRef = useRef<HTMLFormElement>(null);
   // The token stays in the input (uncontrolled), never in React state: read at submit, then cleared.
   const tokenRef = useRef<HTMLInputElement>(null);
   const headingId = useId();
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -234,9 +223,7 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
       setStored(message);
       onStored(message);
     } catch (err) {
-      const mapped = formErrorsFrom(err, PAT_FIELDS);
-      if (mapped.form) mapped.form = sentence(mapped.form);
-      for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
+      const mapped = asSentences(formErrorsFrom(err, PAT_FIELDS));
       setErrors(mapped);
       // A rejected token is replaced by typing or pasting over it.
       if (input && mapped.fields.token) input.select();
@@ -285,21 +272,18 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
         <li>Copy the token Azure DevOps shows once, and paste it below.</li>
       </ol>
       {offer.example && <CopyField label="A token looks like this (example, not a real token)" value={offer.example} />}
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {stored && <Alert kind="success">{stored}</Alert>}
         {props.organization === undefined && (
           <TextField label="Organization" name="organization" value={organization} onChange={(e) => setOrganization(e.target.value)} error={errors.fields.organization} hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)." autoComplete="off" spellCheck={false} />
         )}
-        <TextField
+        <SecretField
           ref={tokenRef}
           label="Personal Access Token"
           name="token"
-          type="password"
           error={errors.fields.token}
           hint={`Sealed in this browser so only the runner can read it; checked against Azure DevOps before it is kept.${props.organization ? ` For organization ${props.organization}.` : ''}`}
           autoComplete="off"
-          spellCheck={false}
         />
         <TextField
           label="Expires on"
@@ -310,15 +294,9 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
           error={errors.fields.expiresAt}
           hint="Optional: the expiration date you chose, so Keyway can remind you before it."
         />
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy !== undefined}>
-            {busy ? 'Checking…' : 'Check and save token'}
-          </button>
-        </div>
-        <p className="visually-hidden" role="status">
-          {busy ?? ''}
-        </p>
-      </form>
+        <FormActions submit={busy ? 'Checking…' : 'Check and save token'} disabled={busy !== undefined} />
+        <StatusText>{busy ?? ''}</StatusText>
+      </Form>
     </section>
   );
 }

@@ -1,12 +1,15 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Listing } from '../components/listing.tsx';
+import { Alert, PageHeading, StatusText, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { Link } from '../router.tsx';
+import { sentence } from '../text.ts';
 import type { Environment, EnvironmentStatus, Runner } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { sentence } from './AuthorizePanel.tsx';
 
 /** How often a cloning environment is asked about (the runner reports progress as git runs). */
 export const POLL_MS = 500;
@@ -92,9 +95,7 @@ export function EnvironmentProgress({ initial, onSettled }: { initial: Environme
         )}
       </p>
       {(status === 'cloning' || status === 'ready') && <progress aria-labelledby={labelId} max={100} value={percent} />}
-      <p className="visually-hidden" role="status">
-        {status === 'cloning' ? `Cloning: ${progress?.phase ?? 'queued'}` : status === 'ready' ? `${name} is ready.` : status === 'failed' ? `Cloning ${name} failed.` : ''}
-      </p>
+      <StatusText>{status === 'cloning' ? `Cloning: ${progress?.phase ?? 'queued'}` : status === 'ready' ? `${name} is ready.` : status === 'failed' ? `Cloning ${name} failed.` : ''}</StatusText>
       {error && <Alert kind="warning">Could not read the progress: {error} Retrying…</Alert>}
       {status === 'failed' && environment.error && <Alert>{sentence(environment.error.message)}</Alert>}
       {status === 'ready' && (
@@ -138,65 +139,53 @@ export function EnvironmentsPage() {
       </PageHeading>
       <p className="lead">Workspaces the runners cloned for you. Their git asks the runner for a fresh token on each fetch and push.</p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {list.error && <Alert>{list.error.message}</Alert>}
-      {list.loading && !environments && <Loading />}
-      {environments && environments.length === 0 && (
-        <p className="empty">
-          No environments yet. <Link to="/open">Open a repository</Link> to create one.
-        </p>
-      )}
-      {environments && environments.length > 0 && (
-        <TableWrap label="Environments">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Repository</th>
-                <th scope="col">Ref</th>
-                <th scope="col">Status</th>
-                <th scope="col">Runner</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+      <Listing
+        items={environments}
+        error={list.error?.message}
+        loading={list.loading}
+        empty={
+          <>
+            No environments yet. <Link to="/open">Open a repository</Link> to create one.
+          </>
+        }
+      >
+        {(items) => (
+          <DataTable label="Environments" columns={['Repository', 'Ref', 'Status', 'Runner', 'Created']} actions>
+            {items.map((env) => (
+              <tr key={env.id}>
+                <td>
+                  <strong>
+                    {env.repository.project}/{env.repository.repository}
+                  </strong>
+                  <div className="muted">{env.repository.organization}</div>
+                  {env.workspacePath && <div className="mono muted">{env.workspacePath}</div>}
+                </td>
+                <td>{describeRef(env.ref)}</td>
+                <td>
+                  <EnvironmentStatusBadge status={env.status} />
+                  {env.status === 'cloning' && env.progress && (
+                    <div className="muted">
+                      {env.progress.phase} {env.progress.percent}%
+                    </div>
+                  )}
+                  {env.status === 'failed' && env.error && <div className="field-error">{sentence(env.error.message)}</div>}
+                </td>
+                <td>{runnerName(env.runnerId)}</td>
+                <td>
+                  <Time value={env.createdAt} />
+                </td>
+                <td className="row-actions">
+                  {env.status !== 'deleting' && (
+                    <DangerButton label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`} onClick={() => setDeleting(env)}>
+                      Delete
+                    </DangerButton>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {environments.map((env) => (
-                <tr key={env.id}>
-                  <td>
-                    <strong>
-                      {env.repository.project}/{env.repository.repository}
-                    </strong>
-                    <div className="muted">{env.repository.organization}</div>
-                    {env.workspacePath && <div className="mono muted">{env.workspacePath}</div>}
-                  </td>
-                  <td>{describeRef(env.ref)}</td>
-                  <td>
-                    <EnvironmentStatusBadge status={env.status} />
-                    {env.status === 'cloning' && env.progress && (
-                      <div className="muted">
-                        {env.progress.phase} {env.progress.percent}%
-                      </div>
-                    )}
-                    {env.status === 'failed' && env.error && <div className="field-error">{sentence(env.error.message)}</div>}
-                  </td>
-                  <td>{runnerName(env.runnerId)}</td>
-                  <td>
-                    <Time value={env.createdAt} />
-                  </td>
-                  <td className="row-actions">
-                    {env.status !== 'deleting' && (
-                      <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(env)} aria-label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
-      )}
+            ))}
+          </DataTable>
+        )}
+      </Listing>
       {deleting && (
         <ConfirmDialog
           title={`Delete the environment of ${deleting.repository.repository}?`}

@@ -1,12 +1,13 @@
-import { useId, useRef, useState } from 'react';
+import { useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import { CheckboxField, SecretField, TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
-import { Alert } from '../components/page.tsx';
+import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
 import type { Integration, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
 
@@ -84,13 +85,11 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   const [issuerUrl, setIssuerUrl] = useState(integration?.oauth?.issuerUrl ?? '');
   const [issuerHint, setIssuerHint] = useState<string>();
   const [patEnabled, setPatEnabled] = useState(integration ? integration.pat.enabled : false);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [failedTest, setFailedTest] = useState<IntegrationTest>();
   const [busy, setBusy] = useState<string>();
-  const formRef = useRef<HTMLFormElement>(null);
   const oauthErrorId = useId();
   const providerErrorId = useId();
-  useFocusFirstError(formRef, errors);
 
   const secretSet = Boolean(saved?.oauth?.clientSecretSet);
   const callbackUrl = saved?.oauth?.callbackUrl ?? `${window.location.origin}/api/v1/oauth/callback/${id}`;
@@ -186,10 +185,13 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
 
   const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
   const problems = failedTest ? testProblems(failedTest) : [];
+  // Closing after a failed test still tells the page that the provider was saved.
+  const close = () => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined);
 
   return (
-    <Dialog title={title} onClose={() => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined)} wide>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate className="integration-form">
+    <Dialog title={title} onClose={close} wide>
+      {/* The form's own error and a failed test's warning never show together. */}
+      <Form ref={formRef} onSubmit={submit} className="integration-form" error={failedTest ? undefined : errors.form}>
         {failedTest && (
           <Alert kind="warning">
             <strong>Saved, but the test failed.</strong> Fix what is marked below and choose Save &amp; Test again.
@@ -204,7 +206,6 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
             )}
           </Alert>
         )}
-        {errors.form && !failedTest && <Alert>{errors.form}</Alert>}
 
         {saved && <p className="hint">Changing the host, the client ID or the issuer, or turning a method off, removes the credentials users authorized through it.</p>}
         {saved ? (
@@ -285,17 +286,14 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 autoComplete="off"
                 spellCheck={false}
               />
-              <TextField
+              <SecretField
                 label="Client secret"
                 name="clientSecret"
-                type="password"
                 value={clientSecret}
                 onChange={(e) => setClientSecret(e.target.value)}
                 error={errors.fields.clientSecret}
                 placeholder={secretSet ? 'set — leave empty to keep' : undefined}
                 hint="Sealed in this browser to the runner's key: only the runner can read it."
-                autoComplete="new-password"
-                spellCheck={false}
               />
               <TextField
                 label="Issuer URL"
@@ -334,18 +332,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           />
         </fieldset>
 
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy !== undefined}>
-            {busy ?? 'Save & Test'}
-          </button>
-          <button type="button" onClick={() => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined)}>
-            {saved && failedTest ? 'Close' : 'Cancel'}
-          </button>
-        </div>
-        <p className="visually-hidden" role="status">
-          {busy ?? ''}
-        </p>
-      </form>
+        <FormActions submit={busy ?? 'Save & Test'} disabled={busy !== undefined} onCancel={close} cancelLabel={saved && failedTest ? 'Close' : 'Cancel'} />
+        <StatusText>{busy ?? ''}</StatusText>
+      </Form>
     </Dialog>
   );
 }

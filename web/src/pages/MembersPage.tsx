@@ -1,10 +1,12 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
 import { SelectField, TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { Member, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -32,45 +34,32 @@ export function MembersPage() {
       <AddMemberForm onAdded={(text) => { setNotice({ kind: 'success', text }); members.reload(); }} />
       <h2>Current members</h2>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {members.error && <Alert>{members.error.message}</Alert>}
-      {members.loading && !members.data && <Loading />}
-      {members.data && (
-        <TableWrap label="Members">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Added</th>
-                <th scope="col">Status</th>
+      <Listing items={members.data?.members} error={members.error?.message} loading={members.loading}>
+        {(list) => (
+          <DataTable label="Members" columns={['Name', 'Email', 'Role', 'Added', 'Status']}>
+            {list.map((member) => (
+              <tr key={member.id}>
+                <td>{member.displayName}</td>
+                <td>{member.email}</td>
+                <td>
+                  {member.id === me.user.id ? (
+                    <span>{member.role} (you)</span>
+                  ) : (
+                    <select aria-label={`Role of ${member.email}`} value={member.role} onChange={(e) => void changeRole(member, e.target.value as Role)}>
+                      <option value="member">member</option>
+                      <option value="admin">admin</option>
+                    </select>
+                  )}
+                </td>
+                <td>
+                  <Time value={member.createdAt} />
+                </td>
+                <td>{member.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
               </tr>
-            </thead>
-            <tbody>
-              {members.data.members.map((member) => (
-                <tr key={member.id}>
-                  <td>{member.displayName}</td>
-                  <td>{member.email}</td>
-                  <td>
-                    {member.id === me.user.id ? (
-                      <span>{member.role} (you)</span>
-                    ) : (
-                      <select aria-label={`Role of ${member.email}`} value={member.role} onChange={(e) => void changeRole(member, e.target.value as Role)}>
-                        <option value="member">member</option>
-                        <option value="admin">admin</option>
-                      </select>
-                    )}
-                  </td>
-                  <td>
-                    <Time value={member.createdAt} />
-                  </td>
-                  <td>{member.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
-      )}
+            ))}
+          </DataTable>
+        )}
+      </Listing>
     </>
   );
 }
@@ -80,10 +69,8 @@ function AddMemberForm({ onAdded }: { onAdded: (message: string) => void }) {
   const [displayName, setDisplayName] = useState('');
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<Role>('member');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -110,10 +97,8 @@ function AddMemberForm({ onAdded }: { onAdded: (message: string) => void }) {
   }
 
   return (
-    <section aria-labelledby="add-member" className="card">
-      <h2 id="add-member">Add a member</h2>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+    <Card id="add-member" title="Add a member">
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
           <TextField label="Email" name="email" type="email" autoComplete="off" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
           <TextField label="Display name" name="displayName" autoComplete="off" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errors.fields.displayName} hint="Optional; defaults to the email." />
@@ -134,12 +119,8 @@ function AddMemberForm({ onAdded }: { onAdded: (message: string) => void }) {
             <option value="admin">Admin</option>
           </SelectField>
         </div>
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Adding…' : 'Add member'}
-          </button>
-        </div>
-      </form>
-    </section>
+        <FormActions submit={busy ? 'Adding…' : 'Add member'} disabled={busy} />
+      </Form>
+    </Card>
   );
 }

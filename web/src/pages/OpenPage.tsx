@@ -1,14 +1,18 @@
 import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api, messageOf } from '../api.ts';
+import { Detail } from '../components/details.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
-import { formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, Loading, PageHeading } from '../components/page.tsx';
+import { RunnerOptions } from '../components/runner-options.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
+import { sentence } from '../text.ts';
 import type { AccessCheck, AuthenticationCheck, AuthenticationOffers, Environment, RepositoryContext, ResolvedContext, Runner } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { AuthorizePanel, describeCallbackCode, sentence } from './AuthorizePanel.tsx';
+import { AuthorizePanel, describeCallbackCode } from './AuthorizePanel.tsx';
 import { EnvironmentProgress } from './EnvironmentsPage.tsx';
 
 // "Open a repository" (journey 3): paste a URL, see what it resolves to, authorize the host if
@@ -64,10 +68,7 @@ export function OpenPage() {
         access = await api.post<AccessCheck>('/context/access', { url });
       } catch (err) {
         if (cancelled) return;
-        const errors = formErrorsFrom(err, { url: 'url' });
-        if (errors.form) errors.form = sentence(errors.form);
-        if (errors.fields.url) errors.fields.url = sentence(errors.fields.url);
-        setCheck({ status: 'failed', errors });
+        setCheck({ status: 'failed', errors: asSentences(formErrorsFrom(err, { url: 'url' })) });
         return;
       }
       const done: Extract<Check, { status: 'done' }> = { status: 'done', access };
@@ -115,7 +116,7 @@ export function OpenPage() {
     <>
       <PageHeading title="Open a repository" />
       <p className="lead">Paste a link to an Azure DevOps repository, branch, tag, commit or pull request. Keyway shows what it points to and has a runner clone it for you.</p>
-      <form ref={formRef} className="card open-form" onSubmit={submit} noValidate>
+      <Form ref={formRef} className="card open-form" onSubmit={submit}>
         <TextField
           label="Repository URL"
           name="url"
@@ -131,12 +132,8 @@ export function OpenPage() {
           autoComplete="off"
           spellCheck={false}
         />
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={check.status === 'checking'}>
-            Open
-          </button>
-        </div>
-      </form>
+        <FormActions submit="Open" disabled={check.status === 'checking'} />
+      </Form>
       <div aria-live="polite">
         {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
         {check.status === 'checking' && <Loading label="Checking the URL…" />}
@@ -208,56 +205,25 @@ function ContextDetails({ context, resolved }: { context: RepositoryContext; res
         </p>
       )}
       <dl className="details details-compact">
-        <div>
-          <dt>{context.kind === 'server' ? 'Collection' : 'Organization'}</dt>
-          <dd>{context.organization}</dd>
-        </div>
-        <div>
-          <dt>Project</dt>
-          <dd>{context.project}</dd>
-        </div>
-        <div>
-          <dt>Repository</dt>
-          <dd>{context.repository}</dd>
-        </div>
-        <div>
-          <dt>Ref</dt>
-          <dd>{refSummary(context, resolved)}</dd>
-        </div>
-        <div>
-          <dt>Host</dt>
-          <dd>
-            {host} {context.kind === 'server' ? '(Azure DevOps Server)' : '(Azure DevOps Services)'}
-          </dd>
-        </div>
+        <Detail term={context.kind === 'server' ? 'Collection' : 'Organization'}>{context.organization}</Detail>
+        <Detail term="Project">{context.project}</Detail>
+        <Detail term="Repository">{context.repository}</Detail>
+        <Detail term="Ref">{refSummary(context, resolved)}</Detail>
+        <Detail term="Host">
+          {host} {context.kind === 'server' ? '(Azure DevOps Server)' : '(Azure DevOps Services)'}
+        </Detail>
         {pr && (
-          <div>
-            <dt>Branches</dt>
-            <dd>
-              <code>{pr.sourceRef.replace(/^refs\/heads\//, '')}</code> into <code>{pr.targetRef.replace(/^refs\/heads\//, '')}</code> ({pr.status})
-            </dd>
-          </div>
+          <Detail term="Branches">
+            <code>{pr.sourceRef.replace(/^refs\/heads\//, '')}</code> into <code>{pr.targetRef.replace(/^refs\/heads\//, '')}</code> ({pr.status})
+          </Detail>
         )}
-        {resolved?.ref?.sha && (
-          <div>
-            <dt>Commit</dt>
-            <dd className="mono">{resolved.ref.sha.slice(0, 12)}</dd>
-          </div>
-        )}
-        {resolved && !context.ref && resolved.repository.defaultBranch === null && (
-          <div>
-            <dt>Contents</dt>
-            <dd>Empty repository</dd>
-          </div>
-        )}
+        {resolved?.ref?.sha && <Detail term="Commit" mono>{resolved.ref.sha.slice(0, 12)}</Detail>}
+        {resolved && !context.ref && resolved.repository.defaultBranch === null && <Detail term="Contents">Empty repository</Detail>}
         {context.path && (
-          <div className="details-wide">
-            <dt>File</dt>
-            <dd className="mono">
-              {context.path.path}
-              {context.path.line ? `:${context.path.line}` : ''}
-            </dd>
-          </div>
+          <Detail term="File" wide mono>
+            {context.path.path}
+            {context.path.line ? `:${context.path.line}` : ''}
+          </Detail>
         )}
       </dl>
       {!resolved && <p className="hint">Names as written in the URL; Keyway checks them with Azure DevOps once you are authorized.</p>}
@@ -272,17 +238,15 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
   const usable = runners.data?.runners.filter((r) => r.status !== 'revoked') ?? [];
   const [chosen, setChosen] = useState(runnerId);
   const [checkout, setCheckout] = useState<'merge' | 'source'>('merge');
-  const [errors, setErrors] = useState<FormErrors>({ fields: {} });
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<Environment>();
   const [finished, setFinished] = useState<Environment>();
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     setBusy(true);
-    setErrors({ fields: {} });
+    setErrors(NO_ERRORS);
     setFinished(undefined);
     try {
       const environment = await api.post<Environment>('/environments', { contextUrl: url, runnerId: chosen, ...(pullRequest ? { pullRequestCheckout: checkout } : {}) });
@@ -300,17 +264,11 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
     <section className="card" aria-labelledby="create-environment">
       <h2 id="create-environment">Create an environment</h2>
       <p className="muted">A runner clones the repository at this ref into a workspace whose git asks the runner for your current token on every fetch and push.</p>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {runners.error && <Alert>{runners.error.message}</Alert>}
         {usable.length > 1 && (
           <SelectField label="Runner" name="runnerId" value={chosen} onChange={(e) => setChosen(e.target.value)} error={errors.fields.runnerId} hint="The runner that clones and keeps the workspace. It needs repository access for this host.">
-            {usable.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.name}
-                {r.status !== 'online' ? ` (${r.status})` : ''}
-              </option>
-            ))}
+            <RunnerOptions runners={usable} />
           </SelectField>
         )}
         {usable.length <= 1 && errors.fields.runnerId && <Alert>{errors.fields.runnerId}</Alert>}
@@ -334,12 +292,8 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
             {errors.fields.checkout && <p className="field-error">{errors.fields.checkout}</p>}
           </fieldset>
         )}
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy || (created !== undefined && finished === undefined)}>
-            {busy ? 'Creating…' : 'Create environment'}
-          </button>
-        </div>
-      </form>
+        <FormActions submit={busy ? 'Creating…' : 'Create environment'} disabled={busy || (created !== undefined && finished === undefined)} />
+      </Form>
       {created && <EnvironmentProgress key={created.id} initial={created} onSettled={setFinished} />}
       {finished && (
         <p>

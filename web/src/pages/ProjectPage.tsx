@@ -1,14 +1,19 @@
 import { useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
+import { DangerButton } from '../components/danger-button.tsx';
+import { Detail } from '../components/details.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { FormActions } from '../components/form.tsx';
+import { Listing } from '../components/listing.tsx';
+import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
+import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, startConsent, startedConsent } from './AppConnectionDialog.tsx';
-import { sentence } from './AuthorizePanel.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncDialog } from './SyncDialog.tsx';
 
@@ -16,22 +21,17 @@ type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
 
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
-  if (project.error?.status === 404) {
-    return (
-      <>
-        <PageHeading title="Project not found" />
-        <p>
-          There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
-        </p>
-      </>
-    );
-  }
   if (project.error) {
     return (
-      <>
-        <PageHeading title="Project" />
-        <Alert>{project.error.message}</Alert>
-      </>
+      <LoadFailed
+        title="Project"
+        error={project.error}
+        notFound={
+          <>
+            There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
+          </>
+        }
+      />
     );
   }
   if (!project.data) return <Loading />;
@@ -155,84 +155,65 @@ function ConnectionsSection(props: {
 
   return (
     <section className="section" aria-labelledby="app-connections">
-      <div className="section-heading">
-        <h2 id="app-connections">App connections</h2>
+      <SectionHeading id="app-connections" title="App connections">
         {canManage && (
           <button type="button" className="button-primary" onClick={() => setAdding(true)}>
             Add an app connection
           </button>
         )}
-      </div>
+      </SectionHeading>
       <p className="muted">Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.</p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {props.error && <Alert>{props.error}</Alert>}
-      {props.loading && !connections && <Loading />}
-      {connections && connections.length === 0 && <p className="empty">No app connections yet.{canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}</p>}
-      {connections && connections.length > 0 && (
-        <TableWrap label="App connections">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Method</th>
-                <th scope="col">Organization</th>
-                <th scope="col">Acts as</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last test</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {connections.map((c) => (
-                <tr key={c.id}>
-                  <td>
-                    <strong>{c.name}</strong>
-                    <div className="muted">on {runnerName(c.runnerId)}</div>
-                  </td>
-                  <td>{connectionMethodLabel(c.method)}</td>
-                  <td>{c.organization ?? (c.method === 'oauth' ? <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span> : c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
-                  <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
-                  <td>
-                    <ConnectionStatus connection={c} />
-                  </td>
-                  <td>
-                    {c.lastTest ? (
-                      <>
-                        <Time value={c.lastTest.testedAt} />
-                        {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
-                      </>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                  <td className="row-actions">
-                    <button type="button" className="button-small" onClick={() => void test(c)} disabled={testing === c.id} aria-label={`Test app connection ${c.name}`}>
-                      {testing === c.id ? 'Testing…' : 'Test'}
+      <Listing items={connections} error={props.error} loading={props.loading} empty={`No app connections yet.${canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}`}>
+        {(items) => (
+          <DataTable label="App connections" columns={['Name', 'Method', 'Organization', 'Acts as', 'Status', 'Last test']} actions>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <strong>{c.name}</strong>
+                  <div className="muted">on {runnerName(c.runnerId)}</div>
+                </td>
+                <td>{connectionMethodLabel(c.method)}</td>
+                <td>{c.organization ?? (c.method === 'oauth' ? <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span> : c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
+                <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
+                <td>
+                  <ConnectionStatus connection={c} />
+                </td>
+                <td>
+                  {c.lastTest ? (
+                    <>
+                      <Time value={c.lastTest.testedAt} />
+                      {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
+                    </>
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
+                </td>
+                <td className="row-actions">
+                  <button type="button" className="button-small" onClick={() => void test(c)} disabled={testing === c.id} aria-label={`Test app connection ${c.name}`}>
+                    {testing === c.id ? 'Testing…' : 'Test'}
+                  </button>
+                  {canManage && c.method === 'oauth' && (
+                    <button
+                      type="button"
+                      className={notConnected(c) ? 'button-small button-primary' : 'button-small'}
+                      onClick={() => startConsent(projectId, c.id)}
+                      aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
+                    >
+                      {notConnected(c) ? 'Connect' : 'Reconnect'}
                     </button>
-                    {canManage && c.method === 'oauth' && (
-                      <button
-                        type="button"
-                        className={notConnected(c) ? 'button-small button-primary' : 'button-small'}
-                        onClick={() => startConsent(projectId, c.id)}
-                        aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
-                      >
-                        {notConnected(c) ? 'Connect' : 'Reconnect'}
-                      </button>
-                    )}
-                    {canManage && (
-                      <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(c)} aria-label={`Delete app connection ${c.name}`}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
-      )}
+                  )}
+                  {canManage && (
+                    <DangerButton label={`Delete app connection ${c.name}`} onClick={() => setDeleting(c)}>
+                      Delete
+                    </DangerButton>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
       {connections
         ?.filter((c) => c.method === 'oauth' && c.credentialSet && !c.organization)
         .map((c) => (
@@ -330,11 +311,7 @@ function OrganizationPicker(props: { base: string; connection: AppConnection; ca
                   </option>
                 ))}
               </SelectField>
-              <div className="actions">
-                <button type="submit" className="button-primary" disabled={busy}>
-                  {busy ? 'Saving…' : 'Use organization'}
-                </button>
-              </div>
+              <FormActions submit={busy ? 'Saving…' : 'Use organization'} disabled={busy} />
             </div>
           ) : (
             <p>{organizations.join(', ')}: a project owner picks one.</p>
@@ -410,44 +387,30 @@ function SyncsSection(props: {
 
   return (
     <section className="section" aria-labelledby="variable-syncs">
-      <div className="section-heading">
-        <h2 id="variable-syncs">Variable group syncs</h2>
+      <SectionHeading id="variable-syncs" title="Variable group syncs">
         <button type="button" className="button-primary" onClick={() => setAdding(true)} disabled={connections.length === 0}>
           Add a sync
         </button>
-      </div>
+      </SectionHeading>
       <p className="muted">Keep an Azure DevOps variable group equal to the variables set here, through an app connection.{connections.length === 0 ? ' Add an app connection first.' : ''}</p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {props.error && <Alert>{props.error}</Alert>}
-      {props.loading && !syncs && <Loading />}
-      {syncs && syncs.length === 0 && <p className="empty">No syncs yet.</p>}
-      {syncs && syncs.length > 0 && (
-        <ul className="card-list">
-          {syncs.map((s) => {
-            const connection = connections.find((c) => c.id === s.connectionId);
-            return (
-              <li key={s.id} className="card">
-                <h3>
-                  {s.name} {!s.enabled && <span className="tag">paused</span>}
-                </h3>
-                <dl className="details details-compact">
-                  <div>
-                    <dt>Variable group</dt>
-                    <dd>
+      <Listing items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
+        {(items) => (
+          <ul className="card-list">
+            {items.map((s) => {
+              const connection = connections.find((c) => c.id === s.connectionId);
+              return (
+                <li key={s.id} className="card">
+                  <h3>
+                    {s.name} {!s.enabled && <span className="tag">paused</span>}
+                  </h3>
+                  <dl className="details details-compact">
+                    <Detail term="Variable group">
                       {s.organization}/{s.project}/<strong>{s.groupName}</strong>
-                    </dd>
-                  </div>
-                  <div>
-                    <dt>Through</dt>
-                    <dd>{connection?.name ?? s.connectionId}</dd>
-                  </div>
-                  <div>
-                    <dt>Schedule</dt>
-                    <dd>{s.scheduleMinutes ? `Every ${s.scheduleMinutes} minutes` : 'On change and on demand'}</dd>
-                  </div>
-                  <div>
-                    <dt>Last run</dt>
-                    <dd>
+                    </Detail>
+                    <Detail term="Through">{connection?.name ?? s.connectionId}</Detail>
+                    <Detail term="Schedule">{s.scheduleMinutes ? `Every ${s.scheduleMinutes} minutes` : 'On change and on demand'}</Detail>
+                    <Detail term="Last run">
                       {s.lastRun ? (
                         <>
                           <RunStatus run={s.lastRun} /> <Time value={s.lastRun.finishedAt ?? s.lastRun.createdAt} />
@@ -455,11 +418,8 @@ function SyncsSection(props: {
                       ) : (
                         'Never'
                       )}
-                    </dd>
-                  </div>
-                  <div className="details-wide">
-                    <dt>Variables ({s.variableCount})</dt>
-                    <dd>
+                    </Detail>
+                    <Detail term={`Variables (${s.variableCount})`} wide>
                       {s.variables.length === 0
                         ? 'None yet'
                         : s.variables.map((v) => (
@@ -468,47 +428,47 @@ function SyncsSection(props: {
                               {v.isSecret ? ' (secret)' : ''}
                             </code>
                           ))}
-                    </dd>
+                    </Detail>
+                  </dl>
+                  {s.lastRun?.status === 'failed' && s.lastRun.error && <Alert>Last run failed: {sentence(s.lastRun.error)}</Alert>}
+                  <div className="actions">
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => void runNow(s)}
+                      disabled={running === s.id || s.running}
+                      aria-label={`${running === s.id || s.running ? 'Running' : 'Run now'} (${s.name})`}
+                    >
+                      {running === s.id || s.running ? 'Running…' : 'Run now'}
+                    </button>
+                    <button type="button" className="button-small" onClick={() => setEditing(s)} aria-label={`Change variables of ${s.name}`}>
+                      Change variables
+                    </button>
+                    <button
+                      type="button"
+                      className="button-small"
+                      aria-expanded={s.id in history}
+                      onClick={() => setHistory((h) => {
+                        const next = { ...h };
+                        if (s.id in next) delete next[s.id];
+                        else next[s.id] = 0;
+                        return next;
+                      })}
+                      aria-label={`Run history of ${s.name}`}
+                    >
+                      Run history
+                    </button>
+                    <DangerButton label={`Delete sync ${s.name}`} onClick={() => setDeleting(s)}>
+                      Delete
+                    </DangerButton>
                   </div>
-                </dl>
-                {s.lastRun?.status === 'failed' && s.lastRun.error && <Alert>Last run failed: {sentence(s.lastRun.error)}</Alert>}
-                <div className="actions">
-                  <button
-                    type="button"
-                    className="button-small"
-                    onClick={() => void runNow(s)}
-                    disabled={running === s.id || s.running}
-                    aria-label={`${running === s.id || s.running ? 'Running' : 'Run now'} (${s.name})`}
-                  >
-                    {running === s.id || s.running ? 'Running…' : 'Run now'}
-                  </button>
-                  <button type="button" className="button-small" onClick={() => setEditing(s)} aria-label={`Change variables of ${s.name}`}>
-                    Change variables
-                  </button>
-                  <button
-                    type="button"
-                    className="button-small"
-                    aria-expanded={s.id in history}
-                    onClick={() => setHistory((h) => {
-                      const next = { ...h };
-                      if (s.id in next) delete next[s.id];
-                      else next[s.id] = 0;
-                      return next;
-                    })}
-                    aria-label={`Run history of ${s.name}`}
-                  >
-                    Run history
-                  </button>
-                  <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(s)} aria-label={`Delete sync ${s.name}`}>
-                    Delete
-                  </button>
-                </div>
-                {s.id in history && <RunHistory key={`${s.id}:${history[s.id]}:${s.lastRun?.id ?? ''}:${s.lastRun?.status ?? ''}`} path={`${base}/syncs/${encodeURIComponent(s.id)}/runs?limit=20`} name={s.name} />}
-              </li>
-            );
-          })}
-        </ul>
-      )}
+                  {s.id in history && <RunHistory key={`${s.id}:${history[s.id]}:${s.lastRun?.id ?? ''}:${s.lastRun?.status ?? ''}`} path={`${base}/syncs/${encodeURIComponent(s.id)}/runs?limit=20`} name={s.name} />}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </Listing>
       {(adding || editing) && (
         <SyncDialog
           projectId={projectId}
@@ -546,24 +506,11 @@ function SyncsSection(props: {
 
 function RunHistory({ path, name }: { path: string; name: string }) {
   const runs = useApi<{ runs: SyncRun[] }>(path);
-  if (runs.error) return <Alert>{runs.error.message}</Alert>;
-  if (!runs.data) return <Loading />;
-  if (runs.data.runs.length === 0) return <p className="empty">No runs yet.</p>;
   return (
-    <TableWrap label={`Run history of ${name}`}>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Started</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">Status</th>
-            <th scope="col">Changes</th>
-            <th scope="col">Requests</th>
-            <th scope="col">Duration</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.data.runs.map((run) => (
+    <Listing items={runs.data?.runs} error={runs.error?.message} loading={runs.loading} empty="No runs yet.">
+      {(items) => (
+        <DataTable label={`Run history of ${name}`} columns={['Started', 'Trigger', 'Status', 'Changes', 'Requests', 'Duration']}>
+          {items.map((run) => (
             <tr key={run.id}>
               <td>
                 <Time value={run.startedAt ?? run.createdAt} />
@@ -581,8 +528,8 @@ function RunHistory({ path, name }: { path: string; name: string }) {
               <td>{run.durationMs !== null ? `${(run.durationMs / 1000).toFixed(1)} s` : '—'}</td>
             </tr>
           ))}
-        </tbody>
-      </table>
-    </TableWrap>
+        </DataTable>
+      )}
+    </Listing>
   );
 }

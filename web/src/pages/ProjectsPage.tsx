@@ -1,10 +1,12 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Card, PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Project } from '../types.ts';
@@ -19,52 +21,37 @@ export function projectRoleLabel(role: Project['role']): string {
 export function ProjectsPage() {
   const { isAdmin } = useSession();
   const list = useApi<{ projects: Project[] }>('/projects');
-  const projects = list.data?.projects;
   return (
     <>
       <PageHeading title="Projects" />
       <p className="lead">Projects hold app connections (credentials for automation) and keep Azure DevOps variable groups in sync.</p>
       {isAdmin && <CreateProjectForm />}
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
-      {list.error && <Alert>{list.error.message}</Alert>}
-      {list.loading && !projects && <Loading />}
-      {projects && projects.length === 0 && <p className="empty">No projects yet.{isAdmin ? ' Create one above.' : ' Ask an admin to add you to one.'}</p>}
-      {projects && projects.length > 0 && (
-        <TableWrap label="Projects">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Your role</th>
-                <th scope="col">Created</th>
+      <Listing items={list.data?.projects} error={list.error?.message} loading={list.loading} empty={`No projects yet.${isAdmin ? ' Create one above.' : ' Ask an admin to add you to one.'}`}>
+        {(projects) => (
+          <DataTable label="Projects" columns={['Name', 'Your role', 'Created']}>
+            {projects.map((p) => (
+              <tr key={p.id}>
+                <td>
+                  <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
+                </td>
+                <td>{projectRoleLabel(p.role)}</td>
+                <td>
+                  <Time value={p.createdAt} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {projects.map((p) => (
-                <tr key={p.id}>
-                  <td>
-                    <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
-                  </td>
-                  <td>{projectRoleLabel(p.role)}</td>
-                  <td>
-                    <Time value={p.createdAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableWrap>
-      )}
+            ))}
+          </DataTable>
+        )}
+      </Listing>
     </>
   );
 }
 
 function CreateProjectForm() {
   const [name, setName] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -81,17 +68,11 @@ function CreateProjectForm() {
   }
 
   return (
-    <section className="card" aria-labelledby="create-project">
-      <h2 id="create-project">Create a project</h2>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+    <Card id="create-project" title="Create a project">
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <TextField label="Project name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="You become its owner." autoComplete="off" />
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create project'}
-          </button>
-        </div>
-      </form>
-    </section>
+        <FormActions submit={busy ? 'Creating…' : 'Create project'} disabled={busy} />
+      </Form>
+    </Card>
   );
 }

@@ -1,8 +1,11 @@
 import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
+import { Detail } from '../components/details.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Alert, Loading, PageHeading, Time } from '../components/page.tsx';
+import { Listing } from '../components/listing.tsx';
+import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Integration, IntegrationTest, Runner } from '../types.ts';
@@ -14,22 +17,17 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
   const loaded = useApi<Runner>(`/runners/${encodeURIComponent(runnerId)}`);
   const runner = loaded.data;
 
-  if (loaded.error?.status === 404) {
-    return (
-      <>
-        <PageHeading title="Runner not found" />
-        <p>
-          There is no runner with id <code>{runnerId}</code> in this organization. Back to <Link to="/runners">Runners</Link>.
-        </p>
-      </>
-    );
-  }
   if (loaded.error) {
     return (
-      <>
-        <PageHeading title="Runner" />
-        <Alert>{loaded.error.message}</Alert>
-      </>
+      <LoadFailed
+        title="Runner"
+        error={loaded.error}
+        notFound={
+          <>
+            There is no runner with id <code>{runnerId}</code> in this organization. Back to <Link to="/runners">Runners</Link>.
+          </>
+        }
+      />
     );
   }
   if (!runner) return <Loading />;
@@ -43,36 +41,16 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
         <RunnerStatusBadge status={runner.status} />
       </PageHeading>
       <dl className="details">
-        <div>
-          <dt>ID</dt>
-          <dd className="mono">{runner.id}</dd>
-        </div>
-        <div>
-          <dt>Last seen</dt>
-          <dd>
-            <Time value={runner.lastSeenAt} />
-          </dd>
-        </div>
-        <div>
-          <dt>Version</dt>
-          <dd>{runner.version ?? '—'}</dd>
-        </div>
-        <div>
-          <dt>Key fingerprint</dt>
-          <dd className="mono">{runner.publicKeyFingerprint ?? 'not registered yet'}</dd>
-        </div>
-        <div>
-          <dt>Registered</dt>
-          <dd>
-            <Time value={runner.createdAt} />
-          </dd>
-        </div>
-        {runner.local && (
-          <div>
-            <dt>Kind</dt>
-            <dd>Local (runs inside this Keyway)</dd>
-          </div>
-        )}
+        <Detail term="ID" mono>{runner.id}</Detail>
+        <Detail term="Last seen">
+          <Time value={runner.lastSeenAt} />
+        </Detail>
+        <Detail term="Version">{runner.version ?? '—'}</Detail>
+        <Detail term="Key fingerprint" mono>{runner.publicKeyFingerprint ?? 'not registered yet'}</Detail>
+        <Detail term="Registered">
+          <Time value={runner.createdAt} />
+        </Detail>
+        {runner.local && <Detail term="Kind">Local (runs inside this Keyway)</Detail>}
       </dl>
       <IntegrationsSection runner={runner} />
     </>
@@ -110,41 +88,39 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
 
   return (
     <section aria-labelledby="repository-access" className="section">
-      <div className="section-heading">
-        <h2 id="repository-access">Configure repository access</h2>
+      <SectionHeading id="repository-access" title="Configure repository access">
         {isAdmin && runner.status !== 'revoked' && (
           <button type="button" className="button-primary" onClick={() => setEditing('new')}>
             Add a new provider
           </button>
         )}
-      </div>
+      </SectionHeading>
       <p className="muted">Which Azure DevOps hosts this runner reaches, and how users authorize it: Microsoft Entra ID OAuth, Personal Access Tokens, or both.</p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      {list.error && <Alert>{list.error.message}</Alert>}
-      {list.loading && !integrations && <Loading />}
-      {integrations && integrations.length === 0 && <p className="empty">No providers configured yet.{isAdmin ? ' Add one so users can reach Azure DevOps through this runner.' : ''}</p>}
-      {integrations && integrations.length > 0 && (
-        <ul className="card-list">
-          {integrations.map((integration) => (
-            <li key={integration.id} className="card">
-              <IntegrationCard integration={integration} />
-              {isAdmin && (
-                <div className="actions">
-                  <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
-                    {testing === integration.id ? 'Testing…' : 'Test'}
-                  </button>
-                  <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
-                    Edit
-                  </button>
-                  <button type="button" className="button-small button-danger-outline" onClick={() => setDeleting(integration)} aria-label={`Delete ${integration.host}`}>
-                    Delete
-                  </button>
-                </div>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
+      <Listing items={integrations} error={list.error?.message} loading={list.loading} empty={`No providers configured yet.${isAdmin ? ' Add one so users can reach Azure DevOps through this runner.' : ''}`}>
+        {(items) => (
+          <ul className="card-list">
+            {items.map((integration) => (
+              <li key={integration.id} className="card">
+                <IntegrationCard integration={integration} />
+                {isAdmin && (
+                  <div className="actions">
+                    <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
+                      {testing === integration.id ? 'Testing…' : 'Test'}
+                    </button>
+                    <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
+                      Edit
+                    </button>
+                    <DangerButton label={`Delete ${integration.host}`} onClick={() => setDeleting(integration)}>
+                      Delete
+                    </DangerButton>
+                  </div>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Listing>
       {editing && (
         <IntegrationDialog
           runner={runner}
@@ -183,43 +159,29 @@ function IntegrationCard({ integration }: { integration: Integration }) {
         Azure DevOps · <span className="mono">{where}</span>
       </h3>
       <dl className="details details-compact">
-        <div>
-          <dt>Entra ID OAuth</dt>
-          <dd>{integration.oauth ? `On — client ${integration.oauth.clientId}` : 'Off'}</dd>
-        </div>
-        {integration.oauth && (
-          <div>
-            <dt>Issuer</dt>
-            <dd className="mono">{integration.oauth.issuerUrl}</dd>
-          </div>
-        )}
-        <div>
-          <dt>Personal Access Tokens</dt>
-          <dd>{integration.pat.enabled ? 'On' : 'Off'}</dd>
-        </div>
-        <div className="details-wide">
-          <dt>Last test</dt>
-          <dd>
-            {!test ? (
-              'Not tested yet'
-            ) : test.valid ? (
-              <>
-                <span className="badge badge-online">Passed</span> <Time value={test.testedAt} />
-              </>
-            ) : (
-              <>
-                <span className="badge badge-failed">Failed</span> <Time value={test.testedAt} />
-                <ul className="problems">
-                  {testProblems(test).map((p) => (
-                    <li key={p.key}>
-                      {p.label}: {p.message}
-                    </li>
-                  ))}
-                </ul>
-              </>
-            )}
-          </dd>
-        </div>
+        <Detail term="Entra ID OAuth">{integration.oauth ? `On — client ${integration.oauth.clientId}` : 'Off'}</Detail>
+        {integration.oauth && <Detail term="Issuer" mono>{integration.oauth.issuerUrl}</Detail>}
+        <Detail term="Personal Access Tokens">{integration.pat.enabled ? 'On' : 'Off'}</Detail>
+        <Detail term="Last test" wide>
+          {!test ? (
+            'Not tested yet'
+          ) : test.valid ? (
+            <>
+              <span className="badge badge-online">Passed</span> <Time value={test.testedAt} />
+            </>
+          ) : (
+            <>
+              <span className="badge badge-failed">Failed</span> <Time value={test.testedAt} />
+              <ul className="problems">
+                {testProblems(test).map((p) => (
+                  <li key={p.key}>
+                    {p.label}: {p.message}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </Detail>
       </dl>
       {integration.oauth && <CopyField label={`Callback URL for ${integration.host}`} value={integration.oauth.callbackUrl} />}
     </>

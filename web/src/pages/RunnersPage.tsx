@@ -1,12 +1,15 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
-import { Alert, Loading, PageHeading, TableWrap, Time } from '../components/page.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedRunner, Runner, RunnerStatus } from '../types.ts';
@@ -36,58 +39,37 @@ export function RunnersPage() {
       </PageHeading>
       <p className="lead">Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.</p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      {runners.error && <Alert>{runners.error.message}</Alert>}
-      {runners.loading && !runners.data && <Loading />}
-      {runners.data &&
-        (runners.data.runners.length === 0 ? (
-          <p className="empty">No runners yet.{isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}</p>
-        ) : (
-          <TableWrap label="Runners">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Key fingerprint</th>
-                  {isAdmin && (
-                    <th scope="col">
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                {runners.data.runners.map((runner) => (
-                  <tr key={runner.id}>
-                    <td>
-                      <Link to={`/runners/${encodeURIComponent(runner.id)}`}>{runner.name}</Link>
-                      {runner.local && <span className="tag">local</span>}
-                    </td>
-                    <td>
-                      <RunnerStatusBadge status={runner.status} />
-                    </td>
-                    <td>
-                      <Time value={runner.lastSeenAt} />
-                    </td>
-                    <td>{runner.version ?? <span className="muted">—</span>}</td>
-                    <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
-                    {isAdmin && (
-                      <td className="row-actions">
-                        {runner.status !== 'revoked' && (
-                          <button type="button" className="button-small button-danger-outline" onClick={() => setRevoking(runner)} aria-label={`Revoke runner ${runner.name}`}>
-                            Revoke
-                          </button>
-                        )}
-                      </td>
+      <Listing items={runners.data?.runners} error={runners.error?.message} loading={runners.loading} empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}>
+        {(list) => (
+          <DataTable label="Runners" columns={['Name', 'Status', 'Last seen', 'Version', 'Key fingerprint']} actions={isAdmin}>
+            {list.map((runner) => (
+              <tr key={runner.id}>
+                <td>
+                  <Link to={`/runners/${encodeURIComponent(runner.id)}`}>{runner.name}</Link>
+                  {runner.local && <span className="tag">local</span>}
+                </td>
+                <td>
+                  <RunnerStatusBadge status={runner.status} />
+                </td>
+                <td>
+                  <Time value={runner.lastSeenAt} />
+                </td>
+                <td>{runner.version ?? <span className="muted">—</span>}</td>
+                <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
+                {isAdmin && (
+                  <td className="row-actions">
+                    {runner.status !== 'revoked' && (
+                      <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => setRevoking(runner)}>
+                        Revoke
+                      </DangerButton>
                     )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableWrap>
-        ))}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
       {creating && (
         <RegisterRunnerDialog
           onClose={() => {
@@ -116,11 +98,9 @@ export function RunnersPage() {
 
 function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<CreatedRunner>();
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -156,18 +136,10 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
 
   return (
     <Dialog key="form" title="Register a runner" onClose={onClose}>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1." maxLength={64} required />
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy}>
-            {busy ? 'Registering…' : 'Register runner'}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
+        <FormActions submit={busy ? 'Registering…' : 'Register runner'} disabled={busy} onCancel={onClose} />
+      </Form>
     </Dialog>
   );
 }

@@ -1,19 +1,17 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api, setCsrfToken } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
-import type { FormErrors } from '../components/forms.ts';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert } from '../components/page.tsx';
 
 export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined; onSignedIn: () => Promise<void> }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
   const [attempted, setAttempted] = useState(false);
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
 
   useEffect(() => {
     document.title = 'Sign in · Keyway';
@@ -49,7 +47,7 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
         <h1>Sign in</h1>
         {notice && !attempted && <Alert kind="info">{notice}</Alert>}
         {errors.form && <Alert>{errors.form}</Alert>}
-        <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
+        <Form ref={formRef} onSubmit={submit}>
           <TextField label="Email" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
           <TextField
             label="Password"
@@ -61,12 +59,8 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
             error={errors.fields.password}
             required
           />
-          <div className="actions">
-            <button type="submit" className="button-primary" disabled={busy}>
-              {busy ? 'Signing in…' : 'Sign in'}
-            </button>
-          </div>
-        </form>
+          <FormActions submit={busy ? 'Signing in…' : 'Sign in'} disabled={busy} />
+        </Form>
         <p className="hint sign-in-help">
           First time here? <code>keyway start</code> prints a one-time admin sign-in link; open it, then set a password under Account.
         </p>

@@ -3,12 +3,13 @@ import type { FormEvent } from 'react';
 import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
-import { NO_ERRORS, formErrorsFrom, useFocusFirstError } from '../components/forms.ts';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
-import { Alert } from '../components/page.tsx';
+import { StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
+import { sentence } from '../text.ts';
 import type { AppConnection, Runner, VariableSync } from '../types.ts';
-import { sentence } from './AuthorizePanel.tsx';
 
 // Creating a variable group sync, or changing its variables. Values are write-only: they are sealed
 // here, as one JSON object, to the connection's runner with the sync's id as associated data. A new
@@ -45,10 +46,8 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
   const [rows, setRows] = useState<Row[]>(() =>
     editing ? editing.variables.map((v) => ({ key: nextKey.current++, name: v.name, isSecret: v.isSecret, existing: true })) : [{ key: nextKey.current++, name: '', isSecret: false, existing: false }],
   );
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState<string>();
-  const formRef = useRef<HTMLFormElement>(null);
-  useFocusFirstError(formRef, errors);
   const base = `/projects/${encodeURIComponent(projectId)}/syncs`;
   const connection = connections.find((c) => c.id === (created?.connectionId ?? connectionId));
 
@@ -151,10 +150,11 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
   }
 
   const title = editing ? `Variables of ${editing.name}` : created ? `Variables of ${created.name}` : 'Add a variable group sync';
+  // A sync created before its variables failed still exists: closing says so.
+  const close = () => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined);
   return (
-    <Dialog title={title} onClose={() => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined)} wide>
-      <form ref={formRef} onSubmit={(e) => void submit(e)} noValidate>
-        {errors.form && <Alert>{errors.form}</Alert>}
+    <Dialog title={title} onClose={close} wide>
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {!created && (
           <>
             <div className="field-row">
@@ -246,18 +246,9 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
             Add variable
           </button>
         </fieldset>
-        <div className="actions">
-          <button type="submit" className="button-primary" disabled={busy !== undefined}>
-            {busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'}
-          </button>
-          <button type="button" onClick={() => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined)}>
-            Cancel
-          </button>
-        </div>
-        <p className="visually-hidden" role="status">
-          {busy ?? ''}
-        </p>
-      </form>
+        <FormActions submit={busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'} disabled={busy !== undefined} onCancel={close} />
+        <StatusText>{busy ?? ''}</StatusText>
+      </Form>
     </Dialog>
   );
 }

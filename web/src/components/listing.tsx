@@ -1,0 +1,23 @@
+import type { ReactNode } from 'react';
+import { Alert, Loading } from './page.tsx';
+
+interface ListingProps<T> {
+  /** Undefined until the first answer. */
+  items: T[] | undefined;
+  error?: string | undefined;
+  loading: boolean;
+  /** What an empty list says (in a paragraph); without it an empty list is rendered as any other. */
+  empty?: ReactNode;
+  children: (items: T[]) => ReactNode;
+}
+
+/** A fetched list in its states: the error, Loading until the first answer, the empty message, the items. */
+export function Listing<T>({ items, error, loading, empty, children }: ListingProps<T>) {
+  return (
+    <>
+      {error && <Alert>{error}</Alert>}
+      {loading && !items && <Loading />}
+      {items && (items.length === 0 && empty !== undefined ? <p className="empty">{empty}</p> : children(items))}
+    </>
+  );
+}

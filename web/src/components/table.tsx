@@ -1,0 +1,38 @@
+import type { ReactNode } from 'react';
+import { TableWrap } from './page.tsx';
+
+interface TableProps {
+  /** The accessible name of the table's scrolling region. */
+  label: string;
+  columns: string[];
+  /** Adds a last column for row buttons, named only for screen readers. */
+  actions?: boolean;
+  className?: string;
+  /** The rows (<tr>s). */
+  children: ReactNode;
+}
+
+/** A table with a header row of column names, in a region that scrolls sideways on narrow screens. */
+export function DataTable({ label, columns, actions, className, children }: TableProps) {
+  return (
+    <TableWrap label={label}>
+      <table className={className}>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            {actions && (
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </TableWrap>
+  );
+}

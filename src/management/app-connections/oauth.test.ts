@@ -243,6 +243,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(wrongHost.statusCode, 400);
       assert.match(wrongHost.body, /data-code="callback_mismatch"/);
       assert.match(wrongHost.body, /reached at http:\/\/keyway\.internal:8080, but KEYWAY_PUBLIC_URL says Keyway is at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(wrongHost.body, /behind a reverse proxy, set KEYWAY_TRUST_PROXY=true/);
       // The state was not spent by the misdirected request: the right address still completes it.
       const right = await deliverCallback(w.plane.adminBrowser, callback, { keepHost: true });
       assert.equal(right.code, 'connected', right.message);

@@ -253,7 +253,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       if (origin.toLowerCase() === publicOrigin.toLowerCase()) return undefined;
       return (
         `this callback was reached at ${origin}, but KEYWAY_PUBLIC_URL says Keyway is at ${publicOrigin}: the redirect URI Keyway sends to Entra ID is ${expected}. ` +
-        `Set KEYWAY_PUBLIC_URL to the address users reach Keyway at, and register exactly ${OAUTH_CALLBACK_PATH} under it as a Web redirect URI of the app registration.`
+        `Set KEYWAY_PUBLIC_URL to the address users reach Keyway at, and register exactly ${OAUTH_CALLBACK_PATH} under it as a Web redirect URI of the app registration. ` +
+        // Behind a proxy that terminates TLS, Keyway sees http and the proxy's upstream host unless it trusts X-Forwarded-*.
+        `If Keyway runs behind a reverse proxy, set KEYWAY_TRUST_PROXY=true so that it sees the address the browser used.`
       );
     },
 

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -337,9 +337,21 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await git(['fetch', 'origin'], theirs.workspacePath)).code, 0);
     });
 
-    it('a helper whose secret is not valid makes git stop with a clear message', async () => {
+    it("git asks the environment's own socket first; without it, the helper script answers and a bad secret stops git with a clear message", async () => {
       const env = await ready(plane.memberBrowser, webUrl);
+      const helpers = (await git(['config', '--get-all', 'credential.helper'], env.workspacePath)).stdout.replace(/\n$/, '').split('\n');
+      assert.equal(helpers.length, 3, helpers.join(' | '));
+      assert.equal(helpers[0], '', 'helpers from system and global configuration are dropped');
+      const socketPath = /exec git credential-cache --socket '([^']+)' get;/.exec(helpers[1] ?? '')?.[1];
+      assert.ok(socketPath, `the first helper is git's credential-cache client: ${helpers[1]}`);
+      assert.equal(statSync(socketPath).mode & 0o777, 0o600);
+      assert.match(helpers[2] ?? '', /exec '.*\/\.keyway\/credential-helper' get;/);
       writeFileSync(join(env.workspacePath, '..', '.keyway', 'secret'), `Authorization: Bearer ${'y'.repeat(43)}\n`);
+      // The socket serves the environment without the script's secret: this fetch never runs curl.
+      assert.equal((await git(['fetch', 'origin'], env.workspacePath)).code, 0);
+      // Nothing was stored: the socket does not keep what git hands back, and no cache daemon took its place.
+      assert.equal(statSync(socketPath).isSocket(), true);
+      unlinkSync(socketPath);
       const failed = await git(['fetch', 'origin'], env.workspacePath);
       assert.notEqual(failed.code, 0);
       assert.match(failed.stderr, /keyway: this credential helper's environment no longer exists/);
@@ -378,7 +390,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const secret = secretOf(env.workspacePath);
       const config = readFileSync(join(env.workspacePath, '.git', 'config'), 'utf8');
       assert.ok(!config.includes(token) && !config.includes(secret));
-      assert.match(config, /helper = !'.*\/\.keyway\/credential-helper'/);
+      assert.match(config, /helper = "!f\(\) .* exec '.*\/\.keyway\/credential-helper' get; }; f"/);
       assert.match(config, /usehttppath = true/i);
       const remote = await gitOk(['remote', 'get-url', 'origin'], env.workspacePath);
       assert.equal(remote, `${emu.urls.services}/${org}/Web/_git/web`);

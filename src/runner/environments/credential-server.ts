@@ -105,6 +105,54 @@ function describeTarget(t: { protocol?: string; host?: string; path?: string }):
   return `${t.protocol ?? '?'}://${t.host ?? '?'}/${t.path ?? ''}`.slice(0, 300);
 }
 
+const targets = new Map<string, GitCredentialTarget>();
+function targetOf(remoteUrl: string): GitCredentialTarget {
+  let t = targets.get(remoteUrl);
+  if (!t) {
+    if (targets.size > 10_000) targets.clear();
+    t = gitCredentialTarget(remoteUrl);
+    targets.set(remoteUrl, t);
+  }
+  return t;
+}
+
+/**
+ * The answer to one git credential `get` of an environment: git's credential format with the
+ * user's current token, or a status and one line saying what is wrong. Shared by the HTTP socket
+ * (curl helper) and the environments' own sockets (git's credential-cache protocol).
+ */
+export async function answerCredential(
+  grant: CredentialGrant,
+  asked: Record<string, string>,
+  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger'>,
+): Promise<{ status: number; body: string }> {
+  if (!asked.path) {
+    return { status: 400, body: 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n' };
+  }
+  const expected = targetOf(grant.remoteUrl);
+  if (!sameCredentialTarget(asked, expected)) {
+    deps.logger.warn({ environmentId: grant.environmentId, asked: describeTarget(asked) }, 'credential helper asked for another repository; refused');
+    return { status: 403, body: `this environment's credential helper serves only ${describeTarget(expected)}; git asked for ${describeTarget(asked)}\n` };
+  }
+  let token: AccessToken;
+  try {
+    token = await deps.getAccessToken(grant.userId, grant.integrationId);
+  } catch (err) {
+    if (err instanceof HandlerError) {
+      deps.logger.warn({ environmentId: grant.environmentId, code: err.code }, 'no token for a credential helper');
+      return { status: err.code === 'refresh_unavailable' ? 503 : 403, body: `${err.message}\n` };
+    }
+    throw err;
+  }
+  // Any non-empty user name works with a PAT or an Entra token as the password (facts file).
+  const lines = [`username=${token.kind === 'pat' ? 'pat' : 'oauth2'}`, `password=${token.token}`];
+  const expiry = token.expiresAt ? Math.floor(Date.parse(token.expiresAt) / 1000) : NaN;
+  // git 2.41+ stops using a credential past this time; older versions ignore the key.
+  if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${expiry}`);
+  deps.logger.debug({ environmentId: grant.environmentId, kind: token.kind }, 'credential served');
+  return { status: 200, body: `${lines.join('\n')}\n` };
+}
+
 export async function startCredentialServer(deps: CredentialServerDeps): Promise<{ socketPath: string; close(): Promise<void> }> {
   const { socketPath, logger } = deps;
   const dir = join(socketPath, '..');
@@ -115,16 +163,6 @@ export async function startCredentialServer(deps: CredentialServerDeps): Promise
   await unlink(socketPath).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
-  const targets = new Map<string, GitCredentialTarget>();
-  const targetOf = (remoteUrl: string): GitCredentialTarget => {
-    let t = targets.get(remoteUrl);
-    if (!t) {
-      t = gitCredentialTarget(remoteUrl);
-      targets.set(remoteUrl, t);
-    }
-    return t;
-  };
-
   function send(res: ServerResponse, status: number, body: string): void {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -156,33 +194,8 @@ export async function startCredentialServer(deps: CredentialServerDeps): Promise
     if (!grant) return send(res, 401, 'this credential helper\'s environment no longer exists (it was deleted or failed); create a new environment\n');
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, 'the credential request is too large\n');
-    const asked = parseCredentialRequest(body);
-    if (!asked.path) {
-      return send(res, 400, 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n');
-    }
-    const expected = targetOf(grant.remoteUrl);
-    if (!sameCredentialTarget(asked, expected)) {
-      logger.warn({ environmentId: grant.environmentId, asked: describeTarget(asked) }, 'credential helper asked for another repository; refused');
-      return send(res, 403, `this environment's credential helper serves only ${describeTarget(expected)}; git asked for ${describeTarget(asked)}\n`);
-    }
-    let token: AccessToken;
-    try {
-      token = await deps.getAccessToken(grant.userId, grant.integrationId);
-    } catch (err) {
-      if (err instanceof HandlerError) {
-        const status = err.code === 'refresh_unavailable' ? 503 : 403;
-        logger.warn({ environmentId: grant.environmentId, code: err.code }, 'no token for a credential helper');
-        return send(res, status, `${err.message}\n`);
-      }
-      throw err;
-    }
-    // Any non-empty user name works with a PAT or an Entra token as the password (facts file).
-    const lines = [`username=${token.kind === 'pat' ? 'pat' : 'oauth2'}`, `password=${token.token}`];
-    const expiry = token.expiresAt ? Math.floor(Date.parse(token.expiresAt) / 1000) : NaN;
-    // git 2.41+ stops using a credential past this time; older versions ignore the key.
-    if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${expiry}`);
-    logger.debug({ environmentId: grant.environmentId, kind: token.kind }, 'credential served');
-    send(res, 200, `${lines.join('\n')}\n`);
+    const answer = await answerCredential(grant, parseCredentialRequest(body), deps);
+    send(res, answer.status, answer.body);
   }
 
   const server = createServer((req, res) => {

@@ -34,7 +34,9 @@ import { credentialSocketPath, hashSecret, startCredentialServer } from './crede
 import type { CredentialGrant } from './credential-server.ts';
 import { GitCommandError, runGit } from './git.ts';
 import type { CloneProgress } from './progress.ts';
-import { assertEnvironmentId, createWorkspace, helperCommand, helperScript, removeWorkspace, workspaceLayout } from './workspace.ts';
+import { assertEnvironmentId, cacheHelperCommand, createWorkspace, helperCommand, helperScript, removeWorkspace, workspaceLayout } from './workspace.ts';
+import { environmentSocketPath, startEnvironmentSocket } from './environment-socket.ts';
+import type { EnvironmentSocket } from './environment-socket.ts';
 import type { WorkspaceLayout } from './workspace.ts';
 
 /** What to check out, decided before the clone starts. */
@@ -95,6 +97,33 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     getAccessToken: options.getAccessToken,
     logger,
   });
+
+  // ---- each environment's own socket (git's credential-cache protocol) --------------------------
+
+  const envSockets = new Map<string, EnvironmentSocket>();
+
+  /** The fast path for git; when it cannot listen (too many open files, say) the curl helper serves alone. */
+  async function openEnvironmentSocket(env: RunnerEnvironment): Promise<EnvironmentSocket | undefined> {
+    try {
+      const socket = await startEnvironmentSocket({
+        path: environmentSocketPath(server.socketPath, env.id),
+        grant: { environmentId: env.id, userId: env.userId, integrationId: env.integrationId, remoteUrl: env.remoteUrl },
+        getAccessToken: options.getAccessToken,
+        logger,
+      });
+      envSockets.set(env.id, socket);
+      return socket;
+    } catch (err) {
+      logger.warn({ environmentId: env.id, err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } }, 'environment credential socket not started; the credential helper script serves it');
+      return undefined;
+    }
+  }
+
+  async function closeEnvironmentSocket(environmentId: string): Promise<void> {
+    const socket = envSockets.get(environmentId);
+    envSockets.delete(environmentId);
+    await socket?.close().catch(() => undefined);
+  }
 
   // ---- reporting ------------------------------------------------------------------------------
 
@@ -264,9 +293,19 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   async function clone(env: RunnerEnvironment, layout: WorkspaceLayout, plan: ClonePlan, signal: AbortSignal, report: ReturnType<typeof reporter>): Promise<EnvironmentCheckout> {
     const onProgress = (p: CloneProgress) => report.progress(p);
     // Persisted in the new repository before anything is fetched, so the clone itself already asks
-    // the helper. The empty value drops helpers from system and global configuration: none of them
-    // may store the token.
-    const config = ['--config', 'credential.helper=', '--config', `credential.helper=${helperCommand(layout.helperPath)}`, '--config', 'credential.useHttpPath=true'];
+    // the helpers. The empty value drops helpers from system and global configuration: none of them
+    // may store the token. Git asks the helpers in order: the environment's socket first (fast),
+    // then the curl script, which also answers when the first cannot and says why it cannot.
+    const socket = envSockets.get(env.id);
+    const config = [
+      '--config',
+      'credential.helper=',
+      ...(socket ? ['--config', `credential.helper=${cacheHelperCommand(socket.path)}`] : []),
+      '--config',
+      `credential.helper=${helperCommand(layout.helperPath)}`,
+      '--config',
+      'credential.useHttpPath=true',
+    ];
     const branchArg = plan.kind === 'branch' && plan.branch ? ['--branch', plan.branch] : plan.kind === 'tag' ? ['--branch', plan.tag] : plan.kind === 'pull-source' ? ['--branch', plan.branch] : [];
     const noCheckout = plan.kind === 'commit' || plan.kind === 'pull-merge' ? ['--no-checkout'] : [];
     await runGit(['clone', '--progress', ...config, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, signal, onProgress });
@@ -326,6 +365,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         logger.warn({ environmentId: env.id, code: failure.code, reason: failure.message }, 'environment clone failed');
         // A failed environment serves no credentials; its secret goes with the row's status.
         grants.delete(env.secretHash);
+        await closeEnvironmentSocket(env.id);
         await store.setStatus(env.id, 'failed').catch(() => undefined);
         await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
         await report.final({ status: 'failed', error: failure, ...(states.get(env.id)?.progress ? { progress: states.get(env.id)!.progress! } : {}) });
@@ -379,6 +419,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       await removeWorkspace(layout).catch(() => undefined);
       throw err;
     }
+    await openEnvironmentSocket(env);
     startClone(env, layout, clonePlan);
     return { workspacePath: layout.worktree, remoteUrl };
   }
@@ -389,6 +430,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const env = await store.get(p.environmentId);
     if (env && typeof p.userId === 'string' && env.userId !== p.userId) throw new HandlerError('not_found', 'environment not found');
     // The secret stops working first; then the clone (if any) stops; then the files go.
+    await closeEnvironmentSocket(p.environmentId);
     if (env) {
       grants.delete(env.secretHash);
       await store.delete(env.id);
@@ -423,6 +465,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     void deliver(env.id, report);
   }
 
+  // Ready environments survive restarts: their sockets come back with the runner.
+  for (const env of await store.listByStatus(instance, 'ready')) await openEnvironmentSocket(env);
+
   const handlers: Record<string, Handler> = {
     [ENVIRONMENT_REQUESTS.create]: create,
     [ENVIRONMENT_REQUESTS.delete]: remove,
@@ -435,6 +480,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     async stop() {
       for (const r of running.values()) r.controller.abort();
       await Promise.allSettled([...running.values()].map((r) => r.done));
+      await Promise.allSettled([...envSockets.keys()].map((id) => closeEnvironmentSocket(id)));
       await server.close();
     },
   };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gitCredentialTarget, gitRemoteUrl, sameCredentialTarget } from '../../azure-devops/git-remote.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { parseCredentialRequest } from './credential-server.ts';
-import { createWorkspace, helperCommand, helperScript, repositoryDirName, shellQuote, workspaceLayout } from './workspace.ts';
+import { cacheHelperCommand, createWorkspace, helperCommand, helperScript, repositoryDirName, shellQuote, workspaceLayout } from './workspace.ts';
 
 function sh(command: string, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -52,7 +52,8 @@ describe('workspace layout', () => {
 
   it('quotes paths for the shell whatever they contain', () => {
     assert.equal(shellQuote("/tmp/it's here"), `'/tmp/it'\\''s here'`);
-    assert.equal(helperCommand('/a b/helper'), "!'/a b/helper'");
+    assert.equal(helperCommand('/a b/helper'), `!f() { [ "$1" != get ] || exec '/a b/helper' get; }; f`);
+    assert.equal(cacheHelperCommand("/run/it's.sock"), `!f() { [ "$1" != get ] || exec git credential-cache --socket '/run/it'\\''s.sock' get; }; f`);
   });
 });
 

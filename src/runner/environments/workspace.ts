@@ -60,9 +60,27 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The `credential.helper` value: `!` runs it through the shell, so the path is quoted. */
+/**
+ * Git runs a `!` helper as `sh -c '<command> "$@"' <command> get|store|erase`. Only `get` asks
+ * anything: the wrapper answers `store` and `erase` in the one shell git starts, without starting
+ * the helper behind it (git calls every helper to store after each successful command).
+ */
+function getOnly(command: string): string {
+  return `!f() { [ "$1" != get ] || exec ${command} get; }; f`;
+}
+
+/**
+ * The first `credential.helper`: git's built-in credential-cache client asking the environment's
+ * own socket (environment-socket.ts). Only ever for `get`: on `store` with the socket gone, the
+ * client would start a cache daemon of its own there and keep the token.
+ */
+export function cacheHelperCommand(socketPath: string): string {
+  return getOnly(`git credential-cache --socket ${shellQuote(socketPath)}`);
+}
+
+/** The second `credential.helper`: the script below, which also explains every refusal. */
 export function helperCommand(helperPath: string): string {
-  return `!${shellQuote(helperPath)}`;
+  return getOnly(shellQuote(helperPath));
 }
 
 /**

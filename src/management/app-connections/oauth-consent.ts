@@ -10,7 +10,6 @@ import { safeReturnTo } from '../oauth/return-to.ts';
 import { hashState, STATE_MINUTES, takeBoundState } from '../oauth/bound-state.ts';
 import type { AppConnectionService } from './service.ts';
 
-
 export interface ConsentDeps {
   db: Kysely<ManagementDB>;
   control: Pick<ControlChannel, 'call'>;
@@ -31,8 +30,9 @@ export interface ConsentOutcome {
 /**
  * The management plane's half of connecting an oauth app connection, as for a user's "Connect":
  * the state is bound to the browser session that started it and to the connection, the browser's
- * return is relayed to the connection's runner, and nothing here sees a verifier, code verifier,
- * client secret or token in clear. Entra comes back to one fixed callback for every connection
+ * return is relayed to the connection's runner. The PKCE verifier, the code's redemption and the
+ * tokens stay on the runner; the instance app's client secret reaches it only sealed (toRunner).
+ * Entra comes back to one fixed callback for every connection
  * (KEYWAY_PUBLIC_URL + OAUTH_CALLBACK_PATH), so the state alone says which connection it is for.
  */
 export function createAppConnectionConsent(deps: ConsentDeps) {

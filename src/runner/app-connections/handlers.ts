@@ -15,7 +15,7 @@ export interface AppConnectionHandlerDeps extends ValidateDeps {
   privateKey: string;
   credentials: Pick<CredentialStore, 'insert' | 'listForSubject' | 'delete'>;
   tokens: AppConnectionTokens;
-  oauth: Pick<AppConnectionOAuth, 'begin' | 'complete' | 'forget'>;
+  oauth: Pick<AppConnectionOAuth, 'begin' | 'complete' | 'forget' | 'account'>;
   allowInsecure: boolean;
 }
 
@@ -60,8 +60,8 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       throw err;
     }
     const records = await deps.credentials.listForSubject(subject(connection.id));
-    const upn = (records[records.length - 1]?.metadata as { upn?: unknown } | undefined)?.upn;
-    return validateOAuthToken(connection, token, deps, typeof upn === 'string' ? `the account ${upn}` : 'the signed-in account');
+    const record = records[records.length - 1];
+    return validateOAuthToken(connection, token, deps, record ? deps.oauth.account(record) : 'the signed-in account');
   }
 
   return {

@@ -27,6 +27,11 @@ export const APP_CONNECTION_OAUTH_SCOPES: readonly string[] = Object.freeze([
 
 const CONFIG_TTL_MS = 10 * 60_000;
 
+/** "the account alice@contoso.com", from the ID token's preferred_username kept with the tokens. */
+function accountOf(metadata: { upn?: unknown }): string {
+  return typeof metadata.upn === 'string' ? `the account ${metadata.upn}` : 'the signed-in account';
+}
+
 export interface AppConnectionOAuthDeps {
   db: Kysely<RunnerDB>;
   crypto: FieldCrypto;
@@ -125,8 +130,7 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
       await deps.credentials.insert({ subject: subject(connection.id), host: 'dev.azure.com', method: 'oauth', secret: JSON.stringify(tokenSet), metadata: { ...metadata } });
       for (const old of previous) await deps.credentials.delete(old.id);
       latest.set(connection.id, connection);
-      const who = metadata.upn ? `the account ${metadata.upn}` : 'the signed-in account';
-      return { validation: await validate(connection, tokenSet.access_token, who), tenantId: metadata.tid ?? null, account: metadata.upn ?? null };
+      return { validation: await validate(connection, tokenSet.access_token, accountOf(metadata)), tenantId: metadata.tid ?? null, account: metadata.upn ?? null };
     },
 
     /** The connection's current delegated token, refreshed when due. */
@@ -143,10 +147,7 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
     },
 
     /** Who the stored tokens belong to, for messages. */
-    account(record: CredentialRecord): string {
-      const upn = (record.metadata as { upn?: unknown }).upn;
-      return typeof upn === 'string' ? `the account ${upn}` : 'the signed-in account';
-    },
+    account: (record: CredentialRecord): string => accountOf(record.metadata),
 
     forget(connectionId: string): void {
       latest.delete(connectionId);

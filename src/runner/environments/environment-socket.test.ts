@@ -50,6 +50,8 @@ describe("an environment's own credential socket (git credential-cache protocol)
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
       child.on('error', reject);
       child.on('close', (status) => resolve({ status, stdout, stderr }));
+      // For store and erase the helper exits without reading: git ignores the broken pipe, so do we.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(input);
     });
 

@@ -1,4 +1,7 @@
-// Shapes of the /api/v1 answers the UI reads (see GET /api/openapi.json).
+// Shapes of the /api/v1 answers the UI reads (see GET /api/openapi.json). Where the server already
+// defines the shape it sends as is, it is imported (types only: nothing of the server reaches the bundle).
+import type { AppConnectionMethod, ConnectionValidation as RunnerValidation } from '../../src/control/app-connections.ts';
+import type { RepositoryContext, RepositoryRef } from '../../src/azure-devops/url.ts';
 
 export type Role = 'admin' | 'member';
 
@@ -172,22 +175,10 @@ export interface AuthorizationMessage {
 
 // ---- Open a repository ----
 
-export type RefType = 'branch' | 'tag' | 'commit' | 'pullRequest';
+export type RefType = RepositoryRef['type'];
 
-export interface RepositoryContext {
-  kind: 'services' | 'server';
-  host: string;
-  origin: string;
-  virtualDirectory?: string;
-  organization: string;
-  collection?: string;
-  project: string;
-  repository: string;
-  cloneUrl: string;
-  webUrl: string;
-  ref?: { type: RefType; name?: string; sha?: string; pullRequestId?: number };
-  path?: { path: string; line?: number; lineEnd?: number };
-}
+/** ParseContextURL's answer is the parser's own result. */
+export type { RepositoryContext };
 
 export interface RepositoryInfo {
   id: string;
@@ -270,20 +261,10 @@ export interface Project {
   createdAt: string;
 }
 
-export type ConnectionMethod = 'oauth' | 'access-token' | 'client-secret';
+export type ConnectionMethod = AppConnectionMethod;
 
-export interface ConnectionValidation {
-  valid: boolean;
-  code?: string;
-  message?: string;
-  field?: string;
-  identity?: { id: string; displayName?: string };
-  organizations?: string[];
-  checkedScopes?: string[];
-  missingScopes?: string[];
-  uncheckedScopes?: string[];
-  testedAt?: string;
-}
+/** The runner's verdict as the API answers it (a test also says when it ran). */
+export type ConnectionValidation = RunnerValidation & { testedAt?: string };
 
 export interface AppConnection {
   id: string;

@@ -49,7 +49,7 @@ async function authorizeGet(req: FastifyRequest<TenantParams>, reply: FastifyRep
   if (!clientId) return sendErrorPage(reply, aadsts.missingParameter('client_id'), ectx);
   const entraApp =
     ref.kind === 'tenant'
-      ? ctx.store.findApp(ref.tenant.id, clientId)
+      ? ctx.store.findAppFor(ref.tenant.id, clientId)
       : ref.alias === 'consumers'
         ? undefined
         : ctx.store.findAppAnywhere(clientId);
@@ -66,7 +66,8 @@ async function authorizeGet(req: FastifyRequest<TenantParams>, reply: FastifyRep
   if (!entraApp.redirectUris.some((r) => redirectUriMatches(r, redirectUri))) {
     return sendErrorPage(reply, aadsts.redirectUriMismatch(redirectUri, entraApp.clientId), ectx);
   }
-  const tenant = ctx.store.requireTenant(entraApp.tenantId);
+  // A multi-tenant app signs users in through their own tenant's endpoint.
+  const tenant = ref.kind === 'tenant' ? ref.tenant : ctx.store.requireTenant(entraApp.tenantId);
   const rawMode = q.response_mode ?? 'query';
   const target: Target = {
     tenant,
@@ -112,7 +113,7 @@ async function authorizeGet(req: FastifyRequest<TenantParams>, reply: FastifyRep
     // answers login_required / AADSTS50058 (not interaction_required, which Entra uses when a
     // session exists but consent or MFA is missing).
     const user = q.login_hint ? ctx.store.findUserByUpn(tenant.id, q.login_hint) : undefined;
-    if (!user) return fail(aadsts.silentNoSession());
+    if (!user || user.disabled) return fail(aadsts.silentNoSession());
     return completeSignIn(reply, ctx, target, entraApp, params, grant, user, ectx);
   }
   return renderSignIn(reply, ctx, segment, tenant, entraApp, params, grant, { selectedUpn: q.login_hint?.toLowerCase() });
@@ -136,7 +137,7 @@ async function authorizePost(req: FastifyRequest<TenantParams>, reply: FastifyRe
     if (body[k] !== flow.params[k]) return sendErrorPage(reply, aadsts.flowTokenExpired(), ectx);
   }
   const tenant = ctx.store.requireTenant(flow.tenantId);
-  const entraApp = ctx.store.findApp(tenant.id, flow.params.client_id);
+  const entraApp = ctx.store.findAppFor(tenant.id, flow.params.client_id);
   if (!entraApp) return sendErrorPage(reply, aadsts.appNotFound(flow.params.client_id, tenant.displayName), ectx);
   const target: Target = {
     tenant,
@@ -155,6 +156,7 @@ async function authorizePost(req: FastifyRequest<TenantParams>, reply: FastifyRe
   if (user.password !== undefined && !safeEqual(body.passwd ?? '', user.password)) {
     return again(aadsts.badPassword().message, user.upn);
   }
+  if (user.disabled) return again(`AADSTS50057: ${aadsts.userDisabled().message}`, user.upn);
   return completeSignIn(reply, ctx, target, entraApp, flow.params, flow.grant, user, ectx);
 }
 

@@ -154,6 +154,8 @@ export const aadsts = {
   flowTokenExpired: () =>
     e('invalid_request', 50089, 'Authentication failed due to flow token expired. Have the user try signing in again.'),
   badPassword: () => e('invalid_grant', 50126, 'Error validating credentials due to invalid username or password.'),
+  // Microsoft's AADSTS error reference: 50057, "UserDisabled - The user account is disabled."
+  userDisabled: () => e('invalid_grant', 50057, 'The user account is disabled. The user object in Active Directory backing this account has been disabled.'),
   oauthBlocked: (scope: string) =>
     e(
       'invalid_scope',

@@ -30,8 +30,22 @@ export interface EntraApp {
   requirePkce: boolean;
   servicePrincipalObjectId: string;
   secrets: { id: string; value: string; expiresAt: number }[];
+  /** signInAudience AzureADMultipleOrgs: users of any tenant may sign in through their own tenant. */
+  multiTenant: boolean;
 }
-export interface EntraUser { tenantId: string; oid: string; upn: string; displayName: string; password?: string }
+export interface EntraUser {
+  tenantId: string;
+  oid: string;
+  upn: string;
+  displayName: string;
+  password?: string;
+  /** Object ids of the security groups the user is in (the ID token's `groups` claim). */
+  groups?: string[];
+  /** App roles assigned to the user, per application client id (the ID token's `roles` claim). */
+  appRoles?: Record<string, string[]>;
+  /** accountEnabled = false: sign-in fails with AADSTS50057. */
+  disabled?: boolean;
+}
 export interface AccessTokenClaims {
   tid: string;
   oid: string;
@@ -48,11 +62,13 @@ export interface EntraEmulator {
   addTenant(input?: Partial<EntraTenant>): EntraTenant; // generates GUID, domain `{x}.onmicrosoft.com`
   addApp(
     tenantId: string,
-    input: { displayName: string; redirectUris?: string[]; requirePkce?: boolean; clientId?: string },
+    input: { displayName: string; redirectUris?: string[]; requirePkce?: boolean; clientId?: string; multiTenant?: boolean },
   ): { app: EntraApp; clientSecret: string }; // secret generated at run time, Entra-like (40 chars with `~`)
   addClientSecret(tenantId: string, clientId: string, opts?: { expiresAt?: number }): string;
-  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string }): EntraUser;
+  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> }): EntraUser;
   findUserByOid(oid: string): EntraUser | undefined;
+  /** Directory changes a test makes between sign-ins: groups, app roles, accountEnabled. */
+  updateUser(oid: string, change: { groups?: string[]; appRoles?: Record<string, string[]>; disabled?: boolean }): EntraUser;
   verifyAccessToken(token: string): Promise<AccessTokenClaims>; // throws EntraTokenError; checks signature, aud = ADO resource, exp, revocation
   issueAccessTokenForTest(p: {
     tenantId: string;
@@ -109,6 +125,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
     addClientSecret: (tenantId, clientId, o) => store.addClientSecret(tenantId, clientId, o),
     addUser: (tenantId, input) => store.addUser(tenantId, input),
     findUserByOid: (oid) => store.users.get(oid.toLowerCase()),
+    updateUser: (oid, change) => store.updateUser(oid, change),
     verifyAccessToken: (token) => tokens.verifyAdoAccessToken(token, tenantExists),
     async issueAccessTokenForTest(p) {
       const tenant = store.requireTenant(p.tenantId);

@@ -110,7 +110,7 @@ export class DirectoryStore {
 
   addApp(
     tenantId: string,
-    input: { displayName: string; redirectUris?: string[]; requirePkce?: boolean; clientId?: string },
+    input: { displayName: string; redirectUris?: string[]; requirePkce?: boolean; clientId?: string; multiTenant?: boolean },
   ): { app: EntraApp; clientSecret: string } {
     const tenant = this.requireTenant(tenantId);
     const clientId = (input.clientId ?? guid()).toLowerCase();
@@ -124,6 +124,7 @@ export class DirectoryStore {
       requirePkce: input.requirePkce ?? false,
       servicePrincipalObjectId: guid(),
       secrets: [],
+      multiTenant: input.multiTenant ?? false,
     };
     this.apps.set(clientId, app);
     const clientSecret = this.addClientSecret(tenant.id, clientId);
@@ -143,6 +144,13 @@ export class DirectoryStore {
     return app && app.tenantId === tenantId.toLowerCase() ? app : undefined;
   }
 
+  /** The app as seen from a tenant: its own, or a multi-tenant app registered elsewhere. */
+  findAppFor(tenantId: string, clientId: string): EntraApp | undefined {
+    const app = this.apps.get(clientId.toLowerCase());
+    if (!app) return undefined;
+    return app.tenantId === tenantId.toLowerCase() || app.multiTenant ? app : undefined;
+  }
+
   findAppAnywhere(clientId: string): EntraApp | undefined {
     return this.apps.get(clientId.toLowerCase());
   }
@@ -157,7 +165,7 @@ export class DirectoryStore {
     return 'invalid';
   }
 
-  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string }): EntraUser {
+  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> }): EntraUser {
     const tenant = this.requireTenant(tenantId);
     const upn = (input.upn.includes('@') ? input.upn : `${input.upn}@${tenant.domain}`).toLowerCase();
     if (this.findUserByUpn(tenant.id, upn)) throw new Error(`User ${upn} already exists in tenant ${tenant.id}.`);
@@ -166,7 +174,18 @@ export class DirectoryStore {
     const local = upn.split('@')[0] ?? upn;
     const user: EntraUser = { tenantId: tenant.id, oid, upn, displayName: input.displayName ?? local };
     if (input.password !== undefined) user.password = input.password;
+    if (input.groups !== undefined) user.groups = [...input.groups];
+    if (input.appRoles !== undefined) user.appRoles = { ...input.appRoles };
     this.users.set(oid, user);
+    return user;
+  }
+
+  updateUser(oid: string, change: { groups?: string[]; appRoles?: Record<string, string[]>; disabled?: boolean }): EntraUser {
+    const user = this.users.get(oid.toLowerCase());
+    if (!user) throw new Error(`Unknown user ${oid}.`);
+    if (change.groups !== undefined) user.groups = [...change.groups];
+    if (change.appRoles !== undefined) user.appRoles = { ...change.appRoles };
+    if (change.disabled !== undefined) user.disabled = change.disabled;
     return user;
   }
 

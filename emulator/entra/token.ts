@@ -104,7 +104,7 @@ function authenticateClient(
   if (!clientId) throw aadsts.missingParameter('client_id');
   const app =
     ref.kind === 'tenant'
-      ? ctx.store.findApp(ref.tenant.id, clientId)
+      ? ctx.store.findAppFor(ref.tenant.id, clientId)
       : ref.alias === 'consumers'
         ? undefined
         : ctx.store.findAppAnywhere(clientId);
@@ -183,6 +183,7 @@ async function clientCredentials(body: Record<string, string>, ctx: EntraContext
 function requireUser(ctx: EntraContext, oid: string): EntraUser {
   const user = ctx.store.users.get(oid);
   if (!user) throw aadsts.malformedGrant();
+  if (user.disabled) throw aadsts.userDisabled();
   return user;
 }
 

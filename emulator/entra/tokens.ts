@@ -15,6 +15,8 @@ export interface TokenUser {
   oid: string;
   upn: string;
   displayName: string;
+  groups?: string[];
+  appRoles?: Record<string, string[]>;
 }
 
 export interface VerifiedAccessToken {
@@ -168,6 +170,11 @@ export class TokenService {
       ...(profile ? { name: p.user.displayName } : {}),
       ...(p.nonce !== undefined ? { nonce: p.nonce } : {}),
       ...(profile ? { oid: p.user.oid, preferred_username: p.user.upn } : {}),
+      // `groups` (security group object ids) and `roles` (the app roles assigned to the user for
+      // this app) appear when the app registration asks for them; this emulator sends them whenever
+      // the user has any (Microsoft's "Configure group claims" and "app roles" documentation).
+      ...(p.user.groups?.length ? { groups: [...p.user.groups] } : {}),
+      ...(p.user.appRoles?.[p.clientId]?.length ? { roles: [...p.user.appRoles[p.clientId]!] } : {}),
       rh: opaque(24),
       sub: this.pairwiseSub(p.tid, p.clientId, p.user.oid),
       tid: p.tid,

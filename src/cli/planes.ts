@@ -11,6 +11,7 @@ import type { RunnerDB } from '../db/runner-schema.ts';
 import type { Logger } from '../logging/logger.ts';
 import { buildManagementApp } from '../management/app.ts';
 import type { ManagementAppOptions } from '../management/app.ts';
+import type { SsoProviders } from '../management/sso/service.ts';
 import { checkKeysAgainstStore, openKeyringSource } from '../runner/keys/keyring-source.ts';
 import type { KeyringSource } from '../runner/keys/keyring-source.ts';
 import { VERSION } from '../version.ts';
@@ -53,6 +54,18 @@ export async function openRunnerStore(config: KeywayConfig, url = runnerDatabase
   }
 }
 
+/** The sign-in providers KEYWAY_SSO_* configure; the secrets stay in process memory only. */
+export function ssoProvidersFromConfig(config: KeywayConfig): SsoProviders {
+  return {
+    ...(config.ssoEntraClientId && config.ssoEntraClientSecret
+      ? { entra: { clientId: config.ssoEntraClientId, clientSecret: config.ssoEntraClientSecret, authorityOrigin: config.entraAuthorityUrl } }
+      : {}),
+    ...(config.ssoOidcIssuer && config.ssoOidcClientId && config.ssoOidcClientSecret
+      ? { oidc: { issuer: config.ssoOidcIssuer, clientId: config.ssoOidcClientId, clientSecret: config.ssoOidcClientSecret, name: config.ssoOidcName } }
+      : {}),
+  };
+}
+
 export async function buildManagementPlane(
   config: KeywayConfig,
   logger: Logger,
@@ -74,7 +87,9 @@ export async function buildManagementPlane(
       sessionTtlHours: config.sessionTtlHours,
       signInMaxFailures: config.signInMaxFailures,
       signInWindowMinutes: config.signInWindowMinutes,
+      organizationCreation: config.organizationCreation,
     },
+    sso: ssoProvidersFromConfig(config),
     ...extra,
   });
 }

@@ -23,7 +23,13 @@ describe('configuration', () => {
       [{ KEYWAY_PUBLIC_URL: 'keyway.example.com' }, /^KEYWAY_PUBLIC_URL: "keyway.example.com" is not a URL/],
       [{ KEYWAY_PUBLIC_URL: 'ftp://x' }, /must be an http or https URL/],
       [{ KEYWAY_DATABASE_URL: 'mysql://x' }, /^KEYWAY_DATABASE_URL: must be a postgres/],
-      [{ KEYWAY_TRUST_PROXY: 'maybe' }, /^KEYWAY_TRUST_PROXY: "maybe" is not a boolean/],
+      [{ KEYWAY_TRUST_PROXY: 'maybe' }, /^KEYWAY_TRUST_PROXY: "maybe" is not an IP address or CIDR range/],
+      [{ KEYWAY_TRUST_PROXY: 'true' }, /^KEYWAY_TRUST_PROXY: "true" would believe X-Forwarded-For from any client; give the number of proxies/],
+      [{ KEYWAY_TRUST_PROXY: '10.0.0.1/40' }, /^KEYWAY_TRUST_PROXY: "10.0.0.1\/40" is not an IP address or CIDR range/],
+      [{ KEYWAY_SSO_ENTRA_CLIENT_ID: 'not-a-guid' }, /^KEYWAY_SSO_ENTRA_CLIENT_ID: must be the Application \(client\) ID, a GUID/],
+      [{ KEYWAY_SSO_ENTRA_CLIENT_ID: '11111111-2222-4333-8444-555555555555' }, /^KEYWAY_SSO_ENTRA_CLIENT_SECRET: is required with KEYWAY_SSO_ENTRA_CLIENT_ID/],
+      [{ KEYWAY_SSO_OIDC_ISSUER: 'https://idp.example.com' }, /^KEYWAY_SSO_OIDC_CLIENT_ID: is required/],
+      [{ KEYWAY_ORGANIZATION_CREATION: 'everyone' }, /^KEYWAY_ORGANIZATION_CREATION: "everyone" is not one of operators, users/],
       [{ KEYWAY_ENTRA_AUTHORITY_URL: 'https://login.microsoftonline.com/tenant' }, /must be an origin without a path/],
       [{ KEYWAY_ENCRYPTION_KEYS: 'k1:x', KEYWAY_ENCRYPTION_KEY_FILE: '/k' }, /either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE/],
     ];
@@ -46,6 +52,14 @@ describe('configuration', () => {
     writeFileSync(file, JSON.stringify({ KEYWAY_PROT: 1 }));
     assert.throws(() => loadConfig({ KEYWAY_CONFIG_FILE: file }), /unknown key "KEYWAY_PROT"/);
     assert.throws(() => loadConfig({ KEYWAY_CONFIG_FILE: join(dir, 'missing.json') }), /file not found/);
+  });
+
+  it('trusts proxies by hop count or address, never all of them', () => {
+    assert.equal(loadConfig({}).trustProxy, false);
+    assert.equal(loadConfig({ KEYWAY_TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.equal(loadConfig({ KEYWAY_TRUST_PROXY: '1' }).trustProxy, 1);
+    assert.equal(loadConfig({ KEYWAY_TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ KEYWAY_TRUST_PROXY: '10.0.0.5, 10.0.1.0/24,::1' }).trustProxy, ['10.0.0.5', '10.0.1.0/24', '::1']);
   });
 
   it('resolves a SQLite path to a sqlite: URL', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { isIP } from 'node:net';
 
 /**
  * Keyway's configuration: environment variables, optionally backed by a JSON file named in
@@ -19,8 +20,12 @@ export interface KeywayConfig {
   /** Encryption keys in the key-file format; undefined means "use the key file under dataDir". */
   encryptionKeys: string | undefined;
   encryptionKeyFile: string | undefined;
-  /** Trust X-Forwarded-* from a reverse proxy (needed for Secure cookies and client IPs behind one). */
-  trustProxy: boolean;
+  /**
+   * Which X-Forwarded-* to believe: false (none), a number of proxy hops in front of Keyway, or the
+   * proxies' addresses and CIDR ranges. Never "any": then every client could forge its address and
+   * walk around sign-in limits and the audit log.
+   */
+  trustProxy: TrustProxy;
   sessionTtlHours: number;
   signInMaxFailures: number;
   signInWindowMinutes: number;
@@ -36,7 +41,19 @@ export interface KeywayConfig {
    * addresses stay refused.
    */
   allowInsecureHosts: boolean;
+  /** Sign in with Microsoft: the instance's Entra app (multi-tenant when organizations bind several tenants). */
+  ssoEntraClientId: string | undefined;
+  ssoEntraClientSecret: string | undefined;
+  /** Sign in with another OpenID Connect provider. */
+  ssoOidcIssuer: string | undefined;
+  ssoOidcClientId: string | undefined;
+  ssoOidcClientSecret: string | undefined;
+  ssoOidcName: string;
+  /** Who may create organizations: instance operators (default) or any signed-in user. */
+  organizationCreation: 'operators' | 'users';
 }
+
+export type TrustProxy = false | number | string[];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -73,6 +90,13 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_AZURE_DEVOPS_CLIENT_ID',
   'KEYWAY_AZURE_DEVOPS_CLIENT_SECRET',
   'KEYWAY_ALLOW_INSECURE_HOSTS',
+  'KEYWAY_SSO_ENTRA_CLIENT_ID',
+  'KEYWAY_SSO_ENTRA_CLIENT_SECRET',
+  'KEYWAY_SSO_OIDC_ISSUER',
+  'KEYWAY_SSO_OIDC_CLIENT_ID',
+  'KEYWAY_SSO_OIDC_CLIENT_SECRET',
+  'KEYWAY_SSO_OIDC_NAME',
+  'KEYWAY_ORGANIZATION_CREATION',
 ] as const;
 
 type Source = Record<string, string | undefined>;
@@ -94,7 +118,7 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     port: integer('KEYWAY_PORT', get('KEYWAY_PORT') ?? '8080', 0, 65535),
     encryptionKeys: get('KEYWAY_ENCRYPTION_KEYS'),
     encryptionKeyFile: get('KEYWAY_ENCRYPTION_KEY_FILE'),
-    trustProxy: boolean('KEYWAY_TRUST_PROXY', get('KEYWAY_TRUST_PROXY') ?? 'false'),
+    trustProxy: trustProxy('KEYWAY_TRUST_PROXY', get('KEYWAY_TRUST_PROXY')),
     sessionTtlHours: integer('KEYWAY_SESSION_TTL_HOURS', get('KEYWAY_SESSION_TTL_HOURS') ?? '12', 1, 24 * 30),
     signInMaxFailures: integer('KEYWAY_SIGN_IN_MAX_FAILURES', get('KEYWAY_SIGN_IN_MAX_FAILURES') ?? '5', 1, 1000),
     signInWindowMinutes: integer('KEYWAY_SIGN_IN_WINDOW_MINUTES', get('KEYWAY_SIGN_IN_WINDOW_MINUTES') ?? '15', 1, 24 * 60),
@@ -104,7 +128,23 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     azureDevOpsClientId: get('KEYWAY_AZURE_DEVOPS_CLIENT_ID'),
     azureDevOpsClientSecret: get('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET'),
     allowInsecureHosts: boolean('KEYWAY_ALLOW_INSECURE_HOSTS', get('KEYWAY_ALLOW_INSECURE_HOSTS') ?? 'false'),
+    ssoEntraClientId: optionalGuid('KEYWAY_SSO_ENTRA_CLIENT_ID', get('KEYWAY_SSO_ENTRA_CLIENT_ID')),
+    ssoEntraClientSecret: get('KEYWAY_SSO_ENTRA_CLIENT_SECRET'),
+    ssoOidcIssuer: optionalUrl('KEYWAY_SSO_OIDC_ISSUER', get('KEYWAY_SSO_OIDC_ISSUER')),
+    ssoOidcClientId: get('KEYWAY_SSO_OIDC_CLIENT_ID'),
+    ssoOidcClientSecret: get('KEYWAY_SSO_OIDC_CLIENT_SECRET'),
+    ssoOidcName: get('KEYWAY_SSO_OIDC_NAME') ?? 'single sign-on',
+    organizationCreation: oneOf('KEYWAY_ORGANIZATION_CREATION', get('KEYWAY_ORGANIZATION_CREATION') ?? 'operators', ['operators', 'users'] as const),
   };
+  if (config.ssoEntraClientId && !config.ssoEntraClientSecret) {
+    throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_SECRET', 'is required with KEYWAY_SSO_ENTRA_CLIENT_ID: the Value of a client secret of that app registration');
+  }
+  if (!config.ssoEntraClientId && config.ssoEntraClientSecret) throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_ID', 'is required with KEYWAY_SSO_ENTRA_CLIENT_SECRET');
+  const oidcSet = [config.ssoOidcIssuer, config.ssoOidcClientId, config.ssoOidcClientSecret].filter((v) => v !== undefined).length;
+  if (oidcSet > 0 && oidcSet < 3) {
+    const missing = !config.ssoOidcIssuer ? 'KEYWAY_SSO_OIDC_ISSUER' : !config.ssoOidcClientId ? 'KEYWAY_SSO_OIDC_CLIENT_ID' : 'KEYWAY_SSO_OIDC_CLIENT_SECRET';
+    throw new ConfigError(missing, 'is required: single sign-on with an OpenID Connect provider needs KEYWAY_SSO_OIDC_ISSUER, KEYWAY_SSO_OIDC_CLIENT_ID and KEYWAY_SSO_OIDC_CLIENT_SECRET together');
+  }
   if (config.encryptionKeys && config.encryptionKeyFile) {
     throw new ConfigError('KEYWAY_ENCRYPTION_KEYS', 'set either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE, not both');
   }
@@ -200,6 +240,37 @@ function integer(name: string, value: string, min: number, max: number): number 
   const n = Number(value);
   if (n < min || n > max) throw new ConfigError(name, `${n} is out of range ${min}–${max}`);
   return n;
+}
+
+function optionalGuid(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new ConfigError(name, 'must be the Application (client) ID, a GUID');
+  return value.toLowerCase();
+}
+
+/**
+ * KEYWAY_TRUST_PROXY: unset/false, a hop count (1 = one proxy in front), or a comma-separated list
+ * of proxy addresses or CIDR ranges. `true` is refused: it believes X-Forwarded-For from anyone.
+ */
+function trustProxy(name: string, value: string | undefined): TrustProxy {
+  if (value === undefined || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(1|true|yes|on)$/i.test(value) && !/^1$/.test(value)) {
+    throw new ConfigError(name, `"${value}" would believe X-Forwarded-For from any client; give the number of proxies in front of Keyway (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`);
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops < 1 || hops > 10) throw new ConfigError(name, `${hops} is out of range 1–10 proxy hops`);
+    return hops;
+  }
+  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))) {
+      throw new ConfigError(name, `"${entry}" is not an IP address or CIDR range; give the number of proxies (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`);
+    }
+  }
+  return entries;
 }
 
 function boolean(name: string, value: string): boolean {

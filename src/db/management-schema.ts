@@ -1,21 +1,47 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Generated, Insertable, Selectable } from 'kysely';
 
 /** The management plane's tables. Timestamps are ISO-8601 UTC strings. */
 export interface ManagementDB {
-  organizations: { id: string; slug: string; name: string; created_at: string };
-  users: { id: string; email: string; display_name: string; password_hash: string | null; created_at: string; disabled_at: string | null };
-  memberships: { organization_id: string; user_id: string; role: Role; created_at: string };
+  organizations: {
+    id: string;
+    slug: string;
+    name: string;
+    created_at: string;
+    password_sign_in: Generated<number>;
+    project_creation: Generated<ProjectCreation>;
+    sso_role_claim: 'groups' | 'roles' | null;
+    sso_admin_values: Generated<string>;
+    sso_member_values: Generated<string>;
+  };
+  users: {
+    id: string;
+    email: string;
+    display_name: string;
+    password_hash: string | null;
+    created_at: string;
+    disabled_at: string | null;
+    operator: Generated<number>;
+    last_organization_id: string | null;
+    password_changed_at: string | null;
+  };
+  memberships: { organization_id: string; user_id: string; role: Role; created_at: string; source: Generated<MembershipSource> };
   sessions: {
     id: string;
     token_hash: string;
     user_id: string;
-    organization_id: string;
+    /** Null until the user chose an organization (several memberships, no previous choice). */
+    organization_id: string | null;
     csrf_token: string;
     created_at: string;
     expires_at: string;
     last_seen_at: string;
     ip: string | null;
     user_agent: string | null;
+    auth_method: AuthMethod;
+    /** When the person last proved who they are in this session (sign-in or re-authentication). */
+    authenticated_at: string;
+    /** The identity-provider account a single-sign-on session came through. */
+    sso_identity_id: string | null;
   };
   api_tokens: {
     id: string;
@@ -28,6 +54,7 @@ export interface ManagementDB {
     expires_at: string | null;
     last_used_at: string | null;
     revoked_at: string | null;
+    created_by_session: string | null;
   };
   sign_in_links: {
     id: string;
@@ -37,8 +64,61 @@ export interface ManagementDB {
     created_at: string;
     expires_at: string;
     used_at: string | null;
+    purpose: Generated<string>;
   };
-  sign_in_failures: { id: string; subject: string; ip: string; created_at: string };
+  sign_in_throttle: { key: string; window_start: string; count: number };
+  sign_in_known_addresses: { user_id: string; ip: string; last_seen_at: string };
+  sso_identities: {
+    id: string;
+    user_id: string;
+    provider: string;
+    issuer: string;
+    subject: string;
+    tenant_id: string | null;
+    email: string | null;
+    created_at: string;
+    last_sign_in_at: string | null;
+  };
+  organization_sso_bindings: { id: string; organization_id: string; kind: SsoBindingKind; value: string; created_by: string | null; created_at: string };
+  sso_states: {
+    state_hash: string;
+    browser_hash: string;
+    provider: string;
+    issuer: string;
+    code_verifier: string;
+    nonce: string;
+    intent: 'sign-in' | 'reauthenticate' | 'link';
+    session_id: string | null;
+    invitation_id: string | null;
+    return_to: string;
+    created_at: string;
+    expires_at: string;
+  };
+  invitations: {
+    id: string;
+    organization_id: string;
+    email: string;
+    role: Role;
+    token_hash: string;
+    invited_by: string | null;
+    created_at: string;
+    expires_at: string;
+    accepted_at: string | null;
+    accepted_by: string | null;
+    revoked_at: string | null;
+  };
+  credential_purges: {
+    id: string;
+    organization_id: string;
+    runner_id: string;
+    user_id: string;
+    reason: string;
+    request_id: string;
+    requested_at: string;
+    confirmed_at: string | null;
+    deleted: number | null;
+  };
+  instance_settings: { key: string; value: string; updated_at: string };
   audit_events: {
     id: string;
     organization_id: string | null;
@@ -53,6 +133,7 @@ export interface ManagementDB {
     user_agent: string | null;
     details: string;
     created_at: string;
+    occurrences: Generated<number>;
   };
   runners: {
     id: string;
@@ -206,6 +287,11 @@ export interface ManagementDB {
 
 export type ProjectRole = 'owner' | 'member';
 export type Role = 'admin' | 'member';
+/** direct: added by an admin before invitations existed, or the bootstrap admin; sso: joined just in time and follows the provider's claims. */
+export type MembershipSource = 'direct' | 'invitation' | 'sso' | 'bootstrap' | 'operator';
+export type ProjectCreation = 'admins' | 'members';
+export type AuthMethod = 'password' | 'link' | 'sso' | 'invitation';
+export type SsoBindingKind = 'entra-tenant' | 'email-domain';
 export type UserRow = Selectable<ManagementDB['users']>;
 export type AuditEventRow = Selectable<ManagementDB['audit_events']>;
 export type NewAuditEvent = Insertable<ManagementDB['audit_events']>;

@@ -33,6 +33,17 @@ import { createIdentityService } from './identity/service.ts';
 import type { IdentityOptions, IdentityService } from './identity/service.ts';
 import { createIdentityStore } from './identity/store.ts';
 import { registerIdentityRoutes } from './identity/routes.ts';
+import { createOrganizationStore } from './organizations/store.ts';
+import { createOrganizationService } from './organizations/service.ts';
+import type { OrganizationService } from './organizations/service.ts';
+import { registerOrganizationRoutes } from './organizations/routes.ts';
+import { createSsoStore } from './sso/store.ts';
+import { createSsoClient } from './sso/client.ts';
+import { createSsoService } from './sso/service.ts';
+import type { SsoProviders, SsoService } from './sso/service.ts';
+import { registerSsoRoutes } from './sso/routes.ts';
+import type { TrustProxy } from '../config/config.ts';
+import { CONTROL_PATHS } from '../control/protocol.ts';
 import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
@@ -41,7 +52,10 @@ export interface ManagementAppOptions {
   database: Database<ManagementDB>;
   logger: Logger;
   publicUrl: string;
-  trustProxy: boolean;
+  /** KEYWAY_TRUST_PROXY: false, the number of proxy hops, or the proxies' addresses (never "any"). */
+  trustProxy: TrustProxy;
+  /** Single sign-on providers (KEYWAY_SSO_*). */
+  sso?: SsoProviders;
   identity: IdentityOptions;
   version: string;
   allowInsecureHosts?: boolean;
@@ -61,6 +75,8 @@ export interface ManagementAppOptions {
 export interface ManagementCore {
   database: Database<ManagementDB>;
   identity: IdentityService;
+  organizations: OrganizationService;
+  sso: SsoService;
   audit: AuditLog;
   runners: RunnerService;
   control: ControlChannel;
@@ -71,7 +87,8 @@ export interface ManagementCore {
 export async function buildManagementApp(options: ManagementAppOptions): Promise<{ app: FastifyInstance; core: ManagementCore }> {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    trustProxy: options.trustProxy,
+    // A hop count trusts that many proxies nearest Keyway and no further (proxy-addr's rule).
+    trustProxy: typeof options.trustProxy === 'number' ? ((_address: string, hop: number) => hop < (options.trustProxy as number)) : options.trustProxy,
     bodyLimit: 1024 * 1024,
     // Runners hold long-polls open; on shutdown they are cut at once (runners reconnect) instead of
     // holding the process for up to a keep-alive timeout.
@@ -95,9 +112,28 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     entraAuthorityUrl: options.entraAuthorityUrl ?? 'https://login.microsoftonline.com',
     testTimeoutMs: options.integrationTestTimeoutMs,
   });
+  const secureCookies = options.publicUrl.startsWith('https:');
+  const organizationStore = createOrganizationStore(options.database.db);
+  const ssoStore = createSsoStore(options.database.db);
+  const ssoProviders = options.sso ?? {};
+  const ssoConfigured = () => ({ entra: ssoProviders.entra !== undefined, oidc: ssoProviders.oidc !== undefined });
+  const organizations = createOrganizationService({ store: organizationStore, identity, control, audit, publicUrl: () => publicUrl, ssoProviders: ssoConfigured, now: options.identity.now });
+  const sso = createSsoService({
+    store: ssoStore,
+    organizationStore,
+    organizations,
+    identity,
+    client: createSsoClient({ allowInsecure: options.allowInsecureHosts ?? false }),
+    providers: ssoProviders,
+    audit,
+    publicUrl: () => publicUrl,
+    now: options.identity.now,
+  });
   const core: ManagementCore = {
     database: options.database,
     identity,
+    organizations,
+    sso,
     audit,
     runners,
     control,
@@ -112,13 +148,21 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
 
   installErrorHandling(app);
   await app.register(cookie);
+  // Runner routes get their own budget before the rate limiter reads route options: a runner
+  // long-polls all day and many runners may share one address. Runner registration (the exchange)
+  // is a guessable secret's door: a small budget per address.
+  app.addHook('onRoute', (route) => {
+    const config = route.config ?? {};
+    if (route.url === CONTROL_PATHS.exchange) route.config = { ...config, rateLimit: { max: 20, timeWindow: '1 minute' } };
+    else if (config.auth === 'runner') route.config = { ...config, rateLimit: { max: 3000, timeWindow: '1 minute' } };
+  });
   await app.register(rateLimit, {
     global: true,
     max: 600,
     timeWindow: '1 minute',
-    // Runners long-poll all day: their routes (runner-token authenticated) are not counted against
-    // the per-address budget meant for people and scripts.
-    allowList: (request) => request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/api/v1/runner/'),
+    // Health checks are probed by load balancers. Runner routes have their own, larger budget
+    // (runnerRateLimit): runners long-poll all day, often many behind one address.
+    allowList: (request) => request.url.startsWith('/healthz') || request.url.startsWith('/readyz'),
   });
   await app.register(swagger, {
     openapi: {
@@ -136,12 +180,15 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   });
   app.addSchema(ErrorResponse);
   installMetrics(app);
-  installAuthentication(app, { identity, audit, authenticateRunner: (token) => runners.authenticate(token) });
+  installAuthentication(app, { identity, audit, authenticateRunner: (token) => runners.authenticate(token), secureCookies });
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'same-origin');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    // HSTS (RFC 6797) once Keyway is served over https: browsers then refuse plain http for a year,
+    // so the session cookie never travels where it could be read or planted.
+    if (secureCookies) reply.header('strict-transport-security', 'max-age=31536000');
   });
 
   app.get('/healthz', { schema: { hide: true }, logLevel: 'warn' }, async () => ({ status: 'ok' }));
@@ -152,7 +199,9 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: 'public' } }, async () => app.swagger());
 
   registerSignInPage(app);
-  registerIdentityRoutes(app, { identity, audit, secureCookies: options.publicUrl.startsWith('https:') });
+  registerIdentityRoutes(app, { identity, audit, secureCookies });
+  registerOrganizationRoutes(app, { organizations, identity, ssoStore, audit, secureCookies, ssoCallbackUrl: () => sso.redirectUri(), ssoConfigured });
+  registerSsoRoutes(app, { sso, audit, secureCookies, publicUrl: () => publicUrl });
   registerAuditRoutes(app, { audit });
   registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
@@ -164,7 +213,11 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerEnvironmentRoutes(app, { environments, audit });
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
-  const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
+  const pruner = setInterval(() => {
+    void control.prune().catch(() => undefined);
+    void identity.prune().catch(() => undefined);
+    void sso.prune().catch(() => undefined);
+  }, 60_000);
   pruner.unref();
   app.addHook('onClose', async () => clearInterval(pruner));
   for (const module of options.modules ?? []) await module(app, core);

@@ -10,6 +10,8 @@ import { loadRegistration, loadRunnerKey, saveRegistration } from './identity.ts
 import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
+import { createPurgeUserHandler } from './handlers/purge-user.ts';
+import { PURGE_USER_CREDENTIALS } from '../control/people.ts';
 import { createHostProbe } from './host-probe.ts';
 import { createAppConnectionRuntime } from './app-connections/index.ts';
 import { createAuthorizationHandlers } from './handlers/authorizations.ts';
@@ -114,6 +116,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       probeHost: createHostProbe({ endpoints: options.endpoints }),
     }),
     'purge-credentials': createPurgeCredentialsHandler({ credentials }),
+    [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
   };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { newId } from '../identity/tokens.ts';
@@ -37,9 +38,11 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
   return {
     async record(entry: AuditEntry): Promise<void> {
       const actor = entry.actor;
-      const actorId = actor.kind === 'user' ? actor.userId : actor.kind === 'runner' ? actor.runnerId : null;
-      const actorLabel = actor.kind === 'user' ? actor.email : actor.kind === 'runner' ? actor.name : (actor.label ?? null);
+      const person = actor.kind === 'user' || actor.kind === 'account';
+      const actorId = person ? actor.userId : actor.kind === 'runner' ? actor.runnerId : null;
+      const actorLabel = person ? actor.email : actor.kind === 'runner' ? actor.name : (actor.label ?? null);
       const organizationId = entry.organizationId !== undefined ? entry.organizationId : 'organizationId' in actor ? actor.organizationId : null;
+      const details = JSON.stringify(scrubDetails(entry.details ?? {}));
       await db
         .insertInto('audit_events')
         .values({
@@ -54,9 +57,40 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
           outcome: entry.outcome,
           ip: entry.client?.ip ?? null,
           user_agent: entry.client?.userAgent?.slice(0, 300) ?? null,
-          details: JSON.stringify(scrubDetails(entry.details ?? {})),
+          details,
           created_at: now().toISOString(),
         })
+        .execute();
+    },
+
+    /**
+     * Records a failed unauthenticated attempt (a refused token, a wrong exchange token) as one
+     * row per action, address and minute whose `occurrences` counts the attempts: a flood costs
+     * a counter update, not a row per request.
+     */
+    async recordAggregated(entry: { action: string; ip: string; label: string; reason?: string }): Promise<void> {
+      const at = now();
+      const minute = at.toISOString().slice(0, 16);
+      const id = `aud_agg_${createHash('sha256').update(`${entry.action}|${entry.ip}|${minute}`).digest('base64url').slice(0, 22)}`;
+      await db
+        .insertInto('audit_events')
+        .values({
+          id,
+          organization_id: null,
+          actor_type: 'anonymous',
+          actor_id: null,
+          actor_label: entry.label,
+          action: entry.action,
+          target_type: null,
+          target_id: null,
+          outcome: 'failure',
+          ip: entry.ip,
+          user_agent: null,
+          details: JSON.stringify(entry.reason ? { reason: entry.reason } : {}),
+          created_at: at.toISOString(),
+          occurrences: 1,
+        })
+        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ occurrences: eb('audit_events.occurrences', '+', 1) })))
         .execute();
     },
 

@@ -1,5 +1,8 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 
 // scrypt (RFC 7914) with OWASP's minimum for interactive logins: N=2^17, r=8, p=1 (128 MiB per
 // hash). The parameters travel in the stored value, so they can be raised later without a migration.
@@ -45,10 +48,33 @@ export async function verifyAgainstDummy(password: string, params = DEFAULTS): P
 }
 
 export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 1024;
+/** zxcvbn's scale: 3 is "safely unguessable: moderate protection from offline slow-hash scenario". */
+const MIN_SCORE = 3;
 
-/** Returns what is wrong with a new password, or undefined when it is acceptable. */
-export function passwordProblem(password: string): string | undefined {
-  if (password.length < PASSWORD_MIN_LENGTH) return `use at least ${PASSWORD_MIN_LENGTH} characters`;
-  if (password.length > 1024) return 'use at most 1024 characters';
-  return undefined;
+let estimator: ZxcvbnFactory | undefined;
+function strength(): ZxcvbnFactory {
+  // The dictionaries are a few megabytes: load them on first use, not at start.
+  estimator ??= new ZxcvbnFactory({
+    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
+    graphs: zxcvbnCommon.adjacencyGraphs,
+    translations: zxcvbnEn.translations,
+  });
+  return estimator;
+}
+
+/**
+ * What is wrong with a new password, or undefined when it is acceptable: long enough, not only
+ * spaces, and not guessable (zxcvbn: common passwords, dictionary words, keyboard patterns,
+ * repeats, dates, and the person's own email and name passed as `userInputs`).
+ */
+export function passwordProblem(password: string, userInputs: readonly string[] = []): string | undefined {
+  if ([...password].length < PASSWORD_MIN_LENGTH) return `use at least ${PASSWORD_MIN_LENGTH} characters`;
+  if (password.length > PASSWORD_MAX_LENGTH) return `use at most ${PASSWORD_MAX_LENGTH} characters`;
+  if (password.trim().length === 0) return 'a password of only spaces is not a password';
+  const inputs = userInputs.flatMap((s) => [s, ...s.split(/[@.\s_-]+/)]).filter((s) => s.length >= 3);
+  const result = strength().check(password, ['keyway', ...inputs]);
+  if (result.score >= MIN_SCORE) return undefined;
+  const hint = result.feedback.warning ?? result.feedback.suggestions[0] ?? 'it is too easy to guess';
+  return `${hint.replace(/\.$/, '')}; use a longer passphrase of several unrelated words`;
 }

@@ -1,28 +1,42 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { SESSION_COOKIE, clientInfo } from './authenticate.ts';
-import { asUser } from './principal.ts';
+import { clientInfo } from './authenticate.ts';
+import { clearSessionCookie, setSessionCookie } from './cookies.ts';
+import { asPerson, asUser } from './principal.ts';
+import { API_TOKEN_MAX_DAYS } from './service.ts';
 import type { IdentityService } from './service.ts';
 
 export interface IdentityRouteDeps {
   identity: IdentityService;
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'record' | 'recordAggregated'>;
   secureCookies: boolean;
 }
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 429);
-const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const AuthMethodSchema = Type.Union([Type.Literal('password'), Type.Literal('link'), Type.Literal('sso'), Type.Literal('invitation')]);
 
+const SignedIn = Type.Object({
+  csrfToken: Type.String(),
+  organizationChoiceRequired: Type.Boolean({ description: 'True when the session is in no organization yet: choose one with PUT /api/v1/me/organization' }),
+});
+
+const OrganizationRef = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() });
 const Me = Type.Object({
-  user: Type.Object({ id: Type.String(), email: Type.String(), displayName: Type.String() }),
-  organization: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }),
-  role: RoleSchema,
-  organizations: Type.Array(Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), role: RoleSchema })),
-  csrfToken: Type.Union([Type.String(), Type.Null()], { description: 'Send as X-CSRF-Token with every cookie-authenticated write' }),
+  user: Type.Object({ id: Type.String(), email: Type.String(), displayName: Type.String(), operator: Type.Boolean(), hasPassword: Type.Boolean() }),
+  organization: Nullable(OrganizationRef),
+  role: Nullable(RoleSchema),
+  organizations: Type.Array(
+    Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), role: RoleSchema, available: Type.Boolean({ description: 'False when this session cannot enter it (the organization requires single sign-on)' }) }),
+  ),
+  csrfToken: Nullable(Type.String({ description: 'Send as X-CSRF-Token with every cookie-authenticated write' })),
   authenticatedBy: Type.Union([Type.Literal('session'), Type.Literal('api-token')]),
+  authMethod: Nullable(AuthMethodSchema),
+  authenticatedAt: Nullable(Type.String()),
 });
 
 const ApiTokenSummary = Type.Object({
@@ -31,24 +45,26 @@ const ApiTokenSummary = Type.Object({
   prefix: Type.String(),
   organizationId: Type.String(),
   createdAt: Type.String(),
-  expiresAt: Type.Union([Type.String(), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Nullable(Type.String()),
+  lastUsedAt: Nullable(Type.String()),
+  revokedAt: Nullable(Type.String()),
+});
+
+const SessionSummary = Type.Object({
+  id: Type.String(),
+  current: Type.Boolean(),
+  organizationId: Nullable(Type.String()),
+  createdAt: Type.String(),
+  lastSeenAt: Type.String(),
+  expiresAt: Type.String(),
+  ip: Nullable(Type.String()),
+  userAgent: Nullable(Type.String()),
+  authMethod: AuthMethodSchema,
 });
 
 export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { identity, audit } = deps;
-
-  function setSessionCookie(reply: FastifyReply, token: string, maxAgeSeconds: number) {
-    void reply.setCookie(SESSION_COOKIE, token, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: deps.secureCookies,
-      maxAge: maxAgeSeconds,
-    });
-  }
 
   app.post(
     '/api/v1/auth/sign-in',
@@ -58,18 +74,18 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         tags: ['identity'],
         summary: 'Sign in with email and password; sets the session cookie',
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ csrfToken: Type.String() }), ...Errors },
+        response: { 200: SignedIn, ...Errors },
       },
     },
     async (request, reply) => {
       const client = clientInfo(request);
       try {
         const result = await identity.signIn(request.body, client);
-        setSessionCookie(reply, result.session.token, result.session.maxAgeSeconds);
-        await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: request.body.email.toLowerCase() }, action: 'session.sign_in', target: { type: 'user', id: result.userId }, outcome: 'success', client });
-        return { csrfToken: result.session.csrfToken };
+        setSessionCookie(reply, result.session, deps.secureCookies);
+        await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) }, action: 'session.sign_in', target: { type: 'user', id: result.userId }, outcome: 'success', client, details: { method: 'password' } });
+        return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) }, action: 'session.sign_in', outcome: 'failure', client, details: { reason: errorCode(err) } });
+        await audit.recordAggregated({ action: 'session.sign_in', ip: request.ip, label: 'password sign-in', reason: errorCode(err) });
         throw err;
       }
     },
@@ -81,20 +97,20 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       config: { auth: 'public' },
       schema: {
         tags: ['identity'],
-        summary: 'Redeem a one-time sign-in link; sets the session cookie',
+        summary: 'Redeem a one-time sign-in link (printed by `keyway start` or `keyway admin link`); sets the session cookie',
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ csrfToken: Type.String() }), ...Errors },
+        response: { 200: SignedIn, ...Errors },
       },
     },
     async (request, reply) => {
       const client = clientInfo(request);
       try {
         const result = await identity.redeemSignInLink(request.body.token, client);
-        setSessionCookie(reply, result.session.token, result.session.maxAgeSeconds);
+        setSessionCookie(reply, result.session, deps.secureCookies);
         await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', target: { type: 'user', id: result.userId }, outcome: 'success', client });
-        return { csrfToken: result.session.csrfToken };
+        return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', outcome: 'failure', client, details: { reason: errorCode(err) } });
+        await audit.recordAggregated({ action: 'session.sign_in_link', ip: request.ip, label: 'sign-in link', reason: errorCode(err) });
         throw err;
       }
     },
@@ -102,11 +118,11 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
 
   app.post(
     '/api/v1/auth/sign-out',
-    { schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } } },
+    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
-      const principal = asUser(request);
+      const principal = asPerson(request);
       if (principal.sessionId) await identity.signOut(principal.sessionId);
-      void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      clearSessionCookie(reply, deps.secureCookies);
       await audit.record({ actor: principal, action: 'session.sign_out', outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
     },
@@ -114,19 +130,30 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
 
   app.get(
     '/api/v1/me',
-    { schema: { tags: ['identity'], summary: 'Who am I: user, current organization, role and CSRF token', response: { 200: Me, ...Errors } } },
+    {
+      config: { auth: 'account' },
+      schema: { tags: ['identity'], summary: 'Who am I: user, current organization (null until chosen), role, organizations and CSRF token', response: { 200: Me, ...Errors } },
+    },
     async (request) => {
-      const principal = asUser(request);
+      const principal = asPerson(request);
       const [row, organizations] = await Promise.all([identity.findUser(principal.userId), identity.memberships(principal.userId)]);
-      const current = organizations.find((o) => o.organizationId === principal.organizationId);
-      if (!row || !current) throw forbidden('your account or membership is gone; sign in again');
+      if (!row) throw forbidden('your account is gone; sign in again');
+      const current = principal.kind === 'user' ? organizations.find((o) => o.organizationId === principal.organizationId) : undefined;
       return {
-        user: { id: row.id, email: row.email, displayName: row.display_name },
-        organization: { id: current.organizationId, slug: current.organizationSlug, name: current.organizationName },
-        role: principal.role,
-        organizations: organizations.map((o) => ({ id: o.organizationId, slug: o.organizationSlug, name: o.organizationName, role: o.role })),
+        user: { id: row.id, email: row.email, displayName: row.display_name, operator: row.operator === 1, hasPassword: row.password_hash !== null },
+        organization: current ? { id: current.organizationId, slug: current.organizationSlug, name: current.organizationName } : null,
+        role: principal.kind === 'user' ? principal.role : null,
+        organizations: organizations.map((o) => ({
+          id: o.organizationId,
+          slug: o.organizationSlug,
+          name: o.organizationName,
+          role: o.role,
+          available: principal.via === 'api-token' ? o.organizationId === (principal.kind === 'user' ? principal.organizationId : '') : o.passwordSignIn || principal.authMethod === 'sso' || principal.authMethod === 'link',
+        })),
         csrfToken: principal.csrfToken ?? null,
         authenticatedBy: principal.via,
+        authMethod: principal.authMethod ?? null,
+        authenticatedAt: principal.authenticatedAt ?? null,
       };
     },
   );
@@ -134,15 +161,26 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
   app.put(
     '/api/v1/me/organization',
     {
+      config: { auth: 'account' },
       schema: {
         tags: ['identity'],
-        summary: 'Switch the session to another organization the user belongs to',
+        summary: 'Choose the organization this browser session works in (one of yours); remembered for your next sign-in',
         body: Type.Object({ organizationId: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...Errors },
       },
     },
     async (request, reply) => {
-      await identity.switchOrganization(asUser(request), request.body.organizationId);
+      const principal = asPerson(request);
+      const switched = await identity.switchOrganization(principal, request.body.organizationId);
+      await audit.record({
+        organizationId: request.body.organizationId,
+        actor: principal,
+        action: 'session.organization_switch',
+        target: { type: 'organization', id: request.body.organizationId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { from: switched.from },
+      });
       return reply.code(204).send(null);
     },
   );
@@ -150,18 +188,62 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
   app.put(
     '/api/v1/me/password',
     {
+      config: { auth: 'account' },
       schema: {
         tags: ['identity'],
-        summary: 'Set your password (at least 12 characters)',
-        body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...Errors },
+        summary:
+          'Change your password (browser sessions only): give the current one, or have signed in within the last 15 minutes by single sign-on or a sign-in link. Ends every other session and revokes every API token.',
+        body: Type.Object({ currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ endedSessions: Type.Integer(), revokedTokens: Type.Integer() }), ...Errors },
       },
     },
+    async (request) => {
+      const principal = asPerson(request);
+      try {
+        const result = await identity.changePassword(principal, request.body, clientInfo(request));
+        await audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request), details: result });
+        return result;
+      } catch (err) {
+        await audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: principal.userId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/me/sessions',
+    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'Your signed-in sessions, in every organization', response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }), ...Errors } } },
+    async (request) => ({ sessions: await identity.listSessions(asPerson(request)) }),
+  );
+
+  app.delete(
+    '/api/v1/me/sessions/:id',
+    {
+      config: { auth: 'account' },
+      schema: { tags: ['identity'], summary: 'Sign out one of your sessions', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } },
+    },
     async (request, reply) => {
-      const principal = asUser(request);
-      await identity.setPassword(principal.userId, request.body.password);
-      await audit.record({ actor: principal, action: 'user.password_set', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request) });
+      const principal = asPerson(request);
+      await identity.endSession(principal.userId, request.params.id);
+      if (request.params.id === principal.sessionId) clearSessionCookie(reply, deps.secureCookies);
+      await audit.record({ actor: principal, action: 'session.revoke', target: { type: 'session', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/v1/me/sessions/sign-out-everywhere',
+    {
+      config: { auth: 'account' },
+      schema: { tags: ['identity'], summary: 'Sign out everywhere: ends every session of yours, this one included', response: { 200: Type.Object({ endedSessions: Type.Integer() }), ...Errors } },
+    },
+    async (request, reply) => {
+      const principal = asPerson(request);
+      if (principal.via !== 'session') throw forbidden('sign out everywhere from a browser session');
+      const endedSessions = await identity.endAllSessions(principal.userId);
+      clearSessionCookie(reply, deps.secureCookies);
+      await audit.record({ actor: principal, action: 'session.sign_out_everywhere', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request), details: { endedSessions } });
+      return { endedSessions };
     },
   );
 
@@ -176,13 +258,13 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       schema: {
         tags: ['identity'],
-        summary: 'Create an API token; its value is shown once',
+        summary: `Create an API token for the current organization (browser sessions only; a token cannot create tokens); it expires after expiresInDays (default 90, at most ${API_TOKEN_MAX_DAYS}) and its value is shown once`,
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 100 }), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 366 })) },
+          { name: Type.String({ minLength: 1, maxLength: 100 }), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: API_TOKEN_MAX_DAYS })) },
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String({ description: 'Shown once; store it now' }), expiresAt: Type.Union([Type.String(), Type.Null()]) }),
+          201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String({ description: 'Shown once; store it now' }), expiresAt: Nullable(Type.String()) }),
           ...Errors,
         },
       },
@@ -190,7 +272,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     async (request, reply) => {
       const principal = asUser(request);
       const created = await identity.createApiToken(principal, request.body);
-      await audit.record({ actor: principal, action: 'api_token.create', target: { type: 'api_token', id: created.id }, outcome: 'success', client: clientInfo(request), details: { name: created.name } });
+      await audit.record({ actor: principal, action: 'api_token.create', target: { type: 'api_token', id: created.id }, outcome: 'success', client: clientInfo(request), details: { name: created.name, expiresAt: created.expiresAt } });
       return reply.code(201).send(created);
     },
   );
@@ -203,82 +285,6 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       await identity.revokeApiToken(principal.userId, request.params.id);
       await audit.record({ actor: principal, action: 'api_token.revoke', target: { type: 'api_token', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
-    },
-  );
-
-  const Member = Type.Object({ id: Type.String(), email: Type.String(), displayName: Type.String(), role: RoleSchema, createdAt: Type.String(), disabled: Type.Boolean() });
-
-  app.get(
-    '/api/v1/members',
-    { schema: { tags: ['identity'], summary: 'Members of the current organization', response: { 200: Type.Object({ members: Type.Array(Member) }), ...Errors } } },
-    async (request) => {
-      const rows = await identity.members(asUser(request).organizationId);
-      return { members: rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, role: r.role, createdAt: r.created_at, disabled: r.disabled_at !== null })) };
-    },
-  );
-
-  app.post(
-    '/api/v1/members',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags: ['identity'],
-        summary: 'Add a user to the current organization (admin)',
-        body: Type.Object(
-          {
-            email: Type.String({ minLength: 3, maxLength: 320 }),
-            displayName: Type.Optional(Type.String({ maxLength: 200 })),
-            password: Type.Optional(Type.String({ maxLength: 1024 })),
-            role: RoleSchema,
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: Type.Object({ id: Type.String(), email: Type.String(), created: Type.Boolean() }), ...Errors },
-      },
-    },
-    async (request, reply) => {
-      const principal = asUser(request);
-      const created = await identity.createUser({ ...request.body, organizationId: principal.organizationId });
-      await audit.record({ actor: principal, action: 'member.add', target: { type: 'user', id: created.id }, outcome: 'success', client: clientInfo(request), details: { email: created.email, role: request.body.role } });
-      return reply.code(201).send(created);
-    },
-  );
-
-  app.put(
-    '/api/v1/members/:userId/role',
-    {
-      config: { auth: 'admin' },
-      schema: {
-        tags: ['identity'],
-        summary: "Change a member's role (admin)",
-        params: Type.Object({ userId: Type.String({ maxLength: 100 }) }),
-        body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...Errors },
-      },
-    },
-    async (request, reply) => {
-      const principal = asUser(request);
-      await identity.setRole(principal.organizationId, request.params.userId, request.body.role);
-      await audit.record({ actor: principal, action: 'member.role_change', target: { type: 'user', id: request.params.userId }, outcome: 'success', client: clientInfo(request), details: { role: request.body.role } });
-      return reply.code(204).send(null);
-    },
-  );
-
-  app.post(
-    '/api/v1/organizations',
-    {
-      schema: {
-        tags: ['identity'],
-        summary: 'Create an organization; you become its admin',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }), ...Errors },
-      },
-    },
-    async (request, reply) => {
-      const principal = asUser(request);
-      const created = await identity.createOrganization(request.body.name, principal.userId);
-      await audit.record({ organizationId: created.id, actor: principal, action: 'organization.create', target: { type: 'organization', id: created.id }, outcome: 'success', client: clientInfo(request) });
-      return reply.code(201).send(created);
     },
   );
 }

@@ -11,6 +11,7 @@ export const TOKEN_PREFIXES = {
   signInLink: 'kwl_',
   runner: 'kwr_',
   runnerExchange: 'kwx_',
+  invitation: 'kwi_',
 } as const;
 
 export type TokenKind = keyof typeof TOKEN_PREFIXES;

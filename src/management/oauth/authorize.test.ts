@@ -220,8 +220,9 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(result.ok, true);
       assert.equal(result.returnTo, '/?keyway_authorization=connected');
 
-      const org2 = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/organizations', payload: { name: `Elsewhere ${randomUUID().slice(0, 6)}` } });
-      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: org2.json().id } });
+      // An operator gives the member a second organization (members cannot create one).
+      const org2 = await plane.core.identity.createOrganization(`Elsewhere ${randomUUID().slice(0, 6)}`, plane.member.id);
+      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: org2.id } });
       const foreign = await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/oauth/authorize/${integrationId}` });
       assert.equal(foreign.statusCode, 404);
       const pat = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: 'x' } });

@@ -8,6 +8,8 @@ import { newId } from '../identity/tokens.ts';
 import { runnerStatus } from './service.ts';
 
 const DURABLE_PREFIX = 'dreq';
+/** A queued request handed to a runner and not answered within this time is handed out again. */
+const REDELIVER_AFTER_MS = 2 * 60_000;
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -24,6 +26,8 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
   events.setMaxListeners(0);
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const now = options.now ?? (() => new Date());
+  /** Who wants to know when a runner answers a queued request of a kind (nobody waits for those). */
+  const answerListeners = new Map<string, ((runnerId: string, requestId: string, answer: ControlAnswer) => Promise<void>)[]>();
 
   function waitFor(event: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
@@ -105,14 +109,24 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     async poll(runnerId: string, waitMs: number, signal?: AbortSignal): Promise<ControlRequest[]> {
       const until = Date.now() + waitMs;
       for (;;) {
+        // A poll whose runner hung up must not claim anything: the answer would go to a closed socket.
+        if (signal?.aborted) return [];
         const at = now().toISOString();
+        const redeliverBefore = new Date(now().getTime() - REDELIVER_AFTER_MS).toISOString();
         // Claiming is one UPDATE per row guarded by status, so two pollers (runner replicas, or two
-        // management replicas serving them) never both get the same request.
+        // management replicas serving them) never both get the same request. A queued request that
+        // was handed out long ago and never answered (the runner died holding it) goes out again:
+        // queued work is delivered at least once, and its handlers are idempotent.
         const rows = await db
           .updateTable('runner_requests')
           .set({ status: 'dispatched', dispatched_at: at })
           .where('runner_id', '=', runnerId)
-          .where('status', '=', 'pending')
+          .where((eb) =>
+            eb.or([
+              eb('status', '=', 'pending'),
+              eb.and([eb('status', '=', 'dispatched'), eb('id', 'like', `${DURABLE_PREFIX}_%`), eb('dispatched_at', '<', redeliverBefore)]),
+            ]),
+          )
           .where('deadline_at', '>', at)
           .returning(['id', 'kind', 'payload', 'deadline_at'])
           .execute();
@@ -127,6 +141,8 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
 
     /** Records a runner's answer; only the runner the request was for may answer it. */
     async answer(runnerId: string, requestId: string, answer: ControlAnswer): Promise<boolean> {
+      const durable = requestId.startsWith(`${DURABLE_PREFIX}_`);
+      const queued = durable ? await db.selectFrom('runner_requests').select('kind').where('id', '=', requestId).where('runner_id', '=', runnerId).executeTakeFirst() : undefined;
       const result = await db
         .updateTable('runner_requests')
         .set({ status: 'answered', response: JSON.stringify(answer), answered_at: now().toISOString() })
@@ -138,9 +154,24 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       if (ok) {
         events.emit(`answer:${requestId}`);
         // Queued requests have no waiter to collect the answer: they are done once answered.
-        if (requestId.startsWith(`${DURABLE_PREFIX}_`)) await db.deleteFrom('runner_requests').where('id', '=', requestId).execute();
+        if (durable) {
+          for (const listener of answerListeners.get(queued?.kind ?? '') ?? []) await listener(runnerId, requestId, answer);
+          await db.deleteFrom('runner_requests').where('id', '=', requestId).execute();
+        }
       }
       return ok;
+    },
+
+    /** Puts claimed requests back for the next poll (their runner went away before they were sent). */
+    async release(runnerId: string, requestIds: string[]): Promise<void> {
+      if (requestIds.length === 0) return;
+      await db.updateTable('runner_requests').set({ status: 'pending', dispatched_at: null }).where('runner_id', '=', runnerId).where('id', 'in', requestIds).where('status', '=', 'dispatched').execute();
+      events.emit(`runner:${runnerId}`);
+    },
+
+    /** Calls `listener` when a runner answers a queued request of `kind` (confirmations of purges, for instance). */
+    onQueuedAnswer(kind: string, listener: (runnerId: string, requestId: string, answer: ControlAnswer) => Promise<void>): void {
+      answerListeners.set(kind, [...(answerListeners.get(kind) ?? []), listener]);
     },
 
     /** Deletes requests past their deadline and old answers nobody collected. */

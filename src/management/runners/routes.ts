@@ -30,7 +30,7 @@ const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(
 export interface RunnerRouteDeps {
   runners: RunnerService;
   control: ControlChannel;
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'record' | 'recordAggregated'>;
   publicUrl: () => string;
   /** Called when a runner publishes a new key: sealed secrets for the old key become useless. */
   onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
@@ -112,7 +112,8 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         await audit.record({ organizationId: result.organizationId, actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name }, action: 'runner.register', target: { type: 'runner', id: result.runnerId }, outcome: 'success', client: clientInfo(request) });
         return result;
       } catch (err) {
-        await audit.record({ organizationId: null, actor: { kind: 'anonymous', label: 'runner exchange' }, action: 'runner.register', outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
+        // One row per address and minute, however many guesses arrive.
+        await audit.recordAggregated({ action: 'runner.register', ip: request.ip, label: 'runner exchange', reason: errorCode(err) });
         throw err;
       }
     },
@@ -177,13 +178,22 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }), ...Errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const runner = asRunner(request);
       const version = request.headers['x-keyway-runner-version'];
       await runners.touch(runner.runnerId, typeof version === 'string' ? version.slice(0, 40) : undefined);
       const aborted = new AbortController();
-      request.raw.on('close', () => aborted.abort());
-      const requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
+      // The runner hanging up shows as the socket closing (a GET's request stream never ends on its own).
+      const hangUp = () => aborted.abort();
+      request.raw.socket?.once('close', hangUp);
+      reply.raw.once('close', hangUp);
+      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
+      request.raw.socket?.off('close', hangUp);
+      if (requests.length > 0 && (aborted.signal.aborted || request.raw.socket?.destroyed)) {
+        // Claimed just as the runner went away: hand them back rather than answer a closed socket.
+        await control.release(runner.runnerId, requests.map((r) => r.id));
+        requests = [];
+      }
       // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
       if (!aborted.signal.aborted) await runners.touch(runner.runnerId);
       return { requests };

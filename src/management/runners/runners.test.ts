@@ -108,9 +108,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'sneaky' } });
       assert.equal(res.statusCode, 403);
       const created = await createRunner('private');
-      const org = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/organizations', payload: { name: 'Other Org' } });
-      assert.equal(org.statusCode, 201);
-      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: org.json().id } });
+      // Members cannot create organizations; an operator gives the member a second one.
+      const refused = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/organizations', payload: { name: 'Other Org' } });
+      assert.equal(refused.statusCode, 403);
+      const org = await plane.core.identity.createOrganization('Other Org', plane.member.id);
+      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: org.id } });
       const view = await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/runners/${created.runner.id}` });
       assert.equal(view.statusCode, 404);
       const revoke = await plane.memberBrowser.request({ method: 'DELETE', url: `/api/v1/runners/${created.runner.id}` });

@@ -203,6 +203,11 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
       return Number(result.numDeletedRows) === 1;
     },
 
+    async deleteForSubject(subject: CredentialSubject): Promise<number> {
+      const result = await db.deleteFrom('credentials').where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async deleteForIntegration(integrationId: string, method?: string): Promise<number> {
       let query = db.deleteFrom('credentials').where('integration_id', '=', integrationId);
       if (method) query = query.where('method', '=', method);

@@ -1,0 +1,169 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+
+// The front door: single sign-on, invitations, explicit organization choice, offboarding and
+// sign-in throttling that counts attempts before it checks them.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function up(db: Kysely<any>): Promise<void> {
+  // Per-organization policy. Password sign-in can be switched off once SSO works; who may create
+  // projects is the organization's choice; SSO role mapping is read at every sign-in.
+  await db.schema.alterTable('organizations').addColumn('password_sign_in', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema.alterTable('organizations').addColumn('project_creation', 'text', (c) => c.notNull().defaultTo('admins')).execute();
+  await db.schema.alterTable('organizations').addColumn('sso_role_claim', 'text').execute();
+  await db.schema.alterTable('organizations').addColumn('sso_admin_values', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema.alterTable('organizations').addColumn('sso_member_values', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+
+  // Instance operators create organizations and disable users; the bootstrap admin is the first.
+  await db.schema.alterTable('users').addColumn('operator', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('users').addColumn('last_organization_id', 'text').execute();
+  await db.schema.alterTable('users').addColumn('password_changed_at', 'text').execute();
+  await sql`update users set operator = 1 where id in (select user_id from memberships where role = 'admin' order by created_at limit 1)`.execute(db);
+
+  // How a person came to be a member: SSO-managed memberships follow the identity provider's claims.
+  await db.schema.alterTable('memberships').addColumn('source', 'text', (c) => c.notNull().defaultTo('direct')).execute();
+
+  // Sessions may exist before the user picked an organization (several memberships, no previous
+  // choice), so organization_id becomes nullable; they also remember how the person proved who
+  // they are and when, for re-authentication rules. SQLite cannot relax NOT NULL in place.
+  await db.schema
+    .createTable('sessions_next')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('organization_id', 'text', (c) => c.references('organizations.id').onDelete('cascade'))
+    .addColumn('csrf_token', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('last_seen_at', 'text', (c) => c.notNull())
+    .addColumn('ip', 'text')
+    .addColumn('user_agent', 'text')
+    .addColumn('auth_method', 'text', (c) => c.notNull().defaultTo('password'))
+    .addColumn('authenticated_at', 'text', (c) => c.notNull())
+    .addColumn('sso_identity_id', 'text')
+    .execute();
+  await sql`insert into sessions_next (id, token_hash, user_id, organization_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent, auth_method, authenticated_at)
+            select id, token_hash, user_id, organization_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent, 'password', created_at from sessions`.execute(db);
+  await db.schema.dropTable('sessions').execute();
+  await db.schema.alterTable('sessions_next').renameTo('sessions').execute();
+  await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
+
+  // API tokens remember the session that made them: a token never mints tokens.
+  await db.schema.alterTable('api_tokens').addColumn('created_by_session', 'text').execute();
+
+  // Sign-in links name why they exist (first start, operator CLI, password reset).
+  await db.schema.alterTable('sign_in_links').addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap')).execute();
+
+  await db.schema
+    .createTable('sso_identities')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('provider', 'text', (c) => c.notNull())
+    .addColumn('issuer', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('tenant_id', 'text')
+    .addColumn('email', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_sign_in_at', 'text')
+    .addUniqueConstraint('sso_identities_subject_unique', ['provider', 'issuer', 'subject'])
+    .execute();
+  await db.schema.createIndex('sso_identities_user_idx').on('sso_identities').column('user_id').execute();
+
+  // One tenant or domain belongs to one organization: just-in-time joins are never ambiguous.
+  await db.schema
+    .createTable('organization_sso_bindings')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('entra-tenant', 'email-domain')`))
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addUniqueConstraint('organization_sso_bindings_unique', ['kind', 'value'])
+    .execute();
+
+  // A sign-in with an identity provider in progress: the state's digest, bound to the browser
+  // that started it by a cookie whose digest is kept here (login CSRF), single use, 10 minutes.
+  await db.schema
+    .createTable('sso_states')
+    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+    .addColumn('browser_hash', 'text', (c) => c.notNull())
+    .addColumn('provider', 'text', (c) => c.notNull())
+    .addColumn('issuer', 'text', (c) => c.notNull())
+    .addColumn('code_verifier', 'text', (c) => c.notNull())
+    .addColumn('nonce', 'text', (c) => c.notNull())
+    .addColumn('intent', 'text', (c) => c.notNull())
+    .addColumn('session_id', 'text')
+    .addColumn('invitation_id', 'text')
+    .addColumn('return_to', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('invitations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+    .addColumn('email', 'text', (c) => c.notNull())
+    .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'member')`))
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('invited_by', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('accepted_at', 'text')
+    .addColumn('accepted_by', 'text')
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('invitations_org_idx').on('invitations').columns(['organization_id', 'created_at']).execute();
+
+  // Sign-in throttling: one counter row per key (account+address, address, account), reserved
+  // with a conditional UPDATE before the password is checked, so parallel guesses all count.
+  await db.schema.dropTable('sign_in_failures').execute();
+  await db.schema
+    .createTable('sign_in_throttle')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('window_start', 'text', (c) => c.notNull())
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .execute();
+  // Addresses an account signed in from before: the account-wide limit does not apply to them,
+  // so a distributed attacker slows themselves down without locking the owner out.
+  await db.schema
+    .createTable('sign_in_known_addresses')
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('ip', 'text', (c) => c.notNull())
+    .addColumn('last_seen_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('sign_in_known_addresses_pk', ['user_id', 'ip'])
+    .execute();
+
+  // A person's credentials purged from a runner after they left or were removed or disabled:
+  // requested by the management plane, confirmed by the runner.
+  await db.schema
+    .createTable('credential_purges')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+    .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('request_id', 'text', (c) => c.notNull())
+    .addColumn('requested_at', 'text', (c) => c.notNull())
+    .addColumn('confirmed_at', 'text')
+    .addColumn('deleted', 'integer')
+    .execute();
+  await db.schema.createIndex('credential_purges_user_idx').on('credential_purges').columns(['user_id', 'requested_at']).execute();
+
+  // Failed unauthenticated attempts are aggregated per action, address and minute: a flood adds to
+  // a count instead of writing a row per request.
+  await db.schema.alterTable('audit_events').addColumn('occurrences', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+
+  // Facts about this instance that command-line tools need (the public URL a sign-in link uses).
+  await db.schema
+    .createTable('instance_settings')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
+export async function down(_db: Kysely<any>): Promise<void> {
+  throw new Error('007_front_door cannot be reverted: restore a backup taken before the upgrade');
+}

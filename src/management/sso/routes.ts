@@ -1,0 +1,162 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { errorResponses } from '../../http/errors.ts';
+import type { AuditLog } from '../audit/service.ts';
+import { clientInfo } from '../identity/authenticate.ts';
+import { setSessionCookie } from '../identity/cookies.ts';
+import { asPerson } from '../identity/principal.ts';
+import type { AccountPrincipal, UserPrincipal } from '../identity/principal.ts';
+import { CALLBACK_HEADERS } from '../oauth/callback-page.ts';
+import { SSO_CALLBACK_PATH, SSO_STATE_MINUTES } from './service.ts';
+import type { SsoOutcome, SsoService } from './service.ts';
+
+export interface SsoRouteDeps {
+  sso: SsoService;
+  audit: Pick<AuditLog, 'record'>;
+  secureCookies: boolean;
+  publicUrl: () => string;
+}
+
+const Errors = errorResponses(400, 401, 403, 404, 409, 429, 502);
+const Provider = Type.Union([Type.Literal('entra'), Type.Literal('oidc')]);
+
+/**
+ * The cookie that ties a sign-in to the browser that started it. An attacker who completes a
+ * sign-in in their own browser and sends a victim to the callback (login CSRF) fails: the victim's
+ * browser lacks the cookie. SameSite=Lax still sends it on the provider's top-level redirect back.
+ */
+export function ssoCookieName(secure: boolean): string {
+  return secure ? '__Host-keyway_sso' : 'keyway_sso';
+}
+
+export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { sso, audit } = deps;
+  const cookie = ssoCookieName(deps.secureCookies);
+
+  app.get(
+    '/api/v1/auth/sso/providers',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['identity'],
+        summary: 'The single sign-on providers this instance offers, for the sign-in page',
+        response: { 200: Type.Object({ providers: Type.Array(Type.Object({ id: Provider, name: Type.String(), needsEmail: Type.Boolean() })) }), ...Errors },
+      },
+    },
+    async () => ({ providers: await sso.providers() }),
+  );
+
+  app.post(
+    '/api/v1/auth/sso/:provider/begin',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['identity'],
+        summary:
+          'Start signing in with an identity provider (authorization code + PKCE): answers the URL to send the browser to and sets a cookie binding the sign-in to this browser. intent "reauthenticate" (fresh proof before a sensitive change) and "link" (add a provider sign-in to your account) need a browser session.',
+        params: Type.Object({ provider: Provider }),
+        body: Type.Object(
+          {
+            intent: Type.Optional(Type.Union([Type.Literal('sign-in'), Type.Literal('reauthenticate'), Type.Literal('link')])),
+            email: Type.Optional(Type.String({ maxLength: 320, description: 'Your work email: picks the Entra tenant when the instance has several' })),
+            organization: Type.Optional(Type.String({ maxLength: 100, description: 'An organization slug: sign in through its tenant' })),
+            tenant: Type.Optional(Type.String({ maxLength: 100, description: 'A Directory (tenant) ID, for link' })),
+            invitationToken: Type.Optional(Type.String({ maxLength: 200, description: 'Accept this invitation with the sign-in' })),
+            returnTo: Type.Optional(Type.String({ maxLength: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ redirectUrl: Type.String() }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const intent = request.body.intent ?? 'sign-in';
+      const person = request.principal?.kind === 'user' || request.principal?.kind === 'account' ? request.principal : undefined;
+      if (intent !== 'sign-in' && person?.via === 'session' && request.headers['x-csrf-token'] !== person.csrfToken) {
+        // The route is public (sign-in starts signed out); the session intents check CSRF themselves.
+        return reply.code(403).send({ error: { code: 'csrf_failed', message: 'missing or wrong X-CSRF-Token header' } });
+      }
+      const started = await sso.begin({ provider: request.params.provider, ...request.body, intent }, person);
+      void reply.setCookie(cookie, started.browserToken, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, maxAge: SSO_STATE_MINUTES * 60 });
+      return { redirectUrl: started.redirectUrl };
+    },
+  );
+
+  app.get(
+    SSO_CALLBACK_PATH,
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['identity'],
+        summary: 'Where the identity provider sends the browser back (register this URL as the app\'s Web redirect URI); signs in and redirects, or shows why not',
+        querystring: Type.Object(
+          { code: Type.Optional(Type.String({ maxLength: 4096 })), state: Type.Optional(Type.String({ maxLength: 512 })), error: Type.Optional(Type.String({ maxLength: 200 })), error_description: Type.Optional(Type.String({ maxLength: 4096 })) },
+          { additionalProperties: true },
+        ),
+        response: { 303: Type.Null(), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const client = clientInfo(request);
+      const current = request.principal?.kind === 'user' || request.principal?.kind === 'account' ? (request.principal as UserPrincipal | AccountPrincipal) : undefined;
+      const query = request.url.slice(request.url.indexOf('?') === -1 ? request.url.length : request.url.indexOf('?'));
+      const callbackUrl = new URL(`${deps.publicUrl()}${SSO_CALLBACK_PATH}${query}`);
+      const outcome = await sso.complete({ state: request.query.state, callbackUrl, browserToken: request.cookies?.[cookie] }, current, client);
+      void reply.clearCookie(cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
+      await audit.record({
+        organizationId: outcome.organizationId ?? null,
+        actor: current ?? { kind: 'anonymous', label: 'single sign-on' },
+        action: outcome.ok && outcome.intent !== 'sign-in' ? `session.sso_${outcome.intent}` : 'session.sign_in',
+        target: outcome.userId ? { type: 'user', id: outcome.userId } : undefined,
+        outcome: outcome.ok ? 'success' : 'failure',
+        client,
+        details: outcome.ok ? { method: 'sso' } : { method: 'sso', reason: outcome.code },
+      });
+      if (outcome.ok) {
+        if (outcome.session) setSessionCookie(reply, outcome.session, deps.secureCookies);
+        return reply.code(303).header('location', outcome.returnTo).header('referrer-policy', 'no-referrer').send(null);
+      }
+      return sendFailure(reply, outcome);
+    },
+  );
+
+  app.get(
+    '/api/v1/me/identities',
+    {
+      config: { auth: 'account' },
+      schema: {
+        tags: ['identity'],
+        summary: 'The identity-provider accounts linked to yours',
+        response: { 200: Type.Object({ identities: Type.Array(Type.Object({ id: Type.String(), provider: Type.String(), issuer: Type.String(), tenantId: Type.Union([Type.String(), Type.Null()]), email: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), lastSignInAt: Type.Union([Type.String(), Type.Null()]) })) }), ...Errors },
+      },
+    },
+    async (request) => ({ identities: await sso.identities(asPerson(request).userId) }),
+  );
+
+  app.delete(
+    '/api/v1/me/identities/:id',
+    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'Unlink an identity-provider account (not your only way to sign in)', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } } },
+    async (request, reply) => {
+      const person = asPerson(request);
+      await sso.unlink(person, request.params.id);
+      await audit.record({ actor: person, action: 'user.sso_unlink', target: { type: 'sso_identity', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      return reply.code(204).send(null);
+    },
+  );
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+function sendFailure(reply: FastifyReply, outcome: Extract<SsoOutcome, { ok: false }>) {
+  const message = outcome.message.charAt(0).toUpperCase() + outcome.message.slice(1);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Sign-in failed — Keyway</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color-scheme:light dark}</style>
+</head><body><main id="result" data-ok="false" data-code="${escape(outcome.code)}">
+<h1>Sign-in failed</h1><p role="alert">${escape(message)}.</p>
+<p><a href="${escape(outcome.returnTo)}">Back to Keyway</a></p></main></body></html>`;
+  return reply.code(400).headers(CALLBACK_HEADERS).type('text/html; charset=utf-8').send(html);
+}

@@ -49,6 +49,54 @@ describe('keyway CLI', () => {
     }
   });
 
+  it('admin link and reset-password: an operator on the database machine always gets back in, audited', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'keyway-admin-'));
+    const run = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    try {
+      const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
+      const [, first] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const post = (path: string, body: unknown, cookie = '', csrf = '') =>
+        fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf }, body: JSON.stringify(body) });
+      const redeem = async (token: string) => {
+        const res = await post('/api/v1/auth/link', { token });
+        assert.equal(res.status, 200);
+        const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+        return { cookie, csrf: ((await res.json()) as { csrfToken: string }).csrfToken };
+      };
+      const session = await redeem(first!);
+      const password = `pw-${Math.random().toString(36).slice(2)}-long-enough`;
+      // A fresh link sign-in may set the first password without a current one.
+      const set = await fetch(`${url}/api/v1/me/password`, { method: 'PUT', headers: { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf }, body: JSON.stringify({ password }) });
+      assert.equal(set.status, 200, await set.text());
+      assert.equal((await post('/api/v1/auth/sign-in', { email: 'admin@keyway.local', password })).status, 200);
+
+      // The first link is spent; the operator prints another while Keyway runs.
+      const link = runCli(['admin', 'link'], {}, cwd);
+      assert.equal(link.status, 0, link.stderr);
+      const [, again] = /#token=(kwl_\S+)/.exec(link.stdout) ?? [];
+      assert.ok(again && again !== first);
+      assert.ok(link.stdout.includes(url!), 'the link uses the URL the instance recorded');
+      await redeem(again);
+
+      const reset = runCli(['admin', 'reset-password', 'admin@keyway.local'], {}, cwd);
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.match(reset.stdout, /no longer works; \d+ session\(s\) ended/);
+      assert.equal((await post('/api/v1/auth/sign-in', { email: 'admin@keyway.local', password })).status, 401, 'the old password is gone');
+      assert.equal((await fetch(`${url}/api/v1/me`, { headers: { cookie: session.cookie } })).status, 401, 'sessions ended');
+      const [, resetToken] = /#token=(kwl_\S+)/.exec(reset.stdout) ?? [];
+      const back = await redeem(resetToken!);
+      const audit = (await (await fetch(`${url}/api/v1/audit-events?limit=50`, { headers: { cookie: back.cookie } })).json()) as { events: { action: string; actor: { label: string } }[] };
+      assert.ok(audit.events.some((e) => e.action === 'operator.password_reset' && /operator command line/.test(e.actor.label)));
+      assert.ok(audit.events.some((e) => e.action === 'operator.sign_in_link'));
+
+      const unknown = runCli(['admin', 'link', '--email', 'nobody@keyway.local'], {}, cwd);
+      assert.equal(unknown.status, 2);
+      assert.match(unknown.stderr, /no account for nobody@keyway.local/);
+    } finally {
+      assert.equal(await run.stop(), 0);
+    }
+  });
+
   it('start: a wrong encryption key is a clear start-up error, not garbage', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'keyway-wrongkey-'));
     const dataDir = join(cwd, 'data');
@@ -91,7 +139,7 @@ describe('keyway CLI', () => {
   });
 
   it('every command has --help', () => {
-    for (const args of [['--help'], ['start', '--help'], ['runner', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help']]) {
+    for (const args of [['--help'], ['start', '--help'], ['runner', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help'], ['admin', 'link', '--help'], ['admin', 'reset-password', '--help'], ['admin', 'operator', '--help']]) {
       const result = runCli(args);
       assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stdout, /Usage: keyway/);

@@ -7,6 +7,7 @@ import { runServer } from './server.ts';
 import { runMigrate } from './migrate.ts';
 import { runKeysRotate } from './keys.ts';
 import { runRunner } from './runner.ts';
+import { AdminCommandError, runAdminLink, runAdminOperator, runAdminResetPassword } from './admin.ts';
 
 /** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
 export function parsePort(value: string): number {
@@ -77,6 +78,28 @@ export function buildProgram(): Command {
     .addOption(new Option('--batch-size <n>', 'rows re-encrypted per batch').argParser(parsePositive).default(500))
     .action(async (opts: { dataDir?: string; batchSize: number }) => runKeysRotate(opts));
 
+  const admin = program.command('admin').description("Operator commands on the machine that holds the management database (they act on it directly and are audited)");
+  admin
+    .command('link')
+    .description('Print a fresh one-time sign-in link (15 minutes) for an account: by default the first instance operator')
+    .option('-e, --email <email>', 'the account to sign in as')
+    .option('-o, --organization <slug>', 'the organization the session opens in')
+    .option('-d, --data-dir <dir>', 'data directory of the embedded database (default: KEYWAY_DATA_DIR or ./.keyway-data; KEYWAY_DATABASE_URL wins)')
+    .action(async (opts: { email?: string; organization?: string; dataDir?: string }) => runAdminLink(opts));
+  admin
+    .command('reset-password')
+    .description("Reset an account's password: it stops working, sessions and API tokens end, and a one-time link lets the person set a new one")
+    .argument('<email>', 'the account')
+    .option('-d, --data-dir <dir>', 'data directory of the embedded database')
+    .action(async (email: string, opts: { dataDir?: string }) => runAdminResetPassword({ email, ...opts }));
+  admin
+    .command('operator')
+    .description('Make an account an instance operator (creates organizations, disables accounts), or take it back with --revoke')
+    .argument('<email>', 'the account')
+    .option('--revoke', 'take operator rights back')
+    .option('-d, --data-dir <dir>', 'data directory of the embedded database')
+    .action(async (email: string, opts: { revoke?: boolean; dataDir?: string }) => runAdminOperator({ email, ...opts }));
+
   program
     .command('emulator')
     .description('Run the Azure DevOps and Entra ID emulator (for demos and tests)')
@@ -127,7 +150,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof ConfigError || err instanceof KeyConfigError) {
+    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof AdminCommandError) {
       process.stderr.write(`keyway: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { buildManagementPlane, openManagementDatabase } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
+import { PUBLIC_URL_SETTING } from './admin.ts';
 
 /** `keyway server`: the management plane alone, stateless over KEYWAY_DATABASE_URL. */
 export async function runServer(options: { port?: number; host?: string }): Promise<void> {
@@ -13,9 +14,13 @@ export async function runServer(options: { port?: number; host?: string }): Prom
   const { app, core } = await buildManagementPlane(config, logger, database, config.publicUrl);
   await app.listen({ port: config.port, host: config.host });
   const created = await core.identity.bootstrap({ organizationName: 'Default', adminEmail: 'admin@keyway.local' });
+  await core.identity.store.setSetting(PUBLIC_URL_SETTING, config.publicUrl, new Date().toISOString());
   if (created) {
     const link = await core.identity.createSignInLink(created.userId, created.organizationId);
-    process.stdout.write(`First start: sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):\n  ${config.publicUrl}/sign-in/link#token=${link.token}\n`);
+    process.stdout.write(
+      `First start: sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):\n  ${config.publicUrl}/sign-in/link#token=${link.token}\n` +
+        'Lost it? On a machine that reaches the database: keyway admin link\n',
+    );
   }
   logger.info({ database: database.label, publicUrl: config.publicUrl }, 'management plane listening');
   onShutdown(logger, async () => {

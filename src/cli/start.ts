@@ -6,6 +6,7 @@ import { endpointsFromConfig } from './endpoints.ts';
 import { loadRegistration } from '../runner/identity.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
 import { configureDemo, startDemoEmulator } from './demo.ts';
+import { PUBLIC_URL_SETTING } from './admin.ts';
 
 export interface StartOptions {
   port?: number;
@@ -39,6 +40,8 @@ export async function runStart(options: StartOptions): Promise<void> {
   }
 
   await core.identity.bootstrap({ organizationName: 'Default', adminEmail: 'admin@keyway.local' });
+  // `keyway admin link` prints links with the URL this instance was last reachable at.
+  await core.identity.store.setSetting(PUBLIC_URL_SETTING, publicUrl, new Date().toISOString());
   const admin = await core.identity.bootstrapAdmin();
 
   // The local runner talks to this process over the same HTTP control channel as any remote runner.
@@ -60,7 +63,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
-    lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
+    lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes; \`keyway admin link\` prints another):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
     if (demo) lines.push(...(await configureDemo(core, demo.emulator, admin)));
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -212,7 +212,9 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
   registerEnvironmentRoutes(app, { environments, audit });
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
-  registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
+  registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger,
+    mayCreateProjects: async (user) => organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),
+  });
   const pruner = setInterval(() => {
     void control.prune().catch(() => undefined);
     void identity.prune().catch(() => undefined);

@@ -358,6 +358,25 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(owner.res.statusCode, 200, 'the owner still signs in from the address they used before');
     });
 
+    it('lets an admin decide who creates projects', async () => {
+      const member = (await signedIn(t, t.member.email, t.member.password)).browser;
+      const refused = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
+      assert.equal(refused.statusCode, 403);
+      const byMember = await member.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
+      assert.equal(byMember.statusCode, 403, 'members cannot change the policy');
+      const open = await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
+      assert.equal(open.statusCode, 200, open.body);
+      try {
+        const created = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
+        assert.equal(created.statusCode, 201, created.body);
+        assert.equal(created.json().role, 'owner');
+      } finally {
+        await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'admins' } });
+      }
+      const events = await t.core.audit.list(t.organizationId, { limit: 5, action: 'organization.settings_change' });
+      assert.ok(events.events.length >= 2);
+    });
+
     it('limits runner exchanges per address and keeps their audit bounded', async () => {
       const before = await t.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'runner.register').executeTakeFirstOrThrow();
       const results = [];

@@ -17,6 +17,7 @@ import { registerSyncRoutes } from '../syncs/routes.ts';
 import { createProjectService } from './service.ts';
 import type { ProjectService } from './service.ts';
 import { registerProjectRoutes } from './routes.ts';
+import type { UserPrincipal } from '../identity/principal.ts';
 
 export interface ProjectAutomation {
   projects: ProjectService;
@@ -45,6 +46,8 @@ export interface ProjectAutomationDeps {
   logger?: Logger;
   /** Scheduler pass interval; default 15 s. */
   syncIntervalMs?: number;
+  /** Whether the caller may create projects (the organization's policy: admins, or every member). */
+  mayCreateProjects?: (user: UserPrincipal) => Promise<boolean>;
 }
 
 /** Projects, their app connections and variable group syncs: services, routes and the sync scheduler. */
@@ -73,7 +76,7 @@ export function registerProjectAutomation(app: FastifyInstance, deps: ProjectAut
   });
   const syncs = createSyncService({ db, control, runners, projects, connections, scheduler });
 
-  registerProjectRoutes(app, { projects, audit });
+  registerProjectRoutes(app, { projects, audit, mayCreate: deps.mayCreateProjects ?? (async (user) => user.role === 'admin') });
   const consent = createAppConnectionConsent({ db, control, projects, connections });
   registerAppConnectionRoutes(app, { connections, consent, audit });
   registerSyncRoutes(app, { syncs, audit });

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorResponses } from '../../http/errors.ts';
+import { errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
+import type { UserPrincipal } from '../identity/principal.ts';
 import type { ProjectService } from './service.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
@@ -22,7 +23,7 @@ const MemberSchema = Type.Object({ userId: Type.String(), email: Type.String(), 
 const Role = Type.Union([Type.Literal('owner'), Type.Literal('member')]);
 const Params = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-export function registerProjectRoutes(root: FastifyInstance, deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'> }): void {
+export function registerProjectRoutes(root: FastifyInstance, deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects, audit } = deps;
 
@@ -33,16 +34,19 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
   app.post(
     '/api/v1/projects',
     {
-      config: { auth: 'admin' },
       schema: {
         tags: ['projects'],
-        summary: 'Create a project; the creator becomes its owner (organization admins)',
+        summary: "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
         response: { 201: ProjectSchema, ...Errors },
       },
     },
     async (request, reply) => {
       const user = asUser(request);
+      if (!(await deps.mayCreate(user))) {
+        await audit.record({ actor: user, action: 'authorization.denied', target: { type: 'route', id: 'POST /api/v1/projects' }, outcome: 'denied', client: clientInfo(request) });
+        throw forbidden('only organization admins may create projects here; an admin can let members create them (organization settings)');
+      }
       const project = await projects.create(user, request.body);
       await audit.record({ actor: user, action: 'project.create', target: { type: 'project', id: project.id }, outcome: 'success', client: clientInfo(request), details: { name: project.name } });
       return reply.code(201).send(project);

@@ -24,7 +24,8 @@ async function signIn(page: Page, e2e: E2E, email: string, password: string) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${e2e.url}/runners`);
+  // Members land on Open a repository.
+  await page.waitForURL(`${e2e.url}/open`);
 }
 
 async function openUrl(page: Page, url: string) {

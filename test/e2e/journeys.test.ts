@@ -142,8 +142,8 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await e2e.screenshot(page, 'audit-log');
     await e2e.checkA11y(page, 'audit-log');
 
-    await page.getByLabel('Action').fill('api_token.create');
-    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByLabel('Exact action').fill('api_token.create');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
     await gone(table.getByRole('cell', { name: 'member.add', exact: true }));
     assert.equal(await table.getByRole('row').count(), 2, 'a header row and the one api_token.create event');
 

@@ -227,6 +227,7 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await filters.getByRole('button', { name: 'Clear filters' }).click();
     await admin.waitForURL(`${e2e.url}/audit-log`);
     assert.equal(await filters.getByLabel('Action group').inputValue(), '');
+    assert.equal((await focused(admin)).text, 'Apply filters', 'the keyboard stays in the form when Clear goes away');
     await admin.setViewportSize({ width: 400, height: 860 });
     await assertNoHorizontalScroll(admin, 'audit log at 400 px');
     await e2e.screenshot(admin, 'narrow-audit-log-filters');

@@ -134,6 +134,7 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
   }
   const errors = local ?? apiErrors;
   const formRef = useRef<HTMLFormElement>(null);
+  const applyRef = useRef<HTMLButtonElement>(null);
   useFocusFirstError(formRef, errors);
   const set = (key: keyof AuditFilters) => (event: { target: { value: string } }) => setDraft({ ...draft, [key]: event.target.value });
 
@@ -204,11 +205,18 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
       </div>
       {errors.form && <p className="field-error">{errors.form}</p>}
       <div className="actions">
-        <button type="submit" className="button-primary">
+        <button ref={applyRef} type="submit" className="button-primary">
           Apply filters
         </button>
         {hasFilters(applied) && (
-          <button type="button" onClick={() => onApply(NO_FILTERS)}>
+          <button
+            type="button"
+            onClick={() => {
+              // This button goes away with the filters: keep the keyboard in the form.
+              applyRef.current?.focus();
+              onApply(NO_FILTERS);
+            }}
+          >
             Clear filters
           </button>
         )}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { isSealed, open as unseal } from '../../src/crypto/sealing.ts';
-import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, runnerPrivateKey, startE2E, visible } from './support.ts';
+import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, inviteAndRegister, runnerPrivateKey, startE2E, visible } from './support.ts';
 import type { DemoInfo, E2E, OpenPage } from './support.ts';
 
 // The pages users came for, against `keyway start --demo` (the bundled emulator plays Entra ID and
@@ -24,7 +24,8 @@ async function signIn(page: Page, e2e: E2E, email: string, password: string) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${e2e.url}/runners`);
+  // Members land on Open a repository.
+  await page.waitForURL(`${e2e.url}/open`);
 }
 
 async function openUrl(page: Page, url: string) {
@@ -83,13 +84,7 @@ describe('web UI: authorize, open a repository, environments (demo mode)', { ski
     await e2e.screenshot(page, 'demo-runner-integration');
 
     // The admin adds the second member for the PAT journey.
-    const me = (await (await page.request.get(`${e2e.url}/api/v1/me`)).json()) as { csrfToken: string };
-    const created = await page.request.post(`${e2e.url}/api/v1/members`, {
-      headers: { 'x-csrf-token': me.csrfToken },
-      data: { email: SECOND.email, displayName: SECOND.name, password: SECOND.password, role: 'member' },
-    });
-    assert.equal(created.status(), 201, await created.text());
-    secondUserId = ((await created.json()) as { id: string }).id;
+    secondUserId = await inviteAndRegister(page, e2e.url, { email: SECOND.email, name: SECOND.name, password: SECOND.password });
   });
 
   it('the member opens the demo pull request, sees the Authorize panel, and a declined consent is reported', async () => {

@@ -142,8 +142,8 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await e2e.screenshot(page, 'audit-log');
     await e2e.checkA11y(page, 'audit-log');
 
-    await page.getByLabel('Action').fill('api_token.create');
-    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByLabel('Exact action').fill('api_token.create');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
     await gone(table.getByRole('cell', { name: 'member.add', exact: true }));
     assert.equal(await table.getByRole('row').count(), 2, 'a header row and the one api_token.create event');
 
@@ -237,8 +237,9 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
 
     await page.getByLabel('Password').fill(MEMBER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${e2e.url}/runners`);
-    await heading(page, 'Runners');
+    // Members land on Open a repository, admins on Runners.
+    await page.waitForURL(`${e2e.url}/open`);
+    await heading(page, 'Open a repository');
     await visible(page.getByRole('banner').getByText(MEMBER.name));
   });
 
@@ -247,6 +248,8 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await visible(nav.getByRole('link', { name: 'API tokens' }));
     const links = await nav.getByRole('link').allTextContents();
     assert.deepEqual(links, ['Open a repository', 'Environments', 'Authorizations', 'Projects', 'Runners', 'API tokens', 'Account']);
+    await nav.getByRole('link', { name: 'Runners' }).click();
+    await heading(page, 'Runners');
     assert.equal(await page.getByRole('button', { name: 'Register a runner' }).count(), 0);
     await e2e.screenshot(page, 'member-runners');
 

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, request as playwrightRequest } from 'playwright-core';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { startCli } from '../support/cli.ts';
 import type { RunningCli } from '../support/cli.ts';
@@ -244,5 +244,25 @@ export async function demoIntegration(dataDir: string): Promise<{ id: string; cl
     return { id: row.id, clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url, clientSecret };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Adds a person the way Keyway lets an admin: an invitation, accepted by the person creating their
+ * account through its link (in a request context of its own, so the admin's session is untouched).
+ */
+export async function inviteAndRegister(admin: Page, baseUrl: string, person: { email: string; name: string; password: string; role?: 'admin' | 'member' }): Promise<string> {
+  const me = (await (await admin.request.get(`${baseUrl}/api/v1/me`)).json()) as { csrfToken: string };
+  const invited = await admin.request.post(`${baseUrl}/api/v1/invitations`, { headers: { 'x-csrf-token': me.csrfToken }, data: { email: person.email, role: person.role ?? 'member' } });
+  assert.equal(invited.status(), 201, await invited.text());
+  const token = new URL(((await invited.json()) as { url: string }).url).hash.replace('#token=', '');
+  const context = await playwrightRequest.newContext({ baseURL: baseUrl });
+  try {
+    const registered = await context.post('/api/v1/invitations/register', { data: { token, displayName: person.name, password: person.password } });
+    assert.equal(registered.status(), 200, await registered.text());
+    const who = (await (await context.get('/api/v1/me')).json()) as { user: { id: string } };
+    return who.user.id;
+  } finally {
+    await context.dispose();
   }
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, messageOf, onSessionLost, setCsrfToken } from './api.ts';
+import { landingFor, rememberPage } from './landing.ts';
 import { Alert, Loading } from './components/page.tsx';
 import { matchPath, navigate, useLocation } from './router.tsx';
 import { SessionContext } from './session.tsx';
@@ -21,14 +22,6 @@ import { ProjectsPage } from './pages/ProjectsPage.tsx';
 import { ProjectPage } from './pages/ProjectPage.tsx';
 
 type State = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; me: Me } | { status: 'error'; message: string };
-
-export const HOME = '/runners';
-
-/** A `next` target must stay inside the app: a path, never another origin (`//evil`, `/\evil`). */
-function safeNext(next: string | null): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || next.startsWith('/sign-in')) return HOME;
-  return next;
-}
 
 export function App() {
   const location = useLocation();
@@ -60,9 +53,15 @@ export function App() {
       const here = location.pathname + (location.search.size ? `?${location.search.toString()}` : '');
       navigate(here === '/' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(here)}`, { replace: true });
     } else if (state.status === 'signed-in' && (location.pathname === '/sign-in' || location.pathname === '/')) {
-      navigate(safeNext(location.search.get('next')), { replace: true });
+      navigate(landingFor(state.me, location.search.get('next')), { replace: true });
     }
-  }, [state.status, location.pathname, location.search]);
+  }, [state, location.pathname, location.search]);
+
+  // Members land on their last page next time (src/landing.ts says which pages count).
+  const userId = state.status === 'signed-in' ? state.me.user.id : undefined;
+  useEffect(() => {
+    if (userId) rememberPage(userId, location.pathname);
+  }, [userId, location.pathname]);
 
   const signOut = useCallback(async () => {
     try {

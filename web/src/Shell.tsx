@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import type { ChangeEvent, ReactNode } from 'react';
 import { api, messageOf } from './api.ts';
+import { homeFor } from './landing.ts';
 import { Alert } from './components/page.tsx';
 import { Link, navigate, useLocation } from './router.tsx';
 import { useSession } from './session.tsx';
@@ -35,7 +36,7 @@ export function Shell({ children }: { children: ReactNode }) {
       </a>
       <header className="app-header">
         <div className="header-row">
-          <Link to="/runners" className="brand">
+          <Link to={homeFor(me.role)} className="brand">
             <img src="/favicon.svg" alt="" width="24" height="24" />
             Keyway
           </Link>

@@ -50,9 +50,11 @@ export interface CreatedApiToken {
 export interface AuditEvent {
   id: string;
   createdAt: string;
-  actor: { type: string; id: string | null; label: string | null };
+  /** `label` is what was recorded then (an email, a runner's name); `name` is the actor's name now, null when unknown or gone. */
+  actor: { type: string; id: string | null; label: string | null; name: string | null };
   action: string;
-  target: { type: string; id: string | null } | null;
+  /** `name` is null when the target has no name or no longer exists. */
+  target: { type: string; id: string | null; name: string | null } | null;
   outcome: string;
   ip: string | null;
   userAgent: string | null;

@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ManagementDB } from '../../db/management-schema.ts';
+import type { AuditEventRow, ManagementDB } from '../../db/management-schema.ts';
 import { newId } from '../identity/tokens.ts';
 import type { Principal } from '../identity/principal.ts';
+import { auditQuery } from './filters.ts';
+import type { AuditListOptions } from './filters.ts';
+import { createAuditStore } from './store.ts';
+import type { AuditStore } from './store.ts';
+
+export type { AuditListOptions };
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
@@ -34,7 +40,76 @@ export function scrubDetails(details: Record<string, unknown>): Record<string, u
   return out;
 }
 
+export interface AuditEventView {
+  id: string;
+  createdAt: string;
+  /** `label` is what was recorded at the time (an email, a runner's name); `name` is the actor's name now. */
+  actor: { type: string; id: string | null; label: string | null; name: string | null };
+  action: string;
+  /** `name` is null when the target has no name or no longer exists. */
+  target: { type: string; id: string | null; name: string | null } | null;
+  outcome: string;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+}
+
+/** How a scm integration is named: its host, and its virtual directory on Azure DevOps Server. */
+const integrationName = (row: { host: string; virtual_directory: string }) => (row.virtual_directory ? `${row.host}/${row.virtual_directory.replace(/^\/+/, '')}` : row.host);
+
+/** An environment is named by its repository: organization/project/repository. */
+function environmentName(repository: string): string | null {
+  try {
+    const r = JSON.parse(repository) as { organization?: string; project?: string; repository?: string };
+    return [r.organization, r.project, r.repository].filter(Boolean).join('/') || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The names of everything a page of events refers to, read now: one query per kind of thing, never
+ * one per event. Only the organization's own things are named; anything else (deleted, or a user
+ * who left) stays an id.
+ */
+async function resolveNames(store: AuditStore, organizationId: string, rows: AuditEventRow[]): Promise<(type: string, id: string | null) => string | null> {
+  const ids = new Map<string, Set<string>>();
+  const want = (type: string | null, id: string | null) => {
+    if (!type || !id) return;
+    let set = ids.get(type);
+    if (!set) ids.set(type, (set = new Set()));
+    set.add(id);
+  };
+  for (const row of rows) {
+    if (row.actor_type === 'user' || row.actor_type === 'runner') want(row.actor_type, row.actor_id);
+    want(row.target_type, row.target_id);
+  }
+  const list = (type: string) => [...(ids.get(type) ?? [])];
+  const [users, runners, projects, connections, syncs, tokens, integrations, environments, organization] = await Promise.all([
+    store.users(organizationId, list('user')),
+    store.named('runners', organizationId, list('runner')),
+    store.named('projects', organizationId, list('project')),
+    store.named('app_connections', organizationId, list('app_connection')),
+    store.named('variable_syncs', organizationId, list('sync')),
+    store.named('api_tokens', organizationId, list('api_token')),
+    store.integrations(organizationId, list('scm_integration')),
+    store.environments(organizationId, list('environment')),
+    ids.get('organization')?.has(organizationId) ? store.organization(organizationId) : undefined,
+  ]);
+  const names = new Map<string, string | null>();
+  const put = (type: string, id: string, name: string | null) => names.set(`${type}\u0000${id}`, name);
+  for (const u of users) put('user', u.id, u.display_name || u.email);
+  for (const [type, rowsOfType] of [['runner', runners], ['project', projects], ['app_connection', connections], ['sync', syncs], ['api_token', tokens]] as const) {
+    for (const r of rowsOfType) put(type, r.id, r.name);
+  }
+  for (const i of integrations) put('scm_integration', i.id, integrationName(i));
+  for (const e of environments) put('environment', e.id, environmentName(e.repository));
+  if (organization) put('organization', organization.id, organization.name);
+  return (type, id) => (id === null ? null : (names.get(`${type}\u0000${id}`) ?? null));
+}
+
 export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () => new Date()) {
+  const store = createAuditStore(db);
   return {
     async record(entry: AuditEntry): Promise<void> {
       const actor = entry.actor;
@@ -42,25 +117,21 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
       const actorId = person ? actor.userId : actor.kind === 'runner' ? actor.runnerId : null;
       const actorLabel = person ? actor.email : actor.kind === 'runner' ? actor.name : (actor.label ?? null);
       const organizationId = entry.organizationId !== undefined ? entry.organizationId : 'organizationId' in actor ? actor.organizationId : null;
-      const details = JSON.stringify(scrubDetails(entry.details ?? {}));
-      await db
-        .insertInto('audit_events')
-        .values({
-          id: newId('aud'),
-          organization_id: organizationId,
-          actor_type: actor.kind,
-          actor_id: actorId,
-          actor_label: actorLabel,
-          action: entry.action,
-          target_type: entry.target?.type ?? null,
-          target_id: entry.target?.id ?? null,
-          outcome: entry.outcome,
-          ip: entry.client?.ip ?? null,
-          user_agent: entry.client?.userAgent?.slice(0, 300) ?? null,
-          details,
-          created_at: now().toISOString(),
-        })
-        .execute();
+      await store.insert({
+        id: newId('aud'),
+        organization_id: organizationId,
+        actor_type: actor.kind,
+        actor_id: actorId,
+        actor_label: actorLabel,
+        action: entry.action,
+        target_type: entry.target?.type ?? null,
+        target_id: entry.target?.id ?? null,
+        outcome: entry.outcome,
+        ip: entry.client?.ip ?? null,
+        user_agent: entry.client?.userAgent?.slice(0, 300) ?? null,
+        details: JSON.stringify(scrubDetails(entry.details ?? {})),
+        created_at: now().toISOString(),
+      });
     },
 
     /**
@@ -72,48 +143,41 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
       const at = now();
       const minute = at.toISOString().slice(0, 16);
       const id = `aud_agg_${createHash('sha256').update(`${entry.action}|${entry.ip}|${minute}`).digest('base64url').slice(0, 22)}`;
-      await db
-        .insertInto('audit_events')
-        .values({
-          id,
-          organization_id: null,
-          actor_type: 'anonymous',
-          actor_id: null,
-          actor_label: entry.label,
-          action: entry.action,
-          target_type: null,
-          target_id: null,
-          outcome: 'failure',
-          ip: entry.ip,
-          user_agent: null,
-          details: JSON.stringify(entry.reason ? { reason: entry.reason } : {}),
-          created_at: at.toISOString(),
-          occurrences: 1,
-        })
-        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ occurrences: eb('audit_events.occurrences', '+', 1) })))
-        .execute();
+      await store.upsertCounted({
+        id,
+        organization_id: null,
+        actor_type: 'anonymous',
+        actor_id: null,
+        actor_label: entry.label,
+        action: entry.action,
+        target_type: null,
+        target_id: null,
+        outcome: 'failure',
+        ip: entry.ip,
+        user_agent: null,
+        details: JSON.stringify(entry.reason ? { reason: entry.reason } : {}),
+        created_at: at.toISOString(),
+        occurrences: 1,
+      });
     },
 
-    /** Newest first; `before` is the cursor (an event's createdAt|id) for the next page. */
-    async list(organizationId: string, options: { limit: number; before?: string; action?: string }) {
-      let query = db.selectFrom('audit_events').selectAll().where('organization_id', '=', organizationId);
-      if (options.action) query = query.where('action', '=', options.action);
-      if (options.before) {
-        const [createdAt, id] = options.before.split('|');
-        if (createdAt && id) {
-          query = query.where((eb) => eb.or([eb('created_at', '<', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)])]));
-        }
-      }
-      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit + 1).execute();
+    /**
+     * One organization's events, newest first, filtered, with the names of actors and targets.
+     * `nextCursor` (an event's createdAt|id) continues with the same filters.
+     */
+    async list(organizationId: string, options: AuditListOptions): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
+      const query = auditQuery(organizationId, options);
+      const rows = await store.page(query);
       const page = rows.slice(0, options.limit);
+      const name = await resolveNames(store, organizationId, page);
       const last = page[page.length - 1];
       return {
         events: page.map((r) => ({
           id: r.id,
           createdAt: r.created_at,
-          actor: { type: r.actor_type, id: r.actor_id, label: r.actor_label },
+          actor: { type: r.actor_type, id: r.actor_id, label: r.actor_label, name: r.actor_type === 'user' || r.actor_type === 'runner' ? name(r.actor_type, r.actor_id) : null },
           action: r.action,
-          target: r.target_type ? { type: r.target_type, id: r.target_id } : null,
+          target: r.target_type ? { type: r.target_type, id: r.target_id, name: name(r.target_type, r.target_id) } : null,
           outcome: r.outcome,
           ip: r.ip,
           userAgent: r.user_agent,

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { PostgresAdapter } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { ManagementDB, ProjectRole } from '../../db/management-schema.ts';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.ts';
 import { slugify } from '../identity/service.ts';
@@ -103,29 +104,42 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
       const target = await query.executeTakeFirst();
       if (!target) throw badRequest('not_an_organization_member', 'that person is not a member of this organization; an organization admin must add them first', input.userId !== undefined ? 'userId' : 'email');
       const at = now().toISOString();
-      const existing = await db.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', target.id).executeTakeFirst();
-      if (existing) {
-        if (existing.role === 'owner' && input.role !== 'owner') await this.keepAnOwner(projectId, target.id);
-        await db.updateTable('project_members').set({ role: input.role }).where('project_id', '=', projectId).where('user_id', '=', target.id).execute();
-      } else {
-        await db.insertInto('project_members').values({ project_id: projectId, user_id: target.id, role: input.role, created_at: at }).execute();
-      }
+      const existing = await db.transaction().execute(async (trx) => {
+        const found = await trx.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', target.id).executeTakeFirst();
+        if (found) {
+          if (found.role === 'owner' && input.role !== 'owner') await keepAnOwner(trx, projectId, target.id);
+          await trx.updateTable('project_members').set({ role: input.role }).where('project_id', '=', projectId).where('user_id', '=', target.id).execute();
+        } else {
+          await trx.insertInto('project_members').values({ project_id: projectId, user_id: target.id, role: input.role, created_at: at }).execute();
+        }
+        return found;
+      });
       return { userId: target.id, email: target.email, role: input.role, created: !existing };
     },
 
     async removeMember(user: UserPrincipal, projectId: string, userId: string) {
       await this.require(user, projectId, 'owner');
-      const existing = await db.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
-      if (!existing) throw notFound('project member');
-      if (existing.role === 'owner') await this.keepAnOwner(projectId, userId);
-      await db.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
-    },
-
-    async keepAnOwner(projectId: string, leavingUserId: string) {
-      const owners = await db.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('role', '=', 'owner').execute();
-      if (owners.every((o) => o.user_id === leavingUserId)) throw conflict('last_owner', 'a project needs at least one owner; make someone else owner first');
+      await db.transaction().execute(async (trx) => {
+        const existing = await trx.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+        if (!existing) throw notFound('project member');
+        if (existing.role === 'owner') await keepAnOwner(trx, projectId, userId);
+        await trx.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
+      });
     },
   };
+}
+
+/**
+ * Refuses to let the last owner of a project go (removed or made a member). Called inside the
+ * transaction that makes the change: on PostgreSQL the project's owner rows are locked, so two
+ * owners demoting each other at once cannot both pass (the second waits and then sees one owner);
+ * SQLite runs one transaction at a time.
+ */
+async function keepAnOwner(trx: Transaction<ManagementDB>, projectId: string, leavingUserId: string) {
+  let owners = trx.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('role', '=', 'owner');
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) owners = owners.forUpdate();
+  const rows = await owners.execute();
+  if (rows.every((o) => o.user_id === leavingUserId)) throw conflict('last_owner', 'a project needs at least one owner; make someone else owner first');
 }
 
 export type ProjectService = ReturnType<typeof createProjectService>;

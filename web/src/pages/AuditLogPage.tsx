@@ -1,12 +1,16 @@
-import { useState } from 'react';
-import type { FormEvent } from 'react';
-import { TextField } from '../components/fields.tsx';
+import { useMemo, useState } from 'react';
+import type { ApiError } from '../api.ts';
+import { formErrorsFrom } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
-import { useLocation } from '../router.tsx';
-import type { AuditEvent } from '../types.ts';
+import { navigate, useLocation } from '../router.tsx';
+import { sentence } from '../text.ts';
+import type { AuditEvent, Member, Runner } from '../types.ts';
 import { useApi } from '../use-api.ts';
+import { API_FIELDS, AuditFilterForm, apiQuery, filtersFrom, filtersToSearch, hasFilters, targetLabel } from './audit-filters.tsx';
+import type { AuditFilters } from './audit-filters.tsx';
 
 const DEFAULT_LIMIT = 50;
 
@@ -15,75 +19,100 @@ function pageSize(raw: string | null): number {
   return Number.isInteger(n) && n >= 1 && n <= 500 ? n : DEFAULT_LIMIT;
 }
 
-function describeActor(event: AuditEvent): string {
-  return event.actor.label ?? (event.actor.id ? `${event.actor.type} ${event.actor.id}` : event.actor.type);
+/** Kinds of target that have a name: one without a name was deleted or is not this organization's. */
+const NAMED_TARGETS = new Set(['user', 'runner', 'scm_integration', 'project', 'app_connection', 'sync', 'environment', 'api_token', 'organization']);
+
+/** The actor as a person reads it: the name now, then what was recorded and the id. */
+function ActorCell({ actor }: { actor: AuditEvent['actor'] }) {
+  if (actor.type === 'anonymous' || actor.type === 'system') {
+    return (
+      <td>
+        {actor.label ?? '—'}
+        <div className="muted">{actor.type === 'anonymous' ? 'not signed in' : 'Keyway'}</div>
+      </td>
+    );
+  }
+  const name = actor.name ?? actor.label ?? actor.id ?? actor.type;
+  const recorded = actor.label && actor.label !== name ? actor.label : null;
+  return (
+    <td>
+      <strong>{name}</strong>
+      <div className="muted">
+        {actor.type}
+        {recorded && ` · ${recorded}`}
+        {actor.id && (
+          <>
+            {' · '}
+            <code>{actor.id}</code>
+          </>
+        )}
+        {actor.name === null && actor.id && ' (no longer here)'}
+      </div>
+    </td>
+  );
 }
 
-function describeTarget(event: AuditEvent): string {
-  if (!event.target) return '—';
-  return event.target.id ? `${event.target.type} ${event.target.id}` : event.target.type;
+function TargetCell({ target }: { target: AuditEvent['target'] }) {
+  if (!target) return <td className="muted">—</td>;
+  const gone = target.name === null && target.id !== null && NAMED_TARGETS.has(target.type);
+  return (
+    <td>
+      {target.name ? <strong>{target.name}</strong> : target.id && !gone ? <code>{target.id}</code> : null}
+      <div className="muted">
+        {targetLabel(target.type)}
+        {target.id && (target.name || gone) && (
+          <>
+            {' · '}
+            <code>{target.id}</code>
+          </>
+        )}
+        {gone && ' (not found now)'}
+      </div>
+    </td>
+  );
 }
 
 export function AuditLogPage() {
   const { search } = useLocation();
   const limit = pageSize(search.get('limit'));
-  const [action, setAction] = useState('');
-  const [filter, setFilter] = useState('');
-  // Cursors of the pages before this one: "Newer" pops, "Older" pushes.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const [cursor, setCursor] = useState<string>();
+  const applied = filtersFrom(search);
+  const query = apiQuery(applied);
+  query.set('limit', String(limit));
+  const members = useApi<{ members: Member[] }>('/members');
+  const runners = useApi<{ runners: Runner[] }>('/runners');
 
-  const query = new URLSearchParams({ limit: String(limit) });
-  if (cursor) query.set('cursor', cursor);
-  if (filter) query.set('action', filter);
-  const page = useApi<{ events: AuditEvent[]; nextCursor: string | null }>(`/audit-events?${query.toString()}`);
+  // Cursors of the pages before this one ("Newer" pops, "Older" pushes), for one query: new filters
+  // (or Back) start again at the first page.
+  const [paging, setPaging] = useState<{ query: string; before: string[]; cursor?: string }>({ query: '', before: [] });
+  const current = paging.query === query.toString() ? paging : { query: query.toString(), before: [] as string[], cursor: undefined };
+  const paged = new URLSearchParams(query);
+  if (current.cursor) paged.set('cursor', current.cursor);
+  const page = useApi<{ events: AuditEvent[]; nextCursor: string | null }>(`/audit-events?${paged.toString()}`);
+  const errors = useMemo(() => filterErrors(page.error), [page.error]);
 
-  function apply(event: FormEvent) {
-    event.preventDefault();
-    setFilter(action.trim());
-    setCursor(undefined);
-    setCursors([]);
+  function apply(filters: AuditFilters) {
+    const next = filtersToSearch(filters);
+    if (search.get('limit')) next.set('limit', String(limit));
+    const qs = next.toString();
+    navigate(`/audit-log${qs ? `?${qs}` : ''}`);
   }
 
   function older() {
     if (!page.data?.nextCursor) return;
-    setCursors([...cursors, cursor ?? '']);
-    setCursor(page.data.nextCursor);
+    setPaging({ query: current.query, before: [...current.before, current.cursor ?? ''], cursor: page.data.nextCursor });
   }
 
   function newer() {
-    const previous = cursors.slice(0, -1);
-    const last = cursors[cursors.length - 1];
-    setCursors(previous);
-    setCursor(last || undefined);
+    const last = current.before[current.before.length - 1];
+    setPaging({ query: current.query, before: current.before.slice(0, -1), cursor: last || undefined });
   }
-
-  const pageNumber = cursors.length + 1;
 
   return (
     <>
       <PageHeading title="Audit log" />
-      <p className="lead">Who did what in this organization, newest first.</p>
-      <form className="filter" onSubmit={apply} role="search" aria-label="Filter the audit log">
-        <TextField label="Action" name="action" value={action} onChange={(e) => setAction(e.target.value)} hint="An exact action, for example member.add or api_token.create." autoComplete="off" spellCheck={false} />
-        <div className="actions">
-          <button type="submit">Filter</button>
-          {filter && (
-            <button
-              type="button"
-              onClick={() => {
-                setAction('');
-                setFilter('');
-                setCursor(undefined);
-                setCursors([]);
-              }}
-            >
-              Show all
-            </button>
-          )}
-        </div>
-      </form>
-      <Listing items={page.data?.events} error={page.error?.message} loading={page.loading} empty={filter ? `No ${filter} events.` : 'No events yet.'}>
+      <p className="lead">Who did what in this organization, newest first. Names are as they are now; the ids beside them are what was recorded.</p>
+      <AuditFilterForm applied={applied} members={members.data?.members ?? []} runners={runners.data?.runners ?? []} errors={errors.form} onApply={apply} />
+      <Listing items={page.error ? undefined : page.data?.events} error={errors.other} loading={page.loading} empty={hasFilters(applied) ? 'No events match these filters.' : 'No events yet.'}>
         {(events) => (
           <DataTable label="Audit events" className="audit" columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client']}>
             {events.map((event) => (
@@ -91,9 +120,9 @@ export function AuditLogPage() {
                 <td>
                   <Time value={event.createdAt} />
                 </td>
-                <td>{describeActor(event)}</td>
+                <ActorCell actor={event.actor} />
                 <td className="mono">{event.action}</td>
-                <td className="mono">{describeTarget(event)}</td>
+                <TargetCell target={event.target} />
                 <td>
                   <span className={`badge badge-outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`}>{event.outcome}</span>
                 </td>
@@ -104,14 +133,24 @@ export function AuditLogPage() {
         )}
       </Listing>
       <nav className="pager" aria-label="Audit log pages">
-        <button type="button" onClick={newer} disabled={cursors.length === 0 || page.loading}>
+        <button type="button" onClick={newer} disabled={current.before.length === 0 || page.loading}>
           Newer
         </button>
-        <span aria-live="polite">Page {pageNumber}</span>
+        <span aria-live="polite">Page {current.before.length + 1}</span>
         <button type="button" onClick={older} disabled={!page.data?.nextCursor || page.loading}>
           Older
         </button>
       </nav>
     </>
   );
+}
+
+/** The API's complaint about a filter goes next to that filter; anything else above the results. */
+function filterErrors(error: ApiError | undefined): { form: FormErrors; other: string | undefined } {
+  if (!error) return { form: { fields: {} }, other: undefined };
+  const mapped = formErrorsFrom(error, API_FIELDS);
+  if (Object.keys(mapped.fields).length === 0) return { form: { fields: {} }, other: error.message };
+  const fields: Record<string, string> = {};
+  for (const [key, message] of Object.entries(mapped.fields)) fields[key] = sentence(message);
+  return { form: { fields }, other: undefined };
 }

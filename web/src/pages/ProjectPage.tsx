@@ -14,6 +14,7 @@ import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, startConsent, startedConsent } from './AppConnectionDialog.tsx';
+import { ProjectMembersSection } from './ProjectMembers.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncDialog } from './SyncDialog.tsx';
 
@@ -35,10 +36,10 @@ export function ProjectPage({ projectId }: { projectId: string }) {
     );
   }
   if (!project.data) return <Loading />;
-  return <ProjectView project={project.data} />;
+  return <ProjectView project={project.data} reload={project.reload} />;
 }
 
-function ProjectView({ project }: { project: Project }) {
+function ProjectView({ project, reload }: { project: Project; reload: () => void }) {
   const base = `/projects/${encodeURIComponent(project.id)}`;
   const connections = useApi<{ connections: AppConnection[] }>(`${base}/app-connections`);
   const syncs = useApi<{ syncs: VariableSync[] }>(`${base}/syncs`);
@@ -54,6 +55,7 @@ function ProjectView({ project }: { project: Project }) {
       </PageHeading>
       <ConnectionsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections} loading={connections.loading} error={connections.error?.message} reload={connections.reload} runners={runners.data?.runners ?? []} />
       <SyncsSection base={base} projectId={project.id} connections={connections.data?.connections ?? []} runners={runners.data?.runners ?? []} syncs={syncs.data?.syncs} loading={syncs.loading} error={syncs.error?.message} reload={syncs.reload} />
+      <ProjectMembersSection project={project} onAccessChanged={reload} />
     </>
   );
 }

@@ -1,0 +1,213 @@
+import { useState } from 'react';
+import type { FormEvent } from 'react';
+import { api, messageOf } from '../api.ts';
+import { DangerButton } from '../components/danger-button.tsx';
+import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { SelectField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Alert, SectionHeading, Time } from '../components/page.tsx';
+import { Listing } from '../components/listing.tsx';
+import { DataTable } from '../components/table.tsx';
+import { navigate } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import { sentence } from '../text.ts';
+import type { Member, Project } from '../types.ts';
+import { useApi } from '../use-api.ts';
+
+// Who is in a project. Owners and organization admins add members of the organization, change
+// their role and remove them; everyone else in the project sees the list. The server decides
+// (GET/POST/DELETE /projects/{id}/members) and keeps at least one owner; this shows its answers.
+
+type ProjectRole = 'owner' | 'member';
+
+export interface ProjectMember {
+  userId: string;
+  email: string;
+  displayName: string;
+  role: ProjectRole;
+  addedAt: string;
+}
+
+type Notice = { kind: 'success' | 'error'; text: string };
+
+const ROLE_LABEL: Record<ProjectRole, string> = { owner: 'Owner', member: 'Member' };
+
+const nameOf = (m: { displayName: string; email: string }) => m.displayName || m.email;
+
+export function ProjectMembersSection({ project, onAccessChanged }: { project: Project; onAccessChanged: () => void }) {
+  const { me, isAdmin } = useSession();
+  const base = `/projects/${encodeURIComponent(project.id)}/members`;
+  const members = useApi<{ members: ProjectMember[] }>(base);
+  const canManage = project.role === 'admin' || project.role === 'owner';
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<ProjectMember>();
+  const [busy, setBusy] = useState<string>();
+  const [notice, setNotice] = useState<Notice>();
+
+  /** After changing their own place in the project, a non-admin may see less (or nothing) of it. */
+  function afterOwnChange(userId: string, removed: boolean) {
+    if (userId !== me.user.id || isAdmin) return;
+    if (removed) navigate('/projects');
+    else onAccessChanged();
+  }
+
+  async function changeRole(member: ProjectMember, role: ProjectRole) {
+    setBusy(member.userId);
+    setNotice(undefined);
+    try {
+      await api.post(base, { userId: member.userId, role });
+      setNotice({ kind: 'success', text: `${nameOf(member)} is now ${role === 'owner' ? 'an owner' : 'a member'} of ${project.name}.` });
+      afterOwnChange(member.userId, false);
+    } catch (err) {
+      setNotice({ kind: 'error', text: `${nameOf(member)} is still ${member.role === 'owner' ? 'an owner' : 'a member'}: ${sentence(messageOf(err))}` });
+    } finally {
+      setBusy(undefined);
+      members.reload();
+    }
+  }
+
+  return (
+    <section className="section" aria-labelledby="project-members">
+      <SectionHeading id="project-members" title="Members">
+        {canManage && (
+          <button type="button" className="button-primary" onClick={() => setAdding(true)}>
+            Add a member
+          </button>
+        )}
+      </SectionHeading>
+      <p className="muted">
+        Owners manage the project's members and app connections; members use them.
+        {canManage ? '' : ' Ask an owner of the project to add or remove someone.'}
+      </p>
+      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
+      <Listing items={members.data?.members} error={members.error?.message} loading={members.loading} empty="Nobody is a member yet.">
+        {(items) => (
+          <DataTable label={`Members of ${project.name}`} columns={['Name', 'Email', 'Role', 'Added']} actions={canManage}>
+            {items.map((m) => {
+              const you = m.userId === me.user.id;
+              return (
+                <tr key={m.userId}>
+                  <td>
+                    {nameOf(m)}
+                    {you && <span className="muted"> (you)</span>}
+                  </td>
+                  <td>{m.email}</td>
+                  <td>
+                    {canManage ? (
+                      <select aria-label={`Project role of ${nameOf(m)}`} value={m.role} disabled={busy === m.userId} onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}>
+                        <option value="member">{ROLE_LABEL.member}</option>
+                        <option value="owner">{ROLE_LABEL.owner}</option>
+                      </select>
+                    ) : (
+                      ROLE_LABEL[m.role]
+                    )}
+                  </td>
+                  <td>
+                    <Time value={m.addedAt} />
+                  </td>
+                  {canManage && (
+                    <td className="row-actions">
+                      <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
+                        Remove
+                      </DangerButton>
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </DataTable>
+        )}
+      </Listing>
+      {adding && (
+        <AddProjectMemberDialog
+          project={project}
+          present={members.data?.members ?? []}
+          onClose={(added) => {
+            setAdding(false);
+            if (added) {
+              setNotice({ kind: 'success', text: `${added} was added to ${project.name}.` });
+              members.reload();
+            }
+          }}
+        />
+      )}
+      {removing && (
+        <ConfirmDialog
+          title={`Remove ${nameOf(removing)} from ${project.name}?`}
+          confirmLabel="Remove from project"
+          onClose={() => setRemoving(undefined)}
+          onConfirm={async () => {
+            await api.delete(`${base}/${encodeURIComponent(removing.userId)}`);
+            setNotice({ kind: 'success', text: `${nameOf(removing)} was removed from ${project.name}.` });
+            members.reload();
+            afterOwnChange(removing.userId, true);
+          }}
+        >
+          <p>
+            {removing.userId === me.user.id && !isAdmin
+              ? `You will no longer see ${project.name}, its app connections or its syncs.`
+              : `${nameOf(removing)} will no longer see ${project.name}, its app connections or its syncs. Their account and their place in the organization stay.`}
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+/** Picks a member of the organization who is not in the project yet, and their role. */
+function AddProjectMemberDialog({ project, present, onClose }: { project: Project; present: ProjectMember[]; onClose: (added?: string) => void }) {
+  const organization = useApi<{ members: Member[] }>('/members');
+  const candidates = (organization.data?.members ?? []).filter((m) => !m.disabled && !present.some((p) => p.userId === m.id));
+  const [userId, setUserId] = useState('');
+  const [role, setRole] = useState<ProjectRole>('member');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!userId) return setErrors({ fields: { userId: 'Pick the person to add.' } });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const added = await api.post<{ email: string }>(`/projects/${encodeURIComponent(project.id)}/members`, { userId, role });
+      const person = candidates.find((c) => c.id === userId);
+      onClose(person ? nameOf(person) : added.email);
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { userId: 'userId', email: 'userId', role: 'role' })));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={`Add a member to ${project.name}`} onClose={() => onClose()}>
+      {organization.error && <Alert>{organization.error.message}</Alert>}
+      {organization.data && candidates.length === 0 ? (
+        <>
+          <p>Everyone in the organization is already in this project. An organization admin adds people to the organization first.</p>
+          <div className="actions">
+            <button type="button" onClick={() => onClose()}>
+              Close
+            </button>
+          </div>
+        </>
+      ) : (
+        <Form ref={formRef} onSubmit={submit} error={errors.form}>
+          <SelectField label="Person" name="userId" value={userId} onChange={(e) => setUserId(e.target.value)} error={errors.fields.userId} hint="Members of the organization who are not in the project yet.">
+            <option value="">{organization.data ? 'Pick a person…' : 'Loading…'}</option>
+            {candidates.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.displayName && m.displayName !== m.email ? `${m.displayName} (${m.email})` : m.email}
+              </option>
+            ))}
+          </SelectField>
+          <SelectField label="Project role" name="role" value={role} onChange={(e) => setRole(e.target.value as ProjectRole)} error={errors.fields.role} hint="Owners also manage members and app connections.">
+            <option value="member">{ROLE_LABEL.member}</option>
+            <option value="owner">{ROLE_LABEL.owner}</option>
+          </SelectField>
+          <FormActions submit={busy ? 'Adding…' : 'Add to project'} disabled={busy || !organization.data} onCancel={() => onClose()} />
+        </Form>
+      )}
+    </Dialog>
+  );
+}

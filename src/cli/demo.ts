@@ -23,6 +23,9 @@ export async function startDemoEmulator(): Promise<{ emulator: EmulatorCommandRe
       // The emulator's app registration is also the instance-wide app of `oauth` app connections.
       azureDevOpsClientId: emulator.demo.app.clientId,
       azureDevOpsClientSecret: emulator.demo.app.clientSecret,
+      // And the instance's "Sign in with Microsoft" app, with the demo tenant bound to the organization.
+      ssoEntraClientId: emulator.demo.app.clientId,
+      ssoEntraClientSecret: emulator.demo.app.clientSecret,
     },
   };
 }
@@ -38,6 +41,18 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
   // And the callback of `oauth` app connections, so a project can connect one with the demo user.
   const appConnectionCallback = `${core.publicUrl}${OAUTH_CALLBACK_PATH}`;
   if (!emulator.demo.app.redirectUris.includes(appConnectionCallback)) emulator.demo.app.redirectUris.push(appConnectionCallback);
+  // Single sign-on: the callback registered, the demo tenant bound to the organization, so the
+  // emulator's user signs in with "Sign in with Microsoft" and joins as a member just in time.
+  const ssoCallback = core.sso.redirectUri();
+  if (!emulator.demo.app.redirectUris.includes(ssoCallback)) emulator.demo.app.redirectUris.push(ssoCallback);
+  const tenantId = emulator.demo.app.tenantId.toLowerCase();
+  const bound = await core.database.db.selectFrom('organization_sso_bindings').select('organization_id').where('kind', '=', 'entra-tenant').where('value', '=', tenantId).executeTakeFirst();
+  if (!bound) {
+    await core.database.db
+      .insertInto('organization_sso_bindings')
+      .values({ id: `ssob_demo${randomBytes(6).toString('hex')}`, organization_id: admin.organizationId, kind: 'entra-tenant', value: tenantId, created_by: null, created_at: new Date().toISOString() })
+      .execute();
+  }
   const saved = await core.integrations.create(admin.organizationId, runner.id, {
     id: integrationId,
     scmId: 'azure-devops',
@@ -63,6 +78,7 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
     `  Repository access on the local runner: dev.azure.com with OAuth and PATs (Save & Test: ${saved.test.valid ? 'valid' : 'failed'})`,
     `  Keyway member: ${email} / ${password}`,
     `  Entra ID user (pick it on the emulator's sign-in page): ${demo.user.upn} / ${demo.user.password}`,
+    `  Sign in with Microsoft: the demo tenant ${demo.app.tenantId} is bound to this organization; ${demo.user.upn} joins as a member`,
     `  A PAT for that user: ${demo.pat}`,
     `  Directory (tenant) ID for oauth app connections: ${demo.app.tenantId} (organization ${demo.organization})`,
     `  Try: open ${repoUrl} (or its pull request 1: ${repoUrl}/pullrequest/1) and press Connect.`,

@@ -20,6 +20,10 @@ type RouteClass =
   | 'public'
   /** Any signed-in user; resources of their own organization (or their own). */
   | 'user'
+  /** Any signed-in person, even one whose session is in no organization yet; their own account. */
+  | 'account'
+  /** Instance operators (the bootstrap admin here; not the founder of organization B). */
+  | 'operator'
   /** Organization admins. */
   | 'admin'
   /** Members of the project and organization admins. */
@@ -39,6 +43,8 @@ interface RouteSpec {
   sessionOnly?: boolean;
   /** Ends the caller's session: allowed principals call it with a throwaway session. */
   endsSession?: boolean;
+  /** Ends every session of the caller's account: the matrix signs its own sessions in again afterwards. */
+  endsAllSessions?: boolean;
   /** What an allowed read of the fixture's resources answers when that is not 2xx/3xx, and why. */
   allowedRead?: { status: number; why: string };
 }
@@ -61,17 +67,40 @@ const rid = (ids: Ids) => `integrationId=${ids.integration}`;
 const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/auth/sign-in': { class: 'public', body: () => ({ email: 'nobody@acme.test', password: 'not-the-password-1' }) },
   'POST /api/v1/auth/link': { class: 'public' },
-  'POST /api/v1/auth/sign-out': { class: 'user', endsSession: true },
-  'GET /api/v1/me': { class: 'user' },
-  'PUT /api/v1/me/organization': { class: 'user' },
-  'PUT /api/v1/me/password': { class: 'user' },
+  'GET /api/v1/auth/sso/providers': { class: 'public' },
+  'POST /api/v1/auth/sso/{provider}/begin': { class: 'public', body: () => ({ email: 'someone@acme.test' }) },
+  'GET /api/v1/auth/sso/callback': { class: 'public', query: () => 'code=forged&state=forged' },
+  'POST /api/v1/auth/sign-out': { class: 'account', endsSession: true },
+  'GET /api/v1/me': { class: 'account' },
+  'PUT /api/v1/me/organization': { class: 'account' },
+  'PUT /api/v1/me/password': { class: 'account', sessionOnly: true, body: () => ({ password: 'an-intruders-new-passphrase' }) },
+  'GET /api/v1/me/sessions': { class: 'account' },
+  'DELETE /api/v1/me/sessions/{id}': { class: 'account' },
+  'POST /api/v1/me/sessions/sign-out-everywhere': { class: 'account', endsSession: true, endsAllSessions: true, sessionOnly: true },
+  'GET /api/v1/me/identities': { class: 'account' },
+  'DELETE /api/v1/me/identities/{id}': { class: 'account', sessionOnly: true },
+  'DELETE /api/v1/me/organizations/{organizationId}': { class: 'account', sessionOnly: true },
   'GET /api/v1/api-tokens': { class: 'user' },
-  'POST /api/v1/api-tokens': { class: 'user' },
+  'POST /api/v1/api-tokens': { class: 'user', sessionOnly: true, body: () => ({ name: 'minted by a token' }) },
   'DELETE /api/v1/api-tokens/{id}': { class: 'user', owner: 'admin-self' },
   'GET /api/v1/members': { class: 'user' },
-  'POST /api/v1/members': { class: 'admin', body: () => ({ email: 'intruder@evil.test', role: 'admin', password: 'intruder-password-1' }) },
   'PUT /api/v1/members/{userId}/role': { class: 'admin', body: () => ({ role: 'admin' }) },
-  'POST /api/v1/organizations': { class: 'user' },
+  'DELETE /api/v1/members/{userId}': { class: 'admin' },
+  'POST /api/v1/organizations': { class: 'operator', body: () => ({ name: 'Intruder Org' }) },
+  'GET /api/v1/organizations': { class: 'operator' },
+  'GET /api/v1/organization/settings': { class: 'admin' },
+  'PUT /api/v1/organization/settings': { class: 'admin', body: () => ({ passwordSignIn: false, projectCreation: 'members' }) },
+  'GET /api/v1/organization/sso': { class: 'admin' },
+  'POST /api/v1/organization/sso/bindings': { class: 'admin', body: () => ({ kind: 'email-domain', value: 'acme.test' }) },
+  'DELETE /api/v1/organization/sso/bindings/{id}': { class: 'admin' },
+  'GET /api/v1/users': { class: 'operator' },
+  'PUT /api/v1/users/{userId}/disabled': { class: 'operator', body: () => ({ disabled: true }) },
+  'GET /api/v1/invitations': { class: 'admin' },
+  'POST /api/v1/invitations': { class: 'admin', body: () => ({ email: 'intruder@evil.test', role: 'admin' }) },
+  'DELETE /api/v1/invitations/{id}': { class: 'admin' },
+  'POST /api/v1/invitations/preview': { class: 'public' },
+  'POST /api/v1/invitations/accept': { class: 'account', sessionOnly: true, body: () => ({ token: `kwi_${'A'.repeat(43)}` }) },
+  'POST /api/v1/invitations/register': { class: 'public' },
   'GET /api/v1/audit-events': { class: 'admin' },
   'GET /api/v1/runners': { class: 'user' },
   'POST /api/v1/runners': { class: 'admin', body: () => ({ name: 'intruder' }) },
@@ -158,6 +187,8 @@ for (const kind of [await preferredKind()]) {
     let world: World;
     let ids: Ids;
     let routes: { key: string; method: string; path: string }[] = [];
+    /** Signs the matrix's own browser sessions in again (after "sign out everywhere"). */
+    let signInAgain: () => Promise<void> = async () => undefined;
     const principals: Principal[] = [];
     const outcomes: Outcome[] = [];
     /** Values of organization A that another organization must never see. */
@@ -210,6 +241,12 @@ for (const kind of [await preferredKind()]) {
       const otherMemberBrowser = new Browser(plane.app);
       assert.equal((await otherMemberBrowser.signIn('member@other.test', 'other-member-password')).statusCode, 200);
       const otherAdminBrowser = new Browser(plane.app);
+      signInAgain = async () => {
+        await plane.memberBrowser.signIn(plane.member.email, plane.member.password);
+        await admin.signIn(plane.admin.email, plane.admin.password);
+        await otherMemberBrowser.signIn('member@other.test', 'other-member-password');
+        await otherAdminBrowser.signIn('founder@other.test', 'founder-password-1');
+      };
       assert.equal((await otherAdminBrowser.signIn('founder@other.test', 'founder-password-1')).statusCode, 200);
       world.canaries.watch('other-member-password', 'other member password');
 
@@ -281,7 +318,10 @@ for (const kind of [await preferredKind()]) {
         case 'runner':
           return p === 'runner' || p === 'other-runner';
         case 'user':
+        case 'account':
           return user;
+        case 'operator':
+          return p === 'admin' || p === 'admin-no-csrf';
         case 'admin':
           return p === 'admin' || p === 'admin-no-csrf' || p === 'other-org-admin';
         case 'project':
@@ -323,7 +363,8 @@ for (const kind of [await preferredKind()]) {
       if (spec.class === 'public') return { real: true, sample: true, check: (s) => s < 500, text: 'not 5xx' };
       if (spec.class !== 'runner' && write && p === 'admin-no-csrf') return refused((s) => s === 403, '403 (no CSRF token)');
       if (!mayTouch) return refused((s) => s === 403 || s === 404 || s === 409, "403/404 (another's resource)");
-      if (spec.sessionOnly && p === 'member-token') return { real: !write, sample: false, check: (s) => s === 403, text: '403 (browser session only)' };
+      // A token is refused even with a body that would work from a browser session.
+      if (spec.sessionOnly && p === 'member-token') return { real: !write, sample: write, check: (s) => s === 403, text: '403 (browser session only)' };
       // Allowed: reads of real resources succeed; writes go to ids that do not exist, or carry an
       // empty body, so the matrix changes nothing.
       if (!write && hasIds && spec.allowedRead) {
@@ -371,6 +412,7 @@ for (const kind of [await preferredKind()]) {
           }
           const url = `${fill(path, want.real)}${spec.query ? `?${spec.query(ids)}` : ''}`;
           const res = await call(principal, method, url, want.sample ? spec.body?.(ids) : {});
+          if (spec.endsAllSessions && res.statusCode < 300) await signInAgain();
           world.canaries.response(`${key} as ${p.name}`, res);
           const ok = want.check(res.statusCode) && res.statusCode < 500;
           outcomes.push({ route: key, principal: p.name, status: res.statusCode, expected: want.text, ok });

@@ -29,6 +29,9 @@ for (const { kind, skip } of await databaseKinds()) {
     let bound: EntraTenant;
     let unbound: EntraTenant;
     let clientId: string;
+    let clientSecret: string;
+    /** Codes and states that passed through callbacks: they must not be kept anywhere. */
+    const seen: string[] = [];
 
     async function begin(body: Record<string, unknown>, browser?: Browser): Promise<Started> {
       const headers: Record<string, string> = {};
@@ -45,6 +48,10 @@ for (const { kind, skip } of await databaseKinds()) {
 
     async function deliver(callback: string, ssoCookie: string | undefined, browser?: Browser): Promise<LightMyRequestResponse> {
       const url = new URL(callback);
+      for (const name of ['code', 'state']) {
+        const value = url.searchParams.get(name);
+        if (value && value.length > 20) seen.push(value);
+      }
       const cookies: string[] = [];
       if (ssoCookie) cookies.push(`keyway_sso=${ssoCookie}`);
       if (browser?.cookie) cookies.push(browser.cookie);
@@ -69,6 +76,7 @@ for (const { kind, skip } of await databaseKinds()) {
       unbound = emu.entra.addTenant({ displayName: 'Fabrikam', domain: `fabrikam-${kind}.onmicrosoft.com` });
       const app = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway sign-in', redirectUris: [CALLBACK], multiTenant: true });
       clientId = app.app.clientId;
+      clientSecret = app.clientSecret;
       t = await startTestManagement(kind, {
         publicUrl: PUBLIC_URL,
         allowInsecureHosts: true,
@@ -287,6 +295,19 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(proven.statusCode, 201, proven.body);
       const taken = await plain.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: bound.id } });
       assert.equal(taken.statusCode, 403, 'no proof for somebody else\'s tenant');
+    });
+
+    it('keeps the client secret, codes, states and session tokens out of logs and the database', async () => {
+      assert.ok(seen.length > 10, 'callbacks were observed');
+      const dump: string[] = [];
+      for (const table of ['sessions', 'sso_states', 'sso_identities', 'audit_events', 'users', 'invitations', 'organization_sso_bindings'] as const) {
+        dump.push(JSON.stringify(await t.database.db.selectFrom(table).selectAll().execute()));
+      }
+      const haystacks = { logs: t.logs.text, database: dump.join('\n') };
+      for (const [where, text] of Object.entries(haystacks)) {
+        assert.ok(!text.includes(clientSecret), `the SSO client secret is not in the ${where}`);
+        for (const value of seen) assert.ok(!text.includes(value), `a code or state is not in the ${where}`);
+      }
     });
 
     it('keeps a disabled Entra user out: Entra refuses the sign-in and no callback comes', async () => {

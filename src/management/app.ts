@@ -201,7 +201,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerSignInPage(app);
   registerIdentityRoutes(app, { identity, audit, secureCookies });
   registerOrganizationRoutes(app, { organizations, identity, ssoStore, audit, secureCookies, ssoCallbackUrl: () => sso.redirectUri(), ssoConfigured });
-  registerSsoRoutes(app, { sso, audit, secureCookies, publicUrl: () => publicUrl });
+  registerSsoRoutes(app, { sso, audit, secureCookies, publicUrl: () => publicUrl, checkCsrf: (principal, presented) => identity.checkCsrf(principal, presented) });
   registerAuditRoutes(app, { audit });
   registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),

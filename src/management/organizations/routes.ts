@@ -336,7 +336,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
   app.post(
     '/api/v1/invitations/preview',
     {
-      config: { auth: 'public' },
+      config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
       schema: {
         tags: ['organizations'],
         summary: 'What an invitation link is for: the organization, the invited address and role',
@@ -377,7 +377,8 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
   app.post(
     '/api/v1/invitations/register',
     {
-      config: { auth: 'public' },
+      // Creates accounts: a tight budget per address.
+      config: { auth: 'public', rateLimit: { max: 10, timeWindow: '1 minute' } },
       schema: {
         tags: ['organizations'],
         summary: 'Accept an invitation by creating the invited account (when that address has none): sets its password and signs in',

@@ -10,9 +10,11 @@ import type { AccountPrincipal, UserPrincipal } from '../identity/principal.ts';
 import { CALLBACK_HEADERS } from '../oauth/callback-page.ts';
 import { SSO_CALLBACK_PATH, SSO_STATE_MINUTES } from './service.ts';
 import type { SsoOutcome, SsoService } from './service.ts';
+import type { IdentityService } from '../identity/service.ts';
 
 export interface SsoRouteDeps {
   sso: SsoService;
+  checkCsrf: IdentityService['checkCsrf'];
   audit: Pick<AuditLog, 'record'>;
   secureCookies: boolean;
   publicUrl: () => string;
@@ -32,7 +34,7 @@ export function ssoCookieName(secure: boolean): string {
 
 export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { sso, audit } = deps;
+  const { sso, audit, checkCsrf } = deps;
   const cookie = ssoCookieName(deps.secureCookies);
 
   app.get(
@@ -51,7 +53,8 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
   app.post(
     '/api/v1/auth/sso/:provider/begin',
     {
-      config: { auth: 'public' },
+      // Each start stores a state and may ask Entra about a domain: a tighter budget per address.
+      config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
       schema: {
         tags: ['identity'],
         summary:
@@ -74,7 +77,8 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     async (request, reply) => {
       const intent = request.body.intent ?? 'sign-in';
       const person = request.principal?.kind === 'user' || request.principal?.kind === 'account' ? request.principal : undefined;
-      if (intent !== 'sign-in' && person?.via === 'session' && request.headers['x-csrf-token'] !== person.csrfToken) {
+      const presented = request.headers['x-csrf-token'];
+      if (intent !== 'sign-in' && person?.via === 'session' && !checkCsrf(person, typeof presented === 'string' ? presented : undefined)) {
         // The route is public (sign-in starts signed out); the session intents check CSRF themselves.
         return reply.code(403).send({ error: { code: 'csrf_failed', message: 'missing or wrong X-CSRF-Token header' } });
       }

@@ -151,11 +151,14 @@ export function createSsoService(deps: SsoServiceDeps) {
     const membership = await identity.store.membership(userId, organizationId);
     if ('refused' in decision) {
       if (membership?.source === 'sso') {
-        await deps.organizations.offboard(userId, organizationId, 'sso_claims').catch(async (err: unknown) => {
+        const system = { kind: 'system' as const, label: 'single sign-on' };
+        try {
+          await deps.organizations.offboard(userId, organizationId, 'sso_claims');
+          await deps.audit.record({ organizationId, actor: system, action: 'member.remove', target: { type: 'user', id: userId }, outcome: 'success', details: { reason: 'sso_claims' } });
+        } catch (err) {
           // The last admin stays: an organization always keeps one. Recorded for the other admins.
-          await deps.audit.record({ organizationId, actor: { kind: 'system', label: 'single sign-on' }, action: 'member.sso_sync_skipped', target: { type: 'user', id: userId }, outcome: 'failure', details: { reason: (err as ApiError).code ?? 'error' } });
-        });
-        await deps.audit.record({ organizationId, actor: { kind: 'system', label: 'single sign-on' }, action: 'member.remove', target: { type: 'user', id: userId }, outcome: 'success', details: { reason: 'sso_claims' } });
+          await deps.audit.record({ organizationId, actor: system, action: 'member.sso_sync_skipped', target: { type: 'user', id: userId }, outcome: 'failure', details: { reason: (err as ApiError).code ?? 'error' } });
+        }
       }
       return { joined: false, refused: decision.refused };
     }

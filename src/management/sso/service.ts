@@ -230,7 +230,7 @@ export function createSsoService(deps: SsoServiceDeps) {
     if (!organizationId) {
       if (linkedUserId) return { userId: linkedUserId };
       throw new SsoRefusal(
-        'tenant_not_bound',
+        person.provider === 'entra' ? 'tenant_not_bound' : 'domain_not_bound',
         person.provider === 'entra'
           ? `your Microsoft tenant (${person.tenantId ?? 'unknown'}) is not bound to an organization on this Keyway; ask your admin for an invitation`
           : 'your account at this provider is not admitted by any organization on this Keyway; ask your admin for an invitation',

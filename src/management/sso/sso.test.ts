@@ -11,6 +11,8 @@ import { consentAtEntra } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/server.ts';
 import type { EmulatorHandle } from '../../../emulator/server.ts';
 import type { EntraTenant, EntraUser } from '../../../emulator/entra/index.ts';
+import { startTestOidcProvider } from '../../../test/support/oidc-provider.ts';
+import type { OidcPerson, TestOidcProvider } from '../../../test/support/oidc-provider.ts';
 
 const PUBLIC_URL = 'http://keyway.test';
 const CALLBACK = `${PUBLIC_URL}/api/v1/auth/sso/callback`;
@@ -316,6 +318,65 @@ for (const { kind, skip } of await databaseKinds()) {
       emu.entra.updateUser(user.oid, { disabled: true });
       const started = await begin({ email: user.upn });
       await assert.rejects(consentAtEntra(emu, started.redirectUrl, user.upn), /without a redirect/);
+    });
+  });
+}
+
+for (const { kind, skip } of await databaseKinds()) {
+  describe(`single sign-on with another OpenID Connect provider (${kind})`, { skip }, () => {
+    let idp: TestOidcProvider;
+    let t: TestManagement;
+
+    async function signInWith(person: OidcPerson) {
+      idp.signInAs(person);
+      const begin = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sso/oidc/begin', payload: {} });
+      assert.equal(begin.statusCode, 200, begin.body);
+      const ssoCookie = begin.cookies.find((c) => c.name === 'keyway_sso')!.value;
+      const authorize = await fetch(begin.json().redirectUrl, { redirect: 'manual' });
+      const callback = new URL(authorize.headers.get('location')!);
+      return t.app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie: `keyway_sso=${ssoCookie}` } });
+    }
+
+    before(async () => {
+      idp = await startTestOidcProvider(CALLBACK);
+      t = await startTestManagement(kind, { publicUrl: PUBLIC_URL, allowInsecureHosts: true, sso: { oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, name: 'Corp SSO' } } });
+      const admin = new Browser(t.app);
+      await admin.signIn(t.admin.email, t.admin.password);
+      const bound = await admin.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'email-domain', value: 'corp.example' } });
+      assert.equal(bound.statusCode, 201, bound.body);
+    });
+    after(async () => {
+      await t?.close();
+      await idp?.close();
+    });
+
+    it('offers the provider by its name', async () => {
+      const providers = (await t.app.inject({ method: 'GET', url: '/api/v1/auth/sso/providers' })).json().providers;
+      assert.deepEqual(providers, [{ id: 'oidc', name: 'Corp SSO', needsEmail: false }]);
+    });
+
+    it('admits a verified address of a bound domain just in time, keyed on the subject', async () => {
+      const res = await signInWith({ sub: 'corp-1', email: 'dana@corp.example', email_verified: true, name: 'Dana' });
+      assert.equal(res.statusCode, 303, res.body);
+      const browser = new Browser(t.app);
+      browser.absorb(res);
+      const me = (await browser.request({ method: 'GET', url: '/api/v1/me' })).json();
+      assert.equal(me.user.email, 'dana@corp.example');
+      assert.equal(me.organization.id, t.organizationId);
+      // The same subject with a changed address is still the same account.
+      const again = await signInWith({ sub: 'corp-1', email: 'dana.renamed@corp.example', email_verified: true });
+      assert.equal(again.statusCode, 303);
+      assert.equal((await t.core.identity.findUserByEmail('dana.renamed@corp.example')), undefined, 'no second account');
+    });
+
+    it('refuses an unverified address and an address of an unbound domain, creating nothing', async () => {
+      const unverified = await signInWith({ sub: 'corp-2', email: 'mallory@corp.example', email_verified: false });
+      assert.equal(unverified.statusCode, 400);
+      assert.match(unverified.body, /data-code="domain_not_bound"/);
+      const elsewhere = await signInWith({ sub: 'corp-3', email: 'erin@other.example', email_verified: true });
+      assert.equal(elsewhere.statusCode, 400);
+      assert.equal(await t.core.identity.findUserByEmail('mallory@corp.example'), undefined);
+      assert.equal(await t.core.identity.findUserByEmail('erin@other.example'), undefined);
     });
   });
 }

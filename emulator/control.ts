@@ -8,6 +8,7 @@ import type { AdoEnv } from './ado/context.ts';
 import type { User } from './ado/world.ts';
 import type { Counters } from './counters.ts';
 import type { Faults, FaultRuleInput } from './faults.ts';
+import type { ThrottleConfig } from './throttling.ts';
 
 export interface ControlDeps {
   env: AdoEnv;
@@ -302,6 +303,21 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         if (typeof b.refreshReuseFails === 'boolean') env.entra.faults.setRefreshReuseFails(b.refreshReuseFails);
         return { ok: true };
       });
+      // ---- throttling (Azure DevOps's consumption limit, emulator/throttling.ts) -------------
+      scope.get('/throttling', async () => ({ config: env.throttle.config(), ...env.throttle.snapshot() }));
+      scope.put('/throttling', async (req) => {
+        try {
+          return { config: env.throttle.configure(body(req) as Partial<ThrottleConfig>) };
+        } catch (e) {
+          const message = (e as Error).message;
+          throw new ControlError(400, 'invalid_field', message, /^[A-Za-z]+/.exec(message)?.[0]);
+        }
+      });
+      scope.post('/throttling/reset', async () => {
+        env.throttle.reset();
+        return { ok: true };
+      });
+
       scope.get('/counters', async () => deps.counters());
       scope.post('/counters/reset', async () => {
         deps.resetCounters();

@@ -1,5 +1,7 @@
 // Public API of the Azure DevOps + Entra ID emulator.
-export { startEmulator, rewriteVisualStudioHost } from './server.ts';
+export { startEmulator, rewriteVisualStudioHost, throttlingFromOptions } from './server.ts';
+export { Throttle, DEFAULT_THROTTLE_CONFIG, DEFAULT_COSTS } from './throttling.ts';
+export type { ThrottleConfig, RouteCost, ThrottleCounters, ThrottleKeyState } from './throttling.ts';
 export type { EmulatorCounters, EmulatorHandle, EmulatorUrls, StartEmulatorOptions } from './server.ts';
 export type { FaultRuleInput, ListenerName } from './faults.ts';
 export { World, WorldError } from './ado/world.ts';

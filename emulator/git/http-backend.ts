@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate, challengeHeaders, type HostKind, type Principal } from '../ado/auth.ts';
-import { params, resolveOrg, type AdoEnv } from '../ado/context.ts';
+import { admitMetered, chargeMetered, params, resolveOrg, type AdoEnv } from '../ado/context.ts';
+import { AdoError } from '../ado/errors.ts';
 import { gitRepository } from '../ado/shapes.ts';
 import { scopesGrant } from '../ado/scopes.ts';
 import type { Organization, Repository } from '../ado/world.ts';
@@ -89,7 +90,20 @@ async function serveGit(
     // A credential without code scope is refused like a bad credential (unconfirmed).
     return text(reply, 401, 'TF400813: The user is not authorized to access this resource.', challenge);
   }
-  return runBackend(env, req, reply, repo, tail, principal);
+  // Cloning and pushing count against the identity's consumption like REST calls ("even if build
+  // agents are self-hosted, they generate load by cloning", rate-limits documentation).
+  let metered: Awaited<ReturnType<typeof admitMetered>>;
+  try {
+    metered = await admitMetered(env, req, reply, principal, org);
+  } catch (e) {
+    if (e instanceof AdoError) return text(reply, e.status, e.message, e.headers);
+    throw e;
+  }
+  try {
+    return await runBackend(env, req, reply, repo, tail, principal);
+  } finally {
+    chargeMetered(env, reply, metered, undefined);
+  }
 }
 
 /** The service's answer to a push without write access (TF401027). */

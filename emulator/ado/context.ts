@@ -9,6 +9,7 @@ import { scopesGrant, type RequiredScope } from './scopes.ts';
 import type { Urls } from './urls.ts';
 import type { Organization, Project, Repository, World } from './world.ts';
 import { costRoute, type Throttle } from '../throttling.ts';
+import { issueToken, readToken } from './paging.ts';
 
 export interface AdoEnv {
   world: World;
@@ -243,13 +244,17 @@ export function requireRepository(ctx: OrgContext, project: Project | null, name
   return r;
 }
 
-/** `$top` / `continuationToken` paging over an ordered list; the token is the next offset. */
-export function page<T>(items: T[], top: string | undefined, token: string | undefined, defaultTop?: number): { items: T[]; next?: string } {
-  const start = token && /^\d+$/.test(token) ? Number(token) : 0;
-  const size = top && /^\d+$/.test(top) ? Number(top) : defaultTop;
+/**
+ * `$top` / `continuationToken` paging over an ordered list. Tokens are opaque and bound to `scope`
+ * (paging.ts): an unknown one is refused, never read as "start from 0".
+ */
+export function page<T>(items: T[], top: string | undefined, token: string | undefined, scope: string, defaultTop?: number, startAt = 0): { items: T[]; next?: string } {
+  const start = token !== undefined && token !== '' ? readToken(scope, token) : startAt;
+  if (top !== undefined && !/^\d+$/.test(top)) throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
+  const size = top !== undefined ? Number(top) : defaultTop;
   if (size === undefined) return { items: items.slice(start) };
   const slice = items.slice(start, start + size);
-  return start + size < items.length ? { items: slice, next: String(start + size) } : { items: slice };
+  return start + size < items.length ? { items: slice, next: issueToken(scope, start + size) } : { items: slice };
 }
 
 export function list<T>(reply: FastifyReply, items: T[], next?: string): { count: number; value: T[] } {

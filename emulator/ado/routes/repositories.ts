@@ -146,7 +146,7 @@ async function refsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCon
     })
     .filter((r) => !contains || r.name.toLowerCase().includes(contains.toLowerCase()))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const { items, next } = page(refs, q(req, '$top'), q(req, 'continuationToken'));
+  const { items, next } = page(refs, q(req, '$top'), q(req, 'continuationToken'), `refs:${repo.id}:${filter}:${contains ?? ''}`);
   const creator = repo.createdBy ? identityRef(ctx.env.urls, ctx.org, ctx.env.world.identity(repo.createdBy, ctx.org)) : undefined;
   return list(reply, items.map((r) => gitRef(ctx.env.urls, ctx.org, repo, r, creator, peel)), next);
 }

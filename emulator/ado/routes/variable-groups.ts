@@ -93,15 +93,10 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
       if (name) groups = groups.filter((g) => wildcard(name).test(g.name));
       const order = (q(req, 'queryOrder') ?? 'IdDescending').toLowerCase();
       groups.sort((a, b) => (order === 'idascending' ? a.id - b.id : b.id - a.id));
-      // continuationToken names the id to start from (as in GET_VariableGroupsByActionFilter.json).
-      const token = q(req, 'continuationToken');
-      if (token && /^\d+$/.test(token)) {
-        const t = Number(token);
-        groups = groups.filter((g) => (order === 'idascending' ? g.id >= t : g.id <= t));
-      }
-      const { items } = page(groups, q(req, '$top'), undefined);
-      const rest = groups.slice(items.length);
-      return list(reply, items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)), rest[0] ? String(rest[0].id) : undefined);
+      // Opaque tokens (paging.ts). The recorded GET_VariableGroupsByActionFilter request sends a
+      // plain group id, which the service may accept; the emulator refuses tokens it did not issue.
+      const { items, next } = page(groups, q(req, '$top'), q(req, 'continuationToken'), `variablegroups:${project.id}:${order}:${ids ?? ''}:${name ?? ''}`);
+      return list(reply, items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)), next);
     }),
   );
 

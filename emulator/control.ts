@@ -245,6 +245,17 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         });
         return { id: vg.id, name: vg.name };
       });
+      scope.post('/organizations/:org/variablegroups/:groupId/roles', async (req) => {
+        const b = body(req);
+        const { org, groupId } = req.params as { org: string; groupId: string };
+        const role = str(b, 'role', true);
+        if (role !== 'Reader' && role !== 'User' && role !== 'Administrator') {
+          throw new ControlError(400, 'invalid_field', "'role' must be Reader, User or Administrator", 'role');
+        }
+        if (!/^\d+$/.test(groupId)) throw new ControlError(400, 'invalid_field', 'the group id must be a number', 'groupId');
+        world.setVariableGroupRole(org, Number(groupId), str(b, 'identityId', true), role);
+        return { ok: true };
+      });
       scope.post('/users', async (req) => {
         const b = body(req);
         const user = world.addUser({
@@ -262,11 +273,16 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         const orgs = b.orgs === 'all' ? 'all' : strings(b, 'orgs');
         const scopes = strings(b, 'scopes');
         if (!scopes) throw new ControlError(400, 'missing_field', "'scopes' is required", 'scopes');
+        const format = str(b, 'format');
+        if (format !== undefined && format !== 'current' && format !== 'legacy') {
+          throw new ControlError(400, 'invalid_field', "'format' must be 'current' (84 characters) or 'legacy' (52 characters)", 'format');
+        }
         const { token, authorizationId } = world.createPat((req.params as { userId: string }).userId, {
           scopes,
           ...(orgs ? { orgs } : {}),
           ...(expiresAt ? { expiresAt: new Date(expiresAt) } : {}),
           ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}),
+          ...(format ? { format } : {}),
         });
         return { token, authorizationId };
       });

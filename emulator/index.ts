@@ -6,6 +6,6 @@ export type { EmulatorCounters, EmulatorHandle, EmulatorUrls, StartEmulatorOptio
 export type { FaultRuleInput, ListenerName } from './faults.ts';
 export { World, WorldError } from './ado/world.ts';
 export type { Organization, Project, Repository, User, ServicePrincipal, PatRecord, PullRequest, VariableGroup, RepositorySeed } from './ado/world.ts';
-export { generatePat, looksLikePat } from './ado/ids.ts';
+export { generatePat, generateLegacyPat, looksLikePat } from './ado/ids.ts';
 export { runEmulatorCommand } from './cli.ts';
 export type { EmulatorCommandOptions, EmulatorCommandResult } from './cli.ts';

@@ -2,7 +2,7 @@
 // authenticate, check `api-version`, check the credential's scope, then run the handler.
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { EntraEmulator } from '../entra/index.ts';
-import { checkApiVersion, requestedApiVersion, type ApiVersion } from './api-version.ts';
+import { checkApiVersion, checkResourceVersion, requestedApiVersion, resourceVersionFor, type ApiVersion } from './api-version.ts';
 import { authenticate, challengeHeaders, sendRestAuthFailure, wantsSuppress, type HostKind, type Principal } from './auth.ts';
 import { AdoError, errors } from './errors.ts';
 import { scopesGrant, type RequiredScope } from './scopes.ts';
@@ -155,6 +155,8 @@ async function runPipeline(
       released,
     });
     if (!check.ok) throw new AdoError(400, check.message, check.typeKey);
+    const resource = checkResourceVersion(check.version, resourceVersionFor(req.routeOptions.url ?? ''));
+    if (!resource.ok) throw new AdoError(400, resource.message, resource.typeKey);
     apiVersion = check.version;
   }
   if (spec.entraUserOnly && !(principal.kind === 'user' && principal.method === 'bearer')) {

@@ -65,7 +65,8 @@ describe('paging', () => {
     assert.equal((await refs(encodeURIComponent(token), '&filter=heads/')).status, 400);
     const projects = await call(`${s.orgUrl}/_apis/projects?continuationToken=${encodeURIComponent(token)}&api-version=7.1`, { auth });
     assert.equal(projects.status, 400);
-    const vgs = await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?continuationToken=2&api-version=7.1`, { auth });
+    // Variable groups page by group id (the SDK types that token as a number); anything else is refused.
+    const vgs = await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?continuationToken=garbage&api-version=7.1`, { auth });
     assert.equal(vgs.status, 400);
   });
 
@@ -153,12 +154,24 @@ describe('pull requests', () => {
     assert.equal(byId.json.lastMergeCommit.comment, `Merge pull request ${open.id} from feature/login into main`);
   });
 
-  test('POST creates a pull request with its merge ref (201)', async () => {
-    const r = await call(`${api}/git/repositories/${s.repo}/pullrequests?api-version=7.1`, {
-      method: 'POST',
-      auth,
-      body: { sourceRefName: 'refs/heads/feature/login', targetRefName: 'refs/heads/main', title: 'via REST' },
-    });
+  test('POST creates a pull request with its merge ref (201); a second active one for the same branches is TF401179', async () => {
+    const create = () =>
+      call(`${api}/git/repositories/${s.repo}/pullrequests?api-version=7.1`, {
+        method: 'POST',
+        auth,
+        body: { sourceRefName: 'refs/heads/feature/login', targetRefName: 'refs/heads/main', title: 'via REST' },
+      });
+    const duplicate = await create();
+    assert.equal(duplicate.status, 409, duplicate.text);
+    assert.match(duplicate.json.message, /^TF401179: An active pull request for the source and target branch already exists/);
+    // Abandoning the active one (PATCH status) frees the branches.
+    const active = await call(`${api}/git/repositories/${s.repo}/pullrequests?searchCriteria.sourceRefName=refs/heads/feature/login&api-version=7.1`, { auth });
+    for (const p of active.json.value as Array<{ pullRequestId: number }>) {
+      const abandoned = await call(`${api}/git/repositories/${s.repo}/pullrequests/${p.pullRequestId}?api-version=7.1`, { method: 'PATCH', auth, body: { status: 'abandoned' } });
+      assert.equal(abandoned.json.status, 'abandoned');
+      assert.equal(abandoned.json.closedBy.id, s.user.id);
+    }
+    const r = await create();
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.mergeStatus, 'succeeded');
     const refs = await call(`${api}/git/repositories/${s.repo}/refs?filter=pull/${r.json.pullRequestId}/&api-version=7.1`, { auth });

@@ -7,7 +7,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate, challengeHeaders, type HostKind, type Principal } from '../ado/auth.ts';
 import { admitMetered, chargeMetered, params, resolveOrg, type AdoEnv } from '../ado/context.ts';
 import { AdoError } from '../ado/errors.ts';
-import { gitRepository } from '../ado/shapes.ts';
 import { scopesGrant } from '../ado/scopes.ts';
 import type { Organization, Repository } from '../ado/world.ts';
 import { gitBaseEnv, headRef, listRefs, refExistsOnDisk, setHead } from './repo.ts';
@@ -112,12 +111,25 @@ function genericContribute(principal: Principal): string {
   return `TF401027: You need the Git 'GenericContribute' permission to perform this action. Details: identity '${who}', scope 'repository'.`;
 }
 
+/**
+ * `GET …/_git/{repo}/vsts/info`, shaped like the recorded example (git httpExamples,
+ * GET__git_repositories__remoteurl.json): the collection's URL is its projectCollections resource,
+ * the repository is the short reference, and its project's `state` is the enum's number (1 =
+ * wellFormed), not the name the REST API uses elsewhere.
+ */
 function vstsInfo(env: AdoEnv, org: Organization, repo: Repository, reply: FastifyReply): unknown {
   const orgUrl = env.urls.orgUrl(org);
+  const project = env.world.projectById(repo.projectId)!;
   return reply.send({
     serverUrl: org.kind === 'server' ? env.urls.server : orgUrl,
-    collection: { id: org.id, name: org.name, url: orgUrl },
-    repository: gitRepository(env.urls, env.world, org, repo, false),
+    collection: { id: org.id, name: org.name, url: `${orgUrl}/_apis/projectCollections/${org.id}` },
+    repository: {
+      id: repo.id,
+      name: repo.name,
+      url: `${orgUrl}/_apis/git/repositories/${repo.id}`,
+      project: { id: project.id, name: project.name, url: `${orgUrl}/_apis/projects/${project.id}`, state: 1, revision: project.revision },
+      remoteUrl: env.urls.remoteUrl(org, project, repo),
+    },
   });
 }
 

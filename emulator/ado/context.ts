@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { EntraEmulator } from '../entra/index.ts';
 import { checkApiVersion, checkResourceVersion, requestedApiVersion, resourceVersionFor, type ApiVersion } from './api-version.ts';
-import { authenticate, challengeHeaders, sendRestAuthFailure, wantsSuppress, type HostKind, type Principal } from './auth.ts';
+import { authenticate, challengeHeaders, sendRestAuthFailure, unknownOrgHeaders, wantsSuppress, type HostKind, type Principal } from './auth.ts';
 import { AdoError, errors } from './errors.ts';
 import { scopesGrant, type RequiredScope } from './scopes.ts';
 import type { Urls } from './urls.ts';
@@ -226,12 +226,11 @@ export function globalRoute(
 }
 
 /**
- * An unknown organization answers like an unauthorized one, without a resource tenant: the service
- * does not reveal which organization names exist (az devops reports "permission denied" for a
- * mistyped organization, Azure/azure-cli#32897; exact answer unconfirmed).
+ * An unknown organization answers like an unauthorized one, with no tenant hint at all (auth.ts,
+ * unknownOrgHeaders, cites the evidence): the service does not reveal which names exist.
  */
 export function sendUnknownOrg(env: AdoEnv, host: HostKind, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.code(401).headers(challengeHeaders(env.urls, host, undefined)).send(errors.anonymous().body());
+  return reply.code(401).headers(unknownOrgHeaders(env.urls, host)).send(errors.anonymous().body());
 }
 
 export function requireProject(ctx: OrgContext, nameOrId: string): Project {

@@ -4,7 +4,7 @@
 // listener) and /tfs/{collection}/... on the Server listener.
 import { spawn } from 'node:child_process';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, challengeHeaders, type HostKind, type Principal } from '../ado/auth.ts';
+import { authenticate, challengeHeaders, unknownOrgHeaders, type HostKind, type Principal } from '../ado/auth.ts';
 import { admitMetered, chargeMetered, params, resolveOrg, type AdoEnv } from '../ado/context.ts';
 import { AdoError } from '../ado/errors.ts';
 import { scopesGrant } from '../ado/scopes.ts';
@@ -50,7 +50,7 @@ async function serveGit(
 ): Promise<unknown> {
   const org = resolveOrg(env, host, orgName);
   const challenge = challengeHeaders(env.urls, host, org);
-  if (!org) return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', challenge);
+  if (!org) return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', unknownOrgHeaders(env.urls, host));
 
   const query = (req.query ?? {}) as Record<string, string | undefined>;
   let service: Service | null = null;
@@ -98,8 +98,14 @@ async function serveGit(
     if (e instanceof AdoError) return text(reply, e.status, e.message, e.headers);
     throw e;
   }
+  // A push is recorded as the service records it: who pushed, which refs moved, which commits came in.
+  // It is written before the answer ends, so a client reading /pushes right after `git push` sees it.
+  const before = write ? await env.world.branchAndTagRefs(repo) : undefined;
+  const recordPush = async (): Promise<void> => {
+    if (before) await env.world.recordRefChanges(repo, principal.identity.id, before).catch(() => undefined);
+  };
   try {
-    return await runBackend(env, req, reply, repo, tail, principal);
+    return await runBackend(env, req, reply, repo, tail, principal, recordPush);
   } finally {
     chargeMetered(env, reply, metered, undefined);
   }
@@ -133,7 +139,15 @@ function vstsInfo(env: AdoEnv, org: Organization, repo: Repository, reply: Fasti
   });
 }
 
-function runBackend(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, repo: Repository, tail: string, principal: Principal): Promise<void> {
+function runBackend(
+  env: AdoEnv,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  repo: Repository,
+  tail: string,
+  principal: Principal,
+  beforeEnd: () => Promise<void>,
+): Promise<void> {
   const raw = req.raw;
   const cgiEnv: NodeJS.ProcessEnv = {
     ...gitBaseEnv(env.world.dataDir),
@@ -203,11 +217,14 @@ function runBackend(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, repo:
       if (!headersDone) {
         res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end(`git http-backend failed (${code ?? 'signal'}): ${Buffer.concat(stderr).toString('utf8').slice(0, 500)}\n`);
-      } else {
-        res.end();
+        resolve();
+        return;
       }
-      if (tail === 'git-receive-pack') void fixHeadAfterPush(repo.gitDir).finally(resolve);
-      else resolve();
+      const finish = tail === 'git-receive-pack' ? fixHeadAfterPush(repo.gitDir).then(beforeEnd) : Promise.resolve();
+      void finish.finally(() => {
+        res.end();
+        resolve();
+      });
     });
     child.stdin.on('error', () => {
       /* the backend may stop reading early (e.g. on a protocol error); its output says why */

@@ -134,6 +134,16 @@ describe('query options are honoured or refused', () => {
     assert.match(refused.json.message, /searchCriteria\.showOldestCommitsFirst/);
   });
 
+  test('refs includeStatuses, folder contentMetadata; includeMyBranches and deep recursion refused', async () => {
+    const refs = await call(`${repoApi}/refs?filter=heads/main&includeStatuses=true&api-version=7.1`, { auth });
+    assert.deepEqual(refs.json.value[0].statuses, []);
+    assert.equal((await call(`${repoApi}/refs?includeMyBranches=true&api-version=7.1`, { auth })).status, 400);
+    const folder = await call(`${repoApi}/items?path=/notes&versionDescriptor.version=notes&includeContentMetadata=true&api-version=7.1`, { auth, headers: { accept: 'application/json' } });
+    assert.equal(folder.status, 200, folder.text);
+    assert.deepEqual(folder.json.contentMetadata, { fileName: 'notes' });
+    assert.equal((await call(`${repoApi}/items?scopePath=/&recursionLevel=Full&api-version=7.1`, { auth, headers: { accept: 'application/json' } })).status, 400);
+  });
+
   test('numeric versionType in queries (0 = branch) is read as Azure DevOps reads it', async () => {
     const r = await call(`${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.itemVersion.versionType=0&searchCriteria.$top=1&api-version=7.1`, { auth });
     assert.equal(r.status, 200, r.text);

@@ -28,8 +28,8 @@ export async function resolveVersion(
   version: string | undefined,
   versionType: string | undefined,
 ): Promise<{ sha: string; descriptor: string; version?: string; type: VersionType }> {
-  const type = (versionType ?? 'branch').toLowerCase() as VersionType;
-  if (!['branch', 'tag', 'commit'].includes(type)) throw errors.badRequest(`'${versionType}' is not a valid versionType.`);
+  // By name in any case, or by the GitVersionType number the SDKs send (branch 0, tag 1, commit 2).
+  const type = enumName(versionType ?? 'branch', ['branch', 'tag', 'commit'], 'versionType') as VersionType;
   if (!version) {
     const def = ctx.env.world.defaultBranch(repo);
     const sha = def ? await resolveCommit(repo.gitDir, def) : null;
@@ -218,6 +218,8 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
 
 async function refsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgContext, pathFilter?: string): Promise<unknown> {
   const repo = repoFromParams(ctx, req);
+  refuseUnsupported(req, ['includeMyBranches']);
+  const withStatuses = bool(q(req, 'includeStatuses'));
   const filter = (q(req, 'filter') ?? pathFilter ?? '').replace(/^refs\//, '');
   const contains = q(req, 'filterContains');
   const peel = bool(q(req, 'peelTags'));
@@ -234,7 +236,8 @@ async function refsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCon
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const { items, next } = page(refs, q(req, '$top'), q(req, 'continuationToken'), `refs:${repo.id}:${filter}:${contains ?? ''}`);
   const creator = repo.createdBy ? identityRef(ctx.env.urls, ctx.org, ctx.env.world.identity(repo.createdBy, ctx.org)) : undefined;
-  return list(reply, items.map((r) => gitRef(ctx.env.urls, ctx.org, repo, r, creator, peel)), next);
+  // No statuses are ever posted in the emulator: asked for, they come back empty.
+  return list(reply, items.map((r) => ({ ...gitRef(ctx.env.urls, ctx.org, repo, r, creator, peel), ...(withStatuses ? { statuses: [] } : {}) })), next);
 }
 
 /**
@@ -244,6 +247,11 @@ async function refsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCon
  */
 async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgContext): Promise<unknown> {
   const repo = repoFromParams(ctx, req);
+  refuseUnsupported(req, ['latestProcessedChange', 'resolveLfs']);
+  const recursion = q(req, 'recursionLevel');
+  if (recursion !== undefined && enumName(recursion, ['none', 'onelevel', 'onelevelpluscontents', 'full'], 'recursionLevel') !== 'none') {
+    throw errors.badRequest(`The emulator does not implement recursionLevel '${recursion}' (only None); Azure DevOps honours it.`, 'NotSupportedException');
+  }
   const path = q(req, 'path');
   const scopePath = q(req, 'scopePath');
   const itemPath = path ?? scopePath ?? '/';
@@ -273,10 +281,12 @@ async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCo
     ...(includeContent && item.content ? { content: item.content.toString('utf8') } : {}),
     ...(resolved.version ? { version: resolved.version, versionType: resolved.type } : {}),
   });
-  if (bool(q(req, 'includeContentMetadata')) && item.type === 'blob') {
+  if (bool(q(req, 'includeContentMetadata'))) {
     const name = normalized.split('/').pop() ?? '';
     const dot = name.lastIndexOf('.');
-    json.contentMetadata = { encoding: 65001, contentType: 'rawtext', fileName: name, ...(dot > 0 ? { extension: name.slice(dot) } : {}) };
+    // A folder's metadata is its name only (unconfirmed: what the service adds for folders).
+    json.contentMetadata =
+      item.type === 'blob' ? { encoding: 65001, contentType: 'rawtext', fileName: name, ...(dot > 0 ? { extension: name.slice(dot) } : {}) } : { fileName: name };
   }
   if (path === undefined && scopePath !== undefined) return list(reply, [json]);
   return json;

@@ -85,8 +85,8 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       for (const id of ids) {
         await store.replace(id, Array.from({ length: 100 }, (_, v) => ({ name: `VAR_${v}`, isSecret: v % 10 === 0, value: v % 10 === 0 ? `s-${randomBytes(6).toString('hex')}` : `value-${v}` })));
       }
-      // Under pressure: about a quarter of the sync's cost fits in a 4-second window.
-      configure(s, mode, { limit: groups * 0.025, windowMs: 4000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 2000 });
+      // Under pressure: about half of the sync's cost fits in a 4-second window.
+      configure(s, mode, { limit: groups * 0.05, windowMs: 4000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 2000 });
       out[mode] = await measure(s, async () => {
         const failures: unknown[] = [];
         let next = 0;

@@ -48,7 +48,12 @@ export function createRatePacer(options: RatePacerOptions = {}): RatePacer {
         return;
       }
       // Retry-After, on a 429 or on a successful answer: nobody sharing the credential starts before it.
-      if (info.retryAfterSeconds !== undefined) notBefore = Math.max(notBefore, nowMs + info.retryAfterSeconds * 1000);
+      // It says exactly how long to wait to fall under the threshold, so it governs alone.
+      if (info.retryAfterSeconds !== undefined) {
+        notBefore = Math.max(notBefore, nowMs + info.retryAfterSeconds * 1000);
+        if (info.remaining !== undefined) lastRemaining = info.remaining;
+        return;
+      }
       if (info.delaySeconds !== undefined && info.delaySeconds > 0) {
         // The service is delaying us: at least that much between requests until it stops.
         spacing = Math.min(maxSpacingMs, Math.max(spacing, info.delaySeconds * 1000));
@@ -97,4 +102,9 @@ export function sharedRatePacer(host: string, token: string): RatePacer {
   }
   shared.set(key, pacer);
   return pacer;
+}
+
+/** Forgets every shared pacer: for tests that simulate the service's Retry-After having passed. */
+export function forgetSharedRatePacers(): void {
+  shared.clear();
 }

@@ -19,6 +19,15 @@ describe('rate pacer', () => {
     assert.equal(p.reserve(14_000), 0);
   });
 
+  it('blocked (Remaining 0 with Retry-After): after the pause, requests go no faster than the budget returns', () => {
+    const p = createRatePacer();
+    // 200 TSTUs per 300 s window, a request of unknown cost (assumed limit/10,000 = 0.02 TSTU).
+    p.observe({ retryAfterSeconds: 2, limit: 200, remaining: 0, resetEpochSeconds: 300 }, 0);
+    assert.equal(p.reserve(0), 2000);
+    const second = p.reserve(0);
+    assert.ok(second > 2000, `spread after the pause (${second} ms)`);
+  });
+
   it('X-RateLimit-Delay spaces the following requests by at least the delay', () => {
     const p = createRatePacer();
     p.observe({ delaySeconds: 1.5, limit: 200, remaining: 0 }, 0);

@@ -52,6 +52,13 @@ export function createRatePacer(options: RatePacerOptions = {}): RatePacer {
       if (info.retryAfterSeconds !== undefined) {
         notBefore = Math.max(notBefore, nowMs + info.retryAfterSeconds * 1000);
         if (info.remaining !== undefined) lastRemaining = info.remaining;
+        // Out of budget: once the pause is over, go no faster than the budget comes back (the limit
+        // per window), or every request held by the pause would start at once and be blocked again.
+        if (info.remaining === 0 && info.limit !== undefined && info.limit > 0 && info.resetEpochSeconds !== undefined) {
+          const window = Math.max(0, info.resetEpochSeconds * 1000 - nowMs);
+          const perRequest = Math.max(cost ?? 0, info.limit / 10_000);
+          spacing = Math.min(maxSpacingMs, Math.max(spacing, (window * perRequest) / info.limit));
+        }
         return;
       }
       if (info.delaySeconds !== undefined && info.delaySeconds > 0) {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --short] [--only 1,3] [--json FILE] [--strict]`: runs the six benchmarks one
+// `npm run bench [-- --short] [--only 1,3] [--json FILE] [--strict]`: runs the seven benchmarks one
 // after another (never in parallel: they would measure each other) and prints each figure as
 // `name: value (baseline X, ratio R, target T — met/NOT MET)`.
 //
@@ -16,6 +16,7 @@ const MODULES = [
   './04-context-resolution.ts',
   './05-variable-group-sync.ts',
   './06-scale.ts',
+  './07-throttling.ts',
 ] as const;
 
 function parseArgs(argv: string[]) {

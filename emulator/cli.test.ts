@@ -27,6 +27,9 @@ test('runEmulatorCommand prints URLs, demo organization, user, PAT and app regis
     assert.equal(server.status, 200);
     const discovery = await call(`${run.demo.app.issuer}/.well-known/openid-configuration`);
     assert.equal(discovery.json.issuer, run.demo.app.issuer);
+    // Metered like the real service (docs/throttling.md), with the documented limit.
+    assert.equal(run.handle.throttle.enabled, process.env.KEYWAY_EMULATOR_THROTTLING !== 'off');
+    assert.equal(run.handle.throttle.config().limit, 200);
   } finally {
     await run.close();
   }

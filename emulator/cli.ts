@@ -13,6 +13,11 @@ export interface EmulatorCommandOptions {
   out?: (line: string) => void;
   /** Close on SIGINT/SIGTERM (default true; tests pass false). */
   handleSignals?: boolean;
+  /**
+   * Azure DevOps's consumption limit (docs/throttling.md). Default on with the documented costs, as
+   * the real service meters every identity; KEYWAY_EMULATOR_THROTTLING=off switches it off.
+   */
+  throttling?: boolean;
 }
 
 export interface EmulatorCommandResult {
@@ -45,7 +50,7 @@ function demoPassword(): string {
 
 export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Promise<EmulatorCommandResult> {
   const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const handle = await startEmulator({ ...(opts.port ? { basePort: opts.port } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  const handle = await startEmulator({ ...(opts.port ? { basePort: opts.port } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), throttling: opts.throttling ?? true });
   const { world, entra, defaultTenant } = handle;
 
   world.addOrganization(DEMO_ORG);

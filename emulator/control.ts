@@ -8,6 +8,7 @@ import type { AdoEnv } from './ado/context.ts';
 import type { User } from './ado/world.ts';
 import type { Counters } from './counters.ts';
 import type { Faults, FaultRuleInput } from './faults.ts';
+import type { ThrottleConfig } from './throttling.ts';
 
 export interface ControlDeps {
   env: AdoEnv;
@@ -244,6 +245,17 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         });
         return { id: vg.id, name: vg.name };
       });
+      scope.post('/organizations/:org/variablegroups/:groupId/roles', async (req) => {
+        const b = body(req);
+        const { org, groupId } = req.params as { org: string; groupId: string };
+        const role = str(b, 'role', true);
+        if (role !== 'Reader' && role !== 'User' && role !== 'Administrator') {
+          throw new ControlError(400, 'invalid_field', "'role' must be Reader, User or Administrator", 'role');
+        }
+        if (!/^\d+$/.test(groupId)) throw new ControlError(400, 'invalid_field', 'the group id must be a number', 'groupId');
+        world.setVariableGroupRole(org, Number(groupId), str(b, 'identityId', true), role);
+        return { ok: true };
+      });
       scope.post('/users', async (req) => {
         const b = body(req);
         const user = world.addUser({
@@ -261,11 +273,16 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         const orgs = b.orgs === 'all' ? 'all' : strings(b, 'orgs');
         const scopes = strings(b, 'scopes');
         if (!scopes) throw new ControlError(400, 'missing_field', "'scopes' is required", 'scopes');
+        const format = str(b, 'format');
+        if (format !== undefined && format !== 'current' && format !== 'legacy') {
+          throw new ControlError(400, 'invalid_field', "'format' must be 'current' (84 characters) or 'legacy' (52 characters)", 'format');
+        }
         const { token, authorizationId } = world.createPat((req.params as { userId: string }).userId, {
           scopes,
           ...(orgs ? { orgs } : {}),
           ...(expiresAt ? { expiresAt: new Date(expiresAt) } : {}),
           ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}),
+          ...(format ? { format } : {}),
         });
         return { token, authorizationId };
       });
@@ -302,6 +319,21 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         if (typeof b.refreshReuseFails === 'boolean') env.entra.faults.setRefreshReuseFails(b.refreshReuseFails);
         return { ok: true };
       });
+      // ---- throttling (Azure DevOps's consumption limit, emulator/throttling.ts) -------------
+      scope.get('/throttling', async () => ({ config: env.throttle.config(), ...env.throttle.snapshot() }));
+      scope.put('/throttling', async (req) => {
+        try {
+          return { config: env.throttle.configure(body(req) as Partial<ThrottleConfig>) };
+        } catch (e) {
+          const message = (e as Error).message;
+          throw new ControlError(400, 'invalid_field', message, /^[A-Za-z]+/.exec(message)?.[0]);
+        }
+      });
+      scope.post('/throttling/reset', async () => {
+        env.throttle.reset();
+        return { ok: true };
+      });
+
       scope.get('/counters', async () => deps.counters());
       scope.post('/counters/reset', async () => {
         deps.resetCounters();

@@ -15,6 +15,7 @@ import { registerControlRoutes } from './control.ts';
 import { Counters } from './counters.ts';
 import { Faults, type FaultRuleInput, type ListenerName } from './faults.ts';
 import { registerGitRoutes } from './git/http-backend.ts';
+import { Throttle, type ThrottleConfig } from './throttling.ts';
 
 export interface StartEmulatorOptions {
   /** First port: login = N, services = N+1, vssps = N+2, server = N+3. Default: random ports. */
@@ -24,6 +25,22 @@ export interface StartEmulatorOptions {
   /** Token guarding /_emulator on the services listener; default generated. */
   controlToken?: string;
   accessTokenLifetimeSeconds?: number;
+  /**
+   * Azure DevOps's consumption limit (emulator/throttling.ts): `true` for the documented defaults,
+   * or a partial configuration. Default: off, unless KEYWAY_EMULATOR_THROTTLING=on (or `off`, which
+   * also wins over this option) says otherwise. Unit tests leave it off; end-to-end journeys and
+   * benchmarks switch it on.
+   */
+  throttling?: boolean | Partial<ThrottleConfig>;
+}
+
+/** The throttling configuration a start asks for, with the environment variable's say. */
+export function throttlingFromOptions(option: StartEmulatorOptions['throttling'], env: NodeJS.ProcessEnv = process.env): Partial<ThrottleConfig> {
+  const fromEnv = (env.KEYWAY_EMULATOR_THROTTLING ?? '').trim().toLowerCase();
+  const asked: Partial<ThrottleConfig> = typeof option === 'object' ? { enabled: true, ...option } : { enabled: option === true };
+  if (fromEnv === 'off') return { ...asked, enabled: false };
+  if (fromEnv === 'on') return { ...asked, enabled: true };
+  return asked;
 }
 
 export interface EmulatorUrls {
@@ -56,6 +73,8 @@ export interface EmulatorHandle {
   };
   counters(): EmulatorCounters;
   resetCounters(): void;
+  /** The consumption limit: configure(), snapshot() (usage and counters per identity), reset(). */
+  throttle: Throttle;
   /** Organization URL: `dev` (dev.azure.com form, default) or `visualstudio` ({org}.localhost form). */
   orgUrl(org: string, form?: 'dev' | 'visualstudio'): string;
   /** Clone URL without user info: /{org}/{project}/_git/{repo} (or /tfs/{collection}/… on the Server). */
@@ -124,7 +143,8 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const defaultTenant = entra.addTenant({ displayName: 'Emulator tenant' });
   const world = new World({ dataDir, entra, defaultTenantId: defaultTenant.id });
   holder.world = world;
-  const env: AdoEnv = { world, entra, urls };
+  const throttle = new Throttle(throttlingFromOptions(opts.throttling));
+  const env: AdoEnv = { world, entra, urls, throttle };
   const faults = new Faults();
   const counters = new Counters();
 
@@ -201,6 +221,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     },
     counters: handleCounters,
     resetCounters,
+    throttle,
     orgUrl(org, form = 'dev') {
       const o = w.requireOrganization(org);
       return form === 'visualstudio' && o.kind === 'hosted' ? urls.visualStudioUrl(o) : urls.orgUrl(o);

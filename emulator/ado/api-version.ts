@@ -79,3 +79,30 @@ export function checkApiVersion(raw: string | undefined, method: string, policy:
   }
   return { ok: true, version: v };
 }
+
+/**
+ * The resource version a route serves (the N of `7.1-preview.N`), as the location data publishes it
+ * (connection.ts). A request for a higher one is refused: the service does not serve resource
+ * versions it does not have.
+ */
+export function resourceVersionFor(routeTemplate: string): number {
+  const t = routeTemplate.toLowerCase();
+  if (/\/_apis\/projects/.test(t)) return 4;
+  if (/\/git\/repositories\/[^/]+\/pushes/.test(t)) return 3;
+  if (/\/git\/repositories\/[^/]+\/items/.test(t)) return 1;
+  if (/\/_apis\/git\/pullrequests\/:/.test(t)) return 1;
+  if (/\/_apis\/git\//.test(t)) return 2;
+  if (/\/distributedtask\/variablegroups/.test(t)) return 2;
+  if (/\/profile\/profiles/.test(t)) return 3;
+  return 1;
+}
+
+/** Unconfirmed wording (VssVersionOutOfRangeException for a resource version). */
+export function checkResourceVersion(v: ApiVersion, served: number): VersionCheck {
+  if (v.resourceVersion === undefined || v.resourceVersion <= served) return { ok: true, version: v };
+  return {
+    ok: false,
+    typeKey: 'VssVersionOutOfRangeException',
+    message: `The requested REST API version of ${v.raw} is out of range for this resource. The highest resource version available is ${v.major}.${v.minor}-preview.${served}.`,
+  };
+}

@@ -153,6 +153,25 @@ export function challengeHeaders(urls: Urls, host: HostKind, org: Organization |
   return headers;
 }
 
+/**
+ * Headers of the answer for an organization that does not exist: a 401 naming no tenant at all —
+ * no X-VSS-ResourceTenant and no `Bearer authorization_uri` — so a client cannot learn whether the
+ * name exists or which directory it would belong to. Decided from public evidence, exact answer
+ * unconfirmed (docs/azure-devops-emulator.md, "Unknown organization"): az devops reports
+ * "permission denied" for a mistyped organization (Azure/azure-cli#32897), and Microsoft's git
+ * credential manager falls back to the `common` authority when the organization URL's answer carries
+ * neither a Bearer challenge nor X-VSS-ResourceTenant (AzureDevOpsRestApi.GetAuthorityAsync in
+ * git-ecosystem/git-credential-manager).
+ */
+export function unknownOrgHeaders(urls: Urls, host: HostKind): Record<string, string | string[]> {
+  if (host === 'server') return challengeHeaders(urls, host, undefined);
+  return {
+    'WWW-Authenticate': [`Basic realm="${urls.services}/"`, 'TFS-Federated'],
+    'X-TFS-FedAuthRealm': `${urls.services}/`,
+    'X-VSS-AuthorizationEndpoint': `${urls.vssps}/`,
+  };
+}
+
 export function signInPage(urls: Urls, replyTo: string): string {
   const href = urls.signInUrl(replyTo).replace(/&/g, '&amp;');
   return `<!DOCTYPE html>

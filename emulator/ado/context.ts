@@ -2,17 +2,21 @@
 // authenticate, check `api-version`, check the credential's scope, then run the handler.
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { EntraEmulator } from '../entra/index.ts';
-import { checkApiVersion, requestedApiVersion, type ApiVersion } from './api-version.ts';
-import { authenticate, challengeHeaders, sendRestAuthFailure, wantsSuppress, type HostKind, type Principal } from './auth.ts';
+import { checkApiVersion, checkResourceVersion, requestedApiVersion, resourceVersionFor, type ApiVersion } from './api-version.ts';
+import { authenticate, challengeHeaders, sendRestAuthFailure, unknownOrgHeaders, wantsSuppress, type HostKind, type Principal } from './auth.ts';
 import { AdoError, errors } from './errors.ts';
 import { scopesGrant, type RequiredScope } from './scopes.ts';
 import type { Urls } from './urls.ts';
 import type { Organization, Project, Repository, World } from './world.ts';
+import { costRoute, type Throttle } from '../throttling.ts';
+import { issueToken, readToken } from './paging.ts';
 
 export interface AdoEnv {
   world: World;
   entra: EntraEmulator;
   urls: Urls;
+  /** The consumption limit (emulator/throttling.ts); off unless switched on. */
+  throttle: Throttle;
 }
 
 export interface RouteSpec {
@@ -33,6 +37,49 @@ export interface BaseContext {
   host: HostKind;
   principal: Principal;
   apiVersion: ApiVersion | undefined;
+  /** Set when the request is metered: spend its TSTUs once the answer is known. */
+  metered?: Metered;
+}
+
+interface Metered {
+  identity: string;
+  organization: string;
+  route: string;
+  delayMs: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Admits a request under the consumption limit: blocked (429 TF400733 with Retry-After), delayed
+ * (the wait happens here, the answer says so), or let through with the X-RateLimit-* headers when
+ * the identity is past the notice level. Git smart HTTP shares it (git/http-backend.ts).
+ */
+export async function admitMetered(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, principal: Principal, org: Organization | undefined): Promise<Metered | undefined> {
+  if (!env.throttle.enabled) return undefined;
+  const identity = principal.identity.id;
+  const organization = org?.name ?? '(global)';
+  const admission = env.throttle.admit(identity, organization);
+  reply.headers(admission.headers);
+  if (admission.action === 'block') throw new AdoError(429, admission.message, 'RequestBlockedException', { headers: admission.headers });
+  if (admission.delayMs > 0) await sleep(admission.delayMs);
+  return { identity, organization, route: costRoute(req.method, req.routeOptions.url ?? req.url.split('?')[0] ?? ''), delayMs: admission.delayMs };
+}
+
+/** Items a list answer carries (the per-item part of a request's cost). */
+function itemsOf(body: unknown): number {
+  if (!body || typeof body !== 'object') return 0;
+  const o = body as Record<string, unknown>;
+  if (Array.isArray(o.value)) return o.value.length;
+  if (Array.isArray(o.patTokens)) return o.patTokens.length;
+  return 1;
+}
+
+/** Spends the TSTUs of a metered request and puts the resulting headers on an answer not yet sent. */
+export function chargeMetered(env: AdoEnv, reply: FastifyReply, metered: Metered | undefined, body: unknown): void {
+  if (!metered) return;
+  const headers = env.throttle.charge(metered.identity, metered.organization, metered.route, itemsOf(body), metered.delayMs);
+  if (!reply.sent) reply.headers(headers);
 }
 
 export interface OrgContext extends BaseContext {
@@ -108,6 +155,8 @@ async function runPipeline(
       released,
     });
     if (!check.ok) throw new AdoError(400, check.message, check.typeKey);
+    const resource = checkResourceVersion(check.version, resourceVersionFor(req.routeOptions.url ?? ''));
+    if (!resource.ok) throw new AdoError(400, resource.message, resource.typeKey);
     apiVersion = check.version;
   }
   if (spec.entraUserOnly && !(principal.kind === 'user' && principal.method === 'bearer')) {
@@ -125,7 +174,24 @@ async function runPipeline(
     reply.headers(challengeHeaders(env.urls, host, org));
     throw errors.notAuthorized(principal.identity.id);
   }
-  return { env, host, principal, apiVersion };
+  const metered = await admitMetered(env, req, reply, principal, org);
+  return { env, host, principal, apiVersion, ...(metered ? { metered } : {}) };
+}
+
+async function runHandler<C extends BaseContext>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: C,
+  handler: (req: FastifyRequest, reply: FastifyReply, ctx: C) => Promise<unknown>,
+): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = await handler(req, reply, ctx);
+  } finally {
+    chargeMetered(ctx.env, reply, ctx.metered, body);
+  }
+  if (reply.sent) return reply;
+  return body;
 }
 
 /** A route under `/{org}` (or `/tfs/{collection}`). */
@@ -141,9 +207,7 @@ export function orgRoute(
     const base = await runPipeline(env, host, spec, req, reply, org);
     if (!base) return reply;
     const ctx: OrgContext = { ...base, org, orgUrl: env.urls.orgUrl(org) };
-    const body = await handler(req, reply, ctx);
-    if (reply.sent) return reply;
-    return body;
+    return runHandler(req, reply, ctx, handler);
   };
 }
 
@@ -157,19 +221,16 @@ export function globalRoute(
   return async function (req, reply) {
     const base = await runPipeline(env, host, spec, req, reply, undefined);
     if (!base) return reply;
-    const body = await handler(req, reply, base);
-    if (reply.sent) return reply;
-    return body;
+    return runHandler(req, reply, base, handler);
   };
 }
 
 /**
- * An unknown organization answers like an unauthorized one, without a resource tenant: the service
- * does not reveal which organization names exist (az devops reports "permission denied" for a
- * mistyped organization, Azure/azure-cli#32897; exact answer unconfirmed).
+ * An unknown organization answers like an unauthorized one, with no tenant hint at all (auth.ts,
+ * unknownOrgHeaders, cites the evidence): the service does not reveal which names exist.
  */
 export function sendUnknownOrg(env: AdoEnv, host: HostKind, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return reply.code(401).headers(challengeHeaders(env.urls, host, undefined)).send(errors.anonymous().body());
+  return reply.code(401).headers(unknownOrgHeaders(env.urls, host)).send(errors.anonymous().body());
 }
 
 export function requireProject(ctx: OrgContext, nameOrId: string): Project {
@@ -184,13 +245,17 @@ export function requireRepository(ctx: OrgContext, project: Project | null, name
   return r;
 }
 
-/** `$top` / `continuationToken` paging over an ordered list; the token is the next offset. */
-export function page<T>(items: T[], top: string | undefined, token: string | undefined, defaultTop?: number): { items: T[]; next?: string } {
-  const start = token && /^\d+$/.test(token) ? Number(token) : 0;
-  const size = top && /^\d+$/.test(top) ? Number(top) : defaultTop;
+/**
+ * `$top` / `continuationToken` paging over an ordered list. Tokens are opaque and bound to `scope`
+ * (paging.ts): an unknown one is refused, never read as "start from 0".
+ */
+export function page<T>(items: T[], top: string | undefined, token: string | undefined, scope: string, defaultTop?: number, startAt = 0): { items: T[]; next?: string } {
+  const start = token !== undefined && token !== '' ? readToken(scope, token) : startAt;
+  if (top !== undefined && !/^\d+$/.test(top)) throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
+  const size = top !== undefined ? Number(top) : defaultTop;
   if (size === undefined) return { items: items.slice(start) };
   const slice = items.slice(start, start + size);
-  return start + size < items.length ? { items: slice, next: String(start + size) } : { items: slice };
+  return start + size < items.length ? { items: slice, next: issueToken(scope, start + size) } : { items: slice };
 }
 
 export function list<T>(reply: FastifyReply, items: T[], next?: string): { count: number; value: T[] } {

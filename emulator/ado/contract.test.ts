@@ -164,9 +164,11 @@ before(async () => {
     message: 'Merged PR 2: Deleted README.md\n\nRemoves the readme.',
     authorId: user.id,
   });
-  const prRepo = await w.createRepository('fabrikam', '2016_10_31', '2016_10_31', { commits: 2, branches: ['npaulk/my_work', 'new_feature'], createdBy: user.id });
+  const prRepo = await w.createRepository('fabrikam', '2016_10_31', '2016_10_31', { commits: 2, branches: ['npaulk/my_work', 'npaulk/earlier_work', 'new_feature'], createdBy: user.id });
+  // Not npaulk/my_work → new_feature: the recorded POST creates that one, and a second active pull
+  // request for the same branches is refused (TF401179).
   const pr = await w.createPullRequest('fabrikam', '2016_10_31', '2016_10_31', {
-    sourceRefName: 'refs/heads/npaulk/my_work',
+    sourceRefName: 'refs/heads/npaulk/earlier_work',
     targetRefName: 'refs/heads/new_feature',
     title: 'A new feature',
     description: 'Adding a new feature',

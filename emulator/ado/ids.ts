@@ -30,6 +30,18 @@ export function generatePat(): string {
   return randomAlnum(76) + 'AZDO' + randomAlnum(4);
 }
 
+const BASE32_LOWER = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/**
+ * A personal access token in the legacy 52-character format: lowercase base32 (`[a-z2-7]`), what
+ * Azure DevOps issued before the 84-character format and what Azure DevOps Server still issues.
+ */
+export function generateLegacyPat(): string {
+  let out = '';
+  for (const byte of randomBytes(52)) out += BASE32_LOWER[byte & 31];
+  return out;
+}
+
 export function looksLikePat(value: string): boolean {
   return /^.{76}AZDO.{4}$/.test(value) || /^[a-z2-7]{52}$/.test(value);
 }

@@ -25,7 +25,7 @@ describe('paging', () => {
     let token: string | null = null;
     let pages = 0;
     do {
-      const r = await call(`${s.orgUrl}/_apis/projects?$top=2&api-version=7.1${token ? `&continuationToken=${token}` : ''}`, { auth });
+      const r = await call(`${s.orgUrl}/_apis/projects?$top=2&api-version=7.1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`, { auth });
       assert.equal(r.status, 200);
       names.push(...r.json.value.map((p: { name: string }) => p.name));
       token = r.headers.get('x-ms-continuationtoken');
@@ -40,13 +40,34 @@ describe('paging', () => {
     assert.deepEqual(first.json.value.map((r: { name: string }) => r.name), ['refs/heads/feature/login']);
     const token = first.headers.get('x-ms-continuationtoken');
     assert.ok(token);
-    const second = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/&$top=1&continuationToken=${token}&api-version=7.1`, { auth });
+    const second = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/&$top=1&continuationToken=${encodeURIComponent(token)}&api-version=7.1`, { auth });
     assert.deepEqual(second.json.value.map((r: { name: string }) => r.name), ['refs/heads/main']);
     assert.equal(second.headers.get('x-ms-continuationtoken'), null);
     const prefix = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/fea&api-version=7.1`, { auth });
     assert.equal(prefix.json.count, 1);
     const tags = await call(`${api}/git/repositories/${s.repo}/refs?filter=tags/&api-version=7.1`, { auth });
     assert.deepEqual(tags.json.value.map((r: { name: string }) => r.name), ['refs/tags/v1.0']);
+  });
+
+  test('continuation tokens are opaque: numbers, garbage, unencoded and borrowed tokens are refused (400)', async () => {
+    const first = await call(`${api}/git/repositories/${s.repo}/refs?$top=1&api-version=7.1`, { auth });
+    const token = first.headers.get('x-ms-continuationtoken')!;
+    assert.ok(!/^\d+$/.test(token), 'not a plain number');
+    assert.notEqual(encodeURIComponent(token), token, 'needs URL-encoding');
+    const refs = (t: string, filter = '') => call(`${api}/git/repositories/${s.repo}/refs?$top=1${filter}&continuationToken=${t}&api-version=7.1`, { auth });
+    assert.equal((await refs(encodeURIComponent(token))).status, 200);
+    for (const bad of ['1', '0', 'garbage', encodeURIComponent(`${token}x`), token /* '+' read as a space */]) {
+      const r = await refs(bad);
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.json.typeKey, 'InvalidContinuationTokenException');
+    }
+    // A token belongs to its listing: another filter, or projects, do not take it.
+    assert.equal((await refs(encodeURIComponent(token), '&filter=heads/')).status, 400);
+    const projects = await call(`${s.orgUrl}/_apis/projects?continuationToken=${encodeURIComponent(token)}&api-version=7.1`, { auth });
+    assert.equal(projects.status, 400);
+    // Variable groups page by group id (the SDK types that token as a number); anything else is refused.
+    const vgs = await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?continuationToken=garbage&api-version=7.1`, { auth });
+    assert.equal(vgs.status, 400);
   });
 
   test('commits: itemVersion, $top and $skip', async () => {
@@ -133,12 +154,24 @@ describe('pull requests', () => {
     assert.equal(byId.json.lastMergeCommit.comment, `Merge pull request ${open.id} from feature/login into main`);
   });
 
-  test('POST creates a pull request with its merge ref (201)', async () => {
-    const r = await call(`${api}/git/repositories/${s.repo}/pullrequests?api-version=7.1`, {
-      method: 'POST',
-      auth,
-      body: { sourceRefName: 'refs/heads/feature/login', targetRefName: 'refs/heads/main', title: 'via REST' },
-    });
+  test('POST creates a pull request with its merge ref (201); a second active one for the same branches is TF401179', async () => {
+    const create = () =>
+      call(`${api}/git/repositories/${s.repo}/pullrequests?api-version=7.1`, {
+        method: 'POST',
+        auth,
+        body: { sourceRefName: 'refs/heads/feature/login', targetRefName: 'refs/heads/main', title: 'via REST' },
+      });
+    const duplicate = await create();
+    assert.equal(duplicate.status, 409, duplicate.text);
+    assert.match(duplicate.json.message, /^TF401179: An active pull request for the source and target branch already exists/);
+    // Abandoning the active one (PATCH status) frees the branches.
+    const active = await call(`${api}/git/repositories/${s.repo}/pullrequests?searchCriteria.sourceRefName=refs/heads/feature/login&api-version=7.1`, { auth });
+    for (const p of active.json.value as Array<{ pullRequestId: number }>) {
+      const abandoned = await call(`${api}/git/repositories/${s.repo}/pullrequests/${p.pullRequestId}?api-version=7.1`, { method: 'PATCH', auth, body: { status: 'abandoned' } });
+      assert.equal(abandoned.json.status, 'abandoned');
+      assert.equal(abandoned.json.closedBy.id, s.user.id);
+    }
+    const r = await create();
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.mergeStatus, 'succeeded');
     const refs = await call(`${api}/git/repositories/${s.repo}/refs?filter=pull/${r.json.pullRequestId}/&api-version=7.1`, { auth });

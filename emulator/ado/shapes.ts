@@ -2,7 +2,7 @@
 // definitions and the recorded httpExamples beside them (field names, camelCase enums, URL forms).
 import type { CommitInfo, RefEntry } from '../git/repo.ts';
 import type { Urls } from './urls.ts';
-import type { Identity, Organization, PatRecord, Project, PullRequest, Repository, VariableGroup, World } from './world.ts';
+import type { Identity, Organization, PatRecord, Project, PullRequest, PushRecord, Repository, VariableGroup, World } from './world.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -132,7 +132,7 @@ export function gitCommitRef(urls: Urls, world: World, org: Organization, repo: 
   return out;
 }
 
-export function gitCommit(urls: Urls, world: World, org: Organization, repo: Repository, c: CommitInfo, pushedBy: Json | undefined): Json {
+export function gitCommit(urls: Urls, world: World, org: Organization, repo: Repository, c: CommitInfo, push: PushRecord | undefined): Json {
   const self = `${repoApiUrl(urls, org, repo)}/commits/${c.commitId}`;
   const out: Json = {
     treeId: c.treeId,
@@ -151,9 +151,38 @@ export function gitCommit(urls: Urls, world: World, org: Organization, repo: Rep
       tree: { href: `${repoApiUrl(urls, org, repo)}/trees/${c.treeId}` },
     },
   };
-  if (pushedBy) {
-    // The emulator does not record pushes; it reports the commit date and the repository's creator.
-    out.push = { pushedBy, pushId: 1, date: c.committer.date };
+  if (push) out.push = { pushedBy: identityRef(urls, org, world.identity(push.pushedBy, org)), pushId: push.pushId, date: iso(push.date) };
+  return out;
+}
+
+/** GitPush; `detail` adds refUpdates and commits (the single-push endpoint, or includeRefUpdates). */
+export function gitPush(urls: Urls, world: World, org: Organization, repo: Repository, push: PushRecord, detail: { refUpdates: boolean; commits: CommitInfo[] | null }): Json {
+  const project = world.projectById(repo.projectId)!;
+  const self = `${repoApiUrl(urls, org, repo)}/pushes/${push.pushId}`;
+  const pusher = identityRef(urls, org, world.identity(push.pushedBy, org));
+  const out: Json = {
+    repository: {
+      id: repo.id,
+      name: repo.name,
+      url: repoApiUrl(urls, org, repo),
+      project: projectRef(urls, org, project),
+      ...(world.defaultBranch(repo) ? { defaultBranch: world.defaultBranch(repo) } : {}),
+      remoteUrl: urls.remoteUrl(org, project, repo),
+    },
+    pushedBy: pusher,
+    pushId: push.pushId,
+    date: iso(push.date),
+    url: self,
+  };
+  if (detail.refUpdates) out.refUpdates = push.refUpdates.map((u) => ({ ...u, repositoryId: repo.id }));
+  if (detail.commits) {
+    out.commits = detail.commits.map((c) => gitCommitRef(urls, world, org, repo, c));
+    out._links = {
+      self: { href: self },
+      repository: { href: repoApiUrl(urls, org, repo) },
+      commits: { href: `${self}/commits` },
+      pusher: { href: pusher.url },
+    };
   }
   return out;
 }
@@ -218,6 +247,7 @@ export function pullRequest(urls: Urls, world: World, org: Organization, pr: Pul
       : commitRefShort(urls, org, repo, pr.lastMergeCommit);
   }
   if (pr.closedDate) out.closedDate = iso(pr.closedDate);
+  if (pr.closedBy) out.closedBy = identityRef(urls, org, world.identity(pr.closedBy, org));
   out.reviewers = pr.reviewers.map((id) => ({
     reviewerUrl: `${self}/reviewers/${id}`,
     vote: 0,

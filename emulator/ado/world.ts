@@ -9,13 +9,15 @@ import {
   createMergeCommit,
   headRef,
   initBareRepository,
+  listRefs,
+  newCommits,
   refExistsOnDisk,
   resolveCommit,
   seedRepository,
   updateRef,
   type SeedSpec,
 } from '../git/repo.ts';
-import { ZERO_GUID, generatePat, hashSecret, isGuid, makeDescriptor, newGuid, sameName } from './ids.ts';
+import { ZERO_GUID, generateLegacyPat, generatePat, hashSecret, isGuid, makeDescriptor, newGuid, sameName } from './ids.ts';
 import { isKnownScope, normalizeScopes } from './scopes.ts';
 
 export type OrgKind = 'hosted' | 'server';
@@ -82,6 +84,25 @@ export interface Repository {
 
 export type PullRequestStatus = 'active' | 'abandoned' | 'completed';
 
+export interface RefUpdate {
+  name: string;
+  oldObjectId: string;
+  newObjectId: string;
+}
+
+/** A push as the service records it: who, when, which refs moved, which commits came in. */
+export interface PushRecord {
+  pushId: number;
+  repositoryId: string;
+  pushedBy: string;
+  date: Date;
+  refUpdates: RefUpdate[];
+  /** Commits the push brought in, newest first. */
+  commits: string[];
+}
+
+const ZERO_SHA = '0000000000000000000000000000000000000000';
+
 export interface PullRequest {
   id: number;
   orgId: string;
@@ -96,6 +117,7 @@ export interface PullRequest {
   createdBy: string;
   creationDate: Date;
   closedDate?: Date;
+  closedBy?: string;
   mergeId: string;
   mergeStatus: 'succeeded' | 'conflicts';
   lastMergeSourceCommit: string;
@@ -116,8 +138,16 @@ export interface VariableGroupProjectRef {
   description?: string;
 }
 
+/** Library security roles on a variable group (the UI's Reader, User, Administrator). */
+export type VariableGroupRole = 'Reader' | 'User' | 'Administrator';
+
 export interface VariableGroup {
   id: number;
+  /**
+   * Roles by identity id. The creator is Administrator; everyone else in the organization is a
+   * Reader unless given another role (the library's "Project Valid Users: Reader" default).
+   */
+  roles: Map<string, VariableGroupRole>;
   orgId: string;
   name: string;
   description?: string;
@@ -161,6 +191,18 @@ export class WorldError extends Error {
   }
 }
 
+/** A pull request the service refuses: a duplicate active one, source = target, a closed one, a stale completion. */
+export class PullRequestRuleError extends WorldError {
+  constructor(
+    readonly rule: 'duplicate' | 'same-branch' | 'not-active' | 'stale-source' | 'conflicts',
+    readonly sourceRefName: string,
+    readonly targetRefName: string,
+  ) {
+    super(`pull request rule '${rule}' (${sourceRefName} → ${targetRefName})`);
+    this.name = 'PullRequestRuleError';
+  }
+}
+
 export interface WorldOptions {
   dataDir: string;
   entra: EntraEmulator;
@@ -182,6 +224,8 @@ export class World {
   private readonly patsByHash = new Map<string, PatRecord>();
   private readonly pullRequests = new Map<string, PullRequest>(); // key `${orgId}/${id}`
   private readonly prCounters = new Map<string, number>();
+  private readonly pushes = new Map<string, PushRecord[]>(); // key repository id
+  private readonly commitPushes = new Map<string, number>(); // key `${repositoryId}/${sha}`
   private readonly variableGroups = new Map<string, VariableGroup>(); // key `${orgId}/${id}`
   private readonly vgCounters = new Map<string, number>();
 
@@ -353,7 +397,17 @@ export class World {
    */
   createPat(
     userId: string,
-    opts: { scopes: string[] | string; orgs?: string[] | 'all'; expiresAt?: Date | number; displayName?: string },
+    opts: {
+      scopes: string[] | string;
+      orgs?: string[] | 'all';
+      expiresAt?: Date | number;
+      displayName?: string;
+      /**
+       * `current` (84 characters, `AZDO` at 77–80) or `legacy` (52 of `[a-z2-7]`). Default: legacy when
+       * every target is an Azure DevOps Server collection (Server issues that format), else current.
+       */
+      format?: 'current' | 'legacy';
+    },
   ): { token: string; authorizationId: string; pat: PatRecord } {
     const user = this.requireUser(userId);
     const scopes = normalizeScopes(opts.scopes);
@@ -365,7 +419,9 @@ export class World {
     else targetOrgIds = this.organizationsOf(user.id).map((o) => o.id);
     const now = this.now();
     const validTo = opts.expiresAt === undefined ? new Date(now + 30 * 86_400_000) : new Date(opts.expiresAt);
-    const token = generatePat();
+    const serverOnly = targetOrgIds !== null && targetOrgIds.length > 0 && targetOrgIds.every((id) => this.orgs.get(id)?.kind === 'server');
+    const format = opts.format ?? (serverOnly ? 'legacy' : 'current');
+    const token = format === 'legacy' ? generateLegacyPat() : generatePat();
     const pat: PatRecord = {
       authorizationId: newGuid(),
       userId: user.id,
@@ -477,10 +533,13 @@ export class World {
     if (seed.branches) spec.branches = seed.branches;
     if (seed.tags) spec.tags = seed.tags;
     if (seed.files) spec.files = seed.files;
-    await seedRepository(gitDir, spec);
     const repo: Repository = { id, orgId: org.id, projectId: project.id, name, gitDir, isDisabled: false };
     if (seed.createdBy) repo.createdBy = seed.createdBy;
     this.repos.set(id, repo);
+    // The seeded history arrives as one push by the repository's creator.
+    const pusher = seed.createdBy ?? [...org.members][0] ?? this.users.keys().next().value;
+    if (pusher) await this.trackPush(repo, pusher, () => seedRepository(gitDir, spec));
+    else await seedRepository(gitDir, spec);
     return repo;
   }
 
@@ -493,13 +552,67 @@ export class World {
   ): Promise<string> {
     const repo = this.requireRepository(orgName, projectName, repoName);
     const head = headRef(repo.gitDir);
-    return commitFiles(repo.gitDir, {
-      branch: p.branch.replace(/^refs\/heads\//, ''),
-      files: p.files,
-      message: p.message ?? `Update ${Object.keys(p.files).join(', ')}`,
-      author: this.signatureFor(p.authorId),
-      ...(head ? { from: head } : {}),
-    });
+    const write = (): Promise<string> =>
+      commitFiles(repo.gitDir, {
+        branch: p.branch.replace(/^refs\/heads\//, ''),
+        files: p.files,
+        message: p.message ?? `Update ${Object.keys(p.files).join(', ')}`,
+        author: this.signatureFor(p.authorId),
+        ...(head ? { from: head } : {}),
+      });
+    const pusher = p.authorId ?? repo.createdBy ?? [...(this.organizationById(repo.orgId)?.members ?? [])][0];
+    return pusher ? this.trackPush(repo, pusher, write) : write();
+  }
+
+  // ---- pushes --------------------------------------------------------------------------------
+
+  /**
+   * Runs `mutate` (anything that moves refs: a seed, a commit, `git push`, a pull request completing)
+   * and records what moved as one push by `pushedBy`. Pull request merge refs are not pushes.
+   */
+  async trackPush<T>(repo: Repository, pushedBy: string, mutate: () => Promise<T>): Promise<T> {
+    const before = await this.branchAndTagRefs(repo);
+    const result = await mutate();
+    await this.recordRefChanges(repo, pushedBy, before);
+    return result;
+  }
+
+  /** Refs a push can move (heads and tags), as name → object id. */
+  async branchAndTagRefs(repo: Repository): Promise<Map<string, string>> {
+    const refs = await listRefs(repo.gitDir);
+    return new Map(refs.filter((r) => /^refs\/(heads|tags)\//.test(r.name)).map((r) => [r.name, r.objectId]));
+  }
+
+  /** Records the difference between `before` and the refs now on disk as one push (nothing when nothing moved). */
+  async recordRefChanges(repo: Repository, pushedBy: string, before: Map<string, string>): Promise<PushRecord | undefined> {
+    const after = await this.branchAndTagRefs(repo);
+    const refUpdates: RefUpdate[] = [];
+    for (const [name, id] of after) if (before.get(name) !== id) refUpdates.push({ name, oldObjectId: before.get(name) ?? ZERO_SHA, newObjectId: id });
+    for (const [name, id] of before) if (!after.has(name)) refUpdates.push({ name, oldObjectId: id, newObjectId: ZERO_SHA });
+    if (refUpdates.length === 0) return undefined;
+    const tips = refUpdates.map((u) => u.newObjectId).filter((id) => id !== ZERO_SHA);
+    const commits = (await newCommits(repo.gitDir, tips, [...new Set(before.values())])).filter((c) => !this.commitPushes.has(`${repo.id}/${c}`));
+    const list = this.pushes.get(repo.id) ?? [];
+    const push: PushRecord = { pushId: (list.at(-1)?.pushId ?? 0) + 1, repositoryId: repo.id, pushedBy, date: new Date(this.now()), refUpdates, commits };
+    list.push(push);
+    this.pushes.set(repo.id, list);
+    for (const c of commits) this.commitPushes.set(`${repo.id}/${c}`, push.pushId);
+    return push;
+  }
+
+  /** Oldest first. */
+  listPushes(repo: Repository): PushRecord[] {
+    return [...(this.pushes.get(repo.id) ?? [])];
+  }
+
+  push(repo: Repository, pushId: number): PushRecord | undefined {
+    return this.pushes.get(repo.id)?.find((p) => p.pushId === pushId);
+  }
+
+  /** The push that brought a commit in. */
+  pushOfCommit(repo: Repository, sha: string): PushRecord | undefined {
+    const id = this.commitPushes.get(`${repo.id}/${sha}`);
+    return id === undefined ? undefined : this.push(repo, id);
   }
 
   findRepository(org: Organization, project: Project | null, nameOrId: string): Repository | undefined {
@@ -566,6 +679,10 @@ export class World {
     const target = await resolveCommit(repo.gitDir, targetRefName);
     if (!source) throw new WorldError(`source branch '${sourceRefName}' does not exist`);
     if (!target) throw new WorldError(`target branch '${targetRefName}' does not exist`);
+    if (sourceRefName.toLowerCase() === targetRefName.toLowerCase()) throw new PullRequestRuleError('same-branch', sourceRefName, targetRefName);
+    if ((p.status ?? 'active') === 'active' && this.activePullRequestFor(org, repo, sourceRefName, targetRefName)) {
+      throw new PullRequestRuleError('duplicate', sourceRefName, targetRefName);
+    }
     const id = (this.prCounters.get(org.id) ?? 0) + 1;
     this.prCounters.set(org.id, id);
     const createdBy = p.createdBy ?? repo.createdBy ?? [...org.members][0] ?? this.anyUserId();
@@ -602,13 +719,54 @@ export class World {
     return pr;
   }
 
-  setPullRequestStatus(orgName: string, id: number, status: PullRequestStatus): PullRequest {
+  /** The active pull request from `source` into `target` in the repository, if any. */
+  activePullRequestFor(org: Organization, repo: Repository, source: string, target: string): PullRequest | undefined {
+    return [...this.pullRequests.values()].find(
+      (pr) =>
+        pr.orgId === org.id &&
+        pr.repositoryId === repo.id &&
+        pr.status === 'active' &&
+        pr.sourceRefName.toLowerCase() === source.toLowerCase() &&
+        pr.targetRefName.toLowerCase() === target.toLowerCase(),
+    );
+  }
+
+  /** Sets the status without merging (a test shortcut; completing over REST merges: completePullRequest). */
+  setPullRequestStatus(orgName: string, id: number, status: PullRequestStatus, by?: string): PullRequest {
     const org = this.requireOrganization(orgName);
     const pr = this.pullRequests.get(`${org.id}/${id}`);
     if (!pr) throw new WorldError(`no pull request ${id} in '${org.name}'`);
+    if (status === 'active' && pr.status !== 'active') {
+      const repo = this.repos.get(pr.repositoryId)!;
+      if (this.activePullRequestFor(org, repo, pr.sourceRefName, pr.targetRefName)) throw new PullRequestRuleError('duplicate', pr.sourceRefName, pr.targetRefName);
+    }
     pr.status = status;
-    if (status === 'active') delete pr.closedDate;
-    else pr.closedDate = new Date(this.now());
+    if (status === 'active') {
+      delete pr.closedDate;
+      delete pr.closedBy;
+    } else {
+      pr.closedDate = new Date(this.now());
+      if (by) pr.closedBy = by;
+    }
+    return pr;
+  }
+
+  /**
+   * Completes an active pull request: the target branch moves to its merge commit, as one push by
+   * `by`. Refused when the merge has conflicts or the source moved since the merge was computed.
+   */
+  async completePullRequest(org: Organization, id: number, by: string, expectedSourceCommit: string): Promise<PullRequest> {
+    const pr = this.pullRequests.get(`${org.id}/${id}`);
+    if (!pr) throw new WorldError(`no pull request ${id} in '${org.name}'`);
+    const repo = this.repos.get(pr.repositoryId)!;
+    if (pr.status !== 'active') throw new PullRequestRuleError('not-active', pr.sourceRefName, pr.targetRefName);
+    if (expectedSourceCommit.toLowerCase() !== pr.lastMergeSourceCommit) throw new PullRequestRuleError('stale-source', pr.sourceRefName, pr.targetRefName);
+    if (pr.mergeStatus !== 'succeeded' || !pr.lastMergeCommit) throw new PullRequestRuleError('conflicts', pr.sourceRefName, pr.targetRefName);
+    const merge = pr.lastMergeCommit;
+    await this.trackPush(repo, by, () => updateRef(repo.gitDir, pr.targetRefName, merge));
+    pr.status = 'completed';
+    pr.closedDate = new Date(this.now());
+    pr.closedBy = by;
     return pr;
   }
 
@@ -649,6 +807,7 @@ export class World {
     const now = new Date(this.now());
     const vg: VariableGroup = {
       id,
+      roles: new Map([[input.createdBy, 'Administrator']]),
       orgId: org.id,
       name: input.name,
       type: input.type ?? 'Vsts',
@@ -722,6 +881,19 @@ export class World {
     vg.projectRefs = vg.projectRefs.filter((r) => !drop.has(r.projectId));
     if (vg.projectRefs.length === 0) this.variableGroups.delete(key);
     return true;
+  }
+
+  /** The caller's role on a group (Reader unless granted more). */
+  variableGroupRole(vg: VariableGroup, identityId: string): VariableGroupRole {
+    return vg.roles.get(identityId) ?? 'Reader';
+  }
+
+  setVariableGroupRole(orgName: string, groupId: number, identityId: string, role: VariableGroupRole): void {
+    const org = this.requireOrganization(orgName);
+    const vg = this.variableGroups.get(`${org.id}/${groupId}`);
+    if (!vg) throw new WorldError(`no variable group ${groupId} in '${org.name}'`);
+    if (!this.identity(identityId, org)) throw new WorldError(`no identity '${identityId}' in '${org.name}'`);
+    vg.roles.set(identityId, role);
   }
 
   variableGroup(org: Organization, id: number): VariableGroup | undefined {

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { X509Certificate, createHash } from 'node:crypto';
 import { startHarness, type Harness } from './testkit.ts';
 
 const opts = { execute: [client.allowInsecureRequests] };
@@ -103,6 +104,33 @@ describe('Entra emulator: discovery', () => {
       redirect: 'manual',
     });
     assert.equal(evil.status, 200);
+  });
+
+  test('every key carries its certificate (x5c) as Entra publishes it; kid and x5t are its SHA-1 thumbprint', async () => {
+    const { keys } = (await (await fetch(`${h.origin}/${h.tenant.id}/discovery/v2.0/keys`)).json()) as { keys: Array<Record<string, string | string[]>> };
+    for (const k of keys) {
+      assert.ok(Array.isArray(k.x5c) && k.x5c.length === 1, 'x5c present');
+      const der = Buffer.from(k.x5c[0]!, 'base64');
+      const cert = new X509Certificate(der);
+      const jwk = cert.publicKey.export({ format: 'jwk' });
+      assert.equal(jwk.n, k.n);
+      assert.equal(jwk.e, k.e);
+      assert.equal(k.x5t, createHash('sha1').update(der).digest('base64url'));
+      assert.equal(k.kid, k.x5t);
+      assert.match(cert.subject, /CN=accounts\.accesscontrol\.windows\.net/);
+      assert.ok(cert.verify(cert.publicKey), 'self-signed');
+    }
+  });
+
+  test('discovery lists the endpoints Entra lists (device code, Kerberos), and they refuse in Entra\'s shape', async () => {
+    const doc = (await (await fetch(`${h.origin}/${h.tenant.id}/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    assert.equal(doc.device_authorization_endpoint, `${h.origin}/${h.tenant.id}/oauth2/v2.0/devicecode`);
+    assert.equal(doc.kerberos_endpoint, `${h.origin}/${h.tenant.id}/kerberos`);
+    const res = await fetch(doc.device_authorization_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_id=${h.app.clientId}&scope=openid` });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: string; error_codes: number[] };
+    assert.equal(typeof body.error, 'string');
+    assert.ok(Array.isArray(body.error_codes));
   });
 
   test('error lookup page', async () => {

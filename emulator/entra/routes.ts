@@ -29,6 +29,20 @@ export function registerEntraRoutes(app: FastifyInstance, ctx: EntraContext): vo
     return reply.send(errorCodePage(/^\d+$/.test(code) ? code : '', ERROR_SUMMARIES[Number(code)]));
   });
   app.get('/oidc/userinfo', async (req, reply) => userinfo(req, reply, ctx));
+  // Listed in discovery as Entra lists them; not implemented, so refused the way Entra refuses a
+  // request it cannot serve rather than a 404 that would look like a wrong URL.
+  for (const path of ['/:tenant/oauth2/v2.0/devicecode', '/:tenant/kerberos']) {
+    app.post<TenantParams>(path, async (req, reply) => {
+      const ref = tenantOr400(req, reply, ctx);
+      if (!ref) return reply;
+      return reply.code(400).type('application/json; charset=utf-8').send({
+        error: 'unsupported_grant_type',
+        error_description: 'The Keyway emulator does not implement this flow (device code, Kerberos); use the authorization code or client credentials flows.',
+        error_codes: [70003],
+        timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z',
+      });
+    });
+  }
   app.post('/oidc/userinfo', async (req, reply) => userinfo(req, reply, ctx));
 }
 
@@ -68,8 +82,9 @@ async function discovery(req: FastifyRequest<TenantParams>, reply: FastifyReply,
   // Member order and values follow the live document. Deliberate differences:
   // - no `code_challenge_methods_supported`: Entra omits it although it supports S256 and plain
   //   (publicly reported by several client libraries), so clients must not require it;
-  // - `userinfo_endpoint` is served here (`/oidc/userinfo`) instead of graph.microsoft.com;
-  // - no `device_authorization_endpoint` / `kerberos_endpoint`: not emulated, so not advertised.
+  // - `userinfo_endpoint` is served here (`/oidc/userinfo`) instead of graph.microsoft.com.
+  // `device_authorization_endpoint` and `kerberos_endpoint` are listed as Entra lists them; the
+  // emulator answers them with an Entra-shaped refusal (it implements neither flow).
   const doc = {
     token_endpoint: `${oauth}/token`,
     token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
@@ -83,6 +98,7 @@ async function discovery(req: FastifyRequest<TenantParams>, reply: FastifyReply,
     request_uri_parameter_supported: false,
     userinfo_endpoint: `${origin}/oidc/userinfo`,
     authorization_endpoint: `${oauth}/authorize`,
+    device_authorization_endpoint: `${oauth}/devicecode`,
     http_logout_supported: true,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${oauth}/logout`,
@@ -90,6 +106,7 @@ async function discovery(req: FastifyRequest<TenantParams>, reply: FastifyReply,
       'sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host',
       'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email',
     ],
+    kerberos_endpoint: `${origin}/${v.base}/kerberos`,
     tenant_region_scope: v.regionScope,
     cloud_instance_name: 'microsoftonline.com',
     cloud_graph_host_name: 'graph.windows.net',

@@ -4,9 +4,9 @@
 // listener) and /tfs/{collection}/... on the Server listener.
 import { spawn } from 'node:child_process';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, challengeHeaders, type HostKind, type Principal } from '../ado/auth.ts';
-import { params, resolveOrg, type AdoEnv } from '../ado/context.ts';
-import { gitRepository } from '../ado/shapes.ts';
+import { authenticate, challengeHeaders, unknownOrgHeaders, type HostKind, type Principal } from '../ado/auth.ts';
+import { admitMetered, chargeMetered, params, resolveOrg, type AdoEnv } from '../ado/context.ts';
+import { AdoError } from '../ado/errors.ts';
 import { scopesGrant } from '../ado/scopes.ts';
 import type { Organization, Repository } from '../ado/world.ts';
 import { gitBaseEnv, headRef, listRefs, refExistsOnDisk, setHead } from './repo.ts';
@@ -50,7 +50,7 @@ async function serveGit(
 ): Promise<unknown> {
   const org = resolveOrg(env, host, orgName);
   const challenge = challengeHeaders(env.urls, host, org);
-  if (!org) return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', challenge);
+  if (!org) return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', unknownOrgHeaders(env.urls, host));
 
   const query = (req.query ?? {}) as Record<string, string | undefined>;
   let service: Service | null = null;
@@ -89,7 +89,26 @@ async function serveGit(
     // A credential without code scope is refused like a bad credential (unconfirmed).
     return text(reply, 401, 'TF400813: The user is not authorized to access this resource.', challenge);
   }
-  return runBackend(env, req, reply, repo, tail, principal);
+  // Cloning and pushing count against the identity's consumption like REST calls ("even if build
+  // agents are self-hosted, they generate load by cloning", rate-limits documentation).
+  let metered: Awaited<ReturnType<typeof admitMetered>>;
+  try {
+    metered = await admitMetered(env, req, reply, principal, org);
+  } catch (e) {
+    if (e instanceof AdoError) return text(reply, e.status, e.message, e.headers);
+    throw e;
+  }
+  // A push is recorded as the service records it: who pushed, which refs moved, which commits came in.
+  // It is written before the answer ends, so a client reading /pushes right after `git push` sees it.
+  const before = write ? await env.world.branchAndTagRefs(repo) : undefined;
+  const recordPush = async (): Promise<void> => {
+    if (before) await env.world.recordRefChanges(repo, principal.identity.id, before).catch(() => undefined);
+  };
+  try {
+    return await runBackend(env, req, reply, repo, tail, principal, recordPush);
+  } finally {
+    chargeMetered(env, reply, metered, undefined);
+  }
 }
 
 /** The service's answer to a push without write access (TF401027). */
@@ -98,16 +117,37 @@ function genericContribute(principal: Principal): string {
   return `TF401027: You need the Git 'GenericContribute' permission to perform this action. Details: identity '${who}', scope 'repository'.`;
 }
 
+/**
+ * `GET …/_git/{repo}/vsts/info`, shaped like the recorded example (git httpExamples,
+ * GET__git_repositories__remoteurl.json): the collection's URL is its projectCollections resource,
+ * the repository is the short reference, and its project's `state` is the enum's number (1 =
+ * wellFormed), not the name the REST API uses elsewhere.
+ */
 function vstsInfo(env: AdoEnv, org: Organization, repo: Repository, reply: FastifyReply): unknown {
   const orgUrl = env.urls.orgUrl(org);
+  const project = env.world.projectById(repo.projectId)!;
   return reply.send({
     serverUrl: org.kind === 'server' ? env.urls.server : orgUrl,
-    collection: { id: org.id, name: org.name, url: orgUrl },
-    repository: gitRepository(env.urls, env.world, org, repo, false),
+    collection: { id: org.id, name: org.name, url: `${orgUrl}/_apis/projectCollections/${org.id}` },
+    repository: {
+      id: repo.id,
+      name: repo.name,
+      url: `${orgUrl}/_apis/git/repositories/${repo.id}`,
+      project: { id: project.id, name: project.name, url: `${orgUrl}/_apis/projects/${project.id}`, state: 1, revision: project.revision },
+      remoteUrl: env.urls.remoteUrl(org, project, repo),
+    },
   });
 }
 
-function runBackend(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, repo: Repository, tail: string, principal: Principal): Promise<void> {
+function runBackend(
+  env: AdoEnv,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  repo: Repository,
+  tail: string,
+  principal: Principal,
+  beforeEnd: () => Promise<void>,
+): Promise<void> {
   const raw = req.raw;
   const cgiEnv: NodeJS.ProcessEnv = {
     ...gitBaseEnv(env.world.dataDir),
@@ -177,11 +217,14 @@ function runBackend(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, repo:
       if (!headersDone) {
         res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end(`git http-backend failed (${code ?? 'signal'}): ${Buffer.concat(stderr).toString('utf8').slice(0, 500)}\n`);
-      } else {
-        res.end();
+        resolve();
+        return;
       }
-      if (tail === 'git-receive-pack') void fixHeadAfterPush(repo.gitDir).finally(resolve);
-      else resolve();
+      const finish = tail === 'git-receive-pack' ? fixHeadAfterPush(repo.gitDir).then(beforeEnd) : Promise.resolve();
+      void finish.finally(() => {
+        res.end();
+        resolve();
+      });
     });
     child.stdin.on('error', () => {
       /* the backend may stop reading early (e.g. on a protocol error); its output says why */

@@ -193,6 +193,8 @@ export interface CommitInfo {
   committer: { name: string; email: string; date: string };
   comment: string;
   changeCounts: { Add: number; Edit: number; Delete: number };
+  /** What the commit changed against its first parent: A/M/D and the path. */
+  changes: Array<{ changeType: 'add' | 'edit' | 'delete'; path: string }>;
 }
 
 const LOG_FORMAT = '%x1e%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B%x00';
@@ -209,11 +211,14 @@ function parseLog(text: string): CommitInfo[] {
     const [commitId = '', treeId = '', parents = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', body = ''] = fields;
     const rest = fields.slice(10).join('\0');
     const counts = { Add: 0, Edit: 0, Delete: 0 };
+    const changes: CommitInfo['changes'] = [];
     for (const line of rest.split('\n')) {
-      const status = line.split('\t')[0];
+      const [status, path = ''] = line.split('\t');
       if (status === 'A') counts.Add++;
       else if (status === 'M' || status === 'T') counts.Edit++;
       else if (status === 'D') counts.Delete++;
+      else continue;
+      changes.push({ changeType: status === 'A' ? 'add' : status === 'D' ? 'delete' : 'edit', path: `/${path}` });
     }
     commits.push({
       commitId,
@@ -223,16 +228,37 @@ function parseLog(text: string): CommitInfo[] {
       committer: { name: cn, email: ce, date: isoUtc(cd) },
       comment: body.replace(/\n+$/, ''),
       changeCounts: counts,
+      changes,
     });
   }
   return commits;
 }
 
-export async function readCommits(gitDir: string, from: string, opts: { skip?: number; top?: number } = {}): Promise<CommitInfo[]> {
-  const args = ['log', `--format=${LOG_FORMAT}`, '--name-status', '--no-renames'];
+export interface CommitFilter {
+  skip?: number;
+  top?: number;
+  /** Leave out commits reachable from these (compareVersion). */
+  not?: string[];
+  /** Author name or e-mail contains this (case-insensitive). */
+  author?: string;
+  /** Committer date bounds, ISO 8601. */
+  since?: string;
+  until?: string;
+  /** Only commits touching this path (no leading slash). */
+  path?: string;
+}
+
+export async function readCommits(gitDir: string, from: string, opts: CommitFilter = {}): Promise<CommitInfo[]> {
+  const args = ['log', `--format=${LOG_FORMAT}`, '--name-status', '--no-renames', '--regexp-ignore-case', '--fixed-strings'];
   if (opts.skip) args.push(`--skip=${opts.skip}`);
   if (opts.top !== undefined) args.push(`--max-count=${opts.top}`);
-  args.push(from, '--');
+  if (opts.author) args.push(`--author=${opts.author}`);
+  if (opts.since) args.push(`--since=${opts.since}`);
+  if (opts.until) args.push(`--until=${opts.until}`);
+  args.push(from);
+  for (const n of opts.not ?? []) args.push(`^${n}`);
+  args.push('--');
+  if (opts.path) args.push(opts.path);
   return parseLog(await gitText(gitDir, args));
 }
 
@@ -283,6 +309,20 @@ export async function createMergeCommit(
   };
   const r = await runGit(['commit-tree', tree, '-p', p.target, '-p', p.source, '-m', p.message], { gitDir, env: ident });
   return r.stdout.toString('utf8').trim();
+}
+
+/** Commits reachable from `tips` but from none of `known` (what a push brought in), newest first. */
+export async function newCommits(gitDir: string, tips: string[], known: string[]): Promise<string[]> {
+  if (tips.length === 0) return [];
+  const r = await runGit(['rev-list', ...tips, ...(known.length ? ['--not', ...known] : [])], { gitDir });
+  return r.stdout.toString('utf8').split('\n').filter((l) => /^[0-9a-f]{40}$/.test(l));
+}
+
+/** Commits `a` has that `b` lacks, and the other way round (branch statistics). */
+export async function aheadBehind(gitDir: string, a: string, b: string): Promise<{ ahead: number; behind: number }> {
+  const r = await runGit(['rev-list', '--left-right', '--count', `${a}...${b}`], { gitDir });
+  const [ahead = '0', behind = '0'] = r.stdout.toString('utf8').trim().split(/\s+/);
+  return { ahead: Number(ahead), behind: Number(behind) };
 }
 
 export async function updateRef(gitDir: string, ref: string, sha: string): Promise<void> {

@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSeeded, userToken, type SeededWorld } from '../../emulator/test-support.ts';
+import { createRatePacer } from './pacing.ts';
 import { createAzureDevOpsClient, pages, type AzureDevOpsClientOptions, type FetchLike } from './client.ts';
 import { AzureDevOpsError } from './errors.ts';
 import type { RateLimitInfo } from './retry.ts';
@@ -27,6 +28,8 @@ const client = (over: Partial<AzureDevOpsClientOptions> = {}) =>
     sleep: async (ms) => {
       sleeps.push(ms);
     },
+    // Each client its own pacer: one test's Retry-After must not slow the next test down.
+    pacer: createRatePacer(),
     ...over,
   });
 
@@ -259,5 +262,49 @@ describe('against the emulator (Azure DevOps Server)', () => {
   it('vssps operations are unsupported on Server', async () => {
     assert.equal((await rejects(server.getProfile())).kind, 'unsupported');
     assert.equal((await rejects(server.listPats())).kind, 'unsupported');
+  });
+});
+
+describe('against the emulator with its consumption limit on', () => {
+  // A small budget so a burst crosses it within a test: 10 light requests per 1-second window.
+  const throttling = { limit: 1, windowMs: 1000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 300, defaultCost: { base: 0.1 } };
+  let t: SeededWorld;
+  before(async () => {
+    t = await startSeeded({ throttling });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  const burst = async (pacer: AzureDevOpsClientOptions['pacer']) => {
+    t.emu.throttle.reset();
+    const c = createAzureDevOpsClient({
+      target: { kind: 'services', organization: t.org },
+      endpoints: { services: t.emu.urls.services, vssps: t.emu.urls.vssps },
+      credential: { kind: 'pat', token: t.pat },
+      maxRetries: 0,
+      ...(pacer ? { pacer } : {}),
+    });
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 4; i++) await c.listProjects();
+      }),
+    );
+    return { c, failures: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as AzureDevOpsError), snapshot: t.emu.throttle.snapshot() };
+  };
+
+  it('a client that ignores the headers is delayed, then blocked (the emulator is strict)', async () => {
+    const ignore = { reserve: () => 0, observe: () => undefined, state: () => ({ notBeforeMs: 0, spacingMs: 0 }) };
+    const { failures, snapshot } = await burst(ignore);
+    assert.ok(snapshot.totals.blocked > 0, JSON.stringify(snapshot.totals));
+    assert.ok(failures.length > 0 && failures.every((f) => f.kind === 'throttled' && f.tfCode === 'TF400733'), failures.map((f) => f.message).join('; '));
+  });
+
+  it("Keyway's client slows down on X-RateLimit-Remaining and Retry-After: no 429 reaches the caller", async () => {
+    const { c, failures, snapshot } = await burst(createRatePacer());
+    assert.deepEqual(failures, []);
+    assert.equal(snapshot.totals.blocked, 0, JSON.stringify(snapshot.totals));
+    assert.ok((c.stats().pacedMs ?? 0) > 0, 'it waited before the service had to block it');
+    assert.equal(c.stats().retries, 0);
   });
 });

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import fc from 'fast-check';
 import { createAzureDevOpsClient, pages, probeAzureDevOpsHost, type AzureDevOpsClientOptions } from './client.ts';
+import { createRatePacer } from './pacing.ts';
 import { buildUrl, collectionUrl, resolveEndpoints, type AzureDevOpsTarget } from './endpoints.ts';
 import { AzureDevOpsError } from './errors.ts';
 import type { RateLimitInfo } from './retry.ts';
@@ -126,6 +127,8 @@ describe('Azure DevOps client', () => {
         sleeps.push(ms);
       },
       random: () => 0.5,
+      // Each client its own pacer: one test's Retry-After must not slow the next test down.
+      pacer: createRatePacer(),
       ...over,
     });
 

@@ -33,6 +33,7 @@ import {
   type AzureDevOpsErrorInit,
   type Redactor,
 } from './errors.ts';
+import { sharedRatePacer, type RatePacer } from './pacing.ts';
 import {
   DEFAULT_RETRY_POLICY,
   decideRetry,
@@ -92,6 +93,11 @@ export interface AzureDevOpsClientOptions {
   maxResponseBytes?: number;
   /** Called with the `X-RateLimit-*` values of every response that carries them (also 200s). */
   onRateLimit?: (info: RateLimitInfo) => void;
+  /**
+   * Turns the rate-limit headers into waits before the next request (pacing.ts). Default: one pacer
+   * per credential and host in this process, shared by every client built with that token.
+   */
+  pacer?: RatePacer;
   /** Default `Keyway/{version}`. */
   userAgent?: string;
 }
@@ -158,6 +164,8 @@ export interface ClientStats {
   requests: number;
   /** Of those, how many were retries. */
   retries: number;
+  /** Milliseconds spent waiting because Azure DevOps's rate-limit headers asked for it (before any 429). */
+  pacedMs?: number;
 }
 
 export interface AzureDevOpsClient {
@@ -356,6 +364,16 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
 
   const counters: ClientStats = { requests: 0, retries: 0 };
   let lastRate: RateLimitInfo | undefined;
+  const pacer = options.pacer ?? sharedRatePacer(new URL(base).origin, credential.token);
+  // Time as this client has lived it: an injected sleep (tests) may return at once, yet the wait it
+  // stood for has passed as far as pacing is concerned.
+  let sleptUntil = 0;
+  const clock = (): number => Math.max(now(), sleptUntil);
+  const pause = async (ms: number, signal: AbortSignal | undefined): Promise<void> => {
+    const from = clock();
+    await sleep(ms, signal);
+    sleptUntil = Math.max(sleptUntil, from + ms);
+  };
 
   // Every string that goes into an error passes the redactor, whatever its source.
   const fail = (init: AzureDevOpsErrorInit): AzureDevOpsError => {
@@ -365,10 +383,18 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     return new AzureDevOpsError(clean);
   };
 
-  const reportRate = (headers: Headers): void => {
+  const reportRate = (headers: Headers, status: number): void => {
     const info = readRateLimit(headers, now());
-    if (!info) return;
+    if (!info) {
+      pacer.observe(undefined, clock());
+      return;
+    }
     lastRate = info;
+    // Retry-After means "pause" on a success (rate-limits documentation), a 429 and a 503 (RFC 9110
+    // §10.2.3); on other errors it is not about this credential's pace.
+    const pause = (status >= 200 && status < 300) || status === 429 || status === 503;
+    const { retryAfterSeconds, ...rest } = info;
+    pacer.observe(pause || retryAfterSeconds === undefined ? info : rest, clock());
     if (options.onRateLimit) {
       try {
         options.onRateLimit({ ...info });
@@ -425,6 +451,30 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     let attempts = 0;
     for (;;) {
       if (callerSignal?.aborted) throw abortedError(attempts);
+      // Slow down when Azure DevOps said so (Retry-After, X-RateLimit-Delay, a low X-RateLimit-Remaining),
+      // before it has to delay or block us.
+      const wait = pacer.reserve(clock());
+      if (wait > 0) {
+        if (wait > policy.maxRetryDelayMs) {
+          const seconds = Math.ceil(wait / 1000);
+          throw fail({
+            kind: 'throttled',
+            message: `${plan.operation}: Azure DevOps asked this credential to pause for ${seconds} s before its next request`,
+            retryAfterSeconds: seconds,
+            method: plan.method,
+            url: plan.url,
+            operation: plan.operation,
+            attempts,
+          });
+        }
+        try {
+          await pause(wait, callerSignal);
+        } catch (e) {
+          if (callerSignal?.aborted) throw abortedError(attempts);
+          throw e;
+        }
+        counters.pacedMs = (counters.pacedMs ?? 0) + wait;
+      }
       attempts++;
       counters.requests++;
       // Per attempt, covering the body too; cleared as soon as the attempt is over.
@@ -457,7 +507,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         } catch (e) {
           throw new TransportFailure(networkCode(e), timeoutSignal.aborted);
         }
-        reportRate(res.headers);
+        reportRate(res.headers, res.status);
         const outcome = await judge(res, plan, conditional, attempts);
         if (outcome.done) return outcome.value;
         failure = outcome.failure;
@@ -487,7 +537,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       );
       if (!decision.retry) throw failure.error;
       try {
-        await sleep(decision.delayMs, callerSignal);
+        await pause(decision.delayMs, callerSignal);
       } catch (e) {
         if (callerSignal?.aborted) throw abortedError(attempts);
         throw e;

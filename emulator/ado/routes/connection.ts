@@ -18,20 +18,29 @@ interface ResourceLocation {
   released: string;
 }
 
-/** Route templates as the service publishes them (ids from azure-devops-node-api). */
+/** Route templates and resource versions as the service publishes them (ids and versions from azure-devops-node-api 15). */
 const LOCATIONS: ResourceLocation[] = [
   { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, released: '0.0' },
   { id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4', area: 'Location', resourceName: 'ConnectionData', routeTemplate: '_apis/{resource}', resourceVersion: 1, released: '0.0' },
   { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resourceName: 'projects', routeTemplate: '_apis/{resource}/{*projectId}', resourceVersion: 4, released: '7.1' },
-  { id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', area: 'git', resourceName: 'repositories', routeTemplate: '{project}/_apis/git/{resource}/{repositoryId}', resourceVersion: 1, released: '7.1' },
-  { id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b', area: 'git', resourceName: 'refs', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*filter}', resourceVersion: 1, released: '7.1' },
-  { id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', area: 'git', resourceName: 'commits', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{commitId}', resourceVersion: 1, released: '7.1' },
+  { id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', area: 'git', resourceName: 'repositories', routeTemplate: '{project}/_apis/git/{resource}/{repositoryId}', resourceVersion: 2, released: '7.1' },
+  { id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b', area: 'git', resourceName: 'refs', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*filter}', resourceVersion: 2, released: '7.1' },
+  { id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', area: 'git', resourceName: 'commits', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{commitId}', resourceVersion: 2, released: '7.1' },
   { id: 'fb93c0db-47ed-4a31-8c20-47552878fb44', area: 'git', resourceName: 'items', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*path}', resourceVersion: 1, released: '7.1' },
-  { id: '9946fd70-0d40-406e-b686-b4744cbbcc37', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pullRequestId}', resourceVersion: 1, released: '7.1' },
+  { id: 'ea98d07b-3c87-4971-8ede-a613694ffb55', area: 'git', resourceName: 'pushes', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pushId}', resourceVersion: 3, released: '7.1' },
+  { id: 'd5b216de-d8d5-4d32-ae76-51df755b16d3', area: 'git', resourceName: 'stats', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/branches', resourceVersion: 2, released: '7.1' },
+  { id: '9946fd70-0d40-406e-b686-b4744cbbcc37', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pullRequestId}', resourceVersion: 2, released: '7.1' },
   { id: '01a46dea-7d46-4d40-bc84-319e7c260d99', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/{resource}/{pullRequestId}', resourceVersion: 1, released: '7.1' },
-  { id: 'a5d28130-9cd2-40fa-9f08-902e7daa9efb', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/{resource}', resourceVersion: 1, released: '7.1' },
+  { id: 'a5d28130-9cd2-40fa-9f08-902e7daa9efb', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/{resource}', resourceVersion: 2, released: '7.1' },
   { id: 'f5b09dd5-9d54-45a1-8b5a-1c8287d634cc', area: 'distributedtask', resourceName: 'variablegroups', routeTemplate: '{project}/_apis/distributedtask/{resource}/{groupId}', resourceVersion: 2, released: '7.1' },
   { id: 'ef5b7057-ffc3-4c77-bbad-c10b4a4abcc7', area: 'distributedtask', resourceName: 'variablegroups', routeTemplate: '_apis/distributedtask/{resource}/{groupId}', resourceVersion: 2, released: '7.1' },
+];
+
+/** What app.vssps.visualstudio.com publishes: the profile service (ProfileApi), and location data. */
+const VSSPS_LOCATIONS: ResourceLocation[] = [
+  { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, released: '0.0' },
+  { id: 'f83735dc-483f-4238-a291-d45f6080a9af', area: 'Profile', resourceName: 'Profiles', routeTemplate: '_apis/profile/{resource}/{id}', resourceVersion: 3, released: '7.1' },
+  { id: '229a6a53-b428-4ffb-a835-e8f36b5b4b1e', area: 'Account', resourceName: 'Accounts', routeTemplate: '_apis/{resource}', resourceVersion: 1, released: '7.1' },
 ];
 
 /** Resource areas: id → where its API lives. */
@@ -46,10 +55,11 @@ const AREAS: Array<{ id: string; name: string; where: 'org' | 'vssps' | 'vsspsOr
 ];
 
 /**
- * Advertised versions: max = released = 7.1 (previews 7.1-preview.N), so the SDKs negotiate down to
- * versions the emulator serves (VsoClient.autoNegotiateApiVersion).
+ * Advertised versions as the service publishes them: maxVersion 7.2 in the cloud (7.1 on an Azure
+ * DevOps Server 2022.1), releasedVersion 7.1, so the SDKs send `7.2-preview.N` and the emulator must
+ * serve it (VsoClient.autoNegotiateApiVersion negotiates down only to the advertised maximum).
  */
-function locationJson(l: ResourceLocation): Record<string, unknown> {
+function locationJson(l: ResourceLocation, host: HostKind): Record<string, unknown> {
   return {
     id: l.id,
     area: l.area,
@@ -57,9 +67,21 @@ function locationJson(l: ResourceLocation): Record<string, unknown> {
     routeTemplate: l.routeTemplate,
     resourceVersion: l.resourceVersion,
     minVersion: '1.0',
-    maxVersion: '7.1',
+    maxVersion: host === 'server' ? '7.1' : '7.2',
     releasedVersion: l.released,
   };
+}
+
+/** OPTIONS {host}/_apis[/{area}]: location data, served without authentication (clients read it first). */
+export function locationList(locations: ResourceLocation[], host: HostKind, area: string | undefined): { count: number; value: unknown[] } {
+  const value = locations.filter((l) => !area || l.area.toLowerCase() === area.toLowerCase()).map((l) => locationJson(l, host));
+  return { count: value.length, value };
+}
+
+/** app.vssps.visualstudio.com: location data too, so ProfileApi can find its routes. */
+export function registerVsspsLocationRoutes(app: FastifyInstance): void {
+  app.options('/_apis', async () => locationList(VSSPS_LOCATIONS, 'vssps', undefined));
+  app.options('/_apis/:area', async (req) => locationList(VSSPS_LOCATIONS, 'vssps', params(req).area));
 }
 
 const DEPLOYMENT_ID = newGuid();
@@ -108,10 +130,7 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
   );
 
   // Location data is served without authentication: clients read it before they authenticate.
-  const options = async (area: string | undefined): Promise<unknown> => {
-    const value = LOCATIONS.filter((l) => !area || l.area.toLowerCase() === area.toLowerCase()).map(locationJson);
-    return { count: value.length, value };
-  };
+  const options = async (area: string | undefined): Promise<unknown> => locationList(LOCATIONS, host, area);
   app.options('/:org/_apis', async (req, reply) => {
     const org = resolveOrg(env, host, params(req).org);
     if (!org) return sendUnknownOrg(env, host, req, reply);

@@ -4,7 +4,7 @@ import type { HostKind } from '../auth.ts';
 import type { AdoEnv } from '../context.ts';
 import { AdoError, adoErrorBody, errors } from '../errors.ts';
 import { newGuid } from '../ids.ts';
-import { registerConnectionRoutes } from './connection.ts';
+import { registerConnectionRoutes, registerVsspsLocationRoutes } from './connection.ts';
 import { registerProjectRoutes } from './projects.ts';
 import { registerPullRequestRoutes } from './pull-requests.ts';
 import { registerRepositoryRoutes } from './repositories.ts';
@@ -22,6 +22,7 @@ export function registerOrgRestRoutes(app: FastifyInstance, env: AdoEnv, host: '
 }
 
 export function registerVssps(app: FastifyInstance, env: AdoEnv): void {
+  registerVsspsLocationRoutes(app);
   registerProfileRoutes(app, env);
   registerPatRoutes(app, env);
 }

@@ -1,7 +1,7 @@
 // vssps.dev.azure.com/{org}/_apis/tokens/pats: the PAT lifecycle API (tokens/7.1/tokens.json),
 // api-version 7.1-preview.1, Entra user tokens only.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { orgRoute, q, type AdoEnv, type OrgContext } from '../context.ts';
+import { orgRoute, page, q, type AdoEnv, type OrgContext } from '../context.ts';
 import { AdoError, errors } from '../errors.ts';
 import { patToken } from '../shapes.ts';
 import { isKnownScope, normalizeScopes } from '../scopes.ts';
@@ -40,13 +40,9 @@ export function registerPatRoutes(app: FastifyInstance, env: AdoEnv): void {
       const key = (p: PatRecord): string | number =>
         sortBy === 'displaydate' ? p.validTo.getTime() : sortBy === 'status' ? ctx.env.world.patState(p) : p.displayName.toLowerCase();
       pats = pats.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * (ascending ? 1 : -1));
-      const start = Number(q(req, 'continuationToken') ?? 0) || 0;
-      const top = Math.min(Number(q(req, '$top') ?? 100) || 100, 100);
-      const slice = pats.slice(start, start + top);
-      return {
-        continuationToken: start + top < pats.length ? String(start + top) : '',
-        patTokens: slice.map((p) => patToken(p, null)),
-      };
+      const top = q(req, '$top');
+      const { items, next } = page(pats, top !== undefined && /^\d+$/.test(top) ? String(Math.min(Number(top), 100)) : top, q(req, 'continuationToken'), `pats:${ctx.principal.identity.id}:${ctx.org.id}:${filter}:${sortBy}:${ascending}`, 100);
+      return { continuationToken: next ?? '', patTokens: items.map((p) => patToken(p, null)) };
     }),
   );
 

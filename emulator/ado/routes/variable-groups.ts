@@ -2,7 +2,9 @@
 // add/update/delete at organization level (the 4.1-era project-level forms in the httpExamples work too).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HostKind } from '../auth.ts';
-import { list, orgRoute, page, params, q, requireProject, type AdoEnv, type OrgContext } from '../context.ts';
+import { list, orgRoute, params, q, requireProject, type AdoEnv, type OrgContext } from '../context.ts';
+import { invalidToken } from '../paging.ts';
+import { enumValue } from './pull-requests.ts';
 import { AdoError, errors } from '../errors.ts';
 import { isGuid, sameName } from '../ids.ts';
 import { variableGroup } from '../shapes.ts';
@@ -69,6 +71,25 @@ function nameClash(ctx: OrgContext, parsed: Parsed, exceptId?: number): Variable
     .find((vg) => vg.id !== exceptId && sameName(vg.name, parsed.name) && vg.projectRefs.some((r) => parsed.projects.some((p) => p.projectId === r.projectId)));
 }
 
+function actionFilter(raw: string | undefined): 'none' | 'manage' | 'use' {
+  if (raw === undefined) return 'none';
+  const t = raw.trim().toLowerCase();
+  if (t === 'none' || t === '0') return 'none';
+  if (t === 'manage' || t === '2') return 'manage';
+  if (t === 'use' || t === '16') return 'use';
+  throw errors.badRequest(`'${raw}' is not a valid value for actionFilter (None, Manage or Use).`, 'InvalidArgumentValueException');
+}
+
+/**
+ * Writing a group needs the Administrator role on it. Unconfirmed status and wording; the service
+ * refuses such writes with a permission error naming the group.
+ */
+function requireManage(ctx: OrgContext, vg: VariableGroup): void {
+  if (ctx.env.world.variableGroupRole(vg, ctx.principal.identity.id) !== 'Administrator') {
+    throw new AdoError(403, `VS402360: You do not have permission to manage variable group ${vg.name} (${vg.id}): the Administrator role on it is required.`, 'AccessDeniedException');
+  }
+}
+
 function wildcard(pattern: string): RegExp {
   return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i');
 }
@@ -86,22 +107,40 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
       let groups = ctx.env.world.listVariableGroups(ctx.org, project);
       const ids = q(req, 'groupIds');
       if (ids) {
-        const wanted = new Set(decodeURIComponent(ids).split(',').map((s) => Number(s.trim())));
+        const wanted = new Set(
+          decodeURIComponent(ids)
+            .split(',')
+            .map((s) => {
+              if (!/^\s*\d+\s*$/.test(s)) throw errors.badRequest(`'${s}' in groupIds is not a variable group id.`, 'InvalidArgumentValueException');
+              return Number(s);
+            }),
+        );
         groups = groups.filter((g) => wanted.has(g.id));
       }
       const name = q(req, 'groupName');
       if (name) groups = groups.filter((g) => wildcard(name).test(g.name));
-      const order = (q(req, 'queryOrder') ?? 'IdDescending').toLowerCase();
+      // actionFilter (VariableGroupActionFilter, a flags enum: none 0, manage 2, use 16): only the
+      // groups the caller may use (User or Administrator) or manage (Administrator).
+      const action = actionFilter(q(req, 'actionFilter'));
+      const me = ctx.principal.identity.id;
+      if (action === 'manage') groups = groups.filter((g) => ctx.env.world.variableGroupRole(g, me) === 'Administrator');
+      if (action === 'use') groups = groups.filter((g) => ctx.env.world.variableGroupRole(g, me) !== 'Reader');
+      const order = enumValue(q(req, 'queryOrder') ?? 'idDescending', ['idascending', 'iddescending'], 'queryOrder');
       groups.sort((a, b) => (order === 'idascending' ? a.id - b.id : b.id - a.id));
-      // continuationToken names the id to start from (as in GET_VariableGroupsByActionFilter.json).
+      // The continuation token of this listing is a group id (the SDK types it as a number and the
+      // recorded GET_VariableGroupsByActionFilter request sends one): the page starts at that id.
+      // Anything else is refused rather than read as "from the start".
       const token = q(req, 'continuationToken');
-      if (token && /^\d+$/.test(token)) {
+      if (token !== undefined && token !== '') {
+        if (!/^\d+$/.test(token)) throw invalidToken(token);
         const t = Number(token);
         groups = groups.filter((g) => (order === 'idascending' ? g.id >= t : g.id <= t));
       }
-      const { items } = page(groups, q(req, '$top'), undefined);
-      const rest = groups.slice(items.length);
-      return list(reply, items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)), rest[0] ? String(rest[0].id) : undefined);
+      const top = q(req, '$top');
+      if (top !== undefined && !/^\d+$/.test(top)) throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
+      const items = top !== undefined ? groups.slice(0, Number(top)) : groups;
+      const next = groups[items.length] ? String(groups[items.length]!.id) : undefined;
+      return list(reply, items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)), next);
     }),
   );
 
@@ -138,9 +177,11 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
       orgRoute(env, host, { scope: 'vso.variablegroups_write' }, async (req, _reply, ctx) => {
         const id = groupId(params(req).groupId);
         const parsed = parseBody(ctx, req.body, urlProject(ctx, req));
-        if (!ctx.env.world.variableGroup(ctx.org, id)) {
+        const existing = ctx.env.world.variableGroup(ctx.org, id);
+        if (!existing) {
           throw errors.notFound(`Variable group with id ${id} does not exist.`, 'VariableGroupNotFoundException');
         }
+        requireManage(ctx, existing);
         if (nameClash(ctx, parsed, id)) throw new AdoError(400, `Variable group with name ${parsed.name} already exists.`, 'VariableGroupExistsException');
         const vg = ctx.env.world.updateVariableGroup(ctx.org, id, { ...parsed, modifiedBy: ctx.principal.identity.id })!;
         return variableGroup(ctx.env.urls, ctx.env.world, ctx.org, vg);
@@ -165,6 +206,8 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
                 return p.id;
               })
           : [fromUrl!.id];
+        const existing = ctx.env.world.variableGroup(ctx.org, id);
+        if (existing) requireManage(ctx, existing);
         if (!ctx.env.world.deleteVariableGroup(ctx.org, id, projectIds)) {
           throw errors.notFound(`Variable group with id ${id} does not exist.`, 'VariableGroupNotFoundException');
         }

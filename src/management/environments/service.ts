@@ -168,6 +168,8 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         checkout: null,
         created_at: at,
         updated_at: at,
+        disk_bytes: null,
+        last_used_at: null,
       };
       // The row exists before the runner hears of it, so its first progress report has a home.
       await store.insert(row);

@@ -234,6 +234,10 @@ for (const { kind, skip } of await databaseKinds()) {
       expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 60 } }), 200);
       assert.deepEqual(snapshot(), original);
 
+      // Widening a connection's member targets is recorded with both sides.
+      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }, { project: w.seeded.project, groupPattern: 'shared-*' }] } }), 200);
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project }] } }), 403);
+
       // The audit log holds every change with its target before and after, and every refusal.
       const events = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' }), 200).json().events as { action: string; outcome: string; targetId?: string; target?: { id?: string }; details: Record<string, unknown> }[];
       const forSync = (id: string) => events.filter((e) => (e.targetId ?? e.target?.id) === id);
@@ -247,6 +251,14 @@ for (const { kind, skip } of await databaseKinds()) {
       const refusedCreates = events.filter((e) => e.action === 'sync.create' && e.outcome === 'failure').map((e) => e.details.reason);
       assert.deepEqual(refusedCreates.filter((r) => r === 'owner_required').length, 3);
       assert.ok(refusedCreates.includes('target_not_allowed'));
+      const widened = events.find((e) => e.action === 'app_connection.update' && (e.targetId ?? e.target?.id) === narrow);
+      assert.deepEqual(widened?.details.memberTargets, {
+        before: [{ organization: w.seeded.org, project: w.seeded.project, groupPattern: 'team-*' }],
+        after: [
+          { organization: w.seeded.org, project: w.seeded.project, groupPattern: 'team-*' },
+          { organization: w.seeded.org, project: w.seeded.project, groupPattern: 'shared-*' },
+        ],
+      });
       const createdEvent = forSync(created.sync.id).find((e) => e.action === 'sync.create');
       assert.deepEqual(createdEvent?.details.before, null);
       assert.equal((createdEvent?.details.after as { groupName: string }).groupName, 'prod-release');

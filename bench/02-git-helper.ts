@@ -3,7 +3,10 @@
 // then, alternating with the baseline, `git ls-remote` and `git clone` run through that helper, and
 // the same commands run with the PAT embedded in the URL. Separately, the helper's own cost (one
 // `get`, as git runs it) against one bare `curl` to the runner's local socket.
-// Targets: helper ≤ 2× bare curl; clone ≤ 1.1× the PAT-in-URL clone.
+// Targets: helper ≤ 2× bare curl; clone ≤ 1.1× the PAT-in-URL clone. Also the network guard of
+// environments (issue 15: the host resolved and checked once, git pinned to those addresses with
+// http.curloptResolve, redirects refused, a stall watchdog and a process group of its own) against
+// a plain git clone of the same URL by name: target ≤ 1.1×.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,8 @@ import type * as EnvironmentService from '../src/runner/environments/service.ts'
 import { lowerIsBetter, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark } from './lib.ts';
 import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { runGit } from '../src/runner/environments/git.ts';
+import { gitNetworkArgs, vetRemote } from '../src/runner/environments/network.ts';
 
 const ID = '2';
 const TITLE = 'Git helper overhead (ls-remote and clone of 1,000 commits)';
@@ -129,6 +134,26 @@ export const benchmark: Benchmark = {
       }
       const commits = (await must(run('git', ['rev-list', '--count', 'HEAD'], { env, cwd: created.workspacePath }), 'rev-list')).stdout.trim();
 
+      // The network guard: the same clone by host name, plain and as the runner runs it for a Server host.
+      const byName = new URL(withPat.href);
+      byName.hostname = 'localhost';
+      const guardPlain: number[] = [];
+      const guarded: number[] = [];
+      for (let i = 0; i < repeats + 1; i++) {
+        const a = await must(run('git', ['clone', '--quiet', byName.href, join(dir, `g${n++}`)], { env }), 'plain clone by name');
+        const started = nowMs();
+        const vetted = await vetRemote(byName.href, 'server', { allowInsecure: true });
+        if (!vetted.pin) throw new Error('the guard pinned nothing');
+        await runGit([...gitNetworkArgs(vetted), 'clone', '--quiet', byName.href, join(dir, `g${n++}`)], { env, stallTimeoutMs: 120_000, timeoutMs: 3_600_000 });
+        const b = nowMs() - started;
+        if (i > 0) {
+          guardPlain.push(a.ms);
+          guarded.push(b);
+        }
+        rmSync(join(dir, `g${n - 1}`), { recursive: true, force: true });
+        rmSync(join(dir, `g${n - 2}`), { recursive: true, force: true });
+      }
+
       // The helper's own cost: one `get` exactly as git runs it, against one bare curl to the socket.
       const request = `protocol=${remote.protocol.replace(':', '')}\nhost=${remote.host}\npath=${decodeURIComponent(remote.pathname).replace(/^\/+|\/+$/g, '')}\n\n`;
       const helperTimes: number[] = [];
@@ -159,11 +184,19 @@ export const benchmark: Benchmark = {
           { name: 'fallback helper script (sh + curl), one `get`', value: summarize(scriptTimes).p50, unit: 'ms', kind: 'info' },
           lowerIsBetter('git clone (1,000 commits) through the helper', cl.helper, 'ms', { value: cl.pat, label: 'PAT in the URL' }, 1.1),
           lowerIsBetter('git ls-remote through the helper', ls.helper, 'ms', { value: ls.pat, label: 'PAT in the URL' }, undefined),
+          lowerIsBetter(
+            'git clone (1,000 commits) under the network guard (name resolved and checked, address pinned, no redirects, stall watchdog, own process group)',
+            summarize(guarded).p50,
+            'ms',
+            { value: summarize(guardPlain).p50, label: 'plain git clone by name' },
+            1.1,
+          ),
           { name: 'environment creation on the runner (access check, workspace, helper, clone, ready report)', value: creation, unit: 'ms', kind: 'info' },
         ],
         notes: [
           "Git asks the environment's own socket first with its built-in credential-cache client (no curl), and the sh + curl script only when that cannot answer; git asks once per command (after the first 401), not per object.",
           'The clone target needs the helper to cost under a tenth of a clone; the emulator\'s 1,000 commits are small, so the fixed process start-up of the helper is most of the difference.',
+          'The guard adds one name resolution (checked against the host policy) before git starts, and two -c settings; git then skips its own resolution, so the clone itself is unchanged.',
         ],
       };
     } finally {

@@ -332,7 +332,7 @@ function pathOf(url: string): string {
 
 /** Server hosts are an admin's input: their addresses are checked as the runner connects. */
 function defaultFetch(target: AzureDevOpsTarget, endpoints: AzureDevOpsEndpoints): FetchLike {
-  return target.kind === 'server' ? guardedFetch(endpoints.allowInsecureServerHosts) : (url, init) => fetch(url, init);
+  return target.kind === 'server' ? guardedFetch(endpoints.allowInsecureServerHosts, endpoints.serverHostLookup) : (url, init) => fetch(url, init);
 }
 
 export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): AzureDevOpsClient {

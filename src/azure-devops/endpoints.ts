@@ -30,6 +30,11 @@ export interface AzureDevOpsEndpoints {
    * (KEYWAY_ALLOW_INSECURE_HOSTS). Checked at connection time: see guarded-fetch.ts. Default false.
    */
   allowInsecureServerHosts: boolean;
+  /**
+   * How Server host names are resolved before they are checked and connected to. Default: the
+   * system resolver. Tests pass a stub (a name that resolves differently each time).
+   */
+  serverHostLookup?: (hostname: string) => Promise<{ address: string; family?: number }[]>;
 }
 
 export const DEFAULT_ENDPOINTS: Readonly<AzureDevOpsEndpoints> = Object.freeze({
@@ -81,7 +86,7 @@ export function resolveEndpoints(partial: Partial<AzureDevOpsEndpoints> = {}): A
   const vssps = normalizeBaseUrl(partial.vssps ?? DEFAULT_ENDPOINTS.vssps, 'vssps endpoint');
   const vsspsOverridden = partial.vssps !== undefined && vssps !== DEFAULT_ENDPOINTS.vssps;
   const patsBase = normalizeBaseUrl(partial.patsBase ?? (vsspsOverridden ? vssps : DEFAULT_ENDPOINTS.patsBase), 'patsBase endpoint');
-  return { services, vssps, patsBase, allowInsecureServerHosts: partial.allowInsecureServerHosts ?? false };
+  return { services, vssps, patsBase, allowInsecureServerHosts: partial.allowInsecureServerHosts ?? false, ...(partial.serverHostLookup ? { serverHostLookup: partial.serverHostLookup } : {}) };
 }
 
 /** Percent-encodes one path segment. `encodeURIComponent` leaves `!'()*` alone, which is valid in a path. */

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createAzureDevOpsClient, probeAzureDevOpsHost } from './client.ts';
 import { AzureDevOpsError } from './errors.ts';
 import { resolveEndpoints } from './endpoints.ts';
+import { pinnedFetch, vetHost } from './guarded-fetch.ts';
 
 describe('connections to Azure DevOps Server hosts', () => {
   let server: Server;
@@ -67,5 +68,50 @@ describe('connections to Azure DevOps Server hosts', () => {
     const before = requests;
     await services.listProjects({ top: 1 });
     assert.equal(requests, before + 1);
+  });
+
+  it('a name that rebinds is judged at every connection: the second answer, a metadata address, is refused', async () => {
+    const answers = [['127.0.0.1'], ['169.254.169.254']];
+    let calls = 0;
+    const serverHostLookup = async () => (answers[Math.min(calls++, answers.length - 1)] ?? []).map((address) => ({ address }));
+    const rebinding = () =>
+      createAzureDevOpsClient({
+        target: { kind: 'server', origin: `http://tfs.rebind.test:${port}`, virtualDirectory: '', collection: 'DefaultCollection' },
+        endpoints: resolveEndpoints({ allowInsecureServerHosts: true, serverHostLookup }),
+        credential: { kind: 'pat', token: 'not-a-real-token' },
+        maxRetries: 0,
+      });
+    const before = requests;
+    await rebinding().listProjects({ top: 1 });
+    assert.equal(requests, before + 1);
+    await assert.rejects(rebinding().listProjects({ top: 1 }), (err: unknown) => err instanceof AzureDevOpsError && /tfs\.rebind\.test resolves to 169\.254\.169\.254: link-local/.test(err.describe()));
+    assert.equal(requests, before + 1, 'nothing reached the rebound address');
+  });
+
+  it('vetHost checks every address once; a pinned fetch connects only there and to no other host', async () => {
+    const lookup = async (name: string) => (name === 'tfs.pinned.test' ? [{ address: '127.0.0.1' }] : name === 'mixed.test' ? [{ address: '127.0.0.1' }, { address: '0.0.0.0' }] : []);
+    assert.deepEqual(await vetHost('tfs.pinned.test', true, lookup), ['127.0.0.1']);
+    await assert.rejects(vetHost('tfs.pinned.test', false, lookup), /loopback or private/);
+    await assert.rejects(vetHost('mixed.test', true, lookup), /mixed\.test resolves to 0\.0\.0\.0/);
+    await assert.rejects(vetHost('metadata.google.internal', true, lookup), /metadata endpoint/);
+    await assert.rejects(vetHost('nowhere.test', true, lookup), /does not resolve/);
+    assert.deepEqual(await vetHost('[::1]', true, lookup), ['::1']);
+
+    const pinned = pinnedFetch('tfs.pinned.test', ['127.0.0.1'], true);
+    try {
+      const before = requests;
+      const res = await pinned.fetch(`http://tfs.pinned.test:${port}/DefaultCollection/_apis/projects`, {});
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      assert.equal(requests, before + 1);
+      await assert.rejects(pinned.fetch(`http://localhost:${port}/x`, {}), (err: Error) => /not the host this work was checked for/.test(String((err.cause as Error)?.message)));
+      assert.equal(requests, before + 1);
+    } finally {
+      await pinned.close();
+    }
+    // Pinned to a refused address (a stale pin), it still refuses.
+    const stale = pinnedFetch('tfs.pinned.test', ['169.254.169.254'], true);
+    await assert.rejects(stale.fetch(`http://tfs.pinned.test:${port}/x`, {}), (err: Error) => /link-local/.test(String((err.cause as Error)?.message)));
+    await stale.close();
   });
 });

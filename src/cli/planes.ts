@@ -83,6 +83,7 @@ export async function buildManagementPlane(
     entraAuthorityUrl: config.entraAuthorityUrl,
     azureDevOpsServicesUrl: config.azureDevOpsServicesUrl,
     azureDevOpsApp: { clientId: config.azureDevOpsClientId, clientSecret: config.azureDevOpsClientSecret },
+    environmentLimits: { environmentsPerUser: config.environments.perUser, clonesPerUser: config.environments.clonesPerUser },
     identity: {
       sessionTtlHours: config.sessionTtlHours,
       signInMaxFailures: config.signInMaxFailures,

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
+import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
 import { endpointsFromConfig } from './endpoints.ts';
 import { ensureDataDir, openRunnerStore } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
@@ -19,6 +20,7 @@ export async function runRunner(options: { server?: string; exchangeToken?: stri
     exchangeToken: options.exchangeToken,
     allowInsecureHosts: config.allowInsecureHosts,
     endpoints: endpointsFromConfig(config),
+    environmentOptions: environmentOptionsFromConfig(config.environments),
     onRevoked: () => process.kill(process.pid, 'SIGTERM'),
   });
   process.stdout.write(`runner "${runtime.registration.name}" (${runtime.registration.runnerId}) connected to ${runtime.registration.serverUrl}\n`);

@@ -5,6 +5,7 @@ import { onShutdown } from './shutdown.ts';
 import { endpointsFromConfig } from './endpoints.ts';
 import { loadRegistration } from '../runner/identity.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
+import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
 import { configureDemo, startDemoEmulator } from './demo.ts';
 import { PUBLIC_URL_SETTING } from './admin.ts';
 
@@ -59,6 +60,7 @@ export async function runStart(options: StartOptions): Promise<void> {
     local: true,
     allowInsecureHosts: config.allowInsecureHosts,
     endpoints: endpointsFromConfig(config),
+    environmentOptions: environmentOptionsFromConfig(config.environments),
   });
   const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
   if (admin) {

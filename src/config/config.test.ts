@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.ts';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -36,6 +38,39 @@ describe('configuration', () => {
     for (const [env, pattern] of cases) {
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
     }
+  });
+
+  it('environment limits, git timeouts and workspace isolation: defaults, values and refusals', () => {
+    assert.deepEqual(loadConfig({}).environments, {
+      perUser: 20,
+      clonesPerUser: 3,
+      runnerMax: 200,
+      runnerMaxClones: 8,
+      gitStallTimeoutSeconds: 120,
+      gitCloneTimeoutMinutes: 60,
+      idleHours: 168,
+      workspacesDir: undefined,
+      workspaceUids: undefined,
+    });
+    const set = loadConfig({ KEYWAY_ENVIRONMENTS_PER_USER: '0', KEYWAY_ENVIRONMENT_IDLE_HOURS: '0', KEYWAY_WORKSPACE_UIDS: '200000-200999', KEYWAY_WORKSPACES_DIR: 'ws' }).environments;
+    assert.equal(set.perUser, 0, '0 turns the limit off');
+    assert.equal(set.idleHours, 0);
+    assert.deepEqual(set.workspaceUids, { first: 200000, last: 200999 });
+    assert.ok(set.workspacesDir?.endsWith('/ws') && set.workspacesDir.startsWith('/'));
+    for (const [env, pattern] of [
+      [{ KEYWAY_GIT_STALL_TIMEOUT_SECONDS: '1' }, /^KEYWAY_GIT_STALL_TIMEOUT_SECONDS: 1 is out of range 5–3600/],
+      [{ KEYWAY_CLONES_PER_USER: 'many' }, /^KEYWAY_CLONES_PER_USER: "many" is not a whole number/],
+      [{ KEYWAY_WORKSPACE_UIDS: '0-10' }, /^KEYWAY_WORKSPACE_UIDS: "0-10" must be a range of Unix user ids like 200000-200999/],
+      [{ KEYWAY_WORKSPACE_UIDS: '300000-200000' }, /^KEYWAY_WORKSPACE_UIDS: /],
+    ] as const) {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+    }
+  });
+
+  it("every variable is in the README's configuration table", () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `(KEYWAY_[A-Z_]+)` \|/gm)].map((m) => m[1]));
+    assert.deepEqual(CONFIG_VARIABLES.filter((v) => !documented.has(v)), []);
   });
 
   it('does not echo a database password in its error', () => {

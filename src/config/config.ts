@@ -51,6 +51,27 @@ export interface KeywayConfig {
   ssoOidcName: string;
   /** Who may create organizations: instance operators (default) or any signed-in user. */
   organizationCreation: 'operators' | 'users';
+  /** Containment of environments (issue 15): limits, timeouts and workspace isolation. */
+  environments: EnvironmentConfig;
+}
+
+export interface EnvironmentConfig {
+  /** Management plane: environments one user keeps in an organization (0: no limit). */
+  perUser: number;
+  /** Management plane: clones one user runs at once (0: no limit). */
+  clonesPerUser: number;
+  /** Runner: environments one runner process keeps (0: no limit). */
+  runnerMax: number;
+  /** Runner: clones one runner process runs at once (0: no limit). */
+  runnerMaxClones: number;
+  gitStallTimeoutSeconds: number;
+  gitCloneTimeoutMinutes: number;
+  /** 0: never removed. */
+  idleHours: number;
+  /** Undefined: `{dataDir}/workspaces`. */
+  workspacesDir: string | undefined;
+  /** `first-last`, e.g. 200000-200999: each environment's git runs as a user of its own. */
+  workspaceUids: { first: number; last: number } | undefined;
 }
 
 export type TrustProxy = false | number | string[];
@@ -97,6 +118,15 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_SSO_OIDC_CLIENT_SECRET',
   'KEYWAY_SSO_OIDC_NAME',
   'KEYWAY_ORGANIZATION_CREATION',
+  'KEYWAY_ENVIRONMENTS_PER_USER',
+  'KEYWAY_CLONES_PER_USER',
+  'KEYWAY_RUNNER_MAX_ENVIRONMENTS',
+  'KEYWAY_RUNNER_MAX_CLONES',
+  'KEYWAY_GIT_STALL_TIMEOUT_SECONDS',
+  'KEYWAY_GIT_CLONE_TIMEOUT_MINUTES',
+  'KEYWAY_ENVIRONMENT_IDLE_HOURS',
+  'KEYWAY_WORKSPACES_DIR',
+  'KEYWAY_WORKSPACE_UIDS',
 ] as const;
 
 type Source = Record<string, string | undefined>;
@@ -135,6 +165,17 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     ssoOidcClientSecret: get('KEYWAY_SSO_OIDC_CLIENT_SECRET'),
     ssoOidcName: get('KEYWAY_SSO_OIDC_NAME') ?? 'single sign-on',
     organizationCreation: oneOf('KEYWAY_ORGANIZATION_CREATION', get('KEYWAY_ORGANIZATION_CREATION') ?? 'operators', ['operators', 'users'] as const),
+    environments: {
+      perUser: integer('KEYWAY_ENVIRONMENTS_PER_USER', get('KEYWAY_ENVIRONMENTS_PER_USER') ?? '20', 0, 100_000),
+      clonesPerUser: integer('KEYWAY_CLONES_PER_USER', get('KEYWAY_CLONES_PER_USER') ?? '3', 0, 10_000),
+      runnerMax: integer('KEYWAY_RUNNER_MAX_ENVIRONMENTS', get('KEYWAY_RUNNER_MAX_ENVIRONMENTS') ?? '200', 0, 1_000_000),
+      runnerMaxClones: integer('KEYWAY_RUNNER_MAX_CLONES', get('KEYWAY_RUNNER_MAX_CLONES') ?? '8', 0, 10_000),
+      gitStallTimeoutSeconds: integer('KEYWAY_GIT_STALL_TIMEOUT_SECONDS', get('KEYWAY_GIT_STALL_TIMEOUT_SECONDS') ?? '120', 5, 3600),
+      gitCloneTimeoutMinutes: integer('KEYWAY_GIT_CLONE_TIMEOUT_MINUTES', get('KEYWAY_GIT_CLONE_TIMEOUT_MINUTES') ?? '60', 1, 24 * 60),
+      idleHours: integer('KEYWAY_ENVIRONMENT_IDLE_HOURS', get('KEYWAY_ENVIRONMENT_IDLE_HOURS') ?? '168', 0, 24 * 3650),
+      workspacesDir: optionalDirectory(get('KEYWAY_WORKSPACES_DIR')),
+      workspaceUids: uidRange('KEYWAY_WORKSPACE_UIDS', get('KEYWAY_WORKSPACE_UIDS')),
+    },
   };
   if (config.ssoEntraClientId && !config.ssoEntraClientSecret) {
     throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_SECRET', 'is required with KEYWAY_SSO_ENTRA_CLIENT_ID: the Value of a client secret of that app registration');
@@ -271,6 +312,22 @@ function trustProxy(name: string, value: string | undefined): TrustProxy {
     }
   }
   return entries;
+}
+
+function optionalDirectory(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : resolve(value);
+}
+
+/** `first-last`: a range avoiding root and system users, within 32-bit user ids. */
+function uidRange(name: string, value: string | undefined): { first: number; last: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,10})\s*-\s*(\d{1,10})$/.exec(value);
+  const first = m ? Number(m[1]) : NaN;
+  const last = m ? Number(m[2]) : NaN;
+  if (!m || first < 1000 || last < first || last > 2 ** 31 - 2) {
+    throw new ConfigError(name, `"${value}" must be a range of Unix user ids like 200000-200999 (from 1000, first ≤ last) that no real account uses`);
+  }
+  return { first, last };
 }
 
 function boolean(name: string, value: string): boolean {

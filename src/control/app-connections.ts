@@ -136,6 +136,10 @@ export interface SyncTarget {
   project: string;
   groupName: string;
   description: string | null;
+  /** A project owner allowed writing into an existing group this sync did not create. */
+  adoptExisting?: boolean;
+  /** Names of variables Keyway did not write that a project owner allowed the sync to overwrite. */
+  takeOver?: string[];
 }
 
 export interface DeclaredVariable {

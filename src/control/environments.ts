@@ -62,15 +62,24 @@ export interface EnvironmentCheckout {
   branch: string | null;
 }
 
+/** What a workspace takes and when its git last asked for a credential. */
+export interface EnvironmentUsage {
+  diskBytes: number;
+  lastUsedAt: string | null;
+}
+
 /**
  * One report from the runner. `status` moves only from cloning to ready or failed; `deleted` confirms
- * a deletion (one that was queued while the runner was unreachable finishes with it).
+ * a deletion (one that was queued while the runner was unreachable finishes with it); `usage`
+ * updates disk use and last use; `removed` says the runner removed the environment by itself
+ * (idle too long), with the reason in `error`.
  */
 export interface EnvironmentProgressReport {
-  status: 'cloning' | 'ready' | 'failed' | 'deleted';
+  status: 'cloning' | 'ready' | 'failed' | 'deleted' | 'usage' | 'removed';
   progress?: EnvironmentProgressValue;
   error?: { code: string; message: string };
   checkout?: EnvironmentCheckout;
+  usage?: EnvironmentUsage;
 }
 
 /** A report about the clone itself (not a deletion). */

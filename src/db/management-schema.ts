@@ -223,6 +223,8 @@ export interface ManagementDB {
     created_by: string | null;
     created_at: string;
     updated_at: string;
+    /** JSON [{organization, project, groupPattern}] members may target through this connection; null: none. */
+    member_targets: string | null;
   };
   variable_syncs: {
     id: string;
@@ -245,6 +247,10 @@ export interface ManagementDB {
     created_by: string | null;
     created_at: string;
     updated_at: string;
+    /** 1: an owner allowed writing into an existing group this sync did not create. */
+    adopt_existing: number;
+    /** JSON array of lower-cased names of pre-existing variables an owner allowed the sync to overwrite. */
+    take_over: string;
   };
   sync_runs: {
     id: string;
@@ -282,6 +288,8 @@ export interface ManagementDB {
     checkout: string | null;
     created_at: string;
     updated_at: string;
+    disk_bytes: number | null;
+    last_used_at: string | null;
   };
 }
 

@@ -35,7 +35,19 @@ export interface RunnerDB {
     app_connection_id: string | null;
   };
   sync_variables: { id: string; sync_id: string; name: string; name_key: string; is_secret: number; value: string; updated_at: string };
-  sync_states: { sync_id: string; target: string; project_id: string | null; group_id: number | null; owned: string; digests: string; updated_at: string };
+  sync_states: {
+    sync_id: string;
+    target: string;
+    project_id: string | null;
+    group_id: number | null;
+    owned: string;
+    digests: string;
+    updated_at: string;
+    /** 'created' | 'adopted'; null for states older than the column. */
+    group_origin: string | null;
+    /** JSON array of lower-cased names Keyway wrote into the group. */
+    written: string;
+  };
   runner_secrets: { id: string; value: string; created_at: string };
   environments: {
     id: string;
@@ -49,6 +61,9 @@ export interface RunnerDB {
     instance: string;
     status: string;
     created_at: string;
+    last_used_at: string | null;
+    /** The Unix user the environment's git runs as (isolated workspaces); null: the runner's own. */
+    uid: number | null;
   };
 }
 

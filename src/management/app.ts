@@ -26,6 +26,7 @@ import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
 import { createOAuthService } from './oauth/service.ts';
 import { registerOAuthRoutes } from './oauth/routes.ts';
 import { createEnvironmentService } from './environments/service.ts';
+import type { EnvironmentLimits } from './environments/service.ts';
 import { registerEnvironmentRoutes } from './environments/routes.ts';
 import { createRepositoryService } from './repositories/service.ts';
 import { registerRepositoryRoutes } from './repositories/routes.ts';
@@ -68,6 +69,8 @@ export interface ManagementAppOptions {
   integrationTestTimeoutMs?: number;
   /** KEYWAY_AZURE_DEVOPS_CLIENT_ID / _SECRET: the instance-wide Entra app of oauth app connections. */
   azureDevOpsApp?: { clientId?: string; clientSecret?: string };
+  /** KEYWAY_ENVIRONMENTS_PER_USER / KEYWAY_CLONES_PER_USER. */
+  environmentLimits?: Partial<EnvironmentLimits>;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -209,7 +212,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerScmIntegrationRoutes(app, { integrations, audit });
   const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl });
   registerOAuthRoutes(app, { oauth, audit });
-  const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
+  const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl, limits: options.environmentLimits });
   registerEnvironmentRoutes(app, { environments, audit });
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger,

@@ -38,7 +38,12 @@ export interface RunnerRuntimeOptions {
   tokenOptions?: Partial<Omit<TokenServiceOptions, 'credentials' | 'integrations' | 'configFor'>>;
   /** The in-process runner of `keyway start`: its server is this process, whatever port it got. */
   local?: boolean;
-  environmentOptions?: Partial<Pick<EnvironmentServiceOptions, 'socketPath' | 'progressIntervalMs' | 'grantCacheMs'>>;
+  environmentOptions?: Partial<
+    Pick<
+      EnvironmentServiceOptions,
+      'socketPath' | 'progressIntervalMs' | 'grantCacheMs' | 'stallTimeoutMs' | 'cloneTimeoutMs' | 'maxEnvironments' | 'maxClones' | 'idleTimeoutMs' | 'maintenanceIntervalMs' | 'workspacesDir' | 'isolation'
+    >
+  >;
 }
 
 export interface RunnerRuntime {

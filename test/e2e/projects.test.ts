@@ -391,4 +391,85 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     assert.deepEqual(values[1], { API_KEY: CHANGED_SECRET }, 'only the changed value is sent');
     assert.deepEqual(values[3], { OAUTH_KEY: OAUTH_SECRET_VALUE });
   });
+
+  it("an existing group: a sync's run refuses it until an owner adopts it, and a variable another sync wrote until the owner lets it take it over", async () => {
+    await page.getByRole('button', { name: 'Add a sync' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
+    await visible(dialog.getByRole('group', { name: 'If the group already exists' }));
+    await dialog.getByLabel('Sync name').fill('adopter');
+    await dialog.getByLabel('App connection').selectOption({ label: `demo-pat (${demo.organization})` });
+    await dialog.getByLabel('Azure DevOps project').fill('Demo');
+    // The group "app settings" created.
+    await dialog.getByLabel('Variable group').fill('app-settings');
+    const first = dialog.getByRole('group', { name: 'Variable 1' });
+    await first.getByLabel('Name').fill('EXTRA');
+    await first.getByLabel('Value').fill('1');
+    await dialog.getByRole('button', { name: 'Create sync' }).click();
+    await gone(dialog);
+    const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'adopter' }) });
+    await visible(card.getByText("Last run failed: A variable group named 'app-settings' already exists", { exact: false }), 15_000);
+    await visible(card.getByText('ask an owner of the Keyway project to adopt', { exact: false }));
+    await e2e.screenshot(page, 'sync-existing-group-refused');
+
+    await card.getByRole('button', { name: 'Existing group of adopter' }).click();
+    const adopt = await visible(page.getByRole('dialog', { name: 'Existing group of adopter' }));
+    await adopt.getByLabel('Adopt app-settings').check();
+    await e2e.checkA11y(page, 'sync adoption dialog');
+    await adopt.getByRole('button', { name: 'Save' }).click();
+    await gone(adopt);
+    await visible(page.getByText('adopter may now write into the existing group app-settings. Run it to sync.'));
+    await visible(card.getByText('Adopted', { exact: true }));
+    await card.getByRole('button', { name: 'Run now (adopter)' }).click();
+    await visible(page.getByText('adopter: the run succeeded (1 created, 0 updated, 0 deleted, 0 unchanged).'));
+
+    // API_KEY is in the group, written by the other sync: not this one's to change until taken over.
+    await card.getByRole('button', { name: 'Change variables of adopter' }).click();
+    const vars = await visible(page.getByRole('dialog', { name: 'Variables of adopter' }));
+    await vars.getByRole('button', { name: 'Add variable' }).click();
+    const added = vars.getByRole('group', { name: 'Variable 2' });
+    await added.getByLabel('Name').fill('API_KEY');
+    await added.getByLabel('Value').fill('rotated-by-adopter');
+    await vars.getByRole('button', { name: 'Save variables' }).click();
+    await gone(vars);
+    await visible(card.getByText("already holds 'API_KEY', which Keyway did not write", { exact: false }), 15_000);
+    await card.getByRole('button', { name: 'Existing group of adopter' }).click();
+    const takeOver = await visible(page.getByRole('dialog', { name: 'Existing group of adopter' }));
+    await takeOver.getByLabel('Variables it may take over (optional)').fill('API_KEY');
+    await takeOver.getByRole('button', { name: 'Save' }).click();
+    await gone(takeOver);
+    await visible(card.getByText('Adopted; takes over API_KEY'));
+    await card.getByRole('button', { name: 'Run now (adopter)' }).click();
+    await visible(page.getByText('adopter: the run succeeded (0 created, 1 updated, 0 deleted, 1 unchanged).'));
+    await e2e.screenshot(page, 'sync-adopted');
+  });
+
+  it('an owner pins the targets project members may use on a connection', async () => {
+    const row = page.getByRole('row', { name: /demo-pat/ });
+    await visible(row.getByText('Only owners add syncs through it'));
+    await row.getByRole('button', { name: 'Member targets of demo-pat' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Member targets of demo-pat' }));
+    await dialog.getByLabel('Targets members may use').fill('Demo/team-*');
+    await e2e.checkA11y(page, 'member targets dialog');
+    await dialog.getByRole('button', { name: 'Save targets' }).click();
+    await gone(dialog);
+    await visible(page.getByText('Project members may now add syncs through demo-pat to the groups listed.'));
+    await visible(row.getByText(`Members may target ${demo.organization}/Demo/team-*`));
+  });
+
+  it("the Environments page shows each workspace's disk use and last use", async () => {
+    const { csrfToken } = (await (await page.request.get('/api/v1/me')).json()) as { csrfToken: string };
+    const headers = { 'x-csrf-token': csrfToken };
+    const pat = await page.request.post('/api/v1/scm/pat', { headers, data: { integrationId: integration.id, organization: demo.organization, token: demo.pat } });
+    assert.equal(pat.status(), 201, await pat.text());
+    const runners = (await (await page.request.get('/api/v1/runners')).json()) as { runners: { id: string }[] };
+    const created = await page.request.post('/api/v1/environments', { headers, data: { contextUrl: demo.repositoryUrl, runnerId: runners.runners[0]!.id } });
+    assert.equal(created.status(), 201, await created.text());
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments' }).click();
+    const row = page.getByRole('row', { name: /Ready/ });
+    await visible(row, 20_000);
+    await visible(row.getByText(/^\d+(\.\d)? (KB|MB)$/));
+    await visible(row.getByText('not used yet'));
+    await e2e.screenshot(page, 'environments-disk-use');
+    await e2e.checkA11y(page, 'environments with disk use');
+  });
 });

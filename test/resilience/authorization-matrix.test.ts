@@ -47,6 +47,8 @@ interface RouteSpec {
   endsAllSessions?: boolean;
   /** What an allowed read of the fixture's resources answers when that is not 2xx/3xx, and why. */
   allowedRead?: { status: number; why: string };
+  /** A project owner's action: a member of the project (not an owner) is refused with 403, real ids and the sample body notwithstanding (issue 15). */
+  owners?: boolean;
 }
 
 interface Ids {
@@ -141,20 +143,21 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/projects': { class: 'admin', body: () => ({ name: 'intruder' }) },
   'GET /api/v1/projects/{id}': { class: 'project', owner: 'project' },
   'GET /api/v1/projects/{id}/members': { class: 'project', owner: 'project' },
-  'POST /api/v1/projects/{id}/members': { class: 'project', owner: 'project', body: (ids) => ({ userId: ids.member, role: 'owner' }) },
-  'DELETE /api/v1/projects/{id}/members/{userId}': { class: 'project', owner: 'project' },
+  'POST /api/v1/projects/{id}/members': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ userId: ids.member, role: 'owner' }) },
+  'DELETE /api/v1/projects/{id}/members/{userId}': { class: 'project', owner: 'project', owners: true },
   'GET /api/v1/app-connections/oauth/configuration': { class: 'user' },
   'GET /api/v1/projects/{projectId}/app-connections': { class: 'project', owner: 'project' },
-  'POST /api/v1/projects/{projectId}/app-connections': { class: 'project', owner: 'project', body: (ids) => ({ name: 'intruder', runnerId: ids.runner, method: 'access-token', organization: 'contoso', accessToken: 'not-a-real-token-value' }) },
+  'POST /api/v1/projects/{projectId}/app-connections': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ name: 'intruder', runnerId: ids.runner, method: 'access-token', organization: 'contoso', accessToken: 'not-a-real-token-value' }) },
   'GET /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project' },
-  'PATCH /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', body: () => ({ name: 'renamed by an intruder' }) },
-  'DELETE /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project' },
+  'PATCH /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true, body: () => ({ memberTargets: [{ project: 'Web' }] }) },
+  'DELETE /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true },
   'POST /api/v1/projects/{projectId}/app-connections/{id}/test': { class: 'project', owner: 'project' },
-  'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': { class: 'project', owner: 'project', sessionOnly: true, allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" } },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': { class: 'project', owner: 'project', owners: true, sessionOnly: true, allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" } },
   'GET /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project' },
-  'POST /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project', body: (ids) => ({ name: 'intruder', connectionId: ids.connection, project: 'Web', groupName: 'intruder' }) },
+  // Issue 15: creating or retargeting a sync is an owner's action (the fixture's connection allows members no targets).
+  'POST /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ name: 'intruder', connectionId: ids.connection, project: 'Web', groupName: 'prod-release' }) },
   'GET /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project' },
-  'PATCH /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project', body: () => ({ name: 'renamed by an intruder' }) },
+  'PATCH /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project', owners: true, body: () => ({ groupName: 'prod-release', adoptExisting: true }) },
   'DELETE /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project' },
   'PUT /api/v1/projects/{projectId}/syncs/{id}/variables': { class: 'project', owner: 'project', body: () => ({ variables: [] }) },
   'PATCH /api/v1/projects/{projectId}/syncs/{id}/variables': { class: 'project', owner: 'project', body: () => ({ remove: ['X'] }) },
@@ -162,7 +165,7 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /api/v1/projects/{projectId}/syncs/{id}/runs': { class: 'project', owner: 'project' },
 };
 
-type PrincipalName = 'anonymous' | 'member' | 'member-token' | 'other-org-member' | 'other-org-admin' | 'admin' | 'admin-no-csrf' | 'runner' | 'other-runner';
+type PrincipalName = 'anonymous' | 'member' | 'member-token' | 'other-org-member' | 'other-org-admin' | 'admin' | 'admin-no-csrf' | 'runner' | 'other-runner' | 'project-member';
 
 interface Principal {
   name: PrincipalName;
@@ -258,6 +261,18 @@ for (const kind of [await preferredKind()]) {
       );
       world.canaries.watch(exchanged.runnerToken, 'second runner token', ['responses']);
 
+      // A member of the project who is not its owner (issue 15: owners' actions are refused to them).
+      const projectMember = await plane.core.identity.createUser({ email: 'project-member@acme.test', password: 'project-member-password', organizationId: plane.organizationId, role: 'member' });
+      ok(await admin.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId: projectMember.id, role: 'member' } }), 'project member');
+      const projectMemberBrowser = new Browser(plane.app);
+      assert.equal((await projectMemberBrowser.signIn('project-member@acme.test', 'project-member-password')).statusCode, 200);
+      world.canaries.watch('project-member-password', 'project member password');
+      const signInOthers = signInAgain;
+      signInAgain = async () => {
+        await signInOthers();
+        await projectMemberBrowser.signIn('project-member@acme.test', 'project-member-password');
+      };
+
       const memberToken = ok(await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'matrix' } }), 'member API token');
       world.canaries.watch(memberToken.token, 'member API token', ['responses']);
 
@@ -273,6 +288,7 @@ for (const kind of [await preferredKind()]) {
       add('admin-no-csrf', session(admin, false));
       add('runner', bearer(world.runner.runtime.registration.runnerToken));
       add('other-runner', bearer(exchanged.runnerToken));
+      add('project-member', session(projectMemberBrowser));
 
       orgASecrets = [ids.runner, ids.integration, ids.project, ids.environment, ids.connection, ids.sync, ids.apiToken, ids.authorization, plane.admin.email, plane.member.email];
 
@@ -311,7 +327,7 @@ for (const kind of [await preferredKind()]) {
 
     /** Whether the principal may use the route at all (before looking at whose resource it is). */
     function allowed(spec: RouteSpec, p: PrincipalName): boolean {
-      const user = ['member', 'member-token', 'other-org-member', 'other-org-admin', 'admin', 'admin-no-csrf'].includes(p);
+      const user = ['member', 'member-token', 'other-org-member', 'other-org-admin', 'admin', 'admin-no-csrf', 'project-member'].includes(p);
       switch (spec.class) {
         case 'public':
           return true;
@@ -334,6 +350,7 @@ for (const kind of [await preferredKind()]) {
       if (!hasIds) return true;
       if (spec.class === 'runner') return spec.owner === 'runner-self' ? p === 'runner' : true;
       if (p === 'other-org-member' || p === 'other-org-admin') return false;
+      if (spec.owner === 'project' && p === 'project-member') return true;
       if (spec.owner === 'admin-self' || spec.owner === 'project') return p === 'admin' || p === 'admin-no-csrf';
       return true;
     }
@@ -363,6 +380,7 @@ for (const kind of [await preferredKind()]) {
       if (spec.class === 'public') return { real: true, sample: true, check: (s) => s < 500, text: 'not 5xx' };
       if (spec.class !== 'runner' && write && p === 'admin-no-csrf') return refused((s) => s === 403, '403 (no CSRF token)');
       if (!mayTouch) return refused((s) => s === 403 || s === 404 || s === 409, "403/404 (another's resource)");
+      if (spec.owners && p === 'project-member') return refused((s) => s === 403, '403 (project owners only)');
       // A token is refused even with a body that would work from a browser session.
       if (spec.sessionOnly && p === 'member-token') return { real: !write, sample: write, check: (s) => s === 403, text: '403 (browser session only)' };
       // Allowed: reads of real resources succeed; writes go to ids that do not exist, or carry an
@@ -438,6 +456,9 @@ for (const kind of [await preferredKind()]) {
       assert.equal(integration.json().pat.enabled, true);
       const connection = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${ids.project}/app-connections/${ids.connection}` });
       assert.equal(connection.json().name, 'ado');
+      assert.equal(connection.json().memberTargets, null, 'no member widened the connection');
+      const sync = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${ids.project}/syncs/${ids.sync}` });
+      assert.deepEqual({ groupName: sync.json().groupName, adoptExisting: sync.json().adoptExisting }, { groupName: 'kw-matrix', adoptExisting: false }, 'no member retargeted or adopted');
     });
 
     it('no secret canary in logs, responses or the management database', async () => {

@@ -248,6 +248,10 @@ export interface Environment {
   error: { code: string; message: string } | null;
   workspacePath: string | null;
   checkout: { commit: string; description: string; branch: string | null } | null;
+  /** The workspace's size on the runner's disk, as last measured. */
+  diskBytes?: number | null;
+  /** When its git last asked the runner for a token. */
+  lastUsedAt?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -282,8 +286,17 @@ export interface AppConnection {
   identity: { id: string; displayName?: string } | null;
   organizations?: string[];
   lastTest: ConnectionValidation | null;
+  /** Where project members may point syncs through it; null: owners only. */
+  memberTargets?: MemberTarget[] | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface MemberTarget {
+  organization: string;
+  project: string;
+  /** `*` for any run of characters; null: any group of the project. */
+  groupPattern: string | null;
 }
 
 /** POST /projects/{id}/app-connections (and PATCH): the connection and how its credential was checked. */
@@ -332,6 +345,10 @@ export interface VariableSync {
   description: string | null;
   variables: { name: string; isSecret: boolean }[];
   variableCount: number;
+  /** A project owner let it write into an existing group it did not create. */
+  adoptExisting?: boolean;
+  /** Variables Keyway did not write that a project owner let it overwrite. */
+  takeOver?: string[];
   enabled: boolean;
   scheduleMinutes: number | null;
   nextRunAt: string | null;

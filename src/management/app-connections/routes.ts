@@ -11,6 +11,7 @@ import type { AppConnectionService } from './service.ts';
 import type { AppConnectionConsent } from './oauth-consent.ts';
 import { CALLBACK_HEADERS, callbackPage } from '../oauth/callback-page.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
+import { parseMemberTargets } from '../syncs/targets.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 501, 502, 503, 504);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
@@ -95,6 +96,8 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     },
     async (request) => {
       const user = asUser(request);
+      // Member targets decide who may point syncs where: the change is recorded with both sides.
+      const targetsBefore = request.body.memberTargets !== undefined ? await connections.getRow(request.params.projectId, request.params.id).then((r) => parseMemberTargets(r.member_targets), () => undefined) : undefined;
       const saved = await connections.update(user, request.params.projectId, request.params.id, request.body);
       await audit.record({
         actor: user,
@@ -103,7 +106,11 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
         outcome: 'success',
         client: clientInfo(request),
         // Field names only; the values of credential fields never reach the audit log.
-        details: { projectId: request.params.projectId, fields: Object.keys(request.body) },
+        details: {
+          projectId: request.params.projectId,
+          fields: Object.keys(request.body),
+          ...(request.body.memberTargets !== undefined ? { memberTargets: { before: targetsBefore ?? null, after: saved.connection.memberTargets } } : {}),
+        },
       });
       return saved;
     },

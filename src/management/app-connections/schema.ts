@@ -17,6 +17,20 @@ export const ValidationSchema = Type.Object({
   testedAt: Type.Optional(Type.String()),
 });
 
+const MemberTarget = Type.Object(
+  {
+    organization: Type.Optional(Str(100, "Azure DevOps organization; default the connection's")),
+    project: Type.String({ minLength: 1, maxLength: 200, description: 'Azure DevOps project name' }),
+    groupPattern: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()], { description: 'Variable group names members may target, * for any run of characters; omit for any group of the project' })),
+  },
+  { additionalProperties: false },
+);
+const MemberTargets = Type.Union([Type.Array(MemberTarget, { maxItems: 50 }), Type.Null()], {
+  description:
+    'Where project members may point syncs through this connection. null (the default): only project owners and organization admins create or retarget syncs on it. Owners alone may adopt existing groups.',
+});
+const MemberTargetView = Type.Object({ organization: Type.String(), project: Type.String(), groupPattern: Type.Union([Type.String(), Type.Null()]) });
+
 export const ConnectionSchema = Type.Object({
   id: Type.String(),
   projectId: Type.String(),
@@ -32,6 +46,7 @@ export const ConnectionSchema = Type.Object({
   organizations: Type.Optional(Type.Array(Type.String())),
   lastTest: Type.Union([ValidationSchema, Type.Null()]),
   authorizeUrl: Type.Optional(Type.String({ description: 'oauth: where the browser (re)connects the connection: GET it in a signed-in browser session, with ?returnTo=/a/path' })),
+  memberTargets: Type.Union([Type.Array(MemberTargetView), Type.Null()], { description: 'Where project members may point syncs through this connection; null: nowhere (owners only)' }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -53,11 +68,12 @@ export const CreateConnectionBody = Type.Object(
     runnerId: Str(100, 'The runner that holds the credential and runs the syncs'),
     method: Method,
     ...credentialFields,
+    memberTargets: Type.Optional(MemberTargets),
   },
   { additionalProperties: false },
 );
 
-export const UpdateConnectionBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...credentialFields }, { additionalProperties: false });
+export const UpdateConnectionBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...credentialFields, memberTargets: Type.Optional(MemberTargets) }, { additionalProperties: false });
 
 export const SaveConnectionResponse = Type.Object({
   connection: ConnectionSchema,

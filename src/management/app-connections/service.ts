@@ -12,6 +12,7 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import type { ProjectService } from '../projects/service.ts';
 import type { CreateConnectionInput, UpdateConnectionInput } from './schema.ts';
+import { checkMemberTargets, parseMemberTargets } from '../syncs/targets.ts';
 
 type Row = ManagementDB['app_connections'];
 type Runner = ManagementDB['runners'];
@@ -73,6 +74,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       ...(details.organizations ? { organizations: details.organizations } : {}),
       lastTest: row.last_test ? (JSON.parse(row.last_test) as ConnectionValidation) : null,
       ...(row.method === 'oauth' ? { authorizeUrl: authorizePath(row.project_id, row.id) } : {}),
+      memberTargets: parseMemberTargets(row.member_targets),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -302,7 +304,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const runner = await usableRunner(user, input.runnerId);
       const newRow = (fields: Pick<Row, 'method' | 'ado_organization' | 'tenant_id' | 'client_id' | 'status'>): Row => {
         const at = now().toISOString();
-        return { id, organization_id: project.organization_id, project_id: projectId, runner_id: runner.id, name, ...fields, details: '{}', last_test: null, created_by: user.userId, created_at: at, updated_at: at };
+        const memberTargets = input.memberTargets ? JSON.stringify(checkMemberTargets(input.memberTargets, fields.ado_organization)) : null;
+        return { id, organization_id: project.organization_id, project_id: projectId, runner_id: runner.id, name, ...fields, details: '{}', last_test: null, created_by: user.userId, created_at: at, updated_at: at, member_targets: memberTargets };
       };
 
       if (input.method === 'oauth') {
@@ -371,6 +374,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       if (patch.organization !== undefined) next.ado_organization = checkOrganization(patch.organization, method === 'client-secret');
       if (patch.tenantId !== undefined) next.tenant_id = checkGuid(patch.tenantId, 'tenantId');
       if (patch.clientId !== undefined) next.client_id = checkGuid(patch.clientId, 'clientId');
+      if (patch.memberTargets !== undefined) next.member_targets = patch.memberTargets === null ? null : JSON.stringify(checkMemberTargets(patch.memberTargets, next.ado_organization));
       const touchesCredential = ['organization', 'accessToken', 'sealedAccessToken', 'tenantId', 'clientId', 'clientSecret', 'sealedClientSecret'].some((f) => (patch as Record<string, unknown>)[f] !== undefined);
       let validation: ConnectionValidation | undefined;
       if (touchesCredential) {
@@ -384,7 +388,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       next.updated_at = now().toISOString();
       await db
         .updateTable('app_connections')
-        .set({ name: next.name, ado_organization: next.ado_organization, tenant_id: next.tenant_id, client_id: next.client_id, details: next.details, last_test: next.last_test, status: next.status, updated_at: next.updated_at })
+        .set({ name: next.name, ado_organization: next.ado_organization, tenant_id: next.tenant_id, client_id: next.client_id, details: next.details, last_test: next.last_test, status: next.status, updated_at: next.updated_at, member_targets: next.member_targets })
         .where('id', '=', id)
         .execute();
       return { connection: view(next), ...(validation ? { validation } : {}) };

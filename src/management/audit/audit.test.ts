@@ -97,7 +97,7 @@ for (const { kind, skip } of await databaseKinds()) {
       ids.sync = 'vsy_audit_test';
       await db
         .insertInto('variable_syncs')
-        .values({ id: ids.sync, organization_id: t.organizationId, project_id: ids.project, connection_id: ids.connection, name: 'app settings', ado_organization: 'contoso', ado_project: 'Web', group_name: 'settings', description: null, variables: '[]', variables_revision: 0, enabled: 1, schedule_minutes: null, next_run_at: null, running_run_id: null, running_since: null, last_run_id: null, created_by: t.admin.id, created_at: now, updated_at: now })
+        .values({ id: ids.sync, organization_id: t.organizationId, project_id: ids.project, connection_id: ids.connection, name: 'app settings', ado_organization: 'contoso', ado_project: 'Web', group_name: 'settings', description: null, variables: '[]', variables_revision: 0, enabled: 1, schedule_minutes: null, next_run_at: null, running_run_id: null, running_since: null, last_run_id: null, adopt_existing: 0, take_over: '[]', created_by: t.admin.id, created_at: now, updated_at: now })
         .execute();
       ids.environment = 'env_audit_test';
       await db

@@ -8,7 +8,7 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
 
-const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
+const Errors = errorResponses(400, 401, 403, 404, 409, 422, 429, 502, 503, 504);
 // Null first: with ajv's type coercion a null would otherwise become "" when a string is tried first.
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
@@ -48,6 +48,8 @@ export const EnvironmentSchema = Type.Object({
   error: Nullable(Failure),
   workspacePath: Nullable(Type.String({ description: "the clone's directory on the runner" })),
   checkout: Nullable(Checkout),
+  diskBytes: Nullable(Type.Integer({ description: "the workspace's size on the runner's disk, as the runner last measured it" })),
+  lastUsedAt: Nullable(Type.String({ description: "when the environment's git last asked for a credential; the runner removes environments idle for KEYWAY_ENVIRONMENT_IDLE_HOURS" })),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -61,10 +63,15 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
     {
       schema: {
         tags: ['environments'],
-        summary: "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token",
+        summary:
+          "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token. 429 when a limit is reached (environment_limit, clone_limit, runner_environment_limit, runner_clone_limit): the message says which and how to free it",
         body: Type.Object(
           {
-            contextUrl: Type.String({ minLength: 1, maxLength: 2048, description: 'Any Azure DevOps repository, branch, tag, commit or pull request URL' }),
+            contextUrl: Type.String({
+              minLength: 1,
+              maxLength: 2048,
+              description: 'Any Azure DevOps repository, branch, tag, commit or pull request URL. Keyway keeps the canonical URL it resolved (the repository at its ref): credentials, unknown query parameters, fragments and file paths are dropped; a URL with credentials before the host is refused',
+            }),
             runnerId: Type.String({ minLength: 1, maxLength: 100 }),
             pullRequestCheckout: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('source')], { description: "Pull requests: the service's merge commit (default) or the source branch" })),
           },
@@ -126,14 +133,15 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
       logLevel: 'warn',
       schema: {
         tags: ['runner protocol'],
-        summary: "A runner reports an environment's clone progress, outcome or deletion (its own environments only)",
+        summary: "A runner reports an environment's clone progress, outcome, deletion, disk use or removal when idle (its own environments only)",
         params: IdParams,
         body: Type.Object(
           {
-            status: Type.Union([Type.Literal('cloning'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('deleted')]),
+            status: Type.Union([Type.Literal('cloning'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('deleted'), Type.Literal('usage'), Type.Literal('removed')]),
             progress: Type.Optional(Progress),
             error: Type.Optional(Failure),
             checkout: Type.Optional(Checkout),
+            usage: Type.Optional(Type.Object({ diskBytes: Type.Integer({ minimum: 0 }), lastUsedAt: Nullable(Type.String({ maxLength: 40 })) }, { additionalProperties: false })),
           },
           { additionalProperties: false },
         ),

@@ -10,7 +10,7 @@
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
-import { NotAnAzureDevOpsUrlError, parseRepositoryUrl, SERVICES_ORIGIN } from '../../azure-devops/url.ts';
+import { formatRepositoryUrl, NotAnAzureDevOpsUrlError, parseRepositoryUrl, SERVICES_ORIGIN } from '../../azure-devops/url.ts';
 import type { RepositoryContext, RepositoryRef, ServerHostConfig } from '../../azure-devops/url.ts';
 import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
 import type {
@@ -41,7 +41,18 @@ export interface EnvironmentServiceDeps {
   /** A cloning environment silent for this long is asked about on read. Default 20 s. */
   staleAfterMs?: number;
   createTimeoutMs?: number;
+  /** Per user (in an organization): environments kept and clones at once; 0 means no limit. */
+  limits?: Partial<EnvironmentLimits>;
 }
+
+export interface EnvironmentLimits {
+  /** KEYWAY_ENVIRONMENTS_PER_USER; default 20. */
+  environmentsPerUser: number;
+  /** KEYWAY_CLONES_PER_USER; default 3. */
+  clonesPerUser: number;
+}
+
+export const DEFAULT_ENVIRONMENT_LIMITS: EnvironmentLimits = { environmentsPerUser: 20, clonesPerUser: 3 };
 
 export interface EnvironmentView {
   id: string;
@@ -55,6 +66,10 @@ export interface EnvironmentView {
   error: { code: string; message: string } | null;
   workspacePath: string | null;
   checkout: EnvironmentCheckout | null;
+  /** The workspace's size on the runner's disk, as last measured; null before the first measure. */
+  diskBytes: number | null;
+  /** When the environment's git last asked for a credential (the runner's idle clock). */
+  lastUsedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -77,6 +92,8 @@ export function environmentView(row: EnvironmentRow): EnvironmentView {
     error: parseJson(row.error),
     workspacePath: row.workspace_path,
     checkout: parseJson(row.checkout),
+    diskBytes: row.disk_bytes,
+    lastUsedAt: row.last_used_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -88,6 +105,52 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   const store = createEnvironmentStore(db, now);
   const staleAfterMs = deps.staleAfterMs ?? 20_000;
   const servicesOrigins = servicesOriginsOf(deps.azureDevOpsServicesUrl);
+  const limits: EnvironmentLimits = { ...DEFAULT_ENVIRONMENT_LIMITS, ...deps.limits };
+  // Count and insert of one user happen one at a time in this process (a flood of parallel
+  // creations cannot all pass the count); a recount after the insert covers other replicas.
+  const admissions = new Map<string, Promise<unknown>>();
+
+  function overLimit(counts: { active: number; cloning: number }, including: number): ApiError | undefined {
+    if (limits.environmentsPerUser > 0 && counts.active + including > limits.environmentsPerUser) {
+      return new ApiError(
+        429,
+        'environment_limit',
+        `you have ${counts.active + including - 1} environments, the most one person may keep (KEYWAY_ENVIRONMENTS_PER_USER=${limits.environmentsPerUser}): delete environments you no longer need (Environments page, or DELETE /api/v1/environments/{id}), then try again`,
+      );
+    }
+    if (limits.clonesPerUser > 0 && counts.cloning + including > limits.clonesPerUser) {
+      return new ApiError(
+        429,
+        'clone_limit',
+        `${counts.cloning + including - 1} of your environments are still cloning, the most one person may clone at once (KEYWAY_CLONES_PER_USER=${limits.clonesPerUser}): wait until one is ready (or delete one), then try again`,
+        undefined,
+        { 'retry-after': '30' },
+      );
+    }
+    return undefined;
+  }
+
+  /** Inserts the row if the user's limits allow it; the error says which limit and how to free it. */
+  async function admit(row: EnvironmentRow): Promise<void> {
+    const key = `${row.organization_id}:${row.user_id}`;
+    const previous = admissions.get(key) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(async () => {
+      const refusal = overLimit(await store.countForUser(row.organization_id, row.user_id), 1);
+      if (refusal) throw refusal;
+      await store.insert(row);
+      const after = overLimit(await store.countForUser(row.organization_id, row.user_id), 0);
+      if (after) {
+        await store.delete(row.id);
+        throw after;
+      }
+    });
+    admissions.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (admissions.get(key) === mine) admissions.delete(key);
+    }
+  }
 
   async function owned(user: UserPrincipal, id: string): Promise<EnvironmentRow> {
     const row = await store.get(id);
@@ -158,8 +221,10 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         user_id: user.userId,
         runner_id: runner.id,
         integration_id: integrationRow.id,
-        context_url: input.contextUrl.trim(),
-        repository: JSON.stringify({ kind: ctx.kind, host: ctx.host, organization: ctx.organization, project: ctx.project, repository: ctx.repository, webUrl: ctx.webUrl }),
+        // What Keyway resolved, never what was typed: the repository at its ref. Credentials,
+        // unknown query parameters, fragments and file paths of the input go no further than the parser.
+        context_url: formatRepositoryUrl({ ...ctx, path: undefined }),
+        repository: JSON.stringify({ kind: ctx.kind, host: ctx.host, organization: ctx.organization, project: ctx.project, repository: ctx.repository, webUrl: formatRepositoryUrl({ ...ctx, ref: undefined, path: undefined }) }),
         ref: ctx.ref ? JSON.stringify(checkout ? { ...ctx.ref, checkout } : ctx.ref) : null,
         status: 'cloning',
         progress: JSON.stringify({ phase: 'Queued', percent: 0, phases: [] } satisfies EnvironmentProgressValue),
@@ -168,9 +233,11 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         checkout: null,
         created_at: at,
         updated_at: at,
+        disk_bytes: null,
+        last_used_at: null,
       };
       // The row exists before the runner hears of it, so its first progress report has a home.
-      await store.insert(row);
+      await admit(row);
       const payload: EnvironmentCreatePayload = {
         environmentId: row.id,
         userId: user.userId,
@@ -240,6 +307,14 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
       if (report.status === 'deleted') return store.deleteConfirmed(id, runner.runnerId);
       const row = await store.get(id);
       if (!row || row.runner_id !== runner.runnerId) throw notFound('environment');
+      if (report.status === 'usage') {
+        if (report.usage) await store.applyUsage(id, runner.runnerId, report.usage);
+        return;
+      }
+      if (report.status === 'removed') {
+        await store.applyRemoved(id, runner.runnerId, report.error ?? { code: 'removed', message: 'the runner removed this environment' });
+        return;
+      }
       await store.applyReport(id, runner.runnerId, { ...report, status: report.status });
     },
   };

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorResponses } from '../../http/errors.ts';
+import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
@@ -52,6 +52,8 @@ const SyncSchema = Type.Object({
   description: Nullable(Type.String()),
   variables: Type.Array(Declared, { description: 'Names and secret flags; values are write-only' }),
   variableCount: Type.Integer(),
+  adoptExisting: Type.Boolean({ description: 'A project owner let the sync write into an existing group it did not create' }),
+  takeOver: Type.Array(Type.String(), { description: 'Variables Keyway did not write that a project owner let the sync overwrite' }),
   enabled: Type.Boolean(),
   scheduleMinutes: Nullable(Type.Integer()),
   nextRunAt: Nullable(Type.String()),
@@ -68,6 +70,18 @@ const Target = {
   description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
   scheduleMinutes: Type.Optional(Nullable(Type.Integer({ description: 'Run every N minutes (5–10080); null for no schedule' }))),
   enabled: Type.Optional(Type.Boolean()),
+  adoptExisting: Type.Optional(
+    Type.Boolean({
+      description:
+        'Project owners only: write into a variable group of that name that already exists and that this sync did not create. Without it such a group is refused (Keyway creates its own groups). Applies to the current target: retargeting clears it unless sent again.',
+    }),
+  ),
+  takeOver: Type.Optional(
+    Type.Array(Type.String({ maxLength: 128 }), {
+      maxItems: MAX_VARIABLES,
+      description: 'Project owners only: variables already in the group, not written by Keyway, that the sync may overwrite (never delete). Any other such variable the set names stops the run. Retargeting clears it unless sent again.',
+    }),
+  ),
 };
 
 export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncService; audit: Pick<AuditLog, 'record'> }): void {
@@ -87,7 +101,8 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     {
       schema: {
         tags,
-        summary: 'Create a sync (project members). With variables, the set is stored on the runner and a first run starts.',
+        summary:
+          "Create a sync (project owners; members only inside the connection's memberTargets). With variables, the set is stored on the runner and a first run starts. A group of that name that the sync did not create is refused at run time unless an owner sets adoptExisting.",
         params: ProjectParams,
         body: Type.Object(
           { name: Type.String({ minLength: 1, maxLength: 64 }), connectionId: Type.String({ maxLength: 100 }), ...Target, variables: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })), sealedValues: SealedValues },
@@ -98,14 +113,28 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request, reply) => {
       const user = asUser(request);
-      const created = await syncs.create(user, request.params.projectId, request.body);
+      const body = request.body;
+      let created;
+      try {
+        created = await syncs.create(user, request.params.projectId, body);
+      } catch (err) {
+        const attempted = { connectionId: body.connectionId, organization: body.organization ?? null, project: body.project, groupName: body.groupName, adoptExisting: body.adoptExisting === true, takeOver: body.takeOver ?? [] };
+        await audit.record({ actor: user, action: 'sync.create', outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: errorCode(err), after: attempted } });
+        throw err;
+      }
+      const { sync } = created;
       await audit.record({
         actor: user,
         action: 'sync.create',
-        target: { type: 'sync', id: created.sync.id },
+        target: { type: 'sync', id: sync.id },
         outcome: 'success',
         client: clientInfo(request),
-        details: { projectId: request.params.projectId, connectionId: created.sync.connectionId, organization: created.sync.organization, adoProject: created.sync.project, groupName: created.sync.groupName, variableCount: created.sync.variableCount },
+        details: {
+          projectId: request.params.projectId,
+          before: null,
+          after: { connectionId: sync.connectionId, organization: sync.organization, project: sync.project, groupName: sync.groupName, adoptExisting: sync.adoptExisting, takeOver: sync.takeOver },
+          variableCount: sync.variableCount,
+        },
       });
       return reply.code(201).send(created);
     },
@@ -116,7 +145,7 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     {
       schema: {
         tags,
-        summary: 'Change the target, schedule or connection of a sync (project members)',
+        summary: "Change the target, schedule or connection of a sync (project members; a new target or connection: owners, or members inside the connection's memberTargets; adoptExisting and takeOver: owners)",
         params: ItemParams,
         body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), connectionId: Type.Optional(Type.String({ maxLength: 100 })), ...Target, project: Type.Optional(Target.project), groupName: Type.Optional(Target.groupName) }, { additionalProperties: false }),
         response: { 200: SyncSchema, ...Errors },
@@ -124,9 +153,20 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request) => {
       const user = asUser(request);
-      const updated = await syncs.update(user, request.params.projectId, request.params.id, request.body);
-      await audit.record({ actor: user, action: 'sync.update', target: { type: 'sync', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, fields: Object.keys(request.body) } });
-      return updated;
+      const { projectId, id } = request.params;
+      let updated;
+      try {
+        updated = await syncs.update(user, projectId, id, request.body);
+      } catch (err) {
+        // A refused retarget is worth a record: who tried to point the sync where.
+        const before = await syncs.target(projectId, id).catch(() => undefined);
+        const b = request.body;
+        const requested = { connectionId: b.connectionId, organization: b.organization, project: b.project, groupName: b.groupName, adoptExisting: b.adoptExisting, takeOver: b.takeOver };
+        if (before) await audit.record({ actor: user, action: 'sync.update', target: { type: 'sync', id }, outcome: 'failure', client: clientInfo(request), details: { projectId, reason: errorCode(err), fields: Object.keys(b), before, requested } });
+        throw err;
+      }
+      await audit.record({ actor: user, action: 'sync.update', target: { type: 'sync', id }, outcome: 'success', client: clientInfo(request), details: { projectId, fields: Object.keys(request.body), before: updated.before, after: updated.after } });
+      return updated.sync;
     },
   );
 
@@ -135,8 +175,8 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     { schema: { tags, summary: 'Delete a sync; the runner forgets its values. The Azure DevOps group is left as it is.', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
       const user = asUser(request);
-      await syncs.remove(user, request.params.projectId, request.params.id);
-      await audit.record({ actor: user, action: 'sync.delete', target: { type: 'sync', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId } });
+      const before = await syncs.remove(user, request.params.projectId, request.params.id);
+      await audit.record({ actor: user, action: 'sync.delete', target: { type: 'sync', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, before, after: null } });
       return reply.code(204).send(null);
     },
   );

@@ -105,7 +105,14 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
         syncId: sync.id,
         runId: run.id,
         connection,
-        target: { organization: sync.ado_organization, project: sync.ado_project, groupName: sync.group_name, description: sync.description },
+        target: {
+          organization: sync.ado_organization,
+          project: sync.ado_project,
+          groupName: sync.group_name,
+          description: sync.description,
+          adoptExisting: sync.adopt_existing === 1,
+          takeOver: JSON.parse(sync.take_over) as string[],
+        },
       };
       result = await deps.control.call<SyncRunResult>(runnerId, SYNC_REQUESTS.run, payload, { timeoutMs: runTimeoutMs });
     } catch (err) {

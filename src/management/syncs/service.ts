@@ -11,6 +11,9 @@ import type { RunnerService } from '../runners/service.ts';
 import type { ProjectService } from '../projects/service.ts';
 import type { AppConnectionService } from '../app-connections/service.ts';
 import type { SyncScheduler } from './scheduler.ts';
+import type { ProjectAccessRole } from '../projects/service.ts';
+import { allowsTarget, describeTargets, parseMemberTargets, sameTarget } from './targets.ts';
+import type { SyncTargetName } from './targets.ts';
 
 type SyncRow = ManagementDB['variable_syncs'];
 type RunRow = ManagementDB['sync_runs'];
@@ -33,9 +36,22 @@ export interface SyncInput {
   enabled?: boolean;
   variables?: VariableInput[];
   sealedValues?: string;
+  /** Owners only: write into an existing group this sync did not create. */
+  adoptExisting?: boolean;
+  /** Owners only: names of variables Keyway did not write that the sync may overwrite. */
+  takeOver?: string[];
 }
 
 export type SyncPatch = Partial<Omit<SyncInput, 'variables' | 'sealedValues'>>;
+
+/** A sync's target and the owner's consents, as the audit log records it before and after a change. */
+export interface SyncTargetRecord extends SyncTargetName {
+  connectionId: string;
+  adoptExisting: boolean;
+  takeOver: string[];
+}
+
+type ConnectionRow = ManagementDB['app_connections'];
 
 // Azure DevOps variable names: letters, digits, '.', '_' and '-' (spaces and other characters break
 // the $(name) macro syntax pipelines use).
@@ -99,6 +115,8 @@ export function createSyncService(deps: SyncServiceDeps) {
       description: row.description,
       variables,
       variableCount: variables.length,
+      adoptExisting: row.adopt_existing === 1,
+      takeOver: JSON.parse(row.take_over) as string[],
       enabled: row.enabled === 1,
       scheduleMinutes: row.schedule_minutes,
       nextRunAt: row.next_run_at,
@@ -130,6 +148,61 @@ export function createSyncService(deps: SyncServiceDeps) {
     if (minutes === undefined || minutes === null) return;
     if (!Number.isInteger(minutes) || minutes < 5 || minutes > 7 * 24 * 60) throw badRequest('invalid_schedule', 'scheduleMinutes: a whole number of minutes from 5 to 10080 (a week), or null for no schedule', 'scheduleMinutes');
   }
+
+  function checkTakeOver(names: readonly string[] | undefined): string[] {
+    if (names === undefined) return [];
+    if (names.length > MAX_VARIABLES) throw badRequest('too_many_variables', `takeOver names at most ${MAX_VARIABLES} variables`, 'takeOver');
+    const seen = new Set<string>();
+    return names.flatMap((name, i) => {
+      if (!VARIABLE_NAME.test(name)) throw badRequest('invalid_variable_name', `takeOver[${i}] is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`, `takeOver.${i}`);
+      if (seen.has(name.toLowerCase())) return [];
+      seen.add(name.toLowerCase());
+      return [name];
+    });
+  }
+
+  /**
+   * Creating or retargeting a sync points the connection's write access at a variable group, so it
+   * is a project owner's action, or a member's inside the targets the connection pins for members.
+   * Adopting a group Keyway did not create, or taking over its variables, is always an owner's.
+   */
+  function authorizeTarget(role: ProjectAccessRole, connection: ConnectionRow, target: SyncTargetName, consent: { adoptExisting: boolean; takeOver: string[] }) {
+    if (role !== 'member') return;
+    if (consent.adoptExisting || consent.takeOver.length > 0) {
+      throw new ApiError(
+        403,
+        'owner_required',
+        'only project owners (and organization admins) may let a sync adopt an existing variable group or take over variables Keyway did not write; ask an owner of the project',
+        consent.adoptExisting ? 'adoptExisting' : 'takeOver',
+      );
+    }
+    const pins = parseMemberTargets(connection.member_targets);
+    if (!pins || pins.length === 0) {
+      throw new ApiError(
+        403,
+        'owner_required',
+        `only project owners (and organization admins) may create or retarget a sync on connection "${connection.name}": it allows project members no targets. Ask an owner of the project to do it, or to allow member targets on the connection`,
+        'connectionId',
+      );
+    }
+    if (!allowsTarget(pins, target)) {
+      throw new ApiError(
+        403,
+        'target_not_allowed',
+        `connection "${connection.name}" lets project members target only ${describeTargets(pins)} (organization/project/group); ${target.organization}/${target.project}/${target.groupName} is not among them. Pick one of those, or ask an owner of the project`,
+        'groupName',
+      );
+    }
+  }
+
+  const record = (row: Pick<SyncRow, 'connection_id' | 'ado_organization' | 'ado_project' | 'group_name' | 'adopt_existing' | 'take_over'>): SyncTargetRecord => ({
+    connectionId: row.connection_id,
+    organization: row.ado_organization,
+    project: row.ado_project,
+    groupName: row.group_name,
+    adoptExisting: row.adopt_existing === 1,
+    takeOver: JSON.parse(row.take_over) as string[],
+  });
 
   /** Names and flags of a request, checked; values sealed into one object for the runner. */
   async function sealVariables(runnerPublicKey: string | null, fingerprint: string | null, syncId: string, variables: VariableInput[], sealedValues: string | undefined, field: string) {
@@ -204,7 +277,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     },
 
     async create(user: UserPrincipal, projectId: string, input: SyncInput) {
-      const { project } = await deps.projects.require(user, projectId);
+      const { project, role } = await deps.projects.require(user, projectId);
       const name = input.name.trim();
       if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
       if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
@@ -213,6 +286,8 @@ export function createSyncService(deps: SyncServiceDeps) {
       if (!organization) throw badRequest('organization_required', 'organization is required: the connection names none', 'organization');
       checkTarget({ organization, project: input.project, groupName: input.groupName });
       checkSchedule(input.scheduleMinutes);
+      const takeOver = checkTakeOver(input.takeOver);
+      authorizeTarget(role, connection, { organization, project: input.project.trim(), groupName: input.groupName.trim() }, { adoptExisting: input.adoptExisting === true, takeOver });
       await runnerOf(user.organizationId, connection.runner_id);
       const at = now().toISOString();
       const row: SyncRow = {
@@ -236,6 +311,8 @@ export function createSyncService(deps: SyncServiceDeps) {
         created_by: user.userId,
         created_at: at,
         updated_at: at,
+        adopt_existing: input.adoptExisting === true ? 1 : 0,
+        take_over: JSON.stringify(takeOver),
       };
       await db.insertInto('variable_syncs').values(row).execute();
       let runId: string | undefined;
@@ -252,9 +329,11 @@ export function createSyncService(deps: SyncServiceDeps) {
       return { sync: await view(await getRow(projectId, row.id)), ...(runId ? { runId } : {}) };
     },
 
+    /** Returns the sync and, for the audit log, its target before the change. */
     async update(user: UserPrincipal, projectId: string, id: string, patch: SyncPatch) {
-      await deps.projects.require(user, projectId);
+      const { role } = await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
+      const before = record(row);
       const set: Partial<SyncRow> = {};
       if (patch.name !== undefined) {
         const name = patch.name.trim();
@@ -262,17 +341,27 @@ export function createSyncService(deps: SyncServiceDeps) {
         if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).where('id', '!=', id).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
         set.name = name;
       }
+      let connection = await deps.connections.forProject(projectId, row.connection_id);
       if (patch.connectionId !== undefined && patch.connectionId !== row.connection_id) {
-        const connection = await deps.connections.forProject(projectId, patch.connectionId);
-        const current = await deps.connections.forProject(projectId, row.connection_id);
+        const next = await deps.connections.forProject(projectId, patch.connectionId);
         // The values live on the current connection's runner; another runner would have none.
-        if (connection.runner_id !== current.runner_id) throw badRequest('other_runner', "the new connection is held by another runner, which does not have this sync's values: create a new sync for it", 'connectionId');
-        set.connection_id = connection.id;
+        if (next.runner_id !== connection.runner_id) throw badRequest('other_runner', "the new connection is held by another runner, which does not have this sync's values: create a new sync for it", 'connectionId');
+        set.connection_id = next.id;
+        connection = next;
       }
       checkTarget({ organization: patch.organization ?? undefined, project: patch.project, groupName: patch.groupName });
-      if (patch.organization !== undefined) set.ado_organization = (patch.organization ?? '').trim();
+      if (patch.organization !== undefined) set.ado_organization = (patch.organization ?? '').trim() || row.ado_organization;
       if (patch.project !== undefined) set.ado_project = patch.project.trim();
       if (patch.groupName !== undefined) set.group_name = patch.groupName.trim();
+      const target = { organization: set.ado_organization ?? row.ado_organization, project: set.ado_project ?? row.ado_project, groupName: set.group_name ?? row.group_name };
+      const retargeted = set.connection_id !== undefined || !sameTarget(target, before);
+      // An owner's consent is for one group: a new target starts without it, unless given again.
+      const takeOver = patch.takeOver !== undefined ? checkTakeOver(patch.takeOver) : retargeted ? [] : before.takeOver;
+      const adoptExisting = patch.adoptExisting ?? (retargeted ? false : before.adoptExisting);
+      const grants = { adoptExisting: adoptExisting && (retargeted || !before.adoptExisting), takeOver: takeOver.filter((n) => retargeted || !before.takeOver.some((b) => b.toLowerCase() === n.toLowerCase())) };
+      if (retargeted || grants.adoptExisting || grants.takeOver.length > 0) authorizeTarget(role, connection, target, grants);
+      set.adopt_existing = adoptExisting ? 1 : 0;
+      set.take_over = JSON.stringify(takeOver);
       if (patch.description !== undefined) set.description = patch.description;
       if (patch.enabled !== undefined) set.enabled = patch.enabled ? 1 : 0;
       if (patch.scheduleMinutes !== undefined) {
@@ -282,16 +371,24 @@ export function createSyncService(deps: SyncServiceDeps) {
       }
       set.updated_at = now().toISOString();
       await db.updateTable('variable_syncs').set(set).where('id', '=', id).execute();
-      return view(await getRow(projectId, id));
+      const after = await getRow(projectId, id);
+      return { sync: await view(after), before, after: record(after) };
     },
 
-    async remove(user: UserPrincipal, projectId: string, id: string) {
+    /** The sync's target as the audit log records it (routes record refusals with it). */
+    async target(projectId: string, id: string): Promise<SyncTargetRecord | undefined> {
+      const row = await db.selectFrom('variable_syncs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+      return row && record(row);
+    },
+
+    async remove(user: UserPrincipal, projectId: string, id: string): Promise<SyncTargetRecord> {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       const connection = await deps.connections.forProject(projectId, row.connection_id);
       await db.deleteFrom('variable_syncs').where('id', '=', id).execute();
       // The runner forgets the values and state; the Azure DevOps group stays as it is.
       await deps.control.enqueue(connection.runner_id, SYNC_REQUESTS.delete, { syncId: id });
+      return record(row);
     },
 
     /** Replaces the whole set (PUT) or changes part of it (PATCH); a run follows when the sync is enabled. */

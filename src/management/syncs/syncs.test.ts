@@ -34,10 +34,16 @@ for (const { kind, skip } of await databaseKinds()) {
     before(async () => {
       w = await startAutomationWorld(kind);
       const saved = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'pipelines', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: `/api/v1/projects/${w.projectId}/app-connections`,
+          // Members may point syncs at any group of the seeded project (the adoption rule still guards existing groups).
+          payload: { runnerId: w.runnerId, name: 'pipelines', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat, memberTargets: [{ project: w.seeded.project }] },
+        }),
         201,
       ).json();
       connectionId = saved.connection.id;
+      assert.deepEqual(saved.connection.memberTargets, [{ organization: w.seeded.org, project: w.seeded.project, groupPattern: null }]);
     });
     after(async () => w?.close());
 
@@ -119,7 +125,7 @@ for (const { kind, skip } of await databaseKinds()) {
       console.log(`1,000 variables: first run ${firstMs} ms (runner ${first.durationMs} ms, ${first.requests} requests), no-op ${noopMs} ms (${noopRequests} requests), one change ${oneMs} ms (${one.requests} requests)`);
     });
 
-    it('removes only variables the sync created; foreign variables and ones that existed before stay as they are', async () => {
+    it("an owner's adoption: the sync writes into the existing group, takes over only what the owner allowed, and removes only what it created", async () => {
       const world = w.seeded.emu.world;
       const org = world.requireOrganization(w.seeded.org);
       const pre = world.addVariableGroup(w.seeded.org, {
@@ -128,11 +134,31 @@ for (const { kind, skip } of await databaseKinds()) {
         projects: [{ project: w.seeded.project }],
         createdBy: w.seeded.user.id,
       });
-      const created = await createSync({ name: 'shared', groupName: 'shared-group', variables: [{ name: 'MINE', value: '1' }, { name: 'PREEXISTING', value: 'new' }] });
-      const first = await runById(created.sync.id, created.runId!);
+      const created = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: syncs(),
+          payload: { connectionId, project: w.seeded.project, name: 'shared', groupName: 'shared-group', adoptExisting: true, takeOver: ['PREEXISTING'], variables: [{ name: 'MINE', value: '1' }, { name: 'PREEXISTING', value: 'new' }] },
+        }),
+        201,
+      ).json() as { sync: { id: string; adoptExisting: boolean; takeOver: string[] }; runId: string };
+      assert.equal(created.sync.adoptExisting, true);
+      assert.deepEqual(created.sync.takeOver, ['PREEXISTING']);
+      const first = await runById(created.sync.id, created.runId);
       assert.equal(first.status, 'succeeded', first.error ?? '');
       assert.deepEqual(first.counts, { created: 1, updated: 1, deleted: 0, unchanged: 0 });
       assert.equal(first.groupId, pre.id, 'the existing group is used, not a new one');
+
+      // A member adds a variable the group already had and Keyway never wrote: the run writes nothing.
+      const grabbed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'foreign', value: 'hijacked' }, { name: 'MINE', value: '2' }] } }), 200).json();
+      const refused = await runById(created.sync.id, grabbed.runId);
+      assert.equal(refused.status, 'failed');
+      assert.match(refused.error ?? '', /already holds 'FOREIGN', which Keyway did not write; Keyway changes only variables it wrote, so nothing was written/);
+      assert.equal(read(pre.id, 'FOREIGN'), 'f');
+      assert.equal(read(pre.id, 'MINE'), '1', 'not even the allowed change was written');
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { remove: ['foreign'] } }), 200);
+      await w.plane.app.projectAutomation.scheduler.idle();
+      assert.equal(read(pre.id, 'MINE'), '2');
 
       const removed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { remove: ['MINE', 'PREEXISTING'] } }), 200).json();
       assert.deepEqual(removed.variables, []);
@@ -143,6 +169,100 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual([...after.variables.keys()].sort(), ['FOREIGN', 'FOREIGN_SECRET', 'PREEXISTING']);
       assert.equal(read(pre.id, 'FOREIGN_SECRET'), 'keep-me');
       assert.equal(read(pre.id, 'PREEXISTING'), 'new');
+
+      // An owner withdrawing the adoption stops the writes into the group.
+      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { adoptExisting: false } }), 200);
+      const withdrawn = await runNow(created.sync.id);
+      assert.equal(withdrawn.status, 'failed');
+      assert.match(withdrawn.error ?? '', /a project owner has since withdrawn the adoption/);
+    });
+
+    it("a member cannot point a sync at another team's existing group: refused by the connection's targets, by ownership, and at run time; every attempt is audited", async () => {
+      const world = w.seeded.emu.world;
+      const prod = world.addVariableGroup(w.seeded.org, {
+        name: 'prod-release',
+        variables: { DEPLOY_TARGET: { value: 'https://deploy.example.test' }, SIGNING_KEY: { value: 'release-signing-value', isSecret: true } },
+        projects: [{ project: w.seeded.project }],
+        createdBy: w.seeded.user.id,
+      });
+      const snapshot = () => ({ target: read(prod.id, 'DEPLOY_TARGET'), key: read(prod.id, 'SIGNING_KEY'), names: [...world.variableGroup(world.requireOrganization(w.seeded.org), prod.id)!.variables.keys()].sort() });
+      const original = snapshot();
+      const attack = { connectionId, project: w.seeded.project, name: 'innocent', groupName: 'prod-release', variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }] };
+
+      // Members may not adopt or take over, whatever the connection allows.
+      for (const extra of [{ adoptExisting: true }, { takeOver: ['DEPLOY_TARGET'] }]) {
+        const res = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, ...extra } }), 403).json();
+        assert.equal(res.error.code, 'owner_required');
+      }
+      // Allowed to target the project, the member's sync is created, but its run refuses the foreign group.
+      const created = await createSync({ name: attack.name, groupName: attack.groupName, variables: attack.variables });
+      const run = await runById(created.sync.id, created.runId!);
+      assert.equal(run.status, 'failed');
+      assert.match(run.error ?? '', /a variable group named 'prod-release' already exists in Azure DevOps project '.*', and this sync did not create it/);
+      assert.match(run.error ?? '', /ask an owner of the Keyway project to adopt 'prod-release'/);
+      assert.deepEqual(snapshot(), original, 'the group is untouched');
+
+      // Retargeting an owner's adopted sync at it: the adoption does not follow the sync to another group.
+      const owned = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, project: w.seeded.project, name: 'team-vars', groupName: 'team-vars', variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }] } }), 201).json();
+      assert.equal((await runById(owned.sync.id, owned.runId)).status, 'succeeded');
+      const moved = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${owned.sync.id}`, payload: { groupName: 'prod-release' } }), 200).json();
+      assert.equal(moved.adoptExisting, false);
+      const movedRun = await runNow(owned.sync.id);
+      assert.equal(movedRun.status, 'failed');
+      assert.match(movedRun.error ?? '', /this sync did not create it/);
+      assert.deepEqual(snapshot(), original, 'the group is untouched');
+
+      // A connection that pins members to team-* groups refuses the target outright; one with no targets refuses members entirely.
+      const narrow = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'narrow', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat, memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }] } }),
+        201,
+      ).json().connection.id as string;
+      const closed = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'owners only', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat } }),
+        201,
+      ).json().connection.id as string;
+      const outside = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'narrow', connectionId: narrow } }), 403).json();
+      assert.equal(outside.error.code, 'target_not_allowed');
+      assert.match(outside.error.message, /lets project members target only .*\/team-\*/);
+      expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'team-a', groupName: 'TEAM-a', connectionId: narrow } }), 201);
+      const none = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'closed', connectionId: closed } }), 403).json();
+      assert.equal(none.error.code, 'owner_required');
+      assert.equal(none.error.field, 'connectionId');
+      // Moving an existing sync onto the closed connection is a retarget too.
+      const hop = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { connectionId: closed } }), 403).json();
+      assert.equal(hop.error.code, 'owner_required');
+      // Members still change what is theirs to change.
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 60 } }), 200);
+      assert.deepEqual(snapshot(), original);
+
+      // Widening a connection's member targets is recorded with both sides.
+      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }, { project: w.seeded.project, groupPattern: 'shared-*' }] } }), 200);
+      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project }] } }), 403);
+
+      // The audit log holds every change with its target before and after, and every refusal.
+      const events = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' }), 200).json().events as { action: string; outcome: string; targetId?: string; target?: { id?: string }; details: Record<string, unknown> }[];
+      const forSync = (id: string) => events.filter((e) => (e.targetId ?? e.target?.id) === id);
+      const move = forSync(owned.sync.id).find((e) => e.action === 'sync.update' && e.outcome === 'success' && (e.details.fields as string[]).includes('groupName'));
+      assert.ok(move, 'the retarget is audited');
+      assert.equal((move.details.before as { groupName: string }).groupName, 'team-vars');
+      assert.equal((move.details.after as { groupName: string }).groupName, 'prod-release');
+      const refusedHop = forSync(created.sync.id).find((e) => e.action === 'sync.update' && e.outcome === 'failure');
+      assert.equal(refusedHop?.details.reason, 'owner_required');
+      assert.equal((refusedHop?.details.requested as { connectionId: string }).connectionId, closed);
+      const refusedCreates = events.filter((e) => e.action === 'sync.create' && e.outcome === 'failure').map((e) => e.details.reason);
+      assert.deepEqual(refusedCreates.filter((r) => r === 'owner_required').length, 3);
+      assert.ok(refusedCreates.includes('target_not_allowed'));
+      const widened = events.find((e) => e.action === 'app_connection.update' && (e.targetId ?? e.target?.id) === narrow);
+      assert.deepEqual(widened?.details.memberTargets, {
+        before: [{ organization: w.seeded.org, project: w.seeded.project, groupPattern: 'team-*' }],
+        after: [
+          { organization: w.seeded.org, project: w.seeded.project, groupPattern: 'team-*' },
+          { organization: w.seeded.org, project: w.seeded.project, groupPattern: 'shared-*' },
+        ],
+      });
+      const createdEvent = forSync(created.sync.id).find((e) => e.action === 'sync.create');
+      assert.deepEqual(createdEvent?.details.before, null);
+      assert.equal((createdEvent?.details.after as { groupName: string }).groupName, 'prod-release');
     });
 
     it('under injected 429 (Retry-After) and 5xx the sync completes with the right final state', async () => {
@@ -206,7 +326,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('a failure names its cause: an unknown Azure DevOps project', async () => {
-      const created = await createSync({ name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] });
+      // Outside the connection's member targets: an owner's sync.
+      const created = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] } }), 201).json();
       const run = await runById(created.sync.id, created.runId!);
       assert.equal(run.status, 'failed');
       assert.match(run.error ?? '', /Azure DevOps project 'NoSuchProject' was not found in organization/);
@@ -264,7 +385,7 @@ for (const { kind, skip } of await databaseKinds()) {
       await w.plane.app.projectAutomation.scheduler.idle();
       const tables = await dumpManagementTables(w.plane);
       const audit = (await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' })).body;
-      for (const value of [...secrets.values(), 'flaky-secret', w.seeded.pat]) {
+      for (const value of [...secrets.values(), 'flaky-secret', 'release-signing-value', w.seeded.pat]) {
         assert.ok(!tables.includes(value), 'management-plane row');
         assert.ok(!audit.includes(value), 'audit');
         assert.ok(!w.plane.logs.text.includes(value), 'management log');

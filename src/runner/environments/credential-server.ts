@@ -47,6 +47,14 @@ export interface CredentialServerDeps {
   grantFor(secretHash: string): Promise<CredentialGrant | undefined>;
   getAccessToken(userId: string, integrationId: string): Promise<AccessToken>;
   logger: Logger;
+  /** Called after a credential was served (the environment is in use). */
+  onServed?(environmentId: string): void;
+  /**
+   * Isolated workspaces: environments run git as users of their own, who must reach this socket.
+   * The directory becomes 0711 (enter, not list) and the socket 0666; the environment's secret
+   * still decides what anyone gets.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -61,14 +69,14 @@ export function credentialSocketPath(dataDir: string): string {
   return join(tmpdir(), `keyway-${process.getuid?.() ?? 'u'}-${digest}`, 'credentials.sock');
 }
 
-async function prepareDirectory(dir: string): Promise<void> {
+async function prepareDirectory(dir: string, mode: number): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const st = await lstat(dir);
   const uid = process.getuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
     throw new Error(`${dir} is not a directory owned by this user; remove it so the runner can create its credential socket there`);
   }
-  await chmod(dir, 0o700);
+  await chmod(dir, mode);
 }
 
 /** True when something answers on the socket: another runner process is using this data directory. */
@@ -124,7 +132,7 @@ function targetOf(remoteUrl: string): GitCredentialTarget {
 export async function answerCredential(
   grant: CredentialGrant,
   asked: Record<string, string>,
-  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger'>,
+  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>,
 ): Promise<{ status: number; body: string }> {
   if (!asked.path) {
     return { status: 400, body: 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n' };
@@ -150,13 +158,14 @@ export async function answerCredential(
   // git 2.41+ stops using a credential past this time; older versions ignore the key.
   if (Number.isFinite(expiry)) lines.push(`password_expiry_utc=${expiry}`);
   deps.logger.debug({ environmentId: grant.environmentId, kind: token.kind }, 'credential served');
+  deps.onServed?.(grant.environmentId);
   return { status: 200, body: `${lines.join('\n')}\n` };
 }
 
 export async function startCredentialServer(deps: CredentialServerDeps): Promise<{ socketPath: string; close(): Promise<void> }> {
   const { socketPath, logger } = deps;
   const dir = join(socketPath, '..');
-  await prepareDirectory(dir);
+  await prepareDirectory(dir, deps.shared ? 0o711 : 0o700);
   if (await socketAnswers(socketPath)) {
     throw new Error(`another runner process is serving ${socketPath}; each runner process needs its own data directory`);
   }
@@ -215,7 +224,7 @@ export async function startCredentialServer(deps: CredentialServerDeps): Promise
       resolve();
     });
   });
-  await chmod(socketPath, 0o600);
+  await chmod(socketPath, deps.shared ? 0o666 : 0o600);
   logger.debug({ socketPath }, 'credential socket listening');
 
   return {

@@ -8,7 +8,7 @@
 // whatever the daemon writes to git until end of file. Only `get` is answered; nothing is ever
 // stored. A refusal answers nothing, and git asks the next helper — the curl script, which says why.
 import { createHash } from 'node:crypto';
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, chown, unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -35,6 +35,9 @@ export async function startEnvironmentSocket(options: {
   grant: CredentialGrant;
   getAccessToken(userId: string, integrationId: string): Promise<AccessToken>;
   logger: Logger;
+  onServed?(environmentId: string): void;
+  /** Isolated workspaces: the environment's own user, who alone may connect. */
+  owner?: { uid: number; gid: number } | undefined;
 }): Promise<EnvironmentSocket> {
   const { path, grant, logger } = options;
 
@@ -72,6 +75,7 @@ export async function startEnvironmentSocket(options: {
     });
   });
   await chmod(path, 0o600);
+  if (options.owner) await chown(path, options.owner.uid, options.owner.gid);
   return {
     path,
     async close() {

@@ -12,13 +12,53 @@ export interface GitOutcome {
   messages: string[];
 }
 
+/** The git subcommand of an argument list (`clone` in `-c a=b clone --progress …`). */
+export function subcommand(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-c' || a === '-C') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return '';
+}
+
+export const seconds = (ms: number): string => (ms < 10_000 ? (ms / 1000).toFixed(1).replace(/\.0$/, '') : String(Math.round(ms / 1000)));
+
+/** git was stopped: nothing arrived for `ms` (`stalled`), or the work's time ran out (`deadline`). */
+export class GitTimeoutError extends Error {
+  constructor(
+    readonly reason: 'stalled' | 'deadline',
+    readonly ms: number,
+    readonly args: string[],
+  ) {
+    super(reason === 'stalled' ? `git ${subcommand(args)} made no progress for ${seconds(ms)} s and was stopped` : `git ${subcommand(args)} ran out of time and was stopped`);
+    this.name = 'GitTimeoutError';
+  }
+}
+
+export interface RunGitOptions {
+  cwd?: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: CloneProgress) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Stop git when it writes nothing (progress or otherwise) for this long. */
+  stallTimeoutMs?: number;
+  /** Stop git after this long in any case. */
+  timeoutMs?: number;
+  /** Run as this Unix user and group (isolated workspaces; the runner needs the right to). */
+  uid?: number;
+  gid?: number;
+  /** File mode creation mask for git and everything it starts, e.g. 0o077. */
+  umask?: number;
+}
+
 export class GitCommandError extends Error {
   constructor(
     readonly args: string[],
     readonly outcome: GitOutcome,
   ) {
     // The message names the subcommand only: arguments may be long and are in the log context anyway.
-    super(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''} failed (${outcome.code}): ${outcome.messages.slice(-3).join(' ') || 'no message'}`);
+    super(`git ${subcommand(args)} failed (${outcome.code}): ${outcome.messages.slice(-3).join(' ') || 'no message'}`);
     this.name = 'GitCommandError';
   }
 }
@@ -41,24 +81,68 @@ export function gitEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.Pr
   return env;
 }
 
-export function runGit(
-  args: string[],
-  options: { cwd?: string; signal?: AbortSignal; onProgress?: (progress: CloneProgress) => void; env?: NodeJS.ProcessEnv } = {},
-): Promise<GitOutcome> {
+/**
+ * Runs git in a process group of its own, so that stopping it (abort, stall, deadline) also stops
+ * what it started: git-remote-https, the credential helpers, their curl.
+ */
+export function runGit(args: string[], options: RunGitOptions = {}): Promise<GitOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: options.cwd, env: options.env ?? gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
+    // Node cannot set a child's umask: a shell sets it and then becomes git.
+    const [command, argv] = options.umask === undefined ? ['git', args] : ['/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec git "$@"`, 'git', ...args]];
+    const child = spawn(command, argv, {
+      cwd: options.cwd,
+      env: options.env ?? gitEnvironment(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
+    });
     const parser = createProgressParser((p) => options.onProgress?.(p));
     const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    let stopped: 'aborted' | 'stalled' | 'deadline' | undefined;
+    let stallTimer: NodeJS.Timeout | undefined;
+    const stop = (why: NonNullable<typeof stopped>) => {
+      if (stopped || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      stopped = why;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    const armStall = () => {
+      if (options.stallTimeoutMs === undefined) return;
+      clearTimeout(stallTimer);
+      stallTimer = setTimeout(() => stop('stalled'), options.stallTimeoutMs);
+    };
+    const deadlineTimer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop('deadline'), Math.max(0, options.timeoutMs));
+    const onAbort = () => stop('aborted');
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    armStall();
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      armStall();
+    });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => parser.feed(c));
+    child.stderr.on('data', (c: string) => {
+      parser.feed(c);
+      armStall();
+    });
+    const cleanup = () => {
+      clearTimeout(stallTimer);
+      clearTimeout(deadlineTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
     child.on('error', (err) => {
-      if ((err as { name?: string }).name === 'AbortError') reject(err);
-      else reject(new Error(`git could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}; install git on the runner`));
+      cleanup();
+      reject(new Error(`git could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}; install git on the runner`));
     });
     child.on('close', (code) => {
+      cleanup();
       parser.end();
-      if (options.signal?.aborted) return reject(options.signal.reason ?? new Error('aborted'));
+      if (stopped === 'aborted' || options.signal?.aborted) return reject(options.signal?.reason ?? new Error('aborted'));
+      if (stopped === 'stalled') return reject(new GitTimeoutError('stalled', options.stallTimeoutMs ?? 0, args));
+      if (stopped === 'deadline') return reject(new GitTimeoutError('deadline', options.timeoutMs ?? 0, args));
       const outcome = { code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), messages: parser.tail().map(redactAzureDevOpsPats) };
       if (outcome.code !== 0) reject(new GitCommandError(args, outcome));
       else resolve(outcome);

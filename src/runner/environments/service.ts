@@ -1,14 +1,20 @@
 // Environments on the runner: check access, prepare a workspace with its credential helper, clone
 // in the background while reporting git's progress, and tear everything down on delete.
+//
+// Containment (issue 15): the repository's host is resolved and checked once, and REST and git both
+// connect only to those addresses, git following no redirect (network.ts); a clone that stalls or
+// runs too long is stopped with everything git started; the runner refuses environments and clones
+// beyond its limits; idle environments are removed; workspaces can run as users of their own.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { targetFromRepositoryContext } from '../../azure-devops/endpoints.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
+import { pinnedFetch } from '../../azure-devops/guarded-fetch.ts';
 import type { AzureDevOpsClient } from '../../azure-devops/client.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import { gitRemoteUrl } from '../../azure-devops/git-remote.ts';
@@ -32,7 +38,13 @@ import { createEnvironmentStore } from './store.ts';
 import type { RunnerEnvironment } from './store.ts';
 import { credentialSocketPath, hashSecret, startCredentialServer } from './credential-server.ts';
 import type { CredentialGrant } from './credential-server.ts';
-import { GitCommandError, runGit } from './git.ts';
+import { GitCommandError, GitTimeoutError, gitEnvironment, runGit, seconds, subcommand } from './git.ts';
+import type { RunGitOptions } from './git.ts';
+import { gitNetworkArgs, vetRemote, writeNetworkConfig } from './network.ts';
+import type { VettedRemote } from './network.ts';
+import { diskUsage } from './disk-usage.ts';
+import { allocateUid, checkIsolationPossible } from './isolation.ts';
+import type { WorkspaceIsolation } from './isolation.ts';
 import type { CloneProgress } from './progress.ts';
 import { assertEnvironmentId, cacheHelperCommand, createWorkspace, helperCommand, helperScript, removeWorkspace, workspaceLayout } from './workspace.ts';
 import { environmentSocketPath, startEnvironmentSocket } from './environment-socket.ts';
@@ -63,9 +75,38 @@ export interface EnvironmentServiceOptions {
   /** How long a secret digest → environment lookup is trusted. Default 30 s. */
   grantCacheMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Stop git when it reports nothing for this long (KEYWAY_GIT_STALL_TIMEOUT_SECONDS). Default 2 minutes. */
+  stallTimeoutMs?: number;
+  /** Stop a clone, with its fetch and checkout, after this long (KEYWAY_GIT_CLONE_TIMEOUT_MINUTES). Default 60 minutes. */
+  cloneTimeoutMs?: number;
+  /** Environments this runner process keeps, failed ones aside (KEYWAY_RUNNER_MAX_ENVIRONMENTS). Default 200; 0: no limit. */
+  maxEnvironments?: number;
+  /** Clones this runner process runs at once (KEYWAY_RUNNER_MAX_CLONES). Default 8; 0: no limit. */
+  maxClones?: number;
+  /** Remove an environment whose git has not asked for a credential for this long (KEYWAY_ENVIRONMENT_IDLE_HOURS). Default 7 days; 0: never. */
+  idleTimeoutMs?: number;
+  /** How often workspaces are measured, idle ones removed and pinned addresses checked again. Default 5 minutes. */
+  maintenanceIntervalMs?: number;
+  /** Where workspaces live (KEYWAY_WORKSPACES_DIR). Default `{dataDir}/workspaces`. */
+  workspacesDir?: string;
+  /** Run each environment's git as a Unix user of its own (KEYWAY_WORKSPACE_UIDS). */
+  isolation?: WorkspaceIsolation;
 }
 
 const FINAL_REPORT_ATTEMPTS = 6;
+const HOUR_MS = 3_600_000;
+/** Last use is written at most this often per environment (git asks once per command). */
+const USE_WRITE_INTERVAL_MS = 60_000;
+
+/** Defaults of the limits above, shared with the configuration's documentation. */
+export const ENVIRONMENT_DEFAULTS = {
+  stallTimeoutMs: 120_000,
+  cloneTimeoutMs: 60 * 60_000,
+  maxEnvironments: 200,
+  maxClones: 8,
+  idleTimeoutMs: 7 * 24 * HOUR_MS,
+  maintenanceIntervalMs: 5 * 60_000,
+} as const;
 
 export async function startEnvironments(options: EnvironmentServiceOptions) {
   const { logger } = options;
@@ -77,6 +118,31 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const states = new Map<string, CloneReport>();
   const instance = `${hostname()}:${resolve(options.dataDir)}`;
+  const stallTimeoutMs = options.stallTimeoutMs ?? ENVIRONMENT_DEFAULTS.stallTimeoutMs;
+  const cloneTimeoutMs = options.cloneTimeoutMs ?? ENVIRONMENT_DEFAULTS.cloneTimeoutMs;
+  const maxEnvironments = options.maxEnvironments ?? ENVIRONMENT_DEFAULTS.maxEnvironments;
+  const maxClones = options.maxClones ?? ENVIRONMENT_DEFAULTS.maxClones;
+  const idleTimeoutMs = options.idleTimeoutMs ?? ENVIRONMENT_DEFAULTS.idleTimeoutMs;
+  const isolation = options.isolation;
+  const workspacesDir = options.workspacesDir ?? (isolation ? resolve(options.dataDir, 'workspaces') : undefined);
+  const layoutOf = (id: string, repository: string) => workspaceLayout(options.dataDir, id, repository, workspacesDir);
+  if (isolation && workspacesDir) await checkIsolationPossible(workspacesDir);
+  /** Creations past the limit checks and not yet cloning (or failed): counted against the limits. */
+  let creating = 0;
+  /** uids handed to environments being created (not yet in the store). */
+  const reservedUids = new Set<number>();
+  const lastUseWritten = new Map<string, number>();
+  /** The usage last reported per environment: a report goes only when it changed. */
+  const reportedUsage = new Map<string, string>();
+
+  /** Records that the environment's git asked for a credential: it is in use, not idle. */
+  function onServed(environmentId: string): void {
+    const now = Date.now();
+    if (now - (lastUseWritten.get(environmentId) ?? 0) < USE_WRITE_INTERVAL_MS) return;
+    lastUseWritten.set(environmentId, now);
+    void store.touch(environmentId, new Date(now).toISOString()).catch((err: unknown) => logger.debug({ environmentId, err: { message: (err as Error).message } }, 'last use not recorded'));
+  }
+  const ownerOf = (env: Pick<RunnerEnvironment, 'uid'>) => (env.uid === null || env.uid === undefined ? undefined : { uid: env.uid, gid: env.uid });
 
   async function grantFor(secretHash: string): Promise<CredentialGrant | undefined> {
     const hit = grants.get(secretHash);
@@ -92,10 +158,13 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   }
 
   const server = await startCredentialServer({
-    socketPath: options.socketPath ?? credentialSocketPath(options.dataDir),
+    // Isolated workspaces reach the shared socket beside them: the data directory stays the runner's own.
+    socketPath: options.socketPath ?? (isolation && workspacesDir ? resolve(workspacesDir, '.run', 'credentials.sock') : credentialSocketPath(options.dataDir)),
     grantFor,
     getAccessToken: options.getAccessToken,
     logger,
+    onServed,
+    shared: isolation !== undefined,
   });
 
   // ---- each environment's own socket (git's credential-cache protocol) --------------------------
@@ -110,6 +179,8 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         grant: { environmentId: env.id, userId: env.userId, integrationId: env.integrationId, remoteUrl: env.remoteUrl },
         getAccessToken: options.getAccessToken,
         logger,
+        onServed,
+        owner: ownerOf(env),
       });
       envSockets.set(env.id, socket);
       return socket;
@@ -290,12 +361,23 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
 
   // ---- the clone --------------------------------------------------------------------------------
 
-  async function clone(env: RunnerEnvironment, layout: WorkspaceLayout, plan: ClonePlan, signal: AbortSignal, report: ReturnType<typeof reporter>): Promise<EnvironmentCheckout> {
+  async function clone(env: RunnerEnvironment, layout: WorkspaceLayout, plan: ClonePlan, vetted: VettedRemote, signal: AbortSignal, report: ReturnType<typeof reporter>): Promise<EnvironmentCheckout> {
     const onProgress = (p: CloneProgress) => report.progress(p);
+    const deadline = Date.now() + cloneTimeoutMs;
+    const owner = ownerOf(env);
+    // Every git of the clone: stopped when silent too long or out of time; as the environment's
+    // user, with umask 077, when workspaces are isolated.
+    const limits = (): RunGitOptions => ({
+      signal,
+      stallTimeoutMs,
+      timeoutMs: deadline - Date.now(),
+      ...(owner ? { uid: owner.uid, gid: owner.gid, umask: 0o077, env: { ...gitEnvironment(), HOME: env.workspace, XDG_CONFIG_HOME: join(env.workspace, '.keyway') } } : {}),
+    });
     // Persisted in the new repository before anything is fetched, so the clone itself already asks
     // the helpers. The empty value drops helpers from system and global configuration: none of them
     // may store the token. Git asks the helpers in order: the environment's socket first (fast),
     // then the curl script, which also answers when the first cannot and says why it cannot.
+    // include.path brings the network rules (network.ts) to every later git in the workspace.
     const socket = envSockets.get(env.id);
     const config = [
       '--config',
@@ -305,26 +387,30 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       `credential.helper=${helperCommand(layout.helperPath)}`,
       '--config',
       'credential.useHttpPath=true',
+      '--config',
+      `include.path=${layout.networkConfigPath}`,
     ];
+    const network = gitNetworkArgs(vetted);
     const branchArg = plan.kind === 'branch' && plan.branch ? ['--branch', plan.branch] : plan.kind === 'tag' ? ['--branch', plan.tag] : plan.kind === 'pull-source' ? ['--branch', plan.branch] : [];
     const noCheckout = plan.kind === 'commit' || plan.kind === 'pull-merge' ? ['--no-checkout'] : [];
-    await runGit(['clone', '--progress', ...config, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, signal, onProgress });
-    const inTree = { cwd: layout.worktree, signal, onProgress };
+    await runGit([...network, 'clone', '--progress', ...config, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, onProgress, ...limits() });
+    const inTree = () => ({ cwd: layout.worktree, onProgress, ...limits() });
+    const local = () => ({ cwd: layout.worktree, ...limits() });
     let description: string;
     if (plan.kind === 'commit') {
-      const known = await runGit(['rev-parse', '--verify', '--quiet', `${plan.sha}^{commit}`], { cwd: layout.worktree, signal }).catch(() => undefined);
+      const known = await runGit(['rev-parse', '--verify', '--quiet', `${plan.sha}^{commit}`], local()).catch(() => undefined);
       let target = plan.sha;
       if (!known) {
         // Not reachable from any branch or tag: ask for the object itself (Azure DevOps serves it).
-        await runGit(['fetch', '--progress', 'origin', plan.sha], inTree);
+        await runGit([...network, 'fetch', '--progress', 'origin', plan.sha], inTree());
         target = 'FETCH_HEAD';
       }
-      await runGit(['checkout', '--progress', '--detach', target], inTree);
+      await runGit(['checkout', '--progress', '--detach', target], inTree());
       description = `commit ${plan.sha} (detached)`;
     } else if (plan.kind === 'pull-merge') {
-      const local = `refs/remotes/origin/pull/${plan.id}/merge`;
-      await runGit(['fetch', '--progress', 'origin', `+refs/pull/${plan.id}/merge:${local}`], inTree);
-      await runGit(['checkout', '--progress', '--detach', local], inTree);
+      const ref = `refs/remotes/origin/pull/${plan.id}/merge`;
+      await runGit([...network, 'fetch', '--progress', 'origin', `+refs/pull/${plan.id}/merge:${ref}`], inTree());
+      await runGit(['checkout', '--progress', '--detach', ref], inTree());
       description = `pull request ${plan.id}, merge commit (detached)`;
     } else if (plan.kind === 'pull-source') {
       description = `pull request ${plan.id}, source branch ${plan.branch}`;
@@ -333,41 +419,62 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     } else {
       description = '';
     }
-    const commit = (await runGit(['rev-parse', 'HEAD'], { cwd: layout.worktree, signal })).stdout.trim();
-    const branch = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd: layout.worktree, signal }).catch(() => undefined))?.stdout.trim() || null;
+    const commit = (await runGit(['rev-parse', 'HEAD'], local())).stdout.trim();
+    const branch = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], local()).catch(() => undefined))?.stdout.trim() || null;
     if (!description) description = branch ? `branch ${branch}` : `commit ${commit} (detached)`;
     return { commit, description: description.slice(0, 1000), branch };
   }
 
-  function failureOf(err: unknown): { code: string; message: string } {
+  function failureOf(err: unknown, env: RunnerEnvironment): { code: string; message: string } {
+    const host = new URL(env.remoteUrl).host;
+    if (err instanceof GitTimeoutError) {
+      return err.reason === 'stalled'
+        ? {
+            code: 'clone_stalled',
+            message: `git ${subcommand(err.args)} received nothing from ${host} for ${seconds(err.ms)} s (KEYWAY_GIT_STALL_TIMEOUT_SECONDS), so it was stopped and the workspace removed: the server may be overloaded or unreachable. Delete this environment and try again later.`,
+          }
+        : {
+            code: 'clone_timeout',
+            message: `the clone from ${host} took longer than ${Math.round(cloneTimeoutMs / 60_000)} minutes (KEYWAY_GIT_CLONE_TIMEOUT_MINUTES), so it was stopped and the workspace removed. Delete this environment and try again, or ask the runner's operator for a longer limit.`,
+          };
+    }
     if (err instanceof GitCommandError) {
       const said = err.outcome.messages.filter((l) => !/^Cloning into/.test(l)).slice(-4).join(' ');
-      return { code: 'clone_failed', message: `git ${err.args[0]} failed: ${said || `exit code ${err.outcome.code}`}`.slice(0, 1500) };
+      const redirect = /The requested URL returned error: (30[1278])/.exec(said);
+      if (redirect) {
+        return {
+          code: 'redirect_refused',
+          message: `${host} answered git with a redirect (HTTP ${redirect[1]}), which Keyway does not follow: git talks only to the repository's own address. Ask an admin to check the integration's host (it must be the server's own address, not one that forwards elsewhere).`,
+        };
+      }
+      return { code: 'clone_failed', message: `git ${subcommand(err.args)} failed: ${said || `exit code ${err.outcome.code}`}`.slice(0, 1500) };
     }
     if (err instanceof HandlerError) return { code: err.code, message: err.message };
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };
   }
 
-  function startClone(env: RunnerEnvironment, layout: WorkspaceLayout, clonePlan: ClonePlan): void {
+  function startClone(env: RunnerEnvironment, layout: WorkspaceLayout, clonePlan: ClonePlan, vetted: VettedRemote): void {
     const controller = new AbortController();
     const report = reporter(env.id);
     states.set(env.id, { status: 'cloning', progress: { phase: 'Starting', percent: 0, phases: [] } });
     const done = (async () => {
       try {
-        const checkout = await clone(env, layout, clonePlan, controller.signal, report);
+        const checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
         await store.setStatus(env.id, 'ready');
         logger.info({ environmentId: env.id, commit: checkout.commit }, 'environment ready');
         const last = states.get(env.id)?.progress;
-        await report.final({ status: 'ready', progress: { phase: 'Done', percent: 100, phases: last?.phases ?? [] }, checkout });
+        const usage = { diskBytes: await diskUsage(env.workspace), lastUsedAt: null };
+        await report.final({ status: 'ready', progress: { phase: 'Done', percent: 100, phases: last?.phases ?? [] }, checkout, usage });
       } catch (err) {
         if (controller.signal.aborted) return;
-        const failure = failureOf(err);
+        const failure = failureOf(err, env);
         logger.warn({ environmentId: env.id, code: failure.code, reason: failure.message }, 'environment clone failed');
         // A failed environment serves no credentials; its secret goes with the row's status.
         grants.delete(env.secretHash);
         await closeEnvironmentSocket(env.id);
         await store.setStatus(env.id, 'failed').catch(() => undefined);
-        await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
+        // git and everything it started are gone (runGit stops the whole process group): the files go too.
+        await removeWorkspace({ root: layout.root }).catch(() => undefined);
         await report.final({ status: 'failed', error: failure, ...(states.get(env.id)?.progress ? { progress: states.get(env.id)!.progress! } : {}) });
       } finally {
         running.delete(env.id);
@@ -377,6 +484,25 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   }
 
   // ---- handlers ---------------------------------------------------------------------------------
+
+  /** The runner's own limits, checked before anything is written; what to do is in the message. */
+  async function checkLimits(): Promise<void> {
+    if (maxClones > 0 && running.size + creating > maxClones) {
+      throw new HandlerError(
+        'runner_clone_limit',
+        `this runner is already running ${running.size} clone(s) and starting ${creating - 1} more (limit ${maxClones}, KEYWAY_RUNNER_MAX_CLONES): wait until one finishes and try again, or pick another runner`,
+      );
+    }
+    if (maxEnvironments > 0) {
+      const kept = await store.countActive(instance);
+      if (kept + creating > maxEnvironments) {
+        throw new HandlerError(
+          'runner_environment_limit',
+          `this runner holds ${kept} environments (limit ${maxEnvironments}, KEYWAY_RUNNER_MAX_ENVIRONMENTS): delete environments that are no longer needed, or pick another runner`,
+        );
+      }
+    }
+  }
 
   async function create(payload: unknown): Promise<EnvironmentCreateResult> {
     const p = (payload ?? {}) as Partial<EnvironmentCreatePayload>;
@@ -388,40 +514,75 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     if (await store.get(id)) throw new HandlerError('environment_exists', `environment ${id} exists on this runner already`);
     const remoteUrl = gitRemoteUrl(repository, options.endpoints);
 
-    // The user's token (refreshed if needed): a missing or lapsed authorization fails here, with its reason.
-    const token = await options.getAccessToken(p.userId, p.integration.id);
-    const client = createAzureDevOpsClient({ target: targetFromRepositoryContext(repository), endpoints: options.endpoints, credential: { kind: token.kind, token: token.token }, maxRetries: 2 });
-    const clonePlan = await plan(client, repository, p.ref, p.pullRequestCheckout === 'source' ? 'source' : 'merge');
+    // Counted from here until the clone runs (or the creation fails), so concurrent creations see each other.
+    creating++;
+    let uid: number | undefined;
+    try {
+      await checkLimits();
+      // The host's addresses, checked once: REST below and git later connect only to them.
+      const vetted = await vetRemote(remoteUrl, repository.kind, { allowInsecure: options.endpoints.allowInsecureServerHosts, lookup: options.endpoints.serverHostLookup });
 
-    const layout = workspaceLayout(options.dataDir, id, repository.repository);
-    const secret = randomBytes(32).toString('base64url');
-    const env: RunnerEnvironment = {
-      id,
-      userId: p.userId,
-      integrationId: p.integration.id,
-      repository,
-      remoteUrl,
-      secretHash: hashSecret(secret),
-      workspace: layout.root,
-      instance,
-      status: 'cloning',
-      createdAt: new Date().toISOString(),
-    };
-    try {
-      await createWorkspace(layout, { helper: helperScript({ environmentId: id, socketPath: server.socketPath, secretPath: layout.secretPath }), secret });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new HandlerError('environment_exists', `a workspace for ${id} exists on this runner already`);
-      throw err;
+      // The user's token (refreshed if needed): a missing or lapsed authorization fails here, with its reason.
+      const token = await options.getAccessToken(p.userId, p.integration.id);
+      const pinned = vetted.hostname && vetted.pin ? pinnedFetch(vetted.hostname, vetted.addresses, options.endpoints.allowInsecureServerHosts) : undefined;
+      let clonePlan: ClonePlan;
+      try {
+        const client = createAzureDevOpsClient({
+          target: targetFromRepositoryContext(repository),
+          endpoints: options.endpoints,
+          credential: { kind: token.kind, token: token.token },
+          maxRetries: 2,
+          ...(pinned ? { fetch: pinned.fetch } : {}),
+        });
+        clonePlan = await plan(client, repository, p.ref, p.pullRequestCheckout === 'source' ? 'source' : 'merge');
+      } finally {
+        await pinned?.close().catch(() => undefined);
+      }
+
+      if (isolation) {
+        const used = new Set([...(await store.usedUids(instance)), ...reservedUids]);
+        uid = allocateUid(isolation, used);
+        if (uid === undefined) {
+          throw new HandlerError('runner_uid_limit', `every Unix user of KEYWAY_WORKSPACE_UIDS (${isolation.first}-${isolation.last}) belongs to an environment on this runner: delete environments that are no longer needed, or ask the runner's operator for a larger range`);
+        }
+        reservedUids.add(uid);
+      }
+      const owner = uid === undefined ? undefined : { uid, gid: uid };
+      const layout = layoutOf(id, repository.repository);
+      const secret = randomBytes(32).toString('base64url');
+      const env: RunnerEnvironment = {
+        id,
+        userId: p.userId,
+        integrationId: p.integration.id,
+        repository,
+        remoteUrl,
+        secretHash: hashSecret(secret),
+        workspace: layout.root,
+        instance,
+        status: 'cloning',
+        createdAt: new Date().toISOString(),
+        uid: uid ?? null,
+      };
+      try {
+        await createWorkspace(layout, { helper: helperScript({ environmentId: id, socketPath: server.socketPath, secretPath: layout.secretPath }), secret }, owner);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new HandlerError('environment_exists', `a workspace for ${id} exists on this runner already`);
+        throw err;
+      }
+      try {
+        await writeNetworkConfig(layout.networkConfigPath, vetted, owner);
+        await store.insert(env);
+      } catch (err) {
+        await removeWorkspace(layout).catch(() => undefined);
+        throw err;
+      }
+      await openEnvironmentSocket(env);
+      startClone(env, layout, clonePlan, vetted);
+      return { workspacePath: layout.worktree, remoteUrl };
+    } finally {
+      creating--;
+      if (uid !== undefined) reservedUids.delete(uid);
     }
-    try {
-      await store.insert(env);
-    } catch (err) {
-      await removeWorkspace(layout).catch(() => undefined);
-      throw err;
-    }
-    await openEnvironmentSocket(env);
-    startClone(env, layout, clonePlan);
-    return { workspacePath: layout.worktree, remoteUrl };
   }
 
   async function remove(payload: unknown) {
@@ -429,21 +590,83 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     assertEnvironmentId(p.environmentId);
     const env = await store.get(p.environmentId);
     if (env && typeof p.userId === 'string' && env.userId !== p.userId) throw new HandlerError('not_found', 'environment not found');
-    // The secret stops working first; then the clone (if any) stops; then the files go.
-    await closeEnvironmentSocket(p.environmentId);
-    if (env) {
-      grants.delete(env.secretHash);
-      await store.delete(env.id);
-    }
-    const active = running.get(p.environmentId);
-    active?.controller.abort();
-    await active?.done.catch(() => undefined);
-    states.delete(p.environmentId);
-    await removeWorkspace({ root: env?.workspace ?? workspaceLayout(options.dataDir, p.environmentId, 'repo').root });
+    await teardown(p.environmentId, env);
     // Finishes a deletion the management plane had to queue while this runner was unreachable.
     void deliver(p.environmentId, { status: 'deleted' });
     return { deleted: true, existed: Boolean(env) };
   }
+
+  /** The secret stops working first; then the clone (if any) stops; then the files go. */
+  async function teardown(environmentId: string, env: RunnerEnvironment | undefined): Promise<void> {
+    await closeEnvironmentSocket(environmentId);
+    if (env) {
+      grants.delete(env.secretHash);
+      await store.delete(env.id);
+    }
+    const active = running.get(environmentId);
+    active?.controller.abort();
+    await active?.done.catch(() => undefined);
+    states.delete(environmentId);
+    lastUseWritten.delete(environmentId);
+    reportedUsage.delete(environmentId);
+    await removeWorkspace({ root: env?.workspace ?? layoutOf(environmentId, 'repo').root });
+  }
+
+  // ---- maintenance: idle removal, disk use, pinned addresses ------------------------------------
+
+  /** One pass over this runner process's ready environments. */
+  async function maintain(): Promise<void> {
+    for (const env of await store.listForInstance(instance)) {
+      if (env.status !== 'ready' || running.has(env.id)) continue;
+      try {
+        const lastUse = env.lastUsedAt ?? env.createdAt;
+        if (idleTimeoutMs > 0 && Date.now() - Date.parse(lastUse) > idleTimeoutMs) {
+          await teardown(env.id, env);
+          const hours = Math.round(idleTimeoutMs / HOUR_MS);
+          logger.info({ environmentId: env.id, lastUse }, 'idle environment removed');
+          void deliver(env.id, {
+            status: 'removed',
+            error: { code: 'idle_removed', message: `removed by the runner: its git had not been used for ${hours} hours (KEYWAY_ENVIRONMENT_IDLE_HOURS; last use ${lastUse}). Create it again when you need it.` },
+          });
+          continue;
+        }
+        if (env.repository.kind === 'server') await refreshPin(env);
+        const usage = { diskBytes: await diskUsage(env.workspace), lastUsedAt: env.lastUsedAt ?? null };
+        const key = JSON.stringify(usage);
+        if (reportedUsage.get(env.id) === key) continue;
+        await options.report(env.id, { status: 'usage', usage });
+        reportedUsage.set(env.id, key);
+      } catch (err) {
+        logger.warn({ environmentId: env.id, err: { message: (err as Error).message } }, 'environment maintenance failed; trying again next time');
+      }
+    }
+  }
+
+  /**
+   * Checks the Server host's name again for the git the user runs in the workspace: a name that now
+   * resolves only to allowed addresses is pinned to them; one that resolves to a refused address
+   * keeps the addresses checked before (git never follows it there).
+   */
+  async function refreshPin(env: RunnerEnvironment): Promise<void> {
+    let vetted: VettedRemote;
+    try {
+      vetted = await vetRemote(env.remoteUrl, 'server', { allowInsecure: options.endpoints.allowInsecureServerHosts, lookup: options.endpoints.serverHostLookup });
+    } catch (err) {
+      logger.warn({ environmentId: env.id, reason: (err as Error).message }, "the Server host's name no longer passes the host policy; the workspace keeps the addresses checked before");
+      return;
+    }
+    await writeNetworkConfig(join(env.workspace, '.keyway', 'network.gitconfig'), vetted, ownerOf(env));
+  }
+
+  let maintaining: Promise<void> | undefined;
+  const runMaintenance = () => {
+    maintaining ??= maintain().finally(() => {
+      maintaining = undefined;
+    });
+    return maintaining;
+  };
+  const maintenanceTimer = setInterval(() => void runMaintenance().catch(() => undefined), options.maintenanceIntervalMs ?? ENVIRONMENT_DEFAULTS.maintenanceIntervalMs);
+  maintenanceTimer.unref();
 
   async function status(payload: unknown): Promise<EnvironmentStatusResult> {
     const p = (payload ?? {}) as { environmentId?: unknown };
@@ -477,7 +700,11 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   return {
     handlers,
     socketPath: server.socketPath,
+    /** One maintenance pass now (tests; the runner runs one every maintenanceIntervalMs). */
+    maintain: runMaintenance,
     async stop() {
+      clearInterval(maintenanceTimer);
+      await maintaining?.catch(() => undefined);
       for (const r of running.values()) r.controller.abort();
       await Promise.allSettled([...running.values()].map((r) => r.done));
       await Promise.allSettled([...envSockets.keys()].map((id) => closeEnvironmentSocket(id)));

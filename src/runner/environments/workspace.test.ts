@@ -36,7 +36,9 @@ describe('workspace layout', () => {
       worktree: '/data/workspaces/env_abcdefgh12/web',
       helperPath: '/data/workspaces/env_abcdefgh12/.keyway/credential-helper',
       secretPath: '/data/workspaces/env_abcdefgh12/.keyway/secret',
+      networkConfigPath: '/data/workspaces/env_abcdefgh12/.keyway/network.gitconfig',
     });
+    assert.equal(workspaceLayout('/data', 'env_abcdefgh12', 'web', '/srv/ws').root, '/srv/ws/env_abcdefgh12');
   });
 
   it('never uses a repository name as a path segment unsanitized', () => {

@@ -1,15 +1,19 @@
 // Where an environment lives on the runner's disk, and the credential helper installed into it.
 //
-//   {dataDir}/workspaces/{envId}/            0700
+//   {dataDir}/workspaces/{envId}/            0700 (KEYWAY_WORKSPACES_DIR replaces {dataDir}/workspaces)
 //     {repo}/                                the clone (the workspace path users see)
 //     .keyway/credential-helper              0700, the script git runs (a few lines around curl)
 //     .keyway/secret                         0600, "Authorization: Bearer <secret>" (curl -H @file)
+//     .keyway/network.gitconfig              0644, included by the clone's .git/config (network.ts)
+//
+// With isolated workspaces (KEYWAY_WORKSPACE_UIDS) the environment's directory and files belong to
+// the environment's own Unix user, and the directory holding the workspaces is 0711 (enter, not list).
 //
 // The secret lives in a file so that it never appears in a command line (process list) nor in
 // .git/config; the helper reads it with `curl -H @file`. Names from Azure DevOps are only ever used
 // as a path segment after sanitizing (repositoryDirName).
 
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { HandlerError } from '../agent.ts';
 
@@ -43,16 +47,25 @@ export interface WorkspaceLayout {
   worktree: string;
   helperPath: string;
   secretPath: string;
+  /** git's network settings for this environment (no redirects, the vetted addresses). */
+  networkConfigPath: string;
 }
 
-export function workspaceLayout(dataDir: string, environmentId: string, repository: string): WorkspaceLayout {
+/** `workspacesDir` (KEYWAY_WORKSPACES_DIR) replaces `{dataDir}/workspaces`. */
+export function workspaceLayout(dataDir: string, environmentId: string, repository: string, workspacesDir?: string): WorkspaceLayout {
   assertEnvironmentId(environmentId);
-  const base = resolve(dataDir, 'workspaces');
+  const base = resolve(workspacesDir ?? resolve(dataDir, 'workspaces'));
   const root = resolve(base, environmentId);
   // Defence in depth: the id pattern already rules out separators and dots.
   if (!root.startsWith(base + sep)) throw new HandlerError('invalid_request', 'environmentId is not a plain name');
   const keyway = join(root, '.keyway');
-  return { root, worktree: join(root, repositoryDirName(repository)), helperPath: join(keyway, 'credential-helper'), secretPath: join(keyway, 'secret') };
+  return {
+    root,
+    worktree: join(root, repositoryDirName(repository)),
+    helperPath: join(keyway, 'credential-helper'),
+    secretPath: join(keyway, 'secret'),
+    networkConfigPath: join(keyway, 'network.gitconfig'),
+  };
 }
 
 /** POSIX shell single-quoting: safe for any path. */
@@ -117,8 +130,14 @@ export function helperScript(options: { environmentId: string; socketPath: strin
   return lines.join('\n');
 }
 
-export async function createWorkspace(layout: WorkspaceLayout, files: { helper: string; secret: string }): Promise<void> {
-  await mkdir(resolve(layout.root, '..'), { recursive: true, mode: 0o700 });
+/**
+ * @param owner isolated workspaces: the environment's own user and group, who gets the directory
+ *   and its files; the directory of all workspaces is then 0711 so that user can reach its own.
+ */
+export async function createWorkspace(layout: WorkspaceLayout, files: { helper: string; secret: string }, owner?: { uid: number; gid: number }): Promise<void> {
+  const parent = resolve(layout.root, '..');
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  if (owner) await chmod(parent, 0o711);
   // Fails when the directory exists: an id is never reused.
   await mkdir(layout.root, { mode: 0o700 });
   await mkdir(join(layout.root, '.keyway'), { mode: 0o700 });
@@ -128,6 +147,9 @@ export async function createWorkspace(layout: WorkspaceLayout, files: { helper: 
   await chmod(layout.root, 0o700);
   await chmod(layout.secretPath, 0o600);
   await chmod(layout.helperPath, 0o700);
+  if (owner) {
+    for (const path of [layout.root, join(layout.root, '.keyway'), layout.secretPath, layout.helperPath]) await chown(path, owner.uid, owner.gid);
+  }
 }
 
 export async function removeWorkspace(layout: Pick<WorkspaceLayout, 'root'>): Promise<void> {

@@ -72,6 +72,38 @@ function projectReferences(existing: VariableGroup | undefined, project: { id: s
   return [ours, ...others];
 }
 
+/**
+ * Whether the sync may write into an existing group, and why (issue 15): it created the group
+ * itself (or its lost POST did), or a project owner opted in to adopting it. Any other group with
+ * the name is someone else's: the run stops before writing anything.
+ */
+function groupOrigin(state: SyncState, group: VariableGroup, target: SyncTarget, posted: boolean): 'created' | 'adopted' {
+  if (state.groupId === group.id) {
+    // A state from before origins were tracked belongs to a group the sync was already writing to.
+    if (state.groupOrigin !== 'adopted') return 'created';
+    if (target.adoptExisting) return 'adopted';
+    throw new HandlerError(
+      'group_not_adopted',
+      `variable group '${target.groupName}' was adopted by this sync, but a project owner has since withdrawn the adoption: Keyway no longer writes into it. Ask an owner of the Keyway project to adopt it again, or point the sync at a group of its own.`,
+    );
+  }
+  // Our own POST whose answer was lost created it.
+  if (posted && state.groupId === null) return 'created';
+  if (target.adoptExisting) return 'adopted';
+  throw new HandlerError(
+    'group_exists',
+    `a variable group named '${target.groupName}' already exists in Azure DevOps project '${target.project}', and this sync did not create it: Keyway writes only into groups it created. Pick another group name (Keyway creates it), or ask an owner of the Keyway project to adopt '${target.groupName}'.`,
+  );
+}
+
+function notWrittenByKeyway(target: SyncTarget, names: string[]): HandlerError {
+  const shown = names.slice(0, 10).map((n) => `'${n}'`).join(', ') + (names.length > 10 ? ` and ${names.length - 10} more` : '');
+  return new HandlerError(
+    'variables_not_written_by_keyway',
+    `variable group '${target.groupName}' already holds ${shown}, which Keyway did not write; Keyway changes only variables it wrote, so nothing was written. Remove ${names.length > 1 ? 'them' : 'it'} from the sync, or ask an owner of the Keyway project to allow taking ${names.length > 1 ? 'them' : 'it'} over.`,
+  );
+}
+
 export function createSyncExecutor(deps: SyncExecutorDeps) {
   const attempts = deps.attempts ?? 3;
   const attemptDelayMs = deps.attemptDelayMs ?? 1000;
@@ -102,7 +134,7 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
       let state: SyncState =
         previous && sameTarget(previous, target)
           ? previous
-          : { syncId, target: { organization: target.organization, project: target.project, groupName: target.groupName }, projectId: null, groupId: null, owned: [], digests: {} };
+          : { syncId, target: { organization: target.organization, project: target.project, groupName: target.groupName }, projectId: null, groupId: null, owned: [], digests: {}, groupOrigin: null, written: [] };
 
       const credential = await deps.tokens.credentialFor(payload.connection);
       client = createAzureDevOpsClient({ target: { kind: 'services', organization: target.organization }, endpoints: deps.endpoints, credential, ...deps.clientOptions });
@@ -119,8 +151,11 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
             project = { id: found.id, name: found.name };
           }
           const group = await findGroup(client, project.id, target.groupName);
+          const origin = group ? groupOrigin(state, group, target, maybeCreated.length > 0) : 'created';
           const owned = group && maybeCreated.length ? [...new Set([...state.owned, ...maybeCreated])] : state.owned;
-          const plan: VariableGroupSyncPlan = planVariableGroupSync(group?.variables ?? null, desired, owned, state.digests);
+          const written = group && maybeCreated.length ? [...new Set([...state.written, ...maybeCreated])] : state.written;
+          const plan: VariableGroupSyncPlan = planVariableGroupSync(group?.variables ?? null, desired, owned, state.digests, { written, takeOver: target.takeOver ?? [] });
+          if (plan.conflicts.length > 0) throw notWrittenByKeyway(target, plan.conflicts);
           let groupId = group?.id ?? null;
           if (plan.action !== 'none') {
             const body: VariableGroupParameters = {
@@ -138,7 +173,7 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
             }
             result.writes++;
           }
-          state = { ...state, projectId: project.id, groupId, owned: plan.owned, digests: plan.digests };
+          state = { ...state, projectId: project.id, groupId, owned: plan.owned, digests: plan.digests, groupOrigin: origin, written: plan.written };
           await deps.store.saveState(state);
           Object.assign(result, { status: 'succeeded', created: plan.created.length, updated: plan.updated.length, deleted: plan.deleted.length, unchanged: plan.unchanged.length, groupId });
           return finish();

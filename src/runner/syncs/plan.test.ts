@@ -78,14 +78,32 @@ describe('planVariableGroupSync', () => {
     assert.deepEqual(plan.foreign, ['Theirs']);
   });
 
-  it('a variable that existed before the sync is updated but not adopted, so it is never deleted', () => {
-    const first = planVariableGroupSync({ Shared: plain('old') }, [d('Shared', 'new')], [], {});
+  it('a variable Keyway did not write is a conflict: nothing is written and the state stays', () => {
+    const plan = planVariableGroupSync({ DEPLOY_TARGET: plain('https://prod.example'), Other: secret() }, [d('deploy_target', 'https://attacker.example'), d('NEW', '1')], ['x'], { x: 'dg(x)' });
+    assert.equal(plan.action, 'none');
+    assert.deepEqual(plan.conflicts, ['DEPLOY_TARGET']);
+    assert.deepEqual(plan.variables, {});
+    assert.deepEqual(plan.created, []);
+    assert.deepEqual(plan.owned, ['x']);
+    assert.deepEqual(plan.digests, { x: 'dg(x)' });
+    // A secret Keyway did not write is as protected as a plain one.
+    assert.deepEqual(planVariableGroupSync({ S: secret() }, [d('S', 'mine', true)], [], {}).conflicts, ['S']);
+  });
+
+  it("a variable an owner allowed to take over is updated, counted as written, and never deleted", () => {
+    const first = planVariableGroupSync({ Shared: plain('old') }, [d('Shared', 'new')], [], {}, { takeOver: ['SHARED'] });
+    assert.deepEqual(first.conflicts, []);
     assert.deepEqual(first.updated, ['Shared']);
     assert.deepEqual(first.owned, []);
-    const removed = planVariableGroupSync({ Shared: plain('new') }, [], first.owned, {});
+    assert.deepEqual(first.written, ['shared']);
+    // Written once, it stays Keyway's to update while it is in the set, even without the consent.
+    const again = planVariableGroupSync({ Shared: plain('new') }, [d('Shared', 'newer')], first.owned, {}, { written: first.written });
+    assert.deepEqual(again.updated, ['Shared']);
+    const removed = planVariableGroupSync({ Shared: plain('new') }, [], first.owned, {}, { written: first.written });
     assert.deepEqual(removed.deleted, []);
     assert.deepEqual(removed.foreign, ['Shared']);
     assert.equal(removed.action, 'none');
+    assert.deepEqual(removed.written, [], 'once out of the set it is foreign again');
   });
 
   it('an owned variable deleted in Azure DevOps by someone is created again; one gone and removed is forgotten', () => {
@@ -103,7 +121,7 @@ describe('planVariableGroupSync', () => {
   });
 
   it('keeps isReadOnly on a managed variable Azure DevOps marks read-only', () => {
-    const plan = planVariableGroupSync({ A: { value: '1', isSecret: false, isReadOnly: true } }, [d('A', '2')], [], {});
+    const plan = planVariableGroupSync({ A: { value: '1', isSecret: false, isReadOnly: true } }, [d('A', '2')], ['a'], {});
     assert.deepEqual(plan.variables.A, { value: '2', isSecret: false, isReadOnly: true });
   });
 
@@ -142,18 +160,29 @@ describe('planVariableGroupSync', () => {
     const name = fc.constantFrom('A', 'b', 'C_1', 'd.x', 'E-2', 'F');
     const variable = fc.record({ name, value: fc.constantFrom('', '1', '2', 'zz'), isSecret: fc.boolean() });
     const set = fc.uniqueArray(variable, { selector: (v) => v.name.toLowerCase(), maxLength: 5 });
-    const foreignSet = fc.uniqueArray(fc.record({ name: fc.constantFrom('Theirs', 'Other', 'Z9'), value: fc.constantFrom('t', 'u'), isSecret: fc.boolean() }), { selector: (v) => v.name, maxLength: 3 });
+    // Foreign names may collide with the set's ('F'): without an owner's consent such a plan writes nothing.
+    const foreignSet = fc.uniqueArray(fc.record({ name: fc.constantFrom('Theirs', 'Other', 'Z9', 'F'), value: fc.constantFrom('t', 'u'), isSecret: fc.boolean() }), { selector: (v) => v.name, maxLength: 3 });
 
     fc.assert(
       fc.property(foreignSet, fc.array(set, { minLength: 1, maxLength: 4 }), (foreign, sets) => {
         let stored: Stored | null = foreign.length ? new Map(foreign.map((v) => [v.name.toLowerCase(), { ...v }])) : null;
         let owned: string[] = [];
+        let written: string[] = [];
         let digests: Record<string, string> = {};
         for (const s of sets) {
           const desired = s.map((v) => d(v.name, v.value, v.isSecret));
-          const plan = planVariableGroupSync(read(stored), desired, owned, digests);
+          const before = stored && new Map([...stored].map(([k, v]) => [k, { ...v }]));
+          const plan = planVariableGroupSync(read(stored), desired, owned, digests, { written });
+          if (plan.conflicts.length > 0) {
+            // A foreign variable is named: nothing is written at all.
+            assert.equal(plan.action, 'none');
+            assert.ok(plan.conflicts.every((c) => foreign.some((f) => f.name === c) && s.some((v) => v.name.toLowerCase() === c.toLowerCase())));
+            assert.deepEqual(write(stored, plan), before);
+            continue;
+          }
           stored = write(stored, plan);
           owned = plan.owned;
+          written = plan.written;
           digests = plan.digests;
           // Every managed variable holds exactly its desired value and flag.
           for (const v of s) {
@@ -166,7 +195,7 @@ describe('planVariableGroupSync', () => {
             if (!stored) continue;
             assert.deepEqual(stored.get(f.name.toLowerCase()), { ...f });
           }
-          const again = planVariableGroupSync(read(stored), desired, owned, digests);
+          const again = planVariableGroupSync(read(stored), desired, owned, digests, { written });
           assert.equal(again.action, 'none', 'a second run writes nothing');
         }
       }),

@@ -11,9 +11,11 @@
 //   the digest of the value it wants now. Any write re-sends every managed secret with its value:
 //   whether the service keeps a secret sent back as `value: null` is unconfirmed (the emulator
 //   keeps it, as the web UI's round-trip suggests), so the sync never relies on that for its own.
-// - Only variables the sync created are deleted when they leave the set. A variable that existed
-//   before the sync wrote it is updated but never deleted, and foreign secrets are sent back as
-//   `value: null` (the only way to keep them; unconfirmed, as above).
+// - Only variables the sync created are deleted when they leave the set. Foreign secrets are sent
+//   back as `value: null` (the only way to keep them; unconfirmed, as above).
+// - Keyway changes only variables it wrote (issue 15): one that was in the group before Keyway
+//   wrote it is a conflict, and nothing is written, unless a project owner allowed taking it over
+//   (`takeOver`). A variable taken over is updated but never deleted.
 
 export interface CurrentVariable {
   value?: string | null;
@@ -53,6 +55,20 @@ export interface VariableGroupSyncPlan {
   owned: string[];
   /** name_key → digest of every managed secret once the plan is carried out. */
   digests: Record<string, string>;
+  /** Lower-cased names Keyway has written once the plan is carried out (created or taken over). */
+  written: string[];
+  /**
+   * Names (as the group spells them) the set names but Keyway did not write and may not take over.
+   * When there is any, the plan writes nothing (`action: 'none'`) and keeps the previous state.
+   */
+  conflicts: string[];
+}
+
+export interface PlanOptions {
+  /** Lower-cased names Keyway wrote into the group on earlier runs. Default: `owned`. */
+  written?: Iterable<string>;
+  /** Names of variables Keyway did not write that a project owner allowed it to overwrite. */
+  takeOver?: Iterable<string>;
 }
 
 export const nameKey = (name: string): string => name.toLowerCase();
@@ -68,15 +84,18 @@ export function planVariableGroupSync(
   desired: readonly DesiredVariable[],
   owned: Iterable<string>,
   secretDigests: Readonly<Record<string, string>>,
+  options: PlanOptions = {},
 ): VariableGroupSyncPlan {
   const ownedBefore = new Set([...owned].map(nameKey));
+  const writtenBefore = new Set([...(options.written ?? ownedBefore)].map(nameKey));
+  const takeOver = new Set([...(options.takeOver ?? [])].map(nameKey));
   const currentByKey = new Map<string, { name: string; variable: CurrentVariable }>();
   for (const [name, variable] of Object.entries(current ?? {})) {
     const key = nameKey(name);
     if (!currentByKey.has(key)) currentByKey.set(key, { name, variable: variable ?? {} });
   }
 
-  const plan: VariableGroupSyncPlan = { action: 'none', variables: {}, created: [], updated: [], deleted: [], unchanged: [], foreign: [], owned: [], digests: {} };
+  const plan: VariableGroupSyncPlan = { action: 'none', variables: {}, created: [], updated: [], deleted: [], unchanged: [], foreign: [], owned: [], digests: {}, written: [], conflicts: [] };
   const desiredKeys = new Set<string>();
   const ownedAfter = new Set<string>();
 
@@ -94,6 +113,10 @@ export function planVariableGroupSync(
     if (!found) {
       plan.created.push(d.name);
       ownedAfter.add(key);
+      continue;
+    }
+    if (!ownedBefore.has(key) && !writtenBefore.has(key) && !takeOver.has(key)) {
+      plan.conflicts.push(found.name);
       continue;
     }
     if (ownedBefore.has(key)) ownedAfter.add(key);
@@ -116,7 +139,23 @@ export function planVariableGroupSync(
     plan.variables[name] = body;
   }
 
+  if (plan.conflicts.length > 0) {
+    // Nothing is written and nothing is learnt: the state stays as it was.
+    return {
+      ...plan,
+      action: 'none',
+      variables: {},
+      created: [],
+      updated: [],
+      deleted: [],
+      unchanged: [],
+      owned: [...ownedBefore].sort(),
+      written: [...writtenBefore].sort(),
+      digests: { ...secretDigests },
+    };
+  }
   plan.owned = [...ownedAfter].sort();
+  plan.written = [...desiredKeys].sort();
   if (current === null) {
     // A group with no variable at all is not worth creating (and the service may refuse one).
     plan.action = desired.length > 0 ? 'create' : 'none';

@@ -87,10 +87,12 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('state round-trips; forget drops values and state', async () => {
       const store = createSyncStore(database.db, createFieldCrypto(keys));
-      const state = { syncId: 'sync_a', target: { organization: 'o', project: 'p', groupName: 'g' }, projectId: 'pid', groupId: 7, owned: ['a', 's'], digests: { s: 'd' } };
+      const state = { syncId: 'sync_a', target: { organization: 'o', project: 'p', groupName: 'g' }, projectId: 'pid', groupId: 7, owned: ['a', 's'], digests: { s: 'd' }, groupOrigin: 'adopted' as const, written: ['a', 's', 'taken'] };
       await store.saveState(state);
       await store.saveState({ ...state, groupId: 8 });
       assert.deepEqual(await store.state('sync_a'), { ...state, groupId: 8 });
+      await store.saveState({ ...state, groupOrigin: null });
+      assert.equal((await store.state('sync_a'))?.groupOrigin, null);
       await store.forget('sync_a');
       assert.equal(await store.state('sync_a'), undefined);
       assert.deepEqual(await store.variables('sync_a'), []);

@@ -20,6 +20,13 @@ export interface SyncState {
   owned: string[];
   /** name_key → digest of the secret value last written. */
   digests: Record<string, string>;
+  /**
+   * How the sync came to write into `groupId`: it created the group, or a project owner let it adopt
+   * an existing one; null for a state recorded before this was tracked.
+   */
+  groupOrigin: 'created' | 'adopted' | null;
+  /** Lower-cased names Keyway wrote into the group (created or taken over); it changes no other. */
+  written: string[];
 }
 
 const VALUE = { table: 'sync_variables', column: 'value' } as const;
@@ -108,6 +115,8 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
         groupId: row.group_id,
         owned: JSON.parse(row.owned) as string[],
         digests: JSON.parse(row.digests) as Record<string, string>,
+        groupOrigin: row.group_origin === 'created' || row.group_origin === 'adopted' ? row.group_origin : null,
+        written: JSON.parse(row.written) as string[],
       };
     },
 
@@ -118,6 +127,8 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
         group_id: state.groupId,
         owned: JSON.stringify(state.owned),
         digests: JSON.stringify(state.digests),
+        group_origin: state.groupOrigin,
+        written: JSON.stringify(state.written),
         updated_at: now().toISOString(),
       };
       await db

@@ -37,6 +37,18 @@ export function describeRef(ref: Environment['ref']): string {
 
 const settled = (status: EnvironmentStatus) => status === 'ready' || status === 'failed';
 
+/** 1536 → "1.5 KB": the workspace's size as the runner measured it. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
 /**
  * One environment as it clones: polls GET /api/v1/environments/:id every 500 ms until it is ready or
  * failed, showing git's phase and a <progress>. Phase changes and the outcome are announced politely.
@@ -137,7 +149,10 @@ export function EnvironmentsPage() {
           Open a repository
         </Link>
       </PageHeading>
-      <p className="lead">Workspaces the runners cloned for you. Their git asks the runner for a fresh token on each fetch and push.</p>
+      <p className="lead">
+        Workspaces the runners cloned for you. Their git asks the runner for a fresh token on each fetch and push. Each person may keep a limited number of environments and clone a few at
+        once; runners remove environments left unused for a long time. Delete the ones you no longer need.
+      </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing
         items={environments}
@@ -150,7 +165,7 @@ export function EnvironmentsPage() {
         }
       >
         {(items) => (
-          <DataTable label="Environments" columns={['Repository', 'Ref', 'Status', 'Runner', 'Created']} actions>
+          <DataTable label="Environments" columns={['Repository', 'Ref', 'Status', 'Runner', 'Disk and last use', 'Created']} actions>
             {items.map((env) => (
               <tr key={env.id}>
                 <td>
@@ -171,6 +186,10 @@ export function EnvironmentsPage() {
                   {env.status === 'failed' && env.error && <div className="field-error">{sentence(env.error.message)}</div>}
                 </td>
                 <td>{runnerName(env.runnerId)}</td>
+                <td>
+                  {env.diskBytes !== null && env.diskBytes !== undefined ? <span>{formatBytes(env.diskBytes)}</span> : <span className="muted">—</span>}
+                  {env.status === 'ready' && <div className="muted">{env.lastUsedAt ? <>used <Time value={env.lastUsedAt} /></> : 'not used yet'}</div>}
+                </td>
                 <td>
                   <Time value={env.createdAt} />
                 </td>

@@ -16,7 +16,8 @@ import { useApi } from '../use-api.ts';
 import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, startConsent, startedConsent } from './AppConnectionDialog.tsx';
 import { ProjectMembersSection } from './ProjectMembers.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
-import { SyncDialog } from './SyncDialog.tsx';
+import { SyncAdoptionDialog, SyncDialog, describeMemberTargets } from './SyncDialog.tsx';
+import { MemberTargetsDialog } from './MemberTargetsDialog.tsx';
 
 type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
 
@@ -54,7 +55,7 @@ function ProjectView({ project, reload }: { project: Project; reload: () => void
         <span className="tag">{projectRoleLabel(project.role)}</span>
       </PageHeading>
       <ConnectionsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections} loading={connections.loading} error={connections.error?.message} reload={connections.reload} runners={runners.data?.runners ?? []} />
-      <SyncsSection base={base} projectId={project.id} connections={connections.data?.connections ?? []} runners={runners.data?.runners ?? []} syncs={syncs.data?.syncs} loading={syncs.loading} error={syncs.error?.message} reload={syncs.reload} />
+      <SyncsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections ?? []} runners={runners.data?.runners ?? []} syncs={syncs.data?.syncs} loading={syncs.loading} error={syncs.error?.message} reload={syncs.reload} />
       <ProjectMembersSection project={project} onAccessChanged={reload} />
     </>
   );
@@ -117,6 +118,7 @@ function ConnectionsSection(props: {
   const { base, projectId, canManage, connections, reload, runners } = props;
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<AppConnection>();
+  const [targeting, setTargeting] = useState<AppConnection>();
   const [testing, setTesting] = useState<string>();
   const [notice, setNotice] = useState<Notice>();
   const runnerName = (id: string) => runners.find((r) => r.id === id)?.name ?? id;
@@ -174,6 +176,7 @@ function ConnectionsSection(props: {
                 <td>
                   <strong>{c.name}</strong>
                   <div className="muted">on {runnerName(c.runnerId)}</div>
+                  <div className="muted">{c.memberTargets?.length ? `Members may target ${describeMemberTargets(c.memberTargets)}` : 'Only owners add syncs through it'}</div>
                 </td>
                 <td>{connectionMethodLabel(c.method)}</td>
                 <td>{c.organization ?? (c.method === 'oauth' ? <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span> : c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
@@ -203,6 +206,11 @@ function ConnectionsSection(props: {
                       aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
                     >
                       {notConnected(c) ? 'Connect' : 'Reconnect'}
+                    </button>
+                  )}
+                  {canManage && (
+                    <button type="button" className="button-small" onClick={() => setTargeting(c)} aria-label={`Member targets of ${c.name}`}>
+                      Member targets
                     </button>
                   )}
                   {canManage && (
@@ -238,6 +246,19 @@ function ConnectionsSection(props: {
             setAdding(false);
             if (created) {
               setNotice({ kind: 'success', text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}` });
+              reload();
+            }
+          }}
+        />
+      )}
+      {targeting && (
+        <MemberTargetsDialog
+          projectId={projectId}
+          connection={targeting}
+          onClose={(result) => {
+            setTargeting(undefined);
+            if (result) {
+              setNotice({ kind: 'success', text: result.message });
               reload();
             }
           }}
@@ -341,6 +362,7 @@ const activeRun = (run: SyncRun | null | undefined) => run?.status === 'queued' 
 function SyncsSection(props: {
   base: string;
   projectId: string;
+  canManage: boolean;
   connections: AppConnection[];
   runners: Runner[];
   syncs: VariableSync[] | undefined;
@@ -348,9 +370,10 @@ function SyncsSection(props: {
   error: string | undefined;
   reload: () => void;
 }) {
-  const { base, projectId, connections, runners, syncs, reload } = props;
+  const { base, projectId, canManage, connections, runners, syncs, reload } = props;
   const [adding, setAdding] = useState(false);
   const [editing, setEditing] = useState<VariableSync>();
+  const [adopting, setAdopting] = useState<VariableSync>();
   const [deleting, setDeleting] = useState<VariableSync>();
   const [running, setRunning] = useState<string>();
   const [history, setHistory] = useState<Record<string, number>>({});
@@ -411,6 +434,12 @@ function SyncsSection(props: {
                       {s.organization}/{s.project}/<strong>{s.groupName}</strong>
                     </Detail>
                     <Detail term="Through">{connection?.name ?? s.connectionId}</Detail>
+                    {(s.adoptExisting || (s.takeOver?.length ?? 0) > 0) && (
+                      <Detail term="Existing group">
+                        {s.adoptExisting ? 'Adopted' : 'Not adopted'}
+                        {s.takeOver?.length ? `; takes over ${s.takeOver.join(', ')}` : ''}
+                      </Detail>
+                    )}
                     <Detail term="Schedule">{s.scheduleMinutes ? `Every ${s.scheduleMinutes} minutes` : 'On change and on demand'}</Detail>
                     <Detail term="Last run">
                       {s.lastRun ? (
@@ -446,6 +475,11 @@ function SyncsSection(props: {
                     <button type="button" className="button-small" onClick={() => setEditing(s)} aria-label={`Change variables of ${s.name}`}>
                       Change variables
                     </button>
+                    {canManage && (
+                      <button type="button" className="button-small" onClick={() => setAdopting(s)} aria-label={`Existing group of ${s.name}`}>
+                        Existing group
+                      </button>
+                    )}
                     <button
                       type="button"
                       className="button-small"
@@ -476,6 +510,7 @@ function SyncsSection(props: {
           projectId={projectId}
           connections={connections}
           runners={runners}
+          canManage={canManage}
           sync={editing}
           onClose={(result) => {
             setAdding(false);
@@ -484,6 +519,19 @@ function SyncsSection(props: {
               setNotice({ kind: 'success', text: result.message });
               reload();
               bumpHistory(result.sync.id);
+            }
+          }}
+        />
+      )}
+      {adopting && (
+        <SyncAdoptionDialog
+          projectId={projectId}
+          sync={adopting}
+          onClose={(result) => {
+            setAdopting(undefined);
+            if (result) {
+              setNotice({ kind: 'success', text: result.message });
+              reload();
             }
           }}
         />

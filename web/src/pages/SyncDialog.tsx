@@ -2,14 +2,14 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { SelectField, TextField } from '../components/fields.tsx';
+import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
-import { StatusText } from '../components/page.tsx';
+import { Alert, StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
 import { sentence } from '../text.ts';
-import type { AppConnection, Runner, VariableSync } from '../types.ts';
+import type { AppConnection, MemberTarget, Runner, VariableSync } from '../types.ts';
 
 // Creating a variable group sync, or changing its variables. Values are write-only: they are sealed
 // here, as one JSON object, to the connection's runner with the sync's id as associated data. A new
@@ -23,18 +23,45 @@ interface Row {
   existing: boolean;
 }
 
-const SYNC_FIELDS: Record<string, string> = { name: 'name', connectionId: 'connectionId', organization: 'organization', project: 'project', groupName: 'groupName', scheduleMinutes: 'scheduleMinutes', sealedValues: 'form' };
+const SYNC_FIELDS: Record<string, string> = {
+  name: 'name',
+  connectionId: 'connectionId',
+  organization: 'organization',
+  project: 'project',
+  groupName: 'groupName',
+  scheduleMinutes: 'scheduleMinutes',
+  adoptExisting: 'adoptExisting',
+  takeOver: 'takeOver',
+  sealedValues: 'form',
+};
+
+/** `org/project/pattern` for people: what members may target through a connection. */
+export function describeMemberTargets(targets: MemberTarget[]): string {
+  return targets.map((t) => `${t.organization}/${t.project}/${t.groupPattern ?? '*'}`).join(', ');
+}
+
+/** "A, b" → ['A', 'b']: names separated by commas, spaces or new lines. */
+export function parseNames(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((n) => n.trim())
+    .filter(Boolean);
+}
+
+const TAKE_OVER_HINT = 'Variables already in the group that Keyway did not write. Without this a run that names one writes nothing. Keyway overwrites them but never deletes them. Separate names with commas.';
 
 interface Props {
   projectId: string;
   connections: AppConnection[];
   runners: Runner[];
+  /** Project owners and organization admins: they may point syncs anywhere and adopt existing groups. */
+  canManage: boolean;
   /** Absent to create a sync; present to change its variables. */
   sync?: VariableSync | undefined;
   onClose: (result?: { sync: VariableSync; runId?: string | undefined; message: string }) => void;
 }
 
-export function SyncDialog({ projectId, connections, runners, sync: editing, onClose }: Props) {
+export function SyncDialog({ projectId, connections, runners, canManage, sync: editing, onClose }: Props) {
   const [created, setCreated] = useState<VariableSync | undefined>(editing);
   const [name, setName] = useState('');
   const [connectionId, setConnectionId] = useState(connections[0]?.id ?? '');
@@ -42,6 +69,8 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
   const [adoProject, setAdoProject] = useState('');
   const [groupName, setGroupName] = useState('');
   const [schedule, setSchedule] = useState('');
+  const [adoptExisting, setAdoptExisting] = useState(false);
+  const [takeOver, setTakeOver] = useState('');
   const nextKey = useRef(1);
   const [rows, setRows] = useState<Row[]>(() =>
     editing ? editing.variables.map((v) => ({ key: nextKey.current++, name: v.name, isSecret: v.isSecret, existing: true })) : [{ key: nextKey.current++, name: '', isSecret: false, existing: false }],
@@ -50,6 +79,9 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
   const [busy, setBusy] = useState<string>();
   const base = `/projects/${encodeURIComponent(projectId)}/syncs`;
   const connection = connections.find((c) => c.id === (created?.connectionId ?? connectionId));
+  // A member may add syncs only inside the targets the connection pins for members.
+  const memberTargets = connection?.memberTargets ?? [];
+  const memberBlocked = !canManage && !created && memberTargets.length === 0;
 
   // Values live in the inputs only (uncontrolled), read at submit.
   const valueOf = (row: Row) => (formRef.current?.elements.namedItem(`value-${row.key}`) as HTMLInputElement | null)?.value ?? '';
@@ -103,6 +135,8 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
           groupName: groupName.trim(),
           ...(organization.trim() ? { organization: organization.trim() } : {}),
           ...(minutes !== undefined ? { scheduleMinutes: minutes } : {}),
+          ...(canManage && adoptExisting ? { adoptExisting: true } : {}),
+          ...(canManage && parseNames(takeOver).length ? { takeOver: parseNames(takeOver) } : {}),
         });
         sync = answer.sync;
         setCreated(sync);
@@ -182,8 +216,26 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
               />
               <TextField label="Azure DevOps project" name="project" value={adoProject} onChange={(e) => setAdoProject(e.target.value)} error={errors.fields.project} autoComplete="off" spellCheck={false} />
             </div>
+            {memberBlocked && connection && (
+              <Alert kind="warning">
+                Only project owners can add syncs through {connection.name}: it lets project members target no variable group. Ask an owner of the project to add the sync, or to allow member targets on the connection.
+              </Alert>
+            )}
             <div className="field-row">
-              <TextField label="Variable group" name="groupName" value={groupName} onChange={(e) => setGroupName(e.target.value)} error={errors.fields.groupName} hint="Created if it does not exist." autoComplete="off" spellCheck={false} />
+              <TextField
+                label="Variable group"
+                name="groupName"
+                value={groupName}
+                onChange={(e) => setGroupName(e.target.value)}
+                error={errors.fields.groupName}
+                hint={
+                  !canManage && memberTargets.length > 0
+                    ? `Created if it does not exist. Through ${connection?.name ?? 'this connection'} you may target ${describeMemberTargets(memberTargets)} (organization/project/group).`
+                    : 'Created if it does not exist. A group of this name that Keyway did not create is left alone unless adopted.'
+                }
+                autoComplete="off"
+                spellCheck={false}
+              />
               <TextField
                 label="Schedule (minutes)"
                 name="scheduleMinutes"
@@ -195,6 +247,20 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
                 autoComplete="off"
               />
             </div>
+            {canManage && (
+              <fieldset className="choice">
+                <legend>If the group already exists</legend>
+                <CheckboxField
+                  label="Adopt it: let this sync write into a group Keyway did not create"
+                  name="adoptExisting"
+                  checked={adoptExisting}
+                  onChange={(e) => setAdoptExisting(e.target.checked)}
+                  error={errors.fields.adoptExisting}
+                  hint="Otherwise the run stops before writing anything. Only project owners may adopt."
+                />
+                {adoptExisting && <TextField label="Variables it may take over (optional)" name="takeOver" value={takeOver} onChange={(e) => setTakeOver(e.target.value)} error={errors.fields.takeOver} hint={TAKE_OVER_HINT} autoComplete="off" spellCheck={false} />}
+              </fieldset>
+            )}
           </>
         )}
         <fieldset className="variables">
@@ -246,8 +312,55 @@ export function SyncDialog({ projectId, connections, runners, sync: editing, onC
             Add variable
           </button>
         </fieldset>
-        <FormActions submit={busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'} disabled={busy !== undefined} onCancel={close} />
+        <FormActions submit={busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'} disabled={busy !== undefined || memberBlocked} onCancel={close} />
         <StatusText>{busy ?? ''}</StatusText>
+      </Form>
+    </Dialog>
+  );
+}
+
+/**
+ * An owner's consent for one sync: write into the existing group of its name, and overwrite the
+ * listed variables Keyway did not write. Applies to the sync's current target only.
+ */
+export function SyncAdoptionDialog({ projectId, sync, onClose }: { projectId: string; sync: VariableSync; onClose: (result?: { sync: VariableSync; message: string }) => void }) {
+  const [adopt, setAdopt] = useState(sync.adoptExisting ?? false);
+  const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const names = adopt ? parseNames(takeOver) : [];
+      const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, { adoptExisting: adopt, takeOver: names });
+      onClose({
+        sync: saved,
+        message: adopt
+          ? `${sync.name} may now write into the existing group ${sync.groupName}${names.length ? ` and take over ${names.join(', ')}` : ''}. Run it to sync.`
+          : `${sync.name} no longer writes into a group it did not create.`,
+      });
+    } catch (err) {
+      const mapped = formErrorsFrom(err, SYNC_FIELDS);
+      if (mapped.form) mapped.form = sentence(mapped.form);
+      setErrors(mapped);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={`Existing group of ${sync.name}`} onClose={() => onClose()}>
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
+        <p>
+          Keyway writes only into variable groups it created, and changes only variables it wrote. {sync.organization}/{sync.project}/<strong>{sync.groupName}</strong> is owned by
+          whoever created it: adopt it only if this sync should manage it.
+        </p>
+        <CheckboxField label={`Adopt ${sync.groupName}`} name="adoptExisting" checked={adopt} onChange={(e) => setAdopt(e.target.checked)} error={errors.fields.adoptExisting} hint="For this group only: pointing the sync elsewhere withdraws it." />
+        {adopt && <TextField label="Variables it may take over (optional)" name="takeOver" value={takeOver} onChange={(e) => setTakeOver(e.target.value)} error={errors.fields.takeOver} hint={TAKE_OVER_HINT} autoComplete="off" spellCheck={false} />}
+        <FormActions submit={busy ? 'Saving…' : 'Save'} disabled={busy} onCancel={() => onClose()} />
       </Form>
     </Dialog>
   );

@@ -6,6 +6,7 @@ import * as m004 from './004_projects_app_connections_syncs.ts';
 import * as m005 from './005_environments.ts';
 import * as m006 from './006_app_connection_oauth_states.ts';
 import * as m007 from './007_front_door.ts';
+import * as m009 from './009_sync_targets_and_environment_usage.ts';
 import * as m012 from './012_audit_filter_indexes.ts';
 
 export const managementMigrations: MigrationSet = {
@@ -18,6 +19,7 @@ export const managementMigrations: MigrationSet = {
     '005_environments': m005,
     '006_app_connection_oauth_states': m006,
     '007_front_door': m007,
+    '009_sync_targets_and_environment_usage': m009,
     '012_audit_filter_indexes': m012,
   },
 };

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+
+// Containment (issue 15).
+// - app_connections.member_targets: the Azure DevOps targets project members may point a sync at
+//   through this connection, JSON [{organization, project, groupPattern}]; null = none (creating or
+//   retargeting a sync is then a project owner's action).
+// - variable_syncs.adopt_existing: a project owner allowed the sync to write into a variable group
+//   it did not create (for its current target only; retargeting clears it).
+// - variable_syncs.take_over: lower-cased names of variables that existed in the group before
+//   Keyway and that an owner allowed the sync to overwrite, JSON array.
+// - environments.disk_bytes / last_used_at: what the runner last reported of the workspace.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('app_connections').addColumn('member_targets', 'text').execute();
+  await db.schema.alterTable('variable_syncs').addColumn('adopt_existing', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('variable_syncs').addColumn('take_over', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema.alterTable('environments').addColumn('disk_bytes', 'integer').execute();
+  await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('environments').dropColumn('last_used_at').execute();
+  await db.schema.alterTable('environments').dropColumn('disk_bytes').execute();
+  await db.schema.alterTable('variable_syncs').dropColumn('take_over').execute();
+  await db.schema.alterTable('variable_syncs').dropColumn('adopt_existing').execute();
+  await db.schema.alterTable('app_connections').dropColumn('member_targets').execute();
+}

@@ -1,0 +1,29 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+
+// Containment (issue 15).
+// - sync_states.group_origin: 'created' (this sync created the group) or 'adopted' (a project owner
+//   let it write into an existing group); null for states written before this column, whose group
+//   the sync was already writing into.
+// - sync_states.written: lower-cased names of the variables Keyway wrote into the group (created, or
+//   taken over with an owner's consent). Any other variable is left exactly as it is. Starts as the
+//   names the sync created.
+// - environments.last_used_at: the last credential request of the environment's git (idle removal).
+// - environments.uid: the Unix user the environment's git runs as, when workspaces are isolated.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('sync_states').addColumn('group_origin', 'text').execute();
+  await db.schema.alterTable('sync_states').addColumn('written', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await sql`update sync_states set written = owned`.execute(db);
+  await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
+  await db.schema.alterTable('environments').addColumn('uid', 'integer').execute();
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('environments').dropColumn('uid').execute();
+  await db.schema.alterTable('environments').dropColumn('last_used_at').execute();
+  await db.schema.alterTable('sync_states').dropColumn('written').execute();
+  await db.schema.alterTable('sync_states').dropColumn('group_origin').execute();
+}

@@ -7,6 +7,8 @@ import { runServer } from './server.ts';
 import { runMigrate } from './migrate.ts';
 import { runKeysRotate } from './keys.ts';
 import { runRunner } from './runner.ts';
+import { runSeal, SEAL_USES, SealInputError } from './seal.ts';
+import type { SealOptions } from './seal.ts';
 
 /** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
 export function parsePort(value: string): number {
@@ -114,6 +116,20 @@ export function buildProgram(): Command {
       process.exitCode = result.exitCode;
     });
 
+  program
+    .command('seal')
+    .description("Seal a secret for a runner (HPKE to its public key; docs/sealing.md) and print the sealed value, for API clients and automation")
+    .addOption(new Option('--for <use>', 'what the value is for').choices([...SEAL_USES]).makeOptionMandatory())
+    .option('-r, --runner <id>', 'the runner the value is for (its public key is fetched from the server)')
+    .option('--id <id>', 'the record the value belongs to: integration (client-secret, pat), app connection, or sync; made up for client-secret and app-connection when omitted')
+    .option('--user <id>', 'pat: the user the PAT belongs to')
+    .option('-f, --file <path>', 'read the secret from this file instead of standard input')
+    .option('--public-key <key>', "the runner's public key (base64url), instead of fetching it")
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: SealOptions) => {
+      await runSeal(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
   return program;
 }
 
@@ -127,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof ConfigError || err instanceof KeyConfigError) {
+    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof SealInputError) {
       process.stderr.write(`keyway: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -7,8 +7,10 @@ import { runServer } from './server.ts';
 import { runMigrate } from './migrate.ts';
 import { runKeysRotate } from './keys.ts';
 import { runRunner } from './runner.ts';
-import { runSeal, SEAL_USES, SealInputError } from './seal.ts';
+import { runSeal, SEAL_USES } from './seal.ts';
 import type { SealOptions } from './seal.ts';
+import type { ApplyOptions } from './apply/command.ts';
+import { UsageError } from './usage-error.ts';
 
 /** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
 export function parsePort(value: string): number {
@@ -130,6 +132,29 @@ export function buildProgram(): Command {
       await runSeal(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
     });
 
+  program
+    .command('apply')
+    .description('Make Keyway match a keyway.yaml (runners\' integrations, projects, members, app connections, syncs): prints the plan, then applies it; secrets come from environment variables or files and are sealed here')
+    .requiredOption('-f, --file <path>', 'the keyway.yaml to apply')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--prune', 'also delete what the file does not name under the runners and projects it declares')
+    .option('-y, --yes', 'do not ask before applying (asked only on a terminal)')
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: ApplyOptions) => {
+      const { runApply } = await import('./apply/command.ts');
+      await runApply(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
+  program
+    .command('export')
+    .description('Print the organization as a keyway.yaml for keyway apply (secrets and values as environment variable references)')
+    .option('--schema', "print the keyway.yaml JSON Schema instead (for editors)")
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: { server?: string; schema?: boolean }) => {
+      const { runExport } = await import('./apply/command.ts');
+      await runExport(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
   return program;
 }
 
@@ -143,7 +168,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof SealInputError) {
+    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof UsageError) {
       process.stderr.write(`keyway: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -6,17 +6,13 @@ import { sealingContext } from '../control/protocol.ts';
 import { publicKeyFingerprint, seal } from '../crypto/sealing.ts';
 import { createApiClient } from './api-client.ts';
 import type { ApiClient } from './api-client.ts';
+import { UsageError } from './usage-error.ts';
 
 /** What a sealed value is for; each use has its own associated data (docs/sealing.md). */
 export const SEAL_USES = ['client-secret', 'pat', 'app-connection', 'sync'] as const;
 export type SealUse = (typeof SEAL_USES)[number];
 
-export class SealInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SealInputError';
-  }
-}
+export class SealInputError extends UsageError {}
 
 const ID_PREFIX: Partial<Record<SealUse, string>> = { 'client-secret': 'int', 'app-connection': 'conn' };
 const ID_PATTERN: Record<SealUse, RegExp> = {

@@ -36,6 +36,7 @@ import { registerIdentityRoutes } from './identity/routes.ts';
 import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
+import { registerSealedComparisonRoutes } from './apply/routes.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -164,6 +165,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerEnvironmentRoutes(app, { environments, audit });
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
+  registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
   const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
   pruner.unref();
   app.addHook('onClose', async () => clearInterval(pruner));

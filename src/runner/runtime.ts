@@ -22,6 +22,8 @@ import type { TokenService, TokenServiceOptions } from './oauth/tokens.ts';
 import type { CredentialStore } from './credentials/store.ts';
 import { startEnvironments } from './environments/service.ts';
 import type { EnvironmentServiceOptions, Environments } from './environments/service.ts';
+import { createSealedComparisonHandler } from './apply/compare.ts';
+import { createSyncStore } from './syncs/store.ts';
 
 export interface RunnerRuntimeOptions {
   dataDir: string;
@@ -116,6 +118,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     'purge-credentials': createPurgeCredentialsHandler({ credentials }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
+    ...createSealedComparisonHandler({ privateKey: keyPair.privateKey, credentials, syncs: createSyncStore(options.store.database.db, crypto) }),
   };
   const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
   agent.start();

@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .description('Run a runner: registers once with an exchange token, then connects out to the management plane')
     .addOption(new Option('-s, --server <url>', 'management plane URL (needed for the first registration)').argParser(parseHttpUrl))
     .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
-    .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ~/.local/share/keyway/runner)')
     .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string }) => runRunner(opts));
 
   program

@@ -69,6 +69,7 @@ export async function buildManagementPlane(
     allowInsecureHosts: config.allowInsecureHosts,
     entraAuthorityUrl: config.entraAuthorityUrl,
     azureDevOpsServicesUrl: config.azureDevOpsServicesUrl,
+    azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl,
     azureDevOpsApp: { clientId: config.azureDevOpsClientId, clientSecret: config.azureDevOpsClientSecret },
     identity: {
       sessionTtlHours: config.sessionTtlHours,

@@ -3,7 +3,9 @@ import { createLogger } from '../logging/logger.ts';
 import { buildManagementPlane, ensureDataDir, openManagementDatabase, openRunnerStore, managementDatabaseUrl } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
 import { endpointsFromConfig } from './endpoints.ts';
-import { loadRegistration } from '../runner/identity.ts';
+import { rm } from 'node:fs/promises';
+import { loadRegistration, runnerPaths } from '../runner/identity.ts';
+import { ManagementApiError } from '../runner/management-client.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
 import { configureDemo, startDemoEmulator } from './demo.ts';
 
@@ -47,17 +49,33 @@ export async function runStart(options: StartOptions): Promise<void> {
   if (!(await loadRegistration(config.dataDir)) && admin) {
     exchangeToken = (await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true })).exchangeToken;
   }
-  const runner = await startRunnerRuntime({
-    dataDir: config.dataDir,
-    store: runnerStore,
-    logger: logger.child({ plane: 'runner' }),
-    serverUrl: localUrl,
-    exchangeToken,
-    local: true,
-    allowInsecureHosts: config.allowInsecureHosts,
-    endpoints: endpointsFromConfig(config),
-  });
-  const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
+  const startLocalRunner = (token: string | undefined) =>
+    startRunnerRuntime({
+      dataDir: config.dataDir,
+      store: runnerStore,
+      logger: logger.child({ plane: 'runner' }),
+      serverUrl: localUrl,
+      exchangeToken: token,
+      local: true,
+      allowInsecureHosts: config.allowInsecureHosts,
+      endpoints: endpointsFromConfig(config),
+      onRevoked: () => logger.error('the built-in runner "local" was revoked: restart keyway start to register a new one'),
+    });
+  const notices: string[] = [];
+  let runner;
+  try {
+    runner = await startLocalRunner(exchangeToken);
+  } catch (err) {
+    // An admin revoked the built-in runner: register a new one in its place rather than serve
+    // without a runner. Its repository access has to be configured again.
+    if (!(err instanceof ManagementApiError && err.status === 401 && admin)) throw err;
+    await rm(runnerPaths(config.dataDir).registration, { force: true });
+    const replacement = await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true });
+    runner = await startLocalRunner(replacement.exchangeToken);
+    notices.push(`The built-in runner "local" had been revoked: registered a new local runner (${runner.registration.runnerId}). Configure its repository access again under Runners → local.`);
+    logger.warn({ runnerId: runner.registration.runnerId }, 'the built-in runner had been revoked; registered a new local runner');
+  }
+  const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`, ...notices];
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
     lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);

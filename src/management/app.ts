@@ -37,6 +37,7 @@ import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
 import { registerSealedComparisonRoutes } from './apply/routes.ts';
+import { registerRunnerSettingsRoute } from './runners/settings-route.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -55,6 +56,8 @@ export interface ManagementAppOptions {
   integrationTestTimeoutMs?: number;
   /** KEYWAY_AZURE_DEVOPS_CLIENT_ID / _SECRET: the instance-wide Entra app of oauth app connections. */
   azureDevOpsApp?: { clientId?: string; clientSecret?: string };
+  /** KEYWAY_AZURE_DEVOPS_VSSPS_URL, told to runners so they can check they use the same. */
+  azureDevOpsVsspsUrl?: string;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -166,6 +169,12 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
   registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
+  registerRunnerSettingsRoute(app, () => ({
+    ...(options.azureDevOpsServicesUrl ? { azureDevOpsServicesUrl: options.azureDevOpsServicesUrl } : {}),
+    ...(options.azureDevOpsVsspsUrl ? { azureDevOpsVsspsUrl: options.azureDevOpsVsspsUrl } : {}),
+    ...(options.entraAuthorityUrl ? { entraAuthorityUrl: options.entraAuthorityUrl } : {}),
+    allowInsecureHosts: options.allowInsecureHosts ?? false,
+  }));
   const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);
   pruner.unref();
   app.addHook('onClose', async () => clearInterval(pruner));

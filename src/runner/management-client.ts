@@ -3,6 +3,8 @@ import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
 import { environmentProgressPath } from '../control/environments.ts';
 import type { EnvironmentProgressReport } from '../control/environments.ts';
 import { VERSION } from '../version.ts';
+import { RUNNER_SETTINGS_PATH } from '../control/runner-settings.ts';
+import type { SharedSettings } from '../control/runner-settings.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
 
 export class ManagementApiError extends Error {
@@ -50,6 +52,13 @@ export function createManagementClient(serverUrl: string, runnerToken?: string) 
       const res = await fetch(`${base}/api/v1/runner/integrations/${encodeURIComponent(id)}`, { headers: headers() });
       if (!res.ok) throw await failure(res);
       return (await res.json()) as RunnerIntegration;
+    },
+    /** undefined when the management plane predates the settings check. */
+    async settings(): Promise<Partial<SharedSettings> | undefined> {
+      const res = await fetch(`${base}${RUNNER_SETTINGS_PATH}`, { headers: headers() });
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as Partial<SharedSettings>;
     },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
       const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });

@@ -23,6 +23,8 @@ import type { CredentialStore } from './credentials/store.ts';
 import { startEnvironments } from './environments/service.ts';
 import type { EnvironmentServiceOptions, Environments } from './environments/service.ts';
 import { createSealedComparisonHandler } from './apply/compare.ts';
+import { settingsDifferences } from '../control/runner-settings.ts';
+import type { SharedSettings } from '../control/runner-settings.ts';
 import { createSyncStore } from './syncs/store.ts';
 
 export interface RunnerRuntimeOptions {
@@ -39,6 +41,8 @@ export interface RunnerRuntimeOptions {
   /** The in-process runner of `keyway start`: its server is this process, whatever port it got. */
   local?: boolean;
   environmentOptions?: Partial<Pick<EnvironmentServiceOptions, 'socketPath' | 'progressIntervalMs' | 'grantCacheMs'>>;
+  /** This runner's view of the settings it must share with the management plane; checked at start when given. */
+  sharedSettings?: SharedSettings;
 }
 
 export interface RunnerRuntime {
@@ -84,6 +88,11 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
   const client = createManagementClient(registration.serverUrl, registration.runnerToken);
   const self = await client.self();
+  if (options.sharedSettings) {
+    const theirs = await client.settings();
+    const differences = theirs ? settingsDifferences(theirs, options.sharedSettings) : [];
+    if (differences.length) throw new RunnerRegistrationError(`this runner and the management plane must use the same settings: ${differences.join('; ')}. Set the same value on both and start again`);
+  }
   if (self.publicKey !== keyPair.publicKey) {
     // The key file was replaced (lost disk, deliberate rotation): secrets sealed to the old key are gone.
     const published = await client.publishPublicKey(keyPair.publicKey);

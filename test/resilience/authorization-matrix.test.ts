@@ -79,6 +79,7 @@ const ROUTES: Record<string, RouteSpec> = {
   'DELETE /api/v1/runners/{id}': { class: 'admin' },
   'POST /api/v1/runner/exchange': { class: 'public' },
   'GET /api/v1/runner/self': { class: 'runner' },
+  'GET /api/v1/runner/settings': { class: 'runner' },
   'PUT /api/v1/runner/public-key': { class: 'runner' },
   'GET /api/v1/runner/integrations/{id}': { class: 'runner', owner: 'runner-self' },
   'GET /api/v1/runner/control': { class: 'runner', query: () => 'wait=0' },

@@ -64,7 +64,8 @@ export function buildProgram(): Command {
     .addOption(new Option('-s, --server <url>', 'management plane URL (needed for the first registration)').argParser(parseHttpUrl))
     .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
     .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ~/.local/share/keyway/runner)')
-    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string }) => runRunner(opts));
+    .option('--replica', "join a runner that already runs elsewhere, as one more replica on the shared PostgreSQL store (KEYWAY_RUNNER_DATABASE_URL), with copies of its runner-key.json and runner-registration.json")
+    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean }) => runRunner(opts));
 
   program
     .command('migrate')
@@ -153,6 +154,33 @@ export function buildProgram(): Command {
     .action(async (opts: { server?: string; schema?: boolean }) => {
       const { runExport } = await import('./apply/command.ts');
       await runExport(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
+  program
+    .command('backup')
+    .description('Back up the embedded SQLite databases (online: consistent while Keyway serves) and the key files into an empty directory; PostgreSQL: use pg_dump')
+    .requiredOption('--to <dir>', 'a new or empty directory for the backup (created with mode 0700)')
+    .option('-d, --data-dir <dir>', 'data directory to back up (default: KEYWAY_DATA_DIR or ./.keyway-data; a runner machine: ~/.local/share/keyway/runner)')
+    .action(async (opts: { to: string; dataDir?: string }) => {
+      const [{ runBackup }, { loadConfig }, { resolve }] = await Promise.all([import('./backup.ts'), import('../config/config.ts'), import('node:path')]);
+      const config = loadConfig(process.env, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined });
+      process.stdout.write(`backing up ${config.dataDir} into ${resolve(opts.to)}\n`);
+      const manifest = await runBackup(config, resolve(opts.to), (line) => process.stdout.write(`${line}\n`));
+      for (const missing of manifest.notIncluded) process.stdout.write(`  not included: ${missing}\n`);
+      process.stdout.write(`backup complete: ${manifest.files.length} file(s); it holds the keys that read every stored credential: keep it as safe as the keys themselves\n`);
+    });
+
+  program
+    .command('restore')
+    .description('Restore a keyway backup into a new data directory (stop Keyway first; never over existing files), then check that the keys open the store')
+    .requiredOption('--from <dir>', 'a directory written by keyway backup')
+    .option('-d, --data-dir <dir>', 'data directory to restore into (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .action(async (opts: { from: string; dataDir?: string }) => {
+      const [{ runRestore }, { loadConfig }, { resolve }] = await Promise.all([import('./backup.ts'), import('../config/config.ts'), import('node:path')]);
+      const config = loadConfig(process.env, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined });
+      process.stdout.write(`restoring ${resolve(opts.from)} into ${config.dataDir}\n`);
+      await runRestore(config, resolve(opts.from), (line) => process.stdout.write(`${line}\n`));
+      process.stdout.write('restore complete: start Keyway on this data directory\n');
     });
 
   return program;

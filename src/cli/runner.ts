@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/config.ts';
+import { ConfigError } from '../config/config.ts';
 import type { KeywayConfig } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { loadRegistration, runnerPaths } from '../runner/identity.ts';
@@ -41,16 +42,27 @@ export async function checkNoConflictingRegistration(dataDir: string, exchangeTo
   );
 }
 
+/** Replicas share one credential store, so it must be PostgreSQL; an exchange token has no place in joining. */
+export function checkReplicaStore(config: KeywayConfig): void {
+  if (!config.runnerDatabaseUrl?.startsWith('postgres')) {
+    throw new ConfigError('KEYWAY_RUNNER_DATABASE_URL', 'must be the postgres:// URL the runner\'s other replicas use: replicas share one credential store (see High availability in the README)');
+  }
+}
+
 export function sharedSettingsOf(config: KeywayConfig) {
-  return { azureDevOpsServicesUrl: config.azureDevOpsServicesUrl, azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl, entraAuthorityUrl: config.entraAuthorityUrl, allowInsecureHosts: config.allowInsecureHosts };
+  return { azureDevOpsServicesUrl: config.azureDevOpsServicesUrl, azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl, allowInsecureHosts: config.allowInsecureHosts };
 }
 
 /** `keyway runner`: a runner process that connects out to a management plane. */
-export async function runRunner(options: { server?: string; exchangeToken?: string; dataDir?: string }): Promise<void> {
+export async function runRunner(options: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean }): Promise<void> {
   const config = loadConfig(process.env, { dataDir: runnerDataDir(options.dataDir) });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
   await checkNoConflictingRegistration(config.dataDir, options.exchangeToken);
+  if (options.replica) {
+    if (options.exchangeToken) throw new ConfigError('--exchange-token', 'a replica joins a registered runner and takes no exchange token: copy the first replica\'s runner-key.json and runner-registration.json instead');
+    checkReplicaStore(config);
+  }
   const store = await openRunnerStore(config);
   let runtime;
   try {
@@ -63,6 +75,7 @@ export async function runRunner(options: { server?: string; exchangeToken?: stri
       allowInsecureHosts: config.allowInsecureHosts,
       endpoints: endpointsFromConfig(config),
       sharedSettings: sharedSettingsOf(config),
+      replica: options.replica === true,
       onRevoked: () => process.kill(process.pid, 'SIGTERM'),
     });
   } catch (err) {

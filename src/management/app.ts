@@ -37,7 +37,7 @@ import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
 import { registerSealedComparisonRoutes } from './apply/routes.ts';
-import { registerRunnerSettingsRoute } from './runners/settings-route.ts';
+import { registerRunnerReplicasRoute, registerRunnerSettingsRoute } from './runners/settings-route.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -169,10 +169,10 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger });
   registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
+  registerRunnerReplicasRoute(app, control);
   registerRunnerSettingsRoute(app, () => ({
     ...(options.azureDevOpsServicesUrl ? { azureDevOpsServicesUrl: options.azureDevOpsServicesUrl } : {}),
     ...(options.azureDevOpsVsspsUrl ? { azureDevOpsVsspsUrl: options.azureDevOpsVsspsUrl } : {}),
-    ...(options.entraAuthorityUrl ? { entraAuthorityUrl: options.entraAuthorityUrl } : {}),
     allowInsecureHosts: options.allowInsecureHosts ?? false,
   }));
   const pruner = setInterval(() => void control.prune().catch(() => undefined), 60_000);

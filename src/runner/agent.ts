@@ -25,6 +25,8 @@ export interface RunnerAgentOptions {
   waitSeconds?: number;
   /** Called when the management plane says this runner's token is no longer valid (revoked). */
   onRevoked?: () => void;
+  /** Sees each control request this process takes, before its handler runs (tests, diagnostics). */
+  observe?: (request: ControlRequest) => void;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
   let loop: Promise<void> | undefined;
 
   async function handle(request: ControlRequest): Promise<void> {
+    options.observe?.(request);
     const handler = handlers[request.kind];
     let answer: ControlAnswer;
     if (!handler) {

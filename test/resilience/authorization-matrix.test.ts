@@ -80,6 +80,7 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/runner/exchange': { class: 'public' },
   'GET /api/v1/runner/self': { class: 'runner' },
   'GET /api/v1/runner/settings': { class: 'runner' },
+  'GET /api/v1/runner/replicas': { class: 'runner' },
   'PUT /api/v1/runner/public-key': { class: 'runner' },
   'GET /api/v1/runner/integrations/{id}': { class: 'runner', owner: 'runner-self' },
   'GET /api/v1/runner/control': { class: 'runner', query: () => 'wait=0' },

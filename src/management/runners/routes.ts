@@ -173,7 +173,13 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       schema: {
         tags: ['runner protocol'],
         summary: 'Long-poll for control requests',
-        querystring: Type.Object({ wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }),
+            replica: Type.Optional(Type.String({ pattern: '^rep_[A-Za-z0-9_-]{8,40}$', description: 'The polling replica of the runner: it also gets requests meant for it alone' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }), ...Errors },
       },
     },
@@ -183,9 +189,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       await runners.touch(runner.runnerId, typeof version === 'string' ? version.slice(0, 40) : undefined);
       const aborted = new AbortController();
       request.raw.on('close', () => aborted.abort());
-      const requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
+      const requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica);
       // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
-      if (!aborted.signal.aborted) await runners.touch(runner.runnerId);
+      if (!aborted.signal.aborted) {
+        await runners.touch(runner.runnerId);
+        if (request.query.replica) await control.seen(runner.runnerId, request.query.replica);
+      }
       return { requests };
     },
   );

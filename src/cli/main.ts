@@ -64,8 +64,9 @@ export function buildProgram(): Command {
     .addOption(new Option('-s, --server <url>', 'management plane URL (needed for the first registration)').argParser(parseHttpUrl))
     .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
     .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ~/.local/share/keyway/runner)')
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on GET /metrics at this port (on KEYWAY_HOST); off by default').argParser(parsePort))
     .option('--replica', "join a runner that already runs elsewhere, as one more replica on the shared PostgreSQL store (KEYWAY_RUNNER_DATABASE_URL), with copies of its runner-key.json and runner-registration.json")
-    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean }) => runRunner(opts));
+    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean; metricsPort?: number }) => runRunner(opts));
 
   program
     .command('migrate')
@@ -186,7 +187,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Traces go out by OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set. */
+async function startTracingIfConfigured(command: string | undefined): Promise<void> {
+  if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()) return;
+  if (!['start', 'server', 'runner', 'emulator'].includes(command ?? '')) return;
+  const { startTracing } = await import('../telemetry/tracing.ts');
+  startTracing({ serviceName: command === 'start' ? 'keyway' : `keyway-${command}` });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  await startTracingIfConfigured(argv[2]);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -9,6 +9,7 @@ import { RunnerRegistrationError, startRunnerRuntime } from '../runner/runtime.t
 import { endpointsFromConfig } from './endpoints.ts';
 import { ensureDataDir, openRunnerStore } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
+import { serveRunnerMetrics } from '../telemetry/runner-metrics.ts';
 
 /**
  * Where `keyway runner` keeps its key, registration and store unless told otherwise: a directory of
@@ -54,7 +55,7 @@ export function sharedSettingsOf(config: KeywayConfig) {
 }
 
 /** `keyway runner`: a runner process that connects out to a management plane. */
-export async function runRunner(options: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean }): Promise<void> {
+export async function runRunner(options: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean; metricsPort?: number }): Promise<void> {
   const config = loadConfig(process.env, { dataDir: runnerDataDir(options.dataDir) });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
@@ -83,7 +84,10 @@ export async function runRunner(options: { server?: string; exchangeToken?: stri
     throw err;
   }
   process.stdout.write(`runner "${runtime.registration.name}" (${runtime.registration.runnerId}) connected to ${runtime.registration.serverUrl}\nData directory: ${config.dataDir}\n`);
+  const metrics = options.metricsPort !== undefined ? await serveRunnerMetrics(options.metricsPort, config.host) : undefined;
+  if (metrics) process.stdout.write(`Metrics: ${metrics.url}\n`);
   onShutdown(logger, async () => {
+    metrics?.server.close();
     await runtime.stop();
     await store.database.close();
   });

@@ -85,6 +85,8 @@ export interface ManagementDB {
     replica_id: string | null;
     /** The replica that took it. */
     claimed_by: string | null;
+    /** JSON of the caller's W3C trace context headers, when tracing is on. */
+    trace_context: string | null;
   };
   runner_replicas: { runner_id: string; replica_id: string; first_seen_at: string; last_seen_at: string };
   runner_affinities: { runner_id: string; affinity_key: string; replica_id: string; created_at: string };

@@ -7,6 +7,7 @@ import type { ControlAnswer, ControlRequest } from '../../control/protocol.ts';
 import { newId } from '../identity/tokens.ts';
 import { runnerStatus } from './service.ts';
 import { ONLINE_WINDOW_MS } from '../../control/protocol.ts';
+import { currentTraceHeaders } from '../../telemetry/spans.ts';
 
 const DURABLE_PREFIX = 'dreq';
 
@@ -79,6 +80,12 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     return now().getTime() - Date.parse(held.last_seen_at) <= ONLINE_WINDOW_MS ? held.replica_id : null;
   }
 
+  /** The caller's trace context, stored with the request (null when tracing is off). */
+  function traceContext(): string | null {
+    const headers = currentTraceHeaders();
+    return Object.keys(headers).length ? JSON.stringify(headers) : null;
+  }
+
   /** A replica's sign of life (each poll). */
   async function seen(runnerId: string, replicaId: string): Promise<void> {
     const at = now().toISOString();
@@ -116,7 +123,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const deadline = new Date(now().getTime() + timeoutMs);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: deadline.toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, callOptions.affinity) })
+        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: deadline.toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, callOptions.affinity), trace_context: traceContext() })
         .execute();
       events.emit(`runner:${runnerId}`);
       try {
@@ -150,7 +157,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const id = newId(DURABLE_PREFIX);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: new Date(now().getTime() + ttlMs).toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, affinity) })
+        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: new Date(now().getTime() + ttlMs).toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, affinity), trace_context: traceContext() })
         .execute();
       events.emit(`runner:${runnerId}`);
       return id;
@@ -174,10 +181,10 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
           .where('status', '=', 'pending')
           .where('deadline_at', '>', at)
           .where((eb) => (replicaId ? eb.or([eb('replica_id', 'is', null), eb('replica_id', '=', replicaId)]) : eb('replica_id', 'is', null)))
-          .returning(['id', 'kind', 'payload', 'deadline_at'])
+          .returning(['id', 'kind', 'payload', 'deadline_at', 'trace_context'])
           .execute();
         if (rows.length > 0) {
-          return rows.map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload) as unknown, deadlineAt: r.deadline_at }));
+          return rows.map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload) as unknown, deadlineAt: r.deadline_at, ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as Record<string, string> } : {}) }));
         }
         const remaining = until - Date.now();
         if (remaining <= 0 || signal?.aborted) return [];

@@ -25,7 +25,7 @@ export const RunnerSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String() });
+const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String(), traceContext: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'W3C trace context of the caller (traceparent, tracestate)' })) });
 
 export interface RunnerRouteDeps {
   runners: RunnerService;

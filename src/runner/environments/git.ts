@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { redactAzureDevOpsPats } from '../../azure-devops/pat.ts';
 import { createProgressParser } from './progress.ts';
+import { inSpan } from '../../telemetry/spans.ts';
 import type { CloneProgress } from './progress.ts';
 
 export interface GitOutcome {
@@ -45,6 +46,12 @@ export function runGit(
   args: string[],
   options: { cwd?: string; signal?: AbortSignal; onProgress?: (progress: CloneProgress) => void; env?: NodeJS.ProcessEnv } = {},
 ): Promise<GitOutcome> {
+  const subcommand = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? '';
+  // A child span of whatever asked (an environment's control request): arguments stay out, they hold URLs and paths.
+  return inSpan(`git ${subcommand}`, { 'process.executable.name': 'git', 'keyway.git.subcommand': subcommand }, () => spawnGit(args, options));
+}
+
+function spawnGit(args: string[], options: { cwd?: string; signal?: AbortSignal; onProgress?: (progress: CloneProgress) => void; env?: NodeJS.ProcessEnv }): Promise<GitOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, { cwd: options.cwd, env: options.env ?? gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
     const parser = createProgressParser((p) => options.onProgress?.(p));

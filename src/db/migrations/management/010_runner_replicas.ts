@@ -9,6 +9,8 @@ import type { Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('runner_requests').addColumn('replica_id', 'text').execute();
   await db.schema.alterTable('runner_requests').addColumn('claimed_by', 'text').execute();
+  // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
+  await db.schema.alterTable('runner_requests').addColumn('trace_context', 'text').execute();
   await db.schema
     .createTable('runner_replicas')
     .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
@@ -31,6 +33,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('runner_affinities').ifExists().execute();
   await db.schema.dropTable('runner_replicas').ifExists().execute();
+  await db.schema.alterTable('runner_requests').dropColumn('trace_context').execute();
   await db.schema.alterTable('runner_requests').dropColumn('claimed_by').execute();
   await db.schema.alterTable('runner_requests').dropColumn('replica_id').execute();
 }

@@ -49,7 +49,11 @@ export function buildProgram(): Command {
     .option('-d, --data-dir <dir>', 'directory for databases and keys (default: KEYWAY_DATA_DIR or ./.keyway-data)')
     .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
     .option('--demo', 'also start the bundled Azure DevOps and Entra ID emulator and configure it')
-    .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean }) => runStart(opts));
+    .addOption(new Option('--emulator-port <port>', "--demo: the emulator's first port; it uses four consecutive ports (default: random)").argParser(parsePort))
+    .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean; emulatorPort?: number }) => {
+      if (opts.emulatorPort !== undefined && !opts.demo) throw new UsageError('--emulator-port needs --demo');
+      await runStart(opts);
+    });
 
   program
     .command('server')

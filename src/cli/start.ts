@@ -7,13 +7,15 @@ import { rm } from 'node:fs/promises';
 import { loadRegistration, runnerPaths } from '../runner/identity.ts';
 import { ManagementApiError } from '../runner/management-client.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
-import { configureDemo, startDemoEmulator } from './demo.ts';
+import { configureDemo, startDemoEmulator, writeDemoDetails } from './demo.ts';
 
 export interface StartOptions {
   port?: number;
   dataDir?: string;
   host?: string;
   demo?: boolean;
+  /** --demo: the emulator's first port (it takes four); default random. */
+  emulatorPort?: number;
 }
 
 /** `keyway start`: both planes in one process on SQLite under the data directory. */
@@ -21,7 +23,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   let config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
-  const demo = options.demo ? await startDemoEmulator() : undefined;
+  const demo = options.demo ? await startDemoEmulator({ port: options.emulatorPort }) : undefined;
   if (demo) config = { ...config, ...demo.overrides };
 
   const management = await openManagementDatabase(managementDatabaseUrl(config));
@@ -79,7 +81,11 @@ export async function runStart(options: StartOptions): Promise<void> {
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
     lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
-    if (demo) lines.push(...(await configureDemo(core, demo.emulator, admin)));
+    if (demo) {
+      lines.push(...(await configureDemo(core, demo.emulator, admin)));
+      const details = await writeDemoDetails(config.dataDir, demo.emulator, demo.servicePrincipal);
+      lines.push('', ...details.lines, `  (also in ${details.file})`);
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 

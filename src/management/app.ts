@@ -162,7 +162,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
   });
   registerScmIntegrationRoutes(app, { integrations, audit });
-  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl });
+  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
   registerOAuthRoutes(app, { oauth, audit });
   const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
   registerEnvironmentRoutes(app, { environments, audit });

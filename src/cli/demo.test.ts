@@ -24,6 +24,7 @@ describe('keyway start --demo: everything a newcomer needs to walk every journey
   it('prints and keeps (demo.txt, 0600) the emulator URLs and control token, the OAuth app and a working service principal; --emulator-port picks the ports; PAT links point at the emulator', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'keyway-demo-'));
     const port = await freePortRun();
+    let memberPassword: string | undefined;
     const run = startCli(['start', '--demo', '--port', '0', '--emulator-port', String(port), '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
     try {
       const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
@@ -55,8 +56,18 @@ describe('keyway start --demo: everything a newcomer needs to walk every journey
       const integrations = (await (await fetch(`${url}/api/v1/runners/${runnerId}/scm-integrations`, { headers: { cookie } })).json()) as { integrations: { id: string }[] };
       const auth = (await (await fetch(`${url}/api/v1/scm/authentication?integrationId=${integrations.integrations[0]!.id}&organization=keyway-demo`, { headers: { cookie } })).json()) as { supportsPat: { createUrl: string } };
       assert.equal(auth.supportsPat.createUrl, `${services}/keyway-demo/_usersSettings/tokens`, 'the PAT link goes to the emulator, not dev.azure.com');
+      memberPassword = /Keyway member: dev@keyway\.local \/ (\S+)/.exec(run.output())?.[1];
+      assert.ok(memberPassword);
     } finally {
       await run.stop();
+    }
+    // A restart keeps the member's password.
+    const again = startCli(['start', '--demo', '--port', '0', '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
+    try {
+      const [, password] = await again.waitFor(/Keyway member: dev@keyway\.local \/ (\S+)/);
+      assert.equal(password, memberPassword);
+    } finally {
+      await again.stop();
     }
   });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeywayConfig } from '../config/config.ts';
 import type { ManagementCore } from '../management/app.ts';
@@ -63,7 +63,7 @@ export async function writeDemoDetails(dataDir: string, emulator: EmulatorComman
   return { lines, file };
 }
 
-export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }): Promise<string[]> {
+export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }, dataDir?: string): Promise<string[]> {
   const runner = await core.runners.findLocal();
   if (!runner) throw new Error('the local runner is not registered');
   const existing = await core.database.db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runner.id).where('host', '=', 'dev.azure.com').executeTakeFirst();
@@ -82,15 +82,19 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
     pat: { enabled: true },
   });
 
-  const password = `demo-${randomBytes(9).toString('base64url')}`;
+  // The member keeps one password across restarts (kept beside demo.txt), so a restart breaks no sign-in.
+  const passwordFile = dataDir ? join(dataDir, 'demo-member-password') : undefined;
+  const kept = passwordFile ? (await readFile(passwordFile, 'utf8').catch(() => '')).trim() : '';
+  const password = kept || `demo-${randomBytes(9).toString('base64url')}`;
   const email = 'dev@keyway.local';
   const members = await core.identity.members(admin.organizationId);
   if (!members.some((m) => m.email === email)) {
     await core.identity.createUser({ email, displayName: 'Demo Developer', password, organizationId: admin.organizationId, role: 'member' });
   } else {
     const user = members.find((m) => m.email === email);
-    if (user) await core.identity.setPassword(user.id, password);
+    if (user && !kept) await core.identity.setPassword(user.id, password);
   }
+  if (passwordFile && !kept) await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   const demo = emulator.demo;
   const repoUrl = `https://dev.azure.com/${demo.organization}/${demo.project}/_git/${demo.repository}`;
   return [

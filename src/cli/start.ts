@@ -82,7 +82,7 @@ export async function runStart(options: StartOptions): Promise<void> {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
     lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
     if (demo) {
-      lines.push(...(await configureDemo(core, demo.emulator, admin)));
+      lines.push(...(await configureDemo(core, demo.emulator, admin, config.dataDir)));
       const details = await writeDemoDetails(config.dataDir, demo.emulator, demo.servicePrincipal);
       lines.push('', ...details.lines, `  (also in ${details.file})`);
     }

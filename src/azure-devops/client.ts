@@ -67,6 +67,7 @@ import type {
   VariableGroup,
   VariableGroupParameters,
 } from './types.ts';
+import { runnerMetrics } from '../telemetry/runner-metrics.ts';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -507,6 +508,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         } catch (e) {
           throw new TransportFailure(networkCode(e), timeoutSignal.aborted);
         }
+        runnerMetrics.azureDevOpsRequests.inc({ operation: plan.operation, status: String(res.status) });
         reportRate(res.headers, res.status);
         const outcome = await judge(res, plan, conditional, attempts);
         if (outcome.done) return outcome.value;
@@ -516,6 +518,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         if (callerSignal?.aborted) throw abortedError(attempts);
         const timedOut = timeoutSignal.aborted || (e instanceof TransportFailure && e.timedOut);
         const code = timedOut ? 'timeout' : e instanceof TransportFailure ? e.code : networkCode(e);
+        if (e instanceof TransportFailure || timedOut) runnerMetrics.azureDevOpsRequests.inc({ operation: plan.operation, status: 'network' });
         failure = {
           error: fail({
             kind: 'network',
@@ -536,6 +539,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         { retriesSoFar: retries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
       );
       if (!decision.retry) throw failure.error;
+      runnerMetrics.retryDelaySeconds.inc({ operation: plan.operation, reason: failure.throttle !== undefined || failure.status === 429 ? 'throttled' : 'error' }, decision.delayMs / 1000);
       try {
         await pause(decision.delayMs, callerSignal);
       } catch (e) {

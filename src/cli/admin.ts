@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { UsageError } from './usage-error.ts';
 import { loadConfig } from '../config/config.ts';
 import { createAuditLog } from '../management/audit/service.ts';
 import { createIdentityService } from '../management/identity/service.ts';
@@ -6,7 +7,7 @@ import { createIdentityStore } from '../management/identity/store.ts';
 import { ensureDataDir, managementDatabaseUrl, openManagementDatabase } from './planes.ts';
 
 /** Thrown for what an operator must fix; printed as one line with exit code 2. */
-export class AdminCommandError extends Error {
+export class AdminCommandError extends UsageError {
   override readonly name = 'AdminCommandError';
 }
 

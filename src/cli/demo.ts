@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KeywayConfig } from '../config/config.ts';
 import type { ManagementCore } from '../management/app.ts';
 import { OAUTH_CALLBACK_PATH } from '../management/app-connections/service.ts';
@@ -9,12 +11,17 @@ import type { EmulatorCommandResult } from '../../emulator/cli.ts';
  * pointed at it — the Microsoft endpoints overridden, an integration on the local runner, demo users
  * — so a newcomer can walk every journey without an Azure tenant.
  */
-export async function startDemoEmulator(): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig> }> {
+export async function startDemoEmulator(options: { port?: number } = {}): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig>; servicePrincipal: DemoServicePrincipal }> {
   const { runEmulatorCommand } = await import('../../emulator/cli.ts');
   // The emulator's world lives in memory and a temporary directory: each demo starts afresh.
-  const emulator = await runEmulatorCommand({ out: () => undefined, handleSignals: false, redirectUris: [] });
+  const emulator = await runEmulatorCommand({ out: () => undefined, handleSignals: false, redirectUris: [], ...(options.port !== undefined ? { port: options.port } : {}) });
+  // A service principal in the demo organization, for client-secret app connections.
+  const { handle } = emulator;
+  const registered = handle.entra.addApp(handle.defaultTenant.id, { displayName: 'Keyway demo service principal' });
+  handle.world.addServicePrincipalToOrg(emulator.demo.organization, { clientId: registered.app.clientId, displayName: 'Keyway demo service principal' });
   return {
     emulator,
+    servicePrincipal: { tenantId: handle.defaultTenant.id, clientId: registered.app.clientId, clientSecret: registered.clientSecret },
     overrides: {
       azureDevOpsServicesUrl: emulator.handle.urls.services,
       azureDevOpsVsspsUrl: emulator.handle.urls.vssps,
@@ -30,7 +37,36 @@ export async function startDemoEmulator(): Promise<{ emulator: EmulatorCommandRe
   };
 }
 
-export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }): Promise<string[]> {
+export interface DemoServicePrincipal {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/**
+ * What a demo user needs beyond Keyway itself: the emulator's addresses and control token (fault
+ * knobs, counters), the OAuth app and a service principal. Printed, and kept in {dataDir}/demo.txt
+ * (mode 0600): the values are the local emulator's only.
+ */
+export async function writeDemoDetails(dataDir: string, emulator: EmulatorCommandResult, servicePrincipal: DemoServicePrincipal): Promise<{ lines: string[]; file: string }> {
+  const { handle, demo } = emulator;
+  const lines = [
+    'Emulator (plays Entra ID and Azure DevOps; these values work against it only):',
+    `  login (Entra ID)  ${handle.urls.login}`,
+    `  services          ${handle.urls.services}   (stands in for https://dev.azure.com)`,
+    `  vssps             ${handle.urls.vssps}`,
+    `  server            ${handle.urls.server}   (Azure DevOps Server, collection ${demo.serverCollection})`,
+    `  control API       ${handle.urls.services}/_emulator/info   Authorization: Bearer ${handle.controlToken}   (fault knobs, counters)`,
+    `  OAuth app         tenant ${demo.app.tenantId}, client id ${demo.app.clientId}, client secret ${demo.app.clientSecret}`,
+    `  service principal tenant ${servicePrincipal.tenantId}, client id ${servicePrincipal.clientId}, client secret ${servicePrincipal.clientSecret} (a member of ${demo.organization}: use it for a client-secret app connection)`,
+  ];
+  const file = join(dataDir, 'demo.txt');
+  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return { lines, file };
+}
+
+export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }, dataDir?: string): Promise<string[]> {
   const runner = await core.runners.findLocal();
   if (!runner) throw new Error('the local runner is not registered');
   const existing = await core.database.db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runner.id).where('host', '=', 'dev.azure.com').executeTakeFirst();
@@ -61,15 +97,19 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
     pat: { enabled: true },
   });
 
-  const password = `demo-${randomBytes(9).toString('base64url')}`;
+  // The member keeps one password across restarts (kept beside demo.txt), so a restart breaks no sign-in.
+  const passwordFile = dataDir ? join(dataDir, 'demo-member-password') : undefined;
+  const kept = passwordFile ? (await readFile(passwordFile, 'utf8').catch(() => '')).trim() : '';
+  const password = kept || `demo-${randomBytes(9).toString('base64url')}`;
   const email = 'dev@keyway.local';
   const members = await core.identity.members(admin.organizationId);
   if (!members.some((m) => m.email === email)) {
     await core.identity.createUser({ email, displayName: 'Demo Developer', password, organizationId: admin.organizationId, role: 'member' });
   } else {
     const user = members.find((m) => m.email === email);
-    if (user) await core.identity.setPassword(user.id, password);
+    if (user && !kept) await core.identity.setPassword(user.id, password);
   }
+  if (passwordFile && !kept) await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
   const demo = emulator.demo;
   const repoUrl = `https://dev.azure.com/${demo.organization}/${demo.project}/_git/${demo.repository}`;
   return [

@@ -7,7 +7,11 @@ import { runServer } from './server.ts';
 import { runMigrate } from './migrate.ts';
 import { runKeysRotate } from './keys.ts';
 import { runRunner } from './runner.ts';
-import { AdminCommandError, runAdminLink, runAdminOperator, runAdminResetPassword } from './admin.ts';
+import { runAdminLink, runAdminOperator, runAdminResetPassword } from './admin.ts';
+import { runSeal, SEAL_USES } from './seal.ts';
+import type { SealOptions } from './seal.ts';
+import type { ApplyOptions } from './apply/command.ts';
+import { UsageError } from './usage-error.ts';
 
 /** Parses a TCP port; commander reports the InvalidArgumentError as one line and exit code 2. */
 export function parsePort(value: string): number {
@@ -46,7 +50,11 @@ export function buildProgram(): Command {
     .option('-d, --data-dir <dir>', 'directory for databases and keys (default: KEYWAY_DATA_DIR or ./.keyway-data)')
     .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
     .option('--demo', 'also start the bundled Azure DevOps and Entra ID emulator and configure it')
-    .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean }) => runStart(opts));
+    .addOption(new Option('--emulator-port <port>', "--demo: the emulator's first port; it uses four consecutive ports (default: random)").argParser(parsePort))
+    .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean; emulatorPort?: number }) => {
+      if (opts.emulatorPort !== undefined && !opts.demo) throw new UsageError('--emulator-port needs --demo');
+      await runStart(opts);
+    });
 
   program
     .command('server')
@@ -60,8 +68,10 @@ export function buildProgram(): Command {
     .description('Run a runner: registers once with an exchange token, then connects out to the management plane')
     .addOption(new Option('-s, --server <url>', 'management plane URL (needed for the first registration)').argParser(parseHttpUrl))
     .option('-t, --exchange-token <token>', 'one-time exchange token from the admin (first registration only)')
-    .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ./.keyway-data)')
-    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string }) => runRunner(opts));
+    .option('-d, --data-dir <dir>', 'directory for the runner key, registration and credential store (default: KEYWAY_DATA_DIR or ~/.local/share/keyway/runner)')
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on GET /metrics at this port (on KEYWAY_HOST); off by default').argParser(parsePort))
+    .option('--replica', "join a runner that already runs elsewhere, as one more replica on the shared PostgreSQL store (KEYWAY_RUNNER_DATABASE_URL), with copies of its runner-key.json and runner-registration.json")
+    .action(async (opts: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean; metricsPort?: number }) => runRunner(opts));
 
   program
     .command('migrate')
@@ -137,10 +147,83 @@ export function buildProgram(): Command {
       process.exitCode = result.exitCode;
     });
 
+  program
+    .command('seal')
+    .description("Seal a secret for a runner (HPKE to its public key; docs/sealing.md) and print the sealed value, for API clients and automation")
+    .addOption(new Option('--for <use>', 'what the value is for').choices([...SEAL_USES]).makeOptionMandatory())
+    .option('-r, --runner <id>', 'the runner the value is for (its public key is fetched from the server)')
+    .option('--id <id>', 'the record the value belongs to: integration (client-secret, pat), app connection, or sync; made up for client-secret and app-connection when omitted')
+    .option('--user <id>', 'pat: the user the PAT belongs to')
+    .option('-f, --file <path>', 'read the secret from this file instead of standard input')
+    .option('--public-key <key>', "the runner's public key (base64url), instead of fetching it")
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: SealOptions) => {
+      await runSeal(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
+  program
+    .command('apply')
+    .description('Make Keyway match a keyway.yaml (runners\' integrations, projects, members, app connections, syncs): prints the plan, then applies it; secrets come from environment variables or files and are sealed here')
+    .requiredOption('-f, --file <path>', 'the keyway.yaml to apply')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--prune', 'also delete what the file does not name under the runners and projects it declares')
+    .option('-y, --yes', 'do not ask before applying (asked only on a terminal)')
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: ApplyOptions) => {
+      const { runApply } = await import('./apply/command.ts');
+      await runApply(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
+  program
+    .command('export')
+    .description('Print the organization as a keyway.yaml for keyway apply (secrets and values as environment variable references)')
+    .option('--schema', "print the keyway.yaml JSON Schema instead (for editors)")
+    .addOption(new Option('-s, --server <url>', 'Keyway URL (default: KEYWAY_SERVER_URL or KEYWAY_PUBLIC_URL); the API token comes from KEYWAY_API_TOKEN').argParser(parseHttpUrl))
+    .action(async (opts: { server?: string; schema?: boolean }) => {
+      const { runExport } = await import('./apply/command.ts');
+      await runExport(opts, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+    });
+
+  program
+    .command('backup')
+    .description('Back up the embedded SQLite databases (online: consistent while Keyway serves) and the key files into an empty directory; PostgreSQL: use pg_dump')
+    .requiredOption('--to <dir>', 'a new or empty directory for the backup (created with mode 0700)')
+    .option('-d, --data-dir <dir>', 'data directory to back up (default: KEYWAY_DATA_DIR or ./.keyway-data; a runner machine: ~/.local/share/keyway/runner)')
+    .action(async (opts: { to: string; dataDir?: string }) => {
+      const [{ runBackup }, { loadConfig }, { resolve }] = await Promise.all([import('./backup.ts'), import('../config/config.ts'), import('node:path')]);
+      const config = loadConfig(process.env, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined });
+      process.stdout.write(`backing up ${config.dataDir} into ${resolve(opts.to)}\n`);
+      const manifest = await runBackup(config, resolve(opts.to), (line) => process.stdout.write(`${line}\n`));
+      for (const missing of manifest.notIncluded) process.stdout.write(`  not included: ${missing}\n`);
+      process.stdout.write(`backup complete: ${manifest.files.length} file(s); it holds the keys that read every stored credential: keep it as safe as the keys themselves\n`);
+    });
+
+  program
+    .command('restore')
+    .description('Restore a keyway backup into a new data directory (stop Keyway first; never over existing files), then check that the keys open the store')
+    .requiredOption('--from <dir>', 'a directory written by keyway backup')
+    .option('-d, --data-dir <dir>', 'data directory to restore into (default: KEYWAY_DATA_DIR or ./.keyway-data)')
+    .action(async (opts: { from: string; dataDir?: string }) => {
+      const [{ runRestore }, { loadConfig }, { resolve }] = await Promise.all([import('./backup.ts'), import('../config/config.ts'), import('node:path')]);
+      const config = loadConfig(process.env, { dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined });
+      process.stdout.write(`restoring ${resolve(opts.from)} into ${config.dataDir}\n`);
+      await runRestore(config, resolve(opts.from), (line) => process.stdout.write(`${line}\n`));
+      process.stdout.write('restore complete: start Keyway on this data directory\n');
+    });
+
   return program;
 }
 
+/** Traces go out by OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set. */
+async function startTracingIfConfigured(command: string | undefined): Promise<void> {
+  if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()) return;
+  if (!['start', 'server', 'runner', 'emulator'].includes(command ?? '')) return;
+  const { startTracing } = await import('../telemetry/tracing.ts');
+  startTracing({ serviceName: command === 'start' ? 'keyway' : `keyway-${command}` });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  await startTracingIfConfigured(argv[2]);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -150,7 +233,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof AdminCommandError) {
+    if (err instanceof ConfigError || err instanceof KeyConfigError || err instanceof UsageError) {
       process.stderr.write(`keyway: ${err.message}\n`);
       process.exitCode = 2;
       return;

@@ -82,6 +82,7 @@ export async function buildManagementPlane(
     allowInsecureHosts: config.allowInsecureHosts,
     entraAuthorityUrl: config.entraAuthorityUrl,
     azureDevOpsServicesUrl: config.azureDevOpsServicesUrl,
+    azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl,
     azureDevOpsApp: { clientId: config.azureDevOpsClientId, clientSecret: config.azureDevOpsClientSecret },
     environmentLimits: { environmentsPerUser: config.environments.perUser, clonesPerUser: config.environments.clonesPerUser },
     identity: {

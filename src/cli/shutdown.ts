@@ -1,4 +1,5 @@
 import type { Logger } from '../logging/logger.ts';
+import { flushTracing } from '../telemetry/spans.ts';
 
 /** Closes resources once on SIGINT/SIGTERM; a second signal exits at once. */
 export function onShutdown(logger: Logger, close: () => Promise<void>): void {
@@ -7,7 +8,9 @@ export function onShutdown(logger: Logger, close: () => Promise<void>): void {
     if (closing) process.exit(1);
     closing = true;
     logger.info({ signal }, 'shutting down');
-    close().then(
+    close()
+      .finally(() => flushTracing())
+      .then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'error during shutdown');

@@ -3,10 +3,12 @@ import { createLogger } from '../logging/logger.ts';
 import { buildManagementPlane, ensureDataDir, openManagementDatabase, openRunnerStore, managementDatabaseUrl } from './planes.ts';
 import { onShutdown } from './shutdown.ts';
 import { endpointsFromConfig } from './endpoints.ts';
-import { loadRegistration } from '../runner/identity.ts';
+import { rm } from 'node:fs/promises';
+import { loadRegistration, runnerPaths } from '../runner/identity.ts';
+import { ManagementApiError } from '../runner/management-client.ts';
 import { startRunnerRuntime } from '../runner/runtime.ts';
 import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
-import { configureDemo, startDemoEmulator } from './demo.ts';
+import { configureDemo, startDemoEmulator, writeDemoDetails } from './demo.ts';
 import { PUBLIC_URL_SETTING } from './admin.ts';
 
 export interface StartOptions {
@@ -14,6 +16,8 @@ export interface StartOptions {
   dataDir?: string;
   host?: string;
   demo?: boolean;
+  /** --demo: the emulator's first port (it takes four); default random. */
+  emulatorPort?: number;
 }
 
 /** `keyway start`: both planes in one process on SQLite under the data directory. */
@@ -21,7 +25,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   let config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
-  const demo = options.demo ? await startDemoEmulator() : undefined;
+  const demo = options.demo ? await startDemoEmulator({ port: options.emulatorPort }) : undefined;
   if (demo) config = { ...config, ...demo.overrides };
 
   const management = await openManagementDatabase(managementDatabaseUrl(config));
@@ -51,22 +55,42 @@ export async function runStart(options: StartOptions): Promise<void> {
   if (!(await loadRegistration(config.dataDir)) && admin) {
     exchangeToken = (await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true })).exchangeToken;
   }
-  const runner = await startRunnerRuntime({
-    dataDir: config.dataDir,
-    store: runnerStore,
-    logger: logger.child({ plane: 'runner' }),
-    serverUrl: localUrl,
-    exchangeToken,
-    local: true,
-    allowInsecureHosts: config.allowInsecureHosts,
-    endpoints: endpointsFromConfig(config),
-    environmentOptions: environmentOptionsFromConfig(config.environments),
-  });
-  const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`];
+  const startLocalRunner = (token: string | undefined) =>
+    startRunnerRuntime({
+      dataDir: config.dataDir,
+      store: runnerStore,
+      logger: logger.child({ plane: 'runner' }),
+      serverUrl: localUrl,
+      exchangeToken: token,
+      local: true,
+      allowInsecureHosts: config.allowInsecureHosts,
+      endpoints: endpointsFromConfig(config),
+      environmentOptions: environmentOptionsFromConfig(config.environments),
+      onRevoked: () => logger.error('the built-in runner "local" was revoked: restart keyway start to register a new one'),
+    });
+  const notices: string[] = [];
+  let runner;
+  try {
+    runner = await startLocalRunner(exchangeToken);
+  } catch (err) {
+    // An admin revoked the built-in runner: register a new one in its place rather than serve
+    // without a runner. Its repository access has to be configured again.
+    if (!(err instanceof ManagementApiError && err.status === 401 && admin)) throw err;
+    await rm(runnerPaths(config.dataDir).registration, { force: true });
+    const replacement = await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true });
+    runner = await startLocalRunner(replacement.exchangeToken);
+    notices.push(`The built-in runner "local" had been revoked: registered a new local runner (${runner.registration.runnerId}). Configure its repository access again under Runners → local.`);
+    logger.warn({ runnerId: runner.registration.runnerId }, 'the built-in runner had been revoked; registered a new local runner');
+  }
+  const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`, ...notices];
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
     lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes; \`keyway admin link\` prints another):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
-    if (demo) lines.push(...(await configureDemo(core, demo.emulator, admin)));
+    if (demo) {
+      lines.push(...(await configureDemo(core, demo.emulator, admin, config.dataDir)));
+      const details = await writeDemoDetails(config.dataDir, demo.emulator, demo.servicePrincipal);
+      lines.push('', ...details.lines, `  (also in ${details.file})`);
+    }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -7,6 +7,8 @@ export interface ControlRequest<P = unknown> {
   kind: string;
   payload: P;
   deadlineAt: string;
+  /** W3C trace context (traceparent, tracestate) of the caller, when tracing is on: the runner's span joins its trace. */
+  traceContext?: Record<string, string>;
 }
 
 export interface ControlFailure {

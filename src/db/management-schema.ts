@@ -162,7 +162,15 @@ export interface ManagementDB {
     deadline_at: string;
     dispatched_at: string | null;
     answered_at: string | null;
+    /** The replica that must take the request; null: any replica of the runner. */
+    replica_id: string | null;
+    /** The replica that took it. */
+    claimed_by: string | null;
+    /** JSON of the caller's W3C trace context headers, when tracing is on. */
+    trace_context: string | null;
   };
+  runner_replicas: { runner_id: string; replica_id: string; first_seen_at: string; last_seen_at: string };
+  runner_affinities: { runner_id: string; affinity_key: string; replica_id: string; created_at: string };
   oauth_states: {
     state_hash: string;
     session_id: string;

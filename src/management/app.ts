@@ -48,6 +48,8 @@ import { CONTROL_PATHS } from '../control/protocol.ts';
 import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
+import { registerSealedComparisonRoutes } from './apply/routes.ts';
+import { registerRunnerReplicasRoute, registerRunnerSettingsRoute } from './runners/settings-route.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -71,6 +73,8 @@ export interface ManagementAppOptions {
   azureDevOpsApp?: { clientId?: string; clientSecret?: string };
   /** KEYWAY_ENVIRONMENTS_PER_USER / KEYWAY_CLONES_PER_USER. */
   environmentLimits?: Partial<EnvironmentLimits>;
+  /** KEYWAY_AZURE_DEVOPS_VSSPS_URL, told to runners so they can check they use the same. */
+  azureDevOpsVsspsUrl?: string;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -210,7 +214,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
   });
   registerScmIntegrationRoutes(app, { integrations, audit });
-  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl });
+  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
   registerOAuthRoutes(app, { oauth, audit });
   const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl, limits: options.environmentLimits });
   registerEnvironmentRoutes(app, { environments, audit });
@@ -218,6 +222,13 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger,
     mayCreateProjects: async (user) => organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),
   });
+  registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
+  registerRunnerReplicasRoute(app, control);
+  registerRunnerSettingsRoute(app, () => ({
+    ...(options.azureDevOpsServicesUrl ? { azureDevOpsServicesUrl: options.azureDevOpsServicesUrl } : {}),
+    ...(options.azureDevOpsVsspsUrl ? { azureDevOpsVsspsUrl: options.azureDevOpsVsspsUrl } : {}),
+    allowInsecureHosts: options.allowInsecureHosts ?? false,
+  }));
   const pruner = setInterval(() => {
     void control.prune().catch(() => undefined);
     void identity.prune().catch(() => undefined);

@@ -31,6 +31,27 @@ describe('OpenAPI document and default-closed routes', () => {
     }
   });
 
+  it('describes every sealed field with its associated data and a pointer to docs/sealing.md', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as OpenApiDoc;
+    const found: string[] = [];
+    const visit = (node: unknown, where: string): void => {
+      if (!node || typeof node !== 'object') return;
+      const properties = (node as { properties?: Record<string, { description?: string }> }).properties;
+      for (const [name, schema] of Object.entries(properties ?? {})) {
+        if (/^sealed[A-Z]/.test(name)) {
+          found.push(`${where} ${name}`);
+          assert.match(schema.description ?? '', /docs\/sealing\.md/, `${where} ${name} points to the sealing document`);
+          assert.match(schema.description ?? '', /associated data "[^"]+"/, `${where} ${name} names its associated data`);
+        }
+      }
+      for (const [key, child] of Object.entries(node)) visit(child, key.startsWith('/') ? key : where);
+    };
+    visit(doc.paths, '');
+    for (const expected of ['sealedClientSecret', 'sealedAccessToken', 'sealedValues', 'sealedToken']) {
+      assert.ok(found.some((f) => f.endsWith(` ${expected}`)), `${expected} is described (found: ${found.join(', ')})`);
+    }
+  });
+
   it('answers 401 to an anonymous call of every route not explicitly public', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as OpenApiDoc;
     const publicRoutes = new Set(['POST /api/v1/auth/sign-in', 'POST /api/v1/auth/link', 'POST /api/v1/runner/exchange', 'GET /api/v1/oauth/callback/{integrationId}', 'GET /organization/app-connections/azure-devops/oauth/callback',

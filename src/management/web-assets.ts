@@ -25,6 +25,8 @@ export async function registerWebAssets(app: FastifyInstance): Promise<void> {
     });
 
     if (!dist) {
+      // Said at start, not only to the first person who opens the page.
+      app.log.warn('the web interface is not built, so / only points at the API: run npm run build:web (an installed package ships it built) and restart');
       scope.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(FALLBACK_PAGE));
       return;
     }

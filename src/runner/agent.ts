@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger.ts';
 import { POLL_WAIT_SECONDS } from '../control/protocol.ts';
+import { withRemoteParent } from '../telemetry/spans.ts';
 import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
 import { ManagementApiError } from './management-client.ts';
 import type { ManagementClient } from './management-client.ts';
@@ -25,6 +26,8 @@ export interface RunnerAgentOptions {
   waitSeconds?: number;
   /** Called when the management plane says this runner's token is no longer valid (revoked). */
   onRevoked?: () => void;
+  /** Sees each control request this process takes, before its handler runs (tests, diagnostics). */
+  observe?: (request: ControlRequest) => void;
 }
 
 /**
@@ -40,13 +43,16 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
   let loop: Promise<void> | undefined;
 
   async function handle(request: ControlRequest): Promise<void> {
+    options.observe?.(request);
     const handler = handlers[request.kind];
     let answer: ControlAnswer;
     if (!handler) {
       answer = { ok: false, error: { code: 'unknown_request', message: `this runner does not know how to "${request.kind}"; upgrade the runner` } };
     } else {
       try {
-        answer = { ok: true, result: (await handler(request.payload, request)) ?? null };
+        // The handler's work joins the trace of whoever asked (the control request carries its context).
+        const result = await withRemoteParent(request.traceContext, `control ${request.kind}`, { 'keyway.control.kind': request.kind, 'keyway.control.request_id': request.id }, () => handler(request.payload, request));
+        answer = { ok: true, result: result ?? null };
       } catch (err) {
         if (err instanceof HandlerError) {
           answer = { ok: false, error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } };

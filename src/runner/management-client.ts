@@ -3,6 +3,8 @@ import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
 import { environmentProgressPath } from '../control/environments.ts';
 import type { EnvironmentProgressReport } from '../control/environments.ts';
 import { VERSION } from '../version.ts';
+import { RUNNER_REPLICAS_PATH, RUNNER_SETTINGS_PATH } from '../control/runner-settings.ts';
+import type { SharedSettings } from '../control/runner-settings.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
 
 export class ManagementApiError extends Error {
@@ -22,7 +24,7 @@ async function failure(res: Response): Promise<ManagementApiError> {
 }
 
 /** The runner's HTTP client for the management plane: the only way it talks to it. */
-export function createManagementClient(serverUrl: string, runnerToken?: string) {
+export function createManagementClient(serverUrl: string, runnerToken?: string, replicaId?: string) {
   const base = serverUrl.replace(/\/+$/, '');
   const headers = (json = false): Record<string, string> => ({
     ...(runnerToken ? { authorization: `Bearer ${runnerToken}` } : {}),
@@ -51,12 +53,27 @@ export function createManagementClient(serverUrl: string, runnerToken?: string) 
       if (!res.ok) throw await failure(res);
       return (await res.json()) as RunnerIntegration;
     },
+    /** The runner's replicas as the management plane sees them (empty when it predates replicas). */
+    async replicas(): Promise<{ replicaId: string; lastSeenAt: string; live: boolean }[]> {
+      const res = await fetch(`${base}${RUNNER_REPLICAS_PATH}`, { headers: headers() });
+      if (res.status === 404) return [];
+      if (!res.ok) throw await failure(res);
+      return ((await res.json()) as { replicas: { replicaId: string; lastSeenAt: string; live: boolean }[] }).replicas;
+    },
+    /** undefined when the management plane predates the settings check. */
+    async settings(): Promise<Partial<SharedSettings> | undefined> {
+      const res = await fetch(`${base}${RUNNER_SETTINGS_PATH}`, { headers: headers() });
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw await failure(res);
+      return (await res.json()) as Partial<SharedSettings>;
+    },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
       const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
       if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
-      const res = await fetch(`${base}${CONTROL_PATHS.poll}?wait=${waitSeconds}`, { headers: headers(), signal });
+      const replica = replicaId ? `&replica=${encodeURIComponent(replicaId)}` : '';
+      const res = await fetch(`${base}${CONTROL_PATHS.poll}?wait=${waitSeconds}${replica}`, { headers: headers(), signal });
       if (!res.ok) throw await failure(res);
       return ((await res.json()) as { requests: ControlRequest[] }).requests;
     },

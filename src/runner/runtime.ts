@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
+import type { ControlRequest } from '../control/protocol.ts';
 import type { RunnerStore } from '../cli/planes.ts';
 import type { AzureDevOpsEndpoints } from '../azure-devops/endpoints.ts';
 import { createRunnerAgent } from './agent.ts';
@@ -6,7 +10,7 @@ import type { Handler, RunnerAgent } from './agent.ts';
 import { createCredentialStore } from './credentials/store.ts';
 import { createFieldCrypto } from './keys/field-crypto.ts';
 import { createManagementClient } from './management-client.ts';
-import { loadRegistration, loadRunnerKey, saveRegistration } from './identity.ts';
+import { loadRegistration, loadRunnerKey, runnerPaths, saveRegistration } from './identity.ts';
 import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
@@ -24,6 +28,10 @@ import type { TokenService, TokenServiceOptions } from './oauth/tokens.ts';
 import type { CredentialStore } from './credentials/store.ts';
 import { startEnvironments } from './environments/service.ts';
 import type { EnvironmentServiceOptions, Environments } from './environments/service.ts';
+import { createSealedComparisonHandler } from './apply/compare.ts';
+import { settingsDifferences } from '../control/runner-settings.ts';
+import type { SharedSettings } from '../control/runner-settings.ts';
+import { createSyncStore } from './syncs/store.ts';
 
 export interface RunnerRuntimeOptions {
   dataDir: string;
@@ -44,10 +52,22 @@ export interface RunnerRuntimeOptions {
       'socketPath' | 'progressIntervalMs' | 'grantCacheMs' | 'stallTimeoutMs' | 'cloneTimeoutMs' | 'maxEnvironments' | 'maxClones' | 'idleTimeoutMs' | 'maintenanceIntervalMs' | 'workspacesDir' | 'isolation'
     >
   >;
+  /** This runner's view of the settings it must share with the management plane; checked at start when given. */
+  sharedSettings?: SharedSettings;
+  /**
+   * This process joins a runner identity that other replicas already use (same key, registration and
+   * PostgreSQL store): it never registers, and never publishes a key of its own. Without it, a
+   * process that finds another live replica of its runner refuses to start.
+   */
+  replica?: boolean;
+  /** Sees each control request this process takes (tests: which replica handled what). */
+  observeRequests?: (request: ControlRequest) => void;
 }
 
 export interface RunnerRuntime {
   registration: RunnerRegistration;
+  /** This process among the runner's replicas: stable for a machine and data directory. */
+  replicaId: string;
   agent: RunnerAgent;
   tokens: TokenService;
   credentials: CredentialStore;
@@ -71,11 +91,17 @@ export class RunnerRegistrationError extends Error {
 export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise<RunnerRuntime> {
   const { keyPair } = await loadRunnerKey(options.dataDir);
   let registration = await loadRegistration(options.dataDir);
-  if (registration && options.local && options.serverUrl && normalize(options.serverUrl) !== registration.serverUrl) {
+  // The built-in runner follows its process's port; a replica may reach the management plane at another address than the first.
+  if (registration && (options.local || options.replica) && options.serverUrl && normalize(options.serverUrl) !== registration.serverUrl) {
     registration = { ...registration, serverUrl: normalize(options.serverUrl) };
     await saveRegistration(options.dataDir, registration);
   } else if (registration && options.serverUrl && normalize(options.serverUrl) !== normalize(registration.serverUrl)) {
     throw new RunnerRegistrationError(`this data directory belongs to a runner registered with ${registration.serverUrl}; use another --data-dir for ${options.serverUrl}`);
+  }
+  if (!registration && options.replica) {
+    throw new RunnerRegistrationError(
+      `a replica joins a registered runner, but ${runnerPaths(options.dataDir).registration} is missing: copy runner-key.json and runner-registration.json from the first replica's data directory into ${options.dataDir} (and use the same data keys: its encryption-keys file or KEYWAY_ENCRYPTION_KEYS)`,
+    );
   }
   if (!registration) {
     if (!options.serverUrl || !options.exchangeToken) {
@@ -87,8 +113,21 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     options.logger.info({ runnerId: registration.runnerId, name: registration.name }, 'runner registered');
   }
 
-  const client = createManagementClient(registration.serverUrl, registration.runnerToken);
+  const replicaId = replicaIdFor(options.dataDir);
+  const client = createManagementClient(registration.serverUrl, registration.runnerToken, replicaId);
   const self = await client.self();
+  if (options.replica && self.publicKey !== keyPair.publicKey) {
+    throw new RunnerRegistrationError(`this replica's runner-key.json is not the key runner "${self.name}" uses: copy runner-key.json from the first replica (a replica never publishes a key of its own, which would make every sealed secret unreadable to the others)`);
+  }
+  if (!options.replica && !options.local) {
+    const others = (await client.replicas()).filter((r) => r.replicaId !== replicaId && r.live);
+    if (others.length) throw new RunnerRegistrationError(`another replica of runner "${self.name}" is running (${others.map((r) => r.replicaId).join(', ')}): start this one with --replica to join it (shared PostgreSQL store, same keys), or stop the other first`);
+  }
+  if (options.sharedSettings) {
+    const theirs = await client.settings();
+    const differences = theirs ? settingsDifferences(theirs, options.sharedSettings) : [];
+    if (differences.length) throw new RunnerRegistrationError(`this runner and the management plane must use the same settings: ${differences.join('; ')}. Set the same value on both and start again`);
+  }
   if (self.publicKey !== keyPair.publicKey) {
     // The key file was replaced (lost disk, deliberate rotation): secrets sealed to the old key are gone.
     const published = await client.publishPublicKey(keyPair.publicKey);
@@ -124,11 +163,13 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
+    ...createSealedComparisonHandler({ privateKey: keyPair.privateKey, credentials, syncs: createSyncStore(options.store.database.db, crypto) }),
   };
-  const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
+  const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked, observe: options.observeRequests });
   agent.start();
   return {
     registration,
+    replicaId,
     agent,
     tokens,
     credentials,
@@ -140,6 +181,11 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       await environments.stop();
     },
   };
+}
+
+/** The replica id of a data directory on this machine (the same machine and directory the environments' workspaces live in). */
+export function replicaIdFor(dataDir: string): string {
+  return `rep_${createHash('sha256').update(`${hostname()}:${resolve(dataDir)}`).digest('base64url').slice(0, 22)}`;
 }
 
 function normalize(url: string): string {

@@ -54,7 +54,8 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     await emu.world.createRepository('contoso', 'Web', 'web', { commits: 200, createdBy: adoUser.id });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     canaries.watch(registered.clientSecret, 'oauth client secret');
-    plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
+    // The runner process below checks at start that it uses the management plane's Azure DevOps endpoints.
+    plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services, azureDevOpsVsspsUrl: emu.urls.vssps });
     canaries.source('logs', 'management plane log', () => plane.logs.text);
     canaries.database('management database', plane.database.db as never, plane.database.schema);
     env = { KEYWAY_ALLOW_INSECURE_HOSTS: 'true', KEYWAY_AZURE_DEVOPS_SERVICES_URL: emu.urls.services, KEYWAY_AZURE_DEVOPS_VSSPS_URL: emu.urls.vssps, KEYWAY_LOG_LEVEL: 'info', KEYWAY_DATA_DIR: dataDir };

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
+import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
 const Method = Type.Union([Type.Literal('oauth'), Type.Literal('access-token'), Type.Literal('client-secret')]);
@@ -54,11 +55,11 @@ export const ConnectionSchema = Type.Object({
 const credentialFields = {
   organization: Type.Optional(Str(100, 'Azure DevOps organization name (dev.azure.com/{organization}); required for client-secret, optional for access-token')),
   accessToken: Type.Optional(Str(2000, 'access-token: the PAT. Sealed to the runner key at once; never stored here, logged or returned')),
-  sealedAccessToken: Type.Optional(Str(6000, 'access-token: the PAT sealed in the browser to the runner key (hpke1.…), aad app-connection:{id}:secret')),
+  sealedAccessToken: Type.Optional(Str(6000, sealedFieldDescription('access-token: the PAT', 'app-connection:{id}:secret'))),
   tenantId: Type.Optional(Str(100, 'client-secret and oauth: Directory (tenant) ID')),
   clientId: Type.Optional(Str(100, 'client-secret: Application (client) ID')),
   clientSecret: Type.Optional(Str(1000, "client-secret: the secret's Value. Sealed to the runner key at once; never stored here, logged or returned")),
-  sealedClientSecret: Type.Optional(Str(6000, 'client-secret: sealed in the browser (hpke1.…), aad app-connection:{id}:secret')),
+  sealedClientSecret: Type.Optional(Str(6000, sealedFieldDescription("client-secret: the secret's Value", 'app-connection:{id}:secret'))),
 };
 
 export const CreateConnectionBody = Type.Object(

@@ -24,11 +24,14 @@ import type {
 } from '../../control/environments.ts';
 import { newId } from '../identity/tokens.ts';
 import type { RunnerPrincipal, UserPrincipal } from '../identity/principal.ts';
-import type { ControlChannel } from '../runners/control.ts';
+import type { Affinity, ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { createEnvironmentStore } from './store.ts';
 import type { EnvironmentRow } from './store.ts';
+
+/** An environment's workspace is on the runner replica that cloned it: later requests follow it there. */
+const workspaceOf = (environmentId: string, mode: Affinity['mode']): Affinity => ({ key: `environment:${environmentId}`, mode });
 
 export interface EnvironmentServiceDeps {
   db: Kysely<ManagementDB>;
@@ -175,7 +178,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   async function refresh(row: EnvironmentRow): Promise<EnvironmentRow> {
     if (row.status !== 'cloning' || now().getTime() - Date.parse(row.updated_at) < staleAfterMs) return row;
     try {
-      const answer = await deps.control.call<EnvironmentStatusResult>(row.runner_id, ENVIRONMENT_REQUESTS.status, { environmentId: row.id }, { timeoutMs: 5_000 });
+      const answer = await deps.control.call<EnvironmentStatusResult>(row.runner_id, ENVIRONMENT_REQUESTS.status, { environmentId: row.id }, { timeoutMs: 5_000, affinity: workspaceOf(row.id, 'follow') });
       const { exists: _exists, ...report } = answer;
       if (report.status !== 'cloning') await store.applyReport(row.id, row.runner_id, report);
       else await store.setStatus(row.id, 'cloning');
@@ -256,13 +259,13 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         ...(checkout ? { pullRequestCheckout: checkout } : {}),
       };
       try {
-        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, { timeoutMs: deps.createTimeoutMs ?? 45_000 });
+        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, { timeoutMs: deps.createTimeoutMs ?? 45_000, affinity: workspaceOf(row.id, 'claim') });
         await store.setWorkspacePath(row.id, created.workspacePath);
       } catch (err) {
         await store.delete(row.id);
         // No answer (timeout, runner gone mid-request): the runner may have started anyway; clean up there.
         if (err instanceof ApiError && (err.code === 'runner_timeout' || err.code === 'runner_offline')) {
-          await deps.control.enqueue(runner.id, ENVIRONMENT_REQUESTS.delete, { environmentId: row.id, userId: user.userId }).catch(() => undefined);
+          await deps.control.enqueue(runner.id, ENVIRONMENT_REQUESTS.delete, { environmentId: row.id, userId: user.userId }, undefined, workspaceOf(row.id, 'release')).catch(() => undefined);
         }
         throw runnerError(err, integrationRow.id);
       }
@@ -287,13 +290,13 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
       await store.setStatus(row.id, 'deleting');
       const payload = { environmentId: row.id, userId: row.user_id };
       try {
-        await deps.control.call(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, { timeoutMs: 30_000 });
+        await deps.control.call(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, { timeoutMs: 30_000, affinity: workspaceOf(row.id, 'release') });
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         // A revoked runner will never run anything again: its workspaces are gone with it.
         if (err.code !== 'runner_revoked' && err.code !== 'not_found') {
           if (err.code !== 'runner_offline' && err.code !== 'runner_timeout') throw err;
-          await deps.control.enqueue(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload);
+          await deps.control.enqueue(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, undefined, workspaceOf(row.id, 'release'));
           return 'queued';
         }
       }

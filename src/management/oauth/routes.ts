@@ -8,6 +8,7 @@ import type { UserPrincipal } from '../identity/principal.ts';
 import { asUser } from '../identity/principal.ts';
 import { CALLBACK_HEADERS, CALLBACK_SCRIPT, callbackPage } from './callback-page.ts';
 import type { OAuthService } from './service.ts';
+import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
@@ -139,7 +140,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
             integrationId: Str(100),
             organization: Type.String({ minLength: 1, maxLength: 200, description: 'Organization (Services) or collection (Server) the token is for' }),
             token: Type.Optional(Type.String({ maxLength: 1000, description: 'Plaintext; sealed to the runner key at once' })),
-            sealedToken: Type.Optional(Type.String({ maxLength: 4000, description: 'Sealed in the browser, aad scm-integration:{integrationId}:user:{userId}:pat' })),
+            sealedToken: Type.Optional(Type.String({ maxLength: 4000, description: sealedFieldDescription('The PAT', 'scm-integration:{integrationId}:user:{userId}:pat') })),
             expiresAt: Type.Optional(Str(40)),
           },
           { additionalProperties: false },

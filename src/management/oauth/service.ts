@@ -20,6 +20,8 @@ export interface OAuthServiceDeps {
   control: Pick<ControlChannel, 'call'>;
   integrations: Pick<ScmIntegrationService, 'getRow' | 'toRunnerIntegration'>;
   publicUrl: () => string;
+  /** KEYWAY_AZURE_DEVOPS_SERVICES_URL: where dev.azure.com really is (the emulator in demo mode), for PAT links. */
+  azureDevOpsServicesUrl?: string;
   now?: () => Date;
 }
 
@@ -70,7 +72,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       const organization = input.organization?.trim();
       const patLink =
         integration.patEnabled && organization
-          ? patCreationLink({ kind: integration.kind, origin: integration.origin, organization, virtualDirectory: integration.virtualDirectory, collection: organization })
+          ? patCreationLink({ kind: integration.kind, origin: integration.kind === 'services' && deps.azureDevOpsServicesUrl ? deps.azureDevOpsServicesUrl : integration.origin, organization, virtualDirectory: integration.virtualDirectory, collection: organization })
           : undefined;
       return {
         authenticated: answer.authenticated,

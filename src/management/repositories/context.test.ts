@@ -346,7 +346,8 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.match(body.errorMessage, /connect first/);
         assert.equal(body.authentication.integrationId, bed.servicesIntegrationId);
         assert.match(body.authentication.supportsOauth2.authUrl, new RegExp(`/api/v1/oauth/authorize/${bed.servicesIntegrationId}`));
-        assert.equal(body.authentication.supportsPat.createUrl, `https://dev.azure.com/${ORG}/_usersSettings/tokens`);
+        // The PAT page is where KEYWAY_AZURE_DEVOPS_SERVICES_URL says Azure DevOps Services is (here the emulator).
+        assert.equal(body.authentication.supportsPat.createUrl, `${bed.emu.urls.services}/${ORG}/_usersSettings/tokens`);
         // Resolving says the same, as an error.
         const resolved = await bed.resolve(browser, url());
         assert.equal(resolved.statusCode, 409);

@@ -6,6 +6,8 @@ import { statusForFailure } from '../../control/protocol.ts';
 import type { ControlAnswer, ControlRequest } from '../../control/protocol.ts';
 import { newId } from '../identity/tokens.ts';
 import { runnerStatus } from './service.ts';
+import { ONLINE_WINDOW_MS } from '../../control/protocol.ts';
+import { currentTraceHeaders } from '../../telemetry/spans.ts';
 
 const DURABLE_PREFIX = 'dreq';
 /** A queued request handed to a runner and not answered within this time is handed out again. */
@@ -13,6 +15,18 @@ const REDELIVER_AFTER_MS = 2 * 60_000;
 
 export interface CallOptions {
   timeoutMs?: number;
+  affinity?: Affinity;
+}
+
+/**
+ * Something that lives on one replica of a runner (an environment's workspace). `claim`: whichever
+ * replica answers the request holds it from then on; `follow`: the request goes to the replica that
+ * holds it while that replica is live, and to any replica when it is not (which then answers from
+ * the shared store); `release`: like follow, and the holder is forgotten once answered.
+ */
+export interface Affinity {
+  key: string;
+  mode: 'claim' | 'follow' | 'release';
 }
 
 /**
@@ -55,6 +69,51 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     return undefined;
   }
 
+  /** The live replica holding `affinity`, when there is one. */
+  async function targetReplica(runnerId: string, affinity: Affinity | undefined): Promise<string | null> {
+    if (!affinity || affinity.mode === 'claim') return null;
+    const held = await db
+      .selectFrom('runner_affinities')
+      .innerJoin('runner_replicas', (join) => join.onRef('runner_replicas.runner_id', '=', 'runner_affinities.runner_id').onRef('runner_replicas.replica_id', '=', 'runner_affinities.replica_id'))
+      .select(['runner_affinities.replica_id', 'runner_replicas.last_seen_at'])
+      .where('runner_affinities.runner_id', '=', runnerId)
+      .where('runner_affinities.affinity_key', '=', affinity.key)
+      .executeTakeFirst();
+    if (!held) return null;
+    // A replica that died (mid-clone, say) does not hold requests hostage: another answers from the shared store.
+    return now().getTime() - Date.parse(held.last_seen_at) <= ONLINE_WINDOW_MS ? held.replica_id : null;
+  }
+
+  /** The caller's trace context, stored with the request (null when tracing is off). */
+  function traceContext(): string | null {
+    const headers = currentTraceHeaders();
+    return Object.keys(headers).length ? JSON.stringify(headers) : null;
+  }
+
+  /** A replica's sign of life (each poll). */
+  async function seen(runnerId: string, replicaId: string): Promise<void> {
+    const at = now().toISOString();
+    await db
+      .insertInto('runner_replicas')
+      .values({ runner_id: runnerId, replica_id: replicaId, first_seen_at: at, last_seen_at: at })
+      .onConflict((oc) => oc.columns(['runner_id', 'replica_id']).doUpdateSet({ last_seen_at: at }))
+      .execute();
+  }
+
+  async function settleAffinity(runnerId: string, affinity: Affinity | undefined, claimedBy: string | null): Promise<void> {
+    if (!affinity || affinity.mode === 'follow') return;
+    if (affinity.mode === 'release') {
+      await db.deleteFrom('runner_affinities').where('runner_id', '=', runnerId).where('affinity_key', '=', affinity.key).execute();
+      return;
+    }
+    if (!claimedBy) return;
+    await db
+      .insertInto('runner_affinities')
+      .values({ runner_id: runnerId, affinity_key: affinity.key, replica_id: claimedBy, created_at: now().toISOString() })
+      .onConflict((oc) => oc.columns(['runner_id', 'affinity_key']).doUpdateSet({ replica_id: claimedBy }))
+      .execute();
+  }
+
   return {
     /**
      * Sends a request to a runner and waits for its answer. Fails at once when the runner is
@@ -68,15 +127,18 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const deadline = new Date(now().getTime() + timeoutMs);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: deadline.toISOString(), dispatched_at: null, answered_at: null })
+        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: deadline.toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, callOptions.affinity), trace_context: traceContext() })
         .execute();
       events.emit(`runner:${runnerId}`);
       try {
         for (;;) {
-          const row = await db.selectFrom('runner_requests').select(['status', 'response']).where('id', '=', id).executeTakeFirst();
+          const row = await db.selectFrom('runner_requests').select(['status', 'response', 'claimed_by']).where('id', '=', id).executeTakeFirst();
           if (row?.status === 'answered' && row.response) {
             const answer = JSON.parse(row.response) as ControlAnswer<R>;
-            if (answer.ok) return answer.result;
+            if (answer.ok) {
+              await settleAffinity(runnerId, callOptions.affinity, row.claimed_by);
+              return answer.result;
+            }
             throw new ApiError(statusForFailure(answer.error.code), answer.error.code, answer.error.message, answer.error.field);
           }
           const remaining = deadline.getTime() - Date.now();
@@ -95,19 +157,23 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
      * Queues a request that outlives this call (e.g. "delete these credentials"): the runner gets it
      * whenever it next connects, until `ttlMs` passes.
      */
-    async enqueue(runnerId: string, kind: string, payload: unknown, ttlMs = 7 * 24 * 3600_000): Promise<string> {
+    async enqueue(runnerId: string, kind: string, payload: unknown, ttlMs = 7 * 24 * 3600_000, affinity?: Affinity): Promise<string> {
       const id = newId(DURABLE_PREFIX);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: new Date(now().getTime() + ttlMs).toISOString(), dispatched_at: null, answered_at: null })
+        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: new Date(now().getTime() + ttlMs).toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, affinity), trace_context: traceContext() })
         .execute();
       events.emit(`runner:${runnerId}`);
       return id;
     },
 
-    /** The runner's long-poll: claims pending requests, waiting up to `waitMs` for one to arrive. */
-    async poll(runnerId: string, waitMs: number, signal?: AbortSignal): Promise<ControlRequest[]> {
+    /**
+     * The runner's long-poll: claims pending requests, waiting up to `waitMs` for one to arrive. A
+     * replica (`replicaId`) takes requests meant for any replica and those meant for it.
+     */
+    async poll(runnerId: string, waitMs: number, signal?: AbortSignal, replicaId?: string): Promise<ControlRequest[]> {
       const until = Date.now() + waitMs;
+      if (replicaId) await seen(runnerId, replicaId);
       for (;;) {
         // A poll whose runner hung up must not claim anything: the answer would go to a closed socket.
         if (signal?.aborted) return [];
@@ -119,7 +185,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
         // queued work is delivered at least once, and its handlers are idempotent.
         const rows = await db
           .updateTable('runner_requests')
-          .set({ status: 'dispatched', dispatched_at: at })
+          .set({ status: 'dispatched', dispatched_at: at, claimed_by: replicaId ?? null })
           .where('runner_id', '=', runnerId)
           .where((eb) =>
             eb.or([
@@ -128,10 +194,11 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
             ]),
           )
           .where('deadline_at', '>', at)
-          .returning(['id', 'kind', 'payload', 'deadline_at'])
+          .where((eb) => (replicaId ? eb.or([eb('replica_id', 'is', null), eb('replica_id', '=', replicaId)]) : eb('replica_id', 'is', null)))
+          .returning(['id', 'kind', 'payload', 'deadline_at', 'trace_context'])
           .execute();
         if (rows.length > 0) {
-          return rows.map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload) as unknown, deadlineAt: r.deadline_at }));
+          return rows.map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload) as unknown, deadlineAt: r.deadline_at, ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as Record<string, string> } : {}) }));
         }
         const remaining = until - Date.now();
         if (remaining <= 0 || signal?.aborted) return [];
@@ -165,13 +232,20 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     /** Puts claimed requests back for the next poll (their runner went away before they were sent). */
     async release(runnerId: string, requestIds: string[]): Promise<void> {
       if (requestIds.length === 0) return;
-      await db.updateTable('runner_requests').set({ status: 'pending', dispatched_at: null }).where('runner_id', '=', runnerId).where('id', 'in', requestIds).where('status', '=', 'dispatched').execute();
+      await db.updateTable('runner_requests').set({ status: 'pending', dispatched_at: null, claimed_by: null }).where('runner_id', '=', runnerId).where('id', 'in', requestIds).where('status', '=', 'dispatched').execute();
       events.emit(`runner:${runnerId}`);
     },
 
     /** Calls `listener` when a runner answers a queued request of `kind` (confirmations of purges, for instance). */
     onQueuedAnswer(kind: string, listener: (runnerId: string, requestId: string, answer: ControlAnswer) => Promise<void>): void {
       answerListeners.set(kind, [...(answerListeners.get(kind) ?? []), listener]);
+    },
+
+    seen,
+
+    /** A runner's replicas and when each last polled. */
+    async replicas(runnerId: string) {
+      return db.selectFrom('runner_replicas').selectAll().where('runner_id', '=', runnerId).orderBy('first_seen_at').execute();
     },
 
     /** Deletes requests past their deadline and old answers nobody collected. */

@@ -25,7 +25,7 @@ export const RunnerSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String() });
+const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String(), traceContext: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'W3C trace context of the caller (traceparent, tracestate)' })) });
 
 export interface RunnerRouteDeps {
   runners: RunnerService;
@@ -174,7 +174,13 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       schema: {
         tags: ['runner protocol'],
         summary: 'Long-poll for control requests',
-        querystring: Type.Object({ wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }),
+            replica: Type.Optional(Type.String({ pattern: '^rep_[A-Za-z0-9_-]{8,40}$', description: 'The polling replica of the runner: it also gets requests meant for it alone' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }), ...Errors },
       },
     },
@@ -187,7 +193,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       const hangUp = () => aborted.abort();
       request.raw.socket?.once('close', hangUp);
       reply.raw.once('close', hangUp);
-      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal);
+      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica);
       request.raw.socket?.off('close', hangUp);
       if (requests.length > 0 && (aborted.signal.aborted || request.raw.socket?.destroyed)) {
         // Claimed just as the runner went away: hand them back rather than answer a closed socket.
@@ -195,7 +201,10 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         requests = [];
       }
       // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
-      if (!aborted.signal.aborted) await runners.touch(runner.runnerId);
+      if (!aborted.signal.aborted) {
+        await runners.touch(runner.runnerId);
+        if (request.query.replica) await control.seen(runner.runnerId, request.query.replica);
+      }
       return { requests };
     },
   );

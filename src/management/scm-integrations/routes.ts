@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ScmIntegrationService } from './service.ts';
+import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
 const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
@@ -46,7 +47,7 @@ const OAuthInput = Type.Object(
   {
     clientId: Str(100, 'Application (client) ID'),
     clientSecret: Type.Optional(Str(1000, 'Plaintext; sealed to the runner key at once and never stored or returned')),
-    sealedClientSecret: Type.Optional(Str(4000, 'Sealed in the browser to the runner key (hpke1.…), aad scm-integration:{id}:oauth-client-secret')),
+    sealedClientSecret: Type.Optional(Str(4000, sealedFieldDescription('The client secret', 'scm-integration:{id}:oauth-client-secret'))),
     issuerUrl: Str(2048, 'https://login.microsoftonline.com/{tenant}/v2.0 or .../{tenant}/oauth2/v2.0'),
   },
   { additionalProperties: false },

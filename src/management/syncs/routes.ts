@@ -7,6 +7,7 @@ import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import { MAX_VARIABLES } from './service.ts';
 import type { SyncService } from './service.ts';
+import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -22,7 +23,7 @@ const VariableInput = Type.Object(
   },
   { additionalProperties: false },
 );
-const SealedValues = Type.Optional(Type.String({ maxLength: 2_000_000, description: 'The values sealed in the browser to the runner key (hpke1.…): a JSON object name → value, aad sync:{id}:variables' }));
+const SealedValues = Type.Optional(Type.String({ maxLength: 2_000_000, description: sealedFieldDescription('The values as one JSON object name → value', 'sync:{id}:variables') }));
 
 export const RunSchema = Type.Object({
   id: Type.String(),

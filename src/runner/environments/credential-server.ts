@@ -24,6 +24,9 @@ import { gitCredentialTarget, sameCredentialTarget } from '../../azure-devops/gi
 import type { GitCredentialTarget } from '../../azure-devops/git-remote.ts';
 import { HandlerError } from '../agent.ts';
 import type { AccessToken } from '../oauth/tokens.ts';
+import { SpanKind } from '@opentelemetry/api';
+import { inSpan } from '../../telemetry/spans.ts';
+import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
 
 export const CREDENTIAL_PATH = '/v1/git-credential';
 export const HEALTH_PATH = '/v1/healthz';
@@ -129,11 +132,22 @@ function targetOf(remoteUrl: string): GitCredentialTarget {
  * user's current token, or a status and one line saying what is wrong. Shared by the HTTP socket
  * (curl helper) and the environments' own sockets (git's credential-cache protocol).
  */
-export async function answerCredential(
-  grant: CredentialGrant,
-  asked: Record<string, string>,
-  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>,
-): Promise<{ status: number; body: string }> {
+export function answerCredential(grant: CredentialGrant, asked: Record<string, string>, deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>): Promise<{ status: number; body: string }> {
+  // The span every credential request starts (a trace of its own, or the HTTP socket's child).
+  return inSpan(
+    'git credential get',
+    { 'keyway.environment.id': grant.environmentId },
+    async (span) => {
+      const answer = await answerUntraced(grant, asked, deps);
+      span.setAttribute('keyway.credential.status', answer.status);
+      runnerMetrics.credentialRequests.inc({ status: String(answer.status) });
+      return answer;
+    },
+    SpanKind.SERVER,
+  );
+}
+
+async function answerUntraced(grant: CredentialGrant, asked: Record<string, string>, deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>): Promise<{ status: number; body: string }> {
   if (!asked.path) {
     return { status: 400, body: 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n' };
   }

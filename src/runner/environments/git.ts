@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { redactAzureDevOpsPats } from '../../azure-devops/pat.ts';
 import { createProgressParser } from './progress.ts';
+import { inSpan } from '../../telemetry/spans.ts';
 import type { CloneProgress } from './progress.ts';
 
 export interface GitOutcome {
@@ -86,6 +87,12 @@ export function gitEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.Pr
  * what it started: git-remote-https, the credential helpers, their curl.
  */
 export function runGit(args: string[], options: RunGitOptions = {}): Promise<GitOutcome> {
+  const subcommand = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? '';
+  // A child span of whatever asked (an environment's control request): arguments stay out, they hold URLs and paths.
+  return inSpan(`git ${subcommand}`, { 'process.executable.name': 'git', 'keyway.git.subcommand': subcommand }, () => spawnGit(args, options));
+}
+
+function spawnGit(args: string[], options: RunGitOptions): Promise<GitOutcome> {
   return new Promise((resolve, reject) => {
     // Node cannot set a child's umask: a shell sets it and then becomes git.
     const [command, argv] = options.umask === undefined ? ['git', args] : ['/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec git "$@"`, 'git', ...args]];

@@ -5,6 +5,7 @@ import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
 import { oauthHandlerError } from './flow.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
+import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
 
 /** Bounds the cache of opened secrets; past it the cache starts over (a cold read costs ~1 ms). */
 const MAX_OPENED = 20_000;
@@ -85,6 +86,7 @@ export function createTokenService(options: TokenServiceOptions) {
       try {
         // Send the original scope again: Entra otherwise may narrow the token (facts file).
         const res = await client.refreshTokenGrant(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
+        runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
         return {
           tokenSet: { access_token: res.access_token, refresh_token: res.refresh_token ?? tokenSet.refresh_token, id_token: res.id_token ?? tokenSet.id_token },
           meta: { ...meta, accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(), ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}) },
@@ -92,11 +94,13 @@ export function createTokenService(options: TokenServiceOptions) {
       } catch (err) {
         if (err instanceof ResponseBodyError && (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')) {
           const message = oauthHandlerError(err, meta.issuer).message;
+          runnerMetrics.tokenRefreshes.inc({ outcome: 'reauthorization_required' });
           await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
           throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
         }
         const delay = retryDelay(err, attempt);
         if (delay === undefined || attempt >= maxRetries) {
+          runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
           throw new HandlerError('refresh_unavailable', `Entra ID could not refresh the token right now (${describe(err)}); try again shortly`);
         }
         await sleep(delay);

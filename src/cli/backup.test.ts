@@ -1,0 +1,122 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { KEYWAY_BIN, startCli } from '../../test/support/cli.ts';
+import { loadConfig } from '../config/config.ts';
+import { createCredentialStore } from '../runner/credentials/store.ts';
+import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
+import { openRunnerStore } from './planes.ts';
+
+function keyway(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [KEYWAY_BIN, ...args], { env: { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+async function signIn(url: string, token: string) {
+  const res = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  assert.equal(res.status, 200);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie, csrfToken };
+}
+
+describe('keyway backup and restore', () => {
+  it('a backup taken while Keyway serves and writes restores to a working instance: same data, same runner, credentials readable', async () => {
+    const source = mkdtempSync(join(tmpdir(), 'keyway-backup-src-'));
+    const backup = join(mkdtempSync(join(tmpdir(), 'keyway-backup-')), 'b1');
+    const restored = join(mkdtempSync(join(tmpdir(), 'keyway-backup-dst-')), 'data');
+    const secret = `canary-${randomUUID()}`;
+    let credentialId: string;
+    let localRunnerId: string;
+
+    const first = startCli(['start', '--port', '0', '--data-dir', source], { KEYWAY_LOG_LEVEL: 'warn' });
+    try {
+      const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
+      const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const { cookie, csrfToken } = await signIn(url!, link!);
+      const write = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal((await write('/api/v1/projects', { name: 'Before backup' })).status, 201);
+      localRunnerId = ((await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }).runners.find((r) => r.local)!.id;
+
+      // A credential in the runner store, encrypted under the instance's data key, written while it serves.
+      const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: source }));
+      try {
+        const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
+        credentialId = (await credentials.insert({ subject: { type: 'user', id: 'usr_backup' }, host: 'dev.azure.com', method: 'pat', secret, metadata: {} })).id;
+      } finally {
+        await store.database.close();
+      }
+
+      // Writes keep coming while the backup runs.
+      let writing = true;
+      let written = 0;
+      const writer = (async () => {
+        while (writing) {
+          const res = await write('/api/v1/projects', { name: `During ${written}` });
+          assert.equal(res.status, 201);
+          written++;
+        }
+      })();
+      const result = await keyway(['backup', '--to', backup, '--data-dir', source]);
+      writing = false;
+      await writer;
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /backup complete: 5 file\(s\)/);
+      assert.ok(written > 0, 'projects were created during the backup');
+      assert.equal(statSync(backup).mode & 0o777, 0o700);
+      const manifest = JSON.parse(readFileSync(join(backup, 'keyway-backup.json'), 'utf8')) as { files: { name: string; role: string }[] };
+      assert.deepEqual(manifest.files.map((f) => f.role).sort(), ['encryption-keys', 'management-database', 'runner-database', 'runner-key', 'runner-registration']);
+      for (const f of manifest.files) assert.equal(statSync(join(backup, f.name)).mode & 0o777, 0o600, f.name);
+    } finally {
+      await first.stop();
+    }
+
+    const restore = await keyway(['restore', '--from', backup, '--data-dir', restored]);
+    assert.equal(restore.status, 0, restore.stderr);
+    const second = startCli(['start', '--port', '0', '--data-dir', restored], { KEYWAY_LOG_LEVEL: 'warn' });
+    try {
+      const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
+      const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      assert.doesNotMatch(second.output(), /had been revoked|registered a new/);
+      const { cookie } = await signIn(url!, link!);
+      const projects = ((await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
+      assert.ok(projects.includes('Before backup'));
+      const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };
+      assert.equal(runner.status, 'online', 'the restored instance runs the same local runner');
+    } finally {
+      await second.stop();
+    }
+    const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: restored }));
+    try {
+      assert.equal(await createCredentialStore(store.database.db, createFieldCrypto(store.keys)).readSecret(credentialId), secret);
+    } finally {
+      await store.database.close();
+    }
+  });
+
+  it('refuses to restore over existing data, a damaged backup, or into a non-empty backup directory', async () => {
+    const source = mkdtempSync(join(tmpdir(), 'keyway-backup-src-'));
+    const migrate = await keyway(['migrate', '--data-dir', source]);
+    assert.equal(migrate.status, 0, migrate.stderr);
+    const backup = join(mkdtempSync(join(tmpdir(), 'keyway-backup-')), 'b');
+    assert.equal((await keyway(['backup', '--to', backup, '--data-dir', source])).status, 0);
+    const again = await keyway(['backup', '--to', backup, '--data-dir', source]);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /is not empty/);
+    const over = await keyway(['restore', '--from', backup, '--data-dir', source]);
+    assert.equal(over.status, 2);
+    assert.match(over.stderr, /exists: restore into a new data directory/);
+    writeFileSync(join(backup, 'management.db'), 'damaged');
+    const damaged = await keyway(['restore', '--from', backup, '--data-dir', join(source, 'elsewhere')]);
+    assert.equal(damaged.status, 2);
+    assert.match(damaged.stderr, /management\.db .* does not match its checksum/);
+  });
+});

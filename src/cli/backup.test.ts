@@ -63,6 +63,8 @@ describe('keyway backup and restore', () => {
           const res = await write('/api/v1/projects', { name: `During ${written}` });
           assert.equal(res.status, 201);
           written++;
+          // Paced under the per-address rate limit (600 a minute), however long the backup takes.
+          await new Promise((resolve) => setTimeout(resolve, 120));
         }
       })();
       const result = await keyway(['backup', '--to', backup, '--data-dir', source]);

@@ -389,6 +389,9 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('lets an admin decide who creates projects', async () => {
       const member = (await signedIn(t, t.member.email, t.member.password)).browser;
+      const mayCreate = async (who: Browser) => (await who.request({ method: 'GET', url: '/api/v1/projects' })).json().mayCreate as boolean;
+      assert.equal(await mayCreate(member), false, 'the list tells a member they may not create projects');
+      assert.equal(await mayCreate(admin), true);
       const refused = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
       assert.equal(refused.statusCode, 403);
       const byMember = await member.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
@@ -396,6 +399,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const open = await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
       assert.equal(open.statusCode, 200, open.body);
       try {
+        assert.equal(await mayCreate(member), true, 'and that they may once the policy allows it');
         const created = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
         assert.equal(created.statusCode, 201, created.body);
         assert.equal(created.json().role, 'owner');

@@ -117,6 +117,42 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
     await context.close();
   });
 
+  it('sets a password right after signing in with Microsoft; having forgotten it, signs in again with Microsoft to set another', async () => {
+    const { page, context } = await e2e.newPage();
+    await page.goto('/sign-in');
+    await page.getByRole('button', { name: 'Sign in with Microsoft' }).click();
+    await signInAtEmulator(page, demo);
+    await page.waitForURL(`${e2e.url}/open`);
+    await nav(page).getByRole('link', { name: 'Account' }).click();
+    const set = page.getByRole('region', { name: 'Set a password' });
+    const first = strong();
+    await set.getByLabel('New password', { exact: true }).fill(first);
+    await set.getByLabel('Repeat the new password').fill(first);
+    await set.getByRole('button', { name: 'Set password' }).click();
+    await visible(page.getByText('Your password was set.', { exact: false }));
+
+    // Later, signed in with that password: changing it asks for it, or for Microsoft again.
+    await page.getByRole('banner').getByRole('button', { name: 'Sign out' }).click();
+    await signInWithPassword(page, demo.entraUpn, first);
+    await visible(page.getByRole('banner').getByText('Demo User'));
+    await nav(page).getByRole('link', { name: 'Account' }).click();
+    const change = page.getByRole('region', { name: 'Change your password' });
+    await visible(change.getByLabel('Current password'));
+    await change.getByRole('button', { name: 'Sign in again with Microsoft' }).click();
+    await signInAtEmulator(page, demo);
+    await page.waitForURL(`${e2e.url}/account`);
+    await visible(page.getByText('You signed in again.', { exact: false }));
+    assert.equal(await change.getByLabel('Current password').count(), 0, 'the fresh sign-in stands in for the forgotten password');
+    const second = strong();
+    await change.getByLabel('New password', { exact: true }).fill(second);
+    await change.getByLabel('Repeat the new password').fill(second);
+    await change.getByRole('button', { name: 'Change password' }).click();
+    await visible(change.getByText('Your password was changed.', { exact: false }));
+    await e2e.screenshot(page, 'account-reauthenticated');
+    await e2e.checkA11y(page, 'account (signed in again with Microsoft)');
+    await context.close();
+  });
+
   it('an instance operator creates two organizations on the Instance page', async () => {
     await admin.goto(e2e.signInLink);
     await admin.waitForURL(`${e2e.url}/runners`);

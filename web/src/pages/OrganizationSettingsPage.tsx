@@ -253,7 +253,6 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
           <TextField
             label={kind === 'entra-tenant' ? 'Directory (tenant) ID' : 'Email domain'}
             name="value"
-            className="mono"
             autoComplete="off"
             spellCheck={false}
             value={value}

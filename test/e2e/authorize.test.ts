@@ -23,7 +23,7 @@ async function signIn(page: Page, e2e: E2E, email: string, password: string) {
   await page.goto('/sign-in');
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   // Members land on Open a repository.
   await page.waitForURL(`${e2e.url}/open`);
 }

@@ -67,24 +67,41 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await e2e.checkA11y(page, 'runners');
   });
 
-  it('adds a member on the Members page, showing API errors next to their field', async () => {
+  it('invites a member on the Members page, showing API errors next to their field; they join through the link', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
     await heading(page, 'Members');
     assert.equal((await focused(page)).tag, 'h1', 'navigation moves focus to the new page heading');
-    await page.getByLabel('Email', { exact: true }).fill(MEMBER.email);
-    await page.getByLabel('Display name').fill(MEMBER.name);
-    await page.getByLabel('Initial password').fill('short');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    const password = page.getByLabel('Initial password');
-    await visible(page.getByText('password is too weak'));
-    assert.equal(await password.getAttribute('aria-invalid'), 'true');
+    const invite = page.getByRole('region', { name: 'Invite someone' });
+    await invite.getByLabel('Email').fill('dana');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    const email = invite.getByLabel('Email');
+    await visible(invite.getByText('Email must look like name@example.com.'));
+    assert.equal(await email.getAttribute('aria-invalid'), 'true');
     assert.equal((await focused(page)).tag, 'input', 'focus moves to the field at fault');
     await e2e.screenshot(page, 'members-error');
 
-    await password.fill(MEMBER.password);
-    await page.getByLabel('Role').selectOption('member');
-    await page.getByRole('button', { name: 'Add member' }).click();
-    await visible(page.getByRole('status').getByText(`Added ${MEMBER.email}.`));
+    await email.fill(MEMBER.email);
+    await invite.getByLabel('Role').selectOption('member');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    const link = await (await visible(page.getByRole('textbox', { name: 'Invitation link' }))).inputValue();
+    await page.getByRole('button', { name: 'Done, I have sent it' }).click();
+
+    // Dana opens the link in a browser of their own and creates the account.
+    const dana = await e2e.newPage();
+    await dana.page.goto(link);
+    await heading(dana.page, 'Join Default');
+    const register = dana.page.getByRole('form', { name: 'Create your account' });
+    await register.getByLabel('Your name').fill(MEMBER.name);
+    await register.getByLabel('Choose a password').fill(MEMBER.password);
+    await register.getByLabel('Repeat the password').fill(MEMBER.password);
+    await register.getByRole('button', { name: 'Create account and join' }).click();
+    await dana.page.waitForURL(`${e2e.url}/open`);
+    await dana.page.getByRole('button', { name: 'Sign out' }).click();
+    await heading(dana.page, 'Sign in');
+    await dana.context.close();
+
+    await page.reload();
+    await heading(page, 'Members');
     await visible(page.getByRole('cell', { name: MEMBER.email }));
     await visible(page.getByRole('combobox', { name: `Role of ${MEMBER.email}` }));
     await e2e.screenshot(page, 'members');
@@ -138,13 +155,13 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
     await heading(page, 'Audit log');
     const table = page.getByRole('region', { name: 'Audit events' });
-    for (const action of ['member.add', 'api_token.create', 'api_token.revoke', 'session.sign_in_link']) await visible(table.getByRole('cell', { name: action, exact: true }));
+    for (const action of ['invitation.create', 'invitation.accept', 'api_token.create', 'api_token.revoke', 'session.sign_in_link']) await visible(table.getByRole('cell', { name: action, exact: true }));
     await e2e.screenshot(page, 'audit-log');
     await e2e.checkA11y(page, 'audit-log');
 
     await page.getByLabel('Exact action').fill('api_token.create');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await gone(table.getByRole('cell', { name: 'member.add', exact: true }));
+    await gone(table.getByRole('cell', { name: 'invitation.create', exact: true }));
     assert.equal(await table.getByRole('row').count(), 2, 'a header row and the one api_token.create event');
 
     // Paging: two events a page.
@@ -230,13 +247,13 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
   it('signs the member in with a password; a wrong one is reported', async () => {
     await page.getByLabel('Email').fill(MEMBER.email);
     await page.getByLabel('Password').fill(`${MEMBER.password}-wrong`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await visible(page.getByRole('alert'));
     await e2e.screenshot(page, 'sign-in-error');
     await e2e.checkA11y(page, 'sign-in-error');
 
     await page.getByLabel('Password').fill(MEMBER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     // Members land on Open a repository, admins on Runners.
     await page.waitForURL(`${e2e.url}/open`);
     await heading(page, 'Open a repository');
@@ -267,7 +284,8 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     assert.ok(writes.length >= 5, `writes were captured (${writes.length})`);
     for (const write of writes) {
       const path = new URL(write.url).pathname;
-      if (path === '/api/v1/auth/sign-in' || path === '/api/v1/auth/link') continue;
+      // Signing in, and accepting an invitation by creating the account, happen before there is a session.
+      if (['/api/v1/auth/sign-in', '/api/v1/auth/link', '/api/v1/invitations/preview', '/api/v1/invitations/register'].includes(path)) continue;
       assert.ok(write.headers['x-csrf-token'], `${write.method} ${path} carries X-CSRF-Token`);
     }
     for (const request of e2e.requests) {

@@ -23,7 +23,7 @@ async function signIn(page: Page, email: string, password: string) {
   await page.goto('/sign-in');
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 async function signOut(page: Page) {
@@ -168,7 +168,7 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await owner.goto('/sign-in?next=%2Fenvironments');
     await owner.getByLabel('Email').fill(demo.memberEmail);
     await owner.getByLabel('Password').fill(demo.memberPassword);
-    await owner.getByRole('button', { name: 'Sign in' }).click();
+    await owner.getByRole('button', { name: 'Sign in', exact: true }).click();
     await owner.waitForURL(`${e2e.url}/environments`);
   });
 

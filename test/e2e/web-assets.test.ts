@@ -27,7 +27,7 @@ describe('web assets', () => {
 
   it('answers history routes with index.html under the strict CSP', async () => {
     assert.equal(CONTENT_SECURITY_POLICY, CSP);
-    for (const url of ['/', '/runners', '/runners/run_1', '/members?x=1', '/sign-in', '/apix']) {
+    for (const url of ['/', '/runners', '/runners/run_1', '/members?x=1', '/sign-in', '/apix', '/invitations/accept', '/organization', '/instance']) {
       const res = await t.app.inject({ method: 'GET', url });
       assert.equal(res.statusCode, 200, url);
       assert.match(res.headers['content-type'] as string, /^text\/html/, url);

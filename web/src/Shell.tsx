@@ -10,6 +10,7 @@ interface NavItem {
   to: string;
   label: string;
   adminOnly?: boolean;
+  operatorOnly?: boolean;
 }
 
 const NAV: NavItem[] = [
@@ -21,13 +22,15 @@ const NAV: NavItem[] = [
   { to: '/members', label: 'Members', adminOnly: true },
   { to: '/api-tokens', label: 'API tokens' },
   { to: '/audit-log', label: 'Audit log', adminOnly: true },
+  { to: '/organization', label: 'Organization settings', adminOnly: true },
   { to: '/account', label: 'Account' },
+  { to: '/instance', label: 'Instance', operatorOnly: true },
 ];
 
 export function Shell({ children }: { children: ReactNode }) {
   const { me, isAdmin, signOut } = useSession();
   const { pathname } = useLocation();
-  const items = NAV.filter((item) => isAdmin || !item.adminOnly);
+  const items = NAV.filter((item) => (isAdmin || !item.adminOnly) && (me.user.operator || !item.operatorOnly));
 
   return (
     <>
@@ -92,13 +95,14 @@ function OrganizationSwitcher() {
 
   async function change(event: ChangeEvent<HTMLSelectElement>) {
     const organizationId = event.target.value;
+    const role = me.organizations.find((org) => org.id === organizationId)?.role ?? 'member';
     setBusy(true);
     setError(undefined);
     try {
       await api.put('/me/organization', { organizationId });
       await refresh();
       // Pages show the previous organization's data: start again from the home page.
-      navigate('/runners');
+      navigate(homeFor(role));
     } catch (err) {
       setError(messageOf(err));
     } finally {
@@ -111,8 +115,8 @@ function OrganizationSwitcher() {
       <label htmlFor={id}>Organization</label>
       <select id={id} value={me.organization.id} onChange={(e) => void change(e)} disabled={busy}>
         {me.organizations.map((org) => (
-          <option key={org.id} value={org.id}>
-            {org.name} ({org.role})
+          <option key={org.id} value={org.id} disabled={!org.available}>
+            {org.name} ({org.role}){org.available ? '' : ' — sign in with single sign-on to enter'}
           </option>
         ))}
       </select>

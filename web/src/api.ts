@@ -20,6 +20,7 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 let csrfToken: string | null = null;
 let sessionLost: (() => void) | undefined;
+let organizationRequired: (() => void) | undefined;
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
@@ -28,6 +29,11 @@ export function setCsrfToken(token: string | null): void {
 /** Called when an API call answers 401: the session expired or was signed out elsewhere. */
 export function onSessionLost(callback: () => void): void {
   sessionLost = callback;
+}
+
+/** Called when an API call answers 409 organization_required: the session is in no organization (any more). */
+export function onOrganizationRequired(callback: () => void): void {
+  organizationRequired = callback;
 }
 
 async function send(method: Method, path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
@@ -77,6 +83,7 @@ export async function request<T>(method: Method, path: string, body?: unknown, s
   if (!res.ok) {
     const error = errorOf(data);
     if (res.status === 401 && !path.startsWith('/auth/')) sessionLost?.();
+    if (res.status === 409 && error?.code === 'organization_required') organizationRequired?.();
     throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `Keyway answered ${res.status} ${res.statusText}`.trim(), error?.field);
   }
   return data as T;

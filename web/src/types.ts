@@ -11,23 +11,39 @@ export interface Organization {
   name: string;
 }
 
+/** How a browser session was signed in (the `invitation` kind: by creating the account from an invitation). */
+export type AuthMethod = 'password' | 'link' | 'sso' | 'invitation';
+
+/** GET /me: `organization` and `role` are null while the session is in no organization yet (see OrganizationChooser). */
 export interface Me {
-  user: { id: string; email: string; displayName: string };
-  organization: Organization;
-  role: Role;
-  organizations: (Organization & { role: Role })[];
+  user: { id: string; email: string; displayName: string; operator: boolean; hasPassword: boolean };
+  organization: Organization | null;
+  role: Role | null;
+  /** `available` is false when this session cannot enter it (the organization requires single sign-on). */
+  organizations: (Organization & { role: Role; available: boolean })[];
   csrfToken: string | null;
   authenticatedBy: 'session' | 'api-token';
+  authMethod: AuthMethod | null;
+  authenticatedAt: string | null;
 }
+
+/** A session that is in an organization: what every signed-in page works with. */
+export type MeInOrganization = Me & { organization: Organization; role: Role };
 
 export interface Member {
   id: string;
   email: string;
   displayName: string;
   role: Role;
+  /** When the account was created. */
   createdAt: string;
+  /** When the person joined this organization. */
+  joinedAt: string;
+  source: MemberSource;
   disabled: boolean;
 }
+
+export type MemberSource = 'direct' | 'invitation' | 'sso' | 'bootstrap' | 'operator';
 
 export interface ApiToken {
   id: string;
@@ -356,4 +372,116 @@ export interface VariableSync {
   lastRun: SyncRun | null;
   createdAt: string;
   updatedAt: string;
+}
+
+// ---- The front door: single sign-on, invitations, sessions, organization settings, operators ----
+
+export type SsoProviderId = 'entra' | 'oidc';
+
+/** GET /auth/sso/providers: the sign-in buttons; `needsEmail` when Keyway needs the work email to pick the tenant. */
+export interface SsoProvider {
+  id: SsoProviderId;
+  name: string;
+  needsEmail: boolean;
+}
+
+export type InvitationStatus = 'pending' | 'accepted' | 'expired' | 'revoked';
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: Role;
+  /** The id of the admin who sent it. */
+  invitedBy: string | null;
+  createdAt: string;
+  expiresAt: string;
+  acceptedAt: string | null;
+  status: InvitationStatus;
+}
+
+/** POST /invitations: `url` (with the token in its fragment) is shown once. */
+export interface CreatedInvitation {
+  id: string;
+  email: string;
+  role: Role;
+  expiresAt: string;
+  url: string;
+}
+
+/** POST /invitations/preview: what an invitation link is for. */
+export interface InvitationPreview {
+  organization: { name: string; slug: string };
+  email: string;
+  role: Role;
+  expiresAt: string;
+}
+
+export interface OrganizationPolicy {
+  passwordSignIn: boolean;
+  projectCreation: 'admins' | 'members';
+  ssoRoleClaim: 'groups' | 'roles' | null;
+  ssoAdminValues: string[];
+  ssoMemberValues: string[];
+}
+
+export type SsoBindingKind = 'entra-tenant' | 'email-domain';
+
+export interface SsoBinding {
+  id: string;
+  kind: SsoBindingKind;
+  value: string;
+  createdAt: string;
+}
+
+/** GET /organization/sso. `yourTenantId`/`yourVerifiedEmail`: what this session's own sign-in proves (binding needs it). */
+export interface OrganizationSso {
+  bindings: SsoBinding[];
+  providers: { entra: boolean; oidc: boolean };
+  redirectUri: string;
+  yourTenantId: string | null;
+  yourVerifiedEmail: string | null;
+}
+
+export interface SessionSummary {
+  id: string;
+  current: boolean;
+  organizationId: string | null;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  authMethod: AuthMethod;
+}
+
+export interface LinkedIdentity {
+  id: string;
+  provider: string;
+  issuer: string;
+  tenantId: string | null;
+  email: string | null;
+  createdAt: string;
+  lastSignInAt: string | null;
+}
+
+/** What removing a member or leaving answers: the runners asked to delete the person's credentials. */
+export interface Offboarded {
+  runners: number;
+  environments: number;
+}
+
+export interface InstanceOrganization {
+  id: string;
+  slug: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface InstanceUser {
+  id: string;
+  email: string;
+  displayName: string;
+  operator: boolean;
+  disabled: boolean;
+  createdAt: string;
 }

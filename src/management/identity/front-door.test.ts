@@ -237,8 +237,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const left = await quitter.request({ method: 'DELETE', url: `/api/v1/me/organizations/${t.organizationId}` });
       assert.equal(left.statusCode, 200, left.body);
       assert.equal((await quitter.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401);
+      // Signed in into no organization (so that a new invitation can be accepted): nothing of the one it left is reachable.
       const again = await signedIn(t, email, password);
-      assert.equal(again.res.statusCode, 403, 'an account in no organization cannot sign in into one');
+      assert.equal(again.res.statusCode, 200, again.res.body);
+      assert.equal(again.res.json().organizationChoiceRequired, true, 'an account in no organization signs in into none');
+      assert.equal((await again.browser.request({ method: 'GET', url: '/api/v1/runners' })).statusCode, 409);
     });
 
     it('disables an account (operators only): sessions and tokens end and it cannot sign in again', async () => {
@@ -358,8 +361,37 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(owner.res.statusCode, 200, 'the owner still signs in from the address they used before');
     });
 
+    it('lets an account removed from its last organization sign in into none, and accept a new invitation there', async () => {
+      const email = `returning-${kind}@acme.test`;
+      const password = STRONG();
+      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
+      assert.equal((await admin.request({ method: 'DELETE', url: `/api/v1/members/${created.id}` })).statusCode, 200);
+      // Before the fix this answered 403 "accept an invitation first", which needs exactly this sign-in.
+      const { browser, res } = await signedIn(t, email, password);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().organizationChoiceRequired, true);
+      const me = (await browser.request({ method: 'GET', url: '/api/v1/me' })).json();
+      assert.equal(me.organization, null);
+      assert.deepEqual(me.organizations, []);
+      const scoped = await browser.request({ method: 'GET', url: '/api/v1/members' });
+      assert.equal(scoped.statusCode, 409, 'nothing of the old organization is reachable');
+      assert.equal(scoped.json().error.code, 'organization_required');
+      // A wrong password is refused as before.
+      const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: `${password}-wrong` } });
+      assert.equal(wrong.statusCode, 401);
+
+      const invitation = await invite(t, admin, email);
+      const accepted = await browser.request({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token: invitation.token } });
+      assert.equal(accepted.statusCode, 200, accepted.body);
+      assert.equal(accepted.json().switched, true);
+      assert.equal((await browser.request({ method: 'GET', url: '/api/v1/members' })).statusCode, 200);
+    });
+
     it('lets an admin decide who creates projects', async () => {
       const member = (await signedIn(t, t.member.email, t.member.password)).browser;
+      const mayCreate = async (who: Browser) => (await who.request({ method: 'GET', url: '/api/v1/projects' })).json().mayCreate as boolean;
+      assert.equal(await mayCreate(member), false, 'the list tells a member they may not create projects');
+      assert.equal(await mayCreate(admin), true);
       const refused = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
       assert.equal(refused.statusCode, 403);
       const byMember = await member.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
@@ -367,6 +399,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const open = await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
       assert.equal(open.statusCode, 200, open.body);
       try {
+        assert.equal(await mayCreate(member), true, 'and that they may once the policy allows it');
         const created = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
         assert.equal(created.statusCode, 201, created.body);
         assert.equal(created.json().role, 'owner');

@@ -222,8 +222,10 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       await reservation.succeeded();
       await store.rememberAddress(user.id, ip, iso());
       const memberships = await store.memberships(user.id);
-      if (memberships.length === 0) throw forbidden('this account belongs to no organization; accept an invitation from an admin first');
-      if (!memberships.some((m) => methodAllowed(m, 'password'))) {
+      // An account in no organization (removed from its last one) still signs in, into no organization:
+      // accepting a new invitation needs a session of the invited account, and every organization-scoped
+      // route answers organization_required until then.
+      if (memberships.length > 0 && !memberships.some((m) => methodAllowed(m, 'password'))) {
         throw new ApiError(403, 'sso_required', 'your organization requires single sign-on: use "Sign in with Microsoft" (or your organization\'s sign-in button)');
       }
       const session = await createSession(user.id, client, { method: 'password', organizationId: await organizationFor(user.id, 'password') });

@@ -27,9 +27,21 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects, audit } = deps;
 
-  app.get('/api/v1/projects', { schema: { tags: ['projects'], summary: "Projects the caller is a member of (an organization admin sees every project of the organization)", response: { 200: Type.Object({ projects: Type.Array(ProjectSchema) }), ...Errors } } }, async (request) => ({
-    projects: await projects.list(asUser(request)),
-  }));
+  app.get(
+    '/api/v1/projects',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
+        response: { 200: Type.Object({ projects: Type.Array(ProjectSchema), mayCreate: Type.Boolean({ description: "Whether the caller may create projects (the organization's projectCreation setting)" }) }), ...Errors },
+      },
+    },
+    async (request) => {
+      const user = asUser(request);
+      const [list, mayCreate] = await Promise.all([projects.list(user), deps.mayCreate(user)]);
+      return { projects: list, mayCreate };
+    },
+  );
 
   app.post(
     '/api/v1/projects',

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import type { InputHTMLAttributes, ReactNode, Ref, SelectHTMLAttributes } from 'react';
+import type { InputHTMLAttributes, ReactNode, Ref, SelectHTMLAttributes, TextareaHTMLAttributes } from 'react';
 
 interface Common {
   label: ReactNode;
@@ -98,6 +98,51 @@ export function CheckboxField({ label, name, error, hint, id, ...input }: Omit<I
         <label htmlFor={control.id}>{label}</label>
         <FieldNotes hint={hint} error={error} {...notes} />
       </div>
+    </div>
+  );
+}
+
+type TextAreaProps = Omit<Common, 'warning'> & Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, 'name'>;
+
+/** Several lines of text (a list, one value a line). */
+export function TextAreaField({ label, name, error, hint, id, className, ...textarea }: TextAreaProps) {
+  const { control, ...notes } = useField(id, name, { hint, error });
+  return (
+    <div className="field">
+      <label htmlFor={control.id}>{label}</label>
+      <textarea className={className} {...control} {...textarea} />
+      <FieldNotes hint={hint} error={error} {...notes} />
+    </div>
+  );
+}
+
+interface NewPasswordProps {
+  password: string;
+  confirm: string;
+  onPassword: (value: string) => void;
+  onConfirm: (value: string) => void;
+  errors: { password?: string | undefined; confirm?: string | undefined };
+  /** The field name the form's errors use for the password (the server's own is `password`). */
+  name?: string;
+  label?: string;
+  confirmLabel?: string;
+}
+
+/** A new password and the same again; the hint says what the server's policy (zxcvbn) asks for. */
+export function NewPasswordFields({ password, confirm, onPassword, onConfirm, errors, name = 'password', label = 'New password', confirmLabel = 'Repeat the new password' }: NewPasswordProps) {
+  return (
+    <div className="field-row">
+      <TextField
+        label={label}
+        name={name}
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onChange={(e) => onPassword(e.target.value)}
+        error={errors.password}
+        hint="At least 12 characters and not guessable: a few unrelated words work well. Keyway refuses common and easily guessed passwords."
+      />
+      <TextField label={confirmLabel} name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => onConfirm(e.target.value)} error={errors.confirm} />
     </div>
   );
 }

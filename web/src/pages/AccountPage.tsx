@@ -1,18 +1,42 @@
-import { useState } from 'react';
-import type { FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { api } from '../api.ts';
+import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { TextField } from '../components/fields.tsx';
-import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Alert, Card, PageHeading } from '../components/page.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { Alert, PageHeading, SectionHeading } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
+import { navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import type { LinkedIdentity, MeInOrganization, Offboarded, SessionSummary, SsoProvider } from '../types.ts';
+import { useApi } from '../use-api.ts';
+import { PasswordCard } from './AccountPassword.tsx';
+import { SessionsSection } from './AccountSessions.tsx';
+import { LinkedSignIns } from './AccountSignIns.tsx';
+import { purgeSummary } from './MembersPage.tsx';
+
+/** What single sign-on came back from (the return path says it: the callback only redirects on success). */
+const DONE: Record<string, string> = {
+  linked: 'Your account at the identity provider is linked: you can sign in with it from now on.',
+  reauthenticated: 'You signed in again. For the next 15 minutes you can set a new password without the current one.',
+};
 
 export function AccountPage() {
   const { me } = useSession();
+  const location = useLocation();
+  const identities = useApi<{ identities: LinkedIdentity[] }>('/me/identities');
+  const providers = useApi<{ providers: SsoProvider[] }>('/auth/sso/providers').data?.providers;
+  const sessions = useApi<{ sessions: SessionSummary[] }>('/me/sessions');
+  const [done] = useState(() => DONE[location.search.get('done') ?? '']);
+
+  // The notice is for this visit: drop ?done= so a reload or a shared address does not repeat it.
+  useEffect(() => {
+    if (location.search.has('done')) navigate('/account', { replace: true });
+  }, [location.search]);
+
   return (
     <>
       <PageHeading title="Account" />
+      {done && <Alert kind="success">{done}</Alert>}
       <dl className="details">
         <Detail term="Name">{me.user.displayName}</Detail>
         <Detail term="Email">{me.user.email}</Detail>
@@ -20,63 +44,64 @@ export function AccountPage() {
           {me.organization.name} <span className="muted">({me.organization.slug})</span>
         </Detail>
         <Detail term="Role">{me.role}</Detail>
+        {me.user.operator && <Detail term="Instance">Operator: you create organizations and disable accounts on this Keyway.</Detail>}
       </dl>
-      {me.organizations.length > 1 && (
-        <>
-          <h2>Your organizations</h2>
-          <ul>
-            {me.organizations.map((org) => (
-              <li key={org.id}>
-                {org.name} — {org.role}
-                {org.id === me.organization.id && ' (current)'}
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
-      <PasswordForm />
+      <PasswordCard identities={identities.data?.identities} onChanged={sessions.reload} />
+      <SessionsSection sessions={sessions} />
+      <LinkedSignIns identities={identities} providers={providers} />
+      <OrganizationsSection me={me} />
     </>
   );
 }
 
-function PasswordForm() {
-  const [password, setPassword] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setDone(false);
-    const fields: Record<string, string> = {};
-    if (password.length < 12) fields.password = 'Use at least 12 characters.';
-    else if (confirm !== password) fields.confirm = 'The two passwords differ.';
-    if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      await api.put('/me/password', { password });
-      setPassword('');
-      setConfirm('');
-      setDone(true);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { password: 'password' }));
-    } finally {
-      setBusy(false);
-    }
-  }
+function OrganizationsSection({ me }: { me: MeInOrganization }) {
+  const { refresh, signOut } = useSession();
+  const [leaving, setLeaving] = useState<MeInOrganization['organizations'][number]>();
+  const [notice, setNotice] = useState<string>();
 
   return (
-    <Card id="password" title="Set your password">
-      <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        {done && <Alert kind="success">Your password was set.</Alert>}
-        <div className="field-row">
-          <TextField label="New password" name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.fields.password} hint="At least 12 characters." />
-          <TextField label="Repeat the new password" name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} error={errors.fields.confirm} />
-        </div>
-        <FormActions submit={busy ? 'Saving…' : 'Set password'} disabled={busy} />
-      </Form>
-    </Card>
+    <section aria-labelledby="organizations" className="section">
+      <SectionHeading id="organizations" title="Your organizations" />
+      {notice && <Alert kind="success">{notice}</Alert>}
+      <DataTable label="Organizations you belong to" columns={['Organization', 'Your role', 'Status']} actions>
+        {me.organizations.map((org) => (
+          <tr key={org.id}>
+            <td>{org.name}</td>
+            <td>{org.role}</td>
+            <td>{org.id === me.organization.id ? 'Current' : org.available ? '' : 'Single sign-on only'}</td>
+            <td className="row-actions">
+              <DangerButton label={`Leave ${org.name}`} onClick={() => setLeaving(org)}>
+                Leave
+              </DangerButton>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+      {leaving && (
+        <ConfirmDialog
+          title={`Leave ${leaving.name}?`}
+          confirmLabel="Leave organization"
+          onClose={() => setLeaving(undefined)}
+          onConfirm={async () => {
+            const result = await api.delete<Offboarded>(`/me/organizations/${encodeURIComponent(leaving.id)}`);
+            const summary = `You left ${leaving.name}. ${purgeSummary(result)}`;
+            // Leaving ends the sessions in that organization, this one too when it is the current one.
+            if (leaving.id === me.organization.id) await signOut({ notice: `${summary} Sign in again to continue in your other organizations.` });
+            else {
+              setNotice(summary);
+              await refresh();
+            }
+          }}
+        >
+          <p>What happens at once:</p>
+          <ul>
+            <li>Your sessions and API tokens in {leaving.name} end{leaving.id === me.organization.id ? ', this one included: you will sign in again' : ''}.</li>
+            <li>Its runners delete the Azure DevOps credentials you stored there, and your environments there.</li>
+            <li>You lose your roles in its projects.</li>
+          </ul>
+          <p>To come back you need a new invitation from one of its admins. {leaving.role === 'admin' && 'If you are its last admin, make someone else an admin first.'}</p>
+        </ConfirmDialog>
+      )}
+    </section>
   );
 }

@@ -1,20 +1,38 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
-import { SelectField, TextField } from '../components/fields.tsx';
-import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { DangerButton } from '../components/danger-button.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
-import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { Alert, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
+import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import type { Member, Role } from '../types.ts';
+import { sentence } from '../text.ts';
+import type { Member, MemberSource, Offboarded, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
+import { Invitations } from './Invitations.tsx';
+
+const SOURCE_LABEL: Record<MemberSource, string> = {
+  invitation: 'Invitation',
+  sso: 'Single sign-on',
+  direct: 'Added directly',
+  bootstrap: 'Set up Keyway',
+  operator: 'Added by an operator',
+};
+
+/** What removing or leaving asked of the organization's runners, in a sentence or two. */
+export function purgeSummary(result: Offboarded): string {
+  const runners = result.runners === 0 ? 'No runner of the organization was active to delete stored credentials.' : `${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete the stored credentials.`;
+  const environments = result.environments === 0 ? '' : ` ${result.environments === 1 ? '1 environment was' : `${result.environments} environments were`} deleted.`;
+  return runners + environments;
+}
 
 export function MembersPage() {
   const { me } = useSession();
   const members = useApi<{ members: Member[] }>('/members');
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string }>();
+  const [removing, setRemoving] = useState<Member>();
+  const organization = me.organization.name;
 
   async function changeRole(member: Member, role: Role) {
     setNotice(undefined);
@@ -22,7 +40,7 @@ export function MembersPage() {
       await api.put(`/members/${encodeURIComponent(member.id)}/role`, { role });
       setNotice({ kind: 'success', text: `${member.email} is now ${role === 'admin' ? 'an admin' : 'a member'}.` });
     } catch (err) {
-      setNotice({ kind: 'error', text: messageOf(err) });
+      setNotice({ kind: 'error', text: `${member.email} is still ${member.role === 'admin' ? 'an admin' : 'a member'}: ${sentence(messageOf(err))}` });
     }
     members.reload();
   }
@@ -30,97 +48,70 @@ export function MembersPage() {
   return (
     <>
       <PageHeading title="Members" />
-      <p className="lead">People in {me.organization.name}. Admins manage runners, repository access, members and the audit log.</p>
-      <AddMemberForm onAdded={(text) => { setNotice({ kind: 'success', text }); members.reload(); }} />
-      <h2>Current members</h2>
+      <p className="lead">People in {organization}. Admins manage runners, repository access, members, the organization&rsquo;s settings and the audit log. People join by invitation{' '}
+        (or by single sign-on, when the <Link to="/organization">organization settings</Link> bind a Microsoft tenant or an email domain).</p>
+      <Invitations />
+      <h2 id="current-members">Current members</h2>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing items={members.data?.members} error={members.error?.message} loading={members.loading}>
         {(list) => (
-          <DataTable label="Members" columns={['Name', 'Email', 'Role', 'Added', 'Status']}>
-            {list.map((member) => (
-              <tr key={member.id}>
-                <td>{member.displayName}</td>
-                <td>{member.email}</td>
-                <td>
-                  {member.id === me.user.id ? (
-                    <span>{member.role} (you)</span>
-                  ) : (
-                    <select aria-label={`Role of ${member.email}`} value={member.role} onChange={(e) => void changeRole(member, e.target.value as Role)}>
-                      <option value="member">member</option>
-                      <option value="admin">admin</option>
-                    </select>
-                  )}
-                </td>
-                <td>
-                  <Time value={member.createdAt} />
-                </td>
-                <td>{member.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
-              </tr>
-            ))}
+          <DataTable label="Members" columns={['Name', 'Email', 'Role', 'Joined', 'How they joined', 'Status']} actions>
+            {list.map((member) => {
+              const name = member.displayName || member.email;
+              return (
+                <tr key={member.id}>
+                  <td>{member.displayName}</td>
+                  <td>{member.email}</td>
+                  <td>
+                    {member.id === me.user.id ? (
+                      <span>{member.role} (you)</span>
+                    ) : (
+                      <select aria-label={`Role of ${member.email}`} value={member.role} onChange={(e) => void changeRole(member, e.target.value as Role)}>
+                        <option value="member">member</option>
+                        <option value="admin">admin</option>
+                      </select>
+                    )}
+                  </td>
+                  <td>
+                    <Time value={member.joinedAt} />
+                  </td>
+                  <td>{SOURCE_LABEL[member.source] ?? member.source}</td>
+                  <td>{member.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
+                  <td className="row-actions">
+                    {member.id === me.user.id ? (
+                      <Link to="/account#organizations">Leave…</Link>
+                    ) : (
+                      <DangerButton label={`Remove ${name} from ${organization}`} onClick={() => setRemoving(member)}>
+                        Remove
+                      </DangerButton>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
           </DataTable>
         )}
       </Listing>
+      {removing && (
+        <ConfirmDialog
+          title={`Remove ${removing.displayName || removing.email} from ${organization}?`}
+          confirmLabel="Remove from organization"
+          onClose={() => setRemoving(undefined)}
+          onConfirm={async () => {
+            const result = await api.delete<Offboarded>(`/members/${encodeURIComponent(removing.id)}`);
+            setNotice({ kind: 'success', text: `${removing.displayName || removing.email} was removed from ${organization}. ${purgeSummary(result)}` });
+            members.reload();
+          }}
+        >
+          <p>What happens at once:</p>
+          <ul>
+            <li>Their sessions and API tokens in {organization} end.</li>
+            <li>Every runner of {organization} deletes the Azure DevOps credentials they stored (OAuth grants and personal access tokens), and their environments there.</li>
+            <li>They lose their roles in {organization}&rsquo;s projects.</li>
+          </ul>
+          <p>Their Keyway account stays, with any other organizations it belongs to. To come back they need a new invitation.</p>
+        </ConfirmDialog>
+      )}
     </>
-  );
-}
-
-function AddMemberForm({ onAdded }: { onAdded: (message: string) => void }) {
-  const [email, setEmail] = useState('');
-  const [displayName, setDisplayName] = useState('');
-  const [password, setPassword] = useState('');
-  const [role, setRole] = useState<Role>('member');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    if (!email.trim()) return setErrors({ fields: { email: 'Enter the email address of the person to add.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<{ id: string; email: string; created: boolean }>('/members', {
-        email: email.trim(),
-        ...(displayName.trim() ? { displayName: displayName.trim() } : {}),
-        ...(password ? { password } : {}),
-        role,
-      });
-      setEmail('');
-      setDisplayName('');
-      setPassword('');
-      setRole('member');
-      onAdded(created.created ? `Added ${created.email}.` : `${created.email} already had a Keyway account and was added to this organization.`);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { email: 'email', displayName: 'displayName', password: 'password', role: 'role' }));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <Card id="add-member" title="Add a member">
-      <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        <div className="field-row">
-          <TextField label="Email" name="email" type="email" autoComplete="off" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
-          <TextField label="Display name" name="displayName" autoComplete="off" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errors.fields.displayName} hint="Optional; defaults to the email." />
-        </div>
-        <div className="field-row">
-          <TextField
-            label="Initial password"
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            error={errors.fields.password}
-            hint="Optional, at least 12 characters. Share it safely; they can change it under Account."
-          />
-          <SelectField label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)} error={errors.fields.role}>
-            <option value="member">Member</option>
-            <option value="admin">Admin</option>
-          </SelectField>
-        </div>
-        <FormActions submit={busy ? 'Adding…' : 'Add member'} disabled={busy} />
-      </Form>
-    </Card>
   );
 }

@@ -20,3 +20,12 @@ export function AdminOnly({ title }: { title: string }) {
     </>
   );
 }
+
+export function OperatorOnly() {
+  return (
+    <>
+      <PageHeading title="Instance" />
+      <p>Only instance operators can see this page. An operator can grant it on the machine that holds Keyway's database with <code>keyway admin operator EMAIL</code>.</p>
+    </>
+  );
+}

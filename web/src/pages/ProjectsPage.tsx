@@ -20,14 +20,16 @@ export function projectRoleLabel(role: Project['role']): string {
 
 export function ProjectsPage() {
   const { isAdmin } = useSession();
-  const list = useApi<{ projects: Project[] }>('/projects');
+  const list = useApi<{ projects: Project[]; mayCreate: boolean }>('/projects');
+  // The organization decides who creates projects (Organization settings): admins, or every member.
+  const mayCreate = list.data?.mayCreate ?? false;
   return (
     <>
       <PageHeading title="Projects" />
       <p className="lead">Projects hold app connections (credentials for automation) and keep Azure DevOps variable groups in sync.</p>
-      {isAdmin && <CreateProjectForm />}
+      {mayCreate && <CreateProjectForm />}
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
-      <Listing items={list.data?.projects} error={list.error?.message} loading={list.loading} empty={`No projects yet.${isAdmin ? ' Create one above.' : ' Ask an admin to add you to one.'}`}>
+      <Listing items={list.data?.projects} error={list.error?.message} loading={list.loading} empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}>
         {(projects) => (
           <DataTable label="Projects" columns={['Name', 'Your role', 'Created']}>
             {projects.map((p) => (

@@ -1,0 +1,66 @@
+import { useState } from 'react';
+import type { FormEvent, ReactNode } from 'react';
+import { api, setCsrfToken } from '../api.ts';
+import { TextField } from './fields.tsx';
+import { Form, FormActions } from './form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from './forms.ts';
+
+/** The card the pages before the app stand in: signing in, choosing an organization, an invitation. */
+export function FrontDoorCard({ wide, children }: { wide?: boolean; children: ReactNode }) {
+  return (
+    <main className="sign-in" id="main">
+      <div className={`card sign-in-card${wide ? ' sign-in-card-wide' : ''}`}>
+        <p className="brand brand-large">
+          <img src="/favicon.svg" alt="" width="32" height="32" />
+          Keyway
+        </p>
+        {children}
+      </div>
+    </main>
+  );
+}
+
+interface PasswordSignInProps {
+  onSignedIn: () => Promise<void>;
+  initialEmail?: string;
+  /** The form's accessible name, where the page has other forms. */
+  label?: string;
+  /** Told at each submit (the sign-in page hides its notice then). */
+  onAttempt?: () => void;
+}
+
+/** Email and password → POST /auth/sign-in; the server's refusal (wrong password, single sign-on required) shows above. */
+export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAttempt }: PasswordSignInProps) {
+  const [email, setEmail] = useState(initialEmail);
+  const [password, setPassword] = useState('');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    onAttempt?.();
+    const fields: Record<string, string> = {};
+    if (!email.trim()) fields.email = 'Enter your email address.';
+    if (!password) fields.password = 'Enter your password.';
+    if (Object.keys(fields).length) return setErrors({ fields });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
+      setCsrfToken(csrfToken);
+      setPassword('');
+      await onSignedIn();
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { email: 'email', password: 'password' })));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label={label}>
+      <TextField label="Email" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
+      <TextField label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.fields.password} required />
+      <FormActions submit={busy ? 'Signing in…' : 'Sign in'} disabled={busy} />
+    </Form>
+  );
+}

@@ -1,0 +1,119 @@
+import { useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { DangerButton } from '../components/danger-button.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, SectionHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
+import { SsoActionButton } from '../components/sso-buttons.tsx';
+import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
+import type { LinkedIdentity, SsoProvider } from '../types.ts';
+import type { Loaded } from '../use-api.ts';
+
+const LINKED = '/account?done=linked';
+
+/** Sign-ins at identity providers linked to the account: list, link Microsoft (or the OIDC provider), unlink. */
+export function LinkedSignIns({ identities, providers }: { identities: Loaded<{ identities: LinkedIdentity[] }>; providers: SsoProvider[] | undefined }) {
+  const [unlinking, setUnlinking] = useState<LinkedIdentity>();
+  const [notice, setNotice] = useState<string>();
+  const entra = providers?.some((p) => p.id === 'entra');
+  const oidc = providers?.find((p) => p.id === 'oidc');
+
+  return (
+    <section aria-labelledby="sign-ins" className="section">
+      <SectionHeading id="sign-ins" title="Linked sign-ins" />
+      <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
+      {notice && <Alert kind="success">{notice}</Alert>}
+      <Listing items={identities.data?.identities} error={identities.error?.message} loading={identities.loading} empty="No sign-in is linked to your account.">
+        {(items) => (
+          <DataTable label="Linked accounts" columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']} actions>
+            {items.map((identity) => {
+              const name = identityProviderName(identity, providers);
+              return (
+                <tr key={identity.id}>
+                  <td>{name}</td>
+                  <td>{identity.email ?? <span className="muted">—</span>}</td>
+                  <td className="mono">{identity.tenantId ?? '—'}</td>
+                  <td>
+                    <Time value={identity.createdAt} />
+                  </td>
+                  <td>
+                    <Time value={identity.lastSignInAt} />
+                  </td>
+                  <td className="row-actions">
+                    <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
+                      Unlink
+                    </DangerButton>
+                  </td>
+                </tr>
+              );
+            })}
+          </DataTable>
+        )}
+      </Listing>
+      {entra && <LinkMicrosoft />}
+      {oidc && <LinkOidc provider={oidc} />}
+      {unlinking && (
+        <ConfirmDialog
+          title={`Unlink ${identityProviderName(unlinking, providers)} account${unlinking.email ? ` ${unlinking.email}` : ''}?`}
+          confirmLabel="Unlink"
+          onClose={() => setUnlinking(undefined)}
+          onConfirm={async () => {
+            await api.delete(`/me/identities/${encodeURIComponent(unlinking.id)}`);
+            setNotice(`${identityProviderName(unlinking, providers)} account${unlinking.email ? ` ${unlinking.email}` : ''} was unlinked.`);
+            identities.reload();
+          }}
+        >
+          <p>You can no longer sign in to Keyway with it. Organizations that require single sign-on stay closed to you until you link one again.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function LinkMicrosoft() {
+  const [value, setValue] = useState('');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!value.trim()) return setErrors({ fields: { account: 'Enter your work email or your Directory (tenant) ID.' } });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      await beginSso('entra', { intent: 'link', ...emailOrTenant(value), returnTo: LINKED });
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { email: 'account', tenant: 'account' })));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Form ref={formRef} onSubmit={submit} error={errors.form} aria-labelledby="link-microsoft" className="card">
+      <h3 id="link-microsoft">Link a Microsoft account</h3>
+      <TextField
+        label="Work email or Directory (tenant) ID"
+        name="account"
+        autoComplete="email"
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        error={errors.fields.account}
+        hint="Keyway sends you to your organization's Microsoft sign-in page; sign in there with the account to link."
+      />
+      <FormActions submit={busy ? 'Going to Microsoft…' : 'Link Microsoft account'} disabled={busy} />
+    </Form>
+  );
+}
+
+function LinkOidc({ provider }: { provider: SsoProvider }) {
+  return (
+    <div className="actions">
+      <SsoActionButton start={() => beginSso('oidc', { intent: 'link', returnTo: LINKED })}>{`Link ${provider.name} account`}</SsoActionButton>
+    </div>
+  );
+}

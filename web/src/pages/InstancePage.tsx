@@ -1,0 +1,153 @@
+import { useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { Listing } from '../components/listing.tsx';
+import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
+import { useSession } from '../session.tsx';
+import type { InstanceOrganization, InstanceUser } from '../types.ts';
+import { useApi } from '../use-api.ts';
+
+/** What instance operators do for the whole Keyway: create organizations, disable and enable accounts. */
+export function InstancePage() {
+  return (
+    <>
+      <PageHeading title="Instance" />
+      <p className="lead">Everything on this Keyway, whatever the organization. Only instance operators see this page.</p>
+      <Organizations />
+      <Accounts />
+    </>
+  );
+}
+
+function Organizations() {
+  const { refresh } = useSession();
+  const organizations = useApi<{ organizations: InstanceOrganization[] }>('/organizations');
+  const [name, setName] = useState('');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string>();
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setNotice(undefined);
+    if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the organization.' } });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const created = await api.post<InstanceOrganization>('/organizations', { name: name.trim() });
+      setName('');
+      setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
+      organizations.reload();
+      // The header's organization switcher lists it now.
+      await refresh();
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { name: 'name' })));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <Card id="create-organization" title="Create an organization">
+        <Form ref={formRef} onSubmit={submit} error={errors.form}>
+          {notice && <Alert kind="success">{notice}</Alert>}
+          <TextField label="Organization name" name="name" autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={100} hint="You become its first admin." />
+          <FormActions submit={busy ? 'Creating…' : 'Create organization'} disabled={busy} />
+        </Form>
+      </Card>
+      <h2 id="all-organizations">Organizations</h2>
+      <Listing items={organizations.data?.organizations} error={organizations.error?.message} loading={organizations.loading}>
+        {(list) => (
+          <DataTable label="Organizations" columns={['Name', 'Slug', 'Created']}>
+            {list.map((org) => (
+              <tr key={org.id}>
+                <td>{org.name}</td>
+                <td className="mono">{org.slug}</td>
+                <td>
+                  <Time value={org.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
+    </>
+  );
+}
+
+function Accounts() {
+  const { me } = useSession();
+  const users = useApi<{ users: InstanceUser[] }>('/users');
+  const [changing, setChanging] = useState<InstanceUser>();
+  const [notice, setNotice] = useState<string>();
+
+  return (
+    <>
+      <h2 id="accounts">Accounts</h2>
+      {notice && <Alert kind="success">{notice}</Alert>}
+      <Listing items={users.data?.users} error={users.error?.message} loading={users.loading}>
+        {(list) => (
+          <DataTable label="Accounts" columns={['Name', 'Email', 'Operator', 'Status', 'Created']} actions>
+            {list.map((user) => (
+              <tr key={user.id}>
+                <td>{user.displayName}</td>
+                <td>{user.email}</td>
+                <td>{user.operator ? 'Yes' : 'No'}</td>
+                <td>{user.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
+                <td>
+                  <Time value={user.createdAt} />
+                </td>
+                <td className="row-actions">
+                  {user.id === me.user.id ? (
+                    <span className="muted">You</span>
+                  ) : (
+                    <button type="button" className={`button-small${user.disabled ? '' : ' button-danger-outline'}`} onClick={() => setChanging(user)} aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}>
+                      {user.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
+      {changing && (
+        <ConfirmDialog
+          title={`${changing.disabled ? 'Enable' : 'Disable'} the account ${changing.email}?`}
+          confirmLabel={changing.disabled ? 'Enable account' : 'Disable account'}
+          danger={!changing.disabled}
+          onClose={() => setChanging(undefined)}
+          onConfirm={async () => {
+            const result = await api.put<{ organizations: number; runners: number }>(`/users/${encodeURIComponent(changing.id)}/disabled`, { disabled: !changing.disabled });
+            setNotice(
+              changing.disabled
+                ? `${changing.email} can sign in again.`
+                : `${changing.email} is disabled: their sessions and API tokens ended, and ${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete their stored credentials.`,
+            );
+            users.reload();
+          }}
+        >
+          {changing.disabled ? (
+            <p>They can sign in again and get back into the organizations they still belong to. Credentials deleted when they were disabled do not come back: they connect again.</p>
+          ) : (
+            <>
+              <p>What happens at once:</p>
+              <ul>
+                <li>They cannot sign in, by password or single sign-on.</li>
+                <li>Their sessions and API tokens end, in every organization.</li>
+                <li>Every runner of their organizations deletes the Azure DevOps credentials they stored.</li>
+              </ul>
+              <p>Their memberships stay, so enabling the account later brings them back.</p>
+            </>
+          )}
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}

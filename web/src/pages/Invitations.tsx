@@ -1,0 +1,183 @@
+import { useEffect, useRef, useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { SelectField, TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, Card, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
+import { useSession } from '../session.tsx';
+import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
+import { useApi } from '../use-api.ts';
+
+const STATUS: Record<InvitationStatus, { label: string; badge: string }> = {
+  pending: { label: 'Waiting', badge: 'badge-pending' },
+  accepted: { label: 'Accepted', badge: 'badge-online' },
+  expired: { label: 'Expired', badge: 'badge-offline' },
+  revoked: { label: 'Revoked', badge: 'badge-revoked' },
+};
+
+/**
+ * Invitations on the Members page: invite by email and role (the link is shown once, to be sent by
+ * the admin: Keyway sends no email), and the list of invitations with their state and Revoke.
+ */
+export function Invitations() {
+  const { me } = useSession();
+  const invitations = useApi<{ invitations: Invitation[] }>('/invitations');
+  const [created, setCreated] = useState<CreatedInvitation>();
+  const [dismissed, setDismissed] = useState(false);
+  const [revoking, setRevoking] = useState<Invitation>();
+  const [notice, setNotice] = useState<string>();
+  const list = invitations.data?.invitations;
+
+  return (
+    <>
+      {created ? (
+        <NewInvitation
+          invitation={created}
+          organization={me.organization.name}
+          onDismiss={() => {
+            setCreated(undefined);
+            setDismissed(true);
+          }}
+        />
+      ) : (
+        <InviteForm
+          focusFirst={dismissed}
+          onCreated={(invitation) => {
+            setNotice(undefined);
+            setCreated(invitation);
+            invitations.reload();
+          }}
+        />
+      )}
+      <h2 id="invitations">Invitations</h2>
+      {notice && <Alert kind="success">{notice}</Alert>}
+      <Listing items={list} error={invitations.error?.message} loading={invitations.loading} empty="No invitations yet.">
+        {(items) => (
+          <DataTable label="Invitations" columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']} actions>
+            {items.map((invitation) => (
+              <tr key={invitation.id}>
+                <td>{invitation.email}</td>
+                <td>{invitation.role}</td>
+                <td>
+                  <span className={`badge ${STATUS[invitation.status].badge}`}>{STATUS[invitation.status].label}</span>
+                  {invitation.acceptedAt && (
+                    <span className="hint">
+                      {' '}
+                      <Time value={invitation.acceptedAt} />
+                    </span>
+                  )}
+                </td>
+                <td>
+                  <Time value={invitation.createdAt} />
+                </td>
+                <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
+                <td className="row-actions">
+                  {invitation.status === 'pending' && (
+                    <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
+                      Revoke
+                    </DangerButton>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+        )}
+      </Listing>
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke the invitation for ${revoking.email}?`}
+          confirmLabel="Revoke invitation"
+          onClose={() => setRevoking(undefined)}
+          onConfirm={async () => {
+            await api.delete(`/invitations/${encodeURIComponent(revoking.id)}`);
+            setNotice(`The invitation for ${revoking.email} was revoked; its link no longer works.`);
+            invitations.reload();
+          }}
+        >
+          <p>Its link stops working at once. You can invite {revoking.email} again later.</p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+/** The link, shown once: Keyway keeps only a digest of its token. */
+function NewInvitation({ invitation, organization, onDismiss }: { invitation: CreatedInvitation; organization: string; onDismiss: () => void }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  return (
+    <section aria-labelledby="new-invitation" className="card card-highlight">
+      <h2 id="new-invitation" ref={heading} tabIndex={-1}>
+        Invitation for {invitation.email} created
+      </h2>
+      <Alert kind="warning">
+        Send this link to {invitation.email} yourself (Keyway sends no email), through a channel you trust. It is shown only now, works once, and only for that address.
+      </Alert>
+      <CopyField label="Invitation link" value={invitation.url} hint={`They join ${organization} as ${invitation.role === 'admin' ? 'an admin' : 'a member'} when they open it, if they do before it expires.`} />
+      <p>
+        Valid until <Time value={invitation.expiresAt} />.
+      </p>
+      <div className="actions">
+        <button type="button" className="button-primary" onClick={onDismiss}>
+          Done, I have sent it
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: CreatedInvitation) => void; focusFirst: boolean }) {
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<Role>('member');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!email.trim()) return setErrors({ fields: { email: 'Enter the email address of the person to invite.' } });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const created = await api.post<CreatedInvitation>('/invitations', { email: email.trim(), role });
+      setEmail('');
+      setRole('member');
+      onCreated(created);
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { email: 'email', role: 'role' })));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Card id="invite" title="Invite someone">
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
+        <div className="field-row">
+          <TextField
+            label="Email"
+            name="email"
+            type="email"
+            autoComplete="off"
+            autoFocus={focusFirst}
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            error={errors.fields.email}
+            hint="They accept signed in with this address, or by creating an account for it."
+            required
+          />
+          <SelectField label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)} error={errors.fields.role}>
+            <option value="member">Member</option>
+            <option value="admin">Admin</option>
+          </SelectField>
+        </div>
+        <FormActions submit={busy ? 'Creating the link…' : 'Invite'} disabled={busy} />
+      </Form>
+    </Card>
+  );
+}

@@ -1,0 +1,347 @@
+import { useState } from 'react';
+import type { FormEvent } from 'react';
+import { api } from '../api.ts';
+import { CopyField } from '../components/copy.tsx';
+import { DangerButton } from '../components/danger-button.tsx';
+import { ConfirmDialog } from '../components/dialog.tsx';
+import { CheckboxField, SelectField, TextAreaField, TextField } from '../components/fields.tsx';
+import { Form, FormActions } from '../components/form.tsx';
+import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { Listing } from '../components/listing.tsx';
+import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { DataTable } from '../components/table.tsx';
+import { useSession } from '../session.tsx';
+import type { OrganizationPolicy, OrganizationSso, SsoBindingKind } from '../types.ts';
+import { useApi } from '../use-api.ts';
+import type { Loaded } from '../use-api.ts';
+
+const KIND_LABEL: Record<SsoBindingKind, string> = { 'entra-tenant': 'Microsoft Entra tenant', 'email-domain': 'Email domain' };
+
+type Saved = { policy: OrganizationPolicy; endedSessions: number };
+
+/** The organization's sign-in and project policy, its single sign-on bindings and role mapping (admins). */
+export function OrganizationSettingsPage() {
+  const { me } = useSession();
+  const policy = useApi<OrganizationPolicy>('/organization/settings');
+  const sso = useApi<OrganizationSso>('/organization/sso');
+
+  return (
+    <>
+      <PageHeading title="Organization settings" />
+      <p className="lead">How people sign in to {me.organization.name} and join it, and what members may do.</p>
+      {policy.error && <Alert>{policy.error.message}</Alert>}
+      {policy.loading && !policy.data && <Loading />}
+      {policy.data && (
+        <>
+          <SignInPolicy policy={policy.data} ssoReady={Boolean(sso.data && sso.data.bindings.length > 0)} onSaved={policy.reload} />
+          <ProjectPolicy policy={policy.data} onSaved={policy.reload} />
+        </>
+      )}
+      <SingleSignOn sso={sso} />
+      {policy.data && <RoleMapping policy={policy.data} onSaved={policy.reload} />}
+    </>
+  );
+}
+
+/** PUT /organization/settings with part of the policy; the server's refusals land next to the field. */
+function usePolicyForm(fieldMap: Record<string, string>) {
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState<string>();
+  async function save(change: Partial<OrganizationPolicy>, message: (saved: Saved) => string, onSaved: () => void) {
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    setSaved(undefined);
+    try {
+      const result = await api.put<Saved>('/organization/settings', change);
+      setSaved(message(result));
+      onSaved();
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, fieldMap)));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { errors, formRef, busy, saved, save };
+}
+
+function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolicy; ssoReady: boolean; onSaved: () => void }) {
+  const [passwordSignIn, setPasswordSignIn] = useState(policy.passwordSignIn);
+  const form = usePolicyForm({ passwordSignIn: 'passwordSignIn' });
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    await form.save(
+      { passwordSignIn },
+      (saved) =>
+        saved.policy.passwordSignIn
+          ? 'Members may sign in with a password.'
+          : `Members sign in only through single sign-on now. ${saved.endedSessions === 1 ? '1 password session' : `${saved.endedSessions} password sessions`} in this organization ended.`,
+      onSaved,
+    );
+  }
+
+  return (
+    <Card id="sign-in-policy" title="Sign-in">
+      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
+        {form.saved && <Alert kind="success">{form.saved}</Alert>}
+        <CheckboxField
+          label="Members may sign in with a password"
+          name="passwordSignIn"
+          checked={passwordSignIn}
+          onChange={(e) => setPasswordSignIn(e.target.checked)}
+          error={form.errors.fields.passwordSignIn}
+          hint={
+            <>
+              Switched off, people enter {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the password sessions in this organization
+              end. Keyway asks that you signed in with single sign-on yourself first, so you know it works. Instance operators keep their sign-in links.
+            </>
+          }
+        />
+        <FormActions submit={form.busy ? 'Saving…' : 'Save sign-in setting'} disabled={form.busy || passwordSignIn === policy.passwordSignIn} />
+      </Form>
+    </Card>
+  );
+}
+
+function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSaved: () => void }) {
+  const [projectCreation, setProjectCreation] = useState(policy.projectCreation);
+  const form = usePolicyForm({ projectCreation: 'projectCreation' });
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    await form.save({ projectCreation }, (saved) => (saved.policy.projectCreation === 'members' ? 'Every member may create projects now.' : 'Only admins may create projects now.'), onSaved);
+  }
+
+  return (
+    <Card id="project-policy" title="Projects">
+      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
+        {form.saved && <Alert kind="success">{form.saved}</Alert>}
+        <fieldset className="choice">
+          <legend>Who may create projects</legend>
+          <label className="choice-option">
+            <input type="radio" name="projectCreation" value="admins" checked={projectCreation === 'admins'} onChange={() => setProjectCreation('admins')} />
+            <span>
+              Admins only
+              <span className="hint">Members work in the projects an owner adds them to.</span>
+            </span>
+          </label>
+          <label className="choice-option">
+            <input type="radio" name="projectCreation" value="members" checked={projectCreation === 'members'} onChange={() => setProjectCreation('members')} />
+            <span>
+              Every member
+              <span className="hint">Whoever creates a project becomes its owner.</span>
+            </span>
+          </label>
+        </fieldset>
+        {form.errors.fields.projectCreation && <p className="field-error">{form.errors.fields.projectCreation}</p>}
+        <FormActions submit={form.busy ? 'Saving…' : 'Save project setting'} disabled={form.busy || projectCreation === policy.projectCreation} />
+      </Form>
+    </Card>
+  );
+}
+
+function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
+  const [removing, setRemoving] = useState<OrganizationSso['bindings'][number]>();
+  const [notice, setNotice] = useState<string>();
+  const data = sso.data;
+
+  return (
+    <section aria-labelledby="sso" className="section">
+      <SectionHeading id="sso" title="Single sign-on" />
+      <p>
+        People who sign in through a bound Microsoft Entra tenant (or, with another OpenID Connect provider, with a verified address of a bound email domain) join {''}
+        this organization as they first sign in, with the role the mapping below gives them.
+      </p>
+      {sso.error && <Alert>{sso.error.message}</Alert>}
+      {sso.loading && !data && <Loading />}
+      {data && (
+        <>
+          <ul>
+            <li>
+              Sign in with Microsoft: {data.providers.entra ? 'set up on this Keyway.' : 'not set up on this Keyway (an operator sets KEYWAY_SSO_ENTRA_CLIENT_ID and its secret).'}
+            </li>
+            <li>Another OpenID Connect provider: {data.providers.oidc ? 'set up on this Keyway.' : 'not set up (KEYWAY_SSO_OIDC_ISSUER).'}</li>
+          </ul>
+          <CopyField
+            label="Redirect URI to register"
+            value={data.redirectUri}
+            hint="Add it to the identity provider's app registration as a Web redirect URI (in Entra ID: App registrations → your app → Authentication → Web)."
+          />
+          <h3>Bound tenants and domains</h3>
+          {notice && <Alert kind="success">{notice}</Alert>}
+          <Listing items={data.bindings} loading={false} empty="Nothing is bound yet: people join only by invitation.">
+            {(bindings) => (
+              <DataTable label="Bound tenants and domains" columns={['Kind', 'Value', 'Added']} actions>
+                {bindings.map((binding) => (
+                  <tr key={binding.id}>
+                    <td>{KIND_LABEL[binding.kind]}</td>
+                    <td className="mono">{binding.value}</td>
+                    <td>
+                      <Time value={binding.createdAt} />
+                    </td>
+                    <td className="row-actions">
+                      <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
+                        Remove
+                      </DangerButton>
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
+            )}
+          </Listing>
+          <AddBinding sso={data} onAdded={(text) => { setNotice(text); sso.reload(); }} />
+        </>
+      )}
+      {removing && (
+        <ConfirmDialog
+          title={`Remove the binding ${removing.value}?`}
+          confirmLabel="Remove binding"
+          onClose={() => setRemoving(undefined)}
+          onConfirm={async () => {
+            await api.delete(`/organization/sso/bindings/${encodeURIComponent(removing.id)}`);
+            setNotice(`${removing.value} is no longer bound to this organization.`);
+            sso.reload();
+          }}
+        >
+          <p>Nobody new joins through it. People who joined through it stay members until you remove them.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message: string) => void }) {
+  const [kind, setKind] = useState<SsoBindingKind>('entra-tenant');
+  const [value, setValue] = useState('');
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  const tenantBound = sso.yourTenantId !== null && sso.bindings.some((b) => b.value === sso.yourTenantId);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!value.trim()) return setErrors({ fields: { value: kind === 'entra-tenant' ? 'Enter the Directory (tenant) ID to bind.' : 'Enter the email domain to bind, like example.com.' } });
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const created = await api.post<{ value: string }>('/organization/sso/bindings', { kind, value: value.trim() });
+      setValue('');
+      onAdded(`${created.value} is bound to this organization.`);
+    } catch (err) {
+      setErrors(asSentences(formErrorsFrom(err, { value: 'value', kind: 'kind' })));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Card id="add-binding" title="Bind a tenant or domain">
+      <p className="hint">
+        Binding needs proof that it is yours: sign in with Microsoft through the tenant yourself (or with a verified address of the domain), or ask an instance operator.{' '}
+        {sso.yourTenantId
+          ? `This session signed in through the tenant ${sso.yourTenantId}${tenantBound ? ', which is bound already' : ''}.`
+          : sso.yourVerifiedEmail
+            ? `This session signed in with the verified address ${sso.yourVerifiedEmail}.`
+            : 'This session did not sign in through single sign-on.'}
+      </p>
+      <Form ref={formRef} onSubmit={submit} error={errors.form}>
+        <div className="field-row">
+          <SelectField label="Kind" name="kind" value={kind} onChange={(e) => setKind(e.target.value as SsoBindingKind)} error={errors.fields.kind}>
+            <option value="entra-tenant">Microsoft Entra tenant</option>
+            <option value="email-domain">Email domain</option>
+          </SelectField>
+          <TextField
+            label={kind === 'entra-tenant' ? 'Directory (tenant) ID' : 'Email domain'}
+            name="value"
+            autoComplete="off"
+            spellCheck={false}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            error={errors.fields.value}
+            hint={kind === 'entra-tenant' ? 'A GUID: Entra admin center → Overview → Tenant ID.' : 'Like example.com.'}
+          />
+        </div>
+        <div className="actions">
+          <button type="submit" className="button-primary" disabled={busy}>
+            {busy ? 'Binding…' : 'Bind'}
+          </button>
+          {kind === 'entra-tenant' && sso.yourTenantId && !tenantBound && (
+            <button type="button" onClick={() => setValue(sso.yourTenantId ?? '')}>
+              Use my tenant
+            </button>
+          )}
+        </div>
+      </Form>
+    </Card>
+  );
+}
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+
+function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved: () => void }) {
+  const [claim, setClaim] = useState<OrganizationPolicy['ssoRoleClaim']>(policy.ssoRoleClaim);
+  const [adminValues, setAdminValues] = useState(policy.ssoAdminValues.join('\n'));
+  const [memberValues, setMemberValues] = useState(policy.ssoMemberValues.join('\n'));
+  const form = usePolicyForm({ ssoRoleClaim: 'claim', ssoAdminValues: 'adminValues', ssoMemberValues: 'memberValues' });
+  const what = claim === 'roles' ? 'app role values' : 'group object IDs';
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    await form.save(
+      claim === null ? { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] } : { ssoRoleClaim: claim, ssoAdminValues: lines(adminValues), ssoMemberValues: lines(memberValues) },
+      () => 'The role mapping is saved: it applies at each single sign-on.',
+      onSaved,
+    );
+  }
+
+  return (
+    <Card id="role-mapping" title="Roles from single sign-on">
+      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
+        {form.saved && <Alert kind="success">{form.saved}</Alert>}
+        <p className="hint">Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed. Invited members keep the role they were invited with.</p>
+        <SelectField
+          label="Claim"
+          name="claim"
+          value={claim ?? ''}
+          onChange={(e) => setClaim(e.target.value === '' ? null : (e.target.value as 'groups' | 'roles'))}
+          error={form.errors.fields.claim}
+        >
+          <option value="">None: everyone who joins is a member</option>
+          <option value="groups">groups: Entra group object IDs</option>
+          <option value="roles">roles: app role values</option>
+        </SelectField>
+        {claim !== null && (
+          <div className="field-row">
+            <TextAreaField
+              label="Admin values"
+              name="adminValues"
+              className="mono"
+              rows={4}
+              spellCheck={false}
+              value={adminValues}
+              onChange={(e) => setAdminValues(e.target.value)}
+              error={form.errors.fields.adminValues}
+              hint={`One per line: ${what} that make someone an admin.`}
+            />
+            <TextAreaField
+              label="Member values"
+              name="memberValues"
+              className="mono"
+              rows={4}
+              spellCheck={false}
+              value={memberValues}
+              onChange={(e) => setMemberValues(e.target.value)}
+              error={form.errors.fields.memberValues}
+              hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
+            />
+          </div>
+        )}
+        <FormActions submit={form.busy ? 'Saving…' : 'Save role mapping'} disabled={form.busy} />
+      </Form>
+    </Card>
+  );
+}

@@ -27,6 +27,7 @@ import {
   createRedactor,
   isSignInRedirect,
   kindForStatus,
+  refusesCredential,
   parseAdoErrorBody,
   parseTfCode,
   readTenantHints,
@@ -94,6 +95,14 @@ export interface AzureDevOpsClientOptions {
   onRateLimit?: (info: RateLimitInfo) => void;
   /** Default `Keyway/{version}`. */
   userAgent?: string;
+  /**
+   * Asked once per client when Azure DevOps refuses the credential itself (401 TF400813 for a token
+   * it does not accept, or the sign-in page): a fresh credential to retry the request with, or
+   * undefined when none can help. What it throws reaches the caller instead of the refusal.
+   */
+  refreshCredential?: () => Promise<AzureDevOpsCredential | undefined>;
+  /** Called after each answer that accepted the credential (a 2xx). */
+  onCredentialAccepted?: () => void;
 }
 
 export interface CallOptions {
@@ -345,14 +354,18 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const maxResponseBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
   const userAgent = options.userAgent ?? `Keyway/${VERSION}`;
 
-  const credential = options.credential;
-  if (!credential || (credential.kind !== 'pat' && credential.kind !== 'bearer') || typeof credential.token !== 'string' || !credential.token) {
-    throw new TypeError('credential must be { kind: "pat" | "bearer", token: non-empty string }');
-  }
+  const checkCredential = (credential: AzureDevOpsCredential | undefined): AzureDevOpsCredential => {
+    if (!credential || (credential.kind !== 'pat' && credential.kind !== 'bearer') || typeof credential.token !== 'string' || !credential.token) {
+      throw new TypeError('credential must be { kind: "pat" | "bearer", token: non-empty string }');
+    }
+    return credential;
+  };
   // PAT: Basic with an empty user name (any works, facts file); bearer: an Entra access token.
-  const authorization =
+  const authorizationOf = (credential: AzureDevOpsCredential): string =>
     credential.kind === 'pat' ? `Basic ${Buffer.from(`:${credential.token}`, 'utf8').toString('base64')}` : `Bearer ${credential.token}`;
-  const redact: Redactor = createRedactor(credential.token);
+  let authorization = authorizationOf(checkCredential(options.credential));
+  let redact: Redactor = createRedactor(options.credential.token);
+  let refreshed = false;
 
   const counters: ClientStats = { requests: 0, retries: 0 };
   let lastRate: RateLimitInfo | undefined;
@@ -459,7 +472,10 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         }
         reportRate(res.headers);
         const outcome = await judge(res, plan, conditional, attempts);
-        if (outcome.done) return outcome.value;
+        if (outcome.done) {
+          options.onCredentialAccepted?.();
+          return outcome.value;
+        }
         failure = outcome.failure;
       } catch (e) {
         if (e instanceof AzureDevOpsError) throw e;
@@ -481,6 +497,20 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         clearTimeout(timer);
       }
 
+      // A refused credential gets one fresh one (a token revoked before its recorded expiry); the
+      // retry does not count against the retry budget, which is for transient failures.
+      if (!refreshed && options.refreshCredential && refusesCredential(failure.error)) {
+        refreshed = true;
+        const fresh = await options.refreshCredential();
+        if (fresh) {
+          const previous = redact;
+          const next = createRedactor(checkCredential(fresh).token);
+          authorization = authorizationOf(fresh);
+          // Both tokens stay redacted: an error of a later attempt may quote either.
+          redact = (text) => next(previous(text));
+          continue;
+        }
+      }
       const decision = decideRetry(
         { ...(failure.status !== undefined ? { status: failure.status } : {}), ...(failure.throttle !== undefined ? { throttleSeconds: failure.throttle } : {}) },
         { retriesSoFar: retries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
@@ -621,7 +651,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const patsUnsupported = (operation: string): Plan<never>['unsupported'] => {
     const server = servicesOnly(operation);
     if (server) return server;
-    if (credential.kind !== 'bearer') {
+    if (options.credential.kind !== 'bearer') {
       return {
         message: `${operation} needs an Entra ID user access token; Azure DevOps refuses personal access tokens on the PAT lifecycle API`,
         hint: 'Sign in with Entra ID to manage personal access tokens.',

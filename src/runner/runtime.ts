@@ -5,7 +5,10 @@ import { createRunnerAgent } from './agent.ts';
 import type { Handler, RunnerAgent } from './agent.ts';
 import { createCredentialStore } from './credentials/store.ts';
 import { createFieldCrypto } from './keys/field-crypto.ts';
-import { createManagementClient } from './management-client.ts';
+import { createManagementClient, ManagementApiError } from './management-client.ts';
+import { createEventOutbox } from './events/outbox.ts';
+import type { EventOutbox } from './events/outbox.ts';
+import { purgeAfterRevocation } from './revocation.ts';
 import { loadRegistration, loadRunnerKey, saveRegistration } from './identity.ts';
 import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
@@ -42,6 +45,8 @@ export interface RunnerRuntimeOptions {
 export interface RunnerRuntime {
   registration: RunnerRegistration;
   agent: RunnerAgent;
+  /** Events for the management plane's audit log. */
+  events: EventOutbox;
   tokens: TokenService;
   credentials: CredentialStore;
   integrations: IntegrationSource;
@@ -81,7 +86,18 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   }
 
   const client = createManagementClient(registration.serverUrl, registration.runnerToken);
-  const self = await client.self();
+  const purge = () => purgeAfterRevocation({ db: options.store.database.db, report: (report) => client.reportRevocationPurge(report), logger: options.logger });
+  let self: Awaited<ReturnType<typeof client.self>>;
+  try {
+    self = await client.self();
+  } catch (err) {
+    if (err instanceof ManagementApiError && err.code === 'runner_revoked') {
+      // Revoked while it was not running: what it holds goes before anything else happens.
+      await purge();
+      throw new RunnerRegistrationError('this runner was revoked: every credential it held was deleted; an admin creates a new runner (and exchange token) to continue');
+    }
+    throw err;
+  }
   if (self.publicKey !== keyPair.publicKey) {
     // The key file was replaced (lost disk, deliberate rotation): secrets sealed to the old key are gone.
     const published = await client.publishPublicKey(keyPair.publicKey);
@@ -90,14 +106,17 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
   const crypto = createFieldCrypto(options.store.keys);
   const credentials = createCredentialStore(options.store.database.db, crypto);
+  const events = createEventOutbox({ db: options.store.database.db, send: (batch) => client.sendEvents(batch), logger: options.logger });
+  events.start();
   const integrations = createIntegrationSource((id) => client.integration(id));
   const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
-  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...options.tokenOptions });
+  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), events, ...options.tokenOptions });
   const environments = await startEnvironments({
     dataDir: options.dataDir,
     db: options.store.database.db,
     getAccessToken: (userId, integrationId) => tokens.getAccessToken(userId, integrationId),
+    tokenRejected: (token, via) => tokens.rejected(token, via),
     rememberIntegration: (integration) => integrations.remember(integration),
     endpoints: options.endpoints,
     logger: options.logger,
@@ -113,15 +132,27 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       allowInsecure: options.allowInsecureHosts,
       probeHost: createHostProbe({ endpoints: options.endpoints }),
     }),
-    'purge-credentials': createPurgeCredentialsHandler({ credentials }),
+    'purge-credentials': createPurgeCredentialsHandler({ credentials, events }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
   };
-  const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked });
+  const agent = createRunnerAgent({
+    client,
+    handlers,
+    logger: options.logger,
+    waitSeconds: options.pollWaitSeconds,
+    onRevoked: (revoked) => {
+      // Told it was revoked: delete everything held, then stop (the caller's hook ends the process).
+      void (revoked ? purge() : Promise.resolve())
+        .catch((err: unknown) => options.logger.error({ err: { message: (err as Error).message } }, 'the purge after revocation failed; it runs again at the next start'))
+        .finally(() => options.onRevoked?.());
+    },
+  });
   agent.start();
   return {
     registration,
     agent,
+    events,
     tokens,
     credentials,
     integrations,
@@ -130,6 +161,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     async stop() {
       await agent.stop();
       await environments.stop();
+      await events.stop();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/service.ts';
 import type { Principal, RunnerPrincipal } from './principal.ts';
 import type { IdentityService } from './service.ts';
 
-export type AuthRequirement = 'public' | 'user' | 'admin' | 'runner';
+export type AuthRequirement = 'public' | 'user' | 'admin' | 'runner' | 'revoked-runner';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,7 +38,15 @@ export function installAuthentication(app: FastifyInstance, deps: AuthenticateDe
     const requirement: AuthRequirement = request.routeOptions.config?.auth ?? (request.url.startsWith('/api/') ? 'user' : 'public');
     const principal = await resolvePrincipal(request, deps);
     if (principal) request.principal = principal;
+    if (principal?.kind === 'runner' && principal.revoked && requirement !== 'revoked-runner') {
+      // Said plainly, so the runner knows to delete what it holds instead of retrying forever.
+      throw new ApiError(401, 'runner_revoked', `runner "${principal.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`);
+    }
     if (requirement === 'public') return;
+    if (requirement === 'revoked-runner') {
+      if (principal?.kind !== 'runner' || !principal.revoked) throw unauthorized('this route is for a revoked runner confirming its purge');
+      return;
+    }
 
     if (requirement === 'runner') {
       if (principal?.kind !== 'runner') throw unauthorized('this route is for runners: send Authorization: Bearer <runner token>');

@@ -27,6 +27,20 @@ const Authorization = Type.Object({
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   lastUsedAt: Type.Union([Type.String(), Type.Null()]),
   warnings: Type.Array(Type.String(), { description: 'expires-soon (7 days), expired, needs-reauthorization' }),
+  state: Type.Optional(
+    Type.Union([Type.Literal('working'), Type.Literal('failing'), Type.Literal('needs-reauthorization')], {
+      description: 'The last real outcome: working; failing (since failingSince, because failureReason: a refresh that failed, a token Azure DevOps refused); or the user must connect again',
+    }),
+  ),
+  failingSince: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  scopesKnown: Type.Optional(Type.Boolean({ description: 'false when Azure DevOps did not report the scopes (PATs): `scopes` is then empty, not a guess' })),
+  pushAccess: Type.Optional(
+    Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
+      description: "PATs: whether Azure DevOps let the token open a push (the receive-pack advertisement), refused it, or could not be asked",
+    }),
+  ),
+  pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
 export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): void {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
-import { ApiError, badRequest, notFound } from '../../http/errors.ts';
+import { ApiError, AuthorizationRequiredError, badRequest, notFound } from '../../http/errors.ts';
 import { formatRepositoryUrl, NotAnAzureDevOpsUrlError, parseRepositoryUrl } from '../../azure-devops/url.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import type { RepositoryInfo, ResolvedRef } from '../../runner/repositories/resolve.ts';
@@ -44,6 +44,11 @@ export interface ListingQuery extends IntegrationChoice {
 
 // The runner could not be asked: CheckRepositoryAccess answers "unavailable" instead of failing.
 const RUNNER_UNREACHABLE = new Set(['runner_offline', 'runner_timeout', 'runner_revoked']);
+// Refusals the user fixes by authorizing: every answer with one of them says where to do it.
+const AUTHORIZATION_REQUIRED = new Set(['not_authorized', 'reauthorization_required']);
+
+/** CheckAuthenticationForHost for an integration (relative to the API's origin). */
+export const authenticationPath = (integrationId: string) => `/api/v1/scm/authentication?integrationId=${encodeURIComponent(integrationId)}`;
 
 interface ResolveAnswer {
   repository: RepositoryInfo;
@@ -142,7 +147,14 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
 
   async function ask<R>(row: Row, kind: string, payload: unknown): Promise<R> {
     // control.call already gives each runner answer code its HTTP status (statusForFailure).
-    return deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
+    try {
+      return await deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
+    } catch (err) {
+      if (err instanceof ApiError && AUTHORIZATION_REQUIRED.has(err.code)) {
+        throw new AuthorizationRequiredError(err.statusCode, err.code, `${err.message} (see GET ${authenticationPath(row.id)})`, authenticationPath(row.id));
+      }
+      throw err;
+    }
   }
 
   /** The parsed context with the names Azure DevOps uses, and the resolved commit id. */
@@ -192,7 +204,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
         }
       }
       let authentication: unknown;
-      if (answer.reason === 'not_authorized') {
+      if (answer.reason && AUTHORIZATION_REQUIRED.has(answer.reason)) {
         // What CheckAuthenticationForHost offers, so the caller can connect at once.
         try {
           const offers = await deps.oauth.checkAuthentication(user, { integrationId: row.id, organization: context.organization });
@@ -213,6 +225,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
         errorMessage: answer.errorMessage,
         ...(answer.repository ? { repository: answer.repository } : {}),
         ...(authentication ? { authentication } : {}),
+        ...(answer.reason && AUTHORIZATION_REQUIRED.has(answer.reason) ? { authorizationUrl: authenticationPath(row.id) } : {}),
         context,
         calls: answer.calls,
         integrationId: row.id,

@@ -101,10 +101,14 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       return id;
     },
 
-    /** The runner's long-poll: claims pending requests, waiting up to `waitMs` for one to arrive. */
-    async poll(runnerId: string, waitMs: number, signal?: AbortSignal): Promise<ControlRequest[]> {
+    /**
+     * The runner's long-poll: claims pending requests, waiting up to `waitMs` for one to arrive.
+     * `ended` is asked at every wake-up (a revoked runner's poll ends at once, not at its timeout).
+     */
+    async poll(runnerId: string, waitMs: number, signal?: AbortSignal, ended?: () => Promise<boolean>): Promise<ControlRequest[]> {
       const until = Date.now() + waitMs;
       for (;;) {
+        if (ended && (await ended())) return [];
         const at = now().toISOString();
         // Claiming is one UPDATE per row guarded by status, so two pollers (runner replicas, or two
         // management replicas serving them) never both get the same request.
@@ -141,6 +145,17 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
         if (requestId.startsWith(`${DURABLE_PREFIX}_`)) await db.deleteFrom('runner_requests').where('id', '=', requestId).execute();
       }
       return ok;
+    },
+
+    /** Wakes a runner's long-poll on this replica at once (others notice at their next check). */
+    wake(runnerId: string): void {
+      events.emit(`runner:${runnerId}`);
+    },
+
+    /** Drops everything queued for a runner (it was revoked: nothing may reach it any more). */
+    async dropQueued(runnerId: string): Promise<number> {
+      const result = await db.deleteFrom('runner_requests').where('runner_id', '=', runnerId).where('status', '=', 'pending').executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     /** Deletes requests past their deadline and old answers nobody collected. */

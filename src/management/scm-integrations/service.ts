@@ -291,6 +291,19 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       return runTest(await getRow(runnerId, id));
     },
 
+    /**
+     * The runner was revoked: its integrations (with their sealed secrets) and sign-ins in progress
+     * through them are deleted. The credentials they produced rest on the runner, which deletes
+     * them when it learns of the revocation.
+     */
+    async removeForRunner(runnerId: string): Promise<{ integrations: number; sealedSecrets: number }> {
+      const rows = await db.selectFrom('scm_integrations').select(['id', 'oauth_client_secret_sealed']).where('runner_id', '=', runnerId).execute();
+      if (rows.length === 0) return { integrations: 0, sealedSecrets: 0 };
+      await db.deleteFrom('oauth_states').where('runner_id', '=', runnerId).execute();
+      await db.deleteFrom('scm_integrations').where('runner_id', '=', runnerId).execute();
+      return { integrations: rows.length, sealedSecrets: rows.filter((r) => r.oauth_client_secret_sealed !== null).length };
+    },
+
     /** The runner's key changed: secrets sealed to the old key can never be opened again. */
     async clearSealedSecrets(runnerId: string): Promise<number> {
       const result = await db

@@ -51,6 +51,8 @@ export interface EnvironmentServiceOptions {
   dataDir: string;
   db: Kysely<RunnerDB>;
   getAccessToken(userId: string, integrationId: string): Promise<AccessToken>;
+  /** Azure DevOps refused a token before its recorded expiry (REST or git): one early refresh. */
+  tokenRejected?(token: AccessToken, via: 'rest' | 'git'): Promise<AccessToken | undefined>;
   rememberIntegration(integration: RunnerIntegration): void;
   endpoints: AzureDevOpsEndpoints;
   logger: Logger;
@@ -109,6 +111,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         path: environmentSocketPath(server.socketPath, env.id),
         grant: { environmentId: env.id, userId: env.userId, integrationId: env.integrationId, remoteUrl: env.remoteUrl },
         getAccessToken: options.getAccessToken,
+        ...(options.tokenRejected ? { tokenRejected: (token: AccessToken) => options.tokenRejected!(token, 'git') } : {}),
         logger,
       });
       envSockets.set(env.id, socket);
@@ -354,7 +357,17 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     states.set(env.id, { status: 'cloning', progress: { phase: 'Starting', percent: 0, phases: [] } });
     const done = (async () => {
       try {
-        const checkout = await clone(env, layout, clonePlan, controller.signal, report);
+        let checkout: EnvironmentCheckout;
+        try {
+          checkout = await clone(env, layout, clonePlan, controller.signal, report);
+        } catch (err) {
+          // git reported the token refused (its `erase` reached the environment's socket, which
+          // refreshed it once): the clone is tried once more, with the fresh token.
+          if (controller.signal.aborted || !(err instanceof GitCommandError) || !/Authentication failed|returned error: 401/i.test(err.outcome.messages.join(' '))) throw err;
+          logger.info({ environmentId: env.id }, 'git said the token was refused; cloning once more');
+          await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
+          checkout = await clone(env, layout, clonePlan, controller.signal, report);
+        }
         await store.setStatus(env.id, 'ready');
         logger.info({ environmentId: env.id, commit: checkout.commit }, 'environment ready');
         const last = states.get(env.id)?.progress;
@@ -389,8 +402,18 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const remoteUrl = gitRemoteUrl(repository, options.endpoints);
 
     // The user's token (refreshed if needed): a missing or lapsed authorization fails here, with its reason.
-    const token = await options.getAccessToken(p.userId, p.integration.id);
-    const client = createAzureDevOpsClient({ target: targetFromRepositoryContext(repository), endpoints: options.endpoints, credential: { kind: token.kind, token: token.token }, maxRetries: 2 });
+    let token = await options.getAccessToken(p.userId, p.integration.id);
+    const client = createAzureDevOpsClient({
+      target: targetFromRepositoryContext(repository),
+      endpoints: options.endpoints,
+      credential: { kind: token.kind, token: token.token },
+      maxRetries: 2,
+      refreshCredential: async () => {
+        const fresh = await options.tokenRejected?.(token, 'rest');
+        if (fresh) token = fresh;
+        return fresh && { kind: fresh.kind, token: fresh.token };
+      },
+    });
     const clonePlan = await plan(client, repository, p.ref, p.pullRequestCheckout === 'source' ? 'source' : 'merge');
 
     const layout = workspaceLayout(options.dataDir, id, repository.repository);

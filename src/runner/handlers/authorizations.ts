@@ -54,6 +54,9 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       else if (daysLeft <= EXPIRY_WARNING_DAYS) warnings.push('expires-soon');
     }
     if (record.status === 'needs-reauthorization') warnings.push('needs-reauthorization');
+    // The last real outcome, not only the recorded expiry: working, failing since when (and why),
+    // or waiting for the user to connect again.
+    const state = record.status === 'needs-reauthorization' ? 'needs-reauthorization' : record.failingSince ? 'failing' : 'working';
     return {
       id: record.id,
       integrationId: record.integrationId,
@@ -63,6 +66,9 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       identity: meta.upn ?? meta.name ?? null,
       organization: meta.organization ?? null,
       status: record.status,
+      state,
+      failingSince: record.failingSince,
+      failureReason: record.failureReason,
       reauthorizationReason: meta.reauthorizationReason ?? null,
       createdAt: record.createdAt,
       expiresAt: record.expiresAt,

@@ -5,8 +5,9 @@ import * as m003 from './003_oauth_states.ts';
 import * as m004 from './004_projects_app_connections_syncs.ts';
 import * as m005 from './005_environments.ts';
 import * as m006 from './006_app_connection_oauth_states.ts';
+import * as m008 from './008_revocation_and_drafts.ts';
 
 export const managementMigrations: MigrationSet = {
   tableName: 'keyway_management_migrations',
-  migrations: { '001_identity_and_audit': m001, '002_runners_and_integrations': m002, '003_oauth_states': m003, '004_projects_app_connections_syncs': m004, '005_environments': m005, '006_app_connection_oauth_states': m006 },
+  migrations: { '001_identity_and_audit': m001, '002_runners_and_integrations': m002, '003_oauth_states': m003, '004_projects_app_connections_syncs': m004, '005_environments': m005, '006_app_connection_oauth_states': m006, '008_revocation_and_drafts': m008 },
 };

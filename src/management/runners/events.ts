@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
-import { ApiError } from '../../http/errors.ts';
+import { ApiError, badRequest } from '../../http/errors.ts';
 import type { RevocationPurgeReport, RunnerEvent } from '../../control/runner-events.ts';
 import type { AuditLog } from '../audit/service.ts';
 import type { RunnerPrincipal } from '../identity/principal.ts';
@@ -20,6 +20,12 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
 
   return {
     async record(runner: RunnerPrincipal, events: readonly RunnerEvent[]): Promise<{ accepted: number }> {
+      for (const [i, event] of events.entries()) {
+        for (const [key, value] of Object.entries(event.details ?? {})) {
+          const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= 500);
+          if (!scalar) throw badRequest('invalid_event', `events[${i}].details.${key} must be a number, a boolean, null or a string of at most 500 characters`, `events.${i}.details.${key}`);
+        }
+      }
       const integrationIds = [...new Set(events.map((e) => e.integrationId).filter((id): id is string => typeof id === 'string' && id !== ''))];
       if (integrationIds.length > 0) {
         const rows = await db.selectFrom('scm_integrations').select(['id', 'runner_id']).where('id', 'in', integrationIds).execute();

@@ -54,9 +54,8 @@ const RunnerEventSchema = Type.Object(
     userId: Type.Optional(Type.Union([Id('^[A-Za-z0-9_-]{1,100}$'), Type.Null()])),
     integrationId: Type.Optional(Type.Union([Id('^[A-Za-z0-9_-]{1,100}$'), Type.Null()])),
     occurredAt: Type.String({ maxLength: 40, format: 'date-time' }),
-    details: Type.Optional(
-      Type.Record(Type.String({ maxLength: 60, pattern: '^[A-Za-z][A-Za-z0-9_]{0,59}$' }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), { maxProperties: 20 }),
-    ),
+    // Scalars only, checked in events.ts: a union here would let the validator coerce 3 into "3".
+    details: Type.Optional(Type.Record(Type.String({ maxLength: 60, pattern: '^[A-Za-z][A-Za-z0-9_]{0,59}$' }), Type.Unknown(), { maxProperties: 20 })),
   },
   { additionalProperties: false },
 );

@@ -12,6 +12,8 @@ const Str = (max: number, description?: string) => Type.String({ maxLength: max,
 
 const TestResultSchema = Type.Object({
   valid: Type.Boolean(),
+  stale: Type.Optional(Type.Boolean({ description: 'The runner key changed after this test: it no longer says anything; test again' })),
+  staleReason: Type.Optional(Type.String()),
   hostError: Type.Optional(Type.String()),
   oauthError: Type.Optional(Type.String()),
   patError: Type.Optional(Type.String()),

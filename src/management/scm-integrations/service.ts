@@ -16,6 +16,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface TestResult {
   valid: boolean;
+  /** Something changed since the test that it did not see (the runner's key): test again. */
+  stale?: boolean;
+  staleReason?: string;
   hostError?: string;
   oauthError?: string;
   patError?: string;
@@ -304,7 +307,10 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       return { integrations: rows.length, sealedSecrets: rows.filter((r) => r.oauth_client_secret_sealed !== null).length };
     },
 
-    /** The runner's key changed: secrets sealed to the old key can never be opened again. */
+    /**
+     * The runner's key changed: secrets sealed to the old key can never be opened again, and every
+     * test of its integrations was made with the old key, so none of them says anything any more.
+     */
     async clearSealedSecrets(runnerId: string): Promise<number> {
       const result = await db
         .updateTable('scm_integrations')
@@ -312,6 +318,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         .where('runner_id', '=', runnerId)
         .where('oauth_client_secret_sealed', 'is not', null)
         .executeTakeFirst();
+      const tested = await db.selectFrom('scm_integrations').select(['id', 'last_test']).where('runner_id', '=', runnerId).where('last_test', 'is not', null).execute();
+      for (const row of tested) {
+        const last = JSON.parse(row.last_test ?? '{}') as TestResult;
+        const stale: TestResult = { ...last, stale: true, staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again` };
+        await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(stale) }).where('id', '=', row.id).execute();
+      }
       return Number(result.numUpdatedRows);
     },
   };

@@ -89,16 +89,24 @@ export function createEventOutbox(options: EventOutboxOptions) {
         occurredAt: r.created_at,
         details: JSON.parse(r.details) as RunnerEventDetails,
       }));
-      await options.send(batch);
+      try {
+        await options.send(batch);
+      } catch (err) {
+        // Released at once: the next attempt (of any replica) need not wait out the claim.
+        await db.updateTable('runner_events').set({ claimed_by: null, claimed_until: null }).where('id', 'in', batch.map((e) => e.id)).where('claimed_by', '=', owner).execute().catch(() => undefined);
+        throw err;
+      }
       await db.deleteFrom('runner_events').where('id', 'in', batch.map((e) => e.id)).where('claimed_by', '=', owner).execute();
       delivered += batch.length;
     }
   }
 
+  /** One delivery at a time per outbox; a flush waits for the events recorded before it. */
   function flush(): Promise<void> {
-    running ??= (async () => {
+    const pendingWrites = Promise.allSettled([...writes]);
+    const next = (running ?? Promise.resolve()).then(async () => {
+      await pendingWrites;
       try {
-        await Promise.allSettled([...writes]);
         await deliver();
         failures = 0;
       } catch (err) {
@@ -106,11 +114,13 @@ export function createEventOutbox(options: EventOutboxOptions) {
         const delay = Math.min(60_000, baseRetry * 2 ** Math.min(failures - 1, 6));
         logger.warn({ err: { message: (err as Error).message } }, `audit events not delivered yet; retrying in ${delay} ms`);
         schedule(delay);
-      } finally {
-        running = undefined;
       }
-    })();
-    return running;
+    });
+    running = next;
+    void next.finally(() => {
+      if (running === next) running = undefined;
+    });
+    return next;
   }
 
   return {

@@ -1069,6 +1069,72 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
   };
 }
 
+/** What `{origin}{prefix}/_apis/connectionData` answered, for finding where a Server collection starts. */
+export interface ServerPrefixAnswer {
+  /** `''`, `/tfs`, `/tfs/DefaultCollection`… */
+  prefix: string;
+  /** Azure DevOps answers here (connectionData, or a challenge with its headers); else nothing Azure DevOps is here. */
+  answers: boolean;
+  /**
+   * From a connectionData body only: `deployment` when the host answering is the server itself
+   * (`instanceId` equals `deploymentId`), `collection` when it is a collection of it.
+   */
+  level?: 'deployment' | 'collection';
+  unreachable?: boolean;
+  reason: string;
+}
+
+/**
+ * Asks `_apis/connectionData` at each prefix of a Server path, from the origin down: Azure DevOps
+ * Server answers there both for itself (under its virtual directory) and for each collection, so
+ * the first prefix that answers is where the server is, and what follows it names a collection.
+ * Only 200 with connectionData, or an authentication challenge carrying Azure DevOps's headers,
+ * counts as an answer: a 404 (with or without those headers) means nothing is served there.
+ */
+export async function probeServerPrefixes(opts: { origin: string; segments: readonly string[]; fetch?: FetchLike; timeoutMs?: number; allowInsecure?: boolean }): Promise<ServerPrefixAnswer[]> {
+  const fetchImpl: FetchLike = opts.fetch ?? guardedFetch(opts.allowInsecure ?? false);
+  const answers: ServerPrefixAnswer[] = [];
+  for (let i = 0; i <= opts.segments.length; i++) {
+    const prefixSegments = opts.segments.slice(0, i);
+    const prefix = prefixSegments.map((s) => `/${s}`).join('');
+    const url = buildUrl(opts.origin.replace(/\/+$/, ''), [...prefixSegments, '_apis', 'connectionData']);
+    let res: Response;
+    try {
+      res = await fetchImpl(url, { method: 'GET', headers: { Accept: 'application/json', ...SUPPRESS_SIGN_IN, 'User-Agent': `Keyway/${VERSION}` }, redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    } catch (e) {
+      answers.push({ prefix, answers: false, unreachable: true, reason: `no answer (${networkCode(e)})` });
+      // An origin that does not answer will not answer deeper paths either.
+      break;
+    }
+    const contentType = res.headers.get('content-type') ?? '';
+    let body: Record<string, unknown> | undefined;
+    let errorBody = false;
+    if (JSON_TYPE.test(contentType)) {
+      try {
+        const text = await readLimited(res, 256 * 1024);
+        body = asObject(JSON.parse(text));
+        errorBody = res.status >= 400 && parseTfCode(parseAdoErrorBody(text)?.message) !== undefined;
+      } catch {
+        body = undefined;
+      }
+    } else {
+      await res.body?.cancel().catch(() => undefined);
+    }
+    if (res.status === 200 && body && typeof body.instanceId === 'string' && typeof body.deploymentType === 'string') {
+      const level = typeof body.deploymentId === 'string' && body.deploymentId.toLowerCase() === body.instanceId.toLowerCase() ? 'deployment' : 'collection';
+      answers.push({ prefix, answers: true, level, reason: `connectionData answered (${level})` });
+      continue;
+    }
+    let adoSigns = /TFS-Federated/i.test(res.headers.get('www-authenticate') ?? '') || errorBody;
+    res.headers.forEach((_v, name) => {
+      if (/^x-(tfs|vss)-/i.test(name)) adoSigns = true;
+    });
+    const challenge = res.status === 401 || res.status === 203 || isSignInRedirect(res.status, res.headers);
+    answers.push({ prefix, answers: challenge && adoSigns, reason: `HTTP ${res.status}${challenge && !adoSigns ? ' without Azure DevOps headers' : ''}` });
+  }
+  return answers;
+}
+
 async function readLimited(res: Response, limit: number): Promise<string> {
   if (!res.body) return '';
   return new TextDecoder().decode(await readAtMost(res.body.getReader(), limit, () => new Error('too large')));

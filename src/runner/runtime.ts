@@ -13,6 +13,7 @@ import { loadRegistration, loadRunnerKey, saveRegistration } from './identity.ts
 import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
+import { createResolveIssuerHandler } from './handlers/resolve-issuer.ts';
 import { createHostProbe } from './host-probe.ts';
 import { createAppConnectionRuntime } from './app-connections/index.ts';
 import { createAuthorizationHandlers } from './handlers/authorizations.ts';
@@ -128,11 +129,13 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     ...createAuthorizationHandlers({ privateKey: keyPair.privateKey, credentials, integrations, flow, tokens, endpoints: options.endpoints }),
     ping: async () => ({ pong: true }),
     'validate-integration': createValidateIntegrationHandler({
+      countCredentials: (integrationId) => credentials.countForIntegration(integrationId),
       privateKey: keyPair.privateKey,
       allowInsecure: options.allowInsecureHosts,
       probeHost: createHostProbe({ endpoints: options.endpoints }),
     }),
     'purge-credentials': createPurgeCredentialsHandler({ credentials, events }),
+    'resolve-issuer': createResolveIssuerHandler({ allowInsecure: options.allowInsecureHosts }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
   };

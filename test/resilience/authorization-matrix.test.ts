@@ -91,6 +91,8 @@ const ROUTES: Record<string, RouteSpec> = {
   'PATCH /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'admin', body: () => ({ pat: { enabled: false } }) },
   'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'admin' },
   'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/test': { class: 'admin' },
+  'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/draft/apply': { class: 'admin' },
+  'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}/draft': { class: 'admin' },
   'GET /api/v1/scm/authentication': { class: 'user', query: rid },
   'GET /api/v1/oauth/authorize/{integrationId}': { class: 'user', sessionOnly: true },
   'GET /api/v1/oauth/callback/{integrationId}': { class: 'public', query: () => 'code=forged&state=forged' },

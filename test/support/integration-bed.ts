@@ -37,6 +37,8 @@ export interface IntegrationBed {
   integrationId: string;
   clientId: string;
   clientSecret: string;
+  /** The integration's app registration in the emulator (its redirect URIs can be changed). */
+  app: { redirectUris: string[] };
   /** The runner store's location, for replicas. */
   store: { url: string; schema?: string };
   /** A second process-equivalent of the same runner (same key, registration and store). */
@@ -94,6 +96,7 @@ export async function startIntegrationBed(
     integrationId,
     clientId: registered.app.clientId,
     clientSecret: registered.clientSecret,
+    app: registered.app,
     store,
     async startReplica(extra) {
       const dir = mkdtempSync(join(tmpdir(), 'keyway-bed-replica-'));

@@ -10,6 +10,7 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import type { OAuthService } from '../oauth/service.ts';
 import { parseOptionsFor, servicesOriginsFor } from './parse-options.ts';
+import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
 
 type Row = ManagementDB['scm_integrations'];
 
@@ -123,13 +124,9 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     return row;
   }
 
-  function normalizeHostQuery(host: string): string {
-    const bare = host.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/[/?#].*$/, '');
-    // {org}.visualstudio.com organizations are served at dev.azure.com too, and so are the
-    // configured Services endpoint's (the emulator's).
-    if (/^[a-z0-9][a-z0-9-]*\.visualstudio\.com$/.test(bare) || servicesHosts.has(bare)) return 'dev.azure.com';
-    return bare;
-  }
+  // {org}.visualstudio.com organizations are served at dev.azure.com too, and so are the
+  // configured Services endpoint's (the emulator's).
+  const isServicesHost = (bare: string) => /^[a-z0-9][a-z0-9-]*\.visualstudio\.com$/.test(bare) || servicesHosts.has(bare);
 
   async function integrationForListing(user: UserPrincipal, query: ListingQuery): Promise<Row> {
     const rows = await organizationIntegrations(user);
@@ -139,9 +136,9 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       return row;
     }
     if (!query.host) throw badRequest('invalid_request', 'give integrationId or host', 'host');
-    const host = normalizeHostQuery(query.host);
-    const row = rows.find((r) => r.host === host && (!query.runnerId || r.runner_id === query.runnerId));
-    if (!row) throw new ApiError(404, 'host_not_configured', `repository access for ${host} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
+    const wanted = parseHostQuery(query.host, isServicesHost);
+    const row = pickByHost(rows.filter((r) => !query.runnerId || r.runner_id === query.runnerId), wanted);
+    if (!row) throw new ApiError(404, 'host_not_configured', `repository access for ${[wanted.host, ...wanted.segments].join('/')} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
     return row;
   }
 

@@ -239,6 +239,12 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
       return Number(result.numDeletedRows) === 1;
     },
 
+    async countForIntegration(integrationId: string): Promise<{ oauth: number; pat: number }> {
+      const rows = await db.selectFrom('credentials').select(['method', (eb) => eb.fn.countAll<number>().as('n')]).where('integration_id', '=', integrationId).groupBy('method').execute();
+      const of = (method: string) => Number(rows.find((r) => r.method === method)?.n ?? 0);
+      return { oauth: of('oauth'), pat: of('pat') };
+    },
+
     async deleteForIntegration(integrationId: string, method?: string): Promise<number> {
       let query = db.deleteFrom('credentials').where('integration_id', '=', integrationId);
       if (method) query = query.where('method', '=', method);

@@ -176,6 +176,12 @@ export interface AzureDevOpsClient {
 
   /** `GET {collection}/_apis/connectionData`: who the credential is, and what kind of deployment answers. */
   connectionData(opts?: CallOptions): Promise<ConnectionData>;
+  /**
+   * Whether the credential may open a push to a repository, without pushing: git's receive-pack
+   * advertisement (`GET …/_git/{repo}/info/refs?service=git-receive-pack`), which changes nothing.
+   * `allowed` (the advertisement came), `refused` (401/403), or `unknown` (anything else).
+   */
+  probeReceivePack(project: string, repository: string, opts?: CallOptions): Promise<'allowed' | 'refused' | 'unknown'>;
   /** Unauthenticated: does the target URL answer like Azure DevOps at all? Never throws for network failures. */
   probeHost(opts?: CallOptions): Promise<ProbeResult>;
 
@@ -810,6 +816,22 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const client: AzureDevOpsClient = {
     target,
     collectionUrl: base,
+
+    async probeReceivePack(project, repository, opts = {}) {
+      // git smart HTTP, not REST: no api-version; the repository path as git remotes spell it.
+      const url = buildUrl(base, [project, '_git', repository, 'info', 'refs'], { service: 'git-receive-pack' });
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+      let res: Response;
+      try {
+        res = await fetchImpl(url, { method: 'GET', headers: { Authorization: authorization, 'User-Agent': userAgent, ...SUPPRESS_SIGN_IN }, redirect: 'manual', signal });
+      } catch {
+        return 'unknown';
+      }
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status === 200 && /application\/x-git-receive-pack-advertisement/i.test(res.headers.get('content-type') ?? '')) return 'allowed';
+      if (res.status === 401 || res.status === 403) return 'refused';
+      return 'unknown';
+    },
 
     connectionData: (opts) =>
       execute({

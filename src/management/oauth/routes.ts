@@ -158,14 +158,23 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ authorizationId: Type.String(), identity: Type.Union([Type.String(), Type.Null()]), expiresAt: Type.Union([Type.String(), Type.Null()]) }), ...Errors },
+        response: {
+          201: Type.Object({
+            authorizationId: Type.String(),
+            identity: Type.Union([Type.String(), Type.Null()]),
+            expiresAt: Type.Union([Type.String(), Type.Null()]),
+            pushAccess: Type.Optional(Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], { description: 'Whether the token may push (see the authorization listing); refused: it can still clone and fetch' })),
+            pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request, reply) => {
       const user = asUser(request);
       try {
         const stored = await oauth.submitPat(user, request.body);
-        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization } });
+        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization, pushAccess: stored.pushAccess ?? 'unconfirmed' } });
         return reply.code(201).send(stored);
       } catch (err) {
         await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });

@@ -205,7 +205,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (!runner.public_key) throw new ApiError(409, 'runner_not_registered', 'the runner has not registered its key yet');
         sealed = await seal(runner.public_key, token, sealingContext.userPat(row.id, user.userId));
       }
-      return deps.control.call<{ authorizationId: string; identity: string | null; expiresAt: string | null }>(
+      return deps.control.call<{ authorizationId: string; identity: string | null; expiresAt: string | null; pushAccess?: 'confirmed' | 'refused' | 'unconfirmed'; pushAccessNote?: string | null }>(
         row.runner_id,
         'pat-store',
         { userId: user.userId, integration, organization: input.organization.trim(), sealedToken: sealed, expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null },

@@ -28,6 +28,7 @@ import type {
 import { HandlerError } from '../agent.ts';
 import type { Handler } from '../agent.ts';
 import type { AccessToken } from '../oauth/tokens.ts';
+import { patCannotPush } from '../repositories/access.ts';
 import { createEnvironmentStore } from './store.ts';
 import type { RunnerEnvironment } from './store.ts';
 import { credentialSocketPath, hashSecret, startCredentialServer } from './credential-server.ts';
@@ -345,7 +346,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   function failureOf(err: unknown): { code: string; message: string } {
     if (err instanceof GitCommandError) {
       const said = err.outcome.messages.filter((l) => !/^Cloning into/.test(l)).slice(-4).join(' ');
-      return { code: 'clone_failed', message: `git ${err.args[0]} failed: ${said || `exit code ${err.outcome.code}`}`.slice(0, 1500) };
+      // TF401027 is what a push with a read-only PAT meets: said in words that say what to do.
+      const hint = /TF401027/.test(said) ? `; ${patCannotPush()}` : '';
+      return { code: 'clone_failed', message: `git ${err.args[0]} failed: ${said || `exit code ${err.outcome.code}`}${hint}`.slice(0, 1500) };
     }
     if (err instanceof HandlerError) return { code: err.code, message: err.message };
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };

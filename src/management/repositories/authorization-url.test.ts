@@ -23,7 +23,7 @@ for (const { kind, skip } of await databaseKinds()) {
       await bed?.close();
     });
 
-    it('/context/parse, the listings and /context/access, for a user who never authorized', async () => {
+    it('/context/parse, the listings, environments and /context/access, for a user who never authorized', async () => {
       const where = `/api/v1/scm/authentication?integrationId=${bed.integrationId}`;
       const parse = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/context/parse', payload: { url: URL_ } });
       assert.equal(parse.statusCode, 409, parse.body);
@@ -33,6 +33,9 @@ for (const { kind, skip } of await databaseKinds()) {
       const listing = await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/repositories?integrationId=${bed.integrationId}&organization=${ORG}` });
       assert.equal(listing.statusCode, 409, listing.body);
       assert.equal(listing.json().error.authorizationUrl, where);
+      const environment = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: URL_, runnerId: bed.runnerId } });
+      assert.equal(environment.statusCode, 409, environment.body);
+      assert.equal(environment.json().error.authorizationUrl, where);
       const access = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/context/access', payload: { url: URL_ } });
       assert.equal(access.json().reason, 'not_authorized');
       assert.equal(access.json().authorizationUrl, where);

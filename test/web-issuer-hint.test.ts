@@ -32,5 +32,9 @@ describe('the issuer hint of the integration dialog', () => {
     assert.match(issuerWarning('https://login.microsoftonline.com/{tenant-id}/v2.0') ?? '', /placeholder/);
     assert.match(issuerWarning(`https://login.microsoftonline.com/${TENANT}/v2.0?client_secret=x`) ?? '', /credentials/);
     assert.match(issuerWarning('not an issuer') ?? '', /https/);
+    assert.equal(
+      issuerWarning('https://login.microsoftonline.com/contoso'),
+      '"contoso" is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com. Expected https://login.microsoftonline.com/{tenant-id}/v2.0.',
+    );
   });
 });

@@ -44,7 +44,7 @@ async function probeServer(integration: RunnerIntegration, deps: { endpoints: Az
   if (first === -1) {
     return {
       ok: false,
-      message: `no Azure DevOps Server answers at ${where}/_apis/connectionData (${answers[answers.length - 1]?.reason ?? 'no answer'}); check the host, and the virtual directory (such as /tfs) if the server has one`,
+      message: `${where} answered, but it is not Azure DevOps: no Azure DevOps Server answers at ${where}/_apis/connectionData (${answers[answers.length - 1]?.reason ?? 'no answer'}); check the host, and the virtual directory (such as /tfs) if the server has one`,
     };
   }
   // A connectionData body that says "collection" at the first answering prefix: its last segment

@@ -19,6 +19,9 @@ export function issuerWarning(value: string): string | undefined {
     normalized = normalizeIssuerUrl(text);
   } catch (err) {
     if (!(err instanceof InvalidIssuerUrlError)) return `This is not an issuer URL. Expected ${EXPECTED_ISSUER}.`;
+    const notATenant = /^("[^"]*") is not a tenant/.exec(err.reason);
+    // The normalizer also knows common and organizations; an integration refuses them (one tenant).
+    if (notATenant) return `${notATenant[1]} is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com. Expected ${EXPECTED_ISSUER}.`;
     if (!/is not a Microsoft Entra ID sign-in host/.test(err.reason)) return sentenceCase(err.message);
     try {
       normalized = normalizeIssuerUrl(text, { authorityOrigins: [new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`).origin] });

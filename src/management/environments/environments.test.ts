@@ -345,7 +345,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const helpers = (await git(['config', '--get-all', 'credential.helper'], env.workspacePath)).stdout.replace(/\n$/, '').split('\n');
       assert.equal(helpers.length, 3, helpers.join(' | '));
       assert.equal(helpers[0], '', 'helpers from system and global configuration are dropped');
-      const socketPath = /exec git credential-cache --socket '([^']+)' get;/.exec(helpers[1] ?? '')?.[1];
+      const socketPath = /exec git credential-cache --socket '([^']+)' "\$1";/.exec(helpers[1] ?? '')?.[1];
       assert.ok(socketPath, `the first helper is git's credential-cache client: ${helpers[1]}`);
       assert.equal(statSync(socketPath).mode & 0o777, 0o600);
       assert.match(helpers[2] ?? '', /exec '.*\/\.keyway\/credential-helper' get;/);

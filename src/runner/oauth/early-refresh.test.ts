@@ -17,6 +17,7 @@ import type { User } from '../../../emulator/index.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { answerRejection } from '../environments/credential-server.ts';
+import { createLogger } from '../../logging/logger.ts';
 import type { AccessToken } from './tokens.ts';
 
 const ORG = 'contoso';
@@ -135,8 +136,8 @@ for (const { kind, skip } of await databaseKinds()) {
       bed.emu.entra.faults.expireUserAccessTokensNow(alice.oid);
       const grant = { environmentId: 'env_testtesttest', userId: bed.plane.member.id, integrationId: bed.integrationId, remoteUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web` };
       const asked = (password: string) => ({ protocol: 'http', host: new URL(bed.emu.urls.services).host, path: `${ORG}/Web/_git/web`, username: 'oauth2', password });
-      const deps = (r: TestRunner) => ({ getAccessToken: (u: string, i: string) => r.runtime.tokens.getAccessToken(u, i), tokenRejected: (t: AccessToken) => r.runtime.tokens.rejected(t, 'git'), logger: r.runtime.tokens as never });
-      const logger = { info: () => undefined, warn: () => undefined } as never;
+      const logger = createLogger('silent');
+      const deps = (r: TestRunner) => ({ getAccessToken: (u: string, i: string) => r.runtime.tokens.getAccessToken(u, i), tokenRejected: (t: AccessToken) => r.runtime.tokens.rejected(t, 'git') });
       const before = bed.refreshRequests();
       // A password that is not the current token, or another repository: nothing happens.
       await answerRejection(grant, asked('not-the-token'), { ...deps(bed.runner), logger });

@@ -309,6 +309,9 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
       scope.post('/faults/entra', async (req) => {
         const b = body(req);
         if (b.expireAccessTokensNow === true) env.entra.faults.expireAccessTokensNow();
+        // { "expireAccessTokensNow": { "userOid": "…" } }: only that user's tokens, before their expiry.
+        let expired: number | undefined;
+        if (b.expireAccessTokensNow && typeof b.expireAccessTokensNow === 'object') expired = env.entra.faults.expireUserAccessTokensNow(str(b.expireAccessTokensNow as Body, 'userOid', true));
         if (b.revokeRefreshTokens !== undefined) {
           const f = (b.revokeRefreshTokens ?? {}) as Body;
           const filter: { userOid?: string; clientId?: string } = {};
@@ -317,7 +320,7 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
           env.entra.faults.revokeRefreshTokens(filter);
         }
         if (typeof b.refreshReuseFails === 'boolean') env.entra.faults.setRefreshReuseFails(b.refreshReuseFails);
-        return { ok: true };
+        return { ok: true, ...(expired !== undefined ? { expired } : {}) };
       });
       // ---- throttling (Azure DevOps's consumption limit, emulator/throttling.ts) -------------
       scope.get('/throttling', async () => ({ config: env.throttle.config(), ...env.throttle.snapshot() }));

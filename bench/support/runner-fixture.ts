@@ -71,7 +71,9 @@ export interface RunnerFixture extends RunnerPieces {
   config: RunnerFixtureConfig;
   emu: EmulatorHandle;
   /** Connects a new emulator user as Keyway user `userId` through the runner's OAuth flow; returns the credential id. */
-  connect(userId: string): Promise<string>;
+  connect(userId: string, options?: { organizations?: string[] }): Promise<string>;
+  /** The emulator user behind Keyway user `userId` (after connect). */
+  adoUser(userId: string): { id: string; oid: string } | undefined;
   /** Makes the stored access token look expired, so the next request refreshes it. */
   expire(credentialId: string): Promise<void>;
   /** Refresh-token grants the emulator's Entra has answered so far. */
@@ -110,13 +112,17 @@ export async function createRunnerFixture(emu: EmulatorHandle, storeUrl: string)
   const pieces = await openRunnerPieces(config);
   const flow = createOAuthFlow({ db: pieces.store.database.db, crypto: createFieldCrypto(pieces.store.keys), credentials: pieces.credentials, configFor: pieces.configFor });
   let users = 0;
+  const adoUsers = new Map<string, { id: string; oid: string }>();
 
   return {
     ...pieces,
     config,
     emu,
-    async connect(userId) {
+    adoUser: (userId) => adoUsers.get(userId),
+    async connect(userId, options = {}) {
       const adoUser = emu.world.addUser({ upn: `bench${++users}-${randomBytes(3).toString('hex')}@${emu.defaultTenant.domain}` });
+      for (const org of options.organizations ?? []) emu.world.addMember(org, adoUser.id);
+      adoUsers.set(userId, { id: adoUser.id, oid: adoUser.oid });
       const begun = await flow.begin({ userId, integration, redirectUri: callbackUrl });
       const { callback } = await consentAtEntra(emu, begun.authorizationUrl, adoUser.upn);
       const params = Object.fromEntries(new URL(callback).searchParams);

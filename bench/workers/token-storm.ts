@@ -2,6 +2,7 @@
 // on "go" fires `count` concurrent requests for the same user's token at the agreed instant.
 import { createHash } from 'node:crypto';
 import { nowMs, workerFailed } from '../lib.ts';
+import { createAzureDevOpsClient } from '../../src/azure-devops/client.ts';
 import { openRunnerPieces } from '../support/runner-fixture.ts';
 import type { RunnerFixtureConfig } from '../support/runner-fixture.ts';
 
@@ -11,6 +12,12 @@ interface Go {
   at: number;
   userId: string;
   count: number;
+  /**
+   * With `rest`, each request also calls Azure DevOps (connectionData of `organization` on the
+   * emulator at `servicesUrl`) with the token, and a refused token is refreshed early once and
+   * retried, as the runner's handlers do.
+   */
+  rest?: { servicesUrl: string; organization: string };
 }
 
 try {
@@ -34,7 +41,21 @@ try {
           Array.from({ length: go.count }, async () => {
             const start = nowMs();
             try {
-              const token = await tokens.getAccessToken(go.userId, config.integration.id);
+              let token = await tokens.getAccessToken(go.userId, config.integration.id);
+              if (go.rest) {
+                const client = createAzureDevOpsClient({
+                  target: { kind: 'services', organization: go.rest.organization },
+                  endpoints: { services: go.rest.servicesUrl },
+                  credential: { kind: token.kind, token: token.token },
+                  maxRetries: 0,
+                  refreshCredential: async () => {
+                    const fresh = await tokens.rejected(token, 'rest');
+                    if (fresh) token = fresh;
+                    return fresh && { kind: fresh.kind, token: fresh.token };
+                  },
+                });
+                await client.connectionData();
+              }
               // A digest, not the token: nothing secret crosses the IPC channel.
               values.add(createHash('sha256').update(token.token).digest('hex').slice(0, 16));
             } catch (err) {

@@ -79,6 +79,7 @@ export interface EntraEmulator {
   }): Promise<string>;
   faults: {
     expireAccessTokensNow(): void; // every token issued so far is expired (verifyAccessToken → expired)
+    expireUserAccessTokensNow(userOid: string): number; // one user's tokens issued so far are refused early; refresh tokens still work
     revokeRefreshTokens(filter?: { userOid?: string; clientId?: string }): void;
     setRefreshReuseFails(on: boolean): void;
   };
@@ -151,6 +152,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
     },
     faults: {
       expireAccessTokensNow: () => tokens.expireAllIssued(),
+      expireUserAccessTokensNow: (userOid) => tokens.expireIssuedForUser(userOid),
       revokeRefreshTokens: (filter) => {
         store.revokeRefreshTokens(filter);
       },

@@ -40,6 +40,8 @@ export const GRAPH_AUDIENCES = audiencesOf('graph');
 
 interface IssuedRecord {
   expiredByFault: boolean;
+  /** The user a delegated token was issued for (app-only tokens have none). */
+  userOid?: string;
 }
 
 export class TokenService {
@@ -111,7 +113,7 @@ export class TokenService {
       uti,
       ver: '1.0',
     };
-    this.issued.set(uti, { expiredByFault: false });
+    this.issued.set(uti, { expiredByFault: false, userOid: p.user.oid });
     return { token: await this.sign(payload, true), exp };
   }
 
@@ -186,6 +188,20 @@ export class TokenService {
 
   expireAllIssued(): void {
     for (const rec of this.issued.values()) rec.expiredByFault = true;
+  }
+
+  /**
+   * One user's access tokens stop working before their `exp` (a revocation, a password reset, a
+   * Continuous Access Evaluation event); the refresh token is untouched. Returns how many.
+   */
+  expireIssuedForUser(userOid: string): number {
+    let n = 0;
+    for (const rec of this.issued.values()) {
+      if (rec.userOid !== userOid.toLowerCase() || rec.expiredByFault) continue;
+      rec.expiredByFault = true;
+      n++;
+    }
+    return n;
   }
 
   /**

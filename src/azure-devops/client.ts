@@ -27,6 +27,7 @@ import {
   createRedactor,
   isSignInRedirect,
   kindForStatus,
+  refusesCredential,
   parseAdoErrorBody,
   parseTfCode,
   readTenantHints,
@@ -101,6 +102,14 @@ export interface AzureDevOpsClientOptions {
   pacer?: RatePacer;
   /** Default `Keyway/{version}`. */
   userAgent?: string;
+  /**
+   * Asked once per client when Azure DevOps refuses the credential itself (401 TF400813 for a token
+   * it does not accept, or the sign-in page): a fresh credential to retry the request with, or
+   * undefined when none can help. What it throws reaches the caller instead of the refusal.
+   */
+  refreshCredential?: () => Promise<AzureDevOpsCredential | undefined>;
+  /** Called after each answer that accepted the credential (a 2xx). */
+  onCredentialAccepted?: () => void;
 }
 
 export interface CallOptions {
@@ -176,6 +185,12 @@ export interface AzureDevOpsClient {
 
   /** `GET {collection}/_apis/connectionData`: who the credential is, and what kind of deployment answers. */
   connectionData(opts?: CallOptions): Promise<ConnectionData>;
+  /**
+   * Whether the credential may open a push to a repository, without pushing: git's receive-pack
+   * advertisement (`GET …/_git/{repo}/info/refs?service=git-receive-pack`), which changes nothing.
+   * `allowed` (the advertisement came), `refused` (401/403), or `unknown` (anything else).
+   */
+  probeReceivePack(project: string, repository: string, opts?: CallOptions): Promise<'allowed' | 'refused' | 'unknown'>;
   /** Unauthenticated: does the target URL answer like Azure DevOps at all? Never throws for network failures. */
   probeHost(opts?: CallOptions): Promise<ProbeResult>;
 
@@ -354,18 +369,23 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const maxResponseBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
   const userAgent = options.userAgent ?? `Keyway/${VERSION}`;
 
-  const credential = options.credential;
-  if (!credential || (credential.kind !== 'pat' && credential.kind !== 'bearer') || typeof credential.token !== 'string' || !credential.token) {
-    throw new TypeError('credential must be { kind: "pat" | "bearer", token: non-empty string }');
-  }
+  const checkCredential = (credential: AzureDevOpsCredential | undefined): AzureDevOpsCredential => {
+    if (!credential || (credential.kind !== 'pat' && credential.kind !== 'bearer') || typeof credential.token !== 'string' || !credential.token) {
+      throw new TypeError('credential must be { kind: "pat" | "bearer", token: non-empty string }');
+    }
+    return credential;
+  };
   // PAT: Basic with an empty user name (any works, facts file); bearer: an Entra access token.
-  const authorization =
+  const authorizationOf = (credential: AzureDevOpsCredential): string =>
     credential.kind === 'pat' ? `Basic ${Buffer.from(`:${credential.token}`, 'utf8').toString('base64')}` : `Bearer ${credential.token}`;
-  const redact: Redactor = createRedactor(credential.token);
+  let authorization = authorizationOf(checkCredential(options.credential));
+  let redact: Redactor = createRedactor(options.credential.token);
+  let refreshed = false;
 
   const counters: ClientStats = { requests: 0, retries: 0 };
   let lastRate: RateLimitInfo | undefined;
-  const pacer = options.pacer ?? sharedRatePacer(new URL(base).origin, credential.token);
+  // Keyed by the credential the client started with: a refreshed token is the same identity.
+  const pacer = options.pacer ?? sharedRatePacer(new URL(base).origin, options.credential.token);
   // Time as this client has lived it: an injected sleep (tests) may return at once, yet the wait it
   // stood for has passed as far as pacing is concerned.
   let sleptUntil = 0;
@@ -511,7 +531,10 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         runnerMetrics.azureDevOpsRequests.inc({ operation: plan.operation, status: String(res.status) });
         reportRate(res.headers, res.status);
         const outcome = await judge(res, plan, conditional, attempts);
-        if (outcome.done) return outcome.value;
+        if (outcome.done) {
+          options.onCredentialAccepted?.();
+          return outcome.value;
+        }
         failure = outcome.failure;
       } catch (e) {
         if (e instanceof AzureDevOpsError) throw e;
@@ -534,6 +557,20 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         clearTimeout(timer);
       }
 
+      // A refused credential gets one fresh one (a token revoked before its recorded expiry); the
+      // retry does not count against the retry budget, which is for transient failures.
+      if (!refreshed && options.refreshCredential && refusesCredential(failure.error)) {
+        refreshed = true;
+        const fresh = await options.refreshCredential();
+        if (fresh) {
+          const previous = redact;
+          const next = createRedactor(checkCredential(fresh).token);
+          authorization = authorizationOf(fresh);
+          // Both tokens stay redacted: an error of a later attempt may quote either.
+          redact = (text) => next(previous(text));
+          continue;
+        }
+      }
       const decision = decideRetry(
         { ...(failure.status !== undefined ? { status: failure.status } : {}), ...(failure.throttle !== undefined ? { throttleSeconds: failure.throttle } : {}) },
         { retriesSoFar: retries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
@@ -675,7 +712,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const patsUnsupported = (operation: string): Plan<never>['unsupported'] => {
     const server = servicesOnly(operation);
     if (server) return server;
-    if (credential.kind !== 'bearer') {
+    if (options.credential.kind !== 'bearer') {
       return {
         message: `${operation} needs an Entra ID user access token; Azure DevOps refuses personal access tokens on the PAT lifecycle API`,
         hint: 'Sign in with Entra ID to manage personal access tokens.',
@@ -834,6 +871,22 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const client: AzureDevOpsClient = {
     target,
     collectionUrl: base,
+
+    async probeReceivePack(project, repository, opts = {}) {
+      // git smart HTTP, not REST: no api-version; the repository path as git remotes spell it.
+      const url = buildUrl(base, [project, '_git', repository, 'info', 'refs'], { service: 'git-receive-pack' });
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+      let res: Response;
+      try {
+        res = await fetchImpl(url, { method: 'GET', headers: { Authorization: authorization, 'User-Agent': userAgent, ...SUPPRESS_SIGN_IN }, redirect: 'manual', signal });
+      } catch {
+        return 'unknown';
+      }
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status === 200 && /application\/x-git-receive-pack-advertisement/i.test(res.headers.get('content-type') ?? '')) return 'allowed';
+      if (res.status === 401 || res.status === 403) return 'refused';
+      return 'unknown';
+    },
 
     connectionData: (opts) =>
       execute({
@@ -1091,6 +1144,72 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
     isAzureDevOps: false,
     reason: `HTTP ${status}${contentType ? ` ${contentType.split(';')[0]}` : ''} without any Azure DevOps header or error body: this URL does not look like Azure DevOps`,
   };
+}
+
+/** What `{origin}{prefix}/_apis/connectionData` answered, for finding where a Server collection starts. */
+export interface ServerPrefixAnswer {
+  /** `''`, `/tfs`, `/tfs/DefaultCollection`… */
+  prefix: string;
+  /** Azure DevOps answers here (connectionData, or a challenge with its headers); else nothing Azure DevOps is here. */
+  answers: boolean;
+  /**
+   * From a connectionData body only: `deployment` when the host answering is the server itself
+   * (`instanceId` equals `deploymentId`), `collection` when it is a collection of it.
+   */
+  level?: 'deployment' | 'collection';
+  unreachable?: boolean;
+  reason: string;
+}
+
+/**
+ * Asks `_apis/connectionData` at each prefix of a Server path, from the origin down: Azure DevOps
+ * Server answers there both for itself (under its virtual directory) and for each collection, so
+ * the first prefix that answers is where the server is, and what follows it names a collection.
+ * Only 200 with connectionData, or an authentication challenge carrying Azure DevOps's headers,
+ * counts as an answer: a 404 (with or without those headers) means nothing is served there.
+ */
+export async function probeServerPrefixes(opts: { origin: string; segments: readonly string[]; fetch?: FetchLike; timeoutMs?: number; allowInsecure?: boolean }): Promise<ServerPrefixAnswer[]> {
+  const fetchImpl: FetchLike = opts.fetch ?? guardedFetch(opts.allowInsecure ?? false);
+  const answers: ServerPrefixAnswer[] = [];
+  for (let i = 0; i <= opts.segments.length; i++) {
+    const prefixSegments = opts.segments.slice(0, i);
+    const prefix = prefixSegments.map((s) => `/${s}`).join('');
+    const url = buildUrl(opts.origin.replace(/\/+$/, ''), [...prefixSegments, '_apis', 'connectionData']);
+    let res: Response;
+    try {
+      res = await fetchImpl(url, { method: 'GET', headers: { Accept: 'application/json', ...SUPPRESS_SIGN_IN, 'User-Agent': `Keyway/${VERSION}` }, redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    } catch (e) {
+      answers.push({ prefix, answers: false, unreachable: true, reason: `no answer (${networkCode(e)})` });
+      // An origin that does not answer will not answer deeper paths either.
+      break;
+    }
+    const contentType = res.headers.get('content-type') ?? '';
+    let body: Record<string, unknown> | undefined;
+    let errorBody = false;
+    if (JSON_TYPE.test(contentType)) {
+      try {
+        const text = await readLimited(res, 256 * 1024);
+        body = asObject(JSON.parse(text));
+        errorBody = res.status >= 400 && parseTfCode(parseAdoErrorBody(text)?.message) !== undefined;
+      } catch {
+        body = undefined;
+      }
+    } else {
+      await res.body?.cancel().catch(() => undefined);
+    }
+    if (res.status === 200 && body && typeof body.instanceId === 'string' && typeof body.deploymentType === 'string') {
+      const level = typeof body.deploymentId === 'string' && body.deploymentId.toLowerCase() === body.instanceId.toLowerCase() ? 'deployment' : 'collection';
+      answers.push({ prefix, answers: true, level, reason: `connectionData answered (${level})` });
+      continue;
+    }
+    let adoSigns = /TFS-Federated/i.test(res.headers.get('www-authenticate') ?? '') || errorBody;
+    res.headers.forEach((_v, name) => {
+      if (/^x-(tfs|vss)-/i.test(name)) adoSigns = true;
+    });
+    const challenge = res.status === 401 || res.status === 203 || isSignInRedirect(res.status, res.headers);
+    answers.push({ prefix, answers: challenge && adoSigns, reason: `HTTP ${res.status}${challenge && !adoSigns ? ' without Azure DevOps headers' : ''}` });
+  }
+  return answers;
 }
 
 async function readLimited(res: Response, limit: number): Promise<string> {

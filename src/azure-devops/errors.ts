@@ -193,6 +193,17 @@ export function createRedactor(token: string | undefined): Redactor {
   };
 }
 
+/**
+ * Whether Azure DevOps refused the credential itself (expired, revoked, unknown), as opposed to
+ * recognizing the identity and refusing it (not a member, OAuth policy: "The user '…' is not
+ * authorized", 401 TF400813 too). Only the first can be helped by a fresh token. The wordings are
+ * the emulator's, modelled on the service (docs/azure-devops.md, "Refused tokens").
+ */
+export function refusesCredential(err: AzureDevOpsError): boolean {
+  if (err.kind !== 'unauthenticated') return false;
+  return !(err.status === 401 && /\bThe user\b.*\bnot authorized\b/i.test(err.adoMessage ?? ''));
+}
+
 // ---- response → error -------------------------------------------------------------------------
 
 export interface AdoErrorBody {

@@ -551,6 +551,15 @@ function parseWebExtras(located: Located, rest: string[]): { ref?: RepositoryRef
     params = parseParams(located.fragment);
   }
   let ref = parseRoute(rest);
+  // A branch comparison (`…/_git/{repo}/branchCompare?baseVersion=GBmain&targetVersion=GBfeature`)
+  // shows what targetVersion adds to baseVersion: the branch to open is targetVersion.
+  if (rest.length === 1 && rest[0]!.toLowerCase() === 'branchcompare') {
+    const target = params.get('targetversion');
+    if (target === undefined || target === '') {
+      fail('invalid-ref', 'this branch comparison (branchCompare) names no targetVersion, so it is not clear which branch to open; use the branch\'s own URL (…/_git/{repository}?version=GB{branch})');
+    }
+    ref = parseVersion(target);
+  }
   const version = params.get('version');
   // On /commit/ and /pullrequest/ pages the route names the ref; a version parameter there only
   // says where the user came from.

@@ -136,12 +136,20 @@ export function buildProgram(): Command {
     .command('parse')
     .description('Parse an Azure DevOps repository URL and print the result as JSON')
     .argument('<url>', 'any Azure DevOps repository, branch, commit, pull request or file URL')
-    .action(async (url: string) => {
-      const { parseContextUrlCommand } = await import('../azure-devops/url.ts');
+    .option('-s, --server <url>', 'an Azure DevOps Server with its virtual directory, e.g. https://ado.example.local/tfs (repeatable)', (value: string, all: string[] = []) => [...all, value])
+    .option('-d, --data-dir <dir>', "also the Servers configured in this data directory's management database (default: KEYWAY_DATA_DIR or ./.keyway-data)")
+    .action(async (url: string, opts: { server?: string[]; dataDir?: string }) => {
       const { loadConfig } = await import('../config/config.ts');
-      const { servicesOriginsFor } = await import('../management/repositories/parse-options.ts');
-      // URLs of a configured Services endpoint (the emulator, a sovereign cloud) parse as Services URLs.
-      const result = parseContextUrlCommand(url, { servicesOrigins: servicesOriginsFor(loadConfig(process.env).azureDevOpsServicesUrl) });
+      const { runContextParse, serverOption } = await import('./context-parse.ts');
+      let servers;
+      try {
+        servers = (opts.server ?? []).map(serverOption);
+      } catch (err) {
+        process.stderr.write(`keyway: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const result = await runContextParse(url, servers, loadConfig({ ...process.env, ...(opts.dataDir ? { KEYWAY_DATA_DIR: opts.dataDir } : {}) }));
       if (result.stdout) process.stdout.write(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
       if (result.stderr) process.stderr.write(result.stderr.endsWith('\n') ? result.stderr : `${result.stderr}\n`);
       process.exitCode = result.exitCode;

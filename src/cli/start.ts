@@ -6,7 +6,7 @@ import { endpointsFromConfig } from './endpoints.ts';
 import { rm } from 'node:fs/promises';
 import { loadRegistration, runnerPaths } from '../runner/identity.ts';
 import { ManagementApiError } from '../runner/management-client.ts';
-import { startRunnerRuntime } from '../runner/runtime.ts';
+import { RunnerRevokedError, startRunnerRuntime } from '../runner/runtime.ts';
 import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
 import { configureDemo, startDemoEmulator, writeDemoDetails } from './demo.ts';
 import { PUBLIC_URL_SETTING } from './admin.ts';
@@ -75,7 +75,8 @@ export async function runStart(options: StartOptions): Promise<void> {
   } catch (err) {
     // An admin revoked the built-in runner: register a new one in its place rather than serve
     // without a runner. Its repository access has to be configured again.
-    if (!(err instanceof ManagementApiError && err.status === 401 && admin)) throw err;
+    const revoked = err instanceof RunnerRevokedError || (err instanceof ManagementApiError && err.status === 401);
+    if (!(revoked && admin)) throw err;
     await rm(runnerPaths(config.dataDir).registration, { force: true });
     const replacement = await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true });
     runner = await startLocalRunner(replacement.exchangeToken);

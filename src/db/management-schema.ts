@@ -150,6 +150,8 @@ export interface ManagementDB {
     created_at: string;
     created_by: string | null;
     revoked_at: string | null;
+    /** When the revoked runner confirmed it deleted every credential it held. */
+    purged_at?: string | null;
   };
   runner_requests: {
     id: string;
@@ -212,6 +214,8 @@ export interface ManagementDB {
     last_test: string | null;
     created_at: string;
     updated_at: string;
+    /** A change whose test failed, kept beside the working configuration (JSON), or null (optional: older rows and inserts leave it out). */
+    draft?: string | null;
   };
   projects: { id: string; organization_id: string; name: string; slug: string; created_by: string | null; created_at: string };
   project_members: { project_id: string; user_id: string; role: ProjectRole; created_at: string };

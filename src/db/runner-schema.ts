@@ -18,6 +18,12 @@ export interface RunnerDB {
     version: number;
     lease_owner: string | null;
     lease_until: string | null;
+    /** When the credential last started failing (a refresh that failed, a token refused); null while it works. */
+    failing_since?: string | null;
+    /** Why it fails, in words (never a token or a response body). */
+    failure_reason?: string | null;
+    /** When a token refused before its recorded expiry was last refreshed. */
+    forced_refresh_at?: string | null;
   };
   oauth_pending: {
     state_hash: string;
@@ -49,6 +55,20 @@ export interface RunnerDB {
     written: string;
   };
   runner_secrets: { id: string; value: string; created_at: string };
+  /** The outbox of events for the management plane's audit log; rows go once delivered. */
+  runner_events: {
+    id: string;
+    action: string;
+    user_id: string | null;
+    integration_id: string | null;
+    outcome: string;
+    details: string;
+    created_at: string;
+    claimed_by: string | null;
+    claimed_until: string | null;
+  };
+  /** Facts the replicas sharing this store agree on (e.g. the purge after revocation is done). */
+  runner_state: { key: string; value: string; updated_at: string };
   environments: {
     id: string;
     user_id: string;

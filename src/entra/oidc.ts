@@ -23,10 +23,43 @@ export interface OidcClientOptions {
  * src/entra/issuer.ts for the common/organizations case.
  */
 export async function discoverIssuer(issuerUrl: string, clientId: string, clientSecret: string, options: OidcClientOptions = {}): Promise<client.Configuration> {
-  return client.discovery(new URL(issuerUrl), clientId, undefined, client.ClientSecretPost(clientSecret), {
-    execute: options.allowInsecure ? [client.allowInsecureRequests] : [],
-    timeout: options.timeoutSeconds ?? 15,
-  });
+  try {
+    return await client.discovery(new URL(issuerUrl), clientId, undefined, client.ClientSecretPost(clientSecret), {
+      execute: options.allowInsecure ? [client.allowInsecureRequests] : [],
+      timeout: options.timeoutSeconds ?? 15,
+    });
+  } catch (err) {
+    throw await withEntraAnswer(err);
+  }
+}
+
+/**
+ * Entra refused a discovery request with its own error (`{"error":"invalid_tenant",
+ * "error_description":"AADSTS90002: …"}`). openid-client reports only "unexpected HTTP response
+ * status code" and leaves the answer unread; this carries what Entra said.
+ */
+export class EntraDiscoveryError extends Error {
+  override readonly name = 'EntraDiscoveryError';
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly error_description: string | undefined,
+  ) {
+    super(`Entra ID answered issuer discovery with ${status} ${error}`);
+  }
+}
+
+async function withEntraAnswer(err: unknown): Promise<unknown> {
+  const response = err instanceof client.ClientError ? (err as { cause?: unknown }).cause : undefined;
+  if (!(response instanceof Response) || response.bodyUsed || response.status < 400) return err;
+  try {
+    const text = (await response.text()).slice(0, 64 * 1024);
+    const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
+    if (typeof body.error !== 'string') return err;
+    return new EntraDiscoveryError(response.status, body.error.slice(0, 100), typeof body.error_description === 'string' ? body.error_description : undefined);
+  } catch {
+    return err;
+  }
 }
 
 export interface EntraFailure {
@@ -43,7 +76,7 @@ const AADSTS_MESSAGES: Record<number, string> = {
   7000222: 'the client secret has expired (AADSTS7000222): create a new secret in Entra ID and enter it here',
   7000218: 'no client secret was sent (AADSTS7000218): enter the client secret',
   700016: 'no application with this client id exists in this tenant (AADSTS700016): check the Application (client) ID and the tenant in the issuer URL',
-  90002: 'the tenant in the issuer URL does not exist (AADSTS90002): check the Directory (tenant) ID',
+  90002: 'Entra ID has no tenant with this ID (AADSTS90002): check the Directory (tenant) ID — or the domain — in the issuer URL',
   50011: 'the redirect URI is not registered for this application (AADSTS50011): add the callback URL shown here to the app registration',
   70011: 'the requested scope is invalid (AADSTS70011); if Azure DevOps forbids third-party OAuth apps in this organization, an organization admin must allow it',
   65001: 'the user or an administrator has not consented to this application (AADSTS65001)',
@@ -62,7 +95,7 @@ export function aadstsCode(description: string | undefined): number | undefined 
 
 /** Turns whatever openid-client threw into a failure a person can act on; never echoes secrets. */
 export function describeEntraFailure(err: unknown, context: { issuerUrl: string }): EntraFailure {
-  if (err instanceof ResponseBodyError) {
+  if (err instanceof ResponseBodyError || err instanceof EntraDiscoveryError) {
     const code = aadstsCode(err.error_description);
     const known = code !== undefined ? AADSTS_MESSAGES[code] : undefined;
     const firstLine = (err.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300);

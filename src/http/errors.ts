@@ -19,6 +19,23 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A refusal the user fixes by authorizing (never authorized, or must connect again): the answer
+ * carries where to do that — CheckAuthenticationForHost for the integration, which offers OAuth
+ * and/or a PAT.
+ */
+export class AuthorizationRequiredError extends ApiError {
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    readonly authorizationUrl: string,
+  ) {
+    super(statusCode, code, message);
+    this.name = 'AuthorizationRequiredError';
+  }
+}
+
 /** The stable code of a thrown error (an ApiError's, or a driver's), for the record of a failure; 'error' when it has none. */
 export const errorCode = (err: unknown): string => (err as { code?: string }).code ?? 'error';
 
@@ -38,6 +55,7 @@ export const ErrorResponse = Type.Object(
       code: Type.String(),
       message: Type.String(),
       field: Type.Optional(Type.String()),
+      authorizationUrl: Type.Optional(Type.String({ description: 'Present when authorizing fixes it: where to see how (CheckAuthenticationForHost)' })),
     }),
   },
   { $id: 'ErrorResponse', description: 'The error shape of every Keyway API' },
@@ -53,11 +71,11 @@ export function errorResponses<const S extends readonly number[]>(...statuses: S
 }
 
 interface ErrorBody {
-  error: { code: string; message: string; field?: string };
+  error: { code: string; message: string; field?: string; authorizationUrl?: string };
 }
 
-function body(code: string, message: string, field?: string): ErrorBody {
-  return { error: field ? { code, message, field } : { code, message } };
+function body(code: string, message: string, field?: string, authorizationUrl?: string): ErrorBody {
+  return { error: { code, message, ...(field ? { field } : {}), ...(authorizationUrl ? { authorizationUrl } : {}) } };
 }
 
 /**
@@ -97,7 +115,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) {
-      void reply.headers(err.headers).code(err.statusCode).send(body(err.code, err.message, err.field));
+      void reply.headers(err.headers).code(err.statusCode).send(body(err.code, err.message, err.field, err instanceof AuthorizationRequiredError ? err.authorizationUrl : undefined));
       return;
     }
     if (err.validation) {

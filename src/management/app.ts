@@ -20,6 +20,7 @@ import { createRunnerStore } from './runners/store.ts';
 import { createControlChannel } from './runners/control.ts';
 import type { ControlChannel } from './runners/control.ts';
 import { registerRunnerRoutes } from './runners/routes.ts';
+import { createRunnerEventRecorder } from './runners/events.ts';
 import { createScmIntegrationService } from './scm-integrations/service.ts';
 import type { ScmIntegrationService } from './scm-integrations/service.ts';
 import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
@@ -212,6 +213,8 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerAuditRoutes(app, { audit });
   registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
+    onRunnerRevoked: (id) => integrations.removeForRunner(id),
+    events: createRunnerEventRecorder({ db: options.database.db, audit }),
   });
   registerScmIntegrationRoutes(app, { integrations, audit });
   const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });

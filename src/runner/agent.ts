@@ -24,8 +24,11 @@ export interface RunnerAgentOptions {
   handlers: Record<string, Handler>;
   logger: Logger;
   waitSeconds?: number;
-  /** Called when the management plane says this runner's token is no longer valid (revoked). */
-  onRevoked?: () => void;
+  /**
+   * Called when the management plane refuses this runner's token: `revoked` when it said the
+   * runner was revoked (then the runner deletes what it holds), false for a token it does not know.
+   */
+  onRevoked?: (revoked: boolean) => void;
   /** Sees each control request this process takes, before its handler runs (tests, diagnostics). */
   observe?: (request: ControlRequest) => void;
 }
@@ -84,7 +87,7 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
         if (stopping) break;
         if (err instanceof ManagementApiError && err.status === 401) {
           logger.error('the management plane refused this runner\'s token: the runner was revoked; register it again with a new exchange token');
-          options.onRevoked?.();
+          options.onRevoked?.(err.code === 'runner_revoked');
           break;
         }
         logger.warn({ err: { message: (err as Error).message } }, `control channel unavailable; retrying in ${backoffMs} ms`);

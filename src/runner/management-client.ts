@@ -6,6 +6,8 @@ import { VERSION } from '../version.ts';
 import { RUNNER_REPLICAS_PATH, RUNNER_SETTINGS_PATH } from '../control/runner-settings.ts';
 import type { SharedSettings } from '../control/runner-settings.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+import { RUNNER_EVENTS_PATH, RUNNER_REVOCATION_PURGE_PATH } from '../control/runner-events.ts';
+import type { RevocationPurgeReport, RunnerEvent } from '../control/runner-events.ts';
 
 export class ManagementApiError extends Error {
   constructor(
@@ -69,6 +71,14 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
     },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
       const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      if (!res.ok) throw await failure(res);
+    },
+    async sendEvents(events: RunnerEvent[]): Promise<void> {
+      const res = await fetch(`${base}${RUNNER_EVENTS_PATH}`, { method: 'POST', headers: headers(true), body: JSON.stringify({ events }) });
+      if (!res.ok) throw await failure(res);
+    },
+    async reportRevocationPurge(report: RevocationPurgeReport): Promise<void> {
+      const res = await fetch(`${base}${RUNNER_REVOCATION_PURGE_PATH}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
       if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {

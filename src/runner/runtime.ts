@@ -9,11 +9,15 @@ import { createRunnerAgent } from './agent.ts';
 import type { Handler, RunnerAgent } from './agent.ts';
 import { createCredentialStore } from './credentials/store.ts';
 import { createFieldCrypto } from './keys/field-crypto.ts';
-import { createManagementClient } from './management-client.ts';
+import { createManagementClient, ManagementApiError } from './management-client.ts';
+import { createEventOutbox } from './events/outbox.ts';
+import type { EventOutbox } from './events/outbox.ts';
+import { purgeAfterRevocation } from './revocation.ts';
 import { loadRegistration, loadRunnerKey, runnerPaths, saveRegistration } from './identity.ts';
 import type { RunnerRegistration } from './identity.ts';
 import { createValidateIntegrationHandler } from './handlers/validate-integration.ts';
 import { createPurgeCredentialsHandler } from './handlers/purge-credentials.ts';
+import { createResolveIssuerHandler } from './handlers/resolve-issuer.ts';
 import { createPurgeUserHandler } from './handlers/purge-user.ts';
 import { PURGE_USER_CREDENTIALS } from '../control/people.ts';
 import { createHostProbe } from './host-probe.ts';
@@ -69,6 +73,8 @@ export interface RunnerRuntime {
   /** This process among the runner's replicas: stable for a machine and data directory. */
   replicaId: string;
   agent: RunnerAgent;
+  /** Events for the management plane's audit log. */
+  events: EventOutbox;
   tokens: TokenService;
   credentials: CredentialStore;
   integrations: IntegrationSource;
@@ -80,9 +86,12 @@ export interface RunnerRuntime {
 export class RunnerRegistrationError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'RunnerRegistrationError';
+    this.name = new.target.name;
   }
 }
+
+/** The management plane said this runner was revoked; what it held has been deleted. */
+export class RunnerRevokedError extends RunnerRegistrationError {}
 
 /**
  * Brings a runner up: its key pair (created locally on first run; only the public key leaves), its
@@ -115,7 +124,18 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
   const replicaId = replicaIdFor(options.dataDir);
   const client = createManagementClient(registration.serverUrl, registration.runnerToken, replicaId);
-  const self = await client.self();
+  const purge = () => purgeAfterRevocation({ db: options.store.database.db, report: (report) => client.reportRevocationPurge(report), logger: options.logger });
+  let self: Awaited<ReturnType<typeof client.self>>;
+  try {
+    self = await client.self();
+  } catch (err) {
+    if (err instanceof ManagementApiError && err.code === 'runner_revoked') {
+      // Revoked while it was not running: what it holds goes before anything else happens.
+      await purge();
+      throw new RunnerRevokedError('this runner was revoked: every credential it held was deleted; an admin creates a new runner (and exchange token) to continue');
+    }
+    throw err;
+  }
   if (options.replica && self.publicKey !== keyPair.publicKey) {
     throw new RunnerRegistrationError(`this replica's runner-key.json is not the key runner "${self.name}" uses: copy runner-key.json from the first replica (a replica never publishes a key of its own, which would make every sealed secret unreadable to the others)`);
   }
@@ -136,14 +156,17 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
   const crypto = createFieldCrypto(options.store.keys);
   const credentials = createCredentialStore(options.store.database.db, crypto);
+  const events = createEventOutbox({ db: options.store.database.db, send: (batch) => client.sendEvents(batch), logger: options.logger });
+  events.start();
   const integrations = createIntegrationSource((id) => client.integration(id));
   const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
-  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...options.tokenOptions });
+  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), events, ...options.tokenOptions });
   const environments = await startEnvironments({
     dataDir: options.dataDir,
     db: options.store.database.db,
     getAccessToken: (userId, integrationId) => tokens.getAccessToken(userId, integrationId),
+    tokenRejected: (token, via) => tokens.rejected(token, via),
     rememberIntegration: (integration) => integrations.remember(integration),
     endpoints: options.endpoints,
     logger: options.logger,
@@ -155,22 +178,37 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     ...createAuthorizationHandlers({ privateKey: keyPair.privateKey, credentials, integrations, flow, tokens, endpoints: options.endpoints }),
     ping: async () => ({ pong: true }),
     'validate-integration': createValidateIntegrationHandler({
+      countCredentials: (integrationId) => credentials.countForIntegration(integrationId),
       privateKey: keyPair.privateKey,
       allowInsecure: options.allowInsecureHosts,
       probeHost: createHostProbe({ endpoints: options.endpoints }),
     }),
-    'purge-credentials': createPurgeCredentialsHandler({ credentials }),
-    [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger }),
+    'purge-credentials': createPurgeCredentialsHandler({ credentials, events }),
+    'resolve-issuer': createResolveIssuerHandler({ allowInsecure: options.allowInsecureHosts }),
+    [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger, events }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
     ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
     ...createSealedComparisonHandler({ privateKey: keyPair.privateKey, credentials, syncs: createSyncStore(options.store.database.db, crypto) }),
   };
-  const agent = createRunnerAgent({ client, handlers, logger: options.logger, waitSeconds: options.pollWaitSeconds, onRevoked: options.onRevoked, observe: options.observeRequests });
+  const agent = createRunnerAgent({
+    client,
+    handlers,
+    logger: options.logger,
+    waitSeconds: options.pollWaitSeconds,
+    observe: options.observeRequests,
+    onRevoked: (revoked) => {
+      // Told it was revoked: delete everything held, then stop (the caller's hook ends the process).
+      void (revoked ? purge() : Promise.resolve())
+        .catch((err: unknown) => options.logger.error({ err: { message: (err as Error).message } }, 'the purge after revocation failed; it runs again at the next start'))
+        .finally(() => options.onRevoked?.());
+    },
+  });
   agent.start();
   return {
     registration,
     replicaId,
     agent,
+    events,
     tokens,
     credentials,
     integrations,
@@ -179,6 +217,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     async stop() {
       await agent.stop();
       await environments.stop();
+      await events.stop();
     },
   };
 }

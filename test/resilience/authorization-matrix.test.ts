@@ -29,7 +29,9 @@ type RouteClass =
   /** Members of the project and organization admins. */
   | 'project'
   /** Runner tokens; resources of the calling runner. */
-  | 'runner';
+  | 'runner'
+  /** Only a revoked runner's token (none in this matrix): everyone here is refused with 401. */
+  | 'revoked-runner';
 
 interface RouteSpec {
   class: RouteClass;
@@ -123,6 +125,8 @@ const ROUTES: Record<string, RouteSpec> = {
   'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'admin' },
   'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/test': { class: 'admin' },
   'POST /api/v1/runners/{runnerId}/sealed-comparisons': { class: 'admin', body: () => ({ items: [] }) },
+  'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/draft/apply': { class: 'admin' },
+  'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}/draft': { class: 'admin' },
   'GET /api/v1/scm/authentication': { class: 'user', query: rid },
   'GET /api/v1/oauth/authorize/{integrationId}': { class: 'user', sessionOnly: true },
   'GET /api/v1/oauth/callback/{integrationId}': { class: 'public', query: () => 'code=forged&state=forged' },
@@ -166,6 +170,8 @@ const ROUTES: Record<string, RouteSpec> = {
   'PATCH /api/v1/projects/{projectId}/syncs/{id}/variables': { class: 'project', owner: 'project', body: () => ({ remove: ['X'] }) },
   'POST /api/v1/projects/{projectId}/syncs/{id}/run': { class: 'project', owner: 'project' },
   'GET /api/v1/projects/{projectId}/syncs/{id}/runs': { class: 'project', owner: 'project' },
+  'POST /api/v1/runner/events': { class: 'runner', body: () => ({ events: [{ id: 'rev_matrixmatrix', action: 'credentials.purged', outcome: 'success', occurredAt: new Date().toISOString(), details: { count: 0 } }] }) },
+  'POST /api/v1/runner/revocation-purge': { class: 'revoked-runner', body: () => ({ credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() }) },
 };
 
 type PrincipalName = 'anonymous' | 'member' | 'member-token' | 'other-org-member' | 'other-org-admin' | 'admin' | 'admin-no-csrf' | 'runner' | 'other-runner' | 'project-member';
@@ -345,6 +351,8 @@ for (const kind of [await preferredKind()]) {
           return p === 'admin' || p === 'admin-no-csrf' || p === 'other-org-admin';
         case 'project':
           return user;
+        case 'revoked-runner':
+          return false;
       }
     }
 
@@ -372,6 +380,7 @@ for (const kind of [await preferredKind()]) {
       const mayTouch = owns(spec, p, hasIds);
       const write = !SAFE.has(method);
       const refused = (check: (s: number) => boolean, text: string): Expectation => ({ real: true, sample: true, check, text });
+      if (spec.class === 'revoked-runner') return refused((s) => s === 401, '401 (only a revoked runner may confirm its purge)');
       if (!mayUse) {
         if (p === 'anonymous') return refused((s) => s === 401, '401');
         if (spec.class === 'runner') return refused((s) => s === 401, '401 (runner route)');

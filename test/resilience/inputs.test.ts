@@ -45,8 +45,10 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
         if (method === 'POST' || method === 'PUT' || method === 'PATCH') writeRoutes.push({ method, path: path.replace(/\{(\w+)\}/g, 'zz_doesnotexist0000') });
       }
     }
-    // Routes that take no body and end the admin's sessions would sign the suite out.
-    writeRoutes = writeRoutes.filter((r) => r.path !== '/api/v1/auth/sign-out' && r.path !== '/api/v1/me/sessions/sign-out-everywhere');
+    // Sign-out and sign-out-everywhere end the sessions the suite uses; the revocation purge opens
+    // only to a revoked runner's token (none here), so everyone is refused before the body is read
+    // (the authorization matrix checks that refusal).
+    writeRoutes = writeRoutes.filter((r) => !['/api/v1/auth/sign-out', '/api/v1/me/sessions/sign-out-everywhere', '/api/v1/runner/revocation-purge'].includes(r.path));
   });
   after(async () => world?.close());
 

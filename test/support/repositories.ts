@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import type { DatabaseKind } from '../../src/db/database.ts';
@@ -41,10 +42,14 @@ export async function startRepositoryBed(kind: DatabaseKind, seed: (emu: Emulato
   const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'repositories' } });
   const runnerId = created.json().runner.id as string;
   const runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps } });
+  // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+  const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
+  registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
   const saved = await plane.adminBrowser.request({
     method: 'POST',
     url: `/api/v1/runners/${runnerId}/scm-integrations`,
     payload: {
+      id: presetIntegrationId,
       scmId: 'azure-devops',
       host: 'dev.azure.com',
       oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
@@ -52,7 +57,6 @@ export async function startRepositoryBed(kind: DatabaseKind, seed: (emu: Emulato
     },
   });
   assert.equal(saved.json().test.valid, true, saved.body);
-  registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
   let serverIntegrationId: string | undefined;
   if (options.server) {
     const server = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${runnerId}/scm-integrations`, payload: { scmId: 'azure-devops', host: emu.urls.server, pat: { enabled: true } } });

@@ -106,6 +106,25 @@ export interface IntegrationTest {
   scmIdError?: string;
   runnerError?: string;
   testedAt: string;
+  /** AADSTS50011: the callback is not a redirect URI of the app registration. */
+  redirectUriError?: string;
+  /** A Server URL that named a collection: what was saved instead. */
+  serverLayout?: { virtualDirectory: string; collection: string };
+  hostNote?: string;
+  /** The runner key changed after this test. */
+  stale?: boolean;
+  staleReason?: string;
+}
+
+/** A change whose test failed: the stored configuration keeps serving beside it. */
+export interface IntegrationDraft {
+  host: string;
+  virtualDirectory: string;
+  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean } | null;
+  pat: { enabled: boolean };
+  test: IntegrationTest;
+  wouldPurge: string[];
+  proposedAt: string;
 }
 
 export interface Integration {
@@ -119,6 +138,7 @@ export interface Integration {
   oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; callbackUrl: string } | null;
   pat: { enabled: boolean };
   lastTest: IntegrationTest | null;
+  draft?: IntegrationDraft | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -128,6 +148,9 @@ export interface SavedIntegration {
   test: IntegrationTest;
   /** PATCH only: methods whose users' credentials the change removed. */
   purgedMethods?: string[];
+  /** PATCH only: false when the test failed and the change was kept as a draft. */
+  applied?: boolean;
+  forced?: boolean;
 }
 
 // ---- Authorize (CheckAuthenticationForHost, host authorizations) ----
@@ -149,6 +172,14 @@ export interface HostAuthorization {
   expiresAt: string | null;
   lastUsedAt: string | null;
   warnings: string[];
+  /** The last real outcome (older runners leave it out). */
+  state?: 'working' | 'failing' | 'needs-reauthorization';
+  failingSince?: string | null;
+  failureReason?: string | null;
+  /** false: Azure DevOps did not report the scopes (PATs). */
+  scopesKnown?: boolean;
+  pushAccess?: 'confirmed' | 'refused' | 'unconfirmed';
+  pushAccessNote?: string | null;
 }
 
 export interface PatOffer {

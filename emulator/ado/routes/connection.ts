@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { authenticate, challengeHeaders, type HostKind, type Principal } from '../auth.ts';
 import { orgRoute, params, resolveOrg, sendUnknownOrg, type AdoEnv } from '../context.ts';
 import { newGuid } from '../ids.ts';
+import { errors } from '../errors.ts';
 import type { Urls } from '../urls.ts';
 import type { Organization } from '../world.ts';
 
@@ -128,6 +129,24 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
       },
     })),
   );
+
+  if (host === 'server') {
+    // The server's own connectionData, under its virtual directory and above every collection
+    // (TFS answers `/tfs/_apis/connectionData` as well as `/tfs/{collection}/_apis/connectionData`):
+    // there the host answering is the deployment itself, so `instanceId` is the `deploymentId`.
+    app.get('/_apis/connectionData', async (req, reply) => {
+      const outcome = await authenticate(env, req.headers.authorization, { host });
+      if (!outcome.ok) return reply.code(401).headers(challengeHeaders(env.urls, host, undefined)).type('application/json; charset=utf-8').send(errors.anonymous().body());
+      return {
+        authenticatedUser: connectionIdentity(outcome.principal),
+        authorizedUser: connectionIdentity(outcome.principal),
+        instanceId: DEPLOYMENT_ID,
+        deploymentId: DEPLOYMENT_ID,
+        deploymentType: 'onPremises',
+        locationServiceData: { serviceOwner: SERVICE_OWNER, defaultAccessMappingMoniker: 'PublicAccessMapping', lastChangeId: 1, lastChangeId64: 1 },
+      };
+    });
+  }
 
   // Location data is served without authentication: clients read it before they authenticate.
   const options = async (area: string | undefined): Promise<unknown> => locationList(LOCATIONS, host, area);

@@ -13,6 +13,8 @@ export type { AuditListOptions };
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 export interface AuditEntry {
+  /** Set when the event may arrive twice (a runner's event, sent again after a lost answer): recorded once. */
+  id?: string;
   organizationId?: string | null;
   actor: Principal | { kind: 'anonymous' | 'system'; label?: string };
   action: string;
@@ -29,7 +31,9 @@ const SECRET_KEY = /secret|password|token|pat$|^pat|credential|authorization|coo
 export function scrubDetails(details: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(details)) {
-    if (SECRET_KEY.test(key)) {
+    // A flag or a count cannot hold a secret: `pat: true` and `clearedSecrets: 2` say what happened.
+    const harmless = typeof value === 'boolean' || typeof value === 'number' || value === null;
+    if (SECRET_KEY.test(key) && !harmless) {
       out[key] = '[redacted]';
     } else if (value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = scrubDetails(value as Record<string, unknown>);
@@ -118,7 +122,7 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
       const actorLabel = person ? actor.email : actor.kind === 'runner' ? actor.name : (actor.label ?? null);
       const organizationId = entry.organizationId !== undefined ? entry.organizationId : 'organizationId' in actor ? actor.organizationId : null;
       await store.insert({
-        id: newId('aud'),
+        id: entry.id ?? newId('aud'),
         organization_id: organizationId,
         actor_type: actor.kind,
         actor_id: actorId,

@@ -26,8 +26,9 @@ type NamedTable = 'runners' | 'projects' | 'app_connections' | 'variable_syncs' 
 /** Reads and writes the audit_events table, and reads what the events name (one query per kind). */
 export function createAuditStore(db: Kysely<ManagementDB>) {
   return {
+    /** Inserts the event once: an event sent again with the same id (a runner's retry) is ignored. */
     async insert(row: NewAuditEvent): Promise<void> {
-      await db.insertInto('audit_events').values(row).execute();
+      await db.insertInto('audit_events').values(row).onConflict((oc) => oc.column('id').doNothing()).execute();
     },
 
     /** Inserts the row, or adds one to the occurrences of the row with its id. */

@@ -1,6 +1,7 @@
 // Environments end to end: management plane + runner + emulator, with the real git. Every git and
 // curl here is an async spawn: the emulator serves git from this process, so a synchronous spawn
 // would block its event loop and deadlock.
+import { randomBytes } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -132,14 +133,16 @@ for (const { kind, skip } of await databaseKinds()) {
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
         extra: { environmentOptions: { progressIntervalMs: 0 } },
       });
+      // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+      const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
+      registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
       const saved = await plane.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+        payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
-      registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
 
       for (const [browser, upn] of [[plane.memberBrowser, member.upn], [plane.adminBrowser, admin.upn]] as const) {
         const { callback } = await consentAtEntra(emu, await startConnect(browser, integrationId), upn);
@@ -342,7 +345,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const helpers = (await git(['config', '--get-all', 'credential.helper'], env.workspacePath)).stdout.replace(/\n$/, '').split('\n');
       assert.equal(helpers.length, 3, helpers.join(' | '));
       assert.equal(helpers[0], '', 'helpers from system and global configuration are dropped');
-      const socketPath = /exec git credential-cache --socket '([^']+)' get;/.exec(helpers[1] ?? '')?.[1];
+      const socketPath = /exec git credential-cache --socket '([^']+)' "\$1";/.exec(helpers[1] ?? '')?.[1];
       assert.ok(socketPath, `the first helper is git's credential-cache client: ${helpers[1]}`);
       assert.equal(statSync(socketPath).mode & 0o777, 0o600);
       assert.match(helpers[2] ?? '', /exec '.*\/\.keyway\/credential-helper' get;/);

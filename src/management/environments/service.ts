@@ -9,7 +9,8 @@
 
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
-import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
+import { ApiError, badRequest, conflict, notFound, AuthorizationRequiredError } from '../../http/errors.ts';
+import { authenticationPath } from '../repositories/service.ts';
 import { formatRepositoryUrl, NotAnAzureDevOpsUrlError, parseRepositoryUrl, SERVICES_ORIGIN } from '../../azure-devops/url.ts';
 import type { RepositoryContext, RepositoryRef, ServerHostConfig } from '../../azure-devops/url.ts';
 import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
@@ -169,7 +170,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   function runnerError(err: unknown, integrationId: string): unknown {
     if (!(err instanceof ApiError)) return err;
     if (err.code === 'not_authorized' || err.code === 'reauthorization_required') {
-      return new ApiError(err.statusCode, err.code, `${err.message} (see GET /api/v1/scm/authentication?integrationId=${integrationId})`, err.field);
+      return new AuthorizationRequiredError(err.statusCode, err.code, `${err.message} (see GET ${authenticationPath(integrationId)})`, authenticationPath(integrationId));
     }
     if (err.code === 'access_denied') return new ApiError(403, err.code, err.message, err.field);
     return err;

@@ -12,9 +12,10 @@ import type { IdentityService } from './service.ts';
  * - user: a person acting in their current organization (the default for /api/);
  * - admin: an admin of that organization;
  * - operator: an instance operator (creates organizations, disables accounts);
- * - runner: a runner token.
+ * - runner: a runner token;
+ * - revoked-runner: a revoked runner's token, only to confirm it purged what it held.
  */
-export type AuthRequirement = 'public' | 'account' | 'user' | 'admin' | 'operator' | 'runner';
+export type AuthRequirement = 'public' | 'account' | 'user' | 'admin' | 'operator' | 'runner' | 'revoked-runner';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -72,7 +73,15 @@ export function installAuthentication(app: FastifyInstance, deps: AuthenticateDe
       throw err;
     }
     if (principal) request.principal = principal;
+    if (principal?.kind === 'runner' && principal.revoked && requirement !== 'revoked-runner') {
+      // Said plainly, so the runner knows to delete what it holds instead of retrying forever.
+      throw new ApiError(401, 'runner_revoked', `runner "${principal.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`);
+    }
     if (requirement === 'public') return;
+    if (requirement === 'revoked-runner') {
+      if (principal?.kind !== 'runner' || !principal.revoked) throw unauthorized('this route is for a revoked runner confirming its purge');
+      return;
+    }
 
     if (requirement === 'runner') {
       if (principal?.kind !== 'runner') throw unauthorized('this route is for runners: send Authorization: Bearer <runner token>');

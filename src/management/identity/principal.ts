@@ -41,6 +41,8 @@ export interface RunnerPrincipal {
   runnerId: string;
   organizationId: string;
   name: string;
+  /** A revoked runner's token: good only for routes that let a revoked runner confirm its purge. */
+  revoked?: boolean;
 }
 
 /** The calling user in their organization; a route reached without one (or by a runner) is refused. */

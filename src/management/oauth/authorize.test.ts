@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, randomBytes } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
 import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
@@ -38,15 +38,16 @@ for (const { kind, skip } of await databaseKinds()) {
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'auth' } });
       runnerId = created.json().runner.id;
       runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps } });
+      // The admin registers the callback URL Keyway shows in the Entra app, then saves (Save & Test checks it).
+      const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
+      appRedirects.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
       const saved = await plane.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+        payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
-      // The admin registers the callback URL Keyway shows in the Entra app.
-      appRedirects.push(saved.json().integration.oauth.callbackUrl);
     });
     after(async () => {
       await runner?.stop();

@@ -28,6 +28,20 @@ const Authorization = Type.Object({
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   lastUsedAt: Type.Union([Type.String(), Type.Null()]),
   warnings: Type.Array(Type.String(), { description: 'expires-soon (7 days), expired, needs-reauthorization' }),
+  state: Type.Optional(
+    Type.Union([Type.Literal('working'), Type.Literal('failing'), Type.Literal('needs-reauthorization')], {
+      description: 'The last real outcome: working; failing (since failingSince, because failureReason: a refresh that failed, a token Azure DevOps refused); or the user must connect again',
+    }),
+  ),
+  failingSince: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  scopesKnown: Type.Optional(Type.Boolean({ description: 'false when Azure DevOps did not report the scopes (PATs): `scopes` is then empty, not a guess' })),
+  pushAccess: Type.Optional(
+    Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
+      description: "PATs: whether Azure DevOps let the token open a push (the receive-pack advertisement), refused it, or could not be asked",
+    }),
+  ),
+  pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
 export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): void {
@@ -145,14 +159,23 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ authorizationId: Type.String(), identity: Type.Union([Type.String(), Type.Null()]), expiresAt: Type.Union([Type.String(), Type.Null()]) }), ...Errors },
+        response: {
+          201: Type.Object({
+            authorizationId: Type.String(),
+            identity: Type.Union([Type.String(), Type.Null()]),
+            expiresAt: Type.Union([Type.String(), Type.Null()]),
+            pushAccess: Type.Optional(Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], { description: 'Whether the token may push (see the authorization listing); refused: it can still clone and fetch' })),
+            pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request, reply) => {
       const user = asUser(request);
       try {
         const stored = await oauth.submitPat(user, request.body);
-        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization } });
+        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization, pushAccess: stored.pushAccess ?? 'unconfirmed' } });
         return reply.code(201).send(stored);
       } catch (err) {
         await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });

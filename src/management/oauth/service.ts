@@ -9,6 +9,7 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { safeReturnTo } from './return-to.ts';
+import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
 import { hashState, STATE_MINUTES, takeBoundState } from './bound-state.ts';
 
 export const OAUTH_DOCS_URL = 'https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/entra-oauth';
@@ -54,9 +55,11 @@ export function createOAuthService(deps: OAuthServiceDeps) {
   }
 
   async function findByHost(user: UserPrincipal, host: string, runnerId?: string) {
-    let query = db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('host', '=', host.toLowerCase());
+    const wanted = parseHostQuery(host, () => false);
+    let query = db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('host', '=', wanted.host);
     if (runnerId) query = query.where('runner_id', '=', runnerId);
-    const row = await query.orderBy('created_at').executeTakeFirst();
+    // The longest virtual directory that the given path starts with (never simply the oldest).
+    const row = pickByHost(await query.orderBy('created_at').execute(), wanted);
     if (!row) throw notFound(`repository access for ${host}`);
     return row;
   }
@@ -204,7 +207,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (!runner.public_key) throw new ApiError(409, 'runner_not_registered', 'the runner has not registered its key yet');
         sealed = await seal(runner.public_key, token, sealingContext.userPat(row.id, user.userId));
       }
-      return deps.control.call<{ authorizationId: string; identity: string | null; expiresAt: string | null }>(
+      return deps.control.call<{ authorizationId: string; identity: string | null; expiresAt: string | null; pushAccess?: 'confirmed' | 'refused' | 'unconfirmed'; pushAccessNote?: string | null }>(
         row.runner_id,
         'pat-store',
         { userId: user.userId, integration, organization: input.organization.trim(), sealedToken: sealed, expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null },

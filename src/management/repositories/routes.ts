@@ -227,6 +227,7 @@ export function registerRepositoryRoutes(root: FastifyInstance, deps: { reposito
             errorMessage: Nullable(Type.String()),
             repository: Type.Optional(Repository),
             authentication: Type.Optional(Authentication),
+            authorizationUrl: Type.Optional(Type.String({ description: 'With not_authorized and reauthorization_required: CheckAuthenticationForHost for this integration' })),
             context: Context,
             calls: Type.Integer(),
             integrationId: Type.String(),

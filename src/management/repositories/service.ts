@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
-import { ApiError, badRequest, notFound } from '../../http/errors.ts';
+import { ApiError, AuthorizationRequiredError, badRequest, notFound } from '../../http/errors.ts';
 import { formatRepositoryUrl, NotAnAzureDevOpsUrlError, parseRepositoryUrl } from '../../azure-devops/url.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import type { RepositoryInfo, ResolvedRef } from '../../runner/repositories/resolve.ts';
@@ -10,6 +10,7 @@ import type { ControlChannel } from '../runners/control.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import type { OAuthService } from '../oauth/service.ts';
 import { parseOptionsFor, servicesOriginsFor } from './parse-options.ts';
+import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
 
 type Row = ManagementDB['scm_integrations'];
 
@@ -44,6 +45,11 @@ export interface ListingQuery extends IntegrationChoice {
 
 // The runner could not be asked: CheckRepositoryAccess answers "unavailable" instead of failing.
 const RUNNER_UNREACHABLE = new Set(['runner_offline', 'runner_timeout', 'runner_revoked']);
+// Refusals the user fixes by authorizing: every answer with one of them says where to do it.
+const AUTHORIZATION_REQUIRED = new Set(['not_authorized', 'reauthorization_required']);
+
+/** CheckAuthenticationForHost for an integration (relative to the API's origin). */
+export const authenticationPath = (integrationId: string) => `/api/v1/scm/authentication?integrationId=${encodeURIComponent(integrationId)}`;
 
 interface ResolveAnswer {
   repository: RepositoryInfo;
@@ -118,13 +124,9 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     return row;
   }
 
-  function normalizeHostQuery(host: string): string {
-    const bare = host.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/[/?#].*$/, '');
-    // {org}.visualstudio.com organizations are served at dev.azure.com too, and so are the
-    // configured Services endpoint's (the emulator's).
-    if (/^[a-z0-9][a-z0-9-]*\.visualstudio\.com$/.test(bare) || servicesHosts.has(bare)) return 'dev.azure.com';
-    return bare;
-  }
+  // {org}.visualstudio.com organizations are served at dev.azure.com too, and so are the
+  // configured Services endpoint's (the emulator's).
+  const isServicesHost = (bare: string) => /^[a-z0-9][a-z0-9-]*\.visualstudio\.com$/.test(bare) || servicesHosts.has(bare);
 
   async function integrationForListing(user: UserPrincipal, query: ListingQuery): Promise<Row> {
     const rows = await organizationIntegrations(user);
@@ -134,15 +136,22 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       return row;
     }
     if (!query.host) throw badRequest('invalid_request', 'give integrationId or host', 'host');
-    const host = normalizeHostQuery(query.host);
-    const row = rows.find((r) => r.host === host && (!query.runnerId || r.runner_id === query.runnerId));
-    if (!row) throw new ApiError(404, 'host_not_configured', `repository access for ${host} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
+    const wanted = parseHostQuery(query.host, isServicesHost);
+    const row = pickByHost(rows.filter((r) => !query.runnerId || r.runner_id === query.runnerId), wanted);
+    if (!row) throw new ApiError(404, 'host_not_configured', `repository access for ${[wanted.host, ...wanted.segments].join('/')} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
     return row;
   }
 
   async function ask<R>(row: Row, kind: string, payload: unknown): Promise<R> {
     // control.call already gives each runner answer code its HTTP status (statusForFailure).
-    return deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
+    try {
+      return await deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
+    } catch (err) {
+      if (err instanceof ApiError && AUTHORIZATION_REQUIRED.has(err.code)) {
+        throw new AuthorizationRequiredError(err.statusCode, err.code, `${err.message} (see GET ${authenticationPath(row.id)})`, authenticationPath(row.id));
+      }
+      throw err;
+    }
   }
 
   /** The parsed context with the names Azure DevOps uses, and the resolved commit id. */
@@ -192,7 +201,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
         }
       }
       let authentication: unknown;
-      if (answer.reason === 'not_authorized') {
+      if (answer.reason && AUTHORIZATION_REQUIRED.has(answer.reason)) {
         // What CheckAuthenticationForHost offers, so the caller can connect at once.
         try {
           const offers = await deps.oauth.checkAuthentication(user, { integrationId: row.id, organization: context.organization });
@@ -213,6 +222,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
         errorMessage: answer.errorMessage,
         ...(answer.repository ? { repository: answer.repository } : {}),
         ...(authentication ? { authentication } : {}),
+        ...(answer.reason && AUTHORIZATION_REQUIRED.has(answer.reason) ? { authorizationUrl: authenticationPath(row.id) } : {}),
         context,
         calls: answer.calls,
         integrationId: row.id,

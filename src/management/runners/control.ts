@@ -169,14 +169,16 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
 
     /**
      * The runner's long-poll: claims pending requests, waiting up to `waitMs` for one to arrive. A
-     * replica (`replicaId`) takes requests meant for any replica and those meant for it.
+     * replica (`replicaId`) takes requests meant for any replica and those meant for it. `ended` is
+     * asked at every wake-up (a revoked runner's poll ends at once, not at its timeout).
      */
-    async poll(runnerId: string, waitMs: number, signal?: AbortSignal, replicaId?: string): Promise<ControlRequest[]> {
+    async poll(runnerId: string, waitMs: number, signal?: AbortSignal, replicaId?: string, ended?: () => Promise<boolean>): Promise<ControlRequest[]> {
       const until = Date.now() + waitMs;
       if (replicaId) await seen(runnerId, replicaId);
       for (;;) {
         // A poll whose runner hung up must not claim anything: the answer would go to a closed socket.
         if (signal?.aborted) return [];
+        if (ended && (await ended())) return [];
         const at = now().toISOString();
         const redeliverBefore = new Date(now().getTime() - REDELIVER_AFTER_MS).toISOString();
         // Claiming is one UPDATE per row guarded by status, so two pollers (runner replicas, or two
@@ -246,6 +248,17 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     /** A runner's replicas and when each last polled. */
     async replicas(runnerId: string) {
       return db.selectFrom('runner_replicas').selectAll().where('runner_id', '=', runnerId).orderBy('first_seen_at').execute();
+    },
+
+    /** Wakes a runner's long-poll on this replica at once (others notice at their next check). */
+    wake(runnerId: string): void {
+      events.emit(`runner:${runnerId}`);
+    },
+
+    /** Drops everything queued for a runner (it was revoked: nothing may reach it any more). */
+    async dropQueued(runnerId: string): Promise<number> {
+      const result = await db.deleteFrom('runner_requests').where('runner_id', '=', runnerId).where('status', '=', 'pending').executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     /** Deletes requests past their deadline and old answers nobody collected. */

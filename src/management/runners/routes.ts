@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
+import { ApiError, errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
+import type { RunnerEventRecorder } from './events.ts';
+import { MAX_EVENTS_PER_BATCH, RUNNER_EVENT_ACTIONS, RUNNER_EVENTS_PATH, RUNNER_REVOCATION_PURGE_PATH } from '../../control/runner-events.ts';
+import type { RunnerEvent } from '../../control/runner-events.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -36,7 +39,26 @@ export interface RunnerRouteDeps {
   onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
   /** An integration as its own runner may see it; another runner's is not found. */
   runnerIntegration?: (runnerId: string, integrationId: string) => Promise<unknown>;
+  /** A runner was revoked: its integrations and their sealed secrets go; returns what was deleted. */
+  onRunnerRevoked?: (runnerId: string) => Promise<{ integrations: number; sealedSecrets: number }>;
+  /** Runner events (and a revoked runner's purge) into the audit log. */
+  events?: RunnerEventRecorder;
 }
+
+const Id = (pattern: string) => Type.String({ maxLength: 100, pattern });
+const RunnerEventSchema = Type.Object(
+  {
+    id: Id('^rev_[A-Za-z0-9_-]{8,64}$'),
+    action: Type.Union(RUNNER_EVENT_ACTIONS.map((a) => Type.Literal(a))),
+    outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
+    userId: Type.Optional(Type.Union([Id('^[A-Za-z0-9_-]{1,100}$'), Type.Null()])),
+    integrationId: Type.Optional(Type.Union([Id('^[A-Za-z0-9_-]{1,100}$'), Type.Null()])),
+    occurredAt: Type.String({ maxLength: 40, format: 'date-time' }),
+    // Scalars only, checked in events.ts: a union here would let the validator coerce 3 into "3".
+    details: Type.Optional(Type.Record(Type.String({ maxLength: 60, pattern: '^[A-Za-z][A-Za-z0-9_]{0,59}$' }), Type.Unknown(), { maxProperties: 20 })),
+  },
+  { additionalProperties: false },
+);
 
 export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -85,7 +107,20 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     async (request, reply) => {
       const user = asUser(request);
       await runners.revoke(user.organizationId, request.params.id);
-      await audit.record({ actor: user, action: 'runner.revoke', target: { type: 'runner', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      // Nothing may reach the runner any more, and nothing it was given stays here: its
+      // integrations and their sealed secrets go now; the runner deletes the credentials it holds
+      // when it learns of the revocation (at its next poll, or its next start) and confirms.
+      const droppedRequests = await control.dropQueued(request.params.id);
+      const deleted = (await deps.onRunnerRevoked?.(request.params.id)) ?? { integrations: 0, sealedSecrets: 0 };
+      control.wake(request.params.id);
+      await audit.record({
+        actor: user,
+        action: 'runner.revoke',
+        target: { type: 'runner', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { integrationsDeleted: deleted.integrations, sealedSecretsDeleted: deleted.sealedSecrets, queuedRequestsDropped: droppedRequests, runnerPurge: 'pending' },
+      });
       return reply.code(204).send(null);
     },
   );
@@ -193,12 +228,15 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       const hangUp = () => aborted.abort();
       request.raw.socket?.once('close', hangUp);
       reply.raw.once('close', hangUp);
-      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica);
+      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica, () => runners.isRevoked(runner.runnerId));
       request.raw.socket?.off('close', hangUp);
       if (requests.length > 0 && (aborted.signal.aborted || request.raw.socket?.destroyed)) {
         // Claimed just as the runner went away: hand them back rather than answer a closed socket.
         await control.release(runner.runnerId, requests.map((r) => r.id));
         requests = [];
+      }
+      if (requests.length === 0 && (await runners.isRevoked(runner.runnerId))) {
+        throw new ApiError(401, 'runner_revoked', `runner "${runner.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`);
       }
       // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
       if (!aborted.signal.aborted) {
@@ -232,6 +270,52 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       const runner = asRunner(request);
       const accepted = await control.answer(runner.runnerId, request.params.requestId, request.body as Parameters<ControlChannel['answer']>[2]);
       if (!accepted) return reply.code(409).send({ error: { code: 'not_pending', message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)' } });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    RUNNER_EVENTS_PATH,
+    {
+      config: { auth: 'runner' },
+      logLevel: 'warn',
+      schema: {
+        tags: ['runner protocol'],
+        summary: "Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once",
+        body: Type.Object({ events: Type.Array(RunnerEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ accepted: Type.Integer() }), ...Errors },
+      },
+    },
+    async (request) => {
+      if (!deps.events) throw forbidden('not available');
+      return deps.events.record(asRunner(request), request.body.events as RunnerEvent[]);
+    },
+  );
+
+  app.post(
+    RUNNER_REVOCATION_PURGE_PATH,
+    {
+      config: { auth: 'revoked-runner' },
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
+        body: Type.Object(
+          {
+            credentials: Type.Integer({ minimum: 0 }),
+            pendingSignIns: Type.Integer({ minimum: 0 }),
+            syncValues: Type.Integer({ minimum: 0 }),
+            purgedAt: Type.String({ maxLength: 40, format: 'date-time' }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const runner = asRunner(request);
+      if (!deps.events) throw forbidden('not available');
+      await deps.events.recordRevocationPurge(runner, request.body);
+      await runners.forgetToken(runner.runnerId);
       return reply.code(204).send(null);
     },
   );

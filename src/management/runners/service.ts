@@ -97,8 +97,9 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
     async authenticate(token: string): Promise<RunnerPrincipal | undefined> {
       if (!hasPrefix(token, 'runner')) return undefined;
       const row = await store.findByTokenHash(hashToken(token));
-      if (!row || row.revoked_at) return undefined;
-      return { kind: 'runner', runnerId: row.id, organizationId: row.organization_id, name: row.name };
+      if (!row) return undefined;
+      // A revoked runner's token is kept until it confirms its purge; it opens nothing else.
+      return { kind: 'runner', runnerId: row.id, organizationId: row.organization_id, name: row.name, ...(row.revoked_at ? { revoked: true } : {}) };
     },
 
     async list(organizationId: string) {
@@ -116,6 +117,10 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
       await this.get(organizationId, id);
       await store.revoke(id, now().toISOString());
     },
+
+    /** After its purge the revoked runner's token opens nothing at all. */
+    forgetToken: (id: string) => store.forgetToken(id),
+    isRevoked: async (id: string) => Boolean((await store.get(id))?.revoked_at),
 
     touch: (id: string, version?: string) => store.touch(id, now().toISOString(), version),
     findLocal: () => store.findLocal(),

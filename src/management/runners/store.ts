@@ -26,8 +26,11 @@ export function createRunnerStore(db: Kysely<ManagementDB>) {
       db.updateTable('runners').set({ public_key: publicKey, public_key_fingerprint: fingerprint }).where('id', '=', id).execute(),
     touch: (id: string, at: string, version?: string) =>
       db.updateTable('runners').set(version ? { last_seen_at: at, version } : { last_seen_at: at }).where('id', '=', id).execute(),
+    // The token hash stays until the runner confirms its purge: authentication then knows the
+    // token is a revoked runner's (and lets it say only that), instead of an unknown one.
     revoke: (id: string, at: string) =>
-      db.updateTable('runners').set({ revoked_at: at, token_hash: null, exchange_token_hash: null }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst(),
+      db.updateTable('runners').set({ revoked_at: at, exchange_token_hash: null }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst(),
+    forgetToken: (id: string) => db.updateTable('runners').set({ token_hash: null }).where('id', '=', id).where('revoked_at', 'is not', null).execute(),
   };
 }
 

@@ -30,12 +30,14 @@ for (const { kind, skip } of await databaseKinds()) {
     let clientId: string;
     let clientSecret: string;
     let notAdo: FastifyInstance;
+    let registeredApp: { redirectUris: string[] };
     const CANARY_SECRET = `Cs8Q~canary${randomUUID().replace(/-/g, '')}`;
 
     before(async () => {
       emu = await startEmulator();
       tenantId = emu.defaultTenant.id;
       const registered = emu.entra.addApp(tenantId, { displayName: 'Keyway', redirectUris: ['http://127.0.0.1/cb'] });
+      registeredApp = registered.app;
       clientId = registered.app.clientId;
       clientSecret = registered.clientSecret;
       plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
@@ -57,7 +59,10 @@ for (const { kind, skip } of await databaseKinds()) {
     const issuer = () => `${emu.urls.login}/${tenantId}/v2.0`;
 
     async function save(body: Record<string, unknown>, expected = 201): Promise<SaveResult> {
-      const res = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: body });
+      // As an admin does: the callback is registered in Entra first (Save & Test checks it).
+      const id = typeof body.id === 'string' ? body.id : `int_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      registeredApp.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${id}`);
+      const res = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { ...body, id } });
       assert.equal(res.statusCode, expected, res.body);
       return res.json() as SaveResult;
     }

@@ -13,10 +13,15 @@ const Str = (max: number, description?: string) => Type.String({ maxLength: max,
 
 const TestResultSchema = Type.Object({
   valid: Type.Boolean(),
+  stale: Type.Optional(Type.Boolean({ description: 'The runner key changed after this test: it no longer says anything; test again' })),
+  staleReason: Type.Optional(Type.String()),
   hostError: Type.Optional(Type.String()),
   oauthError: Type.Optional(Type.String()),
+  redirectUriError: Type.Optional(Type.String({ description: 'AADSTS50011: the callback URL is not a redirect URI of the app registration; the message names the exact value to register' })),
   patError: Type.Optional(Type.String()),
   scmIdError: Type.Optional(Type.String()),
+  serverLayout: Type.Optional(Type.Object({ virtualDirectory: Type.String(), collection: Type.String() }, { description: 'The host named a collection of an Azure DevOps Server: the server\'s own virtual directory was saved' })),
+  hostNote: Type.Optional(Type.String()),
   runnerError: Type.Optional(Type.String()),
   testedAt: Type.String(),
 });
@@ -39,6 +44,24 @@ const IntegrationSchema = Type.Object({
   ]),
   pat: Type.Object({ enabled: Type.Boolean() }),
   lastTest: Type.Union([TestResultSchema, Type.Null()]),
+  draft: Type.Optional(
+    Type.Union([
+      Type.Object(
+        {
+          host: Type.String(),
+          virtualDirectory: Type.String(),
+          kind: Type.Union([Type.Literal('services'), Type.Literal('server')]),
+          oauth: Type.Union([Type.Object({ clientId: Type.String(), issuerUrl: Type.String(), clientSecretSet: Type.Boolean() }), Type.Null()]),
+          pat: Type.Object({ enabled: Type.Boolean() }),
+          test: TestResultSchema,
+          wouldPurge: Type.Array(Type.String(), { description: "Users' credentials applying it would delete (oauth, pat)" }),
+          proposedAt: Type.String(),
+        },
+        { description: 'A change whose test failed: the configuration above keeps serving; apply it anyway (POST …/draft/apply) or discard it (DELETE …/draft)' },
+      ),
+      Type.Null(),
+    ]),
+  ),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -54,6 +77,13 @@ const OAuthInput = Type.Object(
 );
 
 const SaveResponse = Type.Object({ integration: IntegrationSchema, test: TestResultSchema });
+const UpdateResponse = Type.Object({
+  integration: IntegrationSchema,
+  test: TestResultSchema,
+  purgedMethods: Type.Array(Type.String()),
+  applied: Type.Boolean({ description: 'false: the test failed and the stored configuration keeps serving; the change is integration.draft' }),
+  forced: Type.Boolean({ description: 'Applied although its test failed, because the admin said so' }),
+});
 const Params = Type.Object({ runnerId: Str(100) });
 const ItemParams = Type.Object({ runnerId: Str(100), id: Str(100) });
 
@@ -122,24 +152,58 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
             virtualDirectory: Type.Optional(Str(100)),
             oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
             pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
+            force: Type.Optional(Type.Boolean({ description: 'Apply even when the test fails (it would replace a working configuration, or delete users\' credentials)' })),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ integration: IntegrationSchema, test: TestResultSchema, purgedMethods: Type.Array(Type.String()) }), ...Errors },
+        response: { 200: UpdateResponse, ...Errors },
       },
     },
     async (request) => {
       const user = asUser(request);
-      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, request.body);
+      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, { ...request.body, proposedBy: user.userId });
+      // What happened, as it happened: a change kept as a draft is a failure of the change.
       await audit.record({
         actor: user,
         action: 'scm_integration.update',
         target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
+        outcome: saved.applied ? 'success' : 'failure',
         client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, fields: Object.keys(request.body), purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+        details: { runnerId: request.params.runnerId, fields: Object.keys(request.body).filter((f) => f !== 'force'), applied: saved.applied, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
       });
       return saved;
+    },
+  );
+
+  app.post(
+    `${base}/:id/draft/apply`,
+    {
+      config: { auth: 'admin' },
+      schema: { tags: ['scm integrations'], summary: 'Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge', params: ItemParams, response: { 200: UpdateResponse, ...Errors } },
+    },
+    async (request) => {
+      const user = asUser(request);
+      const saved = await integrations.applyDraft(user.organizationId, request.params.runnerId, request.params.id);
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.draft_apply',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId, applied: true, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+      });
+      return saved;
+    },
+  );
+
+  app.delete(
+    `${base}/:id/draft`,
+    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Discard the rejected draft (admin); the configuration stays as it is', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    async (request, reply) => {
+      const user = asUser(request);
+      await integrations.discardDraft(user.organizationId, request.params.runnerId, request.params.id);
+      await audit.record({ actor: user, action: 'scm_integration.draft_discard', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId } });
+      return reply.code(204).send(null);
     },
   );
 

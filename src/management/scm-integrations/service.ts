@@ -7,7 +7,7 @@ import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts
 import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
-import { HostPolicyError, normalizeHost } from './host-policy.ts';
+import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from './host-policy.ts';
 
 /** Providers the model knows; only Azure DevOps has a runner implementation so far. */
 export const KNOWN_SCM_IDS = ['azure-devops', 'github', 'gitlab', 'bitbucket'] as const;
@@ -16,8 +16,16 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface TestResult {
   valid: boolean;
+  /** Something changed since the test that it did not see (the runner's key): test again. */
+  stale?: boolean;
+  staleReason?: string;
   hostError?: string;
   oauthError?: string;
+  /** AADSTS50011: the callback is not registered; the message names the exact value to register. */
+  redirectUriError?: string;
+  /** Azure DevOps Server: the path named a collection; the server's own virtual directory was saved. */
+  serverLayout?: { virtualDirectory: string; collection: string };
+  hostNote?: string;
   patError?: string;
   scmIdError?: string;
   runnerError?: string;
@@ -33,7 +41,33 @@ export interface IntegrationInput {
   pat?: { enabled: boolean };
 }
 
-export type IntegrationPatch = Partial<Omit<IntegrationInput, 'id'>>;
+export type IntegrationPatch = Partial<Omit<IntegrationInput, 'id'>> & {
+  /** Apply even though the test fails (replacing a working configuration, or purging users' credentials). */
+  force?: boolean;
+  /** Who proposed it, for the draft. */
+  proposedBy?: string;
+};
+
+/** The stored settings a change touches. */
+const SETTING_COLUMNS = ['scm_id', 'host', 'virtual_directory', 'settings', 'oauth_client_id', 'oauth_client_secret_sealed', 'oauth_issuer_url', 'pat_enabled'] as const;
+type Settings = Pick<ManagementDB['scm_integrations'], (typeof SETTING_COLUMNS)[number]>;
+
+/** A change whose test failed, kept beside the configuration that keeps serving. */
+interface Draft extends Settings {
+  test: TestResult;
+  /** What applying it would purge. */
+  purges: ('oauth' | 'pat')[];
+  proposedAt: string;
+  proposedBy: string | null;
+}
+
+function pickSettings(row: Settings): Settings {
+  return Object.fromEntries(SETTING_COLUMNS.map((c) => [c, row[c]])) as Settings;
+}
+
+function sameSettings(a: Settings, b: Settings): boolean {
+  return SETTING_COLUMNS.every((c) => a[c] === b[c]);
+}
 
 /** What a runner receives to act on an integration: never a plaintext secret. */
 export interface RunnerIntegration {
@@ -79,8 +113,24 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         : null,
       pat: { enabled: row.pat_enabled === 1 },
       lastTest: row.last_test ? (JSON.parse(row.last_test) as TestResult) : null,
+      draft: row.draft ? draftView(JSON.parse(row.draft) as Draft) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
+    };
+  }
+
+  /** A draft as the admin sees it: never its sealed secret, only whether one was entered. */
+  function draftView(draft: Draft) {
+    const settings = JSON.parse(draft.settings) as { kind?: 'services' | 'server' };
+    return {
+      host: draft.host,
+      virtualDirectory: draft.virtual_directory,
+      kind: settings.kind ?? 'services',
+      oauth: draft.oauth_client_id ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null } : null,
+      pat: { enabled: draft.pat_enabled === 1 },
+      test: draft.test,
+      wouldPurge: draft.purges,
+      proposedAt: draft.proposedAt,
     };
   }
 
@@ -103,12 +153,35 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     if (!(SUPPORTED_SCM_IDS as readonly string[]).includes(scmId)) throw badRequest('scm_not_supported', `${scmId} is not supported yet; use azure-devops`, 'scmId');
   }
 
-  function normalizeIssuer(value: string): string {
+  /**
+   * The issuer as it is stored: always a tenant's own issuer (`…/{tenant-id}/v2.0`). A domain is
+   * resolved once, through the runner's discovery request, to its tenant ID; common, organizations
+   * and consumers are refused before anything is saved (docs/entra-id.md says why).
+   */
+  async function resolveIssuer(runnerId: string, value: string): Promise<string> {
+    let normalized: ReturnType<typeof normalizeIssuerUrl>;
     try {
-      const normalized = normalizeIssuerUrl(value, { authorityOrigins: [deps.entraAuthorityUrl] });
-      return normalized.issuer;
+      normalized = normalizeIssuerUrl(value, { authorityOrigins: [deps.entraAuthorityUrl] });
     } catch (err) {
       if (err instanceof InvalidIssuerUrlError) throw badRequest('invalid_issuer_url', err.message, 'oauth.issuerUrl');
+      throw err;
+    }
+    if (normalized.multiTenant) {
+      throw badRequest(
+        'multi_tenant_issuer',
+        `"${normalized.tenant}" signs in users of any tenant, but an integration serves one tenant (the one its Azure DevOps organizations are connected to): ` +
+          `use ${normalized.authorityOrigin}/{tenant-id}/v2.0 with the Directory (tenant) ID from the Entra admin center (Overview), or your tenant's domain (${normalized.authorityOrigin}/contoso.onmicrosoft.com/v2.0)`,
+        'oauth.issuerUrl',
+      );
+    }
+    if (normalized.tenantKind !== 'domain') return normalized.issuer;
+    try {
+      const resolved = await deps.control.call<{ issuer: string }>(runnerId, 'resolve-issuer', { issuerUrl: normalized.issuer }, { timeoutMs: 20_000 });
+      return resolved.issuer;
+    } catch (err) {
+      if (err instanceof ApiError && err.code.startsWith('runner_')) {
+        throw new ApiError(err.statusCode, err.code, `${err.message}. The runner resolves the domain ${normalized.tenant} to its tenant ID before the integration is saved; or enter the Directory (tenant) ID (a GUID) instead`, 'oauth.issuerUrl');
+      }
       throw err;
     }
   }
@@ -139,18 +212,69 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     return row;
   }
 
-  async function runTest(row: Row): Promise<TestResult> {
+  /**
+   * Asks the runner to test a configuration (stored or proposed); records it on the row when asked.
+   * With `countCredentials` the answer also says how many credentials the stored integration has
+   * produced (unknown when the runner could not be asked).
+   */
+  async function runTest(row: Row, options: { record?: boolean; countCredentials?: boolean } = {}): Promise<TestResult & { credentials?: { oauth: number; pat: number } }> {
     const testedAt = now().toISOString();
     let result: TestResult;
+    let credentials: { oauth: number; pat: number } | undefined;
     try {
-      const answer = await deps.control.call<Omit<TestResult, 'testedAt'>>(row.runner_id, 'validate-integration', { integration: toRunnerIntegration(row) }, { timeoutMs: deps.testTimeoutMs ?? 25_000 });
-      result = { ...answer, testedAt };
+      const answer = await deps.control.call<Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number } }>(
+        row.runner_id,
+        'validate-integration',
+        { integration: toRunnerIntegration(row), ...(options.countCredentials ? { countCredentials: true } : {}) },
+        { timeoutMs: deps.testTimeoutMs ?? 25_000 },
+      );
+      ({ credentials, ...result } = { ...answer, testedAt });
     } catch (err) {
       const message = err instanceof ApiError ? err.message : 'the runner could not be asked';
       result = { valid: false, runnerError: message, testedAt };
     }
-    await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(result) }).where('id', '=', row.id).execute();
-    return result;
+    if (options.record !== false) await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(result) }).where('id', '=', row.id).execute();
+    return credentials ? Object.assign(result, { credentials }) : result;
+  }
+
+  /**
+   * A Server path that named a collection (`/tfs/DefaultCollection`), as the test found: the
+   * integration keeps the server's own virtual directory; repository URLs name the collection.
+   */
+  function withServerLayout(row: Row, test: TestResult): Row {
+    const layout = test.serverLayout;
+    if (!layout || JSON.parse(row.settings).kind !== 'server' || layout.virtualDirectory === row.virtual_directory) return row;
+    return { ...row, virtual_directory: normalizeVirtualDirectory(layout.virtualDirectory) };
+  }
+
+  /** Whether the stored configuration works: its last test passed and nothing has made it stale. */
+  function works(row: Row): boolean {
+    const last = row.last_test ? (JSON.parse(row.last_test) as TestResult) : undefined;
+    return Boolean(last?.valid && !last.stale);
+  }
+
+  /** Replaces the stored configuration with `next` (tested as `test`), then purges what it must. */
+  async function apply(runnerId: string, next: Row, test: TestResult, purgeMethods: readonly ('oauth' | 'pat')[]): Promise<Row> {
+    const applied: Row = { ...next, last_test: JSON.stringify(test), draft: null, updated_at: now().toISOString() };
+    await db
+      .updateTable('scm_integrations')
+      .set({
+        scm_id: applied.scm_id,
+        host: applied.host,
+        virtual_directory: applied.virtual_directory,
+        settings: applied.settings,
+        oauth_client_id: applied.oauth_client_id,
+        oauth_client_secret_sealed: applied.oauth_client_secret_sealed,
+        oauth_issuer_url: applied.oauth_issuer_url,
+        pat_enabled: applied.pat_enabled,
+        last_test: applied.last_test,
+        draft: null,
+        updated_at: applied.updated_at,
+      })
+      .where('id', '=', applied.id)
+      .execute();
+    if (purgeMethods.length) await purge(runnerId, applied.id, [...purgeMethods]);
+    return applied;
   }
 
   async function purge(runnerId: string, integrationId: string, methods: ('oauth' | 'pat')[] | 'all') {
@@ -181,20 +305,17 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const id = input.id ?? newId('int');
       if (!/^int_[A-Za-z0-9_-]{8,40}$/.test(id)) throw badRequest('invalid_id', 'id must look like int_ followed by 8–40 letters, digits, _ or -', 'id');
       if (await db.selectFrom('scm_integrations').select('id').where('id', '=', id).executeTakeFirst()) throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
-      const duplicate = await db
-        .selectFrom('scm_integrations')
-        .select('id')
-        .where('runner_id', '=', runnerId)
-        .where('host', '=', host.host)
-        .where('virtual_directory', '=', host.virtualDirectory)
-        .executeTakeFirst();
-      if (duplicate) throw conflict('integration_exists', `this runner already has an integration for ${host.host}${host.virtualDirectory}; edit it instead`, 'host');
+      const duplicate = async (virtualDirectory: string) => {
+        const found = await db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runnerId).where('host', '=', host.host).where('virtual_directory', '=', virtualDirectory).executeTakeFirst();
+        if (found) throw conflict('integration_exists', `this runner already has an integration for ${host.host}${virtualDirectory}; edit it instead`, 'host');
+      };
+      await duplicate(host.virtualDirectory);
 
       let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url'> = { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null };
       if (input.oauth) {
         const clientId = input.oauth.clientId.trim();
         if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555', 'oauth.clientId');
-        const issuer = normalizeIssuer(input.oauth.issuerUrl);
+        const issuer = await resolveIssuer(runnerId, input.oauth.issuerUrl);
         const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth);
         if (!secret) throw badRequest('missing_client_secret', 'oauth.clientSecret is required to enable OAuth (the secret\'s Value from Entra ID, not its ID)', 'oauth.clientSecret');
         oauthColumns = { oauth_client_id: clientId.toLowerCase(), oauth_client_secret_sealed: secret, oauth_issuer_url: issuer };
@@ -215,9 +336,13 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         created_at: at,
         updated_at: at,
       };
-      await db.insertInto('scm_integrations').values(row).execute();
-      const test = await runTest(row);
-      return { integration: view({ ...row, last_test: JSON.stringify(test) }), test };
+      // Tested before it is stored: what the test learns about a Server's layout is saved, not the guess.
+      const test = await runTest(row, { record: false });
+      const laidOut = withServerLayout(row, test);
+      if (laidOut.virtual_directory !== row.virtual_directory) await duplicate(laidOut.virtual_directory);
+      const stored: Row = { ...laidOut, last_test: JSON.stringify(test) };
+      await db.insertInto('scm_integrations').values(stored).execute();
+      return { integration: view(stored), test };
     },
 
     async update(organizationId: string, runnerId: string, id: string, patch: IntegrationPatch) {
@@ -244,7 +369,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         const clientId = patch.oauth.clientId.trim();
         if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID', 'oauth.clientId');
         next.oauth_client_id = clientId.toLowerCase();
-        next.oauth_issuer_url = normalizeIssuer(patch.oauth.issuerUrl);
+        next.oauth_issuer_url = await resolveIssuer(runnerId, patch.oauth.issuerUrl);
         const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, patch.oauth);
         if (secret) next.oauth_client_secret_sealed = secret;
         if (!next.oauth_client_secret_sealed) throw badRequest('missing_client_secret', 'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)', 'oauth.clientSecret');
@@ -256,27 +381,57 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         next.pat_enabled = patch.pat.enabled ? 1 : 0;
       }
       if (!next.oauth_client_id && next.pat_enabled === 0) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both (or delete the integration)', 'pat.enabled');
+      // The change is tested before it replaces what is stored. It takes effect when it works, when
+      // it only turns a method off, when nothing worked before and nobody's credentials are at
+      // stake, or when the admin says so (`force`). Otherwise the stored configuration keeps
+      // serving and the change waits beside it as a draft.
+      const { credentials: held, ...test } = await runTest(next, { record: false, countCredentials: true });
+      Object.assign(next, withServerLayout(next, test));
+      if (next.virtual_directory !== row.virtual_directory) {
+        const taken = await db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runnerId).where('host', '=', next.host).where('virtual_directory', '=', next.virtual_directory).where('id', '!=', id).executeTakeFirst();
+        if (taken) throw conflict('integration_exists', `this runner already has an integration for ${next.host}${next.virtual_directory}; edit that one instead`, 'host');
+      }
+      // Turning a method off purges what it produced, on purpose; any other purge is a side
+      // effect of the change (another host, app or tenant) and waits for a passing test.
+      const turnedOff = purgeMethods.filter((m) => (m === 'oauth' ? patch.oauth === null : patch.pat?.enabled === false));
       if (next.host !== row.host || next.virtual_directory !== row.virtual_directory) purgeMethods.push('oauth', 'pat');
-      next.updated_at = now().toISOString();
-      await db
-        .updateTable('scm_integrations')
-        .set({
-          scm_id: next.scm_id,
-          host: next.host,
-          virtual_directory: next.virtual_directory,
-          settings: next.settings,
-          oauth_client_id: next.oauth_client_id,
-          oauth_client_secret_sealed: next.oauth_client_secret_sealed,
-          oauth_issuer_url: next.oauth_issuer_url,
-          pat_enabled: next.pat_enabled,
-          updated_at: next.updated_at,
-        })
-        .where('id', '=', id)
-        .execute();
       const methods = [...new Set(purgeMethods)];
-      if (methods.length) await purge(runnerId, id, methods);
-      const test = await runTest(next);
-      return { integration: view({ ...next, last_test: JSON.stringify(test) }), test, purgedMethods: methods };
+      const turnsOff = patch.oauth === null || patch.pat?.enabled === false;
+      const offOnly: Row = {
+        ...row,
+        ...(patch.oauth === null ? { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null } : {}),
+        ...(patch.pat?.enabled === false ? { pat_enabled: 0 } : {}),
+      };
+      const onlyTurnsOff = turnsOff && sameSettings(offOnly, next);
+      // A purge that would delete nothing protects nothing; when the runner could not say, it might.
+      const sideEffects = methods.filter((m) => !turnedOff.includes(m) && (held === undefined || held[m] > 0));
+
+      const protect = works(row) || sideEffects.length > 0;
+      if (test.valid || onlyTurnsOff || !protect || patch.force) {
+        const applied = await apply(runnerId, next, test, methods);
+        return { integration: view(applied), test, purgedMethods: methods, applied: true, forced: Boolean(patch.force) && !test.valid && !onlyTurnsOff && protect };
+      }
+      const draft: Draft = { ...pickSettings(next), test, purges: methods, proposedAt: now().toISOString(), proposedBy: patch.proposedBy ?? null };
+      await db.updateTable('scm_integrations').set({ draft: JSON.stringify(draft) }).where('id', '=', id).execute();
+      return { integration: view({ ...row, draft: JSON.stringify(draft) }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
+    },
+
+    /** Applies the rejected draft anyway: the admin's explicit decision (audited as forced). */
+    async applyDraft(organizationId: string, runnerId: string, id: string) {
+      await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      if (!row.draft) throw notFound('draft');
+      const draft = JSON.parse(row.draft) as Draft;
+      const { test, purges, proposedAt: _at, proposedBy: _by, ...settings } = draft;
+      const applied = await apply(runnerId, { ...row, ...settings }, test, purges);
+      return { integration: view(applied), test, purgedMethods: purges, applied: true, forced: !test.valid };
+    },
+
+    async discardDraft(organizationId: string, runnerId: string, id: string) {
+      await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      if (!row.draft) throw notFound('draft');
+      await db.updateTable('scm_integrations').set({ draft: null }).where('id', '=', id).execute();
     },
 
     async remove(organizationId: string, runnerId: string, id: string) {
@@ -291,7 +446,23 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       return runTest(await getRow(runnerId, id));
     },
 
-    /** The runner's key changed: secrets sealed to the old key can never be opened again. */
+    /**
+     * The runner was revoked: its integrations (with their sealed secrets) and sign-ins in progress
+     * through them are deleted. The credentials they produced rest on the runner, which deletes
+     * them when it learns of the revocation.
+     */
+    async removeForRunner(runnerId: string): Promise<{ integrations: number; sealedSecrets: number }> {
+      const rows = await db.selectFrom('scm_integrations').select(['id', 'oauth_client_secret_sealed']).where('runner_id', '=', runnerId).execute();
+      if (rows.length === 0) return { integrations: 0, sealedSecrets: 0 };
+      await db.deleteFrom('oauth_states').where('runner_id', '=', runnerId).execute();
+      await db.deleteFrom('scm_integrations').where('runner_id', '=', runnerId).execute();
+      return { integrations: rows.length, sealedSecrets: rows.filter((r) => r.oauth_client_secret_sealed !== null).length };
+    },
+
+    /**
+     * The runner's key changed: secrets sealed to the old key can never be opened again, and every
+     * test of its integrations was made with the old key, so none of them says anything any more.
+     */
     async clearSealedSecrets(runnerId: string): Promise<number> {
       const result = await db
         .updateTable('scm_integrations')
@@ -299,6 +470,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         .where('runner_id', '=', runnerId)
         .where('oauth_client_secret_sealed', 'is not', null)
         .executeTakeFirst();
+      const tested = await db.selectFrom('scm_integrations').select(['id', 'last_test']).where('runner_id', '=', runnerId).where('last_test', 'is not', null).execute();
+      for (const row of tested) {
+        const last = JSON.parse(row.last_test ?? '{}') as TestResult;
+        const stale: TestResult = { ...last, stale: true, staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again` };
+        await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(stale) }).where('id', '=', row.id).execute();
+      }
       return Number(result.numUpdatedRows);
     },
   };

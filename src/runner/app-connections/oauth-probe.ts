@@ -18,6 +18,39 @@ export interface OAuthProbeRequest {
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
+export type AuthorizeProbeOutcome = 'ok' | 'callback_mismatch' | 'unknown_client' | 'unknown_tenant' | 'unreachable' | 'invalid_authority';
+
+/**
+ * Sends the authorization request a user's Connect would send (client id and redirect URI, no
+ * secret, nobody signed in) to `authorizeUrl` and reads which of Entra's pre-sign-in checks failed.
+ * Shared by app connections (below) and integrations' Save & Test.
+ */
+export async function probeAuthorizeEndpoint(
+  authorizeUrl: string,
+  req: { clientId: string; redirectUri: string },
+  options: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number },
+): Promise<AuthorizeProbeOutcome> {
+  let url: URL;
+  try {
+    url = new URL(authorizeUrl);
+  } catch {
+    return 'invalid_authority';
+  }
+  if (url.protocol !== 'https:' && !options.allowInsecure) return 'invalid_authority';
+  url.search = new URLSearchParams({ client_id: req.clientId, response_type: 'code', redirect_uri: req.redirectUri, scope: 'openid', response_mode: 'query' }).toString();
+  let text: string;
+  try {
+    const res = await (options.fetch ?? fetch)(url.href, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
+    text = res.status >= 300 && res.status < 400 ? '' : (await res.text()).slice(0, 200_000);
+  } catch {
+    return 'unreachable';
+  }
+  if (/AADSTS50011\b/.test(text)) return 'callback_mismatch';
+  if (/AADSTS700016\b/.test(text)) return 'unknown_client';
+  if (/AADSTS90002\b/.test(text)) return 'unknown_tenant';
+  return 'ok';
+}
+
 export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number }): Promise<ConnectionValidation> {
   let url: URL;
   try {
@@ -25,16 +58,10 @@ export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allo
   } catch {
     return { valid: false, code: 'invalid_authority', message: 'the Entra ID authority URL is not a URL' };
   }
-  if (url.protocol !== 'https:' && !options.allowInsecure) return { valid: false, code: 'invalid_authority', message: 'the Entra ID authority must use https' };
-  url.search = new URLSearchParams({ client_id: req.clientId, response_type: 'code', redirect_uri: req.redirectUri, scope: 'openid', response_mode: 'query' }).toString();
-  let text: string;
-  try {
-    const res = await (options.fetch ?? fetch)(url.href, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
-    text = res.status >= 300 && res.status < 400 ? '' : (await res.text()).slice(0, 200_000);
-  } catch {
-    return { valid: false, code: 'entra_unreachable', message: `Entra ID at ${url.host} is unreachable from the runner, so the redirect URI could not be checked` };
-  }
-  if (/AADSTS50011\b/.test(text)) {
+  const outcome = await probeAuthorizeEndpoint(url.href, req, options);
+  if (outcome === 'invalid_authority') return { valid: false, code: 'invalid_authority', message: 'the Entra ID authority must use https' };
+  if (outcome === 'unreachable') return { valid: false, code: 'entra_unreachable', message: `Entra ID at ${url.host} is unreachable from the runner, so the redirect URI could not be checked` };
+  if (outcome === 'callback_mismatch') {
     return {
       valid: false,
       code: 'callback_mismatch',
@@ -44,7 +71,7 @@ export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allo
         'or, if Keyway is reached at another address, set KEYWAY_PUBLIC_URL to it so that the callback matches the registration',
     };
   }
-  if (/AADSTS700016\b/.test(text)) return { valid: false, code: 'unknown_client', field: 'clientId', message: `no application with client id ${req.clientId} exists in tenant ${req.tenant} (AADSTS700016): check KEYWAY_AZURE_DEVOPS_CLIENT_ID` };
-  if (/AADSTS90002\b/.test(text)) return { valid: false, code: 'unknown_tenant', field: 'tenantId', message: `tenant ${req.tenant} does not exist (AADSTS90002): check the tenant` };
+  if (outcome === 'unknown_client') return { valid: false, code: 'unknown_client', field: 'clientId', message: `no application with client id ${req.clientId} exists in tenant ${req.tenant} (AADSTS700016): check KEYWAY_AZURE_DEVOPS_CLIENT_ID` };
+  if (outcome === 'unknown_tenant') return { valid: false, code: 'unknown_tenant', field: 'tenantId', message: `Entra ID has no tenant with this ID: ${req.tenant} (AADSTS90002); check the tenant` };
   return { valid: true };
 }

@@ -30,6 +30,11 @@ export interface CredentialRecord {
   expiresAt: string | null;
   lastUsedAt: string | null;
   version: number;
+  /** The last real outcome: null while the credential works, else since when it fails and why. */
+  failingSince: string | null;
+  failureReason: string | null;
+  /** When a token refused before its recorded expiry was last refreshed. */
+  forcedRefreshAt: string | null;
 }
 
 const SECRET = { table: 'credentials', column: 'secret' } as const;
@@ -49,6 +54,9 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
     version: row.version,
+    failingSince: row.failing_since ?? null,
+    failureReason: row.failure_reason ?? null,
+    forcedRefreshAt: row.forced_refresh_at ?? null,
   });
 
   return {
@@ -72,6 +80,9 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
         version: 1,
         lease_owner: null,
         lease_until: null,
+        failing_since: null,
+        failure_reason: null,
+        forced_refresh_at: null,
       };
       await db.insertInto('credentials').values(row).execute();
       return toRecord(row);
@@ -166,7 +177,7 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
      * Commits a refreshed secret: only the lease holder, only from the version it read. Clears the
      * lease in the same write.
      */
-    async commitRefresh(id: string, owner: string, expectedVersion: number, secret: string, changes: { metadata: Record<string, unknown>; expiresAt?: string | null }): Promise<boolean> {
+    async commitRefresh(id: string, owner: string, expectedVersion: number, secret: string, changes: { metadata: Record<string, unknown>; expiresAt?: string | null; forced?: boolean }): Promise<boolean> {
       const result = await db
         .updateTable('credentials')
         .set({
@@ -178,6 +189,8 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
           updated_at: now().toISOString(),
           lease_owner: null,
           lease_until: null,
+          // An early refresh is recorded: replicas read it to refresh once per rejection.
+          ...(changes.forced ? { forced_refresh_at: now().toISOString() } : {}),
         })
         .where('id', '=', id)
         .where('version', '=', expectedVersion)
@@ -194,6 +207,29 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
         .execute();
     },
 
+    /**
+     * Records that the credential fails. True only for the call that turned a working credential
+     * into a failing one (one conditional write), so the event is reported once per episode.
+     */
+    async markFailing(id: string, reason: string): Promise<boolean> {
+      const at = now().toISOString();
+      const started = await db
+        .updateTable('credentials')
+        .set({ failing_since: at, failure_reason: reason.slice(0, 500) })
+        .where('id', '=', id)
+        .where('failing_since', 'is', null)
+        .executeTakeFirst();
+      if (Number(started.numUpdatedRows) === 1) return true;
+      await db.updateTable('credentials').set({ failure_reason: reason.slice(0, 500) }).where('id', '=', id).execute();
+      return false;
+    },
+
+    /** The credential worked again: writes only when it was failing. */
+    async markWorking(id: string): Promise<boolean> {
+      const result = await db.updateTable('credentials').set({ failing_since: null, failure_reason: null }).where('id', '=', id).where('failing_since', 'is not', null).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async touchLastUsed(id: string): Promise<void> {
       await db.updateTable('credentials').set({ last_used_at: now().toISOString() }).where('id', '=', id).execute();
     },
@@ -206,6 +242,12 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     async deleteForSubject(subject: CredentialSubject): Promise<number> {
       const result = await db.deleteFrom('credentials').where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).executeTakeFirst();
       return Number(result.numDeletedRows);
+    },
+
+    async countForIntegration(integrationId: string): Promise<{ oauth: number; pat: number }> {
+      const rows = await db.selectFrom('credentials').select(['method', (eb) => eb.fn.countAll<number>().as('n')]).where('integration_id', '=', integrationId).groupBy('method').execute();
+      const of = (method: string) => Number(rows.find((r) => r.method === method)?.n ?? 0);
+      return { oauth: of('oauth'), pat: of('pat') };
     },
 
     async deleteForIntegration(integrationId: string, method?: string): Promise<number> {

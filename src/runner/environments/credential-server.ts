@@ -176,6 +176,33 @@ async function answerUntraced(grant: CredentialGrant, asked: Record<string, stri
   return { status: 200, body: `${lines.join('\n')}\n` };
 }
 
+/**
+ * git reported that the token it was given was refused (its `erase`, sent after a 401). When that
+ * is the user's current token, the token service refreshes it once (across replicas), so the next
+ * git command gets a working one. Anything else (another repository, a token already replaced, a
+ * password that is not the current token) changes nothing.
+ */
+export async function answerRejection(
+  grant: CredentialGrant,
+  asked: Record<string, string>,
+  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger'> & { tokenRejected?: (token: AccessToken) => Promise<unknown> },
+): Promise<void> {
+  if (!deps.tokenRejected || !asked.password || !asked.path || !sameCredentialTarget(asked, targetOf(grant.remoteUrl))) return;
+  let current: AccessToken;
+  try {
+    current = await deps.getAccessToken(grant.userId, grant.integrationId);
+  } catch {
+    return;
+  }
+  if (current.token !== asked.password) return;
+  try {
+    await deps.tokenRejected(current);
+    deps.logger.info({ environmentId: grant.environmentId, kind: current.kind }, 'git reported the token refused; handled');
+  } catch (err) {
+    deps.logger.warn({ environmentId: grant.environmentId, code: (err as { code?: string }).code }, 'git reported the token refused; it could not be refreshed');
+  }
+}
+
 export async function startCredentialServer(deps: CredentialServerDeps): Promise<{ socketPath: string; close(): Promise<void> }> {
   const { socketPath, logger } = deps;
   const dir = join(socketPath, '..');

@@ -7,6 +7,7 @@
 // |exit>\ntimeout=<s>\n` and the credential lines git gave it, shuts its side down, and copies
 // whatever the daemon writes to git until end of file. Only `get` is answered; nothing is ever
 // stored. A refusal answers nothing, and git asks the next helper — the curl script, which says why.
+// `erase` (git's report that the token it used was refused) triggers one early refresh.
 import { createHash } from 'node:crypto';
 import { chmod, chown, unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -14,7 +15,7 @@ import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../logging/logger.ts';
 import type { AccessToken } from '../oauth/tokens.ts';
-import { answerCredential, parseCredentialRequest } from './credential-server.ts';
+import { answerCredential, answerRejection, parseCredentialRequest } from './credential-server.ts';
 import type { CredentialGrant } from './credential-server.ts';
 
 const MAX_REQUEST_BYTES = 16 * 1024;
@@ -34,6 +35,8 @@ export async function startEnvironmentSocket(options: {
   path: string;
   grant: CredentialGrant;
   getAccessToken(userId: string, integrationId: string): Promise<AccessToken>;
+  /** git reported the token refused (`erase`): refresh it once. */
+  tokenRejected?: (token: AccessToken) => Promise<unknown>;
   logger: Logger;
   onServed?(environmentId: string): void;
   /** Isolated workspaces: the environment's own user, who alone may connect. */
@@ -43,6 +46,7 @@ export async function startEnvironmentSocket(options: {
 
   async function serve(socket: Socket, request: string): Promise<void> {
     const asked = parseCredentialRequest(request);
+    if (asked.action === 'erase') return answerRejection(grant, asked, options);
     if (asked.action !== 'get') return;
     const answer = await answerCredential(grant, asked, options);
     if (answer.status === 200 && !socket.destroyed) socket.write(answer.body);

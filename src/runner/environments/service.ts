@@ -34,6 +34,7 @@ import type {
 import { HandlerError } from '../agent.ts';
 import type { Handler } from '../agent.ts';
 import type { AccessToken } from '../oauth/tokens.ts';
+import { patCannotPush } from '../repositories/access.ts';
 import { createEnvironmentStore } from './store.ts';
 import type { RunnerEnvironment } from './store.ts';
 import { credentialSocketPath, hashSecret, startCredentialServer } from './credential-server.ts';
@@ -63,6 +64,8 @@ export interface EnvironmentServiceOptions {
   dataDir: string;
   db: Kysely<RunnerDB>;
   getAccessToken(userId: string, integrationId: string): Promise<AccessToken>;
+  /** Azure DevOps refused a token before its recorded expiry (REST or git): one early refresh. */
+  tokenRejected?(token: AccessToken, via: 'rest' | 'git'): Promise<AccessToken | undefined>;
   rememberIntegration(integration: RunnerIntegration): void;
   endpoints: AzureDevOpsEndpoints;
   logger: Logger;
@@ -178,6 +181,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         path: environmentSocketPath(server.socketPath, env.id),
         grant: { environmentId: env.id, userId: env.userId, integrationId: env.integrationId, remoteUrl: env.remoteUrl },
         getAccessToken: options.getAccessToken,
+        ...(options.tokenRejected ? { tokenRejected: (token: AccessToken) => options.tokenRejected!(token, 'git') } : {}),
         logger,
         onServed,
         owner: ownerOf(env),
@@ -447,7 +451,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           message: `${host} answered git with a redirect (HTTP ${redirect[1]}), which Keyway does not follow: git talks only to the repository's own address. Ask an admin to check the integration's host (it must be the server's own address, not one that forwards elsewhere).`,
         };
       }
-      return { code: 'clone_failed', message: `git ${subcommand(err.args)} failed: ${said || `exit code ${err.outcome.code}`}`.slice(0, 1500) };
+      // TF401027 is what a push with a read-only PAT meets: said in words that say what to do.
+      const hint = /TF401027/.test(said) ? `; ${patCannotPush()}` : '';
+      return { code: 'clone_failed', message: `git ${subcommand(err.args)} failed: ${said || `exit code ${err.outcome.code}`}${hint}`.slice(0, 1500) };
     }
     if (err instanceof HandlerError) return { code: err.code, message: err.message };
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };
@@ -459,7 +465,17 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     states.set(env.id, { status: 'cloning', progress: { phase: 'Starting', percent: 0, phases: [] } });
     const done = (async () => {
       try {
-        const checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
+        let checkout: EnvironmentCheckout;
+        try {
+          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
+        } catch (err) {
+          // git reported the token refused (its `erase` reached the environment's socket, which
+          // refreshed it once): the clone is tried once more, with the fresh token.
+          if (controller.signal.aborted || !(err instanceof GitCommandError) || !/Authentication failed|returned error: 401/i.test(err.outcome.messages.join(' '))) throw err;
+          logger.info({ environmentId: env.id }, 'git said the token was refused; cloning once more');
+          await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
+          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
+        }
         await store.setStatus(env.id, 'ready');
         logger.info({ environmentId: env.id, commit: checkout.commit }, 'environment ready');
         const last = states.get(env.id)?.progress;
@@ -523,7 +539,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       const vetted = await vetRemote(remoteUrl, repository.kind, { allowInsecure: options.endpoints.allowInsecureServerHosts, lookup: options.endpoints.serverHostLookup });
 
       // The user's token (refreshed if needed): a missing or lapsed authorization fails here, with its reason.
-      const token = await options.getAccessToken(p.userId, p.integration.id);
+      let token = await options.getAccessToken(p.userId, p.integration.id);
       const pinned = vetted.hostname && vetted.pin ? pinnedFetch(vetted.hostname, vetted.addresses, options.endpoints.allowInsecureServerHosts) : undefined;
       let clonePlan: ClonePlan;
       try {
@@ -533,6 +549,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           credential: { kind: token.kind, token: token.token },
           maxRetries: 2,
           ...(pinned ? { fetch: pinned.fetch } : {}),
+          // A token refused before its recorded expiry is refreshed once (single-flight) and the call retried.
+          refreshCredential: async () => {
+            const fresh = await options.tokenRejected?.(token, 'rest');
+            if (fresh) token = fresh;
+            return fresh && { kind: fresh.kind, token: fresh.token };
+          },
         });
         clonePlan = await plan(client, repository, p.ref, p.pullRequestCheckout === 'source' ? 'source' : 'merge');
       } finally {

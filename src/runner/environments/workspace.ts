@@ -84,11 +84,12 @@ function getOnly(command: string): string {
 
 /**
  * The first `credential.helper`: git's built-in credential-cache client asking the environment's
- * own socket (environment-socket.ts). Only ever for `get`: on `store` with the socket gone, the
- * client would start a cache daemon of its own there and keep the token.
+ * own socket (environment-socket.ts), for `get` and `erase` (git's report, after a 401, that the
+ * token was refused: the runner then refreshes it once). Never `store`: with the socket gone, the
+ * client would start a cache daemon of its own there and keep the token (`erase` starts none).
  */
 export function cacheHelperCommand(socketPath: string): string {
-  return getOnly(`git credential-cache --socket ${shellQuote(socketPath)}`);
+  return `!f() { case "$1" in get|erase) exec git credential-cache --socket ${shellQuote(socketPath)} "$1";; esac; }; f`;
 }
 
 /** The second `credential.helper`: the script below, which also explains every refusal. */

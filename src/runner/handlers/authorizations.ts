@@ -10,6 +10,7 @@ import type { CredentialStore } from '../credentials/store.ts';
 import type { IntegrationSource } from '../oauth/integration-config.ts';
 import type { createOAuthFlow } from '../oauth/flow.ts';
 import type { TokenService } from '../oauth/tokens.ts';
+import { patCannotPush } from '../repositories/access.ts';
 
 const EXPIRY_WARNING_DAYS = 7;
 
@@ -41,12 +42,37 @@ export function targetFor(integration: RunnerIntegration, organization: string):
     : { kind: 'server', origin: integration.origin, virtualDirectory: integration.virtualDirectory, collection: organization };
 }
 
+export interface PushAccess {
+  pushAccess: 'confirmed' | 'refused' | 'unconfirmed';
+  pushAccessNote: string | null;
+}
+
+
+/**
+ * Can the PAT push? Nothing reports a PAT's scopes, and pushing to find out would change a
+ * repository; git's receive-pack advertisement for one repository the token can read asks the same
+ * question and changes nothing. The service refuses it (403) for a token without write access, as
+ * it refuses the push itself (TF401027). That it checks the PAT's scope already there is what the
+ * emulator does and pushes with read-only tokens report; unconfirmed against Microsoft's
+ * documentation, so anything but a clear answer is "could not be confirmed" (docs/azure-devops.md).
+ */
+async function pushAccess(client: ReturnType<typeof createAzureDevOpsClient>, repos: readonly { name: string; project?: { name?: string } | null; isDisabled?: boolean }[]): Promise<PushAccess> {
+  const repo = repos.find((r) => r.project?.name && !r.isDisabled);
+  if (!repo?.project?.name) return { pushAccess: 'unconfirmed', pushAccessNote: 'the token reaches no repository, so push rights could not be confirmed' };
+  const answer = await client.probeReceivePack(repo.project.name, repo.name);
+  if (answer === 'allowed') return { pushAccess: 'confirmed', pushAccessNote: null };
+  if (answer === 'refused') return { pushAccess: 'refused', pushAccessNote: `${patCannotPush()} (Azure DevOps refused to receive a push to ${repo.project.name}/${repo.name}); it can still clone and fetch` };
+  return { pushAccess: 'unconfirmed', pushAccessNote: 'Azure DevOps gave no clear answer, so push rights could not be confirmed' };
+}
+
 /** The runner's handlers for a user's host authorizations (journey 2 of the design). */
 export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Record<string, Handler> {
   const now = deps.now ?? (() => new Date());
 
   function summarize(record: Awaited<ReturnType<CredentialStore['listForSubject']>>[number]) {
-    const meta = record.metadata as { scopes?: string[]; upn?: string; name?: string; organization?: string; reauthorizationReason?: string };
+    const meta = record.metadata as { scopes?: string[]; scopesKnown?: boolean; upn?: string; name?: string; organization?: string; reauthorizationReason?: string } & Partial<PushAccess>;
+    // PAT scopes are never reported by Azure DevOps: rows stored before this knew it list none.
+    const scopesKnown = record.method !== 'pat' && meta.scopesKnown !== false && Array.isArray(meta.scopes);
     const warnings: string[] = [];
     if (record.expiresAt) {
       const daysLeft = (Date.parse(record.expiresAt) - now().getTime()) / 86_400_000;
@@ -54,15 +80,23 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       else if (daysLeft <= EXPIRY_WARNING_DAYS) warnings.push('expires-soon');
     }
     if (record.status === 'needs-reauthorization') warnings.push('needs-reauthorization');
+    // The last real outcome, not only the recorded expiry: working, failing since when (and why),
+    // or waiting for the user to connect again.
+    const state = record.status === 'needs-reauthorization' ? 'needs-reauthorization' : record.failingSince ? 'failing' : 'working';
     return {
       id: record.id,
       integrationId: record.integrationId,
       host: record.host,
       method: record.method,
-      scopes: meta.scopes ?? [],
+      scopes: scopesKnown ? (meta.scopes ?? []) : [],
+      scopesKnown,
+      ...(record.method === 'pat' ? { pushAccess: meta.pushAccess ?? 'unconfirmed', pushAccessNote: meta.pushAccessNote ?? 'push rights could not be confirmed' } : {}),
       identity: meta.upn ?? meta.name ?? null,
       organization: meta.organization ?? null,
       status: record.status,
+      state,
+      failingSince: record.failingSince,
+      failureReason: record.failureReason,
       reauthorizationReason: meta.reauthorizationReason ?? null,
       createdAt: record.createdAt,
       expiresAt: record.expiresAt,
@@ -103,6 +137,7 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       }
       const client = createAzureDevOpsClient({ target: targetFor(p.integration, p.organization), endpoints: deps.endpoints, credential: { kind: 'pat', token }, maxRetries: 2 });
       let identity: string | undefined;
+      let push: PushAccess = { pushAccess: 'unconfirmed', pushAccessNote: `no repository in ${p.organization} could be asked, so push rights could not be confirmed` };
       try {
         const data = await client.connectionData();
         identity = data.authenticatedUser?.providerDisplayName ?? data.authenticatedUser?.displayName;
@@ -110,7 +145,8 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
           throw new HandlerError('pat_rejected', `Azure DevOps did not accept the token for ${p.organization}: it is wrong, expired or revoked`, 'token');
         }
         // One repository read proves the Code scope and access to this organization.
-        await client.listRepositories(undefined, {});
+        const repos = (await client.listRepositories(undefined, {})).items;
+        push = await pushAccess(client, repos);
       } catch (err) {
         if (err instanceof HandlerError) throw err;
         if (err instanceof AzureDevOpsError) {
@@ -137,12 +173,13 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
         host: p.integration.host,
         method: 'pat',
         secret: token,
-        // vso.code_write cannot be probed without writing; the listing reports what was verified.
-        metadata: { scopes: ['vso.code'], verifiedScopes: ['vso.code'], requestedScopes: ['vso.code_write'], upn: identity, organization: p.organization },
+        // Azure DevOps tells nobody a PAT's scopes (only the PAT lifecycle API, with an Entra user
+        // token, could): none are recorded rather than guessed. What was seen is recorded.
+        metadata: { scopesKnown: false, requestedScopes: ['vso.code_write'], upn: identity, organization: p.organization, ...push },
         expiresAt,
       });
       if (previous) await deps.credentials.delete(previous.id);
-      return { authorizationId: record.id, identity: identity ?? null, expiresAt };
+      return { authorizationId: record.id, identity: identity ?? null, expiresAt, ...push };
     },
 
     'list-authorizations': async (payload) => {

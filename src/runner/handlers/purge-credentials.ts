@@ -1,14 +1,17 @@
 import type { CredentialStore } from '../credentials/store.ts';
+import type { RunnerEvents } from '../events/outbox.ts';
 import { HandlerError } from '../agent.ts';
 
 /** An admin disabled a method on an integration or deleted it: the credentials it produced go. */
-export function createPurgeCredentialsHandler(deps: { credentials: Pick<CredentialStore, 'deleteForIntegration'> }) {
+export function createPurgeCredentialsHandler(deps: { credentials: Pick<CredentialStore, 'deleteForIntegration'>; events?: RunnerEvents }) {
   return async (payload: unknown): Promise<{ deleted: number }> => {
     const { integrationId, methods } = payload as { integrationId?: string; methods?: string[] | 'all' };
     if (!integrationId || !methods) throw new HandlerError('invalid_request', 'purge-credentials needs integrationId and methods');
-    if (methods === 'all') return { deleted: await deps.credentials.deleteForIntegration(integrationId) };
     let deleted = 0;
-    for (const method of methods) deleted += await deps.credentials.deleteForIntegration(integrationId, method);
+    if (methods === 'all') deleted = await deps.credentials.deleteForIntegration(integrationId);
+    else for (const method of methods) deleted += await deps.credentials.deleteForIntegration(integrationId, method);
+    // Said once per purge, with what it removed (0 is worth saying too: nothing was left behind).
+    deps.events?.record({ action: 'credentials.purged', outcome: 'success', integrationId, details: { count: deleted, methods: methods === 'all' ? 'all' : methods.join(',') } });
     return { deleted };
   };
 }

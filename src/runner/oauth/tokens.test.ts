@@ -40,13 +40,15 @@ for (const { kind, skip } of await databaseKinds()) {
       plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'tokens' } });
       runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, store });
+      // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+      const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
+      registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
       const saved = await plane.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${created.json().runner.id}/scm-integrations`,
-        payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+        payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
       });
       integrationId = saved.json().integration.id;
-      registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
     });
     after(async () => {
       if (store) await sql`drop schema if exists ${sql.id(storeSchema)} cascade`.execute(runner.store.database.db).catch(() => undefined);

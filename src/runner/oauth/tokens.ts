@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as client from 'openid-client';
 import { ResponseBodyError } from 'openid-client';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
+import type { RunnerEvents } from '../events/outbox.ts';
 import { oauthHandlerError } from './flow.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
@@ -16,6 +17,8 @@ export interface AccessToken {
   token: string;
   expiresAt: string | null;
   credentialId: string;
+  /** Whether the credential was failing when this token was handed out (a success then clears it). */
+  failing?: boolean;
 }
 
 export interface TokenServiceOptions {
@@ -37,13 +40,33 @@ export interface TokenServiceOptions {
   now?: () => Date;
   /** Distinguishes this process's leases from other replicas'. */
   owner?: string;
+  /** Where state changes go for the audit log (needs re-authorization, refresh failures, early refreshes). */
+  events?: RunnerEvents;
+  /**
+   * After an early refresh, how long a refused token is taken as "not a token problem" instead of
+   * refreshing again: a fresh token that Azure DevOps refuses will not be helped by another one,
+   * and a caller that keeps reporting refusals cannot make the runner refresh in a loop. Default 30 s.
+   */
+  earlyRefreshIntervalMs?: number;
 }
+
+/** Every refresh failure's reason starts so: a refresh that works again ends that episode. */
+const REFRESH_FAILURE = 'Entra ID could not refresh the token';
 
 /** How long a finished read of a credential row may serve requests that arrive after it. */
 const LOOKUP_REUSE_MS = 2;
 
 /** How stale `lastUsedAt` may be: it tells people which authorizations are in use, not when exactly. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+function sameToken(a: string, b: string): boolean {
+  const digest = (t: string) => createHash('sha256').update(t, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+function subjectOf(record: CredentialRecord): { userId: string | null; details: Record<string, string> } {
+  return record.subject.type === 'user' ? { userId: record.subject.id, details: {} } : { userId: null, details: { appConnectionId: record.subject.id } };
+}
 
 export class NeedsReauthorizationError extends HandlerError {
   constructor(message: string) {
@@ -68,7 +91,10 @@ export function createTokenService(options: TokenServiceOptions) {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `${process.pid}-${randomBytes(6).toString('hex')}`;
+  const earlyRefreshInterval = options.earlyRefreshIntervalMs ?? 30_000;
   const inFlight = new Map<string, Promise<AccessToken>>();
+  /** Early refreshes in progress, by credential: concurrent reports of one refusal share one. */
+  const rejections = new Map<string, Promise<AccessToken | undefined>>();
   type Lookup = { read: Promise<CredentialRecord | undefined>; settledAt?: number };
   const lookups = new Map<string, Lookup>();
   /** Opened secrets by credential id, valid only for the row version they were read at. */
@@ -77,6 +103,26 @@ export function createTokenService(options: TokenServiceOptions) {
 
   function fresh(meta: OAuthMetadata): boolean {
     return Date.parse(meta.accessTokenExpiresAt) - now().getTime() > skew;
+  }
+
+  function report(record: CredentialRecord, action: 'credential.needs_reauthorization' | 'credential.refresh_failed' | 'credential.refreshed_early' | 'credential.rejected', details: Record<string, string | number | boolean>): void {
+    const subject = subjectOf(record);
+    options.events?.record({
+      action,
+      outcome: action === 'credential.refreshed_early' ? 'success' : 'failure',
+      userId: subject.userId,
+      integrationId: record.integrationId,
+      details: { ...subject.details, method: record.method, host: record.host, ...details },
+    });
+  }
+
+  /** The credential fails: recorded on the row, and said once per episode to the audit log. */
+  async function failing(record: CredentialRecord, reason: string, action: 'credential.refresh_failed' | 'credential.rejected'): Promise<void> {
+    try {
+      if (await credentials.markFailing(record.id, reason)) report(record, action, { reason });
+    } catch {
+      // Bookkeeping must not turn the caller's answer into another failure.
+    }
   }
 
   async function refresh(record: CredentialRecord, tokenSet: OAuthTokenSet, meta: OAuthMetadata): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
@@ -96,12 +142,15 @@ export function createTokenService(options: TokenServiceOptions) {
           const message = oauthHandlerError(err, meta.issuer).message;
           runnerMetrics.tokenRefreshes.inc({ outcome: 'reauthorization_required' });
           await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
+          report(record, 'credential.needs_reauthorization', { reason: message.slice(0, 300) });
           throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
         }
         const delay = retryDelay(err, attempt);
         if (delay === undefined || attempt >= maxRetries) {
           runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
-          throw new HandlerError('refresh_unavailable', `Entra ID could not refresh the token right now (${describe(err)}); try again shortly`);
+          const reason = `${REFRESH_FAILURE} right now (${describe(err)})`;
+          await failing(record, reason, 'credential.refresh_failed');
+          throw new HandlerError('refresh_unavailable', `${reason}; try again shortly`);
         }
         await sleep(delay);
       }
@@ -150,6 +199,7 @@ export function createTokenService(options: TokenServiceOptions) {
           const next = await refresh(current.record, tokenSet, meta);
           // Commit first: the rotated refresh token is safe before anyone uses the new access token.
           if (await credentials.commitRefresh(record.id, owner, current.record.version, JSON.stringify(next.tokenSet), { metadata: { ...next.meta } })) {
+            if (current.record.failureReason?.startsWith(REFRESH_FAILURE)) await credentials.markWorking(record.id).catch(() => undefined);
             return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id };
           }
         } finally {
@@ -185,7 +235,9 @@ export function createTokenService(options: TokenServiceOptions) {
       (cached.token.kind === 'pat'
         ? cached.token.expiresAt === record.expiresAt
         : cached.token.expiresAt === meta.accessTokenExpiresAt && fresh(meta as OAuthMetadata));
-    if (cached && current) return Promise.resolve(cached.token);
+    // Health is not part of the cached token (it changes without a new row version).
+    const withHealth = (token: AccessToken): AccessToken => (record.failingSince ? { ...token, failing: true } : token);
+    if (cached && current) return Promise.resolve(withHealth(cached.token));
     let pending = inFlight.get(record.id);
     if (!pending) {
       pending = (record.method === 'pat' ? openPat(record) : obtain(record))
@@ -199,11 +251,81 @@ export function createTokenService(options: TokenServiceOptions) {
         .finally(() => inFlight.delete(record.id));
       inFlight.set(record.id, pending);
     }
-    return pending;
+    return record.failingSince ? pending.then(withHealth) : pending;
+  }
+
+  /**
+   * Azure DevOps refused `token` although Keyway took it for valid. A PAT cannot be helped: it is
+   * recorded as failing. An Entra token is refreshed once — across replicas, through the same row
+   * lease as a scheduled refresh, so however many callers and replicas report one refused token,
+   * one refresh happens — unless a fresh token was refused again right after an early refresh.
+   * Returns the token to retry with, or undefined when a retry cannot help. A refresh that Entra
+   * refuses marks the authorization for re-authorization (and throws, saying so).
+   */
+  async function rejectedOnce(token: AccessToken, via: 'rest' | 'git'): Promise<AccessToken | undefined> {
+    const deadline = Date.now() + maxWait;
+    for (let first = true; ; first = false) {
+      const current = await credentials.readWithSecret(token.credentialId);
+      if (!current) return undefined;
+      const record = current.record;
+      if (record.method === 'pat' || token.kind === 'pat') {
+        await failing(record, `Azure DevOps refused the Personal Access Token (${via === 'git' ? 'git' : 'REST API'}): it expired, was revoked, or does not cover this organization`, 'credential.rejected');
+        return undefined;
+      }
+      if (record.status === 'needs-reauthorization') return undefined;
+      const tokenSet = JSON.parse(current.secret) as OAuthTokenSet;
+      const meta = record.metadata as unknown as OAuthMetadata;
+      if (!sameToken(tokenSet.access_token, token.token)) {
+        // Refreshed since this token was handed out (by this report's twin, or on schedule).
+        return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+      }
+      if (first && record.forcedRefreshAt && now().getTime() - Date.parse(record.forcedRefreshAt) < earlyRefreshInterval) {
+        await failing(record, 'Azure DevOps refused a token refreshed moments ago: the account may have lost access to the organization, or a policy blocks this sign-in', 'credential.rejected');
+        return undefined;
+      }
+      const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
+      if (!leased && (await credentials.acquireLease(record.id, record.version, owner, leaseTtl))) {
+        const renew = setInterval(() => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined), Math.max(250, Math.floor(leaseTtl / 3)));
+        renew.unref();
+        try {
+          const next = await refresh(record, tokenSet, meta);
+          if (await credentials.commitRefresh(record.id, owner, record.version, JSON.stringify(next.tokenSet), { metadata: { ...next.meta }, forced: true })) {
+            opened.delete(record.id);
+            report(record, 'credential.refreshed_early', { via, recordedExpiry: meta.accessTokenExpiresAt });
+            // Entra works again; whether Azure DevOps takes the token, the retry will tell.
+            const stillFailing = record.failingSince !== null && !(record.failureReason?.startsWith(REFRESH_FAILURE) && (await credentials.markWorking(record.id).catch(() => false)));
+            return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id, ...(stillFailing ? { failing: true } : {}) };
+          }
+        } finally {
+          clearInterval(renew);
+          await credentials.releaseLease(record.id, owner).catch(() => undefined);
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new HandlerError('refresh_unavailable', `another runner replica is refreshing the token for ${record.host} and has not finished; try again`);
+      await sleep(50);
+    }
   }
 
   return {
     tokenFor,
+
+    /** See rejectedOnce: concurrent reports of one refused token share one answer in this process. */
+    rejected(token: AccessToken, via: 'rest' | 'git' = 'rest'): Promise<AccessToken | undefined> {
+      const key = `${token.credentialId}\u0000${createHash('sha256').update(token.token, 'utf8').digest('base64url')}`;
+      let pending = rejections.get(key);
+      if (!pending) {
+        pending = rejectedOnce(token, via).finally(() => rejections.delete(key));
+        rejections.set(key, pending);
+      }
+      return pending;
+    },
+
+    /** Azure DevOps accepted a token of a credential that was failing: it works again. */
+    async succeeded(token: AccessToken): Promise<void> {
+      if (!token.failing) return;
+      await credentials.markWorking(token.credentialId).catch(() => undefined);
+    },
 
     async getAccessToken(userId: string, integrationId: string): Promise<AccessToken> {
       // Requests that arrive together share one read of the row: a burst of git requests (bench/01:

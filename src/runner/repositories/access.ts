@@ -53,6 +53,10 @@ export function classifyAzureDevOpsError(err: AzureDevOpsError, facts: Credentia
       };
     }
     case 'forbidden':
+      if (err.tfCode === 'TF401027' && facts.kind === 'pat') {
+        // A write refused for a PAT: most often a token without Code (Read & write).
+        return { reason: 'reauthorization_required', message: `${patCannotPush(err.adoMessage)}, and provide it again` };
+      }
       return { reason: 'not_found', message: `Azure DevOps refused to show ${facts.what} in ${org}: you do not have permission to read it. Ask a project administrator for Read access.` };
     case 'unauthenticated':
       return classifyUnauthenticated(err, facts);
@@ -93,6 +97,14 @@ function classifyUnauthenticated(err: AzureDevOpsError, facts: CredentialFacts):
     return { reason: 'reauthorization_required', message: `Azure DevOps rejected your Personal Access Token for ${org}: it expired, was revoked, or does not cover this organization. Create a new token and provide it again.` };
   }
   return { reason: 'reauthorization_required', message: `Azure DevOps rejected your sign-in token for ${org} (revoked, or the sign-in is no longer valid): connect again.` };
+}
+
+/**
+ * TF401027 ("You need the Git 'GenericContribute' permission") for a PAT, in words that say what to
+ * do: a token without the write scope is refused so, as is an account without Contribute.
+ */
+export function patCannotPush(adoMessage?: string): string {
+  return `this PAT cannot push: create one with Code (Read & write)${adoMessage ? ` (Azure DevOps: ${adoMessage.slice(0, 200)}; if the token has that scope, ask for the Contribute permission on the repository)` : ''}`;
 }
 
 /** Maps what the token service throws (no authorization, renewal needed, Entra unavailable). */

@@ -24,7 +24,7 @@ import type { RepositoryEntry, RepositoryInfo } from './resolve.ts';
 export const REPOSITORY_CACHE_TTL_MS = 30_000;
 
 export interface RepositoryHandlerDeps {
-  tokens: Pick<TokenService, 'getAccessToken'>;
+  tokens: Pick<TokenService, 'getAccessToken'> & Partial<Pick<TokenService, 'rejected' | 'succeeded'>>;
   credentials: Pick<CredentialStore, 'get'>;
   integrations: Pick<IntegrationSource, 'remember'>;
   endpoints: AzureDevOpsEndpoints;
@@ -36,6 +36,8 @@ export interface RepositoryHandlerDeps {
 
 const ACCESS_REASONS = new Set<string>(['not_authorized', 'reauthorization_required', 'not_found', 'oauth_blocked', 'unavailable']);
 const NAME_MAX = 256;
+/** What the token service throws when an early refresh cannot give a token. */
+const TOKEN_FAILURES = new Set(['reauthorization_required', 'refresh_unavailable', 'not_authorized', 'integration_gone', 'oauth_disabled', 'oauth_misconfigured']);
 
 interface Session {
   integration: RunnerIntegration;
@@ -147,7 +149,18 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
         const client = createAzureDevOpsClient({
           target: targetFor(integration, organization),
           endpoints: deps.endpoints,
-          credential: { kind: token.kind, token: token.token },
+          credential: { kind: s.token.kind, token: s.token.token },
+          // A token Azure DevOps refuses before its recorded expiry is refreshed once and the
+          // request retried; the session goes on with the fresh token.
+          refreshCredential: async () => {
+            const fresh = await deps.tokens.rejected?.(s.token, 'rest');
+            if (!fresh) return undefined;
+            s.token = fresh;
+            return { kind: fresh.kind, token: fresh.token };
+          },
+          onCredentialAccepted: () => {
+            if (s.token.failing) void deps.tokens.succeeded?.(s.token).then(() => (s.token = { ...s.token, failing: false }));
+          },
           // The management plane waits 30 s for the answer: retry, but not past that.
           maxRetries: 2,
           maxRetryDelayMs: 5_000,
@@ -165,6 +178,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
         return recorded;
       },
       async fail(err, organization, what) {
+        // An early refresh that Entra refused: the token service said why (re-authorization).
+        if (err instanceof HandlerError && TOKEN_FAILURES.has(err.code)) throw toHandlerError(classifyTokenError(err, integration.host));
         if (err instanceof AzureDevOpsError) {
           throw toHandlerError(
             classifyAzureDevOpsError(err, { kind: token.kind, deployment: integration.kind, organization, recordedOrganization: await s.recordedOrganization(), what }),
@@ -278,6 +293,10 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
         remember(s, context.organization, context, entry);
         return { hasAccess: true, reason: null, errorMessage: null, repository: entry.repository, calls: s.calls() };
       } catch (err) {
+        if (err instanceof HandlerError && TOKEN_FAILURES.has(err.code)) {
+          const failure = classifyTokenError(err, s.integration.host);
+          return { hasAccess: false, reason: failure.reason, errorMessage: failure.message, calls: s.calls() };
+        }
         if (!(err instanceof AzureDevOpsError)) throw err;
         repositories.delete(key);
         const failure = classifyAzureDevOpsError(err, {

@@ -2,6 +2,7 @@
 // management plane on real HTTP with a signed-in admin and member, a registered runner with an
 // integration (OAuth and PAT) saved and tested, and the canary scan wired to every log, the
 // management database and every response the suite records.
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../../emulator/index.ts';
@@ -60,16 +61,18 @@ export async function startWorld(
   canaries.watch(runner.runtime.registration.runnerToken, 'runner token');
   canaries.source('logs', 'runner log', () => runner.logs.text);
 
+  // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+  const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
+  registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
   const saved = await plane.adminBrowser.request({
     method: 'POST',
     url: `/api/v1/runners/${runnerId}/scm-integrations`,
-    payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+    payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
   });
   assert.equal(saved.statusCode, 201, saved.body);
   assert.equal(saved.json().test.valid, true, saved.body);
   canaries.response('POST scm-integrations', saved);
   const integrationId = saved.json().integration.id as string;
-  registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
 
   return {
     emu,

@@ -27,12 +27,32 @@ export function warningTexts(a: HostAuthorization): string[] {
   if (a.warnings.includes('needs-reauthorization') || a.status === 'needs-reauthorization') {
     out.push(a.reauthorizationReason ? `Reconnect needed: ${sentence(a.reauthorizationReason)}` : `Azure DevOps no longer accepts this authorization. Reconnect to keep using ${a.host}.`);
   }
+  // The last real outcome: a credential that fails although it has not expired (a refresh that
+  // failed, a token Azure DevOps refused).
+  if (a.state === 'failing' && a.status !== 'needs-reauthorization') {
+    out.push(`Failing since ${a.failingSince ? formatTime(a.failingSince) : 'recently'}${a.failureReason ? `: ${sentence(a.failureReason)}` : '.'}`);
+  }
+  if (a.method === 'pat' && a.pushAccess === 'refused') out.push(a.pushAccessNote ? sentence(a.pushAccessNote) : 'This token cannot push: create one with Code (Read & write).');
   if (a.warnings.includes('expired')) {
     out.push(a.method === 'pat' ? `This token expired${when ? ` on ${when}` : ''}. Provide a new one to keep using ${a.host}.` : `This sign-in expired${when ? ` on ${when}` : ''}. Reconnect to keep using ${a.host}.`);
   } else if (a.warnings.includes('expires-soon')) {
     out.push(a.method === 'pat' ? `This token expires${when ? ` on ${when}` : ' soon'}. Create a new one and provide it before then.` : `This sign-in expires${when ? ` on ${when}` : ' soon'}. Reconnect before then.`);
   }
   return out;
+}
+
+const PUSH_LABEL: Record<NonNullable<HostAuthorization['pushAccess']>, string> = {
+  confirmed: 'Allowed (Azure DevOps offered to receive a push)',
+  refused: 'Refused: this token can clone and fetch, not push',
+  unconfirmed: 'Could not be confirmed',
+};
+
+/** Working, failing since when, or waiting for the user: not only the recorded expiry. */
+export function stateText(a: HostAuthorization): string {
+  if (a.state === 'needs-reauthorization' || a.status === 'needs-reauthorization') return 'Reconnect needed';
+  if (a.state === 'failing') return `Failing since ${a.failingSince ? formatTime(a.failingSince) : 'recently'}`;
+  if (a.state === 'working') return 'Working';
+  return a.status === 'active' ? 'Active' : a.status;
 }
 
 export function AuthorizationsPage() {
@@ -85,7 +105,15 @@ export function AuthorizationsPage() {
                   <dl className="details details-compact">
                     <Detail term="Signed in as">{a.identity ?? '—'}</Detail>
                     <Detail term="Organization">{a.organization ?? 'All your organizations'}</Detail>
-                    <Detail term="Scopes">{a.scopes.length ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>) : '—'}</Detail>
+                    <Detail term="State">{stateText(a)}</Detail>
+                    <Detail term="Scopes">
+                      {a.scopesKnown === false
+                        ? 'Not known (Azure DevOps does not report a token\'s scopes)'
+                        : a.scopes.length
+                          ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>)
+                          : '—'}
+                    </Detail>
+                    {a.method === 'pat' && a.pushAccess && <Detail term="Push">{PUSH_LABEL[a.pushAccess]}</Detail>}
                     <Detail term="Expires">
                       {a.expiresAt ? <Time value={a.expiresAt} /> : a.method === 'oauth' ? 'Renewed automatically' : 'Not given'}
                       {a.warnings.includes('expired') && <span className="badge badge-failed">Expired</span>}

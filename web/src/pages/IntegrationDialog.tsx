@@ -9,12 +9,12 @@ import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
-import type { Integration, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+import type { Integration, IntegrationDraft, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+import { EXPECTED_ISSUER, issuerWarning } from '../issuer-hint.ts';
 
 type Provider = 'entra' | 'pat';
 
 const DEFAULT_HOST = 'dev.azure.com';
-export const EXPECTED_ISSUER = 'https://login.microsoftonline.com/{tenant-id}/v2.0';
 
 // The API's `field` (a body path) to this form's fields.
 const FIELD_MAP: Record<string, string> = {
@@ -34,6 +34,7 @@ const PROBLEMS: { key: keyof IntegrationTest; field: string; label: string }[] =
   { key: 'scmIdError', field: 'provider', label: 'Provider' },
   { key: 'hostError', field: 'host', label: 'Host' },
   { key: 'oauthError', field: 'oauth', label: 'OAuth' },
+  { key: 'redirectUriError', field: 'callbackUrl', label: 'Redirect URI' },
   { key: 'patError', field: 'pat', label: 'Personal Access Tokens' },
 ];
 
@@ -45,24 +46,6 @@ export function testProblems(test: IntegrationTest): { key: string; field: strin
   });
 }
 
-/**
- * Hints at the issuer URL forms Entra ID uses; the server normalizes, so this never blocks saving.
- * Plain http is expected only from a local emulator.
- */
-export function issuerWarning(value: string): string | undefined {
-  const text = value.trim();
-  if (!text) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return `This is not a URL. Expected ${EXPECTED_ISSUER}.`;
-  }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return `Issuer URLs use https. Expected ${EXPECTED_ISSUER}.`;
-  if (!/^\/[^/]+\/(?:oauth2\/)?v2\.0\/?$/.test(url.pathname)) return `Expected ${EXPECTED_ISSUER} (the …/{tenant-id}/oauth2/v2.0 form works too).`;
-  return undefined;
-}
 
 interface Props {
   runner: Runner;
@@ -87,6 +70,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   const [patEnabled, setPatEnabled] = useState(integration ? integration.pat.enabled : false);
   const { errors, setErrors, formRef } = useFormErrors();
   const [failedTest, setFailedTest] = useState<IntegrationTest>();
+  // A change whose test failed: not applied, the stored configuration keeps serving.
+  const [draft, setDraft] = useState<IntegrationDraft | undefined>(integration?.draft ?? undefined);
   const [busy, setBusy] = useState<string>();
   const oauthErrorId = useId();
   const providerErrorId = useId();
@@ -152,6 +137,22 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       }
       // Saved: the secret now rests (sealed) on the server; forget the plaintext.
       setClientSecret('');
+      if (result.applied === false) {
+        // Nothing replaced what works: the change waits as a draft until applied anyway or discarded.
+        setSaved(result.integration);
+        setDraft(result.integration.draft ?? undefined);
+        setFailedTest(undefined);
+        onChanged();
+        const fields: Record<string, string> = {};
+        let form: string | undefined;
+        for (const p of testProblems(result.test)) {
+          if (p.field === 'form') form = p.message;
+          else fields[p.field] = p.message;
+        }
+        setErrors({ form, fields });
+        return;
+      }
+      setDraft(undefined);
       setSaved(result.integration);
       // Show what the server stored (it normalizes the host and the issuer URL), so a later save
       // compares against it and sends only real changes.
@@ -164,8 +165,13 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       }
       onChanged();
       const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.` : '';
+      const note = result.test.hostNote ? ` ${result.test.hostNote.charAt(0).toUpperCase()}${result.test.hostNote.slice(1)}.` : '';
       if (result.test.valid) {
-        onClose({ kind: 'success', text: `${result.integration.host} was saved and the test passed.${purged}` });
+        onClose({ kind: 'success', text: `${result.integration.host}${result.integration.virtualDirectory} was saved and the test passed.${note}${purged}` });
+        return;
+      }
+      if (result.forced) {
+        onClose({ kind: 'warning', text: `${result.integration.host} was changed although its test failed, as you asked.${purged}` });
         return;
       }
       setFailedTest(result.test);
@@ -183,15 +189,71 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     }
   }
 
+  async function applyDraft() {
+    if (!saved) return;
+    setBusy('Applying the change anyway…');
+    try {
+      const result = await api.post<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}/draft/apply`, {});
+      onChanged();
+      const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed.` : '';
+      onClose({ kind: 'warning', text: `${result.integration.host} was changed although its test failed, as you asked.${purged}` });
+    } catch (err) {
+      setErrors(formErrorsFrom(err, FIELD_MAP));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  async function discardDraft() {
+    if (!saved) return;
+    setBusy('Discarding the change…');
+    try {
+      await api.delete(`${collectionPath}/${encodeURIComponent(saved.id)}/draft`);
+      onChanged();
+      onClose({ kind: 'success', text: `The change was discarded; ${saved.host} keeps its configuration.` });
+    } catch (err) {
+      setErrors(formErrorsFrom(err, FIELD_MAP));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
   const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
-  const problems = failedTest ? testProblems(failedTest) : [];
+  const problems = failedTest ? testProblems(failedTest) : draft ? testProblems(draft.test) : [];
   // Closing after a failed test still tells the page that the provider was saved.
-  const close = () => onClose(saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined);
+  const close = () =>
+    onClose(
+      draft ? { kind: 'warning', text: `${saved?.host ?? 'The provider'} was not changed: its change failed the test and waits as a draft.` } : saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined,
+    );
 
   return (
     <Dialog title={title} onClose={close} wide>
       {/* The form's own error and a failed test's warning never show together. */}
-      <Form ref={formRef} onSubmit={submit} className="integration-form" error={failedTest ? undefined : errors.form}>
+      <Form ref={formRef} onSubmit={submit} className="integration-form" error={failedTest || draft ? undefined : errors.form}>
+        {draft && (
+          <Alert kind="warning">
+            <strong>Not applied: the change failed its test, so the configuration that works keeps serving.</strong> Fix what is marked below and choose Save &amp; Test again, or decide
+            yourself.
+            {problems.length > 0 && (
+              <ul className="problems">
+                {problems.map((p) => (
+                  <li key={p.key}>
+                    {p.label}: {p.message}
+                  </li>
+                ))}
+              </ul>
+            )}
+            {draft.wouldPurge.length > 0 && <p>Applying it removes the credentials users authorized ({draft.wouldPurge.join(', ')}).</p>}
+            <div className="actions">
+              <button type="button" className="button-small" onClick={() => void applyDraft()} disabled={busy !== undefined}>
+                Apply anyway
+              </button>
+              <button type="button" className="button-small" onClick={() => void discardDraft()} disabled={busy !== undefined}>
+                Discard the change
+              </button>
+            </div>
+          </Alert>
+        )}
         {failedTest && (
           <Alert kind="warning">
             <strong>Saved, but the test failed.</strong> Fix what is marked below and choose Save &amp; Test again.
@@ -276,6 +338,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 <Alert kind="warning">This runner has not registered its key yet, so a client secret cannot be sealed for it. Start the runner first.</Alert>
               )}
               <CopyField label="Callback URL" value={callbackUrl} hint="Register this as a Web redirect URI of the app registration in Entra ID before you save." />
+              {errors.fields.callbackUrl && <p className="field-error">{errors.fields.callbackUrl}</p>}
               <TextField
                 label="Client ID"
                 name="clientId"
@@ -298,7 +361,6 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
               <TextField
                 label="Issuer URL"
                 name="issuerUrl"
-                type="url"
                 value={issuerUrl}
                 onChange={(e) => {
                   setIssuerUrl(e.target.value);
@@ -307,7 +369,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 onBlur={() => setIssuerHint(issuerWarning(issuerUrl))}
                 error={errors.fields.issuerUrl}
                 warning={issuerHint}
-                hint={`${EXPECTED_ISSUER} — the …/oauth2/v2.0 form works too.`}
+                hint={`${EXPECTED_ISSUER} — the …/oauth2/v2.0 form, the discovery document URL or your tenant's domain work too.`}
                 autoComplete="off"
                 spellCheck={false}
               />

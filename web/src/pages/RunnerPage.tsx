@@ -165,6 +165,10 @@ function IntegrationCard({ integration }: { integration: Integration }) {
         <Detail term="Last test" wide>
           {!test ? (
             'Not tested yet'
+          ) : test.stale ? (
+            <>
+              <span className="badge badge-pending">Out of date</span> <Time value={test.testedAt} /> — {test.staleReason ?? 'test again'}
+            </>
           ) : test.valid ? (
             <>
               <span className="badge badge-online">Passed</span> <Time value={test.testedAt} />
@@ -182,6 +186,12 @@ function IntegrationCard({ integration }: { integration: Integration }) {
             </>
           )}
         </Detail>
+        {integration.draft && (
+          <Detail term="Rejected change" wide>
+            <span className="badge badge-failed">Not applied</span> {integration.draft.host}
+            {integration.draft.virtualDirectory} failed its test on <Time value={integration.draft.test.testedAt} />; the configuration above keeps serving. Open Edit to apply it anyway or discard it.
+          </Detail>
+        )}
       </dl>
       {integration.oauth && <CopyField label={`Callback URL for ${integration.host}`} value={integration.oauth.callbackUrl} />}
     </>

@@ -6,6 +6,7 @@ import * as m004 from './004_projects_app_connections_syncs.ts';
 import * as m005 from './005_environments.ts';
 import * as m006 from './006_app_connection_oauth_states.ts';
 import * as m007 from './007_front_door.ts';
+import * as m008 from './008_revocation_and_drafts.ts';
 import * as m009 from './009_sync_targets_and_environment_usage.ts';
 import * as m010 from './010_runner_replicas.ts';
 import * as m012 from './012_audit_filter_indexes.ts';
@@ -20,6 +21,7 @@ export const managementMigrations: MigrationSet = {
     '005_environments': m005,
     '006_app_connection_oauth_states': m006,
     '007_front_door': m007,
+    '008_revocation_and_drafts': m008,
     '009_sync_targets_and_environment_usage': m009,
     '010_runner_replicas': m010,
     '012_audit_filter_indexes': m012,

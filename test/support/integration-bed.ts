@@ -1,0 +1,131 @@
+// Keyway in front of the emulator with what the credential-healing and configuration suites need:
+// a management plane, a runner whose store can be shared with a second replica (on PostgreSQL a
+// schema both open, on SQLite one file), an integration with OAuth (its callback registered in the
+// app before it is saved, as an admin would) and PATs, and helpers for the audit log.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { DatabaseKind } from '../../src/db/database.ts';
+import type { ManagementAppOptions } from '../../src/management/app.ts';
+import type { RunnerRuntimeOptions } from '../../src/runner/runtime.ts';
+import { startEmulator } from '../../emulator/index.ts';
+import type { EmulatorHandle } from '../../emulator/index.ts';
+import { POSTGRES_URL } from './databases.ts';
+import type { Browser } from './management.ts';
+import { eventually, startTestPlane, startTestRunner } from './plane.ts';
+import type { TestPlane, TestRunner } from './plane.ts';
+import { consentAtEntra, deliverCallback, startConnect } from './oauth.ts';
+
+export interface AuditEventView {
+  id: string;
+  actor: { type: string; id: string | null; label: string | null };
+  action: string;
+  target: { type: string; id: string | null } | null;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+export interface IntegrationBed {
+  kind: DatabaseKind;
+  emu: EmulatorHandle;
+  plane: TestPlane;
+  runner: TestRunner;
+  runnerId: string;
+  integrationId: string;
+  clientId: string;
+  clientSecret: string;
+  /** The integration's app registration in the emulator (its redirect URIs can be changed). */
+  app: { redirectUris: string[] };
+  /** The runner store's location, for replicas. */
+  store: { url: string; schema?: string };
+  /** A second process-equivalent of the same runner (same key, registration and store). */
+  startReplica(extra?: Partial<RunnerRuntimeOptions>): Promise<TestRunner>;
+  /** Connects the browser's user through the emulator's Entra ID as `upn`. */
+  connectOAuth(browser: Browser, upn: string): Promise<void>;
+  /** The organization's audit events with this action, newest first. */
+  audit(action: string): Promise<AuditEventView[]>;
+  /** Waits until an audit event with this action satisfies `match`. */
+  auditEventually(action: string, match?: (e: AuditEventView) => boolean): Promise<AuditEventView>;
+  refreshRequests(): number;
+  close(): Promise<void>;
+}
+
+export async function startIntegrationBed(
+  kind: DatabaseKind,
+  seed: (emu: EmulatorHandle) => Promise<void> | void,
+  options: { plane?: Partial<ManagementAppOptions>; runner?: Partial<RunnerRuntimeOptions> } = {},
+): Promise<IntegrationBed> {
+  const emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
+  await seed(emu);
+  const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services, ...options.plane });
+  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: `bed-${randomBytes(3).toString('hex')}` } });
+  assert.equal(created.statusCode, 201, created.body);
+  const runnerId = created.json().runner.id as string;
+  const endpoints = { services: emu.urls.services, vssps: emu.urls.vssps };
+  const firstDir = mkdtempSync(join(tmpdir(), 'keyway-bed-runner-'));
+  const store = kind === 'postgres' ? { url: POSTGRES_URL, schema: `r_${randomBytes(5).toString('hex')}` } : { url: `sqlite:${join(firstDir, 'runner.db')}` };
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, { dataDir: firstDir, endpoints, store, ...(options.runner ? { extra: options.runner } : {}) });
+
+  // The admin registers the callback in Entra first, then saves: Save & Test checks it.
+  const integrationId = `int_${randomBytes(9).toString('base64url')}`;
+  const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [`${plane.url}/api/v1/oauth/callback/${integrationId}`], requirePkce: true });
+  const saved = await plane.adminBrowser.request({
+    method: 'POST',
+    url: `/api/v1/runners/${runnerId}/scm-integrations`,
+    payload: {
+      id: integrationId,
+      scmId: 'azure-devops',
+      host: 'dev.azure.com',
+      oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
+      pat: { enabled: true },
+    },
+  });
+  assert.equal(saved.statusCode, 201, saved.body);
+  assert.equal(saved.json().test.valid, true, saved.body);
+
+  const replicas: TestRunner[] = [];
+  const bed: IntegrationBed = {
+    kind,
+    emu,
+    plane,
+    runner,
+    runnerId,
+    integrationId,
+    clientId: registered.app.clientId,
+    clientSecret: registered.clientSecret,
+    app: registered.app,
+    store,
+    async startReplica(extra) {
+      const dir = mkdtempSync(join(tmpdir(), 'keyway-bed-replica-'));
+      for (const file of ['runner-key.json', 'runner-registration.json', 'encryption-keys']) copyFileSync(join(firstDir, file), join(dir, file));
+      const replica = await startTestRunner(plane.url, undefined, { dataDir: dir, endpoints, store, ...(extra || options.runner ? { extra: { ...options.runner, ...extra } } : {}) });
+      replicas.push(replica);
+      return replica;
+    },
+    async connectOAuth(browser, upn) {
+      const { callback } = await consentAtEntra(emu, await startConnect(browser, integrationId), upn);
+      const result = await deliverCallback(browser, callback);
+      assert.equal(result.ok, true, result.message);
+    },
+    async audit(action) {
+      const res = await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/audit-events?limit=500&action=${encodeURIComponent(action)}` });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().events as AuditEventView[];
+    },
+    auditEventually(action, match = () => true) {
+      return eventually(async () => (await bed.audit(action)).find(match), `audit event ${action}`);
+    },
+    refreshRequests: () => emu.entra.counters().byGrant.refresh_token ?? 0,
+    async close() {
+      for (const r of replicas) await r.stop().catch(() => undefined);
+      if (store.schema) await sql`drop schema if exists ${sql.id(store.schema)} cascade`.execute(runner.store.database.db).catch(() => undefined);
+      await runner.stop().catch(() => undefined);
+      await plane.close();
+      await emu.close();
+    },
+  };
+  return bed;
+}

@@ -1,6 +1,7 @@
 // Helpers for tests that run against the emulator (its own suite and Keyway's).
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from './server.ts';
 import type { User } from './ado/world.ts';
+import type { EntraApp } from './entra/index.ts';
 
 export function basic(secret: string, user = 'keyway'): string {
   return `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
@@ -50,6 +51,8 @@ export interface SeededWorld {
   readPat: string;
   /** An app registration in the default tenant (for bearer tokens). */
   clientId: string;
+  /** That registration itself: tests register Keyway's callbacks on it, as an admin would in the portal. */
+  app: EntraApp;
   clientSecret: string;
   orgUrl: string;
   close(): Promise<void>;
@@ -80,6 +83,7 @@ export async function startSeeded(opts: StartEmulatorOptions & { org?: string; p
     patId: full.authorizationId,
     readPat: read.token,
     clientId: app.clientId,
+    app,
     clientSecret,
     orgUrl: emu.orgUrl(org),
     close: () => emu.close(),

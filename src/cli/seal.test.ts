@@ -127,6 +127,8 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     const sealedByScript = independentSeal(`scm-integration:${scriptId}:oauth-client-secret`, w.seeded.clientSecret);
     for (const [id, sealed] of [[cliId, cli.stdout], [scriptId, sealedByScript]] as const) {
       const base = `/api/v1/runners/${w.runnerId}/scm-integrations`;
+      // Registered before Save & Test, as an admin would: the test checks the callback (AADSTS50011).
+      w.seeded.app.redirectUris.push(`${w.plane.url}/api/v1/oauth/callback/${id}`);
       const saved = expectStatus(
         await w.plane.adminBrowser.request({ method: 'POST', url: base, payload: { id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: w.seeded.clientId, sealedClientSecret: sealed, issuerUrl }, pat: { enabled: false } } }),
         201,

@@ -418,12 +418,13 @@ interface TestResult {
   patError?: string;
   scmIdError?: string;
   runnerError?: string;
+  redirectUriError?: string;
 }
 
 function testNotes(test: TestResult): string[] {
   if (test.valid) return ['Save & Test: valid'];
-  const problems = [test.hostError, test.oauthError, test.patError, test.scmIdError, test.runnerError].filter(Boolean);
-  return [`Save & Test failed (saved anyway): ${problems.join('; ')}`];
+  const problems = [test.hostError, test.oauthError, test.redirectUriError, test.patError, test.scmIdError, test.runnerError].filter(Boolean);
+  return [`Save & Test failed (saved anyway): ${problems.length ? problems.join('; ') : 'no reason given; run the test again under Runners'}`];
 }
 
 /** The plan as people read it. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -54,14 +55,16 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'traced' } });
     runnerId = created.json().runner.id;
     runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, extra: { environmentOptions: { progressIntervalMs: 0 } } });
+    // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+    const presetId = `int_${randomBytes(9).toString('base64url')}`;
+    registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetId}`);
     const saved = await plane.adminBrowser.request({
       method: 'POST',
       url: `/api/v1/runners/${runnerId}/scm-integrations`,
-      payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+      payload: { id: presetId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
     });
     assert.equal(saved.json().test.valid, true, saved.body);
     integrationId = saved.json().integration.id;
-    registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
     const { callback } = await consentAtEntra(emu, await startConnect(plane.memberBrowser, integrationId), member.upn);
     assert.equal((await deliverCallback(plane.memberBrowser, callback)).ok, true);
   });

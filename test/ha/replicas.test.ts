@@ -92,14 +92,16 @@ for (const { kind, skip } of kinds) {
       }
       replica2 = await startTestRunner(server2.url, undefined, { dataDir: dir2, endpoints, store, extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica2') } });
 
+      // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
+      const presetId = `int_${randomBytes(9).toString('base64url')}`;
+      registered.app.redirectUris.push(`${server1.url}/api/v1/oauth/callback/${presetId}`);
       const saved = await server1.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+        payload: { id: presetId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
-      registered.app.redirectUris.push(saved.json().integration.oauth.callbackUrl);
       const { callback } = await consentAtEntra(emu, await startConnect(server1.memberBrowser, integrationId), member.upn);
       assert.equal((await deliverCallback(server1.memberBrowser, callback)).ok, true);
     });

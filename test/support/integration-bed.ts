@@ -101,7 +101,8 @@ export async function startIntegrationBed(
     async startReplica(extra) {
       const dir = mkdtempSync(join(tmpdir(), 'keyway-bed-replica-'));
       for (const file of ['runner-key.json', 'runner-registration.json', 'encryption-keys']) copyFileSync(join(firstDir, file), join(dir, file));
-      const replica = await startTestRunner(plane.url, undefined, { dataDir: dir, endpoints, store, ...(extra || options.runner ? { extra: { ...options.runner, ...extra } } : {}) });
+      // A replica joins the runner's identity explicitly (a second process without it is refused).
+      const replica = await startTestRunner(plane.url, undefined, { dataDir: dir, endpoints, store, extra: { replica: true, ...options.runner, ...extra } });
       replicas.push(replica);
       return replica;
     },

@@ -136,7 +136,8 @@ for (const { kind, skip } of await databaseKinds()) {
       const recorded = (await bed.audit('credentials.purged')).filter((x) => x.details.occurredAt === e.occurredAt && x.details.count === 3);
       assert.equal(recorded.length, 1, JSON.stringify(await bed.audit('credentials.purged')));
       assert.equal(recorded[0]!.actor.type, 'runner');
-      assert.deepEqual(recorded[0]!.target, { type: 'user', id: bed.plane.member.id });
+      assert.equal(recorded[0]!.target?.type, 'user');
+      assert.equal(recorded[0]!.target?.id, bed.plane.member.id);
     });
 
     it('refuses another runner\'s integration, unknown actions, nested details, oversized batches, users and revoked runners', async () => {

@@ -283,6 +283,7 @@ describe('against the emulator with its consumption limit on', () => {
       endpoints: { services: t.emu.urls.services, vssps: t.emu.urls.vssps },
       credential: { kind: 'pat', token: t.pat },
       maxRetries: 0,
+      maxThrottledRetries: 0,
       ...(pacer ? { pacer } : {}),
     });
     const results = await Promise.allSettled(

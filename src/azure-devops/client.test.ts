@@ -464,13 +464,21 @@ describe('Azure DevOps client', () => {
       assert.deepEqual(c.stats(), { requests: 1, retries: 0 });
     });
 
-    it('429 every time: throttled after maxRetries', async () => {
+    it('429 every time: throttled after maxThrottledRetries (counted apart from 5xx retries)', async () => {
       stub.script(adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'Retry-After': '1' }));
-      const c = client({ maxRetries: 2 });
+      const c = client({ maxRetries: 0, maxThrottledRetries: 2 });
       const err = await rejects(c.listProjects());
       assert.equal(err.kind, 'throttled');
       assert.equal(err.attempts, 3);
       assert.deepEqual(sleeps, [1000, 1000]);
+    });
+
+    it('429s do not use up the 5xx retries: a burst that meets the block several times still gets through', async () => {
+      const blocked = () => adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'Retry-After': '1' });
+      stub.script(blocked(), blocked(), blocked(), blocked(), adoError(503, 'TF400898', 'X'), list([]));
+      const c = client({ maxRetries: 1 });
+      await c.listProjects();
+      assert.deepEqual(c.stats().requests, 6, 'four blocked answers and one 5xx, then the answer');
     });
 
     it('5xx: retried with exponential backoff and full jitter, then success', async () => {

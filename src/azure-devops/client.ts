@@ -83,8 +83,10 @@ export interface AzureDevOpsClientOptions {
   random?: () => number;
   /** Epoch milliseconds (Retry-After dates). */
   now?: () => number;
-  /** Retries after the first attempt. Default 3. */
+  /** Retries after the first attempt for 5xx and network failures. Default 3. */
   maxRetries?: number;
+  /** Retries of requests refused with 429 (they did not run; see RetryPolicy). Default 8. */
+  maxThrottledRetries?: number;
   /** Longest single wait before a retry. Default 60 000. */
   maxRetryDelayMs?: number;
   /** First backoff ceiling for 5xx and network retries. Default 500. */
@@ -362,6 +364,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const now = options.now ?? Date.now;
   const policy: RetryPolicy = {
     maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
+    maxThrottledRetries: options.maxThrottledRetries ?? DEFAULT_RETRY_POLICY.maxThrottledRetries,
     maxRetryDelayMs: options.maxRetryDelayMs ?? DEFAULT_RETRY_POLICY.maxRetryDelayMs,
     baseDelayMs: options.baseRetryDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
   };
@@ -469,6 +472,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       fail({ kind: 'aborted', message: `${plan.operation}: cancelled by the caller`, operation: plan.operation, method: plan.method, url: plan.url, attempts });
 
     let retries = 0;
+    let throttledRetries = 0;
     let attempts = 0;
     for (;;) {
       if (callerSignal?.aborted) throw abortedError(attempts);
@@ -573,7 +577,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       }
       const decision = decideRetry(
         { ...(failure.status !== undefined ? { status: failure.status } : {}), ...(failure.throttle !== undefined ? { throttleSeconds: failure.throttle } : {}) },
-        { retriesSoFar: retries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
+        { retriesSoFar: retries, throttledSoFar: throttledRetries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
       );
       if (!decision.retry) throw failure.error;
       runnerMetrics.retryDelaySeconds.inc({ operation: plan.operation, reason: failure.throttle !== undefined || failure.status === 429 ? 'throttled' : 'error' }, decision.delayMs / 1000);
@@ -584,7 +588,8 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         throw e;
       }
       if (callerSignal?.aborted) throw abortedError(attempts);
-      retries++;
+      if (failure.status === 429) throttledRetries++;
+      else retries++;
       counters.retries++;
     }
   }

@@ -4,8 +4,15 @@
 // X-RateLimit-Resource/-Delay/-Limit/-Remaining/-Reset; they may arrive on a 200 before any delay).
 
 export interface RetryPolicy {
-  /** Retries after the first attempt. */
+  /** Retries after the first attempt for failures that may have run: 5xx and network errors. */
   maxRetries: number;
+  /**
+   * Retries of requests Azure DevOps refused with 429 before running them. Counted apart: a burst
+   * that meets the block waits out each Retry-After and the pacer spreads the retries, so a few
+   * rounds are normal and harmless (nothing ran); the total wait stays bounded by maxRetryDelayMs
+   * per wait and this count.
+   */
+  maxThrottledRetries: number;
   /** No single wait is longer than this; a longer Retry-After fails at once with `throttled`. */
   maxRetryDelayMs: number;
   /** First backoff ceiling; doubles per retry (full jitter picks uniformly below it). */
@@ -14,6 +21,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxRetries: 3,
+  maxThrottledRetries: 8,
   maxRetryDelayMs: 60_000,
   baseDelayMs: 500,
 });
@@ -102,12 +110,12 @@ export interface AttemptOutcome {
  */
 export function decideRetry(
   outcome: AttemptOutcome,
-  ctx: { retriesSoFar: number; method: string; idempotent?: boolean; policy: RetryPolicy; random: () => number },
+  ctx: { retriesSoFar: number; throttledSoFar?: number; method: string; idempotent?: boolean; policy: RetryPolicy; random: () => number },
 ): RetryDecision {
   const throttled = outcome.status === 429;
   const transient = outcome.status === undefined || (outcome.status >= 500 && outcome.status <= 599) || throttled;
   if (!transient) return { retry: false, reason: 'not-retryable' };
-  if (ctx.retriesSoFar >= ctx.policy.maxRetries) return { retry: false, reason: 'exhausted' };
+  if (throttled ? (ctx.throttledSoFar ?? ctx.retriesSoFar) >= ctx.policy.maxThrottledRetries : ctx.retriesSoFar >= ctx.policy.maxRetries) return { retry: false, reason: 'exhausted' };
   if (throttled) {
     if (outcome.throttleSeconds === undefined) return { retry: true, delayMs: backoffDelayMs(ctx.retriesSoFar, ctx.policy, ctx.random) };
     const delayMs = Math.ceil(outcome.throttleSeconds * 1000);

@@ -1,4 +1,5 @@
 // What the route modules share. Built once per emulator in index.ts.
+import type { AssertionLedger } from './client-assertion.ts';
 import type { DirectoryStore } from './store.ts';
 import type { TokenService } from './tokens.ts';
 
@@ -18,4 +19,6 @@ export interface EntraContext {
   accessTokenLifetime(): number;
   refreshReuseFails(): boolean;
   counters: EntraCounters;
+  /** Client assertions already presented (jti replay) and the replay fault. */
+  assertions: AssertionLedger;
 }

@@ -56,7 +56,7 @@ describe('Entra emulator: client assertions', () => {
   const grant = (clientAssertion: string, extra: Record<string, string> = {}) =>
     postToken(h, { grant_type: 'client_credentials', client_id: h.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: clientAssertion, ...extra });
 
-  const refusal = (res: Awaited<ReturnType<typeof postToken>>) => ({ status: res.status, error: res.body.error, code: (res.body.error_codes as number[] | undefined)?.[0], text: String(res.body.error_description ?? '').split('\r\n')[0] });
+  const refusal = (res: Awaited<ReturnType<typeof postToken>>) => ({ status: res.status, error: res.body.error, code: (res.body.error_codes as number[] | undefined)?.[0], text: String(res.body.error_description ?? '').split('\r\n')[0] ?? '' });
 
   test('a certificate assertion as Microsoft prescribes (PS256, x5t#S256, aud = token endpoint) gets an app token', async () => {
     const res = await grant(await assertion());

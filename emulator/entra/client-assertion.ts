@@ -48,7 +48,8 @@ export function assertionClientId(assertion: string): string | undefined {
   }
 }
 
-export async function verifyClientAssertion(ctx: EntraContext, app: EntraApp, tenant: EntraTenant, assertionType: string | undefined, assertion: string): Promise<void> {
+/** Verifies the assertion; answers which kind of credential it was. */
+export async function verifyClientAssertion(ctx: EntraContext, app: EntraApp, tenant: EntraTenant, assertionType: string | undefined, assertion: string): Promise<'certificate' | 'federated'> {
   if (assertionType !== JWT_BEARER) throw aadsts.assertionTypeInvalid(assertionType ?? '');
   let header: ProtectedHeaderParameters;
   let claims: JWTPayload;
@@ -59,10 +60,14 @@ export async function verifyClientAssertion(ctx: EntraContext, app: EntraApp, te
     throw aadsts.assertionMalformed('The client assertion is not a well-formed JWS.');
   }
   if (typeof claims.iss !== 'string') throw aadsts.assertionMalformed('The client assertion has no iss claim.');
-  if (claims.iss.toLowerCase() === app.clientId) return verifyCertificateAssertion(ctx, app, tenant, header, claims, assertion);
+  if (claims.iss.toLowerCase() === app.clientId) {
+    await verifyCertificateAssertion(ctx, app, tenant, header, claims, assertion);
+    return 'certificate';
+  }
   // An application id that is not client_id's: another app's certificate assertion.
   if (GUID_RE.test(claims.iss)) throw aadsts.assertionClientMismatch();
-  return verifyFederatedAssertion(ctx, app, claims, assertion);
+  await verifyFederatedAssertion(ctx, app, claims, assertion);
+  return 'federated';
 }
 
 function timeRange(ctx: EntraContext, claims: JWTPayload): void {

@@ -7,6 +7,8 @@ export interface EntraCounters {
   tokenRequests: number;
   byGrant: Record<string, number>;
   authorizeRequests: number;
+  /** Token requests by how the client authenticated: client_secret, certificate, federated. */
+  byClientAuth: Record<string, number>;
 }
 
 export interface EntraContext {

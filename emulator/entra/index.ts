@@ -94,7 +94,7 @@ export interface EntraEmulator {
     revokeRefreshTokens(filter?: { userOid?: string; clientId?: string }): void;
     setRefreshReuseFails(on: boolean): void;
   };
-  counters(): { tokenRequests: number; byGrant: Record<string, number>; authorizeRequests: number };
+  counters(): { tokenRequests: number; byGrant: Record<string, number>; authorizeRequests: number; byClientAuth: Record<string, number> };
   resetCounters(): void;
   /** Certificates & secrets → Certificates: an uploaded certificate (its public key verifies client assertions). */
   addCertificate(tenantId: string, clientId: string, upload: CertificateUpload): RegisteredCertificate;
@@ -127,7 +127,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
   const store = new DirectoryStore(nowMs);
   const tokens = new TokenService([createSigningKey(), createSigningKey()], nowMs);
   let refreshReuseFails = false;
-  const counters: EntraCounters = { tokenRequests: 0, byGrant: {}, authorizeRequests: 0 };
+  const counters: EntraCounters = { tokenRequests: 0, byGrant: {}, authorizeRequests: 0, byClientAuth: {} };
   const ctx: EntraContext = {
     store,
     tokens,
@@ -196,11 +196,12 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
         refreshReuseFails = on;
       },
     },
-    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests }),
+    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests, byClientAuth: { ...counters.byClientAuth } }),
     resetCounters: () => {
       counters.tokenRequests = 0;
       counters.byGrant = {};
       counters.authorizeRequests = 0;
+      counters.byClientAuth = {};
     },
     addCertificate(tenantId, clientId, upload) {
       const cert = certificateFromUpload(upload);

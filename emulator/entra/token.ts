@@ -117,13 +117,15 @@ async function authenticateClient(
   if (ref.kind === 'alias') throw aadsts.notMultiTenant(app.clientId, app.displayName, ref.alias);
   if (body.client_assertion !== undefined) {
     if (secret !== undefined) throw aadsts.twoClientCredentials();
-    await verifyClientAssertion(ctx, app, ref.tenant, body.client_assertion_type, body.client_assertion);
+    const kind = await verifyClientAssertion(ctx, app, ref.tenant, body.client_assertion_type, body.client_assertion);
+    ctx.counters.byClientAuth[kind] = (ctx.counters.byClientAuth[kind] ?? 0) + 1;
     return { app, tenant: ref.tenant };
   }
   if (secret === undefined || secret === '') throw aadsts.missingClientSecret();
   const verdict = ctx.store.checkSecret(app, secret);
   if (verdict === 'expired') throw aadsts.expiredClientSecret(app.clientId);
   if (verdict === 'invalid') throw aadsts.invalidClientSecret(app.clientId);
+  ctx.counters.byClientAuth.client_secret = (ctx.counters.byClientAuth.client_secret ?? 0) + 1;
   return { app, tenant: ref.tenant };
 }
 

@@ -11,6 +11,11 @@ export const AZURE_DEVOPS_DEFAULT_SCOPE = `${AZURE_DEVOPS_RESOURCE}/.default`;
  */
 export const USER_SCOPES = ['openid', 'profile', 'offline_access', `${AZURE_DEVOPS_RESOURCE}/vso.code`, `${AZURE_DEVOPS_RESOURCE}/vso.code_write`];
 
+/** A string is a client secret (client_secret_post); anything else is a client assertion method (src/entra/client-auth.ts). */
+function toClientAuth(credential: string | client.ClientAuth): client.ClientAuth {
+  return typeof credential === 'string' ? client.ClientSecretPost(credential) : credential;
+}
+
 export interface OidcClientOptions {
   /** Permit http:// issuers (the bundled emulator). Never in production. */
   allowInsecure?: boolean;
@@ -23,8 +28,7 @@ export interface OidcClientOptions {
  * src/entra/issuer.ts for the common/organizations case.
  */
 export async function discoverIssuer(issuerUrl: string, clientId: string, credential: string | client.ClientAuth, options: OidcClientOptions = {}): Promise<client.Configuration> {
-  // A string is a client secret; anything else authenticates with a client assertion (src/entra/client-auth.ts).
-  const auth = typeof credential === 'string' ? client.ClientSecretPost(credential) : credential;
+  const auth = toClientAuth(credential);
   try {
     return await client.discovery(new URL(issuerUrl), clientId, undefined, auth, {
       execute: options.allowInsecure ? [client.allowInsecureRequests] : [],
@@ -33,6 +37,17 @@ export async function discoverIssuer(issuerUrl: string, clientId: string, creden
   } catch (err) {
     throw await withEntraAnswer(err);
   }
+}
+
+/**
+ * The same issuer with another client authentication (a certificate pinned for a test), without
+ * discovering it again.
+ */
+export function withClientAuth(config: client.Configuration, clientId: string, credential: string | client.ClientAuth, options: OidcClientOptions = {}): client.Configuration {
+  const next = new client.Configuration(config.serverMetadata(), clientId, undefined, toClientAuth(credential));
+  if (options.allowInsecure) client.allowInsecureRequests(next);
+  next.timeout = options.timeoutSeconds ?? 15;
+  return next;
 }
 
 /**

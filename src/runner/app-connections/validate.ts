@@ -180,16 +180,14 @@ export async function validateServicePrincipal(connection: RunnerAppConnection, 
     await client.listProjects({ top: 1 });
   } catch (err) {
     if (isAuthFailure(err)) {
-      const who =
-        connection.method === 'managed-identity'
-          ? `the managed identity${connection.clientId ? ` ${connection.clientId}` : ' of the runner\'s machine'}`
-          : `the service principal (application ${connection.clientId})`;
+      const kind = connection.method === 'managed-identity' ? 'the managed identity' : 'the service principal';
+      const who = connection.method === 'managed-identity' ? `${kind}${connection.clientId ? ` ${connection.clientId}` : " of the runner's machine"}` : `${kind} (application ${connection.clientId})`;
       return {
         valid: false,
         code: 'service_principal_not_member',
         field: 'organization',
         message:
-          `Entra ID signed in ${who}, but Azure DevOps organization '${org}' refused it: it is not a member of the organization. ` +
+          `Entra ID signed in ${who}, but Azure DevOps organization '${org}' refused it: ${kind} is not a member of the organization. ` +
           `Add it in Azure DevOps under Organization settings → Users → Add users (search for its name), with the Basic access level, and give it access to the projects to sync. ` +
           `Also check that '${org}' is spelled right and is connected to ${connection.tenantId ? `tenant ${connection.tenantId}` : 'the identity\'s tenant'}.`,
       };

@@ -5,7 +5,7 @@
 // unreachable, an identity not assigned, a principal outside the organization.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -17,6 +17,8 @@ import { expectStatus, startAutomationWorld } from '../../../test/support/automa
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
 import type { WorkloadIssuer } from '../../../test/support/workload-issuer.ts';
+import { CanaryScan } from '../../../test/resilience/support/canary.ts';
+import { recordResponses, watchRunnerPrivateKeys } from '../../../test/support/private-key-canary.ts';
 
 /** A port nothing listens on: what a machine without IMDS offers. */
 async function closedPort(): Promise<number> {
@@ -33,10 +35,13 @@ for (const { kind, skip } of await databaseKinds()) {
     let issuer: WorkloadIssuer;
     const tokenFile = join(mkdtempSync(join(tmpdir(), 'keyway-wif-')), 'azure-identity-token');
     const base = () => `/api/v1/projects/${w.projectId}/app-connections`;
+    const scan = new CanaryScan();
 
     before(async () => {
       issuer = await startWorkloadIssuer();
       w = await startAutomationWorld(kind, {}, (seeded) => ({ clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: seeded.emu.urls.imds } }));
+      recordResponses(scan, w.plane.adminBrowser, 'admin');
+      recordResponses(scan, w.plane.memberBrowser, 'member');
     });
     after(async () => {
       await w?.close();
@@ -44,7 +49,9 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     async function create(body: Record<string, unknown>, status = 201) {
-      return expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, organization: w.seeded.org, ...body } }), status).json();
+      const res = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, organization: w.seeded.org, ...body } }), status).json();
+      await watchRunnerPrivateKeys(scan, w.runner);
+      return res;
     }
     const testConnection = async (id: string) => expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/test` }), 200).json();
 
@@ -176,6 +183,19 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual([withSecret.error.code, withSecret.error.field], ['field_not_for_method', 'clientSecret']);
       const noClient = await create({ name: 'nope', method: 'workload-identity', tenantId: emu.defaultTenant.id }, 400);
       assert.equal(noClient.error.field, 'clientId');
+    });
+
+    it('canary: no private key material (nor the federated or IMDS tokens) in either database, the logs or any answer', async () => {
+      await watchRunnerPrivateKeys(scan, w.runner);
+      // The federated token in the runner's file is a credential too: it must go only to Entra ID.
+      scan.watch((await issuer.token()).split('.')[2], 'a federated token signature');
+      scan.watch(readFileSync(tokenFile, 'utf8').split('.')[2], 'the federated token in the file');
+      scan.database('management database', w.plane.database.db as never, w.plane.database.schema);
+      scan.database('runner store', w.runner.store.database.db as never);
+      scan.source('logs', 'management plane logs', () => w.plane.logs.text);
+      scan.source('logs', 'runner logs', () => w.runner.logs.text);
+      const { scanned } = await scan.assertClean();
+      assert.ok(scanned.responses > 0 && scanned.database > 0 && scanned.logs > 0, JSON.stringify(scanned));
     });
   });
 }

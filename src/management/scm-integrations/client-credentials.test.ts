@@ -17,8 +17,11 @@ import { eventually, startTestPlane, startTestRunner } from '../../../test/suppo
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
+import { CanaryScan } from '../../../test/resilience/support/canary.ts';
+import { recordResponses, watchRunnerPrivateKeys } from '../../../test/support/private-key-canary.ts';
 import type { WorkloadIssuer } from '../../../test/support/workload-issuer.ts';
 import { generateClientCertificate } from '../../entra/certificate.ts';
+import { generateRunnerKeyPair } from '../../crypto/sealing.ts';
 import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 
@@ -36,6 +39,8 @@ for (const { kind, skip } of await databaseKinds()) {
     const issuerUrl = () => `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`;
     const base = () => `/api/v1/runners/${runnerId}/scm-integrations`;
 
+    const scan = new CanaryScan();
+
     before(async () => {
       emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
       emu.world.addOrganization(ORG);
@@ -52,6 +57,8 @@ for (const { kind, skip } of await databaseKinds()) {
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
         extra: { environmentOptions: { progressIntervalMs: 0 }, clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: emu.urls.imds } },
       });
+      recordResponses(scan, plane.adminBrowser, 'admin');
+      recordResponses(scan, plane.memberBrowser, 'member');
     });
     after(async () => {
       await runner?.stop();
@@ -78,12 +85,14 @@ for (const { kind, skip } of await databaseKinds()) {
         payload: { id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential, ...extra }, pat: { enabled: false } },
       });
       assert.equal(res.statusCode, 201, res.body);
+      await watchRunnerPrivateKeys(scan, runner);
       return { id, clientId: app.app.clientId, saved: res.json() };
     }
 
     const test = async (id: string) => {
       const res = await plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/test` });
       assert.equal(res.statusCode, 200, res.body);
+      await watchRunnerPrivateKeys(scan, runner);
       return res.json();
     };
     const download = async (id: string, query = '') => plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential/certificate${query}` });
@@ -259,6 +268,35 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(unknown.statusCode, 400);
       const badMi = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'managed-identity', managedIdentityClientId: '../../metadata?x=1' } } });
       assert.deepEqual([badMi.statusCode, badMi.json().error.field], [400, 'oauth.managedIdentityClientId']);
+    });
+
+    it('canary: no private key material in either database (beyond ciphertext), the logs or any answer', async () => {
+      // Keys were watched as they were made (some are deleted by now with their integrations).
+      await watchRunnerPrivateKeys(scan, runner);
+      scan.database('management database', plane.database.db as never, plane.database.schema);
+      scan.database('runner store', runner.store.database.db as never);
+      scan.source('logs', 'management plane logs', () => plane.logs.text);
+      scan.source('logs', 'runner logs', () => runner.logs.text);
+      const { scanned, canaries } = await scan.assertClean();
+      assert.ok(canaries >= 5 * 6, `${canaries} canaries: the keys of every case above`);
+      assert.ok(scanned.responses > 0 && scanned.database > 0 && scanned.logs > 0, JSON.stringify(scanned));
+    });
+
+    // Last: it changes the runner's published key.
+    it("a runner key change keeps the certificate credential (it is not sealed to the key) and says so; its test stays current", async () => {
+      const { id, clientId } = await integration('certificate');
+      upload(clientId, (await download(id)).rawPayload);
+      assert.equal((await test(id)).valid, true);
+      const fresh = await generateRunnerKeyPair();
+      const rotated = await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      assert.equal(rotated.statusCode, 200, rotated.body);
+      assert.deepEqual([rotated.json().clearedSecrets, rotated.json().keptCredentials], [0, 1]);
+      assert.match(rotated.json().message, /1 credential\(s\) without secret .* are not sealed to the key and keep working/);
+      const after = (await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}` })).json();
+      assert.equal(after.lastTest.stale, undefined, 'nothing sealed to the old key was part of this test');
+      assert.equal((await test(id)).valid, true, 'the runner still signs with its certificate');
+      const audit = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=runner.key_rotate' })).json().events[0];
+      assert.equal(audit.details.keptCredentials, 1);
     });
   });
 }

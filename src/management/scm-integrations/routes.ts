@@ -56,7 +56,17 @@ const IntegrationSchema = Type.Object({
           host: Type.String(),
           virtualDirectory: Type.String(),
           kind: Type.Union([Type.Literal('services'), Type.Literal('server')]),
-          oauth: Type.Union([Type.Object({ clientId: Type.String(), issuerUrl: Type.String(), clientSecretSet: Type.Boolean(), credential: CredentialType }), Type.Null()]),
+          oauth: Type.Union([
+            Type.Object({
+              clientId: Type.String(),
+              issuerUrl: Type.String(),
+              clientSecretSet: Type.Boolean(),
+              credential: CredentialType,
+              managedIdentityClientId: Type.Optional(Type.String()),
+              credentialState: Type.Optional(ClientCredentialStateSchema),
+            }),
+            Type.Null(),
+          ]),
           pat: Type.Object({ enabled: Type.Boolean() }),
           test: TestResultSchema,
           wouldPurge: Type.Array(Type.String(), { description: "Users' credentials applying it would delete (oauth, pat)" }),

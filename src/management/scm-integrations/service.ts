@@ -146,7 +146,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         : null,
       pat: { enabled: row.pat_enabled === 1 },
       lastTest: row.last_test ? (JSON.parse(row.last_test) as TestResult) : null,
-      draft: row.draft ? draftView(JSON.parse(row.draft) as Draft) : null,
+      draft: row.draft ? draftView(JSON.parse(row.draft) as Draft, row.credential_state) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -164,15 +164,14 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   }
 
   /** A draft as the admin sees it: never its sealed secret, only whether one was entered. */
-  function draftView(draft: Draft) {
+  function draftView(draft: Draft, credentialState: string | null | undefined) {
     const settings = JSON.parse(draft.settings) as { kind?: 'services' | 'server' };
     return {
       host: draft.host,
       virtualDirectory: draft.virtual_directory,
       kind: settings.kind ?? 'services',
-      oauth: draft.oauth_client_id
-        ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null, credential: parseCredential(draft.oauth_credential).type }
-        : null,
+      // A change to a credential without secret waits for what it asks the admin to register: show it.
+      oauth: draft.oauth_client_id ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null, ...credentialView({ oauth_credential: draft.oauth_credential, credential_state: credentialState }) } : null,
       pat: { enabled: draft.pat_enabled === 1 },
       test: draft.test,
       wouldPurge: draft.purges,

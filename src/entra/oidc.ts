@@ -117,10 +117,11 @@ function quoted(description: string, label: RegExp): string {
  * thumbprint the runner presented, the issuer, subject or audience of a federated token). Texts
  * Entra sends are in docs/client-credentials.md with their public sources.
  */
-function describeAssertionFailure(code: number, description: string): string | undefined {
+function describeAssertionFailure(code: number, description: string, ownThumbprint?: string): string | undefined {
   switch (code) {
     case 700027: {
-      const thumbprint = quoted(description, /Thumbprint of key used by client:/);
+      // The thumbprint as the Entra admin center shows it (SHA-1) when the caller knows its certificate.
+      const thumbprint = ownThumbprint ?? quoted(description, /Thumbprint of key used by client:/);
       if (/key was found/i.test(description)) {
         return (
           `the certificate the app registration holds under thumbprint ${thumbprint} is not this runner's certificate: its key does not verify the runner's signature (AADSTS700027). ` +
@@ -167,10 +168,10 @@ export function aadstsCode(description: string | undefined): number | undefined 
 }
 
 /** Turns whatever openid-client threw into a failure a person can act on; never echoes secrets. */
-export function describeEntraFailure(err: unknown, context: { issuerUrl: string }): EntraFailure {
+export function describeEntraFailure(err: unknown, context: { issuerUrl: string; certificateThumbprint?: string }): EntraFailure {
   if (err instanceof ResponseBodyError || err instanceof EntraDiscoveryError) {
     const code = aadstsCode(err.error_description);
-    const known = code !== undefined ? (describeAssertionFailure(code, err.error_description ?? '') ?? AADSTS_MESSAGES[code]) : undefined;
+    const known = code !== undefined ? (describeAssertionFailure(code, err.error_description ?? '', context.certificateThumbprint) ?? AADSTS_MESSAGES[code]) : undefined;
     const firstLine = (err.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300);
     return { aadsts: code, error: err.error, message: known ?? `Entra ID refused the request: ${err.error}${firstLine ? ` — ${firstLine}` : ''}` };
   }

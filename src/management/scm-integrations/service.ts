@@ -507,7 +507,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       }
       const draft: Draft = { ...pickSettings(next), test, purges: methods, proposedAt: now().toISOString(), proposedBy: patch.proposedBy ?? null };
       await db.updateTable('scm_integrations').set({ draft: JSON.stringify(draft) }).where('id', '=', id).execute();
-      return { integration: view({ ...row, draft: JSON.stringify(draft) }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
+      return { integration: view({ ...row, draft: JSON.stringify(draft), credential_state: next.credential_state ?? row.credential_state ?? null }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
     },
 
     /** Applies the rejected draft anyway: the admin's explicit decision (audited as forced). */

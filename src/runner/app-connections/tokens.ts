@@ -104,7 +104,7 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
     } catch (err) {
       const problem = credentialProblem(err);
       if (problem) throw new HandlerError(problem.code, problem.message, CREDENTIAL_FIELD[connection.method]);
-      const failure = describeEntraFailure(err, { issuerUrl });
+      const failure = connection.method === 'client-secret' ? describeEntraFailure(err, { issuerUrl }) : await secretless().describeRefusal(connectionCredentialRef(connection), err, issuerUrl);
       throw new HandlerError(`entra_${failure.error}`, `Entra ID refused the service principal's sign-in: ${failure.message}`, entraFailureField(failure.aadsts, failure.error, connection.method));
     }
   }

@@ -6,7 +6,8 @@
 // certificate to upload, the issuer/subject/audience of the federated credential.
 import type * as client from 'openid-client';
 import { ResponseBodyError } from 'openid-client';
-import { aadstsCode } from '../../entra/oidc.ts';
+import { aadstsCode, describeEntraFailure } from '../../entra/oidc.ts';
+import type { EntraFailure } from '../../entra/oidc.ts';
 import { certificateAuth, federatedAuth } from '../../entra/client-auth.ts';
 import { FEDERATED_TOKEN_FILE_VARIABLE, FederatedTokenError, readFederatedToken, TOKEN_EXCHANGE_AUDIENCE } from '../../entra/federated-token.ts';
 import type { FederatedTokenClaims } from '../../entra/federated-token.ts';
@@ -162,6 +163,14 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
         }
       }
       return state;
+    },
+
+    /** An Entra refusal of `ref`'s credential in words, naming the certificate by the thumbprint the admin center shows. */
+    async describeRefusal(ref: ClientCredentialRef, err: unknown, issuerUrl: string): Promise<EntraFailure> {
+      const problem = credentialProblem(err);
+      if (problem) return { error: problem.code, message: problem.message };
+      const active = ref.type === 'certificate' ? (await certificates.list(ref.owner)).find((c) => c.status === 'active') : undefined;
+      return describeEntraFailure(err, { issuerUrl, ...(active ? { certificateThumbprint: active.thumbprintSha1 } : {}) });
     },
 
     /** Makes the next certificate now (the admin asked: ahead of expiry, or to replace a lost upload). */

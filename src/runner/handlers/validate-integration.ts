@@ -1,7 +1,6 @@
 import * as client from 'openid-client';
 import { UnsealError } from '../../crypto/sealing.ts';
 import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer, withClientAuth } from '../../entra/oidc.ts';
-import { credentialProblem } from '../client-credentials/index.ts';
 import type { ClientCredentialRef, ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
 import { integrationCredentialRef } from '../oauth/integration-config.ts';
 import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
@@ -111,7 +110,7 @@ async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): P
   const [credentialError, redirectUriError] = await Promise.all([
     deps.credentials.withCertificateFallback(ref, grant).then(
       () => undefined,
-      (err: unknown) => credentialProblem(err)?.message ?? describeEntraFailure(err, { issuerUrl: oauth.issuerUrl }).message,
+      async (err: unknown) => (await deps.credentials.describeRefusal(ref, err, oauth.issuerUrl)).message,
     ),
     checkRedirectUri(config, oauth.clientId, oauth.callbackUrl, deps),
   ]);

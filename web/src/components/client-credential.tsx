@@ -90,11 +90,6 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
               </li>
             ))}
           </ul>
-          {canPrepare && !hasNext && (
-            <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Preparing the next certificate…', () => api.post<ClientCredentialState>(`${path}/next-certificate`, {}))}>
-              Prepare next certificate
-            </button>
-          )}
         </>
       )}
 
@@ -119,9 +114,21 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
         </>
       )}
 
-      <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Asking the runner…', () => api.get<ClientCredentialState>(path))}>
-        {busy ?? 'Ask the runner again'}
-      </button>
+      <p className="actions">
+        {state.type === 'certificate' && canPrepare && !hasNext && (
+          <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Preparing the next certificate…', () => api.post<ClientCredentialState>(`${path}/next-certificate`, {}))}>
+            Prepare next certificate
+          </button>
+        )}
+        <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Asking the runner…', () => api.get<ClientCredentialState>(path))}>
+          Ask the runner again
+        </button>
+      </p>
+      {busy && (
+        <p className="muted" role="status">
+          {busy}
+        </p>
+      )}
     </section>
   );
 }

@@ -139,7 +139,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       }
       setBusy('Saving and testing…');
       const mi = credential === 'managed-identity' && managedIdentityClientId.trim() ? managedIdentityClientId.trim() : undefined;
-      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), credential, ...(mi ? { managedIdentityClientId: mi } : {}), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
+      // The credential is said when it is not the default, or when it changes back to a client secret.
+      const sayCredential = credential !== 'client-secret' || (saved?.oauth && saved.oauth.credential !== 'client-secret');
+      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), ...(sayCredential ? { credential } : {}), ...(mi ? { managedIdentityClientId: mi } : {}), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
       const vd = virtualDirectory.trim();
       let result: SavedIntegration;
       if (saved) {

@@ -66,8 +66,8 @@ const METHOD_LABEL: Record<ConnectionMethod, string> = {
   'access-token': 'Personal Access Token',
   'client-secret': 'Service principal (client secret)',
   oauth: 'Microsoft Entra ID OAuth',
-  certificate: 'Service principal (certificate, no secret)',
-  'workload-identity': 'Service principal (workload identity federation, no secret)',
+  certificate: 'Certificate born on the runner (no secret)',
+  'workload-identity': 'Workload identity federation (no secret)',
   'managed-identity': 'Managed identity (no secret)',
 };
 

@@ -120,7 +120,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(pem.body.trim(), active.certificatePem.trim());
       assert.equal((await download(id, '?status=next')).statusCode, 404);
 
-      upload(clientId, cer.rawPayload);
+      const uploaded = upload(clientId, cer.rawPayload);
       const passed = await test(id);
       assert.equal(passed.valid, true, JSON.stringify(passed));
 
@@ -153,6 +153,17 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
       assert.ok(existsSync(join(ready.workspacePath, '.git')));
       assert.equal(emu.entra.counters().byClientAuth.client_secret ?? 0, 0);
+
+      // The certificate removed from the app registration: a refresh says the app's credential was
+      // refused (an admin's to fix), not "try again shortly".
+      emu.entra.removeCertificate(emu.defaultTenant.id, clientId, uploaded.keyId);
+      const again = (await credentials.findForIntegration({ type: 'user', id: plane.member.id }, id))!;
+      await credentials.setStatus(again.id, 'active', { ...again.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() });
+      await assert.rejects(runner.runtime.tokens.getAccessToken(plane.member.id, id), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'app_credential_refused');
+        assert.match(err.message, /refused the integration's app credential .*not uploaded yet.*an admin must fix the integration/);
+        return true;
+      });
     });
 
     it('Save & Test names each certificate failure: not uploaded, a wrong thumbprint, expired, a replayed assertion', async () => {

@@ -34,7 +34,8 @@ const FIELD_MAP: Record<string, string> = {
 
 /** How the runner signs in as the integration's Entra app: only the first needs a secret. */
 const CREDENTIALS: { value: ClientCredentialType; label: string; hint: string }[] = [
-  { value: 'client-secret', label: 'Client secret', hint: 'A secret of the app registration, sealed in this browser to the runner. It expires (24 months at most) and must be renewed.' },
+  // Not named "Client secret": that is the name of the secret's own field below.
+  { value: 'client-secret', label: 'Secret', hint: 'A secret Value from the app registration, sealed in this browser to the runner. It expires within 24 months and must be renewed.' },
   { value: 'certificate', label: 'Certificate (no secret)', hint: 'The runner makes a key pair and a certificate; the private key never leaves it. After saving, download the certificate and upload it to the app registration.' },
   {
     value: 'workload-identity',

@@ -66,6 +66,16 @@ function userJson(u: User): Record<string, unknown> {
   return { id: u.id, oid: u.oid, upn: u.upn, displayName: u.displayName, descriptor: u.descriptor, tenantId: u.tenantId };
 }
 
+/** Directory errors (unknown app, bad certificate) as 400s that say what is wrong. */
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ControlError) throw err;
+    throw new ControlError(400, 'rejected', (err as Error).message);
+  }
+}
+
 function tokenMatches(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -96,7 +106,7 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
       );
 
       scope.get('/info', async () => ({
-        urls: { login: env.urls.login, services: env.urls.services, vssps: env.urls.vssps, server: env.urls.server },
+        urls: { login: env.urls.login, services: env.urls.services, vssps: env.urls.vssps, server: env.urls.server, imds: env.urls.login },
         defaultTenantId: world.defaultTenantId,
         organizations: world.listOrganizations().map((o) => ({
           id: o.id,
@@ -137,6 +147,62 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
           issuer: `${env.urls.login}/${tenantId}/v2.0`,
           authority: `${env.urls.login}/${tenantId}/oauth2/v2.0`,
         };
+      });
+      // Certificates & secrets → Certificates / Federated credentials of an app registration.
+      scope.post('/tenants/:tenantId/apps/:clientId/certificates', async (req) => {
+        const b = body(req);
+        const { tenantId, clientId } = req.params as { tenantId: string; clientId: string };
+        const date = (field: string) => {
+          const v = str(b, field);
+          if (v === undefined) return undefined;
+          const ms = Date.parse(v);
+          if (Number.isNaN(ms)) throw new ControlError(400, 'invalid_field', `'${field}' must be an ISO date`, field);
+          return ms;
+        };
+        const startDate = date('startDate');
+        const endDate = date('endDate');
+        const cert = wrap(() =>
+          env.entra.addCertificate(tenantId, clientId, {
+            certificate: str(b, 'certificate', true),
+            ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}),
+            ...(startDate !== undefined ? { startDate } : {}),
+            ...(endDate !== undefined ? { endDate } : {}),
+            ...(str(b, 'identifiedAs') ? { identifiedAs: str(b, 'identifiedAs')! } : {}),
+          }),
+        );
+        return { keyId: cert.keyId, thumbprint: cert.thumbprint, startDate: new Date(cert.startDate).toISOString(), endDate: new Date(cert.endDate).toISOString() };
+      });
+      scope.delete('/tenants/:tenantId/apps/:clientId/certificates/:keyId', async (req, reply) => {
+        const { tenantId, clientId, keyId } = req.params as { tenantId: string; clientId: string; keyId: string };
+        if (!wrap(() => env.entra.removeCertificate(tenantId, clientId, keyId))) return reply.code(404).send({ error: { code: 'not_found', message: 'no such certificate' } });
+        return { ok: true };
+      });
+      scope.post('/tenants/:tenantId/apps/:clientId/federated-credentials', async (req) => {
+        const b = body(req);
+        const { tenantId, clientId } = req.params as { tenantId: string; clientId: string };
+        return wrap(() =>
+          env.entra.addFederatedCredential(tenantId, clientId, {
+            issuer: str(b, 'issuer', true),
+            subject: str(b, 'subject', true),
+            ...(strings(b, 'audiences') ? { audiences: strings(b, 'audiences')! } : {}),
+            ...(str(b, 'name') ? { name: str(b, 'name')! } : {}),
+          }),
+        );
+      });
+      // Managed identities and the emulated machine's IMDS (GET /metadata/identity/oauth2/token on the login listener).
+      scope.post('/tenants/:tenantId/managed-identities', async (req) => {
+        const b = body(req);
+        const identity = wrap(() => env.entra.managedIdentities.create((req.params as { tenantId: string }).tenantId, { ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}) }));
+        const assign = str(b, 'assign');
+        if (assign !== undefined && assign !== 'system' && assign !== 'user') throw new ControlError(400, 'invalid_field', "'assign' must be 'system' or 'user'", 'assign');
+        if (assign) env.entra.managedIdentities.assign(identity.clientId, assign);
+        return identity;
+      });
+      scope.put('/imds', async (req) => {
+        const b = body(req);
+        const delayMs = num(b, 'delayMs');
+        if (delayMs !== undefined) env.entra.managedIdentities.setDelay(delayMs);
+        return { ok: true };
       });
       scope.post('/tokens', async (req) => {
         const b = body(req);
@@ -320,6 +386,7 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
           env.entra.faults.revokeRefreshTokens(filter);
         }
         if (typeof b.refreshReuseFails === 'boolean') env.entra.faults.setRefreshReuseFails(b.refreshReuseFails);
+        if (b.replayNextAssertion === true) env.entra.assertionFaults.replayNext();
         return { ok: true, ...(expired !== undefined ? { expired } : {}) };
       });
       // ---- throttling (Azure DevOps's consumption limit, emulator/throttling.ts) -------------

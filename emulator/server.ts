@@ -49,6 +49,8 @@ export interface EmulatorUrls {
   vssps: string;
   /** Server URL including the /tfs virtual directory. */
   server: string;
+  /** Base URL of the emulated Instance Metadata Service (the login listener serves /metadata/identity/oauth2/token). */
+  imds: string;
 }
 
 export interface EmulatorCounters {
@@ -208,7 +210,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   let closed = false;
   const w = world;
   return {
-    urls: { login: origins.login, services: origins.services, vssps: origins.vssps, server: urls.server },
+    urls: { login: origins.login, services: origins.services, vssps: origins.vssps, server: urls.server, imds: origins.login },
     controlToken,
     entra,
     defaultTenant,

@@ -17,6 +17,7 @@ import { createCredentialStore } from '../../src/runner/credentials/store.ts';
 import type { CredentialStore } from '../../src/runner/credentials/store.ts';
 import { createFieldCrypto } from '../../src/runner/keys/field-crypto.ts';
 import { createOidcConfigs, integrationConfigForRecord } from '../../src/runner/oauth/integration-config.ts';
+import { createRunnerClientCredentials } from '../../src/runner/client-credentials/index.ts';
 import type { IntegrationSource, OidcConfigs } from '../../src/runner/oauth/integration-config.ts';
 import { createOAuthFlow } from '../../src/runner/oauth/flow.ts';
 import { createTokenService } from '../../src/runner/oauth/tokens.ts';
@@ -53,7 +54,7 @@ export async function openRunnerPieces(config: RunnerFixtureConfig, options: { m
   const store = await openRunnerStore(keywayConfig, config.storeUrl, { ...(config.schema ? { schema: config.schema } : {}), ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) });
   const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
   const integrations: IntegrationSource = { get: async () => config.integration, remember: () => undefined };
-  const configFor = createOidcConfigs({ privateKey: config.privateKey, allowInsecure: true });
+  const configFor = createOidcConfigs({ privateKey: config.privateKey, allowInsecure: true, credentials: createRunnerClientCredentials({ db: store.database.db, crypto: createFieldCrypto(store.keys) }) });
   return {
     store,
     credentials,

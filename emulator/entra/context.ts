@@ -1,4 +1,5 @@
 // What the route modules share. Built once per emulator in index.ts.
+import type { AssertionLedger } from './client-assertion.ts';
 import type { DirectoryStore } from './store.ts';
 import type { TokenService } from './tokens.ts';
 
@@ -6,6 +7,8 @@ export interface EntraCounters {
   tokenRequests: number;
   byGrant: Record<string, number>;
   authorizeRequests: number;
+  /** Token requests by how the client authenticated: client_secret, certificate, federated. */
+  byClientAuth: Record<string, number>;
 }
 
 export interface EntraContext {
@@ -18,4 +21,6 @@ export interface EntraContext {
   accessTokenLifetime(): number;
   refreshReuseFails(): boolean;
   counters: EntraCounters;
+  /** Client assertions already presented (jti replay) and the replay fault. */
+  assertions: AssertionLedger;
 }

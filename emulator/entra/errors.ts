@@ -67,8 +67,69 @@ export const aadsts = {
   // 400 as the brief asks; real status unconfirmed (some reports show 401).
   missingClientSecret: () =>
     e('invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
-  clientAssertionUnsupported: () =>
-    e('invalid_client', 700027, 'Client assertion failed signature validation. (This emulator supports client secrets only.)', 401),
+  // ---- client assertions (certificates and federated credentials) ----------------------------
+  // Texts follow Entra's answers quoted in public reports (cited in docs/client-credentials.md);
+  // status codes for these are 401 invalid_client where reports show it, else 400 (unconfirmed).
+  // Unconfirmed code and text for an unknown client_assertion_type.
+  assertionTypeInvalid: (given: string) =>
+    e('invalid_request', 700004, `The client_assertion_type '${given}' is not supported; use 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.`),
+  assertionMalformed: (why: string) => e('invalid_client', 50027, `Invalid JWT token. ${why}`, 401),
+  assertionNoThumbprint: () => e('invalid_client', 50027, 'Invalid JWT token. No certificate thumbprint specified in token header.', 401),
+  assertionKeyNotFound: (thumbprint: string, clientId: string) =>
+    e(
+      'invalid_client',
+      700027,
+      `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
+      401,
+    ),
+  // Unconfirmed wording for an expired key credential (the reason list follows the key-not-found shape).
+  assertionKeyExpired: (thumbprint: string, clientId: string, end: string) =>
+    e('invalid_client', 700027, `Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '${thumbprint}', Found key 'End=${end}', app Id '${clientId}'.]`, 401),
+  assertionBadSignature: (thumbprint: string, start: string, end: string) =>
+    e(
+      'invalid_client',
+      700027,
+      `Client assertion contains an invalid signature. [Reason - Key was found, but use of the key to verify the signature failed., Thumbprint of key used by client: '${thumbprint}', Found key 'Start=${start}, End=${end}']`,
+      401,
+    ),
+  assertionTimeRange: (now: string, from: string, to: string) =>
+    e(
+      'invalid_client',
+      700024,
+      `Client assertion is not within its valid time range. Current time: ${now}, assertion valid from ${from}, expiry time of assertion ${to}. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .`,
+      401,
+    ),
+  assertionAudience: () => e('invalid_client', 50012, 'Client assertion audience claim does not match Realm issuer.', 401),
+  assertionSubjectMismatchesIssuer: () => e('invalid_client', 50048, 'Subject mismatches Issuer claim in the client assertion.', 401),
+  assertionClientMismatch: () => e('invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter.", 401),
+  // Unconfirmed: no public report shows Entra's answer to a replayed client assertion; 50013
+  // (InvalidAssertion) is the documented code for assertions that are invalid "for various reasons".
+  assertionReplayed: () => e('invalid_client', 50013, 'Assertion is invalid: a client assertion with this jti was already presented (replay).', 401),
+  federatedIssuer: (issuer: string) =>
+    e(
+      'invalid_client',
+      700211,
+      `No matching federated identity record found for presented assertion issuer '${issuer}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+      401,
+    ),
+  federatedSubject: (subject: string) =>
+    e(
+      'invalid_client',
+      700213,
+      `No matching federated identity record found for presented assertion subject '${subject}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+      401,
+    ),
+  federatedAudience: (audience: string) =>
+    e(
+      'invalid_client',
+      700212,
+      `No matching federated identity record found for presented assertion audience '${audience}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+      401,
+    ),
+  federatedSignature: (issuer: string) =>
+    e('invalid_client', 50027, `Invalid JWT token. External ID token from issuer '${issuer}' failed signature verification.`, 401),
+  // Unconfirmed code: both a secret and an assertion in one request.
+  twoClientCredentials: () => e('invalid_request', 900144, "The request must contain either 'client_assertion' or 'client_secret', not both."),
   unsupportedGrantType: (grant: string) =>
     e('unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
   redirectUriMismatch: (redirectUri: string, clientId: string) =>
@@ -189,6 +250,16 @@ export const ERROR_SUMMARIES: Record<number, string> = {
   501491: 'Invalid size of the code_challenge parameter.',
   700016: 'Application not found in the directory.',
   700027: 'Client assertion failed signature validation.',
+  700021: 'The client assertion names another application than client_id.',
+  700024: 'The client assertion is not within its valid time range.',
+  700211: 'No federated identity credential of the application has the assertion\'s issuer.',
+  700212: 'No federated identity credential of the application has the assertion\'s audience.',
+  700213: 'No federated identity credential of the application has the assertion\'s subject.',
+  50012: 'The client assertion audience does not match the token endpoint.',
+  50013: 'The assertion is invalid (for example replayed).',
+  50027: 'The JWT is invalid (malformed, no thumbprint, or its issuer\'s signature failed).',
+  50048: 'The client assertion\'s subject does not match its issuer.',
+  700004: 'The client_assertion_type is not supported.',
   700054: 'The response_type is not enabled for the application.',
   700082: 'The refresh token expired due to inactivity.',
   900144: 'A required parameter is missing.',

@@ -237,8 +237,9 @@ describe('Entra emulator: grants through openid-client', () => {
       tokenRequests: 3,
       byGrant: { authorization_code: 1, refresh_token: 1, client_credentials: 1 },
       authorizeRequests: 1,
+      byClientAuth: { client_secret: 3 },
     });
     h.entra.resetCounters();
-    assert.deepEqual(h.entra.counters(), { tokenRequests: 0, byGrant: {}, authorizeRequests: 0 });
+    assert.deepEqual(h.entra.counters(), { tokenRequests: 0, byGrant: {}, authorizeRequests: 0, byClientAuth: {} });
   });
 });

@@ -8,6 +8,13 @@ import { createSigningKey } from './keys.ts';
 import { registerEntraRoutes } from './routes.ts';
 import { AZURE_DEVOPS_APP_ID, parseClientCredentialsScope, parseDelegatedScope, RESOURCES } from './scopes.ts';
 import { DirectoryStore } from './store.ts';
+import { certificateFromUpload, federatedCredential } from './app-credentials.ts';
+import type { CertificateUpload, FederatedCredential, FederatedCredentialInput, RegisteredCertificate } from './app-credentials.ts';
+import { AssertionLedger } from './client-assertion.ts';
+import { ManagedIdentities, registerImdsRoutes } from './imds.ts';
+import type { ManagedIdentity } from './imds.ts';
+
+export type { CertificateUpload, FederatedCredential, FederatedCredentialInput, ManagedIdentity, RegisteredCertificate };
 import { EntraTokenError } from './token-error.ts';
 import { TokenService } from './tokens.ts';
 
@@ -32,6 +39,10 @@ export interface EntraApp {
   secrets: { id: string; value: string; expiresAt: number }[];
   /** signInAudience AzureADMultipleOrgs: users of any tenant may sign in through their own tenant. */
   multiTenant: boolean;
+  /** Certificates & secrets → Certificates (keyCredentials). */
+  certificates: RegisteredCertificate[];
+  /** Certificates & secrets → Federated credentials. */
+  federatedCredentials: FederatedCredential[];
 }
 export interface EntraUser {
   tenantId: string;
@@ -83,8 +94,25 @@ export interface EntraEmulator {
     revokeRefreshTokens(filter?: { userOid?: string; clientId?: string }): void;
     setRefreshReuseFails(on: boolean): void;
   };
-  counters(): { tokenRequests: number; byGrant: Record<string, number>; authorizeRequests: number };
+  counters(): { tokenRequests: number; byGrant: Record<string, number>; authorizeRequests: number; byClientAuth: Record<string, number> };
   resetCounters(): void;
+  /** Certificates & secrets → Certificates: an uploaded certificate (its public key verifies client assertions). */
+  addCertificate(tenantId: string, clientId: string, upload: CertificateUpload): RegisteredCertificate;
+  removeCertificate(tenantId: string, clientId: string, keyId: string): boolean;
+  /** Certificates & secrets → Federated credentials: issuer, subject and audiences, matched exactly. */
+  addFederatedCredential(tenantId: string, clientId: string, input: FederatedCredentialInput): FederatedCredential;
+  /** Managed identities and the machine they are assigned to (the IMDS endpoint under /metadata on this listener). */
+  managedIdentities: {
+    create(tenantId: string, input?: { displayName?: string; clientId?: string }): ManagedIdentity;
+    assign(clientId: string, kind: 'system' | 'user'): void;
+    unassign(clientId: string): void;
+    /** Every IMDS answer waits this long (a slow or hanging metadata service). */
+    setDelay(ms: number): void;
+  };
+  assertionFaults: {
+    /** The next certificate assertion is answered as replayed (AADSTS50013). */
+    replayNext(): void;
+  };
 }
 
 const ADO_PERMISSIONS = new Set(RESOURCES.find((r) => r.key === 'ado')!.permissions.map((p) => p.toLowerCase()));
@@ -99,7 +127,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
   const store = new DirectoryStore(nowMs);
   const tokens = new TokenService([createSigningKey(), createSigningKey()], nowMs);
   let refreshReuseFails = false;
-  const counters: EntraCounters = { tokenRequests: 0, byGrant: {}, authorizeRequests: 0 };
+  const counters: EntraCounters = { tokenRequests: 0, byGrant: {}, authorizeRequests: 0, byClientAuth: {} };
   const ctx: EntraContext = {
     store,
     tokens,
@@ -110,6 +138,13 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
     accessTokenLifetime: () => opts.accessTokenLifetimeSeconds ?? randomInt(3600, 5400),
     refreshReuseFails: () => refreshReuseFails,
     counters,
+    assertions: new AssertionLedger(),
+  };
+  const identities = new ManagedIdentities();
+  const appOf = (tenantId: string, clientId: string): EntraApp => {
+    const app = store.findApp(tenantId, clientId);
+    if (!app) throw new Error(`Unknown application ${clientId} in tenant ${tenantId}.`);
+    return app;
   };
   const tenantExists = (tid: string) => store.tenants.has(tid.toLowerCase());
 
@@ -119,6 +154,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
         // The parser is scoped to these routes; skip it if the parent already parses forms.
         if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody);
         registerEntraRoutes(scope, ctx);
+        registerImdsRoutes(scope, ctx, identities);
       });
     },
     addTenant: (input) => store.addTenant(input),
@@ -160,11 +196,41 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
         refreshReuseFails = on;
       },
     },
-    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests }),
+    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests, byClientAuth: { ...counters.byClientAuth } }),
     resetCounters: () => {
       counters.tokenRequests = 0;
       counters.byGrant = {};
       counters.authorizeRequests = 0;
+      counters.byClientAuth = {};
+    },
+    addCertificate(tenantId, clientId, upload) {
+      const cert = certificateFromUpload(upload);
+      appOf(tenantId, clientId).certificates.push(cert);
+      return cert;
+    },
+    removeCertificate(tenantId, clientId, keyId) {
+      const app = appOf(tenantId, clientId);
+      const before = app.certificates.length;
+      app.certificates = app.certificates.filter((c) => c.keyId !== keyId);
+      return app.certificates.length < before;
+    },
+    addFederatedCredential(tenantId, clientId, input) {
+      const fic = federatedCredential(input);
+      appOf(tenantId, clientId).federatedCredentials.push(fic);
+      return fic;
+    },
+    managedIdentities: {
+      create: (tenantId, input) => identities.create(store.requireTenant(tenantId).id, input),
+      assign: (clientId, kind) => identities.assign(clientId, kind),
+      unassign: (clientId) => identities.unassign(clientId),
+      setDelay: (ms) => {
+        identities.delayMs = ms;
+      },
+    },
+    assertionFaults: {
+      replayNext: () => {
+        ctx.assertions.replayNext = true;
+      },
     },
   };
 }

@@ -125,6 +125,8 @@ export class DirectoryStore {
       servicePrincipalObjectId: guid(),
       secrets: [],
       multiTenant: input.multiTenant ?? false,
+      certificates: [],
+      federatedCredentials: [],
     };
     this.apps.set(clientId, app);
     const clientSecret = this.addClientSecret(tenant.id, clientId);

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EntraContext } from './context.ts';
 import { EntraOAuthError, aadsts } from './errors.ts';
+import { assertionClientId, verifyClientAssertion } from './client-assertion.ts';
 import { errorContext, isFormRequest, noStore, sendOAuthError, singleParams } from './http.ts';
 import { entraTimestamp } from './ids.ts';
 import type { EntraApp, EntraTenant, EntraUser } from './index.ts';
@@ -54,7 +55,7 @@ async function handleToken(req: FastifyRequest<TenantParams>, ctx: EntraContext)
   if (!grantType) throw aadsts.missingParameter('grant_type');
   // Device code, on-behalf-of, password and SAML grants exist in Entra but not in this emulator.
   if (!GRANTS.has(grantType)) throw aadsts.unsupportedGrantType(grantType);
-  const { app, tenant } = authenticateClient(req, body, ref, segment, ctx);
+  const { app, tenant } = await authenticateClient(req, body, ref, segment, ctx);
 
   switch (grantType) {
     case 'authorization_code':
@@ -81,14 +82,15 @@ function decodeBasic(header: string): { id: string; secret: string } | undefined
   }
 }
 
-function authenticateClient(
+async function authenticateClient(
   req: FastifyRequest,
   body: Record<string, string>,
   ref: TenantRef,
   segment: string,
   ctx: EntraContext,
-): { app: EntraApp; tenant: EntraTenant } {
-  let clientId = body.client_id;
+): Promise<{ app: EntraApp; tenant: EntraTenant }> {
+  // A certificate assertion names its client in `iss` when the request leaves client_id out.
+  let clientId = body.client_id ?? (body.client_assertion !== undefined ? assertionClientId(body.client_assertion) : undefined);
   let secret = body.client_secret;
   const auth = req.headers.authorization;
   if (typeof auth === 'string' && /^basic\s/i.test(auth)) {
@@ -113,11 +115,17 @@ function authenticateClient(
     throw aadsts.appNotFound(clientId, dir);
   }
   if (ref.kind === 'alias') throw aadsts.notMultiTenant(app.clientId, app.displayName, ref.alias);
-  if (body.client_assertion !== undefined) throw aadsts.clientAssertionUnsupported();
+  if (body.client_assertion !== undefined) {
+    if (secret !== undefined) throw aadsts.twoClientCredentials();
+    const kind = await verifyClientAssertion(ctx, app, ref.tenant, body.client_assertion_type, body.client_assertion);
+    ctx.counters.byClientAuth[kind] = (ctx.counters.byClientAuth[kind] ?? 0) + 1;
+    return { app, tenant: ref.tenant };
+  }
   if (secret === undefined || secret === '') throw aadsts.missingClientSecret();
   const verdict = ctx.store.checkSecret(app, secret);
   if (verdict === 'expired') throw aadsts.expiredClientSecret(app.clientId);
   if (verdict === 'invalid') throw aadsts.invalidClientSecret(app.clientId);
+  ctx.counters.byClientAuth.client_secret = (ctx.counters.byClientAuth.client_secret ?? 0) + 1;
   return { app, tenant: ref.tenant };
 }
 

@@ -5,7 +5,7 @@
 // `https://sts.windows.net/{tid}/`, `ver` "1.0", `appid`/`appidacr` instead of `azp`, and `aud`
 // is the resource as the client named it (GUID or `https://app.vssps.visualstudio.com`). ID tokens
 // from the v2.0 endpoint are v2.0.
-import { SignJWT, createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, compactVerify, createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { EntraTokenError } from './token-error.ts';
 import { opaque, pairwiseId } from './ids.ts';
 import { publishKeys, type SigningKey } from './keys.ts';
@@ -184,6 +184,25 @@ export class TokenService {
       ver: '2.0',
     };
     return this.sign(payload, false);
+  }
+
+  /**
+   * A managed identity's token for `api://AzureADTokenExchange` (IMDS): presented as the client
+   * assertion of an app that trusts the identity through a federated credential (issuer this
+   * tenant's v2 issuer, subject the identity's principal id).
+   */
+  async exchangeToken(p: { origin: string; tid: string; clientId: string; principalId: string; lifetimeSeconds: number }): Promise<string> {
+    const iat = this.nowSec();
+    return this.sign(
+      { aud: 'api://AzureADTokenExchange', iss: v2Issuer(p.origin, p.tid), iat, nbf: iat, exp: iat + p.lifetimeSeconds, azp: p.clientId, oid: p.principalId, sub: p.principalId, tid: p.tid, uti: opaque(16), ver: '2.0' },
+      false,
+    );
+  }
+
+  /** Verifies a token this emulator signed (any issuer, audience and time are the caller's to check). */
+  async verifyOwnSignature(token: string): Promise<JWTPayload> {
+    const { payload } = await compactVerify(token, this.verifyKeySet, { algorithms: ['RS256'] });
+    return JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
   }
 
   expireAllIssued(): void {

@@ -11,6 +11,7 @@ import { createAzureDevOpsClient, probeAzureDevOpsHost } from './client.ts';
 import { AzureDevOpsError } from './errors.ts';
 import { resolveEndpoints } from './endpoints.ts';
 import { pinnedFetch, vetHost } from './guarded-fetch.ts';
+import { createManagedIdentityClient } from '../entra/managed-identity.ts';
 
 describe('connections to Azure DevOps Server hosts', () => {
   let server: Server;
@@ -113,5 +114,27 @@ describe('connections to Azure DevOps Server hosts', () => {
     const stale = pinnedFetch('tfs.pinned.test', ['169.254.169.254'], true);
     await assert.rejects(stale.fetch(`http://tfs.pinned.test:${port}/x`, {}), (err: Error) => /link-local/.test(String((err.cause as Error)?.message)));
     await stale.close();
+  });
+
+  it('the managed-identity client reaching its configured metadata service opens nothing for admin-configured hosts: 169.254.169.254 stays refused there', async () => {
+    // The IMDS client of this process, pointed (as KEYWAY_IMDS_URL does in tests) at a local stand-in.
+    const imds = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: 'mi-token', expires_in: '3600' }));
+    });
+    await new Promise<void>((r) => imds.listen(0, '127.0.0.1', () => r()));
+    const mi = createManagedIdentityClient({ baseUrl: `http://127.0.0.1:${(imds.address() as AddressInfo).port}` });
+    try {
+      assert.equal((await mi.token('499b84ac-1321-427f-aa17-267ca6975798')).accessToken, 'mi-token');
+      // An admin naming the metadata address as a Server host, or a name resolving to it, is refused as before.
+      await assert.rejects(client('169.254.169.254', true).listProjects({ top: 1 }), (err: unknown) => err instanceof AzureDevOpsError && /link-local|metadata/.test(err.describe()));
+      await assert.rejects(vetHost('169.254.169.254', true), /link-local|metadata/);
+      await assert.rejects(vetHost('imds.rebind.test', true, async () => [{ address: '169.254.169.254' }]), /resolves to 169\.254\.169\.254/);
+      // The client itself only ever takes an origin: a path or query cannot be smuggled into its base URL.
+      assert.throws(() => createManagedIdentityClient({ baseUrl: 'http://127.0.0.1/metadata/instance?api-version=2021-02-01' }), /scheme, host and port only/);
+    } finally {
+      await mi.close();
+      await new Promise<void>((r) => imds.close(() => r()));
+    }
   });
 });

@@ -79,6 +79,7 @@ export async function runRunner(options: { server?: string; exchangeToken?: stri
       sharedSettings: sharedSettingsOf(config),
       replica: options.replica === true,
       environmentOptions: environmentOptionsFromConfig(config.environments),
+      clientCredentials: { imdsUrl: config.imdsUrl },
       onRevoked: () => process.kill(process.pid, 'SIGTERM'),
     });
   } catch (err) {

@@ -66,6 +66,7 @@ export async function runStart(options: StartOptions): Promise<void> {
       allowInsecureHosts: config.allowInsecureHosts,
       endpoints: endpointsFromConfig(config),
       environmentOptions: environmentOptionsFromConfig(config.environments),
+      clientCredentials: { imdsUrl: config.imdsUrl },
       onRevoked: () => logger.error('the built-in runner "local" was revoked: restart keyway start to register a new one'),
     });
   const notices: string[] = [];

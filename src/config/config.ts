@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { DEFAULT_IMDS_URL, parseImdsUrl } from '../entra/managed-identity.ts';
 
 /**
  * Keyway's configuration: environment variables, optionally backed by a JSON file named in
@@ -53,6 +54,11 @@ export interface KeywayConfig {
   organizationCreation: 'operators' | 'users';
   /** Containment of environments (issue 15): limits, timeouts and workspace isolation. */
   environments: EnvironmentConfig;
+  /**
+   * Runner: the Azure Instance Metadata Service for managed identity (default http://169.254.169.254;
+   * scheme, host and port only). The one place the metadata address is reached (docs/client-credentials.md).
+   */
+  imdsUrl: string;
 }
 
 export interface EnvironmentConfig {
@@ -127,6 +133,7 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_ENVIRONMENT_IDLE_HOURS',
   'KEYWAY_WORKSPACES_DIR',
   'KEYWAY_WORKSPACE_UIDS',
+  'KEYWAY_IMDS_URL',
 ] as const;
 
 type Source = Record<string, string | undefined>;
@@ -176,6 +183,7 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
       workspacesDir: optionalDirectory(get('KEYWAY_WORKSPACES_DIR')),
       workspaceUids: uidRange('KEYWAY_WORKSPACE_UIDS', get('KEYWAY_WORKSPACE_UIDS')),
     },
+    imdsUrl: imdsUrl(get('KEYWAY_IMDS_URL') ?? DEFAULT_IMDS_URL),
   };
   if (config.ssoEntraClientId && !config.ssoEntraClientSecret) {
     throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_SECRET', 'is required with KEYWAY_SSO_ENTRA_CLIENT_ID: the Value of a client secret of that app registration');
@@ -190,6 +198,14 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     throw new ConfigError('KEYWAY_ENCRYPTION_KEYS', 'set either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE, not both');
   }
   return { ...config, ...stripUndefined(overrides) };
+}
+
+function imdsUrl(value: string): string {
+  try {
+    return parseImdsUrl(value);
+  } catch (err) {
+    throw new ConfigError('KEYWAY_IMDS_URL', `${(err as Error).message} (the Azure Instance Metadata Service for managed identity)`);
+  }
 }
 
 function withConfigFile(env: Source): Source {

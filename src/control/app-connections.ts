@@ -2,9 +2,15 @@
 // Shared by both planes; nothing here is ever a plaintext secret (secrets travel sealed, HPKE, to
 // the runner's key, with the associated data below binding each to its record and purpose).
 import type { PatScope } from '../azure-devops/pat.ts';
+import type { ClientCredentialState } from './client-credentials.ts';
 
-export type AppConnectionMethod = 'oauth' | 'access-token' | 'client-secret';
-export const APP_CONNECTION_METHODS: readonly AppConnectionMethod[] = ['oauth', 'access-token', 'client-secret'];
+/**
+ * certificate, workload-identity and managed-identity (issue 19) sign in as a service principal
+ * like client-secret, with no secret: a certificate born on the runner, a federated token of the
+ * runner's platform, or the Azure machine's managed identity (docs/client-credentials.md).
+ */
+export type AppConnectionMethod = 'oauth' | 'access-token' | 'client-secret' | 'certificate' | 'workload-identity' | 'managed-identity';
+export const APP_CONNECTION_METHODS: readonly AppConnectionMethod[] = ['oauth', 'access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity'];
 
 /** Associated data of sealed values: a value sealed for one record or purpose does not open for another. */
 export const appConnectionAad = {
@@ -112,6 +118,8 @@ export interface ConnectionValidation {
   missingScopes?: string[];
   /** Scopes a sync may need that cannot be checked without side effects. */
   uncheckedScopes?: string[];
+  /** certificate, workload-identity, managed-identity: what to register in Entra ID / Azure DevOps (public values). */
+  credentialState?: ClientCredentialState;
 }
 
 /**

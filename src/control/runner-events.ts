@@ -20,6 +20,10 @@ export const RUNNER_EVENT_ACTIONS = [
   'credential.rejected',
   /** Credentials were deleted on the runner (an integration's method, an integration, one user's). */
   'credentials.purged',
+  /** The runner made the next certificate of an app ahead of the active one's expiry: an admin must upload it. */
+  'client_certificate.next_prepared',
+  /** Entra accepted the next certificate: it signs from now on, the old key was deleted. */
+  'client_certificate.promoted',
 ] as const;
 
 export type RunnerEventAction = (typeof RUNNER_EVENT_ACTIONS)[number];
@@ -46,5 +50,7 @@ export interface RevocationPurgeReport {
   credentials: number;
   pendingSignIns: number;
   syncValues: number;
+  /** Certificates (with their private keys) the runner made for its own Entra client authentication. */
+  clientCertificates?: number;
   purgedAt: string;
 }

@@ -216,6 +216,10 @@ export interface ManagementDB {
     updated_at: string;
     /** A change whose test failed, kept beside the working configuration (JSON), or null (optional: older rows and inserts leave it out). */
     draft?: string | null;
+    /** JSON IntegrationCredential (src/control/client-credentials.ts); null: a client secret. */
+    oauth_credential?: string | null;
+    /** JSON ClientCredentialState: the runner's last description of a credential without secret (public values). */
+    credential_state?: string | null;
   };
   projects: { id: string; organization_id: string; name: string; slug: string; created_by: string | null; created_at: string };
   project_members: { project_id: string; user_id: string; role: ProjectRole; created_at: string };
@@ -237,6 +241,8 @@ export interface ManagementDB {
     updated_at: string;
     /** JSON [{organization, project, groupPattern}] members may target through this connection; null: none. */
     member_targets: string | null;
+    /** JSON ClientCredentialState of certificate / workload-identity / managed-identity connections (public values). */
+    credential_state?: string | null;
   };
   variable_syncs: {
     id: string;

@@ -85,6 +85,24 @@ export interface RunnerDB {
     /** The Unix user the environment's git runs as (isolated workspaces); null: the runner's own. */
     uid: number | null;
   };
+  /** Certificates the runner made for its own Entra client authentication (issue 19). */
+  client_certificates: {
+    id: string;
+    /** 'integration' | 'app-connection'. */
+    owner_type: string;
+    owner_id: string;
+    /** 'active' (signs) | 'next' (made ahead of expiry, awaiting upload). */
+    status: string;
+    certificate: string;
+    /** At-rest ciphertext of the PKCS#8 private key. */
+    private_key: string;
+    thumbprint_sha1: string;
+    thumbprint_sha256: string;
+    not_before: string;
+    not_after: string;
+    created_at: string;
+    accepted_at: string | null;
+  };
 }
 
 /**
@@ -96,4 +114,5 @@ export const ENCRYPTED_COLUMNS = [
   { table: 'oauth_pending', idColumn: 'state_hash', column: 'verifier' },
   { table: 'sync_variables', idColumn: 'id', column: 'value' },
   { table: 'runner_secrets', idColumn: 'id', column: 'value' },
+  { table: 'client_certificates', idColumn: 'id', column: 'private_key' },
 ] as const;

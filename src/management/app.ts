@@ -23,6 +23,7 @@ import { registerRunnerRoutes } from './runners/routes.ts';
 import { createRunnerEventRecorder } from './runners/events.ts';
 import { createScmIntegrationService } from './scm-integrations/service.ts';
 import type { ScmIntegrationService } from './scm-integrations/service.ts';
+import { countSecretlessConnections } from './app-connections/service.ts';
 import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
 import { createOAuthService } from './oauth/service.ts';
 import { registerOAuthRoutes } from './oauth/routes.ts';
@@ -212,6 +213,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerSsoRoutes(app, { sso, audit, secureCookies, publicUrl: () => publicUrl, checkCsrf: (principal, presented) => identity.checkCsrf(principal, presented) });
   registerAuditRoutes(app, { audit });
   registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
+    countKeptCredentials: async (id) => (await integrations.countSecretless(id)) + (await countSecretlessConnections(options.database.db, id)),
     runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
     onRunnerRevoked: (id) => integrations.removeForRunner(id),
     events: createRunnerEventRecorder({ db: options.database.db, audit }),

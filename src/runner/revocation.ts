@@ -36,7 +36,8 @@ export async function purgeAfterRevocation(options: {
     const credentials = Number((await trx.deleteFrom('credentials').executeTakeFirst()).numDeletedRows);
     const pendingSignIns = Number((await trx.deleteFrom('oauth_pending').executeTakeFirst()).numDeletedRows);
     const syncValues = Number((await trx.deleteFrom('sync_variables').executeTakeFirst()).numDeletedRows);
-    const marker: Marker = { credentials, pendingSignIns, syncValues, purgedAt: at, reported: false };
+    const clientCertificates = Number((await trx.deleteFrom('client_certificates').executeTakeFirst()).numDeletedRows);
+    const marker: Marker = { credentials, pendingSignIns, syncValues, clientCertificates, purgedAt: at, reported: false };
     await trx.updateTable('runner_state').set({ value: JSON.stringify(marker), updated_at: at }).where('key', '=', MARKER).execute();
     return { purged: true, marker };
   });

@@ -36,6 +36,9 @@ import { createSealedComparisonHandler } from './apply/compare.ts';
 import { settingsDifferences } from '../control/runner-settings.ts';
 import type { SharedSettings } from '../control/runner-settings.ts';
 import { createSyncStore } from './syncs/store.ts';
+import { createRunnerClientCredentials } from './client-credentials/index.ts';
+import type { RunnerClientCredentialOptions } from './client-credentials/index.ts';
+import { createClientCredentialHandlers } from './handlers/client-credentials.ts';
 
 export interface RunnerRuntimeOptions {
   dataDir: string;
@@ -66,6 +69,8 @@ export interface RunnerRuntimeOptions {
   replica?: boolean;
   /** Sees each control request this process takes (tests: which replica handled what). */
   observeRequests?: (request: ControlRequest) => void;
+  /** Credentials without a secret: the federated token file (AZURE_FEDERATED_TOKEN_FILE) and KEYWAY_IMDS_URL. */
+  clientCredentials?: RunnerClientCredentialOptions;
 }
 
 export interface RunnerRuntime {
@@ -159,7 +164,8 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   const events = createEventOutbox({ db: options.store.database.db, send: (batch) => client.sendEvents(batch), logger: options.logger });
   events.start();
   const integrations = createIntegrationSource((id) => client.integration(id));
-  const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts });
+  const clientCredentials = createRunnerClientCredentials({ db: options.store.database.db, crypto, events, ...options.clientCredentials });
+  const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts, credentials: clientCredentials });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
   const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), events, ...options.tokenOptions });
   const environments = await startEnvironments({
@@ -182,12 +188,14 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       privateKey: keyPair.privateKey,
       allowInsecure: options.allowInsecureHosts,
       probeHost: createHostProbe({ endpoints: options.endpoints }),
+      credentials: clientCredentials,
     }),
-    'purge-credentials': createPurgeCredentialsHandler({ credentials, events }),
+    'purge-credentials': createPurgeCredentialsHandler({ credentials, certificates: clientCredentials.certificates, events }),
+    ...createClientCredentialHandlers({ credentials: clientCredentials }),
     'resolve-issuer': createResolveIssuerHandler({ allowInsecure: options.allowInsecureHosts }),
     [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger, events }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
-    ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger }),
+    ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger, clientCredentials }),
     ...createSealedComparisonHandler({ privateKey: keyPair.privateKey, credentials, syncs: createSyncStore(options.store.database.db, crypto) }),
   };
   const agent = createRunnerAgent({
@@ -218,6 +226,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
       await agent.stop();
       await environments.stop();
       await events.stop();
+      await clientCredentials.close();
     },
   };
 }

@@ -112,12 +112,12 @@ async function demoInfo(keyway: RunningCli): Promise<DemoInfo> {
   return { memberEmail, memberPassword, entraUpn, entraPassword, pat, tenantId, organization, repositoryUrl, pullRequestUrl };
 }
 
-export async function startE2E(options: { demo?: boolean } = {}): Promise<E2E> {
+export async function startE2E(options: { demo?: boolean; env?: Record<string, string> } = {}): Promise<E2E> {
   if (!existsSync(CHROMIUM)) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set KEYWAY_E2E_CHROMIUM`);
   ensureWebBuilt();
   mkdirSync(SCREENSHOTS, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyway-e2e-'));
-  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir, ...(options.demo ? ['--demo'] : [])], { KEYWAY_LOG_LEVEL: 'warn' });
+  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir, ...(options.demo ? ['--demo'] : [])], { KEYWAY_LOG_LEVEL: 'warn', ...options.env });
   let browser: Browser | undefined;
   try {
     const [, url] = (await keyway.waitFor(/Keyway is running at (http\S+)/)) as RegExpMatchArray & [string, string];

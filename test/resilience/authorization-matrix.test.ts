@@ -127,6 +127,10 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/runners/{runnerId}/sealed-comparisons': { class: 'admin', body: () => ({ items: [] }) },
   'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/draft/apply': { class: 'admin' },
   'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}/draft': { class: 'admin' },
+  // Issue 19: an app credential without secret (the fixture's integration uses a client secret).
+  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential': { class: 'user', allowedRead: { status: 409, why: "the fixture's integration uses a client secret: nothing to show" } },
+  'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential/next-certificate': { class: 'admin' },
+  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential/certificate': { class: 'user', allowedRead: { status: 404, why: "the fixture's integration has no certificate" } },
   'GET /api/v1/scm/authentication': { class: 'user', query: rid },
   'GET /api/v1/oauth/authorize/{integrationId}': { class: 'user', sessionOnly: true },
   'GET /api/v1/oauth/callback/{integrationId}': { class: 'public', query: () => 'code=forged&state=forged' },
@@ -159,6 +163,9 @@ const ROUTES: Record<string, RouteSpec> = {
   'PATCH /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true, body: () => ({ memberTargets: [{ project: 'Web' }] }) },
   'DELETE /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true },
   'POST /api/v1/projects/{projectId}/app-connections/{id}/test': { class: 'project', owner: 'project' },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential': { class: 'project', owner: 'project', allowedRead: { status: 409, why: "the fixture's connection is an access token: nothing to show" } },
+  'POST /api/v1/projects/{projectId}/app-connections/{id}/client-credential/next-certificate': { class: 'project', owner: 'project', owners: true },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential/certificate': { class: 'project', owner: 'project', allowedRead: { status: 404, why: "the fixture's connection has no certificate" } },
   'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': { class: 'project', owner: 'project', owners: true, sessionOnly: true, allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" } },
   'GET /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project' },
   // Issue 15: creating or retargeting a sync is an owner's action (the fixture's connection allows members no targets).

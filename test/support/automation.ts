@@ -6,6 +6,7 @@ import type { SeededWorld } from '../../emulator/test-support.ts';
 import { Browser } from './management.ts';
 import { startTestPlane, startTestRunner } from './plane.ts';
 import type { TestPlane, TestRunner } from './plane.ts';
+import type { RunnerRuntimeOptions } from '../../src/runner/runtime.ts';
 
 /**
  * An emulator with an organization, a management plane on real HTTP with a runner, and two projects:
@@ -23,13 +24,16 @@ export interface AutomationWorld {
   close(): Promise<void>;
 }
 
-export async function startAutomationWorld(kind: DatabaseKind, extra: Parameters<typeof startTestPlane>[1] = {}): Promise<AutomationWorld> {
+export async function startAutomationWorld(kind: DatabaseKind, extra: Parameters<typeof startTestPlane>[1] = {}, runnerExtra: Partial<RunnerRuntimeOptions> | ((seeded: SeededWorld) => Partial<RunnerRuntimeOptions>) = {}): Promise<AutomationWorld> {
   const seeded = await startSeeded();
   const plane = await startTestPlane(kind, { entraAuthorityUrl: seeded.emu.urls.login, ...extra });
   const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'automation' } });
   assert.equal(created.statusCode, 201, created.body);
   const runnerId = created.json().runner.id as string;
-  const runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: seeded.emu.urls.services, vssps: seeded.emu.urls.vssps } });
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+    endpoints: { services: seeded.emu.urls.services, vssps: seeded.emu.urls.vssps },
+    extra: typeof runnerExtra === 'function' ? runnerExtra(seeded) : runnerExtra,
+  });
 
   const project = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Payments' } });
   assert.equal(project.statusCode, 201, project.body);

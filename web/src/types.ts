@@ -1,6 +1,7 @@
 // Shapes of the /api/v1 answers the UI reads (see GET /api/openapi.json). Where the server already
 // defines the shape it sends as is, it is imported (types only: nothing of the server reaches the bundle).
 import type { AppConnectionMethod, ConnectionValidation as RunnerValidation } from '../../src/control/app-connections.ts';
+import type { ClientCredentialState as RunnerCredentialState, ClientCredentialType } from '../../src/control/client-credentials.ts';
 import type { RepositoryContext, RepositoryRef } from '../../src/azure-devops/url.ts';
 
 export type Role = 'admin' | 'member';
@@ -114,13 +115,15 @@ export interface IntegrationTest {
   /** The runner key changed after this test. */
   stale?: boolean;
   staleReason?: string;
+  /** About the app's next certificate: accepted by Entra ID (now in use), or still to be uploaded. */
+  credentialNote?: string;
 }
 
 /** A change whose test failed: the stored configuration keeps serving beside it. */
 export interface IntegrationDraft {
   host: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean } | null;
+  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; credential?: ClientCredentialType; managedIdentityClientId?: string; credentialState?: ClientCredentialState } | null;
   pat: { enabled: boolean };
   test: IntegrationTest;
   wouldPurge: string[];
@@ -135,7 +138,17 @@ export interface Integration {
   /** '' when none (always for dev.azure.com). */
   virtualDirectory: string;
   kind?: 'services' | 'server';
-  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; callbackUrl: string } | null;
+  oauth: {
+    clientId: string;
+    issuerUrl: string;
+    clientSecretSet: boolean;
+    callbackUrl: string;
+    /** How the runner authenticates as the app: only client-secret has a secret. */
+    credential: ClientCredentialType;
+    managedIdentityClientId?: string;
+    /** Without a secret: what to register in Entra ID, as the runner last said. */
+    credentialState?: ClientCredentialState;
+  } | null;
   pat: { enabled: boolean };
   lastTest: IntegrationTest | null;
   draft?: IntegrationDraft | null;
@@ -335,6 +348,8 @@ export interface AppConnection {
   lastTest: ConnectionValidation | null;
   /** Where project members may point syncs through it; null: owners only. */
   memberTargets?: MemberTarget[] | null;
+  /** certificate, workload-identity, managed-identity: what to register, as the runner last said. */
+  credentialState?: ClientCredentialState;
   createdAt: string;
   updatedAt: string;
 }
@@ -516,3 +531,10 @@ export interface InstanceUser {
   disabled: boolean;
   createdAt: string;
 }
+
+// ---- Credentials without a client secret (certificates born on the runner, federation, managed identity) ----
+
+export type { ClientCredentialType };
+
+/** The runner's description of a credential without secret; `stale` when it could not be asked now. */
+export type ClientCredentialState = RunnerCredentialState & { stale?: boolean; staleReason?: string };

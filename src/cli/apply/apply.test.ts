@@ -243,6 +243,42 @@ projects:
     assert.match(noToken.stderr, /KEYWAY_API_TOKEN/);
   });
 
+  it('credentials without secret: a certificate connection is created from the file with nothing to fill in, applied again it changes nothing, export keeps it secretless', async () => {
+    const secretless = join(dir, 'secretless.yaml');
+    const app = w.seeded.emu.entra.addApp(w.seeded.emu.defaultTenant.id, { displayName: 'from the file' });
+    writeFileSync(
+      secretless,
+      `apiVersion: keyway/v1
+projects:
+  - name: Secretless
+    appConnections:
+      - name: sp certificate
+        runner: automation
+        method: certificate
+        organization: ${w.seeded.org}
+        tenantId: ${w.seeded.emu.defaultTenant.id}
+        clientId: ${app.app.clientId}
+`,
+    );
+    const first = await keyway(['apply', '-f', secretless, '--yes']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /\+ create app connection "sp certificate" of project "Secretless"\n\s+certificate on runner "automation"/);
+    const connection = await w.plane.database.db.selectFrom('app_connections').selectAll().where('name', '=', 'sp certificate').executeTakeFirstOrThrow();
+    assert.equal(connection.method, 'certificate');
+    assert.equal(connection.status, 'pending', 'it waits for its certificate to be uploaded');
+    const again = await keyway(['apply', '-f', secretless, '--yes']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /No changes/);
+    const exported = parseKeywayFile((await keyway(['export'])).stdout, 'export');
+    const spec = exported.projects?.find((p) => p.name === 'Secretless')?.appConnections?.[0];
+    assert.deepEqual([spec?.method, spec?.clientId, spec?.clientSecret], ['certificate', app.app.clientId, undefined]);
+
+    writeFileSync(join(dir, 'mixed.yaml'), readFileSync(secretless, 'utf8').replace('clientId:', 'clientSecret: { env: ENTRA_SECRET }\n        clientId:'));
+    const mixed = await keyway(['apply', '-f', join(dir, 'mixed.yaml')]);
+    assert.equal(mixed.status, 2);
+    assert.match(mixed.stderr, /a certificate connection has no secret; remove accessToken and clientSecret/);
+  });
+
   it('no secret appears in any plan, output or log', () => {
     const text = [...outputs.filter((o) => !Object.values(secrets).includes(o)).join('\n'), w.plane.logs.text, w.runner.logs.text].join('\n');
     for (const [name, value] of Object.entries(secrets)) assert.ok(!text.includes(value), `${name} leaked`);

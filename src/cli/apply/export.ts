@@ -29,7 +29,18 @@ export async function exportKeywayFile(api: ApiClient): Promise<{ file: KeywayFi
       integrations: integrations.map((i) => ({
         host: i.host,
         ...(i.virtualDirectory ? { virtualDirectory: i.virtualDirectory } : {}),
-        ...(i.oauth ? { oauth: { clientId: i.oauth.clientId, issuerUrl: i.oauth.issuerUrl, clientSecret: ref(runner.name, i.host, i.virtualDirectory, 'client_secret') } } : {}),
+        ...(i.oauth
+          ? {
+              oauth: {
+                clientId: i.oauth.clientId,
+                issuerUrl: i.oauth.issuerUrl,
+                // A credential without secret has nothing to fill in; a client secret comes from the environment.
+                ...(i.oauth.credential && i.oauth.credential !== 'client-secret'
+                  ? { credential: i.oauth.credential, ...(i.oauth.managedIdentityClientId ? { managedIdentityClientId: i.oauth.managedIdentityClientId } : {}) }
+                  : { clientSecret: ref(runner.name, i.host, i.virtualDirectory, 'client_secret') }),
+              },
+            }
+          : {}),
         pat: i.pat.enabled,
       })),
     });
@@ -47,7 +58,7 @@ export async function exportKeywayFile(api: ApiClient): Promise<{ file: KeywayFi
         method: c.method,
         ...(c.organization ? { organization: c.organization } : {}),
         ...(c.tenantId ? { tenantId: c.tenantId } : {}),
-        ...(c.method === 'client-secret' && c.clientId ? { clientId: c.clientId } : {}),
+        ...(c.method !== 'access-token' && c.method !== 'oauth' && c.clientId ? { clientId: c.clientId } : {}),
         ...(c.method === 'access-token' ? { accessToken: ref(project.name, c.name, 'access_token') } : {}),
         ...(c.method === 'client-secret' ? { clientSecret: ref(project.name, c.name, 'client_secret') } : {}),
       })),

@@ -107,13 +107,29 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     }
   }
 
+  /** The OAuth settings as the API takes them: a client secret sealed for the integration, or a credential without one. */
+  async function oauthInput(runner: RunnerState, wanted: NonNullable<IntegrationSpec['oauth']>, id: string, where: string) {
+    const credential = wanted.credential ?? 'client-secret';
+    if (credential !== 'client-secret') {
+      if (wanted.clientSecret) throw new ApplyFileError(`${where}.oauth.clientSecret: a ${credential} credential has no secret; remove clientSecret`);
+      if (wanted.managedIdentityClientId && credential !== 'managed-identity') throw new ApplyFileError(`${where}.oauth.managedIdentityClientId: belongs to the managed-identity credential only`);
+      return { clientId: wanted.clientId, issuerUrl: wanted.issuerUrl, credential, ...(wanted.managedIdentityClientId ? { managedIdentityClientId: wanted.managedIdentityClientId } : {}) };
+    }
+    if (!wanted.clientSecret) throw new ApplyFileError(`${where}.oauth.clientSecret: a client-secret credential needs clientSecret (env or file), or choose a credential without secret (oauth.credential)`);
+    return { clientId: wanted.clientId, issuerUrl: wanted.issuerUrl, credential, sealedClientSecret: await sealedFor(runner, `${where}.oauth.clientSecret`, wanted.clientSecret, sealingContext.integrationClientSecret(id)) };
+  }
+
+  function describeOAuth(oauth: NonNullable<IntegrationSpec['oauth']>): string {
+    return `client ${oauth.clientId}, ${oauth.credential && oauth.credential !== 'client-secret' ? `${oauth.credential} (no secret)` : `secret from ${oauth.clientSecret ? describeRef(oauth.clientSecret) : 'nowhere'}`}`;
+  }
+
   async function integrationCreate(runner: RunnerState, wanted: IntegrationSpec, where: string): Promise<PlannedChange> {
     const id = newId('int');
-    const oauth = wanted.oauth ? { clientId: wanted.oauth.clientId, issuerUrl: wanted.oauth.issuerUrl, sealedClientSecret: await sealedFor(runner, `${where}.oauth.clientSecret`, wanted.oauth.clientSecret, sealingContext.integrationClientSecret(id)) } : null;
+    const oauth = wanted.oauth ? await oauthInput(runner, wanted.oauth, id, where) : null;
     return {
       action: 'create',
       target: `integration ${wanted.host}${wanted.virtualDirectory ?? ''} on runner "${runner.name}"`,
-      details: [`oauth: ${wanted.oauth ? `client ${wanted.oauth.clientId}, secret from ${describeRef(wanted.oauth.clientSecret)}` : 'off'}`, `pat: ${wanted.pat ? 'on' : 'off'}`],
+      details: [`oauth: ${wanted.oauth ? describeOAuth(wanted.oauth) : 'off'}`, `pat: ${wanted.pat ? 'on' : 'off'}`],
       apply: async () => {
         const saved = await api.post<{ test: TestResult }>(`/api/v1/runners/${encodeURIComponent(runner.id)}/scm-integrations`, {
           id,
@@ -139,17 +155,22 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       details.push("oauth: on → off (users' OAuth authorizations for it are deleted)");
       patch.oauth = null;
     } else if (wanted.oauth) {
-      const sealed = await sealedFor(runner, `${where}.oauth.clientSecret`, wanted.oauth.clientSecret, sealingContext.integrationClientSecret(found.id));
+      const input = await oauthInput(runner, wanted.oauth, found.id, where);
       const oauthDetails: string[] = [];
-      if (!found.oauth) oauthDetails.push(`oauth: off → on (client ${wanted.oauth.clientId})`);
+      if (!found.oauth) oauthDetails.push(`oauth: off → on (${describeOAuth(wanted.oauth)})`);
       else {
         if (found.oauth.clientId.toLowerCase() !== wanted.oauth.clientId.trim().toLowerCase()) oauthDetails.push(`oauth.clientId: ${found.oauth.clientId} → ${wanted.oauth.clientId}`);
         if (normalizedIssuer(found.oauth.issuerUrl) !== normalizedIssuer(wanted.oauth.issuerUrl)) oauthDetails.push(`oauth.issuerUrl: ${found.oauth.issuerUrl} → ${wanted.oauth.issuerUrl}`);
-        if (!found.oauth.clientSecretSet || !(await same(runner, 'integration-client-secret', found.id, sealed))) oauthDetails.push(`oauth.clientSecret: changed (from ${describeRef(wanted.oauth.clientSecret)})`);
+        const foundCredential = found.oauth.credential ?? 'client-secret';
+        if (foundCredential !== input.credential) oauthDetails.push(`oauth.credential: ${foundCredential} → ${input.credential}`);
+        if ((found.oauth.managedIdentityClientId ?? '') !== (wanted.oauth.managedIdentityClientId ?? '').trim().toLowerCase()) oauthDetails.push(`oauth.managedIdentityClientId: ${show(found.oauth.managedIdentityClientId ?? null)} → ${show(wanted.oauth.managedIdentityClientId ?? null)}`);
+        if ('sealedClientSecret' in input && input.sealedClientSecret && (!found.oauth.clientSecretSet || !(await same(runner, 'integration-client-secret', found.id, input.sealedClientSecret)))) {
+          oauthDetails.push(`oauth.clientSecret: changed (from ${wanted.oauth.clientSecret ? describeRef(wanted.oauth.clientSecret) : 'nowhere'})`);
+        }
       }
       if (oauthDetails.length) {
         details.push(...oauthDetails);
-        patch.oauth = { clientId: wanted.oauth.clientId, issuerUrl: wanted.oauth.issuerUrl, sealedClientSecret: sealed };
+        patch.oauth = input;
       }
     }
     if (!details.length) return undefined;
@@ -262,6 +283,10 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   async function connectionCredential(id: string, wanted: AppConnectionSpec, runner: RunnerState, where: string): Promise<{ field?: 'sealedAccessToken' | 'sealedClientSecret'; sealed?: string; from?: string }> {
     if (wanted.method === 'oauth') {
       if (wanted.accessToken || wanted.clientSecret) throw new ApplyFileError(`${where}: an oauth connection takes no accessToken or clientSecret (a project owner connects it in the browser)`);
+      return {};
+    }
+    if (wanted.method === 'certificate' || wanted.method === 'workload-identity' || wanted.method === 'managed-identity') {
+      if (wanted.accessToken || wanted.clientSecret) throw new ApplyFileError(`${where}: a ${wanted.method} connection has no secret; remove accessToken and clientSecret`);
       return {};
     }
     const field = wanted.method === 'access-token' ? 'accessToken' : 'clientSecret';
@@ -419,12 +444,14 @@ interface TestResult {
   scmIdError?: string;
   runnerError?: string;
   redirectUriError?: string;
+  credentialNote?: string;
 }
 
 function testNotes(test: TestResult): string[] {
-  if (test.valid) return ['Save & Test: valid'];
+  const note = test.credentialNote ? [test.credentialNote] : [];
+  if (test.valid) return ['Save & Test: valid', ...note];
   const problems = [test.hostError, test.oauthError, test.redirectUriError, test.patError, test.scmIdError, test.runnerError].filter(Boolean);
-  return [`Save & Test failed (saved anyway): ${problems.length ? problems.join('; ') : 'no reason given; run the test again under Runners'}`];
+  return [`Save & Test failed (saved anyway): ${problems.length ? problems.join('; ') : 'no reason given; run the test again under Runners'}`, ...note];
 }
 
 /** The plan as people read it. */

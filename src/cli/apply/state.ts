@@ -1,4 +1,6 @@
 import type { ApiClient } from '../api-client.ts';
+import type { AppConnectionMethod } from '../../control/app-connections.ts';
+import type { ClientCredentialType } from '../../control/client-credentials.ts';
 
 // What `keyway apply` and `keyway export` read of a Keyway organization, in the API's shapes.
 
@@ -13,7 +15,7 @@ export interface IntegrationState {
   id: string;
   host: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean } | null;
+  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; credential?: ClientCredentialType; managedIdentityClientId?: string } | null;
   pat: { enabled: boolean };
 }
 
@@ -33,7 +35,7 @@ export interface ConnectionState {
   id: string;
   name: string;
   runnerId: string;
-  method: 'oauth' | 'access-token' | 'client-secret';
+  method: AppConnectionMethod;
   organization: string | null;
   tenantId: string | null;
   clientId: string | null;

@@ -12,6 +12,7 @@ import type { AppConnectionConsent } from './oauth-consent.ts';
 import { CALLBACK_HEADERS, callbackPage } from '../oauth/callback-page.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import { parseMemberTargets } from '../syncs/targets.ts';
+import { CertificateQuery, ClientCredentialStateSchema, sendCertificate } from '../client-credentials/http.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 501, 502, 503, 504);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
@@ -135,6 +136,42 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
       const result = await connections.test(user, request.params.projectId, request.params.id);
       await audit.record({ actor: user, action: 'app_connection.test', target: { type: 'app_connection', id: request.params.id }, outcome: result.valid ? 'success' : 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, code: result.code ?? null } });
       return result;
+    },
+  );
+
+  app.get(
+    `${base}/:id/client-credential`,
+    {
+      schema: {
+        tags,
+        summary: 'A connection without secret: the runner\'s certificate to upload (with thumbprint), the federated credential\'s issuer, subject and audience, or the managed identity the machine answers for (asks the runner; project members)',
+        params: ItemParams,
+        response: { 200: ClientCredentialStateSchema, ...Errors },
+      },
+    },
+    async (request) => connections.clientCredential(asUser(request), request.params.projectId, request.params.id),
+  );
+
+  app.post(
+    `${base}/:id/client-credential/next-certificate`,
+    { schema: { tags, summary: 'Have the runner make the next certificate now (project owners): upload it; it is used once Entra ID accepts it', params: ItemParams, response: { 200: ClientCredentialStateSchema, ...Errors } } },
+    async (request) => {
+      const user = asUser(request);
+      const state = await connections.prepareNextCertificate(user, request.params.projectId, request.params.id);
+      const next = state.certificates?.find((c) => c.status === 'next');
+      await audit.record({ actor: user, action: 'app_connection.certificate_prepare', target: { type: 'app_connection', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, thumbprint: next?.thumbprintSha1 ?? null } });
+      return state;
+    },
+  );
+
+  app.get(
+    `${base}/:id/client-credential/certificate`,
+    {
+      schema: { tags, summary: "Download the connection's certificate (public) to upload to the app registration (project members)", params: ItemParams, querystring: CertificateQuery, response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors } },
+    },
+    async (request, reply) => {
+      const certificate = await connections.certificate(asUser(request), request.params.projectId, request.params.id, request.query.status ?? 'active');
+      return sendCertificate(reply, certificate, request.params.id, request.query.format ?? 'cer');
     },
   );
 

@@ -1,9 +1,16 @@
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { sealedFieldDescription } from '../../http/sealed-field.ts';
+import { ClientCredentialStateSchema } from '../client-credentials/http.ts';
 
 const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
-const Method = Type.Union([Type.Literal('oauth'), Type.Literal('access-token'), Type.Literal('client-secret')]);
+const Method = Type.Union(
+  [Type.Literal('oauth'), Type.Literal('access-token'), Type.Literal('client-secret'), Type.Literal('certificate'), Type.Literal('workload-identity'), Type.Literal('managed-identity')],
+  {
+    description:
+      'client-secret, certificate, workload-identity and managed-identity sign in as a service principal; only client-secret needs a secret. certificate: the runner makes a key pair and shows its certificate to upload; workload-identity: the runner presents the federated token its platform writes (AZURE_FEDERATED_TOKEN_FILE); managed-identity: the Azure machine\'s managed identity (clientId: a user-assigned identity, or none for the system-assigned one)',
+  },
+);
 
 export const ValidationSchema = Type.Object({
   valid: Type.Boolean(),
@@ -15,6 +22,7 @@ export const ValidationSchema = Type.Object({
   checkedScopes: Type.Optional(Type.Array(Type.String())),
   missingScopes: Type.Optional(Type.Array(Type.String())),
   uncheckedScopes: Type.Optional(Type.Array(Type.String(), { description: 'Scopes syncs may need that cannot be checked without side effects' })),
+  credentialState: Type.Optional(ClientCredentialStateSchema),
   testedAt: Type.Optional(Type.String()),
 });
 
@@ -41,13 +49,14 @@ export const ConnectionSchema = Type.Object({
   organization: Type.Union([Type.String(), Type.Null()], { description: 'Azure DevOps organization' }),
   tenantId: Type.Union([Type.String(), Type.Null()]),
   clientId: Type.Union([Type.String(), Type.Null()]),
-  status: Type.String({ description: 'active, invalid (the last test failed) or pending (oauth: never connected)' }),
+  status: Type.String({ description: 'active, invalid (the last test failed) or pending (oauth: never connected; certificate, workload-identity, managed-identity: not working yet — register what credentialState shows, then test)' }),
   credentialSet: Type.Boolean({ description: 'Whether the runner holds a credential; credentials are write-only and never returned' }),
   identity: Type.Union([Type.Object({ id: Type.String(), displayName: Type.Optional(Type.String()) }), Type.Null()]),
   organizations: Type.Optional(Type.Array(Type.String())),
   lastTest: Type.Union([ValidationSchema, Type.Null()]),
   authorizeUrl: Type.Optional(Type.String({ description: 'oauth: where the browser (re)connects the connection: GET it in a signed-in browser session, with ?returnTo=/a/path' })),
   memberTargets: Type.Union([Type.Array(MemberTargetView), Type.Null()], { description: 'Where project members may point syncs through this connection; null: nowhere (owners only)' }),
+  credentialState: Type.Optional(ClientCredentialStateSchema),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -56,8 +65,8 @@ const credentialFields = {
   organization: Type.Optional(Str(100, 'Azure DevOps organization name (dev.azure.com/{organization}); required for client-secret, optional for access-token')),
   accessToken: Type.Optional(Str(2000, 'access-token: the PAT. Sealed to the runner key at once; never stored here, logged or returned')),
   sealedAccessToken: Type.Optional(Str(6000, sealedFieldDescription('access-token: the PAT', 'app-connection:{id}:secret'))),
-  tenantId: Type.Optional(Str(100, 'client-secret and oauth: Directory (tenant) ID')),
-  clientId: Type.Optional(Str(100, 'client-secret: Application (client) ID')),
+  tenantId: Type.Optional(Str(100, 'client-secret, certificate, workload-identity and oauth: Directory (tenant) ID; managed-identity: optional')),
+  clientId: Type.Optional(Str(100, "client-secret, certificate, workload-identity: Application (client) ID; managed-identity: a user-assigned identity's client ID, or none for the system-assigned identity")),
   clientSecret: Type.Optional(Str(1000, "client-secret: the secret's Value. Sealed to the runner key at once; never stored here, logged or returned")),
   sealedClientSecret: Type.Optional(Str(6000, sealedFieldDescription("client-secret: the secret's Value", 'app-connection:{id}:secret'))),
 };

@@ -13,6 +13,20 @@ import type { RunnerService } from '../runners/service.ts';
 import type { ProjectService } from '../projects/service.ts';
 import type { CreateConnectionInput, UpdateConnectionInput } from './schema.ts';
 import { checkMemberTargets, parseMemberTargets } from '../syncs/targets.ts';
+import { CLIENT_CREDENTIAL_REQUESTS } from '../../control/client-credentials.ts';
+import type { CertificateSummary, ClientCredentialState } from '../../control/client-credentials.ts';
+import { certificateNotFound } from '../scm-integrations/service.ts';
+
+/** Connections of a runner whose credential is no secret (kept across a runner key change). */
+export async function countSecretlessConnections(db: Kysely<ManagementDB>, runnerId: string): Promise<number> {
+  const rows = await db.selectFrom('app_connections').select('method').where('runner_id', '=', runnerId).execute();
+  return rows.filter((r) => isSecretless(r.method)).length;
+}
+
+/** Methods that sign in as a service principal without a secret (issue 19). */
+export function isSecretless(method: string): method is 'certificate' | 'workload-identity' | 'managed-identity' {
+  return method === 'certificate' || method === 'workload-identity' || method === 'managed-identity';
+}
 
 type Row = ManagementDB['app_connections'];
 type Runner = ManagementDB['runners'];
@@ -75,6 +89,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       lastTest: row.last_test ? (JSON.parse(row.last_test) as ConnectionValidation) : null,
       ...(row.method === 'oauth' ? { authorizeUrl: authorizePath(row.project_id, row.id) } : {}),
       memberTargets: parseMemberTargets(row.member_targets),
+      ...(row.credential_state && isSecretless(row.method) ? { credentialState: JSON.parse(row.credential_state) as ClientCredentialState } : {}),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -124,7 +139,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       organization: row.ado_organization,
       tenantId: row.tenant_id,
       clientId: row.client_id,
-      issuerUrl: row.method === 'access-token' ? null : issuerFor(row.tenant_id),
+      issuerUrl: row.method === 'access-token' || (row.method === 'managed-identity' && !row.tenant_id) ? null : issuerFor(row.tenant_id),
     };
     if (row.method === 'oauth') {
       const sealed = await sealedAppSecret(row);
@@ -171,6 +186,12 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
 
   /** The secret of the request, sealed for the runner; undefined when the request carries none. */
   async function sealSecret(runner: Runner, id: string, method: AppConnectionMethod, input: Partial<CreateConnectionInput>): Promise<string | undefined> {
+    if (isSecretless(method)) {
+      for (const f of ['clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
+        if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection: it signs in without a secret`, f);
+      }
+      return undefined;
+    }
     const [plainField, sealedField] = method === 'access-token' ? (['accessToken', 'sealedAccessToken'] as const) : (['clientSecret', 'sealedClientSecret'] as const);
     const other = method === 'access-token' ? ['clientSecret', 'sealedClientSecret'] : ['accessToken', 'sealedAccessToken'];
     for (const f of other) if ((input as Record<string, unknown>)[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection`, f);
@@ -195,8 +216,21 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   async function saveOnRunner(runnerId: string, connection: RunnerAppConnection, sealedSecret: string | undefined): Promise<ConnectionValidation> {
     const payload: AppConnectionSavePayload = { connection, ...(sealedSecret ? { sealedSecret } : {}) };
     const validation = await deps.control.call<ConnectionValidation>(runnerId, APP_CONNECTION_REQUESTS.save, payload, { timeoutMs });
-    if (!validation.valid) throw new ApiError(400, validation.code ?? 'invalid_connection', validation.message ?? 'the connection did not validate', validation.field);
+    // Without a secret, what must be registered (the runner's certificate, the federated
+    // credential's values) comes from this very answer: the connection is kept, pending, to show it.
+    if (!validation.valid && !isSecretless(connection.method)) throw new ApiError(400, validation.code ?? 'invalid_connection', validation.message ?? 'the connection did not validate', validation.field);
     return validation;
+  }
+
+  /** The columns a validation writes: who the credential is, the test, and (without a secret) what the runner described. */
+  function validated(validation: ConnectionValidation, previous: Pick<Row, 'status' | 'details'>): Pick<Row, 'details' | 'last_test' | 'status' | 'credential_state'> {
+    const { credentialState, ...test } = validation;
+    return {
+      details: validation.valid ? details(validation) : previous.details,
+      last_test: testRecord(test),
+      status: validation.valid ? 'active' : previous.status === 'active' ? 'invalid' : 'pending',
+      credential_state: credentialState ? JSON.stringify(credentialState) : null,
+    };
   }
 
   function details(validation: ConnectionValidation): string {
@@ -207,6 +241,22 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
 
   function testRecord(validation: ConnectionValidation) {
     return JSON.stringify({ ...validation, testedAt: now().toISOString() });
+  }
+
+  /**
+   * A connection without secret is kept whatever its first test says: the runner's certificate to
+   * upload, or the federated credential's values, are what the admin needs to make it work.
+   */
+  async function createSecretless(row: Row, runnerId: string) {
+    const validation = await saveOnRunner(runnerId, await toRunner(row), undefined);
+    Object.assign(row, validated(validation, row));
+    try {
+      await db.insertInto('app_connections').values(row).execute();
+    } catch (err) {
+      await deps.control.enqueue(runnerId, APP_CONNECTION_REQUESTS.delete, { connectionId: row.id }).catch(() => undefined);
+      throw err;
+    }
+    return { connection: view(row), validation };
   }
 
   return {
@@ -324,6 +374,21 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         return { connection: view(row), validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' }, authorizeUrl: authorizePath(projectId, id) };
       }
 
+      if (input.method === 'managed-identity') {
+        const organization = checkOrganization(input.organization, true);
+        const clientId = input.clientId?.trim() ? checkGuid(input.clientId, 'clientId') : null;
+        const tenantId = input.tenantId?.trim() ? checkGuid(input.tenantId, 'tenantId') : null;
+        await sealSecret(runner, id, input.method, input);
+        return createSecretless(newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }), runner.id);
+      }
+      if (input.method === 'certificate' || input.method === 'workload-identity') {
+        const organization = checkOrganization(input.organization, true);
+        const tenantId = checkGuid(input.tenantId, 'tenantId');
+        const clientId = checkGuid(input.clientId, 'clientId');
+        await sealSecret(runner, id, input.method, input);
+        return createSecretless(newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }), runner.id);
+      }
+
       const organization = checkOrganization(input.organization, input.method === 'client-secret');
       const tenantId = input.method === 'client-secret' ? checkGuid(input.tenantId, 'tenantId') : null;
       const clientId = input.method === 'client-secret' ? checkGuid(input.clientId, 'clientId') : null;
@@ -371,9 +436,10 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         }
         if (patch.organization !== undefined && row.status === 'pending') throw conflict('not_connected', 'connect the connection first (sign in at Entra ID), then pick the organization', 'organization');
       }
-      if (patch.organization !== undefined) next.ado_organization = checkOrganization(patch.organization, method === 'client-secret');
-      if (patch.tenantId !== undefined) next.tenant_id = checkGuid(patch.tenantId, 'tenantId');
-      if (patch.clientId !== undefined) next.client_id = checkGuid(patch.clientId, 'clientId');
+      const optionalIds = method === 'managed-identity';
+      if (patch.organization !== undefined) next.ado_organization = checkOrganization(patch.organization, method !== 'access-token' && method !== 'oauth');
+      if (patch.tenantId !== undefined) next.tenant_id = optionalIds && !patch.tenantId.trim() ? null : checkGuid(patch.tenantId, 'tenantId');
+      if (patch.clientId !== undefined) next.client_id = optionalIds && !patch.clientId.trim() ? null : checkGuid(patch.clientId, 'clientId');
       if (patch.memberTargets !== undefined) next.member_targets = patch.memberTargets === null ? null : JSON.stringify(checkMemberTargets(patch.memberTargets, next.ado_organization));
       const touchesCredential = ['organization', 'accessToken', 'sealedAccessToken', 'tenantId', 'clientId', 'clientSecret', 'sealedClientSecret'].some((f) => (patch as Record<string, unknown>)[f] !== undefined);
       let validation: ConnectionValidation | undefined;
@@ -381,17 +447,68 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         const runner = await usableRunner(user, row.runner_id);
         const sealed = await sealSecret(runner, id, method, patch);
         validation = await saveOnRunner(runner.id, await toRunner(next), sealed);
-        next.details = details(validation);
-        next.last_test = testRecord(validation);
-        next.status = 'active';
+        if (isSecretless(method)) Object.assign(next, validated(validation, row));
+        else {
+          next.details = details(validation);
+          next.last_test = testRecord(validation);
+          next.status = 'active';
+        }
       }
       next.updated_at = now().toISOString();
       await db
         .updateTable('app_connections')
-        .set({ name: next.name, ado_organization: next.ado_organization, tenant_id: next.tenant_id, client_id: next.client_id, details: next.details, last_test: next.last_test, status: next.status, updated_at: next.updated_at, member_targets: next.member_targets })
+        .set({
+          name: next.name,
+          ado_organization: next.ado_organization,
+          tenant_id: next.tenant_id,
+          client_id: next.client_id,
+          details: next.details,
+          last_test: next.last_test,
+          status: next.status,
+          updated_at: next.updated_at,
+          member_targets: next.member_targets,
+          ...(next.credential_state !== undefined ? { credential_state: next.credential_state } : {}),
+        })
         .where('id', '=', id)
         .execute();
       return { connection: view(next), ...(validation ? { validation } : {}) };
+    },
+
+    /** What the runner holds for a connection without secret, asked now (stale: the last answer, when it cannot be asked). */
+    async clientCredential(user: UserPrincipal, projectId: string, id: string): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      if (!isSecretless(row.method)) throw conflict('no_client_credential', `a ${row.method} connection has no certificate or federated credential to show`, 'method');
+      try {
+        const state =
+          row.method === 'managed-identity'
+            ? ((await deps.control.call<ConnectionValidation>(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs })).credentialState ?? null)
+            : await deps.control.call<ClientCredentialState>(row.runner_id, CLIENT_CREDENTIAL_REQUESTS.describe, { owner: { type: 'app-connection', id }, credential: { type: row.method } }, { timeoutMs: 20_000 });
+        if (!state) throw conflict('no_client_credential', 'the runner described nothing for this connection');
+        await db.updateTable('app_connections').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+        return state;
+      } catch (err) {
+        if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
+        return { ...(JSON.parse(row.credential_state) as ClientCredentialState), stale: true, staleReason: `${err.message}; this is what the runner said last` };
+      }
+    },
+
+    async prepareNextCertificate(user: UserPrincipal, projectId: string, id: string): Promise<ClientCredentialState> {
+      await deps.projects.require(user, projectId, 'owner');
+      const row = await getRow(projectId, id);
+      if (row.method !== 'certificate') throw conflict('not_certificate', 'this connection does not sign in with the runner\'s certificate', 'method');
+      const state = await deps.control.call<ClientCredentialState>(row.runner_id, CLIENT_CREDENTIAL_REQUESTS.prepareNext, { owner: { type: 'app-connection', id } }, { timeoutMs: 30_000 });
+      await db.updateTable('app_connections').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+      return state;
+    },
+
+    async certificate(user: UserPrincipal, projectId: string, id: string, status: 'active' | 'next'): Promise<CertificateSummary> {
+      await deps.projects.require(user, projectId);
+      const row = await getRow(projectId, id);
+      const state = row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : undefined;
+      const found = row.method === 'certificate' && state?.type === 'certificate' ? state.certificates?.find((c) => c.status === status) : undefined;
+      if (!found) throw certificateNotFound(status);
+      return found;
     },
 
     async remove(user: UserPrincipal, projectId: string, id: string) {
@@ -411,7 +528,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       let validation: ConnectionValidation;
-      if (row.status === 'pending') {
+      if (row.status === 'pending' && row.method === 'oauth') {
         validation = { valid: false, code: 'not_connected', message: 'this oauth connection was never connected: choose Connect and consent at Entra ID' };
       } else {
         try {
@@ -421,9 +538,15 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         }
       }
       const testedAt = now().toISOString();
+      const { credentialState, ...test } = validation;
       await db
         .updateTable('app_connections')
-        .set({ last_test: JSON.stringify({ ...validation, testedAt }), status: validation.valid ? 'active' : row.status === 'pending' ? 'pending' : 'invalid', ...(validation.valid ? { details: details(validation) } : {}) })
+        .set({
+          last_test: JSON.stringify({ ...test, testedAt }),
+          status: validation.valid ? 'active' : row.status === 'pending' ? 'pending' : 'invalid',
+          ...(validation.valid ? { details: details(validation) } : {}),
+          ...(credentialState ? { credential_state: JSON.stringify(credentialState) } : {}),
+        })
         .where('id', '=', id)
         .execute();
       return { ...validation, testedAt };

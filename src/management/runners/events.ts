@@ -54,7 +54,7 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
         action: 'runner.purge',
         target: { type: 'runner', id: runner.runnerId },
         outcome: 'success',
-        details: { credentialsDeleted: report.credentials, pendingSignInsDeleted: report.pendingSignIns, syncValuesDeleted: report.syncValues, purgedAt: report.purgedAt },
+        details: { credentialsDeleted: report.credentials, pendingSignInsDeleted: report.pendingSignIns, syncValuesDeleted: report.syncValues, clientCertificatesDeleted: report.clientCertificates ?? 0, purgedAt: report.purgedAt },
       });
       await db.updateTable('runners').set({ purged_at: report.purgedAt }).where('id', '=', runner.runnerId).where('purged_at', 'is', null).execute();
     },

@@ -37,6 +37,8 @@ export interface RunnerRouteDeps {
   publicUrl: () => string;
   /** Called when a runner publishes a new key: sealed secrets for the old key become useless. */
   onRunnerKeyChanged?: (runnerId: string) => Promise<number>;
+  /** App credentials of the runner that are no secret sealed to its key (certificates, federated, managed identity): they keep working. */
+  countKeptCredentials?: (runnerId: string) => Promise<number>;
   /** An integration as its own runner may see it; another runner's is not found. */
   runnerIntegration?: (runnerId: string, integrationId: string) => Promise<unknown>;
   /** A runner was revoked: its integrations and their sealed secrets go; returns what was deleted. */
@@ -173,18 +175,27 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         tags: ['runner protocol'],
         summary: "Publish the runner's new public key; secrets sealed to the old key must be entered again",
         body: Type.Object({ publicKey: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ clearedSecrets: Type.Integer(), message: Type.String() }), ...Errors },
+        response: {
+          200: Type.Object({
+            clearedSecrets: Type.Integer(),
+            keptCredentials: Type.Optional(Type.Integer({ description: "App credentials without secret (certificates, federated tokens, managed identities): not sealed to the runner key, so they keep working" })),
+            message: Type.String(),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
       const runner = asRunner(request);
       await runners.setPublicKey(runner.runnerId, request.body.publicKey);
       const cleared = (await deps.onRunnerKeyChanged?.(runner.runnerId)) ?? 0;
-      await audit.record({ actor: runner, action: 'runner.key_rotate', target: { type: 'runner', id: runner.runnerId }, outcome: 'success', client: clientInfo(request), details: { clearedSecrets: cleared } });
-      return {
-        clearedSecrets: cleared,
-        message: cleared ? `the runner key changed: ${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : 'the runner key changed',
-      };
+      const kept = (await deps.countKeptCredentials?.(runner.runnerId)) ?? 0;
+      await audit.record({ actor: runner, action: 'runner.key_rotate', target: { type: 'runner', id: runner.runnerId }, outcome: 'success', client: clientInfo(request), details: { clearedSecrets: cleared, keptCredentials: kept } });
+      const said = [
+        cleared ? `${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : '',
+        kept ? `${kept} credential(s) without secret (the runner's certificates, federated tokens, managed identities) are not sealed to the key and keep working` : '',
+      ].filter(Boolean);
+      return { clearedSecrets: cleared, keptCredentials: kept, message: said.length ? `the runner key changed: ${said.join('; ')}` : 'the runner key changed' };
     },
   );
 
@@ -304,6 +315,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
             credentials: Type.Integer({ minimum: 0 }),
             pendingSignIns: Type.Integer({ minimum: 0 }),
             syncValues: Type.Integer({ minimum: 0 }),
+            clientCertificates: Type.Optional(Type.Integer({ minimum: 0, description: 'Certificates (and their private keys) the runner made for its Entra client authentication' })),
             purgedAt: Type.String({ maxLength: 40, format: 'date-time' }),
           },
           { additionalProperties: false },

@@ -7,6 +7,7 @@ import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ScmIntegrationService } from './service.ts';
 import { sealedFieldDescription } from '../../http/sealed-field.ts';
+import { CertificateQuery, ClientCredentialStateSchema, CredentialType, sendCertificate } from '../client-credentials/http.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
 const Str = (max: number, description?: string) => Type.String({ maxLength: max, ...(description ? { description } : {}) });
@@ -23,6 +24,7 @@ const TestResultSchema = Type.Object({
   serverLayout: Type.Optional(Type.Object({ virtualDirectory: Type.String(), collection: Type.String() }, { description: 'The host named a collection of an Azure DevOps Server: the server\'s own virtual directory was saved' })),
   hostNote: Type.Optional(Type.String()),
   runnerError: Type.Optional(Type.String()),
+  credentialNote: Type.Optional(Type.String({ description: "About the app's next certificate: accepted by Entra ID (now in use), or still to be uploaded" })),
   testedAt: Type.String(),
 });
 
@@ -39,6 +41,9 @@ const IntegrationSchema = Type.Object({
       issuerUrl: Type.String(),
       clientSecretSet: Type.Boolean({ description: 'Whether a client secret is stored; the secret itself is never returned' }),
       callbackUrl: Type.String({ description: 'Register this redirect URI in the Entra ID app' }),
+      credential: CredentialType,
+      managedIdentityClientId: Type.Optional(Type.String()),
+      credentialState: Type.Optional(ClientCredentialStateSchema),
     }),
     Type.Null(),
   ]),
@@ -51,7 +56,17 @@ const IntegrationSchema = Type.Object({
           host: Type.String(),
           virtualDirectory: Type.String(),
           kind: Type.Union([Type.Literal('services'), Type.Literal('server')]),
-          oauth: Type.Union([Type.Object({ clientId: Type.String(), issuerUrl: Type.String(), clientSecretSet: Type.Boolean() }), Type.Null()]),
+          oauth: Type.Union([
+            Type.Object({
+              clientId: Type.String(),
+              issuerUrl: Type.String(),
+              clientSecretSet: Type.Boolean(),
+              credential: CredentialType,
+              managedIdentityClientId: Type.Optional(Type.String()),
+              credentialState: Type.Optional(ClientCredentialStateSchema),
+            }),
+            Type.Null(),
+          ]),
           pat: Type.Object({ enabled: Type.Boolean() }),
           test: TestResultSchema,
           wouldPurge: Type.Array(Type.String(), { description: "Users' credentials applying it would delete (oauth, pat)" }),
@@ -72,6 +87,8 @@ const OAuthInput = Type.Object(
     clientSecret: Type.Optional(Str(1000, 'Plaintext; sealed to the runner key at once and never stored or returned')),
     sealedClientSecret: Type.Optional(Str(4000, sealedFieldDescription('The client secret', 'scm-integration:{id}:oauth-client-secret'))),
     issuerUrl: Str(2048, 'https://login.microsoftonline.com/{tenant}/v2.0 or .../{tenant}/oauth2/v2.0'),
+    credential: Type.Optional(CredentialType),
+    managedIdentityClientId: Type.Optional(Type.Union([Str(100, "credential managed-identity: a user-assigned identity's client ID; leave out for the system-assigned identity"), Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -226,6 +243,51 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
       const result = await integrations.test(user.organizationId, request.params.runnerId, request.params.id);
       await audit.record({ actor: user, action: 'scm_integration.test', target: { type: 'scm_integration', id: request.params.id }, outcome: result.valid ? 'success' : 'failure', client: clientInfo(request) });
       return result;
+    },
+  );
+
+  app.get(
+    `${base}/:id/client-credential`,
+    {
+      schema: {
+        tags: ['scm integrations'],
+        summary: "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
+        params: ItemParams,
+        response: { 200: ClientCredentialStateSchema, ...Errors },
+      },
+    },
+    async (request) => integrations.clientCredential(asUser(request).organizationId, request.params.runnerId, request.params.id),
+  );
+
+  app.post(
+    `${base}/:id/client-credential/next-certificate`,
+    {
+      config: { auth: 'admin' },
+      schema: { tags: ['scm integrations'], summary: 'Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it', params: ItemParams, response: { 200: ClientCredentialStateSchema, ...Errors } },
+    },
+    async (request) => {
+      const user = asUser(request);
+      const state = await integrations.prepareNextCertificate(user.organizationId, request.params.runnerId, request.params.id);
+      const next = state.certificates?.find((c) => c.status === 'next');
+      await audit.record({ actor: user, action: 'scm_integration.certificate_prepare', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId, thumbprint: next?.thumbprintSha1 ?? null } });
+      return state;
+    },
+  );
+
+  app.get(
+    `${base}/:id/client-credential/certificate`,
+    {
+      schema: {
+        tags: ['scm integrations'],
+        summary: "Download the app's certificate (public) to upload it under Certificates & secrets → Certificates",
+        params: ItemParams,
+        querystring: CertificateQuery,
+        response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const certificate = await integrations.certificate(asUser(request).organizationId, request.params.runnerId, request.params.id, request.query.status ?? 'active');
+      return sendCertificate(reply, certificate, request.params.id, request.query.format ?? 'cer');
     },
   );
 }

@@ -3,6 +3,8 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
+import { CLIENT_CREDENTIAL_REQUESTS, CLIENT_CREDENTIAL_TYPES } from '../../control/client-credentials.ts';
+import type { CertificateSummary, ClientCredentialState, ClientCredentialType, IntegrationCredential } from '../../control/client-credentials.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
 import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
@@ -29,7 +31,20 @@ export interface TestResult {
   patError?: string;
   scmIdError?: string;
   runnerError?: string;
+  /** About the next certificate: accepted by Entra (now in use), or still to be uploaded. */
+  credentialNote?: string;
   testedAt: string;
+}
+
+export interface OAuthInput {
+  clientId: string;
+  clientSecret?: string;
+  sealedClientSecret?: string;
+  issuerUrl: string;
+  /** How the runner authenticates as the app; default: what is stored, else a client secret. */
+  credential?: ClientCredentialType;
+  /** credential managed-identity: a user-assigned identity's client id (none: the system-assigned one). */
+  managedIdentityClientId?: string | null;
 }
 
 export interface IntegrationInput {
@@ -37,7 +52,7 @@ export interface IntegrationInput {
   scmId: string;
   host: string;
   virtualDirectory?: string;
-  oauth?: { clientId: string; clientSecret?: string; sealedClientSecret?: string; issuerUrl: string } | null;
+  oauth?: OAuthInput | null;
   pat?: { enabled: boolean };
 }
 
@@ -49,7 +64,7 @@ export type IntegrationPatch = Partial<Omit<IntegrationInput, 'id'>> & {
 };
 
 /** The stored settings a change touches. */
-const SETTING_COLUMNS = ['scm_id', 'host', 'virtual_directory', 'settings', 'oauth_client_id', 'oauth_client_secret_sealed', 'oauth_issuer_url', 'pat_enabled'] as const;
+const SETTING_COLUMNS = ['scm_id', 'host', 'virtual_directory', 'settings', 'oauth_client_id', 'oauth_client_secret_sealed', 'oauth_issuer_url', 'pat_enabled', 'oauth_credential'] as const;
 type Settings = Pick<ManagementDB['scm_integrations'], (typeof SETTING_COLUMNS)[number]>;
 
 /** A change whose test failed, kept beside the configuration that keeps serving. */
@@ -66,7 +81,19 @@ function pickSettings(row: Settings): Settings {
 }
 
 function sameSettings(a: Settings, b: Settings): boolean {
-  return SETTING_COLUMNS.every((c) => a[c] === b[c]);
+  // Rows older than a column hold null where new ones may leave it out.
+  return SETTING_COLUMNS.every((c) => (a[c] ?? null) === (b[c] ?? null));
+}
+
+/** The stored credential of an integration's app; null (every row before issue 19) is a client secret. */
+export function parseCredential(column: string | null | undefined): IntegrationCredential {
+  if (!column) return { type: 'client-secret' };
+  const parsed = JSON.parse(column) as IntegrationCredential;
+  return { type: parsed.type, ...(parsed.managedIdentityClientId ? { managedIdentityClientId: parsed.managedIdentityClientId } : {}) };
+}
+
+function credentialColumn(credential: IntegrationCredential): string | null {
+  return credential.type === 'client-secret' ? null : JSON.stringify(credential);
 }
 
 /** What a runner receives to act on an integration: never a plaintext secret. */
@@ -77,7 +104,7 @@ export interface RunnerIntegration {
   host: string;
   origin: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; sealedClientSecret: string | null; callbackUrl: string } | null;
+  oauth: { clientId: string; issuerUrl: string; sealedClientSecret: string | null; callbackUrl: string; credential?: IntegrationCredential } | null;
   patEnabled: boolean;
 }
 
@@ -109,24 +136,42 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       virtualDirectory: row.virtual_directory,
       kind: settings.kind ?? 'services',
       oauth: row.oauth_client_id
-        ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', clientSecretSet: row.oauth_client_secret_sealed !== null, callbackUrl: callbackUrl(row.id) }
+        ? {
+            clientId: row.oauth_client_id,
+            issuerUrl: row.oauth_issuer_url ?? '',
+            clientSecretSet: row.oauth_client_secret_sealed !== null,
+            callbackUrl: callbackUrl(row.id),
+            ...credentialView(row),
+          }
         : null,
       pat: { enabled: row.pat_enabled === 1 },
       lastTest: row.last_test ? (JSON.parse(row.last_test) as TestResult) : null,
-      draft: row.draft ? draftView(JSON.parse(row.draft) as Draft) : null,
+      draft: row.draft ? draftView(JSON.parse(row.draft) as Draft, row.credential_state) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
   }
 
+  /** The app credential and, without a secret, what the runner last said the admin must register. */
+  function credentialView(row: Pick<Row, 'oauth_credential' | 'credential_state'>) {
+    const credential = parseCredential(row.oauth_credential);
+    const state = credential.type !== 'client-secret' && row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : null;
+    return {
+      credential: credential.type,
+      ...(credential.managedIdentityClientId ? { managedIdentityClientId: credential.managedIdentityClientId } : {}),
+      ...(state && state.type === credential.type ? { credentialState: state } : {}),
+    };
+  }
+
   /** A draft as the admin sees it: never its sealed secret, only whether one was entered. */
-  function draftView(draft: Draft) {
+  function draftView(draft: Draft, credentialState: string | null | undefined) {
     const settings = JSON.parse(draft.settings) as { kind?: 'services' | 'server' };
     return {
       host: draft.host,
       virtualDirectory: draft.virtual_directory,
       kind: settings.kind ?? 'services',
-      oauth: draft.oauth_client_id ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null } : null,
+      // A change to a credential without secret waits for what it asks the admin to register: show it.
+      oauth: draft.oauth_client_id ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null, ...credentialView({ oauth_credential: draft.oauth_credential, credential_state: credentialState }) } : null,
       pat: { enabled: draft.pat_enabled === 1 },
       test: draft.test,
       wouldPurge: draft.purges,
@@ -143,7 +188,9 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       host: row.host,
       origin: settings.origin,
       virtualDirectory: row.virtual_directory,
-      oauth: row.oauth_client_id ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', sealedClientSecret: row.oauth_client_secret_sealed, callbackUrl: callbackUrl(row.id) } : null,
+      oauth: row.oauth_client_id
+        ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', sealedClientSecret: row.oauth_client_secret_sealed, callbackUrl: callbackUrl(row.id), credential: parseCredential(row.oauth_credential) }
+        : null,
       patEnabled: row.pat_enabled === 1,
     };
   }
@@ -221,20 +268,50 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     const testedAt = now().toISOString();
     let result: TestResult;
     let credentials: { oauth: number; pat: number } | undefined;
+    let credentialState: ClientCredentialState | undefined;
     try {
-      const answer = await deps.control.call<Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number } }>(
+      const answer = await deps.control.call<Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number }; credentialState?: ClientCredentialState }>(
         row.runner_id,
         'validate-integration',
         { integration: toRunnerIntegration(row), ...(options.countCredentials ? { countCredentials: true } : {}) },
         { timeoutMs: deps.testTimeoutMs ?? 25_000 },
       );
-      ({ credentials, ...result } = { ...answer, testedAt });
+      ({ credentials, credentialState, ...result } = { ...answer, testedAt });
     } catch (err) {
       const message = err instanceof ApiError ? err.message : 'the runner could not be asked';
       result = { valid: false, runnerError: message, testedAt };
     }
-    if (options.record !== false) await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(result) }).where('id', '=', row.id).execute();
+    // What the runner holds for the app (its certificates, its federated token's claims) is true
+    // whatever becomes of the tested configuration, so it is kept even for a draft.
+    if (credentialState) row.credential_state = JSON.stringify(credentialState);
+    if (options.record !== false) {
+      await db
+        .updateTable('scm_integrations')
+        .set({ last_test: JSON.stringify(result), ...(credentialState ? { credential_state: row.credential_state } : {}) })
+        .where('id', '=', row.id)
+        .execute();
+    } else if (credentialState) {
+      await db.updateTable('scm_integrations').set({ credential_state: row.credential_state }).where('id', '=', row.id).execute();
+    }
     return credentials ? Object.assign(result, { credentials }) : result;
+  }
+
+  /** The credential an OAuth input asks for, checked; `stored` is the integration's current one (kept when the input names none). */
+  function credentialOf(input: OAuthInput, stored?: IntegrationCredential): IntegrationCredential {
+    const type = input.credential ?? stored?.type ?? 'client-secret';
+    if (!CLIENT_CREDENTIAL_TYPES.includes(type)) throw badRequest('invalid_credential', `oauth.credential must be one of ${CLIENT_CREDENTIAL_TYPES.join(', ')}`, 'oauth.credential');
+    if (type !== 'client-secret') {
+      for (const f of ['clientSecret', 'sealedClientSecret'] as const) {
+        if (input[f] !== undefined) throw badRequest('field_not_for_credential', `oauth.${f} does not belong to a ${type} credential: the runner authenticates without a secret`, `oauth.${f}`);
+      }
+    }
+    let managedIdentityClientId = type === 'managed-identity' && input.credential === undefined ? stored?.managedIdentityClientId : undefined;
+    if (input.managedIdentityClientId !== undefined && input.managedIdentityClientId !== null && input.managedIdentityClientId !== '') {
+      if (type !== 'managed-identity') throw badRequest('field_not_for_credential', 'oauth.managedIdentityClientId belongs to the managed-identity credential only', 'oauth.managedIdentityClientId');
+      if (!GUID.test(input.managedIdentityClientId.trim())) throw badRequest('invalid_client_id', "oauth.managedIdentityClientId must be the user-assigned managed identity's client ID, a GUID (leave it out for the system-assigned identity)", 'oauth.managedIdentityClientId');
+      managedIdentityClientId = input.managedIdentityClientId.trim().toLowerCase();
+    }
+    return { type, ...(managedIdentityClientId ? { managedIdentityClientId } : {}) };
   }
 
   /**
@@ -254,7 +331,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   }
 
   /** Replaces the stored configuration with `next` (tested as `test`), then purges what it must. */
-  async function apply(runnerId: string, next: Row, test: TestResult, purgeMethods: readonly ('oauth' | 'pat')[]): Promise<Row> {
+  async function apply(runnerId: string, previous: Row, next: Row, test: TestResult, purgeMethods: readonly ('oauth' | 'pat')[]): Promise<Row> {
     const applied: Row = { ...next, last_test: JSON.stringify(test), draft: null, updated_at: now().toISOString() };
     await db
       .updateTable('scm_integrations')
@@ -267,6 +344,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         oauth_client_secret_sealed: applied.oauth_client_secret_sealed,
         oauth_issuer_url: applied.oauth_issuer_url,
         pat_enabled: applied.pat_enabled,
+        oauth_credential: applied.oauth_credential ?? null,
         last_test: applied.last_test,
         draft: null,
         updated_at: applied.updated_at,
@@ -274,6 +352,10 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       .where('id', '=', applied.id)
       .execute();
     if (purgeMethods.length) await purge(runnerId, applied.id, [...purgeMethods]);
+    // The app no longer authenticates with the runner's certificate: its key pair goes.
+    const had = previous.oauth_client_id ? parseCredential(previous.oauth_credential).type : undefined;
+    const has = applied.oauth_client_id ? parseCredential(applied.oauth_credential).type : undefined;
+    if (had === 'certificate' && has !== 'certificate') await deps.control.enqueue(runnerId, CLIENT_CREDENTIAL_REQUESTS.delete, { owner: { type: 'integration', id: applied.id } });
     return applied;
   }
 
@@ -311,14 +393,17 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       };
       await duplicate(host.virtualDirectory);
 
-      let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url'> = { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null };
+      let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url' | 'oauth_credential'> = { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, oauth_credential: null };
       if (input.oauth) {
         const clientId = input.oauth.clientId.trim();
         if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555', 'oauth.clientId');
+        const credential = credentialOf(input.oauth);
         const issuer = await resolveIssuer(runnerId, input.oauth.issuerUrl);
-        const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth);
-        if (!secret) throw badRequest('missing_client_secret', 'oauth.clientSecret is required to enable OAuth (the secret\'s Value from Entra ID, not its ID)', 'oauth.clientSecret');
-        oauthColumns = { oauth_client_id: clientId.toLowerCase(), oauth_client_secret_sealed: secret, oauth_issuer_url: issuer };
+        const secret = credential.type === 'client-secret' ? await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth) : undefined;
+        if (credential.type === 'client-secret' && !secret) {
+          throw badRequest('missing_client_secret', "oauth.clientSecret is required to enable OAuth with a client secret (the secret's Value from Entra ID, not its ID); or choose a credential without secret (oauth.credential: certificate, workload-identity, managed-identity)", 'oauth.clientSecret');
+        }
+        oauthColumns = { oauth_client_id: clientId.toLowerCase(), oauth_client_secret_sealed: secret ?? null, oauth_issuer_url: issuer, oauth_credential: credentialColumn(credential) };
       }
       if (!input.oauth && !input.pat?.enabled) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both', 'pat.enabled');
       const at = now().toISOString();
@@ -335,6 +420,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         last_test: null,
         created_at: at,
         updated_at: at,
+        credential_state: null,
       };
       // Tested before it is stored: what the test learns about a Server's layout is saved, not the guess.
       const test = await runTest(row, { record: false });
@@ -365,14 +451,22 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         next.oauth_client_id = null;
         next.oauth_client_secret_sealed = null;
         next.oauth_issuer_url = null;
+        next.oauth_credential = null;
       } else if (patch.oauth) {
         const clientId = patch.oauth.clientId.trim();
         if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID', 'oauth.clientId');
+        const credential = credentialOf(patch.oauth, row.oauth_client_id ? parseCredential(row.oauth_credential) : undefined);
         next.oauth_client_id = clientId.toLowerCase();
         next.oauth_issuer_url = await resolveIssuer(runnerId, patch.oauth.issuerUrl);
-        const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, patch.oauth);
-        if (secret) next.oauth_client_secret_sealed = secret;
-        if (!next.oauth_client_secret_sealed) throw badRequest('missing_client_secret', 'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)', 'oauth.clientSecret');
+        next.oauth_credential = credentialColumn(credential);
+        if (credential.type === 'client-secret') {
+          const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, patch.oauth);
+          if (secret) next.oauth_client_secret_sealed = secret;
+          if (!next.oauth_client_secret_sealed) throw badRequest('missing_client_secret', 'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)', 'oauth.clientSecret');
+        } else {
+          // A credential without secret retires the stored one once the change applies.
+          next.oauth_client_secret_sealed = null;
+        }
         // A new app or tenant cannot refresh tokens another app issued.
         if (row.oauth_client_id && (row.oauth_client_id !== next.oauth_client_id || row.oauth_issuer_url !== next.oauth_issuer_url)) purgeMethods.push('oauth');
       }
@@ -399,7 +493,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const turnsOff = patch.oauth === null || patch.pat?.enabled === false;
       const offOnly: Row = {
         ...row,
-        ...(patch.oauth === null ? { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null } : {}),
+        ...(patch.oauth === null ? { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, oauth_credential: null } : {}),
         ...(patch.pat?.enabled === false ? { pat_enabled: 0 } : {}),
       };
       const onlyTurnsOff = turnsOff && sameSettings(offOnly, next);
@@ -408,12 +502,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
 
       const protect = works(row) || sideEffects.length > 0;
       if (test.valid || onlyTurnsOff || !protect || patch.force) {
-        const applied = await apply(runnerId, next, test, methods);
+        const applied = await apply(runnerId, row, next, test, methods);
         return { integration: view(applied), test, purgedMethods: methods, applied: true, forced: Boolean(patch.force) && !test.valid && !onlyTurnsOff && protect };
       }
       const draft: Draft = { ...pickSettings(next), test, purges: methods, proposedAt: now().toISOString(), proposedBy: patch.proposedBy ?? null };
       await db.updateTable('scm_integrations').set({ draft: JSON.stringify(draft) }).where('id', '=', id).execute();
-      return { integration: view({ ...row, draft: JSON.stringify(draft) }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
+      return { integration: view({ ...row, draft: JSON.stringify(draft), credential_state: next.credential_state ?? row.credential_state ?? null }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
     },
 
     /** Applies the rejected draft anyway: the admin's explicit decision (audited as forced). */
@@ -423,7 +517,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       if (!row.draft) throw notFound('draft');
       const draft = JSON.parse(row.draft) as Draft;
       const { test, purges, proposedAt: _at, proposedBy: _by, ...settings } = draft;
-      const applied = await apply(runnerId, { ...row, ...settings }, test, purges);
+      const applied = await apply(runnerId, row, { ...row, ...settings }, test, purges);
       return { integration: view(applied), test, purgedMethods: purges, applied: true, forced: !test.valid };
     },
 
@@ -463,6 +557,52 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      * The runner's key changed: secrets sealed to the old key can never be opened again, and every
      * test of its integrations was made with the old key, so none of them says anything any more.
      */
+    /** Integrations of the runner whose app credential is no secret (kept across a runner key change). */
+    async countSecretless(runnerId: string): Promise<number> {
+      const rows = await db.selectFrom('scm_integrations').select('oauth_credential').where('runner_id', '=', runnerId).where('oauth_client_id', 'is not', null).execute();
+      return rows.filter((r) => parseCredential(r.oauth_credential).type !== 'client-secret').length;
+    },
+
+    /**
+     * What the runner holds for the integration's app credential without secret, asked now (the
+     * certificate to upload, the federated credential to add); the last answer when the runner
+     * cannot be asked (`stale`).
+     */
+    async clientCredential(organizationId: string, runnerId: string, id: string): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+      await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      const credential = row.oauth_client_id ? parseCredential(row.oauth_credential) : undefined;
+      if (!credential || credential.type === 'client-secret') throw conflict('no_client_credential', "this integration's app uses a client secret (or OAuth is off): there is no certificate or federated credential to show", 'oauth.credential');
+      try {
+        const state = await deps.control.call<ClientCredentialState>(runnerId, CLIENT_CREDENTIAL_REQUESTS.describe, { owner: { type: 'integration', id }, credential }, { timeoutMs: 20_000 });
+        await db.updateTable('scm_integrations').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+        return state;
+      } catch (err) {
+        if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
+        return { ...(JSON.parse(row.credential_state) as ClientCredentialState), stale: true, staleReason: `${err.message}; this is what the runner said last` };
+      }
+    },
+
+    /** Has the runner make the next certificate now (ahead of expiry), to upload before it is used. */
+    async prepareNextCertificate(organizationId: string, runnerId: string, id: string): Promise<ClientCredentialState> {
+      await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      if (!row.oauth_client_id || parseCredential(row.oauth_credential).type !== 'certificate') throw conflict('not_certificate', "this integration's app does not authenticate with the runner's certificate", 'oauth.credential');
+      const state = await deps.control.call<ClientCredentialState>(runnerId, CLIENT_CREDENTIAL_REQUESTS.prepareNext, { owner: { type: 'integration', id } }, { timeoutMs: 30_000 });
+      await db.updateTable('scm_integrations').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+      return state;
+    },
+
+    /** A certificate of the integration as the runner last described it (public), for download. */
+    async certificate(organizationId: string, runnerId: string, id: string, status: 'active' | 'next'): Promise<CertificateSummary> {
+      await deps.runners.get(organizationId, runnerId);
+      const row = await getRow(runnerId, id);
+      const state = row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : undefined;
+      const found = state?.type === 'certificate' ? state.certificates?.find((c) => c.status === status) : undefined;
+      if (!found) throw certificateNotFound(status);
+      return found;
+    },
+
     async clearSealedSecrets(runnerId: string): Promise<number> {
       const result = await db
         .updateTable('scm_integrations')
@@ -470,8 +610,10 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         .where('runner_id', '=', runnerId)
         .where('oauth_client_secret_sealed', 'is not', null)
         .executeTakeFirst();
-      const tested = await db.selectFrom('scm_integrations').select(['id', 'last_test']).where('runner_id', '=', runnerId).where('last_test', 'is not', null).execute();
-      for (const row of tested) {
+      const tested = await db.selectFrom('scm_integrations').select(['id', 'last_test', 'oauth_client_id', 'oauth_credential']).where('runner_id', '=', runnerId).where('last_test', 'is not', null).execute();
+      // An app credential without secret (certificate, federated token, managed identity) is not
+      // sealed to the runner key: its test still says what it said.
+      for (const row of tested.filter((r) => !r.oauth_client_id || parseCredential(r.oauth_credential).type === 'client-secret')) {
         const last = JSON.parse(row.last_test ?? '{}') as TestResult;
         const stale: TestResult = { ...last, stale: true, staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again` };
         await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(stale) }).where('id', '=', row.id).execute();
@@ -479,6 +621,15 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       return Number(result.numUpdatedRows);
     },
   };
+}
+
+/** No such certificate to download: says how to get one. */
+export function certificateNotFound(status: 'active' | 'next'): ApiError {
+  return new ApiError(
+    404,
+    'not_found',
+    status === 'next' ? 'there is no next certificate: prepare one first (POST …/client-credential/next-certificate)' : 'the runner has described no certificate yet: save the configuration with the certificate credential (Save & Test), or ask for the credential again',
+  );
 }
 
 function wrapHostErrors<T>(fn: () => T): T {

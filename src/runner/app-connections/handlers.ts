@@ -5,6 +5,9 @@ import type { Handler } from '../agent.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { AppConnectionTokens } from './tokens.ts';
+import { connectionCredentialRef, CREDENTIAL_FIELD, SECRETLESS_METHODS } from './tokens.ts';
+import type { ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
+import { AZURE_DEVOPS_RESOURCE } from '../../entra/oidc.ts';
 import { validateConnection, validateOAuthToken } from './validate.ts';
 import type { AppConnectionOAuth } from './oauth.ts';
 import { probeOAuthRedirect } from './oauth-probe.ts';
@@ -17,9 +20,10 @@ export interface AppConnectionHandlerDeps extends ValidateDeps {
   tokens: AppConnectionTokens;
   oauth: Pick<AppConnectionOAuth, 'begin' | 'complete' | 'forget' | 'account'>;
   allowInsecure: boolean;
+  clientCredentials: ClientCredentials;
 }
 
-const SECRET_FIELD = { 'access-token': 'accessToken', 'client-secret': 'clientSecret', oauth: 'connection' } as const;
+const SECRET_FIELD = CREDENTIAL_FIELD;
 
 function readConnection(payload: unknown): RunnerAppConnection {
   const connection = (payload as { connection?: RunnerAppConnection } | null)?.connection;
@@ -47,6 +51,23 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
     });
     for (const old of previous) await deps.credentials.delete(old.id);
     deps.tokens.forget(connection.id);
+  }
+
+  /**
+   * A connection without secret (certificate, workload identity, managed identity): what the admin
+   * must register (the runner's certificate, made on first use; the federated token's issuer and
+   * subject; the managed identity's ids), then the sign-in and the organization, as for a secret.
+   */
+  async function validateSecretless(connection: RunnerAppConnection): Promise<ConnectionValidation> {
+    deps.tokens.forget(connection.id);
+    const describe = async (): Promise<ClientCredentialState> =>
+      connection.method === 'managed-identity'
+        ? { type: 'managed-identity', managedIdentity: await deps.clientCredentials.describeManagedIdentity(AZURE_DEVOPS_RESOURCE, connection.clientId), readAt: new Date().toISOString() }
+        : deps.clientCredentials.prepare(connectionCredentialRef(connection));
+    await describe();
+    const validation = await validateConnection(connection, undefined, deps);
+    // Described after the sign-in: a next certificate Entra accepted is the active one now.
+    return { ...validation, credentialState: await describe() };
   }
 
   /** An oauth connection's stored tokens, checked with a current (refreshed when due) access token. */
@@ -89,6 +110,7 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       const connection = readConnection(payload);
       // oauth: the tokens come from the consent; a save (another organization) only checks them again.
       if (connection.method === 'oauth') return validateOAuth(connection);
+      if (SECRETLESS_METHODS.includes(connection.method)) return validateSecretless(connection);
       const sealed = (payload as AppConnectionSavePayload).sealedSecret;
       let secret: string;
       if (sealed !== undefined) {
@@ -114,6 +136,7 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
     [APP_CONNECTION_REQUESTS.test]: async (payload) => {
       const connection = readConnection(payload);
       if (connection.method === 'oauth') return validateOAuth(connection);
+      if (SECRETLESS_METHODS.includes(connection.method)) return validateSecretless(connection);
       const found = await deps.tokens.stored(connection.id);
       if (!found) {
         return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection (it was lost or never stored): edit the connection and enter it again' } satisfies ConnectionValidation;
@@ -132,9 +155,11 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       if (!connectionId) throw new HandlerError('invalid_request', 'app-connection.delete needs connectionId');
       const records = await deps.credentials.listForSubject(subject(connectionId));
       for (const r of records) await deps.credentials.delete(r.id);
+      // The certificates (and private keys) the runner made for the connection's service principal.
+      const certificates = await deps.clientCredentials.certificates.deleteForOwner({ type: 'app-connection', id: connectionId });
       deps.tokens.forget(connectionId);
       deps.oauth.forget(connectionId);
-      return { deleted: records.length };
+      return { deleted: records.length, clientCertificates: certificates };
     },
   };
 }

@@ -1,7 +1,10 @@
 import * as client from 'openid-client';
 import type { AzureDevOpsCredential } from '../../azure-devops/types.ts';
 import type { RunnerAppConnection } from '../../control/app-connections.ts';
-import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
+import { AZURE_DEVOPS_DEFAULT_SCOPE, AZURE_DEVOPS_RESOURCE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
+import type { AppConnectionMethod } from '../../control/app-connections.ts';
+import { credentialProblem } from '../client-credentials/index.ts';
+import type { ClientCredentialRef, ClientCredentials } from '../client-credentials/index.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
 import type { AppConnectionOAuth } from './oauth.ts';
@@ -15,7 +18,8 @@ export interface ClientCredentialsToken {
   expiresAt: number;
 }
 
-export type ClientCredentialsGrant = (issuerUrl: string, clientId: string, clientSecret: string) => Promise<ClientCredentialsToken>;
+/** A client-credentials grant; the credential is a client secret or a client assertion method. */
+export type ClientCredentialsGrant = (issuerUrl: string, clientId: string, credential: string | client.ClientAuth) => Promise<ClientCredentialsToken>;
 
 export interface AppConnectionTokenDeps {
   credentials: Pick<CredentialStore, 'listForSubject' | 'readSecret'>;
@@ -25,14 +29,24 @@ export interface AppConnectionTokenDeps {
   now?: () => number;
   /** Injectable for tests; default: openid-client discovery and client-credentials grant. */
   grant?: ClientCredentialsGrant;
+  /** Credentials without a secret (certificate, workload identity, managed identity). */
+  clientCredentials?: ClientCredentials;
 }
 
+/** Methods that sign in as a service principal with the client-credentials grant (or IMDS). */
+export const SERVICE_PRINCIPAL_METHODS: readonly AppConnectionMethod[] = ['client-secret', 'certificate', 'workload-identity', 'managed-identity'];
+/** Methods whose credential is no secret the runner stores in its credentials table. */
+export const SECRETLESS_METHODS: readonly AppConnectionMethod[] = ['certificate', 'workload-identity', 'managed-identity'];
+
 /** Field of the create/update request an Entra failure points at. */
-export function entraFailureField(aadsts: number | undefined, error: string): 'clientSecret' | 'clientId' | 'tenantId' {
+export function entraFailureField(aadsts: number | undefined, error: string, method: AppConnectionMethod = 'client-secret'): string {
   if (aadsts === 700016) return 'clientId';
   if (aadsts === 90002 || error === 'issuer_mismatch' || error === 'discovery_failed' || error === 'network') return 'tenantId';
-  return 'clientSecret';
+  return CREDENTIAL_FIELD[method];
 }
+
+/** The field a refused credential is reported on, per method. */
+export const CREDENTIAL_FIELD: Record<AppConnectionMethod, string> = { 'access-token': 'accessToken', 'client-secret': 'clientSecret', oauth: 'connection', certificate: 'certificate', 'workload-identity': 'federatedCredential', 'managed-identity': 'managedIdentity' };
 
 /**
  * Credentials of app connections, on the runner: the stored secret (a PAT as is), or for
@@ -46,8 +60,8 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
   const cache = new Map<string, ClientCredentialsToken>();
   const inFlight = new Map<string, Promise<ClientCredentialsToken>>();
 
-  const defaultGrant: ClientCredentialsGrant = async (issuerUrl, clientId, clientSecret) => {
-    const res = await client.clientCredentialsGrant(await discoverIssuer(issuerUrl, clientId, clientSecret, { allowInsecure: deps.allowInsecure }), { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
+  const defaultGrant: ClientCredentialsGrant = async (issuerUrl, clientId, credential) => {
+    const res = await client.clientCredentialsGrant(await discoverIssuer(issuerUrl, clientId, credential, { allowInsecure: deps.allowInsecure }), { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
     return { accessToken: res.access_token, expiresAt: now() + (res.expires_in ?? 3600) * 1000 };
   };
   const grant = deps.grant ?? defaultGrant;
@@ -60,14 +74,38 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
     return secret === undefined ? undefined : { record, secret };
   }
 
-  /** One client-credentials token request, its failure in words (field names the input at fault). */
-  async function requestToken(connection: RunnerAppConnection, secret: string): Promise<ClientCredentialsToken> {
+  function secretless(): ClientCredentials {
+    if (!deps.clientCredentials) throw new HandlerError('runner_error', 'this runner cannot use credentials without a secret');
+    return deps.clientCredentials;
+  }
+
+  /**
+   * One token request for a service principal, its failure in words (field names the input at
+   * fault): the client-credentials grant with the secret, the runner's certificate or its federated
+   * token; or, with managed identity, the machine's Instance Metadata Service.
+   */
+  async function requestToken(connection: RunnerAppConnection, secret?: string): Promise<ClientCredentialsToken> {
+    if (connection.method === 'managed-identity') {
+      try {
+        const token = await secretless().managedIdentityToken(AZURE_DEVOPS_RESOURCE, connection.clientId);
+        return { accessToken: token.accessToken, expiresAt: token.expiresAt };
+      } catch (err) {
+        const problem = credentialProblem(err);
+        if (problem) throw new HandlerError(problem.code, problem.message, problem.code === 'identity_not_found' ? 'clientId' : 'managedIdentity');
+        throw err;
+      }
+    }
     if (!connection.issuerUrl || !connection.clientId) throw new HandlerError('invalid_connection', 'the connection has no tenant or client id; edit it and enter them', 'tenantId');
+    const { issuerUrl, clientId } = connection;
     try {
-      return await grant(connection.issuerUrl, connection.clientId, secret);
+      if (connection.method === 'client-secret') return await grant(issuerUrl, clientId, secret ?? '');
+      const ref = connectionCredentialRef(connection);
+      return await secretless().withCertificateFallback(ref, (auth) => grant(issuerUrl, clientId, auth));
     } catch (err) {
-      const failure = describeEntraFailure(err, { issuerUrl: connection.issuerUrl });
-      throw new HandlerError(`entra_${failure.error}`, `Entra ID refused the service principal's sign-in: ${failure.message}`, entraFailureField(failure.aadsts, failure.error));
+      const problem = credentialProblem(err);
+      if (problem) throw new HandlerError(problem.code, problem.message, CREDENTIAL_FIELD[connection.method]);
+      const failure = connection.method === 'client-secret' ? describeEntraFailure(err, { issuerUrl }) : await secretless().describeRefusal(connectionCredentialRef(connection), err, issuerUrl);
+      throw new HandlerError(`entra_${failure.error}`, `Entra ID refused the service principal's sign-in: ${failure.message}`, entraFailureField(failure.aadsts, failure.error, connection.method));
     }
   }
 
@@ -79,6 +117,22 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
     let pending = inFlight.get(key);
     if (!pending) {
       pending = requestToken(connection, secret).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    const token = await pending;
+    for (const k of cache.keys()) if (k.startsWith(`${connection.id}|`)) cache.delete(k);
+    cache.set(key, token);
+    return token.accessToken;
+  }
+
+  /** Certificate, workload identity, managed identity: tokens cached per connection settings. */
+  async function secretlessToken(connection: RunnerAppConnection): Promise<string> {
+    const key = `${connection.id}|${connection.method}|${connection.clientId}|${connection.issuerUrl}`;
+    const cached = cache.get(key);
+    if (cached && cached.expiresAt - TOKEN_REUSE_MARGIN_MS > now()) return cached.accessToken;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = requestToken(connection).finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
     const token = await pending;
@@ -107,6 +161,7 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
         if (!record) throw missing();
         return { kind: 'bearer', token: await deps.oauth.accessToken(connection, record) };
       }
+      if (SECRETLESS_METHODS.includes(connection.method)) return { kind: 'bearer', token: await secretlessToken(connection) };
       const found = await stored(connection.id);
       if (!found) throw missing();
       return connection.method === 'access-token' ? { kind: 'pat', token: found.secret } : { kind: 'bearer', token: await clientCredentials(connection, found.record, found.secret) };
@@ -120,3 +175,9 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
 }
 
 export type AppConnectionTokens = ReturnType<typeof createAppConnectionTokens>;
+
+/** The credential reference of a service-principal app connection without a secret. */
+export function connectionCredentialRef(connection: RunnerAppConnection): ClientCredentialRef {
+  const type = connection.method === 'certificate' || connection.method === 'workload-identity' || connection.method === 'managed-identity' ? connection.method : 'client-secret';
+  return { type, owner: { type: 'app-connection', id: connection.id }, managedIdentityClientId: connection.method === 'managed-identity' ? connection.clientId : null };
+}

@@ -158,10 +158,12 @@ export async function validateAccessToken(connection: RunnerAppConnection, token
 }
 
 /**
- * A service principal: the client-credentials grant (wrong secret, unknown app, wrong tenant answer
- * from Entra ID), then the organization (a service principal that was never added to it is refused).
+ * A service principal: a token from Entra ID (the client-credentials grant with its secret,
+ * certificate or federated token; or, with managed identity, the machine's Instance Metadata
+ * Service) — wrong credential, unknown app, wrong tenant answer from Entra ID — then the
+ * organization (a service principal that was never added to it is refused).
  */
-export async function validateClientSecret(connection: RunnerAppConnection, secret: string, deps: ValidateDeps): Promise<ConnectionValidation> {
+export async function validateServicePrincipal(connection: RunnerAppConnection, secret: string | undefined, deps: ValidateDeps): Promise<ConnectionValidation> {
   if (!connection.organization) return { valid: false, code: 'organization_required', field: 'organization', message: 'enter the Azure DevOps organization the service principal was added to' };
   let token: string;
   try {
@@ -178,14 +180,16 @@ export async function validateClientSecret(connection: RunnerAppConnection, secr
     await client.listProjects({ top: 1 });
   } catch (err) {
     if (isAuthFailure(err)) {
+      const kind = connection.method === 'managed-identity' ? 'the managed identity' : 'the service principal';
+      const who = connection.method === 'managed-identity' ? `${kind}${connection.clientId ? ` ${connection.clientId}` : " of the runner's machine"}` : `${kind} (application ${connection.clientId})`;
       return {
         valid: false,
         code: 'service_principal_not_member',
         field: 'organization',
         message:
-          `Entra ID signed the service principal in (application ${connection.clientId}), but Azure DevOps organization '${org}' refused it: the service principal is not a member of the organization. ` +
-          `Add it in Azure DevOps under Organization settings → Users → Add users (search for the application's name), with the Basic access level, and give it access to the projects to sync. ` +
-          `Also check that '${org}' is spelled right and is connected to tenant ${connection.tenantId}.`,
+          `Entra ID signed in ${who}, but Azure DevOps organization '${org}' refused it: ${kind} is not a member of the organization. ` +
+          `Add it in Azure DevOps under Organization settings → Users → Add users (search for its name), with the Basic access level, and give it access to the projects to sync. ` +
+          `Also check that '${org}' is spelled right and is connected to ${connection.tenantId ? `tenant ${connection.tenantId}` : 'the identity\'s tenant'}.`,
       };
     }
     return unreachable(err, org);
@@ -228,12 +232,15 @@ export async function validateOAuthToken(connection: RunnerAppConnection, token:
   }
 }
 
-export async function validateConnection(connection: RunnerAppConnection, secret: string, deps: ValidateDeps): Promise<ConnectionValidation> {
+export async function validateConnection(connection: RunnerAppConnection, secret: string | undefined, deps: ValidateDeps): Promise<ConnectionValidation> {
   switch (connection.method) {
     case 'access-token':
-      return validateAccessToken(connection, secret, deps);
+      return validateAccessToken(connection, secret ?? '', deps);
     case 'client-secret':
-      return validateClientSecret(connection, secret, deps);
+    case 'certificate':
+    case 'workload-identity':
+    case 'managed-identity':
+      return validateServicePrincipal(connection, secret, deps);
     case 'oauth':
       // Never reached with a secret: oauth connections are validated with their current token (handlers.ts).
       return { valid: false, code: 'invalid_request', message: 'oauth app connections are connected through the browser, not with a secret' };

@@ -1,17 +1,24 @@
 import type { CredentialStore } from '../credentials/store.ts';
 import type { RunnerEvents } from '../events/outbox.ts';
+import type { CertificateStore } from '../client-credentials/certificates.ts';
 import { HandlerError } from '../agent.ts';
 
-/** An admin disabled a method on an integration or deleted it: the credentials it produced go. */
-export function createPurgeCredentialsHandler(deps: { credentials: Pick<CredentialStore, 'deleteForIntegration'>; events?: RunnerEvents }) {
-  return async (payload: unknown): Promise<{ deleted: number }> => {
+/**
+ * An admin disabled a method on an integration or deleted it: the credentials it produced go. A
+ * deleted integration also takes the certificates (and private keys) the runner made for its app.
+ */
+export function createPurgeCredentialsHandler(deps: { credentials: Pick<CredentialStore, 'deleteForIntegration'>; certificates?: Pick<CertificateStore, 'deleteForOwner'>; events?: RunnerEvents }) {
+  return async (payload: unknown): Promise<{ deleted: number; clientCertificates: number }> => {
     const { integrationId, methods } = payload as { integrationId?: string; methods?: string[] | 'all' };
     if (!integrationId || !methods) throw new HandlerError('invalid_request', 'purge-credentials needs integrationId and methods');
     let deleted = 0;
-    if (methods === 'all') deleted = await deps.credentials.deleteForIntegration(integrationId);
-    else for (const method of methods) deleted += await deps.credentials.deleteForIntegration(integrationId, method);
+    let clientCertificates = 0;
+    if (methods === 'all') {
+      deleted = await deps.credentials.deleteForIntegration(integrationId);
+      clientCertificates = (await deps.certificates?.deleteForOwner({ type: 'integration', id: integrationId })) ?? 0;
+    } else for (const method of methods) deleted += await deps.credentials.deleteForIntegration(integrationId, method);
     // Said once per purge, with what it removed (0 is worth saying too: nothing was left behind).
-    deps.events?.record({ action: 'credentials.purged', outcome: 'success', integrationId, details: { count: deleted, methods: methods === 'all' ? 'all' : methods.join(',') } });
-    return { deleted };
+    deps.events?.record({ action: 'credentials.purged', outcome: 'success', integrationId, details: { count: deleted, methods: methods === 'all' ? 'all' : methods.join(','), clientCertificates } });
+    return { deleted, clientCertificates };
   };
 }

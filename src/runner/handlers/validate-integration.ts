@@ -1,7 +1,8 @@
 import * as client from 'openid-client';
-import { open, UnsealError } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
-import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
+import { UnsealError } from '../../crypto/sealing.ts';
+import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer, withClientAuth } from '../../entra/oidc.ts';
+import type { ClientCredentialRef, ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
+import { integrationCredentialRef } from '../oauth/integration-config.ts';
 import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
 import { HandlerError } from '../agent.ts';
 import { probeAuthorizeEndpoint } from '../app-connections/oauth-probe.ts';
@@ -25,6 +26,7 @@ export interface ValidateDeps {
   /** For the authorization-request probe (tests). */
   fetch?: FetchLike;
   probeHost: (integration: RunnerIntegration) => Promise<HostProbeResult>;
+  credentials: ClientCredentials;
 }
 
 export interface ValidationResult {
@@ -40,6 +42,10 @@ export interface ValidationResult {
   hostNote?: string;
   /** Asked with `countCredentials`: the credentials the stored integration produced, by method. */
   credentials?: { oauth: number; pat: number };
+  /** Without a client secret: the certificate to upload, or the federated credential to add (public values). */
+  credentialState?: ClientCredentialState;
+  /** About the next certificate: accepted (now in use), or still to be uploaded. */
+  credentialNote?: string;
 }
 
 /**
@@ -64,6 +70,8 @@ export function createValidateIntegrationHandler(deps: ValidateDeps) {
     if (host.note) result.hostNote = host.note;
     if (oauth?.oauthError) result.oauthError = oauth.oauthError;
     if (oauth?.redirectUriError) result.redirectUriError = oauth.redirectUriError;
+    if (oauth?.credentialState) result.credentialState = oauth.credentialState;
+    if (oauth?.credentialNote) result.credentialNote = oauth.credentialNote;
     if (!integration.oauth && !integration.patEnabled) result.patError = 'enable OAuth or Personal Access Tokens';
 
     result.valid = !result.hostError && !result.oauthError && !result.redirectUriError && !result.patError && !result.scmIdError;
@@ -71,33 +79,69 @@ export function createValidateIntegrationHandler(deps: ValidateDeps) {
   };
 }
 
-async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): Promise<{ oauthError?: string; redirectUriError?: string }> {
+async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): Promise<{ oauthError?: string; redirectUriError?: string; credentialState?: ClientCredentialState; credentialNote?: string }> {
   const oauth = integration.oauth;
   if (!oauth) return {};
-  if (!oauth.sealedClientSecret) return { oauthError: 'no client secret is stored (the runner key changed since it was entered): enter the client secret again' };
-  let secret: string;
+  const type = oauth.credential?.type ?? 'client-secret';
+  let ref: ClientCredentialRef;
   try {
-    secret = await open(deps.privateKey, oauth.sealedClientSecret, sealingContext.integrationClientSecret(integration.id));
+    ref = await integrationCredentialRef(integration, deps.privateKey);
   } catch (err) {
     if (err instanceof UnsealError && err.reason === 'wrong-recipient') return { oauthError: 'the client secret was sealed for another runner key: enter the client secret again' };
-    return { oauthError: 'the stored client secret cannot be opened by this runner: enter the client secret again' };
+    if (err instanceof UnsealError) return { oauthError: 'the stored client secret cannot be opened by this runner: enter the client secret again' };
+    if (err instanceof HandlerError && type === 'client-secret') return { oauthError: 'no client secret is stored (the runner key changed since it was entered): enter the client secret again' };
+    throw err;
   }
+  // Without a secret, what the admin registers in Entra comes from the runner: the certificate it
+  // made (made now on first use), or the federated token it holds. A problem reading it is the answer.
+  const credentialState = type === 'client-secret' ? undefined : await deps.credentials.prepare(ref);
+  const withState = <T extends object>(answer: T) => (credentialState ? { ...answer, credentialState } : answer);
+  if (credentialState?.federated && 'error' in credentialState.federated) return withState({ oauthError: credentialState.federated.error });
+
   let config: client.Configuration;
   try {
-    config = await discoverIssuer(oauth.issuerUrl, oauth.clientId, secret, { allowInsecure: deps.allowInsecure });
+    config = await discoverIssuer(oauth.issuerUrl, oauth.clientId, deps.credentials.clientAuth(ref), { allowInsecure: deps.allowInsecure });
   } catch (err) {
-    return { oauthError: describeEntraFailure(err, { issuerUrl: oauth.issuerUrl }).message };
+    return withState({ oauthError: describeEntraFailure(err, { issuerUrl: oauth.issuerUrl }).message });
   }
-  // The client secret (a client-credentials request) and the callback (the authorization request a
+  // The credential (a client-credentials request) and the callback (the authorization request a
   // user's Connect sends): both are checked, so one Save & Test names every field at fault.
-  const [secretError, redirectUriError] = await Promise.all([
-    client.clientCredentialsGrant(config, { scope: AZURE_DEVOPS_DEFAULT_SCOPE }).then(
+  const grant = (auth: string | client.ClientAuth) => client.clientCredentialsGrant(withClientAuth(config, oauth.clientId, auth, { allowInsecure: deps.allowInsecure }), { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
+  const [credentialError, redirectUriError] = await Promise.all([
+    deps.credentials.withCertificateFallback(ref, grant).then(
       () => undefined,
-      (err: unknown) => describeEntraFailure(err, { issuerUrl: oauth.issuerUrl }).message,
+      async (err: unknown) => (await deps.credentials.describeRefusal(ref, err, oauth.issuerUrl)).message,
     ),
     checkRedirectUri(config, oauth.clientId, oauth.callbackUrl, deps),
   ]);
-  return { ...(secretError ? { oauthError: secretError } : {}), ...(redirectUriError ? { redirectUriError } : {}) };
+  const credentialNote = type === 'certificate' && !credentialError ? await checkNextCertificate(ref, grant, deps) : undefined;
+  // The certificates as they are after the test (a next one may have been promoted).
+  const after = type === 'certificate' ? await deps.credentials.prepare(ref) : credentialState;
+  return {
+    ...(credentialError ? { oauthError: credentialError } : {}),
+    ...(redirectUriError ? { redirectUriError } : {}),
+    ...(after ? { credentialState: after } : {}),
+    ...(credentialNote ? { credentialNote } : {}),
+  };
+}
+
+/**
+ * The active certificate works; a next one waits for upload. Entra accepting it makes it the active
+ * one now (it expires later); otherwise the admin is told it still has to be uploaded, and by when.
+ */
+async function checkNextCertificate(ref: ClientCredentialRef, grant: (auth: string | client.ClientAuth) => Promise<unknown>, deps: ValidateDeps): Promise<string | undefined> {
+  const all = await deps.credentials.certificates.list(ref.owner);
+  const next = all.find((c) => c.status === 'next');
+  const active = all.find((c) => c.status === 'active');
+  if (!next || !active) return undefined;
+  try {
+    await grant(deps.credentials.clientAuth(ref, next.id));
+  } catch {
+    return `the next certificate (thumbprint ${next.thumbprintSha1}) is not accepted by Entra ID yet: upload it to the app registration before the active one expires on ${active.notAfter.slice(0, 10)}, then test again`;
+  }
+  await deps.credentials.certificates.accepted(next.id);
+  await deps.credentials.certificates.promote(ref.owner, next.id);
+  return `Entra ID accepted the next certificate (thumbprint ${next.thumbprintSha1}): the runner signs with it from now on; the previous certificate can be deleted from the app registration`;
 }
 
 async function checkRedirectUri(config: client.Configuration, clientId: string, callbackUrl: string, deps: ValidateDeps): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import { sealingContext } from '../../control/protocol.ts';
 import { discoverIssuer } from '../../entra/oidc.ts';
 import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
 import { HandlerError } from '../agent.ts';
+import type { ClientCredentialRef, ClientCredentials } from '../client-credentials/index.ts';
 
 export interface IntegrationSource {
   /** The integration as the management plane knows it now (cached briefly). */
@@ -45,19 +46,37 @@ export function createIntegrationSource(fetchIntegration: (id: string) => Promis
   };
 }
 
-/** openid-client configurations per integration, with the client secret opened on the runner. */
-export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boolean }) {
+/**
+ * How the runner authenticates as an integration's Entra app: the client secret sealed to it
+ * (opened here), or a credential without secret (a certificate born on the runner, a federated
+ * token, the machine's managed identity; src/runner/client-credentials).
+ */
+export async function integrationCredentialRef(integration: RunnerIntegration, privateKey: string): Promise<ClientCredentialRef> {
+  const oauth = integration.oauth;
+  if (!oauth) throw new HandlerError('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
+  const credential = oauth.credential ?? { type: 'client-secret' as const };
+  const owner = { type: 'integration' as const, id: integration.id };
+  if (credential.type !== 'client-secret') return { type: credential.type, owner, managedIdentityClientId: credential.managedIdentityClientId ?? null };
+  if (!oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
+  return { type: 'client-secret', owner, secret: await open(privateKey, oauth.sealedClientSecret, sealingContext.integrationClientSecret(integration.id)) };
+}
+
+/** openid-client configurations per integration, authenticating with the integration's credential. */
+export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boolean; credentials: ClientCredentials }) {
   const cache = new Map<string, { key: string; config: Promise<client.Configuration>; at: number }>();
   return async function configFor(integration: RunnerIntegration): Promise<client.Configuration> {
     const oauth = integration.oauth;
     if (!oauth) throw new HandlerError('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
-    if (!oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
-    const key = `${oauth.issuerUrl}|${oauth.clientId}|${oauth.sealedClientSecret}`;
+    const credential = oauth.credential ?? { type: 'client-secret' };
+    if (credential.type === 'client-secret' && !oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
+    // A certificate's ClientAuth asks for the current certificate at every request, so a promoted
+    // one is used without a new configuration; a new secret or another credential type is a new key.
+    const key = `${oauth.issuerUrl}|${oauth.clientId}|${credential.type}|${credential.managedIdentityClientId ?? ''}|${oauth.sealedClientSecret ?? ''}`;
     const hit = cache.get(integration.id);
     if (hit && hit.key === key && Date.now() - hit.at < 10 * 60_000) return hit.config;
     const config = (async () => {
-      const secret = await open(deps.privateKey, oauth.sealedClientSecret ?? '', sealingContext.integrationClientSecret(integration.id));
-      return discoverIssuer(oauth.issuerUrl, oauth.clientId, secret, { allowInsecure: deps.allowInsecure });
+      const ref = await integrationCredentialRef(integration, deps.privateKey);
+      return discoverIssuer(oauth.issuerUrl, oauth.clientId, deps.credentials.clientAuth(ref), { allowInsecure: deps.allowInsecure });
     })();
     cache.set(integration.id, { key, config, at: Date.now() });
     config.catch(() => cache.delete(integration.id));

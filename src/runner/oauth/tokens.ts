@@ -5,6 +5,7 @@ import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
 import type { RunnerEvents } from '../events/outbox.ts';
 import { oauthHandlerError } from './flow.ts';
+import { describeEntraFailure } from '../../entra/oidc.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
 
@@ -144,6 +145,14 @@ export function createTokenService(options: TokenServiceOptions) {
           await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
           report(record, 'credential.needs_reauthorization', { reason: message.slice(0, 300) });
           throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
+        }
+        if (err instanceof ResponseBodyError && err.error === 'invalid_client') {
+          // Not the user's authorization and not transient: the integration's own app credential
+          // (its secret, the runner's certificate, a federated token) was refused. Only an admin can fix it.
+          runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
+          const reason = `${REFRESH_FAILURE}: Entra ID refused the integration's app credential (${describeEntraFailure(err, { issuerUrl: meta.issuer }).message})`;
+          await failing(record, reason, 'credential.refresh_failed');
+          throw new HandlerError('app_credential_refused', `${reason}; an admin must fix the integration (its Save & Test says what)`);
         }
         const delay = retryDelay(err, attempt);
         if (delay === undefined || attempt >= maxRetries) {

@@ -66,7 +66,13 @@ const METHOD_LABEL: Record<ConnectionMethod, string> = {
   'access-token': 'Personal Access Token',
   'client-secret': 'Service principal (client secret)',
   oauth: 'Microsoft Entra ID OAuth',
+  certificate: 'Certificate born on the runner (no secret)',
+  'workload-identity': 'Workload identity federation (no secret)',
+  'managed-identity': 'Managed identity (no secret)',
 };
+
+/** Methods that sign in as a service principal without any secret. */
+export const SECRETLESS: readonly ConnectionMethod[] = ['certificate', 'workload-identity', 'managed-identity'];
 
 export function connectionMethodLabel(method: ConnectionMethod): string {
   return METHOD_LABEL[method] ?? method;
@@ -116,6 +122,9 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState<string>();
   const runner = usable.find((r) => r.id === runnerId) ?? usable[0];
+  const secretless = SECRETLESS.includes(method);
+  const servicePrincipal = method === 'client-secret' || secretless;
+  const hasSecret = method === 'access-token' || method === 'client-secret';
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -127,12 +136,12 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
       if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID of your Entra ID tenant.';
       else if (!GUID.test(tenantId.trim())) fields.tenantId = 'The Directory (tenant) ID is a GUID, like 00000000-0000-0000-0000-000000000000: copy it from the Overview page of Microsoft Entra ID.';
     }
-    if (method === 'client-secret') {
+    if (servicePrincipal) {
       if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the service principal was added to.';
-      if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID from Entra ID.';
-      if (!clientId.trim()) fields.clientId = 'Enter the Application (client) ID from Entra ID.';
+      if (method !== 'managed-identity' && !tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID from Entra ID.';
+      if (method !== 'managed-identity' && !clientId.trim()) fields.clientId = 'Enter the Application (client) ID from Entra ID.';
     }
-    if (method !== 'oauth' && !secret) fields.secret = method === 'access-token' ? 'Paste the Personal Access Token.' : "Paste the client secret's Value.";
+    if (hasSecret && !secret) fields.secret = method === 'access-token' ? 'Paste the Personal Access Token.' : "Paste the client secret's Value.";
     if (Object.keys(fields).length) {
       setErrors({ fields });
       return;
@@ -142,15 +151,18 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
     try {
       const body: Record<string, unknown> = { id, name: name.trim(), runnerId: runner!.id, method };
       if (organization.trim()) body.organization = organization.trim();
-      if (method === 'client-secret') Object.assign(body, { tenantId: tenantId.trim(), clientId: clientId.trim() });
+      if (servicePrincipal) {
+        if (tenantId.trim()) body.tenantId = tenantId.trim();
+        if (clientId.trim()) body.clientId = clientId.trim();
+      }
       if (method === 'oauth') body.tenantId = tenantId.trim();
-      if (method !== 'oauth') {
+      if (hasSecret) {
         if (!runner!.publicKey) throw new Error('This runner has not registered its key yet, so nothing can be sealed for it. Pick another runner or start it.');
         setBusy('Sealing the credential…');
         const sealed = await sealForRunner(runner!.publicKey, secret, appConnectionSecretAad(id));
         body[method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret'] = sealed;
       }
-      setBusy(method === 'oauth' ? 'The runner is checking the app registration with Entra ID…' : 'The runner is checking the credential with Azure DevOps…');
+      setBusy(method === 'oauth' ? 'The runner is checking the app registration with Entra ID…' : method === 'certificate' ? 'The runner is making its certificate and trying it…' : 'The runner is checking the credential with Azure DevOps…');
       const created = await api.post<SavedConnection>(`/projects/${encodeURIComponent(projectId)}/app-connections`, body);
       if (secretRef.current) secretRef.current.value = '';
       if (method === 'oauth') {
@@ -180,7 +192,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         </div>
         <fieldset className="choice" aria-describedby={errors.fields.method ? 'connection-method-error' : undefined}>
           <legend>Method</legend>
-          {(['access-token', 'client-secret', 'oauth'] as const).map((m) => (
+          {(['access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity', 'oauth'] as const).map((m) => (
             <label className="choice-option" key={m}>
               <input type="radio" name="method" value={m} checked={method === m} onChange={() => setMethod(m)} />
               <span>
@@ -189,6 +201,9 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
                   {m === 'access-token' && 'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
                   {m === 'client-secret' && 'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
                   {m === 'oauth' && (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
+                  {m === 'certificate' && 'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
+                  {m === 'workload-identity' && "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
+                  {m === 'managed-identity' && "The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all."}
                 </span>
               </span>
             </label>
@@ -227,7 +242,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           />
         )}
         <TextField
-          label={method === 'client-secret' ? 'Organization' : 'Organization (optional)'}
+          label={servicePrincipal ? 'Organization' : 'Organization (optional)'}
           name="organization"
           value={organization}
           onChange={(e) => setOrganization(e.target.value)}
@@ -236,13 +251,26 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           autoComplete="off"
           spellCheck={false}
         />
-        {method === 'client-secret' && (
+        {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">
             <TextField label="Directory (tenant) ID" name="tenantId" value={tenantId} onChange={(e) => setTenantId(e.target.value)} error={errors.fields.tenantId} autoComplete="off" spellCheck={false} />
             <TextField label="Application (client) ID" name="clientId" value={clientId} onChange={(e) => setClientId(e.target.value)} error={errors.fields.clientId} autoComplete="off" spellCheck={false} />
           </div>
         )}
-        {method !== 'oauth' && (
+        {method === 'managed-identity' && (
+          <TextField
+            label="Managed identity client ID (optional)"
+            name="clientId"
+            value={clientId}
+            onChange={(e) => setClientId(e.target.value)}
+            error={errors.fields.clientId}
+            hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
+            autoComplete="off"
+            spellCheck={false}
+          />
+        )}
+        {secretless && <p className="hint hint-block">After Create, Keyway shows what to register ({method === 'certificate' ? 'the certificate to upload' : method === 'workload-identity' ? "the federated credential's issuer, subject and audience" : 'the identity to add to Azure DevOps'}); the connection stays pending until its test passes.</p>}
+        {hasSecret && (
           <SecretField
             key={method}
             ref={secretRef}

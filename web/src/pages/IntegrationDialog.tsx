@@ -9,7 +9,8 @@ import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
-import type { Integration, IntegrationDraft, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+import type { ClientCredentialState, ClientCredentialType, Integration, IntegrationDraft, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+import { ClientCredentialPanel } from '../components/client-credential.tsx';
 import { EXPECTED_ISSUER, issuerWarning } from '../issuer-hint.ts';
 
 type Provider = 'entra' | 'pat';
@@ -26,8 +27,23 @@ const FIELD_MAP: Record<string, string> = {
   'oauth.issuerUrl': 'issuerUrl',
   'oauth.sealedClientSecret': 'clientSecret',
   'oauth.clientSecret': 'clientSecret',
+  'oauth.credential': 'credential',
+  'oauth.managedIdentityClientId': 'managedIdentityClientId',
   pat: 'pat',
 };
+
+/** How the runner signs in as the integration's Entra app: only the first needs a secret. */
+const CREDENTIALS: { value: ClientCredentialType; label: string; hint: string }[] = [
+  // Not named "Client secret": that is the name of the secret's own field below.
+  { value: 'client-secret', label: 'Secret', hint: 'A secret Value from the app registration, sealed in this browser to the runner. It expires within 24 months and must be renewed.' },
+  { value: 'certificate', label: 'Certificate (no secret)', hint: 'The runner makes a key pair and a certificate; the private key never leaves it. After saving, download the certificate and upload it to the app registration.' },
+  {
+    value: 'workload-identity',
+    label: 'Workload identity federation (no secret)',
+    hint: "The runner presents the token its platform writes to AZURE_FEDERATED_TOKEN_FILE (AKS workload identity). After saving, Keyway shows the issuer, subject and audience to add as the app's federated credential.",
+  },
+  { value: 'managed-identity', label: 'Managed identity (no secret)', hint: "The Azure machine's managed identity, trusted by the app as a federated credential. After saving, Keyway shows the values to add." },
+];
 
 const PROBLEMS: { key: keyof IntegrationTest; field: string; label: string }[] = [
   { key: 'runnerError', field: 'form', label: 'Runner' },
@@ -68,6 +84,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   const [issuerUrl, setIssuerUrl] = useState(integration?.oauth?.issuerUrl ?? '');
   const [issuerHint, setIssuerHint] = useState<string>();
   const [patEnabled, setPatEnabled] = useState(integration ? integration.pat.enabled : false);
+  const [credential, setCredential] = useState<ClientCredentialType>(integration?.oauth?.credential ?? 'client-secret');
+  const [managedIdentityClientId, setManagedIdentityClientId] = useState(integration?.oauth?.managedIdentityClientId ?? '');
+  const [credentialState, setCredentialState] = useState<ClientCredentialState | undefined>(integration?.oauth?.credentialState);
   const { errors, setErrors, formRef } = useFormErrors();
   const [failedTest, setFailedTest] = useState<IntegrationTest>();
   // A change whose test failed: not applied, the stored configuration keeps serving.
@@ -95,7 +114,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     if (!oauthEnabled && !patEnabled) form = 'Enable Entra ID OAuth, Personal Access Tokens, or both.';
     if (oauthEnabled) {
       if (!clientId.trim()) fields.clientId = 'Enter the application (client) ID of the Entra ID app registration.';
-      if (!clientSecret && !secretSet) fields.clientSecret = 'Enter a client secret of the app registration.';
+      if (credential === 'client-secret' && !clientSecret && !secretSet) fields.clientSecret = 'Enter a client secret of the app registration, or choose a credential without secret.';
       if (!issuerUrl.trim()) fields.issuerUrl = `Enter the issuer URL, for example ${EXPECTED_ISSUER}.`;
       if (clientSecret && !runner.publicKey) {
         form = 'This runner has not registered its public key yet, so nothing can be sealed for it. Start the runner, then try again.';
@@ -115,12 +134,15 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     setFailedTest(undefined);
     try {
       let sealedClientSecret: string | undefined;
-      if (oauthEnabled && clientSecret) {
+      if (oauthEnabled && credential === 'client-secret' && clientSecret) {
         setBusy('Sealing the client secret…');
         sealedClientSecret = await sealForRunner(runner.publicKey!, clientSecret, clientSecretAad(id));
       }
       setBusy('Saving and testing…');
-      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
+      const mi = credential === 'managed-identity' && managedIdentityClientId.trim() ? managedIdentityClientId.trim() : undefined;
+      // The credential is said when it is not the default, or when it changes back to a client secret.
+      const sayCredential = credential !== 'client-secret' || (saved?.oauth && saved.oauth.credential !== 'client-secret');
+      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), ...(sayCredential ? { credential } : {}), ...(mi ? { managedIdentityClientId: mi } : {}), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
       const vd = virtualDirectory.trim();
       let result: SavedIntegration;
       if (saved) {
@@ -129,7 +151,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         const body: Record<string, unknown> = {};
         if (host.trim() !== saved.host || vd !== saved.virtualDirectory) Object.assign(body, { host: host.trim(), virtualDirectory: vd });
         if (!oauthEnabled && saved.oauth) body.oauth = null;
-        if (oauth && (!saved.oauth || sealedClientSecret || oauth.clientId !== saved.oauth.clientId || oauth.issuerUrl !== saved.oauth.issuerUrl)) body.oauth = oauth;
+        const credentialChanged = saved.oauth && (saved.oauth.credential !== credential || (saved.oauth.managedIdentityClientId ?? '') !== (mi ?? ''));
+        if (oauth && (!saved.oauth || sealedClientSecret || credentialChanged || oauth.clientId !== saved.oauth.clientId || oauth.issuerUrl !== saved.oauth.issuerUrl)) body.oauth = oauth;
         if (patEnabled !== saved.pat.enabled) body.pat = { enabled: patEnabled };
         result = await api.patch<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
       } else {
@@ -137,6 +160,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       }
       // Saved: the secret now rests (sealed) on the server; forget the plaintext.
       setClientSecret('');
+      setCredentialState(result.integration.oauth?.credentialState);
       if (result.applied === false) {
         // Nothing replaced what works: the change waits as a draft until applied anyway or discarded.
         setSaved(result.integration);
@@ -165,7 +189,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       }
       onChanged();
       const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.` : '';
-      const note = result.test.hostNote ? ` ${result.test.hostNote.charAt(0).toUpperCase()}${result.test.hostNote.slice(1)}.` : '';
+      const hostNote = result.test.hostNote ? ` ${result.test.hostNote.charAt(0).toUpperCase()}${result.test.hostNote.slice(1)}.` : '';
+      const note = `${hostNote}${result.test.credentialNote ? ` ${result.test.credentialNote.charAt(0).toUpperCase()}${result.test.credentialNote.slice(1)}.` : ''}`;
       if (result.test.valid) {
         onClose({ kind: 'success', text: `${result.integration.host}${result.integration.virtualDirectory} was saved and the test passed.${note}${purged}` });
         return;
@@ -219,6 +244,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   }
 
   const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
+  // What to register for the credential chosen: the stored one's, or a waiting change's.
+  const panelState = saved?.oauth?.credential === credential ? credentialState : draft?.oauth?.credential === credential ? draft.oauth.credentialState : undefined;
   const problems = failedTest ? testProblems(failedTest) : draft ? testProblems(draft.test) : [];
   // Closing after a failed test still tells the page that the provider was saved.
   const close = () =>
@@ -349,15 +376,54 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 autoComplete="off"
                 spellCheck={false}
               />
-              <SecretField
-                label="Client secret"
-                name="clientSecret"
-                value={clientSecret}
-                onChange={(e) => setClientSecret(e.target.value)}
-                error={errors.fields.clientSecret}
-                placeholder={secretSet ? 'set — leave empty to keep' : undefined}
-                hint="Sealed in this browser to the runner's key: only the runner can read it."
-              />
+              <fieldset className="choice" aria-describedby={errors.fields.credential ? `${oauthErrorId}-credential` : undefined}>
+                <legend>How the runner signs in as the app</legend>
+                {CREDENTIALS.map((c) => (
+                  <label className="choice-option" key={c.value}>
+                    <input type="radio" name="credential" value={c.value} checked={credential === c.value} onChange={() => setCredential(c.value)} />
+                    <span>
+                      <strong>{c.label}</strong>
+                      <span className="hint">{c.hint}</span>
+                    </span>
+                  </label>
+                ))}
+                {errors.fields.credential && (
+                  <p className="field-error" id={`${oauthErrorId}-credential`}>
+                    {errors.fields.credential}
+                  </p>
+                )}
+              </fieldset>
+              {credential === 'client-secret' && (
+                <SecretField
+                  label="Client secret"
+                  name="clientSecret"
+                  value={clientSecret}
+                  onChange={(e) => setClientSecret(e.target.value)}
+                  error={errors.fields.clientSecret}
+                  placeholder={secretSet ? 'set — leave empty to keep' : undefined}
+                  hint="Sealed in this browser to the runner's key: only the runner can read it."
+                />
+              )}
+              {credential === 'managed-identity' && (
+                <TextField
+                  label="Managed identity client ID (optional)"
+                  name="managedIdentityClientId"
+                  value={managedIdentityClientId}
+                  onChange={(e) => setManagedIdentityClientId(e.target.value)}
+                  error={errors.fields.managedIdentityClientId}
+                  hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
+                  autoComplete="off"
+                  spellCheck={false}
+                />
+              )}
+              {saved && panelState && credential !== 'client-secret' && (
+                <ClientCredentialPanel
+                  state={panelState}
+                  path={`${collectionPath}/${encodeURIComponent(saved.id)}/client-credential`}
+                  canPrepare={credential === 'certificate'}
+                  onChange={setCredentialState}
+                />
+              )}
               <TextField
                 label="Issuer URL"
                 name="issuerUrl"

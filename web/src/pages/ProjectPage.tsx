@@ -13,7 +13,9 @@ import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, startConsent, startedConsent } from './AppConnectionDialog.tsx';
+import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, SECRETLESS, startConsent, startedConsent } from './AppConnectionDialog.tsx';
+import { ClientCredentialDialog } from './ClientCredentialDialog.tsx';
+import { expiryWarning } from '../components/client-credential.tsx';
 import { ProjectMembersSection } from './ProjectMembers.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncAdoptionDialog, SyncDialog, describeMemberTargets } from './SyncDialog.tsx';
@@ -119,6 +121,7 @@ function ConnectionsSection(props: {
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<AppConnection>();
   const [targeting, setTargeting] = useState<AppConnection>();
+  const [showingCredential, setShowingCredential] = useState<AppConnection>();
   const [testing, setTesting] = useState<string>();
   const [notice, setNotice] = useState<Notice>();
   const runnerName = (id: string) => runners.find((r) => r.id === id)?.name ?? id;
@@ -189,6 +192,7 @@ function ConnectionsSection(props: {
                     <>
                       <Time value={c.lastTest.testedAt} />
                       {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
+                      {expiryWarning(c.credentialState) && <div className="field-warning">{expiryWarning(c.credentialState)}</div>}
                     </>
                   ) : (
                     <span className="muted">—</span>
@@ -206,6 +210,11 @@ function ConnectionsSection(props: {
                       aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
                     >
                       {notConnected(c) ? 'Connect' : 'Reconnect'}
+                    </button>
+                  )}
+                  {SECRETLESS.includes(c.method) && (
+                    <button type="button" className="button-small" onClick={() => setShowingCredential(c)} aria-label={`What to register for app connection ${c.name}`}>
+                      {c.method === 'certificate' ? 'Certificate' : c.method === 'workload-identity' ? 'Federated credential' : 'Identity'}
                     </button>
                   )}
                   {canManage && (
@@ -245,12 +254,15 @@ function ConnectionsSection(props: {
           onClose={(created) => {
             setAdding(false);
             if (created) {
-              setNotice({ kind: 'success', text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}` });
+              setNotice({ kind: created.validation.valid ? 'success' : 'warning', text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}` });
+              // Without a secret, what to register comes next: the certificate, the federated credential.
+              if (!created.validation.valid && SECRETLESS.includes(created.connection.method)) setShowingCredential(created.connection);
               reload();
             }
           }}
         />
       )}
+      {showingCredential && <ClientCredentialDialog projectId={projectId} connection={showingCredential} canManage={canManage} onClose={() => setShowingCredential(undefined)} />}
       {targeting && (
         <MemberTargetsDialog
           projectId={projectId}

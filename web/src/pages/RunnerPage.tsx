@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
+import { expiryWarning } from '../components/client-credential.tsx';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
@@ -150,6 +151,13 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
   );
 }
 
+const CREDENTIAL_LABEL: Record<string, string> = {
+  'client-secret': 'Client secret',
+  certificate: "The runner's certificate (no secret)",
+  'workload-identity': 'Workload identity federation (no secret)',
+  'managed-identity': 'Managed identity (no secret)',
+};
+
 function IntegrationCard({ integration }: { integration: Integration }) {
   const where = `${integration.host}${integration.virtualDirectory ? integration.virtualDirectory : ''}`;
   const test = integration.lastTest;
@@ -160,6 +168,7 @@ function IntegrationCard({ integration }: { integration: Integration }) {
       </h3>
       <dl className="details details-compact">
         <Detail term="Entra ID OAuth">{integration.oauth ? `On — client ${integration.oauth.clientId}` : 'Off'}</Detail>
+        {integration.oauth && <Detail term="App credential">{CREDENTIAL_LABEL[integration.oauth.credential] ?? integration.oauth.credential}</Detail>}
         {integration.oauth && <Detail term="Issuer" mono>{integration.oauth.issuerUrl}</Detail>}
         <Detail term="Personal Access Tokens">{integration.pat.enabled ? 'On' : 'Off'}</Detail>
         <Detail term="Last test" wide>
@@ -194,6 +203,7 @@ function IntegrationCard({ integration }: { integration: Integration }) {
         )}
       </dl>
       {integration.oauth && <CopyField label={`Callback URL for ${integration.host}`} value={integration.oauth.callbackUrl} />}
+      {expiryWarning(integration.oauth?.credentialState) && <Alert kind="warning">{expiryWarning(integration.oauth?.credentialState)} (Edit → Prepare next certificate.)</Alert>}
     </>
   );
 }

@@ -1,0 +1,24 @@
+import type { Kysely } from 'kysely';
+
+// Credentials without a client secret (issue 19, docs/client-credentials.md).
+// - scm_integrations.oauth_credential: how the runner authenticates as the integration's Entra app,
+//   JSON {"type":"client-secret"|"certificate"|"workload-identity"|"managed-identity",
+//   "managedIdentityClientId"?}; null means a client secret (every row older than this column).
+// - credential_state (integrations and app connections): the runner's last description of such a
+//   credential, public values only (the certificate to upload with its thumbprints and validity,
+//   the federated credential's issuer/subject/audience, the managed identity's ids). The private
+//   key stays on the runner.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('scm_integrations').addColumn('oauth_credential', 'text').execute();
+  await db.schema.alterTable('scm_integrations').addColumn('credential_state', 'text').execute();
+  await db.schema.alterTable('app_connections').addColumn('credential_state', 'text').execute();
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('app_connections').dropColumn('credential_state').execute();
+  await db.schema.alterTable('scm_integrations').dropColumn('credential_state').execute();
+  await db.schema.alterTable('scm_integrations').dropColumn('oauth_credential').execute();
+}

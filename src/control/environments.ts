@@ -32,6 +32,17 @@ export interface EnvironmentRepository {
   repository: string;
 }
 
+/**
+ * How much of the repository an environment fetches: per request, else the integration's defaults,
+ * else everything.
+ */
+export interface EnvironmentCloneOptions {
+  /** `blob:none`: a blobless partial clone (file contents arrive when git needs them); null: every object. */
+  filter?: 'blob:none' | null;
+  /** Commits of history to fetch (a shallow clone); null: all of it. */
+  depth?: number | null;
+}
+
 export interface EnvironmentCreatePayload {
   environmentId: string;
   userId: string;
@@ -39,6 +50,7 @@ export interface EnvironmentCreatePayload {
   repository: EnvironmentRepository;
   ref?: RepositoryRef;
   pullRequestCheckout?: PullRequestCheckout;
+  clone?: EnvironmentCloneOptions;
 }
 
 export interface EnvironmentCreateResult {

@@ -100,3 +100,14 @@ export type CloneReport = EnvironmentProgressReport & { status: 'cloning' | 'rea
 export interface EnvironmentStatusResult extends CloneReport {
   exists: boolean;
 }
+
+/** A runner process reports its repository cache's disk use here (runner auth; totals only, never which repositories). */
+export const REPOSITORY_CACHE_REPORT_PATH = '/api/v1/runner/repository-cache';
+
+export interface RepositoryCacheReport {
+  /** `{hostname}:{dataDir}` of the runner process (replicas report one each). */
+  instance: string;
+  bytes: number;
+  limitBytes: number;
+  repositories: number;
+}

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Histogram, Registry, collectDefaultMetrics, register } from 'prom-client';
 
 /** Prometheus metrics on /metrics: process defaults plus request durations by route template. */
 export function installMetrics(app: FastifyInstance, options: { prefix?: string } = {}): Registry {
@@ -19,7 +19,8 @@ export function installMetrics(app: FastifyInstance, options: { prefix?: string 
   });
   app.get('/metrics', { schema: { hide: true }, config: { auth: 'public' } }, async (_request, reply) => {
     void reply.type(registry.contentType);
-    return registry.metrics();
+    // Plus what a runner in this process (keyway start) counts in the default registry.
+    return Registry.merge([registry, register]).metrics();
   });
   return registry;
 }

@@ -4,6 +4,8 @@ import { environmentProgressPath } from '../control/environments.ts';
 import type { EnvironmentProgressReport } from '../control/environments.ts';
 import { VERSION } from '../version.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+import { REPOSITORY_CACHE_REPORT_PATH } from '../control/environments.ts';
+import type { RepositoryCacheReport } from '../control/environments.ts';
 
 export class ManagementApiError extends Error {
   constructor(
@@ -53,6 +55,10 @@ export function createManagementClient(serverUrl: string, runnerToken?: string) 
     },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
       const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      if (!res.ok) throw await failure(res);
+    },
+    async repositoryCacheUsage(report: RepositoryCacheReport): Promise<void> {
+      const res = await fetch(`${base}${REPOSITORY_CACHE_REPORT_PATH}`, { method: 'PUT', headers: headers(true), body: JSON.stringify(report) });
       if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {

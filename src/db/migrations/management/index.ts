@@ -8,6 +8,7 @@ import * as m006 from './006_app_connection_oauth_states.ts';
 import * as m007 from './007_front_door.ts';
 import * as m009 from './009_sync_targets_and_environment_usage.ts';
 import * as m012 from './012_audit_filter_indexes.ts';
+import * as m013 from './013_environment_clone_options_and_repository_caches.ts';
 
 export const managementMigrations: MigrationSet = {
   tableName: 'keyway_management_migrations',
@@ -21,5 +22,6 @@ export const managementMigrations: MigrationSet = {
     '007_front_door': m007,
     '009_sync_targets_and_environment_usage': m009,
     '012_audit_filter_indexes': m012,
+    '013_environment_clone_options_and_repository_caches': m013,
   },
 };

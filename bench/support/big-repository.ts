@@ -14,8 +14,10 @@ import { join } from 'node:path';
 
 export interface BigRepositorySpec {
   commits: number;
-  /** Source files at the tip, edited three per commit. */
+  /** Source files at the tip. */
   textFiles: number;
+  /** Source files edited per commit (a line or two each): the many small deltas of a real history. */
+  textEdits: number;
   /** Binary asset paths; one of them is replaced every `assetEvery` commits. */
   assets: number;
   assetBytes: number;
@@ -23,8 +25,8 @@ export interface BigRepositorySpec {
   branches: number;
 }
 
-export const FULL_REPOSITORY: BigRepositorySpec = { commits: 5000, textFiles: 1500, assets: 24, assetBytes: 480 * 1024, assetEvery: 12, branches: 6 };
-export const SHORT_REPOSITORY: BigRepositorySpec = { commits: 400, textFiles: 200, assets: 6, assetBytes: 96 * 1024, assetEvery: 8, branches: 3 };
+export const FULL_REPOSITORY: BigRepositorySpec = { commits: 5000, textFiles: 1500, textEdits: 12, assets: 24, assetBytes: 440 * 1024, assetEvery: 12, branches: 6 };
+export const SHORT_REPOSITORY: BigRepositorySpec = { commits: 400, textFiles: 200, textEdits: 6, assets: 6, assetBytes: 96 * 1024, assetEvery: 8, branches: 3 };
 
 const ENV = { PATH: process.env.PATH, HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, LC_ALL: 'C' };
 const WORDS = 'the of and to in is that for it as with was on be by this are from at or an have not which but all can their has more one will would there been other when than some into its them only may these two then time could also new any first should each most used such well work even most'.split(' ');
@@ -136,7 +138,7 @@ async function fastImport(gitDir: string, spec: BigRepositorySpec): Promise<void
         await data(randomBytes(spec.assetBytes));
       }
     } else {
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < spec.textEdits; k++) {
         const i = Math.floor(rand() * files.length);
         const file = files[i]!;
         file[Math.floor(rand() * file.length)] = line(rand);

@@ -125,11 +125,12 @@ export async function cloneFromCache(input: CacheCloneInput): Promise<{ fromCach
       if (session.stale) {
         const progress = input.step('Cache refresh');
         progress();
-        await session.refresh(async (gitDir) => {
-          await runGit([...input.network, ...input.cacheCredential, `--git-dir=${gitDir}`, 'fetch', '--progress', '--prune', '--no-write-fetch-head', ...(variant === 'blob:none' ? ['--filter=blob:none'] : []), 'origin'], {
-            onProgress: progress,
-            ...input.runnerGit(),
-          });
+        const cacheFilter = variant === 'blob:none' ? ['--filter=blob:none'] : [];
+        await session.refresh(async (gitDir, cold) => {
+          const args = cold
+            ? ['clone', '--bare', '--progress', ...cacheFilter, '--', input.remoteUrl, gitDir]
+            : [`--git-dir=${gitDir}`, 'fetch', '--progress', '--prune', '--no-write-fetch-head', ...cacheFilter, 'origin'];
+          await runGit([...input.network, ...input.cacheCredential, ...args], { onProgress: progress, ...input.runnerGit() });
         });
         refreshed = true;
       }

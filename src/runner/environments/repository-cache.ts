@@ -84,8 +84,13 @@ export interface CacheSession {
    * creation while this one waited for the lease (that refresh is this one's too).
    */
   readonly stale: boolean;
-  /** Runs `fetch` (git fetch with the creating user's credential) into the cache; a cold cache is made in a temporary directory and moved into place once complete. */
-  refresh(fetch: (gitDir: string) => Promise<void>): Promise<void>;
+  /**
+   * Brings the cache up to date with the creating user's credential: `fill(gitDir, cold)` runs
+   * `git clone --bare` into a new directory when the cache is cold (moved into place once
+   * complete; a clone trusts its self-contained pack where a fetch would walk every object again),
+   * `git fetch` into it otherwise.
+   */
+  refresh(fill: (gitDir: string, cold: boolean) => Promise<void>): Promise<void>;
   /** Links (or copies) the cache's packs into `packDir`, then reads the cache's refs. */
   copyInto(packDir: string, owner?: { uid: number; gid: number }): Promise<CacheRef[]>;
   /** The cache turned out broken (a failed copy, unreadable objects): remove it; the next creation builds it again. */
@@ -155,9 +160,12 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
     }
   }
 
-  /** A bare repository that fetches from the remote: packs kept as they arrive, never collected behind the runner's back. */
-  async function initBare(gitDir: string, entry: CacheEntry): Promise<void> {
-    await runGit(['init', '--bare', '--quiet', gitDir], gitLimits());
+  /**
+   * What a cache's configuration adds to what `git clone --bare` wrote (the remote's URL, and for
+   * a blobless cache the promisor settings): packs kept as they arrive, never collected behind the
+   * runner's back, and the refs a later fetch updates.
+   */
+  async function configure(gitDir: string): Promise<void> {
     const settings = [
       { section: 'gc', key: 'auto', value: '0' },
       { section: 'maintenance', key: 'auto', value: 'false' },
@@ -165,22 +173,10 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
       { section: 'fetch', key: 'unpackLimit', value: '1' },
       { section: 'transfer', key: 'unpackLimit', value: '1' },
       { section: 'core', key: 'logAllRefUpdates', value: 'false' },
-      { section: 'remote', subsection: 'origin', key: 'url', value: entry.remoteUrl },
       { section: 'remote', subsection: 'origin', key: 'fetch', value: '+refs/heads/*:refs/heads/*' },
       { section: 'remote', subsection: 'origin', key: 'fetch', value: '+refs/tags/*:refs/tags/*' },
-      ...(entry.variant === 'blob:none'
-        ? [
-            { section: 'remote', subsection: 'origin', key: 'promisor', value: 'true' },
-            { section: 'remote', subsection: 'origin', key: 'partialclonefilter', value: 'blob:none' },
-          ]
-        : []),
     ];
     await appendFile(join(gitDir, 'config'), formatGitConfig(settings));
-    if (entry.variant === 'blob:none') {
-      // extensions.* is read only with repository format version 1 (git-config, "extensions").
-      await runGit(['--git-dir', gitDir, 'config', 'core.repositoryformatversion', '1'], gitLimits());
-      await runGit(['--git-dir', gitDir, 'config', 'extensions.partialClone', 'origin'], gitLimits());
-    }
   }
 
   async function packCount(gitDir: string): Promise<number> {
@@ -216,12 +212,12 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
             return present;
           },
           stale,
-          async refresh(fetch) {
+          async refresh(fill) {
             if (!present) {
               const temporary = join(dir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
               try {
-                await initBare(temporary, entry);
-                await fetch(temporary);
+                await fill(temporary, true);
+                await configure(temporary);
                 await rm(gitDir, { recursive: true, force: true });
                 await rename(temporary, gitDir);
               } catch (err) {
@@ -229,7 +225,7 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
                 throw err;
               }
             } else {
-              await fetch(gitDir);
+              await fill(gitDir, false);
               // One pack per fetch: merge the small ones now and then (geometric: big packs stay as they are).
               if ((await packCount(gitDir)) > MAX_PACKS) await runGit(['--git-dir', gitDir, 'repack', '--quiet', '-d', '--geometric=2'], gitLimits());
             }

@@ -563,8 +563,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     } else {
       description = '';
     }
-    const commit = (await runGit(['rev-parse', 'HEAD'], local())).stdout.trim();
-    const branch = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], local()).catch(() => undefined))?.stdout.trim() || null;
+    // One git for both: the commit, then the branch's full name (`HEAD` itself when detached).
+    const [commit = '', head = 'HEAD'] = (await runGit(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'], local())).stdout.trim().split('\n');
+    const branch = head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : null;
     if (!description) description = branch ? `branch ${branch}` : `commit ${commit} (detached)`;
     return { commit, description: description.slice(0, 1000), branch };
   }

@@ -16,8 +16,8 @@
 // cache's pack files as hard links (a copy across file systems): a workspace owns its objects from
 // the first moment, so evicting or deleting the cache never breaks one, and the links cost no disk.
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { appendFile, chown, copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { appendFile, chmod, chown, copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
@@ -116,21 +116,34 @@ async function directoryId(dir: string): Promise<string> {
   return id;
 }
 
-/** The directory name of a repository's cache: nothing of the URL reaches the file system. */
+/**
+ * The directory name of a repository's cache: nothing of the URL reaches the file system. The URL
+ * as it is, not lower-cased: the cache fetches with the credential of the environment asking, whose
+ * helper serves exactly its own URL (a `Web` and a `web` spelling of one repository get a cache each).
+ */
 export function cacheKey(entry: CacheEntry): string {
-  return createHash('sha256').update(`${entry.variant}\n${entry.remoteUrl.toLowerCase()}`).digest('hex');
+  return createHash('sha256').update(`${entry.variant}\n${entry.remoteUrl}`).digest('hex');
 }
 
 /** Hard link, or copy where a link cannot be made (another file system, a file system without links). */
 async function linkOrCopy(from: string, to: string, owner?: { uid: number; gid: number }): Promise<void> {
+  let linked = false;
   try {
     await link(from, to);
-    return;
+    linked = true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
   }
-  await copyFile(from, to);
+  if (linked) {
+    // An isolated workspace's user reads the runner's file through the link: git writes packs
+    // read-only for all (0444) unless the runner's umask said otherwise. Only holders of a link
+    // reach the file: the cache directory stays the runner's alone (0700).
+    if (owner && ((await stat(from)).mode & 0o004) === 0) await chmod(from, 0o444);
+    return;
+  }
+  // Never onto an existing name: a copy over a link would write into the cache's own file.
+  await copyFile(from, to, constants.COPYFILE_EXCL);
   // A copy is the workspace's own file; a link stays the runner's (read-only, 0444 as git wrote it).
   if (owner) await chown(to, owner.uid, owner.gid);
 }

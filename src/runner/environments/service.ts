@@ -6,9 +6,9 @@
 // runs too long is stopped with everything git started; the runner refuses environments and clones
 // beyond its limits; idle environments are removed; workspaces can run as users of their own.
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -492,19 +492,23 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     if (cache && socket && !cloneOptions.depth && checkoutFromCache) {
       const steps = stepReporter(report);
       const variant = await cache.variantFor(env.remoteUrl, cloneOptions.filter === 'blob:none' ? 'blob:none' : 'full').catch(() => 'full' as const);
+      // A directory of the runner's own beside the workspaces (same file system: the finished
+      // repository moves into the workspace in one rename).
+      const staging = join(resolve(layout.root, '..'), '.staging', env.id);
       try {
+        await mkdir(staging, { recursive: true, mode: 0o700 });
         await cloneFromCache({
           cache,
           variant,
           blobless: cloneOptions.filter === 'blob:none',
           remoteUrl: env.remoteUrl,
+          staging: join(staging, basename(layout.worktree)),
           worktree: layout.worktree,
           network,
-          cacheCredential: ['-c', 'credential.helper=', '-c', `credential.helper=${cacheHelperCommand(socket.path)}`, '-c', 'credential.useHttpPath=true'],
+          credential: ['-c', 'credential.helper=', '-c', `credential.helper=${cacheHelperCommand(socket.path)}`, '-c', 'credential.useHttpPath=true'],
           workspaceConfig: settings,
           checkout: checkoutFromCache,
           runnerGit: () => ({ signal, stallTimeoutMs, timeoutMs: deadline - Date.now() }),
-          workspaceGit: limits,
           owner,
           step: steps,
           signal,
@@ -521,6 +525,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         if (!(err instanceof CacheBusyError)) void cache.session({ remoteUrl: env.remoteUrl, variant }, (s) => s.discard((err as Error).message), { deadline: Date.now() + cloneTimeoutMs }).catch(() => undefined);
       } finally {
         cacheMetrics.workspaces.inc({ source });
+        await rm(staging, { recursive: true, force: true }).catch(() => undefined);
       }
     } else {
       cacheMetrics.workspaces.inc({ source: 'clone' });
@@ -788,9 +793,19 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     reportedCache = key;
   }
 
+  /** Staging directories a stopped runner left behind (workspaces from the cache are built there): gone once older than a clone may take. */
+  async function removeStaleStaging(): Promise<void> {
+    const staging = join(resolve(layoutOf(`env_${'0'.repeat(8)}`, 'repo').root, '..'), '.staging');
+    for (const name of await readdir(staging).catch(() => [] as string[])) {
+      const st = await stat(join(staging, name)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > cloneTimeoutMs && !running.has(name)) await rm(join(staging, name), { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
   /** One pass over this runner process's ready environments. */
   async function maintain(): Promise<void> {
     await afterCacheUse();
+    await removeStaleStaging();
     for (const env of await store.listForInstance(instance)) {
       if (env.status !== 'ready' || running.has(env.id)) continue;
       try {

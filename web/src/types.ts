@@ -252,6 +252,8 @@ export interface Environment {
   diskBytes?: number | null;
   /** When its git last asked the runner for a token. */
   lastUsedAt?: string | null;
+  /** How much of the repository it fetched (blobless, shallow). */
+  clone?: CloneOptions;
   createdAt: string;
   updatedAt: string;
 }
@@ -356,4 +358,21 @@ export interface VariableSync {
   lastRun: SyncRun | null;
   createdAt: string;
   updatedAt: string;
+}
+
+// ---- Repository cache and clone options (issue 20) ----
+
+/** What a runner last reported of its repository cache (totals only). */
+export interface RepositoryCacheUsage {
+  bytes: number;
+  limitBytes: number;
+  repositories: number;
+  replicas: number;
+  updatedAt: string | null;
+}
+
+/** How much of a repository an environment fetches: blobless, shallow, or everything (null). */
+export interface CloneOptions {
+  filter: 'blob:none' | null;
+  depth: number | null;
 }

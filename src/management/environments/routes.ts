@@ -93,7 +93,7 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
       const user = asUser(request);
       try {
         const created = await environments.create(user, request.body);
-        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl } });
+        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone } });
         return reply.code(201).send(created as never);
       } catch (err) {
         await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: errorCode(err) } });

@@ -87,6 +87,21 @@ export function createCacheStore(db: Kysely<RunnerDB>, now: () => Date = () => n
       await pk(cacheId, key).set({ lease_owner: null, lease_until: null }).where('lease_owner', '=', owner).execute();
     },
 
+    /**
+     * Releases the leases a previous life of this runner process held (owners `{instance}#…`): a
+     * process killed mid-refresh would otherwise keep the repository from its own restart for a TTL.
+     */
+    async releaseStale(cacheId: string, instance: string, current: string): Promise<number> {
+      const held = await db.selectFrom('repository_caches').select(['key', 'lease_owner']).where('cache_id', '=', cacheId).where('lease_owner', 'is not', null).execute();
+      let released = 0;
+      for (const row of held) {
+        if (!row.lease_owner || row.lease_owner === current || !row.lease_owner.startsWith(`${instance}#`)) continue;
+        await this.release(cacheId, row.key, row.lease_owner);
+        released++;
+      }
+      return released;
+    },
+
     /** A refresh finished: only the lease holder records it. */
     async refreshed(cacheId: string, key: string, owner: string, sizeBytes: number): Promise<void> {
       const stamp = at();

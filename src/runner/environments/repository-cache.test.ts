@@ -6,8 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { devNull, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { devNull, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { register } from 'prom-client';
@@ -179,6 +179,22 @@ for (const { kind, skip } of await databaseKinds()) {
       await git(['log', '--oneline', '-p', '-3'], second.worktree);
     });
 
+    it('no credential rests in the cache or the staging area: no file holds a token, the configuration names no helper', async () => {
+      const r = await runner('canary', { repositoryCache: { freshMs: 0 } });
+      const env = await ready(r, 'alice', 'big');
+      await ready(r, 'bob', 'big');
+      const tokens = [s.pat, bobPat];
+      const files = (root: string): string[] => (existsSync(root) ? readdirSync(root, { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)) : []);
+      const scanned = [...files(r.cache!.dir), ...files(join(dir, 'canary', 'workspaces', '.staging')), ...files(join(env.worktree, '.git'))];
+      assert.ok(scanned.length > 10, 'the scan reads the cache and the workspace');
+      for (const file of scanned) {
+        const text = readFileSync(file).toString('latin1');
+        for (const token of tokens) assert.ok(!text.includes(token), `a token in ${file}`);
+      }
+      const cacheConfig = readFileSync(join(r.cache!.dir, `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`, 'config'), 'utf8');
+      assert.doesNotMatch(cacheConfig, /helper|extraheader|@127/i);
+    });
+
     it('a user without access cannot create an environment from a warm cache; the emulator sees their denied check; the refusal is the one of an uncached repository', async () => {
       const r = await runner('denied', { repositoryCache: { freshMs: 60_000 } });
       await ready(r, 'alice', 'big');
@@ -291,6 +307,23 @@ for (const { kind, skip } of await databaseKinds()) {
       } finally {
         s.emu.faults.remove(slow);
       }
+    });
+
+    it("a runner restarted after being killed mid-refresh releases its previous life's lease; another process's live lease stays", async () => {
+      const first = await runner('restarted', { repositoryCache: { freshMs: 60_000 } });
+      await ready(first, 'alice', 'big');
+      const key = cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' });
+      const instanceOf = (name: string) => `${hostname()}:${join(dir, name)}`;
+      const store = first.cache!.store;
+      // The killed process held the lease; another replica (another data directory) holds the other row's.
+      assert.ok(await store.acquire(first.cache!.id, key, `${instanceOf('restarted')}#dead`, 600_000));
+      await store.ensure(first.cache!.id, 'f'.repeat(64), 'http://example.invalid/other', 'full');
+      assert.ok(await store.acquire(first.cache!.id, 'f'.repeat(64), `${instanceOf('elsewhere')}#alive`, 600_000));
+      await first.stop();
+      const again = await runner('restarted', { repositoryCache: { freshMs: 60_000 } });
+      assert.equal((await store.get(again.cache!.id, key))?.leaseOwner, null, 'released at start');
+      assert.equal((await store.get(again.cache!.id, 'f'.repeat(64)))?.leaseOwner, `${instanceOf('elsewhere')}#alive`);
+      await ready(again, 'bob', 'big');
     });
 
     it('eviction under a size limit: the least recently used cache goes, existing workspaces stay intact', async () => {

@@ -348,6 +348,9 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
     return full?.refreshedAt && isPresent(gitDirOf(full.key)) ? 'full' : 'blob:none';
   }
 
+  // Runner processes are one per data directory (`instance`): leases its previous life held are stale.
+  const released = await store.releaseStale(cacheId, options.instance, owner);
+  if (released > 0) logger.info({ released }, 'repository cache leases of a previous run of this runner released');
   await usage();
   return { id: cacheId, dir, session, evict, usage, variantFor, store };
 }

@@ -488,7 +488,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     // save; an empty repository has nothing to cache. Anything but a refusal by Azure DevOps (or a
     // stop) falls back to the full clone below, in a clean directory: never a broken workspace.
     const checkoutFromCache = cacheCheckout(plan);
-    let source: 'cache' | 'clone' | 'fallback' = 'clone';
+    let fellBack = false;
     if (cache && socket && !cloneOptions.depth && checkoutFromCache) {
       const steps = stepReporter(report);
       const variant = await cache.variantFor(env.remoteUrl, cloneOptions.filter === 'blob:none' ? 'blob:none' : 'full').catch(() => 'full' as const);
@@ -515,22 +515,23 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           deadline,
           ...(options.cacheHooks?.beforeCopy ? { beforeCopy: options.cacheHooks.beforeCopy } : {}),
         });
-        source = 'cache';
-        return await finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress: steps('Checkout'), ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+        const checkout = await finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress: steps('Checkout'), ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+        cacheMetrics.workspaces.inc({ source: 'cache' });
+        return checkout;
       } catch (err) {
         if (signal.aborted || err instanceof GitTimeoutError || refusedByRemote(err)) throw err;
-        source = 'fallback';
+        fellBack = true;
+        cacheMetrics.workspaces.inc({ source: 'fallback' });
         logger.warn({ environmentId: env.id, err: { message: (err as Error).message } }, 'the repository cache could not make this workspace; cloning it in full');
         await rm(layout.worktree, { recursive: true, force: true });
         if (!(err instanceof CacheBusyError)) void cache.session({ remoteUrl: env.remoteUrl, variant }, (s) => s.discard((err as Error).message), { deadline: Date.now() + cloneTimeoutMs }).catch(() => undefined);
       } finally {
-        cacheMetrics.workspaces.inc({ source });
         await rm(staging, { recursive: true, force: true }).catch(() => undefined);
       }
     } else {
       cacheMetrics.workspaces.inc({ source: 'clone' });
     }
-    if (source === 'fallback') report.progress({ phase: 'Full clone', percent: 0, phases: ['Full clone'] });
+    if (fellBack) report.progress({ phase: 'Full clone', percent: 0, phases: ['Full clone'] });
     await runGit([...network, 'clone', '--progress', ...config, ...filter, ...depth, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, onProgress, ...limits() });
     return finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress, ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
   }

@@ -7,7 +7,8 @@
 //      new repository and read its refs ("Cache refresh", "Local copy");
 //   3. the user's own fetch ("User fetch"), with the cache's refs as temporary hints
 //      (refs/keyway-cache/*) so git knows what it has: with nothing new on the server no pack
-//      is sent at all, and with something new only that is; the hints are deleted afterwards;
+//      is sent at all, and with something new only that is; the hints are deleted afterwards.
+//      When step 2 refreshed the cache, that refresh was the user's own fetch: its refs are used;
 //   4. the checkout ("Checkout"), the settings `git clone --config` would write, and the move into
 //      the workspace (handed to the environment's user first when workspaces are isolated).
 //
@@ -66,17 +67,14 @@ export interface CacheCloneInput {
 const HINTS = 'refs/keyway-cache/';
 
 /**
- * The cache's refs as refs/keyway-cache/* in the new workspace's packed-refs file (the format of
- * gitrepository-layout(5) and git-pack-refs(1): `<object id> <ref name>` lines, sorted by name),
- * written in one step instead of one process per ref. The workspace has no refs yet, so the file is
- * new; git's fetch writes the refs it fetches as files of their own and leaves this one alone.
+ * Refs written as the new repository's packed-refs file (the format of gitrepository-layout(5) and
+ * git-pack-refs(1): `<object id> <ref name>` lines, sorted by name), in one step instead of one
+ * process per ref. The repository has no refs yet, so the file is new; a later fetch writes the refs
+ * it fetches as files of their own and leaves this one alone.
  */
-async function writeHints(path: string, refs: readonly CacheRef[]): Promise<void> {
+async function writePackedRefs(path: string, refs: readonly CacheRef[]): Promise<void> {
   if (refs.length === 0) return;
-  const lines = refs
-    .map((r) => ({ name: `${HINTS}${r.name.slice('refs/'.length)}`, objectId: r.objectId }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((r) => `${r.objectId} ${r.name}\n`);
+  const lines = [...refs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => `${r.objectId} ${r.name}\n`);
   await writeFile(path, `# pack-refs with: sorted \n${lines.join('')}`, { flag: 'wx', mode: 0o600 });
 }
 
@@ -179,11 +177,23 @@ export async function cloneFromCache(input: CacheCloneInput): Promise<{ fromCach
   );
 
   const packedRefs = join(repo, '.git', 'packed-refs');
-  await writeHints(packedRefs, refs);
-  const fetching = input.step('User fetch');
-  fetching();
-  await runGit([...input.network, ...input.credential, 'fetch', '--progress', '--tags', '--no-write-fetch-head', ...filter, 'origin'], asRunner(fetching));
-  await removeHints(packedRefs);
+  if (refreshed && variant === 'full' && !input.blobless) {
+    // This creation's refresh was the user's own fetch (their credential, moments ago, under the
+    // lease nobody else wrote through): its refs are the workspace's, as `git clone` maps them.
+    await writePackedRefs(
+      packedRefs,
+      refs.flatMap((r) => (r.name.startsWith('refs/heads/') ? [{ name: `refs/remotes/origin/${r.name.slice('refs/heads/'.length)}`, objectId: r.objectId }] : r.name.startsWith('refs/tags/') ? [r] : [])),
+    );
+  } else {
+    await writePackedRefs(
+      packedRefs,
+      refs.map((r) => ({ name: `${HINTS}${r.name.slice('refs/'.length)}`, objectId: r.objectId })),
+    );
+    const fetching = input.step('User fetch');
+    fetching();
+    await runGit([...input.network, ...input.credential, 'fetch', '--progress', '--tags', '--no-write-fetch-head', ...filter, 'origin'], asRunner(fetching));
+    await removeHints(packedRefs);
+  }
 
   const checking = input.step('Checkout');
   // A blobless checkout fetches file contents as it goes: with the same credential and network rules.

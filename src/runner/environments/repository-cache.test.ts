@@ -146,7 +146,10 @@ for (const { kind, skip } of await databaseKinds()) {
       s.emu.resetCounters();
       const first = await ready(r, 'alice', 'big');
       const clonedBytes = s.emu.counters().gitBytesServed;
-      assert.ok(first.phases.includes('Cache refresh') && first.phases.includes('Local copy') && first.phases.includes('User fetch'), first.phases.join(', '));
+      // Cold: the cache's refresh is this user's fetch, its refs the workspace's (no second fetch).
+      assert.ok(first.phases.includes('Cache refresh') && first.phases.includes('Local copy') && !first.phases.includes('User fetch'), first.phases.join(', '));
+      assert.ok(existsSync(join(first.worktree, 'assets', 'blob.bin')));
+      assert.equal((await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/', 'refs/tags/'], first.worktree)).trim().split('\n').sort().join(' '), 'refs/remotes/origin/HEAD refs/remotes/origin/feature/x refs/remotes/origin/gone refs/remotes/origin/main refs/tags/v1');
       await assertComplete(first.worktree);
 
       // After the cache was refreshed: a branch goes and a commit arrives on the server.
@@ -159,7 +162,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const second = await ready(r, 'alice', 'big');
       const secondBytes = s.emu.counters().gitBytesServed;
       assert.equal(await workspaces('cache'), fromCache + 1);
-      assert.ok(!second.phases.includes('Cache refresh'), `a fresh cache is used as it is: ${second.phases.join(', ')}`);
+      assert.ok(!second.phases.includes('Cache refresh') && second.phases.includes('User fetch'), `a fresh cache is used as it is, the refs come from the user's fetch: ${second.phases.join(', ')}`);
       assert.ok(secondBytes < clonedBytes / 10, `the second environment cost ${secondBytes} bytes, the first ${clonedBytes}`);
       await assertComplete(second.worktree);
       // The refs are what the user's fetch said, not what the cache held.

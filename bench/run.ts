@@ -1,4 +1,4 @@
-// `npm run bench [-- --short] [--only 1,3] [--json FILE] [--strict]`: runs the seven benchmarks one
+// `npm run bench [-- --short] [--only 1,3] [--json FILE] [--strict]`: runs the benchmarks one
 // after another (never in parallel: they would measure each other) and prints each figure as
 // `name: value (baseline X, ratio R, target T — met/NOT MET)`.
 //
@@ -17,6 +17,7 @@ const MODULES = [
   './05-variable-group-sync.ts',
   './06-scale.ts',
   './07-throttling.ts',
+  './08-repository-cache.ts',
 ] as const;
 
 function parseArgs(argv: string[]) {

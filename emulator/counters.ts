@@ -6,6 +6,12 @@ export class Counters {
   private rest = new Map<string, number>();
   private git = 0;
   private gitByService: Record<string, number> = {};
+  private gitBytesServed = 0;
+
+  /** Bytes of git smart HTTP answers (advertisements and packs), headers aside. */
+  gitBytes(bytes: number): void {
+    this.gitBytesServed += bytes;
+  }
 
   hook(): onRequestAsyncHookHandler {
     return async (req: FastifyRequest): Promise<void> => {
@@ -26,13 +32,14 @@ export class Counters {
     };
   }
 
-  snapshot(): { restCalls: Record<string, number>; gitRequests: number; gitByService: Record<string, number> } {
-    return { restCalls: Object.fromEntries(this.rest), gitRequests: this.git, gitByService: { ...this.gitByService } };
+  snapshot(): { restCalls: Record<string, number>; gitRequests: number; gitByService: Record<string, number>; gitBytesServed: number } {
+    return { restCalls: Object.fromEntries(this.rest), gitRequests: this.git, gitByService: { ...this.gitByService }, gitBytesServed: this.gitBytesServed };
   }
 
   reset(): void {
     this.rest = new Map();
     this.git = 0;
     this.gitByService = {};
+    this.gitBytesServed = 0;
   }
 }

@@ -57,6 +57,8 @@ export interface EmulatorCounters {
   restCalls: Record<string, number>;
   gitRequests: number;
   gitByService: Record<string, number>;
+  /** Bytes of git smart HTTP answers, headers aside: what clones and fetches cost the service. */
+  gitBytesServed: number;
   tokenRequests: number;
 }
 
@@ -146,9 +148,9 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const world = new World({ dataDir, entra, defaultTenantId: defaultTenant.id });
   holder.world = world;
   const throttle = new Throttle(throttlingFromOptions(opts.throttling));
-  const env: AdoEnv = { world, entra, urls, throttle };
-  const faults = new Faults();
   const counters = new Counters();
+  const env: AdoEnv = { world, entra, urls, throttle, traffic: counters };
+  const faults = new Faults();
 
   const handleCounters = (): EmulatorCounters => ({ ...counters.snapshot(), tokenRequests: entra.counters().tokenRequests });
   const resetCounters = (): void => {

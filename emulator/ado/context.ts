@@ -17,6 +17,8 @@ export interface AdoEnv {
   urls: Urls;
   /** The consumption limit (emulator/throttling.ts); off unless switched on. */
   throttle: Throttle;
+  /** Counts the bytes of git smart HTTP answers (the emulator's counters). */
+  traffic?: { gitBytes(bytes: number): void };
 }
 
 export interface RouteSpec {
@@ -242,6 +244,12 @@ export function requireProject(ctx: OrgContext, nameOrId: string): Project {
 export function requireRepository(ctx: OrgContext, project: Project | null, nameOrId: string): Repository {
   const r = ctx.env.world.findRepository(ctx.org, project, nameOrId);
   if (!r) throw errors.repositoryNotFound(nameOrId);
+  // Read denied: the same answer as a repository that does not exist (TF401019 says "or you do not
+  // have permissions"), so a caller cannot tell the two apart.
+  if (!ctx.env.world.canReadRepository(r, ctx.principal.identity.id)) {
+    ctx.env.world.recordRepositoryDenial(r, ctx.principal.identity.id, 'rest');
+    throw errors.repositoryNotFound(nameOrId);
+  }
   return r;
 }
 

@@ -12,6 +12,7 @@ import {
   listRefs,
   newCommits,
   refExistsOnDisk,
+  runGit,
   resolveCommit,
   seedRepository,
   updateRef,
@@ -182,6 +183,20 @@ export interface RepositorySeed {
   defaultBranch?: string;
   files?: Record<string, string>;
   createdBy?: string;
+  /**
+   * An existing bare repository to copy instead of seeding (benchmarks: a large generated history).
+   * Cloned locally (objects hard-linked where the file system allows); its HEAD is the default branch.
+   */
+  source?: string;
+}
+
+/** A refusal the service answered because the caller may not read the repository (`world.denyRepositoryRead`). */
+export interface RepositoryDenial {
+  identityId: string;
+  repositoryId: string;
+  /** `rest`: a REST call naming the repository; `git`: smart HTTP. */
+  via: 'rest' | 'git';
+  at: Date;
 }
 
 export class WorldError extends Error {
@@ -228,6 +243,8 @@ export class World {
   private readonly commitPushes = new Map<string, number>(); // key `${repositoryId}/${sha}`
   private readonly variableGroups = new Map<string, VariableGroup>(); // key `${orgId}/${id}`
   private readonly vgCounters = new Map<string, number>();
+  private readonly readDenied = new Map<string, Set<string>>(); // key repository id → identity ids
+  private readonly denials: RepositoryDenial[] = [];
 
   constructor(opts: WorldOptions) {
     this.dataDir = opts.dataDir;
@@ -527,6 +544,16 @@ export class World {
     const id = newGuid();
     const gitDir = join(this.reposRoot, `${id}.git`);
     const defaultBranch = seed.defaultBranch ?? 'main';
+    if (seed.source) {
+      // No --local: git then links objects when it can and copies them when it cannot (another file system).
+      await runGit(['clone', '--bare', '--quiet', seed.source, gitDir]);
+      const repo: Repository = { id, orgId: org.id, projectId: project.id, name, gitDir, isDisabled: false };
+      if (seed.createdBy) repo.createdBy = seed.createdBy;
+      this.repos.set(id, repo);
+      const pusher = seed.createdBy ?? [...org.members][0];
+      if (pusher) await this.recordRefChanges(repo, pusher, new Map());
+      return repo;
+    }
     await initBareRepository(gitDir, defaultBranch);
     const author = this.signatureFor(seed.createdBy);
     const spec: SeedSpec = { commits: seed.commits ?? 1, defaultBranch, author };
@@ -635,6 +662,38 @@ export class World {
 
   repositoryById(id: string): Repository | undefined {
     return this.repos.get(id);
+  }
+
+  // ---- repository permissions ---------------------------------------------------------------
+
+  /**
+   * The repository's "Read" permission set to Deny for one identity (project members read every
+   * repository of the project otherwise). The service then answers that identity as if the
+   * repository did not exist (TF401019, 404) over REST and git, and leaves it out of listings.
+   */
+  denyRepositoryRead(repo: Repository, identityId: string): void {
+    const denied = this.readDenied.get(repo.id) ?? new Set<string>();
+    denied.add(identityId);
+    this.readDenied.set(repo.id, denied);
+  }
+
+  allowRepositoryRead(repo: Repository, identityId: string): void {
+    this.readDenied.get(repo.id)?.delete(identityId);
+  }
+
+  canReadRepository(repo: Repository, identityId: string): boolean {
+    return !this.readDenied.get(repo.id)?.has(identityId);
+  }
+
+  /** Notes a refusal for lack of Read, so tests can see the service was asked and said no. */
+  recordRepositoryDenial(repo: Repository, identityId: string, via: RepositoryDenial['via']): void {
+    this.denials.push({ identityId, repositoryId: repo.id, via, at: new Date(this.now()) });
+    if (this.denials.length > 1000) this.denials.shift();
+  }
+
+  /** Refusals for lack of Read, oldest first (the last 1,000). */
+  repositoryDenials(): RepositoryDenial[] {
+    return this.denials.map((d) => ({ ...d }));
   }
 
   listRepositories(org: Organization, project?: Project): Repository[] {

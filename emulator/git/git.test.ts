@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, devNull } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -213,5 +213,82 @@ describe('seeding', () => {
     assert.equal(page.status, 200);
     assert.equal(page.json.count, 50);
     assert.equal(page.json.value.at(-1).comment, 'Initial commit');
+  });
+});
+
+describe('repository read permission, partial clone filters and bytes served', () => {
+  test('a member denied Read on one repository gets TF401019 over REST and git, does not see it listed, and the refusal is recorded', async () => {
+    const other = s.emu.world.addUser({ upn: `denied@${s.emu.defaultTenant.domain}` });
+    s.emu.world.addMember(s.org, other.id);
+    const pat = s.emu.world.createPat(other.id, { scopes: ['vso.code'], orgs: [s.org] }).token;
+    const repo = s.emu.world.requireRepository(s.org, s.project, s.repo);
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    assert.equal((await git(['ls-remote', url], { secret: pat })).code, 0, 'readable before the deny');
+    s.emu.world.denyRepositoryRead(repo, other.id);
+    try {
+      const rest = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}?api-version=7.1`, { auth: basic(pat) });
+      assert.equal(rest.status, 404);
+      assert.match(rest.json.message, /^TF401019: The Git repository with name or identifier web-app does not exist or you do not have permissions/);
+      const listed = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories?api-version=7.1`, { auth: basic(pat) });
+      assert.ok(!listed.json.value.some((r: { name: string }) => r.name === s.repo), 'left out of the listing');
+      const viaGit = await git(['ls-remote', url], { secret: pat });
+      assert.notEqual(viaGit.code, 0);
+      assert.match(viaGit.stderr, /TF401019|not found/);
+      const denials = s.emu.world.repositoryDenials().filter((d) => d.identityId === other.id);
+      assert.deepEqual(
+        denials.map((d) => [d.repositoryId, d.via]),
+        [
+          [repo.id, 'rest'],
+          [repo.id, 'git'],
+        ],
+      );
+      // Others are unaffected.
+      assert.equal((await git(['ls-remote', url], { secret: s.pat })).code, 0);
+    } finally {
+      s.emu.world.allowRepositoryRead(repo, other.id);
+    }
+    assert.equal((await git(['ls-remote', url], { secret: pat })).code, 0, 'readable again');
+  });
+
+  test('blobless and treeless clones are served as such; another filter fails the request', async () => {
+    const url = s.emu.gitUrl(s.org, s.project, s.repo);
+    const blobless = dir();
+    const clone = await git(['clone', '-q', '--no-checkout', '--filter=blob:none', url, blobless], { secret: s.pat });
+    assert.equal(clone.code, 0, clone.stderr);
+    assert.doesNotMatch(clone.stderr, /filtering not recognized/);
+    const missing = await git(['rev-list', '--objects', '--all', '--missing=print'], { cwd: blobless });
+    assert.match(missing.stdout, /^\?[0-9a-f]{40}$/m, 'blobs are left out');
+    assert.equal((await git(['config', 'remote.origin.promisor'], { cwd: blobless })).stdout.trim(), 'true');
+    const treeless = await git(['clone', '-q', '--no-checkout', '--filter=tree:0', url, dir()], { secret: s.pat });
+    assert.equal(treeless.code, 0, treeless.stderr);
+    const limited = await git(['clone', '-q', '--filter=blob:limit=1k', url, dir()], { secret: s.pat });
+    assert.notEqual(limited.code, 0, 'blob:limit is refused, as by the service');
+  });
+
+  test('the counters add up the bytes git answers carry', async () => {
+    s.emu.resetCounters();
+    const target = dir();
+    const clone = await git(['clone', '-q', s.emu.gitUrl(s.org, s.project, s.repo), target], { secret: s.pat });
+    assert.equal(clone.code, 0, clone.stderr);
+    const packDir = join(target, '.git', 'objects', 'pack');
+    const packBytes = readdirSync(packDir)
+      .filter((f) => f.endsWith('.pack'))
+      .reduce((sum, f) => sum + statSync(join(packDir, f)).size, 0);
+    const served = s.emu.counters().gitBytesServed;
+    assert.ok(packBytes > 0 && served > packBytes, `served ${served} bytes, the pack is ${packBytes}`);
+    const before = served;
+    assert.equal((await git(['fetch', '-q', 'origin'], { cwd: target, secret: s.pat })).code, 0);
+    const fetched = s.emu.counters().gitBytesServed - before;
+    assert.ok(fetched > 0 && fetched < served, `an up-to-date fetch costs the advertisement only (${fetched} bytes)`);
+  });
+
+  test('a repository copied from an existing bare repository keeps its history and default branch', async () => {
+    const source = s.emu.world.requireRepository(s.org, s.project, s.repo).gitDir;
+    const copy = await s.emu.world.createRepository(s.org, s.project, 'copied', { source, createdBy: s.user.id });
+    const target = dir();
+    const clone = await git(['clone', '-q', s.emu.gitUrl(s.org, s.project, 'copied'), target], { secret: s.pat });
+    assert.equal(clone.code, 0, clone.stderr);
+    assert.equal((await git(['rev-list', '--count', 'HEAD'], { cwd: target })).stdout.trim(), (await git(['--git-dir', source, 'rev-list', '--count', 'HEAD'])).stdout.trim());
+    assert.equal(s.emu.world.listPushes(copy).length, 1, 'recorded as one push');
   });
 });

@@ -77,6 +77,10 @@ async function serveGit(
     repo = sameNamed ? env.world.findRepository(org, sameNamed, repoName) : env.world.findRepository(org, null, repoName);
   }
   if (!repo) return text(reply, 404, repoNotFound(repoName));
+  if (!env.world.canReadRepository(repo, principal.identity.id)) {
+    env.world.recordRepositoryDenial(repo, principal.identity.id, 'git');
+    return text(reply, 404, repoNotFound(repoName));
+  }
 
   if (tail === 'vsts/info' && req.method === 'GET') return vstsInfo(env, org, repo, reply);
   if (!service) {
@@ -158,9 +162,17 @@ function runBackend(
     QUERY_STRING: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
     REMOTE_USER: principal.identity.uniqueName,
     REMOTE_ADDR: req.ip,
-    GIT_CONFIG_COUNT: '1',
-    GIT_CONFIG_KEY_0: 'http.receivepack',
-    GIT_CONFIG_VALUE_0: 'true',
+    ...gitConfigEnv([
+      ['http.receivepack', 'true'],
+      // Partial clone as the service offers it: blobless (blob:none) and treeless (tree:0) only;
+      // any other filter (blob:limit, sparse) fails the request ("Git Partial Clone Now Supported
+      // in Azure DevOps", docs/azure-devops-emulator.md).
+      ['uploadpack.allowFilter', 'true'],
+      ['uploadpackfilter.allow', 'false'],
+      ['uploadpackfilter.blob:none.allow', 'true'],
+      ['uploadpackfilter.tree.allow', 'true'],
+      ['uploadpackfilter.tree.maxDepth', '0'],
+    ]),
   };
   const h = req.headers;
   if (h['content-type']) cgiEnv.CONTENT_TYPE = h['content-type'];
@@ -181,6 +193,7 @@ function runBackend(
     child.stderr.on('data', (c: Buffer) => stderr.push(c));
     child.stdout.on('data', (chunk: Buffer) => {
       if (headersDone) {
+        env.traffic?.gitBytes(chunk.length);
         res.write(chunk);
         return;
       }
@@ -206,6 +219,7 @@ function runBackend(
       }
       res.writeHead(status, headers);
       const rest = headerBuf.subarray(end + sepLen);
+      env.traffic?.gitBytes(rest.length);
       if (rest.length) res.write(rest);
     });
     child.on('error', () => {
@@ -235,6 +249,16 @@ function runBackend(
       if (!res.writableFinished && child.exitCode === null) child.kill('SIGTERM');
     });
   });
+}
+
+/** git configuration for http-backend through the environment (GIT_CONFIG_COUNT, git 2.31+). */
+function gitConfigEnv(entries: Array<[string, string]>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { GIT_CONFIG_COUNT: String(entries.length) };
+  entries.forEach(([key, value], i) => {
+    out[`GIT_CONFIG_KEY_${i}`] = key;
+    out[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return out;
 }
 
 /** The first branch pushed to an empty repository becomes its default branch, as in the service. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.ts';
+import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -51,6 +52,9 @@ describe('configuration', () => {
       idleHours: 168,
       workspacesDir: undefined,
       workspaceUids: undefined,
+      repositoryCacheDir: undefined,
+      repositoryCacheMb: 10240,
+      repositoryCacheFreshSeconds: 30,
     });
     const set = loadConfig({ KEYWAY_ENVIRONMENTS_PER_USER: '0', KEYWAY_ENVIRONMENT_IDLE_HOURS: '0', KEYWAY_WORKSPACE_UIDS: '200000-200999', KEYWAY_WORKSPACES_DIR: 'ws' }).environments;
     assert.equal(set.perUser, 0, '0 turns the limit off');
@@ -62,6 +66,19 @@ describe('configuration', () => {
       [{ KEYWAY_CLONES_PER_USER: 'many' }, /^KEYWAY_CLONES_PER_USER: "many" is not a whole number/],
       [{ KEYWAY_WORKSPACE_UIDS: '0-10' }, /^KEYWAY_WORKSPACE_UIDS: "0-10" must be a range of Unix user ids like 200000-200999/],
       [{ KEYWAY_WORKSPACE_UIDS: '300000-200000' }, /^KEYWAY_WORKSPACE_UIDS: /],
+    ] as const) {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+    }
+  });
+
+  it('the repository cache: where, how large (0: off) and how fresh, handed to the runner in its own units', () => {
+    const set = loadConfig({ KEYWAY_REPOSITORY_CACHE_DIR: 'cache', KEYWAY_REPOSITORY_CACHE_MB: '0', KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '0' }).environments;
+    assert.ok(set.repositoryCacheDir?.endsWith('/cache') && set.repositoryCacheDir.startsWith('/'));
+    assert.deepEqual(environmentOptionsFromConfig(set).repositoryCache, { dir: set.repositoryCacheDir, maxBytes: 0, freshMs: 0 });
+    assert.deepEqual(environmentOptionsFromConfig(loadConfig({}).environments).repositoryCache, { maxBytes: 10240 * 1024 * 1024, freshMs: 30_000 });
+    for (const [env, pattern] of [
+      [{ KEYWAY_REPOSITORY_CACHE_MB: '-1' }, /^KEYWAY_REPOSITORY_CACHE_MB: "-1" is not a whole number/],
+      [{ KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '100000' }, /^KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: 100000 is out of range 0–86400/],
     ] as const) {
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
     }

@@ -78,6 +78,12 @@ export interface EnvironmentConfig {
   workspacesDir: string | undefined;
   /** `first-last`, e.g. 200000-200999: each environment's git runs as a user of its own. */
   workspaceUids: { first: number; last: number } | undefined;
+  /** Runner: where repository caches live; undefined: `{dataDir}/repository-cache`. */
+  repositoryCacheDir: string | undefined;
+  /** Runner: the most the repository caches take, in MiB; 0 turns the cache off. */
+  repositoryCacheMb: number;
+  /** Runner: a cache refreshed this recently is used without a refresh (the user's fetch brings the rest). */
+  repositoryCacheFreshSeconds: number;
 }
 
 export type TrustProxy = false | number | string[];
@@ -134,6 +140,9 @@ export const CONFIG_VARIABLES = [
   'KEYWAY_WORKSPACES_DIR',
   'KEYWAY_WORKSPACE_UIDS',
   'KEYWAY_IMDS_URL',
+  'KEYWAY_REPOSITORY_CACHE_DIR',
+  'KEYWAY_REPOSITORY_CACHE_MB',
+  'KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS',
 ] as const;
 
 type Source = Record<string, string | undefined>;
@@ -182,6 +191,9 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
       idleHours: integer('KEYWAY_ENVIRONMENT_IDLE_HOURS', get('KEYWAY_ENVIRONMENT_IDLE_HOURS') ?? '168', 0, 24 * 3650),
       workspacesDir: optionalDirectory(get('KEYWAY_WORKSPACES_DIR')),
       workspaceUids: uidRange('KEYWAY_WORKSPACE_UIDS', get('KEYWAY_WORKSPACE_UIDS')),
+      repositoryCacheDir: optionalDirectory(get('KEYWAY_REPOSITORY_CACHE_DIR')),
+      repositoryCacheMb: integer('KEYWAY_REPOSITORY_CACHE_MB', get('KEYWAY_REPOSITORY_CACHE_MB') ?? '10240', 0, 100 * 1024 * 1024),
+      repositoryCacheFreshSeconds: integer('KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS', get('KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS') ?? '30', 0, 24 * 3600),
     },
     imdsUrl: imdsUrl(get('KEYWAY_IMDS_URL') ?? DEFAULT_IMDS_URL),
   };

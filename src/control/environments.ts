@@ -32,6 +32,17 @@ export interface EnvironmentRepository {
   repository: string;
 }
 
+/**
+ * How much of the repository an environment fetches: per request, else the integration's defaults,
+ * else everything.
+ */
+export interface EnvironmentCloneOptions {
+  /** `blob:none`: a blobless partial clone (file contents arrive when git needs them); null: every object. */
+  filter?: 'blob:none' | null;
+  /** Commits of history to fetch (a shallow clone); null: all of it. */
+  depth?: number | null;
+}
+
 export interface EnvironmentCreatePayload {
   environmentId: string;
   userId: string;
@@ -39,6 +50,7 @@ export interface EnvironmentCreatePayload {
   repository: EnvironmentRepository;
   ref?: RepositoryRef;
   pullRequestCheckout?: PullRequestCheckout;
+  clone?: EnvironmentCloneOptions;
 }
 
 export interface EnvironmentCreateResult {
@@ -87,4 +99,15 @@ export type CloneReport = EnvironmentProgressReport & { status: 'cloning' | 'rea
 
 export interface EnvironmentStatusResult extends CloneReport {
   exists: boolean;
+}
+
+/** A runner process reports its repository cache's disk use here (runner auth; totals only, never which repositories). */
+export const REPOSITORY_CACHE_REPORT_PATH = '/api/v1/runner/repository-cache';
+
+export interface RepositoryCacheReport {
+  /** `{hostname}:{dataDir}` of the runner process (replicas report one each). */
+  instance: string;
+  bytes: number;
+  limitBytes: number;
+  repositories: number;
 }

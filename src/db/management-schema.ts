@@ -308,6 +308,25 @@ export interface ManagementDB {
     updated_at: string;
     disk_bytes: number | null;
     last_used_at: string | null;
+    /** JSON {filter, depth} as resolved at creation; null: rows from before issue 20 (a full clone). */
+    clone_options: string | null;
+  };
+  integration_clone_defaults: {
+    integration_id: string;
+    organization_id: string;
+    filter: string | null;
+    depth: number | null;
+    updated_at: string;
+    updated_by: string | null;
+  };
+  runner_repository_caches: {
+    runner_id: string;
+    instance: string;
+    /** PostgreSQL returns bigint as a string. */
+    used_bytes: number | string;
+    limit_bytes: number | string;
+    repositories: number;
+    updated_at: string;
   };
 }
 

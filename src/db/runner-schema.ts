@@ -103,6 +103,23 @@ export interface RunnerDB {
     created_at: string;
     accepted_at: string | null;
   };
+  repository_caches: {
+    /** The id written into the cache directory: replicas sharing the directory share the rows. */
+    cache_id: string;
+    /** SHA-256 (hex) of variant and remote URL; the directory is `{key}.git`. */
+    key: string;
+    remote_url: string;
+    /** 'full' | 'blob:none' */
+    variant: string;
+    /** PostgreSQL returns bigint as a string. */
+    size_bytes: number | string;
+    refreshes: number;
+    created_at: string;
+    last_used_at: string;
+    refreshed_at: string | null;
+    lease_owner: string | null;
+    lease_until: string | null;
+  };
 }
 
 /**

@@ -30,6 +30,8 @@ import { registerOAuthRoutes } from './oauth/routes.ts';
 import { createEnvironmentService } from './environments/service.ts';
 import type { EnvironmentLimits } from './environments/service.ts';
 import { registerEnvironmentRoutes } from './environments/routes.ts';
+import { registerCloneDefaultsRoutes } from './environments/clone-options.ts';
+import { registerRepositoryCacheRoutes } from './runners/repository-cache.ts';
 import { createRepositoryService } from './repositories/service.ts';
 import { registerRepositoryRoutes } from './repositories/routes.ts';
 import { createIdentityService } from './identity/service.ts';
@@ -223,6 +225,8 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   registerOAuthRoutes(app, { oauth, audit });
   const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl, limits: options.environmentLimits });
   registerEnvironmentRoutes(app, { environments, audit });
+  registerCloneDefaultsRoutes(app, { db: options.database.db, audit });
+  registerRepositoryCacheRoutes(app, { db: options.database.db });
   registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
   registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger,
     mayCreateProjects: async (user) => organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),

@@ -8,6 +8,8 @@ import type { SharedSettings } from '../control/runner-settings.ts';
 import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
 import { RUNNER_EVENTS_PATH, RUNNER_REVOCATION_PURGE_PATH } from '../control/runner-events.ts';
 import type { RevocationPurgeReport, RunnerEvent } from '../control/runner-events.ts';
+import { REPOSITORY_CACHE_REPORT_PATH } from '../control/environments.ts';
+import type { RepositoryCacheReport } from '../control/environments.ts';
 
 export class ManagementApiError extends Error {
   constructor(
@@ -79,6 +81,10 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
     },
     async reportRevocationPurge(report: RevocationPurgeReport): Promise<void> {
       const res = await fetch(`${base}${RUNNER_REVOCATION_PURGE_PATH}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      if (!res.ok) throw await failure(res);
+    },
+    async repositoryCacheUsage(report: RepositoryCacheReport): Promise<void> {
+      const res = await fetch(`${base}${REPOSITORY_CACHE_REPORT_PATH}`, { method: 'PUT', headers: headers(true), body: JSON.stringify(report) });
       if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {

@@ -56,7 +56,7 @@ export interface RunnerRuntimeOptions {
   environmentOptions?: Partial<
     Pick<
       EnvironmentServiceOptions,
-      'socketPath' | 'progressIntervalMs' | 'grantCacheMs' | 'stallTimeoutMs' | 'cloneTimeoutMs' | 'maxEnvironments' | 'maxClones' | 'idleTimeoutMs' | 'maintenanceIntervalMs' | 'workspacesDir' | 'isolation'
+      'socketPath' | 'progressIntervalMs' | 'grantCacheMs' | 'stallTimeoutMs' | 'cloneTimeoutMs' | 'maxEnvironments' | 'maxClones' | 'idleTimeoutMs' | 'maintenanceIntervalMs' | 'workspacesDir' | 'isolation' | 'repositoryCache' | 'cacheHooks'
     >
   >;
   /** This runner's view of the settings it must share with the management plane; checked at start when given. */
@@ -177,6 +177,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     endpoints: options.endpoints,
     logger: options.logger,
     report: (environmentId, report) => client.environmentProgress(environmentId, report),
+    reportCacheUsage: (usage) => client.repositoryCacheUsage(usage),
     ...options.environmentOptions,
   });
   const handlers: Record<string, Handler> = {

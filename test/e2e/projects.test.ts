@@ -471,5 +471,11 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await visible(row.getByText('not used yet'));
     await e2e.screenshot(page, 'environments-disk-use');
     await e2e.checkA11y(page, 'environments with disk use');
+
+    // The environment came from the runner's repository cache, which its page shows (totals only).
+    await page.goto(`/runners/${encodeURIComponent(runners.runners[0]!.id)}`);
+    const cache = page.locator('.details > div', { has: page.getByText('Repository cache', { exact: true }) });
+    await visible(cache.getByText(/^\d+(\.\d)? (KB|MB) of 10 GB, 1 repository$/), 20_000);
+    await e2e.checkA11y(page, 'runner page with its repository cache');
   });
 });

@@ -375,7 +375,8 @@ for (const kind of [await preferredKind()]) {
       const env = await settled(plane.memberBrowser, stalledEnv.id, STALL_MS * 8);
       assert.equal(env.status, 'failed');
       assert.equal(env.error?.code, 'clone_stalled');
-      assert.match(env.error?.message ?? '', new RegExp(`git clone received nothing from 127\\.0\\.0\\.1:${stallFront.port} for 2\\.5 s \\(KEYWAY_GIT_STALL_TIMEOUT_SECONDS\\), so it was stopped and the workspace removed`));
+      // git clone, or the repository cache's fetch when the cache is on (the default): the same guard.
+      assert.match(env.error?.message ?? '', new RegExp(`git (clone|fetch) received nothing from 127\\.0\\.0\\.1:${stallFront.port} for 2\\.5 s \\(KEYWAY_GIT_STALL_TIMEOUT_SECONDS\\), so it was stopped and the workspace removed`));
       for (const [browser, id] of [[plane.memberBrowser, second.json().id], [plane.adminBrowser, adminOne.json().id]] as const) assert.equal((await settled(browser, id, STALL_MS * 8)).status, 'failed');
       assert.ok(!existsSync(join(stalledEnv.workspacePath, '..')), 'the workspace is removed');
       assert.deepEqual(await gitProcessesFor(stallFront.port), [], 'no git, remote helper or credential helper is left running');

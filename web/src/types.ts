@@ -312,6 +312,8 @@ export interface Environment {
   diskBytes?: number | null;
   /** When its git last asked the runner for a token. */
   lastUsedAt?: string | null;
+  /** How much of the repository it fetched (blobless, shallow). */
+  clone?: CloneOptions;
   createdAt: string;
   updatedAt: string;
 }
@@ -538,3 +540,19 @@ export type { ClientCredentialType };
 
 /** The runner's description of a credential without secret; `stale` when it could not be asked now. */
 export type ClientCredentialState = RunnerCredentialState & { stale?: boolean; staleReason?: string };
+// ---- Repository cache and clone options (issue 20) ----
+
+/** What a runner last reported of its repository cache (totals only). */
+export interface RepositoryCacheUsage {
+  bytes: number;
+  limitBytes: number;
+  repositories: number;
+  replicas: number;
+  updatedAt: string | null;
+}
+
+/** How much of a repository an environment fetches: blobless, shallow, or everything (null). */
+export interface CloneOptions {
+  filter: 'blob:none' | null;
+  depth: number | null;
+}

@@ -60,7 +60,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
       `${prefix}/_apis/git/repositories`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
         const project = projectFromParams(ctx, req);
-        const repos = ctx.env.world.listRepositories(ctx.org, project ?? undefined);
+        const repos = ctx.env.world.listRepositories(ctx.org, project ?? undefined).filter((r) => ctx.env.world.canReadRepository(r, ctx.principal.identity.id));
         const withLinks = bool(q(req, 'includeLinks'));
         return list(
           reply,

@@ -196,7 +196,14 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(env.checkout.branch, 'feature/login');
       assert.equal(env.checkout.commit, await resolveCommit(repoDir('web'), 'refs/heads/feature/login'));
       assert.ok(existsSync(join(env.workspacePath, 'branches', 'feature-login.txt')));
-      assert.ok(env.progress.phases.includes('Receiving objects'), `phases: ${env.progress.phases.join(', ')}`);
+      // The first environment of a repository fills the runner's cache (with the member's own
+      // credential: that refresh is their fetch): the steps, with git's phases within them.
+      const phases = env.progress.phases as string[];
+      assert.ok(phases.includes('Cache refresh: Receiving objects'), `phases: ${phases.join(', ')}`);
+      assert.ok(phases.indexOf('Cache refresh') >= 0 && phases.indexOf('Cache refresh') < phases.indexOf('Local copy') && phases.indexOf('Local copy') < phases.indexOf('Checkout'), `in order: ${phases.join(', ')}`);
+      // The next one of the same repository takes the cache as it is, then fetches its refs itself.
+      const next = await ready(plane.memberBrowser, webUrl);
+      assert.ok(next.progress.phases.includes('User fetch') && !next.progress.phases.includes('Cache refresh'), `phases: ${next.progress.phases.join(', ')}`);
       assert.deepEqual({ phase: env.progress.phase, percent: env.progress.percent }, { phase: 'Done', percent: 100 });
       assert.equal(statSync(join(env.workspacePath, '..')).mode & 0o777, 0o700);
       assert.equal(statSync(join(env.workspacePath, '..', '.keyway', 'secret')).mode & 0o777, 0o600);
@@ -373,7 +380,8 @@ for (const { kind, skip } of await databaseKinds()) {
         }, 'the clone to fail', 30_000);
         assert.equal(env.status, 'failed');
         assert.equal(env.error.code, 'clone_failed');
-        assert.match(env.error.message, /^git clone failed: .*500/);
+        // The repository cache's fetch (with the user's credential) is the first to meet the 500.
+        assert.match(env.error.message, /^git (clone|fetch) failed: .*500/);
         assert.ok(!existsSync(join(env.workspacePath, '..')), 'the partial clone, the helper and its secret are removed');
         const deleted = await plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
         assert.equal(deleted.statusCode, 204, deleted.body);
@@ -474,6 +482,49 @@ for (const { kind, skip } of await databaseKinds()) {
       for (const l of report.split('\n')) t.diagnostic(l);
       // The script adds a shell to curl, nothing like a Node start-up.
       assert.ok(script.median < curl.median + 40, `helper script ${script.median} ms vs curl ${curl.median} ms`);
+    });
+
+    it("clone options: an integration's defaults (admins), a request's own; the runner's repository cache shown on its page and in /metrics", async () => {
+      const defaultsUrl = `/api/v1/runners/${runnerId}/scm-integrations/${integrationId}/environment-defaults`;
+      assert.deepEqual((await plane.memberBrowser.request({ method: 'GET', url: defaultsUrl })).json(), { filter: null, depth: null });
+      assert.equal((await plane.memberBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:none' } })).statusCode, 403, 'admins only');
+      const refused = await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:limit=1k' } });
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.equal((await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { depth: -3 } })).statusCode, 400);
+      // 0 reads as null (ajv's coercion): all history.
+      assert.deepEqual((await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { depth: 0 } })).json(), { filter: null, depth: null });
+      const set = await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:none' } });
+      assert.deepEqual(set.json(), { filter: 'blob:none', depth: null });
+      try {
+        // The integration's default: blobless.
+        const blobless = await ready(plane.memberBrowser, apiUrl);
+        assert.deepEqual((blobless as unknown as { clone: unknown }).clone, { filter: 'blob:none', depth: null });
+        assert.equal(await gitOk(['config', 'remote.origin.partialclonefilter'], blobless.workspacePath), 'blob:none');
+        // A request's own options win: shallow, every object.
+        const shallow = await ready(plane.memberBrowser, apiUrl, { clone: { filter: null, depth: 1 } });
+        assert.deepEqual((shallow as unknown as { clone: unknown }).clone, { filter: null, depth: 1 });
+        assert.equal(await gitOk(['rev-parse', '--is-shallow-repository'], shallow.workspacePath), 'true');
+        assert.equal((await git(['config', 'remote.origin.partialclonefilter'], shallow.workspacePath)).code, 1, 'not partial');
+        const bad = await create(plane.memberBrowser, apiUrl, { clone: { filter: 'tree:0' } });
+        assert.equal(bad.statusCode, 400, bad.body);
+        const events = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=scm_integration.environment_defaults' })).json().events as { details: { after: unknown } }[];
+        assert.deepEqual(events[0]?.details.after, { filter: 'blob:none', depth: null });
+      } finally {
+        await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: null, depth: null } });
+      }
+
+      // The runner reported its cache after the environments above: totals, no repository names.
+      await runner.runtime.environments.checkCache();
+      const cache = await eventually(async () => {
+        const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/runners/${runnerId}/repository-cache` })).json();
+        return got.repositories > 0 ? got : undefined;
+      }, 'the cache report');
+      assert.ok(cache.bytes > 0 && cache.limitBytes === 10240 * 1024 * 1024 && cache.replicas === 1, JSON.stringify(cache));
+      assert.deepEqual(Object.keys(cache).sort(), ['bytes', 'limitBytes', 'replicas', 'repositories', 'updatedAt']);
+      const metrics = await (await fetch(`${plane.url}/metrics`)).text();
+      assert.match(metrics, /^keyway_runner_repository_cache_bytes [1-9]\d*$/m);
+      assert.match(metrics, /^keyway_runner_repository_cache_limit_bytes 10737418240$/m);
+      assert.match(metrics, /^keyway_runner_repository_cache_workspaces_total\{source="cache"\} [1-9]/m);
     });
   });
 }

@@ -7,6 +7,7 @@ import { clientInfo } from '../identity/authenticate.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
+import { CloneOptionsSchema, ResolvedCloneOptionsSchema } from './clone-options.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 429, 502, 503, 504);
 // Null first: with ajv's type coercion a null would otherwise become "" when a string is tried first.
@@ -50,6 +51,7 @@ export const EnvironmentSchema = Type.Object({
   checkout: Nullable(Checkout),
   diskBytes: Nullable(Type.Integer({ description: "the workspace's size on the runner's disk, as the runner last measured it" })),
   lastUsedAt: Nullable(Type.String({ description: "when the environment's git last asked for a credential; the runner removes environments idle for KEYWAY_ENVIRONMENT_IDLE_HOURS" })),
+  clone: Type.Object(ResolvedCloneOptionsSchema.properties, { description: "how much of the repository it fetched: the request's options, else its integration's defaults" }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -74,6 +76,13 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
             }),
             runnerId: Type.String({ minLength: 1, maxLength: 100 }),
             pullRequestCheckout: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('source')], { description: "Pull requests: the service's merge commit (default) or the source branch" })),
+            clone: Type.Optional(
+              Type.Object(CloneOptionsSchema.properties, {
+                additionalProperties: false,
+                description:
+                  "How much of the repository to fetch; each option left out takes the integration's default (GET …/scm-integrations/{id}/environment-defaults). A full or blobless environment takes its objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -84,7 +93,7 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
       const user = asUser(request);
       try {
         const created = await environments.create(user, request.body);
-        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl } });
+        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone } });
         return reply.code(201).send(created as never);
       } catch (err) {
         await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: errorCode(err) } });

@@ -16,6 +16,7 @@ import type { RepositoryContext, RepositoryRef, ServerHostConfig } from '../../a
 import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
 import type {
   EnvironmentCheckout,
+  EnvironmentCloneOptions,
   EnvironmentCreatePayload,
   EnvironmentCreateResult,
   EnvironmentProgressReport,
@@ -30,6 +31,8 @@ import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { createEnvironmentStore } from './store.ts';
 import type { EnvironmentRow } from './store.ts';
+import { clonePayload, createCloneDefaultsStore, FULL_CLONE, resolveCloneOptions } from './clone-options.ts';
+import type { ResolvedCloneOptions } from './clone-options.ts';
 
 /** An environment's workspace is on the runner replica that cloned it: later requests follow it there. */
 const workspaceOf = (environmentId: string, mode: Affinity['mode']): Affinity => ({ key: `environment:${environmentId}`, mode });
@@ -74,6 +77,8 @@ export interface EnvironmentView {
   diskBytes: number | null;
   /** When the environment's git last asked for a credential (the runner's idle clock). */
   lastUsedAt: string | null;
+  /** How much of the repository it fetched (blobless, shallow), from the request or the integration's defaults. */
+  clone: ResolvedCloneOptions;
   createdAt: string;
   updatedAt: string;
 }
@@ -98,6 +103,7 @@ export function environmentView(row: EnvironmentRow): EnvironmentView {
     checkout: parseJson(row.checkout),
     diskBytes: row.disk_bytes,
     lastUsedAt: row.last_used_at,
+    clone: parseJson<ResolvedCloneOptions>(row.clone_options) ?? { ...FULL_CLONE },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -107,6 +113,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const store = createEnvironmentStore(db, now);
+  const cloneDefaults = createCloneDefaultsStore(db, now);
   const staleAfterMs = deps.staleAfterMs ?? 20_000;
   const servicesOrigins = servicesOriginsOf(deps.azureDevOpsServicesUrl);
   const limits: EnvironmentLimits = { ...DEFAULT_ENVIRONMENT_LIMITS, ...deps.limits };
@@ -191,7 +198,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   }
 
   return {
-    async create(user: UserPrincipal, input: { contextUrl: string; runnerId: string; pullRequestCheckout?: PullRequestCheckout }): Promise<EnvironmentView> {
+    async create(user: UserPrincipal, input: { contextUrl: string; runnerId: string; pullRequestCheckout?: PullRequestCheckout; clone?: EnvironmentCloneOptions }): Promise<EnvironmentView> {
       const runner = await deps.runners.get(user.organizationId, input.runnerId);
       if (runner.revoked_at) throw conflict('runner_revoked', `runner "${runner.name}" was revoked; pick another runner`, 'runnerId');
       const rows = await db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('runner_id', '=', runner.id).execute();
@@ -218,6 +225,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
       const checkout: PullRequestCheckout | undefined = ctx.ref?.type === 'pullRequest' ? (input.pullRequestCheckout ?? 'merge') : undefined;
       if (input.pullRequestCheckout && !checkout) throw badRequest('invalid_request', 'pullRequestCheckout applies to pull request URLs only', 'pullRequestCheckout');
 
+      const cloneOptions = resolveCloneOptions(input.clone, await cloneDefaults.get(integrationRow.id));
       const at = now().toISOString();
       const row: EnvironmentRow = {
         id: newId('env'),
@@ -239,6 +247,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         updated_at: at,
         disk_bytes: null,
         last_used_at: null,
+        clone_options: JSON.stringify(cloneOptions),
       };
       // The row exists before the runner hears of it, so its first progress report has a home.
       await admit(row);
@@ -258,6 +267,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         },
         ...(ctx.ref ? { ref: ctx.ref } : {}),
         ...(checkout ? { pullRequestCheckout: checkout } : {}),
+        ...(clonePayload(cloneOptions) ? { clone: clonePayload(cloneOptions)! } : {}),
       };
       try {
         const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, { timeoutMs: deps.createTimeoutMs ?? 45_000, affinity: workspaceOf(row.id, 'claim') });

@@ -105,6 +105,23 @@ describe('isolated workspaces: each environment its own Unix user', { skip: ROOT
       assert.equal(st.mode & 0o077, 0, `${f} is private`);
     }
 
+    // B came from the runner's repository cache: its repository is B's user's, private, except the
+    // pack files it shares with the cache, which stay the runner's and read-only (B's user cannot
+    // change what other environments read).
+    const gitB = readdirSync(join(b.workspacePath, '.git'), { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+    const shared = gitB.filter((f) => statSync(f).nlink > 1);
+    assert.ok(shared.some((f) => f.endsWith('.pack')), 'packs linked from the cache');
+    for (const f of shared) {
+      assert.ok(f.includes(join('.git', 'objects', 'pack')), f);
+      assert.deepEqual([statSync(f).uid, statSync(f).mode & 0o777], [0, 0o444], f);
+    }
+    for (const f of gitB.filter((g) => !shared.includes(g))) {
+      assert.equal(statSync(f).uid, uidB, f);
+      assert.equal(statSync(f).mode & 0o077, 0, `${f} is private`);
+    }
+    const chmodShared = await runAs(uidB, 'chmod', ['u+w', shared.find((f) => f.endsWith('.pack'))!]);
+    assert.notEqual(chmodShared.code, 0, "B's user cannot make a shared pack writable");
+
     // B's user cannot read A's files, secret included.
     for (const f of [cloned[0]!, join(rootA, '.keyway', 'secret')]) {
       const read = await runAs(uidB, 'cat', [f]);

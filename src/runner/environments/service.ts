@@ -6,8 +6,9 @@
 // runs too long is stopped with everything git started; the runner refuses environments and clones
 // beyond its limits; idle environments are removed; workspaces can run as users of their own.
 import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import type { Logger } from '../../logging/logger.ts';
@@ -24,6 +25,7 @@ import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
 import type {
   CloneReport,
   EnvironmentCheckout,
+  EnvironmentCloneOptions,
   EnvironmentCreatePayload,
   EnvironmentCreateResult,
   EnvironmentProgressReport,
@@ -51,14 +53,21 @@ import { assertEnvironmentId, cacheHelperCommand, createWorkspace, helperCommand
 import { environmentSocketPath, startEnvironmentSocket } from './environment-socket.ts';
 import type { EnvironmentSocket } from './environment-socket.ts';
 import type { WorkspaceLayout } from './workspace.ts';
+import { CacheBusyError, createRepositoryCache } from './repository-cache.ts';
+import type { CacheUsage, RepositoryCache } from './repository-cache.ts';
+import { cloneFromCache } from './cache-clone.ts';
+import type { CacheCheckout } from './cache-clone.ts';
+import { cacheMetrics } from './cache-metrics.ts';
+import type { GitConfigEntry } from './git-config-file.ts';
 
-/** What to check out, decided before the clone starts. */
-type ClonePlan =
+/** What to check out, decided before the clone starts; with the repository's default branch as the service named it. */
+type ClonePlan = (
   | { kind: 'branch'; branch: string | null }
   | { kind: 'tag'; tag: string }
   | { kind: 'commit'; sha: string }
   | { kind: 'pull-merge'; id: number }
-  | { kind: 'pull-source'; id: number; branch: string };
+  | { kind: 'pull-source'; id: number; branch: string }
+) & { defaultBranch?: string | null };
 
 export interface EnvironmentServiceOptions {
   dataDir: string;
@@ -94,6 +103,16 @@ export interface EnvironmentServiceOptions {
   workspacesDir?: string;
   /** Run each environment's git as a Unix user of its own (KEYWAY_WORKSPACE_UIDS). */
   isolation?: WorkspaceIsolation;
+  /**
+   * The repository cache (issue 20): where (KEYWAY_REPOSITORY_CACHE_DIR, default
+   * `{dataDir}/repository-cache`), how large (KEYWAY_REPOSITORY_CACHE_MB; 0 turns it off) and how
+   * fresh a cache must be to be used without a refresh (KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS).
+   */
+  repositoryCache?: { dir?: string; maxBytes?: number; freshMs?: number };
+  /** Sends the cache's disk use to the management plane (shown on the runner's page). */
+  reportCacheUsage?(usage: CacheUsage & { instance: string }): Promise<void>;
+  /** Tests: runs inside the cache's lease just before its packs are linked into a workspace. */
+  cacheHooks?: { beforeCopy?(gitDir: string): Promise<void> };
 }
 
 const FINAL_REPORT_ATTEMPTS = 6;
@@ -109,7 +128,46 @@ export const ENVIRONMENT_DEFAULTS = {
   maxClones: 8,
   idleTimeoutMs: 7 * 24 * HOUR_MS,
   maintenanceIntervalMs: 5 * 60_000,
+  repositoryCacheBytes: 10 * 1024 * 1024 * 1024,
+  repositoryCacheFreshMs: 30_000,
 } as const;
+
+/** What a workspace made from the cache checks out before the plan's own steps; undefined: clone instead (an empty repository). */
+function cacheCheckout(plan: ClonePlan): CacheCheckout | undefined {
+  switch (plan.kind) {
+    case 'branch': {
+      const branch = plan.branch ?? plan.defaultBranch;
+      return branch ? { kind: 'branch', branch } : undefined;
+    }
+    case 'pull-source':
+      return { kind: 'branch', branch: plan.branch };
+    case 'tag':
+      return { kind: 'tag', tag: plan.tag };
+    default:
+      return plan.defaultBranch ? { kind: 'none', defaultBranch: plan.defaultBranch } : undefined;
+  }
+}
+
+/**
+ * Azure DevOps (or the way to it) said no: the same request would fail a full clone too, so the
+ * environment fails with git's own words instead of trying again without the cache.
+ */
+function refusedByRemote(err: unknown): boolean {
+  if (!(err instanceof GitCommandError)) return false;
+  const said = err.outcome.messages.join('\n');
+  return /The requested URL returned error: \d{3}|Authentication failed|could not read (Username|Password)|unable to access|^keyway: |TF\d{6}/im.test(said);
+}
+
+/** Progress of a workspace made from the cache: the step ("Cache refresh", "Local copy", "User fetch", "Checkout") with git's own phase within it. */
+function stepReporter(report: { progress(p: CloneProgress): void }) {
+  const seen: string[] = [];
+  return (step: string) =>
+    (p?: CloneProgress): void => {
+      const phase = p ? `${step}: ${p.phase}` : step;
+      if (!seen.includes(phase) && seen.length < 30) seen.push(phase);
+      report.progress({ phase, percent: p?.percent ?? 0, phases: [...seen] });
+    };
+}
 
 export async function startEnvironments(options: EnvironmentServiceOptions) {
   const { logger } = options;
@@ -137,6 +195,19 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   const lastUseWritten = new Map<string, number>();
   /** The usage last reported per environment: a report goes only when it changed. */
   const reportedUsage = new Map<string, string>();
+  const cacheBytes = options.repositoryCache?.maxBytes ?? ENVIRONMENT_DEFAULTS.repositoryCacheBytes;
+  const cache: RepositoryCache | undefined =
+    cacheBytes > 0
+      ? await createRepositoryCache({
+          dir: resolve(options.repositoryCache?.dir ?? join(options.dataDir, 'repository-cache')),
+          db: options.db,
+          maxBytes: cacheBytes,
+          freshMs: options.repositoryCache?.freshMs ?? ENVIRONMENT_DEFAULTS.repositoryCacheFreshMs,
+          logger,
+          instance,
+          stallTimeoutMs,
+        })
+      : undefined;
 
   /** Records that the environment's git asked for a credential: it is in use, not idle. */
   function onServed(environmentId: string): void {
@@ -280,7 +351,8 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       throw failure.code === 'not_found' ? new HandlerError('repository_not_found', failure.message) : failure;
     }
     if (repository.isDisabled) throw new HandlerError('repository_disabled', `${name} is disabled in Azure DevOps; ask a project administrator to enable it`);
-    if (!ref) return { kind: 'branch', branch: null };
+    const defaultBranch = repository.defaultBranch?.startsWith('refs/heads/') ? repository.defaultBranch.slice('refs/heads/'.length) : null;
+    if (!ref) return { defaultBranch, kind: 'branch', branch: null };
     checkRef(ref);
     const refExists = async (full: string, what: string, code: string) => {
       const short = full.replace(/^refs\//, '');
@@ -295,10 +367,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     switch (ref.type) {
       case 'branch':
         await refExists(`refs/heads/${ref.name}`, `branch ${ref.name}`, 'branch_not_found');
-        return { kind: 'branch', branch: ref.name };
+        return { defaultBranch, kind: 'branch', branch: ref.name };
       case 'tag':
         await refExists(`refs/tags/${ref.name}`, `tag ${ref.name}`, 'tag_not_found');
-        return { kind: 'tag', tag: ref.name };
+        return { defaultBranch, kind: 'tag', tag: ref.name };
       case 'commit':
         // The service resolves full ids only; an abbreviated id is checked by git after the clone.
         if (/^[0-9a-f]{40}$/i.test(ref.sha)) {
@@ -309,7 +381,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
             throw failure.code === 'not_found' ? new HandlerError('commit_not_found', `commit ${ref.sha} is not in ${name}`) : failure;
           }
         }
-        return { kind: 'commit', sha: ref.sha.toLowerCase() };
+        return { defaultBranch, kind: 'commit', sha: ref.sha.toLowerCase() };
       case 'pullRequest': {
         let pr;
         try {
@@ -326,12 +398,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           if (pr.forkSource || !source.startsWith('refs/heads/')) {
             throw new HandlerError('pull_request_from_fork', `pull request ${ref.pullRequestId} comes from a fork or has no source branch here; check out its merge commit instead`);
           }
-          return { kind: 'pull-source', id: ref.pullRequestId, branch: source.slice('refs/heads/'.length) };
+          return { defaultBranch, kind: 'pull-source', id: ref.pullRequestId, branch: source.slice('refs/heads/'.length) };
         }
         if (pr.mergeStatus === 'conflicts') {
           throw new HandlerError('pull_request_conflicts', `pull request ${ref.pullRequestId} has merge conflicts, so Azure DevOps has no merge commit for it; check out its source branch instead, or resolve the conflicts`);
         }
-        return { kind: 'pull-merge', id: ref.pullRequestId };
+        return { defaultBranch, kind: 'pull-merge', id: ref.pullRequestId };
       }
     }
   }
@@ -350,6 +422,16 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     if (!ok) throw new HandlerError('invalid_request', 'the ref is not a plain branch or tag name, commit id or pull request number');
   }
 
+  /** Blobless and shallow, as the management plane resolved them (request, else integration); anything else is refused. */
+  function checkCloneOptions(raw: unknown): EnvironmentCloneOptions {
+    if (raw === undefined || raw === null) return {};
+    const o = raw as Record<string, unknown>;
+    if (typeof raw !== 'object' || (o.filter !== undefined && o.filter !== null && o.filter !== 'blob:none') || (o.depth !== undefined && o.depth !== null && !(Number.isInteger(o.depth) && (o.depth as number) >= 1 && (o.depth as number) <= 1_000_000))) {
+      throw new HandlerError('invalid_request', 'clone options: filter is blob:none or null, depth a whole number from 1 to 1000000 or null');
+    }
+    return { ...(o.filter === 'blob:none' ? { filter: 'blob:none' as const } : {}), ...(typeof o.depth === 'number' ? { depth: o.depth } : {}) };
+  }
+
   function checkRepository(p: Partial<EnvironmentCreatePayload>, integration: RunnerIntegration): EnvironmentRepository {
     const r = p.repository;
     const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 400;
@@ -365,7 +447,15 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
 
   // ---- the clone --------------------------------------------------------------------------------
 
-  async function clone(env: RunnerEnvironment, layout: WorkspaceLayout, plan: ClonePlan, vetted: VettedRemote, signal: AbortSignal, report: ReturnType<typeof reporter>): Promise<EnvironmentCheckout> {
+  async function clone(
+    env: RunnerEnvironment,
+    layout: WorkspaceLayout,
+    plan: ClonePlan,
+    vetted: VettedRemote,
+    signal: AbortSignal,
+    report: ReturnType<typeof reporter>,
+    cloneOptions: EnvironmentCloneOptions = {},
+  ): Promise<EnvironmentCheckout> {
     const onProgress = (p: CloneProgress) => report.progress(p);
     const deadline = Date.now() + cloneTimeoutMs;
     const owner = ownerOf(env);
@@ -383,37 +473,97 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     // then the curl script, which also answers when the first cannot and says why it cannot.
     // include.path brings the network rules (network.ts) to every later git in the workspace.
     const socket = envSockets.get(env.id);
-    const config = [
-      '--config',
-      'credential.helper=',
-      ...(socket ? ['--config', `credential.helper=${cacheHelperCommand(socket.path)}`] : []),
-      '--config',
-      `credential.helper=${helperCommand(layout.helperPath)}`,
-      '--config',
-      'credential.useHttpPath=true',
-      '--config',
-      `include.path=${layout.networkConfigPath}`,
+    const settings: GitConfigEntry[] = [
+      { section: 'credential', key: 'helper', value: '' },
+      ...(socket ? [{ section: 'credential', key: 'helper', value: cacheHelperCommand(socket.path) }] : []),
+      { section: 'credential', key: 'helper', value: helperCommand(layout.helperPath) },
+      { section: 'credential', key: 'useHttpPath', value: 'true' },
+      { section: 'include', key: 'path', value: layout.networkConfigPath },
     ];
+    const config = settings.flatMap((e) => ['--config', `${e.section}.${e.key}=${e.value}`]);
     const network = gitNetworkArgs(vetted);
+    const depth = cloneOptions.depth ? ['--depth', String(cloneOptions.depth)] : [];
+    const filter = cloneOptions.filter === 'blob:none' ? ['--filter=blob:none'] : [];
     const branchArg = plan.kind === 'branch' && plan.branch ? ['--branch', plan.branch] : plan.kind === 'tag' ? ['--branch', plan.tag] : plan.kind === 'pull-source' ? ['--branch', plan.branch] : [];
     const noCheckout = plan.kind === 'commit' || plan.kind === 'pull-merge' ? ['--no-checkout'] : [];
-    await runGit([...network, 'clone', '--progress', ...config, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, onProgress, ...limits() });
-    const inTree = () => ({ cwd: layout.worktree, onProgress, ...limits() });
-    const local = () => ({ cwd: layout.worktree, ...limits() });
+
+    // The repository cache (repository-cache.ts): objects from the runner's cache, refs from the
+    // user's own fetch. A shallow clone asks Azure DevOps for the tip only, which the cache cannot
+    // save; an empty repository has nothing to cache. Anything but a refusal by Azure DevOps (or a
+    // stop) falls back to the full clone below, in a clean directory: never a broken workspace.
+    const checkoutFromCache = cacheCheckout(plan);
+    let fellBack = false;
+    if (cache && socket && !cloneOptions.depth && checkoutFromCache) {
+      const steps = stepReporter(report);
+      const variant = await cache.variantFor(env.remoteUrl, cloneOptions.filter === 'blob:none' ? 'blob:none' : 'full').catch(() => 'full' as const);
+      // A directory of the runner's own beside the workspaces (same file system: the finished
+      // repository moves into the workspace in one rename).
+      const staging = join(resolve(layout.root, '..'), '.staging', env.id);
+      try {
+        await mkdir(staging, { recursive: true, mode: 0o700 });
+        await cloneFromCache({
+          cache,
+          variant,
+          blobless: cloneOptions.filter === 'blob:none',
+          remoteUrl: env.remoteUrl,
+          staging: join(staging, basename(layout.worktree)),
+          worktree: layout.worktree,
+          network,
+          credential: ['-c', 'credential.helper=', '-c', `credential.helper=${cacheHelperCommand(socket.path)}`, '-c', 'credential.useHttpPath=true'],
+          workspaceConfig: settings,
+          checkout: checkoutFromCache,
+          runnerGit: () => ({ signal, stallTimeoutMs, timeoutMs: deadline - Date.now() }),
+          owner,
+          step: steps,
+          signal,
+          deadline,
+          ...(options.cacheHooks?.beforeCopy ? { beforeCopy: options.cacheHooks.beforeCopy } : {}),
+        });
+        const checkout = await finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress: steps('Checkout'), ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+        cacheMetrics.workspaces.inc({ source: 'cache' });
+        return checkout;
+      } catch (err) {
+        if (signal.aborted || err instanceof GitTimeoutError || refusedByRemote(err)) throw err;
+        fellBack = true;
+        cacheMetrics.workspaces.inc({ source: 'fallback' });
+        logger.warn({ environmentId: env.id, err: { message: (err as Error).message } }, 'the repository cache could not make this workspace; cloning it in full');
+        await rm(layout.worktree, { recursive: true, force: true });
+        if (!(err instanceof CacheBusyError)) void cache.session({ remoteUrl: env.remoteUrl, variant }, (s) => s.discard((err as Error).message), { deadline: Date.now() + cloneTimeoutMs }).catch(() => undefined);
+      } finally {
+        await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      }
+    } else {
+      cacheMetrics.workspaces.inc({ source: 'clone' });
+    }
+    if (fellBack) report.progress({ phase: 'Full clone', percent: 0, phases: ['Full clone'] });
+    await runGit([...network, 'clone', '--progress', ...config, ...filter, ...depth, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, onProgress, ...limits() });
+    return finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress, ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+  }
+
+  /** After the clone (or the workspace made from the cache): the commit or pull request to check out, and what HEAD is. */
+  async function finishClone(
+    env: RunnerEnvironment,
+    layout: WorkspaceLayout,
+    plan: ClonePlan,
+    network: string[],
+    depth: string[],
+    git: { inTree(): RunGitOptions; local(): RunGitOptions },
+  ): Promise<EnvironmentCheckout> {
+    const { inTree, local } = git;
     let description: string;
     if (plan.kind === 'commit') {
       const known = await runGit(['rev-parse', '--verify', '--quiet', `${plan.sha}^{commit}`], local()).catch(() => undefined);
       let target = plan.sha;
       if (!known) {
         // Not reachable from any branch or tag: ask for the object itself (Azure DevOps serves it).
-        await runGit([...network, 'fetch', '--progress', 'origin', plan.sha], inTree());
+        await runGit([...network, 'fetch', '--progress', ...depth, 'origin', plan.sha], inTree());
         target = 'FETCH_HEAD';
       }
       await runGit(['checkout', '--progress', '--detach', target], inTree());
       description = `commit ${plan.sha} (detached)`;
     } else if (plan.kind === 'pull-merge') {
       const ref = `refs/remotes/origin/pull/${plan.id}/merge`;
-      await runGit([...network, 'fetch', '--progress', 'origin', `+refs/pull/${plan.id}/merge:${ref}`], inTree());
+      await runGit([...network, 'fetch', '--progress', ...depth, 'origin', `+refs/pull/${plan.id}/merge:${ref}`], inTree());
       await runGit(['checkout', '--progress', '--detach', ref], inTree());
       description = `pull request ${plan.id}, merge commit (detached)`;
     } else if (plan.kind === 'pull-source') {
@@ -423,8 +573,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     } else {
       description = '';
     }
-    const commit = (await runGit(['rev-parse', 'HEAD'], local())).stdout.trim();
-    const branch = (await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], local()).catch(() => undefined))?.stdout.trim() || null;
+    // One git for both: the commit, then the branch's full name (`HEAD` itself when detached).
+    const [commit = '', head = 'HEAD'] = (await runGit(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'], local())).stdout.trim().split('\n');
+    const branch = head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : null;
     if (!description) description = branch ? `branch ${branch}` : `commit ${commit} (detached)`;
     return { commit, description: description.slice(0, 1000), branch };
   }
@@ -459,7 +610,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };
   }
 
-  function startClone(env: RunnerEnvironment, layout: WorkspaceLayout, clonePlan: ClonePlan, vetted: VettedRemote): void {
+  function startClone(env: RunnerEnvironment, layout: WorkspaceLayout, clonePlan: ClonePlan, vetted: VettedRemote, cloneOptions: EnvironmentCloneOptions = {}): void {
     const controller = new AbortController();
     const report = reporter(env.id);
     states.set(env.id, { status: 'cloning', progress: { phase: 'Starting', percent: 0, phases: [] } });
@@ -467,15 +618,16 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       try {
         let checkout: EnvironmentCheckout;
         try {
-          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
+          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report, cloneOptions);
         } catch (err) {
           // git reported the token refused (its `erase` reached the environment's socket, which
           // refreshed it once): the clone is tried once more, with the fresh token.
           if (controller.signal.aborted || !(err instanceof GitCommandError) || !/Authentication failed|returned error: 401/i.test(err.outcome.messages.join(' '))) throw err;
           logger.info({ environmentId: env.id }, 'git said the token was refused; cloning once more');
           await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
-          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report);
+          checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report, cloneOptions);
         }
+        void afterCacheUse();
         await store.setStatus(env.id, 'ready');
         logger.info({ environmentId: env.id, commit: checkout.commit }, 'environment ready');
         const last = states.get(env.id)?.progress;
@@ -527,6 +679,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const id = p.environmentId;
     options.rememberIntegration(p.integration);
     const repository = checkRepository(p, p.integration);
+    const cloneOptions = checkCloneOptions(p.clone);
     if (await store.get(id)) throw new HandlerError('environment_exists', `environment ${id} exists on this runner already`);
     const remoteUrl = gitRemoteUrl(repository, options.endpoints);
 
@@ -599,7 +752,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         throw err;
       }
       await openEnvironmentSocket(env);
-      startClone(env, layout, clonePlan, vetted);
+      startClone(env, layout, clonePlan, vetted, cloneOptions);
       return { workspacePath: layout.worktree, remoteUrl };
     } finally {
       creating--;
@@ -636,8 +789,46 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
 
   // ---- maintenance: idle removal, disk use, pinned addresses ------------------------------------
 
+  /** After a workspace was made: caches past the size limit go (least recently used first), and the new figures are reported. */
+  let cacheChecks: Promise<void> | undefined;
+  function afterCacheUse(): Promise<void> {
+    if (!cache) return Promise.resolve();
+    cacheChecks ??= (async () => {
+      try {
+        await cache.evict();
+        await reportCache();
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, 'repository cache eviction failed; trying again after the next environment');
+      } finally {
+        cacheChecks = undefined;
+      }
+    })();
+    return cacheChecks;
+  }
+
+  let reportedCache = '';
+  async function reportCache(): Promise<void> {
+    if (!cache || !options.reportCacheUsage) return;
+    const usage = await cache.usage();
+    const key = JSON.stringify(usage);
+    if (key === reportedCache) return;
+    await options.reportCacheUsage({ ...usage, instance });
+    reportedCache = key;
+  }
+
+  /** Staging directories a stopped runner left behind (workspaces from the cache are built there): gone once older than a clone may take. */
+  async function removeStaleStaging(): Promise<void> {
+    const staging = join(resolve(layoutOf(`env_${'0'.repeat(8)}`, 'repo').root, '..'), '.staging');
+    for (const name of await readdir(staging).catch(() => [] as string[])) {
+      const st = await stat(join(staging, name)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > cloneTimeoutMs && !running.has(name)) await rm(join(staging, name), { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
   /** One pass over this runner process's ready environments. */
   async function maintain(): Promise<void> {
+    await afterCacheUse();
+    await removeStaleStaging();
     for (const env of await store.listForInstance(instance)) {
       if (env.status !== 'ready' || running.has(env.id)) continue;
       try {
@@ -724,9 +915,14 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     socketPath: server.socketPath,
     /** One maintenance pass now (tests; the runner runs one every maintenanceIntervalMs). */
     maintain: runMaintenance,
+    /** The repository cache, when it is on. */
+    cache,
+    /** Evicts past the size limit and reports the cache's disk use now (tests; runs after every creation). */
+    checkCache: afterCacheUse,
     async stop() {
       clearInterval(maintenanceTimer);
       await maintaining?.catch(() => undefined);
+      await cacheChecks?.catch(() => undefined);
       for (const r of running.values()) r.controller.abort();
       await Promise.allSettled([...running.values()].map((r) => r.done));
       await Promise.allSettled([...envSockets.keys()].map((id) => closeEnvironmentSocket(id)));

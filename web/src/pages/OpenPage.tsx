@@ -231,13 +231,22 @@ function ContextDetails({ context, resolved }: { context: RepositoryContext; res
   );
 }
 
-const ENV_FIELDS: Record<string, string> = { runnerId: 'runnerId', pullRequestCheckout: 'checkout', contextUrl: 'form' };
+const ENV_FIELDS: Record<string, string> = { runnerId: 'runnerId', pullRequestCheckout: 'checkout', contextUrl: 'form', clone: 'clone' };
+
+/** How much of the repository to fetch; the default leaves it to the integration's settings. */
+const FETCH_MODES = {
+  default: { label: "The integration's default", clone: undefined },
+  full: { label: 'Everything (full history and files)', clone: { filter: null, depth: null } },
+  blobless: { label: 'Full history, file contents when needed (blobless)', clone: { filter: 'blob:none', depth: null } },
+  shallow: { label: 'The latest commit only (shallow)', clone: { filter: null, depth: 1 } },
+} as const;
 
 function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runnerId: string; pullRequest: boolean }) {
   const runners = useApi<{ runners: Runner[] }>('/runners');
   const usable = runners.data?.runners.filter((r) => r.status !== 'revoked') ?? [];
   const [chosen, setChosen] = useState(runnerId);
   const [checkout, setCheckout] = useState<'merge' | 'source'>('merge');
+  const [fetchMode, setFetchMode] = useState<keyof typeof FETCH_MODES>('default');
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<Environment>();
@@ -249,7 +258,8 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
     setErrors(NO_ERRORS);
     setFinished(undefined);
     try {
-      const environment = await api.post<Environment>('/environments', { contextUrl: url, runnerId: chosen, ...(pullRequest ? { pullRequestCheckout: checkout } : {}) });
+      const clone = FETCH_MODES[fetchMode].clone;
+      const environment = await api.post<Environment>('/environments', { contextUrl: url, runnerId: chosen, ...(pullRequest ? { pullRequestCheckout: checkout } : {}), ...(clone ? { clone } : {}) });
       setCreated(environment);
     } catch (err) {
       const mapped = formErrorsFrom(err, ENV_FIELDS);
@@ -292,6 +302,20 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
             {errors.fields.checkout && <p className="field-error">{errors.fields.checkout}</p>}
           </fieldset>
         )}
+        <SelectField
+          label="What to fetch"
+          name="clone"
+          value={fetchMode}
+          onChange={(e) => setFetchMode(e.target.value as keyof typeof FETCH_MODES)}
+          error={errors.fields.clone}
+          hint="Full and blobless environments take their objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps."
+        >
+          {Object.entries(FETCH_MODES).map(([value, mode]) => (
+            <option key={value} value={value}>
+              {mode.label}
+            </option>
+          ))}
+        </SelectField>
         <FormActions submit={busy ? 'Creating…' : 'Create environment'} disabled={busy || (created !== undefined && finished === undefined)} />
       </Form>
       {created && <EnvironmentProgress key={created.id} initial={created} onSettled={setFinished} />}

@@ -13,6 +13,7 @@ import type { Integration, IntegrationTest, Runner } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import { IntegrationDialog, testProblems } from './IntegrationDialog.tsx';
 import { RunnerStatusBadge } from './RunnersPage.tsx';
+import { RepositoryCacheDetail } from './RepositoryCacheDetail.tsx';
 
 export function RunnerPage({ runnerId }: { runnerId: string }) {
   const loaded = useApi<Runner>(`/runners/${encodeURIComponent(runnerId)}`);
@@ -52,6 +53,7 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
           <Time value={runner.createdAt} />
         </Detail>
         {runner.local && <Detail term="Kind">Local (runs inside this Keyway)</Detail>}
+        <RepositoryCacheDetail runnerId={runner.id} />
       </dl>
       <IntegrationsSection runner={runner} />
     </>

@@ -10,6 +10,7 @@ import * as m008 from './008_revocation_and_drafts.ts';
 import * as m009 from './009_sync_targets_and_environment_usage.ts';
 import * as m010 from './010_runner_replicas.ts';
 import * as m012 from './012_audit_filter_indexes.ts';
+import * as m013 from './013_environment_clone_options_and_repository_caches.ts';
 import * as m014 from './014_client_credentials.ts';
 
 export const managementMigrations: MigrationSet = {
@@ -26,6 +27,7 @@ export const managementMigrations: MigrationSet = {
     '009_sync_targets_and_environment_usage': m009,
     '010_runner_replicas': m010,
     '012_audit_filter_indexes': m012,
+    '013_environment_clone_options_and_repository_caches': m013,
     '014_client_credentials': m014,
   },
 };

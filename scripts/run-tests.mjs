@@ -37,9 +37,22 @@ if (files.some((f) => f.split(/[\\/]/).includes('e2e'))) {
   }
 }
 const concurrency = process.env.KEYWAY_TEST_CONCURRENCY ?? '2';
+// A hang must fail the run, not stall CI until its own limit: each test has 5 minutes, a file
+// whose tests are done is ended even if something it started still holds the event loop, and the
+// whole run has a ceiling.
+const ceilingMinutes = Number(process.env.KEYWAY_TEST_CEILING_MINUTES ?? '25');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, KEYWAY_LOG_LEVEL: process.env.KEYWAY_LOG_LEVEL ?? 'silent' } },
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-force-exit', '--test-reporter=spec', ...files],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, KEYWAY_LOG_LEVEL: process.env.KEYWAY_LOG_LEVEL ?? 'silent' },
+    timeout: ceilingMinutes * 60_000,
+    killSignal: 'SIGKILL',
+  },
 );
+if (result.error?.code === 'ETIMEDOUT') {
+  console.error(`run-tests: the tests did not finish within ${ceilingMinutes} minutes and were stopped (KEYWAY_TEST_CEILING_MINUTES)`);
+  process.exit(1);
+}
 process.exit(result.status ?? 1);

@@ -167,7 +167,9 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
     }
     await visible(admin.getByRole('region', { name: 'Organizations' }).getByRole('cell', { name: THIRD, exact: true }));
     // The header's switcher knows them at once.
-    const options = await admin.getByRole('banner').getByLabel('Organization').locator('option').allTextContents();
+    const switcher = admin.getByRole('banner').getByLabel('Organization');
+    await switcher.locator('option', { hasText: THIRD }).waitFor({ state: 'attached' });
+    const options = await switcher.locator('option').allTextContents();
     assert.deepEqual(options.sort(), ['Default (admin)', `${SECOND} (admin)`, `${THIRD} (admin)`]);
     await e2e.screenshot(admin, 'instance');
     await e2e.checkA11y(admin, 'instance');

@@ -96,6 +96,8 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await section.getByRole('button', { name: 'Add a member' }).click();
     const dialog = await visible(owner.getByRole('dialog', { name: 'Add a member to Payments' }));
     assert.equal(await owner.evaluate(() => (document.activeElement as HTMLSelectElement | null)?.name), 'userId', 'focus starts on the person to pick');
+    // The list is fetched when the dialog opens: wait for it, not for the "Loading…" placeholder.
+    await dialog.getByLabel('Person').locator('option', { hasText: PAT.email }).waitFor({ state: 'attached' });
     const people = await dialog.getByLabel('Person').locator('option').allTextContents();
     assert.deepEqual(people, ['Pick a person…', `${PAT.name} (${PAT.email})`], 'only organization members not in the project yet');
     await e2e.screenshot(owner, 'project-member-add');

@@ -252,6 +252,7 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     // Pick the organization among those the account reaches.
     const picker = await visible(page.getByRole('form', { name: 'Pick the organization of demo-oauth' }));
     const organization = picker.getByLabel('Azure DevOps organization');
+    await organization.locator('option', { hasText: demo.organization }).waitFor({ state: 'attached' });
     const offered = await organization.locator('option').allTextContents();
     assert.ok(offered.includes(demo.organization), `the demo organization is offered: ${offered.join(', ')}`);
     await e2e.screenshot(page, 'app-connection-oauth-pick-organization');

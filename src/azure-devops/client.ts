@@ -1,8 +1,8 @@
 // The one module that talks to the Azure DevOps REST API (Services and Server). Nothing else in
 // Keyway builds Azure DevOps URLs, picks api-versions, sets auth headers or maps Azure DevOps errors.
 //
-// Protocol facts: /work/shared/reference/azure-devops-facts.md. Paths, parameters and shapes:
-// /work/shared/reference/azure-devops-rest-7.1/ (OpenAPI 2.0, one file per area).
+// Protocol facts: docs/azure-devops.md (and docs/throttling.md). Paths, parameters and shapes:
+// emulator/contract/azure-devops-rest-7.1/ (OpenAPI 2.0, one folder per area).
 //
 // The credential lives only in this closure and in the Authorization header of outgoing requests.
 // Errors are built from redacted text, carry no headers and no raw `cause`.
@@ -288,7 +288,10 @@ interface Plan<T> {
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
-/** Bad credentials answer 401 instead of a 203 sign-in page or a 302 (facts file). */
+/**
+ * Bad credentials answer 401 instead of a 203 sign-in page or a 302
+ * (docs/azure-devops.md, "Refused tokens").
+ */
 const SUPPRESS_SIGN_IN = { 'X-TFS-FedAuthRedirect': 'Suppress', 'X-VSS-ReauthenticationAction': 'Suppress' } as const;
 
 /** Internal: a failure that happened before an HTTP answer (or while reading its body). */
@@ -378,7 +381,8 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     }
     return credential;
   };
-  // PAT: Basic with an empty user name (any works, facts file); bearer: an Entra access token.
+  // PAT: Basic with an empty user name (any works: docs/azure-devops.md, "Personal Access Tokens");
+  // bearer: an Entra access token.
   const authorizationOf = (credential: AzureDevOpsCredential): string =>
     credential.kind === 'pat' ? `Basic ${Buffer.from(`:${credential.token}`, 'utf8').toString('base64')}` : `Bearer ${credential.token}`;
   let authorization = authorizationOf(checkCredential(options.credential));
@@ -732,7 +736,10 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     return o;
   };
 
-  /** `{"count": n, "value": [...]}` (the specs type lists as arrays; the service wraps them, facts file). */
+  /**
+   * `{"count": n, "value": [...]}` (the specs type lists as arrays; the service wraps them:
+   * docs/azure-devops.md, "REST calls").
+   */
   const listOf =
     <T>() =>
     (res: Fresh): Page<T> => {
@@ -801,7 +808,7 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       getJson(
         'listRefs',
         api([...gitRepoPath(project, repository), 'refs'], {
-          // The filter is a prefix written without `refs/` (facts file).
+          // The filter is a prefix written without `refs/` (docs/azure-devops.md, "REST calls").
           filter: opts.filter?.replace(/^\/?refs\//, ''),
           filterContains: opts.filterContains,
           peelTags: opts.peelTags,

@@ -1,6 +1,6 @@
 // Where Azure DevOps lives: the organization (Services) or collection (Server) URL, the vssps hosts,
 // and the api-versions Keyway speaks. The only place in Keyway that builds Azure DevOps REST URLs.
-// Paths: /work/shared/reference/azure-devops-rest-7.1/ (OpenAPI), facts file "Azure DevOps REST".
+// Paths: emulator/contract/azure-devops-rest-7.1/ (OpenAPI); docs/azure-devops.md, "REST calls".
 
 import type { RepositoryContext } from './url.ts';
 
@@ -138,7 +138,7 @@ export type QueryValue = string | number | boolean | undefined | null;
 /**
  * `{base}/{segments…}?{query}`. Segments are encoded one by one; literal path pieces such as `_apis`
  * are passed as segments too (encoding leaves them unchanged). Query values are encoded with `%20`
- * for spaces, never `+` (facts file, "Repository URL forms").
+ * for spaces, never `+` (docs/azure-devops.md, "Repository URLs").
  */
 export function buildUrl(base: string, segments: readonly string[], query: Readonly<Record<string, QueryValue>> = {}): string {
   const path = segments.map(seg).join('/');

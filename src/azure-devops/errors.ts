@@ -1,5 +1,5 @@
-// Azure DevOps answers mapped to one typed error. Error body, sign-in answers and throttling:
-// /work/shared/reference/azure-devops-facts.md, "Azure DevOps REST".
+// Azure DevOps answers mapped to one typed error. Error body and sign-in answers: docs/azure-devops.md,
+// "REST calls" and "Refused tokens"; throttling: docs/throttling.md.
 //
 // Secrets: an AzureDevOpsError is built only from values that went through a Redactor holding the
 // credential, carries no request headers and no raw `cause`, and serializes (toJSON, util.inspect)

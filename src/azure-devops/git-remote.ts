@@ -1,6 +1,6 @@
 // The URL git talks to for a repository, and what git tells a credential helper about it.
-// Facts file, "Git over HTTPS": a helper serving several organizations on one host needs the path,
-// which git sends only with `credential.useHttpPath=true`.
+// docs/azure-devops.md, "Git over HTTPS": a helper serving several organizations on one host needs
+// the path, which git sends only with `credential.useHttpPath=true`.
 
 import { collectionUrl, seg, targetFromRepositoryContext } from './endpoints.ts';
 import type { AzureDevOpsEndpoints } from './endpoints.ts';

@@ -1,6 +1,6 @@
 // Azure DevOps personal access tokens: recognition (for redaction and display only) and the
 // "create a PAT" deep link the authorization dialog shows.
-// Facts: /work/shared/reference/azure-devops-facts.md, "Personal Access Tokens".
+// Facts: docs/azure-devops.md, "Personal Access Tokens".
 
 export const PAT_DOCS_URL =
   'https://learn.microsoft.com/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate';

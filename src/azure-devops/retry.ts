@@ -1,5 +1,5 @@
 // Retry policy for Azure DevOps REST calls: pure decisions, plus an abortable sleep.
-// Throttling headers: /work/shared/reference/azure-devops-facts.md, "Throttling", and
+// Throttling headers: docs/throttling.md, "What Azure DevOps documents", from
 // https://learn.microsoft.com/azure/devops/integrate/concepts/rate-limits (Retry-After,
 // X-RateLimit-Resource/-Delay/-Limit/-Remaining/-Reset; they may arrive on a 200 before any delay).
 

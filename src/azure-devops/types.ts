@@ -1,5 +1,5 @@
 // Shapes of the Azure DevOps answers Keyway reads, from the 7.1 OpenAPI definitions
-// (/work/shared/reference/azure-devops-rest-7.1/). Only the fields Keyway uses or shows are typed;
+// (emulator/contract/azure-devops-rest-7.1/). Only the fields Keyway uses or shows are typed;
 // the service sends more. Fields the service may omit are optional.
 
 /** How Keyway authenticates. The method travels with the token: never infer it from the token's shape. */
@@ -26,7 +26,10 @@ export interface IdentityRef {
   imageUrl?: string;
 }
 
-/** connectionData (not in the specs; shape from Microsoft's Node SDK, facts file). */
+/**
+ * connectionData (not in the specs; shape from Microsoft's Node SDK:
+ * docs/azure-devops.md, "REST calls").
+ */
 export interface ConnectionData {
   authenticatedUser: IdentityRef & { providerDisplayName?: string; subjectDescriptor?: string; isActive?: boolean };
   authorizedUser?: IdentityRef & { providerDisplayName?: string };

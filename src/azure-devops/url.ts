@@ -1,5 +1,5 @@
 // Azure DevOps repository URLs, in every form a user pastes, to one canonical RepositoryContext.
-// Pure functions: no I/O. Forms: /work/shared/reference/azure-devops-facts.md, "Repository URL forms".
+// Pure functions: no I/O. Forms: docs/azure-devops.md, "Repository URLs".
 //
 // The parser splits the URL itself instead of handing it to WHATWG `URL`, because `URL` rewrites
 // what we must judge: it resolves `..` and `%2e%2e` segments, turns `\` into `/` (so

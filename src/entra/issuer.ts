@@ -1,5 +1,5 @@
 // Entra ID issuer URLs, in every form an admin pastes, to one canonical v2.0 issuer.
-// Facts: /work/shared/reference/azure-devops-facts.md, "Entra ID (v2.0)". Pure: no I/O.
+// Facts: docs/entra-id.md, "Issuers and tenants". Pure: no I/O.
 //
 // Admins paste the endpoint base the portal lists (`.../{tenant}/oauth2/v2.0`), the issuer
 // (`.../{tenant}/v2.0`), the discovery document URL, or a full authorize/token endpoint. All of

@@ -166,7 +166,8 @@ async function answerUntraced(grant: CredentialGrant, asked: Record<string, stri
     }
     throw err;
   }
-  // Any non-empty user name works with a PAT or an Entra token as the password (facts file).
+  // Any non-empty user name works with a PAT or an Entra token as the password
+  // (docs/azure-devops.md, "Git over HTTPS").
   const lines = [`username=${token.kind === 'pat' ? 'pat' : 'oauth2'}`, `password=${token.token}`];
   const expiry = token.expiresAt ? Math.floor(Date.parse(token.expiresAt) / 1000) : NaN;
   // git 2.41+ stops using a credential past this time; older versions ignore the key.

@@ -131,7 +131,8 @@ export function createTokenService(options: TokenServiceOptions) {
     const config = await options.configForRecord(record);
     for (let attempt = 0; ; attempt++) {
       try {
-        // Send the original scope again: Entra otherwise may narrow the token (facts file).
+        // Send the original scope again: Entra otherwise may narrow the token
+        // (docs/entra-id.md, "Token responses").
         const res = await client.refreshTokenGrant(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
         runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
         return {

@@ -1,8 +1,9 @@
 // Why a user cannot read a repository, from what Azure DevOps answered. Pure functions.
 //
-// Azure DevOps hides a lot behind few answers (facts file, "Azure DevOps REST"): a missing repository
-// and one the user may not read are both 404 TF401019, and a refused identity, a rejected token and
-// an organization's OAuth policy all come back as 401 TF400813. What can still be told apart:
+// Azure DevOps hides a lot behind few answers (docs/azure-devops.md, "REST calls"): a missing
+// repository and one the user may not read are both 404 TF401019, and a refused identity, a rejected
+// token and an organization's OAuth policy all come back as 401 TF400813. What can still be told
+// apart:
 // - the 401 body: "Resource not available for anonymous access" when the credential was not
 //   recognized at all, "The user '…' is not authorized to access this resource" when it was
 //   recognized and then refused (both wordings from the emulator, modelled on the service; the

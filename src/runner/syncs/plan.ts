@@ -6,11 +6,12 @@
 //   ones, and the foreign ones (not in the set, not created by the sync) exactly as they are.
 // - Variable names are case-insensitive in Azure DevOps; names are matched ignoring case, and a
 //   case-only rename counts as an update.
-// - Secret values come back as null (facts file, "Variable groups"), so a secret is unchanged only
-//   when Azure DevOps still marks it secret and the digest of the value the sync last wrote equals
-//   the digest of the value it wants now. Any write re-sends every managed secret with its value:
-//   whether the service keeps a secret sent back as `value: null` is unconfirmed (the emulator
-//   keeps it, as the web UI's round-trip suggests), so the sync never relies on that for its own.
+// - Secret values come back as null (docs/azure-devops.md, "Variable groups"), so a secret is
+//   unchanged only when Azure DevOps still marks it secret and the digest of the value the sync last
+//   wrote equals the digest of the value it wants now. Any write re-sends every managed secret with
+//   its value: whether the service keeps a secret sent back as `value: null` is unconfirmed (the
+//   emulator keeps it, as the web UI's round-trip suggests), so the sync never relies on that for its
+//   own.
 // - Only variables the sync created are deleted when they leave the set. Foreign secrets are sent
 //   back as `value: null` (the only way to keep them; unconfirmed, as above).
 // - Keyway changes only variables it wrote (issue 15): one that was in the group before Keyway

@@ -1,5 +1,5 @@
 // Throttling and fault injection: rules matched per listener, method and path, applied by an
-// onRequest hook on every listener. Azure DevOps throttling (facts file): `Retry-After`, the
+// onRequest hook on every listener. Azure DevOps throttling (docs/throttling.md): `Retry-After`, the
 // `X-RateLimit-*` headers (which may arrive on a 200 before any delay) and 429 with TF400733.
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { adoErrorBody } from './ado/errors.ts';

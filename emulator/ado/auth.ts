@@ -75,7 +75,8 @@ export async function authenticate(env: AuthEnv, header: string | undefined, tar
     if (!cred.password) return { ok: false, failure: { kind: 'invalid', reason: 'empty password' } };
     const pat = env.world.findPatByToken(cred.password);
     if (pat) return checkPat(env, pat, target);
-    // Git users may send an Entra access token as the Basic password (facts file, "Git over HTTPS").
+    // Git users may send an Entra access token as the Basic password
+    // (docs/azure-devops.md, "Git over HTTPS").
     if (looksLikeJwt(cred.password) && target.host !== 'server') return checkBearer(env, cred.password, target);
     return { ok: false, failure: { kind: 'invalid', reason: 'unknown credential' } };
   }

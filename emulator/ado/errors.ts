@@ -1,5 +1,5 @@
 // Azure DevOps error bodies: {"$id":"1","innerException":null,"message":"TF…","typeName":"…","typeKey":"…","errorCode":0,"eventId":3000}
-// Messages below are the service's own wording where the facts file or public reports give it;
+// Messages below are the service's own wording where docs/azure-devops.md or public reports give it;
 // the ones marked "unconfirmed" are plausible stand-ins that tests should not pin byte for byte.
 
 export interface AdoErrorBody {

@@ -24,7 +24,8 @@ export function randomAlnum(length: number): string {
 
 /**
  * A personal access token in the current 84-character format: `AZDO` at positions 77–80
- * (Microsoft's Node SDK recognizes PATs by `^.{76}AZDO.{4}$`; see the facts file).
+ * (Microsoft's Node SDK recognizes PATs by `^.{76}AZDO.{4}$`; docs/azure-devops.md,
+ * "Personal Access Tokens").
  */
 export function generatePat(): string {
   return randomAlnum(76) + 'AZDO' + randomAlnum(4);

@@ -1,8 +1,9 @@
-// Continuation tokens as Azure DevOps hands them out: opaque strings (facts file: "never parse or
-// build them"), some of which need URL-encoding. The emulator's are standard base64 (with `+`, `/`
-// and `=`) of the position, bound to the listing they came from and signed, so a client that sends
-// a number, a token of another listing, or one it failed to URL-encode is refused (400) instead of
-// being served from the start. The refusal's wording and type are unconfirmed.
+// Continuation tokens as Azure DevOps hands them out: opaque strings that clients never parse or
+// build (docs/azure-devops.md, "REST calls"), some of which need URL-encoding. The emulator's are
+// standard base64 (with `+`, `/` and `=`) of the position, bound to the listing they came from and
+// signed, so a client that sends a number, a token of another listing, or one it failed to
+// URL-encode is refused (400) instead of being served from the start. The refusal's wording and
+// type are unconfirmed.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AdoError } from './errors.ts';
 

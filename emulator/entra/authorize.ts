@@ -196,8 +196,8 @@ async function completeSignIn(
   user: EntraUser,
   ectx: ErrorContext,
 ): Promise<FastifyReply> {
-  // Facts file: an Azure DevOps organization with "Third-party application access via OAuth" off
-  // makes the flow fail with an invalid-scope error.
+  // An Azure DevOps organization with "Third-party application access via OAuth" off makes the flow
+  // fail with an invalid-scope error (docs/azure-devops.md, "Organization policies"; unconfirmed).
   if (grant.resource.key === 'ado' && ctx.isOAuthBlocked?.({ tenantId: target.tenant.id, clientId: entraApp.clientId, userOid: user.oid })) {
     return sendAuthorizationError(reply, ctx, target, aadsts.oauthBlocked(params.scope), ectx);
   }

@@ -42,7 +42,7 @@ export const aadsts = {
       90002,
       `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.`,
     ),
-  // Status 400 is unconfirmed (facts file: "likely 400").
+  // Status 400 is unconfirmed (docs/entra-id.md, "Errors Entra answers").
   appNotFound: (clientId: string, directory: string) =>
     e(
       'unauthorized_client',

@@ -217,8 +217,8 @@ async function issueUserTokens(
     ext_expires_in: lifetime,
     access_token: at.token,
   };
-  // Facts file: a refresh token only when offline_access was asked (on refresh too), an ID token
-  // only with openid.
+  // A refresh token only when offline_access was asked (on refresh too: unconfirmed), an ID token
+  // only with openid (docs/entra-id.md, "Token responses").
   if (grant.oidc.includes('offline_access')) {
     out.refresh_token = ctx.store.createRefreshToken({ tenantId: tenant.id, clientId: app.clientId, userOid: user.oid, grant: storedGrant });
   }

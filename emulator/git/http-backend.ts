@@ -60,8 +60,9 @@ async function serveGit(
   const outcome = await authenticate(env, req.headers.authorization, { host, org });
   if (!outcome.ok) {
     const f = outcome.failure;
-    // A service principal outside the organization gets the "repository not found" answer
-    // (facts file: "Service principals need a Basic licence in the organization, or git answers TF401019").
+    // A service principal outside the organization gets the "repository not found" answer: service
+    // principals need Basic access in the organization, or git answers TF401019
+    // (docs/azure-devops.md, "Git over HTTPS"; unconfirmed for service principals).
     if (f.kind === 'spNotMember') return text(reply, 404, repoNotFound(repoName));
     // Anything else: 401 with a Basic challenge, so git asks its credential helper or prompts.
     return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', challenge);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,10 +26,26 @@ const OUTSIDE: readonly { pattern: RegExp; what: string }[] = [
 // Large lock files name only registry URLs; scanning them proves nothing.
 const SKIPPED = new Set(['package-lock.json']);
 
+/** Tracked files; in a copy without git metadata, every file outside what installs and builds make. */
+function repositoryFiles(): string[] {
+  try {
+    const out = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\0').filter(Boolean);
+  } catch {
+    const generated = new Set(['node_modules', '.git', 'dist', '.keyway-data']);
+    const walk = (dir: string): string[] =>
+      readdirSync(resolve(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+        if (generated.has(entry.name)) return [];
+        const path = dir ? `${dir}/${entry.name}` : entry.name;
+        return entry.isDirectory() ? walk(path) : entry.isFile() ? [path] : [];
+      });
+    return walk('');
+  }
+}
+
 function trackedTextFiles(): { path: string; text: string }[] {
-  const out = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const files: { path: string; text: string }[] = [];
-  for (const path of out.split('\0').filter(Boolean)) {
+  for (const path of repositoryFiles()) {
     if (SKIPPED.has(path.split('/').pop() ?? path)) continue;
     let bytes: Buffer;
     try {

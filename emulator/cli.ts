@@ -2,11 +2,28 @@
 // to point Keyway (or git, curl, the SDKs) at it. The lead wires runEmulatorCommand into the CLI.
 import { randomBytes } from 'node:crypto';
 import { startEmulator, type EmulatorHandle } from './server.ts';
+import type { EntraApp } from './entra/index.ts';
+import type { User } from './ado/world.ts';
+
+/** The demo's values shown once at creation (the PAT, the app secret), kept with the saved state. */
+interface SavedDemo {
+  userId: string;
+  password: string;
+  pat: string;
+  clientId: string;
+  clientSecret: string;
+}
+const DEMO_EXTRA = 'demo';
 
 export interface EmulatorCommandOptions {
   /** Base port (login = N, services = N+1, vssps = N+2, server = N+3); default random. */
   port?: number;
   dataDir?: string;
+  /**
+   * Keep the emulator's state in dataDir (startEmulator's `persist`): the demo world is seeded on the
+   * first start only; later starts find the same organization, user, PAT and app registration.
+   */
+  persist?: boolean;
   /** Redirect URIs registered on the demo app registration (Keyway's OAuth callback). */
   redirectUris?: string[];
   /** Where lines go; default stdout. */
@@ -48,11 +65,9 @@ function demoPassword(): string {
   return `Demo-${randomBytes(9).toString('base64url')}`;
 }
 
-export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Promise<EmulatorCommandResult> {
-  const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const handle = await startEmulator({ ...(opts.port ? { basePort: opts.port } : {}), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), throttling: opts.throttling ?? true });
+/** The demo world: an organization and a Server collection with a project, repository and pull request, a user, a PAT, an app registration. */
+async function seedDemo(handle: EmulatorHandle, redirectUris: string[]): Promise<{ user: User; password: string; pat: string; app: EntraApp; clientSecret: string }> {
   const { world, entra, defaultTenant } = handle;
-
   world.addOrganization(DEMO_ORG);
   world.addProject(DEMO_ORG, DEMO_PROJECT, { description: 'Demo project of the Keyway emulator' });
   const password = demoPassword();
@@ -75,12 +90,44 @@ export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Pro
     orgs: [DEMO_ORG, DEMO_COLLECTION],
     displayName: 'keyway demo',
   });
-  const redirectUris = opts.redirectUris ?? [DEFAULT_REDIRECT];
   const { app, clientSecret } = entra.addApp(defaultTenant.id, { displayName: 'Keyway (emulator demo)', redirectUris });
+  return { user, password, pat, app, clientSecret };
+}
+
+export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Promise<EmulatorCommandResult> {
+  const out = opts.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const handle = await startEmulator({
+    ...(opts.port ? { basePort: opts.port } : {}),
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.persist ? { persist: true } : {}),
+    throttling: opts.throttling ?? true,
+  });
+  const { world, entra, defaultTenant } = handle;
+  const redirectUris = opts.redirectUris ?? [DEFAULT_REDIRECT];
+  const kept = handle.persistence.extras.get(DEMO_EXTRA) as SavedDemo | undefined;
+  let seeded: { user: User; password: string; pat: string; app: EntraApp; clientSecret: string };
+  try {
+    if (kept) {
+      const user = world.userById(kept.userId);
+      const app = entra.findApp(defaultTenant.id, kept.clientId);
+      if (!user || !app) throw new Error(`the emulator's saved state in ${opts.dataDir ?? 'its data directory'} lacks the demo's user or app registration; delete that directory to start afresh`);
+      seeded = { user, password: kept.password, pat: kept.pat, app, clientSecret: kept.clientSecret };
+      for (const uri of redirectUris) if (!app.redirectUris.includes(uri)) app.redirectUris.push(uri);
+    } else {
+      seeded = await seedDemo(handle, redirectUris);
+      handle.persistence.extras.set(DEMO_EXTRA, { userId: seeded.user.id, password: seeded.password, pat: seeded.pat, clientId: seeded.app.clientId, clientSecret: seeded.clientSecret } satisfies SavedDemo);
+    }
+    await handle.persistence.save();
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  const { user, password, pat, app, clientSecret } = seeded;
   const issuer = `${handle.urls.login}/${defaultTenant.id}/v2.0`;
   const cloneUrl = handle.gitUrl(DEMO_ORG, DEMO_PROJECT, DEMO_REPO);
 
   const lines = [
+    ...(handle.persistence.notice ? [handle.persistence.notice, ''] : []),
     'Keyway Azure DevOps emulator is running.',
     '',
     'Hosts:',

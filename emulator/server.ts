@@ -16,12 +16,20 @@ import { Counters } from './counters.ts';
 import { Faults, type FaultRuleInput, type ListenerName } from './faults.ts';
 import { registerGitRoutes } from './git/http-backend.ts';
 import { Throttle, type ThrottleConfig } from './throttling.ts';
+import { loadState, StateWriter, STATE_VERSION, type LoadedState } from './persistence.ts';
 
 export interface StartEmulatorOptions {
   /** First port: login = N, services = N+1, vssps = N+2, server = N+3. Default: random ports. */
   basePort?: number;
   /** Where the bare git repositories live; default a temporary directory removed on close. */
   dataDir?: string;
+  /**
+   * Keep the whole state under dataDir (state.v8 beside the repositories): loaded at start, saved
+   * shortly after each request that may change it and on close. A restart then listens on the same
+   * ports (unless basePort says otherwise) with the same control token, tenants, apps, users and
+   * tokens, so URLs and credentials clients stored keep working. Needs dataDir.
+   */
+  persist?: boolean;
   /** Token guarding /_emulator on the services listener; default generated. */
   controlToken?: string;
   accessTokenLifetimeSeconds?: number;
@@ -79,6 +87,16 @@ export interface EmulatorHandle {
   resetCounters(): void;
   /** The consumption limit: configure(), snapshot() (usage and counters per identity), reset(). */
   throttle: Throttle;
+  persistence: {
+    /** True when this start loaded saved state (the world is as it was, nothing needs seeding). */
+    restored: boolean;
+    /** Why saved state was set aside and the emulator started afresh, when it was. */
+    notice?: string;
+    /** Values a caller keeps with the state (saved on the next save). */
+    extras: Map<string, unknown>;
+    /** Saves now: call after changing the world in process rather than over HTTP. No-op without persist. */
+    save(): Promise<void>;
+  };
   /** Organization URL: `dev` (dev.azure.com form, default) or `visualstudio` ({org}.localhost form). */
   orgUrl(org: string, form?: 'dev' | 'visualstudio'): string;
   /** Clone URL without user info: /{org}/{project}/_git/{repo} (or /tfs/{collection}/… on the Server). */
@@ -129,10 +147,18 @@ async function listen(app: FastifyInstance, port: number): Promise<string> {
   return `http://127.0.0.1:${addr.port}`;
 }
 
+/** Requests that may change the state: anything but a read, and every token the login listener issues. */
+function mayChangeState(listener: ListenerName, method: string): boolean {
+  return listener === 'login' || !['GET', 'HEAD', 'OPTIONS'].includes(method);
+}
+
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<EmulatorHandle> {
+  if (opts.persist && !opts.dataDir) throw new Error('persist needs a dataDir to keep the state in');
   const tempDir = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), 'keyway-emulator-'));
   const dataDir = opts.dataDir ?? tempDir!;
-  const controlToken = opts.controlToken ?? randomBytes(24).toString('base64url');
+  const loaded: LoadedState = opts.persist ? loadState(dataDir) : {};
+  const saved = loaded.state;
+  const controlToken = opts.controlToken ?? saved?.controlToken ?? randomBytes(24).toString('base64url');
   const origins: ListenerOrigins = { login: '', services: '', vssps: '', server: '' };
   const urls = new Urls(() => origins);
 
@@ -144,9 +170,24 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     isOAuthBlocked: ({ tenantId, userOid }) => holder.world?.isOAuthBlocked(tenantId, userOid) ?? false,
     ...(opts.accessTokenLifetimeSeconds !== undefined ? { accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds } : {}),
   });
-  const defaultTenant = entra.addTenant({ displayName: 'Emulator tenant' });
+  if (saved) entra.importState(saved.entra);
+  const defaultTenant = saved?.entra.directory.tenants.get(saved.defaultTenantId) ?? entra.addTenant({ displayName: 'Emulator tenant' });
   const world = new World({ dataDir, entra, defaultTenantId: defaultTenant.id });
+  if (saved) world.importState(saved.world);
   holder.world = world;
+  const extras = saved?.extras ?? new Map<string, unknown>();
+  const ports: Record<ListenerName, number> = { login: 0, services: 0, vssps: 0, server: 0 };
+  const writer = opts.persist
+    ? new StateWriter(dataDir, () => ({
+        version: STATE_VERSION,
+        controlToken,
+        ports,
+        defaultTenantId: defaultTenant.id,
+        entra: entra.exportState(),
+        world: world.exportState(),
+        extras,
+      }))
+    : undefined;
   const throttle = new Throttle(throttlingFromOptions(opts.throttling));
   const counters = new Counters();
   const env: AdoEnv = { world, entra, urls, throttle, traffic: counters };
@@ -170,6 +211,11 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
       app.addHook('onSend', serviceHeaders);
     }
     app.addHook('onRequest', faults.hook(name));
+    if (writer) {
+      app.addHook('onResponse', async (req) => {
+        if (mayChangeState(name, req.method)) writer.schedule();
+      });
+    }
   }
 
   await entra.register(apps.login);
@@ -201,8 +247,22 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
   const order: ListenerName[] = ['login', 'services', 'vssps', 'server'];
   try {
     for (const [i, name] of order.entries()) {
-      origins[name] = await listen(apps[name], opts.basePort ? opts.basePort + i : 0);
+      const port = opts.basePort ? opts.basePort + i : (saved?.ports[name] ?? 0);
+      try {
+        origins[name] = await listen(apps[name], port);
+      } catch (e) {
+        // Clients stored URLs with these ports (issuer URLs, organization URLs): moving silently would break them.
+        if (saved && !opts.basePort && (e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new Error(
+            `The emulator's ${name} port ${port} is in use. The emulator keeps the ports it had before (its saved state in ${dataDir} has URLs with them): free port ${port}, or choose other ports (keyway start --demo --emulator-port <first port>).`,
+            { cause: e },
+          );
+        }
+        throw e;
+      }
+      ports[name] = Number(new URL(origins[name]).port);
     }
+    await writer?.save();
   } catch (e) {
     await Promise.allSettled(order.map((n) => apps[n].close()));
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -226,6 +286,14 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
     counters: handleCounters,
     resetCounters,
     throttle,
+    persistence: {
+      restored: saved !== undefined,
+      ...(loaded.notice ? { notice: loaded.notice } : {}),
+      extras,
+      save: async () => {
+        await writer?.save();
+      },
+    },
     orgUrl(org, form = 'dev') {
       const o = w.requireOrganization(org);
       return form === 'visualstudio' && o.kind === 'hosted' ? urls.visualStudioUrl(o) : urls.orgUrl(o);
@@ -238,7 +306,11 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Em
       if (closed) return;
       closed = true;
       await Promise.allSettled(order.map((n) => apps[n].close()));
-      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      try {
+        await writer?.save();
+      } finally {
+        if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -218,6 +218,26 @@ export class PullRequestRuleError extends WorldError {
   }
 }
 
+/**
+ * The world as the emulator's state file holds it. Repositories keep their id but not their
+ * directory: it is found again under the data directory, which may have moved.
+ */
+export interface WorldState {
+  orgs: Map<string, Organization>;
+  projects: Map<string, Project>;
+  repos: Map<string, Omit<Repository, 'gitDir'>>;
+  users: Map<string, User>;
+  pats: Map<string, PatRecord>;
+  pullRequests: Map<string, PullRequest>;
+  prCounters: Map<string, number>;
+  pushes: Map<string, PushRecord[]>;
+  commitPushes: Map<string, number>;
+  variableGroups: Map<string, VariableGroup>;
+  vgCounters: Map<string, number>;
+  readDenied: Map<string, Set<string>>;
+  denials: RepositoryDenial[];
+}
+
 export interface WorldOptions {
   dataDir: string;
   entra: EntraEmulator;
@@ -253,6 +273,50 @@ export class World {
     this.entra = opts.entra;
     this.defaultTenantId = opts.defaultTenantId;
     this.now = opts.now ?? Date.now;
+  }
+
+  exportState(): WorldState {
+    const repos: WorldState['repos'] = new Map();
+    for (const [id, { gitDir: _gitDir, ...repo }] of this.repos) repos.set(id, repo);
+    return {
+      orgs: this.orgs,
+      projects: this.projects,
+      repos,
+      users: this.users,
+      pats: this.pats,
+      pullRequests: this.pullRequests,
+      prCounters: this.prCounters,
+      pushes: this.pushes,
+      commitPushes: this.commitPushes,
+      variableGroups: this.variableGroups,
+      vgCounters: this.vgCounters,
+      readDenied: this.readDenied,
+      denials: this.denials,
+    };
+  }
+
+  /** Replaces the whole world (before the first request). */
+  importState(state: WorldState): void {
+    const fill = <K, V>(target: Map<K, V>, source: Map<K, V>): void => {
+      target.clear();
+      for (const [k, v] of source) target.set(k, v);
+    };
+    fill(this.orgs, state.orgs);
+    fill(this.projects, state.projects);
+    fill(this.users, state.users);
+    fill(this.pats, state.pats);
+    fill(this.pullRequests, state.pullRequests);
+    fill(this.prCounters, state.prCounters);
+    fill(this.pushes, state.pushes);
+    fill(this.commitPushes, state.commitPushes);
+    fill(this.variableGroups, state.variableGroups);
+    fill(this.vgCounters, state.vgCounters);
+    fill(this.readDenied, state.readDenied);
+    this.repos.clear();
+    for (const [id, repo] of state.repos) this.repos.set(id, { ...repo, gitDir: join(this.reposRoot, `${id}.git`) });
+    this.patsByHash.clear();
+    for (const pat of this.pats.values()) this.patsByHash.set(pat.hash, pat);
+    this.denials.splice(0, this.denials.length, ...state.denials);
   }
 
   // ---- organizations -------------------------------------------------------------------------

@@ -19,6 +19,12 @@ export interface ManagedIdentity {
   displayName: string;
 }
 
+export interface ManagedIdentitiesState {
+  all: Map<string, ManagedIdentity>;
+  systemAssigned: string | undefined;
+  userAssigned: Set<string>;
+}
+
 /** The identities the emulated machine has: at most one system-assigned, any user-assigned. */
 export class ManagedIdentities {
   readonly all = new Map<string, ManagedIdentity>();
@@ -26,6 +32,18 @@ export class ManagedIdentities {
   private readonly userAssigned = new Set<string>();
   /** Answers slower than this are what a client sees when IMDS does not answer (tests of timeouts). */
   delayMs = 0;
+
+  exportState(): ManagedIdentitiesState {
+    return { all: this.all, systemAssigned: this.systemAssigned, userAssigned: this.userAssigned };
+  }
+
+  importState(state: ManagedIdentitiesState): void {
+    this.all.clear();
+    for (const [k, v] of state.all) this.all.set(k, v);
+    this.systemAssigned = state.systemAssigned;
+    this.userAssigned.clear();
+    for (const id of state.userAssigned) this.userAssigned.add(id);
+  }
 
   create(tenantId: string, input: { displayName?: string; clientId?: string } = {}): ManagedIdentity {
     const clientId = (input.clientId ?? guid()).toLowerCase();

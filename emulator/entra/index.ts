@@ -7,16 +7,16 @@ import type { EntraContext, EntraCounters } from './context.ts';
 import { createSigningKey } from './keys.ts';
 import { registerEntraRoutes } from './routes.ts';
 import { AZURE_DEVOPS_APP_ID, parseClientCredentialsScope, parseDelegatedScope, RESOURCES } from './scopes.ts';
-import { DirectoryStore } from './store.ts';
+import { DirectoryStore, type DirectoryState } from './store.ts';
 import { certificateFromUpload, federatedCredential } from './app-credentials.ts';
 import type { CertificateUpload, FederatedCredential, FederatedCredentialInput, RegisteredCertificate } from './app-credentials.ts';
 import { AssertionLedger } from './client-assertion.ts';
 import { ManagedIdentities, registerImdsRoutes } from './imds.ts';
-import type { ManagedIdentity } from './imds.ts';
+import type { ManagedIdentitiesState, ManagedIdentity } from './imds.ts';
 
 export type { CertificateUpload, FederatedCredential, FederatedCredentialInput, ManagedIdentity, RegisteredCertificate };
 import { EntraTokenError } from './token-error.ts';
-import { TokenService } from './tokens.ts';
+import { TokenService, type TokenServiceState } from './tokens.ts';
 
 export { EntraTokenError };
 
@@ -68,6 +68,17 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
+/**
+ * Everything a restart must keep: the directory, grants (codes, refresh tokens), signing keys and
+ * issued access tokens, managed identities. Fault switches, counters and the assertion replay
+ * ledger start afresh.
+ */
+export interface EntraState {
+  directory: DirectoryState;
+  tokens: TokenServiceState;
+  managedIdentities: ManagedIdentitiesState;
+}
+
 export interface EntraEmulator {
   register(app: FastifyInstance): Promise<void>; // mounts all routes at root of that instance
   addTenant(input?: Partial<EntraTenant>): EntraTenant; // generates GUID, domain `{x}.onmicrosoft.com`
@@ -78,6 +89,8 @@ export interface EntraEmulator {
   addClientSecret(tenantId: string, clientId: string, opts?: { expiresAt?: number }): string;
   addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> }): EntraUser;
   findUserByOid(oid: string): EntraUser | undefined;
+  /** The app registration itself (its redirectUris array is live: pushing registers another). */
+  findApp(tenantId: string, clientId: string): EntraApp | undefined;
   /** Directory changes a test makes between sign-ins: groups, app roles, accountEnabled. */
   updateUser(oid: string, change: { groups?: string[]; appRoles?: Record<string, string[]>; disabled?: boolean }): EntraUser;
   verifyAccessToken(token: string): Promise<AccessTokenClaims>; // throws EntraTokenError; checks signature, aud = ADO resource, exp, revocation
@@ -113,6 +126,9 @@ export interface EntraEmulator {
     /** The next certificate assertion is answered as replayed (AADSTS50013). */
     replayNext(): void;
   };
+  exportState(): EntraState;
+  /** Replaces the whole state (before the first request). */
+  importState(state: EntraState): void;
 }
 
 const ADO_PERMISSIONS = new Set(RESOURCES.find((r) => r.key === 'ado')!.permissions.map((p) => p.toLowerCase()));
@@ -162,6 +178,7 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
     addClientSecret: (tenantId, clientId, o) => store.addClientSecret(tenantId, clientId, o),
     addUser: (tenantId, input) => store.addUser(tenantId, input),
     findUserByOid: (oid) => store.users.get(oid.toLowerCase()),
+    findApp: (tenantId, clientId) => store.findApp(tenantId, clientId),
     updateUser: (oid, change) => store.updateUser(oid, change),
     verifyAccessToken: (token) => tokens.verifyAdoAccessToken(token, tenantExists),
     async issueAccessTokenForTest(p) {
@@ -231,6 +248,12 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
       replayNext: () => {
         ctx.assertions.replayNext = true;
       },
+    },
+    exportState: () => ({ directory: store.exportState(), tokens: tokens.exportState(), managedIdentities: identities.exportState() }),
+    importState(state) {
+      store.importState(state.directory);
+      tokens.importState(state.tokens);
+      identities.importState(state.managedIdentities);
     },
   };
 }

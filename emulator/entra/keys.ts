@@ -1,7 +1,7 @@
 // The emulator's token-signing keys. Entra publishes several keys and signs with one of them, so
 // clients must pick by `kid`; this emulator does the same with two RSA keys, each with a self-signed
 // X.509 certificate, as Entra publishes (`x5c`, and `kid` = `x5t` = the certificate's SHA-1 thumbprint).
-import { createHash, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 export interface SigningKey {
@@ -42,6 +42,22 @@ export function createSigningKey(): SigningKey {
   const der = selfSignedCertificate(privateKey, publicKey);
   const kid = createHash('sha1').update(der).digest('base64url');
   return { kid, privateKey, publicJwk: publicKey.export({ format: 'jwk' }), certificate: der.toString('base64') };
+}
+
+/** A signing key as the emulator's state file holds it: a KeyObject does not survive serialization. */
+export interface SavedSigningKey {
+  kid: string;
+  privateKeyPem: string;
+  publicJwk: JsonWebKey;
+  certificate: string;
+}
+
+export function saveSigningKey(k: SigningKey): SavedSigningKey {
+  return { kid: k.kid, privateKeyPem: k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicJwk: k.publicJwk, certificate: k.certificate };
+}
+
+export function restoreSigningKey(k: SavedSigningKey): SigningKey {
+  return { kid: k.kid, privateKey: createPrivateKey(k.privateKeyPem), publicJwk: k.publicJwk, certificate: k.certificate };
 }
 
 export interface PublishedJwk {

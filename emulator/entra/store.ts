@@ -1,6 +1,7 @@
 // In-memory directory (tenants, apps, users) and grant state (flows, codes, refresh tokens).
-import { timingSafeEqual } from 'node:crypto';
+import { createPublicKey, timingSafeEqual } from 'node:crypto';
 import type { EntraApp, EntraTenant, EntraUser } from './index.ts';
+import type { RegisteredCertificate } from './app-credentials.ts';
 import { GUID_RE, entraClientSecret, guid, randomToken } from './ids.ts';
 import type { GrantScope } from './scopes.ts';
 
@@ -65,6 +66,16 @@ export interface RefreshRecord {
   revoked: boolean;
 }
 
+/** The directory as the emulator's state file holds it (certificates' public keys as PEM). */
+export interface DirectoryState {
+  tenants: Map<string, EntraTenant>;
+  apps: Map<string, Omit<EntraApp, 'certificates'> & { certificates: Array<Omit<RegisteredCertificate, 'publicKey'> & { publicKeyPem: string }> }>;
+  users: Map<string, EntraUser>;
+  flows: Map<string, FlowRecord>;
+  codes: Map<string, CodeRecord>;
+  refreshTokens: Map<string, RefreshRecord>;
+}
+
 function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '').slice(0, 20);
 }
@@ -78,6 +89,30 @@ export class DirectoryStore {
   private readonly refreshTokens = new Map<string, RefreshRecord>();
 
   constructor(private readonly nowMs: () => number) {}
+
+  exportState(): DirectoryState {
+    const apps: DirectoryState['apps'] = new Map();
+    for (const [id, app] of this.apps) {
+      apps.set(id, { ...app, certificates: app.certificates.map(({ publicKey, ...c }) => ({ ...c, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() })) });
+    }
+    return { tenants: this.tenants, apps, users: this.users, flows: this.flows, codes: this.codes, refreshTokens: this.refreshTokens };
+  }
+
+  importState(state: DirectoryState): void {
+    const fill = <V>(target: Map<string, V>, source: Map<string, V>): void => {
+      target.clear();
+      for (const [k, v] of source) target.set(k, v);
+    };
+    fill(this.tenants, state.tenants);
+    fill(this.users, state.users);
+    fill(this.flows, state.flows);
+    fill(this.codes, state.codes);
+    fill(this.refreshTokens, state.refreshTokens);
+    this.apps.clear();
+    for (const [id, app] of state.apps) {
+      this.apps.set(id, { ...app, certificates: app.certificates.map(({ publicKeyPem, ...c }) => ({ ...c, publicKey: createPublicKey(publicKeyPem) })) });
+    }
+  }
 
   addTenant(input: Partial<EntraTenant> = {}): EntraTenant {
     const id = (input.id ?? guid()).toLowerCase();

@@ -8,7 +8,7 @@
 import { SignJWT, compactVerify, createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { EntraTokenError } from './token-error.ts';
 import { opaque, pairwiseId } from './ids.ts';
-import { publishKeys, type SigningKey } from './keys.ts';
+import { publishKeys, restoreSigningKey, saveSigningKey, type SavedSigningKey, type SigningKey } from './keys.ts';
 import { RESOURCES, audience, scpClaim, type AppOnlyScope, type GrantScope } from './scopes.ts';
 
 export interface TokenUser {
@@ -38,7 +38,14 @@ const audiencesOf = (key: 'ado' | 'graph'): ReadonlySet<string> =>
 export const ADO_AUDIENCES = audiencesOf('ado');
 export const GRAPH_AUDIENCES = audiencesOf('graph');
 
-interface IssuedRecord {
+/** What a restart must keep for tokens issued before it to verify, and to keep pairwise `sub` values. */
+export interface TokenServiceState {
+  keys: SavedSigningKey[];
+  salt: string;
+  issued: Map<string, IssuedRecord>;
+}
+
+export interface IssuedRecord {
   expiredByFault: boolean;
   /** The user a delegated token was issued for (app-only tokens have none). */
   userOid?: string;
@@ -46,9 +53,9 @@ interface IssuedRecord {
 
 export class TokenService {
   readonly keys: SigningKey[];
-  private readonly salt = opaque(32);
+  private salt = opaque(32);
   private readonly issued = new Map<string, IssuedRecord>();
-  private readonly verifyKeySet;
+  private verifyKeySet;
 
   constructor(
     keys: SigningKey[],
@@ -56,6 +63,18 @@ export class TokenService {
   ) {
     this.keys = keys;
     this.verifyKeySet = createLocalJWKSet(publishKeys(keys));
+  }
+
+  exportState(): TokenServiceState {
+    return { keys: this.keys.map(saveSigningKey), salt: this.salt, issued: new Map(this.issued) };
+  }
+
+  importState(state: TokenServiceState): void {
+    this.keys.splice(0, this.keys.length, ...state.keys.map(restoreSigningKey));
+    this.verifyKeySet = createLocalJWKSet(publishKeys(this.keys));
+    this.salt = state.salt;
+    this.issued.clear();
+    for (const [uti, rec] of state.issued) this.issued.set(uti, rec);
   }
 
   private get signingKey(): SigningKey {

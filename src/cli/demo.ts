@@ -11,17 +11,33 @@ import type { EmulatorCommandResult } from '../../emulator/cli.ts';
  * pointed at it — the Microsoft endpoints overridden, an integration on the local runner, demo users
  * — so a newcomer can walk every journey without an Azure tenant.
  */
-export async function startDemoEmulator(options: { port?: number } = {}): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig>; servicePrincipal: DemoServicePrincipal }> {
+export async function startDemoEmulator(options: { port?: number; dataDir: string }): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig>; servicePrincipal: DemoServicePrincipal }> {
   const { runEmulatorCommand } = await import('../../emulator/cli.ts');
-  // The emulator's world lives in memory and a temporary directory: each demo starts afresh.
-  const emulator = await runEmulatorCommand({ out: () => undefined, handleSignals: false, redirectUris: [], ...(options.port !== undefined ? { port: options.port } : {}) });
-  // A service principal in the demo organization, for client-secret app connections.
+  // The emulator keeps its world in the data directory: a restart finds the same app registration,
+  // users, tokens and ports, so the integration, users' authorizations and connections stored in
+  // Keyway keep working.
+  const emulator = await runEmulatorCommand({
+    out: () => undefined,
+    handleSignals: false,
+    redirectUris: [],
+    dataDir: demoEmulatorDir(options.dataDir),
+    persist: true,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
+  // A service principal in the demo organization, for client-secret app connections: created once,
+  // as connections made with it keep its client id and secret.
   const { handle } = emulator;
-  const registered = handle.entra.addApp(handle.defaultTenant.id, { displayName: 'Keyway demo service principal' });
-  handle.world.addServicePrincipalToOrg(emulator.demo.organization, { clientId: registered.app.clientId, displayName: 'Keyway demo service principal' });
+  let servicePrincipal = handle.persistence.extras.get(SERVICE_PRINCIPAL_EXTRA) as DemoServicePrincipal | undefined;
+  if (!servicePrincipal) {
+    const registered = handle.entra.addApp(handle.defaultTenant.id, { displayName: 'Keyway demo service principal' });
+    handle.world.addServicePrincipalToOrg(emulator.demo.organization, { clientId: registered.app.clientId, displayName: 'Keyway demo service principal' });
+    servicePrincipal = { tenantId: handle.defaultTenant.id, clientId: registered.app.clientId, clientSecret: registered.clientSecret };
+    handle.persistence.extras.set(SERVICE_PRINCIPAL_EXTRA, servicePrincipal);
+    await handle.persistence.save();
+  }
   return {
     emulator,
-    servicePrincipal: { tenantId: handle.defaultTenant.id, clientId: registered.app.clientId, clientSecret: registered.clientSecret },
+    servicePrincipal,
     overrides: {
       azureDevOpsServicesUrl: emulator.handle.urls.services,
       azureDevOpsVsspsUrl: emulator.handle.urls.vssps,
@@ -35,6 +51,13 @@ export async function startDemoEmulator(options: { port?: number } = {}): Promis
       ssoEntraClientSecret: emulator.demo.app.clientSecret,
     },
   };
+}
+
+const SERVICE_PRINCIPAL_EXTRA = 'keyway-demo-service-principal';
+
+/** Where the demo's emulator keeps its state; deleting it starts the demo afresh. */
+export function demoEmulatorDir(dataDir: string): string {
+  return join(dataDir, 'emulator');
 }
 
 export interface DemoServicePrincipal {
@@ -69,19 +92,31 @@ export async function writeDemoDetails(dataDir: string, emulator: EmulatorComman
 export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }, dataDir?: string): Promise<string[]> {
   const runner = await core.runners.findLocal();
   if (!runner) throw new Error('the local runner is not registered');
-  const existing = await core.database.db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runner.id).where('host', '=', 'dev.azure.com').executeTakeFirst();
-  if (existing) await core.integrations.remove(admin.organizationId, runner.id, existing.id);
-  const integrationId = `int_demo${randomBytes(8).toString('hex')}`;
-  // Registered before the integration's Save & Test, as an admin would in the Entra portal.
-  emulator.demo.app.redirectUris.push(`${core.publicUrl}/api/v1/oauth/callback/${integrationId}`);
+  const demo = emulator.demo;
+  // Registered before the integration's Save & Test, as an admin would in the Entra portal; a
+  // restart (with another Keyway port, say) adds what is missing and never duplicates.
+  const register = (uri: string): void => {
+    if (!demo.app.redirectUris.includes(uri)) demo.app.redirectUris.push(uri);
+  };
+  const existing = await core.database.db
+    .selectFrom('scm_integrations')
+    .select(['id', 'oauth_client_id', 'oauth_issuer_url'])
+    .where('runner_id', '=', runner.id)
+    .where('host', '=', 'dev.azure.com')
+    .executeTakeFirst();
+  // Kept when it still names the emulator's app: users' authorizations hang on it. An integration
+  // for another app (the emulator's state was deleted) is replaced.
+  const keep = existing !== undefined && existing.oauth_client_id === demo.app.clientId && existing.oauth_issuer_url === demo.app.issuer;
+  if (existing && !keep) await core.integrations.remove(admin.organizationId, runner.id, existing.id);
+  const integrationId = keep ? existing.id : `int_demo${randomBytes(8).toString('hex')}`;
+  register(`${core.publicUrl}/api/v1/oauth/callback/${integrationId}`);
   // And the callback of `oauth` app connections, so a project can connect one with the demo user.
-  const appConnectionCallback = `${core.publicUrl}${OAUTH_CALLBACK_PATH}`;
-  if (!emulator.demo.app.redirectUris.includes(appConnectionCallback)) emulator.demo.app.redirectUris.push(appConnectionCallback);
+  register(`${core.publicUrl}${OAUTH_CALLBACK_PATH}`);
   // Single sign-on: the callback registered, the demo tenant bound to the organization, so the
   // emulator's user signs in with "Sign in with Microsoft" and joins as a member just in time.
-  const ssoCallback = core.sso.redirectUri();
-  if (!emulator.demo.app.redirectUris.includes(ssoCallback)) emulator.demo.app.redirectUris.push(ssoCallback);
-  const tenantId = emulator.demo.app.tenantId.toLowerCase();
+  register(core.sso.redirectUri());
+  await emulator.handle.persistence.save();
+  const tenantId = demo.app.tenantId.toLowerCase();
   const bound = await core.database.db.selectFrom('organization_sso_bindings').select('organization_id').where('kind', '=', 'entra-tenant').where('value', '=', tenantId).executeTakeFirst();
   if (!bound) {
     await core.database.db
@@ -89,13 +124,17 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
       .values({ id: `ssob_demo${randomBytes(6).toString('hex')}`, organization_id: admin.organizationId, kind: 'entra-tenant', value: tenantId, created_by: null, created_at: new Date().toISOString() })
       .execute();
   }
-  const saved = await core.integrations.create(admin.organizationId, runner.id, {
-    id: integrationId,
-    scmId: 'azure-devops',
-    host: 'dev.azure.com',
-    oauth: { clientId: emulator.demo.app.clientId, clientSecret: emulator.demo.app.clientSecret, issuerUrl: emulator.demo.app.issuer },
-    pat: { enabled: true },
-  });
+  const test = keep
+    ? await core.integrations.test(admin.organizationId, runner.id, integrationId)
+    : (
+        await core.integrations.create(admin.organizationId, runner.id, {
+          id: integrationId,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: demo.app.clientId, clientSecret: demo.app.clientSecret, issuerUrl: demo.app.issuer },
+          pat: { enabled: true },
+        })
+      ).test;
 
   // The member keeps one password across restarts (kept beside demo.txt), so a restart breaks no sign-in.
   const passwordFile = dataDir ? join(dataDir, 'demo-member-password') : undefined;
@@ -110,12 +149,13 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
     if (user && !kept) await core.identity.setPassword(user.id, password);
   }
   if (passwordFile && !kept) await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-  const demo = emulator.demo;
   const repoUrl = `https://dev.azure.com/${demo.organization}/${demo.project}/_git/${demo.repository}`;
   return [
     '',
+    ...(emulator.handle.persistence.notice ? [emulator.handle.persistence.notice] : []),
     'Demo mode: the bundled emulator plays Entra ID and Azure DevOps.',
-    `  Repository access on the local runner: dev.azure.com with OAuth and PATs (Save & Test: ${saved.test.valid ? 'valid' : 'failed'})`,
+    `  Its state (users, authorizations, app registrations, ports) is kept in ${dataDir ? demoEmulatorDir(dataDir) : 'the data directory'}${emulator.handle.persistence.restored ? ' and was restored' : ''}; delete that folder to start the demo afresh.`,
+    `  Repository access on the local runner: dev.azure.com with OAuth and PATs (${keep ? 'kept; ' : ''}Save & Test: ${test.valid ? 'valid' : 'failed'})`,
     `  Keyway member: ${email} / ${password}`,
     `  Entra ID user (pick it on the emulator's sign-in page): ${demo.user.upn} / ${demo.user.password}`,
     `  Sign in with Microsoft: the demo tenant ${demo.app.tenantId} is bound to this organization; ${demo.user.upn} joins as a member`,

@@ -50,7 +50,7 @@ export function buildProgram(): Command {
     .option('-d, --data-dir <dir>', 'directory for databases and keys (default: KEYWAY_DATA_DIR or ./.keyway-data)')
     .option('--host <host>', 'address to bind (default: KEYWAY_HOST or 127.0.0.1)')
     .option('--demo', 'also start the bundled Azure DevOps and Entra ID emulator and configure it')
-    .addOption(new Option('--emulator-port <port>', "--demo: the emulator's first port; it uses four consecutive ports (default: random)").argParser(parsePort))
+    .addOption(new Option('--emulator-port <port>', "--demo: the emulator's first port; it uses four consecutive ports (default: the ports of the last start, kept in {dataDir}/emulator, else random)").argParser(parsePort))
     .action(async (opts: { port?: number; dataDir?: string; host?: string; demo?: boolean; emulatorPort?: number }) => {
       if (opts.emulatorPort !== undefined && !opts.demo) throw new UsageError('--emulator-port needs --demo');
       await runStart(opts);

@@ -25,7 +25,7 @@ export async function runStart(options: StartOptions): Promise<void> {
   let config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
-  const demo = options.demo ? await startDemoEmulator({ port: options.emulatorPort }) : undefined;
+  const demo = options.demo ? await startDemoEmulator({ port: options.emulatorPort, dataDir: config.dataDir }) : undefined;
   if (demo) config = { ...config, ...demo.overrides };
 
   const management = await openManagementDatabase(managementDatabaseUrl(config));

@@ -8,8 +8,12 @@ export interface ConsentResult {
   callback: string;
 }
 
-/** Follows Connect as a browser would: Keyway → Entra's page → pick the user and accept → callback URL. */
-export async function consentAtEntra(emu: EmulatorHandle, authorizeUrl: string, upn: string, action: 'accept' | 'cancel' = 'accept'): Promise<ConsentResult> {
+/**
+ * Follows Connect as a browser would: Keyway → Entra's page → pick the user (with the password when
+ * the user has one) and accept → callback URL. Only the emulator's login URL is needed, so a test
+ * driving `keyway start --demo` in a child process can pass the URL it printed.
+ */
+export async function consentAtEntra(emu: { urls: Pick<EmulatorHandle['urls'], 'login'> }, authorizeUrl: string, upn: string, action: 'accept' | 'cancel' = 'accept', password?: string): Promise<ConsentResult> {
   const page = await fetch(authorizeUrl, { redirect: 'manual' });
   const html = await page.text();
   if (page.status !== 200) {
@@ -20,6 +24,7 @@ export async function consentAtEntra(emu: EmulatorHandle, authorizeUrl: string, 
   const { action: formAction, fields } = parseForm(html);
   fields.action = action;
   fields.login = upn;
+  if (password !== undefined) fields.passwd = password;
   const res = await fetch(new URL(formAction, emu.urls.login), {
     method: 'POST',
     redirect: 'manual',

@@ -190,7 +190,11 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
 
     const table = admin.getByRole('table');
     const rows = table.locator('tbody tr');
-    await visible(rows.first());
+    // The address changes before the filtered rows arrive: wait for the table to show them.
+    await admin.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('tbody tr td:nth-child(3)')];
+      return cells.length > 0 && cells.every((cell) => cell.textContent?.startsWith('project.'));
+    });
     // Two role changes, one refused (not recorded), the add and the removal: by the demo member only.
     const actions = await rows.locator('td:nth-child(3)').allTextContents();
     assert.deepEqual(actions, ['project.member.remove', 'project.member.set', 'project.member.set', 'project.member.set', 'project.member.set']);

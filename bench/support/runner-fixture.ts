@@ -12,7 +12,7 @@ import { openRunnerStore } from '../../src/cli/planes.ts';
 import type { RunnerStore } from '../../src/cli/planes.ts';
 import { generateRunnerKeyPair, seal } from '../../src/crypto/sealing.ts';
 import { sealingContext } from '../../src/control/protocol.ts';
-import type { RunnerIntegration } from '../../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../src/control/integration.ts';
 import { createCredentialStore } from '../../src/runner/credentials/store.ts';
 import type { CredentialStore } from '../../src/runner/credentials/store.ts';
 import { createFieldCrypto } from '../../src/runner/keys/field-crypto.ts';

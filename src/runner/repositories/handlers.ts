@@ -7,7 +7,7 @@ import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { Account, GitRepository, Page } from '../../azure-devops/types.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { Handler } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';

@@ -15,11 +15,11 @@ import { targetFor } from '../handlers/authorizations.ts';
 import type { IntegrationSource } from '../oauth/integration-config.ts';
 import type { AccessToken, TokenService } from '../oauth/tokens.ts';
 import { classifyAzureDevOpsError, classifyTokenError, toHandlerError } from './access.ts';
-import type { AccessReason } from './access.ts';
+import type { AccessReason, RepositoryInfo } from '../../control/repositories.ts';
 import { TtlCache, nameKey } from './cache.ts';
 import { offsetPage, pageSize, skipPage } from './paging.ts';
 import { repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
-import type { RepositoryEntry, RepositoryInfo } from './resolve.ts';
+import type { RepositoryEntry } from './resolve.ts';
 
 export const REPOSITORY_CACHE_TTL_MS = 30_000;
 

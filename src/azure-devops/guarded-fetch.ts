@@ -8,7 +8,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { checkAddress, HostPolicyError } from '../management/scm-integrations/host-policy.ts';
+import { checkAddress, HostPolicyError } from './host-policy.ts';
 import type { FetchLike } from './client.ts';
 
 export const HOST_REFUSED = 'KEYWAY_HOST_REFUSED';

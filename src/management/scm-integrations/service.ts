@@ -10,7 +10,7 @@ import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts
 import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
-import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from './host-policy.ts';
+import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from '../../azure-devops/host-policy.ts';
 
 /** Providers the model knows; only Azure DevOps has a runner implementation so far. */
 export const KNOWN_SCM_IDS = ['azure-devops', 'github', 'gitlab', 'bitbucket'] as const;

@@ -9,7 +9,9 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { checkAddress, HostPolicyError } from './host-policy.ts';
-import type { FetchLike } from './client.ts';
+
+/** The fetch the Azure DevOps client calls: the global one, or the guarded one for Server hosts. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export const HOST_REFUSED = 'KEYWAY_HOST_REFUSED';
 

@@ -1,5 +1,5 @@
 import { probeAzureDevOpsHost, probeServerPrefixes } from '../azure-devops/client.ts';
-import type { FetchLike } from '../azure-devops/client.ts';
+import type { FetchLike } from '../azure-devops/guarded-fetch.ts';
 import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from '../azure-devops/endpoints.ts';
 import type { RunnerIntegration } from '../control/integration.ts';
 import type { HostProbeResult } from './handlers/validate-integration.ts';

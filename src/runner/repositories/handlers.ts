@@ -2,7 +2,8 @@
 // the API with the user's credential, check access with a reason, and list what the user can reach.
 // Every Azure DevOps call is made here, on the runner, with a token only the runner can read.
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
-import type { AzureDevOpsClient, FetchLike } from '../../azure-devops/client.ts';
+import type { AzureDevOpsClient } from '../../azure-devops/client.ts';
+import type { FetchLike } from '../../azure-devops/guarded-fetch.ts';
 import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { Account, GitRepository, Page } from '../../azure-devops/types.ts';

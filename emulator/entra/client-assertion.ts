@@ -12,7 +12,7 @@ import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, ty
 import type { EntraContext } from './context.ts';
 import { aadsts } from './errors.ts';
 import { GUID_RE, entraTimestamp } from './ids.ts';
-import type { EntraApp, EntraTenant } from './index.ts';
+import type { EntraApp, EntraTenant } from './directory.ts';
 import type { RegisteredCertificate } from './app-credentials.ts';
 import { v2Issuer } from './tokens.ts';
 

@@ -10,7 +10,7 @@ import { AZURE_DEVOPS_APP_ID, parseClientCredentialsScope, parseDelegatedScope, 
 import { DirectoryStore, type DirectoryState } from './store.ts';
 import { certificateFromUpload, federatedCredential } from './app-credentials.ts';
 import type { CertificateUpload, FederatedCredential, FederatedCredentialInput, RegisteredCertificate } from './app-credentials.ts';
-import { AssertionLedger } from './client-assertion.ts';
+import { AssertionLedger } from './assertion-ledger.ts';
 import { ManagedIdentities, registerImdsRoutes } from './imds.ts';
 import type { ManagedIdentitiesState, ManagedIdentity } from './imds.ts';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import { createLogger } from '../src/logging/logger.ts';
-import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import type * as EnvironmentService from '../src/runner/environments/service.ts';
 import { lowerIsBetter, nowMs, summarize } from './lib.ts';

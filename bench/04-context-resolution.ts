@@ -11,7 +11,7 @@ import { createAzureDevOpsClient } from '../src/azure-devops/client.ts';
 import { parseRepositoryUrl } from '../src/azure-devops/url.ts';
 import type { ParseRepositoryUrlOptions } from '../src/azure-devops/url.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
-import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 import { nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
 import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';

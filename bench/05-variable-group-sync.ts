@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection, SyncRunResult } from '../src/control/app-connections.ts';
-import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
 import type * as ExecutorModule from '../src/runner/syncs/executor.ts';
 import type * as StoreModule from '../src/runner/syncs/store.ts';

@@ -14,7 +14,7 @@ import type { ThrottleConfig } from '../emulator/throttling.ts';
 import { createAzureDevOpsClient } from '../src/azure-devops/client.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection } from '../src/control/app-connections.ts';
-import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
 import type { Handler } from '../src/runner/agent.ts';
 import { createRepositoryHandlers } from '../src/runner/repositories/handlers.ts';

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import { createLogger } from '../src/logging/logger.ts';
-import type { RunnerIntegration } from '../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import { startEnvironments } from '../src/runner/environments/service.ts';
 import { diskUsage } from '../src/runner/environments/disk-usage.ts';

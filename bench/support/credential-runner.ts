@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { resolveEndpoints } from '../../src/azure-devops/endpoints.ts';
 import { createLogger } from '../../src/logging/logger.ts';
-import type { RunnerIntegration } from '../../src/management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../src/control/integration.ts';
 import { startEnvironments } from '../../src/runner/environments/service.ts';
 import { createEnvironmentStore } from '../../src/runner/environments/store.ts';
 import { hashSecret } from '../../src/runner/environments/credential-server.ts';

@@ -12,7 +12,7 @@ import { workerFailed } from '../lib.ts';
 import { Browser, startTestManagement } from '../../test/support/management.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { openRunnerStore } from '../../src/cli/planes.ts';
+import { openRunnerStore } from '../../src/runner/store.ts';
 import { startRunnerRuntime } from '../../src/runner/runtime.ts';
 import { resolveEndpoints } from '../../src/azure-devops/endpoints.ts';
 import { hashSecret } from '../../src/runner/environments/credential-server.ts';

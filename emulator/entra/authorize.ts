@@ -5,7 +5,7 @@ import type { EntraContext } from './context.ts';
 import { aadsts, describeError, errorUri, newTrace, type EntraOAuthError, type ErrorContext } from './errors.ts';
 import { asOAuthError, errorContext, htmlHeaders, isFormRequest, sendErrorPage, singleParams } from './http.ts';
 import { guid, randomToken } from './ids.ts';
-import type { EntraApp, EntraTenant, EntraUser } from './index.ts';
+import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import { CARRIED_PARAMS, formPostPage, signInPage } from './pages.ts';
 import { checkCodeChallenge, redirectUriMatches, safeEqual } from './policy.ts';
 import { describeForConsent, parseDelegatedScope, type GrantScope } from './scopes.ts';

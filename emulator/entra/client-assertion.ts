@@ -12,31 +12,12 @@ import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, ty
 import type { EntraContext } from './context.ts';
 import { aadsts } from './errors.ts';
 import { GUID_RE, entraTimestamp } from './ids.ts';
-import type { EntraApp, EntraTenant } from './index.ts';
+import type { EntraApp, EntraTenant } from './directory.ts';
 import type { RegisteredCertificate } from './app-credentials.ts';
 import { v2Issuer } from './tokens.ts';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ALGORITHMS = ['PS256', 'RS256'];
-
-/** Seen `jti`s (until their assertion expires) and the replay fault. */
-export class AssertionLedger {
-  private readonly seen = new Map<string, number>();
-  /** Fault: the next certificate assertion is answered as a replay. */
-  replayNext = false;
-
-  /** True when `key` was presented before and its assertion has not expired yet. */
-  spend(key: string, expiresAtMs: number, nowMs: number): boolean {
-    for (const [k, until] of this.seen) if (until <= nowMs) this.seen.delete(k);
-    if (this.replayNext) {
-      this.replayNext = false;
-      return true;
-    }
-    if (this.seen.has(key)) return true;
-    this.seen.set(key, expiresAtMs);
-    return false;
-  }
-}
 
 /** The client id an assertion speaks for when the request does not name one: its issuer, for a certificate assertion. */
 export function assertionClientId(assertion: string): string | undefined {

@@ -1,5 +1,5 @@
 // What the route modules share. Built once per emulator in index.ts.
-import type { AssertionLedger } from './client-assertion.ts';
+import type { AssertionLedger } from './assertion-ledger.ts';
 import type { DirectoryStore } from './store.ts';
 import type { TokenService } from './tokens.ts';
 

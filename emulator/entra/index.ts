@@ -10,15 +10,17 @@ import { AZURE_DEVOPS_APP_ID, parseClientCredentialsScope, parseDelegatedScope, 
 import { DirectoryStore, type DirectoryState } from './store.ts';
 import { certificateFromUpload, federatedCredential } from './app-credentials.ts';
 import type { CertificateUpload, FederatedCredential, FederatedCredentialInput, RegisteredCertificate } from './app-credentials.ts';
-import { AssertionLedger } from './client-assertion.ts';
+import { AssertionLedger } from './assertion-ledger.ts';
 import { ManagedIdentities, registerImdsRoutes } from './imds.ts';
 import type { ManagedIdentitiesState, ManagedIdentity } from './imds.ts';
 
 export type { CertificateUpload, FederatedCredential, FederatedCredentialInput, ManagedIdentity, RegisteredCertificate };
 import { EntraTokenError } from './token-error.ts';
+import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import { TokenService, type TokenServiceState } from './tokens.ts';
 
 export { EntraTokenError };
+export type { EntraApp, EntraTenant, EntraUser };
 
 export const AZURE_DEVOPS_RESOURCE_ID = AZURE_DEVOPS_APP_ID;
 
@@ -27,35 +29,6 @@ export interface EntraEmulatorOptions {
   isOAuthBlocked?: (p: { tenantId: string; clientId: string; userOid: string }) => boolean; // org policy "third-party application access via OAuth" off
   accessTokenLifetimeSeconds?: number;
   now?: () => number; // ms, for tests
-}
-export interface EntraTenant { id: string; domain: string; displayName: string; sendIssParameter: boolean }
-export interface EntraApp {
-  tenantId: string;
-  clientId: string;
-  displayName: string;
-  redirectUris: string[];
-  requirePkce: boolean;
-  servicePrincipalObjectId: string;
-  secrets: { id: string; value: string; expiresAt: number }[];
-  /** signInAudience AzureADMultipleOrgs: users of any tenant may sign in through their own tenant. */
-  multiTenant: boolean;
-  /** Certificates & secrets → Certificates (keyCredentials). */
-  certificates: RegisteredCertificate[];
-  /** Certificates & secrets → Federated credentials. */
-  federatedCredentials: FederatedCredential[];
-}
-export interface EntraUser {
-  tenantId: string;
-  oid: string;
-  upn: string;
-  displayName: string;
-  password?: string;
-  /** Object ids of the security groups the user is in (the ID token's `groups` claim). */
-  groups?: string[];
-  /** App roles assigned to the user, per application client id (the ID token's `roles` claim). */
-  appRoles?: Record<string, string[]>;
-  /** accountEnabled = false: sign-in fails with AADSTS50057. */
-  disabled?: boolean;
 }
 export interface AccessTokenClaims {
   tid: string;

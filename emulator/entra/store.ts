@@ -1,6 +1,6 @@
 // In-memory directory (tenants, apps, users) and grant state (flows, codes, refresh tokens).
 import { createPublicKey, timingSafeEqual } from 'node:crypto';
-import type { EntraApp, EntraTenant, EntraUser } from './index.ts';
+import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import type { RegisteredCertificate } from './app-credentials.ts';
 import { GUID_RE, entraClientSecret, guid, randomToken } from './ids.ts';
 import type { GrantScope } from './scopes.ts';

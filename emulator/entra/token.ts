@@ -5,7 +5,7 @@ import { EntraOAuthError, aadsts } from './errors.ts';
 import { assertionClientId, verifyClientAssertion } from './client-assertion.ts';
 import { errorContext, isFormRequest, noStore, sendOAuthError, singleParams } from './http.ts';
 import { entraTimestamp } from './ids.ts';
-import type { EntraApp, EntraTenant, EntraUser } from './index.ts';
+import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import { pkceVerifierMatches, redirectUriMatches } from './policy.ts';
 import { parseClientCredentialsScope, responseScope, scopeForRefresh, type GrantScope } from './scopes.ts';
 import { CODE_LIFETIME_MS, type TenantRef } from './store.ts';

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSeeded, userToken, type SeededWorld } from '../../emulator/test-support.ts';
 import { createRatePacer } from './pacing.ts';
-import { createAzureDevOpsClient, pages, type AzureDevOpsClientOptions, type FetchLike } from './client.ts';
+import { createAzureDevOpsClient, pages, type AzureDevOpsClientOptions } from './client.ts';
+import type { FetchLike } from './guarded-fetch.ts';
 import { AzureDevOpsError } from './errors.ts';
 import type { RateLimitInfo } from './retry.ts';
 

@@ -9,6 +9,7 @@
 
 import { VERSION } from '../version.ts';
 import { guardedFetch, HOST_REFUSED } from './guarded-fetch.ts';
+import type { FetchLike } from './guarded-fetch.ts';
 import {
   API_VERSION,
   buildUrl,
@@ -69,8 +70,6 @@ import type {
   VariableGroupParameters,
 } from './types.ts';
 import { runnerMetrics } from '../telemetry/runner-metrics.ts';
-
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface AzureDevOpsClientOptions {
   target: AzureDevOpsTarget;

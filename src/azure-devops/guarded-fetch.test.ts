@@ -1,7 +1,7 @@
 // Server hosts are checked where the runner connects: a name resolving to a loopback or private
 // address is refused unless KEYWAY_ALLOW_INSECURE_HOSTS, metadata and link-local addresses always,
 // and nothing is sent to a refused address. (The management plane's static checks of what admins
-// type are in src/management/scm-integrations/host-policy.test.ts.)
+// type are in test/resilience/ssrf.test.ts.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';

@@ -8,8 +8,10 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { checkAddress, HostPolicyError } from '../management/scm-integrations/host-policy.ts';
-import type { FetchLike } from './client.ts';
+import { checkAddress, HostPolicyError } from './host-policy.ts';
+
+/** The fetch the Azure DevOps client calls: the global one, or the guarded one for Server hosts. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export const HOST_REFUSED = 'KEYWAY_HOST_REFUSED';
 

@@ -9,7 +9,7 @@ import { KEYWAY_BIN, startCli } from '../../test/support/cli.ts';
 import { loadConfig } from '../config/config.ts';
 import { createCredentialStore } from '../runner/credentials/store.ts';
 import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
-import { openRunnerStore } from './planes.ts';
+import { openRunnerStore } from '../runner/store.ts';
 
 function keyway(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [KEYWAY_BIN, ...args], { env: { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,8 @@ import SQLite from 'better-sqlite3';
 import type { KeywayConfig } from '../config/config.ts';
 import { runnerPaths } from '../runner/identity.ts';
 import { VERSION } from '../version.ts';
-import { managementDatabaseUrl, openManagementDatabase, openRunnerStore, runnerDatabaseUrl } from './planes.ts';
+import { managementDatabaseUrl, openManagementDatabase } from './planes.ts';
+import { openRunnerStore, runnerDatabaseUrl } from '../runner/store.ts';
 import { UsageError } from './usage-error.ts';
 
 /**

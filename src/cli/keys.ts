@@ -2,7 +2,8 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { addKey } from '../crypto/index.ts';
 import { checkKeysAgainstStore } from '../runner/keys/keyring-source.ts';
 import { reencryptAll } from '../runner/keys/rotation.ts';
-import { ensureDataDir, openRunnerStore } from './planes.ts';
+import { ensureDataDir } from './planes.ts';
+import { openRunnerStore } from '../runner/store.ts';
 
 /**
  * `keyway keys rotate`: adds a key to the key file as the new primary, records its check, then

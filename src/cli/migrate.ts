@@ -3,7 +3,8 @@ import { openDatabase } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { managementMigrations } from '../db/migrations/management/index.ts';
 import { runnerMigrations } from '../db/migrations/runner/index.ts';
-import { ensureDataDir, managementDatabaseUrl, runnerDatabaseUrl } from './planes.ts';
+import { ensureDataDir, managementDatabaseUrl } from './planes.ts';
+import { runnerDatabaseUrl } from '../runner/store.ts';
 
 /** `keyway migrate`: applies pending migrations and prints what it applied. */
 export async function runMigrate(options: { runner?: boolean; dataDir?: string }): Promise<void> {

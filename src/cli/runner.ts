@@ -8,7 +8,8 @@ import { environmentOptionsFromConfig } from '../runner/environments/options.ts'
 import { loadRegistration, runnerPaths } from '../runner/identity.ts';
 import { RunnerRegistrationError, startRunnerRuntime } from '../runner/runtime.ts';
 import { endpointsFromConfig } from './endpoints.ts';
-import { ensureDataDir, openRunnerStore } from './planes.ts';
+import { ensureDataDir } from './planes.ts';
+import { openRunnerStore } from '../runner/store.ts';
 import { onShutdown } from './shutdown.ts';
 import { serveRunnerMetrics } from '../telemetry/runner-metrics.ts';
 

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
-import { buildManagementPlane, ensureDataDir, openManagementDatabase, openRunnerStore, managementDatabaseUrl } from './planes.ts';
+import { buildManagementPlane, ensureDataDir, openManagementDatabase, managementDatabaseUrl } from './planes.ts';
+import { openRunnerStore } from '../runner/store.ts';
 import { onShutdown } from './shutdown.ts';
 import { endpointsFromConfig } from './endpoints.ts';
 import { rm } from 'node:fs/promises';

@@ -2,7 +2,7 @@
 // nothing here is ever a credential: the runner fetches the user's token itself, and the helper's
 // secret never leaves the runner's disk.
 import type { RepositoryRef } from '../azure-devops/url.ts';
-import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from './integration.ts';
 
 export const ENVIRONMENT_REQUESTS = {
   /** Check access, prepare the workspace and start the clone; answers before the clone finishes. */

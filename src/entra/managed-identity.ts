@@ -3,7 +3,7 @@
 // with `Metadata: true` (https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http).
 //
 // The metadata address (169.254.169.254) is refused everywhere an admin can name a host
-// (src/management/scm-integrations/host-policy.ts, src/azure-devops/guarded-fetch.ts). This client
+// (src/azure-devops/host-policy.ts, src/azure-devops/guarded-fetch.ts). This client
 // is the one exception: it talks only to the operator's configured base URL (KEYWAY_IMDS_URL,
 // default http://169.254.169.254), only on this fixed path, and nothing an admin enters becomes part
 // of the URL but a GUID-checked client id, encoded as a query value.

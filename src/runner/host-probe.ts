@@ -1,7 +1,7 @@
 import { probeAzureDevOpsHost, probeServerPrefixes } from '../azure-devops/client.ts';
-import type { FetchLike } from '../azure-devops/client.ts';
+import type { FetchLike } from '../azure-devops/guarded-fetch.ts';
 import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from '../azure-devops/endpoints.ts';
-import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../control/integration.ts';
 import type { HostProbeResult } from './handlers/validate-integration.ts';
 
 // An integration names a host, not an organization or collection. Azure DevOps challenges an

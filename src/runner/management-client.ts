@@ -5,7 +5,7 @@ import type { EnvironmentProgressReport } from '../control/environments.ts';
 import { VERSION } from '../version.ts';
 import { RUNNER_REPLICAS_PATH, RUNNER_SETTINGS_PATH } from '../control/runner-settings.ts';
 import type { SharedSettings } from '../control/runner-settings.ts';
-import type { RunnerIntegration } from '../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../control/integration.ts';
 import { RUNNER_EVENTS_PATH, RUNNER_REVOCATION_PURGE_PATH } from '../control/runner-events.ts';
 import type { RevocationPurgeReport, RunnerEvent } from '../control/runner-events.ts';
 import { REPOSITORY_CACHE_REPORT_PATH } from '../control/environments.ts';

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import type { ControlRequest } from '../control/protocol.ts';
-import type { RunnerStore } from '../cli/planes.ts';
+import type { RunnerStore } from './store.ts';
 import type { AzureDevOpsEndpoints } from '../azure-devops/endpoints.ts';
 import { createRunnerAgent } from './agent.ts';
 import type { Handler, RunnerAgent } from './agent.ts';

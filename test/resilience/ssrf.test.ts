@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateRunnerKeyPair } from '../../src/crypto/sealing.ts';
-import { HostPolicyError, checkResolvedHost, normalizeHost } from '../../src/management/scm-integrations/host-policy.ts';
+import { HostPolicyError, checkResolvedHost, normalizeHost } from '../../src/azure-devops/host-policy.ts';
 import { Browser, startTestManagement } from '../support/management.ts';
 import type { TestManagement } from '../support/management.ts';
 import { CanaryScan } from './support/canary.ts';

@@ -5,11 +5,12 @@ import { isSealed, seal } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
 import { CLIENT_CREDENTIAL_REQUESTS, CLIENT_CREDENTIAL_TYPES } from '../../control/client-credentials.ts';
 import type { CertificateSummary, ClientCredentialState, ClientCredentialType, IntegrationCredential } from '../../control/client-credentials.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
 import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
-import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from './host-policy.ts';
+import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from '../../azure-devops/host-policy.ts';
 
 /** Providers the model knows; only Azure DevOps has a runner implementation so far. */
 export const KNOWN_SCM_IDS = ['azure-devops', 'github', 'gitlab', 'bitbucket'] as const;
@@ -94,18 +95,6 @@ export function parseCredential(column: string | null | undefined): IntegrationC
 
 function credentialColumn(credential: IntegrationCredential): string | null {
   return credential.type === 'client-secret' ? null : JSON.stringify(credential);
-}
-
-/** What a runner receives to act on an integration: never a plaintext secret. */
-export interface RunnerIntegration {
-  id: string;
-  scmId: string;
-  kind: 'services' | 'server';
-  host: string;
-  origin: string;
-  virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; sealedClientSecret: string | null; callbackUrl: string; credential?: IntegrationCredential } | null;
-  patEnabled: boolean;
 }
 
 type Row = ManagementDB['scm_integrations'];

@@ -19,7 +19,7 @@
 // refreshes the pinned addresses when it checks the name again (maintenance), never to a refused one.
 import { chown, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { HostPolicyError } from '../../management/scm-integrations/host-policy.ts';
+import { HostPolicyError } from '../../azure-devops/host-policy.ts';
 import { systemLookup, vetHost } from '../../azure-devops/guarded-fetch.ts';
 import type { HostLookup } from '../../azure-devops/guarded-fetch.ts';
 import { HandlerError } from '../agent.ts';

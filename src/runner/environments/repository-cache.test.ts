@@ -15,7 +15,7 @@ import { startSeeded } from '../../../emulator/test-support.ts';
 import type { SeededWorld } from '../../../emulator/test-support.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { createLogger } from '../../logging/logger.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import type { EnvironmentCloneOptions, EnvironmentProgressReport } from '../../control/environments.ts';
 import { databaseKinds, POSTGRES_URL } from '../../../test/support/databases.ts';
 import { openRunnerPieces, randomEncryptionKeys } from '../../../bench/support/runner-fixture.ts';

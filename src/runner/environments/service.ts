@@ -20,7 +20,7 @@ import type { AzureDevOpsClient } from '../../azure-devops/client.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import { gitRemoteUrl } from '../../azure-devops/git-remote.ts';
 import type { RepositoryRef } from '../../azure-devops/url.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { ENVIRONMENT_REQUESTS } from '../../control/environments.ts';
 import type {
   CloneReport,

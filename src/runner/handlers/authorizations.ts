@@ -3,7 +3,7 @@ import { sealingContext } from '../../control/protocol.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from '../../azure-devops/endpoints.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { Handler } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';

@@ -3,7 +3,7 @@ import { UnsealError } from '../../crypto/sealing.ts';
 import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer, withClientAuth } from '../../entra/oidc.ts';
 import type { ClientCredentialRef, ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
 import { integrationCredentialRef } from '../oauth/integration-config.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import { probeAuthorizeEndpoint } from '../app-connections/oauth-probe.ts';
 import type { FetchLike } from '../app-connections/oauth-probe.ts';

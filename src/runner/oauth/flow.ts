@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { AuthorizationResponseError, ResponseBodyError } from 'openid-client';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import { USER_SCOPES, describeEntraFailure } from '../../entra/oidc.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { FieldCrypto } from '../keys/field-crypto.ts';

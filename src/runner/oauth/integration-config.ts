@@ -3,7 +3,7 @@ import type { CredentialRecord } from '../credentials/store.ts';
 import { open } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
 import { discoverIssuer } from '../../entra/oidc.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { ClientCredentialRef, ClientCredentials } from '../client-credentials/index.ts';
 

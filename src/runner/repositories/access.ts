@@ -13,8 +13,7 @@
 //   organization is taken not to exist (unconfirmed against the service; the emulator answers so).
 import { HandlerError } from '../agent.ts';
 import type { AzureDevOpsError } from '../../azure-devops/errors.ts';
-
-export type AccessReason = 'not_authorized' | 'reauthorization_required' | 'not_found' | 'oauth_blocked' | 'unavailable';
+import type { AccessReason } from '../../control/repositories.ts';
 
 export interface AccessFailure {
   reason: AccessReason;

@@ -2,12 +2,13 @@
 // the API with the user's credential, check access with a reason, and list what the user can reach.
 // Every Azure DevOps call is made here, on the runner, with a token only the runner can read.
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
-import type { AzureDevOpsClient, FetchLike } from '../../azure-devops/client.ts';
+import type { AzureDevOpsClient } from '../../azure-devops/client.ts';
+import type { FetchLike } from '../../azure-devops/guarded-fetch.ts';
 import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { Account, GitRepository, Page } from '../../azure-devops/types.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
-import type { RunnerIntegration } from '../../management/scm-integrations/service.ts';
+import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { Handler } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
@@ -15,11 +16,11 @@ import { targetFor } from '../handlers/authorizations.ts';
 import type { IntegrationSource } from '../oauth/integration-config.ts';
 import type { AccessToken, TokenService } from '../oauth/tokens.ts';
 import { classifyAzureDevOpsError, classifyTokenError, toHandlerError } from './access.ts';
-import type { AccessReason } from './access.ts';
+import type { AccessReason, RepositoryInfo } from '../../control/repositories.ts';
 import { TtlCache, nameKey } from './cache.ts';
 import { offsetPage, pageSize, skipPage } from './paging.ts';
 import { repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
-import type { RepositoryEntry, RepositoryInfo } from './resolve.ts';
+import type { RepositoryEntry } from './resolve.ts';
 
 export const REPOSITORY_CACHE_TTL_MS = 30_000;
 

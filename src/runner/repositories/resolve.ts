@@ -15,46 +15,8 @@ import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { GitPullRequest, GitRef, GitRepository } from '../../azure-devops/types.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import { formatRepositoryUrl } from '../../azure-devops/url.ts';
+import type { RepositoryInfo, ResolvedPullRequest, ResolvedRef } from '../../control/repositories.ts';
 import { HandlerError } from '../agent.ts';
-
-export interface RepositoryInfo {
-  id: string;
-  name: string;
-  project: { id: string; name: string };
-  /** Short name (`main`); null for an empty repository. */
-  defaultBranch: string | null;
-  webUrl: string;
-  /** HTTPS clone URL as Azure DevOps reports it, without the `{org}@` user name. */
-  cloneUrl: string;
-}
-
-export interface ResolvedPullRequest {
-  id: number;
-  title: string;
-  status: string;
-  isDraft: boolean;
-  /** `refs/heads/feature` */
-  sourceRef: string;
-  targetRef: string;
-  /** `refs/pull/{id}/merge`: what a build of the pull request checks out. */
-  mergeRef: string;
-  mergeStatus: string | null;
-  sourceSha: string | null;
-  targetSha: string | null;
-}
-
-export interface ResolvedRef {
-  type: 'branch' | 'tag' | 'commit' | 'pullRequest';
-  /** Branch or tag short name, the full commit id, or the pull request's merge ref. */
-  name: string;
-  /** `refs/heads/x`, `refs/tags/x`, `refs/pull/{id}/merge`; absent for a commit. */
-  fullName?: string;
-  /** Commit id the ref points at; absent for the default branch of a repository URL (no extra call). */
-  sha?: string;
-  /** Branch only: it is the repository's default branch. */
-  isDefault?: boolean;
-  pullRequest?: ResolvedPullRequest;
-}
 
 /** What the resolution cache keeps per credential and repository. */
 export interface RepositoryEntry {

@@ -192,7 +192,7 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     const rows = table.locator('tbody tr');
     // The address changes before the filtered rows arrive: wait for the table to show them.
     await admin.waitForFunction(() => {
-      const cells = [...document.querySelectorAll('tbody tr td:nth-child(3)')];
+      const cells = Array.from(document.querySelectorAll('tbody tr td:nth-child(3)'));
       return cells.length > 0 && cells.every((cell) => cell.textContent?.startsWith('project.'));
     });
     // Two role changes, one refused (not recorded), the add and the removal: by the demo member only.

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 const explicit = process.argv.slice(2).length > 0;
 const roots = explicit ? process.argv.slice(2) : ['src', 'emulator', 'test'];
 // The resilience and security suites (faults, attacks, canaries) run on their own:
-// `npm run test:resilience` (node scripts/run-tests.mjs test/resilience); CI runs both.
-const separate = explicit ? [] : [join('test', 'resilience')];
+// `npm run test:resilience` (node scripts/run-tests.mjs test/resilience); CI runs both. So does the
+// packaging test (`npm run test:package`): it builds and installs the package, minutes of work.
+const separate = explicit ? [] : [join('test', 'resilience'), join('test', 'package')];
 const files = [];
 function walk(p) {
   if (separate.includes(p)) return;

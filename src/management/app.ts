@@ -79,6 +79,8 @@ export interface ManagementAppOptions {
   environmentLimits?: Partial<EnvironmentLimits>;
   /** KEYWAY_AZURE_DEVOPS_VSSPS_URL, told to runners so they can check they use the same. */
   azureDevOpsVsspsUrl?: string;
+  /** The built web UI's directory; default web/dist of the checkout or package this runs from (tests point it elsewhere). */
+  webDist?: string;
   /** Module registrations added by later modules (runners, integrations, ...). */
   modules?: ((app: FastifyInstance, core: ManagementCore) => void | Promise<void>)[];
 }
@@ -247,7 +249,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   app.addHook('onClose', async () => clearInterval(pruner));
   for (const module of options.modules ?? []) await module(app, core);
 
-  await registerWebAssets(app);
+  await registerWebAssets(app, options.webDist);
 
   return { app, core };
 }

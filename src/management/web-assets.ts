@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
  * index.html for every other GET that is not an API or operations path, so the single-page app's
  * history routes (/runners/run_1) survive a reload. Until the UI is built, `/` says where the API is.
  */
-export async function registerWebAssets(app: FastifyInstance): Promise<void> {
-  const dist = findWebDist();
+export async function registerWebAssets(app: FastifyInstance, webDist?: string): Promise<void> {
+  const dist = webDist === undefined ? findWebDist() : existsSync(join(webDist, 'index.html')) ? resolve(webDist) : undefined;
   await app.register(async (scope) => {
     scope.addHook('onSend', async (request, reply, payload) => {
       if (isServerPath(request.url.split('?')[0] ?? '')) return payload;

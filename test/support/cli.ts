@@ -24,7 +24,12 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): RunningCli {
-  const child = spawn(process.execPath, [KEYWAY_BIN, ...args], { env: { ...process.env, KEYWAY_FROM_SOURCE: '1', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [KEYWAY_BIN, ...args], { ...process.env, KEYWAY_FROM_SOURCE: '1', ...env }, cwd);
+}
+
+/** Any command (an installed `keyway`), watched like startCli's: `env` is the whole environment. */
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): RunningCli {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

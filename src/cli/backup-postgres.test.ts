@@ -11,7 +11,7 @@ import { POSTGRES_URL, databaseKinds } from '../../test/support/databases.ts';
 import { loadConfig } from '../config/config.ts';
 import { createCredentialStore } from '../runner/credentials/store.ts';
 import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
-import { openRunnerStore } from './planes.ts';
+import { openRunnerStore } from '../runner/store.ts';
 
 // The README's "Backups" procedure for PostgreSQL, followed as written: pg_dump of each database,
 // `keyway backup` for the key files, then into fresh databases with pg_restore and `keyway restore`

@@ -167,9 +167,16 @@ export function createCertificateStore(deps: { db: Kysely<RunnerDB>; crypto: Fie
      */
     async promote(owner: CertificateOwner, nextId: string): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
-        const next = await trx.selectFrom('client_certificates').select('id').where('id', '=', nextId).where('status', '=', 'next').executeTakeFirst();
-        if (!next) return false;
-        await trx.deleteFrom('client_certificates').where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).where('status', '=', 'active').execute();
+        // The delete carries its own condition that the next certificate is still 'next': a
+        // replica whose promotion starts after another's committed (PostgreSQL reads committed
+        // rows per statement) would otherwise delete the certificate just promoted.
+        await trx
+          .deleteFrom('client_certificates')
+          .where('owner_type', '=', owner.type)
+          .where('owner_id', '=', owner.id)
+          .where('status', '=', 'active')
+          .where((eb) => eb.exists(eb.selectFrom('client_certificates as pending').select('pending.id').where('pending.id', '=', nextId).where('pending.status', '=', 'next')))
+          .execute();
         const moved = await trx.updateTable('client_certificates').set({ status: 'active' }).where('id', '=', nextId).where('status', '=', 'next').executeTakeFirst();
         return Number(moved.numUpdatedRows) === 1;
       });

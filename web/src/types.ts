@@ -3,6 +3,7 @@
 import type { AppConnectionMethod, ConnectionValidation as RunnerValidation } from '../../src/control/app-connections.ts';
 import type { ClientCredentialState as RunnerCredentialState, ClientCredentialType } from '../../src/control/client-credentials.ts';
 import type { RepositoryContext, RepositoryRef } from '../../src/azure-devops/url.ts';
+import type { RepositoryInfo, ResolvedPullRequest as PullRequestInfo, ResolvedRef } from '../../src/control/repositories.ts';
 
 export type Role = 'admin' | 'member';
 
@@ -242,36 +243,8 @@ export type RefType = RepositoryRef['type'];
 /** ParseContextURL's answer is the parser's own result. */
 export type { RepositoryContext };
 
-export interface RepositoryInfo {
-  id: string;
-  name: string;
-  project: { id: string; name: string };
-  defaultBranch: string | null;
-  webUrl: string;
-  cloneUrl: string;
-}
-
-export interface PullRequestInfo {
-  id: number;
-  title: string;
-  status: string;
-  isDraft: boolean;
-  sourceRef: string;
-  targetRef: string;
-  mergeRef: string;
-  mergeStatus: string | null;
-  sourceSha: string | null;
-  targetSha: string | null;
-}
-
-export interface ResolvedRef {
-  type: RefType;
-  name: string;
-  fullName?: string;
-  sha?: string;
-  isDefault?: boolean;
-  pullRequest?: PullRequestInfo;
-}
+// What the runner answers about a repository, as the control contract defines it.
+export type { RepositoryInfo, PullRequestInfo, ResolvedRef };
 
 export interface ResolvedContext {
   context: RepositoryContext;

@@ -1,5 +1,6 @@
 import { Migrator, PostgresAdapter, sql } from 'kysely';
 import type { Kysely, Migration, MigrationResultSet } from 'kysely';
+import { setTimeout } from 'node:timers/promises';
 
 export interface MigrationSet {
   /** Distinct per store so two stores may share one database. */
@@ -28,7 +29,14 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Pr
     migrationLockTableName: `${set.tableName}_lock`,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const result: MigrationResultSet = await migrator.migrateToLatest();
+  let result: MigrationResultSet = await migrator.migrateToLatest();
+  // Kysely's migrator lists the tables of every schema to find its own (pg_get_serial_sequence on
+  // each column); a schema another store drops meanwhile in a shared database fails that listing
+  // with 3F000 naming that other schema. Nothing was applied: list again.
+  for (let attempt = 1; attempt < 5 && schema && isOtherSchemaDropped(result.error, schema); attempt++) {
+    await setTimeout(50 * attempt);
+    result = await migrator.migrateToLatest();
+  }
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new MigrationError(`migration ${failed} failed: ${(result.error as Error).message ?? String(result.error)}`, {
@@ -36,4 +44,11 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Pr
     });
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** PostgreSQL's "schema does not exist" (3F000) about a schema other than the store's own. */
+function isOtherSchemaDropped(error: unknown, own: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '3F000' && typeof message === 'string' && !message.includes(`"${own}"`);
 }

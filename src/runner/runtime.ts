@@ -213,6 +213,7 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     },
   });
   agent.start();
+  let stopping: Promise<void> | undefined;
   return {
     registration,
     replicaId,
@@ -223,11 +224,15 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     integrations,
     configFor,
     environments,
-    async stop() {
-      await agent.stop();
-      await environments.stop();
-      await events.stop();
-      await clientCredentials.close();
+    // Once: a signal and a shutdown path may both ask, and closed clients refuse a second close.
+    stop() {
+      stopping ??= (async () => {
+        await agent.stop();
+        await environments.stop();
+        await events.stop();
+        await clientCredentials.close();
+      })();
+      return stopping;
     },
   };
 }

@@ -186,6 +186,9 @@ function runBackend(
   const res = reply.raw;
   // Headers already set on the reply (rate-limit headers from the fault hook) go out too.
   const extra = reply.getHeaders();
+  // A client that went away before its turn (a latency fault, a killed git): no backend is
+  // started, as one waiting for a request body that never ends would outlive the emulator.
+  if (res.destroyed || raw.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const child = spawn(HTTP_BACKEND, [], { env: cgiEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let headerBuf = Buffer.alloc(0);
@@ -246,9 +249,12 @@ function runBackend(
     });
     if (req.method === 'POST') raw.pipe(child.stdin);
     else child.stdin.end();
-    res.on('close', () => {
+    const stopIfGone = (): void => {
       if (!res.writableFinished && child.exitCode === null) child.kill('SIGTERM');
-    });
+    };
+    res.on('close', stopIfGone);
+    // The connection may have closed between the check above and this listener.
+    if (res.destroyed) stopIfGone();
   });
 }
 

@@ -186,5 +186,42 @@ for (const { kind, skip } of kinds) {
       const aliveName = alive === replica1 ? 'replica1' : 'replica2';
       assert.equal(handledBy.get(id)?.at(-1), `${aliveName}:environment-delete`, 'the live replica answered for the dead one');
     });
+
+    it('a replica that dies mid-clone: the environment is reported failed (clone_interrupted) by a live one, and can be deleted', async () => {
+      // Two live replicas again: the one left by the previous case and a new one joining.
+      const dir = mkdtempSync(join(tmpdir(), 'keyway-replica-5-'));
+      for (const file of [runnerPaths(replica1.dataDir).key, runnerPaths(replica1.dataDir).registration, join(replica1.dataDir, 'encryption-keys')]) copyFileSync(file, join(dir, file.split('/').pop()!));
+      const joined = await startTestRunner(server1.url, undefined, { dataDir: dir, endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, store, extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica5') } });
+      // Git answers slowly, so the clone is still running when its replica dies.
+      const slow = emu.faults.add({ listener: 'services', path: /git-upload-pack$/, latencyMs: 4_000 });
+      try {
+        const res = await member2.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: webUrl, runnerId } });
+        assert.equal(res.statusCode, 201, res.body);
+        const id = res.json().id as string;
+        const affinity = await eventually(
+          () => server1.database.db.selectFrom('runner_affinities').select('replica_id').where('affinity_key', '=', `environment:${id}`).executeTakeFirst(),
+          'a replica took the creation',
+        );
+        assert.equal((await member2.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json().status, 'cloning');
+        const owner = [replica1, replica2, joined].find((r) => r.runtime.replicaId === affinity.replica_id);
+        assert.ok(owner, `the owner ${affinity.replica_id} is one of the replicas`);
+        await owner.runtime.stop();
+        await server1.database.db.updateTable('runner_replicas').set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() }).where('replica_id', '=', owner.runtime.replicaId).execute();
+
+        const failed = await eventually(async () => {
+          const got = (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+          return got.status === 'failed' ? got : undefined;
+        }, 'the environment reported failed by a live replica', 20_000);
+        assert.equal(failed.error?.code, 'clone_interrupted', JSON.stringify(failed.error));
+        assert.match(failed.error?.message ?? '', /delete the environment and create it again/);
+
+        const deleted = await server1.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
+        assert.ok([202, 204].includes(deleted.statusCode), deleted.body);
+        await eventually(async () => (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).statusCode === 404, 'environment gone');
+      } finally {
+        emu.faults.remove(slow);
+        await joined.stop().catch(() => undefined);
+      }
+    });
   });
 }

@@ -1,12 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { KEYWAY_BIN, startCli } from '../../test/support/cli.ts';
+import { KEYWAY_BIN, runProcess, signInWithLink, startCli } from '../../test/support/cli.ts';
 import { POSTGRES_URL, databaseKinds } from '../../test/support/databases.ts';
 import { loadConfig } from '../config/config.ts';
 import { createCredentialStore } from '../runner/credentials/store.ts';
@@ -17,17 +16,7 @@ import { openRunnerStore } from '../runner/store.ts';
 // `keyway backup` for the key files, then into fresh databases with pg_restore and `keyway restore`
 // for the key files, and a new instance on the result.
 
-function run(command: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const run = (command: string, args: string[], env: Record<string, string> = {}) => runProcess(command, args, { ...process.env, ...env });
 
 const keyway = (args: string[], env: Record<string, string>) => run(process.execPath, [KEYWAY_BIN, ...args], { KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn', ...env });
 
@@ -52,13 +41,6 @@ async function withDatabases<T>(count: number, body: (urls: string[]) => Promise
   }
 }
 
-async function signIn(url: string, token: string) {
-  const res = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
-  assert.equal(res.status, 200);
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
 
 const postgres = (await databaseKinds()).filter((k) => k.kind === 'postgres');
 
@@ -81,7 +63,7 @@ for (const { skip } of postgres) {
           try {
             const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
             const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-            const { cookie, csrfToken } = await signIn(url!, link!);
+            const { cookie, csrfToken } = await signInWithLink(url!, link!);
             const created = await fetch(`${url}/api/v1/projects`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Before backup' }) });
             assert.equal(created.status, 201);
             localRunnerId = ((await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }).runners.find((r) => r.local)!.id;
@@ -129,7 +111,7 @@ for (const { skip } of postgres) {
             const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
             const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
             assert.doesNotMatch(second.output(), /had been revoked|registered a new|created a new encryption key/);
-            const { cookie } = await signIn(url!, link!);
+            const { cookie } = await signInWithLink(url!, link!);
             const projects = ((await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
             assert.ok(projects.includes('Before backup'), `restored projects: ${projects.join(', ')}`);
             const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };

@@ -1,32 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { KEYWAY_BIN, startCli } from '../../test/support/cli.ts';
+import { KEYWAY_BIN, runProcess, signInWithLink, startCli } from '../../test/support/cli.ts';
 import { loadConfig } from '../config/config.ts';
 import { createCredentialStore } from '../runner/credentials/store.ts';
 import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
 import { openRunnerStore } from '../runner/store.ts';
 
-function keyway(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [KEYWAY_BIN, ...args], { env: { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
-}
+const keyway = (args: string[]) => runProcess(process.execPath, [KEYWAY_BIN, ...args], { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' });
 
-async function signIn(url: string, token: string) {
-  const res = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
-  assert.equal(res.status, 200);
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
 
 describe('keyway backup and restore', () => {
   it('a backup taken while Keyway serves and writes restores to a working instance: same data, same runner, credentials readable', async () => {
@@ -41,7 +26,7 @@ describe('keyway backup and restore', () => {
     try {
       const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const { cookie, csrfToken } = await signIn(url!, link!);
+      const { cookie, csrfToken } = await signInWithLink(url!, link!);
       const write = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       assert.equal((await write('/api/v1/projects', { name: 'Before backup' })).status, 201);
       localRunnerId = ((await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }).runners.find((r) => r.local)!.id;
@@ -88,7 +73,7 @@ describe('keyway backup and restore', () => {
       const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       assert.doesNotMatch(second.output(), /had been revoked|registered a new/);
-      const { cookie } = await signIn(url!, link!);
+      const { cookie } = await signInWithLink(url!, link!);
       const projects = ((await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
       assert.ok(projects.includes('Before backup'));
       const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };

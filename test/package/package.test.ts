@@ -1,11 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProcess } from '../support/cli.ts';
+import { runProcess, startProcess } from '../support/cli.ts';
 
 // The README's "Installing Keyway on a runner machine": `npm pack` in a clone, `npm install -g` of
 // the tarball, `keyway` on PATH. Slow (a build, and better-sqlite3 compiled by the install), so it
@@ -28,17 +27,7 @@ function npmEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(command: string, args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(command, args, { cwd, env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const run = (command: string, args: string[], cwd: string) => runProcess(command, args, npmEnv(), cwd);
 
 /**
  * A copy of the checkout's sources to pack from: `npm pack` builds dist/ and web/dist/ where it

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 
 export const KEYWAY_BIN = fileURLToPath(new URL('../../bin/keyway.mjs', import.meta.url));
 
@@ -13,6 +14,28 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
     timeout: 60_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs any command to completion without blocking the event loop (servers in this process keep answering); `env` is the whole environment. */
+export function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Signs in over HTTP with a one-time sign-in link's token: the session cookie and its CSRF token. */
+export async function signInWithLink(url: string, token: string): Promise<{ cookie: string; csrfToken: string }> {
+  const res = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  assert.equal(res.status, 200);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie, csrfToken };
 }
 
 export interface RunningCli {

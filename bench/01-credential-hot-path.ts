@@ -26,12 +26,20 @@ interface Load {
 
 function once(socketPath: string, secret: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/v1/git-credential', method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/plain' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        socketPath,
+        path: '/v1/git-credential',
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/plain' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end(HOT_PATH_REQUEST);
   });
@@ -47,16 +55,26 @@ async function load(socketPath: string, secret: string, seconds: number): Promis
     connections: CONNECTIONS,
     duration: seconds,
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, failures: result.non2xx + result.errors + result.timeouts };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
 }
 
 /** Starts the server process, checks one answer, warms it up, then measures. */
 async function measure(mode: 'bare' | 'runner', seconds: number, store?: string): Promise<Load> {
-  const worker = startWorker<Ready>(join(BENCH_DIR, 'workers/credential-endpoint.ts'), { KEYWAY_BENCH_MODE: mode, ...(store ? { KEYWAY_BENCH_STORE: store } : {}) });
+  const worker = startWorker<Ready>(join(BENCH_DIR, 'workers/credential-endpoint.ts'), {
+    KEYWAY_BENCH_MODE: mode,
+    ...(store ? { KEYWAY_BENCH_STORE: store } : {}),
+  });
   try {
     const { socketPath, secret } = await worker.next<Ready>('ready');
     const first = await once(socketPath, secret);
-    if (first.status !== 200 || !/^password=.+$/m.test(first.body)) throw new Error(`${mode} endpoint answered ${first.status}, not a credential`);
+    if (first.status !== 200 || !/^password=.+$/m.test(first.body))
+      throw new Error(`${mode} endpoint answered ${first.status}, not a credential`);
     await load(socketPath, secret, Math.min(2, seconds));
     return await load(socketPath, secret, seconds);
   } finally {
@@ -71,23 +89,72 @@ export const benchmark: Benchmark = {
     try {
       await import('../src/runner/environments/credential-server.ts');
     } catch (err) {
-      return { id: ID, title: TITLE, figures: [], notAvailable: `the runner's credential endpoint (src/runner/environments/credential-server.ts) did not load: ${(err as Error).message.split('\n')[0]}`, notes: [] };
+      return {
+        id: ID,
+        title: TITLE,
+        figures: [],
+        notAvailable: `the runner's credential endpoint (src/runner/environments/credential-server.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
+        notes: [],
+      };
     }
     const seconds = options.short ? 3 : 10;
     const bare = await measure('bare', seconds);
     const runner = await measure('runner', seconds);
     const pg = (await isPostgresAvailable()) ? await measure('runner', seconds, POSTGRES_URL) : undefined;
-    options.log(`  ${CONNECTIONS} connections, ${seconds} s each after a warm-up; bare ${bare.requests} requests, runner (SQLite) ${runner.requests}${pg ? `, runner (PostgreSQL) ${pg.requests}` : ''}`);
+    options.log(
+      `  ${CONNECTIONS} connections, ${seconds} s each after a warm-up; bare ${bare.requests} requests, runner (SQLite) ${runner.requests}${pg ? `, runner (PostgreSQL) ${pg.requests}` : ''}`,
+    );
     const ratio = runner.rps / bare.rps;
     const figures: Figure[] = [
-      { name: 'requests/s (runner store on SQLite, the default)', value: runner.rps, unit: 'req/s', baseline: { value: bare.rps, label: 'bare Fastify route' }, ratio, target: '≥ 0.7× baseline', met: ratio >= 0.7, kind: 'performance' },
-      { name: 'latency p50', value: runner.p50, unit: 'ms', baseline: { value: bare.p50, label: 'bare' }, ratio: runner.p50 / Math.max(bare.p50, 0.001), kind: 'info' },
-      { name: 'latency p99', value: runner.p99, unit: 'ms', baseline: { value: bare.p99, label: 'bare' }, ratio: runner.p99 / Math.max(bare.p99, 0.001), target: '< 10 ms', met: runner.p99 < 10, kind: 'performance' },
-      { name: 'failed requests (non-2xx, errors, timeouts)', value: runner.failures + bare.failures, unit: '', target: '0', met: runner.failures + bare.failures === 0, kind: 'correctness' },
+      {
+        name: 'requests/s (runner store on SQLite, the default)',
+        value: runner.rps,
+        unit: 'req/s',
+        baseline: { value: bare.rps, label: 'bare Fastify route' },
+        ratio,
+        target: '≥ 0.7× baseline',
+        met: ratio >= 0.7,
+        kind: 'performance',
+      },
+      {
+        name: 'latency p50',
+        value: runner.p50,
+        unit: 'ms',
+        baseline: { value: bare.p50, label: 'bare' },
+        ratio: runner.p50 / Math.max(bare.p50, 0.001),
+        kind: 'info',
+      },
+      {
+        name: 'latency p99',
+        value: runner.p99,
+        unit: 'ms',
+        baseline: { value: bare.p99, label: 'bare' },
+        ratio: runner.p99 / Math.max(bare.p99, 0.001),
+        target: '< 10 ms',
+        met: runner.p99 < 10,
+        kind: 'performance',
+      },
+      {
+        name: 'failed requests (non-2xx, errors, timeouts)',
+        value: runner.failures + bare.failures,
+        unit: '',
+        target: '0',
+        met: runner.failures + bare.failures === 0,
+        kind: 'correctness',
+      },
     ];
     if (pg) {
       figures.push(
-        { name: 'requests/s (runner store on PostgreSQL)', value: pg.rps, unit: 'req/s', baseline: { value: bare.rps, label: 'bare' }, ratio: pg.rps / bare.rps, target: '≥ 0.7× baseline', met: pg.rps / bare.rps >= 0.7, kind: 'performance' },
+        {
+          name: 'requests/s (runner store on PostgreSQL)',
+          value: pg.rps,
+          unit: 'req/s',
+          baseline: { value: bare.rps, label: 'bare' },
+          ratio: pg.rps / bare.rps,
+          target: '≥ 0.7× baseline',
+          met: pg.rps / bare.rps >= 0.7,
+          kind: 'performance',
+        },
         { name: 'latency p99 (PostgreSQL)', value: pg.p99, unit: 'ms', target: '< 10 ms', met: pg.p99 < 10, kind: 'performance' },
         { name: 'failed requests (PostgreSQL)', value: pg.failures, unit: '', target: '0', met: pg.failures === 0, kind: 'correctness' },
       );
@@ -96,7 +163,7 @@ export const benchmark: Benchmark = {
       id: ID,
       title: TITLE,
       figures,
-      notes: ['Server and load generator are separate processes sharing the machine\'s cores; autocannon latencies are whole milliseconds.'],
+      notes: ["Server and load generator are separate processes sharing the machine's cores; autocannon latencies are whole milliseconds."],
     };
   },
 };

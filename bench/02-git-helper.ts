@@ -26,11 +26,19 @@ import { gitNetworkArgs, vetRemote } from '../src/runner/environments/network.ts
 const ID = '2';
 const TITLE = 'Git helper overhead (ls-remote and clone of 1,000 commits)';
 
-function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<{ ms: number; code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string },
+): Promise<{ ms: number; code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const start = nowMs();
     // Asynchronous on purpose: the runner's credential socket answers from this very process.
-    const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: options.env,
+      cwd: options.cwd,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -59,7 +67,13 @@ export const benchmark: Benchmark = {
     try {
       ({ startEnvironments } = await import('../src/runner/environments/service.ts'));
     } catch (err) {
-      return { id: ID, title: TITLE, figures: [], notAvailable: `the runner's environments (src/runner/environments/service.ts) did not load: ${(err as Error).message.split('\n')[0]}`, notes: [] };
+      return {
+        id: ID,
+        title: TITLE,
+        figures: [],
+        notAvailable: `the runner's environments (src/runner/environments/service.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
+        notes: [],
+      };
     }
     const repeats = options.short ? 3 : 9;
     const helperRepeats = options.short ? 20 : 60;
@@ -68,13 +82,34 @@ export const benchmark: Benchmark = {
     const home = join(dir, 'home');
     // No system or user git configuration: only what each command line says.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-    const integration: RunnerIntegration = { id: 'int_b2', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-    const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
+    const integration: RunnerIntegration = {
+      id: 'int_b2',
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: true,
+    };
+    const pieces = await openRunnerPieces({
+      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+      encryptionKeys: randomEncryptionKeys(),
+      privateKey: '',
+      integration,
+    });
     const reports: EnvironmentProgressReport[] = [];
     let environments: Awaited<ReturnType<typeof startEnvironments>> | undefined;
     try {
       await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000, createdBy: s.user.id });
-      await pieces.credentials.insert({ subject: { type: 'user', id: 'u1' }, integrationId: integration.id, host: integration.host, method: 'pat', secret: s.pat, metadata: { organization: s.org } });
+      await pieces.credentials.insert({
+        subject: { type: 'user', id: 'u1' },
+        integrationId: integration.id,
+        host: integration.host,
+        method: 'pat',
+        secret: s.pat,
+        metadata: { organization: s.org },
+      });
       const tokens = pieces.tokens();
       environments = await startEnvironments({
         dataDir: join(dir, 'runner'),
@@ -87,7 +122,19 @@ export const benchmark: Benchmark = {
       });
       const createdAt = nowMs();
       const created = (await environments.handlers['environment-create']!(
-        { environmentId: 'env_benchgithelper', userId: 'u1', integration, repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: s.org, project: s.project, repository: 'big' } },
+        {
+          environmentId: 'env_benchgithelper',
+          userId: 'u1',
+          integration,
+          repository: {
+            kind: 'services',
+            host: 'dev.azure.com',
+            origin: 'https://dev.azure.com',
+            organization: s.org,
+            project: s.project,
+            repository: 'big',
+          },
+        },
         { id: 'r1', kind: 'environment-create', payload: null, deadlineAt: '' },
       )) as { workspacePath: string; remoteUrl: string };
       while (!reports.some((r) => r.status === 'ready' || r.status === 'failed')) {
@@ -102,12 +149,17 @@ export const benchmark: Benchmark = {
       withPat.username = 'pat';
       withPat.password = s.pat;
       // Exactly the helpers the workspace was configured with: the environment's socket, then the script.
-      const configured = (await must(run('git', ['config', '--get-all', 'credential.helper'], { env, cwd: created.workspacePath }), 'git config')).stdout.replace(/\n$/, '').split('\n');
+      const configured = (
+        await must(run('git', ['config', '--get-all', 'credential.helper'], { env, cwd: created.workspacePath }), 'git config')
+      ).stdout
+        .replace(/\n$/, '')
+        .split('\n');
       const cacheHelper = configured.find((h) => h.includes('git credential-cache'));
       const scriptHelper = configured.find((h) => h.includes('credential-helper'));
       if (!scriptHelper) throw new Error(`the workspace has no helper script: ${configured.join(' | ')}`);
       // As git runs a `!` helper: through the shell, the action as "$1", the request on stdin.
-      const asGit = (command: string, action: string) => run('/bin/sh', ['-c', `${command.slice(1)} "$@"`, command, action], { env, input: request });
+      const asGit = (command: string, action: string) =>
+        run('/bin/sh', ['-c', `${command.slice(1)} "$@"`, command, action], { env, input: request });
       if (!cacheHelper) throw new Error(`the workspace has no environment socket helper: ${configured.join(' | ')}`);
       const viaHelper = [...configured.flatMap((h) => ['-c', `credential.helper=${h}`]), '-c', 'credential.useHttpPath=true'];
 
@@ -121,8 +173,14 @@ export const benchmark: Benchmark = {
         const keep = i > 0;
         const a = await must(run('git', [...viaHelper, 'ls-remote', created.remoteUrl], { env }), 'ls-remote through the helper');
         const b = await must(run('git', ['ls-remote', withPat.href], { env }), 'ls-remote with the PAT in the URL');
-        const c = await must(run('git', [...viaHelper, 'clone', '--quiet', created.remoteUrl, join(dir, `c${n++}`)], { env }), 'clone through the helper');
-        const d = await must(run('git', ['clone', '--quiet', withPat.href, join(dir, `c${n++}`)], { env }), 'clone with the PAT in the URL');
+        const c = await must(
+          run('git', [...viaHelper, 'clone', '--quiet', created.remoteUrl, join(dir, `c${n++}`)], { env }),
+          'clone through the helper',
+        );
+        const d = await must(
+          run('git', ['clone', '--quiet', withPat.href, join(dir, `c${n++}`)], { env }),
+          'clone with the PAT in the URL',
+        );
         if (keep) {
           lsHelper.push(a.ms);
           lsPat.push(b.ms);
@@ -132,7 +190,9 @@ export const benchmark: Benchmark = {
         rmSync(join(dir, `c${n - 1}`), { recursive: true, force: true });
         rmSync(join(dir, `c${n - 2}`), { recursive: true, force: true });
       }
-      const commits = (await must(run('git', ['rev-list', '--count', 'HEAD'], { env, cwd: created.workspacePath }), 'rev-list')).stdout.trim();
+      const commits = (
+        await must(run('git', ['rev-list', '--count', 'HEAD'], { env, cwd: created.workspacePath }), 'rev-list')
+      ).stdout.trim();
 
       // The network guard: the same clone by host name, plain and as the runner runs it for a Server host.
       const byName = new URL(withPat.href);
@@ -144,7 +204,11 @@ export const benchmark: Benchmark = {
         const started = nowMs();
         const vetted = await vetRemote(byName.href, 'server', { allowInsecure: true });
         if (!vetted.pin) throw new Error('the guard pinned nothing');
-        await runGit([...gitNetworkArgs(vetted), 'clone', '--quiet', byName.href, join(dir, `g${n++}`)], { env, stallTimeoutMs: 120_000, timeoutMs: 3_600_000 });
+        await runGit([...gitNetworkArgs(vetted), 'clone', '--quiet', byName.href, join(dir, `g${n++}`)], {
+          env,
+          stallTimeoutMs: 120_000,
+          timeoutMs: 3_600_000,
+        });
         const b = nowMs() - started;
         if (i > 0) {
           guardPlain.push(a.ms);
@@ -164,7 +228,10 @@ export const benchmark: Benchmark = {
         if (!/^password=/m.test(h.stdout)) throw new Error('the environment socket helper printed no password');
         const sc = await must(asGit(scriptHelper, 'get'), 'the credential helper script');
         if (!/^password=/m.test(sc.stdout)) throw new Error('the credential helper script printed no password');
-        const c = await must(run('curl', ['--silent', '--unix-socket', environments.socketPath, 'http://keyway/v1/healthz'], { env }), 'curl to the runner socket');
+        const c = await must(
+          run('curl', ['--silent', '--unix-socket', environments.socketPath, 'http://keyway/v1/healthz'], { env }),
+          'curl to the runner socket',
+        );
         if (i >= 3) {
           helperTimes.push(h.ms);
           scriptTimes.push(sc.ms);
@@ -175,12 +242,20 @@ export const benchmark: Benchmark = {
       const curlCost = summarize(curlTimes).p50;
       const ls = { helper: summarize(lsHelper).p50, pat: summarize(lsPat).p50 };
       const cl = { helper: summarize(cloneHelper).p50, pat: summarize(clonePat).p50 };
-      options.log(`  repository: ${commits} commits; medians of ${repeats} alternating runs (clone, ls-remote) and ${helperRepeats} (helper, curl); git ${(await run('git', ['--version'], { env })).stdout.trim()}`);
+      options.log(
+        `  repository: ${commits} commits; medians of ${repeats} alternating runs (clone, ls-remote) and ${helperRepeats} (helper, curl); git ${(await run('git', ['--version'], { env })).stdout.trim()}`,
+      );
       return {
         id: ID,
         title: TITLE,
         figures: [
-          lowerIsBetter('credential helper, one `get` (git credential-cache to the environment socket)', helperCost, 'ms', { value: curlCost, label: 'bare curl to the runner socket' }, 2),
+          lowerIsBetter(
+            'credential helper, one `get` (git credential-cache to the environment socket)',
+            helperCost,
+            'ms',
+            { value: curlCost, label: 'bare curl to the runner socket' },
+            2,
+          ),
           { name: 'fallback helper script (sh + curl), one `get`', value: summarize(scriptTimes).p50, unit: 'ms', kind: 'info' },
           lowerIsBetter('git clone (1,000 commits) through the helper', cl.helper, 'ms', { value: cl.pat, label: 'PAT in the URL' }, 1.1),
           lowerIsBetter('git ls-remote through the helper', ls.helper, 'ms', { value: ls.pat, label: 'PAT in the URL' }, undefined),
@@ -191,11 +266,16 @@ export const benchmark: Benchmark = {
             { value: summarize(guardPlain).p50, label: 'plain git clone by name' },
             1.1,
           ),
-          { name: 'environment creation on the runner (access check, workspace, helper, clone, ready report)', value: creation, unit: 'ms', kind: 'info' },
+          {
+            name: 'environment creation on the runner (access check, workspace, helper, clone, ready report)',
+            value: creation,
+            unit: 'ms',
+            kind: 'info',
+          },
         ],
         notes: [
           "Git asks the environment's own socket first with its built-in credential-cache client (no curl), and the sh + curl script only when that cannot answer; git asks once per command (after the first 401), not per object.",
-          'The clone target needs the helper to cost under a tenth of a clone; the emulator\'s 1,000 commits are small, so the fixed process start-up of the helper is most of the difference.',
+          "The clone target needs the helper to cost under a tenth of a clone; the emulator's 1,000 commits are small, so the fixed process start-up of the helper is most of the difference.",
           'The guard adds one name resolution (checked against the host policy) before git starts, and two -c settings; git then skips its own resolution, so the clone itself is unchanged.',
         ],
       };

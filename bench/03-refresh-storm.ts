@@ -44,7 +44,8 @@ export const benchmark: Benchmark = {
       const userId = 'storm-user';
       const credentialId = await fixture.connect(userId);
       const env = { KEYWAY_BENCH_FIXTURE: JSON.stringify(fixture.config), KEYWAY_LOG_LEVEL: 'silent' };
-      for (const owner of ['replica-a', 'replica-b']) workers.push(startWorker<Message>(join(BENCH_DIR, 'workers/token-storm.ts'), { ...env, KEYWAY_BENCH_OWNER: owner }));
+      for (const owner of ['replica-a', 'replica-b'])
+        workers.push(startWorker<Message>(join(BENCH_DIR, 'workers/token-storm.ts'), { ...env, KEYWAY_BENCH_OWNER: owner }));
       await Promise.all(workers.map((w) => w.next('ready')));
 
       const latencies: number[] = [];
@@ -67,7 +68,9 @@ export const benchmark: Benchmark = {
       // The same storm against a valid token: what the lookups alone cost at this concurrency.
       const at = Date.now() + 300;
       for (const w of workers) w.send({ type: 'go', at, userId, count: perProcess });
-      const warm = summarize((await Promise.all(workers.map((w) => w.next<Extract<Message, { type: 'done' }>>('done')))).flatMap((r) => r.latencies));
+      const warm = summarize(
+        (await Promise.all(workers.map((w) => w.next<Extract<Message, { type: 'done' }>>('done')))).flatMap((r) => r.latencies),
+      );
 
       // Token revoked early: Azure DevOps refuses the stored access token long before its recorded
       // expiry (the emulator revokes the user's tokens); every request calls Azure DevOps with it,
@@ -88,11 +91,17 @@ export const benchmark: Benchmark = {
       const earlyLatency = summarize(early.flatMap((r) => r.latencies));
       // The same REST storm with the token that works now: what the Azure DevOps calls alone cost.
       for (const w of workers) w.send({ type: 'go', at: Date.now() + 300, userId: earlyUser, count: perProcess, rest });
-      const restWarm = summarize((await Promise.all(workers.map((w) => w.next<Extract<Message, { type: 'done' }>>('done')))).flatMap((r) => r.latencies));
-      options.log(`  token revoked early: ${perProcess * 2} requests calling Azure DevOps; token requests ${earlyRefreshes}; distinct tokens ${earlyDistinct}; errors ${earlyErrors.length}`);
+      const restWarm = summarize(
+        (await Promise.all(workers.map((w) => w.next<Extract<Message, { type: 'done' }>>('done')))).flatMap((r) => r.latencies),
+      );
+      options.log(
+        `  token revoked early: ${perProcess * 2} requests calling Azure DevOps; token requests ${earlyRefreshes}; distinct tokens ${earlyDistinct}; errors ${earlyErrors.length}`,
+      );
       const storm = summarize(latencies);
       const worstUpstream = Math.max(...upstream);
-      options.log(`  rounds: ${rounds} × ${perProcess * 2} requests; token requests per round ${JSON.stringify(upstream)}; distinct tokens handed out per round ${JSON.stringify(distinct)}; errors ${errors.length}`);
+      options.log(
+        `  rounds: ${rounds} × ${perProcess * 2} requests; token requests per round ${JSON.stringify(upstream)}; distinct tokens handed out per round ${JSON.stringify(distinct)}; errors ${errors.length}`,
+      );
       return {
         id: ID,
         title: TITLE,
@@ -106,7 +115,14 @@ export const benchmark: Benchmark = {
             kind: 'correctness',
           },
           { name: 'failed requests', value: errors.length, unit: '', target: '0', met: errors.length === 0, kind: 'correctness' },
-          { name: 'storm latency p50', value: storm.p50, unit: 'ms', baseline: { value: emulatorLatency.p50, label: 'emulator refresh p50' }, ratio: storm.p50 / emulatorLatency.p50, kind: 'info' },
+          {
+            name: 'storm latency p50',
+            value: storm.p50,
+            unit: 'ms',
+            baseline: { value: emulatorLatency.p50, label: 'emulator refresh p50' },
+            ratio: storm.p50 / emulatorLatency.p50,
+            kind: 'info',
+          },
           lowerIsBetter('storm latency p99', storm.p99, 'ms', { value: emulatorLatency.p50, label: 'emulator refresh p50' }, undefined, {
             target: '< 1000 ms',
             met: storm.p99 < 1000,
@@ -119,7 +135,14 @@ export const benchmark: Benchmark = {
             met: earlyRefreshes === 1 && earlyDistinct === 1 && earlyErrors.length === 0,
             kind: 'correctness',
           },
-          { name: 'token revoked early: failed requests', value: earlyErrors.length, unit: '', target: '0', met: earlyErrors.length === 0, kind: 'correctness' },
+          {
+            name: 'token revoked early: failed requests',
+            value: earlyErrors.length,
+            unit: '',
+            target: '0',
+            met: earlyErrors.length === 0,
+            kind: 'correctness',
+          },
           {
             name: 'token revoked early: latency p99 (refusal, one refresh, retry)',
             value: earlyLatency.p99,
@@ -135,8 +158,8 @@ export const benchmark: Benchmark = {
         notes: [
           'Each replica single-flights in-process; across replicas the row lease decides who refreshes and the other polls every 50 ms.',
           'Token revoked early: each request calls connectionData with the stored token; the 401 makes the runner refresh once (the same lease), and the request retries with the new token.',
-          'Latency includes each request\'s own credential reads (two queries) queued on a 10-connection pool per replica: the valid-token storm shows that part alone.',
-          'The < 1000 ms bound is this benchmark\'s own; the issue sets no number for it.',
+          "Latency includes each request's own credential reads (two queries) queued on a 10-connection pool per replica: the valid-token storm shows that part alone.",
+          "The < 1000 ms bound is this benchmark's own; the issue sets no number for it.",
         ],
       };
     } finally {

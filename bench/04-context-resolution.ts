@@ -31,17 +31,48 @@ export const benchmark: Benchmark = {
   async run(options: BenchOptions): Promise<BenchResult> {
     let createRepositoryHandlers: (deps: unknown) => Record<string, Handler>;
     try {
-      ({ createRepositoryHandlers } = (await import('../src/runner/repositories/handlers.ts')) as unknown as { createRepositoryHandlers: typeof createRepositoryHandlers });
+      ({ createRepositoryHandlers } = (await import('../src/runner/repositories/handlers.ts')) as unknown as {
+        createRepositoryHandlers: typeof createRepositoryHandlers;
+      });
     } catch (err) {
-      return { id: ID, title: TITLE, figures: [], notAvailable: `the runner's resolve-context handler (src/runner/repositories/handlers.ts) did not load: ${(err as Error).message.split('\n')[0]}`, notes: [] };
+      return {
+        id: ID,
+        title: TITLE,
+        figures: [],
+        notAvailable: `the runner's resolve-context handler (src/runner/repositories/handlers.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
+        notes: [],
+      };
     }
     const repeats = options.short ? 9 : 41;
     const s = await startSeeded({});
     const dataDir = mkdtempSync(join(tmpdir(), 'keyway-bench4-'));
-    const services: RunnerIntegration = { id: 'int_services', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
+    const services: RunnerIntegration = {
+      id: 'int_services',
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: true,
+    };
     const serverOrigin = new URL(s.emu.urls.server).origin;
-    const server: RunnerIntegration = { id: 'int_server', scmId: 'azure-devops', kind: 'server', host: new URL(serverOrigin).host, origin: serverOrigin, virtualDirectory: '/tfs', oauth: null, patEnabled: true };
-    const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dataDir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration: services });
+    const server: RunnerIntegration = {
+      id: 'int_server',
+      scmId: 'azure-devops',
+      kind: 'server',
+      host: new URL(serverOrigin).host,
+      origin: serverOrigin,
+      virtualDirectory: '/tfs',
+      oauth: null,
+      patEnabled: true,
+    };
+    const pieces = await openRunnerPieces({
+      storeUrl: `sqlite:${join(dataDir, 'runner.db')}`,
+      encryptionKeys: randomEncryptionKeys(),
+      privateKey: '',
+      integration: services,
+    });
     try {
       // An Azure DevOps Server collection beside the Services organization.
       s.emu.world.addOrganization('Coll', { server: true });
@@ -49,33 +80,126 @@ export const benchmark: Benchmark = {
       s.emu.world.addMember('Coll', s.user.id);
       await s.emu.world.createRepository('Coll', 'Proj', 'tools', { commits: 3, createdBy: s.user.id });
       const serverPat = s.emu.world.createPat(s.user.id, { scopes: ['vso.code_write'], orgs: ['Coll'] }).token;
-      const pr = await s.emu.world.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'refs/heads/feature/login', title: 'Login' });
+      const pr = await s.emu.world.createPullRequest(s.org, s.project, s.repo, {
+        sourceRefName: 'refs/heads/feature/login',
+        title: 'Login',
+      });
       const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps, allowInsecureServerHosts: true });
-      const direct = createAzureDevOpsClient({ target: { kind: 'services', organization: s.org }, endpoints, credential: { kind: 'pat', token: s.pat } });
+      const direct = createAzureDevOpsClient({
+        target: { kind: 'services', organization: s.org },
+        endpoints,
+        credential: { kind: 'pat', token: s.pat },
+      });
       const sha = (await direct.listCommits(s.project, s.repo, { top: 1 })).items[0]?.commitId ?? '';
 
-      await pieces.credentials.insert({ subject: { type: 'user', id: 'u1' }, integrationId: services.id, host: services.host, method: 'pat', secret: s.pat, metadata: { organization: s.org } });
-      await pieces.credentials.insert({ subject: { type: 'user', id: 'u1' }, integrationId: server.id, host: server.host, method: 'pat', secret: serverPat, metadata: { organization: 'Coll' } });
+      await pieces.credentials.insert({
+        subject: { type: 'user', id: 'u1' },
+        integrationId: services.id,
+        host: services.host,
+        method: 'pat',
+        secret: s.pat,
+        metadata: { organization: s.org },
+      });
+      await pieces.credentials.insert({
+        subject: { type: 'user', id: 'u1' },
+        integrationId: server.id,
+        host: server.host,
+        method: 'pat',
+        secret: serverPat,
+        metadata: { organization: 'Coll' },
+      });
       const tokens = pieces.tokens();
       const newHandlers = () =>
-        createRepositoryHandlers({ tokens, credentials: pieces.credentials, integrations: { remember: () => undefined, get: async () => services }, endpoints });
+        createRepositoryHandlers({
+          tokens,
+          credentials: pieces.credentials,
+          integrations: { remember: () => undefined, get: async () => services },
+          endpoints,
+        });
 
       const repoUrl = `https://dev.azure.com/${s.org}/${s.project}/_git/${s.repo}`;
       const parseOptions: ParseRepositoryUrlOptions = { serverHosts: [{ origin: serverOrigin, virtualDirectory: '/tfs' }] };
-      const serverClient = createAzureDevOpsClient({ target: { kind: 'server', origin: serverOrigin, virtualDirectory: '/tfs', collection: 'Coll' }, endpoints: { allowInsecureServerHosts: true }, credential: { kind: 'pat', token: serverPat } });
+      const serverClient = createAzureDevOpsClient({
+        target: { kind: 'server', origin: serverOrigin, virtualDirectory: '/tfs', collection: 'Coll' },
+        endpoints: { allowInsecureServerHosts: true },
+        credential: { kind: 'pat', token: serverPat },
+      });
       const repo = () => direct.getRepository(s.project, s.repo);
       // Each form with the calls a client that knew exactly what to ask would send (in parallel),
       // straight at the emulator: the baseline the runner's resolution is compared with.
-      const forms: { label: string; url: string; integration: RunnerIntegration; cold: number; warm: number; direct: () => Promise<unknown> }[] = [
+      const forms: {
+        label: string;
+        url: string;
+        integration: RunnerIntegration;
+        cold: number;
+        warm: number;
+        direct: () => Promise<unknown>;
+      }[] = [
         { label: 'repository (dev.azure.com)', url: repoUrl, integration: services, cold: 1, warm: 0, direct: repo },
-        { label: 'repository ({org}.visualstudio.com)', url: `https://${s.org}.visualstudio.com/${s.project}/_git/${s.repo}`, integration: services, cold: 1, warm: 0, direct: repo },
-        { label: 'repository (SSH)', url: `git@ssh.dev.azure.com:v3/${s.org}/${s.project}/${s.repo}`, integration: services, cold: 1, warm: 0, direct: repo },
-        { label: 'repository (Server, collection + /tfs)', url: `${serverOrigin}/tfs/Coll/Proj/_git/tools`, integration: server, cold: 1, warm: 0, direct: () => serverClient.getRepository('Proj', 'tools') },
-        { label: 'branch', url: `${repoUrl}?version=GBfeature/login`, integration: services, cold: 2, warm: 1, direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'heads/feature/login' })]) },
-        { label: 'tag', url: `${repoUrl}?version=GTv1.0`, integration: services, cold: 2, warm: 1, direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'tags/v1.0', peelTags: true })]) },
-        { label: 'commit', url: `${repoUrl}/commit/${sha}`, integration: services, cold: 2, warm: 0, direct: () => Promise.all([repo(), direct.getCommit(s.project, s.repo, sha)]) },
-        { label: 'pull request', url: `${repoUrl}/pullrequest/${pr.id}`, integration: services, cold: 2, warm: 1, direct: () => Promise.all([repo(), direct.getPullRequest(s.project, pr.id)]) },
-        { label: 'file path on a branch', url: `${repoUrl}?path=/README.md&version=GBmain`, integration: services, cold: 2, warm: 1, direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'heads/main' })]) },
+        {
+          label: 'repository ({org}.visualstudio.com)',
+          url: `https://${s.org}.visualstudio.com/${s.project}/_git/${s.repo}`,
+          integration: services,
+          cold: 1,
+          warm: 0,
+          direct: repo,
+        },
+        {
+          label: 'repository (SSH)',
+          url: `git@ssh.dev.azure.com:v3/${s.org}/${s.project}/${s.repo}`,
+          integration: services,
+          cold: 1,
+          warm: 0,
+          direct: repo,
+        },
+        {
+          label: 'repository (Server, collection + /tfs)',
+          url: `${serverOrigin}/tfs/Coll/Proj/_git/tools`,
+          integration: server,
+          cold: 1,
+          warm: 0,
+          direct: () => serverClient.getRepository('Proj', 'tools'),
+        },
+        {
+          label: 'branch',
+          url: `${repoUrl}?version=GBfeature/login`,
+          integration: services,
+          cold: 2,
+          warm: 1,
+          direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'heads/feature/login' })]),
+        },
+        {
+          label: 'tag',
+          url: `${repoUrl}?version=GTv1.0`,
+          integration: services,
+          cold: 2,
+          warm: 1,
+          direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'tags/v1.0', peelTags: true })]),
+        },
+        {
+          label: 'commit',
+          url: `${repoUrl}/commit/${sha}`,
+          integration: services,
+          cold: 2,
+          warm: 0,
+          direct: () => Promise.all([repo(), direct.getCommit(s.project, s.repo, sha)]),
+        },
+        {
+          label: 'pull request',
+          url: `${repoUrl}/pullrequest/${pr.id}`,
+          integration: services,
+          cold: 2,
+          warm: 1,
+          direct: () => Promise.all([repo(), direct.getPullRequest(s.project, pr.id)]),
+        },
+        {
+          label: 'file path on a branch',
+          url: `${repoUrl}?path=/README.md&version=GBmain`,
+          integration: services,
+          cold: 2,
+          warm: 1,
+          direct: () => Promise.all([repo(), direct.listRefs(s.project, s.repo, { filter: 'heads/main' })]),
+        },
       ];
       // Warm the code paths (JIT, connection pools) once before measuring.
       await newHandlers()['resolve-context']!({ userId: 'u1', integration: services, context: parseRepositoryUrl(repoUrl, parseOptions) });

@@ -34,15 +34,35 @@ export const benchmark: Benchmark = {
       executorModule = await import('../src/runner/syncs/executor.ts');
       storeModule = await import('../src/runner/syncs/store.ts');
     } catch (err) {
-      return { id: ID, title: TITLE, figures: [], notAvailable: `the runner's sync executor (src/runner/syncs/) did not load: ${(err as Error).message.split('\n')[0]}`, notes: [] };
+      return {
+        id: ID,
+        title: TITLE,
+        figures: [],
+        notAvailable: `the runner's sync executor (src/runner/syncs/) did not load: ${(err as Error).message.split('\n')[0]}`,
+        notes: [],
+      };
     }
     const groups = 100;
     const perGroup = 100;
     const concurrency = 10;
     const s = await startSeeded({});
     const dir = mkdtempSync(join(tmpdir(), 'kw-b5-'));
-    const integration: RunnerIntegration = { id: 'int_b5', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-    const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
+    const integration: RunnerIntegration = {
+      id: 'int_b5',
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: true,
+    };
+    const pieces = await openRunnerPieces({
+      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+      encryptionKeys: randomEncryptionKeys(),
+      privateKey: '',
+      integration,
+    });
     try {
       const store = storeModule.createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
       const sleeps: number[] = [];
@@ -58,13 +78,24 @@ export const benchmark: Benchmark = {
           },
         },
       });
-      const connection: RunnerAppConnection = { id: 'conn_b5', method: 'access-token', organization: s.org, tenantId: null, clientId: null, issuerUrl: null };
+      const connection: RunnerAppConnection = {
+        id: 'conn_b5',
+        method: 'access-token',
+        organization: s.org,
+        tenantId: null,
+        clientId: null,
+        issuerUrl: null,
+      };
       const syncIds = Array.from({ length: groups }, (_, g) => `sync_b5_${g}`);
       const value = (g: number, v: number, generation: number) => `value-${g}-${v}-${generation}`;
       async function setVariables(g: number, generation: number) {
         await store.replace(
           syncIds[g]!,
-          Array.from({ length: perGroup }, (_, v) => ({ name: `VAR_${String(v).padStart(3, '0')}`, isSecret: v % 10 === 0, value: v % 10 === 0 ? `s-${randomBytes(8).toString('hex')}-${generation}` : value(g, v, generation) })),
+          Array.from({ length: perGroup }, (_, v) => ({
+            name: `VAR_${String(v).padStart(3, '0')}`,
+            isSecret: v % 10 === 0,
+            value: v % 10 === 0 ? `s-${randomBytes(8).toString('hex')}-${generation}` : value(g, v, generation),
+          })),
         );
       }
       const generations = new Array<number>(groups).fill(0);
@@ -79,7 +110,14 @@ export const benchmark: Benchmark = {
         await Promise.all(
           Array.from({ length: concurrency }, async () => {
             for (let g = next++; g < groups; g = next++) {
-              results.push(await executor.run({ syncId: syncIds[g]!, runId: `${label}-${g}`, connection, target: { organization: s.org, project: s.project, groupName: `kw-bench-${g}`, description: null } }));
+              results.push(
+                await executor.run({
+                  syncId: syncIds[g]!,
+                  runId: `${label}-${g}`,
+                  connection,
+                  target: { organization: s.org, project: s.project, groupName: `kw-bench-${g}`, description: null },
+                }),
+              );
             }
           }),
         );
@@ -116,8 +154,22 @@ export const benchmark: Benchmark = {
       for (let g = 0; g < groups; g++) await setVariables(g, ++generations[g]!);
       const throttled = options.short ? 10 : 30;
       const storm = [
-        s.emu.faults.add({ listener: 'services', method: 'PUT', path: VG_WRITE, action: 'throttle', retryAfterSeconds: 1, times: throttled }),
-        s.emu.faults.add({ listener: 'services', method: 'GET', path: VG_LIST, action: 'throttle', retryAfterSeconds: 1, times: throttled }),
+        s.emu.faults.add({
+          listener: 'services',
+          method: 'PUT',
+          path: VG_WRITE,
+          action: 'throttle',
+          retryAfterSeconds: 1,
+          times: throttled,
+        }),
+        s.emu.faults.add({
+          listener: 'services',
+          method: 'GET',
+          path: VG_LIST,
+          action: 'throttle',
+          retryAfterSeconds: 1,
+          times: throttled,
+        }),
       ];
       const under429 = await runAll('throttled');
       for (const id of storm) s.emu.faults.remove(id);
@@ -129,11 +181,50 @@ export const benchmark: Benchmark = {
       options.log(line(`${changedGroups} groups changed`, changed));
       options.log(line(`all changed, ${throttled} reads + ${throttled} writes answered 429 (Retry-After: 1)`, under429));
       const figures: Figure[] = [
-        { name: 'first run: writes for 100 new groups', value: first.writesSeen, unit: '', detail: `${first.requests} requests, ${first.ms.toFixed(0)} ms`, target: `= ${groups} (one per group)`, met: first.writesSeen === groups && first.failed === 0, kind: 'correctness' },
-        { name: 'unchanged run: writes', value: unchanged.writesSeen, unit: '', detail: `${unchanged.requests} requests, ${unchanged.ms.toFixed(0)} ms`, target: '= 0', met: unchanged.writesSeen === 0 && unchanged.failed === 0, kind: 'correctness' },
-        { name: 'unchanged run: requests per group', value: unchanged.requests / groups, unit: '', target: '≤ 1 (one read)', met: unchanged.requests <= groups, kind: 'performance' },
-        { name: `${changedGroups} groups changed: writes`, value: changed.writesSeen, unit: '', detail: `${changed.requests} requests, ${changed.ms.toFixed(0)} ms`, target: `= ${changedGroups}`, met: changed.writesSeen === changedGroups && changed.failed === 0, kind: 'correctness' },
-        { name: 'under 429: failed runs', value: under429.failed, unit: '', detail: `${under429.ms.toFixed(0)} ms wall clock, ${under429.retries} retries`, target: '0', met: under429.failed === 0, kind: 'correctness' },
+        {
+          name: 'first run: writes for 100 new groups',
+          value: first.writesSeen,
+          unit: '',
+          detail: `${first.requests} requests, ${first.ms.toFixed(0)} ms`,
+          target: `= ${groups} (one per group)`,
+          met: first.writesSeen === groups && first.failed === 0,
+          kind: 'correctness',
+        },
+        {
+          name: 'unchanged run: writes',
+          value: unchanged.writesSeen,
+          unit: '',
+          detail: `${unchanged.requests} requests, ${unchanged.ms.toFixed(0)} ms`,
+          target: '= 0',
+          met: unchanged.writesSeen === 0 && unchanged.failed === 0,
+          kind: 'correctness',
+        },
+        {
+          name: 'unchanged run: requests per group',
+          value: unchanged.requests / groups,
+          unit: '',
+          target: '≤ 1 (one read)',
+          met: unchanged.requests <= groups,
+          kind: 'performance',
+        },
+        {
+          name: `${changedGroups} groups changed: writes`,
+          value: changed.writesSeen,
+          unit: '',
+          detail: `${changed.requests} requests, ${changed.ms.toFixed(0)} ms`,
+          target: `= ${changedGroups}`,
+          met: changed.writesSeen === changedGroups && changed.failed === 0,
+          kind: 'correctness',
+        },
+        {
+          name: 'under 429: failed runs',
+          value: under429.failed,
+          unit: '',
+          detail: `${under429.ms.toFixed(0)} ms wall clock, ${under429.retries} retries`,
+          target: '0',
+          met: under429.failed === 0,
+          kind: 'correctness',
+        },
         {
           name: 'under 429: shortest wait before a retry',
           value: under429.shortestWait,
@@ -143,10 +234,30 @@ export const benchmark: Benchmark = {
           met: under429.retryWaits === under429.retries && under429.shortestWait >= 1000,
           kind: 'correctness',
         },
-        { name: 'under 429: successful writes', value: under429.writes, unit: '', detail: `${under429.writesSeen} write requests reached the emulator, ${throttled} of them answered 429`, target: `= ${groups} (no duplicate writes)`, met: under429.writes === groups && under429.writesSeen === groups + throttled, kind: 'correctness' },
-        { name: 'time for 10,000 variables (first run)', value: first.ms, unit: 'ms', baseline: { value: unchanged.ms, label: 'unchanged run' }, ratio: first.ms / Math.max(1, unchanged.ms), kind: 'info' },
+        {
+          name: 'under 429: successful writes',
+          value: under429.writes,
+          unit: '',
+          detail: `${under429.writesSeen} write requests reached the emulator, ${throttled} of them answered 429`,
+          target: `= ${groups} (no duplicate writes)`,
+          met: under429.writes === groups && under429.writesSeen === groups + throttled,
+          kind: 'correctness',
+        },
+        {
+          name: 'time for 10,000 variables (first run)',
+          value: first.ms,
+          unit: 'ms',
+          baseline: { value: unchanged.ms, label: 'unchanged run' },
+          ratio: first.ms / Math.max(1, unchanged.ms),
+          kind: 'info',
+        },
       ];
-      return { id: ID, title: TITLE, figures, notes: [`${groups} syncs of ${perGroup} variables (every tenth secret), ${concurrency} at a time.`] };
+      return {
+        id: ID,
+        title: TITLE,
+        figures,
+        notes: [`${groups} syncs of ${perGroup} variables (every tenth secret), ${concurrency} at a time.`],
+      };
     } finally {
       await pieces.close();
       await s.close();

@@ -24,7 +24,10 @@ async function seed(pieces: RunnerPieces, from: number, to: number): Promise<voi
     for (let i = start; i < Math.min(to, start + BATCH); i++) {
       const id = `cred_scale_${i}`;
       // Realistic sizes: an Entra access token is ~1.5–2.5 KB, the refresh token ~1 KB.
-      const tokenSet = JSON.stringify({ access_token: `at-${i}-${randomBytes(900).toString('base64url')}`, refresh_token: `rt-${i}-${randomBytes(600).toString('base64url')}` });
+      const tokenSet = JSON.stringify({
+        access_token: `at-${i}-${randomBytes(900).toString('base64url')}`,
+        refresh_token: `rt-${i}-${randomBytes(600).toString('base64url')}`,
+      });
       rows.push({
         id,
         subject_type: 'user',
@@ -33,7 +36,13 @@ async function seed(pieces: RunnerPieces, from: number, to: number): Promise<voi
         host: 'dev.azure.com',
         method: 'oauth',
         secret: encryptField(keyring, tokenSet, { table: 'credentials', column: 'secret', rowId: id }),
-        metadata: JSON.stringify({ issuer: 'https://login.microsoftonline.com/t/v2.0', clientId: 'c', scopes: ['openid', 'offline_access'], accessTokenExpiresAt: valid, upn: `user${i}@example.test` }),
+        metadata: JSON.stringify({
+          issuer: 'https://login.microsoftonline.com/t/v2.0',
+          clientId: 'c',
+          scopes: ['openid', 'offline_access'],
+          accessTokenExpiresAt: valid,
+          upn: `user${i}@example.test`,
+        }),
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -76,7 +85,16 @@ function emptyStore(schema: string) {
     schema,
     encryptionKeys: randomEncryptionKeys(),
     privateKey: '',
-    integration: { id: INTEGRATION, scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: false },
+    integration: {
+      id: INTEGRATION,
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: false,
+    },
   });
 }
 
@@ -100,8 +118,16 @@ export const benchmark: Benchmark = {
       const started = nowMs();
       await seed(largeStore, 0, large);
       const seedLarge = nowMs() - started;
-      const [atSmall, atLarge] = (await measure([{ pieces: smallStore, users: small }, { pieces: largeStore, users: large }], samples)) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
-      options.log(`  seeded ${large} rows in ${(seedLarge / 1000).toFixed(1)} s (batches of ${BATCH}, each secret encrypted for its row); ${samples} sequential requests per size, random users, sizes sampled alternately`);
+      const [atSmall, atLarge] = (await measure(
+        [
+          { pieces: smallStore, users: small },
+          { pieces: largeStore, users: large },
+        ],
+        samples,
+      )) as [ReturnType<typeof summarize>, ReturnType<typeof summarize>];
+      options.log(
+        `  seeded ${large} rows in ${(seedLarge / 1000).toFixed(1)} s (batches of ${BATCH}, each secret encrypted for its row); ${samples} sequential requests per size, random users, sizes sampled alternately`,
+      );
       const label = `at ${small.toLocaleString('en')}`;
       return {
         id: ID,
@@ -109,11 +135,25 @@ export const benchmark: Benchmark = {
         figures: [
           { name: `getAccessToken p50 at ${small.toLocaleString('en')} authorizations`, value: atSmall.p50, unit: 'ms', kind: 'info' },
           { name: `getAccessToken p99 at ${small.toLocaleString('en')} authorizations`, value: atSmall.p99, unit: 'ms', kind: 'info' },
-          lowerIsBetter(`getAccessToken p50 at ${large.toLocaleString('en')} authorizations`, atLarge.p50, 'ms', { value: atSmall.p50, label }, 1.5),
-          lowerIsBetter(`getAccessToken p99 at ${large.toLocaleString('en')} authorizations`, atLarge.p99, 'ms', { value: atSmall.p99, label }, 1.5),
+          lowerIsBetter(
+            `getAccessToken p50 at ${large.toLocaleString('en')} authorizations`,
+            atLarge.p50,
+            'ms',
+            { value: atSmall.p50, label },
+            1.5,
+          ),
+          lowerIsBetter(
+            `getAccessToken p99 at ${large.toLocaleString('en')} authorizations`,
+            atLarge.p99,
+            'ms',
+            { value: atSmall.p99, label },
+            1.5,
+          ),
           { name: 'seeding rate', value: large / (seedLarge / 1000), unit: 'rows/s', kind: 'info' },
         ],
-        notes: ['"Flat" is read as: the larger store costs at most 1.5× the smaller at p50 and p99 (index lookups; noise on a shared machine is larger than that at p99).'],
+        notes: [
+          '"Flat" is read as: the larger store costs at most 1.5× the smaller at p50 and p99 (index lookups; noise on a shared machine is larger than that at p99).',
+        ],
       };
     } finally {
       for (const [i, store] of [smallStore, largeStore].entries()) {

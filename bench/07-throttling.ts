@@ -41,7 +41,8 @@ interface Outcome {
 function configure(s: SeededWorld, mode: Mode, pressure: Partial<ThrottleConfig>): void {
   s.emu.throttle.reset();
   if (mode === 'off') s.emu.throttle.configure({ enabled: false });
-  else if (mode === 'on') s.emu.throttle.configure({ enabled: true, limit: 200, windowMs: 300_000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 30_000 });
+  else if (mode === 'on')
+    s.emu.throttle.configure({ enabled: true, limit: 200, windowMs: 300_000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 30_000 });
   else s.emu.throttle.configure({ enabled: true, ...pressure });
 }
 
@@ -58,7 +59,9 @@ async function measure(s: SeededWorld, run: () => Promise<{ failures: unknown[] 
   return {
     ms,
     throttledForUser: failures.filter(isThrottled).length,
-    otherFailures: [...new Set(failures.filter((f) => !isThrottled(f)).map((f) => (f instanceof Error ? f.message : String(f)).slice(0, 160)))],
+    otherFailures: [
+      ...new Set(failures.filter((f) => !isThrottled(f)).map((f) => (f instanceof Error ? f.message : String(f)).slice(0, 160))),
+    ],
     counters: { noticed: t.noticed, delayed: t.delayed, blocked: t.blocked },
   };
 }
@@ -68,8 +71,22 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
   const groups = options.short ? 40 : 100;
   const s = await startSeeded({});
   const dir = mkdtempSync(join(tmpdir(), 'kw-b7-sync-'));
-  const integration: RunnerIntegration = { id: 'int_b7', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-  const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
+  const integration: RunnerIntegration = {
+    id: 'int_b7',
+    scmId: 'azure-devops',
+    kind: 'services',
+    host: 'dev.azure.com',
+    origin: 'https://dev.azure.com',
+    virtualDirectory: '',
+    oauth: null,
+    patEnabled: true,
+  };
+  const pieces = await openRunnerPieces({
+    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+    encryptionKeys: randomEncryptionKeys(),
+    privateKey: '',
+    integration,
+  });
   try {
     const store = createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
     const executor = createSyncExecutor({
@@ -77,13 +94,27 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       tokens: { credentialFor: async () => ({ kind: 'pat', token: s.pat }) },
       endpoints: resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps }),
     });
-    const connection: RunnerAppConnection = { id: 'conn_b7', method: 'access-token', organization: s.org, tenantId: null, clientId: null, issuerUrl: null };
+    const connection: RunnerAppConnection = {
+      id: 'conn_b7',
+      method: 'access-token',
+      organization: s.org,
+      tenantId: null,
+      clientId: null,
+      issuerUrl: null,
+    };
     const out = {} as Record<Mode, Outcome>;
     for (const mode of MODES) {
       // Each mode creates its own groups (fresh names), so every run writes every group once.
       const ids = Array.from({ length: groups }, (_, g) => `sync_b7_${mode}_${g}`);
       for (const id of ids) {
-        await store.replace(id, Array.from({ length: 100 }, (_, v) => ({ name: `VAR_${v}`, isSecret: v % 10 === 0, value: v % 10 === 0 ? `s-${randomBytes(6).toString('hex')}` : `value-${v}` })));
+        await store.replace(
+          id,
+          Array.from({ length: 100 }, (_, v) => ({
+            name: `VAR_${v}`,
+            isSecret: v % 10 === 0,
+            value: v % 10 === 0 ? `s-${randomBytes(6).toString('hex')}` : `value-${v}`,
+          })),
+        );
       }
       // Under pressure: about half of the sync's cost fits in a 4-second window.
       configure(s, mode, { limit: groups * 0.05, windowMs: 4000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 2000 });
@@ -93,7 +124,12 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
         await Promise.all(
           Array.from({ length: 10 }, async () => {
             for (let g = next++; g < groups; g = next++) {
-              const r = await executor.run({ syncId: ids[g]!, runId: `${mode}-${g}`, connection, target: { organization: s.org, project: s.project, groupName: `kw-b7-${mode}-${g}`, description: null } });
+              const r = await executor.run({
+                syncId: ids[g]!,
+                runId: `${mode}-${g}`,
+                connection,
+                target: { organization: s.org, project: s.project, groupName: `kw-b7-${mode}-${g}`, description: null },
+              });
               if (r.status !== 'succeeded') failures.push(new Error(r.error ?? 'sync failed'));
             }
           }),
@@ -114,13 +150,43 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
   const branches = options.short ? 2000 : 5000;
   const s = await startSeeded({});
   const dir = mkdtempSync(join(tmpdir(), 'kw-b7-refs-'));
-  const integration: RunnerIntegration = { id: 'int_b7r', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-  const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
+  const integration: RunnerIntegration = {
+    id: 'int_b7r',
+    scmId: 'azure-devops',
+    kind: 'services',
+    host: 'dev.azure.com',
+    origin: 'https://dev.azure.com',
+    virtualDirectory: '',
+    oauth: null,
+    patEnabled: true,
+  };
+  const pieces = await openRunnerPieces({
+    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+    encryptionKeys: randomEncryptionKeys(),
+    privateKey: '',
+    integration,
+  });
   try {
-    await s.emu.world.createRepository(s.org, s.project, 'monorepo', { commits: 2, branches: Array.from({ length: branches - 1 }, (_, i) => `topic/${String(i).padStart(5, '0')}`), createdBy: s.user.id });
-    await pieces.credentials.insert({ subject: { type: 'user', id: 'u1' }, integrationId: integration.id, host: integration.host, method: 'pat', secret: s.pat, metadata: { organization: s.org } });
+    await s.emu.world.createRepository(s.org, s.project, 'monorepo', {
+      commits: 2,
+      branches: Array.from({ length: branches - 1 }, (_, i) => `topic/${String(i).padStart(5, '0')}`),
+      createdBy: s.user.id,
+    });
+    await pieces.credentials.insert({
+      subject: { type: 'user', id: 'u1' },
+      integrationId: integration.id,
+      host: integration.host,
+      method: 'pat',
+      secret: s.pat,
+      metadata: { organization: s.org },
+    });
     const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps });
-    const handlers = createRepositoryHandlers({ tokens: pieces.tokens(), credentials: pieces.credentials, integrations: { remember: () => undefined }, endpoints });
+    const handlers = createRepositoryHandlers({
+      tokens: pieces.tokens(),
+      credentials: pieces.credentials,
+      integrations: { remember: () => undefined },
+      endpoints,
+    });
     const out = {} as Record<Mode, Outcome>;
     for (const mode of MODES) {
       // Under pressure: about a third of the listing fits in a 3-second window; the handler's client
@@ -132,9 +198,20 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
         let seen = 0;
         try {
           do {
-            const payload = { userId: 'u1', integration, organization: s.org, project: s.project, repository: 'monorepo', top: 500, ...(token ? { continuationToken: token } : {}) };
+            const payload = {
+              userId: 'u1',
+              integration,
+              organization: s.org,
+              project: s.project,
+              repository: 'monorepo',
+              top: 500,
+              ...(token ? { continuationToken: token } : {}),
+            };
             // The handler reads only the payload; the control-channel request is not needed here.
-            const page = (await handlers['list-branches']!(payload, undefined as unknown as Parameters<Handler>[1])) as { items: unknown[]; continuationToken: string | null };
+            const page = (await handlers['list-branches']!(payload, undefined as unknown as Parameters<Handler>[1])) as {
+              items: unknown[];
+              continuationToken: string | null;
+            };
             seen += page.items.length;
             token = page.continuationToken ?? undefined;
           } while (token);
@@ -177,7 +254,11 @@ async function stormJourney(options: BenchOptions): Promise<Record<Mode, Outcome
           Array.from({ length: n }, async () => {
             try {
               const token = await tokens.getAccessToken('storm-user', fixture.config.integration.id);
-              const client = createAzureDevOpsClient({ target: { kind: 'services', organization: s.org }, endpoints, credential: { kind: 'bearer', token: token.token } });
+              const client = createAzureDevOpsClient({
+                target: { kind: 'services', organization: s.org },
+                endpoints,
+                credential: { kind: 'bearer', token: token.token },
+              });
               await client.getRepository(s.project, s.repo);
             } catch (err) {
               failures.push(err);
@@ -200,10 +281,34 @@ function figuresFor(label: string, r: Record<Mode, Outcome>): Figure[] {
   const other = MODES.flatMap((m) => r[m].otherFailures.map((f) => `${m}: ${f}`));
   const c = r.pressure.counters;
   return [
-    { name: `${label}: 429s reaching the user (all modes)`, value: throttledForUser, unit: '', ...(other.length ? { detail: `other failures: ${other.join('; ')}` } : {}), target: '0, and no other failure', met: throttledForUser === 0 && other.length === 0, kind: 'correctness' },
+    {
+      name: `${label}: 429s reaching the user (all modes)`,
+      value: throttledForUser,
+      unit: '',
+      ...(other.length ? { detail: `other failures: ${other.join('; ')}` } : {}),
+      target: '0, and no other failure',
+      met: throttledForUser === 0 && other.length === 0,
+      kind: 'correctness',
+    },
     { name: `${label}: time, throttling off`, value: r.off.ms, unit: 'ms', kind: 'info' },
-    { name: `${label}: time, throttling on (documented costs)`, value: r.on.ms, unit: 'ms', baseline: { value: r.off.ms, label: 'off' }, ratio: r.on.ms / Math.max(1, r.off.ms), detail: `${r.on.counters.noticed} answers with X-RateLimit-*, ${r.on.counters.delayed} delayed, ${r.on.counters.blocked} blocked`, kind: 'info' },
-    { name: `${label}: time under pressure`, value: r.pressure.ms, unit: 'ms', baseline: { value: r.off.ms, label: 'off' }, ratio: r.pressure.ms / Math.max(1, r.off.ms), detail: `${c.noticed} answers with X-RateLimit-*, ${c.delayed} delayed, ${c.blocked} blocked (retried by the client)`, kind: 'info' },
+    {
+      name: `${label}: time, throttling on (documented costs)`,
+      value: r.on.ms,
+      unit: 'ms',
+      baseline: { value: r.off.ms, label: 'off' },
+      ratio: r.on.ms / Math.max(1, r.off.ms),
+      detail: `${r.on.counters.noticed} answers with X-RateLimit-*, ${r.on.counters.delayed} delayed, ${r.on.counters.blocked} blocked`,
+      kind: 'info',
+    },
+    {
+      name: `${label}: time under pressure`,
+      value: r.pressure.ms,
+      unit: 'ms',
+      baseline: { value: r.off.ms, label: 'off' },
+      ratio: r.pressure.ms / Math.max(1, r.off.ms),
+      detail: `${c.noticed} answers with X-RateLimit-*, ${c.delayed} delayed, ${c.blocked} blocked (retried by the client)`,
+      kind: 'info',
+    },
   ];
 }
 

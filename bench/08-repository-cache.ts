@@ -37,11 +37,16 @@ function git(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ ms
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve({ ms: nowMs() - start, stdout }) : reject(new Error(`git ${args.find((a) => !a.startsWith('-'))} failed (${code}): ${stderr.slice(-400)}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ ms: nowMs() - start, stdout })
+        : reject(new Error(`git ${args.find((a) => !a.startsWith('-'))} failed (${code}): ${stderr.slice(-400)}`)),
+    );
   });
 }
 
-const requestsOf = (c: { restCalls: Record<string, number>; gitRequests: number }) => c.gitRequests + Object.values(c.restCalls).reduce((a, b) => a + b, 0);
+const requestsOf = (c: { restCalls: Record<string, number>; gitRequests: number }) =>
+  c.gitRequests + Object.values(c.restCalls).reduce((a, b) => a + b, 0);
 const mib = (bytes: number) => round(bytes / 1024 / 1024, 1);
 
 export const benchmark: Benchmark = {
@@ -50,13 +55,37 @@ export const benchmark: Benchmark = {
   async run(options: BenchOptions): Promise<BenchResult> {
     const spec = options.short ? SHORT_REPOSITORY : FULL_REPOSITORY;
     const count = options.short ? 8 : 50;
-    if (options.short) options.log(`  --short: a ${spec.commits}-commit repository and ${count} environments (the full run: ${FULL_REPOSITORY.commits} commits, over 200 MB, 50 environments)`);
+    if (options.short)
+      options.log(
+        `  --short: a ${spec.commits}-commit repository and ${count} environments (the full run: ${FULL_REPOSITORY.commits} commits, over 200 MB, 50 environments)`,
+      );
     const source = await bigRepository(spec, options.log);
     const s = await startSeeded({ throttling: true });
     const dir = mkdtempSync(join(tmpdir(), 'kw-b8-'));
-    const gitEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-    const integration: RunnerIntegration = { id: 'int_b8', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-    const pieces = await openRunnerPieces({ storeUrl: `sqlite:${join(dir, 'runner.db')}`, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
+    const gitEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: devNull,
+      GIT_TERMINAL_PROMPT: '0',
+      LC_ALL: 'C',
+    };
+    const integration: RunnerIntegration = {
+      id: 'int_b8',
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: true,
+    };
+    const pieces = await openRunnerPieces({
+      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+      encryptionKeys: randomEncryptionKeys(),
+      privateKey: '',
+      integration,
+    });
     const reports = new Map<string, EnvironmentProgressReport>();
     /** When each step of an environment began (its first progress report naming it). */
     const steps = new Map<string, Map<string, number>>();
@@ -71,7 +100,14 @@ export const benchmark: Benchmark = {
         const user = i === 0 ? s.user : w.addUser({ upn: `dev${i}@${s.emu.defaultTenant.domain}` });
         if (i > 0) w.addMember(s.org, user.id);
         const pat = w.createPat(user.id, { scopes: ['vso.code'], orgs: [s.org] }).token;
-        await pieces.credentials.insert({ subject: { type: 'user', id: `u${i}` }, integrationId: integration.id, host: integration.host, method: 'pat', secret: pat, metadata: { organization: s.org } });
+        await pieces.credentials.insert({
+          subject: { type: 'user', id: `u${i}` },
+          integrationId: integration.id,
+          host: integration.host,
+          method: 'pat',
+          secret: pat,
+          metadata: { organization: s.org },
+        });
       }
       const tokens = pieces.tokens();
       environments = await startEnvironments({
@@ -107,7 +143,19 @@ export const benchmark: Benchmark = {
         const id = `env_bench8user${String(i).padStart(3, '0')}r${round}`;
         const started = nowMs();
         await envs.handlers['environment-create']!(
-          { environmentId: id, userId: `u${i}`, integration, repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: s.org, project: s.project, repository: 'product' } },
+          {
+            environmentId: id,
+            userId: `u${i}`,
+            integration,
+            repository: {
+              kind: 'services',
+              host: 'dev.azure.com',
+              origin: 'https://dev.azure.com',
+              organization: s.org,
+              project: s.project,
+              repository: 'product',
+            },
+          },
           { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' },
         );
         for (;;) {
@@ -115,16 +163,26 @@ export const benchmark: Benchmark = {
           if (final?.status === 'failed') throw new Error(`environment ${i + 1} failed: ${final.error?.code}: ${final.error?.message}`);
           if (final?.status === 'ready') {
             const done = nowMs();
-            if (final.checkout?.commit !== serverHead) throw new Error(`environment ${i + 1} is on ${final.checkout?.commit}, the server on ${serverHead}`);
-            const marks = [['access check', started] as const, ...[...(steps.get(id) ?? new Map<string, number>())].map(([k, v]) => [k, v] as const), ['ready', done] as const];
-            const breakdown = marks.slice(0, -1).map(([name, at], k) => `${name} ${Math.round(marks[k + 1]![1] - at)} ms`).join(', ');
+            if (final.checkout?.commit !== serverHead)
+              throw new Error(`environment ${i + 1} is on ${final.checkout?.commit}, the server on ${serverHead}`);
+            const marks = [
+              ['access check', started] as const,
+              ...[...(steps.get(id) ?? new Map<string, number>())].map(([k, v]) => [k, v] as const),
+              ['ready', done] as const,
+            ];
+            const breakdown = marks
+              .slice(0, -1)
+              .map(([name, at], k) => `${name} ${Math.round(marks[k + 1]![1] - at)} ms`)
+              .join(', ');
             return { id, ms: done - started, workspace: join(dir, 'runner', 'workspaces', id), breakdown };
           }
           await new Promise((r) => setTimeout(r, 10));
         }
       };
 
-      options.log(`  repository: ${spec.commits} commits, ${mib(packBytes(repo.gitDir))} MiB of packs; ${count} environments, one user each; emulator throttling on`);
+      options.log(
+        `  repository: ${spec.commits} commits, ${mib(packBytes(repo.gitDir))} MiB of packs; ${count} environments, one user each; emulator throttling on`,
+      );
       await plainClone(); // warms the server side (page cache, the emulator's code paths); not counted
       // The cold case, alternating with the plain clone (a shared machine's load drifts): each round
       // a plain clone, then an environment from an empty cache. The last round's environment is the
@@ -148,9 +206,17 @@ export const benchmark: Benchmark = {
         const cold = await create(0, round);
         coldTimes.push(cold.ms);
         if (round < rounds - 1) {
-          await envs.handlers['environment-delete']!({ environmentId: cold.id, userId: 'u0' }, { id: 'r', kind: 'environment-delete', payload: null, deadlineAt: '' });
+          await envs.handlers['environment-delete']!(
+            { environmentId: cold.id, userId: 'u0' },
+            { id: 'r', kind: 'environment-delete', payload: null, deadlineAt: '' },
+          );
           const cached = await envs.cache!.store.list(envs.cache!.id);
-          for (const row of cached) await envs.cache!.session({ remoteUrl: row.remoteUrl, variant: row.variant }, (session) => session.discard('benchmark: the next round starts cold'), { deadline: Date.now() + 60_000 });
+          for (const row of cached)
+            await envs.cache!.session(
+              { remoteUrl: row.remoteUrl, variant: row.variant },
+              (session) => session.discard('benchmark: the next round starts cold'),
+              { deadline: Date.now() + 60_000 },
+            );
           continue;
         }
         times.push(cold.ms);
@@ -183,14 +249,33 @@ export const benchmark: Benchmark = {
       const refreshes = (await envs.cache!.store.list(envs.cache!.id)).reduce((n, r) => n + r.refreshes, 0) - refreshesBefore;
       const figures: Figure[] = [
         {
-          ...lowerIsBetter(`time to ready, first environment (cold cache: the user's fetch into the cache, local copy, checkout; median of ${rounds})`, first, 'ms', { value: plain, label: `plain git clone, median of ${plainTimes.length}` }, 1.1),
+          ...lowerIsBetter(
+            `time to ready, first environment (cold cache: the user's fetch into the cache, local copy, checkout; median of ${rounds})`,
+            first,
+            'ms',
+            { value: plain, label: `plain git clone, median of ${plainTimes.length}` },
+            1.1,
+          ),
           // The ratio within each round (against the plain clones around it), not of the two medians.
           ratio: pairedRatio,
           met: pairedRatio <= 1.1,
-          detail: 'ratio: median of each round\'s environment against the plain clones before and after it',
+          detail: "ratio: median of each round's environment against the plain clones before and after it",
         },
-        lowerIsBetter(`time to ready, environments 2–${count} (median; p99 ${Math.round(warm.p99)} ms, max ${Math.round(warm.max)} ms)`, warm.p50, 'ms', { value: plain, label: 'plain git clone' }, 0.1),
-        lowerIsBetter(`bytes served by the emulator for ${count} environments`, envCounters.gitBytesServed, 'bytes', { value: cloneCounters.gitBytesServed, label: 'one plain clone' }, 1.2, { detail: `${mib(envCounters.gitBytesServed)} MiB` }),
+        lowerIsBetter(
+          `time to ready, environments 2–${count} (median; p99 ${Math.round(warm.p99)} ms, max ${Math.round(warm.max)} ms)`,
+          warm.p50,
+          'ms',
+          { value: plain, label: 'plain git clone' },
+          0.1,
+        ),
+        lowerIsBetter(
+          `bytes served by the emulator for ${count} environments`,
+          envCounters.gitBytesServed,
+          'bytes',
+          { value: cloneCounters.gitBytesServed, label: 'one plain clone' },
+          1.2,
+          { detail: `${mib(envCounters.gitBytesServed)} MiB` },
+        ),
         {
           name: `requests to Azure DevOps for ${count} environments (REST access checks and git)`,
           value: requestsOf(envCounters),
@@ -199,10 +284,27 @@ export const benchmark: Benchmark = {
           baseline: { value: requestsOf(cloneCounters) * count, label: `${count} plain clones` },
           kind: 'info',
         },
-        { name: `TSTUs the ${count} environments cost (emulator's model; all identities)`, value: throttle.totals.tstus, unit: 'TSTU', detail: `${throttle.totals.delayed} delayed, ${throttle.totals.blocked} blocked`, baseline: { value: cloneTstus * count, label: `${count} plain clones` }, kind: 'info' },
-        { name: `cache refreshes for the ${count} environments (the first one's clone into the cache included)`, value: refreshes, unit: '', kind: 'info' },
+        {
+          name: `TSTUs the ${count} environments cost (emulator's model; all identities)`,
+          value: throttle.totals.tstus,
+          unit: 'TSTU',
+          detail: `${throttle.totals.delayed} delayed, ${throttle.totals.blocked} blocked`,
+          baseline: { value: cloneTstus * count, label: `${count} plain clones` },
+          kind: 'info',
+        },
+        {
+          name: `cache refreshes for the ${count} environments (the first one's clone into the cache included)`,
+          value: refreshes,
+          unit: '',
+          kind: 'info',
+        },
         { name: 'repository cache on disk', value: mib(usage.bytes), unit: 'MiB', kind: 'info' },
-        { name: `workspaces on disk, all ${count} (their packs are links to the cache's: counted in each)`, value: mib(workspaceDisk), unit: 'MiB', kind: 'info' },
+        {
+          name: `workspaces on disk, all ${count} (their packs are links to the cache's: counted in each)`,
+          value: mib(workspaceDisk),
+          unit: 'MiB',
+          kind: 'info',
+        },
         {
           name: 'every environment ready on the server commit, the last complete (fsck)',
           value: times.length,
@@ -222,7 +324,11 @@ export const benchmark: Benchmark = {
           `a median one (environment ${median + 1}): ${breakdowns[median]}`,
           "Each environment: the user's access checked with their own credential (REST), then the cache refreshed when older than KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS (30 s) with that credential (that refresh is then the user's fetch), its packs linked into the workspace, else the user's own fetch (a ref advertisement when nothing is new), and the checkout.",
           "The emulator's TSTU model charges per request, not per byte (docs/throttling.md): an environment from the cache saves Azure DevOps the pack, which this model does not price.",
-          ...(options.short ? [`--short measures a ${spec.commits}-commit repository: the cache's fixed costs weigh more than on a large one, so its ratios are not the full run's`] : []),
+          ...(options.short
+            ? [
+                `--short measures a ${spec.commits}-commit repository: the cache's fixed costs weigh more than on a large one, so its ratios are not the full run's`,
+              ]
+            : []),
         ],
       };
     } finally {

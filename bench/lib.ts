@@ -63,7 +63,8 @@ function show(value: number, unit: string): string {
 /** `name: value (baseline X, ratio R, target T — met/NOT MET)` */
 export function formatFigure(f: Figure): string {
   const parts: string[] = [];
-  if (f.baseline) parts.push(`baseline ${f.baseline.label ? `${f.baseline.label} ` : ''}${show(f.baseline.value, f.baseline.unit ?? f.unit)}`);
+  if (f.baseline)
+    parts.push(`baseline ${f.baseline.label ? `${f.baseline.label} ` : ''}${show(f.baseline.value, f.baseline.unit ?? f.unit)}`);
   if (f.ratio !== undefined) parts.push(`ratio ${round(f.ratio, 2)}`);
   let tail = parts.join(', ');
   if (f.target) tail += `${tail ? ', ' : ''}target ${f.target} — ${f.met ? 'met' : 'NOT MET'}`;
@@ -102,7 +103,14 @@ export function notAvailable(id: string, title: string, reason: string, notes: s
 }
 
 /** Lower-is-better figure with a ratio against the baseline. */
-export function lowerIsBetter(name: string, value: number, unit: string, baseline: { value: number; label?: string } | undefined, maxRatio: number | undefined, extra: Partial<Figure> = {}): Figure {
+export function lowerIsBetter(
+  name: string,
+  value: number,
+  unit: string,
+  baseline: { value: number; label?: string } | undefined,
+  maxRatio: number | undefined,
+  extra: Partial<Figure> = {},
+): Figure {
   const ratio = baseline && baseline.value > 0 ? value / baseline.value : undefined;
   return {
     name,
@@ -130,8 +138,16 @@ export interface Worker<Out> {
  * A `node --import tsx` child process running one of the bench workers, talking over IPC. Each
  * message is `{ type, ... }`; an `{ type: 'error', message }` from the worker rejects the waiter.
  */
-export function startWorker<Out extends { type: string }>(script: string, env: Record<string, string> = {}, options: { execArgv?: string[] } = {}): Worker<Out> {
-  const child = fork(script, [], { execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export function startWorker<Out extends { type: string }>(
+  script: string,
+  env: Record<string, string> = {},
+  options: { execArgv?: string[] } = {},
+): Worker<Out> {
+  const child = fork(script, [], {
+    execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const queue: Out[] = [];
   const waiters: { type: string; resolve: (m: Out) => void; reject: (e: Error) => void }[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

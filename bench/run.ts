@@ -67,16 +67,33 @@ for (const path of MODULES) {
     failed = true;
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
     console.log(`CRASHED: ${message}\n`);
-    results.push({ id: benchmark.id, title: benchmark.title, figures: [], notes: [], seconds: (Date.now() - started) / 1000, crashed: message.split('\n')[0] ?? '' });
+    results.push({
+      id: benchmark.id,
+      title: benchmark.title,
+      figures: [],
+      notes: [],
+      seconds: (Date.now() - started) / 1000,
+      crashed: message.split('\n')[0] ?? '',
+    });
   }
 }
 
 console.log('== summary');
 for (const r of results) {
   const missed = r.figures.filter((f) => f.met === false).map((f) => f.name);
-  const state = r.crashed ? `CRASHED (${r.crashed})` : r.notAvailable ? `not available (${r.notAvailable})` : missed.length ? `targets NOT MET: ${missed.join('; ')}` : 'all targets met';
+  const state = r.crashed
+    ? `CRASHED (${r.crashed})`
+    : r.notAvailable
+      ? `not available (${r.notAvailable})`
+      : missed.length
+        ? `targets NOT MET: ${missed.join('; ')}`
+        : 'all targets met';
   console.log(`${r.id}. ${r.title}: ${state}`);
 }
-if (args.json) writeFileSync(args.json, `${JSON.stringify({ machine: machine(), short: args.short, at: new Date().toISOString(), results }, null, 2)}\n`);
+if (args.json)
+  writeFileSync(
+    args.json,
+    `${JSON.stringify({ machine: machine(), short: args.short, at: new Date().toISOString(), results }, null, 2)}\n`,
+  );
 // Pools and servers are closed by each benchmark; exit anyway so a stray handle cannot hang CI.
 process.exit(failed ? 1 : 0);

@@ -60,9 +60,15 @@ const { minutes, postgres } = parseArgs(process.argv.slice(2));
 process.env.KEYWAY_LOG_LEVEL ??= 'silent';
 const durationMs = minutes * 60_000;
 const intervalMs = Math.max(1000, Math.min(10_000, durationMs / 30));
-console.log(`Keyway soak: ${minutes} min on ${machine()}, store ${postgres ? 'PostgreSQL' : 'SQLite'}, sampling every ${intervalMs / 1000} s`);
+console.log(
+  `Keyway soak: ${minutes} min on ${machine()}, store ${postgres ? 'PostgreSQL' : 'SQLite'}, sampling every ${intervalMs / 1000} s`,
+);
 
-const target = startWorker<Ready | Sample>(join(BENCH_DIR, 'workers/soak-target.ts'), { KEYWAY_SOAK_DB: postgres ? 'postgres' : 'sqlite', KEYWAY_LOG_LEVEL: 'silent' }, { execArgv: ['--expose-gc'] });
+const target = startWorker<Ready | Sample>(
+  join(BENCH_DIR, 'workers/soak-target.ts'),
+  { KEYWAY_SOAK_DB: postgres ? 'postgres' : 'sqlite', KEYWAY_LOG_LEVEL: 'silent' },
+  { execArgv: ['--expose-gc'] },
+);
 let exitCode = 1;
 try {
   const ready = await target.next<Ready>('ready');
@@ -75,7 +81,16 @@ try {
   const seconds = Math.round(durationMs / 1000);
   const loads = {
     // The git credential helper's path: steady, well below saturation.
-    hotPath: autocannon({ url: 'http://keyway/v1/git-credential', socketPath: ready.socketPath, method: 'POST', headers: { authorization: `Bearer ${ready.secret}` }, body: HOT_PATH_REQUEST, connections: 4, overallRate: 200, duration: seconds }),
+    hotPath: autocannon({
+      url: 'http://keyway/v1/git-credential',
+      socketPath: ready.socketPath,
+      method: 'POST',
+      headers: { authorization: `Bearer ${ready.secret}` },
+      body: HOT_PATH_REQUEST,
+      connections: 4,
+      overallRate: 200,
+      duration: seconds,
+    }),
     // User routes, one of which goes through the control channel to the runner and back; under the
     // per-address rate limit of the API (600 a minute).
     api: autocannon({
@@ -84,10 +99,20 @@ try {
       overallRate: 8,
       duration: seconds,
       headers: { authorization: `Bearer ${ready.apiToken}` },
-      requests: [{ method: 'GET', path: '/api/v1/me' }, { method: 'GET', path: '/api/v1/runners' }, { method: 'GET', path: '/api/v1/scm/authorizations' }],
+      requests: [
+        { method: 'GET', path: '/api/v1/me' },
+        { method: 'GET', path: '/api/v1/runners' },
+        { method: 'GET', path: '/api/v1/scm/authorizations' },
+      ],
     }),
     // The runner's own routes (not rate limited).
-    runner: autocannon({ url: `${ready.url}/api/v1/runner/self`, connections: 2, overallRate: 50, duration: seconds, headers: { authorization: `Bearer ${ready.runnerToken}` } }),
+    runner: autocannon({
+      url: `${ready.url}/api/v1/runner/self`,
+      connections: 2,
+      overallRate: 50,
+      duration: seconds,
+      headers: { authorization: `Bearer ${ready.runnerToken}` },
+    }),
   };
   const sampler = setInterval(() => void sample().catch(() => undefined), intervalMs);
   const results = await Promise.all([loads.hotPath, loads.api, loads.runner]);
@@ -110,12 +135,28 @@ try {
   const [hot, api, run] = results;
   const failures = results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
   const verdicts = [
-    { what: 'failed requests', ok: failures === 0, text: `${failures} (hot path ${hot.non2xx + hot.errors + hot.timeouts}, API ${api.non2xx + api.errors + api.timeouts}, runner routes ${run.non2xx + run.errors + run.timeouts}; target 0)` },
-    { what: 'heap after GC', ok: heapGrowth < heapLimit, text: `${mb(first.heapUsed)} → ${mb(last.heapUsed)} MB, trend ${round(perMinute(heap.slope) / 1024 / 1024, 3)} MB/min = ${mb(heapGrowth)} MB over the run (target < ${mb(heapLimit)} MB)` },
-    { what: 'open handles', ok: handleGrowth < 3, text: `${first.handles} → ${last.handles}, trend ${round(perMinute(handles.slope), 3)}/min = ${round(handleGrowth, 2)} over the run (target < 3)` },
+    {
+      what: 'failed requests',
+      ok: failures === 0,
+      text: `${failures} (hot path ${hot.non2xx + hot.errors + hot.timeouts}, API ${api.non2xx + api.errors + api.timeouts}, runner routes ${run.non2xx + run.errors + run.timeouts}; target 0)`,
+    },
+    {
+      what: 'heap after GC',
+      ok: heapGrowth < heapLimit,
+      text: `${mb(first.heapUsed)} → ${mb(last.heapUsed)} MB, trend ${round(perMinute(heap.slope) / 1024 / 1024, 3)} MB/min = ${mb(heapGrowth)} MB over the run (target < ${mb(heapLimit)} MB)`,
+    },
+    {
+      what: 'open handles',
+      ok: handleGrowth < 3,
+      text: `${first.handles} → ${last.handles}, trend ${round(perMinute(handles.slope), 3)}/min = ${round(handleGrowth, 2)} over the run (target < 3)`,
+    },
   ];
-  console.log(`requests: hot path ${hot.requests.total} (${round(hot.requests.average, 0)}/s, p99 ${hot.latency.p99} ms), API ${api.requests.total} (p99 ${api.latency.p99} ms), runner routes ${run.requests.total} (p99 ${run.latency.p99} ms)`);
-  console.log(`rss: ${mb(first.rss)} → ${mb(last.rss)} MB, trend ${round(perMinute(rss.slope) / 1024 / 1024, 3)} MB/min (informative: RSS follows the allocator, not leaks)`);
+  console.log(
+    `requests: hot path ${hot.requests.total} (${round(hot.requests.average, 0)}/s, p99 ${hot.latency.p99} ms), API ${api.requests.total} (p99 ${api.latency.p99} ms), runner routes ${run.requests.total} (p99 ${run.latency.p99} ms)`,
+  );
+  console.log(
+    `rss: ${mb(first.rss)} → ${mb(last.rss)} MB, trend ${round(perMinute(rss.slope) / 1024 / 1024, 3)} MB/min (informative: RSS follows the allocator, not leaks)`,
+  );
   console.log(`samples: ${samples.length} (${warm.length} after warm-up)`);
   for (const v of verdicts) console.log(`${v.what}: ${v.text} — ${v.ok ? 'met' : 'NOT MET'}`);
   const pass = verdicts.every((v) => v.ok);

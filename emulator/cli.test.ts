@@ -21,7 +21,9 @@ test('runEmulatorCommand prints URLs, demo organization, user, PAT and app regis
     assert.match(run.demo.pat, /^.{76}AZDO.{4}$/);
 
     const auth = basic(run.demo.pat);
-    const repos = await call(`${urls.services}/${run.demo.organization}/${run.demo.project}/_apis/git/repositories?api-version=7.1`, { auth });
+    const repos = await call(`${urls.services}/${run.demo.organization}/${run.demo.project}/_apis/git/repositories?api-version=7.1`, {
+      auth,
+    });
     assert.equal(repos.json.value[0].name, run.demo.repository);
     const server = await call(`${urls.server}/${run.demo.serverCollection}/_apis/projects?api-version=7.1`, { auth });
     assert.equal(server.status, 200);

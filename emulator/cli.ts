@@ -66,7 +66,10 @@ function demoPassword(): string {
 }
 
 /** The demo world: an organization and a Server collection with a project, repository and pull request, a user, a PAT, an app registration. */
-async function seedDemo(handle: EmulatorHandle, redirectUris: string[]): Promise<{ user: User; password: string; pat: string; app: EntraApp; clientSecret: string }> {
+async function seedDemo(
+  handle: EmulatorHandle,
+  redirectUris: string[],
+): Promise<{ user: User; password: string; pat: string; app: EntraApp; clientSecret: string }> {
   const { world, entra, defaultTenant } = handle;
   world.addOrganization(DEMO_ORG);
   world.addProject(DEMO_ORG, DEMO_PROJECT, { description: 'Demo project of the Keyway emulator' });
@@ -80,7 +83,11 @@ async function seedDemo(handle: EmulatorHandle, redirectUris: string[]): Promise
     createdBy: user.id,
     files: { 'azure-pipelines.yml': 'trigger:\n  - main\npool:\n  vmImage: ubuntu-latest\nsteps:\n  - script: echo hello\n' },
   });
-  await world.createPullRequest(DEMO_ORG, DEMO_PROJECT, DEMO_REPO, { sourceRefName: 'feature/demo', title: 'Demo change', createdBy: user.id });
+  await world.createPullRequest(DEMO_ORG, DEMO_PROJECT, DEMO_REPO, {
+    sourceRefName: 'feature/demo',
+    title: 'Demo change',
+    createdBy: user.id,
+  });
   world.addOrganization(DEMO_COLLECTION, { server: true });
   world.addProject(DEMO_COLLECTION, DEMO_PROJECT);
   world.addMember(DEMO_COLLECTION, user.id);
@@ -110,12 +117,21 @@ export async function runEmulatorCommand(opts: EmulatorCommandOptions = {}): Pro
     if (kept) {
       const user = world.userById(kept.userId);
       const app = entra.findApp(defaultTenant.id, kept.clientId);
-      if (!user || !app) throw new Error(`the emulator's saved state in ${opts.dataDir ?? 'its data directory'} lacks the demo's user or app registration; delete that directory to start afresh`);
+      if (!user || !app)
+        throw new Error(
+          `the emulator's saved state in ${opts.dataDir ?? 'its data directory'} lacks the demo's user or app registration; delete that directory to start afresh`,
+        );
       seeded = { user, password: kept.password, pat: kept.pat, app, clientSecret: kept.clientSecret };
       for (const uri of redirectUris) if (!app.redirectUris.includes(uri)) app.redirectUris.push(uri);
     } else {
       seeded = await seedDemo(handle, redirectUris);
-      handle.persistence.extras.set(DEMO_EXTRA, { userId: seeded.user.id, password: seeded.password, pat: seeded.pat, clientId: seeded.app.clientId, clientSecret: seeded.clientSecret } satisfies SavedDemo);
+      handle.persistence.extras.set(DEMO_EXTRA, {
+        userId: seeded.user.id,
+        password: seeded.password,
+        pat: seeded.pat,
+        clientId: seeded.app.clientId,
+        clientSecret: seeded.clientSecret,
+      } satisfies SavedDemo);
     }
     await handle.persistence.save();
   } catch (e) {

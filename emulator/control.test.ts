@@ -11,7 +11,11 @@ let ctl: (path: string, body?: unknown, method?: string) => ReturnType<typeof ca
 before(async () => {
   emu = await startEmulator();
   ctl = (path, body, method) =>
-    call(`${emu.urls.services}/_emulator${path}`, { method: method ?? (body === undefined ? 'GET' : 'POST'), auth: `Bearer ${emu.controlToken}`, ...(body !== undefined ? { body } : {}) });
+    call(`${emu.urls.services}/_emulator${path}`, {
+      method: method ?? (body === undefined ? 'GET' : 'POST'),
+      auth: `Bearer ${emu.controlToken}`,
+      ...(body !== undefined ? { body } : {}),
+    });
 });
 after(async () => {
   await emu?.close();
@@ -33,7 +37,10 @@ describe('control API', () => {
     assert.equal(user.json.password, undefined);
     const repo = await ctl('/organizations/acme/projects/Shop/repositories', { name: 'shop', commits: 3, branches: ['dev'] });
     assert.equal(repo.status, 200, repo.text);
-    const commit = await ctl('/organizations/acme/projects/Shop/repositories/shop/commits', { branch: 'dev', files: { 'app.txt': 'v2\n' } });
+    const commit = await ctl('/organizations/acme/projects/Shop/repositories/shop/commits', {
+      branch: 'dev',
+      files: { 'app.txt': 'v2\n' },
+    });
     assert.match(commit.json.commitId, /^[0-9a-f]{40}$/);
     const pr = await ctl('/organizations/acme/projects/Shop/repositories/shop/pullrequests', { sourceRefName: 'dev', title: 'Dev' });
     assert.equal(pr.json.mergeStatus, 'succeeded');
@@ -41,10 +48,15 @@ describe('control API', () => {
     assert.match(pat.json.token, /^.{76}AZDO.{4}$/);
     const projects = await call(`${emu.urls.services}/acme/_apis/projects?api-version=7.1`, { auth: basic(pat.json.token) });
     assert.equal(projects.json.value[0].name, 'Shop');
-    const prs = await call(`${emu.urls.services}/acme/Shop/_apis/git/pullrequests/${pr.json.pullRequestId}?api-version=7.1`, { auth: basic(pat.json.token) });
+    const prs = await call(`${emu.urls.services}/acme/Shop/_apis/git/pullrequests/${pr.json.pullRequestId}?api-version=7.1`, {
+      auth: basic(pat.json.token),
+    });
     assert.equal(prs.json.title, 'Dev');
 
-    const vg = await ctl('/organizations/acme/projects/Shop/variablegroups', { name: 'cfg', variables: { a: { value: '1' }, s: { value: 'canary-vg-secret', isSecret: true } } });
+    const vg = await ctl('/organizations/acme/projects/Shop/variablegroups', {
+      name: 'cfg',
+      variables: { a: { value: '1' }, s: { value: 'canary-vg-secret', isSecret: true } },
+    });
     assert.equal(vg.status, 200, vg.text);
     const groups = await call(`${emu.urls.services}/acme/Shop/_apis/distributedtask/variablegroups?api-version=7.1`, {
       auth: basic((await ctl(`/users/${user.json.id}/pats`, { scopes: ['vso.variablegroups_read'], orgs: ['acme'] })).json.token),
@@ -65,11 +77,18 @@ describe('control API', () => {
     const sp = await ctl('/tokens', { clientId: app.json.clientId });
     assert.equal(sp.status, 200);
     const url = `${emu.urls.services}/acme/_apis/projects?api-version=7.1`;
-    assert.equal((await call(url, { auth: `Bearer ${sp.json.accessToken}`, headers: { 'X-TFS-FedAuthRedirect': 'Suppress' } })).status, 401);
+    assert.equal(
+      (await call(url, { auth: `Bearer ${sp.json.accessToken}`, headers: { 'X-TFS-FedAuthRedirect': 'Suppress' } })).status,
+      401,
+    );
     assert.equal((await ctl('/organizations/acme/service-principals', { clientId: app.json.clientId })).status, 200);
     assert.equal((await call(url, { auth: `Bearer ${sp.json.accessToken}` })).status, 200);
     assert.equal((await ctl('/organizations/acme/oauth-policy', { allowed: false }, 'PUT')).status, 200);
-    assert.equal((await call(url, { auth: `Bearer ${sp.json.accessToken}`, headers: { 'X-TFS-FedAuthRedirect': 'Suppress' } })).status, 200, 'the OAuth policy concerns user tokens of third-party apps');
+    assert.equal(
+      (await call(url, { auth: `Bearer ${sp.json.accessToken}`, headers: { 'X-TFS-FedAuthRedirect': 'Suppress' } })).status,
+      200,
+      'the OAuth policy concerns user tokens of third-party apps',
+    );
   });
 
   test('faults and counters over HTTP', async () => {

@@ -51,7 +51,8 @@ function str(b: Body, field: string, required = false): string | undefined {
 function strings(b: Body, field: string): string[] | undefined {
   const v = b[field];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ControlError(400, 'invalid_field', `'${field}' must be an array of strings`, field);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new ControlError(400, 'invalid_field', `'${field}' must be an array of strings`, field);
   return v as string[];
 }
 
@@ -91,12 +92,18 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
       scope.addHook('onRequest', async (req, reply) => {
         const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
         if (!m || !tokenMatches(m[1]!.trim(), deps.controlToken)) {
-          return reply.code(401).send({ error: { code: 'unauthorized', message: 'Send the control token printed at start as "Authorization: Bearer <token>".' } });
+          return reply
+            .code(401)
+            .send({
+              error: { code: 'unauthorized', message: 'Send the control token printed at start as "Authorization: Bearer <token>".' },
+            });
         }
       });
       scope.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
         if (err instanceof ControlError) {
-          return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
+          return reply
+            .code(err.status)
+            .send({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
         }
         const status = typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 400;
         return reply.code(status).send({ error: { code: 'rejected', message: err.message } });
@@ -170,11 +177,17 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
             ...(str(b, 'identifiedAs') ? { identifiedAs: str(b, 'identifiedAs')! } : {}),
           }),
         );
-        return { keyId: cert.keyId, thumbprint: cert.thumbprint, startDate: new Date(cert.startDate).toISOString(), endDate: new Date(cert.endDate).toISOString() };
+        return {
+          keyId: cert.keyId,
+          thumbprint: cert.thumbprint,
+          startDate: new Date(cert.startDate).toISOString(),
+          endDate: new Date(cert.endDate).toISOString(),
+        };
       });
       scope.delete('/tenants/:tenantId/apps/:clientId/certificates/:keyId', async (req, reply) => {
         const { tenantId, clientId, keyId } = req.params as { tenantId: string; clientId: string; keyId: string };
-        if (!wrap(() => env.entra.removeCertificate(tenantId, clientId, keyId))) return reply.code(404).send({ error: { code: 'not_found', message: 'no such certificate' } });
+        if (!wrap(() => env.entra.removeCertificate(tenantId, clientId, keyId)))
+          return reply.code(404).send({ error: { code: 'not_found', message: 'no such certificate' } });
         return { ok: true };
       });
       scope.post('/tenants/:tenantId/apps/:clientId/federated-credentials', async (req) => {
@@ -192,9 +205,14 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
       // Managed identities and the emulated machine's IMDS (GET /metadata/identity/oauth2/token on the login listener).
       scope.post('/tenants/:tenantId/managed-identities', async (req) => {
         const b = body(req);
-        const identity = wrap(() => env.entra.managedIdentities.create((req.params as { tenantId: string }).tenantId, { ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}) }));
+        const identity = wrap(() =>
+          env.entra.managedIdentities.create((req.params as { tenantId: string }).tenantId, {
+            ...(str(b, 'displayName') ? { displayName: str(b, 'displayName')! } : {}),
+          }),
+        );
         const assign = str(b, 'assign');
-        if (assign !== undefined && assign !== 'system' && assign !== 'user') throw new ControlError(400, 'invalid_field', "'assign' must be 'system' or 'user'", 'assign');
+        if (assign !== undefined && assign !== 'system' && assign !== 'user')
+          throw new ControlError(400, 'invalid_field', "'assign' must be 'system' or 'user'", 'assign');
         if (assign) env.entra.managedIdentities.assign(identity.clientId, assign);
         return identity;
       });
@@ -267,7 +285,11 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
           ...(str(b, 'defaultBranch') ? { defaultBranch: str(b, 'defaultBranch')! } : {}),
           ...(files && typeof files === 'object' ? { files } : {}),
         });
-        return { id: repo.id, name: repo.name, remoteUrl: `${env.urls.orgUrl(world.requireOrganization(org))}/${encodeURIComponent(project)}/_git/${encodeURIComponent(repo.name)}` };
+        return {
+          id: repo.id,
+          name: repo.name,
+          remoteUrl: `${env.urls.orgUrl(world.requireOrganization(org))}/${encodeURIComponent(project)}/_git/${encodeURIComponent(repo.name)}`,
+        };
       });
       scope.post('/organizations/:org/projects/:project/repositories/:repo/commits', async (req) => {
         const b = body(req);
@@ -301,7 +323,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
           throw new ControlError(400, 'invalid_field', "'variables' must be an object of name → {value, isSecret}", 'variables');
         }
         const createdBy = str(b, 'createdBy') ?? [...world.requireOrganization(org).members][0];
-        if (!createdBy) throw new ControlError(400, 'missing_field', "'createdBy' is required when the organization has no members", 'createdBy');
+        if (!createdBy)
+          throw new ControlError(400, 'missing_field', "'createdBy' is required when the organization has no members", 'createdBy');
         const vg = world.addVariableGroup(org, {
           name: str(b, 'name', true),
           ...(str(b, 'description') !== undefined ? { description: str(b, 'description')! } : {}),
@@ -369,7 +392,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         return { ok: true };
       });
       scope.delete('/faults/:id', async (req, reply) => {
-        if (!faults.remove((req.params as { id: string }).id)) return reply.code(404).send({ error: { code: 'not_found', message: 'no such fault rule' } });
+        if (!faults.remove((req.params as { id: string }).id))
+          return reply.code(404).send({ error: { code: 'not_found', message: 'no such fault rule' } });
         return { ok: true };
       });
       scope.post('/faults/entra', async (req) => {
@@ -377,7 +401,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
         if (b.expireAccessTokensNow === true) env.entra.faults.expireAccessTokensNow();
         // { "expireAccessTokensNow": { "userOid": "…" } }: only that user's tokens, before their expiry.
         let expired: number | undefined;
-        if (b.expireAccessTokensNow && typeof b.expireAccessTokensNow === 'object') expired = env.entra.faults.expireUserAccessTokensNow(str(b.expireAccessTokensNow as Body, 'userOid', true));
+        if (b.expireAccessTokensNow && typeof b.expireAccessTokensNow === 'object')
+          expired = env.entra.faults.expireUserAccessTokensNow(str(b.expireAccessTokensNow as Body, 'userOid', true));
         if (b.revokeRefreshTokens !== undefined) {
           const f = (b.revokeRefreshTokens ?? {}) as Body;
           const filter: { userOid?: string; clientId?: string } = {};

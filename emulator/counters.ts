@@ -33,7 +33,12 @@ export class Counters {
   }
 
   snapshot(): { restCalls: Record<string, number>; gitRequests: number; gitByService: Record<string, number>; gitBytesServed: number } {
-    return { restCalls: Object.fromEntries(this.rest), gitRequests: this.git, gitByService: { ...this.gitByService }, gitBytesServed: this.gitBytesServed };
+    return {
+      restCalls: Object.fromEntries(this.rest),
+      gitRequests: this.git,
+      gitByService: { ...this.gitByService },
+      gitBytesServed: this.gitBytesServed,
+    };
   }
 
   reset(): void {

@@ -27,7 +27,14 @@ describe('fault rules', () => {
 
   test('429 with Retry-After and TF400733 twice, then success; counters count every attempt', async () => {
     s.emu.resetCounters();
-    const id = s.emu.faults.add({ listener: 'services', method: 'GET', path: `/${s.org}/_apis/projects`, action: 'throttle', retryAfterSeconds: 3, times: 2 });
+    const id = s.emu.faults.add({
+      listener: 'services',
+      method: 'GET',
+      path: `/${s.org}/_apis/projects`,
+      action: 'throttle',
+      retryAfterSeconds: 3,
+      times: 2,
+    });
     for (let i = 0; i < 2; i++) {
       const r = await call(projects, { auth: basic(s.pat) });
       assert.equal(r.status, 429);

@@ -138,7 +138,11 @@ export class Faults {
       if (action.action === 'throttle') {
         const retry = action.retryAfterSeconds ?? 1;
         reply.code(429).header('Retry-After', String(retry));
-        await reply.send(listener === 'login' ? entraError('temporarily_unavailable', 'AADSTS90033: A transient error has occurred. Please try again.') : throttleBody());
+        await reply.send(
+          listener === 'login'
+            ? entraError('temporarily_unavailable', 'AADSTS90033: A transient error has occurred. Please try again.')
+            : throttleBody(),
+        );
         return;
       }
       const status = action.status ?? 503;
@@ -146,8 +150,14 @@ export class Faults {
         .code(status)
         .send(
           listener === 'login'
-            ? entraError(status === 503 ? 'temporarily_unavailable' : 'server_error', 'AADSTS90033: A transient error has occurred. Please try again.')
-            : adoErrorBody('TF400898: An Internal Error Occurred. Activity Id: 00000000-0000-0000-0000-000000000000.', 'InternalServerErrorException'),
+            ? entraError(
+                status === 503 ? 'temporarily_unavailable' : 'server_error',
+                'AADSTS90033: A transient error has occurred. Please try again.',
+              )
+            : adoErrorBody(
+                'TF400898: An Internal Error Occurred. Activity Id: 00000000-0000-0000-0000-000000000000.',
+                'InternalServerErrorException',
+              ),
         );
     };
   }
@@ -173,5 +183,10 @@ function throttleBody(): ReturnType<typeof adoErrorBody> {
 }
 
 function entraError(error: string, description: string): Record<string, unknown> {
-  return { error, error_description: description, error_codes: [90033], timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z' };
+  return {
+    error,
+    error_description: description,
+    error_codes: [90033],
+    timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z',
+  };
 }

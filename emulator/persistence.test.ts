@@ -27,21 +27,25 @@ after(() => {
 /** git with no user configuration; the PAT travels in the environment, never in argv. */
 function git(args: string[], cwd: string, secret: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f', ...args], {
-      cwd,
-      env: {
-        PATH: process.env.PATH,
-        HOME: cwd,
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: devNull,
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_AUTHOR_NAME: 'Test',
-        GIT_AUTHOR_EMAIL: 'test@example.invalid',
-        GIT_COMMITTER_NAME: 'Test',
-        GIT_COMMITTER_EMAIL: 'test@example.invalid',
-        KW_SECRET: secret,
+    const child = spawn(
+      'git',
+      ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f', ...args],
+      {
+        cwd,
+        env: {
+          PATH: process.env.PATH,
+          HOME: cwd,
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_CONFIG_GLOBAL: devNull,
+          GIT_TERMINAL_PROMPT: '0',
+          GIT_AUTHOR_NAME: 'Test',
+          GIT_AUTHOR_EMAIL: 'test@example.invalid',
+          GIT_COMMITTER_NAME: 'Test',
+          GIT_COMMITTER_EMAIL: 'test@example.invalid',
+          KW_SECRET: secret,
+        },
       },
-    });
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -52,10 +56,20 @@ function git(args: string[], cwd: string, secret: string): Promise<{ code: numbe
 }
 
 /** The authorization code flow as a browser and a confidential client would run it; returns the token response. */
-async function codeFlow(emu: EmulatorHandle, app: { clientId: string; clientSecret: string; redirectUri: string }, user: { upn: string; password: string }): Promise<{ refresh_token: string; access_token: string }> {
+async function codeFlow(
+  emu: EmulatorHandle,
+  app: { clientId: string; clientSecret: string; redirectUri: string },
+  user: { upn: string; password: string },
+): Promise<{ refresh_token: string; access_token: string }> {
   const tenant = emu.defaultTenant.id;
   const authorize = new URL(`${emu.urls.login}/${tenant}/oauth2/v2.0/authorize`);
-  authorize.search = new URLSearchParams({ client_id: app.clientId, redirect_uri: app.redirectUri, response_type: 'code', scope: `openid offline_access ${AZURE_DEVOPS_RESOURCE_ID}/vso.code`, state: 's1' }).toString();
+  authorize.search = new URLSearchParams({
+    client_id: app.clientId,
+    redirect_uri: app.redirectUri,
+    response_type: 'code',
+    scope: `openid offline_access ${AZURE_DEVOPS_RESOURCE_ID}/vso.code`,
+    state: 's1',
+  }).toString();
   const page = await fetch(authorize, { redirect: 'manual' });
   const { action, fields } = parseForm(await page.text());
   const consent = await fetch(new URL(action, emu.urls.login), {
@@ -66,7 +80,13 @@ async function codeFlow(emu: EmulatorHandle, app: { clientId: string; clientSecr
   });
   const code = new URL(consent.headers.get('location') ?? '', emu.urls.login).searchParams.get('code');
   assert.ok(code, 'the sign-in page redirects with a code');
-  return token(emu, { grant_type: 'authorization_code', code, redirect_uri: app.redirectUri, client_id: app.clientId, client_secret: app.clientSecret });
+  return token(emu, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: app.redirectUri,
+    client_id: app.clientId,
+    client_secret: app.clientSecret,
+  });
 }
 
 async function token(emu: EmulatorHandle, params: Record<string, string>): Promise<{ refresh_token: string; access_token: string }> {
@@ -91,7 +111,10 @@ describe('startEmulator with persist: a restart keeps everything clients hold', 
     const user = w.addUser({ upn: `alice@${first.defaultTenant.domain}`, password: 'pw' });
     w.addMember('contoso', user.id);
     await w.createRepository('contoso', 'Web', 'web-app', { commits: 2, createdBy: user.id });
-    const { token: pat } = w.createPat(user.id, { scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage'], orgs: ['contoso'] });
+    const { token: pat } = w.createPat(user.id, {
+      scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage'],
+      orgs: ['contoso'],
+    });
     const redirectUri = 'http://localhost/cb';
     const { app, clientSecret } = first.entra.addApp(first.defaultTenant.id, { displayName: 'Keyway', redirectUris: [redirectUri] });
     // Changes made in process are saved by the caller; changes over HTTP save themselves.
@@ -110,7 +133,12 @@ describe('startEmulator with persist: a restart keeps everything clients hold', 
     const created = await call(`${first.orgUrl('contoso')}/_apis/distributedtask/variablegroups?api-version=7.1`, {
       method: 'POST',
       auth: basic(pat),
-      body: { name: 'release', type: 'Vsts', variables: { region: { value: 'westeurope' } }, variableGroupProjectReferences: [{ name: 'release', projectReference: { name: 'Web' } }] },
+      body: {
+        name: 'release',
+        type: 'Vsts',
+        variables: { region: { value: 'westeurope' } },
+        variableGroupProjectReferences: [{ name: 'release', projectReference: { name: 'Web' } }],
+      },
     });
     assert.equal(created.status, 200, created.text);
     const tokens = await codeFlow(first, { clientId: app.clientId, clientSecret, redirectUri }, { upn: user.upn, password: 'pw' });
@@ -119,7 +147,11 @@ describe('startEmulator with persist: a restart keeps everything clients hold', 
 
     const file = join(dataDir, STATE_FILE);
     assert.equal(statSync(file).mode & 0o777, 0o600, 'the state holds secrets: owner only');
-    assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('.tmp')), [], 'no temporary file left behind');
+    assert.deepEqual(
+      readdirSync(dataDir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file left behind',
+    );
 
     const second = await startEmulator({ dataDir, persist: true });
     try {
@@ -131,22 +163,44 @@ describe('startEmulator with persist: a restart keeps everything clients hold', 
       assert.equal((await call(`${second.urls.services}/_emulator/info`, { auth: `Bearer ${before.controlToken}` })).status, 200);
 
       // The PAT on REST and git, and what it pushed.
-      const commits = await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories/web-app/commits?api-version=7.1`, { auth: basic(pat) });
+      const commits = await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories/web-app/commits?api-version=7.1`, {
+        auth: basic(pat),
+      });
       assert.equal(commits.status, 200, commits.text);
       assert.equal(commits.json.value[0].commitId, pushed);
-      const pushes = await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories/web-app/pushes?api-version=7.1`, { auth: basic(pat) });
+      const pushes = await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories/web-app/pushes?api-version=7.1`, {
+        auth: basic(pat),
+      });
       assert.equal(pushes.json.count, 2, 'the seed and the push, as recorded before the restart');
       const remote = await git(['ls-remote', gitUrl, 'refs/heads/main'], work, pat);
       assert.equal(remote.code, 0, remote.stderr);
       assert.ok(remote.stdout.startsWith(pushed));
 
-      const groups = await call(`${second.orgUrl('contoso')}/Web/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(pat) });
-      assert.deepEqual(groups.json.value.map((g: { name: string }) => g.name), ['release']);
+      const groups = await call(`${second.orgUrl('contoso')}/Web/_apis/distributedtask/variablegroups?api-version=7.1`, {
+        auth: basic(pat),
+      });
+      assert.deepEqual(
+        groups.json.value.map((g: { name: string }) => g.name),
+        ['release'],
+      );
 
       // The access token issued before still verifies (same signing keys); the refresh token redeems.
-      assert.equal((await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories?api-version=7.1`, { auth: `Bearer ${tokens.access_token}` })).status, 200);
-      const refreshed = await token(second, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: app.clientId, client_secret: clientSecret });
-      assert.equal((await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories?api-version=7.1`, { auth: `Bearer ${refreshed.access_token}` })).status, 200);
+      assert.equal(
+        (await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories?api-version=7.1`, { auth: `Bearer ${tokens.access_token}` }))
+          .status,
+        200,
+      );
+      const refreshed = await token(second, {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        client_id: app.clientId,
+        client_secret: clientSecret,
+      });
+      assert.equal(
+        (await call(`${second.orgUrl('contoso')}/Web/_apis/git/repositories?api-version=7.1`, { auth: `Bearer ${refreshed.access_token}` }))
+          .status,
+        200,
+      );
     } finally {
       await second.close();
     }

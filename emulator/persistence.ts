@@ -70,7 +70,9 @@ export class StateWriter {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       // No caller to tell: a warning, and the next save (or close) tries again.
-      this.save().catch((err: unknown) => process.emitWarning(`the emulator's state was not saved: ${err instanceof Error ? err.message : String(err)}`));
+      this.save().catch((err: unknown) =>
+        process.emitWarning(`the emulator's state was not saved: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }, SAVE_DELAY_MS);
     this.timer.unref();
   }

@@ -43,7 +43,10 @@ export interface StartEmulatorOptions {
 }
 
 /** The throttling configuration a start asks for, with the environment variable's say. */
-export function throttlingFromOptions(option: StartEmulatorOptions['throttling'], env: NodeJS.ProcessEnv = process.env): Partial<ThrottleConfig> {
+export function throttlingFromOptions(
+  option: StartEmulatorOptions['throttling'],
+  env: NodeJS.ProcessEnv = process.env,
+): Partial<ThrottleConfig> {
   const fromEnv = (env.KEYWAY_EMULATOR_THROTTLING ?? '').trim().toLowerCase();
   const asked: Partial<ThrottleConfig> = typeof option === 'object' ? { enabled: true, ...option } : { enabled: option === true };
   if (fromEnv === 'off') return { ...asked, enabled: false };

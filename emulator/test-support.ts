@@ -59,7 +59,9 @@ export interface SeededWorld {
 }
 
 /** An emulator with one organization, project, repository (5 commits, a feature branch, a tag) and user. */
-export async function startSeeded(opts: StartEmulatorOptions & { org?: string; project?: string; repo?: string } = {}): Promise<SeededWorld> {
+export async function startSeeded(
+  opts: StartEmulatorOptions & { org?: string; project?: string; repo?: string } = {},
+): Promise<SeededWorld> {
   const emu = await startEmulator(opts);
   const org = opts.org ?? 'contoso';
   const project = opts.project ?? 'Web';
@@ -72,7 +74,10 @@ export async function startSeeded(opts: StartEmulatorOptions & { org?: string; p
   await w.createRepository(org, project, repo, { commits: 5, branches: ['feature/login'], tags: ['v1.0'], createdBy: user.id });
   const full = w.createPat(user.id, { scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'], orgs: [org] });
   const read = w.createPat(user.id, { scopes: ['vso.code'], orgs: [org] });
-  const { app, clientSecret } = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway test', redirectUris: ['http://localhost/cb'] });
+  const { app, clientSecret } = emu.entra.addApp(emu.defaultTenant.id, {
+    displayName: 'Keyway test',
+    redirectUris: ['http://localhost/cb'],
+  });
   return {
     emu,
     org,
@@ -91,6 +96,10 @@ export async function startSeeded(opts: StartEmulatorOptions & { org?: string; p
 }
 
 /** An Entra user access token for the Azure DevOps resource. */
-export async function userToken(s: SeededWorld, user: User = s.user, scopes = ['499b84ac-1321-427f-aa17-267ca6975798/user_impersonation']): Promise<string> {
+export async function userToken(
+  s: SeededWorld,
+  user: User = s.user,
+  scopes = ['499b84ac-1321-427f-aa17-267ca6975798/user_impersonation'],
+): Promise<string> {
   return s.emu.entra.issueAccessTokenForTest({ tenantId: user.tenantId, userOid: user.oid, clientId: s.clientId, scopes });
 }

@@ -9,7 +9,10 @@ import { throttlingFromOptions } from './server.ts';
 describe('throttling model (pure, fake clock)', () => {
   const setup = () => {
     let now = 1_000_000;
-    const t = new Throttle({ enabled: true, limit: 1, windowMs: 10_000, noticeFraction: 0.5, blockFactor: 2, maxDelayMs: 1000, defaultCost: { base: 0.25 } }, () => now);
+    const t = new Throttle(
+      { enabled: true, limit: 1, windowMs: 10_000, noticeFraction: 0.5, blockFactor: 2, maxDelayMs: 1000, defaultCost: { base: 0.25 } },
+      () => now,
+    );
     return { t, advance: (ms: number) => (now += ms), now: () => now };
   };
 
@@ -61,9 +64,13 @@ describe('throttling model (pure, fake clock)', () => {
     // 1,000 refs ≈ one typical user's five minutes (1 TSTU).
     assert.ok(Math.abs(t.cost('GET _apis/git/repositories/{repositoryId}/refs', 1000) - 1.02) < 1e-9);
     // A sweep of 100 groups: a filtered list (1 group) and a write each ≈ 10 TSTUs.
-    const sweep = 100 * (t.cost('GET _apis/distributedtask/variablegroups', 1) + t.cost('PUT _apis/distributedtask/variablegroups/{groupId}', 1));
+    const sweep =
+      100 * (t.cost('GET _apis/distributedtask/variablegroups', 1) + t.cost('PUT _apis/distributedtask/variablegroups/{groupId}', 1));
     assert.ok(sweep >= 8 && sweep <= 12, String(sweep));
-    assert.equal(costRoute('GET', '/:org/:project/_apis/git/repositories/:repositoryId/refs'), 'GET _apis/git/repositories/{repositoryId}/refs');
+    assert.equal(
+      costRoute('GET', '/:org/:project/_apis/git/repositories/:repositoryId/refs'),
+      'GET _apis/git/repositories/{repositoryId}/refs',
+    );
     assert.equal(costRoute('POST', '/:org/:project/_git/:repo/*'), 'POST _git/*');
     const custom = new Throttle({ costs: [{ route: 'GET _apis/projects', base: 5, perItem: 1 }] });
     assert.equal(custom.cost('GET _apis/projects', 2), 7);
@@ -90,7 +97,17 @@ describe('throttling over HTTP', () => {
   let s: SeededWorld;
   let control: string;
   before(async () => {
-    s = await startSeeded({ throttling: { limit: 1, windowMs: 60_000, noticeFraction: 0.5, blockFactor: 2, maxDelayMs: 20, defaultCost: { base: 0.25 }, costs: [{ route: 'POST _git/git-upload-pack', base: 0.25 }] } });
+    s = await startSeeded({
+      throttling: {
+        limit: 1,
+        windowMs: 60_000,
+        noticeFraction: 0.5,
+        blockFactor: 2,
+        maxDelayMs: 20,
+        defaultCost: { base: 0.25 },
+        costs: [{ route: 'POST _git/git-upload-pack', base: 0.25 }],
+      },
+    });
     control = `Bearer ${s.emu.controlToken}`;
   });
   after(() => s?.close());
@@ -99,7 +116,12 @@ describe('throttling over HTTP', () => {
     const seen: Array<{ status: number; delay: string | null; remaining: string | null; retry: string | null }> = [];
     for (let i = 0; i < 10; i++) {
       const r = await call(`${s.orgUrl}/_apis/projects?api-version=7.1`, { auth: basic(s.pat) });
-      seen.push({ status: r.status, delay: r.headers.get('x-ratelimit-delay'), remaining: r.headers.get('x-ratelimit-remaining'), retry: r.headers.get('retry-after') });
+      seen.push({
+        status: r.status,
+        delay: r.headers.get('x-ratelimit-delay'),
+        remaining: r.headers.get('x-ratelimit-remaining'),
+        retry: r.headers.get('retry-after'),
+      });
       if (r.status === 429) {
         assert.match(r.json.message, /^TF400733: /);
         assert.equal(r.json.typeKey, 'RequestBlockedException');
@@ -147,7 +169,11 @@ describe('throttling over HTTP', () => {
     const url = `${s.emu.gitUrl(s.org, s.project, s.repo)}/git-upload-pack`;
     let status = 0;
     for (let i = 0; i < 12 && status !== 429; i++) {
-      const r = await fetch(url, { method: 'POST', headers: { authorization: basic(s.pat), 'content-type': 'application/x-git-upload-pack-request' }, body: '0000' });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: basic(s.pat), 'content-type': 'application/x-git-upload-pack-request' },
+        body: '0000',
+      });
       status = r.status;
       await r.arrayBuffer();
       if (status === 429) {

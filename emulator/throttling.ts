@@ -107,7 +107,8 @@ interface Entry {
 const zero = (): ThrottleCounters => ({ requests: 0, noticed: 0, delayed: 0, blocked: 0, delayMsTotal: 0, tstus: 0 });
 
 function validNumber(v: unknown, name: string, min: number, max = Number.POSITIVE_INFINITY): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new Error(`${name} must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+    throw new Error(`${name} must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}`);
   return v;
 }
 
@@ -132,7 +133,8 @@ export function mergeThrottleConfig(base: ThrottleConfig, patch: Partial<Throttl
     if (!Array.isArray(patch.costs)) throw new Error('costs must be an array of {route, base, perItem?}');
     // Given costs come first, so they override the defaults for the same route.
     const given = patch.costs.map((c, i) => {
-      if (!c || typeof c.route !== 'string' || !/^[A-Z]+ \S+$/.test(c.route)) throw new Error(`costs[${i}].route must look like "GET _apis/projects"`);
+      if (!c || typeof c.route !== 'string' || !/^[A-Z]+ \S+$/.test(c.route))
+        throw new Error(`costs[${i}].route must look like "GET _apis/projects"`);
       return { route: c.route, ...checkCost(c, `costs[${i}]`) };
     });
     next.costs = [...given, ...next.costs.filter((d) => !given.some((g) => sameRoute(g.route, d.route)))];

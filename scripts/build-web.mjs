@@ -10,7 +10,15 @@ import { spawnSync } from 'node:child_process';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const output = join(root, 'web', 'dist', 'index.html');
-const inputs = ['web/src', 'web/public', 'web/index.html', 'web/vite.config.ts', 'src/crypto/sealing.ts', 'src/crypto/base64url.ts', 'package-lock.json'];
+const inputs = [
+  'web/src',
+  'web/public',
+  'web/index.html',
+  'web/vite.config.ts',
+  'src/crypto/sealing.ts',
+  'src/crypto/base64url.ts',
+  'package-lock.json',
+];
 
 function newest(path) {
   let st;
@@ -39,5 +47,8 @@ if (!existsSync(vite)) {
   process.exit(ifStale ? 0 : 1);
 }
 console.error(existsSync(output) ? 'build-web: web sources changed; rebuilding web/dist' : 'build-web: building web/dist');
-const result = spawnSync(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -35,8 +35,15 @@ function resolveRelative(fromFile, specifier) {
 
 function collect(root, files) {
   let st;
-  try { st = statSync(root); } catch { return; }
-  if (st.isFile()) { if (EXTENSIONS.some((e) => root.endsWith(e)) && !root.endsWith('.d.ts')) files.push(root); return; }
+  try {
+    st = statSync(root);
+  } catch {
+    return;
+  }
+  if (st.isFile()) {
+    if (EXTENSIONS.some((e) => root.endsWith(e)) && !root.endsWith('.d.ts')) files.push(root);
+    return;
+  }
   for (const name of readdirSync(root)) {
     if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
     collect(join(root, name), files);
@@ -61,19 +68,32 @@ export function findCycles(roots) {
   }
   // Tarjan's strongly connected components; each component of more than one file holds a cycle.
   let index = 0;
-  const idx = new Map(), low = new Map(), stack = [], onStack = new Set(), components = [];
+  const idx = new Map(),
+    low = new Map(),
+    stack = [],
+    onStack = new Set(),
+    components = [];
   const strong = (v) => {
-    idx.set(v, index); low.set(v, index); index++;
-    stack.push(v); onStack.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    onStack.add(v);
     for (const w of graph.get(v) ?? []) {
       if (!graph.has(w)) continue;
-      if (!idx.has(w)) { strong(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const c = [];
       let w;
-      do { w = stack.pop(); onStack.delete(w); c.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        onStack.delete(w);
+        c.push(w);
+      } while (w !== v);
       if (c.length > 1) components.push(c);
     }
   };
@@ -93,7 +113,10 @@ export function findCycles(roots) {
           for (let x = v; x !== start; x = prev.get(x)) path.splice(1, 0, x);
           return [...path, start];
         }
-        if (!prev.has(w)) { prev.set(w, v); queue.push(w); }
+        if (!prev.has(w)) {
+          prev.set(w, v);
+          queue.push(w);
+        }
       }
     }
     return [...c, c[0]];

@@ -16,8 +16,15 @@ const files = [];
 function walk(p) {
   if (separate.includes(p)) return;
   let st;
-  try { st = statSync(p); } catch { return; }
-  if (st.isFile()) { if (p.endsWith('.test.ts')) files.push(p); return; }
+  try {
+    st = statSync(p);
+  } catch {
+    return;
+  }
+  if (st.isFile()) {
+    if (p.endsWith('.test.ts')) files.push(p);
+    return;
+  }
   for (const name of readdirSync(p)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     walk(join(p, name));

@@ -22,7 +22,10 @@ async function crossings(path: string, source: string): Promise<string[]> {
 
 describe('the import boundaries', () => {
   it('refuse a runner importing the management plane, and the reverse', async () => {
-    const runner = await crossings('src/runner/handlers/x.ts', "import { a } from '../../management/scm-integrations/service.ts';\nexport { a };\n");
+    const runner = await crossings(
+      'src/runner/handlers/x.ts',
+      "import { a } from '../../management/scm-integrations/service.ts';\nexport { a };\n",
+    );
     assert.equal(runner.length, 1);
     assert.match(runner[0] ?? '', /src\/runner\/handlers\/x\.ts may not import src\/management\/scm-integrations\/service\.ts/);
     assert.equal((await crossings('src/management/x.ts', "export * from '../runner/agent.ts';\n")).length, 1);
@@ -30,8 +33,20 @@ describe('the import boundaries', () => {
   });
 
   it('let both planes use the contract and the shared code', async () => {
-    assert.deepEqual(await crossings('src/runner/x.ts', "import type { RunnerIntegration } from '../control/integration.ts';\nexport type { RunnerIntegration };\n"), []);
-    assert.deepEqual(await crossings('src/management/x.ts', "import { HostPolicyError } from '../azure-devops/host-policy.ts';\nexport { HostPolicyError };\n"), []);
+    assert.deepEqual(
+      await crossings(
+        'src/runner/x.ts',
+        "import type { RunnerIntegration } from '../control/integration.ts';\nexport type { RunnerIntegration };\n",
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await crossings(
+        'src/management/x.ts',
+        "import { HostPolicyError } from '../azure-devops/host-policy.ts';\nexport { HostPolicyError };\n",
+      ),
+      [],
+    );
   });
 
   it('keep the contract and the shared code out of the planes', async () => {
@@ -40,7 +55,13 @@ describe('the import boundaries', () => {
   });
 
   it('let the web take the contract and sealing, nothing else of the server', async () => {
-    assert.deepEqual(await crossings('web/src/x.ts', "import type { A } from '../../src/control/protocol.ts';\nimport { seal } from '../../src/crypto/sealing.ts';\nexport type { A };\nexport { seal };\n"), []);
+    assert.deepEqual(
+      await crossings(
+        'web/src/x.ts',
+        "import type { A } from '../../src/control/protocol.ts';\nimport { seal } from '../../src/crypto/sealing.ts';\nexport type { A };\nexport { seal };\n",
+      ),
+      [],
+    );
     const web = await crossings('web/src/pages/x.tsx', "import { a } from '../../../src/management/app.ts';\nexport { a };\n");
     assert.equal(web.length, 1);
     assert.match(web[0] ?? '', /web bundle/);
@@ -60,7 +81,8 @@ describe('the import boundaries', () => {
 describe('the cycle check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keyway-cycles-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const check = (root: string) => spawnSync(process.execPath, [join(ROOT, 'scripts', 'check-cycles.mjs'), root], { cwd: dir, encoding: 'utf8' });
+  const check = (root: string) =>
+    spawnSync(process.execPath, [join(ROOT, 'scripts', 'check-cycles.mjs'), root], { cwd: dir, encoding: 'utf8' });
 
   it('reports a circle of imports, type-only ones included, and fails', () => {
     mkdirSync(join(dir, 'circle'));

@@ -29,7 +29,12 @@ const SKIPPED = new Set(['package-lock.json']);
 /** Tracked files; in a copy without git metadata, every file outside what installs and builds make. */
 function repositoryFiles(): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['ls-files', '-z'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out.split('\0').filter(Boolean);
   } catch {
     const generated = new Set(['node_modules', '.git', 'dist', '.keyway-data']);

@@ -24,7 +24,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const calls = [
         // a password in a sign-in body (wrong, then as a new member's password)
         t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: t.admin.email, password: CANARY } }),
-        browser.request({ method: 'POST', url: '/api/v1/members', payload: { email: 'canary@acme.test', role: 'member', password: `${CANARY}-long-enough` } }),
+        browser.request({
+          method: 'POST',
+          url: '/api/v1/members',
+          payload: { email: 'canary@acme.test', role: 'member', password: `${CANARY}-long-enough` },
+        }),
         // a secret in a query string (as an OAuth callback would carry a code)
         t.app.inject({ method: 'GET', url: `/api/v1/me?code=${CANARY}&state=${CANARY}` }),
         t.app.inject({ method: 'GET', url: `/no/such/route?token=${CANARY}` }),
@@ -32,7 +36,12 @@ for (const { kind, skip } of await databaseKinds()) {
         t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer kw_${CANARY}${'x'.repeat(30)}` } }),
         t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: `keyway_session=kws_${CANARY}` } }),
         // a secret inside a malformed JSON body (parsers like to quote the offending text)
-        t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', headers: { 'content-type': 'application/json' }, payload: `{"email":"a@b.c","password":"${CANARY}` }),
+        t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/sign-in',
+          headers: { 'content-type': 'application/json' },
+          payload: `{"email":"a@b.c","password":"${CANARY}`,
+        }),
         // a secret in a field that fails validation
         browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x', secret: CANARY } }),
         browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: CANARY.repeat(20) } }),
@@ -44,7 +53,12 @@ for (const { kind, skip } of await databaseKinds()) {
         responses.push(JSON.stringify(res.headers) + res.body);
         assert.ok(res.statusCode >= 200 && res.statusCode < 500, `no 5xx (${res.statusCode}: ${res.body})`);
       }
-      await t.core.audit.record({ actor: { kind: 'system' }, action: 'test.details', outcome: 'success', details: { clientSecret: CANARY, nested: { accessToken: CANARY } } });
+      await t.core.audit.record({
+        actor: { kind: 'system' },
+        action: 'test.details',
+        outcome: 'success',
+        details: { clientSecret: CANARY, nested: { accessToken: CANARY } },
+      });
 
       assert.ok(t.logs.lines.length > 10, 'requests were logged');
       assert.ok(!t.logs.text.includes(CANARY), `canary found in logs:\n${t.logs.lines.filter((l) => l.includes(CANARY)).join('\n')}`);

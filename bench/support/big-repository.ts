@@ -25,11 +25,30 @@ export interface BigRepositorySpec {
   branches: number;
 }
 
-export const FULL_REPOSITORY: BigRepositorySpec = { commits: 5000, textFiles: 1500, textEdits: 12, assets: 24, assetBytes: 440 * 1024, assetEvery: 12, branches: 6 };
-export const SHORT_REPOSITORY: BigRepositorySpec = { commits: 400, textFiles: 200, textEdits: 6, assets: 6, assetBytes: 96 * 1024, assetEvery: 8, branches: 3 };
+export const FULL_REPOSITORY: BigRepositorySpec = {
+  commits: 5000,
+  textFiles: 1500,
+  textEdits: 12,
+  assets: 24,
+  assetBytes: 440 * 1024,
+  assetEvery: 12,
+  branches: 6,
+};
+export const SHORT_REPOSITORY: BigRepositorySpec = {
+  commits: 400,
+  textFiles: 200,
+  textEdits: 6,
+  assets: 6,
+  assetBytes: 96 * 1024,
+  assetEvery: 8,
+  branches: 3,
+};
 
 const ENV = { PATH: process.env.PATH, HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, LC_ALL: 'C' };
-const WORDS = 'the of and to in is that for it as with was on be by this are from at or an have not which but all can their has more one will would there been other when than some into its them only may these two then time could also new any first should each most used such well work even most'.split(' ');
+const WORDS =
+  'the of and to in is that for it as with was on be by this are from at or an have not which but all can their has more one will would there been other when than some into its them only may these two then time could also new any first should each most used such well work even most'.split(
+    ' ',
+  );
 
 function git(args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -97,7 +116,11 @@ export async function bigRepository(spec: BigRepositorySpec, log: (line: string)
 }
 
 async function fastImport(gitDir: string, spec: BigRepositorySpec): Promise<void> {
-  const child = spawn('git', ['fast-import', '--quiet', '--done'], { cwd: gitDir, env: { ...ENV, GIT_DIR: gitDir }, stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn('git', ['fast-import', '--quiet', '--done'], {
+    cwd: gitDir,
+    env: { ...ENV, GIT_DIR: gitDir },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve, reject) => {
@@ -119,7 +142,8 @@ async function fastImport(gitDir: string, spec: BigRepositorySpec): Promise<void
   const start = 1_600_000_000;
   const who = (i: number) => `Developer ${i % 17} <dev${i % 17}@example.invalid>`;
   const branchPoints = new Map<number, string>();
-  for (let b = 0; b < spec.branches; b++) branchPoints.set(Math.floor(((b + 1) * spec.commits) / (spec.branches + 1)), `feature/topic-${b + 1}`);
+  for (let b = 0; b < spec.branches; b++)
+    branchPoints.set(Math.floor(((b + 1) * spec.commits) / (spec.branches + 1)), `feature/topic-${b + 1}`);
 
   for (let c = 1; c <= spec.commits; c++) {
     const ts = start + c * 3600;

@@ -29,7 +29,16 @@ export interface CredentialRunner {
 /** `storeUrl`: `sqlite` (the embedded default, a temp file) or a `postgres://` URL (a fresh schema). */
 export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlite'): Promise<CredentialRunner> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kw-cr-'));
-  const integration: RunnerIntegration = { id: 'int_hot', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
+  const integration: RunnerIntegration = {
+    id: 'int_hot',
+    scmId: 'azure-devops',
+    kind: 'services',
+    host: 'dev.azure.com',
+    origin: 'https://dev.azure.com',
+    virtualDirectory: '',
+    oauth: null,
+    patEnabled: true,
+  };
   const schema = storeUrl.startsWith('postgres') ? `bench_hot_${randomBytes(4).toString('hex')}` : undefined;
   const pieces = await openRunnerPieces({
     storeUrl: storeUrl === 'sqlite' ? `sqlite:${join(dataDir, 'runner.db')}` : storeUrl,
@@ -45,8 +54,16 @@ export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlit
     integrationId: integration.id,
     host: integration.host,
     method: 'oauth',
-    secret: JSON.stringify({ access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`, refresh_token: randomBytes(600).toString('base64url') }),
-    metadata: { issuer: 'https://login.microsoftonline.com/t/v2.0', clientId: 'c', scopes: ['openid'], accessTokenExpiresAt: new Date(Date.now() + 24 * 3600_000).toISOString() },
+    secret: JSON.stringify({
+      access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`,
+      refresh_token: randomBytes(600).toString('base64url'),
+    }),
+    metadata: {
+      issuer: 'https://login.microsoftonline.com/t/v2.0',
+      clientId: 'c',
+      scopes: ['openid'],
+      accessTokenExpiresAt: new Date(Date.now() + 24 * 3600_000).toISOString(),
+    },
   });
   const tokens = pieces.tokens();
   const logger = createLogger('silent');
@@ -65,7 +82,14 @@ export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlit
     id: 'env_benchhotpath',
     userId,
     integrationId: integration.id,
-    repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: 'contoso', project: 'Web', repository: 'web-app' },
+    repository: {
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      organization: 'contoso',
+      project: 'Web',
+      repository: 'web-app',
+    },
     remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web-app',
     secretHash: hashSecret(secret),
     workspace: join(dataDir, 'workspaces', 'env_benchhotpath'),

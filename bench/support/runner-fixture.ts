@@ -51,16 +51,24 @@ export function randomEncryptionKeys(): string {
 export async function openRunnerPieces(config: RunnerFixtureConfig, options: { maxConnections?: number } = {}): Promise<RunnerPieces> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyway-bench-runner-'));
   const keywayConfig = loadConfig({ KEYWAY_DATA_DIR: dataDir, KEYWAY_ENCRYPTION_KEYS: config.encryptionKeys });
-  const store = await openRunnerStore(keywayConfig, config.storeUrl, { ...(config.schema ? { schema: config.schema } : {}), ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}) });
+  const store = await openRunnerStore(keywayConfig, config.storeUrl, {
+    ...(config.schema ? { schema: config.schema } : {}),
+    ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+  });
   const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
   const integrations: IntegrationSource = { get: async () => config.integration, remember: () => undefined };
-  const configFor = createOidcConfigs({ privateKey: config.privateKey, allowInsecure: true, credentials: createRunnerClientCredentials({ db: store.database.db, crypto: createFieldCrypto(store.keys) }) });
+  const configFor = createOidcConfigs({
+    privateKey: config.privateKey,
+    allowInsecure: true,
+    credentials: createRunnerClientCredentials({ db: store.database.db, crypto: createFieldCrypto(store.keys) }),
+  });
   return {
     store,
     credentials,
     integrations,
     configFor,
-    tokens: (extra = {}) => createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...extra }),
+    tokens: (extra = {}) =>
+      createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), ...extra }),
     async close() {
       await store.database.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -89,7 +97,10 @@ export interface RunnerFixture extends RunnerPieces {
  */
 export async function createRunnerFixture(emu: EmulatorHandle, storeUrl: string): Promise<RunnerFixture> {
   const keyPair = await generateRunnerKeyPair();
-  const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway bench', redirectUris: ['http://127.0.0.1:9/api/v1/oauth/callback/int_bench'] });
+  const registered = emu.entra.addApp(emu.defaultTenant.id, {
+    displayName: 'Keyway bench',
+    redirectUris: ['http://127.0.0.1:9/api/v1/oauth/callback/int_bench'],
+  });
   const integrationId = `int_${randomBytes(6).toString('hex')}`;
   const callbackUrl = `http://127.0.0.1:9/api/v1/oauth/callback/${integrationId}`;
   registered.app.redirectUris.push(callbackUrl);
@@ -109,9 +120,20 @@ export async function createRunnerFixture(emu: EmulatorHandle, storeUrl: string)
     patEnabled: true,
   };
   const schema = storeUrl.startsWith('postgres') ? `bench_${randomBytes(5).toString('hex')}` : undefined;
-  const config: RunnerFixtureConfig = { storeUrl, ...(schema ? { schema } : {}), encryptionKeys: randomEncryptionKeys(), privateKey: keyPair.privateKey, integration };
+  const config: RunnerFixtureConfig = {
+    storeUrl,
+    ...(schema ? { schema } : {}),
+    encryptionKeys: randomEncryptionKeys(),
+    privateKey: keyPair.privateKey,
+    integration,
+  };
   const pieces = await openRunnerPieces(config);
-  const flow = createOAuthFlow({ db: pieces.store.database.db, crypto: createFieldCrypto(pieces.store.keys), credentials: pieces.credentials, configFor: pieces.configFor });
+  const flow = createOAuthFlow({
+    db: pieces.store.database.db,
+    crypto: createFieldCrypto(pieces.store.keys),
+    credentials: pieces.credentials,
+    configFor: pieces.configFor,
+  });
   let users = 0;
   const adoUsers = new Map<string, { id: string; oid: string }>();
 
@@ -134,7 +156,11 @@ export async function createRunnerFixture(emu: EmulatorHandle, storeUrl: string)
       const db = pieces.store.database.db;
       const row = await db.selectFrom('credentials').select('metadata').where('id', '=', credentialId).executeTakeFirstOrThrow();
       const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-      await db.updateTable('credentials').set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', credentialId).execute();
+      await db
+        .updateTable('credentials')
+        .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+        .where('id', '=', credentialId)
+        .execute();
     },
     refreshRequests: () => emu.entra.counters().byGrant.refresh_token ?? 0,
     async destroy() {

@@ -21,7 +21,10 @@ import { createEnvironmentStore } from '../../src/runner/environments/store.ts';
 const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 try {
-  const t = await startTestManagement(process.env.KEYWAY_SOAK_DB === 'postgres' ? 'postgres' : 'sqlite', { allowInsecureHosts: true, logger: createLogger('info', discard()) });
+  const t = await startTestManagement(process.env.KEYWAY_SOAK_DB === 'postgres' ? 'postgres' : 'sqlite', {
+    allowInsecureHosts: true,
+    logger: createLogger('info', discard()),
+  });
   const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
   t.core.publicUrl = url;
   const admin = new Browser(t.app);
@@ -49,15 +52,30 @@ try {
     integrationId,
     host: 'dev.azure.com',
     method: 'oauth',
-    secret: JSON.stringify({ access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`, refresh_token: randomBytes(600).toString('base64url') }),
-    metadata: { issuer: 'https://login.microsoftonline.com/t/v2.0', clientId: 'c', scopes: ['openid'], accessTokenExpiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString() },
+    secret: JSON.stringify({
+      access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`,
+      refresh_token: randomBytes(600).toString('base64url'),
+    }),
+    metadata: {
+      issuer: 'https://login.microsoftonline.com/t/v2.0',
+      clientId: 'c',
+      scopes: ['openid'],
+      accessTokenExpiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
+    },
   });
   const secret = randomBytes(32).toString('base64url');
   await createEnvironmentStore(store.database.db).insert({
     id: 'env_soaktarget01',
     userId: t.member.id,
     integrationId,
-    repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: 'contoso', project: 'Web', repository: 'web-app' },
+    repository: {
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      organization: 'contoso',
+      project: 'Web',
+      repository: 'web-app',
+    },
     remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web-app',
     secretHash: hashSecret(secret),
     workspace: join(dataDir, 'workspaces', 'env_soaktarget01'),
@@ -72,7 +90,14 @@ try {
     if (message.type === 'sample') {
       gc?.();
       const m = process.memoryUsage();
-      process.send?.({ type: 'sample', at: Date.now(), heapUsed: m.heapUsed, rss: m.rss, external: m.external, handles: process.getActiveResourcesInfo().length });
+      process.send?.({
+        type: 'sample',
+        at: Date.now(),
+        heapUsed: m.heapUsed,
+        rss: m.rss,
+        external: m.external,
+        handles: process.getActiveResourcesInfo().length,
+      });
     }
   });
   process.on('SIGTERM', () => {
@@ -83,7 +108,14 @@ try {
       process.exit(0);
     })();
   });
-  process.send?.({ type: 'ready', url, socketPath: runtime.environments.socketPath, secret, apiToken, runnerToken: runtime.registration.runnerToken });
+  process.send?.({
+    type: 'ready',
+    url,
+    socketPath: runtime.environments.socketPath,
+    secret,
+    apiToken,
+    runnerToken: runtime.registration.runnerToken,
+  });
 } catch (err) {
   workerFailed(err);
 }

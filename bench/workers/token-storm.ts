@@ -32,43 +32,46 @@ try {
   process.on('message', (raw) => {
     const go = raw as Go;
     if (go.type !== 'go') return;
-    setTimeout(async () => {
-      try {
-        const latencies: number[] = [];
-        const errors: string[] = [];
-        const values = new Set<string>();
-        await Promise.all(
-          Array.from({ length: go.count }, async () => {
-            const start = nowMs();
-            try {
-              let token = await tokens.getAccessToken(go.userId, config.integration.id);
-              if (go.rest) {
-                const client = createAzureDevOpsClient({
-                  target: { kind: 'services', organization: go.rest.organization },
-                  endpoints: { services: go.rest.servicesUrl },
-                  credential: { kind: token.kind, token: token.token },
-                  maxRetries: 0,
-                  refreshCredential: async () => {
-                    const fresh = await tokens.rejected(token, 'rest');
-                    if (fresh) token = fresh;
-                    return fresh && { kind: fresh.kind, token: fresh.token };
-                  },
-                });
-                await client.connectionData();
+    setTimeout(
+      async () => {
+        try {
+          const latencies: number[] = [];
+          const errors: string[] = [];
+          const values = new Set<string>();
+          await Promise.all(
+            Array.from({ length: go.count }, async () => {
+              const start = nowMs();
+              try {
+                let token = await tokens.getAccessToken(go.userId, config.integration.id);
+                if (go.rest) {
+                  const client = createAzureDevOpsClient({
+                    target: { kind: 'services', organization: go.rest.organization },
+                    endpoints: { services: go.rest.servicesUrl },
+                    credential: { kind: token.kind, token: token.token },
+                    maxRetries: 0,
+                    refreshCredential: async () => {
+                      const fresh = await tokens.rejected(token, 'rest');
+                      if (fresh) token = fresh;
+                      return fresh && { kind: fresh.kind, token: fresh.token };
+                    },
+                  });
+                  await client.connectionData();
+                }
+                // A digest, not the token: nothing secret crosses the IPC channel.
+                values.add(createHash('sha256').update(token.token).digest('hex').slice(0, 16));
+              } catch (err) {
+                errors.push((err as { code?: string }).code ?? (err as Error).message);
               }
-              // A digest, not the token: nothing secret crosses the IPC channel.
-              values.add(createHash('sha256').update(token.token).digest('hex').slice(0, 16));
-            } catch (err) {
-              errors.push((err as { code?: string }).code ?? (err as Error).message);
-            }
-            latencies.push(nowMs() - start);
-          }),
-        );
-        process.send?.({ type: 'done', latencies, errors, distinctTokens: [...values] });
-      } catch (err) {
-        workerFailed(err);
-      }
-    }, Math.max(0, go.at - Date.now()));
+              latencies.push(nowMs() - start);
+            }),
+          );
+          process.send?.({ type: 'done', latencies, errors, distinctTokens: [...values] });
+        } catch (err) {
+          workerFailed(err);
+        }
+      },
+      Math.max(0, go.at - Date.now()),
+    );
   });
   process.on('SIGTERM', () => void pieces.close().finally(() => process.exit(0)));
   process.send?.({ type: 'ready' });

@@ -19,9 +19,7 @@ export interface VersionPolicy {
   released: string;
 }
 
-export type VersionCheck =
-  | { ok: true; version: ApiVersion }
-  | { ok: false; message: string; typeKey: string };
+export type VersionCheck = { ok: true; version: ApiVersion } | { ok: false; message: string; typeKey: string };
 
 export function parseApiVersion(raw: string): ApiVersion | null {
   const m = /^\s*(\d+)\.(\d+)(-preview(\.(\d+))?)?\s*$/i.exec(raw);
@@ -60,7 +58,11 @@ export function checkApiVersion(raw: string | undefined, method: string, policy:
   const v = parseApiVersion(raw);
   if (!v) {
     // Unconfirmed wording for a malformed version.
-    return { ok: false, typeKey: 'VssInvalidApiVersionException', message: `The api-version '${raw}' is not valid. Specify a version such as "7.1" or "7.1-preview.1".` };
+    return {
+      ok: false,
+      typeKey: 'VssInvalidApiVersionException',
+      message: `The api-version '${raw}' is not valid. Specify a version such as "7.1" or "7.1-preview.1".`,
+    };
   }
   const n = v.major * 1000 + v.minor;
   if (n > numeric(policy.max) || n < 1000) {

@@ -88,7 +88,10 @@ describe('PAT scopes', () => {
     const p = await call(projects, { auth: basic(s.readPat), headers: SUPPRESS });
     assert.equal(p.status, 401);
     assert.match(p.json.message, /^TF400813: The user '.+' is not authorized to access this resource\.$/);
-    assert.equal((await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(s.readPat) })).status, 401);
+    assert.equal(
+      (await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(s.readPat) })).status,
+      401,
+    );
   });
 
   test('vso.variablegroups_read lists but cannot create; _write creates but cannot delete; _manage deletes', async () => {
@@ -96,8 +99,15 @@ describe('PAT scopes', () => {
     const read = w.createPat(s.user.id, { scopes: ['vso.variablegroups_read'], orgs: [s.org] }).token;
     const write = w.createPat(s.user.id, { scopes: ['vso.variablegroups_write'], orgs: [s.org] }).token;
     const url = `${s.orgUrl}/_apis/distributedtask/variablegroups?api-version=7.1`;
-    const body = { name: 'scoped', variables: { a: { value: '1' } }, variableGroupProjectReferences: [{ name: 'scoped', projectReference: { name: s.project } }] };
-    assert.equal((await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(read) })).status, 200);
+    const body = {
+      name: 'scoped',
+      variables: { a: { value: '1' } },
+      variableGroupProjectReferences: [{ name: 'scoped', projectReference: { name: s.project } }],
+    };
+    assert.equal(
+      (await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(read) })).status,
+      200,
+    );
     assert.equal((await call(url, { method: 'POST', auth: basic(read), body })).status, 401);
     const created = await call(url, { method: 'POST', auth: basic(write), body });
     assert.equal(created.status, 200, created.text);
@@ -110,7 +120,10 @@ describe('PAT scopes', () => {
   test('a full-access PAT (app_token) reaches everything', async () => {
     const { token } = s.emu.world.createPat(s.user.id, { scopes: ['app_token'], orgs: [s.org] });
     assert.equal((await call(projects, { auth: basic(token) })).status, 200);
-    assert.equal((await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(token) })).status, 200);
+    assert.equal(
+      (await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?api-version=7.1`, { auth: basic(token) })).status,
+      200,
+    );
   });
 
   test('profile and accounts on vssps take only all-organization PATs', async () => {
@@ -135,7 +148,12 @@ describe('Entra tokens', () => {
     const foreign = s.emu.world.addUser({ upn: 'carol@other.example', tenantId: other.id });
     s.emu.world.addMember(s.org, foreign.id);
     const { app } = s.emu.entra.addApp(other.id, { displayName: 'x' });
-    const foreignToken = await s.emu.entra.issueAccessTokenForTest({ tenantId: other.id, userOid: foreign.oid, clientId: app.clientId, scopes: ['vso.project'] });
+    const foreignToken = await s.emu.entra.issueAccessTokenForTest({
+      tenantId: other.id,
+      userOid: foreign.oid,
+      clientId: app.clientId,
+      scopes: ['vso.project'],
+    });
     assert.equal((await call(projects, { auth: `Bearer ${foreignToken}`, headers: SUPPRESS })).status, 401);
   });
 
@@ -150,7 +168,11 @@ describe('Entra tokens', () => {
     w.addOrganization('sp-org');
     w.addProject('sp-org', 'P');
     const { app } = s.emu.entra.addApp(s.emu.defaultTenant.id, { displayName: 'automation' });
-    const token = await s.emu.entra.issueAccessTokenForTest({ tenantId: s.emu.defaultTenant.id, clientId: app.clientId, scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'] });
+    const token = await s.emu.entra.issueAccessTokenForTest({
+      tenantId: s.emu.defaultTenant.id,
+      clientId: app.clientId,
+      scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'],
+    });
     const url = `${s.emu.orgUrl('sp-org')}/_apis/projects?api-version=7.1`;
     const denied = await call(url, { auth: `Bearer ${token}`, headers: SUPPRESS });
     assert.equal(denied.status, 401);
@@ -223,7 +245,10 @@ describe('api-version', () => {
     assert.equal(missing.json.typeKey, 'VssVersionNotSpecifiedException');
     const high = await call(`${bare}?api-version=9.0`, { auth: basic(s.pat) });
     assert.equal(high.status, 400);
-    assert.equal(high.json.message, 'The requested REST API version of 9.0 is out of range for this server. The latest REST API version this server supports is 7.2.');
+    assert.equal(
+      high.json.message,
+      'The requested REST API version of 9.0 is out of range for this server. The latest REST API version this server supports is 7.2.',
+    );
     const preview = await call(`${bare}?api-version=7.2`, { auth: basic(s.pat) });
     assert.equal(preview.status, 400);
     assert.equal(preview.json.typeKey, 'VssInvalidPreviewVersionException');
@@ -239,7 +264,11 @@ describe('api-version', () => {
     assert.equal((await call(`${url}?api-version=7.1-preview.1`, { auth: basic(s.pat), headers: SUPPRESS })).status, 401);
     const { app } = s.emu.entra.addApp(s.emu.defaultTenant.id, { displayName: 'sp' });
     s.emu.world.addServicePrincipalToOrg(s.org, { clientId: app.clientId });
-    const sp = await s.emu.entra.issueAccessTokenForTest({ tenantId: s.emu.defaultTenant.id, clientId: app.clientId, scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'] });
+    const sp = await s.emu.entra.issueAccessTokenForTest({
+      tenantId: s.emu.defaultTenant.id,
+      clientId: app.clientId,
+      scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'],
+    });
     assert.equal((await call(`${url}?api-version=7.1-preview.1`, { auth: `Bearer ${sp}` })).status, 403);
   });
 });

@@ -48,7 +48,9 @@ export function readCredential(header: string | undefined): Credential {
   if (scheme === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const i = decoded.indexOf(':');
-    return i < 0 ? { kind: 'basic', username: '', password: decoded } : { kind: 'basic', username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+    return i < 0
+      ? { kind: 'basic', username: '', password: decoded }
+      : { kind: 'basic', username: decoded.slice(0, i), password: decoded.slice(i + 1) };
   }
   if (scheme === 'bearer') return { kind: 'bearer', token: value };
   return { kind: 'unsupported', scheme: m[1]! };
@@ -82,7 +84,8 @@ export async function authenticate(env: AuthEnv, header: string | undefined, tar
   }
   // Azure DevOps Server authenticates with PATs (and Windows auth, not emulated); it does not accept
   // Entra access tokens.
-  if (target.host === 'server') return { ok: false, failure: { kind: 'invalid', reason: 'bearer tokens are not accepted by Azure DevOps Server' } };
+  if (target.host === 'server')
+    return { ok: false, failure: { kind: 'invalid', reason: 'bearer tokens are not accepted by Azure DevOps Server' } };
   return checkBearer(env, cred.token, target);
 }
 
@@ -122,8 +125,10 @@ async function checkBearer(env: AuthEnv, token: string, target: AuthTarget): Pro
   const user = env.world.userByOid(claims.oid);
   if (!user) return { ok: false, failure: { kind: 'denied', who: claims.oid, reason: 'no Azure DevOps identity for this user' } };
   if (org) {
-    if (org.tenantId !== claims.tid) return { ok: false, failure: { kind: 'denied', who: user.id, reason: 'organization is connected to another tenant' } };
-    if (!org.oauthPolicyAllowed) return { ok: false, failure: { kind: 'denied', who: user.id, reason: 'third-party OAuth access is disabled' } };
+    if (org.tenantId !== claims.tid)
+      return { ok: false, failure: { kind: 'denied', who: user.id, reason: 'organization is connected to another tenant' } };
+    if (!org.oauthPolicyAllowed)
+      return { ok: false, failure: { kind: 'denied', who: user.id, reason: 'third-party OAuth access is disabled' } };
     if (!org.members.has(user.id)) return { ok: false, failure: { kind: 'denied', who: user.id, reason: 'not a member' } };
   }
   return { ok: true, principal: { kind: 'user', identity: user, method: 'bearer', scopes: normalizeScopes(claims.scp ?? ''), claims } };

@@ -3,7 +3,15 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { EntraEmulator } from '../entra/index.ts';
 import { checkApiVersion, checkResourceVersion, requestedApiVersion, resourceVersionFor, type ApiVersion } from './api-version.ts';
-import { authenticate, challengeHeaders, sendRestAuthFailure, unknownOrgHeaders, wantsSuppress, type HostKind, type Principal } from './auth.ts';
+import {
+  authenticate,
+  challengeHeaders,
+  sendRestAuthFailure,
+  unknownOrgHeaders,
+  wantsSuppress,
+  type HostKind,
+  type Principal,
+} from './auth.ts';
 import { AdoError, errors } from './errors.ts';
 import { scopesGrant, type RequiredScope } from './scopes.ts';
 import type { Urls } from './urls.ts';
@@ -57,7 +65,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * (the wait happens here, the answer says so), or let through with the X-RateLimit-* headers when
  * the identity is past the notice level. Git smart HTTP shares it (git/http-backend.ts).
  */
-export async function admitMetered(env: AdoEnv, req: FastifyRequest, reply: FastifyReply, principal: Principal, org: Organization | undefined): Promise<Metered | undefined> {
+export async function admitMetered(
+  env: AdoEnv,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+  org: Organization | undefined,
+): Promise<Metered | undefined> {
   if (!env.throttle.enabled) return undefined;
   const identity = principal.identity.id;
   const organization = org?.name ?? '(global)';
@@ -65,7 +79,12 @@ export async function admitMetered(env: AdoEnv, req: FastifyRequest, reply: Fast
   reply.headers(admission.headers);
   if (admission.action === 'block') throw new AdoError(429, admission.message, 'RequestBlockedException', { headers: admission.headers });
   if (admission.delayMs > 0) await sleep(admission.delayMs);
-  return { identity, organization, route: costRoute(req.method, req.routeOptions.url ?? req.url.split('?')[0] ?? ''), delayMs: admission.delayMs };
+  return {
+    identity,
+    organization,
+    route: costRoute(req.method, req.routeOptions.url ?? req.url.split('?')[0] ?? ''),
+    delayMs: admission.delayMs,
+  };
 }
 
 /** Items a list answer carries (the per-item part of a request's cost). */
@@ -257,9 +276,17 @@ export function requireRepository(ctx: OrgContext, project: Project | null, name
  * `$top` / `continuationToken` paging over an ordered list. Tokens are opaque and bound to `scope`
  * (paging.ts): an unknown one is refused, never read as "start from 0".
  */
-export function page<T>(items: T[], top: string | undefined, token: string | undefined, scope: string, defaultTop?: number, startAt = 0): { items: T[]; next?: string } {
+export function page<T>(
+  items: T[],
+  top: string | undefined,
+  token: string | undefined,
+  scope: string,
+  defaultTop?: number,
+  startAt = 0,
+): { items: T[]; next?: string } {
   const start = token !== undefined && token !== '' ? readToken(scope, token) : startAt;
-  if (top !== undefined && !/^\d+$/.test(top)) throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
+  if (top !== undefined && !/^\d+$/.test(top))
+    throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
   const size = top !== undefined ? Number(top) : defaultTop;
   if (size === undefined) return { items: items.slice(start) };
   const slice = items.slice(start, start + size);

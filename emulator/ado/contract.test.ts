@@ -45,7 +45,9 @@ function allowNulls(schema: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema as Record<string, unknown>)) {
     if (k === 'properties' && v && typeof v === 'object') {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([p, s]) => [p, { anyOf: [allowNulls(s), { type: 'null' }] }]));
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).map(([p, s]) => [p, { anyOf: [allowNulls(s), { type: 'null' }] }]),
+      );
     } else if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object') {
       out[k] = { anyOf: [allowNulls(v), { type: 'null' }] };
     } else {
@@ -56,10 +58,26 @@ function allowNulls(schema: unknown): unknown {
 }
 
 // ajv-formats is CommonJS; its default export arrives wrapped under tsx/Node ESM.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (
+  a: Ajv,
+) => void;
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
 addFormats(ajv);
-for (const f of ['int16', 'decimal', 'TimeSpan', 'T', 'Stream', 'JToken', 'JObject', 'JContainer', 'JTokenType', 'CultureInfo', 'TimeZoneInfo', 'array (int32)', 'array (string)']) {
+for (const f of [
+  'int16',
+  'decimal',
+  'TimeSpan',
+  'T',
+  'Stream',
+  'JToken',
+  'JObject',
+  'JContainer',
+  'JTokenType',
+  'CultureInfo',
+  'TimeZoneInfo',
+  'array (int32)',
+  'array (string)',
+]) {
   ajv.addFormat(f, true);
 }
 for (const [area, file] of specsMissing ? [] : Object.entries(AREAS)) {
@@ -164,7 +182,11 @@ before(async () => {
     message: 'Merged PR 2: Deleted README.md\n\nRemoves the readme.',
     authorId: user.id,
   });
-  const prRepo = await w.createRepository('fabrikam', '2016_10_31', '2016_10_31', { commits: 2, branches: ['npaulk/my_work', 'npaulk/earlier_work', 'new_feature'], createdBy: user.id });
+  const prRepo = await w.createRepository('fabrikam', '2016_10_31', '2016_10_31', {
+    commits: 2,
+    branches: ['npaulk/my_work', 'npaulk/earlier_work', 'new_feature'],
+    createdBy: user.id,
+  });
   // Not npaulk/my_work → new_feature: the recorded POST creates that one, and a second active pull
   // request for the same branches is refused (TF401179).
   const pr = await w.createPullRequest('fabrikam', '2016_10_31', '2016_10_31', {
@@ -212,7 +234,10 @@ describe('responses validate against the OpenAPI 7.1 definitions', { skip: specs
   });
 
   test('git: repositories (organization and project level), refs, commits, items', async () => {
-    for (const url of [`${base}/_apis/git/repositories?api-version=7.1`, `${base}/Fabrikam-Fiber-Git/_apis/git/repositories?api-version=7.1`]) {
+    for (const url of [
+      `${base}/_apis/git/repositories?api-version=7.1`,
+      `${base}/Fabrikam-Fiber-Git/_apis/git/repositories?api-version=7.1`,
+    ]) {
       const r = await get(url);
       assert.equal(r.status, 200);
       assertValid('git', 'GitRepository', r.json, true);
@@ -226,15 +251,20 @@ describe('responses validate against the OpenAPI 7.1 definitions', { skip: specs
       refs.json.value.map((r: { name: string }) => r.name),
       ['refs/heads/feature/calcApp', 'refs/heads/feature/replacer', 'refs/heads/master'],
     );
-    const commits = await get(`${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/commits?searchCriteria.itemVersion.version=master&searchCriteria.$top=2&api-version=7.1`);
+    const commits = await get(
+      `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/commits?searchCriteria.itemVersion.version=master&searchCriteria.$top=2&api-version=7.1`,
+    );
     assertValid('git', 'GitCommitRef', commits.json, true);
     const sha = commits.json.value[0].commitId as string;
     const commit = await get(`${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/commits/${sha}?api-version=7.1`);
     assertValid('git', 'GitCommit', commit.json, false);
-    const item = await call(`${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/items?path=/MyWebSite/MyWebSite/Views/Home/_Home.cshtml&includeContent=true&versionDescriptor.version=master&versionDescriptor.versionType=branch&api-version=7.1`, {
-      auth: basic(pat),
-      headers: { accept: 'application/json' },
-    });
+    const item = await call(
+      `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/items?path=/MyWebSite/MyWebSite/Views/Home/_Home.cshtml&includeContent=true&versionDescriptor.version=master&versionDescriptor.versionType=branch&api-version=7.1`,
+      {
+        auth: basic(pat),
+        headers: { accept: 'application/json' },
+      },
+    );
     assertValid('git', 'GitItem', item.json, false);
     assert.equal(item.json.content, '<h1>Home</h1>\n');
   });
@@ -295,13 +325,41 @@ interface ReplayCase {
 
 const G = 'git/7.1/httpExamples';
 const REPLAYS: ReplayCase[] = [
-  { example: 'core/7.1/httpExamples/projects/GET__projects.json', url: () => `${base}/_apis/projects?api-version=7.1`, schema: ['core', 'TeamProjectReference', true] },
-  { example: `${G}/repositories/GET__git_repositories.json`, url: () => `${base}/_apis/git/repositories?api-version=7.1`, schema: ['git', 'GitRepository', true] },
-  { example: `${G}/repositories/GET__git_repositories__repositoryId_.json`, url: () => `${base}/_apis/git/repositories/${ids.repo}?api-version=7.1`, schema: ['git', 'GitRepository', false] },
-  { example: `${G}/refs/GET__git_repositories__repositoryId__refs.json`, url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?api-version=7.1`, schema: ['git', 'GitRef', true] },
-  { example: `${G}/refs/GET__git_repositories__repositoryId__refs_heads.json`, url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?filter=heads%2F&api-version=7.1`, schema: ['git', 'GitRef', true] },
-  { example: `${G}/refs/GET__git_repositories__repositoryId__refs_tags.json`, url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?filter=tags%2F&api-version=7.1`, schema: ['git', 'GitRef', true] },
-  { example: `${G}/commits/GET__git_repositories__repositoryId__commits.json`, url: () => `${base}/_apis/git/repositories/${ids.repo}/commits?api-version=7.1`, schema: ['git', 'GitCommitRef', true] },
+  {
+    example: 'core/7.1/httpExamples/projects/GET__projects.json',
+    url: () => `${base}/_apis/projects?api-version=7.1`,
+    schema: ['core', 'TeamProjectReference', true],
+  },
+  {
+    example: `${G}/repositories/GET__git_repositories.json`,
+    url: () => `${base}/_apis/git/repositories?api-version=7.1`,
+    schema: ['git', 'GitRepository', true],
+  },
+  {
+    example: `${G}/repositories/GET__git_repositories__repositoryId_.json`,
+    url: () => `${base}/_apis/git/repositories/${ids.repo}?api-version=7.1`,
+    schema: ['git', 'GitRepository', false],
+  },
+  {
+    example: `${G}/refs/GET__git_repositories__repositoryId__refs.json`,
+    url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?api-version=7.1`,
+    schema: ['git', 'GitRef', true],
+  },
+  {
+    example: `${G}/refs/GET__git_repositories__repositoryId__refs_heads.json`,
+    url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?filter=heads%2F&api-version=7.1`,
+    schema: ['git', 'GitRef', true],
+  },
+  {
+    example: `${G}/refs/GET__git_repositories__repositoryId__refs_tags.json`,
+    url: () => `${base}/Fabrikam-Fiber-Git/_apis/git/repositories/${ids.repo}/refs?filter=tags%2F&api-version=7.1`,
+    schema: ['git', 'GitRef', true],
+  },
+  {
+    example: `${G}/commits/GET__git_repositories__repositoryId__commits.json`,
+    url: () => `${base}/_apis/git/repositories/${ids.repo}/commits?api-version=7.1`,
+    schema: ['git', 'GitCommitRef', true],
+  },
   {
     example: `${G}/commits/GET__git_repositories__repositoryId__commits_branch.json`,
     url: () => `${base}/_apis/git/repositories/${ids.repo}/commits?searchCriteria.itemVersion.version=master&api-version=7.1`,
@@ -319,13 +377,21 @@ const REPLAYS: ReplayCase[] = [
     accept: 'application/json',
     schema: ['git', 'GitItem', true],
   },
-  { example: `${G}/pullRequests/GET__git_pullRequests.json`, url: () => `${base}/2016_10_31/_apis/git/pullRequests?api-version=7.1`, schema: ['git', 'GitPullRequest', true] },
+  {
+    example: `${G}/pullRequests/GET__git_pullRequests.json`,
+    url: () => `${base}/2016_10_31/_apis/git/pullRequests?api-version=7.1`,
+    schema: ['git', 'GitPullRequest', true],
+  },
   {
     example: `${G}/pullRequests/GET__git_repositories__repositoryId__pullRequests__pullRequestId_.json`,
     url: () => `${base}/_apis/git/repositories/${ids.prRepo}/pullRequests/${ids.pr}?api-version=7.1`,
     schema: ['git', 'GitPullRequest', false],
   },
-  { example: `${G}/pullRequests/GET__git_repositories__repositoryId__pullRequests.json`, url: () => `${base}/_apis/git/repositories/${ids.prRepo}/pullRequests?api-version=7.1`, schema: ['git', 'GitPullRequest', true] },
+  {
+    example: `${G}/pullRequests/GET__git_repositories__repositoryId__pullRequests.json`,
+    url: () => `${base}/_apis/git/repositories/${ids.prRepo}/pullRequests?api-version=7.1`,
+    schema: ['git', 'GitPullRequest', true],
+  },
   {
     example: `${G}/pullRequests/POST__git_repositories__repositoryId__pullRequests.json`,
     url: () => `${base}/_apis/git/repositories/${ids.prRepo}/pullRequests?api-version=7.1`,
@@ -347,7 +413,11 @@ const REPLAYS: ReplayCase[] = [
     body: (r) => r.body,
     schema: ['taskAgent', 'VariableGroup', false],
   },
-  { example: 'distributedTask/7.1/httpExamples/variablegroups/GET_VariableGroup.json', url: () => `${base}/DGDemo/_apis/distributedtask/variablegroups/${ids.vg}?api-version=7.1`, schema: ['taskAgent', 'VariableGroup', false] },
+  {
+    example: 'distributedTask/7.1/httpExamples/variablegroups/GET_VariableGroup.json',
+    url: () => `${base}/DGDemo/_apis/distributedtask/variablegroups/${ids.vg}?api-version=7.1`,
+    schema: ['taskAgent', 'VariableGroup', false],
+  },
   {
     example: 'distributedTask/7.1/httpExamples/variablegroups/GET_VariableGroupsByGroupName.json',
     url: () => `${base}/DGDemo/_apis/distributedtask/variablegroups?groupName=Test*&queryOrder=IdDescending&api-version=7.1`,
@@ -358,8 +428,16 @@ const REPLAYS: ReplayCase[] = [
     url: () => `${base}/DGDemo/_apis/distributedtask/variablegroups?groupIds=${ids.vg}&api-version=7.1`,
     schema: ['taskAgent', 'VariableGroup', true],
   },
-  { example: 'profile/7.1/httpExamples/profiles/GET__profile_profiles_me.json', url: () => `${vssps}/_apis/profile/profiles/me?api-version=7.1`, schema: ['profile', 'Profile', false] },
-  { example: 'account/7.1/httpExamples/accounts/GET__Accounts_memberId-_userId_.json', url: () => `${vssps}/_apis/Accounts?memberId=${user.id}&api-version=7.1`, schema: ['account', 'Account', true] },
+  {
+    example: 'profile/7.1/httpExamples/profiles/GET__profile_profiles_me.json',
+    url: () => `${vssps}/_apis/profile/profiles/me?api-version=7.1`,
+    schema: ['profile', 'Profile', false],
+  },
+  {
+    example: 'account/7.1/httpExamples/accounts/GET__Accounts_memberId-_userId_.json',
+    url: () => `${vssps}/_apis/Accounts?memberId=${user.id}&api-version=7.1`,
+    schema: ['account', 'Account', true],
+  },
   {
     example: 'tokens/7.1/httpExamples/Pats/CreatePat.json',
     url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1`,
@@ -368,7 +446,12 @@ const REPLAYS: ReplayCase[] = [
     body: (r) => ({ ...(r.body as Record<string, unknown>), validTo: new Date(Date.now() + 86_400_000).toISOString() }),
     schema: ['tokens', 'PatTokenResult', false],
   },
-  { example: 'tokens/7.1/httpExamples/Pats/ListPats.json', url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1`, auth: () => bearer, schema: ['tokens', 'PagedPatTokens', false] },
+  {
+    example: 'tokens/7.1/httpExamples/Pats/ListPats.json',
+    url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1`,
+    auth: () => bearer,
+    schema: ['tokens', 'PagedPatTokens', false],
+  },
   {
     example: 'tokens/7.1/httpExamples/Pats/GetPat.json',
     url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1&authorizationId=${ids.patId}`,
@@ -380,10 +463,19 @@ const REPLAYS: ReplayCase[] = [
     url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1`,
     method: 'PUT',
     auth: () => bearer,
-    body: (r) => ({ ...(r.body as Record<string, unknown>), authorizationId: ids.patId, validTo: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
+    body: (r) => ({
+      ...(r.body as Record<string, unknown>),
+      authorizationId: ids.patId,
+      validTo: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+    }),
     schema: ['tokens', 'PatTokenResult', false],
   },
-  { example: 'tokens/7.1/httpExamples/Pats/RevokePat.json', url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1&authorizationId=${ids.patId}`, method: 'DELETE', auth: () => bearer },
+  {
+    example: 'tokens/7.1/httpExamples/Pats/RevokePat.json',
+    url: () => `${vssps}/fabrikam/_apis/Tokens/Pats?api-version=7.1-preview.1&authorizationId=${ids.patId}`,
+    method: 'DELETE',
+    auth: () => bearer,
+  },
   {
     example: 'distributedTask/7.1/httpExamples/variablegroups/DELETE_VariableGroup.json',
     url: () => `${base}/DGDemo/_apis/distributedtask/variablegroups/${ids.vg}?api-version=7.1`,

@@ -69,7 +69,11 @@ export function adoErrorBody(message: string, typeKey: string, typeName?: string
 
 export const errors = {
   anonymous(): AdoError {
-    return new AdoError(401, 'TF400813: Resource not available for anonymous access. Client authentication required.', 'UnauthorizedRequestException');
+    return new AdoError(
+      401,
+      'TF400813: Resource not available for anonymous access. Client authentication required.',
+      'UnauthorizedRequestException',
+    );
   },
   notAuthorized(who: string): AdoError {
     return new AdoError(401, `TF400813: The user '${who}' is not authorized to access this resource.`, 'UnauthorizedRequestException');
@@ -106,7 +110,11 @@ export const errors = {
   },
   commitNotFound(sha: string, repoName: string): AdoError {
     // Unconfirmed wording; the service answers 404 for an unknown commit id.
-    return new AdoError(404, `TF401175: The version descriptor <Commit: ${sha} > could not be resolved to a version in the repository ${repoName}`, 'GitUnresolvableToCommitException');
+    return new AdoError(
+      404,
+      `TF401175: The version descriptor <Commit: ${sha} > could not be resolved to a version in the repository ${repoName}`,
+      'GitUnresolvableToCommitException',
+    );
   },
   itemNotFound(path: string, repoName: string, descriptor: string, sha: string): AdoError {
     return new AdoError(

@@ -30,9 +30,13 @@ before(async () => {
     createdBy: s.user.id,
   }).id;
   // One branch per run, for the pull request each run opens and completes.
-  for (const run of ['pat', 'bearer']) await w.commit(s.org, s.project, s.repo, { branch: `sdk/${run}`, files: { [`sdk/${run}.md`]: `${run}\n` }, message: `SDK ${run}` });
+  for (const run of ['pat', 'bearer'])
+    await w.commit(s.org, s.project, s.repo, { branch: `sdk/${run}`, files: { [`sdk/${run}.md`]: `${run}\n` }, message: `SDK ${run}` });
   // Profile and accounts take all-organization PATs only.
-  allOrgsPat = w.createPat(s.user.id, { scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'], orgs: 'all' }).token;
+  allOrgsPat = w.createPat(s.user.id, {
+    scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'],
+    orgs: 'all',
+  }).token;
 });
 after(async () => {
   await s?.close();
@@ -51,7 +55,10 @@ async function exercise(conn: azdev.WebApi, run: 'pat' | 'bearer'): Promise<void
   assert.equal(data.authenticatedUser?.id, s.user.id);
   const core = await conn.getCoreApi();
   const projects = await core.getProjects();
-  assert.deepEqual(projects.map((p) => p.name), [s.project]);
+  assert.deepEqual(
+    projects.map((p) => p.name),
+    [s.project],
+  );
   const project = await core.getProject(s.project, true);
   assert.equal(project.capabilities?.versioncontrol?.sourceControlType, 'Git');
 
@@ -62,15 +69,33 @@ async function exercise(conn: azdev.WebApi, run: 'pat' | 'bearer'): Promise<void
   const repoId = repos[0]!.id!;
   assert.equal((await git.getRepository(repoId, s.project)).name, s.repo);
   const refs = await git.getRefs(repoId, s.project, 'heads/');
-  assert.deepEqual(refs.map((r) => r.name), ['refs/heads/feature/login', 'refs/heads/main', 'refs/heads/sdk/bearer', 'refs/heads/sdk/pat']);
+  assert.deepEqual(
+    refs.map((r) => r.name),
+    ['refs/heads/feature/login', 'refs/heads/main', 'refs/heads/sdk/bearer', 'refs/heads/sdk/pat'],
+  );
   const branches = await git.getBranches(repoId, s.project);
   assert.equal(branches.find((b) => b.name === `sdk/${run}`)?.aheadCount, 1);
   assert.equal((await git.getBranch(repoId, 'main', s.project)).isBaseVersion, true);
-  const commits = await git.getCommits(repoId, { itemVersion: { version: `sdk/${run}`, versionType: GitVersionType.Branch }, $top: 2 }, s.project);
+  const commits = await git.getCommits(
+    repoId,
+    { itemVersion: { version: `sdk/${run}`, versionType: GitVersionType.Branch }, $top: 2 },
+    s.project,
+  );
   assert.equal(commits[0]?.comment, `SDK ${run}`);
   const commit = await git.getCommit(commits[0]!.commitId!, repoId, s.project);
   assert.ok(commit.push?.pushId && commit.push.pushedBy?.id, 'the commit names its push');
-  const item = await git.getItem(repoId, `/sdk/${run}.md`, s.project, undefined, undefined, undefined, undefined, undefined, { version: `sdk/${run}`, versionType: GitVersionType.Branch }, true);
+  const item = await git.getItem(
+    repoId,
+    `/sdk/${run}.md`,
+    s.project,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    { version: `sdk/${run}`, versionType: GitVersionType.Branch },
+    true,
+  );
   assert.equal(item.content, `${run}\n`);
   const content = await readStream(await git.getItemContent(repoId, '/README.md', s.project));
   assert.match(content, /Emulated repository/);
@@ -80,13 +105,22 @@ async function exercise(conn: azdev.WebApi, run: 'pat' | 'bearer'): Promise<void
   const active = await git.getPullRequests(repoId, { status: PullRequestStatus.Active }, s.project);
   assert.ok(active.some((p) => p.pullRequestId === prId));
   assert.ok((await git.getPullRequestsByProject(s.project, { status: PullRequestStatus.All })).length >= 1);
-  const opened = await git.createPullRequest({ sourceRefName: `refs/heads/sdk/${run}`, targetRefName: 'refs/heads/main', title: `SDK ${run}` }, repoId, s.project);
+  const opened = await git.createPullRequest(
+    { sourceRefName: `refs/heads/sdk/${run}`, targetRefName: 'refs/heads/main', title: `SDK ${run}` },
+    repoId,
+    s.project,
+  );
   assert.equal(opened.status, PullRequestStatus.Active);
   await assert.rejects(
     git.createPullRequest({ sourceRefName: `refs/heads/sdk/${run}`, targetRefName: 'refs/heads/main', title: 'again' }, repoId, s.project),
     (e: Error & { statusCode?: number }) => e.statusCode === 409 && /TF401179/.test(e.message),
   );
-  const completed = await git.updatePullRequest({ status: PullRequestStatus.Completed, lastMergeSourceCommit: opened.lastMergeSourceCommit }, repoId, opened.pullRequestId!, s.project);
+  const completed = await git.updatePullRequest(
+    { status: PullRequestStatus.Completed, lastMergeSourceCommit: opened.lastMergeSourceCommit },
+    repoId,
+    opened.pullRequestId!,
+    s.project,
+  );
   assert.equal(completed.status, PullRequestStatus.Completed);
   const pushes = await git.getPushes(repoId, s.project);
   assert.equal(pushes[0]?.pushedBy?.id, s.user.id, 'completing the pull request was a push');
@@ -95,16 +129,36 @@ async function exercise(conn: azdev.WebApi, run: 'pat' | 'bearer'): Promise<void
 
   // ---- TaskAgent (variable groups) -----------------------------------------------------------
   const taskAgent = await conn.getTaskAgentApi();
-  const groups = await taskAgent.getVariableGroups(s.project, undefined, VariableGroupActionFilter.Manage, undefined, undefined, VariableGroupQueryOrder.IdAscending);
+  const groups = await taskAgent.getVariableGroups(
+    s.project,
+    undefined,
+    VariableGroupActionFilter.Manage,
+    undefined,
+    undefined,
+    VariableGroupQueryOrder.IdAscending,
+  );
   const deploy = groups.find((g) => g.id === vgId);
   assert.equal(deploy?.variables?.region?.value, 'westeurope');
   assert.equal(deploy?.variables?.key?.value, null);
   assert.equal(deploy?.variables?.key?.isSecret, true);
   assert.equal((await taskAgent.getVariableGroup(s.project, vgId)).name, 'deploy');
   const projectRef = { id: project.id!, name: project.name! };
-  const added = await taskAgent.addVariableGroup({ name: `sdk-${run}`, type: 'Vsts', variables: { a: { value: '1' } }, variableGroupProjectReferences: [{ name: `sdk-${run}`, projectReference: projectRef }] });
+  const added = await taskAgent.addVariableGroup({
+    name: `sdk-${run}`,
+    type: 'Vsts',
+    variables: { a: { value: '1' } },
+    variableGroupProjectReferences: [{ name: `sdk-${run}`, projectReference: projectRef }],
+  });
   assert.ok(added.id);
-  const updated = await taskAgent.updateVariableGroup({ name: `sdk-${run}`, type: 'Vsts', variables: { a: { value: '2' } }, variableGroupProjectReferences: [{ name: `sdk-${run}`, projectReference: projectRef }] }, added.id!);
+  const updated = await taskAgent.updateVariableGroup(
+    {
+      name: `sdk-${run}`,
+      type: 'Vsts',
+      variables: { a: { value: '2' } },
+      variableGroupProjectReferences: [{ name: `sdk-${run}`, projectReference: projectRef }],
+    },
+    added.id!,
+  );
   assert.equal(updated.variables?.a?.value, '2');
   await taskAgent.deleteVariableGroup(added.id!, [project.id!]);
   assert.ok(!(await taskAgent.getVariableGroups(s.project)).some((g) => g.id === added.id));
@@ -112,14 +166,24 @@ async function exercise(conn: azdev.WebApi, run: 'pat' | 'bearer'): Promise<void
   // ---- Profile, Accounts (vssps) -------------------------------------------------------------
   const profile = await (await conn.getProfileApi()).getProfile('me');
   assert.equal(profile.id, s.user.id);
-  const accounts = await conn.rest.get<{ count: number; value: Array<{ accountName: string }> }>(`${s.emu.urls.vssps}/_apis/accounts?memberId=${profile.id}&api-version=7.1`);
+  const accounts = await conn.rest.get<{ count: number; value: Array<{ accountName: string }> }>(
+    `${s.emu.urls.vssps}/_apis/accounts?memberId=${profile.id}&api-version=7.1`,
+  );
   assert.equal(accounts.statusCode, 200);
-  assert.deepEqual(accounts.result?.value.map((a) => a.accountName), [s.org]);
+  assert.deepEqual(
+    accounts.result?.value.map((a) => a.accountName),
+    [s.org],
+  );
 
   // ---- Tokens (PAT lifecycle: Entra user tokens only) ----------------------------------------
   const patsUrl = `${s.emu.urls.vssps}/${s.org}/_apis/tokens/pats?api-version=7.1-preview.1`;
   if (run === 'bearer') {
-    const createdPat = await conn.rest.create<{ patToken: { authorizationId: string; token: string } }>(patsUrl, { displayName: 'sdk', scope: 'vso.code', validTo: new Date(Date.now() + 86_400_000).toISOString(), allOrgs: false });
+    const createdPat = await conn.rest.create<{ patToken: { authorizationId: string; token: string } }>(patsUrl, {
+      displayName: 'sdk',
+      scope: 'vso.code',
+      validTo: new Date(Date.now() + 86_400_000).toISOString(),
+      allOrgs: false,
+    });
     assert.equal(createdPat.statusCode, 200);
     assert.match(createdPat.result!.patToken.token, /^.{76}AZDO.{4}$/);
     const listed = await conn.rest.get<{ patTokens: Array<{ authorizationId: string }> }>(patsUrl);
@@ -159,7 +223,12 @@ describe('azure-devops-node-api contract suite', () => {
     await w.createRepository('Coll', s.project, s.repo, { commits: 2, branches: ['feature/login'] });
     await w.createPullRequest('Coll', s.project, s.repo, { sourceRefName: 'feature/login', title: 'Login page' });
     const project = w.requireProject('Coll', s.project).project;
-    const vg = w.addVariableGroup('Coll', { name: 'deploy', variables: { region: { value: 'westeurope' }, key: { value: 'x', isSecret: true } }, projects: [{ projectId: project.id }], createdBy: s.user.id });
+    const vg = w.addVariableGroup('Coll', {
+      name: 'deploy',
+      variables: { region: { value: 'westeurope' }, key: { value: 'x', isSecret: true } },
+      projects: [{ projectId: project.id }],
+      createdBy: s.user.id,
+    });
     const { token } = w.createPat(s.user.id, { scopes: ['app_token'], orgs: ['Coll'] });
     assert.equal(token.length, 52, 'Azure DevOps Server issues the 52-character form');
     const conn = new azdev.WebApi(s.emu.orgUrl('Coll'), azdev.getPersonalAccessTokenHandler(token));

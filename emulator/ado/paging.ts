@@ -22,9 +22,14 @@ export function issueToken(scope: string, position: number): string {
 }
 
 export function invalidToken(token: string): AdoError {
-  return new AdoError(400, `The continuation token '${token}' is not valid for this request. Send back the token the previous page returned, unchanged (URL-encoded).`, 'InvalidContinuationTokenException', {
-    typeName: 'Microsoft.VisualStudio.Services.WebApi.InvalidContinuationTokenException, Microsoft.VisualStudio.Services.WebApi',
-  });
+  return new AdoError(
+    400,
+    `The continuation token '${token}' is not valid for this request. Send back the token the previous page returned, unchanged (URL-encoded).`,
+    'InvalidContinuationTokenException',
+    {
+      typeName: 'Microsoft.VisualStudio.Services.WebApi.InvalidContinuationTokenException, Microsoft.VisualStudio.Services.WebApi',
+    },
+  );
 }
 
 /** The position a token stands for; throws the service-shaped 400 for anything it did not issue for this listing. */

@@ -29,11 +29,10 @@ test('scopes: wider scopes include narrower ones; full access covers everything'
   assert.ok(!scopesGrant(['vso.variablegroups_read'], 'vso.variablegroups_write'));
   assert.ok(scopesGrant(['app_token'], 'vso.profile'));
   assert.ok(!scopesGrant(['vso.code'], 'vso.project'));
-  assert.deepEqual(normalizeScopes('499b84ac-1321-427f-aa17-267ca6975798/vso.code https://app.vssps.visualstudio.com/.default User_Impersonation'), [
-    'vso.code',
-    '.default',
-    'user_impersonation',
-  ]);
+  assert.deepEqual(
+    normalizeScopes('499b84ac-1321-427f-aa17-267ca6975798/vso.code https://app.vssps.visualstudio.com/.default User_Impersonation'),
+    ['vso.code', '.default', 'user_impersonation'],
+  );
 });
 
 test('api-version: from the query or the Accept header; range and preview rules', () => {
@@ -55,7 +54,10 @@ test('api-version: from the query or the Accept header; range and preview rules'
 
 test('{org}.localhost rewriting plays {org}.visualstudio.com', () => {
   const r = (host: string, url: string): string => rewriteVisualStudioHost({ url, headers: { host } });
-  assert.equal(r('contoso.localhost:8080', '/Web/_git/app/info/refs?service=git-upload-pack'), '/contoso/Web/_git/app/info/refs?service=git-upload-pack');
+  assert.equal(
+    r('contoso.localhost:8080', '/Web/_git/app/info/refs?service=git-upload-pack'),
+    '/contoso/Web/_git/app/info/refs?service=git-upload-pack',
+  );
   assert.equal(r('contoso.localhost:8080', '/DefaultCollection/_apis/projects'), '/contoso/_apis/projects');
   assert.equal(r('contoso.localhost:8080', '/'), '/contoso/');
   assert.equal(r('127.0.0.1:8080', '/contoso/_apis/projects'), '/contoso/_apis/projects');
@@ -63,7 +65,11 @@ test('{org}.localhost rewriting plays {org}.visualstudio.com', () => {
 });
 
 test('credentials: Basic with any user name, Bearer, and other schemes', () => {
-  assert.deepEqual(readCredential(`Basic ${Buffer.from(':secret').toString('base64')}`), { kind: 'basic', username: '', password: 'secret' });
+  assert.deepEqual(readCredential(`Basic ${Buffer.from(':secret').toString('base64')}`), {
+    kind: 'basic',
+    username: '',
+    password: 'secret',
+  });
   assert.deepEqual(readCredential(`Basic ${Buffer.from('x:a:b').toString('base64')}`), { kind: 'basic', username: 'x', password: 'a:b' });
   assert.deepEqual(readCredential('Bearer abc'), { kind: 'bearer', token: 'abc' });
   assert.equal(readCredential('NTLM TlRMTVNT').kind, 'unsupported');

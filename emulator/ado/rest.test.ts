@@ -25,7 +25,10 @@ describe('paging', () => {
     let token: string | null = null;
     let pages = 0;
     do {
-      const r = await call(`${s.orgUrl}/_apis/projects?$top=2&api-version=7.1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`, { auth });
+      const r = await call(
+        `${s.orgUrl}/_apis/projects?$top=2&api-version=7.1${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`,
+        { auth },
+      );
       assert.equal(r.status, 200);
       names.push(...r.json.value.map((p: { name: string }) => p.name));
       token = r.headers.get('x-ms-continuationtoken');
@@ -37,16 +40,28 @@ describe('paging', () => {
 
   test('refs: filter is a prefix without refs/, with $top and continuation', async () => {
     const first = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/&$top=1&api-version=7.1`, { auth });
-    assert.deepEqual(first.json.value.map((r: { name: string }) => r.name), ['refs/heads/feature/login']);
+    assert.deepEqual(
+      first.json.value.map((r: { name: string }) => r.name),
+      ['refs/heads/feature/login'],
+    );
     const token = first.headers.get('x-ms-continuationtoken');
     assert.ok(token);
-    const second = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/&$top=1&continuationToken=${encodeURIComponent(token)}&api-version=7.1`, { auth });
-    assert.deepEqual(second.json.value.map((r: { name: string }) => r.name), ['refs/heads/main']);
+    const second = await call(
+      `${api}/git/repositories/${s.repo}/refs?filter=heads/&$top=1&continuationToken=${encodeURIComponent(token)}&api-version=7.1`,
+      { auth },
+    );
+    assert.deepEqual(
+      second.json.value.map((r: { name: string }) => r.name),
+      ['refs/heads/main'],
+    );
     assert.equal(second.headers.get('x-ms-continuationtoken'), null);
     const prefix = await call(`${api}/git/repositories/${s.repo}/refs?filter=heads/fea&api-version=7.1`, { auth });
     assert.equal(prefix.json.count, 1);
     const tags = await call(`${api}/git/repositories/${s.repo}/refs?filter=tags/&api-version=7.1`, { auth });
-    assert.deepEqual(tags.json.value.map((r: { name: string }) => r.name), ['refs/tags/v1.0']);
+    assert.deepEqual(
+      tags.json.value.map((r: { name: string }) => r.name),
+      ['refs/tags/v1.0'],
+    );
   });
 
   test('continuation tokens are opaque: numbers, garbage, unencoded and borrowed tokens are refused (400)', async () => {
@@ -54,7 +69,8 @@ describe('paging', () => {
     const token = first.headers.get('x-ms-continuationtoken')!;
     assert.ok(!/^\d+$/.test(token), 'not a plain number');
     assert.notEqual(encodeURIComponent(token), token, 'needs URL-encoding');
-    const refs = (t: string, filter = '') => call(`${api}/git/repositories/${s.repo}/refs?$top=1${filter}&continuationToken=${t}&api-version=7.1`, { auth });
+    const refs = (t: string, filter = '') =>
+      call(`${api}/git/repositories/${s.repo}/refs?$top=1${filter}&continuationToken=${t}&api-version=7.1`, { auth });
     assert.equal((await refs(encodeURIComponent(token))).status, 200);
     for (const bad of ['1', '0', 'garbage', encodeURIComponent(`${token}x`), token /* '+' read as a space */]) {
       const r = await refs(bad);
@@ -66,19 +82,27 @@ describe('paging', () => {
     const projects = await call(`${s.orgUrl}/_apis/projects?continuationToken=${encodeURIComponent(token)}&api-version=7.1`, { auth });
     assert.equal(projects.status, 400);
     // Variable groups page by group id (the SDK types that token as a number); anything else is refused.
-    const vgs = await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?continuationToken=garbage&api-version=7.1`, { auth });
+    const vgs = await call(`${s.orgUrl}/${s.project}/_apis/distributedtask/variablegroups?continuationToken=garbage&api-version=7.1`, {
+      auth,
+    });
     assert.equal(vgs.status, 400);
   });
 
   test('commits: itemVersion, $top and $skip', async () => {
     const all = await call(`${api}/git/repositories/${s.repo}/commits?searchCriteria.itemVersion.version=main&api-version=7.1`, { auth });
     assert.equal(all.json.count, 5);
-    const page = await call(`${api}/git/repositories/${s.repo}/commits?searchCriteria.itemVersion.version=main&searchCriteria.$top=2&searchCriteria.$skip=1&api-version=7.1`, { auth });
+    const page = await call(
+      `${api}/git/repositories/${s.repo}/commits?searchCriteria.itemVersion.version=main&searchCriteria.$top=2&searchCriteria.$skip=1&api-version=7.1`,
+      { auth },
+    );
     assert.deepEqual(
       page.json.value.map((c: { commitId: string }) => c.commitId),
       all.json.value.slice(1, 3).map((c: { commitId: string }) => c.commitId),
     );
-    const branch = await call(`${api}/git/repositories/${s.repo}/commits?searchCriteria.itemVersion.version=feature/login&searchCriteria.$top=1&api-version=7.1`, { auth });
+    const branch = await call(
+      `${api}/git/repositories/${s.repo}/commits?searchCriteria.itemVersion.version=feature/login&searchCriteria.$top=1&api-version=7.1`,
+      { auth },
+    );
     assert.equal(branch.json.value[0].comment, 'Work on feature/login (1)');
   });
 });
@@ -93,7 +117,10 @@ describe('errors in the service shape', () => {
       assert.equal(r.json.$id, '1');
       assert.equal(r.json.innerException, null);
       assert.equal(r.json.typeKey, 'GitRepositoryNotFoundException');
-      assert.match(r.json.message, /^TF401019: The Git repository with name or identifier .+ does not exist or you do not have permissions/);
+      assert.match(
+        r.json.message,
+        /^TF401019: The Git repository with name or identifier .+ does not exist or you do not have permissions/,
+      );
       assert.equal(r.json.errorCode, 0);
       assert.equal(r.json.eventId, 3000);
     }
@@ -108,7 +135,9 @@ describe('errors in the service shape', () => {
     const i = await call(`${api}/git/repositories/${s.repo}/items?path=/missing.txt&api-version=7.1`, { auth });
     assert.equal(i.status, 404);
     assert.match(i.json.message, /^TF401174/);
-    const b = await call(`${api}/git/repositories/${s.repo}/items?path=/README.md&versionDescriptor.version=nope&api-version=7.1`, { auth });
+    const b = await call(`${api}/git/repositories/${s.repo}/items?path=/README.md&versionDescriptor.version=nope&api-version=7.1`, {
+      auth,
+    });
     assert.equal(b.status, 404);
     assert.match(b.json.message, /^TF401175/);
     const pr = await call(`${api}/git/pullrequests/999?api-version=7.1`, { auth });
@@ -122,10 +151,15 @@ describe('items', () => {
     const raw = await call(`${api}/git/repositories/${s.repo}/items?path=/counter.txt&api-version=7.1`, { auth });
     assert.equal(raw.status, 200);
     assert.equal(raw.text, '5\n');
-    const json = await call(`${api}/git/repositories/${s.repo}/items?path=/counter.txt&includeContent=true&$format=json&api-version=7.1`, { auth });
+    const json = await call(`${api}/git/repositories/${s.repo}/items?path=/counter.txt&includeContent=true&$format=json&api-version=7.1`, {
+      auth,
+    });
     assert.equal(json.json.content, '5\n');
     assert.equal(json.json.gitObjectType, 'blob');
-    const tagged = await call(`${api}/git/repositories/${s.repo}/items?path=/counter.txt&versionDescriptor.version=v1.0&versionDescriptor.versionType=tag&api-version=7.1`, { auth });
+    const tagged = await call(
+      `${api}/git/repositories/${s.repo}/items?path=/counter.txt&versionDescriptor.version=v1.0&versionDescriptor.versionType=tag&api-version=7.1`,
+      { auth },
+    );
     assert.equal(tagged.text, '5\n');
     const first = await call(`${api}/git/repositories/${s.repo}/commits?searchCriteria.$skip=4&api-version=7.1`, { auth });
     const atCommit = await call(
@@ -133,7 +167,10 @@ describe('items', () => {
       { auth },
     );
     assert.equal(atCommit.text, '1\n');
-    const folder = await call(`${api}/git/repositories/${s.repo}/items?path=/&api-version=7.1`, { auth, headers: { accept: 'application/json' } });
+    const folder = await call(`${api}/git/repositories/${s.repo}/items?path=/&api-version=7.1`, {
+      auth,
+      headers: { accept: 'application/json' },
+    });
     assert.equal(folder.json.isFolder, true);
   });
 });
@@ -142,11 +179,21 @@ describe('pull requests', () => {
   test('status filter, per repository and per project', async () => {
     const w = s.emu.world;
     const open = await w.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'feature/login', title: 'open' });
-    const done = await w.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'feature/login', title: 'done', status: 'completed' });
+    const done = await w.createPullRequest(s.org, s.project, s.repo, {
+      sourceRefName: 'feature/login',
+      title: 'done',
+      status: 'completed',
+    });
     const active = await call(`${api}/git/repositories/${s.repo}/pullrequests?api-version=7.1`, { auth });
-    assert.deepEqual(active.json.value.map((p: { pullRequestId: number }) => p.pullRequestId), [open.id]);
+    assert.deepEqual(
+      active.json.value.map((p: { pullRequestId: number }) => p.pullRequestId),
+      [open.id],
+    );
     const completed = await call(`${api}/git/pullrequests?searchCriteria.status=completed&api-version=7.1`, { auth });
-    assert.deepEqual(completed.json.value.map((p: { pullRequestId: number }) => p.pullRequestId), [done.id]);
+    assert.deepEqual(
+      completed.json.value.map((p: { pullRequestId: number }) => p.pullRequestId),
+      [done.id],
+    );
     const all = await call(`${api}/git/pullrequests?searchCriteria.status=all&api-version=7.1`, { auth });
     assert.equal(all.json.count, 2);
     const byId = await call(`${s.orgUrl}/${s.project}/_apis/git/pullrequests/${open.id}?api-version=7.1`, { auth });
@@ -165,9 +212,16 @@ describe('pull requests', () => {
     assert.equal(duplicate.status, 409, duplicate.text);
     assert.match(duplicate.json.message, /^TF401179: An active pull request for the source and target branch already exists/);
     // Abandoning the active one (PATCH status) frees the branches.
-    const active = await call(`${api}/git/repositories/${s.repo}/pullrequests?searchCriteria.sourceRefName=refs/heads/feature/login&api-version=7.1`, { auth });
+    const active = await call(
+      `${api}/git/repositories/${s.repo}/pullrequests?searchCriteria.sourceRefName=refs/heads/feature/login&api-version=7.1`,
+      { auth },
+    );
     for (const p of active.json.value as Array<{ pullRequestId: number }>) {
-      const abandoned = await call(`${api}/git/repositories/${s.repo}/pullrequests/${p.pullRequestId}?api-version=7.1`, { method: 'PATCH', auth, body: { status: 'abandoned' } });
+      const abandoned = await call(`${api}/git/repositories/${s.repo}/pullrequests/${p.pullRequestId}?api-version=7.1`, {
+        method: 'PATCH',
+        auth,
+        body: { status: 'abandoned' },
+      });
       assert.equal(abandoned.json.status, 'abandoned');
       assert.equal(abandoned.json.closedBy.id, s.user.id);
     }
@@ -212,7 +266,10 @@ describe('variable groups', () => {
     assert.equal(s.emu.world.readVariable(s.org, id, 'apiKey'), canary, 'a secret sent back as null keeps its value');
 
     const byName = await call(`${api}/distributedtask/variablegroups?groupName=rel*&api-version=7.1`, { auth });
-    assert.deepEqual(byName.json.value.map((g: { id: number }) => g.id), [id]);
+    assert.deepEqual(
+      byName.json.value.map((g: { id: number }) => g.id),
+      [id],
+    );
     const dup = await call(`${org}?api-version=7.1`, { method: 'POST', auth, body: { ...body, id: undefined } });
     assert.equal(dup.status, 400);
 

@@ -132,7 +132,14 @@ export function gitCommitRef(urls: Urls, world: World, org: Organization, repo: 
   return out;
 }
 
-export function gitCommit(urls: Urls, world: World, org: Organization, repo: Repository, c: CommitInfo, push: PushRecord | undefined): Json {
+export function gitCommit(
+  urls: Urls,
+  world: World,
+  org: Organization,
+  repo: Repository,
+  c: CommitInfo,
+  push: PushRecord | undefined,
+): Json {
   const self = `${repoApiUrl(urls, org, repo)}/commits/${c.commitId}`;
   const out: Json = {
     treeId: c.treeId,
@@ -156,7 +163,14 @@ export function gitCommit(urls: Urls, world: World, org: Organization, repo: Rep
 }
 
 /** GitPush; `detail` adds refUpdates and commits (the single-push endpoint, or includeRefUpdates). */
-export function gitPush(urls: Urls, world: World, org: Organization, repo: Repository, push: PushRecord, detail: { refUpdates: boolean; commits: CommitInfo[] | null }): Json {
+export function gitPush(
+  urls: Urls,
+  world: World,
+  org: Organization,
+  repo: Repository,
+  push: PushRecord,
+  detail: { refUpdates: boolean; commits: CommitInfo[] | null },
+): Json {
   const project = world.projectById(repo.projectId)!;
   const self = `${repoApiUrl(urls, org, repo)}/pushes/${push.pushId}`;
   const pusher = identityRef(urls, org, world.identity(push.pushedBy, org));
@@ -191,7 +205,15 @@ export function gitItem(
   urls: Urls,
   org: Organization,
   repo: Repository,
-  p: { path: string; objectId: string; type: 'blob' | 'tree' | 'commit'; commitId: string; content?: string; version?: string; versionType?: string },
+  p: {
+    path: string;
+    objectId: string;
+    type: 'blob' | 'tree' | 'commit';
+    commitId: string;
+    content?: string;
+    version?: string;
+    versionType?: string;
+  },
 ): Json {
   const out: Json = {
     objectId: p.objectId,
@@ -212,7 +234,14 @@ export function commitRefShort(urls: Urls, org: Organization, repo: Repository, 
 }
 
 /** `mergeCommit`, when given, details lastMergeCommit as the single-PR endpoints do. */
-export function pullRequest(urls: Urls, world: World, org: Organization, pr: PullRequest, withLinks: boolean, mergeCommit?: CommitInfo): Json {
+export function pullRequest(
+  urls: Urls,
+  world: World,
+  org: Organization,
+  pr: PullRequest,
+  withLinks: boolean,
+  mergeCommit?: CommitInfo,
+): Json {
   const repo = world.repositoryById(pr.repositoryId)!;
   const project = world.projectById(pr.projectId)!;
   const repoJson = gitRepository(urls, world, org, repo, false);
@@ -243,7 +272,13 @@ export function pullRequest(urls: Urls, world: World, org: Organization, pr: Pul
   };
   if (pr.lastMergeCommit) {
     out.lastMergeCommit = mergeCommit
-      ? { commitId: mergeCommit.commitId, author: { ...mergeCommit.author }, committer: { ...mergeCommit.committer }, comment: mergeCommit.comment, url: `${repoApiUrl(urls, org, repo)}/commits/${mergeCommit.commitId}` }
+      ? {
+          commitId: mergeCommit.commitId,
+          author: { ...mergeCommit.author },
+          committer: { ...mergeCommit.committer },
+          comment: mergeCommit.comment,
+          url: `${repoApiUrl(urls, org, repo)}/commits/${mergeCommit.commitId}`,
+        }
       : commitRefShort(urls, org, repo, pr.lastMergeCommit);
   }
   if (pr.closedDate) out.closedDate = iso(pr.closedDate);

@@ -25,15 +25,27 @@ before(async () => {
   api = `${s.orgUrl}/${s.project}/_apis`;
   repoApi = `${api}/git/repositories/${s.repo}`;
   // `docs` is merged by a pull request below; `notes` stays ahead of main for the query tests.
-  await s.emu.world.commit(s.org, s.project, s.repo, { branch: 'docs', files: { 'docs/guide.md': '# Guide\n' }, message: 'Write the guide' });
-  await s.emu.world.commit(s.org, s.project, s.repo, { branch: 'notes', files: { 'notes/todo.md': '# To do\n' }, message: 'Write the notes' });
+  await s.emu.world.commit(s.org, s.project, s.repo, {
+    branch: 'docs',
+    files: { 'docs/guide.md': '# Guide\n' },
+    message: 'Write the guide',
+  });
+  await s.emu.world.commit(s.org, s.project, s.repo, {
+    branch: 'notes',
+    files: { 'notes/todo.md': '# To do\n' },
+    message: 'Write the notes',
+  });
 });
 after(() => s?.close());
 
 describe('pull requests', () => {
   test('source = target is refused; a second active pull request for the same branches is TF401179', async () => {
     const create = (source: string, target: string) =>
-      call(`${repoApi}/pullrequests?api-version=7.1`, { method: 'POST', auth, body: { sourceRefName: source, targetRefName: target, title: 't' } });
+      call(`${repoApi}/pullrequests?api-version=7.1`, {
+        method: 'POST',
+        auth,
+        body: { sourceRefName: source, targetRefName: target, title: 't' },
+      });
     const same = await create('refs/heads/main', 'refs/heads/main');
     assert.equal(same.status, 400);
     const first = await create('refs/heads/feature/login', 'refs/heads/main');
@@ -45,13 +57,21 @@ describe('pull requests', () => {
   });
 
   test('PATCH completes (target moves to the merge commit, as a push by the completer) and abandons; numeric status works', async () => {
-    const created = await call(`${repoApi}/pullrequests?api-version=7.1`, { method: 'POST', auth, body: { sourceRefName: 'refs/heads/docs', targetRefName: 'refs/heads/main', title: 'Guide' } });
+    const created = await call(`${repoApi}/pullrequests?api-version=7.1`, {
+      method: 'POST',
+      auth,
+      body: { sourceRefName: 'refs/heads/docs', targetRefName: 'refs/heads/main', title: 'Guide' },
+    });
     assert.equal(created.status, 201, created.text);
     const id = created.json.pullRequestId as number;
     const url = `${repoApi}/pullrequests/${id}?api-version=7.1`;
     const noSource = await call(url, { method: 'PATCH', auth, body: { status: 'completed' } });
     assert.equal(noSource.status, 400, 'completing needs lastMergeSourceCommit');
-    const stale = await call(url, { method: 'PATCH', auth, body: { status: 'completed', lastMergeSourceCommit: { commitId: '0'.repeat(40) } } });
+    const stale = await call(url, {
+      method: 'PATCH',
+      auth,
+      body: { status: 'completed', lastMergeSourceCommit: { commitId: '0'.repeat(40) } },
+    });
     assert.equal(stale.status, 409);
     // The SDK sends enums as numbers: 3 = completed.
     const done = await call(url, { method: 'PATCH', auth, body: { status: 3, lastMergeSourceCommit: created.json.lastMergeSourceCommit } });
@@ -93,13 +113,23 @@ describe('pushes', () => {
       const pushes = await call(`${repoApi}/pushes?api-version=7.1`, { auth });
       assert.equal(pushes.status, 200);
       const ids = pushes.json.value.map((p: { pushId: number }) => p.pushId);
-      assert.deepEqual(ids, [...ids].sort((a: number, b: number) => b - a), 'newest first');
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a: number, b: number) => b - a),
+        'newest first',
+      );
       assert.ok(ids.length >= 3 && new Set(ids).size === ids.length);
       const latest = pushes.json.value[0];
       assert.equal(latest.pushedBy.id, bob.id);
-      const byBob = await call(`${repoApi}/pushes?searchCriteria.pusherId=${bob.id}&searchCriteria.includeRefUpdates=true&api-version=7.1`, { auth });
+      const byBob = await call(
+        `${repoApi}/pushes?searchCriteria.pusherId=${bob.id}&searchCriteria.includeRefUpdates=true&api-version=7.1`,
+        { auth },
+      );
       assert.equal(byBob.json.count, 1);
-      assert.deepEqual(byBob.json.value[0].refUpdates.map((u: { name: string; oldObjectId: string }) => [u.name, u.oldObjectId]), [['refs/heads/bob', '0'.repeat(40)]]);
+      assert.deepEqual(
+        byBob.json.value[0].refUpdates.map((u: { name: string; oldObjectId: string }) => [u.name, u.oldObjectId]),
+        [['refs/heads/bob', '0'.repeat(40)]],
+      );
       const one = await call(`${repoApi}/pushes/${latest.pushId}?api-version=7.1`, { auth });
       assert.deepEqual(one.json.commits.map((c: { commitId: string }) => c.commitId).slice(0, 1), [sha]);
       const commit = await call(`${repoApi}/commits/${sha}?api-version=7.1`, { auth });
@@ -117,18 +147,36 @@ describe('pushes', () => {
 
 describe('query options are honoured or refused', () => {
   test('commits: itemPath, author, fromDate, compareVersion, includeStatuses; changeCount; unsupported options refused', async () => {
-    const byPath = await call(`${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.itemPath=/notes/todo.md&api-version=7.1`, { auth });
-    assert.deepEqual(byPath.json.value.map((c: { comment: string }) => c.comment), ['Write the notes']);
+    const byPath = await call(
+      `${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.itemPath=/notes/todo.md&api-version=7.1`,
+      { auth },
+    );
+    assert.deepEqual(
+      byPath.json.value.map((c: { comment: string }) => c.comment),
+      ['Write the notes'],
+    );
     const nobody = await call(`${repoApi}/commits?searchCriteria.author=nobody-at-all&api-version=7.1`, { auth });
     assert.equal(nobody.json.count, 0);
-    const future = await call(`${repoApi}/commits?searchCriteria.fromDate=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}&api-version=7.1`, { auth });
+    const future = await call(
+      `${repoApi}/commits?searchCriteria.fromDate=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}&api-version=7.1`,
+      { auth },
+    );
     assert.equal(future.json.count, 0);
     assert.equal((await call(`${repoApi}/commits?searchCriteria.fromDate=yesterday-ish&api-version=7.1`, { auth })).status, 400);
-    const compared = await call(`${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.compareVersion.version=main&searchCriteria.includeStatuses=true&api-version=7.1`, { auth });
-    assert.deepEqual(compared.json.value.map((c: { comment: string }) => c.comment), ['Write the notes']);
+    const compared = await call(
+      `${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.compareVersion.version=main&searchCriteria.includeStatuses=true&api-version=7.1`,
+      { auth },
+    );
+    assert.deepEqual(
+      compared.json.value.map((c: { comment: string }) => c.comment),
+      ['Write the notes'],
+    );
     assert.deepEqual(compared.json.value[0].statuses, []);
     const withChanges = await call(`${repoApi}/commits/${compared.json.value[0].commitId}?changeCount=10&api-version=7.1`, { auth });
-    assert.deepEqual(withChanges.json.changes.map((c: { item: { path: string }; changeType: string }) => [c.item.path, c.changeType]), [['/notes/todo.md', 'add']]);
+    assert.deepEqual(
+      withChanges.json.changes.map((c: { item: { path: string }; changeType: string }) => [c.item.path, c.changeType]),
+      [['/notes/todo.md', 'add']],
+    );
     const refused = await call(`${repoApi}/commits?searchCriteria.showOldestCommitsFirst=true&api-version=7.1`, { auth });
     assert.equal(refused.status, 400);
     assert.match(refused.json.message, /searchCriteria\.showOldestCommitsFirst/);
@@ -138,14 +186,24 @@ describe('query options are honoured or refused', () => {
     const refs = await call(`${repoApi}/refs?filter=heads/main&includeStatuses=true&api-version=7.1`, { auth });
     assert.deepEqual(refs.json.value[0].statuses, []);
     assert.equal((await call(`${repoApi}/refs?includeMyBranches=true&api-version=7.1`, { auth })).status, 400);
-    const folder = await call(`${repoApi}/items?path=/notes&versionDescriptor.version=notes&includeContentMetadata=true&api-version=7.1`, { auth, headers: { accept: 'application/json' } });
+    const folder = await call(`${repoApi}/items?path=/notes&versionDescriptor.version=notes&includeContentMetadata=true&api-version=7.1`, {
+      auth,
+      headers: { accept: 'application/json' },
+    });
     assert.equal(folder.status, 200, folder.text);
     assert.deepEqual(folder.json.contentMetadata, { fileName: 'notes' });
-    assert.equal((await call(`${repoApi}/items?scopePath=/&recursionLevel=Full&api-version=7.1`, { auth, headers: { accept: 'application/json' } })).status, 400);
+    assert.equal(
+      (await call(`${repoApi}/items?scopePath=/&recursionLevel=Full&api-version=7.1`, { auth, headers: { accept: 'application/json' } }))
+        .status,
+      400,
+    );
   });
 
   test('numeric versionType in queries (0 = branch) is read as Azure DevOps reads it', async () => {
-    const r = await call(`${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.itemVersion.versionType=0&searchCriteria.$top=1&api-version=7.1`, { auth });
+    const r = await call(
+      `${repoApi}/commits?searchCriteria.itemVersion.version=notes&searchCriteria.itemVersion.versionType=0&searchCriteria.$top=1&api-version=7.1`,
+      { auth },
+    );
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.value[0].comment, 'Write the notes');
   });
@@ -158,29 +216,50 @@ describe('query options are honoured or refused', () => {
     assert.equal((await call(`${s.orgUrl}/_apis/projects?api-version=7.2-preview.4`, { auth })).status, 200);
   });
 
-  test('variable groups: actionFilter follows the caller\'s roles; writes need Administrator', async () => {
+  test("variable groups: actionFilter follows the caller's roles; writes need Administrator", async () => {
     const w = s.emu.world;
     const project = w.requireProject(s.org, s.project).project;
     const carol = w.addUser({ upn: `carol@${s.emu.defaultTenant.domain}` });
     w.addMember(s.org, carol.id);
     const carolPat = w.createPat(carol.id, { scopes: ['vso.variablegroups_manage'], orgs: [s.org] }).token;
-    const mk = (name: string) => w.addVariableGroup(s.org, { name, variables: { a: { value: '1' } }, projects: [{ projectId: project.id }], createdBy: s.user.id });
+    const mk = (name: string) =>
+      w.addVariableGroup(s.org, { name, variables: { a: { value: '1' } }, projects: [{ projectId: project.id }], createdBy: s.user.id });
     const readOnly = mk('read-only');
     const usable = mk('usable');
     const managed = mk('managed');
     w.setVariableGroupRole(s.org, usable.id, carol.id, 'User');
     w.setVariableGroupRole(s.org, managed.id, carol.id, 'Administrator');
     const names = async (filter: string) =>
-      (await call(`${api}/distributedtask/variablegroups?actionFilter=${filter}&queryOrder=IdAscending&api-version=7.1`, { auth: basic(carolPat) })).json.value.map((g: { name: string }) => g.name);
+      (
+        await call(`${api}/distributedtask/variablegroups?actionFilter=${filter}&queryOrder=IdAscending&api-version=7.1`, {
+          auth: basic(carolPat),
+        })
+      ).json.value.map((g: { name: string }) => g.name);
     assert.deepEqual(await names('None'), ['read-only', 'usable', 'managed']);
     assert.deepEqual(await names('Use'), ['usable', 'managed']);
     assert.deepEqual(await names('16'), ['usable', 'managed']);
     assert.deepEqual(await names('Manage'), ['managed']);
-    assert.equal((await call(`${api}/distributedtask/variablegroups?actionFilter=Everything&api-version=7.1`, { auth: basic(carolPat) })).status, 400);
-    const body = { name: 'read-only', type: 'Vsts', variables: { a: { value: '2' } }, variableGroupProjectReferences: [{ name: 'read-only', projectReference: { id: project.id } }] };
-    const denied = await call(`${s.orgUrl}/_apis/distributedtask/variablegroups/${readOnly.id}?api-version=7.1`, { method: 'PUT', auth: basic(carolPat), body });
+    assert.equal(
+      (await call(`${api}/distributedtask/variablegroups?actionFilter=Everything&api-version=7.1`, { auth: basic(carolPat) })).status,
+      400,
+    );
+    const body = {
+      name: 'read-only',
+      type: 'Vsts',
+      variables: { a: { value: '2' } },
+      variableGroupProjectReferences: [{ name: 'read-only', projectReference: { id: project.id } }],
+    };
+    const denied = await call(`${s.orgUrl}/_apis/distributedtask/variablegroups/${readOnly.id}?api-version=7.1`, {
+      method: 'PUT',
+      auth: basic(carolPat),
+      body,
+    });
     assert.equal(denied.status, 403);
-    const allowed = await call(`${s.orgUrl}/_apis/distributedtask/variablegroups/${managed.id}?api-version=7.1`, { method: 'PUT', auth: basic(carolPat), body: { ...body, name: 'managed' } });
+    const allowed = await call(`${s.orgUrl}/_apis/distributedtask/variablegroups/${managed.id}?api-version=7.1`, {
+      method: 'PUT',
+      auth: basic(carolPat),
+      body: { ...body, name: 'managed' },
+    });
     assert.equal(allowed.status, 200, allowed.text);
   });
 });
@@ -192,11 +271,17 @@ describe('identities, tokens and discovery', () => {
     const current = w.createPat(s.user.id, { scopes: ['vso.code', 'vso.project'], orgs: [s.org] }).token;
     assert.match(legacy, /^[a-z2-7]{52}$/);
     assert.match(current, /^[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}$/);
-    const overControl = await call(`${s.emu.urls.services}/_emulator/users/${s.user.id}/pats`, { method: 'POST', auth: `Bearer ${s.emu.controlToken}`, body: { scopes: ['vso.code'], orgs: [s.org], format: 'legacy' } });
+    const overControl = await call(`${s.emu.urls.services}/_emulator/users/${s.user.id}/pats`, {
+      method: 'POST',
+      auth: `Bearer ${s.emu.controlToken}`,
+      body: { scopes: ['vso.code'], orgs: [s.org], format: 'legacy' },
+    });
     assert.match(overControl.json.token, /^[a-z2-7]{52}$/);
     for (const token of [legacy, current]) {
       assert.equal((await call(`${s.orgUrl}/_apis/projects?api-version=7.1`, { auth: basic(token) })).status, 200);
-      const refs = await fetch(`${s.emu.gitUrl(s.org, s.project, s.repo)}/info/refs?service=git-upload-pack`, { headers: { authorization: basic(token) } });
+      const refs = await fetch(`${s.emu.gitUrl(s.org, s.project, s.repo)}/info/refs?service=git-upload-pack`, {
+        headers: { authorization: basic(token) },
+      });
       assert.equal(refs.status, 200);
       await refs.arrayBuffer();
     }
@@ -216,7 +301,10 @@ describe('identities, tokens and discovery', () => {
   test('location data: maxVersion 7.2 on the cloud hosts, and the vssps host publishes its own', async () => {
     const git = await call(`${s.orgUrl}/_apis/git`, { method: 'OPTIONS' });
     assert.ok(git.json.value.every((l: { maxVersion: string }) => l.maxVersion === '7.2'));
-    assert.ok(git.json.value.some((l: { id: string }) => l.id === 'd5b216de-d8d5-4d32-ae76-51df755b16d3'), 'stats/branches');
+    assert.ok(
+      git.json.value.some((l: { id: string }) => l.id === 'd5b216de-d8d5-4d32-ae76-51df755b16d3'),
+      'stats/branches',
+    );
     const profile = await call(`${s.emu.urls.vssps}/_apis/Profile`, { method: 'OPTIONS' });
     assert.equal(profile.status, 200);
     assert.ok(profile.json.value.some((l: { id: string }) => l.id === 'f83735dc-483f-4238-a291-d45f6080a9af'));

@@ -530,7 +530,10 @@ export class World {
     return [...this.pats.values()].filter((p) => p.userId === userId);
   }
 
-  updatePat(authorizationId: string, patch: { displayName?: string; scopes?: string[]; validTo?: Date; targetOrgIds?: string[] | null }): PatRecord {
+  updatePat(
+    authorizationId: string,
+    patch: { displayName?: string; scopes?: string[]; validTo?: Date; targetOrgIds?: string[] | null },
+  ): PatRecord {
     const pat = this.patById(authorizationId);
     if (!pat) throw new WorldError(`no PAT '${authorizationId}'`);
     if (patch.displayName !== undefined) pat.displayName = patch.displayName;
@@ -678,13 +681,23 @@ export class World {
   async recordRefChanges(repo: Repository, pushedBy: string, before: Map<string, string>): Promise<PushRecord | undefined> {
     const after = await this.branchAndTagRefs(repo);
     const refUpdates: RefUpdate[] = [];
-    for (const [name, id] of after) if (before.get(name) !== id) refUpdates.push({ name, oldObjectId: before.get(name) ?? ZERO_SHA, newObjectId: id });
+    for (const [name, id] of after)
+      if (before.get(name) !== id) refUpdates.push({ name, oldObjectId: before.get(name) ?? ZERO_SHA, newObjectId: id });
     for (const [name, id] of before) if (!after.has(name)) refUpdates.push({ name, oldObjectId: id, newObjectId: ZERO_SHA });
     if (refUpdates.length === 0) return undefined;
     const tips = refUpdates.map((u) => u.newObjectId).filter((id) => id !== ZERO_SHA);
-    const commits = (await newCommits(repo.gitDir, tips, [...new Set(before.values())])).filter((c) => !this.commitPushes.has(`${repo.id}/${c}`));
+    const commits = (await newCommits(repo.gitDir, tips, [...new Set(before.values())])).filter(
+      (c) => !this.commitPushes.has(`${repo.id}/${c}`),
+    );
     const list = this.pushes.get(repo.id) ?? [];
-    const push: PushRecord = { pushId: (list.at(-1)?.pushId ?? 0) + 1, repositoryId: repo.id, pushedBy, date: new Date(this.now()), refUpdates, commits };
+    const push: PushRecord = {
+      pushId: (list.at(-1)?.pushId ?? 0) + 1,
+      repositoryId: repo.id,
+      pushedBy,
+      date: new Date(this.now()),
+      refUpdates,
+      commits,
+    };
     list.push(push);
     this.pushes.set(repo.id, list);
     for (const c of commits) this.commitPushes.set(`${repo.id}/${c}`, push.pushId);
@@ -802,7 +815,8 @@ export class World {
     const target = await resolveCommit(repo.gitDir, targetRefName);
     if (!source) throw new WorldError(`source branch '${sourceRefName}' does not exist`);
     if (!target) throw new WorldError(`target branch '${targetRefName}' does not exist`);
-    if (sourceRefName.toLowerCase() === targetRefName.toLowerCase()) throw new PullRequestRuleError('same-branch', sourceRefName, targetRefName);
+    if (sourceRefName.toLowerCase() === targetRefName.toLowerCase())
+      throw new PullRequestRuleError('same-branch', sourceRefName, targetRefName);
     if ((p.status ?? 'active') === 'active' && this.activePullRequestFor(org, repo, sourceRefName, targetRefName)) {
       throw new PullRequestRuleError('duplicate', sourceRefName, targetRefName);
     }
@@ -861,7 +875,8 @@ export class World {
     if (!pr) throw new WorldError(`no pull request ${id} in '${org.name}'`);
     if (status === 'active' && pr.status !== 'active') {
       const repo = this.repos.get(pr.repositoryId)!;
-      if (this.activePullRequestFor(org, repo, pr.sourceRefName, pr.targetRefName)) throw new PullRequestRuleError('duplicate', pr.sourceRefName, pr.targetRefName);
+      if (this.activePullRequestFor(org, repo, pr.sourceRefName, pr.targetRefName))
+        throw new PullRequestRuleError('duplicate', pr.sourceRefName, pr.targetRefName);
     }
     pr.status = status;
     if (status === 'active') {
@@ -883,8 +898,10 @@ export class World {
     if (!pr) throw new WorldError(`no pull request ${id} in '${org.name}'`);
     const repo = this.repos.get(pr.repositoryId)!;
     if (pr.status !== 'active') throw new PullRequestRuleError('not-active', pr.sourceRefName, pr.targetRefName);
-    if (expectedSourceCommit.toLowerCase() !== pr.lastMergeSourceCommit) throw new PullRequestRuleError('stale-source', pr.sourceRefName, pr.targetRefName);
-    if (pr.mergeStatus !== 'succeeded' || !pr.lastMergeCommit) throw new PullRequestRuleError('conflicts', pr.sourceRefName, pr.targetRefName);
+    if (expectedSourceCommit.toLowerCase() !== pr.lastMergeSourceCommit)
+      throw new PullRequestRuleError('stale-source', pr.sourceRefName, pr.targetRefName);
+    if (pr.mergeStatus !== 'succeeded' || !pr.lastMergeCommit)
+      throw new PullRequestRuleError('conflicts', pr.sourceRefName, pr.targetRefName);
     const merge = pr.lastMergeCommit;
     await this.trackPush(repo, by, () => updateRef(repo.gitDir, pr.targetRefName, merge));
     pr.status = 'completed';
@@ -947,7 +964,11 @@ export class World {
     return vg;
   }
 
-  private projectRef(p: { projectId: string; name?: string; description?: string }, name: string, description?: string): VariableGroupProjectRef {
+  private projectRef(
+    p: { projectId: string; name?: string; description?: string },
+    name: string,
+    description?: string,
+  ): VariableGroupProjectRef {
     const ref: VariableGroupProjectRef = { projectId: p.projectId, name: p.name ?? name };
     const d = p.description ?? description;
     if (d !== undefined) ref.description = d;

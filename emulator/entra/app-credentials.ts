@@ -82,5 +82,11 @@ export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 
 export function federatedCredential(input: FederatedCredentialInput): FederatedCredential {
   if (!input.issuer || !input.subject) throw new Error('a federated credential needs an issuer and a subject');
-  return { id: guid(), name: input.name ?? `fic-${guid().slice(0, 8)}`, issuer: input.issuer, subject: input.subject, audiences: input.audiences ?? [TOKEN_EXCHANGE_AUDIENCE] };
+  return {
+    id: guid(),
+    name: input.name ?? `fic-${guid().slice(0, 8)}`,
+    issuer: input.issuer,
+    subject: input.subject,
+    audiences: input.audiences ?? [TOKEN_EXCHANGE_AUDIENCE],
+  };
 }

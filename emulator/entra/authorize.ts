@@ -198,7 +198,10 @@ async function completeSignIn(
 ): Promise<FastifyReply> {
   // An Azure DevOps organization with "Third-party application access via OAuth" off makes the flow
   // fail with an invalid-scope error (docs/azure-devops.md, "Organization policies"; unconfirmed).
-  if (grant.resource.key === 'ado' && ctx.isOAuthBlocked?.({ tenantId: target.tenant.id, clientId: entraApp.clientId, userOid: user.oid })) {
+  if (
+    grant.resource.key === 'ado' &&
+    ctx.isOAuthBlocked?.({ tenantId: target.tenant.id, clientId: entraApp.clientId, userOid: user.oid })
+  ) {
     return sendAuthorizationError(reply, ctx, target, aadsts.oauthBlocked(params.scope), ectx);
   }
   const code = ctx.store.createCode({
@@ -217,7 +220,13 @@ async function completeSignIn(
   return sendAuthorizationResponse(reply, ctx, target, fields);
 }
 
-function sendAuthorizationError(reply: FastifyReply, ctx: EntraContext, target: Target, err: EntraOAuthError, ectx: ErrorContext): FastifyReply {
+function sendAuthorizationError(
+  reply: FastifyReply,
+  ctx: EntraContext,
+  target: Target,
+  err: EntraOAuthError,
+  ectx: ErrorContext,
+): FastifyReply {
   const fields: Record<string, string> = {
     error: err.error,
     error_description: describeError(err, newTrace(ectx)),

@@ -35,7 +35,10 @@ describe('Entra emulator: client assertions', () => {
 
   before(async () => {
     h = await startHarness();
-    [cert, stranger] = await Promise.all([generateClientCertificate({ commonName: 'runner', validityDays: 30 }), generateClientCertificate({ commonName: 'stranger', validityDays: 30 })]);
+    [cert, stranger] = await Promise.all([
+      generateClientCertificate({ commonName: 'runner', validityDays: 30 }),
+      generateClientCertificate({ commonName: 'stranger', validityDays: 30 }),
+    ]);
     h.entra.addCertificate(h.tenant.id, h.app.clientId, { certificate: cert.certificatePem });
     issuer = await startWorkloadIssuer();
   });
@@ -48,15 +51,36 @@ describe('Entra emulator: client assertions', () => {
     const signer = shape.key ?? cert;
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: shape.alg ?? 'PS256', typ: 'JWT', ...(shape.noThumbprint ? {} : { 'x5t#S256': x5tS256(cert) }), ...shape.header };
-    return new SignJWT({ aud: tokenEndpoint(), iss: h.app.clientId, sub: h.app.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + (shape.lifetimeSeconds ?? 600), ...shape.claims })
+    return new SignJWT({
+      aud: tokenEndpoint(),
+      iss: h.app.clientId,
+      sub: h.app.clientId,
+      jti: randomUUID(),
+      nbf: now,
+      iat: now,
+      exp: now + (shape.lifetimeSeconds ?? 600),
+      ...shape.claims,
+    })
       .setProtectedHeader(header as { alg: string })
       .sign(createPrivateKey(signer.privateKeyPem));
   }
 
   const grant = (clientAssertion: string, extra: Record<string, string> = {}) =>
-    postToken(h, { grant_type: 'client_credentials', client_id: h.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: clientAssertion, ...extra });
+    postToken(h, {
+      grant_type: 'client_credentials',
+      client_id: h.app.clientId,
+      scope: ADO_DEFAULT,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: clientAssertion,
+      ...extra,
+    });
 
-  const refusal = (res: Awaited<ReturnType<typeof postToken>>) => ({ status: res.status, error: res.body.error, code: (res.body.error_codes as number[] | undefined)?.[0], text: String(res.body.error_description ?? '').split('\r\n')[0] ?? '' });
+  const refusal = (res: Awaited<ReturnType<typeof postToken>>) => ({
+    status: res.status,
+    error: res.body.error,
+    code: (res.body.error_codes as number[] | undefined)?.[0],
+    text: String(res.body.error_description ?? '').split('\r\n')[0] ?? '',
+  });
 
   test('a certificate assertion as Microsoft prescribes (PS256, x5t#S256, aud = token endpoint) gets an app token', async () => {
     const res = await grant(await assertion());
@@ -65,7 +89,12 @@ describe('Entra emulator: client assertions', () => {
     assert.equal(claims.appid, h.app.clientId);
     assert.equal(claims.idtyp, 'app');
     // client_id may be left out: the assertion's issuer names the client.
-    const noClientId = await postToken(h, { grant_type: 'client_credentials', scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: await assertion() });
+    const noClientId = await postToken(h, {
+      grant_type: 'client_credentials',
+      scope: ADO_DEFAULT,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: await assertion(),
+    });
     assert.equal(noClientId.status, 200, JSON.stringify(noClientId.body));
   });
 
@@ -91,10 +120,23 @@ describe('Entra emulator: client assertions', () => {
     const app = h.entra.addApp(h.tenant.id, { displayName: 'manifest' });
     h.entra.addCertificate(h.tenant.id, app.app.clientId, { certificate: stranger.certificatePem, identifiedAs: cert.certificatePem });
     const now = Math.floor(Date.now() / 1000);
-    const mine = await new SignJWT({ aud: tokenEndpoint(), iss: app.app.clientId, sub: app.app.clientId, jti: randomUUID(), nbf: now, exp: now + 60 })
+    const mine = await new SignJWT({
+      aud: tokenEndpoint(),
+      iss: app.app.clientId,
+      sub: app.app.clientId,
+      jti: randomUUID(),
+      nbf: now,
+      exp: now + 60,
+    })
       .setProtectedHeader({ alg: 'PS256', typ: 'JWT', 'x5t#S256': x5tS256(cert) })
       .sign(createPrivateKey(cert.privateKeyPem));
-    const res = await postToken(h, { grant_type: 'client_credentials', client_id: app.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: mine });
+    const res = await postToken(h, {
+      grant_type: 'client_credentials',
+      client_id: app.app.clientId,
+      scope: ADO_DEFAULT,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: mine,
+    });
     assert.match(refusal(res).text, /Key was found/);
   });
 
@@ -102,10 +144,25 @@ describe('Entra emulator: client assertions', () => {
     const app = h.entra.addApp(h.tenant.id, { displayName: 'expired' });
     h.entra.addCertificate(h.tenant.id, app.app.clientId, { certificate: cert.certificatePem, endDate: Date.now() - 1000 });
     const now = Math.floor(Date.now() / 1000);
-    const a = await new SignJWT({ aud: tokenEndpoint(), iss: app.app.clientId, sub: app.app.clientId, jti: randomUUID(), nbf: now, exp: now + 60 })
+    const a = await new SignJWT({
+      aud: tokenEndpoint(),
+      iss: app.app.clientId,
+      sub: app.app.clientId,
+      jti: randomUUID(),
+      nbf: now,
+      exp: now + 60,
+    })
       .setProtectedHeader({ alg: 'PS256', 'x5t#S256': x5tS256(cert) })
       .sign(createPrivateKey(cert.privateKeyPem));
-    const r = refusal(await postToken(h, { grant_type: 'client_credentials', client_id: app.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: a }));
+    const r = refusal(
+      await postToken(h, {
+        grant_type: 'client_credentials',
+        client_id: app.app.clientId,
+        scope: ADO_DEFAULT,
+        client_assertion_type: JWT_BEARER,
+        client_assertion: a,
+      }),
+    );
     assert.equal(r.code, 700027);
     assert.match(r.text, /The key used is expired/);
   });
@@ -130,11 +187,24 @@ describe('Entra emulator: client assertions', () => {
 
     assert.match(refusal(await grant(await assertion({ claims: { jti: undefined } }))).text, /no jti claim/);
     const noThumbprint = refusal(await grant(await assertion({ noThumbprint: true })));
-    assert.deepEqual([noThumbprint.code, noThumbprint.text], [50027, 'AADSTS50027: Invalid JWT token. No certificate thumbprint specified in token header.']);
+    assert.deepEqual(
+      [noThumbprint.code, noThumbprint.text],
+      [50027, 'AADSTS50027: Invalid JWT token. No certificate thumbprint specified in token header.'],
+    );
     assert.equal(refusal(await grant(await assertion({ claims: { sub: randomUUID() } }))).code, 50048);
     const otherApp = h.entra.addApp(h.tenant.id, { displayName: 'other' });
-    assert.equal(refusal(await grant(await assertion({ claims: { iss: otherApp.app.clientId, sub: otherApp.app.clientId } }))).code, 700021);
-    assert.match(refusal(await grant(await assertion({ alg: 'RS256', header: { alg: 'RS256' }, claims: {} }), { client_assertion_type: 'urn:example:other' })).text, /client_assertion_type/);
+    assert.equal(
+      refusal(await grant(await assertion({ claims: { iss: otherApp.app.clientId, sub: otherApp.app.clientId } }))).code,
+      700021,
+    );
+    assert.match(
+      refusal(
+        await grant(await assertion({ alg: 'RS256', header: { alg: 'RS256' }, claims: {} }), {
+          client_assertion_type: 'urn:example:other',
+        }),
+      ).text,
+      /client_assertion_type/,
+    );
     const both = refusal(await grant(await assertion(), { client_secret: h.clientSecret }));
     assert.equal(both.status, 400);
   });
@@ -145,10 +215,17 @@ describe('Entra emulator: client assertions', () => {
     assert.equal((await grant(await assertion())).status, 200);
   });
 
-  test('federated credentials: issuer, subject and audience matched exactly, the token verified with the issuer\'s published keys', async () => {
+  test("federated credentials: issuer, subject and audience matched exactly, the token verified with the issuer's published keys", async () => {
     const app = h.entra.addApp(h.tenant.id, { displayName: 'workload' });
     h.entra.addFederatedCredential(h.tenant.id, app.app.clientId, { issuer: issuer.issuer, subject: issuer.subject() });
-    const exchange = (token: string) => postToken(h, { grant_type: 'client_credentials', client_id: app.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: token });
+    const exchange = (token: string) =>
+      postToken(h, {
+        grant_type: 'client_credentials',
+        client_id: app.app.clientId,
+        scope: ADO_DEFAULT,
+        client_assertion_type: JWT_BEARER,
+        client_assertion: token,
+      });
 
     const ok = await exchange(await issuer.token());
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
@@ -184,7 +261,8 @@ describe('Entra emulator: client assertions', () => {
   });
 
   test('IMDS: Metadata header required, identities picked by client id, tokens for Azure DevOps and for token exchange', async () => {
-    const imds = (query: string, headers: Record<string, string> = { Metadata: 'true' }) => fetch(`${h.origin}/metadata/identity/oauth2/token?${query}`, { headers });
+    const imds = (query: string, headers: Record<string, string> = { Metadata: 'true' }) =>
+      fetch(`${h.origin}/metadata/identity/oauth2/token?${query}`, { headers });
     const noHeader = await imds('api-version=2018-02-01&resource=499b84ac-1321-427f-aa17-267ca6975798', {});
     assert.equal(noHeader.status, 400);
     assert.match(JSON.stringify(await noHeader.json()), /Required metadata header not specified/);
@@ -202,7 +280,9 @@ describe('Entra emulator: client assertions', () => {
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(typeof body.expires_in, 'string', 'IMDS sends numbers as strings');
     assert.equal((await h.entra.verifyAccessToken(String(body.access_token))).appid, system.clientId);
-    const picked = (await (await imds(`api-version=2018-02-01&resource=499b84ac-1321-427f-aa17-267ca6975798&client_id=${user.clientId}`)).json()) as Record<string, unknown>;
+    const picked = (await (
+      await imds(`api-version=2018-02-01&resource=499b84ac-1321-427f-aa17-267ca6975798&client_id=${user.clientId}`)
+    ).json()) as Record<string, unknown>;
     assert.equal(decodeJwt(String(picked.access_token)).appid, user.clientId);
     const unassigned = await imds(`api-version=2018-02-01&resource=499b84ac-1321-427f-aa17-267ca6975798&client_id=${randomUUID()}`);
     assert.equal(unassigned.status, 400);
@@ -210,13 +290,30 @@ describe('Entra emulator: client assertions', () => {
     // A managed identity as an app's federated credential: issuer the tenant's v2 issuer, subject its principal id.
     const app = h.entra.addApp(h.tenant.id, { displayName: 'trusts the identity' });
     h.entra.addFederatedCredential(h.tenant.id, app.app.clientId, { issuer: `${h.origin}/${h.tenant.id}/v2.0`, subject: user.principalId });
-    const exchange = (await (await imds(`api-version=2018-02-01&resource=api://AzureADTokenExchange&client_id=${user.clientId}`)).json()) as Record<string, unknown>;
+    const exchange = (await (
+      await imds(`api-version=2018-02-01&resource=api://AzureADTokenExchange&client_id=${user.clientId}`)
+    ).json()) as Record<string, unknown>;
     const claims = decodeJwt(String(exchange.access_token));
     assert.deepEqual([claims.aud, claims.sub], ['api://AzureADTokenExchange', user.principalId]);
-    const viaMi = await postToken(h, { grant_type: 'client_credentials', client_id: app.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: String(exchange.access_token) });
+    const viaMi = await postToken(h, {
+      grant_type: 'client_credentials',
+      client_id: app.app.clientId,
+      scope: ADO_DEFAULT,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: String(exchange.access_token),
+    });
     assert.equal(viaMi.status, 200, JSON.stringify(viaMi.body));
-    const systemExchange = (await (await imds('api-version=2018-02-01&resource=api://AzureADTokenExchange')).json()) as Record<string, unknown>;
-    const other = await postToken(h, { grant_type: 'client_credentials', client_id: app.app.clientId, scope: ADO_DEFAULT, client_assertion_type: JWT_BEARER, client_assertion: String(systemExchange.access_token) });
+    const systemExchange = (await (await imds('api-version=2018-02-01&resource=api://AzureADTokenExchange')).json()) as Record<
+      string,
+      unknown
+    >;
+    const other = await postToken(h, {
+      grant_type: 'client_credentials',
+      client_id: app.app.clientId,
+      scope: ADO_DEFAULT,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: String(systemExchange.access_token),
+    });
     assert.equal(refusal(other).code, 700213, "another identity's token names another subject");
   });
 });

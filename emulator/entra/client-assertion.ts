@@ -30,7 +30,13 @@ export function assertionClientId(assertion: string): string | undefined {
 }
 
 /** Verifies the assertion; answers which kind of credential it was. */
-export async function verifyClientAssertion(ctx: EntraContext, app: EntraApp, tenant: EntraTenant, assertionType: string | undefined, assertion: string): Promise<'certificate' | 'federated'> {
+export async function verifyClientAssertion(
+  ctx: EntraContext,
+  app: EntraApp,
+  tenant: EntraTenant,
+  assertionType: string | undefined,
+  assertion: string,
+): Promise<'certificate' | 'federated'> {
   if (assertionType !== JWT_BEARER) throw aadsts.assertionTypeInvalid(assertionType ?? '');
   let header: ProtectedHeaderParameters;
   let claims: JWTPayload;
@@ -56,16 +62,25 @@ function timeRange(ctx: EntraContext, claims: JWTPayload): void {
   const now = ctx.nowMs();
   const from = typeof claims.nbf === 'number' ? claims.nbf * 1000 : 0;
   // No clock-skew allowance: the emulator's clock is the client's in tests (determinism beats realism).
-  if (now >= claims.exp * 1000 || now < from) throw aadsts.assertionTimeRange(entraTimestamp(now), entraTimestamp(from), entraTimestamp(claims.exp * 1000));
+  if (now >= claims.exp * 1000 || now < from)
+    throw aadsts.assertionTimeRange(entraTimestamp(now), entraTimestamp(from), entraTimestamp(claims.exp * 1000));
 }
 
 function thumbprintHex(b64url: string): string {
   return Buffer.from(b64url, 'base64url').toString('hex').toUpperCase();
 }
 
-async function verifyCertificateAssertion(ctx: EntraContext, app: EntraApp, tenant: EntraTenant, header: ProtectedHeaderParameters, claims: JWTPayload, assertion: string): Promise<void> {
+async function verifyCertificateAssertion(
+  ctx: EntraContext,
+  app: EntraApp,
+  tenant: EntraTenant,
+  header: ProtectedHeaderParameters,
+  claims: JWTPayload,
+  assertion: string,
+): Promise<void> {
   if (claims.sub !== claims.iss) throw aadsts.assertionSubjectMismatchesIssuer();
-  if (!header.alg || !ALGORITHMS.includes(header.alg)) throw aadsts.assertionMalformed(`The client assertion's alg '${String(header.alg)}' is not supported; use PS256 (or RS256).`);
+  if (!header.alg || !ALGORITHMS.includes(header.alg))
+    throw aadsts.assertionMalformed(`The client assertion's alg '${String(header.alg)}' is not supported; use PS256 (or RS256).`);
   const s256 = typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : undefined;
   const s1 = typeof header.x5t === 'string' ? header.x5t : undefined;
   if (!s256 && !s1) throw aadsts.assertionNoThumbprint();
@@ -97,7 +112,8 @@ async function issuerKeys(issuer: string): Promise<ReturnType<typeof createRemot
   const res = await fetch(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
   if (!res.ok) throw new Error(`discovery answered ${res.status}`);
   const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
-  if (doc.issuer !== issuer || typeof doc.jwks_uri !== 'string') throw new Error('the discovery document does not name this issuer or a jwks_uri');
+  if (doc.issuer !== issuer || typeof doc.jwks_uri !== 'string')
+    throw new Error('the discovery document does not name this issuer or a jwks_uri');
   const keys = createRemoteJWKSet(new URL(doc.jwks_uri), { cacheMaxAge: 60_000 });
   remoteKeys.set(issuer, { keys, at: Date.now() });
   return keys;

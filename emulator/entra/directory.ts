@@ -2,7 +2,12 @@
 // that work on them need not import the emulator's entry point (index.ts re-exports them).
 import type { FederatedCredential, RegisteredCertificate } from './app-credentials.ts';
 
-export interface EntraTenant { id: string; domain: string; displayName: string; sendIssParameter: boolean }
+export interface EntraTenant {
+  id: string;
+  domain: string;
+  displayName: string;
+  sendIssParameter: boolean;
+}
 export interface EntraApp {
   tenantId: string;
   clientId: string;

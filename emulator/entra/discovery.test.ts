@@ -58,11 +58,14 @@ describe('Entra emulator: discovery', () => {
       assert.equal(doc.jwks_uri, `${h.origin}/${alias}/discovery/v2.0/keys`);
       // Keyway must use a tenant-specific issuer (or substitute the token's tid deliberately):
       // openid-client compares issuers exactly (panva/openid-client issues 742, 893).
-      await assert.rejects(client.discovery(new URL(`${h.origin}/${alias}/v2.0`), h.app.clientId, h.clientSecret, undefined, opts), (err: unknown) => {
-        assert.ok(err instanceof client.ClientError);
-        assert.match(err.message, /issuer/i);
-        return true;
-      });
+      await assert.rejects(
+        client.discovery(new URL(`${h.origin}/${alias}/v2.0`), h.app.clientId, h.clientSecret, undefined, opts),
+        (err: unknown) => {
+          assert.ok(err instanceof client.ClientError);
+          assert.match(err.message, /issuer/i);
+          return true;
+        },
+      );
     }
   });
 
@@ -86,7 +89,10 @@ describe('Entra emulator: discovery', () => {
       assert.ok(!('d' in k), 'never the private part');
     }
     const common = (await (await fetch(`${h.origin}/common/discovery/v2.0/keys`)).json()) as { keys: Record<string, string>[] };
-    assert.deepEqual(common.keys.map((k) => k.kid), tenantKeys.keys.map((k) => k.kid));
+    assert.deepEqual(
+      common.keys.map((k) => k.kid),
+      tenantKeys.keys.map((k) => k.kid),
+    );
     assert.equal(common.keys[0]!.issuer, `${h.origin}/{tenantid}/v2.0`);
   });
 
@@ -100,14 +106,19 @@ describe('Entra emulator: discovery', () => {
     );
     assert.equal(ok.status, 302);
     assert.equal(ok.headers.get('location'), `${h.redirectUri}?state=xyz`);
-    const evil = await fetch(`${h.origin}/${h.tenant.id}/oauth2/v2.0/logout?client_id=${h.app.clientId}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F`, {
-      redirect: 'manual',
-    });
+    const evil = await fetch(
+      `${h.origin}/${h.tenant.id}/oauth2/v2.0/logout?client_id=${h.app.clientId}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F`,
+      {
+        redirect: 'manual',
+      },
+    );
     assert.equal(evil.status, 200);
   });
 
   test('every key carries its certificate (x5c) as Entra publishes it; kid and x5t are its SHA-1 thumbprint', async () => {
-    const { keys } = (await (await fetch(`${h.origin}/${h.tenant.id}/discovery/v2.0/keys`)).json()) as { keys: Array<Record<string, string | string[]>> };
+    const { keys } = (await (await fetch(`${h.origin}/${h.tenant.id}/discovery/v2.0/keys`)).json()) as {
+      keys: Array<Record<string, string | string[]>>;
+    };
     for (const k of keys) {
       assert.ok(Array.isArray(k.x5c) && k.x5c.length === 1, 'x5c present');
       const der = Buffer.from(k.x5c[0]!, 'base64');
@@ -122,11 +133,15 @@ describe('Entra emulator: discovery', () => {
     }
   });
 
-  test('discovery lists the endpoints Entra lists (device code, Kerberos), and they refuse in Entra\'s shape', async () => {
+  test("discovery lists the endpoints Entra lists (device code, Kerberos), and they refuse in Entra's shape", async () => {
     const doc = (await (await fetch(`${h.origin}/${h.tenant.id}/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
     assert.equal(doc.device_authorization_endpoint, `${h.origin}/${h.tenant.id}/oauth2/v2.0/devicecode`);
     assert.equal(doc.kerberos_endpoint, `${h.origin}/${h.tenant.id}/kerberos`);
-    const res = await fetch(doc.device_authorization_endpoint!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_id=${h.app.clientId}&scope=openid` });
+    const res = await fetch(doc.device_authorization_endpoint!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `client_id=${h.app.clientId}&scope=openid`,
+    });
     assert.equal(res.status, 400);
     const body = (await res.json()) as { error: string; error_codes: number[] };
     assert.equal(typeof body.error, 'string');

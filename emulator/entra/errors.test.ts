@@ -38,14 +38,27 @@ describe('Entra emulator: errors as Entra sends them', () => {
     const correlation = '0b7f3c54-1e0d-4a8b-9c61-2f1d7c9a0e11';
     const res = await postToken(
       h,
-      { grant_type: 'client_credentials', client_id: h.app.clientId, client_secret: 'not-the-secret', scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` },
+      {
+        grant_type: 'client_credentials',
+        client_id: h.app.clientId,
+        client_secret: 'not-the-secret',
+        scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default`,
+      },
       { 'client-request-id': correlation },
     );
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), null);
     assert.match(res.headers.get('cache-control') ?? '', /no-store/);
     const b = res.body;
-    assert.deepEqual(Object.keys(b).sort(), ['correlation_id', 'error', 'error_codes', 'error_description', 'error_uri', 'timestamp', 'trace_id']);
+    assert.deepEqual(Object.keys(b).sort(), [
+      'correlation_id',
+      'error',
+      'error_codes',
+      'error_description',
+      'error_uri',
+      'timestamp',
+      'trace_id',
+    ]);
     assert.equal(b.error, 'invalid_client');
     assert.deepEqual(b.error_codes, [7000215]);
     assert.equal(b.correlation_id, correlation);
@@ -65,7 +78,10 @@ describe('Entra emulator: errors as Entra sends them', () => {
     const wrong = await discover(h, client.ClientSecretPost('x'.repeat(40)));
     await assert.rejects(codeFlow(h, wrong), rejectsWith('invalid_client', 7000215));
     const idInstead = await discover(h, client.ClientSecretPost(h.app.secrets[0]!.id));
-    await assert.rejects(client.clientCredentialsGrant(idInstead, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }), rejectsWith('invalid_client', 7000215));
+    await assert.rejects(
+      client.clientCredentialsGrant(idInstead, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }),
+      rejectsWith('invalid_client', 7000215),
+    );
   });
 
   test('expired client secret: AADSTS7000222; a newer secret works', async () => {
@@ -73,13 +89,20 @@ describe('Entra emulator: errors as Entra sends them', () => {
     h.entra.addClientSecret(h.tenant.id, a.app.clientId, { expiresAt: Date.now() + 3_600_000 });
     a.app.secrets[0]!.expiresAt = Date.now() - 1000;
     const cfg = await discover(h, client.ClientSecretPost(a.clientSecret), a.app.clientId);
-    await assert.rejects(client.clientCredentialsGrant(cfg, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }), rejectsWith('invalid_client', 7000222));
+    await assert.rejects(
+      client.clientCredentialsGrant(cfg, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }),
+      rejectsWith('invalid_client', 7000222),
+    );
     const fresh = await discover(h, client.ClientSecretPost(a.app.secrets[1]!.value), a.app.clientId);
     assert.ok((await client.clientCredentialsGrant(fresh, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` })).access_token);
   });
 
   test('missing client secret: invalid_client AADSTS7000218', async () => {
-    const res = await postToken(h, { grant_type: 'client_credentials', client_id: h.app.clientId, scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` });
+    const res = await postToken(h, {
+      grant_type: 'client_credentials',
+      client_id: h.app.clientId,
+      scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default`,
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'invalid_client');
     assert.deepEqual(res.body.error_codes, [7000218]);
@@ -87,16 +110,27 @@ describe('Entra emulator: errors as Entra sends them', () => {
 
   test('unknown application at the token endpoint: unauthorized_client AADSTS700016', async () => {
     const cfg = await discover(h, client.ClientSecretPost(h.clientSecret), '11111111-2222-4333-8444-555555555555');
-    await assert.rejects(client.clientCredentialsGrant(cfg, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }), rejectsWith('unauthorized_client', 700016));
+    await assert.rejects(
+      client.clientCredentialsGrant(cfg, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` }),
+      rejectsWith('unauthorized_client', 700016),
+    );
   });
 
-  test('unknown application at authorize: AADSTS700016 on Entra\'s page, no redirect', async () => {
+  test("unknown application at authorize: AADSTS700016 on Entra's page, no redirect", async () => {
     const url = new URL(`${h.origin}/${h.tenant.id}/oauth2/v2.0/authorize`);
-    url.search = new URLSearchParams({ client_id: '11111111-2222-4333-8444-555555555555', response_type: 'code', redirect_uri: h.redirectUri, scope: 'openid' }).toString();
+    url.search = new URLSearchParams({
+      client_id: '11111111-2222-4333-8444-555555555555',
+      response_type: 'code',
+      redirect_uri: h.redirectUri,
+      scope: 'openid',
+    }).toString();
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('location'), null);
-    assert.match(await res.text(), /AADSTS700016: Application with identifier &#39;11111111-2222-4333-8444-555555555555&#39; was not found/);
+    assert.match(
+      await res.text(),
+      /AADSTS700016: Application with identifier &#39;11111111-2222-4333-8444-555555555555&#39; was not found/,
+    );
   });
 
   test('authorization code reuse: invalid_grant AADSTS54005', async () => {
@@ -113,7 +147,11 @@ describe('Entra emulator: errors as Entra sends them', () => {
     h.clock.advance(10 * 60 * 1000 + 1000);
     try {
       await assert.rejects(
-        client.authorizationCodeGrant(config, new URL(res.location!), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce }),
+        client.authorizationCodeGrant(config, new URL(res.location!), {
+          pkceCodeVerifier: req.verifier,
+          expectedState: req.state,
+          expectedNonce: req.nonce,
+        }),
         rejectsWith('invalid_grant', 70008),
       );
     } finally {
@@ -125,7 +163,11 @@ describe('Entra emulator: errors as Entra sends them', () => {
     const req = await buildPkceRequest(config, h);
     const res = await signIn(h, req.url);
     await assert.rejects(
-      client.authorizationCodeGrant(config, new URL(res.location!), { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: req.state, expectedNonce: req.nonce }),
+      client.authorizationCodeGrant(config, new URL(res.location!), {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: req.state,
+        expectedNonce: req.nonce,
+      }),
       rejectsWith('invalid_grant', 50148),
     );
     await assert.rejects(
@@ -133,7 +175,11 @@ describe('Entra emulator: errors as Entra sends them', () => {
       rejectsWith('invalid_grant', 50148),
     );
     // A failed verifier does not burn the code.
-    const ok = await client.authorizationCodeGrant(config, new URL(res.location!), { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    const ok = await client.authorizationCodeGrant(config, new URL(res.location!), {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+      expectedNonce: req.nonce,
+    });
     assert.ok(ok.access_token);
   });
 
@@ -141,7 +187,10 @@ describe('Entra emulator: errors as Entra sends them', () => {
     const url = client.buildAuthorizationUrl(config, { redirect_uri: h.redirectUri, scope: 'openid', state: 's1' });
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 302);
-    await assert.rejects(client.authorizationCodeGrant(config, new URL(res.headers.get('location')!), { expectedState: 's1' }), authorizeRejects('invalid_request', 9002325));
+    await assert.rejects(
+      client.authorizationCodeGrant(config, new URL(res.headers.get('location')!), { expectedState: 's1' }),
+      authorizeRejects('invalid_request', 9002325),
+    );
   });
 
   test('redirect URI not registered: AADSTS50011 page, never a redirect', async () => {
@@ -159,7 +208,13 @@ describe('Entra emulator: errors as Entra sends them', () => {
     const req = await buildPkceRequest(config, h);
     const res = await signIn(h, req.url);
     const code = new URL(res.location!).searchParams.get('code')!;
-    const base = { grant_type: 'authorization_code', client_id: h.app.clientId, client_secret: h.clientSecret, code, code_verifier: req.verifier };
+    const base = {
+      grant_type: 'authorization_code',
+      client_id: h.app.clientId,
+      client_secret: h.clientSecret,
+      code,
+      code_verifier: req.verifier,
+    };
     const other = await postToken(h, { ...base, redirect_uri: 'https://keyway.example/oauth/callback' });
     assert.equal(other.body.error, 'invalid_grant');
     assert.deepEqual(other.body.error_codes, [500112]);
@@ -178,11 +233,16 @@ describe('Entra emulator: errors as Entra sends them', () => {
     assert.equal(loc.origin + loc.pathname, h.redirectUri);
     assert.equal(loc.searchParams.get('state'), req.state);
     assert.equal(loc.searchParams.get('error_uri'), `${h.origin}/error?code=70011`);
-    await assert.rejects(client.authorizationCodeGrant(config, loc, { pkceCodeVerifier: req.verifier, expectedState: req.state }), authorizeRejects('invalid_scope', 70011));
+    await assert.rejects(
+      client.authorizationCodeGrant(config, loc, { pkceCodeVerifier: req.verifier, expectedState: req.state }),
+      authorizeRejects('invalid_scope', 70011),
+    );
   });
 
   test('scopes for two resources: AADSTS28000; unknown resource: invalid_resource AADSTS500011', async () => {
-    const two = await fetch((await buildPkceRequest(config, h, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/vso.code User.Read` })).url, { redirect: 'manual' });
+    const two = await fetch((await buildPkceRequest(config, h, { scope: `${AZURE_DEVOPS_RESOURCE_ID}/vso.code User.Read` })).url, {
+      redirect: 'manual',
+    });
     assert.equal(new URL(two.headers.get('location')!).searchParams.get('error'), 'invalid_scope');
     assert.match(new URL(two.headers.get('location')!).searchParams.get('error_description')!, /^AADSTS28000:/);
     const unknown = await fetch((await buildPkceRequest(config, h, { scope: 'api://nowhere/read' })).url, { redirect: 'manual' });
@@ -210,7 +270,10 @@ describe('Entra emulator: errors as Entra sends them', () => {
   test('Cancel: access_denied AADSTS65004', async () => {
     const req = await buildPkceRequest(config, h);
     const res = await signIn(h, req.url, { action: 'cancel' });
-    await assert.rejects(client.authorizationCodeGrant(config, new URL(res.location!), { pkceCodeVerifier: req.verifier, expectedState: req.state }), authorizeRejects('access_denied', 65004));
+    await assert.rejects(
+      client.authorizationCodeGrant(config, new URL(res.location!), { pkceCodeVerifier: req.verifier, expectedState: req.state }),
+      authorizeRejects('access_denied', 65004),
+    );
   });
 
   test('prompt=none: login_required AADSTS50058 without login_hint, a code with one', async () => {
@@ -232,7 +295,12 @@ describe('Entra emulator: errors as Entra sends them', () => {
   test('single-tenant app through /common: AADSTS50194', async () => {
     const res = await postToken(
       h,
-      { grant_type: 'client_credentials', client_id: h.app.clientId, client_secret: h.clientSecret, scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default` },
+      {
+        grant_type: 'client_credentials',
+        client_id: h.app.clientId,
+        client_secret: h.clientSecret,
+        scope: `${AZURE_DEVOPS_RESOURCE_ID}/.default`,
+      },
       {},
       'common',
     );

@@ -28,12 +28,10 @@ const e = (error: string, code: number, text: string, status = 400, suberror?: s
   new EntraOAuthError(error, code, text, status, suberror);
 
 export const aadsts = {
-  missingParameter: (name: string) =>
-    e('invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
+  missingParameter: (name: string) => e('invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
   duplicateParameter: (name: string) =>
     e('invalid_request', 9000411, `The request is not properly formatted. The parameter '${name}' is duplicated.`),
-  tokenEndpointGet: () =>
-    e('invalid_request', 900561, 'The endpoint only accepts POST, OPTIONS requests. Received a GET request.'),
+  tokenEndpointGet: () => e('invalid_request', 900561, 'The endpoint only accepts POST, OPTIONS requests. Received a GET request.'),
   // Discovery answers `invalid_tenant`; the token endpoint `invalid_request` (unconfirmed which one
   // the token endpoint uses).
   tenantNotFound: (tenant: string, error = 'invalid_request') =>
@@ -63,7 +61,12 @@ export const aadsts = {
       401,
     ),
   expiredClientSecret: (clientId: string) =>
-    e('invalid_client', 7000222, `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`, 401),
+    e(
+      'invalid_client',
+      7000222,
+      `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      401,
+    ),
   // 400 as the brief asks; real status unconfirmed (some reports show 401).
   missingClientSecret: () =>
     e('invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
@@ -72,7 +75,11 @@ export const aadsts = {
   // status codes for these are 401 invalid_client where reports show it, else 400 (unconfirmed).
   // Unconfirmed code and text for an unknown client_assertion_type.
   assertionTypeInvalid: (given: string) =>
-    e('invalid_request', 700004, `The client_assertion_type '${given}' is not supported; use 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.`),
+    e(
+      'invalid_request',
+      700004,
+      `The client_assertion_type '${given}' is not supported; use 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.`,
+    ),
   assertionMalformed: (why: string) => e('invalid_client', 50027, `Invalid JWT token. ${why}`, 401),
   assertionNoThumbprint: () => e('invalid_client', 50027, 'Invalid JWT token. No certificate thumbprint specified in token header.', 401),
   assertionKeyNotFound: (thumbprint: string, clientId: string) =>
@@ -84,7 +91,12 @@ export const aadsts = {
     ),
   // Unconfirmed wording for an expired key credential (the reason list follows the key-not-found shape).
   assertionKeyExpired: (thumbprint: string, clientId: string, end: string) =>
-    e('invalid_client', 700027, `Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '${thumbprint}', Found key 'End=${end}', app Id '${clientId}'.]`, 401),
+    e(
+      'invalid_client',
+      700027,
+      `Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '${thumbprint}', Found key 'End=${end}', app Id '${clientId}'.]`,
+      401,
+    ),
   assertionBadSignature: (thumbprint: string, start: string, end: string) =>
     e(
       'invalid_client',
@@ -101,10 +113,12 @@ export const aadsts = {
     ),
   assertionAudience: () => e('invalid_client', 50012, 'Client assertion audience claim does not match Realm issuer.', 401),
   assertionSubjectMismatchesIssuer: () => e('invalid_client', 50048, 'Subject mismatches Issuer claim in the client assertion.', 401),
-  assertionClientMismatch: () => e('invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter.", 401),
+  assertionClientMismatch: () =>
+    e('invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter.", 401),
   // Unconfirmed: no public report shows Entra's answer to a replayed client assertion; 50013
   // (InvalidAssertion) is the documented code for assertions that are invalid "for various reasons".
-  assertionReplayed: () => e('invalid_client', 50013, 'Assertion is invalid: a client assertion with this jti was already presented (replay).', 401),
+  assertionReplayed: () =>
+    e('invalid_client', 50013, 'Assertion is invalid: a client assertion with this jti was already presented (replay).', 401),
   federatedIssuer: (issuer: string) =>
     e(
       'invalid_client',
@@ -129,9 +143,9 @@ export const aadsts = {
   federatedSignature: (issuer: string) =>
     e('invalid_client', 50027, `Invalid JWT token. External ID token from issuer '${issuer}' failed signature verification.`, 401),
   // Unconfirmed code: both a secret and an assertion in one request.
-  twoClientCredentials: () => e('invalid_request', 900144, "The request must contain either 'client_assertion' or 'client_secret', not both."),
-  unsupportedGrantType: (grant: string) =>
-    e('unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
+  twoClientCredentials: () =>
+    e('invalid_request', 900144, "The request must contain either 'client_assertion' or 'client_secret', not both."),
+  unsupportedGrantType: (grant: string) => e('unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
   redirectUriMismatch: (redirectUri: string, clientId: string) =>
     e(
       'invalid_request',
@@ -156,10 +170,18 @@ export const aadsts = {
     ),
   scopeMissing: () => e('invalid_scope', 70011, "The provided request must include a 'scope' input parameter."),
   scopeInvalid: (scope: string, why?: string) =>
-    e('invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid. The scope '${scope}' is not valid.${why ? ' ' + why : ''}`),
+    e(
+      'invalid_scope',
+      70011,
+      `The provided value for the input parameter 'scope' is not valid. The scope '${scope}' is not valid.${why ? ' ' + why : ''}`,
+    ),
   // Unconfirmed: the error string that accompanies 28000.
   scopeMultipleResources: (scope: string) =>
-    e('invalid_scope', 28000, `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scope} is not valid.`),
+    e(
+      'invalid_scope',
+      28000,
+      `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scope} is not valid.`,
+    ),
   resourceNotFound: (resource: string, tenantName: string) =>
     e(
       'invalid_resource',
@@ -186,18 +208,38 @@ export const aadsts = {
   pkceMismatch: () =>
     e('invalid_grant', 50148, 'The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.'),
   codeRedeemed: () =>
-    e('invalid_grant', 54005, 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.'),
+    e(
+      'invalid_grant',
+      54005,
+      'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.',
+    ),
   grantExpired: () =>
-    e('invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.'),
+    e(
+      'invalid_grant',
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.',
+    ),
   refreshInactive: (issuedAt: string) =>
-    e('invalid_grant', 700082, `The refresh token has expired due to inactivity. The token was issued on ${issuedAt} and was inactive for 90.00:00:00.`),
+    e(
+      'invalid_grant',
+      700082,
+      `The refresh token has expired due to inactivity. The token was issued on ${issuedAt} and was inactive for 90.00:00:00.`,
+    ),
   // Admin/user revocation (revokeSignInSessions, password reset) surfaces as 50173 rather than 70008.
   grantRevoked: (revokedAt: string) =>
-    e('invalid_grant', 50173, `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${revokedAt}'.`),
+    e(
+      'invalid_grant',
+      50173,
+      `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${revokedAt}'.`,
+    ),
   // Not Entra behaviour: the `refreshReuseFails` knob imitates providers that revoke on rotation.
   // 70008 because that is what a client would most plausibly meet for a dead refresh token.
   refreshRotated: () =>
-    e('invalid_grant', 70008, 'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource. (This refresh token was already rotated.)'),
+    e(
+      'invalid_grant',
+      70008,
+      'The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource. (This refresh token was already rotated.)',
+    ),
   // Unconfirmed: Entra answers garbage codes/tokens with 9002313.
   malformedGrant: () => e('invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.'),
   // Unconfirmed code for a code/refresh token presented by another client.
@@ -216,7 +258,8 @@ export const aadsts = {
     e('invalid_request', 50089, 'Authentication failed due to flow token expired. Have the user try signing in again.'),
   badPassword: () => e('invalid_grant', 50126, 'Error validating credentials due to invalid username or password.'),
   // Microsoft's AADSTS error reference: 50057, "UserDisabled - The user account is disabled."
-  userDisabled: () => e('invalid_grant', 50057, 'The user account is disabled. The user object in Active Directory backing this account has been disabled.'),
+  userDisabled: () =>
+    e('invalid_grant', 50057, 'The user account is disabled. The user object in Active Directory backing this account has been disabled.'),
   oauthBlocked: (scope: string) =>
     e(
       'invalid_scope',
@@ -252,13 +295,13 @@ export const ERROR_SUMMARIES: Record<number, string> = {
   700027: 'Client assertion failed signature validation.',
   700021: 'The client assertion names another application than client_id.',
   700024: 'The client assertion is not within its valid time range.',
-  700211: 'No federated identity credential of the application has the assertion\'s issuer.',
-  700212: 'No federated identity credential of the application has the assertion\'s audience.',
-  700213: 'No federated identity credential of the application has the assertion\'s subject.',
+  700211: "No federated identity credential of the application has the assertion's issuer.",
+  700212: "No federated identity credential of the application has the assertion's audience.",
+  700213: "No federated identity credential of the application has the assertion's subject.",
   50012: 'The client assertion audience does not match the token endpoint.',
   50013: 'The assertion is invalid (for example replayed).',
-  50027: 'The JWT is invalid (malformed, no thumbprint, or its issuer\'s signature failed).',
-  50048: 'The client assertion\'s subject does not match its issuer.',
+  50027: "The JWT is invalid (malformed, no thumbprint, or its issuer's signature failed).",
+  50048: "The client assertion's subject does not match its issuer.",
   700004: 'The client_assertion_type is not supported.',
   700054: 'The response_type is not enabled for the application.',
   700082: 'The refresh token expired due to inactivity.',

@@ -49,7 +49,15 @@ describe('Entra emulator: grants through openid-client', () => {
     const claims = await h.entra.verifyAccessToken(tokens.access_token);
     assert.deepEqual(
       { tid: claims.tid, oid: claims.oid, appid: claims.appid, scp: claims.scp, idtyp: claims.idtyp, upn: claims.upn, aud: claims.aud },
-      { tid: h.tenant.id, oid: h.user.oid, appid: h.app.clientId, scp: 'vso.code vso.code_write', idtyp: 'user', upn: h.user.upn, aud: AZURE_DEVOPS_RESOURCE_ID },
+      {
+        tid: h.tenant.id,
+        oid: h.user.oid,
+        appid: h.app.clientId,
+        scp: 'vso.code vso.code_write',
+        idtyp: 'user',
+        upn: h.user.upn,
+        aud: AZURE_DEVOPS_RESOURCE_ID,
+      },
     );
   });
 
@@ -193,7 +201,9 @@ describe('Entra emulator: grants through openid-client', () => {
     const res = await signIn(h, req.url);
     assert.equal(res.status, 200);
     assert.match(res.html, new RegExp(`<form method="POST" name="hiddenform" action="${h.redirectUri.replace(/[.]/g, '\\.')}">`));
-    const fields = Object.fromEntries([...res.html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]));
+    const fields = Object.fromEntries(
+      [...res.html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]),
+    );
     assert.equal(fields.state, req.state);
     assert.ok(fields.code);
     // openid-client accepts a POSTed callback as a Request.
@@ -214,14 +224,24 @@ describe('Entra emulator: grants through openid-client', () => {
     const t = h.entra.addTenant({ displayName: 'Fabrikam', sendIssParameter: true });
     const a = h.entra.addApp(t.id, { displayName: 'Keyway', redirectUris: [h.redirectUri] });
     h.entra.addUser(t.id, { upn: `alice@${t.domain}` });
-    const cfg = await client.discovery(new URL(`${h.origin}/${t.id}/v2.0`), a.app.clientId, undefined, client.ClientSecretPost(a.clientSecret), {
-      execute: [client.allowInsecureRequests],
-    });
+    const cfg = await client.discovery(
+      new URL(`${h.origin}/${t.id}/v2.0`),
+      a.app.clientId,
+      undefined,
+      client.ClientSecretPost(a.clientSecret),
+      {
+        execute: [client.allowInsecureRequests],
+      },
+    );
     const req = await buildPkceRequest(cfg, h);
     const res = await signIn(h, req.url, { upn: `alice@${t.domain}` });
     const loc = new URL(res.location!);
     assert.equal(loc.searchParams.get('iss'), `${h.origin}/${t.id}/v2.0`);
-    const tokens = await client.authorizationCodeGrant(cfg, loc, { pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce });
+    const tokens = await client.authorizationCodeGrant(cfg, loc, {
+      pkceCodeVerifier: req.verifier,
+      expectedState: req.state,
+      expectedNonce: req.nonce,
+    });
     assert.ok(tokens.access_token);
     // Default tenants send no iss.
     const plain = await signIn(h, (await buildPkceRequest(config, h)).url);

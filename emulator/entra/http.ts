@@ -49,7 +49,10 @@ export function sendOAuthError(reply: FastifyReply, err: EntraOAuthError, ectx: 
 export function htmlHeaders(reply: FastifyReply, scriptNonce?: string): void {
   noStore(reply);
   const script = scriptNonce ? `script-src 'nonce-${scriptNonce}'; ` : '';
-  reply.header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; ${script}frame-ancestors 'none'; base-uri 'none'`);
+  reply.header(
+    'content-security-policy',
+    `default-src 'none'; style-src 'unsafe-inline'; ${script}frame-ancestors 'none'; base-uri 'none'`,
+  );
   reply.header('x-frame-options', 'DENY');
   reply.header('referrer-policy', 'no-referrer');
   reply.type('text/html; charset=utf-8');
@@ -63,7 +66,9 @@ export function sendErrorPage(reply: FastifyReply, err: EntraOAuthError, ectx: E
   const trace = newTrace(ectx);
   htmlHeaders(reply);
   reply.header('x-ms-request-id', trace.traceId);
-  return reply.code(400).send(errorPage({ description: describeError(err, trace), code: err.code, errorUri: errorUri(ectx.origin, err.code) }));
+  return reply
+    .code(400)
+    .send(errorPage({ description: describeError(err, trace), code: err.code, errorUri: errorUri(ectx.origin, err.code) }));
 }
 
 export function asOAuthError(err: unknown): EntraOAuthError {

@@ -29,7 +29,10 @@ export function entraClientSecret(): string {
 
 /** `2024-05-01 12:34:56Z`, the format Entra uses in `timestamp` and in error descriptions. */
 export function entraTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Pairwise identifiers (`sub`): stable per (salt, parts), unlinkable across clients. */

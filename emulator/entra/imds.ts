@@ -49,7 +49,12 @@ export class ManagedIdentities {
     const clientId = (input.clientId ?? guid()).toLowerCase();
     if (!GUID_RE.test(clientId)) throw new Error(`clientId must be a GUID, got '${clientId}'.`);
     if (this.all.has(clientId)) throw new Error(`Managed identity ${clientId} already exists.`);
-    const identity: ManagedIdentity = { tenantId: tenantId.toLowerCase(), clientId, principalId: guid(), displayName: input.displayName ?? `identity-${clientId.slice(0, 8)}` };
+    const identity: ManagedIdentity = {
+      tenantId: tenantId.toLowerCase(),
+      clientId,
+      principalId: guid(),
+      displayName: input.displayName ?? `identity-${clientId.slice(0, 8)}`,
+    };
     this.all.set(clientId, identity);
     return identity;
   }
@@ -86,7 +91,8 @@ export function registerImdsRoutes(app: FastifyInstance, ctx: EntraContext, iden
     if (identities.delayMs > 0) await new Promise((r) => setTimeout(r, identities.delayMs));
     // IMDS refuses anything that looks forwarded by a proxy (its SSRF protection) and requires the header.
     if (req.headers['x-forwarded-for'] !== undefined) return fail(reply, 400, 'invalid_request', 'Request contains X-Forwarded-For header');
-    if (String(req.headers.metadata ?? '').toLowerCase() !== 'true') return fail(reply, 400, 'invalid_request', 'Required metadata header not specified');
+    if (String(req.headers.metadata ?? '').toLowerCase() !== 'true')
+      return fail(reply, 400, 'invalid_request', 'Required metadata header not specified');
     const q = req.query as Record<string, unknown>;
     const one = (name: string): string | undefined => (typeof q[name] === 'string' ? (q[name] as string) : undefined);
     if (!one('api-version')) return fail(reply, 400, 'invalid_request', "Required query variable 'api-version' is missing");
@@ -100,7 +106,13 @@ export function registerImdsRoutes(app: FastifyInstance, ctx: EntraContext, iden
     let token: string;
     if (resource === TOKEN_EXCHANGE_AUDIENCE) {
       // A token for another app's federated identity credential: issuer this tenant's v2 issuer, subject the principal.
-      token = await ctx.tokens.exchangeToken({ origin: ctx.origin(), tid: identity.tenantId, clientId: identity.clientId, principalId: identity.principalId, lifetimeSeconds: lifetime });
+      token = await ctx.tokens.exchangeToken({
+        origin: ctx.origin(),
+        tid: identity.tenantId,
+        clientId: identity.clientId,
+        principalId: identity.principalId,
+        lifetimeSeconds: lifetime,
+      });
     } else {
       const tenant = ctx.store.tenants.get(identity.tenantId);
       if (!tenant) return fail(reply, 400, 'invalid_request', 'Identity not found');
@@ -111,7 +123,15 @@ export function registerImdsRoutes(app: FastifyInstance, ctx: EntraContext, iden
         if (err instanceof EntraOAuthError) return fail(reply, 400, 'invalid_resource', `AADSTS${err.code}: ${err.text}`);
         throw err;
       }
-      token = (await ctx.tokens.appAccessToken({ tid: tenant.id, clientId: identity.clientId, servicePrincipalObjectId: identity.principalId, scope, lifetimeSeconds: lifetime })).token;
+      token = (
+        await ctx.tokens.appAccessToken({
+          tid: tenant.id,
+          clientId: identity.clientId,
+          servicePrincipalObjectId: identity.principalId,
+          scope,
+          lifetimeSeconds: lifetime,
+        })
+      ).token;
     }
     return reply.type('application/json; charset=utf-8').send({
       access_token: token,

@@ -60,7 +60,10 @@ export interface EntraEmulator {
     input: { displayName: string; redirectUris?: string[]; requirePkce?: boolean; clientId?: string; multiTenant?: boolean },
   ): { app: EntraApp; clientSecret: string }; // secret generated at run time, Entra-like (40 chars with `~`)
   addClientSecret(tenantId: string, clientId: string, opts?: { expiresAt?: number }): string;
-  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> }): EntraUser;
+  addUser(
+    tenantId: string,
+    input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> },
+  ): EntraUser;
   findUserByOid(oid: string): EntraUser | undefined;
   /** The app registration itself (its redirectUris array is live: pushing registers another). */
   findApp(tenantId: string, clientId: string): EntraApp | undefined;
@@ -166,7 +169,10 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
       }
       const app = store.findApp(tenant.id, p.clientId);
       if (!app) throw new Error(`App-only test tokens need a registered app; ${p.clientId} is not in tenant ${tenant.id}.`);
-      const scope = parseClientCredentialsScope(p.scopes.length ? p.scopes.join(' ') : `${AZURE_DEVOPS_APP_ID}/.default`, tenant.displayName);
+      const scope = parseClientCredentialsScope(
+        p.scopes.length ? p.scopes.join(' ') : `${AZURE_DEVOPS_APP_ID}/.default`,
+        tenant.displayName,
+      );
       const at = await tokens.appAccessToken({
         tid: tenant.id,
         clientId: app.clientId,
@@ -186,7 +192,12 @@ export function createEntraEmulator(opts: EntraEmulatorOptions): EntraEmulator {
         refreshReuseFails = on;
       },
     },
-    counters: () => ({ tokenRequests: counters.tokenRequests, byGrant: { ...counters.byGrant }, authorizeRequests: counters.authorizeRequests, byClientAuth: { ...counters.byClientAuth } }),
+    counters: () => ({
+      tokenRequests: counters.tokenRequests,
+      byGrant: { ...counters.byGrant },
+      authorizeRequests: counters.authorizeRequests,
+      byClientAuth: { ...counters.byClientAuth },
+    }),
     resetCounters: () => {
       counters.tokenRequests = 0;
       counters.byGrant = {};

@@ -53,7 +53,12 @@ export interface SavedSigningKey {
 }
 
 export function saveSigningKey(k: SigningKey): SavedSigningKey {
-  return { kid: k.kid, privateKeyPem: k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicJwk: k.publicJwk, certificate: k.certificate };
+  return {
+    kid: k.kid,
+    privateKeyPem: k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicJwk: k.publicJwk,
+    certificate: k.certificate,
+  };
 }
 
 export function restoreSigningKey(k: SavedSigningKey): SigningKey {
@@ -79,7 +84,15 @@ export interface PublishedJwk {
 export function publishKeys(keys: SigningKey[], issuer?: string): { keys: PublishedJwk[] } {
   return {
     keys: keys.map((k) => {
-      const jwk: PublishedJwk = { kty: 'RSA', use: 'sig', kid: k.kid, x5t: k.kid, n: String(k.publicJwk.n), e: String(k.publicJwk.e), x5c: [k.certificate] };
+      const jwk: PublishedJwk = {
+        kty: 'RSA',
+        use: 'sig',
+        kid: k.kid,
+        x5t: k.kid,
+        n: String(k.publicJwk.n),
+        e: String(k.publicJwk.e),
+        x5c: [k.certificate],
+      };
       if (issuer) jwk.issuer = issuer;
       return jwk;
     }),

@@ -45,7 +45,13 @@ describe('Entra emulator: sign-in page', () => {
       method: 'POST',
       redirect: 'manual',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ flowToken: 'guess', client_id: h.app.clientId, redirect_uri: h.redirectUri, action: 'accept', login: h.user.upn }).toString(),
+      body: new URLSearchParams({
+        flowToken: 'guess',
+        client_id: h.app.clientId,
+        redirect_uri: h.redirectUri,
+        action: 'accept',
+        login: h.user.upn,
+      }).toString(),
     });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('location'), null);

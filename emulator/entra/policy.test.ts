@@ -35,11 +35,23 @@ describe('policy', () => {
     assert.ok(!pkceVerifierMatches(challenge, 'S256', verifier + 'x'));
     assert.deepEqual(checkCodeChallenge(verifier, undefined, false), { challenge: verifier, method: 'plain' });
     assert.ok(pkceVerifierMatches(verifier, 'plain', verifier));
-    assert.equal(code(() => checkCodeChallenge(verifier, 'plain', true)), 9002325);
-    assert.equal(code(() => checkCodeChallenge(undefined, undefined, true)), 9002325);
+    assert.equal(
+      code(() => checkCodeChallenge(verifier, 'plain', true)),
+      9002325,
+    );
+    assert.equal(
+      code(() => checkCodeChallenge(undefined, undefined, true)),
+      9002325,
+    );
     assert.deepEqual(checkCodeChallenge(undefined, undefined, false), {});
-    assert.equal(code(() => checkCodeChallenge('short', 'S256', false)), 501491);
-    assert.equal(code(() => checkCodeChallenge(challenge, 'S512', false)), 90013);
+    assert.equal(
+      code(() => checkCodeChallenge('short', 'S256', false)),
+      501491,
+    );
+    assert.equal(
+      code(() => checkCodeChallenge(challenge, 'S512', false)),
+      90013,
+    );
   });
 
   test('client secrets look like Entra secrets and differ every time', () => {

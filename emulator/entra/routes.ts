@@ -35,12 +35,16 @@ export function registerEntraRoutes(app: FastifyInstance, ctx: EntraContext): vo
     app.post<TenantParams>(path, async (req, reply) => {
       const ref = tenantOr400(req, reply, ctx);
       if (!ref) return reply;
-      return reply.code(400).type('application/json; charset=utf-8').send({
-        error: 'unsupported_grant_type',
-        error_description: 'The Keyway emulator does not implement this flow (device code, Kerberos); use the authorization code or client credentials flows.',
-        error_codes: [70003],
-        timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z',
-      });
+      return reply
+        .code(400)
+        .type('application/json; charset=utf-8')
+        .send({
+          error: 'unsupported_grant_type',
+          error_description:
+            'The Keyway emulator does not implement this flow (device code, Kerberos); use the authorization code or client credentials flows.',
+          error_codes: [70003],
+          timestamp: new Date().toISOString().replace('T', ' ').slice(0, 19) + 'Z',
+        });
     });
   }
   app.post('/oidc/userinfo', async (req, reply) => userinfo(req, reply, ctx));
@@ -103,8 +107,25 @@ async function discovery(req: FastifyRequest<TenantParams>, reply: FastifyReply,
     frontchannel_logout_supported: true,
     end_session_endpoint: `${oauth}/logout`,
     claims_supported: [
-      'sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host',
-      'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email',
+      'sub',
+      'iss',
+      'cloud_instance_name',
+      'cloud_instance_host_name',
+      'cloud_graph_host_name',
+      'msgraph_host',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
     ],
     kerberos_endpoint: `${origin}/${v.base}/kerberos`,
     tenant_region_scope: v.regionScope,

@@ -1,7 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EntraOAuthError } from './errors.ts';
-import { AZURE_DEVOPS_APP_ID, audience, parseClientCredentialsScope, parseDelegatedScope, responseScope, scopeForRefresh, scpClaim } from './scopes.ts';
+import {
+  AZURE_DEVOPS_APP_ID,
+  audience,
+  parseClientCredentialsScope,
+  parseDelegatedScope,
+  responseScope,
+  scopeForRefresh,
+  scpClaim,
+} from './scopes.ts';
 
 const code = (fn: () => unknown): number => {
   try {
@@ -38,20 +46,50 @@ describe('scopes', () => {
   });
 
   test('errors', () => {
-    assert.equal(code(() => parseDelegatedScope('', 'T')), 70011);
-    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.bogus`, 'T')), 70011);
-    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/.default ${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')), 70011);
-    assert.equal(code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.code User.Read`, 'T')), 28000);
-    assert.equal(code(() => parseDelegatedScope('api://x/y', 'T')), 500011);
-    assert.equal(code(() => parseDelegatedScope('offline_access', 'T')), 70011);
+    assert.equal(
+      code(() => parseDelegatedScope('', 'T')),
+      70011,
+    );
+    assert.equal(
+      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.bogus`, 'T')),
+      70011,
+    );
+    assert.equal(
+      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/.default ${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')),
+      70011,
+    );
+    assert.equal(
+      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.code User.Read`, 'T')),
+      28000,
+    );
+    assert.equal(
+      code(() => parseDelegatedScope('api://x/y', 'T')),
+      500011,
+    );
+    assert.equal(
+      code(() => parseDelegatedScope('offline_access', 'T')),
+      70011,
+    );
   });
 
   test('client credentials need exactly {resource}/.default', () => {
     assert.equal(audience(parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/.default`, 'T')), AZURE_DEVOPS_APP_ID);
-    assert.equal(code(() => parseClientCredentialsScope('openid', 'T')), 1002012);
-    assert.equal(code(() => parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')), 1002012);
-    assert.equal(code(() => parseClientCredentialsScope('api://x/.default', 'T')), 500011);
-    assert.equal(code(() => parseClientCredentialsScope(undefined, 'T')), 900144);
+    assert.equal(
+      code(() => parseClientCredentialsScope('openid', 'T')),
+      1002012,
+    );
+    assert.equal(
+      code(() => parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')),
+      1002012,
+    );
+    assert.equal(
+      code(() => parseClientCredentialsScope('api://x/.default', 'T')),
+      500011,
+    );
+    assert.equal(
+      code(() => parseClientCredentialsScope(undefined, 'T')),
+      900144,
+    );
   });
 
   test('refresh: keeps the grant when no scope is sent, narrows, refuses more', () => {
@@ -60,7 +98,13 @@ describe('scopes', () => {
     assert.equal(scopeForRefresh(orig, undefined, ctx), orig);
     assert.equal(scopeForRefresh(orig, ' ', ctx), orig);
     assert.deepEqual(scopeForRefresh(orig, `${AZURE_DEVOPS_APP_ID}/vso.code`, ctx).permissions, ['vso.code']);
-    assert.equal(code(() => scopeForRefresh(orig, `${AZURE_DEVOPS_APP_ID}/vso.code_full`, ctx)), 65001);
-    assert.equal(code(() => scopeForRefresh(orig, 'User.Read', ctx)), 65001);
+    assert.equal(
+      code(() => scopeForRefresh(orig, `${AZURE_DEVOPS_APP_ID}/vso.code_full`, ctx)),
+      65001,
+    );
+    assert.equal(
+      code(() => scopeForRefresh(orig, 'User.Read', ctx)),
+      65001,
+    );
   });
 });

@@ -69,7 +69,10 @@ export interface RefreshRecord {
 /** The directory as the emulator's state file holds it (certificates' public keys as PEM). */
 export interface DirectoryState {
   tenants: Map<string, EntraTenant>;
-  apps: Map<string, Omit<EntraApp, 'certificates'> & { certificates: Array<Omit<RegisteredCertificate, 'publicKey'> & { publicKeyPem: string }> }>;
+  apps: Map<
+    string,
+    Omit<EntraApp, 'certificates'> & { certificates: Array<Omit<RegisteredCertificate, 'publicKey'> & { publicKeyPem: string }> }
+  >;
   users: Map<string, EntraUser>;
   flows: Map<string, FlowRecord>;
   codes: Map<string, CodeRecord>;
@@ -77,7 +80,10 @@ export interface DirectoryState {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '').slice(0, 20);
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '')
+    .slice(0, 20);
 }
 
 export class DirectoryStore {
@@ -93,7 +99,13 @@ export class DirectoryStore {
   exportState(): DirectoryState {
     const apps: DirectoryState['apps'] = new Map();
     for (const [id, app] of this.apps) {
-      apps.set(id, { ...app, certificates: app.certificates.map(({ publicKey, ...c }) => ({ ...c, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() })) });
+      apps.set(id, {
+        ...app,
+        certificates: app.certificates.map(({ publicKey, ...c }) => ({
+          ...c,
+          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        })),
+      });
     }
     return { tenants: this.tenants, apps, users: this.users, flows: this.flows, codes: this.codes, refreshTokens: this.refreshTokens };
   }
@@ -110,7 +122,10 @@ export class DirectoryStore {
     fill(this.refreshTokens, state.refreshTokens);
     this.apps.clear();
     for (const [id, app] of state.apps) {
-      this.apps.set(id, { ...app, certificates: app.certificates.map(({ publicKeyPem, ...c }) => ({ ...c, publicKey: createPublicKey(publicKeyPem) })) });
+      this.apps.set(id, {
+        ...app,
+        certificates: app.certificates.map(({ publicKeyPem, ...c }) => ({ ...c, publicKey: createPublicKey(publicKeyPem) })),
+      });
     }
   }
 
@@ -119,7 +134,12 @@ export class DirectoryStore {
     if (!GUID_RE.test(id)) throw new Error(`Tenant id must be a GUID, got '${id}'.`);
     if (this.tenants.has(id)) throw new Error(`Tenant ${id} already exists.`);
     const displayName = input.displayName ?? `Emulated tenant ${this.tenants.size + 1}`;
-    const domain = (input.domain ?? `${slug(displayName) || 'tenant'}${randomToken(3).toLowerCase().replace(/[^a-z0-9]/g, 'x')}.onmicrosoft.com`).toLowerCase();
+    const domain = (
+      input.domain ??
+      `${slug(displayName) || 'tenant'}${randomToken(3)
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, 'x')}.onmicrosoft.com`
+    ).toLowerCase();
     if ([...this.tenants.values()].some((t) => t.domain === domain)) throw new Error(`Domain ${domain} is already registered.`);
     if ((MULTI_TENANT_ALIASES as readonly string[]).includes(domain)) throw new Error(`'${domain}' is reserved.`);
     const tenant: EntraTenant = { id, domain, displayName, sendIssParameter: input.sendIssParameter ?? false };
@@ -202,7 +222,10 @@ export class DirectoryStore {
     return 'invalid';
   }
 
-  addUser(tenantId: string, input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> }): EntraUser {
+  addUser(
+    tenantId: string,
+    input: { upn: string; displayName?: string; password?: string; oid?: string; groups?: string[]; appRoles?: Record<string, string[]> },
+  ): EntraUser {
     const tenant = this.requireTenant(tenantId);
     const upn = (input.upn.includes('@') ? input.upn : `${input.upn}@${tenant.domain}`).toLowerCase();
     if (this.findUserByUpn(tenant.id, upn)) throw new Error(`User ${upn} already exists in tenant ${tenant.id}.`);

@@ -3,7 +3,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import type { AddressInfo } from 'node:net';
-import { AZURE_DEVOPS_RESOURCE_ID, createEntraEmulator, type EntraApp, type EntraEmulator, type EntraEmulatorOptions, type EntraTenant, type EntraUser } from './index.ts';
+import {
+  AZURE_DEVOPS_RESOURCE_ID,
+  createEntraEmulator,
+  type EntraApp,
+  type EntraEmulator,
+  type EntraEmulatorOptions,
+  type EntraTenant,
+  type EntraUser,
+} from './index.ts';
 
 export interface Harness {
   server: FastifyInstance;
@@ -58,9 +66,15 @@ export async function startHarness(opts: Partial<EntraEmulatorOptions> & { requi
 }
 
 export async function discover(h: Harness, auth?: client.ClientAuth, clientId = h.app.clientId): Promise<client.Configuration> {
-  return client.discovery(new URL(`${h.origin}/${h.tenant.id}/v2.0`), clientId, undefined, auth ?? client.ClientSecretPost(h.clientSecret), {
-    execute: [client.allowInsecureRequests],
-  });
+  return client.discovery(
+    new URL(`${h.origin}/${h.tenant.id}/v2.0`),
+    clientId,
+    undefined,
+    auth ?? client.ClientSecretPost(h.clientSecret),
+    {
+      execute: [client.allowInsecureRequests],
+    },
+  );
 }
 
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
@@ -89,7 +103,8 @@ export async function signIn(
 ): Promise<SignInResult> {
   const page = await fetch(authorizeUrl, { redirect: 'manual' });
   const html = await page.text();
-  if (page.status !== 200 || !html.includes('name="flowToken"')) return { status: page.status, location: page.headers.get('location'), html };
+  if (page.status !== 200 || !html.includes('name="flowToken"'))
+    return { status: page.status, location: page.headers.get('location'), html };
   const { action, fields } = parseForm(html);
   fields.action = choice.action ?? 'accept';
   fields.login = choice.upn ?? h.user.upn;
@@ -140,7 +155,12 @@ export async function codeFlow(h: Harness, config: client.Configuration, extra: 
 }
 
 /** Raw token request, for checking exact wire responses. */
-export async function postToken(h: Harness, params: Record<string, string>, headers: Record<string, string> = {}, tenantSegment = h.tenant.id) {
+export async function postToken(
+  h: Harness,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+  tenantSegment = h.tenant.id,
+) {
   const res = await fetch(`${h.origin}/${tenantSegment}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },

@@ -129,7 +129,12 @@ async function authenticateClient(
   return { app, tenant: ref.tenant };
 }
 
-async function authorizationCode(body: Record<string, string>, ctx: EntraContext, tenant: EntraTenant, app: EntraApp): Promise<TokenResponse> {
+async function authorizationCode(
+  body: Record<string, string>,
+  ctx: EntraContext,
+  tenant: EntraTenant,
+  app: EntraApp,
+): Promise<TokenResponse> {
   const code = body.code;
   if (!code) throw aadsts.missingParameter('code');
   const rec = ctx.store.getCode(code);
@@ -167,14 +172,23 @@ async function refreshToken(body: Record<string, string>, ctx: EntraContext, ten
   if (rec.revoked) throw aadsts.grantRevoked(entraTimestamp(rec.issuedAt));
   if (rec.expiresAt <= ctx.nowMs()) throw aadsts.refreshInactive(entraTimestamp(rec.issuedAt));
   if (rec.rotated && ctx.refreshReuseFails()) throw aadsts.refreshRotated();
-  const grant = scopeForRefresh(rec.grant, body.scope, { tenantName: tenant.displayName, clientId: app.clientId, appName: app.displayName });
+  const grant = scopeForRefresh(rec.grant, body.scope, {
+    tenantName: tenant.displayName,
+    clientId: app.clientId,
+    appName: app.displayName,
+  });
   const user = requireUser(ctx, rec.userOid);
   // Entra rotates without revoking: the presented token stays usable until its own expiry.
   rec.rotated = true;
   return issueUserTokens(ctx, tenant, app, user, grant, rec.grant, undefined);
 }
 
-async function clientCredentials(body: Record<string, string>, ctx: EntraContext, tenant: EntraTenant, app: EntraApp): Promise<TokenResponse> {
+async function clientCredentials(
+  body: Record<string, string>,
+  ctx: EntraContext,
+  tenant: EntraTenant,
+  app: EntraApp,
+): Promise<TokenResponse> {
   const scope = parseClientCredentialsScope(body.scope, tenant.displayName);
   const lifetime = ctx.accessTokenLifetime();
   const at = await ctx.tokens.appAccessToken({
@@ -220,7 +234,12 @@ async function issueUserTokens(
   // A refresh token only when offline_access was asked (on refresh too: unconfirmed), an ID token
   // only with openid (docs/entra-id.md, "Token responses").
   if (grant.oidc.includes('offline_access')) {
-    out.refresh_token = ctx.store.createRefreshToken({ tenantId: tenant.id, clientId: app.clientId, userOid: user.oid, grant: storedGrant });
+    out.refresh_token = ctx.store.createRefreshToken({
+      tenantId: tenant.id,
+      clientId: app.clientId,
+      userOid: user.oid,
+      grant: storedGrant,
+    });
   }
   if (grant.oidc.includes('openid')) {
     out.id_token = await ctx.tokens.idToken({
@@ -234,4 +253,3 @@ async function issueUserTokens(
   }
   return out;
 }
-

@@ -27,16 +27,32 @@ describe('Entra emulator: access token verification', () => {
   });
 
   test('expireAccessTokensNow: every token issued so far is expired, later ones are not', async () => {
-    const before = await h.entra.issueAccessTokenForTest({ tenantId: h.tenant.id, userOid: h.user.oid, clientId: h.app.clientId, scopes: ['vso.code'] });
+    const before = await h.entra.issueAccessTokenForTest({
+      tenantId: h.tenant.id,
+      userOid: h.user.oid,
+      clientId: h.app.clientId,
+      scopes: ['vso.code'],
+    });
     await h.entra.verifyAccessToken(before);
     h.entra.faults.expireAccessTokensNow();
     await assert.rejects(h.entra.verifyAccessToken(before), reason('expired'));
-    const after = await h.entra.issueAccessTokenForTest({ tenantId: h.tenant.id, userOid: h.user.oid, clientId: h.app.clientId, scopes: ['vso.code'] });
+    const after = await h.entra.issueAccessTokenForTest({
+      tenantId: h.tenant.id,
+      userOid: h.user.oid,
+      clientId: h.app.clientId,
+      scopes: ['vso.code'],
+    });
     assert.equal((await h.entra.verifyAccessToken(after)).scp, 'vso.code');
   });
 
   test('expiry by the clock', async () => {
-    const t = await h.entra.issueAccessTokenForTest({ tenantId: h.tenant.id, userOid: h.user.oid, clientId: h.app.clientId, scopes: ['vso.code'], lifetimeSeconds: 60 });
+    const t = await h.entra.issueAccessTokenForTest({
+      tenantId: h.tenant.id,
+      userOid: h.user.oid,
+      clientId: h.app.clientId,
+      scopes: ['vso.code'],
+      lifetimeSeconds: 60,
+    });
     h.clock.advance(61_000);
     try {
       await assert.rejects(h.entra.verifyAccessToken(t), reason('expired'));
@@ -46,7 +62,12 @@ describe('Entra emulator: access token verification', () => {
   });
 
   test('tampered payload or signature: invalid', async () => {
-    const t = await h.entra.issueAccessTokenForTest({ tenantId: h.tenant.id, userOid: h.user.oid, clientId: h.app.clientId, scopes: ['vso.code'] });
+    const t = await h.entra.issueAccessTokenForTest({
+      tenantId: h.tenant.id,
+      userOid: h.user.oid,
+      clientId: h.app.clientId,
+      scopes: ['vso.code'],
+    });
     const [head, payload, sig] = t.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     claims.scp = 'vso.code_full';
@@ -60,7 +81,12 @@ describe('Entra emulator: access token verification', () => {
   test('a token for another emulator instance (other keys) is invalid', async () => {
     const other = await startHarness();
     try {
-      const t = await other.entra.issueAccessTokenForTest({ tenantId: other.tenant.id, userOid: other.user.oid, clientId: other.app.clientId, scopes: ['vso.code'] });
+      const t = await other.entra.issueAccessTokenForTest({
+        tenantId: other.tenant.id,
+        userOid: other.user.oid,
+        clientId: other.app.clientId,
+        scopes: ['vso.code'],
+      });
       await assert.rejects(h.entra.verifyAccessToken(t), reason('invalid'));
     } finally {
       await other.close();

@@ -177,7 +177,14 @@ export class TokenService {
    * v2.0 ID token. `name`, `preferred_username` and `oid` need the `profile` scope and `email` the
    * `email` scope (Microsoft's ID token claims reference); `sub` is pairwise per application.
    */
-  async idToken(p: { origin: string; tid: string; clientId: string; user: TokenUser; oidc: readonly string[]; nonce?: string }): Promise<string> {
+  async idToken(p: {
+    origin: string;
+    tid: string;
+    clientId: string;
+    user: TokenUser;
+    oidc: readonly string[];
+    nonce?: string;
+  }): Promise<string> {
     const iat = this.nowSec();
     const profile = p.oidc.includes('profile');
     const payload: JWTPayload = {
@@ -213,7 +220,19 @@ export class TokenService {
   async exchangeToken(p: { origin: string; tid: string; clientId: string; principalId: string; lifetimeSeconds: number }): Promise<string> {
     const iat = this.nowSec();
     return this.sign(
-      { aud: 'api://AzureADTokenExchange', iss: v2Issuer(p.origin, p.tid), iat, nbf: iat, exp: iat + p.lifetimeSeconds, azp: p.clientId, oid: p.principalId, sub: p.principalId, tid: p.tid, uti: opaque(16), ver: '2.0' },
+      {
+        aud: 'api://AzureADTokenExchange',
+        iss: v2Issuer(p.origin, p.tid),
+        iat,
+        nbf: iat,
+        exp: iat + p.lifetimeSeconds,
+        azp: p.clientId,
+        oid: p.principalId,
+        sub: p.principalId,
+        tid: p.tid,
+        uti: opaque(16),
+        ver: '2.0',
+      },
       false,
     );
   }

@@ -20,7 +20,10 @@ interface Run {
 
 /** Runs git with no user configuration; the secret travels in the environment, never in argv. */
 function git(args: string[], opts: { cwd?: string; secret?: string; extraHeader?: boolean } = {}): Promise<Run> {
-  const helper = opts.secret !== undefined && !opts.extraHeader ? ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f'] : ['-c', 'credential.helper='];
+  const helper =
+    opts.secret !== undefined && !opts.extraHeader
+      ? ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f']
+      : ['-c', 'credential.helper='];
   const header = opts.secret !== undefined && opts.extraHeader ? ['-c', `http.extraHeader=Authorization: Bearer ${opts.secret}`] : [];
   return new Promise((resolve, reject) => {
     const child = spawn('git', [...helper, ...header, ...args], {
@@ -78,7 +81,9 @@ describe('git smart HTTP on the dev.azure.com form', () => {
     const push = await commitAndPush(target, s.pat);
     assert.equal(push.code, 0, push.stderr);
     const head = (await git(['rev-parse', 'HEAD'], { cwd: target })).stdout.trim();
-    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, { auth: basic(s.pat) });
+    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, {
+      auth: basic(s.pat),
+    });
     assert.equal(refs.json.value[0].objectId, head, 'the REST API sees the pushed commit');
     const counters = s.emu.counters();
     assert.ok((counters.gitByService['git-receive-pack'] ?? 0) >= 2, JSON.stringify(counters));
@@ -125,7 +130,11 @@ describe('git smart HTTP on the dev.azure.com form', () => {
   });
 
   test('a service principal not added to the organization gets TF401019', async () => {
-    const token = await s.emu.entra.issueAccessTokenForTest({ tenantId: s.emu.defaultTenant.id, clientId: s.clientId, scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'] });
+    const token = await s.emu.entra.issueAccessTokenForTest({
+      tenantId: s.emu.defaultTenant.id,
+      clientId: s.clientId,
+      scopes: ['499b84ac-1321-427f-aa17-267ca6975798/.default'],
+    });
     const url = s.emu.gitUrl(s.org, s.project, s.repo);
     const denied = await git(['ls-remote', url], { secret: token, extraHeader: true });
     assert.notEqual(denied.code, 0);
@@ -157,7 +166,10 @@ describe('git smart HTTP on the dev.azure.com form', () => {
     assert.equal(pr.mergeStatus, 'succeeded');
     const target = dir();
     assert.equal((await git(['init', '-q', target])).code, 0);
-    const fetch = await git(['fetch', '-q', s.emu.gitUrl(s.org, s.project, s.repo), `refs/pull/${pr.id}/merge:refs/remotes/pr`], { cwd: target, secret: s.pat });
+    const fetch = await git(['fetch', '-q', s.emu.gitUrl(s.org, s.project, s.repo), `refs/pull/${pr.id}/merge:refs/remotes/pr`], {
+      cwd: target,
+      secret: s.pat,
+    });
     assert.equal(fetch.code, 0, fetch.stderr);
     const parents = (await git(['rev-list', '--parents', '-n', '1', 'refs/remotes/pr'], { cwd: target })).stdout.trim().split(' ');
     assert.equal(parents[0], pr.lastMergeCommit);
@@ -166,7 +178,9 @@ describe('git smart HTTP on the dev.azure.com form', () => {
 
   test('gzip-encoded upload-pack requests are inflated by http-backend', async () => {
     const url = s.emu.gitUrl(s.org, s.project, s.repo);
-    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, { auth: basic(s.pat) });
+    const refs = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}/refs?filter=heads/main&api-version=7.1`, {
+      auth: basic(s.pat),
+    });
     const want = `want ${refs.json.value[0].objectId} ofs-delta\n`;
     const pkt = (line: string): string => (line.length + 4).toString(16).padStart(4, '0') + line;
     const body = gzipSync(Buffer.from(pkt(want) + '0000' + pkt('done\n')));
@@ -209,7 +223,10 @@ describe('seeding', () => {
     const started = Date.now();
     await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000 });
     assert.ok(Date.now() - started < 10_000, 'fast-import seeding');
-    const page = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/big/commits?searchCriteria.$top=100&searchCriteria.$skip=950&api-version=7.1`, { auth: basic(s.pat) });
+    const page = await call(
+      `${s.orgUrl}/${s.project}/_apis/git/repositories/big/commits?searchCriteria.$top=100&searchCriteria.$skip=950&api-version=7.1`,
+      { auth: basic(s.pat) },
+    );
     assert.equal(page.status, 200);
     assert.equal(page.json.count, 50);
     assert.equal(page.json.value.at(-1).comment, 'Initial commit');
@@ -228,7 +245,10 @@ describe('repository read permission, partial clone filters and bytes served', (
     try {
       const rest = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories/${s.repo}?api-version=7.1`, { auth: basic(pat) });
       assert.equal(rest.status, 404);
-      assert.match(rest.json.message, /^TF401019: The Git repository with name or identifier web-app does not exist or you do not have permissions/);
+      assert.match(
+        rest.json.message,
+        /^TF401019: The Git repository with name or identifier web-app does not exist or you do not have permissions/,
+      );
       const listed = await call(`${s.orgUrl}/${s.project}/_apis/git/repositories?api-version=7.1`, { auth: basic(pat) });
       assert.ok(!listed.json.value.some((r: { name: string }) => r.name === s.repo), 'left out of the listing');
       const viaGit = await git(['ls-remote', url], { secret: pat });
@@ -288,7 +308,10 @@ describe('repository read permission, partial clone filters and bytes served', (
     const target = dir();
     const clone = await git(['clone', '-q', s.emu.gitUrl(s.org, s.project, 'copied'), target], { secret: s.pat });
     assert.equal(clone.code, 0, clone.stderr);
-    assert.equal((await git(['rev-list', '--count', 'HEAD'], { cwd: target })).stdout.trim(), (await git(['--git-dir', source, 'rev-list', '--count', 'HEAD'])).stdout.trim());
+    assert.equal(
+      (await git(['rev-list', '--count', 'HEAD'], { cwd: target })).stdout.trim(),
+      (await git(['--git-dir', source, 'rev-list', '--count', 'HEAD'])).stdout.trim(),
+    );
     assert.equal(s.emu.world.listPushes(copy).length, 1, 'recorded as one push');
   });
 });

@@ -50,7 +50,13 @@ async function serveGit(
 ): Promise<unknown> {
   const org = resolveOrg(env, host, orgName);
   const challenge = challengeHeaders(env.urls, host, org);
-  if (!org) return text(reply, 401, 'TF400813: Resource not available for anonymous access. Client authentication required.', unknownOrgHeaders(env.urls, host));
+  if (!org)
+    return text(
+      reply,
+      401,
+      'TF400813: Resource not available for anonymous access. Client authentication required.',
+      unknownOrgHeaders(env.urls, host),
+    );
 
   const query = (req.query ?? {}) as Record<string, string | undefined>;
   let service: Service | null = null;
@@ -118,7 +124,10 @@ async function serveGit(
 
 /** The service's answer to a push without write access (TF401027). */
 function genericContribute(principal: Principal): string {
-  const who = principal.identity.kind === 'user' ? `${principal.identity.displayName} (${principal.identity.uniqueName})` : principal.identity.displayName;
+  const who =
+    principal.identity.kind === 'user'
+      ? `${principal.identity.displayName} (${principal.identity.uniqueName})`
+      : principal.identity.displayName;
   return `TF401027: You need the Git 'GenericContribute' permission to perform this action. Details: identity '${who}', scope 'repository'.`;
 }
 

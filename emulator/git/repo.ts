@@ -315,7 +315,10 @@ export async function createMergeCommit(
 export async function newCommits(gitDir: string, tips: string[], known: string[]): Promise<string[]> {
   if (tips.length === 0) return [];
   const r = await runGit(['rev-list', ...tips, ...(known.length ? ['--not', ...known] : [])], { gitDir });
-  return r.stdout.toString('utf8').split('\n').filter((l) => /^[0-9a-f]{40}$/.test(l));
+  return r.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => /^[0-9a-f]{40}$/.test(l));
 }
 
 /** Commits `a` has that `b` lacks, and the other way round (branch statistics). */
@@ -342,7 +345,9 @@ export function headRef(gitDir: string): string | undefined {
 export function refExistsOnDisk(gitDir: string, ref: string): boolean {
   if (existsSync(join(gitDir, ref))) return true;
   try {
-    return readFileSync(join(gitDir, 'packed-refs'), 'utf8').split('\n').some((l) => l.endsWith(` ${ref}`));
+    return readFileSync(join(gitDir, 'packed-refs'), 'utf8')
+      .split('\n')
+      .some((l) => l.endsWith(` ${ref}`));
   } catch {
     return false;
   }

@@ -74,17 +74,26 @@ describe('against the emulator (Services)', () => {
   it('repositories, refs, commits and file content (names with spaces)', async () => {
     const c = client();
     const repos = await c.listRepositories(s.project);
-    assert.deepEqual(repos.items.map((r) => r.name), ['web app']);
+    assert.deepEqual(
+      repos.items.map((r) => r.name),
+      ['web app'],
+    );
     assert.equal((await c.listRepositories()).items.length, 1, 'organization-wide');
     const repo = await c.getRepository(s.project, 'web app');
     assert.equal(repo.defaultBranch, 'refs/heads/main');
     assert.equal((await c.getRepository(s.project, repo.id)).name, 'web app');
 
     const heads: string[] = [];
-    for await (const r of pages((t) => c.listRefs(s.project, repo.id, { filter: 'heads/', top: 1, ...(t ? { continuationToken: t } : {}) }))) heads.push(r.name);
+    for await (const r of pages((t) =>
+      c.listRefs(s.project, repo.id, { filter: 'heads/', top: 1, ...(t ? { continuationToken: t } : {}) }),
+    ))
+      heads.push(r.name);
     assert.deepEqual(heads, ['refs/heads/feature/login', 'refs/heads/main']);
     const tags = await c.listRefs(s.project, 'web app', { filter: 'refs/tags/' });
-    assert.deepEqual(tags.items.map((r) => r.name), ['refs/tags/v1.0']);
+    assert.deepEqual(
+      tags.items.map((r) => r.name),
+      ['refs/tags/v1.0'],
+    );
 
     const main = (await c.listRefs(s.project, 'web app', { filter: 'heads/main' })).items[0]!;
     const commit = await c.getCommit(s.project, 'web app', main.objectId);
@@ -92,7 +101,10 @@ describe('against the emulator (Services)', () => {
     const all = await c.listCommits(s.project, 'web app', { branch: 'main' });
     assert.equal(all.items.length, 5);
     const page = await c.listCommits(s.project, 'web app', { branch: 'main', top: 2, skip: 1 });
-    assert.deepEqual(page.items.map((x) => x.commitId), all.items.slice(1, 3).map((x) => x.commitId));
+    assert.deepEqual(
+      page.items.map((x) => x.commitId),
+      all.items.slice(1, 3).map((x) => x.commitId),
+    );
 
     const readme = await c.getItemContent(s.project, 'web app', 'README.md', { type: 'commit', value: main.objectId });
     assert.match(readme.text, /Emulated repository/);
@@ -138,7 +150,10 @@ describe('against the emulator (Services)', () => {
     assert.equal(created.variables.SECRET?.isSecret, true);
 
     const found = await c.listVariableGroups(s.project, { groupName: 'kw-*' });
-    assert.deepEqual(found.items.map((g) => g.id), [created.id]);
+    assert.deepEqual(
+      found.items.map((g) => g.id),
+      [created.id],
+    );
     assert.equal((await c.getVariableGroup(s.project, created.id)).variables.PLAIN?.value, 'one');
 
     const updated = await c.updateVariableGroup(created.id, {
@@ -180,7 +195,13 @@ describe('against the emulator (Services)', () => {
 
   it('429 from the fault API: Retry-After honoured, rate-limit headers reported', async () => {
     sleeps = [];
-    const id = s.emu.faults.add({ listener: 'services', path: `/${s.org}/_apis/projects`, action: 'throttle', retryAfterSeconds: 3, times: 1 });
+    const id = s.emu.faults.add({
+      listener: 'services',
+      path: `/${s.org}/_apis/projects`,
+      action: 'throttle',
+      retryAfterSeconds: 3,
+      times: 1,
+    });
     try {
       const seen: RateLimitInfo[] = [];
       const c = client({ onRateLimit: (i) => seen.push(i) });
@@ -214,9 +235,17 @@ describe('against the emulator (Services)', () => {
     const me = await c.getProfile();
     assert.equal(me.id, s.user.id);
     const accounts = await c.listAccounts(me.id);
-    assert.deepEqual(accounts.items.map((a) => a.accountName), [s.org]);
+    assert.deepEqual(
+      accounts.items.map((a) => a.accountName),
+      [s.org],
+    );
 
-    const created = await c.createPat({ displayName: 'keyway-test', scope: 'vso.code', validTo: new Date(Date.now() + 86_400_000).toISOString(), allOrgs: false });
+    const created = await c.createPat({
+      displayName: 'keyway-test',
+      scope: 'vso.code',
+      validTo: new Date(Date.now() + 86_400_000).toISOString(),
+      allOrgs: false,
+    });
     assert.ok(created.token);
     const listed = await c.listPats();
     assert.ok(listed.items.some((p) => p.authorizationId === created.authorizationId));
@@ -253,11 +282,17 @@ describe('against the emulator (Azure DevOps Server)', () => {
   });
 
   it('projects and repositories', async () => {
-    assert.deepEqual((await server.listProjects()).items.map((p) => p.name), ['On Prem']);
+    assert.deepEqual(
+      (await server.listProjects()).items.map((p) => p.name),
+      ['On Prem'],
+    );
     const repo = await server.getRepository('On Prem', 'legacy app');
     assert.equal(repo.name, 'legacy app');
     const heads = await server.listRefs('On Prem', 'legacy app', { filter: 'heads/' });
-    assert.deepEqual(heads.items.map((r) => r.name), ['refs/heads/main']);
+    assert.deepEqual(
+      heads.items.map((r) => r.name),
+      ['refs/heads/main'],
+    );
   });
 
   it('vssps operations are unsupported on Server', async () => {
@@ -292,14 +327,21 @@ describe('against the emulator with its consumption limit on', () => {
         for (let i = 0; i < 4; i++) await c.listProjects();
       }),
     );
-    return { c, failures: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as AzureDevOpsError), snapshot: t.emu.throttle.snapshot() };
+    return {
+      c,
+      failures: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as AzureDevOpsError),
+      snapshot: t.emu.throttle.snapshot(),
+    };
   };
 
   it('a client that ignores the headers is delayed, then blocked (the emulator is strict)', async () => {
     const ignore = { reserve: () => 0, observe: () => undefined, state: () => ({ notBeforeMs: 0, spacingMs: 0 }) };
     const { failures, snapshot } = await burst(ignore);
     assert.ok(snapshot.totals.blocked > 0, JSON.stringify(snapshot.totals));
-    assert.ok(failures.length > 0 && failures.every((f) => f.kind === 'throttled' && f.tfCode === 'TF400733'), failures.map((f) => f.message).join('; '));
+    assert.ok(
+      failures.length > 0 && failures.every((f) => f.kind === 'throttled' && f.tfCode === 'TF400733'),
+      failures.map((f) => f.message).join('; '),
+    );
   });
 
   it("Keyway's client slows down on X-RateLimit-Remaining and Retry-After: no 429 reaches the caller", async () => {

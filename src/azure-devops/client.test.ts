@@ -58,11 +58,17 @@ async function startStub() {
   };
 }
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Handler => (_req, reply) =>
-  reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(body));
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_req, reply) =>
+    reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(body));
 
 const adoError = (status: number, message: string, typeKey: string, headers: Record<string, string> = {}): Handler =>
-  json(status, { $id: '1', innerException: null, message, typeName: `Microsoft.TeamFoundation.${typeKey}, x`, typeKey, errorCode: 0, eventId: 3000 }, headers);
+  json(
+    status,
+    { $id: '1', innerException: null, message, typeName: `Microsoft.TeamFoundation.${typeKey}, x`, typeKey, errorCode: 0, eventId: 3000 },
+    headers,
+  );
 
 const list = (value: unknown[], headers: Record<string, string> = {}): Handler => json(200, { count: value.length, value }, headers);
 
@@ -147,7 +153,10 @@ describe('Azure DevOps client', () => {
       const c = client({ target: { kind: 'server', origin: stub.origin, virtualDirectory: '/tfs/', collection: 'Default Collection' } });
       assert.equal(c.collectionUrl, `${stub.origin}/tfs/Default%20Collection`);
       const page = await c.listProjects({ top: 5, skip: 10 });
-      assert.deepEqual(page.items.map((p) => p.name), ['Alpha']);
+      assert.deepEqual(
+        page.items.map((p) => p.name),
+        ['Alpha'],
+      );
       assert.equal(stub.seen[0]!.url, '/tfs/Default%20Collection/_apis/projects?$top=5&$skip=10&api-version=7.1');
       assert.equal(
         collectionUrl({ kind: 'server', origin: 'https://tfs.example.com', virtualDirectory: '', collection: 'Käse' }, resolveEndpoints()),
@@ -167,18 +176,23 @@ describe('Azure DevOps client', () => {
       assert.equal(resolveEndpoints({ vssps: 'http://127.0.0.1:9', patsBase: 'http://127.0.0.1:8' }).patsBase, 'http://127.0.0.1:8');
       assert.throws(() => resolveEndpoints({ services: 'ftp://x' }));
       assert.throws(() => resolveEndpoints({ services: 'https://user:pw@dev.azure.com' }));
-      assert.throws(() => createAzureDevOpsClient({ target: { kind: 'services', organization: '..' }, credential: { kind: 'pat', token } }));
+      assert.throws(() =>
+        createAzureDevOpsClient({ target: { kind: 'services', organization: '..' }, credential: { kind: 'pat', token } }),
+      );
     });
 
     it('any name survives as exactly one path segment', () => {
       fc.assert(
-        fc.property(fc.string({ minLength: 1 }).filter((s) => s !== '.' && s !== '..'), (name) => {
-          const url = buildUrl('https://dev.azure.com', [name, '_apis', 'projects']);
-          const segs = new URL(url).pathname.split('/').slice(1);
-          assert.equal(segs.length, 3);
-          assert.equal(decodeURIComponent(segs[0]!), name);
-          assert.ok(!/[\s+]/.test(segs[0]!), 'spaces are %20, never +');
-        }),
+        fc.property(
+          fc.string({ minLength: 1 }).filter((s) => s !== '.' && s !== '..'),
+          (name) => {
+            const url = buildUrl('https://dev.azure.com', [name, '_apis', 'projects']);
+            const segs = new URL(url).pathname.split('/').slice(1);
+            assert.equal(segs.length, 3);
+            assert.equal(decodeURIComponent(segs[0]!), name);
+            assert.ok(!/[\s+]/.test(segs[0]!), 'spaces are %20, never +');
+          },
+        ),
       );
     });
 
@@ -234,7 +248,9 @@ describe('Azure DevOps client', () => {
     });
 
     it('variable group writes: POST at organization level, PUT, DELETE with projectIds', async () => {
-      stub.script(json(200, { id: 9, name: 'kw', variables: {} }), json(200, { id: 9, name: 'kw2', variables: {} }), (_req, reply) => reply.code(204).send());
+      stub.script(json(200, { id: 9, name: 'kw', variables: {} }), json(200, { id: 9, name: 'kw2', variables: {} }), (_req, reply) =>
+        reply.code(204).send(),
+      );
       const c = client();
       const body = {
         name: 'kw',
@@ -288,7 +304,10 @@ describe('Azure DevOps client', () => {
   describe('error mapping', () => {
     it('203 with the HTML sign-in page → unauthenticated, never success', async () => {
       stub.script((_req, reply) =>
-        reply.code(203).type('text/html; charset=utf-8').send('<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head></html>'),
+        reply
+          .code(203)
+          .type('text/html; charset=utf-8')
+          .send('<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head></html>'),
       );
       const err = await rejects(client().listProjects());
       assert.equal(err.kind, 'unauthenticated');
@@ -317,10 +336,22 @@ describe('Azure DevOps client', () => {
       stub.script((_req, reply) =>
         reply
           .code(401)
-          .header('WWW-Authenticate', [`Bearer authorization_uri=https://login.microsoftonline.com/${TENANT}`, 'Basic realm="https://dev.azure.com/"', 'TFS-Federated'])
+          .header('WWW-Authenticate', [
+            `Bearer authorization_uri=https://login.microsoftonline.com/${TENANT}`,
+            'Basic realm="https://dev.azure.com/"',
+            'TFS-Federated',
+          ])
           .header('X-VSS-ResourceTenant', TENANT)
           .type('application/json')
-          .send({ $id: '1', innerException: null, message: 'TF400813: Resource not available for anonymous access. Client authentication required.', typeName: 'x', typeKey: 'UnauthorizedRequestException', errorCode: 0, eventId: 3000 }),
+          .send({
+            $id: '1',
+            innerException: null,
+            message: 'TF400813: Resource not available for anonymous access. Client authentication required.',
+            typeName: 'x',
+            typeKey: 'UnauthorizedRequestException',
+            errorCode: 0,
+            eventId: 3000,
+          }),
       );
       const err = await rejects(client().connectionData());
       assert.equal(err.kind, 'unauthenticated');
@@ -333,13 +364,19 @@ describe('Azure DevOps client', () => {
     });
 
     it('401 without X-VSS-ResourceTenant: tenant from WWW-Authenticate', async () => {
-      stub.script((_req, reply) => reply.code(401).header('WWW-Authenticate', `Bearer authorization_uri=https://login.microsoftonline.com/${TENANT.toUpperCase()}`).send());
+      stub.script((_req, reply) =>
+        reply
+          .code(401)
+          .header('WWW-Authenticate', `Bearer authorization_uri=https://login.microsoftonline.com/${TENANT.toUpperCase()}`)
+          .send(),
+      );
       const err = await rejects(client().listProjects());
       assert.equal(err.resourceTenantId, TENANT);
     });
 
     it('404 TF401019 → not-found with the service text', async () => {
-      const msg = 'TF401019: The Git repository with name or identifier nope does not exist or you do not have permissions for the operation you are attempting.';
+      const msg =
+        'TF401019: The Git repository with name or identifier nope does not exist or you do not have permissions for the operation you are attempting.';
       stub.script(adoError(404, msg, 'GitRepositoryNotFoundException'));
       const err = await rejects(client().getRepository('P', 'nope'));
       assert.equal(err.kind, 'not-found');
@@ -391,7 +428,10 @@ describe('Azure DevOps client', () => {
       const withPat = await rejects(client().listPats());
       assert.equal(withPat.kind, 'unsupported');
       assert.match(withPat.describe(), /Entra ID user access token/);
-      const server = client({ target: { kind: 'server', origin: stub.origin, virtualDirectory: '', collection: 'c' }, credential: { kind: 'bearer', token } });
+      const server = client({
+        target: { kind: 'server', origin: stub.origin, virtualDirectory: '', collection: 'c' },
+        credential: { kind: 'bearer', token },
+      });
       assert.equal((await rejects(server.revokePat('x'))).kind, 'unsupported');
       assert.equal((await rejects(server.getProfile())).kind, 'unsupported');
       assert.equal(stub.seen.length, 0);
@@ -399,20 +439,35 @@ describe('Azure DevOps client', () => {
 
     it('PAT lifecycle with a bearer token: vssps org URL and 7.1-preview.1; refusal hints at Entra user tokens', async () => {
       stub.script(
-        json(200, { continuationToken: '', patTokens: [{ authorizationId: 'a1', displayName: 'x', scope: 'vso.code', validTo: '2030-01-01T00:00:00Z' }] }),
-        json(200, { patToken: { authorizationId: 'a2', displayName: 'kw', scope: 'vso.code', validTo: '2030-01-01T00:00:00Z', token: 'new-secret' }, patTokenError: 'none' }),
+        json(200, {
+          continuationToken: '',
+          patTokens: [{ authorizationId: 'a1', displayName: 'x', scope: 'vso.code', validTo: '2030-01-01T00:00:00Z' }],
+        }),
+        json(200, {
+          patToken: { authorizationId: 'a2', displayName: 'kw', scope: 'vso.code', validTo: '2030-01-01T00:00:00Z', token: 'new-secret' },
+          patTokenError: 'none',
+        }),
         (_req, reply) => reply.code(204).send(),
         json(200, { patToken: null, patTokenError: 'invalidScope' }),
         adoError(401, 'TF400813: The user is not authorized to access this resource.', 'UnauthorizedRequestException'),
       );
-      const c = client({ credential: { kind: 'bearer', token }, endpoints: { services: stub.origin, vssps: `${stub.origin}/vssps`, patsBase: `${stub.origin}/pats` } });
+      const c = client({
+        credential: { kind: 'bearer', token },
+        endpoints: { services: stub.origin, vssps: `${stub.origin}/vssps`, patsBase: `${stub.origin}/pats` },
+      });
       const listed = await c.listPats({ top: 10 });
-      assert.deepEqual(listed.items.map((p) => p.authorizationId), ['a1']);
+      assert.deepEqual(
+        listed.items.map((p) => p.authorizationId),
+        ['a1'],
+      );
       assert.equal(listed.continuationToken, undefined);
       const created = await c.createPat({ displayName: 'kw', scope: 'vso.code', validTo: '2030-01-01T00:00:00Z', allOrgs: false });
       assert.equal(created.token, 'new-secret');
       await c.revokePat('a2');
-      assert.equal((await rejects(c.createPat({ displayName: 'kw', scope: 'bad', validTo: '2030-01-01T00:00:00Z', allOrgs: false }))).adoMessage, 'invalidScope');
+      assert.equal(
+        (await rejects(c.createPat({ displayName: 'kw', scope: 'bad', validTo: '2030-01-01T00:00:00Z', allOrgs: false }))).adoMessage,
+        'invalidScope',
+      );
       const refused = await rejects(c.listPats());
       assert.equal(refused.kind, 'unauthenticated');
       assert.match(refused.describe(), /only an Entra ID user token/);
@@ -430,7 +485,15 @@ describe('Azure DevOps client', () => {
 
   describe('throttling and retries', () => {
     it('429: waits exactly Retry-After, then succeeds', async () => {
-      stub.script(adoError(429, 'TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource.', 'RequestBlockedException', { 'Retry-After': '7' }), list([{ id: '1', name: 'A' }]));
+      stub.script(
+        adoError(
+          429,
+          'TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource.',
+          'RequestBlockedException',
+          { 'Retry-After': '7' },
+        ),
+        list([{ id: '1', name: 'A' }]),
+      );
       const c = client();
       const page = await c.listProjects();
       assert.equal(page.items.length, 1);
@@ -439,7 +502,10 @@ describe('Azure DevOps client', () => {
     });
 
     it('429 on a POST is retried too (the service refused it before running it)', async () => {
-      stub.script(adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'Retry-After': '2' }), json(200, { id: 1, name: 'g', variables: {} }));
+      stub.script(
+        adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'Retry-After': '2' }),
+        json(200, { id: 1, name: 'g', variables: {} }),
+      );
       const c = client();
       await c.addVariableGroup({ name: 'g', variables: {}, variableGroupProjectReferences: [] });
       assert.deepEqual(sleeps, [2000]);
@@ -447,7 +513,10 @@ describe('Azure DevOps client', () => {
     });
 
     it('429 without Retry-After: X-RateLimit-Delay', async () => {
-      stub.script(adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'X-RateLimit-Delay': '1.5', 'X-RateLimit-Resource': 'Core' }), list([]));
+      stub.script(
+        adoError(429, 'TF400733: blocked', 'RequestBlockedException', { 'X-RateLimit-Delay': '1.5', 'X-RateLimit-Resource': 'Core' }),
+        list([]),
+      );
       await client().listProjects();
       assert.deepEqual(sleeps, [1500]);
     });
@@ -482,7 +551,11 @@ describe('Azure DevOps client', () => {
     });
 
     it('5xx: retried with exponential backoff and full jitter, then success', async () => {
-      stub.script(adoError(503, 'TF400898: An Internal Error Occurred.', 'InternalServerErrorException'), adoError(500, 'TF400898', 'X'), list([]));
+      stub.script(
+        adoError(503, 'TF400898: An Internal Error Occurred.', 'InternalServerErrorException'),
+        adoError(500, 'TF400898', 'X'),
+        list([]),
+      );
       const c = client({ baseRetryDelayMs: 1000 });
       await c.listProjects();
       // random() = 0.5: half of 1000·2^0, then half of 1000·2^1.
@@ -588,7 +661,15 @@ describe('Azure DevOps client', () => {
     });
 
     it('X-RateLimit-* values are reported, also on a 200', async () => {
-      stub.script(list([], { 'X-RateLimit-Resource': 'Core', 'X-RateLimit-Delay': '0.5', 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '42', 'X-RateLimit-Reset': '1700000000' }));
+      stub.script(
+        list([], {
+          'X-RateLimit-Resource': 'Core',
+          'X-RateLimit-Delay': '0.5',
+          'X-RateLimit-Limit': '200',
+          'X-RateLimit-Remaining': '42',
+          'X-RateLimit-Reset': '1700000000',
+        }),
+      );
       const seen: RateLimitInfo[] = [];
       const c = client({ onRateLimit: (i) => seen.push(i) });
       await c.listProjects();
@@ -617,7 +698,9 @@ describe('Azure DevOps client', () => {
       );
       const c = client();
       const names: string[] = [];
-      for await (const ref of pages((continuationToken) => c.listRefs('P', 'R', { filter: 'heads/', top: 1, ...(continuationToken ? { continuationToken } : {}) }))) {
+      for await (const ref of pages((continuationToken) =>
+        c.listRefs('P', 'R', { filter: 'heads/', top: 1, ...(continuationToken ? { continuationToken } : {}) }),
+      )) {
         names.push(ref.name);
       }
       assert.deepEqual(names, ['refs/heads/a', 'refs/heads/b', 'refs/heads/c']);
@@ -637,9 +720,8 @@ describe('Azure DevOps client', () => {
     });
 
     it('ifNoneMatch: 304 → notModified; otherwise the value with its ETag', async () => {
-      stub.script(
-        json(200, { id: 'r', name: 'R', project: { id: 'p', name: 'P' } }, { ETag: '"v1"' }),
-        (req, reply) => (req.headers['if-none-match'] === '"v1"' ? reply.code(304).header('ETag', '"v1"').send() : reply.code(500).send()),
+      stub.script(json(200, { id: 'r', name: 'R', project: { id: 'p', name: 'P' } }, { ETag: '"v1"' }), (req, reply) =>
+        req.headers['if-none-match'] === '"v1"' ? reply.code(304).header('ETag', '"v1"').send() : reply.code(500).send(),
       );
       const c = client();
       const first = await c.ifNoneMatch(null).getRepository('P', 'R');
@@ -658,16 +740,26 @@ describe('Azure DevOps client', () => {
 
   describe('the credential never leaks', () => {
     // The stub echoes the credential everywhere it can: error messages, HTML, headers.
-    const echo = (status: number): Handler => (req, reply) => {
-      const auth = String(req.headers.authorization ?? '');
-      const raw = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().slice(1) : auth.slice(7);
-      return reply
-        .code(status)
-        .header('X-Echo', auth)
-        .header('Retry-After', '99999')
-        .type('application/json')
-        .send({ $id: '1', innerException: null, message: `TF400813: token ${raw} (${auth}) is bad`, typeName: 'x', typeKey: 'UnauthorizedRequestException', errorCode: 0, eventId: 3000 });
-    };
+    const echo =
+      (status: number): Handler =>
+      (req, reply) => {
+        const auth = String(req.headers.authorization ?? '');
+        const raw = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().slice(1) : auth.slice(7);
+        return reply
+          .code(status)
+          .header('X-Echo', auth)
+          .header('Retry-After', '99999')
+          .type('application/json')
+          .send({
+            $id: '1',
+            innerException: null,
+            message: `TF400813: token ${raw} (${auth}) is bad`,
+            typeName: 'x',
+            typeKey: 'UnauthorizedRequestException',
+            errorCode: 0,
+            eventId: 3000,
+          });
+      };
 
     for (const [name, credential] of [
       ['PAT canary', () => ({ kind: 'pat' as const, token: canary() })],
@@ -685,7 +777,12 @@ describe('Azure DevOps client', () => {
         }
         stub.script((_req, reply) => reply.code(203).type('text/html').send(`<html>${cred.token}</html>`));
         errors.push(await rejects(c.getRepository('P', 'R')));
-        stub.script((req, reply) => reply.code(200).type('text/html').send(`<html>${String(req.headers.authorization)}</html>`));
+        stub.script((req, reply) =>
+          reply
+            .code(200)
+            .type('text/html')
+            .send(`<html>${String(req.headers.authorization)}</html>`),
+        );
         errors.push(await rejects(c.getRepository('P', 'R')));
         stub.script((req, reply) => {
           reply.hijack();
@@ -707,7 +804,11 @@ describe('Azure DevOps client', () => {
 
   describe('probeHost', () => {
     const probe = (t?: AzureDevOpsTarget) =>
-      probeAzureDevOpsHost({ target: t ?? { kind: 'services', organization: 'fabrikam' }, endpoints: { services: stub.origin, allowInsecureServerHosts: true }, timeoutMs: 2000 });
+      probeAzureDevOpsHost({
+        target: t ?? { kind: 'services', organization: 'fabrikam' },
+        endpoints: { services: stub.origin, allowInsecureServerHosts: true },
+        timeoutMs: 2000,
+      });
 
     it('a plain web server is not Azure DevOps', async () => {
       stub.script((_req, reply) => reply.code(200).type('text/html').send('<html>hello</html>'));
@@ -736,8 +837,15 @@ describe('Azure DevOps client', () => {
       assert.equal(stub.seen[0]!.url, '/fabrikam/_apis/connectionData');
     });
 
-    it('a 401 with only Basic but the service\'s error body is Azure DevOps (Azure DevOps Server)', async () => {
-      stub.script(adoError(401, 'TF400813: Resource not available for anonymous access. Client authentication required.', 'UnauthorizedRequestException', { 'WWW-Authenticate': 'Basic realm="x"' }));
+    it("a 401 with only Basic but the service's error body is Azure DevOps (Azure DevOps Server)", async () => {
+      stub.script(
+        adoError(
+          401,
+          'TF400813: Resource not available for anonymous access. Client authentication required.',
+          'UnauthorizedRequestException',
+          { 'WWW-Authenticate': 'Basic realm="x"' },
+        ),
+      );
       const r = await probe();
       assert.equal(r.isAzureDevOps, true);
       assert.match(r.reason, /TF400813/);
@@ -754,7 +862,10 @@ describe('Azure DevOps client', () => {
     });
 
     it('an unreachable host answers false with a reason', async () => {
-      const r = await probeAzureDevOpsHost({ target: { kind: 'services', organization: 'x' }, endpoints: { services: `http://127.0.0.1:${await closedPort()}` } });
+      const r = await probeAzureDevOpsHost({
+        target: { kind: 'services', organization: 'x' },
+        endpoints: { services: `http://127.0.0.1:${await closedPort()}` },
+      });
       assert.equal(r.isAzureDevOps, false);
       assert.match(r.reason, /ECONNREFUSED/);
     });

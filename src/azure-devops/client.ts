@@ -254,7 +254,9 @@ export type ConditionalReadName =
   | 'getVariableGroup';
 
 export type ConditionalReads = {
-  [K in ConditionalReadName]: (...args: Parameters<AzureDevOpsClient[K]>) => Promise<Conditional<Awaited<ReturnType<AzureDevOpsClient[K]>>>>;
+  [K in ConditionalReadName]: (
+    ...args: Parameters<AzureDevOpsClient[K]>
+  ) => Promise<Conditional<Awaited<ReturnType<AzureDevOpsClient[K]>>>>;
 };
 
 // ---- internals ---------------------------------------------------------------------------------
@@ -352,7 +354,9 @@ function pathOf(url: string): string {
 
 /** Server hosts are an admin's input: their addresses are checked as the runner connects. */
 function defaultFetch(target: AzureDevOpsTarget, endpoints: AzureDevOpsEndpoints): FetchLike {
-  return target.kind === 'server' ? guardedFetch(endpoints.allowInsecureServerHosts, endpoints.serverHostLookup) : (url, init) => fetch(url, init);
+  return target.kind === 'server'
+    ? guardedFetch(endpoints.allowInsecureServerHosts, endpoints.serverHostLookup)
+    : (url, init) => fetch(url, init);
 }
 
 export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): AzureDevOpsClient {
@@ -375,7 +379,12 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const userAgent = options.userAgent ?? `Keyway/${VERSION}`;
 
   const checkCredential = (credential: AzureDevOpsCredential | undefined): AzureDevOpsCredential => {
-    if (!credential || (credential.kind !== 'pat' && credential.kind !== 'bearer') || typeof credential.token !== 'string' || !credential.token) {
+    if (
+      !credential ||
+      (credential.kind !== 'pat' && credential.kind !== 'bearer') ||
+      typeof credential.token !== 'string' ||
+      !credential.token
+    ) {
       throw new TypeError('credential must be { kind: "pat" | "bearer", token: non-empty string }');
     }
     return credential;
@@ -472,7 +481,14 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     }
     const callerSignal = plan.signal;
     const abortedError = (attempts: number): AzureDevOpsError =>
-      fail({ kind: 'aborted', message: `${plan.operation}: cancelled by the caller`, operation: plan.operation, method: plan.method, url: plan.url, attempts });
+      fail({
+        kind: 'aborted',
+        message: `${plan.operation}: cancelled by the caller`,
+        operation: plan.operation,
+        method: plan.method,
+        url: plan.url,
+        attempts,
+      });
 
     let retries = 0;
     let throttledRetries = 0;
@@ -548,7 +564,8 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         if (callerSignal?.aborted) throw abortedError(attempts);
         const timedOut = timeoutSignal.aborted || (e instanceof TransportFailure && e.timedOut);
         const code = timedOut ? 'timeout' : e instanceof TransportFailure ? e.code : networkCode(e);
-        if (e instanceof TransportFailure || timedOut) runnerMetrics.azureDevOpsRequests.inc({ operation: plan.operation, status: 'network' });
+        if (e instanceof TransportFailure || timedOut)
+          runnerMetrics.azureDevOpsRequests.inc({ operation: plan.operation, status: 'network' });
         failure = {
           error: fail({
             kind: 'network',
@@ -579,11 +596,24 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         }
       }
       const decision = decideRetry(
-        { ...(failure.status !== undefined ? { status: failure.status } : {}), ...(failure.throttle !== undefined ? { throttleSeconds: failure.throttle } : {}) },
-        { retriesSoFar: retries, throttledSoFar: throttledRetries, method: plan.method, ...(plan.idempotent ? { idempotent: true } : {}), policy, random },
+        {
+          ...(failure.status !== undefined ? { status: failure.status } : {}),
+          ...(failure.throttle !== undefined ? { throttleSeconds: failure.throttle } : {}),
+        },
+        {
+          retriesSoFar: retries,
+          throttledSoFar: throttledRetries,
+          method: plan.method,
+          ...(plan.idempotent ? { idempotent: true } : {}),
+          policy,
+          random,
+        },
       );
       if (!decision.retry) throw failure.error;
-      runnerMetrics.retryDelaySeconds.inc({ operation: plan.operation, reason: failure.throttle !== undefined || failure.status === 429 ? 'throttled' : 'error' }, decision.delayMs / 1000);
+      runnerMetrics.retryDelaySeconds.inc(
+        { operation: plan.operation, reason: failure.throttle !== undefined || failure.status === 429 ? 'throttled' : 'error' },
+        decision.delayMs / 1000,
+      );
       try {
         await pause(decision.delayMs, callerSignal);
       } catch (e) {
@@ -597,9 +627,15 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     }
   }
 
-  type Judged<T> = { done: true; value: T | Conditional<T> } | { done: false; failure: { status: number; error: AzureDevOpsError; throttle?: number } };
+  type Judged<T> =
+    { done: true; value: T | Conditional<T> } | { done: false; failure: { status: number; error: AzureDevOpsError; throttle?: number } };
 
-  async function judge<T>(res: Response, plan: Plan<T>, conditional: { etag: string | null } | undefined, attempts: number): Promise<Judged<T>> {
+  async function judge<T>(
+    res: Response,
+    plan: Plan<T>,
+    conditional: { etag: string | null } | undefined,
+    attempts: number,
+  ): Promise<Judged<T>> {
     const status = res.status;
     const common = { status, method: plan.method, url: plan.url, operation: plan.operation, attempts };
     const discard = async (): Promise<void> => {
@@ -640,10 +676,15 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         return { done: true, value: wrap(plan.parse({ status, headers: res.headers, bytes }), res, conditional) };
       }
       const unexpected = (what: string): Judged<T> => {
-        throw fail({ kind: 'unexpected-response', message: `${plan.operation}: ${plan.method} ${pathOf(plan.url)} → HTTP ${status} ${what}`, ...common });
+        throw fail({
+          kind: 'unexpected-response',
+          message: `${plan.operation}: ${plan.method} ${pathOf(plan.url)} → HTTP ${status} ${what}`,
+          ...common,
+        });
       };
       if (looksLikeHtml(bytes) || /html/i.test(contentType)) return unexpected('with an HTML page instead of JSON');
-      if (!JSON_TYPE.test(contentType)) return unexpected(`with ${contentType ? `content type ${contentType.split(';')[0]}` : 'no content type'} instead of JSON`);
+      if (!JSON_TYPE.test(contentType))
+        return unexpected(`with ${contentType ? `content type ${contentType.split(';')[0]}` : 'no content type'} instead of JSON`);
       let json: unknown;
       try {
         json = JSON.parse(new TextDecoder().decode(bytes));
@@ -715,7 +756,9 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     buildUrl(base, segments, { ...query, 'api-version': API_VERSION.released });
 
   const servicesOnly = (operation: string): Plan<never>['unsupported'] =>
-    target.kind === 'server' ? { message: `${operation} is available on Azure DevOps Services only, not on Azure DevOps Server` } : undefined;
+    target.kind === 'server'
+      ? { message: `${operation} is available on Azure DevOps Services only, not on Azure DevOps Server` }
+      : undefined;
 
   const patsUnsupported = (operation: string): Plan<never>['unsupported'] => {
     const server = servicesOnly(operation);
@@ -756,7 +799,13 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
   const signalOf = (opts?: CallOptions): { signal?: AbortSignal } => (opts?.signal ? { signal: opts.signal } : {});
 
   /** A GET answered with JSON: one object (`one`) or a page of a list (`listOf`). */
-  const getJson = <T>(operation: string, url: string, parse: (res: Fresh) => T, opts?: CallOptions, unsupported?: Plan<T>['unsupported']): Plan<T> => ({
+  const getJson = <T>(
+    operation: string,
+    url: string,
+    parse: (res: Fresh) => T,
+    opts?: CallOptions,
+    unsupported?: Plan<T>['unsupported'],
+  ): Plan<T> => ({
     operation,
     method: 'GET',
     url,
@@ -771,13 +820,20 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     buildUrl(vsspsUrl(endpoints), segments, { ...query, 'api-version': API_VERSION.released });
 
   /** The PAT lifecycle API, with its own api-version. */
-  const patsApi = (query: Record<string, QueryValue> = {}): string => buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], { ...query, 'api-version': API_VERSION.pats });
+  const patsApi = (query: Record<string, QueryValue> = {}): string =>
+    buildUrl(patsBaseFor(), ['_apis', 'tokens', 'pats'], { ...query, 'api-version': API_VERSION.pats });
 
   const variableGroupUrl = (groupId: number, query: Record<string, QueryValue> = {}): string =>
     api(['_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')], query);
 
   /** Creates or replaces a variable group: the body is VariableGroupParameters, the answer the group. */
-  const writeVariableGroup = (operation: string, method: Method, url: string, body: VariableGroupParameters, opts?: CallOptions): Plan<VariableGroup> => ({
+  const writeVariableGroup = (
+    operation: string,
+    method: Method,
+    url: string,
+    body: VariableGroupParameters,
+    opts?: CallOptions,
+  ): Plan<VariableGroup> => ({
     operation,
     method,
     url,
@@ -793,14 +849,29 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     listProjects: (opts: ListProjectsOptions = {}): Plan<Page<TeamProjectReference>> =>
       getJson(
         'listProjects',
-        api(['_apis', 'projects'], { stateFilter: opts.stateFilter, $top: opts.top, $skip: opts.skip, continuationToken: opts.continuationToken }),
+        api(['_apis', 'projects'], {
+          stateFilter: opts.stateFilter,
+          $top: opts.top,
+          $skip: opts.skip,
+          continuationToken: opts.continuationToken,
+        }),
         listOf<TeamProjectReference>(),
         opts,
       ),
     getProject: (projectNameOrId: string, opts: CallOptions & { includeCapabilities?: boolean } = {}): Plan<TeamProject> =>
-      getJson('getProject', api(['_apis', 'projects', projectNameOrId], { includeCapabilities: opts.includeCapabilities }), one<TeamProject>(), opts),
+      getJson(
+        'getProject',
+        api(['_apis', 'projects', projectNameOrId], { includeCapabilities: opts.includeCapabilities }),
+        one<TeamProject>(),
+        opts,
+      ),
     listRepositories: (project?: string, opts: ListRepositoriesOptions = {}): Plan<Page<GitRepository>> =>
-      getJson('listRepositories', api([...(project !== undefined ? [project] : []), '_apis', 'git', 'repositories'], { includeHidden: opts.includeHidden }), listOf<GitRepository>(), opts),
+      getJson(
+        'listRepositories',
+        api([...(project !== undefined ? [project] : []), '_apis', 'git', 'repositories'], { includeHidden: opts.includeHidden }),
+        listOf<GitRepository>(),
+        opts,
+      ),
     getRepository: (project: string, repositoryNameOrId: string, opts: CallOptions = {}): Plan<GitRepository> =>
       getJson('getRepository', api(gitRepoPath(project, repositoryNameOrId)), one<GitRepository>(), opts),
     listRefs: (project: string, repository: string, opts: ListRefsOptions = {}): Plan<Page<GitRef>> =>
@@ -817,7 +888,13 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         listOf<GitRef>(),
         opts,
       ),
-    getItemContent: (project: string, repository: string, path: string, version?: GitVersion, opts: CallOptions = {}): Plan<ItemContent> => {
+    getItemContent: (
+      project: string,
+      repository: string,
+      path: string,
+      version?: GitVersion,
+      opts: CallOptions = {},
+    ): Plan<ItemContent> => {
       const itemPath = '/' + path.replace(/^\/+/, '');
       return {
         operation: 'getItemContent',
@@ -848,7 +925,12 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       };
     },
     getPullRequest: (project: string, pullRequestId: number, opts: CallOptions = {}): Plan<GitPullRequest> =>
-      getJson('getPullRequest', api([project, '_apis', 'git', 'pullrequests', positiveInt(pullRequestId, 'pullRequestId')]), one<GitPullRequest>(), opts),
+      getJson(
+        'getPullRequest',
+        api([project, '_apis', 'git', 'pullrequests', positiveInt(pullRequestId, 'pullRequestId')]),
+        one<GitPullRequest>(),
+        opts,
+      ),
     listPullRequests: (project: string, repository: string, opts: ListPullRequestsOptions = {}): Plan<Page<GitPullRequest>> =>
       getJson(
         'listPullRequests',
@@ -876,7 +958,12 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         opts,
       ),
     getVariableGroup: (project: string, groupId: number, opts: CallOptions = {}): Plan<VariableGroup> =>
-      getJson('getVariableGroup', api([project, '_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')]), one<VariableGroup>(), opts),
+      getJson(
+        'getVariableGroup',
+        api([project, '_apis', 'distributedtask', 'variablegroups', positiveInt(groupId, 'groupId')]),
+        one<VariableGroup>(),
+        opts,
+      ),
   };
 
   const client: AzureDevOpsClient = {
@@ -889,12 +976,18 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
       const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
       let res: Response;
       try {
-        res = await fetchImpl(url, { method: 'GET', headers: { Authorization: authorization, 'User-Agent': userAgent, ...SUPPRESS_SIGN_IN }, redirect: 'manual', signal });
+        res = await fetchImpl(url, {
+          method: 'GET',
+          headers: { Authorization: authorization, 'User-Agent': userAgent, ...SUPPRESS_SIGN_IN },
+          redirect: 'manual',
+          signal,
+        });
       } catch {
         return 'unknown';
       }
       await res.body?.cancel().catch(() => undefined);
-      if (res.status === 200 && /application\/x-git-receive-pack-advertisement/i.test(res.headers.get('content-type') ?? '')) return 'allowed';
+      if (res.status === 200 && /application\/x-git-receive-pack-advertisement/i.test(res.headers.get('content-type') ?? ''))
+        return 'allowed';
       if (res.status === 401 || res.status === 403) return 'refused';
       return 'unknown';
     },
@@ -925,10 +1018,15 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         ...signalOf(opts),
       }),
 
-    getProfile: (opts) => execute(getJson('getProfile', vsspsApi(['_apis', 'profile', 'profiles', 'me']), one<Profile>(), opts, servicesOnly('getProfile'))) as Promise<Profile>,
+    getProfile: (opts) =>
+      execute(
+        getJson('getProfile', vsspsApi(['_apis', 'profile', 'profiles', 'me']), one<Profile>(), opts, servicesOnly('getProfile')),
+      ) as Promise<Profile>,
 
     listAccounts: (memberId, opts) =>
-      execute(getJson('listAccounts', vsspsApi(['_apis', 'accounts'], { memberId }), listOf<Account>(), opts, servicesOnly('listAccounts'))) as Promise<Page<Account>>,
+      execute(
+        getJson('listAccounts', vsspsApi(['_apis', 'accounts'], { memberId }), listOf<Account>(), opts, servicesOnly('listAccounts')),
+      ) as Promise<Page<Account>>,
 
     listProjects: (opts) => execute(plans.listProjects(opts)) as Promise<Page<TeamProjectReference>>,
     getProject: (p, opts) => execute(plans.getProject(p, opts)) as Promise<TeamProject>,
@@ -942,7 +1040,9 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
     getVariableGroup: (p, id, opts) => execute(plans.getVariableGroup(p, id, opts)) as Promise<VariableGroup>,
 
     getCommit: (project, repository, commitId, opts) =>
-      execute(getJson('getCommit', api([...gitRepoPath(project, repository), 'commits', commitId]), one<GitCommit>(), opts)) as Promise<GitCommit>,
+      execute(
+        getJson('getCommit', api([...gitRepoPath(project, repository), 'commits', commitId]), one<GitCommit>(), opts),
+      ) as Promise<GitCommit>,
 
     listCommits: (project, repository, opts = {}) =>
       execute(
@@ -959,9 +1059,13 @@ export function createAzureDevOpsClient(options: AzureDevOpsClientOptions): Azur
         ),
       ) as Promise<Page<GitCommitRef>>,
 
-    addVariableGroup: (body, opts) => execute(writeVariableGroup('addVariableGroup', 'POST', api(['_apis', 'distributedtask', 'variablegroups']), body, opts)) as Promise<VariableGroup>,
+    addVariableGroup: (body, opts) =>
+      execute(
+        writeVariableGroup('addVariableGroup', 'POST', api(['_apis', 'distributedtask', 'variablegroups']), body, opts),
+      ) as Promise<VariableGroup>,
 
-    updateVariableGroup: (groupId, body, opts) => execute(writeVariableGroup('updateVariableGroup', 'PUT', variableGroupUrl(groupId), body, opts)) as Promise<VariableGroup>,
+    updateVariableGroup: (groupId, body, opts) =>
+      execute(writeVariableGroup('updateVariableGroup', 'PUT', variableGroupUrl(groupId), body, opts)) as Promise<VariableGroup>,
 
     deleteVariableGroup: async (groupId, projectIds, opts) => {
       if (projectIds.length === 0) throw new TypeError('deleteVariableGroup needs at least one project id (projectIds is required)');
@@ -1105,7 +1209,13 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
     });
   } catch (e) {
     if (opts.signal?.aborted) {
-      throw new AzureDevOpsError({ kind: 'aborted', message: 'probeHost: cancelled by the caller', operation: 'probeHost', method: 'GET', url });
+      throw new AzureDevOpsError({
+        kind: 'aborted',
+        message: 'probeHost: cancelled by the caller',
+        operation: 'probeHost',
+        method: 'GET',
+        url,
+      });
     }
     const code = timeoutSignal.aborted ? 'timeout' : networkCode(e);
     if (code.startsWith(HOST_REFUSED)) return { isAzureDevOps: false, reason: `not connected: ${code.slice(HOST_REFUSED.length + 2)}` };
@@ -1127,7 +1237,8 @@ export async function probeAzureDevOpsHost(opts: ProbeOptions): Promise<ProbeRes
     try {
       const text = await readLimited(res, 256 * 1024);
       const o = asObject(JSON.parse(text));
-      if (status === 200 && o && typeof o.deploymentType === 'string' && typeof o.instanceId === 'string') deploymentType = o.deploymentType;
+      if (status === 200 && o && typeof o.deploymentType === 'string' && typeof o.instanceId === 'string')
+        deploymentType = o.deploymentType;
       // The service's error body: {"$id","innerException","message":"TF400813: …","typeName","typeKey",…}.
       const err = status >= 400 ? parseAdoErrorBody(text) : undefined;
       const code = parseTfCode(err?.message);
@@ -1179,7 +1290,13 @@ export interface ServerPrefixAnswer {
  * Only 200 with connectionData, or an authentication challenge carrying Azure DevOps's headers,
  * counts as an answer: a 404 (with or without those headers) means nothing is served there.
  */
-export async function probeServerPrefixes(opts: { origin: string; segments: readonly string[]; fetch?: FetchLike; timeoutMs?: number; allowInsecure?: boolean }): Promise<ServerPrefixAnswer[]> {
+export async function probeServerPrefixes(opts: {
+  origin: string;
+  segments: readonly string[];
+  fetch?: FetchLike;
+  timeoutMs?: number;
+  allowInsecure?: boolean;
+}): Promise<ServerPrefixAnswer[]> {
   const fetchImpl: FetchLike = opts.fetch ?? guardedFetch(opts.allowInsecure ?? false);
   const answers: ServerPrefixAnswer[] = [];
   for (let i = 0; i <= opts.segments.length; i++) {
@@ -1188,7 +1305,12 @@ export async function probeServerPrefixes(opts: { origin: string; segments: read
     const url = buildUrl(opts.origin.replace(/\/+$/, ''), [...prefixSegments, '_apis', 'connectionData']);
     let res: Response;
     try {
-      res = await fetchImpl(url, { method: 'GET', headers: { Accept: 'application/json', ...SUPPRESS_SIGN_IN, 'User-Agent': `Keyway/${VERSION}` }, redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+      res = await fetchImpl(url, {
+        method: 'GET',
+        headers: { Accept: 'application/json', ...SUPPRESS_SIGN_IN, 'User-Agent': `Keyway/${VERSION}` },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      });
     } catch (e) {
       answers.push({ prefix, answers: false, unreachable: true, reason: `no answer (${networkCode(e)})` });
       // An origin that does not answer will not answer deeper paths either.
@@ -1209,7 +1331,10 @@ export async function probeServerPrefixes(opts: { origin: string; segments: read
       await res.body?.cancel().catch(() => undefined);
     }
     if (res.status === 200 && body && typeof body.instanceId === 'string' && typeof body.deploymentType === 'string') {
-      const level = typeof body.deploymentId === 'string' && body.deploymentId.toLowerCase() === body.instanceId.toLowerCase() ? 'deployment' : 'collection';
+      const level =
+        typeof body.deploymentId === 'string' && body.deploymentId.toLowerCase() === body.instanceId.toLowerCase()
+          ? 'deployment'
+          : 'collection';
       answers.push({ prefix, answers: true, level, reason: `connectionData answered (${level})` });
       continue;
     }
@@ -1218,7 +1343,11 @@ export async function probeServerPrefixes(opts: { origin: string; segments: read
       if (/^x-(tfs|vss)-/i.test(name)) adoSigns = true;
     });
     const challenge = res.status === 401 || res.status === 203 || isSignInRedirect(res.status, res.headers);
-    answers.push({ prefix, answers: challenge && adoSigns, reason: `HTTP ${res.status}${challenge && !adoSigns ? ' without Azure DevOps headers' : ''}` });
+    answers.push({
+      prefix,
+      answers: challenge && adoSigns,
+      reason: `HTTP ${res.status}${challenge && !adoSigns ? ' without Azure DevOps headers' : ''}`,
+    });
   }
   return answers;
 }
@@ -1266,13 +1395,19 @@ export async function* pages<T>(
   const maxPages = opts.maxPages ?? 1000;
   for (let n = 0; ; n++) {
     if (n >= maxPages) {
-      throw new AzureDevOpsError({ kind: 'unexpected-response', message: `more than ${maxPages} pages; stopped following continuation tokens` });
+      throw new AzureDevOpsError({
+        kind: 'unexpected-response',
+        message: `more than ${maxPages} pages; stopped following continuation tokens`,
+      });
     }
     const page = await fetchPage(token);
     yield* page.items;
     if (!page.continuationToken) return;
     if (seen.has(page.continuationToken)) {
-      throw new AzureDevOpsError({ kind: 'unexpected-response', message: 'Azure DevOps repeated a continuation token; stopped to avoid a loop' });
+      throw new AzureDevOpsError({
+        kind: 'unexpected-response',
+        message: 'Azure DevOps repeated a continuation token; stopped to avoid a loop',
+      });
     }
     seen.add(page.continuationToken);
     token = page.continuationToken;

@@ -86,7 +86,13 @@ export function resolveEndpoints(partial: Partial<AzureDevOpsEndpoints> = {}): A
   const vssps = normalizeBaseUrl(partial.vssps ?? DEFAULT_ENDPOINTS.vssps, 'vssps endpoint');
   const vsspsOverridden = partial.vssps !== undefined && vssps !== DEFAULT_ENDPOINTS.vssps;
   const patsBase = normalizeBaseUrl(partial.patsBase ?? (vsspsOverridden ? vssps : DEFAULT_ENDPOINTS.patsBase), 'patsBase endpoint');
-  return { services, vssps, patsBase, allowInsecureServerHosts: partial.allowInsecureServerHosts ?? false, ...(partial.serverHostLookup ? { serverHostLookup: partial.serverHostLookup } : {}) };
+  return {
+    services,
+    vssps,
+    patsBase,
+    allowInsecureServerHosts: partial.allowInsecureServerHosts ?? false,
+    ...(partial.serverHostLookup ? { serverHostLookup: partial.serverHostLookup } : {}),
+  };
 }
 
 /** Percent-encodes one path segment. `encodeURIComponent` leaves `!'()*` alone, which is valid in a path. */
@@ -155,9 +161,16 @@ function encodeQueryName(name: string): string {
 }
 
 /** The target a parsed repository URL (url.ts) belongs to. */
-export function targetFromRepositoryContext(ctx: Pick<RepositoryContext, 'kind' | 'origin' | 'organization' | 'virtualDirectory' | 'collection'>): AzureDevOpsTarget {
+export function targetFromRepositoryContext(
+  ctx: Pick<RepositoryContext, 'kind' | 'origin' | 'organization' | 'virtualDirectory' | 'collection'>,
+): AzureDevOpsTarget {
   if (ctx.kind === 'services') return { kind: 'services', organization: ctx.organization };
-  return { kind: 'server', origin: ctx.origin, virtualDirectory: ctx.virtualDirectory ?? '', collection: ctx.collection ?? ctx.organization };
+  return {
+    kind: 'server',
+    origin: ctx.origin,
+    virtualDirectory: ctx.virtualDirectory ?? '',
+    collection: ctx.collection ?? ctx.organization,
+  };
 }
 
 /** Short human name of the target for messages, e.g. `organization 'fabrikam'`. */

@@ -57,15 +57,28 @@ describe('connections to Azure DevOps Server hosts', () => {
 
   it('refuses link-local and metadata addresses even when private addresses are allowed', async () => {
     for (const host of ['169.254.169.254', '[fd00:ec2::254]']) {
-      await assert.rejects(client(host, true).listProjects({ top: 1 }), (err: unknown) => err instanceof AzureDevOpsError && /link-local|metadata/.test(err.describe()), host);
+      await assert.rejects(
+        client(host, true).listProjects({ top: 1 }),
+        (err: unknown) => err instanceof AzureDevOpsError && /link-local|metadata/.test(err.describe()),
+        host,
+      );
     }
-    const probe = await probeAzureDevOpsHost({ target: { kind: 'server', origin: 'http://169.254.169.254', virtualDirectory: '', collection: 'x' }, endpoints: resolveEndpoints({ allowInsecureServerHosts: true }), timeoutMs: 2000 });
+    const probe = await probeAzureDevOpsHost({
+      target: { kind: 'server', origin: 'http://169.254.169.254', virtualDirectory: '', collection: 'x' },
+      endpoints: resolveEndpoints({ allowInsecureServerHosts: true }),
+      timeoutMs: 2000,
+    });
     assert.equal(probe.isAzureDevOps, false);
     assert.match(probe.reason ?? '', /link-local/);
   });
 
   it('leaves Services hosts (Keyway configuration, not admin input) alone', async () => {
-    const services = createAzureDevOpsClient({ target: { kind: 'services', organization: 'fabrikam' }, endpoints: resolveEndpoints({ services: `http://localhost:${port}` }), credential: { kind: 'pat', token: 'x' }, maxRetries: 0 });
+    const services = createAzureDevOpsClient({
+      target: { kind: 'services', organization: 'fabrikam' },
+      endpoints: resolveEndpoints({ services: `http://localhost:${port}` }),
+      credential: { kind: 'pat', token: 'x' },
+      maxRetries: 0,
+    });
     const before = requests;
     await services.listProjects({ top: 1 });
     assert.equal(requests, before + 1);
@@ -85,12 +98,21 @@ describe('connections to Azure DevOps Server hosts', () => {
     const before = requests;
     await rebinding().listProjects({ top: 1 });
     assert.equal(requests, before + 1);
-    await assert.rejects(rebinding().listProjects({ top: 1 }), (err: unknown) => err instanceof AzureDevOpsError && /tfs\.rebind\.test resolves to 169\.254\.169\.254: link-local/.test(err.describe()));
+    await assert.rejects(
+      rebinding().listProjects({ top: 1 }),
+      (err: unknown) =>
+        err instanceof AzureDevOpsError && /tfs\.rebind\.test resolves to 169\.254\.169\.254: link-local/.test(err.describe()),
+    );
     assert.equal(requests, before + 1, 'nothing reached the rebound address');
   });
 
   it('vetHost checks every address once; a pinned fetch connects only there and to no other host', async () => {
-    const lookup = async (name: string) => (name === 'tfs.pinned.test' ? [{ address: '127.0.0.1' }] : name === 'mixed.test' ? [{ address: '127.0.0.1' }, { address: '0.0.0.0' }] : []);
+    const lookup = async (name: string) =>
+      name === 'tfs.pinned.test'
+        ? [{ address: '127.0.0.1' }]
+        : name === 'mixed.test'
+          ? [{ address: '127.0.0.1' }, { address: '0.0.0.0' }]
+          : [];
     assert.deepEqual(await vetHost('tfs.pinned.test', true, lookup), ['127.0.0.1']);
     await assert.rejects(vetHost('tfs.pinned.test', false, lookup), /loopback or private/);
     await assert.rejects(vetHost('mixed.test', true, lookup), /mixed\.test resolves to 0\.0\.0\.0/);
@@ -105,14 +127,18 @@ describe('connections to Azure DevOps Server hosts', () => {
       assert.equal(res.status, 200);
       await res.arrayBuffer();
       assert.equal(requests, before + 1);
-      await assert.rejects(pinned.fetch(`http://localhost:${port}/x`, {}), (err: Error) => /not the host this work was checked for/.test(String((err.cause as Error)?.message)));
+      await assert.rejects(pinned.fetch(`http://localhost:${port}/x`, {}), (err: Error) =>
+        /not the host this work was checked for/.test(String((err.cause as Error)?.message)),
+      );
       assert.equal(requests, before + 1);
     } finally {
       await pinned.close();
     }
     // Pinned to a refused address (a stale pin), it still refuses.
     const stale = pinnedFetch('tfs.pinned.test', ['169.254.169.254'], true);
-    await assert.rejects(stale.fetch(`http://tfs.pinned.test:${port}/x`, {}), (err: Error) => /link-local/.test(String((err.cause as Error)?.message)));
+    await assert.rejects(stale.fetch(`http://tfs.pinned.test:${port}/x`, {}), (err: Error) =>
+      /link-local/.test(String((err.cause as Error)?.message)),
+    );
     await stale.close();
   });
 
@@ -127,11 +153,20 @@ describe('connections to Azure DevOps Server hosts', () => {
     try {
       assert.equal((await mi.token('499b84ac-1321-427f-aa17-267ca6975798')).accessToken, 'mi-token');
       // An admin naming the metadata address as a Server host, or a name resolving to it, is refused as before.
-      await assert.rejects(client('169.254.169.254', true).listProjects({ top: 1 }), (err: unknown) => err instanceof AzureDevOpsError && /link-local|metadata/.test(err.describe()));
+      await assert.rejects(
+        client('169.254.169.254', true).listProjects({ top: 1 }),
+        (err: unknown) => err instanceof AzureDevOpsError && /link-local|metadata/.test(err.describe()),
+      );
       await assert.rejects(vetHost('169.254.169.254', true), /link-local|metadata/);
-      await assert.rejects(vetHost('imds.rebind.test', true, async () => [{ address: '169.254.169.254' }]), /resolves to 169\.254\.169\.254/);
+      await assert.rejects(
+        vetHost('imds.rebind.test', true, async () => [{ address: '169.254.169.254' }]),
+        /resolves to 169\.254\.169\.254/,
+      );
       // The client itself only ever takes an origin: a path or query cannot be smuggled into its base URL.
-      assert.throws(() => createManagedIdentityClient({ baseUrl: 'http://127.0.0.1/metadata/instance?api-version=2021-02-01' }), /scheme, host and port only/);
+      assert.throws(
+        () => createManagedIdentityClient({ baseUrl: 'http://127.0.0.1/metadata/instance?api-version=2021-02-01' }),
+        /scheme, host and port only/,
+      );
     } finally {
       await mi.close();
       await new Promise<void>((r) => imds.close(() => r()));

@@ -61,7 +61,9 @@ function fetchThrough(dispatcher: Agent, allowInsecure: boolean): FetchLike {
       try {
         checkAddress(hostname, allowInsecure);
       } catch (refusal) {
-        throw new TypeError('fetch failed', { cause: new RefusedHostError(refusal instanceof Error ? refusal.message : String(refusal), 'host') });
+        throw new TypeError('fetch failed', {
+          cause: new RefusedHostError(refusal instanceof Error ? refusal.message : String(refusal), 'host'),
+        });
       }
     }
     // undici's own fetch with its own dispatcher: Node's global fetch ships another undici copy,
@@ -82,7 +84,9 @@ export function guardedFetch(allowInsecure: boolean, lookup: HostLookup = system
   if (!byMode) fetches.set(lookup, (byMode = new Map()));
   let fetch = byMode.get(allowInsecure);
   if (!fetch) {
-    const dispatcher = new Agent({ connect: { lookup: connectLookup(async (hostname) => vetted(hostname, await lookup(hostname), allowInsecure)) } });
+    const dispatcher = new Agent({
+      connect: { lookup: connectLookup(async (hostname) => vetted(hostname, await lookup(hostname), allowInsecure)) },
+    });
     fetch = fetchThrough(dispatcher, allowInsecure);
     byMode.set(allowInsecure, fetch);
   }
@@ -109,13 +113,22 @@ export async function vetHost(hostname: string, allowInsecure: boolean, lookup: 
  * fetch that connects `hostname` only to `addresses` (already vetted; checked again here) and
  * refuses any other host. For one piece of work; `close()` releases its connections.
  */
-export function pinnedFetch(hostname: string, addresses: readonly string[], allowInsecure: boolean): { fetch: FetchLike; close(): Promise<void> } {
+export function pinnedFetch(
+  hostname: string,
+  addresses: readonly string[],
+  allowInsecure: boolean,
+): { fetch: FetchLike; close(): Promise<void> } {
   const pinned = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const dispatcher = new Agent({
     connect: {
       lookup: connectLookup(async (name) => {
-        if (name.toLowerCase() !== pinned) throw new RefusedHostError(`${name} is not the host this work was checked for (${pinned})`, 'host');
-        return vetted(name, addresses.map((address) => ({ address })), allowInsecure);
+        if (name.toLowerCase() !== pinned)
+          throw new RefusedHostError(`${name} is not the host this work was checked for (${pinned})`, 'host');
+        return vetted(
+          name,
+          addresses.map((address) => ({ address })),
+          allowInsecure,
+        );
       }),
     },
   });

@@ -28,7 +28,14 @@ export interface NormalizedHost {
 
 // Cloud metadata and platform endpoints by name (GCP, Azure, AWS) and by address: always refused,
 // whatever KEYWAY_ALLOW_INSECURE_HOSTS says. 169.254.0.0/16 is refused as a whole (link-local).
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'metadata.azure.com', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_HOSTS = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'metadata.azure.com',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 const METADATA_IPV4 = new Set([
   '100.100.100.200', // Alibaba Cloud metadata
   '168.63.129.16', // Azure WireServer (platform agent, certificates)
@@ -57,19 +64,33 @@ export function normalizeHost(input: string, virtualDirectory: string | undefine
   const hostname = url.hostname.toLowerCase();
 
   if (SERVICES_HOSTS.test(hostname)) {
-    if (url.protocol !== 'https:' || url.port) throw new HostPolicyError('Azure DevOps Services is https://dev.azure.com; drop the scheme and port', 'host');
+    if (url.protocol !== 'https:' || url.port)
+      throw new HostPolicyError('Azure DevOps Services is https://dev.azure.com; drop the scheme and port', 'host');
     if (url.pathname !== '/' || virtualDirectory) {
-      throw new HostPolicyError('Azure DevOps Services has no virtual directory: enter dev.azure.com only (organizations are picked per repository)', url.pathname !== '/' ? 'host' : 'virtualDirectory');
+      throw new HostPolicyError(
+        'Azure DevOps Services has no virtual directory: enter dev.azure.com only (organizations are picked per repository)',
+        url.pathname !== '/' ? 'host' : 'virtualDirectory',
+      );
     }
     // {org}.visualstudio.com organizations are served at dev.azure.com/{org} too.
     return { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '' };
   }
 
   checkAddress(hostname, options.allowInsecure);
-  if (url.protocol === 'http:' && !options.allowInsecure) throw new HostPolicyError('Azure DevOps Server must be reached over https (http is allowed only with KEYWAY_ALLOW_INSECURE_HOSTS)', 'host');
+  if (url.protocol === 'http:' && !options.allowInsecure)
+    throw new HostPolicyError(
+      'Azure DevOps Server must be reached over https (http is allowed only with KEYWAY_ALLOW_INSECURE_HOSTS)',
+      'host',
+    );
   const pathFromHost = url.pathname === '/' ? '' : url.pathname;
-  if (pathFromHost && virtualDirectory) throw new HostPolicyError('give the virtual directory either in host or in virtualDirectory, not both', 'virtualDirectory');
-  return { kind: 'server', host: url.host, origin: url.origin, virtualDirectory: normalizeVirtualDirectory(pathFromHost || virtualDirectory || '') };
+  if (pathFromHost && virtualDirectory)
+    throw new HostPolicyError('give the virtual directory either in host or in virtualDirectory, not both', 'virtualDirectory');
+  return {
+    kind: 'server',
+    host: url.host,
+    origin: url.origin,
+    virtualDirectory: normalizeVirtualDirectory(pathFromHost || virtualDirectory || ''),
+  };
 }
 
 export function normalizeVirtualDirectory(value: string): string {
@@ -77,7 +98,10 @@ export function normalizeVirtualDirectory(value: string): string {
   if (!trimmed) return '';
   const withSlash = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
   if (!/^(\/[A-Za-z0-9._~-]+){1,3}$/.test(withSlash) || withSlash.split('/').some((s) => s === '..' || s === '.')) {
-    throw new HostPolicyError('virtualDirectory must look like /tfs (letters, digits, dots, dashes; up to three segments)', 'virtualDirectory');
+    throw new HostPolicyError(
+      'virtualDirectory must look like /tfs (letters, digits, dots, dashes; up to three segments)',
+      'virtualDirectory',
+    );
   }
   return withSlash;
 }
@@ -90,7 +114,10 @@ export function normalizeVirtualDirectory(value: string): string {
  */
 export function checkAddress(hostname: string, allowInsecure: boolean, field = 'host'): void {
   // A trailing dot names the same host (`metadata.google.internal.`, `localhost.`).
-  const bare = hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
+  const bare = hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '')
+    .toLowerCase();
   if (METADATA_HOSTS.has(bare)) throw new HostPolicyError(`${bare} is a cloud metadata endpoint, not Azure DevOps`, field);
   const family = isIP(bare);
   if (family === 0 && ADDRESS_IN_NAME.test(bare)) {
@@ -99,23 +126,33 @@ export function checkAddress(hostname: string, allowInsecure: boolean, field = '
     checkIPv4(spelled.slice(1, 5).map(Number).join('.'), allowInsecure, field);
     return;
   }
-  if (family === 0 && LOOPBACK_NAMES.test(bare) && !allowInsecure) throw new HostPolicyError(`${bare} resolves to loopback; use the server's DNS name`, field);
+  if (family === 0 && LOOPBACK_NAMES.test(bare) && !allowInsecure)
+    throw new HostPolicyError(`${bare} resolves to loopback; use the server's DNS name`, field);
   if (family === 4) {
     checkIPv4(bare, allowInsecure, field);
   } else if (family === 6) {
     checkIPv6(bare, allowInsecure, field);
   } else if ((bare === 'localhost' || bare.endsWith('.localhost')) && !allowInsecure) {
-    throw new HostPolicyError('localhost is refused; use the server\'s DNS name (or set KEYWAY_ALLOW_INSECURE_HOSTS for a lab setup)', field);
+    throw new HostPolicyError(
+      "localhost is refused; use the server's DNS name (or set KEYWAY_ALLOW_INSECURE_HOSTS for a lab setup)",
+      field,
+    );
   }
 }
 
 function checkIPv4(address: string, allowInsecure: boolean, field: string): void {
   const [a, b] = address.split('.').map(Number) as [number, number];
-  if (a === 169 && b === 254) throw new HostPolicyError('link-local addresses (169.254.x.x) are refused: they reach cloud metadata services', field);
+  if (a === 169 && b === 254)
+    throw new HostPolicyError('link-local addresses (169.254.x.x) are refused: they reach cloud metadata services', field);
   if (METADATA_IPV4.has(address)) throw new HostPolicyError(`${address} is a cloud metadata or platform endpoint, not Azure DevOps`, field);
   if (a === 0 || a >= 224) throw new HostPolicyError(`${address} is not a usable host address`, field);
-  const privateOrLoopback = a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-  if (privateOrLoopback && !allowInsecure) throw new HostPolicyError(`${address} is a loopback or private address; use the server's DNS name (or set KEYWAY_ALLOW_INSECURE_HOSTS for a lab setup)`, field);
+  const privateOrLoopback =
+    a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  if (privateOrLoopback && !allowInsecure)
+    throw new HostPolicyError(
+      `${address} is a loopback or private address; use the server's DNS name (or set KEYWAY_ALLOW_INSECURE_HOSTS for a lab setup)`,
+      field,
+    );
 }
 
 /** The eight 16-bit groups of an IPv6 address (a trailing dotted IPv4 part included). */
@@ -145,14 +182,19 @@ function checkIPv6(address: string, allowInsecure: boolean, field: string): void
   // Forms that carry an IPv4 address and would take a request to it: the IPv4 check is bypassed
   // otherwise. IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96, deprecated), the
   // ::ffff:0:0:0/96 translation prefix and NAT64 (64:ff9b::/96, 64:ff9b:1::/48).
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) throw new HostPolicyError('IPv4-mapped IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
-  if (g.slice(0, 4).every((x) => x === 0) && g[4] === 0xffff && g[5] === 0) throw new HostPolicyError('IPv4-translated IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
-  if (first96Zero && !(g[6] === 0 && g[7] === 1)) throw new HostPolicyError('IPv4-compatible IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
-  if (g[0] === 0x64 && g[1] === 0xff9b && (g[2] === 1 || g.slice(2, 6).every((x) => x === 0))) throw new HostPolicyError('NAT64 IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)
+    throw new HostPolicyError('IPv4-mapped IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
+  if (g.slice(0, 4).every((x) => x === 0) && g[4] === 0xffff && g[5] === 0)
+    throw new HostPolicyError('IPv4-translated IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
+  if (first96Zero && !(g[6] === 0 && g[7] === 1))
+    throw new HostPolicyError('IPv4-compatible IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
+  if (g[0] === 0x64 && g[1] === 0xff9b && (g[2] === 1 || g.slice(2, 6).every((x) => x === 0)))
+    throw new HostPolicyError('NAT64 IPv6 addresses are refused; use the IPv4 address or a DNS name', field);
   // 6to4 (2002::/16) carries an IPv4 address in its second and third groups.
   if (g[0] === 0x2002) checkIPv4(embeddedV4(g[1]!, g[2]!), allowInsecure, field);
   const loopbackOrPrivate = canonical === '0:0:0:0:0:0:0:1' || (g[0]! & 0xfe00) === 0xfc00;
-  if (loopbackOrPrivate && !allowInsecure) throw new HostPolicyError(`${address} is a loopback or private address; use the server's DNS name`, field);
+  if (loopbackOrPrivate && !allowInsecure)
+    throw new HostPolicyError(`${address} is a loopback or private address; use the server's DNS name`, field);
 }
 
 /**

@@ -1,14 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  examplePat,
-  looksLikeAzureDevOpsPat,
-  PAT_DOCS_URL,
-  PAT_REQUIRED_SCOPES,
-  patCreationLink,
-  redactAzureDevOpsPats,
-} from './pat.ts';
+import { examplePat, looksLikeAzureDevOpsPat, PAT_DOCS_URL, PAT_REQUIRED_SCOPES, patCreationLink, redactAzureDevOpsPats } from './pat.ts';
 
 // Token-shaped values are generated at run time (conventions: no secret-looking fixtures).
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -47,7 +40,10 @@ describe('redactAzureDevOpsPats', () => {
   });
 
   it('leaves ordinary text and longer runs alone', () => {
-    assert.equal(redactAzureDevOpsPats('https://dev.azure.com/contoso/Fabrikam/_git/web'), 'https://dev.azure.com/contoso/Fabrikam/_git/web');
+    assert.equal(
+      redactAzureDevOpsPats('https://dev.azure.com/contoso/Fabrikam/_git/web'),
+      'https://dev.azure.com/contoso/Fabrikam/_git/web',
+    );
     assert.equal(redactAzureDevOpsPats(`${legacy}abc`), `${legacy}abc`, 'a 55-character run is not a 52-character token');
   });
 
@@ -82,10 +78,22 @@ describe('patCreationLink', () => {
 
   it('links Server users under the virtual directory and collection', () => {
     const base = { kind: 'server', origin: 'https://tfs.example.com', organization: 'DefaultCollection' } as const;
-    assert.equal(patCreationLink({ ...base, virtualDirectory: '/tfs' }).createUrl, 'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens');
-    assert.equal(patCreationLink({ ...base, virtualDirectory: 'tfs/' }).createUrl, 'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens');
-    assert.equal(patCreationLink({ ...base, virtualDirectory: '' }).createUrl, 'https://tfs.example.com/DefaultCollection/_usersSettings/tokens');
-    assert.equal(patCreationLink({ ...base, collection: 'Other Coll' }).createUrl, 'https://tfs.example.com/Other%20Coll/_usersSettings/tokens');
+    assert.equal(
+      patCreationLink({ ...base, virtualDirectory: '/tfs' }).createUrl,
+      'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens',
+    );
+    assert.equal(
+      patCreationLink({ ...base, virtualDirectory: 'tfs/' }).createUrl,
+      'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens',
+    );
+    assert.equal(
+      patCreationLink({ ...base, virtualDirectory: '' }).createUrl,
+      'https://tfs.example.com/DefaultCollection/_usersSettings/tokens',
+    );
+    assert.equal(
+      patCreationLink({ ...base, collection: 'Other Coll' }).createUrl,
+      'https://tfs.example.com/Other%20Coll/_usersSettings/tokens',
+    );
   });
 
   it('refuses bad targets', () => {
@@ -93,7 +101,10 @@ describe('patCreationLink', () => {
     assert.throws(() => patCreationLink({ kind: 'services', origin: 'ftp://dev.azure.com', organization: 'o' }), TypeError);
     assert.throws(() => patCreationLink({ kind: 'services', origin: 'https://dev.azure.com/o', organization: 'o' }), TypeError);
     assert.throws(() => patCreationLink({ kind: 'services', origin: 'https://dev.azure.com', organization: ' ' }), TypeError);
-    assert.throws(() => patCreationLink({ kind: 'server', origin: 'https://tfs.example.com', organization: 'c', virtualDirectory: '/a/../b' }), TypeError);
+    assert.throws(
+      () => patCreationLink({ kind: 'server', origin: 'https://tfs.example.com', organization: 'c', virtualDirectory: '/a/../b' }),
+      TypeError,
+    );
   });
 
   it('returns a copy of the scopes', () => {

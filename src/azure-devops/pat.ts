@@ -2,8 +2,7 @@
 // "create a PAT" deep link the authorization dialog shows.
 // Facts: docs/azure-devops.md, "Personal Access Tokens".
 
-export const PAT_DOCS_URL =
-  'https://learn.microsoft.com/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate';
+export const PAT_DOCS_URL = 'https://learn.microsoft.com/azure/devops/organizations/accounts/use-personal-access-tokens-to-authenticate';
 
 const LEGACY_PAT = /^[a-z2-7]{52}$/;
 // Microsoft's Node SDK treats `^.{76}AZDO.{4}$` as a PAT. We follow it but refuse whitespace, so
@@ -84,8 +83,7 @@ export function patCreationLink(target: PatTarget): PatCreationLink {
   if (typeof owner !== 'string' || owner.trim() === '') {
     throw new TypeError(`patCreationLink: ${target.kind === 'server' ? 'collection' : 'organization'} is required`);
   }
-  const base =
-    target.kind === 'server' ? `${origin}${normalizeVirtualDirectory(target.virtualDirectory)}` : origin;
+  const base = target.kind === 'server' ? `${origin}${normalizeVirtualDirectory(target.virtualDirectory)}` : origin;
   return {
     createUrl: `${base}/${encodeURIComponent(owner)}/_usersSettings/tokens`,
     docsUrl: PAT_DOCS_URL,

@@ -89,7 +89,8 @@ export function backoffDelayMs(retry: number, policy: RetryPolicy, random: () =>
   return Math.floor(random() * ceiling);
 }
 
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: 'exhausted' | 'not-idempotent' | 'not-retryable' | 'delay-too-long' };
+export type RetryDecision =
+  { retry: true; delayMs: number } | { retry: false; reason: 'exhausted' | 'not-idempotent' | 'not-retryable' | 'delay-too-long' };
 
 export interface AttemptOutcome {
   /** HTTP status, or undefined for a network failure. */
@@ -115,7 +116,8 @@ export function decideRetry(
   const throttled = outcome.status === 429;
   const transient = outcome.status === undefined || (outcome.status >= 500 && outcome.status <= 599) || throttled;
   if (!transient) return { retry: false, reason: 'not-retryable' };
-  if (throttled ? (ctx.throttledSoFar ?? ctx.retriesSoFar) >= ctx.policy.maxThrottledRetries : ctx.retriesSoFar >= ctx.policy.maxRetries) return { retry: false, reason: 'exhausted' };
+  if (throttled ? (ctx.throttledSoFar ?? ctx.retriesSoFar) >= ctx.policy.maxThrottledRetries : ctx.retriesSoFar >= ctx.policy.maxRetries)
+    return { retry: false, reason: 'exhausted' };
   if (throttled) {
     if (outcome.throttleSeconds === undefined) return { retry: true, delayMs: backoffDelayMs(ctx.retriesSoFar, ctx.policy, ctx.random) };
     const delayMs = Math.ceil(outcome.throttleSeconds * 1000);

@@ -2,13 +2,7 @@
 // rejected. Secret-looking values are generated at load time, never written out.
 
 import { randomUUID } from 'node:crypto';
-import type {
-  NotAnAzureDevOpsUrlCode,
-  ParseRepositoryUrlOptions,
-  RepositoryContext,
-  RepositoryPath,
-  RepositoryRef,
-} from './url.ts';
+import type { NotAnAzureDevOpsUrlCode, ParseRepositoryUrlOptions, RepositoryContext, RepositoryPath, RepositoryRef } from './url.ts';
 
 export interface AcceptCase {
   url: string;
@@ -33,8 +27,7 @@ export const CANARY = `canary-${randomUUID()}`;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 export const FAKE_LEGACY_PAT = Array.from({ length: 52 }, (_, i) => BASE32[(i * 7 + 3) % 32]).join('');
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-export const FAKE_CURRENT_PAT =
-  Array.from({ length: 76 }, (_, i) => ALNUM[(i * 11 + 5) % ALNUM.length]).join('') + 'AZDO' + 'Q7x2';
+export const FAKE_CURRENT_PAT = Array.from({ length: 76 }, (_, i) => ALNUM[(i * 11 + 5) % ALNUM.length]).join('') + 'AZDO' + 'Q7x2';
 
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
 const SHA_UPPER = SHA.toUpperCase();
@@ -85,13 +78,21 @@ export const ACCEPT: AcceptCase[] = [
   { url: 'https://contoso@dev.azure.com/contoso/Fabrikam/_git/web', expect: services() },
   {
     url: 'https://dev.azure.com/contoso/_git/Fabrikam',
-    expect: { organization: 'contoso', project: 'Fabrikam', repository: 'Fabrikam', cloneUrl: 'https://dev.azure.com/contoso/Fabrikam/_git/Fabrikam' },
+    expect: {
+      organization: 'contoso',
+      project: 'Fabrikam',
+      repository: 'Fabrikam',
+      cloneUrl: 'https://dev.azure.com/contoso/Fabrikam/_git/Fabrikam',
+    },
   },
   { url: 'https://dev.azure.com/contoso/Fabrikam/_GIT/web', expect: services() },
   // {org}.visualstudio.com normalizes to dev.azure.com
   { url: 'https://contoso.visualstudio.com/Fabrikam/_git/web', expect: services({ webUrl: WEB_CLONE }) },
   { url: 'https://contoso.visualstudio.com/DefaultCollection/Fabrikam/_git/web', expect: services() },
-  { url: 'https://contoso.visualstudio.com/_git/web', expect: { ...WEB, project: 'web', cloneUrl: 'https://dev.azure.com/contoso/web/_git/web' } },
+  {
+    url: 'https://contoso.visualstudio.com/_git/web',
+    expect: { ...WEB, project: 'web', cloneUrl: 'https://dev.azure.com/contoso/web/_git/web' },
+  },
   { url: 'https://contoso.visualstudio.com/DefaultCollection/_git/web', expect: { ...WEB, project: 'web' } },
   { url: 'https://contoso.visualstudio.com/Fabrikam/_git/web/pullrequest/5', expect: services({ ref: pr(5) }) },
   // Azure DevOps Server
@@ -105,7 +106,11 @@ export const ACCEPT: AcceptCase[] = [
     options: TFS,
     expect: tfs('DefaultCollection', 'web', 'web', { cloneUrl: 'https://tfs.example.com/tfs/DefaultCollection/web/_git/web' }),
   },
-  { url: 'https://tfs.example.com/TFS/DefaultCollection/Fabrikam/_git/web', options: TFS, expect: tfs('DefaultCollection', 'Fabrikam', 'web') },
+  {
+    url: 'https://tfs.example.com/TFS/DefaultCollection/Fabrikam/_git/web',
+    options: TFS,
+    expect: tfs('DefaultCollection', 'Fabrikam', 'web'),
+  },
   {
     url: 'https://tfs.example.com/tfs/DefaultCollection/Fabrikam/_git/web',
     options: { serverHosts: [{ origin: 'https://tfs.example.com/tfs/' }] },
@@ -143,19 +148,40 @@ export const ACCEPT: AcceptCase[] = [
   { url: 'ssh://contoso@vs-ssh.visualstudio.com:22/Fabrikam/_ssh/web', expect: services() },
   { url: 'ssh://contoso@vs-ssh.visualstudio.com:22/DefaultCollection/Fabrikam/_ssh/web', expect: services() },
   { url: 'ssh://contoso@vs-ssh.visualstudio.com:22/DefaultCollection/_ssh/web', expect: { ...WEB, project: 'web' } },
-  { url: 'ssh://tfs.example.com:22/tfs/DefaultCollection/Fabrikam/_git/web', options: TFS, expect: tfs('DefaultCollection', 'Fabrikam', 'web') },
-  { url: 'ssh://tfs.example.com:22/tfs/DefaultCollection/Fabrikam/_ssh/web', options: TFS, expect: tfs('DefaultCollection', 'Fabrikam', 'web') },
+  {
+    url: 'ssh://tfs.example.com:22/tfs/DefaultCollection/Fabrikam/_git/web',
+    options: TFS,
+    expect: tfs('DefaultCollection', 'Fabrikam', 'web'),
+  },
+  {
+    url: 'ssh://tfs.example.com:22/tfs/DefaultCollection/Fabrikam/_ssh/web',
+    options: TFS,
+    expect: tfs('DefaultCollection', 'Fabrikam', 'web'),
+  },
   { url: 'git@tfs.example.com:tfs/DefaultCollection/Fabrikam/_git/web', options: TFS, expect: tfs('DefaultCollection', 'Fabrikam', 'web') },
   {
     url: 'git@ssh.dev.azure.com:v3/contoso/My%20Project/My%20Repo',
-    expect: { organization: 'contoso', project: 'My Project', repository: 'My Repo', cloneUrl: 'https://dev.azure.com/contoso/My%20Project/_git/My%20Repo' },
+    expect: {
+      organization: 'contoso',
+      project: 'My Project',
+      repository: 'My Repo',
+      cloneUrl: 'https://dev.azure.com/contoso/My%20Project/_git/My%20Repo',
+    },
   },
   // Names: spaces, plus, unicode, punctuation
   {
     url: 'https://dev.azure.com/contoso/My%20Project/_git/My%20Repo',
-    expect: { organization: 'contoso', project: 'My Project', repository: 'My Repo', cloneUrl: 'https://dev.azure.com/contoso/My%20Project/_git/My%20Repo' },
+    expect: {
+      organization: 'contoso',
+      project: 'My Project',
+      repository: 'My Repo',
+      cloneUrl: 'https://dev.azure.com/contoso/My%20Project/_git/My%20Repo',
+    },
   },
-  { url: 'https://dev.azure.com/contoso/My Project/_git/My Repo', expect: { organization: 'contoso', project: 'My Project', repository: 'My Repo' } },
+  {
+    url: 'https://dev.azure.com/contoso/My Project/_git/My Repo',
+    expect: { organization: 'contoso', project: 'My Project', repository: 'My Repo' },
+  },
   {
     url: 'https://dev.azure.com/contoso/C%2B%2B/_git/a+b',
     expect: { organization: 'contoso', project: 'C++', repository: 'a+b', cloneUrl: 'https://dev.azure.com/contoso/C%2B%2B/_git/a%2Bb' },
@@ -173,8 +199,14 @@ export const ACCEPT: AcceptCase[] = [
       cloneUrl: 'https://dev.azure.com/contoso/%D0%9F%D1%80%D0%BE%D0%B5%D0%BA%D1%82/_git/%E6%97%A5%E6%9C%AC',
     },
   },
-  { url: 'https://dev.azure.com/contoso/my.project-1/_git/repo.name-2', expect: { organization: 'contoso', project: 'my.project-1', repository: 'repo.name-2' } },
-  { url: "https://dev.azure.com/contoso/O'Brien%20(test)/_git/r%C3%A9po", expect: { organization: 'contoso', project: "O'Brien (test)", repository: 'répo' } },
+  {
+    url: 'https://dev.azure.com/contoso/my.project-1/_git/repo.name-2',
+    expect: { organization: 'contoso', project: 'my.project-1', repository: 'repo.name-2' },
+  },
+  {
+    url: "https://dev.azure.com/contoso/O'Brien%20(test)/_git/r%C3%A9po",
+    expect: { organization: 'contoso', project: "O'Brien (test)", repository: 'répo' },
+  },
   // Refs
   { url: `${D}?version=GBmain`, expect: services({ ref: branch('main'), webUrl: `${D}?version=GBmain` }) },
   { url: `${D}?version=GBfeature%2Fx`, expect: services({ ref: branch('feature/x'), webUrl: `${D}?version=GBfeature%2Fx` }) },
@@ -186,7 +218,10 @@ export const ACCEPT: AcceptCase[] = [
   { url: `${D}/commit/${SHA}`, expect: services({ ref: commit(SHA) }) },
   { url: `${D}/commit/abc1234`, expect: services({ ref: commit('abc1234'), webUrl: `${D}/commit/abc1234` }) },
   { url: `${D}/commit/${SHA}?refName=refs%2Fheads%2Fmain&version=GBother`, expect: services({ ref: commit(SHA) }) },
-  { url: `${D}/commit/${SHA}?path=/a.ts`, expect: services({ ref: commit(SHA), path: file('/a.ts'), webUrl: `${D}?path=%2Fa.ts&version=GC${SHA}&_a=contents` }) },
+  {
+    url: `${D}/commit/${SHA}?path=/a.ts`,
+    expect: services({ ref: commit(SHA), path: file('/a.ts'), webUrl: `${D}?path=%2Fa.ts&version=GC${SHA}&_a=contents` }),
+  },
   { url: `${D}/pullrequest/42`, expect: services({ ref: pr(42), webUrl: `${D}/pullrequest/42` }) },
   { url: `${D}/pullrequest/42#view=discussion`, expect: services({ ref: pr(42) }) },
   { url: `${D}/pullrequest/42?_a=files`, expect: services({ ref: pr(42) }) },
@@ -214,7 +249,10 @@ export const ACCEPT: AcceptCase[] = [
   { url: `${D}?path=/a.ts&line=7`, expect: services({ path: file('/a.ts', 7) }) },
   { url: `${D}?line=7`, expect: services() },
   { url: `${D}?path=/a%20b/c+d.md`, expect: services({ path: file('/a b/c+d.md') }) },
-  { url: `${D}/pullrequest/9?_a=files&path=/x.ts`, expect: services({ ref: pr(9), path: file('/x.ts'), webUrl: `${D}/pullrequest/9?_a=files&path=%2Fx.ts` }) },
+  {
+    url: `${D}/pullrequest/9?_a=files&path=/x.ts`,
+    expect: services({ ref: pr(9), path: file('/x.ts'), webUrl: `${D}/pullrequest/9?_a=files&path=%2Fx.ts` }),
+  },
   {
     url: 'https://contoso.visualstudio.com/DefaultCollection/_git/web#path=%2FREADME.md&version=GBmaster&_a=contents',
     expect: { ...WEB, project: 'web', ref: branch('master'), path: file('/README.md') },
@@ -276,17 +314,51 @@ export const REJECT: RejectCase[] = [
   { url: 'ftp://dev.azure.com/contoso/Fabrikam/_git/web', code: 'unsupported-scheme', reason: '"ftp:" URLs' },
   { url: 'git://dev.azure.com/contoso/Fabrikam/_git/web', code: 'unsupported-scheme', reason: '"git:" URLs' },
   // Credentials: rejected, never echoed
-  { url: `https://user:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`, code: 'credentials', reason: 'remove the credentials from the URL', secrets: NO_PASSWORD },
-  { url: `https://:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`, code: 'credentials', reason: 'remove the credentials from the URL', secrets: NO_PASSWORD },
-  { url: `https://${FAKE_LEGACY_PAT}@dev.azure.com/contoso/Fabrikam/_git/web`, code: 'credentials', reason: 'remove the credentials from the URL', secrets: [FAKE_LEGACY_PAT] },
-  { url: `https://${FAKE_CURRENT_PAT}@dev.azure.com/contoso/Fabrikam/_git/web`, code: 'credentials', reason: 'remove the credentials', secrets: [FAKE_CURRENT_PAT] },
-  { url: `user:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`, code: 'credentials', reason: 'remove the credentials from the URL', secrets: NO_PASSWORD },
-  { url: `ssh://git:${CANARY}@ssh.dev.azure.com/v3/contoso/Fabrikam/web`, code: 'credentials', reason: 'remove the credentials', secrets: NO_PASSWORD },
+  {
+    url: `https://user:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`,
+    code: 'credentials',
+    reason: 'remove the credentials from the URL',
+    secrets: NO_PASSWORD,
+  },
+  {
+    url: `https://:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`,
+    code: 'credentials',
+    reason: 'remove the credentials from the URL',
+    secrets: NO_PASSWORD,
+  },
+  {
+    url: `https://${FAKE_LEGACY_PAT}@dev.azure.com/contoso/Fabrikam/_git/web`,
+    code: 'credentials',
+    reason: 'remove the credentials from the URL',
+    secrets: [FAKE_LEGACY_PAT],
+  },
+  {
+    url: `https://${FAKE_CURRENT_PAT}@dev.azure.com/contoso/Fabrikam/_git/web`,
+    code: 'credentials',
+    reason: 'remove the credentials',
+    secrets: [FAKE_CURRENT_PAT],
+  },
+  {
+    url: `user:${CANARY}@dev.azure.com/contoso/Fabrikam/_git/web`,
+    code: 'credentials',
+    reason: 'remove the credentials from the URL',
+    secrets: NO_PASSWORD,
+  },
+  {
+    url: `ssh://git:${CANARY}@ssh.dev.azure.com/v3/contoso/Fabrikam/web`,
+    code: 'credentials',
+    reason: 'remove the credentials',
+    secrets: NO_PASSWORD,
+  },
   { url: `https://${FAKE_CURRENT_PAT}.example/x`, code: 'unknown-host', reason: '[redacted]', secrets: [FAKE_CURRENT_PAT] },
   // Other hosts
   { url: 'https://github.com/contoso/web', code: 'unknown-host', reason: '"github.com" is not an Azure DevOps host' },
   { url: 'https://gitlab.com/contoso/Fabrikam/_git/web', code: 'unknown-host', reason: 'is not an Azure DevOps host' },
-  { url: 'https://dev.azure.com.evil.example/contoso/Fabrikam/_git/web', code: 'unknown-host', reason: '"dev.azure.com.evil.example" is not' },
+  {
+    url: 'https://dev.azure.com.evil.example/contoso/Fabrikam/_git/web',
+    code: 'unknown-host',
+    reason: '"dev.azure.com.evil.example" is not',
+  },
   { url: 'https://dev.azure.com@evil.example/contoso/Fabrikam/_git/web', code: 'unknown-host', reason: '"evil.example" is not' },
   { url: 'https://contoso.visualstudio.com.evil.example/Fabrikam/_git/web', code: 'unknown-host', reason: 'is not an Azure DevOps host' },
   { url: 'https://vssps.dev.azure.com/contoso/_apis/tokens', code: 'unknown-host', reason: 'service host, not where repositories live' },
@@ -302,7 +374,11 @@ export const REJECT: RejectCase[] = [
   // Not a repository
   { url: 'https://dev.azure.com/contoso/Fabrikam', code: 'not-a-repository', reason: 'no "/_git/" segment' },
   { url: 'https://dev.azure.com/contoso/Fabrikam/web', code: 'not-a-repository', reason: 'no "/_git/" segment' },
-  { url: 'https://contoso.visualstudio.com/Fabrikam', code: 'not-a-repository', reason: 'https://contoso.visualstudio.com/{project}/_git/{repository}' },
+  {
+    url: 'https://contoso.visualstudio.com/Fabrikam',
+    code: 'not-a-repository',
+    reason: 'https://contoso.visualstudio.com/{project}/_git/{repository}',
+  },
   { url: 'https://dev.azure.com/', code: 'not-a-repository', reason: 'names no repository' },
   { url: 'https://dev.azure.com/contoso/Fabrikam/_build?definitionId=3', code: 'not-a-repository', reason: '"_build" page' },
   { url: 'https://dev.azure.com/contoso/Fabrikam/_apis/git/repositories/web', code: 'not-a-repository', reason: 'REST API URL' },
@@ -361,7 +437,12 @@ export const REJECT: RejectCase[] = [
   { url: `${D}?path=/a&line=0`, code: 'invalid-line', reason: 'is not a line number' },
   { url: `${D}?path=/a&line=5&lineEnd=3`, code: 'invalid-line', reason: 'lineEnd=3 comes before line=5' },
   // Options
-  { url: D, options: { serverHosts: [{ origin: 'not a url' }] }, code: 'invalid-option', reason: 'serverHosts[0].origin must be an http(s) origin' },
+  {
+    url: D,
+    options: { serverHosts: [{ origin: 'not a url' }] },
+    code: 'invalid-option',
+    reason: 'serverHosts[0].origin must be an http(s) origin',
+  },
   {
     url: D,
     options: { serverHosts: [{ origin: `https://admin:${CANARY}@tfs.example.com` }] },
@@ -369,6 +450,16 @@ export const REJECT: RejectCase[] = [
     reason: 'without credentials',
     secrets: NO_PASSWORD,
   },
-  { url: D, options: { serverHosts: [{ origin: 'https://tfs.example.com', virtualDirectory: '/a/../b' }] }, code: 'invalid-option', reason: 'must look like /tfs' },
-  { url: D, options: { servicesOrigins: ['http://127.0.0.1:4000/x'] }, code: 'invalid-option', reason: 'servicesOrigins[0] must be a bare origin' },
+  {
+    url: D,
+    options: { serverHosts: [{ origin: 'https://tfs.example.com', virtualDirectory: '/a/../b' }] },
+    code: 'invalid-option',
+    reason: 'must look like /tfs',
+  },
+  {
+    url: D,
+    options: { servicesOrigins: ['http://127.0.0.1:4000/x'] },
+    code: 'invalid-option',
+    reason: 'servicesOrigins[0] must be a bare origin',
+  },
 ];

@@ -112,7 +112,32 @@ describe('parseRepositoryUrl: contract', () => {
 // Property tests
 
 const NAME_UNITS = [
-  ...'abcXYZ019', ' ', '.', '-', '_', 'é', 'ß', 'Ж', '日', '😀', '+', '%', '&', '#', '?', '(', ')', '@', '!', '~', "'", '=', ',', ';', '$', ':',
+  ...'abcXYZ019',
+  ' ',
+  '.',
+  '-',
+  '_',
+  'é',
+  'ß',
+  'Ж',
+  '日',
+  '😀',
+  '+',
+  '%',
+  '&',
+  '#',
+  '?',
+  '(',
+  ')',
+  '@',
+  '!',
+  '~',
+  "'",
+  '=',
+  ',',
+  ';',
+  '$',
+  ':',
 ];
 const nameArb = fc
   .string({ unit: fc.constantFrom(...NAME_UNITS), minLength: 1, maxLength: 12 })
@@ -125,8 +150,7 @@ const refSegmentArb = fc
   .string({ unit: fc.constantFrom(...REF_UNITS), minLength: 1, maxLength: 8 })
   .filter((s) => !s.startsWith('.') && !s.endsWith('.') && !s.includes('..') && !s.endsWith('.lock'));
 const refNameArb = fc.array(refSegmentArb, { minLength: 1, maxLength: 3 }).map((a) => a.join('/'));
-const hexArb = (min: number, max: number) =>
-  fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: min, maxLength: max });
+const hexArb = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: min, maxLength: max });
 
 const refArb: fc.Arbitrary<RepositoryRef> = fc.oneof(
   refNameArb.map((name): RepositoryRef => ({ type: 'branch', name })),
@@ -141,7 +165,10 @@ const pathSegmentArb = fc
   .filter((s) => s !== '.' && s !== '..');
 const pathArb: fc.Arbitrary<RepositoryPath> = fc
   .tuple(
-    fc.oneof(fc.constant('/'), fc.array(pathSegmentArb, { minLength: 1, maxLength: 4 }).map((a) => `/${a.join('/')}`)),
+    fc.oneof(
+      fc.constant('/'),
+      fc.array(pathSegmentArb, { minLength: 1, maxLength: 4 }).map((a) => `/${a.join('/')}`),
+    ),
     fc.option(fc.integer({ min: 1, max: 1_000_000 }), { nil: undefined }),
     fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }),
   )
@@ -222,18 +249,113 @@ function checkOnlyOurError(input: string, options?: ParseRepositoryUrlOptions): 
 }
 
 const FRAGMENTS = [
-  'https://', 'http://', 'ssh://', 'git@', 'HTTPS://', 'javascript:', 'file:', 'user:pw@', '@', ':', '//', '/', '\\',
-  'dev.azure.com', 'DEV.AZURE.COM', 'ssh.dev.azure.com', 'vs-ssh.visualstudio.com', 'contoso.visualstudio.com',
-  'tfs.example.com', '127.0.0.1:4000', ':22', ':443', ':99999', '[::1]', '/tfs', 'DefaultCollection', 'v3/', 'v3',
-  'org', 'Proj', 'repo', '_git', '/_git/', '_ssh', '_apis', '.git', '..', '.', '%', '%2F', '%2e%2e', '%ZZ', '%E0%A4', '%00',
-  '%20', '+', ' ', '\t', '\n', '\u0000', '\ud800', '\udc00', '😀', 'é', '?', '#', '&', '=', 'version=', 'GB', 'GT', 'GC',
-  'path=', 'line=', 'lineEnd=', '5', '0', '-1', '2147483648', '/commit/', '/pullrequest/', 'abc1234',
-  '3f786850e387550fdab836ed7e6dc881de23001b', '_a=contents', 'feature/x', 'a.lock', '@{',
+  'https://',
+  'http://',
+  'ssh://',
+  'git@',
+  'HTTPS://',
+  'javascript:',
+  'file:',
+  'user:pw@',
+  '@',
+  ':',
+  '//',
+  '/',
+  '\\',
+  'dev.azure.com',
+  'DEV.AZURE.COM',
+  'ssh.dev.azure.com',
+  'vs-ssh.visualstudio.com',
+  'contoso.visualstudio.com',
+  'tfs.example.com',
+  '127.0.0.1:4000',
+  ':22',
+  ':443',
+  ':99999',
+  '[::1]',
+  '/tfs',
+  'DefaultCollection',
+  'v3/',
+  'v3',
+  'org',
+  'Proj',
+  'repo',
+  '_git',
+  '/_git/',
+  '_ssh',
+  '_apis',
+  '.git',
+  '..',
+  '.',
+  '%',
+  '%2F',
+  '%2e%2e',
+  '%ZZ',
+  '%E0%A4',
+  '%00',
+  '%20',
+  '+',
+  ' ',
+  '\t',
+  '\n',
+  '\u0000',
+  '\ud800',
+  '\udc00',
+  '😀',
+  'é',
+  '?',
+  '#',
+  '&',
+  '=',
+  'version=',
+  'GB',
+  'GT',
+  'GC',
+  'path=',
+  'line=',
+  'lineEnd=',
+  '5',
+  '0',
+  '-1',
+  '2147483648',
+  '/commit/',
+  '/pullrequest/',
+  'abc1234',
+  '3f786850e387550fdab836ed7e6dc881de23001b',
+  '_a=contents',
+  'feature/x',
+  'a.lock',
+  '@{',
 ];
 const urlishArb = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 24 }).map((a) => a.join(''));
 // Tails that keep a valid base URL valid more often, so accepted inputs get exercised too.
-const FRIENDLY = ['/', '?', '&', '#', 'version=', 'GB', 'GT', 'GC', 'main', 'feature%2Fx', 'path=', '%2Fa%20b', 'line=', 'lineEnd=', '3',
-  '/commit/', 'abc1234', '/pullrequest/', '42', '/branches', '.git', '_a=contents', '%20', '+', 'é'];
+const FRIENDLY = [
+  '/',
+  '?',
+  '&',
+  '#',
+  'version=',
+  'GB',
+  'GT',
+  'GC',
+  'main',
+  'feature%2Fx',
+  'path=',
+  '%2Fa%20b',
+  'line=',
+  'lineEnd=',
+  '3',
+  '/commit/',
+  'abc1234',
+  '/pullrequest/',
+  '42',
+  '/branches',
+  '.git',
+  '_a=contents',
+  '%20',
+  '+',
+  'é',
+];
 const friendlyTailArb = fc.array(fc.constantFrom(...FRIENDLY), { maxLength: 12 }).map((a) => a.join(''));
 const validBaseArb = fc
   .tuple(
@@ -269,7 +391,9 @@ describe('parseRepositoryUrl: properties', () => {
 
   it('throws nothing but NotAnAzureDevOpsUrlError for arbitrary strings', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 })), (s) => checkOnlyOurError(s, FUZZ_OPTIONS)),
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 })), (s) =>
+        checkOnlyOurError(s, FUZZ_OPTIONS),
+      ),
       { numRuns: 3000 },
     );
   });
@@ -323,7 +447,9 @@ describe('parseContextUrlCommand', () => {
   });
 
   it('passes the server configuration through', () => {
-    const result = parseContextUrlCommand('https://tfs.example.com/tfs/Coll/P/_git/r', { serverHosts: [{ origin: 'https://tfs.example.com', virtualDirectory: '/tfs' }] });
+    const result = parseContextUrlCommand('https://tfs.example.com/tfs/Coll/P/_git/r', {
+      serverHosts: [{ origin: 'https://tfs.example.com', virtualDirectory: '/tfs' }],
+    });
     assert.equal(result.exitCode, 0);
     assert.equal(JSON.parse(result.stdout).kind, 'server');
   });

@@ -219,8 +219,21 @@ interface Located {
 // Schemes that are never a repository URL, caught before the scp-like and credential checks so
 // `javascript:alert('a@b.c')` is called what it is.
 const FOREIGN_SCHEMES = new Set([
-  'javascript', 'vbscript', 'data', 'file', 'blob', 'about', 'mailto', 'tel', 'ftp', 'git', 'ws', 'wss',
-  'view-source', 'chrome', 'intent',
+  'javascript',
+  'vbscript',
+  'data',
+  'file',
+  'blob',
+  'about',
+  'mailto',
+  'tel',
+  'ftp',
+  'git',
+  'ws',
+  'wss',
+  'view-source',
+  'chrome',
+  'intent',
 ]);
 
 function locate(text: string): Located {
@@ -406,7 +419,8 @@ function splitRepositoryPath(
   let ownerName: string | undefined;
   if (owner !== undefined) {
     ownerName = before.shift();
-    if (ownerName === undefined) fail(owner === 'organization' ? 'missing-organization' : 'missing-collection', `the ${owner} is missing; expected ${expected}`);
+    if (ownerName === undefined)
+      fail(owner === 'organization' ? 'missing-organization' : 'missing-collection', `the ${owner} is missing; expected ${expected}`);
     checkName(ownerName, owner);
   }
   if (before.length > 1) {
@@ -556,7 +570,10 @@ function parseWebExtras(located: Located, rest: string[]): { ref?: RepositoryRef
   if (rest.length === 1 && rest[0]!.toLowerCase() === 'branchcompare') {
     const target = params.get('targetversion');
     if (target === undefined || target === '') {
-      fail('invalid-ref', 'this branch comparison (branchCompare) names no targetVersion, so it is not clear which branch to open; use the branch\'s own URL (…/_git/{repository}?version=GB{branch})');
+      fail(
+        'invalid-ref',
+        "this branch comparison (branchCompare) names no targetVersion, so it is not clear which branch to open; use the branch's own URL (…/_git/{repository}?version=GB{branch})",
+      );
     }
     ref = parseVersion(target);
   }
@@ -602,22 +619,37 @@ function originOf(located: Located): string {
 function unknownHost(located: Located, options: ResolvedOptions): never {
   const h = located.hostname;
   if (located.scheme !== 'ssh' && (h === 'ssh.dev.azure.com' || h === 'vs-ssh.visualstudio.com')) {
-    fail('unknown-host', `${quote(h)} serves SSH only; use git@ssh.dev.azure.com:v3/{organization}/{project}/{repository} or https://dev.azure.com/{organization}/{project}/_git/{repository}`);
+    fail(
+      'unknown-host',
+      `${quote(h)} serves SSH only; use git@ssh.dev.azure.com:v3/{organization}/{project}/{repository} or https://dev.azure.com/{organization}/{project}/_git/{repository}`,
+    );
   }
   if (located.scheme === 'ssh' && h === SERVICES_HOST) {
-    fail('unknown-host', 'SSH goes to ssh.dev.azure.com, not dev.azure.com; expected git@ssh.dev.azure.com:v3/{organization}/{project}/{repository}');
+    fail(
+      'unknown-host',
+      'SSH goes to ssh.dev.azure.com, not dev.azure.com; expected git@ssh.dev.azure.com:v3/{organization}/{project}/{repository}',
+    );
   }
   if (h === SERVICES_HOST || visualStudioOrganization(h) !== undefined) {
     fail('unknown-host', `unexpected port ${quote(located.port)} on ${h}`);
   }
   if (h.endsWith('.dev.azure.com') || h.endsWith('.visualstudio.com') || h === 'visualstudio.com') {
-    fail('unknown-host', `${quote(h)} is an Azure DevOps service host, not where repositories live; expected https://dev.azure.com/{organization}/{project}/_git/{repository}`);
+    fail(
+      'unknown-host',
+      `${quote(h)} is an Azure DevOps service host, not where repositories live; expected https://dev.azure.com/{organization}/{project}/_git/{repository}`,
+    );
   }
   const sameHost = options.servers.find((s) => s.hostname === h);
   if (sameHost && located.scheme !== 'ssh') {
-    fail('unknown-host', `${quote(originOf(located))} does not match the configured Azure DevOps Server origin ${sameHost.origin} (scheme or port differ)`);
+    fail(
+      'unknown-host',
+      `${quote(originOf(located))} does not match the configured Azure DevOps Server origin ${sameHost.origin} (scheme or port differ)`,
+    );
   }
-  fail('unknown-host', `${quote(h)} is not an Azure DevOps host; expected dev.azure.com, {organization}.visualstudio.com or a configured Azure DevOps Server`);
+  fail(
+    'unknown-host',
+    `${quote(h)} is not an Azure DevOps host; expected dev.azure.com, {organization}.visualstudio.com or a configured Azure DevOps Server`,
+  );
 }
 
 function matchVirtualDirectory(candidates: ResolvedServer[], segments: string[]): { server: ResolvedServer; remaining: string[] } {
@@ -628,7 +660,10 @@ function matchVirtualDirectory(candidates: ResolvedServer[], segments: string[])
     }
   }
   const first = longestFirst[0]!;
-  fail('not-a-repository', `the path does not start with the virtual directory ${quote(first.virtualDirectory)} configured for ${first.origin}`);
+  fail(
+    'not-a-repository',
+    `the path does not start with the virtual directory ${quote(first.virtualDirectory)} configured for ${first.origin}`,
+  );
 }
 
 type Parsed = Omit<RepositoryContext, 'cloneUrl' | 'webUrl'>;
@@ -716,7 +751,10 @@ function parseSsh(located: Located, options: ResolvedOptions): Parsed {
 
 function legacySshOrganization(user: string | undefined): string {
   if (user === undefined || user === '' || user.toLowerCase() === 'git') {
-    fail('missing-organization', 'the organization is missing: on vs-ssh.visualstudio.com it is the user name, as in ssh://{organization}@vs-ssh.visualstudio.com:22/{project}/_ssh/{repository}');
+    fail(
+      'missing-organization',
+      'the organization is missing: on vs-ssh.visualstudio.com it is the user name, as in ssh://{organization}@vs-ssh.visualstudio.com:22/{project}/_ssh/{repository}',
+    );
   }
   return decode(user, 'user name');
 }
@@ -727,8 +765,10 @@ function parseSshV3(segments: string[], host: string): Parsed {
   const [organization, project, repository, ...extra] = segments.slice(1);
   if (organization === undefined) fail('missing-organization', `the organization is missing; expected ${expected}`);
   if (project === undefined) fail('missing-project', `the project is missing; expected ${expected}`);
-  if (repository === undefined) fail('missing-repository', `the repository is missing; expected ${expected} (the SSH form always names the project)`);
-  if (extra.length > 0) fail('unexpected-segments', `unexpected ${quote(`/${extra.join('/')}`)} after the repository name; expected ${expected}`);
+  if (repository === undefined)
+    fail('missing-repository', `the repository is missing; expected ${expected} (the SSH form always names the project)`);
+  if (extra.length > 0)
+    fail('unexpected-segments', `unexpected ${quote(`/${extra.join('/')}`)} after the repository name; expected ${expected}`);
   return {
     kind: 'services',
     host: SERVICES_HOST,

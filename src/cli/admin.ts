@@ -27,7 +27,11 @@ async function open(options: { dataDir?: string }) {
   if (!config.databaseUrl) ensureDataDir(config.dataDir);
   const database = await openManagementDatabase(managementDatabaseUrl(config));
   const store = createIdentityStore(database.db);
-  const identity = createIdentityService(store, { sessionTtlHours: config.sessionTtlHours, signInMaxFailures: config.signInMaxFailures, signInWindowMinutes: config.signInWindowMinutes });
+  const identity = createIdentityService(store, {
+    sessionTtlHours: config.sessionTtlHours,
+    signInMaxFailures: config.signInMaxFailures,
+    signInWindowMinutes: config.signInWindowMinutes,
+  });
   const audit = createAuditLog(database.db);
   // Who ran the command, as the machine knows them: the audit log says it was the command line.
   const actor = { kind: 'system' as const, label: `operator command line (${safeUser()})` };
@@ -56,18 +60,33 @@ function safeUser(): string {
  * `keyway admin link [--email E] [--organization SLUG]`: a fresh one-time sign-in link for an
  * account (default: the first instance operator), for whoever holds the database. Audited.
  */
-export async function runAdminLink(options: { email?: string; organization?: string; dataDir?: string }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function runAdminLink(
+  options: { email?: string; organization?: string; dataDir?: string },
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   await withIdentity(options, async ({ identity, store, audit, actor, publicUrl, user }) => {
     const person = await user(options.email);
-    if (person.disabled_at) throw new AdminCommandError(`${person.email} is disabled; enable it first (an operator: PUT /api/v1/users/{id}/disabled)`);
+    if (person.disabled_at)
+      throw new AdminCommandError(`${person.email} is disabled; enable it first (an operator: PUT /api/v1/users/{id}/disabled)`);
     const requested = options.organization ? (await store.findOrganizationBySlug(options.organization.toLowerCase()))?.id : undefined;
     if (options.organization && !requested) throw new AdminCommandError(`no organization with the slug "${options.organization}"`);
     const organizationId = await identity.linkOrganization(person.id, requested);
-    if (!organizationId) throw new AdminCommandError(`${person.email} belongs to ${options.organization ? `no organization "${options.organization}"` : 'no organization'}`);
+    if (!organizationId)
+      throw new AdminCommandError(
+        `${person.email} belongs to ${options.organization ? `no organization "${options.organization}"` : 'no organization'}`,
+      );
     const url = await publicUrl();
     const link = await identity.createSignInLink(person.id, organizationId, 'operator');
-    await audit.record({ organizationId, actor, action: 'operator.sign_in_link', target: { type: 'user', id: person.id }, outcome: 'success' });
-    out.write(`One-time sign-in link for ${person.email} (valid ${link.expiresInMinutes} minutes):\n  ${url}/sign-in/link#token=${link.token}\n`);
+    await audit.record({
+      organizationId,
+      actor,
+      action: 'operator.sign_in_link',
+      target: { type: 'user', id: person.id },
+      outcome: 'success',
+    });
+    out.write(
+      `One-time sign-in link for ${person.email} (valid ${link.expiresInMinutes} minutes):\n  ${url}/sign-in/link#token=${link.token}\n`,
+    );
   });
 }
 
@@ -75,7 +94,10 @@ export async function runAdminLink(options: { email?: string; organization?: str
  * `keyway admin reset-password EMAIL`: the old password stops working, every session and API token
  * of the account ends, and a one-time link lets the person in to set a new one. Audited.
  */
-export async function runAdminResetPassword(options: { email: string; dataDir?: string }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function runAdminResetPassword(
+  options: { email: string; dataDir?: string },
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   await withIdentity(options, async ({ identity, store, audit, actor, publicUrl, user }) => {
     const person = await user(options.email);
     const organizationId = await identity.linkOrganization(person.id);
@@ -87,7 +109,14 @@ export async function runAdminResetPassword(options: { email: string; dataDir?: 
     const revokedTokens = await store.revokeApiTokens(person.id, at);
     await store.expireSignInLinks(person.id, at);
     const link = await identity.createSignInLink(person.id, organizationId, 'password-reset');
-    await audit.record({ organizationId, actor, action: 'operator.password_reset', target: { type: 'user', id: person.id }, outcome: 'success', details: { endedSessions, revokedTokens } });
+    await audit.record({
+      organizationId,
+      actor,
+      action: 'operator.password_reset',
+      target: { type: 'user', id: person.id },
+      outcome: 'success',
+      details: { endedSessions, revokedTokens },
+    });
     out.write(
       `The password of ${person.email} no longer works; ${endedSessions} session(s) ended and ${revokedTokens} API token(s) revoked.\n` +
         `Send them this one-time link (valid ${link.expiresInMinutes} minutes); they set a new password under Account:\n  ${url}/sign-in/link#token=${link.token}\n`,
@@ -96,15 +125,25 @@ export async function runAdminResetPassword(options: { email: string; dataDir?: 
 }
 
 /** `keyway admin operator EMAIL [--revoke]`: grants or takes back instance-operator rights. Audited. */
-export async function runAdminOperator(options: { email: string; revoke?: boolean; dataDir?: string }, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function runAdminOperator(
+  options: { email: string; revoke?: boolean; dataDir?: string },
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   await withIdentity(options, async ({ store, audit, actor, user }) => {
     const person = await user(options.email);
     if (options.revoke) {
       const operators = (await store.listUsers()).filter((u) => u.operator === 1 && !u.disabled_at);
-      if (operators.length <= 1 && operators[0]?.id === person.id) throw new AdminCommandError(`${person.email} is the last instance operator; make someone else one first`);
+      if (operators.length <= 1 && operators[0]?.id === person.id)
+        throw new AdminCommandError(`${person.email} is the last instance operator; make someone else one first`);
     }
     await store.setOperator(person.id, !options.revoke);
-    await audit.record({ organizationId: null, actor, action: options.revoke ? 'operator.revoke' : 'operator.grant', target: { type: 'user', id: person.id }, outcome: 'success' });
+    await audit.record({
+      organizationId: null,
+      actor,
+      action: options.revoke ? 'operator.revoke' : 'operator.grant',
+      target: { type: 'user', id: person.id },
+      outcome: 'success',
+    });
     out.write(`${person.email} is ${options.revoke ? 'no longer' : 'now'} an instance operator\n`);
   });
 }

@@ -29,7 +29,11 @@ export function createApiClient(options: ApiClientOptions = {}) {
   const server = (options.server ?? env.KEYWAY_SERVER_URL ?? env.KEYWAY_PUBLIC_URL ?? '').trim().replace(/\/+$/, '');
   if (!server) throw new ConfigError('KEYWAY_SERVER_URL', 'is not set: pass --server https://keyway.example.com or set KEYWAY_SERVER_URL');
   const token = env.KEYWAY_API_TOKEN?.trim();
-  if (!token) throw new ConfigError('KEYWAY_API_TOKEN', 'is not set: create a personal API token in Keyway (Settings → API tokens) and export it as KEYWAY_API_TOKEN');
+  if (!token)
+    throw new ConfigError(
+      'KEYWAY_API_TOKEN',
+      'is not set: create a personal API token in Keyway (Settings → API tokens) and export it as KEYWAY_API_TOKEN',
+    );
   const doFetch = options.fetch ?? fetch;
 
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -37,7 +41,11 @@ export function createApiClient(options: ApiClientOptions = {}) {
     try {
       res = await doFetch(`${server}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
@@ -54,7 +62,12 @@ export function createApiClient(options: ApiClientOptions = {}) {
     }
     if (!res.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
-      throw new KeywayApiError(res.status, error?.code ?? 'http_error', `${method} ${path}: ${error?.message ?? `the server answered ${res.status}`}`, error?.field);
+      throw new KeywayApiError(
+        res.status,
+        error?.code ?? 'http_error',
+        `${method} ${path}: ${error?.message ?? `the server answered ${res.status}`}`,
+        error?.field,
+      );
     }
     return parsed as T;
   }

@@ -18,7 +18,8 @@ import { openRunnerStore } from '../runner/store.ts';
 
 const run = (command: string, args: string[], env: Record<string, string> = {}) => runProcess(command, args, { ...process.env, ...env });
 
-const keyway = (args: string[], env: Record<string, string>) => run(process.execPath, [KEYWAY_BIN, ...args], { KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn', ...env });
+const keyway = (args: string[], env: Record<string, string>) =>
+  run(process.execPath, [KEYWAY_BIN, ...args], { KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn', ...env });
 
 /** Whole databases (not schemas): pg_dump and pg_restore work on databases, as an operator's would. */
 async function withDatabases<T>(count: number, body: (urls: string[]) => Promise<T>): Promise<T> {
@@ -40,7 +41,6 @@ async function withDatabases<T>(count: number, body: (urls: string[]) => Promise
     await admin.end();
   }
 }
-
 
 const postgres = (await databaseKinds()).filter((k) => k.kind === 'postgres');
 
@@ -64,15 +64,31 @@ for (const { skip } of postgres) {
             const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
             const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
             const { cookie, csrfToken } = await signInWithLink(url!, link!);
-            const created = await fetch(`${url}/api/v1/projects`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Before backup' }) });
+            const created = await fetch(`${url}/api/v1/projects`, {
+              method: 'POST',
+              headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+              body: JSON.stringify({ name: 'Before backup' }),
+            });
             assert.equal(created.status, 201);
-            localRunnerId = ((await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }).runners.find((r) => r.local)!.id;
+            localRunnerId = (
+              (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as {
+                runners: { id: string; local: boolean }[];
+              }
+            ).runners.find((r) => r.local)!.id;
 
             // A credential in the runner's PostgreSQL store, encrypted under the instance's data key.
             const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: source, ...sourceEnv }));
             try {
               const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
-              credentialId = (await credentials.insert({ subject: { type: 'user', id: 'usr_backup' }, host: 'dev.azure.com', method: 'pat', secret, metadata: {} })).id;
+              credentialId = (
+                await credentials.insert({
+                  subject: { type: 'user', id: 'usr_backup' },
+                  host: 'dev.azure.com',
+                  method: 'pat',
+                  secret,
+                  metadata: {},
+                })
+              ).id;
             } finally {
               await store.database.close();
             }
@@ -112,9 +128,13 @@ for (const { skip } of postgres) {
             const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
             assert.doesNotMatch(second.output(), /had been revoked|registered a new|created a new encryption key/);
             const { cookie } = await signInWithLink(url!, link!);
-            const projects = ((await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
+            const projects = (
+              (await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }
+            ).projects.map((p) => p.name);
             assert.ok(projects.includes('Before backup'), `restored projects: ${projects.join(', ')}`);
-            const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };
+            const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as {
+              status: string;
+            };
             assert.equal(runner.status, 'online', 'the restored instance runs the same local runner');
           } finally {
             await second.stop();

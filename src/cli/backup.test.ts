@@ -10,8 +10,8 @@ import { createCredentialStore } from '../runner/credentials/store.ts';
 import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
 import { openRunnerStore } from '../runner/store.ts';
 
-const keyway = (args: string[]) => runProcess(process.execPath, [KEYWAY_BIN, ...args], { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' });
-
+const keyway = (args: string[]) =>
+  runProcess(process.execPath, [KEYWAY_BIN, ...args], { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' });
 
 describe('keyway backup and restore', () => {
   it('a backup taken while Keyway serves and writes restores to a working instance: same data, same runner, credentials readable', async () => {
@@ -27,15 +27,30 @@ describe('keyway backup and restore', () => {
       const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       const { cookie, csrfToken } = await signInWithLink(url!, link!);
-      const write = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const write = (path: string, body: unknown) =>
+        fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       assert.equal((await write('/api/v1/projects', { name: 'Before backup' })).status, 201);
-      localRunnerId = ((await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }).runners.find((r) => r.local)!.id;
+      localRunnerId = (
+        (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }
+      ).runners.find((r) => r.local)!.id;
 
       // A credential in the runner store, encrypted under the instance's data key, written while it serves.
       const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: source }));
       try {
         const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
-        credentialId = (await credentials.insert({ subject: { type: 'user', id: 'usr_backup' }, host: 'dev.azure.com', method: 'pat', secret, metadata: {} })).id;
+        credentialId = (
+          await credentials.insert({
+            subject: { type: 'user', id: 'usr_backup' },
+            host: 'dev.azure.com',
+            method: 'pat',
+            secret,
+            metadata: {},
+          })
+        ).id;
       } finally {
         await store.database.close();
       }
@@ -60,7 +75,13 @@ describe('keyway backup and restore', () => {
       assert.ok(written > 0, 'projects were created during the backup');
       assert.equal(statSync(backup).mode & 0o777, 0o700);
       const manifest = JSON.parse(readFileSync(join(backup, 'keyway-backup.json'), 'utf8')) as { files: { name: string; role: string }[] };
-      assert.deepEqual(manifest.files.map((f) => f.role).sort(), ['encryption-keys', 'management-database', 'runner-database', 'runner-key', 'runner-registration']);
+      assert.deepEqual(manifest.files.map((f) => f.role).sort(), [
+        'encryption-keys',
+        'management-database',
+        'runner-database',
+        'runner-key',
+        'runner-registration',
+      ]);
       for (const f of manifest.files) assert.equal(statSync(join(backup, f.name)).mode & 0o777, 0o600, f.name);
     } finally {
       await first.stop();
@@ -74,7 +95,9 @@ describe('keyway backup and restore', () => {
       const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       assert.doesNotMatch(second.output(), /had been revoked|registered a new/);
       const { cookie } = await signInWithLink(url!, link!);
-      const projects = ((await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }).projects.map((p) => p.name);
+      const projects = (
+        (await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }
+      ).projects.map((p) => p.name);
       assert.ok(projects.includes('Before backup'));
       const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };
       assert.equal(runner.status, 'online', 'the restored instance runs the same local runner');

@@ -129,12 +129,14 @@ async function readManifest(from: string): Promise<Manifest> {
   } catch {
     throw new BackupError(`${from} holds no readable ${MANIFEST}: is it a directory written by keyway backup?`);
   }
-  if (manifest.type !== TYPE || manifest.version !== 1 || !Array.isArray(manifest.files)) throw new BackupError(`${join(from, MANIFEST)} is not a Keyway backup manifest this version reads`);
+  if (manifest.type !== TYPE || manifest.version !== 1 || !Array.isArray(manifest.files))
+    throw new BackupError(`${join(from, MANIFEST)} is not a Keyway backup manifest this version reads`);
   for (const file of manifest.files) {
     if (basename(file.name) !== file.name) throw new BackupError(`${MANIFEST} names a file outside the backup (${file.name})`);
     const actual = await sha256(join(from, file.name)).catch(() => undefined);
     if (!actual) throw new BackupError(`${file.name} is missing from ${from}`);
-    if (actual.sha256 !== file.sha256) throw new BackupError(`${file.name} in ${from} does not match its checksum: the backup is damaged or was changed`);
+    if (actual.sha256 !== file.sha256)
+      throw new BackupError(`${file.name} in ${from} does not match its checksum: the backup is damaged or was changed`);
   }
   return manifest;
 }
@@ -155,8 +157,14 @@ export async function runRestore(config: KeywayConfig, from: string, out: (line:
   };
   for (const file of manifest.files) {
     const path = targets[file.role];
-    if (!path) throw new BackupError(`the backup holds the ${file.role}, but this configuration keeps it elsewhere (PostgreSQL or KEYWAY_ENCRYPTION_KEYS): restore without those variables, or restore that part yourself`);
-    if (await exists(path)) throw new BackupError(`${path} exists: restore into a new data directory (--data-dir), or stop Keyway and move the old files away first`);
+    if (!path)
+      throw new BackupError(
+        `the backup holds the ${file.role}, but this configuration keeps it elsewhere (PostgreSQL or KEYWAY_ENCRYPTION_KEYS): restore without those variables, or restore that part yourself`,
+      );
+    if (await exists(path))
+      throw new BackupError(
+        `${path} exists: restore into a new data directory (--data-dir), or stop Keyway and move the old files away first`,
+      );
   }
   await mkdir(target, { recursive: true, mode: 0o700 });
   const written: string[] = [];
@@ -169,7 +177,8 @@ export async function runRestore(config: KeywayConfig, from: string, out: (line:
       out(`  ${file.role}: ${path}`);
     }
     // The restored pieces must fit together: migrations apply, and the data keys open the store.
-    if (targets['management-database'] && manifest.files.some((f) => f.role === 'management-database')) await (await openManagementDatabase(managementDatabaseUrl(config))).close();
+    if (targets['management-database'] && manifest.files.some((f) => f.role === 'management-database'))
+      await (await openManagementDatabase(managementDatabaseUrl(config))).close();
     if (manifest.files.some((f) => f.role === 'runner-database')) await (await openRunnerStore(config)).database.close();
   } catch (err) {
     // A failed check never leaves half a restore behind.

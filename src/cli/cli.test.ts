@@ -26,13 +26,21 @@ describe('keyway CLI', () => {
 
       const page = await fetch(`${url}/sign-in/link`);
       assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
-      const redeem = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      const redeem = await fetch(`${url}/api/v1/auth/link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
       assert.equal(redeem.status, 200);
       const cookie = (redeem.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       const me = await fetch(`${url}/api/v1/me`, { headers: { cookie } });
       assert.equal(me.status, 200);
       assert.equal(((await me.json()) as { role: string }).role, 'admin');
-      const again = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+      const again = await fetch(`${url}/api/v1/auth/link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
       assert.equal(again.status, 401);
       assert.ok(!run.output().includes('"level":50'), `no error logged:\n${run.output()}`);
     } finally {
@@ -56,7 +64,11 @@ describe('keyway CLI', () => {
       const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
       const [, first] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       const post = (path: string, body: unknown, cookie = '', csrf = '') =>
-        fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf }, body: JSON.stringify(body) });
+        fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf },
+          body: JSON.stringify(body),
+        });
       const redeem = async (token: string) => {
         const res = await post('/api/v1/auth/link', { token });
         assert.equal(res.status, 200);
@@ -66,7 +78,11 @@ describe('keyway CLI', () => {
       const session = await redeem(first!);
       const password = `pw-${Math.random().toString(36).slice(2)}-long-enough`;
       // A fresh link sign-in may set the first password without a current one.
-      const set = await fetch(`${url}/api/v1/me/password`, { method: 'PUT', headers: { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf }, body: JSON.stringify({ password }) });
+      const set = await fetch(`${url}/api/v1/me/password`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', cookie: session.cookie, 'x-csrf-token': session.csrf },
+        body: JSON.stringify({ password }),
+      });
       assert.equal(set.status, 200, await set.text());
       assert.equal((await post('/api/v1/auth/sign-in', { email: 'admin@keyway.local', password })).status, 200);
 
@@ -85,7 +101,9 @@ describe('keyway CLI', () => {
       assert.equal((await fetch(`${url}/api/v1/me`, { headers: { cookie: session.cookie } })).status, 401, 'sessions ended');
       const [, resetToken] = /#token=(kwl_\S+)/.exec(reset.stdout) ?? [];
       const back = await redeem(resetToken!);
-      const audit = (await (await fetch(`${url}/api/v1/audit-events?limit=50`, { headers: { cookie: back.cookie } })).json()) as { events: { action: string; actor: { label: string } }[] };
+      const audit = (await (await fetch(`${url}/api/v1/audit-events?limit=50`, { headers: { cookie: back.cookie } })).json()) as {
+        events: { action: string; actor: { label: string } }[];
+      };
       assert.ok(audit.events.some((e) => e.action === 'operator.password_reset' && /operator command line/.test(e.actor.label)));
       assert.ok(audit.events.some((e) => e.action === 'operator.sign_in_link'));
 
@@ -117,15 +135,31 @@ describe('keyway CLI', () => {
     try {
       const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await server.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const signIn = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link }) });
+      const signIn = await fetch(`${url}/api/v1/auth/link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: link }),
+      });
       const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       const { csrfToken } = (await signIn.json()) as { csrfToken: string };
-      const created = await fetch(`${url}/api/v1/runners`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'remote' }) });
+      const created = await fetch(`${url}/api/v1/runners`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'remote' }),
+      });
       const { runner, exchangeToken } = (await created.json()) as { runner: { id: string }; exchangeToken: string };
 
-      const first = startCli(['runner', '--server', url ?? '', '--exchange-token', exchangeToken, '--data-dir', runnerDir], { KEYWAY_LOG_LEVEL: 'warn' });
+      const first = startCli(['runner', '--server', url ?? '', '--exchange-token', exchangeToken, '--data-dir', runnerDir], {
+        KEYWAY_LOG_LEVEL: 'warn',
+      });
       await first.waitFor(new RegExp(`runner "remote" \\(${runner.id}\\) connected`));
-      const status = async () => ((await (await fetch(`${url}/api/v1/runners/${runner.id}`, { headers: { cookie } })).json()) as { status: string; publicKey: string }).status;
+      const status = async () =>
+        (
+          (await (await fetch(`${url}/api/v1/runners/${runner.id}`, { headers: { cookie } })).json()) as {
+            status: string;
+            publicKey: string;
+          }
+        ).status;
       assert.equal(await status(), 'online');
       assert.equal(statSync(join(runnerDir, 'runner-key.json')).mode & 0o777, 0o600);
       assert.equal(await first.stop(), 0);
@@ -139,7 +173,19 @@ describe('keyway CLI', () => {
   });
 
   it('every command has --help', () => {
-    for (const args of [['--help'], ['start', '--help'], ['runner', '--help'], ['server', '--help'], ['migrate', '--help'], ['keys', 'rotate', '--help'], ['emulator', '--help'], ['context', 'parse', '--help'], ['admin', 'link', '--help'], ['admin', 'reset-password', '--help'], ['admin', 'operator', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['start', '--help'],
+      ['runner', '--help'],
+      ['server', '--help'],
+      ['migrate', '--help'],
+      ['keys', 'rotate', '--help'],
+      ['emulator', '--help'],
+      ['context', 'parse', '--help'],
+      ['admin', 'link', '--help'],
+      ['admin', 'reset-password', '--help'],
+      ['admin', 'operator', '--help'],
+    ]) {
       const result = runCli(args);
       assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stdout, /Usage: keyway/);

@@ -13,10 +13,21 @@ const SERVER_URL = 'https://ado.example.local/tfs/DefaultCollection/Demo/_git/de
 
 describe('keyway context parse: Server hosts and branch comparisons', () => {
   it('parses a Server URL with --server (repeatable), and says how to name a Server when it cannot', () => {
-    const parsed = runCli(['context', 'parse', SERVER_URL, '--server', 'https://other.local', '--server', 'https://ado.example.local/tfs/']);
+    const parsed = runCli([
+      'context',
+      'parse',
+      SERVER_URL,
+      '--server',
+      'https://other.local',
+      '--server',
+      'https://ado.example.local/tfs/',
+    ]);
     assert.equal(parsed.status, 0, parsed.stderr);
     const context = JSON.parse(parsed.stdout);
-    assert.deepEqual([context.kind, context.virtualDirectory, context.collection, context.project, context.repository, context.ref?.name], ['server', '/tfs', 'DefaultCollection', 'Demo', 'demo-app', 'feature/x']);
+    assert.deepEqual(
+      [context.kind, context.virtualDirectory, context.collection, context.project, context.repository, context.ref?.name],
+      ['server', '/tfs', 'DefaultCollection', 'Demo', 'demo-app', 'feature/x'],
+    );
     const unknown = runCli(['context', 'parse', SERVER_URL], { KEYWAY_DATA_DIR: mkdtempSync(join(tmpdir(), 'keyway-empty-')) });
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /not an Azure DevOps host.*--server https:\/\/\{host\}\/\{virtual directory\}/);
@@ -32,10 +43,43 @@ describe('keyway context parse: Server hosts and branch comparisons', () => {
     try {
       const at = new Date().toISOString();
       await database.db.insertInto('organizations').values({ id: 'org_x', slug: 'x', name: 'X', created_at: at }).execute();
-      await database.db.insertInto('runners').values({ id: 'run_x', organization_id: 'org_x', name: 'r', local: 0, exchange_token_hash: null, exchange_expires_at: null, token_hash: null, public_key: null, public_key_fingerprint: null, version: null, last_seen_at: null, created_at: at, created_by: null, revoked_at: null }).execute();
+      await database.db
+        .insertInto('runners')
+        .values({
+          id: 'run_x',
+          organization_id: 'org_x',
+          name: 'r',
+          local: 0,
+          exchange_token_hash: null,
+          exchange_expires_at: null,
+          token_hash: null,
+          public_key: null,
+          public_key_fingerprint: null,
+          version: null,
+          last_seen_at: null,
+          created_at: at,
+          created_by: null,
+          revoked_at: null,
+        })
+        .execute();
       await database.db
         .insertInto('scm_integrations')
-        .values({ id: 'int_x', organization_id: 'org_x', runner_id: 'run_x', scm_id: 'azure-devops', host: 'ado.example.local', virtual_directory: '/tfs', oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, pat_enabled: 1, settings: JSON.stringify({ kind: 'server', origin: 'https://ado.example.local' }), last_test: null, created_at: at, updated_at: at })
+        .values({
+          id: 'int_x',
+          organization_id: 'org_x',
+          runner_id: 'run_x',
+          scm_id: 'azure-devops',
+          host: 'ado.example.local',
+          virtual_directory: '/tfs',
+          oauth_client_id: null,
+          oauth_client_secret_sealed: null,
+          oauth_issuer_url: null,
+          pat_enabled: 1,
+          settings: JSON.stringify({ kind: 'server', origin: 'https://ado.example.local' }),
+          last_test: null,
+          created_at: at,
+          updated_at: at,
+        })
         .execute();
     } finally {
       await database.close();

@@ -11,11 +11,16 @@ import { consentAtEntra } from '../../test/support/oauth.ts';
 async function freePortRun(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 30000);
-    const ok = await Promise.all([0, 1, 2, 3].map((i) => new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(base + i, '127.0.0.1', () => server.close(() => resolve(true)));
-    })));
+    const ok = await Promise.all(
+      [0, 1, 2, 3].map(
+        (i) =>
+          new Promise<boolean>((resolve) => {
+            const server = createServer();
+            server.once('error', () => resolve(false));
+            server.listen(base + i, '127.0.0.1', () => server.close(() => resolve(true)));
+          }),
+      ),
+    );
     if (ok.every(Boolean)) return base;
   }
   throw new Error('no four free consecutive ports');
@@ -25,13 +30,22 @@ async function freePortRun(): Promise<number> {
 async function signInAsAdmin(run: RunningCli) {
   const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
   const [, link] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-  const signIn = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: link }) });
+  const signIn = await fetch(`${url}/api/v1/auth/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: link }),
+  });
   const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const { csrfToken } = (await signIn.json()) as { csrfToken: string };
   return {
     url: url!,
     cookie,
-    post: (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    post: (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
   };
 }
 
@@ -45,10 +59,14 @@ describe('keyway start --demo: everything a newcomer needs to walk every journey
     let demoDetails = '';
     let projectId = '';
     let connectionId = '';
-    const run = startCli(['start', '--demo', '--port', '0', '--emulator-port', String(port), '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
+    const run = startCli(['start', '--demo', '--port', '0', '--emulator-port', String(port), '--data-dir', dataDir], {
+      KEYWAY_LOG_LEVEL: 'warn',
+    });
     try {
       const [, services, controlToken] = await run.waitFor(/control API {7}(http:\/\/\S+)\/_emulator\/info {3}Authorization: Bearer (\S+)/);
-      const [, spTenant, spClient, spSecret] = await run.waitFor(/service principal tenant (\S+), client id (\S+), client secret (\S+) \(a member of/);
+      const [, spTenant, spClient, spSecret] = await run.waitFor(
+        /service principal tenant (\S+), client id (\S+), client secret (\S+) \(a member of/,
+      );
       await run.waitFor(/also in \S+demo\.txt/);
       assert.match(run.output(), new RegExp(`login \\(Entra ID\\) {2}http://127\\.0\\.0\\.1:${port}\\b`));
       assert.equal(new URL(services!).port, String(port + 1));
@@ -61,31 +79,57 @@ describe('keyway start --demo: everything a newcomer needs to walk every journey
       // Sign in as the admin; the service principal makes a working client-secret app connection.
       const { url, cookie, post } = await signInAsAdmin(run);
       const project = (await (await post('/api/v1/projects', { name: 'Demo project' })).json()) as { id: string };
-      const runners = (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] };
+      const runners = (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as {
+        runners: { id: string; local: boolean }[];
+      };
       const runnerId = runners.runners.find((r) => r.local)!.id;
-      const saved = await post(`/api/v1/projects/${project.id}/app-connections`, { name: 'sp', runnerId, method: 'client-secret', organization: 'keyway-demo', tenantId: spTenant, clientId: spClient, clientSecret: spSecret });
+      const saved = await post(`/api/v1/projects/${project.id}/app-connections`, {
+        name: 'sp',
+        runnerId,
+        method: 'client-secret',
+        organization: 'keyway-demo',
+        tenantId: spTenant,
+        clientId: spClient,
+        clientSecret: spSecret,
+      });
       const body = (await saved.json()) as { connection: { id: string }; validation: { valid: boolean } };
       assert.equal(saved.status, 201, JSON.stringify(body));
       assert.equal(body.validation.valid, true);
       projectId = project.id;
       connectionId = body.connection.id;
 
-      const integrations = (await (await fetch(`${url}/api/v1/runners/${runnerId}/scm-integrations`, { headers: { cookie } })).json()) as { integrations: { id: string }[] };
-      const auth = (await (await fetch(`${url}/api/v1/scm/authentication?integrationId=${integrations.integrations[0]!.id}&organization=keyway-demo`, { headers: { cookie } })).json()) as { supportsPat: { createUrl: string } };
-      assert.equal(auth.supportsPat.createUrl, `${services}/keyway-demo/_usersSettings/tokens`, 'the PAT link goes to the emulator, not dev.azure.com');
+      const integrations = (await (await fetch(`${url}/api/v1/runners/${runnerId}/scm-integrations`, { headers: { cookie } })).json()) as {
+        integrations: { id: string }[];
+      };
+      const auth = (await (
+        await fetch(`${url}/api/v1/scm/authentication?integrationId=${integrations.integrations[0]!.id}&organization=keyway-demo`, {
+          headers: { cookie },
+        })
+      ).json()) as { supportsPat: { createUrl: string } };
+      assert.equal(
+        auth.supportsPat.createUrl,
+        `${services}/keyway-demo/_usersSettings/tokens`,
+        'the PAT link goes to the emulator, not dev.azure.com',
+      );
       memberPassword = /Keyway member: dev@keyway\.local \/ (\S+)/.exec(run.output())?.[1];
       assert.ok(memberPassword);
       assert.match(run.output(), /Save & Test: valid/);
 
       // The admin authorizes Keyway at the emulator's Entra ID (Connect), and then has access.
       const [, upn, entraPassword] = /Entra ID user \(pick it on the emulator's sign-in page\): (\S+) \/ (\S+)/.exec(run.output()) ?? [];
-      const start = await fetch(`${url}/api/v1/oauth/authorize/${integrations.integrations[0]!.id}`, { headers: { cookie }, redirect: 'manual' });
+      const start = await fetch(`${url}/api/v1/oauth/authorize/${integrations.integrations[0]!.id}`, {
+        headers: { cookie },
+        redirect: 'manual',
+      });
       assert.equal(start.status, 302);
       const login = /login \(Entra ID\) {2}(http:\/\/\S+)/.exec(run.output())![1]!;
       const { callback } = await consentAtEntra({ urls: { login } }, start.headers.get('location')!, upn!, 'accept', entraPassword);
       const delivered = await (await fetch(callback, { headers: { cookie } })).text();
       assert.match(delivered, /data-ok="true"/, delivered.slice(0, 500));
-      const access = (await (await post('/api/v1/context/access', { url: DEMO_REPOSITORY })).json()) as { hasAccess: boolean; reason: string | null };
+      const access = (await (await post('/api/v1/context/access', { url: DEMO_REPOSITORY })).json()) as {
+        hasAccess: boolean;
+        reason: string | null;
+      };
       assert.equal(access.hasAccess, true, JSON.stringify(access));
       demoDetails = readFileSync(file, 'utf8');
     } finally {
@@ -100,13 +144,26 @@ describe('keyway start --demo: everything a newcomer needs to walk every journey
       const [, password] = await again.waitFor(/Keyway member: dev@keyway\.local \/ (\S+)/);
       assert.equal(password, memberPassword);
       await again.waitFor(/also in \S+demo\.txt/);
-      assert.equal(readFileSync(join(dataDir, 'demo.txt'), 'utf8'), demoDetails, 'the same emulator URLs, control token, OAuth app and service principal');
+      assert.equal(
+        readFileSync(join(dataDir, 'demo.txt'), 'utf8'),
+        demoDetails,
+        'the same emulator URLs, control token, OAuth app and service principal',
+      );
       assert.match(again.output(), /kept in \S+emulator and was restored/);
       assert.match(again.output(), /\(kept; Save & Test: valid\)/);
       const admin = await signInAsAdmin(again);
-      const access = (await (await admin.post('/api/v1/context/access', { url: DEMO_REPOSITORY })).json()) as { hasAccess: boolean; reason: string | null };
-      assert.equal(access.hasAccess, true, `the authorization made before the restart still yields a credential: ${JSON.stringify(access)}`);
-      const connection = (await (await admin.post(`/api/v1/projects/${projectId}/app-connections/${connectionId}/test`, {})).json()) as { valid: boolean };
+      const access = (await (await admin.post('/api/v1/context/access', { url: DEMO_REPOSITORY })).json()) as {
+        hasAccess: boolean;
+        reason: string | null;
+      };
+      assert.equal(
+        access.hasAccess,
+        true,
+        `the authorization made before the restart still yields a credential: ${JSON.stringify(access)}`,
+      );
+      const connection = (await (await admin.post(`/api/v1/projects/${projectId}/app-connections/${connectionId}/test`, {})).json()) as {
+        valid: boolean;
+      };
       assert.equal(connection.valid, true, JSON.stringify(connection));
     } finally {
       await again.stop();

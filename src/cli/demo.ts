@@ -11,7 +11,10 @@ import type { EmulatorCommandResult } from '../../emulator/cli.ts';
  * pointed at it — the Microsoft endpoints overridden, an integration on the local runner, demo users
  * — so a newcomer can walk every journey without an Azure tenant.
  */
-export async function startDemoEmulator(options: { port?: number; dataDir: string }): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig>; servicePrincipal: DemoServicePrincipal }> {
+export async function startDemoEmulator(options: {
+  port?: number;
+  dataDir: string;
+}): Promise<{ emulator: EmulatorCommandResult; overrides: Partial<KeywayConfig>; servicePrincipal: DemoServicePrincipal }> {
   const { runEmulatorCommand } = await import('../../emulator/cli.ts');
   // The emulator keeps its world in the data directory: a restart finds the same app registration,
   // users, tokens and ports, so the integration, users' authorizations and connections stored in
@@ -30,7 +33,10 @@ export async function startDemoEmulator(options: { port?: number; dataDir: strin
   let servicePrincipal = handle.persistence.extras.get(SERVICE_PRINCIPAL_EXTRA) as DemoServicePrincipal | undefined;
   if (!servicePrincipal) {
     const registered = handle.entra.addApp(handle.defaultTenant.id, { displayName: 'Keyway demo service principal' });
-    handle.world.addServicePrincipalToOrg(emulator.demo.organization, { clientId: registered.app.clientId, displayName: 'Keyway demo service principal' });
+    handle.world.addServicePrincipalToOrg(emulator.demo.organization, {
+      clientId: registered.app.clientId,
+      displayName: 'Keyway demo service principal',
+    });
     servicePrincipal = { tenantId: handle.defaultTenant.id, clientId: registered.app.clientId, clientSecret: registered.clientSecret };
     handle.persistence.extras.set(SERVICE_PRINCIPAL_EXTRA, servicePrincipal);
     await handle.persistence.save();
@@ -71,7 +77,11 @@ export interface DemoServicePrincipal {
  * knobs, counters), the OAuth app and a service principal. Printed, and kept in {dataDir}/demo.txt
  * (mode 0600): the values are the local emulator's only.
  */
-export async function writeDemoDetails(dataDir: string, emulator: EmulatorCommandResult, servicePrincipal: DemoServicePrincipal): Promise<{ lines: string[]; file: string }> {
+export async function writeDemoDetails(
+  dataDir: string,
+  emulator: EmulatorCommandResult,
+  servicePrincipal: DemoServicePrincipal,
+): Promise<{ lines: string[]; file: string }> {
   const { handle, demo } = emulator;
   const lines = [
     'Emulator (plays Entra ID and Azure DevOps; these values work against it only):',
@@ -89,7 +99,12 @@ export async function writeDemoDetails(dataDir: string, emulator: EmulatorComman
   return { lines, file };
 }
 
-export async function configureDemo(core: ManagementCore, emulator: EmulatorCommandResult, admin: { userId: string; organizationId: string }, dataDir?: string): Promise<string[]> {
+export async function configureDemo(
+  core: ManagementCore,
+  emulator: EmulatorCommandResult,
+  admin: { userId: string; organizationId: string },
+  dataDir?: string,
+): Promise<string[]> {
   const runner = await core.runners.findLocal();
   if (!runner) throw new Error('the local runner is not registered');
   const demo = emulator.demo;
@@ -117,11 +132,23 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
   register(core.sso.redirectUri());
   await emulator.handle.persistence.save();
   const tenantId = demo.app.tenantId.toLowerCase();
-  const bound = await core.database.db.selectFrom('organization_sso_bindings').select('organization_id').where('kind', '=', 'entra-tenant').where('value', '=', tenantId).executeTakeFirst();
+  const bound = await core.database.db
+    .selectFrom('organization_sso_bindings')
+    .select('organization_id')
+    .where('kind', '=', 'entra-tenant')
+    .where('value', '=', tenantId)
+    .executeTakeFirst();
   if (!bound) {
     await core.database.db
       .insertInto('organization_sso_bindings')
-      .values({ id: `ssob_demo${randomBytes(6).toString('hex')}`, organization_id: admin.organizationId, kind: 'entra-tenant', value: tenantId, created_by: null, created_at: new Date().toISOString() })
+      .values({
+        id: `ssob_demo${randomBytes(6).toString('hex')}`,
+        organization_id: admin.organizationId,
+        kind: 'entra-tenant',
+        value: tenantId,
+        created_by: null,
+        created_at: new Date().toISOString(),
+      })
       .execute();
   }
   const test = keep
@@ -143,7 +170,13 @@ export async function configureDemo(core: ManagementCore, emulator: EmulatorComm
   const email = 'dev@keyway.local';
   const members = await core.identity.members(admin.organizationId);
   if (!members.some((m) => m.email === email)) {
-    await core.identity.createUser({ email, displayName: 'Demo Developer', password, organizationId: admin.organizationId, role: 'member' });
+    await core.identity.createUser({
+      email,
+      displayName: 'Demo Developer',
+      password,
+      organizationId: admin.organizationId,
+      role: 'member',
+    });
   } else {
     const user = members.find((m) => m.email === email);
     if (user && !kept) await core.identity.setPassword(user.id, password);

@@ -32,7 +32,9 @@ export async function runKeysRotate(options: { dataDir?: string; batchSize: numb
       onBatch: (p) => process.stdout.write(`  ${p.table}.${p.column}: ${p.reencrypted} re-encrypted\n`),
     });
     const total = results.reduce((n, r) => n + r.reencrypted, 0);
-    process.stdout.write(`re-encrypted ${total} value(s) under key ${keyring.primaryId}; keep the old keys until backups made before now have expired\n`);
+    process.stdout.write(
+      `re-encrypted ${total} value(s) under key ${keyring.primaryId}; keep the old keys until backups made before now have expired\n`,
+    );
   } finally {
     await store.database.close();
   }

@@ -9,7 +9,11 @@ import { saveRegistration } from '../runner/identity.ts';
 import { checkNoConflictingRegistration, defaultRunnerDataDir, runnerDataDir } from './runner.ts';
 
 async function signInWithLink(url: string, token: string) {
-  const signIn = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  const signIn = await fetch(`${url}/api/v1/auth/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
   assert.equal(signIn.status, 200, await signIn.clone().text());
   const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const { csrfToken } = (await signIn.json()) as { csrfToken: string };
@@ -17,20 +21,32 @@ async function signInWithLink(url: string, token: string) {
 }
 
 describe('Operating Keyway: runner data directories, registrations, settings that must agree, a revoked built-in runner', () => {
-  it('keyway runner keeps its own default data directory, never keyway start\'s ./.keyway-data', () => {
+  it("keyway runner keeps its own default data directory, never keyway start's ./.keyway-data", () => {
     assert.equal(defaultRunnerDataDir({ XDG_DATA_HOME: '/srv/data' }), '/srv/data/keyway/runner');
     assert.equal(runnerDataDir(undefined, { XDG_DATA_HOME: '/srv/data' }), '/srv/data/keyway/runner');
-    assert.equal(runnerDataDir(undefined, { XDG_DATA_HOME: '/srv/data', KEYWAY_DATA_DIR: '/var/lib/keyway-runner' }), '/var/lib/keyway-runner');
+    assert.equal(
+      runnerDataDir(undefined, { XDG_DATA_HOME: '/srv/data', KEYWAY_DATA_DIR: '/var/lib/keyway-runner' }),
+      '/var/lib/keyway-runner',
+    );
     assert.equal(runnerDataDir('rel/dir', { KEYWAY_DATA_DIR: '/ignored' }), resolve('rel/dir'));
   });
 
   it('a data directory holding a registration refuses a new exchange token and says how to proceed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyway-conflict-'));
     await checkNoConflictingRegistration(dir, 'kwx_new-token');
-    await saveRegistration(dir, { serverUrl: 'http://keyway.test', runnerId: 'run_existing', runnerToken: 'kwr_secret-token', organizationId: 'org_1', name: 'local' });
+    await saveRegistration(dir, {
+      serverUrl: 'http://keyway.test',
+      runnerId: 'run_existing',
+      runnerToken: 'kwr_secret-token',
+      organizationId: 'org_1',
+      name: 'local',
+    });
     await checkNoConflictingRegistration(dir, undefined);
     await assert.rejects(checkNoConflictingRegistration(dir, 'kwx_new-token'), (err: Error) => {
-      assert.match(err.message, /already holds runner "local" \(run_existing\) registered with http:\/\/keyway\.test, so the exchange token was not used/);
+      assert.match(
+        err.message,
+        /already holds runner "local" \(run_existing\) registered with http:\/\/keyway\.test, so the exchange token was not used/,
+      );
       assert.match(err.message, /without --exchange-token/);
       assert.match(err.message, /--data-dir DIR/);
       assert.ok(!err.message.includes('kwr_secret-token') && !err.message.includes('kwx_new-token'));
@@ -38,20 +54,38 @@ describe('Operating Keyway: runner data directories, registrations, settings tha
     });
   });
 
-  it('a runner whose endpoint settings differ from the management plane\'s refuses to start and names each variable', async () => {
-    const plane = await startTestPlane('sqlite', { entraAuthorityUrl: 'http://127.0.0.1:9/login', azureDevOpsServicesUrl: 'http://127.0.0.1:9/ado/', azureDevOpsVsspsUrl: 'https://app.vssps.visualstudio.com', allowInsecureHosts: true });
+  it("a runner whose endpoint settings differ from the management plane's refuses to start and names each variable", async () => {
+    const plane = await startTestPlane('sqlite', {
+      entraAuthorityUrl: 'http://127.0.0.1:9/login',
+      azureDevOpsServicesUrl: 'http://127.0.0.1:9/ado/',
+      azureDevOpsVsspsUrl: 'https://app.vssps.visualstudio.com',
+      allowInsecureHosts: true,
+    });
     try {
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'mismatch' } });
-      const settings = { azureDevOpsServicesUrl: 'https://dev.azure.com', azureDevOpsVsspsUrl: 'https://app.vssps.visualstudio.com', allowInsecureHosts: false };
+      const settings = {
+        azureDevOpsServicesUrl: 'https://dev.azure.com',
+        azureDevOpsVsspsUrl: 'https://app.vssps.visualstudio.com',
+        allowInsecureHosts: false,
+      };
       const dataDir = mkdtempSync(join(tmpdir(), 'keyway-settings-'));
-      await assert.rejects(startTestRunner(plane.url, created.json().exchangeToken, { dataDir, extra: { sharedSettings: settings } }), (err: Error) => {
-        assert.match(err.message, /KEYWAY_AZURE_DEVOPS_SERVICES_URL differs: the management plane has http:\/\/127\.0\.0\.1:9\/ado\/, this runner https:\/\/dev\.azure\.com/);
-        assert.match(err.message, /KEYWAY_ALLOW_INSECURE_HOSTS differs: the management plane has true, this runner false/);
-        assert.doesNotMatch(err.message, /KEYWAY_ENTRA_AUTHORITY_URL|VSSPS/, 'only what differs is named');
-        return true;
-      });
+      await assert.rejects(
+        startTestRunner(plane.url, created.json().exchangeToken, { dataDir, extra: { sharedSettings: settings } }),
+        (err: Error) => {
+          assert.match(
+            err.message,
+            /KEYWAY_AZURE_DEVOPS_SERVICES_URL differs: the management plane has http:\/\/127\.0\.0\.1:9\/ado\/, this runner https:\/\/dev\.azure\.com/,
+          );
+          assert.match(err.message, /KEYWAY_ALLOW_INSECURE_HOSTS differs: the management plane has true, this runner false/);
+          assert.doesNotMatch(err.message, /KEYWAY_ENTRA_AUTHORITY_URL|VSSPS/, 'only what differs is named');
+          return true;
+        },
+      );
       // With the same settings the runner starts, with the registration it made before the check.
-      const runner = await startTestRunner(plane.url, undefined, { dataDir, extra: { sharedSettings: { ...settings, azureDevOpsServicesUrl: 'http://127.0.0.1:9/ado', allowInsecureHosts: true } } });
+      const runner = await startTestRunner(plane.url, undefined, {
+        dataDir,
+        extra: { sharedSettings: { ...settings, azureDevOpsServicesUrl: 'http://127.0.0.1:9/ado', allowInsecureHosts: true } },
+      });
       assert.equal(runner.runtime.registration.name, 'mismatch');
       await runner.stop();
     } finally {
@@ -67,7 +101,9 @@ describe('Operating Keyway: runner data directories, registrations, settings tha
       const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       const { cookie, csrfToken } = await signInWithLink(url!, link!);
-      const runners = (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] };
+      const runners = (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as {
+        runners: { id: string; local: boolean }[];
+      };
       localId = runners.runners.find((r) => r.local)!.id;
       const revoked = await fetch(`${url}/api/v1/runners/${localId}`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } });
       assert.equal(revoked.status, 204);
@@ -81,7 +117,10 @@ describe('Operating Keyway: runner data directories, registrations, settings tha
       const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
       assert.notEqual(newId, localId);
       const { cookie } = await signInWithLink(url!, link!);
-      const view = (await (await fetch(`${url}/api/v1/runners/${newId}`, { headers: { cookie } })).json()) as { status: string; local: boolean };
+      const view = (await (await fetch(`${url}/api/v1/runners/${newId}`, { headers: { cookie } })).json()) as {
+        status: string;
+        local: boolean;
+      };
       assert.equal(view.local, true);
       assert.equal(view.status, 'online');
       assert.equal((await fetch(`${url}/readyz`)).status, 200);

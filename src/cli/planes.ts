@@ -31,10 +31,23 @@ export async function openManagementDatabase(url: string): Promise<Database<Mana
 export function ssoProvidersFromConfig(config: KeywayConfig): SsoProviders {
   return {
     ...(config.ssoEntraClientId && config.ssoEntraClientSecret
-      ? { entra: { clientId: config.ssoEntraClientId, clientSecret: config.ssoEntraClientSecret, authorityOrigin: config.entraAuthorityUrl } }
+      ? {
+          entra: {
+            clientId: config.ssoEntraClientId,
+            clientSecret: config.ssoEntraClientSecret,
+            authorityOrigin: config.entraAuthorityUrl,
+          },
+        }
       : {}),
     ...(config.ssoOidcIssuer && config.ssoOidcClientId && config.ssoOidcClientSecret
-      ? { oidc: { issuer: config.ssoOidcIssuer, clientId: config.ssoOidcClientId, clientSecret: config.ssoOidcClientSecret, name: config.ssoOidcName } }
+      ? {
+          oidc: {
+            issuer: config.ssoOidcIssuer,
+            clientId: config.ssoOidcClientId,
+            clientSecret: config.ssoOidcClientSecret,
+            name: config.ssoOidcName,
+          },
+        }
       : {}),
   };
 }

@@ -48,22 +48,39 @@ export async function checkNoConflictingRegistration(dataDir: string, exchangeTo
 /** Replicas share one credential store, so it must be PostgreSQL; an exchange token has no place in joining. */
 export function checkReplicaStore(config: KeywayConfig): void {
   if (!config.runnerDatabaseUrl?.startsWith('postgres')) {
-    throw new ConfigError('KEYWAY_RUNNER_DATABASE_URL', 'must be the postgres:// URL the runner\'s other replicas use: replicas share one credential store (see High availability in the README)');
+    throw new ConfigError(
+      'KEYWAY_RUNNER_DATABASE_URL',
+      "must be the postgres:// URL the runner's other replicas use: replicas share one credential store (see High availability in the README)",
+    );
   }
 }
 
 export function sharedSettingsOf(config: KeywayConfig) {
-  return { azureDevOpsServicesUrl: config.azureDevOpsServicesUrl, azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl, allowInsecureHosts: config.allowInsecureHosts };
+  return {
+    azureDevOpsServicesUrl: config.azureDevOpsServicesUrl,
+    azureDevOpsVsspsUrl: config.azureDevOpsVsspsUrl,
+    allowInsecureHosts: config.allowInsecureHosts,
+  };
 }
 
 /** `keyway runner`: a runner process that connects out to a management plane. */
-export async function runRunner(options: { server?: string; exchangeToken?: string; dataDir?: string; replica?: boolean; metricsPort?: number }): Promise<void> {
+export async function runRunner(options: {
+  server?: string;
+  exchangeToken?: string;
+  dataDir?: string;
+  replica?: boolean;
+  metricsPort?: number;
+}): Promise<void> {
   const config = loadConfig(process.env, { dataDir: runnerDataDir(options.dataDir) });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
   await checkNoConflictingRegistration(config.dataDir, options.exchangeToken);
   if (options.replica) {
-    if (options.exchangeToken) throw new ConfigError('--exchange-token', 'a replica joins a registered runner and takes no exchange token: copy the first replica\'s runner-key.json and runner-registration.json instead');
+    if (options.exchangeToken)
+      throw new ConfigError(
+        '--exchange-token',
+        "a replica joins a registered runner and takes no exchange token: copy the first replica's runner-key.json and runner-registration.json instead",
+      );
     checkReplicaStore(config);
   }
   const store = await openRunnerStore(config);
@@ -87,7 +104,9 @@ export async function runRunner(options: { server?: string; exchangeToken?: stri
     await store.database.close();
     throw err;
   }
-  process.stdout.write(`runner "${runtime.registration.name}" (${runtime.registration.runnerId}) connected to ${runtime.registration.serverUrl}\nData directory: ${config.dataDir}\n`);
+  process.stdout.write(
+    `runner "${runtime.registration.name}" (${runtime.registration.runnerId}) connected to ${runtime.registration.serverUrl}\nData directory: ${config.dataDir}\n`,
+  );
   const metrics = options.metricsPort !== undefined ? await serveRunnerMetrics(options.metricsPort, config.host) : undefined;
   if (metrics) process.stdout.write(`Metrics: ${metrics.url}\n`);
   onShutdown(logger, async () => {

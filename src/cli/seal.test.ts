@@ -70,13 +70,21 @@ describe('Sealing from automation: keyway seal and an implementation written fro
 
   before(async () => {
     w = await startAutomationWorld('sqlite');
-    apiToken = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'seal test' } }), 201).json().token;
-    publicKey = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${w.runnerId}` }), 200).json().publicKey;
+    apiToken = expectStatus(
+      await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'seal test' } }),
+      201,
+    ).json().token;
+    publicKey = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${w.runnerId}` }), 200).json()
+      .publicKey;
   });
   after(async () => w?.close());
 
   // Asynchronous: the management plane answering the CLI runs in this process.
-  function keywaySeal(args: string[], input: string, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  function keywaySeal(
+    args: string[],
+    input: string,
+    env: Record<string, string> = {},
+  ): Promise<{ status: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [KEYWAY_BIN, 'seal', '--server', w.plane.url, '--runner', w.runnerId, ...args], {
       env: { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_API_TOKEN: apiToken, ...env },
     });
@@ -89,7 +97,12 @@ describe('Sealing from automation: keyway seal and an implementation written fro
   }
 
   function independentSeal(aad: string, plaintext: string, key = publicKey): string {
-    const result = spawnSync(process.execPath, [script], { input: plaintext, env: { PUBLIC_KEY: key, AAD: aad }, encoding: 'utf8', timeout: 30_000 });
+    const result = spawnSync(process.execPath, [script], {
+      input: plaintext,
+      env: { PUBLIC_KEY: key, AAD: aad },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   }
@@ -106,9 +119,23 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     const viaScript = newId('conn');
     const sealedByScript = independentSeal(`app-connection:${viaScript}:secret`, w.seeded.pat);
 
-    for (const [id, sealed] of [[viaCli, cli.stdout], [viaScript, sealedByScript]] as const) {
+    for (const [id, sealed] of [
+      [viaCli, cli.stdout],
+      [viaScript, sealedByScript],
+    ] as const) {
       const saved = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: connections(), payload: { id, name: `sealed ${id.slice(-6)}`, runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, sealedAccessToken: sealed } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: connections(),
+          payload: {
+            id,
+            name: `sealed ${id.slice(-6)}`,
+            runnerId: w.runnerId,
+            method: 'access-token',
+            organization: w.seeded.org,
+            sealedAccessToken: sealed,
+          },
+        }),
         201,
       ).json();
       assert.equal(saved.validation.valid, true, JSON.stringify(saved.validation));
@@ -125,12 +152,25 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     assert.ok(cliId, cli.stderr);
     const scriptId = newId('int');
     const sealedByScript = independentSeal(`scm-integration:${scriptId}:oauth-client-secret`, w.seeded.clientSecret);
-    for (const [id, sealed] of [[cliId, cli.stdout], [scriptId, sealedByScript]] as const) {
+    for (const [id, sealed] of [
+      [cliId, cli.stdout],
+      [scriptId, sealedByScript],
+    ] as const) {
       const base = `/api/v1/runners/${w.runnerId}/scm-integrations`;
       // Registered before Save & Test, as an admin would: the test checks the callback (AADSTS50011).
       w.seeded.app.redirectUris.push(`${w.plane.url}/api/v1/oauth/callback/${id}`);
       const saved = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: base, payload: { id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: w.seeded.clientId, sealedClientSecret: sealed, issuerUrl }, pat: { enabled: false } } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: base,
+          payload: {
+            id,
+            scmId: 'azure-devops',
+            host: 'dev.azure.com',
+            oauth: { clientId: w.seeded.clientId, sealedClientSecret: sealed, issuerUrl },
+            pat: { enabled: false },
+          },
+        }),
         201,
       ).json();
       assert.equal(saved.test.valid, true, JSON.stringify(saved.test));
@@ -140,23 +180,47 @@ describe('Sealing from automation: keyway seal and an implementation written fro
 
   it('sync: variable values sealed by both implementations are stored by the runner and written to Azure DevOps', async () => {
     const connection = expectStatus(
-      await w.plane.adminBrowser.request({ method: 'POST', url: connections(), payload: { name: 'for syncs', runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat } }),
+      await w.plane.adminBrowser.request({
+        method: 'POST',
+        url: connections(),
+        payload: { name: 'for syncs', runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat },
+      }),
       201,
     ).json().connection.id as string;
     const value = `v-${randomUUID()}`;
     for (const how of ['cli', 'script'] as const) {
       const sync = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs`, payload: { name: `sealed ${how}`, connectionId: connection, project: w.seeded.project, groupName: `sealed-${how}`, enabled: false } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: `/api/v1/projects/${w.projectId}/syncs`,
+          payload: {
+            name: `sealed ${how}`,
+            connectionId: connection,
+            project: w.seeded.project,
+            groupName: `sealed-${how}`,
+            enabled: false,
+          },
+        }),
         201,
       ).json().sync.id as string;
       const values = JSON.stringify({ API_KEY: value });
-      const sealed = how === 'cli' ? (await keywaySeal(['--for', 'sync', '--id', sync], values)).stdout : independentSeal(`sync:${sync}:variables`, values);
+      const sealed =
+        how === 'cli'
+          ? (await keywaySeal(['--for', 'sync', '--id', sync], values)).stdout
+          : independentSeal(`sync:${sync}:variables`, values);
       const stored = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'PUT', url: `/api/v1/projects/${w.projectId}/syncs/${sync}/variables`, payload: { variables: [{ name: 'API_KEY', isSecret: true }], sealedValues: sealed } }),
+        await w.plane.adminBrowser.request({
+          method: 'PUT',
+          url: `/api/v1/projects/${w.projectId}/syncs/${sync}/variables`,
+          payload: { variables: [{ name: 'API_KEY', isSecret: true }], sealedValues: sealed },
+        }),
         200,
       ).json();
       assert.deepEqual(stored.variables, [{ name: 'API_KEY', isSecret: true }]);
-      const run = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${sync}/run` }), 200).json();
+      const run = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${sync}/run` }),
+        200,
+      ).json();
       assert.equal(run.status, 'succeeded', JSON.stringify(run));
       const world = w.seeded.emu.world;
       const group = world.listVariableGroups(world.requireOrganization(w.seeded.org)).find((g) => g.name === `sealed-${how}`);
@@ -177,21 +241,45 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     const moved = newId('conn');
     const sealed = (await keywaySeal(['--for', 'app-connection', '--id', intended], w.seeded.pat)).stdout;
     const replayed = expectStatus(
-      await w.plane.adminBrowser.request({ method: 'POST', url: connections(), payload: { id: moved, name: 'replayed', runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, sealedAccessToken: sealed } }),
+      await w.plane.adminBrowser.request({
+        method: 'POST',
+        url: connections(),
+        payload: {
+          id: moved,
+          name: 'replayed',
+          runnerId: w.runnerId,
+          method: 'access-token',
+          organization: w.seeded.org,
+          sealedAccessToken: sealed,
+        },
+      }),
       400,
     ).json();
     assert.equal(replayed.error.code, 'sealed_secret_unusable');
     const stranger = await generateRunnerKeyPair();
     const foreign = independentSeal(`app-connection:${moved}:secret`, w.seeded.pat, stranger.publicKey);
     const refused = expectStatus(
-      await w.plane.adminBrowser.request({ method: 'POST', url: connections(), payload: { id: moved, name: 'foreign', runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, sealedAccessToken: foreign } }),
+      await w.plane.adminBrowser.request({
+        method: 'POST',
+        url: connections(),
+        payload: {
+          id: moved,
+          name: 'foreign',
+          runnerId: w.runnerId,
+          method: 'access-token',
+          organization: w.seeded.org,
+          sealedAccessToken: foreign,
+        },
+      }),
       400,
     ).json();
     assert.equal(refused.error.code, 'sealed_for_another_key');
   });
 
   it('bad input: missing token, wrong id shape, sync values that are not an object: one line saying what to fix, exit 2, the secret not echoed', async () => {
-    const noToken = await keywaySeal(['--for', 'pat', '--id', 'int_abcdefgh', '--user', 'usr_x'], 'secret-value-here', { KEYWAY_API_TOKEN: '' });
+    const noToken = await keywaySeal(['--for', 'pat', '--id', 'int_abcdefgh', '--user', 'usr_x'], 'secret-value-here', {
+      KEYWAY_API_TOKEN: '',
+    });
     assert.equal(noToken.status, 2);
     assert.match(noToken.stderr, /KEYWAY_API_TOKEN/);
     const badId = await keywaySeal(['--for', 'app-connection', '--id', 'conn_!'], 'secret-value-here');

@@ -45,14 +45,22 @@ export function newRecordId(use: SealUse): string | undefined {
 
 /** The runner's current public key, as the management plane publishes it. */
 export async function runnerPublicKey(api: ApiClient, runnerId: string): Promise<string> {
-  const runner = await api.get<{ publicKey: string | null; name: string; status: string }>(`/api/v1/runners/${encodeURIComponent(runnerId)}`);
-  if (!runner.publicKey) throw new SealInputError(`runner "${runner.name}" (${runnerId}) has not registered a key yet (${runner.status}): start it with its exchange token first`);
+  const runner = await api.get<{ publicKey: string | null; name: string; status: string }>(
+    `/api/v1/runners/${encodeURIComponent(runnerId)}`,
+  );
+  if (!runner.publicKey)
+    throw new SealInputError(
+      `runner "${runner.name}" (${runnerId}) has not registered a key yet (${runner.status}): start it with its exchange token first`,
+    );
   return runner.publicKey;
 }
 
 /** Seals `plaintext` for one use; sync values must be a JSON object of name → string. */
 export async function sealFor(publicKey: string, use: SealUse, id: string, plaintext: string, userId?: string): Promise<string> {
-  if (!ID_PATTERN[use].test(id)) throw new SealInputError(`--id "${id.slice(0, 60)}" does not look like the id of a ${use === 'pat' ? 'integration' : use} (${ID_PATTERN[use].source})`);
+  if (!ID_PATTERN[use].test(id))
+    throw new SealInputError(
+      `--id "${id.slice(0, 60)}" does not look like the id of a ${use === 'pat' ? 'integration' : use} (${ID_PATTERN[use].source})`,
+    );
   if (use === 'sync') checkSyncValues(plaintext);
   else if (!plaintext.trim()) throw new SealInputError('the secret is empty: pass it on standard input or with --file');
   return seal(publicKey, plaintext, sealingAad(use, id, userId));
@@ -66,7 +74,8 @@ function checkSyncValues(text: string): void {
     // JSON.parse's message quotes the input, which holds the values.
     throw new SealInputError('--for sync: the input must be a JSON object of variable name → value, e.g. {"API_KEY":"…"}');
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SealInputError('--for sync: the input must be a JSON object of variable name → value');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new SealInputError('--for sync: the input must be a JSON object of variable name → value');
   for (const [name, value] of Object.entries(parsed)) {
     if (typeof value !== 'string') throw new SealInputError(`--for sync: the value of "${name.slice(0, 60)}" must be a string`);
   }
@@ -102,11 +111,13 @@ export interface SealIo {
 
 /** `keyway seal`: prints the sealed value on stdout; anything else goes to stderr. */
 export async function runSeal(options: SealOptions, io: SealIo): Promise<void> {
-  if (!options.publicKey && !options.runner) throw new SealInputError('pass --runner ID (the runner the value is for), or --public-key KEY');
+  if (!options.publicKey && !options.runner)
+    throw new SealInputError('pass --runner ID (the runner the value is for), or --public-key KEY');
   let id = options.id;
   if (!id) {
     id = newRecordId(options.for);
-    if (!id) throw new SealInputError(`--for ${options.for} needs --id: the ${options.for === 'pat' ? 'integration' : 'sync'} the value is for`);
+    if (!id)
+      throw new SealInputError(`--for ${options.for} needs --id: the ${options.for === 'pat' ? 'integration' : 'sync'} the value is for`);
     io.stderr.write(`id: ${id} (send it as the record's "id" when you create it)\n`);
   }
   const raw = options.file ? await readFile(options.file, 'utf8') : await readAll(io.stdin);

@@ -7,8 +7,16 @@ import { PUBLIC_URL_SETTING } from './admin.ts';
 /** `keyway server`: the management plane alone, stateless over KEYWAY_DATABASE_URL. */
 export async function runServer(options: { port?: number; host?: string }): Promise<void> {
   const config = loadConfig(process.env, { port: options.port, host: options.host });
-  if (!config.databaseUrl) throw new ConfigError('KEYWAY_DATABASE_URL', 'is required for keyway server: a postgres:// URL (or a SQLite path for a single instance)');
-  if (!config.publicUrl) throw new ConfigError('KEYWAY_PUBLIC_URL', 'is required for keyway server: the URL users and runners reach it at, e.g. https://keyway.example.com');
+  if (!config.databaseUrl)
+    throw new ConfigError(
+      'KEYWAY_DATABASE_URL',
+      'is required for keyway server: a postgres:// URL (or a SQLite path for a single instance)',
+    );
+  if (!config.publicUrl)
+    throw new ConfigError(
+      'KEYWAY_PUBLIC_URL',
+      'is required for keyway server: the URL users and runners reach it at, e.g. https://keyway.example.com',
+    );
   const logger = createLogger(config.logLevel);
   const database = await openManagementDatabase(config.databaseUrl);
   const { app, core } = await buildManagementPlane(config, logger, database, config.publicUrl);

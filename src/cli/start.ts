@@ -23,7 +23,11 @@ export interface StartOptions {
 
 /** `keyway start`: both planes in one process on SQLite under the data directory. */
 export async function runStart(options: StartOptions): Promise<void> {
-  let config = loadConfig(process.env, { port: options.port, dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined, host: options.host });
+  let config = loadConfig(process.env, {
+    port: options.port,
+    dataDir: options.dataDir ? resolvePath(options.dataDir) : undefined,
+    host: options.host,
+  });
   const logger = createLogger(config.logLevel);
   ensureDataDir(config.dataDir);
   const demo = options.demo ? await startDemoEmulator({ port: options.emulatorPort, dataDir: config.dataDir }) : undefined;
@@ -32,7 +36,10 @@ export async function runStart(options: StartOptions): Promise<void> {
   const management = await openManagementDatabase(managementDatabaseUrl(config));
   const runnerStore = await openRunnerStore(config);
   if (runnerStore.keys.created) {
-    logger.warn({ keyFile: runnerStore.keys.file }, 'created a new encryption key file; back it up: without it stored credentials cannot be read');
+    logger.warn(
+      { keyFile: runnerStore.keys.file },
+      'created a new encryption key file; back it up: without it stored credentials cannot be read',
+    );
   }
 
   // The public URL is only known for certain once the port is bound (port 0 picks one).
@@ -54,7 +61,8 @@ export async function runStart(options: StartOptions): Promise<void> {
   const localUrl = `http://127.0.0.1:${new URL(address).port}`;
   let exchangeToken: string | undefined;
   if (!(await loadRegistration(config.dataDir)) && admin) {
-    exchangeToken = (await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true })).exchangeToken;
+    exchangeToken = (await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true }))
+      .exchangeToken;
   }
   const startLocalRunner = (token: string | undefined) =>
     startRunnerRuntime({
@@ -82,13 +90,18 @@ export async function runStart(options: StartOptions): Promise<void> {
     await rm(runnerPaths(config.dataDir).registration, { force: true });
     const replacement = await core.runners.create({ organizationId: admin.organizationId, name: 'local', createdBy: null, local: true });
     runner = await startLocalRunner(replacement.exchangeToken);
-    notices.push(`The built-in runner "local" had been revoked: registered a new local runner (${runner.registration.runnerId}). Configure its repository access again under Runners → local.`);
+    notices.push(
+      `The built-in runner "local" had been revoked: registered a new local runner (${runner.registration.runnerId}). Configure its repository access again under Runners → local.`,
+    );
     logger.warn({ runnerId: runner.registration.runnerId }, 'the built-in runner had been revoked; registered a new local runner');
   }
   const lines = [`Keyway ${'is running at'} ${publicUrl}`, `Data directory: ${config.dataDir}`, ...notices];
   if (admin) {
     const link = await core.identity.createSignInLink(admin.userId, admin.organizationId);
-    lines.push(`Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes; \`keyway admin link\` prints another):`, `  ${publicUrl}/sign-in/link#token=${link.token}`);
+    lines.push(
+      `Sign in as the admin (one-time link, valid ${link.expiresInMinutes} minutes; \`keyway admin link\` prints another):`,
+      `  ${publicUrl}/sign-in/link#token=${link.token}`,
+    );
     if (demo) {
       lines.push(...(await configureDemo(core, demo.emulator, admin, config.dataDir)));
       const details = await writeDemoDetails(config.dataDir, demo.emulator, demo.servicePrincipal);

@@ -27,17 +27,27 @@ describe('configuration', () => {
       [{ KEYWAY_PUBLIC_URL: 'ftp://x' }, /must be an http or https URL/],
       [{ KEYWAY_DATABASE_URL: 'mysql://x' }, /^KEYWAY_DATABASE_URL: must be a postgres/],
       [{ KEYWAY_TRUST_PROXY: 'maybe' }, /^KEYWAY_TRUST_PROXY: "maybe" is not an IP address or CIDR range/],
-      [{ KEYWAY_TRUST_PROXY: 'true' }, /^KEYWAY_TRUST_PROXY: "true" would believe X-Forwarded-For from any client; give the number of proxies/],
+      [
+        { KEYWAY_TRUST_PROXY: 'true' },
+        /^KEYWAY_TRUST_PROXY: "true" would believe X-Forwarded-For from any client; give the number of proxies/,
+      ],
       [{ KEYWAY_TRUST_PROXY: '10.0.0.1/40' }, /^KEYWAY_TRUST_PROXY: "10.0.0.1\/40" is not an IP address or CIDR range/],
       [{ KEYWAY_SSO_ENTRA_CLIENT_ID: 'not-a-guid' }, /^KEYWAY_SSO_ENTRA_CLIENT_ID: must be the Application \(client\) ID, a GUID/],
-      [{ KEYWAY_SSO_ENTRA_CLIENT_ID: '11111111-2222-4333-8444-555555555555' }, /^KEYWAY_SSO_ENTRA_CLIENT_SECRET: is required with KEYWAY_SSO_ENTRA_CLIENT_ID/],
+      [
+        { KEYWAY_SSO_ENTRA_CLIENT_ID: '11111111-2222-4333-8444-555555555555' },
+        /^KEYWAY_SSO_ENTRA_CLIENT_SECRET: is required with KEYWAY_SSO_ENTRA_CLIENT_ID/,
+      ],
       [{ KEYWAY_SSO_OIDC_ISSUER: 'https://idp.example.com' }, /^KEYWAY_SSO_OIDC_CLIENT_ID: is required/],
       [{ KEYWAY_ORGANIZATION_CREATION: 'everyone' }, /^KEYWAY_ORGANIZATION_CREATION: "everyone" is not one of operators, users/],
       [{ KEYWAY_ENTRA_AUTHORITY_URL: 'https://login.microsoftonline.com/tenant' }, /must be an origin without a path/],
       [{ KEYWAY_ENCRYPTION_KEYS: 'k1:x', KEYWAY_ENCRYPTION_KEY_FILE: '/k' }, /either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE/],
     ];
     for (const [env, pattern] of cases) {
-      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(env),
+      );
     }
   });
 
@@ -56,7 +66,12 @@ describe('configuration', () => {
       repositoryCacheMb: 10240,
       repositoryCacheFreshSeconds: 30,
     });
-    const set = loadConfig({ KEYWAY_ENVIRONMENTS_PER_USER: '0', KEYWAY_ENVIRONMENT_IDLE_HOURS: '0', KEYWAY_WORKSPACE_UIDS: '200000-200999', KEYWAY_WORKSPACES_DIR: 'ws' }).environments;
+    const set = loadConfig({
+      KEYWAY_ENVIRONMENTS_PER_USER: '0',
+      KEYWAY_ENVIRONMENT_IDLE_HOURS: '0',
+      KEYWAY_WORKSPACE_UIDS: '200000-200999',
+      KEYWAY_WORKSPACES_DIR: 'ws',
+    }).environments;
     assert.equal(set.perUser, 0, '0 turns the limit off');
     assert.equal(set.idleHours, 0);
     assert.deepEqual(set.workspaceUids, { first: 200000, last: 200999 });
@@ -67,31 +82,52 @@ describe('configuration', () => {
       [{ KEYWAY_WORKSPACE_UIDS: '0-10' }, /^KEYWAY_WORKSPACE_UIDS: "0-10" must be a range of Unix user ids like 200000-200999/],
       [{ KEYWAY_WORKSPACE_UIDS: '300000-200000' }, /^KEYWAY_WORKSPACE_UIDS: /],
     ] as const) {
-      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(env),
+      );
     }
   });
 
   it('the repository cache: where, how large (0: off) and how fresh, handed to the runner in its own units', () => {
-    const set = loadConfig({ KEYWAY_REPOSITORY_CACHE_DIR: 'cache', KEYWAY_REPOSITORY_CACHE_MB: '0', KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '0' }).environments;
+    const set = loadConfig({
+      KEYWAY_REPOSITORY_CACHE_DIR: 'cache',
+      KEYWAY_REPOSITORY_CACHE_MB: '0',
+      KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '0',
+    }).environments;
     assert.ok(set.repositoryCacheDir?.endsWith('/cache') && set.repositoryCacheDir.startsWith('/'));
     assert.deepEqual(environmentOptionsFromConfig(set).repositoryCache, { dir: set.repositoryCacheDir, maxBytes: 0, freshMs: 0 });
-    assert.deepEqual(environmentOptionsFromConfig(loadConfig({}).environments).repositoryCache, { maxBytes: 10240 * 1024 * 1024, freshMs: 30_000 });
+    assert.deepEqual(environmentOptionsFromConfig(loadConfig({}).environments).repositoryCache, {
+      maxBytes: 10240 * 1024 * 1024,
+      freshMs: 30_000,
+    });
     for (const [env, pattern] of [
       [{ KEYWAY_REPOSITORY_CACHE_MB: '-1' }, /^KEYWAY_REPOSITORY_CACHE_MB: "-1" is not a whole number/],
       [{ KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '100000' }, /^KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: 100000 is out of range 0–86400/],
     ] as const) {
-      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(env));
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+        JSON.stringify(env),
+      );
     }
   });
 
   it("every variable is in the README's configuration table", () => {
     const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
     const documented = new Set([...readme.matchAll(/^\| `(KEYWAY_[A-Z_]+)` \|/gm)].map((m) => m[1]));
-    assert.deepEqual(CONFIG_VARIABLES.filter((v) => !documented.has(v)), []);
+    assert.deepEqual(
+      CONFIG_VARIABLES.filter((v) => !documented.has(v)),
+      [],
+    );
   });
 
   it('does not echo a database password in its error', () => {
-    assert.throws(() => loadConfig({ KEYWAY_DATABASE_URL: 'postgres://u:hunter2secret@[bad' }), (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2secret'));
+    assert.throws(
+      () => loadConfig({ KEYWAY_DATABASE_URL: 'postgres://u:hunter2secret@[bad' }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2secret'),
+    );
   });
 
   it('reads an optional JSON file, with the environment winning', () => {

@@ -168,9 +168,18 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     sessionTtlHours: integer('KEYWAY_SESSION_TTL_HOURS', get('KEYWAY_SESSION_TTL_HOURS') ?? '12', 1, 24 * 30),
     signInMaxFailures: integer('KEYWAY_SIGN_IN_MAX_FAILURES', get('KEYWAY_SIGN_IN_MAX_FAILURES') ?? '5', 1, 1000),
     signInWindowMinutes: integer('KEYWAY_SIGN_IN_WINDOW_MINUTES', get('KEYWAY_SIGN_IN_WINDOW_MINUTES') ?? '15', 1, 24 * 60),
-    azureDevOpsServicesUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_SERVICES_URL', get('KEYWAY_AZURE_DEVOPS_SERVICES_URL') ?? 'https://dev.azure.com'),
-    azureDevOpsVsspsUrl: requiredUrl('KEYWAY_AZURE_DEVOPS_VSSPS_URL', get('KEYWAY_AZURE_DEVOPS_VSSPS_URL') ?? 'https://app.vssps.visualstudio.com'),
-    entraAuthorityUrl: requiredOrigin('KEYWAY_ENTRA_AUTHORITY_URL', get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com'),
+    azureDevOpsServicesUrl: requiredUrl(
+      'KEYWAY_AZURE_DEVOPS_SERVICES_URL',
+      get('KEYWAY_AZURE_DEVOPS_SERVICES_URL') ?? 'https://dev.azure.com',
+    ),
+    azureDevOpsVsspsUrl: requiredUrl(
+      'KEYWAY_AZURE_DEVOPS_VSSPS_URL',
+      get('KEYWAY_AZURE_DEVOPS_VSSPS_URL') ?? 'https://app.vssps.visualstudio.com',
+    ),
+    entraAuthorityUrl: requiredOrigin(
+      'KEYWAY_ENTRA_AUTHORITY_URL',
+      get('KEYWAY_ENTRA_AUTHORITY_URL') ?? 'https://login.microsoftonline.com',
+    ),
     azureDevOpsClientId: get('KEYWAY_AZURE_DEVOPS_CLIENT_ID'),
     azureDevOpsClientSecret: get('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET'),
     allowInsecureHosts: boolean('KEYWAY_ALLOW_INSECURE_HOSTS', get('KEYWAY_ALLOW_INSECURE_HOSTS') ?? 'false'),
@@ -180,7 +189,10 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
     ssoOidcClientId: get('KEYWAY_SSO_OIDC_CLIENT_ID'),
     ssoOidcClientSecret: get('KEYWAY_SSO_OIDC_CLIENT_SECRET'),
     ssoOidcName: get('KEYWAY_SSO_OIDC_NAME') ?? 'single sign-on',
-    organizationCreation: oneOf('KEYWAY_ORGANIZATION_CREATION', get('KEYWAY_ORGANIZATION_CREATION') ?? 'operators', ['operators', 'users'] as const),
+    organizationCreation: oneOf('KEYWAY_ORGANIZATION_CREATION', get('KEYWAY_ORGANIZATION_CREATION') ?? 'operators', [
+      'operators',
+      'users',
+    ] as const),
     environments: {
       perUser: integer('KEYWAY_ENVIRONMENTS_PER_USER', get('KEYWAY_ENVIRONMENTS_PER_USER') ?? '20', 0, 100_000),
       clonesPerUser: integer('KEYWAY_CLONES_PER_USER', get('KEYWAY_CLONES_PER_USER') ?? '3', 0, 10_000),
@@ -193,18 +205,34 @@ export function loadConfig(env: Source = process.env, overrides: Partial<KeywayC
       workspaceUids: uidRange('KEYWAY_WORKSPACE_UIDS', get('KEYWAY_WORKSPACE_UIDS')),
       repositoryCacheDir: optionalDirectory(get('KEYWAY_REPOSITORY_CACHE_DIR')),
       repositoryCacheMb: integer('KEYWAY_REPOSITORY_CACHE_MB', get('KEYWAY_REPOSITORY_CACHE_MB') ?? '10240', 0, 100 * 1024 * 1024),
-      repositoryCacheFreshSeconds: integer('KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS', get('KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS') ?? '30', 0, 24 * 3600),
+      repositoryCacheFreshSeconds: integer(
+        'KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS',
+        get('KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS') ?? '30',
+        0,
+        24 * 3600,
+      ),
     },
     imdsUrl: imdsUrl(get('KEYWAY_IMDS_URL') ?? DEFAULT_IMDS_URL),
   };
   if (config.ssoEntraClientId && !config.ssoEntraClientSecret) {
-    throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_SECRET', 'is required with KEYWAY_SSO_ENTRA_CLIENT_ID: the Value of a client secret of that app registration');
+    throw new ConfigError(
+      'KEYWAY_SSO_ENTRA_CLIENT_SECRET',
+      'is required with KEYWAY_SSO_ENTRA_CLIENT_ID: the Value of a client secret of that app registration',
+    );
   }
-  if (!config.ssoEntraClientId && config.ssoEntraClientSecret) throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_ID', 'is required with KEYWAY_SSO_ENTRA_CLIENT_SECRET');
+  if (!config.ssoEntraClientId && config.ssoEntraClientSecret)
+    throw new ConfigError('KEYWAY_SSO_ENTRA_CLIENT_ID', 'is required with KEYWAY_SSO_ENTRA_CLIENT_SECRET');
   const oidcSet = [config.ssoOidcIssuer, config.ssoOidcClientId, config.ssoOidcClientSecret].filter((v) => v !== undefined).length;
   if (oidcSet > 0 && oidcSet < 3) {
-    const missing = !config.ssoOidcIssuer ? 'KEYWAY_SSO_OIDC_ISSUER' : !config.ssoOidcClientId ? 'KEYWAY_SSO_OIDC_CLIENT_ID' : 'KEYWAY_SSO_OIDC_CLIENT_SECRET';
-    throw new ConfigError(missing, 'is required: single sign-on with an OpenID Connect provider needs KEYWAY_SSO_OIDC_ISSUER, KEYWAY_SSO_OIDC_CLIENT_ID and KEYWAY_SSO_OIDC_CLIENT_SECRET together');
+    const missing = !config.ssoOidcIssuer
+      ? 'KEYWAY_SSO_OIDC_ISSUER'
+      : !config.ssoOidcClientId
+        ? 'KEYWAY_SSO_OIDC_CLIENT_ID'
+        : 'KEYWAY_SSO_OIDC_CLIENT_SECRET';
+    throw new ConfigError(
+      missing,
+      'is required: single sign-on with an OpenID Connect provider needs KEYWAY_SSO_OIDC_ISSUER, KEYWAY_SSO_OIDC_CLIENT_ID and KEYWAY_SSO_OIDC_CLIENT_SECRET together',
+    );
   }
   if (config.encryptionKeys && config.encryptionKeyFile) {
     throw new ConfigError('KEYWAY_ENCRYPTION_KEYS', 'set either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE, not both');
@@ -276,7 +304,8 @@ function requiredUrl(name: string, value: string): string {
 /** An origin only (scheme, host, port): Entra authorities carry the tenant in the first path segment. */
 function requiredOrigin(name: string, value: string): string {
   const url = requiredUrl(name, value);
-  if (new URL(url).pathname !== '/') throw new ConfigError(name, `must be an origin without a path, e.g. https://login.microsoftonline.com`);
+  if (new URL(url).pathname !== '/')
+    throw new ConfigError(name, `must be an origin without a path, e.g. https://login.microsoftonline.com`);
   return new URL(url).origin;
 }
 
@@ -313,7 +342,8 @@ function integer(name: string, value: string, min: number, max: number): number 
 
 function optionalGuid(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new ConfigError(name, 'must be the Application (client) ID, a GUID');
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value))
+    throw new ConfigError(name, 'must be the Application (client) ID, a GUID');
   return value.toLowerCase();
 }
 
@@ -324,19 +354,28 @@ function optionalGuid(name: string, value: string | undefined): string | undefin
 function trustProxy(name: string, value: string | undefined): TrustProxy {
   if (value === undefined || /^(0|false|no|off)$/i.test(value)) return false;
   if (/^(1|true|yes|on)$/i.test(value) && !/^1$/.test(value)) {
-    throw new ConfigError(name, `"${value}" would believe X-Forwarded-For from any client; give the number of proxies in front of Keyway (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`);
+    throw new ConfigError(
+      name,
+      `"${value}" would believe X-Forwarded-For from any client; give the number of proxies in front of Keyway (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`,
+    );
   }
   if (/^\d+$/.test(value)) {
     const hops = Number(value);
     if (hops < 1 || hops > 10) throw new ConfigError(name, `${hops} is out of range 1–10 proxy hops`);
     return hops;
   }
-  const entries = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/');
     const family = isIP(address ?? '');
     if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))) {
-      throw new ConfigError(name, `"${entry}" is not an IP address or CIDR range; give the number of proxies (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`);
+      throw new ConfigError(
+        name,
+        `"${entry}" is not an IP address or CIDR range; give the number of proxies (e.g. 1) or their addresses (e.g. 10.0.0.5,10.0.1.0/24)`,
+      );
     }
   }
   return entries;
@@ -353,7 +392,10 @@ function uidRange(name: string, value: string | undefined): { first: number; las
   const first = m ? Number(m[1]) : NaN;
   const last = m ? Number(m[2]) : NaN;
   if (!m || first < 1000 || last < first || last > 2 ** 31 - 2) {
-    throw new ConfigError(name, `"${value}" must be a range of Unix user ids like 200000-200999 (from 1000, first ≤ last) that no real account uses`);
+    throw new ConfigError(
+      name,
+      `"${value}" must be a range of Unix user ids like 200000-200999 (from 1000, first ≤ last) that no real account uses`,
+    );
   }
   return { first, last };
 }

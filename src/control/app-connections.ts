@@ -10,7 +10,14 @@ import type { ClientCredentialState } from './client-credentials.ts';
  * runner's platform, or the Azure machine's managed identity (docs/client-credentials.md).
  */
 export type AppConnectionMethod = 'oauth' | 'access-token' | 'client-secret' | 'certificate' | 'workload-identity' | 'managed-identity';
-export const APP_CONNECTION_METHODS: readonly AppConnectionMethod[] = ['oauth', 'access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity'];
+export const APP_CONNECTION_METHODS: readonly AppConnectionMethod[] = [
+  'oauth',
+  'access-token',
+  'client-secret',
+  'certificate',
+  'workload-identity',
+  'managed-identity',
+];
 
 /** Associated data of sealed values: a value sealed for one record or purpose does not open for another. */
 export const appConnectionAad = {

@@ -4,7 +4,12 @@
 // Entra ID, and private keys never leave the runner.
 
 export type ClientCredentialType = 'client-secret' | 'certificate' | 'workload-identity' | 'managed-identity';
-export const CLIENT_CREDENTIAL_TYPES: readonly ClientCredentialType[] = ['client-secret', 'certificate', 'workload-identity', 'managed-identity'];
+export const CLIENT_CREDENTIAL_TYPES: readonly ClientCredentialType[] = [
+  'client-secret',
+  'certificate',
+  'workload-identity',
+  'managed-identity',
+];
 
 /** An integration's Entra app credential (the client secret itself travels sealed, apart). */
 export interface IntegrationCredential {

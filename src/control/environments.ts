@@ -14,7 +14,8 @@ export const ENVIRONMENT_REQUESTS = {
 } as const;
 
 /** The runner posts progress here (runner auth; only its own environments). */
-export const environmentProgressPath = (environmentId: string) => `/api/v1/runner/environments/${encodeURIComponent(environmentId)}/progress`;
+export const environmentProgressPath = (environmentId: string) =>
+  `/api/v1/runner/environments/${encodeURIComponent(environmentId)}/progress`;
 
 export type EnvironmentStatus = 'cloning' | 'ready' | 'failed' | 'deleting';
 

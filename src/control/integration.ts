@@ -10,6 +10,12 @@ export interface RunnerIntegration {
   host: string;
   origin: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; sealedClientSecret: string | null; callbackUrl: string; credential?: IntegrationCredential } | null;
+  oauth: {
+    clientId: string;
+    issuerUrl: string;
+    sealedClientSecret: string | null;
+    callbackUrl: string;
+    credential?: IntegrationCredential;
+  } | null;
   patEnabled: boolean;
 }

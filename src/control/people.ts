@@ -21,5 +21,12 @@ export interface PurgeUserCredentialsResult {
 
 export function isPurgeUserCredentialsPayload(value: unknown): value is PurgeUserCredentialsPayload {
   const v = value as Partial<PurgeUserCredentialsPayload> | null;
-  return typeof v === 'object' && v !== null && typeof v.userId === 'string' && v.userId.length > 0 && v.userId.length <= 100 && typeof v.reason === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.userId === 'string' &&
+    v.userId.length > 0 &&
+    v.userId.length <= 100 &&
+    typeof v.reason === 'string'
+  );
 }

@@ -45,7 +45,14 @@ export const sealingContext = {
 export function statusForFailure(code: string): number {
   if (code === 'invalid_request' || code === 'invalid_continuation_token') return 400;
   if (code === 'not_found' || code.endsWith('_not_found') || code.endsWith('_not_in_repository') || code === 'integration_gone') return 404;
-  if (code === 'not_authorized' || code === 'reauthorization_required' || code === 'oauth_blocked' || code.endsWith('_exists') || code.endsWith('_conflicts')) return 409;
+  if (
+    code === 'not_authorized' ||
+    code === 'reauthorization_required' ||
+    code === 'oauth_blocked' ||
+    code.endsWith('_exists') ||
+    code.endsWith('_conflicts')
+  )
+    return 409;
   if (code === 'runner_error' || code === 'unknown_request') return 502;
   // A runner's own limits (issue 15): the message says which and how to free it.
   if (code.startsWith('runner_') && code.endsWith('_limit')) return 429;

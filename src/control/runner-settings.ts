@@ -21,7 +21,8 @@ const VARIABLES: Record<keyof SharedSettings, string> = {
   allowInsecureHosts: 'KEYWAY_ALLOW_INSECURE_HOSTS',
 };
 
-const canonical = (value: string | boolean) => (typeof value === 'boolean' ? String(value) : value.trim().replace(/\/+$/, '').toLowerCase());
+const canonical = (value: string | boolean) =>
+  typeof value === 'boolean' ? String(value) : value.trim().replace(/\/+$/, '').toLowerCase();
 
 /** One line per variable whose values differ, naming it and both values; empty when they agree. */
 export function settingsDifferences(server: Partial<SharedSettings>, runner: SharedSettings): string[] {
@@ -29,7 +30,8 @@ export function settingsDifferences(server: Partial<SharedSettings>, runner: Sha
   for (const key of Object.keys(VARIABLES) as (keyof SharedSettings)[]) {
     const theirs = server[key];
     if (theirs === undefined) continue;
-    if (canonical(theirs) !== canonical(runner[key])) out.push(`${VARIABLES[key]} differs: the management plane has ${String(theirs)}, this runner ${String(runner[key])}`);
+    if (canonical(theirs) !== canonical(runner[key]))
+      out.push(`${VARIABLES[key]} differs: the management plane has ${String(theirs)}, this runner ${String(runner[key])}`);
   }
   return out;
 }

@@ -6,7 +6,11 @@
 export const SEALED_COMPARISON_REQUEST = 'sealed-values.compare';
 
 export type SealedComparisonKind = 'integration-client-secret' | 'app-connection-secret' | 'sync-variables';
-export const SEALED_COMPARISON_KINDS: readonly SealedComparisonKind[] = ['integration-client-secret', 'app-connection-secret', 'sync-variables'];
+export const SEALED_COMPARISON_KINDS: readonly SealedComparisonKind[] = [
+  'integration-client-secret',
+  'app-connection-secret',
+  'sync-variables',
+];
 
 export interface SealedComparisonItem {
   kind: SealedComparisonKind;

@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  createKeyCheck,
-  decryptField,
-  encryptField,
-  needsReencryption,
-  reencrypt,
-  verifyKeyCheck,
-  type FieldContext,
-} from './at-rest.ts';
+import { createKeyCheck, decryptField, encryptField, needsReencryption, reencrypt, verifyKeyCheck, type FieldContext } from './at-rest.ts';
 import { fromBase64url, toBase64url } from './base64url.ts';
 import { DecryptionError, KeyConfigError } from './errors.ts';
 import { parseKeyring } from './keyring.ts';
@@ -85,9 +77,18 @@ describe('encryptField / decryptField', () => {
 
   test('contexts that a plain join would confuse stay apart', () => {
     const pairs: [FieldContext, FieldContext][] = [
-      [{ table: 'a|b', column: 'c', rowId: 1 }, { table: 'a', column: 'b|c', rowId: 1 }],
-      [{ table: 'ab', column: 'c', rowId: 1 }, { table: 'a', column: 'bc', rowId: 1 }],
-      [{ table: 't', column: 'c1', rowId: 2 }, { table: 't', column: 'c', rowId: 12 }],
+      [
+        { table: 'a|b', column: 'c', rowId: 1 },
+        { table: 'a', column: 'b|c', rowId: 1 },
+      ],
+      [
+        { table: 'ab', column: 'c', rowId: 1 },
+        { table: 'a', column: 'bc', rowId: 1 },
+      ],
+      [
+        { table: 't', column: 'c1', rowId: 2 },
+        { table: 't', column: 'c', rowId: 12 },
+      ],
     ];
     for (const [from, to] of pairs) {
       const c = encryptField(keyring, 'v', from);

@@ -108,10 +108,7 @@ export function createKeyCheck(keyring: Keyring): KeyCheck {
  * a wrong copy of a retired key is caught too) plus entries for `added`, the keys new to this
  * database. Save `check` when `added` is not empty.
  */
-export function verifyKeyCheck(
-  keyring: Keyring,
-  stored: KeyCheck | null | undefined,
-): { check: KeyCheck; added: string[] } {
+export function verifyKeyCheck(keyring: Keyring, stored: KeyCheck | null | undefined): { check: KeyCheck; added: string[] } {
   const entries = Object.entries(validStoredCheck(stored));
   const known = new Set(entries.map(([id]) => id));
   const common = keyring.ids.filter((id) => known.has(id));
@@ -137,7 +134,9 @@ export function verifyKeyCheck(
       throw new KeyConfigError(`The stored key check for key "${id}" is malformed; the database was modified by hand or damaged.`);
     }
     if (plain !== CHECK_PLAINTEXT) {
-      throw new KeyConfigError(`The stored key check for key "${id}" holds an unexpected value; the database was modified by hand or damaged.`);
+      throw new KeyConfigError(
+        `The stored key check for key "${id}" holds an unexpected value; the database was modified by hand or damaged.`,
+      );
     }
   }
   const added = keyring.ids.filter((id) => !known.has(id));

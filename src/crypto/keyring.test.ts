@@ -51,7 +51,11 @@ describe('parseKeyring', () => {
 
   test('a key of the wrong length is refused naming the line and id, not the key', () => {
     const short = std(randomBytes(16));
-    const error = expectConfigError(`k1:${std(randomBytes(32))}\nk2:${short}`, /^key file \/x, line 2: key "k2" is 16 bytes, but an encryption key must be exactly 32 bytes/, 'key file /x');
+    const error = expectConfigError(
+      `k1:${std(randomBytes(32))}\nk2:${short}`,
+      /^key file \/x, line 2: key "k2" is 16 bytes, but an encryption key must be exactly 32 bytes/,
+      'key file /x',
+    );
     assert.ok(!error.message.includes(short));
     expectConfigError(`k1:${std(randomBytes(33))}`, /line 1: key "k1" is 33 bytes/);
   });

@@ -66,8 +66,14 @@ describe('runner key file', () => {
       ['[]', /does not have "type": "keyway-runner-key"/],
       [JSON.stringify({ type: 'keyway-runner-key', version: 2, publicKey, privateKey }), /unsupported "version"/],
       [JSON.stringify({ type: 'keyway-runner-key', version: 1, privateKey }), /lacks "publicKey" or "privateKey"/],
-      [JSON.stringify({ type: 'keyway-runner-key', version: 1, publicKey, privateKey: privateKey.slice(1) }), /"privateKey" that is not base64url/],
-      [JSON.stringify({ type: 'keyway-runner-key', version: 1, publicKey: other.publicKey, privateKey }), /"publicKey" that does not belong/],
+      [
+        JSON.stringify({ type: 'keyway-runner-key', version: 1, publicKey, privateKey: privateKey.slice(1) }),
+        /"privateKey" that is not base64url/,
+      ],
+      [
+        JSON.stringify({ type: 'keyway-runner-key', version: 1, publicKey: other.publicKey, privateKey }),
+        /"publicKey" that does not belong/,
+      ],
     ];
     const path = join(dir, 'damaged.json');
     for (const [text, message] of cases) {

@@ -138,7 +138,8 @@ function parseSealed(sealed: string): { fingerprint: string; enc: Uint8Array; ct
   if (typeof sealed !== 'string') return malformed('expected a string');
   const parts = sealed.split('.');
   if (parts[0] !== PREFIX) return malformed(`it does not start with "${PREFIX}."`);
-  if (parts.length !== 4) return malformed(`it has ${parts.length} dot-separated parts, expected 4: ${PREFIX}.<fingerprint>.<enc>.<ciphertext>`);
+  if (parts.length !== 4)
+    return malformed(`it has ${parts.length} dot-separated parts, expected 4: ${PREFIX}.<fingerprint>.<enc>.<ciphertext>`);
   const [, fingerprint = '', encText = '', ctText = ''] = parts;
   if (!/^[A-Za-z0-9_-]{16}$/.test(fingerprint)) return malformed('the key fingerprint is not 16 base64url characters');
   const enc = fromBase64url(encText);

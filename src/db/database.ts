@@ -43,7 +43,10 @@ function openSqlite<DB>(path: string): Database<DB> {
   connection.pragma('busy_timeout = 5000');
   connection.pragma('foreign_keys = ON');
   connection.pragma('synchronous = NORMAL');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }), ...(tracingEnabled() ? { log: databaseQuerySpan('sqlite') } : {}) });
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: withStatementCache(connection) }),
+    ...(tracingEnabled() ? { log: databaseQuerySpan('sqlite') } : {}),
+  });
   return { db, kind: 'sqlite', label: `sqlite:${path}`, close: () => db.destroy() };
 }
 
@@ -91,7 +94,10 @@ async function openPostgres<DB>(url: string, options: OpenOptions): Promise<Data
   // query) would emit an unhandled 'error' and crash the process. Queries on it fail instead, and
   // the pool drops it on release (test/resilience/faults.test.ts kills connections under load).
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), ...(tracingEnabled() ? { log: databaseQuerySpan('postgresql') } : {}) });
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool }),
+    ...(tracingEnabled() ? { log: databaseQuerySpan('postgresql') } : {}),
+  });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   return { db, kind: 'postgres', label, close: () => db.destroy() };
 }

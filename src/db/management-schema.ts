@@ -79,7 +79,14 @@ export interface ManagementDB {
     created_at: string;
     last_sign_in_at: string | null;
   };
-  organization_sso_bindings: { id: string; organization_id: string; kind: SsoBindingKind; value: string; created_by: string | null; created_at: string };
+  organization_sso_bindings: {
+    id: string;
+    organization_id: string;
+    kind: SsoBindingKind;
+    value: string;
+    created_by: string | null;
+    created_at: string;
+  };
   sso_states: {
     state_hash: string;
     browser_hash: string;

@@ -21,7 +21,10 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Pr
   // the second of two stores sharing a PostgreSQL database under different schemas (runner
   // replicas beside tests, or two instances) would skip creating its tables and fail. Name the
   // schema the connection works in.
-  const schema = db.getExecutor().adapter instanceof PostgresAdapter ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const schema =
+    db.getExecutor().adapter instanceof PostgresAdapter
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => set.migrations },

@@ -55,7 +55,11 @@ export function certificateDer(certificatePem: string): Buffer {
  * A new RSA key pair and a self-signed certificate for it, valid from a minute ago (clock skew)
  * for `validityDays`. RSA 2048 because Entra signs with RSA and client assertions are PS256.
  */
-export async function generateClientCertificate(input: { commonName: string; validityDays: number; now?: Date }): Promise<GeneratedCertificate> {
+export async function generateClientCertificate(input: {
+  commonName: string;
+  validityDays: number;
+  now?: Date;
+}): Promise<GeneratedCertificate> {
   const { privateKey, publicKey } = await generate('rsa', { modulusLength: 2048 });
   const now = input.now ?? new Date();
   const cert = forge.pki.createCertificate();

@@ -24,7 +24,12 @@ describe('client assertions on the wire', () => {
 
   before(async () => {
     await app.register(formbody);
-    app.get('/tenant/v2.0/.well-known/openid-configuration', async () => ({ issuer: `${origin}/tenant/v2.0`, token_endpoint: `${origin}/tenant/oauth2/v2.0/token`, authorization_endpoint: `${origin}/tenant/oauth2/v2.0/authorize`, jwks_uri: `${origin}/keys` }));
+    app.get('/tenant/v2.0/.well-known/openid-configuration', async () => ({
+      issuer: `${origin}/tenant/v2.0`,
+      token_endpoint: `${origin}/tenant/oauth2/v2.0/token`,
+      authorization_endpoint: `${origin}/tenant/oauth2/v2.0/authorize`,
+      jwks_uri: `${origin}/keys`,
+    }));
     app.post('/tenant/oauth2/v2.0/token', async (req) => {
       seen.push(req.body as Record<string, string>);
       return { access_token: 'at', token_type: 'Bearer', expires_in: 3600 };
@@ -34,7 +39,10 @@ describe('client assertions on the wire', () => {
   });
   after(() => app.close());
 
-  const discover = (auth: client.ClientAuth) => client.discovery(new URL(`${origin}/tenant/v2.0`), '11111111-2222-3333-4444-555555555555', undefined, auth, { execute: [client.allowInsecureRequests] });
+  const discover = (auth: client.ClientAuth) =>
+    client.discovery(new URL(`${origin}/tenant/v2.0`), '11111111-2222-3333-4444-555555555555', undefined, auth, {
+      execute: [client.allowInsecureRequests],
+    });
 
   it('a certificate assertion: PS256, typ JWT, x5t#S256 and no kid; aud the token endpoint (not the issuer), iss = sub = client id, a fresh jti each time, a short life', async () => {
     const key = await importSigningKey(cert.privateKeyPem);
@@ -50,7 +58,11 @@ describe('client assertions on the wire', () => {
     assert.equal(first.client_id, '11111111-2222-3333-4444-555555555555');
     const header = decodeProtectedHeader(first.client_assertion!);
     assert.deepEqual(header, { alg: 'PS256', typ: 'JWT', 'x5t#S256': x5tS256 });
-    assert.equal(x5tS256, Buffer.from(new X509Certificate(cert.certificatePem).fingerprint256.replace(/:/g, ''), 'hex').toString('base64url'), 'the SHA-256 thumbprint of the DER');
+    assert.equal(
+      x5tS256,
+      Buffer.from(new X509Certificate(cert.certificatePem).fingerprint256.replace(/:/g, ''), 'hex').toString('base64url'),
+      'the SHA-256 thumbprint of the DER',
+    );
     const claims = decodeJwt(first.client_assertion!);
     assert.equal(claims.aud, `${origin}/tenant/oauth2/v2.0/token`);
     assert.equal(claims.iss, '11111111-2222-3333-4444-555555555555');
@@ -71,15 +83,27 @@ describe('client assertions on the wire', () => {
   it('a federated assertion is the token in the file, read again for every request', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyway-fed-'));
     const file = join(dir, 'token');
-    const jwt = (sub: string) => `${Buffer.from(JSON.stringify({ alg: 'RS256' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://issuer.example', sub, aud: ['api://AzureADTokenExchange'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.c2ln`;
+    const jwt = (sub: string) =>
+      `${Buffer.from(JSON.stringify({ alg: 'RS256' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://issuer.example', sub, aud: ['api://AzureADTokenExchange'], exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url')}.c2ln`;
     writeFileSync(file, `${jwt('first')}\n`);
     const config = await discover(federatedAuth(async () => (await readFederatedToken(file)).token));
     seen.length = 0;
     await client.clientCredentialsGrant(config, { scope: 'x/.default' });
     writeFileSync(file, jwt('rotated'));
     await client.clientCredentialsGrant(config, { scope: 'x/.default' });
-    assert.deepEqual(seen.map((b) => [b.client_assertion_type, decodeJwt(b.client_assertion!).sub]), [[JWT_BEARER, 'first'], [JWT_BEARER, 'rotated']]);
-    assert.deepEqual((await readFederatedToken(file)).claims, { issuer: 'https://issuer.example', subject: 'rotated', audiences: ['api://AzureADTokenExchange'], expiresAt: (await readFederatedToken(file)).claims.expiresAt });
+    assert.deepEqual(
+      seen.map((b) => [b.client_assertion_type, decodeJwt(b.client_assertion!).sub]),
+      [
+        [JWT_BEARER, 'first'],
+        [JWT_BEARER, 'rotated'],
+      ],
+    );
+    assert.deepEqual((await readFederatedToken(file)).claims, {
+      issuer: 'https://issuer.example',
+      subject: 'rotated',
+      audiences: ['api://AzureADTokenExchange'],
+      expiresAt: (await readFederatedToken(file)).claims.expiresAt,
+    });
   });
 
   it('a federated token file that is unset, missing, not a JWT or expired: each its own problem, never the token', async () => {

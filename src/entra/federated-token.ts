@@ -48,13 +48,19 @@ export async function readFederatedToken(path: string | undefined, now: Date = n
     text = (await readFile(path, 'utf8')).trim();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new FederatedTokenError('unreadable', `the federated token file ${path} (${FEDERATED_TOKEN_FILE_VARIABLE}) cannot be read by the runner (${code}): check that the file is mounted and readable by the runner's user`);
+    throw new FederatedTokenError(
+      'unreadable',
+      `the federated token file ${path} (${FEDERATED_TOKEN_FILE_VARIABLE}) cannot be read by the runner (${code}): check that the file is mounted and readable by the runner's user`,
+    );
   }
   let payload: ReturnType<typeof decodeJwt>;
   try {
     payload = decodeJwt(text);
   } catch {
-    throw new FederatedTokenError('malformed', `the federated token file ${path} does not hold a JWT: it must contain the token its issuer wrote, and nothing else`);
+    throw new FederatedTokenError(
+      'malformed',
+      `the federated token file ${path} does not hold a JWT: it must contain the token its issuer wrote, and nothing else`,
+    );
   }
   const audiences = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
   const claims: FederatedTokenClaims = {
@@ -63,9 +69,13 @@ export async function readFederatedToken(path: string | undefined, now: Date = n
     audiences,
     expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : null,
   };
-  if (!claims.issuer || !claims.subject) throw new FederatedTokenError('malformed', `the federated token in ${path} has no issuer (iss) or subject (sub)`);
+  if (!claims.issuer || !claims.subject)
+    throw new FederatedTokenError('malformed', `the federated token in ${path} has no issuer (iss) or subject (sub)`);
   if (typeof payload.exp === 'number' && payload.exp * 1000 <= now.getTime()) {
-    throw new FederatedTokenError('expired', `the federated token in ${path} expired at ${claims.expiresAt}: its issuer has not written a fresh one (the kubelet rotates projected tokens; check the pod and its service account token projection)`);
+    throw new FederatedTokenError(
+      'expired',
+      `the federated token in ${path} expired at ${claims.expiresAt}: its issuer has not written a fresh one (the kubelet rotates projected tokens; check the pod and its service account token projection)`,
+    );
   }
   return { token: text, claims };
 }

@@ -98,7 +98,12 @@ describe('normalizeIssuerUrl: accepted forms', () => {
   });
 
   it('keeps sovereign clouds on their own authority', () => {
-    for (const host of ['login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.microsoftonline.de', 'login.partner.microsoftonline.cn']) {
+    for (const host of [
+      'login.microsoftonline.us',
+      'login.chinacloudapi.cn',
+      'login.microsoftonline.de',
+      'login.partner.microsoftonline.cn',
+    ]) {
       const result = normalizeIssuerUrl(`https://${host.toUpperCase()}/${TENANT}/oauth2/v2.0/`);
       assert.equal(result.authorityOrigin, `https://${host}`);
       assert.equal(result.issuer, `https://${host}/${TENANT}/v2.0`);
@@ -194,7 +199,16 @@ describe('normalizeIssuerUrl: rejections', () => {
 
 describe('normalizeIssuerUrl: properties', () => {
   it('maps every accepted form of any tenant GUID to one issuer', () => {
-    const suffixes = ['', '/', '/v2.0', '/v2.0/', '/oauth2/v2.0', '/oauth2/v2.0/authorize', '/oauth2/v2.0/token', '/v2.0/.well-known/openid-configuration'];
+    const suffixes = [
+      '',
+      '/',
+      '/v2.0',
+      '/v2.0/',
+      '/oauth2/v2.0',
+      '/oauth2/v2.0/authorize',
+      '/oauth2/v2.0/token',
+      '/v2.0/.well-known/openid-configuration',
+    ];
     fc.assert(
       fc.property(fc.uuid(), fc.constantFrom(...suffixes), fc.boolean(), fc.constantFrom('', ' ', '\n'), (tid, suffix, upper, pad) => {
         const tenant = upper ? tid.toUpperCase() : tid;
@@ -206,11 +220,42 @@ describe('normalizeIssuerUrl: properties', () => {
   });
 
   it('throws nothing but InvalidIssuerUrlError for arbitrary input', () => {
-    const fragments = [MS, 'https://', 'http://', 'login.microsoftonline.com', '/', TENANT, 'common', 'v2.0', 'oauth2', 'authorize', '.well-known',
-      'openid-configuration', '?', '#', '&', '=', 'code', '{tenantid}', '%7B', '%ZZ', '..', '\\', '@', ':', ' ', '\n', '😀'];
+    const fragments = [
+      MS,
+      'https://',
+      'http://',
+      'login.microsoftonline.com',
+      '/',
+      TENANT,
+      'common',
+      'v2.0',
+      'oauth2',
+      'authorize',
+      '.well-known',
+      'openid-configuration',
+      '?',
+      '#',
+      '&',
+      '=',
+      'code',
+      '{tenantid}',
+      '%7B',
+      '%ZZ',
+      '..',
+      '\\',
+      '@',
+      ':',
+      ' ',
+      '\n',
+      '😀',
+    ];
     fc.assert(
       fc.property(
-        fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.array(fc.constantFrom(...fragments), { maxLength: 16 }).map((a) => a.join('')), fc.webUrl()),
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 200 }),
+          fc.array(fc.constantFrom(...fragments), { maxLength: 16 }).map((a) => a.join('')),
+          fc.webUrl(),
+        ),
         (input) => {
           try {
             const result = normalizeIssuerUrl(input);

@@ -80,8 +80,21 @@ const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 // Query or fragment keys that carry a credential (a pasted redirect or token response).
 const CREDENTIAL_KEYS = new Set([
-  'client_secret', 'code', 'access_token', 'id_token', 'refresh_token', 'password', 'assertion',
-  'client_assertion', 'code_verifier', 'secret', 'token', 'sig', 'key', 'api-key', 'apikey',
+  'client_secret',
+  'code',
+  'access_token',
+  'id_token',
+  'refresh_token',
+  'password',
+  'assertion',
+  'client_assertion',
+  'code_verifier',
+  'secret',
+  'token',
+  'sig',
+  'key',
+  'api-key',
+  'apikey',
 ]);
 
 function resolveAuthorityOrigins(options: NormalizeIssuerOptions): Set<string> {
@@ -96,7 +109,11 @@ function resolveAuthorityOrigins(options: NormalizeIssuerOptions): Set<string> {
     if (
       !url ||
       (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-      url.username || url.password || url.search || url.hash || url.pathname !== '/'
+      url.username ||
+      url.password ||
+      url.search ||
+      url.hash ||
+      url.pathname !== '/'
     ) {
       // Configuration, not user input: a programming or deployment error.
       throw new TypeError(`authorityOrigins[${i}] must be a bare http(s) origin such as http://127.0.0.1:4000`);
@@ -192,7 +209,9 @@ function authorityOriginFor(url: URL, extraOrigins: Set<string>): string {
   if (host.endsWith('.b2clogin.com')) fail('Azure AD B2C authorities are not supported; use a Microsoft Entra ID tenant');
   const preferred = AUTHORITY_HOSTS.get(host);
   if (preferred === undefined) {
-    fail(`${JSON.stringify(host.slice(0, 80))} is not a Microsoft Entra ID sign-in host (login.microsoftonline.com or a sovereign cloud's)`);
+    fail(
+      `${JSON.stringify(host.slice(0, 80))} is not a Microsoft Entra ID sign-in host (login.microsoftonline.com or a sovereign cloud's)`,
+    );
   }
   if (url.protocol !== 'https:') fail(`use https, not ${url.protocol.replace(/:$/, '')}`);
   if (url.port !== '') fail(`unexpected port ${url.port} on ${host}`);
@@ -242,8 +261,7 @@ function parseTenant(value: string): { tenant: string; tenantKind: TenantKind } 
 }
 
 const ENDPOINTS = new Set(['authorize', 'token', 'logout', 'devicecode']);
-const V1_MESSAGE =
-  'this is a v1.0 endpoint; use the v2.0 endpoint (.../{tenant}/oauth2/v2.0) or the v2.0 issuer (.../{tenant}/v2.0)';
+const V1_MESSAGE = 'this is a v1.0 endpoint; use the v2.0 endpoint (.../{tenant}/oauth2/v2.0) or the v2.0 issuer (.../{tenant}/v2.0)';
 
 function checkRest(rest: string[]): void {
   const path = rest.join('/');

@@ -52,7 +52,8 @@ export function parseImdsUrl(value: string): string {
     throw new Error('must be a URL such as http://169.254.169.254');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must use http or https');
-  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) throw new Error('must be scheme, host and port only (the token path is fixed)');
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== ''))
+    throw new Error('must be scheme, host and port only (the token path is fixed)');
   return url.origin;
 }
 
@@ -90,17 +91,26 @@ export function createManagedIdentityClient(options: ManagedIdentityOptions = {}
       // Not JSON: described by status below.
     }
     if (!res.ok) {
-      const description = typeof body.error_description === 'string' ? body.error_description.split(/\r?\n/)[0]!.slice(0, 200) : `HTTP ${res.status}`;
+      const description =
+        typeof body.error_description === 'string' ? body.error_description.split(/\r?\n/)[0]!.slice(0, 200) : `HTTP ${res.status}`;
       if (/identity not found/i.test(description)) {
-        throw new ManagedIdentityError('identity_not_found', `${who} is not assigned to the machine the runner runs on (IMDS: ${description}): assign it to the VM or node, or enter the client id of an identity that is assigned`);
+        throw new ManagedIdentityError(
+          'identity_not_found',
+          `${who} is not assigned to the machine the runner runs on (IMDS: ${description}): assign it to the VM or node, or enter the client id of an identity that is assigned`,
+        );
       }
-      throw new ManagedIdentityError('imds_refused', `the Azure Instance Metadata Service refused the token request for ${who} (${res.status}: ${description})`);
+      throw new ManagedIdentityError(
+        'imds_refused',
+        `the Azure Instance Metadata Service refused the token request for ${who} (${res.status}: ${description})`,
+      );
     }
     const accessToken = body.access_token;
     const expiresOn = Number(body.expires_on);
     const expiresIn = Number(body.expires_in);
-    if (typeof accessToken !== 'string' || !accessToken) throw new ManagedIdentityError('imds_bad_answer', 'the Azure Instance Metadata Service answered without an access token');
-    const expiresAt = Number.isFinite(expiresOn) && expiresOn > 0 ? expiresOn * 1000 : now() + (Number.isFinite(expiresIn) ? expiresIn : 3600) * 1000;
+    if (typeof accessToken !== 'string' || !accessToken)
+      throw new ManagedIdentityError('imds_bad_answer', 'the Azure Instance Metadata Service answered without an access token');
+    const expiresAt =
+      Number.isFinite(expiresOn) && expiresOn > 0 ? expiresOn * 1000 : now() + (Number.isFinite(expiresIn) ? expiresIn : 3600) * 1000;
     return { accessToken, expiresAt, clientId: typeof body.client_id === 'string' ? body.client_id : null };
   }
 
@@ -108,7 +118,8 @@ export function createManagedIdentityClient(options: ManagedIdentityOptions = {}
     baseUrl: base,
     /** A token of the machine's managed identity for `resource`, cached until shortly before it expires. */
     async token(resource: string, clientId?: string | null): Promise<ManagedIdentityToken> {
-      if (clientId && !GUID.test(clientId)) throw new ManagedIdentityError('identity_not_found', 'the managed identity client id must be a GUID');
+      if (clientId && !GUID.test(clientId))
+        throw new ManagedIdentityError('identity_not_found', 'the managed identity client id must be a GUID');
       const key = `${resource}|${clientId ?? ''}`;
       const hit = cache.get(key);
       if (hit && hit.expiresAt - REUSE_MARGIN_MS > now()) return hit;

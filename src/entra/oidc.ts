@@ -9,7 +9,13 @@ export const AZURE_DEVOPS_DEFAULT_SCOPE = `${AZURE_DEVOPS_RESOURCE}/.default`;
  * leaves `preferred_username` and `name` out of the ID token, and the user could not see which
  * account a host authorization belongs to.
  */
-export const USER_SCOPES = ['openid', 'profile', 'offline_access', `${AZURE_DEVOPS_RESOURCE}/vso.code`, `${AZURE_DEVOPS_RESOURCE}/vso.code_write`];
+export const USER_SCOPES = [
+  'openid',
+  'profile',
+  'offline_access',
+  `${AZURE_DEVOPS_RESOURCE}/vso.code`,
+  `${AZURE_DEVOPS_RESOURCE}/vso.code_write`,
+];
 
 /** A string is a client secret (client_secret_post); anything else is a client assertion method (src/entra/client-auth.ts). */
 function toClientAuth(credential: string | client.ClientAuth): client.ClientAuth {
@@ -27,7 +33,12 @@ export interface OidcClientOptions {
  * `issuer` with the URL exactly (RFC 8414 §3.3), so only tenant-specific issuers pass; see
  * src/entra/issuer.ts for the common/organizations case.
  */
-export async function discoverIssuer(issuerUrl: string, clientId: string, credential: string | client.ClientAuth, options: OidcClientOptions = {}): Promise<client.Configuration> {
+export async function discoverIssuer(
+  issuerUrl: string,
+  clientId: string,
+  credential: string | client.ClientAuth,
+  options: OidcClientOptions = {},
+): Promise<client.Configuration> {
   const auth = toClientAuth(credential);
   try {
     return await client.discovery(new URL(issuerUrl), clientId, undefined, auth, {
@@ -43,7 +54,12 @@ export async function discoverIssuer(issuerUrl: string, clientId: string, creden
  * The same issuer with another client authentication (a certificate pinned for a test), without
  * discovering it again.
  */
-export function withClientAuth(config: client.Configuration, clientId: string, credential: string | client.ClientAuth, options: OidcClientOptions = {}): client.Configuration {
+export function withClientAuth(
+  config: client.Configuration,
+  clientId: string,
+  credential: string | client.ClientAuth,
+  options: OidcClientOptions = {},
+): client.Configuration {
   const next = new client.Configuration(config.serverMetadata(), clientId, undefined, toClientAuth(credential));
   if (options.allowInsecure) client.allowInsecureRequests(next);
   next.timeout = options.timeoutSeconds ?? 15;
@@ -73,7 +89,11 @@ async function withEntraAnswer(err: unknown): Promise<unknown> {
     const text = (await response.text()).slice(0, 64 * 1024);
     const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
     if (typeof body.error !== 'string') return err;
-    return new EntraDiscoveryError(response.status, body.error.slice(0, 100), typeof body.error_description === 'string' ? body.error_description : undefined);
+    return new EntraDiscoveryError(
+      response.status,
+      body.error.slice(0, 100),
+      typeof body.error_description === 'string' ? body.error_description : undefined,
+    );
   } catch {
     return err;
   }
@@ -89,14 +109,17 @@ export interface EntraFailure {
 }
 
 const AADSTS_MESSAGES: Record<number, string> = {
-  7000215: 'the client secret is wrong or expired (AADSTS7000215): paste the secret\'s Value from Entra ID, not its Secret ID',
+  7000215: "the client secret is wrong or expired (AADSTS7000215): paste the secret's Value from Entra ID, not its Secret ID",
   7000222: 'the client secret has expired (AADSTS7000222): create a new secret in Entra ID and enter it here',
   7000218: 'no client secret or client assertion was sent (AADSTS7000218): enter the client secret',
-  50027: 'Entra ID could not validate the client assertion (AADSTS50027): a federated token must be signed by its issuer\'s published keys, and a certificate assertion must name its certificate\'s thumbprint',
-  700016: 'no application with this client id exists in this tenant (AADSTS700016): check the Application (client) ID and the tenant in the issuer URL',
+  50027:
+    "Entra ID could not validate the client assertion (AADSTS50027): a federated token must be signed by its issuer's published keys, and a certificate assertion must name its certificate's thumbprint",
+  700016:
+    'no application with this client id exists in this tenant (AADSTS700016): check the Application (client) ID and the tenant in the issuer URL',
   90002: 'Entra ID has no tenant with this ID (AADSTS90002): check the Directory (tenant) ID — or the domain — in the issuer URL',
   50011: 'the redirect URI is not registered for this application (AADSTS50011): add the callback URL shown here to the app registration',
-  70011: 'the requested scope is invalid (AADSTS70011); if Azure DevOps forbids third-party OAuth apps in this organization, an organization admin must allow it',
+  70011:
+    'the requested scope is invalid (AADSTS70011); if Azure DevOps forbids third-party OAuth apps in this organization, an organization admin must allow it',
   65001: 'the user or an administrator has not consented to this application (AADSTS65001)',
   65004: 'the user declined to consent (AADSTS65004)',
   70008: 'the authorization expired or was revoked (AADSTS70008): connect again',
@@ -125,7 +148,7 @@ function describeAssertionFailure(code: number, description: string, ownThumbpri
       if (/key was found/i.test(description)) {
         return (
           `the certificate the app registration holds under thumbprint ${thumbprint} is not this runner's certificate: its key does not verify the runner's signature (AADSTS700027). ` +
-          "Delete that certificate under Certificates & secrets → Certificates and upload the .cer Keyway shows (a certificate entered through the manifest or Microsoft Graph must carry its own thumbprint and value)"
+          'Delete that certificate under Certificates & secrets → Certificates and upload the .cer Keyway shows (a certificate entered through the manifest or Microsoft Graph must carry its own thumbprint and value)'
         );
       }
       if (/expired/i.test(description)) {
@@ -143,7 +166,7 @@ function describeAssertionFailure(code: number, description: string, ownThumbpri
     case 50048:
       return 'the client assertion names another subject than its issuer (AADSTS50048)';
     case 700021:
-      return "the client assertion was made for another application than this client id (AADSTS700021): check the Application (client) ID";
+      return 'the client assertion was made for another application than this client id (AADSTS700021): check the Application (client) ID';
     case 50013:
       if (/replay|already/i.test(description)) {
         return 'Entra ID refused the client assertion as already used (AADSTS50013, a replay): every assertion is single-use and the runner makes a new one per request, so something between the runner and Entra ID repeated a request — check proxies on that path, then test again';
@@ -171,9 +194,16 @@ export function aadstsCode(description: string | undefined): number | undefined 
 export function describeEntraFailure(err: unknown, context: { issuerUrl: string; certificateThumbprint?: string }): EntraFailure {
   if (err instanceof ResponseBodyError || err instanceof EntraDiscoveryError) {
     const code = aadstsCode(err.error_description);
-    const known = code !== undefined ? (describeAssertionFailure(code, err.error_description ?? '', context.certificateThumbprint) ?? AADSTS_MESSAGES[code]) : undefined;
+    const known =
+      code !== undefined
+        ? (describeAssertionFailure(code, err.error_description ?? '', context.certificateThumbprint) ?? AADSTS_MESSAGES[code])
+        : undefined;
     const firstLine = (err.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300);
-    return { aadsts: code, error: err.error, message: known ?? `Entra ID refused the request: ${err.error}${firstLine ? ` — ${firstLine}` : ''}` };
+    return {
+      aadsts: code,
+      error: err.error,
+      message: known ?? `Entra ID refused the request: ${err.error}${firstLine ? ` — ${firstLine}` : ''}`,
+    };
   }
   if (err instanceof client.ClientError) {
     if (err.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /issuer/i.test(err.message)) {
@@ -185,8 +215,18 @@ export function describeEntraFailure(err: unknown, context: { issuerUrl: string;
     return { error: 'discovery_failed', message: `issuer discovery at ${context.issuerUrl} failed: ${err.message.slice(0, 200)}` };
   }
   const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
-  if (cause === 'ECONNREFUSED' || cause === 'ENOTFOUND' || cause === 'ECONNRESET' || cause === 'UND_ERR_CONNECT_TIMEOUT' || (err as Error)?.name === 'TimeoutError' || (err as Error)?.name === 'AbortError') {
-    return { error: 'network', message: `Entra ID at ${new URL(context.issuerUrl).host} is unreachable from the runner (${cause ?? 'timeout'})` };
+  if (
+    cause === 'ECONNREFUSED' ||
+    cause === 'ENOTFOUND' ||
+    cause === 'ECONNRESET' ||
+    cause === 'UND_ERR_CONNECT_TIMEOUT' ||
+    (err as Error)?.name === 'TimeoutError' ||
+    (err as Error)?.name === 'AbortError'
+  ) {
+    return {
+      error: 'network',
+      message: `Entra ID at ${new URL(context.issuerUrl).host} is unreachable from the runner (${cause ?? 'timeout'})`,
+    };
   }
   return { error: 'unexpected', message: `talking to Entra ID failed: ${(err as Error)?.message?.slice(0, 200) ?? 'unknown error'}` };
 }

@@ -55,7 +55,9 @@ export const ErrorResponse = Type.Object(
       code: Type.String(),
       message: Type.String(),
       field: Type.Optional(Type.String()),
-      authorizationUrl: Type.Optional(Type.String({ description: 'Present when authorizing fixes it: where to see how (CheckAuthenticationForHost)' })),
+      authorizationUrl: Type.Optional(
+        Type.String({ description: 'Present when authorizing fixes it: where to see how (CheckAuthenticationForHost)' }),
+      ),
     }),
   },
   { $id: 'ErrorResponse', description: 'The error shape of every Keyway API' },
@@ -103,9 +105,18 @@ export function findNul(value: unknown): string | undefined {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
-    for (const [where, value] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+    for (const [where, value] of [
+      ['params', request.params],
+      ['querystring', request.query],
+      ['body', request.body],
+    ] as const) {
       const field = findNul(value);
-      if (field !== undefined) throw badRequest('invalid_character', `${where}${field === 'value' ? '' : `.${field}`} contains a NUL character; remove it`, field === 'value' ? undefined : field);
+      if (field !== undefined)
+        throw badRequest(
+          'invalid_character',
+          `${where}${field === 'value' ? '' : `.${field}`} contains a NUL character; remove it`,
+          field === 'value' ? undefined : field,
+        );
     }
   });
 
@@ -115,7 +126,10 @@ export function installErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) {
-      void reply.headers(err.headers).code(err.statusCode).send(body(err.code, err.message, err.field, err instanceof AuthorizationRequiredError ? err.authorizationUrl : undefined));
+      void reply
+        .headers(err.headers)
+        .code(err.statusCode)
+        .send(body(err.code, err.message, err.field, err instanceof AuthorizationRequiredError ? err.authorizationUrl : undefined));
       return;
     }
     if (err.validation) {
@@ -150,13 +164,21 @@ export function installErrorHandling(app: FastifyInstance): void {
       return;
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      void reply.code(err.statusCode).send(body('invalid_request', 'the request could not be processed; check its method, headers and body'));
+      void reply
+        .code(err.statusCode)
+        .send(body('invalid_request', 'the request could not be processed; check its method, headers and body'));
       return;
     }
     if (isDatabaseConnectionLoss(err)) {
       // The pool replaces the connection; the same request is very likely to work at once.
-      request.log.warn({ err: { code: (err as { code?: string }).code, message: err.message } }, 'database connection lost during a request');
-      void reply.code(503).header('retry-after', '1').send(body('database_unavailable', 'the database connection was lost while answering; retry the request'));
+      request.log.warn(
+        { err: { code: (err as { code?: string }).code, message: err.message } },
+        'database connection lost during a request',
+      );
+      void reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(body('database_unavailable', 'the database connection was lost while answering; retry the request'));
       return;
     }
     request.log.error({ err }, 'unhandled error');
@@ -170,7 +192,10 @@ const CONNECTION_LOSS_CODES = new Set(['57P01', '57P02', '57P03', '08000', '0800
 
 function isDatabaseConnectionLoss(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
-  return (typeof code === 'string' && CONNECTION_LOSS_CODES.has(code)) || /^Connection terminated|Client has encountered a connection error/.test(err.message ?? '');
+  return (
+    (typeof code === 'string' && CONNECTION_LOSS_CODES.has(code)) ||
+    /^Connection terminated|Client has encountered a connection error/.test(err.message ?? '')
+  );
 }
 
 type ValidationItem = NonNullable<FastifyError['validation']>[number];

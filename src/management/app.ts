@@ -101,7 +101,8 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // A hop count trusts that many proxies nearest Keyway and no further (proxy-addr's rule).
-    trustProxy: typeof options.trustProxy === 'number' ? ((_address: string, hop: number) => hop < (options.trustProxy as number)) : options.trustProxy,
+    trustProxy:
+      typeof options.trustProxy === 'number' ? (_address: string, hop: number) => hop < (options.trustProxy as number) : options.trustProxy,
     bodyLimit: 1024 * 1024,
     // Runners hold long-polls open; on shutdown they are cut at once (runners reconnect) instead of
     // holding the process for up to a keep-alive timeout.
@@ -130,7 +131,15 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   const ssoStore = createSsoStore(options.database.db);
   const ssoProviders = options.sso ?? {};
   const ssoConfigured = () => ({ entra: ssoProviders.entra !== undefined, oidc: ssoProviders.oidc !== undefined });
-  const organizations = createOrganizationService({ store: organizationStore, identity, control, audit, publicUrl: () => publicUrl, ssoProviders: ssoConfigured, now: options.identity.now });
+  const organizations = createOrganizationService({
+    store: organizationStore,
+    identity,
+    control,
+    audit,
+    publicUrl: () => publicUrl,
+    ssoProviders: ssoConfigured,
+    now: options.identity.now,
+  });
   const sso = createSsoService({
     store: ssoStore,
     organizationStore,
@@ -180,7 +189,11 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Keyway API', version: options.version, description: 'Keyway management plane API. Errors share one shape: {"error":{"code","message","field"}}.' },
+      info: {
+        title: 'Keyway API',
+        version: options.version,
+        description: 'Keyway management plane API. Errors share one shape: {"error":{"code","message","field"}}.',
+      },
       servers: [{ url: options.publicUrl }],
       components: {
         securitySchemes: {
@@ -213,25 +226,78 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
 
   registerSignInPage(app);
   registerIdentityRoutes(app, { identity, audit, secureCookies });
-  registerOrganizationRoutes(app, { organizations, identity, ssoStore, audit, secureCookies, ssoCallbackUrl: () => sso.redirectUri(), ssoConfigured });
-  registerSsoRoutes(app, { sso, audit, secureCookies, publicUrl: () => publicUrl, checkCsrf: (principal, presented) => identity.checkCsrf(principal, presented) });
+  registerOrganizationRoutes(app, {
+    organizations,
+    identity,
+    ssoStore,
+    audit,
+    secureCookies,
+    ssoCallbackUrl: () => sso.redirectUri(),
+    ssoConfigured,
+  });
+  registerSsoRoutes(app, {
+    sso,
+    audit,
+    secureCookies,
+    publicUrl: () => publicUrl,
+    checkCsrf: (principal, presented) => identity.checkCsrf(principal, presented),
+  });
   registerAuditRoutes(app, { audit });
-  registerRunnerRoutes(app, { runners, control, audit, publicUrl: () => core.publicUrl, onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
-    countKeptCredentials: async (id) => (await integrations.countSecretless(id)) + (await countSecretlessConnections(options.database.db, id)),
-    runnerIntegration: async (runnerId, integrationId) => integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
+  registerRunnerRoutes(app, {
+    runners,
+    control,
+    audit,
+    publicUrl: () => core.publicUrl,
+    onRunnerKeyChanged: (id) => integrations.clearSealedSecrets(id),
+    countKeptCredentials: async (id) =>
+      (await integrations.countSecretless(id)) + (await countSecretlessConnections(options.database.db, id)),
+    runnerIntegration: async (runnerId, integrationId) =>
+      integrations.toRunnerIntegration(await integrations.getRow(runnerId, integrationId)),
     onRunnerRevoked: (id) => integrations.removeForRunner(id),
     events: createRunnerEventRecorder({ db: options.database.db, audit }),
   });
   registerScmIntegrationRoutes(app, { integrations, audit });
-  const oauth = createOAuthService({ db: options.database.db, runners, control, integrations, publicUrl: () => publicUrl, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl });
+  const oauth = createOAuthService({
+    db: options.database.db,
+    runners,
+    control,
+    integrations,
+    publicUrl: () => publicUrl,
+    azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
+  });
   registerOAuthRoutes(app, { oauth, audit });
-  const environments = createEnvironmentService({ db: options.database.db, runners, control, integrations, azureDevOpsServicesUrl: options.azureDevOpsServicesUrl, limits: options.environmentLimits });
+  const environments = createEnvironmentService({
+    db: options.database.db,
+    runners,
+    control,
+    integrations,
+    azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
+    limits: options.environmentLimits,
+  });
   registerEnvironmentRoutes(app, { environments, audit });
   registerCloneDefaultsRoutes(app, { db: options.database.db, audit });
   registerRepositoryCacheRoutes(app, { db: options.database.db });
-  registerRepositoryRoutes(app, { repositories: createRepositoryService({ db: options.database.db, control, integrations, oauth, servicesUrl: options.azureDevOpsServicesUrl }) });
-  registerProjectAutomation(app, { db: options.database.db, runners, control, audit, publicUrl: () => core.publicUrl, entraAuthorityUrl: options.entraAuthorityUrl, allowInsecureHosts: options.allowInsecureHosts, azureDevOpsApp: options.azureDevOpsApp, logger: options.logger,
-    mayCreateProjects: async (user) => organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),
+  registerRepositoryRoutes(app, {
+    repositories: createRepositoryService({
+      db: options.database.db,
+      control,
+      integrations,
+      oauth,
+      servicesUrl: options.azureDevOpsServicesUrl,
+    }),
+  });
+  registerProjectAutomation(app, {
+    db: options.database.db,
+    runners,
+    control,
+    audit,
+    publicUrl: () => core.publicUrl,
+    entraAuthorityUrl: options.entraAuthorityUrl,
+    allowInsecureHosts: options.allowInsecureHosts,
+    azureDevOpsApp: options.azureDevOpsApp,
+    logger: options.logger,
+    mayCreateProjects: async (user) =>
+      organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),
   });
   registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
   registerRunnerReplicasRoute(app, control);

@@ -48,13 +48,21 @@ describe('OpenAPI document and default-closed routes', () => {
     };
     visit(doc.paths, '');
     for (const expected of ['sealedClientSecret', 'sealedAccessToken', 'sealedValues', 'sealedToken']) {
-      assert.ok(found.some((f) => f.endsWith(` ${expected}`)), `${expected} is described (found: ${found.join(', ')})`);
+      assert.ok(
+        found.some((f) => f.endsWith(` ${expected}`)),
+        `${expected} is described (found: ${found.join(', ')})`,
+      );
     }
   });
 
   it('answers 401 to an anonymous call of every route not explicitly public', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as OpenApiDoc;
-    const publicRoutes = new Set(['POST /api/v1/auth/sign-in', 'POST /api/v1/auth/link', 'POST /api/v1/runner/exchange', 'GET /api/v1/oauth/callback/{integrationId}', 'GET /organization/app-connections/azure-devops/oauth/callback',
+    const publicRoutes = new Set([
+      'POST /api/v1/auth/sign-in',
+      'POST /api/v1/auth/link',
+      'POST /api/v1/runner/exchange',
+      'GET /api/v1/oauth/callback/{integrationId}',
+      'GET /organization/app-connections/azure-devops/oauth/callback',
       'GET /api/v1/auth/sso/providers',
       'POST /api/v1/auth/sso/{provider}/begin',
       'GET /api/v1/auth/sso/callback',

@@ -22,10 +22,15 @@ const SCRIPT = `(async () => {
 
 export function registerSignInPage(app: FastifyInstance): void {
   const headers = {
-    'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    'content-security-policy':
+      "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
     'referrer-policy': 'no-referrer',
     'cache-control': 'no-store',
   };
-  app.get('/sign-in/link', { schema: { hide: true } }, async (_request, reply) => reply.headers(headers).type('text/html; charset=utf-8').send(PAGE));
-  app.get('/sign-in/link.js', { schema: { hide: true } }, async (_request, reply) => reply.headers(headers).type('text/javascript; charset=utf-8').send(SCRIPT));
+  app.get('/sign-in/link', { schema: { hide: true } }, async (_request, reply) =>
+    reply.headers(headers).type('text/html; charset=utf-8').send(PAGE),
+  );
+  app.get('/sign-in/link.js', { schema: { hide: true } }, async (_request, reply) =>
+    reply.headers(headers).type('text/javascript; charset=utf-8').send(SCRIPT),
+  );
 }

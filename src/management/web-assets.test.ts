@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestManagement } from '../../test/support/management.ts';
 
-const NOT_BUILT = 'the web interface is not built, so / only points at the API: run npm run build:web (an installed package ships it built) and restart';
+const NOT_BUILT =
+  'the web interface is not built, so / only points at the API: run npm run build:web (an installed package ships it built) and restart';
 
 describe('The web UI, built or not', () => {
   it('without a built UI: a warning at start-up, and / explains how to build it and where the API is', async (t) => {
@@ -14,7 +15,9 @@ describe('The web UI, built or not', () => {
     const management = await startTestManagement('sqlite', { webDist: empty }, 'warn');
     try {
       // Logged while the app starts, before anyone opens a page.
-      const warnings = management.logs.lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.msg === NOT_BUILT);
+      const warnings = management.logs.lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((l) => l.msg === NOT_BUILT);
       assert.equal(warnings.length, 1, management.logs.text);
       assert.equal(warnings[0]!.level, 40);
       const page = await management.app.inject({ method: 'GET', url: '/' });
@@ -30,7 +33,7 @@ describe('The web UI, built or not', () => {
     }
   });
 
-  it('with a built UI: no warning, and / and the app\'s routes serve its index.html', async (t) => {
+  it("with a built UI: no warning, and / and the app's routes serve its index.html", async (t) => {
     const built = mkdtempSync(join(tmpdir(), 'keyway-web-built-'));
     t.after(() => rmSync(built, { recursive: true, force: true }));
     writeFileSync(join(built, 'index.html'), '<!doctype html><title>Keyway</title><div id="root"></div>');

@@ -26,7 +26,9 @@ export async function registerWebAssets(app: FastifyInstance, webDist?: string):
 
     if (!dist) {
       // Said at start, not only to the first person who opens the page.
-      app.log.warn('the web interface is not built, so / only points at the API: run npm run build:web (an installed package ships it built) and restart');
+      app.log.warn(
+        'the web interface is not built, so / only points at the API: run npm run build:web (an installed package ships it built) and restart',
+      );
       scope.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(FALLBACK_PAGE));
       return;
     }

@@ -50,11 +50,19 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
     const handler = handlers[request.kind];
     let answer: ControlAnswer;
     if (!handler) {
-      answer = { ok: false, error: { code: 'unknown_request', message: `this runner does not know how to "${request.kind}"; upgrade the runner` } };
+      answer = {
+        ok: false,
+        error: { code: 'unknown_request', message: `this runner does not know how to "${request.kind}"; upgrade the runner` },
+      };
     } else {
       try {
         // The handler's work joins the trace of whoever asked (the control request carries its context).
-        const result = await withRemoteParent(request.traceContext, `control ${request.kind}`, { 'keyway.control.kind': request.kind, 'keyway.control.request_id': request.id }, () => handler(request.payload, request));
+        const result = await withRemoteParent(
+          request.traceContext,
+          `control ${request.kind}`,
+          { 'keyway.control.kind': request.kind, 'keyway.control.request_id': request.id },
+          () => handler(request.payload, request),
+        );
         answer = { ok: true, result: result ?? null };
       } catch (err) {
         if (err instanceof HandlerError) {
@@ -62,7 +70,13 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
         } else {
           // Unexpected errors may carry anything in their message; the caller gets a generic line.
           logger.error({ err, kind: request.kind, requestId: request.id }, 'control request failed');
-          answer = { ok: false, error: { code: 'runner_error', message: `the runner failed to handle "${request.kind}"; see the runner's log (request ${request.id})` } };
+          answer = {
+            ok: false,
+            error: {
+              code: 'runner_error',
+              message: `the runner failed to handle "${request.kind}"; see the runner's log (request ${request.id})`,
+            },
+          };
         }
       }
     }
@@ -86,7 +100,9 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
       } catch (err) {
         if (stopping) break;
         if (err instanceof ManagementApiError && err.status === 401) {
-          logger.error('the management plane refused this runner\'s token: the runner was revoked; register it again with a new exchange token');
+          logger.error(
+            "the management plane refused this runner's token: the runner was revoked; register it again with a new exchange token",
+          );
           options.onRevoked?.(err.code === 'runner_revoked');
           break;
         }

@@ -14,7 +14,12 @@ export function createHostProbe(deps: { endpoints: AzureDevOpsEndpoints; timeout
   return async (integration: RunnerIntegration): Promise<HostProbeResult> => {
     if (integration.kind === 'server') return probeServer(integration, deps);
     const target: AzureDevOpsTarget = { kind: 'services', organization: PLACEHOLDER_COLLECTION };
-    const probe = await probeAzureDevOpsHost({ target, endpoints: deps.endpoints, timeoutMs: deps.timeoutMs ?? 10_000, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    const probe = await probeAzureDevOpsHost({
+      target,
+      endpoints: deps.endpoints,
+      timeoutMs: deps.timeoutMs ?? 10_000,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
     if (probe.isAzureDevOps) return { ok: true };
     if (probe.status === undefined) return { ok: false, message: `dev.azure.com is unreachable from the runner: ${probe.reason}` };
     return { ok: false, message: `dev.azure.com answered, but it is not Azure DevOps (${probe.reason})` };
@@ -28,7 +33,10 @@ export function createHostProbe(deps: { endpoints: AzureDevOpsEndpoints; timeout
  * server's root by one segment named a collection: the answer says to split it. One that goes
  * further is refused with the form to use. (docs/azure-devops.md, "Where a collection starts".)
  */
-async function probeServer(integration: RunnerIntegration, deps: { endpoints: AzureDevOpsEndpoints; timeoutMs?: number; fetch?: FetchLike }): Promise<HostProbeResult> {
+async function probeServer(
+  integration: RunnerIntegration,
+  deps: { endpoints: AzureDevOpsEndpoints; timeoutMs?: number; fetch?: FetchLike },
+): Promise<HostProbeResult> {
   const segments = integration.virtualDirectory.split('/').filter(Boolean);
   const where = `${integration.origin}${integration.virtualDirectory}`;
   const answers = await probeServerPrefixes({
@@ -50,8 +58,12 @@ async function probeServer(integration: RunnerIntegration, deps: { endpoints: Az
   // A connectionData body that says "collection" at the first answering prefix: its last segment
   // is the collection (the server's root itself did not answer, a proxy in front of it may hide it).
   const serverEnd = answers[first]!.level === 'collection' ? first - 1 : first;
-  if (serverEnd < 0) return { ok: false, message: `${integration.origin} answers as a collection, not as a server; enter the server's address` };
-  const virtualDirectory = segments.slice(0, serverEnd).map((s) => `/${s}`).join('');
+  if (serverEnd < 0)
+    return { ok: false, message: `${integration.origin} answers as a collection, not as a server; enter the server's address` };
+  const virtualDirectory = segments
+    .slice(0, serverEnd)
+    .map((s) => `/${s}`)
+    .join('');
   const rest = segments.slice(serverEnd);
   if (rest.length === 0) return { ok: true };
   if (rest.length === 1) {

@@ -25,7 +25,9 @@ export async function loadRegistration(dataDir: string): Promise<RunnerRegistrat
   if (text === undefined) return undefined;
   const parsed = JSON.parse(text) as Partial<RunnerRegistration>;
   if (!parsed.serverUrl || !parsed.runnerId || !parsed.runnerToken || !parsed.organizationId) {
-    throw new Error(`${runnerPaths(dataDir).registration} is incomplete; delete it and register the runner again with a new exchange token`);
+    throw new Error(
+      `${runnerPaths(dataDir).registration} is incomplete; delete it and register the runner again with a new exchange token`,
+    );
   }
   return parsed as RunnerRegistration;
 }

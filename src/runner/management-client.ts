@@ -24,7 +24,11 @@ export class ManagementApiError extends Error {
 
 async function failure(res: Response): Promise<ManagementApiError> {
   const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-  return new ManagementApiError(res.status, body.error?.code ?? 'http_error', body.error?.message ?? `management plane answered ${res.status}`);
+  return new ManagementApiError(
+    res.status,
+    body.error?.code ?? 'http_error',
+    body.error?.message ?? `management plane answered ${res.status}`,
+  );
 }
 
 /** The runner's HTTP client for the management plane: the only way it talks to it. */
@@ -38,7 +42,11 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
 
   return {
     async exchange(exchangeToken: string, publicKey: string) {
-      const res = await fetch(`${base}${CONTROL_PATHS.exchange}`, { method: 'POST', headers: headers(true), body: JSON.stringify({ exchangeToken, publicKey, version: VERSION }) });
+      const res = await fetch(`${base}${CONTROL_PATHS.exchange}`, {
+        method: 'POST',
+        headers: headers(true),
+        body: JSON.stringify({ exchangeToken, publicKey, version: VERSION }),
+      });
       if (!res.ok) throw await failure(res);
       return (await res.json()) as { runnerId: string; runnerToken: string; organizationId: string; name: string };
     },
@@ -48,7 +56,11 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       return (await res.json()) as { id: string; publicKey: string | null; name: string };
     },
     async publishPublicKey(publicKey: string) {
-      const res = await fetch(`${base}/api/v1/runner/public-key`, { method: 'PUT', headers: headers(true), body: JSON.stringify({ publicKey }) });
+      const res = await fetch(`${base}/api/v1/runner/public-key`, {
+        method: 'PUT',
+        headers: headers(true),
+        body: JSON.stringify({ publicKey }),
+      });
       if (!res.ok) throw await failure(res);
       return (await res.json()) as { clearedSecrets: number; message: string };
     },
@@ -72,7 +84,11 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       return (await res.json()) as Partial<SharedSettings>;
     },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
-      const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, {
+        method: 'POST',
+        headers: headers(true),
+        body: JSON.stringify(report),
+      });
       if (!res.ok) throw await failure(res);
     },
     async sendEvents(events: RunnerEvent[]): Promise<void> {
@@ -80,11 +96,19 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       if (!res.ok) throw await failure(res);
     },
     async reportRevocationPurge(report: RevocationPurgeReport): Promise<void> {
-      const res = await fetch(`${base}${RUNNER_REVOCATION_PURGE_PATH}`, { method: 'POST', headers: headers(true), body: JSON.stringify(report) });
+      const res = await fetch(`${base}${RUNNER_REVOCATION_PURGE_PATH}`, {
+        method: 'POST',
+        headers: headers(true),
+        body: JSON.stringify(report),
+      });
       if (!res.ok) throw await failure(res);
     },
     async repositoryCacheUsage(report: RepositoryCacheReport): Promise<void> {
-      const res = await fetch(`${base}${REPOSITORY_CACHE_REPORT_PATH}`, { method: 'PUT', headers: headers(true), body: JSON.stringify(report) });
+      const res = await fetch(`${base}${REPOSITORY_CACHE_REPORT_PATH}`, {
+        method: 'PUT',
+        headers: headers(true),
+        body: JSON.stringify(report),
+      });
       if (!res.ok) throw await failure(res);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
@@ -94,7 +118,11 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       return ((await res.json()) as { requests: ControlRequest[] }).requests;
     },
     async answer(requestId: string, answer: ControlAnswer): Promise<void> {
-      const res = await fetch(`${base}${CONTROL_PATHS.answer(requestId)}`, { method: 'POST', headers: headers(true), body: JSON.stringify(answer) });
+      const res = await fetch(`${base}${CONTROL_PATHS.answer(requestId)}`, {
+        method: 'POST',
+        headers: headers(true),
+        body: JSON.stringify(answer),
+      });
       // 409: the request expired or was answered by another replica; nothing left to do.
       if (!res.ok && res.status !== 409) throw await failure(res);
     },

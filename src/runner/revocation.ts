@@ -26,7 +26,11 @@ export async function purgeAfterRevocation(options: {
   const outcome = await db.transaction().execute(async (trx) => {
     const claimed = await trx
       .insertInto('runner_state')
-      .values({ key: MARKER, value: JSON.stringify({ credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: at, reported: false }), updated_at: at })
+      .values({
+        key: MARKER,
+        value: JSON.stringify({ credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: at, reported: false }),
+        updated_at: at,
+      })
       .onConflict((oc) => oc.column('key').doNothing())
       .executeTakeFirst();
     if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) {
@@ -38,7 +42,11 @@ export async function purgeAfterRevocation(options: {
     const syncValues = Number((await trx.deleteFrom('sync_variables').executeTakeFirst()).numDeletedRows);
     const clientCertificates = Number((await trx.deleteFrom('client_certificates').executeTakeFirst()).numDeletedRows);
     const marker: Marker = { credentials, pendingSignIns, syncValues, clientCertificates, purgedAt: at, reported: false };
-    await trx.updateTable('runner_state').set({ value: JSON.stringify(marker), updated_at: at }).where('key', '=', MARKER).execute();
+    await trx
+      .updateTable('runner_state')
+      .set({ value: JSON.stringify(marker), updated_at: at })
+      .where('key', '=', MARKER)
+      .execute();
     return { purged: true, marker };
   });
   const { reported, ...report } = outcome.marker;
@@ -46,10 +54,17 @@ export async function purgeAfterRevocation(options: {
   if (!reported) {
     try {
       await options.report(report);
-      await db.updateTable('runner_state').set({ value: JSON.stringify({ ...report, reported: true }), updated_at: at }).where('key', '=', MARKER).execute();
+      await db
+        .updateTable('runner_state')
+        .set({ value: JSON.stringify({ ...report, reported: true }), updated_at: at })
+        .where('key', '=', MARKER)
+        .execute();
     } catch (err) {
       // The management plane may have recorded it already (another replica), or be unreachable.
-      logger.warn({ err: { message: (err as Error).message } }, 'could not confirm the purge to the management plane; will try again at the next start');
+      logger.warn(
+        { err: { message: (err as Error).message } },
+        'could not confirm the purge to the management plane; will try again at the next start',
+      );
     }
   }
   return { purged: outcome.purged, report };

@@ -56,7 +56,19 @@ export interface RunnerRuntimeOptions {
   environmentOptions?: Partial<
     Pick<
       EnvironmentServiceOptions,
-      'socketPath' | 'progressIntervalMs' | 'grantCacheMs' | 'stallTimeoutMs' | 'cloneTimeoutMs' | 'maxEnvironments' | 'maxClones' | 'idleTimeoutMs' | 'maintenanceIntervalMs' | 'workspacesDir' | 'isolation' | 'repositoryCache' | 'cacheHooks'
+      | 'socketPath'
+      | 'progressIntervalMs'
+      | 'grantCacheMs'
+      | 'stallTimeoutMs'
+      | 'cloneTimeoutMs'
+      | 'maxEnvironments'
+      | 'maxClones'
+      | 'idleTimeoutMs'
+      | 'maintenanceIntervalMs'
+      | 'workspacesDir'
+      | 'isolation'
+      | 'repositoryCache'
+      | 'cacheHooks'
     >
   >;
   /** This runner's view of the settings it must share with the management plane; checked at start when given. */
@@ -110,7 +122,9 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     registration = { ...registration, serverUrl: normalize(options.serverUrl) };
     await saveRegistration(options.dataDir, registration);
   } else if (registration && options.serverUrl && normalize(options.serverUrl) !== normalize(registration.serverUrl)) {
-    throw new RunnerRegistrationError(`this data directory belongs to a runner registered with ${registration.serverUrl}; use another --data-dir for ${options.serverUrl}`);
+    throw new RunnerRegistrationError(
+      `this data directory belongs to a runner registered with ${registration.serverUrl}; use another --data-dir for ${options.serverUrl}`,
+    );
   }
   if (!registration && options.replica) {
     throw new RunnerRegistrationError(
@@ -119,7 +133,9 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   }
   if (!registration) {
     if (!options.serverUrl || !options.exchangeToken) {
-      throw new RunnerRegistrationError('this runner is not registered yet: pass --server URL and --exchange-token T (an admin creates the token under Runners)');
+      throw new RunnerRegistrationError(
+        'this runner is not registered yet: pass --server URL and --exchange-token T (an admin creates the token under Runners)',
+      );
     }
     const result = await createManagementClient(options.serverUrl).exchange(options.exchangeToken, keyPair.publicKey);
     registration = { serverUrl: normalize(options.serverUrl), ...result };
@@ -129,7 +145,12 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
   const replicaId = replicaIdFor(options.dataDir);
   const client = createManagementClient(registration.serverUrl, registration.runnerToken, replicaId);
-  const purge = () => purgeAfterRevocation({ db: options.store.database.db, report: (report) => client.reportRevocationPurge(report), logger: options.logger });
+  const purge = () =>
+    purgeAfterRevocation({
+      db: options.store.database.db,
+      report: (report) => client.reportRevocationPurge(report),
+      logger: options.logger,
+    });
   let self: Awaited<ReturnType<typeof client.self>>;
   try {
     self = await client.self();
@@ -137,21 +158,31 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     if (err instanceof ManagementApiError && err.code === 'runner_revoked') {
       // Revoked while it was not running: what it holds goes before anything else happens.
       await purge();
-      throw new RunnerRevokedError('this runner was revoked: every credential it held was deleted; an admin creates a new runner (and exchange token) to continue');
+      throw new RunnerRevokedError(
+        'this runner was revoked: every credential it held was deleted; an admin creates a new runner (and exchange token) to continue',
+      );
     }
     throw err;
   }
   if (options.replica && self.publicKey !== keyPair.publicKey) {
-    throw new RunnerRegistrationError(`this replica's runner-key.json is not the key runner "${self.name}" uses: copy runner-key.json from the first replica (a replica never publishes a key of its own, which would make every sealed secret unreadable to the others)`);
+    throw new RunnerRegistrationError(
+      `this replica's runner-key.json is not the key runner "${self.name}" uses: copy runner-key.json from the first replica (a replica never publishes a key of its own, which would make every sealed secret unreadable to the others)`,
+    );
   }
   if (!options.replica && !options.local) {
     const others = (await client.replicas()).filter((r) => r.replicaId !== replicaId && r.live);
-    if (others.length) throw new RunnerRegistrationError(`another replica of runner "${self.name}" is running (${others.map((r) => r.replicaId).join(', ')}): start this one with --replica to join it (shared PostgreSQL store, same keys), or stop the other first`);
+    if (others.length)
+      throw new RunnerRegistrationError(
+        `another replica of runner "${self.name}" is running (${others.map((r) => r.replicaId).join(', ')}): start this one with --replica to join it (shared PostgreSQL store, same keys), or stop the other first`,
+      );
   }
   if (options.sharedSettings) {
     const theirs = await client.settings();
     const differences = theirs ? settingsDifferences(theirs, options.sharedSettings) : [];
-    if (differences.length) throw new RunnerRegistrationError(`this runner and the management plane must use the same settings: ${differences.join('; ')}. Set the same value on both and start again`);
+    if (differences.length)
+      throw new RunnerRegistrationError(
+        `this runner and the management plane must use the same settings: ${differences.join('; ')}. Set the same value on both and start again`,
+      );
   }
   if (self.publicKey !== keyPair.publicKey) {
     // The key file was replaced (lost disk, deliberate rotation): secrets sealed to the old key are gone.
@@ -165,9 +196,18 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   events.start();
   const integrations = createIntegrationSource((id) => client.integration(id));
   const clientCredentials = createRunnerClientCredentials({ db: options.store.database.db, crypto, events, ...options.clientCredentials });
-  const configFor = createOidcConfigs({ privateKey: keyPair.privateKey, allowInsecure: options.allowInsecureHosts, credentials: clientCredentials });
+  const configFor = createOidcConfigs({
+    privateKey: keyPair.privateKey,
+    allowInsecure: options.allowInsecureHosts,
+    credentials: clientCredentials,
+  });
   const flow = createOAuthFlow({ db: options.store.database.db, crypto, credentials, configFor });
-  const tokens = createTokenService({ credentials, configForRecord: integrationConfigForRecord(integrations, configFor), events, ...options.tokenOptions });
+  const tokens = createTokenService({
+    credentials,
+    configForRecord: integrationConfigForRecord(integrations, configFor),
+    events,
+    ...options.tokenOptions,
+  });
   const environments = await startEnvironments({
     dataDir: options.dataDir,
     db: options.store.database.db,
@@ -182,7 +222,14 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
   });
   const handlers: Record<string, Handler> = {
     ...environments.handlers,
-    ...createAuthorizationHandlers({ privateKey: keyPair.privateKey, credentials, integrations, flow, tokens, endpoints: options.endpoints }),
+    ...createAuthorizationHandlers({
+      privateKey: keyPair.privateKey,
+      credentials,
+      integrations,
+      flow,
+      tokens,
+      endpoints: options.endpoints,
+    }),
     ping: async () => ({ pong: true }),
     'validate-integration': createValidateIntegrationHandler({
       countCredentials: (integrationId) => credentials.countForIntegration(integrationId),
@@ -196,8 +243,21 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     'resolve-issuer': createResolveIssuerHandler({ allowInsecure: options.allowInsecureHosts }),
     [PURGE_USER_CREDENTIALS]: createPurgeUserHandler({ db: options.store.database.db, credentials, logger: options.logger, events }),
     ...createRepositoryHandlers({ tokens, credentials, integrations, endpoints: options.endpoints }),
-    ...createAppConnectionRuntime({ privateKey: keyPair.privateKey, db: options.store.database.db, crypto, credentials, endpoints: options.endpoints, allowInsecure: options.allowInsecureHosts, logger: options.logger, clientCredentials }),
-    ...createSealedComparisonHandler({ privateKey: keyPair.privateKey, credentials, syncs: createSyncStore(options.store.database.db, crypto) }),
+    ...createAppConnectionRuntime({
+      privateKey: keyPair.privateKey,
+      db: options.store.database.db,
+      crypto,
+      credentials,
+      endpoints: options.endpoints,
+      allowInsecure: options.allowInsecureHosts,
+      logger: options.logger,
+      clientCredentials,
+    }),
+    ...createSealedComparisonHandler({
+      privateKey: keyPair.privateKey,
+      credentials,
+      syncs: createSyncStore(options.store.database.db, crypto),
+    }),
   };
   const agent = createRunnerAgent({
     client,
@@ -208,7 +268,12 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     onRevoked: (revoked) => {
       // Told it was revoked: delete everything held, then stop (the caller's hook ends the process).
       void (revoked ? purge() : Promise.resolve())
-        .catch((err: unknown) => options.logger.error({ err: { message: (err as Error).message } }, 'the purge after revocation failed; it runs again at the next start'))
+        .catch((err: unknown) =>
+          options.logger.error(
+            { err: { message: (err as Error).message } },
+            'the purge after revocation failed; it runs again at the next start',
+          ),
+        )
         .finally(() => options.onRevoked?.());
     },
   });
@@ -239,7 +304,10 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
 
 /** The replica id of a data directory on this machine (the same machine and directory the environments' workspaces live in). */
 export function replicaIdFor(dataDir: string): string {
-  return `rep_${createHash('sha256').update(`${hostname()}:${resolve(dataDir)}`).digest('base64url').slice(0, 22)}`;
+  return `rep_${createHash('sha256')
+    .update(`${hostname()}:${resolve(dataDir)}`)
+    .digest('base64url')
+    .slice(0, 22)}`;
 }
 
 function normalize(url: string): string {

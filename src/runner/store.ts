@@ -19,11 +19,19 @@ export interface RunnerStore {
 }
 
 /** Opens and migrates the runner store and checks the data keys against it: a wrong key stops here. */
-export async function openRunnerStore(config: KeywayConfig, url = runnerDatabaseUrl(config), options: OpenOptions = {}): Promise<RunnerStore> {
+export async function openRunnerStore(
+  config: KeywayConfig,
+  url = runnerDatabaseUrl(config),
+  options: OpenOptions = {},
+): Promise<RunnerStore> {
   const database = await openDatabase<RunnerDB>(url, options);
   try {
     await migrateToLatest(database.db, runnerMigrations);
-    const keys = await openKeyringSource({ dataDir: config.dataDir, encryptionKeys: config.encryptionKeys, encryptionKeyFile: config.encryptionKeyFile });
+    const keys = await openKeyringSource({
+      dataDir: config.dataDir,
+      encryptionKeys: config.encryptionKeys,
+      encryptionKeyFile: config.encryptionKeyFile,
+    });
     await checkKeysAgainstStore(database.db, keys.current());
     return { database, keys };
   } catch (err) {

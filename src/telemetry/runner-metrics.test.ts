@@ -14,7 +14,7 @@ const RUNNER_METRICS = [
 ];
 
 describe('keyway runner --metrics-port', () => {
-  it('serves the runner\'s metrics on GET /metrics of its own listener, and nothing else there', async (t) => {
+  it("serves the runner's metrics on GET /metrics of its own listener, and nothing else there", async (t) => {
     const plane = await startTestPlane('sqlite');
     const dataDir = mkdtempSync(join(tmpdir(), 'keyway-runner-metrics-'));
     t.after(async () => {
@@ -24,11 +24,24 @@ describe('keyway runner --metrics-port', () => {
     const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'metered' } });
     assert.equal(created.statusCode, 201, created.body);
     // The plane allows insecure hosts (it listens on plain HTTP): the runner must say the same.
-    const runner = startCli(['runner', '--server', plane.url, '--exchange-token', created.json().exchangeToken as string, '--data-dir', dataDir, '--metrics-port', '0'], {
-      KEYWAY_LOG_LEVEL: 'warn',
-      KEYWAY_ALLOW_INSECURE_HOSTS: 'true',
-      KEYWAY_HOST: '127.0.0.1',
-    });
+    const runner = startCli(
+      [
+        'runner',
+        '--server',
+        plane.url,
+        '--exchange-token',
+        created.json().exchangeToken as string,
+        '--data-dir',
+        dataDir,
+        '--metrics-port',
+        '0',
+      ],
+      {
+        KEYWAY_LOG_LEVEL: 'warn',
+        KEYWAY_ALLOW_INSECURE_HOSTS: 'true',
+        KEYWAY_HOST: '127.0.0.1',
+      },
+    );
     try {
       const [, url] = await runner.waitFor(/Metrics: (http:\/\/\S+)/);
       assert.match(url!, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);

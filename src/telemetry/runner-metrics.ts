@@ -12,10 +12,26 @@ function counter<L extends string>(name: string, help: string, labelNames: reado
 }
 
 export const runnerMetrics = {
-  credentialRequests: counter('keyway_runner_credential_requests_total', "git credential requests answered by the runner's sockets, by HTTP-like status (200 served, 4xx refused, 503 refresh unavailable)", ['status'] as const),
-  tokenRefreshes: counter('keyway_runner_token_refreshes_total', 'OAuth token refreshes at Entra ID by outcome (success, reauthorization_required, unavailable)', ['outcome'] as const),
-  azureDevOpsRequests: counter('keyway_runner_azure_devops_requests_total', 'Requests to Azure DevOps by operation and HTTP status (network: no answer)', ['operation', 'status'] as const),
-  retryDelaySeconds: counter('keyway_runner_azure_devops_retry_delay_seconds_total', 'Seconds spent waiting before retrying Azure DevOps, by operation and reason (throttled: 429 or Retry-After; error: 5xx or network)', ['operation', 'reason'] as const),
+  credentialRequests: counter(
+    'keyway_runner_credential_requests_total',
+    "git credential requests answered by the runner's sockets, by HTTP-like status (200 served, 4xx refused, 503 refresh unavailable)",
+    ['status'] as const,
+  ),
+  tokenRefreshes: counter(
+    'keyway_runner_token_refreshes_total',
+    'OAuth token refreshes at Entra ID by outcome (success, reauthorization_required, unavailable)',
+    ['outcome'] as const,
+  ),
+  azureDevOpsRequests: counter(
+    'keyway_runner_azure_devops_requests_total',
+    'Requests to Azure DevOps by operation and HTTP status (network: no answer)',
+    ['operation', 'status'] as const,
+  ),
+  retryDelaySeconds: counter(
+    'keyway_runner_azure_devops_retry_delay_seconds_total',
+    'Seconds spent waiting before retrying Azure DevOps, by operation and reason (throttled: 429 or Retry-After; error: 5xx or network)',
+    ['operation', 'reason'] as const,
+  ),
 };
 
 /** `keyway runner --metrics-port N`: a plain listener for Prometheus (the runner has no other HTTP port). */

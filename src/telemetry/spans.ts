@@ -37,13 +37,23 @@ export function currentTraceHeaders(ctx: Context = context.active()): Record<str
 }
 
 /** Runs `fn` in a span whose parent is the context in `headers` (a control request's, say). */
-export function withRemoteParent<T>(headers: Record<string, string> | undefined, name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+export function withRemoteParent<T>(
+  headers: Record<string, string> | undefined,
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const parent = headers ? propagation.extract(context.active(), headers) : context.active();
   return tracer().startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, (span) => finish(span, fn));
 }
 
 /** Runs `fn` in a child span of the active one. */
-export function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   return tracer().startActiveSpan(name, { kind, attributes }, (span) => finish(span, fn));
 }
 
@@ -69,7 +79,12 @@ export function databaseQuerySpan(system: 'sqlite' | 'postgresql') {
       kind: SpanKind.CLIENT,
       startTime: Date.now() - event.queryDurationMillis,
       // Parameterized text only: values (ciphertexts, hashes) are bound separately and never recorded.
-      attributes: { 'db.system': system, 'db.operation.name': operation, ...(table ? { 'db.collection.name': table } : {}), 'db.query.text': sqlText.slice(0, 500) },
+      attributes: {
+        'db.system': system,
+        'db.operation.name': operation,
+        ...(table ? { 'db.collection.name': table } : {}),
+        'db.query.text': sqlText.slice(0, 500),
+      },
     });
     if (event.level === 'error') span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();

@@ -39,6 +39,9 @@ describe('Traces are exported only when an OTLP endpoint is configured', () => {
     span.end();
     // Shutdown flushes the batch.
     await shutdown();
-    assert.ok(received.some((r) => r.method === 'POST' && r.url === '/v1/traces'), JSON.stringify(received));
+    assert.ok(
+      received.some((r) => r.method === 'POST' && r.url === '/v1/traces'),
+      JSON.stringify(received),
+    );
   });
 });

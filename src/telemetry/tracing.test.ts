@@ -54,14 +54,23 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     plane = await startTestPlane('sqlite', { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
     const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'traced' } });
     runnerId = created.json().runner.id;
-    runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, extra: { environmentOptions: { progressIntervalMs: 0 } } });
+    runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+      endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+      extra: { environmentOptions: { progressIntervalMs: 0 } },
+    });
     // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
     const presetId = `int_${randomBytes(9).toString('base64url')}`;
     registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetId}`);
     const saved = await plane.adminBrowser.request({
       method: 'POST',
       url: `/api/v1/runners/${runnerId}/scm-integrations`,
-      payload: { id: presetId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+      payload: {
+        id: presetId,
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId: registered.app.clientId, clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
+        pat: { enabled: false },
+      },
     });
     assert.equal(saved.json().test.valid, true, saved.body);
     integrationId = saved.json().integration.id;
@@ -96,42 +105,65 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     });
     assert.equal(res.status, 201, await res.clone().text());
     const id = ((await res.json()) as { id: string }).id;
-    const env = await eventually(async () => {
-      const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-      return got.status === 'cloning' ? undefined : got;
-    }, 'clone', 30_000);
+    const env = await eventually(
+      async () => {
+        const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+        return got.status === 'cloning' ? undefined : got;
+      },
+      'clone',
+      30_000,
+    );
     assert.equal(env.status, 'ready');
     workspacePath = env.workspacePath;
     const clone = await eventually(async () => spans().find((s) => s.name === 'git clone'), 'git clone span');
     const control = spans().find((s) => s.name === 'control environment-create');
     assert.ok(control, 'the runner traced the control request');
     assert.equal(control.spanContext().traceId, clone.spanContext().traceId);
-    assert.ok(ancestry(clone).includes('control environment-create'), `git clone under the control request: ${ancestry(clone).join(' < ')}`);
+    assert.ok(
+      ancestry(clone).includes('control environment-create'),
+      `git clone under the control request: ${ancestry(clone).join(' < ')}`,
+    );
     // The control request's parent is on the management plane: its database insert of the request, under the API call.
     const inTrace = spans().filter((s) => s.spanContext().traceId === clone.spanContext().traceId);
     const api = inTrace.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === '/api/v1/environments');
     assert.ok(api, `the API request is in the trace: ${inTrace.map((s) => s.name).join(', ')}`);
     assert.equal(ancestry(clone).at(-1), api.name, `the trace starts at the API request: ${ancestry(clone).join(' < ')}`);
-    assert.ok(inTrace.some((s) => s.attributes['db.system'] === 'sqlite' && s.name.startsWith('INSERT runner_requests')), 'the control request row written in the same trace');
+    assert.ok(
+      inTrace.some((s) => s.attributes['db.system'] === 'sqlite' && s.name.startsWith('INSERT runner_requests')),
+      'the control request row written in the same trace',
+    );
   });
 
   it("a git fetch after the token expired: one trace from the credential socket through the runner's database to Entra ID in the emulator", async () => {
     emu.entra.faults.expireAccessTokensNow();
     const record = await runner.runtime.credentials.findForIntegration({ type: 'user', id: plane.member.id }, integrationId);
     assert.ok(record);
-    await runner.store.database.db.updateTable('credentials').set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) }).where('id', '=', record.id).execute();
+    await runner.store.database.db
+      .updateTable('credentials')
+      .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) })
+      .where('id', '=', record.id)
+      .execute();
     exporter.reset();
     const fetched = await git(['fetch', 'origin'], workspacePath);
     assert.equal(fetched.code, 0, fetched.stderr);
 
-    const root = await eventually(async () => spans().find((s) => s.name === 'git credential get' && s.attributes['keyway.credential.status'] === 200), 'credential span');
+    const root = await eventually(
+      async () => spans().find((s) => s.name === 'git credential get' && s.attributes['keyway.credential.status'] === 200),
+      'credential span',
+    );
     const trace = spans().filter((s) => s.spanContext().traceId === root.spanContext().traceId);
     const tokenCall = trace.find((s) => s.kind === SpanKind.CLIENT && /POST/.test(s.name) && !s.attributes['db.system']);
     assert.ok(tokenCall, `the refresh request to Entra ID is in the trace: ${trace.map((s) => s.name).join(', ')}`);
-    assert.ok(ancestry(tokenCall).at(-1) === 'git credential get', `it descends from the credential request: ${ancestry(tokenCall).join(' < ')}`);
+    assert.ok(
+      ancestry(tokenCall).at(-1) === 'git credential get',
+      `it descends from the credential request: ${ancestry(tokenCall).join(' < ')}`,
+    );
     const atEmulator = trace.find((s) => s.kind === SpanKind.SERVER && parentOf(s) === tokenCall.spanContext().spanId);
     assert.ok(atEmulator, "the emulator's token endpoint answered within the same trace");
-    assert.ok(trace.some((s) => s.attributes['db.system'] === 'sqlite' && /credentials/.test(s.name)), 'the credential row read in the same trace');
+    assert.ok(
+      trace.some((s) => s.attributes['db.system'] === 'sqlite' && /credentials/.test(s.name)),
+      'the credential row read in the same trace',
+    );
 
     // No secret in any span: not the client secret, not a token.
     const token = await runner.runtime.tokens.getAccessToken(plane.member.id, integrationId);
@@ -140,7 +172,7 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     assert.ok(!everything.includes(token.token), 'access token in a span');
   });
 
-  it('query strings never reach a span: an OAuth callback\'s code and state are redacted', async () => {
+  it("query strings never reach a span: an OAuth callback's code and state are redacted", async () => {
     exporter.reset();
     const res = await fetch(`${plane.url}/api/v1/oauth/callback/${integrationId}?code=secret-code-value&state=secret-state-value`);
     await res.text();

@@ -29,7 +29,8 @@ class RedactingProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     const attributes = span.attributes as Record<string, unknown>;
     for (const [key, value] of Object.entries(attributes)) {
-      if (typeof value === 'string' && value.includes('=') && /url|target|query|path/i.test(key)) attributes[key] = value.replace(QUERY_VALUE, '$1$2REDACTED');
+      if (typeof value === 'string' && value.includes('=') && /url|target|query|path/i.test(key))
+        attributes[key] = value.replace(QUERY_VALUE, '$1$2REDACTED');
     }
   }
   async forceFlush(): Promise<void> {}
@@ -60,7 +61,9 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
         // Long-polls and probes would drown the traces that matter.
         ignoreIncomingRequestHook: (request) => /^\/(healthz|readyz|metrics)\b|^\/api\/v1\/runner\/control\?/.test(request.url ?? ''),
       }),
-      new UndiciInstrumentation({ ignoreRequestHook: (request) => request.method === 'GET' && request.path.startsWith('/api/v1/runner/control?') }),
+      new UndiciInstrumentation({
+        ignoreRequestHook: (request) => request.method === 'GET' && request.path.startsWith('/api/v1/runner/control?'),
+      }),
     ],
   });
   // The http instrumentation patches the module when it is required; Keyway imports it as ES
@@ -74,4 +77,3 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
   markTracingEnabled(shutdown);
   return shutdown;
 }
-

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { isSealed, open as unseal } from '../../src/crypto/sealing.ts';
-import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, inviteAndRegister, runnerPrivateKey, startE2E, visible } from './support.ts';
+import {
+  assertNoHorizontalScroll,
+  demoIntegration,
+  e2eSkip,
+  gone,
+  inviteAndRegister,
+  runnerPrivateKey,
+  startE2E,
+  visible,
+} from './support.ts';
 import type { DemoInfo, E2E, OpenPage } from './support.ts';
 
 // The pages users came for, against `keyway start --demo` (the bundled emulator plays Entra ID and
@@ -100,7 +109,11 @@ describe('web UI: authorize, open a repository, environments (demo mode)', { ski
     await e2e.screenshot(member, 'open-not-azure-devops');
     await field.fill(demo.pullRequestUrl);
     await member.getByRole('button', { name: 'Open', exact: true }).click();
-    assert.equal(new URL(member.url()).searchParams.get('url'), demo.pullRequestUrl, 'the URL is in the address bar, so Connect can come back to it');
+    assert.equal(
+      new URL(member.url()).searchParams.get('url'),
+      demo.pullRequestUrl,
+      'the URL is in the address bar, so Connect can come back to it',
+    );
     await heading(member, 'Demo/demo-app', 2);
     await visible(member.getByText('pull request 1', { exact: true }));
     await visible(member.getByText('keyway-demo', { exact: true }));
@@ -333,7 +346,9 @@ describe('web UI: authorize, open a repository, environments (demo mode)', { ski
     assert.equal(body.oauth?.clientSecret, undefined);
     assert.equal(await unseal(key, sealedSecret, `scm-integration:${integration.id}:oauth-client-secret`), integration.clientSecret);
 
-    const pats = plane.filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/v1/scm/pat').map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
+    const pats = plane
+      .filter((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/v1/scm/pat')
+      .map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
     assert.equal(pats.length, 2, 'the good PAT and the wrong one');
     const opened: string[] = [];
     for (const sent of pats) {

@@ -56,7 +56,10 @@ async function invite(admin: Page, email: string, role: 'member' | 'admin' = 'me
 }
 
 async function switchOrganization(page: Page, name: string, role: 'admin' | 'member') {
-  await page.getByRole('banner').getByLabel('Organization').selectOption({ label: `${name} (${role})` });
+  await page
+    .getByRole('banner')
+    .getByLabel('Organization')
+    .selectOption({ label: `${name} (${role})` });
   await page.waitForURL(role === 'admin' ? /\/runners$/ : /\/open$/);
 }
 
@@ -234,7 +237,9 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
     await other.waitForURL(`${e2e.url}/open`);
     await other.goto(secondInvitation);
     await heading(other, `Join ${SECOND}`);
-    const refusal = await visible(other.getByText(`This invitation is for ${PAT.email}, but you are signed in as ${demo.memberEmail}.`, { exact: false }));
+    const refusal = await visible(
+      other.getByText(`This invitation is for ${PAT.email}, but you are signed in as ${demo.memberEmail}.`, { exact: false }),
+    );
     assert.ok(refusal);
     assert.equal(await other.getByRole('button', { name: /^Accept/ }).count(), 0, 'no way to accept it as someone else');
     await e2e.screenshot(other, 'invitation-wrong-account');
@@ -320,7 +325,10 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
 
     // The admin is Third Org's only admin: leaving is refused, with the server's reason.
     await nav(admin).getByRole('link', { name: 'Account' }).click();
-    await admin.getByRole('region', { name: 'Your organizations' }).getByRole('button', { name: `Leave ${THIRD}` }).click();
+    await admin
+      .getByRole('region', { name: 'Your organizations' })
+      .getByRole('button', { name: `Leave ${THIRD}` })
+      .click();
     const leave = await visible(admin.getByRole('dialog', { name: `Leave ${THIRD}?` }));
     await leave.getByRole('button', { name: 'Leave organization' }).click();
     await visible(leave.getByRole('alert').getByText(`${THIRD} would have no admin left; make someone else an admin first`));
@@ -494,7 +502,11 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
     await page.goto('/sign-in');
     await page.getByRole('button', { name: 'Sign in with Microsoft' }).click();
     const step = await visible(page.getByRole('form', { name: 'Sign in with Microsoft' }));
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'email', 'focus moves to the work email');
+    assert.equal(
+      await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name),
+      'email',
+      'focus moves to the work email',
+    );
     await step.getByLabel('Work email').fill('someone@nowhere.example');
     await step.getByRole('button', { name: 'Continue with Microsoft' }).click();
     await visible(step.getByText('No organization on this Keyway signs in with Microsoft for nowhere.example', { exact: false }));
@@ -510,13 +522,22 @@ describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
 
     // Unbound again: one tenant, no email step.
     await bindings.getByRole('button', { name: `Remove the binding ${tenant}` }).click();
-    await admin.getByRole('dialog', { name: `Remove the binding ${tenant}?` }).getByRole('button', { name: 'Remove binding' }).click();
+    await admin
+      .getByRole('dialog', { name: `Remove the binding ${tenant}?` })
+      .getByRole('button', { name: 'Remove binding' })
+      .click();
     await visible(admin.getByText(`${tenant} is no longer bound to this organization.`));
     await gone(bindings.getByRole('cell', { name: tenant }));
   });
 
   it('kept invitation tokens and passwords out of every URL, and sent CSRF tokens with every write', async () => {
-    const publicWrites = new Set(['/api/v1/auth/sign-in', '/api/v1/auth/link', '/api/v1/invitations/preview', '/api/v1/invitations/register', '/api/v1/auth/sso/entra/begin']);
+    const publicWrites = new Set([
+      '/api/v1/auth/sign-in',
+      '/api/v1/auth/link',
+      '/api/v1/invitations/preview',
+      '/api/v1/invitations/register',
+      '/api/v1/auth/sso/entra/begin',
+    ]);
     for (const request of e2e.requests) {
       const url = new URL(request.url);
       assert.ok(!/kwi_|kwl_/.test(url.pathname + url.search), `no token in a path or query: ${request.url}`);

@@ -55,7 +55,18 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await heading(page, 'Runners');
     await visible(page.getByRole('banner').getByText(e2e.adminEmail));
     const nav = page.getByRole('navigation', { name: 'Main' });
-    for (const name of ['Open a repository', 'Environments', 'Authorizations', 'Projects', 'Runners', 'Members', 'API tokens', 'Audit log', 'Account']) await visible(nav.getByRole('link', { name }));
+    for (const name of [
+      'Open a repository',
+      'Environments',
+      'Authorizations',
+      'Projects',
+      'Runners',
+      'Members',
+      'API tokens',
+      'Audit log',
+      'Account',
+    ])
+      await visible(nav.getByRole('link', { name }));
     // The link's token must not linger in the address bar or history.
     assert.ok(!page.url().includes('token='));
     // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
@@ -155,7 +166,8 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
     await heading(page, 'Audit log');
     const table = page.getByRole('region', { name: 'Audit events' });
-    for (const action of ['invitation.create', 'invitation.accept', 'api_token.create', 'api_token.revoke', 'session.sign_in_link']) await visible(table.getByRole('cell', { name: action, exact: true }));
+    for (const action of ['invitation.create', 'invitation.accept', 'api_token.create', 'api_token.revoke', 'session.sign_in_link'])
+      await visible(table.getByRole('cell', { name: action, exact: true }));
     await e2e.screenshot(page, 'audit-log');
     await e2e.checkA11y(page, 'audit-log');
 
@@ -197,7 +209,10 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
 
   it('switches between organizations', async () => {
     const me = (await (await page.request.get('/api/v1/me')).json()) as { csrfToken: string };
-    const created = await page.request.post('/api/v1/organizations', { data: { name: 'Second Org' }, headers: { 'x-csrf-token': me.csrfToken } });
+    const created = await page.request.post('/api/v1/organizations', {
+      data: { name: 'Second Org' },
+      headers: { 'x-csrf-token': me.csrfToken },
+    });
     assert.equal(created.status(), 201);
     await page.goto('/members');
     const switcher = await visible(page.getByRole('banner').getByLabel('Organization'));
@@ -285,11 +300,15 @@ describe('web UI journeys', { skip: e2eSkip() }, () => {
     for (const write of writes) {
       const path = new URL(write.url).pathname;
       // Signing in, and accepting an invitation by creating the account, happen before there is a session.
-      if (['/api/v1/auth/sign-in', '/api/v1/auth/link', '/api/v1/invitations/preview', '/api/v1/invitations/register'].includes(path)) continue;
+      if (['/api/v1/auth/sign-in', '/api/v1/auth/link', '/api/v1/invitations/preview', '/api/v1/invitations/register'].includes(path))
+        continue;
       assert.ok(write.headers['x-csrf-token'], `${write.method} ${path} carries X-CSRF-Token`);
     }
     for (const request of e2e.requests) {
-      assert.ok(!request.url.includes(MEMBER.password) && !request.url.includes(ADMIN_PASSWORD), `passwords stay out of URLs: ${request.url}`);
+      assert.ok(
+        !request.url.includes(MEMBER.password) && !request.url.includes(ADMIN_PASSWORD),
+        `passwords stay out of URLs: ${request.url}`,
+      );
       assert.ok(!/token=/.test(new URL(request.url).search), `no token in a query string: ${request.url}`);
     }
   });

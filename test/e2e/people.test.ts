@@ -95,7 +95,11 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await visible(section.getByRole('cell', { name: demo.memberEmail }));
     await section.getByRole('button', { name: 'Add a member' }).click();
     const dialog = await visible(owner.getByRole('dialog', { name: 'Add a member to Payments' }));
-    assert.equal(await owner.evaluate(() => (document.activeElement as HTMLSelectElement | null)?.name), 'userId', 'focus starts on the person to pick');
+    assert.equal(
+      await owner.evaluate(() => (document.activeElement as HTMLSelectElement | null)?.name),
+      'userId',
+      'focus starts on the person to pick',
+    );
     // The list is fetched when the dialog opens: wait for it, not for the "Loading…" placeholder.
     await dialog.getByLabel('Person').locator('option', { hasText: PAT.email }).waitFor({ state: 'attached' });
     const people = await dialog.getByLabel('Person').locator('option').allTextContents();
@@ -142,7 +146,10 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await visible(owner.getByText(`${ADMIN_NAME} is now a member of Payments.`));
     await section.getByLabel(`Project role of ${DEMO_NAME}`).selectOption('member');
     const refused = await visible(owner.getByRole('alert').filter({ hasText: 'at least one owner' }));
-    assert.match((await refused.textContent()) ?? '', /is still an owner: A project needs at least one owner; make someone else owner first/);
+    assert.match(
+      (await refused.textContent()) ?? '',
+      /is still an owner: A project needs at least one owner; make someone else owner first/,
+    );
     await visible(section.getByLabel(`Project role of ${DEMO_NAME}`));
     assert.equal(await section.getByLabel(`Project role of ${DEMO_NAME}`).inputValue(), 'owner', 'the list shows what the server kept');
     await e2e.screenshot(owner, 'project-members-last-owner');
@@ -155,12 +162,15 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     await gone(confirm);
     await visible(section.getByRole('cell', { name: PAT.email }));
     await section.getByRole('button', { name: `Remove ${PAT.name} from the project` }).click();
-    await owner.getByRole('dialog', { name: `Remove ${PAT.name} from Payments?` }).getByRole('button', { name: 'Remove from project' }).click();
+    await owner
+      .getByRole('dialog', { name: `Remove ${PAT.name} from Payments?` })
+      .getByRole('button', { name: 'Remove from project' })
+      .click();
     await visible(owner.getByText(`${PAT.name} was removed from Payments.`));
     await gone(section.getByRole('cell', { name: PAT.email }));
   });
 
-  it("brings the member back to their last page after signing in again", async () => {
+  it('brings the member back to their last page after signing in again', async () => {
     await signOut(owner);
     await signIn(owner, demo.memberEmail, demo.memberPassword);
     await owner.waitForURL(`${e2e.url}${projectPath}`);
@@ -197,11 +207,23 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
     });
     // Two role changes, one refused (not recorded), the add and the removal: by the demo member only.
     const actions = await rows.locator('td:nth-child(3)').allTextContents();
-    assert.deepEqual(actions, ['project.member.remove', 'project.member.set', 'project.member.set', 'project.member.set', 'project.member.set']);
+    assert.deepEqual(actions, [
+      'project.member.remove',
+      'project.member.set',
+      'project.member.set',
+      'project.member.set',
+      'project.member.set',
+    ]);
     const actors = await rows.locator('td:nth-child(2) strong').allTextContents();
-    assert.ok(actors.every((a) => a === DEMO_NAME), actors.join(', '));
+    assert.ok(
+      actors.every((a) => a === DEMO_NAME),
+      actors.join(', '),
+    );
     const targets = await rows.locator('td:nth-child(4) strong').allTextContents();
-    assert.ok(targets.every((t) => t === 'Payments'), targets.join(', '));
+    assert.ok(
+      targets.every((t) => t === 'Payments'),
+      targets.join(', '),
+    );
     await visible(rows.first().locator('td:nth-child(4) code').filter({ hasText: /^prj_/ }));
     await e2e.screenshot(admin, 'audit-log-filtered');
     await e2e.checkA11y(admin, 'audit log (filtered)');

@@ -150,7 +150,10 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await gone(dialog);
     await visible(page.getByText('The variables of app settings were changed; a run started.'));
     await visible(card.getByText('Variables (1)'));
-    await visible(card.getByRole('region', { name: 'Run history of app settings' }).getByText('0 created, 1 updated, 1 deleted, 0 unchanged'), 15_000);
+    await visible(
+      card.getByRole('region', { name: 'Run history of app settings' }).getByText('0 created, 1 updated, 1 deleted, 0 unchanged'),
+      15_000,
+    );
     await e2e.screenshot(page, 'project-syncs');
     await e2e.checkA11y(page, 'project with syncs');
   });
@@ -225,11 +228,18 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     if (!(await user.isVisible())) assert.fail(`creating the oauth connection failed: ${(await refused.allTextContents()).join(' / ')}`);
     assert.ok(createdAnswer, 'the create request was answered');
     assert.equal(createdAnswer.status, 201, createdAnswer.body);
-    const answer = JSON.parse(createdAnswer.body) as { connection: { id: string; status: string; credentialSet: boolean; organization: string | null }; authorizeUrl: string };
+    const answer = JSON.parse(createdAnswer.body) as {
+      connection: { id: string; status: string; credentialSet: boolean; organization: string | null };
+      authorizeUrl: string;
+    };
     assert.equal(answer.connection.status, 'pending');
     assert.equal(answer.connection.credentialSet, false);
     assert.equal(answer.connection.organization, null);
-    assert.match(answer.authorizeUrl ?? '', /^\/api\/v1\/projects\/[^/]+\/app-connections\/[^/]+\/oauth\/authorize$/, 'a same-origin path to start the consent');
+    assert.match(
+      answer.authorizeUrl ?? '',
+      /^\/api\/v1\/projects\/[^/]+\/app-connections\/[^/]+\/oauth\/authorize$/,
+      'a same-origin path to start the consent',
+    );
     assert.notEqual(new URL(page.url()).origin, e2e.url, "at the emulator's sign-in page");
     const authorize = e2e.requests.find((r) => r.method === 'GET' && new URL(r.url).pathname === answer.authorizeUrl.split('?')[0]);
     assert.ok(authorize, `the browser went to ${answer.authorizeUrl}`);
@@ -275,7 +285,10 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await user.check();
     if ((await password.count()) > 0 && (await password.isVisible())) await password.fill(demo.entraPassword);
     await page.locator('[data-testid="accept"]').click();
-    const again = await visible(page.getByRole('status').getByText('App connection demo-oauth is connected as Demo User.', { exact: false }), 15_000);
+    const again = await visible(
+      page.getByRole('status').getByText('App connection demo-oauth is connected as Demo User.', { exact: false }),
+      15_000,
+    );
     assert.doesNotMatch((await again.textContent()) ?? '', /Pick/, 'the organization is kept');
     assert.equal(page.url(), projectUrl);
     await visible(row.getByRole('cell', { name: demo.organization, exact: true }));
@@ -320,7 +333,11 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     const row = page.getByRole('row', { name: /declined/ });
     await visible(row.getByText('Not connected'));
     await visible(row.getByRole('button', { name: 'Connect app connection declined' }));
-    assert.equal(await page.getByRole('form', { name: 'Pick the organization of declined' }).count(), 0, 'nothing to pick without a consent');
+    assert.equal(
+      await page.getByRole('form', { name: 'Pick the organization of declined' }).count(),
+      0,
+      'nothing to pick without a consent',
+    );
     await e2e.screenshot(page, 'app-connection-oauth-declined');
     await e2e.checkA11y(page, 'project: a declined oauth consent');
 
@@ -350,7 +367,8 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     const plane = e2e.requests.filter((r) => new URL(r.url).origin === e2e.url);
     for (const r of plane) {
       const text = `${r.url}\n${r.body ?? ''}`;
-      for (const secret of [demo.pat, WRONG_PAT, integration.clientSecret, SECRET_VALUE, CHANGED_SECRET, OAUTH_SECRET_VALUE]) assert.ok(!text.includes(secret), `a secret went out in clear in ${r.method} ${r.url}`);
+      for (const secret of [demo.pat, WRONG_PAT, integration.clientSecret, SECRET_VALUE, CHANGED_SECRET, OAUTH_SECRET_VALUE])
+        assert.ok(!text.includes(secret), `a secret went out in clear in ${r.method} ${r.url}`);
     }
     // The oauth consent went through the emulator too: the app's client secret never passed the browser.
     for (const r of e2e.requests) {
@@ -359,11 +377,21 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     }
     assert.ok(!(await page.content()).includes(integration.clientSecret), "the oauth app's client secret is not on the page");
     const key = runnerPrivateKey(e2e.dataDir);
-    const allCreates = plane.filter((r) => r.method === 'POST' && /\/app-connections$/.test(new URL(r.url).pathname)).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
+    const allCreates = plane
+      .filter((r) => r.method === 'POST' && /\/app-connections$/.test(new URL(r.url).pathname))
+      .map((r) => JSON.parse(r.body ?? '{}') as Record<string, string>);
     const oauthCreates = allCreates.filter((c) => c.method === 'oauth');
     assert.equal(oauthCreates.length, 2, 'demo-oauth, declined');
-    assert.deepEqual(Object.keys(oauthCreates[0]!).sort(), ['id', 'method', 'name', 'runnerId', 'tenantId'], 'no credential and no organization for oauth');
-    assert.deepEqual(Object.keys(oauthCreates[1]!).sort(), ['id', 'method', 'name', 'organization', 'runnerId', 'tenantId'], 'no credential for oauth');
+    assert.deepEqual(
+      Object.keys(oauthCreates[0]!).sort(),
+      ['id', 'method', 'name', 'runnerId', 'tenantId'],
+      'no credential and no organization for oauth',
+    );
+    assert.deepEqual(
+      Object.keys(oauthCreates[1]!).sort(),
+      ['id', 'method', 'name', 'organization', 'runnerId', 'tenantId'],
+      'no credential for oauth',
+    );
     for (const c of oauthCreates) assert.equal(c.tenantId, demo.tenantId);
     const creates = allCreates.filter((c) => c.method !== 'oauth');
     assert.equal(creates.length, 3, 'wrong PAT, demo PAT, client secret');
@@ -377,7 +405,9 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     );
     assert.deepEqual(opened, [WRONG_PAT, demo.pat, integration.clientSecret]);
 
-    const writes = plane.filter((r) => (r.method === 'PUT' || r.method === 'PATCH') && /\/syncs\/[^/]+\/variables$/.test(new URL(r.url).pathname));
+    const writes = plane.filter(
+      (r) => (r.method === 'PUT' || r.method === 'PATCH') && /\/syncs\/[^/]+\/variables$/.test(new URL(r.url).pathname),
+    );
     assert.equal(writes.length, 4, 'app settings (twice), broken, oauth settings');
     const values = await Promise.all(
       writes.map((w) => {
@@ -460,10 +490,16 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   it("the Environments page shows each workspace's disk use and last use", async () => {
     const { csrfToken } = (await (await page.request.get('/api/v1/me')).json()) as { csrfToken: string };
     const headers = { 'x-csrf-token': csrfToken };
-    const pat = await page.request.post('/api/v1/scm/pat', { headers, data: { integrationId: integration.id, organization: demo.organization, token: demo.pat } });
+    const pat = await page.request.post('/api/v1/scm/pat', {
+      headers,
+      data: { integrationId: integration.id, organization: demo.organization, token: demo.pat },
+    });
     assert.equal(pat.status(), 201, await pat.text());
     const runners = (await (await page.request.get('/api/v1/runners')).json()) as { runners: { id: string }[] };
-    const created = await page.request.post('/api/v1/environments', { headers, data: { contextUrl: demo.repositoryUrl, runnerId: runners.runners[0]!.id } });
+    const created = await page.request.post('/api/v1/environments', {
+      headers,
+      data: { contextUrl: demo.repositoryUrl, runnerId: runners.runners[0]!.id },
+    });
     assert.equal(created.status(), 201, await created.text());
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments' }).click();
     const row = page.getByRole('row', { name: /Ready/ });

@@ -102,7 +102,12 @@ describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
     await issuer.fill('https://login.microsoftonline.com/contoso');
     await issuer.press('Tab');
     // The hint comes from the server's own normalizer: it names what is wrong with the tenant.
-    await visible(dialog.getByText('"contoso" is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com.', { exact: false }));
+    await visible(
+      dialog.getByText(
+        '"contoso" is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com.',
+        { exact: false },
+      ),
+    );
     await issuer.fill(`https://login.microsoftonline.com/${TENANT}/oauth2/v2.0`);
     await issuer.press('Tab');
     await gone(dialog.getByText('is not a tenant', { exact: false }));
@@ -121,7 +126,11 @@ describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
     // Saved: the dialog now edits the integration, under its name.
     const saved2 = await visible(page.getByRole('dialog', { name: `Azure DevOps · ${HOST}` }));
     await visible(saved2.getByText('Saved, but the test failed.'));
-    assert.equal(await saved2.getByLabel('Issuer URL').inputValue(), `https://login.microsoftonline.com/${TENANT}/v2.0`, 'the form shows the normalized issuer');
+    assert.equal(
+      await saved2.getByLabel('Issuer URL').inputValue(),
+      `https://login.microsoftonline.com/${TENANT}/v2.0`,
+      'the form shows the normalized issuer',
+    );
     assert.equal(await saved2.getByLabel('Host').getAttribute('aria-invalid'), 'true');
     await visible(saved2.locator('.field-error').getByText(saved.test.hostError!, { exact: true }));
     if (saved.test.oauthError) await visible(saved2.locator('fieldset .field-error').getByText(saved.test.oauthError, { exact: true }));
@@ -135,13 +144,26 @@ describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
     // with the integration's associated data, never the secret itself.
     const post = e2e.requests.find((r) => r.method === 'POST' && r.url.endsWith('/scm-integrations'));
     assert.ok(post?.body);
-    const body = JSON.parse(post.body) as { id: string; scmId: string; host: string; virtualDirectory: string; oauth: Record<string, string>; pat: { enabled: boolean } };
+    const body = JSON.parse(post.body) as {
+      id: string;
+      scmId: string;
+      host: string;
+      virtualDirectory: string;
+      oauth: Record<string, string>;
+      pat: { enabled: boolean };
+    };
     assert.equal(body.id, integrationId);
-    assert.deepEqual({ scmId: body.scmId, host: body.host, virtualDirectory: body.virtualDirectory, pat: body.pat }, { scmId: 'azure-devops', host: HOST, virtualDirectory: '/tfs', pat: { enabled: true } });
+    assert.deepEqual(
+      { scmId: body.scmId, host: body.host, virtualDirectory: body.virtualDirectory, pat: body.pat },
+      { scmId: 'azure-devops', host: HOST, virtualDirectory: '/tfs', pat: { enabled: true } },
+    );
     assert.deepEqual(Object.keys(body.oauth).sort(), ['clientId', 'issuerUrl', 'sealedClientSecret']);
     assert.ok(isSealed(body.oauth.sealedClientSecret));
     const key = JSON.parse(readFileSync(join(e2e.dataDir, 'runner-key.json'), 'utf8')) as { privateKey: string };
-    assert.equal(await unseal(key.privateKey, body.oauth.sealedClientSecret!, `scm-integration:${integrationId}:oauth-client-secret`), CLIENT_SECRET);
+    assert.equal(
+      await unseal(key.privateKey, body.oauth.sealedClientSecret!, `scm-integration:${integrationId}:oauth-client-secret`),
+      CLIENT_SECRET,
+    );
   });
 
   it('saves again without re-entering the secret, sending only what changed', async () => {
@@ -158,7 +180,10 @@ describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
     await visible(page.getByText(`${HOST} was saved, but its test failed.`));
     const card = page.getByRole('listitem').filter({ hasText: `Azure DevOps · ${HOST}/tfs` });
     await visible(card.getByText('Failed'));
-    assert.equal(await card.getByRole('textbox', { name: `Callback URL for ${HOST}` }).inputValue(), `${e2e.url}/api/v1/oauth/callback/${integrationId}`);
+    assert.equal(
+      await card.getByRole('textbox', { name: `Callback URL for ${HOST}` }).inputValue(),
+      `${e2e.url}/api/v1/oauth/callback/${integrationId}`,
+    );
     await e2e.screenshot(page, 'runner-detail-provider');
     await e2e.checkA11y(page, 'runner detail with provider');
   });

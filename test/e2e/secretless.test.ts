@@ -50,7 +50,7 @@ describe('web UI: app credentials without a secret', { skip: e2eSkip() }, () => 
     return visible(page.getByRole('dialog', { name: 'Azure DevOps · dev.azure.com' }));
   }
 
-  it('switches to the runner\'s certificate: the certificate is offered for download with its thumbprint; uploaded, the change applies', async () => {
+  it("switches to the runner's certificate: the certificate is offered for download with its thumbprint; uploaded, the change applies", async () => {
     const dialog = await editProvider();
     await dialog.getByRole('radio', { name: /Certificate \(no secret\)/ }).check();
     assert.equal(await dialog.getByRole('textbox', { name: 'Client secret' }).count(), 0, 'no secret to enter');
@@ -89,7 +89,7 @@ describe('web UI: app credentials without a secret', { skip: e2eSkip() }, () => 
     await e2e.screenshot(page, 'certificate-in-use');
   });
 
-  it('workload identity federation: the issuer, subject and audience to enter in Entra ID come from the runner\'s token', async () => {
+  it("workload identity federation: the issuer, subject and audience to enter in Entra ID come from the runner's token", async () => {
     const dialog = await editProvider();
     // The certificate in use is shown with its downloads when the dialog opens again.
     await visible(dialog.getByRole('link', { name: 'Download certificate (.cer)' }));

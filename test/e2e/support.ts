@@ -92,13 +92,19 @@ export interface E2E {
 
 /** Builds web/dist if it is missing or stale (the test runner does this once before all files). */
 export function ensureWebBuilt(): void {
-  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs'), '--if-stale'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs'), '--if-stale'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (result.status !== 0) throw new Error(`building the web UI failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 /** Parses the lines `keyway start --demo` prints after the sign-in link (src/cli/demo.ts). */
 async function demoInfo(keyway: RunningCli): Promise<DemoInfo> {
-  const [, repositoryUrl, pullRequestUrl] = (await keyway.waitFor(/open (https:\/\/\S+) \(or its pull request 1: (https:\/\/\S+)\)/)) as RegExpMatchArray & [string, string, string];
+  const [, repositoryUrl, pullRequestUrl] = (await keyway.waitFor(
+    /open (https:\/\/\S+) \(or its pull request 1: (https:\/\/\S+)\)/,
+  )) as RegExpMatchArray & [string, string, string];
   const text = keyway.output();
   const line = (pattern: RegExp): RegExpMatchArray => {
     const m = text.match(pattern);
@@ -106,18 +112,25 @@ async function demoInfo(keyway: RunningCli): Promise<DemoInfo> {
     return m;
   };
   const [, memberEmail, memberPassword] = line(/Keyway member: (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
-  const [, entraUpn, entraPassword] = line(/Entra ID user \(pick it on the emulator's sign-in page\): (\S+) \/ (\S+)/) as RegExpMatchArray & [string, string, string];
+  const [, entraUpn, entraPassword] = line(/Entra ID user \(pick it on the emulator's sign-in page\): (\S+) \/ (\S+)/) as RegExpMatchArray &
+    [string, string, string];
   const [, pat] = line(/A PAT for that user: (\S+)/) as RegExpMatchArray & [string, string];
-  const [, tenantId, organization] = line(/Directory \(tenant\) ID for oauth app connections: (\S+) \(organization (\S+)\)/) as RegExpMatchArray & [string, string, string];
+  const [, tenantId, organization] = line(
+    /Directory \(tenant\) ID for oauth app connections: (\S+) \(organization (\S+)\)/,
+  ) as RegExpMatchArray & [string, string, string];
   return { memberEmail, memberPassword, entraUpn, entraPassword, pat, tenantId, organization, repositoryUrl, pullRequestUrl };
 }
 
 export async function startE2E(options: { demo?: boolean; env?: Record<string, string> } = {}): Promise<E2E> {
-  if (!existsSync(CHROMIUM)) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set KEYWAY_E2E_CHROMIUM`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`CI=true and no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set KEYWAY_E2E_CHROMIUM`);
   ensureWebBuilt();
   mkdirSync(SCREENSHOTS, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'keyway-e2e-'));
-  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir, ...(options.demo ? ['--demo'] : [])], { KEYWAY_LOG_LEVEL: 'warn', ...options.env });
+  const keyway = startCli(['start', '--port', '0', '--data-dir', dataDir, ...(options.demo ? ['--demo'] : [])], {
+    KEYWAY_LOG_LEVEL: 'warn',
+    ...options.env,
+  });
   let browser: Browser | undefined;
   try {
     const [, url] = (await keyway.waitFor(/Keyway is running at (http\S+)/)) as RegExpMatchArray & [string, string];
@@ -139,7 +152,10 @@ export async function startE2E(options: { demo?: boolean; env?: Record<string, s
       browser: launched,
       requests,
       async newPage(options = {}) {
-        const context = await launched.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 900 }, baseURL: url });
+        const context = await launched.newContext({
+          viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
+          baseURL: url,
+        });
         contexts.push(context);
         // Fail a step in seconds, not Playwright's default 30 s: the whole suite should take under a minute.
         context.setDefaultTimeout(10_000);
@@ -168,10 +184,19 @@ export async function startE2E(options: { demo?: boolean; env?: Record<string, s
           // axe-core's global, injected above.
           const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<AxeResults> } }).axe;
           const result = await axe.run(document, { resultTypes: ['violations'] });
-          return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`) }));
+          return result.violations.map((v) => ({
+            id: v.id,
+            impact: v.impact,
+            help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`),
+          }));
         });
         const blocking = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-        assert.deepEqual(blocking, [], `${label}: axe-core found serious or critical accessibility violations:\n${JSON.stringify(blocking, null, 2)}`);
+        assert.deepEqual(
+          blocking,
+          [],
+          `${label}: axe-core found serious or critical accessibility violations:\n${JSON.stringify(blocking, null, 2)}`,
+        );
       },
       async close() {
         for (const context of contexts) await context.close().catch(() => undefined);
@@ -205,7 +230,10 @@ export async function gone(locator: Locator, timeout = 10_000): Promise<void> {
 
 /** The page has no horizontal scrollbar: usable at narrow widths. */
 export async function assertNoHorizontalScroll(page: Page, label: string): Promise<void> {
-  const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
   assert.ok(scrollWidth <= clientWidth + 1, `${label}: the page scrolls sideways (${scrollWidth}px of content in ${clientWidth}px)`);
 }
 
@@ -236,11 +264,17 @@ export async function demoIntegration(dataDir: string): Promise<{ id: string; cl
   const { open } = await import('../../src/crypto/sealing.ts');
   const db = new Database(join(dataDir, 'management.db'), { readonly: true, fileMustExist: true });
   try {
-    const row = db.prepare("SELECT id, oauth_client_id, oauth_issuer_url, oauth_client_secret_sealed FROM scm_integrations WHERE host = 'dev.azure.com'").get() as
-      | { id: string; oauth_client_id: string; oauth_issuer_url: string; oauth_client_secret_sealed: string }
-      | undefined;
+    const row = db
+      .prepare(
+        "SELECT id, oauth_client_id, oauth_issuer_url, oauth_client_secret_sealed FROM scm_integrations WHERE host = 'dev.azure.com'",
+      )
+      .get() as { id: string; oauth_client_id: string; oauth_issuer_url: string; oauth_client_secret_sealed: string } | undefined;
     if (!row?.oauth_client_secret_sealed) throw new Error('demo mode stored no dev.azure.com integration with a client secret');
-    const clientSecret = await open(runnerPrivateKey(dataDir), row.oauth_client_secret_sealed, `scm-integration:${row.id}:oauth-client-secret`);
+    const clientSecret = await open(
+      runnerPrivateKey(dataDir),
+      row.oauth_client_secret_sealed,
+      `scm-integration:${row.id}:oauth-client-secret`,
+    );
     return { id: row.id, clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url, clientSecret };
   } finally {
     db.close();
@@ -251,14 +285,23 @@ export async function demoIntegration(dataDir: string): Promise<{ id: string; cl
  * Adds a person the way Keyway lets an admin: an invitation, accepted by the person creating their
  * account through its link (in a request context of its own, so the admin's session is untouched).
  */
-export async function inviteAndRegister(admin: Page, baseUrl: string, person: { email: string; name: string; password: string; role?: 'admin' | 'member' }): Promise<string> {
+export async function inviteAndRegister(
+  admin: Page,
+  baseUrl: string,
+  person: { email: string; name: string; password: string; role?: 'admin' | 'member' },
+): Promise<string> {
   const me = (await (await admin.request.get(`${baseUrl}/api/v1/me`)).json()) as { csrfToken: string };
-  const invited = await admin.request.post(`${baseUrl}/api/v1/invitations`, { headers: { 'x-csrf-token': me.csrfToken }, data: { email: person.email, role: person.role ?? 'member' } });
+  const invited = await admin.request.post(`${baseUrl}/api/v1/invitations`, {
+    headers: { 'x-csrf-token': me.csrfToken },
+    data: { email: person.email, role: person.role ?? 'member' },
+  });
   assert.equal(invited.status(), 201, await invited.text());
   const token = new URL(((await invited.json()) as { url: string }).url).hash.replace('#token=', '');
   const context = await playwrightRequest.newContext({ baseURL: baseUrl });
   try {
-    const registered = await context.post('/api/v1/invitations/register', { data: { token, displayName: person.name, password: person.password } });
+    const registered = await context.post('/api/v1/invitations/register', {
+      data: { token, displayName: person.name, password: person.password },
+    });
     assert.equal(registered.status(), 200, await registered.text());
     const who = (await (await context.get('/api/v1/me')).json()) as { user: { id: string } };
     return who.user.id;

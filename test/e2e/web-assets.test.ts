@@ -10,7 +10,8 @@ import { ensureWebBuilt } from './support.ts';
 // How the management plane serves the built UI (no browser needed): the CSP, caching, the SPA
 // fallback for history routes, and that API and operations paths are left as they were.
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 describe('web assets', () => {
   let t: TestManagement;
@@ -27,7 +28,17 @@ describe('web assets', () => {
 
   it('answers history routes with index.html under the strict CSP', async () => {
     assert.equal(CONTENT_SECURITY_POLICY, CSP);
-    for (const url of ['/', '/runners', '/runners/run_1', '/members?x=1', '/sign-in', '/apix', '/invitations/accept', '/organization', '/instance']) {
+    for (const url of [
+      '/',
+      '/runners',
+      '/runners/run_1',
+      '/members?x=1',
+      '/sign-in',
+      '/apix',
+      '/invitations/accept',
+      '/organization',
+      '/instance',
+    ]) {
       const res = await t.app.inject({ method: 'GET', url });
       assert.equal(res.statusCode, 200, url);
       assert.match(res.headers['content-type'] as string, /^text\/html/, url);
@@ -55,7 +66,15 @@ describe('web assets', () => {
     assert.equal(icon.statusCode, 200);
     assert.match(icon.headers['content-type'] as string, /image\/svg\+xml/);
 
-    for (const url of ['/assets/missing.js', '/robots.txt', '/..%2f..%2fpackage.json', '/assets/..%2f..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/.env', '/assets/.hidden']) {
+    for (const url of [
+      '/assets/missing.js',
+      '/robots.txt',
+      '/..%2f..%2fpackage.json',
+      '/assets/..%2f..%2f..%2fpackage.json',
+      '/%2e%2e/%2e%2e/package.json',
+      '/.env',
+      '/assets/.hidden',
+    ]) {
       const miss = await t.app.inject({ method: 'GET', url });
       assert.equal(miss.statusCode, 404, url);
       assert.equal((miss.json() as { error: { code: string } }).error.code, 'not_found', url);

@@ -82,15 +82,28 @@ for (const { kind, skip } of kinds) {
       const created = await server1.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'ha' } });
       runnerId = created.json().runner.id;
       const endpoints = { services: emu.urls.services, vssps: emu.urls.vssps };
-      replica1 = await startTestRunner(server1.url, created.json().exchangeToken, { endpoints, store, extra: { environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica1') } });
+      replica1 = await startTestRunner(server1.url, created.json().exchangeToken, {
+        endpoints,
+        store,
+        extra: { environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica1') },
+      });
 
       // The documented procedure: copy runner-key.json, runner-registration.json and the data keys
       // into the second replica's data directory, point it at the shared store, start with --replica.
       const dir2 = mkdtempSync(join(tmpdir(), 'keyway-replica-2-'));
-      for (const file of [runnerPaths(replica1.dataDir).key, runnerPaths(replica1.dataDir).registration, join(replica1.dataDir, 'encryption-keys')]) {
+      for (const file of [
+        runnerPaths(replica1.dataDir).key,
+        runnerPaths(replica1.dataDir).registration,
+        join(replica1.dataDir, 'encryption-keys'),
+      ]) {
         copyFileSync(file, join(dir2, file.split('/').pop()!));
       }
-      replica2 = await startTestRunner(server2.url, undefined, { dataDir: dir2, endpoints, store, extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica2') } });
+      replica2 = await startTestRunner(server2.url, undefined, {
+        dataDir: dir2,
+        endpoints,
+        store,
+        extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica2') },
+      });
 
       // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
       const presetId = `int_${randomBytes(9).toString('base64url')}`;
@@ -98,7 +111,17 @@ for (const { kind, skip } of kinds) {
       const saved = await server1.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { id: presetId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+        payload: {
+          id: presetId,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: {
+            clientId: registered.app.clientId,
+            clientSecret: registered.clientSecret,
+            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+          },
+          pat: { enabled: false },
+        },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
@@ -121,12 +144,23 @@ for (const { kind, skip } of kinds) {
       assert.notEqual(replica1.runtime.replicaId, replica2.runtime.replicaId);
       assert.equal(replica1.runtime.registration.runnerId, replica2.runtime.registration.runnerId);
       const dir3 = mkdtempSync(join(tmpdir(), 'keyway-replica-3-'));
-      for (const file of [runnerPaths(replica1.dataDir).key, runnerPaths(replica1.dataDir).registration, join(replica1.dataDir, 'encryption-keys')]) copyFileSync(file, join(dir3, file.split('/').pop()!));
-      await assert.rejects(startTestRunner(server1.url, undefined, { dataDir: dir3, store }), /another replica of runner "ha" is running .*start this one with --replica/);
+      for (const file of [
+        runnerPaths(replica1.dataDir).key,
+        runnerPaths(replica1.dataDir).registration,
+        join(replica1.dataDir, 'encryption-keys'),
+      ])
+        copyFileSync(file, join(dir3, file.split('/').pop()!));
+      await assert.rejects(
+        startTestRunner(server1.url, undefined, { dataDir: dir3, store }),
+        /another replica of runner "ha" is running .*start this one with --replica/,
+      );
       const stranger = mkdtempSync(join(tmpdir(), 'keyway-replica-4-'));
       copyFileSync(runnerPaths(replica1.dataDir).registration, join(stranger, 'runner-registration.json'));
       copyFileSync(join(replica1.dataDir, 'encryption-keys'), join(stranger, 'encryption-keys'));
-      await assert.rejects(startTestRunner(server1.url, undefined, { dataDir: stranger, store, extra: { replica: true } }), /runner-key\.json is not the key runner "ha" uses/);
+      await assert.rejects(
+        startTestRunner(server1.url, undefined, { dataDir: stranger, store, extra: { replica: true } }),
+        /runner-key\.json is not the key runner "ha" uses/,
+      );
     });
 
     it('a refresh storm across both replicas causes exactly one token request', async () => {
@@ -134,11 +168,19 @@ for (const { kind, skip } of kinds) {
       assert.ok(record);
       const db = replica1.store.database.db;
       const row = await db.selectFrom('credentials').select('metadata').where('id', '=', record.id).executeTakeFirstOrThrow();
-      await db.updateTable('credentials').set({ metadata: JSON.stringify({ ...JSON.parse(row.metadata), accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', record.id).execute();
+      await db
+        .updateTable('credentials')
+        .set({ metadata: JSON.stringify({ ...JSON.parse(row.metadata), accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+        .where('id', '=', record.id)
+        .execute();
       emu.entra.faults.expireAccessTokensNow();
       const refreshes = () => emu.entra.counters().byGrant.refresh_token ?? 0;
       const before = refreshes();
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? replica2 : replica1).runtime.tokens.getAccessToken(server1.member.id, integrationId)));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          (i % 2 ? replica2 : replica1).runtime.tokens.getAccessToken(server1.member.id, integrationId),
+        ),
+      );
       assert.equal(refreshes() - before, 1);
       assert.equal(new Set(results.map((r) => r.token)).size, 1);
     });
@@ -147,42 +189,71 @@ for (const { kind, skip } of kinds) {
       const browsers = [server1.memberBrowser, member2];
       const environments: { id: string; workspacePath: string; owner: TestRunner; other: TestRunner }[] = [];
       for (let i = 0; i < 6; i++) {
-        const res = await browsers[i % 2]!.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: webUrl, runnerId } });
+        const res = await browsers[i % 2]!.request({
+          method: 'POST',
+          url: '/api/v1/environments',
+          payload: { contextUrl: webUrl, runnerId },
+        });
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
-        const env = await eventually(async () => {
-          const got = (await browsers[(i + 1) % 2]!.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        }, `environment ${id} ready`, 30_000);
+        const env = await eventually(
+          async () => {
+            const got = (await browsers[(i + 1) % 2]!.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+            return got.status === 'cloning' ? undefined : got;
+          },
+          `environment ${id} ready`,
+          30_000,
+        );
         assert.equal(env.status, 'ready', JSON.stringify(env.error));
         const owner = env.workspacePath.startsWith(replica1.dataDir) ? replica1 : replica2;
         assert.deepEqual(handledBy.get(id), [`${owner === replica1 ? 'replica1' : 'replica2'}:environment-create`]);
         environments.push({ id, workspacePath: env.workspacePath, owner, other: owner === replica1 ? replica2 : replica1 });
         assert.ok(existsSync(env.workspacePath));
       }
-      assert.ok(environments.some((e) => e.owner === replica1) && environments.some((e) => e.owner === replica2), 'both replicas cloned some (any replica takes a create)');
+      assert.ok(
+        environments.some((e) => e.owner === replica1) && environments.some((e) => e.owner === replica2),
+        'both replicas cloned some (any replica takes a create)',
+      );
       // Deleting through the other server reaches the owner: its workspace is gone from its disk.
       for (const [i, env] of environments.slice(0, 4).entries()) {
         const res = await browsers[(i + 1) % 2]!.request({ method: 'DELETE', url: `/api/v1/environments/${env.id}` });
         assert.ok([202, 204].includes(res.statusCode), res.body);
         await eventually(async () => !existsSync(env.workspacePath), `workspace of ${env.id} removed by its replica`);
         const name = env.owner === replica1 ? 'replica1' : 'replica2';
-        assert.deepEqual(handledBy.get(env.id), [`${name}:environment-create`, `${name}:environment-delete`], 'create and delete were handled by the same replica');
+        assert.deepEqual(
+          handledBy.get(env.id),
+          [`${name}:environment-create`, `${name}:environment-delete`],
+          'create and delete were handled by the same replica',
+        );
       }
     });
 
     it('a replica that died: requests for what it held are answered by the other from the shared store, not held until the deadline', async () => {
       const res = await member2.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: webUrl, runnerId } });
       const id = res.json().id as string;
-      await eventually(async () => (await member2.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json().status === 'ready', 'ready');
-      const affinity = await server1.database.db.selectFrom('runner_affinities').select('replica_id').where('affinity_key', '=', `environment:${id}`).executeTakeFirstOrThrow();
+      await eventually(
+        async () => (await member2.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json().status === 'ready',
+        'ready',
+      );
+      const affinity = await server1.database.db
+        .selectFrom('runner_affinities')
+        .select('replica_id')
+        .where('affinity_key', '=', `environment:${id}`)
+        .executeTakeFirstOrThrow();
       const [dead, alive] = affinity.replica_id === replica2.runtime.replicaId ? [replica2, replica1] : [replica1, replica2];
       await dead.runtime.stop();
       // As if its last poll was long ago (the online window has passed).
-      await server1.database.db.updateTable('runner_replicas').set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() }).where('replica_id', '=', dead.runtime.replicaId).execute();
+      await server1.database.db
+        .updateTable('runner_replicas')
+        .set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() })
+        .where('replica_id', '=', dead.runtime.replicaId)
+        .execute();
       const deleted = await server1.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
       assert.ok([202, 204].includes(deleted.statusCode), deleted.body);
-      await eventually(async () => (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).statusCode === 404, 'environment gone');
+      await eventually(
+        async () => (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).statusCode === 404,
+        'environment gone',
+      );
       const aliveName = alive === replica1 ? 'replica1' : 'replica2';
       assert.equal(handledBy.get(id)?.at(-1), `${aliveName}:environment-delete`, 'the live replica answered for the dead one');
     });
@@ -190,8 +261,18 @@ for (const { kind, skip } of kinds) {
     it('a replica that dies mid-clone: the environment is reported failed (clone_interrupted) by a live one, and can be deleted', async () => {
       // Two live replicas again: the one left by the previous case and a new one joining.
       const dir = mkdtempSync(join(tmpdir(), 'keyway-replica-5-'));
-      for (const file of [runnerPaths(replica1.dataDir).key, runnerPaths(replica1.dataDir).registration, join(replica1.dataDir, 'encryption-keys')]) copyFileSync(file, join(dir, file.split('/').pop()!));
-      const joined = await startTestRunner(server1.url, undefined, { dataDir: dir, endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, store, extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica5') } });
+      for (const file of [
+        runnerPaths(replica1.dataDir).key,
+        runnerPaths(replica1.dataDir).registration,
+        join(replica1.dataDir, 'encryption-keys'),
+      ])
+        copyFileSync(file, join(dir, file.split('/').pop()!));
+      const joined = await startTestRunner(server1.url, undefined, {
+        dataDir: dir,
+        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+        store,
+        extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica5') },
+      });
       // Git answers slowly, so the clone is still running when its replica dies.
       const slow = emu.faults.add({ listener: 'services', path: /git-upload-pack$/, latencyMs: 4_000 });
       try {
@@ -199,25 +280,41 @@ for (const { kind, skip } of kinds) {
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
         const affinity = await eventually(
-          () => server1.database.db.selectFrom('runner_affinities').select('replica_id').where('affinity_key', '=', `environment:${id}`).executeTakeFirst(),
+          () =>
+            server1.database.db
+              .selectFrom('runner_affinities')
+              .select('replica_id')
+              .where('affinity_key', '=', `environment:${id}`)
+              .executeTakeFirst(),
           'a replica took the creation',
         );
         assert.equal((await member2.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json().status, 'cloning');
         const owner = [replica1, replica2, joined].find((r) => r.runtime.replicaId === affinity.replica_id);
         assert.ok(owner, `the owner ${affinity.replica_id} is one of the replicas`);
         await owner.runtime.stop();
-        await server1.database.db.updateTable('runner_replicas').set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() }).where('replica_id', '=', owner.runtime.replicaId).execute();
+        await server1.database.db
+          .updateTable('runner_replicas')
+          .set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() })
+          .where('replica_id', '=', owner.runtime.replicaId)
+          .execute();
 
-        const failed = await eventually(async () => {
-          const got = (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-          return got.status === 'failed' ? got : undefined;
-        }, 'the environment reported failed by a live replica', 20_000);
+        const failed = await eventually(
+          async () => {
+            const got = (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+            return got.status === 'failed' ? got : undefined;
+          },
+          'the environment reported failed by a live replica',
+          20_000,
+        );
         assert.equal(failed.error?.code, 'clone_interrupted', JSON.stringify(failed.error));
         assert.match(failed.error?.message ?? '', /delete the environment and create it again/);
 
         const deleted = await server1.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
         assert.ok([202, 204].includes(deleted.statusCode), deleted.body);
-        await eventually(async () => (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).statusCode === 404, 'environment gone');
+        await eventually(
+          async () => (await server1.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).statusCode === 404,
+          'environment gone',
+        );
       } finally {
         emu.faults.remove(slow);
         await joined.stop().catch(() => undefined);

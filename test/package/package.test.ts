@@ -51,58 +51,78 @@ function copyCheckout(to: string): void {
 
 describe('The npm package, installed as the README says', () => {
   // Longer than run-tests.mjs's five minutes a test: a slow machine compiles better-sqlite3 slowly.
-  it('npm pack then npm install -g puts keyway on PATH; keyway start serves the built web UI and /healthz', { timeout: 10 * 60_000 }, async () => {
-    const temp = mkdtempSync(join(tmpdir(), 'keyway-package-'));
-    try {
-      const clone = join(temp, 'clone');
-      copyCheckout(clone);
-      const packed = await run('npm', ['pack', '--json', '--pack-destination', temp], clone);
-      assert.equal(packed.status, 0, packed.stderr);
-      // npm pack --json prints the prepack build's output first; the JSON array comes last.
-      const [info] = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('\n[') + 1)) as { filename: string; files: { path: string }[] }[];
-      const files = info!.files.map((f) => f.path);
-      assert.ok(files.includes('dist/src/cli/main.js'), 'the compiled CLI is packed');
-      assert.ok(files.includes('web/dist/index.html'), 'the built web UI is packed');
-      assert.deepEqual(files.filter((f) => f.startsWith('src/') || /\.test\.(js|ts)$/.test(f)), [], 'no sources or tests in the package');
-
-      // --prefer-offline: what `npm ci` put in the npm cache is used; the registry is asked only for the rest.
-      const prefix = join(temp, 'prefix');
-      const installed = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(temp, info!.filename)], temp);
-      assert.equal(installed.status, 0, installed.stderr);
-      const bin = join(prefix, 'bin', 'keyway');
-      assert.ok(existsSync(bin), `npm install -g put no keyway in ${join(prefix, 'bin')}`);
-      assert.ok(!existsSync(join(prefix, 'lib', 'node_modules', 'keyway', 'src')), 'the installed package runs compiled code only');
-
-      const help = await run(bin, ['--help'], temp);
-      assert.equal(help.status, 0, help.stderr);
-      assert.match(help.stdout, /Usage: keyway/);
-      assert.match(help.stdout, /\brunner\b/);
-
-      const dataDir = join(temp, 'data');
-      mkdirSync(dataDir);
-      const server = startProcess(bin, ['start', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { ...npmEnv(), KEYWAY_LOG_LEVEL: 'warn' }, temp);
+  it(
+    'npm pack then npm install -g puts keyway on PATH; keyway start serves the built web UI and /healthz',
+    { timeout: 10 * 60_000 },
+    async () => {
+      const temp = mkdtempSync(join(tmpdir(), 'keyway-package-'));
       try {
-        const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/, 60_000);
-        assert.doesNotMatch(server.output(), /web interface is not built/);
-        const page = await fetch(`${url}/`);
-        assert.equal(page.status, 200);
-        const html = await page.text();
-        assert.doesNotMatch(html, /web interface is not built/);
-        assert.match(html, /<div id="root"><\/div>/);
-        const script = /<script type="module"[^>]*\ssrc="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
-        assert.ok(script, `the page loads the built bundle: ${html}`);
-        const asset = await fetch(`${url}${script}`);
-        assert.equal(asset.status, 200);
-        assert.match(asset.headers.get('content-type') ?? '', /javascript/);
-        const health = await fetch(`${url}/healthz`);
-        assert.equal(health.status, 200);
-        // Data lands in the data directory given, as the built-in runner's store.
-        assert.ok(readdirSync(dataDir).includes('runner.db'));
+        const clone = join(temp, 'clone');
+        copyCheckout(clone);
+        const packed = await run('npm', ['pack', '--json', '--pack-destination', temp], clone);
+        assert.equal(packed.status, 0, packed.stderr);
+        // npm pack --json prints the prepack build's output first; the JSON array comes last.
+        const [info] = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('\n[') + 1)) as {
+          filename: string;
+          files: { path: string }[];
+        }[];
+        const files = info!.files.map((f) => f.path);
+        assert.ok(files.includes('dist/src/cli/main.js'), 'the compiled CLI is packed');
+        assert.ok(files.includes('web/dist/index.html'), 'the built web UI is packed');
+        assert.deepEqual(
+          files.filter((f) => f.startsWith('src/') || /\.test\.(js|ts)$/.test(f)),
+          [],
+          'no sources or tests in the package',
+        );
+
+        // --prefer-offline: what `npm ci` put in the npm cache is used; the registry is asked only for the rest.
+        const prefix = join(temp, 'prefix');
+        const installed = await run(
+          'npm',
+          ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(temp, info!.filename)],
+          temp,
+        );
+        assert.equal(installed.status, 0, installed.stderr);
+        const bin = join(prefix, 'bin', 'keyway');
+        assert.ok(existsSync(bin), `npm install -g put no keyway in ${join(prefix, 'bin')}`);
+        assert.ok(!existsSync(join(prefix, 'lib', 'node_modules', 'keyway', 'src')), 'the installed package runs compiled code only');
+
+        const help = await run(bin, ['--help'], temp);
+        assert.equal(help.status, 0, help.stderr);
+        assert.match(help.stdout, /Usage: keyway/);
+        assert.match(help.stdout, /\brunner\b/);
+
+        const dataDir = join(temp, 'data');
+        mkdirSync(dataDir);
+        const server = startProcess(
+          bin,
+          ['start', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+          { ...npmEnv(), KEYWAY_LOG_LEVEL: 'warn' },
+          temp,
+        );
+        try {
+          const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/, 60_000);
+          assert.doesNotMatch(server.output(), /web interface is not built/);
+          const page = await fetch(`${url}/`);
+          assert.equal(page.status, 200);
+          const html = await page.text();
+          assert.doesNotMatch(html, /web interface is not built/);
+          assert.match(html, /<div id="root"><\/div>/);
+          const script = /<script type="module"[^>]*\ssrc="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+          assert.ok(script, `the page loads the built bundle: ${html}`);
+          const asset = await fetch(`${url}${script}`);
+          assert.equal(asset.status, 200);
+          assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+          const health = await fetch(`${url}/healthz`);
+          assert.equal(health.status, 200);
+          // Data lands in the data directory given, as the built-in runner's store.
+          assert.ok(readdirSync(dataDir).includes('runner.db'));
+        } finally {
+          assert.equal(await server.stop(), 0, server.output());
+        }
       } finally {
-        assert.equal(await server.stop(), 0, server.output());
+        rmSync(temp, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(temp, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

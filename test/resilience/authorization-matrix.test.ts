@@ -119,7 +119,10 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /api/v1/runner/control': { class: 'runner', query: () => 'wait=0' },
   'POST /api/v1/runner/control/{requestId}': { class: 'runner', owner: 'runner-self', body: () => ({ ok: true, result: null }) },
   'GET /api/v1/runners/{runnerId}/scm-integrations': { class: 'user' },
-  'POST /api/v1/runners/{runnerId}/scm-integrations': { class: 'admin', body: () => ({ scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } }) },
+  'POST /api/v1/runners/{runnerId}/scm-integrations': {
+    class: 'admin',
+    body: () => ({ scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } }),
+  },
   'GET /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'user' },
   'PATCH /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'admin', body: () => ({ pat: { enabled: false } }) },
   'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}': { class: 'admin' },
@@ -128,26 +131,54 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/draft/apply': { class: 'admin' },
   'DELETE /api/v1/runners/{runnerId}/scm-integrations/{id}/draft': { class: 'admin' },
   // Issue 19: an app credential without secret (the fixture's integration uses a client secret).
-  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential': { class: 'user', allowedRead: { status: 409, why: "the fixture's integration uses a client secret: nothing to show" } },
+  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential': {
+    class: 'user',
+    allowedRead: { status: 409, why: "the fixture's integration uses a client secret: nothing to show" },
+  },
   'POST /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential/next-certificate': { class: 'admin' },
-  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential/certificate': { class: 'user', allowedRead: { status: 404, why: "the fixture's integration has no certificate" } },
+  'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/client-credential/certificate': {
+    class: 'user',
+    allowedRead: { status: 404, why: "the fixture's integration has no certificate" },
+  },
   'GET /api/v1/scm/authentication': { class: 'user', query: rid },
   'GET /api/v1/oauth/authorize/{integrationId}': { class: 'user', sessionOnly: true },
   'GET /api/v1/oauth/callback/{integrationId}': { class: 'public', query: () => 'code=forged&state=forged' },
-  'POST /api/v1/scm/pat': { class: 'user', body: (ids) => ({ integrationId: ids.integration, organization: 'contoso', token: 'not-a-real-token-value' }) },
+  'POST /api/v1/scm/pat': {
+    class: 'user',
+    body: (ids) => ({ integrationId: ids.integration, organization: 'contoso', token: 'not-a-real-token-value' }),
+  },
   'GET /api/v1/scm/authorizations': { class: 'user' },
   'DELETE /api/v1/scm/authorizations/{runnerId}/{id}': { class: 'user', owner: 'admin-self' },
-  'POST /api/v1/environments': { class: 'user', body: (ids) => ({ contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId: ids.runner }) },
+  'POST /api/v1/environments': {
+    class: 'user',
+    body: (ids) => ({ contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId: ids.runner }),
+  },
   'GET /api/v1/environments': { class: 'user' },
   'GET /api/v1/environments/{id}': { class: 'user', owner: 'admin-self' },
   'DELETE /api/v1/environments/{id}': { class: 'user', owner: 'admin-self' },
-  'POST /api/v1/runner/environments/{id}/progress': { class: 'runner', owner: 'runner-self', body: () => ({ status: 'failed', error: { code: 'x', message: 'forged' } }) },
+  'POST /api/v1/runner/environments/{id}/progress': {
+    class: 'runner',
+    owner: 'runner-self',
+    body: () => ({ status: 'failed', error: { code: 'x', message: 'forged' } }),
+  },
   'GET /api/v1/runners/{runnerId}/scm-integrations/{id}/environment-defaults': { class: 'user' },
-  'PUT /api/v1/runners/{runnerId}/scm-integrations/{id}/environment-defaults': { class: 'admin', body: () => ({ filter: 'blob:none', depth: 1 }) },
+  'PUT /api/v1/runners/{runnerId}/scm-integrations/{id}/environment-defaults': {
+    class: 'admin',
+    body: () => ({ filter: 'blob:none', depth: 1 }),
+  },
   'GET /api/v1/runners/{id}/repository-cache': { class: 'user' },
-  'PUT /api/v1/runner/repository-cache': { class: 'runner', body: () => ({ instance: 'forged:/x', bytes: 1, limitBytes: 1, repositories: 1 }) },
-  'POST /api/v1/context/parse': { class: 'user', body: (ids) => ({ url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId: ids.integration }) },
-  'POST /api/v1/context/access': { class: 'user', body: (ids) => ({ url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId: ids.integration }) },
+  'PUT /api/v1/runner/repository-cache': {
+    class: 'runner',
+    body: () => ({ instance: 'forged:/x', bytes: 1, limitBytes: 1, repositories: 1 }),
+  },
+  'POST /api/v1/context/parse': {
+    class: 'user',
+    body: (ids) => ({ url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId: ids.integration }),
+  },
+  'POST /api/v1/context/access': {
+    class: 'user',
+    body: (ids) => ({ url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId: ids.integration }),
+  },
   'GET /api/v1/scm/organizations': { class: 'user', query: rid },
   'GET /api/v1/scm/projects': { class: 'user', query: (ids) => `${rid(ids)}&organization=contoso` },
   'GET /api/v1/scm/repositories': { class: 'user', query: (ids) => `${rid(ids)}&organization=contoso` },
@@ -158,34 +189,109 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /api/v1/projects': { class: 'admin', body: () => ({ name: 'intruder' }) },
   'GET /api/v1/projects/{id}': { class: 'project', owner: 'project' },
   'GET /api/v1/projects/{id}/members': { class: 'project', owner: 'project' },
-  'POST /api/v1/projects/{id}/members': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ userId: ids.member, role: 'owner' }) },
+  'POST /api/v1/projects/{id}/members': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    body: (ids) => ({ userId: ids.member, role: 'owner' }),
+  },
   'DELETE /api/v1/projects/{id}/members/{userId}': { class: 'project', owner: 'project', owners: true },
   'GET /api/v1/app-connections/oauth/configuration': { class: 'user' },
   'GET /api/v1/projects/{projectId}/app-connections': { class: 'project', owner: 'project' },
-  'POST /api/v1/projects/{projectId}/app-connections': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ name: 'intruder', runnerId: ids.runner, method: 'access-token', organization: 'contoso', accessToken: 'not-a-real-token-value' }) },
+  'POST /api/v1/projects/{projectId}/app-connections': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    body: (ids) => ({
+      name: 'intruder',
+      runnerId: ids.runner,
+      method: 'access-token',
+      organization: 'contoso',
+      accessToken: 'not-a-real-token-value',
+    }),
+  },
   'GET /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project' },
-  'PATCH /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true, body: () => ({ memberTargets: [{ project: 'Web' }] }) },
+  'PATCH /api/v1/projects/{projectId}/app-connections/{id}': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    body: () => ({ memberTargets: [{ project: 'Web' }] }),
+  },
   'DELETE /api/v1/projects/{projectId}/app-connections/{id}': { class: 'project', owner: 'project', owners: true },
   'POST /api/v1/projects/{projectId}/app-connections/{id}/test': { class: 'project', owner: 'project' },
-  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential': { class: 'project', owner: 'project', allowedRead: { status: 409, why: "the fixture's connection is an access token: nothing to show" } },
-  'POST /api/v1/projects/{projectId}/app-connections/{id}/client-credential/next-certificate': { class: 'project', owner: 'project', owners: true },
-  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential/certificate': { class: 'project', owner: 'project', allowedRead: { status: 404, why: "the fixture's connection has no certificate" } },
-  'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': { class: 'project', owner: 'project', owners: true, sessionOnly: true, allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" } },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential': {
+    class: 'project',
+    owner: 'project',
+    allowedRead: { status: 409, why: "the fixture's connection is an access token: nothing to show" },
+  },
+  'POST /api/v1/projects/{projectId}/app-connections/{id}/client-credential/next-certificate': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+  },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/client-credential/certificate': {
+    class: 'project',
+    owner: 'project',
+    allowedRead: { status: 404, why: "the fixture's connection has no certificate" },
+  },
+  'GET /api/v1/projects/{projectId}/app-connections/{id}/oauth/authorize': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    sessionOnly: true,
+    allowedRead: { status: 400, why: "the fixture's connection is an access token, not oauth" },
+  },
   'GET /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project' },
   // Issue 15: creating or retargeting a sync is an owner's action (the fixture's connection allows members no targets).
-  'POST /api/v1/projects/{projectId}/syncs': { class: 'project', owner: 'project', owners: true, body: (ids) => ({ name: 'intruder', connectionId: ids.connection, project: 'Web', groupName: 'prod-release' }) },
+  'POST /api/v1/projects/{projectId}/syncs': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    body: (ids) => ({ name: 'intruder', connectionId: ids.connection, project: 'Web', groupName: 'prod-release' }),
+  },
   'GET /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project' },
-  'PATCH /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project', owners: true, body: () => ({ groupName: 'prod-release', adoptExisting: true }) },
+  'PATCH /api/v1/projects/{projectId}/syncs/{id}': {
+    class: 'project',
+    owner: 'project',
+    owners: true,
+    body: () => ({ groupName: 'prod-release', adoptExisting: true }),
+  },
   'DELETE /api/v1/projects/{projectId}/syncs/{id}': { class: 'project', owner: 'project' },
   'PUT /api/v1/projects/{projectId}/syncs/{id}/variables': { class: 'project', owner: 'project', body: () => ({ variables: [] }) },
   'PATCH /api/v1/projects/{projectId}/syncs/{id}/variables': { class: 'project', owner: 'project', body: () => ({ remove: ['X'] }) },
   'POST /api/v1/projects/{projectId}/syncs/{id}/run': { class: 'project', owner: 'project' },
   'GET /api/v1/projects/{projectId}/syncs/{id}/runs': { class: 'project', owner: 'project' },
-  'POST /api/v1/runner/events': { class: 'runner', body: () => ({ events: [{ id: 'rev_matrixmatrix', action: 'credentials.purged', outcome: 'success', occurredAt: new Date().toISOString(), details: { count: 0 } }] }) },
-  'POST /api/v1/runner/revocation-purge': { class: 'revoked-runner', body: () => ({ credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() }) },
+  'POST /api/v1/runner/events': {
+    class: 'runner',
+    body: () => ({
+      events: [
+        {
+          id: 'rev_matrixmatrix',
+          action: 'credentials.purged',
+          outcome: 'success',
+          occurredAt: new Date().toISOString(),
+          details: { count: 0 },
+        },
+      ],
+    }),
+  },
+  'POST /api/v1/runner/revocation-purge': {
+    class: 'revoked-runner',
+    body: () => ({ credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() }),
+  },
 };
 
-type PrincipalName = 'anonymous' | 'member' | 'member-token' | 'other-org-member' | 'other-org-admin' | 'admin' | 'admin-no-csrf' | 'runner' | 'other-runner' | 'project-member';
+type PrincipalName =
+  | 'anonymous'
+  | 'member'
+  | 'member-token'
+  | 'other-org-member'
+  | 'other-org-admin'
+  | 'admin'
+  | 'admin-no-csrf'
+  | 'runner'
+  | 'other-runner'
+  | 'project-member';
 
 interface Principal {
   name: PrincipalName;
@@ -226,21 +332,52 @@ for (const kind of [await preferredKind()]) {
         world.canaries.response(what, res);
         return res.json();
       };
-      const pat = world.emu.world.createPat(world.adoUser.id, { scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'], orgs: ['contoso'] }).token;
+      const pat = world.emu.world.createPat(world.adoUser.id, {
+        scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'],
+        orgs: ['contoso'],
+      }).token;
       world.canaries.watch(pat, 'Azure DevOps PAT');
 
       // Organization A's resources.
-      const authorization = ok(await admin.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: world.integrationId, organization: 'contoso', token: pat } }), 'admin PAT');
-      const environment = ok(await admin.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId: world.runnerId } }), 'environment');
+      const authorization = ok(
+        await admin.request({
+          method: 'POST',
+          url: '/api/v1/scm/pat',
+          payload: { integrationId: world.integrationId, organization: 'contoso', token: pat },
+        }),
+        'admin PAT',
+      );
+      const environment = ok(
+        await admin.request({
+          method: 'POST',
+          url: '/api/v1/environments',
+          payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId: world.runnerId },
+        }),
+        'environment',
+      );
       const project = ok(await admin.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Payments' } }), 'project');
       const projectId = (project.project ?? project).id as string;
       const connection = ok(
-        await admin.request({ method: 'POST', url: `/api/v1/projects/${projectId}/app-connections`, payload: { name: 'ado', runnerId: world.runnerId, method: 'access-token', organization: 'contoso', accessToken: pat } }),
+        await admin.request({
+          method: 'POST',
+          url: `/api/v1/projects/${projectId}/app-connections`,
+          payload: { name: 'ado', runnerId: world.runnerId, method: 'access-token', organization: 'contoso', accessToken: pat },
+        }),
         'app connection',
       );
       const connectionId = (connection.connection ?? connection).id as string;
-      const sync = ok(await admin.request({ method: 'POST', url: `/api/v1/projects/${projectId}/syncs`, payload: { name: 'vars', connectionId, project: 'Web', groupName: 'kw-matrix' } }), 'sync');
-      const adminToken = ok(await admin.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'matrix' } }), 'admin API token');
+      const sync = ok(
+        await admin.request({
+          method: 'POST',
+          url: `/api/v1/projects/${projectId}/syncs`,
+          payload: { name: 'vars', connectionId, project: 'Web', groupName: 'kw-matrix' },
+        }),
+        'sync',
+      );
+      const adminToken = ok(
+        await admin.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'matrix' } }),
+        'admin API token',
+      );
       world.canaries.watch(adminToken.token, 'admin API token', ['responses']);
       ids = {
         runner: world.runnerId,
@@ -256,10 +393,24 @@ for (const kind of [await preferredKind()]) {
       for (const [k, v] of Object.entries(ids)) assert.ok(typeof v === 'string' && v, `fixture id ${k} is missing`);
 
       // Organization B, with a member and an admin who belong to B only.
-      const founder = await plane.core.identity.createUser({ email: 'founder@other.test', password: 'founder-password-1', organizationId: plane.organizationId, role: 'member' });
+      const founder = await plane.core.identity.createUser({
+        email: 'founder@other.test',
+        password: 'founder-password-1',
+        organizationId: plane.organizationId,
+        role: 'member',
+      });
       const orgB = await plane.core.identity.createOrganization('Other Corp', founder.id);
-      await plane.database.db.deleteFrom('memberships').where('user_id', '=', founder.id).where('organization_id', '=', plane.organizationId).execute();
-      const otherMember = await plane.core.identity.createUser({ email: 'member@other.test', password: 'other-member-password', organizationId: orgB.id, role: 'member' });
+      await plane.database.db
+        .deleteFrom('memberships')
+        .where('user_id', '=', founder.id)
+        .where('organization_id', '=', plane.organizationId)
+        .execute();
+      const otherMember = await plane.core.identity.createUser({
+        email: 'member@other.test',
+        password: 'other-member-password',
+        organizationId: orgB.id,
+        role: 'member',
+      });
       assert.ok(otherMember.id);
       const otherMemberBrowser = new Browser(plane.app);
       assert.equal((await otherMemberBrowser.signIn('member@other.test', 'other-member-password')).statusCode, 200);
@@ -276,14 +427,30 @@ for (const kind of [await preferredKind()]) {
       // Another runner of organization A (registered, not running).
       const second = ok(await admin.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'second' } }), 'second runner');
       const exchanged = ok(
-        await plane.app.inject({ method: 'POST', url: '/api/v1/runner/exchange', payload: { exchangeToken: second.exchangeToken, publicKey: (await generateRunnerKeyPair()).publicKey, version: 'test' } }),
+        await plane.app.inject({
+          method: 'POST',
+          url: '/api/v1/runner/exchange',
+          payload: { exchangeToken: second.exchangeToken, publicKey: (await generateRunnerKeyPair()).publicKey, version: 'test' },
+        }),
         'second runner exchange',
       );
       world.canaries.watch(exchanged.runnerToken, 'second runner token', ['responses']);
 
       // A member of the project who is not its owner (issue 15: owners' actions are refused to them).
-      const projectMember = await plane.core.identity.createUser({ email: 'project-member@acme.test', password: 'project-member-password', organizationId: plane.organizationId, role: 'member' });
-      ok(await admin.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId: projectMember.id, role: 'member' } }), 'project member');
+      const projectMember = await plane.core.identity.createUser({
+        email: 'project-member@acme.test',
+        password: 'project-member-password',
+        organizationId: plane.organizationId,
+        role: 'member',
+      });
+      ok(
+        await admin.request({
+          method: 'POST',
+          url: `/api/v1/projects/${projectId}/members`,
+          payload: { userId: projectMember.id, role: 'member' },
+        }),
+        'project member',
+      );
       const projectMemberBrowser = new Browser(plane.app);
       assert.equal((await projectMemberBrowser.signIn('project-member@acme.test', 'project-member-password')).statusCode, 200);
       world.canaries.watch('project-member-password', 'project member password');
@@ -293,12 +460,18 @@ for (const kind of [await preferredKind()]) {
         await projectMemberBrowser.signIn('project-member@acme.test', 'project-member-password');
       };
 
-      const memberToken = ok(await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'matrix' } }), 'member API token');
+      const memberToken = ok(
+        await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'matrix' } }),
+        'member API token',
+      );
       world.canaries.watch(memberToken.token, 'member API token', ['responses']);
 
-      const session = (b: Browser, csrf = true) => (method: string) => ({ cookie: b.cookie, ...(csrf && !SAFE.has(method) ? { 'x-csrf-token': b.csrfToken } : {}) });
+      const session =
+        (b: Browser, csrf = true) =>
+        (method: string) => ({ cookie: b.cookie, ...(csrf && !SAFE.has(method) ? { 'x-csrf-token': b.csrfToken } : {}) });
       const bearer = (token: string) => () => ({ authorization: `Bearer ${token}` });
-      const add = (name: PrincipalName, headers: Principal['headers']) => principals.push({ name, headers, ip: `10.9.${principals.length}.1` });
+      const add = (name: PrincipalName, headers: Principal['headers']) =>
+        principals.push({ name, headers, ip: `10.9.${principals.length}.1` });
       add('anonymous', () => ({}));
       add('member', session(plane.memberBrowser));
       add('member-token', bearer(memberToken.token));
@@ -310,12 +483,26 @@ for (const kind of [await preferredKind()]) {
       add('other-runner', bearer(exchanged.runnerToken));
       add('project-member', session(projectMemberBrowser));
 
-      orgASecrets = [ids.runner, ids.integration, ids.project, ids.environment, ids.connection, ids.sync, ids.apiToken, ids.authorization, plane.admin.email, plane.member.email];
+      orgASecrets = [
+        ids.runner,
+        ids.integration,
+        ids.project,
+        ids.environment,
+        ids.connection,
+        ids.sync,
+        ids.apiToken,
+        ids.authorization,
+        plane.admin.email,
+        plane.member.email,
+      ];
 
-      const doc = (await plane.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+      const doc = (await plane.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
+        paths: Record<string, Record<string, unknown>>;
+      };
       for (const [path, operations] of Object.entries(doc.paths)) {
         if (!path.startsWith('/api/v1/')) continue;
-        for (const method of Object.keys(operations)) routes.push({ key: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path });
+        for (const method of Object.keys(operations))
+          routes.push({ key: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), path });
       }
       routes = routes.sort((a, b) => a.key.localeCompare(b.key));
     });
@@ -326,8 +513,16 @@ for (const kind of [await preferredKind()]) {
     it('classifies every route of the OpenAPI document (a new route must be added to the matrix)', () => {
       const documented = new Set(routes.map((r) => r.key));
       assert.ok(documented.size > 30, 'the OpenAPI document lists the API');
-      assert.deepEqual(routes.map((r) => r.key).filter((k) => !ROUTES[k]), [], 'routes without a class in test/resilience/authorization-matrix.test.ts');
-      assert.deepEqual(Object.keys(ROUTES).filter((k) => !documented.has(k)), [], 'classified routes that no longer exist');
+      assert.deepEqual(
+        routes.map((r) => r.key).filter((k) => !ROUTES[k]),
+        [],
+        'routes without a class in test/resilience/authorization-matrix.test.ts',
+      );
+      assert.deepEqual(
+        Object.keys(ROUTES).filter((k) => !documented.has(k)),
+        [],
+        'classified routes that no longer exist',
+      );
     });
 
     /** Path ids: real resources of organization A, or ids that do not exist. */
@@ -335,19 +530,38 @@ for (const kind of [await preferredKind()]) {
       return path.replace(/\{(\w+)\}/g, (_m, name: string, offset: number) => {
         const before = path.slice(0, offset).split('/').filter(Boolean).pop() ?? '';
         const realId =
-          name === 'runnerId' ? ids.runner
-          : name === 'integrationId' ? ids.integration
-          : name === 'projectId' ? ids.project
-          : name === 'userId' ? ids.member
-          : name === 'requestId' ? 'req_unknownrequest0000'
-          : ({ runners: ids.runner, 'scm-integrations': ids.integration, integrations: ids.integration, 'api-tokens': ids.apiToken, authorizations: ids.authorization, environments: ids.environment, projects: ids.project, 'app-connections': ids.connection, syncs: ids.sync } as Record<string, string>)[before] ?? 'unknown0000';
+          name === 'runnerId'
+            ? ids.runner
+            : name === 'integrationId'
+              ? ids.integration
+              : name === 'projectId'
+                ? ids.project
+                : name === 'userId'
+                  ? ids.member
+                  : name === 'requestId'
+                    ? 'req_unknownrequest0000'
+                    : ((
+                        {
+                          runners: ids.runner,
+                          'scm-integrations': ids.integration,
+                          integrations: ids.integration,
+                          'api-tokens': ids.apiToken,
+                          authorizations: ids.authorization,
+                          environments: ids.environment,
+                          projects: ids.project,
+                          'app-connections': ids.connection,
+                          syncs: ids.sync,
+                        } as Record<string, string>
+                      )[before] ?? 'unknown0000');
         return real ? encodeURIComponent(realId) : `${realId.split('_')[0]}_doesnotexist000000`;
       });
     }
 
     /** Whether the principal may use the route at all (before looking at whose resource it is). */
     function allowed(spec: RouteSpec, p: PrincipalName): boolean {
-      const user = ['member', 'member-token', 'other-org-member', 'other-org-admin', 'admin', 'admin-no-csrf', 'project-member'].includes(p);
+      const user = ['member', 'member-token', 'other-org-member', 'other-org-admin', 'admin', 'admin-no-csrf', 'project-member'].includes(
+        p,
+      );
       switch (spec.class) {
         case 'public':
           return true;
@@ -405,7 +619,8 @@ for (const kind of [await preferredKind()]) {
       if (!mayTouch) return refused((s) => s === 403 || s === 404 || s === 409, "403/404 (another's resource)");
       if (spec.owners && p === 'project-member') return refused((s) => s === 403, '403 (project owners only)');
       // A token is refused even with a body that would work from a browser session.
-      if (spec.sessionOnly && p === 'member-token') return { real: !write, sample: write, check: (s) => s === 403, text: '403 (browser session only)' };
+      if (spec.sessionOnly && p === 'member-token')
+        return { real: !write, sample: write, check: (s) => s === 403, text: '403 (browser session only)' };
       // Allowed: reads of real resources succeed; writes go to ids that do not exist, or carry an
       // empty body, so the matrix changes nothing.
       if (!write && hasIds && spec.allowedRead) {
@@ -425,7 +640,10 @@ for (const kind of [await preferredKind()]) {
         // An answer that takes this long is a hang as far as the matrix is concerned.
         return await Promise.race([
           world.plane.app.inject(options),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${method} ${url} as ${p.name} did not answer within 20 s`)), 20_000))),
+          new Promise<never>(
+            (_, reject) =>
+              (timer = setTimeout(() => reject(new Error(`${method} ${url} as ${p.name} did not answer within 20 s`)), 20_000)),
+          ),
         ]);
       } finally {
         clearTimeout(timer);
@@ -444,11 +662,26 @@ for (const kind of [await preferredKind()]) {
           if (spec.endsSession && want.check(200) && p.name !== 'admin-no-csrf') {
             // Sign a throwaway session in (for users), so the matrix keeps its own.
             const fresh = new Browser(world.plane.app);
-            const email = p.name.startsWith('other') ? (p.name === 'other-org-admin' ? 'founder@other.test' : 'member@other.test') : p.name === 'admin' ? world.plane.admin.email : world.plane.member.email;
-            const password = p.name.startsWith('other') ? (p.name === 'other-org-admin' ? 'founder-password-1' : 'other-member-password') : p.name === 'admin' ? world.plane.admin.password : world.plane.member.password;
+            const email = p.name.startsWith('other')
+              ? p.name === 'other-org-admin'
+                ? 'founder@other.test'
+                : 'member@other.test'
+              : p.name === 'admin'
+                ? world.plane.admin.email
+                : world.plane.member.email;
+            const password = p.name.startsWith('other')
+              ? p.name === 'other-org-admin'
+                ? 'founder-password-1'
+                : 'other-member-password'
+              : p.name === 'admin'
+                ? world.plane.admin.password
+                : world.plane.member.password;
             if (p.name !== 'member-token') {
               await fresh.signIn(email, password);
-              principal = { ...p, headers: (m) => ({ cookie: fresh.cookie, ...(!SAFE.has(m) ? { 'x-csrf-token': fresh.csrfToken } : {}) }) };
+              principal = {
+                ...p,
+                headers: (m) => ({ cookie: fresh.cookie, ...(!SAFE.has(m) ? { 'x-csrf-token': fresh.csrfToken } : {}) }),
+              };
             }
           }
           const url = `${fill(path, want.real)}${spec.query ? `?${spec.query(ids)}` : ''}`;
@@ -459,29 +692,51 @@ for (const kind of [await preferredKind()]) {
           outcomes.push({ route: key, principal: p.name, status: res.statusCode, expected: want.text, ok });
           if (p.name.startsWith('other') && res.statusCode < 300) {
             const leaked = orgASecrets.filter((v) => res.body.includes(v));
-            if (leaked.length) outcomes.push({ route: key, principal: p.name, status: res.statusCode, expected: `no organization A data (found ${leaked.length} value(s))`, ok: false });
+            if (leaked.length)
+              outcomes.push({
+                route: key,
+                principal: p.name,
+                status: res.statusCode,
+                expected: `no organization A data (found ${leaked.length} value(s))`,
+                ok: false,
+              });
           }
         }
       }
       const failures = outcomes.filter((o) => !o.ok).map((o) => `${o.route} as ${o.principal}: ${o.status}, expected ${o.expected}`);
       const total = outcomes.length;
-      console.log(`# authorization matrix: ${routes.length} routes × ${principals.length} principals = ${total} calls, ${failures.length} unexpected answers, ${outcomes.filter((o) => o.status >= 500).length} 5xx`);
+      console.log(
+        `# authorization matrix: ${routes.length} routes × ${principals.length} principals = ${total} calls, ${failures.length} unexpected answers, ${outcomes.filter((o) => o.status >= 500).length} 5xx`,
+      );
       assert.deepEqual(failures, []);
     });
 
     it('the fixture survived the matrix: nothing was revoked, deleted or renamed', async () => {
       const runner = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${ids.runner}` });
       assert.equal(runner.json().status, 'online');
-      const members = (await world.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/members' })).json().members as { email: string; role: string }[];
+      const members = (await world.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/members' })).json().members as {
+        email: string;
+        role: string;
+      }[];
       assert.equal(members.find((m) => m.email === world.plane.member.email)?.role, 'member');
       assert.ok(!members.some((m) => m.email === 'intruder@evil.test'));
-      const integration = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${ids.runner}/scm-integrations/${ids.integration}` });
+      const integration = await world.plane.adminBrowser.request({
+        method: 'GET',
+        url: `/api/v1/runners/${ids.runner}/scm-integrations/${ids.integration}`,
+      });
       assert.equal(integration.json().pat.enabled, true);
-      const connection = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${ids.project}/app-connections/${ids.connection}` });
+      const connection = await world.plane.adminBrowser.request({
+        method: 'GET',
+        url: `/api/v1/projects/${ids.project}/app-connections/${ids.connection}`,
+      });
       assert.equal(connection.json().name, 'ado');
       assert.equal(connection.json().memberTargets, null, 'no member widened the connection');
       const sync = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${ids.project}/syncs/${ids.sync}` });
-      assert.deepEqual({ groupName: sync.json().groupName, adoptExisting: sync.json().adoptExisting }, { groupName: 'kw-matrix', adoptExisting: false }, 'no member retargeted or adopted');
+      assert.deepEqual(
+        { groupName: sync.json().groupName, adoptExisting: sync.json().adoptExisting },
+        { groupName: 'kw-matrix', adoptExisting: false },
+        'no member retargeted or adopted',
+      );
     });
 
     it('no secret canary in logs, responses or the management database', async () => {

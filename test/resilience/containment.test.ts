@@ -122,7 +122,10 @@ for (const kind of [await preferredKind()]) {
       const serverOrigin = new URL(emu.urls.server).origin;
       redirectTrap = await startTrap('127.0.0.1');
       // Redirects git to 0.0.0.0, which the host policy always refuses (on Linux it reaches this host).
-      redirectFront = await startGitHostFront(serverOrigin, () => ({ kind: 'redirect', to: (path) => `http://0.0.0.0:${redirectTrap.port}${path}` }));
+      redirectFront = await startGitHostFront(serverOrigin, () => ({
+        kind: 'redirect',
+        to: (path) => `http://0.0.0.0:${redirectTrap.port}${path}`,
+      }));
       stallFront = await startGitHostFront(serverOrigin, () => ({ kind: 'stall' }));
       // The rebinding name: the runner's resolver answers 127.0.0.2 (the real server) first; the
       // system (what git would ask by itself) answers loopback, where a trap listens on the same port.
@@ -140,16 +143,31 @@ for (const kind of [await preferredKind()]) {
       }
       dns.script('localhost', ['127.0.0.2']);
 
-      plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services, environmentLimits: { environmentsPerUser: 4, clonesPerUser: 2 } });
+      plane = await startTestPlane(kind, {
+        entraAuthorityUrl: emu.urls.login,
+        azureDevOpsServicesUrl: emu.urls.services,
+        environmentLimits: { environmentsPerUser: 4, clonesPerUser: 2 },
+      });
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'containment' } });
       runnerId = created.json().runner.id;
       runner = await startTestRunner(plane.url, created.json().exchangeToken, {
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps, serverHostLookup: dns.lookup },
         extra: {
-          environmentOptions: { progressIntervalMs: 0, stallTimeoutMs: STALL_MS, maxEnvironments: 6, maxClones: 3, idleTimeoutMs: 3_600_000, maintenanceIntervalMs: 3_600_000 },
+          environmentOptions: {
+            progressIntervalMs: 0,
+            stallTimeoutMs: STALL_MS,
+            maxEnvironments: 6,
+            maxClones: 3,
+            idleTimeoutMs: 3_600_000,
+            maintenanceIntervalMs: 3_600_000,
+          },
         },
       });
-      const services = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${runnerId}/scm-integrations`, payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } } });
+      const services = await plane.adminBrowser.request({
+        method: 'POST',
+        url: `/api/v1/runners/${runnerId}/scm-integrations`,
+        payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } },
+      });
       assert.equal(services.statusCode, 201, services.body);
       servicesIntegration = services.json().integration.id;
       for (const [name, host] of [
@@ -157,21 +175,39 @@ for (const kind of [await preferredKind()]) {
         ['stall', `${stallFront.origin}/tfs`],
         ['rebind', `http://localhost:${legit.port}/tfs`],
       ] as const) {
-        const res = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${runnerId}/scm-integrations`, payload: { scmId: 'azure-devops', host, pat: { enabled: true } } });
+        const res = await plane.adminBrowser.request({
+          method: 'POST',
+          url: `/api/v1/runners/${runnerId}/scm-integrations`,
+          payload: { scmId: 'azure-devops', host, pat: { enabled: true } },
+        });
         assert.equal(res.statusCode, 201, res.body);
         serverIntegrations[name] = res.json().integration.id;
       }
       canaries.source('logs', 'management plane log', () => plane.logs.text);
       canaries.source('logs', 'runner log', () => runner.logs.text);
       canaries.database('management database', plane.database.db as never, plane.database.schema);
-      for (const [browser, user] of [[plane.memberBrowser, memberAdo], [plane.adminBrowser, adminAdo]] as const) {
-        const pats = { services: w.createPat(user.id, { scopes: ['vso.code_write'], orgs: [org] }).token, server: w.createPat(user.id, { scopes: ['vso.code_write'], orgs: ['DefaultCollection'] }).token };
+      for (const [browser, user] of [
+        [plane.memberBrowser, memberAdo],
+        [plane.adminBrowser, adminAdo],
+      ] as const) {
+        const pats = {
+          services: w.createPat(user.id, { scopes: ['vso.code_write'], orgs: [org] }).token,
+          server: w.createPat(user.id, { scopes: ['vso.code_write'], orgs: ['DefaultCollection'] }).token,
+        };
         canaries.watch(pats.services, 'Azure DevOps PAT');
         canaries.watch(pats.server, 'Azure DevOps Server PAT');
-        const stored = await browser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: servicesIntegration, organization: org, token: pats.services } });
+        const stored = await browser.request({
+          method: 'POST',
+          url: '/api/v1/scm/pat',
+          payload: { integrationId: servicesIntegration, organization: org, token: pats.services },
+        });
         assert.equal(stored.statusCode, 201, stored.body);
         for (const integrationId of Object.values(serverIntegrations)) {
-          const res = await browser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: 'DefaultCollection', token: pats.server } });
+          const res = await browser.request({
+            method: 'POST',
+            url: '/api/v1/scm/pat',
+            payload: { integrationId, organization: 'DefaultCollection', token: pats.server },
+          });
           assert.equal(res.statusCode, 201, res.body);
         }
       }
@@ -188,31 +224,52 @@ for (const kind of [await preferredKind()]) {
       canaries.response(what, res);
       return res;
     };
-    const create = async (browser: Browser, contextUrl: string) => seen('POST /api/v1/environments', await browser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl, runnerId } }));
-    const get = async (browser: Browser, id: string) => seen('GET /api/v1/environments/{id}', await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json() as Env;
+    const create = async (browser: Browser, contextUrl: string) =>
+      seen(
+        'POST /api/v1/environments',
+        await browser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl, runnerId } }),
+      );
+    const get = async (browser: Browser, id: string) =>
+      seen('GET /api/v1/environments/{id}', await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json() as Env;
     const settled = (browser: Browser, id: string, timeoutMs = 30_000) =>
-      eventually(async () => {
-        const env = await get(browser, id);
-        return env.status === 'cloning' ? undefined : env;
-      }, `environment ${id} to settle`, timeoutMs);
+      eventually(
+        async () => {
+          const env = await get(browser, id);
+          return env.status === 'cloning' ? undefined : env;
+        },
+        `environment ${id} to settle`,
+        timeoutMs,
+      );
     async function removeAll(browser: Browser) {
       const list = (await browser.request({ method: 'GET', url: '/api/v1/environments' })).json().environments as Env[];
-      for (const env of list) assert.equal((await browser.request({ method: 'DELETE', url: `/api/v1/environments/${env.id}` })).statusCode, 204);
+      for (const env of list)
+        assert.equal((await browser.request({ method: 'DELETE', url: `/api/v1/environments/${env.id}` })).statusCode, 204);
     }
-    const gitProcessesFor = async (port: number) => (await run('ps', ['-eo', 'args'], HOME)).stdout.split('\n').filter((l) => l.includes(`:${port}`) && /git/.test(l));
+    const gitProcessesFor = async (port: number) =>
+      (await run('ps', ['-eo', 'args'], HOME)).stdout.split('\n').filter((l) => l.includes(`:${port}`) && /git/.test(l));
 
     it('a PAT in the query, the fragment, the path or the user info of a context URL is never stored, logged or returned', async () => {
       // Starting with a letter, the PAT reads as a page name after the repository (ignored); with a digit it is refused.
       const pat = `k${canaryPat().slice(1)}`;
       canaries.watch(pat, 'PAT in a context URL');
       canaries.watch(`2${pat.slice(1)}`, 'PAT in a context URL path');
-      const kept = [`${webUrl}?version=GBmain&token=${pat}`, `${webUrl}?version=GBmain&utm_source=mail&access_token=${pat}#L1`, `${webUrl}#${pat}`, `${webUrl}/${pat}`, `${webUrl}?path=%2F${pat}`];
+      const kept = [
+        `${webUrl}?version=GBmain&token=${pat}`,
+        `${webUrl}?version=GBmain&utm_source=mail&access_token=${pat}#L1`,
+        `${webUrl}#${pat}`,
+        `${webUrl}/${pat}`,
+        `${webUrl}?path=%2F${pat}`,
+      ];
       for (const contextUrl of kept) {
         const res = await create(plane.memberBrowser, contextUrl);
         assert.equal(res.statusCode, 201, res.body);
         assert.ok(!res.body.includes(pat), `the answer to ${contextUrl.replace(pat, '<PAT>')} carries the PAT`);
         const env = res.json() as Env;
-        assert.match(env.contextUrl, new RegExp(`^${webUrl.replace(/[.?]/g, '\\$&')}(\\?version=GBmain)?$`), 'only the canonical URL is kept');
+        assert.match(
+          env.contextUrl,
+          new RegExp(`^${webUrl.replace(/[.?]/g, '\\$&')}(\\?version=GBmain)?$`),
+          'only the canonical URL is kept',
+        );
         assert.equal((await settled(plane.memberBrowser, env.id)).status, 'ready');
         await removeAll(plane.memberBrowser);
       }
@@ -263,7 +320,10 @@ for (const kind of [await preferredKind()]) {
       const [trap] = rebindTraps;
       // What the system resolver says is where git would go by itself.
       await run('git', ['ls-remote', url], HOME);
-      assert.ok(rebindTraps.some((t) => t && t.hits.length > 0), 'plain git resolves the name itself and reaches the trap');
+      assert.ok(
+        rebindTraps.some((t) => t && t.hits.length > 0),
+        'plain git resolves the name itself and reaches the trap',
+      );
       for (const t of rebindTraps) if (t) t.hits.length = 0;
 
       dns.script('localhost', ['127.0.0.2'], ['127.0.0.1']);
@@ -272,9 +332,16 @@ for (const kind of [await preferredKind()]) {
       const env = await settled(plane.memberBrowser, res.json().id);
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       assert.equal(dns.calls('localhost'), 1, 'the name is resolved once for the whole creation (REST and git)');
-      assert.ok(legit.gitRequests().some((r) => r.includes('git-upload-pack')), 'the clone came from the vetted address');
+      assert.ok(
+        legit.gitRequests().some((r) => r.includes('git-upload-pack')),
+        'the clone came from the vetted address',
+      );
       assert.ok(trap, 'a trap listens on the rebound address');
-      assert.deepEqual(rebindTraps.flatMap((t) => t?.hits ?? []), [], 'nothing reached the rebound address');
+      assert.deepEqual(
+        rebindTraps.flatMap((t) => t?.hits ?? []),
+        [],
+        'nothing reached the rebound address',
+      );
 
       // The user's own git in the workspace keeps to the vetted address and follows no redirect.
       const network = readFileSync(join(env.workspacePath, '..', '.keyway', 'network.gitconfig'), 'utf8');
@@ -282,7 +349,10 @@ for (const kind of [await preferredKind()]) {
       assert.match(network, /followRedirects = false/);
       const fetched = await run('git', ['fetch', 'origin'], env.workspacePath);
       assert.equal(fetched.code, 0, fetched.stderr);
-      assert.deepEqual(rebindTraps.flatMap((t) => t?.hits ?? []), []);
+      assert.deepEqual(
+        rebindTraps.flatMap((t) => t?.hits ?? []),
+        [],
+      );
 
       // Checked again later, a name that now resolves to a refused address keeps the vetted one.
       dns.script('localhost', ['169.254.169.254']);
@@ -297,7 +367,11 @@ for (const kind of [await preferredKind()]) {
       assert.equal(refused.json().error.code, 'host_refused');
       assert.match(refused.json().error.message, /localhost resolves to 0\.0\.0\.0: 0\.0\.0\.0 is not a usable host address/);
       const listed = (await plane.memberBrowser.request({ method: 'GET', url: '/api/v1/environments' })).json().environments as Env[];
-      assert.deepEqual(listed.map((e) => e.id), [env.id], 'the refused environment left no row');
+      assert.deepEqual(
+        listed.map((e) => e.id),
+        [env.id],
+        'the refused environment left no row',
+      );
       dns.script('localhost', ['127.0.0.2']);
       await removeAll(plane.memberBrowser);
     });
@@ -311,7 +385,12 @@ for (const kind of [await preferredKind()]) {
         assert.equal(r.statusCode, 429, r.body);
         const { code, message } = r.json().error;
         assert.ok(code === 'clone_limit' || code === 'environment_limit', code);
-        assert.match(message, code === 'clone_limit' ? /KEYWAY_CLONES_PER_USER=2\): wait until one is ready \(or delete one\)/ : /KEYWAY_ENVIRONMENTS_PER_USER=4\): delete environments you no longer need/);
+        assert.match(
+          message,
+          code === 'clone_limit'
+            ? /KEYWAY_CLONES_PER_USER=2\): wait until one is ready \(or delete one\)/
+            : /KEYWAY_ENVIRONMENTS_PER_USER=4\): delete environments you no longer need/,
+        );
       }
       for (const id of admitted) assert.equal((await settled(plane.memberBrowser, id)).status, 'ready');
       const onRunner = await runner.store.database.db.selectFrom('environments').select('id').execute();
@@ -338,7 +417,10 @@ for (const kind of [await preferredKind()]) {
       const full = await create(plane.adminBrowser, webUrl);
       assert.equal(full.statusCode, 429, full.body);
       assert.equal(full.json().error.code, 'runner_environment_limit');
-      assert.match(full.json().error.message, /this runner holds 6 environments \(limit 6, KEYWAY_RUNNER_MAX_ENVIRONMENTS\): delete environments that are no longer needed, or pick another runner/);
+      assert.match(
+        full.json().error.message,
+        /this runner holds 6 environments \(limit 6, KEYWAY_RUNNER_MAX_ENVIRONMENTS\): delete environments that are no longer needed, or pick another runner/,
+      );
 
       // Deleting frees the place.
       assert.equal((await plane.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${admitted[0]}` })).statusCode, 204);
@@ -357,7 +439,9 @@ for (const kind of [await preferredKind()]) {
       assert.equal(second.statusCode, 201, second.body);
       await stallFront.stalled();
       const stalledEnv = first.json() as Env;
-      const secret = readFileSync(join(stalledEnv.workspacePath, '..', '.keyway', 'secret'), 'utf8').trim().replace(/^Authorization: Bearer /, '');
+      const secret = readFileSync(join(stalledEnv.workspacePath, '..', '.keyway', 'secret'), 'utf8')
+        .trim()
+        .replace(/^Authorization: Bearer /, '');
       assert.ok((await gitProcessesFor(stallFront.port)).length > 0, 'git is running against the stalled host');
 
       // Two clones are the member's limit; the runner's is three.
@@ -370,18 +454,38 @@ for (const kind of [await preferredKind()]) {
       const adminTwo = await create(plane.adminBrowser, webUrl);
       assert.equal(adminTwo.statusCode, 429, adminTwo.body);
       assert.equal(adminTwo.json().error.code, 'runner_clone_limit');
-      assert.match(adminTwo.json().error.message, /limit 3, KEYWAY_RUNNER_MAX_CLONES\): wait until one finishes and try again, or pick another runner/);
+      assert.match(
+        adminTwo.json().error.message,
+        /limit 3, KEYWAY_RUNNER_MAX_CLONES\): wait until one finishes and try again, or pick another runner/,
+      );
 
       const env = await settled(plane.memberBrowser, stalledEnv.id, STALL_MS * 8);
       assert.equal(env.status, 'failed');
       assert.equal(env.error?.code, 'clone_stalled');
       // git clone, or the repository cache's fetch when the cache is on (the default): the same guard.
-      assert.match(env.error?.message ?? '', new RegExp(`git (clone|fetch) received nothing from 127\\.0\\.0\\.1:${stallFront.port} for 2\\.5 s \\(KEYWAY_GIT_STALL_TIMEOUT_SECONDS\\), so it was stopped and the workspace removed`));
-      for (const [browser, id] of [[plane.memberBrowser, second.json().id], [plane.adminBrowser, adminOne.json().id]] as const) assert.equal((await settled(browser, id, STALL_MS * 8)).status, 'failed');
+      assert.match(
+        env.error?.message ?? '',
+        new RegExp(
+          `git (clone|fetch) received nothing from 127\\.0\\.0\\.1:${stallFront.port} for 2\\.5 s \\(KEYWAY_GIT_STALL_TIMEOUT_SECONDS\\), so it was stopped and the workspace removed`,
+        ),
+      );
+      for (const [browser, id] of [
+        [plane.memberBrowser, second.json().id],
+        [plane.adminBrowser, adminOne.json().id],
+      ] as const)
+        assert.equal((await settled(browser, id, STALL_MS * 8)).status, 'failed');
       assert.ok(!existsSync(join(stalledEnv.workspacePath, '..')), 'the workspace is removed');
       assert.deepEqual(await gitProcessesFor(stallFront.port), [], 'no git, remote helper or credential helper is left running');
       const host = new URL(stallFront.origin).host;
-      assert.equal(await askSocket(runner.runtime.environments.socketPath, secret, `protocol=http\nhost=${host}\npath=tfs/DefaultCollection/Legacy/_git/legacy\n\n`), 401, "the failed environment's secret serves nothing");
+      assert.equal(
+        await askSocket(
+          runner.runtime.environments.socketPath,
+          secret,
+          `protocol=http\nhost=${host}\npath=tfs/DefaultCollection/Legacy/_git/legacy\n\n`,
+        ),
+        401,
+        "the failed environment's secret serves nothing",
+      );
       // Failed environments hold no clone slot and no place.
       const after = await create(plane.adminBrowser, webUrl);
       assert.equal(after.statusCode, 201, after.body);
@@ -397,7 +501,10 @@ for (const kind of [await preferredKind()]) {
       const fetched = await run('git', ['fetch', 'origin'], used.workspacePath);
       assert.equal(fetched.code, 0, fetched.stderr);
       const db = runner.store.database.db;
-      await eventually(async () => (await db.selectFrom('environments').select('last_used_at').where('id', '=', used.id).executeTakeFirst())?.last_used_at, 'the use to be recorded');
+      await eventually(
+        async () => (await db.selectFrom('environments').select('last_used_at').where('id', '=', used.id).executeTakeFirst())?.last_used_at,
+        'the use to be recorded',
+      );
       const longAgo = new Date(Date.now() - 2 * 3_600_000).toISOString();
       await db.updateTable('environments').set({ created_at: longAgo, last_used_at: null }).where('id', '=', idle.id).execute();
 
@@ -407,7 +514,10 @@ for (const kind of [await preferredKind()]) {
         return got.status === 'failed' ? got : undefined;
       }, 'the idle environment to be reported removed');
       assert.equal(removed.error?.code, 'idle_removed');
-      assert.match(removed.error?.message ?? '', /its git had not been used for 1 hours \(KEYWAY_ENVIRONMENT_IDLE_HOURS; last use .*\)\. Create it again when you need it\./);
+      assert.match(
+        removed.error?.message ?? '',
+        /its git had not been used for 1 hours \(KEYWAY_ENVIRONMENT_IDLE_HOURS; last use .*\)\. Create it again when you need it\./,
+      );
       assert.ok(!existsSync(join(idle.workspacePath, '..')));
       assert.equal(await db.selectFrom('environments').select('id').where('id', '=', idle.id).executeTakeFirst(), undefined);
 

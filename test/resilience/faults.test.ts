@@ -39,9 +39,17 @@ interface Figure {
 const figures: Figure[] = [];
 
 function report() {
-  const lines = figures.map((f) => `#   ${f.scenario}: ${f.outcome} after ${Math.round(f.ms)} ms${f.detail ? ` (${f.detail})` : ''}${f.recoveryMs !== undefined ? `; recovered ${Math.round(f.recoveryMs)} ms after the fault ended` : ''}`);
+  const lines = figures.map(
+    (f) =>
+      `#   ${f.scenario}: ${f.outcome} after ${Math.round(f.ms)} ms${f.detail ? ` (${f.detail})` : ''}${f.recoveryMs !== undefined ? `; recovered ${Math.round(f.recoveryMs)} ms after the fault ended` : ''}`,
+  );
   const hung = figures.filter((f) => f.outcome === 'hung').length;
-  console.log([`# fault figures: ${figures.length} scenarios, ${figures.filter((f) => f.outcome === 'clear error').length} clear errors, ${figures.filter((f) => f.outcome === 'succeeded').length} succeeded, ${hung} hung`, ...lines].join('\n'));
+  console.log(
+    [
+      `# fault figures: ${figures.length} scenarios, ${figures.filter((f) => f.outcome === 'clear error').length} clear errors, ${figures.filter((f) => f.outcome === 'succeeded').length} succeeded, ${hung} hung`,
+      ...lines,
+    ].join('\n'),
+  );
 }
 
 /** Runs `fn` with a deadline; a miss is a hang. */
@@ -50,7 +58,13 @@ async function within<T>(ms: number, fn: () => Promise<T>): Promise<{ ms: number
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), ms)));
   try {
-    const settled = await Promise.race([fn().then((value) => ({ value }), (error: unknown) => ({ error })), deadline]);
+    const settled = await Promise.race([
+      fn().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      deadline,
+    ]);
     if (settled === 'hung') return { ms: Date.now() - start, hung: true };
     return { ms: Date.now() - start, ...settled, hung: false };
   } finally {
@@ -85,19 +99,29 @@ describe(`faults (${kind})`, () => {
   });
 
   async function saveAndTest() {
-    const res = await admin.request({ method: 'POST', url: `/api/v1/runners/${world.runnerId}/scm-integrations/${world.integrationId}/test` });
+    const res = await admin.request({
+      method: 'POST',
+      url: `/api/v1/runners/${world.runnerId}/scm-integrations/${world.integrationId}/test`,
+    });
     world.canaries.response('Save & Test', res);
     assert.equal(res.statusCode, 200, res.body);
     return res.json() as { valid: boolean; hostError?: string; oauthError?: string; runnerError?: string };
   }
 
   async function expireMembersToken() {
-    const record = await world.runner.runtime.credentials.findForIntegration({ type: 'user', id: world.plane.member.id }, world.integrationId);
+    const record = await world.runner.runtime.credentials.findForIntegration(
+      { type: 'user', id: world.plane.member.id },
+      world.integrationId,
+    );
     assert.ok(record);
     const db = world.runner.store.database.db;
     const row = await db.selectFrom('credentials').select('metadata').where('id', '=', record.id).executeTakeFirstOrThrow();
     const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-    await db.updateTable('credentials').set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', record.id).execute();
+    await db
+      .updateTable('credentials')
+      .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+      .where('id', '=', record.id)
+      .execute();
   }
 
   /** Polls until `ok()` holds; the time it took. */
@@ -155,13 +179,28 @@ describe(`faults (${kind})`, () => {
       const error = outcome.error as { code?: string; message?: string } | undefined;
       const recoveryMs = await recovery(async () => {
         const token = await tokens.getAccessToken(world.plane.member.id, world.integrationId).catch(() => undefined);
-        return token !== undefined && (await world.emu.entra.verifyAccessToken(token.token).then(() => true, () => false));
+        return (
+          token !== undefined &&
+          (await world.emu.entra.verifyAccessToken(token.token).then(
+            () => true,
+            () => false,
+          ))
+        );
       });
-      figures.push({ scenario: `token refresh, ${fault.name}`, outcome: outcome.hung ? 'hung' : error ? 'clear error' : 'succeeded', ms: outcome.ms, detail: error ? `${error.code}: ${error.message?.slice(0, 90)}` : '', recoveryMs });
+      figures.push({
+        scenario: `token refresh, ${fault.name}`,
+        outcome: outcome.hung ? 'hung' : error ? 'clear error' : 'succeeded',
+        ms: outcome.ms,
+        detail: error ? `${error.code}: ${error.message?.slice(0, 90)}` : '',
+        recoveryMs,
+      });
       assert.equal(outcome.hung, false, 'the refresh hung');
       if (error) assert.equal(error.code, 'refresh_unavailable', error.message);
       // Nothing lost: the same authorization still works, no re-authorization needed.
-      const record = await world.runner.runtime.credentials.findForIntegration({ type: 'user', id: world.plane.member.id }, world.integrationId);
+      const record = await world.runner.runtime.credentials.findForIntegration(
+        { type: 'user', id: world.plane.member.id },
+        world.integrationId,
+      );
       assert.equal(record?.status, 'active');
     });
   }
@@ -212,126 +251,179 @@ describe(`faults (${kind})`, () => {
     assert.equal(runner.json().status, 'online');
   });
 
-  it('PostgreSQL connections of the management plane killed under load: clear failures, nothing acknowledged is lost, the pool recovers', { skip: kind !== 'postgres' && 'needs PostgreSQL' }, async () => {
-    const db = world.plane.database.db as Kysely<unknown>;
-    const acked: string[] = [];
-    const statuses: Record<string, number> = {};
-    let hung = 0;
-    let firstSuccessAfterKill = 0;
-    let killAt = 0;
-    const stopAt = Date.now() + 3000;
-    const worker = async (w: number) => {
-      for (let i = 0; Date.now() < stopAt; i++) {
-        const write = i % 2 === 0;
-        const started = Date.now();
-        const res = await within(10_000, () =>
-          app.inject({
-            method: write ? 'POST' : 'GET',
-            url: write ? '/api/v1/api-tokens' : '/api/v1/runners',
-            headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
-            remoteAddress: `10.30.${w}.${i % 250}`,
-            ...(write ? { payload: { name: `load-${w}-${i}` } } : {}),
-          }),
-        );
-        if (res.hung) {
-          hung++;
-          continue;
-        }
-        const r = res.value!;
-        statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
-        if (r.statusCode >= 500) {
-          // A clear failure: the error shape, and it says the database went away and to retry.
-          assert.match(r.body, /"error":\{"code":"database_unavailable"/, r.body);
-          assert.equal(r.statusCode, 503);
-        } else if (killAt && started > killAt && !firstSuccessAfterKill) firstSuccessAfterKill = Date.now();
-        if (write && r.statusCode === 201) acked.push(r.json().id ?? r.json().token?.id);
-      }
-    };
-    const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
-    await new Promise((r) => setTimeout(r, 1000));
-    killAt = Date.now();
-    const terminated = await killPoolConnections(db);
-    await load;
-    // A stale pooled connection may fail one more query before the pool drops it: ask until it answers.
-    const present = await eventually(() => world.plane.database.db.selectFrom('api_tokens').select('id').where('id', 'in', acked.filter(Boolean)).execute().catch(() => undefined), 'the database answers again');
-    const failed = Object.entries(statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
-    const total = Object.values(statuses).reduce((a, b) => a + b, 0) + hung;
-    figures.push({
-      scenario: `PostgreSQL: ${terminated.length} management pool connections terminated under load`,
-      outcome: hung ? 'hung' : failed ? 'clear error' : 'succeeded',
-      ms: 3000,
-      detail: `${total} requests, ${failed} failed with the error shape, ${hung} hung; ${acked.length} writes acknowledged, ${acked.length - present.length} lost; statuses ${JSON.stringify(statuses)}`,
-      recoveryMs: firstSuccessAfterKill ? Math.max(0, firstSuccessAfterKill - killAt) : undefined,
-    });
-    assert.equal(hung, 0);
-    assert.equal(present.length, acked.length, 'every acknowledged write is in the database');
-    assert.ok(terminated.length > 0, 'connections were terminated');
-    assert.ok(firstSuccessAfterKill > 0, 'requests succeed again after the kill');
-    assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
-  });
-
-  it('PostgreSQL connections of a runner store killed under token load: clear failures, then tokens again', { skip: !postgresUp && 'needs PostgreSQL' }, async () => {
-    const schema = `r_${randomBytes(5).toString('hex')}`;
-    const integration = { id: 'int_faults', scmId: 'azure-devops', kind: 'services' as const, host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
-    const pieces = await openRunnerPieces({ storeUrl: POSTGRES_URL, schema, encryptionKeys: randomEncryptionKeys(), privateKey: '', integration });
-    try {
-      const token = randomBytes(24).toString('base64url');
-      world.canaries.watch(token, 'runner-store token');
-      await pieces.credentials.insert({ subject: { type: 'user', id: 'u1' }, integrationId: integration.id, host: 'dev.azure.com', method: 'oauth', secret: JSON.stringify({ access_token: token, refresh_token: 'r'.repeat(20) }), metadata: { issuer: 'x', clientId: 'c', scopes: [], accessTokenExpiresAt: new Date(Date.now() + 3600_000).toISOString() } });
-      const tokens = pieces.tokens();
-      let ok = 0;
-      let failed = 0;
+  it(
+    'PostgreSQL connections of the management plane killed under load: clear failures, nothing acknowledged is lost, the pool recovers',
+    { skip: kind !== 'postgres' && 'needs PostgreSQL' },
+    async () => {
+      const db = world.plane.database.db as Kysely<unknown>;
+      const acked: string[] = [];
+      const statuses: Record<string, number> = {};
       let hung = 0;
+      let firstSuccessAfterKill = 0;
       let killAt = 0;
-      let firstOkAfterKill = 0;
-      const codes = new Set<string>();
-      const stopAt = Date.now() + 2500;
-      const load = Promise.all(
-        Array.from({ length: 8 }, async () => {
-          while (Date.now() < stopAt) {
-            const started = Date.now();
-            const r = await within(10_000, () => tokens.getAccessToken('u1', integration.id));
-            if (r.hung) hung++;
-            else if (r.error) {
-              failed++;
-              codes.add((r.error as { code?: string }).code ?? (r.error as Error).message.slice(0, 60));
-            } else {
-              ok++;
-              if (killAt && started > killAt && !firstOkAfterKill) firstOkAfterKill = Date.now();
-            }
+      const stopAt = Date.now() + 3000;
+      const worker = async (w: number) => {
+        for (let i = 0; Date.now() < stopAt; i++) {
+          const write = i % 2 === 0;
+          const started = Date.now();
+          const res = await within(10_000, () =>
+            app.inject({
+              method: write ? 'POST' : 'GET',
+              url: write ? '/api/v1/api-tokens' : '/api/v1/runners',
+              headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
+              remoteAddress: `10.30.${w}.${i % 250}`,
+              ...(write ? { payload: { name: `load-${w}-${i}` } } : {}),
+            }),
+          );
+          if (res.hung) {
+            hung++;
+            continue;
           }
-        }),
-      );
-      await new Promise((r) => setTimeout(r, 800));
+          const r = res.value!;
+          statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
+          if (r.statusCode >= 500) {
+            // A clear failure: the error shape, and it says the database went away and to retry.
+            assert.match(r.body, /"error":\{"code":"database_unavailable"/, r.body);
+            assert.equal(r.statusCode, 503);
+          } else if (killAt && started > killAt && !firstSuccessAfterKill) firstSuccessAfterKill = Date.now();
+          if (write && r.statusCode === 201) acked.push(r.json().id ?? r.json().token?.id);
+        }
+      };
+      const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
+      await new Promise((r) => setTimeout(r, 1000));
       killAt = Date.now();
-      const terminated = await killPoolConnections(pieces.store.database.db as Kysely<unknown>);
+      const terminated = await killPoolConnections(db);
       await load;
+      // A stale pooled connection may fail one more query before the pool drops it: ask until it answers.
+      const present = await eventually(
+        () =>
+          world.plane.database.db
+            .selectFrom('api_tokens')
+            .select('id')
+            .where('id', 'in', acked.filter(Boolean))
+            .execute()
+            .catch(() => undefined),
+        'the database answers again',
+      );
+      const failed = Object.entries(statuses)
+        .filter(([s]) => Number(s) >= 500)
+        .reduce((a, [, n]) => a + n, 0);
+      const total = Object.values(statuses).reduce((a, b) => a + b, 0) + hung;
       figures.push({
-        scenario: `PostgreSQL: ${terminated.length} runner-store connections terminated under token load`,
+        scenario: `PostgreSQL: ${terminated.length} management pool connections terminated under load`,
         outcome: hung ? 'hung' : failed ? 'clear error' : 'succeeded',
-        ms: 2500,
-        detail: `${ok} tokens served, ${failed} failed (${[...codes].join(', ')}), ${hung} hung`,
-        recoveryMs: firstOkAfterKill ? firstOkAfterKill - killAt : undefined,
+        ms: 3000,
+        detail: `${total} requests, ${failed} failed with the error shape, ${hung} hung; ${acked.length} writes acknowledged, ${acked.length - present.length} lost; statuses ${JSON.stringify(statuses)}`,
+        recoveryMs: firstSuccessAfterKill ? Math.max(0, firstSuccessAfterKill - killAt) : undefined,
       });
       assert.equal(hung, 0);
-      assert.ok(firstOkAfterKill > 0);
-      const after = await eventually(() => tokens.getAccessToken('u1', integration.id).catch(() => undefined), 'a token again');
-      assert.equal(after.token, token, 'the credential is intact');
-    } finally {
-      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(pieces.store.database.db).catch(() => undefined);
-      await pieces.close();
-    }
-  });
+      assert.equal(present.length, acked.length, 'every acknowledged write is in the database');
+      assert.ok(terminated.length > 0, 'connections were terminated');
+      assert.ok(firstSuccessAfterKill > 0, 'requests succeed again after the kill');
+      assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    },
+  );
+
+  it(
+    'PostgreSQL connections of a runner store killed under token load: clear failures, then tokens again',
+    { skip: !postgresUp && 'needs PostgreSQL' },
+    async () => {
+      const schema = `r_${randomBytes(5).toString('hex')}`;
+      const integration = {
+        id: 'int_faults',
+        scmId: 'azure-devops',
+        kind: 'services' as const,
+        host: 'dev.azure.com',
+        origin: 'https://dev.azure.com',
+        virtualDirectory: '',
+        oauth: null,
+        patEnabled: true,
+      };
+      const pieces = await openRunnerPieces({
+        storeUrl: POSTGRES_URL,
+        schema,
+        encryptionKeys: randomEncryptionKeys(),
+        privateKey: '',
+        integration,
+      });
+      try {
+        const token = randomBytes(24).toString('base64url');
+        world.canaries.watch(token, 'runner-store token');
+        await pieces.credentials.insert({
+          subject: { type: 'user', id: 'u1' },
+          integrationId: integration.id,
+          host: 'dev.azure.com',
+          method: 'oauth',
+          secret: JSON.stringify({ access_token: token, refresh_token: 'r'.repeat(20) }),
+          metadata: { issuer: 'x', clientId: 'c', scopes: [], accessTokenExpiresAt: new Date(Date.now() + 3600_000).toISOString() },
+        });
+        const tokens = pieces.tokens();
+        let ok = 0;
+        let failed = 0;
+        let hung = 0;
+        let killAt = 0;
+        let firstOkAfterKill = 0;
+        const codes = new Set<string>();
+        const stopAt = Date.now() + 2500;
+        const load = Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (Date.now() < stopAt) {
+              const started = Date.now();
+              const r = await within(10_000, () => tokens.getAccessToken('u1', integration.id));
+              if (r.hung) hung++;
+              else if (r.error) {
+                failed++;
+                codes.add((r.error as { code?: string }).code ?? (r.error as Error).message.slice(0, 60));
+              } else {
+                ok++;
+                if (killAt && started > killAt && !firstOkAfterKill) firstOkAfterKill = Date.now();
+              }
+            }
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 800));
+        killAt = Date.now();
+        const terminated = await killPoolConnections(pieces.store.database.db as Kysely<unknown>);
+        await load;
+        figures.push({
+          scenario: `PostgreSQL: ${terminated.length} runner-store connections terminated under token load`,
+          outcome: hung ? 'hung' : failed ? 'clear error' : 'succeeded',
+          ms: 2500,
+          detail: `${ok} tokens served, ${failed} failed (${[...codes].join(', ')}), ${hung} hung`,
+          recoveryMs: firstOkAfterKill ? firstOkAfterKill - killAt : undefined,
+        });
+        assert.equal(hung, 0);
+        assert.ok(firstOkAfterKill > 0);
+        const after = await eventually(() => tokens.getAccessToken('u1', integration.id).catch(() => undefined), 'a token again');
+        assert.equal(after.token, token, 'the credential is intact');
+      } finally {
+        await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(pieces.store.database.db).catch(() => undefined);
+        await pieces.close();
+      }
+    },
+  );
 
   it('Entra ID and Azure DevOps down entirely: Save & Test and refresh answer with clear errors at once', async () => {
     await expireMembersToken();
     await world.emu.close();
     const test = await within(SAVE_AND_TEST_DEADLINE_MS, saveAndTest);
-    const refresh = await within(REFRESH_DEADLINE_MS, () => world.runner.runtime.tokens.getAccessToken(world.plane.member.id, world.integrationId));
+    const refresh = await within(REFRESH_DEADLINE_MS, () =>
+      world.runner.runtime.tokens.getAccessToken(world.plane.member.id, world.integrationId),
+    );
     const saveMessage = test.value?.oauthError ?? test.value?.hostError ?? '';
-    figures.push({ scenario: 'Save & Test, emulator down (connection refused)', outcome: test.hung ? 'hung' : test.value?.valid ? 'succeeded' : 'clear error', ms: test.ms, detail: saveMessage.slice(0, 110) });
+    figures.push({
+      scenario: 'Save & Test, emulator down (connection refused)',
+      outcome: test.hung ? 'hung' : test.value?.valid ? 'succeeded' : 'clear error',
+      ms: test.ms,
+      detail: saveMessage.slice(0, 110),
+    });
     const refreshError = refresh.error as { code?: string; message?: string } | undefined;
-    figures.push({ scenario: 'token refresh, emulator down (connection refused)', outcome: refresh.hung ? 'hung' : refreshError ? 'clear error' : 'succeeded', ms: refresh.ms, detail: `${refreshError?.code}: ${refreshError?.message?.slice(0, 90)}` });
+    figures.push({
+      scenario: 'token refresh, emulator down (connection refused)',
+      outcome: refresh.hung ? 'hung' : refreshError ? 'clear error' : 'succeeded',
+      ms: refresh.ms,
+      detail: `${refreshError?.code}: ${refreshError?.message?.slice(0, 90)}`,
+    });
     assert.equal(test.hung, false);
     assert.equal(test.value?.valid, false);
     assert.ok(test.value?.hostError && test.value.oauthError, JSON.stringify(test.value));
@@ -350,7 +442,8 @@ async function killPoolConnections(db: Kysely<unknown>): Promise<number[]> {
   await Promise.all(
     Array.from({ length: 12 }, async () => {
       // A connection that is already dead simply is not counted.
-      const rows = (await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db).catch(() => ({ rows: [] }))).rows;
+      const rows = (await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db).catch(() => ({ rows: [] })))
+        .rows;
       if (rows[0]) pids.add(Number(rows[0].pid));
     }),
   );

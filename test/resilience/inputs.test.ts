@@ -38,17 +38,22 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
 
   before(async () => {
     world = await startWorld(kind, { runnerName: 'inputs' });
-    const doc = (await world.plane.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await world.plane.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     for (const [path, operations] of Object.entries(doc.paths)) {
       if (!path.startsWith('/api/v1/')) continue;
       for (const method of Object.keys(operations).map((m) => m.toUpperCase())) {
-        if (method === 'POST' || method === 'PUT' || method === 'PATCH') writeRoutes.push({ method, path: path.replace(/\{(\w+)\}/g, 'zz_doesnotexist0000') });
+        if (method === 'POST' || method === 'PUT' || method === 'PATCH')
+          writeRoutes.push({ method, path: path.replace(/\{(\w+)\}/g, 'zz_doesnotexist0000') });
       }
     }
     // Sign-out and sign-out-everywhere end the sessions the suite uses; the revocation purge opens
     // only to a revoked runner's token (none here), so everyone is refused before the body is read
     // (the authorization matrix checks that refusal).
-    writeRoutes = writeRoutes.filter((r) => !['/api/v1/auth/sign-out', '/api/v1/me/sessions/sign-out-everywhere', '/api/v1/runner/revocation-purge'].includes(r.path));
+    writeRoutes = writeRoutes.filter(
+      (r) => !['/api/v1/auth/sign-out', '/api/v1/me/sessions/sign-out-everywhere', '/api/v1/runner/revocation-purge'].includes(r.path),
+    );
   });
   after(async () => world?.close());
 
@@ -58,23 +63,71 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     const headers = route.path.startsWith('/api/v1/runner/')
       ? { authorization: `Bearer ${world.runner.runtime.registration.runnerToken}`, 'content-type': contentType }
       : { cookie: world.plane.adminBrowser.cookie, 'x-csrf-token': world.plane.adminBrowser.csrfToken, 'content-type': contentType };
-    const res = await world.plane.app.inject({ method: route.method as InjectOptions['method'], url: route.path, headers, payload, remoteAddress: ip });
+    const res = await world.plane.app.inject({
+      method: route.method as InjectOptions['method'],
+      url: route.path,
+      headers,
+      payload,
+      remoteAddress: ip,
+    });
     world.canaries.response(`${route.method} ${route.path} (${contentType})`, res);
     return res;
   }
 
   const cases: { name: string; body: () => string | Buffer; contentType: string; expect: (s: number) => boolean; text: string }[] = [
-    { name: 'a body over 1 MiB', body: () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }), contentType: 'application/json', expect: (s) => s === 413, text: '413' },
+    {
+      name: 'a body over 1 MiB',
+      body: () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }),
+      contentType: 'application/json',
+      expect: (s) => s === 413,
+      text: '413',
+    },
     { name: 'malformed JSON', body: () => '{"name": "x", ', contentType: 'application/json', expect: (s) => s === 400, text: '400' },
-    { name: 'JSON that is not an object', body: () => '"just a string"', contentType: 'application/json', expect: (s) => s >= 400 && s < 500, text: '4xx' },
+    {
+      name: 'JSON that is not an object',
+      body: () => '"just a string"',
+      contentType: 'application/json',
+      expect: (s) => s >= 400 && s < 500,
+      text: '4xx',
+    },
     // Routes that take no body ignore one they do not parse (a 404 for the ids that do not exist).
     { name: 'the wrong content type', body: () => 'name=x', contentType: 'text/plain', expect: (s) => s >= 400 && s < 500, text: '4xx' },
     { name: 'an unknown content type', body: () => '<x/>', contentType: 'application/xml', expect: (s) => s === 415, text: '415' },
-    { name: 'deep nesting (100,000 levels)', body: () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, contentType: 'application/json', expect: (s) => s >= 400 && s < 500, text: '4xx' },
-    { name: 'prototype pollution (__proto__)', body: () => '{"__proto__":{"role":"admin"},"name":"x"}', contentType: 'application/json', expect: (s) => s === 400, text: '400' },
-    { name: 'prototype pollution (constructor.prototype)', body: () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}', contentType: 'application/json', expect: (s) => s === 400, text: '400' },
-    { name: 'invalid UTF-8', body: () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), contentType: 'application/json', expect: (s) => s >= 400 && s < 500, text: '4xx' },
-    { name: 'a NUL character in a string', body: () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}', contentType: 'application/json', expect: (s) => s >= 400 && s < 500, text: '4xx' },
+    {
+      name: 'deep nesting (100,000 levels)',
+      body: () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      contentType: 'application/json',
+      expect: (s) => s >= 400 && s < 500,
+      text: '4xx',
+    },
+    {
+      name: 'prototype pollution (__proto__)',
+      body: () => '{"__proto__":{"role":"admin"},"name":"x"}',
+      contentType: 'application/json',
+      expect: (s) => s === 400,
+      text: '400',
+    },
+    {
+      name: 'prototype pollution (constructor.prototype)',
+      body: () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}',
+      contentType: 'application/json',
+      expect: (s) => s === 400,
+      text: '400',
+    },
+    {
+      name: 'invalid UTF-8',
+      body: () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      contentType: 'application/json',
+      expect: (s) => s >= 400 && s < 500,
+      text: '4xx',
+    },
+    {
+      name: 'a NUL character in a string',
+      body: () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}',
+      contentType: 'application/json',
+      expect: (s) => s >= 400 && s < 500,
+      text: '4xx',
+    },
   ];
 
   for (const [i, c] of cases.entries()) {
@@ -101,7 +154,11 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
   it('an oversized body over real HTTP is cut off with 413 before it is read whole', async () => {
     const res = await fetch(`${world.plane.url}/api/v1/runners`, {
       method: 'POST',
-      headers: { cookie: world.plane.adminBrowser.cookie, 'x-csrf-token': world.plane.adminBrowser.csrfToken, 'content-type': 'application/json' },
+      headers: {
+        cookie: world.plane.adminBrowser.cookie,
+        'x-csrf-token': world.plane.adminBrowser.csrfToken,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ name: 'x'.repeat(5 * ONE_MIB) }),
     }).catch((err: Error) => ({ status: 0, error: err.message }));
     // Either the 413 arrives, or the server closes the socket mid-upload: both are refusals.
@@ -109,10 +166,26 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
   });
 
   it('path traversal in ids is a 404 (or 400), never a file and never a 5xx', async () => {
-    const ids = ['..', '%2e%2e', '..%2f..%2f..%2fetc%2fpasswd', '..%5c..%5cwindows', '%2e%2e%2f', 'zz%00', '....//....//etc', '%252e%252e%252f', 'x/../../../etc/passwd'];
+    const ids = [
+      '..',
+      '%2e%2e',
+      '..%2f..%2f..%2fetc%2fpasswd',
+      '..%5c..%5cwindows',
+      '%2e%2e%2f',
+      'zz%00',
+      '....//....//etc',
+      '%252e%252e%252f',
+      'x/../../../etc/passwd',
+    ];
     const wrong: string[] = [];
     for (const id of ids) {
-      for (const url of [`/api/v1/runners/${id}`, `/api/v1/environments/${id}`, `/api/v1/projects/${id}`, `/api/v1/runners/${world.runnerId}/scm-integrations/${id}`, `/api/v1/oauth/callback/${id}`]) {
+      for (const url of [
+        `/api/v1/runners/${id}`,
+        `/api/v1/environments/${id}`,
+        `/api/v1/projects/${id}`,
+        `/api/v1/runners/${world.runnerId}/scm-integrations/${id}`,
+        `/api/v1/oauth/callback/${id}`,
+      ]) {
         const res = await world.plane.adminBrowser.request({ method: 'GET', url });
         world.canaries.response(`GET ${url}`, res);
         if (res.statusCode >= 500 || res.statusCode < 400 || /root:x:0:0/.test(res.body)) wrong.push(`${url}: ${res.statusCode}`);
@@ -127,7 +200,11 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     assert.ok(runner.statusCode === 201 || runner.statusCode === 400, runner.body);
     const project = await admin.request({ method: 'POST', url: '/api/v1/projects', payload: { name: '..\\..\\windows' } });
     assert.ok(project.statusCode === 201 || project.statusCode === 400, project.body);
-    for (const contextUrl of ['https://dev.azure.com/contoso/Web/_git/..%2F..%2F..%2Ftmp', 'https://dev.azure.com/contoso/../../_git/web', 'https://dev.azure.com/contoso/Web/_git/%2e%2e']) {
+    for (const contextUrl of [
+      'https://dev.azure.com/contoso/Web/_git/..%2F..%2F..%2Ftmp',
+      'https://dev.azure.com/contoso/../../_git/web',
+      'https://dev.azure.com/contoso/Web/_git/%2e%2e',
+    ]) {
       const res = await admin.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl, runnerId: world.runnerId } });
       world.canaries.response(`environment ${contextUrl}`, res);
       assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${contextUrl}: ${res.statusCode} ${res.body}`);
@@ -140,7 +217,22 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     const request = { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' };
     for (const environmentId of ['../../escape', 'env_../../../x', 'env_x/../../y', '/tmp/env_abs', 'env_%2e%2e%2fzzzzzz']) {
       await assert.rejects(
-        create({ environmentId, userId: world.plane.admin.id, integration, repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: 'contoso', project: 'Web', repository: 'web' } }, request),
+        create(
+          {
+            environmentId,
+            userId: world.plane.admin.id,
+            integration,
+            repository: {
+              kind: 'services',
+              host: 'dev.azure.com',
+              origin: 'https://dev.azure.com',
+              organization: 'contoso',
+              project: 'Web',
+              repository: 'web',
+            },
+          },
+          request,
+        ),
         (err: Error & { code?: string }) => err.code === 'invalid_request',
         environmentId,
       );
@@ -148,16 +240,40 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     // A repository name is only ever a label for the directory (and the admin has no authorization
     // here, so nothing is cloned either way).
     await assert.rejects(
-      create({ environmentId: 'env_traversal0001', userId: world.plane.admin.id, integration, repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: 'contoso', project: 'Web', repository: '../../../../tmp/evil' } }, request),
+      create(
+        {
+          environmentId: 'env_traversal0001',
+          userId: world.plane.admin.id,
+          integration,
+          repository: {
+            kind: 'services',
+            host: 'dev.azure.com',
+            origin: 'https://dev.azure.com',
+            organization: 'contoso',
+            project: 'Web',
+            repository: '../../../../tmp/evil',
+          },
+        },
+        request,
+      ),
     );
     const workspaces = resolve(world.runner.dataDir, 'workspaces');
     const entries = existsSync(workspaces) ? readdirSync(workspaces) : [];
-    assert.ok(entries.every((e) => /^env_[A-Za-z0-9_-]+$/.test(e)), JSON.stringify(entries));
+    assert.ok(
+      entries.every((e) => /^env_[A-Za-z0-9_-]+$/.test(e)),
+      JSON.stringify(entries),
+    );
     assert.ok(!existsSync(join(world.runner.dataDir, '..', 'escape')));
   });
 
   it('CR/LF in a path or query value never becomes a response header', async () => {
-    const injected = ['/api/v1/runners/x%0d%0aX-Injected:%20yes', '/api/v1/me?x=%0d%0aX-Injected:%20yes', `/api/v1/oauth/authorize/${world.integrationId}?returnTo=%2Fok%0d%0aX-Injected:%20yes`, `/api/v1/oauth/callback/${world.integrationId}?state=%0d%0aX-Injected:%20yes&code=x`, '/no/such%0d%0aX-Injected:%20yes'];
+    const injected = [
+      '/api/v1/runners/x%0d%0aX-Injected:%20yes',
+      '/api/v1/me?x=%0d%0aX-Injected:%20yes',
+      `/api/v1/oauth/authorize/${world.integrationId}?returnTo=%2Fok%0d%0aX-Injected:%20yes`,
+      `/api/v1/oauth/callback/${world.integrationId}?state=%0d%0aX-Injected:%20yes&code=x`,
+      '/no/such%0d%0aX-Injected:%20yes',
+    ];
     for (const url of injected) {
       const res = await fetch(`${world.plane.url}${url}`, { headers: { cookie: world.plane.adminBrowser.cookie }, redirect: 'manual' });
       const text = await res.text();
@@ -174,7 +290,10 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     const answers = [
       await raw(world.plane.url, 'GET /api/v1/me?x=1\rX-Injected: yes HTTP/1.1\r\nHost: keyway\r\nConnection: close\r\n\r\n'),
       await raw(world.plane.url, 'GET /healthz HTTP/1.1\r\nHost: keyway\r\nX-Test: a\rb\r\nConnection: close\r\n\r\n'),
-      await raw(world.plane.url, 'POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: keyway\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n'),
+      await raw(
+        world.plane.url,
+        'POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: keyway\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+      ),
     ];
     for (const answer of answers) {
       assert.match(answer, /^HTTP\/1\.1 400/, answer.slice(0, 200));
@@ -184,11 +303,18 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
   });
 
   it('an Azure DevOps name carrying CR/LF is refused before any request is built', async () => {
-    const res = await world.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/context/parse', payload: { url: 'https://dev.azure.com/contoso/Web/_git/web%0d%0aHost:%20evil.test' } });
+    const res = await world.plane.adminBrowser.request({
+      method: 'POST',
+      url: '/api/v1/context/parse',
+      payload: { url: 'https://dev.azure.com/contoso/Web/_git/web%0d%0aHost:%20evil.test' },
+    });
     world.canaries.response('context parse with CR/LF', res);
     assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
     const before = world.emu.counters();
-    const listing = await world.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/scm/repositories?integrationId=${world.integrationId}&organization=contoso%0d%0aX-Injected:%20yes` });
+    const listing = await world.plane.adminBrowser.request({
+      method: 'GET',
+      url: `/api/v1/scm/repositories?integrationId=${world.integrationId}&organization=contoso%0d%0aX-Injected:%20yes`,
+    });
     assert.ok(listing.statusCode >= 400 && listing.statusCode < 500, `${listing.statusCode} ${listing.body}`);
     assert.deepEqual(world.emu.counters().restCalls, before.restCalls, 'no request reached Azure DevOps');
   });

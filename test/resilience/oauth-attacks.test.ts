@@ -63,14 +63,24 @@ describe(`Connect under attack, end to end (${kind})`, () => {
     const saved = await world.plane.adminBrowser.request({
       method: 'POST',
       url: `/api/v1/runners/${world.runnerId}/scm-integrations`,
-      payload: { scmId: 'azure-devops', host: 'tfs.example.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${world.emu.urls.login}/${world.emu.defaultTenant.id}/v2.0` }, pat: { enabled: false } },
+      payload: {
+        scmId: 'azure-devops',
+        host: 'tfs.example.com',
+        oauth: {
+          clientId: registered.app.clientId,
+          clientSecret: registered.clientSecret,
+          issuerUrl: `${world.emu.urls.login}/${world.emu.defaultTenant.id}/v2.0`,
+        },
+        pat: { enabled: false },
+      },
     });
     assert.equal(saved.statusCode, 201, saved.body);
     secondIntegration = saved.json().integration.id;
   });
   after(async () => world?.close());
 
-  const stored = async (userId: string) => (await world.runner.runtime.credentials.listForSubject({ type: 'user', id: userId })).filter((c) => c.method === 'oauth');
+  const stored = async (userId: string) =>
+    (await world.runner.runtime.credentials.listForSubject({ type: 'user', id: userId })).filter((c) => c.method === 'oauth');
 
   async function consent(browser: Browser, query = '') {
     const authorizeUrl = await startConnect(browser, world.integrationId, query);
@@ -88,7 +98,10 @@ describe(`Connect under attack, end to end (${kind})`, () => {
       const callback = await consent(world.plane.memberBrowser, `?returnTo=${encodeURIComponent(returnTo)}`);
       const result = await deliver(world.plane.memberBrowser, callback);
       assert.equal(result.ok, true, result.message);
-      assert.ok(result.returnTo.startsWith('/') && !result.returnTo.startsWith('//') && !result.returnTo.includes('evil.test'), result.returnTo);
+      assert.ok(
+        result.returnTo.startsWith('/') && !result.returnTo.startsWith('//') && !result.returnTo.includes('evil.test'),
+        result.returnTo,
+      );
     }
   });
 
@@ -131,9 +144,15 @@ describe(`Connect under attack, end to end (${kind})`, () => {
   });
 
   it('Connect needs a browser session: an API token cannot start it', async () => {
-    const token = (await world.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'oauth-attacks' } })).json().token as string;
+    const token = (
+      await world.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'oauth-attacks' } })
+    ).json().token as string;
     world.canaries.watch(token, 'member API token', ['responses']);
-    const res = await world.plane.app.inject({ method: 'GET', url: `/api/v1/oauth/authorize/${world.integrationId}`, headers: { authorization: `Bearer ${token}` } });
+    const res = await world.plane.app.inject({
+      method: 'GET',
+      url: `/api/v1/oauth/authorize/${world.integrationId}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(res.statusCode, 403, res.body);
   });
 

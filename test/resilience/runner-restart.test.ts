@@ -56,10 +56,20 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     canaries.watch(registered.clientSecret, 'oauth client secret');
     // The runner process below checks at start that it uses the management plane's Azure DevOps endpoints.
-    plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services, azureDevOpsVsspsUrl: emu.urls.vssps });
+    plane = await startTestPlane(kind, {
+      entraAuthorityUrl: emu.urls.login,
+      azureDevOpsServicesUrl: emu.urls.services,
+      azureDevOpsVsspsUrl: emu.urls.vssps,
+    });
     canaries.source('logs', 'management plane log', () => plane.logs.text);
     canaries.database('management database', plane.database.db as never, plane.database.schema);
-    env = { KEYWAY_ALLOW_INSECURE_HOSTS: 'true', KEYWAY_AZURE_DEVOPS_SERVICES_URL: emu.urls.services, KEYWAY_AZURE_DEVOPS_VSSPS_URL: emu.urls.vssps, KEYWAY_LOG_LEVEL: 'info', KEYWAY_DATA_DIR: dataDir };
+    env = {
+      KEYWAY_ALLOW_INSECURE_HOSTS: 'true',
+      KEYWAY_AZURE_DEVOPS_SERVICES_URL: emu.urls.services,
+      KEYWAY_AZURE_DEVOPS_VSSPS_URL: emu.urls.vssps,
+      KEYWAY_LOG_LEVEL: 'info',
+      KEYWAY_DATA_DIR: dataDir,
+    };
 
     const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'killed' } });
     runnerId = created.json().runner.id;
@@ -71,7 +81,17 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const saved = await plane.adminBrowser.request({
       method: 'POST',
       url: `/api/v1/runners/${runnerId}/scm-integrations`,
-      payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+      payload: {
+        id: presetIntegrationId,
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: {
+          clientId: registered.app.clientId,
+          clientSecret: registered.clientSecret,
+          issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+        },
+        pat: { enabled: true },
+      },
     });
     assert.equal(saved.json().test.valid, true, saved.body);
     integrationId = saved.json().integration.id;
@@ -84,16 +104,28 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const environment = async (id: string) => (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json() as { status: string; error?: { code: string; message: string } };
+  const environment = async (id: string) =>
+    (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json() as {
+      status: string;
+      error?: { code: string; message: string };
+    };
 
   it('killed mid-clone: after the restart the environment says the clone was interrupted, the authorization is intact, and a new clone works', async () => {
     const pat = emu.world.createPat(adoUser.id, { scopes: ['vso.code_write'], orgs: ['contoso'] }).token;
     canaries.watch(pat, 'member PAT');
-    const stored = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: 'contoso', token: pat } });
+    const stored = await plane.memberBrowser.request({
+      method: 'POST',
+      url: '/api/v1/scm/pat',
+      payload: { integrationId, organization: 'contoso', token: pat },
+    });
     assert.equal(stored.statusCode, 201, stored.body);
 
     const slow = emu.faults.add({ listener: 'services', path: '/**/git-upload-pack', latencyMs: 4000 });
-    const created = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId } });
+    const created = await plane.memberBrowser.request({
+      method: 'POST',
+      url: '/api/v1/environments',
+      payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId },
+    });
     assert.equal(created.statusCode, 201, created.body);
     const id = created.json().id as string;
     await new Promise((r) => setTimeout(r, 1500));
@@ -105,10 +137,14 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     runner = startRunner([]);
     await runner.waitFor(/connected to/);
     const upAt = Date.now();
-    const settled = await eventually(async () => {
-      const e = await environment(id);
-      return e.status !== 'cloning' && e;
-    }, 'the interrupted environment to settle', 60_000);
+    const settled = await eventually(
+      async () => {
+        const e = await environment(id);
+        return e.status !== 'cloning' && e;
+      },
+      'the interrupted environment to settle',
+      60_000,
+    );
     const settledAt = Date.now();
     assert.equal(settled.status, 'failed');
     assert.equal(settled.error?.code, 'clone_interrupted', JSON.stringify(settled));
@@ -117,14 +153,24 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const authorization = listed.authorizations.find((a: { method: string }) => a.method === 'pat');
     assert.equal(authorization?.status, 'active', 'the PAT survived the kill');
 
-    const again = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId } });
+    const again = await plane.memberBrowser.request({
+      method: 'POST',
+      url: '/api/v1/environments',
+      payload: { contextUrl: 'https://dev.azure.com/contoso/Web/_git/web', runnerId },
+    });
     assert.equal(again.statusCode, 201, again.body);
-    const ready = await eventually(async () => {
-      const e = await environment(again.json().id);
-      return e.status !== 'cloning' && e;
-    }, 'the new clone', 60_000);
+    const ready = await eventually(
+      async () => {
+        const e = await environment(again.json().id);
+        return e.status !== 'cloning' && e;
+      },
+      'the new clone',
+      60_000,
+    );
     assert.equal(ready.status, 'ready', JSON.stringify(ready));
-    figures.push(`mid-clone kill: runner connected again ${upAt - killedAt} ms after the kill; the environment reported clone_interrupted ${settledAt - upAt} ms later (clear error, no hang); authorizations lost: 0; a new clone is ready ${Date.now() - settledAt} ms after that`);
+    figures.push(
+      `mid-clone kill: runner connected again ${upAt - killedAt} ms after the kill; the environment reported clone_interrupted ${settledAt - upAt} ms later (clear error, no hang); authorizations lost: 0; a new clone is ready ${Date.now() - settledAt} ms after that`,
+    );
   });
 
   it('killed mid-refresh: the callers get clear errors, nothing is lost, and the authorization refreshes again once the dead lease expires', async () => {
@@ -137,18 +183,36 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     // connection may write beside the runner).
     const store = await openDatabase<RunnerDB>(`sqlite:${join(dataDir, 'runner.db')}`);
     try {
-      const row = await store.db.selectFrom('credentials').select(['id', 'metadata']).where('subject_id', '=', plane.admin.id).where('method', '=', 'oauth').executeTakeFirstOrThrow();
+      const row = await store.db
+        .selectFrom('credentials')
+        .select(['id', 'metadata'])
+        .where('subject_id', '=', plane.admin.id)
+        .where('method', '=', 'oauth')
+        .executeTakeFirstOrThrow();
       const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-      await store.db.updateTable('credentials').set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', row.id).execute();
+      await store.db
+        .updateTable('credentials')
+        .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+        .where('id', '=', row.id)
+        .execute();
     } finally {
       await store.close();
     }
     const refreshesBefore = emu.entra.counters().byGrant.refresh_token ?? 0;
     const slow = emu.faults.add({ listener: 'login', path: '/*/oauth2/v2.0/token', latencyMs: 3000 });
-    const access = () => plane.adminBrowser.request({ method: 'POST', url: '/api/v1/context/access', payload: { url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId } });
+    const access = () =>
+      plane.adminBrowser.request({
+        method: 'POST',
+        url: '/api/v1/context/access',
+        payload: { url: 'https://dev.azure.com/contoso/Web/_git/web', integrationId },
+      });
     const started = Date.now();
     const inFlight = access();
-    await eventually(async () => (emu.entra.counters().byGrant.refresh_token ?? 0) > refreshesBefore || (emu.counters().tokenRequests ?? 0) > 0, 'the refresh to reach Entra', 10_000).catch(() => undefined);
+    await eventually(
+      async () => (emu.entra.counters().byGrant.refresh_token ?? 0) > refreshesBefore || (emu.counters().tokenRequests ?? 0) > 0,
+      'the refresh to reach Entra',
+      10_000,
+    ).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
     await kill(runner);
@@ -175,13 +239,17 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const firstBody = first.json() as { hasAccess?: boolean; reason?: string | null; error?: { code: string } };
     assert.ok(first.statusCode === 200 ? typeof firstBody.hasAccess === 'boolean' : typeof firstBody.error?.code === 'string', first.body);
     const listed = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/scm/authorizations' })).json();
-    assert.equal(listed.authorizations.find((a: { method: string }) => a.method === 'oauth')?.status, 'active', 'no re-authorization needed');
+    assert.equal(
+      listed.authorizations.find((a: { method: string }) => a.method === 'oauth')?.status,
+      'active',
+      'no re-authorization needed',
+    );
     figures.push(
       `mid-refresh kill: the request in flight ended with ${first.statusCode} ${firstBody.error?.code ?? `hasAccess=${firstBody.hasAccess}${firstBody.reason ? ` (${firstBody.reason})` : ''}`} after ${firstMs} ms (no hang); runner connected again ${upAt - killedAt} ms after the kill; access worked again ${recoveredAt - upAt} ms after the restart (answers on the way: ${JSON.stringify(answers.slice(0, 10))}${answers.length > 10 ? '…' : ''}); authorizations lost: 0`,
     );
   });
 
-  it('no secret canary in the runner processes\' output, the management plane log or its database', async () => {
+  it("no secret canary in the runner processes' output, the management plane log or its database", async () => {
     await canaries.assertClean();
   });
 });

@@ -62,10 +62,40 @@ const ALWAYS_REFUSED = [
 ];
 
 /** Refused unless the instance allows insecure hosts (labs, the emulator). */
-const INSECURE_ONLY = ['127.0.0.1', '127.1', '0x7f.1', '2130706433', '10.0.0.1', '172.16.5.4', '192.168.1.10', '100.64.0.1', '[::1]', '[fd12:3456::1]', '[fc00::1]', 'localhost', 'LOCALHOST', 'localhost.', 'build.localhost', 'localtest.me', 'x.lvh.me', '10-0-0-1.sslip.io', 'http://tfs.example.com'];
+const INSECURE_ONLY = [
+  '127.0.0.1',
+  '127.1',
+  '0x7f.1',
+  '2130706433',
+  '10.0.0.1',
+  '172.16.5.4',
+  '192.168.1.10',
+  '100.64.0.1',
+  '[::1]',
+  '[fd12:3456::1]',
+  '[fc00::1]',
+  'localhost',
+  'LOCALHOST',
+  'localhost.',
+  'build.localhost',
+  'localtest.me',
+  'x.lvh.me',
+  '10-0-0-1.sslip.io',
+  'http://tfs.example.com',
+];
 
 /** Accepted in both modes. */
-const ACCEPTED = ['dev.azure.com', 'https://dev.azure.com', 'contoso.visualstudio.com', 'tfs.example.com', 'https://tfs.example.com/tfs', 'tfs.example.com:8443', '[2001:db8::1]', '93.184.216.34', '52-1-2-3.nip.io'];
+const ACCEPTED = [
+  'dev.azure.com',
+  'https://dev.azure.com',
+  'contoso.visualstudio.com',
+  'tfs.example.com',
+  'https://tfs.example.com/tfs',
+  'tfs.example.com:8443',
+  '[2001:db8::1]',
+  '93.184.216.34',
+  '52-1-2-3.nip.io',
+];
 
 const ISSUER_ATTACKS = [
   'http://169.254.169.254/00000000-0000-0000-0000-000000000000/v2.0',
@@ -120,7 +150,12 @@ describe('SSRF: the host policy table', () => {
 
   it('at connection time, a DNS name is judged by every address it resolves to', async () => {
     const dns = (answers: Record<string, string[]>) => async (host: string) => (answers[host] ?? []).map((address) => ({ address }));
-    const lookup = dns({ 'tfs.example.com': ['93.184.216.34'], 'rebind.example.com': ['93.184.216.34', '169.254.169.254'], 'lab.example.com': ['10.1.2.3'], 'v6.example.com': ['::ffff:169.254.169.254'] });
+    const lookup = dns({
+      'tfs.example.com': ['93.184.216.34'],
+      'rebind.example.com': ['93.184.216.34', '169.254.169.254'],
+      'lab.example.com': ['10.1.2.3'],
+      'v6.example.com': ['::ffff:169.254.169.254'],
+    });
     assert.deepEqual(await checkResolvedHost('tfs.example.com', false, lookup), ['93.184.216.34']);
     await assert.rejects(checkResolvedHost('rebind.example.com', true, lookup), /resolves to 169\.254\.169\.254/);
     await assert.rejects(checkResolvedHost('v6.example.com', true, lookup), /IPv4-mapped/);
@@ -143,7 +178,11 @@ for (const allowInsecureHosts of [false, true]) {
       await admin.signIn(t.admin.email, t.admin.password);
       const created = await admin.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'ssrf' } });
       runnerId = created.json().runner.id;
-      const exchanged = await t.app.inject({ method: 'POST', url: '/api/v1/runner/exchange', payload: { exchangeToken: created.json().exchangeToken, publicKey: (await generateRunnerKeyPair()).publicKey, version: 'test' } });
+      const exchanged = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/runner/exchange',
+        payload: { exchangeToken: created.json().exchangeToken, publicKey: (await generateRunnerKeyPair()).publicKey, version: 'test' },
+      });
       assert.equal(exchanged.statusCode, 200, exchanged.body);
       canaries.source('logs', 'management plane log', () => t.logs.text);
       canaries.database('management database', t.database.db as never, t.database.schema);
@@ -154,7 +193,12 @@ for (const allowInsecureHosts of [false, true]) {
       admin.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { scmId: 'azure-devops', host, pat: { enabled: true }, ...(issuerUrl ? { oauth: { clientId: '11111111-1111-1111-1111-111111111111', clientSecret: secret ?? 'x', issuerUrl } } : {}) },
+        payload: {
+          scmId: 'azure-devops',
+          host,
+          pat: { enabled: true },
+          ...(issuerUrl ? { oauth: { clientId: '11111111-1111-1111-1111-111111111111', clientSecret: secret ?? 'x', issuerUrl } } : {}),
+        },
       });
 
     it('refuses every metadata and link-local host form with 400 invalid_host, and saves nothing', async () => {
@@ -162,7 +206,8 @@ for (const allowInsecureHosts of [false, true]) {
       for (const host of [...ALWAYS_REFUSED, ...(allowInsecureHosts ? [] : INSECURE_ONLY)]) {
         const res = await save(host);
         canaries.response(`host ${host}`, res);
-        if (res.statusCode !== 400 || res.json().error.code !== 'invalid_host') wrong.push(`${host}: ${res.statusCode} ${res.body.slice(0, 120)}`);
+        if (res.statusCode !== 400 || res.json().error.code !== 'invalid_host')
+          wrong.push(`${host}: ${res.statusCode} ${res.body.slice(0, 120)}`);
       }
       assert.deepEqual(wrong, []);
       const listed = await admin.request({ method: 'GET', url: `/api/v1/runners/${runnerId}/scm-integrations` });
@@ -176,7 +221,8 @@ for (const allowInsecureHosts of [false, true]) {
         const res = await save('dev.azure.com', issuer, secret);
         canaries.response(`issuer ${issuer}`, res);
         const body = res.json() as { error?: { code?: string; field?: string } };
-        if (res.statusCode !== 400 || body.error?.field !== 'oauth.issuerUrl') wrong.push(`${JSON.stringify(issuer)}: ${res.statusCode} ${res.body.slice(0, 160)}`);
+        if (res.statusCode !== 400 || body.error?.field !== 'oauth.issuerUrl')
+          wrong.push(`${JSON.stringify(issuer)}: ${res.statusCode} ${res.body.slice(0, 160)}`);
       }
       assert.deepEqual(wrong, []);
     });

@@ -24,7 +24,11 @@ export interface AutomationWorld {
   close(): Promise<void>;
 }
 
-export async function startAutomationWorld(kind: DatabaseKind, extra: Parameters<typeof startTestPlane>[1] = {}, runnerExtra: Partial<RunnerRuntimeOptions> | ((seeded: SeededWorld) => Partial<RunnerRuntimeOptions>) = {}): Promise<AutomationWorld> {
+export async function startAutomationWorld(
+  kind: DatabaseKind,
+  extra: Parameters<typeof startTestPlane>[1] = {},
+  runnerExtra: Partial<RunnerRuntimeOptions> | ((seeded: SeededWorld) => Partial<RunnerRuntimeOptions>) = {},
+): Promise<AutomationWorld> {
   const seeded = await startSeeded();
   const plane = await startTestPlane(kind, { entraAuthorityUrl: seeded.emu.urls.login, ...extra });
   const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'automation' } });
@@ -38,14 +42,27 @@ export async function startAutomationWorld(kind: DatabaseKind, extra: Parameters
   const project = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Payments' } });
   assert.equal(project.statusCode, 201, project.body);
   const projectId = project.json().id as string;
-  const added = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId: plane.member.id, role: 'member' } });
+  const added = await plane.adminBrowser.request({
+    method: 'POST',
+    url: `/api/v1/projects/${projectId}/members`,
+    payload: { userId: plane.member.id, role: 'member' },
+  });
   assert.equal(added.statusCode, 200, added.body);
 
   const outsiderPassword = 'outsider-password-long';
-  const outsiderUser = await plane.core.identity.createUser({ email: 'outsider@acme.test', password: outsiderPassword, organizationId: plane.organizationId, role: 'member' });
+  const outsiderUser = await plane.core.identity.createUser({
+    email: 'outsider@acme.test',
+    password: outsiderPassword,
+    organizationId: plane.organizationId,
+    role: 'member',
+  });
   const other = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Other' } });
   const otherProjectId = other.json().id as string;
-  await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${otherProjectId}/members`, payload: { userId: outsiderUser.id, role: 'owner' } });
+  await plane.adminBrowser.request({
+    method: 'POST',
+    url: `/api/v1/projects/${otherProjectId}/members`,
+    payload: { userId: outsiderUser.id, role: 'owner' },
+  });
   const outsider = new Browser(plane.app);
   await outsider.signIn('outsider@acme.test', outsiderPassword);
 

@@ -17,7 +17,12 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
 }
 
 /** Runs any command to completion without blocking the event loop (servers in this process keep answering); `env` is the whole environment. */
-export function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function runProcess(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -31,7 +36,11 @@ export function runProcess(command: string, args: string[], env: NodeJS.ProcessE
 
 /** Signs in over HTTP with a one-time sign-in link's token: the session cookie and its CSRF token. */
 export async function signInWithLink(url: string, token: string): Promise<{ cookie: string; csrfToken: string }> {
-  const res = await fetch(`${url}/api/v1/auth/link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  const res = await fetch(`${url}/api/v1/auth/link`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
   assert.equal(res.status, 200);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const { csrfToken } = (await res.json()) as { csrfToken: string };

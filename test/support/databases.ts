@@ -76,7 +76,10 @@ export async function databaseKinds(): Promise<{ kind: DatabaseKind; skip: strin
     { kind: 'sqlite', skip: false },
     {
       kind: 'postgres',
-      skip: pgUp || ci ? false : `PostgreSQL is not reachable at ${new URL(POSTGRES_URL).host}; start it or set KEYWAY_TEST_POSTGRES_URL (CI=true makes this a failure)`,
+      skip:
+        pgUp || ci
+          ? false
+          : `PostgreSQL is not reachable at ${new URL(POSTGRES_URL).host}; start it or set KEYWAY_TEST_POSTGRES_URL (CI=true makes this a failure)`,
     },
   ];
 }

@@ -34,7 +34,11 @@ function listen(server: Server, address: string, port: number): Promise<number> 
 }
 
 /** Starts the front on `address` (default 127.0.0.1) and `port` (default any), forwarding to `target` (an origin). */
-export async function startGitHostFront(target: string, behaviour: () => GitBehaviour, options: { address?: string; port?: number } = {}): Promise<GitHostFront> {
+export async function startGitHostFront(
+  target: string,
+  behaviour: () => GitBehaviour,
+  options: { address?: string; port?: number } = {},
+): Promise<GitHostFront> {
   const upstream = new URL(target);
   const requests: string[] = [];
   const held = new Set<Socket>();
@@ -42,10 +46,13 @@ export async function startGitHostFront(target: string, behaviour: () => GitBeha
   const stalledOnce = new Promise<void>((resolve) => (onStall = resolve));
 
   function forward(req: IncomingMessage, res: ServerResponse) {
-    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const out = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     out.on('error', () => res.destroy());
     req.pipe(out);
   }

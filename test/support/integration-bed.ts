@@ -60,18 +60,38 @@ export async function startIntegrationBed(
 ): Promise<IntegrationBed> {
   const emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
   await seed(emu);
-  const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services, ...options.plane });
-  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: `bed-${randomBytes(3).toString('hex')}` } });
+  const plane = await startTestPlane(kind, {
+    entraAuthorityUrl: emu.urls.login,
+    azureDevOpsServicesUrl: emu.urls.services,
+    ...options.plane,
+  });
+  const created = await plane.adminBrowser.request({
+    method: 'POST',
+    url: '/api/v1/runners',
+    payload: { name: `bed-${randomBytes(3).toString('hex')}` },
+  });
   assert.equal(created.statusCode, 201, created.body);
   const runnerId = created.json().runner.id as string;
   const endpoints = { services: emu.urls.services, vssps: emu.urls.vssps };
   const firstDir = mkdtempSync(join(tmpdir(), 'keyway-bed-runner-'));
-  const store = kind === 'postgres' ? { url: POSTGRES_URL, schema: `r_${randomBytes(5).toString('hex')}` } : { url: `sqlite:${join(firstDir, 'runner.db')}` };
-  const runner = await startTestRunner(plane.url, created.json().exchangeToken, { dataDir: firstDir, endpoints, store, ...(options.runner ? { extra: options.runner } : {}) });
+  const store =
+    kind === 'postgres'
+      ? { url: POSTGRES_URL, schema: `r_${randomBytes(5).toString('hex')}` }
+      : { url: `sqlite:${join(firstDir, 'runner.db')}` };
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+    dataDir: firstDir,
+    endpoints,
+    store,
+    ...(options.runner ? { extra: options.runner } : {}),
+  });
 
   // The admin registers the callback in Entra first, then saves: Save & Test checks it.
   const integrationId = `int_${randomBytes(9).toString('base64url')}`;
-  const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [`${plane.url}/api/v1/oauth/callback/${integrationId}`], requirePkce: true });
+  const registered = emu.entra.addApp(emu.defaultTenant.id, {
+    displayName: 'Keyway',
+    redirectUris: [`${plane.url}/api/v1/oauth/callback/${integrationId}`],
+    requirePkce: true,
+  });
   const saved = await plane.adminBrowser.request({
     method: 'POST',
     url: `/api/v1/runners/${runnerId}/scm-integrations`,
@@ -79,7 +99,11 @@ export async function startIntegrationBed(
       id: integrationId,
       scmId: 'azure-devops',
       host: 'dev.azure.com',
-      oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
+      oauth: {
+        clientId: registered.app.clientId,
+        clientSecret: registered.clientSecret,
+        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+      },
       pat: { enabled: true },
     },
   });
@@ -100,9 +124,15 @@ export async function startIntegrationBed(
     store,
     async startReplica(extra) {
       const dir = mkdtempSync(join(tmpdir(), 'keyway-bed-replica-'));
-      for (const file of ['runner-key.json', 'runner-registration.json', 'encryption-keys']) copyFileSync(join(firstDir, file), join(dir, file));
+      for (const file of ['runner-key.json', 'runner-registration.json', 'encryption-keys'])
+        copyFileSync(join(firstDir, file), join(dir, file));
       // A replica joins the runner's identity explicitly (a second process without it is refused).
-      const replica = await startTestRunner(plane.url, undefined, { dataDir: dir, endpoints, store, extra: { replica: true, ...options.runner, ...extra } });
+      const replica = await startTestRunner(plane.url, undefined, {
+        dataDir: dir,
+        endpoints,
+        store,
+        extra: { replica: true, ...options.runner, ...extra },
+      });
       replicas.push(replica);
       return replica;
     },
@@ -112,7 +142,10 @@ export async function startIntegrationBed(
       assert.equal(result.ok, true, result.message);
     },
     async audit(action) {
-      const res = await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/audit-events?limit=500&action=${encodeURIComponent(action)}` });
+      const res = await plane.adminBrowser.request({
+        method: 'GET',
+        url: `/api/v1/audit-events?limit=500&action=${encodeURIComponent(action)}`,
+      });
       assert.equal(res.statusCode, 200, res.body);
       return res.json().events as AuditEventView[];
     },
@@ -122,7 +155,8 @@ export async function startIntegrationBed(
     refreshRequests: () => emu.entra.counters().byGrant.refresh_token ?? 0,
     async close() {
       for (const r of replicas) await r.stop().catch(() => undefined);
-      if (store.schema) await sql`drop schema if exists ${sql.id(store.schema)} cascade`.execute(runner.store.database.db).catch(() => undefined);
+      if (store.schema)
+        await sql`drop schema if exists ${sql.id(store.schema)} cascade`.execute(runner.store.database.db).catch(() => undefined);
       await runner.stop().catch(() => undefined);
       await plane.close();
       await emu.close();

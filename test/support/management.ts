@@ -36,7 +36,11 @@ export interface TestManagement {
   close(): Promise<void>;
 }
 
-export async function startTestManagement(kind: DatabaseKind, extra: Partial<ManagementAppOptions> = {}, level: LogLevel = 'info'): Promise<TestManagement> {
+export async function startTestManagement(
+  kind: DatabaseKind,
+  extra: Partial<ManagementAppOptions> = {},
+  level: LogLevel = 'info',
+): Promise<TestManagement> {
   const database = await openTestDatabase<ManagementDB>(kind);
   await migrateToLatest(database.db, managementMigrations);
   const logs = new LogCapture();
@@ -55,7 +59,12 @@ export async function startTestManagement(kind: DatabaseKind, extra: Partial<Man
   const admin = { id: boot.userId, email: 'admin@acme.test', password: 'admin-password-long' };
   await core.identity.setPassword(admin.id, admin.password);
   const memberPassword = 'member-password-long';
-  const created = await core.identity.createUser({ email: 'member@acme.test', password: memberPassword, organizationId: boot.organizationId, role: 'member' });
+  const created = await core.identity.createUser({
+    email: 'member@acme.test',
+    password: memberPassword,
+    organizationId: boot.organizationId,
+    role: 'member',
+  });
   return {
     app,
     core,

@@ -13,7 +13,13 @@ export interface ConsentResult {
  * the user has one) and accept → callback URL. Only the emulator's login URL is needed, so a test
  * driving `keyway start --demo` in a child process can pass the URL it printed.
  */
-export async function consentAtEntra(emu: { urls: Pick<EmulatorHandle['urls'], 'login'> }, authorizeUrl: string, upn: string, action: 'accept' | 'cancel' = 'accept', password?: string): Promise<ConsentResult> {
+export async function consentAtEntra(
+  emu: { urls: Pick<EmulatorHandle['urls'], 'login'> },
+  authorizeUrl: string,
+  upn: string,
+  action: 'accept' | 'cancel' = 'accept',
+  password?: string,
+): Promise<ConsentResult> {
   const page = await fetch(authorizeUrl, { redirect: 'manual' });
   const html = await page.text();
   if (page.status !== 200) {
@@ -49,7 +55,11 @@ export async function startConnect(browser: Browser, integrationId: string, quer
  */
 export async function deliverCallback(browser: Browser, callback: string, options: { keepHost?: boolean } = {}) {
   const url = new URL(callback);
-  const res = await browser.request({ method: 'GET', url: `${url.pathname}${url.search}`, ...(options.keepHost ? { headers: { host: url.host } } : {}) });
+  const res = await browser.request({
+    method: 'GET',
+    url: `${url.pathname}${url.search}`,
+    ...(options.keepHost ? { headers: { host: url.host } } : {}),
+  });
   const ok = /data-ok="true"/.exec(res.body) !== null;
   const code = /data-code="([^"]*)"/.exec(res.body)?.[1] ?? '';
   const message = /data-message="([^"]*)"/.exec(res.body)?.[1] ?? '';

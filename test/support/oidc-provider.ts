@@ -49,7 +49,8 @@ export async function startTestOidcProvider(redirectUri: string): Promise<TestOi
   app.get<{ Querystring: Record<string, string> }>('/authorize', async (req, reply) => {
     const q = req.query;
     if (q.client_id !== clientId || q.redirect_uri !== redirectUri) return reply.code(400).send('unknown client or redirect_uri');
-    if (q.response_type !== 'code' || q.code_challenge_method !== 'S256' || !q.code_challenge || !q.nonce) return reply.code(400).send('PKCE S256 and a nonce are required');
+    if (q.response_type !== 'code' || q.code_challenge_method !== 'S256' || !q.code_challenge || !q.nonce)
+      return reply.code(400).send('PKCE S256 and a nonce are required');
     const code = randomBytes(24).toString('base64url');
     codes.set(code, { person, challenge: q.code_challenge, nonce: q.nonce, redirectUri: q.redirect_uri });
     const back = new URL(redirectUri);
@@ -63,9 +64,13 @@ export async function startTestOidcProvider(redirectUri: string): Promise<TestOi
     if (b.client_id !== clientId || b.client_secret !== clientSecret) return reply.code(401).send({ error: 'invalid_client' });
     const grant = codes.get(b.code ?? '');
     codes.delete(b.code ?? '');
-    if (!grant || b.redirect_uri !== grant.redirectUri || b.grant_type !== 'authorization_code') return reply.code(400).send({ error: 'invalid_grant' });
-    const challenge = createHash('sha256').update(b.code_verifier ?? '').digest('base64url');
-    if (challenge !== grant.challenge) return reply.code(400).send({ error: 'invalid_grant', error_description: 'PKCE verification failed' });
+    if (!grant || b.redirect_uri !== grant.redirectUri || b.grant_type !== 'authorization_code')
+      return reply.code(400).send({ error: 'invalid_grant' });
+    const challenge = createHash('sha256')
+      .update(b.code_verifier ?? '')
+      .digest('base64url');
+    if (challenge !== grant.challenge)
+      return reply.code(400).send({ error: 'invalid_grant', error_description: 'PKCE verification failed' });
     const idToken = await new SignJWT({ ...grant.person, nonce: grant.nonce })
       .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
       .setIssuer(issuer)

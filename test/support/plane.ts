@@ -45,11 +45,18 @@ export interface TestRunner {
 export async function startTestRunner(
   serverUrl: string,
   exchangeToken: string | undefined,
-  options: { dataDir?: string; endpoints?: Partial<AzureDevOpsEndpoints>; extra?: Partial<RunnerRuntimeOptions>; store?: { url: string; schema?: string } } = {},
+  options: {
+    dataDir?: string;
+    endpoints?: Partial<AzureDevOpsEndpoints>;
+    extra?: Partial<RunnerRuntimeOptions>;
+    store?: { url: string; schema?: string };
+  } = {},
 ): Promise<TestRunner> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'keyway-runner-'));
   const config = loadConfig({ KEYWAY_DATA_DIR: dataDir, KEYWAY_ALLOW_INSECURE_HOSTS: 'true' });
-  const store = options.store ? await openRunnerStore(config, options.store.url, { schema: options.store.schema }) : await openRunnerStore(config);
+  const store = options.store
+    ? await openRunnerStore(config, options.store.url, { schema: options.store.schema })
+    : await openRunnerStore(config);
   const logs = new LogCapture();
   const state = { revoked: false };
   const runtime = await startRunnerRuntime({

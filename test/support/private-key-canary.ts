@@ -30,7 +30,11 @@ export function recordResponses(scan: CanaryScan, browser: Browser, label: strin
   const request = browser.request.bind(browser);
   browser.request = async (options) => {
     const res = await request(options);
-    scan.response(`${label} ${options.method ?? 'GET'} ${String(options.url)}`, { statusCode: res.statusCode, headers: res.headers, body: res.body });
+    scan.response(`${label} ${options.method ?? 'GET'} ${String(options.url)}`, {
+      statusCode: res.statusCode,
+      headers: res.headers,
+      body: res.body,
+    });
     return res;
   };
 }

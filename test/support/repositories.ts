@@ -34,14 +34,20 @@ export interface RepositoryBed {
   close(): Promise<void>;
 }
 
-export async function startRepositoryBed(kind: DatabaseKind, seed: (emu: EmulatorHandle) => Promise<void>, options: { server?: boolean } = {}): Promise<RepositoryBed> {
+export async function startRepositoryBed(
+  kind: DatabaseKind,
+  seed: (emu: EmulatorHandle) => Promise<void>,
+  options: { server?: boolean } = {},
+): Promise<RepositoryBed> {
   const emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
   await seed(emu);
   const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
   const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
   const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'repositories' } });
   const runnerId = created.json().runner.id as string;
-  const runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps } });
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+    endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+  });
   // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
   const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
   registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
@@ -52,14 +58,22 @@ export async function startRepositoryBed(kind: DatabaseKind, seed: (emu: Emulato
       id: presetIntegrationId,
       scmId: 'azure-devops',
       host: 'dev.azure.com',
-      oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
+      oauth: {
+        clientId: registered.app.clientId,
+        clientSecret: registered.clientSecret,
+        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+      },
       pat: { enabled: true },
     },
   });
   assert.equal(saved.json().test.valid, true, saved.body);
   let serverIntegrationId: string | undefined;
   if (options.server) {
-    const server = await plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${runnerId}/scm-integrations`, payload: { scmId: 'azure-devops', host: emu.urls.server, pat: { enabled: true } } });
+    const server = await plane.adminBrowser.request({
+      method: 'POST',
+      url: `/api/v1/runners/${runnerId}/scm-integrations`,
+      payload: { scmId: 'azure-devops', host: emu.urls.server, pat: { enabled: true } },
+    });
     assert.equal(server.statusCode, 201, server.body);
     serverIntegrationId = server.json().integration.id;
   }
@@ -81,7 +95,11 @@ export async function startRepositoryBed(kind: DatabaseKind, seed: (emu: Emulato
       return { id: user.id, browser };
     },
     async providePat(browser, token, organization, integrationId) {
-      const res = await browser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: integrationId ?? saved.json().integration.id, organization, token } });
+      const res = await browser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId: integrationId ?? saved.json().integration.id, organization, token },
+      });
       assert.equal(res.statusCode, 201, res.body);
     },
     async connectOAuth(browser, upn) {

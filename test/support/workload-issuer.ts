@@ -12,7 +12,14 @@ import type { CryptoKey } from 'jose';
 export interface WorkloadIssuer {
   issuer: string;
   /** A service-account token; `overrides` change claims (another audience, an expired token). */
-  token(options?: { namespace?: string; serviceAccount?: string; audience?: string; lifetimeSeconds?: number; issuedSecondsAgo?: number; signWithStrangerKey?: boolean }): Promise<string>;
+  token(options?: {
+    namespace?: string;
+    serviceAccount?: string;
+    audience?: string;
+    lifetimeSeconds?: number;
+    issuedSecondsAgo?: number;
+    signWithStrangerKey?: boolean;
+  }): Promise<string>;
   /** Writes a fresh token to `path` (what the kubelet does before the old one expires). */
   writeToken(path: string, options?: Parameters<WorkloadIssuer['token']>[0]): Promise<string>;
   subject(namespace?: string, serviceAccount?: string): string;
@@ -30,7 +37,13 @@ export async function startWorkloadIssuer(): Promise<WorkloadIssuer> {
   let discoveries = 0;
   app.get('/.well-known/openid-configuration', async () => {
     discoveries++;
-    return { issuer, jwks_uri: `${issuer}/openid/v1/jwks`, response_types_supported: ['id_token'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] };
+    return {
+      issuer,
+      jwks_uri: `${issuer}/openid/v1/jwks`,
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
+    };
   });
   app.get('/openid/v1/jwks', async () => ({ keys: [jwk] }));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -41,7 +54,10 @@ export async function startWorkloadIssuer(): Promise<WorkloadIssuer> {
     const now = Math.floor(Date.now() / 1000) - (options.issuedSecondsAgo ?? 0);
     const key: CryptoKey = options.signWithStrangerKey ? stranger.privateKey : privateKey;
     return new SignJWT({
-      'kubernetes.io': { namespace: options.namespace ?? 'keyway', serviceaccount: { name: options.serviceAccount ?? 'keyway-runner', uid: randomBytes(8).toString('hex') } },
+      'kubernetes.io': {
+        namespace: options.namespace ?? 'keyway',
+        serviceaccount: { name: options.serviceAccount ?? 'keyway-runner', uid: randomBytes(8).toString('hex') },
+      },
     })
       .setProtectedHeader({ alg: 'RS256', kid })
       .setIssuer(issuer)

@@ -31,7 +31,7 @@ describe('web landing', () => {
     assert.equal(landingFor(admin, null), '/runners');
   });
 
-  it("lands a member on their own last page, an admin on Runners", () => {
+  it('lands a member on their own last page, an admin on Runners', () => {
     rememberPage('usr_m', '/projects/prj_1');
     rememberPage('usr_a', '/environments');
     assert.equal(landingFor(member, null), '/projects/prj_1');
@@ -46,7 +46,20 @@ describe('web landing', () => {
   });
 
   it('never sends anyone off-site or back to sign-in', () => {
-    for (const bad of ['https://evil.test/', '//evil.test', '/\\evil.test', '/\tevil', 'javascript:alert(1)', 'evil', '/', '/sign-in', '/sign-in?next=/runners', '/sign-in/link', '', null]) {
+    for (const bad of [
+      'https://evil.test/',
+      '//evil.test',
+      '/\\evil.test',
+      '/\tevil',
+      'javascript:alert(1)',
+      'evil',
+      '/',
+      '/sign-in',
+      '/sign-in?next=/runners',
+      '/sign-in/link',
+      '',
+      null,
+    ]) {
       assert.equal(safeNext(bad), null, String(bad));
       assert.equal(landingFor(member, bad), '/open', String(bad));
     }

@@ -25,7 +25,11 @@ import { InvitationPage, INVITATION_PATH } from './pages/InvitationPage.tsx';
 import { OrganizationSettingsPage } from './pages/OrganizationSettingsPage.tsx';
 import { InstancePage } from './pages/InstancePage.tsx';
 
-type State = { status: 'loading' } | { status: 'signed-out'; notice?: string | undefined } | { status: 'signed-in'; me: Me } | { status: 'error'; message: string };
+type State =
+  | { status: 'loading' }
+  | { status: 'signed-out'; notice?: string | undefined }
+  | { status: 'signed-in'; me: Me }
+  | { status: 'error'; message: string };
 
 /** Pages shown whoever is (or is not) signed in: they decide themselves what to show. */
 const OPEN_PAGES = [INVITATION_PATH];
@@ -67,7 +71,11 @@ export function App() {
     if (state.status === 'signed-out' && location.pathname !== '/sign-in') {
       const here = location.pathname + (location.search.size ? `?${location.search.toString()}` : '');
       navigate(here === '/' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(here)}`, { replace: true });
-    } else if (state.status === 'signed-in' && inOrganization(state.me) && (location.pathname === '/sign-in' || location.pathname === '/')) {
+    } else if (
+      state.status === 'signed-in' &&
+      inOrganization(state.me) &&
+      (location.pathname === '/sign-in' || location.pathname === '/')
+    ) {
       navigate(landingFor(state.me, location.search.get('next')), { replace: true });
     }
   }, [state, location.pathname, location.search]);
@@ -90,7 +98,10 @@ export function App() {
   }, []);
 
   const session = useMemo<Session | null>(
-    () => (state.status === 'signed-in' && inOrganization(state.me) ? { me: state.me, isAdmin: state.me.role === 'admin', refresh: load, signOut } : null),
+    () =>
+      state.status === 'signed-in' && inOrganization(state.me)
+        ? { me: state.me, isAdmin: state.me.role === 'admin', refresh: load, signOut }
+        : null,
     [state, load, signOut],
   );
 
@@ -152,4 +163,3 @@ function route(pathname: string, session: Session) {
   if (pathname === '/instance') return session.me.user.operator ? <InstancePage /> : <OperatorOnly />;
   return <NotFoundPage />;
 }
-

@@ -84,7 +84,12 @@ export async function request<T>(method: Method, path: string, body?: unknown, s
     const error = errorOf(data);
     if (res.status === 401 && !path.startsWith('/auth/')) sessionLost?.();
     if (res.status === 409 && error?.code === 'organization_required') organizationRequired?.();
-    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `Keyway answered ${res.status} ${res.statusText}`.trim(), error?.field);
+    throw new ApiError(
+      res.status,
+      error?.code ?? `http_${res.status}`,
+      error?.message ?? `Keyway answered ${res.status} ${res.statusText}`.trim(),
+      error?.field,
+    );
   }
   return data as T;
 }

@@ -21,12 +21,17 @@ export function issuerWarning(value: string): string | undefined {
     if (!(err instanceof InvalidIssuerUrlError)) return `This is not an issuer URL. Expected ${EXPECTED_ISSUER}.`;
     const notATenant = /^("[^"]*") is not a tenant/.exec(err.reason);
     // The normalizer also knows common and organizations; an integration refuses them (one tenant).
-    if (notATenant) return `${notATenant[1]} is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com. Expected ${EXPECTED_ISSUER}.`;
+    if (notATenant)
+      return `${notATenant[1]} is not a tenant: use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com. Expected ${EXPECTED_ISSUER}.`;
     if (!/is not a Microsoft Entra ID sign-in host/.test(err.reason)) return sentenceCase(err.message);
     try {
-      normalized = normalizeIssuerUrl(text, { authorityOrigins: [new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`).origin] });
+      normalized = normalizeIssuerUrl(text, {
+        authorityOrigins: [new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`).origin],
+      });
     } catch (again) {
-      return again instanceof InvalidIssuerUrlError ? sentenceCase(again.message) : `This is not an issuer URL. Expected ${EXPECTED_ISSUER}.`;
+      return again instanceof InvalidIssuerUrlError
+        ? sentenceCase(again.message)
+        : `This is not an issuer URL. Expected ${EXPECTED_ISSUER}.`;
     }
   }
   if (normalized.multiTenant) {

@@ -124,7 +124,14 @@ export interface IntegrationTest {
 export interface IntegrationDraft {
   host: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; credential?: ClientCredentialType; managedIdentityClientId?: string; credentialState?: ClientCredentialState } | null;
+  oauth: {
+    clientId: string;
+    issuerUrl: string;
+    clientSecretSet: boolean;
+    credential?: ClientCredentialType;
+    managedIdentityClientId?: string;
+    credentialState?: ClientCredentialState;
+  } | null;
   pat: { enabled: boolean };
   test: IntegrationTest;
   wouldPurge: string[];

@@ -21,27 +21,146 @@ interface ResourceLocation {
 
 /** Route templates and resource versions as the service publishes them (ids and versions from azure-devops-node-api 15). */
 const LOCATIONS: ResourceLocation[] = [
-  { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, released: '0.0' },
-  { id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4', area: 'Location', resourceName: 'ConnectionData', routeTemplate: '_apis/{resource}', resourceVersion: 1, released: '0.0' },
-  { id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1', area: 'core', resourceName: 'projects', routeTemplate: '_apis/{resource}/{*projectId}', resourceVersion: 4, released: '7.1' },
-  { id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f', area: 'git', resourceName: 'repositories', routeTemplate: '{project}/_apis/git/{resource}/{repositoryId}', resourceVersion: 2, released: '7.1' },
-  { id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b', area: 'git', resourceName: 'refs', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*filter}', resourceVersion: 2, released: '7.1' },
-  { id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58', area: 'git', resourceName: 'commits', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{commitId}', resourceVersion: 2, released: '7.1' },
-  { id: 'fb93c0db-47ed-4a31-8c20-47552878fb44', area: 'git', resourceName: 'items', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*path}', resourceVersion: 1, released: '7.1' },
-  { id: 'ea98d07b-3c87-4971-8ede-a613694ffb55', area: 'git', resourceName: 'pushes', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pushId}', resourceVersion: 3, released: '7.1' },
-  { id: 'd5b216de-d8d5-4d32-ae76-51df755b16d3', area: 'git', resourceName: 'stats', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/branches', resourceVersion: 2, released: '7.1' },
-  { id: '9946fd70-0d40-406e-b686-b4744cbbcc37', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pullRequestId}', resourceVersion: 2, released: '7.1' },
-  { id: '01a46dea-7d46-4d40-bc84-319e7c260d99', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/{resource}/{pullRequestId}', resourceVersion: 1, released: '7.1' },
-  { id: 'a5d28130-9cd2-40fa-9f08-902e7daa9efb', area: 'git', resourceName: 'pullRequests', routeTemplate: '{project}/_apis/git/{resource}', resourceVersion: 2, released: '7.1' },
-  { id: 'f5b09dd5-9d54-45a1-8b5a-1c8287d634cc', area: 'distributedtask', resourceName: 'variablegroups', routeTemplate: '{project}/_apis/distributedtask/{resource}/{groupId}', resourceVersion: 2, released: '7.1' },
-  { id: 'ef5b7057-ffc3-4c77-bbad-c10b4a4abcc7', area: 'distributedtask', resourceName: 'variablegroups', routeTemplate: '_apis/distributedtask/{resource}/{groupId}', resourceVersion: 2, released: '7.1' },
+  {
+    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+    area: 'Location',
+    resourceName: 'ResourceAreas',
+    routeTemplate: '_apis/{resource}/{areaId}',
+    resourceVersion: 1,
+    released: '0.0',
+  },
+  {
+    id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4',
+    area: 'Location',
+    resourceName: 'ConnectionData',
+    routeTemplate: '_apis/{resource}',
+    resourceVersion: 1,
+    released: '0.0',
+  },
+  {
+    id: '603fe2ac-9723-48b9-88ad-09305aa6c6e1',
+    area: 'core',
+    resourceName: 'projects',
+    routeTemplate: '_apis/{resource}/{*projectId}',
+    resourceVersion: 4,
+    released: '7.1',
+  },
+  {
+    id: '225f7195-f9c7-4d14-ab28-a83f7ff77e1f',
+    area: 'git',
+    resourceName: 'repositories',
+    routeTemplate: '{project}/_apis/git/{resource}/{repositoryId}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: '2d874a60-a811-4f62-9c9f-963a6ea0a55b',
+    area: 'git',
+    resourceName: 'refs',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*filter}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: 'c2570c3b-5b3f-41b8-98bf-5407bfde8d58',
+    area: 'git',
+    resourceName: 'commits',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{commitId}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: 'fb93c0db-47ed-4a31-8c20-47552878fb44',
+    area: 'git',
+    resourceName: 'items',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{*path}',
+    resourceVersion: 1,
+    released: '7.1',
+  },
+  {
+    id: 'ea98d07b-3c87-4971-8ede-a613694ffb55',
+    area: 'git',
+    resourceName: 'pushes',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pushId}',
+    resourceVersion: 3,
+    released: '7.1',
+  },
+  {
+    id: 'd5b216de-d8d5-4d32-ae76-51df755b16d3',
+    area: 'git',
+    resourceName: 'stats',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/branches',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: '9946fd70-0d40-406e-b686-b4744cbbcc37',
+    area: 'git',
+    resourceName: 'pullRequests',
+    routeTemplate: '{project}/_apis/git/repositories/{repositoryId}/{resource}/{pullRequestId}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: '01a46dea-7d46-4d40-bc84-319e7c260d99',
+    area: 'git',
+    resourceName: 'pullRequests',
+    routeTemplate: '{project}/_apis/git/{resource}/{pullRequestId}',
+    resourceVersion: 1,
+    released: '7.1',
+  },
+  {
+    id: 'a5d28130-9cd2-40fa-9f08-902e7daa9efb',
+    area: 'git',
+    resourceName: 'pullRequests',
+    routeTemplate: '{project}/_apis/git/{resource}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: 'f5b09dd5-9d54-45a1-8b5a-1c8287d634cc',
+    area: 'distributedtask',
+    resourceName: 'variablegroups',
+    routeTemplate: '{project}/_apis/distributedtask/{resource}/{groupId}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
+  {
+    id: 'ef5b7057-ffc3-4c77-bbad-c10b4a4abcc7',
+    area: 'distributedtask',
+    resourceName: 'variablegroups',
+    routeTemplate: '_apis/distributedtask/{resource}/{groupId}',
+    resourceVersion: 2,
+    released: '7.1',
+  },
 ];
 
 /** What app.vssps.visualstudio.com publishes: the profile service (ProfileApi), and location data. */
 const VSSPS_LOCATIONS: ResourceLocation[] = [
-  { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}', resourceVersion: 1, released: '0.0' },
-  { id: 'f83735dc-483f-4238-a291-d45f6080a9af', area: 'Profile', resourceName: 'Profiles', routeTemplate: '_apis/profile/{resource}/{id}', resourceVersion: 3, released: '7.1' },
-  { id: '229a6a53-b428-4ffb-a835-e8f36b5b4b1e', area: 'Account', resourceName: 'Accounts', routeTemplate: '_apis/{resource}', resourceVersion: 1, released: '7.1' },
+  {
+    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+    area: 'Location',
+    resourceName: 'ResourceAreas',
+    routeTemplate: '_apis/{resource}/{areaId}',
+    resourceVersion: 1,
+    released: '0.0',
+  },
+  {
+    id: 'f83735dc-483f-4238-a291-d45f6080a9af',
+    area: 'Profile',
+    resourceName: 'Profiles',
+    routeTemplate: '_apis/profile/{resource}/{id}',
+    resourceVersion: 3,
+    released: '7.1',
+  },
+  {
+    id: '229a6a53-b428-4ffb-a835-e8f36b5b4b1e',
+    area: 'Account',
+    resourceName: 'Accounts',
+    routeTemplate: '_apis/{resource}',
+    resourceVersion: 1,
+    released: '7.1',
+  },
 ];
 
 /** Resource areas: id → where its API lives. */
@@ -136,14 +255,24 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
     // there the host answering is the deployment itself, so `instanceId` is the `deploymentId`.
     app.get('/_apis/connectionData', async (req, reply) => {
       const outcome = await authenticate(env, req.headers.authorization, { host });
-      if (!outcome.ok) return reply.code(401).headers(challengeHeaders(env.urls, host, undefined)).type('application/json; charset=utf-8').send(errors.anonymous().body());
+      if (!outcome.ok)
+        return reply
+          .code(401)
+          .headers(challengeHeaders(env.urls, host, undefined))
+          .type('application/json; charset=utf-8')
+          .send(errors.anonymous().body());
       return {
         authenticatedUser: connectionIdentity(outcome.principal),
         authorizedUser: connectionIdentity(outcome.principal),
         instanceId: DEPLOYMENT_ID,
         deploymentId: DEPLOYMENT_ID,
         deploymentType: 'onPremises',
-        locationServiceData: { serviceOwner: SERVICE_OWNER, defaultAccessMappingMoniker: 'PublicAccessMapping', lastChangeId: 1, lastChangeId64: 1 },
+        locationServiceData: {
+          serviceOwner: SERVICE_OWNER,
+          defaultAccessMappingMoniker: 'PublicAccessMapping',
+          lastChangeId: 1,
+          lastChangeId64: 1,
+        },
       };
     });
   }
@@ -193,13 +322,24 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
       const org = resolveOrg(env, host, params(req).org);
       if (!org) return sendUnknownOrg(env, host, req, reply);
       const outcome = await authenticate(env, req.headers.authorization, { host, org });
-      if (outcome.ok) return reply.type('text/html; charset=utf-8').send(`<!DOCTYPE html><html><head><title>${org.name}</title></head><body></body></html>`);
+      if (outcome.ok)
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(`<!DOCTYPE html><html><head><title>${org.name}</title></head><body></body></html>`);
       if (req.method === 'GET' && host !== 'server' && outcome.failure.kind !== 'denied') {
         // A browser is sent to sign in; the redirect target is repeated in X-TFS-FedAuthRedirect.
         const target = env.urls.signInUrl(`${env.urls.orgUrl(org)}/`);
-        return reply.code(302).header('Location', target).header('X-TFS-FedAuthRedirect', target).header('X-VSS-ResourceTenant', org.tenantId).send();
+        return reply
+          .code(302)
+          .header('Location', target)
+          .header('X-TFS-FedAuthRedirect', target)
+          .header('X-VSS-ResourceTenant', org.tenantId)
+          .send();
       }
-      return reply.code(401).headers(challengeHeaders(env.urls, host, org)).send();
+      return reply
+        .code(401)
+        .headers(challengeHeaders(env.urls, host, org))
+        .send();
     },
   });
 }

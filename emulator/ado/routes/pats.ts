@@ -14,7 +14,11 @@ export function registerPatRoutes(app: FastifyInstance, env: AdoEnv): void {
     if (!authorizationId) throw errors.badRequest('Value cannot be null.\r\nParameter name: authorizationId', 'ArgumentNullException');
     const pat = ctx.env.world.patById(authorizationId);
     if (!pat || pat.userId !== ctx.principal.identity.id) {
-      throw new AdoError(404, `The personal access token with authorizationId ${authorizationId} was not found.`, 'SessionTokenNotFoundException');
+      throw new AdoError(
+        404,
+        `The personal access token with authorizationId ${authorizationId} was not found.`,
+        'SessionTokenNotFoundException',
+      );
     }
     return pat;
   };
@@ -41,7 +45,13 @@ export function registerPatRoutes(app: FastifyInstance, env: AdoEnv): void {
         sortBy === 'displaydate' ? p.validTo.getTime() : sortBy === 'status' ? ctx.env.world.patState(p) : p.displayName.toLowerCase();
       pats = pats.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * (ascending ? 1 : -1));
       const top = q(req, '$top');
-      const { items, next } = page(pats, top !== undefined && /^\d+$/.test(top) ? String(Math.min(Number(top), 100)) : top, q(req, 'continuationToken'), `pats:${ctx.principal.identity.id}:${ctx.org.id}:${filter}:${sortBy}:${ascending}`, 100);
+      const { items, next } = page(
+        pats,
+        top !== undefined && /^\d+$/.test(top) ? String(Math.min(Number(top), 100)) : top,
+        q(req, 'continuationToken'),
+        `pats:${ctx.principal.identity.id}:${ctx.org.id}:${filter}:${sortBy}:${ascending}`,
+        100,
+      );
       return { continuationToken: next ?? '', patTokens: items.map((p) => patToken(p, null)) };
     }),
   );
@@ -77,7 +87,8 @@ export function registerPatRoutes(app: FastifyInstance, env: AdoEnv): void {
       if (typeof b.displayName === 'string') patch.displayName = b.displayName;
       if (typeof b.scope === 'string') {
         const scopes = normalizeScopes(b.scope);
-        if (scopes.length === 0 || !scopes.every(isKnownScope)) return reply.code(400).send({ patToken: {}, patTokenError: 'invalidScope' });
+        if (scopes.length === 0 || !scopes.every(isKnownScope))
+          return reply.code(400).send({ patToken: {}, patTokenError: 'invalidScope' });
         patch.scopes = scopes;
       }
       if (b.validTo !== undefined) {

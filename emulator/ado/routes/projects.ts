@@ -17,9 +17,24 @@ export function registerProjectRoutes(app: FastifyInstance, env: AdoEnv, host: H
       if (state !== 'all' && state !== 'wellformed' && state !== 'unchanged') projects = [];
       // $skip moves the start of a first page; later pages come from the opaque token.
       const rawSkip = q(req, '$skip');
-      if (rawSkip !== undefined && !/^\d+$/.test(rawSkip)) throw errors.badRequest(`The value '${rawSkip}' is not valid for $skip: use a non-negative integer.`, 'InvalidArgumentValueException');
-      const { items, next } = page(projects, q(req, '$top'), q(req, 'continuationToken'), `projects:${ctx.org.id}:${state}`, 100, Number(rawSkip ?? 0));
-      return list(reply, items.map((p) => projectRef(ctx.env.urls, ctx.org, p)), next);
+      if (rawSkip !== undefined && !/^\d+$/.test(rawSkip))
+        throw errors.badRequest(
+          `The value '${rawSkip}' is not valid for $skip: use a non-negative integer.`,
+          'InvalidArgumentValueException',
+        );
+      const { items, next } = page(
+        projects,
+        q(req, '$top'),
+        q(req, 'continuationToken'),
+        `projects:${ctx.org.id}:${state}`,
+        100,
+        Number(rawSkip ?? 0),
+      );
+      return list(
+        reply,
+        items.map((p) => projectRef(ctx.env.urls, ctx.org, p)),
+        next,
+      );
     }),
   );
 

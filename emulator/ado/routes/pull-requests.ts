@@ -48,7 +48,8 @@ function filterPullRequests(req: FastifyRequest, prs: PullRequest[]): PullReques
 export function pageSkipTop<T>(req: FastifyRequest, items: T[]): T[] {
   const rawSkip = q(req, '$skip') ?? '0';
   const top = q(req, '$top');
-  if (!/^\d+$/.test(rawSkip) || (top !== undefined && !/^\d+$/.test(top))) throw errors.badRequest('$top and $skip must be non-negative integers.', 'InvalidArgumentValueException');
+  if (!/^\d+$/.test(rawSkip) || (top !== undefined && !/^\d+$/.test(top)))
+    throw errors.badRequest('$top and $skip must be non-negative integers.', 'InvalidArgumentValueException');
   const skip = Number(rawSkip);
   return items.slice(skip, top !== undefined ? skip + Number(top) : undefined);
 }
@@ -60,15 +61,35 @@ export function pageSkipTop<T>(req: FastifyRequest, items: T[]): T[] {
 function ruleError(e: PullRequestRuleError): AdoError {
   switch (e.rule) {
     case 'duplicate':
-      return new AdoError(409, 'TF401179: An active pull request for the source and target branch already exists.', 'GitPullRequestExistsException');
+      return new AdoError(
+        409,
+        'TF401179: An active pull request for the source and target branch already exists.',
+        'GitPullRequestExistsException',
+      );
     case 'same-branch':
-      return new AdoError(400, `The source and target of a pull request must be different branches (both are ${e.sourceRefName}).`, 'InvalidArgumentValueException');
+      return new AdoError(
+        400,
+        `The source and target of a pull request must be different branches (both are ${e.sourceRefName}).`,
+        'InvalidArgumentValueException',
+      );
     case 'not-active':
-      return new AdoError(400, 'TF401181: The pull request is not active: only an active pull request can be completed.', 'InvalidPullRequestException');
+      return new AdoError(
+        400,
+        'TF401181: The pull request is not active: only an active pull request can be completed.',
+        'InvalidPullRequestException',
+      );
     case 'stale-source':
-      return new AdoError(409, 'TF401192: The source branch was updated after the merge was computed: send the current lastMergeSourceCommit.', 'GitPullRequestStaleException');
+      return new AdoError(
+        409,
+        'TF401192: The source branch was updated after the merge was computed: send the current lastMergeSourceCommit.',
+        'GitPullRequestStaleException',
+      );
     case 'conflicts':
-      return new AdoError(409, 'TF401194: The pull request has merge conflicts and cannot be completed.', 'GitPullRequestCannotBeCompletedException');
+      return new AdoError(
+        409,
+        'TF401194: The pull request has merge conflicts and cannot be completed.',
+        'GitPullRequestCannotBeCompletedException',
+      );
   }
 }
 
@@ -77,7 +98,8 @@ function reviewerIds(ctx: OrgContext, raw: unknown): string[] {
   const ids: string[] = [];
   for (const r of raw as Array<Record<string, unknown>>) {
     const id = typeof r?.id === 'string' ? r.id.toLowerCase() : '';
-    if (!ctx.env.world.identity(id, ctx.org)) throw errors.badRequest(`The reviewer '${id}' is not a known identity.`, 'InvalidArgumentValueException');
+    if (!ctx.env.world.identity(id, ctx.org))
+      throw errors.badRequest(`The reviewer '${id}' is not a known identity.`, 'InvalidArgumentValueException');
     ids.push(id);
   }
   return ids;
@@ -122,8 +144,14 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
         const repo = repoFromParams(ctx, req);
-        const prs = filterPullRequests(req, ctx.env.world.listPullRequests(ctx.org).filter((p) => p.repositoryId === repo.id));
-        return list(reply, pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)));
+        const prs = filterPullRequests(
+          req,
+          ctx.env.world.listPullRequests(ctx.org).filter((p) => p.repositoryId === repo.id),
+        );
+        return list(
+          reply,
+          pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
+        );
       }),
     );
 
@@ -135,7 +163,8 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
         const str = (k: string): string | undefined => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
         const source = str('sourceRefName');
         const target = str('targetRefName');
-        if (!source || !target) throw errors.badRequest('The pull request needs sourceRefName and targetRefName.', 'InvalidArgumentValueException');
+        if (!source || !target)
+          throw errors.badRequest('The pull request needs sourceRefName and targetRefName.', 'InvalidArgumentValueException');
         const project = ctx.env.world.projectById(repo.projectId)!;
         try {
           const pr = await ctx.env.world.createPullRequest(ctx.org.name, project.name, repo.name, {
@@ -154,7 +183,11 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
         } catch (e) {
           if (e instanceof PullRequestRuleError) throw ruleError(e);
           if (e instanceof WorldError) {
-            throw new AdoError(400, `TF401398: The pull request cannot be activated because the source and/or the target branch no longer exists, or the requested refs are not branches (${e.message}).`, 'GitPullRequestCannotBeActivated');
+            throw new AdoError(
+              400,
+              `TF401398: The pull request cannot be activated because the source and/or the target branch no longer exists, or the requested refs are not branches (${e.message}).`,
+              'GitPullRequestCannotBeActivated',
+            );
           }
           throw e;
         }
@@ -171,7 +204,8 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
         const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
         if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
         const body = (req.body ?? {}) as Record<string, unknown>;
-        if (typeof body !== 'object' || Array.isArray(body)) throw errors.badRequest('The body must be a GitPullRequest object.', 'InvalidArgumentValueException');
+        if (typeof body !== 'object' || Array.isArray(body))
+          throw errors.badRequest('The body must be a GitPullRequest object.', 'InvalidArgumentValueException');
         const me = ctx.principal.identity.id;
         try {
           if (typeof body.title === 'string') pr.title = body.title;
@@ -181,14 +215,20 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
             if (status === 'completed') {
               const last = body.lastMergeSourceCommit as { commitId?: unknown } | undefined;
               if (!last || typeof last.commitId !== 'string') {
-                throw errors.badRequest('Completing a pull request needs lastMergeSourceCommit.commitId (the source commit the merge was computed from).', 'InvalidArgumentValueException');
+                throw errors.badRequest(
+                  'Completing a pull request needs lastMergeSourceCommit.commitId (the source commit the merge was computed from).',
+                  'InvalidArgumentValueException',
+                );
               }
               await ctx.env.world.completePullRequest(ctx.org, pr.id, me, last.commitId);
             } else if (status === 'abandoned' || status === 'active') {
               if (pr.status === 'completed') throw new PullRequestRuleError('not-active', pr.sourceRefName, pr.targetRefName);
               ctx.env.world.setPullRequestStatus(ctx.org.name, pr.id, status as PullRequestStatus, me);
             } else {
-              throw errors.badRequest(`'${String(body.status)}' is not a status a pull request can be set to.`, 'InvalidArgumentValueException');
+              throw errors.badRequest(
+                `'${String(body.status)}' is not a status a pull request can be set to.`,
+                'InvalidArgumentValueException',
+              );
             }
           }
         } catch (e) {
@@ -204,8 +244,14 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     '/:org/:project/_apis/git/pullrequests',
     orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
       const project = requireProject(ctx, params(req).project!);
-      const prs = filterPullRequests(req, ctx.env.world.listPullRequests(ctx.org).filter((p) => p.projectId === project.id));
-      return list(reply, pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)));
+      const prs = filterPullRequests(
+        req,
+        ctx.env.world.listPullRequests(ctx.org).filter((p) => p.projectId === project.id),
+      );
+      return list(
+        reply,
+        pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
+      );
     }),
   );
 }

@@ -1,7 +1,16 @@
 // Git REST: repositories, refs, commits and items (git/7.1/git.json), read from the real bare
 // repositories. Every route exists at organization level and under a project, as in the service.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { aheadBehind, listRefs, readCommit, readCommits, readItem, repositorySize, resolveCommit, type CommitFilter } from '../../git/repo.ts';
+import {
+  aheadBehind,
+  listRefs,
+  readCommit,
+  readCommits,
+  readItem,
+  repositorySize,
+  resolveCommit,
+  type CommitFilter,
+} from '../../git/repo.ts';
 import type { HostKind } from '../auth.ts';
 import { list, orgRoute, page, params, q, requireProject, requireRepository, type AdoEnv, type OrgContext } from '../context.ts';
 import { errors } from '../errors.ts';
@@ -60,7 +69,9 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
       `${prefix}/_apis/git/repositories`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
         const project = projectFromParams(ctx, req);
-        const repos = ctx.env.world.listRepositories(ctx.org, project ?? undefined).filter((r) => ctx.env.world.canReadRepository(r, ctx.principal.identity.id));
+        const repos = ctx.env.world
+          .listRepositories(ctx.org, project ?? undefined)
+          .filter((r) => ctx.env.world.canReadRepository(r, ctx.principal.identity.id));
         const withLinks = bool(q(req, 'includeLinks'));
         return list(
           reply,
@@ -98,9 +109,22 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         // changeCount: how many of the commit's changes to list (GitCommit.changes), as in Commits_Get.
         const changeCount = q(req, 'changeCount');
         if (changeCount !== undefined) {
-          if (!/^\d+$/.test(changeCount)) throw errors.badRequest(`The value '${changeCount}' is not valid for changeCount: use a non-negative integer.`, 'InvalidArgumentValueException');
+          if (!/^\d+$/.test(changeCount))
+            throw errors.badRequest(
+              `The value '${changeCount}' is not valid for changeCount: use a non-negative integer.`,
+              'InvalidArgumentValueException',
+            );
           out.changeCounts = { ...commit.changeCounts };
-          out.changes = commit.changes.slice(0, Number(changeCount)).map((c) => ({ item: { gitObjectType: 'blob', path: c.path, url: `${ctx.orgUrl}/${repo.projectId}/_apis/git/repositories/${repo.id}/items?path=${encodeURIComponent(c.path)}&versionType=Commit&version=${commit.commitId}` }, changeType: c.changeType }));
+          out.changes = commit.changes
+            .slice(0, Number(changeCount))
+            .map((c) => ({
+              item: {
+                gitObjectType: 'blob',
+                path: c.path,
+                url: `${ctx.orgUrl}/${repo.projectId}/_apis/git/repositories/${repo.id}/items?path=${encodeURIComponent(c.path)}&versionType=Commit&version=${commit.commitId}`,
+              },
+              changeType: c.changeType,
+            }));
         }
         return out;
       }),
@@ -112,7 +136,8 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const repo = repoFromParams(ctx, req);
         const version = q(req, 'searchCriteria.itemVersion.version');
         const rawType = q(req, 'searchCriteria.itemVersion.versionType');
-        const versionType = rawType === undefined ? undefined : enumName(rawType, ['branch', 'tag', 'commit'], 'searchCriteria.itemVersion.versionType');
+        const versionType =
+          rawType === undefined ? undefined : enumName(rawType, ['branch', 'tag', 'commit'], 'searchCriteria.itemVersion.versionType');
         let from: string;
         try {
           from = (await resolveVersion(ctx, repo, version, versionType)).sha;
@@ -130,7 +155,13 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const commits = await readCommits(repo.gitDir, from, filter);
         const withStatuses = bool(q(req, 'searchCriteria.includeStatuses'));
         // No commit statuses are ever posted in the emulator: asked for, they come back empty.
-        return list(reply, commits.map((c) => ({ ...gitCommitRef(ctx.env.urls, ctx.env.world, ctx.org, repo, c), ...(withStatuses ? { statuses: [] } : {}) })));
+        return list(
+          reply,
+          commits.map((c) => ({
+            ...gitCommitRef(ctx.env.urls, ctx.env.world, ctx.org, repo, c),
+            ...(withStatuses ? { statuses: [] } : {}),
+          })),
+        );
       }),
     );
 
@@ -144,13 +175,20 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const withRefs = bool(q(req, 'searchCriteria.includeRefUpdates'));
         const pushes = ctx.env.world
           .listPushes(repo)
-          .filter((p) => (!pusher || p.pushedBy === pusher) && (!refName || p.refUpdates.some((u) => u.name.toLowerCase() === refName.toLowerCase())))
+          .filter(
+            (p) =>
+              (!pusher || p.pushedBy === pusher) && (!refName || p.refUpdates.some((u) => u.name.toLowerCase() === refName.toLowerCase())),
+          )
           .reverse();
         const rawSkip = q(req, '$skip') ?? '0';
         const rawTop = q(req, '$top') ?? '100';
-        if (!/^\d+$/.test(rawSkip) || !/^\d+$/.test(rawTop)) throw errors.badRequest('$top and $skip must be non-negative integers.', 'InvalidArgumentValueException');
+        if (!/^\d+$/.test(rawSkip) || !/^\d+$/.test(rawTop))
+          throw errors.badRequest('$top and $skip must be non-negative integers.', 'InvalidArgumentValueException');
         const slice = pushes.slice(Number(rawSkip), Number(rawSkip) + Number(rawTop));
-        return list(reply, slice.map((p) => gitPush(ctx.env.urls, ctx.env.world, ctx.org, repo, p, { refUpdates: withRefs, commits: null })));
+        return list(
+          reply,
+          slice.map((p) => gitPush(ctx.env.urls, ctx.env.world, ctx.org, repo, p, { refUpdates: withRefs, commits: null })),
+        );
       }),
     );
 
@@ -161,16 +199,27 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const raw = params(req).pushId ?? '';
         const push = /^\d+$/.test(raw) ? ctx.env.world.push(repo, Number(raw)) : undefined;
         // Unconfirmed wording; the service answers 404 for an unknown push id.
-        if (!push) throw errors.notFound(`TF401176: The push with id ${raw} could not be found in the repository ${repo.name}.`, 'GitPushNotFoundException');
+        if (!push)
+          throw errors.notFound(
+            `TF401176: The push with id ${raw} could not be found in the repository ${repo.name}.`,
+            'GitPushNotFoundException',
+          );
         const includeCommits = q(req, 'includeCommits');
-        if (includeCommits !== undefined && !/^\d+$/.test(includeCommits)) throw errors.badRequest(`The value '${includeCommits}' is not valid for includeCommits: use a number of commits.`, 'InvalidArgumentValueException');
+        if (includeCommits !== undefined && !/^\d+$/.test(includeCommits))
+          throw errors.badRequest(
+            `The value '${includeCommits}' is not valid for includeCommits: use a number of commits.`,
+            'InvalidArgumentValueException',
+          );
         const count = includeCommits === undefined ? push.commits.length : Number(includeCommits);
         const commits = [];
         for (const sha of push.commits.slice(0, count)) {
           const c = await readCommit(repo.gitDir, sha);
           if (c) commits.push(c);
         }
-        return gitPush(ctx.env.urls, ctx.env.world, ctx.org, repo, push, { refUpdates: q(req, 'includeRefUpdates') === undefined || bool(q(req, 'includeRefUpdates')), commits });
+        return gitPush(ctx.env.urls, ctx.env.world, ctx.org, repo, push, {
+          refUpdates: q(req, 'includeRefUpdates') === undefined || bool(q(req, 'includeRefUpdates')),
+          commits,
+        });
       }),
     );
 
@@ -182,8 +231,14 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const repo = repoFromParams(ctx, req);
         const baseVersion = q(req, 'baseVersionDescriptor.version') ?? q(req, 'baseVersionDescriptor.baseVersion');
         const baseType = q(req, 'baseVersionDescriptor.versionType') ?? q(req, 'baseVersionDescriptor.baseVersionType');
-        const base = await resolveVersion(ctx, repo, baseVersion, baseType === undefined ? undefined : enumName(baseType, ['branch', 'tag', 'commit'], 'baseVersionDescriptor.versionType'));
-        const baseBranch = base.type === 'branch' ? (base.version ?? ctx.env.world.defaultBranch(repo) ?? '').replace(/^refs\/heads\//, '') : undefined;
+        const base = await resolveVersion(
+          ctx,
+          repo,
+          baseVersion,
+          baseType === undefined ? undefined : enumName(baseType, ['branch', 'tag', 'commit'], 'baseVersionDescriptor.versionType'),
+        );
+        const baseBranch =
+          base.type === 'branch' ? (base.version ?? ctx.env.world.defaultBranch(repo) ?? '').replace(/^refs\/heads\//, '') : undefined;
         const heads = (await listRefs(repo.gitDir)).filter((r) => r.name.startsWith('refs/heads/'));
         const stat = async (ref: { name: string; objectId: string }): Promise<Json> => {
           const commit = await readCommit(repo.gitDir, ref.objectId);
@@ -200,7 +255,11 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
         const name = q(req, 'name');
         if (name !== undefined) {
           const ref = heads.find((r) => r.name.toLowerCase() === `refs/heads/${name.replace(/^refs\/heads\//, '')}`.toLowerCase());
-          if (!ref) throw errors.notFound(`TF401175: The version descriptor <Branch: ${name} > could not be resolved to a version in the repository ${repo.name}`, 'GitUnresolvableToCommitException');
+          if (!ref)
+            throw errors.notFound(
+              `TF401175: The version descriptor <Branch: ${name} > could not be resolved to a version in the repository ${repo.name}`,
+              'GitUnresolvableToCommitException',
+            );
           return stat(ref);
         }
         const stats = [];
@@ -237,7 +296,11 @@ async function refsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCon
   const { items, next } = page(refs, q(req, '$top'), q(req, 'continuationToken'), `refs:${repo.id}:${filter}:${contains ?? ''}`);
   const creator = repo.createdBy ? identityRef(ctx.env.urls, ctx.org, ctx.env.world.identity(repo.createdBy, ctx.org)) : undefined;
   // No statuses are ever posted in the emulator: asked for, they come back empty.
-  return list(reply, items.map((r) => ({ ...gitRef(ctx.env.urls, ctx.org, repo, r, creator, peel), ...(withStatuses ? { statuses: [] } : {}) })), next);
+  return list(
+    reply,
+    items.map((r) => ({ ...gitRef(ctx.env.urls, ctx.org, repo, r, creator, peel), ...(withStatuses ? { statuses: [] } : {}) })),
+    next,
+  );
 }
 
 /**
@@ -250,7 +313,10 @@ async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCo
   refuseUnsupported(req, ['latestProcessedChange', 'resolveLfs']);
   const recursion = q(req, 'recursionLevel');
   if (recursion !== undefined && enumName(recursion, ['none', 'onelevel', 'onelevelpluscontents', 'full'], 'recursionLevel') !== 'none') {
-    throw errors.badRequest(`The emulator does not implement recursionLevel '${recursion}' (only None); Azure DevOps honours it.`, 'NotSupportedException');
+    throw errors.badRequest(
+      `The emulator does not implement recursionLevel '${recursion}' (only None); Azure DevOps honours it.`,
+      'NotSupportedException',
+    );
   }
   const path = q(req, 'path');
   const scopePath = q(req, 'scopePath');
@@ -267,10 +333,12 @@ async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCo
   const item = await readItem(repo.gitDir, resolved.sha, normalized, includeContent || !wantsJson);
   if (!item) throw errors.itemNotFound(normalized, repo.name, resolved.descriptor, resolved.sha);
   if (!wantsJson) {
-    if (item.type !== 'blob') throw errors.badRequest(`TF401181: The item ${normalized} is a folder; request it as JSON or zip.`, 'GitItemIsFolderException');
+    if (item.type !== 'blob')
+      throw errors.badRequest(`TF401181: The item ${normalized} is a folder; request it as JSON or zip.`, 'GitItemIsFolderException');
     const name = normalized.split('/').pop() ?? 'file';
     reply.header('Content-Type', 'application/octet-stream');
-    if (bool(q(req, 'download'))) reply.header('Content-Disposition', `attachment; filename=${name}; filename*=utf-8''${encodeURIComponent(name)}`);
+    if (bool(q(req, 'download')))
+      reply.header('Content-Disposition', `attachment; filename=${name}; filename*=utf-8''${encodeURIComponent(name)}`);
     return reply.send(item.content ?? Buffer.alloc(0));
   }
   const json = gitItem(ctx.env.urls, ctx.org, repo, {
@@ -286,7 +354,9 @@ async function itemsHandler(req: FastifyRequest, reply: FastifyReply, ctx: OrgCo
     const dot = name.lastIndexOf('.');
     // A folder's metadata is its name only (unconfirmed: what the service adds for folders).
     json.contentMetadata =
-      item.type === 'blob' ? { encoding: 65001, contentType: 'rawtext', fileName: name, ...(dot > 0 ? { extension: name.slice(dot) } : {}) } : { fileName: name };
+      item.type === 'blob'
+        ? { encoding: 65001, contentType: 'rawtext', fileName: name, ...(dot > 0 ? { extension: name.slice(dot) } : {}) }
+        : { fileName: name };
   }
   if (path === undefined && scopePath !== undefined) return list(reply, [json]);
   return json;
@@ -306,7 +376,11 @@ function enumName(raw: string, names: readonly string[], what: string): string {
  */
 function refuseUnsupported(req: FastifyRequest, names: readonly string[]): void {
   for (const n of names) {
-    if (q(req, n) !== undefined) throw errors.badRequest(`The emulator does not implement the query option '${n}'; Azure DevOps honours it. Leave it out or extend the emulator.`, 'NotSupportedException');
+    if (q(req, n) !== undefined)
+      throw errors.badRequest(
+        `The emulator does not implement the query option '${n}'; Azure DevOps honours it. Leave it out or extend the emulator.`,
+        'NotSupportedException',
+      );
   }
 }
 
@@ -330,17 +404,26 @@ async function commitSearchFilters(req: FastifyRequest, ctx: OrgContext, repo: R
   if (itemPath) out.path = itemPath.replace(/^\/+/, '') || '.';
   const author = q(req, 'searchCriteria.author');
   if (author) out.author = author;
-  for (const [name, key] of [['searchCriteria.fromDate', 'since'], ['searchCriteria.toDate', 'until']] as const) {
+  for (const [name, key] of [
+    ['searchCriteria.fromDate', 'since'],
+    ['searchCriteria.toDate', 'until'],
+  ] as const) {
     const raw = q(req, name);
     if (raw === undefined) continue;
     const d = new Date(raw);
-    if (Number.isNaN(d.getTime())) throw errors.badRequest(`The value '${raw}' is not a valid date for ${name}.`, 'InvalidArgumentValueException');
+    if (Number.isNaN(d.getTime()))
+      throw errors.badRequest(`The value '${raw}' is not a valid date for ${name}.`, 'InvalidArgumentValueException');
     out[key] = d.toISOString();
   }
   const compare = q(req, 'searchCriteria.compareVersion.version');
   if (compare !== undefined) {
     const type = q(req, 'searchCriteria.compareVersion.versionType');
-    const resolved = await resolveVersion(ctx, repo, compare, type === undefined ? undefined : enumName(type, ['branch', 'tag', 'commit'], 'searchCriteria.compareVersion.versionType'));
+    const resolved = await resolveVersion(
+      ctx,
+      repo,
+      compare,
+      type === undefined ? undefined : enumName(type, ['branch', 'tag', 'commit'], 'searchCriteria.compareVersion.versionType'),
+    );
     out.not = [resolved.sha];
   }
   return out;

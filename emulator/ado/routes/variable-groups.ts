@@ -25,16 +25,19 @@ function groupId(raw: string | undefined): number {
 
 /** Validates a VariableGroupParameters body. `urlProject` fills in references for project-level URLs. */
 function parseBody(ctx: OrgContext, body: unknown, urlProject: Project | null): Parsed {
-  if (!body || typeof body !== 'object') throw errors.badRequest('Value cannot be null.\r\nParameter name: variableGroupParameters', 'ArgumentNullException');
+  if (!body || typeof body !== 'object')
+    throw errors.badRequest('Value cannot be null.\r\nParameter name: variableGroupParameters', 'ArgumentNullException');
   const b = body as Record<string, unknown>;
   const name = typeof b.name === 'string' ? b.name.trim() : '';
   if (!name) throw errors.badRequest('Value cannot be null.\r\nParameter name: variableGroup.Name', 'ArgumentNullException');
   const variables: Record<string, VariableValue> = {};
   const rawVars = b.variables;
   if (rawVars !== undefined && rawVars !== null) {
-    if (typeof rawVars !== 'object' || Array.isArray(rawVars)) throw errors.badRequest('variables must be an object of name → {value, isSecret}.');
+    if (typeof rawVars !== 'object' || Array.isArray(rawVars))
+      throw errors.badRequest('variables must be an object of name → {value, isSecret}.');
     for (const [k, v] of Object.entries(rawVars as Record<string, unknown>)) {
-      if (!/^[A-Za-z0-9_.-]+$/.test(k)) throw errors.badRequest(`Variable name '${k}' is not valid: use letters, digits, '.', '_' and '-'.`, 'InvalidRequestException');
+      if (!/^[A-Za-z0-9_.-]+$/.test(k))
+        throw errors.badRequest(`Variable name '${k}' is not valid: use letters, digits, '.', '_' and '-'.`, 'InvalidRequestException');
       const vv = (v ?? {}) as Record<string, unknown>;
       const value = vv.value === undefined || vv.value === null ? null : String(vv.value);
       variables[k] = { value, isSecret: vv.isSecret === true, isReadOnly: vv.isReadOnly === true };
@@ -57,7 +60,10 @@ function parseBody(ctx: OrgContext, body: unknown, urlProject: Project | null): 
   if (projects.length === 0 && urlProject) projects.push({ projectId: urlProject.id });
   if (projects.length === 0) {
     // Unconfirmed wording; the service refuses a group that belongs to no project.
-    throw errors.badRequest('Variable group must be associated with at least one project: set variableGroupProjectReferences.', 'InvalidRequestException');
+    throw errors.badRequest(
+      'Variable group must be associated with at least one project: set variableGroupProjectReferences.',
+      'InvalidRequestException',
+    );
   }
   const out: Parsed = { name, variables, projects };
   if (typeof b.description === 'string') out.description = b.description;
@@ -68,7 +74,12 @@ function parseBody(ctx: OrgContext, body: unknown, urlProject: Project | null): 
 function nameClash(ctx: OrgContext, parsed: Parsed, exceptId?: number): VariableGroup | undefined {
   return ctx.env.world
     .listVariableGroups(ctx.org)
-    .find((vg) => vg.id !== exceptId && sameName(vg.name, parsed.name) && vg.projectRefs.some((r) => parsed.projects.some((p) => p.projectId === r.projectId)));
+    .find(
+      (vg) =>
+        vg.id !== exceptId &&
+        sameName(vg.name, parsed.name) &&
+        vg.projectRefs.some((r) => parsed.projects.some((p) => p.projectId === r.projectId)),
+    );
 }
 
 function actionFilter(raw: string | undefined): 'none' | 'manage' | 'use' {
@@ -86,12 +97,24 @@ function actionFilter(raw: string | undefined): 'none' | 'manage' | 'use' {
  */
 function requireManage(ctx: OrgContext, vg: VariableGroup): void {
   if (ctx.env.world.variableGroupRole(vg, ctx.principal.identity.id) !== 'Administrator') {
-    throw new AdoError(403, `VS402360: You do not have permission to manage variable group ${vg.name} (${vg.id}): the Administrator role on it is required.`, 'AccessDeniedException');
+    throw new AdoError(
+      403,
+      `VS402360: You do not have permission to manage variable group ${vg.name} (${vg.id}): the Administrator role on it is required.`,
+      'AccessDeniedException',
+    );
   }
 }
 
 function wildcard(pattern: string): RegExp {
-  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i');
+  return new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+    'i',
+  );
 }
 
 function urlProject(ctx: OrgContext, req: FastifyRequest): Project | null {
@@ -111,7 +134,8 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
           decodeURIComponent(ids)
             .split(',')
             .map((s) => {
-              if (!/^\s*\d+\s*$/.test(s)) throw errors.badRequest(`'${s}' in groupIds is not a variable group id.`, 'InvalidArgumentValueException');
+              if (!/^\s*\d+\s*$/.test(s))
+                throw errors.badRequest(`'${s}' in groupIds is not a variable group id.`, 'InvalidArgumentValueException');
               return Number(s);
             }),
         );
@@ -137,10 +161,15 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
         groups = groups.filter((g) => (order === 'idascending' ? g.id >= t : g.id <= t));
       }
       const top = q(req, '$top');
-      if (top !== undefined && !/^\d+$/.test(top)) throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
+      if (top !== undefined && !/^\d+$/.test(top))
+        throw errors.badRequest(`The value '${top}' is not valid for $top: use a non-negative integer.`, 'InvalidArgumentValueException');
       const items = top !== undefined ? groups.slice(0, Number(top)) : groups;
       const next = groups[items.length] ? String(groups[items.length]!.id) : undefined;
-      return list(reply, items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)), next);
+      return list(
+        reply,
+        items.map((g) => variableGroup(ctx.env.urls, ctx.env.world, ctx.org, g)),
+        next,
+      );
     }),
   );
 
@@ -152,7 +181,10 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
       // Unconfirmed: the service may answer 200 with an empty body for an unknown id; the emulator
       // answers 404 so a client that mistakes "absent" for "empty" is caught.
       if (!vg || !vg.projectRefs.some((r) => r.projectId === project.id)) {
-        throw errors.notFound(`Variable group with id ${params(req).groupId} does not exist in project ${project.name}.`, 'VariableGroupNotFoundException');
+        throw errors.notFound(
+          `Variable group with id ${params(req).groupId} does not exist in project ${project.name}.`,
+          'VariableGroupNotFoundException',
+        );
       }
       return variableGroup(ctx.env.urls, ctx.env.world, ctx.org, vg);
     }),
@@ -182,7 +214,8 @@ export function registerVariableGroupRoutes(app: FastifyInstance, env: AdoEnv, h
           throw errors.notFound(`Variable group with id ${id} does not exist.`, 'VariableGroupNotFoundException');
         }
         requireManage(ctx, existing);
-        if (nameClash(ctx, parsed, id)) throw new AdoError(400, `Variable group with name ${parsed.name} already exists.`, 'VariableGroupExistsException');
+        if (nameClash(ctx, parsed, id))
+          throw new AdoError(400, `Variable group with name ${parsed.name} already exists.`, 'VariableGroupExistsException');
         const vg = ctx.env.world.updateVariableGroup(ctx.org, id, { ...parsed, modifiedBy: ctx.principal.identity.id })!;
         return variableGroup(ctx.env.urls, ctx.env.world, ctx.org, vg);
       }),

@@ -30,7 +30,10 @@ describe('keyway apply and export: configuration as code', () => {
     w = await startAutomationWorld('sqlite');
     secrets.ADO_PAT = w.seeded.pat;
     secrets.ENTRA_SECRET = w.seeded.clientSecret;
-    apiToken = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'apply test' } }), 201).json().token;
+    apiToken = expectStatus(
+      await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'apply test' } }),
+      201,
+    ).json().token;
   });
   after(async () => w?.close());
 
@@ -54,7 +57,10 @@ describe('keyway apply and export: configuration as code', () => {
 
   function writeFile(options: { hello?: string; groupName?: string; withSync?: boolean } = {}) {
     const issuer = `${w.seeded.emu.urls.login}/${w.seeded.emu.defaultTenant.id}/v2.0`;
-    const sync = options.withSync === false ? '' : `
+    const sync =
+      options.withSync === false
+        ? ''
+        : `
     syncs:
       - name: web vars
         connection: ci pat
@@ -104,13 +110,21 @@ projects:
       db.selectFrom('app_connections').selectAll().orderBy('id').execute(),
       db.selectFrom('variable_syncs').selectAll().orderBy('id').execute(),
       db.selectFrom('sync_runs').selectAll().orderBy('id').execute(),
-      db.selectFrom('audit_events').select(['action', 'target_id']).where('action', 'not in', ['api_token.create']).orderBy('created_at').execute(),
+      db
+        .selectFrom('audit_events')
+        .select(['action', 'target_id'])
+        .where('action', 'not in', ['api_token.create'])
+        .orderBy('created_at')
+        .execute(),
       w.runner.store.database.db.selectFrom('credentials').selectAll().orderBy('id').execute(),
       w.runner.store.database.db.selectFrom('sync_variables').selectAll().orderBy('id').execute(),
     ]);
     return JSON.stringify(parts);
   }
-  const auditActions = async (since: number) => (await w.plane.database.db.selectFrom('audit_events').select('action').orderBy('created_at').execute()).slice(since).map((e) => e.action);
+  const auditActions = async (since: number) =>
+    (await w.plane.database.db.selectFrom('audit_events').select('action').orderBy('created_at').execute())
+      .slice(since)
+      .map((e) => e.action);
   const auditCount = async () => (await w.plane.database.db.selectFrom('audit_events').select('id').execute()).length;
   const groupValue = (groupName: string, name: string) => {
     const world = w.seeded.emu.world;
@@ -124,9 +138,18 @@ projects:
   });
 
   it('refuses a file with a mistake, naming the place and what is wrong', () => {
-    assert.throws(() => parseKeywayFile('apiVersion: keyway/v2\n', 'k.yaml'), (err: Error) => err instanceof ApplyFileError && /apiVersion/.test(err.message) && /keyway\/v1/.test(err.message));
-    assert.throws(() => parseKeywayFile('apiVersion: keyway/v1\nprojects:\n  - name: A\n    colour: red\n', 'k.yaml'), /projects\.0 .*"colour" is not a known key/);
-    assert.throws(() => parseKeywayFile('apiVersion: keyway/v1\nprojects:\n  - name: A\n  - name: a\n', 'k.yaml'), /project "a" appears twice/);
+    assert.throws(
+      () => parseKeywayFile('apiVersion: keyway/v2\n', 'k.yaml'),
+      (err: Error) => err instanceof ApplyFileError && /apiVersion/.test(err.message) && /keyway\/v1/.test(err.message),
+    );
+    assert.throws(
+      () => parseKeywayFile('apiVersion: keyway/v1\nprojects:\n  - name: A\n    colour: red\n', 'k.yaml'),
+      /projects\.0 .*"colour" is not a known key/,
+    );
+    assert.throws(
+      () => parseKeywayFile('apiVersion: keyway/v1\nprojects:\n  - name: A\n  - name: a\n', 'k.yaml'),
+      /project "a" appears twice/,
+    );
     assert.throws(() => parseKeywayFile('apiVersion: keyway/v1\nprojects: [\n', 'k.yaml'), /not valid YAML/);
   });
 
@@ -136,7 +159,14 @@ projects:
     assert.equal(result.status, 0, result.stderr + result.stdout);
     const plan = result.stdout.slice(0, result.stdout.indexOf('created'));
     assert.match(plan, /Plan: 5 to create, 0 to change, 0 to delete\./);
-    for (const line of [/\+ create integration dev\.azure\.com on runner "automation"/, /\+ create project "Platform"/, /\+ create member member@acme\.test of project "Platform"/, /\+ create app connection "ci pat"/, /\+ create sync "web vars"/]) assert.match(plan, line);
+    for (const line of [
+      /\+ create integration dev\.azure\.com on runner "automation"/,
+      /\+ create project "Platform"/,
+      /\+ create member member@acme\.test of project "Platform"/,
+      /\+ create app connection "ci pat"/,
+      /\+ create sync "web vars"/,
+    ])
+      assert.match(plan, line);
     assert.match(plan, /secret from \$ENTRA_SECRET/);
     // The app registration does not list the new integration's callback yet: the apply says exactly
     // what to register (the integration is saved anyway, as a first Save & Test allows).
@@ -146,21 +176,42 @@ projects:
     assert.match(result.stdout, /Applied 5 change\(s\)\./);
     w.seeded.app.redirectUris.push(callback);
 
-    const projects = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/projects' }), 200).json().projects as { id: string; name: string }[];
+    const projects = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/projects' }), 200).json().projects as {
+      id: string;
+      name: string;
+    }[];
     const platform = projects.find((p) => p.name === 'Platform');
     assert.ok(platform);
-    const connections = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${platform.id}/app-connections` }), 200).json().connections;
+    const connections = expectStatus(
+      await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${platform.id}/app-connections` }),
+      200,
+    ).json().connections;
     assert.equal(connections[0].status, 'active');
-    const integrations = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${w.runnerId}/scm-integrations` }), 200).json().integrations;
+    const integrations = expectStatus(
+      await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${w.runnerId}/scm-integrations` }),
+      200,
+    ).json().integrations;
     assert.equal(integrations[0].oauth.clientSecretSet, true);
     assert.equal(integrations[0].pat.enabled, true);
     // Once registered, the integration tests valid with the client secret that apply sealed.
-    const retest = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${w.runnerId}/scm-integrations/${integrations[0].id}/test` }), 200).json();
+    const retest = expectStatus(
+      await w.plane.adminBrowser.request({
+        method: 'POST',
+        url: `/api/v1/runners/${w.runnerId}/scm-integrations/${integrations[0].id}/test`,
+      }),
+      200,
+    ).json();
     assert.equal((retest.test ?? retest).valid, true, JSON.stringify(retest));
     const run = await w.plane.app.projectAutomation.scheduler;
     assert.ok(run);
-    const syncs = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${platform.id}/syncs` }), 200).json().syncs;
-    expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${platform.id}/syncs/${syncs[0].id}/run` }), 200);
+    const syncs = expectStatus(
+      await w.plane.adminBrowser.request({ method: 'GET', url: `/api/v1/projects/${platform.id}/syncs` }),
+      200,
+    ).json().syncs;
+    expectStatus(
+      await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${platform.id}/syncs/${syncs[0].id}/run` }),
+      200,
+    );
     assert.equal(groupValue('web-vars', 'HELLO'), 'world');
     assert.equal(groupValue('web-vars', 'API_KEY'), secrets.API_KEY);
   });
@@ -178,7 +229,10 @@ projects:
     const before = await snapshot();
     const dry = await keyway(['apply', '-f', file, '--dry-run']);
     assert.equal(dry.status, 0, dry.stderr);
-    assert.match(dry.stdout, /Plan: 0 to create, 1 to change, 0 to delete\.\n {2}~ update sync "web vars" of project "Platform"\n {6}variables: values changed/);
+    assert.match(
+      dry.stdout,
+      /Plan: 0 to create, 1 to change, 0 to delete\.\n {2}~ update sync "web vars" of project "Platform"\n {6}variables: values changed/,
+    );
     assert.match(dry.stdout, /Dry run: nothing was changed\./);
     assert.equal(await snapshot(), before);
 
@@ -193,7 +247,10 @@ projects:
   });
 
   it('a new secret in the environment is a change of that credential only; settings changes show old → new', async () => {
-    const fresh = w.seeded.emu.world.createPat(w.seeded.user.id, { scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'], orgs: [w.seeded.org] }).token;
+    const fresh = w.seeded.emu.world.createPat(w.seeded.user.id, {
+      scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'],
+      orgs: [w.seeded.org],
+    }).token;
     writeFile({ hello: 'there', groupName: 'web-vars-2' });
     const audits = await auditCount();
     const result = await keyway(['apply', '-f', file, '--yes'], { ADO_PAT: fresh });
@@ -263,7 +320,11 @@ projects:
     const first = await keyway(['apply', '-f', secretless, '--yes']);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /\+ create app connection "sp certificate" of project "Secretless"\n\s+certificate on runner "automation"/);
-    const connection = await w.plane.database.db.selectFrom('app_connections').selectAll().where('name', '=', 'sp certificate').executeTakeFirstOrThrow();
+    const connection = await w.plane.database.db
+      .selectFrom('app_connections')
+      .selectAll()
+      .where('name', '=', 'sp certificate')
+      .executeTakeFirstOrThrow();
     assert.equal(connection.method, 'certificate');
     assert.equal(connection.status, 'pending', 'it waits for its certificate to be uploaded');
     const again = await keyway(['apply', '-f', secretless, '--yes']);
@@ -273,14 +334,19 @@ projects:
     const spec = exported.projects?.find((p) => p.name === 'Secretless')?.appConnections?.[0];
     assert.deepEqual([spec?.method, spec?.clientId, spec?.clientSecret], ['certificate', app.app.clientId, undefined]);
 
-    writeFileSync(join(dir, 'mixed.yaml'), readFileSync(secretless, 'utf8').replace('clientId:', 'clientSecret: { env: ENTRA_SECRET }\n        clientId:'));
+    writeFileSync(
+      join(dir, 'mixed.yaml'),
+      readFileSync(secretless, 'utf8').replace('clientId:', 'clientSecret: { env: ENTRA_SECRET }\n        clientId:'),
+    );
     const mixed = await keyway(['apply', '-f', join(dir, 'mixed.yaml')]);
     assert.equal(mixed.status, 2);
     assert.match(mixed.stderr, /a certificate connection has no secret; remove accessToken and clientSecret/);
   });
 
   it('no secret appears in any plan, output or log', () => {
-    const text = [...outputs.filter((o) => !Object.values(secrets).includes(o)).join('\n'), w.plane.logs.text, w.runner.logs.text].join('\n');
+    const text = [...outputs.filter((o) => !Object.values(secrets).includes(o)).join('\n'), w.plane.logs.text, w.runner.logs.text].join(
+      '\n',
+    );
     for (const [name, value] of Object.entries(secrets)) assert.ok(!text.includes(value), `${name} leaked`);
   });
 });

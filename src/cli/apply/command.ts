@@ -49,7 +49,9 @@ export async function runApply(options: ApplyOptions, io: CommandIo): Promise<{ 
       for (const note of notes) io.stdout.write(`  ${note}\n`);
     } catch (err) {
       io.stderr.write(`could not ${change.action} ${change.target}: ${(err as Error).message}\n`);
-      throw new Error(`${done} of ${plan.changes.length} change(s) applied; fix the problem above and apply again (what was applied is not repeated)`);
+      throw new Error(
+        `${done} of ${plan.changes.length} change(s) applied; fix the problem above and apply again (what was applied is not repeated)`,
+      );
     }
   }
   io.stdout.write(`Applied ${done} change(s).\n`);

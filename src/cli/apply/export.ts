@@ -5,7 +5,11 @@ import { readIntegrations, readProjectContents, readProjects, readRunners } from
 
 /** An environment variable name for a secret Keyway cannot give back: KEYWAY_SECRET_<PARTS>. */
 function envName(...parts: string[]): string {
-  return `KEYWAY_SECRET_${parts.join('_').toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+  return `KEYWAY_SECRET_${parts
+    .join('_')
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')}`;
 }
 
 /**
@@ -36,7 +40,10 @@ export async function exportKeywayFile(api: ApiClient): Promise<{ file: KeywayFi
                 issuerUrl: i.oauth.issuerUrl,
                 // A credential without secret has nothing to fill in; a client secret comes from the environment.
                 ...(i.oauth.credential && i.oauth.credential !== 'client-secret'
-                  ? { credential: i.oauth.credential, ...(i.oauth.managedIdentityClientId ? { managedIdentityClientId: i.oauth.managedIdentityClientId } : {}) }
+                  ? {
+                      credential: i.oauth.credential,
+                      ...(i.oauth.managedIdentityClientId ? { managedIdentityClientId: i.oauth.managedIdentityClientId } : {}),
+                    }
                   : { clientSecret: ref(runner.name, i.host, i.virtualDirectory, 'client_secret') }),
               },
             }
@@ -71,7 +78,11 @@ export async function exportKeywayFile(api: ApiClient): Promise<{ file: KeywayFi
         ...(s.description ? { description: s.description } : {}),
         ...(s.scheduleMinutes ? { scheduleMinutes: s.scheduleMinutes } : {}),
         enabled: s.enabled,
-        variables: s.variables.map((v) => ({ name: v.name, value: ref(project.name, s.name, v.name), ...(v.isSecret ? { secret: true } : {}) })),
+        variables: s.variables.map((v) => ({
+          name: v.name,
+          value: ref(project.name, s.name, v.name),
+          ...(v.isSecret ? { secret: true } : {}),
+        })),
       })),
     });
   }

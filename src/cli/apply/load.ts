@@ -27,9 +27,17 @@ export function parseKeywayFile(text: string, source: string): KeywayFile {
   if (!ok) {
     const first = errors[0]!;
     const where = first.instancePath ? first.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
-    const extra = first.keyword === 'additionalProperties' ? `: "${(first.params as { additionalProperty?: string }).additionalProperty}" is not a known key` : '';
-    const allowed = first.keyword === 'const' || first.keyword === 'enum' ? ` (${JSON.stringify((first.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (first.params as { allowedValues?: unknown }).allowedValues)})` : '';
-    throw new ApplyFileError(`${source}: ${where} ${first.message ?? 'is not valid'}${allowed}${extra}; the schema is docs/keyway.schema.json`);
+    const extra =
+      first.keyword === 'additionalProperties'
+        ? `: "${(first.params as { additionalProperty?: string }).additionalProperty}" is not a known key`
+        : '';
+    const allowed =
+      first.keyword === 'const' || first.keyword === 'enum'
+        ? ` (${JSON.stringify((first.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (first.params as { allowedValues?: unknown }).allowedValues)})`
+        : '';
+    throw new ApplyFileError(
+      `${source}: ${where} ${first.message ?? 'is not valid'}${allowed}${extra}; the schema is docs/keyway.schema.json`,
+    );
   }
   checkUnique(data as KeywayFile, source);
   return data as KeywayFile;
@@ -44,14 +52,37 @@ function checkUnique(file: KeywayFile, source: string): void {
       seen.add(key);
     }
   };
-  unique((file.runners ?? []).map((r) => r.name), 'runner');
-  unique((file.projects ?? []).map((p) => p.name), 'project');
-  for (const runner of file.runners ?? []) unique((runner.integrations ?? []).map((i) => `${i.host}${i.virtualDirectory ?? ''}`), `runners.${runner.name}: integration for host`);
+  unique(
+    (file.runners ?? []).map((r) => r.name),
+    'runner',
+  );
+  unique(
+    (file.projects ?? []).map((p) => p.name),
+    'project',
+  );
+  for (const runner of file.runners ?? [])
+    unique(
+      (runner.integrations ?? []).map((i) => `${i.host}${i.virtualDirectory ?? ''}`),
+      `runners.${runner.name}: integration for host`,
+    );
   for (const project of file.projects ?? []) {
-    unique((project.appConnections ?? []).map((c) => c.name), `projects.${project.name}: app connection`);
-    unique((project.syncs ?? []).map((s) => s.name), `projects.${project.name}: sync`);
-    unique((project.members ?? []).map((m) => m.email), `projects.${project.name}: member`);
-    for (const sync of project.syncs ?? []) unique(sync.variables.map((v) => v.name), `projects.${project.name}.syncs.${sync.name}: variable`);
+    unique(
+      (project.appConnections ?? []).map((c) => c.name),
+      `projects.${project.name}: app connection`,
+    );
+    unique(
+      (project.syncs ?? []).map((s) => s.name),
+      `projects.${project.name}: sync`,
+    );
+    unique(
+      (project.members ?? []).map((m) => m.email),
+      `projects.${project.name}: member`,
+    );
+    for (const sync of project.syncs ?? [])
+      unique(
+        sync.variables.map((v) => v.name),
+        `projects.${project.name}.syncs.${sync.name}: variable`,
+      );
   }
 }
 
@@ -60,7 +91,9 @@ export async function loadKeywayFile(path: string): Promise<{ file: KeywayFile; 
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ApplyFileError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new ApplyFileError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   return { file: parseKeywayFile(text, path), baseDir: dirname(resolve(path)) };
 }

@@ -66,19 +66,28 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
 
   function runnerNamed(name: string, where: string): RunnerState {
     const runner = runners.find((r) => sameName(r.name, name));
-    if (!runner) throw new ApplyFileError(`${where}: there is no runner named "${name}" (runners: ${runners.map((r) => r.name).join(', ') || 'none'}); create it under Runners and start it first`);
+    if (!runner)
+      throw new ApplyFileError(
+        `${where}: there is no runner named "${name}" (runners: ${runners.map((r) => r.name).join(', ') || 'none'}); create it under Runners and start it first`,
+      );
     return runner;
   }
   function keyOf(runner: RunnerState, where: string): string {
-    if (!runner.publicKey) throw new ApplyFileError(`${where}: runner "${runner.name}" has not registered yet (${runner.status}), so nothing can be sealed for it; start it with its exchange token first`);
+    if (!runner.publicKey)
+      throw new ApplyFileError(
+        `${where}: runner "${runner.name}" has not registered yet (${runner.status}), so nothing can be sealed for it; start it with its exchange token first`,
+      );
     return runner.publicKey;
   }
   async function same(runner: RunnerState, kind: SealedComparisonKind, id: string, sealed: string): Promise<boolean> {
-    const answer = await api.post<{ results: { same: boolean }[] }>(`/api/v1/runners/${encodeURIComponent(runner.id)}/sealed-comparisons`, { items: [{ kind, id, sealed }] });
+    const answer = await api.post<{ results: { same: boolean }[] }>(`/api/v1/runners/${encodeURIComponent(runner.id)}/sealed-comparisons`, {
+      items: [{ kind, id, sealed }],
+    });
     return answer.results[0]?.same === true;
   }
   /** A secret that will be used, sealed for its record at the time it is written. */
-  const sealedFor = async (runner: RunnerState, where: string, ref: Parameters<SecretResolver>[0], aad: string) => seal(keyOf(runner, where), await secret(ref, where), aad);
+  const sealedFor = async (runner: RunnerState, where: string, ref: Parameters<SecretResolver>[0], aad: string) =>
+    seal(keyOf(runner, where), await secret(ref, where), aad);
 
   // ---- runners' integrations ----
   for (const spec of file.runners ?? []) {
@@ -87,11 +96,17 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     if (spec.integrations === undefined) continue;
     const existing = await readIntegrations(api, runner.id);
     for (const wanted of spec.integrations) {
-      const found = existing.find((i) => integrationKey(i.host, i.virtualDirectory) === integrationKey(wanted.host, wanted.virtualDirectory));
-      const change = found ? await integrationUpdate(runner, found, wanted, `${where}.integrations.${wanted.host}`) : await integrationCreate(runner, wanted, `${where}.integrations.${wanted.host}`);
+      const found = existing.find(
+        (i) => integrationKey(i.host, i.virtualDirectory) === integrationKey(wanted.host, wanted.virtualDirectory),
+      );
+      const change = found
+        ? await integrationUpdate(runner, found, wanted, `${where}.integrations.${wanted.host}`)
+        : await integrationCreate(runner, wanted, `${where}.integrations.${wanted.host}`);
       if (change) changes.push(change);
     }
-    for (const extra of existing.filter((i) => !spec.integrations!.some((w) => integrationKey(w.host, w.virtualDirectory) === integrationKey(i.host, i.virtualDirectory)))) {
+    for (const extra of existing.filter(
+      (i) => !spec.integrations!.some((w) => integrationKey(w.host, w.virtualDirectory) === integrationKey(i.host, i.virtualDirectory)),
+    )) {
       const target = `integration ${extra.host}${extra.virtualDirectory} on runner "${runner.name}"`;
       if (!prune) unmanaged.push(target);
       else
@@ -111,12 +126,32 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   async function oauthInput(runner: RunnerState, wanted: NonNullable<IntegrationSpec['oauth']>, id: string, where: string) {
     const credential = wanted.credential ?? 'client-secret';
     if (credential !== 'client-secret') {
-      if (wanted.clientSecret) throw new ApplyFileError(`${where}.oauth.clientSecret: a ${credential} credential has no secret; remove clientSecret`);
-      if (wanted.managedIdentityClientId && credential !== 'managed-identity') throw new ApplyFileError(`${where}.oauth.managedIdentityClientId: belongs to the managed-identity credential only`);
-      return { clientId: wanted.clientId, issuerUrl: wanted.issuerUrl, credential, ...(wanted.managedIdentityClientId ? { managedIdentityClientId: wanted.managedIdentityClientId } : {}) };
+      if (wanted.clientSecret)
+        throw new ApplyFileError(`${where}.oauth.clientSecret: a ${credential} credential has no secret; remove clientSecret`);
+      if (wanted.managedIdentityClientId && credential !== 'managed-identity')
+        throw new ApplyFileError(`${where}.oauth.managedIdentityClientId: belongs to the managed-identity credential only`);
+      return {
+        clientId: wanted.clientId,
+        issuerUrl: wanted.issuerUrl,
+        credential,
+        ...(wanted.managedIdentityClientId ? { managedIdentityClientId: wanted.managedIdentityClientId } : {}),
+      };
     }
-    if (!wanted.clientSecret) throw new ApplyFileError(`${where}.oauth.clientSecret: a client-secret credential needs clientSecret (env or file), or choose a credential without secret (oauth.credential)`);
-    return { clientId: wanted.clientId, issuerUrl: wanted.issuerUrl, credential, sealedClientSecret: await sealedFor(runner, `${where}.oauth.clientSecret`, wanted.clientSecret, sealingContext.integrationClientSecret(id)) };
+    if (!wanted.clientSecret)
+      throw new ApplyFileError(
+        `${where}.oauth.clientSecret: a client-secret credential needs clientSecret (env or file), or choose a credential without secret (oauth.credential)`,
+      );
+    return {
+      clientId: wanted.clientId,
+      issuerUrl: wanted.issuerUrl,
+      credential,
+      sealedClientSecret: await sealedFor(
+        runner,
+        `${where}.oauth.clientSecret`,
+        wanted.clientSecret,
+        sealingContext.integrationClientSecret(id),
+      ),
+    };
   }
 
   function describeOAuth(oauth: NonNullable<IntegrationSpec['oauth']>): string {
@@ -144,11 +179,16 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     };
   }
 
-  async function integrationUpdate(runner: RunnerState, found: IntegrationState, wanted: IntegrationSpec, where: string): Promise<PlannedChange | undefined> {
+  async function integrationUpdate(
+    runner: RunnerState,
+    found: IntegrationState,
+    wanted: IntegrationSpec,
+    where: string,
+  ): Promise<PlannedChange | undefined> {
     const details: string[] = [];
     const patch: Record<string, unknown> = {};
     if ((wanted.pat === true) !== found.pat.enabled) {
-      details.push(`pat: ${found.pat.enabled ? 'on → off (users\' PATs for it are deleted)' : 'off → on'}`);
+      details.push(`pat: ${found.pat.enabled ? "on → off (users' PATs for it are deleted)" : 'off → on'}`);
       patch.pat = { enabled: wanted.pat === true };
     }
     if (!wanted.oauth && found.oauth) {
@@ -159,13 +199,24 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       const oauthDetails: string[] = [];
       if (!found.oauth) oauthDetails.push(`oauth: off → on (${describeOAuth(wanted.oauth)})`);
       else {
-        if (found.oauth.clientId.toLowerCase() !== wanted.oauth.clientId.trim().toLowerCase()) oauthDetails.push(`oauth.clientId: ${found.oauth.clientId} → ${wanted.oauth.clientId}`);
-        if (normalizedIssuer(found.oauth.issuerUrl) !== normalizedIssuer(wanted.oauth.issuerUrl)) oauthDetails.push(`oauth.issuerUrl: ${found.oauth.issuerUrl} → ${wanted.oauth.issuerUrl}`);
+        if (found.oauth.clientId.toLowerCase() !== wanted.oauth.clientId.trim().toLowerCase())
+          oauthDetails.push(`oauth.clientId: ${found.oauth.clientId} → ${wanted.oauth.clientId}`);
+        if (normalizedIssuer(found.oauth.issuerUrl) !== normalizedIssuer(wanted.oauth.issuerUrl))
+          oauthDetails.push(`oauth.issuerUrl: ${found.oauth.issuerUrl} → ${wanted.oauth.issuerUrl}`);
         const foundCredential = found.oauth.credential ?? 'client-secret';
         if (foundCredential !== input.credential) oauthDetails.push(`oauth.credential: ${foundCredential} → ${input.credential}`);
-        if ((found.oauth.managedIdentityClientId ?? '') !== (wanted.oauth.managedIdentityClientId ?? '').trim().toLowerCase()) oauthDetails.push(`oauth.managedIdentityClientId: ${show(found.oauth.managedIdentityClientId ?? null)} → ${show(wanted.oauth.managedIdentityClientId ?? null)}`);
-        if ('sealedClientSecret' in input && input.sealedClientSecret && (!found.oauth.clientSecretSet || !(await same(runner, 'integration-client-secret', found.id, input.sealedClientSecret)))) {
-          oauthDetails.push(`oauth.clientSecret: changed (from ${wanted.oauth.clientSecret ? describeRef(wanted.oauth.clientSecret) : 'nowhere'})`);
+        if ((found.oauth.managedIdentityClientId ?? '') !== (wanted.oauth.managedIdentityClientId ?? '').trim().toLowerCase())
+          oauthDetails.push(
+            `oauth.managedIdentityClientId: ${show(found.oauth.managedIdentityClientId ?? null)} → ${show(wanted.oauth.managedIdentityClientId ?? null)}`,
+          );
+        if (
+          'sealedClientSecret' in input &&
+          input.sealedClientSecret &&
+          (!found.oauth.clientSecretSet || !(await same(runner, 'integration-client-secret', found.id, input.sealedClientSecret)))
+        ) {
+          oauthDetails.push(
+            `oauth.clientSecret: changed (from ${wanted.oauth.clientSecret ? describeRef(wanted.oauth.clientSecret) : 'nowhere'})`,
+          );
         }
       }
       if (oauthDetails.length) {
@@ -179,7 +230,10 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       target: `integration ${found.host}${found.virtualDirectory} on runner "${runner.name}"`,
       details,
       apply: async () => {
-        const saved = await api.patch<{ test: TestResult }>(`/api/v1/runners/${encodeURIComponent(runner.id)}/scm-integrations/${encodeURIComponent(found.id)}`, patch);
+        const saved = await api.patch<{ test: TestResult }>(
+          `/api/v1/runners/${encodeURIComponent(runner.id)}/scm-integrations/${encodeURIComponent(found.id)}`,
+          patch,
+        );
         return testNotes(saved.test);
       },
     };
@@ -232,7 +286,13 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       for (const extra of contents.members.filter((m) => m.userId !== me && !spec.members!.some((w) => sameName(w.email, m.email)))) {
         const target = `member ${extra.email} of ${label}`;
         if (!prune) unmanaged.push(target);
-        else deletions.push({ action: 'delete', target, details: [], apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/members/${encodeURIComponent(extra.userId)}`), []) });
+        else
+          deletions.push({
+            action: 'delete',
+            target,
+            details: [],
+            apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/members/${encodeURIComponent(extra.userId)}`), []),
+          });
       }
     }
 
@@ -258,11 +318,16 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       if (!connection) {
         const existing = contents.connections.find((c) => sameName(c.name, wanted.connection));
         const runner = existing && runners.find((r) => r.id === existing.runnerId);
-        if (!existing || !runner) throw new ApplyFileError(`${where}.connection: ${label} has no app connection named "${wanted.connection}"; declare it under appConnections`);
+        if (!existing || !runner)
+          throw new ApplyFileError(
+            `${where}.connection: ${label} has no app connection named "${wanted.connection}"; declare it under appConnections`,
+          );
         connection = { id: existing.id, runner };
       }
       const found = contents.syncs.find((s) => sameName(s.name, wanted.name));
-      const change = found ? await syncUpdate(found, wanted, connection, where, label, projectId) : await syncCreate(wanted, connection, where, label, projectId);
+      const change = found
+        ? await syncUpdate(found, wanted, connection, where, label, projectId)
+        : await syncCreate(wanted, connection, where, label, projectId);
       if (change) changes.push(change);
     }
 
@@ -270,23 +335,44 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     for (const extra of contents.syncs.filter((s) => !(spec.syncs ?? []).some((w) => sameName(w.name, s.name)))) {
       const target = `sync "${extra.name}" of ${label}`;
       if (!prune) unmanaged.push(target);
-      else deletions.unshift({ action: 'delete', target, details: ['the Azure DevOps variable group is left as it is'], apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/syncs/${encodeURIComponent(extra.id)}`), []) });
+      else
+        deletions.unshift({
+          action: 'delete',
+          target,
+          details: ['the Azure DevOps variable group is left as it is'],
+          apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/syncs/${encodeURIComponent(extra.id)}`), []),
+        });
     }
     for (const extra of contents.connections.filter((c) => !(spec.appConnections ?? []).some((w) => sameName(w.name, c.name)))) {
       const target = `app connection "${extra.name}" of ${label}`;
       if (!prune) unmanaged.push(target);
-      else deletions.push({ action: 'delete', target, details: ['the runner forgets its credential'], apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/app-connections/${encodeURIComponent(extra.id)}`), []) });
+      else
+        deletions.push({
+          action: 'delete',
+          target,
+          details: ['the runner forgets its credential'],
+          apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/app-connections/${encodeURIComponent(extra.id)}`), []),
+        });
     }
   }
 
   /** The credential of a connection as the API takes it, sealed for the connection's record. */
-  async function connectionCredential(id: string, wanted: AppConnectionSpec, runner: RunnerState, where: string): Promise<{ field?: 'sealedAccessToken' | 'sealedClientSecret'; sealed?: string; from?: string }> {
+  async function connectionCredential(
+    id: string,
+    wanted: AppConnectionSpec,
+    runner: RunnerState,
+    where: string,
+  ): Promise<{ field?: 'sealedAccessToken' | 'sealedClientSecret'; sealed?: string; from?: string }> {
     if (wanted.method === 'oauth') {
-      if (wanted.accessToken || wanted.clientSecret) throw new ApplyFileError(`${where}: an oauth connection takes no accessToken or clientSecret (a project owner connects it in the browser)`);
+      if (wanted.accessToken || wanted.clientSecret)
+        throw new ApplyFileError(
+          `${where}: an oauth connection takes no accessToken or clientSecret (a project owner connects it in the browser)`,
+        );
       return {};
     }
     if (wanted.method === 'certificate' || wanted.method === 'workload-identity' || wanted.method === 'managed-identity') {
-      if (wanted.accessToken || wanted.clientSecret) throw new ApplyFileError(`${where}: a ${wanted.method} connection has no secret; remove accessToken and clientSecret`);
+      if (wanted.accessToken || wanted.clientSecret)
+        throw new ApplyFileError(`${where}: a ${wanted.method} connection has no secret; remove accessToken and clientSecret`);
       return {};
     }
     const field = wanted.method === 'access-token' ? 'accessToken' : 'clientSecret';
@@ -294,16 +380,35 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     if (!ref) throw new ApplyFileError(`${where}.${field}: a ${wanted.method} connection needs ${field} (env or file)`);
     const other = wanted.method === 'access-token' ? 'clientSecret' : 'accessToken';
     if (wanted[other]) throw new ApplyFileError(`${where}.${other}: does not belong to a ${wanted.method} connection`);
-    return { field: wanted.method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret', sealed: await sealedFor(runner, `${where}.${field}`, ref, appConnectionAad.secret(id)), from: describeRef(ref) };
+    return {
+      field: wanted.method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret',
+      sealed: await sealedFor(runner, `${where}.${field}`, ref, appConnectionAad.secret(id)),
+      from: describeRef(ref),
+    };
   }
 
-  async function connectionCreate(id: string, wanted: AppConnectionSpec, runner: RunnerState, where: string, label: string, projectId: (ctx: ApplyContext) => string): Promise<PlannedChange> {
+  async function connectionCreate(
+    id: string,
+    wanted: AppConnectionSpec,
+    runner: RunnerState,
+    where: string,
+    label: string,
+    projectId: (ctx: ApplyContext) => string,
+  ): Promise<PlannedChange> {
     const credential = await connectionCredential(id, wanted, runner, where);
-    const settings = { ...(wanted.organization ? { organization: wanted.organization } : {}), ...(wanted.tenantId ? { tenantId: wanted.tenantId } : {}), ...(wanted.clientId ? { clientId: wanted.clientId } : {}) };
+    const settings = {
+      ...(wanted.organization ? { organization: wanted.organization } : {}),
+      ...(wanted.tenantId ? { tenantId: wanted.tenantId } : {}),
+      ...(wanted.clientId ? { clientId: wanted.clientId } : {}),
+    };
     return {
       action: 'create',
       target: `app connection "${wanted.name}" of ${label}`,
-      details: [`${wanted.method} on runner "${runner.name}"`, ...Object.entries(settings).map(([k, v]) => `${k}: ${v}`), ...(credential.from ? [`credential from ${credential.from}`] : [])],
+      details: [
+        `${wanted.method} on runner "${runner.name}"`,
+        ...Object.entries(settings).map(([k, v]) => `${k}: ${v}`),
+        ...(credential.from ? [`credential from ${credential.from}`] : []),
+      ],
       apply: async (ctx) => {
         const saved = await api.post<{ authorizeUrl?: string }>(`${projectPath(projectId(ctx))}/app-connections`, {
           id,
@@ -318,9 +423,22 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     };
   }
 
-  async function connectionUpdate(found: ConnectionState, wanted: AppConnectionSpec, runner: RunnerState, where: string, label: string, projectId: (ctx: ApplyContext) => string): Promise<PlannedChange | undefined> {
-    if (found.method !== wanted.method) throw new ApplyFileError(`${where}.method: the connection is ${found.method}; a method cannot change: give the new one another name (and remove the old one with --prune)`);
-    if (found.runnerId !== runner.id) throw new ApplyFileError(`${where}.runner: the connection is held by another runner; a connection cannot move: give the new one another name`);
+  async function connectionUpdate(
+    found: ConnectionState,
+    wanted: AppConnectionSpec,
+    runner: RunnerState,
+    where: string,
+    label: string,
+    projectId: (ctx: ApplyContext) => string,
+  ): Promise<PlannedChange | undefined> {
+    if (found.method !== wanted.method)
+      throw new ApplyFileError(
+        `${where}.method: the connection is ${found.method}; a method cannot change: give the new one another name (and remove the old one with --prune)`,
+      );
+    if (found.runnerId !== runner.id)
+      throw new ApplyFileError(
+        `${where}.runner: the connection is held by another runner; a connection cannot move: give the new one another name`,
+      );
     const details: string[] = [];
     const patch: Record<string, unknown> = {};
     for (const field of ['organization', 'tenantId', 'clientId'] as const) {
@@ -347,7 +465,10 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     };
   }
 
-  async function syncValues(wanted: SyncSpec, where: string): Promise<{ declared: { name: string; isSecret: boolean }[]; values: Record<string, string>; sources: string[] }> {
+  async function syncValues(
+    wanted: SyncSpec,
+    where: string,
+  ): Promise<{ declared: { name: string; isSecret: boolean }[]; values: Record<string, string>; sources: string[] }> {
     const values: Record<string, string> = {};
     const sources: string[] = [];
     for (const v of wanted.variables) {
@@ -370,13 +491,23 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     };
   }
 
-  async function syncCreate(wanted: SyncSpec, connection: { id: string; runner: RunnerState }, where: string, label: string, projectId: (ctx: ApplyContext) => string): Promise<PlannedChange> {
+  async function syncCreate(
+    wanted: SyncSpec,
+    connection: { id: string; runner: RunnerState },
+    where: string,
+    label: string,
+    projectId: (ctx: ApplyContext) => string,
+  ): Promise<PlannedChange> {
     const { declared, values, sources } = await syncValues(wanted, where);
     const publicKey = keyOf(connection.runner, where);
     return {
       action: 'create',
       target: `sync "${wanted.name}" of ${label}`,
-      details: [`group ${wanted.groupName} in ${wanted.organization ?? "the connection's organization"}/${wanted.project}`, `variables: ${declared.map((d) => d.name + (d.isSecret ? ' (secret)' : '')).join(', ') || 'none'}`, ...(sources.length ? [`values ${sources.join(', ')}`] : [])],
+      details: [
+        `group ${wanted.groupName} in ${wanted.organization ?? "the connection's organization"}/${wanted.project}`,
+        `variables: ${declared.map((d) => d.name + (d.isSecret ? ' (secret)' : '')).join(', ') || 'none'}`,
+        ...(sources.length ? [`values ${sources.join(', ')}`] : []),
+      ],
       apply: async (ctx) => {
         const base = `${projectPath(projectId(ctx))}/syncs`;
         // Absent rather than null: the server's coercion turns a null integer into 0.
@@ -390,7 +521,14 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     };
   }
 
-  async function syncUpdate(found: SyncState, wanted: SyncSpec, connection: { id: string; runner: RunnerState }, where: string, label: string, projectId: (ctx: ApplyContext) => string): Promise<PlannedChange | undefined> {
+  async function syncUpdate(
+    found: SyncState,
+    wanted: SyncSpec,
+    connection: { id: string; runner: RunnerState },
+    where: string,
+    label: string,
+    projectId: (ctx: ApplyContext) => string,
+  ): Promise<PlannedChange | undefined> {
     const details: string[] = [];
     const patch: Record<string, unknown> = {};
     if (found.connectionId !== connection.id) {
@@ -398,7 +536,14 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       patch.connectionId = connection.id;
     }
     const settings = syncSettings(wanted);
-    const current: Record<string, unknown> = { project: found.project, groupName: found.groupName, description: found.description, scheduleMinutes: found.scheduleMinutes, enabled: found.enabled, organization: found.organization };
+    const current: Record<string, unknown> = {
+      project: found.project,
+      groupName: found.groupName,
+      description: found.description,
+      scheduleMinutes: found.scheduleMinutes,
+      enabled: found.enabled,
+      organization: found.organization,
+    };
     for (const [key, value] of Object.entries(settings)) {
       if (current[key] !== value) {
         details.push(`${key}: ${show(current[key])} → ${show(value)}`);
@@ -414,7 +559,13 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       const after = new Set(declared.map((v) => v.name));
       const added = [...after].filter((n) => !before.has(n));
       const removed = [...before].filter((n) => !after.has(n));
-      variablesChange = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : '', !added.length && !removed.length ? 'secret flags changed' : ''].filter(Boolean).join('; ');
+      variablesChange = [
+        added.length ? `added ${added.join(', ')}` : '',
+        removed.length ? `removed ${removed.join(', ')}` : '',
+        !added.length && !removed.length ? 'secret flags changed' : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
     } else if (patch.connectionId !== undefined || !(await same(connection.runner, 'sync-variables', found.id, sealed))) {
       variablesChange = `values changed${sources.length ? ` (secret values from ${sources.map((s) => s.replace(/^.* from /, '')).join(', ')})` : ''}`;
     }
@@ -450,8 +601,13 @@ interface TestResult {
 function testNotes(test: TestResult): string[] {
   const note = test.credentialNote ? [test.credentialNote] : [];
   if (test.valid) return ['Save & Test: valid', ...note];
-  const problems = [test.hostError, test.oauthError, test.redirectUriError, test.patError, test.scmIdError, test.runnerError].filter(Boolean);
-  return [`Save & Test failed (saved anyway): ${problems.length ? problems.join('; ') : 'no reason given; run the test again under Runners'}`, ...note];
+  const problems = [test.hostError, test.oauthError, test.redirectUriError, test.patError, test.scmIdError, test.runnerError].filter(
+    Boolean,
+  );
+  return [
+    `Save & Test failed (saved anyway): ${problems.length ? problems.join('; ') : 'no reason given; run the test again under Runners'}`,
+    ...note,
+  ];
 }
 
 /** The plan as people read it. */

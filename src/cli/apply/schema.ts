@@ -8,8 +8,27 @@ const Name = (description: string) => Type.String({ minLength: 1, maxLength: 64,
 
 export const SecretRef = Type.Union(
   [
-    Type.Object({ env: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Name of an environment variable holding the value' }) }, { additionalProperties: false }),
-    Type.Object({ file: Type.String({ minLength: 1, maxLength: 4096, description: 'Path of a file holding the value (relative to the keyway.yaml); one trailing newline is dropped' }) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        env: Type.String({
+          minLength: 1,
+          maxLength: 200,
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          description: 'Name of an environment variable holding the value',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        file: Type.String({
+          minLength: 1,
+          maxLength: 4096,
+          description: 'Path of a file holding the value (relative to the keyway.yaml); one trailing newline is dropped',
+        }),
+      },
+      { additionalProperties: false },
+    ),
   ],
   { description: 'Where the secret is: never written in the file itself. Sealed to the runner before it leaves this machine.' },
 );
@@ -19,13 +38,21 @@ const OAuth = Type.Object(
     clientId: Type.String({ maxLength: 100, description: 'Application (client) ID of the Entra app' }),
     issuerUrl: Type.String({ maxLength: 2048, description: 'https://login.microsoftonline.com/{tenant}/v2.0 (or .../oauth2/v2.0)' }),
     credential: Type.Optional(
-      Type.Union([Type.Literal('client-secret'), Type.Literal('certificate'), Type.Literal('workload-identity'), Type.Literal('managed-identity')], {
-        description:
-          'How the runner authenticates as the app (default client-secret). certificate: the runner makes the key pair, upload the certificate it shows; workload-identity: the federated token in the runner\'s AZURE_FEDERATED_TOKEN_FILE; managed-identity: the machine\'s managed identity, trusted by the app as a federated credential. Only client-secret takes clientSecret',
-      }),
+      Type.Union(
+        [Type.Literal('client-secret'), Type.Literal('certificate'), Type.Literal('workload-identity'), Type.Literal('managed-identity')],
+        {
+          description:
+            "How the runner authenticates as the app (default client-secret). certificate: the runner makes the key pair, upload the certificate it shows; workload-identity: the federated token in the runner's AZURE_FEDERATED_TOKEN_FILE; managed-identity: the machine's managed identity, trusted by the app as a federated credential. Only client-secret takes clientSecret",
+        },
+      ),
     ),
     clientSecret: Type.Optional(SecretRef),
-    managedIdentityClientId: Type.Optional(Type.String({ maxLength: 100, description: "managed-identity: a user-assigned identity's client ID (absent: the system-assigned one)" })),
+    managedIdentityClientId: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        description: "managed-identity: a user-assigned identity's client ID (absent: the system-assigned one)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -48,18 +75,40 @@ const Runner = Type.Object(
   { additionalProperties: false },
 );
 
-const Member = Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union([Type.Literal('owner'), Type.Literal('member')]) }, { additionalProperties: false });
+const Member = Type.Object(
+  { email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union([Type.Literal('owner'), Type.Literal('member')]) },
+  { additionalProperties: false },
+);
 
 const AppConnection = Type.Object(
   {
     name: Name('Unique within the project'),
     runner: Name('The runner that holds the credential and runs the syncs'),
-    method: Type.Union([Type.Literal('access-token'), Type.Literal('client-secret'), Type.Literal('oauth'), Type.Literal('certificate'), Type.Literal('workload-identity'), Type.Literal('managed-identity')], {
-      description: 'certificate, workload-identity and managed-identity sign in as a service principal without a secret (docs/client-credentials.md)',
-    }),
+    method: Type.Union(
+      [
+        Type.Literal('access-token'),
+        Type.Literal('client-secret'),
+        Type.Literal('oauth'),
+        Type.Literal('certificate'),
+        Type.Literal('workload-identity'),
+        Type.Literal('managed-identity'),
+      ],
+      {
+        description:
+          'certificate, workload-identity and managed-identity sign in as a service principal without a secret (docs/client-credentials.md)',
+      },
+    ),
     organization: Type.Optional(Type.String({ maxLength: 100, description: 'Azure DevOps organization (dev.azure.com/{organization})' })),
-    tenantId: Type.Optional(Type.String({ maxLength: 100, description: 'client-secret, certificate, workload-identity and oauth: Directory (tenant) ID' })),
-    clientId: Type.Optional(Type.String({ maxLength: 100, description: "client-secret, certificate, workload-identity: Application (client) ID; managed-identity: a user-assigned identity's client ID (absent: the system-assigned one)" })),
+    tenantId: Type.Optional(
+      Type.String({ maxLength: 100, description: 'client-secret, certificate, workload-identity and oauth: Directory (tenant) ID' }),
+    ),
+    clientId: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        description:
+          "client-secret, certificate, workload-identity: Application (client) ID; managed-identity: a user-assigned identity's client ID (absent: the system-assigned one)",
+      }),
+    ),
     accessToken: Type.Optional(SecretRef),
     clientSecret: Type.Optional(SecretRef),
   },

@@ -15,7 +15,13 @@ export interface IntegrationState {
   id: string;
   host: string;
   virtualDirectory: string;
-  oauth: { clientId: string; issuerUrl: string; clientSecretSet: boolean; credential?: ClientCredentialType; managedIdentityClientId?: string } | null;
+  oauth: {
+    clientId: string;
+    issuerUrl: string;
+    clientSecretSet: boolean;
+    credential?: ClientCredentialType;
+    managedIdentityClientId?: string;
+  } | null;
   pat: { enabled: boolean };
 }
 
@@ -68,7 +74,8 @@ export async function readRunners(api: ApiClient): Promise<RunnerState[]> {
 }
 
 export async function readIntegrations(api: ApiClient, runnerId: string): Promise<IntegrationState[]> {
-  return (await api.get<{ integrations: IntegrationState[] }>(`/api/v1/runners/${encodeURIComponent(runnerId)}/scm-integrations`)).integrations;
+  return (await api.get<{ integrations: IntegrationState[] }>(`/api/v1/runners/${encodeURIComponent(runnerId)}/scm-integrations`))
+    .integrations;
 }
 
 export async function readProjects(api: ApiClient): Promise<ProjectState[]> {

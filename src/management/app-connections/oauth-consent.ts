@@ -42,16 +42,23 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
   return {
     /** Starts (or restarts) the consent; answers Entra's authorization URL for the browser. */
     async begin(user: UserPrincipal, projectId: string, id: string, options: { returnTo?: string }): Promise<string> {
-      if (user.via !== 'session' || !user.sessionId) throw forbidden('connecting an oauth app connection happens in a browser session: sign in to Keyway in the browser');
+      if (user.via !== 'session' || !user.sessionId)
+        throw forbidden('connecting an oauth app connection happens in a browser session: sign in to Keyway in the browser');
       await deps.projects.require(user, projectId, 'owner');
       let row = await connections.getRow(projectId, id);
-      if (row.method !== 'oauth') throw badRequest('not_oauth', `this is a ${row.method} connection; only oauth connections are connected through Entra ID`);
+      if (row.method !== 'oauth')
+        throw badRequest('not_oauth', `this is a ${row.method} connection; only oauth connections are connected through Entra ID`);
       const config = connections.oauthConfiguration();
-      if (!config.configured || !config.clientId) throw badRequest('oauth_not_configured', `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`);
+      if (!config.configured || !config.clientId)
+        throw badRequest('oauth_not_configured', `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`);
       await connections.runnerOf(user, row.runner_id);
       if (row.client_id !== config.clientId) {
         // The instance app changed since the last consent: the new consent is for the new app.
-        await db.updateTable('app_connections').set({ client_id: config.clientId, updated_at: now().toISOString() }).where('id', '=', id).execute();
+        await db
+          .updateTable('app_connections')
+          .set({ client_id: config.clientId, updated_at: now().toISOString() })
+          .where('id', '=', id)
+          .execute();
         row = { ...row, client_id: config.clientId };
       }
       const begun = await deps.control.call<OAuthBeginResult>(
@@ -89,7 +96,11 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
         message,
         returnTo: bound?.return_to ?? '/',
         display: 'page',
-        audit: { organizationId: bound?.organization_id ?? null, userId: bound?.user_id ?? null, connectionId: bound?.connection_id ?? null },
+        audit: {
+          organizationId: bound?.organization_id ?? null,
+          userId: bound?.user_id ?? null,
+          connectionId: bound?.connection_id ?? null,
+        },
       });
       // Checked first: when the browser came back to another address than KEYWAY_PUBLIC_URL, the
       // session cookie was not sent either, and the fix is in the configuration.
@@ -97,15 +108,26 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       if (mismatch) return fail('callback_mismatch', `the redirect URI does not match: ${mismatch}`);
       if (!params.state) {
         if (/AADSTS50011/.test(params.error_description ?? '')) {
-          return fail('callback_mismatch', `Entra ID refused the redirect URI: register ${connections.oauthConfiguration().redirectUri} as a Web redirect URI of the app registration`);
+          return fail(
+            'callback_mismatch',
+            `Entra ID refused the redirect URI: register ${connections.oauthConfiguration().redirectUri} as a Web redirect URI of the app registration`,
+          );
         }
-        if (params.error) return fail(params.error.slice(0, 60), `Entra ID answered ${params.error.slice(0, 60)}: ${(params.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`);
+        if (params.error)
+          return fail(
+            params.error.slice(0, 60),
+            `Entra ID answered ${params.error.slice(0, 60)}: ${(params.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`,
+          );
       }
       const taken = await takeBoundState(
         params.state,
         {
-          find: (stateHash) => db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
-          consume: async (stateHash) => Number((await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
+          find: (stateHash) =>
+            db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
+          consume: async (stateHash) =>
+            Number(
+              (await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows,
+            ),
         },
         user,
         { now: now(), again: 'start connecting again' },
@@ -113,7 +135,11 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       if (!taken.ok) return fail(taken.code, taken.message, taken.row);
       const bound = taken.row;
       if (params.iss !== undefined && params.iss !== bound.issuer) {
-        return fail('issuer_mismatch', 'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored', bound);
+        return fail(
+          'issuer_mismatch',
+          'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored',
+          bound,
+        );
       }
       let row;
       try {

@@ -28,7 +28,10 @@ for (const { kind, skip } of await databaseKinds()) {
     before(async () => {
       w = await startAutomationWorld(kind, { azureDevOpsApp: instanceApp });
       tenantId = w.seeded.emu.defaultTenant.id;
-      const { app, clientSecret } = w.seeded.emu.entra.addApp(tenantId, { displayName: 'Keyway app connections', redirectUris: [`${w.plane.url}${OAUTH_CALLBACK_PATH}`] });
+      const { app, clientSecret } = w.seeded.emu.entra.addApp(tenantId, {
+        displayName: 'Keyway app connections',
+        redirectUris: [`${w.plane.url}${OAUTH_CALLBACK_PATH}`],
+      });
       instanceApp.clientId = app.clientId;
       instanceApp.clientSecret = clientSecret;
     });
@@ -39,10 +42,18 @@ for (const { kind, skip } of await databaseKinds()) {
 
     async function createPending(body: Record<string, unknown> = {}) {
       const saved = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, name: `oauth ${randomUUID().slice(0, 8)}`, method: 'oauth', tenantId, ...body } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: base(),
+          payload: { runnerId: w.runnerId, name: `oauth ${randomUUID().slice(0, 8)}`, method: 'oauth', tenantId, ...body },
+        }),
         201,
       ).json();
-      return saved as { connection: { id: string; status: string; credentialSet: boolean; authorizeUrl: string }; authorizeUrl: string; validation: { valid: boolean } };
+      return saved as {
+        connection: { id: string; status: string; credentialSet: boolean; authorizeUrl: string };
+        authorizeUrl: string;
+        validation: { valid: boolean };
+      };
     }
 
     /** The browser's round trip: Keyway's authorize route → Entra's consent page → the callback URL. */
@@ -58,12 +69,25 @@ for (const { kind, skip } of await databaseKinds()) {
         await w.plane.adminBrowser.request({
           method: 'POST',
           url: `/api/v1/projects/${w.projectId}/syncs`,
-          payload: { name: `sync ${groupName}`, connectionId, project: w.seeded.project, groupName, variables: [{ name: 'HELLO', value: 'world' }, { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true }] },
+          payload: {
+            name: `sync ${groupName}`,
+            connectionId,
+            project: w.seeded.project,
+            groupName,
+            variables: [
+              { name: 'HELLO', value: 'world' },
+              { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
+            ],
+          },
         }),
         201,
       ).json();
       const syncId = created.sync.id as string;
-      const run = async () => expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${syncId}/run` }), 200).json();
+      const run = async () =>
+        expectStatus(
+          await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${syncId}/run` }),
+          200,
+        ).json();
       return { syncId, run };
     }
 
@@ -71,7 +95,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const [record] = await credentials().listForSubject({ type: 'app-connection', id: connectionId });
       assert.ok(record);
       const db = w.runner.store.database.db;
-      await db.updateTable('credentials').set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', record.id).execute();
+      await db
+        .updateTable('credentials')
+        .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+        .where('id', '=', record.id)
+        .execute();
       w.seeded.emu.entra.faults.expireAccessTokensNow();
     }
 
@@ -82,12 +110,22 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(connection.credentialSet, false);
       assert.equal(authorizeUrl, `${base()}/${connection.id}/oauth/authorize`);
       assert.equal(connection.authorizeUrl, authorizeUrl);
-      const notYet = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${connection.id}/test` }), 200).json();
+      const notYet = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${connection.id}/test` }),
+        200,
+      ).json();
       assert.equal(notYet.code, 'not_connected');
-      const early = expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }), 409).json();
+      const early = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
+        409,
+      ).json();
       assert.equal(early.error.code, 'not_connected');
 
-      const { entra, callback } = await consent(w.plane.adminBrowser, authorizeUrl, `?returnTo=${encodeURIComponent(`/projects/${w.projectId}`)}`);
+      const { entra, callback } = await consent(
+        w.plane.adminBrowser,
+        authorizeUrl,
+        `?returnTo=${encodeURIComponent(`/projects/${w.projectId}`)}`,
+      );
       const asked = new URL(entra);
       assert.equal(asked.searchParams.get('client_id'), instanceApp.clientId);
       assert.equal(asked.searchParams.get('redirect_uri'), `${w.plane.url}${OAUTH_CALLBACK_PATH}`);
@@ -116,7 +154,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const tokenSet = JSON.parse((await credentials().readSecret(held[0]!.id)) ?? '{}') as OAuthTokenSet;
       assert.ok(tokenSet.refresh_token && tokenSet.access_token);
 
-      const picked = expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }), 200).json();
+      const picked = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
+        200,
+      ).json();
       assert.equal(picked.validation.valid, true, JSON.stringify(picked.validation));
       assert.equal(picked.connection.organization, w.seeded.org);
 
@@ -124,7 +165,9 @@ for (const { kind, skip } of await databaseKinds()) {
       const first = await sync.run();
       assert.equal(first.status, 'succeeded', JSON.stringify(first));
       assert.equal(first.counts.created + first.counts.unchanged, 2, JSON.stringify(first.counts));
-      const group = w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).find((g) => g.name === 'oauth-group');
+      const group = w.seeded.emu.world
+        .listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org))
+        .find((g) => g.name === 'oauth-group');
       assert.equal(group?.variables.get('HELLO')?.value, 'world');
 
       // The access token expires: the next run refreshes it exactly once and goes on.
@@ -132,17 +175,28 @@ for (const { kind, skip } of await databaseKinds()) {
       const before = refreshes();
       const [again, alongside] = await Promise.all([
         sync.run(),
-        w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${connection.id}/test` }).then((res) => expectStatus(res, 200).json() as { valid: boolean }),
+        w.plane.memberBrowser
+          .request({ method: 'POST', url: `${base()}/${connection.id}/test` })
+          .then((res) => expectStatus(res, 200).json() as { valid: boolean }),
       ]);
       assert.equal(again.status, 'succeeded', JSON.stringify(again));
       assert.equal(alongside.valid, true, JSON.stringify(alongside));
       assert.equal(refreshes() - before, 1);
-      const rotated = JSON.parse((await credentials().readSecret((await credentials().listForSubject({ type: 'app-connection', id: connection.id }))[0]!.id)) ?? '{}') as OAuthTokenSet;
+      const rotated = JSON.parse(
+        (await credentials().readSecret((await credentials().listForSubject({ type: 'app-connection', id: connection.id }))[0]!.id)) ??
+          '{}',
+      ) as OAuthTokenSet;
       assert.notEqual(rotated.access_token, tokenSet.access_token);
 
       // Nothing of the tokens or the instance app's secret is on the management plane.
       const tables = await dumpManagementTables(w.plane);
-      for (const secret of [tokenSet.access_token, tokenSet.refresh_token ?? 'x', rotated.access_token, rotated.refresh_token ?? 'x', instanceApp.clientSecret ?? 'x']) {
+      for (const secret of [
+        tokenSet.access_token,
+        tokenSet.refresh_token ?? 'x',
+        rotated.access_token,
+        rotated.refresh_token ?? 'x',
+        instanceApp.clientSecret ?? 'x',
+      ]) {
         assert.ok(!tables.includes(secret), 'a token or the app secret reached a management table');
         assert.ok(!w.plane.logs.text.includes(secret), 'a token or the app secret reached the management log');
         assert.ok(!w.runner.logs.text.includes(secret), 'a token or the app secret reached the runner log');
@@ -151,11 +205,17 @@ for (const { kind, skip } of await databaseKinds()) {
       // Revoked upstream: the test says to reconnect; reconnecting brings it back.
       w.seeded.emu.entra.faults.revokeRefreshTokens({ clientId: instanceApp.clientId });
       await expireStoredToken(connection.id);
-      const revoked = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${connection.id}/test` }), 200).json();
+      const revoked = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${connection.id}/test` }),
+        200,
+      ).json();
       assert.equal(revoked.valid, false);
       assert.equal(revoked.code, 'reauthorization_required');
       assert.match(revoked.message, /connected again \(Reconnect\)/);
-      assert.equal(expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status, 'invalid');
+      assert.equal(
+        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status,
+        'invalid',
+      );
       const failedRun = await sync.run();
       assert.equal(failedRun.status, 'failed');
       assert.match(failedRun.error, /Reconnect/);
@@ -163,13 +223,26 @@ for (const { kind, skip } of await databaseKinds()) {
       const reconnect = await consent(w.plane.adminBrowser, authorizeUrl);
       const reconnected = await deliverCallback(w.plane.adminBrowser, reconnect.callback, { keepHost: true });
       assert.equal(reconnected.code, 'connected', reconnected.message);
-      assert.equal(expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status, 'active');
+      assert.equal(
+        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status,
+        'active',
+      );
       assert.equal((await sync.run()).status, 'succeeded');
-      assert.equal((await credentials().listForSubject({ type: 'app-connection', id: connection.id })).length, 1, 'the reconnect replaced the tokens');
+      assert.equal(
+        (await credentials().listForSubject({ type: 'app-connection', id: connection.id })).length,
+        1,
+        'the reconnect replaced the tokens',
+      );
 
-      expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/projects/${w.projectId}/syncs/${sync.syncId}` }), 204);
+      expectStatus(
+        await w.plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/projects/${w.projectId}/syncs/${sync.syncId}` }),
+        204,
+      );
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${connection.id}` }), 204);
-      await eventually(async () => (await credentials().listForSubject({ type: 'app-connection', id: connection.id })).length === 0, 'runner forgets the tokens');
+      await eventually(
+        async () => (await credentials().listForSubject({ type: 'app-connection', id: connection.id })).length === 0,
+        'runner forgets the tokens',
+      );
     });
 
     it('an organization given at create is checked right after consent; one the account is not in is refused with the reason', async () => {
@@ -184,13 +257,27 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(row.status, 'invalid');
       assert.equal(row.lastTest.code, 'organization_refused');
       // The consent was kept: picking the organization the account is in needs no second one.
-      const picked = expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }), 200).json();
+      const picked = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
+        200,
+      ).json();
       assert.equal(picked.validation.valid, true, JSON.stringify(picked.validation));
       assert.equal(picked.connection.status, 'active');
-      const refused = expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: 'fabrikam-oauth' } }), 400).json();
+      const refused = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'PATCH',
+          url: `${base()}/${connection.id}`,
+          payload: { organization: 'fabrikam-oauth' },
+        }),
+        400,
+      ).json();
       assert.equal(refused.error.code, 'organization_refused');
       assert.equal(refused.error.field, 'organization');
-      assert.equal(expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().organization, w.seeded.org, 'a refused change changes nothing');
+      assert.equal(
+        expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().organization,
+        w.seeded.org,
+        'a refused change changes nothing',
+      );
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${connection.id}` }), 204);
     });
 
@@ -212,7 +299,9 @@ for (const { kind, skip } of await databaseKinds()) {
       const replay = await deliverCallback(w.plane.adminBrowser, good.callback, { keepHost: true });
       assert.equal(replay.code, 'unknown_state');
       assert.equal(await held(), 1);
-      const tokensBefore = await credentials().readSecret((await credentials().listForSubject({ type: 'app-connection', id: connection.id }))[0]!.id);
+      const tokensBefore = await credentials().readSecret(
+        (await credentials().listForSubject({ type: 'app-connection', id: connection.id }))[0]!.id,
+      );
 
       // Mix-up: the response names another issuer than the request went to.
       const mixed = await consent(w.plane.adminBrowser, authorizeUrl);
@@ -227,9 +316,16 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.match(no.message, /declined/);
       const [record] = await credentials().listForSubject({ type: 'app-connection', id: connection.id });
       assert.equal(await credentials().readSecret(record!.id), tokensBefore, 'a failed consent changed the stored tokens');
-      assert.equal(expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status, 'active');
+      assert.equal(
+        expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${connection.id}` }), 200).json().status,
+        'active',
+      );
 
-      const missing = await w.plane.adminBrowser.request({ method: 'GET', url: `${OAUTH_CALLBACK_PATH}?code=abc`, headers: { host: callbackHost() } });
+      const missing = await w.plane.adminBrowser.request({
+        method: 'GET',
+        url: `${OAUTH_CALLBACK_PATH}?code=abc`,
+        headers: { host: callbackHost() },
+      });
       assert.equal(missing.statusCode, 400);
       assert.match(missing.body, /data-code="missing_state"/);
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${connection.id}` }), 204);
@@ -239,18 +335,32 @@ for (const { kind, skip } of await databaseKinds()) {
       const { connection, authorizeUrl } = await createPending();
       const { callback } = await consent(w.plane.adminBrowser, authorizeUrl, `?returnTo=${encodeURIComponent('//evil.example/steal')}`);
       const elsewhere = new URL(callback);
-      const wrongHost = await w.plane.adminBrowser.request({ method: 'GET', url: `${elsewhere.pathname}${elsewhere.search}`, headers: { host: 'keyway.internal:8080' } });
+      const wrongHost = await w.plane.adminBrowser.request({
+        method: 'GET',
+        url: `${elsewhere.pathname}${elsewhere.search}`,
+        headers: { host: 'keyway.internal:8080' },
+      });
       assert.equal(wrongHost.statusCode, 400);
       assert.match(wrongHost.body, /data-code="callback_mismatch"/);
-      assert.match(wrongHost.body, /reached at http:\/\/keyway\.internal:8080, but KEYWAY_PUBLIC_URL says Keyway is at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(
+        wrongHost.body,
+        /reached at http:\/\/keyway\.internal:8080, but KEYWAY_PUBLIC_URL says Keyway is at http:\/\/127\.0\.0\.1:\d+/,
+      );
       assert.match(wrongHost.body, /behind a reverse proxy, set KEYWAY_TRUST_PROXY=true/);
       // The state was not spent by the misdirected request: the right address still completes it.
       const right = await deliverCallback(w.plane.adminBrowser, callback, { keepHost: true });
       assert.equal(right.code, 'connected', right.message);
       assert.equal(right.returnTo, `/projects/${w.projectId}?keyway_authorization=connected`);
 
-      const refused = await w.plane.adminBrowser.request({ method: 'GET', url: `${OAUTH_CALLBACK_PATH}?error=invalid_request&error_description=${encodeURIComponent('AADSTS50011: The redirect URI does not match')}`, headers: { host: callbackHost() } });
-      assert.match(refused.body, /Entra ID refused the redirect URI: register http:\/\/127\.0\.0\.1:\d+\/organization\/app-connections\/azure-devops\/oauth\/callback/);
+      const refused = await w.plane.adminBrowser.request({
+        method: 'GET',
+        url: `${OAUTH_CALLBACK_PATH}?error=invalid_request&error_description=${encodeURIComponent('AADSTS50011: The redirect URI does not match')}`,
+        headers: { host: callbackHost() },
+      });
+      assert.match(
+        refused.body,
+        /Entra ID refused the redirect URI: register http:\/\/127\.0\.0\.1:\d+\/organization\/app-connections\/azure-devops\/oauth\/callback/,
+      );
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${connection.id}` }), 204);
     });
 
@@ -261,18 +371,45 @@ for (const { kind, skip } of await databaseKinds()) {
       expectStatus(await w.outsider.request({ method: 'GET', url: authorizeUrl }), 404);
       expectStatus(await w.outsider.request({ method: 'GET', url: `${base()}/${connection.id}` }), 404);
       expectStatus(await w.outsider.request({ method: 'POST', url: `${base()}/${connection.id}/test` }), 404);
-      const apiToken = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } }), 201).json().token as string;
+      const apiToken = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } }),
+        201,
+      ).json().token as string;
       const viaToken = await w.plane.app.inject({ method: 'GET', url: authorizeUrl, headers: { authorization: `Bearer ${apiToken}` } });
       assert.equal(viaToken.statusCode, 403);
       assert.match(viaToken.json().error.message, /browser session/);
 
-      const secret = expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { clientSecret: 'not-for-oauth' } }), 400).json();
+      const secret = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'PATCH',
+          url: `${base()}/${connection.id}`,
+          payload: { clientSecret: 'not-for-oauth' },
+        }),
+        400,
+      ).json();
       assert.equal(secret.error.code, 'field_not_for_method');
-      const withSecret = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, name: 'x', method: 'oauth', tenantId, accessToken: 'nope' } }), 400).json();
+      const withSecret = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: base(),
+          payload: { runnerId: w.runnerId, name: 'x', method: 'oauth', tenantId, accessToken: 'nope' },
+        }),
+        400,
+      ).json();
       assert.equal(withSecret.error.code, 'field_not_for_method');
-      const noTenant = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, name: 'x', method: 'oauth' } }), 400).json();
+      const noTenant = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, name: 'x', method: 'oauth' } }),
+        400,
+      ).json();
       assert.equal(noTenant.error.field, 'tenantId');
-      const common = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, name: 'x', method: 'oauth', tenantId: 'common' } }), 400).json();
+      const common = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: base(),
+          payload: { runnerId: w.runnerId, name: 'x', method: 'oauth', tenantId: 'common' },
+        }),
+        400,
+      ).json();
       assert.equal(common.error.code, 'invalid_tenant_id');
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${connection.id}` }), 204);
     });

@@ -5,7 +5,14 @@ import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
-import { ConnectionSchema, CreateConnectionBody, OAuthConfigurationSchema, SaveConnectionResponse, UpdateConnectionBody, ValidationSchema } from './schema.ts';
+import {
+  ConnectionSchema,
+  CreateConnectionBody,
+  OAuthConfigurationSchema,
+  SaveConnectionResponse,
+  UpdateConnectionBody,
+  ValidationSchema,
+} from './schema.ts';
 import { OAUTH_CALLBACK_PATH } from './service.ts';
 import type { AppConnectionService } from './service.ts';
 import type { AppConnectionConsent } from './oauth-consent.ts';
@@ -18,7 +25,10 @@ const Errors = errorResponses(400, 401, 403, 404, 409, 422, 501, 502, 503, 504);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 
-export function registerAppConnectionRoutes(root: FastifyInstance, deps: { connections: AppConnectionService; consent: AppConnectionConsent; audit: Pick<AuditLog, 'record'> }): void {
+export function registerAppConnectionRoutes(
+  root: FastifyInstance,
+  deps: { connections: AppConnectionService; consent: AppConnectionConsent; audit: Pick<AuditLog, 'record'> },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { connections, consent, audit } = deps;
   const base = '/api/v1/projects/:projectId/app-connections';
@@ -29,8 +39,12 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     {
       schema: {
         tags,
-        summary: 'Whether oauth app connections are configured on this Keyway, and the redirect URI to register in Entra ID. With runnerId, that runner also asks Entra ID whether the app registration accepts the redirect URI.',
-        querystring: Type.Object({ runnerId: Type.Optional(Type.String({ maxLength: 100 })), tenantId: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
+        summary:
+          'Whether oauth app connections are configured on this Keyway, and the redirect URI to register in Entra ID. With runnerId, that runner also asks Entra ID whether the app registration accepts the redirect URI.',
+        querystring: Type.Object(
+          { runnerId: Type.Optional(Type.String({ maxLength: 100 })), tenantId: Type.Optional(Type.String({ maxLength: 100 })) },
+          { additionalProperties: false },
+        ),
         response: { 200: OAuthConfigurationSchema, ...Errors },
       },
     },
@@ -39,16 +53,42 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
       if (!request.query.runnerId || !config.clientId) return config;
       await connections.runnerOf(asUser(request), request.query.runnerId);
       const probe = await connections.probeOAuth(request.query.runnerId, request.query.tenantId?.trim() || 'organizations');
-      return probe.valid ? config : { ...config, configured: false, problems: [...config.problems, probe.message ?? 'the app registration does not accept the redirect URI'] };
+      return probe.valid
+        ? config
+        : {
+            ...config,
+            configured: false,
+            problems: [...config.problems, probe.message ?? 'the app registration does not accept the redirect URI'],
+          };
     },
   );
 
-  app.get(base, { schema: { tags, summary: "A project's app connections (its members and organization admins)", params: ProjectParams, response: { 200: Type.Object({ connections: Type.Array(ConnectionSchema) }), ...Errors } } }, async (request) => ({
-    connections: await connections.list(asUser(request), request.params.projectId),
-  }));
+  app.get(
+    base,
+    {
+      schema: {
+        tags,
+        summary: "A project's app connections (its members and organization admins)",
+        params: ProjectParams,
+        response: { 200: Type.Object({ connections: Type.Array(ConnectionSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      connections: await connections.list(asUser(request), request.params.projectId),
+    }),
+  );
 
-  app.get(`${base}/:id`, { schema: { tags, summary: 'One app connection (never its credential)', params: ItemParams, response: { 200: ConnectionSchema, ...Errors } } }, async (request) =>
-    connections.get(asUser(request), request.params.projectId, request.params.id),
+  app.get(
+    `${base}/:id`,
+    {
+      schema: {
+        tags,
+        summary: 'One app connection (never its credential)',
+        params: ItemParams,
+        response: { 200: ConnectionSchema, ...Errors },
+      },
+    },
+    async (request) => connections.get(asUser(request), request.params.projectId, request.params.id),
   );
 
   app.post(
@@ -74,11 +114,23 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
           target: { type: 'app_connection', id: saved.connection.id },
           outcome: 'success',
           client: clientInfo(request),
-          details: { projectId: request.params.projectId, method: saved.connection.method, organization: saved.connection.organization, runnerId: saved.connection.runnerId },
+          details: {
+            projectId: request.params.projectId,
+            method: saved.connection.method,
+            organization: saved.connection.organization,
+            runnerId: saved.connection.runnerId,
+          },
         });
         return reply.code(201).send(saved);
       } catch (err) {
-        await audit.record({ actor: user, action: 'app_connection.create', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, method: request.body.method, reason: errorCode(err) } });
+        await audit.record({
+          actor: user,
+          action: 'app_connection.create',
+          target,
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { projectId: request.params.projectId, method: request.body.method, reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -89,7 +141,8 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     {
       schema: {
         tags,
-        summary: 'Rename, or re-enter the credential and settings (project owners and organization admins); a new credential is validated first and replaces the old one only when it works',
+        summary:
+          'Rename, or re-enter the credential and settings (project owners and organization admins); a new credential is validated first and replaces the old one only when it works',
         params: ItemParams,
         body: UpdateConnectionBody,
         response: { 200: Type.Object({ connection: ConnectionSchema, validation: Type.Optional(ValidationSchema) }), ...Errors },
@@ -98,7 +151,13 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     async (request) => {
       const user = asUser(request);
       // Member targets decide who may point syncs where: the change is recorded with both sides.
-      const targetsBefore = request.body.memberTargets !== undefined ? await connections.getRow(request.params.projectId, request.params.id).then((r) => parseMemberTargets(r.member_targets), () => undefined) : undefined;
+      const targetsBefore =
+        request.body.memberTargets !== undefined
+          ? await connections.getRow(request.params.projectId, request.params.id).then(
+              (r) => parseMemberTargets(r.member_targets),
+              () => undefined,
+            )
+          : undefined;
       const saved = await connections.update(user, request.params.projectId, request.params.id, request.body);
       await audit.record({
         actor: user,
@@ -110,7 +169,9 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
         details: {
           projectId: request.params.projectId,
           fields: Object.keys(request.body),
-          ...(request.body.memberTargets !== undefined ? { memberTargets: { before: targetsBefore ?? null, after: saved.connection.memberTargets } } : {}),
+          ...(request.body.memberTargets !== undefined
+            ? { memberTargets: { before: targetsBefore ?? null, after: saved.connection.memberTargets } }
+            : {}),
         },
       });
       return saved;
@@ -119,22 +180,50 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
 
   app.delete(
     `${base}/:id`,
-    { schema: { tags, summary: 'Delete an app connection; the runner forgets its credential (project owners and organization admins)', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete an app connection; the runner forgets its credential (project owners and organization admins)',
+        params: ItemParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       await connections.remove(user, request.params.projectId, request.params.id);
-      await audit.record({ actor: user, action: 'app_connection.delete', target: { type: 'app_connection', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId } });
+      await audit.record({
+        actor: user,
+        action: 'app_connection.delete',
+        target: { type: 'app_connection', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId },
+      });
       return reply.code(204).send(null);
     },
   );
 
   app.post(
     `${base}/:id/test`,
-    { schema: { tags, summary: "Ask the runner to check the connection's credential again (project members)", params: ItemParams, response: { 200: ValidationSchema, ...Errors } } },
+    {
+      schema: {
+        tags,
+        summary: "Ask the runner to check the connection's credential again (project members)",
+        params: ItemParams,
+        response: { 200: ValidationSchema, ...Errors },
+      },
+    },
     async (request) => {
       const user = asUser(request);
       const result = await connections.test(user, request.params.projectId, request.params.id);
-      await audit.record({ actor: user, action: 'app_connection.test', target: { type: 'app_connection', id: request.params.id }, outcome: result.valid ? 'success' : 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, code: result.code ?? null } });
+      await audit.record({
+        actor: user,
+        action: 'app_connection.test',
+        target: { type: 'app_connection', id: request.params.id },
+        outcome: result.valid ? 'success' : 'failure',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId, code: result.code ?? null },
+      });
       return result;
     },
   );
@@ -144,7 +233,8 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     {
       schema: {
         tags,
-        summary: 'A connection without secret: the runner\'s certificate to upload (with thumbprint), the federated credential\'s issuer, subject and audience, or the managed identity the machine answers for (asks the runner; project members)',
+        summary:
+          "A connection without secret: the runner's certificate to upload (with thumbprint), the federated credential's issuer, subject and audience, or the managed identity the machine answers for (asks the runner; project members)",
         params: ItemParams,
         response: { 200: ClientCredentialStateSchema, ...Errors },
       },
@@ -154,12 +244,26 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
 
   app.post(
     `${base}/:id/client-credential/next-certificate`,
-    { schema: { tags, summary: 'Have the runner make the next certificate now (project owners): upload it; it is used once Entra ID accepts it', params: ItemParams, response: { 200: ClientCredentialStateSchema, ...Errors } } },
+    {
+      schema: {
+        tags,
+        summary: 'Have the runner make the next certificate now (project owners): upload it; it is used once Entra ID accepts it',
+        params: ItemParams,
+        response: { 200: ClientCredentialStateSchema, ...Errors },
+      },
+    },
     async (request) => {
       const user = asUser(request);
       const state = await connections.prepareNextCertificate(user, request.params.projectId, request.params.id);
       const next = state.certificates?.find((c) => c.status === 'next');
-      await audit.record({ actor: user, action: 'app_connection.certificate_prepare', target: { type: 'app_connection', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, thumbprint: next?.thumbprintSha1 ?? null } });
+      await audit.record({
+        actor: user,
+        action: 'app_connection.certificate_prepare',
+        target: { type: 'app_connection', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId, thumbprint: next?.thumbprintSha1 ?? null },
+      });
       return state;
     },
   );
@@ -167,10 +271,21 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
   app.get(
     `${base}/:id/client-credential/certificate`,
     {
-      schema: { tags, summary: "Download the connection's certificate (public) to upload to the app registration (project members)", params: ItemParams, querystring: CertificateQuery, response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors } },
+      schema: {
+        tags,
+        summary: "Download the connection's certificate (public) to upload to the app registration (project members)",
+        params: ItemParams,
+        querystring: CertificateQuery,
+        response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors },
+      },
     },
     async (request, reply) => {
-      const certificate = await connections.certificate(asUser(request), request.params.projectId, request.params.id, request.query.status ?? 'active');
+      const certificate = await connections.certificate(
+        asUser(request),
+        request.params.projectId,
+        request.params.id,
+        request.query.status ?? 'active',
+      );
       return sendCertificate(reply, certificate, request.params.id, request.query.format ?? 'cer');
     },
   );
@@ -180,9 +295,13 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
     {
       schema: {
         tags,
-        summary: "Connect (or reconnect) an oauth app connection: redirects the browser to Entra ID to sign in and consent (project owners; browser sessions only)",
+        summary:
+          'Connect (or reconnect) an oauth app connection: redirects the browser to Entra ID to sign in and consent (project owners; browser sessions only)',
         params: ItemParams,
-        querystring: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 1000, description: 'A path on this Keyway to come back to' })) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { returnTo: Type.Optional(Type.String({ maxLength: 1000, description: 'A path on this Keyway to come back to' })) },
+          { additionalProperties: false },
+        ),
         response: { 302: Type.Null(), ...Errors },
       },
     },
@@ -191,10 +310,24 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
       const target = { type: 'app_connection', id: request.params.id };
       try {
         const url = await consent.begin(user, request.params.projectId, request.params.id, request.query);
-        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId } });
+        await audit.record({
+          actor: user,
+          action: 'app_connection.oauth_start',
+          target,
+          outcome: 'success',
+          client: clientInfo(request),
+          details: { projectId: request.params.projectId },
+        });
         return reply.header('referrer-policy', 'no-referrer').redirect(url, 302);
       } catch (err) {
-        await audit.record({ actor: user, action: 'app_connection.oauth_start', target, outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: errorCode(err) } });
+        await audit.record({
+          actor: user,
+          action: 'app_connection.oauth_start',
+          target,
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { projectId: request.params.projectId, reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -226,7 +359,11 @@ export function registerAppConnectionRoutes(root: FastifyInstance, deps: { conne
         client: clientInfo(request),
         details: { result: outcome.code },
       });
-      return reply.code(outcome.ok ? 200 : 400).headers(CALLBACK_HEADERS).type('text/html; charset=utf-8').send(callbackPage(outcome));
+      return reply
+        .code(outcome.ok ? 200 : 400)
+        .headers(CALLBACK_HEADERS)
+        .type('text/html; charset=utf-8')
+        .send(callbackPage(outcome));
     },
   );
 }

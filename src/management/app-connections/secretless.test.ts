@@ -39,7 +39,9 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       issuer = await startWorkloadIssuer();
-      w = await startAutomationWorld(kind, {}, (seeded) => ({ clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: seeded.emu.urls.imds } }));
+      w = await startAutomationWorld(kind, {}, (seeded) => ({
+        clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: seeded.emu.urls.imds },
+      }));
       recordResponses(scan, w.plane.adminBrowser, 'admin');
       recordResponses(scan, w.plane.memberBrowser, 'member');
     });
@@ -49,11 +51,19 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     async function create(body: Record<string, unknown>, status = 201) {
-      const res = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: w.runnerId, organization: w.seeded.org, ...body } }), status).json();
+      const res = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: base(),
+          payload: { runnerId: w.runnerId, organization: w.seeded.org, ...body },
+        }),
+        status,
+      ).json();
       await watchRunnerPrivateKeys(scan, w.runner);
       return res;
     }
-    const testConnection = async (id: string) => expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/test` }), 200).json();
+    const testConnection = async (id: string) =>
+      expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/test` }), 200).json();
 
     /** A sync through the connection, run once: what a service principal is for. */
     async function syncWith(connectionId: string, groupName: string) {
@@ -61,11 +71,23 @@ for (const { kind, skip } of await databaseKinds()) {
         await w.plane.adminBrowser.request({
           method: 'POST',
           url: `/api/v1/projects/${w.projectId}/syncs`,
-          payload: { name: `via ${groupName}`, connectionId, project: w.seeded.project, groupName, variables: [{ name: 'REGION', value: 'westeurope' }, { name: 'API_KEY', value: `k-${randomUUID()}`, isSecret: true }] },
+          payload: {
+            name: `via ${groupName}`,
+            connectionId,
+            project: w.seeded.project,
+            groupName,
+            variables: [
+              { name: 'REGION', value: 'westeurope' },
+              { name: 'API_KEY', value: `k-${randomUUID()}`, isSecret: true },
+            ],
+          },
         }),
         201,
       ).json();
-      const run = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${created.sync.id}/run` }), 200).json();
+      const run = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${created.sync.id}/run` }),
+        200,
+      ).json();
       assert.equal(run.status, 'succeeded', JSON.stringify(run));
       // The group exists in Azure DevOps with the value, written by the connection's principal.
       assert.ok(run.groupId, JSON.stringify(run));
@@ -77,7 +99,12 @@ for (const { kind, skip } of await databaseKinds()) {
       const { emu } = w.seeded;
       const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'sync principal (certificate)' });
       emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: sp.app.clientId });
-      const saved = await create({ name: 'sp certificate', method: 'certificate', tenantId: emu.defaultTenant.id, clientId: sp.app.clientId });
+      const saved = await create({
+        name: 'sp certificate',
+        method: 'certificate',
+        tenantId: emu.defaultTenant.id,
+        clientId: sp.app.clientId,
+      });
       assert.equal(saved.connection.status, 'pending');
       assert.equal(saved.validation.valid, false);
       assert.equal(saved.validation.field, 'certificate');
@@ -85,12 +112,18 @@ for (const { kind, skip } of await databaseKinds()) {
       const active = saved.connection.credentialState.certificates[0];
       assert.equal(active.status, 'active');
 
-      const cer = await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${saved.connection.id}/client-credential/certificate` });
+      const cer = await w.plane.memberBrowser.request({
+        method: 'GET',
+        url: `${base()}/${saved.connection.id}/client-credential/certificate`,
+      });
       assert.equal(cer.statusCode, 200, 'project members may download the (public) certificate');
       emu.entra.addCertificate(emu.defaultTenant.id, sp.app.clientId, { certificate: cer.rawPayload.toString('base64') });
       const tested = await testConnection(saved.connection.id);
       assert.equal(tested.valid, true, JSON.stringify(tested));
-      const connection = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${saved.connection.id}` }), 200).json();
+      const connection = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${saved.connection.id}` }),
+        200,
+      ).json();
       assert.equal(connection.status, 'active');
 
       const authBefore = emu.entra.counters().byClientAuth.certificate ?? 0;
@@ -98,29 +131,56 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.ok((emu.entra.counters().byClientAuth.certificate ?? 0) > authBefore, 'the sync signed in with the certificate');
 
       // Members may look, only owners may make a next certificate.
-      expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${saved.connection.id}/client-credential/next-certificate` }), 403);
-      const next = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${saved.connection.id}/client-credential/next-certificate` }), 200).json();
-      assert.deepEqual(next.certificates.map((c: { status: string }) => c.status), ['active', 'next']);
+      expectStatus(
+        await w.plane.memberBrowser.request({ method: 'POST', url: `${base()}/${saved.connection.id}/client-credential/next-certificate` }),
+        403,
+      );
+      const next = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${saved.connection.id}/client-credential/next-certificate` }),
+        200,
+      ).json();
+      assert.deepEqual(
+        next.certificates.map((c: { status: string }) => c.status),
+        ['active', 'next'],
+      );
     });
 
     it('workload identity: a missing token file, a wrong subject and a wrong audience each say so; then the federated token syncs', async () => {
       const { emu } = w.seeded;
       const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'sync principal (workload identity)' });
       emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: sp.app.clientId });
-      const saved = await create({ name: 'sp workload', method: 'workload-identity', tenantId: emu.defaultTenant.id, clientId: sp.app.clientId });
+      const saved = await create({
+        name: 'sp workload',
+        method: 'workload-identity',
+        tenantId: emu.defaultTenant.id,
+        clientId: sp.app.clientId,
+      });
       assert.equal(saved.connection.status, 'pending');
       assert.deepEqual([saved.validation.code, saved.validation.field], ['federated_token_unreadable', 'federatedCredential']);
       assert.match(saved.validation.message, /federated token file .* cannot be read by the runner \(ENOENT\)/);
 
       await issuer.writeToken(tokenFile);
-      const shown = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${saved.connection.id}/client-credential` }), 200).json();
-      assert.deepEqual([shown.federated.issuer, shown.federated.subject, shown.federated.audience], [issuer.issuer, issuer.subject(), 'api://AzureADTokenExchange']);
+      const shown = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'GET', url: `${base()}/${saved.connection.id}/client-credential` }),
+        200,
+      ).json();
+      assert.deepEqual(
+        [shown.federated.issuer, shown.federated.subject, shown.federated.audience],
+        [issuer.issuer, issuer.subject(), 'api://AzureADTokenExchange'],
+      );
 
-      emu.entra.addFederatedCredential(emu.defaultTenant.id, sp.app.clientId, { issuer: issuer.issuer, subject: 'system:serviceaccount:other:runner' });
+      emu.entra.addFederatedCredential(emu.defaultTenant.id, sp.app.clientId, {
+        issuer: issuer.issuer,
+        subject: 'system:serviceaccount:other:runner',
+      });
       const subject = await testConnection(saved.connection.id);
       assert.equal(subject.field, 'federatedCredential');
       assert.match(subject.message, /does not name the subject 'system:serviceaccount:keyway:keyway-runner' \(AADSTS700213\)/);
-      emu.entra.addFederatedCredential(emu.defaultTenant.id, sp.app.clientId, { issuer: issuer.issuer, subject: issuer.subject(), audiences: ['api://somewhere-else'] });
+      emu.entra.addFederatedCredential(emu.defaultTenant.id, sp.app.clientId, {
+        issuer: issuer.issuer,
+        subject: issuer.subject(),
+        audiences: ['api://somewhere-else'],
+      });
       assert.match((await testConnection(saved.connection.id)).message, /AADSTS700212/);
       emu.entra.addFederatedCredential(emu.defaultTenant.id, sp.app.clientId, { issuer: issuer.issuer, subject: issuer.subject() });
       assert.equal((await testConnection(saved.connection.id)).valid, true);
@@ -142,8 +202,15 @@ for (const { kind, skip } of await databaseKinds()) {
       const outside = await testConnection(unassigned.connection.id);
       assert.equal(outside.code, 'service_principal_not_member');
       assert.match(outside.message, /signed in the managed identity .* the managed identity is not a member of the organization/);
-      const described = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${unassigned.connection.id}/client-credential` }), 200).json();
-      assert.deepEqual([described.managedIdentity.clientId, described.managedIdentity.principalId], [identity.clientId, identity.principalId], 'the ids to add to Azure DevOps');
+      const described = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${unassigned.connection.id}/client-credential` }),
+        200,
+      ).json();
+      assert.deepEqual(
+        [described.managedIdentity.clientId, described.managedIdentity.principalId],
+        [identity.clientId, identity.principalId],
+        'the ids to add to Azure DevOps',
+      );
 
       emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: identity.clientId });
       assert.equal((await testConnection(unassigned.connection.id)).valid, true);
@@ -159,12 +226,19 @@ for (const { kind, skip } of await databaseKinds()) {
       });
       try {
         const saved = expectStatus(
-          await w.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { runnerId: created.json().runner.id, name: 'mi off azure', method: 'managed-identity', organization: w.seeded.org } }),
+          await w.plane.adminBrowser.request({
+            method: 'POST',
+            url: base(),
+            payload: { runnerId: created.json().runner.id, name: 'mi off azure', method: 'managed-identity', organization: w.seeded.org },
+          }),
           201,
         ).json();
         assert.equal(saved.validation.code, 'imds_unreachable');
         assert.equal(saved.validation.field, 'managedIdentity');
-        assert.match(saved.validation.message, /Azure Instance Metadata Service at http:\/\/127\.0\.0\.1:\d+ is unreachable from the runner \(ECONNREFUSED\).*use a certificate or workload identity federation/);
+        assert.match(
+          saved.validation.message,
+          /Azure Instance Metadata Service at http:\/\/127\.0\.0\.1:\d+ is unreachable from the runner \(ECONNREFUSED\).*use a certificate or workload identity federation/,
+        );
       } finally {
         await other.stop();
       }
@@ -174,12 +248,16 @@ for (const { kind, skip } of await databaseKinds()) {
       const { emu } = w.seeded;
       const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'short-lived' });
       const saved = await create({ name: 'to delete', method: 'certificate', tenantId: emu.defaultTenant.id, clientId: sp.app.clientId });
-      const rows = () => w.runner.store.database.db.selectFrom('client_certificates').select('id').where('owner_id', '=', saved.connection.id).execute();
+      const rows = () =>
+        w.runner.store.database.db.selectFrom('client_certificates').select('id').where('owner_id', '=', saved.connection.id).execute();
       assert.equal((await rows()).length, 1);
       expectStatus(await w.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${saved.connection.id}` }), 204);
       await eventually(async () => (await rows()).length === 0, 'the runner deletes the key pair');
 
-      const withSecret = await create({ name: 'nope', method: 'certificate', tenantId: emu.defaultTenant.id, clientId: sp.app.clientId, clientSecret: sp.clientSecret }, 400);
+      const withSecret = await create(
+        { name: 'nope', method: 'certificate', tenantId: emu.defaultTenant.id, clientId: sp.app.clientId, clientSecret: sp.clientSecret },
+        400,
+      );
       assert.deepEqual([withSecret.error.code, withSecret.error.field], ['field_not_for_method', 'clientSecret']);
       const noClient = await create({ name: 'nope', method: 'workload-identity', tenantId: emu.defaultTenant.id }, 400);
       assert.equal(noClient.error.field, 'clientId');

@@ -5,7 +5,12 @@ import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
 import { APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type { AppConnectionMethod, AppConnectionSavePayload, ConnectionValidation, RunnerAppConnection } from '../../control/app-connections.ts';
+import type {
+  AppConnectionMethod,
+  AppConnectionSavePayload,
+  ConnectionValidation,
+  RunnerAppConnection,
+} from '../../control/app-connections.ts';
 import { newId } from '../identity/tokens.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
@@ -89,7 +94,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       lastTest: row.last_test ? (JSON.parse(row.last_test) as ConnectionValidation) : null,
       ...(row.method === 'oauth' ? { authorizeUrl: authorizePath(row.project_id, row.id) } : {}),
       memberTargets: parseMemberTargets(row.member_targets),
-      ...(row.credential_state && isSecretless(row.method) ? { credentialState: JSON.parse(row.credential_state) as ClientCredentialState } : {}),
+      ...(row.credential_state && isSecretless(row.method)
+        ? { credentialState: JSON.parse(row.credential_state) as ClientCredentialState }
+        : {}),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -103,11 +110,23 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   function issuerFor(tenantId: string | null): string | null {
     if (!tenantId) return null;
     try {
-      const normalized = normalizeIssuerUrl(`${deps.entraAuthorityUrl.replace(/\/+$/, '')}/${tenantId}/v2.0`, { authorityOrigins: [deps.entraAuthorityUrl] });
-      if (normalized.multiTenant) throw badRequest('invalid_tenant_id', 'tenantId must name one tenant (its Directory ID or domain), not common, organizations or consumers', 'tenantId');
+      const normalized = normalizeIssuerUrl(`${deps.entraAuthorityUrl.replace(/\/+$/, '')}/${tenantId}/v2.0`, {
+        authorityOrigins: [deps.entraAuthorityUrl],
+      });
+      if (normalized.multiTenant)
+        throw badRequest(
+          'invalid_tenant_id',
+          'tenantId must name one tenant (its Directory ID or domain), not common, organizations or consumers',
+          'tenantId',
+        );
       return normalized.issuer;
     } catch (err) {
-      if (err instanceof InvalidIssuerUrlError) throw badRequest('invalid_tenant_id', 'tenantId must be the Directory (tenant) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555', 'tenantId');
+      if (err instanceof InvalidIssuerUrlError)
+        throw badRequest(
+          'invalid_tenant_id',
+          'tenantId must be the Directory (tenant) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555',
+          'tenantId',
+        );
       throw err;
     }
   }
@@ -132,7 +151,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   }
 
   /** The connection as its runner needs it; for oauth with the instance app's secret sealed to that runner. */
-  async function toRunner(row: Pick<Row, 'id' | 'organization_id' | 'runner_id' | 'method' | 'ado_organization' | 'tenant_id' | 'client_id'>): Promise<RunnerAppConnection> {
+  async function toRunner(
+    row: Pick<Row, 'id' | 'organization_id' | 'runner_id' | 'method' | 'ado_organization' | 'tenant_id' | 'client_id'>,
+  ): Promise<RunnerAppConnection> {
     const connection: RunnerAppConnection = {
       id: row.id,
       method: row.method as AppConnectionMethod,
@@ -149,7 +170,12 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   }
 
   async function getRow(projectId: string, id: string): Promise<Row> {
-    const row = await db.selectFrom('app_connections').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    const row = await db
+      .selectFrom('app_connections')
+      .selectAll()
+      .where('id', '=', id)
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
     if (!row) throw notFound('app connection');
     return row;
   }
@@ -159,7 +185,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     try {
       runner = await deps.runners.get(user.organizationId, runnerId);
     } catch (err) {
-      if (err instanceof ApiError && err.statusCode === 404) throw badRequest('unknown_runner', 'runnerId names no runner of this organization', 'runnerId');
+      if (err instanceof ApiError && err.statusCode === 404)
+        throw badRequest('unknown_runner', 'runnerId names no runner of this organization', 'runnerId');
       throw err;
     }
     if (runner.revoked_at) throw conflict('runner_revoked', 'this runner was revoked; pick another runner', 'runnerId');
@@ -169,61 +196,113 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   function checkOrganization(value: string | undefined | null, required: boolean): string | null {
     const org = value?.trim() ?? '';
     if (!org) {
-      if (required) throw badRequest('organization_required', 'organization is required: the Azure DevOps organization (dev.azure.com/{organization}) the service principal was added to', 'organization');
+      if (required)
+        throw badRequest(
+          'organization_required',
+          'organization is required: the Azure DevOps organization (dev.azure.com/{organization}) the service principal was added to',
+          'organization',
+        );
       return null;
     }
-    if (!ADO_ORGANIZATION.test(org)) throw badRequest('invalid_organization', 'organization must be the name in dev.azure.com/{organization}: letters, digits and hyphens', 'organization');
+    if (!ADO_ORGANIZATION.test(org))
+      throw badRequest(
+        'invalid_organization',
+        'organization must be the name in dev.azure.com/{organization}: letters, digits and hyphens',
+        'organization',
+      );
     return org;
   }
 
   function checkGuid(value: string | undefined | null, field: 'tenantId' | 'clientId'): string {
     const v = value?.trim() ?? '';
     const what = field === 'tenantId' ? 'the Directory (tenant) ID' : 'the Application (client) ID';
-    if (!v) throw badRequest(`${field === 'tenantId' ? 'tenant_id' : 'client_id'}_required`, `${field} is required: ${what} from Entra ID`, field);
-    if (!GUID.test(v)) throw badRequest(`invalid_${field === 'tenantId' ? 'tenant_id' : 'client_id'}`, `${field} must be ${what}, a GUID like 11111111-2222-3333-4444-555555555555`, field);
+    if (!v)
+      throw badRequest(
+        `${field === 'tenantId' ? 'tenant_id' : 'client_id'}_required`,
+        `${field} is required: ${what} from Entra ID`,
+        field,
+      );
+    if (!GUID.test(v))
+      throw badRequest(
+        `invalid_${field === 'tenantId' ? 'tenant_id' : 'client_id'}`,
+        `${field} must be ${what}, a GUID like 11111111-2222-3333-4444-555555555555`,
+        field,
+      );
     return v.toLowerCase();
   }
 
   /** The secret of the request, sealed for the runner; undefined when the request carries none. */
-  async function sealSecret(runner: Runner, id: string, method: AppConnectionMethod, input: Partial<CreateConnectionInput>): Promise<string | undefined> {
+  async function sealSecret(
+    runner: Runner,
+    id: string,
+    method: AppConnectionMethod,
+    input: Partial<CreateConnectionInput>,
+  ): Promise<string | undefined> {
     if (isSecretless(method)) {
       for (const f of ['clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
-        if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection: it signs in without a secret`, f);
+        if (input[f] !== undefined)
+          throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection: it signs in without a secret`, f);
       }
       return undefined;
     }
-    const [plainField, sealedField] = method === 'access-token' ? (['accessToken', 'sealedAccessToken'] as const) : (['clientSecret', 'sealedClientSecret'] as const);
+    const [plainField, sealedField] =
+      method === 'access-token' ? (['accessToken', 'sealedAccessToken'] as const) : (['clientSecret', 'sealedClientSecret'] as const);
     const other = method === 'access-token' ? ['clientSecret', 'sealedClientSecret'] : ['accessToken', 'sealedAccessToken'];
-    for (const f of other) if ((input as Record<string, unknown>)[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection`, f);
+    for (const f of other)
+      if ((input as Record<string, unknown>)[f] !== undefined)
+        throw badRequest('field_not_for_method', `${f} does not belong to a ${method} connection`, f);
     const plain = input[plainField];
     const sealed = input[sealedField];
-    if (plain !== undefined && sealed !== undefined) throw badRequest('ambiguous_secret', `send either ${plainField} or ${sealedField}, not both`, plainField);
+    if (plain !== undefined && sealed !== undefined)
+      throw badRequest('ambiguous_secret', `send either ${plainField} or ${sealedField}, not both`, plainField);
     if (sealed !== undefined) {
       if (!isSealed(sealed)) throw badRequest('invalid_sealed_secret', `${sealedField} is not a sealed value (hpke1.…)`, sealedField);
       if (!runner.public_key_fingerprint || sealed.split('.')[1] !== runner.public_key_fingerprint) {
-        throw badRequest('sealed_for_another_key', `${sealedField} was sealed to another key than the runner's current one; reload the page and enter it again`, sealedField);
+        throw badRequest(
+          'sealed_for_another_key',
+          `${sealedField} was sealed to another key than the runner's current one; reload the page and enter it again`,
+          sealedField,
+        );
       }
       return sealed;
     }
     if (plain === undefined) return undefined;
     if (!plain.trim()) throw badRequest('empty_secret', `${plainField} is empty`, plainField);
-    if (!runner.public_key) throw conflict('runner_not_registered', 'the runner has not registered its key yet, so the credential cannot be sealed for it; start the runner first', 'runnerId');
+    if (!runner.public_key)
+      throw conflict(
+        'runner_not_registered',
+        'the runner has not registered its key yet, so the credential cannot be sealed for it; start the runner first',
+        'runnerId',
+      );
     // Sealed at once: the plaintext goes no further than this function.
     return seal(runner.public_key, plain.trim(), appConnectionAad.secret(id));
   }
 
   /** Asks the runner to check (and, when it works, keep) the credential. A refusal is a 400 that says why. */
-  async function saveOnRunner(runnerId: string, connection: RunnerAppConnection, sealedSecret: string | undefined): Promise<ConnectionValidation> {
+  async function saveOnRunner(
+    runnerId: string,
+    connection: RunnerAppConnection,
+    sealedSecret: string | undefined,
+  ): Promise<ConnectionValidation> {
     const payload: AppConnectionSavePayload = { connection, ...(sealedSecret ? { sealedSecret } : {}) };
     const validation = await deps.control.call<ConnectionValidation>(runnerId, APP_CONNECTION_REQUESTS.save, payload, { timeoutMs });
     // Without a secret, what must be registered (the runner's certificate, the federated
     // credential's values) comes from this very answer: the connection is kept, pending, to show it.
-    if (!validation.valid && !isSecretless(connection.method)) throw new ApiError(400, validation.code ?? 'invalid_connection', validation.message ?? 'the connection did not validate', validation.field);
+    if (!validation.valid && !isSecretless(connection.method))
+      throw new ApiError(
+        400,
+        validation.code ?? 'invalid_connection',
+        validation.message ?? 'the connection did not validate',
+        validation.field,
+      );
     return validation;
   }
 
   /** The columns a validation writes: who the credential is, the test, and (without a secret) what the runner described. */
-  function validated(validation: ConnectionValidation, previous: Pick<Row, 'status' | 'details'>): Pick<Row, 'details' | 'last_test' | 'status' | 'credential_state'> {
+  function validated(
+    validation: ConnectionValidation,
+    previous: Pick<Row, 'status' | 'details'>,
+  ): Pick<Row, 'details' | 'last_test' | 'status' | 'credential_state'> {
     const { credentialState, ...test } = validation;
     return {
       details: validation.valid ? details(validation) : previous.details,
@@ -274,9 +353,11 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const base = deps.publicUrl().replace(/\/+$/, '');
       const redirectUri = `${base}${OAUTH_CALLBACK_PATH}`;
       const problems: string[] = [];
-      if (!app.clientId) problems.push('KEYWAY_AZURE_DEVOPS_CLIENT_ID is not set: register an app in Entra ID and set its Application (client) ID');
+      if (!app.clientId)
+        problems.push('KEYWAY_AZURE_DEVOPS_CLIENT_ID is not set: register an app in Entra ID and set its Application (client) ID');
       else if (!GUID.test(app.clientId)) problems.push('KEYWAY_AZURE_DEVOPS_CLIENT_ID must be the Application (client) ID, a GUID');
-      if (!app.clientSecret) problems.push("KEYWAY_AZURE_DEVOPS_CLIENT_SECRET is not set: create a client secret for the app and set its Value");
+      if (!app.clientSecret)
+        problems.push('KEYWAY_AZURE_DEVOPS_CLIENT_SECRET is not set: create a client secret for the app and set its Value');
       let url: URL | undefined;
       try {
         url = new URL(base);
@@ -284,7 +365,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         problems.push(`KEYWAY_PUBLIC_URL (${base}) is not a URL`);
       }
       if (url && url.protocol !== 'https:' && !deps.allowInsecureHosts && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
-        problems.push(`KEYWAY_PUBLIC_URL must use https: Entra ID accepts http redirect URIs for localhost only, so ${redirectUri} cannot be registered`);
+        problems.push(
+          `KEYWAY_PUBLIC_URL must use https: Entra ID accepts http redirect URIs for localhost only, so ${redirectUri} cannot be registered`,
+        );
       }
       if (url && (url.search || url.hash)) problems.push('KEYWAY_PUBLIC_URL must not have a query or fragment');
       return { configured: problems.length === 0, clientId: app.clientId ?? null, redirectUri, problems };
@@ -336,7 +419,12 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
 
     /** For syncs: the connection must belong to the sync's project. */
     async forProject(projectId: string, id: string): Promise<Row> {
-      const row = await db.selectFrom('app_connections').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+      const row = await db
+        .selectFrom('app_connections')
+        .selectAll()
+        .where('id', '=', id)
+        .where('project_id', '=', projectId)
+        .executeTakeFirst();
       if (!row) throw badRequest('unknown_connection', 'connectionId names no app connection of this project', 'connectionId');
       return row;
     },
@@ -344,34 +432,77 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     async create(user: UserPrincipal, projectId: string, input: CreateConnectionInput) {
       const { project } = await deps.projects.require(user, projectId, 'owner');
       const name = input.name.trim();
-      if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+      if (!NAME.test(name))
+        throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
       const id = input.id ?? newId('conn');
-      if (!/^conn_[A-Za-z0-9_-]{8,40}$/.test(id)) throw badRequest('invalid_id', 'id must look like conn_ followed by 8–40 letters, digits, _ or -', 'id');
-      if (await db.selectFrom('app_connections').select('id').where('id', '=', id).executeTakeFirst()) throw conflict('id_taken', 'an app connection with this id exists; generate another id', 'id');
-      if (await db.selectFrom('app_connections').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()) {
+      if (!/^conn_[A-Za-z0-9_-]{8,40}$/.test(id))
+        throw badRequest('invalid_id', 'id must look like conn_ followed by 8–40 letters, digits, _ or -', 'id');
+      if (await db.selectFrom('app_connections').select('id').where('id', '=', id).executeTakeFirst())
+        throw conflict('id_taken', 'an app connection with this id exists; generate another id', 'id');
+      if (
+        await db.selectFrom('app_connections').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
+      ) {
         throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
       }
       const runner = await usableRunner(user, input.runnerId);
       const newRow = (fields: Pick<Row, 'method' | 'ado_organization' | 'tenant_id' | 'client_id' | 'status'>): Row => {
         const at = now().toISOString();
         const memberTargets = input.memberTargets ? JSON.stringify(checkMemberTargets(input.memberTargets, fields.ado_organization)) : null;
-        return { id, organization_id: project.organization_id, project_id: projectId, runner_id: runner.id, name, ...fields, details: '{}', last_test: null, created_by: user.userId, created_at: at, updated_at: at, member_targets: memberTargets };
+        return {
+          id,
+          organization_id: project.organization_id,
+          project_id: projectId,
+          runner_id: runner.id,
+          name,
+          ...fields,
+          details: '{}',
+          last_test: null,
+          created_by: user.userId,
+          created_at: at,
+          updated_at: at,
+          member_targets: memberTargets,
+        };
       };
 
       if (input.method === 'oauth') {
         for (const f of ['clientId', 'clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
-          if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an oauth connection: it uses this Keyway's Entra app and your consent`, f);
+          if (input[f] !== undefined)
+            throw badRequest(
+              'field_not_for_method',
+              `${f} does not belong to an oauth connection: it uses this Keyway's Entra app and your consent`,
+              f,
+            );
         }
         const config = this.oauthConfiguration();
-        if (!config.configured) throw badRequest('oauth_not_configured', `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`, 'method');
+        if (!config.configured)
+          throw badRequest(
+            'oauth_not_configured',
+            `oauth app connections are not available on this Keyway: ${config.problems.join('; ')}`,
+            'method',
+          );
         const tenantId = checkGuid(input.tenantId, 'tenantId');
         const organization = checkOrganization(input.organization, false);
         const probe = await this.probeOAuth(runner.id, tenantId);
-        if (!probe.valid && probe.code !== 'entra_unreachable') throw badRequest(probe.code ?? 'oauth_misconfigured', probe.message ?? 'the oauth app registration does not fit', probe.field === 'tenantId' ? 'tenantId' : 'method');
+        if (!probe.valid && probe.code !== 'entra_unreachable')
+          throw badRequest(
+            probe.code ?? 'oauth_misconfigured',
+            probe.message ?? 'the oauth app registration does not fit',
+            probe.field === 'tenantId' ? 'tenantId' : 'method',
+          );
         // Pending until someone consents: the runner holds nothing for it yet.
-        const row = newRow({ method: 'oauth', ado_organization: organization, tenant_id: tenantId, client_id: config.clientId, status: 'pending' });
+        const row = newRow({
+          method: 'oauth',
+          ado_organization: organization,
+          tenant_id: tenantId,
+          client_id: config.clientId,
+          status: 'pending',
+        });
         await db.insertInto('app_connections').values(row).execute();
-        return { connection: view(row), validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' }, authorizeUrl: authorizePath(projectId, id) };
+        return {
+          connection: view(row),
+          validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' },
+          authorizeUrl: authorizePath(projectId, id),
+        };
       }
 
       if (input.method === 'managed-identity') {
@@ -379,28 +510,41 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         const clientId = input.clientId?.trim() ? checkGuid(input.clientId, 'clientId') : null;
         const tenantId = input.tenantId?.trim() ? checkGuid(input.tenantId, 'tenantId') : null;
         await sealSecret(runner, id, input.method, input);
-        return createSecretless(newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }), runner.id);
+        return createSecretless(
+          newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }),
+          runner.id,
+        );
       }
       if (input.method === 'certificate' || input.method === 'workload-identity') {
         const organization = checkOrganization(input.organization, true);
         const tenantId = checkGuid(input.tenantId, 'tenantId');
         const clientId = checkGuid(input.clientId, 'clientId');
         await sealSecret(runner, id, input.method, input);
-        return createSecretless(newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }), runner.id);
+        return createSecretless(
+          newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'pending' }),
+          runner.id,
+        );
       }
 
       const organization = checkOrganization(input.organization, input.method === 'client-secret');
       const tenantId = input.method === 'client-secret' ? checkGuid(input.tenantId, 'tenantId') : null;
       const clientId = input.method === 'client-secret' ? checkGuid(input.clientId, 'clientId') : null;
       if (input.method === 'access-token') {
-        for (const f of ['tenantId', 'clientId'] as const) if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an access-token connection`, f);
+        for (const f of ['tenantId', 'clientId'] as const)
+          if (input[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an access-token connection`, f);
       }
       const sealed = await sealSecret(runner, id, input.method, input);
       if (!sealed) {
         const field = input.method === 'access-token' ? 'accessToken' : 'clientSecret';
         throw badRequest('credential_required', `${field} is required for a ${input.method} connection`, field);
       }
-      const row = newRow({ method: input.method, ado_organization: organization, tenant_id: tenantId, client_id: clientId, status: 'active' });
+      const row = newRow({
+        method: input.method,
+        ado_organization: organization,
+        tenant_id: tenantId,
+        client_id: clientId,
+        status: 'active',
+      });
       const validation = await saveOnRunner(runner.id, await toRunner(row), sealed);
       row.details = details(validation);
       row.last_test = testRecord(validation);
@@ -421,27 +565,54 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const next: Row = { ...row };
       if (patch.name !== undefined) {
         const name = patch.name.trim();
-        if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-        const clash = await db.selectFrom('app_connections').select('id').where('project_id', '=', projectId).where('name', '=', name).where('id', '!=', id).executeTakeFirst();
+        if (!NAME.test(name))
+          throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+        const clash = await db
+          .selectFrom('app_connections')
+          .select('id')
+          .where('project_id', '=', projectId)
+          .where('name', '=', name)
+          .where('id', '!=', id)
+          .executeTakeFirst();
         if (clash) throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
         next.name = name;
       }
       const method = row.method as AppConnectionMethod;
       if (method === 'access-token') {
-        for (const f of ['tenantId', 'clientId'] as const) if (patch[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an access-token connection`, f);
+        for (const f of ['tenantId', 'clientId'] as const)
+          if (patch[f] !== undefined) throw badRequest('field_not_for_method', `${f} does not belong to an access-token connection`, f);
       }
       if (method === 'oauth') {
         for (const f of ['tenantId', 'clientId', 'clientSecret', 'sealedClientSecret', 'accessToken', 'sealedAccessToken'] as const) {
-          if (patch[f] !== undefined) throw badRequest('field_not_for_method', `${f} cannot be changed on an oauth connection: only its name and organization can; create another connection for another tenant`, f);
+          if (patch[f] !== undefined)
+            throw badRequest(
+              'field_not_for_method',
+              `${f} cannot be changed on an oauth connection: only its name and organization can; create another connection for another tenant`,
+              f,
+            );
         }
-        if (patch.organization !== undefined && row.status === 'pending') throw conflict('not_connected', 'connect the connection first (sign in at Entra ID), then pick the organization', 'organization');
+        if (patch.organization !== undefined && row.status === 'pending')
+          throw conflict('not_connected', 'connect the connection first (sign in at Entra ID), then pick the organization', 'organization');
       }
       const optionalIds = method === 'managed-identity';
-      if (patch.organization !== undefined) next.ado_organization = checkOrganization(patch.organization, method !== 'access-token' && method !== 'oauth');
-      if (patch.tenantId !== undefined) next.tenant_id = optionalIds && !patch.tenantId.trim() ? null : checkGuid(patch.tenantId, 'tenantId');
-      if (patch.clientId !== undefined) next.client_id = optionalIds && !patch.clientId.trim() ? null : checkGuid(patch.clientId, 'clientId');
-      if (patch.memberTargets !== undefined) next.member_targets = patch.memberTargets === null ? null : JSON.stringify(checkMemberTargets(patch.memberTargets, next.ado_organization));
-      const touchesCredential = ['organization', 'accessToken', 'sealedAccessToken', 'tenantId', 'clientId', 'clientSecret', 'sealedClientSecret'].some((f) => (patch as Record<string, unknown>)[f] !== undefined);
+      if (patch.organization !== undefined)
+        next.ado_organization = checkOrganization(patch.organization, method !== 'access-token' && method !== 'oauth');
+      if (patch.tenantId !== undefined)
+        next.tenant_id = optionalIds && !patch.tenantId.trim() ? null : checkGuid(patch.tenantId, 'tenantId');
+      if (patch.clientId !== undefined)
+        next.client_id = optionalIds && !patch.clientId.trim() ? null : checkGuid(patch.clientId, 'clientId');
+      if (patch.memberTargets !== undefined)
+        next.member_targets =
+          patch.memberTargets === null ? null : JSON.stringify(checkMemberTargets(patch.memberTargets, next.ado_organization));
+      const touchesCredential = [
+        'organization',
+        'accessToken',
+        'sealedAccessToken',
+        'tenantId',
+        'clientId',
+        'clientSecret',
+        'sealedClientSecret',
+      ].some((f) => (patch as Record<string, unknown>)[f] !== undefined);
       let validation: ConnectionValidation | undefined;
       if (touchesCredential) {
         const runner = await usableRunner(user, row.runner_id);
@@ -475,30 +646,65 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     },
 
     /** What the runner holds for a connection without secret, asked now (stale: the last answer, when it cannot be asked). */
-    async clientCredential(user: UserPrincipal, projectId: string, id: string): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+    async clientCredential(
+      user: UserPrincipal,
+      projectId: string,
+      id: string,
+    ): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
-      if (!isSecretless(row.method)) throw conflict('no_client_credential', `a ${row.method} connection has no certificate or federated credential to show`, 'method');
+      if (!isSecretless(row.method))
+        throw conflict('no_client_credential', `a ${row.method} connection has no certificate or federated credential to show`, 'method');
       try {
         const state =
           row.method === 'managed-identity'
-            ? ((await deps.control.call<ConnectionValidation>(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs })).credentialState ?? null)
-            : await deps.control.call<ClientCredentialState>(row.runner_id, CLIENT_CREDENTIAL_REQUESTS.describe, { owner: { type: 'app-connection', id }, credential: { type: row.method } }, { timeoutMs: 20_000 });
+            ? ((
+                await deps.control.call<ConnectionValidation>(
+                  row.runner_id,
+                  APP_CONNECTION_REQUESTS.test,
+                  { connection: await toRunner(row) },
+                  { timeoutMs },
+                )
+              ).credentialState ?? null)
+            : await deps.control.call<ClientCredentialState>(
+                row.runner_id,
+                CLIENT_CREDENTIAL_REQUESTS.describe,
+                { owner: { type: 'app-connection', id }, credential: { type: row.method } },
+                { timeoutMs: 20_000 },
+              );
         if (!state) throw conflict('no_client_credential', 'the runner described nothing for this connection');
-        await db.updateTable('app_connections').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+        await db
+          .updateTable('app_connections')
+          .set({ credential_state: JSON.stringify(state) })
+          .where('id', '=', id)
+          .execute();
         return state;
       } catch (err) {
         if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
-        return { ...(JSON.parse(row.credential_state) as ClientCredentialState), stale: true, staleReason: `${err.message}; this is what the runner said last` };
+        return {
+          ...(JSON.parse(row.credential_state) as ClientCredentialState),
+          stale: true,
+          staleReason: `${err.message}; this is what the runner said last`,
+        };
       }
     },
 
     async prepareNextCertificate(user: UserPrincipal, projectId: string, id: string): Promise<ClientCredentialState> {
       await deps.projects.require(user, projectId, 'owner');
       const row = await getRow(projectId, id);
-      if (row.method !== 'certificate') throw conflict('not_certificate', 'this connection does not sign in with the runner\'s certificate', 'method');
-      const state = await deps.control.call<ClientCredentialState>(row.runner_id, CLIENT_CREDENTIAL_REQUESTS.prepareNext, { owner: { type: 'app-connection', id } }, { timeoutMs: 30_000 });
-      await db.updateTable('app_connections').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+      if (row.method !== 'certificate')
+        throw conflict('not_certificate', "this connection does not sign in with the runner's certificate", 'method');
+      const state = await deps.control.call<ClientCredentialState>(
+        row.runner_id,
+        CLIENT_CREDENTIAL_REQUESTS.prepareNext,
+        { owner: { type: 'app-connection', id } },
+        { timeoutMs: 30_000 },
+      );
+      await db
+        .updateTable('app_connections')
+        .set({ credential_state: JSON.stringify(state) })
+        .where('id', '=', id)
+        .execute();
       return state;
     },
 
@@ -506,7 +712,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       const state = row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : undefined;
-      const found = row.method === 'certificate' && state?.type === 'certificate' ? state.certificates?.find((c) => c.status === status) : undefined;
+      const found =
+        row.method === 'certificate' && state?.type === 'certificate' ? state.certificates?.find((c) => c.status === status) : undefined;
       if (!found) throw certificateNotFound(status);
       return found;
     },
@@ -516,7 +723,13 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const row = await getRow(projectId, id);
       const users = await db.selectFrom('variable_syncs').select('name').where('connection_id', '=', id).execute();
       if (users.length > 0) {
-        throw conflict('connection_in_use', `syncs use this connection (${users.map((u) => u.name).slice(0, 5).join(', ')}); delete them or move them to another connection first`);
+        throw conflict(
+          'connection_in_use',
+          `syncs use this connection (${users
+            .map((u) => u.name)
+            .slice(0, 5)
+            .join(', ')}); delete them or move them to another connection first`,
+        );
       }
       await db.deleteFrom('app_connections').where('id', '=', id).execute();
       await deps.control.enqueue(row.runner_id, APP_CONNECTION_REQUESTS.delete, { connectionId: id });
@@ -529,12 +742,25 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const row = await getRow(projectId, id);
       let validation: ConnectionValidation;
       if (row.status === 'pending' && row.method === 'oauth') {
-        validation = { valid: false, code: 'not_connected', message: 'this oauth connection was never connected: choose Connect and consent at Entra ID' };
+        validation = {
+          valid: false,
+          code: 'not_connected',
+          message: 'this oauth connection was never connected: choose Connect and consent at Entra ID',
+        };
       } else {
         try {
-          validation = await deps.control.call<ConnectionValidation>(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs });
+          validation = await deps.control.call<ConnectionValidation>(
+            row.runner_id,
+            APP_CONNECTION_REQUESTS.test,
+            { connection: await toRunner(row) },
+            { timeoutMs },
+          );
         } catch (err) {
-          validation = { valid: false, code: err instanceof ApiError ? err.code : 'runner_error', message: err instanceof ApiError ? err.message : 'the runner could not be asked' };
+          validation = {
+            valid: false,
+            code: err instanceof ApiError ? err.code : 'runner_error',
+            message: err instanceof ApiError ? err.message : 'the runner could not be asked',
+          };
         }
       }
       const testedAt = now().toISOString();

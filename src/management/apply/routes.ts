@@ -31,15 +31,35 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
   const { db } = deps;
 
   /** The record exists in the caller's organization and is held by this runner; integrations bring their stored sealed secret. */
-  async function checkItem(organizationId: string, runnerId: string, item: { kind: SealedComparisonItem['kind']; id: string }, index: number): Promise<Pick<SealedComparisonItem, 'stored'>> {
-    const missing = () => notFound(`items[${index}]: ${item.kind.startsWith('integration') ? 'integration' : item.kind.startsWith('app-connection') ? 'app connection' : 'sync'} ${item.id.slice(0, 60)} of this runner`);
+  async function checkItem(
+    organizationId: string,
+    runnerId: string,
+    item: { kind: SealedComparisonItem['kind']; id: string },
+    index: number,
+  ): Promise<Pick<SealedComparisonItem, 'stored'>> {
+    const missing = () =>
+      notFound(
+        `items[${index}]: ${item.kind.startsWith('integration') ? 'integration' : item.kind.startsWith('app-connection') ? 'app connection' : 'sync'} ${item.id.slice(0, 60)} of this runner`,
+      );
     if (item.kind === 'integration-client-secret') {
-      const row = await db.selectFrom('scm_integrations').select(['oauth_client_secret_sealed']).where('id', '=', item.id).where('runner_id', '=', runnerId).where('organization_id', '=', organizationId).executeTakeFirst();
+      const row = await db
+        .selectFrom('scm_integrations')
+        .select(['oauth_client_secret_sealed'])
+        .where('id', '=', item.id)
+        .where('runner_id', '=', runnerId)
+        .where('organization_id', '=', organizationId)
+        .executeTakeFirst();
       if (!row) throw missing();
       return { stored: row.oauth_client_secret_sealed };
     }
     if (item.kind === 'app-connection-secret') {
-      const row = await db.selectFrom('app_connections').select('id').where('id', '=', item.id).where('runner_id', '=', runnerId).where('organization_id', '=', organizationId).executeTakeFirst();
+      const row = await db
+        .selectFrom('app_connections')
+        .select('id')
+        .where('id', '=', item.id)
+        .where('runner_id', '=', runnerId)
+        .where('organization_id', '=', organizationId)
+        .executeTakeFirst();
       if (!row) throw missing();
       return {};
     }
@@ -62,7 +82,7 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
       schema: {
         tags: ['configuration as code'],
         summary:
-          'Whether sealed values equal what the runner holds: an integration client secret, an app connection credential, or a sync\'s whole set of variable values (admin). Lets `keyway apply` skip unchanged secrets; answers one boolean per item and never a value.',
+          "Whether sealed values equal what the runner holds: an integration client secret, an app connection credential, or a sync's whole set of variable values (admin). Lets `keyway apply` skip unchanged secrets; answers one boolean per item and never a value.",
         params: Type.Object({ runnerId: Type.String({ maxLength: 100 }) }),
         body: Type.Object(
           {
@@ -71,7 +91,11 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
                 {
                   kind: Kind,
                   id: Type.String({ maxLength: 100 }),
-                  sealed: Type.String({ maxLength: 2_000_000, description: 'The candidate, sealed to the runner key with the record\'s associated data: see docs/sealing.md in the Keyway repository' }),
+                  sealed: Type.String({
+                    maxLength: 2_000_000,
+                    description:
+                      "The candidate, sealed to the runner key with the record's associated data: see docs/sealing.md in the Keyway repository",
+                  }),
                 },
                 { additionalProperties: false },
               ),
@@ -80,7 +104,10 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ results: Type.Array(Type.Object({ kind: Kind, id: Type.String(), same: Type.Boolean() })) }), ...Errors },
+        response: {
+          200: Type.Object({ results: Type.Array(Type.Object({ kind: Kind, id: Type.String(), same: Type.Boolean() })) }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -89,8 +116,14 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
       if (runner.revoked_at) throw conflict('runner_revoked', 'this runner was revoked');
       const items: SealedComparisonItem[] = [];
       for (const [index, item] of request.body.items.entries()) {
-        if (!isSealed(item.sealed)) throw badRequest('invalid_sealed_value', `items[${index}].sealed is not a sealed value (hpke1.…)`, `items.${index}.sealed`);
-        if (item.sealed.split('.')[1] !== runner.public_key_fingerprint) throw badRequest('sealed_for_another_key', `items[${index}].sealed was sealed to another key than this runner's current one; fetch the runner again and reseal`, `items.${index}.sealed`);
+        if (!isSealed(item.sealed))
+          throw badRequest('invalid_sealed_value', `items[${index}].sealed is not a sealed value (hpke1.…)`, `items.${index}.sealed`);
+        if (item.sealed.split('.')[1] !== runner.public_key_fingerprint)
+          throw badRequest(
+            'sealed_for_another_key',
+            `items[${index}].sealed was sealed to another key than this runner's current one; fetch the runner again and reseal`,
+            `items.${index}.sealed`,
+          );
         items.push({ ...item, ...(await checkItem(user.organizationId, runner.id, item, index)) });
       }
       if (items.length === 0) return { results: [] };

@@ -29,7 +29,18 @@ for (const { kind, skip } of await databaseKinds()) {
     let t: TestManagement;
     let admin: Browser;
     let member: Browser;
-    const ids = { runner: '', project: '', token: '', otherOrg: '', otherAdmin: '', otherRunner: '', integration: '', connection: '', sync: '', environment: '' };
+    const ids = {
+      runner: '',
+      project: '',
+      token: '',
+      otherOrg: '',
+      otherAdmin: '',
+      otherRunner: '',
+      integration: '',
+      connection: '',
+      sync: '',
+      environment: '',
+    };
 
     const get = async (query: string) => {
       const res = await admin.request({ method: 'GET', url: `/api/v1/audit-events${query ? `?${query}` : ''}` });
@@ -69,14 +80,27 @@ for (const { kind, skip } of await databaseKinds()) {
         if (name === 'build-01') {
           ids.runner = created.json().runner.id;
           // The runner registers: an event whose actor is the runner itself.
-          const exchange = await t.app.inject({ method: 'POST', url: '/api/v1/runner/exchange', payload: { exchangeToken: created.json().exchangeToken, publicKey: runnerPublicKey(), version: 'test' } });
+          const exchange = await t.app.inject({
+            method: 'POST',
+            url: '/api/v1/runner/exchange',
+            payload: { exchangeToken: created.json().exchangeToken, publicKey: runnerPublicKey(), version: 'test' },
+          });
           assert.equal(exchange.statusCode, 200, exchange.body);
         }
       }
       const project = await admin.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'Payments' } });
       assert.equal(project.statusCode, 201, project.body);
       ids.project = project.json().id;
-      assert.equal((await admin.request({ method: 'POST', url: `/api/v1/projects/${ids.project}/members`, payload: { userId: t.member.id, role: 'member' } })).statusCode, 200);
+      assert.equal(
+        (
+          await admin.request({
+            method: 'POST',
+            url: `/api/v1/projects/${ids.project}/members`,
+            payload: { userId: t.member.id, role: 'member' },
+          })
+        ).statusCode,
+        200,
+      );
       const token = await member.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'ci token' } });
       assert.equal(token.statusCode, 201, token.body);
       ids.token = token.json().id;
@@ -87,24 +111,109 @@ for (const { kind, skip } of await databaseKinds()) {
       ids.integration = 'int_audit_test';
       await db
         .insertInto('scm_integrations')
-        .values({ id: ids.integration, organization_id: t.organizationId, runner_id: ids.runner, scm_id: 'azure-devops', host: 'ado.example.test', virtual_directory: 'tfs', oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, pat_enabled: 1, settings: '{}', last_test: null, created_at: now, updated_at: now })
+        .values({
+          id: ids.integration,
+          organization_id: t.organizationId,
+          runner_id: ids.runner,
+          scm_id: 'azure-devops',
+          host: 'ado.example.test',
+          virtual_directory: 'tfs',
+          oauth_client_id: null,
+          oauth_client_secret_sealed: null,
+          oauth_issuer_url: null,
+          pat_enabled: 1,
+          settings: '{}',
+          last_test: null,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       ids.connection = 'apc_audit_test';
       await db
         .insertInto('app_connections')
-        .values({ id: ids.connection, organization_id: t.organizationId, project_id: ids.project, runner_id: ids.runner, name: 'deploy bot', method: 'pat', ado_organization: 'contoso', tenant_id: null, client_id: null, status: 'active', details: '{}', last_test: null, created_by: t.admin.id, created_at: now, updated_at: now })
+        .values({
+          id: ids.connection,
+          organization_id: t.organizationId,
+          project_id: ids.project,
+          runner_id: ids.runner,
+          name: 'deploy bot',
+          method: 'pat',
+          ado_organization: 'contoso',
+          tenant_id: null,
+          client_id: null,
+          status: 'active',
+          details: '{}',
+          last_test: null,
+          created_by: t.admin.id,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       ids.sync = 'vsy_audit_test';
       await db
         .insertInto('variable_syncs')
-        .values({ id: ids.sync, organization_id: t.organizationId, project_id: ids.project, connection_id: ids.connection, name: 'app settings', ado_organization: 'contoso', ado_project: 'Web', group_name: 'settings', description: null, variables: '[]', variables_revision: 0, enabled: 1, schedule_minutes: null, next_run_at: null, running_run_id: null, running_since: null, last_run_id: null, adopt_existing: 0, take_over: '[]', created_by: t.admin.id, created_at: now, updated_at: now })
+        .values({
+          id: ids.sync,
+          organization_id: t.organizationId,
+          project_id: ids.project,
+          connection_id: ids.connection,
+          name: 'app settings',
+          ado_organization: 'contoso',
+          ado_project: 'Web',
+          group_name: 'settings',
+          description: null,
+          variables: '[]',
+          variables_revision: 0,
+          enabled: 1,
+          schedule_minutes: null,
+          next_run_at: null,
+          running_run_id: null,
+          running_since: null,
+          last_run_id: null,
+          adopt_existing: 0,
+          take_over: '[]',
+          created_by: t.admin.id,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       ids.environment = 'env_audit_test';
       await db
         .insertInto('environments')
-        .values({ id: ids.environment, organization_id: t.organizationId, user_id: t.member.id, runner_id: ids.runner, integration_id: ids.integration, context_url: 'https://ado.example.test/tfs/contoso/Web/_git/site', repository: JSON.stringify({ kind: 'server', host: 'ado.example.test', organization: 'contoso', project: 'Web', repository: 'site', webUrl: 'https://ado.example.test/tfs/contoso/Web/_git/site' }), ref: null, status: 'ready', progress: null, error: null, workspace_path: null, checkout: null, created_at: now, updated_at: now })
+        .values({
+          id: ids.environment,
+          organization_id: t.organizationId,
+          user_id: t.member.id,
+          runner_id: ids.runner,
+          integration_id: ids.integration,
+          context_url: 'https://ado.example.test/tfs/contoso/Web/_git/site',
+          repository: JSON.stringify({
+            kind: 'server',
+            host: 'ado.example.test',
+            organization: 'contoso',
+            project: 'Web',
+            repository: 'site',
+            webUrl: 'https://ado.example.test/tfs/contoso/Web/_git/site',
+          }),
+          ref: null,
+          status: 'ready',
+          progress: null,
+          error: null,
+          workspace_path: null,
+          checkout: null,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
-      const adminPrincipal = { kind: 'user' as const, userId: t.admin.id, email: t.admin.email, operator: false, organizationId: t.organizationId, role: 'admin' as const, via: 'session' as const };
+      const adminPrincipal = {
+        kind: 'user' as const,
+        userId: t.admin.id,
+        email: t.admin.email,
+        operator: false,
+        organizationId: t.organizationId,
+        role: 'admin' as const,
+        via: 'session' as const,
+      };
       for (const [action, type, id] of [
         ['scm_integration.update', 'scm_integration', ids.integration],
         ['app_connection.test', 'app_connection', ids.connection],
@@ -122,21 +231,54 @@ for (const { kind, skip } of await databaseKinds()) {
         ['2024-01-10T12:00:00.000Z', 'member.role_change'],
         ['2024-01-11T00:00:00.000Z', 'member.add'],
       ] as const) {
-        await createAuditLog(db, at(iso)).record({ actor: adminPrincipal, action, target: { type: 'user', id: t.member.id }, outcome: 'success' });
+        await createAuditLog(db, at(iso)).record({
+          actor: adminPrincipal,
+          action,
+          target: { type: 'user', id: t.member.id },
+          outcome: 'success',
+        });
       }
 
       // Another organization with its own admin, runner and events, one of which names this organization's runner.
-      const other = await t.core.identity.createUser({ email: 'boss@other.test', password: 'other-password-long', organizationId: t.organizationId, role: 'member' });
+      const other = await t.core.identity.createUser({
+        email: 'boss@other.test',
+        password: 'other-password-long',
+        organizationId: t.organizationId,
+        role: 'member',
+      });
       ids.otherAdmin = other.id;
       const otherOrg = await t.core.identity.createOrganization('Other Org', other.id);
       ids.otherOrg = otherOrg.id;
       await db.deleteFrom('memberships').where('organization_id', '=', t.organizationId).where('user_id', '=', other.id).execute();
       const otherRunner = await t.core.runners.create({ organizationId: otherOrg.id, name: 'other-runner', createdBy: other.id });
       ids.otherRunner = otherRunner.runner.id;
-      const otherPrincipal = { kind: 'user' as const, userId: other.id, email: 'boss@other.test', operator: false, organizationId: otherOrg.id, role: 'admin' as const, via: 'session' as const };
-      await t.core.audit.record({ actor: otherPrincipal, action: 'runner.create', target: { type: 'runner', id: ids.otherRunner }, outcome: 'success' });
-      await t.core.audit.record({ actor: otherPrincipal, action: 'runner.revoke', target: { type: 'runner', id: ids.runner }, outcome: 'success' });
-      await t.core.audit.record({ actor: otherPrincipal, action: 'project.member.set', target: { type: 'project', id: ids.project }, outcome: 'success' });
+      const otherPrincipal = {
+        kind: 'user' as const,
+        userId: other.id,
+        email: 'boss@other.test',
+        operator: false,
+        organizationId: otherOrg.id,
+        role: 'admin' as const,
+        via: 'session' as const,
+      };
+      await t.core.audit.record({
+        actor: otherPrincipal,
+        action: 'runner.create',
+        target: { type: 'runner', id: ids.otherRunner },
+        outcome: 'success',
+      });
+      await t.core.audit.record({
+        actor: otherPrincipal,
+        action: 'runner.revoke',
+        target: { type: 'runner', id: ids.runner },
+        outcome: 'success',
+      });
+      await t.core.audit.record({
+        actor: otherPrincipal,
+        action: 'project.member.set',
+        target: { type: 'project', id: ids.project },
+        outcome: 'success',
+      });
     });
     after(async () => t?.close());
 
@@ -163,14 +305,18 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(find('organization.create').target?.name, 'Acme');
       assert.deepEqual(find('member.role_change').target, { type: 'user', id: t.member.id, name: 'Mo Member' });
       const signIn = events.find((e) => e.action === 'session.sign_in' && e.target?.id === t.member.id);
-      assert.deepEqual(signIn?.actor, { type: 'anonymous', id: null, label: t.member.email, name: null }, 'an anonymous actor keeps its label and has no name');
+      assert.deepEqual(
+        signIn?.actor,
+        { type: 'anonymous', id: null, label: t.member.email, name: null },
+        'an anonymous actor keeps its label and has no name',
+      );
       assert.equal(signIn?.target?.name, 'Mo Member');
       const denied = find('authorization.denied');
       assert.equal(denied.target?.type, 'route');
       assert.equal(denied.target?.name, null);
     });
 
-    it('shows a target that no longer exists, or is not this organization\'s, as its id with no name', async () => {
+    it("shows a target that no longer exists, or is not this organization's, as its id with no name", async () => {
       const gone = (await get('action=project.create&limit=50')).events.find((e) => e.target?.id === 'prj_deleted_long_ago');
       assert.deepEqual(gone?.target, { type: 'project', id: 'prj_deleted_long_ago', name: null });
 
@@ -179,15 +325,36 @@ for (const { kind, skip } of await databaseKinds()) {
       const otherLog = await t.core.audit.list(ids.otherOrg, { limit: 50 });
       const revoke = otherLog.events.find((e) => e.action === 'runner.revoke');
       assert.deepEqual(revoke?.target, { type: 'runner', id: ids.runner, name: null });
-      assert.deepEqual(otherLog.events.find((e) => e.action === 'project.member.set')?.target, { type: 'project', id: ids.project, name: null });
+      assert.deepEqual(otherLog.events.find((e) => e.action === 'project.member.set')?.target, {
+        type: 'project',
+        id: ids.project,
+        name: null,
+      });
       assert.equal(otherLog.events.find((e) => e.action === 'runner.create')?.target?.name, 'other-runner');
 
       // A user who left the organization is no longer named to it; the recorded label stays.
-      const leaver = await t.core.identity.createUser({ email: 'leaver@acme.test', displayName: 'Lee Leaver', organizationId: t.organizationId, role: 'member' });
-      const leaverPrincipal = { kind: 'user' as const, userId: leaver.id, email: 'leaver@acme.test', operator: false, organizationId: t.organizationId, role: 'member' as const, via: 'session' as const };
+      const leaver = await t.core.identity.createUser({
+        email: 'leaver@acme.test',
+        displayName: 'Lee Leaver',
+        organizationId: t.organizationId,
+        role: 'member',
+      });
+      const leaverPrincipal = {
+        kind: 'user' as const,
+        userId: leaver.id,
+        email: 'leaver@acme.test',
+        operator: false,
+        organizationId: t.organizationId,
+        role: 'member' as const,
+        via: 'session' as const,
+      };
       await t.core.audit.record({ actor: leaverPrincipal, action: 'session.sign_out', outcome: 'success' });
       assert.equal((await get(`actorId=${leaver.id}&limit=5`)).events[0]?.actor.name, 'Lee Leaver');
-      await t.database.db.deleteFrom('memberships').where('organization_id', '=', t.organizationId).where('user_id', '=', leaver.id).execute();
+      await t.database.db
+        .deleteFrom('memberships')
+        .where('organization_id', '=', t.organizationId)
+        .where('user_id', '=', leaver.id)
+        .execute();
       const after = (await get(`actorId=${leaver.id}&limit=5`)).events[0];
       assert.deepEqual(after?.actor, { type: 'user', id: leaver.id, label: 'leaver@acme.test', name: null });
     });
@@ -213,10 +380,16 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual([...new Set(project.map((e) => e.action))].sort(), ['project.create', 'project.member.set']);
       // `_` is not a wildcard: scm_integration matches only its own actions.
       const integration = (await get('group=scm_integration&limit=500')).events;
-      assert.deepEqual(integration.map((e) => e.action), ['scm_integration.update']);
+      assert.deepEqual(
+        integration.map((e) => e.action),
+        ['scm_integration.update'],
+      );
       const exact = (await get('action=runner.register')).events;
       assert.equal(exact.length, 1);
-      assert.deepEqual((await get('group=runner&action=runner.register')).events.map((e) => e.id), exact.map((e) => e.id));
+      assert.deepEqual(
+        (await get('group=runner&action=runner.register')).events.map((e) => e.id),
+        exact.map((e) => e.id),
+      );
       assert.deepEqual((await get('group=project&action=runner.register')).events, [], 'an action outside the group matches nothing');
     });
 
@@ -224,7 +397,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const byMember = (await get(`actorId=${t.member.id}&limit=500`)).events;
       assert.deepEqual([...new Set(byMember.map((e) => e.action))].sort(), ['api_token.create', 'authorization.denied']);
       const runners = (await get('actorType=runner')).events;
-      assert.deepEqual(runners.map((e) => [e.action, e.actor.id]), [['runner.register', ids.runner]]);
+      assert.deepEqual(
+        runners.map((e) => [e.action, e.actor.id]),
+        [['runner.register', ids.runner]],
+      );
       assert.deepEqual((await get(`actorType=runner&actorId=${t.admin.id}`)).events, [], 'type and id together');
       const anonymous = (await get('actorType=anonymous&limit=500')).events;
       assert.ok(anonymous.length >= 2 && anonymous.every((e) => e.actor.type === 'anonymous' && e.action.startsWith('session.')));
@@ -235,13 +411,19 @@ for (const { kind, skip } of await databaseKinds()) {
       const users = (await get('targetType=user&limit=500')).events;
       assert.ok(users.length >= 5 && users.every((e) => e.target?.type === 'user'));
       const onMember = (await get(`targetType=user&targetId=${t.member.id}&group=member`)).events;
-      assert.deepEqual(onMember.map((e) => e.action), ['member.add', 'member.role_change', 'member.add']);
+      assert.deepEqual(
+        onMember.map((e) => e.action),
+        ['member.add', 'member.role_change', 'member.add'],
+      );
     });
 
     it('filters by time: from inclusive, to exclusive, dates as midnight UTC, offsets honoured', async () => {
       const actions = async (query: string) => (await get(`${query}&group=member`)).events.map((e) => e.createdAt);
       assert.deepEqual(await actions('from=2024-01-10&to=2024-01-11'), ['2024-01-10T12:00:00.000Z', '2024-01-10T08:00:00.000Z']);
-      assert.deepEqual(await actions('from=2024-01-10T12:00:00Z&to=2024-01-11T00:00:00.001Z'), ['2024-01-11T00:00:00.000Z', '2024-01-10T12:00:00.000Z']);
+      assert.deepEqual(await actions('from=2024-01-10T12:00:00Z&to=2024-01-11T00:00:00.001Z'), [
+        '2024-01-11T00:00:00.000Z',
+        '2024-01-10T12:00:00.000Z',
+      ]);
       // 13:00 at +02:00 is 11:00 UTC; in a URL the + is written %2B.
       assert.deepEqual(await actions('from=2024-01-10T13:00:00%2B02:00&to=2024-01-10T23:59:59.999Z'), ['2024-01-10T12:00:00.000Z']);
       assert.deepEqual(await actions('to=2024-01-10T08:00:00Z'), [], 'to is exclusive');
@@ -254,10 +436,16 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(everything.length, 6);
       const paged = await all('group=runner', 4);
       assert.equal(paged.pages, 2);
-      assert.deepEqual(paged.events.map((e) => e.id), everything.map((e) => e.id));
+      assert.deepEqual(
+        paged.events.map((e) => e.id),
+        everything.map((e) => e.id),
+      );
       const memberOnly = await all(`actorId=${t.admin.id}&group=member`, 1);
       assert.equal(memberOnly.pages, 3);
-      assert.deepEqual(memberOnly.events.map((e) => e.createdAt), ['2024-01-11T00:00:00.000Z', '2024-01-10T12:00:00.000Z', '2024-01-10T08:00:00.000Z']);
+      assert.deepEqual(
+        memberOnly.events.map((e) => e.createdAt),
+        ['2024-01-11T00:00:00.000Z', '2024-01-10T12:00:00.000Z', '2024-01-10T08:00:00.000Z'],
+      );
       // The cursor of one query used with another filter still only returns what that filter matches.
       const first = await get('group=runner&limit=2');
       const crossed = await get(`group=project&limit=500&cursor=${encodeURIComponent(first.nextCursor!)}`);
@@ -277,7 +465,18 @@ for (const { kind, skip } of await databaseKinds()) {
       const count = async (options: Parameters<typeof counted.list>[1]) => {
         queries = 0;
         const page = await counted.list(t.organizationId, options);
-        return { queries, kinds: new Set(page.events.flatMap((e) => [e.actor.id && (e.actor.type === 'user' || e.actor.type === 'runner') ? e.actor.type : '', e.target?.id ? e.target.type : ''].filter(Boolean))), events: page.events.length };
+        return {
+          queries,
+          kinds: new Set(
+            page.events.flatMap((e) =>
+              [
+                e.actor.id && (e.actor.type === 'user' || e.actor.type === 'runner') ? e.actor.type : '',
+                e.target?.id ? e.target.type : '',
+              ].filter(Boolean),
+            ),
+          ),
+          events: page.events.length,
+        };
       };
       const small = await count({ limit: 2, group: 'runner' });
       const large = await count({ limit: 500, group: 'runner' });

@@ -38,7 +38,16 @@ export function parseInstant(value: string, field: string): string {
   const m = ISO_8601.exec(value.trim());
   if (!m) throw invalid();
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', , sign, offsetHours = '0', offsetMinutes = '0'] = m;
-  const [y, mo, d, h, mi, s, oh, om] = [year, month, day, hour, minute, second, offsetHours, offsetMinutes].map(Number) as [number, number, number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s, oh, om] = [year, month, day, hour, minute, second, offsetHours, offsetMinutes].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // Date.UTC reads years 0-99 as 1900-1999: those fail this check too, and no event is that old.
   const calendar = new Date(Date.UTC(y, mo - 1, d));
   if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== mo - 1 || calendar.getUTCDate() !== d) throw invalid();
@@ -50,7 +59,8 @@ export function parseInstant(value: string, field: string): string {
 
 function oneOf<T extends string>(allowed: readonly T[], value: string | undefined, field: string): T | undefined {
   if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw badRequest('invalid_request', `${field} must be one of: ${allowed.join(', ')}`, field);
+  if (!(allowed as readonly string[]).includes(value))
+    throw badRequest('invalid_request', `${field} must be one of: ${allowed.join(', ')}`, field);
   return value as T;
 }
 
@@ -59,17 +69,20 @@ const given = (value: string | undefined) => (value === undefined || value.trim(
 
 /** Checks every filter and turns the options into a store query (one row more than asked, to see whether there is a next page). */
 export function auditQuery(organizationId: string, options: AuditListOptions): AuditQuery {
-  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 500) throw badRequest('invalid_request', 'limit must be an integer from 1 to 500', 'limit');
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 500)
+    throw badRequest('invalid_request', 'limit must be an integer from 1 to 500', 'limit');
   const fromValue = given(options.from);
   const toValue = given(options.to);
   const from = fromValue === undefined ? undefined : parseInstant(fromValue, 'from');
   const to = toValue === undefined ? undefined : parseInstant(toValue, 'to');
-  if (from !== undefined && to !== undefined && to <= from) throw badRequest('invalid_time', 'to must be later than from (from is inclusive, to exclusive)', 'to');
+  if (from !== undefined && to !== undefined && to <= from)
+    throw badRequest('invalid_time', 'to must be later than from (from is inclusive, to exclusive)', 'to');
   let before: AuditQuery['before'];
   const cursor = given(options.before);
   if (cursor !== undefined) {
     const [createdAt, id, ...rest] = cursor.split('|');
-    if (!createdAt || !id || rest.length > 0 || Number.isNaN(Date.parse(createdAt))) throw badRequest('invalid_cursor', 'cursor is not one this API gave out; start again without it', 'cursor');
+    if (!createdAt || !id || rest.length > 0 || Number.isNaN(Date.parse(createdAt)))
+      throw badRequest('invalid_cursor', 'cursor is not one this API gave out; start again without it', 'cursor');
     before = { createdAt, id };
   }
   return {

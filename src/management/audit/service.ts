@@ -59,7 +59,8 @@ export interface AuditEventView {
 }
 
 /** How a scm integration is named: its host, and its virtual directory on Azure DevOps Server. */
-const integrationName = (row: { host: string; virtual_directory: string }) => (row.virtual_directory ? `${row.host}/${row.virtual_directory.replace(/^\/+/, '')}` : row.host);
+const integrationName = (row: { host: string; virtual_directory: string }) =>
+  row.virtual_directory ? `${row.host}/${row.virtual_directory.replace(/^\/+/, '')}` : row.host;
 
 /** An environment is named by its repository: organization/project/repository. */
 function environmentName(repository: string): string | null {
@@ -76,7 +77,11 @@ function environmentName(repository: string): string | null {
  * one per event. Only the organization's own things are named; anything else (deleted, or a user
  * who left) stays an id.
  */
-async function resolveNames(store: AuditStore, organizationId: string, rows: AuditEventRow[]): Promise<(type: string, id: string | null) => string | null> {
+async function resolveNames(
+  store: AuditStore,
+  organizationId: string,
+  rows: AuditEventRow[],
+): Promise<(type: string, id: string | null) => string | null> {
   const ids = new Map<string, Set<string>>();
   const want = (type: string | null, id: string | null) => {
     if (!type || !id) return;
@@ -103,7 +108,13 @@ async function resolveNames(store: AuditStore, organizationId: string, rows: Aud
   const names = new Map<string, string | null>();
   const put = (type: string, id: string, name: string | null) => names.set(`${type}\u0000${id}`, name);
   for (const u of users) put('user', u.id, u.display_name || u.email);
-  for (const [type, rowsOfType] of [['runner', runners], ['project', projects], ['app_connection', connections], ['sync', syncs], ['api_token', tokens]] as const) {
+  for (const [type, rowsOfType] of [
+    ['runner', runners],
+    ['project', projects],
+    ['app_connection', connections],
+    ['sync', syncs],
+    ['api_token', tokens],
+  ] as const) {
     for (const r of rowsOfType) put(type, r.id, r.name);
   }
   for (const i of integrations) put('scm_integration', i.id, integrationName(i));
@@ -120,7 +131,8 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
       const person = actor.kind === 'user' || actor.kind === 'account';
       const actorId = person ? actor.userId : actor.kind === 'runner' ? actor.runnerId : null;
       const actorLabel = person ? actor.email : actor.kind === 'runner' ? actor.name : (actor.label ?? null);
-      const organizationId = entry.organizationId !== undefined ? entry.organizationId : 'organizationId' in actor ? actor.organizationId : null;
+      const organizationId =
+        entry.organizationId !== undefined ? entry.organizationId : 'organizationId' in actor ? actor.organizationId : null;
       await store.insert({
         id: entry.id ?? newId('aud'),
         organization_id: organizationId,
@@ -179,7 +191,12 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
         events: page.map((r) => ({
           id: r.id,
           createdAt: r.created_at,
-          actor: { type: r.actor_type, id: r.actor_id, label: r.actor_label, name: r.actor_type === 'user' || r.actor_type === 'runner' ? name(r.actor_type, r.actor_id) : null },
+          actor: {
+            type: r.actor_type,
+            id: r.actor_id,
+            label: r.actor_label,
+            name: r.actor_type === 'user' || r.actor_type === 'runner' ? name(r.actor_type, r.actor_id) : null,
+          },
           action: r.action,
           target: r.target_type ? { type: r.target_type, id: r.target_id, name: name(r.target_type, r.target_id) } : null,
           outcome: r.outcome,

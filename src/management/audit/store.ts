@@ -28,7 +28,11 @@ export function createAuditStore(db: Kysely<ManagementDB>) {
   return {
     /** Inserts the event once: an event sent again with the same id (a runner's retry) is ignored. */
     async insert(row: NewAuditEvent): Promise<void> {
-      await db.insertInto('audit_events').values(row).onConflict((oc) => oc.column('id').doNothing()).execute();
+      await db
+        .insertInto('audit_events')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     },
 
     /** Inserts the row, or adds one to the occurrences of the row with its id. */
@@ -58,7 +62,9 @@ export function createAuditStore(db: Kysely<ManagementDB>) {
       if (query.to !== undefined) q = q.where('created_at', '<', query.to);
       const before = query.before;
       if (before) {
-        q = q.where((eb) => eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]));
+        q = q.where((eb) =>
+          eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]),
+        );
       }
       return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
     },
@@ -83,12 +89,22 @@ export function createAuditStore(db: Kysely<ManagementDB>) {
 
     async integrations(organizationId: string, ids: string[]) {
       if (ids.length === 0) return [];
-      return db.selectFrom('scm_integrations').select(['id', 'host', 'virtual_directory']).where('organization_id', '=', organizationId).where('id', 'in', ids).execute();
+      return db
+        .selectFrom('scm_integrations')
+        .select(['id', 'host', 'virtual_directory'])
+        .where('organization_id', '=', organizationId)
+        .where('id', 'in', ids)
+        .execute();
     },
 
     async environments(organizationId: string, ids: string[]) {
       if (ids.length === 0) return [];
-      return db.selectFrom('environments').select(['id', 'repository']).where('organization_id', '=', organizationId).where('id', 'in', ids).execute();
+      return db
+        .selectFrom('environments')
+        .select(['id', 'repository'])
+        .where('organization_id', '=', organizationId)
+        .where('id', 'in', ids)
+        .execute();
     },
 
     async organization(organizationId: string) {

@@ -39,8 +39,19 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => T
 /** The request/response shape of clone options (documented once, used by environments and integrations). */
 export const CloneOptionsSchema = Type.Object(
   {
-    filter: Type.Optional(Nullable(Type.Literal('blob:none', { description: 'blob:none: a blobless partial clone (file contents are fetched when git needs them, with the same credential); null: every object' }))),
-    depth: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'a shallow clone of this many commits; null (or 0): all history' }))),
+    filter: Type.Optional(
+      Nullable(
+        Type.Literal('blob:none', {
+          description:
+            'blob:none: a blobless partial clone (file contents are fetched when git needs them, with the same credential); null: every object',
+        }),
+      ),
+    ),
+    depth: Type.Optional(
+      Nullable(
+        Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'a shallow clone of this many commits; null (or 0): all history' }),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -50,7 +61,11 @@ export const ResolvedCloneOptionsSchema = Type.Object({ filter: Nullable(Type.Li
 export function createCloneDefaultsStore(db: Kysely<ManagementDB>, now: () => Date = () => new Date()) {
   return {
     async get(integrationId: string): Promise<ResolvedCloneOptions> {
-      const row = await db.selectFrom('integration_clone_defaults').select(['filter', 'depth']).where('integration_id', '=', integrationId).executeTakeFirst();
+      const row = await db
+        .selectFrom('integration_clone_defaults')
+        .select(['filter', 'depth'])
+        .where('integration_id', '=', integrationId)
+        .executeTakeFirst();
       return row ? { filter: row.filter === 'blob:none' ? 'blob:none' : null, depth: row.depth } : { ...FULL_CLONE };
     },
 
@@ -65,7 +80,10 @@ export function createCloneDefaultsStore(db: Kysely<ManagementDB>, now: () => Da
   };
 }
 
-export function registerCloneDefaultsRoutes(root: FastifyInstance, deps: { db: Kysely<ManagementDB>; audit: Pick<AuditLog, 'record'> }): void {
+export function registerCloneDefaultsRoutes(
+  root: FastifyInstance,
+  deps: { db: Kysely<ManagementDB>; audit: Pick<AuditLog, 'record'> },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createCloneDefaultsStore(deps.db);
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
@@ -74,13 +92,26 @@ export function registerCloneDefaultsRoutes(root: FastifyInstance, deps: { db: K
 
   /** The integration, in the caller's organization and on that runner; anything else is not found. */
   async function integration(organizationId: string, runnerId: string, id: string): Promise<void> {
-    const row = await deps.db.selectFrom('scm_integrations').select('id').where('id', '=', id).where('runner_id', '=', runnerId).where('organization_id', '=', organizationId).executeTakeFirst();
+    const row = await deps.db
+      .selectFrom('scm_integrations')
+      .select('id')
+      .where('id', '=', id)
+      .where('runner_id', '=', runnerId)
+      .where('organization_id', '=', organizationId)
+      .executeTakeFirst();
     if (!row) throw notFound('integration');
   }
 
   app.get(
     path,
-    { schema: { tags: ['scm integrations'], summary: "How much of a repository this integration's environments fetch unless a request says otherwise", params: Params, response: { 200: ResolvedCloneOptionsSchema, ...Errors } } },
+    {
+      schema: {
+        tags: ['scm integrations'],
+        summary: "How much of a repository this integration's environments fetch unless a request says otherwise",
+        params: Params,
+        response: { 200: ResolvedCloneOptionsSchema, ...Errors },
+      },
+    },
     async (request) => {
       const user = asUser(request);
       await integration(user.organizationId, request.params.runnerId, request.params.id);
@@ -94,9 +125,13 @@ export function registerCloneDefaultsRoutes(root: FastifyInstance, deps: { db: K
       config: { auth: 'admin' },
       schema: {
         tags: ['scm integrations'],
-        summary: "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
+        summary:
+          "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
         params: Params,
-        body: Type.Object({ filter: CloneOptionsSchema.properties.filter, depth: CloneOptionsSchema.properties.depth }, { additionalProperties: false }),
+        body: Type.Object(
+          { filter: CloneOptionsSchema.properties.filter, depth: CloneOptionsSchema.properties.depth },
+          { additionalProperties: false },
+        ),
         response: { 200: ResolvedCloneOptionsSchema, ...Errors },
       },
     },

@@ -55,7 +55,12 @@ function run(command: string, args: string[], options: { cwd?: string; input?: s
     child.on('error', reject);
     child.stdin.on('error', () => undefined);
     child.on('close', (code) =>
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      }),
     );
     child.stdin.end(options.input ?? '');
   });
@@ -83,7 +88,10 @@ function askSocket(socketPath: string, secret: string, body: string): Promise<{ 
 }
 
 const credentialField = (text: string, key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(text)?.[1];
-const secretOf = (workspacePath: string) => readFileSync(join(workspacePath, '..', '.keyway', 'secret'), 'utf8').trim().replace(/^Authorization: Bearer /, '');
+const secretOf = (workspacePath: string) =>
+  readFileSync(join(workspacePath, '..', '.keyway', 'secret'), 'utf8')
+    .trim()
+    .replace(/^Authorization: Bearer /, '');
 
 function stats(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -115,7 +123,12 @@ for (const { kind, skip } of await databaseKinds()) {
       admin = emu.world.addUser({ upn: `admin@${emu.defaultTenant.domain}`, displayName: 'Admin' });
       const carolAdo = emu.world.addUser({ upn: `carol@${emu.defaultTenant.domain}`, displayName: 'Carol' });
       for (const u of [member, admin, carolAdo]) emu.world.addMember(org, u.id);
-      const web = await emu.world.createRepository(org, 'Web', 'web', { commits: 40, branches: ['feature/login'], tags: ['v1.0'], createdBy: member.id });
+      const web = await emu.world.createRepository(org, 'Web', 'web', {
+        commits: 40,
+        branches: ['feature/login'],
+        tags: ['v1.0'],
+        createdBy: member.id,
+      });
       // An annotated tag (the emulator's seeding writes lightweight ones reliably only).
       assert.equal((await git(['--git-dir', web.gitDir, 'tag', '-a', 'v2.0', '-m', 'Release 2', 'main~2'], HOME)).code, 0);
       await emu.world.createRepository(org, 'Web', 'api', { commits: 3, createdBy: admin.id });
@@ -139,24 +152,51 @@ for (const { kind, skip } of await databaseKinds()) {
       const saved = await plane.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+        payload: {
+          id: presetIntegrationId,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: {
+            clientId: registered.app.clientId,
+            clientSecret: registered.clientSecret,
+            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+          },
+          pat: { enabled: true },
+        },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
 
-      for (const [browser, upn] of [[plane.memberBrowser, member.upn], [plane.adminBrowser, admin.upn]] as const) {
+      for (const [browser, upn] of [
+        [plane.memberBrowser, member.upn],
+        [plane.adminBrowser, admin.upn],
+      ] as const) {
         const { callback } = await consentAtEntra(emu, await startConnect(browser, integrationId), upn);
         const result = await deliverCallback(browser, callback);
         assert.equal(result.ok, true, result.message);
       }
       // Carol authorizes with a PAT; Dave never authorizes.
-      const carolUser = await plane.core.identity.createUser({ email: 'carol@acme.test', password: 'carol-password-long', organizationId: plane.organizationId, role: 'member' });
+      const carolUser = await plane.core.identity.createUser({
+        email: 'carol@acme.test',
+        password: 'carol-password-long',
+        organizationId: plane.organizationId,
+        role: 'member',
+      });
       carol = { id: carolUser.id, browser: new Browser(plane.app) };
       await carol.browser.signIn('carol@acme.test', 'carol-password-long');
       const pat = emu.world.createPat(carolAdo.id, { scopes: ['vso.code_write'], orgs: [org] });
-      const stored = await carol.browser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: pat.token } });
+      const stored = await carol.browser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId, organization: org, token: pat.token },
+      });
       assert.equal(stored.statusCode, 201, stored.body);
-      await plane.core.identity.createUser({ email: 'dave@acme.test', password: 'dave-password-long', organizationId: plane.organizationId, role: 'member' });
+      await plane.core.identity.createUser({
+        email: 'dave@acme.test',
+        password: 'dave-password-long',
+        organizationId: plane.organizationId,
+        role: 'member',
+      });
       dave = { browser: new Browser(plane.app) };
       await dave.browser.signIn('dave@acme.test', 'dave-password-long');
     });
@@ -175,10 +215,14 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await create(browser, contextUrl, extra);
       assert.equal(res.statusCode, 201, res.body);
       const id = res.json().id as string;
-      const env = await eventually(async () => {
-        const got = (await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-        return got.status === 'cloning' ? undefined : got;
-      }, `environment ${id} to finish cloning`, 30_000);
+      const env = await eventually(
+        async () => {
+          const got = (await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+          return got.status === 'cloning' ? undefined : got;
+        },
+        `environment ${id} to finish cloning`,
+        30_000,
+      );
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       return env as {
         id: string;
@@ -191,7 +235,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
     const repoDir = (name: string) => emu.world.requireRepository(org, 'Web', name).gitDir;
 
-    it('clones by branch, reporting the phases and percentages of git\'s own progress', async () => {
+    it("clones by branch, reporting the phases and percentages of git's own progress", async () => {
       const env = await ready(plane.memberBrowser, `${webUrl}?version=GBfeature%2Flogin`);
       assert.equal(env.checkout.branch, 'feature/login');
       assert.equal(env.checkout.commit, await resolveCommit(repoDir('web'), 'refs/heads/feature/login'));
@@ -200,17 +244,25 @@ for (const { kind, skip } of await databaseKinds()) {
       // credential: that refresh is their fetch): the steps, with git's phases within them.
       const phases = env.progress.phases as string[];
       assert.ok(phases.includes('Cache refresh: Receiving objects'), `phases: ${phases.join(', ')}`);
-      assert.ok(phases.indexOf('Cache refresh') >= 0 && phases.indexOf('Cache refresh') < phases.indexOf('Local copy') && phases.indexOf('Local copy') < phases.indexOf('Checkout'), `in order: ${phases.join(', ')}`);
+      assert.ok(
+        phases.indexOf('Cache refresh') >= 0 &&
+          phases.indexOf('Cache refresh') < phases.indexOf('Local copy') &&
+          phases.indexOf('Local copy') < phases.indexOf('Checkout'),
+        `in order: ${phases.join(', ')}`,
+      );
       // The next one of the same repository takes the cache as it is, then fetches its refs itself.
       const next = await ready(plane.memberBrowser, webUrl);
-      assert.ok(next.progress.phases.includes('User fetch') && !next.progress.phases.includes('Cache refresh'), `phases: ${next.progress.phases.join(', ')}`);
+      assert.ok(
+        next.progress.phases.includes('User fetch') && !next.progress.phases.includes('Cache refresh'),
+        `phases: ${next.progress.phases.join(', ')}`,
+      );
       assert.deepEqual({ phase: env.progress.phase, percent: env.progress.percent }, { phase: 'Done', percent: 100 });
       assert.equal(statSync(join(env.workspacePath, '..')).mode & 0o777, 0o700);
       assert.equal(statSync(join(env.workspacePath, '..', '.keyway', 'secret')).mode & 0o777, 0o600);
       assert.equal(statSync(join(env.workspacePath, '..', '.keyway', 'credential-helper')).mode & 0o777, 0o700);
       const listed = (await plane.memberBrowser.request({ method: 'GET', url: '/api/v1/environments' })).json();
       assert.ok(listed.environments.some((e: { id: string }) => e.id === env.id));
-      const others = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.id}` }));
+      const others = await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.id}` });
       assert.equal(others.statusCode, 404, "another user's environment is not found");
     });
 
@@ -257,31 +309,46 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal(res.json().error.code, code, url);
       }
       const list = (await plane.memberBrowser.request({ method: 'GET', url: '/api/v1/environments' })).json();
-      assert.ok(list.environments.every((e: { status: string }) => e.status === 'ready'), 'refused environments leave nothing behind');
+      assert.ok(
+        list.environments.every((e: { status: string }) => e.status === 'ready'),
+        'refused environments leave nothing behind',
+      );
     });
 
     it('a user without access gets the reason: never authorized, or not a member of the organization', async () => {
       const never = await create(dave.browser, webUrl);
       assert.equal(never.statusCode, 409, never.body);
       assert.equal(never.json().error.code, 'not_authorized');
-      assert.match(never.json().error.message, /you have not authorized this host yet: connect with OAuth or provide a Personal Access Token/);
+      assert.match(
+        never.json().error.message,
+        /you have not authorized this host yet: connect with OAuth or provide a Personal Access Token/,
+      );
       assert.match(never.json().error.message, new RegExp(`/api/v1/scm/authentication\\?integrationId=${integrationId}`));
 
       const outsider = await create(plane.memberBrowser, 'https://dev.azure.com/contoso/Secret/_git/vault');
       assert.equal(outsider.statusCode, 403, outsider.body);
       assert.equal(outsider.json().error.code, 'access_denied');
-      assert.match(outsider.json().error.message, /refused your authorization for repository contoso\/Secret\/vault: .*TF400813: .* is not authorized to access this resource/);
+      assert.match(
+        outsider.json().error.message,
+        /refused your authorization for repository contoso\/Secret\/vault: .*TF400813: .* is not authorized to access this resource/,
+      );
     });
 
     it('a commit pushed from the workspace arrives in the repository; a PAT works as well as OAuth', async () => {
-      for (const [browser, who] of [[plane.memberBrowser, 'member'], [carol.browser, 'carol']] as const) {
+      for (const [browser, who] of [
+        [plane.memberBrowser, 'member'],
+        [carol.browser, 'carol'],
+      ] as const) {
         const env = await ready(browser, `${webUrl}?version=GBfeature%2Flogin`);
         writeFileSync(join(env.workspacePath, `from-${who}.txt`), `pushed by ${who}\n`);
         await gitOk(['add', '.'], env.workspacePath);
         await gitOk(['commit', '-m', `Push from ${who}'s workspace`], env.workspacePath);
         const pushed = await git(['push', 'origin', 'HEAD'], env.workspacePath);
         assert.equal(pushed.code, 0, pushed.stderr);
-        assert.equal(await resolveCommit(repoDir('web'), 'refs/heads/feature/login'), await gitOk(['rev-parse', 'HEAD'], env.workspacePath));
+        assert.equal(
+          await resolveCommit(repoDir('web'), 'refs/heads/feature/login'),
+          await gitOk(['rev-parse', 'HEAD'], env.workspacePath),
+        );
       }
     });
 
@@ -300,7 +367,11 @@ for (const { kind, skip } of await databaseKinds()) {
       }
       await emu.world.commit(org, 'Web', 'web', { branch: 'main', files: { 'after-expiry.txt': 'new\n' } });
       const refreshesBefore = emu.entra.counters().byGrant.refresh_token ?? 0;
-      const results = await Promise.all([git(['fetch', 'origin'], env.workspacePath), git(['ls-remote', 'origin', 'main'], env.workspacePath), git(['ls-remote', 'origin', 'main'], env.workspacePath)]);
+      const results = await Promise.all([
+        git(['fetch', 'origin'], env.workspacePath),
+        git(['ls-remote', 'origin', 'main'], env.workspacePath),
+        git(['ls-remote', 'origin', 'main'], env.workspacePath),
+      ]);
       for (const r of results) assert.equal(r.code, 0, r.stderr);
       assert.equal((emu.entra.counters().byGrant.refresh_token ?? 0) - refreshesBefore, 1, 'one refresh');
       assert.equal(await gitOk(['rev-parse', 'origin/main'], env.workspacePath), await resolveCommit(repoDir('web'), 'refs/heads/main'));
@@ -374,10 +445,14 @@ for (const { kind, skip } of await databaseKinds()) {
         const res = await create(plane.adminBrowser, apiUrl);
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
-        const env = await eventually(async () => {
-          const got = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        }, 'the clone to fail', 30_000);
+        const env = await eventually(
+          async () => {
+            const got = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+            return got.status === 'cloning' ? undefined : got;
+          },
+          'the clone to fail',
+          30_000,
+        );
         assert.equal(env.status, 'failed');
         assert.equal(env.error.code, 'clone_failed');
         // The repository cache's fetch (with the user's credential) is the first to meet the 500.
@@ -428,7 +503,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.ok(!rows.includes(token) && !rows.includes(secret));
     });
 
-    it('`keyway git-credential` speaks the same protocol, in process and as git\'s helper', async () => {
+    it("`keyway git-credential` speaks the same protocol, in process and as git's helper", async () => {
       const env = await ready(plane.memberBrowser, webUrl);
       const secretFile = join(env.workspacePath, '..', '.keyway', 'secret');
       const socket = runner.runtime.environments.socketPath;
@@ -437,17 +512,37 @@ for (const { kind, skip } of await databaseKinds()) {
       const stderr: string[] = [];
       const stdin = new PassThrough();
       stdin.end(`protocol=http\nhost=${host}\npath=${org}/Web/_git/web\n\n`);
-      const code = await runGitCredential('get', { secretFile, socket }, { stdin, stdout: { write: (t: string) => stdout.push(t) }, stderr: { write: (t: string) => stderr.push(t) }, env: {} });
+      const code = await runGitCredential(
+        'get',
+        { secretFile, socket },
+        { stdin, stdout: { write: (t: string) => stdout.push(t) }, stderr: { write: (t: string) => stderr.push(t) }, env: {} },
+      );
       assert.equal(code, 0);
-      assert.equal(credentialField(stdout.join(''), 'password'), (await runner.runtime.tokens.getAccessToken(plane.member.id, integrationId)).token);
+      assert.equal(
+        credentialField(stdout.join(''), 'password'),
+        (await runner.runtime.tokens.getAccessToken(plane.member.id, integrationId)).token,
+      );
       assert.deepEqual(stderr, []);
 
       // As git's helper in a plain clone outside the workspace layout.
       const elsewhere = mkdtempSync(join(tmpdir(), 'keyway-env-plain-'));
       const helper = `!'${process.execPath}' '${KEYWAY_BIN}' git-credential --secret-file '${secretFile}' --socket '${socket}'`;
-      const cloned = await run('git', ['-c', `credential.helper=${helper}`, '-c', 'credential.useHttpPath=true', 'clone', '--quiet', `${emu.urls.services}/${org}/Web/_git/web`, join(elsewhere, 'web')], {
-        env: { ...GIT_ENV, KEYWAY_FROM_SOURCE: '1' },
-      });
+      const cloned = await run(
+        'git',
+        [
+          '-c',
+          `credential.helper=${helper}`,
+          '-c',
+          'credential.useHttpPath=true',
+          'clone',
+          '--quiet',
+          `${emu.urls.services}/${org}/Web/_git/web`,
+          join(elsewhere, 'web'),
+        ],
+        {
+          env: { ...GIT_ENV, KEYWAY_FROM_SOURCE: '1' },
+        },
+      );
       assert.equal(cloned.code, 0, cloned.stderr);
     });
 
@@ -468,10 +563,20 @@ for (const { kind, skip } of await databaseKinds()) {
         return stats(samples);
       };
       const script = await measure(helperPath, ['get']);
-      const curl = await measure('curl', ['--silent', '--unix-socket', socket, '-H', `@${secretFile}`, '--data-binary', '@-', `http://keyway${CREDENTIAL_PATH}`]);
+      const curl = await measure('curl', [
+        '--silent',
+        '--unix-socket',
+        socket,
+        '-H',
+        `@${secretFile}`,
+        '--data-binary',
+        '@-',
+        `http://keyway${CREDENTIAL_PATH}`,
+      ]);
       const health = await measure('curl', ['--silent', '--unix-socket', socket, 'http://keyway/v1/healthz']);
       const node = await measure(process.execPath, ['-e', '0']);
-      const line = (name: string, s: ReturnType<typeof stats>) => `${name}: median ${s.median.toFixed(1)} ms, p90 ${s.p90.toFixed(1)} ms, mean ${s.mean.toFixed(1)} ms`;
+      const line = (name: string, s: ReturnType<typeof stats>) =>
+        `${name}: median ${s.median.toFixed(1)} ms, p90 ${s.p90.toFixed(1)} ms, mean ${s.mean.toFixed(1)} ms`;
       const report = [
         `credential helper latency, ${n} sequential calls each:`,
         line('helper script (sh + curl + token lookup)', script),
@@ -487,12 +592,19 @@ for (const { kind, skip } of await databaseKinds()) {
     it("clone options: an integration's defaults (admins), a request's own; the runner's repository cache shown on its page and in /metrics", async () => {
       const defaultsUrl = `/api/v1/runners/${runnerId}/scm-integrations/${integrationId}/environment-defaults`;
       assert.deepEqual((await plane.memberBrowser.request({ method: 'GET', url: defaultsUrl })).json(), { filter: null, depth: null });
-      assert.equal((await plane.memberBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:none' } })).statusCode, 403, 'admins only');
+      assert.equal(
+        (await plane.memberBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:none' } })).statusCode,
+        403,
+        'admins only',
+      );
       const refused = await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:limit=1k' } });
       assert.equal(refused.statusCode, 400, refused.body);
       assert.equal((await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { depth: -3 } })).statusCode, 400);
       // 0 reads as null (ajv's coercion): all history.
-      assert.deepEqual((await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { depth: 0 } })).json(), { filter: null, depth: null });
+      assert.deepEqual((await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { depth: 0 } })).json(), {
+        filter: null,
+        depth: null,
+      });
       const set = await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: 'blob:none' } });
       assert.deepEqual(set.json(), { filter: 'blob:none', depth: null });
       try {
@@ -507,7 +619,9 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal((await git(['config', 'remote.origin.partialclonefilter'], shallow.workspacePath)).code, 1, 'not partial');
         const bad = await create(plane.memberBrowser, apiUrl, { clone: { filter: 'tree:0' } });
         assert.equal(bad.statusCode, 400, bad.body);
-        const events = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=scm_integration.environment_defaults' })).json().events as { details: { after: unknown } }[];
+        const events = (
+          await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=scm_integration.environment_defaults' })
+        ).json().events as { details: { after: unknown } }[];
         assert.deepEqual(events[0]?.details.after, { filter: 'blob:none', depth: null });
       } finally {
         await plane.adminBrowser.request({ method: 'PUT', url: defaultsUrl, payload: { filter: null, depth: null } });

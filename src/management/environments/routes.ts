@@ -31,7 +31,14 @@ export const EnvironmentSchema = Type.Object({
   runnerId: Type.String(),
   integrationId: Type.String(),
   contextUrl: Type.String(),
-  repository: Type.Object({ kind: Type.String(), host: Type.String(), organization: Type.String(), project: Type.String(), repository: Type.String(), webUrl: Type.String() }),
+  repository: Type.Object({
+    kind: Type.String(),
+    host: Type.String(),
+    organization: Type.String(),
+    project: Type.String(),
+    repository: Type.String(),
+    webUrl: Type.String(),
+  }),
   ref: Nullable(
     Type.Object(
       {
@@ -50,13 +57,23 @@ export const EnvironmentSchema = Type.Object({
   workspacePath: Nullable(Type.String({ description: "the clone's directory on the runner" })),
   checkout: Nullable(Checkout),
   diskBytes: Nullable(Type.Integer({ description: "the workspace's size on the runner's disk, as the runner last measured it" })),
-  lastUsedAt: Nullable(Type.String({ description: "when the environment's git last asked for a credential; the runner removes environments idle for KEYWAY_ENVIRONMENT_IDLE_HOURS" })),
-  clone: Type.Object(ResolvedCloneOptionsSchema.properties, { description: "how much of the repository it fetched: the request's options, else its integration's defaults" }),
+  lastUsedAt: Nullable(
+    Type.String({
+      description:
+        "when the environment's git last asked for a credential; the runner removes environments idle for KEYWAY_ENVIRONMENT_IDLE_HOURS",
+    }),
+  ),
+  clone: Type.Object(ResolvedCloneOptionsSchema.properties, {
+    description: "how much of the repository it fetched: the request's options, else its integration's defaults",
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
 
-export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> }): void {
+export function registerEnvironmentRoutes(
+  root: FastifyInstance,
+  deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { environments, audit } = deps;
 
@@ -72,10 +89,15 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
             contextUrl: Type.String({
               minLength: 1,
               maxLength: 2048,
-              description: 'Any Azure DevOps repository, branch, tag, commit or pull request URL. Keyway keeps the canonical URL it resolved (the repository at its ref): credentials, unknown query parameters, fragments and file paths are dropped; a URL with credentials before the host is refused',
+              description:
+                'Any Azure DevOps repository, branch, tag, commit or pull request URL. Keyway keeps the canonical URL it resolved (the repository at its ref): credentials, unknown query parameters, fragments and file paths are dropped; a URL with credentials before the host is refused',
             }),
             runnerId: Type.String({ minLength: 1, maxLength: 100 }),
-            pullRequestCheckout: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('source')], { description: "Pull requests: the service's merge commit (default) or the source branch" })),
+            pullRequestCheckout: Type.Optional(
+              Type.Union([Type.Literal('merge'), Type.Literal('source')], {
+                description: "Pull requests: the service's merge commit (default) or the source branch",
+              }),
+            ),
             clone: Type.Optional(
               Type.Object(CloneOptionsSchema.properties, {
                 additionalProperties: false,
@@ -93,10 +115,23 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
       const user = asUser(request);
       try {
         const created = await environments.create(user, request.body);
-        await audit.record({ actor: user, action: 'environment.create', target: { type: 'environment', id: created.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone } });
+        await audit.record({
+          actor: user,
+          action: 'environment.create',
+          target: { type: 'environment', id: created.id },
+          outcome: 'success',
+          client: clientInfo(request),
+          details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone },
+        });
         return reply.code(201).send(created as never);
       } catch (err) {
-        await audit.record({ actor: user, action: 'environment.create', outcome: 'failure', client: clientInfo(request), details: { runnerId: request.body.runnerId, reason: errorCode(err) } });
+        await audit.record({
+          actor: user,
+          action: 'environment.create',
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { runnerId: request.body.runnerId, reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -104,13 +139,26 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
 
   app.get(
     '/api/v1/environments',
-    { schema: { tags: ['environments'], summary: 'Your environments, newest first', response: { 200: Type.Object({ environments: Type.Array(EnvironmentSchema) }), ...Errors } } },
+    {
+      schema: {
+        tags: ['environments'],
+        summary: 'Your environments, newest first',
+        response: { 200: Type.Object({ environments: Type.Array(EnvironmentSchema) }), ...Errors },
+      },
+    },
     async (request) => ({ environments: (await environments.list(asUser(request))) as never }),
   );
 
   app.get(
     '/api/v1/environments/:id',
-    { schema: { tags: ['environments'], summary: "One of your environments, with the clone's progress", params: IdParams, response: { 200: EnvironmentSchema, ...Errors } } },
+    {
+      schema: {
+        tags: ['environments'],
+        summary: "One of your environments, with the clone's progress",
+        params: IdParams,
+        response: { 200: EnvironmentSchema, ...Errors },
+      },
+    },
     async (request) => (await environments.get(asUser(request), request.params.id)) as never,
   );
 
@@ -119,7 +167,8 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
     {
       schema: {
         tags: ['environments'],
-        summary: "Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)",
+        summary:
+          'Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)',
         params: IdParams,
         response: { 204: Type.Null(), 202: Type.Object({ status: Type.Literal('deleting'), message: Type.String() }), ...Errors },
       },
@@ -127,8 +176,18 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
     async (request, reply) => {
       const user = asUser(request);
       const outcome = await environments.delete(user, request.params.id);
-      await audit.record({ actor: user, action: 'environment.delete', target: { type: 'environment', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { outcome } });
-      if (outcome === 'queued') return reply.code(202).send({ status: 'deleting', message: 'the runner cannot be reached: the deletion is queued and happens when it reconnects' });
+      await audit.record({
+        actor: user,
+        action: 'environment.delete',
+        target: { type: 'environment', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { outcome },
+      });
+      if (outcome === 'queued')
+        return reply
+          .code(202)
+          .send({ status: 'deleting', message: 'the runner cannot be reached: the deletion is queued and happens when it reconnects' });
       return reply.code(204).send(null);
     },
   );
@@ -142,15 +201,28 @@ export function registerEnvironmentRoutes(root: FastifyInstance, deps: { environ
       logLevel: 'warn',
       schema: {
         tags: ['runner protocol'],
-        summary: "A runner reports an environment's clone progress, outcome, deletion, disk use or removal when idle (its own environments only)",
+        summary:
+          "A runner reports an environment's clone progress, outcome, deletion, disk use or removal when idle (its own environments only)",
         params: IdParams,
         body: Type.Object(
           {
-            status: Type.Union([Type.Literal('cloning'), Type.Literal('ready'), Type.Literal('failed'), Type.Literal('deleted'), Type.Literal('usage'), Type.Literal('removed')]),
+            status: Type.Union([
+              Type.Literal('cloning'),
+              Type.Literal('ready'),
+              Type.Literal('failed'),
+              Type.Literal('deleted'),
+              Type.Literal('usage'),
+              Type.Literal('removed'),
+            ]),
             progress: Type.Optional(Progress),
             error: Type.Optional(Failure),
             checkout: Type.Optional(Checkout),
-            usage: Type.Optional(Type.Object({ diskBytes: Type.Integer({ minimum: 0 }), lastUsedAt: Nullable(Type.String({ maxLength: 40 })) }, { additionalProperties: false })),
+            usage: Type.Optional(
+              Type.Object(
+                { diskBytes: Type.Integer({ minimum: 0 }), lastUsedAt: Nullable(Type.String({ maxLength: 40 })) },
+                { additionalProperties: false },
+              ),
+            ),
           },
           { additionalProperties: false },
         ),

@@ -94,7 +94,14 @@ export function environmentView(row: EnvironmentRow): EnvironmentView {
     runnerId: row.runner_id,
     integrationId: row.integration_id,
     contextUrl: row.context_url,
-    repository: { kind: repo.kind, host: repo.host, organization: repo.organization, project: repo.project, repository: repo.repository, webUrl: repo.webUrl },
+    repository: {
+      kind: repo.kind,
+      host: repo.host,
+      organization: repo.organization,
+      project: repo.project,
+      repository: repo.repository,
+      webUrl: repo.webUrl,
+    },
     ref: parseJson(row.ref),
     status: row.status,
     progress: parseJson(row.progress),
@@ -145,16 +152,18 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   async function admit(row: EnvironmentRow): Promise<void> {
     const key = `${row.organization_id}:${row.user_id}`;
     const previous = admissions.get(key) ?? Promise.resolve();
-    const mine = previous.catch(() => undefined).then(async () => {
-      const refusal = overLimit(await store.countForUser(row.organization_id, row.user_id), 1);
-      if (refusal) throw refusal;
-      await store.insert(row);
-      const after = overLimit(await store.countForUser(row.organization_id, row.user_id), 0);
-      if (after) {
-        await store.delete(row.id);
-        throw after;
-      }
-    });
+    const mine = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const refusal = overLimit(await store.countForUser(row.organization_id, row.user_id), 1);
+        if (refusal) throw refusal;
+        await store.insert(row);
+        const after = overLimit(await store.countForUser(row.organization_id, row.user_id), 0);
+        if (after) {
+          await store.delete(row.id);
+          throw after;
+        }
+      });
     admissions.set(key, mine);
     try {
       await mine;
@@ -177,7 +186,12 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   function runnerError(err: unknown, integrationId: string): unknown {
     if (!(err instanceof ApiError)) return err;
     if (err.code === 'not_authorized' || err.code === 'reauthorization_required') {
-      return new AuthorizationRequiredError(err.statusCode, err.code, `${err.message} (see GET ${authenticationPath(integrationId)})`, authenticationPath(integrationId));
+      return new AuthorizationRequiredError(
+        err.statusCode,
+        err.code,
+        `${err.message} (see GET ${authenticationPath(integrationId)})`,
+        authenticationPath(integrationId),
+      );
     }
     if (err.code === 'access_denied') return new ApiError(403, err.code, err.message, err.field);
     return err;
@@ -186,7 +200,12 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   async function refresh(row: EnvironmentRow): Promise<EnvironmentRow> {
     if (row.status !== 'cloning' || now().getTime() - Date.parse(row.updated_at) < staleAfterMs) return row;
     try {
-      const answer = await deps.control.call<EnvironmentStatusResult>(row.runner_id, ENVIRONMENT_REQUESTS.status, { environmentId: row.id }, { timeoutMs: 5_000, affinity: workspaceOf(row.id, 'follow') });
+      const answer = await deps.control.call<EnvironmentStatusResult>(
+        row.runner_id,
+        ENVIRONMENT_REQUESTS.status,
+        { environmentId: row.id },
+        { timeoutMs: 5_000, affinity: workspaceOf(row.id, 'follow') },
+      );
       const { exists: _exists, ...report } = answer;
       if (report.status !== 'cloning') await store.applyReport(row.id, row.runner_id, report);
       else await store.setStatus(row.id, 'cloning');
@@ -198,14 +217,23 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   }
 
   return {
-    async create(user: UserPrincipal, input: { contextUrl: string; runnerId: string; pullRequestCheckout?: PullRequestCheckout; clone?: EnvironmentCloneOptions }): Promise<EnvironmentView> {
+    async create(
+      user: UserPrincipal,
+      input: { contextUrl: string; runnerId: string; pullRequestCheckout?: PullRequestCheckout; clone?: EnvironmentCloneOptions },
+    ): Promise<EnvironmentView> {
       const runner = await deps.runners.get(user.organizationId, input.runnerId);
       if (runner.revoked_at) throw conflict('runner_revoked', `runner "${runner.name}" was revoked; pick another runner`, 'runnerId');
-      const rows = await db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('runner_id', '=', runner.id).execute();
+      const rows = await db
+        .selectFrom('scm_integrations')
+        .selectAll()
+        .where('organization_id', '=', user.organizationId)
+        .where('runner_id', '=', runner.id)
+        .execute();
       const serverHosts: ServerHostConfig[] = [];
       for (const row of rows) {
         const settings = JSON.parse(row.settings) as { kind?: string; origin?: string };
-        if (settings.kind === 'server' && settings.origin) serverHosts.push({ origin: settings.origin, virtualDirectory: row.virtual_directory });
+        if (settings.kind === 'server' && settings.origin)
+          serverHosts.push({ origin: settings.origin, virtualDirectory: row.virtual_directory });
       }
       let ctx: RepositoryContext;
       try {
@@ -220,10 +248,16 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
           : rows.find((r) => r.host === ctx.host.toLowerCase() && r.virtual_directory === (ctx.virtualDirectory ?? ''));
       if (!integrationRow) {
         const host = ctx.kind === 'services' ? 'dev.azure.com' : `${ctx.host}${ctx.virtualDirectory ?? ''}`;
-        throw conflict('no_repository_access', `runner "${runner.name}" has no repository access configured for ${host}; ask an admin to configure it, or pick another runner`, 'runnerId');
+        throw conflict(
+          'no_repository_access',
+          `runner "${runner.name}" has no repository access configured for ${host}; ask an admin to configure it, or pick another runner`,
+          'runnerId',
+        );
       }
-      const checkout: PullRequestCheckout | undefined = ctx.ref?.type === 'pullRequest' ? (input.pullRequestCheckout ?? 'merge') : undefined;
-      if (input.pullRequestCheckout && !checkout) throw badRequest('invalid_request', 'pullRequestCheckout applies to pull request URLs only', 'pullRequestCheckout');
+      const checkout: PullRequestCheckout | undefined =
+        ctx.ref?.type === 'pullRequest' ? (input.pullRequestCheckout ?? 'merge') : undefined;
+      if (input.pullRequestCheckout && !checkout)
+        throw badRequest('invalid_request', 'pullRequestCheckout applies to pull request URLs only', 'pullRequestCheckout');
 
       const cloneOptions = resolveCloneOptions(input.clone, await cloneDefaults.get(integrationRow.id));
       const at = now().toISOString();
@@ -236,7 +270,14 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         // What Keyway resolved, never what was typed: the repository at its ref. Credentials,
         // unknown query parameters, fragments and file paths of the input go no further than the parser.
         context_url: formatRepositoryUrl({ ...ctx, path: undefined }),
-        repository: JSON.stringify({ kind: ctx.kind, host: ctx.host, organization: ctx.organization, project: ctx.project, repository: ctx.repository, webUrl: formatRepositoryUrl({ ...ctx, ref: undefined, path: undefined }) }),
+        repository: JSON.stringify({
+          kind: ctx.kind,
+          host: ctx.host,
+          organization: ctx.organization,
+          project: ctx.project,
+          repository: ctx.repository,
+          webUrl: formatRepositoryUrl({ ...ctx, ref: undefined, path: undefined }),
+        }),
         ref: ctx.ref ? JSON.stringify(checkout ? { ...ctx.ref, checkout } : ctx.ref) : null,
         status: 'cloning',
         progress: JSON.stringify({ phase: 'Queued', percent: 0, phases: [] } satisfies EnvironmentProgressValue),
@@ -270,13 +311,24 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         ...(clonePayload(cloneOptions) ? { clone: clonePayload(cloneOptions)! } : {}),
       };
       try {
-        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, { timeoutMs: deps.createTimeoutMs ?? 45_000, affinity: workspaceOf(row.id, 'claim') });
+        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, {
+          timeoutMs: deps.createTimeoutMs ?? 45_000,
+          affinity: workspaceOf(row.id, 'claim'),
+        });
         await store.setWorkspacePath(row.id, created.workspacePath);
       } catch (err) {
         await store.delete(row.id);
         // No answer (timeout, runner gone mid-request): the runner may have started anyway; clean up there.
         if (err instanceof ApiError && (err.code === 'runner_timeout' || err.code === 'runner_offline')) {
-          await deps.control.enqueue(runner.id, ENVIRONMENT_REQUESTS.delete, { environmentId: row.id, userId: user.userId }, undefined, workspaceOf(row.id, 'release')).catch(() => undefined);
+          await deps.control
+            .enqueue(
+              runner.id,
+              ENVIRONMENT_REQUESTS.delete,
+              { environmentId: row.id, userId: user.userId },
+              undefined,
+              workspaceOf(row.id, 'release'),
+            )
+            .catch(() => undefined);
         }
         throw runnerError(err, integrationRow.id);
       }
@@ -301,7 +353,10 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
       await store.setStatus(row.id, 'deleting');
       const payload = { environmentId: row.id, userId: row.user_id };
       try {
-        await deps.control.call(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, { timeoutMs: 30_000, affinity: workspaceOf(row.id, 'release') });
+        await deps.control.call(row.runner_id, ENVIRONMENT_REQUESTS.delete, payload, {
+          timeoutMs: 30_000,
+          affinity: workspaceOf(row.id, 'release'),
+        });
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         // A revoked runner will never run anything again: its workspaces are gone with it.

@@ -15,7 +15,13 @@ export function createEnvironmentStore(db: Kysely<ManagementDB>, now: () => Date
     },
 
     async listForUser(organizationId: string, userId: string): Promise<EnvironmentRow[]> {
-      return db.selectFrom('environments').selectAll().where('organization_id', '=', organizationId).where('user_id', '=', userId).orderBy('created_at', 'desc').execute();
+      return db
+        .selectFrom('environments')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .execute();
     },
 
     async setWorkspacePath(id: string, workspacePath: string): Promise<void> {

@@ -75,7 +75,11 @@ export function installAuthentication(app: FastifyInstance, deps: AuthenticateDe
     if (principal) request.principal = principal;
     if (principal?.kind === 'runner' && principal.revoked && requirement !== 'revoked-runner') {
       // Said plainly, so the runner knows to delete what it holds instead of retrying forever.
-      throw new ApiError(401, 'runner_revoked', `runner "${principal.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`);
+      throw new ApiError(
+        401,
+        'runner_revoked',
+        `runner "${principal.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`,
+      );
     }
     if (requirement === 'public') return;
     if (requirement === 'revoked-runner') {
@@ -90,15 +94,21 @@ export function installAuthentication(app: FastifyInstance, deps: AuthenticateDe
     if (!principal) throw unauthorized();
     if (principal.kind === 'runner') throw forbidden('runner tokens cannot call user routes');
     if (!SAFE_METHODS.has(request.method) && !deps.identity.checkCsrf(principal, headerValue(request, 'x-csrf-token'))) {
-      throw new ApiError(403, 'csrf_failed', 'missing or wrong X-CSRF-Token header; read csrfToken from GET /api/v1/me and send it with every write');
+      throw new ApiError(
+        403,
+        'csrf_failed',
+        'missing or wrong X-CSRF-Token header; read csrfToken from GET /api/v1/me and send it with every write',
+      );
     }
     if (requirement === 'account') return;
     if (requirement === 'operator') {
-      if (!principal.operator) await deny(request, principal, 'only instance operators may do this; an operator can grant it with `keyway admin operator EMAIL`');
+      if (!principal.operator)
+        await deny(request, principal, 'only instance operators may do this; an operator can grant it with `keyway admin operator EMAIL`');
       return;
     }
     if (principal.kind === 'account') throw organizationRequired();
-    if (requirement === 'admin' && principal.role !== 'admin') await deny(request, principal, 'only organization admins may do this; ask an admin of your organization');
+    if (requirement === 'admin' && principal.role !== 'admin')
+      await deny(request, principal, 'only organization admins may do this; ask an admin of your organization');
   };
 
   async function deny(request: FastifyRequest, principal: UserPrincipal | AccountPrincipal, message: string): Promise<never> {

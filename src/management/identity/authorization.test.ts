@@ -39,7 +39,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await browser.request({ method: 'GET', url: '/api/v1/audit-events' });
       assert.equal(res.statusCode, 403);
       assert.equal(res.json().error.code, 'forbidden');
-      const invite = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: 'x@acme.test', role: 'admin' } });
+      const invite = await browser.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: 'x@acme.test', role: 'admin' },
+      });
       assert.equal(invite.statusCode, 403);
       const events = await t.core.audit.list(t.organizationId, { limit: 50, action: 'authorization.denied' });
       assert.ok(events.events.some((e) => e.actor.id === t.member.id));
@@ -51,7 +55,13 @@ for (const { kind, skip } of await databaseKinds()) {
       const without = await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'ci' }, csrf: false });
       assert.equal(without.statusCode, 403);
       assert.equal(without.json().error.code, 'csrf_failed');
-      const wrong = await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'ci' }, csrf: false, headers: { 'x-csrf-token': 'not-the-token' } });
+      const wrong = await browser.request({
+        method: 'POST',
+        url: '/api/v1/api-tokens',
+        payload: { name: 'ci' },
+        csrf: false,
+        headers: { 'x-csrf-token': 'not-the-token' },
+      });
       assert.equal(wrong.statusCode, 403);
       const withToken = await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'ci' } });
       assert.equal(withToken.statusCode, 201);
@@ -75,7 +85,12 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(ok.statusCode, 200);
       assert.equal(ok.json().authenticatedBy, 'api-token');
       // API tokens are not cookie-bound: writes need no CSRF token.
-      const write = await t.app.inject({ method: 'POST', url: '/api/v1/projects', headers: { authorization: `Bearer ${token}` }, payload: { name: 'By token' } });
+      const write = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/projects',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { name: 'By token' },
+      });
       assert.equal(write.statusCode, 403, 'a member token is still a member: no CSRF check in the way, and no more rights than the member');
       assert.equal(write.json().error.code, 'forbidden');
 
@@ -89,7 +104,11 @@ for (const { kind, skip } of await databaseKinds()) {
     it('rejects a malformed Authorization header and an unknown token even on public routes', async () => {
       const bad = await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: 'Basic abc' } });
       assert.equal(bad.statusCode, 401);
-      const unknown = await t.app.inject({ method: 'GET', url: '/api/openapi.json', headers: { authorization: `Bearer kw_${'A'.repeat(43)}` } });
+      const unknown = await t.app.inject({
+        method: 'GET',
+        url: '/api/openapi.json',
+        headers: { authorization: `Bearer kw_${'A'.repeat(43)}` },
+      });
       assert.equal(unknown.statusCode, 401);
     });
 
@@ -101,7 +120,11 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal(res.statusCode, 401, `attempt ${i + 1}`);
         assert.equal(res.json().error.message, 'email or password is wrong');
       }
-      const limited = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: 'target-password-ok' } });
+      const limited = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email, password: 'target-password-ok' },
+      });
       assert.equal(limited.statusCode, 429);
       assert.equal(limited.json().error.code, 'rate_limited');
       assert.ok(Number(limited.headers['retry-after']) > 0);
@@ -109,8 +132,16 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('gives the same answer for an unknown account and a wrong password', async () => {
-      const unknown = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: 'nobody@acme.test', password: 'whatever-password' } });
-      const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: t.admin.email, password: 'whatever-password' } });
+      const unknown = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email: 'nobody@acme.test', password: 'whatever-password' },
+      });
+      const wrong = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email: t.admin.email, password: 'whatever-password' },
+      });
       assert.equal(unknown.statusCode, 401);
       assert.deepEqual(unknown.json(), wrong.json());
     });
@@ -144,12 +175,20 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error.field, 'email');
       assert.match(missing.json().error.message, /missing the required field "email"/);
-      const extra = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: 'a@b.example', role: 'member', admin: true } });
+      const extra = await browser.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: 'a@b.example', role: 'member', admin: true },
+      });
       assert.equal(extra.statusCode, 400);
       assert.match(extra.json().error.message, /unknown field "admin"/);
       const role = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: 'a@b.example', role: 'owner' } });
       assert.equal(role.statusCode, 400);
-      const email = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: 'not an email', role: 'member' } });
+      const email = await browser.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: 'not an email', role: 'member' },
+      });
       assert.equal(email.statusCode, 400);
       assert.equal(email.json().error.field, 'email');
     });
@@ -162,7 +201,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const body = page1.json() as { events: { id: string; action: string }[]; nextCursor: string | null };
       assert.equal(body.events.length, 2);
       assert.ok(body.nextCursor);
-      const page2 = await browser.request({ method: 'GET', url: `/api/v1/audit-events?limit=2&cursor=${encodeURIComponent(body.nextCursor)}` });
+      const page2 = await browser.request({
+        method: 'GET',
+        url: `/api/v1/audit-events?limit=2&cursor=${encodeURIComponent(body.nextCursor)}`,
+      });
       const ids2 = (page2.json() as { events: { id: string }[] }).events.map((e) => e.id);
       assert.ok(ids2.length > 0);
       assert.ok(!ids2.some((id) => body.events.some((e) => e.id === id)), 'pages do not overlap');

@@ -68,8 +68,16 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('answers an invitation the same way whether the address has an account anywhere or not', async () => {
-      const existing = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: `attacker-${kind}@evil.test`, role: 'member' } });
-      const unknown = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: `nobody-${kind}@nowhere.test`, role: 'member' } });
+      const existing = await admin.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: `attacker-${kind}@evil.test`, role: 'member' },
+      });
+      const unknown = await admin.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: `nobody-${kind}@nowhere.test`, role: 'member' },
+      });
       assert.equal(existing.statusCode, 201);
       assert.equal(unknown.statusCode, 201);
       const shape = (b: Record<string, unknown>) => Object.keys(b).sort();
@@ -95,10 +103,18 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(refused.statusCode, 403);
       assert.equal(refused.json().error.code, 'wrong_account');
       // An anonymous caller cannot accept.
-      assert.equal((await t.app.inject({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token: invitation.token } })).statusCode, 401);
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token: invitation.token } })).statusCode,
+        401,
+      );
       // An API token cannot accept either.
       const token = (await wrong.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
-      const byToken = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/accept', headers: { authorization: `Bearer ${token}` }, payload: { token: invitation.token } });
+      const byToken = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/accept',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { token: invitation.token },
+      });
       assert.equal(byToken.statusCode, 403);
 
       const invitee = (await signedIn(t, email, password)).browser;
@@ -115,19 +131,34 @@ for (const { kind, skip } of await databaseKinds()) {
 
       // Expired and revoked invitations are refused.
       const expiring = await invite(t, admin, `late-${kind}@acme.test`);
-      await t.database.db.updateTable('invitations').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', expiring.id).execute();
+      await t.database.db
+        .updateTable('invitations')
+        .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+        .where('id', '=', expiring.id)
+        .execute();
       const expired = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/preview', payload: { token: expiring.token } });
       assert.equal(expired.statusCode, 410);
       assert.equal(expired.json().error.code, 'invitation_expired');
       const revoking = await invite(t, admin, `revoked-${kind}@acme.test`);
       assert.equal((await admin.request({ method: 'DELETE', url: `/api/v1/invitations/${revoking.id}` })).statusCode, 204);
-      const revoked = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token: revoking.token, displayName: 'R', password: STRONG() } });
+      const revoked = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/register',
+        payload: { token: revoking.token, displayName: 'R', password: STRONG() },
+      });
       assert.equal(revoked.statusCode, 404);
       assert.equal(revoked.json().error.code, 'invalid_invitation');
-      const forged = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/preview', payload: { token: `kwi_${'A'.repeat(43)}` } });
+      const forged = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/preview',
+        payload: { token: `kwi_${'A'.repeat(43)}` },
+      });
       assert.equal(forged.statusCode, 404);
 
-      const listed = (await admin.request({ method: 'GET', url: '/api/v1/invitations' })).json().invitations as { id: string; status: string }[];
+      const listed = (await admin.request({ method: 'GET', url: '/api/v1/invitations' })).json().invitations as {
+        id: string;
+        status: string;
+      }[];
       assert.equal(listed.find((i) => i.id === invitation.id)?.status, 'accepted');
       assert.equal(listed.find((i) => i.id === expiring.id)?.status, 'expired');
       assert.equal(listed.find((i) => i.id === revoking.id)?.status, 'revoked');
@@ -137,11 +168,19 @@ for (const { kind, skip } of await databaseKinds()) {
     it('lets an invited person without an account create it through the link, and never over an existing account', async () => {
       const email = `newcomer-${kind}@acme.test`;
       const invitation = await invite(t, admin, email, 'member');
-      const weak = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token: invitation.token, displayName: 'New', password: '            ' } });
+      const weak = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/register',
+        payload: { token: invitation.token, displayName: 'New', password: '            ' },
+      });
       assert.equal(weak.statusCode, 400);
       assert.equal(weak.json().error.field, 'password');
       const password = STRONG();
-      const registered = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token: invitation.token, displayName: 'Newcomer', password } });
+      const registered = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/register',
+        payload: { token: invitation.token, displayName: 'Newcomer', password },
+      });
       assert.equal(registered.statusCode, 200, registered.body);
       const browser = new Browser(t.app);
       browser.absorb(registered);
@@ -151,7 +190,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(me.role, 'member');
 
       const existing = await invite(t, admin, `attacker-${kind}@evil.test`);
-      const takeover = await t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token: existing.token, displayName: 'Mallory', password: STRONG() } });
+      const takeover = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/invitations/register',
+        payload: { token: existing.token, displayName: 'Mallory', password: STRONG() },
+      });
       assert.equal(takeover.statusCode, 409);
       assert.equal(takeover.json().error.code, 'account_exists');
     });
@@ -162,7 +205,16 @@ for (const { kind, skip } of await databaseKinds()) {
       const orgB = await t.core.identity.createOrganization(`Zeta ${kind}`, t.admin.id);
       const orgA = await t.core.identity.createOrganization(`  0 Default ${kind}`.trim(), t.admin.id);
       await t.core.identity.createUser({ email, password, organizationId: orgB.id, role: 'member' });
-      await t.database.db.insertInto('memberships').values({ organization_id: orgA.id, user_id: (await t.core.identity.findUserByEmail(email))!.id, role: 'member', created_at: new Date().toISOString(), source: 'invitation' }).execute();
+      await t.database.db
+        .insertInto('memberships')
+        .values({
+          organization_id: orgA.id,
+          user_id: (await t.core.identity.findUserByEmail(email))!.id,
+          role: 'member',
+          created_at: new Date().toISOString(),
+          source: 'invitation',
+        })
+        .execute();
 
       const { browser, res } = await signedIn(t, email, password);
       assert.equal(res.json().organizationChoiceRequired, true);
@@ -185,7 +237,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(again.res.json().organizationChoiceRequired, false);
       assert.equal((await again.browser.request({ method: 'GET', url: '/api/v1/me' })).json().organization.id, orgB.id);
       // Another person's organization cannot be chosen.
-      const foreign = await browser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: t.organizationId } });
+      const foreign = await browser.request({
+        method: 'PUT',
+        url: '/api/v1/me/organization',
+        payload: { organizationId: t.organizationId },
+      });
       assert.equal(foreign.statusCode, 404);
     });
 
@@ -194,15 +250,23 @@ for (const { kind, skip } of await databaseKinds()) {
       const password = STRONG();
       const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
       const leaver = (await signedIn(t, email, password)).browser;
-      const token = (await leaver.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } })).json().token as string;
-      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode, 200);
+      const token = (await leaver.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } })).json()
+        .token as string;
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode,
+        200,
+      );
 
       const memberAttempt = await leaver.request({ method: 'DELETE', url: `/api/v1/members/${t.admin.id}` });
       assert.equal(memberAttempt.statusCode, 403);
       const removed = await admin.request({ method: 'DELETE', url: `/api/v1/members/${created.id}` });
       assert.equal(removed.statusCode, 200, removed.body);
       assert.equal((await leaver.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401, 'the session ended');
-      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode, 401, 'the token ended');
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode,
+        401,
+        'the token ended',
+      );
       assert.equal((await t.core.identity.memberships(created.id)).length, 0);
 
       // The last admin: not removable, not demotable, cannot leave.
@@ -219,11 +283,32 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('keeps an admin when two admins demote each other at the same moment', async () => {
       const org = await t.core.identity.createOrganization(`Race ${kind}`, t.admin.id);
-      const a = await t.core.identity.createUser({ email: `race-a-${kind}@acme.test`, password: STRONG(), organizationId: org.id, role: 'admin' });
-      const b = await t.core.identity.createUser({ email: `race-b-${kind}@acme.test`, password: STRONG(), organizationId: org.id, role: 'admin' });
+      const a = await t.core.identity.createUser({
+        email: `race-a-${kind}@acme.test`,
+        password: STRONG(),
+        organizationId: org.id,
+        role: 'admin',
+      });
+      const b = await t.core.identity.createUser({
+        email: `race-b-${kind}@acme.test`,
+        password: STRONG(),
+        organizationId: org.id,
+        role: 'admin',
+      });
       await t.database.db.deleteFrom('memberships').where('organization_id', '=', org.id).where('user_id', '=', t.admin.id).execute();
-      const actor = (userId: string) => ({ kind: 'user' as const, userId, email: 'x', operator: false, organizationId: org.id, role: 'admin' as const, via: 'session' as const });
-      const results = await Promise.allSettled([t.core.organizations.setRole(actor(a.id), b.id, 'member'), t.core.organizations.setRole(actor(b.id), a.id, 'member')]);
+      const actor = (userId: string) => ({
+        kind: 'user' as const,
+        userId,
+        email: 'x',
+        operator: false,
+        organizationId: org.id,
+        role: 'admin' as const,
+        via: 'session' as const,
+      });
+      const results = await Promise.allSettled([
+        t.core.organizations.setRole(actor(a.id), b.id, 'member'),
+        t.core.organizations.setRole(actor(b.id), a.id, 'member'),
+      ]);
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one demotion wins');
       const admins = (await t.core.identity.members(org.id)).filter((m) => m.role === 'admin');
       assert.equal(admins.length, 1);
@@ -251,11 +336,17 @@ for (const { kind, skip } of await databaseKinds()) {
       const victim = (await signedIn(t, email, password)).browser;
       const token = (await victim.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
       const member = (await signedIn(t, t.member.email, t.member.password)).browser;
-      assert.equal((await member.request({ method: 'PUT', url: `/api/v1/users/${created.id}/disabled`, payload: { disabled: true } })).statusCode, 403);
+      assert.equal(
+        (await member.request({ method: 'PUT', url: `/api/v1/users/${created.id}/disabled`, payload: { disabled: true } })).statusCode,
+        403,
+      );
       const disabled = await admin.request({ method: 'PUT', url: `/api/v1/users/${created.id}/disabled`, payload: { disabled: true } });
       assert.equal(disabled.statusCode, 200, disabled.body);
       assert.equal((await victim.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401);
-      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode, 401);
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode,
+        401,
+      );
       const signIn = await signedIn(t, email, password);
       assert.equal(signIn.res.statusCode, 401);
       assert.equal(signIn.res.json().error.message, 'email or password is wrong');
@@ -269,27 +360,48 @@ for (const { kind, skip } of await databaseKinds()) {
       const second = (await signedIn(t, email, password)).browser;
       const token = (await first.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
 
-      const byToken = await t.app.inject({ method: 'PUT', url: '/api/v1/me/password', headers: { authorization: `Bearer ${token}` }, payload: { password: STRONG() } });
+      const byToken = await t.app.inject({
+        method: 'PUT',
+        url: '/api/v1/me/password',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { password: STRONG() },
+      });
       assert.equal(byToken.statusCode, 403);
       const noCurrent = await first.request({ method: 'PUT', url: '/api/v1/me/password', payload: { password: STRONG() } });
       assert.equal(noCurrent.statusCode, 403);
       assert.equal(noCurrent.json().error.code, 'reauthentication_required');
-      const wrongCurrent = await first.request({ method: 'PUT', url: '/api/v1/me/password', payload: { currentPassword: 'not-my-password-at-all', password: STRONG() } });
+      const wrongCurrent = await first.request({
+        method: 'PUT',
+        url: '/api/v1/me/password',
+        payload: { currentPassword: 'not-my-password-at-all', password: STRONG() },
+      });
       assert.equal(wrongCurrent.statusCode, 403);
       assert.equal(wrongCurrent.json().error.code, 'current_password_wrong');
       for (const weak of ['            ', 'password1234', 'qwertyuiop12']) {
-        const res = await first.request({ method: 'PUT', url: '/api/v1/me/password', payload: { currentPassword: password, password: weak } });
+        const res = await first.request({
+          method: 'PUT',
+          url: '/api/v1/me/password',
+          payload: { currentPassword: password, password: weak },
+        });
         assert.equal(res.statusCode, 400, weak);
         assert.equal(res.json().error.code, 'weak_password');
       }
       const next = STRONG();
-      const changed = await first.request({ method: 'PUT', url: '/api/v1/me/password', payload: { currentPassword: password, password: next } });
+      const changed = await first.request({
+        method: 'PUT',
+        url: '/api/v1/me/password',
+        payload: { currentPassword: password, password: next },
+      });
       assert.equal(changed.statusCode, 200, changed.body);
       assert.ok(changed.json().endedSessions >= 1);
       assert.ok(changed.json().revokedTokens >= 1);
       assert.equal((await first.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 200, 'the session that changed it stays');
       assert.equal((await second.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401, 'other sessions end');
-      assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode, 401, 'tokens end');
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode,
+        401,
+        'tokens end',
+      );
       assert.equal((await signedIn(t, email, password)).res.statusCode, 401);
       assert.equal((await signedIn(t, email, next)).res.statusCode, 200);
     });
@@ -299,7 +411,15 @@ for (const { kind, skip } of await databaseKinds()) {
       const password = STRONG();
       await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
       const thief = (await signedIn(t, email, password, '10.77.0.1')).browser;
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => thief.request({ method: 'PUT', url: '/api/v1/me/password', payload: { currentPassword: `guess-number-${i}-wrong`, password: STRONG() } })));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          thief.request({
+            method: 'PUT',
+            url: '/api/v1/me/password',
+            payload: { currentPassword: `guess-number-${i}-wrong`, password: STRONG() },
+          }),
+        ),
+      );
       const checked = results.filter((r) => r.statusCode === 403).length;
       assert.ok(checked <= 5, `${checked} guesses were checked`);
       assert.ok(results.some((r) => r.statusCode === 429));
@@ -310,7 +430,12 @@ for (const { kind, skip } of await databaseKinds()) {
       const created = await member.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'one day', expiresInDays: 1 } });
       assert.equal(created.statusCode, 201);
       const token = created.json().token as string;
-      const child = await t.app.inject({ method: 'POST', url: '/api/v1/api-tokens', headers: { authorization: `Bearer ${token}` }, payload: { name: 'forever' } });
+      const child = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/api-tokens',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { name: 'forever' },
+      });
       assert.equal(child.statusCode, 403);
       const noExpiry = await member.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'default' } });
       assert.ok(noExpiry.json().expiresAt, 'a token without expiresInDays still expires');
@@ -318,16 +443,28 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(tooLong.statusCode, 400);
     });
 
-    it('lets a token act with its person\'s current role only', async () => {
+    it("lets a token act with its person's current role only", async () => {
       const email = `demoted-${kind}@acme.test`;
       const password = STRONG();
       const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'admin' });
       const person = (await signedIn(t, email, password)).browser;
-      const token = (await person.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'admin automation' } })).json().token as string;
-      const asAdmin = await t.app.inject({ method: 'GET', url: '/api/v1/audit-events?limit=1', headers: { authorization: `Bearer ${token}` } });
+      const token = (await person.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'admin automation' } })).json()
+        .token as string;
+      const asAdmin = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/audit-events?limit=1',
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(asAdmin.statusCode, 200);
-      assert.equal((await admin.request({ method: 'PUT', url: `/api/v1/members/${created.id}/role`, payload: { role: 'member' } })).statusCode, 204);
-      const afterDemotion = await t.app.inject({ method: 'GET', url: '/api/v1/audit-events?limit=1', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(
+        (await admin.request({ method: 'PUT', url: `/api/v1/members/${created.id}/role`, payload: { role: 'member' } })).statusCode,
+        204,
+      );
+      const afterDemotion = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/audit-events?limit=1',
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(afterDemotion.statusCode, 403);
     });
 
@@ -336,7 +473,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const password = STRONG();
       await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
       const guesses = Array.from({ length: 50 }, (_, i) => (i === 27 ? password : `wrong-guess-${i}-long`));
-      const results = await Promise.all(guesses.map((g) => t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: g }, remoteAddress: '10.66.0.1' })));
+      const results = await Promise.all(
+        guesses.map((g) =>
+          t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: g }, remoteAddress: '10.66.0.1' }),
+        ),
+      );
       const checked = results.filter((r) => r.statusCode !== 429).length;
       assert.ok(checked <= 5, `${checked} of 50 parallel attempts were checked`);
       assert.ok(results.filter((r) => r.statusCode === 429).length >= 45);
@@ -351,11 +492,27 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await signedIn(t, email, password, '10.55.0.1')).res.statusCode, 200, 'the owner signs in from home once');
       // An attacker guesses from 10 other addresses until each is refused.
       for (let a = 0; a < 10; a++) {
-        for (let i = 0; i < 6; i++) await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: `nope-${a}-${i}-long` }, remoteAddress: `10.44.${a}.1` });
+        for (let i = 0; i < 6; i++)
+          await t.app.inject({
+            method: 'POST',
+            url: '/api/v1/auth/sign-in',
+            payload: { email, password: `nope-${a}-${i}-long` },
+            remoteAddress: `10.44.${a}.1`,
+          });
       }
-      const attacker = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password }, remoteAddress: '10.44.0.1' });
+      const attacker = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email, password },
+        remoteAddress: '10.44.0.1',
+      });
       assert.equal(attacker.statusCode, 429, 'the attacking address is throttled even with the right password');
-      const fresh = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password }, remoteAddress: '10.33.0.9' });
+      const fresh = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        payload: { email, password },
+        remoteAddress: '10.33.0.9',
+      });
       assert.equal(fresh.statusCode, 429, 'a distributed guess throttles the account for addresses it never used');
       const owner = await signedIn(t, email, password, '10.55.0.1');
       assert.equal(owner.res.statusCode, 200, 'the owner still signs in from the address they used before');
@@ -394,7 +551,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(await mayCreate(admin), true);
       const refused = await member.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `By member ${kind}` } });
       assert.equal(refused.statusCode, 403);
-      const byMember = await member.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
+      const byMember = await member.request({
+        method: 'PUT',
+        url: '/api/v1/organization/settings',
+        payload: { projectCreation: 'members' },
+      });
       assert.equal(byMember.statusCode, 403, 'members cannot change the policy');
       const open = await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { projectCreation: 'members' } });
       assert.equal(open.statusCode, 200, open.body);
@@ -411,14 +572,32 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('limits runner exchanges per address and keeps their audit bounded', async () => {
-      const before = await t.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', 'runner.register').executeTakeFirstOrThrow();
+      const before = await t.database.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('action', '=', 'runner.register')
+        .executeTakeFirstOrThrow();
       const results = [];
       for (let i = 0; i < 60; i++) {
-        results.push(await t.app.inject({ method: 'POST', url: '/api/v1/runner/exchange', payload: { exchangeToken: `kwx_${'x'.repeat(43)}`, publicKey: 'AAAA', version: 'x' }, remoteAddress: '10.22.0.1' }));
+        results.push(
+          await t.app.inject({
+            method: 'POST',
+            url: '/api/v1/runner/exchange',
+            payload: { exchangeToken: `kwx_${'x'.repeat(43)}`, publicKey: 'AAAA', version: 'x' },
+            remoteAddress: '10.22.0.1',
+          }),
+        );
       }
       assert.ok(results.slice(0, 20).every((r) => r.statusCode !== 429));
-      assert.ok(results.slice(21).every((r) => r.statusCode === 429), 'past 20 a minute the address is refused');
-      const after = await t.database.db.selectFrom('audit_events').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('occurrences').as('total')]).where('action', '=', 'runner.register').executeTakeFirstOrThrow();
+      assert.ok(
+        results.slice(21).every((r) => r.statusCode === 429),
+        'past 20 a minute the address is refused',
+      );
+      const after = await t.database.db
+        .selectFrom('audit_events')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('occurrences').as('total')])
+        .where('action', '=', 'runner.register')
+        .executeTakeFirstOrThrow();
       assert.ok(Number(after.n) - Number(before.n) <= 2, `${Number(after.n) - Number(before.n)} audit rows for 60 attempts`);
       assert.ok(Number(after.total) >= 20, 'the attempts are counted');
     });
@@ -426,10 +605,22 @@ for (const { kind, skip } of await databaseKinds()) {
     it('counts requests that authentication refuses against the address', async () => {
       let last = 0;
       for (let i = 0; i < 605 && last !== 429; i++) {
-        last = (await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer kw_${'Z'.repeat(43)}` }, remoteAddress: '10.11.0.1' })).statusCode;
+        last = (
+          await t.app.inject({
+            method: 'GET',
+            url: '/api/v1/me',
+            headers: { authorization: `Bearer kw_${'Z'.repeat(43)}` },
+            remoteAddress: '10.11.0.1',
+          })
+        ).statusCode;
       }
       assert.equal(last, 429);
-      const rows = await t.database.db.selectFrom('audit_events').selectAll().where('action', '=', 'authentication.token_refused').where('ip', '=', '10.11.0.1').execute();
+      const rows = await t.database.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('action', '=', 'authentication.token_refused')
+        .where('ip', '=', '10.11.0.1')
+        .execute();
       assert.ok(rows.length >= 1 && rows.length <= 2, 'refused tokens are audited, one row per minute');
     });
   });
@@ -440,7 +631,11 @@ for (const { kind, skip } of await databaseKinds()) {
     it('sends HSTS and a __Host- session cookie when the public URL is https', async () => {
       const t = await startTestManagement(kind, { publicUrl: 'https://keyway.example.test' });
       try {
-        const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: t.member.email, password: t.member.password } });
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/sign-in',
+          payload: { email: t.member.email, password: t.member.password },
+        });
         assert.equal(res.statusCode, 200);
         assert.match(String(res.headers['strict-transport-security']), /max-age=\d{7,}/);
         const cookie = res.cookies.find((c) => c.name === '__Host-keyway_session');
@@ -460,14 +655,28 @@ for (const { kind, skip } of await databaseKinds()) {
     it('believes X-Forwarded-For only from the configured proxy', async () => {
       const t = await startTestManagement(kind, { trustProxy: ['10.0.0.5'] });
       try {
-        const forged = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: 'x@acme.test', password: 'wrong-password-long' }, remoteAddress: '10.9.9.9', headers: { 'x-forwarded-for': '1.2.3.4' } });
+        const forged = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/sign-in',
+          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
+          remoteAddress: '10.9.9.9',
+          headers: { 'x-forwarded-for': '1.2.3.4' },
+        });
         assert.equal(forged.statusCode, 401);
-        const viaProxy = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email: 'x@acme.test', password: 'wrong-password-long' }, remoteAddress: '10.0.0.5', headers: { 'x-forwarded-for': '5.6.7.8' } });
+        const viaProxy = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/sign-in',
+          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
+          remoteAddress: '10.0.0.5',
+          headers: { 'x-forwarded-for': '5.6.7.8' },
+        });
         assert.equal(viaProxy.statusCode, 401);
-        const ips = (await t.database.db.selectFrom('audit_events').select('ip').where('action', '=', 'session.sign_in').execute()).map((r) => r.ip);
+        const ips = (await t.database.db.selectFrom('audit_events').select('ip').where('action', '=', 'session.sign_in').execute()).map(
+          (r) => r.ip,
+        );
         assert.ok(ips.includes('10.9.9.9'), 'a client not behind the proxy is recorded as itself');
         assert.ok(!ips.includes('1.2.3.4'), 'its forged header is ignored');
-        assert.ok(ips.includes('5.6.7.8'), 'the proxy\'s forwarded address is believed');
+        assert.ok(ips.includes('5.6.7.8'), "the proxy's forwarded address is believed");
       } finally {
         await t.close();
       }

@@ -68,5 +68,9 @@ export function asRunner(request: { principal?: unknown }): RunnerPrincipal {
 }
 
 export function organizationRequired(): ApiError {
-  return new ApiError(409, 'organization_required', 'choose an organization first: PUT /api/v1/me/organization with one of GET /api/v1/me\'s organizations');
+  return new ApiError(
+    409,
+    'organization_required',
+    "choose an organization first: PUT /api/v1/me/organization with one of GET /api/v1/me's organizations",
+  );
 }

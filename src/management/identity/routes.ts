@@ -22,16 +22,30 @@ const AuthMethodSchema = Type.Union([Type.Literal('password'), Type.Literal('lin
 
 const SignedIn = Type.Object({
   csrfToken: Type.String(),
-  organizationChoiceRequired: Type.Boolean({ description: 'True when the session is in no organization yet: choose one with PUT /api/v1/me/organization' }),
+  organizationChoiceRequired: Type.Boolean({
+    description: 'True when the session is in no organization yet: choose one with PUT /api/v1/me/organization',
+  }),
 });
 
 const OrganizationRef = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() });
 const Me = Type.Object({
-  user: Type.Object({ id: Type.String(), email: Type.String(), displayName: Type.String(), operator: Type.Boolean(), hasPassword: Type.Boolean() }),
+  user: Type.Object({
+    id: Type.String(),
+    email: Type.String(),
+    displayName: Type.String(),
+    operator: Type.Boolean(),
+    hasPassword: Type.Boolean(),
+  }),
   organization: Nullable(OrganizationRef),
   role: Nullable(RoleSchema),
   organizations: Type.Array(
-    Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), role: RoleSchema, available: Type.Boolean({ description: 'False when this session cannot enter it (the organization requires single sign-on)' }) }),
+    Type.Object({
+      id: Type.String(),
+      slug: Type.String(),
+      name: Type.String(),
+      role: RoleSchema,
+      available: Type.Boolean({ description: 'False when this session cannot enter it (the organization requires single sign-on)' }),
+    }),
   ),
   csrfToken: Nullable(Type.String({ description: 'Send as X-CSRF-Token with every cookie-authenticated write' })),
   authenticatedBy: Type.Union([Type.Literal('session'), Type.Literal('api-token')]),
@@ -73,7 +87,10 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       schema: {
         tags: ['identity'],
         summary: 'Sign in with email and password; sets the session cookie',
-        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { email: Type.String({ minLength: 3, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: SignedIn, ...Errors },
       },
     },
@@ -82,7 +99,15 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       try {
         const result = await identity.signIn(request.body, client);
         setSessionCookie(reply, result.session, deps.secureCookies);
-        await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) }, action: 'session.sign_in', target: { type: 'user', id: result.userId }, outcome: 'success', client, details: { method: 'password' } });
+        await audit.record({
+          organizationId: result.organizationId,
+          actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) },
+          action: 'session.sign_in',
+          target: { type: 'user', id: result.userId },
+          outcome: 'success',
+          client,
+          details: { method: 'password' },
+        });
         return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
         await audit.recordAggregated({ action: 'session.sign_in', ip: request.ip, label: 'password sign-in', reason: errorCode(err) });
@@ -107,7 +132,14 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       try {
         const result = await identity.redeemSignInLink(request.body.token, client);
         setSessionCookie(reply, result.session, deps.secureCookies);
-        await audit.record({ organizationId: result.organizationId, actor: { kind: 'anonymous', label: 'sign-in link' }, action: 'session.sign_in_link', target: { type: 'user', id: result.userId }, outcome: 'success', client });
+        await audit.record({
+          organizationId: result.organizationId,
+          actor: { kind: 'anonymous', label: 'sign-in link' },
+          action: 'session.sign_in_link',
+          target: { type: 'user', id: result.userId },
+          outcome: 'success',
+          client,
+        });
         return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
         await audit.recordAggregated({ action: 'session.sign_in_link', ip: request.ip, label: 'sign-in link', reason: errorCode(err) });
@@ -118,7 +150,10 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
 
   app.post(
     '/api/v1/auth/sign-out',
-    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'account' },
+      schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } },
+    },
     async (request, reply) => {
       const principal = asPerson(request);
       if (principal.sessionId) await identity.signOut(principal.sessionId);
@@ -132,7 +167,11 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/me',
     {
       config: { auth: 'account' },
-      schema: { tags: ['identity'], summary: 'Who am I: user, current organization (null until chosen), role, organizations and CSRF token', response: { 200: Me, ...Errors } },
+      schema: {
+        tags: ['identity'],
+        summary: 'Who am I: user, current organization (null until chosen), role, organizations and CSRF token',
+        response: { 200: Me, ...Errors },
+      },
     },
     async (request) => {
       const principal = asPerson(request);
@@ -140,7 +179,13 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       if (!row) throw forbidden('your account is gone; sign in again');
       const current = principal.kind === 'user' ? organizations.find((o) => o.organizationId === principal.organizationId) : undefined;
       return {
-        user: { id: row.id, email: row.email, displayName: row.display_name, operator: row.operator === 1, hasPassword: row.password_hash !== null },
+        user: {
+          id: row.id,
+          email: row.email,
+          displayName: row.display_name,
+          operator: row.operator === 1,
+          hasPassword: row.password_hash !== null,
+        },
         organization: current ? { id: current.organizationId, slug: current.organizationSlug, name: current.organizationName } : null,
         role: principal.kind === 'user' ? principal.role : null,
         organizations: organizations.map((o) => ({
@@ -148,7 +193,10 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
           slug: o.organizationSlug,
           name: o.organizationName,
           role: o.role,
-          available: principal.via === 'api-token' ? o.organizationId === (principal.kind === 'user' ? principal.organizationId : '') : o.passwordSignIn || principal.authMethod === 'sso' || principal.authMethod === 'link',
+          available:
+            principal.via === 'api-token'
+              ? o.organizationId === (principal.kind === 'user' ? principal.organizationId : '')
+              : o.passwordSignIn || principal.authMethod === 'sso' || principal.authMethod === 'link',
         })),
         csrfToken: principal.csrfToken ?? null,
         authenticatedBy: principal.via,
@@ -193,7 +241,10 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         tags: ['identity'],
         summary:
           'Change your password (browser sessions only): give the current one, or have signed in within the last 15 minutes by single sign-on or a sign-in link. Ends every other session and revokes every API token.',
-        body: Type.Object({ currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ endedSessions: Type.Integer(), revokedTokens: Type.Integer() }), ...Errors },
       },
     },
@@ -201,10 +252,24 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       const principal = asPerson(request);
       try {
         const result = await identity.changePassword(principal, request.body, clientInfo(request));
-        await audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request), details: result });
+        await audit.record({
+          actor: principal,
+          action: 'user.password_change',
+          target: { type: 'user', id: principal.userId },
+          outcome: 'success',
+          client: clientInfo(request),
+          details: result,
+        });
         return result;
       } catch (err) {
-        await audit.record({ actor: principal, action: 'user.password_change', target: { type: 'user', id: principal.userId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
+        await audit.record({
+          actor: principal,
+          action: 'user.password_change',
+          target: { type: 'user', id: principal.userId },
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -212,7 +277,14 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
 
   app.get(
     '/api/v1/me/sessions',
-    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'Your signed-in sessions, in every organization', response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }), ...Errors } } },
+    {
+      config: { auth: 'account' },
+      schema: {
+        tags: ['identity'],
+        summary: 'Your signed-in sessions, in every organization',
+        response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }), ...Errors },
+      },
+    },
     async (request) => ({ sessions: await identity.listSessions(asPerson(request)) }),
   );
 
@@ -220,13 +292,24 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/me/sessions/:id',
     {
       config: { auth: 'account' },
-      schema: { tags: ['identity'], summary: 'Sign out one of your sessions', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } },
+      schema: {
+        tags: ['identity'],
+        summary: 'Sign out one of your sessions',
+        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        response: { 204: Type.Null(), ...Errors },
+      },
     },
     async (request, reply) => {
       const principal = asPerson(request);
       await identity.endSession(principal.userId, request.params.id);
       if (request.params.id === principal.sessionId) clearSessionCookie(reply, deps.secureCookies);
-      await audit.record({ actor: principal, action: 'session.revoke', target: { type: 'session', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor: principal,
+        action: 'session.revoke',
+        target: { type: 'session', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.code(204).send(null);
     },
   );
@@ -235,21 +318,38 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/me/sessions/sign-out-everywhere',
     {
       config: { auth: 'account' },
-      schema: { tags: ['identity'], summary: 'Sign out everywhere: ends every session of yours, this one included', response: { 200: Type.Object({ endedSessions: Type.Integer() }), ...Errors } },
+      schema: {
+        tags: ['identity'],
+        summary: 'Sign out everywhere: ends every session of yours, this one included',
+        response: { 200: Type.Object({ endedSessions: Type.Integer() }), ...Errors },
+      },
     },
     async (request, reply) => {
       const principal = asPerson(request);
       if (principal.via !== 'session') throw forbidden('sign out everywhere from a browser session');
       const endedSessions = await identity.endAllSessions(principal.userId);
       clearSessionCookie(reply, deps.secureCookies);
-      await audit.record({ actor: principal, action: 'session.sign_out_everywhere', target: { type: 'user', id: principal.userId }, outcome: 'success', client: clientInfo(request), details: { endedSessions } });
+      await audit.record({
+        actor: principal,
+        action: 'session.sign_out_everywhere',
+        target: { type: 'user', id: principal.userId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { endedSessions },
+      });
       return { endedSessions };
     },
   );
 
   app.get(
     '/api/v1/api-tokens',
-    { schema: { tags: ['identity'], summary: 'Your API tokens (never their values)', response: { 200: Type.Object({ tokens: Type.Array(ApiTokenSummary) }), ...Errors } } },
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Your API tokens (never their values)',
+        response: { 200: Type.Object({ tokens: Type.Array(ApiTokenSummary) }), ...Errors },
+      },
+    },
     async (request) => ({ tokens: await identity.listApiTokens(asUser(request).userId) }),
   );
 
@@ -260,11 +360,19 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         tags: ['identity'],
         summary: `Create an API token for the current organization (browser sessions only; a token cannot create tokens); it expires after expiresInDays (default 90, at most ${API_TOKEN_MAX_DAYS}) and its value is shown once`,
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 100 }), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: API_TOKEN_MAX_DAYS })) },
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: API_TOKEN_MAX_DAYS })),
+          },
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String({ description: 'Shown once; store it now' }), expiresAt: Nullable(Type.String()) }),
+          201: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            token: Type.String({ description: 'Shown once; store it now' }),
+            expiresAt: Nullable(Type.String()),
+          }),
           ...Errors,
         },
       },
@@ -272,18 +380,38 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     async (request, reply) => {
       const principal = asUser(request);
       const created = await identity.createApiToken(principal, request.body);
-      await audit.record({ actor: principal, action: 'api_token.create', target: { type: 'api_token', id: created.id }, outcome: 'success', client: clientInfo(request), details: { name: created.name, expiresAt: created.expiresAt } });
+      await audit.record({
+        actor: principal,
+        action: 'api_token.create',
+        target: { type: 'api_token', id: created.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { name: created.name, expiresAt: created.expiresAt },
+      });
       return reply.code(201).send(created);
     },
   );
 
   app.delete(
     '/api/v1/api-tokens/:id',
-    { schema: { tags: ['identity'], summary: 'Revoke one of your API tokens', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } } },
+    {
+      schema: {
+        tags: ['identity'],
+        summary: 'Revoke one of your API tokens',
+        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const principal = asUser(request);
       await identity.revokeApiToken(principal.userId, request.params.id);
-      await audit.record({ actor: principal, action: 'api_token.revoke', target: { type: 'api_token', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor: principal,
+        action: 'api_token.revoke',
+        target: { type: 'api_token', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.code(204).send(null);
     },
   );

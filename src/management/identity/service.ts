@@ -58,7 +58,11 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
     return null;
   }
 
-  async function createSession(userId: string, client: ClientInfo, how: { method: AuthMethod; organizationId: string | null; authTime?: Date; ssoIdentityId?: string }): Promise<NewSession> {
+  async function createSession(
+    userId: string,
+    client: ClientInfo,
+    how: { method: AuthMethod; organizationId: string | null; authTime?: Date; ssoIdentityId?: string },
+  ): Promise<NewSession> {
     const token = generateToken('session');
     const csrfToken = randomBytes(24).toString('base64url');
     const id = newId('ses');
@@ -80,7 +84,13 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       sso_identity_id: how.ssoIdentityId ?? null,
     });
     if (how.organizationId) await store.setLastOrganization(userId, how.organizationId);
-    return { token, id, csrfToken, maxAgeSeconds: Math.max(1, Math.floor((expires - now().getTime()) / 1000)), organizationId: how.organizationId };
+    return {
+      token,
+      id,
+      csrfToken,
+      maxAgeSeconds: Math.max(1, Math.floor((expires - now().getTime()) / 1000)),
+      organizationId: how.organizationId,
+    };
   }
 
   async function requireStrongPassword(password: string, userInputs: string[]) {
@@ -89,7 +99,10 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
   }
 
   function isFresh(principal: { authenticatedAt?: string }): boolean {
-    return principal.authenticatedAt !== undefined && Date.parse(principal.authenticatedAt) >= now().getTime() - FRESH_AUTHENTICATION_MINUTES * 60_000;
+    return (
+      principal.authenticatedAt !== undefined &&
+      Date.parse(principal.authenticatedAt) >= now().getTime() - FRESH_AUTHENTICATION_MINUTES * 60_000
+    );
   }
 
   /** Where an operator's sign-in link opens: the person's last organization, else one they administer. */
@@ -113,9 +126,30 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       const organizationId = newId('org');
       const userId = newId('usr');
       await store.transaction(async (tx) => {
-        await tx.insertOrganization({ id: organizationId, slug: slugify(input.organizationName), name: input.organizationName, created_at: iso() });
-        await tx.insertUser({ id: userId, email: input.adminEmail.toLowerCase(), display_name: 'Administrator', password_hash: null, created_at: iso(), disabled_at: null, operator: 1, last_organization_id: organizationId, password_changed_at: null });
-        await tx.insertMembership({ organization_id: organizationId, user_id: userId, role: 'admin', created_at: iso(), source: 'bootstrap' });
+        await tx.insertOrganization({
+          id: organizationId,
+          slug: slugify(input.organizationName),
+          name: input.organizationName,
+          created_at: iso(),
+        });
+        await tx.insertUser({
+          id: userId,
+          email: input.adminEmail.toLowerCase(),
+          display_name: 'Administrator',
+          password_hash: null,
+          created_at: iso(),
+          disabled_at: null,
+          operator: 1,
+          last_organization_id: organizationId,
+          password_changed_at: null,
+        });
+        await tx.insertMembership({
+          organization_id: organizationId,
+          user_id: userId,
+          role: 'admin',
+          created_at: iso(),
+          source: 'bootstrap',
+        });
       });
       return { organizationId, userId };
     },
@@ -135,7 +169,8 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       const slug = slugify(name);
       if (!slug) throw badRequest('invalid_name', 'organization name needs at least one letter or digit', 'name');
       if (name.trim() !== name) throw badRequest('invalid_name', 'organization name must not start or end with spaces', 'name');
-      if (await store.findOrganizationBySlug(slug)) throw conflict('organization_exists', `an organization named like "${name}" exists; pick another name`, 'name');
+      if (await store.findOrganizationBySlug(slug))
+        throw conflict('organization_exists', `an organization named like "${name}" exists; pick another name`, 'name');
       const id = newId('org');
       await store.transaction(async (tx) => {
         await tx.insertOrganization({ id, slug, name, created_at: iso() });
@@ -152,15 +187,39 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
      * Provisions a new account straight into an organization: the operator's and the seeding code's
      * tool (demo mode, tests, the command line), never reachable over HTTP for an existing account.
      */
-    async createUser(input: { email: string; displayName?: string; password?: string; organizationId: string; role: Role; source?: MembershipSource }) {
+    async createUser(input: {
+      email: string;
+      displayName?: string;
+      password?: string;
+      organizationId: string;
+      role: Role;
+      source?: MembershipSource;
+    }) {
       const email = normalizeEmail(input.email);
       if (input.password !== undefined) await requireStrongPassword(input.password, [email, input.displayName ?? '']);
-      if (await store.findUserByEmail(email)) throw conflict('account_exists', `an account for ${email} exists; invite it instead`, 'email');
+      if (await store.findUserByEmail(email))
+        throw conflict('account_exists', `an account for ${email} exists; invite it instead`, 'email');
       const id = newId('usr');
       const passwordHash = input.password === undefined ? null : await hashPassword(input.password, options.passwordParams);
       await store.transaction(async (tx) => {
-        await tx.insertUser({ id, email, display_name: input.displayName?.trim() || email, password_hash: passwordHash, created_at: iso(), disabled_at: null, operator: 0, last_organization_id: null, password_changed_at: passwordHash ? iso() : null });
-        await tx.insertMembership({ organization_id: input.organizationId, user_id: id, role: input.role, created_at: iso(), source: input.source ?? 'operator' });
+        await tx.insertUser({
+          id,
+          email,
+          display_name: input.displayName?.trim() || email,
+          password_hash: passwordHash,
+          created_at: iso(),
+          disabled_at: null,
+          operator: 0,
+          last_organization_id: null,
+          password_changed_at: passwordHash ? iso() : null,
+        });
+        await tx.insertMembership({
+          organization_id: input.organizationId,
+          user_id: id,
+          role: input.role,
+          created_at: iso(),
+          source: input.source ?? 'operator',
+        });
       });
       return { id, email, created: true };
     },
@@ -178,13 +237,19 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
      * current password (throttled like a sign-in) or with a sign-in of the last few minutes (SSO
      * re-authentication, an operator's link). Every other session and every API token ends.
      */
-    async changePassword(principal: UserPrincipal | AccountPrincipal, input: { currentPassword?: string; password: string }, client: ClientInfo) {
-      if (principal.via !== 'session' || !principal.sessionId) throw forbidden('change your password from a browser session; API tokens cannot change it');
+    async changePassword(
+      principal: UserPrincipal | AccountPrincipal,
+      input: { currentPassword?: string; password: string },
+      client: ClientInfo,
+    ) {
+      if (principal.via !== 'session' || !principal.sessionId)
+        throw forbidden('change your password from a browser session; API tokens cannot change it');
       const user = await store.findUser(principal.userId);
       if (!user) throw notFound('user');
       await requireStrongPassword(input.password, [user.email, user.display_name]);
       if (input.currentPassword !== undefined && input.currentPassword !== '') {
-        if (!user.password_hash) throw badRequest('no_current_password', 'this account has no password yet; leave the current password empty', 'currentPassword');
+        if (!user.password_hash)
+          throw badRequest('no_current_password', 'this account has no password yet; leave the current password empty', 'currentPassword');
         const reservation = await throttle.reserve(`password-change:${user.id}`, client.ip ?? 'unknown', true);
         if (!(await verifyPassword(input.currentPassword, user.password_hash))) {
           throw new ApiError(403, 'current_password_wrong', 'the current password is wrong', 'currentPassword');
@@ -217,7 +282,10 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       const user = await store.findUserByEmail(email);
       const known = user ? await store.isKnownAddress(user.id, ip) : false;
       const reservation = await throttle.reserve(email, ip, known);
-      const ok = user?.password_hash && !user.disabled_at ? await verifyPassword(input.password, user.password_hash) : await verifyAgainstDummy(input.password, options.passwordParams);
+      const ok =
+        user?.password_hash && !user.disabled_at
+          ? await verifyPassword(input.password, user.password_hash)
+          : await verifyAgainstDummy(input.password, options.passwordParams);
       if (!user || !ok) throw new ApiError(401, 'invalid_credentials', 'email or password is wrong');
       await reservation.succeeded();
       await store.rememberAddress(user.id, ip, iso());
@@ -226,15 +294,31 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       // accepting a new invitation needs a session of the invited account, and every organization-scoped
       // route answers organization_required until then.
       if (memberships.length > 0 && !memberships.some((m) => methodAllowed(m, 'password'))) {
-        throw new ApiError(403, 'sso_required', 'your organization requires single sign-on: use "Sign in with Microsoft" (or your organization\'s sign-in button)');
+        throw new ApiError(
+          403,
+          'sso_required',
+          'your organization requires single sign-on: use "Sign in with Microsoft" (or your organization\'s sign-in button)',
+        );
       }
-      const session = await createSession(user.id, client, { method: 'password', organizationId: await organizationFor(user.id, 'password') });
+      const session = await createSession(user.id, client, {
+        method: 'password',
+        organizationId: await organizationFor(user.id, 'password'),
+      });
       return { session, userId: user.id, organizationId: session.organizationId };
     },
 
     async createSignInLink(userId: string, organizationId: string, purpose = 'bootstrap') {
       const token = generateToken('signInLink');
-      await store.insertSignInLink({ id: newId('sil'), token_hash: hashToken(token), user_id: userId, organization_id: organizationId, created_at: iso(), expires_at: addMinutes(SIGN_IN_LINK_MINUTES), used_at: null, purpose });
+      await store.insertSignInLink({
+        id: newId('sil'),
+        token_hash: hashToken(token),
+        user_id: userId,
+        organization_id: organizationId,
+        created_at: iso(),
+        expires_at: addMinutes(SIGN_IN_LINK_MINUTES),
+        used_at: null,
+        purpose,
+      });
       return { token, expiresInMinutes: SIGN_IN_LINK_MINUTES };
     },
 
@@ -242,8 +326,18 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       if (!hasPrefix(token, 'signInLink')) throw new ApiError(401, 'invalid_link', 'this sign-in link is not valid; ask for a new one');
       const result = await store.consumeSignInLink(hashToken(token), iso());
       if (result.outcome === 'unknown') throw new ApiError(401, 'invalid_link', 'this sign-in link is not valid; ask for a new one');
-      if (result.outcome === 'used') throw new ApiError(401, 'link_used', 'this sign-in link was used already; each link works once — an operator can print a new one with `keyway admin link`');
-      if (result.outcome === 'expired') throw new ApiError(401, 'link_expired', `this sign-in link expired (links last ${SIGN_IN_LINK_MINUTES} minutes); an operator can print a new one with \`keyway admin link\``);
+      if (result.outcome === 'used')
+        throw new ApiError(
+          401,
+          'link_used',
+          'this sign-in link was used already; each link works once — an operator can print a new one with `keyway admin link`',
+        );
+      if (result.outcome === 'expired')
+        throw new ApiError(
+          401,
+          'link_expired',
+          `this sign-in link expired (links last ${SIGN_IN_LINK_MINUTES} minutes); an operator can print a new one with \`keyway admin link\``,
+        );
       const user = await store.findUser(result.link.user_id);
       if (!user || user.disabled_at) throw new ApiError(401, 'invalid_link', 'this sign-in link is not valid; ask for a new one');
       // An operator's link works in any organization of the person's, even one that requires SSO:
@@ -293,11 +387,23 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
       if (!membership) return undefined;
       if (!row.last_used_at || Date.parse(row.last_used_at) < now().getTime() - 60_000) await store.touchApiToken(row.id, iso());
       // The token acts with the person's role as it is now: demoting the person demotes the token.
-      return { kind: 'user', userId: user.id, email: user.email, operator: false, organizationId: membership.organizationId, role: membership.role, via: 'api-token', apiTokenId: row.id };
+      return {
+        kind: 'user',
+        userId: user.id,
+        email: user.email,
+        operator: false,
+        organizationId: membership.organizationId,
+        role: membership.role,
+        via: 'api-token',
+        apiTokenId: row.id,
+      };
     },
 
     checkCsrf(principal: UserPrincipal | AccountPrincipal, presented: string | undefined): boolean {
-      return principal.via !== 'session' || (presented !== undefined && principal.csrfToken !== undefined && constantTimeEqual(presented, principal.csrfToken));
+      return (
+        principal.via !== 'session' ||
+        (presented !== undefined && principal.csrfToken !== undefined && constantTimeEqual(presented, principal.csrfToken))
+      );
     },
 
     /**
@@ -306,9 +412,11 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
      * current role, so they never outlive or out-scope the membership behind them.
      */
     async createApiToken(principal: UserPrincipal, input: { name: string; expiresInDays?: number }) {
-      if (principal.via !== 'session' || !principal.sessionId) throw forbidden('API tokens cannot create API tokens; create one from a browser session (Account → API tokens)');
+      if (principal.via !== 'session' || !principal.sessionId)
+        throw forbidden('API tokens cannot create API tokens; create one from a browser session (Account → API tokens)');
       const days = input.expiresInDays ?? API_TOKEN_DEFAULT_DAYS;
-      if (days < 1 || days > API_TOKEN_MAX_DAYS) throw badRequest('invalid_expiry', `expiresInDays must be between 1 and ${API_TOKEN_MAX_DAYS}`, 'expiresInDays');
+      if (days < 1 || days > API_TOKEN_MAX_DAYS)
+        throw badRequest('invalid_expiry', `expiresInDays must be between 1 and ${API_TOKEN_MAX_DAYS}`, 'expiresInDays');
       const token = generateToken('apiToken');
       const id = newId('tok');
       const expiresAt = addMinutes(days * 24 * 60);
@@ -348,12 +456,20 @@ export function createIdentityService(store: IdentityStore, options: IdentityOpt
     },
 
     /** Moves a browser session into another organization of the person's; returns where it was. */
-    async switchOrganization(principal: UserPrincipal | AccountPrincipal, organizationId: string): Promise<{ from: string | null; membership: Membership }> {
-      if (principal.via !== 'session' || !principal.sessionId) throw badRequest('not_a_session', 'only a browser session can switch organization; API tokens belong to one organization');
+    async switchOrganization(
+      principal: UserPrincipal | AccountPrincipal,
+      organizationId: string,
+    ): Promise<{ from: string | null; membership: Membership }> {
+      if (principal.via !== 'session' || !principal.sessionId)
+        throw badRequest('not_a_session', 'only a browser session can switch organization; API tokens belong to one organization');
       const membership = await store.membership(principal.userId, organizationId);
       if (!membership) throw notFound('organization');
       if (!methodAllowed(membership, principal.authMethod ?? 'password')) {
-        throw new ApiError(403, 'sso_required', `${membership.organizationName} requires single sign-on: sign out and use its sign-in button`);
+        throw new ApiError(
+          403,
+          'sso_required',
+          `${membership.organizationName} requires single sign-on: sign out and use its sign-in button`,
+        );
       }
       await store.setSessionOrganization(principal.sessionId, organizationId);
       await store.setLastOrganization(principal.userId, organizationId);

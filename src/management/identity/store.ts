@@ -13,10 +13,31 @@ export interface Membership {
 
 type Db = Kysely<ManagementDB> | Transaction<ManagementDB>;
 
-const membershipColumns = ['organizations.id', 'organizations.slug', 'organizations.name', 'organizations.password_sign_in', 'memberships.role', 'memberships.source'] as const;
+const membershipColumns = [
+  'organizations.id',
+  'organizations.slug',
+  'organizations.name',
+  'organizations.password_sign_in',
+  'memberships.role',
+  'memberships.source',
+] as const;
 
-function toMembership(r: { id: string; slug: string; name: string; password_sign_in: number; role: Role; source: MembershipSource }): Membership {
-  return { organizationId: r.id, organizationSlug: r.slug, organizationName: r.name, role: r.role, source: r.source, passwordSignIn: r.password_sign_in === 1 };
+function toMembership(r: {
+  id: string;
+  slug: string;
+  name: string;
+  password_sign_in: number;
+  role: Role;
+  source: MembershipSource;
+}): Membership {
+  return {
+    organizationId: r.id,
+    organizationSlug: r.slug,
+    organizationName: r.name,
+    role: r.role,
+    source: r.source,
+    passwordSignIn: r.password_sign_in === 1,
+  };
 }
 
 /** Every query the identity module makes; the service holds the rules. */
@@ -40,7 +61,10 @@ function storeOn(trx: Transaction<ManagementDB>): IdentityStore {
 function queries(db: Db) {
   return {
     async countUsers(): Promise<number> {
-      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
 
@@ -64,18 +88,36 @@ function queries(db: Db) {
     findUser: (id: string) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
     updatePassword: (userId: string, hash: string | null, at: string) =>
       db.updateTable('users').set({ password_hash: hash, password_changed_at: at }).where('id', '=', userId).execute(),
-    setLastOrganization: (userId: string, organizationId: string | null) => db.updateTable('users').set({ last_organization_id: organizationId }).where('id', '=', userId).execute(),
+    setLastOrganization: (userId: string, organizationId: string | null) =>
+      db.updateTable('users').set({ last_organization_id: organizationId }).where('id', '=', userId).execute(),
     setDisabled: (userId: string, at: string | null) => db.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).execute(),
-    setOperator: (userId: string, operator: boolean) => db.updateTable('users').set({ operator: operator ? 1 : 0 }).where('id', '=', userId).execute(),
+    setOperator: (userId: string, operator: boolean) =>
+      db
+        .updateTable('users')
+        .set({ operator: operator ? 1 : 0 })
+        .where('id', '=', userId)
+        .execute(),
     listUsers: () => db.selectFrom('users').selectAll().orderBy('email').execute(),
-    firstOperator: () => db.selectFrom('users').selectAll().where('operator', '=', 1).where('disabled_at', 'is', null).orderBy('created_at').limit(1).executeTakeFirst(),
+    firstOperator: () =>
+      db
+        .selectFrom('users')
+        .selectAll()
+        .where('operator', '=', 1)
+        .where('disabled_at', 'is', null)
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst(),
 
     // ---- memberships ----
     insertMembership: (row: Insertable<ManagementDB['memberships']>) => db.insertInto('memberships').values(row).execute(),
     updateRole: (organizationId: string, userId: string, role: Role) =>
       db.updateTable('memberships').set({ role }).where('organization_id', '=', organizationId).where('user_id', '=', userId).execute(),
     async deleteMembership(organizationId: string, userId: string): Promise<boolean> {
-      const result = await db.deleteFrom('memberships').where('organization_id', '=', organizationId).where('user_id', '=', userId).executeTakeFirst();
+      const result = await db
+        .deleteFrom('memberships')
+        .where('organization_id', '=', organizationId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
     async countAdmins(organizationId: string): Promise<number> {
@@ -115,7 +157,16 @@ function queries(db: Db) {
       db
         .selectFrom('memberships')
         .innerJoin('users', 'users.id', 'memberships.user_id')
-        .select(['users.id', 'users.email', 'users.display_name', 'users.created_at', 'users.disabled_at', 'memberships.role', 'memberships.source', 'memberships.created_at as joined_at'])
+        .select([
+          'users.id',
+          'users.email',
+          'users.display_name',
+          'users.created_at',
+          'users.disabled_at',
+          'memberships.role',
+          'memberships.source',
+          'memberships.created_at as joined_at',
+        ])
         .where('memberships.organization_id', '=', organizationId)
         .orderBy('users.email')
         .execute(),
@@ -125,9 +176,16 @@ function queries(db: Db) {
     findSessionByHash: (tokenHash: string) => db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
     findSession: (id: string) => db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
     listSessions: (userId: string, now: string) =>
-      db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where('expires_at', '>', now).orderBy('last_seen_at', 'desc').execute(),
+      db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('expires_at', '>', now)
+        .orderBy('last_seen_at', 'desc')
+        .execute(),
     touchSession: (id: string, at: string) => db.updateTable('sessions').set({ last_seen_at: at }).where('id', '=', id).execute(),
-    setSessionOrganization: (id: string, organizationId: string) => db.updateTable('sessions').set({ organization_id: organizationId }).where('id', '=', id).execute(),
+    setSessionOrganization: (id: string, organizationId: string) =>
+      db.updateTable('sessions').set({ organization_id: organizationId }).where('id', '=', id).execute(),
     markAuthenticated: (id: string, at: string) => db.updateTable('sessions').set({ authenticated_at: at }).where('id', '=', id).execute(),
     async deleteSession(id: string, userId?: string): Promise<boolean> {
       let query = db.deleteFrom('sessions').where('id', '=', id);
@@ -144,17 +202,29 @@ function queries(db: Db) {
       return Number(result.numDeletedRows);
     },
     async deletePasswordSessionsIn(organizationId: string): Promise<number> {
-      const result = await db.deleteFrom('sessions').where('organization_id', '=', organizationId).where('auth_method', 'in', ['password', 'invitation']).executeTakeFirst();
+      const result = await db
+        .deleteFrom('sessions')
+        .where('organization_id', '=', organizationId)
+        .where('auth_method', 'in', ['password', 'invitation'])
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
     deleteExpiredSessions: (now: string) => db.deleteFrom('sessions').where('expires_at', '<', now).execute(),
 
     // ---- API tokens ----
     insertApiToken: (row: Insertable<ManagementDB['api_tokens']>) => db.insertInto('api_tokens').values(row).execute(),
-    findApiTokenByHash: (tokenHash: string) => db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
-    listApiTokens: (userId: string) => db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
+    findApiTokenByHash: (tokenHash: string) =>
+      db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
+    listApiTokens: (userId: string) =>
+      db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute(),
     revokeApiToken: (id: string, userId: string, at: string) =>
-      db.updateTable('api_tokens').set({ revoked_at: at }).where('id', '=', id).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst(),
+      db
+        .updateTable('api_tokens')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst(),
     async revokeApiTokens(userId: string, at: string, organizationId?: string): Promise<number> {
       let query = db.updateTable('api_tokens').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null);
       if (organizationId) query = query.where('organization_id', '=', organizationId);
@@ -171,10 +241,16 @@ function queries(db: Db) {
       if (!link) return { outcome: 'unknown' as const };
       if (link.used_at) return { outcome: 'used' as const, link };
       if (link.expires_at < now) return { outcome: 'expired' as const, link };
-      const result = await db.updateTable('sign_in_links').set({ used_at: now }).where('id', '=', link.id).where('used_at', 'is', null).executeTakeFirst();
+      const result = await db
+        .updateTable('sign_in_links')
+        .set({ used_at: now })
+        .where('id', '=', link.id)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1 ? { outcome: 'ok' as const, link } : { outcome: 'used' as const, link };
     },
-    expireSignInLinks: (userId: string, at: string) => db.updateTable('sign_in_links').set({ used_at: at }).where('user_id', '=', userId).where('used_at', 'is', null).execute(),
+    expireSignInLinks: (userId: string, at: string) =>
+      db.updateTable('sign_in_links').set({ used_at: at }).where('user_id', '=', userId).where('used_at', 'is', null).execute(),
 
     // ---- sign-in throttling ----
     /**
@@ -183,8 +259,17 @@ function queries(db: Db) {
      * committed; SQLite serializes writers), so N parallel attempts never get more than `max`.
      */
     async reserveAttempt(key: string, max: number, now: string, windowStartsAfter: string): Promise<{ ok: boolean; windowStart?: string }> {
-      await db.insertInto('sign_in_throttle').values({ key, window_start: now, count: 0 }).onConflict((oc) => oc.column('key').doNothing()).execute();
-      const reset = await db.updateTable('sign_in_throttle').set({ count: 1, window_start: now }).where('key', '=', key).where('window_start', '<', windowStartsAfter).executeTakeFirst();
+      await db
+        .insertInto('sign_in_throttle')
+        .values({ key, window_start: now, count: 0 })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+      const reset = await db
+        .updateTable('sign_in_throttle')
+        .set({ count: 1, window_start: now })
+        .where('key', '=', key)
+        .where('window_start', '<', windowStartsAfter)
+        .executeTakeFirst();
       if (Number(reset.numUpdatedRows) === 1) return { ok: true };
       const taken = await db
         .updateTable('sign_in_throttle')
@@ -207,7 +292,14 @@ function queries(db: Db) {
     clearAttempts: (key: string) => db.deleteFrom('sign_in_throttle').where('key', '=', key).execute(),
     pruneAttempts: (before: string) => db.deleteFrom('sign_in_throttle').where('window_start', '<', before).execute(),
     async isKnownAddress(userId: string, ip: string): Promise<boolean> {
-      return (await db.selectFrom('sign_in_known_addresses').select('ip').where('user_id', '=', userId).where('ip', '=', ip).executeTakeFirst()) !== undefined;
+      return (
+        (await db
+          .selectFrom('sign_in_known_addresses')
+          .select('ip')
+          .where('user_id', '=', userId)
+          .where('ip', '=', ip)
+          .executeTakeFirst()) !== undefined
+      );
     },
     rememberAddress: (userId: string, ip: string, at: string) =>
       db

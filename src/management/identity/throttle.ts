@@ -16,7 +16,11 @@ export interface ThrottleLimits {
  * attacker elsewhere slows themselves down without locking the owner out. A success gives its
  * reservations back and clears the pair.
  */
-export function createSignInThrottle(store: Pick<IdentityStore, 'reserveAttempt' | 'releaseAttempt' | 'clearAttempts'>, limits: ThrottleLimits, now: () => Date) {
+export function createSignInThrottle(
+  store: Pick<IdentityStore, 'reserveAttempt' | 'releaseAttempt' | 'clearAttempts'>,
+  limits: ThrottleLimits,
+  now: () => Date,
+) {
   const windowMs = limits.windowMinutes * 60_000;
 
   function keysFor(subject: string, ip: string, knownAddress: boolean) {

@@ -37,14 +37,26 @@ for (const { kind, skip } of await databaseKinds()) {
       plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'auth' } });
       runnerId = created.json().runner.id;
-      runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps } });
+      runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+      });
       // The admin registers the callback URL Keyway shows in the Entra app, then saves (Save & Test checks it).
       const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
       appRedirects.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
       const saved = await plane.adminBrowser.request({
         method: 'POST',
         url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+        payload: {
+          id: presetIntegrationId,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: {
+            clientId: registered.app.clientId,
+            clientSecret: registered.clientSecret,
+            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+          },
+          pat: { enabled: true },
+        },
       });
       assert.equal(saved.json().test.valid, true, saved.body);
       integrationId = saved.json().integration.id;
@@ -66,19 +78,25 @@ for (const { kind, skip } of await databaseKinds()) {
     }
 
     it('CheckAuthenticationForHost offers what the admin enabled, with a PAT deep link for the organization', async () => {
-      const res = await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/authentication?host=dev.azure.com&organization=${org}&returnTo=/open` });
+      const res = await plane.memberBrowser.request({
+        method: 'GET',
+        url: `/api/v1/scm/authentication?host=dev.azure.com&organization=${org}&returnTo=/open`,
+      });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
       assert.equal(body.authenticated, false);
       assert.equal(body.scmName, 'Azure DevOps');
       assert.equal(body.supportsOauth2.authUrl, `${plane.url}/api/v1/oauth/authorize/${integrationId}?returnTo=%2Fopen`);
       assert.equal(body.supportsPat.createUrl, `https://dev.azure.com/${org}/_usersSettings/tokens`);
-      assert.deepEqual(body.supportsPat.requiredScopes.map((s: { scope: string }) => s.scope), ['vso.code_write']);
+      assert.deepEqual(
+        body.supportsPat.requiredScopes.map((s: { scope: string }) => s.scope),
+        ['vso.code_write'],
+      );
       assert.equal(body.supportsPat.suggestedExpiryDays, 30);
     });
 
     it('the full OAuth journey ends with a stored, usable token, and the callback leaks nothing', async () => {
-      const result = await connect(plane.memberBrowser, adoUser.upn, "?returnTo=/repositories&display=page");
+      const result = await connect(plane.memberBrowser, adoUser.upn, '?returnTo=/repositories&display=page');
       assert.equal(result.ok, true, result.message);
       assert.equal(result.status, 200);
       assert.equal(result.headers['referrer-policy'], 'no-referrer');
@@ -88,9 +106,16 @@ for (const { kind, skip } of await databaseKinds()) {
 
       const token = await runner.runtime.tokens.getAccessToken(plane.member.id, integrationId);
       assert.equal(token.kind, 'bearer');
-      const ado = createAzureDevOpsClient({ target: { kind: 'services', organization: org }, endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, credential: { kind: 'bearer', token: token.token } });
+      const ado = createAzureDevOpsClient({
+        target: { kind: 'services', organization: org },
+        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+        credential: { kind: 'bearer', token: token.token },
+      });
       const repositories = await ado.listRepositories('Web');
-      assert.deepEqual(repositories.items.map((r) => r.name), ['web']);
+      assert.deepEqual(
+        repositories.items.map((r) => r.name),
+        ['web'],
+      );
 
       const check = await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/authentication?integrationId=${integrationId}` });
       assert.equal(check.json().authenticated, true);
@@ -106,11 +131,13 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.ok(!/[?&](code|state)=[^&[]/.test(line) || line.includes('[redacted]'), `a log line carries OAuth parameters: ${line}`);
       }
       assert.ok(!plane.logs.text.includes(token.token) && !runner.logs.text.includes(token.token), 'no token in logs');
-      const rows = JSON.stringify(await plane.database.db.selectFrom('audit_events').selectAll().execute()) + JSON.stringify(await plane.database.db.selectFrom('oauth_states').selectAll().execute());
+      const rows =
+        JSON.stringify(await plane.database.db.selectFrom('audit_events').selectAll().execute()) +
+        JSON.stringify(await plane.database.db.selectFrom('oauth_states').selectAll().execute());
       assert.ok(!rows.includes(token.token));
     });
 
-    it('refuses missing, unknown, reused and expired state, and state from another user\'s session; nothing is stored', async () => {
+    it("refuses missing, unknown, reused and expired state, and state from another user's session; nothing is stored", async () => {
       const authorizeUrl = await startConnect(plane.adminBrowser, integrationId);
       const { callback } = await consentAtEntra(emu, authorizeUrl, otherAdoUser.upn);
       const callbackUrl = new URL(callback);
@@ -133,7 +160,10 @@ for (const { kind, skip } of await databaseKinds()) {
 
       const second = await startConnect(plane.adminBrowser, integrationId);
       const { callback: late } = await consentAtEntra(emu, second, otherAdoUser.upn);
-      await plane.database.db.updateTable('oauth_states').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).execute();
+      await plane.database.db
+        .updateTable('oauth_states')
+        .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+        .execute();
       assert.equal((await deliverCallback(plane.adminBrowser, late)).code, 'expired_state');
       // Anonymous: no session at all.
       const anon = new Browser(plane.app);
@@ -164,7 +194,17 @@ for (const { kind, skip } of await databaseKinds()) {
       const { callback: pkceCallback } = await consentAtEntra(emu, pkce, otherAdoUser.upn);
       const { encryptField } = await import('../../crypto/index.ts');
       for (const row of await runner.store.database.db.selectFrom('oauth_pending').selectAll().execute()) {
-        await runner.store.database.db.updateTable('oauth_pending').set({ verifier: encryptField(runner.store.keys.current(), 'x'.repeat(43), { table: 'oauth_pending', column: 'verifier', rowId: row.state_hash }) }).where('state_hash', '=', row.state_hash).execute();
+        await runner.store.database.db
+          .updateTable('oauth_pending')
+          .set({
+            verifier: encryptField(runner.store.keys.current(), 'x'.repeat(43), {
+              table: 'oauth_pending',
+              column: 'verifier',
+              rowId: row.state_hash,
+            }),
+          })
+          .where('state_hash', '=', row.state_hash)
+          .execute();
       }
       const badPkce = await deliverCallback(plane.adminBrowser, pkceCallback);
       assert.equal(badPkce.ok, false);
@@ -180,7 +220,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(await storedOAuth(plane.admin.id), []);
     });
 
-    it('mix-up defence: a response on another integration\'s callback, or naming another issuer, is refused', async () => {
+    it("mix-up defence: a response on another integration's callback, or naming another issuer, is refused", async () => {
       const authorizeUrl = await startConnect(plane.adminBrowser, integrationId);
       const { callback } = await consentAtEntra(emu, authorizeUrl, otherAdoUser.upn);
       const other = new URL(callback);
@@ -214,7 +254,7 @@ for (const { kind, skip } of await databaseKinds()) {
       }
     });
 
-    it('returnTo cannot redirect elsewhere; another organization\'s integration cannot be used', async () => {
+    it("returnTo cannot redirect elsewhere; another organization's integration cannot be used", async () => {
       const authorizeUrl = await startConnect(plane.adminBrowser, integrationId, `?returnTo=${encodeURIComponent('//evil.example/x')}`);
       const { callback } = await consentAtEntra(emu, authorizeUrl, otherAdoUser.upn);
       const result = await deliverCallback(plane.adminBrowser, callback);
@@ -226,19 +266,36 @@ for (const { kind, skip } of await databaseKinds()) {
       await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: org2.id } });
       const foreign = await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/oauth/authorize/${integrationId}` });
       assert.equal(foreign.statusCode, 404);
-      const pat = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: 'x' } });
+      const pat = await plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId, organization: org, token: 'x' },
+      });
       assert.equal(pat.statusCode, 404);
-      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: plane.organizationId } });
+      await plane.memberBrowser.request({
+        method: 'PUT',
+        url: '/api/v1/me/organization',
+        payload: { organizationId: plane.organizationId },
+      });
 
       // API tokens cannot run a browser flow.
-      const apiToken = (await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
-      const viaToken = await plane.app.inject({ method: 'GET', url: `/api/v1/oauth/authorize/${integrationId}`, headers: { authorization: `Bearer ${apiToken}` } });
+      const apiToken = (await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json()
+        .token as string;
+      const viaToken = await plane.app.inject({
+        method: 'GET',
+        url: `/api/v1/oauth/authorize/${integrationId}`,
+        headers: { authorization: `Bearer ${apiToken}` },
+      });
       assert.equal(viaToken.statusCode, 403);
     });
 
     it('PAT journey: a good PAT is checked and stored; a wrong or under-scoped one is refused with the reason and nothing is stored', async () => {
       const good = emu.world.createPat(otherAdoUser.id, { scopes: ['vso.code_write'], orgs: [org] });
-      const res = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: good.token, expiresAt: new Date(Date.now() + 3 * 86_400_000).toISOString() } });
+      const res = await plane.adminBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId, organization: org, token: good.token, expiresAt: new Date(Date.now() + 3 * 86_400_000).toISOString() },
+      });
       assert.equal(res.statusCode, 201, res.body);
       assert.ok(!res.body.includes(good.token));
       const token = await runner.runtime.tokens.getAccessToken(plane.admin.id, integrationId);
@@ -248,23 +305,35 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(pat.warnings, ['expires-soon']);
 
       const before = (await runner.runtime.credentials.listForSubject({ type: 'user', id: plane.member.id })).length;
-      const wrong = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: 'w'.repeat(52) } });
+      const wrong = await plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId, organization: org, token: 'w'.repeat(52) },
+      });
       assert.equal(wrong.statusCode, 422, wrong.body);
       assert.equal(wrong.json().error.code, 'pat_rejected');
       assert.match(wrong.json().error.message, /did not accept the token/);
       const weak = emu.world.createPat(adoUser.id, { scopes: ['vso.project'], orgs: [org] });
-      const underScoped = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId, organization: org, token: weak.token } });
+      const underScoped = await plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId, organization: org, token: weak.token },
+      });
       assert.equal(underScoped.json().error.code, 'pat_rejected');
       assert.match(underScoped.json().error.message, /Code \(Read & write\)/);
       assert.equal((await runner.runtime.credentials.listForSubject({ type: 'user', id: plane.member.id })).length, before);
-      const all = plane.logs.text + runner.logs.text + JSON.stringify(await plane.database.db.selectFrom('audit_events').selectAll().execute());
+      const all =
+        plane.logs.text + runner.logs.text + JSON.stringify(await plane.database.db.selectFrom('audit_events').selectAll().execute());
       for (const secret of [good.token, weak.token]) assert.ok(!all.includes(secret), 'a PAT reached a log or the audit log');
     });
 
     it('deleting an authorization removes it; another user cannot delete mine', async () => {
       const listed = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/scm/authorizations' })).json();
       const target = listed.authorizations[0];
-      const bySomeoneElse = await plane.memberBrowser.request({ method: 'DELETE', url: `/api/v1/scm/authorizations/${runnerId}/${target.id}` });
+      const bySomeoneElse = await plane.memberBrowser.request({
+        method: 'DELETE',
+        url: `/api/v1/scm/authorizations/${runnerId}/${target.id}`,
+      });
       assert.equal(bySomeoneElse.statusCode, 404);
       const mine = await plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/scm/authorizations/${runnerId}/${target.id}` });
       assert.equal(mine.statusCode, 200);

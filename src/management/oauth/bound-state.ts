@@ -13,7 +13,9 @@ export interface BoundState {
   expires_at: string;
 }
 
-export type StateCheck<T> = { ok: true; row: T } | { ok: false; code: 'missing_state' | 'unknown_state' | 'expired_state' | 'session_mismatch'; message: string; row?: T };
+export type StateCheck<T> =
+  | { ok: true; row: T }
+  | { ok: false; code: 'missing_state' | 'unknown_state' | 'expired_state' | 'session_mismatch'; message: string; row?: T };
 
 /**
  * The checks every OAuth callback makes on its state before anything is relayed: known, single use
@@ -30,10 +32,17 @@ export async function takeBoundState<T extends BoundState>(
   const stateHash = hashState(state);
   const row = await store.find(stateHash);
   if (!row) return { ok: false, code: 'unknown_state', message: `this sign-in is unknown, was already used, or expired; ${options.again}` };
-  if ((await store.consume(stateHash)) !== 1) return { ok: false, code: 'unknown_state', message: `this sign-in was already used; ${options.again}` };
-  if (row.expires_at < options.now.toISOString()) return { ok: false, code: 'expired_state', message: `the sign-in took longer than ${STATE_MINUTES} minutes; ${options.again}`, row };
+  if ((await store.consume(stateHash)) !== 1)
+    return { ok: false, code: 'unknown_state', message: `this sign-in was already used; ${options.again}` };
+  if (row.expires_at < options.now.toISOString())
+    return { ok: false, code: 'expired_state', message: `the sign-in took longer than ${STATE_MINUTES} minutes; ${options.again}`, row };
   if (!user || user.sessionId !== row.session_id || user.userId !== row.user_id) {
-    return { ok: false, code: 'session_mismatch', message: `this sign-in was started in another browser session; ${options.again} from your own session`, row };
+    return {
+      ok: false,
+      code: 'session_mismatch',
+      message: `this sign-in was started in another browser session; ${options.again} from your own session`,
+      row,
+    };
   }
   return { ok: true, row };
 }

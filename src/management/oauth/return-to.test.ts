@@ -45,11 +45,14 @@ describe('returnTo is a same-origin path', () => {
   it('never yields anything that leaves the origin, built from the pieces of path tricks (property)', () => {
     const piece = fc.constantFrom('/', '.', '..', '%2e', '%2f', '%5c', '\\', 'evil.example', '@', ':', '?', '#', 'a');
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 8 }).map((p) => p.join('')), (s) => {
-        const out = safeReturnTo(s);
-        assert.equal(new URL(out, 'https://keyway.test').origin, 'https://keyway.test', `${s} -> ${out}`);
-        assert.ok(out.startsWith('/') && !out.startsWith('//'), `${s} -> ${out}`);
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 8 }).map((p) => p.join('')),
+        (s) => {
+          const out = safeReturnTo(s);
+          assert.equal(new URL(out, 'https://keyway.test').origin, 'https://keyway.test', `${s} -> ${out}`);
+          assert.ok(out.startsWith('/') && !out.startsWith('//'), `${s} -> ${out}`);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

@@ -30,15 +30,19 @@ const Authorization = Type.Object({
   warnings: Type.Array(Type.String(), { description: 'expires-soon (7 days), expired, needs-reauthorization' }),
   state: Type.Optional(
     Type.Union([Type.Literal('working'), Type.Literal('failing'), Type.Literal('needs-reauthorization')], {
-      description: 'The last real outcome: working; failing (since failingSince, because failureReason: a refresh that failed, a token Azure DevOps refused); or the user must connect again',
+      description:
+        'The last real outcome: working; failing (since failingSince, because failureReason: a refresh that failed, a token Azure DevOps refused); or the user must connect again',
     }),
   ),
   failingSince: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  scopesKnown: Type.Optional(Type.Boolean({ description: 'false when Azure DevOps did not report the scopes (PATs): `scopes` is then empty, not a guess' })),
+  scopesKnown: Type.Optional(
+    Type.Boolean({ description: 'false when Azure DevOps did not report the scopes (PATs): `scopes` is then empty, not a guess' }),
+  ),
   pushAccess: Type.Optional(
     Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
-      description: "PATs: whether Azure DevOps let the token open a push (the receive-pack advertisement), refused it, or could not be asked",
+      description:
+        'PATs: whether Azure DevOps let the token open a push (the receive-pack advertisement), refused it, or could not be asked',
     }),
   ),
   pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
@@ -53,9 +57,16 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     {
       schema: {
         tags: ['authorization'],
-        summary: 'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
+        summary:
+          'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
         querystring: Type.Object(
-          { integrationId: Type.Optional(Str(100)), host: Type.Optional(Str(300)), runnerId: Type.Optional(Str(100)), organization: Type.Optional(Str(200)), returnTo: Type.Optional(Str(1000)) },
+          {
+            integrationId: Type.Optional(Str(100)),
+            host: Type.Optional(Str(300)),
+            runnerId: Type.Optional(Str(100)),
+            organization: Type.Optional(Str(200)),
+            returnTo: Type.Optional(Str(1000)),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -70,7 +81,9 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
             supportsOauth2: Type.Optional(Type.Object({ authUrl: Type.String(), docsUrl: Type.String() })),
             supportsPat: Type.Optional(
               Type.Object({
-                createUrl: Type.Union([Type.String(), Type.Null()], { description: 'Deep link to the PAT page; null until the organization is known' }),
+                createUrl: Type.Union([Type.String(), Type.Null()], {
+                  description: 'Deep link to the PAT page; null until the organization is known',
+                }),
                 docsUrl: Type.String(),
                 example: Type.Union([Type.String(), Type.Null()]),
                 requiredScopes: Type.Array(Type.Object({ scope: Type.String(), label: Type.String() })),
@@ -95,7 +108,11 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         summary: 'Start Connect (OAuth authorization code + PKCE): redirects the browser to Entra ID',
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Object(
-          { returnTo: Type.Optional(Str(1000)), display: Type.Optional(Type.Union([Type.Literal('popup'), Type.Literal('page')])), loginHint: Type.Optional(Str(320)) },
+          {
+            returnTo: Type.Optional(Str(1000)),
+            display: Type.Optional(Type.Union([Type.Literal('popup'), Type.Literal('page')])),
+            loginHint: Type.Optional(Str(320)),
+          },
           { additionalProperties: false },
         ),
         response: { 302: Type.Null(), ...Errors },
@@ -104,7 +121,13 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     async (request, reply) => {
       const user = asUser(request);
       const { authorizationUrl } = await oauth.begin(user, request.params.integrationId, request.query);
-      await audit.record({ actor: user, action: 'authorization.oauth_start', target: { type: 'scm_integration', id: request.params.integrationId }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor: user,
+        action: 'authorization.oauth_start',
+        target: { type: 'scm_integration', id: request.params.integrationId },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.header('referrer-policy', 'no-referrer').redirect(authorizationUrl, 302);
     },
   );
@@ -135,12 +158,20 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         client: clientInfo(request),
         details: { result: outcome.code },
       });
-      return reply.code(outcome.ok ? 200 : 400).headers(CALLBACK_HEADERS).type('text/html; charset=utf-8').send(callbackPage(outcome));
+      return reply
+        .code(outcome.ok ? 200 : 400)
+        .headers(CALLBACK_HEADERS)
+        .type('text/html; charset=utf-8')
+        .send(callbackPage(outcome));
     },
   );
 
   app.get('/oauth/callback.js', { schema: { hide: true }, config: { auth: 'public' } }, async (_request, reply) =>
-    reply.headers(CALLBACK_HEADERS).header('cache-control', 'public, max-age=300').type('text/javascript; charset=utf-8').send(CALLBACK_SCRIPT),
+    reply
+      .headers(CALLBACK_HEADERS)
+      .header('cache-control', 'public, max-age=300')
+      .type('text/javascript; charset=utf-8')
+      .send(CALLBACK_SCRIPT),
   );
 
   app.post(
@@ -152,9 +183,18 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         body: Type.Object(
           {
             integrationId: Str(100),
-            organization: Type.String({ minLength: 1, maxLength: 200, description: 'Organization (Services) or collection (Server) the token is for' }),
+            organization: Type.String({
+              minLength: 1,
+              maxLength: 200,
+              description: 'Organization (Services) or collection (Server) the token is for',
+            }),
             token: Type.Optional(Type.String({ maxLength: 1000, description: 'Plaintext; sealed to the runner key at once' })),
-            sealedToken: Type.Optional(Type.String({ maxLength: 4000, description: sealedFieldDescription('The PAT', 'scm-integration:{integrationId}:user:{userId}:pat') })),
+            sealedToken: Type.Optional(
+              Type.String({
+                maxLength: 4000,
+                description: sealedFieldDescription('The PAT', 'scm-integration:{integrationId}:user:{userId}:pat'),
+              }),
+            ),
             expiresAt: Type.Optional(Str(40)),
           },
           { additionalProperties: false },
@@ -164,7 +204,11 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
             authorizationId: Type.String(),
             identity: Type.Union([Type.String(), Type.Null()]),
             expiresAt: Type.Union([Type.String(), Type.Null()]),
-            pushAccess: Type.Optional(Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], { description: 'Whether the token may push (see the authorization listing); refused: it can still clone and fetch' })),
+            pushAccess: Type.Optional(
+              Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
+                description: 'Whether the token may push (see the authorization listing); refused: it can still clone and fetch',
+              }),
+            ),
             pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
           }),
           ...Errors,
@@ -175,10 +219,24 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
       const user = asUser(request);
       try {
         const stored = await oauth.submitPat(user, request.body);
-        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'success', client: clientInfo(request), details: { organization: request.body.organization, pushAccess: stored.pushAccess ?? 'unconfirmed' } });
+        await audit.record({
+          actor: user,
+          action: 'authorization.pat_store',
+          target: { type: 'scm_integration', id: request.body.integrationId },
+          outcome: 'success',
+          client: clientInfo(request),
+          details: { organization: request.body.organization, pushAccess: stored.pushAccess ?? 'unconfirmed' },
+        });
         return reply.code(201).send(stored);
       } catch (err) {
-        await audit.record({ actor: user, action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId }, outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
+        await audit.record({
+          actor: user,
+          action: 'authorization.pat_store',
+          target: { type: 'scm_integration', id: request.body.integrationId },
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -190,7 +248,13 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
       schema: {
         tags: ['authorization'],
         summary: 'Your host authorizations on every runner (never the tokens), with expiry warnings',
-        response: { 200: Type.Object({ authorizations: Type.Array(Authorization), unavailableRunners: Type.Array(Type.Object({ runnerId: Type.String(), reason: Type.String() })) }), ...Errors },
+        response: {
+          200: Type.Object({
+            authorizations: Type.Array(Authorization),
+            unavailableRunners: Type.Array(Type.Object({ runnerId: Type.String(), reason: Type.String() })),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => oauth.listAuthorizations(asUser(request)) as never,
@@ -209,7 +273,14 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     async (request) => {
       const user = asUser(request);
       const result = await oauth.deleteAuthorization(user, request.params.runnerId, request.params.id);
-      await audit.record({ actor: user, action: 'authorization.delete', target: { type: 'authorization', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { method: result.method } });
+      await audit.record({
+        actor: user,
+        action: 'authorization.delete',
+        target: { type: 'authorization', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { method: result.method },
+      });
       return result;
     },
   );

@@ -14,7 +14,6 @@ import { hashState, STATE_MINUTES, takeBoundState } from './bound-state.ts';
 
 export const OAUTH_DOCS_URL = 'https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/entra-oauth';
 
-
 export interface OAuthServiceDeps {
   db: Kysely<ManagementDB>;
   runners: Pick<RunnerService, 'get'>;
@@ -50,13 +49,18 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     // A runner or integration of another organization is indistinguishable from a missing one.
     if (!row || row.organization_id !== user.organizationId) throw notFound('integration');
     const runner = await deps.runners.get(user.organizationId, row.runner_id);
-    if (runner.revoked_at) throw new ApiError(409, 'runner_revoked', 'the runner for this host was revoked; ask an admin to configure repository access again');
+    if (runner.revoked_at)
+      throw new ApiError(409, 'runner_revoked', 'the runner for this host was revoked; ask an admin to configure repository access again');
     return row;
   }
 
   async function findByHost(user: UserPrincipal, host: string, runnerId?: string) {
     const wanted = parseHostQuery(host, () => false);
-    let query = db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).where('host', '=', wanted.host);
+    let query = db
+      .selectFrom('scm_integrations')
+      .selectAll()
+      .where('organization_id', '=', user.organizationId)
+      .where('host', '=', wanted.host);
     if (runnerId) query = query.where('runner_id', '=', runnerId);
     // The longest virtual directory that the given path starts with (never simply the oldest).
     const row = pickByHost(await query.orderBy('created_at').execute(), wanted);
@@ -66,16 +70,32 @@ export function createOAuthService(deps: OAuthServiceDeps) {
 
   return {
     /** CheckAuthenticationForHost: what the user may do for a host, and whether they already did it. */
-    async checkAuthentication(user: UserPrincipal, input: { integrationId?: string; host?: string; runnerId?: string; organization?: string; returnTo?: string }) {
+    async checkAuthentication(
+      user: UserPrincipal,
+      input: { integrationId?: string; host?: string; runnerId?: string; organization?: string; returnTo?: string },
+    ) {
       if (!input.integrationId && !input.host) throw badRequest('invalid_request', 'give integrationId or host', 'host');
-      const row = input.integrationId ? await integrationFor(user, input.integrationId) : await findByHost(user, input.host ?? '', input.runnerId);
+      const row = input.integrationId
+        ? await integrationFor(user, input.integrationId)
+        : await findByHost(user, input.host ?? '', input.runnerId);
       const integration = deps.integrations.toRunnerIntegration(row);
-      const answer = await deps.control.call<{ authenticated: boolean; authorization: unknown }>(row.runner_id, 'check-authentication', { userId: user.userId, integration }, { timeoutMs: 15_000 });
+      const answer = await deps.control.call<{ authenticated: boolean; authorization: unknown }>(
+        row.runner_id,
+        'check-authentication',
+        { userId: user.userId, integration },
+        { timeoutMs: 15_000 },
+      );
       const returnTo = safeReturnTo(input.returnTo);
       const organization = input.organization?.trim();
       const patLink =
         integration.patEnabled && organization
-          ? patCreationLink({ kind: integration.kind, origin: integration.kind === 'services' && deps.azureDevOpsServicesUrl ? deps.azureDevOpsServicesUrl : integration.origin, organization, virtualDirectory: integration.virtualDirectory, collection: organization })
+          ? patCreationLink({
+              kind: integration.kind,
+              origin: integration.kind === 'services' && deps.azureDevOpsServicesUrl ? deps.azureDevOpsServicesUrl : integration.origin,
+              organization,
+              virtualDirectory: integration.virtualDirectory,
+              collection: organization,
+            })
           : undefined;
       return {
         authenticated: answer.authenticated,
@@ -86,7 +106,12 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         runnerId: row.runner_id,
         host: row.host,
         ...(integration.oauth
-          ? { supportsOauth2: { authUrl: `${deps.publicUrl()}/api/v1/oauth/authorize/${row.id}?returnTo=${encodeURIComponent(returnTo)}`, docsUrl: OAUTH_DOCS_URL } }
+          ? {
+              supportsOauth2: {
+                authUrl: `${deps.publicUrl()}/api/v1/oauth/authorize/${row.id}?returnTo=${encodeURIComponent(returnTo)}`,
+                docsUrl: OAUTH_DOCS_URL,
+              },
+            }
           : {}),
         ...(integration.patEnabled
           ? {
@@ -94,7 +119,10 @@ export function createOAuthService(deps: OAuthServiceDeps) {
                 createUrl: patLink?.createUrl ?? null,
                 docsUrl: PAT_DOCS_URL,
                 example: patLink?.example ?? null,
-                requiredScopes: (patLink?.requiredScopes ?? [{ scope: 'vso.code_write', label: 'Code (Read & write)' }]).map((s) => ({ scope: s.scope, label: s.label })),
+                requiredScopes: (patLink?.requiredScopes ?? [{ scope: 'vso.code_write', label: 'Code (Read & write)' }]).map((s) => ({
+                  scope: s.scope,
+                  label: s.label,
+                })),
                 suggestedName: patLink?.suggestedName ?? 'Keyway',
                 suggestedExpiryDays: patLink?.suggestedExpiryDays ?? 30,
               },
@@ -104,11 +132,19 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     },
 
     /** Starts Connect: asks the runner for an authorization URL and binds its state to this session. */
-    async begin(user: UserPrincipal, integrationId: string, options: { returnTo?: string; display?: 'popup' | 'page'; loginHint?: string }) {
+    async begin(
+      user: UserPrincipal,
+      integrationId: string,
+      options: { returnTo?: string; display?: 'popup' | 'page'; loginHint?: string },
+    ) {
       if (user.via !== 'session' || !user.sessionId) throw forbidden('Connect runs in a browser session; sign in to Keyway in the browser');
       const row = await integrationFor(user, integrationId);
       const integration = deps.integrations.toRunnerIntegration(row);
-      if (!integration.oauth) throw badRequest('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
+      if (!integration.oauth)
+        throw badRequest(
+          'oauth_disabled',
+          'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth',
+        );
       const begun = await deps.control.call<{ authorizationUrl: string; state: string; issuer: string }>(
         row.runner_id,
         'oauth-begin',
@@ -137,7 +173,11 @@ export function createOAuthService(deps: OAuthServiceDeps) {
 
     /** The browser's return from Entra. Refuses anything not bound to this session, path and issuer. */
     async complete(user: UserPrincipal | undefined, integrationId: string, params: Record<string, string>): Promise<CallbackOutcome> {
-      const fail = (code: string, message: string, bound?: { return_to: string; display: string; organization_id: string; user_id: string }): CallbackOutcome => ({
+      const fail = (
+        code: string,
+        message: string,
+        bound?: { return_to: string; display: string; organization_id: string; user_id: string },
+      ): CallbackOutcome => ({
         ok: false,
         code,
         message,
@@ -149,7 +189,8 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         params.state,
         {
           find: (stateHash) => db.selectFrom('oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
-          consume: async (stateHash) => Number((await db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
+          consume: async (stateHash) =>
+            Number((await db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
         },
         user,
         { now: now(), again: 'start Connect again' },
@@ -157,10 +198,18 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       if (!taken.ok) return fail(taken.code, taken.message, taken.row);
       const { row } = taken;
       if (row.integration_id !== integrationId) {
-        return fail('callback_mismatch', 'the sign-in response arrived at another integration\'s callback address (possible mix-up attack); nothing was stored', row);
+        return fail(
+          'callback_mismatch',
+          "the sign-in response arrived at another integration's callback address (possible mix-up attack); nothing was stored",
+          row,
+        );
       }
       if (params.iss !== undefined && params.iss !== row.issuer) {
-        return fail('issuer_mismatch', 'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored', row);
+        return fail(
+          'issuer_mismatch',
+          'the sign-in response names another issuer than the one asked (possible mix-up attack); nothing was stored',
+          row,
+        );
       }
       let integrationRow;
       try {
@@ -177,10 +226,22 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         const result = await deps.control.call<{ identity?: { upn?: string } }>(
           row.runner_id,
           'oauth-complete',
-          { userId: row.user_id, integration: deps.integrations.toRunnerIntegration(integrationRow), callbackUrl: callbackUrl(row.integration_id), params: relayed },
+          {
+            userId: row.user_id,
+            integration: deps.integrations.toRunnerIntegration(integrationRow),
+            callbackUrl: callbackUrl(row.integration_id),
+            params: relayed,
+          },
           { timeoutMs: 30_000 },
         );
-        return { ok: true, code: 'connected', message: `connected${result.identity?.upn ? ` as ${result.identity.upn}` : ''}`, returnTo: row.return_to, display: row.display === 'popup' ? 'popup' : 'page', audit: { organizationId: row.organization_id, userId: row.user_id, integrationId } };
+        return {
+          ok: true,
+          code: 'connected',
+          message: `connected${result.identity?.upn ? ` as ${result.identity.upn}` : ''}`,
+          returnTo: row.return_to,
+          display: row.display === 'popup' ? 'popup' : 'page',
+          audit: { organizationId: row.organization_id, userId: row.user_id, integrationId },
+        };
       } catch (err) {
         if (err instanceof ApiError) return fail(err.code, err.message, row);
         throw err;
@@ -188,17 +249,27 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     },
 
     /** A PAT from the user: sealed at once (or already sealed in the browser), checked and stored by the runner. */
-    async submitPat(user: UserPrincipal, input: { integrationId: string; organization: string; token?: string; sealedToken?: string; expiresAt?: string }) {
+    async submitPat(
+      user: UserPrincipal,
+      input: { integrationId: string; organization: string; token?: string; sealedToken?: string; expiresAt?: string },
+    ) {
       const row = await integrationFor(user, input.integrationId);
       const integration = deps.integrations.toRunnerIntegration(row);
-      if (!integration.patEnabled) throw badRequest('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
-      if ((input.token === undefined) === (input.sealedToken === undefined)) throw badRequest('invalid_request', 'send exactly one of token or sealedToken', 'token');
-      if (input.expiresAt !== undefined && Number.isNaN(Date.parse(input.expiresAt))) throw badRequest('invalid_expiry', 'expiresAt must be a date like 2026-12-31', 'expiresAt');
+      if (!integration.patEnabled)
+        throw badRequest('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
+      if ((input.token === undefined) === (input.sealedToken === undefined))
+        throw badRequest('invalid_request', 'send exactly one of token or sealedToken', 'token');
+      if (input.expiresAt !== undefined && Number.isNaN(Date.parse(input.expiresAt)))
+        throw badRequest('invalid_expiry', 'expiresAt must be a date like 2026-12-31', 'expiresAt');
       const runner = await deps.runners.get(user.organizationId, row.runner_id);
       let sealed: string;
       if (input.sealedToken !== undefined) {
         if (!isSealed(input.sealedToken) || input.sealedToken.split('.')[1] !== runner.public_key_fingerprint) {
-          throw badRequest('sealed_for_another_key', "the token was sealed to another key than the runner's current one; reload the page and paste it again", 'sealedToken');
+          throw badRequest(
+            'sealed_for_another_key',
+            "the token was sealed to another key than the runner's current one; reload the page and paste it again",
+            'sealedToken',
+          );
         }
         sealed = input.sealedToken;
       } else {
@@ -207,22 +278,44 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (!runner.public_key) throw new ApiError(409, 'runner_not_registered', 'the runner has not registered its key yet');
         sealed = await seal(runner.public_key, token, sealingContext.userPat(row.id, user.userId));
       }
-      return deps.control.call<{ authorizationId: string; identity: string | null; expiresAt: string | null; pushAccess?: 'confirmed' | 'refused' | 'unconfirmed'; pushAccessNote?: string | null }>(
+      return deps.control.call<{
+        authorizationId: string;
+        identity: string | null;
+        expiresAt: string | null;
+        pushAccess?: 'confirmed' | 'refused' | 'unconfirmed';
+        pushAccessNote?: string | null;
+      }>(
         row.runner_id,
         'pat-store',
-        { userId: user.userId, integration, organization: input.organization.trim(), sealedToken: sealed, expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null },
+        {
+          userId: user.userId,
+          integration,
+          organization: input.organization.trim(),
+          sealedToken: sealed,
+          expiresAt: input.expiresAt ? new Date(input.expiresAt).toISOString() : null,
+        },
         { timeoutMs: 30_000 },
       );
     },
 
     async listAuthorizations(user: UserPrincipal) {
-      const runnerIds = await db.selectFrom('scm_integrations').select('runner_id').distinct().where('organization_id', '=', user.organizationId).execute();
+      const runnerIds = await db
+        .selectFrom('scm_integrations')
+        .select('runner_id')
+        .distinct()
+        .where('organization_id', '=', user.organizationId)
+        .execute();
       const authorizations: unknown[] = [];
       const unavailable: { runnerId: string; reason: string }[] = [];
       await Promise.all(
         runnerIds.map(async ({ runner_id }) => {
           try {
-            const answer = await deps.control.call<{ authorizations: Record<string, unknown>[] }>(runner_id, 'list-authorizations', { userId: user.userId }, { timeoutMs: 10_000 });
+            const answer = await deps.control.call<{ authorizations: Record<string, unknown>[] }>(
+              runner_id,
+              'list-authorizations',
+              { userId: user.userId },
+              { timeoutMs: 10_000 },
+            );
             for (const a of answer.authorizations) authorizations.push({ ...a, runnerId: runner_id });
           } catch (err) {
             unavailable.push({ runnerId: runner_id, reason: err instanceof ApiError ? err.message : 'the runner could not be asked' });
@@ -235,7 +328,12 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     async deleteAuthorization(user: UserPrincipal, runnerId: string, authorizationId: string) {
       await deps.runners.get(user.organizationId, runnerId);
       try {
-        return await deps.control.call<{ deleted: boolean; revokedUpstream: boolean; method: string }>(runnerId, 'delete-authorization', { userId: user.userId, authorizationId }, { timeoutMs: 15_000 });
+        return await deps.control.call<{ deleted: boolean; revokedUpstream: boolean; method: string }>(
+          runnerId,
+          'delete-authorization',
+          { userId: user.userId, authorizationId },
+          { timeoutMs: 15_000 },
+        );
       } catch (err) {
         if (err instanceof ApiError && err.code === 'not_found') throw notFound('authorization');
         throw err;

@@ -21,7 +21,9 @@ for (const { kind, skip } of await databaseKinds()) {
       plane = await startTestPlane(kind);
       const created = (await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'online' } })).json();
       online = await startTestRunner(plane.url, created.exchangeToken);
-      laterToken = (await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'offline for now' } })).json().exchangeToken;
+      laterToken = (
+        await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'offline for now' } })
+      ).json().exchangeToken;
     });
     after(async () => {
       await online?.stop();
@@ -30,15 +32,33 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     async function personWithCredentials(runner: TestRunner, email: string) {
-      const created = await plane.core.identity.createUser({ email, password: STRONG(), organizationId: plane.organizationId, role: 'member' });
+      const created = await plane.core.identity.createUser({
+        email,
+        password: STRONG(),
+        organizationId: plane.organizationId,
+        role: 'member',
+      });
       for (const method of ['oauth', 'pat']) {
-        await runner.runtime.credentials.insert({ subject: { type: 'user', id: created.id }, integrationId: 'int_test', host: 'dev.azure.com', method, secret: `secret-${method}-${Math.random()}` });
+        await runner.runtime.credentials.insert({
+          subject: { type: 'user', id: created.id },
+          integrationId: 'int_test',
+          host: 'dev.azure.com',
+          method,
+          secret: `secret-${method}-${Math.random()}`,
+        });
       }
       return created;
     }
 
     const count = async (runner: TestRunner, userId: string) =>
-      (await runner.store.database.db.selectFrom('credentials').select('id').where('subject_type', '=', 'user').where('subject_id', '=', userId).execute()).length;
+      (
+        await runner.store.database.db
+          .selectFrom('credentials')
+          .select('id')
+          .where('subject_type', '=', 'user')
+          .where('subject_id', '=', userId)
+          .execute()
+      ).length;
 
     it('removing a member deletes their credentials on the runner, and the runner confirms', async () => {
       const person = await personWithCredentials(online, `removed-${kind}@acme.test`);
@@ -59,7 +79,9 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('a runner that was offline purges when it connects', async () => {
-      const runnerId = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/runners' })).json().runners.find((r: { name: string }) => r.name === 'offline for now').id as string;
+      const runnerId = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/runners' }))
+        .json()
+        .runners.find((r: { name: string }) => r.name === 'offline for now').id as string;
       later = await startTestRunner(plane.url, laterToken);
       await later.stop();
       // Seed while it is down, then disable the person; the runner comes back afterwards.
@@ -67,18 +89,31 @@ for (const { kind, skip } of await databaseKinds()) {
       const restarted = await startTestRunner(plane.url, undefined, { dataDir });
       const person = await personWithCredentials(restarted, `disabled-${kind}@acme.test`);
       await restarted.stop();
-      const disabled = await plane.adminBrowser.request({ method: 'PUT', url: `/api/v1/users/${person.id}/disabled`, payload: { disabled: true } });
+      const disabled = await plane.adminBrowser.request({
+        method: 'PUT',
+        url: `/api/v1/users/${person.id}/disabled`,
+        payload: { disabled: true },
+      });
       assert.equal(disabled.statusCode, 200, disabled.body);
       later = await startTestRunner(plane.url, undefined, { dataDir });
       await eventually(async () => (await count(later!, person.id)) === 0, 'the returning runner deletes the credentials');
-      await eventually(async () => (await plane.core.organizations.purges(person.id)).find((r) => r.runner_id === runnerId)?.confirmed_at ?? undefined, 'and confirms');
+      await eventually(
+        async () => (await plane.core.organizations.purges(person.id)).find((r) => r.runner_id === runnerId)?.confirmed_at ?? undefined,
+        'and confirms',
+      );
     });
 
     it('leaving an organization purges like a removal', async () => {
       const email = `leaver-${kind}@acme.test`;
       const password = STRONG();
       const person = await plane.core.identity.createUser({ email, password, organizationId: plane.organizationId, role: 'member' });
-      await online.runtime.credentials.insert({ subject: { type: 'user', id: person.id }, integrationId: 'int_test', host: 'dev.azure.com', method: 'pat', secret: 'a-pat-value-for-the-test' });
+      await online.runtime.credentials.insert({
+        subject: { type: 'user', id: person.id },
+        integrationId: 'int_test',
+        host: 'dev.azure.com',
+        method: 'pat',
+        secret: 'a-pat-value-for-the-test',
+      });
       const browser = new Browser(plane.app);
       await browser.signIn(email, password);
       const left = await browser.request({ method: 'DELETE', url: `/api/v1/me/organizations/${plane.organizationId}` });

@@ -26,7 +26,13 @@ const Errors = errorResponses(400, 401, 403, 404, 409, 410, 429);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const UserParams = Type.Object({ userId: Type.String({ maxLength: 100 }) });
-const Source = Type.Union([Type.Literal('direct'), Type.Literal('invitation'), Type.Literal('sso'), Type.Literal('bootstrap'), Type.Literal('operator')]);
+const Source = Type.Union([
+  Type.Literal('direct'),
+  Type.Literal('invitation'),
+  Type.Literal('sso'),
+  Type.Literal('bootstrap'),
+  Type.Literal('operator'),
+]);
 
 const Member = Type.Object({
   id: Type.String(),
@@ -40,14 +46,29 @@ const Member = Type.Object({
 });
 
 const Policy = Type.Object({
-  passwordSignIn: Type.Boolean({ description: 'Whether members may sign in with a password; off means single sign-on only (operators keep sign-in links)' }),
+  passwordSignIn: Type.Boolean({
+    description: 'Whether members may sign in with a password; off means single sign-on only (operators keep sign-in links)',
+  }),
   projectCreation: Type.Union([Type.Literal('admins'), Type.Literal('members')], { description: 'Who may create projects' }),
-  ssoRoleClaim: Nullable(Type.Union([Type.Literal('groups'), Type.Literal('roles')], { description: 'Which ID token claim maps to roles at each sign-in' })),
-  ssoAdminValues: Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50, description: 'Group object ids or app role values that make an admin' }),
-  ssoMemberValues: Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50, description: 'Values that admit a member; empty admits everyone the binding lets in' }),
+  ssoRoleClaim: Nullable(
+    Type.Union([Type.Literal('groups'), Type.Literal('roles')], { description: 'Which ID token claim maps to roles at each sign-in' }),
+  ),
+  ssoAdminValues: Type.Array(Type.String({ maxLength: 200 }), {
+    maxItems: 50,
+    description: 'Group object ids or app role values that make an admin',
+  }),
+  ssoMemberValues: Type.Array(Type.String({ maxLength: 200 }), {
+    maxItems: 50,
+    description: 'Values that admit a member; empty admits everyone the binding lets in',
+  }),
 });
 
-const Binding = Type.Object({ id: Type.String(), kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]), value: Type.String(), createdAt: Type.String() });
+const Binding = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]),
+  value: Type.String(),
+  createdAt: Type.String(),
+});
 
 const Invitation = Type.Object({
   id: Type.String(),
@@ -80,11 +101,25 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request, reply) => {
       const person = asPerson(request);
       if (!identity.mayCreateOrganizations(person.operator ? { operator: 1 } : { operator: 0 })) {
-        await audit.record({ actor: person, action: 'authorization.denied', target: { type: 'route', id: 'POST /api/v1/organizations' }, outcome: 'denied', client: clientInfo(request) });
+        await audit.record({
+          actor: person,
+          action: 'authorization.denied',
+          target: { type: 'route', id: 'POST /api/v1/organizations' },
+          outcome: 'denied',
+          client: clientInfo(request),
+        });
         throw forbidden('only instance operators may create organizations on this Keyway');
       }
       const created = await identity.createOrganization(request.body.name, person.userId);
-      await audit.record({ organizationId: created.id, actor: person, action: 'organization.create', target: { type: 'organization', id: created.id }, outcome: 'success', client: clientInfo(request), details: { name: created.name } });
+      await audit.record({
+        organizationId: created.id,
+        actor: person,
+        action: 'organization.create',
+        target: { type: 'organization', id: created.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { name: created.name },
+      });
       return reply.code(201).send(created);
     },
   );
@@ -93,14 +128,39 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     '/api/v1/organizations',
     {
       config: { auth: 'operator' },
-      schema: { tags: ['organizations'], summary: 'Every organization on this instance (instance operators)', response: { 200: Type.Object({ organizations: Type.Array(Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), createdAt: Type.String() })) }), ...Errors } },
+      schema: {
+        tags: ['organizations'],
+        summary: 'Every organization on this instance (instance operators)',
+        response: {
+          200: Type.Object({
+            organizations: Type.Array(
+              Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), createdAt: Type.String() }),
+            ),
+          }),
+          ...Errors,
+        },
+      },
     },
-    async () => ({ organizations: (await organizations.listOrganizations()).map((o) => ({ id: o.id, slug: o.slug, name: o.name, createdAt: o.created_at })) }),
+    async () => ({
+      organizations: (await organizations.listOrganizations()).map((o) => ({
+        id: o.id,
+        slug: o.slug,
+        name: o.name,
+        createdAt: o.created_at,
+      })),
+    }),
   );
 
   app.get(
     '/api/v1/organization/settings',
-    { config: { auth: 'admin' }, schema: { tags: ['organizations'], summary: "The current organization's sign-in and project policy (admin)", response: { 200: Policy, ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['organizations'],
+        summary: "The current organization's sign-in and project policy (admin)",
+        response: { 200: Policy, ...Errors },
+      },
+    },
     async (request) => organizations.policy(asUser(request).organizationId),
   );
 
@@ -110,7 +170,8 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'admin' },
       schema: {
         tags: ['organizations'],
-        summary: 'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
+        summary:
+          'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
         body: Type.Partial(Policy, { additionalProperties: false }),
         response: { 200: Type.Object({ policy: Policy, endedSessions: Type.Integer() }), ...Errors },
       },
@@ -119,7 +180,14 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       const actor = asUser(request);
       const before = await organizations.policy(actor.organizationId);
       const result = await organizations.updatePolicy(actor, request.body);
-      await audit.record({ actor, action: 'organization.settings_change', target: { type: 'organization', id: actor.organizationId }, outcome: 'success', client: clientInfo(request), details: { before, after: result.policy, endedSessions: result.endedSessions } });
+      await audit.record({
+        actor,
+        action: 'organization.settings_change',
+        target: { type: 'organization', id: actor.organizationId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { before, after: result.policy, endedSessions: result.endedSessions },
+      });
       return result;
     },
   );
@@ -130,9 +198,16 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'admin' },
       schema: {
         tags: ['organizations'],
-        summary: 'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
+        summary:
+          'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
         response: {
-          200: Type.Object({ bindings: Type.Array(Binding), providers: Type.Object({ entra: Type.Boolean(), oidc: Type.Boolean() }), redirectUri: Type.String(), yourTenantId: Nullable(Type.String()), yourVerifiedEmail: Nullable(Type.String()) }),
+          200: Type.Object({
+            bindings: Type.Array(Binding),
+            providers: Type.Object({ entra: Type.Boolean(), oidc: Type.Boolean() }),
+            redirectUri: Type.String(),
+            yourTenantId: Nullable(Type.String()),
+            yourVerifiedEmail: Nullable(Type.String()),
+          }),
           ...Errors,
         },
       },
@@ -164,8 +239,15 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'admin' },
       schema: {
         tags: ['organizations'],
-        summary: 'Bind an Entra tenant or an email domain: people who sign in through it join just in time (admin; proven by your own single sign-on through it, or by an instance operator)',
-        body: Type.Object({ kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]), value: Type.String({ minLength: 1, maxLength: 253 }) }, { additionalProperties: false }),
+        summary:
+          'Bind an Entra tenant or an email domain: people who sign in through it join just in time (admin; proven by your own single sign-on through it, or by an instance operator)',
+        body: Type.Object(
+          {
+            kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]),
+            value: Type.String({ minLength: 1, maxLength: 253 }),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ id: Type.String(), kind: Type.String(), value: Type.String() }), ...Errors },
       },
     },
@@ -173,10 +255,23 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       const actor = asUser(request);
       try {
         const created = await organizations.addBinding(actor, request.body, await sessionProof(actor.ssoIdentityId));
-        await audit.record({ actor, action: 'organization.sso_bind', target: { type: 'sso_binding', id: created.id }, outcome: 'success', client: clientInfo(request), details: { kind: created.kind, value: created.value } });
+        await audit.record({
+          actor,
+          action: 'organization.sso_bind',
+          target: { type: 'sso_binding', id: created.id },
+          outcome: 'success',
+          client: clientInfo(request),
+          details: { kind: created.kind, value: created.value },
+        });
         return reply.code(201).send(created);
       } catch (err) {
-        await audit.record({ actor, action: 'organization.sso_bind', outcome: 'failure', client: clientInfo(request), details: { kind: request.body.kind, value: request.body.value.slice(0, 253), reason: errorCode(err) } });
+        await audit.record({
+          actor,
+          action: 'organization.sso_bind',
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { kind: request.body.kind, value: request.body.value.slice(0, 253), reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -184,11 +279,25 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
 
   app.delete(
     '/api/v1/organization/sso/bindings/:id',
-    { config: { auth: 'admin' }, schema: { tags: ['organizations'], summary: 'Remove a binding; members stay, nobody new joins through it (admin)', params: IdParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['organizations'],
+        summary: 'Remove a binding; members stay, nobody new joins through it (admin)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const actor = asUser(request);
       await organizations.removeBinding(actor, request.params.id);
-      await audit.record({ actor, action: 'organization.sso_unbind', target: { type: 'sso_binding', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor,
+        action: 'organization.sso_unbind',
+        target: { type: 'sso_binding', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.code(204).send(null);
     },
   );
@@ -197,11 +306,26 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
 
   app.get(
     '/api/v1/members',
-    { schema: { tags: ['organizations'], summary: 'Members of the current organization', response: { 200: Type.Object({ members: Type.Array(Member) }), ...Errors } } },
+    {
+      schema: {
+        tags: ['organizations'],
+        summary: 'Members of the current organization',
+        response: { 200: Type.Object({ members: Type.Array(Member) }), ...Errors },
+      },
+    },
     async (request) => {
       const rows = await identity.members(asUser(request).organizationId);
       return {
-        members: rows.map((r) => ({ id: r.id, email: r.email, displayName: r.display_name, role: r.role, createdAt: r.created_at, joinedAt: r.joined_at, source: r.source, disabled: r.disabled_at !== null })),
+        members: rows.map((r) => ({
+          id: r.id,
+          email: r.email,
+          displayName: r.display_name,
+          role: r.role,
+          createdAt: r.created_at,
+          joinedAt: r.joined_at,
+          source: r.source,
+          disabled: r.disabled_at !== null,
+        })),
       };
     },
   );
@@ -210,12 +334,25 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     '/api/v1/members/:userId/role',
     {
       config: { auth: 'admin' },
-      schema: { tags: ['organizations'], summary: "Change a member's role (admin); the last admin cannot be demoted", params: UserParams, body: Type.Object({ role: RoleSchema }, { additionalProperties: false }), response: { 204: Type.Null(), ...Errors } },
+      schema: {
+        tags: ['organizations'],
+        summary: "Change a member's role (admin); the last admin cannot be demoted",
+        params: UserParams,
+        body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...Errors },
+      },
     },
     async (request, reply) => {
       const actor = asUser(request);
       await organizations.setRole(actor, request.params.userId, request.body.role);
-      await audit.record({ actor, action: 'member.role_change', target: { type: 'user', id: request.params.userId }, outcome: 'success', client: clientInfo(request), details: { role: request.body.role } });
+      await audit.record({
+        actor,
+        action: 'member.role_change',
+        target: { type: 'user', id: request.params.userId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { role: request.body.role },
+      });
       return reply.code(204).send(null);
     },
   );
@@ -226,15 +363,29 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'admin' },
       schema: {
         tags: ['organizations'],
-        summary: "Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed",
+        summary:
+          'Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed',
         params: UserParams,
-        response: { 200: Type.Object({ runners: Type.Integer({ description: 'Runners asked to delete the credentials' }), environments: Type.Integer() }), ...Errors },
+        response: {
+          200: Type.Object({
+            runners: Type.Integer({ description: 'Runners asked to delete the credentials' }),
+            environments: Type.Integer(),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
       const actor = asUser(request);
       const result = await organizations.removeMember(actor, request.params.userId);
-      await audit.record({ actor, action: 'member.remove', target: { type: 'user', id: request.params.userId }, outcome: 'success', client: clientInfo(request), details: result });
+      await audit.record({
+        actor,
+        action: 'member.remove',
+        target: { type: 'user', id: request.params.userId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: result,
+      });
       return result;
     },
   );
@@ -245,7 +396,8 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'account' },
       schema: {
         tags: ['organizations'],
-        summary: 'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
+        summary:
+          'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
         params: Type.Object({ organizationId: Type.String({ maxLength: 100 }) }),
         response: { 200: Type.Object({ runners: Type.Integer(), environments: Type.Integer() }), ...Errors },
       },
@@ -253,7 +405,15 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request) => {
       const person = asPerson(request);
       const result = await organizations.leave(person, request.params.organizationId);
-      await audit.record({ organizationId: request.params.organizationId, actor: person, action: 'member.leave', target: { type: 'user', id: person.userId }, outcome: 'success', client: clientInfo(request), details: result });
+      await audit.record({
+        organizationId: request.params.organizationId,
+        actor: person,
+        action: 'member.leave',
+        target: { type: 'user', id: person.userId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: result,
+      });
       return result;
     },
   );
@@ -267,10 +427,33 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       schema: {
         tags: ['organizations'],
         summary: 'Every account on this instance (instance operators)',
-        response: { 200: Type.Object({ users: Type.Array(Type.Object({ id: Type.String(), email: Type.String(), displayName: Type.String(), operator: Type.Boolean(), disabled: Type.Boolean(), createdAt: Type.String() })) }), ...Errors },
+        response: {
+          200: Type.Object({
+            users: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                email: Type.String(),
+                displayName: Type.String(),
+                operator: Type.Boolean(),
+                disabled: Type.Boolean(),
+                createdAt: Type.String(),
+              }),
+            ),
+          }),
+          ...Errors,
+        },
       },
     },
-    async () => ({ users: (await identity.store.listUsers()).map((u) => ({ id: u.id, email: u.email, displayName: u.display_name, operator: u.operator === 1, disabled: u.disabled_at !== null, createdAt: u.created_at })) }),
+    async () => ({
+      users: (await identity.store.listUsers()).map((u) => ({
+        id: u.id,
+        email: u.email,
+        displayName: u.display_name,
+        operator: u.operator === 1,
+        disabled: u.disabled_at !== null,
+        createdAt: u.created_at,
+      })),
+    }),
   );
 
   app.put(
@@ -279,7 +462,8 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'operator' },
       schema: {
         tags: ['organizations'],
-        summary: 'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
+        summary:
+          'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
         params: UserParams,
         body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
         response: { 200: Type.Object({ organizations: Type.Integer(), runners: Type.Integer() }), ...Errors },
@@ -288,7 +472,15 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request) => {
       const operator = asPerson(request);
       const result = await organizations.setDisabled(operator, request.params.userId, request.body.disabled);
-      await audit.record({ organizationId: null, actor: operator, action: request.body.disabled ? 'user.disable' : 'user.enable', target: { type: 'user', id: request.params.userId }, outcome: 'success', client: clientInfo(request), details: result });
+      await audit.record({
+        organizationId: null,
+        actor: operator,
+        action: request.body.disabled ? 'user.disable' : 'user.enable',
+        target: { type: 'user', id: request.params.userId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: result,
+      });
       return result;
     },
   );
@@ -297,7 +489,14 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
 
   app.get(
     '/api/v1/invitations',
-    { config: { auth: 'admin' }, schema: { tags: ['organizations'], summary: "The organization's invitations (admin)", response: { 200: Type.Object({ invitations: Type.Array(Invitation) }), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['organizations'],
+        summary: "The organization's invitations (admin)",
+        response: { 200: Type.Object({ invitations: Type.Array(Invitation) }), ...Errors },
+      },
+    },
     async (request) => ({ invitations: await organizations.invitations(asUser(request).organizationId) }),
   );
 
@@ -309,24 +508,54 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         tags: ['organizations'],
         summary: `Invite someone by email (admin): answers a single-use link, valid ${INVITATION_DAYS} days, to send them; the person accepts it signed in as that address. The answer is the same whether or not the address has an account.`,
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), email: Type.String(), role: RoleSchema, expiresAt: Type.String(), url: Type.String({ description: 'Shown once: the invitation link, with its token in the fragment' }) }), ...Errors },
+        response: {
+          201: Type.Object({
+            id: Type.String(),
+            email: Type.String(),
+            role: RoleSchema,
+            expiresAt: Type.String(),
+            url: Type.String({ description: 'Shown once: the invitation link, with its token in the fragment' }),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request, reply) => {
       const actor = asUser(request);
       const created = await organizations.invite(actor, request.body);
-      await audit.record({ actor, action: 'invitation.create', target: { type: 'invitation', id: created.id }, outcome: 'success', client: clientInfo(request), details: { email: created.email, role: created.role } });
+      await audit.record({
+        actor,
+        action: 'invitation.create',
+        target: { type: 'invitation', id: created.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { email: created.email, role: created.role },
+      });
       return reply.code(201).send(created);
     },
   );
 
   app.delete(
     '/api/v1/invitations/:id',
-    { config: { auth: 'admin' }, schema: { tags: ['organizations'], summary: 'Revoke an open invitation (admin)', params: IdParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['organizations'],
+        summary: 'Revoke an open invitation (admin)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const actor = asUser(request);
       await organizations.revokeInvitation(actor, request.params.id);
-      await audit.record({ actor, action: 'invitation.revoke', target: { type: 'invitation', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor,
+        action: 'invitation.revoke',
+        target: { type: 'invitation', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.code(204).send(null);
     },
   );
@@ -341,7 +570,15 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         tags: ['organizations'],
         summary: 'What an invitation link is for: the organization, the invited address and role',
         body: TokenBody,
-        response: { 200: Type.Object({ organization: Type.Object({ name: Type.String(), slug: Type.String() }), email: Type.String(), role: RoleSchema, expiresAt: Type.String() }), ...Errors },
+        response: {
+          200: Type.Object({
+            organization: Type.Object({ name: Type.String(), slug: Type.String() }),
+            email: Type.String(),
+            role: RoleSchema,
+            expiresAt: Type.String(),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => organizations.previewInvitation(request.body.token),
@@ -353,9 +590,17 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       config: { auth: 'account' },
       schema: {
         tags: ['organizations'],
-        summary: 'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
+        summary:
+          'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
         body: TokenBody,
-        response: { 200: Type.Object({ organizationId: Type.String(), role: RoleSchema, switched: Type.Boolean({ description: 'False when this session cannot enter the organization (it requires single sign-on)' }) }), ...Errors },
+        response: {
+          200: Type.Object({
+            organizationId: Type.String(),
+            role: RoleSchema,
+            switched: Type.Boolean({ description: 'False when this session cannot enter the organization (it requires single sign-on)' }),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -364,11 +609,29 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         const accepted = await organizations.acceptInvitation(person, request.body.token);
         // Moving the session in may be refused (the organization requires single sign-on): the
         // membership stands either way, and the person enters with the right sign-in.
-        const switched = await identity.switchOrganization(person, accepted.organizationId).then(() => true, () => false);
-        await audit.record({ organizationId: accepted.organizationId, actor: person, action: 'invitation.accept', target: { type: 'invitation', id: accepted.invitationId }, outcome: 'success', client: clientInfo(request), details: { role: accepted.role } });
+        const switched = await identity.switchOrganization(person, accepted.organizationId).then(
+          () => true,
+          () => false,
+        );
+        await audit.record({
+          organizationId: accepted.organizationId,
+          actor: person,
+          action: 'invitation.accept',
+          target: { type: 'invitation', id: accepted.invitationId },
+          outcome: 'success',
+          client: clientInfo(request),
+          details: { role: accepted.role },
+        });
         return { organizationId: accepted.organizationId, role: accepted.role, switched };
       } catch (err) {
-        await audit.record({ organizationId: null, actor: person, action: 'invitation.accept', outcome: 'failure', client: clientInfo(request), details: { reason: errorCode(err) } });
+        await audit.record({
+          organizationId: null,
+          actor: person,
+          action: 'invitation.accept',
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { reason: errorCode(err) },
+        });
         throw err;
       }
     },
@@ -382,14 +645,29 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       schema: {
         tags: ['organizations'],
         summary: 'Accept an invitation by creating the invited account (when that address has none): sets its password and signs in',
-        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), displayName: Type.String({ minLength: 1, maxLength: 200 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            token: Type.String({ minLength: 1, maxLength: 200 }),
+            displayName: Type.String({ minLength: 1, maxLength: 200 }),
+            password: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ csrfToken: Type.String(), organizationChoiceRequired: Type.Boolean() }), ...Errors },
       },
     },
     async (request, reply) => {
       const created = await organizations.registerWithInvitation(request.body, clientInfo(request));
       setSessionCookie(reply, created.session, deps.secureCookies);
-      await audit.record({ organizationId: created.organizationId, actor: { kind: 'anonymous', label: 'invitation' }, action: 'invitation.accept', target: { type: 'invitation', id: created.invitationId }, outcome: 'success', client: clientInfo(request), details: { userId: created.userId, newAccount: true } });
+      await audit.record({
+        organizationId: created.organizationId,
+        actor: { kind: 'anonymous', label: 'invitation' },
+        action: 'invitation.accept',
+        target: { type: 'invitation', id: created.invitationId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { userId: created.userId, newAccount: true },
+      });
       return { csrfToken: created.session.csrfToken, organizationChoiceRequired: false };
     },
   );

@@ -53,7 +53,11 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
    * and every active runner of the organization is asked to delete the person's credentials and
    * workspaces (queued: a runner that is offline does it when it next connects, and confirms).
    */
-  async function offboard(userId: string, organizationId: string, reason: OffboardingReason): Promise<{ runners: number; environments: number }> {
+  async function offboard(
+    userId: string,
+    organizationId: string,
+    reason: OffboardingReason,
+  ): Promise<{ runners: number; environments: number }> {
     const at = iso();
     if (reason !== 'disabled') {
       await people.transaction(async (tx) => {
@@ -81,7 +85,17 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
     for (const runner of runners) {
       const payload: PurgeUserCredentialsPayload = { userId, reason };
       const requestId = await deps.control.enqueue(runner.id, PURGE_USER_CREDENTIALS, payload);
-      await store.insertPurge({ id: newId('prg'), organization_id: organizationId, runner_id: runner.id, user_id: userId, reason, request_id: requestId, requested_at: at, confirmed_at: null, deleted: null });
+      await store.insertPurge({
+        id: newId('prg'),
+        organization_id: organizationId,
+        runner_id: runner.id,
+        user_id: userId,
+        reason,
+        request_id: requestId,
+        requested_at: at,
+        confirmed_at: null,
+        deleted: null,
+      });
     }
     return { runners: runners.length, environments: environments.length };
   }
@@ -112,8 +126,14 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
     if (!hasPrefix(token, 'invitation')) throw generic;
     const invitation = await store.findInvitationByHash(hashToken(token));
     if (!invitation || invitation.revoked_at) throw generic;
-    if (invitation.accepted_at) throw new ApiError(410, 'invitation_used', 'this invitation was accepted already; each invitation works once');
-    if (invitation.expires_at < iso()) throw new ApiError(410, 'invitation_expired', `this invitation expired (invitations last ${INVITATION_DAYS} days); ask for a new one`);
+    if (invitation.accepted_at)
+      throw new ApiError(410, 'invitation_used', 'this invitation was accepted already; each invitation works once');
+    if (invitation.expires_at < iso())
+      throw new ApiError(
+        410,
+        'invitation_expired',
+        `this invitation expired (invitations last ${INVITATION_DAYS} days); ask for a new one`,
+      );
     const organization = await people.findOrganization(invitation.organization_id);
     if (!organization) throw generic;
     return { invitation, organization };
@@ -145,7 +165,8 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
         await tx.lockOrganization(actor.organizationId);
         const membership = await tx.membership(userId, actor.organizationId);
         if (!membership) throw notFound('member');
-        if (membership.role === 'admin' && role !== 'admin' && (await tx.countAdmins(actor.organizationId)) <= 1) throw lastAdmin(membership.organizationName);
+        if (membership.role === 'admin' && role !== 'admin' && (await tx.countAdmins(actor.organizationId)) <= 1)
+          throw lastAdmin(membership.organizationName);
         await tx.updateRole(actor.organizationId, userId, role);
       });
     },
@@ -195,17 +216,26 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
         throw badRequest('invalid_role_mapping', 'set ssoRoleClaim to "groups" or "roles" to map values to roles', 'ssoRoleClaim');
       }
       for (const value of [...next.ssoAdminValues, ...next.ssoMemberValues]) {
-        if (!value.trim() || value.length > 200) throw badRequest('invalid_role_mapping', 'each group or role value must be 1–200 characters', 'ssoAdminValues');
+        if (!value.trim() || value.length > 200)
+          throw badRequest('invalid_role_mapping', 'each group or role value must be 1–200 characters', 'ssoAdminValues');
       }
       let endedSessions = 0;
       if (current.passwordSignIn && !next.passwordSignIn) {
         const providers = deps.ssoProviders();
         const bindings = await store.bindings(actor.organizationId);
         if ((!providers.entra && !providers.oidc) || bindings.length === 0) {
-          throw conflict('sso_not_ready', 'single sign-on is not set up for this organization (a configured provider and a bound tenant or domain); password sign-in stays on', 'passwordSignIn');
+          throw conflict(
+            'sso_not_ready',
+            'single sign-on is not set up for this organization (a configured provider and a bound tenant or domain); password sign-in stays on',
+            'passwordSignIn',
+          );
         }
         if (actor.authMethod !== 'sso' && !actor.operator) {
-          throw conflict('sso_not_proven', 'sign in with single sign-on yourself first, so you know it works, then switch password sign-in off', 'passwordSignIn');
+          throw conflict(
+            'sso_not_proven',
+            'sign in with single sign-on yourself first, so you know it works, then switch password sign-in off',
+            'passwordSignIn',
+          );
         }
         endedSessions = await people.deletePasswordSessionsIn(actor.organizationId);
       }
@@ -227,11 +257,22 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
      * instance operator, or an admin whose own session came through that Entra tenant (for a
      * domain: through a provider that verified an email address of that domain).
      */
-    async addBinding(actor: UserPrincipal, input: { kind: SsoBindingKind; value: string }, proof: { tenantId?: string; verifiedEmail?: string }) {
+    async addBinding(
+      actor: UserPrincipal,
+      input: { kind: SsoBindingKind; value: string },
+      proof: { tenantId?: string; verifiedEmail?: string },
+    ) {
       const value = input.value.trim().toLowerCase();
-      if (input.kind === 'entra-tenant' && !GUID.test(value)) throw badRequest('invalid_binding', 'an Entra tenant is bound by its Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47', 'value');
-      if (input.kind === 'email-domain' && !DOMAIN.test(value)) throw badRequest('invalid_binding', 'an email domain looks like example.com', 'value');
-      const proven = actor.operator || (input.kind === 'entra-tenant' ? proof.tenantId === value : proof.verifiedEmail?.endsWith(`@${value}`) === true);
+      if (input.kind === 'entra-tenant' && !GUID.test(value))
+        throw badRequest(
+          'invalid_binding',
+          'an Entra tenant is bound by its Directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47',
+          'value',
+        );
+      if (input.kind === 'email-domain' && !DOMAIN.test(value))
+        throw badRequest('invalid_binding', 'an email domain looks like example.com', 'value');
+      const proven =
+        actor.operator || (input.kind === 'entra-tenant' ? proof.tenantId === value : proof.verifiedEmail?.endsWith(`@${value}`) === true);
       if (!proven) {
         throw forbidden(
           input.kind === 'entra-tenant'
@@ -241,10 +282,23 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
       }
       const existing = await store.findBinding(input.kind, value);
       if (existing) {
-        throw conflict('binding_exists', existing.organization_id === actor.organizationId ? 'this organization is bound to it already' : 'another organization on this instance is bound to it; a tenant or domain belongs to one organization', 'value');
+        throw conflict(
+          'binding_exists',
+          existing.organization_id === actor.organizationId
+            ? 'this organization is bound to it already'
+            : 'another organization on this instance is bound to it; a tenant or domain belongs to one organization',
+          'value',
+        );
       }
       const id = newId('ssob');
-      await store.insertBinding({ id, organization_id: actor.organizationId, kind: input.kind, value, created_by: actor.userId, created_at: iso() });
+      await store.insertBinding({
+        id,
+        organization_id: actor.organizationId,
+        kind: input.kind,
+        value,
+        created_by: actor.userId,
+        created_at: iso(),
+      });
       return { id, kind: input.kind, value };
     },
 
@@ -263,11 +317,24 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
       const email = normalizeEmail(input.email);
       if (!isEmail(email)) throw badRequest('invalid_email', 'email must look like name@example.com', 'email');
       const members = await people.organizationMembers(actor.organizationId);
-      if (members.some((m) => m.email === email)) throw conflict('member_exists', `${email} is already a member of this organization`, 'email');
+      if (members.some((m) => m.email === email))
+        throw conflict('member_exists', `${email} is already a member of this organization`, 'email');
       const token = generateToken('invitation');
       const id = newId('inv');
       const expiresAt = new Date(now().getTime() + INVITATION_DAYS * 86_400_000).toISOString();
-      await store.insertInvitation({ id, organization_id: actor.organizationId, email, role: input.role, token_hash: hashToken(token), invited_by: actor.userId, created_at: iso(), expires_at: expiresAt, accepted_at: null, accepted_by: null, revoked_at: null });
+      await store.insertInvitation({
+        id,
+        organization_id: actor.organizationId,
+        email,
+        role: input.role,
+        token_hash: hashToken(token),
+        invited_by: actor.userId,
+        created_at: iso(),
+        expires_at: expiresAt,
+        accepted_at: null,
+        accepted_by: null,
+        revoked_at: null,
+      });
       return { id, email, role: input.role, expiresAt, url: invitationUrl(token) };
     },
 
@@ -282,7 +349,13 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
         createdAt: r.created_at,
         expiresAt: r.expires_at,
         acceptedAt: r.accepted_at,
-        status: r.revoked_at ? ('revoked' as const) : r.accepted_at ? ('accepted' as const) : r.expires_at < at ? ('expired' as const) : ('pending' as const),
+        status: r.revoked_at
+          ? ('revoked' as const)
+          : r.accepted_at
+            ? ('accepted' as const)
+            : r.expires_at < at
+              ? ('expired' as const)
+              : ('pending' as const),
       }));
     },
 
@@ -293,7 +366,12 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
     /** What an invitation is for, to whoever holds its link. Says nothing about accounts. */
     async previewInvitation(token: string) {
       const { invitation, organization } = await openInvitation(token);
-      return { organization: { name: organization.name, slug: organization.slug }, email: invitation.email, role: invitation.role, expiresAt: invitation.expires_at };
+      return {
+        organization: { name: organization.name, slug: organization.slug },
+        email: invitation.email,
+        role: invitation.role,
+        expiresAt: invitation.expires_at,
+      };
     },
 
     /** Accepts as the signed-in person, who must be the invited address: nobody joins another's account. */
@@ -301,7 +379,11 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
       if (person.via !== 'session') throw forbidden('accept an invitation from a browser session');
       const { invitation, organization } = await openInvitation(token);
       if (normalizeEmail(person.email) !== invitation.email) {
-        throw new ApiError(403, 'wrong_account', `this invitation is for ${invitation.email}, but you are signed in as ${person.email}; sign out and sign in as ${invitation.email}`);
+        throw new ApiError(
+          403,
+          'wrong_account',
+          `this invitation is for ${invitation.email}, but you are signed in as ${person.email}; sign out and sign in as ${invitation.email}`,
+        );
       }
       await join(invitation.id, organization.id, person.userId, invitation.role);
       return { invitationId: invitation.id, organizationId: organization.id, role: invitation.role };
@@ -320,7 +402,17 @@ export function createOrganizationService(deps: OrganizationServiceDeps) {
       }
       const userId = newId('usr');
       const hash = await deps.identity.hashPassword(input.password);
-      await people.insertUser({ id: userId, email: invitation.email, display_name: input.displayName.trim() || invitation.email, password_hash: hash, created_at: iso(), disabled_at: null, operator: 0, last_organization_id: null, password_changed_at: iso() });
+      await people.insertUser({
+        id: userId,
+        email: invitation.email,
+        display_name: input.displayName.trim() || invitation.email,
+        password_hash: hash,
+        created_at: iso(),
+        disabled_at: null,
+        operator: 0,
+        last_organization_id: null,
+        password_changed_at: iso(),
+      });
       await join(invitation.id, organization.id, userId, invitation.role);
       const session = await deps.identity.createSession(userId, client, { method: 'invitation', organizationId: organization.id });
       return { userId, organizationId: organization.id, invitationId: invitation.id, session };

@@ -32,19 +32,34 @@ export function createOrganizationStore(db: Kysely<ManagementDB>) {
     listOrganizations: () => db.selectFrom('organizations').selectAll().orderBy('name').execute(),
 
     // ---- SSO bindings ----
-    bindings: (organizationId: string) => db.selectFrom('organization_sso_bindings').selectAll().where('organization_id', '=', organizationId).orderBy('created_at').execute(),
-    findBinding: (kind: SsoBindingKind, value: string) => db.selectFrom('organization_sso_bindings').selectAll().where('kind', '=', kind).where('value', '=', value).executeTakeFirst(),
+    bindings: (organizationId: string) =>
+      db.selectFrom('organization_sso_bindings').selectAll().where('organization_id', '=', organizationId).orderBy('created_at').execute(),
+    findBinding: (kind: SsoBindingKind, value: string) =>
+      db.selectFrom('organization_sso_bindings').selectAll().where('kind', '=', kind).where('value', '=', value).executeTakeFirst(),
     allBindings: (kind: SsoBindingKind) => db.selectFrom('organization_sso_bindings').selectAll().where('kind', '=', kind).execute(),
-    insertBinding: (row: Insertable<ManagementDB['organization_sso_bindings']>) => db.insertInto('organization_sso_bindings').values(row).execute(),
+    insertBinding: (row: Insertable<ManagementDB['organization_sso_bindings']>) =>
+      db.insertInto('organization_sso_bindings').values(row).execute(),
     async deleteBinding(organizationId: string, id: string): Promise<boolean> {
-      const result = await db.deleteFrom('organization_sso_bindings').where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+      const result = await db
+        .deleteFrom('organization_sso_bindings')
+        .where('organization_id', '=', organizationId)
+        .where('id', '=', id)
+        .executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
 
     // ---- invitations ----
     insertInvitation: (row: Insertable<ManagementDB['invitations']>) => db.insertInto('invitations').values(row).execute(),
-    invitations: (organizationId: string) => db.selectFrom('invitations').selectAll().where('organization_id', '=', organizationId).orderBy('created_at', 'desc').limit(500).execute(),
-    findInvitationByHash: (tokenHash: string) => db.selectFrom('invitations').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
+    invitations: (organizationId: string) =>
+      db
+        .selectFrom('invitations')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .orderBy('created_at', 'desc')
+        .limit(500)
+        .execute(),
+    findInvitationByHash: (tokenHash: string) =>
+      db.selectFrom('invitations').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst(),
     findInvitation: (id: string) => db.selectFrom('invitations').selectAll().where('id', '=', id).executeTakeFirst(),
     async revokeInvitation(organizationId: string, id: string, at: string): Promise<boolean> {
       const result = await db
@@ -71,9 +86,20 @@ export function createOrganizationStore(db: Kysely<ManagementDB>) {
     },
 
     // ---- offboarding ----
-    activeRunners: (organizationId: string) => db.selectFrom('runners').select(['id', 'name']).where('organization_id', '=', organizationId).where('revoked_at', 'is', null).execute(),
+    activeRunners: (organizationId: string) =>
+      db
+        .selectFrom('runners')
+        .select(['id', 'name'])
+        .where('organization_id', '=', organizationId)
+        .where('revoked_at', 'is', null)
+        .execute(),
     environmentsOf: (organizationId: string, userId: string) =>
-      db.selectFrom('environments').select(['id', 'runner_id']).where('organization_id', '=', organizationId).where('user_id', '=', userId).execute(),
+      db
+        .selectFrom('environments')
+        .select(['id', 'runner_id'])
+        .where('organization_id', '=', organizationId)
+        .where('user_id', '=', userId)
+        .execute(),
     deleteEnvironment: (id: string) => db.deleteFrom('environments').where('id', '=', id).execute(),
     async deleteProjectMemberships(organizationId: string, userId: string): Promise<number> {
       const result = await db
@@ -85,12 +111,22 @@ export function createOrganizationStore(db: Kysely<ManagementDB>) {
     },
     async deletePendingConsents(organizationId: string, userId: string): Promise<void> {
       await db.deleteFrom('oauth_states').where('organization_id', '=', organizationId).where('user_id', '=', userId).execute();
-      await db.deleteFrom('app_connection_oauth_states').where('organization_id', '=', organizationId).where('user_id', '=', userId).execute();
+      await db
+        .deleteFrom('app_connection_oauth_states')
+        .where('organization_id', '=', organizationId)
+        .where('user_id', '=', userId)
+        .execute();
     },
     insertPurge: (row: Insertable<ManagementDB['credential_purges']>) => db.insertInto('credential_purges').values(row).execute(),
     confirmPurge: (requestId: string, runnerId: string, deleted: number, at: string) =>
-      db.updateTable('credential_purges').set({ confirmed_at: at, deleted }).where('request_id', '=', requestId).where('runner_id', '=', runnerId).execute(),
-    purges: (userId: string) => db.selectFrom('credential_purges').selectAll().where('user_id', '=', userId).orderBy('requested_at', 'desc').execute(),
+      db
+        .updateTable('credential_purges')
+        .set({ confirmed_at: at, deleted })
+        .where('request_id', '=', requestId)
+        .where('runner_id', '=', runnerId)
+        .execute(),
+    purges: (userId: string) =>
+      db.selectFrom('credential_purges').selectAll().where('user_id', '=', userId).orderBy('requested_at', 'desc').execute(),
   };
 }
 

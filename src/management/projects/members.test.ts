@@ -33,16 +33,31 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(res.statusCode, 201, res.body);
       return res.json().id as string;
     };
-    const setMember = (browser: Browser, projectId: string, userId: string, role: string) => browser.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId, role } });
-    const remove = (browser: Browser, projectId: string, userId: string) => browser.request({ method: 'DELETE', url: `/api/v1/projects/${projectId}/members/${userId}` });
+    const setMember = (browser: Browser, projectId: string, userId: string, role: string) =>
+      browser.request({ method: 'POST', url: `/api/v1/projects/${projectId}/members`, payload: { userId, role } });
+    const remove = (browser: Browser, projectId: string, userId: string) =>
+      browser.request({ method: 'DELETE', url: `/api/v1/projects/${projectId}/members/${userId}` });
 
     before(async () => {
       t = await startTestManagement(kind);
-      people.owner.id = (await t.core.identity.createUser({ email: people.owner.email, password, organizationId: t.organizationId, role: 'member' })).id;
-      people.plain.id = (await t.core.identity.createUser({ email: people.plain.email, password, organizationId: t.organizationId, role: 'member' })).id;
-      const stranger = await t.core.identity.createUser({ email: 'stranger@elsewhere.test', password, organizationId: t.organizationId, role: 'member' });
+      people.owner.id = (
+        await t.core.identity.createUser({ email: people.owner.email, password, organizationId: t.organizationId, role: 'member' })
+      ).id;
+      people.plain.id = (
+        await t.core.identity.createUser({ email: people.plain.email, password, organizationId: t.organizationId, role: 'member' })
+      ).id;
+      const stranger = await t.core.identity.createUser({
+        email: 'stranger@elsewhere.test',
+        password,
+        organizationId: t.organizationId,
+        role: 'member',
+      });
       const elsewhere = await t.core.identity.createOrganization('Elsewhere', stranger.id);
-      await t.database.db.deleteFrom('memberships').where('organization_id', '=', t.organizationId).where('user_id', '=', stranger.id).execute();
+      await t.database.db
+        .deleteFrom('memberships')
+        .where('organization_id', '=', t.organizationId)
+        .where('user_id', '=', stranger.id)
+        .execute();
       assert.ok(elsewhere.id);
       people.outsider.id = stranger.id;
       admin = new Browser(t.app);
@@ -60,26 +75,54 @@ for (const { kind, skip } of await databaseKinds()) {
       const added = await setMember(owner, project, people.plain.id, 'member');
       assert.equal(added.statusCode, 200, added.body);
       assert.deepEqual(added.json(), { userId: people.plain.id, email: people.plain.email, role: 'member', created: true });
-      assert.deepEqual(await members(owner, project), [[t.admin.email, 'owner'], [people.owner.email, 'owner'], [people.plain.email, 'member']]);
+      assert.deepEqual(await members(owner, project), [
+        [t.admin.email, 'owner'],
+        [people.owner.email, 'owner'],
+        [people.plain.email, 'member'],
+      ]);
       const promoted = await setMember(owner, project, people.plain.id, 'owner');
       assert.equal(promoted.json().created, false);
-      assert.deepEqual(await members(plain, project), [[t.admin.email, 'owner'], [people.owner.email, 'owner'], [people.plain.email, 'owner']]);
+      assert.deepEqual(await members(plain, project), [
+        [t.admin.email, 'owner'],
+        [people.owner.email, 'owner'],
+        [people.plain.email, 'owner'],
+      ]);
       assert.equal((await setMember(owner, project, people.plain.id, 'member')).statusCode, 200);
       assert.equal((await remove(owner, project, people.plain.id)).statusCode, 204);
-      assert.deepEqual(await members(owner, project), [[t.admin.email, 'owner'], [people.owner.email, 'owner']]);
+      assert.deepEqual(await members(owner, project), [
+        [t.admin.email, 'owner'],
+        [people.owner.email, 'owner'],
+      ]);
       const audit = await t.core.audit.list(t.organizationId, { limit: 20, group: 'project', actorId: people.owner.id });
-      assert.deepEqual(audit.events.map((e) => e.action), ['project.member.remove', 'project.member.set', 'project.member.set', 'project.member.set']);
+      assert.deepEqual(
+        audit.events.map((e) => e.action),
+        ['project.member.remove', 'project.member.set', 'project.member.set', 'project.member.set'],
+      );
     });
 
     it('lets a plain member read the list and nothing more', async () => {
       const project = await createProject('Read only');
       assert.equal((await setMember(admin, project, people.plain.id, 'member')).statusCode, 200);
-      assert.deepEqual(await members(plain, project), [[t.admin.email, 'owner'], [people.plain.email, 'member']]);
-      for (const res of [await setMember(plain, project, people.owner.id, 'member'), await setMember(plain, project, people.plain.id, 'owner'), await remove(plain, project, t.admin.id)]) {
+      assert.deepEqual(await members(plain, project), [
+        [t.admin.email, 'owner'],
+        [people.plain.email, 'member'],
+      ]);
+      for (const res of [
+        await setMember(plain, project, people.owner.id, 'member'),
+        await setMember(plain, project, people.plain.id, 'owner'),
+        await remove(plain, project, t.admin.id),
+      ]) {
         assert.equal(res.statusCode, 403, res.body);
         assert.match(res.json().error.message, /only the project's owners/);
       }
-      assert.deepEqual(await members(admin, project), [[t.admin.email, 'owner'], [people.plain.email, 'member']], 'nothing changed');
+      assert.deepEqual(
+        await members(admin, project),
+        [
+          [t.admin.email, 'owner'],
+          [people.plain.email, 'member'],
+        ],
+        'nothing changed',
+      );
       // Someone outside the project does not learn it exists.
       assert.equal((await owner.request({ method: 'GET', url: `/api/v1/projects/${project}/members` })).statusCode, 404);
       assert.equal((await setMember(owner, project, people.owner.id, 'owner')).statusCode, 404);
@@ -95,7 +138,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(await members(admin, project), [[t.admin.email, 'owner']]);
       // With a second owner, either may step down, but not both.
       assert.equal((await setMember(admin, project, people.owner.id, 'owner')).statusCode, 200);
-      assert.equal((await setMember(owner, project, people.owner.id, 'member')).statusCode, 200, 'an owner may demote themselves while another owner remains');
+      assert.equal(
+        (await setMember(owner, project, people.owner.id, 'member')).statusCode,
+        200,
+        'an owner may demote themselves while another owner remains',
+      );
       assert.equal((await setMember(admin, project, people.owner.id, 'owner')).statusCode, 200);
       assert.equal((await remove(owner, project, t.admin.id)).statusCode, 204);
       assert.equal((await remove(owner, project, people.owner.id)).statusCode, 409, 'now the last owner');
@@ -105,7 +152,11 @@ for (const { kind, skip } of await databaseKinds()) {
       for (let round = 0; round < 5; round++) {
         const project = await createProject(`Race ${round}`);
         assert.equal((await setMember(admin, project, people.owner.id, 'owner')).statusCode, 200);
-        const answers = await Promise.all(round % 2 === 0 ? [setMember(admin, project, t.admin.id, 'member'), setMember(owner, project, people.owner.id, 'member')] : [remove(admin, project, t.admin.id), remove(owner, project, people.owner.id)]);
+        const answers = await Promise.all(
+          round % 2 === 0
+            ? [setMember(admin, project, t.admin.id, 'member'), setMember(owner, project, people.owner.id, 'member')]
+            : [remove(admin, project, t.admin.id), remove(owner, project, people.owner.id)],
+        );
         const codes = answers.map((a) => a.statusCode).sort();
         assert.deepEqual(codes, round % 2 === 0 ? [200, 409] : [204, 409], `round ${round}: ${answers.map((a) => a.body).join(' / ')}`);
         const owners = (await members(admin, project)).filter(([, role]) => role === 'owner');
@@ -119,7 +170,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(outsider.statusCode, 400);
       assert.equal(outsider.json().error.code, 'not_an_organization_member');
       assert.equal(outsider.json().error.field, 'userId');
-      const byEmail = await admin.request({ method: 'POST', url: `/api/v1/projects/${project}/members`, payload: { email: 'stranger@elsewhere.test', role: 'member' } });
+      const byEmail = await admin.request({
+        method: 'POST',
+        url: `/api/v1/projects/${project}/members`,
+        payload: { email: 'stranger@elsewhere.test', role: 'member' },
+      });
       assert.equal(byEmail.json().error.field, 'email');
       const role = await setMember(admin, project, people.plain.id, 'admin');
       assert.equal(role.statusCode, 400);

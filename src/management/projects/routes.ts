@@ -15,15 +15,26 @@ export const ProjectSchema = Type.Object({
   organizationId: Type.String(),
   name: Type.String(),
   slug: Type.String(),
-  role: Type.Union([Type.Literal('admin'), Type.Literal('owner'), Type.Literal('member')], { description: 'What the caller may do: admin (organization admin), owner or member' }),
+  role: Type.Union([Type.Literal('admin'), Type.Literal('owner'), Type.Literal('member')], {
+    description: 'What the caller may do: admin (organization admin), owner or member',
+  }),
   createdAt: Type.String(),
 });
 
-const MemberSchema = Type.Object({ userId: Type.String(), email: Type.String(), displayName: Type.String(), role: Type.Union([Type.Literal('owner'), Type.Literal('member')]), addedAt: Type.String() });
+const MemberSchema = Type.Object({
+  userId: Type.String(),
+  email: Type.String(),
+  displayName: Type.String(),
+  role: Type.Union([Type.Literal('owner'), Type.Literal('member')]),
+  addedAt: Type.String(),
+});
 const Role = Type.Union([Type.Literal('owner'), Type.Literal('member')]);
 const Params = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-export function registerProjectRoutes(root: FastifyInstance, deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> }): void {
+export function registerProjectRoutes(
+  root: FastifyInstance,
+  deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects, audit } = deps;
 
@@ -33,7 +44,13 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
       schema: {
         tags: ['projects'],
         summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
-        response: { 200: Type.Object({ projects: Type.Array(ProjectSchema), mayCreate: Type.Boolean({ description: "Whether the caller may create projects (the organization's projectCreation setting)" }) }), ...Errors },
+        response: {
+          200: Type.Object({
+            projects: Type.Array(ProjectSchema),
+            mayCreate: Type.Boolean({ description: "Whether the caller may create projects (the organization's projectCreation setting)" }),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -48,7 +65,8 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
     {
       schema: {
         tags: ['projects'],
-        summary: "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
+        summary:
+          "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
         response: { 201: ProjectSchema, ...Errors },
       },
@@ -56,23 +74,58 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
     async (request, reply) => {
       const user = asUser(request);
       if (!(await deps.mayCreate(user))) {
-        await audit.record({ actor: user, action: 'authorization.denied', target: { type: 'route', id: 'POST /api/v1/projects' }, outcome: 'denied', client: clientInfo(request) });
+        await audit.record({
+          actor: user,
+          action: 'authorization.denied',
+          target: { type: 'route', id: 'POST /api/v1/projects' },
+          outcome: 'denied',
+          client: clientInfo(request),
+        });
         throw forbidden('only organization admins may create projects here; an admin can let members create them (organization settings)');
       }
       const project = await projects.create(user, request.body);
-      await audit.record({ actor: user, action: 'project.create', target: { type: 'project', id: project.id }, outcome: 'success', client: clientInfo(request), details: { name: project.name } });
+      await audit.record({
+        actor: user,
+        action: 'project.create',
+        target: { type: 'project', id: project.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { name: project.name },
+      });
       return reply.code(201).send(project);
     },
   );
 
-  app.get('/api/v1/projects/:id', { schema: { tags: ['projects'], summary: 'One project (members and organization admins)', params: Params, response: { 200: ProjectSchema, ...Errors } } }, async (request) => {
-    const found = await projects.require(asUser(request), request.params.id);
-    return projects.view(found.project, found.role);
-  });
+  app.get(
+    '/api/v1/projects/:id',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'One project (members and organization admins)',
+        params: Params,
+        response: { 200: ProjectSchema, ...Errors },
+      },
+    },
+    async (request) => {
+      const found = await projects.require(asUser(request), request.params.id);
+      return projects.view(found.project, found.role);
+    },
+  );
 
-  app.get('/api/v1/projects/:id/members', { schema: { tags: ['projects'], summary: "A project's members", params: Params, response: { 200: Type.Object({ members: Type.Array(MemberSchema) }), ...Errors } } }, async (request) => ({
-    members: await projects.members(asUser(request), request.params.id),
-  }));
+  app.get(
+    '/api/v1/projects/:id/members',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: "A project's members",
+        params: Params,
+        response: { 200: Type.Object({ members: Type.Array(MemberSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      members: await projects.members(asUser(request), request.params.id),
+    }),
+  );
 
   app.post(
     '/api/v1/projects/:id/members',
@@ -81,25 +134,49 @@ export function registerProjectRoutes(root: FastifyInstance, deps: { projects: P
         tags: ['projects'],
         summary: 'Add a member of the organization to the project, or change their role (project owners and organization admins)',
         params: Params,
-        body: Type.Object({ userId: Type.Optional(Type.String({ maxLength: 100 })), email: Type.Optional(Type.String({ maxLength: 320 })), role: Role }, { additionalProperties: false }),
+        body: Type.Object(
+          { userId: Type.Optional(Type.String({ maxLength: 100 })), email: Type.Optional(Type.String({ maxLength: 320 })), role: Role },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ userId: Type.String(), email: Type.String(), role: Role, created: Type.Boolean() }), ...Errors },
       },
     },
     async (request) => {
       const user = asUser(request);
       const result = await projects.setMember(user, request.params.id, request.body);
-      await audit.record({ actor: user, action: 'project.member.set', target: { type: 'project', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { userId: result.userId, role: result.role } });
+      await audit.record({
+        actor: user,
+        action: 'project.member.set',
+        target: { type: 'project', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { userId: result.userId, role: result.role },
+      });
       return result;
     },
   );
 
   app.delete(
     '/api/v1/projects/:id/members/:userId',
-    { schema: { tags: ['projects'], summary: 'Remove a member from the project (project owners and organization admins)', params: Type.Object({ id: Type.String({ maxLength: 100 }), userId: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } } },
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Remove a member from the project (project owners and organization admins)',
+        params: Type.Object({ id: Type.String({ maxLength: 100 }), userId: Type.String({ maxLength: 100 }) }),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       await projects.removeMember(user, request.params.id, request.params.userId);
-      await audit.record({ actor: user, action: 'project.member.remove', target: { type: 'project', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { userId: request.params.userId } });
+      await audit.record({
+        actor: user,
+        action: 'project.member.remove',
+        target: { type: 'project', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { userId: request.params.userId },
+      });
       return reply.code(204).send(null);
     },
   );

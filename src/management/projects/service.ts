@@ -25,14 +25,26 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
 
-  const view = (row: ManagementDB['projects'], role: ProjectAccessRole) => ({ id: row.id, organizationId: row.organization_id, name: row.name, slug: row.slug, role, createdAt: row.created_at });
+  const view = (row: ManagementDB['projects'], role: ProjectAccessRole) => ({
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    slug: row.slug,
+    role,
+    createdAt: row.created_at,
+  });
 
   async function access(user: UserPrincipal, projectId: string): Promise<ProjectAccess> {
     const project = await db.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirst();
     // Another organization's project, or one the user is not a member of, is indistinguishable from a missing one.
     if (!project || project.organization_id !== user.organizationId) throw notFound('project');
     if (user.role === 'admin') return { project, role: 'admin' };
-    const member = await db.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', user.userId).executeTakeFirst();
+    const member = await db
+      .selectFrom('project_members')
+      .select('role')
+      .where('project_id', '=', projectId)
+      .where('user_id', '=', user.userId)
+      .executeTakeFirst();
     if (!member) throw notFound('project');
     return { project, role: member.role };
   }
@@ -44,13 +56,19 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
     /** The project as the user may see it; `need: 'owner'` also admits org admins. */
     async require(user: UserPrincipal, projectId: string, need: 'member' | 'owner' = 'member'): Promise<ProjectAccess> {
       const found = await access(user, projectId);
-      if (need === 'owner' && found.role === 'member') throw forbidden('only the project\'s owners (and organization admins) may do this; ask an owner of the project');
+      if (need === 'owner' && found.role === 'member')
+        throw forbidden("only the project's owners (and organization admins) may do this; ask an owner of the project");
       return found;
     },
 
     async list(user: UserPrincipal) {
       if (user.role === 'admin') {
-        const rows = await db.selectFrom('projects').selectAll().where('organization_id', '=', user.organizationId).orderBy('name').execute();
+        const rows = await db
+          .selectFrom('projects')
+          .selectAll()
+          .where('organization_id', '=', user.organizationId)
+          .orderBy('name')
+          .execute();
         return rows.map((r) => view(r, 'admin'));
       }
       const rows = await db
@@ -69,12 +87,27 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
       const name = input.name.trim();
       const slug = slugify(name);
       if (!name || !slug) throw badRequest('invalid_name', 'project name needs at least one letter or digit', 'name');
-      const taken = await db.selectFrom('projects').select('id').where('organization_id', '=', user.organizationId).where('slug', '=', slug).executeTakeFirst();
+      const taken = await db
+        .selectFrom('projects')
+        .select('id')
+        .where('organization_id', '=', user.organizationId)
+        .where('slug', '=', slug)
+        .executeTakeFirst();
       if (taken) throw conflict('project_exists', `a project named like "${name}" exists in this organization; pick another name`, 'name');
-      const row: ManagementDB['projects'] = { id: newId('prj'), organization_id: user.organizationId, name, slug, created_by: user.userId, created_at: now().toISOString() };
+      const row: ManagementDB['projects'] = {
+        id: newId('prj'),
+        organization_id: user.organizationId,
+        name,
+        slug,
+        created_by: user.userId,
+        created_at: now().toISOString(),
+      };
       await db.insertInto('projects').values(row).execute();
       // The creator owns it, so a project always has someone who can manage it.
-      await db.insertInto('project_members').values({ project_id: row.id, user_id: user.userId, role: 'owner', created_at: row.created_at }).execute();
+      await db
+        .insertInto('project_members')
+        .values({ project_id: row.id, user_id: user.userId, role: 'owner', created_at: row.created_at })
+        .execute();
       return view(row, user.role === 'admin' ? 'admin' : 'owner');
     },
 
@@ -94,23 +127,45 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
     async setMember(user: UserPrincipal, projectId: string, input: { userId?: string; email?: string; role: ProjectRole }) {
       const { project } = await this.require(user, projectId, 'owner');
       if (!PROJECT_ROLES.includes(input.role)) throw badRequest('invalid_role', 'role must be owner or member', 'role');
-      if ((input.userId === undefined) === (input.email === undefined)) throw badRequest('invalid_request', 'give exactly one of userId or email', 'userId');
+      if ((input.userId === undefined) === (input.email === undefined))
+        throw badRequest('invalid_request', 'give exactly one of userId or email', 'userId');
       let query = db
         .selectFrom('users')
         .innerJoin('memberships', 'memberships.user_id', 'users.id')
         .select(['users.id', 'users.email'])
         .where('memberships.organization_id', '=', project.organization_id);
-      query = input.userId !== undefined ? query.where('users.id', '=', input.userId) : query.where('users.email', '=', (input.email ?? '').trim().toLowerCase());
+      query =
+        input.userId !== undefined
+          ? query.where('users.id', '=', input.userId)
+          : query.where('users.email', '=', (input.email ?? '').trim().toLowerCase());
       const target = await query.executeTakeFirst();
-      if (!target) throw badRequest('not_an_organization_member', 'that person is not a member of this organization; an organization admin must add them first', input.userId !== undefined ? 'userId' : 'email');
+      if (!target)
+        throw badRequest(
+          'not_an_organization_member',
+          'that person is not a member of this organization; an organization admin must add them first',
+          input.userId !== undefined ? 'userId' : 'email',
+        );
       const at = now().toISOString();
       const existing = await db.transaction().execute(async (trx) => {
-        const found = await trx.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', target.id).executeTakeFirst();
+        const found = await trx
+          .selectFrom('project_members')
+          .select('role')
+          .where('project_id', '=', projectId)
+          .where('user_id', '=', target.id)
+          .executeTakeFirst();
         if (found) {
           if (found.role === 'owner' && input.role !== 'owner') await keepAnOwner(trx, projectId, target.id);
-          await trx.updateTable('project_members').set({ role: input.role }).where('project_id', '=', projectId).where('user_id', '=', target.id).execute();
+          await trx
+            .updateTable('project_members')
+            .set({ role: input.role })
+            .where('project_id', '=', projectId)
+            .where('user_id', '=', target.id)
+            .execute();
         } else {
-          await trx.insertInto('project_members').values({ project_id: projectId, user_id: target.id, role: input.role, created_at: at }).execute();
+          await trx
+            .insertInto('project_members')
+            .values({ project_id: projectId, user_id: target.id, role: input.role, created_at: at })
+            .execute();
         }
         return found;
       });
@@ -120,7 +175,12 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
     async removeMember(user: UserPrincipal, projectId: string, userId: string) {
       await this.require(user, projectId, 'owner');
       await db.transaction().execute(async (trx) => {
-        const existing = await trx.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('project_members')
+          .select('role')
+          .where('project_id', '=', projectId)
+          .where('user_id', '=', userId)
+          .executeTakeFirst();
         if (!existing) throw notFound('project member');
         if (existing.role === 'owner') await keepAnOwner(trx, projectId, userId);
         await trx.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
@@ -139,7 +199,8 @@ async function keepAnOwner(trx: Transaction<ManagementDB>, projectId: string, le
   let owners = trx.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('role', '=', 'owner');
   if (trx.getExecutor().adapter instanceof PostgresAdapter) owners = owners.forUpdate();
   const rows = await owners.execute();
-  if (rows.every((o) => o.user_id === leavingUserId)) throw conflict('last_owner', 'a project needs at least one owner; make someone else owner first');
+  if (rows.every((o) => o.user_id === leavingUserId))
+    throw conflict('last_owner', 'a project needs at least one owner; make someone else owner first');
 }
 
 export type ProjectService = ReturnType<typeof createProjectService>;

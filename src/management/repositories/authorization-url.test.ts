@@ -30,10 +30,17 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(parse.json().error.code, 'not_authorized');
       assert.equal(parse.json().error.authorizationUrl, where);
       assert.ok(parse.json().error.message.includes(where));
-      const listing = await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/repositories?integrationId=${bed.integrationId}&organization=${ORG}` });
+      const listing = await bed.plane.memberBrowser.request({
+        method: 'GET',
+        url: `/api/v1/scm/repositories?integrationId=${bed.integrationId}&organization=${ORG}`,
+      });
       assert.equal(listing.statusCode, 409, listing.body);
       assert.equal(listing.json().error.authorizationUrl, where);
-      const environment = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: URL_, runnerId: bed.runnerId } });
+      const environment = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/environments',
+        payload: { contextUrl: URL_, runnerId: bed.runnerId },
+      });
       assert.equal(environment.statusCode, 409, environment.body);
       assert.equal(environment.json().error.authorizationUrl, where);
       const access = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/context/access', payload: { url: URL_ } });

@@ -18,9 +18,33 @@ interface Row {
 }
 
 interface ResolveBody {
-  context: { kind: string; origin: string; organization: string; project: string; repository: string; cloneUrl: string; webUrl: string; ref?: { type: string; sha?: string }; path?: { path: string; line?: number } };
-  repository: { id: string; name: string; project: { id: string; name: string }; defaultBranch: string | null; webUrl: string; cloneUrl: string };
-  ref: null | { type: string; name: string; fullName?: string; sha?: string; isDefault?: boolean; pullRequest?: { id: number; title: string; status: string; sourceRef: string; targetRef: string; mergeRef: string } };
+  context: {
+    kind: string;
+    origin: string;
+    organization: string;
+    project: string;
+    repository: string;
+    cloneUrl: string;
+    webUrl: string;
+    ref?: { type: string; sha?: string };
+    path?: { path: string; line?: number };
+  };
+  repository: {
+    id: string;
+    name: string;
+    project: { id: string; name: string };
+    defaultBranch: string | null;
+    webUrl: string;
+    cloneUrl: string;
+  };
+  ref: null | {
+    type: string;
+    name: string;
+    fullName?: string;
+    sha?: string;
+    isDefault?: boolean;
+    pullRequest?: { id: number; title: string; status: string; sourceRef: string; targetRef: string; mergeRef: string };
+  };
   calls: number;
   cached: boolean;
 }
@@ -51,9 +75,28 @@ for (const { kind, skip } of await databaseKinds()) {
           carol = w.addUser({ upn: `carol@${emu.defaultTenant.domain}`, displayName: 'Carol' });
           w.addMember(ORG, alice.id);
           w.addMember(ORG, carol.id);
-          web = await w.createRepository(ORG, 'Web', 'web', { commits: 5, branches: ['feature/login', 'release', 'release-2'], tags: ['v1.0'], createdBy: alice.id });
+          web = await w.createRepository(ORG, 'Web', 'web', {
+            commits: 5,
+            branches: ['feature/login', 'release', 'release-2'],
+            tags: ['v1.0'],
+            createdBy: alice.id,
+          });
           // An annotated tag, written with git itself (the emulator's seed writes lightweight tags).
-          await runGit(['-c', 'user.name=Alice', '-c', 'user.email=alice@example.invalid', 'tag', '-a', 'v2.0', '-m', 'Release 2.0', 'refs/heads/main'], { gitDir: web.gitDir });
+          await runGit(
+            [
+              '-c',
+              'user.name=Alice',
+              '-c',
+              'user.email=alice@example.invalid',
+              'tag',
+              '-a',
+              'v2.0',
+              '-m',
+              'Release 2.0',
+              'refs/heads/main',
+            ],
+            { gitDir: web.gitDir },
+          );
           api = await w.createRepository(ORG, 'Web', 'api', { commits: 1, createdBy: alice.id });
           tools = await w.createRepository(ORG, 'tools', 'tools', { commits: 2, createdBy: alice.id });
           await w.createPullRequest(ORG, 'Web', 'web', { sourceRefName: 'feature/login', title: 'Sign-in page', createdBy: alice.id });
@@ -154,7 +197,13 @@ for (const { kind, skip } of await databaseKinds()) {
         warm: 1,
         check: (b) => {
           webRepo(b);
-          assert.deepEqual(b.ref, { type: 'branch', name: 'feature/login', fullName: 'refs/heads/feature/login', sha: sha.login, isDefault: false });
+          assert.deepEqual(b.ref, {
+            type: 'branch',
+            name: 'feature/login',
+            fullName: 'refs/heads/feature/login',
+            sha: sha.login,
+            isDefault: false,
+          });
         },
       },
       {
@@ -217,8 +266,22 @@ for (const { kind, skip } of await databaseKinds()) {
           assert.equal(b.ref?.name, 'refs/pull/1/merge');
           assert.equal(b.ref?.sha, sha.merge);
           assert.deepEqual(
-            { id: b.ref?.pullRequest?.id, title: b.ref?.pullRequest?.title, status: b.ref?.pullRequest?.status, sourceRef: b.ref?.pullRequest?.sourceRef, targetRef: b.ref?.pullRequest?.targetRef, mergeRef: b.ref?.pullRequest?.mergeRef },
-            { id: 1, title: 'Sign-in page', status: 'active', sourceRef: 'refs/heads/feature/login', targetRef: 'refs/heads/main', mergeRef: 'refs/pull/1/merge' },
+            {
+              id: b.ref?.pullRequest?.id,
+              title: b.ref?.pullRequest?.title,
+              status: b.ref?.pullRequest?.status,
+              sourceRef: b.ref?.pullRequest?.sourceRef,
+              targetRef: b.ref?.pullRequest?.targetRef,
+              mergeRef: b.ref?.pullRequest?.mergeRef,
+            },
+            {
+              id: 1,
+              title: 'Sign-in page',
+              status: 'active',
+              sourceRef: 'refs/heads/feature/login',
+              targetRef: 'refs/heads/main',
+              mergeRef: 'refs/pull/1/merge',
+            },
           );
         },
       },
@@ -262,7 +325,12 @@ for (const { kind, skip } of await databaseKinds()) {
       for (const row of rows) {
         // A new authorization starts with an empty cache (entries are keyed by credential).
         const server = row.form.startsWith('Azure DevOps Server');
-        await bed.providePat(bed.plane.memberBrowser, server ? serverPat : alicePat.token, server ? 'DefaultCollection' : ORG, server ? bed.serverIntegrationId : undefined);
+        await bed.providePat(
+          bed.plane.memberBrowser,
+          server ? serverPat : alicePat.token,
+          server ? 'DefaultCollection' : ORG,
+          server ? bed.serverIntegrationId : undefined,
+        );
         bed.emu.resetCounters();
         const cold = await bed.resolve(bed.plane.memberBrowser, row.url());
         assert.equal(cold.statusCode, 200, `${row.form}: ${cold.body}`);
@@ -296,7 +364,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(bed.restCalls().total, 0);
     });
 
-    it('refuses what is not a repository URL (400 with the parser\'s reason) and refs that do not exist (404)', async () => {
+    it("refuses what is not a repository URL (400 with the parser's reason) and refs that do not exist (404)", async () => {
       const bad = await bed.resolve(bed.plane.memberBrowser, 'https://github.com/octo/repo');
       assert.equal(bad.statusCode, 400);
       assert.equal(bad.json().error.code, 'not_azure_devops_url');
@@ -391,7 +459,11 @@ for (const { kind, skip } of await databaseKinds()) {
         const record = await bed.runner.runtime.credentials.findForIntegration({ type: 'user', id: erin.id }, bed.servicesIntegrationId);
         assert.ok(record);
         const db = bed.runner.store.database.db;
-        await db.updateTable('credentials').set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) }).where('id', '=', record.id).execute();
+        await db
+          .updateTable('credentials')
+          .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
+          .where('id', '=', record.id)
+          .execute();
         bed.emu.entra.faults.revokeRefreshTokens({ userOid: carol.oid });
         const renewal = (await bed.access(erin.browser, url())).json();
         assert.equal(renewal.hasAccess, false);
@@ -420,7 +492,12 @@ for (const { kind, skip } of await databaseKinds()) {
       });
 
       it('unavailable: Azure DevOps keeps failing', async () => {
-        const id = bed.emu.faults.add({ listener: 'services', path: `/${ORG}/Web/_apis/git/repositories/web`, action: 'status', status: 503 });
+        const id = bed.emu.faults.add({
+          listener: 'services',
+          path: `/${ORG}/Web/_apis/git/repositories/web`,
+          action: 'status',
+          status: 503,
+        });
         try {
           const res = (await bed.access(bed.plane.memberBrowser, url())).json();
           assert.equal(res.hasAccess, false);
@@ -469,16 +546,25 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await bed.list(bed.plane.memberBrowser, 'organizations', { host: 'dev.azure.com' });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.json().source, 'authorization');
-      assert.deepEqual(res.json().items.map((o: { name: string }) => o.name), [ORG]);
+      assert.deepEqual(
+        res.json().items.map((o: { name: string }) => o.name),
+        [ORG],
+      );
       assert.match(res.json().note, /all accessible organizations/);
       const server = await bed.list(bed.plane.memberBrowser, 'organizations', { integrationId: bed.serverIntegrationId });
       assert.equal(server.statusCode, 200, server.body);
-      assert.deepEqual(server.json().items.map((o: { name: string }) => o.name), ['DefaultCollection']);
+      assert.deepEqual(
+        server.json().items.map((o: { name: string }) => o.name),
+        ['DefaultCollection'],
+      );
       assert.equal(server.json().calls, 0);
     });
 
     it('no secret reaches a response, a log line or the audit log', async () => {
-      const everything = bed.plane.logs.text + bed.runner.logs.text + JSON.stringify(await bed.plane.database.db.selectFrom('audit_events').selectAll().execute());
+      const everything =
+        bed.plane.logs.text +
+        bed.runner.logs.text +
+        JSON.stringify(await bed.plane.database.db.selectFrom('audit_events').selectAll().execute());
       for (const secret of [alicePat.token, serverPat]) assert.ok(!everything.includes(secret));
     });
   });

@@ -45,7 +45,8 @@ for (const { kind, skip } of await databaseKinds()) {
           await w.createRepository(ORG, 'Web', `lib-${i}`, { commits: 1, createdBy: alice.id });
           repoNames.push(`Web/lib-${i}`);
         }
-        for (const b of BRANCHES.slice(0, 5)) await w.createPullRequest(ORG, 'Web', 'app', { sourceRefName: b, title: `Work on ${b}`, createdBy: alice.id });
+        for (const b of BRANCHES.slice(0, 5))
+          await w.createPullRequest(ORG, 'Web', 'app', { sourceRefName: b, title: `Work on ${b}`, createdBy: alice.id });
         const abandoned = await w.createPullRequest(ORG, 'Web', 'app', { sourceRefName: 'b-6', title: 'Abandoned', createdBy: alice.id });
         w.setPullRequestStatus(ORG, abandoned.id, 'abandoned');
       });
@@ -60,7 +61,12 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     /** Follows continuation tokens to the end; checks page sizes and that no item comes twice. */
-    async function collect(kindName: string, query: Record<string, string | number | undefined>, top: number, key: (item: Record<string, unknown>) => string) {
+    async function collect(
+      kindName: string,
+      query: Record<string, string | number | undefined>,
+      top: number,
+      key: (item: Record<string, unknown>) => string,
+    ) {
       const items: Record<string, unknown>[] = [];
       const calls: number[] = [];
       let token: string | undefined;
@@ -97,14 +103,21 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('repositories: of the organization (10, pages of 3) and of a project (5, pages of 2)', async () => {
-      const all = await collect('repositories', { organization: ORG }, 3, (r) => `${(r.project as { name: string }).name}/${String(r.name)}`);
+      const all = await collect(
+        'repositories',
+        { organization: ORG },
+        3,
+        (r) => `${(r.project as { name: string }).name}/${String(r.name)}`,
+      );
       assert.deepEqual([...all.keys].sort(), [...repoNames].sort());
       assert.equal(all.pages, 4);
       const web = await collect('repositories', { organization: ORG, project: 'Web' }, 2, (r) => String(r.name));
       assert.deepEqual(web.keys, ['app', 'lib-1', 'lib-2', 'lib-3', 'lib-4']);
       assert.equal(web.pages, 3);
       assert.deepEqual(web.calls.slice(1), [0, 0]);
-      const first = (await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, project: 'Web', top: 1 })).json();
+      const first = (
+        await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, project: 'Web', top: 1 })
+      ).json();
       assert.deepEqual(first.items[0], {
         id: app.id,
         name: 'app',
@@ -117,21 +130,33 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it("branches: Azure DevOps's continuation tokens passed through (7 branches, pages of 3)", async () => {
-      const { keys, pages, calls } = await collect('branches', { organization: ORG, project: 'Web', repository: 'app' }, 3, (b) => String(b.name));
+      const { keys, pages, calls } = await collect('branches', { organization: ORG, project: 'Web', repository: 'app' }, 3, (b) =>
+        String(b.name),
+      );
       assert.deepEqual([...keys].sort(), [...BRANCHES, 'main'].sort());
       assert.equal(pages, 3);
       assert.deepEqual(calls, [1, 1, 1]);
     });
 
     it('commits: newest first, emulated continuation over $skip (12 commits, pages of 5), and of a branch', async () => {
-      const { keys, pages, calls } = await collect('commits', { organization: ORG, project: 'Web', repository: 'app' }, 5, (c) => String(c.sha));
+      const { keys, pages, calls } = await collect('commits', { organization: ORG, project: 'Web', repository: 'app' }, 5, (c) =>
+        String(c.sha),
+      );
       assert.deepEqual(keys, commits);
       assert.equal(pages, 3);
       assert.deepEqual(calls, [1, 1, 1], 'one more item asked per page says whether another page exists');
-      const branch = await collect('commits', { organization: ORG, project: 'Web', repository: 'app', branch: 'b-1' }, 5, (c) => String(c.sha));
+      const branch = await collect('commits', { organization: ORG, project: 'Web', repository: 'app', branch: 'b-1' }, 5, (c) =>
+        String(c.sha),
+      );
       assert.equal(branch.keys.length, 13);
       assert.deepEqual(branch.keys.slice(1), commits);
-      const missing = await bed.list(bed.plane.memberBrowser, 'commits', { host: 'dev.azure.com', organization: ORG, project: 'Web', repository: 'app', branch: 'nope' });
+      const missing = await bed.list(bed.plane.memberBrowser, 'commits', {
+        host: 'dev.azure.com',
+        organization: ORG,
+        project: 'Web',
+        repository: 'app',
+        branch: 'nope',
+      });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json().error.code, 'ref_not_found');
     });
@@ -140,17 +165,45 @@ for (const { kind, skip } of await databaseKinds()) {
       const active = await collect('pull-requests', { organization: ORG, project: 'Web', repository: 'app' }, 2, (p) => String(p.id));
       assert.deepEqual(active.keys, ['5', '4', '3', '2', '1']);
       assert.equal(active.pages, 3);
-      const all = await collect('pull-requests', { organization: ORG, project: 'Web', repository: 'app', status: 'all' }, 4, (p) => String(p.id));
+      const all = await collect('pull-requests', { organization: ORG, project: 'Web', repository: 'app', status: 'all' }, 4, (p) =>
+        String(p.id),
+      );
       assert.deepEqual(all.keys, ['6', '5', '4', '3', '2', '1']);
-      const first = (await bed.list(bed.plane.memberBrowser, 'pull-requests', { host: 'dev.azure.com', organization: ORG, project: 'Web', repository: 'app', top: 1 })).json();
+      const first = (
+        await bed.list(bed.plane.memberBrowser, 'pull-requests', {
+          host: 'dev.azure.com',
+          organization: ORG,
+          project: 'Web',
+          repository: 'app',
+          top: 1,
+        })
+      ).json();
       assert.deepEqual(
-        { id: first.items[0].id, title: first.items[0].title, status: first.items[0].status, sourceRef: first.items[0].sourceRef, targetRef: first.items[0].targetRef, mergeRef: first.items[0].mergeRef },
-        { id: 5, title: 'Work on b-5', status: 'active', sourceRef: 'refs/heads/b-5', targetRef: 'refs/heads/main', mergeRef: 'refs/pull/5/merge' },
+        {
+          id: first.items[0].id,
+          title: first.items[0].title,
+          status: first.items[0].status,
+          sourceRef: first.items[0].sourceRef,
+          targetRef: first.items[0].targetRef,
+          mergeRef: first.items[0].mergeRef,
+        },
+        {
+          id: 5,
+          title: 'Work on b-5',
+          status: 'active',
+          sourceRef: 'refs/heads/b-5',
+          targetRef: 'refs/heads/main',
+          mergeRef: 'refs/pull/5/merge',
+        },
       );
     });
 
     it('refuses bad paging input and unknown hosts; names the missing field', async () => {
-      const badToken = await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, continuationToken: 'not-a-token' });
+      const badToken = await bed.list(bed.plane.memberBrowser, 'repositories', {
+        host: 'dev.azure.com',
+        organization: ORG,
+        continuationToken: 'not-a-token',
+      });
       assert.equal(badToken.statusCode, 400);
       assert.equal(badToken.json().error.code, 'invalid_continuation_token');
       const tooMany = await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, top: 501 });
@@ -166,7 +219,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(viaOrigin.statusCode, 200, viaOrigin.body);
       const viaVs = await bed.list(bed.plane.memberBrowser, 'projects', { host: `${ORG}.visualstudio.com`, organization: ORG });
       assert.equal(viaVs.statusCode, 200, viaVs.body);
-      const unknownProject = await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, project: 'Nope' });
+      const unknownProject = await bed.list(bed.plane.memberBrowser, 'repositories', {
+        host: 'dev.azure.com',
+        organization: ORG,
+        project: 'Nope',
+      });
       assert.equal(unknownProject.statusCode, 404);
       assert.equal(unknownProject.json().error.code, 'not_found');
     });

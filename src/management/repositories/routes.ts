@@ -67,7 +67,11 @@ const Ref = Type.Object({
 
 const UrlBody = Type.Object(
   {
-    url: Type.String({ minLength: 1, maxLength: 8192, description: 'Any Azure DevOps repository, branch, tag, commit, pull request or file URL (HTTPS or SSH)' }),
+    url: Type.String({
+      minLength: 1,
+      maxLength: 8192,
+      description: 'Any Azure DevOps repository, branch, tag, commit, pull request or file URL (HTTPS or SSH)',
+    }),
     runnerId: Type.Optional(Str(100)),
     integrationId: Type.Optional(Str(100)),
   },
@@ -119,7 +123,8 @@ const Identity = { name: Nullable(Type.String()), email: Nullable(Type.String())
 const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof Type.Object>[0]; response: ReturnType<typeof page> }[] = [
   {
     kind: 'organizations',
-    summary: 'ListSCMOrganizations: the organizations your credential reaches (profile and accounts; for a token limited to one organization, the organization recorded with it)',
+    summary:
+      'ListSCMOrganizations: the organizations your credential reaches (profile and accounts; for a token limited to one organization, the organization recorded with it)',
     query: {},
     response: page(Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }), {
       source: Type.Union([Type.Literal('accounts'), Type.Literal('authorization')]),
@@ -157,8 +162,15 @@ const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof T
   {
     kind: 'commits',
     summary: "A branch's recent commits, newest first (default branch when none is given)",
-    query: { organization: Name('Organization or collection'), project: Name('Project'), repository: Name('Repository'), branch: Type.Optional(Name('Branch short name')) },
-    response: page(Type.Object({ sha: Type.String(), message: Type.String(), author: Type.Object(Identity), committer: Type.Object(Identity) })),
+    query: {
+      organization: Name('Organization or collection'),
+      project: Name('Project'),
+      repository: Name('Repository'),
+      branch: Type.Optional(Name('Branch short name')),
+    },
+    response: page(
+      Type.Object({ sha: Type.String(), message: Type.String(), author: Type.Object(Identity), committer: Type.Object(Identity) }),
+    ),
   },
   {
     kind: 'pull-requests',
@@ -167,7 +179,11 @@ const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof T
       organization: Name('Organization or collection'),
       project: Name('Project'),
       repository: Name('Repository'),
-      status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('completed'), Type.Literal('abandoned'), Type.Literal('all')], { default: 'active' })),
+      status: Type.Optional(
+        Type.Union([Type.Literal('active'), Type.Literal('completed'), Type.Literal('abandoned'), Type.Literal('all')], {
+          default: 'active',
+        }),
+      ),
     },
     response: page(
       Type.Object({
@@ -194,7 +210,8 @@ export function registerRepositoryRoutes(root: FastifyInstance, deps: { reposito
     {
       schema: {
         tags: ['repositories'],
-        summary: 'ParseContextURL: parse a repository URL and resolve it through Azure DevOps with your credential (canonical names, ids, default branch, ref, pull request)',
+        summary:
+          'ParseContextURL: parse a repository URL and resolve it through Azure DevOps with your credential (canonical names, ids, default branch, ref, pull request)',
         body: UrlBody,
         response: {
           200: Type.Object({
@@ -218,7 +235,8 @@ export function registerRepositoryRoutes(root: FastifyInstance, deps: { reposito
     {
       schema: {
         tags: ['repositories'],
-        summary: 'CheckRepositoryAccess: whether you can read the repository of a URL, and if not, why (not_authorized, reauthorization_required, not_found, oauth_blocked, unavailable)',
+        summary:
+          'CheckRepositoryAccess: whether you can read the repository of a URL, and if not, why (not_authorized, reauthorization_required, not_found, oauth_blocked, unavailable)',
         body: UrlBody,
         response: {
           200: Type.Object({
@@ -227,7 +245,11 @@ export function registerRepositoryRoutes(root: FastifyInstance, deps: { reposito
             errorMessage: Nullable(Type.String()),
             repository: Type.Optional(Repository),
             authentication: Type.Optional(Authentication),
-            authorizationUrl: Type.Optional(Type.String({ description: 'With not_authorized and reauthorization_required: CheckAuthenticationForHost for this integration' })),
+            authorizationUrl: Type.Optional(
+              Type.String({
+                description: 'With not_authorized and reauthorization_required: CheckAuthenticationForHost for this integration',
+              }),
+            ),
             context: Context,
             calls: Type.Integer(),
             integrationId: Type.String(),

@@ -48,7 +48,8 @@ const RUNNER_UNREACHABLE = new Set(['runner_offline', 'runner_timeout', 'runner_
 const AUTHORIZATION_REQUIRED = new Set(['not_authorized', 'reauthorization_required']);
 
 /** CheckAuthenticationForHost for an integration (relative to the API's origin). */
-export const authenticationPath = (integrationId: string) => `/api/v1/scm/authentication?integrationId=${encodeURIComponent(integrationId)}`;
+export const authenticationPath = (integrationId: string) =>
+  `/api/v1/scm/authentication?integrationId=${encodeURIComponent(integrationId)}`;
 
 interface ResolveAnswer {
   repository: RepositoryInfo;
@@ -81,7 +82,13 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
   const servicesHosts = new Set(['dev.azure.com', ...servicesOriginsFor(deps.servicesUrl).map((o) => new URL(o).host)]);
 
   async function organizationIntegrations(user: UserPrincipal): Promise<Row[]> {
-    return db.selectFrom('scm_integrations').selectAll().where('organization_id', '=', user.organizationId).orderBy('created_at').orderBy('id').execute();
+    return db
+      .selectFrom('scm_integrations')
+      .selectAll()
+      .where('organization_id', '=', user.organizationId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
   }
 
   function parse(url: string, rows: Row[]): RepositoryContext {
@@ -100,7 +107,11 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
   function servesContext(row: Row, context: RepositoryContext): boolean {
     const s = settingsOf(row);
     if (context.kind === 'services') return s.kind === 'services';
-    return s.kind === 'server' && s.origin === context.origin && row.virtual_directory.toLowerCase() === (context.virtualDirectory ?? '').toLowerCase();
+    return (
+      s.kind === 'server' &&
+      s.origin === context.origin &&
+      row.virtual_directory.toLowerCase() === (context.virtualDirectory ?? '').toLowerCase()
+    );
   }
 
   function describeHost(context: RepositoryContext): string {
@@ -112,13 +123,22 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     if (choice.integrationId) {
       const row = rows.find((r) => r.id === choice.integrationId);
       if (!row) throw notFound('integration');
-      if (!servesContext(row, context)) throw badRequest('integration_host_mismatch', `this integration serves ${row.host}${row.virtual_directory}, not ${describeHost(context)}; leave integrationId out or pick the integration for ${describeHost(context)}`, 'integrationId');
+      if (!servesContext(row, context))
+        throw badRequest(
+          'integration_host_mismatch',
+          `this integration serves ${row.host}${row.virtual_directory}, not ${describeHost(context)}; leave integrationId out or pick the integration for ${describeHost(context)}`,
+          'integrationId',
+        );
       return row;
     }
     const matching = rows.filter((r) => servesContext(r, context) && (!choice.runnerId || r.runner_id === choice.runnerId));
     const row = matching[0];
     if (!row) {
-      throw new ApiError(404, 'host_not_configured', `repository access for ${describeHost(context)} is not configured${choice.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
+      throw new ApiError(
+        404,
+        'host_not_configured',
+        `repository access for ${describeHost(context)} is not configured${choice.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`,
+      );
     }
     return row;
   }
@@ -136,8 +156,16 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     }
     if (!query.host) throw badRequest('invalid_request', 'give integrationId or host', 'host');
     const wanted = parseHostQuery(query.host, isServicesHost);
-    const row = pickByHost(rows.filter((r) => !query.runnerId || r.runner_id === query.runnerId), wanted);
-    if (!row) throw new ApiError(404, 'host_not_configured', `repository access for ${[wanted.host, ...wanted.segments].join('/')} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`);
+    const row = pickByHost(
+      rows.filter((r) => !query.runnerId || r.runner_id === query.runnerId),
+      wanted,
+    );
+    if (!row)
+      throw new ApiError(
+        404,
+        'host_not_configured',
+        `repository access for ${[wanted.host, ...wanted.segments].join('/')} is not configured${query.runnerId ? ' on this runner' : ''}; ask an admin to add it to a runner`,
+      );
     return row;
   }
 
@@ -147,7 +175,12 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       return await deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
     } catch (err) {
       if (err instanceof ApiError && AUTHORIZATION_REQUIRED.has(err.code)) {
-        throw new AuthorizationRequiredError(err.statusCode, err.code, `${err.message} (see GET ${authenticationPath(row.id)})`, authenticationPath(row.id));
+        throw new AuthorizationRequiredError(
+          err.statusCode,
+          err.code,
+          `${err.message} (see GET ${authenticationPath(row.id)})`,
+          authenticationPath(row.id),
+        );
       }
       throw err;
     }
@@ -156,7 +189,11 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
   /** The parsed context with the names Azure DevOps uses, and the resolved commit id. */
   function canonicalContext(context: RepositoryContext, answer: ResolveAnswer): RepositoryContext {
     const ref = context.ref?.type === 'commit' && answer.ref?.sha ? { type: 'commit' as const, sha: answer.ref.sha } : context.ref;
-    const named = { ...context, project: answer.repository.project.name || context.project, repository: answer.repository.name || context.repository };
+    const named = {
+      ...context,
+      project: answer.repository.project.name || context.project,
+      repository: answer.repository.name || context.repository,
+    };
     return {
       ...named,
       cloneUrl: formatRepositoryUrl({ ...named, ref: undefined, path: undefined }),
@@ -171,7 +208,11 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       const rows = await organizationIntegrations(user);
       const context = parse(input.url, rows);
       const row = integrationForContext(rows, context, input);
-      const answer = await ask<ResolveAnswer>(row, 'resolve-context', { userId: user.userId, integration: deps.integrations.toRunnerIntegration(row), context });
+      const answer = await ask<ResolveAnswer>(row, 'resolve-context', {
+        userId: user.userId,
+        integration: deps.integrations.toRunnerIntegration(row),
+        context,
+      });
       return {
         context: canonicalContext(context, answer),
         repository: answer.repository,
@@ -191,7 +232,12 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       const integration = deps.integrations.toRunnerIntegration(row);
       let answer: AccessAnswer;
       try {
-        answer = await deps.control.call<AccessAnswer>(row.runner_id, 'check-repository-access', { userId: user.userId, integration, context }, { timeoutMs });
+        answer = await deps.control.call<AccessAnswer>(
+          row.runner_id,
+          'check-repository-access',
+          { userId: user.userId, integration, context },
+          { timeoutMs },
+        );
       } catch (err) {
         if (err instanceof ApiError && RUNNER_UNREACHABLE.has(err.code)) {
           answer = { hasAccess: false, reason: 'unavailable', errorMessage: err.message, calls: 0 };
@@ -233,7 +279,11 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     async list(user: UserPrincipal, kind: ListingKind, query: ListingQuery) {
       const row = await integrationForListing(user, query);
       const { integrationId: _id, host: _host, runnerId: _runner, ...args } = query;
-      const answer = await ask<Record<string, unknown>>(row, `list-${kind}`, { userId: user.userId, integration: deps.integrations.toRunnerIntegration(row), ...args });
+      const answer = await ask<Record<string, unknown>>(row, `list-${kind}`, {
+        userId: user.userId,
+        integration: deps.integrations.toRunnerIntegration(row),
+        ...args,
+      });
       return { ...answer, integrationId: row.id, runnerId: row.runner_id };
     },
   };

@@ -62,9 +62,14 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     if (!runner) return new ApiError(404, 'not_found', 'runner not found');
     const status = runnerStatus(runner, now());
     if (status === 'revoked') return new ApiError(409, 'runner_revoked', `runner "${runner.name}" was revoked; register a new runner`);
-    if (status === 'pending') return new ApiError(503, 'runner_offline', `runner "${runner.name}" has never connected; start it with its exchange token`);
+    if (status === 'pending')
+      return new ApiError(503, 'runner_offline', `runner "${runner.name}" has never connected; start it with its exchange token`);
     if (status === 'offline') {
-      return new ApiError(503, 'runner_offline', `runner "${runner.name}" is offline since ${runner.last_seen_at}; check that the runner process is running and can reach this server`);
+      return new ApiError(
+        503,
+        'runner_offline',
+        `runner "${runner.name}" is offline since ${runner.last_seen_at}; check that the runner process is running and can reach this server`,
+      );
     }
     return undefined;
   }
@@ -74,7 +79,11 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     if (!affinity || affinity.mode === 'claim') return null;
     const held = await db
       .selectFrom('runner_affinities')
-      .innerJoin('runner_replicas', (join) => join.onRef('runner_replicas.runner_id', '=', 'runner_affinities.runner_id').onRef('runner_replicas.replica_id', '=', 'runner_affinities.replica_id'))
+      .innerJoin('runner_replicas', (join) =>
+        join
+          .onRef('runner_replicas.runner_id', '=', 'runner_affinities.runner_id')
+          .onRef('runner_replicas.replica_id', '=', 'runner_affinities.replica_id'),
+      )
       .select(['runner_affinities.replica_id', 'runner_replicas.last_seen_at'])
       .where('runner_affinities.runner_id', '=', runnerId)
       .where('runner_affinities.affinity_key', '=', affinity.key)
@@ -127,12 +136,29 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const deadline = new Date(now().getTime() + timeoutMs);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: deadline.toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, callOptions.affinity), trace_context: traceContext() })
+        .values({
+          id,
+          runner_id: runnerId,
+          kind,
+          payload: JSON.stringify(payload),
+          status: 'pending',
+          response: null,
+          created_at: now().toISOString(),
+          deadline_at: deadline.toISOString(),
+          dispatched_at: null,
+          answered_at: null,
+          replica_id: await targetReplica(runnerId, callOptions.affinity),
+          trace_context: traceContext(),
+        })
         .execute();
       events.emit(`runner:${runnerId}`);
       try {
         for (;;) {
-          const row = await db.selectFrom('runner_requests').select(['status', 'response', 'claimed_by']).where('id', '=', id).executeTakeFirst();
+          const row = await db
+            .selectFrom('runner_requests')
+            .select(['status', 'response', 'claimed_by'])
+            .where('id', '=', id)
+            .executeTakeFirst();
           if (row?.status === 'answered' && row.response) {
             const answer = JSON.parse(row.response) as ControlAnswer<R>;
             if (answer.ok) {
@@ -144,7 +170,14 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
           const remaining = deadline.getTime() - Date.now();
           if (remaining <= 0) {
             const stillOffline = await offlineError(runnerId);
-            throw stillOffline ?? new ApiError(504, 'runner_timeout', `the runner did not answer within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or lost its connection — try again`);
+            throw (
+              stillOffline ??
+              new ApiError(
+                504,
+                'runner_timeout',
+                `the runner did not answer within ${Math.round(timeoutMs / 1000)} s; it may be overloaded or lost its connection — try again`,
+              )
+            );
           }
           await waitFor(`answer:${id}`, Math.min(pollIntervalMs, remaining));
         }
@@ -161,7 +194,20 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const id = newId(DURABLE_PREFIX);
       await db
         .insertInto('runner_requests')
-        .values({ id, runner_id: runnerId, kind, payload: JSON.stringify(payload), status: 'pending', response: null, created_at: now().toISOString(), deadline_at: new Date(now().getTime() + ttlMs).toISOString(), dispatched_at: null, answered_at: null, replica_id: await targetReplica(runnerId, affinity), trace_context: traceContext() })
+        .values({
+          id,
+          runner_id: runnerId,
+          kind,
+          payload: JSON.stringify(payload),
+          status: 'pending',
+          response: null,
+          created_at: now().toISOString(),
+          deadline_at: new Date(now().getTime() + ttlMs).toISOString(),
+          dispatched_at: null,
+          answered_at: null,
+          replica_id: await targetReplica(runnerId, affinity),
+          trace_context: traceContext(),
+        })
         .execute();
       events.emit(`runner:${runnerId}`);
       return id;
@@ -172,7 +218,13 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
      * replica (`replicaId`) takes requests meant for any replica and those meant for it. `ended` is
      * asked at every wake-up (a revoked runner's poll ends at once, not at its timeout).
      */
-    async poll(runnerId: string, waitMs: number, signal?: AbortSignal, replicaId?: string, ended?: () => Promise<boolean>): Promise<ControlRequest[]> {
+    async poll(
+      runnerId: string,
+      waitMs: number,
+      signal?: AbortSignal,
+      replicaId?: string,
+      ended?: () => Promise<boolean>,
+    ): Promise<ControlRequest[]> {
       const until = Date.now() + waitMs;
       if (replicaId) await seen(runnerId, replicaId);
       for (;;) {
@@ -196,11 +248,19 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
             ]),
           )
           .where('deadline_at', '>', at)
-          .where((eb) => (replicaId ? eb.or([eb('replica_id', 'is', null), eb('replica_id', '=', replicaId)]) : eb('replica_id', 'is', null)))
+          .where((eb) =>
+            replicaId ? eb.or([eb('replica_id', 'is', null), eb('replica_id', '=', replicaId)]) : eb('replica_id', 'is', null),
+          )
           .returning(['id', 'kind', 'payload', 'deadline_at', 'trace_context'])
           .execute();
         if (rows.length > 0) {
-          return rows.map((r) => ({ id: r.id, kind: r.kind, payload: JSON.parse(r.payload) as unknown, deadlineAt: r.deadline_at, ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as Record<string, string> } : {}) }));
+          return rows.map((r) => ({
+            id: r.id,
+            kind: r.kind,
+            payload: JSON.parse(r.payload) as unknown,
+            deadlineAt: r.deadline_at,
+            ...(r.trace_context ? { traceContext: JSON.parse(r.trace_context) as Record<string, string> } : {}),
+          }));
         }
         const remaining = until - Date.now();
         if (remaining <= 0 || signal?.aborted) return [];
@@ -211,7 +271,14 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     /** Records a runner's answer; only the runner the request was for may answer it. */
     async answer(runnerId: string, requestId: string, answer: ControlAnswer): Promise<boolean> {
       const durable = requestId.startsWith(`${DURABLE_PREFIX}_`);
-      const queued = durable ? await db.selectFrom('runner_requests').select('kind').where('id', '=', requestId).where('runner_id', '=', runnerId).executeTakeFirst() : undefined;
+      const queued = durable
+        ? await db
+            .selectFrom('runner_requests')
+            .select('kind')
+            .where('id', '=', requestId)
+            .where('runner_id', '=', runnerId)
+            .executeTakeFirst()
+        : undefined;
       const result = await db
         .updateTable('runner_requests')
         .set({ status: 'answered', response: JSON.stringify(answer), answered_at: now().toISOString() })
@@ -234,7 +301,13 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     /** Puts claimed requests back for the next poll (their runner went away before they were sent). */
     async release(runnerId: string, requestIds: string[]): Promise<void> {
       if (requestIds.length === 0) return;
-      await db.updateTable('runner_requests').set({ status: 'pending', dispatched_at: null, claimed_by: null }).where('runner_id', '=', runnerId).where('id', 'in', requestIds).where('status', '=', 'dispatched').execute();
+      await db
+        .updateTable('runner_requests')
+        .set({ status: 'pending', dispatched_at: null, claimed_by: null })
+        .where('runner_id', '=', runnerId)
+        .where('id', 'in', requestIds)
+        .where('status', '=', 'dispatched')
+        .execute();
       events.emit(`runner:${runnerId}`);
     },
 
@@ -257,7 +330,11 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
 
     /** Drops everything queued for a runner (it was revoked: nothing may reach it any more). */
     async dropQueued(runnerId: string): Promise<number> {
-      const result = await db.deleteFrom('runner_requests').where('runner_id', '=', runnerId).where('status', '=', 'pending').executeTakeFirst();
+      const result = await db
+        .deleteFrom('runner_requests')
+        .where('runner_id', '=', runnerId)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 

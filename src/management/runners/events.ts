@@ -22,11 +22,22 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
     async record(runner: RunnerPrincipal, events: readonly RunnerEvent[]): Promise<{ accepted: number }> {
       for (const [i, event] of events.entries()) {
         for (const [key, value] of Object.entries(event.details ?? {})) {
-          const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= 500);
-          if (!scalar) throw badRequest('invalid_event', `events[${i}].details.${key} must be a number, a boolean, null or a string of at most 500 characters`, `events.${i}.details.${key}`);
+          const scalar =
+            value === null ||
+            typeof value === 'boolean' ||
+            (typeof value === 'number' && Number.isFinite(value)) ||
+            (typeof value === 'string' && value.length <= 500);
+          if (!scalar)
+            throw badRequest(
+              'invalid_event',
+              `events[${i}].details.${key} must be a number, a boolean, null or a string of at most 500 characters`,
+              `events.${i}.details.${key}`,
+            );
         }
       }
-      const integrationIds = [...new Set(events.map((e) => e.integrationId).filter((id): id is string => typeof id === 'string' && id !== ''))];
+      const integrationIds = [
+        ...new Set(events.map((e) => e.integrationId).filter((id): id is string => typeof id === 'string' && id !== '')),
+      ];
       if (integrationIds.length > 0) {
         const rows = await db.selectFrom('scm_integrations').select(['id', 'runner_id']).where('id', 'in', integrationIds).execute();
         // A deleted integration is fine (its purge is reported after it went); another runner's is not.
@@ -38,9 +49,17 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
           id: auditId(runner.runnerId, event.id),
           actor: runner,
           action: event.action,
-          target: event.userId ? { type: 'user', id: event.userId } : event.integrationId ? { type: 'scm_integration', id: event.integrationId } : { type: 'runner', id: runner.runnerId },
+          target: event.userId
+            ? { type: 'user', id: event.userId }
+            : event.integrationId
+              ? { type: 'scm_integration', id: event.integrationId }
+              : { type: 'runner', id: runner.runnerId },
           outcome: event.outcome,
-          details: { ...(event.details ?? {}), ...(event.integrationId ? { integrationId: event.integrationId } : {}), occurredAt: event.occurredAt },
+          details: {
+            ...(event.details ?? {}),
+            ...(event.integrationId ? { integrationId: event.integrationId } : {}),
+            occurredAt: event.occurredAt,
+          },
         });
       }
       return { accepted: events.length };
@@ -54,9 +73,20 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
         action: 'runner.purge',
         target: { type: 'runner', id: runner.runnerId },
         outcome: 'success',
-        details: { credentialsDeleted: report.credentials, pendingSignInsDeleted: report.pendingSignIns, syncValuesDeleted: report.syncValues, clientCertificatesDeleted: report.clientCertificates ?? 0, purgedAt: report.purgedAt },
+        details: {
+          credentialsDeleted: report.credentials,
+          pendingSignInsDeleted: report.pendingSignIns,
+          syncValuesDeleted: report.syncValues,
+          clientCertificatesDeleted: report.clientCertificates ?? 0,
+          purgedAt: report.purgedAt,
+        },
       });
-      await db.updateTable('runners').set({ purged_at: report.purgedAt }).where('id', '=', runner.runnerId).where('purged_at', 'is', null).execute();
+      await db
+        .updateTable('runners')
+        .set({ purged_at: report.purgedAt })
+        .where('id', '=', runner.runnerId)
+        .where('purged_at', 'is', null)
+        .execute();
     },
   };
 }

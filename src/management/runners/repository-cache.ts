@@ -12,7 +12,6 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import { REPOSITORY_CACHE_REPORT_PATH } from '../../control/environments.ts';
 import type { RepositoryCacheReport } from '../../control/environments.ts';
 
-
 export interface RepositoryCacheView {
   /** Bytes on disk, all replicas together, as last reported. */
   bytes: number;
@@ -27,7 +26,12 @@ export interface RepositoryCacheView {
 export function createRepositoryCacheStore(db: Kysely<ManagementDB>, now: () => Date = () => new Date()) {
   return {
     async record(runnerId: string, report: RepositoryCacheReport): Promise<void> {
-      const values = { used_bytes: report.bytes, limit_bytes: report.limitBytes, repositories: report.repositories, updated_at: now().toISOString() };
+      const values = {
+        used_bytes: report.bytes,
+        limit_bytes: report.limitBytes,
+        repositories: report.repositories,
+        updated_at: now().toISOString(),
+      };
       await db
         .insertInto('runner_repository_caches')
         .values({ runner_id: runnerId, instance: report.instance, ...values })
@@ -42,7 +46,11 @@ export function createRepositoryCacheStore(db: Kysely<ManagementDB>, now: () => 
         limitBytes: rows.reduce((sum, r) => sum + Number(r.limit_bytes), 0),
         repositories: rows.reduce((sum, r) => sum + r.repositories, 0),
         replicas: rows.length,
-        updatedAt: rows.map((r) => r.updated_at).sort().at(-1) ?? null,
+        updatedAt:
+          rows
+            .map((r) => r.updated_at)
+            .sort()
+            .at(-1) ?? null,
       };
     },
   };
@@ -65,14 +73,20 @@ export function registerRepositoryCacheRoutes(root: FastifyInstance, deps: { db:
     {
       schema: {
         tags: ['runners'],
-        summary: "The runner's repository cache: disk use against its limit and how many repositories it holds (totals only), as the runner last reported",
+        summary:
+          "The runner's repository cache: disk use against its limit and how many repositories it holds (totals only), as the runner last reported",
         params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
         response: { 200: View, ...Errors },
       },
     },
     async (request) => {
       const user = asUser(request);
-      const runner = await deps.db.selectFrom('runners').select('id').where('id', '=', request.params.id).where('organization_id', '=', user.organizationId).executeTakeFirst();
+      const runner = await deps.db
+        .selectFrom('runners')
+        .select('id')
+        .where('id', '=', request.params.id)
+        .where('organization_id', '=', user.organizationId)
+        .executeTakeFirst();
       if (!runner) throw notFound('runner');
       return store.view(runner.id);
     },

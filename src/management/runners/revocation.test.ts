@@ -39,7 +39,11 @@ for (const { kind, skip } of await databaseKinds()) {
         const replica = await bed.startReplica();
         await bed.connectOAuth(bed.plane.memberBrowser, users[0]!.upn);
         const pat = bed.emu.world.createPat(users[1]!.id, { scopes: ['vso.code_write'], orgs: [ORG] });
-        const stored = await bed.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: bed.integrationId, organization: ORG, token: pat.token } });
+        const stored = await bed.plane.adminBrowser.request({
+          method: 'POST',
+          url: '/api/v1/scm/pat',
+          payload: { integrationId: bed.integrationId, organization: ORG, token: pat.token },
+        });
         assert.equal(stored.statusCode, 201, stored.body);
         const credentials = () => bed.runner.store.database.db.selectFrom('credentials').select('id').execute();
         assert.equal((await credentials()).length, 2);
@@ -51,7 +55,10 @@ for (const { kind, skip } of await databaseKinds()) {
         const left = await bed.plane.database.db.selectFrom('scm_integrations').selectAll().where('runner_id', '=', bed.runnerId).execute();
         assert.deepEqual(left, []);
         const [revoked] = await bed.audit('runner.revoke');
-        assert.deepEqual({ integrations: revoked?.details.integrationsDeleted, secrets: revoked?.details.sealedSecretsDeleted }, { integrations: 1, secrets: 1 });
+        assert.deepEqual(
+          { integrations: revoked?.details.integrationsDeleted, secrets: revoked?.details.sealedSecretsDeleted },
+          { integrations: 1, secrets: 1 },
+        );
 
         // Both replicas learn at their poll, purge (once between them) and stop.
         await eventually(async () => bed.runner.revoked && replica.revoked, 'both replicas told of the revocation', 20_000);
@@ -64,7 +71,12 @@ for (const { kind, skip } of await databaseKinds()) {
         const row = await bed.plane.database.db.selectFrom('runners').selectAll().where('id', '=', bed.runnerId).executeTakeFirstOrThrow();
         assert.ok(row.purged_at);
         // After its purge the revoked token opens nothing, not even the purge report.
-        const again = await bed.plane.app.inject({ method: 'POST', url: '/api/v1/runner/revocation-purge', headers: { authorization: `Bearer ${token}` }, payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() } });
+        const again = await bed.plane.app.inject({
+          method: 'POST',
+          url: '/api/v1/runner/revocation-purge',
+          headers: { authorization: `Bearer ${token}` },
+          payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() },
+        });
         assert.equal(again.statusCode, 401);
       } finally {
         await bed.close();
@@ -80,11 +92,21 @@ for (const { kind, skip } of await databaseKinds()) {
         await bed.runner.stop();
         const revoke = await bed.plane.adminBrowser.request({ method: 'DELETE', url: `/api/v1/runners/${bed.runnerId}` });
         assert.equal(revoke.statusCode, 204);
-        const store = bed.store.schema ? await openDatabase<RunnerDB>(bed.store.url, { schema: bed.store.schema }) : await openDatabase<RunnerDB>(bed.store.url);
+        const store = bed.store.schema
+          ? await openDatabase<RunnerDB>(bed.store.url, { schema: bed.store.schema })
+          : await openDatabase<RunnerDB>(bed.store.url);
         try {
-          assert.equal((await store.db.selectFrom('credentials').select('id').execute()).length, 1, 'still there while the runner is offline');
+          assert.equal(
+            (await store.db.selectFrom('credentials').select('id').execute()).length,
+            1,
+            'still there while the runner is offline',
+          );
           await assert.rejects(
-            startTestRunner(bed.plane.url, undefined, { dataDir, store: bed.store, endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps } }),
+            startTestRunner(bed.plane.url, undefined, {
+              dataDir,
+              store: bed.store,
+              endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps },
+            }),
             (err: Error) => err instanceof RunnerRegistrationError && /revoked: every credential it held was deleted/.test(err.message),
           );
           assert.deepEqual(await store.db.selectFrom('credentials').select('id').execute(), []);
@@ -108,8 +130,14 @@ for (const { kind, skip } of await databaseKinds()) {
     before(async () => {
       bed = await startIntegrationBed(kind, (emu) => seed(emu, users));
       const created = await bed.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'other' } });
-      other = await startTestRunner(bed.plane.url, created.json().exchangeToken, { endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps } });
-      const saved = await bed.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/runners/${created.json().runner.id}/scm-integrations`, payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } } });
+      other = await startTestRunner(bed.plane.url, created.json().exchangeToken, {
+        endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps },
+      });
+      const saved = await bed.plane.adminBrowser.request({
+        method: 'POST',
+        url: `/api/v1/runners/${created.json().runner.id}/scm-integrations`,
+        payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } },
+      });
       otherIntegrationId = saved.json().integration.id;
     });
     after(async () => {
@@ -117,7 +145,13 @@ for (const { kind, skip } of await databaseKinds()) {
       await bed?.close();
     });
 
-    const post = (token: string, events: unknown[]) => bed.plane.app.inject({ method: 'POST', url: '/api/v1/runner/events', headers: { authorization: `Bearer ${token}` }, payload: { events } });
+    const post = (token: string, events: unknown[]) =>
+      bed.plane.app.inject({
+        method: 'POST',
+        url: '/api/v1/runner/events',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { events },
+      });
     const event = (extra: Record<string, unknown> = {}) => ({
       id: `rev_${randomBytes(9).toString('base64url')}`,
       action: 'credentials.purged',
@@ -133,25 +167,48 @@ for (const { kind, skip } of await databaseKinds()) {
       const token = bed.runner.runtime.registration.runnerToken;
       const e = event();
       for (let i = 0; i < 2; i++) assert.equal((await post(token, [e])).statusCode, 200);
-      const recorded = (await bed.audit('credentials.purged')).filter((x) => x.details.occurredAt === e.occurredAt && x.details.count === 3);
+      const recorded = (await bed.audit('credentials.purged')).filter(
+        (x) => x.details.occurredAt === e.occurredAt && x.details.count === 3,
+      );
       assert.equal(recorded.length, 1, JSON.stringify(await bed.audit('credentials.purged')));
       assert.equal(recorded[0]!.actor.type, 'runner');
       assert.equal(recorded[0]!.target?.type, 'user');
       assert.equal(recorded[0]!.target?.id, bed.plane.member.id);
     });
 
-    it('refuses another runner\'s integration, unknown actions, nested details, oversized batches, users and revoked runners', async () => {
+    it("refuses another runner's integration, unknown actions, nested details, oversized batches, users and revoked runners", async () => {
       const token = bed.runner.runtime.registration.runnerToken;
       assert.equal((await post(token, [event({ integrationId: otherIntegrationId })])).statusCode, 403);
-      assert.equal((await post(other.runtime.registration.runnerToken, [event()])).statusCode, 403, "another runner cannot speak of this runner's integration");
+      assert.equal(
+        (await post(other.runtime.registration.runnerToken, [event()])).statusCode,
+        403,
+        "another runner cannot speak of this runner's integration",
+      );
       assert.equal((await post(token, [event({ action: 'runner.revoke' })])).statusCode, 400);
       assert.equal((await post(token, [event({ details: { nested: { secret: 'x' } } })])).statusCode, 400);
-      assert.equal((await post(token, Array.from({ length: 101 }, () => event()))).statusCode, 400);
+      assert.equal(
+        (
+          await post(
+            token,
+            Array.from({ length: 101 }, () => event()),
+          )
+        ).statusCode,
+        400,
+      );
       assert.equal((await post(token, [event({ details: { reason: 'x'.repeat(501) } })])).statusCode, 400);
-      const asUser = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/runner/events', payload: { events: [event()] } });
+      const asUser = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/runner/events',
+        payload: { events: [event()] },
+      });
       assert.equal(asUser.statusCode, 401);
       // A runner that is not revoked cannot file a purge report.
-      const report = await bed.plane.app.inject({ method: 'POST', url: '/api/v1/runner/revocation-purge', headers: { authorization: `Bearer ${token}` }, payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() } });
+      const report = await bed.plane.app.inject({
+        method: 'POST',
+        url: '/api/v1/runner/revocation-purge',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() },
+      });
       assert.equal(report.statusCode, 401);
       assert.deepEqual(await bed.audit('runner.purge'), []);
     });
@@ -163,12 +220,22 @@ for (const { kind, skip } of await databaseKinds()) {
       const integration = `/api/v1/runners/${bed.runnerId}/scm-integrations/${bed.integrationId}`;
       assert.equal((await bed.plane.adminBrowser.request({ method: 'GET', url: integration })).json().lastTest.stale, undefined);
       const fresh = await generateRunnerKeyPair();
-      const rotated = await bed.plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${other.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      const rotated = await bed.plane.app.inject({
+        method: 'PUT',
+        url: '/api/v1/runner/public-key',
+        headers: { authorization: `Bearer ${other.runtime.registration.runnerToken}` },
+        payload: { publicKey: fresh.publicKey },
+      });
       assert.equal(rotated.statusCode, 200);
       const [rotation] = await bed.audit('runner.key_rotate');
       assert.equal(rotation?.details.clearedSecrets, 0);
       // This runner's own rotation: its one sealed secret is cleared and its test goes stale.
-      const own = await bed.plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${bed.runner.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      const own = await bed.plane.app.inject({
+        method: 'PUT',
+        url: '/api/v1/runner/public-key',
+        headers: { authorization: `Bearer ${bed.runner.runtime.registration.runnerToken}` },
+        payload: { publicKey: fresh.publicKey },
+      });
       assert.equal(own.json().clearedSecrets, 1);
       const after = (await bed.plane.adminBrowser.request({ method: 'GET', url: integration })).json();
       assert.equal(after.lastTest.stale, true);

@@ -9,7 +9,12 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
 import type { RunnerEventRecorder } from './events.ts';
-import { MAX_EVENTS_PER_BATCH, RUNNER_EVENT_ACTIONS, RUNNER_EVENTS_PATH, RUNNER_REVOCATION_PURGE_PATH } from '../../control/runner-events.ts';
+import {
+  MAX_EVENTS_PER_BATCH,
+  RUNNER_EVENT_ACTIONS,
+  RUNNER_EVENTS_PATH,
+  RUNNER_REVOCATION_PURGE_PATH,
+} from '../../control/runner-events.ts';
 import type { RunnerEvent } from '../../control/runner-events.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
@@ -28,7 +33,15 @@ export const RunnerSchema = Type.Object({
   createdAt: Type.String(),
 });
 
-const ControlRequestSchema = Type.Object({ id: Type.String(), kind: Type.String(), payload: Type.Unknown(), deadlineAt: Type.String(), traceContext: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'W3C trace context of the caller (traceparent, tracestate)' })) });
+const ControlRequestSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  payload: Type.Unknown(),
+  deadlineAt: Type.String(),
+  traceContext: Type.Optional(
+    Type.Record(Type.String(), Type.String(), { description: 'W3C trace context of the caller (traceparent, tracestate)' }),
+  ),
+});
 
 export interface RunnerRouteDeps {
   runners: RunnerService;
@@ -57,7 +70,9 @@ const RunnerEventSchema = Type.Object(
     integrationId: Type.Optional(Type.Union([Id('^[A-Za-z0-9_-]{1,100}$'), Type.Null()])),
     occurredAt: Type.String({ maxLength: 40, format: 'date-time' }),
     // Scalars only, checked in events.ts: a union here would let the validator coerce 3 into "3".
-    details: Type.Optional(Type.Record(Type.String({ maxLength: 60, pattern: '^[A-Za-z][A-Za-z0-9_]{0,59}$' }), Type.Unknown(), { maxProperties: 20 })),
+    details: Type.Optional(
+      Type.Record(Type.String({ maxLength: 60, pattern: '^[A-Za-z][A-Za-z0-9_]{0,59}$' }), Type.Unknown(), { maxProperties: 20 }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -67,14 +82,28 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
   const { runners, control, audit } = deps;
   const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-  app.get('/api/v1/runners', { schema: { tags: ['runners'], summary: "The organization's runners with status", response: { 200: Type.Object({ runners: Type.Array(RunnerSchema) }), ...Errors } } }, async (request) => ({
-    runners: await runners.list(asUser(request).organizationId),
-  }));
+  app.get(
+    '/api/v1/runners',
+    {
+      schema: {
+        tags: ['runners'],
+        summary: "The organization's runners with status",
+        response: { 200: Type.Object({ runners: Type.Array(RunnerSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      runners: await runners.list(asUser(request).organizationId),
+    }),
+  );
 
-  app.get('/api/v1/runners/:id', { schema: { tags: ['runners'], summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } }, async (request) => {
-    const user = asUser(request);
-    return runners.view(await runners.get(user.organizationId, request.params.id));
-  });
+  app.get(
+    '/api/v1/runners/:id',
+    { schema: { tags: ['runners'], summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } },
+    async (request) => {
+      const user = asUser(request);
+      return runners.view(await runners.get(user.organizationId, request.params.id));
+    },
+  );
 
   app.post(
     '/api/v1/runners',
@@ -85,7 +114,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         summary: 'Create a runner; returns its one-time exchange token and the command to start it (admin)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         response: {
-          201: Type.Object({ runner: RunnerSchema, exchangeToken: Type.String({ description: 'Shown once' }), exchangeExpiresAt: Nullable(Type.String()), command: Type.String() }),
+          201: Type.Object({
+            runner: RunnerSchema,
+            exchangeToken: Type.String({ description: 'Shown once' }),
+            exchangeExpiresAt: Nullable(Type.String()),
+            command: Type.String(),
+          }),
           ...Errors,
         },
       },
@@ -93,7 +127,14 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     async (request, reply) => {
       const user = asUser(request);
       const created = await runners.create({ organizationId: user.organizationId, name: request.body.name, createdBy: user.userId });
-      await audit.record({ actor: user, action: 'runner.create', target: { type: 'runner', id: created.runner.id }, outcome: 'success', client: clientInfo(request), details: { name: created.runner.name } });
+      await audit.record({
+        actor: user,
+        action: 'runner.create',
+        target: { type: 'runner', id: created.runner.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { name: created.runner.name },
+      });
       return reply.code(201).send({
         runner: created.runner,
         exchangeToken: created.exchangeToken,
@@ -105,7 +146,15 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
 
   app.delete(
     '/api/v1/runners/:id',
-    { config: { auth: 'admin' }, schema: { tags: ['runners'], summary: 'Revoke a runner: its token stops working at once (admin)', params: IdParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['runners'],
+        summary: 'Revoke a runner: its token stops working at once (admin)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       await runners.revoke(user.organizationId, request.params.id);
@@ -121,7 +170,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         target: { type: 'runner', id: request.params.id },
         outcome: 'success',
         client: clientInfo(request),
-        details: { integrationsDeleted: deleted.integrations, sealedSecretsDeleted: deleted.sealedSecrets, queuedRequestsDropped: droppedRequests, runnerPurge: 'pending' },
+        details: {
+          integrationsDeleted: deleted.integrations,
+          sealedSecretsDeleted: deleted.sealedSecrets,
+          queuedRequestsDropped: droppedRequests,
+          runnerPurge: 'pending',
+        },
       });
       return reply.code(204).send(null);
     },
@@ -137,16 +191,30 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         tags: ['runner protocol'],
         summary: 'Exchange a one-time exchange token and a public key for a runner token',
         body: Type.Object(
-          { exchangeToken: Type.String({ maxLength: 200 }), publicKey: Type.String({ maxLength: 100 }), version: Type.String({ maxLength: 40 }) },
+          {
+            exchangeToken: Type.String({ maxLength: 200 }),
+            publicKey: Type.String({ maxLength: 100 }),
+            version: Type.String({ maxLength: 40 }),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ runnerId: Type.String(), runnerToken: Type.String(), organizationId: Type.String(), name: Type.String() }), ...Errors },
+        response: {
+          200: Type.Object({ runnerId: Type.String(), runnerToken: Type.String(), organizationId: Type.String(), name: Type.String() }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
       try {
         const result = await runners.exchange(request.body);
-        await audit.record({ organizationId: result.organizationId, actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name }, action: 'runner.register', target: { type: 'runner', id: result.runnerId }, outcome: 'success', client: clientInfo(request) });
+        await audit.record({
+          organizationId: result.organizationId,
+          actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name },
+          action: 'runner.register',
+          target: { type: 'runner', id: result.runnerId },
+          outcome: 'success',
+          client: clientInfo(request),
+        });
         return result;
       } catch (err) {
         // One row per address and minute, however many guesses arrive.
@@ -158,7 +226,10 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
 
   app.get(
     CONTROL_PATHS.self,
-    { config: { auth: 'runner' }, schema: { tags: ['runner protocol'], summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } } },
+    {
+      config: { auth: 'runner' },
+      schema: { tags: ['runner protocol'], summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } },
+    },
     async (request) => {
       const runner = asRunner(request);
       // A runner asks this when it starts: that is a sign of life before its first long-poll.
@@ -178,7 +249,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         response: {
           200: Type.Object({
             clearedSecrets: Type.Integer(),
-            keptCredentials: Type.Optional(Type.Integer({ description: "App credentials without secret (certificates, federated tokens, managed identities): not sealed to the runner key, so they keep working" })),
+            keptCredentials: Type.Optional(
+              Type.Integer({
+                description:
+                  'App credentials without secret (certificates, federated tokens, managed identities): not sealed to the runner key, so they keep working',
+              }),
+            ),
             message: Type.String(),
           }),
           ...Errors,
@@ -190,12 +266,25 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       await runners.setPublicKey(runner.runnerId, request.body.publicKey);
       const cleared = (await deps.onRunnerKeyChanged?.(runner.runnerId)) ?? 0;
       const kept = (await deps.countKeptCredentials?.(runner.runnerId)) ?? 0;
-      await audit.record({ actor: runner, action: 'runner.key_rotate', target: { type: 'runner', id: runner.runnerId }, outcome: 'success', client: clientInfo(request), details: { clearedSecrets: cleared, keptCredentials: kept } });
+      await audit.record({
+        actor: runner,
+        action: 'runner.key_rotate',
+        target: { type: 'runner', id: runner.runnerId },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { clearedSecrets: cleared, keptCredentials: kept },
+      });
       const said = [
         cleared ? `${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : '',
-        kept ? `${kept} credential(s) without secret (the runner's certificates, federated tokens, managed identities) are not sealed to the key and keep working` : '',
+        kept
+          ? `${kept} credential(s) without secret (the runner's certificates, federated tokens, managed identities) are not sealed to the key and keep working`
+          : '',
       ].filter(Boolean);
-      return { clearedSecrets: cleared, keptCredentials: kept, message: said.length ? `the runner key changed: ${said.join('; ')}` : 'the runner key changed' };
+      return {
+        clearedSecrets: cleared,
+        keptCredentials: kept,
+        message: said.length ? `the runner key changed: ${said.join('; ')}` : 'the runner key changed',
+      };
     },
   );
 
@@ -203,7 +292,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     '/api/v1/runner/integrations/:id',
     {
       config: { auth: 'runner' },
-      schema: { tags: ['runner protocol'], summary: 'An integration of the calling runner, as the runner needs it (secrets only sealed)', params: IdParams, response: { 200: Type.Unknown(), ...Errors } },
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'An integration of the calling runner, as the runner needs it (secrets only sealed)',
+        params: IdParams,
+        response: { 200: Type.Unknown(), ...Errors },
+      },
     },
     async (request) => {
       const runner = asRunner(request);
@@ -223,7 +317,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         querystring: Type.Object(
           {
             wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }),
-            replica: Type.Optional(Type.String({ pattern: '^rep_[A-Za-z0-9_-]{8,40}$', description: 'The polling replica of the runner: it also gets requests meant for it alone' })),
+            replica: Type.Optional(
+              Type.String({
+                pattern: '^rep_[A-Za-z0-9_-]{8,40}$',
+                description: 'The polling replica of the runner: it also gets requests meant for it alone',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -239,15 +338,24 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       const hangUp = () => aborted.abort();
       request.raw.socket?.once('close', hangUp);
       reply.raw.once('close', hangUp);
-      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica, () => runners.isRevoked(runner.runnerId));
+      let requests = await control.poll(runner.runnerId, request.query.wait * 1000, aborted.signal, request.query.replica, () =>
+        runners.isRevoked(runner.runnerId),
+      );
       request.raw.socket?.off('close', hangUp);
       if (requests.length > 0 && (aborted.signal.aborted || request.raw.socket?.destroyed)) {
         // Claimed just as the runner went away: hand them back rather than answer a closed socket.
-        await control.release(runner.runnerId, requests.map((r) => r.id));
+        await control.release(
+          runner.runnerId,
+          requests.map((r) => r.id),
+        );
         requests = [];
       }
       if (requests.length === 0 && (await runners.isRevoked(runner.runnerId))) {
-        throw new ApiError(401, 'runner_revoked', `runner "${runner.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`);
+        throw new ApiError(
+          401,
+          'runner_revoked',
+          `runner "${runner.name}" was revoked: it must delete every credential it holds and stop; register a new runner to continue`,
+        );
       }
       // A poll that ran its course proves liveness for its whole duration; an abandoned one does not.
       if (!aborted.signal.aborted) {
@@ -270,7 +378,14 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         body: Type.Union([
           Type.Object({ ok: Type.Literal(true), result: Type.Unknown() }, { additionalProperties: false }),
           Type.Object(
-            { ok: Type.Literal(false), error: Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }), field: Type.Optional(Type.String({ maxLength: 100 })) }) },
+            {
+              ok: Type.Literal(false),
+              error: Type.Object({
+                code: Type.String({ maxLength: 100 }),
+                message: Type.String({ maxLength: 2000 }),
+                field: Type.Optional(Type.String({ maxLength: 100 })),
+              }),
+            },
             { additionalProperties: false },
           ),
         ]),
@@ -279,8 +394,20 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     },
     async (request, reply) => {
       const runner = asRunner(request);
-      const accepted = await control.answer(runner.runnerId, request.params.requestId, request.body as Parameters<ControlChannel['answer']>[2]);
-      if (!accepted) return reply.code(409).send({ error: { code: 'not_pending', message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)' } });
+      const accepted = await control.answer(
+        runner.runnerId,
+        request.params.requestId,
+        request.body as Parameters<ControlChannel['answer']>[2],
+      );
+      if (!accepted)
+        return reply
+          .code(409)
+          .send({
+            error: {
+              code: 'not_pending',
+              message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)',
+            },
+          });
       return reply.code(204).send(null);
     },
   );
@@ -292,8 +419,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       logLevel: 'warn',
       schema: {
         tags: ['runner protocol'],
-        summary: "Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once",
-        body: Type.Object({ events: Type.Array(RunnerEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) }, { additionalProperties: false }),
+        summary:
+          'Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once',
+        body: Type.Object(
+          { events: Type.Array(RunnerEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ accepted: Type.Integer() }), ...Errors },
       },
     },
@@ -309,13 +440,19 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       config: { auth: 'revoked-runner' },
       schema: {
         tags: ['runner protocol'],
-        summary: 'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
+        summary:
+          'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
         body: Type.Object(
           {
             credentials: Type.Integer({ minimum: 0 }),
             pendingSignIns: Type.Integer({ minimum: 0 }),
             syncValues: Type.Integer({ minimum: 0 }),
-            clientCertificates: Type.Optional(Type.Integer({ minimum: 0, description: 'Certificates (and their private keys) the runner made for its Entra client authentication' })),
+            clientCertificates: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                description: 'Certificates (and their private keys) the runner made for its Entra client authentication',
+              }),
+            ),
             purgedAt: Type.String({ maxLength: 40, format: 'date-time' }),
           },
           { additionalProperties: false },

@@ -27,7 +27,9 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(runner.runtime.registration.runnerId, created.runner.id);
       const listed = await eventually(async () => {
         const res = await plane.memberBrowser.request({ method: 'GET', url: '/api/v1/runners' });
-        const r = (res.json() as { runners: { id: string; status: string; version: string | null; publicKey: string | null }[] }).runners.find((x) => x.id === created.runner.id);
+        const r = (
+          res.json() as { runners: { id: string; status: string; version: string | null; publicKey: string | null }[] }
+        ).runners.find((x) => x.id === created.runner.id);
         return r?.status === 'online' ? r : undefined;
       }, 'runner online');
       assert.ok(listed.version);
@@ -36,7 +38,11 @@ for (const { kind, skip } of await databaseKinds()) {
       await runner.stop();
 
       // A second exchange with the same token fails: tokens are single use.
-      const replay = await plane.app.inject({ method: 'POST', url: '/api/v1/runner/exchange', payload: { exchangeToken: created.exchangeToken, publicKey: listed.publicKey, version: 'x' } });
+      const replay = await plane.app.inject({
+        method: 'POST',
+        url: '/api/v1/runner/exchange',
+        payload: { exchangeToken: created.exchangeToken, publicKey: listed.publicKey, version: 'x' },
+      });
       assert.equal(replay.statusCode, 401);
 
       // Restart without a token: same identity, same key.
@@ -63,22 +69,38 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(status.json().status, 'revoked');
     });
 
-    it('a runner token cannot call user routes, and a runner cannot answer another runner\'s request', async () => {
+    it("a runner token cannot call user routes, and a runner cannot answer another runner's request", async () => {
       const a = await createRunner('runner-a');
       const b = await createRunner('runner-b');
       const ra = await startTestRunner(plane.url, a.exchangeToken);
       const rb = await startTestRunner(plane.url, b.exchangeToken);
       try {
         for (const url of ['/api/v1/runners', `/api/v1/runners/${b.runner.id}/scm-integrations`, '/api/v1/me']) {
-          const res = await plane.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` } });
+          const res = await plane.app.inject({
+            method: 'GET',
+            url,
+            headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` },
+          });
           assert.equal(res.statusCode, 403, url);
         }
         // Queue a request for B, let A try to claim and answer it.
         await rb.runtime.agent.stop();
         const requestId = await plane.core.control.enqueue(b.runner.id, 'ping', {});
-        const poll = await plane.app.inject({ method: 'GET', url: '/api/v1/runner/control?wait=0', headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` } });
-        assert.ok(!(poll.json() as { requests: { id: string }[] }).requests.some((r) => r.id === requestId), 'A does not receive B\'s request');
-        const forged = await plane.app.inject({ method: 'POST', url: `/api/v1/runner/control/${requestId}`, headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` }, payload: { ok: true, result: { forged: true } } });
+        const poll = await plane.app.inject({
+          method: 'GET',
+          url: '/api/v1/runner/control?wait=0',
+          headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` },
+        });
+        assert.ok(
+          !(poll.json() as { requests: { id: string }[] }).requests.some((r) => r.id === requestId),
+          "A does not receive B's request",
+        );
+        const forged = await plane.app.inject({
+          method: 'POST',
+          url: `/api/v1/runner/control/${requestId}`,
+          headers: { authorization: `Bearer ${ra.runtime.registration.runnerToken}` },
+          payload: { ok: true, result: { forged: true } },
+        });
         assert.equal(forged.statusCode, 409);
       } finally {
         await ra.stop();
@@ -88,20 +110,33 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('an offline runner gives a clear error at once, and an unresponsive one within the deadline', async () => {
       const never = await createRunner('never-connected');
-      await assert.rejects(plane.core.control.call(never.runner.id, 'ping', {}), (err: Error & { code?: string }) => err.code === 'runner_offline' && /never connected/.test(err.message));
+      await assert.rejects(
+        plane.core.control.call(never.runner.id, 'ping', {}),
+        (err: Error & { code?: string }) => err.code === 'runner_offline' && /never connected/.test(err.message),
+      );
 
       const created = await createRunner('goes-quiet');
       const runner = await startTestRunner(plane.url, created.exchangeToken);
       assert.deepEqual(await plane.core.control.call(created.runner.id, 'ping', {}, { timeoutMs: 5000 }), { pong: true });
       await runner.stop();
       const started = Date.now();
-      await assert.rejects(plane.core.control.call(created.runner.id, 'ping', {}, { timeoutMs: 800 }), (err: Error & { code?: string }) => err.code === 'runner_timeout' && /did not answer within/.test(err.message));
+      await assert.rejects(
+        plane.core.control.call(created.runner.id, 'ping', {}, { timeoutMs: 800 }),
+        (err: Error & { code?: string }) => err.code === 'runner_timeout' && /did not answer within/.test(err.message),
+      );
       const elapsed = Date.now() - started;
       assert.ok(elapsed < 2500, `gave up after ${elapsed} ms`);
 
       // Long silent: the status says offline and the error says since when.
-      await plane.database.db.updateTable('runners').set({ last_seen_at: new Date(Date.now() - 3600_000).toISOString() }).where('id', '=', created.runner.id).execute();
-      await assert.rejects(plane.core.control.call(created.runner.id, 'ping', {}), (err: Error & { code?: string }) => err.code === 'runner_offline' && /is offline since \d{4}-/.test(err.message));
+      await plane.database.db
+        .updateTable('runners')
+        .set({ last_seen_at: new Date(Date.now() - 3600_000).toISOString() })
+        .where('id', '=', created.runner.id)
+        .execute();
+      await assert.rejects(
+        plane.core.control.call(created.runner.id, 'ping', {}),
+        (err: Error & { code?: string }) => err.code === 'runner_offline' && /is offline since \d{4}-/.test(err.message),
+      );
     });
 
     it('only admins create and revoke runners; other organizations cannot see them', async () => {
@@ -117,7 +152,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(view.statusCode, 404);
       const revoke = await plane.memberBrowser.request({ method: 'DELETE', url: `/api/v1/runners/${created.runner.id}` });
       assert.equal(revoke.statusCode, 404);
-      await plane.memberBrowser.request({ method: 'PUT', url: '/api/v1/me/organization', payload: { organizationId: plane.organizationId } });
+      await plane.memberBrowser.request({
+        method: 'PUT',
+        url: '/api/v1/me/organization',
+        payload: { organizationId: plane.organizationId },
+      });
     });
   });
 }

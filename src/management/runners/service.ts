@@ -49,7 +49,8 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
     view,
     async create(input: { organizationId: string; name: string; createdBy: string | null; local?: boolean }) {
       const name = input.name.trim();
-      if (!/^[\w .-]{1,64}$/.test(name)) throw badRequest('invalid_name', 'runner name: 1–64 letters, digits, spaces, dots, dashes or underscores', 'name');
+      if (!/^[\w .-]{1,64}$/.test(name))
+        throw badRequest('invalid_name', 'runner name: 1–64 letters, digits, spaces, dots, dashes or underscores', 'name');
       const exchangeToken = generateToken('runnerExchange');
       const row: RunnerRow = {
         id: newId('run'),
@@ -73,14 +74,20 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
 
     /** Trades the one-time exchange token and the runner's public key for a long-lived runner token. */
     async exchange(input: { exchangeToken: string; publicKey: string; version: string }) {
-      const invalid = () => new ApiError(401, 'invalid_exchange_token', 'the exchange token is unknown, used or revoked; create a new one for this runner');
+      const invalid = () =>
+        new ApiError(401, 'invalid_exchange_token', 'the exchange token is unknown, used or revoked; create a new one for this runner');
       if (!hasPrefix(input.exchangeToken, 'runnerExchange')) throw invalid();
-      if (!X25519_PUBLIC_KEY.test(input.publicKey)) throw badRequest('invalid_public_key', 'publicKey must be a raw X25519 public key in base64url (43 characters)', 'publicKey');
+      if (!X25519_PUBLIC_KEY.test(input.publicKey))
+        throw badRequest('invalid_public_key', 'publicKey must be a raw X25519 public key in base64url (43 characters)', 'publicKey');
       const exchangeHash = hashToken(input.exchangeToken);
       const row = await store.findByExchangeHash(exchangeHash);
       if (!row || row.revoked_at) throw invalid();
       if (row.exchange_expires_at && row.exchange_expires_at < now().toISOString()) {
-        throw new ApiError(401, 'exchange_token_expired', `the exchange token expired (they last ${EXCHANGE_TOKEN_HOURS} h); create a new one for this runner`);
+        throw new ApiError(
+          401,
+          'exchange_token_expired',
+          `the exchange token expired (they last ${EXCHANGE_TOKEN_HOURS} h); create a new one for this runner`,
+        );
       }
       const runnerToken = generateToken('runner');
       const ok = await store.completeExchange(row.id, exchangeHash, {
@@ -99,7 +106,13 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
       const row = await store.findByTokenHash(hashToken(token));
       if (!row) return undefined;
       // A revoked runner's token is kept until it confirms its purge; it opens nothing else.
-      return { kind: 'runner', runnerId: row.id, organizationId: row.organization_id, name: row.name, ...(row.revoked_at ? { revoked: true } : {}) };
+      return {
+        kind: 'runner',
+        runnerId: row.id,
+        organizationId: row.organization_id,
+        name: row.name,
+        ...(row.revoked_at ? { revoked: true } : {}),
+      };
     },
 
     async list(organizationId: string) {
@@ -125,7 +138,8 @@ export function createRunnerService(store: RunnerStore, options: { now?: () => D
     touch: (id: string, version?: string) => store.touch(id, now().toISOString(), version),
     findLocal: () => store.findLocal(),
     setPublicKey: async (id: string, publicKey: string) => {
-      if (!X25519_PUBLIC_KEY.test(publicKey)) throw badRequest('invalid_public_key', 'publicKey must be a raw X25519 public key in base64url (43 characters)', 'publicKey');
+      if (!X25519_PUBLIC_KEY.test(publicKey))
+        throw badRequest('invalid_public_key', 'publicKey must be a raw X25519 public key in base64url (43 characters)', 'publicKey');
       await store.setPublicKey(id, publicKey, await publicKeyFingerprint(publicKey));
     },
   };

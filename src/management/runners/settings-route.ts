@@ -39,13 +39,24 @@ export function registerRunnerReplicasRoute(app: FastifyInstance, control: Pick<
       schema: {
         tags: ['runner protocol'],
         summary: "The calling runner's replicas and whether each polled recently",
-        response: { 200: Type.Object({ replicas: Type.Array(Type.Object({ replicaId: Type.String(), lastSeenAt: Type.String(), live: Type.Boolean() })) }), ...errorResponses(401) },
+        response: {
+          200: Type.Object({
+            replicas: Type.Array(Type.Object({ replicaId: Type.String(), lastSeenAt: Type.String(), live: Type.Boolean() })),
+          }),
+          ...errorResponses(401),
+        },
       },
     },
     async (request) => {
       const runner = asRunner(request);
       const rows = await control.replicas(runner.runnerId);
-      return { replicas: rows.map((r) => ({ replicaId: r.replica_id, lastSeenAt: r.last_seen_at, live: Date.now() - Date.parse(r.last_seen_at) <= ONLINE_WINDOW_MS })) };
+      return {
+        replicas: rows.map((r) => ({
+          replicaId: r.replica_id,
+          lastSeenAt: r.last_seen_at,
+          live: Date.now() - Date.parse(r.last_seen_at) <= ONLINE_WINDOW_MS,
+        })),
+      };
     },
   );
 }

@@ -55,7 +55,10 @@ for (const { kind, skip } of await databaseKinds()) {
       runnerId = created.json().runner.id;
       runner = await startTestRunner(plane.url, created.json().exchangeToken, {
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-        extra: { environmentOptions: { progressIntervalMs: 0 }, clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: emu.urls.imds } },
+        extra: {
+          environmentOptions: { progressIntervalMs: 0 },
+          clientCredentials: { federatedTokenFile: () => tokenFile, imdsUrl: emu.urls.imds },
+        },
       });
       recordResponses(scan, plane.adminBrowser, 'admin');
       recordResponses(scan, plane.memberBrowser, 'member');
@@ -78,11 +81,21 @@ for (const { kind, skip } of await databaseKinds()) {
     async function integration(credential: string, extra: Record<string, unknown> = {}) {
       await clear();
       const id = `int_${randomBytes(9).toString('base64url')}`;
-      const app = emu.entra.addApp(emu.defaultTenant.id, { displayName: `Keyway ${credential}`, redirectUris: [`${plane.url}/api/v1/oauth/callback/${id}`], requirePkce: true });
+      const app = emu.entra.addApp(emu.defaultTenant.id, {
+        displayName: `Keyway ${credential}`,
+        redirectUris: [`${plane.url}/api/v1/oauth/callback/${id}`],
+        requirePkce: true,
+      });
       const res = await plane.adminBrowser.request({
         method: 'POST',
         url: base(),
-        payload: { id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential, ...extra }, pat: { enabled: false } },
+        payload: {
+          id,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential, ...extra },
+          pat: { enabled: false },
+        },
       });
       assert.equal(res.statusCode, 201, res.body);
       await watchRunnerPrivateKeys(scan, runner);
@@ -95,8 +108,10 @@ for (const { kind, skip } of await databaseKinds()) {
       await watchRunnerPrivateKeys(scan, runner);
       return res.json();
     };
-    const download = async (id: string, query = '') => plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential/certificate${query}` });
-    const upload = (clientId: string, der: Buffer, options: { endDate?: number; identifiedAs?: string } = {}) => emu.entra.addCertificate(emu.defaultTenant.id, clientId, { certificate: der.toString('base64'), ...options });
+    const download = async (id: string, query = '') =>
+      plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential/certificate${query}` });
+    const upload = (clientId: string, der: Buffer, options: { endDate?: number; identifiedAs?: string } = {}) =>
+      emu.entra.addCertificate(emu.defaultTenant.id, clientId, { certificate: der.toString('base64'), ...options });
 
     it('certificate: born on the runner, offered for upload with its thumbprint; Save & Test says it is not uploaded, then proves it is; Connect, refresh and clone sign with it', async () => {
       const { id, clientId, saved } = await integration('certificate');
@@ -136,7 +151,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const credentials = createCredentialStore(runner.store.database.db, createFieldCrypto(runner.store.keys));
       const record = await credentials.findForIntegration({ type: 'user', id: plane.member.id }, id);
       assert.ok(record);
-      await credentials.setStatus(record.id, 'active', { ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() });
+      await credentials.setStatus(record.id, 'active', {
+        ...record.metadata,
+        accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString(),
+      });
       const refreshesBefore = emu.entra.counters().byGrant.refresh_token ?? 0;
       const token = await runner.runtime.tokens.getAccessToken(plane.member.id, id);
       assert.equal(token.kind, 'bearer');
@@ -144,12 +162,20 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await emu.entra.verifyAccessToken(token.token)).appid, clientId);
 
       // A clone through the environment's credential helper, with the user's token.
-      const env = await plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: `https://dev.azure.com/${ORG}/Web/_git/web`, runnerId } });
+      const env = await plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/environments',
+        payload: { contextUrl: `https://dev.azure.com/${ORG}/Web/_git/web`, runnerId },
+      });
       assert.equal(env.statusCode, 201, env.body);
-      const ready = await eventually(async () => {
-        const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.json().id}` })).json();
-        return got.status === 'cloning' ? undefined : got;
-      }, 'the clone', 30_000);
+      const ready = await eventually(
+        async () => {
+          const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.json().id}` })).json();
+          return got.status === 'cloning' ? undefined : got;
+        },
+        'the clone',
+        30_000,
+      );
       assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
       assert.ok(existsSync(join(ready.workspacePath, '.git')));
       assert.equal(emu.entra.counters().byClientAuth.client_secret ?? 0, 0);
@@ -158,7 +184,10 @@ for (const { kind, skip } of await databaseKinds()) {
       // refused (an admin's to fix), not "try again shortly".
       emu.entra.removeCertificate(emu.defaultTenant.id, clientId, uploaded.keyId);
       const again = (await credentials.findForIntegration({ type: 'user', id: plane.member.id }, id))!;
-      await credentials.setStatus(again.id, 'active', { ...again.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() });
+      await credentials.setStatus(again.id, 'active', {
+        ...again.metadata,
+        accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString(),
+      });
       await assert.rejects(runner.runtime.tokens.getAccessToken(plane.member.id, id), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'app_credential_refused');
         assert.match(err.message, /refused the integration's app credential .*not uploaded yet.*an admin must fix the integration/);
@@ -173,9 +202,14 @@ for (const { kind, skip } of await databaseKinds()) {
       // Registered under this runner's thumbprint, but holding another key (a manifest edit gone wrong).
       const stranger = await generateClientCertificate({ commonName: 'someone else', validityDays: 30 });
       const own = (await download(id)).rawPayload;
-      const wrong = upload(clientId, Buffer.from(new X509Certificate(stranger.certificatePem).raw), { identifiedAs: own.toString('base64') });
+      const wrong = upload(clientId, Buffer.from(new X509Certificate(stranger.certificatePem).raw), {
+        identifiedAs: own.toString('base64'),
+      });
       const mismatch = await test(id);
-      assert.match(mismatch.oauthError, /is not this runner's certificate: its key does not verify the runner's signature \(AADSTS700027\)/);
+      assert.match(
+        mismatch.oauthError,
+        /is not this runner's certificate: its key does not verify the runner's signature \(AADSTS700027\)/,
+      );
       emu.entra.removeCertificate(emu.defaultTenant.id, clientId, wrong.keyId);
 
       const expired = upload(clientId, own, { endDate: Date.now() - 60_000 });
@@ -194,7 +228,8 @@ for (const { kind, skip } of await databaseKinds()) {
       const { id, clientId } = await integration('certificate');
       upload(clientId, (await download(id)).rawPayload);
       assert.equal((await test(id)).valid, true);
-      const activeBefore = (await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential` })).json().certificates[0];
+      const activeBefore = (await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential` })).json()
+        .certificates[0];
 
       const prepared = await plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/client-credential/next-certificate` });
       assert.equal(prepared.statusCode, 200, prepared.body);
@@ -215,7 +250,12 @@ for (const { kind, skip } of await databaseKinds()) {
         [['active', next.thumbprintSha1]],
         'the next certificate is the active one; the old key is gone',
       );
-      const event = await eventually(async () => (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=client_certificate.next_prepared' })).json().events[0], 'the audit event');
+      const event = await eventually(
+        async () =>
+          (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=client_certificate.next_prepared' })).json()
+            .events[0],
+        'the audit event',
+      );
       assert.equal(event.details.thumbprint, next.thumbprintSha1);
     });
 
@@ -228,7 +268,7 @@ for (const { kind, skip } of await databaseKinds()) {
       await eventually(async () => (await rows()).length === 0, 'the runner deletes the key pair');
     });
 
-    it('workload identity federation: the values to enter in Entra come from the runner\'s token; a missing file, a wrong subject or audience each say so', async () => {
+    it("workload identity federation: the values to enter in Entra come from the runner's token; a missing file, a wrong subject or audience each say so", async () => {
       const missing = await integration('workload-identity');
       assert.match(missing.saved.test.oauthError, /federated token file .*token .*cannot be read by the runner \(ENOENT\)/);
       assert.match(missing.saved.integration.oauth.credentialState.federated.error, /cannot be read/);
@@ -236,13 +276,23 @@ for (const { kind, skip } of await databaseKinds()) {
       await issuer.writeToken(tokenFile);
       const { id, clientId } = await integration('workload-identity');
       const shown = (await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}/client-credential` })).json();
-      assert.deepEqual(shown.federated && { issuer: shown.federated.issuer, subject: shown.federated.subject, audience: shown.federated.audience }, { issuer: issuer.issuer, subject: issuer.subject(), audience: 'api://AzureADTokenExchange' });
+      assert.deepEqual(
+        shown.federated && { issuer: shown.federated.issuer, subject: shown.federated.subject, audience: shown.federated.audience },
+        { issuer: issuer.issuer, subject: issuer.subject(), audience: 'api://AzureADTokenExchange' },
+      );
 
       const noCredential = await test(id);
       assert.match(noCredential.oauthError, /no federated credential of the app registration trusts the issuer .* \(AADSTS700211\)/);
-      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, { issuer: issuer.issuer, subject: 'system:serviceaccount:keyway:someone-else' });
+      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, {
+        issuer: issuer.issuer,
+        subject: 'system:serviceaccount:keyway:someone-else',
+      });
       assert.match((await test(id)).oauthError, /does not name the subject 'system:serviceaccount:keyway:keyway-runner' \(AADSTS700213\)/);
-      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, { issuer: issuer.issuer, subject: issuer.subject(), audiences: ['api://other-audience'] });
+      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, {
+        issuer: issuer.issuer,
+        subject: issuer.subject(),
+        audiences: ['api://other-audience'],
+      });
       assert.match((await test(id)).oauthError, /does not accept the audience 'api:\/\/AzureADTokenExchange' \(AADSTS700212\)/);
       emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, { issuer: issuer.issuer, subject: issuer.subject() });
       assert.equal((await test(id)).valid, true);
@@ -259,11 +309,17 @@ for (const { kind, skip } of await databaseKinds()) {
       emu.entra.managedIdentities.assign(identity.clientId, 'user');
       const { id, clientId, saved } = await integration('managed-identity', { managedIdentityClientId: identity.clientId });
       assert.deepEqual(
-        { issuer: saved.integration.oauth.credentialState.federated.issuer, subject: saved.integration.oauth.credentialState.federated.subject },
+        {
+          issuer: saved.integration.oauth.credentialState.federated.issuer,
+          subject: saved.integration.oauth.credentialState.federated.subject,
+        },
         { issuer: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`, subject: identity.principalId },
       );
       assert.match(saved.test.oauthError, /AADSTS700211/);
-      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, { issuer: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`, subject: identity.principalId });
+      emu.entra.addFederatedCredential(emu.defaultTenant.id, clientId, {
+        issuer: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+        subject: identity.principalId,
+      });
       assert.equal((await test(id)).valid, true);
       assert.equal(saved.integration.oauth.managedIdentityClientId, identity.clientId);
     });
@@ -271,13 +327,42 @@ for (const { kind, skip } of await databaseKinds()) {
     it('refuses a client secret with a credential that has none, and an unknown credential, before anything is saved', async () => {
       await clear();
       const app = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'x' });
-      const withSecret = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'certificate', clientSecret: app.clientSecret } } });
+      const withSecret = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'certificate', clientSecret: app.clientSecret },
+        },
+      });
       assert.equal(withSecret.statusCode, 400);
       assert.deepEqual([withSecret.json().error.code, withSecret.json().error.field], ['field_not_for_credential', 'oauth.clientSecret']);
       assert.ok(!withSecret.body.includes(app.clientSecret));
-      const unknown = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'password' } } });
+      const unknown = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'password' },
+        },
+      });
       assert.equal(unknown.statusCode, 400);
-      const badMi = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, issuerUrl: issuerUrl(), credential: 'managed-identity', managedIdentityClientId: '../../metadata?x=1' } } });
+      const badMi = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: {
+            clientId: app.app.clientId,
+            issuerUrl: issuerUrl(),
+            credential: 'managed-identity',
+            managedIdentityClientId: '../../metadata?x=1',
+          },
+        },
+      });
       assert.deepEqual([badMi.statusCode, badMi.json().error.field], [400, 'oauth.managedIdentityClientId']);
     });
 
@@ -294,19 +379,25 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     // Last: it changes the runner's published key.
-    it("a runner key change keeps the certificate credential (it is not sealed to the key) and says so; its test stays current", async () => {
+    it('a runner key change keeps the certificate credential (it is not sealed to the key) and says so; its test stays current', async () => {
       const { id, clientId } = await integration('certificate');
       upload(clientId, (await download(id)).rawPayload);
       assert.equal((await test(id)).valid, true);
       const fresh = await generateRunnerKeyPair();
-      const rotated = await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      const rotated = await plane.app.inject({
+        method: 'PUT',
+        url: '/api/v1/runner/public-key',
+        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
+        payload: { publicKey: fresh.publicKey },
+      });
       assert.equal(rotated.statusCode, 200, rotated.body);
       assert.deepEqual([rotated.json().clearedSecrets, rotated.json().keptCredentials], [0, 1]);
       assert.match(rotated.json().message, /1 credential\(s\) without secret .* are not sealed to the key and keep working/);
       const after = (await plane.adminBrowser.request({ method: 'GET', url: `${base()}/${id}` })).json();
       assert.equal(after.lastTest.stale, undefined, 'nothing sealed to the old key was part of this test');
       assert.equal((await test(id)).valid, true, 'the runner still signs with its certificate');
-      const audit = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=runner.key_rotate' })).json().events[0];
+      const audit = (await plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=runner.key_rotate' })).json()
+        .events[0];
       assert.equal(audit.details.keptCredentials, 1);
     });
   });

@@ -13,7 +13,10 @@ export interface HostQuery {
 
 /** `https://Tfs.example.com:8443/tfs/Default/` → host `tfs.example.com:8443`, segments [tfs, Default]. */
 export function parseHostQuery(value: string, servicesHost: (bare: string) => boolean): HostQuery {
-  const text = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/[?#].*$/, '');
+  const text = value
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/[?#].*$/, '');
   const slash = text.indexOf('/');
   const host = (slash === -1 ? text : text.slice(0, slash)).toLowerCase();
   const segments = (slash === -1 ? '' : text.slice(slash)).split('/').filter(Boolean);

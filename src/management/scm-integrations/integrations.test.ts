@@ -16,7 +16,13 @@ import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 
 interface SaveResult {
-  integration: { id: string; oauth: { issuerUrl: string; clientSecretSet: boolean; callbackUrl: string } | null; pat: { enabled: boolean }; host: string; virtualDirectory: string };
+  integration: {
+    id: string;
+    oauth: { issuerUrl: string; clientSecretSet: boolean; callbackUrl: string } | null;
+    pat: { enabled: boolean };
+    host: string;
+    virtualDirectory: string;
+  };
   test: { valid: boolean; hostError?: string; oauthError?: string; runnerError?: string };
 }
 
@@ -43,7 +49,9 @@ for (const { kind, skip } of await databaseKinds()) {
       plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
       const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'integrations' } });
       runnerId = created.json().runner.id;
-      runner = await startTestRunner(plane.url, created.json().exchangeToken, { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps } });
+      runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+      });
       notAdo = Fastify();
       notAdo.get('/*', async () => ({ hello: 'world' }));
       await notAdo.listen({ port: 0, host: '127.0.0.1' });
@@ -68,12 +76,21 @@ for (const { kind, skip } of await databaseKinds()) {
     }
 
     it('Save & Test: a correct app on dev.azure.com is valid; the secret is sealed and never returned', async () => {
-      const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: `${emu.urls.login}/${tenantId}/oauth2/v2.0/` }, pat: { enabled: true } });
+      const saved = await save({
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, clientSecret, issuerUrl: `${emu.urls.login}/${tenantId}/oauth2/v2.0/` },
+        pat: { enabled: true },
+      });
       assert.deepEqual(saved.test.valid, true, JSON.stringify(saved.test));
       assert.equal(saved.integration.oauth?.issuerUrl, issuer());
       assert.equal(saved.integration.oauth?.clientSecretSet, true);
       assert.equal(saved.integration.oauth?.callbackUrl, `${plane.url}/api/v1/oauth/callback/${saved.integration.id}`);
-      const row = await plane.database.db.selectFrom('scm_integrations').selectAll().where('id', '=', saved.integration.id).executeTakeFirstOrThrow();
+      const row = await plane.database.db
+        .selectFrom('scm_integrations')
+        .selectAll()
+        .where('id', '=', saved.integration.id)
+        .executeTakeFirstOrThrow();
       assert.match(row.oauth_client_secret_sealed ?? '', /^hpke1\./);
       assert.ok(!JSON.stringify(saved).includes(clientSecret));
       await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${saved.integration.id}` });
@@ -89,28 +106,57 @@ for (const { kind, skip } of await databaseKinds()) {
         `  ${emu.urls.login}/${tenantId.toUpperCase()}/v2.0  `,
       ];
       for (const form of forms) {
-        const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: form }, pat: { enabled: false } });
+        const saved = await save({
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId, clientSecret, issuerUrl: form },
+          pat: { enabled: false },
+        });
         assert.equal(saved.integration.oauth?.issuerUrl, issuer(), form);
         await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${saved.integration.id}` });
       }
-      const bad = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: 'https://example.com/oauth' }, pat: { enabled: false } } });
+      const bad = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId, clientSecret, issuerUrl: 'https://example.com/oauth' },
+          pat: { enabled: false },
+        },
+      });
       assert.equal(bad.statusCode, 400);
       assert.equal(bad.json().error.field, 'oauth.issuerUrl');
       assert.match(bad.json().error.message, /expected https:\/\/login\.microsoftonline\.com\/\{tenant-id\}\/v2\.0/);
     });
 
     it('names the field at fault: wrong secret (AADSTS7000215), unknown app (AADSTS700016), unreachable host, a host that is not Azure DevOps', async () => {
-      const wrong = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret: 'not-the-secret', issuerUrl: issuer() }, pat: { enabled: true } });
+      const wrong = await save({
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, clientSecret: 'not-the-secret', issuerUrl: issuer() },
+        pat: { enabled: true },
+      });
       assert.equal(wrong.test.valid, false);
       assert.match(wrong.test.oauthError ?? '', /client secret is wrong or expired \(AADSTS7000215\)/);
       assert.equal(wrong.test.hostError, undefined);
       await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${wrong.integration.id}` });
 
-      const unknown = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: randomUUID(), clientSecret, issuerUrl: issuer() }, pat: { enabled: false } });
+      const unknown = await save({
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId: randomUUID(), clientSecret, issuerUrl: issuer() },
+        pat: { enabled: false },
+      });
       assert.match(unknown.test.oauthError ?? '', /no application with this client id .*AADSTS700016/);
       await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${unknown.integration.id}` });
 
-      const unreachable = await save({ scmId: 'azure-devops', host: 'http://127.0.0.1:9', virtualDirectory: '/tfs', pat: { enabled: true } });
+      const unreachable = await save({
+        scmId: 'azure-devops',
+        host: 'http://127.0.0.1:9',
+        virtualDirectory: '/tfs',
+        pat: { enabled: true },
+      });
       assert.equal(unreachable.test.valid, false);
       assert.match(unreachable.test.hostError ?? '', /unreachable from the runner/);
 
@@ -120,36 +166,69 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(plain.test.valid, false);
       assert.match(plain.test.hostError ?? '', /not Azure DevOps/);
 
-      const server = await save({ scmId: 'azure-devops', host: new URL(emu.urls.server).origin, virtualDirectory: '/tfs', pat: { enabled: true } });
+      const server = await save({
+        scmId: 'azure-devops',
+        host: new URL(emu.urls.server).origin,
+        virtualDirectory: '/tfs',
+        pat: { enabled: true },
+      });
       assert.equal(server.test.valid, true, JSON.stringify(server.test));
       assert.equal(server.integration.virtualDirectory, '/tfs');
-      for (const id of [unreachable.integration.id, plain.integration.id, server.integration.id]) await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${id}` });
+      for (const id of [unreachable.integration.id, plain.integration.id, server.integration.id])
+        await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${id}` });
     });
 
     it('accepts a secret sealed in the browser, and refuses one sealed for another key or another record', async () => {
-      const runnerView = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${runnerId}` })).json() as { publicKey: string };
+      const runnerView = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/runners/${runnerId}` })).json() as {
+        publicKey: string;
+      };
       const id = `int_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
       const sealed = await seal(runnerView.publicKey, clientSecret, sealingContext.integrationClientSecret(id));
-      const saved = await save({ id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, sealedClientSecret: sealed, issuerUrl: issuer() }, pat: { enabled: false } });
+      const saved = await save({
+        id,
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, sealedClientSecret: sealed, issuerUrl: issuer() },
+        pat: { enabled: false },
+      });
       assert.equal(saved.test.valid, true, JSON.stringify(saved.test));
       await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${id}` });
 
       // Sealed for this runner but bound to another record: the runner refuses to open it.
       const other = `int_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-      const moved = await save({ id: other, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, sealedClientSecret: sealed, issuerUrl: issuer() }, pat: { enabled: false } });
+      const moved = await save({
+        id: other,
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, sealedClientSecret: sealed, issuerUrl: issuer() },
+        pat: { enabled: false },
+      });
       assert.equal(moved.test.valid, false);
       assert.match(moved.test.oauthError ?? '', /cannot be opened by this runner/);
       await plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${other}` });
 
       const stranger = await generateRunnerKeyPair();
       const foreign = await seal(stranger.publicKey, clientSecret, sealingContext.integrationClientSecret(other));
-      const res = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, sealedClientSecret: foreign, issuerUrl: issuer() }, pat: { enabled: false } } });
+      const res = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId, sealedClientSecret: foreign, issuerUrl: issuer() },
+          pat: { enabled: false },
+        },
+      });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json().error.code, 'sealed_for_another_key');
     });
 
     it('a member can list but not manage integrations; bad input gets a message naming the field', async () => {
-      const denied = await plane.memberBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } } });
+      const denied = await plane.memberBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: { scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } },
+      });
       assert.equal(denied.statusCode, 403);
       const list = await plane.memberBrowser.request({ method: 'GET', url: base() });
       assert.equal(list.statusCode, 200);
@@ -158,9 +237,21 @@ for (const { kind, skip } of await databaseKinds()) {
         [{ scmId: 'svn', host: 'x', pat: { enabled: true } }, 'scmId', /unknown/],
         [{ scmId: 'azure-devops', host: 'http://169.254.169.254', pat: { enabled: true } }, 'host', /link-local/],
         [{ scmId: 'azure-devops', host: 'metadata.google.internal', pat: { enabled: true } }, 'host', /metadata/],
-        [{ scmId: 'azure-devops', host: 'dev.azure.com', virtualDirectory: '/tfs', pat: { enabled: true } }, 'virtualDirectory', /no virtual directory/],
-        [{ scmId: 'azure-devops', host: 'tfs.example.com', virtualDirectory: '/../etc', pat: { enabled: true } }, 'virtualDirectory', /must look like \/tfs/],
-        [{ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: 'not-a-guid', clientSecret: 'x', issuerUrl: issuer() } }, 'oauth.clientId', /GUID/],
+        [
+          { scmId: 'azure-devops', host: 'dev.azure.com', virtualDirectory: '/tfs', pat: { enabled: true } },
+          'virtualDirectory',
+          /no virtual directory/,
+        ],
+        [
+          { scmId: 'azure-devops', host: 'tfs.example.com', virtualDirectory: '/../etc', pat: { enabled: true } },
+          'virtualDirectory',
+          /must look like \/tfs/,
+        ],
+        [
+          { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: 'not-a-guid', clientSecret: 'x', issuerUrl: issuer() } },
+          'oauth.clientId',
+          /GUID/,
+        ],
         [{ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, issuerUrl: issuer() } }, 'oauth.clientSecret', /required/],
         [{ scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: false } }, 'pat.enabled', /enable OAuth/],
       ] as const) {
@@ -172,12 +263,33 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('disabling a method or deleting the integration deletes the credentials it produced on the runner', async () => {
-      const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: issuer() }, pat: { enabled: true } });
+      const saved = await save({
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, clientSecret, issuerUrl: issuer() },
+        pat: { enabled: true },
+      });
       const credentials = createCredentialStore(runner.store.database.db, createFieldCrypto(runner.store.keys));
-      const pat = await credentials.insert({ subject: { type: 'user', id: 'usr_x' }, integrationId: saved.integration.id, host: 'dev.azure.com', method: 'pat', secret: 'pat-value' });
-      const oauth = await credentials.insert({ subject: { type: 'user', id: 'usr_x' }, integrationId: saved.integration.id, host: 'dev.azure.com', method: 'oauth', secret: '{"refresh_token":"r"}' });
+      const pat = await credentials.insert({
+        subject: { type: 'user', id: 'usr_x' },
+        integrationId: saved.integration.id,
+        host: 'dev.azure.com',
+        method: 'pat',
+        secret: 'pat-value',
+      });
+      const oauth = await credentials.insert({
+        subject: { type: 'user', id: 'usr_x' },
+        integrationId: saved.integration.id,
+        host: 'dev.azure.com',
+        method: 'oauth',
+        secret: '{"refresh_token":"r"}',
+      });
 
-      const patch = await plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${saved.integration.id}`, payload: { pat: { enabled: false } } });
+      const patch = await plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${saved.integration.id}`,
+        payload: { pat: { enabled: false } },
+      });
       assert.equal(patch.statusCode, 200, patch.body);
       assert.deepEqual(patch.json().purgedMethods, ['pat']);
       await eventually(async () => !(await credentials.get(pat.id)), 'PAT credential deleted');
@@ -190,7 +302,11 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('a failed test still saves, and says why; an offline runner is reported as such', async () => {
       await runner.runtime.agent.stop();
-      await plane.database.db.updateTable('runners').set({ last_seen_at: new Date(Date.now() - 3600_000).toISOString() }).where('id', '=', runnerId).execute();
+      await plane.database.db
+        .updateTable('runners')
+        .set({ last_seen_at: new Date(Date.now() - 3600_000).toISOString() })
+        .where('id', '=', runnerId)
+        .execute();
       const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', pat: { enabled: true } });
       assert.equal(saved.test.valid, false);
       assert.match(saved.test.runnerError ?? '', /offline since/);
@@ -202,11 +318,21 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('a new runner key clears the sealed secrets and says they must be entered again', async () => {
-      const saved = await save({ scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret, issuerUrl: issuer() }, pat: { enabled: false } });
+      const saved = await save({
+        scmId: 'azure-devops',
+        host: 'dev.azure.com',
+        oauth: { clientId, clientSecret, issuerUrl: issuer() },
+        pat: { enabled: false },
+      });
       assert.equal(saved.integration.oauth?.clientSecretSet, true);
       const { generateRunnerKeyPair } = await import('../../crypto/sealing.ts');
       const fresh = await generateRunnerKeyPair();
-      const res = await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: fresh.publicKey } });
+      const res = await plane.app.inject({
+        method: 'PUT',
+        url: '/api/v1/runner/public-key',
+        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
+        payload: { publicKey: fresh.publicKey },
+      });
       assert.equal(res.statusCode, 200);
       assert.equal(res.json().clearedSecrets, 1);
       assert.match(res.json().message, /must enter them again/);
@@ -220,15 +346,33 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(view.publicKey, fresh.publicKey);
       const { loadRunnerKey } = await import('../../runner/identity.ts');
       const own = await loadRunnerKey(runner.dataDir);
-      await plane.app.inject({ method: 'PUT', url: '/api/v1/runner/public-key', headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` }, payload: { publicKey: own.keyPair.publicKey } });
+      await plane.app.inject({
+        method: 'PUT',
+        url: '/api/v1/runner/public-key',
+        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
+        payload: { publicKey: own.keyPair.publicKey },
+      });
     });
 
     it('the plaintext secret never reaches the database file, logs, audit log or any response', async () => {
-      const res = await plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() }, pat: { enabled: false } } });
+      const res = await plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() },
+          pat: { enabled: false },
+        },
+      });
       assert.equal(res.statusCode, 201);
       assert.ok(!res.body.includes(CANARY_SECRET));
       const id = res.json().integration.id as string;
-      const again = await plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${id}`, payload: { oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() } } });
+      const again = await plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${id}`,
+        payload: { oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() } },
+      });
       assert.ok(!again.body.includes(CANARY_SECRET));
       const list = await plane.adminBrowser.request({ method: 'GET', url: base() });
       assert.ok(!list.body.includes(CANARY_SECRET));

@@ -18,13 +18,25 @@ const TestResultSchema = Type.Object({
   staleReason: Type.Optional(Type.String()),
   hostError: Type.Optional(Type.String()),
   oauthError: Type.Optional(Type.String()),
-  redirectUriError: Type.Optional(Type.String({ description: 'AADSTS50011: the callback URL is not a redirect URI of the app registration; the message names the exact value to register' })),
+  redirectUriError: Type.Optional(
+    Type.String({
+      description:
+        'AADSTS50011: the callback URL is not a redirect URI of the app registration; the message names the exact value to register',
+    }),
+  ),
   patError: Type.Optional(Type.String()),
   scmIdError: Type.Optional(Type.String()),
-  serverLayout: Type.Optional(Type.Object({ virtualDirectory: Type.String(), collection: Type.String() }, { description: 'The host named a collection of an Azure DevOps Server: the server\'s own virtual directory was saved' })),
+  serverLayout: Type.Optional(
+    Type.Object(
+      { virtualDirectory: Type.String(), collection: Type.String() },
+      { description: "The host named a collection of an Azure DevOps Server: the server's own virtual directory was saved" },
+    ),
+  ),
   hostNote: Type.Optional(Type.String()),
   runnerError: Type.Optional(Type.String()),
-  credentialNote: Type.Optional(Type.String({ description: "About the app's next certificate: accepted by Entra ID (now in use), or still to be uploaded" })),
+  credentialNote: Type.Optional(
+    Type.String({ description: "About the app's next certificate: accepted by Entra ID (now in use), or still to be uploaded" }),
+  ),
   testedAt: Type.String(),
 });
 
@@ -72,7 +84,10 @@ const IntegrationSchema = Type.Object({
           wouldPurge: Type.Array(Type.String(), { description: "Users' credentials applying it would delete (oauth, pat)" }),
           proposedAt: Type.String(),
         },
-        { description: 'A change whose test failed: the configuration above keeps serving; apply it anyway (POST …/draft/apply) or discard it (DELETE …/draft)' },
+        {
+          description:
+            'A change whose test failed: the configuration above keeps serving; apply it anyway (POST …/draft/apply) or discard it (DELETE …/draft)',
+        },
       ),
       Type.Null(),
     ]),
@@ -88,7 +103,12 @@ const OAuthInput = Type.Object(
     sealedClientSecret: Type.Optional(Str(4000, sealedFieldDescription('The client secret', 'scm-integration:{id}:oauth-client-secret'))),
     issuerUrl: Str(2048, 'https://login.microsoftonline.com/{tenant}/v2.0 or .../{tenant}/oauth2/v2.0'),
     credential: Type.Optional(CredentialType),
-    managedIdentityClientId: Type.Optional(Type.Union([Str(100, "credential managed-identity: a user-assigned identity's client ID; leave out for the system-assigned identity"), Type.Null()])),
+    managedIdentityClientId: Type.Optional(
+      Type.Union([
+        Str(100, "credential managed-identity: a user-assigned identity's client ID; leave out for the system-assigned identity"),
+        Type.Null(),
+      ]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -98,23 +118,48 @@ const UpdateResponse = Type.Object({
   integration: IntegrationSchema,
   test: TestResultSchema,
   purgedMethods: Type.Array(Type.String()),
-  applied: Type.Boolean({ description: 'false: the test failed and the stored configuration keeps serving; the change is integration.draft' }),
+  applied: Type.Boolean({
+    description: 'false: the test failed and the stored configuration keeps serving; the change is integration.draft',
+  }),
   forced: Type.Boolean({ description: 'Applied although its test failed, because the admin said so' }),
 });
 const Params = Type.Object({ runnerId: Str(100) });
 const ItemParams = Type.Object({ runnerId: Str(100), id: Str(100) });
 
-export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { integrations: ScmIntegrationService; audit: Pick<AuditLog, 'record'> }): void {
+export function registerScmIntegrationRoutes(
+  root: FastifyInstance,
+  deps: { integrations: ScmIntegrationService; audit: Pick<AuditLog, 'record'> },
+): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { integrations, audit } = deps;
   const base = '/api/v1/runners/:runnerId/scm-integrations';
 
-  app.get(base, { schema: { tags: ['scm integrations'], summary: "A runner's repository access configuration", params: Params, response: { 200: Type.Object({ integrations: Type.Array(IntegrationSchema) }), ...Errors } } }, async (request) => ({
-    integrations: await integrations.list(asUser(request).organizationId, request.params.runnerId),
-  }));
+  app.get(
+    base,
+    {
+      schema: {
+        tags: ['scm integrations'],
+        summary: "A runner's repository access configuration",
+        params: Params,
+        response: { 200: Type.Object({ integrations: Type.Array(IntegrationSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      integrations: await integrations.list(asUser(request).organizationId, request.params.runnerId),
+    }),
+  );
 
-  app.get(`${base}/:id`, { schema: { tags: ['scm integrations'], summary: 'One integration', params: ItemParams, response: { 200: IntegrationSchema, ...Errors } } }, async (request) =>
-    integrations.get(asUser(request).organizationId, request.params.runnerId, request.params.id),
+  app.get(
+    `${base}/:id`,
+    {
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'One integration',
+        params: ItemParams,
+        response: { 200: IntegrationSchema, ...Errors },
+      },
+    },
+    async (request) => integrations.get(asUser(request).organizationId, request.params.runnerId, request.params.id),
   );
 
   app.post(
@@ -148,7 +193,13 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
         target: { type: 'scm_integration', id: saved.integration.id },
         outcome: 'success',
         client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, host: saved.integration.host, oauth: saved.integration.oauth !== null, pat: saved.integration.pat.enabled, testValid: saved.test.valid },
+        details: {
+          runnerId: request.params.runnerId,
+          host: saved.integration.host,
+          oauth: saved.integration.oauth !== null,
+          pat: saved.integration.pat.enabled,
+          testValid: saved.test.valid,
+        },
       });
       return reply.code(201).send(saved);
     },
@@ -160,7 +211,8 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
       config: { auth: 'admin' },
       schema: {
         tags: ['scm integrations'],
-        summary: 'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
+        summary:
+          'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
         params: ItemParams,
         body: Type.Object(
           {
@@ -169,7 +221,11 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
             virtualDirectory: Type.Optional(Str(100)),
             oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
             pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
-            force: Type.Optional(Type.Boolean({ description: 'Apply even when the test fails (it would replace a working configuration, or delete users\' credentials)' })),
+            force: Type.Optional(
+              Type.Boolean({
+                description: "Apply even when the test fails (it would replace a working configuration, or delete users' credentials)",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -178,7 +234,10 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
     },
     async (request) => {
       const user = asUser(request);
-      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, { ...request.body, proposedBy: user.userId });
+      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, {
+        ...request.body,
+        proposedBy: user.userId,
+      });
       // What happened, as it happened: a change kept as a draft is a failure of the change.
       await audit.record({
         actor: user,
@@ -186,7 +245,14 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
         target: { type: 'scm_integration', id: request.params.id },
         outcome: saved.applied ? 'success' : 'failure',
         client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, fields: Object.keys(request.body).filter((f) => f !== 'force'), applied: saved.applied, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+        details: {
+          runnerId: request.params.runnerId,
+          fields: Object.keys(request.body).filter((f) => f !== 'force'),
+          applied: saved.applied,
+          forced: saved.forced,
+          purgedMethods: saved.purgedMethods,
+          testValid: saved.test.valid,
+        },
       });
       return saved;
     },
@@ -196,7 +262,12 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
     `${base}/:id/draft/apply`,
     {
       config: { auth: 'admin' },
-      schema: { tags: ['scm integrations'], summary: 'Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge', params: ItemParams, response: { 200: UpdateResponse, ...Errors } },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge',
+        params: ItemParams,
+        response: { 200: UpdateResponse, ...Errors },
+      },
     },
     async (request) => {
       const user = asUser(request);
@@ -207,7 +278,13 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
         target: { type: 'scm_integration', id: request.params.id },
         outcome: 'success',
         client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, applied: true, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+        details: {
+          runnerId: request.params.runnerId,
+          applied: true,
+          forced: saved.forced,
+          purgedMethods: saved.purgedMethods,
+          testValid: saved.test.valid,
+        },
       });
       return saved;
     },
@@ -215,33 +292,77 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
 
   app.delete(
     `${base}/:id/draft`,
-    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Discard the rejected draft (admin); the configuration stays as it is', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Discard the rejected draft (admin); the configuration stays as it is',
+        params: ItemParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       await integrations.discardDraft(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({ actor: user, action: 'scm_integration.draft_discard', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId } });
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.draft_discard',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId },
+      });
       return reply.code(204).send(null);
     },
   );
 
   app.delete(
     `${base}/:id`,
-    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Delete an integration and every credential it produced (admin)', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Delete an integration and every credential it produced (admin)',
+        params: ItemParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       await integrations.remove(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({ actor: user, action: 'scm_integration.delete', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId } });
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.delete',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId },
+      });
       return reply.code(204).send(null);
     },
   );
 
   app.post(
     `${base}/:id/test`,
-    { config: { auth: 'admin' }, schema: { tags: ['scm integrations'], summary: 'Ask the runner to verify the integration again (admin)', params: ItemParams, response: { 200: TestResultSchema, ...Errors } } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Ask the runner to verify the integration again (admin)',
+        params: ItemParams,
+        response: { 200: TestResultSchema, ...Errors },
+      },
+    },
     async (request) => {
       const user = asUser(request);
       const result = await integrations.test(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({ actor: user, action: 'scm_integration.test', target: { type: 'scm_integration', id: request.params.id }, outcome: result.valid ? 'success' : 'failure', client: clientInfo(request) });
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.test',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: result.valid ? 'success' : 'failure',
+        client: clientInfo(request),
+      });
       return result;
     },
   );
@@ -251,7 +372,8 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
     {
       schema: {
         tags: ['scm integrations'],
-        summary: "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
+        summary:
+          "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
         params: ItemParams,
         response: { 200: ClientCredentialStateSchema, ...Errors },
       },
@@ -263,13 +385,25 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
     `${base}/:id/client-credential/next-certificate`,
     {
       config: { auth: 'admin' },
-      schema: { tags: ['scm integrations'], summary: 'Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it', params: ItemParams, response: { 200: ClientCredentialStateSchema, ...Errors } },
+      schema: {
+        tags: ['scm integrations'],
+        summary: 'Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it',
+        params: ItemParams,
+        response: { 200: ClientCredentialStateSchema, ...Errors },
+      },
     },
     async (request) => {
       const user = asUser(request);
       const state = await integrations.prepareNextCertificate(user.organizationId, request.params.runnerId, request.params.id);
       const next = state.certificates?.find((c) => c.status === 'next');
-      await audit.record({ actor: user, action: 'scm_integration.certificate_prepare', target: { type: 'scm_integration', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { runnerId: request.params.runnerId, thumbprint: next?.thumbprintSha1 ?? null } });
+      await audit.record({
+        actor: user,
+        action: 'scm_integration.certificate_prepare',
+        target: { type: 'scm_integration', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { runnerId: request.params.runnerId, thumbprint: next?.thumbprintSha1 ?? null },
+      });
       return state;
     },
   );
@@ -286,7 +420,12 @@ export function registerScmIntegrationRoutes(root: FastifyInstance, deps: { inte
       },
     },
     async (request, reply) => {
-      const certificate = await integrations.certificate(asUser(request).organizationId, request.params.runnerId, request.params.id, request.query.status ?? 'active');
+      const certificate = await integrations.certificate(
+        asUser(request).organizationId,
+        request.params.runnerId,
+        request.params.id,
+        request.query.status ?? 'active',
+      );
       return sendCertificate(reply, certificate, request.params.id, request.query.format ?? 'cer');
     },
   );

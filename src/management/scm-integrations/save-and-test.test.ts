@@ -27,7 +27,14 @@ interface Saved {
     lastTest: { valid: boolean } | null;
     draft?: { test: { valid: boolean; oauthError?: string }; wouldPurge: string[]; oauth: { issuerUrl: string } | null } | null;
   };
-  test: { valid: boolean; hostError?: string; oauthError?: string; redirectUriError?: string; hostNote?: string; serverLayout?: { virtualDirectory: string; collection: string } };
+  test: {
+    valid: boolean;
+    hostError?: string;
+    oauthError?: string;
+    redirectUriError?: string;
+    hostNote?: string;
+    serverLayout?: { virtualDirectory: string; collection: string };
+  };
   applied?: boolean;
   forced?: boolean;
   purgedMethods?: string[];
@@ -63,7 +70,9 @@ for (const { kind, skip } of await databaseKinds()) {
       await bed.connectOAuth(bed.plane.memberBrowser, alice.upn);
       const created = await bed.plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'scratch' } });
       scratchId = created.json().runner.id;
-      scratch = await startTestRunner(bed.plane.url, created.json().exchangeToken, { endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps } });
+      scratch = await startTestRunner(bed.plane.url, created.json().exchangeToken, {
+        endpoints: { services: bed.emu.urls.services, vssps: bed.emu.urls.vssps },
+      });
     });
     after(async () => {
       await scratch?.stop();
@@ -76,13 +85,33 @@ for (const { kind, skip } of await databaseKinds()) {
       return res.json() as Saved;
     }
     const remove = (id: string, at = base()) => bed.plane.adminBrowser.request({ method: 'DELETE', url: `${at}/${id}` });
-    const access = () => bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/context/access', payload: { url: `https://dev.azure.com/${ORG}/Web/_git/web` } });
-    const credentialsOnRunner = () => bed.runner.store.database.db.selectFrom('credentials').select(['id', 'method']).where('integration_id', '=', bed.integrationId).execute();
+    const access = () =>
+      bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/context/access',
+        payload: { url: `https://dev.azure.com/${ORG}/Web/_git/web` },
+      });
+    const credentialsOnRunner = () =>
+      bed.runner.store.database.db
+        .selectFrom('credentials')
+        .select(['id', 'method'])
+        .where('integration_id', '=', bed.integrationId)
+        .execute();
 
     it('an app registration without the callback: AADSTS50011 on the redirect URI field, with the exact value to register', async () => {
       const app = bed.emu.entra.addApp(bed.emu.defaultTenant.id, { displayName: 'No callback' });
       const id = newId();
-      const saved = await post({ id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: app.app.clientId, clientSecret: app.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) }, pat: { enabled: false } }, 201, scratchBase());
+      const saved = await post(
+        {
+          id,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: app.app.clientId, clientSecret: app.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) },
+          pat: { enabled: false },
+        },
+        201,
+        scratchBase(),
+      );
       assert.equal(saved.test.valid, false);
       assert.equal(saved.test.oauthError, undefined, 'the secret itself is fine');
       assert.match(saved.test.redirectUriError ?? '', /AADSTS50011/);
@@ -97,27 +126,71 @@ for (const { kind, skip } of await databaseKinds()) {
     it("a wrong tenant: Entra's own error (AADSTS90002, no tenant with this ID), for integrations and client-secret app connections", async () => {
       const tenant = randomUUID();
       const id = newId();
-      const saved = await post({ id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(tenant) }, pat: { enabled: false } }, 201, scratchBase());
+      const saved = await post(
+        {
+          id,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(tenant) },
+          pat: { enabled: false },
+        },
+        201,
+        scratchBase(),
+      );
       assert.equal(saved.test.valid, false);
       assert.match(saved.test.oauthError ?? '', /no tenant with this ID \(AADSTS90002\)/);
       assert.doesNotMatch(saved.test.oauthError ?? '', /unexpected HTTP response status code/);
       await remove(id, scratchBase());
 
-      const tokens = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: true, oauth: { accessToken: async () => '' } });
+      const tokens = createAppConnectionTokens({
+        credentials: { listForSubject: async () => [], readSecret: async () => undefined },
+        allowInsecure: true,
+        oauth: { accessToken: async () => '' },
+      });
       await assert.rejects(
-        tokens.requestToken({ id: 'conn_x', method: 'client-secret', issuerUrl: issuer(tenant), clientId: bed.clientId, tenantId: tenant, organization: ORG } as never, bed.clientSecret),
-        (err: unknown) => err instanceof HandlerError && err.field === 'tenantId' && /no tenant with this ID \(AADSTS90002\)/.test(err.message),
+        tokens.requestToken(
+          {
+            id: 'conn_x',
+            method: 'client-secret',
+            issuerUrl: issuer(tenant),
+            clientId: bed.clientId,
+            tenantId: tenant,
+            organization: ORG,
+          } as never,
+          bed.clientSecret,
+        ),
+        (err: unknown) =>
+          err instanceof HandlerError && err.field === 'tenantId' && /no tenant with this ID \(AADSTS90002\)/.test(err.message),
       );
     });
 
-    it('an issuer by domain is resolved once to its tenant ID; an unknown domain is refused with Entra\'s answer', async () => {
+    it("an issuer by domain is resolved once to its tenant ID; an unknown domain is refused with Entra's answer", async () => {
       const id = newId();
       bed.app.redirectUris.push(callback(id));
-      const saved = await post({ id, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.domain.toUpperCase()) }, pat: { enabled: false } }, 201, scratchBase());
+      const saved = await post(
+        {
+          id,
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.domain.toUpperCase()) },
+          pat: { enabled: false },
+        },
+        201,
+        scratchBase(),
+      );
       assert.equal(saved.integration.oauth?.issuerUrl, issuer(bed.emu.defaultTenant.id));
       assert.equal(saved.test.oauthError, undefined, JSON.stringify(saved.test));
       await remove(id, scratchBase());
-      const unknown = await bed.plane.adminBrowser.request({ method: 'POST', url: scratchBase(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer('nobody.onmicrosoft.com') }, pat: { enabled: false } } });
+      const unknown = await bed.plane.adminBrowser.request({
+        method: 'POST',
+        url: scratchBase(),
+        payload: {
+          scmId: 'azure-devops',
+          host: 'dev.azure.com',
+          oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer('nobody.onmicrosoft.com') },
+          pat: { enabled: false },
+        },
+      });
       assert.equal(unknown.statusCode, 422, unknown.body);
       assert.equal(unknown.json().error.field, 'oauth.issuerUrl');
       assert.match(unknown.json().error.message, /no tenant with this ID or domain/);
@@ -126,12 +199,25 @@ for (const { kind, skip } of await databaseKinds()) {
     it('common and organizations are refused before anything is saved or purged, with the form to use', async () => {
       const before = (await bed.plane.adminBrowser.request({ method: 'GET', url: scratchBase() })).json().integrations.length;
       for (const tenant of ['common', 'organizations', 'consumers']) {
-        const res = await bed.plane.adminBrowser.request({ method: 'POST', url: scratchBase(), payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(tenant) }, pat: { enabled: false } } });
+        const res = await bed.plane.adminBrowser.request({
+          method: 'POST',
+          url: scratchBase(),
+          payload: {
+            scmId: 'azure-devops',
+            host: 'dev.azure.com',
+            oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(tenant) },
+            pat: { enabled: false },
+          },
+        });
         assert.equal(res.statusCode, 400, res.body);
         assert.equal(res.json().error.code, 'multi_tenant_issuer');
         assert.equal(res.json().error.field, 'oauth.issuerUrl');
         assert.match(res.json().error.message, /\{tenant-id\}\/v2\.0/);
-        const patch = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, issuerUrl: issuer(tenant) } } });
+        const patch = await bed.plane.adminBrowser.request({
+          method: 'PATCH',
+          url: `${base()}/${bed.integrationId}`,
+          payload: { oauth: { clientId: bed.clientId, issuerUrl: issuer(tenant) } },
+        });
         assert.equal(patch.statusCode, 400, patch.body);
       }
       assert.equal((await bed.plane.adminBrowser.request({ method: 'GET', url: scratchBase() })).json().integrations.length, before);
@@ -139,7 +225,11 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('a failing change to a working integration keeps it serving; the change is a rejected draft, audited as a failure', async () => {
-      const res = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, clientSecret: 'not-the-secret', issuerUrl: issuer(bed.emu.defaultTenant.id) } } });
+      const res = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${bed.integrationId}`,
+        payload: { oauth: { clientId: bed.clientId, clientSecret: 'not-the-secret', issuerUrl: issuer(bed.emu.defaultTenant.id) } },
+      });
       assert.equal(res.statusCode, 200, res.body);
       const saved = res.json() as Saved;
       assert.equal(saved.applied, false, res.body);
@@ -153,13 +243,20 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(event?.details.applied, false);
       assert.equal(event?.details.testValid, false);
       // Discarded, nothing changes.
-      assert.equal((await bed.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${bed.integrationId}/draft` })).statusCode, 204);
+      assert.equal(
+        (await bed.plane.adminBrowser.request({ method: 'DELETE', url: `${base()}/${bed.integrationId}/draft` })).statusCode,
+        204,
+      );
       assert.equal((await bed.plane.adminBrowser.request({ method: 'GET', url: `${base()}/${bed.integrationId}` })).json().draft, null);
     });
 
     it("a change that would purge users' credentials waits for a passing test, or the admin's explicit decision", async () => {
       const otherTenant = bed.emu.entra.addTenant({ displayName: 'Elsewhere' });
-      const res = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, issuerUrl: issuer(otherTenant.id) } } });
+      const res = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${bed.integrationId}`,
+        payload: { oauth: { clientId: bed.clientId, issuerUrl: issuer(otherTenant.id) } },
+      });
       const saved = res.json() as Saved;
       assert.equal(saved.applied, false, res.body);
       assert.deepEqual(saved.integration.draft?.wouldPurge, ['oauth']);
@@ -177,7 +274,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(event?.details.purgedMethods, ['oauth']);
       await bed.auditEventually('credentials.purged', (e) => e.details.integrationId === bed.integrationId);
       // And back, with a change that passes: applied at once.
-      const back = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) } } });
+      const back = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${bed.integrationId}`,
+        payload: { oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) } },
+      });
       assert.equal(back.json().applied, true, back.body);
       assert.equal(back.json().test.valid, true);
       assert.equal((await bed.audit('scm_integration.update'))[0]?.outcome, 'success');
@@ -186,17 +287,38 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('an integration that never worked takes a change at once (nothing to protect); force applies over a working one', async () => {
       const id = newId();
-      const broken = await post({ id, scmId: 'azure-devops', host: 'http://127.0.0.1:9', virtualDirectory: '/tfs', pat: { enabled: true } });
+      const broken = await post({
+        id,
+        scmId: 'azure-devops',
+        host: 'http://127.0.0.1:9',
+        virtualDirectory: '/tfs',
+        pat: { enabled: true },
+      });
       assert.equal(broken.test.valid, false);
-      const change = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${id}`, payload: { host: 'http://127.0.0.1:7', virtualDirectory: '/tfs' } });
+      const change = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${id}`,
+        payload: { host: 'http://127.0.0.1:7', virtualDirectory: '/tfs' },
+      });
       assert.equal(change.json().applied, true, change.body);
       assert.equal(change.json().integration.host, '127.0.0.1:7');
       await remove(id);
-      const forced = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, clientSecret: 'not-the-secret', issuerUrl: issuer(bed.emu.defaultTenant.id) }, force: true } });
+      const forced = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${bed.integrationId}`,
+        payload: {
+          oauth: { clientId: bed.clientId, clientSecret: 'not-the-secret', issuerUrl: issuer(bed.emu.defaultTenant.id) },
+          force: true,
+        },
+      });
       assert.equal(forced.json().applied, true, forced.body);
       assert.equal(forced.json().forced, true);
       assert.equal((await bed.audit('scm_integration.update'))[0]?.details.forced, true);
-      const fixed = await bed.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${bed.integrationId}`, payload: { oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) } } });
+      const fixed = await bed.plane.adminBrowser.request({
+        method: 'PATCH',
+        url: `${base()}/${bed.integrationId}`,
+        payload: { oauth: { clientId: bed.clientId, clientSecret: bed.clientSecret, issuerUrl: issuer(bed.emu.defaultTenant.id) } },
+      });
       assert.equal(fixed.json().applied, true, fixed.body);
     });
 
@@ -208,20 +330,41 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.match(saved.test.hostNote ?? '', /names collection "DefaultCollection"/);
       const id = saved.integration.id;
       // The PAT link is the collection's, once.
-      const auth = await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/authentication?integrationId=${id}&organization=${COLLECTION}` });
+      const auth = await bed.plane.memberBrowser.request({
+        method: 'GET',
+        url: `/api/v1/scm/authentication?integrationId=${id}&organization=${COLLECTION}`,
+      });
       assert.equal(auth.json().supportsPat.createUrl, `${serverOrigin}/tfs/${COLLECTION}/_usersSettings/tokens`);
       // A repository URL on the server parses to collection, project and repository.
       const pat = bed.emu.world.createPat(alice.id, { scopes: ['vso.code_write'], orgs: [COLLECTION] });
-      const stored = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: id, organization: COLLECTION, token: pat.token } });
+      const stored = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId: id, organization: COLLECTION, token: pat.token },
+      });
       assert.equal(stored.statusCode, 201, stored.body);
-      const parsed = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/context/parse', payload: { url: `${serverOrigin}/tfs/${COLLECTION}/Demo/_git/demo-app` } });
+      const parsed = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/context/parse',
+        payload: { url: `${serverOrigin}/tfs/${COLLECTION}/Demo/_git/demo-app` },
+      });
       assert.equal(parsed.statusCode, 200, parsed.body);
-      assert.deepEqual([parsed.json().context.collection, parsed.json().context.project, parsed.json().context.repository], [COLLECTION, 'Demo', 'demo-app']);
+      assert.deepEqual(
+        [parsed.json().context.collection, parsed.json().context.project, parsed.json().context.repository],
+        [COLLECTION, 'Demo', 'demo-app'],
+      );
       // A host lookup with the collection's path finds the server's integration.
-      const byHost = await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/scm/authentication?host=${encodeURIComponent(`${new URL(serverOrigin).host}/tfs/${COLLECTION}`)}` });
+      const byHost = await bed.plane.memberBrowser.request({
+        method: 'GET',
+        url: `/api/v1/scm/authentication?host=${encodeURIComponent(`${new URL(serverOrigin).host}/tfs/${COLLECTION}`)}`,
+      });
       assert.equal(byHost.json().integrationId, id, byHost.body);
       // The same host again, by collection URL: it is the same integration.
-      const duplicate = await bed.plane.adminBrowser.request({ method: 'POST', url: base(), payload: { scmId: 'azure-devops', host: `${serverOrigin}/tfs/${COLLECTION}`, pat: { enabled: true } } });
+      const duplicate = await bed.plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: { scmId: 'azure-devops', host: `${serverOrigin}/tfs/${COLLECTION}`, pat: { enabled: true } },
+      });
       assert.equal(duplicate.statusCode, 409, duplicate.body);
       assert.equal(duplicate.json().error.code, 'integration_exists');
       await remove(id);
@@ -252,6 +395,9 @@ describe('host lookups pick the longest matching virtual directory', () => {
     assert.equal(pickByHost(rows, q('https://ADO.example.local/tfs/Other'))?.id, 'b');
     assert.equal(pickByHost(rows, q('other.example.local'))?.id, 'c');
     assert.equal(pickByHost(rows, q('ado.example.local/elsewhere')), undefined);
-    assert.throws(() => pickByHost(rows, q('ado.example.local')), (err: Error & { code?: string }) => err.code === 'ambiguous_host' && /add the virtual directory/.test(err.message));
+    assert.throws(
+      () => pickByHost(rows, q('ado.example.local')),
+      (err: Error & { code?: string }) => err.code === 'ambiguous_host' && /add the virtual directory/.test(err.message),
+    );
   });
 });

@@ -4,7 +4,12 @@ import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/protocol.ts';
 import { CLIENT_CREDENTIAL_REQUESTS, CLIENT_CREDENTIAL_TYPES } from '../../control/client-credentials.ts';
-import type { CertificateSummary, ClientCredentialState, ClientCredentialType, IntegrationCredential } from '../../control/client-credentials.ts';
+import type {
+  CertificateSummary,
+  ClientCredentialState,
+  ClientCredentialType,
+  IntegrationCredential,
+} from '../../control/client-credentials.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
 import { newId } from '../identity/tokens.ts';
@@ -65,7 +70,17 @@ export type IntegrationPatch = Partial<Omit<IntegrationInput, 'id'>> & {
 };
 
 /** The stored settings a change touches. */
-const SETTING_COLUMNS = ['scm_id', 'host', 'virtual_directory', 'settings', 'oauth_client_id', 'oauth_client_secret_sealed', 'oauth_issuer_url', 'pat_enabled', 'oauth_credential'] as const;
+const SETTING_COLUMNS = [
+  'scm_id',
+  'host',
+  'virtual_directory',
+  'settings',
+  'oauth_client_id',
+  'oauth_client_secret_sealed',
+  'oauth_issuer_url',
+  'pat_enabled',
+  'oauth_credential',
+] as const;
 type Settings = Pick<ManagementDB['scm_integrations'], (typeof SETTING_COLUMNS)[number]>;
 
 /** A change whose test failed, kept beside the configuration that keeps serving. */
@@ -144,7 +159,8 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   /** The app credential and, without a secret, what the runner last said the admin must register. */
   function credentialView(row: Pick<Row, 'oauth_credential' | 'credential_state'>) {
     const credential = parseCredential(row.oauth_credential);
-    const state = credential.type !== 'client-secret' && row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : null;
+    const state =
+      credential.type !== 'client-secret' && row.credential_state ? (JSON.parse(row.credential_state) as ClientCredentialState) : null;
     return {
       credential: credential.type,
       ...(credential.managedIdentityClientId ? { managedIdentityClientId: credential.managedIdentityClientId } : {}),
@@ -160,7 +176,14 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       virtualDirectory: draft.virtual_directory,
       kind: settings.kind ?? 'services',
       // A change to a credential without secret waits for what it asks the admin to register: show it.
-      oauth: draft.oauth_client_id ? { clientId: draft.oauth_client_id, issuerUrl: draft.oauth_issuer_url ?? '', clientSecretSet: draft.oauth_client_secret_sealed !== null, ...credentialView({ oauth_credential: draft.oauth_credential, credential_state: credentialState }) } : null,
+      oauth: draft.oauth_client_id
+        ? {
+            clientId: draft.oauth_client_id,
+            issuerUrl: draft.oauth_issuer_url ?? '',
+            clientSecretSet: draft.oauth_client_secret_sealed !== null,
+            ...credentialView({ oauth_credential: draft.oauth_credential, credential_state: credentialState }),
+          }
+        : null,
       pat: { enabled: draft.pat_enabled === 1 },
       test: draft.test,
       wouldPurge: draft.purges,
@@ -178,15 +201,23 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       origin: settings.origin,
       virtualDirectory: row.virtual_directory,
       oauth: row.oauth_client_id
-        ? { clientId: row.oauth_client_id, issuerUrl: row.oauth_issuer_url ?? '', sealedClientSecret: row.oauth_client_secret_sealed, callbackUrl: callbackUrl(row.id), credential: parseCredential(row.oauth_credential) }
+        ? {
+            clientId: row.oauth_client_id,
+            issuerUrl: row.oauth_issuer_url ?? '',
+            sealedClientSecret: row.oauth_client_secret_sealed,
+            callbackUrl: callbackUrl(row.id),
+            credential: parseCredential(row.oauth_credential),
+          }
         : null,
       patEnabled: row.pat_enabled === 1,
     };
   }
 
   function checkScmId(scmId: string) {
-    if (!(KNOWN_SCM_IDS as readonly string[]).includes(scmId)) throw badRequest('unknown_scm', `scmId "${scmId.slice(0, 40)}" is unknown; use azure-devops`, 'scmId');
-    if (!(SUPPORTED_SCM_IDS as readonly string[]).includes(scmId)) throw badRequest('scm_not_supported', `${scmId} is not supported yet; use azure-devops`, 'scmId');
+    if (!(KNOWN_SCM_IDS as readonly string[]).includes(scmId))
+      throw badRequest('unknown_scm', `scmId "${scmId.slice(0, 40)}" is unknown; use azure-devops`, 'scmId');
+    if (!(SUPPORTED_SCM_IDS as readonly string[]).includes(scmId))
+      throw badRequest('scm_not_supported', `${scmId} is not supported yet; use azure-devops`, 'scmId');
   }
 
   /**
@@ -212,30 +243,55 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     }
     if (normalized.tenantKind !== 'domain') return normalized.issuer;
     try {
-      const resolved = await deps.control.call<{ issuer: string }>(runnerId, 'resolve-issuer', { issuerUrl: normalized.issuer }, { timeoutMs: 20_000 });
+      const resolved = await deps.control.call<{ issuer: string }>(
+        runnerId,
+        'resolve-issuer',
+        { issuerUrl: normalized.issuer },
+        { timeoutMs: 20_000 },
+      );
       return resolved.issuer;
     } catch (err) {
       if (err instanceof ApiError && err.code.startsWith('runner_')) {
-        throw new ApiError(err.statusCode, err.code, `${err.message}. The runner resolves the domain ${normalized.tenant} to its tenant ID before the integration is saved; or enter the Directory (tenant) ID (a GUID) instead`, 'oauth.issuerUrl');
+        throw new ApiError(
+          err.statusCode,
+          err.code,
+          `${err.message}. The runner resolves the domain ${normalized.tenant} to its tenant ID before the integration is saved; or enter the Directory (tenant) ID (a GUID) instead`,
+          'oauth.issuerUrl',
+        );
       }
       throw err;
     }
   }
 
-  async function sealedSecret(runnerPublicKey: string | null, runnerFingerprint: string | null, id: string, oauth: { clientSecret?: string; sealedClientSecret?: string }): Promise<string | undefined> {
+  async function sealedSecret(
+    runnerPublicKey: string | null,
+    runnerFingerprint: string | null,
+    id: string,
+    oauth: { clientSecret?: string; sealedClientSecret?: string },
+  ): Promise<string | undefined> {
     if (oauth.clientSecret !== undefined && oauth.sealedClientSecret !== undefined) {
       throw badRequest('ambiguous_secret', 'send either oauth.clientSecret or oauth.sealedClientSecret, not both', 'oauth.clientSecret');
     }
     if (oauth.sealedClientSecret !== undefined) {
-      if (!isSealed(oauth.sealedClientSecret)) throw badRequest('invalid_sealed_secret', 'oauth.sealedClientSecret is not a sealed value (hpke1.…)', 'oauth.sealedClientSecret');
+      if (!isSealed(oauth.sealedClientSecret))
+        throw badRequest('invalid_sealed_secret', 'oauth.sealedClientSecret is not a sealed value (hpke1.…)', 'oauth.sealedClientSecret');
       if (!runnerFingerprint || oauth.sealedClientSecret.split('.')[1] !== runnerFingerprint) {
-        throw badRequest('sealed_for_another_key', "oauth.sealedClientSecret was sealed to another key than this runner's current one; reload the page and enter the secret again", 'oauth.sealedClientSecret');
+        throw badRequest(
+          'sealed_for_another_key',
+          "oauth.sealedClientSecret was sealed to another key than this runner's current one; reload the page and enter the secret again",
+          'oauth.sealedClientSecret',
+        );
       }
       return oauth.sealedClientSecret;
     }
     if (oauth.clientSecret !== undefined) {
       if (!oauth.clientSecret.trim()) throw badRequest('invalid_client_secret', 'oauth.clientSecret is empty', 'oauth.clientSecret');
-      if (!runnerPublicKey) throw conflict('runner_not_registered', 'the runner has not registered its key yet, so the secret cannot be sealed for it; start the runner first', 'oauth.clientSecret');
+      if (!runnerPublicKey)
+        throw conflict(
+          'runner_not_registered',
+          'the runner has not registered its key yet, so the secret cannot be sealed for it; start the runner first',
+          'oauth.clientSecret',
+        );
       // Sealed at once: the plaintext goes no further than this function's stack.
       return seal(runnerPublicKey, oauth.clientSecret, sealingContext.integrationClientSecret(id));
     }
@@ -243,7 +299,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   }
 
   async function getRow(runnerId: string, id: string): Promise<Row> {
-    const row = await db.selectFrom('scm_integrations').selectAll().where('id', '=', id).where('runner_id', '=', runnerId).executeTakeFirst();
+    const row = await db
+      .selectFrom('scm_integrations')
+      .selectAll()
+      .where('id', '=', id)
+      .where('runner_id', '=', runnerId)
+      .executeTakeFirst();
     if (!row) throw notFound('integration');
     return row;
   }
@@ -253,13 +314,18 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
    * With `countCredentials` the answer also says how many credentials the stored integration has
    * produced (unknown when the runner could not be asked).
    */
-  async function runTest(row: Row, options: { record?: boolean; countCredentials?: boolean } = {}): Promise<TestResult & { credentials?: { oauth: number; pat: number } }> {
+  async function runTest(
+    row: Row,
+    options: { record?: boolean; countCredentials?: boolean } = {},
+  ): Promise<TestResult & { credentials?: { oauth: number; pat: number } }> {
     const testedAt = now().toISOString();
     let result: TestResult;
     let credentials: { oauth: number; pat: number } | undefined;
     let credentialState: ClientCredentialState | undefined;
     try {
-      const answer = await deps.control.call<Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number }; credentialState?: ClientCredentialState }>(
+      const answer = await deps.control.call<
+        Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number }; credentialState?: ClientCredentialState }
+      >(
         row.runner_id,
         'validate-integration',
         { integration: toRunnerIntegration(row), ...(options.countCredentials ? { countCredentials: true } : {}) },
@@ -288,16 +354,33 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   /** The credential an OAuth input asks for, checked; `stored` is the integration's current one (kept when the input names none). */
   function credentialOf(input: OAuthInput, stored?: IntegrationCredential): IntegrationCredential {
     const type = input.credential ?? stored?.type ?? 'client-secret';
-    if (!CLIENT_CREDENTIAL_TYPES.includes(type)) throw badRequest('invalid_credential', `oauth.credential must be one of ${CLIENT_CREDENTIAL_TYPES.join(', ')}`, 'oauth.credential');
+    if (!CLIENT_CREDENTIAL_TYPES.includes(type))
+      throw badRequest('invalid_credential', `oauth.credential must be one of ${CLIENT_CREDENTIAL_TYPES.join(', ')}`, 'oauth.credential');
     if (type !== 'client-secret') {
       for (const f of ['clientSecret', 'sealedClientSecret'] as const) {
-        if (input[f] !== undefined) throw badRequest('field_not_for_credential', `oauth.${f} does not belong to a ${type} credential: the runner authenticates without a secret`, `oauth.${f}`);
+        if (input[f] !== undefined)
+          throw badRequest(
+            'field_not_for_credential',
+            `oauth.${f} does not belong to a ${type} credential: the runner authenticates without a secret`,
+            `oauth.${f}`,
+          );
       }
     }
-    let managedIdentityClientId = type === 'managed-identity' && input.credential === undefined ? stored?.managedIdentityClientId : undefined;
+    let managedIdentityClientId =
+      type === 'managed-identity' && input.credential === undefined ? stored?.managedIdentityClientId : undefined;
     if (input.managedIdentityClientId !== undefined && input.managedIdentityClientId !== null && input.managedIdentityClientId !== '') {
-      if (type !== 'managed-identity') throw badRequest('field_not_for_credential', 'oauth.managedIdentityClientId belongs to the managed-identity credential only', 'oauth.managedIdentityClientId');
-      if (!GUID.test(input.managedIdentityClientId.trim())) throw badRequest('invalid_client_id', "oauth.managedIdentityClientId must be the user-assigned managed identity's client ID, a GUID (leave it out for the system-assigned identity)", 'oauth.managedIdentityClientId');
+      if (type !== 'managed-identity')
+        throw badRequest(
+          'field_not_for_credential',
+          'oauth.managedIdentityClientId belongs to the managed-identity credential only',
+          'oauth.managedIdentityClientId',
+        );
+      if (!GUID.test(input.managedIdentityClientId.trim()))
+        throw badRequest(
+          'invalid_client_id',
+          "oauth.managedIdentityClientId must be the user-assigned managed identity's client ID, a GUID (leave it out for the system-assigned identity)",
+          'oauth.managedIdentityClientId',
+        );
       managedIdentityClientId = input.managedIdentityClientId.trim().toLowerCase();
     }
     return { type, ...(managedIdentityClientId ? { managedIdentityClientId } : {}) };
@@ -320,7 +403,13 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   }
 
   /** Replaces the stored configuration with `next` (tested as `test`), then purges what it must. */
-  async function apply(runnerId: string, previous: Row, next: Row, test: TestResult, purgeMethods: readonly ('oauth' | 'pat')[]): Promise<Row> {
+  async function apply(
+    runnerId: string,
+    previous: Row,
+    next: Row,
+    test: TestResult,
+    purgeMethods: readonly ('oauth' | 'pat')[],
+  ): Promise<Row> {
     const applied: Row = { ...next, last_test: JSON.stringify(test), draft: null, updated_at: now().toISOString() };
     await db
       .updateTable('scm_integrations')
@@ -344,7 +433,8 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     // The app no longer authenticates with the runner's certificate: its key pair goes.
     const had = previous.oauth_client_id ? parseCredential(previous.oauth_credential).type : undefined;
     const has = applied.oauth_client_id ? parseCredential(applied.oauth_credential).type : undefined;
-    if (had === 'certificate' && has !== 'certificate') await deps.control.enqueue(runnerId, CLIENT_CREDENTIAL_REQUESTS.delete, { owner: { type: 'integration', id: applied.id } });
+    if (had === 'certificate' && has !== 'certificate')
+      await deps.control.enqueue(runnerId, CLIENT_CREDENTIAL_REQUESTS.delete, { owner: { type: 'integration', id: applied.id } });
     return applied;
   }
 
@@ -374,27 +464,63 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       checkScmId(input.scmId);
       const host = wrapHostErrors(() => normalizeHost(input.host, input.virtualDirectory, { allowInsecure: deps.allowInsecureHosts }));
       const id = input.id ?? newId('int');
-      if (!/^int_[A-Za-z0-9_-]{8,40}$/.test(id)) throw badRequest('invalid_id', 'id must look like int_ followed by 8–40 letters, digits, _ or -', 'id');
-      if (await db.selectFrom('scm_integrations').select('id').where('id', '=', id).executeTakeFirst()) throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
+      if (!/^int_[A-Za-z0-9_-]{8,40}$/.test(id))
+        throw badRequest('invalid_id', 'id must look like int_ followed by 8–40 letters, digits, _ or -', 'id');
+      if (await db.selectFrom('scm_integrations').select('id').where('id', '=', id).executeTakeFirst())
+        throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
       const duplicate = async (virtualDirectory: string) => {
-        const found = await db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runnerId).where('host', '=', host.host).where('virtual_directory', '=', virtualDirectory).executeTakeFirst();
-        if (found) throw conflict('integration_exists', `this runner already has an integration for ${host.host}${virtualDirectory}; edit it instead`, 'host');
+        const found = await db
+          .selectFrom('scm_integrations')
+          .select('id')
+          .where('runner_id', '=', runnerId)
+          .where('host', '=', host.host)
+          .where('virtual_directory', '=', virtualDirectory)
+          .executeTakeFirst();
+        if (found)
+          throw conflict(
+            'integration_exists',
+            `this runner already has an integration for ${host.host}${virtualDirectory}; edit it instead`,
+            'host',
+          );
       };
       await duplicate(host.virtualDirectory);
 
-      let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url' | 'oauth_credential'> = { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, oauth_credential: null };
+      let oauthColumns: Pick<Row, 'oauth_client_id' | 'oauth_client_secret_sealed' | 'oauth_issuer_url' | 'oauth_credential'> = {
+        oauth_client_id: null,
+        oauth_client_secret_sealed: null,
+        oauth_issuer_url: null,
+        oauth_credential: null,
+      };
       if (input.oauth) {
         const clientId = input.oauth.clientId.trim();
-        if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555', 'oauth.clientId');
+        if (!GUID.test(clientId))
+          throw badRequest(
+            'invalid_client_id',
+            'oauth.clientId must be the application (client) ID from Entra ID, a GUID like 11111111-2222-3333-4444-555555555555',
+            'oauth.clientId',
+          );
         const credential = credentialOf(input.oauth);
         const issuer = await resolveIssuer(runnerId, input.oauth.issuerUrl);
-        const secret = credential.type === 'client-secret' ? await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth) : undefined;
+        const secret =
+          credential.type === 'client-secret'
+            ? await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, input.oauth)
+            : undefined;
         if (credential.type === 'client-secret' && !secret) {
-          throw badRequest('missing_client_secret', "oauth.clientSecret is required to enable OAuth with a client secret (the secret's Value from Entra ID, not its ID); or choose a credential without secret (oauth.credential: certificate, workload-identity, managed-identity)", 'oauth.clientSecret');
+          throw badRequest(
+            'missing_client_secret',
+            "oauth.clientSecret is required to enable OAuth with a client secret (the secret's Value from Entra ID, not its ID); or choose a credential without secret (oauth.credential: certificate, workload-identity, managed-identity)",
+            'oauth.clientSecret',
+          );
         }
-        oauthColumns = { oauth_client_id: clientId.toLowerCase(), oauth_client_secret_sealed: secret ?? null, oauth_issuer_url: issuer, oauth_credential: credentialColumn(credential) };
+        oauthColumns = {
+          oauth_client_id: clientId.toLowerCase(),
+          oauth_client_secret_sealed: secret ?? null,
+          oauth_issuer_url: issuer,
+          oauth_credential: credentialColumn(credential),
+        };
       }
-      if (!input.oauth && !input.pat?.enabled) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both', 'pat.enabled');
+      if (!input.oauth && !input.pat?.enabled)
+        throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both', 'pat.enabled');
       const at = now().toISOString();
       const row: Row = {
         id,
@@ -429,7 +555,11 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         next.scm_id = patch.scmId;
       }
       if (patch.host !== undefined || patch.virtualDirectory !== undefined) {
-        const host = wrapHostErrors(() => normalizeHost(patch.host ?? row.host, patch.virtualDirectory ?? (patch.host !== undefined ? undefined : row.virtual_directory), { allowInsecure: deps.allowInsecureHosts }));
+        const host = wrapHostErrors(() =>
+          normalizeHost(patch.host ?? row.host, patch.virtualDirectory ?? (patch.host !== undefined ? undefined : row.virtual_directory), {
+            allowInsecure: deps.allowInsecureHosts,
+          }),
+        );
         next.host = host.host;
         next.virtual_directory = host.virtualDirectory;
         next.settings = JSON.stringify({ kind: host.kind, origin: host.origin });
@@ -443,7 +573,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         next.oauth_credential = null;
       } else if (patch.oauth) {
         const clientId = patch.oauth.clientId.trim();
-        if (!GUID.test(clientId)) throw badRequest('invalid_client_id', 'oauth.clientId must be the application (client) ID from Entra ID, a GUID', 'oauth.clientId');
+        if (!GUID.test(clientId))
+          throw badRequest(
+            'invalid_client_id',
+            'oauth.clientId must be the application (client) ID from Entra ID, a GUID',
+            'oauth.clientId',
+          );
         const credential = credentialOf(patch.oauth, row.oauth_client_id ? parseCredential(row.oauth_credential) : undefined);
         next.oauth_client_id = clientId.toLowerCase();
         next.oauth_issuer_url = await resolveIssuer(runnerId, patch.oauth.issuerUrl);
@@ -451,19 +586,26 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         if (credential.type === 'client-secret') {
           const secret = await sealedSecret(runner.public_key, runner.public_key_fingerprint, id, patch.oauth);
           if (secret) next.oauth_client_secret_sealed = secret;
-          if (!next.oauth_client_secret_sealed) throw badRequest('missing_client_secret', 'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)', 'oauth.clientSecret');
+          if (!next.oauth_client_secret_sealed)
+            throw badRequest(
+              'missing_client_secret',
+              'oauth.clientSecret is required: no secret is stored for this integration (or the runner key changed)',
+              'oauth.clientSecret',
+            );
         } else {
           // A credential without secret retires the stored one once the change applies.
           next.oauth_client_secret_sealed = null;
         }
         // A new app or tenant cannot refresh tokens another app issued.
-        if (row.oauth_client_id && (row.oauth_client_id !== next.oauth_client_id || row.oauth_issuer_url !== next.oauth_issuer_url)) purgeMethods.push('oauth');
+        if (row.oauth_client_id && (row.oauth_client_id !== next.oauth_client_id || row.oauth_issuer_url !== next.oauth_issuer_url))
+          purgeMethods.push('oauth');
       }
       if (patch.pat !== undefined) {
         if (row.pat_enabled === 1 && !patch.pat.enabled) purgeMethods.push('pat');
         next.pat_enabled = patch.pat.enabled ? 1 : 0;
       }
-      if (!next.oauth_client_id && next.pat_enabled === 0) throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both (or delete the integration)', 'pat.enabled');
+      if (!next.oauth_client_id && next.pat_enabled === 0)
+        throw badRequest('no_method', 'enable OAuth, Personal Access Tokens, or both (or delete the integration)', 'pat.enabled');
       // The change is tested before it replaces what is stored. It takes effect when it works, when
       // it only turns a method off, when nothing worked before and nobody's credentials are at
       // stake, or when the admin says so (`force`). Otherwise the stored configuration keeps
@@ -471,8 +613,20 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const { credentials: held, ...test } = await runTest(next, { record: false, countCredentials: true });
       Object.assign(next, withServerLayout(next, test));
       if (next.virtual_directory !== row.virtual_directory) {
-        const taken = await db.selectFrom('scm_integrations').select('id').where('runner_id', '=', runnerId).where('host', '=', next.host).where('virtual_directory', '=', next.virtual_directory).where('id', '!=', id).executeTakeFirst();
-        if (taken) throw conflict('integration_exists', `this runner already has an integration for ${next.host}${next.virtual_directory}; edit that one instead`, 'host');
+        const taken = await db
+          .selectFrom('scm_integrations')
+          .select('id')
+          .where('runner_id', '=', runnerId)
+          .where('host', '=', next.host)
+          .where('virtual_directory', '=', next.virtual_directory)
+          .where('id', '!=', id)
+          .executeTakeFirst();
+        if (taken)
+          throw conflict(
+            'integration_exists',
+            `this runner already has an integration for ${next.host}${next.virtual_directory}; edit that one instead`,
+            'host',
+          );
       }
       // Turning a method off purges what it produced, on purpose; any other purge is a side
       // effect of the change (another host, app or tenant) and waits for a passing test.
@@ -482,7 +636,9 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const turnsOff = patch.oauth === null || patch.pat?.enabled === false;
       const offOnly: Row = {
         ...row,
-        ...(patch.oauth === null ? { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, oauth_credential: null } : {}),
+        ...(patch.oauth === null
+          ? { oauth_client_id: null, oauth_client_secret_sealed: null, oauth_issuer_url: null, oauth_credential: null }
+          : {}),
         ...(patch.pat?.enabled === false ? { pat_enabled: 0 } : {}),
       };
       const onlyTurnsOff = turnsOff && sameSettings(offOnly, next);
@@ -492,11 +648,37 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const protect = works(row) || sideEffects.length > 0;
       if (test.valid || onlyTurnsOff || !protect || patch.force) {
         const applied = await apply(runnerId, row, next, test, methods);
-        return { integration: view(applied), test, purgedMethods: methods, applied: true, forced: Boolean(patch.force) && !test.valid && !onlyTurnsOff && protect };
+        return {
+          integration: view(applied),
+          test,
+          purgedMethods: methods,
+          applied: true,
+          forced: Boolean(patch.force) && !test.valid && !onlyTurnsOff && protect,
+        };
       }
-      const draft: Draft = { ...pickSettings(next), test, purges: methods, proposedAt: now().toISOString(), proposedBy: patch.proposedBy ?? null };
-      await db.updateTable('scm_integrations').set({ draft: JSON.stringify(draft) }).where('id', '=', id).execute();
-      return { integration: view({ ...row, draft: JSON.stringify(draft), credential_state: next.credential_state ?? row.credential_state ?? null }), test, purgedMethods: [] as ('oauth' | 'pat')[], applied: false, forced: false };
+      const draft: Draft = {
+        ...pickSettings(next),
+        test,
+        purges: methods,
+        proposedAt: now().toISOString(),
+        proposedBy: patch.proposedBy ?? null,
+      };
+      await db
+        .updateTable('scm_integrations')
+        .set({ draft: JSON.stringify(draft) })
+        .where('id', '=', id)
+        .execute();
+      return {
+        integration: view({
+          ...row,
+          draft: JSON.stringify(draft),
+          credential_state: next.credential_state ?? row.credential_state ?? null,
+        }),
+        test,
+        purgedMethods: [] as ('oauth' | 'pat')[],
+        applied: false,
+        forced: false,
+      };
     },
 
     /** Applies the rejected draft anyway: the admin's explicit decision (audited as forced). */
@@ -535,7 +717,11 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      * them when it learns of the revocation.
      */
     async removeForRunner(runnerId: string): Promise<{ integrations: number; sealedSecrets: number }> {
-      const rows = await db.selectFrom('scm_integrations').select(['id', 'oauth_client_secret_sealed']).where('runner_id', '=', runnerId).execute();
+      const rows = await db
+        .selectFrom('scm_integrations')
+        .select(['id', 'oauth_client_secret_sealed'])
+        .where('runner_id', '=', runnerId)
+        .execute();
       if (rows.length === 0) return { integrations: 0, sealedSecrets: 0 };
       await db.deleteFrom('oauth_states').where('runner_id', '=', runnerId).execute();
       await db.deleteFrom('scm_integrations').where('runner_id', '=', runnerId).execute();
@@ -548,7 +734,12 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      */
     /** Integrations of the runner whose app credential is no secret (kept across a runner key change). */
     async countSecretless(runnerId: string): Promise<number> {
-      const rows = await db.selectFrom('scm_integrations').select('oauth_credential').where('runner_id', '=', runnerId).where('oauth_client_id', 'is not', null).execute();
+      const rows = await db
+        .selectFrom('scm_integrations')
+        .select('oauth_credential')
+        .where('runner_id', '=', runnerId)
+        .where('oauth_client_id', 'is not', null)
+        .execute();
       return rows.filter((r) => parseCredential(r.oauth_credential).type !== 'client-secret').length;
     },
 
@@ -557,18 +748,40 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      * certificate to upload, the federated credential to add); the last answer when the runner
      * cannot be asked (`stale`).
      */
-    async clientCredential(organizationId: string, runnerId: string, id: string): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+    async clientCredential(
+      organizationId: string,
+      runnerId: string,
+      id: string,
+    ): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
       await deps.runners.get(organizationId, runnerId);
       const row = await getRow(runnerId, id);
       const credential = row.oauth_client_id ? parseCredential(row.oauth_credential) : undefined;
-      if (!credential || credential.type === 'client-secret') throw conflict('no_client_credential', "this integration's app uses a client secret (or OAuth is off): there is no certificate or federated credential to show", 'oauth.credential');
+      if (!credential || credential.type === 'client-secret')
+        throw conflict(
+          'no_client_credential',
+          "this integration's app uses a client secret (or OAuth is off): there is no certificate or federated credential to show",
+          'oauth.credential',
+        );
       try {
-        const state = await deps.control.call<ClientCredentialState>(runnerId, CLIENT_CREDENTIAL_REQUESTS.describe, { owner: { type: 'integration', id }, credential }, { timeoutMs: 20_000 });
-        await db.updateTable('scm_integrations').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+        const state = await deps.control.call<ClientCredentialState>(
+          runnerId,
+          CLIENT_CREDENTIAL_REQUESTS.describe,
+          { owner: { type: 'integration', id }, credential },
+          { timeoutMs: 20_000 },
+        );
+        await db
+          .updateTable('scm_integrations')
+          .set({ credential_state: JSON.stringify(state) })
+          .where('id', '=', id)
+          .execute();
         return state;
       } catch (err) {
         if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
-        return { ...(JSON.parse(row.credential_state) as ClientCredentialState), stale: true, staleReason: `${err.message}; this is what the runner said last` };
+        return {
+          ...(JSON.parse(row.credential_state) as ClientCredentialState),
+          stale: true,
+          staleReason: `${err.message}; this is what the runner said last`,
+        };
       }
     },
 
@@ -576,9 +789,19 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     async prepareNextCertificate(organizationId: string, runnerId: string, id: string): Promise<ClientCredentialState> {
       await deps.runners.get(organizationId, runnerId);
       const row = await getRow(runnerId, id);
-      if (!row.oauth_client_id || parseCredential(row.oauth_credential).type !== 'certificate') throw conflict('not_certificate', "this integration's app does not authenticate with the runner's certificate", 'oauth.credential');
-      const state = await deps.control.call<ClientCredentialState>(runnerId, CLIENT_CREDENTIAL_REQUESTS.prepareNext, { owner: { type: 'integration', id } }, { timeoutMs: 30_000 });
-      await db.updateTable('scm_integrations').set({ credential_state: JSON.stringify(state) }).where('id', '=', id).execute();
+      if (!row.oauth_client_id || parseCredential(row.oauth_credential).type !== 'certificate')
+        throw conflict('not_certificate', "this integration's app does not authenticate with the runner's certificate", 'oauth.credential');
+      const state = await deps.control.call<ClientCredentialState>(
+        runnerId,
+        CLIENT_CREDENTIAL_REQUESTS.prepareNext,
+        { owner: { type: 'integration', id } },
+        { timeoutMs: 30_000 },
+      );
+      await db
+        .updateTable('scm_integrations')
+        .set({ credential_state: JSON.stringify(state) })
+        .where('id', '=', id)
+        .execute();
       return state;
     },
 
@@ -599,13 +822,26 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         .where('runner_id', '=', runnerId)
         .where('oauth_client_secret_sealed', 'is not', null)
         .executeTakeFirst();
-      const tested = await db.selectFrom('scm_integrations').select(['id', 'last_test', 'oauth_client_id', 'oauth_credential']).where('runner_id', '=', runnerId).where('last_test', 'is not', null).execute();
+      const tested = await db
+        .selectFrom('scm_integrations')
+        .select(['id', 'last_test', 'oauth_client_id', 'oauth_credential'])
+        .where('runner_id', '=', runnerId)
+        .where('last_test', 'is not', null)
+        .execute();
       // An app credential without secret (certificate, federated token, managed identity) is not
       // sealed to the runner key: its test still says what it said.
       for (const row of tested.filter((r) => !r.oauth_client_id || parseCredential(r.oauth_credential).type === 'client-secret')) {
         const last = JSON.parse(row.last_test ?? '{}') as TestResult;
-        const stale: TestResult = { ...last, stale: true, staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again` };
-        await db.updateTable('scm_integrations').set({ last_test: JSON.stringify(stale) }).where('id', '=', row.id).execute();
+        const stale: TestResult = {
+          ...last,
+          stale: true,
+          staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again`,
+        };
+        await db
+          .updateTable('scm_integrations')
+          .set({ last_test: JSON.stringify(stale) })
+          .where('id', '=', row.id)
+          .execute();
       }
       return Number(result.numUpdatedRows);
     },
@@ -617,7 +853,9 @@ export function certificateNotFound(status: 'active' | 'next'): ApiError {
   return new ApiError(
     404,
     'not_found',
-    status === 'next' ? 'there is no next certificate: prepare one first (POST …/client-credential/next-certificate)' : 'the runner has described no certificate yet: save the configuration with the certificate credential (Save & Test), or ask for the credential again',
+    status === 'next'
+      ? 'there is no next certificate: prepare one first (POST …/client-credential/next-certificate)'
+      : 'the runner has described no certificate yet: save the configuration with the certificate credential (Save & Test), or ask for the credential again',
   );
 }
 

@@ -29,7 +29,8 @@ export interface SsoIdentity {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 400 ? v : undefined);
-const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 400).slice(0, 500) : undefined);
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 400).slice(0, 500) : undefined;
 
 /** Reads an ID token's claims (already verified by openid-client). */
 export function identityFromClaims(provider: SsoProviderId, claims: Record<string, unknown>): SsoIdentity | { error: string } {
@@ -38,7 +39,11 @@ export function identityFromClaims(provider: SsoProviderId, claims: Record<strin
   const sub = str(claims.sub);
   const oid = str(claims.oid);
   const subject = provider === 'entra' ? oid : sub;
-  if (!subject) return { error: provider === 'entra' ? 'the ID token has no oid claim; the sign-in must request the profile scope' : 'the ID token has no subject' };
+  if (!subject)
+    return {
+      error:
+        provider === 'entra' ? 'the ID token has no oid claim; the sign-in must request the profile scope' : 'the ID token has no subject',
+    };
   const email = str(claims.email) ?? str(claims.preferred_username) ?? str(claims.upn);
   const seconds = typeof claims.auth_time === 'number' ? claims.auth_time : typeof claims.iat === 'number' ? claims.iat : undefined;
   const claimNames = claims._claim_names as Record<string, unknown> | undefined;
@@ -48,7 +53,8 @@ export function identityFromClaims(provider: SsoProviderId, claims: Record<strin
     subject,
     tenantId: provider === 'entra' ? str(claims.tid)?.toLowerCase() : undefined,
     email: email?.toLowerCase(),
-    verifiedEmail: provider === 'oidc' && claims.email_verified === true && str(claims.email) ? str(claims.email)!.toLowerCase() : undefined,
+    verifiedEmail:
+      provider === 'oidc' && claims.email_verified === true && str(claims.email) ? str(claims.email)!.toLowerCase() : undefined,
     displayName: str(claims.name),
     groups: strings(claims.groups),
     roles: strings(claims.roles),
@@ -77,10 +83,14 @@ export type RoleDecision = { role: Role } | { refused: string };
 export function roleFromClaims(identity: Pick<SsoIdentity, 'groups' | 'roles' | 'groupsOverage'>, mapping: RoleMapping): RoleDecision {
   if (!mapping.claim) return { role: 'member' };
   if (mapping.claim === 'groups' && identity.groupsOverage && (mapping.adminValues.length > 0 || mapping.memberValues.length > 0)) {
-    return { refused: 'you are in more groups than Entra ID puts in a sign-in token; ask an admin to map roles with app roles instead of groups' };
+    return {
+      refused: 'you are in more groups than Entra ID puts in a sign-in token; ask an admin to map roles with app roles instead of groups',
+    };
   }
   const values = new Set((mapping.claim === 'groups' ? identity.groups : identity.roles)?.map((v) => v.toLowerCase()) ?? []);
   if (mapping.adminValues.some((v) => values.has(v.toLowerCase()))) return { role: 'admin' };
   if (mapping.memberValues.length === 0 || mapping.memberValues.some((v) => values.has(v.toLowerCase()))) return { role: 'member' };
-  return { refused: `your ${mapping.claim === 'groups' ? 'groups' : 'app roles'} do not include one this organization admits; ask an admin to add you` };
+  return {
+    refused: `your ${mapping.claim === 'groups' ? 'groups' : 'app roles'} do not include one this organization admits; ask an admin to add you`,
+  };
 }

@@ -39,7 +39,8 @@ export class SsoProviderError extends Error {
 // What an identity provider's refusal on the way back means for the person signing in (Microsoft's
 // AADSTS error code reference).
 const REFUSALS: Record<number, string> = {
-  50011: "the sign-in URL Keyway uses is not registered on the identity provider's app; an operator must add {KEYWAY_PUBLIC_URL}/api/v1/auth/sso/callback as a Web redirect URI",
+  50011:
+    "the sign-in URL Keyway uses is not registered on the identity provider's app; an operator must add {KEYWAY_PUBLIC_URL}/api/v1/auth/sso/callback as a Web redirect URI",
   50057: 'your account is disabled at your identity provider',
   50105: 'you are not assigned to the Keyway sign-in application; ask your identity provider admin to assign you',
   65001: 'the Keyway sign-in application has not been consented in your tenant; ask your identity provider admin to consent',
@@ -72,7 +73,10 @@ export function createSsoClient(options: SsoClientOptions) {
     const key = `${issuer}|${provider.clientId}`;
     let found = configs.get(key);
     if (!found) {
-      found = client.discovery(new URL(issuer), provider.clientId, undefined, client.ClientSecretPost(provider.clientSecret), { execute, timeout });
+      found = client.discovery(new URL(issuer), provider.clientId, undefined, client.ClientSecretPost(provider.clientSecret), {
+        execute,
+        timeout,
+      });
       // A failed discovery is not remembered: the next sign-in tries again.
       found.catch(() => configs.delete(key));
       configs.set(key, found);
@@ -82,9 +86,16 @@ export function createSsoClient(options: SsoClientOptions) {
 
   return {
     /** The URL to send the browser to, with PKCE (S256), state and nonce. */
-    async authorizationUrl(issuer: string, provider: SsoProviderConfig, params: { redirectUri: string; state: string; nonce: string; codeVerifier: string; loginHint?: string; prompt?: string }): Promise<string> {
+    async authorizationUrl(
+      issuer: string,
+      provider: SsoProviderConfig,
+      params: { redirectUri: string; state: string; nonce: string; codeVerifier: string; loginHint?: string; prompt?: string },
+    ): Promise<string> {
       const config = await configuration(issuer, provider).catch((err: unknown) => {
-        throw new SsoProviderError('provider_unreachable', `the identity provider's discovery at ${issuer} failed: ${describeEntraFailure(err, { issuerUrl: issuer }).message}`);
+        throw new SsoProviderError(
+          'provider_unreachable',
+          `the identity provider's discovery at ${issuer} failed: ${describeEntraFailure(err, { issuerUrl: issuer }).message}`,
+        );
       });
       const url = client.buildAuthorizationUrl(config, {
         redirect_uri: params.redirectUri,
@@ -101,7 +112,12 @@ export function createSsoClient(options: SsoClientOptions) {
     },
 
     /** Redeems the code and returns the verified ID token's claims; refuses anything that does not check out. */
-    async redeem(issuer: string, provider: SsoProviderConfig, callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<Record<string, unknown>> {
+    async redeem(
+      issuer: string,
+      provider: SsoProviderConfig,
+      callbackUrl: URL,
+      checks: { state: string; nonce: string; codeVerifier: string },
+    ): Promise<Record<string, unknown>> {
       const config = await configuration(issuer, provider);
       try {
         const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
@@ -115,9 +131,16 @@ export function createSsoClient(options: SsoClientOptions) {
         return { ...claims };
       } catch (err) {
         if (err instanceof SsoProviderError) throw err;
-        if (err instanceof client.AuthorizationResponseError) throw new SsoProviderError(err.error === 'access_denied' ? 'sign_in_cancelled' : 'provider_refused', refusal(err.error, err.error_description));
+        if (err instanceof client.AuthorizationResponseError)
+          throw new SsoProviderError(
+            err.error === 'access_denied' ? 'sign_in_cancelled' : 'provider_refused',
+            refusal(err.error, err.error_description),
+          );
         const failure = describeEntraFailure(err, { issuerUrl: issuer });
-        throw new SsoProviderError(failure.error === 'unexpected' ? 'invalid_response' : failure.error, `the sign-in could not be completed: ${failure.message}`);
+        throw new SsoProviderError(
+          failure.error === 'unexpected' ? 'invalid_response' : failure.error,
+          `the sign-in could not be completed: ${failure.message}`,
+        );
       }
     },
 

@@ -44,7 +44,10 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
       schema: {
         tags: ['identity'],
         summary: 'The single sign-on providers this instance offers, for the sign-in page',
-        response: { 200: Type.Object({ providers: Type.Array(Type.Object({ id: Provider, name: Type.String(), needsEmail: Type.Boolean() })) }), ...Errors },
+        response: {
+          200: Type.Object({ providers: Type.Array(Type.Object({ id: Provider, name: Type.String(), needsEmail: Type.Boolean() })) }),
+          ...Errors,
+        },
       },
     },
     async () => ({ providers: await sso.providers() }),
@@ -63,7 +66,9 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         body: Type.Object(
           {
             intent: Type.Optional(Type.Union([Type.Literal('sign-in'), Type.Literal('reauthenticate'), Type.Literal('link')])),
-            email: Type.Optional(Type.String({ maxLength: 320, description: 'Your work email: picks the Entra tenant when the instance has several' })),
+            email: Type.Optional(
+              Type.String({ maxLength: 320, description: 'Your work email: picks the Entra tenant when the instance has several' }),
+            ),
             organization: Type.Optional(Type.String({ maxLength: 100, description: 'An organization slug: sign in through its tenant' })),
             tenant: Type.Optional(Type.String({ maxLength: 100, description: 'A Directory (tenant) ID, for link' })),
             invitationToken: Type.Optional(Type.String({ maxLength: 200, description: 'Accept this invitation with the sign-in' })),
@@ -83,7 +88,13 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         return reply.code(403).send({ error: { code: 'csrf_failed', message: 'missing or wrong X-CSRF-Token header' } });
       }
       const started = await sso.begin({ provider: request.params.provider, ...request.body, intent }, person);
-      void reply.setCookie(cookie, started.browserToken, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, maxAge: SSO_STATE_MINUTES * 60 });
+      void reply.setCookie(cookie, started.browserToken, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: deps.secureCookies,
+        maxAge: SSO_STATE_MINUTES * 60,
+      });
       return { redirectUrl: started.redirectUrl };
     },
   );
@@ -94,9 +105,15 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
       config: { auth: 'public' },
       schema: {
         tags: ['identity'],
-        summary: 'Where the identity provider sends the browser back (register this URL as the app\'s Web redirect URI); signs in and redirects, or shows why not',
+        summary:
+          "Where the identity provider sends the browser back (register this URL as the app's Web redirect URI); signs in and redirects, or shows why not",
         querystring: Type.Object(
-          { code: Type.Optional(Type.String({ maxLength: 4096 })), state: Type.Optional(Type.String({ maxLength: 512 })), error: Type.Optional(Type.String({ maxLength: 200 })), error_description: Type.Optional(Type.String({ maxLength: 4096 })) },
+          {
+            code: Type.Optional(Type.String({ maxLength: 4096 })),
+            state: Type.Optional(Type.String({ maxLength: 512 })),
+            error: Type.Optional(Type.String({ maxLength: 200 })),
+            error_description: Type.Optional(Type.String({ maxLength: 4096 })),
+          },
           { additionalProperties: true },
         ),
         response: { 303: Type.Null(), ...Errors },
@@ -104,10 +121,17 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     },
     async (request, reply) => {
       const client = clientInfo(request);
-      const current = request.principal?.kind === 'user' || request.principal?.kind === 'account' ? (request.principal as UserPrincipal | AccountPrincipal) : undefined;
+      const current =
+        request.principal?.kind === 'user' || request.principal?.kind === 'account'
+          ? (request.principal as UserPrincipal | AccountPrincipal)
+          : undefined;
       const query = request.url.slice(request.url.indexOf('?') === -1 ? request.url.length : request.url.indexOf('?'));
       const callbackUrl = new URL(`${deps.publicUrl()}${SSO_CALLBACK_PATH}${query}`);
-      const outcome = await sso.complete({ state: request.query.state, callbackUrl, browserToken: request.cookies?.[cookie] }, current, client);
+      const outcome = await sso.complete(
+        { state: request.query.state, callbackUrl, browserToken: request.cookies?.[cookie] },
+        current,
+        client,
+      );
       void reply.clearCookie(cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
       await audit.record({
         organizationId: outcome.organizationId ?? null,
@@ -133,7 +157,22 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
       schema: {
         tags: ['identity'],
         summary: 'The identity-provider accounts linked to yours',
-        response: { 200: Type.Object({ identities: Type.Array(Type.Object({ id: Type.String(), provider: Type.String(), issuer: Type.String(), tenantId: Type.Union([Type.String(), Type.Null()]), email: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), lastSignInAt: Type.Union([Type.String(), Type.Null()]) })) }), ...Errors },
+        response: {
+          200: Type.Object({
+            identities: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                provider: Type.String(),
+                issuer: Type.String(),
+                tenantId: Type.Union([Type.String(), Type.Null()]),
+                email: Type.Union([Type.String(), Type.Null()]),
+                createdAt: Type.String(),
+                lastSignInAt: Type.Union([Type.String(), Type.Null()]),
+              }),
+            ),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => ({ identities: await sso.identities(asPerson(request).userId) }),
@@ -141,17 +180,32 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
 
   app.delete(
     '/api/v1/me/identities/:id',
-    { config: { auth: 'account' }, schema: { tags: ['identity'], summary: 'Unlink an identity-provider account (not your only way to sign in)', params: Type.Object({ id: Type.String({ maxLength: 100 }) }), response: { 204: Type.Null(), ...Errors } } },
+    {
+      config: { auth: 'account' },
+      schema: {
+        tags: ['identity'],
+        summary: 'Unlink an identity-provider account (not your only way to sign in)',
+        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const person = asPerson(request);
       await sso.unlink(person, request.params.id);
-      await audit.record({ actor: person, action: 'user.sso_unlink', target: { type: 'sso_identity', id: request.params.id }, outcome: 'success', client: clientInfo(request) });
+      await audit.record({
+        actor: person,
+        action: 'user.sso_unlink',
+        target: { type: 'sso_identity', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+      });
       return reply.code(204).send(null);
     },
   );
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+const escape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 function sendFailure(reply: FastifyReply, outcome: Extract<SsoOutcome, { ok: false }>) {
   const message = outcome.message.charAt(0).toUpperCase() + outcome.message.slice(1);

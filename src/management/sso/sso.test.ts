@@ -57,7 +57,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const cookies: string[] = [];
       if (ssoCookie) cookies.push(`keyway_sso=${ssoCookie}`);
       if (browser?.cookie) cookies.push(browser.cookie);
-      return t.app.inject({ method: 'GET', url: `${url.pathname}${url.search}`, headers: cookies.length ? { cookie: cookies.join('; ') } : {} });
+      return t.app.inject({
+        method: 'GET',
+        url: `${url.pathname}${url.search}`,
+        headers: cookies.length ? { cookie: cookies.join('; ') } : {},
+      });
     }
 
     /** The whole round trip as a browser: begin, Entra's page, back to Keyway. */
@@ -87,7 +91,11 @@ for (const { kind, skip } of await databaseKinds()) {
       admin = new Browser(t.app);
       await admin.signIn(t.admin.email, t.admin.password);
       // The bootstrap admin is an instance operator: it may bind a tenant without proof.
-      const binding = await admin.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: bound.id } });
+      const binding = await admin.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'entra-tenant', value: bound.id },
+      });
       assert.equal(binding.statusCode, 201, binding.body);
     });
     after(async () => {
@@ -122,7 +130,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.ok(joined.events.some((e) => (e.details as { via?: string }).via === 'entra'));
     });
 
-    it('bounds an SSO session by the provider\'s authentication time plus the session lifetime', async () => {
+    it("bounds an SSO session by the provider's authentication time plus the session lifetime", async () => {
       const user = emu.entra.addUser(bound.id, { upn: `bounded@${bound.domain}` });
       const before = Date.now();
       const { res } = await signIn(user);
@@ -136,7 +144,11 @@ for (const { kind, skip } of await databaseKinds()) {
     it('maps groups to roles at every sign-in, and removes a person whose groups no longer admit them', async () => {
       const admins = 'a0000000-0000-4000-8000-00000000000a';
       const developers = 'd0000000-0000-4000-8000-00000000000d';
-      const settings = await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { ssoRoleClaim: 'groups', ssoAdminValues: [admins], ssoMemberValues: [developers] } });
+      const settings = await admin.request({
+        method: 'PUT',
+        url: '/api/v1/organization/settings',
+        payload: { ssoRoleClaim: 'groups', ssoAdminValues: [admins], ssoMemberValues: [developers] },
+      });
       assert.equal(settings.statusCode, 200, settings.body);
       try {
         const user = emu.entra.addUser(bound.id, { upn: `grace@${bound.domain}`, groups: [admins] });
@@ -149,7 +161,11 @@ for (const { kind, skip } of await databaseKinds()) {
         const third = await signIn(user);
         assert.equal(third.res.statusCode, 400);
         assert.match(third.res.body, /data-code="not_admitted"/);
-        assert.equal((await t.core.identity.memberships((await t.core.identity.findUserByEmail(user.upn))!.id)).length, 0, 'removed from the organization');
+        assert.equal(
+          (await t.core.identity.memberships((await t.core.identity.findUserByEmail(user.upn))!.id)).length,
+          0,
+          'removed from the organization',
+        );
         assert.equal((await second.browser.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401, 'and signed out');
         // Someone outside the groups never gets an account at all.
         const outsider = emu.entra.addUser(bound.id, { upn: `outsider@${bound.domain}`, groups: ['e0000000-0000-4000-8000-00000000000e'] });
@@ -157,7 +173,11 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal(refused.res.statusCode, 400);
         assert.equal(await t.core.identity.findUserByEmail(outsider.upn), undefined);
       } finally {
-        await admin.request({ method: 'PUT', url: '/api/v1/organization/settings', payload: { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] } });
+        await admin.request({
+          method: 'PUT',
+          url: '/api/v1/organization/settings',
+          payload: { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] },
+        });
       }
     });
 
@@ -168,7 +188,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(start.json().error.code, 'tenant_not_bound');
 
       // Bind, start, unbind before the callback: the ID token now comes from an unbound tenant.
-      const bind = await admin.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: unbound.id } });
+      const bind = await admin.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'entra-tenant', value: unbound.id },
+      });
       assert.equal(bind.statusCode, 201);
       const started = await begin({ email: stranger.upn });
       assert.equal((await admin.request({ method: 'DELETE', url: `/api/v1/organization/sso/bindings/${bind.json().id}` })).statusCode, 204);
@@ -176,7 +200,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await deliver(callback, started.ssoCookie);
       assert.equal(res.statusCode, 400);
       assert.match(res.body, /data-code="tenant_not_bound"/);
-      assert.equal(res.cookies.find((c) => c.name === 'keyway_session'), undefined);
+      assert.equal(
+        res.cookies.find((c) => c.name === 'keyway_session'),
+        undefined,
+      );
       assert.equal(await t.core.identity.findUserByEmail(stranger.upn), undefined);
     });
 
@@ -194,14 +221,20 @@ for (const { kind, skip } of await databaseKinds()) {
       const two = await begin({ email: user.upn });
       const codeOfTwo = new URL((await consentAtEntra(emu, two.redirectUrl, user.upn)).callback).searchParams.get('code')!;
       const stateOfOne = new URL(one.redirectUrl).searchParams.get('state')!;
-      const swapped = await deliver(`${CALLBACK}?code=${encodeURIComponent(codeOfTwo)}&state=${encodeURIComponent(stateOfOne)}`, one.ssoCookie);
+      const swapped = await deliver(
+        `${CALLBACK}?code=${encodeURIComponent(codeOfTwo)}&state=${encodeURIComponent(stateOfOne)}`,
+        one.ssoCookie,
+      );
       assert.equal(swapped.statusCode, 400, 'the PKCE verifier of sign-in one does not redeem the code of sign-in two');
-      assert.equal(swapped.cookies.find((c) => c.name === 'keyway_session'), undefined);
+      assert.equal(
+        swapped.cookies.find((c) => c.name === 'keyway_session'),
+        undefined,
+      );
       const forged = await deliver(`${CALLBACK}?code=forged&state=forged`, one.ssoCookie);
       assert.match(forged.body, /data-code="unknown_state"/);
     });
 
-    it('never links an existing account by email (a tenant admin could set anyone\'s email)', async () => {
+    it("never links an existing account by email (a tenant admin could set anyone's email)", async () => {
       const email = `ceo@${bound.domain}`;
       const password = STRONG();
       const existing = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'admin' });
@@ -244,7 +277,11 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('accepts an invitation through Microsoft sign-in, creating the invited account', async () => {
       const person = emu.entra.addUser(unbound.id, { upn: `invited@${unbound.domain}` });
-      const invitation = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: person.upn, role: 'member' } });
+      const invitation = await admin.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        payload: { email: person.upn, role: 'member' },
+      });
       const token = new URL(invitation.json().url).hash.replace('#token=', '');
       const { res, me } = await signIn(person, { invitationToken: token });
       assert.equal(res.statusCode, 303, res.body);
@@ -288,21 +325,41 @@ for (const { kind, skip } of await databaseKinds()) {
       const plain = new Browser(t.app);
       await plain.signIn(email, password);
       const tenant = emu.entra.addTenant({ displayName: 'Northwind', domain: `northwind-${kind}.onmicrosoft.com` });
-      const unproven = await plain.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: tenant.id } });
+      const unproven = await plain.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'entra-tenant', value: tenant.id },
+      });
       assert.equal(unproven.statusCode, 403);
       const entraUser = emu.entra.addUser(tenant.id, { upn: `boss@${tenant.domain}` });
       const linked = await signIn(entraUser, { intent: 'link', tenant: tenant.id }, plain);
       assert.equal(linked.res.statusCode, 303, linked.res.body);
-      const proven = await plain.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: tenant.id } });
+      const proven = await plain.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'entra-tenant', value: tenant.id },
+      });
       assert.equal(proven.statusCode, 201, proven.body);
-      const taken = await plain.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'entra-tenant', value: bound.id } });
-      assert.equal(taken.statusCode, 403, 'no proof for somebody else\'s tenant');
+      const taken = await plain.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'entra-tenant', value: bound.id },
+      });
+      assert.equal(taken.statusCode, 403, "no proof for somebody else's tenant");
     });
 
     it('keeps the client secret, codes, states and session tokens out of logs and the database', async () => {
       assert.ok(seen.length > 10, 'callbacks were observed');
       const dump: string[] = [];
-      for (const table of ['sessions', 'sso_states', 'sso_identities', 'audit_events', 'users', 'invitations', 'organization_sso_bindings'] as const) {
+      for (const table of [
+        'sessions',
+        'sso_states',
+        'sso_identities',
+        'audit_events',
+        'users',
+        'invitations',
+        'organization_sso_bindings',
+      ] as const) {
         dump.push(JSON.stringify(await t.database.db.selectFrom(table).selectAll().execute()));
       }
       const haystacks = { logs: t.logs.text, database: dump.join('\n') };
@@ -339,10 +396,18 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       idp = await startTestOidcProvider(CALLBACK);
-      t = await startTestManagement(kind, { publicUrl: PUBLIC_URL, allowInsecureHosts: true, sso: { oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, name: 'Corp SSO' } } });
+      t = await startTestManagement(kind, {
+        publicUrl: PUBLIC_URL,
+        allowInsecureHosts: true,
+        sso: { oidc: { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, name: 'Corp SSO' } },
+      });
       const admin = new Browser(t.app);
       await admin.signIn(t.admin.email, t.admin.password);
-      const bound = await admin.request({ method: 'POST', url: '/api/v1/organization/sso/bindings', payload: { kind: 'email-domain', value: 'corp.example' } });
+      const bound = await admin.request({
+        method: 'POST',
+        url: '/api/v1/organization/sso/bindings',
+        payload: { kind: 'email-domain', value: 'corp.example' },
+      });
       assert.equal(bound.statusCode, 201, bound.body);
     });
     after(async () => {
@@ -366,7 +431,7 @@ for (const { kind, skip } of await databaseKinds()) {
       // The same subject with a changed address is still the same account.
       const again = await signInWith({ sub: 'corp-1', email: 'dana.renamed@corp.example', email_verified: true });
       assert.equal(again.statusCode, 303);
-      assert.equal((await t.core.identity.findUserByEmail('dana.renamed@corp.example')), undefined, 'no second account');
+      assert.equal(await t.core.identity.findUserByEmail('dana.renamed@corp.example'), undefined, 'no second account');
     });
 
     it('refuses an unverified address and an address of an unbound domain, creating nothing', async () => {

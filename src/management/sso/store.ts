@@ -15,20 +15,34 @@ export function createSsoStore(db: Kysely<ManagementDB>) {
     pruneStates: (now: string) => db.deleteFrom('sso_states').where('expires_at', '<', now).execute(),
 
     findIdentity: (provider: string, issuer: string, subject: string) =>
-      db.selectFrom('sso_identities').selectAll().where('provider', '=', provider).where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst(),
+      db
+        .selectFrom('sso_identities')
+        .selectAll()
+        .where('provider', '=', provider)
+        .where('issuer', '=', issuer)
+        .where('subject', '=', subject)
+        .executeTakeFirst(),
     findIdentityById: (id: string) => db.selectFrom('sso_identities').selectAll().where('id', '=', id).executeTakeFirst(),
     async tenantHasIdentities(tenantId: string): Promise<boolean> {
-      return (await db.selectFrom('sso_identities').select('id').where('tenant_id', '=', tenantId).limit(1).executeTakeFirst()) !== undefined;
+      return (
+        (await db.selectFrom('sso_identities').select('id').where('tenant_id', '=', tenantId).limit(1).executeTakeFirst()) !== undefined
+      );
     },
-    identitiesOf: (userId: string) => db.selectFrom('sso_identities').selectAll().where('user_id', '=', userId).orderBy('created_at').execute(),
+    identitiesOf: (userId: string) =>
+      db.selectFrom('sso_identities').selectAll().where('user_id', '=', userId).orderBy('created_at').execute(),
     insertIdentity: (row: Insertable<ManagementDB['sso_identities']>) => db.insertInto('sso_identities').values(row).execute(),
-    touchIdentity: (id: string, at: string, email: string | null) => db.updateTable('sso_identities').set({ last_sign_in_at: at, email }).where('id', '=', id).execute(),
+    touchIdentity: (id: string, at: string, email: string | null) =>
+      db.updateTable('sso_identities').set({ last_sign_in_at: at, email }).where('id', '=', id).execute(),
     async deleteIdentity(userId: string, id: string): Promise<boolean> {
       const result = await db.deleteFrom('sso_identities').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
     setSessionIdentity: (sessionId: string, identityId: string, at: string) =>
-      db.updateTable('sessions').set({ sso_identity_id: identityId, auth_method: 'sso', authenticated_at: at }).where('id', '=', sessionId).execute(),
+      db
+        .updateTable('sessions')
+        .set({ sso_identity_id: identityId, auth_method: 'sso', authenticated_at: at })
+        .where('id', '=', sessionId)
+        .execute(),
   };
 }
 

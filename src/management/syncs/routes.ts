@@ -19,11 +19,21 @@ const VariableInput = Type.Object(
   {
     name: Type.String({ maxLength: 128 }),
     isSecret: Type.Optional(Type.Boolean({ default: false })),
-    value: Type.Optional(Type.String({ maxLength: 65536, description: 'Plaintext; sealed for the runner at once, never stored here, logged or returned. Omit when sending sealedValues.' })),
+    value: Type.Optional(
+      Type.String({
+        maxLength: 65536,
+        description: 'Plaintext; sealed for the runner at once, never stored here, logged or returned. Omit when sending sealedValues.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
-const SealedValues = Type.Optional(Type.String({ maxLength: 2_000_000, description: sealedFieldDescription('The values as one JSON object name → value', 'sync:{id}:variables') }));
+const SealedValues = Type.Optional(
+  Type.String({
+    maxLength: 2_000_000,
+    description: sealedFieldDescription('The values as one JSON object name → value', 'sync:{id}:variables'),
+  }),
+);
 
 export const RunSchema = Type.Object({
   id: Type.String(),
@@ -80,7 +90,8 @@ const Target = {
   takeOver: Type.Optional(
     Type.Array(Type.String({ maxLength: 128 }), {
       maxItems: MAX_VARIABLES,
-      description: 'Project owners only: variables already in the group, not written by Keyway, that the sync may overwrite (never delete). Any other such variable the set names stops the run. Retargeting clears it unless sent again.',
+      description:
+        'Project owners only: variables already in the group, not written by Keyway, that the sync may overwrite (never delete). Any other such variable the set names stops the run. Retargeting clears it unless sent again.',
     }),
   ),
 };
@@ -91,11 +102,26 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
   const base = '/api/v1/projects/:projectId/syncs';
   const tags = ['variable group syncs'];
 
-  app.get(base, { schema: { tags, summary: "A project's variable group syncs", params: ProjectParams, response: { 200: Type.Object({ syncs: Type.Array(SyncSchema) }), ...Errors } } }, async (request) => ({
-    syncs: await syncs.list(asUser(request), request.params.projectId),
-  }));
+  app.get(
+    base,
+    {
+      schema: {
+        tags,
+        summary: "A project's variable group syncs",
+        params: ProjectParams,
+        response: { 200: Type.Object({ syncs: Type.Array(SyncSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      syncs: await syncs.list(asUser(request), request.params.projectId),
+    }),
+  );
 
-  app.get(`${base}/:id`, { schema: { tags, summary: 'One sync', params: ItemParams, response: { 200: SyncSchema, ...Errors } } }, async (request) => syncs.get(asUser(request), request.params.projectId, request.params.id));
+  app.get(
+    `${base}/:id`,
+    { schema: { tags, summary: 'One sync', params: ItemParams, response: { 200: SyncSchema, ...Errors } } },
+    async (request) => syncs.get(asUser(request), request.params.projectId, request.params.id),
+  );
 
   app.post(
     base,
@@ -106,7 +132,13 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
           "Create a sync (project owners; members only inside the connection's memberTargets). With variables, the set is stored on the runner and a first run starts. A group of that name that the sync did not create is refused at run time unless an owner sets adoptExisting.",
         params: ProjectParams,
         body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 64 }), connectionId: Type.String({ maxLength: 100 }), ...Target, variables: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })), sealedValues: SealedValues },
+          {
+            name: Type.String({ minLength: 1, maxLength: 64 }),
+            connectionId: Type.String({ maxLength: 100 }),
+            ...Target,
+            variables: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })),
+            sealedValues: SealedValues,
+          },
           { additionalProperties: false },
         ),
         response: { 201: Type.Object({ sync: SyncSchema, runId: Type.Optional(Type.String()) }), ...Errors },
@@ -119,8 +151,21 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
       try {
         created = await syncs.create(user, request.params.projectId, body);
       } catch (err) {
-        const attempted = { connectionId: body.connectionId, organization: body.organization ?? null, project: body.project, groupName: body.groupName, adoptExisting: body.adoptExisting === true, takeOver: body.takeOver ?? [] };
-        await audit.record({ actor: user, action: 'sync.create', outcome: 'failure', client: clientInfo(request), details: { projectId: request.params.projectId, reason: errorCode(err), after: attempted } });
+        const attempted = {
+          connectionId: body.connectionId,
+          organization: body.organization ?? null,
+          project: body.project,
+          groupName: body.groupName,
+          adoptExisting: body.adoptExisting === true,
+          takeOver: body.takeOver ?? [],
+        };
+        await audit.record({
+          actor: user,
+          action: 'sync.create',
+          outcome: 'failure',
+          client: clientInfo(request),
+          details: { projectId: request.params.projectId, reason: errorCode(err), after: attempted },
+        });
         throw err;
       }
       const { sync } = created;
@@ -133,7 +178,14 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         details: {
           projectId: request.params.projectId,
           before: null,
-          after: { connectionId: sync.connectionId, organization: sync.organization, project: sync.project, groupName: sync.groupName, adoptExisting: sync.adoptExisting, takeOver: sync.takeOver },
+          after: {
+            connectionId: sync.connectionId,
+            organization: sync.organization,
+            project: sync.project,
+            groupName: sync.groupName,
+            adoptExisting: sync.adoptExisting,
+            takeOver: sync.takeOver,
+          },
           variableCount: sync.variableCount,
         },
       });
@@ -146,9 +198,19 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     {
       schema: {
         tags,
-        summary: "Change the target, schedule or connection of a sync (project members; a new target or connection: owners, or members inside the connection's memberTargets; adoptExisting and takeOver: owners)",
+        summary:
+          "Change the target, schedule or connection of a sync (project members; a new target or connection: owners, or members inside the connection's memberTargets; adoptExisting and takeOver: owners)",
         params: ItemParams,
-        body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), connectionId: Type.Optional(Type.String({ maxLength: 100 })), ...Target, project: Type.Optional(Target.project), groupName: Type.Optional(Target.groupName) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+            connectionId: Type.Optional(Type.String({ maxLength: 100 })),
+            ...Target,
+            project: Type.Optional(Target.project),
+            groupName: Type.Optional(Target.groupName),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: SyncSchema, ...Errors },
       },
     },
@@ -162,27 +224,66 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         // A refused retarget is worth a record: who tried to point the sync where.
         const before = await syncs.target(projectId, id).catch(() => undefined);
         const b = request.body;
-        const requested = { connectionId: b.connectionId, organization: b.organization, project: b.project, groupName: b.groupName, adoptExisting: b.adoptExisting, takeOver: b.takeOver };
-        if (before) await audit.record({ actor: user, action: 'sync.update', target: { type: 'sync', id }, outcome: 'failure', client: clientInfo(request), details: { projectId, reason: errorCode(err), fields: Object.keys(b), before, requested } });
+        const requested = {
+          connectionId: b.connectionId,
+          organization: b.organization,
+          project: b.project,
+          groupName: b.groupName,
+          adoptExisting: b.adoptExisting,
+          takeOver: b.takeOver,
+        };
+        if (before)
+          await audit.record({
+            actor: user,
+            action: 'sync.update',
+            target: { type: 'sync', id },
+            outcome: 'failure',
+            client: clientInfo(request),
+            details: { projectId, reason: errorCode(err), fields: Object.keys(b), before, requested },
+          });
         throw err;
       }
-      await audit.record({ actor: user, action: 'sync.update', target: { type: 'sync', id }, outcome: 'success', client: clientInfo(request), details: { projectId, fields: Object.keys(request.body), before: updated.before, after: updated.after } });
+      await audit.record({
+        actor: user,
+        action: 'sync.update',
+        target: { type: 'sync', id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { projectId, fields: Object.keys(request.body), before: updated.before, after: updated.after },
+      });
       return updated.sync;
     },
   );
 
   app.delete(
     `${base}/:id`,
-    { schema: { tags, summary: 'Delete a sync; the runner forgets its values. The Azure DevOps group is left as it is.', params: ItemParams, response: { 204: Type.Null(), ...Errors } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a sync; the runner forgets its values. The Azure DevOps group is left as it is.',
+        params: ItemParams,
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const user = asUser(request);
       const before = await syncs.remove(user, request.params.projectId, request.params.id);
-      await audit.record({ actor: user, action: 'sync.delete', target: { type: 'sync', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, before, after: null } });
+      await audit.record({
+        actor: user,
+        action: 'sync.delete',
+        target: { type: 'sync', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId, before, after: null },
+      });
       return reply.code(204).send(null);
     },
   );
 
-  const VariablesResponse = Type.Object({ variables: Type.Array(Declared), runId: Type.Optional(Type.String({ description: 'The run started by the change' })) });
+  const VariablesResponse = Type.Object({
+    variables: Type.Array(Declared),
+    runId: Type.Optional(Type.String({ description: 'The run started by the change' })),
+  });
 
   app.put(
     `${base}/:id/variables`,
@@ -191,14 +292,28 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         tags,
         summary: 'Replace the whole variable set (project members); a run follows',
         params: ItemParams,
-        body: Type.Object({ variables: Type.Array(VariableInput, { maxItems: MAX_VARIABLES }), sealedValues: SealedValues }, { additionalProperties: false }),
+        body: Type.Object(
+          { variables: Type.Array(VariableInput, { maxItems: MAX_VARIABLES }), sealedValues: SealedValues },
+          { additionalProperties: false },
+        ),
         response: { 200: VariablesResponse, ...Errors },
       },
     },
     async (request) => {
       const user = asUser(request);
-      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, { mode: 'replace', variables: request.body.variables, sealedValues: request.body.sealedValues });
-      await audit.record({ actor: user, action: 'sync.variables.replace', target: { type: 'sync', id: request.params.id }, outcome: 'success', client: clientInfo(request), details: { projectId: request.params.projectId, variableCount: result.variables.length } });
+      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, {
+        mode: 'replace',
+        variables: request.body.variables,
+        sealedValues: request.body.sealedValues,
+      });
+      await audit.record({
+        actor: user,
+        action: 'sync.variables.replace',
+        target: { type: 'sync', id: request.params.id },
+        outcome: 'success',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId, variableCount: result.variables.length },
+      });
       return result;
     },
   );
@@ -211,7 +326,11 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         summary: 'Add or change some variables and remove others, keeping the rest (project members); a run follows',
         params: ItemParams,
         body: Type.Object(
-          { set: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })), remove: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: MAX_VARIABLES })), sealedValues: SealedValues },
+          {
+            set: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })),
+            remove: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: MAX_VARIABLES })),
+            sealedValues: SealedValues,
+          },
           { additionalProperties: false },
         ),
         response: { 200: VariablesResponse, ...Errors },
@@ -220,14 +339,23 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     async (request) => {
       const user = asUser(request);
       const body = request.body;
-      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, { mode: 'merge', variables: body.set ?? [], ...(body.remove ? { remove: body.remove } : {}), sealedValues: body.sealedValues });
+      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, {
+        mode: 'merge',
+        variables: body.set ?? [],
+        ...(body.remove ? { remove: body.remove } : {}),
+        sealedValues: body.sealedValues,
+      });
       await audit.record({
         actor: user,
         action: 'sync.variables.change',
         target: { type: 'sync', id: request.params.id },
         outcome: 'success',
         client: clientInfo(request),
-        details: { projectId: request.params.projectId, changed: (body.set ?? []).map((v) => v.name).slice(0, 50), removed: (body.remove ?? []).slice(0, 50) },
+        details: {
+          projectId: request.params.projectId,
+          changed: (body.set ?? []).map((v) => v.name).slice(0, 50),
+          removed: (body.remove ?? []).slice(0, 50),
+        },
       });
       return result;
     },
@@ -247,7 +375,14 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     async (request, reply) => {
       const user = asUser(request);
       const run = await syncs.run(user, request.params.projectId, request.params.id, request.query.waitSeconds * 1000);
-      await audit.record({ actor: user, action: 'sync.run', target: { type: 'sync', id: request.params.id }, outcome: run.status === 'failed' ? 'failure' : 'success', client: clientInfo(request), details: { projectId: request.params.projectId, runId: run.id, status: run.status } });
+      await audit.record({
+        actor: user,
+        action: 'sync.run',
+        target: { type: 'sync', id: request.params.id },
+        outcome: run.status === 'failed' ? 'failure' : 'success',
+        client: clientInfo(request),
+        details: { projectId: request.params.projectId, runId: run.id, status: run.status },
+      });
       return reply.code(run.status === 'succeeded' || run.status === 'failed' ? 200 : 202).send(run);
     },
   );

@@ -48,10 +48,38 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
 
   async function enqueue(syncId: string, trigger: RunTrigger, requestedBy: string | null): Promise<{ id: string; coalesced: boolean }> {
     // One queued run per sync is enough: it reads the latest set when it starts.
-    const queued = await db.selectFrom('sync_runs').select('id').where('sync_id', '=', syncId).where('status', '=', 'queued').orderBy('created_at').executeTakeFirst();
+    const queued = await db
+      .selectFrom('sync_runs')
+      .select('id')
+      .where('sync_id', '=', syncId)
+      .where('status', '=', 'queued')
+      .orderBy('created_at')
+      .executeTakeFirst();
     if (queued) return { id: queued.id, coalesced: true };
     const id = newId('run');
-    await db.insertInto('sync_runs').values({ id, sync_id: syncId, trigger, status: 'queued', requested_by: requestedBy, created_at: iso(), started_at: null, finished_at: null, duration_ms: null, created_count: null, updated_count: null, deleted_count: null, unchanged_count: null, writes: null, requests: null, retries: null, group_id: null, error: null }).execute();
+    await db
+      .insertInto('sync_runs')
+      .values({
+        id,
+        sync_id: syncId,
+        trigger,
+        status: 'queued',
+        requested_by: requestedBy,
+        created_at: iso(),
+        started_at: null,
+        finished_at: null,
+        duration_ms: null,
+        created_count: null,
+        updated_count: null,
+        deleted_count: null,
+        unchanged_count: null,
+        writes: null,
+        requests: null,
+        retries: null,
+        group_id: null,
+        error: null,
+      })
+      .execute();
     return { id, coalesced: false };
   }
 
@@ -63,7 +91,12 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
       .where('id', '=', run.id)
       .where('status', '=', 'running')
       .execute();
-    await db.updateTable('variable_syncs').set({ running_run_id: null, running_since: null, last_run_id: run.id }).where('id', '=', sync.id).where('running_run_id', '=', run.id).execute();
+    await db
+      .updateTable('variable_syncs')
+      .set({ running_run_id: null, running_since: null, last_run_id: run.id })
+      .where('id', '=', sync.id)
+      .where('running_run_id', '=', run.id)
+      .execute();
   }
 
   /** Takes the sync for this run, or leaves the run queued when another run holds it. */
@@ -83,14 +116,28 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
       // Taken over from a replica that stopped mid-run.
       await db
         .updateTable('sync_runs')
-        .set({ status: 'failed', finished_at: at, error: 'the management replica that ran this sync stopped before the run finished; a later run took over' })
+        .set({
+          status: 'failed',
+          finished_at: at,
+          error: 'the management replica that ran this sync stopped before the run finished; a later run took over',
+        })
         .where('id', '=', sync.running_run_id)
         .where('status', '=', 'running')
         .execute();
     }
-    const started = await db.updateTable('sync_runs').set({ status: 'running', started_at: at }).where('id', '=', run.id).where('status', '=', 'queued').executeTakeFirst();
+    const started = await db
+      .updateTable('sync_runs')
+      .set({ status: 'running', started_at: at })
+      .where('id', '=', run.id)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
     if (Number(started.numUpdatedRows) !== 1) {
-      await db.updateTable('variable_syncs').set({ running_run_id: null, running_since: null }).where('id', '=', sync.id).where('running_run_id', '=', run.id).execute();
+      await db
+        .updateTable('variable_syncs')
+        .set({ running_run_id: null, running_since: null })
+        .where('id', '=', sync.id)
+        .where('running_run_id', '=', run.id)
+        .execute();
       return undefined;
     }
     return { ...sync, running_run_id: run.id, running_since: at };
@@ -143,7 +190,13 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
     const sync = await claim(run);
     if (!sync) return;
     await execute(run, sync);
-    const next = await db.selectFrom('sync_runs').select('id').where('sync_id', '=', sync.id).where('status', '=', 'queued').orderBy('created_at').executeTakeFirst();
+    const next = await db
+      .selectFrom('sync_runs')
+      .select('id')
+      .where('sync_id', '=', sync.id)
+      .where('status', '=', 'queued')
+      .orderBy('created_at')
+      .executeTakeFirst();
     if (next) await runOne(next.id);
   }
 
@@ -168,16 +221,32 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
       .execute();
     for (const s of due) {
       const next = new Date(now().getTime() + (s.schedule_minutes ?? 60) * 60_000).toISOString();
-      const moved = await db.updateTable('variable_syncs').set({ next_run_at: next }).where('id', '=', s.id).where('next_run_at', '=', s.next_run_at).executeTakeFirst();
+      const moved = await db
+        .updateTable('variable_syncs')
+        .set({ next_run_at: next })
+        .where('id', '=', s.id)
+        .where('next_run_at', '=', s.next_run_at)
+        .executeTakeFirst();
       if (Number(moved.numUpdatedRows) === 1) await enqueue(s.id, 'schedule', null);
     }
     // Queued runs (of any replica), oldest first; and runs whose replica died.
     const staleBefore = new Date(now().getTime() - staleAfterMs).toISOString();
     const queued = await db.selectFrom('sync_runs').select('id').where('status', '=', 'queued').orderBy('created_at').limit(50).execute();
-    const stale = await db.selectFrom('variable_syncs').select('id').where('running_run_id', 'is not', null).where('running_since', '<', staleBefore).limit(50).execute();
+    const stale = await db
+      .selectFrom('variable_syncs')
+      .select('id')
+      .where('running_run_id', 'is not', null)
+      .where('running_since', '<', staleBefore)
+      .limit(50)
+      .execute();
     const ids = new Set(queued.map((r) => r.id));
     for (const s of stale) {
-      const waiting = await db.selectFrom('sync_runs').select('id').where('sync_id', '=', s.id).where('status', '=', 'queued').executeTakeFirst();
+      const waiting = await db
+        .selectFrom('sync_runs')
+        .select('id')
+        .where('sync_id', '=', s.id)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
       if (!waiting) ids.add((await enqueue(s.id, 'schedule', null)).id);
     }
     await Promise.all([...ids].map((id) => track(runOne(id))));
@@ -225,7 +294,10 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
 
     start() {
       if (timer) return;
-      timer = setInterval(() => void this.tick().catch((err: unknown) => deps.logger?.warn({ err }, 'sync scheduler tick failed')), intervalMs);
+      timer = setInterval(
+        () => void this.tick().catch((err: unknown) => deps.logger?.warn({ err }, 'sync scheduler tick failed')),
+        intervalMs,
+      );
       timer.unref();
     },
 

@@ -82,7 +82,15 @@ export function runView(row: RunRow) {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     durationMs: row.duration_ms,
-    counts: row.created_count === null ? null : { created: row.created_count, updated: row.updated_count ?? 0, deleted: row.deleted_count ?? 0, unchanged: row.unchanged_count ?? 0 },
+    counts:
+      row.created_count === null
+        ? null
+        : {
+            created: row.created_count,
+            updated: row.updated_count ?? 0,
+            deleted: row.deleted_count ?? 0,
+            unchanged: row.unchanged_count ?? 0,
+          },
     writes: row.writes,
     requests: row.requests,
     retries: row.retries,
@@ -102,7 +110,9 @@ export function createSyncService(deps: SyncServiceDeps) {
   const storeTimeoutMs = deps.storeTimeoutMs ?? 30_000;
 
   async function view(row: SyncRow, lastRun?: RunRow) {
-    const last = lastRun ?? (row.last_run_id ? await db.selectFrom('sync_runs').selectAll().where('id', '=', row.last_run_id).executeTakeFirst() : undefined);
+    const last =
+      lastRun ??
+      (row.last_run_id ? await db.selectFrom('sync_runs').selectAll().where('id', '=', row.last_run_id).executeTakeFirst() : undefined);
     const variables = JSON.parse(row.variables) as DeclaredVariable[];
     return {
       id: row.id,
@@ -128,7 +138,12 @@ export function createSyncService(deps: SyncServiceDeps) {
   }
 
   async function getRow(projectId: string, id: string): Promise<SyncRow> {
-    const row = await db.selectFrom('variable_syncs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    const row = await db
+      .selectFrom('variable_syncs')
+      .selectAll()
+      .where('id', '=', id)
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
     if (!row) throw notFound('sync');
     return row;
   }
@@ -137,24 +152,37 @@ export function createSyncService(deps: SyncServiceDeps) {
     if (input.organization !== undefined && input.organization !== null && !ADO_ORGANIZATION.test(input.organization)) {
       throw badRequest('invalid_organization', 'organization must be the name in dev.azure.com/{organization}', 'organization');
     }
-    if (input.project !== undefined && !input.project.trim()) throw badRequest('invalid_project', 'project is the Azure DevOps project name or id', 'project');
+    if (input.project !== undefined && !input.project.trim())
+      throw badRequest('invalid_project', 'project is the Azure DevOps project name or id', 'project');
     if (input.groupName !== undefined) {
       const g = input.groupName.trim();
-      if (!g || g.includes('*') || g.length > 200) throw badRequest('invalid_group_name', 'groupName: 1–200 characters, without *', 'groupName');
+      if (!g || g.includes('*') || g.length > 200)
+        throw badRequest('invalid_group_name', 'groupName: 1–200 characters, without *', 'groupName');
     }
   }
 
   function checkSchedule(minutes: number | null | undefined) {
     if (minutes === undefined || minutes === null) return;
-    if (!Number.isInteger(minutes) || minutes < 5 || minutes > 7 * 24 * 60) throw badRequest('invalid_schedule', 'scheduleMinutes: a whole number of minutes from 5 to 10080 (a week), or null for no schedule', 'scheduleMinutes');
+    if (!Number.isInteger(minutes) || minutes < 5 || minutes > 7 * 24 * 60)
+      throw badRequest(
+        'invalid_schedule',
+        'scheduleMinutes: a whole number of minutes from 5 to 10080 (a week), or null for no schedule',
+        'scheduleMinutes',
+      );
   }
 
   function checkTakeOver(names: readonly string[] | undefined): string[] {
     if (names === undefined) return [];
-    if (names.length > MAX_VARIABLES) throw badRequest('too_many_variables', `takeOver names at most ${MAX_VARIABLES} variables`, 'takeOver');
+    if (names.length > MAX_VARIABLES)
+      throw badRequest('too_many_variables', `takeOver names at most ${MAX_VARIABLES} variables`, 'takeOver');
     const seen = new Set<string>();
     return names.flatMap((name, i) => {
-      if (!VARIABLE_NAME.test(name)) throw badRequest('invalid_variable_name', `takeOver[${i}] is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`, `takeOver.${i}`);
+      if (!VARIABLE_NAME.test(name))
+        throw badRequest(
+          'invalid_variable_name',
+          `takeOver[${i}] is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`,
+          `takeOver.${i}`,
+        );
       if (seen.has(name.toLowerCase())) return [];
       seen.add(name.toLowerCase());
       return [name];
@@ -166,7 +194,12 @@ export function createSyncService(deps: SyncServiceDeps) {
    * is a project owner's action, or a member's inside the targets the connection pins for members.
    * Adopting a group Keyway did not create, or taking over its variables, is always an owner's.
    */
-  function authorizeTarget(role: ProjectAccessRole, connection: ConnectionRow, target: SyncTargetName, consent: { adoptExisting: boolean; takeOver: string[] }) {
+  function authorizeTarget(
+    role: ProjectAccessRole,
+    connection: ConnectionRow,
+    target: SyncTargetName,
+    consent: { adoptExisting: boolean; takeOver: string[] },
+  ) {
     if (role !== 'member') return;
     if (consent.adoptExisting || consent.takeOver.length > 0) {
       throw new ApiError(
@@ -195,7 +228,9 @@ export function createSyncService(deps: SyncServiceDeps) {
     }
   }
 
-  const record = (row: Pick<SyncRow, 'connection_id' | 'ado_organization' | 'ado_project' | 'group_name' | 'adopt_existing' | 'take_over'>): SyncTargetRecord => ({
+  const record = (
+    row: Pick<SyncRow, 'connection_id' | 'ado_organization' | 'ado_project' | 'group_name' | 'adopt_existing' | 'take_over'>,
+  ): SyncTargetRecord => ({
     connectionId: row.connection_id,
     organization: row.ado_organization,
     project: row.ado_project,
@@ -205,31 +240,69 @@ export function createSyncService(deps: SyncServiceDeps) {
   });
 
   /** Names and flags of a request, checked; values sealed into one object for the runner. */
-  async function sealVariables(runnerPublicKey: string | null, fingerprint: string | null, syncId: string, variables: VariableInput[], sealedValues: string | undefined, field: string) {
+  async function sealVariables(
+    runnerPublicKey: string | null,
+    fingerprint: string | null,
+    syncId: string,
+    variables: VariableInput[],
+    sealedValues: string | undefined,
+    field: string,
+  ) {
     if (variables.length > MAX_VARIABLES) throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
     const seen = new Set<string>();
     const declared: DeclaredVariable[] = [];
     const values: Record<string, string> = {};
     variables.forEach((v, i) => {
-      if (!VARIABLE_NAME.test(v.name)) throw badRequest('invalid_variable_name', `${field}[${i}].name "${v.name.slice(0, 60)}" is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`, `${field}.${i}.name`);
+      if (!VARIABLE_NAME.test(v.name))
+        throw badRequest(
+          'invalid_variable_name',
+          `${field}[${i}].name "${v.name.slice(0, 60)}" is not a valid variable name: use 1–128 letters, digits, '.', '_' or '-'`,
+          `${field}.${i}.name`,
+        );
       const key = v.name.toLowerCase();
-      if (seen.has(key)) throw badRequest('duplicate_variable', `variable "${v.name}" appears twice (names are case-insensitive in Azure DevOps)`, `${field}.${i}.name`);
+      if (seen.has(key))
+        throw badRequest(
+          'duplicate_variable',
+          `variable "${v.name}" appears twice (names are case-insensitive in Azure DevOps)`,
+          `${field}.${i}.name`,
+        );
       seen.add(key);
       declared.push({ name: v.name, isSecret: v.isSecret === true });
       if (sealedValues !== undefined) {
-        if (v.value !== undefined) throw badRequest('ambiguous_values', 'send values either in the variables or sealed in sealedValues, not both', `${field}.${i}.value`);
+        if (v.value !== undefined)
+          throw badRequest(
+            'ambiguous_values',
+            'send values either in the variables or sealed in sealedValues, not both',
+            `${field}.${i}.value`,
+          );
       } else {
-        if (typeof v.value !== 'string') throw badRequest('missing_value', `${field}[${i}] ("${v.name}") needs a value`, `${field}.${i}.value`);
-        if (v.value.length > MAX_VALUE_LENGTH) throw badRequest('value_too_long', `the value of "${v.name}" is longer than ${MAX_VALUE_LENGTH} characters`, `${field}.${i}.value`);
+        if (typeof v.value !== 'string')
+          throw badRequest('missing_value', `${field}[${i}] ("${v.name}") needs a value`, `${field}.${i}.value`);
+        if (v.value.length > MAX_VALUE_LENGTH)
+          throw badRequest(
+            'value_too_long',
+            `the value of "${v.name}" is longer than ${MAX_VALUE_LENGTH} characters`,
+            `${field}.${i}.value`,
+          );
         values[v.name] = v.value;
       }
     });
     if (sealedValues !== undefined) {
-      if (!isSealed(sealedValues)) throw badRequest('invalid_sealed_values', 'sealedValues is not a sealed value (hpke1.…)', 'sealedValues');
-      if (!fingerprint || sealedValues.split('.')[1] !== fingerprint) throw badRequest('sealed_for_another_key', "sealedValues was sealed to another key than the runner's current one; reload and enter the values again", 'sealedValues');
+      if (!isSealed(sealedValues))
+        throw badRequest('invalid_sealed_values', 'sealedValues is not a sealed value (hpke1.…)', 'sealedValues');
+      if (!fingerprint || sealedValues.split('.')[1] !== fingerprint)
+        throw badRequest(
+          'sealed_for_another_key',
+          "sealedValues was sealed to another key than the runner's current one; reload and enter the values again",
+          'sealedValues',
+        );
       return { declared, sealed: sealedValues };
     }
-    if (!runnerPublicKey) throw conflict('runner_not_registered', 'the runner has not registered its key yet, so the values cannot be sealed for it; start the runner first');
+    if (!runnerPublicKey)
+      throw conflict(
+        'runner_not_registered',
+        'the runner has not registered its key yet, so the values cannot be sealed for it; start the runner first',
+      );
     // Sealed at once; the plaintext values go no further than this function.
     return { declared, sealed: await seal(runnerPublicKey, JSON.stringify(values), appConnectionAad.syncVariables(syncId)) };
   }
@@ -241,15 +314,36 @@ export function createSyncService(deps: SyncServiceDeps) {
   }
 
   /** Sends the (sealed) change to the runner, then records the resulting names and flags. */
-  async function storeVariables(row: SyncRow, organizationId: string, change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string }) {
+  async function storeVariables(
+    row: SyncRow,
+    organizationId: string,
+    change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string },
+  ) {
     const connection = await deps.connections.forProject(row.project_id, row.connection_id);
     const runner = await runnerOf(organizationId, connection.runner_id);
     const field = change.mode === 'replace' ? 'variables' : 'set';
-    const { declared, sealed } = await sealVariables(runner.public_key, runner.public_key_fingerprint, row.id, change.variables, change.sealedValues, field);
-    for (const [i, name] of (change.remove ?? []).entries()) if (!VARIABLE_NAME.test(name)) throw badRequest('invalid_variable_name', `remove[${i}] is not a valid variable name`, `remove.${i}`);
-    const payload: StoreVariablesPayload = { syncId: row.id, mode: change.mode, variables: declared, ...(change.remove ? { remove: change.remove } : {}), sealedValues: sealed };
-    const stored = await deps.control.call<StoreVariablesResult>(runner.id, SYNC_REQUESTS.storeVariables, payload, { timeoutMs: storeTimeoutMs });
-    if (stored.variables.length > MAX_VARIABLES) throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
+    const { declared, sealed } = await sealVariables(
+      runner.public_key,
+      runner.public_key_fingerprint,
+      row.id,
+      change.variables,
+      change.sealedValues,
+      field,
+    );
+    for (const [i, name] of (change.remove ?? []).entries())
+      if (!VARIABLE_NAME.test(name)) throw badRequest('invalid_variable_name', `remove[${i}] is not a valid variable name`, `remove.${i}`);
+    const payload: StoreVariablesPayload = {
+      syncId: row.id,
+      mode: change.mode,
+      variables: declared,
+      ...(change.remove ? { remove: change.remove } : {}),
+      sealedValues: sealed,
+    };
+    const stored = await deps.control.call<StoreVariablesResult>(runner.id, SYNC_REQUESTS.storeVariables, payload, {
+      timeoutMs: storeTimeoutMs,
+    });
+    if (stored.variables.length > MAX_VARIABLES)
+      throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
     const at = now().toISOString();
     await db
       .updateTable('variable_syncs')
@@ -279,15 +373,24 @@ export function createSyncService(deps: SyncServiceDeps) {
     async create(user: UserPrincipal, projectId: string, input: SyncInput) {
       const { project, role } = await deps.projects.require(user, projectId);
       const name = input.name.trim();
-      if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-      if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
+      if (!NAME.test(name))
+        throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+      if (
+        await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
+      )
+        throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
       const connection = await deps.connections.forProject(projectId, input.connectionId);
       const organization = (input.organization ?? connection.ado_organization ?? '').trim();
       if (!organization) throw badRequest('organization_required', 'organization is required: the connection names none', 'organization');
       checkTarget({ organization, project: input.project, groupName: input.groupName });
       checkSchedule(input.scheduleMinutes);
       const takeOver = checkTakeOver(input.takeOver);
-      authorizeTarget(role, connection, { organization, project: input.project.trim(), groupName: input.groupName.trim() }, { adoptExisting: input.adoptExisting === true, takeOver });
+      authorizeTarget(
+        role,
+        connection,
+        { organization, project: input.project.trim(), groupName: input.groupName.trim() },
+        { adoptExisting: input.adoptExisting === true, takeOver },
+      );
       await runnerOf(user.organizationId, connection.runner_id);
       const at = now().toISOString();
       const row: SyncRow = {
@@ -337,15 +440,30 @@ export function createSyncService(deps: SyncServiceDeps) {
       const set: Partial<SyncRow> = {};
       if (patch.name !== undefined) {
         const name = patch.name.trim();
-        if (!NAME.test(name)) throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-        if (await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).where('id', '!=', id).executeTakeFirst()) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
+        if (!NAME.test(name))
+          throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
+        if (
+          await db
+            .selectFrom('variable_syncs')
+            .select('id')
+            .where('project_id', '=', projectId)
+            .where('name', '=', name)
+            .where('id', '!=', id)
+            .executeTakeFirst()
+        )
+          throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
         set.name = name;
       }
       let connection = await deps.connections.forProject(projectId, row.connection_id);
       if (patch.connectionId !== undefined && patch.connectionId !== row.connection_id) {
         const next = await deps.connections.forProject(projectId, patch.connectionId);
         // The values live on the current connection's runner; another runner would have none.
-        if (next.runner_id !== connection.runner_id) throw badRequest('other_runner', "the new connection is held by another runner, which does not have this sync's values: create a new sync for it", 'connectionId');
+        if (next.runner_id !== connection.runner_id)
+          throw badRequest(
+            'other_runner',
+            "the new connection is held by another runner, which does not have this sync's values: create a new sync for it",
+            'connectionId',
+          );
         set.connection_id = next.id;
         connection = next;
       }
@@ -353,12 +471,19 @@ export function createSyncService(deps: SyncServiceDeps) {
       if (patch.organization !== undefined) set.ado_organization = (patch.organization ?? '').trim() || row.ado_organization;
       if (patch.project !== undefined) set.ado_project = patch.project.trim();
       if (patch.groupName !== undefined) set.group_name = patch.groupName.trim();
-      const target = { organization: set.ado_organization ?? row.ado_organization, project: set.ado_project ?? row.ado_project, groupName: set.group_name ?? row.group_name };
+      const target = {
+        organization: set.ado_organization ?? row.ado_organization,
+        project: set.ado_project ?? row.ado_project,
+        groupName: set.group_name ?? row.group_name,
+      };
       const retargeted = set.connection_id !== undefined || !sameTarget(target, before);
       // An owner's consent is for one group: a new target starts without it, unless given again.
       const takeOver = patch.takeOver !== undefined ? checkTakeOver(patch.takeOver) : retargeted ? [] : before.takeOver;
       const adoptExisting = patch.adoptExisting ?? (retargeted ? false : before.adoptExisting);
-      const grants = { adoptExisting: adoptExisting && (retargeted || !before.adoptExisting), takeOver: takeOver.filter((n) => retargeted || !before.takeOver.some((b) => b.toLowerCase() === n.toLowerCase())) };
+      const grants = {
+        adoptExisting: adoptExisting && (retargeted || !before.adoptExisting),
+        takeOver: takeOver.filter((n) => retargeted || !before.takeOver.some((b) => b.toLowerCase() === n.toLowerCase())),
+      };
       if (retargeted || grants.adoptExisting || grants.takeOver.length > 0) authorizeTarget(role, connection, target, grants);
       set.adopt_existing = adoptExisting ? 1 : 0;
       set.take_over = JSON.stringify(takeOver);
@@ -377,7 +502,12 @@ export function createSyncService(deps: SyncServiceDeps) {
 
     /** The sync's target as the audit log records it (routes record refusals with it). */
     async target(projectId: string, id: string): Promise<SyncTargetRecord | undefined> {
-      const row = await db.selectFrom('variable_syncs').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+      const row = await db
+        .selectFrom('variable_syncs')
+        .selectAll()
+        .where('id', '=', id)
+        .where('project_id', '=', projectId)
+        .executeTakeFirst();
       return row && record(row);
     },
 
@@ -392,7 +522,12 @@ export function createSyncService(deps: SyncServiceDeps) {
     },
 
     /** Replaces the whole set (PUT) or changes part of it (PATCH); a run follows when the sync is enabled. */
-    async setVariables(user: UserPrincipal, projectId: string, id: string, change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string }) {
+    async setVariables(
+      user: UserPrincipal,
+      projectId: string,
+      id: string,
+      change: { mode: 'replace' | 'merge'; variables: VariableInput[]; remove?: string[]; sealedValues?: string },
+    ) {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       const variables = await storeVariables(row, user.organizationId, change);
@@ -415,7 +550,14 @@ export function createSyncService(deps: SyncServiceDeps) {
     async runs(user: UserPrincipal, projectId: string, id: string, limit: number) {
       await deps.projects.require(user, projectId);
       await getRow(projectId, id);
-      const rows = await db.selectFrom('sync_runs').selectAll().where('sync_id', '=', id).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      const rows = await db
+        .selectFrom('sync_runs')
+        .selectAll()
+        .where('sync_id', '=', id)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
       return rows.map(runView);
     },
   };

@@ -38,7 +38,14 @@ for (const { kind, skip } of await databaseKinds()) {
           method: 'POST',
           url: `/api/v1/projects/${w.projectId}/app-connections`,
           // Members may point syncs at any group of the seeded project (the adoption rule still guards existing groups).
-          payload: { runnerId: w.runnerId, name: 'pipelines', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat, memberTargets: [{ project: w.seeded.project }] },
+          payload: {
+            runnerId: w.runnerId,
+            name: 'pipelines',
+            method: 'access-token',
+            organization: w.seeded.org,
+            accessToken: w.seeded.pat,
+            memberTargets: [{ project: w.seeded.project }],
+          },
         }),
         201,
       ).json();
@@ -51,21 +58,34 @@ for (const { kind, skip } of await databaseKinds()) {
       const calls = w.seeded.emu.counters().restCalls;
       return { post: calls[VG_POST] ?? 0, put: calls[VG_PUT] ?? 0 };
     };
-    const group = (name: string) => w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).find((g) => g.name === name);
+    const group = (name: string) =>
+      w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).find((g) => g.name === name);
     const read = (groupId: number, name: string) => w.seeded.emu.world.readVariable(w.seeded.org, groupId, name);
 
     async function createSync(body: Record<string, unknown>) {
-      return expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, project: w.seeded.project, ...body } }), 201).json() as { sync: { id: string }; runId?: string };
+      return expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'POST',
+          url: syncs(),
+          payload: { connectionId, project: w.seeded.project, ...body },
+        }),
+        201,
+      ).json() as { sync: { id: string }; runId?: string };
     }
     async function runNow(syncId: string): Promise<Run> {
       return expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: `${syncs()}/${syncId}/run` }), 200).json() as Run;
     }
     async function runById(syncId: string, runId: string): Promise<Run> {
-      return eventually(async () => {
-        const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${syncId}/runs` }), 200).json().runs as Run[];
-        const run = runs.find((r) => r.id === runId);
-        return run && (run.status === 'succeeded' || run.status === 'failed') ? run : undefined;
-      }, `run ${runId} to finish`, 30_000);
+      return eventually(
+        async () => {
+          const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${syncId}/runs` }), 200).json()
+            .runs as Run[];
+          const run = runs.find((r) => r.id === runId);
+          return run && (run.status === 'succeeded' || run.status === 'failed') ? run : undefined;
+        },
+        `run ${runId} to finish`,
+        30_000,
+      );
     }
 
     it('1,000 variables into a new group: one create; a no-op rerun writes nothing; one change writes exactly once; secrets survive and are never read back', async () => {
@@ -91,7 +111,10 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(g.variables.size, 1000);
       for (const [name, value] of secrets) assert.equal(read(g.id, name), value, `${name} holds its secret value`);
       // Azure DevOps (here: the emulator) never returns a secret's value.
-      const listed = await fetch(`${w.seeded.orgUrl}/${w.seeded.project}/_apis/distributedtask/variablegroups?groupName=big-group&api-version=7.1`, { headers: { authorization: `Basic ${Buffer.from(`:${w.seeded.pat}`).toString('base64')}` } });
+      const listed = await fetch(
+        `${w.seeded.orgUrl}/${w.seeded.project}/_apis/distributedtask/variablegroups?groupName=big-group&api-version=7.1`,
+        { headers: { authorization: `Basic ${Buffer.from(`:${w.seeded.pat}`).toString('base64')}` } },
+      );
       const body = await listed.text();
       for (const value of secrets.values()) assert.ok(!body.includes(value));
 
@@ -107,7 +130,14 @@ for (const { kind, skip } of await databaseKinds()) {
 
       w.seeded.emu.resetCounters();
       t = Date.now();
-      const changed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'VAR_5', value: 'changed' }] } }), 200).json();
+      const changed = expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: { set: [{ name: 'VAR_5', value: 'changed' }] },
+        }),
+        200,
+      ).json();
       assert.equal(changed.variables.length, 1000);
       const one = await runById(created.sync.id, changed.runId);
       const oneMs = Date.now() - t;
@@ -122,7 +152,9 @@ for (const { kind, skip } of await databaseKinds()) {
       const view = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}` }), 200);
       assert.equal(view.json().variableCount, 1000);
       assert.deepEqual(view.json().variables[0], { name: 'VAR_0', isSecret: true });
-      console.log(`1,000 variables: first run ${firstMs} ms (runner ${first.durationMs} ms, ${first.requests} requests), no-op ${noopMs} ms (${noopRequests} requests), one change ${oneMs} ms (${one.requests} requests)`);
+      console.log(
+        `1,000 variables: first run ${firstMs} ms (runner ${first.durationMs} ms, ${first.requests} requests), no-op ${noopMs} ms (${noopRequests} requests), one change ${oneMs} ms (${one.requests} requests)`,
+      );
     });
 
     it("an owner's adoption: the sync writes into the existing group, takes over only what the owner allowed, and removes only what it created", async () => {
@@ -138,7 +170,18 @@ for (const { kind, skip } of await databaseKinds()) {
         await w.plane.adminBrowser.request({
           method: 'POST',
           url: syncs(),
-          payload: { connectionId, project: w.seeded.project, name: 'shared', groupName: 'shared-group', adoptExisting: true, takeOver: ['PREEXISTING'], variables: [{ name: 'MINE', value: '1' }, { name: 'PREEXISTING', value: 'new' }] },
+          payload: {
+            connectionId,
+            project: w.seeded.project,
+            name: 'shared',
+            groupName: 'shared-group',
+            adoptExisting: true,
+            takeOver: ['PREEXISTING'],
+            variables: [
+              { name: 'MINE', value: '1' },
+              { name: 'PREEXISTING', value: 'new' },
+            ],
+          },
         }),
         201,
       ).json() as { sync: { id: string; adoptExisting: boolean; takeOver: string[] }; runId: string };
@@ -150,17 +193,46 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(first.groupId, pre.id, 'the existing group is used, not a new one');
 
       // A member adds a variable the group already had and Keyway never wrote: the run writes nothing.
-      const grabbed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'foreign', value: 'hijacked' }, { name: 'MINE', value: '2' }] } }), 200).json();
+      const grabbed = expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: {
+            set: [
+              { name: 'foreign', value: 'hijacked' },
+              { name: 'MINE', value: '2' },
+            ],
+          },
+        }),
+        200,
+      ).json();
       const refused = await runById(created.sync.id, grabbed.runId);
       assert.equal(refused.status, 'failed');
-      assert.match(refused.error ?? '', /already holds 'FOREIGN', which Keyway did not write; Keyway changes only variables it wrote, so nothing was written/);
+      assert.match(
+        refused.error ?? '',
+        /already holds 'FOREIGN', which Keyway did not write; Keyway changes only variables it wrote, so nothing was written/,
+      );
       assert.equal(read(pre.id, 'FOREIGN'), 'f');
       assert.equal(read(pre.id, 'MINE'), '1', 'not even the allowed change was written');
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { remove: ['foreign'] } }), 200);
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: { remove: ['foreign'] },
+        }),
+        200,
+      );
       await w.plane.app.projectAutomation.scheduler.idle();
       assert.equal(read(pre.id, 'MINE'), '2');
 
-      const removed = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { remove: ['MINE', 'PREEXISTING'] } }), 200).json();
+      const removed = expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: { remove: ['MINE', 'PREEXISTING'] },
+        }),
+        200,
+      ).json();
       assert.deepEqual(removed.variables, []);
       const second = await runById(created.sync.id, removed.runId);
       assert.equal(second.status, 'succeeded', second.error ?? '');
@@ -171,7 +243,10 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(read(pre.id, 'PREEXISTING'), 'new');
 
       // An owner withdrawing the adoption stops the writes into the group.
-      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { adoptExisting: false } }), 200);
+      expectStatus(
+        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { adoptExisting: false } }),
+        200,
+      );
       const withdrawn = await runNow(created.sync.id);
       assert.equal(withdrawn.status, 'failed');
       assert.match(withdrawn.error ?? '', /a project owner has since withdrawn the adoption/);
@@ -181,31 +256,70 @@ for (const { kind, skip } of await databaseKinds()) {
       const world = w.seeded.emu.world;
       const prod = world.addVariableGroup(w.seeded.org, {
         name: 'prod-release',
-        variables: { DEPLOY_TARGET: { value: 'https://deploy.example.test' }, SIGNING_KEY: { value: 'release-signing-value', isSecret: true } },
+        variables: {
+          DEPLOY_TARGET: { value: 'https://deploy.example.test' },
+          SIGNING_KEY: { value: 'release-signing-value', isSecret: true },
+        },
         projects: [{ project: w.seeded.project }],
         createdBy: w.seeded.user.id,
       });
-      const snapshot = () => ({ target: read(prod.id, 'DEPLOY_TARGET'), key: read(prod.id, 'SIGNING_KEY'), names: [...world.variableGroup(world.requireOrganization(w.seeded.org), prod.id)!.variables.keys()].sort() });
+      const snapshot = () => ({
+        target: read(prod.id, 'DEPLOY_TARGET'),
+        key: read(prod.id, 'SIGNING_KEY'),
+        names: [...world.variableGroup(world.requireOrganization(w.seeded.org), prod.id)!.variables.keys()].sort(),
+      });
       const original = snapshot();
-      const attack = { connectionId, project: w.seeded.project, name: 'innocent', groupName: 'prod-release', variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }] };
+      const attack = {
+        connectionId,
+        project: w.seeded.project,
+        name: 'innocent',
+        groupName: 'prod-release',
+        variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }],
+      };
 
       // Members may not adopt or take over, whatever the connection allows.
       for (const extra of [{ adoptExisting: true }, { takeOver: ['DEPLOY_TARGET'] }]) {
-        const res = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, ...extra } }), 403).json();
+        const res = expectStatus(
+          await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, ...extra } }),
+          403,
+        ).json();
         assert.equal(res.error.code, 'owner_required');
       }
       // Allowed to target the project, the member's sync is created, but its run refuses the foreign group.
       const created = await createSync({ name: attack.name, groupName: attack.groupName, variables: attack.variables });
       const run = await runById(created.sync.id, created.runId!);
       assert.equal(run.status, 'failed');
-      assert.match(run.error ?? '', /a variable group named 'prod-release' already exists in Azure DevOps project '.*', and this sync did not create it/);
+      assert.match(
+        run.error ?? '',
+        /a variable group named 'prod-release' already exists in Azure DevOps project '.*', and this sync did not create it/,
+      );
       assert.match(run.error ?? '', /ask an owner of the Keyway project to adopt 'prod-release'/);
       assert.deepEqual(snapshot(), original, 'the group is untouched');
 
       // Retargeting an owner's adopted sync at it: the adoption does not follow the sync to another group.
-      const owned = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, project: w.seeded.project, name: 'team-vars', groupName: 'team-vars', variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }] } }), 201).json();
+      const owned = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: syncs(),
+          payload: {
+            connectionId,
+            project: w.seeded.project,
+            name: 'team-vars',
+            groupName: 'team-vars',
+            variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }],
+          },
+        }),
+        201,
+      ).json();
       assert.equal((await runById(owned.sync.id, owned.runId)).status, 'succeeded');
-      const moved = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${owned.sync.id}`, payload: { groupName: 'prod-release' } }), 200).json();
+      const moved = expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${owned.sync.id}`,
+          payload: { groupName: 'prod-release' },
+        }),
+        200,
+      ).json();
       assert.equal(moved.adoptExisting, false);
       const movedRun = await runNow(owned.sync.id);
       assert.equal(movedRun.status, 'failed');
@@ -214,35 +328,97 @@ for (const { kind, skip } of await databaseKinds()) {
 
       // A connection that pins members to team-* groups refuses the target outright; one with no targets refuses members entirely.
       const narrow = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'narrow', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat, memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }] } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: `/api/v1/projects/${w.projectId}/app-connections`,
+          payload: {
+            runnerId: w.runnerId,
+            name: 'narrow',
+            method: 'access-token',
+            organization: w.seeded.org,
+            accessToken: w.seeded.pat,
+            memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }],
+          },
+        }),
         201,
       ).json().connection.id as string;
       const closed = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/app-connections`, payload: { runnerId: w.runnerId, name: 'owners only', method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat } }),
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: `/api/v1/projects/${w.projectId}/app-connections`,
+          payload: {
+            runnerId: w.runnerId,
+            name: 'owners only',
+            method: 'access-token',
+            organization: w.seeded.org,
+            accessToken: w.seeded.pat,
+          },
+        }),
         201,
       ).json().connection.id as string;
-      const outside = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'narrow', connectionId: narrow } }), 403).json();
+      const outside = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'narrow', connectionId: narrow } }),
+        403,
+      ).json();
       assert.equal(outside.error.code, 'target_not_allowed');
       assert.match(outside.error.message, /lets project members target only .*\/team-\*/);
-      expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'team-a', groupName: 'TEAM-a', connectionId: narrow } }), 201);
-      const none = expectStatus(await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'closed', connectionId: closed } }), 403).json();
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'POST',
+          url: syncs(),
+          payload: { ...attack, name: 'team-a', groupName: 'TEAM-a', connectionId: narrow },
+        }),
+        201,
+      );
+      const none = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'closed', connectionId: closed } }),
+        403,
+      ).json();
       assert.equal(none.error.code, 'owner_required');
       assert.equal(none.error.field, 'connectionId');
       // Moving an existing sync onto the closed connection is a retarget too.
-      const hop = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { connectionId: closed } }), 403).json();
+      const hop = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { connectionId: closed } }),
+        403,
+      ).json();
       assert.equal(hop.error.code, 'owner_required');
       // Members still change what is theirs to change.
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 60 } }), 200);
+      expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 60 } }),
+        200,
+      );
       assert.deepEqual(snapshot(), original);
 
       // Widening a connection's member targets is recorded with both sides.
-      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }, { project: w.seeded.project, groupPattern: 'shared-*' }] } }), 200);
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`, payload: { memberTargets: [{ project: w.seeded.project }] } }), 403);
+      expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'PATCH',
+          url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`,
+          payload: {
+            memberTargets: [
+              { project: w.seeded.project, groupPattern: 'team-*' },
+              { project: w.seeded.project, groupPattern: 'shared-*' },
+            ],
+          },
+        }),
+        200,
+      );
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `/api/v1/projects/${w.projectId}/app-connections/${narrow}`,
+          payload: { memberTargets: [{ project: w.seeded.project }] },
+        }),
+        403,
+      );
 
       // The audit log holds every change with its target before and after, and every refusal.
-      const events = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' }), 200).json().events as { action: string; outcome: string; targetId?: string; target?: { id?: string }; details: Record<string, unknown> }[];
+      const events = expectStatus(await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?limit=500' }), 200).json()
+        .events as { action: string; outcome: string; targetId?: string; target?: { id?: string }; details: Record<string, unknown> }[];
       const forSync = (id: string) => events.filter((e) => (e.targetId ?? e.target?.id) === id);
-      const move = forSync(owned.sync.id).find((e) => e.action === 'sync.update' && e.outcome === 'success' && (e.details.fields as string[]).includes('groupName'));
+      const move = forSync(owned.sync.id).find(
+        (e) => e.action === 'sync.update' && e.outcome === 'success' && (e.details.fields as string[]).includes('groupName'),
+      );
       assert.ok(move, 'the retarget is audited');
       assert.equal((move.details.before as { groupName: string }).groupName, 'team-vars');
       assert.equal((move.details.after as { groupName: string }).groupName, 'prod-release');
@@ -269,16 +445,47 @@ for (const { kind, skip } of await databaseKinds()) {
       const { emu } = w.seeded;
       const created = await createSync({ name: 'flaky', groupName: 'flaky-group' });
       const set = expectStatus(
-        await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [{ name: 'A', value: '1' }, { name: 'S', value: 'flaky-secret', isSecret: true }] } }),
+        await w.plane.memberBrowser.request({
+          method: 'PUT',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: {
+            variables: [
+              { name: 'A', value: '1' },
+              { name: 'S', value: 'flaky-secret', isSecret: true },
+            ],
+          },
+        }),
         200,
       ).json();
       await runById(created.sync.id, set.runId);
       const g = group('flaky-group')!;
 
       emu.faults.add({ listener: 'services', method: 'GET', path: '/**/variablegroups', action: 'status', status: 503, times: 2 });
-      emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 1, times: 2 });
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'A', value: '2' }, { name: 'B', value: 'b' }] } }), 200);
-      const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      emu.faults.add({
+        listener: 'services',
+        method: 'PUT',
+        path: '/**/variablegroups/*',
+        action: 'throttle',
+        retryAfterSeconds: 1,
+        times: 2,
+      });
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: {
+            set: [
+              { name: 'A', value: '2' },
+              { name: 'B', value: 'b' },
+            ],
+          },
+        }),
+        200,
+      );
+      const runs = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }),
+        200,
+      ).json().runs as Run[];
       const run = await runById(created.sync.id, runs[0]!.id);
       assert.equal(run.status, 'succeeded', run.error ?? '');
       assert.ok((run.retries ?? 0) >= 4, `retried: ${run.retries}`);
@@ -293,14 +500,28 @@ for (const { kind, skip } of await databaseKinds()) {
       const fresh = await createSync({ name: 'flaky-create', groupName: 'flaky-create-group', variables: [{ name: 'X', value: 'x' }] });
       const createdRun = await runById(fresh.sync.id, fresh.runId!);
       assert.equal(createdRun.status, 'succeeded', createdRun.error ?? '');
-      assert.equal(w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).filter((x) => x.name === 'flaky-create-group').length, 1);
+      assert.equal(
+        w.seeded.emu.world
+          .listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org))
+          .filter((x) => x.name === 'flaky-create-group').length,
+        1,
+      );
 
       // Throttled for longer than the client waits: the run fails in words, the set stays, the next run catches up.
       emu.faults.clear();
       emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 120 });
-      const listRuns = async () => expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      const listRuns = async () =>
+        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json()
+          .runs as Run[];
       const earlier = new Set((await listRuns()).map((r) => r.id));
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}/variables`, payload: { set: [{ name: 'C', value: 'c' }] } }), 200);
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PATCH',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: { set: [{ name: 'C', value: 'c' }] },
+        }),
+        200,
+      );
       // The change queues its run; wait for that run rather than reading whichever is listed first.
       let failedId: string | undefined;
       for (let i = 0; i < 100 && !failedId; i++) {
@@ -314,7 +535,10 @@ for (const { kind, skip } of await databaseKinds()) {
       // client's pacer keeps the Retry-After for every request with this credential), so the wait left is named.
       assert.match(failed.error ?? '', /Azure DevOps is throttling this credential; retry in 1[01]\d s/);
       const kept = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}` }), 200).json();
-      assert.deepEqual(kept.variables.map((v: { name: string }) => v.name), ['A', 'B', 'C', 'S']);
+      assert.deepEqual(
+        kept.variables.map((v: { name: string }) => v.name),
+        ['A', 'B', 'C', 'S'],
+      );
       assert.equal(kept.lastRun.status, 'failed');
       emu.faults.clear();
       // Two minutes later, as far as the client's pacer is concerned: the Retry-After has passed.
@@ -327,7 +551,14 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('a failure names its cause: an unknown Azure DevOps project', async () => {
       // Outside the connection's member targets: an owner's sync.
-      const created = expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload: { connectionId, name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] } }), 201).json();
+      const created = expectStatus(
+        await w.plane.adminBrowser.request({
+          method: 'POST',
+          url: syncs(),
+          payload: { connectionId, name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] },
+        }),
+        201,
+      ).json();
       const run = await runById(created.sync.id, created.runId!);
       assert.equal(run.status, 'failed');
       assert.match(run.error ?? '', /Azure DevOps project 'NoSuchProject' was not found in organization/);
@@ -335,10 +566,24 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('runs on a schedule; two replicas claiming the same due sync start one run', async () => {
       const created = await createSync({ name: 'scheduled', groupName: 'scheduled-group', scheduleMinutes: 5 });
-      expectStatus(await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [{ name: 'TICK', value: '1' }] } }), 200);
+      expectStatus(
+        await w.plane.memberBrowser.request({
+          method: 'PUT',
+          url: `${syncs()}/${created.sync.id}/variables`,
+          payload: { variables: [{ name: 'TICK', value: '1' }] },
+        }),
+        200,
+      );
       await w.plane.app.projectAutomation.scheduler.idle();
-      const before = (expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[]).length;
-      await w.plane.database.db.updateTable('variable_syncs').set({ next_run_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', created.sync.id).execute();
+      const before = (
+        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json()
+          .runs as Run[]
+      ).length;
+      await w.plane.database.db
+        .updateTable('variable_syncs')
+        .set({ next_run_at: new Date(Date.now() - 1000).toISOString() })
+        .where('id', '=', created.sync.id)
+        .execute();
 
       const automation = w.plane.app.projectAutomation;
       const replica = createSyncScheduler({
@@ -351,11 +596,18 @@ for (const { kind, skip } of await databaseKinds()) {
       });
       await Promise.all([automation.scheduler.tick(), replica.tick()]);
       await Promise.all([automation.scheduler.idle(), replica.idle()]);
-      const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json().runs as Run[];
+      const runs = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }),
+        200,
+      ).json().runs as Run[];
       assert.equal(runs.length, before + 1, JSON.stringify(runs));
       assert.equal(runs[0]!.trigger, 'schedule');
       assert.equal(runs[0]!.status, 'succeeded', runs[0]!.error ?? '');
-      const row = await w.plane.database.db.selectFrom('variable_syncs').select('next_run_at').where('id', '=', created.sync.id).executeTakeFirstOrThrow();
+      const row = await w.plane.database.db
+        .selectFrom('variable_syncs')
+        .select('next_run_at')
+        .where('id', '=', created.sync.id)
+        .executeTakeFirstOrThrow();
       assert.ok(row.next_run_at && Date.parse(row.next_run_at) > Date.now() + 4 * 60_000, 'next run moved a schedule interval ahead');
     });
 
@@ -368,16 +620,33 @@ for (const { kind, skip } of await databaseKinds()) {
       ] as const) {
         expectStatus(await w.outsider.request({ method, url }), 404);
       }
-      expectStatus(await w.outsider.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [] } }), 404);
+      expectStatus(
+        await w.outsider.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [] } }),
+        404,
+      );
       for (const [payload, field] of [
         [{ variables: [{ name: 'has space', value: 'x' }] }, 'variables.0.name'],
-        [{ variables: [{ name: 'A', value: '1' }, { name: 'a', value: '2' }] }, 'variables.1.name'],
+        [
+          {
+            variables: [
+              { name: 'A', value: '1' },
+              { name: 'a', value: '2' },
+            ],
+          },
+          'variables.1.name',
+        ],
         [{ variables: [{ name: 'A' }] }, 'variables.0.value'],
       ] as const) {
-        const res = expectStatus(await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload }), 400).json();
+        const res = expectStatus(
+          await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload }),
+          400,
+        ).json();
         assert.equal(res.error.field, field, JSON.stringify(res));
       }
-      const schedule = expectStatus(await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 1 } }), 400).json();
+      const schedule = expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { scheduleMinutes: 1 } }),
+        400,
+      ).json();
       assert.equal(schedule.error.field, 'scheduleMinutes');
     });
 
@@ -397,9 +666,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const runnerDb = w.runner.store.database.db;
       assert.equal((await runnerDb.selectFrom('sync_variables').select('id').where('sync_id', '=', big.id).execute()).length, 1000);
       expectStatus(await w.plane.memberBrowser.request({ method: 'DELETE', url: `${syncs()}/${big.id}` }), 204);
-      await eventually(async () => (await runnerDb.selectFrom('sync_variables').select('id').where('sync_id', '=', big.id).execute()).length === 0, 'runner forgets the values');
+      await eventually(
+        async () => (await runnerDb.selectFrom('sync_variables').select('id').where('sync_id', '=', big.id).execute()).length === 0,
+        'runner forgets the values',
+      );
       assert.ok(group('big-group'), 'the Azure DevOps group stays');
     });
   });
 }
-

@@ -16,33 +16,60 @@ describe('member targets of a connection', () => {
   });
 
   it('a target must match organization, project and pattern; none or null allows nothing', () => {
-    const targets = checkMemberTargets([{ project: 'Web', groupPattern: 'team-*' }, { organization: 'other', project: 'Api' }], 'contoso');
+    const targets = checkMemberTargets(
+      [
+        { project: 'Web', groupPattern: 'team-*' },
+        { organization: 'other', project: 'Api' },
+      ],
+      'contoso',
+    );
     assert.deepEqual(targets, [
       { organization: 'contoso', project: 'Web', groupPattern: 'team-*' },
       { organization: 'other', project: 'Api', groupPattern: null },
     ]);
     assert.equal(allowsTarget(targets, { organization: 'CONTOSO', project: 'web', groupName: 'team-x' }), true);
     assert.equal(allowsTarget(targets, { organization: 'contoso', project: 'Web', groupName: 'prod-release' }), false);
-    assert.equal(allowsTarget(targets, { organization: 'contoso', project: 'Api', groupName: 'team-x' }), false, 'Api is allowed in other, not contoso');
+    assert.equal(
+      allowsTarget(targets, { organization: 'contoso', project: 'Api', groupName: 'team-x' }),
+      false,
+      'Api is allowed in other, not contoso',
+    );
     assert.equal(allowsTarget(targets, { organization: 'other', project: 'Api', groupName: 'prod-release' }), true);
     assert.equal(allowsTarget(null, { organization: 'contoso', project: 'Web', groupName: 'team-x' }), false);
     assert.equal(allowsTarget([], { organization: 'contoso', project: 'Web', groupName: 'team-x' }), false);
-    assert.deepEqual(checkMemberTargets([{ project: 'Web', groupPattern: '**' }], 'contoso')[0]?.groupPattern, null, '"*" alone is any group');
+    assert.deepEqual(
+      checkMemberTargets([{ project: 'Web', groupPattern: '**' }], 'contoso')[0]?.groupPattern,
+      null,
+      '"*" alone is any group',
+    );
   });
 
   it('refuses what cannot be a target, naming the entry', () => {
     const refused = (input: Parameters<typeof checkMemberTargets>[0], org: string | null, field: string) =>
-      assert.throws(() => checkMemberTargets(input, org), (err: unknown) => err instanceof ApiError && err.statusCode === 400 && err.field === field);
+      assert.throws(
+        () => checkMemberTargets(input, org),
+        (err: unknown) => err instanceof ApiError && err.statusCode === 400 && err.field === field,
+      );
     refused([{ project: 'Web' }], null, 'memberTargets.0.organization');
     refused([{ project: 'Web' }, { organization: 'bad org', project: 'Web' }], 'contoso', 'memberTargets.1.organization');
     refused([{ project: 'Web*' }], 'contoso', 'memberTargets.0.project');
     refused([{ project: ' ' }], 'contoso', 'memberTargets.0.project');
     refused([{ project: 'Web', groupPattern: 'x'.repeat(201) }], 'contoso', 'memberTargets.0.groupPattern');
-    refused(Array.from({ length: 51 }, () => ({ project: 'Web' })), 'contoso', 'memberTargets');
+    refused(
+      Array.from({ length: 51 }, () => ({ project: 'Web' })),
+      'contoso',
+      'memberTargets',
+    );
   });
 
   it('targets compare ignoring case, as Azure DevOps names do', () => {
-    assert.equal(sameTarget({ organization: 'A', project: 'B', groupName: 'C' }, { organization: 'a', project: 'b', groupName: 'c' }), true);
-    assert.equal(sameTarget({ organization: 'A', project: 'B', groupName: 'C' }, { organization: 'a', project: 'b', groupName: 'd' }), false);
+    assert.equal(
+      sameTarget({ organization: 'A', project: 'B', groupName: 'C' }, { organization: 'a', project: 'b', groupName: 'c' }),
+      true,
+    );
+    assert.equal(
+      sameTarget({ organization: 'A', project: 'B', groupName: 'C' }, { organization: 'a', project: 'b', groupName: 'd' }),
+      false,
+    );
   });
 });

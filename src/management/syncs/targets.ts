@@ -42,16 +42,36 @@ export function parseMemberTargets(json: string | null): MemberTarget[] | null {
  * (`memberTargets.2.project`). An empty list means "members may target nothing" and is kept as such.
  */
 export function checkMemberTargets(input: readonly MemberTargetInput[], connectionOrganization: string | null): MemberTarget[] {
-  if (input.length > MAX_MEMBER_TARGETS) throw badRequest('too_many_targets', `at most ${MAX_MEMBER_TARGETS} member targets per connection`, 'memberTargets');
+  if (input.length > MAX_MEMBER_TARGETS)
+    throw badRequest('too_many_targets', `at most ${MAX_MEMBER_TARGETS} member targets per connection`, 'memberTargets');
   return input.map((t, i) => {
     const organization = (t.organization ?? connectionOrganization ?? '').trim();
-    if (!organization) throw badRequest('organization_required', `memberTargets[${i}] needs an organization: the connection names none`, `memberTargets.${i}.organization`);
-    if (!ADO_ORGANIZATION.test(organization)) throw badRequest('invalid_organization', `memberTargets[${i}].organization must be the name in dev.azure.com/{organization}`, `memberTargets.${i}.organization`);
+    if (!organization)
+      throw badRequest(
+        'organization_required',
+        `memberTargets[${i}] needs an organization: the connection names none`,
+        `memberTargets.${i}.organization`,
+      );
+    if (!ADO_ORGANIZATION.test(organization))
+      throw badRequest(
+        'invalid_organization',
+        `memberTargets[${i}].organization must be the name in dev.azure.com/{organization}`,
+        `memberTargets.${i}.organization`,
+      );
     const project = t.project.trim();
-    if (!project || project.length > 200 || project.includes('*')) throw badRequest('invalid_project', `memberTargets[${i}].project must name one Azure DevOps project (no wildcards)`, `memberTargets.${i}.project`);
+    if (!project || project.length > 200 || project.includes('*'))
+      throw badRequest(
+        'invalid_project',
+        `memberTargets[${i}].project must name one Azure DevOps project (no wildcards)`,
+        `memberTargets.${i}.project`,
+      );
     const pattern = t.groupPattern?.trim() || null;
     if (pattern !== null && pattern.length > 200) {
-      throw badRequest('invalid_group_pattern', `memberTargets[${i}].groupPattern: up to 200 characters, * for any run of characters (omit it for any group)`, `memberTargets.${i}.groupPattern`);
+      throw badRequest(
+        'invalid_group_pattern',
+        `memberTargets[${i}].groupPattern: up to 200 characters, * for any run of characters (omit it for any group)`,
+        `memberTargets.${i}.groupPattern`,
+      );
     }
     // "*" alone is the same as no pattern.
     return { organization, project, groupPattern: pattern === null || /^\*+$/.test(pattern) ? null : pattern };
@@ -68,7 +88,10 @@ export function groupPatternMatches(pattern: string | null, groupName: string): 
 }
 
 export function allowsTarget(targets: readonly MemberTarget[] | null, target: SyncTargetName): boolean {
-  return (targets ?? []).some((t) => same(t.organization, target.organization) && same(t.project, target.project) && groupPatternMatches(t.groupPattern, target.groupName));
+  return (targets ?? []).some(
+    (t) =>
+      same(t.organization, target.organization) && same(t.project, target.project) && groupPatternMatches(t.groupPattern, target.groupName),
+  );
 }
 
 /** For refusals: what members may target, in words. */
@@ -79,4 +102,5 @@ export function describeTargets(targets: readonly MemberTarget[]): string {
     .join(', ');
 }
 
-export const sameTarget = (a: SyncTargetName, b: SyncTargetName): boolean => same(a.organization, b.organization) && same(a.project, b.project) && same(a.groupName, b.groupName);
+export const sameTarget = (a: SyncTargetName, b: SyncTargetName): boolean =>
+  same(a.organization, b.organization) && same(a.project, b.project) && same(a.groupName, b.groupName);

@@ -1,6 +1,12 @@
 import { open, UnsealError } from '../../crypto/sealing.ts';
 import { APP_CONNECTION_METHODS, APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type { AppConnectionSavePayload, ConnectionValidation, OAuthBeginPayload, OAuthCompletePayload, RunnerAppConnection } from '../../control/app-connections.ts';
+import type {
+  AppConnectionSavePayload,
+  ConnectionValidation,
+  OAuthBeginPayload,
+  OAuthCompletePayload,
+  RunnerAppConnection,
+} from '../../control/app-connections.ts';
 import type { Handler } from '../agent.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
@@ -47,7 +53,12 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       host: 'dev.azure.com',
       method: connection.method,
       secret,
-      metadata: { organization: connection.organization, tenantId: connection.tenantId, clientId: connection.clientId, identity: validation.identity ?? null },
+      metadata: {
+        organization: connection.organization,
+        tenantId: connection.tenantId,
+        clientId: connection.clientId,
+        identity: validation.identity ?? null,
+      },
     });
     for (const old of previous) await deps.credentials.delete(old.id);
     deps.tokens.forget(connection.id);
@@ -62,7 +73,11 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
     deps.tokens.forget(connection.id);
     const describe = async (): Promise<ClientCredentialState> =>
       connection.method === 'managed-identity'
-        ? { type: 'managed-identity', managedIdentity: await deps.clientCredentials.describeManagedIdentity(AZURE_DEVOPS_RESOURCE, connection.clientId), readAt: new Date().toISOString() }
+        ? {
+            type: 'managed-identity',
+            managedIdentity: await deps.clientCredentials.describeManagedIdentity(AZURE_DEVOPS_RESOURCE, connection.clientId),
+            readAt: new Date().toISOString(),
+          }
         : deps.clientCredentials.prepare(connectionCredentialRef(connection));
     await describe();
     const validation = await validateConnection(connection, undefined, deps);
@@ -119,13 +134,30 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
         } catch (err) {
           const field = SECRET_FIELD[connection.method];
           if (err instanceof UnsealError && err.reason === 'wrong-recipient') {
-            return { valid: false, code: 'sealed_for_another_key', field, message: "the credential was sealed for another runner key: reload the page and enter it again" } satisfies ConnectionValidation;
+            return {
+              valid: false,
+              code: 'sealed_for_another_key',
+              field,
+              message: 'the credential was sealed for another runner key: reload the page and enter it again',
+            } satisfies ConnectionValidation;
           }
-          return { valid: false, code: 'sealed_secret_unusable', field, message: 'the sealed credential cannot be opened by this runner (it belongs to another connection, or was altered): enter it again' } satisfies ConnectionValidation;
+          return {
+            valid: false,
+            code: 'sealed_secret_unusable',
+            field,
+            message:
+              'the sealed credential cannot be opened by this runner (it belongs to another connection, or was altered): enter it again',
+          } satisfies ConnectionValidation;
         }
       } else {
         const found = await deps.tokens.stored(connection.id);
-        if (!found) return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection: enter it again' } satisfies ConnectionValidation;
+        if (!found)
+          return {
+            valid: false,
+            code: 'credential_missing',
+            field: SECRET_FIELD[connection.method],
+            message: 'this runner holds no credential for the connection: enter it again',
+          } satisfies ConnectionValidation;
         secret = found.secret;
       }
       const validation = await validateConnection(connection, secret, deps);
@@ -139,14 +171,21 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       if (SECRETLESS_METHODS.includes(connection.method)) return validateSecretless(connection);
       const found = await deps.tokens.stored(connection.id);
       if (!found) {
-        return { valid: false, code: 'credential_missing', field: SECRET_FIELD[connection.method], message: 'this runner holds no credential for the connection (it was lost or never stored): edit the connection and enter it again' } satisfies ConnectionValidation;
+        return {
+          valid: false,
+          code: 'credential_missing',
+          field: SECRET_FIELD[connection.method],
+          message:
+            'this runner holds no credential for the connection (it was lost or never stored): edit the connection and enter it again',
+        } satisfies ConnectionValidation;
       }
       return validateConnection(connection, found.secret, deps);
     },
 
     [APP_CONNECTION_REQUESTS.oauthProbe]: async (payload) => {
       const req = payload as OAuthProbeRequest | null;
-      if (!req?.authority || !req.tenant || !req.clientId || !req.redirectUri) throw new HandlerError('invalid_request', 'app-connection.oauth-probe needs authority, tenant, clientId and redirectUri');
+      if (!req?.authority || !req.tenant || !req.clientId || !req.redirectUri)
+        throw new HandlerError('invalid_request', 'app-connection.oauth-probe needs authority, tenant, clientId and redirectUri');
       return probeOAuthRedirect(req, { allowInsecure: deps.allowInsecure });
     },
 

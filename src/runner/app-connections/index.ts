@@ -32,12 +32,32 @@ export interface AppConnectionRuntimeDeps {
 
 /** Every control handler of app connections and variable group syncs, wired to this runner's stores. */
 export function createAppConnectionRuntime(deps: AppConnectionRuntimeDeps): Record<string, Handler> {
-  const oauth = createAppConnectionOAuth({ db: deps.db, crypto: deps.crypto, credentials: deps.credentials, privateKey: deps.privateKey, allowInsecure: deps.allowInsecure, tokenOptions: deps.oauthTokenOptions });
-  const tokens = createAppConnectionTokens({ credentials: deps.credentials, allowInsecure: deps.allowInsecure, oauth, clientCredentials: deps.clientCredentials });
+  const oauth = createAppConnectionOAuth({
+    db: deps.db,
+    crypto: deps.crypto,
+    credentials: deps.credentials,
+    privateKey: deps.privateKey,
+    allowInsecure: deps.allowInsecure,
+    tokenOptions: deps.oauthTokenOptions,
+  });
+  const tokens = createAppConnectionTokens({
+    credentials: deps.credentials,
+    allowInsecure: deps.allowInsecure,
+    oauth,
+    clientCredentials: deps.clientCredentials,
+  });
   const store = createSyncStore(deps.db, deps.crypto);
   const executor = createSyncExecutor({ store, tokens, endpoints: deps.endpoints, logger: deps.logger, ...deps.executor });
   return {
-    ...createAppConnectionHandlers({ privateKey: deps.privateKey, credentials: deps.credentials, tokens, oauth, endpoints: deps.endpoints, allowInsecure: deps.allowInsecure, clientCredentials: deps.clientCredentials }),
+    ...createAppConnectionHandlers({
+      privateKey: deps.privateKey,
+      credentials: deps.credentials,
+      tokens,
+      oauth,
+      endpoints: deps.endpoints,
+      allowInsecure: deps.allowInsecure,
+      clientCredentials: deps.clientCredentials,
+    }),
     ...createSyncHandlers({ privateKey: deps.privateKey, store, executor }),
   };
 }

@@ -37,10 +37,20 @@ export async function probeAuthorizeEndpoint(
     return 'invalid_authority';
   }
   if (url.protocol !== 'https:' && !options.allowInsecure) return 'invalid_authority';
-  url.search = new URLSearchParams({ client_id: req.clientId, response_type: 'code', redirect_uri: req.redirectUri, scope: 'openid', response_mode: 'query' }).toString();
+  url.search = new URLSearchParams({
+    client_id: req.clientId,
+    response_type: 'code',
+    redirect_uri: req.redirectUri,
+    scope: 'openid',
+    response_mode: 'query',
+  }).toString();
   let text: string;
   try {
-    const res = await (options.fetch ?? fetch)(url.href, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs ?? 15_000) });
+    const res = await (options.fetch ?? fetch)(url.href, {
+      method: 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    });
     text = res.status >= 300 && res.status < 400 ? '' : (await res.text()).slice(0, 200_000);
   } catch {
     return 'unreachable';
@@ -51,7 +61,10 @@ export async function probeAuthorizeEndpoint(
   return 'ok';
 }
 
-export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number }): Promise<ConnectionValidation> {
+export async function probeOAuthRedirect(
+  req: OAuthProbeRequest,
+  options: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number },
+): Promise<ConnectionValidation> {
   let url: URL;
   try {
     url = new URL(`${req.authority.replace(/\/+$/, '')}/${encodeURIComponent(req.tenant)}/oauth2/v2.0/authorize`);
@@ -60,7 +73,12 @@ export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allo
   }
   const outcome = await probeAuthorizeEndpoint(url.href, req, options);
   if (outcome === 'invalid_authority') return { valid: false, code: 'invalid_authority', message: 'the Entra ID authority must use https' };
-  if (outcome === 'unreachable') return { valid: false, code: 'entra_unreachable', message: `Entra ID at ${url.host} is unreachable from the runner, so the redirect URI could not be checked` };
+  if (outcome === 'unreachable')
+    return {
+      valid: false,
+      code: 'entra_unreachable',
+      message: `Entra ID at ${url.host} is unreachable from the runner, so the redirect URI could not be checked`,
+    };
   if (outcome === 'callback_mismatch') {
     return {
       valid: false,
@@ -71,7 +89,19 @@ export async function probeOAuthRedirect(req: OAuthProbeRequest, options: { allo
         'or, if Keyway is reached at another address, set KEYWAY_PUBLIC_URL to it so that the callback matches the registration',
     };
   }
-  if (outcome === 'unknown_client') return { valid: false, code: 'unknown_client', field: 'clientId', message: `no application with client id ${req.clientId} exists in tenant ${req.tenant} (AADSTS700016): check KEYWAY_AZURE_DEVOPS_CLIENT_ID` };
-  if (outcome === 'unknown_tenant') return { valid: false, code: 'unknown_tenant', field: 'tenantId', message: `Entra ID has no tenant with this ID: ${req.tenant} (AADSTS90002); check the tenant` };
+  if (outcome === 'unknown_client')
+    return {
+      valid: false,
+      code: 'unknown_client',
+      field: 'clientId',
+      message: `no application with client id ${req.clientId} exists in tenant ${req.tenant} (AADSTS700016): check KEYWAY_AZURE_DEVOPS_CLIENT_ID`,
+    };
+  if (outcome === 'unknown_tenant')
+    return {
+      valid: false,
+      code: 'unknown_tenant',
+      field: 'tenantId',
+      message: `Entra ID has no tenant with this ID: ${req.tenant} (AADSTS90002); check the tenant`,
+    };
   return { valid: true };
 }

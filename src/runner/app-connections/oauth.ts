@@ -2,7 +2,14 @@ import type { Kysely } from 'kysely';
 import type * as client from 'openid-client';
 import { open } from '../../crypto/sealing.ts';
 import { appConnectionAad } from '../../control/app-connections.ts';
-import type { ConnectionValidation, OAuthBeginPayload, OAuthBeginResult, OAuthCompletePayload, OAuthCompleteResult, RunnerAppConnection } from '../../control/app-connections.ts';
+import type {
+  ConnectionValidation,
+  OAuthBeginPayload,
+  OAuthBeginResult,
+  OAuthCompletePayload,
+  OAuthCompleteResult,
+  RunnerAppConnection,
+} from '../../control/app-connections.ts';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import { AZURE_DEVOPS_RESOURCE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
 import { HandlerError } from '../agent.ts';
@@ -22,7 +29,9 @@ export const APP_CONNECTION_OAUTH_SCOPES: readonly string[] = Object.freeze([
   'openid',
   'profile',
   'offline_access',
-  ...['vso.variablegroups_manage', 'vso.project', 'vso.release_execute', 'vso.serviceendpoint_query', 'vso.profile'].map((s) => `${AZURE_DEVOPS_RESOURCE}/${s}`),
+  ...['vso.variablegroups_manage', 'vso.project', 'vso.release_execute', 'vso.serviceendpoint_query', 'vso.profile'].map(
+    (s) => `${AZURE_DEVOPS_RESOURCE}/${s}`,
+  ),
 ]);
 
 const CONFIG_TTL_MS = 10 * 60_000;
@@ -60,11 +69,16 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
 
   function configFor(connection: RunnerAppConnection): Promise<client.Configuration> {
     if (!connection.issuerUrl || !connection.clientId) {
-      return Promise.reject(new HandlerError('invalid_connection', 'the oauth connection has no tenant; edit it and connect again', 'tenantId'));
+      return Promise.reject(
+        new HandlerError('invalid_connection', 'the oauth connection has no tenant; edit it and connect again', 'tenantId'),
+      );
     }
     if (!connection.sealedClientSecret) {
       return Promise.reject(
-        new HandlerError('oauth_app_changed', "Keyway's OAuth app (KEYWAY_AZURE_DEVOPS_CLIENT_ID) is no longer configured, or is not the app this connection was made with: connect the connection again"),
+        new HandlerError(
+          'oauth_app_changed',
+          "Keyway's OAuth app (KEYWAY_AZURE_DEVOPS_CLIENT_ID) is no longer configured, or is not the app this connection was made with: connect the connection again",
+        ),
       );
     }
     const { issuerUrl, clientId, sealedClientSecret } = connection;
@@ -123,14 +137,32 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
      */
     async complete(payload: OAuthCompletePayload, validate: ValidateToken): Promise<OAuthCompleteResult> {
       const { connection } = payload;
-      const pending = await takePending(flow, payload.params, { userId: payload.userId, integrationId: '', appConnectionId: connection.id, clientId: connection.clientId ?? undefined });
+      const pending = await takePending(flow, payload.params, {
+        userId: payload.userId,
+        integrationId: '',
+        appConnectionId: connection.id,
+        clientId: connection.clientId ?? undefined,
+      });
       const config = await configOrFailure(connection);
-      const { tokenSet, metadata } = await redeemCode(flow, config, pending, payload.params, { requestedScopes: APP_CONNECTION_OAUTH_SCOPES, describeError: oauthHandlerError });
+      const { tokenSet, metadata } = await redeemCode(flow, config, pending, payload.params, {
+        requestedScopes: APP_CONNECTION_OAUTH_SCOPES,
+        describeError: oauthHandlerError,
+      });
       const previous = await deps.credentials.listForSubject(subject(connection.id));
-      await deps.credentials.insert({ subject: subject(connection.id), host: 'dev.azure.com', method: 'oauth', secret: JSON.stringify(tokenSet), metadata: { ...metadata } });
+      await deps.credentials.insert({
+        subject: subject(connection.id),
+        host: 'dev.azure.com',
+        method: 'oauth',
+        secret: JSON.stringify(tokenSet),
+        metadata: { ...metadata },
+      });
       for (const old of previous) await deps.credentials.delete(old.id);
       latest.set(connection.id, connection);
-      return { validation: await validate(connection, tokenSet.access_token, accountOf(metadata)), tenantId: metadata.tid ?? null, account: metadata.upn ?? null };
+      return {
+        validation: await validate(connection, tokenSet.access_token, accountOf(metadata)),
+        tenantId: metadata.tid ?? null,
+        account: metadata.upn ?? null,
+      };
     },
 
     /** The connection's current delegated token, refreshed when due. */
@@ -140,7 +172,11 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
         return (await tokens.tokenFor(record)).token;
       } catch (err) {
         if (err instanceof NeedsReauthorizationError) {
-          throw new HandlerError('reauthorization_required', `the oauth connection must be connected again (Reconnect): ${err.message.replace(/^the authorization for [^ ]+ must be renewed: /, '')}`, 'connection');
+          throw new HandlerError(
+            'reauthorization_required',
+            `the oauth connection must be connected again (Reconnect): ${err.message.replace(/^the authorization for [^ ]+ must be renewed: /, '')}`,
+            'connection',
+          );
         }
         throw err;
       }

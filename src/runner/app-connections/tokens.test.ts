@@ -6,12 +6,23 @@ import type { CredentialRecord } from '../credentials/store.ts';
 import { HandlerError } from '../agent.ts';
 import { createAppConnectionTokens, entraFailureField, TOKEN_REUSE_MARGIN_MS } from './tokens.ts';
 
-const connection: RunnerAppConnection = { id: 'conn_test', method: 'client-secret', organization: 'contoso', tenantId: 't', clientId: 'c', issuerUrl: 'https://login.example/t/v2.0' };
+const connection: RunnerAppConnection = {
+  id: 'conn_test',
+  method: 'client-secret',
+  organization: 'contoso',
+  tenantId: 't',
+  clientId: 'c',
+  issuerUrl: 'https://login.example/t/v2.0',
+};
 
 const noOAuth = { accessToken: async (): Promise<string> => assert.fail('not an oauth connection') };
 
 function fakeCredentials(secret = 'the-secret') {
-  const record = { id: 'cred_1', subject: { type: 'app-connection', id: connection.id }, method: 'client-secret' } as unknown as CredentialRecord;
+  const record = {
+    id: 'cred_1',
+    subject: { type: 'app-connection', id: connection.id },
+    method: 'client-secret',
+  } as unknown as CredentialRecord;
   return {
     record,
     store: { listForSubject: async () => [record], readSecret: async () => secret },
@@ -24,7 +35,8 @@ describe('app connection tokens', () => {
     let grants = 0;
     const tokens = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false, oauth: noOAuth,
+      allowInsecure: false,
+      oauth: noOAuth,
       now: () => clock,
       grant: async () => ({ accessToken: `token-${++grants}`, expiresAt: clock + 3600_000 }),
     });
@@ -43,7 +55,8 @@ describe('app connection tokens', () => {
     const gate = new Promise<void>((r) => (release = r));
     const tokens = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false, oauth: noOAuth,
+      allowInsecure: false,
+      oauth: noOAuth,
       grant: async () => {
         grants++;
         await gate;
@@ -52,7 +65,10 @@ describe('app connection tokens', () => {
     });
     const all = Promise.all([tokens.credentialFor(connection), tokens.credentialFor(connection), tokens.credentialFor(connection)]);
     release();
-    assert.deepEqual((await all).map((c) => c.token), ['shared', 'shared', 'shared']);
+    assert.deepEqual(
+      (await all).map((c) => c.token),
+      ['shared', 'shared', 'shared'],
+    );
     assert.equal(grants, 1);
   });
 
@@ -60,12 +76,20 @@ describe('app connection tokens', () => {
     const pat = createAppConnectionTokens({ credentials: fakeCredentials('pat-value').store, allowInsecure: false, oauth: noOAuth });
     assert.deepEqual(await pat.credentialFor({ ...connection, method: 'access-token' }), { kind: 'pat', token: 'pat-value' });
 
-    const none = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: false, oauth: noOAuth });
-    await assert.rejects(none.credentialFor(connection), (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing');
+    const none = createAppConnectionTokens({
+      credentials: { listForSubject: async () => [], readSecret: async () => undefined },
+      allowInsecure: false,
+      oauth: noOAuth,
+    });
+    await assert.rejects(
+      none.credentialFor(connection),
+      (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing',
+    );
 
     const refused = createAppConnectionTokens({
       credentials: fakeCredentials().store,
-      allowInsecure: false, oauth: noOAuth,
+      allowInsecure: false,
+      oauth: noOAuth,
       grant: async () => {
         throw new ResponseBodyError('server responded with an error in the response body', {
           cause: { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' },
@@ -92,8 +116,15 @@ describe('app connection tokens', () => {
     });
     assert.deepEqual(await tokens.credentialFor({ ...connection, method: 'oauth' }), { kind: 'bearer', token: 'delegated' });
     assert.deepEqual(asked, [record.id]);
-    const none = createAppConnectionTokens({ credentials: { listForSubject: async () => [], readSecret: async () => undefined }, allowInsecure: false, oauth: noOAuth });
-    await assert.rejects(none.credentialFor({ ...connection, method: 'oauth' }), (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing' && /connect it/.test(err.message));
+    const none = createAppConnectionTokens({
+      credentials: { listForSubject: async () => [], readSecret: async () => undefined },
+      allowInsecure: false,
+      oauth: noOAuth,
+    });
+    await assert.rejects(
+      none.credentialFor({ ...connection, method: 'oauth' }),
+      (err: unknown) => err instanceof HandlerError && err.code === 'credential_missing' && /connect it/.test(err.message),
+    );
   });
 
   it('points Entra failures at the field to fix', () => {

@@ -19,7 +19,11 @@ export interface ClientCredentialsToken {
 }
 
 /** A client-credentials grant; the credential is a client secret or a client assertion method. */
-export type ClientCredentialsGrant = (issuerUrl: string, clientId: string, credential: string | client.ClientAuth) => Promise<ClientCredentialsToken>;
+export type ClientCredentialsGrant = (
+  issuerUrl: string,
+  clientId: string,
+  credential: string | client.ClientAuth,
+) => Promise<ClientCredentialsToken>;
 
 export interface AppConnectionTokenDeps {
   credentials: Pick<CredentialStore, 'listForSubject' | 'readSecret'>;
@@ -34,7 +38,12 @@ export interface AppConnectionTokenDeps {
 }
 
 /** Methods that sign in as a service principal with the client-credentials grant (or IMDS). */
-export const SERVICE_PRINCIPAL_METHODS: readonly AppConnectionMethod[] = ['client-secret', 'certificate', 'workload-identity', 'managed-identity'];
+export const SERVICE_PRINCIPAL_METHODS: readonly AppConnectionMethod[] = [
+  'client-secret',
+  'certificate',
+  'workload-identity',
+  'managed-identity',
+];
 /** Methods whose credential is no secret the runner stores in its credentials table. */
 export const SECRETLESS_METHODS: readonly AppConnectionMethod[] = ['certificate', 'workload-identity', 'managed-identity'];
 
@@ -46,7 +55,14 @@ export function entraFailureField(aadsts: number | undefined, error: string, met
 }
 
 /** The field a refused credential is reported on, per method. */
-export const CREDENTIAL_FIELD: Record<AppConnectionMethod, string> = { 'access-token': 'accessToken', 'client-secret': 'clientSecret', oauth: 'connection', certificate: 'certificate', 'workload-identity': 'federatedCredential', 'managed-identity': 'managedIdentity' };
+export const CREDENTIAL_FIELD: Record<AppConnectionMethod, string> = {
+  'access-token': 'accessToken',
+  'client-secret': 'clientSecret',
+  oauth: 'connection',
+  certificate: 'certificate',
+  'workload-identity': 'federatedCredential',
+  'managed-identity': 'managedIdentity',
+};
 
 /**
  * Credentials of app connections, on the runner: the stored secret (a PAT as is), or for
@@ -61,7 +77,10 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
   const inFlight = new Map<string, Promise<ClientCredentialsToken>>();
 
   const defaultGrant: ClientCredentialsGrant = async (issuerUrl, clientId, credential) => {
-    const res = await client.clientCredentialsGrant(await discoverIssuer(issuerUrl, clientId, credential, { allowInsecure: deps.allowInsecure }), { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
+    const res = await client.clientCredentialsGrant(
+      await discoverIssuer(issuerUrl, clientId, credential, { allowInsecure: deps.allowInsecure }),
+      { scope: AZURE_DEVOPS_DEFAULT_SCOPE },
+    );
     return { accessToken: res.access_token, expiresAt: now() + (res.expires_in ?? 3600) * 1000 };
   };
   const grant = deps.grant ?? defaultGrant;
@@ -91,11 +110,13 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
         return { accessToken: token.accessToken, expiresAt: token.expiresAt };
       } catch (err) {
         const problem = credentialProblem(err);
-        if (problem) throw new HandlerError(problem.code, problem.message, problem.code === 'identity_not_found' ? 'clientId' : 'managedIdentity');
+        if (problem)
+          throw new HandlerError(problem.code, problem.message, problem.code === 'identity_not_found' ? 'clientId' : 'managedIdentity');
         throw err;
       }
     }
-    if (!connection.issuerUrl || !connection.clientId) throw new HandlerError('invalid_connection', 'the connection has no tenant or client id; edit it and enter them', 'tenantId');
+    if (!connection.issuerUrl || !connection.clientId)
+      throw new HandlerError('invalid_connection', 'the connection has no tenant or client id; edit it and enter them', 'tenantId');
     const { issuerUrl, clientId } = connection;
     try {
       if (connection.method === 'client-secret') return await grant(issuerUrl, clientId, secret ?? '');
@@ -104,8 +125,15 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
     } catch (err) {
       const problem = credentialProblem(err);
       if (problem) throw new HandlerError(problem.code, problem.message, CREDENTIAL_FIELD[connection.method]);
-      const failure = connection.method === 'client-secret' ? describeEntraFailure(err, { issuerUrl }) : await secretless().describeRefusal(connectionCredentialRef(connection), err, issuerUrl);
-      throw new HandlerError(`entra_${failure.error}`, `Entra ID refused the service principal's sign-in: ${failure.message}`, entraFailureField(failure.aadsts, failure.error, connection.method));
+      const failure =
+        connection.method === 'client-secret'
+          ? describeEntraFailure(err, { issuerUrl })
+          : await secretless().describeRefusal(connectionCredentialRef(connection), err, issuerUrl);
+      throw new HandlerError(
+        `entra_${failure.error}`,
+        `Entra ID refused the service principal's sign-in: ${failure.message}`,
+        entraFailureField(failure.aadsts, failure.error, connection.method),
+      );
     }
   }
 
@@ -164,7 +192,9 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
       if (SECRETLESS_METHODS.includes(connection.method)) return { kind: 'bearer', token: await secretlessToken(connection) };
       const found = await stored(connection.id);
       if (!found) throw missing();
-      return connection.method === 'access-token' ? { kind: 'pat', token: found.secret } : { kind: 'bearer', token: await clientCredentials(connection, found.record, found.secret) };
+      return connection.method === 'access-token'
+        ? { kind: 'pat', token: found.secret }
+        : { kind: 'bearer', token: await clientCredentials(connection, found.record, found.secret) };
     },
 
     /** The secret was replaced or deleted: drop what was derived from it. */
@@ -178,6 +208,13 @@ export type AppConnectionTokens = ReturnType<typeof createAppConnectionTokens>;
 
 /** The credential reference of a service-principal app connection without a secret. */
 export function connectionCredentialRef(connection: RunnerAppConnection): ClientCredentialRef {
-  const type = connection.method === 'certificate' || connection.method === 'workload-identity' || connection.method === 'managed-identity' ? connection.method : 'client-secret';
-  return { type, owner: { type: 'app-connection', id: connection.id }, managedIdentityClientId: connection.method === 'managed-identity' ? connection.clientId : null };
+  const type =
+    connection.method === 'certificate' || connection.method === 'workload-identity' || connection.method === 'managed-identity'
+      ? connection.method
+      : 'client-secret';
+  return {
+    type,
+    owner: { type: 'app-connection', id: connection.id },
+    managedIdentityClientId: connection.method === 'managed-identity' ? connection.clientId : null,
+  };
 }

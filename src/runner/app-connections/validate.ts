@@ -26,17 +26,32 @@ function isAuthFailure(err: unknown): err is AzureDevOpsError {
 }
 
 function clientFor(deps: ValidateDeps, organization: string, credential: AzureDevOpsCredential): AzureDevOpsClient {
-  return createAzureDevOpsClient({ target: { kind: 'services', organization }, endpoints: deps.endpoints, credential, maxRetries: 2, timeoutMs: 20_000, ...deps.clientOptions });
+  return createAzureDevOpsClient({
+    target: { kind: 'services', organization },
+    endpoints: deps.endpoints,
+    credential,
+    maxRetries: 2,
+    timeoutMs: 20_000,
+    ...deps.clientOptions,
+  });
 }
 
 function unreachable(err: unknown, organization: string | null): ConnectionValidation {
   const message = err instanceof AzureDevOpsError ? err.describe() : 'the request to Azure DevOps failed unexpectedly';
-  return { valid: false, code: 'azure_devops_error', field: organization ? 'organization' : undefined, message: `Checking the connection${organization ? ` against organization '${organization}'` : ''} failed: ${message}` };
+  return {
+    valid: false,
+    code: 'azure_devops_error',
+    field: organization ? 'organization' : undefined,
+    message: `Checking the connection${organization ? ` against organization '${organization}'` : ''} failed: ${message}`,
+  };
 }
 
 function identityOf(data: ConnectionData): ConnectionValidation['identity'] {
   const user = data.authenticatedUser;
-  return { id: user.id, ...(user.providerDisplayName || user.displayName ? { displayName: user.providerDisplayName ?? user.displayName } : {}) };
+  return {
+    id: user.id,
+    ...(user.providerDisplayName || user.displayName ? { displayName: user.providerDisplayName ?? user.displayName } : {}),
+  };
 }
 
 /**
@@ -72,7 +87,11 @@ async function profileAndOrganizations(
  * and Team read), a one-item variable group list (Variable Groups read) and a write probe (below).
  * Without one: the profile and the organizations it reaches, to pick from.
  */
-export async function validateAccessToken(connection: RunnerAppConnection, token: string, deps: ValidateDeps): Promise<ConnectionValidation> {
+export async function validateAccessToken(
+  connection: RunnerAppConnection,
+  token: string,
+  deps: ValidateDeps,
+): Promise<ConnectionValidation> {
   const credential: AzureDevOpsCredential = { kind: 'pat', token };
   const required = describeScopes(ALL_SCOPES);
   if (!connection.organization) {
@@ -163,8 +182,18 @@ export async function validateAccessToken(connection: RunnerAppConnection, token
  * Service) — wrong credential, unknown app, wrong tenant answer from Entra ID — then the
  * organization (a service principal that was never added to it is refused).
  */
-export async function validateServicePrincipal(connection: RunnerAppConnection, secret: string | undefined, deps: ValidateDeps): Promise<ConnectionValidation> {
-  if (!connection.organization) return { valid: false, code: 'organization_required', field: 'organization', message: 'enter the Azure DevOps organization the service principal was added to' };
+export async function validateServicePrincipal(
+  connection: RunnerAppConnection,
+  secret: string | undefined,
+  deps: ValidateDeps,
+): Promise<ConnectionValidation> {
+  if (!connection.organization)
+    return {
+      valid: false,
+      code: 'organization_required',
+      field: 'organization',
+      message: 'enter the Azure DevOps organization the service principal was added to',
+    };
   let token: string;
   try {
     token = (await deps.tokens.requestToken(connection, secret)).accessToken;
@@ -181,7 +210,10 @@ export async function validateServicePrincipal(connection: RunnerAppConnection, 
   } catch (err) {
     if (isAuthFailure(err)) {
       const kind = connection.method === 'managed-identity' ? 'the managed identity' : 'the service principal';
-      const who = connection.method === 'managed-identity' ? `${kind}${connection.clientId ? ` ${connection.clientId}` : " of the runner's machine"}` : `${kind} (application ${connection.clientId})`;
+      const who =
+        connection.method === 'managed-identity'
+          ? `${kind}${connection.clientId ? ` ${connection.clientId}` : " of the runner's machine"}`
+          : `${kind} (application ${connection.clientId})`;
       return {
         valid: false,
         code: 'service_principal_not_member',
@@ -189,7 +221,7 @@ export async function validateServicePrincipal(connection: RunnerAppConnection, 
         message:
           `Entra ID signed in ${who}, but Azure DevOps organization '${org}' refused it: ${kind} is not a member of the organization. ` +
           `Add it in Azure DevOps under Organization settings → Users → Add users (search for its name), with the Basic access level, and give it access to the projects to sync. ` +
-          `Also check that '${org}' is spelled right and is connected to ${connection.tenantId ? `tenant ${connection.tenantId}` : 'the identity\'s tenant'}.`,
+          `Also check that '${org}' is spelled right and is connected to ${connection.tenantId ? `tenant ${connection.tenantId}` : "the identity's tenant"}.`,
       };
     }
     return unreachable(err, org);
@@ -202,12 +234,22 @@ export async function validateServicePrincipal(connection: RunnerAppConnection, 
  * at consent, so a refusal here is about the account or the organization, not the token. Without
  * an organization: the profile and the organizations the account reaches, to pick from.
  */
-export async function validateOAuthToken(connection: RunnerAppConnection, token: string, deps: ValidateDeps, who: string): Promise<ConnectionValidation> {
+export async function validateOAuthToken(
+  connection: RunnerAppConnection,
+  token: string,
+  deps: ValidateDeps,
+  who: string,
+): Promise<ConnectionValidation> {
   const credential: AzureDevOpsCredential = { kind: 'bearer', token };
   if (!connection.organization) {
     return profileAndOrganizations(deps, credential, {
       noOrganization: `${who} is not a member of any Azure DevOps organization; add the account to one, then connect again`,
-      refused: { valid: false, code: 'profile_refused', field: 'connection', message: `Azure DevOps refused the profile of ${who}: connect again and accept every permission Keyway asks for` },
+      refused: {
+        valid: false,
+        code: 'profile_refused',
+        field: 'connection',
+        message: `Azure DevOps refused the profile of ${who}: connect again and accept every permission Keyway asks for`,
+      },
     });
   }
   const org = connection.organization;
@@ -232,7 +274,11 @@ export async function validateOAuthToken(connection: RunnerAppConnection, token:
   }
 }
 
-export async function validateConnection(connection: RunnerAppConnection, secret: string | undefined, deps: ValidateDeps): Promise<ConnectionValidation> {
+export async function validateConnection(
+  connection: RunnerAppConnection,
+  secret: string | undefined,
+  deps: ValidateDeps,
+): Promise<ConnectionValidation> {
   switch (connection.method) {
     case 'access-token':
       return validateAccessToken(connection, secret ?? '', deps);
@@ -243,6 +289,10 @@ export async function validateConnection(connection: RunnerAppConnection, secret
       return validateServicePrincipal(connection, secret, deps);
     case 'oauth':
       // Never reached with a secret: oauth connections are validated with their current token (handlers.ts).
-      return { valid: false, code: 'invalid_request', message: 'oauth app connections are connected through the browser, not with a secret' };
+      return {
+        valid: false,
+        code: 'invalid_request',
+        message: 'oauth app connections are connected through the browser, not with a secret',
+      };
   }
 }

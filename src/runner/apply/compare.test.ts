@@ -15,7 +15,12 @@ describe('sealed comparisons on the runner: true only for the same value of the 
   const runner = await generateRunnerKeyPair();
   const stranger = await generateRunnerKeyPair();
   const held = { conn_aaaaaaaa: 'pat-value-one' } as Record<string, string>;
-  const variables = { sync_aaaaaaaa: [{ name: 'A', isSecret: false, value: 'a' }, { name: 'B', isSecret: true, value: 'b' }] } as Record<string, { name: string; isSecret: boolean; value: string }[]>;
+  const variables = {
+    sync_aaaaaaaa: [
+      { name: 'A', isSecret: false, value: 'a' },
+      { name: 'B', isSecret: true, value: 'b' },
+    ],
+  } as Record<string, { name: string; isSecret: boolean; value: string }[]>;
   const handler = createSealedComparisonHandler({
     privateKey: runner.privateKey,
     credentials: {
@@ -24,7 +29,8 @@ describe('sealed comparisons on the runner: true only for the same value of the 
     },
     syncs: { variables: async (syncId) => variables[syncId] ?? [] },
   })[SEALED_COMPARISON_REQUEST]!;
-  const ask = async (...items: SealedComparisonItem[]) => ((await handler({ items }, {} as ControlRequest)) as SealedComparisonResult).results.map((r) => r.same);
+  const ask = async (...items: SealedComparisonItem[]) =>
+    ((await handler({ items }, {} as ControlRequest)) as SealedComparisonResult).results.map((r) => r.same);
 
   it('app connection credentials', async () => {
     const aad = appConnectionAad.secret('conn_aaaaaaaa');
@@ -33,9 +39,17 @@ describe('sealed comparisons on the runner: true only for the same value of the 
         { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(runner.publicKey, 'pat-value-one', aad) },
         { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(runner.publicKey, 'pat-value-two', aad) },
         // Sealed for another record, then presented for this one: does not open, so not the same.
-        { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_bbbbbbbb')) },
+        {
+          kind: 'app-connection-secret',
+          id: 'conn_aaaaaaaa',
+          sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_bbbbbbbb')),
+        },
         { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(stranger.publicKey, 'pat-value-one', aad) },
-        { kind: 'app-connection-secret', id: 'conn_nothing0', sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_nothing0')) },
+        {
+          kind: 'app-connection-secret',
+          id: 'conn_nothing0',
+          sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_nothing0')),
+        },
       ),
       [true, false, false, false, false],
     );
@@ -63,7 +77,12 @@ describe('sealed comparisons on the runner: true only for the same value of the 
       await ask(
         { kind: 'integration-client-secret', id: 'int_aaaaaaaa', sealed: await seal(runner.publicKey, 'client-secret-value', aad), stored },
         { kind: 'integration-client-secret', id: 'int_aaaaaaaa', sealed: await seal(runner.publicKey, 'another-secret', aad), stored },
-        { kind: 'integration-client-secret', id: 'int_aaaaaaaa', sealed: await seal(runner.publicKey, 'client-secret-value', aad), stored: null },
+        {
+          kind: 'integration-client-secret',
+          id: 'int_aaaaaaaa',
+          sealed: await seal(runner.publicKey, 'client-secret-value', aad),
+          stored: null,
+        },
       ),
       [true, false, false],
     );

@@ -42,7 +42,10 @@ export function createSealedComparisonHandler(deps: SealedComparisonDeps): Recor
     switch (item.kind) {
       case 'integration-client-secret': {
         const aad = sealingContext.integrationClientSecret(item.id);
-        const [candidate, stored] = await Promise.all([openOrUndefined(deps.privateKey, item.sealed, aad), openOrUndefined(deps.privateKey, item.stored, aad)]);
+        const [candidate, stored] = await Promise.all([
+          openOrUndefined(deps.privateKey, item.sealed, aad),
+          openOrUndefined(deps.privateKey, item.stored, aad),
+        ]);
         return candidate !== undefined && stored !== undefined && sameText(candidate, stored);
       }
       case 'app-connection-secret': {
@@ -69,7 +72,7 @@ export function createSealedComparisonHandler(deps: SealedComparisonDeps): Recor
         let same = true;
         for (const v of held) {
           const value = wanted[v.name];
-          same = (typeof value === 'string' && sameText(value, v.value)) && same;
+          same = typeof value === 'string' && sameText(value, v.value) && same;
         }
         return same;
       }
@@ -79,10 +82,12 @@ export function createSealedComparisonHandler(deps: SealedComparisonDeps): Recor
   return {
     [SEALED_COMPARISON_REQUEST]: async (raw): Promise<SealedComparisonResult> => {
       const items = (raw as Partial<SealedComparisonPayload> | null)?.items;
-      if (!Array.isArray(items) || items.length > MAX_ITEMS) throw new HandlerError('invalid_request', `${SEALED_COMPARISON_REQUEST} needs items (at most ${MAX_ITEMS})`);
+      if (!Array.isArray(items) || items.length > MAX_ITEMS)
+        throw new HandlerError('invalid_request', `${SEALED_COMPARISON_REQUEST} needs items (at most ${MAX_ITEMS})`);
       const results: SealedComparisonResult['results'] = [];
       for (const item of items) {
-        if (!SEALED_COMPARISON_KINDS.includes(item?.kind) || typeof item.id !== 'string' || typeof item.sealed !== 'string') throw new HandlerError('invalid_request', 'each item needs kind, id and sealed');
+        if (!SEALED_COMPARISON_KINDS.includes(item?.kind) || typeof item.id !== 'string' || typeof item.sealed !== 'string')
+          throw new HandlerError('invalid_request', 'each item needs kind, id and sealed');
         results.push({ kind: item.kind, id: item.id, same: await compare(item) });
       }
       return { results };

@@ -38,7 +38,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
     after(async () => database?.close());
 
-    const store = (now?: () => Date) => createCertificateStore({ db: database.db, crypto: createFieldCrypto(keys), ...(now ? { now } : {}) });
+    const store = (now?: () => Date) =>
+      createCertificateStore({ db: database.db, crypto: createFieldCrypto(keys), ...(now ? { now } : {}) });
 
     async function signsWith(id: string, s = store()): Promise<void> {
       const signer = await s.signerFor(owner, id);
@@ -83,11 +84,18 @@ for (const { kind, skip } of await databaseKinds()) {
         const [a, b] = await Promise.all([store().prepareNext(owner, 'n'), store().prepareNext(owner, 'n')]);
         assert.equal(a.id, b.id, 'two replicas racing end with one next certificate');
         const before = await store().list(owner);
-        assert.deepEqual(before.map((c) => c.status), ['active', 'next']);
+        assert.deepEqual(
+          before.map((c) => c.status),
+          ['active', 'next'],
+        );
         const [first, second] = await Promise.all([store().promote(owner, a.id), store().promote(owner, a.id)]);
         assert.deepEqual([first, second].sort(), [false, true]);
         const after = await store().list(owner);
-        assert.deepEqual(after.map((c) => [c.status, c.id]), [['active', a.id]], `round ${round}`);
+        assert.deepEqual(
+          after.map((c) => [c.status, c.id]),
+          [['active', a.id]],
+          `round ${round}`,
+        );
       }
     });
 
@@ -100,7 +108,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const next = await store().prepareNext(owner, 'n2');
       const signer = await future.current(owner);
       assert.equal(signer?.id, next.id, 'the next certificate signs once the active one has expired');
-      assert.deepEqual((await store().list(owner)).map((c) => c.status), ['active']);
+      assert.deepEqual(
+        (await store().list(owner)).map((c) => c.status),
+        ['active'],
+      );
     });
 
     it("a revoked runner's purge deletes every certificate and counts them", async () => {
@@ -108,7 +119,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const count = (await database.db.selectFrom('client_certificates').select('id').execute()).length;
       assert.ok(count >= 2);
       let reported: unknown;
-      const outcome = await purgeAfterRevocation({ db: database.db, report: async (r) => void (reported = r), logger: createLogger('silent', new LogCapture()) });
+      const outcome = await purgeAfterRevocation({
+        db: database.db,
+        report: async (r) => void (reported = r),
+        logger: createLogger('silent', new LogCapture()),
+      });
       assert.equal(outcome.report.clientCertificates, count);
       assert.equal((reported as { clientCertificates: number }).clientCertificates, count);
       assert.equal((await database.db.selectFrom('client_certificates').select('id').execute()).length, 0);

@@ -61,14 +61,20 @@ function view(row: Row): CertificateView {
 /** base64url of the SHA-256 thumbprint (hex): the `x5t#S256` header. */
 const x5tS256 = (hex: string) => Buffer.from(hex, 'hex').toString('base64url');
 
-export function createCertificateStore(deps: { db: Kysely<RunnerDB>; crypto: FieldCrypto; now?: () => Date; generate?: typeof generateClientCertificate }) {
+export function createCertificateStore(deps: {
+  db: Kysely<RunnerDB>;
+  crypto: FieldCrypto;
+  now?: () => Date;
+  generate?: typeof generateClientCertificate;
+}) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const generate = deps.generate ?? generateClientCertificate;
   /** Imported signing keys by certificate id: importing costs a PKCS#8 parse, signing happens per token request. */
   const keys = new Map<string, Promise<CryptoKey>>();
 
-  const rows = (owner: CertificateOwner) => db.selectFrom('client_certificates').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id);
+  const rows = (owner: CertificateOwner) =>
+    db.selectFrom('client_certificates').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id);
 
   async function find(owner: CertificateOwner, status: 'active' | 'next'): Promise<Row | undefined> {
     return rows(owner).where('status', '=', status).executeTakeFirst();
@@ -175,16 +181,33 @@ export function createCertificateStore(deps: { db: Kysely<RunnerDB>; crypto: Fie
           .where('owner_type', '=', owner.type)
           .where('owner_id', '=', owner.id)
           .where('status', '=', 'active')
-          .where((eb) => eb.exists(eb.selectFrom('client_certificates as pending').select('pending.id').where('pending.id', '=', nextId).where('pending.status', '=', 'next')))
+          .where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('client_certificates as pending')
+                .select('pending.id')
+                .where('pending.id', '=', nextId)
+                .where('pending.status', '=', 'next'),
+            ),
+          )
           .execute();
-        const moved = await trx.updateTable('client_certificates').set({ status: 'active' }).where('id', '=', nextId).where('status', '=', 'next').executeTakeFirst();
+        const moved = await trx
+          .updateTable('client_certificates')
+          .set({ status: 'active' })
+          .where('id', '=', nextId)
+          .where('status', '=', 'next')
+          .executeTakeFirst();
         return Number(moved.numUpdatedRows) === 1;
       });
     },
 
     /** The owner is gone (integration deleted, app connection deleted, method changed): its keys go. */
     async deleteForOwner(owner: CertificateOwner): Promise<number> {
-      const removed = await db.deleteFrom('client_certificates').where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirst();
+      const removed = await db
+        .deleteFrom('client_certificates')
+        .where('owner_type', '=', owner.type)
+        .where('owner_id', '=', owner.id)
+        .executeTakeFirst();
       return Number(removed.numDeletedRows);
     },
   };

@@ -9,7 +9,12 @@ import { ResponseBodyError } from 'openid-client';
 import { aadstsCode, describeEntraFailure } from '../../entra/oidc.ts';
 import type { EntraFailure } from '../../entra/oidc.ts';
 import { certificateAuth, federatedAuth } from '../../entra/client-auth.ts';
-import { FEDERATED_TOKEN_FILE_VARIABLE, FederatedTokenError, readFederatedToken, TOKEN_EXCHANGE_AUDIENCE } from '../../entra/federated-token.ts';
+import {
+  FEDERATED_TOKEN_FILE_VARIABLE,
+  FederatedTokenError,
+  readFederatedToken,
+  TOKEN_EXCHANGE_AUDIENCE,
+} from '../../entra/federated-token.ts';
 import type { FederatedTokenClaims } from '../../entra/federated-token.ts';
 import { createManagedIdentityClient, ManagedIdentityError } from '../../entra/managed-identity.ts';
 import type { Kysely } from 'kysely';
@@ -25,7 +30,6 @@ import type { ClientCredentialState, ClientCredentialType } from '../../control/
 
 export type { ClientCredentialState, ClientCredentialType };
 
-
 export interface ClientCredentialRef {
   type: ClientCredentialType;
   owner: CertificateOwner;
@@ -34,7 +38,6 @@ export interface ClientCredentialRef {
   /** managed-identity: a user-assigned identity's client id (none: the system-assigned one). */
   managedIdentityClientId?: string | null;
 }
-
 
 export interface ClientCredentialDeps {
   certificates: CertificateStore;
@@ -49,14 +52,22 @@ const commonName = (owner: CertificateOwner) => `Keyway ${owner.type} ${owner.id
 
 /** Whether Entra refused the client's certificate (not the request): the next certificate may do. */
 export function certificateRefused(err: unknown): boolean {
-  return err instanceof ResponseBodyError && err.error === 'invalid_client' && [700027, 700024, 50027].includes(aadstsCode(err.error_description) ?? 0);
+  return (
+    err instanceof ResponseBodyError &&
+    err.error === 'invalid_client' &&
+    [700027, 700024, 50027].includes(aadstsCode(err.error_description) ?? 0)
+  );
 }
 
 export function createClientCredentials(deps: ClientCredentialDeps) {
   const now = deps.now ?? (() => new Date());
   const { certificates } = deps;
 
-  function report(owner: CertificateOwner, action: 'client_certificate.next_prepared' | 'client_certificate.promoted', details: Record<string, string>): void {
+  function report(
+    owner: CertificateOwner,
+    action: 'client_certificate.next_prepared' | 'client_certificate.promoted',
+    details: Record<string, string>,
+  ): void {
     deps.events?.record({
       action,
       outcome: 'success',
@@ -75,7 +86,8 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
   }
 
   async function federatedToken(ref: ClientCredentialRef): Promise<string> {
-    if (ref.type === 'managed-identity') return (await deps.managedIdentity.token(TOKEN_EXCHANGE_AUDIENCE, ref.managedIdentityClientId)).accessToken;
+    if (ref.type === 'managed-identity')
+      return (await deps.managedIdentity.token(TOKEN_EXCHANGE_AUDIENCE, ref.managedIdentityClientId)).accessToken;
     return (await readFederatedToken(deps.federatedTokenFile(), now())).token;
   }
 
@@ -95,7 +107,11 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
         case 'certificate':
           return certificateAuth(async () => {
             const signer = pinned ? await certificates.signerFor(ref.owner, pinned) : await certificates.current(ref.owner);
-            if (!signer) throw new HandlerError('certificate_missing', 'this runner holds no certificate for this app: test the configuration (Save & Test) to make one, then upload it to the app registration');
+            if (!signer)
+              throw new HandlerError(
+                'certificate_missing',
+                'this runner holds no certificate for this app: test the configuration (Save & Test) to make one, then upload it to the app registration',
+              );
             return signer;
           });
         case 'workload-identity':
@@ -137,7 +153,8 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
           throw err;
         }
         await certificates.accepted(next.id).catch(() => undefined);
-        if (await certificates.promote(ref.owner, next.id)) report(ref.owner, 'client_certificate.promoted', { thumbprint: next.thumbprintSha1 });
+        if (await certificates.promote(ref.owner, next.id))
+          report(ref.owner, 'client_certificate.promoted', { thumbprint: next.thumbprintSha1 });
         return result;
       }
     },
@@ -156,8 +173,16 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
       }
       if (ref.type === 'workload-identity' || ref.type === 'managed-identity') {
         try {
-          const claims = ref.type === 'workload-identity' ? (await readFederatedToken(deps.federatedTokenFile(), now())).claims : await managedIdentityClaims(ref);
-          state.federated = { issuer: claims.issuer, subject: claims.subject, audience: claims.audiences[0] ?? TOKEN_EXCHANGE_AUDIENCE, tokenExpiresAt: claims.expiresAt };
+          const claims =
+            ref.type === 'workload-identity'
+              ? (await readFederatedToken(deps.federatedTokenFile(), now())).claims
+              : await managedIdentityClaims(ref);
+          state.federated = {
+            issuer: claims.issuer,
+            subject: claims.subject,
+            audience: claims.audiences[0] ?? TOKEN_EXCHANGE_AUDIENCE,
+            tokenExpiresAt: claims.expiresAt,
+          };
         } catch (err) {
           state.federated = { error: describeCredentialProblem(err) };
         }
@@ -176,7 +201,11 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
     /** Makes the next certificate now (the admin asked: ahead of expiry, or to replace a lost upload). */
     async prepareNextCertificate(owner: CertificateOwner): Promise<ClientCredentialState> {
       const all = await certificates.list(owner);
-      if (!all.some((c) => c.status === 'active')) throw new HandlerError('no_certificate', 'this app has no certificate yet: save the configuration with the certificate credential first');
+      if (!all.some((c) => c.status === 'active'))
+        throw new HandlerError(
+          'no_certificate',
+          'this app has no certificate yet: save the configuration with the certificate credential first',
+        );
       if (!all.some((c) => c.status === 'next')) {
         const next = await certificates.prepareNext(owner, commonName(owner));
         report(owner, 'client_certificate.next_prepared', { thumbprint: next.thumbprintSha1, requested: 'admin' });
@@ -190,10 +219,17 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
     },
 
     /** Which identity IMDS answers for, from its token's claims (never the token). */
-    async describeManagedIdentity(resource: string, clientId: string | null | undefined): Promise<NonNullable<ClientCredentialState['managedIdentity']>> {
+    async describeManagedIdentity(
+      resource: string,
+      clientId: string | null | undefined,
+    ): Promise<NonNullable<ClientCredentialState['managedIdentity']>> {
       try {
         const claims = decodeJwt((await deps.managedIdentity.token(resource, clientId)).accessToken);
-        return { clientId: typeof claims.appid === 'string' ? claims.appid : null, principalId: typeof claims.oid === 'string' ? claims.oid : null, imdsUrl: deps.managedIdentity.baseUrl };
+        return {
+          clientId: typeof claims.appid === 'string' ? claims.appid : null,
+          principalId: typeof claims.oid === 'string' ? claims.oid : null,
+          imdsUrl: deps.managedIdentity.baseUrl,
+        };
       } catch (err) {
         return { error: describeCredentialProblem(err), imdsUrl: deps.managedIdentity.baseUrl };
       }
@@ -203,7 +239,12 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
   async function managedIdentityClaims(ref: ClientCredentialRef): Promise<FederatedTokenClaims> {
     const claims = decodeJwt((await deps.managedIdentity.token(TOKEN_EXCHANGE_AUDIENCE, ref.managedIdentityClientId)).accessToken);
     const audiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).filter((a): a is string => typeof a === 'string');
-    return { issuer: String(claims.iss ?? ''), subject: String(claims.sub ?? ''), audiences, expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : null };
+    return {
+      issuer: String(claims.iss ?? ''),
+      subject: String(claims.sub ?? ''),
+      audiences,
+      expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : null,
+    };
   }
 }
 
@@ -232,10 +273,15 @@ export interface RunnerClientCredentialOptions {
 }
 
 /** The client credentials of a runner, over its store and data keys. */
-export function createRunnerClientCredentials(deps: { db: Kysely<RunnerDB>; crypto: FieldCrypto; events?: RunnerEvents } & RunnerClientCredentialOptions): ClientCredentials {
+export function createRunnerClientCredentials(
+  deps: { db: Kysely<RunnerDB>; crypto: FieldCrypto; events?: RunnerEvents } & RunnerClientCredentialOptions,
+): ClientCredentials {
   return createClientCredentials({
     certificates: createCertificateStore({ db: deps.db, crypto: deps.crypto }),
-    managedIdentity: createManagedIdentityClient({ ...(deps.imdsUrl ? { baseUrl: deps.imdsUrl } : {}), ...(deps.imdsTimeoutMs ? { timeoutMs: deps.imdsTimeoutMs } : {}) }),
+    managedIdentity: createManagedIdentityClient({
+      ...(deps.imdsUrl ? { baseUrl: deps.imdsUrl } : {}),
+      ...(deps.imdsTimeoutMs ? { timeoutMs: deps.imdsTimeoutMs } : {}),
+    }),
     federatedTokenFile: deps.federatedTokenFile ?? (() => process.env[FEDERATED_TOKEN_FILE_VARIABLE] || undefined),
     ...(deps.events ? { events: deps.events } : {}),
   });

@@ -99,7 +99,12 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     },
 
     /** Replaces the secret when the row is still at `expectedVersion`; false when someone else won. */
-    async replaceSecret(id: string, expectedVersion: number, secret: string, changes: { metadata?: Record<string, unknown>; status?: string; expiresAt?: string | null } = {}): Promise<boolean> {
+    async replaceSecret(
+      id: string,
+      expectedVersion: number,
+      secret: string,
+      changes: { metadata?: Record<string, unknown>; status?: string; expiresAt?: string | null } = {},
+    ): Promise<boolean> {
       const result = await db
         .updateTable('credentials')
         .set({
@@ -117,7 +122,13 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     },
 
     async listForSubject(subject: CredentialSubject): Promise<CredentialRecord[]> {
-      const rows = await db.selectFrom('credentials').selectAll().where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).orderBy('created_at').execute();
+      const rows = await db
+        .selectFrom('credentials')
+        .selectAll()
+        .where('subject_type', '=', subject.type)
+        .where('subject_id', '=', subject.id)
+        .orderBy('created_at')
+        .execute();
       return rows.map(toRecord);
     },
 
@@ -170,14 +181,25 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     },
 
     async releaseLease(id: string, owner: string): Promise<void> {
-      await db.updateTable('credentials').set({ lease_owner: null, lease_until: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+      await db
+        .updateTable('credentials')
+        .set({ lease_owner: null, lease_until: null })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .execute();
     },
 
     /**
      * Commits a refreshed secret: only the lease holder, only from the version it read. Clears the
      * lease in the same write.
      */
-    async commitRefresh(id: string, owner: string, expectedVersion: number, secret: string, changes: { metadata: Record<string, unknown>; expiresAt?: string | null; forced?: boolean }): Promise<boolean> {
+    async commitRefresh(
+      id: string,
+      owner: string,
+      expectedVersion: number,
+      secret: string,
+      changes: { metadata: Record<string, unknown>; expiresAt?: string | null; forced?: boolean },
+    ): Promise<boolean> {
       const result = await db
         .updateTable('credentials')
         .set({
@@ -202,7 +224,13 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     async setStatus(id: string, status: string, metadata?: Record<string, unknown>): Promise<void> {
       await db
         .updateTable('credentials')
-        .set({ status, updated_at: now().toISOString(), lease_owner: null, lease_until: null, ...(metadata ? { metadata: JSON.stringify(metadata) } : {}) })
+        .set({
+          status,
+          updated_at: now().toISOString(),
+          lease_owner: null,
+          lease_until: null,
+          ...(metadata ? { metadata: JSON.stringify(metadata) } : {}),
+        })
         .where('id', '=', id)
         .execute();
     },
@@ -220,13 +248,22 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
         .where('failing_since', 'is', null)
         .executeTakeFirst();
       if (Number(started.numUpdatedRows) === 1) return true;
-      await db.updateTable('credentials').set({ failure_reason: reason.slice(0, 500) }).where('id', '=', id).execute();
+      await db
+        .updateTable('credentials')
+        .set({ failure_reason: reason.slice(0, 500) })
+        .where('id', '=', id)
+        .execute();
       return false;
     },
 
     /** The credential worked again: writes only when it was failing. */
     async markWorking(id: string): Promise<boolean> {
-      const result = await db.updateTable('credentials').set({ failing_since: null, failure_reason: null }).where('id', '=', id).where('failing_since', 'is not', null).executeTakeFirst();
+      const result = await db
+        .updateTable('credentials')
+        .set({ failing_since: null, failure_reason: null })
+        .where('id', '=', id)
+        .where('failing_since', 'is not', null)
+        .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 
@@ -240,12 +277,21 @@ export function createCredentialStore(db: Kysely<RunnerDB>, crypto: FieldCrypto,
     },
 
     async deleteForSubject(subject: CredentialSubject): Promise<number> {
-      const result = await db.deleteFrom('credentials').where('subject_type', '=', subject.type).where('subject_id', '=', subject.id).executeTakeFirst();
+      const result = await db
+        .deleteFrom('credentials')
+        .where('subject_type', '=', subject.type)
+        .where('subject_id', '=', subject.id)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 
     async countForIntegration(integrationId: string): Promise<{ oauth: number; pat: number }> {
-      const rows = await db.selectFrom('credentials').select(['method', (eb) => eb.fn.countAll<number>().as('n')]).where('integration_id', '=', integrationId).groupBy('method').execute();
+      const rows = await db
+        .selectFrom('credentials')
+        .select(['method', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('integration_id', '=', integrationId)
+        .groupBy('method')
+        .execute();
       const of = (method: string) => Number(rows.find((r) => r.method === method)?.n ?? 0);
       return { oauth: of('oauth'), pat: of('pat') };
     },

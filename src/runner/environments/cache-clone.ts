@@ -182,7 +182,13 @@ export async function cloneFromCache(input: CacheCloneInput): Promise<{ fromCach
     // lease nobody else wrote through): its refs are the workspace's, as `git clone` maps them.
     await writePackedRefs(
       packedRefs,
-      refs.flatMap((r) => (r.name.startsWith('refs/heads/') ? [{ name: `refs/remotes/origin/${r.name.slice('refs/heads/'.length)}`, objectId: r.objectId }] : r.name.startsWith('refs/tags/') ? [r] : [])),
+      refs.flatMap((r) =>
+        r.name.startsWith('refs/heads/')
+          ? [{ name: `refs/remotes/origin/${r.name.slice('refs/heads/'.length)}`, objectId: r.objectId }]
+          : r.name.startsWith('refs/tags/')
+            ? [r]
+            : [],
+      ),
     );
   } else {
     await writePackedRefs(
@@ -191,17 +197,24 @@ export async function cloneFromCache(input: CacheCloneInput): Promise<{ fromCach
     );
     const fetching = input.step('User fetch');
     fetching();
-    await runGit([...input.network, ...input.credential, 'fetch', '--progress', '--tags', '--no-write-fetch-head', ...filter, 'origin'], asRunner(fetching));
+    await runGit(
+      [...input.network, ...input.credential, 'fetch', '--progress', '--tags', '--no-write-fetch-head', ...filter, 'origin'],
+      asRunner(fetching),
+    );
     await removeHints(packedRefs);
   }
 
   const checking = input.step('Checkout');
   // A blobless checkout fetches file contents as it goes: with the same credential and network rules.
   const remote = [...input.network, ...input.credential];
-  const defaultBranch = input.checkout.kind === 'tag' ? undefined : input.checkout.kind === 'branch' ? input.checkout.branch : input.checkout.defaultBranch;
+  const defaultBranch =
+    input.checkout.kind === 'tag' ? undefined : input.checkout.kind === 'branch' ? input.checkout.branch : input.checkout.defaultBranch;
   if (input.checkout.kind === 'branch') {
     checking();
-    await runGit([...remote, 'checkout', '--progress', '-b', input.checkout.branch, '--track', `origin/${input.checkout.branch}`], asRunner(checking));
+    await runGit(
+      [...remote, 'checkout', '--progress', '-b', input.checkout.branch, '--track', `origin/${input.checkout.branch}`],
+      asRunner(checking),
+    );
   } else if (input.checkout.kind === 'tag') {
     checking();
     await runGit([...remote, 'checkout', '--progress', '--detach', `refs/tags/${input.checkout.tag}`], asRunner(checking));
@@ -209,7 +222,8 @@ export async function cloneFromCache(input: CacheCloneInput): Promise<{ fromCach
     await runGit(['branch', '--quiet', '--track', input.checkout.defaultBranch, `origin/${input.checkout.defaultBranch}`], asRunner());
     await runGit(['symbolic-ref', 'HEAD', `refs/heads/${input.checkout.defaultBranch}`], asRunner());
   }
-  if (defaultBranch) await runGit(['symbolic-ref', 'refs/remotes/origin/HEAD', `refs/remotes/origin/${defaultBranch}`], asRunner()).catch(() => undefined);
+  if (defaultBranch)
+    await runGit(['symbolic-ref', 'refs/remotes/origin/HEAD', `refs/remotes/origin/${defaultBranch}`], asRunner()).catch(() => undefined);
 
   // What `git clone --config` writes, last: from here on the repository is the workspace's.
   await appendFile(config, formatGitConfig(input.workspaceConfig));

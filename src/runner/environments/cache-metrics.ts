@@ -14,9 +14,15 @@ function counter<L extends string>(name: string, help: string, labelNames: reado
 
 export const cacheMetrics = {
   bytes: gauge('keyway_runner_repository_cache_bytes', "Bytes the runner's repository caches take on disk, as last measured"),
-  limitBytes: gauge('keyway_runner_repository_cache_limit_bytes', 'The most the repository caches may take (KEYWAY_REPOSITORY_CACHE_MB); least recently used caches are evicted past it'),
+  limitBytes: gauge(
+    'keyway_runner_repository_cache_limit_bytes',
+    'The most the repository caches may take (KEYWAY_REPOSITORY_CACHE_MB); least recently used caches are evicted past it',
+  ),
   repositories: gauge('keyway_runner_repository_cache_repositories', 'Repositories the runner holds a cache of'),
-  refreshes: counter('keyway_runner_repository_cache_refreshes_total', 'Fetches into a repository cache (each with the credential of the user creating an environment)'),
+  refreshes: counter(
+    'keyway_runner_repository_cache_refreshes_total',
+    'Fetches into a repository cache (each with the credential of the user creating an environment)',
+  ),
   evictions: counter('keyway_runner_repository_cache_evictions_total', 'Repository caches removed to stay under the size limit'),
   workspaces: counter(
     'keyway_runner_repository_cache_workspaces_total',

@@ -46,7 +46,19 @@ export function createCacheStore(db: Kysely<RunnerDB>, now: () => Date = () => n
       const stamp = at();
       await db
         .insertInto('repository_caches')
-        .values({ cache_id: cacheId, key, remote_url: remoteUrl, variant, size_bytes: 0, refreshes: 0, created_at: stamp, last_used_at: stamp, refreshed_at: null, lease_owner: null, lease_until: null })
+        .values({
+          cache_id: cacheId,
+          key,
+          remote_url: remoteUrl,
+          variant,
+          size_bytes: 0,
+          refreshes: 0,
+          created_at: stamp,
+          last_used_at: stamp,
+          refreshed_at: null,
+          lease_owner: null,
+          lease_until: null,
+        })
         .onConflict((oc) => oc.columns(['cache_id', 'key']).doNothing())
         .execute();
       const row = await this.get(cacheId, key);
@@ -55,7 +67,12 @@ export function createCacheStore(db: Kysely<RunnerDB>, now: () => Date = () => n
     },
 
     async get(cacheId: string, key: string): Promise<CacheRow | undefined> {
-      const row = await db.selectFrom('repository_caches').selectAll().where('cache_id', '=', cacheId).where('key', '=', key).executeTakeFirst();
+      const row = await db
+        .selectFrom('repository_caches')
+        .selectAll()
+        .where('cache_id', '=', cacheId)
+        .where('key', '=', key)
+        .executeTakeFirst();
       return row && toRow(row);
     },
 
@@ -92,7 +109,12 @@ export function createCacheStore(db: Kysely<RunnerDB>, now: () => Date = () => n
      * process killed mid-refresh would otherwise keep the repository from its own restart for a TTL.
      */
     async releaseStale(cacheId: string, instance: string, current: string): Promise<number> {
-      const held = await db.selectFrom('repository_caches').select(['key', 'lease_owner']).where('cache_id', '=', cacheId).where('lease_owner', 'is not', null).execute();
+      const held = await db
+        .selectFrom('repository_caches')
+        .select(['key', 'lease_owner'])
+        .where('cache_id', '=', cacheId)
+        .where('lease_owner', 'is not', null)
+        .execute();
       let released = 0;
       for (const row of held) {
         if (!row.lease_owner || row.lease_owner === current || !row.lease_owner.startsWith(`${instance}#`)) continue;
@@ -129,7 +151,12 @@ export function createCacheStore(db: Kysely<RunnerDB>, now: () => Date = () => n
 
     /** Removes the row; only its lease holder may. */
     async delete(cacheId: string, key: string, owner: string): Promise<boolean> {
-      const result = await db.deleteFrom('repository_caches').where('cache_id', '=', cacheId).where('key', '=', key).where('lease_owner', '=', owner).executeTakeFirst();
+      const result = await db
+        .deleteFrom('repository_caches')
+        .where('cache_id', '=', cacheId)
+        .where('key', '=', key)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
       return Number(result.numDeletedRows) === 1;
     },
   };

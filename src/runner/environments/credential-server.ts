@@ -132,7 +132,11 @@ function targetOf(remoteUrl: string): GitCredentialTarget {
  * user's current token, or a status and one line saying what is wrong. Shared by the HTTP socket
  * (curl helper) and the environments' own sockets (git's credential-cache protocol).
  */
-export function answerCredential(grant: CredentialGrant, asked: Record<string, string>, deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>): Promise<{ status: number; body: string }> {
+export function answerCredential(
+  grant: CredentialGrant,
+  asked: Record<string, string>,
+  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>,
+): Promise<{ status: number; body: string }> {
   // The span every credential request starts (a trace of its own, or the HTTP socket's child).
   return inSpan(
     'git credential get',
@@ -147,14 +151,27 @@ export function answerCredential(grant: CredentialGrant, asked: Record<string, s
   );
 }
 
-async function answerUntraced(grant: CredentialGrant, asked: Record<string, string>, deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>): Promise<{ status: number; body: string }> {
+async function answerUntraced(
+  grant: CredentialGrant,
+  asked: Record<string, string>,
+  deps: Pick<CredentialServerDeps, 'getAccessToken' | 'logger' | 'onServed'>,
+): Promise<{ status: number; body: string }> {
   if (!asked.path) {
-    return { status: 400, body: 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n' };
+    return {
+      status: 400,
+      body: 'git did not send the repository path: set credential.useHttpPath=true for this repository (Keyway sets it in its workspaces)\n',
+    };
   }
   const expected = targetOf(grant.remoteUrl);
   if (!sameCredentialTarget(asked, expected)) {
-    deps.logger.warn({ environmentId: grant.environmentId, asked: describeTarget(asked) }, 'credential helper asked for another repository; refused');
-    return { status: 403, body: `this environment's credential helper serves only ${describeTarget(expected)}; git asked for ${describeTarget(asked)}\n` };
+    deps.logger.warn(
+      { environmentId: grant.environmentId, asked: describeTarget(asked) },
+      'credential helper asked for another repository; refused',
+    );
+    return {
+      status: 403,
+      body: `this environment's credential helper serves only ${describeTarget(expected)}; git asked for ${describeTarget(asked)}\n`,
+    };
   }
   let token: AccessToken;
   try {
@@ -200,7 +217,10 @@ export async function answerRejection(
     await deps.tokenRejected(current);
     deps.logger.info({ environmentId: grant.environmentId, kind: current.kind }, 'git reported the token refused; handled');
   } catch (err) {
-    deps.logger.warn({ environmentId: grant.environmentId, code: (err as { code?: string }).code }, 'git reported the token refused; it could not be refreshed');
+    deps.logger.warn(
+      { environmentId: grant.environmentId, code: (err as { code?: string }).code },
+      'git reported the token refused; it could not be refreshed',
+    );
   }
 }
 
@@ -215,7 +235,11 @@ export async function startCredentialServer(deps: CredentialServerDeps): Promise
     if (err.code !== 'ENOENT') throw err;
   });
   function send(res: ServerResponse, status: number, body: string): void {
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   }
 
@@ -240,9 +264,11 @@ export async function startCredentialServer(deps: CredentialServerDeps): Promise
   async function credential(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+([A-Za-z0-9_-]{20,200})\s*$/.exec(auth);
-    if (!m) return send(res, 401, 'the request carries no environment secret; use the credential helper Keyway installed in the workspace\n');
+    if (!m)
+      return send(res, 401, 'the request carries no environment secret; use the credential helper Keyway installed in the workspace\n');
     const grant = await deps.grantFor(hashSecret(m[1]!));
-    if (!grant) return send(res, 401, 'this credential helper\'s environment no longer exists (it was deleted or failed); create a new environment\n');
+    if (!grant)
+      return send(res, 401, "this credential helper's environment no longer exists (it was deleted or failed); create a new environment\n");
     const body = await readBody(req);
     if (body === undefined) return send(res, 413, 'the credential request is too large\n');
     const answer = await answerCredential(grant, parseCredentialRequest(body), deps);

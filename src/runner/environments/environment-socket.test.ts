@@ -24,7 +24,12 @@ describe("an environment's own credential socket (git credential-cache protocol)
     dir = mkdtempSync(join(tmpdir(), 'kw-envsock-'));
     socket = await startEnvironmentSocket({
       path: environmentSocketPath(join(dir, 'credentials.sock'), 'env_socktest01'),
-      grant: { environmentId: 'env_socktest01', userId: 'u1', integrationId: 'int_1', remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web' },
+      grant: {
+        environmentId: 'env_socktest01',
+        userId: 'u1',
+        integrationId: 'int_1',
+        remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web',
+      },
       getAccessToken: async () => {
         asked++;
         if (refuse) throw new HandlerError('reauthorization_required', 'connect again');
@@ -74,7 +79,7 @@ describe("an environment's own credential socket (git credential-cache protocol)
     }
   });
 
-  it('store and erase never reach the socket (nothing is kept), and the socket stays the runner\'s', async () => {
+  it("store and erase never reach the socket (nothing is kept), and the socket stays the runner's", async () => {
     const before = asked;
     for (const action of ['store', 'erase']) {
       const out = await helper(action, `${REQUEST}username=oauth2\npassword=${TOKEN}\n`);

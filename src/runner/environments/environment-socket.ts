@@ -63,7 +63,12 @@ export async function startEnvironmentSocket(options: {
     socket.on('error', () => undefined);
     socket.on('end', () => {
       serve(socket, Buffer.concat(chunks).toString('utf8'))
-        .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message }, environmentId: grant.environmentId }, 'environment credential socket failed to answer'))
+        .catch((err: unknown) =>
+          logger.warn(
+            { err: { message: (err as Error).message }, environmentId: grant.environmentId },
+            'environment credential socket failed to answer',
+          ),
+        )
         .finally(() => socket.end());
     });
   });

@@ -11,10 +11,22 @@ describe('git configuration written as text', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyway-config-'));
     try {
       await runGit(['init', '--quiet', dir]);
-      const values = ['', `!f() { [ "$1" != get ] || exec '/it''s here/helper' get; }; f`, 'back\\slash', ' leading space', 'trailing space ', 'hash # and ; semicolon', 'tab\there', 'line\nbreak'];
+      const values = [
+        '',
+        `!f() { [ "$1" != get ] || exec '/it''s here/helper' get; }; f`,
+        'back\\slash',
+        ' leading space',
+        'trailing space ',
+        'hash # and ; semicolon',
+        'tab\there',
+        'line\nbreak',
+      ];
       appendFileSync(
         join(dir, '.git', 'config'),
-        formatGitConfig([...values.map((value) => ({ section: 'credential', key: 'helper', value })), { section: 'remote', subsection: 'a "quoted" \\ name', key: 'url', value: 'http://example.invalid/x' }]),
+        formatGitConfig([
+          ...values.map((value) => ({ section: 'credential', key: 'helper', value })),
+          { section: 'remote', subsection: 'a "quoted" \\ name', key: 'url', value: 'http://example.invalid/x' },
+        ]),
       );
       const read = await runGit(['config', '--null', '--get-all', 'credential.helper'], { cwd: dir });
       assert.deepEqual(read.stdout.split('\0').slice(0, -1), values);

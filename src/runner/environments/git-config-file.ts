@@ -25,7 +25,8 @@ export function formatGitConfig(entries: readonly GitConfigEntry[]): string {
   for (const e of entries) {
     if (!NAME.test(e.section) || !NAME.test(e.key)) throw new Error(`not a git configuration name: ${e.section}.${e.key}`);
     if (e.subsection !== undefined && /[\n\0]/.test(e.subsection)) throw new Error('a configuration subsection cannot hold a newline');
-    const header = e.subsection === undefined ? `[${e.section}]` : `[${e.section} "${e.subsection.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"]`;
+    const header =
+      e.subsection === undefined ? `[${e.section}]` : `[${e.section} "${e.subsection.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"]`;
     const lines = sections.get(header) ?? [];
     lines.push(`\t${e.key} = ${quote(e.value)}`);
     sections.set(header, lines);

@@ -37,7 +37,13 @@ export function secretFromFile(text: string): string | undefined {
 function post(socketPath: string, secret: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolvePost, reject) => {
     const req = request(
-      { socketPath, path: CREDENTIAL_PATH, method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }, timeout: 90_000 },
+      {
+        socketPath,
+        path: CREDENTIAL_PATH,
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
+        timeout: 90_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -62,7 +68,8 @@ export async function runGitCredential(action: string, options: GitCredentialOpt
     return 0;
   };
   const secretFile = options.secretFile ?? io.env.KEYWAY_CREDENTIAL_SECRET_FILE;
-  if (!secretFile) return fail('say which environment this is: --secret-file PATH (the workspace\'s .keyway/secret) or KEYWAY_CREDENTIAL_SECRET_FILE');
+  if (!secretFile)
+    return fail("say which environment this is: --secret-file PATH (the workspace's .keyway/secret) or KEYWAY_CREDENTIAL_SECRET_FILE");
   let secret: string | undefined;
   try {
     secret = secretFromFile(await readFile(secretFile, 'utf8'));
@@ -70,12 +77,17 @@ export async function runGitCredential(action: string, options: GitCredentialOpt
     return fail(`cannot read the secret file ${secretFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (!secret) return fail(`${secretFile} does not hold a Keyway environment secret`);
-  const socketPath = options.socket ?? io.env.KEYWAY_CREDENTIAL_SOCKET ?? credentialSocketPath(resolve(options.dataDir ?? io.env.KEYWAY_DATA_DIR ?? './.keyway-data'));
+  const socketPath =
+    options.socket ??
+    io.env.KEYWAY_CREDENTIAL_SOCKET ??
+    credentialSocketPath(resolve(options.dataDir ?? io.env.KEYWAY_DATA_DIR ?? './.keyway-data'));
   let answer: { status: number; text: string };
   try {
     answer = await post(socketPath, secret, input);
   } catch (err) {
-    return fail(`cannot reach the Keyway runner on ${socketPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is the runner running?`);
+    return fail(
+      `cannot reach the Keyway runner on ${socketPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is the runner running?`,
+    );
   }
   if (answer.status !== 200) return fail(answer.text.trim() || `the runner answered ${answer.status}`);
   io.stdout.write(answer.text);

@@ -50,18 +50,24 @@ describe('runGit', () => {
     // Talks every 100 ms for a while (longer than the stall time in all), then falls silent.
     const body = 'i=0; while [ $i -lt 8 ]; do echo tick >&2; sleep 0.1; i=$((i+1)); done; sleep 30';
     const started = Date.now();
-    await assert.rejects(runGit(alias('talk', pidFile, body), { cwd: dir, stallTimeoutMs: 500 }), (err: unknown) => err instanceof GitTimeoutError && err.reason === 'stalled');
+    await assert.rejects(
+      runGit(alias('talk', pidFile, body), { cwd: dir, stallTimeoutMs: 500 }),
+      (err: unknown) => err instanceof GitTimeoutError && err.reason === 'stalled',
+    );
     assert.ok(Date.now() - started >= 800, 'not stopped while it was still talking');
     assert.ok(await gone(Number(readFileSync(pidFile, 'utf8').trim())));
   });
 
   it('stops git at the deadline even while it keeps talking', async () => {
     const pidFile = join(dir, 'busy.pid');
-    await assert.rejects(runGit(alias('busy', pidFile, 'while true; do echo tick >&2; sleep 0.05; done'), { cwd: dir, stallTimeoutMs: 5_000, timeoutMs: 600 }), (err: unknown) => {
-      assert.ok(err instanceof GitTimeoutError);
-      assert.equal(err.reason, 'deadline');
-      return true;
-    });
+    await assert.rejects(
+      runGit(alias('busy', pidFile, 'while true; do echo tick >&2; sleep 0.05; done'), { cwd: dir, stallTimeoutMs: 5_000, timeoutMs: 600 }),
+      (err: unknown) => {
+        assert.ok(err instanceof GitTimeoutError);
+        assert.equal(err.reason, 'deadline');
+        return true;
+      },
+    );
     assert.ok(await gone(Number(readFileSync(pidFile, 'utf8').trim())));
   });
 
@@ -76,7 +82,10 @@ describe('runGit', () => {
   });
 
   it('a failing git is a GitCommandError naming the subcommand, not a timeout', async () => {
-    await assert.rejects(runGit(['-c', 'x.y=z', 'rev-parse', '--verify', 'no-such-ref'], { cwd: dir, stallTimeoutMs: 5_000, timeoutMs: 10_000 }), (err: unknown) => err instanceof GitCommandError && /^git rev-parse failed/.test(err.message));
+    await assert.rejects(
+      runGit(['-c', 'x.y=z', 'rev-parse', '--verify', 'no-such-ref'], { cwd: dir, stallTimeoutMs: 5_000, timeoutMs: 10_000 }),
+      (err: unknown) => err instanceof GitCommandError && /^git rev-parse failed/.test(err.message),
+    );
     assert.equal(subcommand(['-c', 'http.followRedirects=false', '-c', 'a=b', 'clone', '--progress']), 'clone');
   });
 

@@ -32,7 +32,11 @@ export class GitTimeoutError extends Error {
     readonly ms: number,
     readonly args: string[],
   ) {
-    super(reason === 'stalled' ? `git ${subcommand(args)} made no progress for ${seconds(ms)} s and was stopped` : `git ${subcommand(args)} ran out of time and was stopped`);
+    super(
+      reason === 'stalled'
+        ? `git ${subcommand(args)} made no progress for ${seconds(ms)} s and was stopped`
+        : `git ${subcommand(args)} ran out of time and was stopped`,
+    );
     this.name = 'GitTimeoutError';
   }
 }
@@ -70,7 +74,15 @@ export class GitCommandError extends Error {
  */
 export function gitEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_CEILING_DIRECTORIES']) {
+  for (const name of [
+    'GIT_DIR',
+    'GIT_WORK_TREE',
+    'GIT_INDEX_FILE',
+    'GIT_OBJECT_DIRECTORY',
+    'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+    'GIT_NAMESPACE',
+    'GIT_CEILING_DIRECTORIES',
+  ]) {
     delete env[name];
   }
   env.LC_ALL = 'C';
@@ -89,13 +101,18 @@ export function gitEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.Pr
 export function runGit(args: string[], options: RunGitOptions = {}): Promise<GitOutcome> {
   const subcommand = args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? '';
   // A child span of whatever asked (an environment's control request): arguments stay out, they hold URLs and paths.
-  return inSpan(`git ${subcommand}`, { 'process.executable.name': 'git', 'keyway.git.subcommand': subcommand }, () => spawnGit(args, options));
+  return inSpan(`git ${subcommand}`, { 'process.executable.name': 'git', 'keyway.git.subcommand': subcommand }, () =>
+    spawnGit(args, options),
+  );
 }
 
 function spawnGit(args: string[], options: RunGitOptions): Promise<GitOutcome> {
   return new Promise((resolve, reject) => {
     // Node cannot set a child's umask: a shell sets it and then becomes git.
-    const [command, argv] = options.umask === undefined ? ['git', args] : ['/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec git "$@"`, 'git', ...args]];
+    const [command, argv] =
+      options.umask === undefined
+        ? ['git', args]
+        : ['/bin/sh', ['-c', `umask ${options.umask.toString(8).padStart(3, '0')} && exec git "$@"`, 'git', ...args]];
     const child = spawn(command, argv, {
       cwd: options.cwd,
       env: options.env ?? gitEnvironment(),

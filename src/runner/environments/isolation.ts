@@ -27,12 +27,16 @@ export function allocateUid(range: WorkspaceIsolation, used: ReadonlySet<number>
  */
 export async function checkIsolationPossible(workspacesDir: string): Promise<void> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-    throw new Error('KEYWAY_WORKSPACE_UIDS needs a Linux runner running as root: it gives each workspace to its own user and runs git as that user');
+    throw new Error(
+      'KEYWAY_WORKSPACE_UIDS needs a Linux runner running as root: it gives each workspace to its own user and runs git as that user',
+    );
   }
   for (let dir = dirname(resolve(workspacesDir)); ; dir = dirname(dir)) {
     const st = await stat(dir).catch(() => undefined);
     if (st && (st.mode & 0o001) === 0) {
-      throw new Error(`KEYWAY_WORKSPACES_DIR (${workspacesDir}): ${dir} is not searchable by other users, so the environments' users could not reach their workspaces; allow it (chmod o+x ${dir}) or choose a directory elsewhere, e.g. /var/lib/keyway-workspaces`);
+      throw new Error(
+        `KEYWAY_WORKSPACES_DIR (${workspacesDir}): ${dir} is not searchable by other users, so the environments' users could not reach their workspaces; allow it (chmod o+x ${dir}) or choose a directory elsewhere, e.g. /var/lib/keyway-workspaces`,
+      );
     }
     if (dir === dirname(dir)) break;
   }

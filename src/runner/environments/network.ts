@@ -44,7 +44,11 @@ function pinOf(hostname: string, port: string, addresses: readonly string[]): st
  * Resolves and checks the remote's host once, for everything the environment does next. A refused
  * address is a HandlerError the user sees, naming the host and why.
  */
-export async function vetRemote(remoteUrl: string, kind: 'services' | 'server', options: { allowInsecure: boolean; lookup?: HostLookup | undefined }): Promise<VettedRemote> {
+export async function vetRemote(
+  remoteUrl: string,
+  kind: 'services' | 'server',
+  options: { allowInsecure: boolean; lookup?: HostLookup | undefined },
+): Promise<VettedRemote> {
   if (kind !== 'server') return NO_PIN;
   const url = new URL(remoteUrl);
   const hostname = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -52,9 +56,16 @@ export async function vetRemote(remoteUrl: string, kind: 'services' | 'server', 
   try {
     addresses = await vetHost(hostname, options.allowInsecure, options.lookup ?? systemLookup);
   } catch (err) {
-    if (err instanceof HostPolicyError) throw new HandlerError('host_refused', `Keyway does not connect to ${url.host}: ${err.message}. Ask an admin to check the integration's host.`);
+    if (err instanceof HostPolicyError)
+      throw new HandlerError(
+        'host_refused',
+        `Keyway does not connect to ${url.host}: ${err.message}. Ask an admin to check the integration's host.`,
+      );
     const code = (err as NodeJS.ErrnoException).code;
-    throw new HandlerError('host_unavailable', `the Azure DevOps Server host ${url.host} could not be resolved (${code ?? (err as Error).message}); check the integration's host and the runner's DNS`);
+    throw new HandlerError(
+      'host_unavailable',
+      `the Azure DevOps Server host ${url.host} could not be resolved (${code ?? (err as Error).message}); check the integration's host and the runner's DNS`,
+    );
   }
   // An address literal needs no pin: libcurl resolves nothing.
   if (isIP(hostname)) return { hostname, addresses, pin: null };
@@ -80,7 +91,11 @@ export function networkConfigFile(vetted: Pick<VettedRemote, 'pin'>): string {
 }
 
 /** Replaces the file in one step, so a git reading it never sees half of it. */
-export async function writeNetworkConfig(path: string, vetted: Pick<VettedRemote, 'pin'>, owner?: { uid: number; gid: number }): Promise<void> {
+export async function writeNetworkConfig(
+  path: string,
+  vetted: Pick<VettedRemote, 'pin'>,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, networkConfigFile(vetted), { mode: 0o644 });
   if (owner) await chown(temporary, owner.uid, owner.gid);

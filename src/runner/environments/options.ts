@@ -11,6 +11,10 @@ export function environmentOptionsFromConfig(c: EnvironmentConfig): Partial<Envi
     idleTimeoutMs: c.idleHours * 3_600_000,
     ...(c.workspacesDir ? { workspacesDir: c.workspacesDir } : {}),
     ...(c.workspaceUids ? { isolation: c.workspaceUids } : {}),
-    repositoryCache: { ...(c.repositoryCacheDir ? { dir: c.repositoryCacheDir } : {}), maxBytes: c.repositoryCacheMb * 1024 * 1024, freshMs: c.repositoryCacheFreshSeconds * 1000 },
+    repositoryCache: {
+      ...(c.repositoryCacheDir ? { dir: c.repositoryCacheDir } : {}),
+      maxBytes: c.repositoryCacheMb * 1024 * 1024,
+      freshMs: c.repositoryCacheFreshSeconds * 1000,
+    },
   };
 }

@@ -40,14 +40,27 @@ describe("git's progress output", () => {
         'Updating files 100',
       ],
     );
-    assert.deepEqual(seen.at(-1)!.phases, ['Enumerating objects', 'Counting objects', 'Compressing objects', 'Receiving objects', 'Resolving deltas', 'Updating files']);
+    assert.deepEqual(seen.at(-1)!.phases, [
+      'Enumerating objects',
+      'Counting objects',
+      'Compressing objects',
+      'Receiving objects',
+      'Resolving deltas',
+      'Updating files',
+    ]);
   });
 
   it("keeps git's own explanation of a failure, not the progress lines", () => {
     const parser = createProgressParser(() => undefined);
-    parser.feed("Cloning into 'web'...\nkeyway: this credential helper's environment no longer exists\nfatal: credential helper '!x' told us to quit\n");
+    parser.feed(
+      "Cloning into 'web'...\nkeyway: this credential helper's environment no longer exists\nfatal: credential helper '!x' told us to quit\n",
+    );
     parser.end();
-    assert.deepEqual(parser.tail(), ["Cloning into 'web'...", "keyway: this credential helper's environment no longer exists", "fatal: credential helper '!x' told us to quit"]);
+    assert.deepEqual(parser.tail(), [
+      "Cloning into 'web'...",
+      "keyway: this credential helper's environment no longer exists",
+      "fatal: credential helper '!x' told us to quit",
+    ]);
   });
 
   it('caps what it keeps: a runaway line or endless output does not grow memory', () => {

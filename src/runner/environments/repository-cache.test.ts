@@ -25,7 +25,14 @@ import type { EnvironmentServiceOptions, Environments } from './service.ts';
 import { cacheKey } from './repository-cache.ts';
 import { HandlerError } from '../agent.ts';
 
-const GIT_ENV = { PATH: process.env.PATH, HOME: tmpdir(), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+const GIT_ENV = {
+  PATH: process.env.PATH,
+  HOME: tmpdir(),
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: devNull,
+  GIT_TERMINAL_PROMPT: '0',
+  LC_ALL: 'C',
+};
 
 async function git(args: string[], cwd: string): Promise<string> {
   const { spawn } = await import('node:child_process');
@@ -60,33 +67,62 @@ for (const { kind, skip } of await databaseKinds()) {
     const reports = new Map<string, EnvironmentProgressReport[]>();
     let bobPat: string;
     let bobId: string;
-    const integration: RunnerIntegration = { id: 'int_cache', scmId: 'azure-devops', kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', virtualDirectory: '', oauth: null, patEnabled: true };
+    const integration: RunnerIntegration = {
+      id: 'int_cache',
+      scmId: 'azure-devops',
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      virtualDirectory: '',
+      oauth: null,
+      patEnabled: true,
+    };
 
     before(async () => {
       s = await startSeeded();
       dir = mkdtempSync(join(tmpdir(), 'keyway-cache-test-'));
       const w = s.emu.world;
       // A repository whose pack is large enough that a clone and a ref advertisement differ by far.
-      await w.createRepository(s.org, s.project, 'big', { commits: 40, branches: ['feature/x', 'gone'], tags: ['v1'], files: { 'assets/blob.bin': randomBytes(120_000).toString('base64') }, createdBy: s.user.id });
+      await w.createRepository(s.org, s.project, 'big', {
+        commits: 40,
+        branches: ['feature/x', 'gone'],
+        tags: ['v1'],
+        files: { 'assets/blob.bin': randomBytes(120_000).toString('base64') },
+        createdBy: s.user.id,
+      });
       const bob = w.addUser({ upn: `bob@${s.emu.defaultTenant.domain}`, displayName: 'Bob' });
       w.addMember(s.org, bob.id);
       bobId = bob.id;
       bobPat = w.createPat(bob.id, { scopes: ['vso.code'], orgs: [s.org] }).token;
       const schema = kind === 'postgres' ? `cache_${randomBytes(5).toString('hex')}` : undefined;
-      config = { storeUrl: kind === 'postgres' ? POSTGRES_URL : `sqlite:${join(dir, 'runner.db')}`, ...(schema ? { schema } : {}), encryptionKeys: randomEncryptionKeys(), privateKey: '', integration };
+      config = {
+        storeUrl: kind === 'postgres' ? POSTGRES_URL : `sqlite:${join(dir, 'runner.db')}`,
+        ...(schema ? { schema } : {}),
+        encryptionKeys: randomEncryptionKeys(),
+        privateKey: '',
+        integration,
+      };
       pieces = await openRunnerPieces(config);
       for (const [user, secret] of [
         ['alice', s.pat],
         ['bob', bobPat],
       ] as const) {
-        await pieces.credentials.insert({ subject: { type: 'user', id: user }, integrationId: integration.id, host: integration.host, method: 'pat', secret, metadata: { organization: s.org } });
+        await pieces.credentials.insert({
+          subject: { type: 'user', id: user },
+          integrationId: integration.id,
+          host: integration.host,
+          method: 'pat',
+          secret,
+          metadata: { organization: s.org },
+        });
       }
     });
 
     after(async () => {
       for (const o of opened) await o.environments.stop();
       for (const o of opened) if (o.pieces !== pieces) await o.pieces.close();
-      if (config?.schema) await sql`drop schema if exists ${sql.id(config.schema)} cascade`.execute(pieces.store.database.db).catch(() => undefined);
+      if (config?.schema)
+        await sql`drop schema if exists ${sql.id(config.schema)} cascade`.execute(pieces.store.database.db).catch(() => undefined);
       await pieces?.close();
       await s?.close();
       rmSync(dir, { recursive: true, force: true });
@@ -113,7 +149,20 @@ for (const { kind, skip } of await databaseKinds()) {
 
     function create(environments: Environments, user: string, repository: string, clone?: EnvironmentCloneOptions, id = ids()) {
       return environments.handlers['environment-create']!(
-        { environmentId: id, userId: user, integration, repository: { kind: 'services', host: 'dev.azure.com', origin: 'https://dev.azure.com', organization: s.org, project: s.project, repository }, ...(clone ? { clone } : {}) },
+        {
+          environmentId: id,
+          userId: user,
+          integration,
+          repository: {
+            kind: 'services',
+            host: 'dev.azure.com',
+            origin: 'https://dev.azure.com',
+            organization: s.org,
+            project: s.project,
+            repository,
+          },
+          ...(clone ? { clone } : {}),
+        },
         { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' },
       ) as Promise<{ workspacePath: string }>;
     }
@@ -138,8 +187,14 @@ for (const { kind, skip } of await databaseKinds()) {
     }
 
     const cacheRow = async (environments: Environments, repository: string, variant: 'full' | 'blob:none' = 'full') =>
-      environments.cache!.store.get(environments.cache!.id, cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/${repository}`, variant }));
-    const workspaces = async (source: string) => (await register.getSingleMetric('keyway_runner_repository_cache_workspaces_total')!.get()).values.find((v) => v.labels.source === source)?.value ?? 0;
+      environments.cache!.store.get(
+        environments.cache!.id,
+        cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/${repository}`, variant }),
+      );
+    const workspaces = async (source: string) =>
+      (await register.getSingleMetric('keyway_runner_repository_cache_workspaces_total')!.get()).values.find(
+        (v) => v.labels.source === source,
+      )?.value ?? 0;
 
     it("the second environment takes its objects from the cache: no pack is served, the workspace is complete and owns its objects, its refs are the user's own", async () => {
       const r = await runner('warm', { repositoryCache: { freshMs: 60_000 } });
@@ -147,9 +202,19 @@ for (const { kind, skip } of await databaseKinds()) {
       const first = await ready(r, 'alice', 'big');
       const clonedBytes = s.emu.counters().gitBytesServed;
       // Cold: the cache's refresh is this user's fetch, its refs the workspace's (no second fetch).
-      assert.ok(first.phases.includes('Cache refresh') && first.phases.includes('Local copy') && !first.phases.includes('User fetch'), first.phases.join(', '));
+      assert.ok(
+        first.phases.includes('Cache refresh') && first.phases.includes('Local copy') && !first.phases.includes('User fetch'),
+        first.phases.join(', '),
+      );
       assert.ok(existsSync(join(first.worktree, 'assets', 'blob.bin')));
-      assert.equal((await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/', 'refs/tags/'], first.worktree)).trim().split('\n').sort().join(' '), 'refs/remotes/origin/HEAD refs/remotes/origin/feature/x refs/remotes/origin/gone refs/remotes/origin/main refs/tags/v1');
+      assert.equal(
+        (await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/', 'refs/tags/'], first.worktree))
+          .trim()
+          .split('\n')
+          .sort()
+          .join(' '),
+        'refs/remotes/origin/HEAD refs/remotes/origin/feature/x refs/remotes/origin/gone refs/remotes/origin/main refs/tags/v1',
+      );
       await assertComplete(first.worktree);
 
       // After the cache was refreshed: a branch goes and a commit arrives on the server.
@@ -162,14 +227,20 @@ for (const { kind, skip } of await databaseKinds()) {
       const second = await ready(r, 'alice', 'big');
       const secondBytes = s.emu.counters().gitBytesServed;
       assert.equal(await workspaces('cache'), fromCache + 1);
-      assert.ok(!second.phases.includes('Cache refresh') && second.phases.includes('User fetch'), `a fresh cache is used as it is, the refs come from the user's fetch: ${second.phases.join(', ')}`);
+      assert.ok(
+        !second.phases.includes('Cache refresh') && second.phases.includes('User fetch'),
+        `a fresh cache is used as it is, the refs come from the user's fetch: ${second.phases.join(', ')}`,
+      );
       assert.ok(secondBytes < clonedBytes / 10, `the second environment cost ${secondBytes} bytes, the first ${clonedBytes}`);
       await assertComplete(second.worktree);
       // The refs are what the user's fetch said, not what the cache held.
       const refs = await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/'], second.worktree);
       assert.ok(!refs.includes('refs/remotes/origin/gone'), refs);
       assert.ok(refs.includes('refs/remotes/origin/feature/x'));
-      assert.equal((await git(['rev-parse', 'HEAD'], second.worktree)).trim(), (await git(['rev-parse', 'refs/heads/main'], repo.gitDir)).trim());
+      assert.equal(
+        (await git(['rev-parse', 'HEAD'], second.worktree)).trim(),
+        (await git(['rev-parse', 'refs/heads/main'], repo.gitDir)).trim(),
+      );
       assert.ok(existsSync(join(second.worktree, 'after-cache.txt')), 'the commit made after the cache refresh came with the user fetch');
       assert.equal((await git(['rev-parse', '--abbrev-ref', '@{upstream}'], second.worktree)).trim(), 'origin/main');
       assert.equal((await git(['symbolic-ref', 'refs/remotes/origin/HEAD'], second.worktree)).trim(), 'refs/remotes/origin/main');
@@ -187,14 +258,30 @@ for (const { kind, skip } of await databaseKinds()) {
       const env = await ready(r, 'alice', 'big');
       await ready(r, 'bob', 'big');
       const tokens = [s.pat, bobPat];
-      const files = (root: string): string[] => (existsSync(root) ? readdirSync(root, { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)) : []);
-      const scanned = [...files(r.cache!.dir), ...files(join(dir, 'canary', 'workspaces', '.staging')), ...files(join(env.worktree, '.git'))];
+      const files = (root: string): string[] =>
+        existsSync(root)
+          ? readdirSync(root, { withFileTypes: true, recursive: true })
+              .filter((d) => d.isFile())
+              .map((d) => join(d.parentPath, d.name))
+          : [];
+      const scanned = [
+        ...files(r.cache!.dir),
+        ...files(join(dir, 'canary', 'workspaces', '.staging')),
+        ...files(join(env.worktree, '.git')),
+      ];
       assert.ok(scanned.length > 10, 'the scan reads the cache and the workspace');
       for (const file of scanned) {
         const text = readFileSync(file).toString('latin1');
         for (const token of tokens) assert.ok(!text.includes(token), `a token in ${file}`);
       }
-      const cacheConfig = readFileSync(join(r.cache!.dir, `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`, 'config'), 'utf8');
+      const cacheConfig = readFileSync(
+        join(
+          r.cache!.dir,
+          `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`,
+          'config',
+        ),
+        'utf8',
+      );
       assert.doesNotMatch(cacheConfig, /helper|extraheader|@127/i);
     });
 
@@ -274,7 +361,12 @@ for (const { kind, skip } of await databaseKinds()) {
     it('a corrupted cache: the environment is cloned in full and the cache is removed, then built again', async () => {
       const r = await runner('corrupt', { repositoryCache: { freshMs: 60_000 } });
       await ready(r, 'alice', 'big');
-      const packs = join(r.cache!.dir, `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`, 'objects', 'pack');
+      const packs = join(
+        r.cache!.dir,
+        `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`,
+        'objects',
+        'pack',
+      );
       for (const f of readdirSync(packs).filter((n) => n.endsWith('.pack'))) truncateSync(join(packs, f), 2048);
       const fallbacks = await workspaces('fallback');
       const env = await ready(r, 'alice', 'big');
@@ -291,7 +383,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const a = await runner('replica-a', { repositoryCache: { dir: shared, freshMs: 0 } }, true);
       const b = await runner('replica-b', { repositoryCache: { dir: shared, freshMs: 0 } }, true);
       assert.equal(a.cache!.id, b.cache!.id, 'one cache directory, one id');
-      await s.emu.world.createRepository(s.org, s.project, 'together', { commits: 30, files: { 'data.bin': randomBytes(60_000).toString('base64') }, createdBy: s.user.id });
+      await s.emu.world.createRepository(s.org, s.project, 'together', {
+        commits: 30,
+        files: { 'data.bin': randomBytes(60_000).toString('base64') },
+        createdBy: s.user.id,
+      });
       // A slow server keeps the first refresh going while the other replica asks.
       const slow = s.emu.faults.add({ listener: 'services', path: `/${s.org}/${s.project}/_git/together/**`, latencyMs: 700 });
       try {
@@ -299,12 +395,28 @@ for (const { kind, skip } of await databaseKinds()) {
         const [one, two] = await Promise.all([ready(a, 'alice', 'together'), ready(b, 'bob', 'together')]);
         const row = await cacheRow(a, 'together');
         assert.equal(row?.refreshes, 1, 'one refresh for both');
-        assert.equal([one, two].filter((e) => e.phases.includes('Cache refresh: Receiving objects')).length, 1, 'one of them fetched into the cache');
+        assert.equal(
+          [one, two].filter((e) => e.phases.includes('Cache refresh: Receiving objects')).length,
+          1,
+          'one of them fetched into the cache',
+        );
         const served = s.emu.counters().gitBytesServed;
         for (const e of [one, two]) await assertComplete(e.worktree);
         // What one clone of the repository costs, for comparison.
         s.emu.resetCounters();
-        await git(['-c', 'credential.helper=', '-c', `credential.helper=!f() { echo username=x; echo password=${s.pat}; }; f`, 'clone', '-q', s.emu.gitUrl(s.org, s.project, 'together'), join(dir, 'plain-together')], dir);
+        await git(
+          [
+            '-c',
+            'credential.helper=',
+            '-c',
+            `credential.helper=!f() { echo username=x; echo password=${s.pat}; }; f`,
+            'clone',
+            '-q',
+            s.emu.gitUrl(s.org, s.project, 'together'),
+            join(dir, 'plain-together'),
+          ],
+          dir,
+        );
         const oneClone = s.emu.counters().gitBytesServed;
         assert.ok(served < oneClone * 1.2, `two environments cost ${served} bytes, one clone ${oneClone}`);
       } finally {
@@ -330,7 +442,11 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('eviction under a size limit: the least recently used cache goes, existing workspaces stay intact', async () => {
-      await s.emu.world.createRepository(s.org, s.project, 'second', { commits: 8, files: { 'second.bin': randomBytes(40_000).toString('base64') }, createdBy: s.user.id });
+      await s.emu.world.createRepository(s.org, s.project, 'second', {
+        commits: 8,
+        files: { 'second.bin': randomBytes(40_000).toString('base64') },
+        createdBy: s.user.id,
+      });
       // What the two caches take, measured by a runner without a tight limit.
       const probe = await runner('evict-probe', { repositoryCache: { freshMs: 60_000 } });
       await ready(probe, 'alice', 'big');
@@ -349,13 +465,20 @@ for (const { kind, skip } of await databaseKinds()) {
       const b = await ready(r, 'alice', 'second');
       await r.checkCache();
       assert.equal(await cacheRow(r, 'big'), undefined, 'the least recently used went');
-      assert.ok(!existsSync(join(r.cache!.dir, `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`)));
+      assert.ok(
+        !existsSync(
+          join(r.cache!.dir, `${cacheKey({ remoteUrl: `${s.emu.urls.services}/${s.org}/${s.project}/_git/big`, variant: 'full' })}.git`),
+        ),
+      );
       assert.ok(await cacheRow(r, 'second'), 'the most recently used stayed');
       const usage = await r.cache!.usage();
       assert.ok(usage.bytes <= usage.limitBytes && usage.repositories === 1, JSON.stringify(usage));
       assert.equal(statSync(join(a.worktree, '.git', 'objects', 'pack', packA)).nlink, 1, 'the workspace now alone holds its pack');
       for (const e of [a, b]) await assertComplete(e.worktree);
-      assert.equal((await git(['rev-list', '--count', 'HEAD'], a.worktree)).trim(), (await git(['rev-list', '--count', 'refs/heads/main'], s.emu.world.requireRepository(s.org, s.project, 'big').gitDir)).trim());
+      assert.equal(
+        (await git(['rev-list', '--count', 'HEAD'], a.worktree)).trim(),
+        (await git(['rev-list', '--count', 'refs/heads/main'], s.emu.world.requireRepository(s.org, s.project, 'big').gitDir)).trim(),
+      );
       await git(['log', '-p', '--oneline'], a.worktree);
 
       // A limit below any repository: every cache goes after use, and its workspace does not care.
@@ -367,7 +490,11 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('blobless: a partial workspace whose lazy fetches use the same credential; shallow: the tip only, without the cache', async () => {
-      await s.emu.world.createRepository(s.org, s.project, 'partial', { commits: 12, files: { 'big.txt': randomBytes(30_000).toString('base64') }, createdBy: s.user.id });
+      await s.emu.world.createRepository(s.org, s.project, 'partial', {
+        commits: 12,
+        files: { 'big.txt': randomBytes(30_000).toString('base64') },
+        createdBy: s.user.id,
+      });
       const r = await runner('partial', { repositoryCache: { freshMs: 60_000 } });
       const env = await ready(r, 'alice', 'partial', { filter: 'blob:none' });
       assert.equal((await git(['config', 'remote.origin.promisor'], env.worktree)).trim(), 'true');
@@ -384,7 +511,10 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await git(['rev-list', '--count', 'HEAD'], shallow.worktree)).trim(), '1');
       assert.ok(!shallow.phases.some((p) => p.startsWith('Cache refresh') || p === 'Local copy'), shallow.phases.join(', '));
 
-      await assert.rejects(create(r, 'alice', 'partial', { filter: 'blob:limit=1k' as 'blob:none' }), /clone options: filter is blob:none or null/);
+      await assert.rejects(
+        create(r, 'alice', 'partial', { filter: 'blob:limit=1k' as 'blob:none' }),
+        /clone options: filter is blob:none or null/,
+      );
       await assert.rejects(create(r, 'alice', 'partial', { depth: 0 }), /depth a whole number/);
     });
   });

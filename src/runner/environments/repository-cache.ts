@@ -196,7 +196,11 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
     return (await readdir(join(gitDir, 'objects', 'pack')).catch(() => [] as string[])).filter((n) => PACK.test(n)).length;
   }
 
-  async function session<T>(entry: CacheEntry, work: (s: CacheSession) => Promise<T>, opts: { signal?: AbortSignal; deadline: number; onWait?: () => void }): Promise<T> {
+  async function session<T>(
+    entry: CacheEntry,
+    work: (s: CacheSession) => Promise<T>,
+    opts: { signal?: AbortSignal; deadline: number; onWait?: () => void },
+  ): Promise<T> {
     const key = cacheKey(entry);
     const gitDir = gitDirOf(key);
     const asked = Date.now();
@@ -209,7 +213,10 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
         await new Promise((r) => setTimeout(r, pollMs));
       }
       busy.add(key);
-      const renew = setInterval(() => void store.renew(cacheId, key, owner, leaseTtlMs).catch(() => undefined), Math.max(250, Math.floor(leaseTtlMs / 3)));
+      const renew = setInterval(
+        () => void store.renew(cacheId, key, owner, leaseTtlMs).catch(() => undefined),
+        Math.max(250, Math.floor(leaseTtlMs / 3)),
+      );
       renew.unref();
       try {
         const row = (await store.get(cacheId, key)) as CacheRow;
@@ -240,7 +247,8 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
             } else {
               await fill(gitDir, false);
               // One pack per fetch: merge the small ones now and then (geometric: big packs stay as they are).
-              if ((await packCount(gitDir)) > MAX_PACKS) await runGit(['--git-dir', gitDir, 'repack', '--quiet', '-d', '--geometric=2'], gitLimits());
+              if ((await packCount(gitDir)) > MAX_PACKS)
+                await runGit(['--git-dir', gitDir, 'repack', '--quiet', '-d', '--geometric=2'], gitLimits());
             }
             present = true;
             await store.refreshed(cacheId, key, owner, await diskUsage(gitDir));
@@ -255,7 +263,8 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
               // The pack before its index: git never sees an index whose pack is not there yet.
               await linkOrCopy(join(packs, name), join(packDir, name), fileOwner);
               await linkOrCopy(join(packs, `${base}.idx`), join(packDir, `${base}.idx`), fileOwner);
-              if (names.has(`${base}.promisor`)) await linkOrCopy(join(packs, `${base}.promisor`), join(packDir, `${base}.promisor`), fileOwner);
+              if (names.has(`${base}.promisor`))
+                await linkOrCopy(join(packs, `${base}.promisor`), join(packDir, `${base}.promisor`), fileOwner);
             }
             const listed = await runGit(['--git-dir', gitDir, 'for-each-ref', '--format=%(objectname) %(refname)'], gitLimits());
             await store.used(cacheId, key);
@@ -311,7 +320,10 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
       total -= sizes.get(row.key) ?? 0;
       evicted++;
       cacheMetrics.evictions.inc();
-      logger.info({ cache: row.key, bytes: sizes.get(row.key), lastUsedAt: row.lastUsedAt }, 'repository cache evicted (least recently used; KEYWAY_REPOSITORY_CACHE_MB)');
+      logger.info(
+        { cache: row.key, bytes: sizes.get(row.key), lastUsedAt: row.lastUsedAt },
+        'repository cache evicted (least recently used; KEYWAY_REPOSITORY_CACHE_MB)',
+      );
     }
     await removeOrphans(rows);
     await usage();

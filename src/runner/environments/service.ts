@@ -49,7 +49,15 @@ import { diskUsage } from './disk-usage.ts';
 import { allocateUid, checkIsolationPossible } from './isolation.ts';
 import type { WorkspaceIsolation } from './isolation.ts';
 import type { CloneProgress } from './progress.ts';
-import { assertEnvironmentId, cacheHelperCommand, createWorkspace, helperCommand, helperScript, removeWorkspace, workspaceLayout } from './workspace.ts';
+import {
+  assertEnvironmentId,
+  cacheHelperCommand,
+  createWorkspace,
+  helperCommand,
+  helperScript,
+  removeWorkspace,
+  workspaceLayout,
+} from './workspace.ts';
 import { environmentSocketPath, startEnvironmentSocket } from './environment-socket.ts';
 import type { EnvironmentSocket } from './environment-socket.ts';
 import type { WorkspaceLayout } from './workspace.ts';
@@ -155,7 +163,9 @@ function cacheCheckout(plan: ClonePlan): CacheCheckout | undefined {
 function refusedByRemote(err: unknown): boolean {
   if (!(err instanceof GitCommandError)) return false;
   const said = err.outcome.messages.join('\n');
-  return /The requested URL returned error: \d{3}|Authentication failed|could not read (Username|Password)|unable to access|^keyway: |TF\d{6}/im.test(said);
+  return /The requested URL returned error: \d{3}|Authentication failed|could not read (Username|Password)|unable to access|^keyway: |TF\d{6}/im.test(
+    said,
+  );
 }
 
 /** Progress of a workspace made from the cache: the step ("Cache refresh", "Local copy", "User fetch", "Checkout") with git's own phase within it. */
@@ -214,9 +224,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const now = Date.now();
     if (now - (lastUseWritten.get(environmentId) ?? 0) < USE_WRITE_INTERVAL_MS) return;
     lastUseWritten.set(environmentId, now);
-    void store.touch(environmentId, new Date(now).toISOString()).catch((err: unknown) => logger.debug({ environmentId, err: { message: (err as Error).message } }, 'last use not recorded'));
+    void store
+      .touch(environmentId, new Date(now).toISOString())
+      .catch((err: unknown) => logger.debug({ environmentId, err: { message: (err as Error).message } }, 'last use not recorded'));
   }
-  const ownerOf = (env: Pick<RunnerEnvironment, 'uid'>) => (env.uid === null || env.uid === undefined ? undefined : { uid: env.uid, gid: env.uid });
+  const ownerOf = (env: Pick<RunnerEnvironment, 'uid'>) =>
+    env.uid === null || env.uid === undefined ? undefined : { uid: env.uid, gid: env.uid };
 
   async function grantFor(secretHash: string): Promise<CredentialGrant | undefined> {
     const hit = grants.get(secretHash);
@@ -233,7 +246,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
 
   const server = await startCredentialServer({
     // Isolated workspaces reach the shared socket beside them: the data directory stays the runner's own.
-    socketPath: options.socketPath ?? (isolation && workspacesDir ? resolve(workspacesDir, '.run', 'credentials.sock') : credentialSocketPath(options.dataDir)),
+    socketPath:
+      options.socketPath ??
+      (isolation && workspacesDir ? resolve(workspacesDir, '.run', 'credentials.sock') : credentialSocketPath(options.dataDir)),
     grantFor,
     getAccessToken: options.getAccessToken,
     logger,
@@ -260,7 +275,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       envSockets.set(env.id, socket);
       return socket;
     } catch (err) {
-      logger.warn({ environmentId: env.id, err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } }, 'environment credential socket not started; the credential helper script serves it');
+      logger.warn(
+        { environmentId: env.id, err: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } },
+        'environment credential socket not started; the credential helper script serves it',
+      );
       return undefined;
     }
   }
@@ -285,7 +303,11 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       if (!next) return;
       lastSent = Date.now();
       // Progress is best effort: a lost report is superseded by the next one.
-      chain = chain.then(() => options.report(environmentId, next)).catch((err: unknown) => logger.debug({ err: { message: (err as Error).message }, environmentId }, 'progress report not delivered'));
+      chain = chain
+        .then(() => options.report(environmentId, next))
+        .catch((err: unknown) =>
+          logger.debug({ err: { message: (err as Error).message }, environmentId }, 'progress report not delivered'),
+        );
     };
     return {
       progress(progress: CloneProgress) {
@@ -314,7 +336,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       } catch (err) {
         const status = (err as { status?: number }).status;
         if ((status !== undefined && status >= 400 && status < 500) || attempt + 1 >= FINAL_REPORT_ATTEMPTS) {
-          logger.warn({ environmentId, status: report.status, err: { message: (err as Error).message } }, 'could not report the environment outcome; the management plane will ask');
+          logger.warn(
+            { environmentId, status: report.status, err: { message: (err as Error).message } },
+            'could not report the environment outcome; the management plane will ask',
+          );
           return;
         }
         await sleep(500 * 2 ** attempt);
@@ -333,7 +358,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           return new HandlerError('not_found', `${what} does not exist, or your Azure DevOps account has no access to it${said}`);
         case 'unauthenticated':
         case 'forbidden':
-          return new HandlerError('access_denied', `Azure DevOps refused your authorization for ${what}: you may not be a member of the organization, the organization may not allow this sign-in, or the authorization was revoked (connect again)${said}`);
+          return new HandlerError(
+            'access_denied',
+            `Azure DevOps refused your authorization for ${what}: you may not be a member of the organization, the organization may not allow this sign-in, or the authorization was revoked (connect again)${said}`,
+          );
         default:
           return new HandlerError('azure_devops_unavailable', `could not check ${what}: ${err.describe()}`);
       }
@@ -341,7 +369,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     return new HandlerError('azure_devops_unavailable', `could not check ${what}: ${(err as Error).message}`);
   }
 
-  async function plan(client: AzureDevOpsClient, repo: EnvironmentRepository, ref: RepositoryRef | undefined, prCheckout: PullRequestCheckout): Promise<ClonePlan> {
+  async function plan(
+    client: AzureDevOpsClient,
+    repo: EnvironmentRepository,
+    ref: RepositoryRef | undefined,
+    prCheckout: PullRequestCheckout,
+  ): Promise<ClonePlan> {
     const name = `repository ${repo.organization}/${repo.project}/${repo.repository}`;
     let repository;
     try {
@@ -350,7 +383,8 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       const failure = adoFailure(err, name);
       throw failure.code === 'not_found' ? new HandlerError('repository_not_found', failure.message) : failure;
     }
-    if (repository.isDisabled) throw new HandlerError('repository_disabled', `${name} is disabled in Azure DevOps; ask a project administrator to enable it`);
+    if (repository.isDisabled)
+      throw new HandlerError('repository_disabled', `${name} is disabled in Azure DevOps; ask a project administrator to enable it`);
     const defaultBranch = repository.defaultBranch?.startsWith('refs/heads/') ? repository.defaultBranch.slice('refs/heads/'.length) : null;
     if (!ref) return { defaultBranch, kind: 'branch', branch: null };
     checkRef(ref);
@@ -396,12 +430,18 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         if (prCheckout === 'source') {
           const source = pr.sourceRefName ?? '';
           if (pr.forkSource || !source.startsWith('refs/heads/')) {
-            throw new HandlerError('pull_request_from_fork', `pull request ${ref.pullRequestId} comes from a fork or has no source branch here; check out its merge commit instead`);
+            throw new HandlerError(
+              'pull_request_from_fork',
+              `pull request ${ref.pullRequestId} comes from a fork or has no source branch here; check out its merge commit instead`,
+            );
           }
           return { defaultBranch, kind: 'pull-source', id: ref.pullRequestId, branch: source.slice('refs/heads/'.length) };
         }
         if (pr.mergeStatus === 'conflicts') {
-          throw new HandlerError('pull_request_conflicts', `pull request ${ref.pullRequestId} has merge conflicts, so Azure DevOps has no merge commit for it; check out its source branch instead, or resolve the conflicts`);
+          throw new HandlerError(
+            'pull_request_conflicts',
+            `pull request ${ref.pullRequestId} has merge conflicts, so Azure DevOps has no merge commit for it; check out its source branch instead, or resolve the conflicts`,
+          );
         }
         return { defaultBranch, kind: 'pull-merge', id: ref.pullRequestId };
       }
@@ -411,8 +451,13 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   /** The ref comes parsed from the management plane; it still reaches git's command line only if it is plain. */
   function checkRef(ref: RepositoryRef): void {
     const plainName = (name: unknown) =>
+      typeof name === 'string' &&
+      name.length > 0 &&
+      name.length <= 400 &&
+      !name.startsWith('-') &&
+      !name.includes('..') &&
       // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-      typeof name === 'string' && name.length > 0 && name.length <= 400 && !name.startsWith('-') && !name.includes('..') && !/[\s~^:?*[\\\u0000-\u001f\u007f]/.test(name);
+      !/[\s~^:?*[\\\u0000-\u001f\u007f]/.test(name);
     const ok =
       ref.type === 'branch' || ref.type === 'tag'
         ? plainName(ref.name)
@@ -426,21 +471,50 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   function checkCloneOptions(raw: unknown): EnvironmentCloneOptions {
     if (raw === undefined || raw === null) return {};
     const o = raw as Record<string, unknown>;
-    if (typeof raw !== 'object' || (o.filter !== undefined && o.filter !== null && o.filter !== 'blob:none') || (o.depth !== undefined && o.depth !== null && !(Number.isInteger(o.depth) && (o.depth as number) >= 1 && (o.depth as number) <= 1_000_000))) {
-      throw new HandlerError('invalid_request', 'clone options: filter is blob:none or null, depth a whole number from 1 to 1000000 or null');
+    if (
+      typeof raw !== 'object' ||
+      (o.filter !== undefined && o.filter !== null && o.filter !== 'blob:none') ||
+      (o.depth !== undefined &&
+        o.depth !== null &&
+        !(Number.isInteger(o.depth) && (o.depth as number) >= 1 && (o.depth as number) <= 1_000_000))
+    ) {
+      throw new HandlerError(
+        'invalid_request',
+        'clone options: filter is blob:none or null, depth a whole number from 1 to 1000000 or null',
+      );
     }
-    return { ...(o.filter === 'blob:none' ? { filter: 'blob:none' as const } : {}), ...(typeof o.depth === 'number' ? { depth: o.depth } : {}) };
+    return {
+      ...(o.filter === 'blob:none' ? { filter: 'blob:none' as const } : {}),
+      ...(typeof o.depth === 'number' ? { depth: o.depth } : {}),
+    };
   }
 
   function checkRepository(p: Partial<EnvironmentCreatePayload>, integration: RunnerIntegration): EnvironmentRepository {
     const r = p.repository;
     const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 400;
-    if (!r || !str(r.organization) || !str(r.project) || !str(r.repository) || !str(r.origin) || (r.kind !== 'services' && r.kind !== 'server')) {
+    if (
+      !r ||
+      !str(r.organization) ||
+      !str(r.project) ||
+      !str(r.repository) ||
+      !str(r.origin) ||
+      (r.kind !== 'services' && r.kind !== 'server')
+    ) {
       throw new HandlerError('invalid_request', 'repository must name kind, origin, organization, project and repository');
     }
-    if (r.kind !== integration.kind) throw new HandlerError('integration_mismatch', `the repository is on Azure DevOps ${r.kind === 'services' ? 'Services' : 'Server'} but the integration is not`);
-    if (r.kind === 'server' && (new URL(r.origin).origin !== new URL(integration.origin).origin || (r.virtualDirectory ?? '') !== integration.virtualDirectory)) {
-      throw new HandlerError('integration_mismatch', `the repository is not on the integration's server ${integration.host}${integration.virtualDirectory}`);
+    if (r.kind !== integration.kind)
+      throw new HandlerError(
+        'integration_mismatch',
+        `the repository is on Azure DevOps ${r.kind === 'services' ? 'Services' : 'Server'} but the integration is not`,
+      );
+    if (
+      r.kind === 'server' &&
+      (new URL(r.origin).origin !== new URL(integration.origin).origin || (r.virtualDirectory ?? '') !== integration.virtualDirectory)
+    ) {
+      throw new HandlerError(
+        'integration_mismatch',
+        `the repository is not on the integration's server ${integration.host}${integration.virtualDirectory}`,
+      );
     }
     return r;
   }
@@ -465,7 +539,14 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       signal,
       stallTimeoutMs,
       timeoutMs: deadline - Date.now(),
-      ...(owner ? { uid: owner.uid, gid: owner.gid, umask: 0o077, env: { ...gitEnvironment(), HOME: env.workspace, XDG_CONFIG_HOME: join(env.workspace, '.keyway') } } : {}),
+      ...(owner
+        ? {
+            uid: owner.uid,
+            gid: owner.gid,
+            umask: 0o077,
+            env: { ...gitEnvironment(), HOME: env.workspace, XDG_CONFIG_HOME: join(env.workspace, '.keyway') },
+          }
+        : {}),
     });
     // Persisted in the new repository before anything is fetched, so the clone itself already asks
     // the helpers. The empty value drops helpers from system and global configuration: none of them
@@ -484,7 +565,14 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const network = gitNetworkArgs(vetted);
     const depth = cloneOptions.depth ? ['--depth', String(cloneOptions.depth)] : [];
     const filter = cloneOptions.filter === 'blob:none' ? ['--filter=blob:none'] : [];
-    const branchArg = plan.kind === 'branch' && plan.branch ? ['--branch', plan.branch] : plan.kind === 'tag' ? ['--branch', plan.tag] : plan.kind === 'pull-source' ? ['--branch', plan.branch] : [];
+    const branchArg =
+      plan.kind === 'branch' && plan.branch
+        ? ['--branch', plan.branch]
+        : plan.kind === 'tag'
+          ? ['--branch', plan.tag]
+          : plan.kind === 'pull-source'
+            ? ['--branch', plan.branch]
+            : [];
     const noCheckout = plan.kind === 'commit' || plan.kind === 'pull-merge' ? ['--no-checkout'] : [];
 
     // The repository cache (repository-cache.ts): objects from the runner's cache, refs from the
@@ -495,7 +583,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     let fellBack = false;
     if (cache && socket && !cloneOptions.depth && checkoutFromCache) {
       const steps = stepReporter(report);
-      const variant = await cache.variantFor(env.remoteUrl, cloneOptions.filter === 'blob:none' ? 'blob:none' : 'full').catch(() => 'full' as const);
+      const variant = await cache
+        .variantFor(env.remoteUrl, cloneOptions.filter === 'blob:none' ? 'blob:none' : 'full')
+        .catch(() => 'full' as const);
       // A directory of the runner's own beside the workspaces (same file system: the finished
       // repository moves into the workspace in one rename).
       const staging = join(resolve(layout.root, '..'), '.staging', env.id);
@@ -509,7 +599,14 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           staging: join(staging, basename(layout.worktree)),
           worktree: layout.worktree,
           network,
-          credential: ['-c', 'credential.helper=', '-c', `credential.helper=${cacheHelperCommand(socket.path)}`, '-c', 'credential.useHttpPath=true'],
+          credential: [
+            '-c',
+            'credential.helper=',
+            '-c',
+            `credential.helper=${cacheHelperCommand(socket.path)}`,
+            '-c',
+            'credential.useHttpPath=true',
+          ],
           workspaceConfig: settings,
           checkout: checkoutFromCache,
           runnerGit: () => ({ signal, stallTimeoutMs, timeoutMs: deadline - Date.now() }),
@@ -519,16 +616,27 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           deadline,
           ...(options.cacheHooks?.beforeCopy ? { beforeCopy: options.cacheHooks.beforeCopy } : {}),
         });
-        const checkout = await finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress: steps('Checkout'), ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+        const checkout = await finishClone(env, layout, plan, network, depth, {
+          inTree: () => ({ cwd: layout.worktree, onProgress: steps('Checkout'), ...limits() }),
+          local: () => ({ cwd: layout.worktree, ...limits() }),
+        });
         cacheMetrics.workspaces.inc({ source: 'cache' });
         return checkout;
       } catch (err) {
         if (signal.aborted || err instanceof GitTimeoutError || refusedByRemote(err)) throw err;
         fellBack = true;
         cacheMetrics.workspaces.inc({ source: 'fallback' });
-        logger.warn({ environmentId: env.id, err: { message: (err as Error).message } }, 'the repository cache could not make this workspace; cloning it in full');
+        logger.warn(
+          { environmentId: env.id, err: { message: (err as Error).message } },
+          'the repository cache could not make this workspace; cloning it in full',
+        );
         await rm(layout.worktree, { recursive: true, force: true });
-        if (!(err instanceof CacheBusyError)) void cache.session({ remoteUrl: env.remoteUrl, variant }, (s) => s.discard((err as Error).message), { deadline: Date.now() + cloneTimeoutMs }).catch(() => undefined);
+        if (!(err instanceof CacheBusyError))
+          void cache
+            .session({ remoteUrl: env.remoteUrl, variant }, (s) => s.discard((err as Error).message), {
+              deadline: Date.now() + cloneTimeoutMs,
+            })
+            .catch(() => undefined);
       } finally {
         await rm(staging, { recursive: true, force: true }).catch(() => undefined);
       }
@@ -536,8 +644,26 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       cacheMetrics.workspaces.inc({ source: 'clone' });
     }
     if (fellBack) report.progress({ phase: 'Full clone', percent: 0, phases: ['Full clone'] });
-    await runGit([...network, 'clone', '--progress', ...config, ...filter, ...depth, ...branchArg, ...noCheckout, '--', env.remoteUrl, layout.worktree], { cwd: env.workspace, onProgress, ...limits() });
-    return finishClone(env, layout, plan, network, depth, { inTree: () => ({ cwd: layout.worktree, onProgress, ...limits() }), local: () => ({ cwd: layout.worktree, ...limits() }) });
+    await runGit(
+      [
+        ...network,
+        'clone',
+        '--progress',
+        ...config,
+        ...filter,
+        ...depth,
+        ...branchArg,
+        ...noCheckout,
+        '--',
+        env.remoteUrl,
+        layout.worktree,
+      ],
+      { cwd: env.workspace, onProgress, ...limits() },
+    );
+    return finishClone(env, layout, plan, network, depth, {
+      inTree: () => ({ cwd: layout.worktree, onProgress, ...limits() }),
+      local: () => ({ cwd: layout.worktree, ...limits() }),
+    });
   }
 
   /** After the clone (or the workspace made from the cache): the commit or pull request to check out, and what HEAD is. */
@@ -574,7 +700,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       description = '';
     }
     // One git for both: the commit, then the branch's full name (`HEAD` itself when detached).
-    const [commit = '', head = 'HEAD'] = (await runGit(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'], local())).stdout.trim().split('\n');
+    const [commit = '', head = 'HEAD'] = (await runGit(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'], local())).stdout
+      .trim()
+      .split('\n');
     const branch = head.startsWith('refs/heads/') ? head.slice('refs/heads/'.length) : null;
     if (!description) description = branch ? `branch ${branch}` : `commit ${commit} (detached)`;
     return { commit, description: description.slice(0, 1000), branch };
@@ -594,7 +722,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           };
     }
     if (err instanceof GitCommandError) {
-      const said = err.outcome.messages.filter((l) => !/^Cloning into/.test(l)).slice(-4).join(' ');
+      const said = err.outcome.messages
+        .filter((l) => !/^Cloning into/.test(l))
+        .slice(-4)
+        .join(' ');
       const redirect = /The requested URL returned error: (30[1278])/.exec(said);
       if (redirect) {
         return {
@@ -604,13 +735,22 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
       }
       // TF401027 is what a push with a read-only PAT meets: said in words that say what to do.
       const hint = /TF401027/.test(said) ? `; ${patCannotPush()}` : '';
-      return { code: 'clone_failed', message: `git ${subcommand(err.args)} failed: ${said || `exit code ${err.outcome.code}`}${hint}`.slice(0, 1500) };
+      return {
+        code: 'clone_failed',
+        message: `git ${subcommand(err.args)} failed: ${said || `exit code ${err.outcome.code}`}${hint}`.slice(0, 1500),
+      };
     }
     if (err instanceof HandlerError) return { code: err.code, message: err.message };
     return { code: 'clone_failed', message: "the clone failed on the runner; see the runner's log" };
   }
 
-  function startClone(env: RunnerEnvironment, layout: WorkspaceLayout, clonePlan: ClonePlan, vetted: VettedRemote, cloneOptions: EnvironmentCloneOptions = {}): void {
+  function startClone(
+    env: RunnerEnvironment,
+    layout: WorkspaceLayout,
+    clonePlan: ClonePlan,
+    vetted: VettedRemote,
+    cloneOptions: EnvironmentCloneOptions = {},
+  ): void {
     const controller = new AbortController();
     const report = reporter(env.id);
     states.set(env.id, { status: 'cloning', progress: { phase: 'Starting', percent: 0, phases: [] } });
@@ -622,7 +762,12 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         } catch (err) {
           // git reported the token refused (its `erase` reached the environment's socket, which
           // refreshed it once): the clone is tried once more, with the fresh token.
-          if (controller.signal.aborted || !(err instanceof GitCommandError) || !/Authentication failed|returned error: 401/i.test(err.outcome.messages.join(' '))) throw err;
+          if (
+            controller.signal.aborted ||
+            !(err instanceof GitCommandError) ||
+            !/Authentication failed|returned error: 401/i.test(err.outcome.messages.join(' '))
+          )
+            throw err;
           logger.info({ environmentId: env.id }, 'git said the token was refused; cloning once more');
           await removeWorkspace({ root: layout.worktree }).catch(() => undefined);
           checkout = await clone(env, layout, clonePlan, vetted, controller.signal, report, cloneOptions);
@@ -643,7 +788,11 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         await store.setStatus(env.id, 'failed').catch(() => undefined);
         // git and everything it started are gone (runGit stops the whole process group): the files go too.
         await removeWorkspace({ root: layout.root }).catch(() => undefined);
-        await report.final({ status: 'failed', error: failure, ...(states.get(env.id)?.progress ? { progress: states.get(env.id)!.progress! } : {}) });
+        await report.final({
+          status: 'failed',
+          error: failure,
+          ...(states.get(env.id)?.progress ? { progress: states.get(env.id)!.progress! } : {}),
+        });
       } finally {
         running.delete(env.id);
       }
@@ -675,7 +824,8 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   async function create(payload: unknown): Promise<EnvironmentCreateResult> {
     const p = (payload ?? {}) as Partial<EnvironmentCreatePayload>;
     assertEnvironmentId(p.environmentId);
-    if (typeof p.userId !== 'string' || !p.userId || !p.integration?.id) throw new HandlerError('invalid_request', 'userId and integration are required');
+    if (typeof p.userId !== 'string' || !p.userId || !p.integration?.id)
+      throw new HandlerError('invalid_request', 'userId and integration are required');
     const id = p.environmentId;
     options.rememberIntegration(p.integration);
     const repository = checkRepository(p, p.integration);
@@ -689,11 +839,17 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     try {
       await checkLimits();
       // The host's addresses, checked once: REST below and git later connect only to them.
-      const vetted = await vetRemote(remoteUrl, repository.kind, { allowInsecure: options.endpoints.allowInsecureServerHosts, lookup: options.endpoints.serverHostLookup });
+      const vetted = await vetRemote(remoteUrl, repository.kind, {
+        allowInsecure: options.endpoints.allowInsecureServerHosts,
+        lookup: options.endpoints.serverHostLookup,
+      });
 
       // The user's token (refreshed if needed): a missing or lapsed authorization fails here, with its reason.
       let token = await options.getAccessToken(p.userId, p.integration.id);
-      const pinned = vetted.hostname && vetted.pin ? pinnedFetch(vetted.hostname, vetted.addresses, options.endpoints.allowInsecureServerHosts) : undefined;
+      const pinned =
+        vetted.hostname && vetted.pin
+          ? pinnedFetch(vetted.hostname, vetted.addresses, options.endpoints.allowInsecureServerHosts)
+          : undefined;
       let clonePlan: ClonePlan;
       try {
         const client = createAzureDevOpsClient({
@@ -718,7 +874,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         const used = new Set([...(await store.usedUids(instance)), ...reservedUids]);
         uid = allocateUid(isolation, used);
         if (uid === undefined) {
-          throw new HandlerError('runner_uid_limit', `every Unix user of KEYWAY_WORKSPACE_UIDS (${isolation.first}-${isolation.last}) belongs to an environment on this runner: delete environments that are no longer needed, or ask the runner's operator for a larger range`);
+          throw new HandlerError(
+            'runner_uid_limit',
+            `every Unix user of KEYWAY_WORKSPACE_UIDS (${isolation.first}-${isolation.last}) belongs to an environment on this runner: delete environments that are no longer needed, or ask the runner's operator for a larger range`,
+          );
         }
         reservedUids.add(uid);
       }
@@ -739,9 +898,14 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         uid: uid ?? null,
       };
       try {
-        await createWorkspace(layout, { helper: helperScript({ environmentId: id, socketPath: server.socketPath, secretPath: layout.secretPath }), secret }, owner);
+        await createWorkspace(
+          layout,
+          { helper: helperScript({ environmentId: id, socketPath: server.socketPath, secretPath: layout.secretPath }), secret },
+          owner,
+        );
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new HandlerError('environment_exists', `a workspace for ${id} exists on this runner already`);
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new HandlerError('environment_exists', `a workspace for ${id} exists on this runner already`);
         throw err;
       }
       try {
@@ -798,7 +962,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         await cache.evict();
         await reportCache();
       } catch (err) {
-        logger.warn({ err: { message: (err as Error).message } }, 'repository cache eviction failed; trying again after the next environment');
+        logger.warn(
+          { err: { message: (err as Error).message } },
+          'repository cache eviction failed; trying again after the next environment',
+        );
       } finally {
         cacheChecks = undefined;
       }
@@ -821,7 +988,8 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     const staging = join(resolve(layoutOf(`env_${'0'.repeat(8)}`, 'repo').root, '..'), '.staging');
     for (const name of await readdir(staging).catch(() => [] as string[])) {
       const st = await stat(join(staging, name)).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > cloneTimeoutMs && !running.has(name)) await rm(join(staging, name), { recursive: true, force: true }).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > cloneTimeoutMs && !running.has(name))
+        await rm(join(staging, name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -839,7 +1007,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
           logger.info({ environmentId: env.id, lastUse }, 'idle environment removed');
           void deliver(env.id, {
             status: 'removed',
-            error: { code: 'idle_removed', message: `removed by the runner: its git had not been used for ${hours} hours (KEYWAY_ENVIRONMENT_IDLE_HOURS; last use ${lastUse}). Create it again when you need it.` },
+            error: {
+              code: 'idle_removed',
+              message: `removed by the runner: its git had not been used for ${hours} hours (KEYWAY_ENVIRONMENT_IDLE_HOURS; last use ${lastUse}). Create it again when you need it.`,
+            },
           });
           continue;
         }
@@ -850,7 +1021,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
         await options.report(env.id, { status: 'usage', usage });
         reportedUsage.set(env.id, key);
       } catch (err) {
-        logger.warn({ environmentId: env.id, err: { message: (err as Error).message } }, 'environment maintenance failed; trying again next time');
+        logger.warn(
+          { environmentId: env.id, err: { message: (err as Error).message } },
+          'environment maintenance failed; trying again next time',
+        );
       }
     }
   }
@@ -863,9 +1037,15 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   async function refreshPin(env: RunnerEnvironment): Promise<void> {
     let vetted: VettedRemote;
     try {
-      vetted = await vetRemote(env.remoteUrl, 'server', { allowInsecure: options.endpoints.allowInsecureServerHosts, lookup: options.endpoints.serverHostLookup });
+      vetted = await vetRemote(env.remoteUrl, 'server', {
+        allowInsecure: options.endpoints.allowInsecureServerHosts,
+        lookup: options.endpoints.serverHostLookup,
+      });
     } catch (err) {
-      logger.warn({ environmentId: env.id, reason: (err as Error).message }, "the Server host's name no longer passes the host policy; the workspace keeps the addresses checked before");
+      logger.warn(
+        { environmentId: env.id, reason: (err as Error).message },
+        "the Server host's name no longer passes the host policy; the workspace keeps the addresses checked before",
+      );
       return;
     }
     await writeNetworkConfig(join(env.workspace, '.keyway', 'network.gitconfig'), vetted, ownerOf(env));
@@ -878,17 +1058,33 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     });
     return maintaining;
   };
-  const maintenanceTimer = setInterval(() => void runMaintenance().catch(() => undefined), options.maintenanceIntervalMs ?? ENVIRONMENT_DEFAULTS.maintenanceIntervalMs);
+  const maintenanceTimer = setInterval(
+    () => void runMaintenance().catch(() => undefined),
+    options.maintenanceIntervalMs ?? ENVIRONMENT_DEFAULTS.maintenanceIntervalMs,
+  );
   maintenanceTimer.unref();
 
   async function status(payload: unknown): Promise<EnvironmentStatusResult> {
     const p = (payload ?? {}) as { environmentId?: unknown };
     assertEnvironmentId(p.environmentId);
     const env = await store.get(p.environmentId);
-    if (!env) return { exists: false, status: 'failed', error: { code: 'environment_gone', message: 'the runner has no such environment (it was deleted, or the runner lost its data directory)' } };
+    if (!env)
+      return {
+        exists: false,
+        status: 'failed',
+        error: {
+          code: 'environment_gone',
+          message: 'the runner has no such environment (it was deleted, or the runner lost its data directory)',
+        },
+      };
     const state = states.get(env.id);
     if (state) return { exists: true, ...state };
-    if (env.status === 'cloning') return { exists: true, status: 'failed', error: { code: 'clone_interrupted', message: 'the runner restarted while cloning; delete the environment and create it again' } };
+    if (env.status === 'cloning')
+      return {
+        exists: true,
+        status: 'failed',
+        error: { code: 'clone_interrupted', message: 'the runner restarted while cloning; delete the environment and create it again' },
+      };
     return { exists: true, status: env.status };
   }
 
@@ -896,7 +1092,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   for (const env of await store.listByStatus(instance, 'cloning')) {
     if (running.has(env.id)) continue;
     await store.setStatus(env.id, 'failed');
-    const report: CloneReport = { status: 'failed', error: { code: 'clone_interrupted', message: 'the runner restarted while cloning; delete the environment and create it again' } };
+    const report: CloneReport = {
+      status: 'failed',
+      error: { code: 'clone_interrupted', message: 'the runner restarted while cloning; delete the environment and create it again' },
+    };
     states.set(env.id, report);
     void deliver(env.id, report);
   }

@@ -85,12 +85,22 @@ export function createEnvironmentStore(db: Kysely<RunnerDB>) {
 
     /** Environments that hold a workspace or are getting one (the runner's limit counts these). */
     async countActive(instance: string): Promise<number> {
-      const row = await db.selectFrom('environments').select((eb) => eb.fn.countAll<number | string>().as('n')).where('instance', '=', instance).where('status', '!=', 'failed').executeTakeFirst();
+      const row = await db
+        .selectFrom('environments')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('instance', '=', instance)
+        .where('status', '!=', 'failed')
+        .executeTakeFirst();
       return Number(row?.n ?? 0);
     },
 
     async usedUids(instance: string): Promise<number[]> {
-      const rows = await db.selectFrom('environments').select('uid').where('instance', '=', instance).where('uid', 'is not', null).execute();
+      const rows = await db
+        .selectFrom('environments')
+        .select('uid')
+        .where('instance', '=', instance)
+        .where('uid', 'is not', null)
+        .execute();
       return rows.map((r) => r.uid).filter((u): u is number => u !== null);
     },
 

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { gitCredentialTarget, gitRemoteUrl, sameCredentialTarget } from '../../azure-devops/git-remote.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { parseCredentialRequest } from './credential-server.ts';
-import { cacheHelperCommand, createWorkspace, helperCommand, helperScript, repositoryDirName, shellQuote, workspaceLayout } from './workspace.ts';
+import {
+  cacheHelperCommand,
+  createWorkspace,
+  helperCommand,
+  helperScript,
+  repositoryDirName,
+  shellQuote,
+  workspaceLayout,
+} from './workspace.ts';
 
 function sh(command: string, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -56,23 +64,42 @@ describe('workspace layout', () => {
     assert.equal(shellQuote("/tmp/it's here"), `'/tmp/it'\\''s here'`);
     assert.equal(helperCommand('/a b/helper'), `!f() { [ "$1" != get ] || exec '/a b/helper' get; }; f`);
     // get and erase (git's report of a refused token) reach the socket; store never does.
-    assert.equal(cacheHelperCommand("/run/it's.sock"), `!f() { case "$1" in get|erase) exec git credential-cache --socket '/run/it'\\''s.sock' "$1";; esac; }; f`);
+    assert.equal(
+      cacheHelperCommand("/run/it's.sock"),
+      `!f() { case "$1" in get|erase) exec git credential-cache --socket '/run/it'\\''s.sock' "$1";; esac; }; f`,
+    );
   });
 });
 
 describe('git remote and the credential target git describes', () => {
   const endpoints = resolveEndpoints({ services: 'http://127.0.0.1:4001' });
   it('sends Services repositories to the configured endpoint, Server ones to their own origin', () => {
-    const services = { kind: 'services' as const, origin: 'https://dev.azure.com', organization: 'fabrikam', project: 'My Project', repository: 'web' };
+    const services = {
+      kind: 'services' as const,
+      origin: 'https://dev.azure.com',
+      organization: 'fabrikam',
+      project: 'My Project',
+      repository: 'web',
+    };
     assert.equal(gitRemoteUrl(services, endpoints), 'http://127.0.0.1:4001/fabrikam/My%20Project/_git/web');
-    const server = { kind: 'server' as const, origin: 'https://tfs.example.com', virtualDirectory: '/tfs', organization: 'DefaultCollection', collection: 'DefaultCollection', project: 'P', repository: 'r' };
+    const server = {
+      kind: 'server' as const,
+      origin: 'https://tfs.example.com',
+      virtualDirectory: '/tfs',
+      organization: 'DefaultCollection',
+      collection: 'DefaultCollection',
+      project: 'P',
+      repository: 'r',
+    };
     assert.equal(gitRemoteUrl(server, endpoints), 'https://tfs.example.com/tfs/DefaultCollection/P/_git/r');
   });
 
   it('matches exactly what git sends with useHttpPath (decoded path, host with port)', () => {
     const target = gitCredentialTarget('http://127.0.0.1:4001/fabrikam/My%20Project/_git/web');
     assert.deepEqual(target, { protocol: 'http', host: '127.0.0.1:4001', path: 'fabrikam/My Project/_git/web' });
-    assert.ok(sameCredentialTarget(parseCredentialRequest('protocol=http\nhost=127.0.0.1:4001\npath=fabrikam/My Project/_git/web\n\n'), target));
+    assert.ok(
+      sameCredentialTarget(parseCredentialRequest('protocol=http\nhost=127.0.0.1:4001\npath=fabrikam/My Project/_git/web\n\n'), target),
+    );
     for (const other of [
       'protocol=https\nhost=127.0.0.1:4001\npath=fabrikam/My Project/_git/web\n',
       'protocol=http\nhost=127.0.0.1:4002\npath=fabrikam/My Project/_git/web\n',
@@ -114,7 +141,10 @@ describe('the helper script', () => {
 
   async function install(name: string, socket = socketPath) {
     const layout = workspaceLayout(dir, `env_${name}`, 'web');
-    await createWorkspace(layout, { helper: helperScript({ environmentId: `env_${name}`, socketPath: socket, secretPath: layout.secretPath }), secret: 'S'.repeat(43) });
+    await createWorkspace(layout, {
+      helper: helperScript({ environmentId: `env_${name}`, socketPath: socket, secretPath: layout.secretPath }),
+      secret: 'S'.repeat(43),
+    });
     return layout;
   }
 
@@ -152,6 +182,9 @@ describe('the helper script', () => {
     const layout = await install('nosocket01', join(dir, 'missing.sock'));
     const r = await sh(layout.helperPath, ['get'], 'protocol=http\nhost=h\npath=p\n\n');
     assert.equal(r.stdout, 'quit=1\n');
-    assert.match(r.stderr, /^keyway: cannot ask the Keyway runner for a token \(curl exit 7\): is the runner running, and is the workspace secret file \.keyway\/secret readable\?\n$/);
+    assert.match(
+      r.stderr,
+      /^keyway: cannot ask the Keyway runner for a token \(curl exit 7\): is the runner running, and is the workspace secret file \.keyway\/secret readable\?\n$/,
+    );
   });
 });

@@ -117,11 +117,11 @@ export function helperScript(options: { environmentId: string; socketPath: strin
     'status=${answer##*"$nl"}',
     'answer=${answer%"$nl"*}',
     'if [ "$code" = 0 ] && [ "$status" = 200 ]; then',
-    "  printf '%s' \"$answer\"",
+    '  printf \'%s\' "$answer"',
     '  exit 0',
     'fi',
     'if [ "$code" = 0 ]; then',
-    "  printf 'keyway: %s\\n' \"${answer%\"$nl\"}\" >&2",
+    '  printf \'keyway: %s\\n\' "${answer%"$nl"}" >&2',
     'else',
     `  printf 'keyway: cannot ask the Keyway runner for a token (curl exit %s): is the runner running, and is the workspace secret file .keyway/secret readable?\\n' "$code" >&2`,
     'fi',
@@ -135,7 +135,11 @@ export function helperScript(options: { environmentId: string; socketPath: strin
  * @param owner isolated workspaces: the environment's own user and group, who gets the directory
  *   and its files; the directory of all workspaces is then 0711 so that user can reach its own.
  */
-export async function createWorkspace(layout: WorkspaceLayout, files: { helper: string; secret: string }, owner?: { uid: number; gid: number }): Promise<void> {
+export async function createWorkspace(
+  layout: WorkspaceLayout,
+  files: { helper: string; secret: string },
+  owner?: { uid: number; gid: number },
+): Promise<void> {
   const parent = resolve(layout.root, '..');
   await mkdir(parent, { recursive: true, mode: 0o700 });
   if (owner) await chmod(parent, 0o711);
@@ -149,7 +153,8 @@ export async function createWorkspace(layout: WorkspaceLayout, files: { helper: 
   await chmod(layout.secretPath, 0o600);
   await chmod(layout.helperPath, 0o700);
   if (owner) {
-    for (const path of [layout.root, join(layout.root, '.keyway'), layout.secretPath, layout.helperPath]) await chown(path, owner.uid, owner.gid);
+    for (const path of [layout.root, join(layout.root, '.keyway'), layout.secretPath, layout.helperPath])
+      await chown(path, owner.uid, owner.gid);
   }
 }
 

@@ -29,7 +29,8 @@ for (const { kind, skip } of await databaseKinds()) {
         const b = createEventOutbox({ db: store.db, send, logger: silent, owner: 'b', retryMs: 20 });
         a.start();
         b.start();
-        for (let i = 0; i < 150; i++) (i % 2 ? a : b).record({ action: 'credentials.purged', outcome: 'success', userId: `usr_${i}`, details: { count: i } });
+        for (let i = 0; i < 150; i++)
+          (i % 2 ? a : b).record({ action: 'credentials.purged', outcome: 'success', userId: `usr_${i}`, details: { count: i } });
         await Promise.all([a.flush(), b.flush()]);
         assert.equal(received.length, 0);
         assert.equal((await store.db.selectFrom('runner_events').select('id').execute()).length, 150, 'kept while undeliverable');
@@ -38,7 +39,7 @@ for (const { kind, skip } of await databaseKinds()) {
         for (let i = 0; i < 50 && received.length < 150; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(received.length, 150);
         assert.equal(new Set(received.map((e) => e.id)).size, 150, 'no event sent twice');
-        assert.deepEqual((await store.db.selectFrom('runner_events').select('id').execute()), [], 'delivered events are gone');
+        assert.deepEqual(await store.db.selectFrom('runner_events').select('id').execute(), [], 'delivered events are gone');
         assert.equal(received.find((e) => e.userId === 'usr_7')?.details?.count, 7);
         await a.stop();
         await b.stop();
@@ -51,13 +52,16 @@ for (const { kind, skip } of await databaseKinds()) {
 
 describe('audit details', () => {
   it('redact values under secret-sounding keys, but never flags or counts', () => {
-    assert.deepEqual(scrubDetails({ pat: true, clearedSecrets: 2, token: 'abc', clientSecret: 'x', nested: { password: 'p', secrets: 0 }, sealed: null }), {
-      pat: true,
-      clearedSecrets: 2,
-      token: '[redacted]',
-      clientSecret: '[redacted]',
-      nested: { password: '[redacted]', secrets: 0 },
-      sealed: null,
-    });
+    assert.deepEqual(
+      scrubDetails({ pat: true, clearedSecrets: 2, token: 'abc', clientSecret: 'x', nested: { password: 'p', secrets: 0 }, sealed: null }),
+      {
+        pat: true,
+        clearedSecrets: 2,
+        token: '[redacted]',
+        clientSecret: '[redacted]',
+        nested: { password: '[redacted]', secrets: 0 },
+        sealed: null,
+      },
+    );
   });
 });

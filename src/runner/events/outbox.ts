@@ -75,7 +75,11 @@ export function createEventOutbox(options: EventOutboxOptions) {
       const claimed = await db
         .updateTable('runner_events')
         .set({ claimed_by: owner, claimed_until: new Date(at.getTime() + claimMs).toISOString() })
-        .where('id', 'in', candidates.map((c) => c.id))
+        .where(
+          'id',
+          'in',
+          candidates.map((c) => c.id),
+        )
         .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at.toISOString())]))
         .returning(['id', 'action', 'outcome', 'user_id', 'integration_id', 'details', 'created_at'])
         .execute();
@@ -93,10 +97,28 @@ export function createEventOutbox(options: EventOutboxOptions) {
         await options.send(batch);
       } catch (err) {
         // Released at once: the next attempt (of any replica) need not wait out the claim.
-        await db.updateTable('runner_events').set({ claimed_by: null, claimed_until: null }).where('id', 'in', batch.map((e) => e.id)).where('claimed_by', '=', owner).execute().catch(() => undefined);
+        await db
+          .updateTable('runner_events')
+          .set({ claimed_by: null, claimed_until: null })
+          .where(
+            'id',
+            'in',
+            batch.map((e) => e.id),
+          )
+          .where('claimed_by', '=', owner)
+          .execute()
+          .catch(() => undefined);
         throw err;
       }
-      await db.deleteFrom('runner_events').where('id', 'in', batch.map((e) => e.id)).where('claimed_by', '=', owner).execute();
+      await db
+        .deleteFrom('runner_events')
+        .where(
+          'id',
+          'in',
+          batch.map((e) => e.id),
+        )
+        .where('claimed_by', '=', owner)
+        .execute();
       delivered += batch.length;
     }
   }
@@ -141,7 +163,9 @@ export function createEventOutbox(options: EventOutboxOptions) {
         .values(row)
         .execute()
         .then(() => schedule(0))
-        .catch((err: unknown) => logger.error({ err: { message: (err as Error).message }, action: event.action }, 'could not record an audit event'))
+        .catch((err: unknown) =>
+          logger.error({ err: { message: (err as Error).message }, action: event.action }, 'could not record an audit event'),
+        )
         .finally(() => writes.delete(write));
       writes.add(write);
     },

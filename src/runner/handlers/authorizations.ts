@@ -47,7 +47,6 @@ export interface PushAccess {
   pushAccessNote: string | null;
 }
 
-
 /**
  * Can the PAT push? Nothing reports a PAT's scopes, and pushing to find out would change a
  * repository; git's receive-pack advertisement for one repository the token can read asks the same
@@ -56,12 +55,20 @@ export interface PushAccess {
  * emulator does and pushes with read-only tokens report; unconfirmed against Microsoft's
  * documentation, so anything but a clear answer is "could not be confirmed" (docs/azure-devops.md).
  */
-async function pushAccess(client: ReturnType<typeof createAzureDevOpsClient>, repos: readonly { name: string; project?: { name?: string } | null; isDisabled?: boolean }[]): Promise<PushAccess> {
+async function pushAccess(
+  client: ReturnType<typeof createAzureDevOpsClient>,
+  repos: readonly { name: string; project?: { name?: string } | null; isDisabled?: boolean }[],
+): Promise<PushAccess> {
   const repo = repos.find((r) => r.project?.name && !r.isDisabled);
-  if (!repo?.project?.name) return { pushAccess: 'unconfirmed', pushAccessNote: 'the token reaches no repository, so push rights could not be confirmed' };
+  if (!repo?.project?.name)
+    return { pushAccess: 'unconfirmed', pushAccessNote: 'the token reaches no repository, so push rights could not be confirmed' };
   const answer = await client.probeReceivePack(repo.project.name, repo.name);
   if (answer === 'allowed') return { pushAccess: 'confirmed', pushAccessNote: null };
-  if (answer === 'refused') return { pushAccess: 'refused', pushAccessNote: `${patCannotPush()} (Azure DevOps refused to receive a push to ${repo.project.name}/${repo.name}); it can still clone and fetch` };
+  if (answer === 'refused')
+    return {
+      pushAccess: 'refused',
+      pushAccessNote: `${patCannotPush()} (Azure DevOps refused to receive a push to ${repo.project.name}/${repo.name}); it can still clone and fetch`,
+    };
   return { pushAccess: 'unconfirmed', pushAccessNote: 'Azure DevOps gave no clear answer, so push rights could not be confirmed' };
 }
 
@@ -70,7 +77,14 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
   const now = deps.now ?? (() => new Date());
 
   function summarize(record: Awaited<ReturnType<CredentialStore['listForSubject']>>[number]) {
-    const meta = record.metadata as { scopes?: string[]; scopesKnown?: boolean; upn?: string; name?: string; organization?: string; reauthorizationReason?: string } & Partial<PushAccess>;
+    const meta = record.metadata as {
+      scopes?: string[];
+      scopesKnown?: boolean;
+      upn?: string;
+      name?: string;
+      organization?: string;
+      reauthorizationReason?: string;
+    } & Partial<PushAccess>;
     // PAT scopes are never reported by Azure DevOps: rows stored before this knew it list none.
     const scopesKnown = record.method !== 'pat' && meta.scopesKnown !== false && Array.isArray(meta.scopes);
     const warnings: string[] = [];
@@ -90,7 +104,9 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       method: record.method,
       scopes: scopesKnown ? (meta.scopes ?? []) : [],
       scopesKnown,
-      ...(record.method === 'pat' ? { pushAccess: meta.pushAccess ?? 'unconfirmed', pushAccessNote: meta.pushAccessNote ?? 'push rights could not be confirmed' } : {}),
+      ...(record.method === 'pat'
+        ? { pushAccess: meta.pushAccess ?? 'unconfirmed', pushAccessNote: meta.pushAccessNote ?? 'push rights could not be confirmed' }
+        : {}),
       identity: meta.upn ?? meta.name ?? null,
       organization: meta.organization ?? null,
       status: record.status,
@@ -127,22 +143,42 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
 
     'pat-store': async (payload) => {
       const p = required<WithIntegration & { sealedToken: string; organization: string; expiresAt?: string | null }>(payload, deps);
-      if (!p.integration.patEnabled) throw new HandlerError('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
-      if (!p.organization) throw new HandlerError('organization_required', 'say which organization (or collection) the token is for', 'organization');
+      if (!p.integration.patEnabled)
+        throw new HandlerError('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
+      if (!p.organization)
+        throw new HandlerError('organization_required', 'say which organization (or collection) the token is for', 'organization');
       let token: string;
       try {
         token = await open(deps.privateKey, p.sealedToken, sealingContext.userPat(p.integration.id, p.userId));
       } catch (err) {
-        throw new HandlerError('invalid_sealed_token', err instanceof UnsealError && err.reason === 'wrong-recipient' ? 'the token was sealed for another runner key; reload the page and paste it again' : 'the sealed token could not be opened; paste it again', 'token');
+        throw new HandlerError(
+          'invalid_sealed_token',
+          err instanceof UnsealError && err.reason === 'wrong-recipient'
+            ? 'the token was sealed for another runner key; reload the page and paste it again'
+            : 'the sealed token could not be opened; paste it again',
+          'token',
+        );
       }
-      const client = createAzureDevOpsClient({ target: targetFor(p.integration, p.organization), endpoints: deps.endpoints, credential: { kind: 'pat', token }, maxRetries: 2 });
+      const client = createAzureDevOpsClient({
+        target: targetFor(p.integration, p.organization),
+        endpoints: deps.endpoints,
+        credential: { kind: 'pat', token },
+        maxRetries: 2,
+      });
       let identity: string | undefined;
-      let push: PushAccess = { pushAccess: 'unconfirmed', pushAccessNote: `no repository in ${p.organization} could be asked, so push rights could not be confirmed` };
+      let push: PushAccess = {
+        pushAccess: 'unconfirmed',
+        pushAccessNote: `no repository in ${p.organization} could be asked, so push rights could not be confirmed`,
+      };
       try {
         const data = await client.connectionData();
         identity = data.authenticatedUser?.providerDisplayName ?? data.authenticatedUser?.displayName;
         if (!data.authenticatedUser || data.authenticatedUser.id === '00000000-0000-0000-0000-000000000000') {
-          throw new HandlerError('pat_rejected', `Azure DevOps did not accept the token for ${p.organization}: it is wrong, expired or revoked`, 'token');
+          throw new HandlerError(
+            'pat_rejected',
+            `Azure DevOps did not accept the token for ${p.organization}: it is wrong, expired or revoked`,
+            'token',
+          );
         }
         // One repository read proves the Code scope and access to this organization.
         const repos = (await client.listRepositories(undefined, {})).items;
@@ -159,7 +195,12 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
               'token',
             );
           }
-          if (err.kind === 'not-found') throw new HandlerError('organization_not_found', `no organization or collection named ${p.organization} is reachable with this token`, 'organization');
+          if (err.kind === 'not-found')
+            throw new HandlerError(
+              'organization_not_found',
+              `no organization or collection named ${p.organization} is reachable with this token`,
+              'organization',
+            );
           throw new HandlerError('azure_devops_unavailable', `could not check the token: ${err.describe()}`);
         }
         throw err;
@@ -194,7 +235,8 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       if (!userId || !authorizationId) throw new HandlerError('invalid_request', 'userId and authorizationId are required');
       const record = await deps.credentials.get(authorizationId);
       // Another user's authorization is indistinguishable from a missing one.
-      if (!record || record.subject.type !== 'user' || record.subject.id !== userId) throw new HandlerError('not_found', 'authorization not found');
+      if (!record || record.subject.type !== 'user' || record.subject.id !== userId)
+        throw new HandlerError('not_found', 'authorization not found');
       // Entra ID has no refresh-token revocation endpoint (no RFC 7009 support) and the PAT lifecycle
       // API needs an Entra user token, so revocation upstream is not possible here: the credential is
       // destroyed on the runner, and the listing tells the user to revoke a PAT in Azure DevOps.

@@ -9,7 +9,8 @@ import type { ClientCredentials } from '../client-credentials/index.ts';
 
 function owner(payload: unknown): CredentialOwner {
   const o = (payload as { owner?: CredentialOwner } | null)?.owner;
-  if (!o || (o.type !== 'integration' && o.type !== 'app-connection') || typeof o.id !== 'string' || !o.id) throw new HandlerError('invalid_request', 'the request needs an owner (integration or app-connection) with an id');
+  if (!o || (o.type !== 'integration' && o.type !== 'app-connection') || typeof o.id !== 'string' || !o.id)
+    throw new HandlerError('invalid_request', 'the request needs an owner (integration or app-connection) with an id');
   return o;
 }
 
@@ -17,13 +18,20 @@ export function createClientCredentialHandlers(deps: { credentials: ClientCreden
   return {
     [CLIENT_CREDENTIAL_REQUESTS.describe]: async (payload) => {
       const { credential } = payload as DescribeCredentialPayload;
-      if (!credential || !CLIENT_CREDENTIAL_TYPES.includes(credential.type)) throw new HandlerError('invalid_request', 'describe needs a credential type');
+      if (!credential || !CLIENT_CREDENTIAL_TYPES.includes(credential.type))
+        throw new HandlerError('invalid_request', 'describe needs a credential type');
       if (credential.type === 'client-secret') throw new HandlerError('invalid_request', 'a client secret has nothing to describe');
-      return deps.credentials.prepare({ type: credential.type, owner: owner(payload), managedIdentityClientId: credential.managedIdentityClientId ?? null });
+      return deps.credentials.prepare({
+        type: credential.type,
+        owner: owner(payload),
+        managedIdentityClientId: credential.managedIdentityClientId ?? null,
+      });
     },
 
     [CLIENT_CREDENTIAL_REQUESTS.prepareNext]: async (payload) => deps.credentials.prepareNextCertificate(owner(payload)),
 
-    [CLIENT_CREDENTIAL_REQUESTS.delete]: async (payload) => ({ deleted: await deps.credentials.certificates.deleteForOwner(owner(payload)) }),
+    [CLIENT_CREDENTIAL_REQUESTS.delete]: async (payload) => ({
+      deleted: await deps.credentials.certificates.deleteForOwner(owner(payload)),
+    }),
   };
 }

@@ -46,10 +46,17 @@ for (const { kind, skip } of await databaseKinds()) {
 
     async function store(scopes: string[], organization = ORG) {
       const pat = bed.emu.world.createPat(alice.id, { scopes, orgs: [organization] });
-      const res = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/scm/pat', payload: { integrationId: bed.integrationId, organization, token: pat.token } });
+      const res = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/scm/pat',
+        payload: { integrationId: bed.integrationId, organization, token: pat.token },
+      });
       assert.equal(res.statusCode, 201, res.body);
       const listed = await bed.plane.memberBrowser.request({ method: 'GET', url: '/api/v1/scm/authorizations' });
-      return { stored: res.json() as { pushAccess: string; pushAccessNote: string | null }, listed: (listed.json().authorizations as Listed[]).find((a) => a.method === 'pat')! };
+      return {
+        stored: res.json() as { pushAccess: string; pushAccessNote: string | null },
+        listed: (listed.json().authorizations as Listed[]).find((a) => a.method === 'pat')!,
+      };
     }
 
     it('a read-only PAT is stored, and said to be unable to push — in the answer, the listing and the audit log', async () => {
@@ -77,21 +84,34 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('OAuth scopes are listed as Entra reported them', async () => {
       await bed.connectOAuth(bed.plane.memberBrowser, alice.upn);
-      const listed = (await bed.plane.memberBrowser.request({ method: 'GET', url: '/api/v1/scm/authorizations' })).json().authorizations as Listed[];
+      const listed = (await bed.plane.memberBrowser.request({ method: 'GET', url: '/api/v1/scm/authorizations' })).json()
+        .authorizations as Listed[];
       const oauth = listed.find((a) => a.method === 'oauth')!;
       assert.equal(oauth.scopesKnown, true);
-      assert.ok(oauth.scopes.some((s) => s.endsWith('vso.code_write')), JSON.stringify(oauth.scopes));
+      assert.ok(
+        oauth.scopes.some((s) => s.endsWith('vso.code_write')),
+        JSON.stringify(oauth.scopes),
+      );
     });
   });
 }
 
 describe('a later TF401027 for a PAT', () => {
   it('says the PAT cannot push and what to create', () => {
-    const err = new AzureDevOpsError({ kind: 'forbidden', status: 403, tfCode: 'TF401027', adoMessage: "TF401027: You need the Git 'GenericContribute' permission to perform this action.", message: 'x' });
+    const err = new AzureDevOpsError({
+      kind: 'forbidden',
+      status: 403,
+      tfCode: 'TF401027',
+      adoMessage: "TF401027: You need the Git 'GenericContribute' permission to perform this action.",
+      message: 'x',
+    });
     const failure = classifyAzureDevOpsError(err, { kind: 'pat', deployment: 'services', organization: ORG, what: 'repository "Web/web"' });
     assert.equal(failure.reason, 'reauthorization_required');
     assert.match(failure.message, /^this PAT cannot push: create one with Code \(Read & write\)/);
     // A bearer token meeting TF401027 is a permission matter: no PAT advice.
-    assert.doesNotMatch(classifyAzureDevOpsError(err, { kind: 'bearer', deployment: 'services', organization: ORG, what: 'x' }).message, /PAT/);
+    assert.doesNotMatch(
+      classifyAzureDevOpsError(err, { kind: 'bearer', deployment: 'services', organization: ORG, what: 'x' }).message,
+      /PAT/,
+    );
   });
 });

@@ -7,7 +7,11 @@ import { HandlerError } from '../agent.ts';
  * An admin disabled a method on an integration or deleted it: the credentials it produced go. A
  * deleted integration also takes the certificates (and private keys) the runner made for its app.
  */
-export function createPurgeCredentialsHandler(deps: { credentials: Pick<CredentialStore, 'deleteForIntegration'>; certificates?: Pick<CertificateStore, 'deleteForOwner'>; events?: RunnerEvents }) {
+export function createPurgeCredentialsHandler(deps: {
+  credentials: Pick<CredentialStore, 'deleteForIntegration'>;
+  certificates?: Pick<CertificateStore, 'deleteForOwner'>;
+  events?: RunnerEvents;
+}) {
   return async (payload: unknown): Promise<{ deleted: number; clientCertificates: number }> => {
     const { integrationId, methods } = payload as { integrationId?: string; methods?: string[] | 'all' };
     if (!integrationId || !methods) throw new HandlerError('invalid_request', 'purge-credentials needs integrationId and methods');
@@ -18,7 +22,12 @@ export function createPurgeCredentialsHandler(deps: { credentials: Pick<Credenti
       clientCertificates = (await deps.certificates?.deleteForOwner({ type: 'integration', id: integrationId })) ?? 0;
     } else for (const method of methods) deleted += await deps.credentials.deleteForIntegration(integrationId, method);
     // Said once per purge, with what it removed (0 is worth saying too: nothing was left behind).
-    deps.events?.record({ action: 'credentials.purged', outcome: 'success', integrationId, details: { count: deleted, methods: methods === 'all' ? 'all' : methods.join(','), clientCertificates } });
+    deps.events?.record({
+      action: 'credentials.purged',
+      outcome: 'success',
+      integrationId,
+      details: { count: deleted, methods: methods === 'all' ? 'all' : methods.join(','), clientCertificates },
+    });
     return { deleted, clientCertificates };
   };
 }

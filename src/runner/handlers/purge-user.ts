@@ -13,15 +13,26 @@ import { HandlerError } from '../agent.ts';
  * Their workspaces are deleted by the environment requests the management plane queues beside
  * this one. Idempotent: a second purge deletes nothing and says so.
  */
-export function createPurgeUserHandler(deps: { db: Kysely<RunnerDB>; credentials: Pick<CredentialStore, 'deleteForSubject'>; logger: Logger; events?: RunnerEvents }) {
+export function createPurgeUserHandler(deps: {
+  db: Kysely<RunnerDB>;
+  credentials: Pick<CredentialStore, 'deleteForSubject'>;
+  logger: Logger;
+  events?: RunnerEvents;
+}) {
   return async (payload: unknown): Promise<PurgeUserCredentialsResult> => {
-    if (!isPurgeUserCredentialsPayload(payload)) throw new HandlerError('invalid_request', 'purge-user-credentials needs userId and reason');
+    if (!isPurgeUserCredentialsPayload(payload))
+      throw new HandlerError('invalid_request', 'purge-user-credentials needs userId and reason');
     const credentials = await deps.credentials.deleteForSubject({ type: 'user', id: payload.userId });
     const pending = await deps.db.deleteFrom('oauth_pending').where('user_id', '=', payload.userId).executeTakeFirst();
     const result = { credentials, pendingConsents: Number(pending.numDeletedRows) };
     deps.logger.info({ userId: payload.userId, reason: payload.reason, ...result }, "purged a person's credentials");
     // The runner's own record in the organization's audit log (the management plane records the request).
-    deps.events?.record({ action: 'credentials.purged', outcome: 'success', userId: payload.userId, details: { count: credentials, reason: payload.reason } });
+    deps.events?.record({
+      action: 'credentials.purged',
+      outcome: 'success',
+      userId: payload.userId,
+      details: { count: credentials, reason: payload.reason },
+    });
     return result;
   };
 }

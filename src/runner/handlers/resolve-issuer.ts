@@ -27,12 +27,21 @@ export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch
       if (err instanceof InvalidIssuerUrlError) throw new HandlerError('invalid_issuer_url', err.message, field);
       throw new HandlerError('invalid_issuer_url', 'the issuer URL is not a URL', field);
     }
-    if (given.authorityOrigin.startsWith('http:') && !deps.allowInsecure) throw new HandlerError('invalid_issuer_url', 'the issuer must use https', field);
+    if (given.authorityOrigin.startsWith('http:') && !deps.allowInsecure)
+      throw new HandlerError('invalid_issuer_url', 'the issuer must use https', field);
     let res: Response;
     try {
-      res = await fetchImpl(given.discoveryUrl, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000) });
+      res = await fetchImpl(given.discoveryUrl, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000),
+      });
     } catch {
-      throw new HandlerError('entra_unreachable', `Entra ID at ${new URL(given.discoveryUrl).host} is unreachable from the runner, so the domain ${given.tenant} could not be resolved to its tenant ID; enter the tenant ID (a GUID) instead`, field);
+      throw new HandlerError(
+        'entra_unreachable',
+        `Entra ID at ${new URL(given.discoveryUrl).host} is unreachable from the runner, so the domain ${given.tenant} could not be resolved to its tenant ID; enter the tenant ID (a GUID) instead`,
+        field,
+      );
     }
     let body: { issuer?: unknown; error?: unknown; error_description?: unknown } = {};
     try {
@@ -42,18 +51,35 @@ export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch
     }
     if (!res.ok) {
       const code = aadstsCode(typeof body.error_description === 'string' ? body.error_description : undefined);
-      if (code === 90002) throw new HandlerError('unknown_tenant', `Entra ID has no tenant with this ID or domain: ${given.tenant} (AADSTS90002); check the domain, or enter the Directory (tenant) ID`, field);
-      throw new HandlerError('discovery_failed', `Entra ID answered ${res.status}${typeof body.error === 'string' ? ` ${body.error.slice(0, 80)}` : ''} for the domain ${given.tenant}; enter the Directory (tenant) ID (a GUID) instead`, field);
+      if (code === 90002)
+        throw new HandlerError(
+          'unknown_tenant',
+          `Entra ID has no tenant with this ID or domain: ${given.tenant} (AADSTS90002); check the domain, or enter the Directory (tenant) ID`,
+          field,
+        );
+      throw new HandlerError(
+        'discovery_failed',
+        `Entra ID answered ${res.status}${typeof body.error === 'string' ? ` ${body.error.slice(0, 80)}` : ''} for the domain ${given.tenant}; enter the Directory (tenant) ID (a GUID) instead`,
+        field,
+      );
     }
     let resolved: ReturnType<typeof normalizeIssuerUrl>;
     try {
       resolved = normalizeIssuerUrl(typeof body.issuer === 'string' ? body.issuer : '', { authorityOrigins: [given.authorityOrigin] });
     } catch {
-      throw new HandlerError('discovery_failed', `Entra ID's discovery document for ${given.tenant} names no usable issuer; enter the Directory (tenant) ID (a GUID) instead`, field);
+      throw new HandlerError(
+        'discovery_failed',
+        `Entra ID's discovery document for ${given.tenant} names no usable issuer; enter the Directory (tenant) ID (a GUID) instead`,
+        field,
+      );
     }
     // Only the same authority's tenant GUID is taken: a document pointing elsewhere is refused.
     if (resolved.tenantKind !== 'id' || resolved.authorityOrigin !== given.authorityOrigin) {
-      throw new HandlerError('discovery_failed', `Entra ID's discovery document for ${given.tenant} does not name a tenant ID on ${given.authorityOrigin}; enter the Directory (tenant) ID (a GUID) instead`, field);
+      throw new HandlerError(
+        'discovery_failed',
+        `Entra ID's discovery document for ${given.tenant} does not name a tenant ID on ${given.authorityOrigin}; enter the Directory (tenant) ID (a GUID) instead`,
+        field,
+      );
     }
     return { issuer: resolved.issuer, tenantId: resolved.tenant };
   };

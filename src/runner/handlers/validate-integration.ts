@@ -64,7 +64,10 @@ export function createValidateIntegrationHandler(deps: ValidateDeps) {
       result.scmIdError = `this runner supports azure-devops, not ${integration.scmId}`;
     }
 
-    const [host, oauth] = await Promise.all([deps.probeHost(integration), integration.oauth ? checkOAuth(integration, deps) : Promise.resolve(undefined)]);
+    const [host, oauth] = await Promise.all([
+      deps.probeHost(integration),
+      integration.oauth ? checkOAuth(integration, deps) : Promise.resolve(undefined),
+    ]);
     if (!host.ok) result.hostError = host.message ?? `${integration.host} is not reachable`;
     if (host.layout) result.serverLayout = host.layout;
     if (host.note) result.hostNote = host.note;
@@ -79,7 +82,10 @@ export function createValidateIntegrationHandler(deps: ValidateDeps) {
   };
 }
 
-async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): Promise<{ oauthError?: string; redirectUriError?: string; credentialState?: ClientCredentialState; credentialNote?: string }> {
+async function checkOAuth(
+  integration: RunnerIntegration,
+  deps: ValidateDeps,
+): Promise<{ oauthError?: string; redirectUriError?: string; credentialState?: ClientCredentialState; credentialNote?: string }> {
   const oauth = integration.oauth;
   if (!oauth) return {};
   const type = oauth.credential?.type ?? 'client-secret';
@@ -87,9 +93,12 @@ async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): P
   try {
     ref = await integrationCredentialRef(integration, deps.privateKey);
   } catch (err) {
-    if (err instanceof UnsealError && err.reason === 'wrong-recipient') return { oauthError: 'the client secret was sealed for another runner key: enter the client secret again' };
-    if (err instanceof UnsealError) return { oauthError: 'the stored client secret cannot be opened by this runner: enter the client secret again' };
-    if (err instanceof HandlerError && type === 'client-secret') return { oauthError: 'no client secret is stored (the runner key changed since it was entered): enter the client secret again' };
+    if (err instanceof UnsealError && err.reason === 'wrong-recipient')
+      return { oauthError: 'the client secret was sealed for another runner key: enter the client secret again' };
+    if (err instanceof UnsealError)
+      return { oauthError: 'the stored client secret cannot be opened by this runner: enter the client secret again' };
+    if (err instanceof HandlerError && type === 'client-secret')
+      return { oauthError: 'no client secret is stored (the runner key changed since it was entered): enter the client secret again' };
     throw err;
   }
   // Without a secret, what the admin registers in Entra comes from the runner: the certificate it
@@ -106,7 +115,10 @@ async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): P
   }
   // The credential (a client-credentials request) and the callback (the authorization request a
   // user's Connect sends): both are checked, so one Save & Test names every field at fault.
-  const grant = (auth: string | client.ClientAuth) => client.clientCredentialsGrant(withClientAuth(config, oauth.clientId, auth, { allowInsecure: deps.allowInsecure }), { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
+  const grant = (auth: string | client.ClientAuth) =>
+    client.clientCredentialsGrant(withClientAuth(config, oauth.clientId, auth, { allowInsecure: deps.allowInsecure }), {
+      scope: AZURE_DEVOPS_DEFAULT_SCOPE,
+    });
   const [credentialError, redirectUriError] = await Promise.all([
     deps.credentials.withCertificateFallback(ref, grant).then(
       () => undefined,
@@ -129,7 +141,11 @@ async function checkOAuth(integration: RunnerIntegration, deps: ValidateDeps): P
  * The active certificate works; a next one waits for upload. Entra accepting it makes it the active
  * one now (it expires later); otherwise the admin is told it still has to be uploaded, and by when.
  */
-async function checkNextCertificate(ref: ClientCredentialRef, grant: (auth: string | client.ClientAuth) => Promise<unknown>, deps: ValidateDeps): Promise<string | undefined> {
+async function checkNextCertificate(
+  ref: ClientCredentialRef,
+  grant: (auth: string | client.ClientAuth) => Promise<unknown>,
+  deps: ValidateDeps,
+): Promise<string | undefined> {
   const all = await deps.credentials.certificates.list(ref.owner);
   const next = all.find((c) => c.status === 'next');
   const active = all.find((c) => c.status === 'active');
@@ -144,10 +160,19 @@ async function checkNextCertificate(ref: ClientCredentialRef, grant: (auth: stri
   return `Entra ID accepted the next certificate (thumbprint ${next.thumbprintSha1}): the runner signs with it from now on; the previous certificate can be deleted from the app registration`;
 }
 
-async function checkRedirectUri(config: client.Configuration, clientId: string, callbackUrl: string, deps: ValidateDeps): Promise<string | undefined> {
+async function checkRedirectUri(
+  config: client.Configuration,
+  clientId: string,
+  callbackUrl: string,
+  deps: ValidateDeps,
+): Promise<string | undefined> {
   const authorize = config.serverMetadata().authorization_endpoint;
   if (!authorize) return undefined;
-  const outcome = await probeAuthorizeEndpoint(authorize, { clientId, redirectUri: callbackUrl }, { allowInsecure: deps.allowInsecure, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+  const outcome = await probeAuthorizeEndpoint(
+    authorize,
+    { clientId, redirectUri: callbackUrl },
+    { allowInsecure: deps.allowInsecure, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
+  );
   if (outcome !== 'callback_mismatch') return undefined;
   return (
     `the app registration ${clientId} does not list Keyway's callback as a redirect URI (AADSTS50011): add exactly ${callbackUrl} ` +

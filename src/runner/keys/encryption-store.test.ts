@@ -52,13 +52,25 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('refuses a tampered ciphertext with a clear error', async () => {
       const store = createCredentialStore(database.db, createFieldCrypto(keys));
-      const record = await store.insert({ subject: { type: 'user', id: 'usr_2' }, host: 'dev.azure.com', method: 'pat', secret: 'tamper-me' });
+      const record = await store.insert({
+        subject: { type: 'user', id: 'usr_2' },
+        host: 'dev.azure.com',
+        method: 'pat',
+        secret: 'tamper-me',
+      });
       const raw = await database.db.selectFrom('credentials').select('secret').where('id', '=', record.id).executeTakeFirstOrThrow();
       const parts = raw.secret.split('.');
       const body = parts[3] ?? '';
       parts[3] = (body[0] === 'A' ? 'B' : 'A') + body.slice(1);
-      await database.db.updateTable('credentials').set({ secret: parts.join('.') }).where('id', '=', record.id).execute();
-      await assert.rejects(store.readSecret(record.id), (err: unknown) => err instanceof DecryptionError && err.reason === 'tampered-or-wrong-context');
+      await database.db
+        .updateTable('credentials')
+        .set({ secret: parts.join('.') })
+        .where('id', '=', record.id)
+        .execute();
+      await assert.rejects(
+        store.readSecret(record.id),
+        (err: unknown) => err instanceof DecryptionError && err.reason === 'tampered-or-wrong-context',
+      );
     });
 
     it('refuses a ciphertext moved to another row', async () => {
@@ -67,7 +79,11 @@ for (const { kind, skip } of await databaseKinds()) {
       const b = await store.insert({ subject: { type: 'user', id: 'usr_b' }, host: 'dev.azure.com', method: 'pat', secret: 'secret-of-b' });
       const rawA = await database.db.selectFrom('credentials').select('secret').where('id', '=', a.id).executeTakeFirstOrThrow();
       await database.db.updateTable('credentials').set({ secret: rawA.secret }).where('id', '=', b.id).execute();
-      await assert.rejects(store.readSecret(b.id), (err: unknown) => err instanceof DecryptionError && err.reason === 'tampered-or-wrong-context' && /credentials\.secret/.test(err.message));
+      await assert.rejects(
+        store.readSecret(b.id),
+        (err: unknown) =>
+          err instanceof DecryptionError && err.reason === 'tampered-or-wrong-context' && /credentials\.secret/.test(err.message),
+      );
     });
 
     it('stops start-up with a clear error when the key file holds a different key', async () => {
@@ -75,7 +91,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const wrong = await openKeyringSource({ dataDir: otherDir });
       // Same key id as the database knows, different bytes: a restored-from-the-wrong-backup mistake.
       assert.equal(wrong.current().primaryId, keys.current().primaryId);
-      await assert.rejects(checkKeysAgainstStore(database.db, wrong.current()), (err: unknown) => err instanceof KeyConfigError && /does not match/.test(err.message));
+      await assert.rejects(
+        checkKeysAgainstStore(database.db, wrong.current()),
+        (err: unknown) => err instanceof KeyConfigError && /does not match/.test(err.message),
+      );
     });
 
     it('rotates: a new primary key, every record readable and re-encrypted, while a reader keeps serving', async () => {
@@ -88,7 +107,10 @@ for (const { kind, skip } of await databaseKinds()) {
         secrets.set(record.id, secret);
       }
       // Rows damaged earlier in this suite are not ours to rotate.
-      await database.db.deleteFrom('credentials').where('id', 'not in', [...secrets.keys()]).execute();
+      await database.db
+        .deleteFrom('credentials')
+        .where('id', 'not in', [...secrets.keys()])
+        .execute();
       const oldPrimary = keys.current().primaryId;
 
       // Another process (keyway keys rotate) adds the key to the file and re-encrypts.
@@ -107,7 +129,10 @@ for (const { kind, skip } of await databaseKinds()) {
       const results = await reencryptAll(database.db, rotatedKeyring, { batchSize: 25 });
       await reader;
       assert.equal(readsDuringRotation, secrets.size);
-      assert.equal(results.reduce((n, r) => n + r.reencrypted, 0), secrets.size);
+      assert.equal(
+        results.reduce((n, r) => n + r.reencrypted, 0),
+        secrets.size,
+      );
 
       const rows = await database.db.selectFrom('credentials').select(['id', 'secret']).execute();
       for (const row of rows) assert.match(row.secret, new RegExp(`^kw1\\.${rotatedKeyring.primaryId}\\.`));
@@ -116,7 +141,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(keys.current().primaryId, rotatedKeyring.primaryId);
 
       const second = await reencryptAll(database.db, rotatedKeyring);
-      assert.equal(second.reduce((n, r) => n + r.reencrypted, 0), 0, 'a second run has nothing to do');
+      assert.equal(
+        second.reduce((n, r) => n + r.reencrypted, 0),
+        0,
+        'a second run has nothing to do',
+      );
     });
 
     it('a key file loosened to group-readable is refused', async () => {
@@ -132,9 +161,12 @@ for (const { kind, skip } of await databaseKinds()) {
     it('migrations are idempotent', async () => {
       const applied = await migrateToLatest(database.db, runnerMigrations);
       assert.deepEqual(applied, []);
-      const tables = kind === 'sqlite'
-        ? await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(database.db)
-        : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = ${database.schema ?? ''}`.execute(database.db);
+      const tables =
+        kind === 'sqlite'
+          ? await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(database.db)
+          : await sql<{
+              name: string;
+            }>`select table_name as name from information_schema.tables where table_schema = ${database.schema ?? ''}`.execute(database.db);
       const names = tables.rows.map((r) => r.name);
       for (const t of ['credentials', 'key_checks']) assert.ok(names.includes(t), `${t} exists`);
     });

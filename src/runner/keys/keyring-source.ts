@@ -53,6 +53,10 @@ export async function checkKeysAgainstStore(db: Kysely<RunnerDB>, keyring: Keyri
   for (const id of added) {
     const value = check[id];
     if (value === undefined) continue;
-    await db.insertInto('key_checks').values({ key_id: id, check_value: value }).onConflict((oc) => oc.column('key_id').doNothing()).execute();
+    await db
+      .insertInto('key_checks')
+      .values({ key_id: id, check_value: value })
+      .onConflict((oc) => oc.column('key_id').doNothing())
+      .execute();
   }
 }

@@ -94,16 +94,27 @@ export async function beginCodeFlow(
  * Consumes the pending sign-in named by the response's state (single use: deleted before the code
  * is redeemed, so a replay finds nothing) and checks it is for `expected`.
  */
-export async function takePending(deps: CodeFlowDeps, params: Record<string, string>, expected: PendingFor & { clientId: string | undefined }): Promise<PendingRow> {
+export async function takePending(
+  deps: CodeFlowDeps,
+  params: Record<string, string>,
+  expected: PendingFor & { clientId: string | undefined },
+): Promise<PendingRow> {
   const stateHash = hashState(params.state ?? '');
   const pending = await deps.db.selectFrom('oauth_pending').selectAll().where('state_hash', '=', stateHash).executeTakeFirst();
   const deleted = pending ? await deps.db.deleteFrom('oauth_pending').where('state_hash', '=', stateHash).executeTakeFirst() : undefined;
-  if (!pending || Number(deleted?.numDeletedRows ?? 0) !== 1) throw new HandlerError('invalid_state', 'this sign-in is unknown or was already completed; start again');
-  if (pending.expires_at < deps.now().toISOString()) throw new HandlerError('expired_state', `the sign-in took longer than ${PENDING_MINUTES} minutes; start again`);
-  if (pending.user_id !== expected.userId || pending.integration_id !== expected.integrationId || (pending.app_connection_id ?? undefined) !== expected.appConnectionId) {
+  if (!pending || Number(deleted?.numDeletedRows ?? 0) !== 1)
+    throw new HandlerError('invalid_state', 'this sign-in is unknown or was already completed; start again');
+  if (pending.expires_at < deps.now().toISOString())
+    throw new HandlerError('expired_state', `the sign-in took longer than ${PENDING_MINUTES} minutes; start again`);
+  if (
+    pending.user_id !== expected.userId ||
+    pending.integration_id !== expected.integrationId ||
+    (pending.app_connection_id ?? undefined) !== expected.appConnectionId
+  ) {
     throw new HandlerError('state_mismatch', 'this sign-in was started by another user or for something else; start again');
   }
-  if (expected.clientId !== pending.client_id) throw new HandlerError('state_mismatch', 'the OAuth app changed during sign-in; start again');
+  if (expected.clientId !== pending.client_id)
+    throw new HandlerError('state_mismatch', 'the OAuth app changed during sign-in; start again');
   return pending;
 }
 
@@ -122,7 +133,10 @@ export async function redeemCode(
   // RFC 9700 §4.4: the response must come from the issuer the request was sent to.
   if (issuer !== pending.issuer) throw new HandlerError('issuer_mismatch', 'the authorization server changed during sign-in; start again');
   if (params.iss !== undefined && params.iss !== pending.issuer) {
-    throw new HandlerError('issuer_mismatch', 'the authorization response came from another issuer than the request went to (possible mix-up attack); nothing was stored');
+    throw new HandlerError(
+      'issuer_mismatch',
+      'the authorization response came from another issuer than the request went to (possible mix-up attack); nothing was stored',
+    );
   }
   const verifier = await deps.crypto.decrypt(pending.verifier, { table: 'oauth_pending', column: 'verifier', rowId: pending.state_hash });
   const currentUrl = new URL(pending.redirect_uri);
@@ -130,13 +144,20 @@ export async function redeemCode(
 
   let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
   try {
-    tokens = await client.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: verifier, expectedState: params.state, expectedNonce: pending.nonce, idTokenExpected: true });
+    tokens = await client.authorizationCodeGrant(config, currentUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: params.state,
+      expectedNonce: pending.nonce,
+      idTokenExpected: true,
+    });
   } catch (err) {
     throw options.describeError(err, pending.issuer);
   }
   const claims = tokens.claims();
-  if (!claims || claims.iss !== pending.issuer) throw new HandlerError('issuer_mismatch', 'the ID token was issued by another issuer than the one asked; nothing was stored');
-  if (!tokens.refresh_token) throw new HandlerError('no_refresh_token', 'Entra ID returned no refresh token (offline_access was not granted); nothing was stored');
+  if (!claims || claims.iss !== pending.issuer)
+    throw new HandlerError('issuer_mismatch', 'the ID token was issued by another issuer than the one asked; nothing was stored');
+  if (!tokens.refresh_token)
+    throw new HandlerError('no_refresh_token', 'Entra ID returned no refresh token (offline_access was not granted); nothing was stored');
   const metadata: OAuthMetadata = {
     issuer: pending.issuer,
     clientId: pending.client_id,

@@ -26,7 +26,11 @@ const HOME = mkdtempSync(join(tmpdir(), 'keyway-early-refresh-home-'));
 /** git as a user runs it in the workspace (async: the emulator serves git from this process). */
 function git(args: string[], cwd: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: { ...process.env, HOME, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('git', args, {
+      cwd,
+      env: { ...process.env, HOME, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const err: Buffer[] = [];
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
@@ -78,7 +82,10 @@ for (const { kind, skip } of await databaseKinds()) {
 
     /** Each scenario starts past the previous one's early refresh (which blocks a second one for 30 s). */
     async function pastEarlyRefresh(): Promise<void> {
-      await bed.runner.store.database.db.updateTable('credentials').set({ forced_refresh_at: new Date(Date.now() - 3600_000).toISOString() }).execute();
+      await bed.runner.store.database.db
+        .updateTable('credentials')
+        .set({ forced_refresh_at: new Date(Date.now() - 3600_000).toISOString() })
+        .execute();
     }
 
     it('REST: the access check heals with exactly one refresh; the authorization stays working; the audit log says so', async () => {
@@ -130,21 +137,38 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.notEqual([...used][0], refused.token);
     });
 
-    it('git: the credential helper\'s report of a refused token (erase) refreshes once; repeated or forged reports refresh nothing more', async () => {
+    it("git: the credential helper's report of a refused token (erase) refreshes once; repeated or forged reports refresh nothing more", async () => {
       await pastEarlyRefresh();
       const current = await bed.runner.runtime.tokens.getAccessToken(bed.plane.member.id, bed.integrationId);
       bed.emu.entra.faults.expireUserAccessTokensNow(alice.oid);
-      const grant = { environmentId: 'env_testtesttest', userId: bed.plane.member.id, integrationId: bed.integrationId, remoteUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web` };
-      const asked = (password: string) => ({ protocol: 'http', host: new URL(bed.emu.urls.services).host, path: `${ORG}/Web/_git/web`, username: 'oauth2', password });
+      const grant = {
+        environmentId: 'env_testtesttest',
+        userId: bed.plane.member.id,
+        integrationId: bed.integrationId,
+        remoteUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web`,
+      };
+      const asked = (password: string) => ({
+        protocol: 'http',
+        host: new URL(bed.emu.urls.services).host,
+        path: `${ORG}/Web/_git/web`,
+        username: 'oauth2',
+        password,
+      });
       const logger = createLogger('silent');
-      const deps = (r: TestRunner) => ({ getAccessToken: (u: string, i: string) => r.runtime.tokens.getAccessToken(u, i), tokenRejected: (t: AccessToken) => r.runtime.tokens.rejected(t, 'git') });
+      const deps = (r: TestRunner) => ({
+        getAccessToken: (u: string, i: string) => r.runtime.tokens.getAccessToken(u, i),
+        tokenRejected: (t: AccessToken) => r.runtime.tokens.rejected(t, 'git'),
+      });
       const before = bed.refreshRequests();
       // A password that is not the current token, or another repository: nothing happens.
       await answerRejection(grant, asked('not-the-token'), { ...deps(bed.runner), logger });
       await answerRejection(grant, { ...asked(current.token), path: `${ORG}/Web/_git/other` }, { ...deps(bed.runner), logger });
       assert.equal(bed.refreshRequests() - before, 0);
       // git reports the refusal to both replicas' sockets at once: one refresh.
-      await Promise.all([answerRejection(grant, asked(current.token), { ...deps(bed.runner), logger }), answerRejection(grant, asked(current.token), { ...deps(replica), logger })]);
+      await Promise.all([
+        answerRejection(grant, asked(current.token), { ...deps(bed.runner), logger }),
+        answerRejection(grant, asked(current.token), { ...deps(replica), logger }),
+      ]);
       assert.equal(bed.refreshRequests() - before, 1);
       const fresh = await bed.runner.runtime.tokens.getAccessToken(bed.plane.member.id, bed.integrationId);
       assert.notEqual(fresh.token, current.token);
@@ -166,19 +190,27 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('git in a workspace: a fetch refused for an early-revoked token makes git report it; one refresh, and the next fetch works', async () => {
       await pastEarlyRefresh();
-      const created = await bed.plane.memberBrowser.request({ method: 'POST', url: '/api/v1/environments', payload: { contextUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web`, runnerId: bed.runnerId } });
+      const created = await bed.plane.memberBrowser.request({
+        method: 'POST',
+        url: '/api/v1/environments',
+        payload: { contextUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web`, runnerId: bed.runnerId },
+      });
       assert.equal(created.statusCode, 201, created.body);
-      const env = await eventually(async () => {
-        const got = (await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${created.json().id}` })).json();
-        return got.status === 'cloning' ? undefined : got;
-      }, 'the environment', 30_000);
+      const env = await eventually(
+        async () => {
+          const got = (await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${created.json().id}` })).json();
+          return got.status === 'cloning' ? undefined : got;
+        },
+        'the environment',
+        30_000,
+      );
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       bed.emu.entra.faults.expireUserAccessTokensNow(alice.oid);
       const before = bed.refreshRequests();
       const refused = await git(['fetch', 'origin'], env.workspacePath);
       assert.notEqual(refused.code, 0, 'git was given the revoked token');
       assert.match(refused.stderr, /Authentication failed|401/);
-      assert.equal(bed.refreshRequests() - before, 1, 'git\'s erase reached the runner, which refreshed once');
+      assert.equal(bed.refreshRequests() - before, 1, "git's erase reached the runner, which refreshed once");
       const again = await git(['fetch', 'origin'], env.workspacePath);
       assert.equal(again.code, 0, again.stderr);
       assert.equal(bed.refreshRequests() - before, 1);
@@ -206,7 +238,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await authorization()).state, 'working');
     });
 
-    it('only a refused refresh marks re-authorization, with Entra\'s reason, in the answer, the authorization and the audit log', async () => {
+    it("only a refused refresh marks re-authorization, with Entra's reason, in the answer, the authorization and the audit log", async () => {
       await pastEarlyRefresh();
       bed.emu.entra.faults.revokeRefreshTokens({ userOid: alice.oid });
       bed.emu.entra.faults.expireUserAccessTokensNow(alice.oid);

@@ -32,7 +32,10 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
     async begin(input: { userId: string; integration: RunnerIntegration; redirectUri: string; loginHint?: string }) {
       const config = await deps.configFor(input.integration).catch((err: unknown) => {
         if (err instanceof HandlerError) throw err;
-        throw new HandlerError('oauth_unavailable', describeEntraFailure(err, { issuerUrl: input.integration.oauth?.issuerUrl ?? '' }).message);
+        throw new HandlerError(
+          'oauth_unavailable',
+          describeEntraFailure(err, { issuerUrl: input.integration.oauth?.issuerUrl ?? '' }).message,
+        );
       });
       return beginCodeFlow(flow, config, {
         userId: input.userId,
@@ -45,9 +48,16 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
     },
 
     async complete(input: { userId: string; integration: RunnerIntegration; callbackUrl: string; params: Record<string, string> }) {
-      const pending = await takePending(flow, input.params, { userId: input.userId, integrationId: input.integration.id, clientId: input.integration.oauth?.clientId });
+      const pending = await takePending(flow, input.params, {
+        userId: input.userId,
+        integrationId: input.integration.id,
+        clientId: input.integration.oauth?.clientId,
+      });
       const config = await deps.configFor(input.integration);
-      const { tokenSet, metadata } = await redeemCode(flow, config, pending, input.params, { requestedScopes: USER_SCOPES, describeError: oauthHandlerError });
+      const { tokenSet, metadata } = await redeemCode(flow, config, pending, input.params, {
+        requestedScopes: USER_SCOPES,
+        describeError: oauthHandlerError,
+      });
       const subject = { type: 'user' as const, id: input.userId };
       const previous = await deps.credentials.findForIntegration(subject, input.integration.id);
       const record = await deps.credentials.insert({
@@ -60,7 +70,11 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
       });
       // Replaced only once the new one is stored: a failure above leaves the old authorization working.
       if (previous) await deps.credentials.delete(previous.id);
-      return { authorizationId: record.id, identity: { upn: metadata.upn, name: metadata.name, tid: metadata.tid }, scopes: metadata.scopes };
+      return {
+        authorizationId: record.id,
+        identity: { upn: metadata.upn, name: metadata.name, tid: metadata.tid },
+        scopes: metadata.scopes,
+      };
     },
   };
 }
@@ -68,11 +82,21 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
 export function oauthHandlerError(err: unknown, issuerUrl: string): HandlerError {
   if (err instanceof AuthorizationResponseError) {
     const description = err.error_description ?? '';
-    if (err.error === 'access_denied') return new HandlerError('consent_denied', 'you declined the consent prompt, so nothing was connected; choose Connect again and accept to continue');
+    if (err.error === 'access_denied')
+      return new HandlerError(
+        'consent_denied',
+        'you declined the consent prompt, so nothing was connected; choose Connect again and accept to continue',
+      );
     if (err.error === 'invalid_scope') {
-      return new HandlerError('oauth_blocked', `the organization does not allow third-party applications via OAuth, or the scope is invalid (${description.split(/\r?\n/)[0]?.slice(0, 200)}); an Azure DevOps organization admin must enable "Third-party application access via OAuth", or use a Personal Access Token`);
+      return new HandlerError(
+        'oauth_blocked',
+        `the organization does not allow third-party applications via OAuth, or the scope is invalid (${description.split(/\r?\n/)[0]?.slice(0, 200)}); an Azure DevOps organization admin must enable "Third-party application access via OAuth", or use a Personal Access Token`,
+      );
     }
-    return new HandlerError('authorization_failed', `Entra ID refused the sign-in: ${err.error}${description ? ` — ${description.split(/\r?\n/)[0]?.slice(0, 200)}` : ''}`);
+    return new HandlerError(
+      'authorization_failed',
+      `Entra ID refused the sign-in: ${err.error}${description ? ` — ${description.split(/\r?\n/)[0]?.slice(0, 200)}` : ''}`,
+    );
   }
   if (err instanceof ResponseBodyError) {
     const failure = describeEntraFailure(err, { issuerUrl });
@@ -81,12 +105,18 @@ export function oauthHandlerError(err: unknown, issuerUrl: string): HandlerError
   if (err instanceof client.ClientError) {
     // openid-client's own checks of the response (ID token signature, issuer, audience, nonce,
     // state, expiry) throw ClientError; discovery errors never reach here (configFor ran first).
-    return new HandlerError('id_token_invalid', `the sign-in response failed validation (${err.code ?? 'invalid'}: ${err.message.slice(0, 160)}); nothing was stored`);
+    return new HandlerError(
+      'id_token_invalid',
+      `the sign-in response failed validation (${err.code ?? 'invalid'}: ${err.message.slice(0, 160)}); nothing was stored`,
+    );
   }
   const failure = describeEntraFailure(err, { issuerUrl });
   if (failure.error === 'unexpected' && err instanceof Error) {
     // openid-client's own checks (ID token signature, audience, nonce, state, PKCE) land here.
-    return new HandlerError('id_token_invalid', `the sign-in response failed validation (${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 160)}); nothing was stored`);
+    return new HandlerError(
+      'id_token_invalid',
+      `the sign-in response failed validation (${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 160)}); nothing was stored`,
+    );
   }
   return new HandlerError(failure.error, failure.message);
 }

@@ -37,7 +37,10 @@ export function createIntegrationSource(fetchIntegration: (id: string) => Promis
       } catch (err) {
         if ((err as { status?: number }).status === 404) {
           cache.delete(id);
-          throw new HandlerError('integration_gone', 'the integration this authorization came through was deleted; an admin must configure repository access again');
+          throw new HandlerError(
+            'integration_gone',
+            'the integration this authorization came through was deleted; an admin must configure repository access again',
+          );
         }
         if (hit) return hit.integration;
         throw err;
@@ -53,12 +56,25 @@ export function createIntegrationSource(fetchIntegration: (id: string) => Promis
  */
 export async function integrationCredentialRef(integration: RunnerIntegration, privateKey: string): Promise<ClientCredentialRef> {
   const oauth = integration.oauth;
-  if (!oauth) throw new HandlerError('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
+  if (!oauth)
+    throw new HandlerError(
+      'oauth_disabled',
+      'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth',
+    );
   const credential = oauth.credential ?? { type: 'client-secret' as const };
   const owner = { type: 'integration' as const, id: integration.id };
-  if (credential.type !== 'client-secret') return { type: credential.type, owner, managedIdentityClientId: credential.managedIdentityClientId ?? null };
-  if (!oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
-  return { type: 'client-secret', owner, secret: await open(privateKey, oauth.sealedClientSecret, sealingContext.integrationClientSecret(integration.id)) };
+  if (credential.type !== 'client-secret')
+    return { type: credential.type, owner, managedIdentityClientId: credential.managedIdentityClientId ?? null };
+  if (!oauth.sealedClientSecret)
+    throw new HandlerError(
+      'oauth_misconfigured',
+      'the OAuth client secret for this host must be entered again by an admin (the runner key changed)',
+    );
+  return {
+    type: 'client-secret',
+    owner,
+    secret: await open(privateKey, oauth.sealedClientSecret, sealingContext.integrationClientSecret(integration.id)),
+  };
 }
 
 /** openid-client configurations per integration, authenticating with the integration's credential. */
@@ -66,9 +82,17 @@ export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boo
   const cache = new Map<string, { key: string; config: Promise<client.Configuration>; at: number }>();
   return async function configFor(integration: RunnerIntegration): Promise<client.Configuration> {
     const oauth = integration.oauth;
-    if (!oauth) throw new HandlerError('oauth_disabled', 'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth');
+    if (!oauth)
+      throw new HandlerError(
+        'oauth_disabled',
+        'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth',
+      );
     const credential = oauth.credential ?? { type: 'client-secret' };
-    if (credential.type === 'client-secret' && !oauth.sealedClientSecret) throw new HandlerError('oauth_misconfigured', 'the OAuth client secret for this host must be entered again by an admin (the runner key changed)');
+    if (credential.type === 'client-secret' && !oauth.sealedClientSecret)
+      throw new HandlerError(
+        'oauth_misconfigured',
+        'the OAuth client secret for this host must be entered again by an admin (the runner key changed)',
+      );
     // A certificate's ClientAuth asks for the current certificate at every request, so a promoted
     // one is used without a new configuration; a new secret or another credential type is a new key.
     const key = `${oauth.issuerUrl}|${oauth.clientId}|${credential.type}|${credential.managedIdentityClientId ?? ''}|${oauth.sealedClientSecret ?? ''}`;

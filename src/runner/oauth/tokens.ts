@@ -66,7 +66,9 @@ function sameToken(a: string, b: string): boolean {
 }
 
 function subjectOf(record: CredentialRecord): { userId: string | null; details: Record<string, string> } {
-  return record.subject.type === 'user' ? { userId: record.subject.id, details: {} } : { userId: null, details: { appConnectionId: record.subject.id } };
+  return record.subject.type === 'user'
+    ? { userId: record.subject.id, details: {} }
+    : { userId: null, details: { appConnectionId: record.subject.id } };
 }
 
 export class NeedsReauthorizationError extends HandlerError {
@@ -106,7 +108,11 @@ export function createTokenService(options: TokenServiceOptions) {
     return Date.parse(meta.accessTokenExpiresAt) - now().getTime() > skew;
   }
 
-  function report(record: CredentialRecord, action: 'credential.needs_reauthorization' | 'credential.refresh_failed' | 'credential.refreshed_early' | 'credential.rejected', details: Record<string, string | number | boolean>): void {
+  function report(
+    record: CredentialRecord,
+    action: 'credential.needs_reauthorization' | 'credential.refresh_failed' | 'credential.refreshed_early' | 'credential.rejected',
+    details: Record<string, string | number | boolean>,
+  ): void {
     const subject = subjectOf(record);
     options.events?.record({
       action,
@@ -118,7 +124,11 @@ export function createTokenService(options: TokenServiceOptions) {
   }
 
   /** The credential fails: recorded on the row, and said once per episode to the audit log. */
-  async function failing(record: CredentialRecord, reason: string, action: 'credential.refresh_failed' | 'credential.rejected'): Promise<void> {
+  async function failing(
+    record: CredentialRecord,
+    reason: string,
+    action: 'credential.refresh_failed' | 'credential.rejected',
+  ): Promise<void> {
     try {
       if (await credentials.markFailing(record.id, reason)) report(record, action, { reason });
     } catch {
@@ -126,7 +136,11 @@ export function createTokenService(options: TokenServiceOptions) {
     }
   }
 
-  async function refresh(record: CredentialRecord, tokenSet: OAuthTokenSet, meta: OAuthMetadata): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
+  async function refresh(
+    record: CredentialRecord,
+    tokenSet: OAuthTokenSet,
+    meta: OAuthMetadata,
+  ): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
     if (!tokenSet.refresh_token) throw new NeedsReauthorizationError('this authorization has no refresh token; connect again');
     const config = await options.configForRecord(record);
     for (let attempt = 0; ; attempt++) {
@@ -136,11 +150,22 @@ export function createTokenService(options: TokenServiceOptions) {
         const res = await client.refreshTokenGrant(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
         runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
         return {
-          tokenSet: { access_token: res.access_token, refresh_token: res.refresh_token ?? tokenSet.refresh_token, id_token: res.id_token ?? tokenSet.id_token },
-          meta: { ...meta, accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(), ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}) },
+          tokenSet: {
+            access_token: res.access_token,
+            refresh_token: res.refresh_token ?? tokenSet.refresh_token,
+            id_token: res.id_token ?? tokenSet.id_token,
+          },
+          meta: {
+            ...meta,
+            accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(),
+            ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}),
+          },
         };
       } catch (err) {
-        if (err instanceof ResponseBodyError && (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')) {
+        if (
+          err instanceof ResponseBodyError &&
+          (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')
+        ) {
           const message = oauthHandlerError(err, meta.issuer).message;
           runnerMetrics.tokenRefreshes.inc({ outcome: 'reauthorization_required' });
           await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
@@ -193,24 +218,39 @@ export function createTokenService(options: TokenServiceOptions) {
       const current = await credentials.readWithSecret(record.id);
       if (!current) throw new HandlerError('not_authorized', `there is no authorization for ${record.host} any more; connect again`);
       if (current.record.status === 'needs-reauthorization') {
-        throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${(current.record.metadata as Partial<OAuthMetadata>).reauthorizationReason ?? 'connect again'}`);
+        throw new NeedsReauthorizationError(
+          `the authorization for ${record.host} must be renewed: ${(current.record.metadata as Partial<OAuthMetadata>).reauthorizationReason ?? 'connect again'}`,
+        );
       }
       const tokenSet = JSON.parse(current.secret) as OAuthTokenSet;
       const meta = current.record.metadata as unknown as OAuthMetadata;
-      if (fresh(meta)) return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+      if (fresh(meta))
+        return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
 
       const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
       if (!leased && (await credentials.acquireLease(record.id, current.record.version, owner, leaseTtl))) {
         // Retries with backoff may outlast one TTL: keep the lease while alive, so nobody else
         // refreshes with the refresh token this replica is using.
-        const renew = setInterval(() => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined), Math.max(250, Math.floor(leaseTtl / 3)));
+        const renew = setInterval(
+          () => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined),
+          Math.max(250, Math.floor(leaseTtl / 3)),
+        );
         renew.unref();
         try {
           const next = await refresh(current.record, tokenSet, meta);
           // Commit first: the rotated refresh token is safe before anyone uses the new access token.
-          if (await credentials.commitRefresh(record.id, owner, current.record.version, JSON.stringify(next.tokenSet), { metadata: { ...next.meta } })) {
+          if (
+            await credentials.commitRefresh(record.id, owner, current.record.version, JSON.stringify(next.tokenSet), {
+              metadata: { ...next.meta },
+            })
+          ) {
             if (current.record.failureReason?.startsWith(REFRESH_FAILURE)) await credentials.markWorking(record.id).catch(() => undefined);
-            return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id };
+            return {
+              kind: 'bearer',
+              token: next.tokenSet.access_token,
+              expiresAt: next.meta.accessTokenExpiresAt,
+              credentialId: record.id,
+            };
           }
         } finally {
           clearInterval(renew);
@@ -218,7 +258,11 @@ export function createTokenService(options: TokenServiceOptions) {
         }
         continue;
       }
-      if (Date.now() > deadline) throw new HandlerError('refresh_unavailable', `another runner replica is refreshing the token for ${record.host} and has not finished; try again`);
+      if (Date.now() > deadline)
+        throw new HandlerError(
+          'refresh_unavailable',
+          `another runner replica is refreshing the token for ${record.host} and has not finished; try again`,
+        );
       await sleep(50);
     }
   }
@@ -231,7 +275,9 @@ export function createTokenService(options: TokenServiceOptions) {
       void credentials.touchLastUsed(record.id).catch(() => undefined);
     }
     if (record.method === 'pat' && record.expiresAt && record.expiresAt < now().toISOString()) {
-      throw new NeedsReauthorizationError(`your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`);
+      throw new NeedsReauthorizationError(
+        `your Personal Access Token for ${record.host} expired on ${record.expiresAt.slice(0, 10)}; create a new one`,
+      );
     }
     // The hot path: the row was just read, so an opened secret cached for this exact version is
     // current (a refresh, a replacement or a deletion changes or removes the row). It saves a
@@ -279,7 +325,11 @@ export function createTokenService(options: TokenServiceOptions) {
       if (!current) return undefined;
       const record = current.record;
       if (record.method === 'pat' || token.kind === 'pat') {
-        await failing(record, `Azure DevOps refused the Personal Access Token (${via === 'git' ? 'git' : 'REST API'}): it expired, was revoked, or does not cover this organization`, 'credential.rejected');
+        await failing(
+          record,
+          `Azure DevOps refused the Personal Access Token (${via === 'git' ? 'git' : 'REST API'}): it expired, was revoked, or does not cover this organization`,
+          'credential.rejected',
+        );
         return undefined;
       }
       if (record.status === 'needs-reauthorization') return undefined;
@@ -290,21 +340,41 @@ export function createTokenService(options: TokenServiceOptions) {
         return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
       }
       if (first && record.forcedRefreshAt && now().getTime() - Date.parse(record.forcedRefreshAt) < earlyRefreshInterval) {
-        await failing(record, 'Azure DevOps refused a token refreshed moments ago: the account may have lost access to the organization, or a policy blocks this sign-in', 'credential.rejected');
+        await failing(
+          record,
+          'Azure DevOps refused a token refreshed moments ago: the account may have lost access to the organization, or a policy blocks this sign-in',
+          'credential.rejected',
+        );
         return undefined;
       }
       const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
       if (!leased && (await credentials.acquireLease(record.id, record.version, owner, leaseTtl))) {
-        const renew = setInterval(() => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined), Math.max(250, Math.floor(leaseTtl / 3)));
+        const renew = setInterval(
+          () => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined),
+          Math.max(250, Math.floor(leaseTtl / 3)),
+        );
         renew.unref();
         try {
           const next = await refresh(record, tokenSet, meta);
-          if (await credentials.commitRefresh(record.id, owner, record.version, JSON.stringify(next.tokenSet), { metadata: { ...next.meta }, forced: true })) {
+          if (
+            await credentials.commitRefresh(record.id, owner, record.version, JSON.stringify(next.tokenSet), {
+              metadata: { ...next.meta },
+              forced: true,
+            })
+          ) {
             opened.delete(record.id);
             report(record, 'credential.refreshed_early', { via, recordedExpiry: meta.accessTokenExpiresAt });
             // Entra works again; whether Azure DevOps takes the token, the retry will tell.
-            const stillFailing = record.failingSince !== null && !(record.failureReason?.startsWith(REFRESH_FAILURE) && (await credentials.markWorking(record.id).catch(() => false)));
-            return { kind: 'bearer', token: next.tokenSet.access_token, expiresAt: next.meta.accessTokenExpiresAt, credentialId: record.id, ...(stillFailing ? { failing: true } : {}) };
+            const stillFailing =
+              record.failingSince !== null &&
+              !(record.failureReason?.startsWith(REFRESH_FAILURE) && (await credentials.markWorking(record.id).catch(() => false)));
+            return {
+              kind: 'bearer',
+              token: next.tokenSet.access_token,
+              expiresAt: next.meta.accessTokenExpiresAt,
+              credentialId: record.id,
+              ...(stillFailing ? { failing: true } : {}),
+            };
           }
         } finally {
           clearInterval(renew);
@@ -312,7 +382,11 @@ export function createTokenService(options: TokenServiceOptions) {
         }
         continue;
       }
-      if (Date.now() > deadline) throw new HandlerError('refresh_unavailable', `another runner replica is refreshing the token for ${record.host} and has not finished; try again`);
+      if (Date.now() > deadline)
+        throw new HandlerError(
+          'refresh_unavailable',
+          `another runner replica is refreshing the token for ${record.host} and has not finished; try again`,
+        );
       await sleep(50);
     }
   }
@@ -359,7 +433,11 @@ export function createTokenService(options: TokenServiceOptions) {
       }
       const lookup = entry.read;
       const record = await lookup;
-      if (!record) throw new HandlerError('not_authorized', 'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token');
+      if (!record)
+        throw new HandlerError(
+          'not_authorized',
+          'you have not authorized this host yet: connect with OAuth or provide a Personal Access Token',
+        );
       return tokenFor(record);
     },
   };

@@ -7,18 +7,41 @@ import type { CredentialFacts } from './access.ts';
 import { offsetPage, pageSize, skipPage } from './paging.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
-const facts = (over: Partial<CredentialFacts> = {}): CredentialFacts => ({ kind: 'pat', deployment: 'services', organization: 'fabrikam', what: 'repository "Web/web"', ...over });
+const facts = (over: Partial<CredentialFacts> = {}): CredentialFacts => ({
+  kind: 'pat',
+  deployment: 'services',
+  organization: 'fabrikam',
+  what: 'repository "Web/web"',
+  ...over,
+});
 const anonymous = 'TF400813: Resource not available for anonymous access. Client authentication required.';
 const refused = "TF400813: The user 'aaaa' is not authorized to access this resource.";
-const err401 = (adoMessage: string, tenant?: string) => new AzureDevOpsError({ kind: 'unauthenticated', message: 'x', status: 401, adoMessage, tfCode: 'TF400813', ...(tenant ? { resourceTenantId: tenant } : {}) });
+const err401 = (adoMessage: string, tenant?: string) =>
+  new AzureDevOpsError({
+    kind: 'unauthenticated',
+    message: 'x',
+    status: 401,
+    adoMessage,
+    tfCode: 'TF400813',
+    ...(tenant ? { resourceTenantId: tenant } : {}),
+  });
 
 describe('CheckRepositoryAccess reasons from Azure DevOps answers', () => {
   it('404 (TF401019 and project not found) and 403 are not_found, saying the two cases look alike', () => {
-    const missing = classifyAzureDevOpsError(new AzureDevOpsError({ kind: 'not-found', message: 'x', status: 404, tfCode: 'TF401019' }), facts());
+    const missing = classifyAzureDevOpsError(
+      new AzureDevOpsError({ kind: 'not-found', message: 'x', status: 404, tfCode: 'TF401019' }),
+      facts(),
+    );
     assert.equal(missing.reason, 'not_found');
     assert.match(missing.message, /404 TF401019 for both/);
-    assert.equal(classifyAzureDevOpsError(new AzureDevOpsError({ kind: 'not-found', message: 'x', status: 404, tfCode: 'TF200016' }), facts()).reason, 'not_found');
-    assert.equal(classifyAzureDevOpsError(new AzureDevOpsError({ kind: 'forbidden', message: 'x', status: 403 }), facts()).reason, 'not_found');
+    assert.equal(
+      classifyAzureDevOpsError(new AzureDevOpsError({ kind: 'not-found', message: 'x', status: 404, tfCode: 'TF200016' }), facts()).reason,
+      'not_found',
+    );
+    assert.equal(
+      classifyAzureDevOpsError(new AzureDevOpsError({ kind: 'forbidden', message: 'x', status: 403 }), facts()).reason,
+      'not_found',
+    );
   });
 
   it('401 to a recognized identity: oauth_blocked for a sign-in token, not_found (not a member) for a PAT', () => {
@@ -34,7 +57,10 @@ describe('CheckRepositoryAccess reasons from Azure DevOps answers', () => {
     assert.equal(other.reason, 'reauthorization_required');
     assert.match(other.message, /provided for organization "contoso"/);
     // Same organization in another case: not a mismatch.
-    assert.doesNotMatch(classifyAzureDevOpsError(err401(anonymous, TENANT), facts({ recordedOrganization: 'Fabrikam' })).message, /provided for/);
+    assert.doesNotMatch(
+      classifyAzureDevOpsError(err401(anonymous, TENANT), facts({ recordedOrganization: 'Fabrikam' })).message,
+      /provided for/,
+    );
     // Server names no tenant: never read as "no such organization".
     assert.equal(classifyAzureDevOpsError(err401(anonymous), facts({ deployment: 'server' })).reason, 'reauthorization_required');
   });
@@ -71,8 +97,14 @@ describe('paging', () => {
     } while (token);
     assert.deepEqual(seen, all);
     assert.equal(offsetPage(all, 7, undefined).continuationToken, undefined);
-    assert.throws(() => offsetPage(all, 3, 'abc'), (e: HandlerError) => e.code === 'invalid_continuation_token');
-    assert.throws(() => pageSize(0), (e: HandlerError) => e.field === 'top');
+    assert.throws(
+      () => offsetPage(all, 3, 'abc'),
+      (e: HandlerError) => e.code === 'invalid_continuation_token',
+    );
+    assert.throws(
+      () => pageSize(0),
+      (e: HandlerError) => e.field === 'top',
+    );
     assert.equal(pageSize(undefined), 50);
   });
 
@@ -87,6 +119,9 @@ describe('paging', () => {
     assert.deepEqual(first, { items: [0, 1, 2], continuationToken: '3' });
     const second = await skipPage(3, first.continuationToken, fetch);
     assert.deepEqual(second, { items: [3, 4, 5] });
-    assert.deepEqual(asked, [[0, 4], [3, 4]]);
+    assert.deepEqual(asked, [
+      [0, 4],
+      [3, 4],
+    ]);
   });
 });

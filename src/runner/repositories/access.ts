@@ -45,7 +45,10 @@ export function classifyAzureDevOpsError(err: AzureDevOpsError, facts: Credentia
   switch (err.kind) {
     case 'not-found': {
       if (err.tfCode === 'TF200016' || err.tfCode === 'VS800075') {
-        return { reason: 'not_found', message: `the project in ${facts.what} was not found in ${org}, or you may not see it (Azure DevOps answers the same for both). Check the URL, or ask a project administrator for access.` };
+        return {
+          reason: 'not_found',
+          message: `the project in ${facts.what} was not found in ${org}, or you may not see it (Azure DevOps answers the same for both). Check the URL, or ask a project administrator for access.`,
+        };
       }
       return {
         reason: 'not_found',
@@ -57,7 +60,10 @@ export function classifyAzureDevOpsError(err: AzureDevOpsError, facts: Credentia
         // A write refused for a PAT: most often a token without Code (Read & write).
         return { reason: 'reauthorization_required', message: `${patCannotPush(err.adoMessage)}, and provide it again` };
       }
-      return { reason: 'not_found', message: `Azure DevOps refused to show ${facts.what} in ${org}: you do not have permission to read it. Ask a project administrator for Read access.` };
+      return {
+        reason: 'not_found',
+        message: `Azure DevOps refused to show ${facts.what} in ${org}: you do not have permission to read it. Ask a project administrator for Read access.`,
+      };
     case 'unauthenticated':
       return classifyUnauthenticated(err, facts);
     default:
@@ -69,7 +75,10 @@ function classifyUnauthenticated(err: AzureDevOpsError, facts: CredentialFacts):
   const org = `"${facts.organization}"`;
   const recognized = err.status === 401 && IDENTITY_REFUSED.test(err.adoMessage ?? '');
   if (!recognized && facts.deployment === 'services' && err.status === 401 && !err.resourceTenantId) {
-    return { reason: 'not_found', message: `no Azure DevOps organization ${org} accepted the request: it does not exist, or the name is misspelled. Check the organization in the URL.` };
+    return {
+      reason: 'not_found',
+      message: `no Azure DevOps organization ${org} accepted the request: it does not exist, or the name is misspelled. Check the organization in the URL.`,
+    };
   }
   if (recognized) {
     if (facts.kind === 'bearer') {
@@ -94,9 +103,15 @@ function classifyUnauthenticated(err: AzureDevOpsError, facts: CredentialFacts):
         message: `your Personal Access Token was provided for organization "${facts.recordedOrganization}" and Azure DevOps does not accept it for ${org}: provide a token that covers ${org} (or all accessible organizations).`,
       };
     }
-    return { reason: 'reauthorization_required', message: `Azure DevOps rejected your Personal Access Token for ${org}: it expired, was revoked, or does not cover this organization. Create a new token and provide it again.` };
+    return {
+      reason: 'reauthorization_required',
+      message: `Azure DevOps rejected your Personal Access Token for ${org}: it expired, was revoked, or does not cover this organization. Create a new token and provide it again.`,
+    };
   }
-  return { reason: 'reauthorization_required', message: `Azure DevOps rejected your sign-in token for ${org} (revoked, or the sign-in is no longer valid): connect again.` };
+  return {
+    reason: 'reauthorization_required',
+    message: `Azure DevOps rejected your sign-in token for ${org} (revoked, or the sign-in is no longer valid): connect again.`,
+  };
 }
 
 /**
@@ -111,7 +126,10 @@ export function patCannotPush(adoMessage?: string): string {
 export function classifyTokenError(err: HandlerError, host: string): AccessFailure {
   switch (err.code) {
     case 'not_authorized':
-      return { reason: 'not_authorized', message: `you have not authorized ${host} yet: connect first, with OAuth or a Personal Access Token` };
+      return {
+        reason: 'not_authorized',
+        message: `you have not authorized ${host} yet: connect first, with OAuth or a Personal Access Token`,
+      };
     case 'reauthorization_required':
       return { reason: 'reauthorization_required', message: err.message };
     default:

@@ -38,7 +38,14 @@ export interface RepositoryHandlerDeps {
 const ACCESS_REASONS = new Set<string>(['not_authorized', 'reauthorization_required', 'not_found', 'oauth_blocked', 'unavailable']);
 const NAME_MAX = 256;
 /** What the token service throws when an early refresh cannot give a token. */
-const TOKEN_FAILURES = new Set(['reauthorization_required', 'refresh_unavailable', 'not_authorized', 'integration_gone', 'oauth_disabled', 'oauth_misconfigured']);
+const TOKEN_FAILURES = new Set([
+  'reauthorization_required',
+  'refresh_unavailable',
+  'not_authorized',
+  'integration_gone',
+  'oauth_disabled',
+  'oauth_misconfigured',
+]);
 
 interface Session {
   integration: RunnerIntegration;
@@ -77,7 +84,8 @@ function text(value: unknown, field: string, optional = false): string | undefin
 
 function checkContext(value: unknown): RepositoryContext {
   const c = value as Partial<RepositoryContext> | undefined;
-  if (!c || typeof c !== 'object' || (c.kind !== 'services' && c.kind !== 'server')) throw new HandlerError('invalid_request', 'context is required (a parsed repository URL)', 'context');
+  if (!c || typeof c !== 'object' || (c.kind !== 'services' && c.kind !== 'server'))
+    throw new HandlerError('invalid_request', 'context is required (a parsed repository URL)', 'context');
   text(c.organization, 'context.organization');
   text(c.project, 'context.project');
   text(c.repository, 'context.repository');
@@ -108,7 +116,8 @@ function repositoryItem(repo: GitRepository) {
   };
 }
 
-const byName = (a: { name: string }, b: { name: string }): number => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byName = (a: { name: string }, b: { name: string }): number =>
+  a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The runner's handlers for opening repositories: `resolve-context`, `check-repository-access`, `list-*`. */
 export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<string, Handler> {
@@ -122,7 +131,12 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
   const repoKey = (s: Session, organization: string, project: string, repository: string): string =>
     nameKey(s.token.credentialId, s.integration.id, organization, project, repository);
 
-  function remember(s: Session, organization: string, requested: { project: string; repository: string } | undefined, entry: RepositoryEntry): void {
+  function remember(
+    s: Session,
+    organization: string,
+    requested: { project: string; repository: string } | undefined,
+    entry: RepositoryEntry,
+  ): void {
     if (requested) repositories.set(repoKey(s, organization, requested.project, requested.repository), entry);
     // Also under the canonical names, so a URL naming the repository by id or the short
     // `/_git/{repo}` form finds the same entry.
@@ -131,7 +145,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
 
   async function session(payload: unknown): Promise<Session> {
     const p = payload as { userId?: unknown; integration?: RunnerIntegration };
-    if (typeof p?.userId !== 'string' || !p.userId || !p.integration?.id) throw new HandlerError('invalid_request', 'userId and integration are required');
+    if (typeof p?.userId !== 'string' || !p.userId || !p.integration?.id)
+      throw new HandlerError('invalid_request', 'userId and integration are required');
     const integration = p.integration;
     deps.integrations.remember(integration);
     let token: AccessToken;
@@ -183,7 +198,13 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
         if (err instanceof HandlerError && TOKEN_FAILURES.has(err.code)) throw toHandlerError(classifyTokenError(err, integration.host));
         if (err instanceof AzureDevOpsError) {
           throw toHandlerError(
-            classifyAzureDevOpsError(err, { kind: token.kind, deployment: integration.kind, organization, recordedOrganization: await s.recordedOrganization(), what }),
+            classifyAzureDevOpsError(err, {
+              kind: token.kind,
+              deployment: integration.kind,
+              organization,
+              recordedOrganization: await s.recordedOrganization(),
+              what,
+            }),
           );
         }
         throw err;
@@ -194,9 +215,15 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
 
   async function organizations(s: Session): Promise<OrganizationList> {
     const recorded = await s.recordedOrganization();
-    const fallback = (note: string): OrganizationList => ({ items: recorded ? [{ name: recorded, id: null, url: null }] : [], source: 'authorization', note });
+    const fallback = (note: string): OrganizationList => ({
+      items: recorded ? [{ name: recorded, id: null, url: null }] : [],
+      source: 'authorization',
+      note,
+    });
     if (s.integration.kind === 'server') {
-      return fallback('Azure DevOps Server has no organization listing for a user: the collection recorded with your authorization is listed; type another collection name to use it.');
+      return fallback(
+        'Azure DevOps Server has no organization listing for a user: the collection recorded with your authorization is listed; type another collection name to use it.',
+      );
     }
     // Profile and accounts live on app.vssps.visualstudio.com; the client still wants an
     // organization for its collection URL, which these two calls never use.
@@ -210,7 +237,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
         .sort(byName);
       return { items, source: 'accounts', note: null };
     } catch (err) {
-      if (!(err instanceof AzureDevOpsError) || (err.kind !== 'unauthenticated' && err.kind !== 'forbidden')) return s.fail(err, recorded ?? 'organizations', 'your organizations');
+      if (!(err instanceof AzureDevOpsError) || (err.kind !== 'unauthenticated' && err.kind !== 'forbidden'))
+        return s.fail(err, recorded ?? 'organizations', 'your organizations');
       return fallback(
         s.token.kind === 'pat'
           ? `Azure DevOps lists your organizations (profile and accounts) only for a Personal Access Token valid for all accessible organizations with the User Profile (Read) scope; this token is not, so only the organization recorded with it${recorded ? ` ("${recorded}")` : ''} is listed. Type another organization name to use it.`
@@ -229,7 +257,11 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       // The service answers the whole list at once (no paging parameters in git/7.1).
       repos = (await client.listRepositories(project)).items;
     } catch (err) {
-      return s.fail(err, organization, project === undefined ? `the repositories of organization "${organization}"` : `project "${project}"`);
+      return s.fail(
+        err,
+        organization,
+        project === undefined ? `the repositories of organization "${organization}"` : `project "${project}"`,
+      );
     }
     repos = [...repos].sort((a, b) => byName({ name: a.project?.name ?? '' }, { name: b.project?.name ?? '' }) || byName(a, b));
     lists.set(key, repos);
@@ -258,7 +290,11 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
 
   function repositoryArgs(payload: unknown) {
     const p = payload as { organization?: unknown; project?: unknown; repository?: unknown };
-    return { organization: text(p.organization, 'organization')!, project: text(p.project, 'project')!, repository: text(p.repository, 'repository')! };
+    return {
+      organization: text(p.organization, 'organization')!,
+      project: text(p.project, 'project')!,
+      repository: text(p.repository, 'repository')!,
+    };
   }
 
   return {
@@ -283,7 +319,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       try {
         s = await session(payload);
       } catch (err) {
-        if (err instanceof HandlerError && ACCESS_REASONS.has(err.code)) return { hasAccess: false, reason: err.code as AccessReason, errorMessage: err.message, calls: 0 };
+        if (err instanceof HandlerError && ACCESS_REASONS.has(err.code))
+          return { hasAccess: false, reason: err.code as AccessReason, errorMessage: err.message, calls: 0 };
         throw err;
       }
       const key = repoKey(s, context.organization, context.project, context.repository);
@@ -335,7 +372,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       // see are therefore not listed, which is what opening a repository needs.
       const repos = await repositoryList(s, organization, undefined);
       const projects = new Map<string, { id: string; name: string }>();
-      for (const r of repos) if (r.project?.id && !projects.has(r.project.id)) projects.set(r.project.id, { id: r.project.id, name: r.project.name });
+      for (const r of repos)
+        if (r.project?.id && !projects.has(r.project.id)) projects.set(r.project.id, { id: r.project.id, name: r.project.name });
       return listing(offsetPage([...projects.values()].sort(byName), top, p.continuationToken), s, { source: 'repositories' });
     },
 
@@ -358,8 +396,13 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       let page: Page<{ name: string; fullName: string; sha: string }>;
       try {
         // The service pages refs with its own continuation token: passed through as is.
-        const refs = await s.client(organization).listRefs(project, repository, { filter: 'heads/', top, ...(token ? { continuationToken: token } : {}) });
-        page = { items: refs.items.map((r) => ({ name: shortBranch(r.name), fullName: r.name, sha: r.objectId })), ...(refs.continuationToken ? { continuationToken: refs.continuationToken } : {}) };
+        const refs = await s
+          .client(organization)
+          .listRefs(project, repository, { filter: 'heads/', top, ...(token ? { continuationToken: token } : {}) });
+        page = {
+          items: refs.items.map((r) => ({ name: shortBranch(r.name), fullName: r.name, sha: r.objectId })),
+          ...(refs.continuationToken ? { continuationToken: refs.continuationToken } : {}),
+        };
       } catch (err) {
         return s.fail(err, organization, `repository "${project}/${repository}"`);
       }
@@ -375,7 +418,9 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       const client = s.client(organization);
       try {
         // Commits page by $top/$skip only (git/7.1): the continuation token is the next offset.
-        const page = await skipPage(top, p.continuationToken, (skip, n) => client.listCommits(project, repository, { top: n, skip, ...(branch ? { branch } : {}) }));
+        const page = await skipPage(top, p.continuationToken, (skip, n) =>
+          client.listCommits(project, repository, { top: n, skip, ...(branch ? { branch } : {}) }),
+        );
         return listing(
           {
             ...page,
@@ -400,7 +445,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
       const p = payload as { status?: unknown; top?: unknown; continuationToken?: unknown };
       const { organization, project, repository } = repositoryArgs(payload);
       const status = text(p.status, 'status', true) ?? 'active';
-      if (!['active', 'completed', 'abandoned', 'all'].includes(status)) throw new HandlerError('invalid_request', 'status must be active, completed, abandoned or all', 'status');
+      if (!['active', 'completed', 'abandoned', 'all'].includes(status))
+        throw new HandlerError('invalid_request', 'status must be active, completed, abandoned or all', 'status');
       const top = pageSize(p.top);
       const s = await session(payload);
       const client = s.client(organization);

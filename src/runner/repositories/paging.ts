@@ -21,7 +21,11 @@ export function pageSize(top: unknown): number {
 export function offsetFrom(token: unknown): number {
   if (token === undefined || token === null || token === '') return 0;
   if (typeof token !== 'string' || !/^\d{1,9}$/.test(token)) {
-    throw new HandlerError('invalid_continuation_token', 'continuationToken is not one this listing handed out; start again without it', 'continuationToken');
+    throw new HandlerError(
+      'invalid_continuation_token',
+      'continuationToken is not one this listing handed out; start again without it',
+      'continuationToken',
+    );
   }
   return Number(token);
 }

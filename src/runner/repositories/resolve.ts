@@ -44,7 +44,10 @@ export function withoutUserInfo(url: string | undefined): string | undefined {
   }
 }
 
-export function repositoryInfo(repo: Pick<GitRepository, 'id' | 'name' | 'project' | 'defaultBranch' | 'webUrl' | 'remoteUrl'>, context: RepositoryContext): RepositoryInfo {
+export function repositoryInfo(
+  repo: Pick<GitRepository, 'id' | 'name' | 'project' | 'defaultBranch' | 'webUrl' | 'remoteUrl'>,
+  context: RepositoryContext,
+): RepositoryInfo {
   const canonical = { ...context, project: repo.project?.name ?? context.project, repository: repo.name, ref: undefined, path: undefined };
   const base = formatRepositoryUrl(canonical);
   return {
@@ -60,7 +63,13 @@ export function repositoryInfo(repo: Pick<GitRepository, 'id' | 'name' | 'projec
 /** The ref named `refs/{prefix}` exactly (the service's filter is a prefix match). */
 async function findRef(client: AzureDevOpsClient, context: RepositoryContext, prefix: string, peel: boolean): Promise<GitRef | undefined> {
   const wanted = `refs/${prefix}`;
-  for await (const ref of pages((token) => client.listRefs(context.project, context.repository, { filter: prefix, ...(peel ? { peelTags: true } : {}), ...(token ? { continuationToken: token } : {}) }))) {
+  for await (const ref of pages((token) =>
+    client.listRefs(context.project, context.repository, {
+      filter: prefix,
+      ...(peel ? { peelTags: true } : {}),
+      ...(token ? { continuationToken: token } : {}),
+    }),
+  )) {
     // No early exit on order: the service's sort order of refs is not documented.
     if (ref.name === wanted) return ref;
   }
@@ -84,7 +93,9 @@ function asRefError(err: unknown, message: string): unknown {
 export async function resolveContext(client: AzureDevOpsClient, context: RepositoryContext, cached?: RepositoryEntry): Promise<Resolution> {
   const repositoryCall: Promise<RepositoryEntry> = cached
     ? Promise.resolve(cached)
-    : client.getRepository(context.project, context.repository).then((repo) => ({ repository: repositoryInfo(repo, context), commits: new Map() }));
+    : client
+        .getRepository(context.project, context.repository)
+        .then((repo) => ({ repository: repositoryInfo(repo, context), commits: new Map() }));
   const ref = context.ref;
   const repoLabel = `repository "${context.project}/${context.repository}"`;
 
@@ -94,10 +105,14 @@ export async function resolveContext(client: AzureDevOpsClient, context: Reposit
       refCall = Promise.resolve(undefined);
       break;
     case 'branch':
-      refCall = findRef(client, context, `heads/${ref.name}`, false).catch((e: unknown) => Promise.reject(asRefError(e, `branch "${ref.name}" does not exist in ${repoLabel}`)));
+      refCall = findRef(client, context, `heads/${ref.name}`, false).catch((e: unknown) =>
+        Promise.reject(asRefError(e, `branch "${ref.name}" does not exist in ${repoLabel}`)),
+      );
       break;
     case 'tag':
-      refCall = findRef(client, context, `tags/${ref.name}`, true).catch((e: unknown) => Promise.reject(asRefError(e, `tag "${ref.name}" does not exist in ${repoLabel}`)));
+      refCall = findRef(client, context, `tags/${ref.name}`, true).catch((e: unknown) =>
+        Promise.reject(asRefError(e, `tag "${ref.name}" does not exist in ${repoLabel}`)),
+      );
       break;
     case 'commit': {
       const known = cached?.commits.get(ref.sha.toLowerCase());
@@ -110,9 +125,18 @@ export async function resolveContext(client: AzureDevOpsClient, context: Reposit
       break;
     }
     case 'pullRequest':
-      refCall = client.getPullRequest(context.project, ref.pullRequestId).catch((e: unknown) =>
-        Promise.reject(e instanceof AzureDevOpsError && e.kind === 'not-found' ? new HandlerError('pull_request_not_found', `pull request ${ref.pullRequestId} does not exist in project "${context.project}", or you may not see it`) : e),
-      );
+      refCall = client
+        .getPullRequest(context.project, ref.pullRequestId)
+        .catch((e: unknown) =>
+          Promise.reject(
+            e instanceof AzureDevOpsError && e.kind === 'not-found'
+              ? new HandlerError(
+                  'pull_request_not_found',
+                  `pull request ${ref.pullRequestId} does not exist in project "${context.project}", or you may not see it`,
+                )
+              : e,
+          ),
+        );
       break;
   }
 
@@ -128,12 +152,23 @@ export async function resolveContext(client: AzureDevOpsClient, context: Reposit
     case undefined:
       return {
         entry,
-        ref: repository.defaultBranch ? { type: 'branch', name: repository.defaultBranch, fullName: `refs/heads/${repository.defaultBranch}`, isDefault: true } : null,
+        ref: repository.defaultBranch
+          ? { type: 'branch', name: repository.defaultBranch, fullName: `refs/heads/${repository.defaultBranch}`, isDefault: true }
+          : null,
       };
     case 'branch': {
       const found = value as GitRef | undefined;
       if (!found) throw refNotFound(`branch "${ref.name}" does not exist in ${repoLabel}`);
-      return { entry, ref: { type: 'branch', name: ref.name, fullName: found.name, sha: found.objectId, isDefault: repository.defaultBranch === ref.name } };
+      return {
+        entry,
+        ref: {
+          type: 'branch',
+          name: ref.name,
+          fullName: found.name,
+          sha: found.objectId,
+          isDefault: repository.defaultBranch === ref.name,
+        },
+      };
     }
     case 'tag': {
       const found = value as GitRef | undefined;

@@ -32,7 +32,11 @@ export interface SyncExecutorDeps {
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 function sameTarget(state: SyncState, target: SyncTarget): boolean {
-  return sameName(state.target.organization, target.organization) && sameName(state.target.project, target.project) && sameName(state.target.groupName, target.groupName);
+  return (
+    sameName(state.target.organization, target.organization) &&
+    sameName(state.target.project, target.project) &&
+    sameName(state.target.groupName, target.groupName)
+  );
 }
 
 /** A failure as the run record shows it: what went wrong and what to do, never a value or a credential. */
@@ -46,7 +50,7 @@ export function describeSyncFailure(err: unknown, target: SyncTarget): string {
   if (err.kind === 'unauthenticated' || err.kind === 'forbidden') {
     const action =
       err.operation === 'addVariableGroup' || err.operation === 'updateVariableGroup'
-        ? 'write variable groups (needs Variable Groups: Read, create & manage, and the Administrator or Creator role on the project\'s library)'
+        ? "write variable groups (needs Variable Groups: Read, create & manage, and the Administrator or Creator role on the project's library)"
         : err.operation === 'listVariableGroups'
           ? 'read variable groups (needs Variable Groups: Read)'
           : 'read the project (needs Project and Team: Read)';
@@ -61,7 +65,11 @@ async function findGroup(client: AzureDevOpsClient, projectId: string, groupName
   return page.items.find((g) => sameName(g.name, groupName));
 }
 
-function projectReferences(existing: VariableGroup | undefined, project: { id: string; name: string }, target: SyncTarget): VariableGroupProjectReference[] {
+function projectReferences(
+  existing: VariableGroup | undefined,
+  project: { id: string; name: string },
+  target: SyncTarget,
+): VariableGroupProjectReference[] {
   const ours: VariableGroupProjectReference = {
     name: target.groupName,
     ...(target.description !== null ? { description: target.description } : {}),
@@ -97,7 +105,11 @@ function groupOrigin(state: SyncState, group: VariableGroup, target: SyncTarget,
 }
 
 function notWrittenByKeyway(target: SyncTarget, names: string[]): HandlerError {
-  const shown = names.slice(0, 10).map((n) => `'${n}'`).join(', ') + (names.length > 10 ? ` and ${names.length - 10} more` : '');
+  const shown =
+    names
+      .slice(0, 10)
+      .map((n) => `'${n}'`)
+      .join(', ') + (names.length > 10 ? ` and ${names.length - 10} more` : '');
   return new HandlerError(
     'variables_not_written_by_keyway',
     `variable group '${target.groupName}' already holds ${shown}, which Keyway did not write; Keyway changes only variables it wrote, so nothing was written. Remove ${names.length > 1 ? 'them' : 'it'} from the sync, or ask an owner of the Keyway project to allow taking ${names.length > 1 ? 'them' : 'it'} over.`,
@@ -116,7 +128,18 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
   async function execute(payload: SyncRunPayload): Promise<SyncRunResult> {
     const started = now();
     const { syncId, target } = payload;
-    const result: SyncRunResult = { status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, writes: 0, requests: 0, retries: 0, durationMs: 0, groupId: null };
+    const result: SyncRunResult = {
+      status: 'failed',
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+      writes: 0,
+      requests: 0,
+      retries: 0,
+      durationMs: 0,
+      groupId: null,
+    };
     let client: AzureDevOpsClient | undefined;
     const finish = (): SyncRunResult => {
       const stats = client?.stats();
@@ -134,13 +157,29 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
       let state: SyncState =
         previous && sameTarget(previous, target)
           ? previous
-          : { syncId, target: { organization: target.organization, project: target.project, groupName: target.groupName }, projectId: null, groupId: null, owned: [], digests: {}, groupOrigin: null, written: [] };
+          : {
+              syncId,
+              target: { organization: target.organization, project: target.project, groupName: target.groupName },
+              projectId: null,
+              groupId: null,
+              owned: [],
+              digests: {},
+              groupOrigin: null,
+              written: [],
+            };
 
       const credential = await deps.tokens.credentialFor(payload.connection);
-      client = createAzureDevOpsClient({ target: { kind: 'services', organization: target.organization }, endpoints: deps.endpoints, credential, ...deps.clientOptions });
+      client = createAzureDevOpsClient({
+        target: { kind: 'services', organization: target.organization },
+        endpoints: deps.endpoints,
+        credential,
+        ...deps.clientOptions,
+      });
 
       // The project id is remembered per target, so a run that changes nothing costs one request.
-      let project: Pick<TeamProject, 'id' | 'name'> | undefined = state.projectId ? { id: state.projectId, name: target.project } : undefined;
+      let project: Pick<TeamProject, 'id' | 'name'> | undefined = state.projectId
+        ? { id: state.projectId, name: target.project }
+        : undefined;
       let projectFromState = project !== undefined;
       // Names a POST may have created although its answer was lost (5xx, reset): they are ours.
       let maybeCreated: string[] = [];
@@ -154,13 +193,20 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
           const origin = group ? groupOrigin(state, group, target, maybeCreated.length > 0) : 'created';
           const owned = group && maybeCreated.length ? [...new Set([...state.owned, ...maybeCreated])] : state.owned;
           const written = group && maybeCreated.length ? [...new Set([...state.written, ...maybeCreated])] : state.written;
-          const plan: VariableGroupSyncPlan = planVariableGroupSync(group?.variables ?? null, desired, owned, state.digests, { written, takeOver: target.takeOver ?? [] });
+          const plan: VariableGroupSyncPlan = planVariableGroupSync(group?.variables ?? null, desired, owned, state.digests, {
+            written,
+            takeOver: target.takeOver ?? [],
+          });
           if (plan.conflicts.length > 0) throw notWrittenByKeyway(target, plan.conflicts);
           let groupId = group?.id ?? null;
           if (plan.action !== 'none') {
             const body: VariableGroupParameters = {
               name: target.groupName,
-              ...(target.description !== null ? { description: target.description } : group?.description !== undefined ? { description: group.description } : {}),
+              ...(target.description !== null
+                ? { description: target.description }
+                : group?.description !== undefined
+                  ? { description: group.description }
+                  : {}),
               type: 'Vsts',
               variables: plan.variables,
               variableGroupProjectReferences: projectReferences(group, project, target),
@@ -173,9 +219,24 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
             }
             result.writes++;
           }
-          state = { ...state, projectId: project.id, groupId, owned: plan.owned, digests: plan.digests, groupOrigin: origin, written: plan.written };
+          state = {
+            ...state,
+            projectId: project.id,
+            groupId,
+            owned: plan.owned,
+            digests: plan.digests,
+            groupOrigin: origin,
+            written: plan.written,
+          };
           await deps.store.saveState(state);
-          Object.assign(result, { status: 'succeeded', created: plan.created.length, updated: plan.updated.length, deleted: plan.deleted.length, unchanged: plan.unchanged.length, groupId });
+          Object.assign(result, {
+            status: 'succeeded',
+            created: plan.created.length,
+            updated: plan.updated.length,
+            deleted: plan.deleted.length,
+            unchanged: plan.unchanged.length,
+            groupId,
+          });
           return finish();
         } catch (err) {
           if (projectFromState && err instanceof AzureDevOpsError && err.kind === 'not-found') {
@@ -193,7 +254,10 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
     } catch (err) {
       result.error = describeSyncFailure(err, target);
       if (!(err instanceof AzureDevOpsError) && !(err instanceof HandlerError)) {
-        deps.logger?.error({ syncId, runId: payload.runId, err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'sync failed unexpectedly');
+        deps.logger?.error(
+          { syncId, runId: payload.runId, err: { name: (err as Error)?.name, message: (err as Error)?.message } },
+          'sync failed unexpectedly',
+        );
       }
       return finish();
     }

@@ -17,8 +17,17 @@ async function openValues(privateKey: string, payload: StoreVariablesPayload): P
   try {
     text = await open(privateKey, payload.sealedValues, appConnectionAad.syncVariables(payload.syncId));
   } catch (err) {
-    if (err instanceof UnsealError && err.reason === 'wrong-recipient') throw new HandlerError('sealed_for_another_key', 'the values were sealed for another runner key: reload and enter them again', 'sealedValues');
-    throw new HandlerError('sealed_values_unusable', 'the sealed values cannot be opened by this runner (they belong to another sync, or were altered)', 'sealedValues');
+    if (err instanceof UnsealError && err.reason === 'wrong-recipient')
+      throw new HandlerError(
+        'sealed_for_another_key',
+        'the values were sealed for another runner key: reload and enter them again',
+        'sealedValues',
+      );
+    throw new HandlerError(
+      'sealed_values_unusable',
+      'the sealed values cannot be opened by this runner (they belong to another sync, or were altered)',
+      'sealedValues',
+    );
   }
   let parsed: unknown;
   try {
@@ -26,7 +35,8 @@ async function openValues(privateKey: string, payload: StoreVariablesPayload): P
   } catch {
     parsed = undefined;
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HandlerError('invalid_values', 'the sealed values must be a JSON object of name → value', 'sealedValues');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new HandlerError('invalid_values', 'the sealed values must be a JSON object of name → value', 'sealedValues');
   return parsed as Record<string, unknown>;
 }
 
@@ -44,7 +54,10 @@ export function createSyncHandlers(deps: SyncHandlerDeps): Record<string, Handle
       const declared = new Set(payload.variables.map((v) => v.name));
       const extra = Object.keys(values).filter((name) => !declared.has(name));
       if (extra.length > 0 || Object.keys(values).length !== declared.size) {
-        throw new HandlerError('variables_mismatch', 'the sealed values do not match the declared variable names; send one value per declared variable');
+        throw new HandlerError(
+          'variables_mismatch',
+          'the sealed values do not match the declared variable names; send one value per declared variable',
+        );
       }
       const set: SyncVariable[] = payload.variables.map((v) => {
         const value = values[v.name];
@@ -58,7 +71,8 @@ export function createSyncHandlers(deps: SyncHandlerDeps): Record<string, Handle
 
     [SYNC_REQUESTS.run]: async (raw) => {
       const payload = raw as SyncRunPayload;
-      if (!payload?.syncId || !payload.connection || !payload.target) throw new HandlerError('invalid_request', 'sync.run needs syncId, connection and target');
+      if (!payload?.syncId || !payload.connection || !payload.target)
+        throw new HandlerError('invalid_request', 'sync.run needs syncId, connection and target');
       return deps.executor.run(payload);
     },
 

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { planVariableGroupSync } from './plan.ts';
 import type { CurrentVariable, DesiredVariable, VariableGroupSyncPlan } from './plan.ts';
 
-const d = (name: string, value: string, isSecret = false): DesiredVariable => (isSecret ? { name, value, isSecret, digest: `dg(${value})` } : { name, value, isSecret });
+const d = (name: string, value: string, isSecret = false): DesiredVariable =>
+  isSecret ? { name, value, isSecret, digest: `dg(${value})` } : { name, value, isSecret };
 const plain = (value: string): CurrentVariable => ({ value, isSecret: false });
 const secret = (): CurrentVariable => ({ value: null, isSecret: true });
 
@@ -79,7 +80,12 @@ describe('planVariableGroupSync', () => {
   });
 
   it('a variable Keyway did not write is a conflict: nothing is written and the state stays', () => {
-    const plan = planVariableGroupSync({ DEPLOY_TARGET: plain('https://prod.example'), Other: secret() }, [d('deploy_target', 'https://attacker.example'), d('NEW', '1')], ['x'], { x: 'dg(x)' });
+    const plan = planVariableGroupSync(
+      { DEPLOY_TARGET: plain('https://prod.example'), Other: secret() },
+      [d('deploy_target', 'https://attacker.example'), d('NEW', '1')],
+      ['x'],
+      { x: 'dg(x)' },
+    );
     assert.equal(plan.action, 'none');
     assert.deepEqual(plan.conflicts, ['DEPLOY_TARGET']);
     assert.deepEqual(plan.variables, {});
@@ -90,7 +96,7 @@ describe('planVariableGroupSync', () => {
     assert.deepEqual(planVariableGroupSync({ S: secret() }, [d('S', 'mine', true)], [], {}).conflicts, ['S']);
   });
 
-  it("a variable an owner allowed to take over is updated, counted as written, and never deleted", () => {
+  it('a variable an owner allowed to take over is updated, counted as written, and never deleted', () => {
     const first = planVariableGroupSync({ Shared: plain('old') }, [d('Shared', 'new')], [], {}, { takeOver: ['SHARED'] });
     assert.deepEqual(first.conflicts, []);
     assert.deepEqual(first.updated, ['Shared']);
@@ -135,7 +141,12 @@ describe('planVariableGroupSync', () => {
   });
 
   it('counts add up: every desired name is created, updated or unchanged; every current name is kept, managed or deleted', () => {
-    const plan = planVariableGroupSync({ A: plain('1'), B: plain('2'), C: plain('3'), X: plain('x') }, [d('A', '1'), d('B', '9'), d('D', '4')], ['a', 'b', 'c'], {});
+    const plan = planVariableGroupSync(
+      { A: plain('1'), B: plain('2'), C: plain('3'), X: plain('x') },
+      [d('A', '1'), d('B', '9'), d('D', '4')],
+      ['a', 'b', 'c'],
+      {},
+    );
     assert.deepEqual(
       { created: plan.created, updated: plan.updated, deleted: plan.deleted, unchanged: plan.unchanged, foreign: plan.foreign },
       { created: ['D'], updated: ['B'], deleted: ['C'], unchanged: ['A'], foreign: ['X'] },
@@ -153,7 +164,11 @@ describe('planVariableGroupSync', () => {
       const next: Stored = new Map();
       for (const [name, v] of Object.entries(plan.variables)) {
         const before = stored?.get(name.toLowerCase());
-        next.set(name.toLowerCase(), { name, value: v.value ?? (v.isSecret && before?.isSecret ? before.value : null), isSecret: v.isSecret });
+        next.set(name.toLowerCase(), {
+          name,
+          value: v.value ?? (v.isSecret && before?.isSecret ? before.value : null),
+          isSecret: v.isSecret,
+        });
       }
       return next;
     };
@@ -161,7 +176,10 @@ describe('planVariableGroupSync', () => {
     const variable = fc.record({ name, value: fc.constantFrom('', '1', '2', 'zz'), isSecret: fc.boolean() });
     const set = fc.uniqueArray(variable, { selector: (v) => v.name.toLowerCase(), maxLength: 5 });
     // Foreign names may collide with the set's ('F'): without an owner's consent such a plan writes nothing.
-    const foreignSet = fc.uniqueArray(fc.record({ name: fc.constantFrom('Theirs', 'Other', 'Z9', 'F'), value: fc.constantFrom('t', 'u'), isSecret: fc.boolean() }), { selector: (v) => v.name, maxLength: 3 });
+    const foreignSet = fc.uniqueArray(
+      fc.record({ name: fc.constantFrom('Theirs', 'Other', 'Z9', 'F'), value: fc.constantFrom('t', 'u'), isSecret: fc.boolean() }),
+      { selector: (v) => v.name, maxLength: 3 },
+    );
 
     fc.assert(
       fc.property(foreignSet, fc.array(set, { minLength: 1, maxLength: 4 }), (foreign, sets) => {
@@ -176,7 +194,9 @@ describe('planVariableGroupSync', () => {
           if (plan.conflicts.length > 0) {
             // A foreign variable is named: nothing is written at all.
             assert.equal(plan.action, 'none');
-            assert.ok(plan.conflicts.every((c) => foreign.some((f) => f.name === c) && s.some((v) => v.name.toLowerCase() === c.toLowerCase())));
+            assert.ok(
+              plan.conflicts.every((c) => foreign.some((f) => f.name === c) && s.some((v) => v.name.toLowerCase() === c.toLowerCase())),
+            );
             assert.deepEqual(write(stored, plan), before);
             continue;
           }

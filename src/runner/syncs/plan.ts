@@ -96,7 +96,19 @@ export function planVariableGroupSync(
     if (!currentByKey.has(key)) currentByKey.set(key, { name, variable: variable ?? {} });
   }
 
-  const plan: VariableGroupSyncPlan = { action: 'none', variables: {}, created: [], updated: [], deleted: [], unchanged: [], foreign: [], owned: [], digests: {}, written: [], conflicts: [] };
+  const plan: VariableGroupSyncPlan = {
+    action: 'none',
+    variables: {},
+    created: [],
+    updated: [],
+    deleted: [],
+    unchanged: [],
+    foreign: [],
+    owned: [],
+    digests: {},
+    written: [],
+    conflicts: [],
+  };
   const desiredKeys = new Set<string>();
   const ownedAfter = new Set<string>();
 

@@ -36,7 +36,14 @@ for (const { kind, skip } of await databaseKinds()) {
         { name: 'A', value: '1', isSecret: false },
         { name: 'S', value: SECRET, isSecret: true },
       ]);
-      await store.merge('sync_a', [{ name: 'b', value: '2', isSecret: false }, { name: 'a', value: 'changed', isSecret: false }], ['S']);
+      await store.merge(
+        'sync_a',
+        [
+          { name: 'b', value: '2', isSecret: false },
+          { name: 'a', value: 'changed', isSecret: false },
+        ],
+        ['S'],
+      );
       assert.deepEqual(await store.variables('sync_a'), [
         { name: 'a', isSecret: false, value: 'changed' },
         { name: 'b', isSecret: false, value: '2' },
@@ -55,7 +62,12 @@ for (const { kind, skip } of await databaseKinds()) {
       const store = createSyncStore(database.db, createFieldCrypto(keys));
       await store.replace('sync_b', [{ name: 'KEEP', value: 'k', isSecret: false }]);
       // Two rows with one name break the unique index half-way through the transaction.
-      await assert.rejects(store.replace('sync_b', [{ name: 'X', value: '1', isSecret: false }, { name: 'x', value: '2', isSecret: false }]));
+      await assert.rejects(
+        store.replace('sync_b', [
+          { name: 'X', value: '1', isSecret: false },
+          { name: 'x', value: '2', isSecret: false },
+        ]),
+      );
       assert.deepEqual(await store.variables('sync_b'), [{ name: 'KEEP', isSecret: false, value: 'k' }]);
     });
 
@@ -79,7 +91,8 @@ for (const { kind, skip } of await databaseKinds()) {
       const byTable = Object.fromEntries(results.map((r) => [r.table, r.reencrypted]));
       assert.ok((byTable.sync_variables ?? 0) >= 3, JSON.stringify(results));
       assert.equal(byTable.runner_secrets, 1);
-      for (const row of await database.db.selectFrom('sync_variables').select('value').execute()) assert.match(row.value, new RegExp(`^kw1\\.${rotated.primaryId}\\.`));
+      for (const row of await database.db.selectFrom('sync_variables').select('value').execute())
+        assert.match(row.value, new RegExp(`^kw1\\.${rotated.primaryId}\\.`));
       const fresh = createSyncStore(database.db, createFieldCrypto(keys));
       assert.equal(await fresh.digest('sync_a', 'S', SECRET), digest);
       assert.equal((await fresh.variables('sync_a')).find((v) => v.name === 'S')?.value, SECRET);
@@ -87,7 +100,16 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('state round-trips; forget drops values and state', async () => {
       const store = createSyncStore(database.db, createFieldCrypto(keys));
-      const state = { syncId: 'sync_a', target: { organization: 'o', project: 'p', groupName: 'g' }, projectId: 'pid', groupId: 7, owned: ['a', 's'], digests: { s: 'd' }, groupOrigin: 'adopted' as const, written: ['a', 's', 'taken'] };
+      const state = {
+        syncId: 'sync_a',
+        target: { organization: 'o', project: 'p', groupName: 'g' },
+        projectId: 'pid',
+        groupId: 7,
+        owned: ['a', 's'],
+        digests: { s: 'd' },
+        groupOrigin: 'adopted' as const,
+        written: ['a', 's', 'taken'],
+      };
       await store.saveState(state);
       await store.saveState({ ...state, groupId: 8 });
       assert.deepEqual(await store.state('sync_a'), { ...state, groupId: 8 });

@@ -45,12 +45,24 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
   function rows(syncId: string, variables: readonly SyncVariable[], at: string): RunnerDB['sync_variables'][] {
     return variables.map((v) => {
       const id = `svar_${randomBytes(12).toString('base64url')}`;
-      return { id, sync_id: syncId, name: v.name, name_key: nameKey(v.name), is_secret: v.isSecret ? 1 : 0, value: crypto.encrypt(v.value, { ...VALUE, rowId: id }), updated_at: at };
+      return {
+        id,
+        sync_id: syncId,
+        name: v.name,
+        name_key: nameKey(v.name),
+        is_secret: v.isSecret ? 1 : 0,
+        value: crypto.encrypt(v.value, { ...VALUE, rowId: id }),
+        updated_at: at,
+      };
     });
   }
 
   async function insertAll(trx: Kysely<RunnerDB>, values: RunnerDB['sync_variables'][]) {
-    for (let i = 0; i < values.length; i += BATCH) await trx.insertInto('sync_variables').values(values.slice(i, i + BATCH)).execute();
+    for (let i = 0; i < values.length; i += BATCH)
+      await trx
+        .insertInto('sync_variables')
+        .values(values.slice(i, i + BATCH))
+        .execute();
   }
 
   async function loadDigestKey(): Promise<Buffer> {
@@ -64,7 +76,11 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
     // Two runner replicas may race here: the first insert wins and both read it back.
     await db
       .insertInto('runner_secrets')
-      .values({ id: DIGEST_KEY_ID, value: crypto.encrypt(fresh, { ...RUNNER_SECRET, rowId: DIGEST_KEY_ID }), created_at: now().toISOString() })
+      .values({
+        id: DIGEST_KEY_ID,
+        value: crypto.encrypt(fresh, { ...RUNNER_SECRET, rowId: DIGEST_KEY_ID }),
+        created_at: now().toISOString(),
+      })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     const stored = await read();
@@ -74,7 +90,12 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
 
   return {
     async declared(syncId: string): Promise<DeclaredVariable[]> {
-      const found = await db.selectFrom('sync_variables').select(['name', 'is_secret']).where('sync_id', '=', syncId).orderBy('name_key').execute();
+      const found = await db
+        .selectFrom('sync_variables')
+        .select(['name', 'is_secret'])
+        .where('sync_id', '=', syncId)
+        .orderBy('name_key')
+        .execute();
       return found.map((r) => ({ name: r.name, isSecret: r.is_secret === 1 }));
     },
 
@@ -82,7 +103,8 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
     async variables(syncId: string): Promise<SyncVariable[]> {
       const found = await db.selectFrom('sync_variables').selectAll().where('sync_id', '=', syncId).orderBy('name_key').execute();
       const out: SyncVariable[] = [];
-      for (const r of found) out.push({ name: r.name, isSecret: r.is_secret === 1, value: await crypto.decrypt(r.value, { ...VALUE, rowId: r.id }) });
+      for (const r of found)
+        out.push({ name: r.name, isSecret: r.is_secret === 1, value: await crypto.decrypt(r.value, { ...VALUE, rowId: r.id }) });
       return out;
     },
 
@@ -99,7 +121,11 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
       const drop = [...new Set([...set.map((v) => nameKey(v.name)), ...remove.map(nameKey)])];
       await db.transaction().execute(async (trx) => {
         for (let i = 0; i < drop.length; i += BATCH) {
-          await trx.deleteFrom('sync_variables').where('sync_id', '=', syncId).where('name_key', 'in', drop.slice(i, i + BATCH)).execute();
+          await trx
+            .deleteFrom('sync_variables')
+            .where('sync_id', '=', syncId)
+            .where('name_key', 'in', drop.slice(i, i + BATCH))
+            .execute();
         }
         await insertAll(trx, values);
       });
@@ -155,7 +181,9 @@ export function createSyncStore(db: Kysely<RunnerDB>, crypto: FieldCrypto, now: 
         throw err;
       });
       const key = await digestKey;
-      return createHmac('sha256', key).update(`${syncId}\u0000${nameKey(name)}\u0000${value}`, 'utf8').digest('base64url');
+      return createHmac('sha256', key)
+        .update(`${syncId}\u0000${nameKey(name)}\u0000${value}`, 'utf8')
+        .digest('base64url');
     },
   };
 }

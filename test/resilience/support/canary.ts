@@ -28,7 +28,13 @@ export interface CanaryHit {
 }
 
 function encodings(value: string): string[] {
-  const forms = new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url')]);
+  const forms = new Set([
+    value,
+    encodeURIComponent(value),
+    JSON.stringify(value).slice(1, -1),
+    Buffer.from(value).toString('base64'),
+    Buffer.from(value).toString('base64url'),
+  ]);
   // A value inside `Basic base64(user:value)` shifts with the user name's length; three prefixes
   // of different lengths mod 3 cover every alignment of the value's own base64.
   for (const user of ['x:', 'xy:', 'pat:']) {
@@ -106,7 +112,11 @@ export class CanaryScan {
         for (const form of fs) {
           const at = text.indexOf(form);
           if (at < 0) continue;
-          const context = `${text.slice(Math.max(0, at - 80), at)}«${canary.label}»${text.slice(at + form.length, at + form.length + 80)}`.replace(/\s+/g, ' ');
+          const context =
+            `${text.slice(Math.max(0, at - 80), at)}«${canary.label}»${text.slice(at + form.length, at + form.length + 80)}`.replace(
+              /\s+/g,
+              ' ',
+            );
           hits.push({ label: canary.label, source: t.source, kind: t.kind, context });
           break;
         }
@@ -130,7 +140,9 @@ export class CanaryScan {
 
 async function dumpDatabase(db: Kysely<unknown>, schema?: string): Promise<string> {
   const tables = schema
-    ? (await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = ${schema}`.execute(db)).rows.map((r) => r.name)
+    ? (
+        await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = ${schema}`.execute(db)
+      ).rows.map((r) => r.name)
     : (await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db)).rows.map((r) => r.name);
   const parts: string[] = [];
   for (const table of tables) {

@@ -53,10 +53,17 @@ export async function startWorld(
   canaries.source('logs', 'management plane log', () => plane.logs.text);
   canaries.database('management database', plane.database.db as never, plane.database.schema);
 
-  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: options.runnerName ?? 'resilience' } });
+  const created = await plane.adminBrowser.request({
+    method: 'POST',
+    url: '/api/v1/runners',
+    payload: { name: options.runnerName ?? 'resilience' },
+  });
   assert.equal(created.statusCode, 201, created.body);
   const runnerId = created.json().runner.id as string;
-  const runnerOptions = { endpoints: { services: emu.urls.services, vssps: emu.urls.vssps }, ...(options.runner ? { extra: options.runner } : {}) };
+  const runnerOptions = {
+    endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+    ...(options.runner ? { extra: options.runner } : {}),
+  };
   const runner = await startTestRunner(plane.url, created.json().exchangeToken, runnerOptions);
   canaries.watch(runner.runtime.registration.runnerToken, 'runner token');
   canaries.source('logs', 'runner log', () => runner.logs.text);
@@ -67,7 +74,17 @@ export async function startWorld(
   const saved = await plane.adminBrowser.request({
     method: 'POST',
     url: `/api/v1/runners/${runnerId}/scm-integrations`,
-    payload: { id: presetIntegrationId, scmId: 'azure-devops', host: 'dev.azure.com', oauth: { clientId: registered.app.clientId, clientSecret: registered.clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` }, pat: { enabled: true } },
+    payload: {
+      id: presetIntegrationId,
+      scmId: 'azure-devops',
+      host: 'dev.azure.com',
+      oauth: {
+        clientId: registered.app.clientId,
+        clientSecret: registered.clientSecret,
+        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+      },
+      pat: { enabled: true },
+    },
   });
   assert.equal(saved.statusCode, 201, saved.body);
   assert.equal(saved.json().test.valid, true, saved.body);

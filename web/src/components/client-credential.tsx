@@ -27,9 +27,12 @@ export function expiryWarning(state: ClientCredentialState | undefined, now = Da
   if (!active) return undefined;
   const days = daysLeft(active.notAfter, now);
   const next = state?.certificates?.find((c) => c.status === 'next');
-  const then = next ? `upload the next certificate (thumbprint ${next.thumbprintSha1}) now; it takes over once Entra ID accepts it` : 'prepare the next certificate and upload it';
+  const then = next
+    ? `upload the next certificate (thumbprint ${next.thumbprintSha1}) now; it takes over once Entra ID accepts it`
+    : 'prepare the next certificate and upload it';
   if (days < 0) return `The certificate expired on ${formatDate(active.notAfter)}: ${then}.`;
-  if (days <= EXPIRY_WARNING_DAYS) return `The certificate expires in ${days} day${days === 1 ? '' : 's'} (${formatDate(active.notAfter)}): ${then}.`;
+  if (days <= EXPIRY_WARNING_DAYS)
+    return `The certificate expires in ${days} day${days === 1 ? '' : 's'} (${formatDate(active.notAfter)}): ${then}.`;
   return undefined;
 }
 
@@ -68,17 +71,23 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
       {state.type === 'certificate' && (
         <>
           <p className="hint hint-block">
-            The runner made this key pair itself; the private key never leaves it. Upload the certificate to the app registration in Entra ID: <strong>Certificates &amp; secrets → Certificates → Upload certificate</strong>, then test.
+            The runner made this key pair itself; the private key never leaves it. Upload the certificate to the app registration in Entra
+            ID: <strong>Certificates &amp; secrets → Certificates → Upload certificate</strong>, then test.
           </p>
           {warning && <Alert kind="warning">{warning}</Alert>}
           <ul className="certificates">
             {(state.certificates ?? []).map((c) => (
               <li key={c.thumbprintSha256} className="certificate" data-status={c.status}>
                 <p>
-                  <strong>{c.status === 'active' ? 'Certificate in use' : 'Next certificate'}</strong> · valid until {formatDate(c.notAfter)} ·{' '}
+                  <strong>{c.status === 'active' ? 'Certificate in use' : 'Next certificate'}</strong> · valid until{' '}
+                  {formatDate(c.notAfter)} ·{' '}
                   {c.acceptedAt ? `accepted by Entra ID on ${formatDate(c.acceptedAt)}` : 'not accepted by Entra ID yet'}
                 </p>
-                <CopyField label={`Thumbprint${c.status === 'next' ? ' (next)' : ''}`} value={c.thumbprintSha1} hint="What the Entra admin center shows for the uploaded certificate (SHA-1)." />
+                <CopyField
+                  label={`Thumbprint${c.status === 'next' ? ' (next)' : ''}`}
+                  value={c.thumbprintSha1}
+                  hint="What the Entra admin center shows for the uploaded certificate (SHA-1)."
+                />
                 <p className="actions">
                   <a className="button button-small" href={`/api/v1${path}/certificate?status=${c.status}&format=cer`} download>
                     Download {c.status === 'next' ? 'next ' : ''}certificate (.cer)
@@ -97,7 +106,10 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
       {state.federated && !('error' in state.federated) && (
         <>
           <p className="hint hint-block">
-            Add a federated credential to the app registration in Entra ID: <strong>Certificates &amp; secrets → Federated credentials → Add credential</strong> ({state.type === 'managed-identity' ? 'Managed identity' : 'Other issuer'}), with exactly these values (matching is case-sensitive).
+            Add a federated credential to the app registration in Entra ID:{' '}
+            <strong>Certificates &amp; secrets → Federated credentials → Add credential</strong> (
+            {state.type === 'managed-identity' ? 'Managed identity' : 'Other issuer'}), with exactly these values (matching is
+            case-sensitive).
           </p>
           <CopyField label="Issuer" value={state.federated.issuer} />
           <CopyField label="Subject identifier" value={state.federated.subject} />
@@ -108,7 +120,10 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
       {state.managedIdentity && 'error' in state.managedIdentity && <Alert kind="warning">{state.managedIdentity.error}</Alert>}
       {state.managedIdentity && !('error' in state.managedIdentity) && (
         <>
-          <p className="hint hint-block">The runner's machine answers as this managed identity. Add it to the Azure DevOps organization (Organization settings → Users) with access to the projects to sync.</p>
+          <p className="hint hint-block">
+            The runner's machine answers as this managed identity. Add it to the Azure DevOps organization (Organization settings → Users)
+            with access to the projects to sync.
+          </p>
           {state.managedIdentity.clientId && <CopyField label="Managed identity client ID" value={state.managedIdentity.clientId} />}
           {state.managedIdentity.principalId && <CopyField label="Object (principal) ID" value={state.managedIdentity.principalId} />}
         </>
@@ -116,11 +131,23 @@ export function ClientCredentialPanel({ state, path, canPrepare, onChange }: Pro
 
       <p className="actions">
         {state.type === 'certificate' && canPrepare && !hasNext && (
-          <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Preparing the next certificate…', () => api.post<ClientCredentialState>(`${path}/next-certificate`, {}))}>
+          <button
+            type="button"
+            className="button-small"
+            disabled={busy !== undefined}
+            onClick={() =>
+              void run('Preparing the next certificate…', () => api.post<ClientCredentialState>(`${path}/next-certificate`, {}))
+            }
+          >
             Prepare next certificate
           </button>
         )}
-        <button type="button" className="button-small" disabled={busy !== undefined} onClick={() => void run('Asking the runner…', () => api.get<ClientCredentialState>(path))}>
+        <button
+          type="button"
+          className="button-small"
+          disabled={busy !== undefined}
+          onClick={() => void run('Asking the runner…', () => api.get<ClientCredentialState>(path))}
+        >
           Ask the runner again
         </button>
       </p>

@@ -29,7 +29,11 @@ export function CopyButton({ value, what, targetId }: { value: string; what: str
         {state === 'copied' ? 'Copied' : 'Copy'}
       </button>
       <span className="visually-hidden" role="status">
-        {state === 'copied' ? `${what} copied to the clipboard` : state === 'selected' ? `The clipboard is not available; ${what} is selected, press Control+C to copy it` : ''}
+        {state === 'copied'
+          ? `${what} copied to the clipboard`
+          : state === 'selected'
+            ? `The clipboard is not available; ${what} is selected, press Control+C to copy it`
+            : ''}
       </span>
     </>
   );
@@ -50,9 +54,29 @@ export function CopyField({ label, value, multiline, hint }: { label: string; va
       <label htmlFor={id}>{label}</label>
       <div className="copy-row">
         {multiline ? (
-          <textarea id={id} ref={ref} className="mono" readOnly value={value} rows={Math.min(6, Math.max(2, Math.ceil(value.length / 60)))} onFocus={select} aria-describedby={hintId} spellCheck={false} />
+          <textarea
+            id={id}
+            ref={ref}
+            className="mono"
+            readOnly
+            value={value}
+            rows={Math.min(6, Math.max(2, Math.ceil(value.length / 60)))}
+            onFocus={select}
+            aria-describedby={hintId}
+            spellCheck={false}
+          />
         ) : (
-          <input id={id} ref={ref} className="mono" readOnly value={value} onFocus={select} aria-describedby={hintId} spellCheck={false} autoComplete="off" />
+          <input
+            id={id}
+            ref={ref}
+            className="mono"
+            readOnly
+            value={value}
+            onFocus={select}
+            aria-describedby={hintId}
+            spellCheck={false}
+            autoComplete="off"
+          />
         )}
         <CopyButton value={value} what={what} targetId={id} />
       </div>

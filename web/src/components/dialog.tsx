@@ -30,7 +30,9 @@ export function Dialog({ title, onClose, children, wide, describedBy }: DialogPr
     dialog.showModal();
     const first =
       dialog.querySelector<HTMLElement>('[data-autofocus]') ??
-      dialog.querySelector<HTMLElement>('input:not([type=hidden]):not([readonly]):not([disabled]), select:not([disabled]), textarea:not([readonly])') ??
+      dialog.querySelector<HTMLElement>(
+        'input:not([type=hidden]):not([readonly]):not([disabled]), select:not([disabled]), textarea:not([readonly])',
+      ) ??
       dialog.querySelector<HTMLElement>('.dialog-body button');
     first?.focus();
     const onCancel = (event: Event) => {

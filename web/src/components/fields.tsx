@@ -25,12 +25,28 @@ function useField(id: string | undefined, name: string, { hint, error, warning }
   const hintId = hint ? `${controlId}-hint` : undefined;
   const errorId = error ? `${controlId}-error` : undefined;
   const warningId = warning ? `${controlId}-warning` : undefined;
-  const control = { id: controlId, name, 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy(hintId, errorId, warningId) };
+  const control = {
+    id: controlId,
+    name,
+    'aria-invalid': error ? true : undefined,
+    'aria-describedby': describedBy(hintId, errorId, warningId),
+  };
   return { control, hintId, errorId, warningId };
 }
 
 /** The hint, error and warning under a field; a warning gives way to an error. */
-function FieldNotes({ hint, error, warning, hintId, errorId, warningId }: Pick<Common, 'hint' | 'error' | 'warning'> & { hintId?: string | undefined; errorId?: string | undefined; warningId?: string | undefined }) {
+function FieldNotes({
+  hint,
+  error,
+  warning,
+  hintId,
+  errorId,
+  warningId,
+}: Pick<Common, 'hint' | 'error' | 'warning'> & {
+  hintId?: string | undefined;
+  errorId?: string | undefined;
+  warningId?: string | undefined;
+}) {
   return (
     <>
       {hint && (
@@ -129,7 +145,16 @@ interface NewPasswordProps {
 }
 
 /** A new password and the same again; the hint says what the server's policy (zxcvbn) asks for. */
-export function NewPasswordFields({ password, confirm, onPassword, onConfirm, errors, name = 'password', label = 'New password', confirmLabel = 'Repeat the new password' }: NewPasswordProps) {
+export function NewPasswordFields({
+  password,
+  confirm,
+  onPassword,
+  onConfirm,
+  errors,
+  name = 'password',
+  label = 'New password',
+  confirmLabel = 'Repeat the new password',
+}: NewPasswordProps) {
   return (
     <div className="field-row">
       <TextField
@@ -142,7 +167,15 @@ export function NewPasswordFields({ password, confirm, onPassword, onConfirm, er
         error={errors.password}
         hint="At least 12 characters and not guessable: a few unrelated words work well. Keyway refuses common and easily guessed passwords."
       />
-      <TextField label={confirmLabel} name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => onConfirm(e.target.value)} error={errors.confirm} />
+      <TextField
+        label={confirmLabel}
+        name="confirm"
+        type="password"
+        autoComplete="new-password"
+        value={confirm}
+        onChange={(e) => onConfirm(e.target.value)}
+        error={errors.confirm}
+      />
     </div>
   );
 }

@@ -58,8 +58,26 @@ export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAtt
 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label={label}>
-      <TextField label="Email" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} required />
-      <TextField label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={errors.fields.password} required />
+      <TextField
+        label="Email"
+        name="email"
+        type="email"
+        autoComplete="username"
+        value={email}
+        onChange={(e) => setEmail(e.target.value)}
+        error={errors.fields.email}
+        required
+      />
+      <TextField
+        label="Password"
+        name="password"
+        type="password"
+        autoComplete="current-password"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        error={errors.fields.password}
+        required
+      />
       <FormActions submit={busy ? 'Signing in…' : 'Sign in'} disabled={busy} />
     </Form>
   );

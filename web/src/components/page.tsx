@@ -20,7 +20,15 @@ export function PageHeading({ title, children }: { title: string; children?: Rea
   );
 }
 
-export function Alert({ kind = 'error', children, id }: { kind?: 'error' | 'success' | 'info' | 'warning'; children: ReactNode; id?: string }) {
+export function Alert({
+  kind = 'error',
+  children,
+  id,
+}: {
+  kind?: 'error' | 'success' | 'info' | 'warning';
+  children: ReactNode;
+  id?: string;
+}) {
   // Errors interrupt (role=alert); the rest are polite status messages.
   return (
     <div id={id} className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>

@@ -34,7 +34,12 @@ export function SsoButtons({ providers, returnTo, invitationToken, suggestedEmai
     setBusy(provider.id);
     setErrors(NO_ERRORS);
     try {
-      await beginSso(provider.id, { intent: 'sign-in', returnTo, ...(invitationToken ? { invitationToken } : {}), ...(withEmail ? { email: withEmail } : {}) });
+      await beginSso(provider.id, {
+        intent: 'sign-in',
+        returnTo,
+        ...(invitationToken ? { invitationToken } : {}),
+        ...(withEmail ? { email: withEmail } : {}),
+      });
     } catch (err) {
       setBusy(undefined);
       if (err instanceof ApiError && err.code === 'email_needed' && !withEmail) {
@@ -108,7 +113,11 @@ export function SsoButtons({ providers, returnTo, invitationToken, suggestedEmai
             if (button) buttons.current.set(provider.id, button);
             else buttons.current.delete(provider.id);
           }}
-          type="button" className="button-sso" onClick={() => start(provider)} disabled={busy !== undefined}>
+          type="button"
+          className="button-sso"
+          onClick={() => start(provider)}
+          disabled={busy !== undefined}
+        >
           {busy === provider.id ? 'Going to the sign-in page…' : `Sign in with ${providerLabel(provider)}`}
         </button>
       ))}

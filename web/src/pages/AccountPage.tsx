@@ -86,7 +86,8 @@ function OrganizationsSection({ me }: { me: MeInOrganization }) {
             const result = await api.delete<Offboarded>(`/me/organizations/${encodeURIComponent(leaving.id)}`);
             const summary = `You left ${leaving.name}. ${purgeSummary(result)}`;
             // Leaving ends the sessions in that organization, this one too when it is the current one.
-            if (leaving.id === me.organization.id) await signOut({ notice: `${summary} Sign in again to continue in your other organizations.` });
+            if (leaving.id === me.organization.id)
+              await signOut({ notice: `${summary} Sign in again to continue in your other organizations.` });
             else {
               setNotice(summary);
               await refresh();
@@ -95,11 +96,17 @@ function OrganizationsSection({ me }: { me: MeInOrganization }) {
         >
           <p>What happens at once:</p>
           <ul>
-            <li>Your sessions and API tokens in {leaving.name} end{leaving.id === me.organization.id ? ', this one included: you will sign in again' : ''}.</li>
+            <li>
+              Your sessions and API tokens in {leaving.name} end
+              {leaving.id === me.organization.id ? ', this one included: you will sign in again' : ''}.
+            </li>
             <li>Its runners delete the Azure DevOps credentials you stored there, and your environments there.</li>
             <li>You lose your roles in its projects.</li>
           </ul>
-          <p>To come back you need a new invitation from one of its admins. {leaving.role === 'admin' && 'If you are its last admin, make someone else an admin first.'}</p>
+          <p>
+            To come back you need a new invitation from one of its admins.{' '}
+            {leaving.role === 'admin' && 'If you are its last admin, make someone else an admin first.'}
+          </p>
         </ConfirmDialog>
       )}
     </section>

@@ -68,11 +68,15 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
-      const result = await api.put<{ endedSessions: number; revokedTokens: number }>('/me/password', { ...(needsCurrent ? { currentPassword } : {}), password });
+      const result = await api.put<{ endedSessions: number; revokedTokens: number }>('/me/password', {
+        ...(needsCurrent ? { currentPassword } : {}),
+        password,
+      });
       setCurrentPassword('');
       setPassword('');
       setConfirm('');
-      const ended = result.endedSessions === 1 ? '1 other session was signed out' : `${result.endedSessions} other sessions were signed out`;
+      const ended =
+        result.endedSessions === 1 ? '1 other session was signed out' : `${result.endedSessions} other sessions were signed out`;
       const revoked = result.revokedTokens === 1 ? '1 API token was revoked' : `${result.revokedTokens} API tokens were revoked`;
       setDone(`Your password was ${hasPassword ? 'changed' : 'set'}. ${ended} and ${revoked}.`);
       onChanged();
@@ -93,8 +97,8 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
         {done && <Alert kind="success">{done}</Alert>}
         {errors.form && <Alert>{errors.form}</Alert>}
         <p>
-          Your account has no password: you sign in {linked ? `with ${identityProviderName(linked)}` : 'with a sign-in link'}. To set one, first prove it is you by signing in again; then you have{' '}
-          {FRESH_MINUTES} minutes to choose it.
+          Your account has no password: you sign in {linked ? `with ${identityProviderName(linked)}` : 'with a sign-in link'}. To set one,
+          first prove it is you by signing in again; then you have {FRESH_MINUTES} minutes to choose it.
         </p>
         {linked ? (
           <ReauthenticateButton identity={linked} />
@@ -113,7 +117,8 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
         {done && <Alert kind="success">{done}</Alert>}
         {fresh && (
           <p className="hint">
-            You signed in {me.authMethod === 'sso' ? 'with single sign-on' : 'with a sign-in link'} moments ago: until {time(fresh)} no current password is needed.
+            You signed in {me.authMethod === 'sso' ? 'with single sign-on' : 'with a sign-in link'} moments ago: until {time(fresh)} no
+            current password is needed.
           </p>
         )}
         {needsCurrent && (
@@ -128,12 +133,16 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
           />
         )}
         <NewPasswordFields password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} errors={errors.fields} />
-        <p className="hint">Every other session of yours is signed out and every API token of yours is revoked: sign in again there, and create new tokens.</p>
+        <p className="hint">
+          Every other session of yours is signed out and every API token of yours is revoked: sign in again there, and create new tokens.
+        </p>
         <FormActions submit={busy ? 'Saving…' : hasPassword ? 'Change password' : 'Set password'} disabled={busy} />
       </Form>
       {needsCurrent && linked && (
         <div className="hint-block">
-          <p className="hint">Forgot your current password? Sign in again with {identityProviderName(linked)}; then you can set a new one without it.</p>
+          <p className="hint">
+            Forgot your current password? Sign in again with {identityProviderName(linked)}; then you can set a new one without it.
+          </p>
           <ReauthenticateButton identity={linked} />
         </div>
       )}

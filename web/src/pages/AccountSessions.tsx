@@ -52,9 +52,12 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string }>();
   const [everywhere, setEverywhere] = useState(false);
   const [busy, setBusy] = useState<string>();
-  const organizationName = (id: string | null) => (id === null ? 'None chosen yet' : (me.organizations.find((org) => org.id === id)?.name ?? 'An organization you left'));
+  const organizationName = (id: string | null) =>
+    id === null ? 'None chosen yet' : (me.organizations.find((org) => org.id === id)?.name ?? 'An organization you left');
   // This browser first, then the most recently used.
-  const list = sessions.data?.sessions.slice().sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.localeCompare(a.lastSeenAt));
+  const list = sessions.data?.sessions
+    .slice()
+    .sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.localeCompare(a.lastSeenAt));
   const others = list?.filter((s) => !s.current).length ?? 0;
 
   async function end(session: SessionSummary) {
@@ -62,7 +65,10 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
     setNotice(undefined);
     try {
       await api.delete(`/me/sessions/${encodeURIComponent(session.id)}`);
-      setNotice({ kind: 'success', text: `Signed out ${describeUserAgent(session.userAgent)} (signed in ${new Date(session.createdAt).toLocaleString()}).` });
+      setNotice({
+        kind: 'success',
+        text: `Signed out ${describeUserAgent(session.userAgent)} (signed in ${new Date(session.createdAt).toLocaleString()}).`,
+      });
     } catch (err) {
       setNotice({ kind: 'error', text: sentence(messageOf(err)) });
     } finally {
@@ -110,7 +116,13 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
                   </td>
                   <td className="row-actions">
                     {!session.current && (
-                      <button type="button" className="button-small" onClick={() => void end(session)} disabled={busy !== undefined} aria-label={`Sign out ${browser}, signed in ${new Date(session.createdAt).toLocaleString()}`}>
+                      <button
+                        type="button"
+                        className="button-small"
+                        onClick={() => void end(session)}
+                        disabled={busy !== undefined}
+                        aria-label={`Sign out ${browser}, signed in ${new Date(session.createdAt).toLocaleString()}`}
+                      >
                         {busy === session.id ? 'Signing out…' : 'Sign out'}
                       </button>
                     )}
@@ -128,12 +140,15 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
           onClose={() => setEverywhere(false)}
           onConfirm={async () => {
             const { endedSessions } = await api.post<{ endedSessions: number }>('/me/sessions/sign-out-everywhere');
-            await signOut({ notice: `You signed out everywhere: ${endedSessions === 1 ? '1 session' : `${endedSessions} sessions`} ended, this one included.` });
+            await signOut({
+              notice: `You signed out everywhere: ${endedSessions === 1 ? '1 session' : `${endedSessions} sessions`} ended, this one included.`,
+            });
           }}
         >
           <p>
-            Every session of yours ends{others > 0 ? ` (this one and ${others === 1 ? '1 other' : `${others} others`})` : ', this one included'}, in every organization. Your API tokens keep working: revoke them
-            under API tokens, or change your password, which revokes them all.
+            Every session of yours ends
+            {others > 0 ? ` (this one and ${others === 1 ? '1 other' : `${others} others`})` : ', this one included'}, in every
+            organization. Your API tokens keep working: revoke them under API tokens, or change your password, which revokes them all.
           </p>
         </ConfirmDialog>
       )}

@@ -17,7 +17,13 @@ import type { Loaded } from '../use-api.ts';
 const LINKED = '/account?done=linked';
 
 /** Sign-ins at identity providers linked to the account: list, link Microsoft (or the OIDC provider), unlink. */
-export function LinkedSignIns({ identities, providers }: { identities: Loaded<{ identities: LinkedIdentity[] }>; providers: SsoProvider[] | undefined }) {
+export function LinkedSignIns({
+  identities,
+  providers,
+}: {
+  identities: Loaded<{ identities: LinkedIdentity[] }>;
+  providers: SsoProvider[] | undefined;
+}) {
   const [unlinking, setUnlinking] = useState<LinkedIdentity>();
   const [notice, setNotice] = useState<string>();
   const entra = providers?.some((p) => p.id === 'entra');
@@ -28,7 +34,12 @@ export function LinkedSignIns({ identities, providers }: { identities: Loaded<{ 
       <SectionHeading id="sign-ins" title="Linked sign-ins" />
       <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={identities.data?.identities} error={identities.error?.message} loading={identities.loading} empty="No sign-in is linked to your account.">
+      <Listing
+        items={identities.data?.identities}
+        error={identities.error?.message}
+        loading={identities.loading}
+        empty="No sign-in is linked to your account."
+      >
         {(items) => (
           <DataTable label="Linked accounts" columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']} actions>
             {items.map((identity) => {
@@ -68,7 +79,10 @@ export function LinkedSignIns({ identities, providers }: { identities: Loaded<{ 
             identities.reload();
           }}
         >
-          <p>You can no longer sign in to Keyway with it. Organizations that require single sign-on stay closed to you until you link one again.</p>
+          <p>
+            You can no longer sign in to Keyway with it. Organizations that require single sign-on stay closed to you until you link one
+            again.
+          </p>
         </ConfirmDialog>
       )}
     </section>
@@ -113,7 +127,9 @@ function LinkMicrosoft() {
 function LinkOidc({ provider }: { provider: SsoProvider }) {
   return (
     <div className="actions">
-      <SsoActionButton start={() => beginSso('oidc', { intent: 'link', returnTo: LINKED })}>{`Link ${provider.name} account`}</SsoActionButton>
+      <SsoActionButton
+        start={() => beginSso('oidc', { intent: 'link', returnTo: LINKED })}
+      >{`Link ${provider.name} account`}</SsoActionButton>
     </div>
   );
 }

@@ -30,13 +30,17 @@ export function ApiTokensPage() {
     <>
       <PageHeading title="API tokens" />
       <p className="lead">
-        Personal tokens for scripts and tools: send <code>Authorization: Bearer kw_…</code>. A token acts as you in the organization it was created in.
+        Personal tokens for scripts and tools: send <code>Authorization: Bearer kw_…</code>. A token acts as you in the organization it was
+        created in.
       </p>
       {created ? (
-        <NewToken token={created} onDismiss={() => {
-          setCreated(undefined);
-          setDismissed(true);
-        }} />
+        <NewToken
+          token={created}
+          onDismiss={() => {
+            setCreated(undefined);
+            setDismissed(true);
+          }}
+        />
       ) : (
         <CreateTokenForm
           focusFirst={dismissed}
@@ -128,7 +132,8 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Name the token after what will use it, for example ci-pipeline.';
     const expiresInDays = days.trim() === '' ? undefined : Number(days);
-    if (expiresInDays !== undefined && (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 366)) fields.expiresInDays = 'Enter a whole number of days from 1 to 366, or leave it empty for no expiry.';
+    if (expiresInDays !== undefined && (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 366))
+      fields.expiresInDays = 'Enter a whole number of days from 1 to 366, or leave it empty for no expiry.';
     if (Object.keys(fields).length) return setErrors({ fields });
     setBusy(true);
     setErrors(NO_ERRORS);
@@ -147,7 +152,17 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
     <Card id="create-token" title="Create a token">
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <TextField label="Name" name="name" autoFocus={focusFirst} value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={100} autoComplete="off" required />
+          <TextField
+            label="Name"
+            name="name"
+            autoFocus={focusFirst}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            error={errors.fields.name}
+            maxLength={100}
+            autoComplete="off"
+            required
+          />
           <TextField
             label="Expires in (days)"
             name="expiresInDays"

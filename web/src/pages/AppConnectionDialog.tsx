@@ -53,7 +53,10 @@ export function forgetConsent(): void {
 export function startConsent(projectId: string, connectionId: string, authorizeUrl?: string): void {
   const fallback = `/api/v1/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connectionId)}/oauth/authorize`;
   // Only ever a same-origin path: the answer decides where the whole page goes.
-  const path = authorizeUrl && authorizeUrl.startsWith('/') && !authorizeUrl.startsWith('//') && !authorizeUrl.startsWith('/\\') ? authorizeUrl : fallback;
+  const path =
+    authorizeUrl && authorizeUrl.startsWith('/') && !authorizeUrl.startsWith('//') && !authorizeUrl.startsWith('/\\')
+      ? authorizeUrl
+      : fallback;
   try {
     window.sessionStorage.setItem(CONNECTING_KEY, JSON.stringify({ projectId, connectionId }));
   } catch {
@@ -134,14 +137,17 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
     if (!runner) fields.runnerId = 'There is no runner to hold the credential. Ask an admin to register one.';
     if (method === 'oauth') {
       if (!tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID of your Entra ID tenant.';
-      else if (!GUID.test(tenantId.trim())) fields.tenantId = 'The Directory (tenant) ID is a GUID, like 00000000-0000-0000-0000-000000000000: copy it from the Overview page of Microsoft Entra ID.';
+      else if (!GUID.test(tenantId.trim()))
+        fields.tenantId =
+          'The Directory (tenant) ID is a GUID, like 00000000-0000-0000-0000-000000000000: copy it from the Overview page of Microsoft Entra ID.';
     }
     if (servicePrincipal) {
       if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the service principal was added to.';
       if (method !== 'managed-identity' && !tenantId.trim()) fields.tenantId = 'Enter the Directory (tenant) ID from Entra ID.';
       if (method !== 'managed-identity' && !clientId.trim()) fields.clientId = 'Enter the Application (client) ID from Entra ID.';
     }
-    if (hasSecret && !secret) fields.secret = method === 'access-token' ? 'Paste the Personal Access Token.' : "Paste the client secret's Value.";
+    if (hasSecret && !secret)
+      fields.secret = method === 'access-token' ? 'Paste the Personal Access Token.' : "Paste the client secret's Value.";
     if (Object.keys(fields).length) {
       setErrors({ fields });
       return;
@@ -157,12 +163,19 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
       }
       if (method === 'oauth') body.tenantId = tenantId.trim();
       if (hasSecret) {
-        if (!runner!.publicKey) throw new Error('This runner has not registered its key yet, so nothing can be sealed for it. Pick another runner or start it.');
+        if (!runner!.publicKey)
+          throw new Error('This runner has not registered its key yet, so nothing can be sealed for it. Pick another runner or start it.');
         setBusy('Sealing the credential…');
         const sealed = await sealForRunner(runner!.publicKey, secret, appConnectionSecretAad(id));
         body[method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret'] = sealed;
       }
-      setBusy(method === 'oauth' ? 'The runner is checking the app registration with Entra ID…' : method === 'certificate' ? 'The runner is making its certificate and trying it…' : 'The runner is checking the credential with Azure DevOps…');
+      setBusy(
+        method === 'oauth'
+          ? 'The runner is checking the app registration with Entra ID…'
+          : method === 'certificate'
+            ? 'The runner is making its certificate and trying it…'
+            : 'The runner is checking the credential with Azure DevOps…',
+      );
       const created = await api.post<SavedConnection>(`/projects/${encodeURIComponent(projectId)}/app-connections`, body);
       if (secretRef.current) secretRef.current.value = '';
       if (method === 'oauth') {
@@ -185,8 +198,23 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
     <Dialog title="Add an app connection" onClose={() => onClose()} wide>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} autoComplete="off" hint="How syncs refer to it." />
-          <SelectField label="Runner" name="runnerId" value={runner?.id ?? ''} onChange={(e) => setRunnerId(e.target.value)} error={errors.fields.runnerId} hint="Holds the credential and runs the syncs.">
+          <TextField
+            label="Name"
+            name="name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            error={errors.fields.name}
+            autoComplete="off"
+            hint="How syncs refer to it."
+          />
+          <SelectField
+            label="Runner"
+            name="runnerId"
+            value={runner?.id ?? ''}
+            onChange={(e) => setRunnerId(e.target.value)}
+            error={errors.fields.runnerId}
+            hint="Holds the credential and runs the syncs."
+          >
             <RunnerOptions runners={usable} />
           </SelectField>
         </div>
@@ -198,12 +226,17 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
               <span>
                 <strong>{connectionMethodLabel(m)}</strong>
                 <span className="hint">
-                  {m === 'access-token' && 'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
-                  {m === 'client-secret' && 'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
+                  {m === 'access-token' &&
+                    'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
+                  {m === 'client-secret' &&
+                    'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
                   {m === 'oauth' && (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
-                  {m === 'certificate' && 'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
-                  {m === 'workload-identity' && "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
-                  {m === 'managed-identity' && "The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all."}
+                  {m === 'certificate' &&
+                    'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
+                  {m === 'workload-identity' &&
+                    "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
+                  {m === 'managed-identity' &&
+                    'The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all.'}
                 </span>
               </span>
             </label>
@@ -226,7 +259,8 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         )}
         {method === 'oauth' && oauth.data?.configured && (
           <p className="hint hint-block">
-            After Create and connect you sign in with Microsoft and consent; the connection then acts as that account. Redirect URI registered in the app registration: <code>{oauth.data.redirectUri}</code>
+            After Create and connect you sign in with Microsoft and consent; the connection then acts as that account. Redirect URI
+            registered in the app registration: <code>{oauth.data.redirectUri}</code>
           </p>
         )}
         {method === 'oauth' && (
@@ -247,14 +281,34 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           value={organization}
           onChange={(e) => setOrganization(e.target.value)}
           error={errors.fields.organization}
-          hint={method === 'oauth' ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.' : 'The name in dev.azure.com/{organization}.'}
+          hint={
+            method === 'oauth'
+              ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.'
+              : 'The name in dev.azure.com/{organization}.'
+          }
           autoComplete="off"
           spellCheck={false}
         />
         {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">
-            <TextField label="Directory (tenant) ID" name="tenantId" value={tenantId} onChange={(e) => setTenantId(e.target.value)} error={errors.fields.tenantId} autoComplete="off" spellCheck={false} />
-            <TextField label="Application (client) ID" name="clientId" value={clientId} onChange={(e) => setClientId(e.target.value)} error={errors.fields.clientId} autoComplete="off" spellCheck={false} />
+            <TextField
+              label="Directory (tenant) ID"
+              name="tenantId"
+              value={tenantId}
+              onChange={(e) => setTenantId(e.target.value)}
+              error={errors.fields.tenantId}
+              autoComplete="off"
+              spellCheck={false}
+            />
+            <TextField
+              label="Application (client) ID"
+              name="clientId"
+              value={clientId}
+              onChange={(e) => setClientId(e.target.value)}
+              error={errors.fields.clientId}
+              autoComplete="off"
+              spellCheck={false}
+            />
           </div>
         )}
         {method === 'managed-identity' && (
@@ -269,7 +323,17 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
             spellCheck={false}
           />
         )}
-        {secretless && <p className="hint hint-block">After Create, Keyway shows what to register ({method === 'certificate' ? 'the certificate to upload' : method === 'workload-identity' ? "the federated credential's issuer, subject and audience" : 'the identity to add to Azure DevOps'}); the connection stays pending until its test passes.</p>}
+        {secretless && (
+          <p className="hint hint-block">
+            After Create, Keyway shows what to register (
+            {method === 'certificate'
+              ? 'the certificate to upload'
+              : method === 'workload-identity'
+                ? "the federated credential's issuer, subject and audience"
+                : 'the identity to add to Azure DevOps'}
+            ); the connection stays pending until its test passes.
+          </p>
+        )}
         {hasSecret && (
           <SecretField
             key={method}

@@ -20,7 +20,17 @@ function pageSize(raw: string | null): number {
 }
 
 /** Kinds of target that have a name: one without a name was deleted or is not this organization's. */
-const NAMED_TARGETS = new Set(['user', 'runner', 'scm_integration', 'project', 'app_connection', 'sync', 'environment', 'api_token', 'organization']);
+const NAMED_TARGETS = new Set([
+  'user',
+  'runner',
+  'scm_integration',
+  'project',
+  'app_connection',
+  'sync',
+  'environment',
+  'api_token',
+  'organization',
+]);
 
 /** The actor as a person reads it: the name now, then what was recorded and the id. */
 function ActorCell({ actor }: { actor: AuditEvent['actor'] }) {
@@ -110,9 +120,22 @@ export function AuditLogPage() {
   return (
     <>
       <PageHeading title="Audit log" />
-      <p className="lead">Who did what in this organization, newest first. Names are as they are now; the ids beside them are what was recorded.</p>
-      <AuditFilterForm applied={applied} members={members.data?.members ?? []} runners={runners.data?.runners ?? []} errors={errors.form} onApply={apply} />
-      <Listing items={page.error ? undefined : page.data?.events} error={errors.other} loading={page.loading} empty={hasFilters(applied) ? 'No events match these filters.' : 'No events yet.'}>
+      <p className="lead">
+        Who did what in this organization, newest first. Names are as they are now; the ids beside them are what was recorded.
+      </p>
+      <AuditFilterForm
+        applied={applied}
+        members={members.data?.members ?? []}
+        runners={runners.data?.runners ?? []}
+        errors={errors.form}
+        onApply={apply}
+      />
+      <Listing
+        items={page.error ? undefined : page.data?.events}
+        error={errors.other}
+        loading={page.loading}
+        empty={hasFilters(applied) ? 'No events match these filters.' : 'No events yet.'}
+      >
         {(events) => (
           <DataTable label="Audit events" className="audit" columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client']}>
             {events.map((event) => (

@@ -25,18 +25,33 @@ export function warningTexts(a: HostAuthorization): string[] {
   const out: string[] = [];
   const when = a.expiresAt ? formatTime(a.expiresAt) : undefined;
   if (a.warnings.includes('needs-reauthorization') || a.status === 'needs-reauthorization') {
-    out.push(a.reauthorizationReason ? `Reconnect needed: ${sentence(a.reauthorizationReason)}` : `Azure DevOps no longer accepts this authorization. Reconnect to keep using ${a.host}.`);
+    out.push(
+      a.reauthorizationReason
+        ? `Reconnect needed: ${sentence(a.reauthorizationReason)}`
+        : `Azure DevOps no longer accepts this authorization. Reconnect to keep using ${a.host}.`,
+    );
   }
   // The last real outcome: a credential that fails although it has not expired (a refresh that
   // failed, a token Azure DevOps refused).
   if (a.state === 'failing' && a.status !== 'needs-reauthorization') {
-    out.push(`Failing since ${a.failingSince ? formatTime(a.failingSince) : 'recently'}${a.failureReason ? `: ${sentence(a.failureReason)}` : '.'}`);
+    out.push(
+      `Failing since ${a.failingSince ? formatTime(a.failingSince) : 'recently'}${a.failureReason ? `: ${sentence(a.failureReason)}` : '.'}`,
+    );
   }
-  if (a.method === 'pat' && a.pushAccess === 'refused') out.push(a.pushAccessNote ? sentence(a.pushAccessNote) : 'This token cannot push: create one with Code (Read & write).');
+  if (a.method === 'pat' && a.pushAccess === 'refused')
+    out.push(a.pushAccessNote ? sentence(a.pushAccessNote) : 'This token cannot push: create one with Code (Read & write).');
   if (a.warnings.includes('expired')) {
-    out.push(a.method === 'pat' ? `This token expired${when ? ` on ${when}` : ''}. Provide a new one to keep using ${a.host}.` : `This sign-in expired${when ? ` on ${when}` : ''}. Reconnect to keep using ${a.host}.`);
+    out.push(
+      a.method === 'pat'
+        ? `This token expired${when ? ` on ${when}` : ''}. Provide a new one to keep using ${a.host}.`
+        : `This sign-in expired${when ? ` on ${when}` : ''}. Reconnect to keep using ${a.host}.`,
+    );
   } else if (a.warnings.includes('expires-soon')) {
-    out.push(a.method === 'pat' ? `This token expires${when ? ` on ${when}` : ' soon'}. Create a new one and provide it before then.` : `This sign-in expires${when ? ` on ${when}` : ' soon'}. Reconnect before then.`);
+    out.push(
+      a.method === 'pat'
+        ? `This token expires${when ? ` on ${when}` : ' soon'}. Create a new one and provide it before then.`
+        : `This sign-in expires${when ? ` on ${when}` : ' soon'}. Reconnect before then.`,
+    );
   }
   return out;
 }
@@ -56,7 +71,9 @@ export function stateText(a: HostAuthorization): string {
 }
 
 export function AuthorizationsPage() {
-  const list = useApi<{ authorizations: HostAuthorization[]; unavailableRunners: { runnerId: string; reason: string }[] }>('/scm/authorizations');
+  const list = useApi<{ authorizations: HostAuthorization[]; unavailableRunners: { runnerId: string; reason: string }[] }>(
+    '/scm/authorizations',
+  );
   const runners = useApi<{ runners: Runner[] }>('/runners');
   const [removing, setRemoving] = useState<HostAuthorization>();
   const [reconnecting, setReconnecting] = useState<HostAuthorization>();
@@ -68,7 +85,8 @@ export function AuthorizationsPage() {
     <>
       <PageHeading title="My authorizations" />
       <p className="lead">
-        How the runners reach Azure DevOps for you. The credentials stay on the runners; Keyway shows only what they are. To add one, <Link to="/open">open a repository</Link>.
+        How the runners reach Azure DevOps for you. The credentials stay on the runners; Keyway shows only what they are. To add one,{' '}
+        <Link to="/open">open a repository</Link>.
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       {/* Only an answer lists unavailable runners, so these never stand beside the list's error. */}
@@ -108,16 +126,22 @@ export function AuthorizationsPage() {
                     <Detail term="State">{stateText(a)}</Detail>
                     <Detail term="Scopes">
                       {a.scopesKnown === false
-                        ? 'Not known (Azure DevOps does not report a token\'s scopes)'
+                        ? "Not known (Azure DevOps does not report a token's scopes)"
                         : a.scopes.length
-                          ? a.scopes.map((s) => <code key={s} className="scope">{s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}</code>)
+                          ? a.scopes.map((s) => (
+                              <code key={s} className="scope">
+                                {s.replace(/^499b84ac-1321-427f-aa17-267ca6975798\//, '')}
+                              </code>
+                            ))
                           : '—'}
                     </Detail>
                     {a.method === 'pat' && a.pushAccess && <Detail term="Push">{PUSH_LABEL[a.pushAccess]}</Detail>}
                     <Detail term="Expires">
                       {a.expiresAt ? <Time value={a.expiresAt} /> : a.method === 'oauth' ? 'Renewed automatically' : 'Not given'}
                       {a.warnings.includes('expired') && <span className="badge badge-failed">Expired</span>}
-                      {!a.warnings.includes('expired') && a.warnings.includes('expires-soon') && <span className="badge badge-pending">Expires soon</span>}
+                      {!a.warnings.includes('expired') && a.warnings.includes('expires-soon') && (
+                        <span className="badge badge-pending">Expires soon</span>
+                      )}
                     </Detail>
                     <Detail term="Last used">
                       <Time value={a.lastUsedAt} />
@@ -163,7 +187,9 @@ export function AuthorizationsPage() {
           confirmLabel="Remove authorization"
           onClose={() => setRemoving(undefined)}
           onConfirm={async () => {
-            const result = await api.delete<{ deleted: boolean; revokedUpstream: boolean; method: string }>(`/scm/authorizations/${encodeURIComponent(removing.runnerId!)}/${encodeURIComponent(removing.id)}`);
+            const result = await api.delete<{ deleted: boolean; revokedUpstream: boolean; method: string }>(
+              `/scm/authorizations/${encodeURIComponent(removing.runnerId!)}/${encodeURIComponent(removing.id)}`,
+            );
             setNotice({
               kind: 'success',
               text: `Your ${methodLabel(removing.method)} authorization for ${removing.host} was removed${result.revokedUpstream ? ' and revoked with Entra ID' : ''}.${removing.method === 'pat' ? ' The token itself stays valid in Azure DevOps until you revoke it there.' : ''}`,
@@ -172,7 +198,8 @@ export function AuthorizationsPage() {
           }}
         >
           <p>
-            The runner forgets this {removing.method === 'pat' ? 'token' : 'sign-in'}. Environments using {removing.host} stop getting tokens until you authorize again.
+            The runner forgets this {removing.method === 'pat' ? 'token' : 'sign-in'}. Environments using {removing.host} stop getting
+            tokens until you authorize again.
           </p>
         </ConfirmDialog>
       )}
@@ -195,7 +222,11 @@ function ReconnectDialog({ authorization, onClose }: { authorization: HostAuthor
           organization={authorization.organization ?? undefined}
           level={3}
           title={`How to reach ${authorization.host}`}
-          reason={authorization.method === 'pat' ? 'Provide a new Personal Access Token, or connect with Entra ID if it is offered.' : 'Sign in again to renew the connection.'}
+          reason={
+            authorization.method === 'pat'
+              ? 'Provide a new Personal Access Token, or connect with Entra ID if it is offered.'
+              : 'Sign in again to renew the connection.'
+          }
           onAuthorized={(message) => onClose(message)}
         />
       )}

@@ -18,23 +18,32 @@ import type { AuthenticationOffers, AuthorizationMessage, PatOffer, Runner, Stor
 // A full-page Connect comes back with only a code (?keyway_error=…): what each one means.
 const CALLBACK_CODES: Record<string, string> = {
   consent_denied: 'You declined the consent prompt, so nothing was connected. Choose Connect again and accept to continue.',
-  oauth_blocked: 'The Azure DevOps organization does not allow third-party applications via OAuth. An organization admin can turn on "Third-party application access via OAuth"; until then, provide a Personal Access Token.',
+  oauth_blocked:
+    'The Azure DevOps organization does not allow third-party applications via OAuth. An organization admin can turn on "Third-party application access via OAuth"; until then, provide a Personal Access Token.',
   session_mismatch: 'The sign-in was started in another browser session. Start Connect again from this page.',
   expired_state: 'The sign-in took too long. Start Connect again.',
   unknown_state: 'This sign-in is unknown, was already used, or expired. Start Connect again.',
   missing_state: 'The sign-in response was incomplete. Start Connect again.',
-  callback_mismatch: 'The sign-in response arrived at the wrong address, so nothing was stored. Start Connect again, and tell an admin if it keeps happening.',
+  callback_mismatch:
+    'The sign-in response arrived at the wrong address, so nothing was stored. Start Connect again, and tell an admin if it keeps happening.',
   issuer_mismatch: 'The sign-in response came from an unexpected issuer, so nothing was stored. Tell an admin.',
   integration_gone: 'Repository access for this host was removed during sign-in. Ask an admin.',
   id_token_invalid: 'The sign-in response failed validation, so nothing was stored. Try again, and tell an admin if it keeps happening.',
 };
 
 export function describeCallbackCode(code: string | null): string {
-  return (code && CALLBACK_CODES[code]) || `Connect did not finish${code ? ` (${code})` : ''}. Try again, or provide a Personal Access Token.`;
+  return (
+    (code && CALLBACK_CODES[code]) || `Connect did not finish${code ? ` (${code})` : ''}. Try again, or provide a Personal Access Token.`
+  );
 }
 
 function isAuthorizationMessage(data: unknown): data is AuthorizationMessage {
-  return typeof data === 'object' && data !== null && (data as { type?: unknown }).type === 'keyway:authorization' && typeof (data as { ok?: unknown }).ok === 'boolean';
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    (data as { type?: unknown }).type === 'keyway:authorization' &&
+    typeof (data as { ok?: unknown }).ok === 'boolean'
+  );
 }
 
 function withDisplay(authUrl: string, display: 'popup' | 'page'): string {
@@ -66,22 +75,58 @@ export function AuthorizePanel({ offers, organization, reason, onAuthorized, lev
       <Heading id={headingId}>{title ?? `Authorize ${offers.host}`}</Heading>
       {reason && <p>{sentence(reason)}</p>}
       {none ? (
-        <Alert kind="warning">No way to authorize {offers.host} is enabled on this runner. Ask an admin to enable Entra ID OAuth or Personal Access Tokens under Runners → Configure repository access.</Alert>
+        <Alert kind="warning">
+          No way to authorize {offers.host} is enabled on this runner. Ask an admin to enable Entra ID OAuth or Personal Access Tokens under
+          Runners → Configure repository access.
+        </Alert>
       ) : (
-        <p className="muted">Choose how Keyway reaches {offers.host} for you. You do this once; the runner keeps the credential, never Keyway's server.</p>
+        <p className="muted">
+          Choose how Keyway reaches {offers.host} for you. You do this once; the runner keeps the credential, never Keyway's server.
+        </p>
       )}
       <div className="authorize-methods">
-        {offers.supportsOauth2 && <ConnectMethod authUrl={offers.supportsOauth2.authUrl} docsUrl={offers.supportsOauth2.docsUrl} Sub={Sub} onConnected={onAuthorized} />}
-        {offers.supportsPat && <PatMethod offer={offers.supportsPat} integrationId={offers.integrationId} runnerId={offers.runnerId} organization={organization} Sub={Sub} onStored={onAuthorized} />}
+        {offers.supportsOauth2 && (
+          <ConnectMethod
+            authUrl={offers.supportsOauth2.authUrl}
+            docsUrl={offers.supportsOauth2.docsUrl}
+            Sub={Sub}
+            onConnected={onAuthorized}
+          />
+        )}
+        {offers.supportsPat && (
+          <PatMethod
+            offer={offers.supportsPat}
+            integrationId={offers.integrationId}
+            runnerId={offers.runnerId}
+            organization={organization}
+            Sub={Sub}
+            onStored={onAuthorized}
+          />
+        )}
       </div>
     </section>
   );
 }
 
-type ConnectState = { kind: 'idle' } | { kind: 'waiting' } | { kind: 'blocked' } | { kind: 'failed'; message: string } | { kind: 'connected'; message: string };
+type ConnectState =
+  | { kind: 'idle' }
+  | { kind: 'waiting' }
+  | { kind: 'blocked' }
+  | { kind: 'failed'; message: string }
+  | { kind: 'connected'; message: string };
 
 /** Connect with Microsoft Entra ID: the OAuth flow in a popup, with a full-page fallback. */
-function ConnectMethod({ authUrl, docsUrl, Sub, onConnected }: { authUrl: string; docsUrl: string; Sub: 'h3' | 'h4'; onConnected: (message: string) => void }) {
+function ConnectMethod({
+  authUrl,
+  docsUrl,
+  Sub,
+  onConnected,
+}: {
+  authUrl: string;
+  docsUrl: string;
+  Sub: 'h3' | 'h4';
+  onConnected: (message: string) => void;
+}) {
   const [state, setState] = useState<ConnectState>({ kind: 'idle' });
   const popupRef = useRef<Window | null>(null);
   const connectedRef = useRef(onConnected);
@@ -144,7 +189,8 @@ function ConnectMethod({ authUrl, docsUrl, Sub, onConnected }: { authUrl: string
     <section className="method-card" aria-labelledby={headingId}>
       <Sub id={headingId}>Connect with Microsoft Entra ID</Sub>
       <p className="hint" id={hintId}>
-        Sign in with your work account in a small window; Keyway asks Azure DevOps for Code (read &amp; write) access. The runner keeps the tokens and renews them.{' '}
+        Sign in with your work account in a small window; Keyway asks Azure DevOps for Code (read &amp; write) access. The runner keeps the
+        tokens and renews them.{' '}
         <a href={docsUrl} target="_blank" rel="noopener noreferrer">
           About Entra ID OAuth
         </a>
@@ -153,7 +199,8 @@ function ConnectMethod({ authUrl, docsUrl, Sub, onConnected }: { authUrl: string
       {state.kind === 'connected' && <Alert kind="success">{state.message}</Alert>}
       {state.kind === 'blocked' && (
         <Alert kind="warning">
-          Your browser blocked the sign-in window. Allow pop-ups for Keyway and choose Connect again, or <a href={withDisplay(authUrl, 'page')}>connect in this window</a>.
+          Your browser blocked the sign-in window. Allow pop-ups for Keyway and choose Connect again, or{' '}
+          <a href={withDisplay(authUrl, 'page')}>connect in this window</a>.
         </Alert>
       )}
       <div className="actions">
@@ -161,7 +208,12 @@ function ConnectMethod({ authUrl, docsUrl, Sub, onConnected }: { authUrl: string
           {waiting ? 'Waiting for sign-in…' : state.kind === 'failed' ? 'Connect again' : 'Connect'}
         </button>
         {waiting && (
-          <button type="button" onClick={() => { popupRef.current?.focus(); }}>
+          <button
+            type="button"
+            onClick={() => {
+              popupRef.current?.focus();
+            }}
+          >
             Show the sign-in window
           </button>
         )}
@@ -185,7 +237,14 @@ function isoDate(date: Date): string {
 const PAT_FIELDS: Record<string, string> = { token: 'token', sealedToken: 'token', organization: 'organization', expiresAt: 'expiresAt' };
 
 /** Provide a Personal Access Token: how to create one, then the token, sealed here for the runner. */
-function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: string; organization: string | undefined; Sub: 'h3' | 'h4'; onStored: (message: string) => void }) {
+function PatMethod(props: {
+  offer: PatOffer;
+  integrationId: string;
+  runnerId: string;
+  organization: string | undefined;
+  Sub: 'h3' | 'h4';
+  onStored: (message: string) => void;
+}) {
   const { offer, integrationId, runnerId, Sub, onStored } = props;
   const { me } = useSession();
   const [organization, setOrganization] = useState(props.organization ?? '');
@@ -203,7 +262,8 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
     const fields: Record<string, string> = {};
     if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the token is for (dev.azure.com/{organization}).';
     if (!input?.value.trim()) fields.token = 'Paste the Personal Access Token you created.';
-    if (expiresOn && new Date(`${expiresOn}T23:59:59`).getTime() < Date.now()) fields.expiresAt = 'This date has passed: enter the expiration date you chose in Azure DevOps.';
+    if (expiresOn && new Date(`${expiresOn}T23:59:59`).getTime() < Date.now())
+      fields.expiresAt = 'This date has passed: enter the expiration date you chose in Azure DevOps.';
     if (Object.keys(fields).length) {
       setErrors({ fields });
       return;
@@ -214,10 +274,18 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
       setBusy('Sealing the token…');
       // The runner's current key: sealing to a stale one is refused by the server.
       const runner = await api.get<Runner>(`/runners/${encodeURIComponent(runnerId)}`);
-      if (!runner.publicKey) throw new Error('The runner has not registered its key yet, so the token cannot be sealed for it. Ask an admin to start the runner.');
+      if (!runner.publicKey)
+        throw new Error(
+          'The runner has not registered its key yet, so the token cannot be sealed for it. Ask an admin to start the runner.',
+        );
       const sealedToken = await sealForRunner(runner.publicKey, input!.value.trim(), patAad(integrationId, me.user.id));
       setBusy('The runner is checking the token with Azure DevOps…');
-      const result = await api.post<StoredPat>('/scm/pat', { integrationId, organization: organization.trim(), sealedToken, ...(expiresOn ? { expiresAt: expiresOn } : {}) });
+      const result = await api.post<StoredPat>('/scm/pat', {
+        integrationId,
+        organization: organization.trim(),
+        sealedToken,
+        ...(expiresOn ? { expiresAt: expiresOn } : {}),
+      });
       input!.value = '';
       const message = `Your token works${result.identity ? ` (signed in as ${result.identity})` : ''} and is stored on the runner${result.expiresAt ? `; it expires on ${new Date(result.expiresAt).toLocaleDateString()}` : ''}.`;
       setStored(message);
@@ -260,7 +328,8 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
               Expiration: <strong>{offer.suggestedExpiryDays} days</strong>
             </li>
             <li>
-              Scopes: {scopes.map((s, i) => (
+              Scopes:{' '}
+              {scopes.map((s, i) => (
                 <span key={s.scope}>
                   {i > 0 && ', '}
                   <strong>{s.label}</strong> <code>{s.scope}</code>
@@ -275,7 +344,16 @@ function PatMethod(props: { offer: PatOffer; integrationId: string; runnerId: st
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {stored && <Alert kind="success">{stored}</Alert>}
         {props.organization === undefined && (
-          <TextField label="Organization" name="organization" value={organization} onChange={(e) => setOrganization(e.target.value)} error={errors.fields.organization} hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)." autoComplete="off" spellCheck={false} />
+          <TextField
+            label="Organization"
+            name="organization"
+            value={organization}
+            onChange={(e) => setOrganization(e.target.value)}
+            error={errors.fields.organization}
+            hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)."
+            autoComplete="off"
+            spellCheck={false}
+          />
         )}
         <SecretField
           ref={tokenRef}

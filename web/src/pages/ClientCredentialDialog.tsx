@@ -10,7 +10,17 @@ import { connectionMethodLabel } from './AppConnectionDialog.tsx';
  * A service-principal app connection without secret: what to register in Entra ID (or Azure DevOps)
  * for it to work, asked of the runner when the dialog opens.
  */
-export function ClientCredentialDialog({ projectId, connection, canManage, onClose }: { projectId: string; connection: AppConnection; canManage: boolean; onClose: () => void }) {
+export function ClientCredentialDialog({
+  projectId,
+  connection,
+  canManage,
+  onClose,
+}: {
+  projectId: string;
+  connection: AppConnection;
+  canManage: boolean;
+  onClose: () => void;
+}) {
   const path = `/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connection.id)}/client-credential`;
   const asked = useApi<ClientCredentialState>(path);
   const [state, setState] = useState<ClientCredentialState | undefined>(connection.credentialState);
@@ -21,7 +31,14 @@ export function ClientCredentialDialog({ projectId, connection, canManage, onClo
     <Dialog title={`${connection.name} · ${connectionMethodLabel(connection.method)}`} onClose={onClose} wide>
       {asked.loading && !state && <Loading label="Asking the runner…" />}
       {asked.error && <Alert kind="warning">{asked.error.message}</Alert>}
-      {state && <ClientCredentialPanel state={state} path={path} canPrepare={canManage && connection.method === 'certificate'} onChange={setState} />}
+      {state && (
+        <ClientCredentialPanel
+          state={state}
+          path={path}
+          canPrepare={canManage && connection.method === 'certificate'}
+          onChange={setState}
+        />
+      )}
       <p className="actions">
         <button type="button" onClick={onClose}>
           Close

@@ -15,7 +15,12 @@ import { useApi } from '../use-api.ts';
 export const POLL_MS = 500;
 
 const STATUS_LABEL: Record<EnvironmentStatus, string> = { cloning: 'Cloning', ready: 'Ready', failed: 'Failed', deleting: 'Deleting' };
-const STATUS_BADGE: Record<EnvironmentStatus, string> = { cloning: 'badge-pending', ready: 'badge-online', failed: 'badge-failed', deleting: 'badge-offline' };
+const STATUS_BADGE: Record<EnvironmentStatus, string> = {
+  cloning: 'badge-pending',
+  ready: 'badge-online',
+  failed: 'badge-failed',
+  deleting: 'badge-offline',
+};
 
 export function EnvironmentStatusBadge({ status }: { status: EnvironmentStatus }) {
   return <span className={`badge ${STATUS_BADGE[status] ?? 'badge-offline'}`}>{STATUS_LABEL[status] ?? status}</span>;
@@ -107,7 +112,15 @@ export function EnvironmentProgress({ initial, onSettled }: { initial: Environme
         )}
       </p>
       {(status === 'cloning' || status === 'ready') && <progress aria-labelledby={labelId} max={100} value={percent} />}
-      <StatusText>{status === 'cloning' ? `Cloning: ${progress?.phase ?? 'queued'}` : status === 'ready' ? `${name} is ready.` : status === 'failed' ? `Cloning ${name} failed.` : ''}</StatusText>
+      <StatusText>
+        {status === 'cloning'
+          ? `Cloning: ${progress?.phase ?? 'queued'}`
+          : status === 'ready'
+            ? `${name} is ready.`
+            : status === 'failed'
+              ? `Cloning ${name} failed.`
+              : ''}
+      </StatusText>
       {error && <Alert kind="warning">Could not read the progress: {error} Retrying…</Alert>}
       {status === 'failed' && environment.error && <Alert>{sentence(environment.error.message)}</Alert>}
       {status === 'ready' && (
@@ -117,7 +130,13 @@ export function EnvironmentProgress({ initial, onSettled }: { initial: Environme
               Checked out {environment.checkout.description} at <code>{environment.checkout.commit.slice(0, 12)}</code>.
             </p>
           )}
-          {environment.workspacePath && <CopyField label="Workspace on the runner" value={environment.workspacePath} hint="git fetch and push there ask the runner for a fresh token each time." />}
+          {environment.workspacePath && (
+            <CopyField
+              label="Workspace on the runner"
+              value={environment.workspacePath}
+              hint="git fetch and push there ask the runner for a fresh token each time."
+            />
+          )}
         </>
       )}
     </div>
@@ -150,8 +169,9 @@ export function EnvironmentsPage() {
         </Link>
       </PageHeading>
       <p className="lead">
-        Workspaces the runners cloned for you. Their git asks the runner for a fresh token on each fetch and push. Each person may keep a limited number of environments and clone a few at
-        once; runners remove environments left unused for a long time. Delete the ones you no longer need.
+        Workspaces the runners cloned for you. Their git asks the runner for a fresh token on each fetch and push. Each person may keep a
+        limited number of environments and clone a few at once; runners remove environments left unused for a long time. Delete the ones you
+        no longer need.
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing
@@ -187,15 +207,32 @@ export function EnvironmentsPage() {
                 </td>
                 <td>{runnerName(env.runnerId)}</td>
                 <td>
-                  {env.diskBytes !== null && env.diskBytes !== undefined ? <span>{formatBytes(env.diskBytes)}</span> : <span className="muted">—</span>}
-                  {env.status === 'ready' && <div className="muted">{env.lastUsedAt ? <>used <Time value={env.lastUsedAt} /></> : 'not used yet'}</div>}
+                  {env.diskBytes !== null && env.diskBytes !== undefined ? (
+                    <span>{formatBytes(env.diskBytes)}</span>
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
+                  {env.status === 'ready' && (
+                    <div className="muted">
+                      {env.lastUsedAt ? (
+                        <>
+                          used <Time value={env.lastUsedAt} />
+                        </>
+                      ) : (
+                        'not used yet'
+                      )}
+                    </div>
+                  )}
                 </td>
                 <td>
                   <Time value={env.createdAt} />
                 </td>
                 <td className="row-actions">
                   {env.status !== 'deleting' && (
-                    <DangerButton label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`} onClick={() => setDeleting(env)}>
+                    <DangerButton
+                      label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
+                      onClick={() => setDeleting(env)}
+                    >
                       Delete
                     </DangerButton>
                   )}
@@ -211,13 +248,26 @@ export function EnvironmentsPage() {
           confirmLabel="Delete environment"
           onClose={() => setDeleting(undefined)}
           onConfirm={async () => {
-            const answer = await api.delete<{ status: string; message: string } | undefined>(`/environments/${encodeURIComponent(deleting.id)}`);
-            setNotice(answer?.message ? { kind: 'info', text: sentence(answer.message) } : { kind: 'success', text: `The environment of ${deleting.repository.repository} was deleted.` });
+            const answer = await api.delete<{ status: string; message: string } | undefined>(
+              `/environments/${encodeURIComponent(deleting.id)}`,
+            );
+            setNotice(
+              answer?.message
+                ? { kind: 'info', text: sentence(answer.message) }
+                : { kind: 'success', text: `The environment of ${deleting.repository.repository} was deleted.` },
+            );
             reload();
           }}
         >
           <p>
-            The runner removes the workspace{deleting.workspacePath ? <> (<code>{deleting.workspacePath}</code>)</> : null} with any changes not pushed, and its git stops getting tokens.
+            The runner removes the workspace
+            {deleting.workspacePath ? (
+              <>
+                {' '}
+                (<code>{deleting.workspacePath}</code>)
+              </>
+            ) : null}{' '}
+            with any changes not pushed, and its git stops getting tokens.
           </p>
         </ConfirmDialog>
       )}

@@ -57,7 +57,16 @@ function Organizations() {
       <Card id="create-organization" title="Create an organization">
         <Form ref={formRef} onSubmit={submit} error={errors.form}>
           {notice && <Alert kind="success">{notice}</Alert>}
-          <TextField label="Organization name" name="name" autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} maxLength={100} hint="You become its first admin." />
+          <TextField
+            label="Organization name"
+            name="name"
+            autoComplete="off"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            error={errors.fields.name}
+            maxLength={100}
+            hint="You become its first admin."
+          />
           <FormActions submit={busy ? 'Creating…' : 'Create organization'} disabled={busy} />
         </Form>
       </Card>
@@ -99,7 +108,13 @@ function Accounts() {
                 <td>{user.displayName}</td>
                 <td>{user.email}</td>
                 <td>{user.operator ? 'Yes' : 'No'}</td>
-                <td>{user.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
+                <td>
+                  {user.disabled ? (
+                    <span className="badge badge-revoked">Disabled</span>
+                  ) : (
+                    <span className="badge badge-online">Active</span>
+                  )}
+                </td>
                 <td>
                   <Time value={user.createdAt} />
                 </td>
@@ -107,7 +122,12 @@ function Accounts() {
                   {user.id === me.user.id ? (
                     <span className="muted">You</span>
                   ) : (
-                    <button type="button" className={`button-small${user.disabled ? '' : ' button-danger-outline'}`} onClick={() => setChanging(user)} aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}>
+                    <button
+                      type="button"
+                      className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
+                      onClick={() => setChanging(user)}
+                      aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
+                    >
                       {user.disabled ? 'Enable' : 'Disable'}
                     </button>
                   )}
@@ -124,7 +144,9 @@ function Accounts() {
           danger={!changing.disabled}
           onClose={() => setChanging(undefined)}
           onConfirm={async () => {
-            const result = await api.put<{ organizations: number; runners: number }>(`/users/${encodeURIComponent(changing.id)}/disabled`, { disabled: !changing.disabled });
+            const result = await api.put<{ organizations: number; runners: number }>(`/users/${encodeURIComponent(changing.id)}/disabled`, {
+              disabled: !changing.disabled,
+            });
             setNotice(
               changing.disabled
                 ? `${changing.email} can sign in again.`
@@ -134,7 +156,10 @@ function Accounts() {
           }}
         >
           {changing.disabled ? (
-            <p>They can sign in again and get back into the organizations they still belong to. Credentials deleted when they were disabled do not come back: they connect again.</p>
+            <p>
+              They can sign in again and get back into the organizations they still belong to. Credentials deleted when they were disabled
+              do not come back: they connect again.
+            </p>
           ) : (
             <>
               <p>What happens at once:</p>

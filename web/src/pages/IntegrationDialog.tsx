@@ -9,7 +9,15 @@ import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
-import type { ClientCredentialState, ClientCredentialType, Integration, IntegrationDraft, IntegrationTest, Runner, SavedIntegration } from '../types.ts';
+import type {
+  ClientCredentialState,
+  ClientCredentialType,
+  Integration,
+  IntegrationDraft,
+  IntegrationTest,
+  Runner,
+  SavedIntegration,
+} from '../types.ts';
 import { ClientCredentialPanel } from '../components/client-credential.tsx';
 import { EXPECTED_ISSUER, issuerWarning } from '../issuer-hint.ts';
 
@@ -35,14 +43,26 @@ const FIELD_MAP: Record<string, string> = {
 /** How the runner signs in as the integration's Entra app: only the first needs a secret. */
 const CREDENTIALS: { value: ClientCredentialType; label: string; hint: string }[] = [
   // Not named "Client secret": that is the name of the secret's own field below.
-  { value: 'client-secret', label: 'Secret', hint: 'A secret Value from the app registration, sealed in this browser to the runner. It expires within 24 months and must be renewed.' },
-  { value: 'certificate', label: 'Certificate (no secret)', hint: 'The runner makes a key pair and a certificate; the private key never leaves it. After saving, download the certificate and upload it to the app registration.' },
+  {
+    value: 'client-secret',
+    label: 'Secret',
+    hint: 'A secret Value from the app registration, sealed in this browser to the runner. It expires within 24 months and must be renewed.',
+  },
+  {
+    value: 'certificate',
+    label: 'Certificate (no secret)',
+    hint: 'The runner makes a key pair and a certificate; the private key never leaves it. After saving, download the certificate and upload it to the app registration.',
+  },
   {
     value: 'workload-identity',
     label: 'Workload identity federation (no secret)',
     hint: "The runner presents the token its platform writes to AZURE_FEDERATED_TOKEN_FILE (AKS workload identity). After saving, Keyway shows the issuer, subject and audience to add as the app's federated credential.",
   },
-  { value: 'managed-identity', label: 'Managed identity (no secret)', hint: "The Azure machine's managed identity, trusted by the app as a federated credential. After saving, Keyway shows the values to add." },
+  {
+    value: 'managed-identity',
+    label: 'Managed identity (no secret)',
+    hint: "The Azure machine's managed identity, trusted by the app as a federated credential. After saving, Keyway shows the values to add.",
+  },
 ];
 
 const PROBLEMS: { key: keyof IntegrationTest; field: string; label: string }[] = [
@@ -61,7 +81,6 @@ export function testProblems(test: IntegrationTest): { key: string; field: strin
     return typeof message === 'string' && message ? [{ key: p.key, field: p.field, label: p.label, message }] : [];
   });
 }
-
 
 interface Props {
   runner: Runner;
@@ -114,7 +133,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     if (!oauthEnabled && !patEnabled) form = 'Enable Entra ID OAuth, Personal Access Tokens, or both.';
     if (oauthEnabled) {
       if (!clientId.trim()) fields.clientId = 'Enter the application (client) ID of the Entra ID app registration.';
-      if (credential === 'client-secret' && !clientSecret && !secretSet) fields.clientSecret = 'Enter a client secret of the app registration, or choose a credential without secret.';
+      if (credential === 'client-secret' && !clientSecret && !secretSet)
+        fields.clientSecret = 'Enter a client secret of the app registration, or choose a credential without secret.';
       if (!issuerUrl.trim()) fields.issuerUrl = `Enter the issuer URL, for example ${EXPECTED_ISSUER}.`;
       if (clientSecret && !runner.publicKey) {
         form = 'This runner has not registered its public key yet, so nothing can be sealed for it. Start the runner, then try again.';
@@ -142,7 +162,15 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       const mi = credential === 'managed-identity' && managedIdentityClientId.trim() ? managedIdentityClientId.trim() : undefined;
       // The credential is said when it is not the default, or when it changes back to a client secret.
       const sayCredential = credential !== 'client-secret' || (saved?.oauth && saved.oauth.credential !== 'client-secret');
-      const oauth = oauthEnabled ? { clientId: clientId.trim(), issuerUrl: issuerUrl.trim(), ...(sayCredential ? { credential } : {}), ...(mi ? { managedIdentityClientId: mi } : {}), ...(sealedClientSecret ? { sealedClientSecret } : {}) } : null;
+      const oauth = oauthEnabled
+        ? {
+            clientId: clientId.trim(),
+            issuerUrl: issuerUrl.trim(),
+            ...(sayCredential ? { credential } : {}),
+            ...(mi ? { managedIdentityClientId: mi } : {}),
+            ...(sealedClientSecret ? { sealedClientSecret } : {}),
+          }
+        : null;
       const vd = virtualDirectory.trim();
       let result: SavedIntegration;
       if (saved) {
@@ -151,12 +179,28 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         const body: Record<string, unknown> = {};
         if (host.trim() !== saved.host || vd !== saved.virtualDirectory) Object.assign(body, { host: host.trim(), virtualDirectory: vd });
         if (!oauthEnabled && saved.oauth) body.oauth = null;
-        const credentialChanged = saved.oauth && (saved.oauth.credential !== credential || (saved.oauth.managedIdentityClientId ?? '') !== (mi ?? ''));
-        if (oauth && (!saved.oauth || sealedClientSecret || credentialChanged || oauth.clientId !== saved.oauth.clientId || oauth.issuerUrl !== saved.oauth.issuerUrl)) body.oauth = oauth;
+        const credentialChanged =
+          saved.oauth && (saved.oauth.credential !== credential || (saved.oauth.managedIdentityClientId ?? '') !== (mi ?? ''));
+        if (
+          oauth &&
+          (!saved.oauth ||
+            sealedClientSecret ||
+            credentialChanged ||
+            oauth.clientId !== saved.oauth.clientId ||
+            oauth.issuerUrl !== saved.oauth.issuerUrl)
+        )
+          body.oauth = oauth;
         if (patEnabled !== saved.pat.enabled) body.pat = { enabled: patEnabled };
         result = await api.patch<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
       } else {
-        result = await api.post<SavedIntegration>(collectionPath, { id, scmId: 'azure-devops', host: host.trim(), ...(vd ? { virtualDirectory: vd } : {}), oauth, pat: { enabled: patEnabled } });
+        result = await api.post<SavedIntegration>(collectionPath, {
+          id,
+          scmId: 'azure-devops',
+          host: host.trim(),
+          ...(vd ? { virtualDirectory: vd } : {}),
+          oauth,
+          pat: { enabled: patEnabled },
+        });
       }
       // Saved: the secret now rests (sealed) on the server; forget the plaintext.
       setClientSecret('');
@@ -188,11 +232,16 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         setIssuerHint(undefined);
       }
       onChanged();
-      const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.` : '';
+      const purged = result.purgedMethods?.length
+        ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed; they authorize again on next use.`
+        : '';
       const hostNote = result.test.hostNote ? ` ${result.test.hostNote.charAt(0).toUpperCase()}${result.test.hostNote.slice(1)}.` : '';
       const note = `${hostNote}${result.test.credentialNote ? ` ${result.test.credentialNote.charAt(0).toUpperCase()}${result.test.credentialNote.slice(1)}.` : ''}`;
       if (result.test.valid) {
-        onClose({ kind: 'success', text: `${result.integration.host}${result.integration.virtualDirectory} was saved and the test passed.${note}${purged}` });
+        onClose({
+          kind: 'success',
+          text: `${result.integration.host}${result.integration.virtualDirectory} was saved and the test passed.${note}${purged}`,
+        });
         return;
       }
       if (result.forced) {
@@ -220,7 +269,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     try {
       const result = await api.post<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}/draft/apply`, {});
       onChanged();
-      const purged = result.purgedMethods?.length ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed.` : '';
+      const purged = result.purgedMethods?.length
+        ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed.`
+        : '';
       onClose({ kind: 'warning', text: `${result.integration.host} was changed although its test failed, as you asked.${purged}` });
     } catch (err) {
       setErrors(formErrorsFrom(err, FIELD_MAP));
@@ -245,12 +296,21 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
 
   const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
   // What to register for the credential chosen: the stored one's, or a waiting change's.
-  const panelState = saved?.oauth?.credential === credential ? credentialState : draft?.oauth?.credential === credential ? draft.oauth.credentialState : undefined;
+  const panelState =
+    saved?.oauth?.credential === credential
+      ? credentialState
+      : draft?.oauth?.credential === credential
+        ? draft.oauth.credentialState
+        : undefined;
   const problems = failedTest ? testProblems(failedTest) : draft ? testProblems(draft.test) : [];
   // Closing after a failed test still tells the page that the provider was saved.
   const close = () =>
     onClose(
-      draft ? { kind: 'warning', text: `${saved?.host ?? 'The provider'} was not changed: its change failed the test and waits as a draft.` } : saved && failedTest ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` } : undefined,
+      draft
+        ? { kind: 'warning', text: `${saved?.host ?? 'The provider'} was not changed: its change failed the test and waits as a draft.` }
+        : saved && failedTest
+          ? { kind: 'warning', text: `${saved.host} was saved, but its test failed.` }
+          : undefined,
     );
 
   return (
@@ -259,8 +319,8 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
       <Form ref={formRef} onSubmit={submit} className="integration-form" error={failedTest || draft ? undefined : errors.form}>
         {draft && (
           <Alert kind="warning">
-            <strong>Not applied: the change failed its test, so the configuration that works keeps serving.</strong> Fix what is marked below and choose Save &amp; Test again, or decide
-            yourself.
+            <strong>Not applied: the change failed its test, so the configuration that works keeps serving.</strong> Fix what is marked
+            below and choose Save &amp; Test again, or decide yourself.
             {problems.length > 0 && (
               <ul className="problems">
                 {problems.map((p) => (
@@ -296,7 +356,11 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           </Alert>
         )}
 
-        {saved && <p className="hint">Changing the host, the client ID or the issuer, or turning a method off, removes the credentials users authorized through it.</p>}
+        {saved && (
+          <p className="hint">
+            Changing the host, the client ID or the issuer, or turning a method off, removes the credentials users authorized through it.
+          </p>
+        )}
         {saved ? (
           <p>
             Provider: <strong>Azure DevOps</strong>
@@ -358,13 +422,25 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
 
         <fieldset className="method" aria-describedby={errors.fields.oauth ? oauthErrorId : undefined}>
           <legend>Microsoft Entra ID OAuth</legend>
-          <CheckboxField label="Enable OAuth" name="oauthEnabled" checked={oauthEnabled} onChange={(e) => setOauthEnabled(e.target.checked)} hint="Users authorize once through Entra ID; the runner keeps and refreshes their tokens." />
+          <CheckboxField
+            label="Enable OAuth"
+            name="oauthEnabled"
+            checked={oauthEnabled}
+            onChange={(e) => setOauthEnabled(e.target.checked)}
+            hint="Users authorize once through Entra ID; the runner keeps and refreshes their tokens."
+          />
           {oauthEnabled && (
             <div className="method-body">
               {!runner.publicKey && !secretSet && (
-                <Alert kind="warning">This runner has not registered its key yet, so a client secret cannot be sealed for it. Start the runner first.</Alert>
+                <Alert kind="warning">
+                  This runner has not registered its key yet, so a client secret cannot be sealed for it. Start the runner first.
+                </Alert>
               )}
-              <CopyField label="Callback URL" value={callbackUrl} hint="Register this as a Web redirect URI of the app registration in Entra ID before you save." />
+              <CopyField
+                label="Callback URL"
+                value={callbackUrl}
+                hint="Register this as a Web redirect URI of the app registration in Entra ID before you save."
+              />
               {errors.fields.callbackUrl && <p className="field-error">{errors.fields.callbackUrl}</p>}
               <TextField
                 label="Client ID"
@@ -380,7 +456,13 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 <legend>How the runner signs in as the app</legend>
                 {CREDENTIALS.map((c) => (
                   <label className="choice-option" key={c.value}>
-                    <input type="radio" name="credential" value={c.value} checked={credential === c.value} onChange={() => setCredential(c.value)} />
+                    <input
+                      type="radio"
+                      name="credential"
+                      value={c.value}
+                      checked={credential === c.value}
+                      onChange={() => setCredential(c.value)}
+                    />
                     <span>
                       <strong>{c.label}</strong>
                       <span className="hint">{c.hint}</span>
@@ -460,7 +542,12 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           />
         </fieldset>
 
-        <FormActions submit={busy ?? 'Save & Test'} disabled={busy !== undefined} onCancel={close} cancelLabel={saved && failedTest ? 'Close' : 'Cancel'} />
+        <FormActions
+          submit={busy ?? 'Save & Test'}
+          disabled={busy !== undefined}
+          onCancel={close}
+          cancelLabel={saved && failedTest ? 'Close' : 'Cancel'}
+        />
         <StatusText>{busy ?? ''}</StatusText>
       </Form>
     </Dialog>

@@ -69,7 +69,10 @@ export function InvitationPage({ me, onSignedIn, signOut }: Props) {
       {!token ? (
         <>
           <h1>Invitation</h1>
-          <Alert kind="info">This page needs the invitation link you were sent, and it was opened without one (or reloaded). Open the link from your invitation again.</Alert>
+          <Alert kind="info">
+            This page needs the invitation link you were sent, and it was opened without one (or reloaded). Open the link from your
+            invitation again.
+          </Alert>
           <p>
             <Link to="/">Go to Keyway</Link>
           </p>
@@ -102,8 +105,8 @@ function Invitation({ token, invitation, me, onSignedIn, signOut }: Props & { to
     <>
       <h1>Join {organization}</h1>
       <p>
-        You are invited to <strong>{organization}</strong> on Keyway as {asWho}, with the address <strong>{invitation.email}</strong>. The invitation works once, until{' '}
-        <Time value={invitation.expiresAt} />.
+        You are invited to <strong>{organization}</strong> on Keyway as {asWho}, with the address <strong>{invitation.email}</strong>. The
+        invitation works once, until <Time value={invitation.expiresAt} />.
       </p>
       {me === null ? (
         <SignedOut token={token} invitation={invitation} onSignedIn={onSignedIn} />
@@ -112,10 +115,15 @@ function Invitation({ token, invitation, me, onSignedIn, signOut }: Props & { to
       ) : (
         <>
           <Alert kind="warning">
-            This invitation is for {invitation.email}, but you are signed in as {me.user.email}. Sign out, then sign in as {invitation.email} (or create that account) to accept it.
+            This invitation is for {invitation.email}, but you are signed in as {me.user.email}. Sign out, then sign in as{' '}
+            {invitation.email} (or create that account) to accept it.
           </Alert>
           <div className="actions">
-            <button type="button" className="button-primary" onClick={() => void signOut({ stay: true, notice: `Signed out. Sign in as ${invitation.email} to accept the invitation.` })}>
+            <button
+              type="button"
+              className="button-primary"
+              onClick={() => void signOut({ stay: true, notice: `Signed out. Sign in as ${invitation.email} to accept the invitation.` })}
+            >
               Sign out
             </button>
             <Link to="/">Not now</Link>
@@ -149,7 +157,8 @@ function AcceptAsMe({ token, organization, onSignedIn }: { token: string; organi
     return (
       <>
         <Alert kind="success">
-          You joined {organization}. It lets its members in only through single sign-on: to work there, sign out and use &ldquo;Sign in with Microsoft&rdquo; (or its own sign-in button).
+          You joined {organization}. It lets its members in only through single sign-on: to work there, sign out and use &ldquo;Sign in with
+          Microsoft&rdquo; (or its own sign-in button).
         </Alert>
         <p>
           <Link to="/">Continue to Keyway</Link>
@@ -211,12 +220,17 @@ function Register({ token, email, onSignedIn }: { token: string; email: string; 
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
-      const { csrfToken } = await api.post<{ csrfToken: string }>('/invitations/register', { token, displayName: displayName.trim(), password });
+      const { csrfToken } = await api.post<{ csrfToken: string }>('/invitations/register', {
+        token,
+        displayName: displayName.trim(),
+        password,
+      });
       setCsrfToken(csrfToken);
       await onSignedIn();
       navigate('/', { replace: true });
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'account_exists') setErrors({ form: `${sentence(err.message)} Use "Sign in" above.`, fields: {} });
+      if (err instanceof ApiError && err.code === 'account_exists')
+        setErrors({ form: `${sentence(err.message)} Use "Sign in" above.`, fields: {} });
       else setErrors(asSentences(formErrorsFrom(err, { displayName: 'displayName', password: 'newPassword' })));
       setBusy(false);
     }
@@ -225,7 +239,15 @@ function Register({ token, email, onSignedIn }: { token: string; email: string; 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label="Create your account">
       <p className="hint">Your account&rsquo;s address is {email}.</p>
-      <TextField label="Your name" name="displayName" autoComplete="name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errors.fields.displayName} maxLength={200} />
+      <TextField
+        label="Your name"
+        name="displayName"
+        autoComplete="name"
+        value={displayName}
+        onChange={(e) => setDisplayName(e.target.value)}
+        error={errors.fields.displayName}
+        maxLength={200}
+      />
       <NewPasswordFields
         password={password}
         confirm={confirm}

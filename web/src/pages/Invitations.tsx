@@ -108,7 +108,15 @@ export function Invitations() {
 }
 
 /** The link, shown once: Keyway keeps only a digest of its token. */
-function NewInvitation({ invitation, organization, onDismiss }: { invitation: CreatedInvitation; organization: string; onDismiss: () => void }) {
+function NewInvitation({
+  invitation,
+  organization,
+  onDismiss,
+}: {
+  invitation: CreatedInvitation;
+  organization: string;
+  onDismiss: () => void;
+}) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);
   return (
@@ -117,9 +125,14 @@ function NewInvitation({ invitation, organization, onDismiss }: { invitation: Cr
         Invitation for {invitation.email} created
       </h2>
       <Alert kind="warning">
-        Send this link to {invitation.email} yourself (Keyway sends no email), through a channel you trust. It is shown only now, works once, and only for that address.
+        Send this link to {invitation.email} yourself (Keyway sends no email), through a channel you trust. It is shown only now, works
+        once, and only for that address.
       </Alert>
-      <CopyField label="Invitation link" value={invitation.url} hint={`They join ${organization} as ${invitation.role === 'admin' ? 'an admin' : 'a member'} when they open it, if they do before it expires.`} />
+      <CopyField
+        label="Invitation link"
+        value={invitation.url}
+        hint={`They join ${organization} as ${invitation.role === 'admin' ? 'an admin' : 'a member'} when they open it, if they do before it expires.`}
+      />
       <p>
         Valid until <Time value={invitation.expiresAt} />.
       </p>

@@ -31,7 +31,15 @@ export function parseTargetLines(text: string): { organization?: string; project
     });
 }
 
-export function MemberTargetsDialog({ projectId, connection, onClose }: { projectId: string; connection: AppConnection; onClose: (result?: { connection: AppConnection; message: string }) => void }) {
+export function MemberTargetsDialog({
+  projectId,
+  connection,
+  onClose,
+}: {
+  projectId: string;
+  connection: AppConnection;
+  onClose: (result?: { connection: AppConnection; message: string }) => void;
+}) {
   const [text, setText] = useState((connection.memberTargets ?? []).map((t) => targetLine(t, connection.organization)).join('\n'));
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
@@ -42,10 +50,15 @@ export function MemberTargetsDialog({ projectId, connection, onClose }: { projec
     setErrors(NO_ERRORS);
     try {
       const targets = parseTargetLines(text);
-      const saved = await api.patch<{ connection: AppConnection }>(`/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connection.id)}`, { memberTargets: targets.length ? targets : null });
+      const saved = await api.patch<{ connection: AppConnection }>(
+        `/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connection.id)}`,
+        { memberTargets: targets.length ? targets : null },
+      );
       onClose({
         connection: saved.connection,
-        message: targets.length ? `Project members may now add syncs through ${connection.name} to the groups listed.` : `Only project owners add syncs through ${connection.name} now.`,
+        message: targets.length
+          ? `Project members may now add syncs through ${connection.name} to the groups listed.`
+          : `Only project owners add syncs through ${connection.name} now.`,
       });
     } catch (err) {
       const mapped = formErrorsFrom(err, { memberTargets: 'memberTargets' });
@@ -63,8 +76,8 @@ export function MemberTargetsDialog({ projectId, connection, onClose }: { projec
     <Dialog title={`Member targets of ${connection.name}`} onClose={() => onClose()}>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <p>
-          A sync writes with this connection's rights. Project owners point syncs anywhere the connection reaches; members only at the variable groups listed here. Existing groups
-          Keyway did not create stay refused to members either way.
+          A sync writes with this connection's rights. Project owners point syncs anywhere the connection reaches; members only at the
+          variable groups listed here. Existing groups Keyway did not create stay refused to members either way.
         </p>
         <div className="field">
           <label htmlFor="member-targets">Targets members may use</label>
@@ -80,7 +93,8 @@ export function MemberTargetsDialog({ projectId, connection, onClose }: { projec
           />
           <p className="hint" id={hintId}>
             One a line: <code>project</code>, <code>project/group-pattern</code> or <code>organization/project/group-pattern</code>
-            {connection.organization ? ` (the organization defaults to ${connection.organization})` : ''}; <code>*</code> stands for any characters, e.g. <code>Web/team-*</code>. Leave empty for owners only.
+            {connection.organization ? ` (the organization defaults to ${connection.organization})` : ''}; <code>*</code> stands for any
+            characters, e.g. <code>Web/team-*</code>. Leave empty for owners only.
           </p>
           {errors.fields.memberTargets && (
             <p className="field-error" id={errorId}>

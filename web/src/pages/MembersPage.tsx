@@ -22,8 +22,14 @@ const SOURCE_LABEL: Record<MemberSource, string> = {
 
 /** What removing or leaving asked of the organization's runners, in a sentence or two. */
 export function purgeSummary(result: Offboarded): string {
-  const runners = result.runners === 0 ? 'No runner of the organization was active to delete stored credentials.' : `${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete the stored credentials.`;
-  const environments = result.environments === 0 ? '' : ` ${result.environments === 1 ? '1 environment was' : `${result.environments} environments were`} deleted.`;
+  const runners =
+    result.runners === 0
+      ? 'No runner of the organization was active to delete stored credentials.'
+      : `${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete the stored credentials.`;
+  const environments =
+    result.environments === 0
+      ? ''
+      : ` ${result.environments === 1 ? '1 environment was' : `${result.environments} environments were`} deleted.`;
   return runners + environments;
 }
 
@@ -40,7 +46,10 @@ export function MembersPage() {
       await api.put(`/members/${encodeURIComponent(member.id)}/role`, { role });
       setNotice({ kind: 'success', text: `${member.email} is now ${role === 'admin' ? 'an admin' : 'a member'}.` });
     } catch (err) {
-      setNotice({ kind: 'error', text: `${member.email} is still ${member.role === 'admin' ? 'an admin' : 'a member'}: ${sentence(messageOf(err))}` });
+      setNotice({
+        kind: 'error',
+        text: `${member.email} is still ${member.role === 'admin' ? 'an admin' : 'a member'}: ${sentence(messageOf(err))}`,
+      });
     }
     members.reload();
   }
@@ -48,8 +57,11 @@ export function MembersPage() {
   return (
     <>
       <PageHeading title="Members" />
-      <p className="lead">People in {organization}. Admins manage runners, repository access, members, the organization&rsquo;s settings and the audit log. People join by invitation{' '}
-        (or by single sign-on, when the <Link to="/organization">organization settings</Link> bind a Microsoft tenant or an email domain).</p>
+      <p className="lead">
+        People in {organization}. Admins manage runners, repository access, members, the organization&rsquo;s settings and the audit log.
+        People join by invitation (or by single sign-on, when the <Link to="/organization">organization settings</Link> bind a Microsoft
+        tenant or an email domain).
+      </p>
       <Invitations />
       <h2 id="current-members">Current members</h2>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
@@ -66,7 +78,11 @@ export function MembersPage() {
                     {member.id === me.user.id ? (
                       <span>{member.role} (you)</span>
                     ) : (
-                      <select aria-label={`Role of ${member.email}`} value={member.role} onChange={(e) => void changeRole(member, e.target.value as Role)}>
+                      <select
+                        aria-label={`Role of ${member.email}`}
+                        value={member.role}
+                        onChange={(e) => void changeRole(member, e.target.value as Role)}
+                      >
                         <option value="member">member</option>
                         <option value="admin">admin</option>
                       </select>
@@ -76,7 +92,13 @@ export function MembersPage() {
                     <Time value={member.joinedAt} />
                   </td>
                   <td>{SOURCE_LABEL[member.source] ?? member.source}</td>
-                  <td>{member.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}</td>
+                  <td>
+                    {member.disabled ? (
+                      <span className="badge badge-revoked">Disabled</span>
+                    ) : (
+                      <span className="badge badge-online">Active</span>
+                    )}
+                  </td>
                   <td className="row-actions">
                     {member.id === me.user.id ? (
                       <Link to="/account#organizations">Leave…</Link>
@@ -99,14 +121,20 @@ export function MembersPage() {
           onClose={() => setRemoving(undefined)}
           onConfirm={async () => {
             const result = await api.delete<Offboarded>(`/members/${encodeURIComponent(removing.id)}`);
-            setNotice({ kind: 'success', text: `${removing.displayName || removing.email} was removed from ${organization}. ${purgeSummary(result)}` });
+            setNotice({
+              kind: 'success',
+              text: `${removing.displayName || removing.email} was removed from ${organization}. ${purgeSummary(result)}`,
+            });
             members.reload();
           }}
         >
           <p>What happens at once:</p>
           <ul>
             <li>Their sessions and API tokens in {organization} end.</li>
-            <li>Every runner of {organization} deletes the Azure DevOps credentials they stored (OAuth grants and personal access tokens), and their environments there.</li>
+            <li>
+              Every runner of {organization} deletes the Azure DevOps credentials they stored (OAuth grants and personal access tokens), and
+              their environments there.
+            </li>
             <li>They lose their roles in {organization}&rsquo;s projects.</li>
           </ul>
           <p>Their Keyway account stays, with any other organizations it belongs to. To come back they need a new invitation.</p>

@@ -25,7 +25,10 @@ export function OperatorOnly() {
   return (
     <>
       <PageHeading title="Instance" />
-      <p>Only instance operators can see this page. An operator can grant it on the machine that holds Keyway's database with <code>keyway admin operator EMAIL</code>.</p>
+      <p>
+        Only instance operators can see this page. An operator can grant it on the machine that holds Keyway's database with{' '}
+        <code>keyway admin operator EMAIL</code>.
+      </p>
     </>
   );
 }

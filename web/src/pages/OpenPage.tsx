@@ -10,7 +10,15 @@ import { Alert, Loading, PageHeading } from '../components/page.tsx';
 import { RunnerOptions } from '../components/runner-options.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { sentence } from '../text.ts';
-import type { AccessCheck, AuthenticationCheck, AuthenticationOffers, Environment, RepositoryContext, ResolvedContext, Runner } from '../types.ts';
+import type {
+  AccessCheck,
+  AuthenticationCheck,
+  AuthenticationOffers,
+  Environment,
+  RepositoryContext,
+  ResolvedContext,
+  Runner,
+} from '../types.ts';
 import { useApi } from '../use-api.ts';
 import { AuthorizePanel, describeCallbackCode } from './AuthorizePanel.tsx';
 import { EnvironmentProgress } from './EnvironmentsPage.tsx';
@@ -22,7 +30,14 @@ type Check =
   | { status: 'idle' }
   | { status: 'checking' }
   | { status: 'failed'; errors: FormErrors }
-  | { status: 'done'; access: AccessCheck; resolved?: ResolvedContext; resolveError?: string; offers?: AuthenticationOffers; offersError?: string };
+  | {
+      status: 'done';
+      access: AccessCheck;
+      resolved?: ResolvedContext;
+      resolveError?: string;
+      offers?: AuthenticationOffers;
+      offersError?: string;
+    };
 
 // Reasons the user can fix by authorizing (again).
 const AUTHORIZABLE = new Set(['not_authorized', 'reauthorization_required', 'oauth_blocked']);
@@ -49,7 +64,9 @@ export function OpenPage() {
   const outcomeError = search.get('keyway_error');
   useEffect(() => {
     if (!outcome) return;
-    setNotice(outcome === 'connected' ? { kind: 'success', text: 'Connected.' } : { kind: 'error', text: describeCallbackCode(outcomeError) });
+    setNotice(
+      outcome === 'connected' ? { kind: 'success', text: 'Connected.' } : { kind: 'error', text: describeCallbackCode(outcomeError) },
+    );
     navigate(url ? openPath(url) : '/open', { replace: true });
   }, [outcome, outcomeError, url]);
 
@@ -80,7 +97,11 @@ export function OpenPage() {
         }
       } else if (access.reason && AUTHORIZABLE.has(access.reason)) {
         // Ask for the offers with this page as returnTo, so a full-page Connect comes back here.
-        const query = new URLSearchParams({ integrationId: access.integrationId, organization: access.context.organization, returnTo: openPath(url) });
+        const query = new URLSearchParams({
+          integrationId: access.integrationId,
+          organization: access.context.organization,
+          returnTo: openPath(url),
+        });
         try {
           done.offers = await api.get<AuthenticationCheck>(`/scm/authentication?${query.toString()}`);
         } catch (err) {
@@ -99,7 +120,10 @@ export function OpenPage() {
     event.preventDefault();
     const next = draft.trim();
     if (!next) {
-      setCheck({ status: 'failed', errors: { fields: { url: 'Paste the URL of an Azure DevOps repository, branch, commit or pull request.' } } });
+      setCheck({
+        status: 'failed',
+        errors: { fields: { url: 'Paste the URL of an Azure DevOps repository, branch, commit or pull request.' } },
+      });
       return;
     }
     setNotice(undefined);
@@ -115,7 +139,10 @@ export function OpenPage() {
   return (
     <>
       <PageHeading title="Open a repository" />
-      <p className="lead">Paste a link to an Azure DevOps repository, branch, tag, commit or pull request. Keyway shows what it points to and has a runner clone it for you.</p>
+      <p className="lead">
+        Paste a link to an Azure DevOps repository, branch, tag, commit or pull request. Keyway shows what it points to and has a runner
+        clone it for you.
+      </p>
       <Form ref={formRef} className="card open-form" onSubmit={submit}>
         <TextField
           label="Repository URL"
@@ -125,7 +152,8 @@ export function OpenPage() {
           error={errors.fields.url}
           hint={
             <>
-              For example <code>https://dev.azure.com/contoso/Web/_git/web/pullrequest/12</code>. SSH and <code>{'{organization}'}.visualstudio.com</code> links work too.
+              For example <code>https://dev.azure.com/contoso/Web/_git/web/pullrequest/12</code>. SSH and{' '}
+              <code>{'{organization}'}.visualstudio.com</code> links work too.
             </>
           }
           inputMode="url"
@@ -144,12 +172,24 @@ export function OpenPage() {
   );
 }
 
-function Result({ check, url, onAuthorized, onRetry }: { check: Extract<Check, { status: 'done' }>; url: string; onAuthorized: (message: string) => void; onRetry: () => void }) {
+function Result({
+  check,
+  url,
+  onAuthorized,
+  onRetry,
+}: {
+  check: Extract<Check, { status: 'done' }>;
+  url: string;
+  onAuthorized: (message: string) => void;
+  onRetry: () => void;
+}) {
   const { access, resolved, offers } = check;
   return (
     <>
       <ContextDetails context={resolved?.context ?? access.context} resolved={resolved} />
-      {!access.hasAccess && access.reason === 'not_found' && <Alert>{sentence(access.errorMessage ?? 'The repository was not found.')}</Alert>}
+      {!access.hasAccess && access.reason === 'not_found' && (
+        <Alert>{sentence(access.errorMessage ?? 'The repository was not found.')}</Alert>
+      )}
       {!access.hasAccess && access.reason === 'unavailable' && (
         <Alert kind="warning">
           {sentence(access.errorMessage ?? 'Azure DevOps could not be asked right now.')}{' '}
@@ -158,18 +198,33 @@ function Result({ check, url, onAuthorized, onRetry }: { check: Extract<Check, {
           </button>
         </Alert>
       )}
-      {!access.hasAccess && access.reason === 'oauth_blocked' && <Alert kind="warning">{sentence(access.errorMessage ?? 'The organization refused your sign-in.')}</Alert>}
+      {!access.hasAccess && access.reason === 'oauth_blocked' && (
+        <Alert kind="warning">{sentence(access.errorMessage ?? 'The organization refused your sign-in.')}</Alert>
+      )}
       {!access.hasAccess && offers && (
         <AuthorizePanel
           offers={offers}
           organization={access.context.organization}
-          reason={access.reason === 'not_authorized' ? `You have not authorized ${offers.host} yet: connect, or provide a Personal Access Token, to open this repository.` : access.reason === 'reauthorization_required' ? (access.errorMessage ?? undefined) : undefined}
+          reason={
+            access.reason === 'not_authorized'
+              ? `You have not authorized ${offers.host} yet: connect, or provide a Personal Access Token, to open this repository.`
+              : access.reason === 'reauthorization_required'
+                ? (access.errorMessage ?? undefined)
+                : undefined
+          }
           onAuthorized={onAuthorized}
         />
       )}
       {check.offersError && <Alert>{sentence(check.offersError)}</Alert>}
       {check.resolveError && <Alert>{sentence(check.resolveError)}</Alert>}
-      {access.hasAccess && <CreateEnvironment key={url} url={url} runnerId={access.runnerId} pullRequest={(resolved?.context ?? access.context).ref?.type === 'pullRequest'} />}
+      {access.hasAccess && (
+        <CreateEnvironment
+          key={url}
+          url={url}
+          runnerId={access.runnerId}
+          pullRequest={(resolved?.context ?? access.context).ref?.type === 'pullRequest'}
+        />
+      )}
     </>
   );
 }
@@ -214,10 +269,15 @@ function ContextDetails({ context, resolved }: { context: RepositoryContext; res
         </Detail>
         {pr && (
           <Detail term="Branches">
-            <code>{pr.sourceRef.replace(/^refs\/heads\//, '')}</code> into <code>{pr.targetRef.replace(/^refs\/heads\//, '')}</code> ({pr.status})
+            <code>{pr.sourceRef.replace(/^refs\/heads\//, '')}</code> into <code>{pr.targetRef.replace(/^refs\/heads\//, '')}</code> (
+            {pr.status})
           </Detail>
         )}
-        {resolved?.ref?.sha && <Detail term="Commit" mono>{resolved.ref.sha.slice(0, 12)}</Detail>}
+        {resolved?.ref?.sha && (
+          <Detail term="Commit" mono>
+            {resolved.ref.sha.slice(0, 12)}
+          </Detail>
+        )}
         {resolved && !context.ref && resolved.repository.defaultBranch === null && <Detail term="Contents">Empty repository</Detail>}
         {context.path && (
           <Detail term="File" wide mono>
@@ -259,7 +319,12 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
     setFinished(undefined);
     try {
       const clone = FETCH_MODES[fetchMode].clone;
-      const environment = await api.post<Environment>('/environments', { contextUrl: url, runnerId: chosen, ...(pullRequest ? { pullRequestCheckout: checkout } : {}), ...(clone ? { clone } : {}) });
+      const environment = await api.post<Environment>('/environments', {
+        contextUrl: url,
+        runnerId: chosen,
+        ...(pullRequest ? { pullRequestCheckout: checkout } : {}),
+        ...(clone ? { clone } : {}),
+      });
       setCreated(environment);
     } catch (err) {
       const mapped = formErrorsFrom(err, ENV_FIELDS);
@@ -273,11 +338,21 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
   return (
     <section className="card" aria-labelledby="create-environment">
       <h2 id="create-environment">Create an environment</h2>
-      <p className="muted">A runner clones the repository at this ref into a workspace whose git asks the runner for your current token on every fetch and push.</p>
+      <p className="muted">
+        A runner clones the repository at this ref into a workspace whose git asks the runner for your current token on every fetch and
+        push.
+      </p>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {runners.error && <Alert>{runners.error.message}</Alert>}
         {usable.length > 1 && (
-          <SelectField label="Runner" name="runnerId" value={chosen} onChange={(e) => setChosen(e.target.value)} error={errors.fields.runnerId} hint="The runner that clones and keeps the workspace. It needs repository access for this host.">
+          <SelectField
+            label="Runner"
+            name="runnerId"
+            value={chosen}
+            onChange={(e) => setChosen(e.target.value)}
+            error={errors.fields.runnerId}
+            hint="The runner that clones and keeps the workspace. It needs repository access for this host."
+          >
             <RunnerOptions runners={usable} />
           </SelectField>
         )}
@@ -316,7 +391,10 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
             </option>
           ))}
         </SelectField>
-        <FormActions submit={busy ? 'Creating…' : 'Create environment'} disabled={busy || (created !== undefined && finished === undefined)} />
+        <FormActions
+          submit={busy ? 'Creating…' : 'Create environment'}
+          disabled={busy || (created !== undefined && finished === undefined)}
+        />
       </Form>
       {created && <EnvironmentProgress key={created.id} initial={created} onSettled={setFinished} />}
       {finished && (

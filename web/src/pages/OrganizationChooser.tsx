@@ -48,7 +48,9 @@ export function OrganizationChooser({ me, onChosen, signOut }: Props) {
       </h1>
       <p>
         You are signed in as <strong>{me.user.email}</strong>.{' '}
-        {me.organizations.length > 1 ? 'You belong to several organizations: pick the one to work in. You can switch at any time in the header, and Keyway opens this one next time you sign in.' : ''}
+        {me.organizations.length > 1
+          ? 'You belong to several organizations: pick the one to work in. You can switch at any time in the header, and Keyway opens this one next time you sign in.'
+          : ''}
       </p>
       {error && <Alert>{error}</Alert>}
       {available.length > 0 && (
@@ -71,8 +73,8 @@ export function OrganizationChooser({ me, onChosen, signOut }: Props) {
               <li key={org.id} className="org-choice-unavailable">
                 <strong>{org.name}</strong>
                 <p className="hint">
-                  {org.name} lets its members in only through single sign-on, and you signed in with a password. To work there, sign out and use &ldquo;Sign in with Microsoft&rdquo; (or the
-                  organization&rsquo;s own sign-in button).
+                  {org.name} lets its members in only through single sign-on, and you signed in with a password. To work there, sign out and
+                  use &ldquo;Sign in with Microsoft&rdquo; (or the organization&rsquo;s own sign-in button).
                 </p>
               </li>
             ))}
@@ -80,7 +82,9 @@ export function OrganizationChooser({ me, onChosen, signOut }: Props) {
         </>
       )}
       {me.organizations.length === 0 && (
-        <Alert kind="info">You belong to no organization yet. Ask an admin of your team for an invitation, then open the link they send you.</Alert>
+        <Alert kind="info">
+          You belong to no organization yet. Ask an admin of your team for an invitation, then open the link they send you.
+        </Alert>
       )}
       <div className="actions">
         <button type="button" onClick={() => void signOut()}>

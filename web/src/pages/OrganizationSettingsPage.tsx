@@ -93,12 +93,17 @@ function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolic
           error={form.errors.fields.passwordSignIn}
           hint={
             <>
-              Switched off, people enter {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the password sessions in this organization
-              end. Keyway asks that you signed in with single sign-on yourself first, so you know it works. Instance operators keep their sign-in links.
+              Switched off, people enter{' '}
+              {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the
+              password sessions in this organization end. Keyway asks that you signed in with single sign-on yourself first, so you know it
+              works. Instance operators keep their sign-in links.
             </>
           }
         />
-        <FormActions submit={form.busy ? 'Saving…' : 'Save sign-in setting'} disabled={form.busy || passwordSignIn === policy.passwordSignIn} />
+        <FormActions
+          submit={form.busy ? 'Saving…' : 'Save sign-in setting'}
+          disabled={form.busy || passwordSignIn === policy.passwordSignIn}
+        />
       </Form>
     </Card>
   );
@@ -110,7 +115,12 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    await form.save({ projectCreation }, (saved) => (saved.policy.projectCreation === 'members' ? 'Every member may create projects now.' : 'Only admins may create projects now.'), onSaved);
+    await form.save(
+      { projectCreation },
+      (saved) =>
+        saved.policy.projectCreation === 'members' ? 'Every member may create projects now.' : 'Only admins may create projects now.',
+      onSaved,
+    );
   }
 
   return (
@@ -120,14 +130,26 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
         <fieldset className="choice">
           <legend>Who may create projects</legend>
           <label className="choice-option">
-            <input type="radio" name="projectCreation" value="admins" checked={projectCreation === 'admins'} onChange={() => setProjectCreation('admins')} />
+            <input
+              type="radio"
+              name="projectCreation"
+              value="admins"
+              checked={projectCreation === 'admins'}
+              onChange={() => setProjectCreation('admins')}
+            />
             <span>
               Admins only
               <span className="hint">Members work in the projects an owner adds them to.</span>
             </span>
           </label>
           <label className="choice-option">
-            <input type="radio" name="projectCreation" value="members" checked={projectCreation === 'members'} onChange={() => setProjectCreation('members')} />
+            <input
+              type="radio"
+              name="projectCreation"
+              value="members"
+              checked={projectCreation === 'members'}
+              onChange={() => setProjectCreation('members')}
+            />
             <span>
               Every member
               <span className="hint">Whoever creates a project becomes its owner.</span>
@@ -135,7 +157,10 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
           </label>
         </fieldset>
         {form.errors.fields.projectCreation && <p className="field-error">{form.errors.fields.projectCreation}</p>}
-        <FormActions submit={form.busy ? 'Saving…' : 'Save project setting'} disabled={form.busy || projectCreation === policy.projectCreation} />
+        <FormActions
+          submit={form.busy ? 'Saving…' : 'Save project setting'}
+          disabled={form.busy || projectCreation === policy.projectCreation}
+        />
       </Form>
     </Card>
   );
@@ -150,7 +175,8 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
     <section aria-labelledby="sso" className="section">
       <SectionHeading id="sso" title="Single sign-on" />
       <p>
-        People who sign in through a bound Microsoft Entra tenant (or, with another OpenID Connect provider, with a verified address of a bound email domain) join {''}
+        People who sign in through a bound Microsoft Entra tenant (or, with another OpenID Connect provider, with a verified address of a
+        bound email domain) join {''}
         this organization as they first sign in, with the role the mapping below gives them.
       </p>
       {sso.error && <Alert>{sso.error.message}</Alert>}
@@ -159,9 +185,14 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
         <>
           <ul>
             <li>
-              Sign in with Microsoft: {data.providers.entra ? 'set up on this Keyway.' : 'not set up on this Keyway (an operator sets KEYWAY_SSO_ENTRA_CLIENT_ID and its secret).'}
+              Sign in with Microsoft:{' '}
+              {data.providers.entra
+                ? 'set up on this Keyway.'
+                : 'not set up on this Keyway (an operator sets KEYWAY_SSO_ENTRA_CLIENT_ID and its secret).'}
             </li>
-            <li>Another OpenID Connect provider: {data.providers.oidc ? 'set up on this Keyway.' : 'not set up (KEYWAY_SSO_OIDC_ISSUER).'}</li>
+            <li>
+              Another OpenID Connect provider: {data.providers.oidc ? 'set up on this Keyway.' : 'not set up (KEYWAY_SSO_OIDC_ISSUER).'}
+            </li>
           </ul>
           <CopyField
             label="Redirect URI to register"
@@ -190,7 +221,13 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
               </DataTable>
             )}
           </Listing>
-          <AddBinding sso={data} onAdded={(text) => { setNotice(text); sso.reload(); }} />
+          <AddBinding
+            sso={data}
+            onAdded={(text) => {
+              setNotice(text);
+              sso.reload();
+            }}
+          />
         </>
       )}
       {removing && (
@@ -220,7 +257,12 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    if (!value.trim()) return setErrors({ fields: { value: kind === 'entra-tenant' ? 'Enter the Directory (tenant) ID to bind.' : 'Enter the email domain to bind, like example.com.' } });
+    if (!value.trim())
+      return setErrors({
+        fields: {
+          value: kind === 'entra-tenant' ? 'Enter the Directory (tenant) ID to bind.' : 'Enter the email domain to bind, like example.com.',
+        },
+      });
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
@@ -237,7 +279,8 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
   return (
     <Card id="add-binding" title="Bind a tenant or domain">
       <p className="hint">
-        Binding needs proof that it is yours: sign in with Microsoft through the tenant yourself (or with a verified address of the domain), or ask an instance operator.{' '}
+        Binding needs proof that it is yours: sign in with Microsoft through the tenant yourself (or with a verified address of the domain),
+        or ask an instance operator.{' '}
         {sso.yourTenantId
           ? `This session signed in through the tenant ${sso.yourTenantId}${tenantBound ? ', which is bound already' : ''}.`
           : sso.yourVerifiedEmail
@@ -246,7 +289,13 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
       </p>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <SelectField label="Kind" name="kind" value={kind} onChange={(e) => setKind(e.target.value as SsoBindingKind)} error={errors.fields.kind}>
+          <SelectField
+            label="Kind"
+            name="kind"
+            value={kind}
+            onChange={(e) => setKind(e.target.value as SsoBindingKind)}
+            error={errors.fields.kind}
+          >
             <option value="entra-tenant">Microsoft Entra tenant</option>
             <option value="email-domain">Email domain</option>
           </SelectField>
@@ -292,7 +341,9 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
   async function submit(event: FormEvent) {
     event.preventDefault();
     await form.save(
-      claim === null ? { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] } : { ssoRoleClaim: claim, ssoAdminValues: lines(adminValues), ssoMemberValues: lines(memberValues) },
+      claim === null
+        ? { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] }
+        : { ssoRoleClaim: claim, ssoAdminValues: lines(adminValues), ssoMemberValues: lines(memberValues) },
       () => 'The role mapping is saved: it applies at each single sign-on.',
       onSaved,
     );
@@ -302,7 +353,10 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
     <Card id="role-mapping" title="Roles from single sign-on">
       <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
         {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <p className="hint">Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed. Invited members keep the role they were invited with.</p>
+        <p className="hint">
+          Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed.
+          Invited members keep the role they were invited with.
+        </p>
         <SelectField
           label="Claim"
           name="claim"

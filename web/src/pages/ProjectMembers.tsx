@@ -60,7 +60,10 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
       setNotice({ kind: 'success', text: `${nameOf(member)} is now ${role === 'owner' ? 'an owner' : 'a member'} of ${project.name}.` });
       afterOwnChange(member.userId, false);
     } catch (err) {
-      setNotice({ kind: 'error', text: `${nameOf(member)} is still ${member.role === 'owner' ? 'an owner' : 'a member'}: ${sentence(messageOf(err))}` });
+      setNotice({
+        kind: 'error',
+        text: `${nameOf(member)} is still ${member.role === 'owner' ? 'an owner' : 'a member'}: ${sentence(messageOf(err))}`,
+      });
     } finally {
       setBusy(undefined);
       members.reload();
@@ -95,7 +98,12 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
                   <td>{m.email}</td>
                   <td>
                     {canManage ? (
-                      <select aria-label={`Project role of ${nameOf(m)}`} value={m.role} disabled={busy === m.userId} onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}>
+                      <select
+                        aria-label={`Project role of ${nameOf(m)}`}
+                        value={m.role}
+                        disabled={busy === m.userId}
+                        onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}
+                      >
                         <option value="member">{ROLE_LABEL.member}</option>
                         <option value="owner">{ROLE_LABEL.owner}</option>
                       </select>
@@ -156,7 +164,15 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
 }
 
 /** Picks a member of the organization who is not in the project yet, and their role. */
-function AddProjectMemberDialog({ project, present, onClose }: { project: Project; present: ProjectMember[]; onClose: (added?: string) => void }) {
+function AddProjectMemberDialog({
+  project,
+  present,
+  onClose,
+}: {
+  project: Project;
+  present: ProjectMember[];
+  onClose: (added?: string) => void;
+}) {
   const organization = useApi<{ members: Member[] }>('/members');
   const candidates = (organization.data?.members ?? []).filter((m) => !m.disabled && !present.some((p) => p.userId === m.id));
   const [userId, setUserId] = useState('');
@@ -193,7 +209,14 @@ function AddProjectMemberDialog({ project, present, onClose }: { project: Projec
         </>
       ) : (
         <Form ref={formRef} onSubmit={submit} error={errors.form}>
-          <SelectField label="Person" name="userId" value={userId} onChange={(e) => setUserId(e.target.value)} error={errors.fields.userId} hint="Members of the organization who are not in the project yet.">
+          <SelectField
+            label="Person"
+            name="userId"
+            value={userId}
+            onChange={(e) => setUserId(e.target.value)}
+            error={errors.fields.userId}
+            hint="Members of the organization who are not in the project yet."
+          >
             <option value="">{organization.data ? 'Pick a person…' : 'Loading…'}</option>
             {candidates.map((m) => (
               <option key={m.id} value={m.id}>
@@ -201,7 +224,14 @@ function AddProjectMemberDialog({ project, present, onClose }: { project: Projec
               </option>
             ))}
           </SelectField>
-          <SelectField label="Project role" name="role" value={role} onChange={(e) => setRole(e.target.value as ProjectRole)} error={errors.fields.role} hint="Owners also manage members and app connections.">
+          <SelectField
+            label="Project role"
+            name="role"
+            value={role}
+            onChange={(e) => setRole(e.target.value as ProjectRole)}
+            error={errors.fields.role}
+            hint="Owners also manage members and app connections."
+          >
             <option value="member">{ROLE_LABEL.member}</option>
             <option value="owner">{ROLE_LABEL.owner}</option>
           </SelectField>

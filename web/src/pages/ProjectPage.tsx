@@ -13,7 +13,16 @@ import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
-import { AppConnectionDialog, connectionMethodLabel, describeValidation, forgetConsent, projectPath, SECRETLESS, startConsent, startedConsent } from './AppConnectionDialog.tsx';
+import {
+  AppConnectionDialog,
+  connectionMethodLabel,
+  describeValidation,
+  forgetConsent,
+  projectPath,
+  SECRETLESS,
+  startConsent,
+  startedConsent,
+} from './AppConnectionDialog.tsx';
 import { ClientCredentialDialog } from './ClientCredentialDialog.tsx';
 import { expiryWarning } from '../components/client-credential.tsx';
 import { ProjectMembersSection } from './ProjectMembers.tsx';
@@ -56,8 +65,27 @@ function ProjectView({ project, reload }: { project: Project; reload: () => void
       <PageHeading title={project.name}>
         <span className="tag">{projectRoleLabel(project.role)}</span>
       </PageHeading>
-      <ConnectionsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections} loading={connections.loading} error={connections.error?.message} reload={connections.reload} runners={runners.data?.runners ?? []} />
-      <SyncsSection base={base} projectId={project.id} canManage={canManage} connections={connections.data?.connections ?? []} runners={runners.data?.runners ?? []} syncs={syncs.data?.syncs} loading={syncs.loading} error={syncs.error?.message} reload={syncs.reload} />
+      <ConnectionsSection
+        base={base}
+        projectId={project.id}
+        canManage={canManage}
+        connections={connections.data?.connections}
+        loading={connections.loading}
+        error={connections.error?.message}
+        reload={connections.reload}
+        runners={runners.data?.runners ?? []}
+      />
+      <SyncsSection
+        base={base}
+        projectId={project.id}
+        canManage={canManage}
+        connections={connections.data?.connections ?? []}
+        runners={runners.data?.runners ?? []}
+        syncs={syncs.data?.syncs}
+        loading={syncs.loading}
+        error={syncs.error?.message}
+        reload={syncs.reload}
+      />
       <ProjectMembersSection project={project} onAccessChanged={reload} />
     </>
   );
@@ -68,7 +96,16 @@ const notConnected = (c: AppConnection) => c.method === 'oauth' && c.status === 
 
 function ConnectionStatus({ connection }: { connection: AppConnection }) {
   const cls = connection.status === 'active' ? 'badge-online' : connection.status === 'invalid' ? 'badge-failed' : 'badge-pending';
-  const label = connection.status === 'active' ? 'Works' : connection.status === 'invalid' ? 'Failing' : notConnected(connection) ? 'Not connected' : connection.status === 'pending' ? 'Pending' : connection.status;
+  const label =
+    connection.status === 'active'
+      ? 'Works'
+      : connection.status === 'invalid'
+        ? 'Failing'
+        : notConnected(connection)
+          ? 'Not connected'
+          : connection.status === 'pending'
+            ? 'Pending'
+            : connection.status;
   return <span className={`badge ${cls}`}>{label}</span>;
 }
 
@@ -76,7 +113,8 @@ function ConnectionStatus({ connection }: { connection: AppConnection }) {
 // say more: what each code means for an app connection.
 const CONSENT_CODES: Record<string, string> = {
   consent_denied: 'The consent prompt was declined, so nothing was connected. Choose Connect again and accept.',
-  oauth_blocked: 'The Azure DevOps organization does not allow third-party applications via OAuth. An organization admin can turn on "Third-party application access via OAuth".',
+  oauth_blocked:
+    'The Azure DevOps organization does not allow third-party applications via OAuth. An organization admin can turn on "Third-party application access via OAuth".',
   session_mismatch: 'The sign-in was started in another browser session. Start it again from this page.',
   expired_state: 'The sign-in took too long. Start it again.',
   unknown_state: 'This sign-in is unknown, was already used, or expired. Start it again.',
@@ -84,7 +122,10 @@ const CONSENT_CODES: Record<string, string> = {
 };
 
 function describeConsentCode(code: string | null): string {
-  return (code && CONSENT_CODES[code]) || `The sign-in did not finish${code ? ` (${code})` : ''}. Start it again, and tell an admin if it keeps happening.`;
+  return (
+    (code && CONSENT_CODES[code]) ||
+    `The sign-in did not finish${code ? ` (${code})` : ''}. Start it again, and tell an admin if it keeps happening.`
+  );
 }
 
 interface ConsentOutcome {
@@ -103,7 +144,10 @@ function consentNotice(outcome: ConsentOutcome, connections: AppConnection[]): N
     const pick = connection && connection.organization === null ? ' Pick the Azure DevOps organization it writes to below.' : '';
     return { kind: 'success', text: `${name} is connected${who ? ` as ${who}` : ''}.${pick}` };
   }
-  const failure = connection?.lastTest && !connection.lastTest.valid && connection.lastTest.message ? sentence(connection.lastTest.message) : describeConsentCode(outcome.code);
+  const failure =
+    connection?.lastTest && !connection.lastTest.valid && connection.lastTest.message
+      ? sentence(connection.lastTest.message)
+      : describeConsentCode(outcome.code);
   return { kind: 'error', text: `${name} was not connected. ${failure}` };
 }
 
@@ -169,9 +213,16 @@ function ConnectionsSection(props: {
           </button>
         )}
       </SectionHeading>
-      <p className="muted">Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.</p>
+      <p className="muted">
+        Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.
+      </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={connections} error={props.error} loading={props.loading} empty={`No app connections yet.${canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}`}>
+      <Listing
+        items={connections}
+        error={props.error}
+        loading={props.loading}
+        empty={`No app connections yet.${canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}`}
+      >
         {(items) => (
           <DataTable label="App connections" columns={['Name', 'Method', 'Organization', 'Acts as', 'Status', 'Last test']} actions>
             {items.map((c) => (
@@ -179,10 +230,23 @@ function ConnectionsSection(props: {
                 <td>
                   <strong>{c.name}</strong>
                   <div className="muted">on {runnerName(c.runnerId)}</div>
-                  <div className="muted">{c.memberTargets?.length ? `Members may target ${describeMemberTargets(c.memberTargets)}` : 'Only owners add syncs through it'}</div>
+                  <div className="muted">
+                    {c.memberTargets?.length
+                      ? `Members may target ${describeMemberTargets(c.memberTargets)}`
+                      : 'Only owners add syncs through it'}
+                  </div>
                 </td>
                 <td>{connectionMethodLabel(c.method)}</td>
-                <td>{c.organization ?? (c.method === 'oauth' ? <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span> : c.organizations?.length ? c.organizations.join(', ') : '—')}</td>
+                <td>
+                  {c.organization ??
+                    (c.method === 'oauth' ? (
+                      <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span>
+                    ) : c.organizations?.length ? (
+                      c.organizations.join(', ')
+                    ) : (
+                      '—'
+                    ))}
+                </td>
                 <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
                 <td>
                   <ConnectionStatus connection={c} />
@@ -199,7 +263,13 @@ function ConnectionsSection(props: {
                   )}
                 </td>
                 <td className="row-actions">
-                  <button type="button" className="button-small" onClick={() => void test(c)} disabled={testing === c.id} aria-label={`Test app connection ${c.name}`}>
+                  <button
+                    type="button"
+                    className="button-small"
+                    onClick={() => void test(c)}
+                    disabled={testing === c.id}
+                    aria-label={`Test app connection ${c.name}`}
+                  >
                     {testing === c.id ? 'Testing…' : 'Test'}
                   </button>
                   {canManage && c.method === 'oauth' && (
@@ -213,12 +283,22 @@ function ConnectionsSection(props: {
                     </button>
                   )}
                   {SECRETLESS.includes(c.method) && (
-                    <button type="button" className="button-small" onClick={() => setShowingCredential(c)} aria-label={`What to register for app connection ${c.name}`}>
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => setShowingCredential(c)}
+                      aria-label={`What to register for app connection ${c.name}`}
+                    >
                       {c.method === 'certificate' ? 'Certificate' : c.method === 'workload-identity' ? 'Federated credential' : 'Identity'}
                     </button>
                   )}
                   {canManage && (
-                    <button type="button" className="button-small" onClick={() => setTargeting(c)} aria-label={`Member targets of ${c.name}`}>
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => setTargeting(c)}
+                      aria-label={`Member targets of ${c.name}`}
+                    >
                       Member targets
                     </button>
                   )}
@@ -243,7 +323,10 @@ function ConnectionsSection(props: {
             canManage={canManage}
             onPicked={(saved, organization) => {
               const checked = saved.validation ? ` ${describeValidation(saved.validation)}` : '';
-              setNotice({ kind: saved.validation && !saved.validation.valid ? 'warning' : 'success', text: `App connection ${c.name} now writes to organization ${organization}.${checked}` });
+              setNotice({
+                kind: saved.validation && !saved.validation.valid ? 'warning' : 'success',
+                text: `App connection ${c.name} now writes to organization ${organization}.${checked}`,
+              });
               reload();
             }}
           />
@@ -254,7 +337,10 @@ function ConnectionsSection(props: {
           onClose={(created) => {
             setAdding(false);
             if (created) {
-              setNotice({ kind: created.validation.valid ? 'success' : 'warning', text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}` });
+              setNotice({
+                kind: created.validation.valid ? 'success' : 'warning',
+                text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}`,
+              });
               // Without a secret, what to register comes next: the certificate, the federated credential.
               if (!created.validation.valid && SECRETLESS.includes(created.connection.method)) setShowingCredential(created.connection);
               reload();
@@ -262,7 +348,14 @@ function ConnectionsSection(props: {
           }}
         />
       )}
-      {showingCredential && <ClientCredentialDialog projectId={projectId} connection={showingCredential} canManage={canManage} onClose={() => setShowingCredential(undefined)} />}
+      {showingCredential && (
+        <ClientCredentialDialog
+          projectId={projectId}
+          connection={showingCredential}
+          canManage={canManage}
+          onClose={() => setShowingCredential(undefined)}
+        />
+      )}
       {targeting && (
         <MemberTargetsDialog
           projectId={projectId}
@@ -301,7 +394,12 @@ type PickedOrganization = { connection: AppConnection; validation?: ConnectionVa
  * An oauth connection consented to without an organization: it reaches the organizations of the
  * account that signed in, and syncs need one of them.
  */
-function OrganizationPicker(props: { base: string; connection: AppConnection; canManage: boolean; onPicked: (saved: PickedOrganization, organization: string) => void }) {
+function OrganizationPicker(props: {
+  base: string;
+  connection: AppConnection;
+  canManage: boolean;
+  onPicked: (saved: PickedOrganization, organization: string) => void;
+}) {
   const { base, connection, canManage, onPicked } = props;
   const headingId = useId();
   const organizations = connection.organizations ?? connection.lastTest?.organizations ?? [];
@@ -317,7 +415,9 @@ function OrganizationPicker(props: { base: string; connection: AppConnection; ca
     setBusy(true);
     setError(undefined);
     try {
-      const saved = await api.patch<PickedOrganization>(`${base}/app-connections/${encodeURIComponent(connection.id)}`, { organization: selected });
+      const saved = await api.patch<PickedOrganization>(`${base}/app-connections/${encodeURIComponent(connection.id)}`, {
+        organization: selected,
+      });
       onPicked(saved, selected);
     } catch (err) {
       setError(sentence(messageOf(err)));
@@ -331,15 +431,24 @@ function OrganizationPicker(props: { base: string; connection: AppConnection; ca
       <h3 id={headingId}>Pick the organization of {connection.name}</h3>
       {error && <Alert>{error}</Alert>}
       {organizations.length === 0 ? (
-        <p>{who} reaches no Azure DevOps organization. Reconnect with an account that is a member of the organization syncs should write to.</p>
+        <p>
+          {who} reaches no Azure DevOps organization. Reconnect with an account that is a member of the organization syncs should write to.
+        </p>
       ) : (
         <>
           <p className="muted">
-            {who} reaches {organizations.length === 1 ? 'this Azure DevOps organization' : `${organizations.length} Azure DevOps organizations`}. Syncs through {connection.name} write to the one picked here.
+            {who} reaches{' '}
+            {organizations.length === 1 ? 'this Azure DevOps organization' : `${organizations.length} Azure DevOps organizations`}. Syncs
+            through {connection.name} write to the one picked here.
           </p>
           {canManage ? (
             <div className="filter">
-              <SelectField label="Azure DevOps organization" name="organization" value={selected} onChange={(e) => setChoice(e.target.value)}>
+              <SelectField
+                label="Azure DevOps organization"
+                name="organization"
+                value={selected}
+                onChange={(e) => setChoice(e.target.value)}
+              >
                 {organizations.map((o) => (
                   <option key={o} value={o}>
                     {o}
@@ -429,7 +538,10 @@ function SyncsSection(props: {
           Add a sync
         </button>
       </SectionHeading>
-      <p className="muted">Keep an Azure DevOps variable group equal to the variables set here, through an app connection.{connections.length === 0 ? ' Add an app connection first.' : ''}</p>
+      <p className="muted">
+        Keep an Azure DevOps variable group equal to the variables set here, through an app connection.
+        {connections.length === 0 ? ' Add an app connection first.' : ''}
+      </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
         {(items) => (
@@ -484,11 +596,21 @@ function SyncsSection(props: {
                     >
                       {running === s.id || s.running ? 'Running…' : 'Run now'}
                     </button>
-                    <button type="button" className="button-small" onClick={() => setEditing(s)} aria-label={`Change variables of ${s.name}`}>
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => setEditing(s)}
+                      aria-label={`Change variables of ${s.name}`}
+                    >
                       Change variables
                     </button>
                     {canManage && (
-                      <button type="button" className="button-small" onClick={() => setAdopting(s)} aria-label={`Existing group of ${s.name}`}>
+                      <button
+                        type="button"
+                        className="button-small"
+                        onClick={() => setAdopting(s)}
+                        aria-label={`Existing group of ${s.name}`}
+                      >
                         Existing group
                       </button>
                     )}
@@ -496,12 +618,14 @@ function SyncsSection(props: {
                       type="button"
                       className="button-small"
                       aria-expanded={s.id in history}
-                      onClick={() => setHistory((h) => {
-                        const next = { ...h };
-                        if (s.id in next) delete next[s.id];
-                        else next[s.id] = 0;
-                        return next;
-                      })}
+                      onClick={() =>
+                        setHistory((h) => {
+                          const next = { ...h };
+                          if (s.id in next) delete next[s.id];
+                          else next[s.id] = 0;
+                          return next;
+                        })
+                      }
                       aria-label={`Run history of ${s.name}`}
                     >
                       Run history
@@ -510,7 +634,13 @@ function SyncsSection(props: {
                       Delete
                     </DangerButton>
                   </div>
-                  {s.id in history && <RunHistory key={`${s.id}:${history[s.id]}:${s.lastRun?.id ?? ''}:${s.lastRun?.status ?? ''}`} path={`${base}/syncs/${encodeURIComponent(s.id)}/runs?limit=20`} name={s.name} />}
+                  {s.id in history && (
+                    <RunHistory
+                      key={`${s.id}:${history[s.id]}:${s.lastRun?.id ?? ''}:${s.lastRun?.status ?? ''}`}
+                      path={`${base}/syncs/${encodeURIComponent(s.id)}/runs?limit=20`}
+                      name={s.name}
+                    />
+                  )}
                 </li>
               );
             })}
@@ -555,7 +685,10 @@ function SyncsSection(props: {
           onClose={() => setDeleting(undefined)}
           onConfirm={async () => {
             await api.delete(`${base}/syncs/${encodeURIComponent(deleting.id)}`);
-            setNotice({ kind: 'success', text: `Sync ${deleting.name} was deleted. The variable group in Azure DevOps was left as it is.` });
+            setNotice({
+              kind: 'success',
+              text: `Sync ${deleting.name} was deleted. The variable group in Azure DevOps was left as it is.`,
+            });
             reload();
           }}
         >

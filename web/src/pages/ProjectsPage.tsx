@@ -29,7 +29,12 @@ export function ProjectsPage() {
       <p className="lead">Projects hold app connections (credentials for automation) and keep Azure DevOps variable groups in sync.</p>
       {mayCreate && <CreateProjectForm />}
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
-      <Listing items={list.data?.projects} error={list.error?.message} loading={list.loading} empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}>
+      <Listing
+        items={list.data?.projects}
+        error={list.error?.message}
+        loading={list.loading}
+        empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}
+      >
         {(projects) => (
           <DataTable label="Projects" columns={['Name', 'Your role', 'Created']}>
             {projects.map((p) => (
@@ -72,7 +77,15 @@ function CreateProjectForm() {
   return (
     <Card id="create-project" title="Create a project">
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        <TextField label="Project name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="You become its owner." autoComplete="off" />
+        <TextField
+          label="Project name"
+          name="name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={errors.fields.name}
+          hint="You become its owner."
+          autoComplete="off"
+        />
         <FormActions submit={busy ? 'Creating…' : 'Create project'} disabled={busy} />
       </Form>
     </Card>

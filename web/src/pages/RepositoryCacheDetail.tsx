@@ -16,6 +16,7 @@ export function RepositoryCacheDetail({ runnerId }: { runnerId: string }) {
   else if (!cache) text = '…';
   else if (cache.updatedAt === null) text = 'not reported yet (the runner reports it after its first environment)';
   else if (cache.limitBytes === 0) text = 'off (KEYWAY_REPOSITORY_CACHE_MB=0): every environment is a full clone';
-  else text = `${formatBytes(cache.bytes)} of ${formatBytes(cache.limitBytes)}, ${cache.repositories} ${cache.repositories === 1 ? 'repository' : 'repositories'}${cache.replicas > 1 ? ` on ${cache.replicas} replicas` : ''}`;
+  else
+    text = `${formatBytes(cache.bytes)} of ${formatBytes(cache.limitBytes)}, ${cache.repositories} ${cache.repositories === 1 ? 'repository' : 'repositories'}${cache.replicas > 1 ? ` on ${cache.replicas} replicas` : ''}`;
   return <Detail term="Repository cache">{text}</Detail>;
 }

@@ -43,12 +43,16 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
         <RunnerStatusBadge status={runner.status} />
       </PageHeading>
       <dl className="details">
-        <Detail term="ID" mono>{runner.id}</Detail>
+        <Detail term="ID" mono>
+          {runner.id}
+        </Detail>
         <Detail term="Last seen">
           <Time value={runner.lastSeenAt} />
         </Detail>
         <Detail term="Version">{runner.version ?? '—'}</Detail>
-        <Detail term="Key fingerprint" mono>{runner.publicKeyFingerprint ?? 'not registered yet'}</Detail>
+        <Detail term="Key fingerprint" mono>
+          {runner.publicKeyFingerprint ?? 'not registered yet'}
+        </Detail>
         <Detail term="Registered">
           <Time value={runner.createdAt} />
         </Detail>
@@ -74,12 +78,19 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
     setTesting(integration.id);
     setNotice(undefined);
     try {
-      const answer = await api.post<{ test?: IntegrationTest } & Partial<IntegrationTest>>(`${path}/${encodeURIComponent(integration.id)}/test`);
+      const answer = await api.post<{ test?: IntegrationTest } & Partial<IntegrationTest>>(
+        `${path}/${encodeURIComponent(integration.id)}/test`,
+      );
       const result = (answer.test ?? answer) as IntegrationTest;
       setNotice(
         result.valid
           ? { kind: 'success', text: `${integration.host}: the test passed.` }
-          : { kind: 'error', text: `${integration.host}: the test failed. ${testProblems(result).map((p) => `${p.label}: ${p.message}`).join(' ')}` },
+          : {
+              kind: 'error',
+              text: `${integration.host}: the test failed. ${testProblems(result)
+                .map((p) => `${p.label}: ${p.message}`)
+                .join(' ')}`,
+            },
       );
       list.reload();
     } catch (err) {
@@ -98,9 +109,16 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
           </button>
         )}
       </SectionHeading>
-      <p className="muted">Which Azure DevOps hosts this runner reaches, and how users authorize it: Microsoft Entra ID OAuth, Personal Access Tokens, or both.</p>
+      <p className="muted">
+        Which Azure DevOps hosts this runner reaches, and how users authorize it: Microsoft Entra ID OAuth, Personal Access Tokens, or both.
+      </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={integrations} error={list.error?.message} loading={list.loading} empty={`No providers configured yet.${isAdmin ? ' Add one so users can reach Azure DevOps through this runner.' : ''}`}>
+      <Listing
+        items={integrations}
+        error={list.error?.message}
+        loading={list.loading}
+        empty={`No providers configured yet.${isAdmin ? ' Add one so users can reach Azure DevOps through this runner.' : ''}`}
+      >
         {(items) => (
           <ul className="card-list">
             {items.map((integration) => (
@@ -108,10 +126,21 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
                 <IntegrationCard integration={integration} />
                 {isAdmin && (
                   <div className="actions">
-                    <button type="button" className="button-small" onClick={() => void test(integration)} disabled={testing === integration.id} aria-label={`Test ${integration.host}`}>
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => void test(integration)}
+                      disabled={testing === integration.id}
+                      aria-label={`Test ${integration.host}`}
+                    >
                       {testing === integration.id ? 'Testing…' : 'Test'}
                     </button>
-                    <button type="button" className="button-small" onClick={() => setEditing(integration)} aria-label={`Edit ${integration.host}`}>
+                    <button
+                      type="button"
+                      className="button-small"
+                      onClick={() => setEditing(integration)}
+                      aria-label={`Edit ${integration.host}`}
+                    >
                       Edit
                     </button>
                     <DangerButton label={`Delete ${integration.host}`} onClick={() => setDeleting(integration)}>
@@ -146,7 +175,10 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
             list.reload();
           }}
         >
-          <p>The runner forgets this provider and every credential users authorized through it. Users have to authorize again if you add it back.</p>
+          <p>
+            The runner forgets this provider and every credential users authorized through it. Users have to authorize again if you add it
+            back.
+          </p>
         </ConfirmDialog>
       )}
     </section>
@@ -170,8 +202,14 @@ function IntegrationCard({ integration }: { integration: Integration }) {
       </h3>
       <dl className="details details-compact">
         <Detail term="Entra ID OAuth">{integration.oauth ? `On — client ${integration.oauth.clientId}` : 'Off'}</Detail>
-        {integration.oauth && <Detail term="App credential">{CREDENTIAL_LABEL[integration.oauth.credential] ?? integration.oauth.credential}</Detail>}
-        {integration.oauth && <Detail term="Issuer" mono>{integration.oauth.issuerUrl}</Detail>}
+        {integration.oauth && (
+          <Detail term="App credential">{CREDENTIAL_LABEL[integration.oauth.credential] ?? integration.oauth.credential}</Detail>
+        )}
+        {integration.oauth && (
+          <Detail term="Issuer" mono>
+            {integration.oauth.issuerUrl}
+          </Detail>
+        )}
         <Detail term="Personal Access Tokens">{integration.pat.enabled ? 'On' : 'Off'}</Detail>
         <Detail term="Last test" wide>
           {!test ? (
@@ -200,12 +238,15 @@ function IntegrationCard({ integration }: { integration: Integration }) {
         {integration.draft && (
           <Detail term="Rejected change" wide>
             <span className="badge badge-failed">Not applied</span> {integration.draft.host}
-            {integration.draft.virtualDirectory} failed its test on <Time value={integration.draft.test.testedAt} />; the configuration above keeps serving. Open Edit to apply it anyway or discard it.
+            {integration.draft.virtualDirectory} failed its test on <Time value={integration.draft.test.testedAt} />; the configuration
+            above keeps serving. Open Edit to apply it anyway or discard it.
           </Detail>
         )}
       </dl>
       {integration.oauth && <CopyField label={`Callback URL for ${integration.host}`} value={integration.oauth.callbackUrl} />}
-      {expiryWarning(integration.oauth?.credentialState) && <Alert kind="warning">{expiryWarning(integration.oauth?.credentialState)} (Edit → Prepare next certificate.)</Alert>}
+      {expiryWarning(integration.oauth?.credentialState) && (
+        <Alert kind="warning">{expiryWarning(integration.oauth?.credentialState)} (Edit → Prepare next certificate.)</Alert>
+      )}
     </>
   );
 }

@@ -37,9 +37,16 @@ export function RunnersPage() {
           </button>
         )}
       </PageHeading>
-      <p className="lead">Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.</p>
+      <p className="lead">
+        Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.
+      </p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={runners.data?.runners} error={runners.error?.message} loading={runners.loading} empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}>
+      <Listing
+        items={runners.data?.runners}
+        error={runners.error?.message}
+        loading={runners.loading}
+        empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}
+      >
         {(list) => (
           <DataTable label="Runners" columns={['Name', 'Status', 'Last seen', 'Version', 'Key fingerprint']} actions={isAdmin}>
             {list.map((runner) => (
@@ -121,10 +128,20 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
       <Dialog key="created" title={`Runner ${created.runner.name} registered`} onClose={onClose} wide>
         <Alert kind="warning">
           Copy these now: the exchange token is shown only once and works only once
-          {created.exchangeExpiresAt ? <>, until <Time value={created.exchangeExpiresAt} /></> : null}.
+          {created.exchangeExpiresAt ? (
+            <>
+              , until <Time value={created.exchangeExpiresAt} />
+            </>
+          ) : null}
+          .
         </Alert>
         <CopyField label="Exchange token" value={created.exchangeToken} />
-        <CopyField label="Command" value={created.command} multiline hint="Run this on the runner's machine. It exchanges the token for the runner's own credentials." />
+        <CopyField
+          label="Command"
+          value={created.command}
+          multiline
+          hint="Run this on the runner's machine. It exchanges the token for the runner's own credentials."
+        />
         <div className="actions">
           <button type="button" className="button-primary" onClick={onClose} data-autofocus>
             Done
@@ -137,7 +154,16 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   return (
     <Dialog key="form" title="Register a runner" onClose={onClose}>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        <TextField label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1." maxLength={64} required />
+        <TextField
+          label="Name"
+          name="name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={errors.fields.name}
+          hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1."
+          maxLength={64}
+          required
+        />
         <FormActions submit={busy ? 'Registering…' : 'Register runner'} disabled={busy} onCancel={onClose} />
       </Form>
     </Dialog>

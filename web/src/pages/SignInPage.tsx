@@ -31,7 +31,8 @@ export function SignInPage({ notice, onSignedIn }: { notice?: string | undefined
       )}
       <PasswordSignInForm onSignedIn={onSignedIn} onAttempt={() => setAttempted(true)} />
       <p className="hint sign-in-help">
-        Invited? Open the invitation link you were sent. Setting Keyway up? <code>keyway start</code> prints a one-time admin sign-in link (<code>keyway admin link</code> prints another).
+        Invited? Open the invitation link you were sent. Setting Keyway up? <code>keyway start</code> prints a one-time admin sign-in link (
+        <code>keyway admin link</code> prints another).
       </p>
     </FrontDoorCard>
   );

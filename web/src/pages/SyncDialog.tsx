@@ -48,7 +48,8 @@ export function parseNames(text: string): string[] {
     .filter(Boolean);
 }
 
-const TAKE_OVER_HINT = 'Variables already in the group that Keyway did not write. Without this a run that names one writes nothing. Keyway overwrites them but never deletes them. Separate names with commas.';
+const TAKE_OVER_HINT =
+  'Variables already in the group that Keyway did not write. Without this a run that names one writes nothing. Keyway overwrites them but never deletes them. Separate names with commas.';
 
 interface Props {
   projectId: string;
@@ -73,7 +74,9 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
   const [takeOver, setTakeOver] = useState('');
   const nextKey = useRef(1);
   const [rows, setRows] = useState<Row[]>(() =>
-    editing ? editing.variables.map((v) => ({ key: nextKey.current++, name: v.name, isSecret: v.isSecret, existing: true })) : [{ key: nextKey.current++, name: '', isSecret: false, existing: false }],
+    editing
+      ? editing.variables.map((v) => ({ key: nextKey.current++, name: v.name, isSecret: v.isSecret, existing: true }))
+      : [{ key: nextKey.current++, name: '', isSecret: false, existing: false }],
   );
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState<string>();
@@ -142,7 +145,10 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
         setCreated(sync);
       }
       if (set.length === 0 && remove.length === 0) {
-        onClose({ sync, message: editing ? 'Nothing changed.' : `Sync ${sync.name} was created without variables; add some to start syncing.` });
+        onClose({
+          sync,
+          message: editing ? 'Nothing changed.' : `Sync ${sync.name} was created without variables; add some to start syncing.`,
+        });
         return;
       }
       const runner = runners.find((r) => r.id === connection?.runnerId);
@@ -154,7 +160,11 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
       setBusy('Storing the variables on the runner…');
       const declared = set.map((r) => ({ name: r.name.trim(), isSecret: r.isSecret }));
       const answer = editing
-        ? await api.patch<{ runId?: string }>(`${base}/${encodeURIComponent(sync.id)}/variables`, { set: declared, ...(remove.length ? { remove } : {}), sealedValues })
+        ? await api.patch<{ runId?: string }>(`${base}/${encodeURIComponent(sync.id)}/variables`, {
+            set: declared,
+            ...(remove.length ? { remove } : {}),
+            sealedValues,
+          })
         : await api.put<{ runId?: string }>(`${base}/${encodeURIComponent(sync.id)}/variables`, { variables: declared, sealedValues });
       formRef.current?.reset();
       onClose({
@@ -185,15 +195,29 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
 
   const title = editing ? `Variables of ${editing.name}` : created ? `Variables of ${created.name}` : 'Add a variable group sync';
   // A sync created before its variables failed still exists: closing says so.
-  const close = () => onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined);
+  const close = () =>
+    onClose(created && !editing ? { sync: created, message: `Sync ${created.name} was created without variables.` } : undefined);
   return (
     <Dialog title={title} onClose={close} wide>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {!created && (
           <>
             <div className="field-row">
-              <TextField label="Sync name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} autoComplete="off" />
-              <SelectField label="App connection" name="connectionId" value={connectionId} onChange={(e) => setConnectionId(e.target.value)} error={errors.fields.connectionId}>
+              <TextField
+                label="Sync name"
+                name="name"
+                value={name}
+                onChange={(e) => setName(e.target.value)}
+                error={errors.fields.name}
+                autoComplete="off"
+              />
+              <SelectField
+                label="App connection"
+                name="connectionId"
+                value={connectionId}
+                onChange={(e) => setConnectionId(e.target.value)}
+                error={errors.fields.connectionId}
+              >
                 {connections.map((c) => (
                   <option key={c.id} value={c.id}>
                     {c.name}
@@ -210,15 +234,28 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                 onChange={(e) => setOrganization(e.target.value)}
                 error={errors.fields.organization}
                 placeholder={connection?.organization ?? undefined}
-                hint={connection?.organization ? `Leave empty for the connection's (${connection.organization}).` : 'The name in dev.azure.com/{organization}.'}
+                hint={
+                  connection?.organization
+                    ? `Leave empty for the connection's (${connection.organization}).`
+                    : 'The name in dev.azure.com/{organization}.'
+                }
                 autoComplete="off"
                 spellCheck={false}
               />
-              <TextField label="Azure DevOps project" name="project" value={adoProject} onChange={(e) => setAdoProject(e.target.value)} error={errors.fields.project} autoComplete="off" spellCheck={false} />
+              <TextField
+                label="Azure DevOps project"
+                name="project"
+                value={adoProject}
+                onChange={(e) => setAdoProject(e.target.value)}
+                error={errors.fields.project}
+                autoComplete="off"
+                spellCheck={false}
+              />
             </div>
             {memberBlocked && connection && (
               <Alert kind="warning">
-                Only project owners can add syncs through {connection.name}: it lets project members target no variable group. Ask an owner of the project to add the sync, or to allow member targets on the connection.
+                Only project owners can add syncs through {connection.name}: it lets project members target no variable group. Ask an owner
+                of the project to add the sync, or to allow member targets on the connection.
               </Alert>
             )}
             <div className="field-row">
@@ -258,7 +295,18 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                   error={errors.fields.adoptExisting}
                   hint="Otherwise the run stops before writing anything. Only project owners may adopt."
                 />
-                {adoptExisting && <TextField label="Variables it may take over (optional)" name="takeOver" value={takeOver} onChange={(e) => setTakeOver(e.target.value)} error={errors.fields.takeOver} hint={TAKE_OVER_HINT} autoComplete="off" spellCheck={false} />}
+                {adoptExisting && (
+                  <TextField
+                    label="Variables it may take over (optional)"
+                    name="takeOver"
+                    value={takeOver}
+                    onChange={(e) => setTakeOver(e.target.value)}
+                    error={errors.fields.takeOver}
+                    hint={TAKE_OVER_HINT}
+                    autoComplete="off"
+                    spellCheck={false}
+                  />
+                )}
               </fieldset>
             )}
           </>
@@ -299,9 +347,19 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                 />
                 <div className="variable-row-end">
                   <label className="inline-check">
-                    <input type="checkbox" checked={row.isSecret} onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, isSecret: e.target.checked } : r)))} /> Secret
+                    <input
+                      type="checkbox"
+                      checked={row.isSecret}
+                      onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, isSecret: e.target.checked } : r)))}
+                    />{' '}
+                    Secret
                   </label>
-                  <button type="button" className="button-small" onClick={() => setRows((rs) => rs.filter((r) => r.key !== row.key))} aria-label={`Remove variable ${i + 1}${row.name ? ` (${row.name})` : ''}`}>
+                  <button
+                    type="button"
+                    className="button-small"
+                    onClick={() => setRows((rs) => rs.filter((r) => r.key !== row.key))}
+                    aria-label={`Remove variable ${i + 1}${row.name ? ` (${row.name})` : ''}`}
+                  >
                     Remove
                   </button>
                 </div>
@@ -312,7 +370,11 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
             Add variable
           </button>
         </fieldset>
-        <FormActions submit={busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'} disabled={busy !== undefined || memberBlocked} onCancel={close} />
+        <FormActions
+          submit={busy ? 'Working…' : editing || created ? 'Save variables' : 'Create sync'}
+          disabled={busy !== undefined || memberBlocked}
+          onCancel={close}
+        />
         <StatusText>{busy ?? ''}</StatusText>
       </Form>
     </Dialog>
@@ -323,7 +385,15 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
  * An owner's consent for one sync: write into the existing group of its name, and overwrite the
  * listed variables Keyway did not write. Applies to the sync's current target only.
  */
-export function SyncAdoptionDialog({ projectId, sync, onClose }: { projectId: string; sync: VariableSync; onClose: (result?: { sync: VariableSync; message: string }) => void }) {
+export function SyncAdoptionDialog({
+  projectId,
+  sync,
+  onClose,
+}: {
+  projectId: string;
+  sync: VariableSync;
+  onClose: (result?: { sync: VariableSync; message: string }) => void;
+}) {
   const [adopt, setAdopt] = useState(sync.adoptExisting ?? false);
   const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
   const { errors, setErrors, formRef } = useFormErrors();
@@ -335,7 +405,10 @@ export function SyncAdoptionDialog({ projectId, sync, onClose }: { projectId: st
     setErrors(NO_ERRORS);
     try {
       const names = adopt ? parseNames(takeOver) : [];
-      const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, { adoptExisting: adopt, takeOver: names });
+      const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {
+        adoptExisting: adopt,
+        takeOver: names,
+      });
       onClose({
         sync: saved,
         message: adopt
@@ -355,11 +428,29 @@ export function SyncAdoptionDialog({ projectId, sync, onClose }: { projectId: st
     <Dialog title={`Existing group of ${sync.name}`} onClose={() => onClose()}>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <p>
-          Keyway writes only into variable groups it created, and changes only variables it wrote. {sync.organization}/{sync.project}/<strong>{sync.groupName}</strong> is owned by
-          whoever created it: adopt it only if this sync should manage it.
+          Keyway writes only into variable groups it created, and changes only variables it wrote. {sync.organization}/{sync.project}/
+          <strong>{sync.groupName}</strong> is owned by whoever created it: adopt it only if this sync should manage it.
         </p>
-        <CheckboxField label={`Adopt ${sync.groupName}`} name="adoptExisting" checked={adopt} onChange={(e) => setAdopt(e.target.checked)} error={errors.fields.adoptExisting} hint="For this group only: pointing the sync elsewhere withdraws it." />
-        {adopt && <TextField label="Variables it may take over (optional)" name="takeOver" value={takeOver} onChange={(e) => setTakeOver(e.target.value)} error={errors.fields.takeOver} hint={TAKE_OVER_HINT} autoComplete="off" spellCheck={false} />}
+        <CheckboxField
+          label={`Adopt ${sync.groupName}`}
+          name="adoptExisting"
+          checked={adopt}
+          onChange={(e) => setAdopt(e.target.checked)}
+          error={errors.fields.adoptExisting}
+          hint="For this group only: pointing the sync elsewhere withdraws it."
+        />
+        {adopt && (
+          <TextField
+            label="Variables it may take over (optional)"
+            name="takeOver"
+            value={takeOver}
+            onChange={(e) => setTakeOver(e.target.value)}
+            error={errors.fields.takeOver}
+            hint={TAKE_OVER_HINT}
+            autoComplete="off"
+            spellCheck={false}
+          />
+        )}
         <FormActions submit={busy ? 'Saving…' : 'Save'} disabled={busy} onCancel={() => onClose()} />
       </Form>
     </Dialog>

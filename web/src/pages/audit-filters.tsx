@@ -76,7 +76,16 @@ function splitActor(actor: string): ['user' | 'runner' | 'type' | '', string] {
 }
 
 /** The form field an API error's `field` belongs to. */
-export const API_FIELDS: Record<string, keyof AuditFilters> = { actorType: 'actor', actorId: 'actor', group: 'group', action: 'action', targetType: 'targetType', targetId: 'targetId', from: 'from', to: 'to' };
+export const API_FIELDS: Record<string, keyof AuditFilters> = {
+  actorType: 'actor',
+  actorId: 'actor',
+  group: 'group',
+  action: 'action',
+  targetType: 'targetType',
+  targetId: 'targetId',
+  from: 'from',
+  to: 'to',
+};
 
 const GROUP_LABELS: Record<string, string> = {
   api_token: 'API tokens',
@@ -109,7 +118,8 @@ const TARGET_LABELS: Record<string, string> = {
 
 export const targetLabel = (type: string) => TARGET_LABELS[type] ?? type;
 
-const personLabel = (m: Pick<Member, 'displayName' | 'email'>) => (m.displayName && m.displayName !== m.email ? `${m.displayName} (${m.email})` : m.email);
+const personLabel = (m: Pick<Member, 'displayName' | 'email'>) =>
+  m.displayName && m.displayName !== m.email ? `${m.displayName} (${m.email})` : m.email;
 
 interface FormProps {
   applied: AuditFilters;
@@ -150,7 +160,8 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
 
   // An actor in the address bar who is not listed (someone who left, a revoked runner) stays pickable.
   const [kind, id] = splitActor(draft.actor);
-  const listed = kind === 'type' || (kind === 'user' && members.some((m) => m.id === id)) || (kind === 'runner' && runners.some((r) => r.id === id));
+  const listed =
+    kind === 'type' || (kind === 'user' && members.some((m) => m.id === id)) || (kind === 'runner' && runners.some((r) => r.id === id));
 
   return (
     <form ref={formRef} className="card audit-filters" onSubmit={submit} role="search" aria-label="Filter the audit log" noValidate>
@@ -186,10 +197,25 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
             </option>
           ))}
         </SelectField>
-        <TextField label="Exact action" name="action" value={draft.action} onChange={set('action')} error={errors.fields.action} hint="Optional, for example member.add." autoComplete="off" spellCheck={false} />
+        <TextField
+          label="Exact action"
+          name="action"
+          value={draft.action}
+          onChange={set('action')}
+          error={errors.fields.action}
+          hint="Optional, for example member.add."
+          autoComplete="off"
+          spellCheck={false}
+        />
       </div>
       <div className="field-row">
-        <SelectField label="Target type" name="targetType" value={draft.targetType} onChange={set('targetType')} error={errors.fields.targetType}>
+        <SelectField
+          label="Target type"
+          name="targetType"
+          value={draft.targetType}
+          onChange={set('targetType')}
+          error={errors.fields.targetType}
+        >
           <option value="">Any target</option>
           {AUDIT_TARGET_TYPES.map((type) => (
             <option key={type} value={type}>
@@ -197,11 +223,36 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
             </option>
           ))}
         </SelectField>
-        <TextField label="Target id" name="targetId" value={draft.targetId} onChange={set('targetId')} error={errors.fields.targetId} hint="Optional, for example a runner's id." autoComplete="off" spellCheck={false} />
+        <TextField
+          label="Target id"
+          name="targetId"
+          value={draft.targetId}
+          onChange={set('targetId')}
+          error={errors.fields.targetId}
+          hint="Optional, for example a runner's id."
+          autoComplete="off"
+          spellCheck={false}
+        />
       </div>
       <div className="field-row">
-        <TextField label="From" name="from" type="date" value={draft.from} onChange={set('from')} error={errors.fields.from} hint="A day in your time zone." />
-        <TextField label="To" name="to" type="date" value={draft.to} onChange={set('to')} error={errors.fields.to} hint="This day is included." />
+        <TextField
+          label="From"
+          name="from"
+          type="date"
+          value={draft.from}
+          onChange={set('from')}
+          error={errors.fields.from}
+          hint="A day in your time zone."
+        />
+        <TextField
+          label="To"
+          name="to"
+          type="date"
+          value={draft.to}
+          onChange={set('to')}
+          error={errors.fields.to}
+          hint="This day is included."
+        />
       </div>
       {errors.form && <p className="field-error">{errors.form}</p>}
       <div className="actions">

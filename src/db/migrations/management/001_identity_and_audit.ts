@@ -109,7 +109,16 @@ function sqlRole() {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['audit_events', 'sign_in_failures', 'sign_in_links', 'api_tokens', 'sessions', 'memberships', 'users', 'organizations']) {
+  for (const table of [
+    'audit_events',
+    'sign_in_failures',
+    'sign_in_links',
+    'api_tokens',
+    'sessions',
+    'memberships',
+    'users',
+    'organizations',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

@@ -36,7 +36,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('dispatched_at', 'text')
     .addColumn('answered_at', 'text')
     .execute();
-  await db.schema.createIndex('runner_requests_runner_status_idx').on('runner_requests').columns(['runner_id', 'status', 'created_at']).execute();
+  await db.schema
+    .createIndex('runner_requests_runner_status_idx')
+    .on('runner_requests')
+    .columns(['runner_id', 'status', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('scm_integrations')

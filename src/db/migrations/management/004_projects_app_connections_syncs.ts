@@ -112,5 +112,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['sync_runs', 'variable_syncs', 'app_connections', 'project_members', 'projects']) await db.schema.dropTable(table).ifExists().execute();
+  for (const table of ['sync_runs', 'variable_syncs', 'app_connections', 'project_members', 'projects'])
+    await db.schema.dropTable(table).ifExists().execute();
 }

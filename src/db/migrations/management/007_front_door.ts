@@ -8,20 +8,40 @@ import type { Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   // Per-organization policy. Password sign-in can be switched off once SSO works; who may create
   // projects is the organization's choice; SSO role mapping is read at every sign-in.
-  await db.schema.alterTable('organizations').addColumn('password_sign_in', 'integer', (c) => c.notNull().defaultTo(1)).execute();
-  await db.schema.alterTable('organizations').addColumn('project_creation', 'text', (c) => c.notNull().defaultTo('admins')).execute();
+  await db.schema
+    .alterTable('organizations')
+    .addColumn('password_sign_in', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
+  await db.schema
+    .alterTable('organizations')
+    .addColumn('project_creation', 'text', (c) => c.notNull().defaultTo('admins'))
+    .execute();
   await db.schema.alterTable('organizations').addColumn('sso_role_claim', 'text').execute();
-  await db.schema.alterTable('organizations').addColumn('sso_admin_values', 'text', (c) => c.notNull().defaultTo('[]')).execute();
-  await db.schema.alterTable('organizations').addColumn('sso_member_values', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema
+    .alterTable('organizations')
+    .addColumn('sso_admin_values', 'text', (c) => c.notNull().defaultTo('[]'))
+    .execute();
+  await db.schema
+    .alterTable('organizations')
+    .addColumn('sso_member_values', 'text', (c) => c.notNull().defaultTo('[]'))
+    .execute();
 
   // Instance operators create organizations and disable users; the bootstrap admin is the first.
-  await db.schema.alterTable('users').addColumn('operator', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('operator', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('users').addColumn('last_organization_id', 'text').execute();
   await db.schema.alterTable('users').addColumn('password_changed_at', 'text').execute();
-  await sql`update users set operator = 1 where id in (select user_id from memberships where role = 'admin' order by created_at limit 1)`.execute(db);
+  await sql`update users set operator = 1 where id in (select user_id from memberships where role = 'admin' order by created_at limit 1)`.execute(
+    db,
+  );
 
   // How a person came to be a member: SSO-managed memberships follow the identity provider's claims.
-  await db.schema.alterTable('memberships').addColumn('source', 'text', (c) => c.notNull().defaultTo('direct')).execute();
+  await db.schema
+    .alterTable('memberships')
+    .addColumn('source', 'text', (c) => c.notNull().defaultTo('direct'))
+    .execute();
 
   // Sessions may exist before the user picked an organization (several memberships, no previous
   // choice), so organization_id becomes nullable; they also remember how the person proved who
@@ -43,7 +63,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('sso_identity_id', 'text')
     .execute();
   await sql`insert into sessions_next (id, token_hash, user_id, organization_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent, auth_method, authenticated_at)
-            select id, token_hash, user_id, organization_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent, 'password', created_at from sessions`.execute(db);
+            select id, token_hash, user_id, organization_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent, 'password', created_at from sessions`.execute(
+    db,
+  );
   await db.schema.dropTable('sessions').execute();
   await db.schema.alterTable('sessions_next').renameTo('sessions').execute();
   await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
@@ -52,7 +74,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('api_tokens').addColumn('created_by_session', 'text').execute();
 
   // Sign-in links name why they exist (first start, operator CLI, password reset).
-  await db.schema.alterTable('sign_in_links').addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap')).execute();
+  await db.schema
+    .alterTable('sign_in_links')
+    .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap'))
+    .execute();
 
   await db.schema
     .createTable('sso_identities')
@@ -152,7 +177,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Failed unauthenticated attempts are aggregated per action, address and minute: a flood adds to
   // a count instead of writing a row per request.
-  await db.schema.alterTable('audit_events').addColumn('occurrences', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable('audit_events')
+    .addColumn('occurrences', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
 
   // Facts about this instance that command-line tools need (the public URL a sign-in link uses).
   await db.schema

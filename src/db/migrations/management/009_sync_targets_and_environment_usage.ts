@@ -13,8 +13,14 @@ import type { Kysely } from 'kysely';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('app_connections').addColumn('member_targets', 'text').execute();
-  await db.schema.alterTable('variable_syncs').addColumn('adopt_existing', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.alterTable('variable_syncs').addColumn('take_over', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema
+    .alterTable('variable_syncs')
+    .addColumn('adopt_existing', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .alterTable('variable_syncs')
+    .addColumn('take_over', 'text', (c) => c.notNull().defaultTo('[]'))
+    .execute();
   await db.schema.alterTable('environments').addColumn('disk_bytes', 'integer').execute();
   await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
 }

@@ -6,8 +6,16 @@ import type { Kysely } from 'kysely';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createIndex('audit_events_org_actor_idx').on('audit_events').columns(['organization_id', 'actor_id', 'created_at']).execute();
-  await db.schema.createIndex('audit_events_org_target_idx').on('audit_events').columns(['organization_id', 'target_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('audit_events_org_actor_idx')
+    .on('audit_events')
+    .columns(['organization_id', 'actor_id', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('audit_events_org_target_idx')
+    .on('audit_events')
+    .columns(['organization_id', 'target_id', 'created_at'])
+    .execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()

@@ -14,7 +14,10 @@ import type { Kysely } from 'kysely';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('sync_states').addColumn('group_origin', 'text').execute();
-  await db.schema.alterTable('sync_states').addColumn('written', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+  await db.schema
+    .alterTable('sync_states')
+    .addColumn('written', 'text', (c) => c.notNull().defaultTo('[]'))
+    .execute();
   await sql`update sync_states set written = owned`.execute(db);
   await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
   await db.schema.alterTable('environments').addColumn('uid', 'integer').execute();

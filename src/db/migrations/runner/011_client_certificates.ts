@@ -25,7 +25,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('accepted_at', 'text')
     .execute();
   // One active and one next per owner: replicas that race to make one find the other's.
-  await db.schema.createIndex('client_certificates_owner_status').on('client_certificates').columns(['owner_type', 'owner_id', 'status']).unique().execute();
+  await db.schema
+    .createIndex('client_certificates_owner_status')
+    .on('client_certificates')
+    .columns(['owner_type', 'owner_id', 'status'])
+    .unique()
+    .execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()

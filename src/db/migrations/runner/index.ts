@@ -11,5 +11,15 @@ import * as m011 from './011_client_certificates.ts';
 
 export const runnerMigrations: MigrationSet = {
   tableName: 'keyway_runner_migrations',
-  migrations: { '001_credentials': m001, '002_oauth': m002, '003_app_connections_syncs': m003, '004_environments': m004, '005_app_connection_oauth': m005, '007_credential_health_events': m007, '008_sync_written_and_environment_usage': m008, '010_repository_caches': m010, '011_client_certificates': m011 },
+  migrations: {
+    '001_credentials': m001,
+    '002_oauth': m002,
+    '003_app_connections_syncs': m003,
+    '004_environments': m004,
+    '005_app_connection_oauth': m005,
+    '007_credential_health_events': m007,
+    '008_sync_written_and_environment_usage': m008,
+    '010_repository_caches': m010,
+    '011_client_certificates': m011,
+  },
 };

@@ -400,14 +400,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         request.body as Parameters<ControlChannel['answer']>[2],
       );
       if (!accepted)
-        return reply
-          .code(409)
-          .send({
-            error: {
-              code: 'not_pending',
-              message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)',
-            },
-          });
+        return reply.code(409).send({
+          error: {
+            code: 'not_pending',
+            message: 'no dispatched request with this id for this runner (answered already, expired, or not yours)',
+          },
+        });
       return reply.code(204).send(null);
     },
   );

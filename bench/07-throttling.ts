@@ -16,7 +16,7 @@ import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection } from '../src/control/app-connections.ts';
 import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
-import type { Handler } from '../src/runner/agent.ts';
+import type { ControlRequest } from '../src/control/protocol.ts';
 import { createRepositoryHandlers } from '../src/runner/repositories/handlers.ts';
 import { createSyncExecutor } from '../src/runner/syncs/executor.ts';
 import { createSyncStore } from '../src/runner/syncs/store.ts';
@@ -208,10 +208,7 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
               ...(token ? { continuationToken: token } : {}),
             };
             // The handler reads only the payload; the control-channel request is not needed here.
-            const page = (await handlers['list-branches']!(payload, undefined as unknown as Parameters<Handler>[1])) as {
-              items: unknown[];
-              continuationToken: string | null;
-            };
+            const page = await handlers['list-branches'](payload, undefined as unknown as ControlRequest);
             seen += page.items.length;
             token = page.continuationToken ?? undefined;
           } while (token);

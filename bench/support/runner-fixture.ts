@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { openRunnerStore } from '../../src/runner/store.ts';
 import type { RunnerStore } from '../../src/runner/store.ts';
 import { generateRunnerKeyPair, seal } from '../../src/crypto/sealing.ts';
-import { sealingContext } from '../../src/control/protocol.ts';
+import { sealingContext } from '../../src/control/sealing-context.ts';
 import type { RunnerIntegration } from '../../src/control/integration.ts';
 import { createCredentialStore } from '../../src/runner/credentials/store.ts';
 import type { CredentialStore } from '../../src/runner/credentials/store.ts';

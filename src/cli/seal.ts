@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { appConnectionAad } from '../control/app-connections.ts';
-import { sealingContext } from '../control/protocol.ts';
+import { sealingContext } from '../control/sealing-context.ts';
 import { publicKeyFingerprint, seal } from '../crypto/sealing.ts';
 import { createApiClient } from './api-client.ts';
 import type { ApiClient } from './api-client.ts';
@@ -31,9 +30,9 @@ export function sealingAad(use: SealUse, id: string, userId?: string): string {
       if (!userId) throw new SealInputError('--for pat needs --user USER_ID: the user the PAT belongs to');
       return sealingContext.userPat(id, userId);
     case 'app-connection':
-      return appConnectionAad.secret(id);
+      return sealingContext.appConnectionSecret(id);
     case 'sync':
-      return appConnectionAad.syncVariables(id);
+      return sealingContext.syncVariables(id);
   }
 }
 

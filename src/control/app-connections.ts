@@ -1,33 +1,26 @@
 // What the management plane and a runner exchange about app connections and variable group syncs.
 // Shared by both planes; nothing here is ever a plaintext secret (secrets travel sealed, HPKE, to
 // the runner's key, with the associated data below binding each to its record and purpose).
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import type { PatScope } from '../azure-devops/pat.ts';
-import type { ClientCredentialState } from './client-credentials.ts';
+import { ClientCredentialState } from './client-credentials.ts';
+import { NonEmpty, Nullable } from './schema.ts';
 
 /**
  * certificate, workload-identity and managed-identity (issue 19) sign in as a service principal
  * like client-secret, with no secret: a certificate born on the runner, a federated token of the
  * runner's platform, or the Azure machine's managed identity (docs/client-credentials.md).
  */
-export type AppConnectionMethod = 'oauth' | 'access-token' | 'client-secret' | 'certificate' | 'workload-identity' | 'managed-identity';
-export const APP_CONNECTION_METHODS: readonly AppConnectionMethod[] = [
+export const APP_CONNECTION_METHODS = [
   'oauth',
   'access-token',
   'client-secret',
   'certificate',
   'workload-identity',
   'managed-identity',
-];
-
-/** Associated data of sealed values: a value sealed for one record or purpose does not open for another. */
-export const appConnectionAad = {
-  /** The PAT (access-token) or the client secret (client-secret) of one connection. */
-  secret: (connectionId: string) => `app-connection:${connectionId}:secret`,
-  /** A sync's variable values: one sealed JSON object `{ name: value }` per request. */
-  syncVariables: (syncId: string) => `sync:${syncId}:variables`,
-  /** oauth: the instance-wide Entra app's client secret (KEYWAY_AZURE_DEVOPS_CLIENT_SECRET), sealed per runner. */
-  oauthClientSecret: (clientId: string) => `app-connections:oauth-app:${clientId}:client-secret`,
-} as const;
+] as const;
+export type AppConnectionMethod = (typeof APP_CONNECTION_METHODS)[number];
 
 /** Control request kinds (runner handlers). */
 export const APP_CONNECTION_REQUESTS = {
@@ -53,81 +46,95 @@ export const SYNC_REQUESTS = {
 } as const;
 
 /** The connection as a runner needs it: settings only, never the secret (the runner holds it). */
-export interface RunnerAppConnection {
-  id: string;
-  method: AppConnectionMethod;
+export const RunnerAppConnection = Type.Object({
+  id: NonEmpty(),
+  method: Type.Enum(APP_CONNECTION_METHODS),
   /** Azure DevOps organization; null for an access token checked through its profile only. */
-  organization: string | null;
-  tenantId: string | null;
-  clientId: string | null;
+  organization: Nullable(Type.String()),
+  tenantId: Nullable(Type.String()),
+  clientId: Nullable(Type.String()),
   /** client-secret and oauth: `{authority}/{tenantId}/v2.0`, derived by the management plane from its configured authority. */
-  issuerUrl: string | null;
+  issuerUrl: Nullable(Type.String()),
   /**
    * oauth: the instance-wide app's client secret, sealed to this runner's key with
-   * appConnectionAad.oauthClientSecret(clientId). Absent when the instance app is no longer the one
+   * sealingContext.oauthAppClientSecret(clientId). Absent when the instance app is no longer the one
    * the connection was made with (the connection must be connected again).
    */
-  sealedClientSecret?: string;
-}
+  sealedClientSecret: Type.Optional(Type.String()),
+});
+export type RunnerAppConnection = Static<typeof RunnerAppConnection>;
 
-export interface OAuthBeginPayload {
-  connection: RunnerAppConnection;
+export const OAuthBeginPayload = Type.Object({
+  connection: RunnerAppConnection,
   /** The Keyway user who connects; only they may complete it. */
-  userId: string;
-  redirectUri: string;
-  loginHint?: string;
-}
+  userId: NonEmpty(),
+  redirectUri: NonEmpty(),
+  loginHint: Type.Optional(Type.String()),
+});
+export type OAuthBeginPayload = Static<typeof OAuthBeginPayload>;
 
-export interface OAuthBeginResult {
-  authorizationUrl: string;
-  state: string;
-  issuer: string;
-}
+export const OAuthBeginResult = Type.Object({ authorizationUrl: Type.String(), state: Type.String(), issuer: Type.String() });
+export type OAuthBeginResult = Static<typeof OAuthBeginResult>;
 
-export interface OAuthCompletePayload {
-  connection: RunnerAppConnection;
-  userId: string;
+export const OAuthCompletePayload = Type.Object({
+  connection: RunnerAppConnection,
+  userId: NonEmpty(),
   /** The callback's query parameters (code, state, iss, error…). */
-  params: Record<string, string>;
-}
-
-/** The consent's outcome: the tokens are kept whenever the code was redeemed; validation says whether they serve the organization. */
-export interface OAuthCompleteResult {
-  validation: ConnectionValidation;
-  /** The tenant the account signed in to (the ID token's tid). */
-  tenantId: string | null;
-  /** Who signed in (preferred_username), for people to recognize the connection. */
-  account: string | null;
-}
-
-export interface AppConnectionSavePayload {
-  connection: RunnerAppConnection;
-  /** Sealed to the runner's key with appConnectionAad.secret(id); absent = keep the stored secret. */
-  sealedSecret?: string;
-}
+  params: Type.Record(Type.String(), Type.String()),
+});
+export type OAuthCompletePayload = Static<typeof OAuthCompletePayload>;
 
 /** The runner's verdict on a connection. Failures are answers, not errors, so the caller picks the status. */
-export interface ConnectionValidation {
-  valid: boolean;
+export const ConnectionValidation = Type.Object({
+  valid: Type.Boolean(),
   /** Stable code of the failure, e.g. `invalid_access_token`, `missing_scopes`, `service_principal_not_member`. */
-  code?: string;
+  code: Type.Optional(Type.String()),
   /** What is wrong and what to do, in words. */
-  message?: string;
+  message: Type.Optional(Type.String()),
   /** The request field at fault, e.g. `accessToken`, `clientSecret`, `organization`. */
-  field?: string;
+  field: Type.Optional(Type.String()),
   /** Who the credential is, as Azure DevOps sees it. */
-  identity?: { id: string; displayName?: string };
+  identity: Type.Optional(Type.Object({ id: Type.String(), displayName: Type.Optional(Type.String()) })),
   /** access-token without organization: the organizations the token reaches, to pick from. */
-  organizations?: string[];
+  organizations: Type.Optional(Type.Array(Type.String())),
   /** Scopes confirmed by a request that needs them. */
-  checkedScopes?: string[];
+  checkedScopes: Type.Optional(Type.Array(Type.String())),
   /** Scopes that a request showed missing. */
-  missingScopes?: string[];
+  missingScopes: Type.Optional(Type.Array(Type.String())),
   /** Scopes a sync may need that cannot be checked without side effects. */
-  uncheckedScopes?: string[];
+  uncheckedScopes: Type.Optional(Type.Array(Type.String())),
   /** certificate, workload-identity, managed-identity: what to register in Entra ID / Azure DevOps (public values). */
-  credentialState?: ClientCredentialState;
-}
+  credentialState: Type.Optional(ClientCredentialState),
+});
+export type ConnectionValidation = Static<typeof ConnectionValidation>;
+
+/** The consent's outcome: the tokens are kept whenever the code was redeemed; validation says whether they serve the organization. */
+export const OAuthCompleteResult = Type.Object({
+  validation: ConnectionValidation,
+  /** The tenant the account signed in to (the ID token's tid). */
+  tenantId: Nullable(Type.String()),
+  /** Who signed in (preferred_username), for people to recognize the connection. */
+  account: Nullable(Type.String()),
+});
+export type OAuthCompleteResult = Static<typeof OAuthCompleteResult>;
+
+export const AppConnectionSavePayload = Type.Object({
+  connection: RunnerAppConnection,
+  /** Sealed to the runner's key with sealingContext.appConnectionSecret(id); absent = keep the stored secret. */
+  sealedSecret: Type.Optional(Type.String()),
+});
+export type AppConnectionSavePayload = Static<typeof AppConnectionSavePayload>;
+
+/** oauth: does the instance-wide Entra app accept Keyway's redirect URI? */
+export const OAuthProbePayload = Type.Object({
+  /** e.g. https://login.microsoftonline.com */
+  authority: NonEmpty(),
+  /** A tenant id or domain, or `organizations`. */
+  tenant: NonEmpty(),
+  clientId: NonEmpty(),
+  redirectUri: NonEmpty(),
+});
+export type OAuthProbePayload = Static<typeof OAuthProbePayload>;
 
 /**
  * What a PAT needs for syncs (issue 6). Variable groups and project read are checked on create;
@@ -144,59 +151,57 @@ export function describeScopes(scopes: readonly string[]): string {
   return scopes.map((s) => `${SYNC_PAT_SCOPES.find((p) => p.scope === s)?.label ?? s} [${s}]`).join(', ');
 }
 
-export interface SyncTarget {
+export const SyncTarget = Type.Object({
   /** Azure DevOps organization. */
-  organization: string;
+  organization: NonEmpty(),
   /** Azure DevOps project name or id. */
-  project: string;
-  groupName: string;
-  description: string | null;
+  project: NonEmpty(),
+  groupName: NonEmpty(),
+  description: Nullable(Type.String()),
   /** A project owner allowed writing into an existing group this sync did not create. */
-  adoptExisting?: boolean;
+  adoptExisting: Type.Optional(Type.Boolean()),
   /** Names of variables Keyway did not write that a project owner allowed the sync to overwrite. */
-  takeOver?: string[];
-}
+  takeOver: Type.Optional(Type.Array(Type.String())),
+});
+export type SyncTarget = Static<typeof SyncTarget>;
 
-export interface DeclaredVariable {
-  name: string;
-  isSecret: boolean;
-}
+export const DeclaredVariable = Type.Object({ name: Type.String(), isSecret: Type.Boolean() });
+export type DeclaredVariable = Static<typeof DeclaredVariable>;
 
-export interface StoreVariablesPayload {
-  syncId: string;
+export const StoreVariablesPayload = Type.Object({
+  syncId: NonEmpty(),
   /** replace: `variables` is the whole set; merge: upsert `variables`, then drop `remove`. */
-  mode: 'replace' | 'merge';
-  variables: DeclaredVariable[];
-  remove?: string[];
-  /** Sealed JSON object `{ name: value }` for exactly the names in `variables`; aad appConnectionAad.syncVariables. */
-  sealedValues: string;
-}
+  mode: Type.Enum(['replace', 'merge'] as const),
+  variables: Type.Array(DeclaredVariable),
+  remove: Type.Optional(Type.Array(Type.String())),
+  /** Sealed JSON object `{ name: value }` for exactly the names in `variables`; aad sealingContext.syncVariables. */
+  sealedValues: Type.String(),
+});
+export type StoreVariablesPayload = Static<typeof StoreVariablesPayload>;
 
-export interface StoreVariablesResult {
+export const StoreVariablesResult = Type.Object({
   /** The whole set after the change, sorted by name: names and flags only. */
-  variables: DeclaredVariable[];
-}
+  variables: Type.Array(DeclaredVariable),
+});
+export type StoreVariablesResult = Static<typeof StoreVariablesResult>;
 
-export interface SyncRunPayload {
-  syncId: string;
-  runId: string;
-  connection: RunnerAppConnection;
-  target: SyncTarget;
-}
+export const SyncRunPayload = Type.Object({ syncId: NonEmpty(), runId: NonEmpty(), connection: RunnerAppConnection, target: SyncTarget });
+export type SyncRunPayload = Static<typeof SyncRunPayload>;
 
-export interface SyncRunResult {
-  status: 'succeeded' | 'failed';
-  created: number;
-  updated: number;
-  deleted: number;
-  unchanged: number;
+export const SyncRunResult = Type.Object({
+  status: Type.Enum(['succeeded', 'failed'] as const),
+  created: Type.Number(),
+  updated: Type.Number(),
+  deleted: Type.Number(),
+  unchanged: Type.Number(),
   /** Write requests that reached Azure DevOps successfully (POST or PUT of the group). */
-  writes: number;
+  writes: Type.Number(),
   /** HTTP requests sent, retries included. */
-  requests: number;
-  retries: number;
-  durationMs: number;
-  groupId: number | null;
+  requests: Type.Number(),
+  retries: Type.Number(),
+  durationMs: Type.Number(),
+  groupId: Nullable(Type.Number()),
   /** Why the run failed, in words; never a value or a credential. */
-  error?: string;
-}
+  error: Type.Optional(Type.String()),
+});
+export type SyncRunResult = Static<typeof SyncRunResult>;

@@ -2,49 +2,64 @@
 // docs/client-credentials.md), as both planes speak of it. Shared by both planes; nothing here is
 // ever secret: certificates are public, federated-credential values are what an admin enters in
 // Entra ID, and private keys never leave the runner.
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Nullable } from './schema.ts';
 
-export type ClientCredentialType = 'client-secret' | 'certificate' | 'workload-identity' | 'managed-identity';
-export const CLIENT_CREDENTIAL_TYPES: readonly ClientCredentialType[] = [
-  'client-secret',
-  'certificate',
-  'workload-identity',
-  'managed-identity',
-];
+export const CLIENT_CREDENTIAL_TYPES = ['client-secret', 'certificate', 'workload-identity', 'managed-identity'] as const;
+export type ClientCredentialType = (typeof CLIENT_CREDENTIAL_TYPES)[number];
 
 /** An integration's Entra app credential (the client secret itself travels sealed, apart). */
-export interface IntegrationCredential {
-  type: ClientCredentialType;
+export const IntegrationCredential = Type.Object({
+  type: Type.Enum(CLIENT_CREDENTIAL_TYPES),
   /** managed-identity: a user-assigned identity's client id; null/absent: the machine's system-assigned identity. */
-  managedIdentityClientId?: string | null;
-}
+  managedIdentityClientId: Type.Optional(Nullable(Type.String())),
+});
+export type IntegrationCredential = Static<typeof IntegrationCredential>;
 
-export type CredentialOwner = { type: 'integration' | 'app-connection'; id: string };
+export const CredentialOwner = Type.Object({
+  type: Type.Enum(['integration', 'app-connection'] as const),
+  id: Type.String({ minLength: 1 }),
+});
+export type CredentialOwner = Static<typeof CredentialOwner>;
 
-export interface CertificateSummary {
-  status: 'active' | 'next';
-  certificatePem: string;
+export const CertificateSummary = Type.Object({
+  status: Type.Enum(['active', 'next'] as const),
+  certificatePem: Type.String(),
   /** SHA-1, upper-case hex: the thumbprint the Entra admin center shows for an uploaded certificate. */
-  thumbprintSha1: string;
-  thumbprintSha256: string;
-  notBefore: string;
-  notAfter: string;
-  createdAt: string;
+  thumbprintSha1: Type.String(),
+  thumbprintSha256: Type.String(),
+  notBefore: Type.String(),
+  notAfter: Type.String(),
+  createdAt: Type.String(),
   /** When Entra last accepted it; null: not known to work yet (not uploaded, or not tested since). */
-  acceptedAt: string | null;
-}
+  acceptedAt: Nullable(Type.String()),
+});
+export type CertificateSummary = Static<typeof CertificateSummary>;
+
+/** The managed identity IMDS answers for (add it to the Azure DevOps organization), or why it could not be asked. */
+export const ManagedIdentityAnswer = Type.Union([
+  Type.Object({ clientId: Nullable(Type.String()), principalId: Nullable(Type.String()), imdsUrl: Type.String() }),
+  Type.Object({ error: Type.String(), imdsUrl: Type.String() }),
+]);
 
 /** What an admin must see and register in Entra ID for a credential; public values only. */
-export interface ClientCredentialState {
-  type: ClientCredentialType;
-  certificates?: CertificateSummary[];
+export const ClientCredentialState = Type.Object({
+  type: Type.Enum(CLIENT_CREDENTIAL_TYPES),
+  certificates: Type.Optional(Type.Array(CertificateSummary)),
   /** The active certificate expires within the rotation window (a next one exists or is being made). */
-  rotationDue?: boolean;
+  rotationDue: Type.Optional(Type.Boolean()),
   /** The federated credential to add to the app registration (workload identity, or a managed identity trusted by the app). */
-  federated?: { issuer: string; subject: string; audience: string; tokenExpiresAt: string | null } | { error: string };
-  /** The managed identity IMDS answers for (add it to the Azure DevOps organization). */
-  managedIdentity?: { clientId: string | null; principalId: string | null; imdsUrl: string } | { error: string; imdsUrl: string };
-  readAt: string;
-}
+  federated: Type.Optional(
+    Type.Union([
+      Type.Object({ issuer: Type.String(), subject: Type.String(), audience: Type.String(), tokenExpiresAt: Nullable(Type.String()) }),
+      Type.Object({ error: Type.String() }),
+    ]),
+  ),
+  managedIdentity: Type.Optional(ManagedIdentityAnswer),
+  readAt: Type.String(),
+});
+export type ClientCredentialState = Static<typeof ClientCredentialState>;
 
 /** Control request kinds. */
 export const CLIENT_CREDENTIAL_REQUESTS = {
@@ -56,7 +71,5 @@ export const CLIENT_CREDENTIAL_REQUESTS = {
   delete: 'client-credentials.delete',
 } as const;
 
-export interface DescribeCredentialPayload {
-  owner: CredentialOwner;
-  credential: IntegrationCredential;
-}
+export const DescribeCredentialPayload = Type.Object({ owner: CredentialOwner, credential: IntegrationCredential });
+export type DescribeCredentialPayload = Static<typeof DescribeCredentialPayload>;

@@ -1,21 +1,27 @@
 // Control-channel contract: the integration a runner is given to act on. Management builds it
 // (scm-integrations/service.ts toRunnerIntegration), the runner consumes it.
-import type { IntegrationCredential } from './client-credentials.ts';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { IntegrationCredential } from './client-credentials.ts';
+import { NonEmpty, Nullable } from './schema.ts';
 
 /** What a runner receives to act on an integration: never a plaintext secret. */
-export interface RunnerIntegration {
-  id: string;
-  scmId: string;
-  kind: 'services' | 'server';
-  host: string;
-  origin: string;
-  virtualDirectory: string;
-  oauth: {
-    clientId: string;
-    issuerUrl: string;
-    sealedClientSecret: string | null;
-    callbackUrl: string;
-    credential?: IntegrationCredential;
-  } | null;
-  patEnabled: boolean;
-}
+export const RunnerIntegration = Type.Object({
+  id: NonEmpty(),
+  scmId: Type.String(),
+  kind: Type.Enum(['services', 'server'] as const),
+  host: NonEmpty(),
+  origin: NonEmpty(),
+  virtualDirectory: Type.String(),
+  oauth: Nullable(
+    Type.Object({
+      clientId: Type.String(),
+      issuerUrl: Type.String(),
+      sealedClientSecret: Nullable(Type.String()),
+      callbackUrl: Type.String(),
+      credential: Type.Optional(IntegrationCredential),
+    }),
+  ),
+  patEnabled: Type.Boolean(),
+});
+export type RunnerIntegration = Static<typeof RunnerIntegration>;

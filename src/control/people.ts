@@ -4,29 +4,22 @@
  * delete everything it holds for that person; the runner answers with what it deleted, which is
  * the confirmation the management plane records.
  */
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+
 export const PURGE_USER_CREDENTIALS = 'purge-user-credentials';
 
-export interface PurgeUserCredentialsPayload {
-  userId: string;
+export const PurgeUserCredentialsPayload = Type.Object({
+  userId: Type.String({ minLength: 1, maxLength: 100 }),
   /** Why, for the runner's log: removed, left, disabled, sso_claims. */
-  reason: string;
-}
+  reason: Type.String(),
+});
+export type PurgeUserCredentialsPayload = Static<typeof PurgeUserCredentialsPayload>;
 
-export interface PurgeUserCredentialsResult {
+export const PurgeUserCredentialsResult = Type.Object({
   /** Credential rows deleted (OAuth token sets, PATs). */
-  credentials: number;
+  credentials: Type.Number(),
   /** OAuth consents in progress dropped. */
-  pendingConsents: number;
-}
-
-export function isPurgeUserCredentialsPayload(value: unknown): value is PurgeUserCredentialsPayload {
-  const v = value as Partial<PurgeUserCredentialsPayload> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.userId === 'string' &&
-    v.userId.length > 0 &&
-    v.userId.length <= 100 &&
-    typeof v.reason === 'string'
-  );
-}
+  pendingConsents: Type.Number(),
+});
+export type PurgeUserCredentialsResult = Static<typeof PurgeUserCredentialsResult>;

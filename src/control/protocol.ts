@@ -31,31 +31,36 @@ export const POLL_WAIT_SECONDS = 25;
 /** A runner is online while it has polled within this window (a poll plus a margin for reconnects). */
 export const ONLINE_WINDOW_MS = (POLL_WAIT_SECONDS + 15) * 1000;
 
-/** Additional authenticated data for sealed values, binding each to the record and field it belongs to. */
-export const sealingContext = {
-  integrationClientSecret: (integrationId: string) => `scm-integration:${integrationId}:oauth-client-secret`,
-  userPat: (integrationId: string, userId: string) => `scm-integration:${integrationId}:user:${userId}:pat`,
-} as const;
-
 /**
  * The HTTP status a runner's refusal becomes on the management plane's API. A runner that answers
  * has understood the request: what it refuses is the caller's input or state (422, or 404/409 where
- * those say it better); only its own failures and the upstream's outages are 5xx.
+ * those say it better); only its own failures and the upstream's outages are 5xx. One table: codes
+ * by name first, then families of codes by their shape (`repository_not_found`, `environment_exists`,
+ * `runner_environment_limit`, `azure_devops_unavailable`); anything else is 422.
  */
-export function statusForFailure(code: string): number {
-  if (code === 'invalid_request' || code === 'invalid_continuation_token') return 400;
-  if (code === 'not_found' || code.endsWith('_not_found') || code.endsWith('_not_in_repository') || code === 'integration_gone') return 404;
-  if (
-    code === 'not_authorized' ||
-    code === 'reauthorization_required' ||
-    code === 'oauth_blocked' ||
-    code.endsWith('_exists') ||
-    code.endsWith('_conflicts')
-  )
-    return 409;
-  if (code === 'runner_error' || code === 'unknown_request') return 502;
+export const FAILURE_STATUS: Readonly<Record<string, number>> = {
+  invalid_request: 400,
+  invalid_continuation_token: 400,
+  not_found: 404,
+  integration_gone: 404,
+  not_authorized: 409,
+  reauthorization_required: 409,
+  oauth_blocked: 409,
+  runner_error: 502,
+  unknown_request: 502,
+  unavailable: 503,
+};
+
+export const FAILURE_FAMILY_STATUS: readonly { family: string; matches: (code: string) => boolean; status: number }[] = [
+  { family: '*_not_found', matches: (c) => c.endsWith('_not_found'), status: 404 },
+  { family: '*_not_in_repository', matches: (c) => c.endsWith('_not_in_repository'), status: 404 },
+  { family: '*_exists', matches: (c) => c.endsWith('_exists'), status: 409 },
+  { family: '*_conflicts', matches: (c) => c.endsWith('_conflicts'), status: 409 },
   // A runner's own limits (issue 15): the message says which and how to free it.
-  if (code.startsWith('runner_') && code.endsWith('_limit')) return 429;
-  if (code === 'unavailable' || code.endsWith('_unavailable')) return 503;
-  return 422;
+  { family: 'runner_*_limit', matches: (c) => c.startsWith('runner_') && c.endsWith('_limit'), status: 429 },
+  { family: '*_unavailable', matches: (c) => c.endsWith('_unavailable'), status: 503 },
+];
+
+export function statusForFailure(code: string): number {
+  return Object.hasOwn(FAILURE_STATUS, code) ? FAILURE_STATUS[code]! : (FAILURE_FAMILY_STATUS.find((f) => f.matches(code))?.status ?? 422);
 }

@@ -1,44 +1,111 @@
 // Control-channel contract: what a runner answers about repositories (resolving a URL, listing,
 // checking access). The runner builds these (runner/repositories), management relays them.
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Nullable } from './schema.ts';
 
 /** Why a user cannot read a repository (runner/repositories/access.ts tells them apart). */
-export type AccessReason = 'not_authorized' | 'reauthorization_required' | 'not_found' | 'oauth_blocked' | 'unavailable';
+export const ACCESS_REASONS = ['not_authorized', 'reauthorization_required', 'not_found', 'oauth_blocked', 'unavailable'] as const;
+export type AccessReason = (typeof ACCESS_REASONS)[number];
 
-export interface RepositoryInfo {
-  id: string;
-  name: string;
-  project: { id: string; name: string };
+export const RepositoryInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  project: Type.Object({ id: Type.String(), name: Type.String() }),
   /** Short name (`main`); null for an empty repository. */
-  defaultBranch: string | null;
-  webUrl: string;
+  defaultBranch: Nullable(Type.String()),
+  webUrl: Type.String(),
   /** HTTPS clone URL as Azure DevOps reports it, without the `{org}@` user name. */
-  cloneUrl: string;
-}
+  cloneUrl: Type.String(),
+});
+export type RepositoryInfo = Static<typeof RepositoryInfo>;
 
-export interface ResolvedPullRequest {
-  id: number;
-  title: string;
-  status: string;
-  isDraft: boolean;
+export const ResolvedPullRequest = Type.Object({
+  id: Type.Number(),
+  title: Type.String(),
+  status: Type.String(),
+  isDraft: Type.Boolean(),
   /** `refs/heads/feature` */
-  sourceRef: string;
-  targetRef: string;
+  sourceRef: Type.String(),
+  targetRef: Type.String(),
   /** `refs/pull/{id}/merge`: what a build of the pull request checks out. */
-  mergeRef: string;
-  mergeStatus: string | null;
-  sourceSha: string | null;
-  targetSha: string | null;
-}
+  mergeRef: Type.String(),
+  mergeStatus: Nullable(Type.String()),
+  sourceSha: Nullable(Type.String()),
+  targetSha: Nullable(Type.String()),
+});
+export type ResolvedPullRequest = Static<typeof ResolvedPullRequest>;
 
-export interface ResolvedRef {
-  type: 'branch' | 'tag' | 'commit' | 'pullRequest';
+export const ResolvedRef = Type.Object({
+  type: Type.Enum(['branch', 'tag', 'commit', 'pullRequest'] as const),
   /** Branch or tag short name, the full commit id, or the pull request's merge ref. */
-  name: string;
+  name: Type.String(),
   /** `refs/heads/x`, `refs/tags/x`, `refs/pull/{id}/merge`; absent for a commit. */
-  fullName?: string;
+  fullName: Type.Optional(Type.String()),
   /** Commit id the ref points at; absent for the default branch of a repository URL (no extra call). */
-  sha?: string;
+  sha: Type.Optional(Type.String()),
   /** Branch only: it is the repository's default branch. */
-  isDefault?: boolean;
-  pullRequest?: ResolvedPullRequest;
-}
+  isDefault: Type.Optional(Type.Boolean()),
+  pullRequest: Type.Optional(ResolvedPullRequest),
+});
+export type ResolvedRef = Static<typeof ResolvedRef>;
+
+/** resolve-context: the repository a parsed URL names, and its ref resolved. */
+export const ResolveContextResult = Type.Object({
+  repository: RepositoryInfo,
+  ref: Nullable(ResolvedRef),
+  /** Azure DevOps requests this answer took (0 when all came from the runner's cache). */
+  calls: Type.Number(),
+  cached: Type.Boolean(),
+});
+
+/** check-repository-access: a refusal is an answer (with its reason), not a failure. */
+export const RepositoryAccessResult = Type.Object({
+  hasAccess: Type.Boolean(),
+  reason: Nullable(Type.Enum(ACCESS_REASONS)),
+  errorMessage: Nullable(Type.String()),
+  repository: Type.Optional(RepositoryInfo),
+  calls: Type.Number(),
+});
+
+/** One page of a listing; `continuationToken` null on the last page. */
+export const Listing = <T extends Parameters<typeof Type.Array>[0]>(item: T, extra: Parameters<typeof Type.Object>[0] = {}) =>
+  Type.Object({ items: Type.Array(item), continuationToken: Nullable(Type.String()), calls: Type.Number(), ...extra });
+
+const Person = Type.Object({ name: Nullable(Type.String()), email: Nullable(Type.String()), date: Nullable(Type.String()) });
+
+export const OrganizationListing = Listing(
+  Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }),
+  {
+    /** accounts: the organizations Azure DevOps lists for the user; authorization: the one recorded with the authorization. */
+    source: Type.Enum(['accounts', 'authorization'] as const),
+    note: Nullable(Type.String()),
+  },
+);
+export const ProjectListing = Listing(Type.Object({ id: Type.String(), name: Type.String() }), { source: Type.Literal('repositories') });
+export const RepositoryListing = Listing(
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    project: Type.Object({ id: Type.String(), name: Type.String() }),
+    defaultBranch: Nullable(Type.String()),
+    webUrl: Nullable(Type.String()),
+    cloneUrl: Nullable(Type.String()),
+    isDisabled: Type.Boolean(),
+  }),
+);
+export const BranchListing = Listing(Type.Object({ name: Type.String(), fullName: Type.String(), sha: Type.String() }));
+export const CommitListing = Listing(Type.Object({ sha: Type.String(), message: Type.String(), author: Person, committer: Person }));
+export const PullRequestListing = Listing(
+  Type.Object({
+    id: Type.Number(),
+    title: Type.String(),
+    status: Type.String(),
+    isDraft: Type.Boolean(),
+    sourceRef: Type.String(),
+    targetRef: Type.String(),
+    mergeRef: Type.String(),
+    createdBy: Nullable(Type.String()),
+    creationDate: Nullable(Type.String()),
+  }),
+);

@@ -2,31 +2,34 @@
 // of an unchanged file writes nothing. Shared by both planes. Nothing here is a plaintext secret:
 // candidates travel sealed to the runner with the associated data of their record, and the answer
 // is one boolean per item.
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { Nullable } from './schema.ts';
 
 export const SEALED_COMPARISON_REQUEST = 'sealed-values.compare';
 
-export type SealedComparisonKind = 'integration-client-secret' | 'app-connection-secret' | 'sync-variables';
-export const SEALED_COMPARISON_KINDS: readonly SealedComparisonKind[] = [
-  'integration-client-secret',
-  'app-connection-secret',
-  'sync-variables',
-];
+export const SEALED_COMPARISON_KINDS = ['integration-client-secret', 'app-connection-secret', 'sync-variables'] as const;
+export type SealedComparisonKind = (typeof SEALED_COMPARISON_KINDS)[number];
 
-export interface SealedComparisonItem {
-  kind: SealedComparisonKind;
+export const SealedComparisonItem = Type.Object({
+  kind: Type.Enum(SEALED_COMPARISON_KINDS),
   /** The integration, app connection or sync. */
-  id: string;
+  id: Type.String(),
   /** The candidate, sealed with the record's associated data (docs/sealing.md). */
-  sealed: string;
+  sealed: Type.String(),
   /** integration-client-secret: the sealed secret the management plane keeps (null when none). */
-  stored?: string | null;
-}
+  stored: Type.Optional(Nullable(Type.String())),
+});
+export type SealedComparisonItem = Static<typeof SealedComparisonItem>;
 
-export interface SealedComparisonPayload {
-  items: SealedComparisonItem[];
-}
+/** How many values one request may compare (one apply file's secrets fit many times over). */
+export const MAX_SEALED_COMPARISON_ITEMS = 500;
+
+export const SealedComparisonPayload = Type.Object({ items: Type.Array(SealedComparisonItem, { maxItems: MAX_SEALED_COMPARISON_ITEMS }) });
+export type SealedComparisonPayload = Static<typeof SealedComparisonPayload>;
 
 /** `same` is false when nothing is stored, or the candidate does not open for the record. */
-export interface SealedComparisonResult {
-  results: { kind: SealedComparisonKind; id: string; same: boolean }[];
-}
+export const SealedComparisonResult = Type.Object({
+  results: Type.Array(Type.Object({ kind: Type.Enum(SEALED_COMPARISON_KINDS), id: Type.String(), same: Type.Boolean() })),
+});
+export type SealedComparisonResult = Static<typeof SealedComparisonResult>;

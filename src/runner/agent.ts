@@ -2,6 +2,9 @@ import type { Logger } from '../logging/logger.ts';
 import { POLL_WAIT_SECONDS } from '../control/protocol.ts';
 import { withRemoteParent } from '../telemetry/spans.ts';
 import type { ControlAnswer, ControlRequest } from '../control/protocol.ts';
+import { isControlKind } from '../control/registry.ts';
+import type { ControlKind, ControlPayload, ControlResult } from '../control/registry.ts';
+import { checkControlPayload } from '../control/payload-check.ts';
 import { ManagementApiError } from './management-client.ts';
 import type { ManagementClient } from './management-client.ts';
 
@@ -17,11 +20,16 @@ export class HandlerError extends Error {
   }
 }
 
-export type Handler = (payload: unknown, request: ControlRequest) => Promise<unknown>;
+/** The runner's side of one control request: takes the checked payload, answers the kind's result. */
+export type Handler<K extends ControlKind> = (payload: ControlPayload<K>, request: ControlRequest) => Promise<ControlResult<K>>;
+/** Handlers for some kinds of the registry (a module's share); the runtime joins them into all of them. */
+export type HandlerSet<K extends ControlKind> = { [P in K]: Handler<P> };
+export type ControlHandlers = HandlerSet<ControlKind>;
 
 export interface RunnerAgentOptions {
   client: ManagementClient;
-  handlers: Record<string, Handler>;
+  /** Every kind in production (ControlHandlers); a test may register fewer. */
+  handlers: Partial<ControlHandlers>;
   logger: Logger;
   waitSeconds?: number;
   /**
@@ -47,9 +55,14 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
 
   async function handle(request: ControlRequest): Promise<void> {
     options.observe?.(request);
-    const handler = handlers[request.kind];
+    const kind = isControlKind(request.kind) ? request.kind : undefined;
+    // One signature for all kinds here: the registry ties each payload to its handler, checked below.
+    const handler = kind ? (handlers[kind] as ((payload: unknown, request: ControlRequest) => Promise<unknown>) | undefined) : undefined;
+    const invalid = kind && handler ? checkControlPayload(kind, request.payload) : undefined;
     let answer: ControlAnswer;
-    if (!handler) {
+    if (invalid) {
+      answer = { ok: false, error: invalid };
+    } else if (!handler) {
       answer = {
         ok: false,
         error: { code: 'unknown_request', message: `this runner does not know how to "${request.kind}"; upgrade the runner` },

@@ -6,7 +6,7 @@ import type { ControlRequest } from '../control/protocol.ts';
 import type { RunnerStore } from './store.ts';
 import type { AzureDevOpsEndpoints } from '../azure-devops/endpoints.ts';
 import { createRunnerAgent } from './agent.ts';
-import type { Handler, RunnerAgent } from './agent.ts';
+import type { ControlHandlers, RunnerAgent } from './agent.ts';
 import { createCredentialStore } from './credentials/store.ts';
 import { createFieldCrypto } from './keys/field-crypto.ts';
 import { createManagementClient, ManagementApiError } from './management-client.ts';
@@ -220,7 +220,8 @@ export async function startRunnerRuntime(options: RunnerRuntimeOptions): Promise
     reportCacheUsage: (usage) => client.repositoryCacheUsage(usage),
     ...options.environmentOptions,
   });
-  const handlers: Record<string, Handler> = {
+  // Every kind of the registry, or this does not compile (src/control/registry.ts).
+  const handlers: ControlHandlers = {
     ...environments.handlers,
     ...createAuthorizationHandlers({
       privateKey: keyPair.privateKey,

@@ -1,7 +1,8 @@
 // Client secrets and PATs are sealed here, in the browser, to the runner's public key, so only that
 // runner can read them (HPKE, src/crypto/sealing.ts). The module is loaded on first use to keep the
-// main bundle small.
+// main bundle small. The associated data comes from the contract's one list (src/control/sealing-context.ts).
 import { toBase64url } from '../../src/crypto/base64url.ts';
+import { sealingContext } from '../../src/control/sealing-context.ts';
 
 export async function sealForRunner(runnerPublicKey: string, plaintext: string, aad: string): Promise<string> {
   if (!window.isSecureContext || !globalThis.crypto?.subtle) {
@@ -12,9 +13,7 @@ export async function sealForRunner(runnerPublicKey: string, plaintext: string, 
 }
 
 /** Associated data binding a sealed OAuth client secret to its integration (checked by the runner). */
-export function clientSecretAad(integrationId: string): string {
-  return `scm-integration:${integrationId}:oauth-client-secret`;
-}
+export const clientSecretAad = sealingContext.integrationClientSecret;
 
 /** `int_` + 16 base64url characters (96 random bits). */
 export function newIntegrationId(): string {
@@ -22,19 +21,13 @@ export function newIntegrationId(): string {
 }
 
 /** Associated data binding a user's sealed PAT to the integration and the user (checked by the runner). */
-export function patAad(integrationId: string, userId: string): string {
-  return `scm-integration:${integrationId}:user:${userId}:pat`;
-}
+export const patAad = sealingContext.userPat;
 
 /** Associated data of an app connection's PAT or client secret. */
-export function appConnectionSecretAad(connectionId: string): string {
-  return `app-connection:${connectionId}:secret`;
-}
+export const appConnectionSecretAad = sealingContext.appConnectionSecret;
 
 /** Associated data of a sync's variable values (one sealed JSON object `{ name: value }`). */
-export function syncVariablesAad(syncId: string): string {
-  return `sync:${syncId}:variables`;
-}
+export const syncVariablesAad = sealingContext.syncVariables;
 
 /** `conn_` + 16 base64url characters: app connections sealed in the browser need their id up front. */
 export function newConnectionId(): string {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { seal } from '../../crypto/sealing.ts';
-import { appConnectionAad } from '../../control/app-connections.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import type { SealedComparisonKind } from '../../control/sealed-comparison.ts';
 import { normalizeIssuerUrl } from '../../entra/issuer.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -382,7 +381,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     if (wanted[other]) throw new ApplyFileError(`${where}.${other}: does not belong to a ${wanted.method} connection`);
     return {
       field: wanted.method === 'access-token' ? 'sealedAccessToken' : 'sealedClientSecret',
-      sealed: await sealedFor(runner, `${where}.${field}`, ref, appConnectionAad.secret(id)),
+      sealed: await sealedFor(runner, `${where}.${field}`, ref, sealingContext.appConnectionSecret(id)),
       from: describeRef(ref),
     };
   }
@@ -514,7 +513,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
         const settings = Object.fromEntries(Object.entries(syncSettings(wanted)).filter(([, v]) => v !== null));
         const created = await api.post<{ sync: { id: string } }>(base, { name: wanted.name, connectionId: connection.id, ...settings });
         // The sync's id is known only now, and its values are sealed for it.
-        const sealedValues = await seal(publicKey, JSON.stringify(values), appConnectionAad.syncVariables(created.sync.id));
+        const sealedValues = await seal(publicKey, JSON.stringify(values), sealingContext.syncVariables(created.sync.id));
         await api.put(`${base}/${encodeURIComponent(created.sync.id)}/variables`, { variables: declared, sealedValues });
         return [];
       },
@@ -551,7 +550,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       }
     }
     const { declared, values, sources } = await syncValues(wanted, where);
-    const sealed = await seal(keyOf(connection.runner, where), JSON.stringify(values), appConnectionAad.syncVariables(found.id));
+    const sealed = await seal(keyOf(connection.runner, where), JSON.stringify(values), sealingContext.syncVariables(found.id));
     const flags = (list: { name: string; isSecret: boolean }[]) => JSON.stringify([...list].sort((a, b) => a.name.localeCompare(b.name)));
     let variablesChange: string | undefined;
     if (flags(found.variables) !== flags(declared)) {

@@ -9,7 +9,7 @@ import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { generatePat } from '../../../emulator/index.ts';
 import { seal } from '../../crypto/sealing.ts';
-import { appConnectionAad } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 import { createAppConnectionService, OAUTH_CALLBACK_PATH } from './service.ts';
@@ -271,7 +271,7 @@ for (const { kind, skip } of await databaseKinds()) {
         200,
       ).json() as { publicKey: string };
       const id = `conn_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-      const sealed = await seal(runner.publicKey, w.seeded.pat, appConnectionAad.secret(id));
+      const sealed = await seal(runner.publicKey, w.seeded.pat, sealingContext.appConnectionSecret(id));
       const saved = await create({ id, name: 'sealed pat', method: 'access-token', organization: w.seeded.org, sealedAccessToken: sealed });
       assert.equal(saved.validation.valid, true);
       const moved = await create(

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, forbidden } from '../../http/errors.ts';
 import { APP_CONNECTION_REQUESTS } from '../../control/app-connections.ts';
-import type { ConnectionValidation, OAuthBeginResult, OAuthCompleteResult } from '../../control/app-connections.ts';
+import type { ConnectionValidation, OAuthCompleteResult } from '../../control/app-connections.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { ProjectService } from '../projects/service.ts';
@@ -61,7 +61,7 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
           .execute();
         row = { ...row, client_id: config.clientId };
       }
-      const begun = await deps.control.call<OAuthBeginResult>(
+      const begun = await deps.control.call(
         row.runner_id,
         APP_CONNECTION_REQUESTS.oauthBegin,
         { connection: await connections.toRunner(row), userId: user.userId, redirectUri: config.redirectUri },
@@ -162,7 +162,7 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       };
       let result: OAuthCompleteResult;
       try {
-        result = await deps.control.call<OAuthCompleteResult>(
+        result = await deps.control.call(
           row.runner_id,
           APP_CONNECTION_REQUESTS.oauthComplete,
           { connection: await connections.toRunner(row), userId: bound.user_id, params: relayed },

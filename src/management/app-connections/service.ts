@@ -4,7 +4,8 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
-import { APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
+import { APP_CONNECTION_REQUESTS } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import type {
   AppConnectionMethod,
   AppConnectionSavePayload,
@@ -143,7 +144,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     const key = `${runner.public_key_fingerprint}|${app.clientId}|${createHash('sha256').update(app.clientSecret).digest('hex')}`;
     let sealed = sealedAppSecrets.get(key);
     if (!sealed) {
-      sealed = await seal(runner.public_key, app.clientSecret, appConnectionAad.oauthClientSecret(row.client_id));
+      sealed = await seal(runner.public_key, app.clientSecret, sealingContext.oauthAppClientSecret(row.client_id));
       if (sealedAppSecrets.size > 1000) sealedAppSecrets.clear();
       sealedAppSecrets.set(key, sealed);
     }
@@ -275,7 +276,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         'runnerId',
       );
     // Sealed at once: the plaintext goes no further than this function.
-    return seal(runner.public_key, plain.trim(), appConnectionAad.secret(id));
+    return seal(runner.public_key, plain.trim(), sealingContext.appConnectionSecret(id));
   }
 
   /** Asks the runner to check (and, when it works, keep) the credential. A refusal is a 400 that says why. */
@@ -285,7 +286,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     sealedSecret: string | undefined,
   ): Promise<ConnectionValidation> {
     const payload: AppConnectionSavePayload = { connection, ...(sealedSecret ? { sealedSecret } : {}) };
-    const validation = await deps.control.call<ConnectionValidation>(runnerId, APP_CONNECTION_REQUESTS.save, payload, { timeoutMs });
+    const validation = await deps.control.call(runnerId, APP_CONNECTION_REQUESTS.save, payload, { timeoutMs });
     // Without a secret, what must be registered (the runner's certificate, the federated
     // credential's values) comes from this very answer: the connection is kept, pending, to show it.
     if (!validation.valid && !isSecretless(connection.method))
@@ -398,7 +399,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     async probeOAuth(runnerId: string, tenant: string): Promise<ConnectionValidation> {
       const config = this.oauthConfiguration();
       if (!config.clientId) return { valid: false, code: 'oauth_not_configured', message: config.problems.join('; ') };
-      return deps.control.call<ConnectionValidation>(
+      return deps.control.call(
         runnerId,
         APP_CONNECTION_REQUESTS.oauthProbe,
         { authority: deps.entraAuthorityUrl, tenant, clientId: config.clientId, redirectUri: config.redirectUri },
@@ -658,15 +659,9 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       try {
         const state =
           row.method === 'managed-identity'
-            ? ((
-                await deps.control.call<ConnectionValidation>(
-                  row.runner_id,
-                  APP_CONNECTION_REQUESTS.test,
-                  { connection: await toRunner(row) },
-                  { timeoutMs },
-                )
-              ).credentialState ?? null)
-            : await deps.control.call<ClientCredentialState>(
+            ? ((await deps.control.call(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs }))
+                .credentialState ?? null)
+            : await deps.control.call(
                 row.runner_id,
                 CLIENT_CREDENTIAL_REQUESTS.describe,
                 { owner: { type: 'app-connection', id }, credential: { type: row.method } },
@@ -694,7 +689,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const row = await getRow(projectId, id);
       if (row.method !== 'certificate')
         throw conflict('not_certificate', "this connection does not sign in with the runner's certificate", 'method');
-      const state = await deps.control.call<ClientCredentialState>(
+      const state = await deps.control.call(
         row.runner_id,
         CLIENT_CREDENTIAL_REQUESTS.prepareNext,
         { owner: { type: 'app-connection', id } },
@@ -749,7 +744,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         };
       } else {
         try {
-          validation = await deps.control.call<ConnectionValidation>(
+          validation = await deps.control.call(
             row.runner_id,
             APP_CONNECTION_REQUESTS.test,
             { connection: await toRunner(row) },

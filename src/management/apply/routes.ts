@@ -6,7 +6,7 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { badRequest, conflict, errorResponses, notFound } from '../../http/errors.ts';
 import { isSealed } from '../../crypto/sealing.ts';
 import { SEALED_COMPARISON_REQUEST } from '../../control/sealed-comparison.ts';
-import type { SealedComparisonItem, SealedComparisonResult } from '../../control/sealed-comparison.ts';
+import type { SealedComparisonItem } from '../../control/sealed-comparison.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
@@ -127,7 +127,7 @@ export function registerSealedComparisonRoutes(root: FastifyInstance, deps: Seal
         items.push({ ...item, ...(await checkItem(user.organizationId, runner.id, item, index)) });
       }
       if (items.length === 0) return { results: [] };
-      return deps.control.call<SealedComparisonResult>(runner.id, SEALED_COMPARISON_REQUEST, { items }, { timeoutMs: 30_000 });
+      return deps.control.call(runner.id, SEALED_COMPARISON_REQUEST, { items }, { timeoutMs: 30_000 });
     },
   );
 }

@@ -18,10 +18,8 @@ import type {
   EnvironmentCheckout,
   EnvironmentCloneOptions,
   EnvironmentCreatePayload,
-  EnvironmentCreateResult,
   EnvironmentProgressReport,
   EnvironmentProgressValue,
-  EnvironmentStatusResult,
   PullRequestCheckout,
 } from '../../control/environments.ts';
 import { newId } from '../identity/tokens.ts';
@@ -200,7 +198,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   async function refresh(row: EnvironmentRow): Promise<EnvironmentRow> {
     if (row.status !== 'cloning' || now().getTime() - Date.parse(row.updated_at) < staleAfterMs) return row;
     try {
-      const answer = await deps.control.call<EnvironmentStatusResult>(
+      const answer = await deps.control.call(
         row.runner_id,
         ENVIRONMENT_REQUESTS.status,
         { environmentId: row.id },
@@ -311,7 +309,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
         ...(clonePayload(cloneOptions) ? { clone: clonePayload(cloneOptions)! } : {}),
       };
       try {
-        const created = await deps.control.call<EnvironmentCreateResult>(runner.id, ENVIRONMENT_REQUESTS.create, payload, {
+        const created = await deps.control.call(runner.id, ENVIRONMENT_REQUESTS.create, payload, {
           timeoutMs: deps.createTimeoutMs ?? 45_000,
           affinity: workspaceOf(row.id, 'claim'),
         });

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, forbidden, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { PAT_DOCS_URL, patCreationLink } from '../../azure-devops/pat.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
@@ -79,7 +79,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         ? await integrationFor(user, input.integrationId)
         : await findByHost(user, input.host ?? '', input.runnerId);
       const integration = deps.integrations.toRunnerIntegration(row);
-      const answer = await deps.control.call<{ authenticated: boolean; authorization: unknown }>(
+      const answer = await deps.control.call(
         row.runner_id,
         'check-authentication',
         { userId: user.userId, integration },
@@ -145,7 +145,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
           'oauth_disabled',
           'OAuth is not enabled for this host; use a Personal Access Token or ask an admin to enable OAuth',
         );
-      const begun = await deps.control.call<{ authorizationUrl: string; state: string; issuer: string }>(
+      const begun = await deps.control.call(
         row.runner_id,
         'oauth-begin',
         { userId: user.userId, integration, redirectUri: callbackUrl(row.id), loginHint: options.loginHint },
@@ -223,7 +223,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (typeof value === 'string') relayed[key] = value.slice(0, 4096);
       }
       try {
-        const result = await deps.control.call<{ identity?: { upn?: string } }>(
+        const result = await deps.control.call(
           row.runner_id,
           'oauth-complete',
           {
@@ -278,13 +278,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (!runner.public_key) throw new ApiError(409, 'runner_not_registered', 'the runner has not registered its key yet');
         sealed = await seal(runner.public_key, token, sealingContext.userPat(row.id, user.userId));
       }
-      return deps.control.call<{
-        authorizationId: string;
-        identity: string | null;
-        expiresAt: string | null;
-        pushAccess?: 'confirmed' | 'refused' | 'unconfirmed';
-        pushAccessNote?: string | null;
-      }>(
+      return deps.control.call(
         row.runner_id,
         'pat-store',
         {
@@ -310,12 +304,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       await Promise.all(
         runnerIds.map(async ({ runner_id }) => {
           try {
-            const answer = await deps.control.call<{ authorizations: Record<string, unknown>[] }>(
-              runner_id,
-              'list-authorizations',
-              { userId: user.userId },
-              { timeoutMs: 10_000 },
-            );
+            const answer = await deps.control.call(runner_id, 'list-authorizations', { userId: user.userId }, { timeoutMs: 10_000 });
             for (const a of answer.authorizations) authorizations.push({ ...a, runnerId: runner_id });
           } catch (err) {
             unavailable.push({ runnerId: runner_id, reason: err instanceof ApiError ? err.message : 'the runner could not be asked' });
@@ -328,12 +317,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     async deleteAuthorization(user: UserPrincipal, runnerId: string, authorizationId: string) {
       await deps.runners.get(user.organizationId, runnerId);
       try {
-        return await deps.control.call<{ deleted: boolean; revokedUpstream: boolean; method: string }>(
-          runnerId,
-          'delete-authorization',
-          { userId: user.userId, authorizationId },
-          { timeoutMs: 15_000 },
-        );
+        return await deps.control.call(runnerId, 'delete-authorization', { userId: user.userId, authorizationId }, { timeoutMs: 15_000 });
       } catch (err) {
         if (err instanceof ApiError && err.code === 'not_found') throw notFound('authorization');
         throw err;

@@ -4,6 +4,7 @@ import { ApiError, AuthorizationRequiredError, badRequest, notFound } from '../.
 import { formatRepositoryUrl, NotAnAzureDevOpsUrlError, parseRepositoryUrl } from '../../azure-devops/url.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import type { AccessReason, RepositoryInfo, ResolvedRef } from '../../control/repositories.ts';
+import type { ControlKind, ControlPayload, ControlResult } from '../../control/registry.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
@@ -169,10 +170,10 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     return row;
   }
 
-  async function ask<R>(row: Row, kind: string, payload: unknown): Promise<R> {
+  async function ask<K extends ControlKind>(row: Row, kind: K, payload: ControlPayload<K>): Promise<ControlResult<K>> {
     // control.call already gives each runner answer code its HTTP status (statusForFailure).
     try {
-      return await deps.control.call<R>(row.runner_id, kind, payload, { timeoutMs });
+      return await deps.control.call(row.runner_id, kind, payload, { timeoutMs });
     } catch (err) {
       if (err instanceof ApiError && AUTHORIZATION_REQUIRED.has(err.code)) {
         throw new AuthorizationRequiredError(
@@ -208,7 +209,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       const rows = await organizationIntegrations(user);
       const context = parse(input.url, rows);
       const row = integrationForContext(rows, context, input);
-      const answer = await ask<ResolveAnswer>(row, 'resolve-context', {
+      const answer = await ask(row, 'resolve-context', {
         userId: user.userId,
         integration: deps.integrations.toRunnerIntegration(row),
         context,
@@ -232,7 +233,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
       const integration = deps.integrations.toRunnerIntegration(row);
       let answer: AccessAnswer;
       try {
-        answer = await deps.control.call<AccessAnswer>(
+        answer = await deps.control.call(
           row.runner_id,
           'check-repository-access',
           { userId: user.userId, integration, context },
@@ -279,7 +280,7 @@ export function createRepositoryService(deps: RepositoryServiceDeps) {
     async list(user: UserPrincipal, kind: ListingKind, query: ListingQuery) {
       const row = await integrationForListing(user, query);
       const { integrationId: _id, host: _host, runnerId: _runner, ...args } = query;
-      const answer = await ask<Record<string, unknown>>(row, `list-${kind}`, {
+      const answer = await ask(row, `list-${kind}`, {
         userId: user.userId,
         integration: deps.integrations.toRunnerIntegration(row),
         ...args,

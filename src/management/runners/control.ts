@@ -4,6 +4,7 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError } from '../../http/errors.ts';
 import { statusForFailure } from '../../control/protocol.ts';
 import type { ControlAnswer, ControlRequest } from '../../control/protocol.ts';
+import type { ControlKind, ControlPayload, ControlResult } from '../../control/registry.ts';
 import { newId } from '../identity/tokens.ts';
 import { runnerStatus } from './service.ts';
 import { ONLINE_WINDOW_MS } from '../../control/protocol.ts';
@@ -128,7 +129,12 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
      * Sends a request to a runner and waits for its answer. Fails at once when the runner is
      * offline, and with a clear timeout at the deadline: never hangs.
      */
-    async call<R>(runnerId: string, kind: string, payload: unknown, callOptions: CallOptions = {}): Promise<R> {
+    async call<K extends ControlKind>(
+      runnerId: string,
+      kind: K,
+      payload: ControlPayload<K>,
+      callOptions: CallOptions = {},
+    ): Promise<ControlResult<K>> {
       const offline = await offlineError(runnerId);
       if (offline) throw offline;
       const timeoutMs = callOptions.timeoutMs ?? 30_000;
@@ -160,7 +166,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
             .where('id', '=', id)
             .executeTakeFirst();
           if (row?.status === 'answered' && row.response) {
-            const answer = JSON.parse(row.response) as ControlAnswer<R>;
+            const answer = JSON.parse(row.response) as ControlAnswer<ControlResult<K>>;
             if (answer.ok) {
               await settleAffinity(runnerId, callOptions.affinity, row.claimed_by);
               return answer.result;
@@ -190,7 +196,13 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
      * Queues a request that outlives this call (e.g. "delete these credentials"): the runner gets it
      * whenever it next connects, until `ttlMs` passes.
      */
-    async enqueue(runnerId: string, kind: string, payload: unknown, ttlMs = 7 * 24 * 3600_000, affinity?: Affinity): Promise<string> {
+    async enqueue<K extends ControlKind>(
+      runnerId: string,
+      kind: K,
+      payload: ControlPayload<K>,
+      ttlMs = 7 * 24 * 3600_000,
+      affinity?: Affinity,
+    ): Promise<string> {
       const id = newId(DURABLE_PREFIX);
       await db
         .insertInto('runner_requests')
@@ -312,7 +324,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     },
 
     /** Calls `listener` when a runner answers a queued request of `kind` (confirmations of purges, for instance). */
-    onQueuedAnswer(kind: string, listener: (runnerId: string, requestId: string, answer: ControlAnswer) => Promise<void>): void {
+    onQueuedAnswer(kind: ControlKind, listener: (runnerId: string, requestId: string, answer: ControlAnswer) => Promise<void>): void {
       answerListeners.set(kind, [...(answerListeners.get(kind) ?? []), listener]);
     },
 

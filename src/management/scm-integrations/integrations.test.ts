@@ -11,7 +11,7 @@ import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle } from '../../../emulator/index.ts';
 import { generateRunnerKeyPair, seal } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { CLIENT_CREDENTIAL_REQUESTS, CLIENT_CREDENTIAL_TYPES } from '../../control/client-credentials.ts';
 import type {
   CertificateSummary,
@@ -243,12 +243,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     }
     if (normalized.tenantKind !== 'domain') return normalized.issuer;
     try {
-      const resolved = await deps.control.call<{ issuer: string }>(
-        runnerId,
-        'resolve-issuer',
-        { issuerUrl: normalized.issuer },
-        { timeoutMs: 20_000 },
-      );
+      const resolved = await deps.control.call(runnerId, 'resolve-issuer', { issuerUrl: normalized.issuer }, { timeoutMs: 20_000 });
       return resolved.issuer;
     } catch (err) {
       if (err instanceof ApiError && err.code.startsWith('runner_')) {
@@ -323,9 +318,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     let credentials: { oauth: number; pat: number } | undefined;
     let credentialState: ClientCredentialState | undefined;
     try {
-      const answer = await deps.control.call<
-        Omit<TestResult, 'testedAt'> & { credentials?: { oauth: number; pat: number }; credentialState?: ClientCredentialState }
-      >(
+      const answer = await deps.control.call(
         row.runner_id,
         'validate-integration',
         { integration: toRunnerIntegration(row), ...(options.countCredentials ? { countCredentials: true } : {}) },
@@ -763,7 +756,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
           'oauth.credential',
         );
       try {
-        const state = await deps.control.call<ClientCredentialState>(
+        const state = await deps.control.call(
           runnerId,
           CLIENT_CREDENTIAL_REQUESTS.describe,
           { owner: { type: 'integration', id }, credential },
@@ -791,7 +784,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const row = await getRow(runnerId, id);
       if (!row.oauth_client_id || parseCredential(row.oauth_credential).type !== 'certificate')
         throw conflict('not_certificate', "this integration's app does not authenticate with the runner's certificate", 'oauth.credential');
-      const state = await deps.control.call<ClientCredentialState>(
+      const state = await deps.control.call(
         runnerId,
         CLIENT_CREDENTIAL_REQUESTS.prepareNext,
         { owner: { type: 'integration', id } },

@@ -161,7 +161,7 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
           takeOver: JSON.parse(sync.take_over) as string[],
         },
       };
-      result = await deps.control.call<SyncRunResult>(runnerId, SYNC_REQUESTS.run, payload, { timeoutMs: runTimeoutMs });
+      result = await deps.control.call(runnerId, SYNC_REQUESTS.run, payload, { timeoutMs: runTimeoutMs });
     } catch (err) {
       const error = err instanceof ApiError ? err.message : 'the run could not be handed to the runner';
       if (!(err instanceof ApiError)) deps.logger?.error({ err, syncId: sync.id, runId: run.id }, 'sync run failed');

@@ -2,8 +2,9 @@ import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
 import { isSealed, seal } from '../../crypto/sealing.ts';
-import { SYNC_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type { DeclaredVariable, StoreVariablesPayload, StoreVariablesResult } from '../../control/app-connections.ts';
+import { SYNC_REQUESTS } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
+import type { DeclaredVariable, StoreVariablesPayload } from '../../control/app-connections.ts';
 import { newId } from '../identity/tokens.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
@@ -304,7 +305,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         'the runner has not registered its key yet, so the values cannot be sealed for it; start the runner first',
       );
     // Sealed at once; the plaintext values go no further than this function.
-    return { declared, sealed: await seal(runnerPublicKey, JSON.stringify(values), appConnectionAad.syncVariables(syncId)) };
+    return { declared, sealed: await seal(runnerPublicKey, JSON.stringify(values), sealingContext.syncVariables(syncId)) };
   }
 
   async function runnerOf(organizationId: string, connectionRunnerId: string) {
@@ -339,7 +340,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       ...(change.remove ? { remove: change.remove } : {}),
       sealedValues: sealed,
     };
-    const stored = await deps.control.call<StoreVariablesResult>(runner.id, SYNC_REQUESTS.storeVariables, payload, {
+    const stored = await deps.control.call(runner.id, SYNC_REQUESTS.storeVariables, payload, {
       timeoutMs: storeTimeoutMs,
     });
     if (stored.variables.length > MAX_VARIABLES)

@@ -1,13 +1,8 @@
 import { open, UnsealError } from '../../crypto/sealing.ts';
-import { APP_CONNECTION_METHODS, APP_CONNECTION_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type {
-  AppConnectionSavePayload,
-  ConnectionValidation,
-  OAuthBeginPayload,
-  OAuthCompletePayload,
-  RunnerAppConnection,
-} from '../../control/app-connections.ts';
-import type { Handler } from '../agent.ts';
+import { APP_CONNECTION_REQUESTS } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
+import type { ConnectionValidation, RunnerAppConnection } from '../../control/app-connections.ts';
+import type { HandlerSet } from '../agent.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { AppConnectionTokens } from './tokens.ts';
@@ -17,7 +12,6 @@ import { AZURE_DEVOPS_RESOURCE } from '../../entra/oidc.ts';
 import { validateConnection, validateOAuthToken } from './validate.ts';
 import type { AppConnectionOAuth } from './oauth.ts';
 import { probeOAuthRedirect } from './oauth-probe.ts';
-import type { OAuthProbeRequest } from './oauth-probe.ts';
 import type { ValidateDeps } from './validate.ts';
 
 export interface AppConnectionHandlerDeps extends ValidateDeps {
@@ -31,19 +25,13 @@ export interface AppConnectionHandlerDeps extends ValidateDeps {
 
 const SECRET_FIELD = CREDENTIAL_FIELD;
 
-function readConnection(payload: unknown): RunnerAppConnection {
-  const connection = (payload as { connection?: RunnerAppConnection } | null)?.connection;
-  if (!connection || typeof connection.id !== 'string' || !APP_CONNECTION_METHODS.includes(connection.method)) {
-    throw new HandlerError('invalid_request', 'the request needs an app connection with an id and a method');
-  }
-  return connection;
-}
-
 /**
  * The runner's side of app connections. A credential is stored only after it validated, replacing
  * the previous one in the same step, so a failed re-entry keeps the connection working.
  */
-export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Record<string, Handler> {
+type AppConnectionKind = (typeof APP_CONNECTION_REQUESTS)[keyof typeof APP_CONNECTION_REQUESTS];
+
+export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): HandlerSet<AppConnectionKind> {
   const subject = (id: string) => ({ type: 'app-connection' as const, id });
 
   async function store(connection: RunnerAppConnection, secret: string, validation: ConnectionValidation) {
@@ -101,36 +89,28 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
   }
 
   return {
-    [APP_CONNECTION_REQUESTS.oauthBegin]: async (payload) => {
-      const req = payload as OAuthBeginPayload;
-      const connection = readConnection(payload);
-      if (connection.method !== 'oauth' || typeof req.userId !== 'string' || typeof req.redirectUri !== 'string') {
-        throw new HandlerError('invalid_request', 'app-connection.oauth-begin needs an oauth connection, userId and redirectUri');
-      }
+    [APP_CONNECTION_REQUESTS.oauthBegin]: async (req) => {
+      if (req.connection.method !== 'oauth')
+        throw new HandlerError('invalid_request', 'app-connection.oauth-begin needs an oauth connection');
       return deps.oauth.begin(req);
     },
 
-    [APP_CONNECTION_REQUESTS.oauthComplete]: async (payload) => {
-      const req = payload as OAuthCompletePayload;
-      const connection = readConnection(payload);
-      if (connection.method !== 'oauth' || typeof req.userId !== 'string' || typeof req.params !== 'object' || req.params === null) {
-        throw new HandlerError('invalid_request', 'app-connection.oauth-complete needs an oauth connection, userId and params');
-      }
+    [APP_CONNECTION_REQUESTS.oauthComplete]: async (req) => {
+      if (req.connection.method !== 'oauth')
+        throw new HandlerError('invalid_request', 'app-connection.oauth-complete needs an oauth connection');
       const result = await deps.oauth.complete(req, (c, token, who) => validateOAuthToken(c, token, deps, who));
-      deps.tokens.forget(connection.id);
+      deps.tokens.forget(req.connection.id);
       return result;
     },
 
-    [APP_CONNECTION_REQUESTS.save]: async (payload) => {
-      const connection = readConnection(payload);
+    [APP_CONNECTION_REQUESTS.save]: async ({ connection, sealedSecret: sealed }) => {
       // oauth: the tokens come from the consent; a save (another organization) only checks them again.
       if (connection.method === 'oauth') return validateOAuth(connection);
       if (SECRETLESS_METHODS.includes(connection.method)) return validateSecretless(connection);
-      const sealed = (payload as AppConnectionSavePayload).sealedSecret;
       let secret: string;
       if (sealed !== undefined) {
         try {
-          secret = await open(deps.privateKey, sealed, appConnectionAad.secret(connection.id));
+          secret = await open(deps.privateKey, sealed, sealingContext.appConnectionSecret(connection.id));
         } catch (err) {
           const field = SECRET_FIELD[connection.method];
           if (err instanceof UnsealError && err.reason === 'wrong-recipient') {
@@ -165,8 +145,7 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       return validation;
     },
 
-    [APP_CONNECTION_REQUESTS.test]: async (payload) => {
-      const connection = readConnection(payload);
+    [APP_CONNECTION_REQUESTS.test]: async ({ connection }) => {
       if (connection.method === 'oauth') return validateOAuth(connection);
       if (SECRETLESS_METHODS.includes(connection.method)) return validateSecretless(connection);
       const found = await deps.tokens.stored(connection.id);
@@ -182,16 +161,9 @@ export function createAppConnectionHandlers(deps: AppConnectionHandlerDeps): Rec
       return validateConnection(connection, found.secret, deps);
     },
 
-    [APP_CONNECTION_REQUESTS.oauthProbe]: async (payload) => {
-      const req = payload as OAuthProbeRequest | null;
-      if (!req?.authority || !req.tenant || !req.clientId || !req.redirectUri)
-        throw new HandlerError('invalid_request', 'app-connection.oauth-probe needs authority, tenant, clientId and redirectUri');
-      return probeOAuthRedirect(req, { allowInsecure: deps.allowInsecure });
-    },
+    [APP_CONNECTION_REQUESTS.oauthProbe]: async (req) => probeOAuthRedirect(req, { allowInsecure: deps.allowInsecure }),
 
-    [APP_CONNECTION_REQUESTS.delete]: async (payload) => {
-      const connectionId = (payload as { connectionId?: string } | null)?.connectionId;
-      if (!connectionId) throw new HandlerError('invalid_request', 'app-connection.delete needs connectionId');
+    [APP_CONNECTION_REQUESTS.delete]: async ({ connectionId }) => {
       const records = await deps.credentials.listForSubject(subject(connectionId));
       for (const r of records) await deps.credentials.delete(r.id);
       // The certificates (and private keys) the runner made for the connection's service principal.

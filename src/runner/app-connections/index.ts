@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import type { RunnerDB } from '../../db/runner-schema.ts';
 import type { Logger } from '../../logging/logger.ts';
-import type { Handler } from '../agent.ts';
+import type { HandlerSet } from '../agent.ts';
+import type { APP_CONNECTION_REQUESTS, SYNC_REQUESTS } from '../../control/app-connections.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { FieldCrypto } from '../keys/field-crypto.ts';
 import { createSyncExecutor } from '../syncs/executor.ts';
@@ -31,7 +32,9 @@ export interface AppConnectionRuntimeDeps {
 }
 
 /** Every control handler of app connections and variable group syncs, wired to this runner's stores. */
-export function createAppConnectionRuntime(deps: AppConnectionRuntimeDeps): Record<string, Handler> {
+export function createAppConnectionRuntime(
+  deps: AppConnectionRuntimeDeps,
+): HandlerSet<(typeof APP_CONNECTION_REQUESTS)[keyof typeof APP_CONNECTION_REQUESTS] | (typeof SYNC_REQUESTS)[keyof typeof SYNC_REQUESTS]> {
   const oauth = createAppConnectionOAuth({
     db: deps.db,
     crypto: deps.crypto,

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type * as client from 'openid-client';
 import { open } from '../../crypto/sealing.ts';
-import { appConnectionAad } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import type {
   ConnectionValidation,
   OAuthBeginPayload,
@@ -87,7 +87,7 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
     const hit = configs.get(key);
     if (hit && Date.now() - hit.at < CONFIG_TTL_MS) return hit.config;
     const config = (async () => {
-      const secret = await open(deps.privateKey, sealedClientSecret, appConnectionAad.oauthClientSecret(clientId));
+      const secret = await open(deps.privateKey, sealedClientSecret, sealingContext.oauthAppClientSecret(clientId));
       return discoverIssuer(issuerUrl, clientId, secret, { allowInsecure: deps.allowInsecure });
     })();
     if (configs.size > 1000) configs.clear();

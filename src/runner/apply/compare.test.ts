@@ -1,12 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateRunnerKeyPair, seal } from '../../crypto/sealing.ts';
-import { appConnectionAad } from '../../control/app-connections.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { SEALED_COMPARISON_REQUEST } from '../../control/sealed-comparison.ts';
 import type { SealedComparisonItem, SealedComparisonResult } from '../../control/sealed-comparison.ts';
 import type { ControlRequest } from '../../control/protocol.ts';
-import { HandlerError } from '../agent.ts';
+import { checkControlPayload } from '../../control/payload-check.ts';
 import { createSealedComparisonHandler } from './compare.ts';
 
 // The runner's answer to "is this sealed value what you hold?", with real sealing and in-memory
@@ -33,7 +32,7 @@ describe('sealed comparisons on the runner: true only for the same value of the 
     ((await handler({ items }, {} as ControlRequest)) as SealedComparisonResult).results.map((r) => r.same);
 
   it('app connection credentials', async () => {
-    const aad = appConnectionAad.secret('conn_aaaaaaaa');
+    const aad = sealingContext.appConnectionSecret('conn_aaaaaaaa');
     assert.deepEqual(
       await ask(
         { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(runner.publicKey, 'pat-value-one', aad) },
@@ -42,13 +41,13 @@ describe('sealed comparisons on the runner: true only for the same value of the 
         {
           kind: 'app-connection-secret',
           id: 'conn_aaaaaaaa',
-          sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_bbbbbbbb')),
+          sealed: await seal(runner.publicKey, 'pat-value-one', sealingContext.appConnectionSecret('conn_bbbbbbbb')),
         },
         { kind: 'app-connection-secret', id: 'conn_aaaaaaaa', sealed: await seal(stranger.publicKey, 'pat-value-one', aad) },
         {
           kind: 'app-connection-secret',
           id: 'conn_nothing0',
-          sealed: await seal(runner.publicKey, 'pat-value-one', appConnectionAad.secret('conn_nothing0')),
+          sealed: await seal(runner.publicKey, 'pat-value-one', sealingContext.appConnectionSecret('conn_nothing0')),
         },
       ),
       [true, false, false, false, false],
@@ -56,7 +55,7 @@ describe('sealed comparisons on the runner: true only for the same value of the 
   });
 
   it('sync variable sets: every name and value', async () => {
-    const aad = appConnectionAad.syncVariables('sync_aaaaaaaa');
+    const aad = sealingContext.syncVariables('sync_aaaaaaaa');
     const sealed = (values: unknown) => seal(runner.publicKey, JSON.stringify(values), aad);
     assert.deepEqual(
       await ask(
@@ -88,8 +87,12 @@ describe('sealed comparisons on the runner: true only for the same value of the 
     );
   });
 
-  it('a malformed request is refused, not guessed at', async () => {
-    await assert.rejects(handler({ items: [{ kind: 'password', id: 'x', sealed: 'y' }] }, {} as ControlRequest), HandlerError);
-    await assert.rejects(handler({}, {} as ControlRequest), HandlerError);
+  it('a malformed request is refused at the boundary, not guessed at', () => {
+    const refusal = checkControlPayload(SEALED_COMPARISON_REQUEST, { items: [{ kind: 'password', id: 'x', sealed: 'y' }] });
+    assert.equal(refusal?.code, 'invalid_request');
+    assert.equal(refusal?.field, 'items.0.kind');
+    assert.equal(checkControlPayload(SEALED_COMPARISON_REQUEST, {})?.code, 'invalid_request');
+    const tooMany = Array.from({ length: 501 }, () => ({ kind: 'sync-variables', id: 'x', sealed: 'y' }));
+    assert.match(checkControlPayload(SEALED_COMPARISON_REQUEST, { items: tooMany })?.message ?? '', /items/);
   });
 });

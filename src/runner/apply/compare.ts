@@ -1,11 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { open } from '../../crypto/sealing.ts';
-import { appConnectionAad } from '../../control/app-connections.ts';
-import { sealingContext } from '../../control/protocol.ts';
-import { SEALED_COMPARISON_KINDS, SEALED_COMPARISON_REQUEST } from '../../control/sealed-comparison.ts';
-import type { SealedComparisonItem, SealedComparisonPayload, SealedComparisonResult } from '../../control/sealed-comparison.ts';
-import type { Handler } from '../agent.ts';
-import { HandlerError } from '../agent.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
+import { SEALED_COMPARISON_REQUEST } from '../../control/sealed-comparison.ts';
+import type { SealedComparisonItem, SealedComparisonResult } from '../../control/sealed-comparison.ts';
+import type { HandlerSet } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { SyncStore } from '../syncs/store.ts';
 
@@ -14,8 +12,6 @@ export interface SealedComparisonDeps {
   credentials: Pick<CredentialStore, 'listForSubject' | 'readSecret'>;
   syncs: Pick<SyncStore, 'variables'>;
 }
-
-const MAX_ITEMS = 500;
 
 /** Equal texts, compared through their digests so the time taken says nothing about where they differ. */
 function sameText(a: string, b: string): boolean {
@@ -37,7 +33,7 @@ async function openOrUndefined(privateKey: string, sealed: string | null | undef
  * runner; a candidate that does not open for its record is "not the same", never an error that
  * could say why.
  */
-export function createSealedComparisonHandler(deps: SealedComparisonDeps): Record<string, Handler> {
+export function createSealedComparisonHandler(deps: SealedComparisonDeps): HandlerSet<typeof SEALED_COMPARISON_REQUEST> {
   async function compare(item: SealedComparisonItem): Promise<boolean> {
     switch (item.kind) {
       case 'integration-client-secret': {
@@ -49,14 +45,14 @@ export function createSealedComparisonHandler(deps: SealedComparisonDeps): Recor
         return candidate !== undefined && stored !== undefined && sameText(candidate, stored);
       }
       case 'app-connection-secret': {
-        const candidate = await openOrUndefined(deps.privateKey, item.sealed, appConnectionAad.secret(item.id));
+        const candidate = await openOrUndefined(deps.privateKey, item.sealed, sealingContext.appConnectionSecret(item.id));
         const records = await deps.credentials.listForSubject({ type: 'app-connection', id: item.id });
         const record = records[records.length - 1];
         const stored = record ? await deps.credentials.readSecret(record.id) : undefined;
         return candidate !== undefined && stored !== undefined && sameText(candidate, stored);
       }
       case 'sync-variables': {
-        const text = await openOrUndefined(deps.privateKey, item.sealed, appConnectionAad.syncVariables(item.id));
+        const text = await openOrUndefined(deps.privateKey, item.sealed, sealingContext.syncVariables(item.id));
         if (text === undefined) return false;
         let candidate: unknown;
         try {
@@ -80,14 +76,9 @@ export function createSealedComparisonHandler(deps: SealedComparisonDeps): Recor
   }
 
   return {
-    [SEALED_COMPARISON_REQUEST]: async (raw): Promise<SealedComparisonResult> => {
-      const items = (raw as Partial<SealedComparisonPayload> | null)?.items;
-      if (!Array.isArray(items) || items.length > MAX_ITEMS)
-        throw new HandlerError('invalid_request', `${SEALED_COMPARISON_REQUEST} needs items (at most ${MAX_ITEMS})`);
+    [SEALED_COMPARISON_REQUEST]: async ({ items }): Promise<SealedComparisonResult> => {
       const results: SealedComparisonResult['results'] = [];
       for (const item of items) {
-        if (!SEALED_COMPARISON_KINDS.includes(item?.kind) || typeof item.id !== 'string' || typeof item.sealed !== 'string')
-          throw new HandlerError('invalid_request', 'each item needs kind, id and sealed');
         results.push({ kind: item.kind, id: item.id, same: await compare(item) });
       }
       return { results };

@@ -27,6 +27,7 @@ import type {
   EnvironmentCheckout,
   EnvironmentCloneOptions,
   EnvironmentCreatePayload,
+  EnvironmentDeletePayload,
   EnvironmentCreateResult,
   EnvironmentProgressReport,
   EnvironmentRepository,
@@ -34,7 +35,7 @@ import type {
   PullRequestCheckout,
 } from '../../control/environments.ts';
 import { HandlerError } from '../agent.ts';
-import type { Handler } from '../agent.ts';
+import type { HandlerSet } from '../agent.ts';
 import type { AccessToken } from '../oauth/tokens.ts';
 import { patCannotPush } from '../repositories/access.ts';
 import { createEnvironmentStore } from './store.ts';
@@ -821,11 +822,9 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     }
   }
 
-  async function create(payload: unknown): Promise<EnvironmentCreateResult> {
-    const p = (payload ?? {}) as Partial<EnvironmentCreatePayload>;
+  async function create(p: EnvironmentCreatePayload): Promise<EnvironmentCreateResult> {
+    // The id names a directory: checked again here, whatever the schema let through.
     assertEnvironmentId(p.environmentId);
-    if (typeof p.userId !== 'string' || !p.userId || !p.integration?.id)
-      throw new HandlerError('invalid_request', 'userId and integration are required');
     const id = p.environmentId;
     options.rememberIntegration(p.integration);
     const repository = checkRepository(p, p.integration);
@@ -924,11 +923,10 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
     }
   }
 
-  async function remove(payload: unknown) {
-    const p = (payload ?? {}) as { environmentId?: unknown; userId?: unknown };
+  async function remove(p: EnvironmentDeletePayload) {
     assertEnvironmentId(p.environmentId);
     const env = await store.get(p.environmentId);
-    if (env && typeof p.userId === 'string' && env.userId !== p.userId) throw new HandlerError('not_found', 'environment not found');
+    if (env && p.userId !== undefined && env.userId !== p.userId) throw new HandlerError('not_found', 'environment not found');
     await teardown(p.environmentId, env);
     // Finishes a deletion the management plane had to queue while this runner was unreachable.
     void deliver(p.environmentId, { status: 'deleted' });
@@ -1064,8 +1062,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   );
   maintenanceTimer.unref();
 
-  async function status(payload: unknown): Promise<EnvironmentStatusResult> {
-    const p = (payload ?? {}) as { environmentId?: unknown };
+  async function status(p: { environmentId: string }): Promise<EnvironmentStatusResult> {
     assertEnvironmentId(p.environmentId);
     const env = await store.get(p.environmentId);
     if (!env)
@@ -1103,7 +1100,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   // Ready environments survive restarts: their sockets come back with the runner.
   for (const env of await store.listByStatus(instance, 'ready')) await openEnvironmentSocket(env);
 
-  const handlers: Record<string, Handler> = {
+  const handlers: HandlerSet<(typeof ENVIRONMENT_REQUESTS)[keyof typeof ENVIRONMENT_REQUESTS]> = {
     [ENVIRONMENT_REQUESTS.create]: create,
     [ENVIRONMENT_REQUESTS.delete]: remove,
     [ENVIRONMENT_REQUESTS.status]: status,

@@ -1,11 +1,12 @@
 import { open, UnsealError } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from '../../azure-devops/endpoints.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
+import type { AuthorizationSummary } from '../../control/registry.ts';
 import { HandlerError } from '../agent.ts';
-import type { Handler } from '../agent.ts';
+import type { HandlerSet } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { IntegrationSource } from '../oauth/integration-config.ts';
 import type { createOAuthFlow } from '../oauth/flow.ts';
@@ -24,17 +25,9 @@ export interface AuthorizationHandlerDeps {
   now?: () => Date;
 }
 
-interface WithIntegration {
-  userId: string;
-  integration: RunnerIntegration;
-}
-
-function required<T extends WithIntegration>(payload: unknown, deps: AuthorizationHandlerDeps): T {
-  const p = payload as Partial<T>;
-  if (!p.userId || !p.integration) throw new HandlerError('invalid_request', 'userId and integration are required');
-  deps.integrations.remember(p.integration);
-  return p as T;
-}
+/** The requests of this module; each remembers the integration it was given (the runner's copy of it). */
+type AuthorizationKind =
+  'check-authentication' | 'oauth-begin' | 'oauth-complete' | 'pat-store' | 'list-authorizations' | 'delete-authorization';
 
 export function targetFor(integration: RunnerIntegration, organization: string): AzureDevOpsTarget {
   return integration.kind === 'services'
@@ -73,10 +66,10 @@ async function pushAccess(
 }
 
 /** The runner's handlers for a user's host authorizations (journey 2 of the design). */
-export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Record<string, Handler> {
+export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): HandlerSet<AuthorizationKind> {
   const now = deps.now ?? (() => new Date());
 
-  function summarize(record: Awaited<ReturnType<CredentialStore['listForSubject']>>[number]) {
+  function summarize(record: Awaited<ReturnType<CredentialStore['listForSubject']>>[number]): AuthorizationSummary {
     const meta = record.metadata as {
       scopes?: string[];
       scopesKnown?: boolean;
@@ -122,8 +115,8 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
   }
 
   return {
-    'check-authentication': async (payload) => {
-      const { userId, integration } = required<WithIntegration>(payload, deps);
+    'check-authentication': async ({ userId, integration }) => {
+      deps.integrations.remember(integration);
       const record = await deps.credentials.findForIntegration({ type: 'user', id: userId }, integration.id);
       if (!record) return { authenticated: false, authorization: null };
       const summary = summarize(record);
@@ -131,18 +124,18 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       return { authenticated: usable, authorization: summary };
     },
 
-    'oauth-begin': async (payload) => {
-      const p = required<WithIntegration & { redirectUri: string; loginHint?: string }>(payload, deps);
+    'oauth-begin': async (p) => {
+      deps.integrations.remember(p.integration);
       return deps.flow.begin({ userId: p.userId, integration: p.integration, redirectUri: p.redirectUri, loginHint: p.loginHint });
     },
 
-    'oauth-complete': async (payload) => {
-      const p = required<WithIntegration & { callbackUrl: string; params: Record<string, string> }>(payload, deps);
-      return deps.flow.complete({ userId: p.userId, integration: p.integration, callbackUrl: p.callbackUrl, params: p.params ?? {} });
+    'oauth-complete': async (p) => {
+      deps.integrations.remember(p.integration);
+      return deps.flow.complete({ userId: p.userId, integration: p.integration, callbackUrl: p.callbackUrl, params: p.params });
     },
 
-    'pat-store': async (payload) => {
-      const p = required<WithIntegration & { sealedToken: string; organization: string; expiresAt?: string | null }>(payload, deps);
+    'pat-store': async (p) => {
+      deps.integrations.remember(p.integration);
       if (!p.integration.patEnabled)
         throw new HandlerError('pat_disabled', 'Personal Access Tokens are not enabled for this host; ask an admin, or connect with OAuth');
       if (!p.organization)
@@ -223,16 +216,12 @@ export function createAuthorizationHandlers(deps: AuthorizationHandlerDeps): Rec
       return { authorizationId: record.id, identity: identity ?? null, expiresAt, ...push };
     },
 
-    'list-authorizations': async (payload) => {
-      const { userId } = payload as { userId?: string };
-      if (!userId) throw new HandlerError('invalid_request', 'userId is required');
+    'list-authorizations': async ({ userId }) => {
       const records = await deps.credentials.listForSubject({ type: 'user', id: userId });
       return { authorizations: records.map(summarize) };
     },
 
-    'delete-authorization': async (payload) => {
-      const { userId, authorizationId } = payload as { userId?: string; authorizationId?: string };
-      if (!userId || !authorizationId) throw new HandlerError('invalid_request', 'userId and authorizationId are required');
+    'delete-authorization': async ({ userId, authorizationId }) => {
       const record = await deps.credentials.get(authorizationId);
       // Another user's authorization is indistinguishable from a missing one.
       if (!record || record.subject.type !== 'user' || record.subject.id !== userId)

@@ -1,7 +1,7 @@
 import type { CredentialStore } from '../credentials/store.ts';
 import type { RunnerEvents } from '../events/outbox.ts';
 import type { CertificateStore } from '../client-credentials/certificates.ts';
-import { HandlerError } from '../agent.ts';
+import type { ControlPayload, ControlResult } from '../../control/registry.ts';
 
 /**
  * An admin disabled a method on an integration or deleted it: the credentials it produced go. A
@@ -12,9 +12,7 @@ export function createPurgeCredentialsHandler(deps: {
   certificates?: Pick<CertificateStore, 'deleteForOwner'>;
   events?: RunnerEvents;
 }) {
-  return async (payload: unknown): Promise<{ deleted: number; clientCertificates: number }> => {
-    const { integrationId, methods } = payload as { integrationId?: string; methods?: string[] | 'all' };
-    if (!integrationId || !methods) throw new HandlerError('invalid_request', 'purge-credentials needs integrationId and methods');
+  return async ({ integrationId, methods }: ControlPayload<'purge-credentials'>): Promise<ControlResult<'purge-credentials'>> => {
     let deleted = 0;
     let clientCertificates = 0;
     if (methods === 'all') {

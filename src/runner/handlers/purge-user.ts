@@ -1,11 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
-import { isPurgeUserCredentialsPayload } from '../../control/people.ts';
-import type { PurgeUserCredentialsResult } from '../../control/people.ts';
+import type { PurgeUserCredentialsPayload, PurgeUserCredentialsResult } from '../../control/people.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { RunnerEvents } from '../events/outbox.ts';
-import { HandlerError } from '../agent.ts';
 
 /**
  * A person left the organization, was removed or disabled: every credential this runner holds
@@ -19,9 +17,7 @@ export function createPurgeUserHandler(deps: {
   logger: Logger;
   events?: RunnerEvents;
 }) {
-  return async (payload: unknown): Promise<PurgeUserCredentialsResult> => {
-    if (!isPurgeUserCredentialsPayload(payload))
-      throw new HandlerError('invalid_request', 'purge-user-credentials needs userId and reason');
+  return async (payload: PurgeUserCredentialsPayload): Promise<PurgeUserCredentialsResult> => {
     const credentials = await deps.credentials.deleteForSubject({ type: 'user', id: payload.userId });
     const pending = await deps.db.deleteFrom('oauth_pending').where('user_id', '=', payload.userId).executeTakeFirst();
     const result = { credentials, pendingConsents: Number(pending.numDeletedRows) };

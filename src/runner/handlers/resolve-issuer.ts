@@ -16,9 +16,7 @@ type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number }) {
   const fetchImpl: FetchLike = deps.fetch ?? ((url, init) => fetch(url, init));
-  return async (payload: unknown): Promise<ResolvedIssuer> => {
-    const issuerUrl = (payload as { issuerUrl?: unknown })?.issuerUrl;
-    if (typeof issuerUrl !== 'string') throw new HandlerError('invalid_request', 'resolve-issuer needs issuerUrl');
+  return async ({ issuerUrl }: { issuerUrl: string }): Promise<ResolvedIssuer> => {
     const field = 'oauth.issuerUrl';
     let given: ReturnType<typeof normalizeIssuerUrl>;
     try {

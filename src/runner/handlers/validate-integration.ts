@@ -4,6 +4,7 @@ import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer, withC
 import type { ClientCredentialRef, ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
 import { integrationCredentialRef } from '../oauth/integration-config.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
+import type { ControlPayload, IntegrationValidation } from '../../control/registry.ts';
 import { HandlerError } from '../agent.ts';
 import { probeAuthorizeEndpoint } from '../app-connections/oauth-probe.ts';
 import type { FetchLike } from '../app-connections/oauth-probe.ts';
@@ -29,24 +30,8 @@ export interface ValidateDeps {
   credentials: ClientCredentials;
 }
 
-export interface ValidationResult {
-  valid: boolean;
-  hostError?: string;
-  oauthError?: string;
-  /** The callback URL is not a redirect URI of the app registration (AADSTS50011): register this exact value. */
-  redirectUriError?: string;
-  patError?: string;
-  scmIdError?: string;
-  /** Azure DevOps Server: where the server ends and the collection named in the path begins. */
-  serverLayout?: { virtualDirectory: string; collection: string };
-  hostNote?: string;
-  /** Asked with `countCredentials`: the credentials the stored integration produced, by method. */
-  credentials?: { oauth: number; pat: number };
-  /** Without a client secret: the certificate to upload, or the federated credential to add (public values). */
-  credentialState?: ClientCredentialState;
-  /** About the next certificate: accepted (now in use), or still to be uploaded. */
-  credentialNote?: string;
-}
+/** The answer of validate-integration (src/control/registry.ts, IntegrationValidation). */
+export type ValidationResult = IntegrationValidation;
 
 /**
  * Save & Test, on the runner: is the host reachable and really Azure DevOps, does the issuer answer
@@ -54,9 +39,7 @@ export interface ValidationResult {
  * resource). Each check reports on its own field; all run even when one fails.
  */
 export function createValidateIntegrationHandler(deps: ValidateDeps) {
-  return async (payload: unknown): Promise<ValidationResult> => {
-    const { integration, countCredentials } = payload as { integration?: RunnerIntegration; countCredentials?: boolean };
-    if (!integration) throw new HandlerError('invalid_request', 'validate-integration needs an integration');
+  return async ({ integration, countCredentials }: ControlPayload<'validate-integration'>): Promise<ValidationResult> => {
     const result: ValidationResult = { valid: true };
     if (countCredentials && deps.countCredentials) result.credentials = await deps.countCredentials(integration.id);
 

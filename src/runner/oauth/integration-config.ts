@@ -1,7 +1,7 @@
 import type * as client from 'openid-client';
 import type { CredentialRecord } from '../credentials/store.ts';
 import { open } from '../../crypto/sealing.ts';
-import { sealingContext } from '../../control/protocol.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
 import { discoverIssuer } from '../../entra/oidc.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';

@@ -10,7 +10,7 @@ import type { Account, GitRepository, Page } from '../../azure-devops/types.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
-import type { Handler } from '../agent.ts';
+import type { HandlerSet } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import { targetFor } from '../handlers/authorizations.ts';
 import type { IntegrationSource } from '../oauth/integration-config.ts';
@@ -120,7 +120,17 @@ const byName = (a: { name: string }, b: { name: string }): number =>
   a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The runner's handlers for opening repositories: `resolve-context`, `check-repository-access`, `list-*`. */
-export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<string, Handler> {
+type RepositoryKind =
+  | 'resolve-context'
+  | 'check-repository-access'
+  | 'list-organizations'
+  | 'list-projects'
+  | 'list-repositories'
+  | 'list-branches'
+  | 'list-commits'
+  | 'list-pull-requests';
+
+export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSet<RepositoryKind> {
   const ttl = deps.cacheTtlMs ?? REPOSITORY_CACHE_TTL_MS;
   const now = deps.now ?? Date.now;
   // Per credential and repository: the repository read and the commit ids seen in it.
@@ -299,7 +309,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
 
   return {
     'resolve-context': async (payload) => {
-      const context = checkContext((payload as { context?: unknown })?.context);
+      const context = checkContext(payload.context);
       const s = await session(payload);
       const key = repoKey(s, context.organization, context.project, context.repository);
       const cached = repositories.get(key);
@@ -314,7 +324,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'check-repository-access': async (payload) => {
-      const context = checkContext((payload as { context?: unknown })?.context);
+      const context = checkContext(payload.context);
       let s: Session;
       try {
         s = await session(payload);
@@ -349,7 +359,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-organizations': async (payload) => {
-      const p = payload as { top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const top = pageSize(p.top);
       const s = await session(payload);
       const key = nameKey(s.token.credentialId, s.integration.id, 'organizations');
@@ -362,7 +372,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-projects': async (payload) => {
-      const p = payload as { organization?: unknown; top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const organization = text(p.organization, 'organization')!;
       const top = pageSize(p.top);
       const s = await session(payload);
@@ -378,7 +388,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-repositories': async (payload) => {
-      const p = payload as { organization?: unknown; project?: unknown; top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const organization = text(p.organization, 'organization')!;
       const project = text(p.project, 'project', true);
       const top = pageSize(p.top);
@@ -388,7 +398,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-branches': async (payload) => {
-      const p = payload as { top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const { organization, project, repository } = repositoryArgs(payload);
       const top = pageSize(p.top);
       const token = text(p.continuationToken, 'continuationToken', true);
@@ -410,7 +420,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-commits': async (payload) => {
-      const p = payload as { branch?: unknown; top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const { organization, project, repository } = repositoryArgs(payload);
       const branch = text(p.branch, 'branch', true);
       const top = pageSize(p.top);
@@ -442,7 +452,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): Record<st
     },
 
     'list-pull-requests': async (payload) => {
-      const p = payload as { status?: unknown; top?: unknown; continuationToken?: unknown };
+      const p = payload;
       const { organization, project, repository } = repositoryArgs(payload);
       const status = text(p.status, 'status', true) ?? 'active';
       if (!['active', 'completed', 'abandoned', 'all'].includes(status))

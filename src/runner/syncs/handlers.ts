@@ -1,7 +1,8 @@
 import { open, UnsealError } from '../../crypto/sealing.ts';
-import { SYNC_REQUESTS, appConnectionAad } from '../../control/app-connections.ts';
-import type { StoreVariablesPayload, StoreVariablesResult, SyncRunPayload } from '../../control/app-connections.ts';
-import type { Handler } from '../agent.ts';
+import { SYNC_REQUESTS } from '../../control/app-connections.ts';
+import { sealingContext } from '../../control/sealing-context.ts';
+import type { StoreVariablesPayload, StoreVariablesResult } from '../../control/app-connections.ts';
+import type { HandlerSet } from '../agent.ts';
 import { HandlerError } from '../agent.ts';
 import type { SyncExecutor } from './executor.ts';
 import type { SyncStore, SyncVariable } from './store.ts';
@@ -15,7 +16,7 @@ export interface SyncHandlerDeps {
 async function openValues(privateKey: string, payload: StoreVariablesPayload): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await open(privateKey, payload.sealedValues, appConnectionAad.syncVariables(payload.syncId));
+    text = await open(privateKey, payload.sealedValues, sealingContext.syncVariables(payload.syncId));
   } catch (err) {
     if (err instanceof UnsealError && err.reason === 'wrong-recipient')
       throw new HandlerError(
@@ -41,13 +42,9 @@ async function openValues(privateKey: string, payload: StoreVariablesPayload): P
 }
 
 /** Variable sets and runs of variable group syncs, on the runner that holds the sync's connection. */
-export function createSyncHandlers(deps: SyncHandlerDeps): Record<string, Handler> {
+export function createSyncHandlers(deps: SyncHandlerDeps): HandlerSet<(typeof SYNC_REQUESTS)[keyof typeof SYNC_REQUESTS]> {
   return {
-    [SYNC_REQUESTS.storeVariables]: async (raw): Promise<StoreVariablesResult> => {
-      const payload = raw as StoreVariablesPayload;
-      if (!payload?.syncId || !Array.isArray(payload.variables) || typeof payload.sealedValues !== 'string') {
-        throw new HandlerError('invalid_request', 'sync.store-variables needs syncId, variables and sealedValues');
-      }
+    [SYNC_REQUESTS.storeVariables]: async (payload): Promise<StoreVariablesResult> => {
       const values = await openValues(deps.privateKey, payload);
       // The sealed object must hold exactly the declared names: the flags the management plane keeps
       // and the values only the runner sees describe the same set.
@@ -69,16 +66,9 @@ export function createSyncHandlers(deps: SyncHandlerDeps): Record<string, Handle
       return { variables: await deps.store.declared(payload.syncId) };
     },
 
-    [SYNC_REQUESTS.run]: async (raw) => {
-      const payload = raw as SyncRunPayload;
-      if (!payload?.syncId || !payload.connection || !payload.target)
-        throw new HandlerError('invalid_request', 'sync.run needs syncId, connection and target');
-      return deps.executor.run(payload);
-    },
+    [SYNC_REQUESTS.run]: async (payload) => deps.executor.run(payload),
 
-    [SYNC_REQUESTS.delete]: async (raw) => {
-      const syncId = (raw as { syncId?: string } | null)?.syncId;
-      if (!syncId) throw new HandlerError('invalid_request', 'sync.delete needs syncId');
+    [SYNC_REQUESTS.delete]: async ({ syncId }) => {
       await deps.store.forget(syncId);
       return { deleted: true };
     },

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { clientCredentialsToken, createDiscoveryCache, entraConfiguration, withClientAuth } from './client.ts';
 import { describeEntraFailure, EntraDiscoveryError } from './errors.ts';
 import { entraMetrics } from './metrics.ts';
+import { createManagedIdentityClient } from './managed-identity.ts';
 import { probeAuthorizeEndpoint } from './redirect-probe.ts';
 
 /**
@@ -229,5 +230,32 @@ describe('src/entra: one discovery cache for every caller', () => {
         v.labels.outcome === 'success',
     );
     assert.ok(observed && observed.value >= 1);
+  });
+
+  it("counts the machine's managed identity's token requests by IMDS's answer", async () => {
+    let status = 400;
+    const imds = createServer((_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          status === 200
+            ? { access_token: 'mi-token', expires_in: '3600' }
+            : { error: 'invalid_request', error_description: 'Identity not found' },
+        ),
+      );
+    });
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
+    const mi = createManagedIdentityClient({ baseUrl: `http://127.0.0.1:${(imds.address() as AddressInfo).port}` });
+    try {
+      const [notFound, ok] = await Promise.all([count('managed_identity', 'identity_not_found'), count('managed_identity', 'success')]);
+      await assert.rejects(mi.token('https://management.azure.com/'));
+      status = 200;
+      assert.equal((await mi.token('https://management.azure.com/')).accessToken, 'mi-token');
+      assert.equal((await count('managed_identity', 'identity_not_found')) - notFound, 1);
+      assert.equal((await count('managed_identity', 'success')) - ok, 1);
+    } finally {
+      await mi.close();
+      await new Promise<void>((r) => imds.close(() => r()));
+    }
   });
 });

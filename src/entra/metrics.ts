@@ -7,9 +7,9 @@ import { entraOutcome } from './errors.ts';
 // plane's show them. Labels are bounded: operation names and outcomes (success, an OAuth error
 // code from a fixed list, network, …), never an issuer, a tenant or a message.
 
-/** What src/entra does at Entra ID. */
+/** What src/entra does at Entra ID (and, for managed identity, at the machine's Instance Metadata Service). */
 export type EntraOperation =
-  'discovery' | 'authorization_code' | 'refresh_token' | 'client_credentials' | 'redirect_probe' | 'tenant_lookup';
+  'discovery' | 'authorization_code' | 'refresh_token' | 'client_credentials' | 'redirect_probe' | 'tenant_lookup' | 'managed_identity';
 
 function single<T>(name: string, make: () => T): T {
   // Tests start several runtimes in one process: one metric per name.
@@ -22,7 +22,7 @@ export const entraMetrics = {
     () =>
       new Counter({
         name: 'keyway_entra_requests_total',
-        help: 'Calls to Entra ID by operation (discovery, authorization_code, refresh_token, client_credentials, redirect_probe, tenant_lookup) and outcome (success, an OAuth error code, network, …)',
+        help: 'Calls to Entra ID by operation (discovery, authorization_code, refresh_token, client_credentials, redirect_probe, tenant_lookup, managed_identity) and outcome (success, an OAuth error code, network, …)',
         labelNames: ['operation', 'outcome'] as const,
       }),
   ),
@@ -38,8 +38,16 @@ export const entraMetrics = {
   ),
 };
 
-/** Runs one call to Entra ID and records it: its operation, outcome and duration. */
-export async function measured<T>(operation: EntraOperation, call: () => Promise<T>, outcomeOf?: (result: T) => string): Promise<T> {
+/**
+ * Runs one call to Entra ID and records it: its operation, outcome and duration. `outcomeOf` names
+ * the outcome of an answer that is not a success; `failureOf` that of an error entraOutcome does not know.
+ */
+export async function measured<T>(
+  operation: EntraOperation,
+  call: () => Promise<T>,
+  outcomeOf?: (result: T) => string,
+  failureOf?: (err: unknown) => string | undefined,
+): Promise<T> {
   const started = performance.now();
   let outcome = 'success';
   try {
@@ -47,7 +55,7 @@ export async function measured<T>(operation: EntraOperation, call: () => Promise
     if (outcomeOf) outcome = outcomeOf(result);
     return result;
   } catch (err) {
-    outcome = entraOutcome(err);
+    outcome = failureOf?.(err) ?? entraOutcome(err);
     throw err;
   } finally {
     entraMetrics.requests.inc({ operation, outcome });

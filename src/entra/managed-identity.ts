@@ -8,6 +8,7 @@
 // default http://169.254.169.254), only on this fixed path, and nothing an admin enters becomes part
 // of the URL but a GUID-checked client id, encoded as a query value.
 import { Agent, fetch as undiciFetch } from 'undici';
+import { measured } from './metrics.ts';
 
 export const DEFAULT_IMDS_URL = 'http://169.254.169.254';
 const TOKEN_PATH = '/metadata/identity/oauth2/token';
@@ -125,7 +126,12 @@ export function createManagedIdentityClient(options: ManagedIdentityOptions = {}
       if (hit && hit.expiresAt - REUSE_MARGIN_MS > now()) return hit;
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = request(resource, clientId ?? undefined).finally(() => inFlight.delete(key));
+        pending = measured(
+          'managed_identity',
+          () => request(resource, clientId ?? undefined),
+          undefined,
+          (err) => (err instanceof ManagedIdentityError ? err.problem : undefined),
+        ).finally(() => inFlight.delete(key));
         inFlight.set(key, pending);
       }
       const token = await pending;

@@ -1,8 +1,11 @@
-// The one place the management plane talks to identity providers for sign-in, through
-// openid-client: discovery (cached per issuer), the authorization URL, and the code redemption with
-// its checks (state, PKCE, nonce, ID token signature, issuer, audience, expiry).
-import * as client from 'openid-client';
-import { aadstsCode, describeEntraFailure } from '../../entra/oidc.ts';
+// The one place the management plane talks to identity providers for sign-in, through src/entra
+// (which holds openid-client): discovery (cached per issuer, one cache for the process), the
+// authorization URL, and the code redemption with its checks (state, PKCE, nonce, ID token
+// signature, issuer, audience, expiry).
+import { authorizationUrl, entraConfiguration, pkceChallenge, redeemAuthorizationCode } from '../../entra/client.ts';
+import type { EntraConfiguration } from '../../entra/client.ts';
+import { describeEntraFailure, describeSignInFailure } from '../../entra/errors.ts';
+import { readDiscoveryDocument } from '../../entra/tenant-lookup.ts';
 
 export interface SsoProviderConfig {
   clientId: string;
@@ -36,27 +39,6 @@ export class SsoProviderError extends Error {
   }
 }
 
-// What an identity provider's refusal on the way back means for the person signing in (Microsoft's
-// AADSTS error code reference).
-const REFUSALS: Record<number, string> = {
-  50011:
-    "the sign-in URL Keyway uses is not registered on the identity provider's app; an operator must add {KEYWAY_PUBLIC_URL}/api/v1/auth/sso/callback as a Web redirect URI",
-  50057: 'your account is disabled at your identity provider',
-  50105: 'you are not assigned to the Keyway sign-in application; ask your identity provider admin to assign you',
-  65001: 'the Keyway sign-in application has not been consented in your tenant; ask your identity provider admin to consent',
-  65004: 'the sign-in was cancelled',
-  700016: 'the Keyway sign-in application does not exist in your tenant; it must be registered as multi-tenant, or your tenant consented',
-  90002: 'your tenant does not exist at this identity provider',
-};
-
-function refusal(error: string, description: string | undefined): string {
-  const code = aadstsCode(description);
-  const known = code !== undefined ? REFUSALS[code] : undefined;
-  if (known) return `${known} (AADSTS${code})`;
-  if (error === 'access_denied') return 'the sign-in was cancelled or refused';
-  return `the identity provider refused the sign-in: ${error}${description ? ` — ${description.split(/\r?\n/)[0]!.slice(0, 200)}` : ''}`;
-}
-
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 /** `{authority}/{tenant}/v2.0`: tenant-specific, so openid-client checks the ID token's issuer exactly. */
@@ -65,23 +47,14 @@ export function entraIssuer(authorityOrigin: string, tenantId: string): string {
 }
 
 export function createSsoClient(options: SsoClientOptions) {
-  const configs = new Map<string, Promise<client.Configuration>>();
-  const execute = options.allowInsecure ? [client.allowInsecureRequests] : [];
   const timeout = options.timeoutSeconds ?? 15;
 
-  function configuration(issuer: string, provider: SsoProviderConfig): Promise<client.Configuration> {
-    const key = `${issuer}|${provider.clientId}`;
-    let found = configs.get(key);
-    if (!found) {
-      found = client.discovery(new URL(issuer), provider.clientId, undefined, client.ClientSecretPost(provider.clientSecret), {
-        execute,
-        timeout,
-      });
-      // A failed discovery is not remembered: the next sign-in tries again.
-      found.catch(() => configs.delete(key));
-      configs.set(key, found);
-    }
-    return found;
+  function configuration(issuer: string, provider: SsoProviderConfig): Promise<EntraConfiguration> {
+    // A failed discovery is not remembered: the next sign-in tries again.
+    return entraConfiguration(
+      { issuerUrl: issuer, clientId: provider.clientId, credential: provider.clientSecret },
+      { allowInsecure: options.allowInsecure, timeoutSeconds: timeout },
+    );
   }
 
   return {
@@ -97,13 +70,13 @@ export function createSsoClient(options: SsoClientOptions) {
           `the identity provider's discovery at ${issuer} failed: ${describeEntraFailure(err, { issuerUrl: issuer }).message}`,
         );
       });
-      const url = client.buildAuthorizationUrl(config, {
+      const url = authorizationUrl(config, {
         redirect_uri: params.redirectUri,
         scope: 'openid profile email',
         response_type: 'code',
         state: params.state,
         nonce: params.nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(params.codeVerifier),
+        code_challenge: await pkceChallenge(params.codeVerifier),
         code_challenge_method: 'S256',
         ...(params.loginHint ? { login_hint: params.loginHint } : {}),
         ...(params.prompt ? { prompt: params.prompt } : {}),
@@ -120,7 +93,7 @@ export function createSsoClient(options: SsoClientOptions) {
     ): Promise<Record<string, unknown>> {
       const config = await configuration(issuer, provider);
       try {
-        const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+        const tokens = await redeemAuthorizationCode(config, callbackUrl, {
           pkceCodeVerifier: checks.codeVerifier,
           expectedState: checks.state,
           expectedNonce: checks.nonce,
@@ -131,16 +104,8 @@ export function createSsoClient(options: SsoClientOptions) {
         return { ...claims };
       } catch (err) {
         if (err instanceof SsoProviderError) throw err;
-        if (err instanceof client.AuthorizationResponseError)
-          throw new SsoProviderError(
-            err.error === 'access_denied' ? 'sign_in_cancelled' : 'provider_refused',
-            refusal(err.error, err.error_description),
-          );
-        const failure = describeEntraFailure(err, { issuerUrl: issuer });
-        throw new SsoProviderError(
-          failure.error === 'unexpected' ? 'invalid_response' : failure.error,
-          `the sign-in could not be completed: ${failure.message}`,
-        );
+        const failure = describeSignInFailure(err, issuer);
+        throw new SsoProviderError(failure.code, failure.message);
       }
     },
 
@@ -150,14 +115,14 @@ export function createSsoClient(options: SsoClientOptions) {
      */
     async entraTenantForDomain(authorityOrigin: string, domain: string): Promise<string | undefined> {
       const url = `${authorityOrigin}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`;
-      let res: Response;
+      let res: Awaited<ReturnType<typeof readDiscoveryDocument>>;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(timeout * 1000), redirect: 'error' });
+        res = await readDiscoveryDocument(url, { timeoutMs: timeout * 1000, redirect: 'error' });
       } catch {
         throw new SsoProviderError('provider_unreachable', `Entra ID at ${new URL(authorityOrigin).host} is unreachable`);
       }
       if (!res.ok) return undefined;
-      const doc = (await res.json().catch(() => ({}))) as { issuer?: unknown };
+      const doc = res.body;
       const match = typeof doc.issuer === 'string' ? GUID.exec(doc.issuer) : null;
       return match?.[0].toLowerCase();
     },

@@ -8,7 +8,7 @@ import type { CredentialStore } from '../credentials/store.ts';
 import type { AppConnectionTokens } from './tokens.ts';
 import { connectionCredentialRef, CREDENTIAL_FIELD, SECRETLESS_METHODS } from './tokens.ts';
 import type { ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
-import { AZURE_DEVOPS_RESOURCE } from '../../entra/oidc.ts';
+import { AZURE_DEVOPS_RESOURCE } from '../../entra/scopes.ts';
 import { validateConnection, validateOAuthToken } from './validate.ts';
 import type { AppConnectionOAuth } from './oauth.ts';
 import { probeOAuthRedirect } from './oauth-probe.ts';

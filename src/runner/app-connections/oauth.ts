@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type * as client from 'openid-client';
 import { open } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/sealing-context.ts';
 import type {
@@ -11,7 +10,10 @@ import type {
   RunnerAppConnection,
 } from '../../control/app-connections.ts';
 import type { RunnerDB } from '../../db/runner-schema.ts';
-import { AZURE_DEVOPS_RESOURCE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
+import { entraConfiguration } from '../../entra/client.ts';
+import type { EntraConfiguration } from '../../entra/client.ts';
+import { describeEntraFailure } from '../../entra/errors.ts';
+import { AZURE_DEVOPS_RESOURCE } from '../../entra/scopes.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
 import type { FieldCrypto } from '../keys/field-crypto.ts';
@@ -33,8 +35,6 @@ export const APP_CONNECTION_OAUTH_SCOPES: readonly string[] = Object.freeze([
     (s) => `${AZURE_DEVOPS_RESOURCE}/${s}`,
   ),
 ]);
-
-const CONFIG_TTL_MS = 10 * 60_000;
 
 /** "the account alice@contoso.com", from the ID token's preferred_username kept with the tokens. */
 function accountOf(metadata: { upn?: unknown }): string {
@@ -62,12 +62,12 @@ export type ValidateToken = (connection: RunnerAppConnection, accessToken: strin
 export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
   const now = deps.now ?? (() => new Date());
   const flow = { db: deps.db, crypto: deps.crypto, now };
-  const configs = new Map<string, { config: Promise<client.Configuration>; at: number }>();
   /** The connection as the management plane last sent it: a refresh needs its app settings. */
   const latest = new Map<string, RunnerAppConnection>();
   const subject = (id: string) => ({ type: 'app-connection' as const, id });
 
-  function configFor(connection: RunnerAppConnection): Promise<client.Configuration> {
+  /** Keyway's OAuth app, its secret opened for each configuration (so a rotated one is used at once); discovery is cached by src/entra. */
+  function configFor(connection: RunnerAppConnection): Promise<EntraConfiguration> {
     if (!connection.issuerUrl || !connection.clientId) {
       return Promise.reject(
         new HandlerError('invalid_connection', 'the oauth connection has no tenant; edit it and connect again', 'tenantId'),
@@ -82,21 +82,13 @@ export function createAppConnectionOAuth(deps: AppConnectionOAuthDeps) {
       );
     }
     const { issuerUrl, clientId, sealedClientSecret } = connection;
-    // Keyed by the sealed secret too: a rotated KEYWAY_AZURE_DEVOPS_CLIENT_SECRET is picked up at once.
-    const key = `${issuerUrl}|${clientId}|${sealedClientSecret}`;
-    const hit = configs.get(key);
-    if (hit && Date.now() - hit.at < CONFIG_TTL_MS) return hit.config;
-    const config = (async () => {
+    return (async () => {
       const secret = await open(deps.privateKey, sealedClientSecret, sealingContext.oauthAppClientSecret(clientId));
-      return discoverIssuer(issuerUrl, clientId, secret, { allowInsecure: deps.allowInsecure });
+      return entraConfiguration({ issuerUrl, clientId, credential: secret }, { allowInsecure: deps.allowInsecure });
     })();
-    if (configs.size > 1000) configs.clear();
-    configs.set(key, { config, at: Date.now() });
-    config.catch(() => configs.delete(key));
-    return config;
   }
 
-  async function configOrFailure(connection: RunnerAppConnection): Promise<client.Configuration> {
+  async function configOrFailure(connection: RunnerAppConnection): Promise<EntraConfiguration> {
     try {
       return await configFor(connection);
     } catch (err) {

@@ -1,7 +1,9 @@
-import * as client from 'openid-client';
 import type { AzureDevOpsCredential } from '../../azure-devops/types.ts';
 import type { RunnerAppConnection } from '../../control/app-connections.ts';
-import { AZURE_DEVOPS_DEFAULT_SCOPE, AZURE_DEVOPS_RESOURCE, describeEntraFailure, discoverIssuer } from '../../entra/oidc.ts';
+import { clientCredentialsToken, entraConfiguration } from '../../entra/client.ts';
+import type { EntraCredential } from '../../entra/client.ts';
+import { describeEntraFailure } from '../../entra/errors.ts';
+import { AZURE_DEVOPS_DEFAULT_SCOPE, AZURE_DEVOPS_RESOURCE } from '../../entra/scopes.ts';
 import type { AppConnectionMethod } from '../../control/app-connections.ts';
 import { credentialProblem } from '../client-credentials/index.ts';
 import type { ClientCredentialRef, ClientCredentials } from '../client-credentials/index.ts';
@@ -19,11 +21,7 @@ export interface ClientCredentialsToken {
 }
 
 /** A client-credentials grant; the credential is a client secret or a client assertion method. */
-export type ClientCredentialsGrant = (
-  issuerUrl: string,
-  clientId: string,
-  credential: string | client.ClientAuth,
-) => Promise<ClientCredentialsToken>;
+export type ClientCredentialsGrant = (issuerUrl: string, clientId: string, credential: EntraCredential) => Promise<ClientCredentialsToken>;
 
 export interface AppConnectionTokenDeps {
   credentials: Pick<CredentialStore, 'listForSubject' | 'readSecret'>;
@@ -31,7 +29,7 @@ export interface AppConnectionTokenDeps {
   /** oauth connections: the delegated token, refreshed when due. */
   oauth: Pick<AppConnectionOAuth, 'accessToken'>;
   now?: () => number;
-  /** Injectable for tests; default: openid-client discovery and client-credentials grant. */
+  /** Injectable for tests; default: src/entra's configuration (discovery cached) and client-credentials grant. */
   grant?: ClientCredentialsGrant;
   /** Credentials without a secret (certificate, workload identity, managed identity). */
   clientCredentials?: ClientCredentials;
@@ -77,10 +75,8 @@ export function createAppConnectionTokens(deps: AppConnectionTokenDeps) {
   const inFlight = new Map<string, Promise<ClientCredentialsToken>>();
 
   const defaultGrant: ClientCredentialsGrant = async (issuerUrl, clientId, credential) => {
-    const res = await client.clientCredentialsGrant(
-      await discoverIssuer(issuerUrl, clientId, credential, { allowInsecure: deps.allowInsecure }),
-      { scope: AZURE_DEVOPS_DEFAULT_SCOPE },
-    );
+    const config = await entraConfiguration({ issuerUrl, clientId, credential }, { allowInsecure: deps.allowInsecure });
+    const res = await clientCredentialsToken(config, { scope: AZURE_DEVOPS_DEFAULT_SCOPE });
     return { accessToken: res.access_token, expiresAt: now() + (res.expires_in ?? 3600) * 1000 };
   };
   const grant = deps.grant ?? defaultGrant;

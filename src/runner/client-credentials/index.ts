@@ -4,10 +4,9 @@
 // identity federation, AZURE_FEDERATED_TOKEN_FILE), or the machine's managed identity used as an
 // app's federated credential. It also answers what an admin must register in Entra for each: the
 // certificate to upload, the issuer/subject/audience of the federated credential.
-import type * as client from 'openid-client';
-import { ResponseBodyError } from 'openid-client';
-import { aadstsCode, describeEntraFailure } from '../../entra/oidc.ts';
-import type { EntraFailure } from '../../entra/oidc.ts';
+import type { EntraCredential } from '../../entra/client.ts';
+import { certificateRefused, describeEntraFailure } from '../../entra/errors.ts';
+import type { EntraFailure } from '../../entra/errors.ts';
 import { certificateAuth, federatedAuth } from '../../entra/client-auth.ts';
 import {
   FEDERATED_TOKEN_FILE_VARIABLE,
@@ -50,15 +49,6 @@ export interface ClientCredentialDeps {
 
 const commonName = (owner: CertificateOwner) => `Keyway ${owner.type} ${owner.id}`;
 
-/** Whether Entra refused the client's certificate (not the request): the next certificate may do. */
-export function certificateRefused(err: unknown): boolean {
-  return (
-    err instanceof ResponseBodyError &&
-    err.error === 'invalid_client' &&
-    [700027, 700024, 50027].includes(aadstsCode(err.error_description) ?? 0)
-  );
-}
-
 export function createClientCredentials(deps: ClientCredentialDeps) {
   const now = deps.now ?? (() => new Date());
   const { certificates } = deps;
@@ -96,10 +86,10 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
     close: () => deps.managedIdentity.close(),
 
     /**
-     * The client authentication for `ref`: a secret string (client-secret) or an openid-client
-     * ClientAuth. `pinned` signs with one certificate (to test the next one before promoting it).
+     * The client authentication for `ref`: a secret string (client-secret) or a client assertion
+     * method (src/entra/client-auth.ts). `pinned` signs with one certificate (to test the next one before promoting it).
      */
-    clientAuth(ref: ClientCredentialRef, pinned?: string): string | client.ClientAuth {
+    clientAuth(ref: ClientCredentialRef, pinned?: string): EntraCredential {
       switch (ref.type) {
         case 'client-secret':
           if (!ref.secret) throw new HandlerError('oauth_misconfigured', 'no client secret is stored: enter the client secret again');
@@ -131,7 +121,7 @@ export function createClientCredentials(deps: ClientCredentialDeps) {
      * Runs `attempt` with the active certificate; when Entra refuses the certificate and a next one
      * exists, once more with the next one, which then becomes active ("used once Entra accepts it").
      */
-    async withCertificateFallback<T>(ref: ClientCredentialRef, attempt: (auth: string | client.ClientAuth) => Promise<T>): Promise<T> {
+    async withCertificateFallback<T>(ref: ClientCredentialRef, attempt: (auth: EntraCredential) => Promise<T>): Promise<T> {
       if (ref.type !== 'certificate') return attempt(this.clientAuth(ref));
       const active = await certificates.current(ref.owner);
       try {

@@ -3,8 +3,10 @@
 // document for a domain names the tenant by its GUID, ID tokens carry that issuer, and
 // openid-client compares issuers exactly (docs/entra-id.md). Asked on the runner, which is what
 // talks to Entra; the request carries no secret.
-import { aadstsCode } from '../../entra/oidc.ts';
+import { aadstsCode } from '../../entra/errors.ts';
 import { InvalidIssuerUrlError, normalizeIssuerUrl } from '../../entra/issuer.ts';
+import { readDiscoveryDocument } from '../../entra/tenant-lookup.ts';
+import type { DiscoveryDocumentAnswer } from '../../entra/tenant-lookup.ts';
 import { HandlerError } from '../agent.ts';
 
 export interface ResolvedIssuer {
@@ -15,7 +17,6 @@ export interface ResolvedIssuer {
 type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch?: FetchLike; timeoutMs?: number }) {
-  const fetchImpl: FetchLike = deps.fetch ?? ((url, init) => fetch(url, init));
   return async ({ issuerUrl }: { issuerUrl: string }): Promise<ResolvedIssuer> => {
     const field = 'oauth.issuerUrl';
     let given: ReturnType<typeof normalizeIssuerUrl>;
@@ -27,12 +28,11 @@ export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch
     }
     if (given.authorityOrigin.startsWith('http:') && !deps.allowInsecure)
       throw new HandlerError('invalid_issuer_url', 'the issuer must use https', field);
-    let res: Response;
+    let res: DiscoveryDocumentAnswer;
     try {
-      res = await fetchImpl(given.discoveryUrl, {
-        headers: { accept: 'application/json' },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(deps.timeoutMs ?? 15_000),
+      res = await readDiscoveryDocument(given.discoveryUrl, {
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        timeoutMs: deps.timeoutMs ?? 15_000,
       });
     } catch {
       throw new HandlerError(
@@ -41,12 +41,7 @@ export function createResolveIssuerHandler(deps: { allowInsecure: boolean; fetch
         field,
       );
     }
-    let body: { issuer?: unknown; error?: unknown; error_description?: unknown } = {};
-    try {
-      body = (await res.json()) as typeof body;
-    } catch {
-      // judged below by status
-    }
+    const body = res.body;
     if (!res.ok) {
       const code = aadstsCode(typeof body.error_description === 'string' ? body.error_description : undefined);
       if (code === 90002)

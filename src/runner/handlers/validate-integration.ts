@@ -1,13 +1,15 @@
-import * as client from 'openid-client';
 import { UnsealError } from '../../crypto/sealing.ts';
-import { AZURE_DEVOPS_DEFAULT_SCOPE, describeEntraFailure, discoverIssuer, withClientAuth } from '../../entra/oidc.ts';
+import { clientCredentialsToken, entraConfiguration, withClientAuth } from '../../entra/client.ts';
+import type { EntraConfiguration, EntraCredential } from '../../entra/client.ts';
+import { describeEntraFailure } from '../../entra/errors.ts';
+import { probeAuthorizeEndpoint } from '../../entra/redirect-probe.ts';
+import type { FetchLike } from '../../entra/redirect-probe.ts';
+import { AZURE_DEVOPS_DEFAULT_SCOPE } from '../../entra/scopes.ts';
 import type { ClientCredentialRef, ClientCredentials, ClientCredentialState } from '../client-credentials/index.ts';
 import { integrationCredentialRef } from '../oauth/integration-config.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import type { ControlPayload, IntegrationValidation } from '../../control/registry.ts';
 import { HandlerError } from '../agent.ts';
-import { probeAuthorizeEndpoint } from '../app-connections/oauth-probe.ts';
-import type { FetchLike } from '../app-connections/oauth-probe.ts';
 
 export interface HostProbeResult {
   ok: boolean;
@@ -90,16 +92,19 @@ async function checkOAuth(
   const withState = <T extends object>(answer: T) => (credentialState ? { ...answer, credentialState } : answer);
   if (credentialState?.federated && 'error' in credentialState.federated) return withState({ oauthError: credentialState.federated.error });
 
-  let config: client.Configuration;
+  let config: EntraConfiguration;
   try {
-    config = await discoverIssuer(oauth.issuerUrl, oauth.clientId, deps.credentials.clientAuth(ref), { allowInsecure: deps.allowInsecure });
+    config = await entraConfiguration(
+      { issuerUrl: oauth.issuerUrl, clientId: oauth.clientId, credential: deps.credentials.clientAuth(ref) },
+      { allowInsecure: deps.allowInsecure },
+    );
   } catch (err) {
     return withState({ oauthError: describeEntraFailure(err, { issuerUrl: oauth.issuerUrl }).message });
   }
   // The credential (a client-credentials request) and the callback (the authorization request a
   // user's Connect sends): both are checked, so one Save & Test names every field at fault.
-  const grant = (auth: string | client.ClientAuth) =>
-    client.clientCredentialsGrant(withClientAuth(config, oauth.clientId, auth, { allowInsecure: deps.allowInsecure }), {
+  const grant = (auth: EntraCredential) =>
+    clientCredentialsToken(withClientAuth(config, oauth.clientId, auth, { allowInsecure: deps.allowInsecure }), {
       scope: AZURE_DEVOPS_DEFAULT_SCOPE,
     });
   const [credentialError, redirectUriError] = await Promise.all([
@@ -126,7 +131,7 @@ async function checkOAuth(
  */
 async function checkNextCertificate(
   ref: ClientCredentialRef,
-  grant: (auth: string | client.ClientAuth) => Promise<unknown>,
+  grant: (auth: EntraCredential) => Promise<unknown>,
   deps: ValidateDeps,
 ): Promise<string | undefined> {
   const all = await deps.credentials.certificates.list(ref.owner);
@@ -144,7 +149,7 @@ async function checkNextCertificate(
 }
 
 async function checkRedirectUri(
-  config: client.Configuration,
+  config: EntraConfiguration,
   clientId: string,
   callbackUrl: string,
   deps: ValidateDeps,

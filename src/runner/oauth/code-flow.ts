@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import * as client from 'openid-client';
 import type { RunnerDB } from '../../db/runner-schema.ts';
+import {
+  authorizationUrl,
+  pkceChallenge,
+  randomNonce,
+  randomPKCECodeVerifier,
+  randomState,
+  redeemAuthorizationCode,
+} from '../../entra/client.ts';
+import type { EntraConfiguration, EntraTokenResponse } from '../../entra/client.ts';
 import { HandlerError } from '../agent.ts';
 import type { FieldCrypto } from '../keys/field-crypto.ts';
 
@@ -50,20 +58,20 @@ export type PendingRow = RunnerDB['oauth_pending'];
 
 export async function beginCodeFlow(
   deps: CodeFlowDeps,
-  config: client.Configuration,
+  config: EntraConfiguration,
   input: PendingFor & { clientId: string; redirectUri: string; scopes: readonly string[]; loginHint?: string },
 ): Promise<{ authorizationUrl: string; state: string; issuer: string }> {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
+  const verifier = randomPKCECodeVerifier();
+  const state = randomState();
+  const nonce = randomNonce();
   const issuer = config.serverMetadata().issuer;
   const stateHash = hashState(state);
-  const url = client.buildAuthorizationUrl(config, {
+  const url = authorizationUrl(config, {
     redirect_uri: input.redirectUri,
     scope: input.scopes.join(' '),
     response_type: 'code',
     response_mode: 'query',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge: await pkceChallenge(verifier),
     code_challenge_method: 'S256',
     state,
     nonce,
@@ -124,7 +132,7 @@ export async function takePending(
  */
 export async function redeemCode(
   deps: CodeFlowDeps,
-  config: client.Configuration,
+  config: EntraConfiguration,
   pending: PendingRow,
   params: Record<string, string>,
   options: { requestedScopes: readonly string[]; describeError: (err: unknown, issuer: string) => HandlerError },
@@ -142,9 +150,9 @@ export async function redeemCode(
   const currentUrl = new URL(pending.redirect_uri);
   for (const [k, v] of Object.entries(params)) currentUrl.searchParams.set(k, v);
 
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+  let tokens: EntraTokenResponse;
   try {
-    tokens = await client.authorizationCodeGrant(config, currentUrl, {
+    tokens = await redeemAuthorizationCode(config, currentUrl, {
       pkceCodeVerifier: verifier,
       expectedState: params.state,
       expectedNonce: pending.nonce,

@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely';
-import * as client from 'openid-client';
-import { AuthorizationResponseError, ResponseBodyError } from 'openid-client';
 import type { RunnerDB } from '../../db/runner-schema.ts';
-import { USER_SCOPES, describeEntraFailure } from '../../entra/oidc.ts';
+import { describeCodeFlowFailure, describeEntraFailure } from '../../entra/errors.ts';
+import { USER_SCOPES } from '../../entra/scopes.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
@@ -79,44 +78,8 @@ export function createOAuthFlow(deps: OAuthFlowDeps) {
   };
 }
 
+/** A failed code flow (src/entra/errors.ts, describeCodeFlowFailure) as the handler's error. */
 export function oauthHandlerError(err: unknown, issuerUrl: string): HandlerError {
-  if (err instanceof AuthorizationResponseError) {
-    const description = err.error_description ?? '';
-    if (err.error === 'access_denied')
-      return new HandlerError(
-        'consent_denied',
-        'you declined the consent prompt, so nothing was connected; choose Connect again and accept to continue',
-      );
-    if (err.error === 'invalid_scope') {
-      return new HandlerError(
-        'oauth_blocked',
-        `the organization does not allow third-party applications via OAuth, or the scope is invalid (${description.split(/\r?\n/)[0]?.slice(0, 200)}); an Azure DevOps organization admin must enable "Third-party application access via OAuth", or use a Personal Access Token`,
-      );
-    }
-    return new HandlerError(
-      'authorization_failed',
-      `Entra ID refused the sign-in: ${err.error}${description ? ` — ${description.split(/\r?\n/)[0]?.slice(0, 200)}` : ''}`,
-    );
-  }
-  if (err instanceof ResponseBodyError) {
-    const failure = describeEntraFailure(err, { issuerUrl });
-    return new HandlerError(failure.error === 'invalid_grant' ? 'invalid_grant' : 'token_request_failed', failure.message);
-  }
-  if (err instanceof client.ClientError) {
-    // openid-client's own checks of the response (ID token signature, issuer, audience, nonce,
-    // state, expiry) throw ClientError; discovery errors never reach here (configFor ran first).
-    return new HandlerError(
-      'id_token_invalid',
-      `the sign-in response failed validation (${err.code ?? 'invalid'}: ${err.message.slice(0, 160)}); nothing was stored`,
-    );
-  }
-  const failure = describeEntraFailure(err, { issuerUrl });
-  if (failure.error === 'unexpected' && err instanceof Error) {
-    // openid-client's own checks (ID token signature, audience, nonce, state, PKCE) land here.
-    return new HandlerError(
-      'id_token_invalid',
-      `the sign-in response failed validation (${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 160)}); nothing was stored`,
-    );
-  }
-  return new HandlerError(failure.error, failure.message);
+  const failure = describeCodeFlowFailure(err, issuerUrl);
+  return new HandlerError(failure.code, failure.message);
 }

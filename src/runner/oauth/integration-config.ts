@@ -1,8 +1,8 @@
-import type * as client from 'openid-client';
 import type { CredentialRecord } from '../credentials/store.ts';
 import { open } from '../../crypto/sealing.ts';
 import { sealingContext } from '../../control/sealing-context.ts';
-import { discoverIssuer } from '../../entra/oidc.ts';
+import { entraConfiguration } from '../../entra/client.ts';
+import type { EntraConfiguration } from '../../entra/client.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
 import { HandlerError } from '../agent.ts';
 import type { ClientCredentialRef, ClientCredentials } from '../client-credentials/index.ts';
@@ -77,10 +77,14 @@ export async function integrationCredentialRef(integration: RunnerIntegration, p
   };
 }
 
-/** openid-client configurations per integration, authenticating with the integration's credential. */
+/**
+ * Entra configurations per integration, authenticating with the integration's credential. The
+ * issuer's discovery is cached by src/entra (one cache for the process); the credential is read
+ * again for each configuration, so a new secret or credential type is used at once, and a
+ * certificate's ClientAuth asks for the current certificate at every request.
+ */
 export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boolean; credentials: ClientCredentials }) {
-  const cache = new Map<string, { key: string; config: Promise<client.Configuration>; at: number }>();
-  return async function configFor(integration: RunnerIntegration): Promise<client.Configuration> {
+  return async function configFor(integration: RunnerIntegration): Promise<EntraConfiguration> {
     const oauth = integration.oauth;
     if (!oauth)
       throw new HandlerError(
@@ -93,18 +97,11 @@ export function createOidcConfigs(deps: { privateKey: string; allowInsecure: boo
         'oauth_misconfigured',
         'the OAuth client secret for this host must be entered again by an admin (the runner key changed)',
       );
-    // A certificate's ClientAuth asks for the current certificate at every request, so a promoted
-    // one is used without a new configuration; a new secret or another credential type is a new key.
-    const key = `${oauth.issuerUrl}|${oauth.clientId}|${credential.type}|${credential.managedIdentityClientId ?? ''}|${oauth.sealedClientSecret ?? ''}`;
-    const hit = cache.get(integration.id);
-    if (hit && hit.key === key && Date.now() - hit.at < 10 * 60_000) return hit.config;
-    const config = (async () => {
-      const ref = await integrationCredentialRef(integration, deps.privateKey);
-      return discoverIssuer(oauth.issuerUrl, oauth.clientId, deps.credentials.clientAuth(ref), { allowInsecure: deps.allowInsecure });
-    })();
-    cache.set(integration.id, { key, config, at: Date.now() });
-    config.catch(() => cache.delete(integration.id));
-    return config;
+    const ref = await integrationCredentialRef(integration, deps.privateKey);
+    return entraConfiguration(
+      { issuerUrl: oauth.issuerUrl, clientId: oauth.clientId, credential: deps.credentials.clientAuth(ref) },
+      { allowInsecure: deps.allowInsecure },
+    );
   };
 }
 
@@ -112,7 +109,7 @@ export type OidcConfigs = ReturnType<typeof createOidcConfigs>;
 
 /** For the token service: a user authorization refreshes through the integration it came from. */
 export function integrationConfigForRecord(integrations: IntegrationSource, configFor: OidcConfigs) {
-  return async (record: CredentialRecord): Promise<client.Configuration> => {
+  return async (record: CredentialRecord): Promise<EntraConfiguration> => {
     if (!record.integrationId) throw new HandlerError('integration_gone', 'this authorization has no integration; connect again');
     return configFor(await integrations.get(record.integrationId));
   };

@@ -1,11 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import * as client from 'openid-client';
-import { ResponseBodyError } from 'openid-client';
 import { HandlerError } from '../agent.ts';
 import type { CredentialRecord, CredentialStore } from '../credentials/store.ts';
 import type { RunnerEvents } from '../events/outbox.ts';
 import { oauthHandlerError } from './flow.ts';
-import { describeEntraFailure } from '../../entra/oidc.ts';
+import { refreshToken } from '../../entra/client.ts';
+import type { EntraConfiguration } from '../../entra/client.ts';
+import { describeEntraFailure, describeTokenFailure as describe, ResponseBodyError } from '../../entra/errors.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
 
@@ -24,8 +24,8 @@ export interface AccessToken {
 
 export interface TokenServiceOptions {
   credentials: CredentialStore;
-  /** The openid-client configuration a credential was issued through (its integration's, or the instance app's). */
-  configForRecord: (record: CredentialRecord) => Promise<client.Configuration>;
+  /** The Entra configuration a credential was issued through (its integration's, or the instance app's). */
+  configForRecord: (record: CredentialRecord) => Promise<EntraConfiguration>;
   /** Refresh when less than this is left, so a token handed out is good for a git operation. */
   refreshSkewMs?: number;
   /**
@@ -147,7 +147,7 @@ export function createTokenService(options: TokenServiceOptions) {
       try {
         // Send the original scope again: Entra otherwise may narrow the token
         // (docs/entra-id.md, "Token responses").
-        const res = await client.refreshTokenGrant(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
+        const res = await refreshToken(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
         runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
         return {
           tokenSet: {
@@ -441,17 +441,6 @@ export function createTokenService(options: TokenServiceOptions) {
       return tokenFor(record);
     },
   };
-}
-
-/** A few words on a failed token request for a message: never the response body or a token. */
-function describe(err: unknown): string {
-  if (err instanceof ResponseBodyError) return `${err.status} ${err.error}`;
-  const cause = (err as { cause?: unknown }).cause;
-  // Not an OAuth error body (an HTML 503 from a proxy, say): openid-client carries the Response.
-  if (cause instanceof Response) return `HTTP ${cause.status}${cause.statusText ? ` ${cause.statusText}` : ''} from the token endpoint`;
-  const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && code) return code;
-  return (err as Error)?.name ?? 'error';
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,70 +1,11 @@
+// What Entra ID (and openid-client, on its behalf) answers, in Keyway's failure codes and in words
+// a person can act on. The one mapping every caller uses: Save & Test, app connections, the code
+// flow, token refresh and sign-in (docs/entra-id.md, "Errors Entra answers").
 import * as client from 'openid-client';
-import { ResponseBodyError } from 'openid-client';
+import { AuthorizationResponseError, ResponseBodyError } from 'openid-client';
 
-/** The Azure DevOps resource (first-party app id), as Entra names it in scopes. */
-export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
-export const AZURE_DEVOPS_DEFAULT_SCOPE = `${AZURE_DEVOPS_RESOURCE}/.default`;
-/**
- * Delegated scopes Keyway asks users for (DESIGN: "Authorize"), plus `profile`: without it Entra
- * leaves `preferred_username` and `name` out of the ID token, and the user could not see which
- * account a host authorization belongs to.
- */
-export const USER_SCOPES = [
-  'openid',
-  'profile',
-  'offline_access',
-  `${AZURE_DEVOPS_RESOURCE}/vso.code`,
-  `${AZURE_DEVOPS_RESOURCE}/vso.code_write`,
-];
-
-/** A string is a client secret (client_secret_post); anything else is a client assertion method (src/entra/client-auth.ts). */
-function toClientAuth(credential: string | client.ClientAuth): client.ClientAuth {
-  return typeof credential === 'string' ? client.ClientSecretPost(credential) : credential;
-}
-
-export interface OidcClientOptions {
-  /** Permit http:// issuers (the bundled emulator). Never in production. */
-  allowInsecure?: boolean;
-  timeoutSeconds?: number;
-}
-
-/**
- * Discovers an Entra issuer for a confidential client. openid-client compares the discovered
- * `issuer` with the URL exactly (RFC 8414 §3.3), so only tenant-specific issuers pass; see
- * src/entra/issuer.ts for the common/organizations case.
- */
-export async function discoverIssuer(
-  issuerUrl: string,
-  clientId: string,
-  credential: string | client.ClientAuth,
-  options: OidcClientOptions = {},
-): Promise<client.Configuration> {
-  const auth = toClientAuth(credential);
-  try {
-    return await client.discovery(new URL(issuerUrl), clientId, undefined, auth, {
-      execute: options.allowInsecure ? [client.allowInsecureRequests] : [],
-      timeout: options.timeoutSeconds ?? 15,
-    });
-  } catch (err) {
-    throw await withEntraAnswer(err);
-  }
-}
-
-/**
- * The same issuer with another client authentication (a certificate pinned for a test), without
- * discovering it again.
- */
-export function withClientAuth(
-  config: client.Configuration,
-  clientId: string,
-  credential: string | client.ClientAuth,
-  options: OidcClientOptions = {},
-): client.Configuration {
-  const next = new client.Configuration(config.serverMetadata(), clientId, undefined, toClientAuth(credential));
-  if (options.allowInsecure) client.allowInsecureRequests(next);
-  next.timeout = options.timeoutSeconds ?? 15;
-  return next;
-}
+/** openid-client's class for an OAuth error body; callers test with isOAuthError where they can. */
+export { ResponseBodyError };
 
 /**
  * Entra refused a discovery request with its own error (`{"error":"invalid_tenant",
@@ -82,7 +23,7 @@ export class EntraDiscoveryError extends Error {
   }
 }
 
-async function withEntraAnswer(err: unknown): Promise<unknown> {
+export async function withEntraAnswer(err: unknown): Promise<unknown> {
   const response = err instanceof client.ClientError ? (err as { cause?: unknown }).cause : undefined;
   if (!(response instanceof Response) || response.bodyUsed || response.status < 400) return err;
   try {
@@ -229,4 +170,143 @@ export function describeEntraFailure(err: unknown, context: { issuerUrl: string;
     };
   }
   return { error: 'unexpected', message: `talking to Entra ID failed: ${(err as Error)?.message?.slice(0, 200) ?? 'unknown error'}` };
+}
+
+/** An OAuth error body from Entra's token endpoint, optionally one of `codes` (invalid_grant, invalid_client, …). */
+export function isOAuthError(err: unknown, ...codes: string[]): err is ResponseBodyError {
+  return err instanceof ResponseBodyError && (codes.length === 0 || codes.includes(err.error));
+}
+
+/** Whether Entra refused the client's certificate (not the request): the next certificate may do. */
+export function certificateRefused(err: unknown): boolean {
+  return isOAuthError(err, 'invalid_client') && [700027, 700024, 50027].includes(aadstsCode(err.error_description) ?? 0);
+}
+
+/** A failure in Keyway's words: `code` is what callers put in a HandlerError or an API error. */
+export interface KeywayFailure {
+  code: string;
+  message: string;
+}
+
+/**
+ * A failed authorization code flow (a user's Connect, an oauth app connection): Entra's answer on
+ * the redirect (consent declined, blocked scope), its refusal of the code, or openid-client's own
+ * checks of the response (ID token signature, issuer, audience, nonce, state, PKCE, expiry).
+ */
+export function describeCodeFlowFailure(err: unknown, issuerUrl: string): KeywayFailure {
+  if (err instanceof AuthorizationResponseError) {
+    const description = err.error_description ?? '';
+    if (err.error === 'access_denied')
+      return {
+        code: 'consent_denied',
+        message: 'you declined the consent prompt, so nothing was connected; choose Connect again and accept to continue',
+      };
+    if (err.error === 'invalid_scope') {
+      return {
+        code: 'oauth_blocked',
+        message: `the organization does not allow third-party applications via OAuth, or the scope is invalid (${description.split(/\r?\n/)[0]?.slice(0, 200)}); an Azure DevOps organization admin must enable "Third-party application access via OAuth", or use a Personal Access Token`,
+      };
+    }
+    return {
+      code: 'authorization_failed',
+      message: `Entra ID refused the sign-in: ${err.error}${description ? ` — ${description.split(/\r?\n/)[0]?.slice(0, 200)}` : ''}`,
+    };
+  }
+  if (err instanceof ResponseBodyError) {
+    const failure = describeEntraFailure(err, { issuerUrl });
+    return { code: failure.error === 'invalid_grant' ? 'invalid_grant' : 'token_request_failed', message: failure.message };
+  }
+  if (err instanceof client.ClientError) {
+    // openid-client's own checks of the response (ID token signature, issuer, audience, nonce,
+    // state, expiry) throw ClientError; discovery errors never reach here (the configuration came first).
+    return {
+      code: 'id_token_invalid',
+      message: `the sign-in response failed validation (${err.code ?? 'invalid'}: ${err.message.slice(0, 160)}); nothing was stored`,
+    };
+  }
+  const failure = describeEntraFailure(err, { issuerUrl });
+  if (failure.error === 'unexpected' && err instanceof Error) {
+    // openid-client's own checks (ID token signature, audience, nonce, state, PKCE) land here.
+    return {
+      code: 'id_token_invalid',
+      message: `the sign-in response failed validation (${(err as { code?: string }).code ?? err.name}: ${err.message.slice(0, 160)}); nothing was stored`,
+    };
+  }
+  return { code: failure.error, message: failure.message };
+}
+
+// What an identity provider's refusal on the way back means for the person signing in to Keyway
+// (Microsoft's AADSTS error code reference).
+const SIGN_IN_REFUSALS: Record<number, string> = {
+  50011:
+    "the sign-in URL Keyway uses is not registered on the identity provider's app; an operator must add {KEYWAY_PUBLIC_URL}/api/v1/auth/sso/callback as a Web redirect URI",
+  50057: 'your account is disabled at your identity provider',
+  50105: 'you are not assigned to the Keyway sign-in application; ask your identity provider admin to assign you',
+  65001: 'the Keyway sign-in application has not been consented in your tenant; ask your identity provider admin to consent',
+  65004: 'the sign-in was cancelled',
+  700016: 'the Keyway sign-in application does not exist in your tenant; it must be registered as multi-tenant, or your tenant consented',
+  90002: 'your tenant does not exist at this identity provider',
+};
+
+function signInRefusal(error: string, description: string | undefined): string {
+  const code = aadstsCode(description);
+  const known = code !== undefined ? SIGN_IN_REFUSALS[code] : undefined;
+  if (known) return `${known} (AADSTS${code})`;
+  if (error === 'access_denied') return 'the sign-in was cancelled or refused';
+  return `the identity provider refused the sign-in: ${error}${description ? ` — ${description.split(/\r?\n/)[0]!.slice(0, 200)}` : ''}`;
+}
+
+/** A failed sign-in to Keyway itself (SSO through Entra ID or another OpenID provider). */
+export function describeSignInFailure(err: unknown, issuerUrl: string): KeywayFailure {
+  if (err instanceof AuthorizationResponseError)
+    return {
+      code: err.error === 'access_denied' ? 'sign_in_cancelled' : 'provider_refused',
+      message: signInRefusal(err.error, err.error_description),
+    };
+  const failure = describeEntraFailure(err, { issuerUrl });
+  return {
+    code: failure.error === 'unexpected' ? 'invalid_response' : failure.error,
+    message: `the sign-in could not be completed: ${failure.message}`,
+  };
+}
+
+/** A few words on a failed token request for a message: never the response body or a token. */
+export function describeTokenFailure(err: unknown): string {
+  if (err instanceof ResponseBodyError) return `${err.status} ${err.error}`;
+  const cause = (err as { cause?: unknown }).cause;
+  // Not an OAuth error body (an HTML 503 from a proxy, say): openid-client carries the Response.
+  if (cause instanceof Response) return `HTTP ${cause.status}${cause.statusText ? ` ${cause.statusText}` : ''} from the token endpoint`;
+  const code = (cause as { code?: unknown } | undefined)?.code ?? (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code) return code;
+  return (err as Error)?.name ?? 'error';
+}
+
+/** OAuth error codes a metric may carry as they are; any other is `oauth_error` (labels stay bounded). */
+const OUTCOME_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'interaction_required',
+  'consent_required',
+  'login_required',
+  'temporarily_unavailable',
+  'server_error',
+  'invalid_tenant',
+]);
+
+/** The outcome label of a failed call for metrics: a bounded set, never a message. */
+export function entraOutcome(err: unknown): string {
+  if (err instanceof ResponseBodyError || err instanceof AuthorizationResponseError || err instanceof EntraDiscoveryError)
+    return OUTCOME_ERRORS.has(err.error) ? err.error : 'oauth_error';
+  const failure = describeEntraFailure(err, { issuerUrl: 'http://entra.invalid' });
+  if (failure.error === 'network') return 'network';
+  if (failure.error === 'issuer_mismatch') return 'issuer_mismatch';
+  const cause = (err as { cause?: unknown })?.cause;
+  if (cause instanceof Response) return cause.status >= 500 ? 'http_5xx' : 'http_error';
+  if (err instanceof client.ClientError) return 'invalid_response';
+  return 'error';
 }

@@ -4,7 +4,8 @@
 import type { FetchLike } from './guarded-fetch.ts';
 import type { AzureDevOpsEndpoints, AzureDevOpsTarget } from './endpoints.ts';
 import type { RatePacer } from './pacing.ts';
-import type { RateLimitInfo, Sleep } from './retry.ts';
+import type { RateLimitInfo } from './retry.ts';
+import type { Sleep } from '../http/retry.ts';
 import type {
   Account,
   AzureDevOpsCredential,

@@ -10,9 +10,10 @@ import type { FetchLike } from './guarded-fetch.ts';
 import { sharedRatePacer } from './pacing.ts';
 import type { Plan } from './plan.ts';
 import { createResponseReader, type AnswerFailure } from './response.ts';
-import { DEFAULT_RETRY_POLICY, decideRetry, defaultSleep, readRateLimit, type RateLimitInfo, type RetryPolicy } from './retry.ts';
+import { DEFAULT_RETRY_POLICY, decideRetry, readRateLimit, type RateLimitInfo, type RetryPolicy } from './retry.ts';
 import type { AzureDevOpsCredential, Conditional } from './types.ts';
 import { networkCode, pathOf, SUPPRESS_SIGN_IN, TransportFailure } from './wire.ts';
+import { sleep as defaultSleep } from '../http/retry.ts';
 import { runnerMetrics } from '../telemetry/runner-metrics.ts';
 
 export interface Transport {

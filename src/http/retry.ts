@@ -5,7 +5,8 @@
 //
 // Waits are node:timers/promises timers; tests inject `sleep` (or use node:test's mock timers).
 
-import { setTimeout as delay } from 'node:timers/promises';
+// The module object, read at each call (not a named import): node:test's mock timers replace its setTimeout.
+import timers from 'node:timers/promises';
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
@@ -13,7 +14,7 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 export const sleep: Sleep = async (ms, signal) => {
   signal?.throwIfAborted();
   try {
-    await delay(ms, undefined, signal ? { signal } : undefined);
+    await timers.setTimeout(ms, undefined, signal ? { signal } : undefined);
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
     throw e;

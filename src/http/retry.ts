@@ -76,7 +76,7 @@ export interface RetryOptions {
   backoff: Backoff | ((retry: number) => number);
   /**
    * Milliseconds the failure itself asked to wait (a Retry-After), used instead of the backoff; never
-   * longer than the backoff's `maxMs`.
+   * longer than a Backoff's `maxMs` (a backoff function sets no bound).
    */
   retryAfterMs?: (error: unknown) => number | undefined;
   /**

@@ -1,7 +1,10 @@
-// Retry policy for Azure DevOps REST calls: pure decisions, plus an abortable sleep.
+// Retry decisions for Azure DevOps REST calls (pure), on Keyway's one retry policy (http/retry.ts:
+// its backoff, Retry-After parsing and sleep).
 // Throttling headers: docs/throttling.md, "What Azure DevOps documents", from
 // https://learn.microsoft.com/azure/devops/integrate/concepts/rate-limits (Retry-After,
 // X-RateLimit-Resource/-Delay/-Limit/-Remaining/-Reset; they may arrive on a 200 before any delay).
+
+import { backoffMs, parseRetryAfter } from '../http/retry.ts';
 
 export interface RetryPolicy {
   /** Retries after the first attempt for failures that may have run: 5xx and network errors. */
@@ -49,16 +52,6 @@ function num(v: string | null): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** `Retry-After` as seconds: delta-seconds, or an HTTP-date relative to `nowMs` (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  const n = num(value);
-  if (n !== undefined) return n;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - nowMs) / 1000));
-}
-
 /** Rate-limit headers of a response, or undefined when it carries none. */
 export function readRateLimit(headers: Headers, nowMs: number): RateLimitInfo | undefined {
   const info: RateLimitInfo = {};
@@ -85,8 +78,7 @@ export function isIdempotent(method: string, markedIdempotent = false): boolean 
 
 /** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base·2^retry)). */
 export function backoffDelayMs(retry: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.maxRetryDelayMs, policy.baseDelayMs * 2 ** retry);
-  return Math.floor(random() * ceiling);
+  return backoffMs(retry, { baseMs: policy.baseDelayMs, maxMs: policy.maxRetryDelayMs, jitter: 'full' }, random);
 }
 
 export type RetryDecision =
@@ -132,23 +124,3 @@ export function decideRetry(
 export function throttleSeconds(info: RateLimitInfo | undefined): number | undefined {
   return info?.retryAfterSeconds ?? info?.delaySeconds;
 }
-
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-/** setTimeout-based sleep that rejects with the signal's reason when it aborts. */
-export const defaultSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });

@@ -1,6 +1,6 @@
 import { Migrator, PostgresAdapter, sql } from 'kysely';
 import type { Kysely, Migration, MigrationResultSet } from 'kysely';
-import { setTimeout } from 'node:timers/promises';
+import { retry } from '../http/retry.ts';
 
 export interface MigrationSet {
   /** Distinct per store so two stores may share one database. */
@@ -32,14 +32,21 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Pr
     migrationLockTableName: `${set.tableName}_lock`,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  let result: MigrationResultSet = await migrator.migrateToLatest();
   // Kysely's migrator lists the tables of every schema to find its own (pg_get_serial_sequence on
   // each column); a schema another store drops meanwhile in a shared database fails that listing
   // with 3F000 naming that other schema. Nothing was applied: list again.
-  for (let attempt = 1; attempt < 5 && schema && isOtherSchemaDropped(result.error, schema); attempt++) {
-    await setTimeout(50 * attempt);
-    result = await migrator.migrateToLatest();
-  }
+  const result = await retry(
+    async () => {
+      const attempt = await migrator.migrateToLatest();
+      if (schema && isOtherSchemaDropped(attempt.error, schema)) throw new OtherSchemaDropped(attempt);
+      return attempt;
+    },
+    // Up to four more listings, 50, 100, 150 and 200 ms apart.
+    { attempts: 5, retryable: (e) => e instanceof OtherSchemaDropped, backoff: (n) => 50 * (n + 1) },
+  ).catch((e: unknown) => {
+    if (e instanceof OtherSchemaDropped) return e.result;
+    throw e;
+  });
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new MigrationError(`migration ${failed} failed: ${(result.error as Error).message ?? String(result.error)}`, {
@@ -47,6 +54,13 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, set: MigrationSet): Pr
     });
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** A listing that failed because another store's schema went away meanwhile: worth listing again. */
+class OtherSchemaDropped extends Error {
+  constructor(readonly result: MigrationResultSet) {
+    super('another schema was dropped while the migrator listed tables');
+  }
 }
 
 /** PostgreSQL's "schema does not exist" (3F000) about a schema other than the store's own. */

@@ -1,3 +1,4 @@
+import { backoffMs, sleep } from '../http/retry.ts';
 import type { Logger } from '../logging/logger.ts';
 import { POLL_WAIT_SECONDS } from '../control/protocol.ts';
 import { withRemoteParent } from '../telemetry/spans.ts';
@@ -101,11 +102,12 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
   }
 
   async function run(): Promise<void> {
-    let backoffMs = 250;
+    // Failures in a row; the wait before the next poll doubles from 250 ms up to 10 s.
+    let failures = 0;
     while (!stopping) {
       try {
         const requests = await client.poll(waitSeconds, controller.signal);
-        backoffMs = 250;
+        failures = 0;
         for (const request of requests) {
           const task = handle(request).finally(() => inFlight.delete(task));
           inFlight.add(task);
@@ -119,9 +121,10 @@ export function createRunnerAgent(options: RunnerAgentOptions) {
           options.onRevoked?.(err.code === 'runner_revoked');
           break;
         }
-        logger.warn({ err: { message: (err as Error).message } }, `control channel unavailable; retrying in ${backoffMs} ms`);
-        await new Promise((r) => setTimeout(r, backoffMs));
-        backoffMs = Math.min(backoffMs * 2, 10_000);
+        const waitMs = backoffMs(failures++, { baseMs: 250, maxMs: 10_000, jitter: 'none' });
+        logger.warn({ err: { message: (err as Error).message } }, `control channel unavailable; retrying in ${waitMs} ms`);
+        // stop() aborts the wait: the loop then sees `stopping`.
+        await sleep(waitMs, controller.signal).catch(() => undefined);
       }
     }
   }

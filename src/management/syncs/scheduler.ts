@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError } from '../../http/errors.ts';
@@ -275,7 +276,7 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
       for (;;) {
         const row = await db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst();
         if (!row || row.status === 'succeeded' || row.status === 'failed' || Date.now() >= until) return row;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     },
 
@@ -304,7 +305,7 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
     async stop(graceMs = 2_000): Promise<void> {
       if (timer) clearInterval(timer);
       timer = undefined;
-      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+      await Promise.race([Promise.allSettled([...inFlight]), sleep(graceMs, undefined, { ref: false })]);
     },
   };
 }

@@ -21,6 +21,7 @@ import { appendFile, chmod, chown, copyFile, link, mkdir, readdir, readFile, ren
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
+import { sleep } from '../../http/retry.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { createCacheStore } from './cache-store.ts';
 import type { CacheRow, CacheVariant } from './cache-store.ts';
@@ -210,7 +211,7 @@ export async function createRepositoryCache(options: RepositoryCacheOptions) {
         opts.signal?.throwIfAborted();
         if (Date.now() > opts.deadline) throw new CacheBusyError();
         opts.onWait?.();
-        await new Promise((r) => setTimeout(r, pollMs));
+        await sleep(pollMs, opts.signal);
       }
       busy.add(key);
       const renew = setInterval(

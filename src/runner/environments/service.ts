@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RunnerDB } from '../../db/runner-schema.ts';
+import { retry, sleep as defaultSleep } from '../../http/retry.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { targetFromRepositoryContext } from '../../azure-devops/endpoints.ts';
@@ -185,7 +186,7 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   const store = createEnvironmentStore(options.db);
   const progressInterval = options.progressIntervalMs ?? 500;
   const grantCacheMs = options.grantCacheMs ?? 30_000;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = options.sleep ?? defaultSleep;
   const grants = new Map<string, { grant: CredentialGrant; at: number }>();
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const states = new Map<string, CloneReport>();
@@ -330,21 +331,22 @@ export async function startEnvironments(options: EnvironmentServiceOptions) {
   }
 
   async function deliver(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await options.report(environmentId, report);
-        return;
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if ((status !== undefined && status >= 400 && status < 500) || attempt + 1 >= FINAL_REPORT_ATTEMPTS) {
-          logger.warn(
-            { environmentId, status: report.status, err: { message: (err as Error).message } },
-            'could not report the environment outcome; the management plane will ask',
-          );
-          return;
-        }
-        await sleep(500 * 2 ** attempt);
-      }
+    try {
+      await retry(() => options.report(environmentId, report), {
+        attempts: FINAL_REPORT_ATTEMPTS,
+        // A 4xx is the management plane saying no: asking again would not change its mind.
+        retryable: (err) => {
+          const status = (err as { status?: number }).status;
+          return !(status !== undefined && status >= 400 && status < 500);
+        },
+        backoff: { baseMs: 500, maxMs: Infinity, jitter: 'none' },
+        sleep,
+      });
+    } catch (err) {
+      logger.warn(
+        { environmentId, status: report.status, err: { message: (err as Error).message } },
+        'could not report the environment outcome; the management plane will ask',
+      );
     }
   }
 

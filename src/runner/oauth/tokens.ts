@@ -8,6 +8,7 @@ import type { EntraConfiguration } from '../../entra/client.ts';
 import { describeEntraFailure, describeTokenFailure as describe, ResponseBodyError } from '../../entra/errors.ts';
 import type { OAuthMetadata, OAuthTokenSet } from './flow.ts';
 import { runnerMetrics } from '../../telemetry/runner-metrics.ts';
+import { retry, sleep as defaultSleep } from '../../http/retry.ts';
 
 /** Bounds the cache of opened secrets; past it the cache starts over (a cold read costs ~1 ms). */
 const MAX_OPENED = 20_000;
@@ -91,7 +92,7 @@ export function createTokenService(options: TokenServiceOptions) {
   const maxWait = options.maxWaitMs ?? 120_000;
   const maxRetries = options.maxRetries ?? 3;
   const maxRetryDelay = options.maxRetryDelayMs ?? 30_000;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? (() => new Date());
   const owner = options.owner ?? `${process.pid}-${randomBytes(6).toString('hex')}`;
   const earlyRefreshInterval = options.earlyRefreshIntervalMs ?? 30_000;
@@ -143,67 +144,82 @@ export function createTokenService(options: TokenServiceOptions) {
   ): Promise<{ tokenSet: OAuthTokenSet; meta: OAuthMetadata }> {
     if (!tokenSet.refresh_token) throw new NeedsReauthorizationError('this authorization has no refresh token; connect again');
     const config = await options.configForRecord(record);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // Send the original scope again: Entra otherwise may narrow the token
-        // (docs/entra-id.md, "Token responses").
-        const res = await refreshToken(config, tokenSet.refresh_token, { scope: meta.scopes.join(' ') });
-        runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
-        return {
-          tokenSet: {
-            access_token: res.access_token,
-            refresh_token: res.refresh_token ?? tokenSet.refresh_token,
-            id_token: res.id_token ?? tokenSet.id_token,
-          },
-          meta: {
-            ...meta,
-            accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(),
-            ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}),
-          },
-        };
-      } catch (err) {
-        if (
-          err instanceof ResponseBodyError &&
-          (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')
-        ) {
-          const message = oauthHandlerError(err, meta.issuer).message;
-          runnerMetrics.tokenRefreshes.inc({ outcome: 'reauthorization_required' });
-          await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
-          report(record, 'credential.needs_reauthorization', { reason: message.slice(0, 300) });
-          throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
-        }
-        if (err instanceof ResponseBodyError && err.error === 'invalid_client') {
-          // Not the user's authorization and not transient: the integration's own app credential
-          // (its secret, the runner's certificate, a federated token) was refused. Only an admin can fix it.
-          runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
-          const reason = `${REFRESH_FAILURE}: Entra ID refused the integration's app credential (${describeEntraFailure(err, { issuerUrl: meta.issuer }).message})`;
-          await failing(record, reason, 'credential.refresh_failed');
-          throw new HandlerError('app_credential_refused', `${reason}; an admin must fix the integration (its Save & Test says what)`);
-        }
-        const delay = retryDelay(err, attempt);
-        if (delay === undefined || attempt >= maxRetries) {
-          runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
-          const reason = `${REFRESH_FAILURE} right now (${describe(err)})`;
-          await failing(record, reason, 'credential.refresh_failed');
-          throw new HandlerError('refresh_unavailable', `${reason}; try again shortly`);
-        }
-        await sleep(delay);
+    const refreshTokenValue = tokenSet.refresh_token;
+    let res: Awaited<ReturnType<typeof refreshToken>>;
+    try {
+      // Send the original scope again: Entra otherwise may narrow the token
+      // (docs/entra-id.md, "Token responses").
+      res = await retry(() => refreshToken(config, refreshTokenValue, { scope: meta.scopes.join(' ') }), {
+        attempts: maxRetries + 1,
+        // Answers about the credentials themselves are final, whatever their status.
+        retryable: (err) => !needsReauthorization(err) && !appCredentialRefused(err) && transient(err),
+        backoff: { baseMs: 200, maxMs: maxRetryDelay, jitter: 'equal' },
+        retryAfterMs: (err) => {
+          const seconds = Number(responseOf(err)?.headers?.get?.('retry-after'));
+          return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+        },
+        sleep,
+      });
+    } catch (err) {
+      if (needsReauthorization(err)) {
+        const message = oauthHandlerError(err, meta.issuer).message;
+        runnerMetrics.tokenRefreshes.inc({ outcome: 'reauthorization_required' });
+        await credentials.setStatus(record.id, 'needs-reauthorization', { ...meta, reauthorizationReason: message });
+        report(record, 'credential.needs_reauthorization', { reason: message.slice(0, 300) });
+        throw new NeedsReauthorizationError(`the authorization for ${record.host} must be renewed: ${message}`);
       }
+      if (appCredentialRefused(err)) {
+        // Not the user's authorization and not transient: the integration's own app credential
+        // (its secret, the runner's certificate, a federated token) was refused. Only an admin can fix it.
+        runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
+        const reason = `${REFRESH_FAILURE}: Entra ID refused the integration's app credential (${describeEntraFailure(err, { issuerUrl: meta.issuer }).message})`;
+        await failing(record, reason, 'credential.refresh_failed');
+        throw new HandlerError('app_credential_refused', `${reason}; an admin must fix the integration (its Save & Test says what)`);
+      }
+      runnerMetrics.tokenRefreshes.inc({ outcome: 'unavailable' });
+      const reason = `${REFRESH_FAILURE} right now (${describe(err)})`;
+      await failing(record, reason, 'credential.refresh_failed');
+      throw new HandlerError('refresh_unavailable', `${reason}; try again shortly`);
     }
+    runnerMetrics.tokenRefreshes.inc({ outcome: 'success' });
+    return {
+      tokenSet: {
+        access_token: res.access_token,
+        refresh_token: res.refresh_token ?? tokenSet.refresh_token,
+        id_token: res.id_token ?? tokenSet.id_token,
+      },
+      meta: {
+        ...meta,
+        accessTokenExpiresAt: new Date(now().getTime() + (res.expires_in ?? 3600) * 1000).toISOString(),
+        ...(res.scope ? { scopes: res.scope.split(' ').filter(Boolean) } : {}),
+      },
+    };
   }
 
-  function retryDelay(err: unknown, attempt: number): number | undefined {
-    // openid-client throws ResponseBodyError for OAuth error bodies and an error whose cause is the
-    // Response for other unexpected answers (an HTML 503 from a proxy, say).
+  function needsReauthorization(err: unknown): err is ResponseBodyError {
+    return (
+      err instanceof ResponseBodyError &&
+      (err.error === 'invalid_grant' || err.error === 'interaction_required' || err.error === 'consent_required')
+    );
+  }
+
+  function appCredentialRefused(err: unknown): err is ResponseBodyError {
+    return err instanceof ResponseBodyError && err.error === 'invalid_client';
+  }
+
+  // openid-client throws ResponseBodyError for OAuth error bodies and an error whose cause is the
+  // Response for other unexpected answers (an HTML 503 from a proxy, say).
+  function responseOf(err: unknown): Response | undefined {
     const cause = (err as { cause?: unknown }).cause;
-    const response = (err as { response?: Response }).response ?? (cause instanceof Response ? cause : undefined);
-    const status = (err as { status?: number }).status ?? response?.status;
+    return (err as { response?: Response }).response ?? (cause instanceof Response ? cause : undefined);
+  }
+
+  /** 429, 5xx, or no answer at all: worth another try. */
+  function transient(err: unknown): boolean {
+    const status = (err as { status?: number }).status ?? responseOf(err)?.status;
     const transientStatus = status !== undefined && (status === 429 || status >= 500);
     const network = !(err instanceof ResponseBodyError) && (err as Error)?.name !== 'ClientError' && status === undefined;
-    if (!transientStatus && !network) return undefined;
-    const retryAfter = Number(response?.headers?.get?.('retry-after'));
-    if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter * 1000, maxRetryDelay);
-    return Math.min(maxRetryDelay, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    return transientStatus || network;
   }
 
   async function openPat(record: CredentialRecord): Promise<AccessToken> {

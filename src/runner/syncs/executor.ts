@@ -8,6 +8,7 @@ import type { AzureDevOpsEndpoints } from '../../azure-devops/endpoints.ts';
 import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { TeamProject, VariableGroup, VariableGroupParameters, VariableGroupProjectReference } from '../../azure-devops/types.ts';
 import type { SyncRunPayload, SyncRunResult, SyncTarget } from '../../control/app-connections.ts';
+import { retry, sleep as defaultSleep } from '../../http/retry.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { HandlerError } from '../agent.ts';
 import type { AppConnectionTokens } from '../app-connections/tokens.ts';
@@ -119,7 +120,7 @@ function notWrittenByKeyway(target: SyncTarget, names: string[]): HandlerError {
 export function createSyncExecutor(deps: SyncExecutorDeps) {
   const attempts = deps.attempts ?? 3;
   const attemptDelayMs = deps.attemptDelayMs ?? 1000;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ?? defaultSleep;
   const now = deps.now ?? Date.now;
   // One run per sync at a time in this process; the management plane already serializes runs
   // across its replicas (a conditional UPDATE on the sync).
@@ -169,12 +170,13 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
             };
 
       const credential = await deps.tokens.credentialFor(payload.connection);
-      client = createAzureDevOpsClient({
+      const ado = createAzureDevOpsClient({
         target: { kind: 'services', organization: target.organization },
         endpoints: deps.endpoints,
         credential,
         ...deps.clientOptions,
       });
+      client = ado;
 
       // The project id is remembered per target, so a run that changes nothing costs one request.
       let project: Pick<TeamProject, 'id' | 'name'> | undefined = state.projectId
@@ -183,13 +185,14 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
       let projectFromState = project !== undefined;
       // Names a POST may have created although its answer was lost (5xx, reset): they are ours.
       let maybeCreated: string[] = [];
-      for (let attempt = 1; ; attempt++) {
-        try {
+      // Each try starts over from a fresh read.
+      return await retry(
+        async () => {
           if (!project) {
-            const found = await client.getProject(target.project);
+            const found = await ado.getProject(target.project);
             project = { id: found.id, name: found.name };
           }
-          const group = await findGroup(client, project.id, target.groupName);
+          const group = await findGroup(ado, project.id, target.groupName);
           const origin = group ? groupOrigin(state, group, target, maybeCreated.length > 0) : 'created';
           const owned = group && maybeCreated.length ? [...new Set([...state.owned, ...maybeCreated])] : state.owned;
           const written = group && maybeCreated.length ? [...new Set([...state.written, ...maybeCreated])] : state.written;
@@ -212,10 +215,10 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
               variableGroupProjectReferences: projectReferences(group, project, target),
             };
             if (group) {
-              await client.updateVariableGroup(group.id, body);
+              await ado.updateVariableGroup(group.id, body);
             } else {
               maybeCreated = plan.created.map(nameKey);
-              groupId = (await client.addVariableGroup(body)).id;
+              groupId = (await ado.addVariableGroup(body)).id;
             }
             result.writes++;
           }
@@ -238,19 +241,23 @@ export function createSyncExecutor(deps: SyncExecutorDeps) {
             groupId,
           });
           return finish();
-        } catch (err) {
-          if (projectFromState && err instanceof AzureDevOpsError && err.kind === 'not-found') {
-            // The remembered project id is stale (the project was deleted or replaced): look it up again.
+        },
+        {
+          attempts,
+          // The remembered project id is stale (the project was deleted or replaced): look it up again, at once.
+          retryAtOnce: (err) => {
+            if (!projectFromState || !(err instanceof AzureDevOpsError) || err.kind !== 'not-found') return false;
             project = undefined;
             projectFromState = false;
-            continue;
-          }
-          const transient = err instanceof AzureDevOpsError && err.transient;
-          if (!transient || attempt >= attempts) throw err;
-          deps.logger?.warn({ syncId, runId: payload.runId, attempt, err }, 'sync attempt failed; starting over from a fresh read');
-          await sleep(attemptDelayMs * 2 ** (attempt - 1));
-        }
-      }
+            return true;
+          },
+          retryable: (err) => err instanceof AzureDevOpsError && err.transient,
+          backoff: { baseMs: attemptDelayMs, maxMs: Infinity, jitter: 'none' },
+          onRetry: (err, attempt) =>
+            deps.logger?.warn({ syncId, runId: payload.runId, attempt, err }, 'sync attempt failed; starting over from a fresh read'),
+          sleep,
+        },
+      );
     } catch (err) {
       result.error = describeSyncFailure(err, target);
       if (!(err instanceof AzureDevOpsError) && !(err instanceof HandlerError)) {

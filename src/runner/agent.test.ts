@@ -1,0 +1,39 @@
+// The control loop's reconnect waits: doubling from 250 ms up to 10 s, and stop() does not sit out
+// the wait in progress. Mock timers, no wall clock.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRunnerAgent } from './agent.ts';
+import type { ManagementClient } from './management-client.ts';
+import type { Logger } from '../logging/logger.ts';
+
+const turn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
+describe('runner agent control loop', () => {
+  it('retries an unavailable control channel after 250 ms, doubling up to 10 s; stop() ends the wait at once', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let polls = 0;
+    const client = {
+      poll: async () => {
+        polls++;
+        throw new Error('connection refused');
+      },
+      answer: async () => undefined,
+    } as unknown as ManagementClient;
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, message: string) => warnings.push(message), error: () => undefined } as unknown as Logger;
+    const agent = createRunnerAgent({ client, handlers: {}, logger });
+    agent.start();
+    t.after(() => agent.stop());
+    const waits = [250, 500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000];
+    for (const [i, ms] of waits.entries()) {
+      await turn();
+      assert.equal(polls, i + 1);
+      assert.match(warnings.at(-1) ?? '', new RegExp(`retrying in ${ms} ms$`));
+      t.mock.timers.tick(ms);
+    }
+    await turn();
+    // A 10 s wait has begun; stop() does not wait for it.
+    await agent.stop();
+    assert.equal(polls, waits.length + 1);
+  });
+});

@@ -16,9 +16,14 @@ function validatorFor(kind: ControlKind): Validator {
   return validator;
 }
 
-/** `/integration/oauth/clientId` → `integration.oauth.clientId` (the field the failure names). */
-function fieldOf(instancePath: string): string | undefined {
-  const field = instancePath.split('/').filter(Boolean).join('.');
+/**
+ * `/integration/oauth/clientId` → `integration.oauth.clientId`: the field the failure names. A
+ * missing field is reported on its parent, with the missing name beside it.
+ */
+function fieldOf(error: { instancePath: string; params: unknown }): string | undefined {
+  const path = error.instancePath.split('/').filter(Boolean);
+  const missing = (error.params as { requiredProperties?: string[] } | undefined)?.requiredProperties?.[0];
+  const field = [...path, ...(missing ? [missing] : [])].join('.');
   return field || undefined;
 }
 
@@ -32,7 +37,7 @@ export function checkControlPayload(kind: ControlKind, payload: unknown): Contro
   if (validator.Check(payload)) return undefined;
   // The innermost error says most (a union's own "must match a schema" comes after its branches').
   const [first] = validator.Errors(payload);
-  const field = first ? fieldOf(first.instancePath) : undefined;
+  const field = first ? fieldOf(first) : undefined;
   const where = field ? ` at ${field}` : '';
   return {
     code: 'invalid_request',

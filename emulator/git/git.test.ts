@@ -219,10 +219,9 @@ describe('git smart HTTP on Azure DevOps Server (/tfs/{collection})', () => {
 });
 
 describe('seeding', () => {
-  test('1,000 commits are written quickly and page through the commits API', async () => {
-    const started = Date.now();
+  // How fast seeding (git fast-import) is, is no assertion here: bench/02-git-helper.ts seeds this very repository.
+  test('1,000 commits are written and page through the commits API', async () => {
     await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000 });
-    assert.ok(Date.now() - started < 10_000, 'fast-import seeding');
     const page = await call(
       `${s.orgUrl}/${s.project}/_apis/git/repositories/big/commits?searchCriteria.$top=100&searchCriteria.$skip=950&api-version=7.1`,
       { auth: basic(s.pat) },

@@ -553,16 +553,19 @@ for (const { kind, skip } of await databaseKinds()) {
       const socket = runner.runtime.environments.socketPath;
       const input = `protocol=http\nhost=${new URL(emu.urls.services).host}\npath=${org}/Web/_git/web\n\n`;
       const n = 40;
+      const answers = new Map<string, string>();
       const measure = async (command: string, args: string[]) => {
         const samples: number[] = [];
         for (let i = 0; i < n + 3; i++) {
           const r = await run(command, args, { input, env: process.env });
           assert.equal(r.code, 0, r.stderr);
+          answers.set(command, r.stdout);
           if (i >= 3) samples.push(r.ms);
         }
         return stats(samples);
       };
       const script = await measure(helperPath, ['get']);
+      const helperAnswer = answers.get(helperPath) ?? '';
       const curl = await measure('curl', [
         '--silent',
         '--unix-socket',
@@ -573,6 +576,7 @@ for (const { kind, skip } of await databaseKinds()) {
         '@-',
         `http://keyway${CREDENTIAL_PATH}`,
       ]);
+      const bareAnswer = answers.get('curl') ?? '';
       const health = await measure('curl', ['--silent', '--unix-socket', socket, 'http://keyway/v1/healthz']);
       const node = await measure(process.execPath, ['-e', '0']);
       const line = (name: string, s: ReturnType<typeof stats>) =>
@@ -585,8 +589,11 @@ for (const { kind, skip } of await databaseKinds()) {
         line('node -e 0 (what a Node helper would cost before any work)', node),
       ].join('\n  ');
       for (const l of report.split('\n')) t.diagnostic(l);
-      // The script adds a shell to curl, nothing like a Node start-up.
-      assert.ok(script.median < curl.median + 40, `helper script ${script.median} ms vs curl ${curl.median} ms`);
+      // The figures are a report; the bound on them (helper ≤ 2× bare curl) is bench/02-git-helper.ts's.
+      // Here: the script hands git what the socket hands curl.
+      assert.ok(credentialField(helperAnswer, 'password'), 'the helper answers with a credential');
+      assert.equal(credentialField(helperAnswer, 'password'), credentialField(bareAnswer, 'password'));
+      assert.equal(credentialField(helperAnswer, 'username'), credentialField(bareAnswer, 'username'));
     });
 
     it("clone options: an integration's defaults (admins), a request's own; the runner's repository cache shown on its page and in /metrics", async () => {

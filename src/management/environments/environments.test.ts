@@ -1,7 +1,6 @@
 // Environments end to end: management plane + runner + emulator, with the real git. Every git and
 // curl here is an async spawn: the emulator serves git from this process, so a synchronous spawn
 // would block its event loop and deadlock.
-import { randomBytes } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,7 +13,7 @@ import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
 import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, PullRequest, User } from '../../../emulator/index.ts';
 import { readCommits, resolveCommit } from '../../../emulator/git/repo.ts';
@@ -146,26 +145,7 @@ for (const { kind, skip } of await databaseKinds()) {
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
         extra: { environmentOptions: { progressIntervalMs: 0 } },
       });
-      // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-      const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-      registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-      const saved = await plane.adminBrowser.request({
-        method: 'POST',
-        url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: {
-          id: presetIntegrationId,
-          scmId: 'azure-devops',
-          host: 'dev.azure.com',
-          oauth: {
-            clientId: registered.app.clientId,
-            clientSecret: registered.clientSecret,
-            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-          },
-          pat: { enabled: true },
-        },
-      });
-      assert.equal(saved.json().test.valid, true, saved.body);
-      integrationId = saved.json().integration.id;
+      ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true }));
 
       for (const [browser, upn] of [
         [plane.memberBrowser, member.upn],

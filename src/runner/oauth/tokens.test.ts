@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { POSTGRES_URL, databaseKinds } from '../../../test/support/databases.ts';
 import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../../emulator/index.ts';
 import { openDatabase } from '../../db/database.ts';
@@ -46,25 +46,7 @@ for (const { kind, skip } of await databaseKinds()) {
           endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
           store,
         });
-        // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-        const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-        registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-        const saved = await plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/runners/${created.json().runner.id}/scm-integrations`,
-          payload: {
-            id: presetIntegrationId,
-            scmId: 'azure-devops',
-            host: 'dev.azure.com',
-            oauth: {
-              clientId: registered.app.clientId,
-              clientSecret: registered.clientSecret,
-              issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-            },
-            pat: { enabled: false },
-          },
-        });
-        integrationId = saved.json().integration.id;
+        ({ integrationId } = await saveOAuthIntegration(plane, emu, created.json().runner.id, { app: registered }));
       });
       after(async () => {
         if (store) await sql`drop schema if exists ${sql.id(storeSchema)} cascade`.execute(runner.store.database.db).catch(() => undefined);

@@ -8,7 +8,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { SpanKind } from '@opentelemetry/api';
 import { startTracing } from './tracing.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../test/support/plane.ts';
+import { eventually, startPlaneWithRunner } from '../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../test/support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
@@ -50,13 +50,11 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     await emu.world.createRepository('fabrikam', 'Web', 'web', { commits: 5, createdBy: member.id });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     clientSecret = registered.clientSecret;
-    plane = await startTestPlane('sqlite', { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
-    const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'traced' } });
-    runnerId = created.json().runner.id;
-    runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-      endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-      extra: { environmentOptions: { progressIntervalMs: 0 } },
-    });
+    ({ plane, runner, runnerId } = await startPlaneWithRunner('sqlite', emu, {
+      name: 'traced',
+      plane: { azureDevOpsServicesUrl: emu.urls.services },
+      runner: { extra: { environmentOptions: { progressIntervalMs: 0 } } },
+    }));
     ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered }));
     const { callback } = await consentAtEntra(emu, await startConnect(plane.memberBrowser, integrationId), member.upn);
     assert.equal((await deliverCallback(plane.memberBrowser, callback)).ok, true);

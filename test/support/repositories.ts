@@ -4,7 +4,7 @@ import type { DatabaseKind } from '../../src/db/database.ts';
 import { startEmulator } from '../../emulator/index.ts';
 import type { EmulatorHandle } from '../../emulator/index.ts';
 import { Browser } from './management.ts';
-import { startTestPlane, startTestRunner } from './plane.ts';
+import { startPlaneWithRunner } from './plane.ts';
 import type { TestPlane, TestRunner } from './plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from './oauth.ts';
 
@@ -41,11 +41,9 @@ export async function startRepositoryBed(
   const emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
   await seed(emu);
   const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
-  const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
-  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'repositories' } });
-  const runnerId = created.json().runner.id as string;
-  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-    endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+  const { plane, runner, runnerId } = await startPlaneWithRunner(kind, emu, {
+    name: 'repositories',
+    plane: { azureDevOpsServicesUrl: emu.urls.services },
   });
   const { saved } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true });
   let serverIntegrationId: string | undefined;

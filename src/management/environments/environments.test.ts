@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
@@ -138,13 +138,11 @@ for (const { kind, skip } of await databaseKinds()) {
       await emu.world.createRepository('contoso', 'Secret', 'vault', { commits: 1 });
 
       const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
-      plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
-      const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'envs' } });
-      runnerId = created.json().runner.id;
-      runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-        extra: { environmentOptions: { progressIntervalMs: 0 } },
-      });
+      ({ plane, runner, runnerId } = await startPlaneWithRunner(kind, emu, {
+        name: 'envs',
+        plane: { azureDevOpsServicesUrl: emu.urls.services },
+        runner: { extra: { environmentOptions: { progressIntervalMs: 0 } } },
+      }));
       ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true }));
 
       for (const [browser, upn] of [

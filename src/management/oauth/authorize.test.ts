@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
-import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
@@ -32,12 +32,7 @@ for (const { kind, skip } of await databaseKinds()) {
       await emu.world.createRepository(org, 'Web', 'web', { commits: 1, createdBy: adoUser.id });
       const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
 
-      plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
-      const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'auth' } });
-      runnerId = created.json().runner.id;
-      runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-      });
+      ({ plane, runner, runnerId } = await startPlaneWithRunner(kind, emu, { name: 'auth' }));
       // The admin registers the callback URL Keyway shows in the Entra app, then saves (Save & Test checks it).
       ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true }));
     });

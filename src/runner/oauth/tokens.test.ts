@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { POSTGRES_URL, databaseKinds } from '../../../test/support/databases.ts';
-import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
@@ -40,13 +40,9 @@ for (const { kind, skip } of await databaseKinds()) {
         adoUser = emu.world.addUser({ upn: `dev@${emu.defaultTenant.domain}` });
         emu.world.addMember('contoso', adoUser.id);
         const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway' });
-        plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
-        const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'tokens' } });
-        runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-          endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-          store,
-        });
-        ({ integrationId } = await saveOAuthIntegration(plane, emu, created.json().runner.id, { app: registered }));
+        const started = await startPlaneWithRunner(kind, emu, { name: 'tokens', runner: { store } });
+        ({ plane, runner } = started);
+        ({ integrationId } = await saveOAuthIntegration(plane, emu, started.runnerId, { app: registered }));
       });
       after(async () => {
         if (store) await sql`drop schema if exists ${sql.id(storeSchema)} cascade`.execute(runner.store.database.db).catch(() => undefined);

@@ -12,7 +12,7 @@ import type { DatabaseKind } from '../../src/db/database.ts';
 import type { ManagementAppOptions } from '../../src/management/app.ts';
 import type { RunnerRuntimeOptions } from '../../src/runner/runtime.ts';
 import { startEmulator } from '../../emulator/index.ts';
-import type { EmulatorHandle } from '../../emulator/index.ts';
+import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { POSTGRES_URL } from './databases.ts';
 import type { Browser } from './management.ts';
 import { eventually, startTestPlane, startTestRunner } from './plane.ts';
@@ -141,4 +141,14 @@ export async function startIntegrationBed(
     },
   };
   return bed;
+}
+
+/** Seeds `organization` with a "Web" project holding a "web" repository (`commits` of Alice's, default 2), Alice a member; returns her. */
+export async function seedWebRepository(emu: EmulatorHandle, organization: string, options: { commits?: number } = {}): Promise<User> {
+  emu.world.addOrganization(organization);
+  emu.world.addProject(organization, 'Web');
+  const alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
+  emu.world.addMember(organization, alice.id);
+  await emu.world.createRepository(organization, 'Web', 'web', { commits: options.commits ?? 2, createdBy: alice.id });
+  return alice;
 }

@@ -61,11 +61,18 @@ describe('fault rules', () => {
     s.emu.faults.clear();
   });
 
-  test('latency delays the answer', async () => {
-    s.emu.faults.add({ path: `/${s.org}/_apis/projects`, latencyMs: 150 });
-    const started = Date.now();
-    assert.equal((await call(projects, { auth: basic(s.pat) })).status, 200);
-    assert.ok(Date.now() - started >= 140);
+  test('latency delays the answer: a request sent after the delayed one is answered first', async () => {
+    // Once: the first request takes the latency, the second (same path) none.
+    const id = s.emu.faults.add({ path: `/${s.org}/_apis/projects`, latencyMs: 2000, times: 1 });
+    const answered: string[] = [];
+    const delayed = call(projects, { auth: basic(s.pat) }).then((r) => (answered.push('delayed'), r));
+    for (let i = 0; i < 200 && s.emu.faults.list().find((r) => r.id === id)?.fired !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(s.emu.faults.list().find((r) => r.id === id)?.fired, 1, 'the first request took the latency');
+    const prompt = await call(projects, { auth: basic(s.pat) });
+    answered.push('prompt');
+    assert.equal(prompt.status, 200);
+    assert.equal((await delayed).status, 200, 'then the real answer');
+    assert.deepEqual(answered, ['prompt', 'delayed']);
     s.emu.faults.clear();
   });
 

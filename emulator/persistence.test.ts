@@ -2,17 +2,16 @@
 // whole state, so what clients stored (URLs, PATs, refresh tokens, access tokens) keeps working.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { devNull, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { startEmulator, type EmulatorHandle } from './server.ts';
 import { STATE_FILE } from './persistence.ts';
 import { AZURE_DEVOPS_RESOURCE_ID } from './entra/index.ts';
 import { parseForm } from './entra/testkit.ts';
-import { basic, call } from './test-support.ts';
+import { basic, call, runGit } from './test-support.ts';
 
 let root: string;
 
@@ -25,35 +24,7 @@ after(() => {
 });
 
 /** git with no user configuration; the PAT travels in the environment, never in argv. */
-function git(args: string[], cwd: string, secret: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'git',
-      ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f', ...args],
-      {
-        cwd,
-        env: {
-          PATH: process.env.PATH,
-          HOME: cwd,
-          GIT_CONFIG_NOSYSTEM: '1',
-          GIT_CONFIG_GLOBAL: devNull,
-          GIT_TERMINAL_PROMPT: '0',
-          GIT_AUTHOR_NAME: 'Test',
-          GIT_AUTHOR_EMAIL: 'test@example.invalid',
-          GIT_COMMITTER_NAME: 'Test',
-          GIT_COMMITTER_EMAIL: 'test@example.invalid',
-          KW_SECRET: secret,
-        },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const git = (args: string[], cwd: string, secret: string) => runGit(args, { cwd, secret });
 
 /** The authorization code flow as a browser and a confidential client would run it; returns the token response. */
 async function codeFlow(

@@ -1,4 +1,6 @@
 // Helpers for tests that run against the emulator (its own suite and Keyway's).
+import { spawn } from 'node:child_process';
+import { devNull } from 'node:os';
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from './server.ts';
 import type { User } from './ado/world.ts';
 import type { EntraApp } from './entra/index.ts';
@@ -102,4 +104,43 @@ export async function userToken(
   scopes = ['499b84ac-1321-427f-aa17-267ca6975798/user_impersonation'],
 ): Promise<string> {
   return s.emu.entra.issueAccessTokenForTest({ tenantId: user.tenantId, userOid: user.oid, clientId: s.clientId, scopes });
+}
+
+/**
+ * Runs git with no user configuration (HOME is `home`, else `cwd`). A `secret` travels in the
+ * environment, never in argv: through a credential helper as the password, or with `extraHeader`
+ * as a bearer token header.
+ */
+export function runGit(
+  args: string[],
+  opts: { cwd: string; home?: string; secret?: string; extraHeader?: boolean },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const helper =
+    opts.secret !== undefined && !opts.extraHeader
+      ? ['-c', 'credential.helper=', '-c', 'credential.helper=!f() { echo username=keyway; echo "password=$KW_SECRET"; }; f']
+      : ['-c', 'credential.helper='];
+  const header = opts.secret !== undefined && opts.extraHeader ? ['-c', `http.extraHeader=Authorization: Bearer ${opts.secret}`] : [];
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', [...helper, ...header, ...args], {
+      cwd: opts.cwd,
+      env: {
+        PATH: process.env.PATH,
+        HOME: opts.home ?? opts.cwd,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: devNull,
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_AUTHOR_NAME: 'Test',
+        GIT_AUTHOR_EMAIL: 'test@example.invalid',
+        GIT_COMMITTER_NAME: 'Test',
+        GIT_COMMITTER_EMAIL: 'test@example.invalid',
+        KW_SECRET: opts.secret ?? '',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }

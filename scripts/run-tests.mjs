@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under test/, src/ and emulator/ with node's own test runner (through tsx).
 // Node 20's `node --test` takes no globs, so the files are collected here.
-import { readdirSync, statSync } from 'node:fs';
+// `--fast` (npm run test:fast): only the fast tier, the pure-module tests listed in test/fast-tier.json.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const explicit = process.argv.slice(2).length > 0;
-const roots = explicit ? process.argv.slice(2) : ['src', 'emulator', 'test'];
+const args = process.argv.slice(2);
+const fast = args.includes('--fast');
+const named = args.filter((a) => a !== '--fast');
+const explicit = fast || named.length > 0;
+const fastTier = () => JSON.parse(readFileSync(new URL('../test/fast-tier.json', import.meta.url), 'utf8')).paths;
+const roots = fast ? fastTier() : explicit ? named : ['src', 'emulator', 'test'];
 // The resilience and security suites (faults, attacks, canaries) run on their own:
 // `npm run test:resilience` (node scripts/run-tests.mjs test/resilience); CI runs both. So does the
 // packaging test (`npm run test:package`): it builds and installs the package, minutes of work.
@@ -49,16 +54,17 @@ const concurrency = process.env.KEYWAY_TEST_CONCURRENCY ?? '2';
 // has 5 minutes, and the whole run has a ceiling. (No --test-force-exit: under Node 22 it once ended
 // a file part-way through its suites without reporting a failure, losing tests silently.)
 const ceilingMinutes = Number(process.env.KEYWAY_TEST_CEILING_MINUTES ?? '25');
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files],
-  {
-    stdio: 'inherit',
-    env: { ...process.env, KEYWAY_LOG_LEVEL: process.env.KEYWAY_LOG_LEVEL ?? 'silent' },
-    timeout: ceilingMinutes * 60_000,
-    killSignal: 'SIGKILL',
-  },
-);
+// The fast tier runs in one process (scripts/import-tests.mjs): its files are pure, and a process
+// per file would cost more than their tests.
+const command = fast
+  ? ['--import', 'tsx', '--test-reporter=spec', fileURLToPath(new URL('import-tests.mjs', import.meta.url)), ...files]
+  : ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', '--test-reporter=spec', ...files];
+const result = spawnSync(process.execPath, command, {
+  stdio: 'inherit',
+  env: { ...process.env, KEYWAY_LOG_LEVEL: process.env.KEYWAY_LOG_LEVEL ?? 'silent' },
+  timeout: ceilingMinutes * 60_000,
+  killSignal: 'SIGKILL',
+});
 if (result.error?.code === 'ETIMEDOUT') {
   console.error(`run-tests: the tests did not finish within ${ceilingMinutes} minutes and were stopped (KEYWAY_TEST_CEILING_MINUTES)`);
   process.exit(1);

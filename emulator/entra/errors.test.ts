@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { AZURE_DEVOPS_RESOURCE_ID } from './index.ts';
-import { buildPkceRequest, codeFlow, discover, postToken, signIn, startHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, codeFlow, discover, postToken, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
 
 function rejectsWith(error: string, code: number) {
   return (err: unknown) => {
@@ -28,10 +28,7 @@ function authorizeRejects(error: string, code: number) {
 describe('Entra emulator: errors as Entra sends them', () => {
   let h: Harness;
   let config: client.Configuration;
-  before(async () => {
-    h = await startHarness();
-    config = await discover(h);
-  });
+  before(async () => ({ h, config } = await startDiscoveredHarness()));
   after(() => h.close());
 
   test('error body shape: CRLF trailer, codes, ids, timestamp, error_uri', async () => {

@@ -4,15 +4,12 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AZURE_DEVOPS_RESOURCE_ID } from './index.ts';
-import { buildPkceRequest, codeFlow, discover, signIn, startHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, codeFlow, discover, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
 
 describe('Entra emulator: grants through openid-client', () => {
   let h: Harness;
   let config: client.Configuration;
-  before(async () => {
-    h = await startHarness();
-    config = await discover(h);
-  });
+  before(async () => ({ h, config } = await startDiscoveredHarness()));
   after(() => h.close());
 
   test('authorization code + PKCE: state, nonce and ID token validation pass', async () => {

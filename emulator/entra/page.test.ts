@@ -2,15 +2,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { buildPkceRequest, discover, parseForm, signIn, startHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, parseForm, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
 
 describe('Entra emulator: sign-in page', () => {
   let h: Harness;
   let config: client.Configuration;
-  before(async () => {
-    h = await startHarness();
-    config = await discover(h);
-  });
+  before(async () => ({ h, config } = await startDiscoveredHarness()));
   after(() => h.close());
 
   test('lists the tenant users, the app and the scopes, with stable test ids and no external loads', async () => {

@@ -1,19 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { EntraOAuthError } from './errors.ts';
+import { aadstsCode } from './testkit-errors.ts';
 import { entraClientSecret, entraTimestamp } from './ids.ts';
 import { checkCodeChallenge, pkceVerifierMatches, redirectUriMatches } from './policy.ts';
 
-const code = (fn: () => unknown): number => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EntraOAuthError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an EntraOAuthError');
-};
+const code = aadstsCode;
 
 describe('policy', () => {
   test('redirect URIs: exact, except the port of http loopback URIs', () => {

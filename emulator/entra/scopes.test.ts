@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntraOAuthError } from './errors.ts';
+import { aadstsCode } from './testkit-errors.ts';
 import {
   AZURE_DEVOPS_APP_ID,
   audience,
@@ -11,15 +11,7 @@ import {
   scpClaim,
 } from './scopes.ts';
 
-const code = (fn: () => unknown): number => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof EntraOAuthError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an EntraOAuthError');
-};
+const code = aadstsCode;
 
 describe('scopes', () => {
   test('Azure DevOps scopes by GUID keep the GUID as audience; case-insensitive permission names', () => {

@@ -77,6 +77,12 @@ export async function discover(h: Harness, auth?: client.ClientAuth, clientId = 
   );
 }
 
+/** A harness and the openid-client configuration discovered from it (client secret auth). */
+export async function startDiscoveredHarness(): Promise<{ h: Harness; config: client.Configuration }> {
+  const h = await startHarness();
+  return { h, config: await discover(h) };
+}
+
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
 export const unescapeHtml = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39);/g, (m) => ENTITIES[m]!);
 

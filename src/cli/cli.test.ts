@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startCli } from '../../test/support/cli.ts';
+import { runCli, signInWithLink, startCli } from '../../test/support/cli.ts';
 
 describe('keyway CLI', () => {
   it('start: creates the data directory and keys, serves /healthz, prints a working one-time sign-in link', async () => {
@@ -135,13 +135,7 @@ describe('keyway CLI', () => {
     try {
       const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/);
       const [, link] = await server.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const signIn = await fetch(`${url}/api/v1/auth/link`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token: link }),
-      });
-      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-      const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+      const { cookie, csrfToken } = await signInWithLink(url!, link!);
       const created = await fetch(`${url}/api/v1/runners`, {
         method: 'POST',
         headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },

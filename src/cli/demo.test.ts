@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCli, runCli, type RunningCli } from '../../test/support/cli.ts';
+import { startCli, runCli, signInWithLink, type RunningCli } from '../../test/support/cli.ts';
 import { consentAtEntra } from '../../test/support/oauth.ts';
 
 /** A port whose next three are free too, as far as one can tell without holding them. */
@@ -30,13 +30,7 @@ async function freePortRun(): Promise<number> {
 async function signInAsAdmin(run: RunningCli) {
   const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
   const [, link] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-  const signIn = await fetch(`${url}/api/v1/auth/link`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token: link }),
-  });
-  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+  const { cookie, csrfToken } = await signInWithLink(url!, link!);
   return {
     url: url!,
     cookie,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,9 +8,9 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { SpanKind } from '@opentelemetry/api';
 import { startTracing } from './tracing.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../test/support/plane.ts';
+import { eventually, startPlaneWithRunner } from '../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../test/support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../../test/support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../test/support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { register } from 'prom-client';
@@ -51,29 +50,12 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     await emu.world.createRepository('fabrikam', 'Web', 'web', { commits: 5, createdBy: member.id });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     clientSecret = registered.clientSecret;
-    plane = await startTestPlane('sqlite', { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
-    const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'traced' } });
-    runnerId = created.json().runner.id;
-    runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-      endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-      extra: { environmentOptions: { progressIntervalMs: 0 } },
-    });
-    // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-    const presetId = `int_${randomBytes(9).toString('base64url')}`;
-    registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetId}`);
-    const saved = await plane.adminBrowser.request({
-      method: 'POST',
-      url: `/api/v1/runners/${runnerId}/scm-integrations`,
-      payload: {
-        id: presetId,
-        scmId: 'azure-devops',
-        host: 'dev.azure.com',
-        oauth: { clientId: registered.app.clientId, clientSecret, issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0` },
-        pat: { enabled: false },
-      },
-    });
-    assert.equal(saved.json().test.valid, true, saved.body);
-    integrationId = saved.json().integration.id;
+    ({ plane, runner, runnerId } = await startPlaneWithRunner('sqlite', emu, {
+      name: 'traced',
+      plane: { azureDevOpsServicesUrl: emu.urls.services },
+      runner: { extra: { environmentOptions: { progressIntervalMs: 0 } } },
+    }));
+    ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered }));
     const { callback } = await consentAtEntra(emu, await startConnect(plane.memberBrowser, integrationId), member.upn);
     assert.equal((await deliverCallback(plane.memberBrowser, callback)).ok, true);
   });

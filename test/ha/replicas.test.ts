@@ -10,7 +10,7 @@ import { POSTGRES_URL, databaseKinds } from '../support/databases.ts';
 import { Browser, LogCapture, TEST_PASSWORD_PARAMS } from '../support/management.ts';
 import { eventually, startTestPlane, startTestRunner } from '../support/plane.ts';
 import type { TestPlane, TestRunner } from '../support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { openDatabase } from '../../src/db/database.ts';
@@ -105,26 +105,7 @@ for (const { kind, skip } of kinds) {
         extra: { replica: true, environmentOptions: { progressIntervalMs: 0 }, observeRequests: observe('replica2') },
       });
 
-      // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-      const presetId = `int_${randomBytes(9).toString('base64url')}`;
-      registered.app.redirectUris.push(`${server1.url}/api/v1/oauth/callback/${presetId}`);
-      const saved = await server1.adminBrowser.request({
-        method: 'POST',
-        url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: {
-          id: presetId,
-          scmId: 'azure-devops',
-          host: 'dev.azure.com',
-          oauth: {
-            clientId: registered.app.clientId,
-            clientSecret: registered.clientSecret,
-            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-          },
-          pat: { enabled: false },
-        },
-      });
-      assert.equal(saved.json().test.valid, true, saved.body);
-      integrationId = saved.json().integration.id;
+      ({ integrationId } = await saveOAuthIntegration(server1, emu, runnerId, { app: registered }));
       const { callback } = await consentAtEntra(emu, await startConnect(server1.memberBrowser, integrationId), member.upn);
       assert.equal((await deliverCallback(server1.memberBrowser, callback)).ok, true);
     });

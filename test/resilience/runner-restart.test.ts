@@ -1,7 +1,6 @@
 // A runner process killed (SIGKILL) and started again: mid-clone and mid-refresh. Figures: what
 // the callers saw (clear errors, no hang), what was lost (target: nothing), and how long until
 // the runner served again.
-import { randomBytes } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +12,7 @@ import { openDatabase } from '../../src/db/database.ts';
 import type { RunnerDB } from '../../src/db/runner-schema.ts';
 import { startCli } from '../support/cli.ts';
 import type { RunningCli } from '../support/cli.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../support/oauth.ts';
 import { eventually, startTestPlane } from '../support/plane.ts';
 import type { TestPlane } from '../support/plane.ts';
 import { CanaryScan } from './support/canary.ts';
@@ -75,26 +74,7 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     runnerId = created.json().runner.id;
     runner = startRunner(['--server', plane.url, '--exchange-token', created.json().exchangeToken]);
     await runner.waitFor(/connected to/);
-    // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-    const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-    registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-    const saved = await plane.adminBrowser.request({
-      method: 'POST',
-      url: `/api/v1/runners/${runnerId}/scm-integrations`,
-      payload: {
-        id: presetIntegrationId,
-        scmId: 'azure-devops',
-        host: 'dev.azure.com',
-        oauth: {
-          clientId: registered.app.clientId,
-          clientSecret: registered.clientSecret,
-          issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-        },
-        pat: { enabled: true },
-      },
-    });
-    assert.equal(saved.json().test.valid, true, saved.body);
-    integrationId = saved.json().integration.id;
+    ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true }));
   });
   after(async () => {
     console.log(['# runner kill figures:', ...figures.map((f) => `#   ${f}`)].join('\n'));

@@ -87,6 +87,31 @@ export function expectStatus(res: LightMyRequestResponse, status: number): Light
   return res;
 }
 
+/**
+ * A variable-group sync through an app connection into the world's "Payments" project, created by
+ * the admin; `run()` runs it now and returns the run.
+ */
+export async function createSync(
+  w: AutomationWorld,
+  options: { name: string; connectionId: string; groupName: string; variables: { name: string; value: string; isSecret?: boolean }[] },
+) {
+  const created = expectStatus(
+    await w.plane.adminBrowser.request({
+      method: 'POST',
+      url: `/api/v1/projects/${w.projectId}/syncs`,
+      payload: { ...options, project: w.seeded.project },
+    }),
+    201,
+  ).json();
+  const syncId = created.sync.id as string;
+  const run = async () =>
+    expectStatus(
+      await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${syncId}/run` }),
+      200,
+    ).json();
+  return { syncId, run };
+}
+
 /** Every row of every management-plane table, as one string (canary checks). */
 export async function dumpManagementTables(plane: TestPlane): Promise<string> {
   const tables = await plane.database.db.introspection.getTables();

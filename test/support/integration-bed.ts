@@ -12,12 +12,12 @@ import type { DatabaseKind } from '../../src/db/database.ts';
 import type { ManagementAppOptions } from '../../src/management/app.ts';
 import type { RunnerRuntimeOptions } from '../../src/runner/runtime.ts';
 import { startEmulator } from '../../emulator/index.ts';
-import type { EmulatorHandle } from '../../emulator/index.ts';
+import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { POSTGRES_URL } from './databases.ts';
 import type { Browser } from './management.ts';
 import { eventually, startTestPlane, startTestRunner } from './plane.ts';
 import type { TestPlane, TestRunner } from './plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from './oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from './oauth.ts';
 
 export interface AuditEventView {
   id: string;
@@ -85,30 +85,8 @@ export async function startIntegrationBed(
     ...(options.runner ? { extra: options.runner } : {}),
   });
 
-  // The admin registers the callback in Entra first, then saves: Save & Test checks it.
-  const integrationId = `int_${randomBytes(9).toString('base64url')}`;
-  const registered = emu.entra.addApp(emu.defaultTenant.id, {
-    displayName: 'Keyway',
-    redirectUris: [`${plane.url}/api/v1/oauth/callback/${integrationId}`],
-    requirePkce: true,
-  });
-  const saved = await plane.adminBrowser.request({
-    method: 'POST',
-    url: `/api/v1/runners/${runnerId}/scm-integrations`,
-    payload: {
-      id: integrationId,
-      scmId: 'azure-devops',
-      host: 'dev.azure.com',
-      oauth: {
-        clientId: registered.app.clientId,
-        clientSecret: registered.clientSecret,
-        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-      },
-      pat: { enabled: true },
-    },
-  });
-  assert.equal(saved.statusCode, 201, saved.body);
-  assert.equal(saved.json().test.valid, true, saved.body);
+  const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
+  const { integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true });
 
   const replicas: TestRunner[] = [];
   const bed: IntegrationBed = {
@@ -163,4 +141,14 @@ export async function startIntegrationBed(
     },
   };
   return bed;
+}
+
+/** Seeds `organization` with a "Web" project holding a "web" repository (`commits` of Alice's, default 2), Alice a member; returns her. */
+export async function seedWebRepository(emu: EmulatorHandle, organization: string, options: { commits?: number } = {}): Promise<User> {
+  emu.world.addOrganization(organization);
+  emu.world.addProject(organization, 'Web');
+  const alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
+  emu.world.addMember(organization, alice.id);
+  await emu.world.createRepository(organization, 'Web', 'web', { commits: options.commits ?? 2, createdBy: alice.id });
+  return alice;
 }

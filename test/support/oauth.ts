@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
 import type { EmulatorHandle } from '../../emulator/index.ts';
+import type { EntraApp } from '../../emulator/entra/index.ts';
 import { parseForm } from '../../emulator/entra/testkit.ts';
 import type { Browser } from './management.ts';
 
@@ -65,4 +68,38 @@ export async function deliverCallback(browser: Browser, callback: string, option
   const message = /data-message="([^"]*)"/.exec(res.body)?.[1] ?? '';
   const returnTo = /data-return-to="([^"]*)"/.exec(res.body)?.[1]?.replace(/&amp;/g, '&') ?? '';
   return { status: res.statusCode, ok, code, message, returnTo, headers: res.headers, body: res.body };
+}
+
+/**
+ * Saves an Azure DevOps integration (dev.azure.com, OAuth through `app`, an Entra app of the
+ * emulator's default tenant) on a runner, as an admin does: the callback URL is registered in the
+ * app first (Save & Test checks it: AADSTS50011), then the integration is saved, and Save & Test
+ * must pass. `pat` also offers personal access tokens; `plane` is the replica the admin uses.
+ */
+export async function saveOAuthIntegration(
+  plane: { url: string; adminBrowser: Browser },
+  emu: Pick<EmulatorHandle, 'urls' | 'defaultTenant'>,
+  runnerId: string,
+  options: { app: { app: EntraApp; clientSecret: string }; pat?: boolean },
+): Promise<{ integrationId: string; saved: LightMyRequestResponse }> {
+  const id = `int_${randomBytes(9).toString('base64url')}`;
+  options.app.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${id}`);
+  const saved = await plane.adminBrowser.request({
+    method: 'POST',
+    url: `/api/v1/runners/${runnerId}/scm-integrations`,
+    payload: {
+      id,
+      scmId: 'azure-devops',
+      host: 'dev.azure.com',
+      oauth: {
+        clientId: options.app.app.clientId,
+        clientSecret: options.app.clientSecret,
+        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
+      },
+      pat: { enabled: options.pat ?? false },
+    },
+  });
+  assert.equal(saved.statusCode, 201, saved.body);
+  assert.equal(saved.json().test.valid, true, saved.body);
+  return { integrationId: saved.json().integration.id as string, saved };
 }

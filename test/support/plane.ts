@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,25 @@ export async function startTestRunner(
       await store.database.close();
     },
   };
+}
+
+/**
+ * A plane that signs in with Entra ID at the emulator, and one runner the admin created on it
+ * (`name`), reaching the emulator's Azure DevOps. `plane` and `runner` add to that or override it.
+ */
+export async function startPlaneWithRunner(
+  kind: DatabaseKind,
+  emu: { urls: { login: string; services: string; vssps: string } },
+  options: { name: string; plane?: Partial<ManagementAppOptions>; runner?: Parameters<typeof startTestRunner>[2] },
+): Promise<{ plane: TestPlane; runner: TestRunner; runnerId: string }> {
+  const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, ...options.plane });
+  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: options.name } });
+  assert.equal(created.statusCode, 201, created.body);
+  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
+    endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+    ...options.runner,
+  });
+  return { plane, runner, runnerId: created.json().runner.id as string };
 }
 
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {

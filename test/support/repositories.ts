@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import type { DatabaseKind } from '../../src/db/database.ts';
 import { startEmulator } from '../../emulator/index.ts';
 import type { EmulatorHandle } from '../../emulator/index.ts';
 import { Browser } from './management.ts';
-import { startTestPlane, startTestRunner } from './plane.ts';
+import { startPlaneWithRunner } from './plane.ts';
 import type { TestPlane, TestRunner } from './plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from './oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from './oauth.ts';
 
 /**
  * Keyway (management plane with the emulator as its Services endpoint, one runner) in front of the
@@ -42,31 +41,11 @@ export async function startRepositoryBed(
   const emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
   await seed(emu);
   const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
-  const plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services });
-  const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'repositories' } });
-  const runnerId = created.json().runner.id as string;
-  const runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-    endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
+  const { plane, runner, runnerId } = await startPlaneWithRunner(kind, emu, {
+    name: 'repositories',
+    plane: { azureDevOpsServicesUrl: emu.urls.services },
   });
-  // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-  const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-  registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-  const saved = await plane.adminBrowser.request({
-    method: 'POST',
-    url: `/api/v1/runners/${runnerId}/scm-integrations`,
-    payload: {
-      id: presetIntegrationId,
-      scmId: 'azure-devops',
-      host: 'dev.azure.com',
-      oauth: {
-        clientId: registered.app.clientId,
-        clientSecret: registered.clientSecret,
-        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-      },
-      pat: { enabled: true },
-    },
-  });
-  assert.equal(saved.json().test.valid, true, saved.body);
+  const { saved } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true });
   let serverIntegrationId: string | undefined;
   if (options.server) {
     const server = await plane.adminBrowser.request({

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import { createSync, dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { generatePat } from '../../../emulator/index.ts';
 import { seal } from '../../crypto/sealing.ts';
@@ -37,28 +37,16 @@ for (const { kind, skip } of await databaseKinds()) {
     const credentials = () => createCredentialStore(w.runner.store.database.db, createFieldCrypto(w.runner.store.keys));
 
     async function runSync(connectionId: string, groupName: string) {
-      const created = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/syncs`,
-          payload: {
-            name: `use ${groupName}`,
-            connectionId,
-            project: w.seeded.project,
-            groupName,
-            variables: [
-              { name: 'HELLO', value: 'world' },
-              { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
-            ],
-          },
-        }),
-        201,
-      ).json();
-      const run = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${created.sync.id}/run` }),
-        200,
-      ).json();
-      return { syncId: created.sync.id as string, run };
+      const sync = await createSync(w, {
+        name: `use ${groupName}`,
+        connectionId,
+        groupName,
+        variables: [
+          { name: 'HELLO', value: 'world' },
+          { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
+        ],
+      });
+      return { syncId: sync.syncId, run: await sync.run() };
     }
 
     it('access-token with an organization: validated (identity, scopes checked, the rest listed), held by the runner only, used, tested, deleted', async () => {

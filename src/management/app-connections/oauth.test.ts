@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import { createSync, dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { consentAtEntra, deliverCallback } from '../../../test/support/oauth.ts';
 import type { Browser } from '../../../test/support/management.ts';
@@ -64,32 +64,16 @@ for (const { kind, skip } of await databaseKinds()) {
       return { entra, callback: (await consentAtEntra(w.seeded.emu, entra, w.seeded.user.upn, action)).callback };
     }
 
-    async function runSync(connectionId: string, groupName: string) {
-      const created = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/syncs`,
-          payload: {
-            name: `sync ${groupName}`,
-            connectionId,
-            project: w.seeded.project,
-            groupName,
-            variables: [
-              { name: 'HELLO', value: 'world' },
-              { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
-            ],
-          },
-        }),
-        201,
-      ).json();
-      const syncId = created.sync.id as string;
-      const run = async () =>
-        expectStatus(
-          await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${syncId}/run` }),
-          200,
-        ).json();
-      return { syncId, run };
-    }
+    const runSync = (connectionId: string, groupName: string) =>
+      createSync(w, {
+        name: `sync ${groupName}`,
+        connectionId,
+        groupName,
+        variables: [
+          { name: 'HELLO', value: 'world' },
+          { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
+        ],
+      });
 
     async function expireStoredToken(connectionId: string) {
       const [record] = await credentials().listForSubject({ type: 'app-connection', id: connectionId });

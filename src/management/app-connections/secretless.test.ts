@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually, startTestRunner } from '../../../test/support/plane.ts';
-import { expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import { createSync, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
 import type { WorkloadIssuer } from '../../../test/support/workload-issuer.ts';
@@ -67,32 +67,21 @@ for (const { kind, skip } of await databaseKinds()) {
 
     /** A sync through the connection, run once: what a service principal is for. */
     async function syncWith(connectionId: string, groupName: string) {
-      const created = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/syncs`,
-          payload: {
-            name: `via ${groupName}`,
-            connectionId,
-            project: w.seeded.project,
-            groupName,
-            variables: [
-              { name: 'REGION', value: 'westeurope' },
-              { name: 'API_KEY', value: `k-${randomUUID()}`, isSecret: true },
-            ],
-          },
-        }),
-        201,
-      ).json();
-      const run = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'POST', url: `/api/v1/projects/${w.projectId}/syncs/${created.sync.id}/run` }),
-        200,
-      ).json();
+      const sync = await createSync(w, {
+        name: `via ${groupName}`,
+        connectionId,
+        groupName,
+        variables: [
+          { name: 'REGION', value: 'westeurope' },
+          { name: 'API_KEY', value: `k-${randomUUID()}`, isSecret: true },
+        ],
+      });
+      const run = await sync.run();
       assert.equal(run.status, 'succeeded', JSON.stringify(run));
       // The group exists in Azure DevOps with the value, written by the connection's principal.
       assert.ok(run.groupId, JSON.stringify(run));
       assert.equal(w.seeded.emu.world.readVariable(w.seeded.org, run.groupId, 'REGION'), 'westeurope');
-      return { syncId: created.sync.id as string, run };
+      return { syncId: sync.syncId, run };
     }
 
     it('certificate: kept pending with the certificate to upload; once uploaded the connection tests valid and syncs a variable group', async () => {

@@ -1,11 +1,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID, randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
-import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../../emulator/index.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
@@ -19,7 +19,6 @@ for (const { kind, skip } of await databaseKinds()) {
     let runnerId: string;
     let adoUser: User;
     let otherAdoUser: User;
-    let appRedirects: string[];
     const org = 'fabrikam';
 
     before(async () => {
@@ -32,34 +31,10 @@ for (const { kind, skip } of await databaseKinds()) {
       emu.world.addMember(org, otherAdoUser.id);
       await emu.world.createRepository(org, 'Web', 'web', { commits: 1, createdBy: adoUser.id });
       const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [], requirePkce: true });
-      appRedirects = registered.app.redirectUris;
 
-      plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
-      const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'auth' } });
-      runnerId = created.json().runner.id;
-      runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-        endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-      });
+      ({ plane, runner, runnerId } = await startPlaneWithRunner(kind, emu, { name: 'auth' }));
       // The admin registers the callback URL Keyway shows in the Entra app, then saves (Save & Test checks it).
-      const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-      appRedirects.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-      const saved = await plane.adminBrowser.request({
-        method: 'POST',
-        url: `/api/v1/runners/${runnerId}/scm-integrations`,
-        payload: {
-          id: presetIntegrationId,
-          scmId: 'azure-devops',
-          host: 'dev.azure.com',
-          oauth: {
-            clientId: registered.app.clientId,
-            clientSecret: registered.clientSecret,
-            issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-          },
-          pat: { enabled: true },
-        },
-      });
-      assert.equal(saved.json().test.valid, true, saved.body);
-      integrationId = saved.json().integration.id;
+      ({ integrationId } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true }));
     });
     after(async () => {
       await runner?.stop();

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestRunner } from '../../../test/support/plane.ts';
-import { startIntegrationBed } from '../../../test/support/integration-bed.ts';
+import { seedWebRepository, startIntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { IntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { User } from '../../../emulator/index.ts';
 import { HandlerError } from '../../runner/agent.ts';
@@ -56,11 +56,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       bed = await startIntegrationBed(kind, async (emu) => {
-        emu.world.addOrganization(ORG);
-        emu.world.addProject(ORG, 'Web');
-        alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
-        emu.world.addMember(ORG, alice.id);
-        await emu.world.createRepository(ORG, 'Web', 'web', { commits: 2, createdBy: alice.id });
+        alice = await seedWebRepository(emu, ORG);
         emu.world.addOrganization(COLLECTION, { server: true });
         emu.world.addProject(COLLECTION, 'Demo');
         emu.world.addMember(COLLECTION, alice.id);

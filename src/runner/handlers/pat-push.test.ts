@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { startIntegrationBed } from '../../../test/support/integration-bed.ts';
+import { seedWebRepository, startIntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { IntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { User } from '../../../emulator/index.ts';
 import { listRefs } from '../../../emulator/git/repo.ts';
@@ -31,13 +31,9 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       bed = await startIntegrationBed(kind, async (emu) => {
-        emu.world.addOrganization(ORG);
-        emu.world.addProject(ORG, 'Web');
+        alice = await seedWebRepository(emu, ORG, { commits: 1 });
         emu.world.addOrganization(EMPTY_ORG);
-        alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
-        emu.world.addMember(ORG, alice.id);
         emu.world.addMember(EMPTY_ORG, alice.id);
-        await emu.world.createRepository(ORG, 'Web', 'web', { commits: 1, createdBy: alice.id });
       });
     });
     after(async () => {

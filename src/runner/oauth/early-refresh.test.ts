@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
 import type { TestRunner } from '../../../test/support/plane.ts';
-import { startIntegrationBed } from '../../../test/support/integration-bed.ts';
+import { seedWebRepository, startIntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { IntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { User } from '../../../emulator/index.ts';
 import { createAzureDevOpsClient } from '../../azure-devops/client.ts';
@@ -57,11 +57,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       bed = await startIntegrationBed(kind, async (emu) => {
-        emu.world.addOrganization(ORG);
-        emu.world.addProject(ORG, 'Web');
-        alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
-        emu.world.addMember(ORG, alice.id);
-        await emu.world.createRepository(ORG, 'Web', 'web', { commits: 2, createdBy: alice.id });
+        alice = await seedWebRepository(emu, ORG);
       });
       replica = await bed.startReplica();
       await bed.connectOAuth(bed.plane.memberBrowser, alice.upn);

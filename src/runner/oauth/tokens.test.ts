@@ -4,9 +4,9 @@ import * as client from 'openid-client';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { POSTGRES_URL, databaseKinds } from '../../../test/support/databases.ts';
-import { startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
-import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
+import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../../emulator/index.ts';
 import { openDatabase } from '../../db/database.ts';
@@ -40,31 +40,9 @@ for (const { kind, skip } of await databaseKinds()) {
         adoUser = emu.world.addUser({ upn: `dev@${emu.defaultTenant.domain}` });
         emu.world.addMember('contoso', adoUser.id);
         const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway' });
-        plane = await startTestPlane(kind, { entraAuthorityUrl: emu.urls.login });
-        const created = await plane.adminBrowser.request({ method: 'POST', url: '/api/v1/runners', payload: { name: 'tokens' } });
-        runner = await startTestRunner(plane.url, created.json().exchangeToken, {
-          endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
-          store,
-        });
-        // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-        const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-        registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-        const saved = await plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/runners/${created.json().runner.id}/scm-integrations`,
-          payload: {
-            id: presetIntegrationId,
-            scmId: 'azure-devops',
-            host: 'dev.azure.com',
-            oauth: {
-              clientId: registered.app.clientId,
-              clientSecret: registered.clientSecret,
-              issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-            },
-            pat: { enabled: false },
-          },
-        });
-        integrationId = saved.json().integration.id;
+        const started = await startPlaneWithRunner(kind, emu, { name: 'tokens', runner: { store } });
+        ({ plane, runner } = started);
+        ({ integrationId } = await saveOAuthIntegration(plane, emu, started.runnerId, { app: registered }));
       });
       after(async () => {
         if (store) await sql`drop schema if exists ${sql.id(storeSchema)} cascade`.execute(runner.store.database.db).catch(() => undefined);
@@ -146,9 +124,20 @@ for (const { kind, skip } of await databaseKinds()) {
         const record = await runner.runtime.credentials.get(id);
         assert.ok(await runner.runtime.credentials.acquireLease(id, record?.version ?? 0, 'dead-replica', 600));
         const before = refreshRequests();
-        const started = Date.now();
-        const token = await service().getAccessToken(plane.member.id, integrationId);
-        assert.ok(Date.now() - started >= 400, 'waited for the dead lease');
+        // Each pause of the service while the lease is someone else's: how many refreshes had happened by then.
+        const refreshesAtEachWait: number[] = [];
+        const waiting = service({
+          sleep: (ms) => {
+            refreshesAtEachWait.push(refreshRequests() - before);
+            return new Promise<void>((r) => setTimeout(r, ms));
+          },
+        });
+        const token = await waiting.getAccessToken(plane.member.id, integrationId);
+        assert.ok(refreshesAtEachWait.length > 0, 'waited for the dead lease');
+        assert.ok(
+          refreshesAtEachWait.every((n) => n === 0),
+          'no refresh while the lease was held',
+        );
         assert.equal(refreshRequests() - before, 1);
         await emu.entra.verifyAccessToken(token.token);
       });

@@ -2,7 +2,6 @@
 // management plane on real HTTP with a signed-in admin and member, a registered runner with an
 // integration (OAuth and PAT) saved and tested, and the canary scan wired to every log, the
 // management database and every response the suite records.
-import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle, User } from '../../../emulator/index.ts';
@@ -12,6 +11,7 @@ import type { RunnerRuntimeOptions } from '../../../src/runner/runtime.ts';
 import { isPostgresAvailable } from '../../support/databases.ts';
 import { startTestPlane, startTestRunner } from '../../support/plane.ts';
 import type { TestPlane, TestRunner } from '../../support/plane.ts';
+import { saveOAuthIntegration } from '../../support/oauth.ts';
 import { CanaryScan } from './canary.ts';
 
 export interface World {
@@ -68,28 +68,8 @@ export async function startWorld(
   canaries.watch(runner.runtime.registration.runnerToken, 'runner token');
   canaries.source('logs', 'runner log', () => runner.logs.text);
 
-  // The callback is registered before Save & Test, as an admin would: the test checks it (AADSTS50011).
-  const presetIntegrationId = `int_${randomBytes(9).toString('base64url')}`;
-  registered.app.redirectUris.push(`${plane.url}/api/v1/oauth/callback/${presetIntegrationId}`);
-  const saved = await plane.adminBrowser.request({
-    method: 'POST',
-    url: `/api/v1/runners/${runnerId}/scm-integrations`,
-    payload: {
-      id: presetIntegrationId,
-      scmId: 'azure-devops',
-      host: 'dev.azure.com',
-      oauth: {
-        clientId: registered.app.clientId,
-        clientSecret: registered.clientSecret,
-        issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
-      },
-      pat: { enabled: true },
-    },
-  });
-  assert.equal(saved.statusCode, 201, saved.body);
-  assert.equal(saved.json().test.valid, true, saved.body);
+  const { integrationId, saved } = await saveOAuthIntegration(plane, emu, runnerId, { app: registered, pat: true });
   canaries.response('POST scm-integrations', saved);
-  const integrationId = saved.json().integration.id as string;
 
   return {
     emu,

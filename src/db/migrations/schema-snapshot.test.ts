@@ -14,8 +14,8 @@ import { runnerMigrations } from './runner/index.ts';
 // Migrations are history: a refactoring of their code must leave what they do unchanged. This
 // runs every migration of both stores on SQLite and on PostgreSQL and compares, against a snapshot
 // taken from the migrations as they were first written, (1) each statement every migration sends,
-// to the letter, and (2) the schema that results (sqlite_master; PostgreSQL's columns, indexes and
-// constraints). KEYWAY_UPDATE_SCHEMA_SNAPSHOT=1 rewrites the snapshot (only for a new migration).
+// to the letter, (2) the schema that results (sqlite_master; PostgreSQL's columns, indexes and
+// constraints) and (3) what each down() sends, from the latest back. KEYWAY_UPDATE_SCHEMA_SNAPSHOT=1 rewrites the snapshot (only for a new migration).
 
 const SNAPSHOT = new URL('./schema-snapshot.json', import.meta.url);
 const sets: Record<string, MigrationSet> = { management: managementMigrations, runner: runnerMigrations };
@@ -23,6 +23,8 @@ const sets: Record<string, MigrationSet> = { management: managementMigrations, r
 interface Snapshot {
   /** Per migration, the statements it sent, with their parameters. */
   statements: Record<string, { sql: string; parameters: readonly unknown[] }[]>;
+  /** Per migration, from the latest back, what its down() sent, until one refuses (its message). */
+  reverted: Record<string, { sql: string; parameters: readonly unknown[] }[] | string>;
   schema: unknown;
 }
 
@@ -48,6 +50,22 @@ async function migrate(db: Kysely<any>, set: MigrationSet, log: { sql: string; p
   return statements;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see migrate()
+async function revert(db: Kysely<any>, set: MigrationSet, log: { sql: string; parameters: readonly unknown[] }[]) {
+  const reverted: Snapshot['reverted'] = {};
+  for (const [name, migration] of Object.entries(set.migrations).reverse()) {
+    log.length = 0;
+    try {
+      await migration.down?.(db);
+    } catch (error) {
+      reverted[name] = (error as Error).message;
+      break;
+    }
+    reverted[name] = [...log];
+  }
+  return reverted;
+}
+
 async function snapshotSqlite(set: MigrationSet): Promise<Snapshot> {
   const connection = new SQLite(':memory:');
   connection.pragma('foreign_keys = ON');
@@ -64,7 +82,7 @@ async function snapshotSqlite(set: MigrationSet): Promise<Snapshot> {
     const schema = connection
       .prepare(`select type, name, tbl_name, sql from sqlite_master where name not like 'sqlite_%' order by type, name`)
       .all();
-    return { statements, schema };
+    return { statements, schema, reverted: await revert(db, set, log) };
   } finally {
     await db.destroy();
   }
@@ -102,6 +120,7 @@ async function snapshotPostgres(set: MigrationSet): Promise<Snapshot> {
         indexes: indexes.rows.map((row) => ({ ...row, indexdef: unqualified(row.indexdef) })),
         constraints: constraints.rows.map((row) => ({ ...row, definition: unqualified(row.definition) })),
       },
+      reverted: await revert(db, set, log),
     };
   } finally {
     await sql`drop schema if exists ${sql.id(schemaName)} cascade`.execute(db).catch(() => undefined);
@@ -132,6 +151,7 @@ for (const { kind, skip } of await databaseKinds()) {
           assert.deepEqual(plain.statements[name], expected.statements[name], `migration ${name} sends the same statements`);
         }
         assert.deepEqual(plain.schema, expected.schema, 'the same resulting schema');
+        assert.deepEqual(plain.reverted, expected.reverted, 'down() sends the same statements');
       });
     }
   });

@@ -14,7 +14,6 @@ import type { ThrottleConfig } from '../emulator/throttling.ts';
 import { createAzureDevOpsClient } from '../src/azure-devops/client.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection } from '../src/control/app-connections.ts';
-import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
 import type { Handler } from '../src/runner/agent.ts';
 import { createRepositoryHandlers } from '../src/runner/repositories/handlers.ts';
@@ -22,7 +21,7 @@ import { createSyncExecutor } from '../src/runner/syncs/executor.ts';
 import { createSyncStore } from '../src/runner/syncs/store.ts';
 import { nowMs } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
-import { createRunnerFixture, openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { createRunnerFixture, openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
 
 const ID = '7';
 const TITLE = "Journeys under Azure DevOps's consumption limit (throttling off, on, under pressure)";
@@ -71,22 +70,8 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
   const groups = options.short ? 40 : 100;
   const s = await startSeeded({});
   const dir = mkdtempSync(join(tmpdir(), 'kw-b7-sync-'));
-  const integration: RunnerIntegration = {
-    id: 'int_b7',
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
-    oauth: null,
-    patEnabled: true,
-  };
-  const pieces = await openRunnerPieces({
-    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-    encryptionKeys: randomEncryptionKeys(),
-    privateKey: '',
-    integration,
-  });
+  const integration = servicesIntegration('int_b7');
+  const pieces = await openSqliteRunnerPieces(dir, integration);
   try {
     const store = createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
     const executor = createSyncExecutor({
@@ -150,36 +135,15 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
   const branches = options.short ? 2000 : 5000;
   const s = await startSeeded({});
   const dir = mkdtempSync(join(tmpdir(), 'kw-b7-refs-'));
-  const integration: RunnerIntegration = {
-    id: 'int_b7r',
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
-    oauth: null,
-    patEnabled: true,
-  };
-  const pieces = await openRunnerPieces({
-    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-    encryptionKeys: randomEncryptionKeys(),
-    privateKey: '',
-    integration,
-  });
+  const integration = servicesIntegration('int_b7r');
+  const pieces = await openSqliteRunnerPieces(dir, integration);
   try {
     await s.emu.world.createRepository(s.org, s.project, 'monorepo', {
       commits: 2,
       branches: Array.from({ length: branches - 1 }, (_, i) => `topic/${String(i).padStart(5, '0')}`),
       createdBy: s.user.id,
     });
-    await pieces.credentials.insert({
-      subject: { type: 'user', id: 'u1' },
-      integrationId: integration.id,
-      host: integration.host,
-      method: 'pat',
-      secret: s.pat,
-      metadata: { organization: s.org },
-    });
+    await storePat(pieces, 'u1', integration, s.pat, s.org);
     const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps });
     const handlers = createRepositoryHandlers({
       tokens: pieces.tokens(),

@@ -3,7 +3,7 @@
 // unauthenticated `HEAD /{org}` that git's credential manager uses to find the tenant.
 import type { FastifyInstance } from 'fastify';
 import { authenticate, challengeHeaders, type HostKind, type Principal } from '../auth.ts';
-import { orgRoute, params, resolveOrg, sendUnknownOrg, type AdoEnv } from '../context.ts';
+import { bareOrgRoute, orgRoute, params, type AdoEnv } from '../context.ts';
 import { newGuid } from '../ids.ts';
 import { errors } from '../errors.ts';
 import type { Urls } from '../urls.ts';
@@ -279,16 +279,14 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
 
   // Location data is served without authentication: clients read it before they authenticate.
   const options = async (area: string | undefined): Promise<unknown> => locationList(LOCATIONS, host, area);
-  app.options('/:org/_apis', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return options(undefined);
-  });
-  app.options('/:org/_apis/:area', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return options(params(req).area);
-  });
+  app.options(
+    '/:org/_apis',
+    bareOrgRoute(env, host, async () => options(undefined)),
+  );
+  app.options(
+    '/:org/_apis/:area',
+    bareOrgRoute(env, host, async (req) => options(params(req).area)),
+  );
 
   const resourceAreas = async (org: Organization, areaId?: string): Promise<unknown> => {
     // An Azure DevOps Server answers with no resource areas, which tells the SDKs to stay on the
@@ -301,26 +299,24 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
     }));
     return { count: value.length, value };
   };
-  app.get('/:org/_apis/ResourceAreas', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return resourceAreas(org);
-  });
-  app.get('/:org/_apis/ResourceAreas/:areaId', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    const list = (await resourceAreas(org, params(req).areaId)) as { value: unknown[] };
-    return list.value[0] ?? reply.code(404).send();
-  });
+  app.get(
+    '/:org/_apis/ResourceAreas',
+    bareOrgRoute(env, host, async (_req, _reply, org) => resourceAreas(org)),
+  );
+  app.get(
+    '/:org/_apis/ResourceAreas/:areaId',
+    bareOrgRoute(env, host, async (req, reply, org) => {
+      const list = (await resourceAreas(org, params(req).areaId)) as { value: unknown[] };
+      return list.value[0] ?? reply.code(404).send();
+    }),
+  );
 
   // `HEAD https://dev.azure.com/{org}` without credentials: 401 naming the tenant in
   // X-VSS-ResourceTenant (how git's credential manager discovers the authority).
   app.route({
     method: ['GET', 'HEAD'],
     url: '/:org',
-    handler: async (req, reply) => {
-      const org = resolveOrg(env, host, params(req).org);
-      if (!org) return sendUnknownOrg(env, host, req, reply);
+    handler: bareOrgRoute(env, host, async (req, reply, org) => {
       const outcome = await authenticate(env, req.headers.authorization, { host, org });
       if (outcome.ok)
         return reply
@@ -340,6 +336,6 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
         .code(401)
         .headers(challengeHeaders(env.urls, host, org))
         .send();
-    },
+    }),
   });
 }

@@ -92,11 +92,9 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlDeps): 
       scope.addHook('onRequest', async (req, reply) => {
         const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
         if (!m || !tokenMatches(m[1]!.trim(), deps.controlToken)) {
-          return reply
-            .code(401)
-            .send({
-              error: { code: 'unauthorized', message: 'Send the control token printed at start as "Authorization: Bearer <token>".' },
-            });
+          return reply.code(401).send({
+            error: { code: 'unauthorized', message: 'Send the control token printed at start as "Authorization: Bearer <token>".' },
+          });
         }
       });
       scope.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {

@@ -115,16 +115,14 @@ export function registerRepositoryRoutes(app: FastifyInstance, env: AdoEnv, host
               'InvalidArgumentValueException',
             );
           out.changeCounts = { ...commit.changeCounts };
-          out.changes = commit.changes
-            .slice(0, Number(changeCount))
-            .map((c) => ({
-              item: {
-                gitObjectType: 'blob',
-                path: c.path,
-                url: `${ctx.orgUrl}/${repo.projectId}/_apis/git/repositories/${repo.id}/items?path=${encodeURIComponent(c.path)}&versionType=Commit&version=${commit.commitId}`,
-              },
-              changeType: c.changeType,
-            }));
+          out.changes = commit.changes.slice(0, Number(changeCount)).map((c) => ({
+            item: {
+              gitObjectType: 'blob',
+              path: c.path,
+              url: `${ctx.orgUrl}/${repo.projectId}/_apis/git/repositories/${repo.id}/items?path=${encodeURIComponent(c.path)}&versionType=Commit&version=${commit.commitId}`,
+            },
+            changeType: c.changeType,
+          }));
         }
         return out;
       }),

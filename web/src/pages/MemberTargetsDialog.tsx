@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
+import { FieldError } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { sentence } from '../text.ts';
@@ -96,11 +97,7 @@ export function MemberTargetsDialog({
             {connection.organization ? ` (the organization defaults to ${connection.organization})` : ''}; <code>*</code> stands for any
             characters, e.g. <code>Web/team-*</code>. Leave empty for owners only.
           </p>
-          {errors.fields.memberTargets && (
-            <p className="field-error" id={errorId}>
-              {errors.fields.memberTargets}
-            </p>
-          )}
+          <FieldError id={errorId} error={errors.fields.memberTargets} />
         </div>
         <FormActions submit={busy ? 'Saving…' : 'Save targets'} disabled={busy} onCancel={() => onClose()} />
       </Form>

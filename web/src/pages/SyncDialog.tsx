@@ -287,26 +287,15 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
             {canManage && (
               <fieldset className="choice">
                 <legend>If the group already exists</legend>
-                <CheckboxField
+                <AdoptionFields
                   label="Adopt it: let this sync write into a group Keyway did not create"
-                  name="adoptExisting"
-                  checked={adoptExisting}
-                  onChange={(e) => setAdoptExisting(e.target.checked)}
-                  error={errors.fields.adoptExisting}
                   hint="Otherwise the run stops before writing anything. Only project owners may adopt."
+                  adopt={adoptExisting}
+                  onAdopt={setAdoptExisting}
+                  takeOver={takeOver}
+                  onTakeOver={setTakeOver}
+                  errors={errors}
                 />
-                {adoptExisting && (
-                  <TextField
-                    label="Variables it may take over (optional)"
-                    name="takeOver"
-                    value={takeOver}
-                    onChange={(e) => setTakeOver(e.target.value)}
-                    error={errors.fields.takeOver}
-                    hint={TAKE_OVER_HINT}
-                    autoComplete="off"
-                    spellCheck={false}
-                  />
-                )}
               </fieldset>
             )}
           </>
@@ -431,28 +420,61 @@ export function SyncAdoptionDialog({
           Keyway writes only into variable groups it created, and changes only variables it wrote. {sync.organization}/{sync.project}/
           <strong>{sync.groupName}</strong> is owned by whoever created it: adopt it only if this sync should manage it.
         </p>
-        <CheckboxField
+        <AdoptionFields
           label={`Adopt ${sync.groupName}`}
-          name="adoptExisting"
-          checked={adopt}
-          onChange={(e) => setAdopt(e.target.checked)}
-          error={errors.fields.adoptExisting}
           hint="For this group only: pointing the sync elsewhere withdraws it."
+          adopt={adopt}
+          onAdopt={setAdopt}
+          takeOver={takeOver}
+          onTakeOver={setTakeOver}
+          errors={errors}
         />
-        {adopt && (
-          <TextField
-            label="Variables it may take over (optional)"
-            name="takeOver"
-            value={takeOver}
-            onChange={(e) => setTakeOver(e.target.value)}
-            error={errors.fields.takeOver}
-            hint={TAKE_OVER_HINT}
-            autoComplete="off"
-            spellCheck={false}
-          />
-        )}
         <FormActions submit={busy ? 'Saving…' : 'Save'} disabled={busy} onCancel={() => onClose()} />
       </Form>
     </Dialog>
+  );
+}
+
+/** Whether a sync may write into an existing group Keyway did not create, and the variables of it it may take over. */
+function AdoptionFields({
+  label,
+  hint,
+  adopt,
+  onAdopt,
+  takeOver,
+  onTakeOver,
+  errors,
+}: {
+  label: string;
+  hint: string;
+  adopt: boolean;
+  onAdopt: (adopt: boolean) => void;
+  takeOver: string;
+  onTakeOver: (takeOver: string) => void;
+  errors: FormErrors;
+}) {
+  return (
+    <>
+      <CheckboxField
+        label={label}
+        name="adoptExisting"
+        checked={adopt}
+        onChange={(e) => onAdopt(e.target.checked)}
+        error={errors.fields.adoptExisting}
+        hint={hint}
+      />
+      {adopt && (
+        <TextField
+          label="Variables it may take over (optional)"
+          name="takeOver"
+          value={takeOver}
+          onChange={(e) => onTakeOver(e.target.value)}
+          error={errors.fields.takeOver}
+          hint={TAKE_OVER_HINT}
+          autoComplete="off"
+          spellCheck={false}
+        />
+      )}
+    </>
   );
 }

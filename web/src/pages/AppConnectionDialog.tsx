@@ -195,25 +195,13 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
 
   const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
   // The Entra ids the methods ask for: one field each, with a hint where the method needs one.
-  const tenantIdField = (hint?: string) => (
-    <TextField
-      label="Directory (tenant) ID"
-      name="tenantId"
-      value={tenantId}
-      onChange={(e) => setTenantId(e.target.value)}
-      error={errors.fields.tenantId}
-      hint={hint}
-      autoComplete="off"
-      spellCheck={false}
-    />
-  );
-  const clientIdField = (label: string, hint?: string) => (
+  const entraIdField = (name: 'tenantId' | 'clientId', label: string, hint?: string) => (
     <TextField
       label={label}
-      name="clientId"
-      value={clientId}
-      onChange={(e) => setClientId(e.target.value)}
-      error={errors.fields.clientId}
+      name={name}
+      value={name === 'tenantId' ? tenantId : clientId}
+      onChange={(e) => (name === 'tenantId' ? setTenantId : setClientId)(e.target.value)}
+      error={errors.fields[name]}
       hint={hint}
       autoComplete="off"
       spellCheck={false}
@@ -285,7 +273,9 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           </p>
         )}
         {method === 'oauth' &&
-          tenantIdField(
+          entraIdField(
+            'tenantId',
+            'Directory (tenant) ID',
             'A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to.',
           )}
         <TextField
@@ -304,12 +294,13 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         />
         {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">
-            {tenantIdField()}
-            {clientIdField('Application (client) ID')}
+            {entraIdField('tenantId', 'Directory (tenant) ID')}
+            {entraIdField('clientId', 'Application (client) ID')}
           </div>
         )}
         {method === 'managed-identity' &&
-          clientIdField(
+          entraIdField(
+            'clientId',
             'Managed identity client ID (optional)',
             "A user-assigned identity of the runner's machine; leave empty for its system-assigned identity.",
           )}

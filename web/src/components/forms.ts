@@ -54,3 +54,25 @@ export function useFormErrors() {
   useFocusFirstError(formRef, errors);
   return { errors, setErrors, formRef };
 }
+
+/**
+ * A form that submits one call: its errors (as useFormErrors), whether it is busy, and `attempt`,
+ * which runs the call with the form busy and its errors cleared, and shows a failure through
+ * `toErrors` (the form's mapping of the API's fields).
+ */
+export function useSubmission() {
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  async function attempt(call: () => Promise<void>, toErrors: (err: unknown) => FormErrors): Promise<void> {
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      await call();
+    } catch (err) {
+      setErrors(toErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { errors, setErrors, formRef, busy, attempt };
+}

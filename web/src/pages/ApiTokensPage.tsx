@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -124,8 +124,7 @@ function NewToken({ token, onDismiss }: { token: CreatedApiToken; onDismiss: () 
 function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: CreatedApiToken) => void; focusFirst: boolean }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -135,17 +134,14 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
     if (expiresInDays !== undefined && (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 366))
       fields.expiresInDays = 'Enter a whole number of days from 1 to 366, or leave it empty for no expiry.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<CreatedApiToken>('/api-tokens', { name: name.trim(), ...(expiresInDays ? { expiresInDays } : {}) });
-      setName('');
-      onCreated(created);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { name: 'name', expiresInDays: 'expiresInDays' }));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<CreatedApiToken>('/api-tokens', { name: name.trim(), ...(expiresInDays ? { expiresInDays } : {}) });
+        setName('');
+        onCreated(created);
+      },
+      (err) => formErrorsFrom(err, { name: 'name', expiresInDays: 'expiresInDays' }),
+    );
   }
 
   return (

@@ -4,7 +4,7 @@ import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
@@ -34,6 +34,13 @@ const SYNC_FIELDS: Record<string, string> = {
   takeOver: 'takeOver',
   sealedValues: 'form',
 };
+
+/** A failed call's errors next to the sync's fields, or at the top made a sentence. */
+function syncErrors(err: unknown): FormErrors {
+  const mapped = formErrorsFrom(err, SYNC_FIELDS);
+  if (mapped.form) mapped.form = sentence(mapped.form);
+  return mapped;
+}
 
 /** `org/project/pattern` for people: what members may target through a connection. */
 export function describeMemberTargets(targets: MemberTarget[]): string {
@@ -188,9 +195,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
       const row = m ? sent[Number(m[1])] : undefined;
       if (row) return { fields: { [`${m![2] === 'name' ? 'var' : 'value'}-${row.key}`]: sentence(err.message) } };
     }
-    const mapped = formErrorsFrom(err, SYNC_FIELDS);
-    if (mapped.form) mapped.form = sentence(mapped.form);
-    return mapped;
+    return syncErrors(err);
   }
 
   const title = editing ? `Variables of ${editing.name}` : created ? `Variables of ${created.name}` : 'Add a variable group sync';
@@ -385,14 +390,11 @@ export function SyncAdoptionDialog({
 }) {
   const [adopt, setAdopt] = useState(sync.adoptExisting ?? false);
   const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
+    await attempt(async () => {
       const names = adopt ? parseNames(takeOver) : [];
       const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {
         adoptExisting: adopt,
@@ -404,13 +406,7 @@ export function SyncAdoptionDialog({
           ? `${sync.name} may now write into the existing group ${sync.groupName}${names.length ? ` and take over ${names.join(', ')}` : ''}. Run it to sync.`
           : `${sync.name} no longer writes into a group it did not create.`,
       });
-    } catch (err) {
-      const mapped = formErrorsFrom(err, SYNC_FIELDS);
-      if (mapped.form) mapped.form = sentence(mapped.form);
-      setErrors(mapped);
-    } finally {
-      setBusy(false);
-    }
+    }, syncErrors);
   }
 
   return (

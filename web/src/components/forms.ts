@@ -76,3 +76,22 @@ export function useSubmission() {
   }
   return { errors, setErrors, formRef, busy, attempt };
 }
+
+/**
+ * What a create form made that is shown only once (a token, an invitation link) in the form's
+ * place: `show` it, `dismiss` it to bring the form back, and `refocus` tells the form, back after
+ * a dismissal, to focus its first field.
+ */
+export function useShownOnce<T>() {
+  const [shown, setShown] = useState<T>();
+  const [refocus, setRefocus] = useState(false);
+  return {
+    shown,
+    refocus,
+    show: (created: T) => setShown(created),
+    dismiss: () => {
+      setShown(undefined);
+      setRefocus(true);
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -21,10 +21,9 @@ function tokenState(token: ApiToken): 'Active' | 'Revoked' | 'Expired' {
 
 export function ApiTokensPage() {
   const tokens = useApi<{ tokens: ApiToken[] }>('/api-tokens');
-  const [created, setCreated] = useState<CreatedApiToken>();
+  const created = useShownOnce<CreatedApiToken>();
   const [revoking, setRevoking] = useState<ApiToken>();
   const [notice, setNotice] = useState<string>();
-  const [dismissed, setDismissed] = useState(false);
 
   return (
     <>
@@ -33,20 +32,14 @@ export function ApiTokensPage() {
         Personal tokens for scripts and tools: send <code>Authorization: Bearer kw_…</code>. A token acts as you in the organization it was
         created in.
       </p>
-      {created ? (
-        <NewToken
-          token={created}
-          onDismiss={() => {
-            setCreated(undefined);
-            setDismissed(true);
-          }}
-        />
+      {created.shown ? (
+        <NewToken token={created.shown} onDismiss={created.dismiss} />
       ) : (
         <CreateTokenForm
-          focusFirst={dismissed}
+          focusFirst={created.refocus}
           onCreated={(token) => {
             setNotice(undefined);
-            setCreated(token);
+            created.show(token);
             tokens.reload();
           }}
         />

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { asSentences, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { asSentences, formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -28,29 +28,21 @@ const STATUS: Record<InvitationStatus, { label: string; badge: string }> = {
 export function Invitations() {
   const { me } = useSession();
   const invitations = useApi<{ invitations: Invitation[] }>('/invitations');
-  const [created, setCreated] = useState<CreatedInvitation>();
-  const [dismissed, setDismissed] = useState(false);
+  const created = useShownOnce<CreatedInvitation>();
   const [revoking, setRevoking] = useState<Invitation>();
   const [notice, setNotice] = useState<string>();
   const list = invitations.data?.invitations;
 
   return (
     <>
-      {created ? (
-        <NewInvitation
-          invitation={created}
-          organization={me.organization.name}
-          onDismiss={() => {
-            setCreated(undefined);
-            setDismissed(true);
-          }}
-        />
+      {created.shown ? (
+        <NewInvitation invitation={created.shown} organization={me.organization.name} onDismiss={created.dismiss} />
       ) : (
         <InviteForm
-          focusFirst={dismissed}
+          focusFirst={created.refocus}
           onCreated={(invitation) => {
             setNotice(undefined);
-            setCreated(invitation);
+            created.show(invitation);
             invitations.reload();
           }}
         />

@@ -22,6 +22,8 @@ import { createSyncStore } from '../src/runner/syncs/store.ts';
 import { nowMs } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
 import { createRunnerFixture, openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
+import type { RunnerPieces } from './support/runner-fixture.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 
 const ID = '7';
 const TITLE = "Journeys under Azure DevOps's consumption limit (throttling off, on, under pressure)";
@@ -65,14 +67,36 @@ async function measure(s: SeededWorld, run: () => Promise<{ failures: unknown[] 
   };
 }
 
+/**
+ * A journey against a seeded emulator through a runner store (SQLite, in a temp dir) that reaches
+ * it with a PAT: `prepare` sets the journey up and answers how to run it in a mode; it runs in each
+ * mode in turn, and everything is closed afterwards.
+ */
+async function withPatRunner(
+  dirPrefix: string,
+  integrationId: string,
+  prepare: (s: SeededWorld, pieces: RunnerPieces, integration: RunnerIntegration) => Promise<(mode: Mode) => Promise<Outcome>>,
+): Promise<Record<Mode, Outcome>> {
+  const s = await startSeeded({});
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const integration = servicesIntegration(integrationId);
+  const pieces = await openSqliteRunnerPieces(dir, integration);
+  try {
+    const run = await prepare(s, pieces, integration);
+    const out = {} as Record<Mode, Outcome>;
+    for (const mode of MODES) out[mode] = await run(mode);
+    return out;
+  } finally {
+    await pieces.close();
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** 100 syncs of 100 variables (every tenth secret), 10 at a time, one PAT: the first run creates every group. */
 async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>> {
   const groups = options.short ? 40 : 100;
-  const s = await startSeeded({});
-  const dir = mkdtempSync(join(tmpdir(), 'kw-b7-sync-'));
-  const integration = servicesIntegration('int_b7');
-  const pieces = await openSqliteRunnerPieces(dir, integration);
-  try {
+  return withPatRunner('kw-b7-sync-', 'int_b7', async (s, pieces) => {
     const store = createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
     const executor = createSyncExecutor({
       store,
@@ -87,8 +111,7 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       clientId: null,
       issuerUrl: null,
     };
-    const out = {} as Record<Mode, Outcome>;
-    for (const mode of MODES) {
+    return async (mode) => {
       // Each mode creates its own groups (fresh names), so every run writes every group once.
       const ids = Array.from({ length: groups }, (_, g) => `sync_b7_${mode}_${g}`);
       for (const id of ids) {
@@ -103,7 +126,7 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       }
       // Under pressure: about half of the sync's cost fits in a 4-second window.
       configure(s, mode, { limit: groups * 0.05, windowMs: 4000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 2000 });
-      out[mode] = await measure(s, async () => {
+      return measure(s, async () => {
         const failures: unknown[] = [];
         let next = 0;
         await Promise.all(
@@ -121,23 +144,14 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
         );
         return { failures };
       });
-    }
-    return out;
-  } finally {
-    await pieces.close();
-    await s.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    };
+  });
 }
 
 /** The branch picker paging through a 5,000-branch repository, 500 at a time, through the runner's handler. */
 async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outcome>> {
   const branches = options.short ? 2000 : 5000;
-  const s = await startSeeded({});
-  const dir = mkdtempSync(join(tmpdir(), 'kw-b7-refs-'));
-  const integration = servicesIntegration('int_b7r');
-  const pieces = await openSqliteRunnerPieces(dir, integration);
-  try {
+  return withPatRunner('kw-b7-refs-', 'int_b7r', async (s, pieces, integration) => {
     await s.emu.world.createRepository(s.org, s.project, 'monorepo', {
       commits: 2,
       branches: Array.from({ length: branches - 1 }, (_, i) => `topic/${String(i).padStart(5, '0')}`),
@@ -151,12 +165,11 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
       integrations: { remember: () => undefined },
       endpoints,
     });
-    const out = {} as Record<Mode, Outcome>;
-    for (const mode of MODES) {
+    return async (mode) => {
       // Under pressure: about a third of the listing fits in a 3-second window; the handler's client
       // waits at most 5 s, so the pacing must keep every wait below that.
       configure(s, mode, { limit: (branches / 500) * 0.17, windowMs: 3000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 1000 });
-      out[mode] = await measure(s, async () => {
+      return measure(s, async () => {
         const failures: unknown[] = [];
         let token: string | undefined;
         let seen = 0;
@@ -185,13 +198,8 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
         }
         return { failures };
       });
-    }
-    return out;
-  } finally {
-    await pieces.close();
-    await s.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    };
+  });
 }
 
 /** A refresh storm: N concurrent requests for one expired OAuth token, each then calling Azure DevOps with it. */

@@ -19,16 +19,19 @@ interface ResourceLocation {
   released: string;
 }
 
+/** Where the resource areas are listed: the same on every host. */
+const RESOURCE_AREAS_LOCATION: ResourceLocation = {
+  id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+  area: 'Location',
+  resourceName: 'ResourceAreas',
+  routeTemplate: '_apis/{resource}/{areaId}',
+  resourceVersion: 1,
+  released: '0.0',
+};
+
 /** Route templates and resource versions as the service publishes them (ids and versions from azure-devops-node-api 15). */
 const LOCATIONS: ResourceLocation[] = [
-  {
-    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
-    area: 'Location',
-    resourceName: 'ResourceAreas',
-    routeTemplate: '_apis/{resource}/{areaId}',
-    resourceVersion: 1,
-    released: '0.0',
-  },
+  RESOURCE_AREAS_LOCATION,
   {
     id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4',
     area: 'Location',
@@ -137,14 +140,7 @@ const LOCATIONS: ResourceLocation[] = [
 
 /** What app.vssps.visualstudio.com publishes: the profile service (ProfileApi), and location data. */
 const VSSPS_LOCATIONS: ResourceLocation[] = [
-  {
-    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
-    area: 'Location',
-    resourceName: 'ResourceAreas',
-    routeTemplate: '_apis/{resource}/{areaId}',
-    resourceVersion: 1,
-    released: '0.0',
-  },
+  RESOURCE_AREAS_LOCATION,
   {
     id: 'f83735dc-483f-4238-a291-d45f6080a9af',
     area: 'Profile',

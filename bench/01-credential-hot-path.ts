@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { POSTGRES_URL, isPostgresAvailable } from '../test/support/databases.ts';
-import { BENCH_DIR, startWorker } from './lib.ts';
+import { BENCH_DIR, didNotLoad, startWorker } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
 import { HOT_PATH_REQUEST } from './support/credential-runner.ts';
 
@@ -89,13 +89,7 @@ export const benchmark: Benchmark = {
     try {
       await import('../src/runner/environments/credential-server.ts');
     } catch (err) {
-      return {
-        id: ID,
-        title: TITLE,
-        figures: [],
-        notAvailable: `the runner's credential endpoint (src/runner/environments/credential-server.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
-        notes: [],
-      };
+      return didNotLoad(ID, TITLE, `the runner's credential endpoint (src/runner/environments/credential-server.ts)`, err);
     }
     const seconds = options.short ? 3 : 10;
     const bare = await measure('bare', seconds);

@@ -14,12 +14,11 @@ import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import { createLogger } from '../src/logging/logger.ts';
-import type { RunnerIntegration } from '../src/control/integration.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import type * as EnvironmentService from '../src/runner/environments/service.ts';
-import { lowerIsBetter, nowMs, summarize } from './lib.ts';
+import { didNotLoad, lowerIsBetter, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark } from './lib.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
 import { runGit } from '../src/runner/environments/git.ts';
 import { gitNetworkArgs, vetRemote } from '../src/runner/environments/network.ts';
 
@@ -67,13 +66,7 @@ export const benchmark: Benchmark = {
     try {
       ({ startEnvironments } = await import('../src/runner/environments/service.ts'));
     } catch (err) {
-      return {
-        id: ID,
-        title: TITLE,
-        figures: [],
-        notAvailable: `the runner's environments (src/runner/environments/service.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
-        notes: [],
-      };
+      return didNotLoad(ID, TITLE, `the runner's environments (src/runner/environments/service.ts)`, err);
     }
     const repeats = options.short ? 3 : 9;
     const helperRepeats = options.short ? 20 : 60;
@@ -82,34 +75,13 @@ export const benchmark: Benchmark = {
     const home = join(dir, 'home');
     // No system or user git configuration: only what each command line says.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-    const integration: RunnerIntegration = {
-      id: 'int_b2',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
-    const pieces = await openRunnerPieces({
-      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-      encryptionKeys: randomEncryptionKeys(),
-      privateKey: '',
-      integration,
-    });
+    const integration = servicesIntegration('int_b2');
+    const pieces = await openSqliteRunnerPieces(dir, integration);
     const reports: EnvironmentProgressReport[] = [];
     let environments: Awaited<ReturnType<typeof startEnvironments>> | undefined;
     try {
       await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000, createdBy: s.user.id });
-      await pieces.credentials.insert({
-        subject: { type: 'user', id: 'u1' },
-        integrationId: integration.id,
-        host: integration.host,
-        method: 'pat',
-        secret: s.pat,
-        metadata: { organization: s.org },
-      });
+      await storePat(pieces, 'u1', integration, s.pat, s.org);
       const tokens = pieces.tokens();
       environments = await startEnvironments({
         dataDir: join(dir, 'runner'),

@@ -12,9 +12,9 @@ import { parseRepositoryUrl } from '../src/azure-devops/url.ts';
 import type { ParseRepositoryUrlOptions } from '../src/azure-devops/url.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerIntegration } from '../src/control/integration.ts';
-import { nowMs, summarize } from './lib.ts';
+import { didNotLoad, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
 
 const ID = '4';
 const TITLE = 'Context URL resolution: Azure DevOps calls and ms per form, cold and warm';
@@ -35,27 +35,12 @@ export const benchmark: Benchmark = {
         createRepositoryHandlers: typeof createRepositoryHandlers;
       });
     } catch (err) {
-      return {
-        id: ID,
-        title: TITLE,
-        figures: [],
-        notAvailable: `the runner's resolve-context handler (src/runner/repositories/handlers.ts) did not load: ${(err as Error).message.split('\n')[0]}`,
-        notes: [],
-      };
+      return didNotLoad(ID, TITLE, `the runner's resolve-context handler (src/runner/repositories/handlers.ts)`, err);
     }
     const repeats = options.short ? 9 : 41;
     const s = await startSeeded({});
     const dataDir = mkdtempSync(join(tmpdir(), 'keyway-bench4-'));
-    const services: RunnerIntegration = {
-      id: 'int_services',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
+    const services = servicesIntegration('int_services');
     const serverOrigin = new URL(s.emu.urls.server).origin;
     const server: RunnerIntegration = {
       id: 'int_server',
@@ -67,12 +52,7 @@ export const benchmark: Benchmark = {
       oauth: null,
       patEnabled: true,
     };
-    const pieces = await openRunnerPieces({
-      storeUrl: `sqlite:${join(dataDir, 'runner.db')}`,
-      encryptionKeys: randomEncryptionKeys(),
-      privateKey: '',
-      integration: services,
-    });
+    const pieces = await openSqliteRunnerPieces(dataDir, services);
     try {
       // An Azure DevOps Server collection beside the Services organization.
       s.emu.world.addOrganization('Coll', { server: true });
@@ -92,22 +72,8 @@ export const benchmark: Benchmark = {
       });
       const sha = (await direct.listCommits(s.project, s.repo, { top: 1 })).items[0]?.commitId ?? '';
 
-      await pieces.credentials.insert({
-        subject: { type: 'user', id: 'u1' },
-        integrationId: services.id,
-        host: services.host,
-        method: 'pat',
-        secret: s.pat,
-        metadata: { organization: s.org },
-      });
-      await pieces.credentials.insert({
-        subject: { type: 'user', id: 'u1' },
-        integrationId: server.id,
-        host: server.host,
-        method: 'pat',
-        secret: serverPat,
-        metadata: { organization: 'Coll' },
-      });
+      await storePat(pieces, 'u1', services, s.pat, s.org);
+      await storePat(pieces, 'u1', server, serverPat, 'Coll');
       const tokens = pieces.tokens();
       const newHandlers = () =>
         createRepositoryHandlers({

@@ -10,13 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection, SyncRunResult } from '../src/control/app-connections.ts';
-import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
 import type * as ExecutorModule from '../src/runner/syncs/executor.ts';
 import type * as StoreModule from '../src/runner/syncs/store.ts';
-import { nowMs } from './lib.ts';
+import { didNotLoad, nowMs } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { openSqliteRunnerPieces, servicesIntegration } from './support/runner-fixture.ts';
 
 const ID = '5';
 const TITLE = 'Variable group sync: 10,000 variables over 100 groups';
@@ -34,35 +33,15 @@ export const benchmark: Benchmark = {
       executorModule = await import('../src/runner/syncs/executor.ts');
       storeModule = await import('../src/runner/syncs/store.ts');
     } catch (err) {
-      return {
-        id: ID,
-        title: TITLE,
-        figures: [],
-        notAvailable: `the runner's sync executor (src/runner/syncs/) did not load: ${(err as Error).message.split('\n')[0]}`,
-        notes: [],
-      };
+      return didNotLoad(ID, TITLE, `the runner's sync executor (src/runner/syncs/)`, err);
     }
     const groups = 100;
     const perGroup = 100;
     const concurrency = 10;
     const s = await startSeeded({});
     const dir = mkdtempSync(join(tmpdir(), 'kw-b5-'));
-    const integration: RunnerIntegration = {
-      id: 'int_b5',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
-    const pieces = await openRunnerPieces({
-      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-      encryptionKeys: randomEncryptionKeys(),
-      privateKey: '',
-      integration,
-    });
+    const integration = servicesIntegration('int_b5');
+    const pieces = await openSqliteRunnerPieces(dir, integration);
     try {
       const store = storeModule.createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
       const sleeps: number[] = [];

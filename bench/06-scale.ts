@@ -7,7 +7,7 @@ import type { RunnerDB } from '../src/db/runner-schema.ts';
 import { POSTGRES_URL, isPostgresAvailable } from '../test/support/databases.ts';
 import { lowerIsBetter, notAvailable, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark } from './lib.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { openRunnerPieces, randomEncryptionKeys, servicesIntegration } from './support/runner-fixture.ts';
 import type { RunnerPieces } from './support/runner-fixture.ts';
 
 const ID = '6';
@@ -85,16 +85,7 @@ function emptyStore(schema: string) {
     schema,
     encryptionKeys: randomEncryptionKeys(),
     privateKey: '',
-    integration: {
-      id: INTEGRATION,
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: false,
-    },
+    integration: { ...servicesIntegration(INTEGRATION), patEnabled: false },
   });
 }
 

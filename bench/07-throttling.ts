@@ -14,7 +14,6 @@ import type { ThrottleConfig } from '../emulator/throttling.ts';
 import { createAzureDevOpsClient } from '../src/azure-devops/client.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import type { RunnerAppConnection } from '../src/control/app-connections.ts';
-import type { RunnerIntegration } from '../src/control/integration.ts';
 import { createFieldCrypto } from '../src/runner/keys/field-crypto.ts';
 import type { ControlRequest } from '../src/control/protocol.ts';
 import { createRepositoryHandlers } from '../src/runner/repositories/handlers.ts';
@@ -22,7 +21,9 @@ import { createSyncExecutor } from '../src/runner/syncs/executor.ts';
 import { createSyncStore } from '../src/runner/syncs/store.ts';
 import { nowMs } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
-import { createRunnerFixture, openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { createRunnerFixture, openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
+import type { RunnerPieces } from './support/runner-fixture.ts';
+import type { RunnerIntegration } from '../src/control/integration.ts';
 
 const ID = '7';
 const TITLE = "Journeys under Azure DevOps's consumption limit (throttling off, on, under pressure)";
@@ -66,28 +67,36 @@ async function measure(s: SeededWorld, run: () => Promise<{ failures: unknown[] 
   };
 }
 
+/**
+ * A journey against a seeded emulator through a runner store (SQLite, in a temp dir) that reaches
+ * it with a PAT: `prepare` sets the journey up and answers how to run it in a mode; it runs in each
+ * mode in turn, and everything is closed afterwards.
+ */
+async function withPatRunner(
+  dirPrefix: string,
+  integrationId: string,
+  prepare: (s: SeededWorld, pieces: RunnerPieces, integration: RunnerIntegration) => Promise<(mode: Mode) => Promise<Outcome>>,
+): Promise<Record<Mode, Outcome>> {
+  const s = await startSeeded({});
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const integration = servicesIntegration(integrationId);
+  const pieces = await openSqliteRunnerPieces(dir, integration);
+  try {
+    const run = await prepare(s, pieces, integration);
+    const out = {} as Record<Mode, Outcome>;
+    for (const mode of MODES) out[mode] = await run(mode);
+    return out;
+  } finally {
+    await pieces.close();
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** 100 syncs of 100 variables (every tenth secret), 10 at a time, one PAT: the first run creates every group. */
 async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>> {
   const groups = options.short ? 40 : 100;
-  const s = await startSeeded({});
-  const dir = mkdtempSync(join(tmpdir(), 'kw-b7-sync-'));
-  const integration: RunnerIntegration = {
-    id: 'int_b7',
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
-    oauth: null,
-    patEnabled: true,
-  };
-  const pieces = await openRunnerPieces({
-    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-    encryptionKeys: randomEncryptionKeys(),
-    privateKey: '',
-    integration,
-  });
-  try {
+  return withPatRunner('kw-b7-sync-', 'int_b7', async (s, pieces) => {
     const store = createSyncStore(pieces.store.database.db, createFieldCrypto(pieces.store.keys));
     const executor = createSyncExecutor({
       store,
@@ -102,8 +111,7 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       clientId: null,
       issuerUrl: null,
     };
-    const out = {} as Record<Mode, Outcome>;
-    for (const mode of MODES) {
+    return async (mode) => {
       // Each mode creates its own groups (fresh names), so every run writes every group once.
       const ids = Array.from({ length: groups }, (_, g) => `sync_b7_${mode}_${g}`);
       for (const id of ids) {
@@ -118,7 +126,7 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
       }
       // Under pressure: about half of the sync's cost fits in a 4-second window.
       configure(s, mode, { limit: groups * 0.05, windowMs: 4000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 2000 });
-      out[mode] = await measure(s, async () => {
+      return measure(s, async () => {
         const failures: unknown[] = [];
         let next = 0;
         await Promise.all(
@@ -136,50 +144,20 @@ async function syncJourney(options: BenchOptions): Promise<Record<Mode, Outcome>
         );
         return { failures };
       });
-    }
-    return out;
-  } finally {
-    await pieces.close();
-    await s.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    };
+  });
 }
 
 /** The branch picker paging through a 5,000-branch repository, 500 at a time, through the runner's handler. */
 async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outcome>> {
   const branches = options.short ? 2000 : 5000;
-  const s = await startSeeded({});
-  const dir = mkdtempSync(join(tmpdir(), 'kw-b7-refs-'));
-  const integration: RunnerIntegration = {
-    id: 'int_b7r',
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
-    oauth: null,
-    patEnabled: true,
-  };
-  const pieces = await openRunnerPieces({
-    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-    encryptionKeys: randomEncryptionKeys(),
-    privateKey: '',
-    integration,
-  });
-  try {
+  return withPatRunner('kw-b7-refs-', 'int_b7r', async (s, pieces, integration) => {
     await s.emu.world.createRepository(s.org, s.project, 'monorepo', {
       commits: 2,
       branches: Array.from({ length: branches - 1 }, (_, i) => `topic/${String(i).padStart(5, '0')}`),
       createdBy: s.user.id,
     });
-    await pieces.credentials.insert({
-      subject: { type: 'user', id: 'u1' },
-      integrationId: integration.id,
-      host: integration.host,
-      method: 'pat',
-      secret: s.pat,
-      metadata: { organization: s.org },
-    });
+    await storePat(pieces, 'u1', integration, s.pat, s.org);
     const endpoints = resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps });
     const handlers = createRepositoryHandlers({
       tokens: pieces.tokens(),
@@ -187,12 +165,11 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
       integrations: { remember: () => undefined },
       endpoints,
     });
-    const out = {} as Record<Mode, Outcome>;
-    for (const mode of MODES) {
+    return async (mode) => {
       // Under pressure: about a third of the listing fits in a 3-second window; the handler's client
       // waits at most 5 s, so the pacing must keep every wait below that.
       configure(s, mode, { limit: (branches / 500) * 0.17, windowMs: 3000, noticeFraction: 0.5, blockFactor: 1.5, maxDelayMs: 1000 });
-      out[mode] = await measure(s, async () => {
+      return measure(s, async () => {
         const failures: unknown[] = [];
         let token: string | undefined;
         let seen = 0;
@@ -218,13 +195,8 @@ async function listingJourney(options: BenchOptions): Promise<Record<Mode, Outco
         }
         return { failures };
       });
-    }
-    return out;
-  } finally {
-    await pieces.close();
-    await s.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    };
+  });
 }
 
 /** A refresh storm: N concurrent requests for one expired OAuth token, each then calling Azure DevOps with it. */

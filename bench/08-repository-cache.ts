@@ -16,13 +16,12 @@ import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
 import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
 import { createLogger } from '../src/logging/logger.ts';
-import type { RunnerIntegration } from '../src/control/integration.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import { startEnvironments } from '../src/runner/environments/service.ts';
 import { diskUsage } from '../src/runner/environments/disk-usage.ts';
 import { lowerIsBetter, nowMs, round, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './support/runner-fixture.ts';
+import { openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
 import { bigRepository, FULL_REPOSITORY, packBytes, SHORT_REPOSITORY } from './support/big-repository.ts';
 
 const ID = '8';
@@ -70,22 +69,8 @@ export const benchmark: Benchmark = {
       GIT_TERMINAL_PROMPT: '0',
       LC_ALL: 'C',
     };
-    const integration: RunnerIntegration = {
-      id: 'int_b8',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
-    const pieces = await openRunnerPieces({
-      storeUrl: `sqlite:${join(dir, 'runner.db')}`,
-      encryptionKeys: randomEncryptionKeys(),
-      privateKey: '',
-      integration,
-    });
+    const integration = servicesIntegration('int_b8');
+    const pieces = await openSqliteRunnerPieces(dir, integration);
     const reports = new Map<string, EnvironmentProgressReport>();
     /** When each step of an environment began (its first progress report naming it). */
     const steps = new Map<string, Map<string, number>>();
@@ -100,14 +85,7 @@ export const benchmark: Benchmark = {
         const user = i === 0 ? s.user : w.addUser({ upn: `dev${i}@${s.emu.defaultTenant.domain}` });
         if (i > 0) w.addMember(s.org, user.id);
         const pat = w.createPat(user.id, { scopes: ['vso.code'], orgs: [s.org] }).token;
-        await pieces.credentials.insert({
-          subject: { type: 'user', id: `u${i}` },
-          integrationId: integration.id,
-          host: integration.host,
-          method: 'pat',
-          secret: pat,
-          metadata: { organization: s.org },
-        });
+        await storePat(pieces, `u${i}`, integration, pat, s.org);
       }
       const tokens = pieces.tokens();
       environments = await startEnvironments({

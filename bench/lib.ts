@@ -102,6 +102,11 @@ export function notAvailable(id: string, title: string, reason: string, notes: s
   return { id, title, figures: [], notAvailable: reason, notes };
 }
 
+/** Not available because `what` (the code under measurement) failed to import: the first line of why. */
+export function didNotLoad(id: string, title: string, what: string, err: unknown): BenchResult {
+  return notAvailable(id, title, `${what} did not load: ${(err as Error).message.split('\n')[0]}`);
+}
+
 /** Lower-is-better figure with a ratio against the baseline. */
 export function lowerIsBetter(
   name: string,

@@ -9,11 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { resolveEndpoints } from '../../src/azure-devops/endpoints.ts';
 import { createLogger } from '../../src/logging/logger.ts';
-import type { RunnerIntegration } from '../../src/control/integration.ts';
 import { startEnvironments } from '../../src/runner/environments/service.ts';
 import { createEnvironmentStore } from '../../src/runner/environments/store.ts';
-import { hashSecret } from '../../src/runner/environments/credential-server.ts';
-import { openRunnerPieces, randomEncryptionKeys } from './runner-fixture.ts';
+import { cachedOAuthTokens, openRunnerPieces, randomEncryptionKeys, servicesIntegration, webAppEnvironment } from './runner-fixture.ts';
 import type { RunnerPieces } from './runner-fixture.ts';
 
 export const HOT_PATH_REQUEST = 'protocol=https\nhost=dev.azure.com\npath=contoso/Web/_git/web-app\n\n';
@@ -29,16 +27,7 @@ export interface CredentialRunner {
 /** `storeUrl`: `sqlite` (the embedded default, a temp file) or a `postgres://` URL (a fresh schema). */
 export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlite'): Promise<CredentialRunner> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kw-cr-'));
-  const integration: RunnerIntegration = {
-    id: 'int_hot',
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
-    oauth: null,
-    patEnabled: true,
-  };
+  const integration = servicesIntegration('int_hot');
   const schema = storeUrl.startsWith('postgres') ? `bench_hot_${randomBytes(4).toString('hex')}` : undefined;
   const pieces = await openRunnerPieces({
     storeUrl: storeUrl === 'sqlite' ? `sqlite:${join(dataDir, 'runner.db')}` : storeUrl,
@@ -48,22 +37,12 @@ export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlit
     integration,
   });
   const userId = 'user_hot';
-  // A valid, cached Entra token set (generated: fixtures carry nothing that looks like a secret).
+  // A valid, cached Entra token set.
   await pieces.credentials.insert({
     subject: { type: 'user', id: userId },
     integrationId: integration.id,
     host: integration.host,
-    method: 'oauth',
-    secret: JSON.stringify({
-      access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`,
-      refresh_token: randomBytes(600).toString('base64url'),
-    }),
-    metadata: {
-      issuer: 'https://login.microsoftonline.com/t/v2.0',
-      clientId: 'c',
-      scopes: ['openid'],
-      accessTokenExpiresAt: new Date(Date.now() + 24 * 3600_000).toISOString(),
-    },
+    ...cachedOAuthTokens(24 * 3600_000),
   });
   const tokens = pieces.tokens();
   const logger = createLogger('silent');
@@ -78,24 +57,9 @@ export async function startCredentialRunner(storeUrl: 'sqlite' | string = 'sqlit
     report: async () => undefined,
   });
   const secret = randomBytes(32).toString('base64url');
-  await createEnvironmentStore(pieces.store.database.db).insert({
-    id: 'env_benchhotpath',
-    userId,
-    integrationId: integration.id,
-    repository: {
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      organization: 'contoso',
-      project: 'Web',
-      repository: 'web-app',
-    },
-    remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web-app',
-    secretHash: hashSecret(secret),
-    workspace: join(dataDir, 'workspaces', 'env_benchhotpath'),
-    status: 'ready',
-    createdAt: new Date().toISOString(),
-  });
+  await createEnvironmentStore(pieces.store.database.db).insert(
+    webAppEnvironment('env_benchhotpath', { userId, integrationId: integration.id }, secret, dataDir),
+  );
   return {
     socketPath: environments.socketPath,
     secret,

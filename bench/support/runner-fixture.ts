@@ -14,7 +14,9 @@ import { generateRunnerKeyPair, seal } from '../../src/crypto/sealing.ts';
 import { sealingContext } from '../../src/control/sealing-context.ts';
 import type { RunnerIntegration } from '../../src/control/integration.ts';
 import { createCredentialStore } from '../../src/runner/credentials/store.ts';
-import type { CredentialStore } from '../../src/runner/credentials/store.ts';
+import type { CredentialStore, NewCredential } from '../../src/runner/credentials/store.ts';
+import type { EnvironmentStore } from '../../src/runner/environments/store.ts';
+import { hashSecret } from '../../src/runner/environments/credential-server.ts';
 import { createFieldCrypto } from '../../src/runner/keys/field-crypto.ts';
 import { createOidcConfigs, integrationConfigForRecord } from '../../src/runner/oauth/integration-config.ts';
 import { createRunnerClientCredentials } from '../../src/runner/client-credentials/index.ts';
@@ -45,6 +47,91 @@ export interface RunnerPieces {
 
 export function randomEncryptionKeys(): string {
   return `primary=k1,k1:${randomBytes(32).toString('base64')}`;
+}
+
+/** Azure DevOps Services (dev.azure.com) with no OAuth app: the runner reaches it with a PAT. */
+export function servicesIntegration(id: string): RunnerIntegration {
+  return {
+    id,
+    scmId: 'azure-devops',
+    kind: 'services',
+    host: 'dev.azure.com',
+    origin: 'https://dev.azure.com',
+    virtualDirectory: '',
+    oauth: null,
+    patEnabled: true,
+  };
+}
+
+/** A runner store in the SQLite file `runner.db` of `dir` (fresh encryption keys, no runner key) serving `integration`. */
+export function openSqliteRunnerPieces(dir: string, integration: RunnerIntegration): Promise<RunnerPieces> {
+  return openRunnerPieces({
+    storeUrl: `sqlite:${join(dir, 'runner.db')}`,
+    encryptionKeys: randomEncryptionKeys(),
+    privateKey: '',
+    integration,
+  });
+}
+
+/** Stores `pat` as user `userId`'s credential for `integration`, scoped to `organization`. */
+export async function storePat(
+  pieces: RunnerPieces,
+  userId: string,
+  integration: RunnerIntegration,
+  pat: string,
+  organization: string,
+): Promise<void> {
+  await pieces.credentials.insert({
+    subject: { type: 'user', id: userId },
+    integrationId: integration.id,
+    host: integration.host,
+    method: 'pat',
+    secret: pat,
+    metadata: { organization },
+  });
+}
+
+/** A cached Entra token set valid for `validForMs` (generated: fixtures carry nothing that looks like a secret). */
+export function cachedOAuthTokens(validForMs: number): Pick<NewCredential, 'method' | 'secret' | 'metadata'> {
+  return {
+    method: 'oauth',
+    secret: JSON.stringify({
+      access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`,
+      refresh_token: randomBytes(600).toString('base64url'),
+    }),
+    metadata: {
+      issuer: 'https://login.microsoftonline.com/t/v2.0',
+      clientId: 'c',
+      scopes: ['openid'],
+      accessTokenExpiresAt: new Date(Date.now() + validForMs).toISOString(),
+    },
+  };
+}
+
+/** A ready environment of contoso/Web/web-app on dev.azure.com whose git helper authenticates with `secret`. */
+export function webAppEnvironment(
+  id: string,
+  owner: { userId: string; integrationId: string },
+  secret: string,
+  dataDir: string,
+): Parameters<EnvironmentStore['insert']>[0] {
+  return {
+    id,
+    ...owner,
+    repository: {
+      kind: 'services',
+      host: 'dev.azure.com',
+      origin: 'https://dev.azure.com',
+      organization: 'contoso',
+      project: 'Web',
+      repository: 'web-app',
+    },
+    remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web-app',
+    secretHash: hashSecret(secret),
+    workspace: join(dataDir, 'workspaces', id),
+    status: 'ready',
+    createdAt: new Date().toISOString(),
+  };
 }
 
 /** Opens (and migrates) the runner store named by `config` and wires the token service to it. */
@@ -105,19 +192,13 @@ export async function createRunnerFixture(emu: EmulatorHandle, storeUrl: string)
   const callbackUrl = `http://127.0.0.1:9/api/v1/oauth/callback/${integrationId}`;
   registered.app.redirectUris.push(callbackUrl);
   const integration: RunnerIntegration = {
-    id: integrationId,
-    scmId: 'azure-devops',
-    kind: 'services',
-    host: 'dev.azure.com',
-    origin: 'https://dev.azure.com',
-    virtualDirectory: '',
+    ...servicesIntegration(integrationId),
     oauth: {
       clientId: registered.app.clientId,
       issuerUrl: `${emu.urls.login}/${emu.defaultTenant.id}/v2.0`,
       sealedClientSecret: await seal(keyPair.publicKey, registered.clientSecret, sealingContext.integrationClientSecret(integrationId)),
       callbackUrl,
     },
-    patEnabled: true,
   };
   const schema = storeUrl.startsWith('postgres') ? `bench_${randomBytes(5).toString('hex')}` : undefined;
   const config: RunnerFixtureConfig = {

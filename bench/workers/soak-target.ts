@@ -15,8 +15,8 @@ import { loadConfig } from '../../src/config/config.ts';
 import { openRunnerStore } from '../../src/runner/store.ts';
 import { startRunnerRuntime } from '../../src/runner/runtime.ts';
 import { resolveEndpoints } from '../../src/azure-devops/endpoints.ts';
-import { hashSecret } from '../../src/runner/environments/credential-server.ts';
 import { createEnvironmentStore } from '../../src/runner/environments/store.ts';
+import { cachedOAuthTokens, webAppEnvironment } from '../support/runner-fixture.ts';
 
 const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
@@ -51,37 +51,12 @@ try {
     subject: { type: 'user', id: t.member.id },
     integrationId,
     host: 'dev.azure.com',
-    method: 'oauth',
-    secret: JSON.stringify({
-      access_token: `eyJ0eXAi.${randomBytes(900).toString('base64url')}`,
-      refresh_token: randomBytes(600).toString('base64url'),
-    }),
-    metadata: {
-      issuer: 'https://login.microsoftonline.com/t/v2.0',
-      clientId: 'c',
-      scopes: ['openid'],
-      accessTokenExpiresAt: new Date(Date.now() + 7 * 24 * 3600_000).toISOString(),
-    },
+    ...cachedOAuthTokens(7 * 24 * 3600_000),
   });
   const secret = randomBytes(32).toString('base64url');
-  await createEnvironmentStore(store.database.db).insert({
-    id: 'env_soaktarget01',
-    userId: t.member.id,
-    integrationId,
-    repository: {
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      organization: 'contoso',
-      project: 'Web',
-      repository: 'web-app',
-    },
-    remoteUrl: 'https://dev.azure.com/contoso/Web/_git/web-app',
-    secretHash: hashSecret(secret),
-    workspace: join(dataDir, 'workspaces', 'env_soaktarget01'),
-    status: 'ready',
-    createdAt: new Date().toISOString(),
-  });
+  await createEnvironmentStore(store.database.db).insert(
+    webAppEnvironment('env_soaktarget01', { userId: t.member.id, integrationId }, secret, dataDir),
+  );
   const apiToken = (await member.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'soak' } })).json().token as string;
 
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -222,13 +222,28 @@ export function orgRoute(
   spec: RouteSpec,
   handler: (req: FastifyRequest, reply: FastifyReply, ctx: OrgContext) => Promise<unknown>,
 ): RouteHandlerMethod {
-  return async function (req, reply) {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
+  return bareOrgRoute(env, host, async (req, reply, org) => {
     const base = await runPipeline(env, host, spec, req, reply, org);
     if (!base) return reply;
     const ctx: OrgContext = { ...base, org, orgUrl: env.urls.orgUrl(org) };
     return runHandler(req, reply, ctx, handler);
+  });
+}
+
+/**
+ * A route under `/{org}` that answers by itself, without the pipeline (authentication, throttling,
+ * faults): location data, resource areas, the organization's page. An unknown organization gets
+ * the same answer as on any other route.
+ */
+export function bareOrgRoute(
+  env: AdoEnv,
+  host: HostKind,
+  handler: (req: FastifyRequest, reply: FastifyReply, org: Organization) => Promise<unknown>,
+): RouteHandlerMethod {
+  return async function (req, reply) {
+    const org = resolveOrg(env, host, params(req).org);
+    if (!org) return sendUnknownOrg(env, host, req, reply);
+    return handler(req, reply, org);
   };
 }
 

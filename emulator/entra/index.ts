@@ -17,7 +17,7 @@ import type { ManagedIdentitiesState, ManagedIdentity } from './imds.ts';
 export type { CertificateUpload, FederatedCredential, FederatedCredentialInput, ManagedIdentity, RegisteredCertificate };
 import { EntraTokenError } from './token-error.ts';
 import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
-import { TokenService, type TokenServiceState } from './tokens.ts';
+import { TokenService, type TokenServiceState, type VerifiedAccessToken } from './tokens.ts';
 
 export { EntraTokenError };
 export type { EntraApp, EntraTenant, EntraUser };
@@ -30,16 +30,8 @@ export interface EntraEmulatorOptions {
   accessTokenLifetimeSeconds?: number;
   now?: () => number; // ms, for tests
 }
-export interface AccessTokenClaims {
-  tid: string;
-  oid: string;
-  appid: string;
-  scp?: string;
-  idtyp?: 'app' | 'user';
-  upn?: string;
-  aud: string;
-  exp: number;
-}
+/** What a verified Azure DevOps access token says (TokenService.verifyAdoAccessToken). */
+export type AccessTokenClaims = VerifiedAccessToken;
 
 /**
  * Everything a restart must keep: the directory, grants (codes, refresh tokens), signing keys and

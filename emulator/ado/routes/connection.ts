@@ -3,7 +3,7 @@
 // unauthenticated `HEAD /{org}` that git's credential manager uses to find the tenant.
 import type { FastifyInstance } from 'fastify';
 import { authenticate, challengeHeaders, type HostKind, type Principal } from '../auth.ts';
-import { orgRoute, params, resolveOrg, sendUnknownOrg, type AdoEnv } from '../context.ts';
+import { bareOrgRoute, orgRoute, params, type AdoEnv } from '../context.ts';
 import { newGuid } from '../ids.ts';
 import { errors } from '../errors.ts';
 import type { Urls } from '../urls.ts';
@@ -19,16 +19,19 @@ interface ResourceLocation {
   released: string;
 }
 
+/** Where the resource areas are listed: the same on every host. */
+const RESOURCE_AREAS_LOCATION: ResourceLocation = {
+  id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+  area: 'Location',
+  resourceName: 'ResourceAreas',
+  routeTemplate: '_apis/{resource}/{areaId}',
+  resourceVersion: 1,
+  released: '0.0',
+};
+
 /** Route templates and resource versions as the service publishes them (ids and versions from azure-devops-node-api 15). */
 const LOCATIONS: ResourceLocation[] = [
-  {
-    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
-    area: 'Location',
-    resourceName: 'ResourceAreas',
-    routeTemplate: '_apis/{resource}/{areaId}',
-    resourceVersion: 1,
-    released: '0.0',
-  },
+  RESOURCE_AREAS_LOCATION,
   {
     id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4',
     area: 'Location',
@@ -137,14 +140,7 @@ const LOCATIONS: ResourceLocation[] = [
 
 /** What app.vssps.visualstudio.com publishes: the profile service (ProfileApi), and location data. */
 const VSSPS_LOCATIONS: ResourceLocation[] = [
-  {
-    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
-    area: 'Location',
-    resourceName: 'ResourceAreas',
-    routeTemplate: '_apis/{resource}/{areaId}',
-    resourceVersion: 1,
-    released: '0.0',
-  },
+  RESOURCE_AREAS_LOCATION,
   {
     id: 'f83735dc-483f-4238-a291-d45f6080a9af',
     area: 'Profile',
@@ -279,16 +275,14 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
 
   // Location data is served without authentication: clients read it before they authenticate.
   const options = async (area: string | undefined): Promise<unknown> => locationList(LOCATIONS, host, area);
-  app.options('/:org/_apis', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return options(undefined);
-  });
-  app.options('/:org/_apis/:area', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return options(params(req).area);
-  });
+  app.options(
+    '/:org/_apis',
+    bareOrgRoute(env, host, async () => options(undefined)),
+  );
+  app.options(
+    '/:org/_apis/:area',
+    bareOrgRoute(env, host, async (req) => options(params(req).area)),
+  );
 
   const resourceAreas = async (org: Organization, areaId?: string): Promise<unknown> => {
     // An Azure DevOps Server answers with no resource areas, which tells the SDKs to stay on the
@@ -301,26 +295,24 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
     }));
     return { count: value.length, value };
   };
-  app.get('/:org/_apis/ResourceAreas', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    return resourceAreas(org);
-  });
-  app.get('/:org/_apis/ResourceAreas/:areaId', async (req, reply) => {
-    const org = resolveOrg(env, host, params(req).org);
-    if (!org) return sendUnknownOrg(env, host, req, reply);
-    const list = (await resourceAreas(org, params(req).areaId)) as { value: unknown[] };
-    return list.value[0] ?? reply.code(404).send();
-  });
+  app.get(
+    '/:org/_apis/ResourceAreas',
+    bareOrgRoute(env, host, async (_req, _reply, org) => resourceAreas(org)),
+  );
+  app.get(
+    '/:org/_apis/ResourceAreas/:areaId',
+    bareOrgRoute(env, host, async (req, reply, org) => {
+      const list = (await resourceAreas(org, params(req).areaId)) as { value: unknown[] };
+      return list.value[0] ?? reply.code(404).send();
+    }),
+  );
 
   // `HEAD https://dev.azure.com/{org}` without credentials: 401 naming the tenant in
   // X-VSS-ResourceTenant (how git's credential manager discovers the authority).
   app.route({
     method: ['GET', 'HEAD'],
     url: '/:org',
-    handler: async (req, reply) => {
-      const org = resolveOrg(env, host, params(req).org);
-      if (!org) return sendUnknownOrg(env, host, req, reply);
+    handler: bareOrgRoute(env, host, async (req, reply, org) => {
       const outcome = await authenticate(env, req.headers.authorization, { host, org });
       if (outcome.ok)
         return reply
@@ -340,6 +332,6 @@ export function registerConnectionRoutes(app: FastifyInstance, env: AdoEnv, host
         .code(401)
         .headers(challengeHeaders(env.urls, host, org))
         .send();
-    },
+    }),
   });
 }

@@ -34,6 +34,15 @@ function useField(id: string | undefined, name: string, { hint, error, warning }
   return { control, hintId, errorId, warningId };
 }
 
+/** An error under a field, or under a group of fields (a fieldset whose aria-describedby names `id`). */
+export function FieldError({ id, error }: { id?: string | undefined; error?: string | undefined }) {
+  return error ? (
+    <p className="field-error" id={id}>
+      {error}
+    </p>
+  ) : null;
+}
+
 /** The hint, error and warning under a field; a warning gives way to an error. */
 function FieldNotes({
   hint,
@@ -54,11 +63,7 @@ function FieldNotes({
           {hint}
         </p>
       )}
-      {error && (
-        <p className="field-error" id={errorId}>
-          {error}
-        </p>
-      )}
+      <FieldError id={errorId} error={error} />
       {warning && !error && (
         <p className="field-warning" id={warningId}>
           {warning}

@@ -54,3 +54,44 @@ export function useFormErrors() {
   useFocusFirstError(formRef, errors);
   return { errors, setErrors, formRef };
 }
+
+/**
+ * A form that submits one call: its errors (as useFormErrors), whether it is busy, and `attempt`,
+ * which runs the call with the form busy and its errors cleared, and shows a failure through
+ * `toErrors` (the form's mapping of the API's fields).
+ */
+export function useSubmission() {
+  const { errors, setErrors, formRef } = useFormErrors();
+  const [busy, setBusy] = useState(false);
+  async function attempt(call: () => Promise<void>, toErrors: (err: unknown) => FormErrors): Promise<void> {
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      await call();
+    } catch (err) {
+      setErrors(toErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { errors, setErrors, formRef, busy, attempt };
+}
+
+/**
+ * What a create form made that is shown only once (a token, an invitation link) in the form's
+ * place: `show` it, `dismiss` it to bring the form back, and `refocus` tells the form, back after
+ * a dismissal, to focus its first field.
+ */
+export function useShownOnce<T>() {
+  const [shown, setShown] = useState<T>();
+  const [refocus, setRefocus] = useState(false);
+  return {
+    shown,
+    refocus,
+    show: (created: T) => setShown(created),
+    dismiss: () => {
+      setShown(undefined);
+      setRefocus(true);
+    },
+  };
+}

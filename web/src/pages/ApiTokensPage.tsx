@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -21,10 +21,9 @@ function tokenState(token: ApiToken): 'Active' | 'Revoked' | 'Expired' {
 
 export function ApiTokensPage() {
   const tokens = useApi<{ tokens: ApiToken[] }>('/api-tokens');
-  const [created, setCreated] = useState<CreatedApiToken>();
+  const created = useShownOnce<CreatedApiToken>();
   const [revoking, setRevoking] = useState<ApiToken>();
   const [notice, setNotice] = useState<string>();
-  const [dismissed, setDismissed] = useState(false);
 
   return (
     <>
@@ -33,20 +32,14 @@ export function ApiTokensPage() {
         Personal tokens for scripts and tools: send <code>Authorization: Bearer kw_…</code>. A token acts as you in the organization it was
         created in.
       </p>
-      {created ? (
-        <NewToken
-          token={created}
-          onDismiss={() => {
-            setCreated(undefined);
-            setDismissed(true);
-          }}
-        />
+      {created.shown ? (
+        <NewToken token={created.shown} onDismiss={created.dismiss} />
       ) : (
         <CreateTokenForm
-          focusFirst={dismissed}
+          focusFirst={created.refocus}
           onCreated={(token) => {
             setNotice(undefined);
-            setCreated(token);
+            created.show(token);
             tokens.reload();
           }}
         />
@@ -124,8 +117,7 @@ function NewToken({ token, onDismiss }: { token: CreatedApiToken; onDismiss: () 
 function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: CreatedApiToken) => void; focusFirst: boolean }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -135,17 +127,14 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
     if (expiresInDays !== undefined && (!Number.isInteger(expiresInDays) || expiresInDays < 1 || expiresInDays > 366))
       fields.expiresInDays = 'Enter a whole number of days from 1 to 366, or leave it empty for no expiry.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<CreatedApiToken>('/api-tokens', { name: name.trim(), ...(expiresInDays ? { expiresInDays } : {}) });
-      setName('');
-      onCreated(created);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { name: 'name', expiresInDays: 'expiresInDays' }));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<CreatedApiToken>('/api-tokens', { name: name.trim(), ...(expiresInDays ? { expiresInDays } : {}) });
+        setName('');
+        onCreated(created);
+      },
+      (err) => formErrorsFrom(err, { name: 'name', expiresInDays: 'expiresInDays' }),
+    );
   }
 
   return (

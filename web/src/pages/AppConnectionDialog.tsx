@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { SecretField, SelectField, TextField } from '../components/fields.tsx';
+import { FieldError, SecretField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
@@ -194,6 +194,19 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   }
 
   const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
+  // The Entra ids the methods ask for: one field each, with a hint where the method needs one.
+  const entraIdField = (name: 'tenantId' | 'clientId', label: string, hint?: string) => (
+    <TextField
+      label={label}
+      name={name}
+      value={name === 'tenantId' ? tenantId : clientId}
+      onChange={(e) => (name === 'tenantId' ? setTenantId : setClientId)(e.target.value)}
+      error={errors.fields[name]}
+      hint={hint}
+      autoComplete="off"
+      spellCheck={false}
+    />
+  );
   return (
     <Dialog title="Add an app connection" onClose={() => onClose()} wide>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
@@ -241,11 +254,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
               </span>
             </label>
           ))}
-          {errors.fields.method && (
-            <p className="field-error" id="connection-method-error">
-              {errors.fields.method}
-            </p>
-          )}
+          <FieldError id="connection-method-error" error={errors.fields.method} />
         </fieldset>
         {method === 'oauth' && oauthProblems.length > 0 && (
           <Alert kind="warning">
@@ -263,18 +272,12 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
             registered in the app registration: <code>{oauth.data.redirectUri}</code>
           </p>
         )}
-        {method === 'oauth' && (
-          <TextField
-            label="Directory (tenant) ID"
-            name="tenantId"
-            value={tenantId}
-            onChange={(e) => setTenantId(e.target.value)}
-            error={errors.fields.tenantId}
-            hint="A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to."
-            autoComplete="off"
-            spellCheck={false}
-          />
-        )}
+        {method === 'oauth' &&
+          entraIdField(
+            'tenantId',
+            'Directory (tenant) ID',
+            'A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to.',
+          )}
         <TextField
           label={servicePrincipal ? 'Organization' : 'Organization (optional)'}
           name="organization"
@@ -291,38 +294,16 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         />
         {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">
-            <TextField
-              label="Directory (tenant) ID"
-              name="tenantId"
-              value={tenantId}
-              onChange={(e) => setTenantId(e.target.value)}
-              error={errors.fields.tenantId}
-              autoComplete="off"
-              spellCheck={false}
-            />
-            <TextField
-              label="Application (client) ID"
-              name="clientId"
-              value={clientId}
-              onChange={(e) => setClientId(e.target.value)}
-              error={errors.fields.clientId}
-              autoComplete="off"
-              spellCheck={false}
-            />
+            {entraIdField('tenantId', 'Directory (tenant) ID')}
+            {entraIdField('clientId', 'Application (client) ID')}
           </div>
         )}
-        {method === 'managed-identity' && (
-          <TextField
-            label="Managed identity client ID (optional)"
-            name="clientId"
-            value={clientId}
-            onChange={(e) => setClientId(e.target.value)}
-            error={errors.fields.clientId}
-            hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
-            autoComplete="off"
-            spellCheck={false}
-          />
-        )}
+        {method === 'managed-identity' &&
+          entraIdField(
+            'clientId',
+            'Managed identity client ID (optional)',
+            "A user-assigned identity of the runner's machine; leave empty for its system-assigned identity.",
+          )}
         {secretless && (
           <p className="hint hint-block">
             After Create, Keyway shows what to register (

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, SecretField, TextField } from '../components/fields.tsx';
+import { CheckboxField, FieldError, SecretField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -80,6 +80,31 @@ export function testProblems(test: IntegrationTest): { key: string; field: strin
     const message = test[p.key];
     return typeof message === 'string' && message ? [{ key: p.key, field: p.field, label: p.label, message }] : [];
   });
+}
+
+/** A failed Save & Test's problems listed in the notice above the form. */
+function ProblemList({ problems }: { problems: ReturnType<typeof testProblems> }) {
+  if (problems.length === 0) return null;
+  return (
+    <ul className="problems">
+      {problems.map((p) => (
+        <li key={p.key}>
+          {p.label}: {p.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A failed Save & Test's problems as the form shows them: next to their fields, or at the top. */
+function testErrors(test: IntegrationTest): FormErrors {
+  const fields: Record<string, string> = {};
+  let form: string | undefined;
+  for (const p of testProblems(test)) {
+    if (p.field === 'form') form = p.message;
+    else fields[p.field] = p.message;
+  }
+  return { form, fields };
 }
 
 interface Props {
@@ -211,13 +236,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         setDraft(result.integration.draft ?? undefined);
         setFailedTest(undefined);
         onChanged();
-        const fields: Record<string, string> = {};
-        let form: string | undefined;
-        for (const p of testProblems(result.test)) {
-          if (p.field === 'form') form = p.message;
-          else fields[p.field] = p.message;
-        }
-        setErrors({ form, fields });
+        setErrors(testErrors(result.test));
         return;
       }
       setDraft(undefined);
@@ -249,13 +268,19 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         return;
       }
       setFailedTest(result.test);
-      const fields: Record<string, string> = {};
-      let form: string | undefined;
-      for (const p of testProblems(result.test)) {
-        if (p.field === 'form') form = p.message;
-        else fields[p.field] = p.message;
-      }
-      setErrors({ form, fields });
+      setErrors(testErrors(result.test));
+    } catch (err) {
+      setErrors(formErrorsFrom(err, FIELD_MAP));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  /** Runs `action` with `busy` said; a failure is shown on the form. */
+  async function whileBusy(busy: string, action: () => Promise<void>) {
+    setBusy(busy);
+    try {
+      await action();
     } catch (err) {
       setErrors(formErrorsFrom(err, FIELD_MAP));
     } finally {
@@ -265,33 +290,23 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
 
   async function applyDraft() {
     if (!saved) return;
-    setBusy('Applying the change anyway…');
-    try {
+    await whileBusy('Applying the change anyway…', async () => {
       const result = await api.post<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}/draft/apply`, {});
       onChanged();
       const purged = result.purgedMethods?.length
         ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed.`
         : '';
       onClose({ kind: 'warning', text: `${result.integration.host} was changed although its test failed, as you asked.${purged}` });
-    } catch (err) {
-      setErrors(formErrorsFrom(err, FIELD_MAP));
-    } finally {
-      setBusy(undefined);
-    }
+    });
   }
 
   async function discardDraft() {
     if (!saved) return;
-    setBusy('Discarding the change…');
-    try {
+    await whileBusy('Discarding the change…', async () => {
       await api.delete(`${collectionPath}/${encodeURIComponent(saved.id)}/draft`);
       onChanged();
       onClose({ kind: 'success', text: `The change was discarded; ${saved.host} keeps its configuration.` });
-    } catch (err) {
-      setErrors(formErrorsFrom(err, FIELD_MAP));
-    } finally {
-      setBusy(undefined);
-    }
+    });
   }
 
   const title = saved ? `Azure DevOps · ${saved.host}` : 'Add a new provider';
@@ -321,15 +336,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           <Alert kind="warning">
             <strong>Not applied: the change failed its test, so the configuration that works keeps serving.</strong> Fix what is marked
             below and choose Save &amp; Test again, or decide yourself.
-            {problems.length > 0 && (
-              <ul className="problems">
-                {problems.map((p) => (
-                  <li key={p.key}>
-                    {p.label}: {p.message}
-                  </li>
-                ))}
-              </ul>
-            )}
+            <ProblemList problems={problems} />
             {draft.wouldPurge.length > 0 && <p>Applying it removes the credentials users authorized ({draft.wouldPurge.join(', ')}).</p>}
             <div className="actions">
               <button type="button" className="button-small" onClick={() => void applyDraft()} disabled={busy !== undefined}>
@@ -344,15 +351,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         {failedTest && (
           <Alert kind="warning">
             <strong>Saved, but the test failed.</strong> Fix what is marked below and choose Save &amp; Test again.
-            {problems.length > 0 && (
-              <ul className="problems">
-                {problems.map((p) => (
-                  <li key={p.key}>
-                    {p.label}: {p.message}
-                  </li>
-                ))}
-              </ul>
-            )}
+            <ProblemList problems={problems} />
           </Alert>
         )}
 
@@ -388,11 +387,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 <span className="hint">Users paste a Personal Access Token.</span>
               </span>
             </label>
-            {errors.fields.provider && (
-              <p className="field-error" id={providerErrorId}>
-                {errors.fields.provider}
-              </p>
-            )}
+            <FieldError id={providerErrorId} error={errors.fields.provider} />
           </fieldset>
         )}
 
@@ -469,11 +464,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                     </span>
                   </label>
                 ))}
-                {errors.fields.credential && (
-                  <p className="field-error" id={`${oauthErrorId}-credential`}>
-                    {errors.fields.credential}
-                  </p>
-                )}
+                <FieldError id={`${oauthErrorId}-credential`} error={errors.fields.credential} />
               </fieldset>
               {credential === 'client-secret' && (
                 <SecretField
@@ -523,11 +514,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
               />
             </div>
           )}
-          {errors.fields.oauth && (
-            <p className="field-error" id={oauthErrorId}>
-              {errors.fields.oauth}
-            </p>
-          )}
+          <FieldError id={oauthErrorId} error={errors.fields.oauth} />
         </fieldset>
 
         <fieldset className="method">

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -28,29 +28,21 @@ const STATUS: Record<InvitationStatus, { label: string; badge: string }> = {
 export function Invitations() {
   const { me } = useSession();
   const invitations = useApi<{ invitations: Invitation[] }>('/invitations');
-  const [created, setCreated] = useState<CreatedInvitation>();
-  const [dismissed, setDismissed] = useState(false);
+  const created = useShownOnce<CreatedInvitation>();
   const [revoking, setRevoking] = useState<Invitation>();
   const [notice, setNotice] = useState<string>();
   const list = invitations.data?.invitations;
 
   return (
     <>
-      {created ? (
-        <NewInvitation
-          invitation={created}
-          organization={me.organization.name}
-          onDismiss={() => {
-            setCreated(undefined);
-            setDismissed(true);
-          }}
-        />
+      {created.shown ? (
+        <NewInvitation invitation={created.shown} organization={me.organization.name} onDismiss={created.dismiss} />
       ) : (
         <InviteForm
-          focusFirst={dismissed}
+          focusFirst={created.refocus}
           onCreated={(invitation) => {
             setNotice(undefined);
-            setCreated(invitation);
+            created.show(invitation);
             invitations.reload();
           }}
         />
@@ -148,24 +140,20 @@ function NewInvitation({
 function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: CreatedInvitation) => void; focusFirst: boolean }) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!email.trim()) return setErrors({ fields: { email: 'Enter the email address of the person to invite.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<CreatedInvitation>('/invitations', { email: email.trim(), role });
-      setEmail('');
-      setRole('member');
-      onCreated(created);
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { email: 'email', role: 'role' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<CreatedInvitation>('/invitations', { email: email.trim(), role });
+        setEmail('');
+        setRole('member');
+        onCreated(created);
+      },
+      (err) => asSentences(formErrorsFrom(err, { email: 'email', role: 'role' })),
+    );
   }
 
   return (

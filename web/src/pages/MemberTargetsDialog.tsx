@@ -2,8 +2,10 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
+import { FieldError } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { formErrorsFrom, useSubmission } from '../components/forms.ts';
+import type { FormErrors } from '../components/forms.ts';
 import { sentence } from '../text.ts';
 import type { AppConnection, MemberTarget } from '../types.ts';
 
@@ -31,6 +33,14 @@ export function parseTargetLines(text: string): { organization?: string; project
     });
 }
 
+/** A failed save's errors, every message made a sentence. */
+function toSentences(err: unknown): FormErrors {
+  const mapped = formErrorsFrom(err, { memberTargets: 'memberTargets' });
+  for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
+  if (mapped.form) mapped.form = sentence(mapped.form);
+  return mapped;
+}
+
 export function MemberTargetsDialog({
   projectId,
   connection,
@@ -41,14 +51,11 @@ export function MemberTargetsDialog({
   onClose: (result?: { connection: AppConnection; message: string }) => void;
 }) {
   const [text, setText] = useState((connection.memberTargets ?? []).map((t) => targetLine(t, connection.organization)).join('\n'));
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
+    await attempt(async () => {
       const targets = parseTargetLines(text);
       const saved = await api.patch<{ connection: AppConnection }>(
         `/projects/${encodeURIComponent(projectId)}/app-connections/${encodeURIComponent(connection.id)}`,
@@ -60,14 +67,7 @@ export function MemberTargetsDialog({
           ? `Project members may now add syncs through ${connection.name} to the groups listed.`
           : `Only project owners add syncs through ${connection.name} now.`,
       });
-    } catch (err) {
-      const mapped = formErrorsFrom(err, { memberTargets: 'memberTargets' });
-      for (const key of Object.keys(mapped.fields)) mapped.fields[key] = sentence(mapped.fields[key]!);
-      if (mapped.form) mapped.form = sentence(mapped.form);
-      setErrors(mapped);
-    } finally {
-      setBusy(false);
-    }
+    }, toSentences);
   }
 
   const hintId = 'member-targets-hint';
@@ -96,11 +96,7 @@ export function MemberTargetsDialog({
             {connection.organization ? ` (the organization defaults to ${connection.organization})` : ''}; <code>*</code> stands for any
             characters, e.g. <code>Web/team-*</code>. Leave empty for owners only.
           </p>
-          {errors.fields.memberTargets && (
-            <p className="field-error" id={errorId}>
-              {errors.fields.memberTargets}
-            </p>
-          )}
+          <FieldError id={errorId} error={errors.fields.memberTargets} />
         </div>
         <FormActions submit={busy ? 'Saving…' : 'Save targets'} disabled={busy} onCancel={() => onClose()} />
       </Form>

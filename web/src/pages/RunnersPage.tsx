@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -105,22 +105,16 @@ export function RunnersPage() {
 
 function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   const [name, setName] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [created, setCreated] = useState<CreatedRunner>();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!name.trim()) return setErrors({ fields: { name: 'Give the runner a name, for example build-eu-1.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      setCreated(await api.post<CreatedRunner>('/runners', { name: name.trim() }));
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { name: 'name' }));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => setCreated(await api.post<CreatedRunner>('/runners', { name: name.trim() })),
+      (err) => formErrorsFrom(err, { name: 'name' }),
+    );
   }
 
   if (created) {

@@ -4,7 +4,7 @@ import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
@@ -34,6 +34,13 @@ const SYNC_FIELDS: Record<string, string> = {
   takeOver: 'takeOver',
   sealedValues: 'form',
 };
+
+/** A failed call's errors next to the sync's fields, or at the top made a sentence. */
+function syncErrors(err: unknown): FormErrors {
+  const mapped = formErrorsFrom(err, SYNC_FIELDS);
+  if (mapped.form) mapped.form = sentence(mapped.form);
+  return mapped;
+}
 
 /** `org/project/pattern` for people: what members may target through a connection. */
 export function describeMemberTargets(targets: MemberTarget[]): string {
@@ -188,9 +195,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
       const row = m ? sent[Number(m[1])] : undefined;
       if (row) return { fields: { [`${m![2] === 'name' ? 'var' : 'value'}-${row.key}`]: sentence(err.message) } };
     }
-    const mapped = formErrorsFrom(err, SYNC_FIELDS);
-    if (mapped.form) mapped.form = sentence(mapped.form);
-    return mapped;
+    return syncErrors(err);
   }
 
   const title = editing ? `Variables of ${editing.name}` : created ? `Variables of ${created.name}` : 'Add a variable group sync';
@@ -287,26 +292,15 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
             {canManage && (
               <fieldset className="choice">
                 <legend>If the group already exists</legend>
-                <CheckboxField
+                <AdoptionFields
                   label="Adopt it: let this sync write into a group Keyway did not create"
-                  name="adoptExisting"
-                  checked={adoptExisting}
-                  onChange={(e) => setAdoptExisting(e.target.checked)}
-                  error={errors.fields.adoptExisting}
                   hint="Otherwise the run stops before writing anything. Only project owners may adopt."
+                  adopt={adoptExisting}
+                  onAdopt={setAdoptExisting}
+                  takeOver={takeOver}
+                  onTakeOver={setTakeOver}
+                  errors={errors}
                 />
-                {adoptExisting && (
-                  <TextField
-                    label="Variables it may take over (optional)"
-                    name="takeOver"
-                    value={takeOver}
-                    onChange={(e) => setTakeOver(e.target.value)}
-                    error={errors.fields.takeOver}
-                    hint={TAKE_OVER_HINT}
-                    autoComplete="off"
-                    spellCheck={false}
-                  />
-                )}
               </fieldset>
             )}
           </>
@@ -396,14 +390,11 @@ export function SyncAdoptionDialog({
 }) {
   const [adopt, setAdopt] = useState(sync.adoptExisting ?? false);
   const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
+    await attempt(async () => {
       const names = adopt ? parseNames(takeOver) : [];
       const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {
         adoptExisting: adopt,
@@ -415,13 +406,7 @@ export function SyncAdoptionDialog({
           ? `${sync.name} may now write into the existing group ${sync.groupName}${names.length ? ` and take over ${names.join(', ')}` : ''}. Run it to sync.`
           : `${sync.name} no longer writes into a group it did not create.`,
       });
-    } catch (err) {
-      const mapped = formErrorsFrom(err, SYNC_FIELDS);
-      if (mapped.form) mapped.form = sentence(mapped.form);
-      setErrors(mapped);
-    } finally {
-      setBusy(false);
-    }
+    }, syncErrors);
   }
 
   return (
@@ -431,28 +416,61 @@ export function SyncAdoptionDialog({
           Keyway writes only into variable groups it created, and changes only variables it wrote. {sync.organization}/{sync.project}/
           <strong>{sync.groupName}</strong> is owned by whoever created it: adopt it only if this sync should manage it.
         </p>
-        <CheckboxField
+        <AdoptionFields
           label={`Adopt ${sync.groupName}`}
-          name="adoptExisting"
-          checked={adopt}
-          onChange={(e) => setAdopt(e.target.checked)}
-          error={errors.fields.adoptExisting}
           hint="For this group only: pointing the sync elsewhere withdraws it."
+          adopt={adopt}
+          onAdopt={setAdopt}
+          takeOver={takeOver}
+          onTakeOver={setTakeOver}
+          errors={errors}
         />
-        {adopt && (
-          <TextField
-            label="Variables it may take over (optional)"
-            name="takeOver"
-            value={takeOver}
-            onChange={(e) => setTakeOver(e.target.value)}
-            error={errors.fields.takeOver}
-            hint={TAKE_OVER_HINT}
-            autoComplete="off"
-            spellCheck={false}
-          />
-        )}
         <FormActions submit={busy ? 'Saving…' : 'Save'} disabled={busy} onCancel={() => onClose()} />
       </Form>
     </Dialog>
+  );
+}
+
+/** Whether a sync may write into an existing group Keyway did not create, and the variables of it it may take over. */
+function AdoptionFields({
+  label,
+  hint,
+  adopt,
+  onAdopt,
+  takeOver,
+  onTakeOver,
+  errors,
+}: {
+  label: string;
+  hint: string;
+  adopt: boolean;
+  onAdopt: (adopt: boolean) => void;
+  takeOver: string;
+  onTakeOver: (takeOver: string) => void;
+  errors: FormErrors;
+}) {
+  return (
+    <>
+      <CheckboxField
+        label={label}
+        name="adoptExisting"
+        checked={adopt}
+        onChange={(e) => onAdopt(e.target.checked)}
+        error={errors.fields.adoptExisting}
+        hint={hint}
+      />
+      {adopt && (
+        <TextField
+          label="Variables it may take over (optional)"
+          name="takeOver"
+          value={takeOver}
+          onChange={(e) => onTakeOver(e.target.value)}
+          error={errors.fields.takeOver}
+          hint={TAKE_OVER_HINT}
+          autoComplete="off"
+          spellCheck={false}
+        />
+      )}
+    </>
   );
 }

@@ -146,7 +146,13 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
   const formRef = useRef<HTMLFormElement>(null);
   const applyRef = useRef<HTMLButtonElement>(null);
   useFocusFirstError(formRef, errors);
-  const set = (key: keyof AuditFilters) => (event: { target: { value: string } }) => setDraft({ ...draft, [key]: event.target.value });
+  // A filter's field: its name, its value in the draft, and its error.
+  const bind = (key: keyof AuditFilters) => ({
+    name: key,
+    value: draft[key],
+    onChange: (event: { target: { value: string } }) => setDraft({ ...draft, [key]: event.target.value }),
+    error: errors.fields[key],
+  });
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -166,7 +172,7 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
   return (
     <form ref={formRef} className="card audit-filters" onSubmit={submit} role="search" aria-label="Filter the audit log" noValidate>
       <div className="field-row">
-        <SelectField label="Actor" name="actor" value={draft.actor} onChange={set('actor')} error={errors.fields.actor}>
+        <SelectField label="Actor" {...bind('actor')}>
           <option value="">Anyone</option>
           {!listed && draft.actor && <option value={draft.actor}>{id || draft.actor} (not listed now)</option>}
           <optgroup label="People">
@@ -189,7 +195,7 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
             <option value="type:anonymous">Not signed in (sign-in attempts, runner registration)</option>
           </optgroup>
         </SelectField>
-        <SelectField label="Action group" name="group" value={draft.group} onChange={set('group')} error={errors.fields.group}>
+        <SelectField label="Action group" {...bind('group')}>
           <option value="">All actions</option>
           {AUDIT_ACTION_GROUPS.map((g) => (
             <option key={g} value={g}>
@@ -199,23 +205,14 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
         </SelectField>
         <TextField
           label="Exact action"
-          name="action"
-          value={draft.action}
-          onChange={set('action')}
-          error={errors.fields.action}
+          {...bind('action')}
           hint="Optional, for example member.add."
           autoComplete="off"
           spellCheck={false}
         />
       </div>
       <div className="field-row">
-        <SelectField
-          label="Target type"
-          name="targetType"
-          value={draft.targetType}
-          onChange={set('targetType')}
-          error={errors.fields.targetType}
-        >
+        <SelectField label="Target type" {...bind('targetType')}>
           <option value="">Any target</option>
           {AUDIT_TARGET_TYPES.map((type) => (
             <option key={type} value={type}>
@@ -225,34 +222,15 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
         </SelectField>
         <TextField
           label="Target id"
-          name="targetId"
-          value={draft.targetId}
-          onChange={set('targetId')}
-          error={errors.fields.targetId}
+          {...bind('targetId')}
           hint="Optional, for example a runner's id."
           autoComplete="off"
           spellCheck={false}
         />
       </div>
       <div className="field-row">
-        <TextField
-          label="From"
-          name="from"
-          type="date"
-          value={draft.from}
-          onChange={set('from')}
-          error={errors.fields.from}
-          hint="A day in your time zone."
-        />
-        <TextField
-          label="To"
-          name="to"
-          type="date"
-          value={draft.to}
-          onChange={set('to')}
-          error={errors.fields.to}
-          hint="This day is included."
-        />
+        <TextField label="From" {...bind('from')} type="date" hint="A day in your time zone." />
+        <TextField label="To" {...bind('to')} type="date" hint="This day is included." />
       </div>
       {errors.form && <p className="field-error">{errors.form}</p>}
       <div className="actions">

@@ -1,40 +1,28 @@
-import type { Kysely } from 'kysely';
+import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('runners')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+export async function up(db: MigrationDb): Promise<void> {
+  await tableWithId(db, 'runners')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('local', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('exchange_token_hash', 'text', (c) => c.unique())
     .addColumn('exchange_expires_at', 'text')
     .addColumn('token_hash', 'text', (c) => c.unique())
-    .addColumn('public_key', 'text')
-    .addColumn('public_key_fingerprint', 'text')
-    .addColumn('version', 'text')
-    .addColumn('last_seen_at', 'text')
+    .$call(optionalText('public_key', 'public_key_fingerprint', 'version', 'last_seen_at'))
     .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('created_by', 'text')
-    .addColumn('revoked_at', 'text')
+    .$call(optionalText('created_by', 'revoked_at'))
     .execute();
   await db.schema.createIndex('runners_org_idx').on('runners').column('organization_id').execute();
 
   // The control channel's queue: requests for a runner and their answers. Rows are short-lived and
   // deleted once answered or past their deadline; payloads never hold a usable credential.
-  await db.schema
-    .createTable('runner_requests')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
-    .addColumn('kind', 'text', (c) => c.notNull())
-    .addColumn('payload', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
+  await tableWithId(db, 'runner_requests')
+    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(requiredText('kind', 'payload', 'status'))
     .addColumn('response', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('deadline_at', 'text', (c) => c.notNull())
-    .addColumn('dispatched_at', 'text')
-    .addColumn('answered_at', 'text')
+    .$call(requiredText('created_at', 'deadline_at'))
+    .$call(optionalText('dispatched_at', 'answered_at'))
     .execute();
   await db.schema
     .createIndex('runner_requests_runner_status_idx')
@@ -42,29 +30,23 @@ export async function up(db: Kysely<any>): Promise<void> {
     .columns(['runner_id', 'status', 'created_at'])
     .execute();
 
-  await db.schema
-    .createTable('scm_integrations')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
-    .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
+  await tableWithId(db, 'scm_integrations')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .addColumn('runner_id', 'text', cascadeTo('runners'))
     // Free text, validated in code: 'azure-devops' now, other providers later without a schema change.
-    .addColumn('scm_id', 'text', (c) => c.notNull())
-    .addColumn('host', 'text', (c) => c.notNull())
+    .$call(requiredText('scm_id', 'host'))
     .addColumn('virtual_directory', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('oauth_client_id', 'text')
     // HPKE-sealed to the runner's key (src/crypto/sealing.ts); the management plane cannot open it.
-    .addColumn('oauth_client_secret_sealed', 'text')
-    .addColumn('oauth_issuer_url', 'text')
+    .$call(optionalText('oauth_client_secret_sealed', 'oauth_issuer_url'))
     .addColumn('pat_enabled', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}'))
     .addColumn('last_test', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .$call(requiredText('created_at', 'updated_at'))
     .execute();
   await db.schema.createIndex('scm_integrations_runner_idx').on('scm_integrations').column('runner_id').execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['scm_integrations', 'runner_requests', 'runners']) await db.schema.dropTable(table).ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['scm_integrations', 'runner_requests', 'runners']);
 }

@@ -1,18 +1,15 @@
-import type { Kysely } from 'kysely';
+import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Environments: a repository cloned at a ref into a workspace on a runner, for one user. The runner
 // reports the clone's progress here; nothing in this table is a credential.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('environments')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
-    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
-    .addColumn('integration_id', 'text', (c) => c.notNull())
-    .addColumn('context_url', 'text', (c) => c.notNull())
+export async function up(db: MigrationDb): Promise<void> {
+  await tableWithId(db, 'environments')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .addColumn('user_id', 'text', cascadeTo('users'))
+    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(requiredText('integration_id', 'context_url'))
     // The parsed repository (kind, host, organization, project, repository, webUrl), JSON.
     .addColumn('repository', 'text', (c) => c.notNull())
     // The requested ref ({type, name|sha|pullRequestId}) as JSON; null = the default branch.
@@ -22,17 +19,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     // {phase, percent, phases} as JSON, from git's own progress output.
     .addColumn('progress', 'text')
     // {code, message} as JSON when failed.
-    .addColumn('error', 'text')
-    .addColumn('workspace_path', 'text')
+    .$call(optionalText('error', 'workspace_path'))
     // What was checked out: {commit, description} as JSON.
     .addColumn('checkout', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .$call(requiredText('created_at', 'updated_at'))
     .execute();
   await db.schema.createIndex('environments_user_idx').on('environments').columns(['organization_id', 'user_id']).execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('environments').ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['environments']);
 }

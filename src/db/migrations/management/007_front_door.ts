@@ -1,11 +1,11 @@
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import { tableWithId, requiredText, optionalText, cascadeTo } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // The front door: single sign-on, invitations, explicit organization choice, offboarding and
 // sign-in throttling that counts attempts before it checks them.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   // Per-organization policy. Password sign-in can be switched off once SSO works; who may create
   // projects is the organization's choice; SSO role mapping is read at every sign-in.
   await db.schema
@@ -46,18 +46,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   // Sessions may exist before the user picked an organization (several memberships, no previous
   // choice), so organization_id becomes nullable; they also remember how the person proved who
   // they are and when, for re-authentication rules. SQLite cannot relax NOT NULL in place.
-  await db.schema
-    .createTable('sessions_next')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+  await tableWithId(db, 'sessions_next')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('user_id', 'text', cascadeTo('users'))
     .addColumn('organization_id', 'text', (c) => c.references('organizations.id').onDelete('cascade'))
-    .addColumn('csrf_token', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('expires_at', 'text', (c) => c.notNull())
-    .addColumn('last_seen_at', 'text', (c) => c.notNull())
-    .addColumn('ip', 'text')
-    .addColumn('user_agent', 'text')
+    .$call(requiredText('csrf_token', 'created_at', 'expires_at', 'last_seen_at'))
+    .$call(optionalText('ip', 'user_agent'))
     .addColumn('auth_method', 'text', (c) => c.notNull().defaultTo('password'))
     .addColumn('authenticated_at', 'text', (c) => c.notNull())
     .addColumn('sso_identity_id', 'text')
@@ -79,15 +73,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap'))
     .execute();
 
-  await db.schema
-    .createTable('sso_identities')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('provider', 'text', (c) => c.notNull())
-    .addColumn('issuer', 'text', (c) => c.notNull())
-    .addColumn('subject', 'text', (c) => c.notNull())
-    .addColumn('tenant_id', 'text')
-    .addColumn('email', 'text')
+  await tableWithId(db, 'sso_identities')
+    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(requiredText('provider', 'issuer', 'subject'))
+    .$call(optionalText('tenant_id', 'email'))
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('last_sign_in_at', 'text')
     .addUniqueConstraint('sso_identities_subject_unique', ['provider', 'issuer', 'subject'])
@@ -95,10 +84,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('sso_identities_user_idx').on('sso_identities').column('user_id').execute();
 
   // One tenant or domain belongs to one organization: just-in-time joins are never ambiguous.
-  await db.schema
-    .createTable('organization_sso_bindings')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+  await tableWithId(db, 'organization_sso_bindings')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('entra-tenant', 'email-domain')`))
     .addColumn('value', 'text', (c) => c.notNull())
     .addColumn('created_by', 'text')
@@ -111,32 +98,19 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('sso_states')
     .addColumn('state_hash', 'text', (c) => c.primaryKey())
-    .addColumn('browser_hash', 'text', (c) => c.notNull())
-    .addColumn('provider', 'text', (c) => c.notNull())
-    .addColumn('issuer', 'text', (c) => c.notNull())
-    .addColumn('code_verifier', 'text', (c) => c.notNull())
-    .addColumn('nonce', 'text', (c) => c.notNull())
-    .addColumn('intent', 'text', (c) => c.notNull())
-    .addColumn('session_id', 'text')
-    .addColumn('invitation_id', 'text')
-    .addColumn('return_to', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .$call(requiredText('browser_hash', 'provider', 'issuer', 'code_verifier', 'nonce', 'intent'))
+    .$call(optionalText('session_id', 'invitation_id'))
+    .$call(requiredText('return_to', 'created_at', 'expires_at'))
     .execute();
 
-  await db.schema
-    .createTable('invitations')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+  await tableWithId(db, 'invitations')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
     .addColumn('email', 'text', (c) => c.notNull())
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'member')`))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('invited_by', 'text')
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('expires_at', 'text', (c) => c.notNull())
-    .addColumn('accepted_at', 'text')
-    .addColumn('accepted_by', 'text')
-    .addColumn('revoked_at', 'text')
+    .$call(requiredText('created_at', 'expires_at'))
+    .$call(optionalText('accepted_at', 'accepted_by', 'revoked_at'))
     .execute();
   await db.schema.createIndex('invitations_org_idx').on('invitations').columns(['organization_id', 'created_at']).execute();
 
@@ -153,23 +127,17 @@ export async function up(db: Kysely<any>): Promise<void> {
   // so a distributed attacker slows themselves down without locking the owner out.
   await db.schema
     .createTable('sign_in_known_addresses')
-    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('ip', 'text', (c) => c.notNull())
-    .addColumn('last_seen_at', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(requiredText('ip', 'last_seen_at'))
     .addPrimaryKeyConstraint('sign_in_known_addresses_pk', ['user_id', 'ip'])
     .execute();
 
   // A person's credentials purged from a runner after they left or were removed or disabled:
   // requested by the management plane, confirmed by the runner.
-  await db.schema
-    .createTable('credential_purges')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
-    .addColumn('runner_id', 'text', (c) => c.notNull().references('runners.id').onDelete('cascade'))
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('reason', 'text', (c) => c.notNull())
-    .addColumn('request_id', 'text', (c) => c.notNull())
-    .addColumn('requested_at', 'text', (c) => c.notNull())
+  await tableWithId(db, 'credential_purges')
+    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(requiredText('user_id', 'reason', 'request_id', 'requested_at'))
     .addColumn('confirmed_at', 'text')
     .addColumn('deleted', 'integer')
     .execute();
@@ -186,12 +154,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('instance_settings')
     .addColumn('key', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .$call(requiredText('value', 'updated_at'))
     .execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(_db: Kysely<any>): Promise<void> {
+export async function down(_db: MigrationDb): Promise<void> {
   throw new Error('007_front_door cannot be reverted: restore a backup taken before the upgrade');
 }

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { dropColumns } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).
 // - app_connections.member_targets: the Azure DevOps targets project members may point a sync at
@@ -10,8 +11,7 @@ import type { Kysely } from 'kysely';
 //   Keyway and that an owner allowed the sync to overwrite, JSON array.
 // - environments.disk_bytes / last_used_at: what the runner last reported of the workspace.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   await db.schema.alterTable('app_connections').addColumn('member_targets', 'text').execute();
   await db.schema
     .alterTable('variable_syncs')
@@ -25,11 +25,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('environments').dropColumn('last_used_at').execute();
-  await db.schema.alterTable('environments').dropColumn('disk_bytes').execute();
-  await db.schema.alterTable('variable_syncs').dropColumn('take_over').execute();
-  await db.schema.alterTable('variable_syncs').dropColumn('adopt_existing').execute();
-  await db.schema.alterTable('app_connections').dropColumn('member_targets').execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropColumns(db, 'environments', ['last_used_at', 'disk_bytes']);
+  await dropColumns(db, 'variable_syncs', ['take_over', 'adopt_existing']);
+  await dropColumns(db, 'app_connections', ['member_targets']);
 }

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { dropTables, dropColumns } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Environments at scale (issue 20).
 // - environments.clone_options: how much of the repository the environment fetched, as resolved
@@ -9,8 +10,7 @@ import type { Kysely } from 'kysely';
 //   cache: bytes on disk, repositories held, its size limit. Totals only: which repositories a
 //   runner holds is not reported (a member without access to a repository must not learn of it).
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   await db.schema.alterTable('environments').addColumn('clone_options', 'text').execute();
   await db.schema
     .createTable('integration_clone_defaults')
@@ -36,9 +36,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('runner_repository_caches').ifExists().execute();
-  await db.schema.dropTable('integration_clone_defaults').ifExists().execute();
-  await db.schema.alterTable('environments').dropColumn('clone_options').execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['runner_repository_caches', 'integration_clone_defaults']);
+  await dropColumns(db, 'environments', ['clone_options']);
 }

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { dropColumns } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Credentials without a client secret (issue 19, docs/client-credentials.md).
 // - scm_integrations.oauth_credential: how the runner authenticates as the integration's Entra app,
@@ -9,16 +10,13 @@ import type { Kysely } from 'kysely';
 //   the federated credential's issuer/subject/audience, the managed identity's ids). The private
 //   key stays on the runner.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   await db.schema.alterTable('scm_integrations').addColumn('oauth_credential', 'text').execute();
   await db.schema.alterTable('scm_integrations').addColumn('credential_state', 'text').execute();
   await db.schema.alterTable('app_connections').addColumn('credential_state', 'text').execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('app_connections').dropColumn('credential_state').execute();
-  await db.schema.alterTable('scm_integrations').dropColumn('credential_state').execute();
-  await db.schema.alterTable('scm_integrations').dropColumn('oauth_credential').execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropColumns(db, 'app_connections', ['credential_state']);
+  await dropColumns(db, 'scm_integrations', ['credential_state', 'oauth_credential']);
 }

@@ -1,20 +1,14 @@
-import type { Kysely } from 'kysely';
+import { requiredText, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   // The runner's half of an OAuth flow in progress: the PKCE verifier and nonce never leave it.
   await db.schema
     .createTable('oauth_pending')
     .addColumn('state_hash', 'text', (c) => c.primaryKey())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('integration_id', 'text', (c) => c.notNull())
-    .addColumn('issuer', 'text', (c) => c.notNull())
-    .addColumn('client_id', 'text', (c) => c.notNull())
-    .addColumn('redirect_uri', 'text', (c) => c.notNull())
-    .addColumn('verifier', 'text', (c) => c.notNull())
-    .addColumn('nonce', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .$call(
+      requiredText('user_id', 'integration_id', 'issuer', 'client_id', 'redirect_uri', 'verifier', 'nonce', 'created_at', 'expires_at'),
+    )
     .execute();
 
   // A refresh lease: one runner replica refreshes a token while the others wait for its result.
@@ -22,7 +16,6 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('credentials').addColumn('lease_until', 'text').execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('oauth_pending').ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['oauth_pending']);
 }

@@ -1,16 +1,13 @@
-import type { Kysely } from 'kysely';
+import { tableWithId, requiredText, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Environments on this runner: a workspace cloned for one user through one integration, and the
 // digest of the secret its git credential helper presents on the runner's local socket. The
 // secret itself is only in the workspace's 0600 file; the token is never stored here.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('environments')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('user_id', 'text', (c) => c.notNull())
-    .addColumn('integration_id', 'text', (c) => c.notNull())
+export async function up(db: MigrationDb): Promise<void> {
+  await tableWithId(db, 'environments')
+    .$call(requiredText('user_id', 'integration_id'))
     // The repository as parsed (kind, organization, project, repository...), JSON.
     .addColumn('repository', 'text', (c) => c.notNull())
     // The credential-free remote git talks to; the helper serves only requests for it.
@@ -22,12 +19,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     // this store each own their workspaces.
     .addColumn('instance', 'text', (c) => c.notNull())
     // 'cloning' | 'ready' | 'failed'
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
+    .$call(requiredText('status', 'created_at'))
     .execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('environments').ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['environments']);
 }

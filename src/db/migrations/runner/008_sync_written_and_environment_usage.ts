@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
+import { dropColumns } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).
 // - sync_states.group_origin: 'created' (this sync created the group) or 'adopted' (a project owner
@@ -11,8 +12,7 @@ import type { Kysely } from 'kysely';
 // - environments.last_used_at: the last credential request of the environment's git (idle removal).
 // - environments.uid: the Unix user the environment's git runs as, when workspaces are isolated.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   await db.schema.alterTable('sync_states').addColumn('group_origin', 'text').execute();
   await db.schema
     .alterTable('sync_states')
@@ -23,10 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('environments').addColumn('uid', 'integer').execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('environments').dropColumn('uid').execute();
-  await db.schema.alterTable('environments').dropColumn('last_used_at').execute();
-  await db.schema.alterTable('sync_states').dropColumn('written').execute();
-  await db.schema.alterTable('sync_states').dropColumn('group_origin').execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropColumns(db, 'environments', ['uid', 'last_used_at']);
+  await dropColumns(db, 'sync_states', ['written', 'group_origin']);
 }

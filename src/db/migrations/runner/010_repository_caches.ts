@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { requiredText, optionalText, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Repository caches (issue 20): one row per cached repository of a cache directory. The directory
 // is named by `cache_id` (an id written into the directory itself), so runner replicas that share
@@ -6,8 +7,7 @@ import type { Kysely } from 'kysely';
 // `lease_owner`/`lease_until` make one replica at a time refresh, copy from or evict a cache, as the
 // credential rows' leases make one replica refresh a token.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: MigrationDb): Promise<void> {
   await db.schema
     .createTable('repository_caches')
     .addColumn('cache_id', 'text', (c) => c.notNull())
@@ -19,16 +19,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('variant', 'text', (c) => c.notNull())
     .addColumn('size_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('refreshes', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addColumn('last_used_at', 'text', (c) => c.notNull())
-    .addColumn('refreshed_at', 'text')
-    .addColumn('lease_owner', 'text')
-    .addColumn('lease_until', 'text')
+    .$call(requiredText('created_at', 'last_used_at'))
+    .$call(optionalText('refreshed_at', 'lease_owner', 'lease_until'))
     .addPrimaryKeyConstraint('repository_caches_pk', ['cache_id', 'key'])
     .execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('repository_caches').ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['repository_caches']);
 }

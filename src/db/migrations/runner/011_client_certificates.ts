@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { tableWithId, requiredText, dropTables } from '../columns.ts';
+import type { MigrationDb } from '../columns.ts';
 
 // Certificates the runner makes for itself to authenticate to Entra ID as an app (an integration's
 // Entra app, a service-principal app connection) without a client secret (issue 19,
@@ -7,21 +8,10 @@ import type { Kysely } from 'kysely';
 // once Entra accepts it). `private_key` is at-rest ciphertext (listed in ENCRYPTED_COLUMNS); the
 // certificate and its thumbprints are public.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('client_certificates')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('owner_type', 'text', (c) => c.notNull())
-    .addColumn('owner_id', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('certificate', 'text', (c) => c.notNull())
-    .addColumn('private_key', 'text', (c) => c.notNull())
-    .addColumn('thumbprint_sha1', 'text', (c) => c.notNull())
-    .addColumn('thumbprint_sha256', 'text', (c) => c.notNull())
-    .addColumn('not_before', 'text', (c) => c.notNull())
-    .addColumn('not_after', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'text', (c) => c.notNull())
+export async function up(db: MigrationDb): Promise<void> {
+  await tableWithId(db, 'client_certificates')
+    .$call(requiredText('owner_type', 'owner_id', 'status', 'certificate', 'private_key'))
+    .$call(requiredText('thumbprint_sha1', 'thumbprint_sha256', 'not_before', 'not_after', 'created_at'))
     .addColumn('accepted_at', 'text')
     .execute();
   // One active and one next per owner: replicas that race to make one find the other's.
@@ -33,7 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see up()
-export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropTable('client_certificates').ifExists().execute();
+export async function down(db: MigrationDb): Promise<void> {
+  await dropTables(db, ['client_certificates']);
 }

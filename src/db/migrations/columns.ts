@@ -1,0 +1,41 @@
+import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely } from 'kysely';
+
+// What the migrations of both stores write again and again, said once. Each helper makes exactly
+// the builder calls it replaces, so the statements sent (and the schema) stay as they were:
+// src/db/migrations/schema-snapshot.test.ts holds every migration to the statements it first sent.
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export type MigrationDb = Kysely<any>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table under construction has no typed columns yet
+type TableBuilder = CreateTableBuilder<any, any>;
+
+/** `create table <name>` whose first column is `id text primary key`. */
+export function tableWithId(db: MigrationDb, name: string): TableBuilder {
+  return db.schema.createTable(name).addColumn('id', 'text', (c) => c.primaryKey());
+}
+
+/** `text not null` columns, in the order given (use with `.$call(...)`). */
+export function requiredText(...names: string[]): (table: TableBuilder) => TableBuilder {
+  return (table) => names.reduce((t, name) => t.addColumn(name, 'text', (c) => c.notNull()), table);
+}
+
+/** Nullable `text` columns, in the order given (use with `.$call(...)`). */
+export function optionalText(...names: string[]): (table: TableBuilder) => TableBuilder {
+  return (table) => names.reduce((t, name) => t.addColumn(name, 'text'), table);
+}
+
+/** A required reference to `<table>.id` whose rows go when the row referred to goes. */
+export function cascadeTo(table: string): (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder {
+  return (c) => c.notNull().references(`${table}.id`).onDelete('cascade');
+}
+
+/** `drop table if exists`, one table after the other. */
+export async function dropTables(db: MigrationDb, tables: string[]): Promise<void> {
+  for (const table of tables) await db.schema.dropTable(table).ifExists().execute();
+}
+
+/** `alter table <table> drop column`, one column after the other. */
+export async function dropColumns(db: MigrationDb, table: string, columns: string[]): Promise<void> {
+  for (const column of columns) await db.schema.alterTable(table).dropColumn(column).execute();
+}

@@ -141,7 +141,8 @@ export interface IntegrationDraft {
 export interface Integration {
   id: string;
   runnerId: string;
-  scmId: 'azure-devops';
+  /** 'azure-devops' (the only one today). */
+  scmId: string;
   host: string;
   /** '' when none (always for dev.azure.com). */
   virtualDirectory: string;
@@ -164,15 +165,24 @@ export interface Integration {
   updatedAt: string;
 }
 
-export interface SavedIntegration {
+/** POST …/scm-integrations: the integration and its test. */
+export interface CreatedIntegration {
   integration: Integration;
   test: IntegrationTest;
-  /** PATCH only: methods whose users' credentials the change removed. */
-  purgedMethods?: string[];
-  /** PATCH only: false when the test failed and the change was kept as a draft. */
-  applied?: boolean;
-  forced?: boolean;
 }
+
+/** PATCH …/scm-integrations/{id} and POST …/draft/apply. */
+export interface UpdatedIntegration extends CreatedIntegration {
+  /** Methods whose users' credentials the change removed. */
+  purgedMethods: string[];
+  /** false when the test failed and the change was kept as a draft. */
+  applied: boolean;
+  /** Applied although its test failed, because the admin said so. */
+  forced: boolean;
+}
+
+/** What the integration dialog reads of either answer. */
+export type SavedIntegration = CreatedIntegration & Partial<UpdatedIntegration>;
 
 // ---- Authorize (CheckAuthenticationForHost, host authorizations) ----
 
@@ -309,6 +319,16 @@ export interface Project {
   createdAt: string;
 }
 
+export type ProjectRole = 'owner' | 'member';
+
+export interface ProjectMember {
+  userId: string;
+  email: string;
+  displayName: string;
+  role: ProjectRole;
+  addedAt: string;
+}
+
 export type ConnectionMethod = AppConnectionMethod;
 
 /** The runner's verdict as the API answers it (a test also says when it ran). */
@@ -334,6 +354,12 @@ export interface AppConnection {
   credentialState?: ClientCredentialState;
   createdAt: string;
   updatedAt: string;
+}
+
+/** PATCH /projects/{id}/app-connections/{id}: the connection, and its validation when the change was checked. */
+export interface UpdatedConnection {
+  connection: AppConnection;
+  validation?: ConnectionValidation;
 }
 
 export interface MemberTarget {
@@ -450,6 +476,12 @@ export interface OrganizationPolicy {
   ssoRoleClaim: 'groups' | 'roles' | null;
   ssoAdminValues: string[];
   ssoMemberValues: string[];
+}
+
+/** PUT /organization/settings: the policy now, and how many password sessions the change ended. */
+export interface PolicySaved {
+  policy: OrganizationPolicy;
+  endedSessions: number;
 }
 
 export type SsoBindingKind = 'entra-tenant' | 'email-domain';

@@ -3,7 +3,8 @@
 import type { AppConnectionMethod, ConnectionValidation as RunnerValidation } from '../../src/control/app-connections.ts';
 import type { ClientCredentialState as RunnerCredentialState, ClientCredentialType } from '../../src/control/client-credentials.ts';
 import type { RepositoryContext, RepositoryRef } from '../../src/azure-devops/url.ts';
-import type { RepositoryInfo, ResolvedPullRequest as PullRequestInfo, ResolvedRef } from '../../src/control/repositories.ts';
+import type { AccessReason, RepositoryInfo, ResolvedPullRequest as PullRequestInfo, ResolvedRef } from '../../src/control/repositories.ts';
+import type { EnvironmentCheckout, EnvironmentProgressValue, EnvironmentStatus } from '../../src/control/environments.ts';
 
 export type Role = 'admin' | 'member';
 
@@ -271,7 +272,8 @@ export interface ResolvedContext {
   runnerId: string;
 }
 
-export type AccessReason = 'not_authorized' | 'reauthorization_required' | 'not_found' | 'oauth_blocked' | 'unavailable';
+/** Why a repository is out of reach, as the runner says it. */
+export type { AccessReason };
 
 export interface AccessCheck {
   hasAccess: boolean;
@@ -284,7 +286,7 @@ export interface AccessCheck {
   runnerId: string;
 }
 
-export type EnvironmentStatus = 'cloning' | 'ready' | 'failed' | 'deleting';
+export type { EnvironmentStatus };
 
 export interface Environment {
   id: string;
@@ -294,10 +296,10 @@ export interface Environment {
   repository: { kind: string; host: string; organization: string; project: string; repository: string; webUrl: string };
   ref: { type: string; name?: string; sha?: string; pullRequestId?: number; checkout?: string } | null;
   status: EnvironmentStatus;
-  progress: { phase: string; percent: number; phases: string[] } | null;
+  progress: EnvironmentProgressValue | null;
   error: { code: string; message: string } | null;
   workspacePath: string | null;
-  checkout: { commit: string; description: string; branch: string | null } | null;
+  checkout: EnvironmentCheckout | null;
   /** The workspace's size on the runner's disk, as last measured. */
   diskBytes?: number | null;
   /** When its git last asked the runner for a token. */

@@ -3,7 +3,8 @@
 import type { AppConnectionMethod, ConnectionValidation as RunnerValidation } from '../../src/control/app-connections.ts';
 import type { ClientCredentialState as RunnerCredentialState, ClientCredentialType } from '../../src/control/client-credentials.ts';
 import type { RepositoryContext, RepositoryRef } from '../../src/azure-devops/url.ts';
-import type { RepositoryInfo, ResolvedPullRequest as PullRequestInfo, ResolvedRef } from '../../src/control/repositories.ts';
+import type { AccessReason, RepositoryInfo, ResolvedPullRequest as PullRequestInfo, ResolvedRef } from '../../src/control/repositories.ts';
+import type { EnvironmentCheckout, EnvironmentProgressValue, EnvironmentStatus } from '../../src/control/environments.ts';
 
 export type Role = 'admin' | 'member';
 
@@ -141,7 +142,8 @@ export interface IntegrationDraft {
 export interface Integration {
   id: string;
   runnerId: string;
-  scmId: 'azure-devops';
+  /** 'azure-devops' (the only one today). */
+  scmId: string;
   host: string;
   /** '' when none (always for dev.azure.com). */
   virtualDirectory: string;
@@ -164,15 +166,24 @@ export interface Integration {
   updatedAt: string;
 }
 
-export interface SavedIntegration {
+/** POST …/scm-integrations: the integration and its test. */
+export interface CreatedIntegration {
   integration: Integration;
   test: IntegrationTest;
-  /** PATCH only: methods whose users' credentials the change removed. */
-  purgedMethods?: string[];
-  /** PATCH only: false when the test failed and the change was kept as a draft. */
-  applied?: boolean;
-  forced?: boolean;
 }
+
+/** PATCH …/scm-integrations/{id} and POST …/draft/apply. */
+export interface UpdatedIntegration extends CreatedIntegration {
+  /** Methods whose users' credentials the change removed. */
+  purgedMethods: string[];
+  /** false when the test failed and the change was kept as a draft. */
+  applied: boolean;
+  /** Applied although its test failed, because the admin said so. */
+  forced: boolean;
+}
+
+/** What the integration dialog reads of either answer. */
+export type SavedIntegration = CreatedIntegration & Partial<UpdatedIntegration>;
 
 // ---- Authorize (CheckAuthenticationForHost, host authorizations) ----
 
@@ -261,7 +272,8 @@ export interface ResolvedContext {
   runnerId: string;
 }
 
-export type AccessReason = 'not_authorized' | 'reauthorization_required' | 'not_found' | 'oauth_blocked' | 'unavailable';
+/** Why a repository is out of reach, as the runner says it. */
+export type { AccessReason };
 
 export interface AccessCheck {
   hasAccess: boolean;
@@ -274,7 +286,7 @@ export interface AccessCheck {
   runnerId: string;
 }
 
-export type EnvironmentStatus = 'cloning' | 'ready' | 'failed' | 'deleting';
+export type { EnvironmentStatus };
 
 export interface Environment {
   id: string;
@@ -284,10 +296,10 @@ export interface Environment {
   repository: { kind: string; host: string; organization: string; project: string; repository: string; webUrl: string };
   ref: { type: string; name?: string; sha?: string; pullRequestId?: number; checkout?: string } | null;
   status: EnvironmentStatus;
-  progress: { phase: string; percent: number; phases: string[] } | null;
+  progress: EnvironmentProgressValue | null;
   error: { code: string; message: string } | null;
   workspacePath: string | null;
-  checkout: { commit: string; description: string; branch: string | null } | null;
+  checkout: EnvironmentCheckout | null;
   /** The workspace's size on the runner's disk, as last measured. */
   diskBytes?: number | null;
   /** When its git last asked the runner for a token. */
@@ -307,6 +319,16 @@ export interface Project {
   slug: string;
   role: 'admin' | 'owner' | 'member';
   createdAt: string;
+}
+
+export type ProjectRole = 'owner' | 'member';
+
+export interface ProjectMember {
+  userId: string;
+  email: string;
+  displayName: string;
+  role: ProjectRole;
+  addedAt: string;
 }
 
 export type ConnectionMethod = AppConnectionMethod;
@@ -334,6 +356,12 @@ export interface AppConnection {
   credentialState?: ClientCredentialState;
   createdAt: string;
   updatedAt: string;
+}
+
+/** PATCH /projects/{id}/app-connections/{id}: the connection, and its validation when the change was checked. */
+export interface UpdatedConnection {
+  connection: AppConnection;
+  validation?: ConnectionValidation;
 }
 
 export interface MemberTarget {
@@ -450,6 +478,12 @@ export interface OrganizationPolicy {
   ssoRoleClaim: 'groups' | 'roles' | null;
   ssoAdminValues: string[];
   ssoMemberValues: string[];
+}
+
+/** PUT /organization/settings: the policy now, and how many password sessions the change ended. */
+export interface PolicySaved {
+  policy: OrganizationPolicy;
+  endedSessions: number;
 }
 
 export type SsoBindingKind = 'entra-tenant' | 'email-domain';

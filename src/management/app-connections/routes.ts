@@ -6,11 +6,13 @@ import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import {
+  ConnectionList,
   ConnectionSchema,
   CreateConnectionBody,
   OAuthConfigurationSchema,
   SaveConnectionResponse,
   UpdateConnectionBody,
+  UpdateConnectionResponse,
   ValidationSchema,
 } from './schema.ts';
 import { OAUTH_CALLBACK_PATH } from './service.ts';
@@ -70,7 +72,7 @@ export function registerAppConnectionRoutes(
         tags,
         summary: "A project's app connections (its members and organization admins)",
         params: ProjectParams,
-        response: { 200: Type.Object({ connections: Type.Array(ConnectionSchema) }), ...Errors },
+        response: { 200: ConnectionList, ...Errors },
       },
     },
     async (request) => ({
@@ -145,7 +147,7 @@ export function registerAppConnectionRoutes(
           'Rename, or re-enter the credential and settings (project owners and organization admins); a new credential is validated first and replaces the old one only when it works',
         params: ItemParams,
         body: UpdateConnectionBody,
-        response: { 200: Type.Object({ connection: ConnectionSchema, validation: Type.Optional(ValidationSchema) }), ...Errors },
+        response: { 200: UpdateConnectionResponse, ...Errors },
       },
     },
     async (request) => {

@@ -135,6 +135,11 @@ export const SaveConnectionResponse = Type.Object({
   ),
 });
 
+export const ConnectionList = Type.Object({ connections: Type.Array(ConnectionSchema) });
+
+/** PATCH: the connection, and its validation when the change was checked. */
+export const UpdateConnectionResponse = Type.Object({ connection: ConnectionSchema, validation: Type.Optional(ValidationSchema) });
+
 export const OAuthConfigurationSchema = Type.Object({
   configured: Type.Boolean(),
   clientId: Type.Union([Type.String(), Type.Null()]),

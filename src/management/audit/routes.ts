@@ -4,38 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorResponse, forbidden } from '../../http/errors.ts';
 import { AUDIT_ACTION_GROUPS, AUDIT_ACTOR_TYPES, AUDIT_TARGET_TYPES } from './actions.ts';
 import type { AuditLog } from './service.ts';
-
-const NullableText = Type.Union([Type.String(), Type.Null()]);
-
-const AuditEvent = Type.Object({
-  id: Type.String(),
-  createdAt: Type.String(),
-  actor: Type.Object({
-    type: Type.String({ description: `One of: ${AUDIT_ACTOR_TYPES.join(', ')}` }),
-    id: Type.Union([Type.String(), Type.Null()], { description: 'The user or runner id; null for anonymous and system actors' }),
-    label: Type.Union([Type.String(), Type.Null()], {
-      description: "What was recorded at the time: a user's email, a runner's name, or who an anonymous caller claimed to be",
-    }),
-    name: Type.Union([Type.String(), Type.Null()], {
-      description: "The actor's name now (a user's display name, a runner's name); null when unknown or gone",
-    }),
-  }),
-  action: Type.String({ description: 'group.verb, for example runner.create' }),
-  target: Type.Union([
-    Type.Object({
-      type: Type.String(),
-      id: Type.Union([Type.String(), Type.Null()]),
-      name: Type.Union([Type.String(), Type.Null()], {
-        description: "The target's name now (a scm integration's host, an api token's name); null when it has none or no longer exists",
-      }),
-    }),
-    Type.Null(),
-  ]),
-  outcome: Type.String(),
-  ip: NullableText,
-  userAgent: NullableText,
-  details: Type.Record(Type.String(), Type.Unknown()),
-});
+import { AuditEventPage } from './schema.ts';
 
 const Id = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 100, description }));
 const Instant = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
@@ -71,7 +40,7 @@ export function registerAuditRoutes(root: FastifyInstance, deps: { audit: Pick<A
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ events: Type.Array(AuditEvent), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: AuditEventPage,
           400: ErrorResponse,
           401: ErrorResponse,
           403: ErrorResponse,

@@ -8,6 +8,7 @@ import { clearSessionCookie, setSessionCookie } from './cookies.ts';
 import { asPerson, asUser } from './principal.ts';
 import { API_TOKEN_MAX_DAYS } from './service.ts';
 import type { IdentityService } from './service.ts';
+import { ApiTokenList, CreatedApiToken, Me, PasswordChanged, SessionList, SignedIn, SignedOutEverywhere } from './schema.ts';
 
 export interface IdentityRouteDeps {
   identity: IdentityService;
@@ -16,66 +17,6 @@ export interface IdentityRouteDeps {
 }
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 429);
-export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const AuthMethodSchema = Type.Union([Type.Literal('password'), Type.Literal('link'), Type.Literal('sso'), Type.Literal('invitation')]);
-
-const SignedIn = Type.Object({
-  csrfToken: Type.String(),
-  organizationChoiceRequired: Type.Boolean({
-    description: 'True when the session is in no organization yet: choose one with PUT /api/v1/me/organization',
-  }),
-});
-
-const OrganizationRef = Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() });
-const Me = Type.Object({
-  user: Type.Object({
-    id: Type.String(),
-    email: Type.String(),
-    displayName: Type.String(),
-    operator: Type.Boolean(),
-    hasPassword: Type.Boolean(),
-  }),
-  organization: Nullable(OrganizationRef),
-  role: Nullable(RoleSchema),
-  organizations: Type.Array(
-    Type.Object({
-      id: Type.String(),
-      slug: Type.String(),
-      name: Type.String(),
-      role: RoleSchema,
-      available: Type.Boolean({ description: 'False when this session cannot enter it (the organization requires single sign-on)' }),
-    }),
-  ),
-  csrfToken: Nullable(Type.String({ description: 'Send as X-CSRF-Token with every cookie-authenticated write' })),
-  authenticatedBy: Type.Union([Type.Literal('session'), Type.Literal('api-token')]),
-  authMethod: Nullable(AuthMethodSchema),
-  authenticatedAt: Nullable(Type.String()),
-});
-
-const ApiTokenSummary = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  prefix: Type.String(),
-  organizationId: Type.String(),
-  createdAt: Type.String(),
-  expiresAt: Nullable(Type.String()),
-  lastUsedAt: Nullable(Type.String()),
-  revokedAt: Nullable(Type.String()),
-});
-
-const SessionSummary = Type.Object({
-  id: Type.String(),
-  current: Type.Boolean(),
-  organizationId: Nullable(Type.String()),
-  createdAt: Type.String(),
-  lastSeenAt: Type.String(),
-  expiresAt: Type.String(),
-  ip: Nullable(Type.String()),
-  userAgent: Nullable(Type.String()),
-  authMethod: AuthMethodSchema,
-});
-
 export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { identity, audit } = deps;
@@ -245,7 +186,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
           { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ endedSessions: Type.Integer(), revokedTokens: Type.Integer() }), ...Errors },
+        response: { 200: PasswordChanged, ...Errors },
       },
     },
     async (request) => {
@@ -282,7 +223,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       schema: {
         tags: ['identity'],
         summary: 'Your signed-in sessions, in every organization',
-        response: { 200: Type.Object({ sessions: Type.Array(SessionSummary) }), ...Errors },
+        response: { 200: SessionList, ...Errors },
       },
     },
     async (request) => ({ sessions: await identity.listSessions(asPerson(request)) }),
@@ -321,7 +262,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       schema: {
         tags: ['identity'],
         summary: 'Sign out everywhere: ends every session of yours, this one included',
-        response: { 200: Type.Object({ endedSessions: Type.Integer() }), ...Errors },
+        response: { 200: SignedOutEverywhere, ...Errors },
       },
     },
     async (request, reply) => {
@@ -347,7 +288,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
       schema: {
         tags: ['identity'],
         summary: 'Your API tokens (never their values)',
-        response: { 200: Type.Object({ tokens: Type.Array(ApiTokenSummary) }), ...Errors },
+        response: { 200: ApiTokenList, ...Errors },
       },
     },
     async (request) => ({ tokens: await identity.listApiTokens(asUser(request).userId) }),
@@ -367,12 +308,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({
-            id: Type.String(),
-            name: Type.String(),
-            token: Type.String({ description: 'Shown once; store it now' }),
-            expiresAt: Nullable(Type.String()),
-          }),
+          201: CreatedApiToken,
           ...Errors,
         },
       },

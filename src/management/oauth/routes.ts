@@ -8,45 +8,11 @@ import type { UserPrincipal } from '../identity/principal.ts';
 import { asUser } from '../identity/principal.ts';
 import { CALLBACK_HEADERS, CALLBACK_SCRIPT, callbackPage } from './callback-page.ts';
 import type { OAuthService } from './service.ts';
+import { AuthenticationCheck, AuthorizationDeleted, AuthorizationList, StoredPat } from './schema.ts';
 import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
-
-const Authorization = Type.Object({
-  id: Type.String(),
-  runnerId: Type.Optional(Type.String()),
-  integrationId: Type.Union([Type.String(), Type.Null()]),
-  host: Type.String(),
-  method: Type.String(),
-  scopes: Type.Array(Type.String()),
-  identity: Type.Union([Type.String(), Type.Null()]),
-  organization: Type.Union([Type.String(), Type.Null()]),
-  status: Type.String(),
-  reauthorizationReason: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String(),
-  expiresAt: Type.Union([Type.String(), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-  warnings: Type.Array(Type.String(), { description: 'expires-soon (7 days), expired, needs-reauthorization' }),
-  state: Type.Optional(
-    Type.Union([Type.Literal('working'), Type.Literal('failing'), Type.Literal('needs-reauthorization')], {
-      description:
-        'The last real outcome: working; failing (since failingSince, because failureReason: a refresh that failed, a token Azure DevOps refused); or the user must connect again',
-    }),
-  ),
-  failingSince: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  scopesKnown: Type.Optional(
-    Type.Boolean({ description: 'false when Azure DevOps did not report the scopes (PATs): `scopes` is then empty, not a guess' }),
-  ),
-  pushAccess: Type.Optional(
-    Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
-      description:
-        'PATs: whether Azure DevOps let the token open a push (the receive-pack advertisement), refused it, or could not be asked',
-    }),
-  ),
-  pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-});
 
 export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -70,28 +36,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            authenticated: Type.Boolean(),
-            authorization: Type.Union([Authorization, Type.Null()]),
-            scmId: Type.String(),
-            scmName: Type.String(),
-            integrationId: Type.String(),
-            runnerId: Type.String(),
-            host: Type.String(),
-            supportsOauth2: Type.Optional(Type.Object({ authUrl: Type.String(), docsUrl: Type.String() })),
-            supportsPat: Type.Optional(
-              Type.Object({
-                createUrl: Type.Union([Type.String(), Type.Null()], {
-                  description: 'Deep link to the PAT page; null until the organization is known',
-                }),
-                docsUrl: Type.String(),
-                example: Type.Union([Type.String(), Type.Null()]),
-                requiredScopes: Type.Array(Type.Object({ scope: Type.String(), label: Type.String() })),
-                suggestedName: Type.String(),
-                suggestedExpiryDays: Type.Integer(),
-              }),
-            ),
-          }),
+          200: AuthenticationCheck,
           ...Errors,
         },
       },
@@ -200,17 +145,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({
-            authorizationId: Type.String(),
-            identity: Type.Union([Type.String(), Type.Null()]),
-            expiresAt: Type.Union([Type.String(), Type.Null()]),
-            pushAccess: Type.Optional(
-              Type.Union([Type.Literal('confirmed'), Type.Literal('refused'), Type.Literal('unconfirmed')], {
-                description: 'Whether the token may push (see the authorization listing); refused: it can still clone and fetch',
-              }),
-            ),
-            pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-          }),
+          201: StoredPat,
           ...Errors,
         },
       },
@@ -249,10 +184,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         tags: ['authorization'],
         summary: 'Your host authorizations on every runner (never the tokens), with expiry warnings',
         response: {
-          200: Type.Object({
-            authorizations: Type.Array(Authorization),
-            unavailableRunners: Type.Array(Type.Object({ runnerId: Type.String(), reason: Type.String() })),
-          }),
+          200: AuthorizationList,
           ...Errors,
         },
       },
@@ -267,7 +199,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
         tags: ['authorization'],
         summary: 'Remove one of your host authorizations',
         params: Type.Object({ runnerId: Str(100), id: Str(100) }),
-        response: { 200: Type.Object({ deleted: Type.Boolean(), revokedUpstream: Type.Boolean(), method: Type.String() }), ...Errors },
+        response: { 200: AuthorizationDeleted, ...Errors },
       },
     },
     async (request) => {

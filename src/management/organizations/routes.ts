@@ -6,11 +6,29 @@ import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
 import { asPerson, asUser } from '../identity/principal.ts';
-import { RoleSchema } from '../identity/routes.ts';
+import { RoleSchema } from '../identity/schema.ts';
 import type { IdentityService } from '../identity/service.ts';
 import type { SsoStore } from '../sso/store.ts';
 import { INVITATION_DAYS } from './service.ts';
 import type { OrganizationService } from './service.ts';
+import {
+  CreatedBinding,
+  CreatedInvitation,
+  CreatedOrganization,
+  InvitationAccepted,
+  InvitationList,
+  InvitationPreview,
+  MemberList,
+  MemberRemoved,
+  OrganizationLeft,
+  OrganizationList,
+  OrganizationSso,
+  Policy,
+  PolicySaved,
+  Registered,
+  UserDisabled,
+  UserList,
+} from './schema.ts';
 
 export interface OrganizationRouteDeps {
   organizations: OrganizationService;
@@ -23,63 +41,8 @@ export interface OrganizationRouteDeps {
 }
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 410, 429);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const UserParams = Type.Object({ userId: Type.String({ maxLength: 100 }) });
-const Source = Type.Union([
-  Type.Literal('direct'),
-  Type.Literal('invitation'),
-  Type.Literal('sso'),
-  Type.Literal('bootstrap'),
-  Type.Literal('operator'),
-]);
-
-const Member = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  displayName: Type.String(),
-  role: RoleSchema,
-  createdAt: Type.String(),
-  joinedAt: Type.String(),
-  source: Source,
-  disabled: Type.Boolean(),
-});
-
-const Policy = Type.Object({
-  passwordSignIn: Type.Boolean({
-    description: 'Whether members may sign in with a password; off means single sign-on only (operators keep sign-in links)',
-  }),
-  projectCreation: Type.Union([Type.Literal('admins'), Type.Literal('members')], { description: 'Who may create projects' }),
-  ssoRoleClaim: Nullable(
-    Type.Union([Type.Literal('groups'), Type.Literal('roles')], { description: 'Which ID token claim maps to roles at each sign-in' }),
-  ),
-  ssoAdminValues: Type.Array(Type.String({ maxLength: 200 }), {
-    maxItems: 50,
-    description: 'Group object ids or app role values that make an admin',
-  }),
-  ssoMemberValues: Type.Array(Type.String({ maxLength: 200 }), {
-    maxItems: 50,
-    description: 'Values that admit a member; empty admits everyone the binding lets in',
-  }),
-});
-
-const Binding = Type.Object({
-  id: Type.String(),
-  kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]),
-  value: Type.String(),
-  createdAt: Type.String(),
-});
-
-const Invitation = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  role: RoleSchema,
-  invitedBy: Nullable(Type.String()),
-  createdAt: Type.String(),
-  expiresAt: Type.String(),
-  acceptedAt: Nullable(Type.String()),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('expired'), Type.Literal('revoked')]),
-});
 
 export function registerOrganizationRoutes(root: FastifyInstance, deps: OrganizationRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -95,7 +58,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         tags: ['organizations'],
         summary: 'Create an organization; you become its admin (instance operators, unless KEYWAY_ORGANIZATION_CREATION=users)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String() }), ...Errors },
+        response: { 201: CreatedOrganization, ...Errors },
       },
     },
     async (request, reply) => {
@@ -132,11 +95,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         tags: ['organizations'],
         summary: 'Every organization on this instance (instance operators)',
         response: {
-          200: Type.Object({
-            organizations: Type.Array(
-              Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), createdAt: Type.String() }),
-            ),
-          }),
+          200: OrganizationList,
           ...Errors,
         },
       },
@@ -173,7 +132,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         summary:
           'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
         body: Type.Partial(Policy, { additionalProperties: false }),
-        response: { 200: Type.Object({ policy: Policy, endedSessions: Type.Integer() }), ...Errors },
+        response: { 200: PolicySaved, ...Errors },
       },
     },
     async (request) => {
@@ -201,13 +160,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         summary:
           'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
         response: {
-          200: Type.Object({
-            bindings: Type.Array(Binding),
-            providers: Type.Object({ entra: Type.Boolean(), oidc: Type.Boolean() }),
-            redirectUri: Type.String(),
-            yourTenantId: Nullable(Type.String()),
-            yourVerifiedEmail: Nullable(Type.String()),
-          }),
+          200: OrganizationSso,
           ...Errors,
         },
       },
@@ -248,7 +201,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ id: Type.String(), kind: Type.String(), value: Type.String() }), ...Errors },
+        response: { 201: CreatedBinding, ...Errors },
       },
     },
     async (request, reply) => {
@@ -310,7 +263,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       schema: {
         tags: ['organizations'],
         summary: 'Members of the current organization',
-        response: { 200: Type.Object({ members: Type.Array(Member) }), ...Errors },
+        response: { 200: MemberList, ...Errors },
       },
     },
     async (request) => {
@@ -367,10 +320,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           'Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed',
         params: UserParams,
         response: {
-          200: Type.Object({
-            runners: Type.Integer({ description: 'Runners asked to delete the credentials' }),
-            environments: Type.Integer(),
-          }),
+          200: MemberRemoved,
           ...Errors,
         },
       },
@@ -399,7 +349,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         summary:
           'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
         params: Type.Object({ organizationId: Type.String({ maxLength: 100 }) }),
-        response: { 200: Type.Object({ runners: Type.Integer(), environments: Type.Integer() }), ...Errors },
+        response: { 200: OrganizationLeft, ...Errors },
       },
     },
     async (request) => {
@@ -428,18 +378,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         tags: ['organizations'],
         summary: 'Every account on this instance (instance operators)',
         response: {
-          200: Type.Object({
-            users: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                email: Type.String(),
-                displayName: Type.String(),
-                operator: Type.Boolean(),
-                disabled: Type.Boolean(),
-                createdAt: Type.String(),
-              }),
-            ),
-          }),
+          200: UserList,
           ...Errors,
         },
       },
@@ -466,7 +405,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
         params: UserParams,
         body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
-        response: { 200: Type.Object({ organizations: Type.Integer(), runners: Type.Integer() }), ...Errors },
+        response: { 200: UserDisabled, ...Errors },
       },
     },
     async (request) => {
@@ -494,7 +433,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       schema: {
         tags: ['organizations'],
         summary: "The organization's invitations (admin)",
-        response: { 200: Type.Object({ invitations: Type.Array(Invitation) }), ...Errors },
+        response: { 200: InvitationList, ...Errors },
       },
     },
     async (request) => ({ invitations: await organizations.invitations(asUser(request).organizationId) }),
@@ -509,13 +448,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         summary: `Invite someone by email (admin): answers a single-use link, valid ${INVITATION_DAYS} days, to send them; the person accepts it signed in as that address. The answer is the same whether or not the address has an account.`,
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema }, { additionalProperties: false }),
         response: {
-          201: Type.Object({
-            id: Type.String(),
-            email: Type.String(),
-            role: RoleSchema,
-            expiresAt: Type.String(),
-            url: Type.String({ description: 'Shown once: the invitation link, with its token in the fragment' }),
-          }),
+          201: CreatedInvitation,
           ...Errors,
         },
       },
@@ -571,12 +504,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         summary: 'What an invitation link is for: the organization, the invited address and role',
         body: TokenBody,
         response: {
-          200: Type.Object({
-            organization: Type.Object({ name: Type.String(), slug: Type.String() }),
-            email: Type.String(),
-            role: RoleSchema,
-            expiresAt: Type.String(),
-          }),
+          200: InvitationPreview,
           ...Errors,
         },
       },
@@ -594,11 +522,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
         body: TokenBody,
         response: {
-          200: Type.Object({
-            organizationId: Type.String(),
-            role: RoleSchema,
-            switched: Type.Boolean({ description: 'False when this session cannot enter the organization (it requires single sign-on)' }),
-          }),
+          200: InvitationAccepted,
           ...Errors,
         },
       },
@@ -653,7 +577,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ csrfToken: Type.String(), organizationChoiceRequired: Type.Boolean() }), ...Errors },
+        response: { 200: Registered, ...Errors },
       },
     },
     async (request, reply) => {

@@ -7,28 +7,10 @@ import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ProjectService } from './service.ts';
+import { ProjectList, ProjectMemberAdded, ProjectMemberList, ProjectSchema, Role } from './schema.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
 
-export const ProjectSchema = Type.Object({
-  id: Type.String(),
-  organizationId: Type.String(),
-  name: Type.String(),
-  slug: Type.String(),
-  role: Type.Union([Type.Literal('admin'), Type.Literal('owner'), Type.Literal('member')], {
-    description: 'What the caller may do: admin (organization admin), owner or member',
-  }),
-  createdAt: Type.String(),
-});
-
-const MemberSchema = Type.Object({
-  userId: Type.String(),
-  email: Type.String(),
-  displayName: Type.String(),
-  role: Type.Union([Type.Literal('owner'), Type.Literal('member')]),
-  addedAt: Type.String(),
-});
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('member')]);
 const Params = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
 export function registerProjectRoutes(
@@ -45,10 +27,7 @@ export function registerProjectRoutes(
         tags: ['projects'],
         summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
         response: {
-          200: Type.Object({
-            projects: Type.Array(ProjectSchema),
-            mayCreate: Type.Boolean({ description: "Whether the caller may create projects (the organization's projectCreation setting)" }),
-          }),
+          200: ProjectList,
           ...Errors,
         },
       },
@@ -119,7 +98,7 @@ export function registerProjectRoutes(
         tags: ['projects'],
         summary: "A project's members",
         params: Params,
-        response: { 200: Type.Object({ members: Type.Array(MemberSchema) }), ...Errors },
+        response: { 200: ProjectMemberList, ...Errors },
       },
     },
     async (request) => ({
@@ -138,7 +117,7 @@ export function registerProjectRoutes(
           { userId: Type.Optional(Type.String({ maxLength: 100 })), email: Type.Optional(Type.String({ maxLength: 320 })), role: Role },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ userId: Type.String(), email: Type.String(), role: Role, created: Type.Boolean() }), ...Errors },
+        response: { 200: ProjectMemberAdded, ...Errors },
       },
     },
     async (request) => {

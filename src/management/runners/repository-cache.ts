@@ -11,6 +11,7 @@ import { errorResponses, notFound } from '../../http/errors.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import { REPOSITORY_CACHE_REPORT_PATH } from '../../control/environments.ts';
 import type { RepositoryCacheReport } from '../../control/environments.ts';
+import { RepositoryCacheUsage } from './schema.ts';
 
 export interface RepositoryCacheView {
   /** Bytes on disk, all replicas together, as last reported. */
@@ -60,13 +61,6 @@ export function registerRepositoryCacheRoutes(root: FastifyInstance, deps: { db:
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createRepositoryCacheStore(deps.db);
   const Errors = errorResponses(400, 401, 403, 404);
-  const View = Type.Object({
-    bytes: Type.Integer({ description: "bytes the runner's repository caches take on disk (all replicas)" }),
-    limitBytes: Type.Integer({ description: 'their limit (KEYWAY_REPOSITORY_CACHE_MB, per replica, added up); 0: the cache is off' }),
-    repositories: Type.Integer({ description: 'repositories cached (a repository cached by two replicas counts twice)' }),
-    replicas: Type.Integer(),
-    updatedAt: Type.Union([Type.Null(), Type.String()]),
-  });
 
   app.get(
     '/api/v1/runners/:id/repository-cache',
@@ -76,7 +70,7 @@ export function registerRepositoryCacheRoutes(root: FastifyInstance, deps: { db:
         summary:
           "The runner's repository cache: disk use against its limit and how many repositories it holds (totals only), as the runner last reported",
         params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
-        response: { 200: View, ...Errors },
+        response: { 200: RepositoryCacheUsage, ...Errors },
       },
     },
     async (request) => {

@@ -9,6 +9,7 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
 import type { RunnerEventRecorder } from './events.ts';
+import { CreatedRunner, RunnerList, RunnerSchema } from './schema.ts';
 import {
   MAX_EVENTS_PER_BATCH,
   RUNNER_EVENT_ACTIONS,
@@ -18,20 +19,6 @@ import {
 import type { RunnerEvent } from '../../control/runner-events.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-
-export const RunnerSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  organizationId: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('online'), Type.Literal('offline'), Type.Literal('revoked')]),
-  local: Type.Boolean(),
-  lastSeenAt: Nullable(Type.String()),
-  version: Nullable(Type.String()),
-  publicKey: Nullable(Type.String({ description: 'X25519 public key (base64url); seal secrets for this runner to it' })),
-  publicKeyFingerprint: Nullable(Type.String()),
-  createdAt: Type.String(),
-});
 
 const ControlRequestSchema = Type.Object({
   id: Type.String(),
@@ -88,7 +75,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       schema: {
         tags: ['runners'],
         summary: "The organization's runners with status",
-        response: { 200: Type.Object({ runners: Type.Array(RunnerSchema) }), ...Errors },
+        response: { 200: RunnerList, ...Errors },
       },
     },
     async (request) => ({
@@ -114,12 +101,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
         summary: 'Create a runner; returns its one-time exchange token and the command to start it (admin)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         response: {
-          201: Type.Object({
-            runner: RunnerSchema,
-            exchangeToken: Type.String({ description: 'Shown once' }),
-            exchangeExpiresAt: Nullable(Type.String()),
-            command: Type.String(),
-          }),
+          201: CreatedRunner,
           ...Errors,
         },
       },

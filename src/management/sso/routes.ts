@@ -5,6 +5,7 @@ import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
+import { LinkedIdentityList, Provider, ProviderList, SsoBegun } from './schema.ts';
 import { asPerson } from '../identity/principal.ts';
 import type { AccountPrincipal, UserPrincipal } from '../identity/principal.ts';
 import { CALLBACK_HEADERS } from '../oauth/callback-page.ts';
@@ -21,7 +22,6 @@ export interface SsoRouteDeps {
 }
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 429, 502);
-const Provider = Type.Union([Type.Literal('entra'), Type.Literal('oidc')]);
 
 /**
  * The cookie that ties a sign-in to the browser that started it. An attacker who completes a
@@ -45,7 +45,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         tags: ['identity'],
         summary: 'The single sign-on providers this instance offers, for the sign-in page',
         response: {
-          200: Type.Object({ providers: Type.Array(Type.Object({ id: Provider, name: Type.String(), needsEmail: Type.Boolean() })) }),
+          200: ProviderList,
           ...Errors,
         },
       },
@@ -76,7 +76,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ redirectUrl: Type.String() }), ...Errors },
+        response: { 200: SsoBegun, ...Errors },
       },
     },
     async (request, reply) => {
@@ -158,19 +158,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         tags: ['identity'],
         summary: 'The identity-provider accounts linked to yours',
         response: {
-          200: Type.Object({
-            identities: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                provider: Type.String(),
-                issuer: Type.String(),
-                tenantId: Type.Union([Type.String(), Type.Null()]),
-                email: Type.Union([Type.String(), Type.Null()]),
-                createdAt: Type.String(),
-                lastSignInAt: Type.Union([Type.String(), Type.Null()]),
-              }),
-            ),
-          }),
+          200: LinkedIdentityList,
           ...Errors,
         },
       },

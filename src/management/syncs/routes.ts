@@ -7,6 +7,7 @@ import { clientInfo } from '../identity/authenticate.ts';
 import { asUser } from '../identity/principal.ts';
 import { MAX_VARIABLES } from './service.ts';
 import type { SyncService } from './service.ts';
+import { CreatedSync, RunList, RunSchema, SyncList, SyncSchema, VariablesResponse } from './schema.ts';
 import { sealedFieldDescription } from '../../http/sealed-field.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
@@ -14,7 +15,6 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => T
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 
-const Declared = Type.Object({ name: Type.String(), isSecret: Type.Boolean() });
 const VariableInput = Type.Object(
   {
     name: Type.String({ maxLength: 128 }),
@@ -34,45 +34,6 @@ const SealedValues = Type.Optional(
     description: sealedFieldDescription('The values as one JSON object name → value', 'sync:{id}:variables'),
   }),
 );
-
-export const RunSchema = Type.Object({
-  id: Type.String(),
-  syncId: Type.String(),
-  trigger: Type.String({ description: 'manual, change or schedule' }),
-  status: Type.String({ description: 'queued, running, succeeded or failed' }),
-  createdAt: Type.String(),
-  startedAt: Nullable(Type.String()),
-  finishedAt: Nullable(Type.String()),
-  durationMs: Nullable(Type.Integer()),
-  counts: Nullable(Type.Object({ created: Type.Integer(), updated: Type.Integer(), deleted: Type.Integer(), unchanged: Type.Integer() })),
-  writes: Nullable(Type.Integer({ description: 'Write requests to Azure DevOps (0 when nothing changed, else 1)' })),
-  requests: Nullable(Type.Integer()),
-  retries: Nullable(Type.Integer()),
-  groupId: Nullable(Type.Integer()),
-  error: Nullable(Type.String({ description: 'Why the run failed, in words' })),
-});
-
-const SyncSchema = Type.Object({
-  id: Type.String(),
-  projectId: Type.String(),
-  connectionId: Type.String(),
-  name: Type.String(),
-  organization: Type.String(),
-  project: Type.String(),
-  groupName: Type.String(),
-  description: Nullable(Type.String()),
-  variables: Type.Array(Declared, { description: 'Names and secret flags; values are write-only' }),
-  variableCount: Type.Integer(),
-  adoptExisting: Type.Boolean({ description: 'A project owner let the sync write into an existing group it did not create' }),
-  takeOver: Type.Array(Type.String(), { description: 'Variables Keyway did not write that a project owner let the sync overwrite' }),
-  enabled: Type.Boolean(),
-  scheduleMinutes: Nullable(Type.Integer()),
-  nextRunAt: Nullable(Type.String()),
-  running: Type.Boolean(),
-  lastRun: Nullable(RunSchema),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
 
 const Target = {
   organization: Type.Optional(Type.String({ maxLength: 100, description: "Azure DevOps organization; default the connection's" })),
@@ -109,7 +70,7 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         tags,
         summary: "A project's variable group syncs",
         params: ProjectParams,
-        response: { 200: Type.Object({ syncs: Type.Array(SyncSchema) }), ...Errors },
+        response: { 200: SyncList, ...Errors },
       },
     },
     async (request) => ({
@@ -141,7 +102,7 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ sync: SyncSchema, runId: Type.Optional(Type.String()) }), ...Errors },
+        response: { 201: CreatedSync, ...Errors },
       },
     },
     async (request, reply) => {
@@ -280,11 +241,6 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
   );
 
-  const VariablesResponse = Type.Object({
-    variables: Type.Array(Declared),
-    runId: Type.Optional(Type.String({ description: 'The run started by the change' })),
-  });
-
   app.put(
     `${base}/:id/variables`,
     {
@@ -395,7 +351,7 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
         summary: "A sync's recent runs, newest first",
         params: ItemParams,
         querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 20 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ runs: Type.Array(RunSchema) }), ...Errors },
+        response: { 200: RunList, ...Errors },
       },
     },
     async (request) => ({ runs: await syncs.runs(asUser(request), request.params.projectId, request.params.id, request.query.limit) }),

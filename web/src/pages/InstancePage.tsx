@@ -9,7 +9,7 @@ import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
-import type { InstanceOrganization, InstanceUser } from '../types.ts';
+import type { InstanceOrganization, InstanceUser, Organization } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
 /** What instance operators do for the whole Keyway: create organizations, disable and enable accounts. */
@@ -39,7 +39,7 @@ function Organizations() {
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
-      const created = await api.post<InstanceOrganization>('/organizations', { name: name.trim() });
+      const created = await api.post<Organization>('/organizations', { name: name.trim() });
       setName('');
       setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
       organizations.reload();

@@ -16,7 +16,9 @@ import type {
   IntegrationDraft,
   IntegrationTest,
   Runner,
+  CreatedIntegration,
   SavedIntegration,
+  UpdatedIntegration,
 } from '../types.ts';
 import { ClientCredentialPanel } from '../components/client-credential.tsx';
 import { EXPECTED_ISSUER, issuerWarning } from '../issuer-hint.ts';
@@ -216,9 +218,9 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         )
           body.oauth = oauth;
         if (patEnabled !== saved.pat.enabled) body.pat = { enabled: patEnabled };
-        result = await api.patch<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
+        result = await api.patch<UpdatedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}`, body);
       } else {
-        result = await api.post<SavedIntegration>(collectionPath, {
+        result = await api.post<CreatedIntegration>(collectionPath, {
           id,
           scmId: 'azure-devops',
           host: host.trim(),
@@ -291,7 +293,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
   async function applyDraft() {
     if (!saved) return;
     await whileBusy('Applying the change anyway…', async () => {
-      const result = await api.post<SavedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}/draft/apply`, {});
+      const result = await api.post<UpdatedIntegration>(`${collectionPath}/${encodeURIComponent(saved.id)}/draft/apply`, {});
       onChanged();
       const purged = result.purgedMethods?.length
         ? ` Credentials users had authorized (${result.purgedMethods.join(', ')}) were removed.`

@@ -11,13 +11,11 @@ import { Listing } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
-import type { OrganizationPolicy, OrganizationSso, SsoBindingKind } from '../types.ts';
+import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import type { Loaded } from '../use-api.ts';
 
 const KIND_LABEL: Record<SsoBindingKind, string> = { 'entra-tenant': 'Microsoft Entra tenant', 'email-domain': 'Email domain' };
-
-type Saved = { policy: OrganizationPolicy; endedSessions: number };
 
 /** The organization's sign-in and project policy, its single sign-on bindings and role mapping (admins). */
 export function OrganizationSettingsPage() {
@@ -48,12 +46,12 @@ function usePolicyForm(fieldMap: Record<string, string>) {
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string>();
-  async function save(change: Partial<OrganizationPolicy>, message: (saved: Saved) => string, onSaved: () => void) {
+  async function save(change: Partial<OrganizationPolicy>, message: (saved: PolicySaved) => string, onSaved: () => void) {
     setBusy(true);
     setErrors(NO_ERRORS);
     setSaved(undefined);
     try {
-      const result = await api.put<Saved>('/organization/settings', change);
+      const result = await api.put<PolicySaved>('/organization/settings', change);
       setSaved(message(result));
       onSaved();
     } catch (err) {

@@ -12,22 +12,12 @@ import { DataTable } from '../components/table.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
-import type { Member, Project } from '../types.ts';
+import type { Member, Project, ProjectMember, ProjectRole } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
 // Who is in a project. Owners and organization admins add members of the organization, change
 // their role and remove them; everyone else in the project sees the list. The server decides
 // (GET/POST/DELETE /projects/{id}/members) and keeps at least one owner; this shows its answers.
-
-type ProjectRole = 'owner' | 'member';
-
-export interface ProjectMember {
-  userId: string;
-  email: string;
-  displayName: string;
-  role: ProjectRole;
-  addedAt: string;
-}
 
 type Notice = { kind: 'success' | 'error'; text: string };
 

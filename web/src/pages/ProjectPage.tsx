@@ -11,7 +11,7 @@ import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '.
 import { DataTable } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
-import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, VariableSync } from '../types.ts';
+import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, UpdatedConnection, VariableSync } from '../types.ts';
 import { useApi } from '../use-api.ts';
 import {
   AppConnectionDialog,
@@ -387,9 +387,6 @@ function ConnectionsSection(props: {
   );
 }
 
-/** PATCH answers the connection, and its validation when the change was checked. */
-type PickedOrganization = { connection: AppConnection; validation?: ConnectionValidation };
-
 /**
  * An oauth connection consented to without an organization: it reaches the organizations of the
  * account that signed in, and syncs need one of them.
@@ -398,7 +395,7 @@ function OrganizationPicker(props: {
   base: string;
   connection: AppConnection;
   canManage: boolean;
-  onPicked: (saved: PickedOrganization, organization: string) => void;
+  onPicked: (saved: UpdatedConnection, organization: string) => void;
 }) {
   const { base, connection, canManage, onPicked } = props;
   const headingId = useId();
@@ -415,7 +412,7 @@ function OrganizationPicker(props: {
     setBusy(true);
     setError(undefined);
     try {
-      const saved = await api.patch<PickedOrganization>(`${base}/app-connections/${encodeURIComponent(connection.id)}`, {
+      const saved = await api.patch<UpdatedConnection>(`${base}/app-connections/${encodeURIComponent(connection.id)}`, {
         organization: selected,
       });
       onPicked(saved, selected);

@@ -67,8 +67,8 @@ export function RunnerPage({ runnerId }: { runnerId: string }) {
 function IntegrationsSection({ runner }: { runner: Runner }) {
   const { isAdmin } = useSession();
   const path = `/runners/${encodeURIComponent(runner.id)}/scm-integrations`;
-  const list = useApi<{ integrations: Integration[] } | Integration[]>(path);
-  const integrations = Array.isArray(list.data) ? list.data : list.data?.integrations;
+  const list = useApi<{ integrations: Integration[] }>(path);
+  const integrations = list.data?.integrations;
   const [editing, setEditing] = useState<Integration | 'new'>();
   const [deleting, setDeleting] = useState<Integration>();
   const [notice, setNotice] = useState<{ kind: 'success' | 'error' | 'warning'; text: string }>();
@@ -78,10 +78,7 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
     setTesting(integration.id);
     setNotice(undefined);
     try {
-      const answer = await api.post<{ test?: IntegrationTest } & Partial<IntegrationTest>>(
-        `${path}/${encodeURIComponent(integration.id)}/test`,
-      );
-      const result = (answer.test ?? answer) as IntegrationTest;
+      const result = await api.post<IntegrationTest>(`${path}/${encodeURIComponent(integration.id)}/test`);
       setNotice(
         result.valid
           ? { kind: 'success', text: `${integration.host}: the test passed.` }

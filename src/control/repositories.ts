@@ -74,38 +74,54 @@ export const Listing = <T extends Parameters<typeof Type.Array>[0]>(item: T, ext
 
 const Person = Type.Object({ name: Nullable(Type.String()), email: Nullable(Type.String()), date: Nullable(Type.String()) });
 
-export const OrganizationListing = Listing(
-  Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }),
-  {
-    /** accounts: the organizations Azure DevOps lists for the user; authorization: the one recorded with the authorization. */
-    source: Type.Enum(['accounts', 'authorization'] as const),
-    note: Nullable(Type.String()),
+/**
+ * What one item of each listing holds, and what a page of it adds: what the runner answers and what
+ * the management plane's API relays (src/management/repositories/routes.ts pages these), one schema
+ * for both.
+ */
+export const LISTING_ITEMS = {
+  organizations: {
+    item: Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }),
+    extra: {
+      /** accounts: the organizations Azure DevOps lists for the user; authorization: the one recorded with the authorization. */
+      source: Type.Union([Type.Literal('accounts'), Type.Literal('authorization')]),
+      note: Nullable(Type.String({ description: 'Why the list may be incomplete' })),
+    },
   },
-);
-export const ProjectListing = Listing(Type.Object({ id: Type.String(), name: Type.String() }), { source: Type.Literal('repositories') });
-export const RepositoryListing = Listing(
-  Type.Object({
-    id: Type.String(),
-    name: Type.String(),
-    project: Type.Object({ id: Type.String(), name: Type.String() }),
-    defaultBranch: Nullable(Type.String()),
-    webUrl: Nullable(Type.String()),
-    cloneUrl: Nullable(Type.String()),
-    isDisabled: Type.Boolean(),
-  }),
-);
-export const BranchListing = Listing(Type.Object({ name: Type.String(), fullName: Type.String(), sha: Type.String() }));
-export const CommitListing = Listing(Type.Object({ sha: Type.String(), message: Type.String(), author: Person, committer: Person }));
-export const PullRequestListing = Listing(
-  Type.Object({
-    id: Type.Number(),
-    title: Type.String(),
-    status: Type.String(),
-    isDraft: Type.Boolean(),
-    sourceRef: Type.String(),
-    targetRef: Type.String(),
-    mergeRef: Type.String(),
-    createdBy: Nullable(Type.String()),
-    creationDate: Nullable(Type.String()),
-  }),
-);
+  projects: { item: Type.Object({ id: Type.String(), name: Type.String() }), extra: { source: Type.Literal('repositories') } },
+  repositories: {
+    item: Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      project: Type.Object({ id: Type.String(), name: Type.String() }),
+      defaultBranch: Nullable(Type.String()),
+      webUrl: Nullable(Type.String()),
+      cloneUrl: Nullable(Type.String()),
+      isDisabled: Type.Boolean(),
+    }),
+    extra: {},
+  },
+  branches: { item: Type.Object({ name: Type.String(), fullName: Type.String(), sha: Type.String() }), extra: {} },
+  commits: { item: Type.Object({ sha: Type.String(), message: Type.String(), author: Person, committer: Person }), extra: {} },
+  'pull-requests': {
+    item: Type.Object({
+      id: Type.Integer(),
+      title: Type.String(),
+      status: Type.String(),
+      isDraft: Type.Boolean(),
+      sourceRef: Type.String(),
+      targetRef: Type.String(),
+      mergeRef: Type.String(),
+      createdBy: Nullable(Type.String()),
+      creationDate: Nullable(Type.String()),
+    }),
+    extra: {},
+  },
+} as const;
+
+export const OrganizationListing = Listing(LISTING_ITEMS.organizations.item, LISTING_ITEMS.organizations.extra);
+export const ProjectListing = Listing(LISTING_ITEMS.projects.item, LISTING_ITEMS.projects.extra);
+export const RepositoryListing = Listing(LISTING_ITEMS.repositories.item);
+export const BranchListing = Listing(LISTING_ITEMS.branches.item);
+export const CommitListing = Listing(LISTING_ITEMS.commits.item);
+export const PullRequestListing = Listing(LISTING_ITEMS['pull-requests'].item);

@@ -5,6 +5,7 @@ import { errorResponses } from '../../http/errors.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ListingKind, ListingQuery, RepositoryService } from './service.ts';
 import { AccessCheck, ResolvedContext } from './schema.ts';
+import { LISTING_ITEMS } from '../../control/repositories.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
@@ -38,46 +39,31 @@ function page<T extends Parameters<typeof Type.Array>[0]>(item: T, extra: Parame
   });
 }
 
-const Identity = { name: Nullable(Type.String()), email: Nullable(Type.String()), date: Nullable(Type.String()) };
-
 const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof Type.Object>[0]; response: ReturnType<typeof page> }[] = [
   {
     kind: 'organizations',
     summary:
       'ListSCMOrganizations: the organizations your credential reaches (profile and accounts; for a token limited to one organization, the organization recorded with it)',
     query: {},
-    response: page(Type.Object({ name: Type.String(), id: Nullable(Type.String()), url: Nullable(Type.String()) }), {
-      source: Type.Union([Type.Literal('accounts'), Type.Literal('authorization')]),
-      note: Nullable(Type.String({ description: 'Why the list may be incomplete' })),
-    }),
+    response: page(LISTING_ITEMS['organizations'].item, LISTING_ITEMS['organizations'].extra),
   },
   {
     kind: 'projects',
     summary: 'Projects of an organization that hold repositories you can read (derived from the repository list: Code (Read) suffices)',
     query: { organization: Name('Organization (Services) or collection (Server)') },
-    response: page(Type.Object({ id: Type.String(), name: Type.String() }), { source: Type.Literal('repositories') }),
+    response: page(LISTING_ITEMS['projects'].item, LISTING_ITEMS['projects'].extra),
   },
   {
     kind: 'repositories',
     summary: 'Repositories of an organization, or of one project',
     query: { organization: Name('Organization or collection'), project: Type.Optional(Name('Project')) },
-    response: page(
-      Type.Object({
-        id: Type.String(),
-        name: Type.String(),
-        project: Type.Object({ id: Type.String(), name: Type.String() }),
-        defaultBranch: Nullable(Type.String()),
-        webUrl: Nullable(Type.String()),
-        cloneUrl: Nullable(Type.String()),
-        isDisabled: Type.Boolean(),
-      }),
-    ),
+    response: page(LISTING_ITEMS['repositories'].item, LISTING_ITEMS['repositories'].extra),
   },
   {
     kind: 'branches',
     summary: "A repository's branches (Azure DevOps's own continuation tokens)",
     query: { organization: Name('Organization or collection'), project: Name('Project'), repository: Name('Repository') },
-    response: page(Type.Object({ name: Type.String(), fullName: Type.String(), sha: Type.String() })),
+    response: page(LISTING_ITEMS['branches'].item, LISTING_ITEMS['branches'].extra),
   },
   {
     kind: 'commits',
@@ -88,9 +74,7 @@ const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof T
       repository: Name('Repository'),
       branch: Type.Optional(Name('Branch short name')),
     },
-    response: page(
-      Type.Object({ sha: Type.String(), message: Type.String(), author: Type.Object(Identity), committer: Type.Object(Identity) }),
-    ),
+    response: page(LISTING_ITEMS['commits'].item, LISTING_ITEMS['commits'].extra),
   },
   {
     kind: 'pull-requests',
@@ -105,19 +89,7 @@ const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof T
         }),
       ),
     },
-    response: page(
-      Type.Object({
-        id: Type.Integer(),
-        title: Type.String(),
-        status: Type.String(),
-        isDraft: Type.Boolean(),
-        sourceRef: Type.String(),
-        targetRef: Type.String(),
-        mergeRef: Type.String(),
-        createdBy: Nullable(Type.String()),
-        creationDate: Nullable(Type.String()),
-      }),
-    ),
+    response: page(LISTING_ITEMS['pull-requests'].item, LISTING_ITEMS['pull-requests'].extra),
   },
 ];
 

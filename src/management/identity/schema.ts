@@ -1,8 +1,8 @@
 // The shapes the identity routes take and answer (exported: the web's types are checked against them, test/contract/).
 import { Type } from 'typebox';
+import { Nullable } from '../../control/schema.ts';
 
 export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
-export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 export const AuthMethodSchema = Type.Union([
   Type.Literal('password'),
   Type.Literal('link'),

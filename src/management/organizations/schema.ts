@@ -1,8 +1,7 @@
 // The shapes the organization routes answer (exported: the web's types are checked against them, test/contract/).
 import { Type } from 'typebox';
 import { RoleSchema } from '../identity/schema.ts';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+import { Nullable } from '../../control/schema.ts';
 
 export const Source = Type.Union([
   Type.Literal('direct'),

@@ -6,10 +6,10 @@ import { asUser } from '../identity/principal.ts';
 import type { ListingKind, ListingQuery, RepositoryService } from './service.ts';
 import { AccessCheck, ResolvedContext } from './schema.ts';
 import { LISTING_ITEMS } from '../../control/repositories.ts';
+import { Nullable } from '../../control/schema.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const UrlBody = Type.Object(
   {

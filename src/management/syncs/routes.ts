@@ -9,9 +9,9 @@ import { MAX_VARIABLES } from './service.ts';
 import type { SyncService } from './service.ts';
 import { CreatedSync, RunList, RunSchema, SyncList, SyncSchema, VariablesResponse } from './schema.ts';
 import { sealedFieldDescription } from '../../http/sealed-field.ts';
+import { Nullable } from '../../control/schema.ts';
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 

@@ -1,7 +1,6 @@
 // The shapes the syncs routes answer (exported: the web's types are checked against them, test/contract/).
 import { Type } from 'typebox';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+import { Nullable } from '../../control/schema.ts';
 
 export const Declared = Type.Object({ name: Type.String(), isSecret: Type.Boolean() });
 export const RunSchema = Type.Object({

@@ -55,7 +55,7 @@ for (const { kind, skip } of await databaseKinds()) {
       }
       await t.core.audit.record({
         actor: { kind: 'system' },
-        action: 'test.details',
+        action: 'user.password_change',
         outcome: 'success',
         details: { clientSecret: CANARY, nested: { accessToken: CANARY } },
       });

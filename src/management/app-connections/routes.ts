@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 import {
   ConnectionList,
@@ -32,7 +32,8 @@ export function registerAppConnectionRoutes(
   deps: { connections: AppConnectionService; consent: AppConnectionConsent; audit: Pick<AuditLog, 'record'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { connections, consent, audit } = deps;
+  const { connections, consent } = deps;
+  const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/projects/:projectId/app-connections';
   const tags = ['app connections'];
 
@@ -107,34 +108,21 @@ export function registerAppConnectionRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      const target = { type: 'app_connection', id: request.body.id };
-      try {
-        const saved = await connections.create(user, request.params.projectId, request.body);
-        await audit.record({
-          actor: user,
+      const { projectId } = request.params;
+      const saved = await audit.run(
+        request,
+        {
           action: 'app_connection.create',
-          target: { type: 'app_connection', id: saved.connection.id },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: {
-            projectId: request.params.projectId,
-            method: saved.connection.method,
-            organization: saved.connection.organization,
-            runnerId: saved.connection.runnerId,
-          },
-        });
-        return reply.code(201).send(saved);
-      } catch (err) {
-        await audit.record({
-          actor: user,
-          action: 'app_connection.create',
-          target,
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { projectId: request.params.projectId, method: request.body.method, reason: errorCode(err) },
-        });
-        throw err;
-      }
+          target: { type: 'app_connection', id: request.body.id },
+          details: { projectId, method: request.body.method },
+        },
+        () => connections.create(user, projectId, request.body),
+        ({ connection }) => ({
+          target: { type: 'app_connection', id: connection.id },
+          details: { organization: connection.organization, runnerId: connection.runnerId },
+        }),
+      );
+      return reply.code(201).send(saved);
     },
   );
 
@@ -160,23 +148,20 @@ export function registerAppConnectionRoutes(
               () => undefined,
             )
           : undefined;
-      const saved = await connections.update(user, request.params.projectId, request.params.id, request.body);
-      await audit.record({
-        actor: user,
-        action: 'app_connection.update',
-        target: { type: 'app_connection', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        // Field names only; the values of credential fields never reach the audit log.
-        details: {
-          projectId: request.params.projectId,
-          fields: Object.keys(request.body),
-          ...(request.body.memberTargets !== undefined
-            ? { memberTargets: { before: targetsBefore ?? null, after: saved.connection.memberTargets } }
-            : {}),
+      return audit.run(
+        request,
+        {
+          action: 'app_connection.update',
+          target: { type: 'app_connection', id: request.params.id },
+          // Field names only; the values of credential fields never reach the audit log.
+          details: { projectId: request.params.projectId, fields: Object.keys(request.body) },
         },
-      });
-      return saved;
+        () => connections.update(user, request.params.projectId, request.params.id, request.body),
+        ({ connection }) =>
+          request.body.memberTargets !== undefined
+            ? { details: { memberTargets: { before: targetsBefore ?? null, after: connection.memberTargets } } }
+            : {},
+      );
     },
   );
 
@@ -192,15 +177,10 @@ export function registerAppConnectionRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      await connections.remove(user, request.params.projectId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'app_connection.delete',
-        target: { type: 'app_connection', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId },
-      });
+      const { projectId, id } = request.params;
+      await audit.run(request, { action: 'app_connection.delete', target: { type: 'app_connection', id }, details: { projectId } }, () =>
+        connections.remove(user, projectId, id),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -217,16 +197,13 @@ export function registerAppConnectionRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const result = await connections.test(user, request.params.projectId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'app_connection.test',
-        target: { type: 'app_connection', id: request.params.id },
-        outcome: result.valid ? 'success' : 'failure',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId, code: result.code ?? null },
-      });
-      return result;
+      const { projectId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'app_connection.test', target: { type: 'app_connection', id }, details: { projectId } },
+        () => connections.test(user, projectId, id),
+        (result) => ({ outcome: result.valid ? 'success' : 'failure', details: { code: result.code ?? null } }),
+      );
     },
   );
 
@@ -256,17 +233,13 @@ export function registerAppConnectionRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const state = await connections.prepareNextCertificate(user, request.params.projectId, request.params.id);
-      const next = state.certificates?.find((c) => c.status === 'next');
-      await audit.record({
-        actor: user,
-        action: 'app_connection.certificate_prepare',
-        target: { type: 'app_connection', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId, thumbprint: next?.thumbprintSha1 ?? null },
-      });
-      return state;
+      const { projectId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'app_connection.certificate_prepare', target: { type: 'app_connection', id }, details: { projectId } },
+        () => connections.prepareNextCertificate(user, projectId, id),
+        (state) => ({ details: { thumbprint: state.certificates?.find((c) => c.status === 'next')?.thumbprintSha1 ?? null } }),
+      );
     },
   );
 
@@ -309,29 +282,13 @@ export function registerAppConnectionRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      const target = { type: 'app_connection', id: request.params.id };
-      try {
-        const url = await consent.begin(user, request.params.projectId, request.params.id, request.query);
-        await audit.record({
-          actor: user,
-          action: 'app_connection.oauth_start',
-          target,
-          outcome: 'success',
-          client: clientInfo(request),
-          details: { projectId: request.params.projectId },
-        });
-        return reply.header('referrer-policy', 'no-referrer').redirect(url, 302);
-      } catch (err) {
-        await audit.record({
-          actor: user,
-          action: 'app_connection.oauth_start',
-          target,
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { projectId: request.params.projectId, reason: errorCode(err) },
-        });
-        throw err;
-      }
+      const { projectId, id } = request.params;
+      const url = await audit.run(
+        request,
+        { action: 'app_connection.oauth_start', target: { type: 'app_connection', id }, details: { projectId } },
+        () => consent.begin(user, projectId, id, request.query),
+      );
+      return reply.header('referrer-policy', 'no-referrer').redirect(url, 302);
     },
   );
 
@@ -352,13 +309,12 @@ export function registerAppConnectionRoutes(
     async (request, reply) => {
       const principal = request.principal?.kind === 'user' ? (request.principal as UserPrincipal) : undefined;
       const outcome = await consent.complete(principal, `${request.protocol}://${request.host}`, request.query as Record<string, string>);
-      await audit.record({
+      await audit.record(request, {
         organizationId: outcome.audit.organizationId,
         actor: principal ?? { kind: 'anonymous', label: 'oauth callback' },
         action: 'app_connection.oauth_connect',
         target: { type: 'app_connection', id: outcome.audit.connectionId ?? 'unknown' },
         outcome: outcome.ok ? 'success' : 'failure',
-        client: clientInfo(request),
         details: { result: outcome.code },
       });
       return reply

@@ -227,9 +227,9 @@ for (const { kind, skip } of await databaseKinds()) {
 
       // Older events at known times, for the time filters.
       for (const [iso, action] of [
-        ['2024-01-10T08:00:00.000Z', 'member.add'],
+        ['2024-01-10T08:00:00.000Z', 'member.join'],
         ['2024-01-10T12:00:00.000Z', 'member.role_change'],
-        ['2024-01-11T00:00:00.000Z', 'member.add'],
+        ['2024-01-11T00:00:00.000Z', 'member.join'],
       ] as const) {
         await createAuditLog(db, at(iso)).record({
           actor: adminPrincipal,
@@ -413,7 +413,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const onMember = (await get(`targetType=user&targetId=${t.member.id}&group=member`)).events;
       assert.deepEqual(
         onMember.map((e) => e.action),
-        ['member.add', 'member.role_change', 'member.add'],
+        ['member.join', 'member.role_change', 'member.join'],
       );
     });
 

@@ -4,6 +4,7 @@ import type { AuditEventRow, ManagementDB } from '../../db/management-schema.ts'
 import { newId } from '../identity/tokens.ts';
 import type { Principal } from '../identity/principal.ts';
 import { auditQuery } from './filters.ts';
+import type { AuditAction, AuditTargetType } from './actions.ts';
 import type { AuditListOptions } from './filters.ts';
 import { createAuditStore } from './store.ts';
 import type { AuditStore } from './store.ts';
@@ -12,13 +13,19 @@ export type { AuditListOptions };
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
+/** What an event is about. */
+export interface AuditTarget {
+  type: AuditTargetType;
+  id?: string;
+}
+
 export interface AuditEntry {
   /** Set when the event may arrive twice (a runner's event, sent again after a lost answer): recorded once. */
   id?: string;
   organizationId?: string | null;
   actor: Principal | { kind: 'anonymous' | 'system'; label?: string };
-  action: string;
-  target?: { type: string; id?: string };
+  action: AuditAction;
+  target?: AuditTarget;
   outcome: AuditOutcome;
   client?: { ip?: string; userAgent?: string };
   details?: Record<string, unknown>;
@@ -155,7 +162,7 @@ export function createAuditLog(db: Kysely<ManagementDB>, now: () => Date = () =>
      * row per action, address and minute whose `occurrences` counts the attempts: a flood costs
      * a counter update, not a row per request.
      */
-    async recordAggregated(entry: { action: string; ip: string; label: string; reason?: string }): Promise<void> {
+    async recordAggregated(entry: { action: AuditAction; ip: string; label: string; reason?: string }): Promise<void> {
       const at = now();
       const minute = at.toISOString().slice(0, 16);
       const id = `aud_agg_${createHash('sha256').update(`${entry.action}|${entry.ip}|${minute}`).digest('base64url').slice(0, 22)}`;

@@ -28,6 +28,7 @@ import type { Affinity, ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { createEnvironmentStore } from './store.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
 import type { EnvironmentRow } from './store.ts';
 import { clonePayload, createCloneDefaultsStore, FULL_CLONE, resolveCloneOptions } from './clone-options.ts';
 import type { ResolvedCloneOptions } from './clone-options.ts';
@@ -118,6 +119,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const store = createEnvironmentStore(db, now);
+  const integrationStore = createScmIntegrationStore(db);
   const cloneDefaults = createCloneDefaultsStore(db, now);
   const staleAfterMs = deps.staleAfterMs ?? 20_000;
   const servicesOrigins = servicesOriginsOf(deps.azureDevOpsServicesUrl);
@@ -221,12 +223,7 @@ export function createEnvironmentService(deps: EnvironmentServiceDeps) {
     ): Promise<EnvironmentView> {
       const runner = await deps.runners.get(user.organizationId, input.runnerId);
       if (runner.revoked_at) throw conflict('runner_revoked', `runner "${runner.name}" was revoked; pick another runner`, 'runnerId');
-      const rows = await db
-        .selectFrom('scm_integrations')
-        .selectAll()
-        .where('organization_id', '=', user.organizationId)
-        .where('runner_id', '=', runner.id)
-        .execute();
+      const rows = await integrationStore.listForOrganization(user.organizationId, { runnerId: runner.id });
       const serverHosts: ServerHostConfig[] = [];
       for (const row of rows) {
         const settings = JSON.parse(row.settings) as { kind?: string; origin?: string };

@@ -10,6 +10,7 @@ import type { RunnerService } from '../runners/service.ts';
 import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { safeReturnTo } from './return-to.ts';
 import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
 import { hashState, STATE_MINUTES, takeBoundState } from './bound-state.ts';
 
 export const OAUTH_DOCS_URL = 'https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/entra-oauth';
@@ -41,11 +42,12 @@ export interface CallbackOutcome {
  */
 export function createOAuthService(deps: OAuthServiceDeps) {
   const { db } = deps;
+  const integrationStore = createScmIntegrationStore(db);
   const now = deps.now ?? (() => new Date());
   const callbackUrl = (integrationId: string) => `${deps.publicUrl()}/api/v1/oauth/callback/${integrationId}`;
 
   async function integrationFor(user: UserPrincipal, integrationId: string) {
-    const row = await db.selectFrom('scm_integrations').selectAll().where('id', '=', integrationId).executeTakeFirst();
+    const row = await integrationStore.get(integrationId);
     // A runner or integration of another organization is indistinguishable from a missing one.
     if (!row || row.organization_id !== user.organizationId) throw notFound('integration');
     const runner = await deps.runners.get(user.organizationId, row.runner_id);
@@ -56,14 +58,9 @@ export function createOAuthService(deps: OAuthServiceDeps) {
 
   async function findByHost(user: UserPrincipal, host: string, runnerId?: string) {
     const wanted = parseHostQuery(host, () => false);
-    let query = db
-      .selectFrom('scm_integrations')
-      .selectAll()
-      .where('organization_id', '=', user.organizationId)
-      .where('host', '=', wanted.host);
-    if (runnerId) query = query.where('runner_id', '=', runnerId);
+    const rows = await integrationStore.listForOrganization(user.organizationId, { host: wanted.host, ...(runnerId ? { runnerId } : {}) });
     // The longest virtual directory that the given path starts with (never simply the oldest).
-    const row = pickByHost(await query.orderBy('created_at').execute(), wanted);
+    const row = pickByHost(rows, wanted);
     if (!row) throw notFound(`repository access for ${host}`);
     return row;
   }
@@ -293,21 +290,16 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     },
 
     async listAuthorizations(user: UserPrincipal) {
-      const runnerIds = await db
-        .selectFrom('scm_integrations')
-        .select('runner_id')
-        .distinct()
-        .where('organization_id', '=', user.organizationId)
-        .execute();
+      const runnerIds = await integrationStore.runnerIds(user.organizationId);
       const authorizations: unknown[] = [];
       const unavailable: { runnerId: string; reason: string }[] = [];
       await Promise.all(
-        runnerIds.map(async ({ runner_id }) => {
+        runnerIds.map(async (runnerId) => {
           try {
-            const answer = await deps.control.call(runner_id, 'list-authorizations', { userId: user.userId }, { timeoutMs: 10_000 });
-            for (const a of answer.authorizations) authorizations.push({ ...a, runnerId: runner_id });
+            const answer = await deps.control.call(runnerId, 'list-authorizations', { userId: user.userId }, { timeoutMs: 10_000 });
+            for (const a of answer.authorizations) authorizations.push({ ...a, runnerId });
           } catch (err) {
-            unavailable.push({ runnerId: runner_id, reason: err instanceof ApiError ? err.message : 'the runner could not be asked' });
+            unavailable.push({ runnerId, reason: err instanceof ApiError ? err.message : 'the runner could not be asked' });
           }
         }),
       );

@@ -11,8 +11,10 @@ import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import type { OAuthService } from '../oauth/service.ts';
 import { parseOptionsFor, servicesOriginsFor } from './parse-options.ts';
 import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
+import type { IntegrationRow } from '../scm-integrations/store.ts';
 
-type Row = ManagementDB['scm_integrations'];
+type Row = IntegrationRow;
 
 export interface RepositoryServiceDeps {
   db: Kysely<ManagementDB>;
@@ -78,18 +80,12 @@ function settingsOf(row: Row): { kind: 'services' | 'server'; origin: string } {
  * talks to Azure DevOps.
  */
 export function createRepositoryService(deps: RepositoryServiceDeps) {
-  const { db } = deps;
+  const integrationStore = createScmIntegrationStore(deps.db);
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const servicesHosts = new Set(['dev.azure.com', ...servicesOriginsFor(deps.servicesUrl).map((o) => new URL(o).host)]);
 
   async function organizationIntegrations(user: UserPrincipal): Promise<Row[]> {
-    return db
-      .selectFrom('scm_integrations')
-      .selectAll()
-      .where('organization_id', '=', user.organizationId)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    return integrationStore.listForOrganization(user.organizationId);
   }
 
   function parse(url: string, rows: Row[]): RepositoryContext {

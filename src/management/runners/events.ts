@@ -8,6 +8,8 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest } from '../../http/errors.ts';
 import type { RevocationPurgeReport, RunnerEvent } from '../../control/runner-events.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
+import { createRunnerStore } from './store.ts';
 import type { RunnerPrincipal } from '../identity/principal.ts';
 
 /** The audit event id of a runner's event: the same event always lands on the same row. */
@@ -16,7 +18,9 @@ function auditId(runnerId: string, eventId: string): string {
 }
 
 export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audit: Pick<AuditLog, 'record'> }) {
-  const { db, audit } = deps;
+  const { audit } = deps;
+  const integrations = createScmIntegrationStore(deps.db);
+  const runners = createRunnerStore(deps.db);
 
   return {
     async record(runner: RunnerPrincipal, events: readonly RunnerEvent[]): Promise<{ accepted: number }> {
@@ -39,7 +43,7 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
         ...new Set(events.map((e) => e.integrationId).filter((id): id is string => typeof id === 'string' && id !== '')),
       ];
       if (integrationIds.length > 0) {
-        const rows = await db.selectFrom('scm_integrations').select(['id', 'runner_id']).where('id', 'in', integrationIds).execute();
+        const rows = await integrations.owners(integrationIds);
         // A deleted integration is fine (its purge is reported after it went); another runner's is not.
         const foreign = rows.find((r) => r.runner_id !== runner.runnerId);
         if (foreign) throw new ApiError(403, 'foreign_integration', 'a runner reports events only about its own integrations');
@@ -81,12 +85,7 @@ export function createRunnerEventRecorder(deps: { db: Kysely<ManagementDB>; audi
           purgedAt: report.purgedAt,
         },
       });
-      await db
-        .updateTable('runners')
-        .set({ purged_at: report.purgedAt })
-        .where('id', '=', runner.runnerId)
-        .where('purged_at', 'is', null)
-        .execute();
+      await runners.markPurged(runner.runnerId, report.purgedAt);
     },
   };
 }

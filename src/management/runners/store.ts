@@ -47,6 +47,9 @@ export function createRunnerStore(db: Kysely<ManagementDB>) {
         .executeTakeFirst(),
     forgetToken: (id: string) =>
       db.updateTable('runners').set({ token_hash: null }).where('id', '=', id).where('revoked_at', 'is not', null).execute(),
+    /** The first confirmed purge is the one kept. */
+    markPurged: (id: string, at: string) =>
+      db.updateTable('runners').set({ purged_at: at }).where('id', '=', id).where('purged_at', 'is', null).execute(),
   };
 }
 

@@ -16,6 +16,8 @@ import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
 import { HostPolicyError, normalizeHost, normalizeVirtualDirectory } from '../../azure-devops/host-policy.ts';
+import { createScmIntegrationStore } from './store.ts';
+import type { IntegrationRow } from './store.ts';
 
 /** Providers the model knows; only Azure DevOps has a runner implementation so far. */
 export const KNOWN_SCM_IDS = ['azure-devops', 'github', 'gitlab', 'bitbucket'] as const;
@@ -112,7 +114,7 @@ function credentialColumn(credential: IntegrationCredential): string | null {
   return credential.type === 'client-secret' ? null : JSON.stringify(credential);
 }
 
-type Row = ManagementDB['scm_integrations'];
+type Row = IntegrationRow;
 
 export interface ScmIntegrationDeps {
   db: Kysely<ManagementDB>;
@@ -126,7 +128,7 @@ export interface ScmIntegrationDeps {
 }
 
 export function createScmIntegrationService(deps: ScmIntegrationDeps) {
-  const { db } = deps;
+  const store = createScmIntegrationStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const callbackUrl = (id: string) => `${deps.publicUrl()}/api/v1/oauth/callback/${id}`;
 
@@ -294,12 +296,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
   }
 
   async function getRow(runnerId: string, id: string): Promise<Row> {
-    const row = await db
-      .selectFrom('scm_integrations')
-      .selectAll()
-      .where('id', '=', id)
-      .where('runner_id', '=', runnerId)
-      .executeTakeFirst();
+    const row = await store.getForRunner(runnerId, id);
     if (!row) throw notFound('integration');
     return row;
   }
@@ -333,13 +330,9 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     // whatever becomes of the tested configuration, so it is kept even for a draft.
     if (credentialState) row.credential_state = JSON.stringify(credentialState);
     if (options.record !== false) {
-      await db
-        .updateTable('scm_integrations')
-        .set({ last_test: JSON.stringify(result), ...(credentialState ? { credential_state: row.credential_state } : {}) })
-        .where('id', '=', row.id)
-        .execute();
+      await store.setTestAndCredentialState(row.id, JSON.stringify(result), credentialState ? row.credential_state : undefined);
     } else if (credentialState) {
-      await db.updateTable('scm_integrations').set({ credential_state: row.credential_state }).where('id', '=', row.id).execute();
+      await store.setCredentialState(row.id, row.credential_state!);
     }
     return credentials ? Object.assign(result, { credentials }) : result;
   }
@@ -404,24 +397,19 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     purgeMethods: readonly ('oauth' | 'pat')[],
   ): Promise<Row> {
     const applied: Row = { ...next, last_test: JSON.stringify(test), draft: null, updated_at: now().toISOString() };
-    await db
-      .updateTable('scm_integrations')
-      .set({
-        scm_id: applied.scm_id,
-        host: applied.host,
-        virtual_directory: applied.virtual_directory,
-        settings: applied.settings,
-        oauth_client_id: applied.oauth_client_id,
-        oauth_client_secret_sealed: applied.oauth_client_secret_sealed,
-        oauth_issuer_url: applied.oauth_issuer_url,
-        pat_enabled: applied.pat_enabled,
-        oauth_credential: applied.oauth_credential ?? null,
-        last_test: applied.last_test,
-        draft: null,
-        updated_at: applied.updated_at,
-      })
-      .where('id', '=', applied.id)
-      .execute();
+    await store.applySettings(applied.id, {
+      scm_id: applied.scm_id,
+      host: applied.host,
+      virtual_directory: applied.virtual_directory,
+      settings: applied.settings,
+      oauth_client_id: applied.oauth_client_id,
+      oauth_client_secret_sealed: applied.oauth_client_secret_sealed,
+      oauth_issuer_url: applied.oauth_issuer_url,
+      pat_enabled: applied.pat_enabled,
+      oauth_credential: applied.oauth_credential ?? null,
+      last_test: applied.last_test,
+      updated_at: applied.updated_at,
+    });
     if (purgeMethods.length) await purge(runnerId, applied.id, [...purgeMethods]);
     // The app no longer authenticates with the runner's certificate: its key pair goes.
     const had = previous.oauth_client_id ? parseCredential(previous.oauth_credential).type : undefined;
@@ -442,8 +430,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
 
     async list(organizationId: string, runnerId: string) {
       await deps.runners.get(organizationId, runnerId);
-      const rows = await db.selectFrom('scm_integrations').selectAll().where('runner_id', '=', runnerId).orderBy('created_at').execute();
-      return rows.map(view);
+      return (await store.listForRunner(runnerId)).map(view);
     },
 
     async get(organizationId: string, runnerId: string, id: string) {
@@ -459,17 +446,9 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const id = input.id ?? newId('int');
       if (!/^int_[A-Za-z0-9_-]{8,40}$/.test(id))
         throw badRequest('invalid_id', 'id must look like int_ followed by 8–40 letters, digits, _ or -', 'id');
-      if (await db.selectFrom('scm_integrations').select('id').where('id', '=', id).executeTakeFirst())
-        throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
+      if (await store.exists(id)) throw conflict('id_taken', 'an integration with this id exists; generate another id', 'id');
       const duplicate = async (virtualDirectory: string) => {
-        const found = await db
-          .selectFrom('scm_integrations')
-          .select('id')
-          .where('runner_id', '=', runnerId)
-          .where('host', '=', host.host)
-          .where('virtual_directory', '=', virtualDirectory)
-          .executeTakeFirst();
-        if (found)
+        if (await store.findAt(runnerId, host.host, virtualDirectory))
           throw conflict(
             'integration_exists',
             `this runner already has an integration for ${host.host}${virtualDirectory}; edit it instead`,
@@ -535,7 +514,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const laidOut = withServerLayout(row, test);
       if (laidOut.virtual_directory !== row.virtual_directory) await duplicate(laidOut.virtual_directory);
       const stored: Row = { ...laidOut, last_test: JSON.stringify(test) };
-      await db.insertInto('scm_integrations').values(stored).execute();
+      await store.insert(stored);
       return { integration: view(stored), test };
     },
 
@@ -606,15 +585,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       const { credentials: held, ...test } = await runTest(next, { record: false, countCredentials: true });
       Object.assign(next, withServerLayout(next, test));
       if (next.virtual_directory !== row.virtual_directory) {
-        const taken = await db
-          .selectFrom('scm_integrations')
-          .select('id')
-          .where('runner_id', '=', runnerId)
-          .where('host', '=', next.host)
-          .where('virtual_directory', '=', next.virtual_directory)
-          .where('id', '!=', id)
-          .executeTakeFirst();
-        if (taken)
+        if (await store.findAt(runnerId, next.host, next.virtual_directory, id))
           throw conflict(
             'integration_exists',
             `this runner already has an integration for ${next.host}${next.virtual_directory}; edit that one instead`,
@@ -656,11 +627,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         proposedAt: now().toISOString(),
         proposedBy: patch.proposedBy ?? null,
       };
-      await db
-        .updateTable('scm_integrations')
-        .set({ draft: JSON.stringify(draft) })
-        .where('id', '=', id)
-        .execute();
+      await store.setDraft(id, JSON.stringify(draft));
       return {
         integration: view({
           ...row,
@@ -689,13 +656,13 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       await deps.runners.get(organizationId, runnerId);
       const row = await getRow(runnerId, id);
       if (!row.draft) throw notFound('draft');
-      await db.updateTable('scm_integrations').set({ draft: null }).where('id', '=', id).execute();
+      await store.setDraft(id, null);
     },
 
     async remove(organizationId: string, runnerId: string, id: string) {
       await deps.runners.get(organizationId, runnerId);
       await getRow(runnerId, id);
-      await db.deleteFrom('scm_integrations').where('id', '=', id).execute();
+      await store.remove(id);
       await purge(runnerId, id, 'all');
     },
 
@@ -709,17 +676,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      * through them are deleted. The credentials they produced rest on the runner, which deletes
      * them when it learns of the revocation.
      */
-    async removeForRunner(runnerId: string): Promise<{ integrations: number; sealedSecrets: number }> {
-      const rows = await db
-        .selectFrom('scm_integrations')
-        .select(['id', 'oauth_client_secret_sealed'])
-        .where('runner_id', '=', runnerId)
-        .execute();
-      if (rows.length === 0) return { integrations: 0, sealedSecrets: 0 };
-      await db.deleteFrom('oauth_states').where('runner_id', '=', runnerId).execute();
-      await db.deleteFrom('scm_integrations').where('runner_id', '=', runnerId).execute();
-      return { integrations: rows.length, sealedSecrets: rows.filter((r) => r.oauth_client_secret_sealed !== null).length };
-    },
+    removeForRunner: (runnerId: string): Promise<{ integrations: number; sealedSecrets: number }> => store.removeForRunner(runnerId),
 
     /**
      * The runner's key changed: secrets sealed to the old key can never be opened again, and every
@@ -727,12 +684,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      */
     /** Integrations of the runner whose app credential is no secret (kept across a runner key change). */
     async countSecretless(runnerId: string): Promise<number> {
-      const rows = await db
-        .selectFrom('scm_integrations')
-        .select('oauth_credential')
-        .where('runner_id', '=', runnerId)
-        .where('oauth_client_id', 'is not', null)
-        .execute();
+      const rows = await store.oauthCredentials(runnerId);
       return rows.filter((r) => parseCredential(r.oauth_credential).type !== 'client-secret').length;
     },
 
@@ -762,11 +714,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
           { owner: { type: 'integration', id }, credential },
           { timeoutMs: 20_000 },
         );
-        await db
-          .updateTable('scm_integrations')
-          .set({ credential_state: JSON.stringify(state) })
-          .where('id', '=', id)
-          .execute();
+        await store.setCredentialState(id, JSON.stringify(state));
         return state;
       } catch (err) {
         if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
@@ -790,11 +738,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
         { owner: { type: 'integration', id } },
         { timeoutMs: 30_000 },
       );
-      await db
-        .updateTable('scm_integrations')
-        .set({ credential_state: JSON.stringify(state) })
-        .where('id', '=', id)
-        .execute();
+      await store.setCredentialState(id, JSON.stringify(state));
       return state;
     },
 
@@ -809,18 +753,8 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
     },
 
     async clearSealedSecrets(runnerId: string): Promise<number> {
-      const result = await db
-        .updateTable('scm_integrations')
-        .set({ oauth_client_secret_sealed: null, updated_at: now().toISOString() })
-        .where('runner_id', '=', runnerId)
-        .where('oauth_client_secret_sealed', 'is not', null)
-        .executeTakeFirst();
-      const tested = await db
-        .selectFrom('scm_integrations')
-        .select(['id', 'last_test', 'oauth_client_id', 'oauth_credential'])
-        .where('runner_id', '=', runnerId)
-        .where('last_test', 'is not', null)
-        .execute();
+      const cleared = await store.clearSealedSecrets(runnerId, now().toISOString());
+      const tested = await store.tested(runnerId);
       // An app credential without secret (certificate, federated token, managed identity) is not
       // sealed to the runner key: its test still says what it said.
       for (const row of tested.filter((r) => !r.oauth_client_id || parseCredential(r.oauth_credential).type === 'client-secret')) {
@@ -830,13 +764,9 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
           stale: true,
           staleReason: `the runner's key changed on ${now().toISOString().slice(0, 10)}, after this test; test again`,
         };
-        await db
-          .updateTable('scm_integrations')
-          .set({ last_test: JSON.stringify(stale) })
-          .where('id', '=', row.id)
-          .execute();
+        await store.setLastTest(row.id, JSON.stringify(stale));
       }
-      return Number(result.numUpdatedRows);
+      return cleared;
     },
   };
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from './authenticate.ts';
 import { clearSessionCookie, setSessionCookie } from './cookies.ts';
 import { asPerson, asUser } from './principal.ts';
@@ -17,16 +18,20 @@ export interface IdentityRouteDeps {
 }
 
 const Errors = errorResponses(400, 401, 403, 404, 409, 429);
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
 export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { identity, audit } = deps;
+  const { identity } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['identity'];
 
   app.post(
     '/api/v1/auth/sign-in',
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Sign in with email and password; sets the session cookie',
         body: Type.Object(
           { email: Type.String({ minLength: 3, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
@@ -35,23 +40,25 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
         response: { 200: SignedIn, ...Errors },
       },
     },
+    // Failed sign-ins are anonymous and may come in floods: they are aggregated per address instead
+    // of recorded one by one as the route helper's `run` would, and a success is recorded in the
+    // organization only the result knows.
     async (request, reply) => {
       const client = clientInfo(request);
       try {
         const result = await identity.signIn(request.body, client);
         setSessionCookie(reply, result.session, deps.secureCookies);
-        await audit.record({
+        await audit.record(request, {
           organizationId: result.organizationId,
           actor: { kind: 'anonymous', label: request.body.email.toLowerCase().slice(0, 320) },
           action: 'session.sign_in',
           target: { type: 'user', id: result.userId },
           outcome: 'success',
-          client,
           details: { method: 'password' },
         });
         return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
-        await audit.recordAggregated({ action: 'session.sign_in', ip: request.ip, label: 'password sign-in', reason: errorCode(err) });
+        await deps.audit.recordAggregated({ action: 'session.sign_in', ip: request.ip, label: 'password sign-in', reason: errorCode(err) });
         throw err;
       }
     },
@@ -62,28 +69,33 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Redeem a one-time sign-in link (printed by `keyway start` or `keyway admin link`); sets the session cookie',
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 200: SignedIn, ...Errors },
       },
     },
+    // As for password sign-in: failures aggregated per address, success in the result's organization.
     async (request, reply) => {
       const client = clientInfo(request);
       try {
         const result = await identity.redeemSignInLink(request.body.token, client);
         setSessionCookie(reply, result.session, deps.secureCookies);
-        await audit.record({
+        await audit.record(request, {
           organizationId: result.organizationId,
           actor: { kind: 'anonymous', label: 'sign-in link' },
           action: 'session.sign_in_link',
           target: { type: 'user', id: result.userId },
           outcome: 'success',
-          client,
         });
         return { csrfToken: result.session.csrfToken, organizationChoiceRequired: result.organizationId === null };
       } catch (err) {
-        await audit.recordAggregated({ action: 'session.sign_in_link', ip: request.ip, label: 'sign-in link', reason: errorCode(err) });
+        await deps.audit.recordAggregated({
+          action: 'session.sign_in_link',
+          ip: request.ip,
+          label: 'sign-in link',
+          reason: errorCode(err),
+        });
         throw err;
       }
     },
@@ -93,13 +105,14 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/auth/sign-out',
     {
       config: { auth: 'account' },
-      schema: { tags: ['identity'], summary: 'End the current session', response: { 204: Type.Null(), ...Errors } },
+      schema: { tags, summary: 'End the current session', response: { 204: Type.Null(), ...Errors } },
     },
     async (request, reply) => {
       const principal = asPerson(request);
-      if (principal.sessionId) await identity.signOut(principal.sessionId);
+      await audit.run(request, { action: 'session.sign_out' }, async () => {
+        if (principal.sessionId) await identity.signOut(principal.sessionId);
+      });
       clearSessionCookie(reply, deps.secureCookies);
-      await audit.record({ actor: principal, action: 'session.sign_out', outcome: 'success', client: clientInfo(request) });
       return reply.code(204).send(null);
     },
   );
@@ -109,7 +122,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Who am I: user, current organization (null until chosen), role, organizations and CSRF token',
         response: { 200: Me, ...Errors },
       },
@@ -152,7 +165,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Choose the organization this browser session works in (one of yours); remembered for your next sign-in',
         body: Type.Object({ organizationId: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...Errors },
@@ -161,13 +174,13 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     async (request, reply) => {
       const principal = asPerson(request);
       const switched = await identity.switchOrganization(principal, request.body.organizationId);
-      await audit.record({
+      // Recorded in the organization chosen, which the request names: through the route helper a
+      // refused choice would land in that organization's log too, one the person may not belong to.
+      await audit.record(request, {
         organizationId: request.body.organizationId,
-        actor: principal,
         action: 'session.organization_switch',
         target: { type: 'organization', id: request.body.organizationId },
         outcome: 'success',
-        client: clientInfo(request),
         details: { from: switched.from },
       });
       return reply.code(204).send(null);
@@ -179,7 +192,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary:
           'Change your password (browser sessions only): give the current one, or have signed in within the last 15 minutes by single sign-on or a sign-in link. Ends every other session and revokes every API token.',
         body: Type.Object(
@@ -191,28 +204,12 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     },
     async (request) => {
       const principal = asPerson(request);
-      try {
-        const result = await identity.changePassword(principal, request.body, clientInfo(request));
-        await audit.record({
-          actor: principal,
-          action: 'user.password_change',
-          target: { type: 'user', id: principal.userId },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: result,
-        });
-        return result;
-      } catch (err) {
-        await audit.record({
-          actor: principal,
-          action: 'user.password_change',
-          target: { type: 'user', id: principal.userId },
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { reason: errorCode(err) },
-        });
-        throw err;
-      }
+      return audit.run(
+        request,
+        { action: 'user.password_change', target: { type: 'user', id: principal.userId } },
+        () => identity.changePassword(principal, request.body, clientInfo(request)),
+        (result) => ({ details: result }),
+      );
     },
   );
 
@@ -221,7 +218,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Your signed-in sessions, in every organization',
         response: { 200: SessionList, ...Errors },
       },
@@ -234,23 +231,18 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Sign out one of your sessions',
-        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        params: IdParams,
         response: { 204: Type.Null(), ...Errors },
       },
     },
     async (request, reply) => {
       const principal = asPerson(request);
-      await identity.endSession(principal.userId, request.params.id);
+      await audit.run(request, { action: 'session.revoke', target: { type: 'session', id: request.params.id } }, () =>
+        identity.endSession(principal.userId, request.params.id),
+      );
       if (request.params.id === principal.sessionId) clearSessionCookie(reply, deps.secureCookies);
-      await audit.record({
-        actor: principal,
-        action: 'session.revoke',
-        target: { type: 'session', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
       return reply.code(204).send(null);
     },
   );
@@ -260,7 +252,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Sign out everywhere: ends every session of yours, this one included',
         response: { 200: SignedOutEverywhere, ...Errors },
       },
@@ -268,16 +260,13 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     async (request, reply) => {
       const principal = asPerson(request);
       if (principal.via !== 'session') throw forbidden('sign out everywhere from a browser session');
-      const endedSessions = await identity.endAllSessions(principal.userId);
+      const endedSessions = await audit.run(
+        request,
+        { action: 'session.sign_out_everywhere', target: { type: 'user', id: principal.userId } },
+        () => identity.endAllSessions(principal.userId),
+        (ended) => ({ details: { endedSessions: ended } }),
+      );
       clearSessionCookie(reply, deps.secureCookies);
-      await audit.record({
-        actor: principal,
-        action: 'session.sign_out_everywhere',
-        target: { type: 'user', id: principal.userId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { endedSessions },
-      });
       return { endedSessions };
     },
   );
@@ -286,7 +275,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/api-tokens',
     {
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Your API tokens (never their values)',
         response: { 200: ApiTokenList, ...Errors },
       },
@@ -298,7 +287,7 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/api-tokens',
     {
       schema: {
-        tags: ['identity'],
+        tags,
         summary: `Create an API token for the current organization (browser sessions only; a token cannot create tokens); it expires after expiresInDays (default 90, at most ${API_TOKEN_MAX_DAYS}) and its value is shown once`,
         body: Type.Object(
           {
@@ -315,15 +304,12 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     },
     async (request, reply) => {
       const principal = asUser(request);
-      const created = await identity.createApiToken(principal, request.body);
-      await audit.record({
-        actor: principal,
-        action: 'api_token.create',
-        target: { type: 'api_token', id: created.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { name: created.name, expiresAt: created.expiresAt },
-      });
+      const created = await audit.run(
+        request,
+        { action: 'api_token.create' },
+        () => identity.createApiToken(principal, request.body),
+        (token) => ({ target: { type: 'api_token', id: token.id }, details: { name: token.name, expiresAt: token.expiresAt } }),
+      );
       return reply.code(201).send(created);
     },
   );
@@ -332,22 +318,17 @@ export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRout
     '/api/v1/api-tokens/:id',
     {
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Revoke one of your API tokens',
-        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        params: IdParams,
         response: { 204: Type.Null(), ...Errors },
       },
     },
     async (request, reply) => {
       const principal = asUser(request);
-      await identity.revokeApiToken(principal.userId, request.params.id);
-      await audit.record({
-        actor: principal,
-        action: 'api_token.revoke',
-        target: { type: 'api_token', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      await audit.run(request, { action: 'api_token.revoke', target: { type: 'api_token', id: request.params.id } }, () =>
+        identity.revokeApiToken(principal.userId, request.params.id),
+      );
       return reply.code(204).send(null);
     },
   );

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
 import { asPerson, asUser } from '../identity/principal.ts';
@@ -46,7 +47,9 @@ const UserParams = Type.Object({ userId: Type.String({ maxLength: 100 }) });
 
 export function registerOrganizationRoutes(root: FastifyInstance, deps: OrganizationRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { organizations, identity, audit } = deps;
+  const { organizations, identity } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['organizations'];
 
   // ---- organizations ----
 
@@ -55,7 +58,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Create an organization; you become its admin (instance operators, unless KEYWAY_ORGANIZATION_CREATION=users)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
         response: { 201: CreatedOrganization, ...Errors },
@@ -64,23 +67,21 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request, reply) => {
       const person = asPerson(request);
       if (!identity.mayCreateOrganizations(person.operator ? { operator: 1 } : { operator: 0 })) {
-        await audit.record({
-          actor: person,
+        await audit.record(request, {
           action: 'authorization.denied',
           target: { type: 'route', id: 'POST /api/v1/organizations' },
           outcome: 'denied',
-          client: clientInfo(request),
         });
         throw forbidden('only instance operators may create organizations on this Keyway');
       }
       const created = await identity.createOrganization(request.body.name, person.userId);
-      await audit.record({
+      // Recorded in the new organization, whose id only the result knows: the route helper's `run`
+      // takes the organization from before the work, so this success is recorded by hand.
+      await audit.record(request, {
         organizationId: created.id,
-        actor: person,
         action: 'organization.create',
         target: { type: 'organization', id: created.id },
         outcome: 'success',
-        client: clientInfo(request),
         details: { name: created.name },
       });
       return reply.code(201).send(created);
@@ -92,7 +93,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'operator' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Every organization on this instance (instance operators)',
         response: {
           200: OrganizationList,
@@ -115,7 +116,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: "The current organization's sign-in and project policy (admin)",
         response: { 200: Policy, ...Errors },
       },
@@ -128,7 +129,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
         body: Type.Partial(Policy, { additionalProperties: false }),
@@ -138,16 +139,12 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request) => {
       const actor = asUser(request);
       const before = await organizations.policy(actor.organizationId);
-      const result = await organizations.updatePolicy(actor, request.body);
-      await audit.record({
-        actor,
-        action: 'organization.settings_change',
-        target: { type: 'organization', id: actor.organizationId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { before, after: result.policy, endedSessions: result.endedSessions },
-      });
-      return result;
+      return audit.run(
+        request,
+        { action: 'organization.settings_change', target: { type: 'organization', id: actor.organizationId }, details: { before } },
+        () => organizations.updatePolicy(actor, request.body),
+        (result) => ({ details: { after: result.policy, endedSessions: result.endedSessions } }),
+      );
     },
   );
 
@@ -156,7 +153,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
         response: {
@@ -191,7 +188,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Bind an Entra tenant or an email domain: people who sign in through it join just in time (admin; proven by your own single sign-on through it, or by an instance operator)',
         body: Type.Object(
@@ -206,27 +203,13 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request, reply) => {
       const actor = asUser(request);
-      try {
-        const created = await organizations.addBinding(actor, request.body, await sessionProof(actor.ssoIdentityId));
-        await audit.record({
-          actor,
-          action: 'organization.sso_bind',
-          target: { type: 'sso_binding', id: created.id },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: { kind: created.kind, value: created.value },
-        });
-        return reply.code(201).send(created);
-      } catch (err) {
-        await audit.record({
-          actor,
-          action: 'organization.sso_bind',
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { kind: request.body.kind, value: request.body.value.slice(0, 253), reason: errorCode(err) },
-        });
-        throw err;
-      }
+      const created = await audit.run(
+        request,
+        { action: 'organization.sso_bind', details: { kind: request.body.kind, value: request.body.value.slice(0, 253) } },
+        async () => organizations.addBinding(actor, request.body, await sessionProof(actor.ssoIdentityId)),
+        (binding) => ({ target: { type: 'sso_binding', id: binding.id }, details: { kind: binding.kind, value: binding.value } }),
+      );
+      return reply.code(201).send(created);
     },
   );
 
@@ -235,7 +218,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Remove a binding; members stay, nobody new joins through it (admin)',
         params: IdParams,
         response: { 204: Type.Null(), ...Errors },
@@ -243,14 +226,9 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request, reply) => {
       const actor = asUser(request);
-      await organizations.removeBinding(actor, request.params.id);
-      await audit.record({
-        actor,
-        action: 'organization.sso_unbind',
-        target: { type: 'sso_binding', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      await audit.run(request, { action: 'organization.sso_unbind', target: { type: 'sso_binding', id: request.params.id } }, () =>
+        organizations.removeBinding(actor, request.params.id),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -261,7 +239,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     '/api/v1/members',
     {
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Members of the current organization',
         response: { 200: MemberList, ...Errors },
       },
@@ -288,7 +266,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: "Change a member's role (admin); the last admin cannot be demoted",
         params: UserParams,
         body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
@@ -297,15 +275,11 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request, reply) => {
       const actor = asUser(request);
-      await organizations.setRole(actor, request.params.userId, request.body.role);
-      await audit.record({
-        actor,
-        action: 'member.role_change',
-        target: { type: 'user', id: request.params.userId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { role: request.body.role },
-      });
+      await audit.run(
+        request,
+        { action: 'member.role_change', target: { type: 'user', id: request.params.userId }, details: { role: request.body.role } },
+        () => organizations.setRole(actor, request.params.userId, request.body.role),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -315,7 +289,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed',
         params: UserParams,
@@ -327,16 +301,12 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request) => {
       const actor = asUser(request);
-      const result = await organizations.removeMember(actor, request.params.userId);
-      await audit.record({
-        actor,
-        action: 'member.remove',
-        target: { type: 'user', id: request.params.userId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: result,
-      });
-      return result;
+      return audit.run(
+        request,
+        { action: 'member.remove', target: { type: 'user', id: request.params.userId } },
+        () => organizations.removeMember(actor, request.params.userId),
+        (result) => ({ details: result }),
+      );
     },
   );
 
@@ -345,7 +315,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
         params: Type.Object({ organizationId: Type.String({ maxLength: 100 }) }),
@@ -355,13 +325,13 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request) => {
       const person = asPerson(request);
       const result = await organizations.leave(person, request.params.organizationId);
-      await audit.record({
+      // Recorded in the organization left, which the request names: through the route helper a failed
+      // attempt would land in that organization's log too, one the person may not belong to.
+      await audit.record(request, {
         organizationId: request.params.organizationId,
-        actor: person,
         action: 'member.leave',
         target: { type: 'user', id: person.userId },
         outcome: 'success',
-        client: clientInfo(request),
         details: result,
       });
       return result;
@@ -375,7 +345,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'operator' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Every account on this instance (instance operators)',
         response: {
           200: UserList,
@@ -400,7 +370,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'operator' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
         params: UserParams,
@@ -410,17 +380,16 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request) => {
       const operator = asPerson(request);
-      const result = await organizations.setDisabled(operator, request.params.userId, request.body.disabled);
-      await audit.record({
-        organizationId: null,
-        actor: operator,
-        action: request.body.disabled ? 'user.disable' : 'user.enable',
-        target: { type: 'user', id: request.params.userId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: result,
-      });
-      return result;
+      return audit.run(
+        request,
+        {
+          organizationId: null,
+          action: request.body.disabled ? 'user.disable' : 'user.enable',
+          target: { type: 'user', id: request.params.userId },
+        },
+        () => organizations.setDisabled(operator, request.params.userId, request.body.disabled),
+        (result) => ({ details: result }),
+      );
     },
   );
 
@@ -431,7 +400,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: "The organization's invitations (admin)",
         response: { 200: InvitationList, ...Errors },
       },
@@ -444,7 +413,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: `Invite someone by email (admin): answers a single-use link, valid ${INVITATION_DAYS} days, to send them; the person accepts it signed in as that address. The answer is the same whether or not the address has an account.`,
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema }, { additionalProperties: false }),
         response: {
@@ -455,15 +424,15 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request, reply) => {
       const actor = asUser(request);
-      const created = await organizations.invite(actor, request.body);
-      await audit.record({
-        actor,
-        action: 'invitation.create',
-        target: { type: 'invitation', id: created.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { email: created.email, role: created.role },
-      });
+      const created = await audit.run(
+        request,
+        { action: 'invitation.create' },
+        () => organizations.invite(actor, request.body),
+        (invitation) => ({
+          target: { type: 'invitation', id: invitation.id },
+          details: { email: invitation.email, role: invitation.role },
+        }),
+      );
       return reply.code(201).send(created);
     },
   );
@@ -473,7 +442,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Revoke an open invitation (admin)',
         params: IdParams,
         response: { 204: Type.Null(), ...Errors },
@@ -481,14 +450,9 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request, reply) => {
       const actor = asUser(request);
-      await organizations.revokeInvitation(actor, request.params.id);
-      await audit.record({
-        actor,
-        action: 'invitation.revoke',
-        target: { type: 'invitation', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      await audit.run(request, { action: 'invitation.revoke', target: { type: 'invitation', id: request.params.id } }, () =>
+        organizations.revokeInvitation(actor, request.params.id),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -500,7 +464,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'What an invitation link is for: the organization, the invited address and role',
         body: TokenBody,
         response: {
@@ -517,7 +481,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary:
           'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
         body: TokenBody,
@@ -529,6 +493,9 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request) => {
       const person = asPerson(request);
+      // By hand: success is recorded in the organization the invitation was for, which only the
+      // result knows, and failure in none (the person may not belong to any); the route helper's
+      // `run` records both in one organization known before the work.
       try {
         const accepted = await organizations.acceptInvitation(person, request.body.token);
         // Moving the session in may be refused (the organization requires single sign-on): the
@@ -537,23 +504,19 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
           () => true,
           () => false,
         );
-        await audit.record({
+        await audit.record(request, {
           organizationId: accepted.organizationId,
-          actor: person,
           action: 'invitation.accept',
           target: { type: 'invitation', id: accepted.invitationId },
           outcome: 'success',
-          client: clientInfo(request),
           details: { role: accepted.role },
         });
         return { organizationId: accepted.organizationId, role: accepted.role, switched };
       } catch (err) {
-        await audit.record({
+        await audit.record(request, {
           organizationId: null,
-          actor: person,
           action: 'invitation.accept',
           outcome: 'failure',
-          client: clientInfo(request),
           details: { reason: errorCode(err) },
         });
         throw err;
@@ -567,7 +530,7 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       // Creates accounts: a tight budget per address.
       config: { auth: 'public', rateLimit: { max: 10, timeWindow: '1 minute' } },
       schema: {
-        tags: ['organizations'],
+        tags,
         summary: 'Accept an invitation by creating the invited account (when that address has none): sets its password and signs in',
         body: Type.Object(
           {
@@ -583,13 +546,14 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     async (request, reply) => {
       const created = await organizations.registerWithInvitation(request.body, clientInfo(request));
       setSessionCookie(reply, created.session, deps.secureCookies);
-      await audit.record({
+      // Recorded in the organization the invitation was for, which only the result knows (the route
+      // helper's `run` takes the organization from before the work), so this success is recorded by hand.
+      await audit.record(request, {
         organizationId: created.organizationId,
         actor: { kind: 'anonymous', label: 'invitation' },
         action: 'invitation.accept',
         target: { type: 'invitation', id: created.invitationId },
         outcome: 'success',
-        client: clientInfo(request),
         details: { userId: created.userId, newAccount: true },
       });
       return { csrfToken: created.session.csrfToken, organizationChoiceRequired: false };

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
 import { LinkedIdentityList, Provider, ProviderList, SsoBegun } from './schema.ts';
@@ -34,7 +35,8 @@ export function ssoCookieName(secure: boolean): string {
 
 export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { sso, audit, checkCsrf } = deps;
+  const { sso, checkCsrf } = deps;
+  const audit = createRouteAudit(deps.audit);
   const cookie = ssoCookieName(deps.secureCookies);
 
   app.get(
@@ -133,13 +135,13 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         client,
       );
       void reply.clearCookie(cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
-      await audit.record({
+      // The callback's outcome is what it answers, not whether it threw: the route decides it.
+      await audit.record(request, {
         organizationId: outcome.organizationId ?? null,
         actor: current ?? { kind: 'anonymous', label: 'single sign-on' },
         action: outcome.ok && outcome.intent !== 'sign-in' ? `session.sso_${outcome.intent}` : 'session.sign_in',
         target: outcome.userId ? { type: 'user', id: outcome.userId } : undefined,
         outcome: outcome.ok ? 'success' : 'failure',
-        client,
         details: outcome.ok ? { method: 'sso' } : { method: 'sso', reason: outcome.code },
       });
       if (outcome.ok) {
@@ -179,14 +181,8 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     },
     async (request, reply) => {
       const person = asPerson(request);
-      await sso.unlink(person, request.params.id);
-      await audit.record({
-        actor: person,
-        action: 'user.sso_unlink',
-        target: { type: 'sso_identity', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      const { id } = request.params;
+      await audit.run(request, { action: 'user.sso_unlink', target: { type: 'sso_identity', id } }, () => sso.unlink(person, id));
       return reply.code(204).send(null);
     },
   );

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ProjectService } from './service.ts';
@@ -18,7 +18,8 @@ export function registerProjectRoutes(
   deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { projects, audit } = deps;
+  const { projects } = deps;
+  const audit = createRouteAudit(deps.audit);
 
   app.get(
     '/api/v1/projects',
@@ -53,24 +54,19 @@ export function registerProjectRoutes(
     async (request, reply) => {
       const user = asUser(request);
       if (!(await deps.mayCreate(user))) {
-        await audit.record({
-          actor: user,
+        await audit.record(request, {
           action: 'authorization.denied',
           target: { type: 'route', id: 'POST /api/v1/projects' },
           outcome: 'denied',
-          client: clientInfo(request),
         });
         throw forbidden('only organization admins may create projects here; an admin can let members create them (organization settings)');
       }
-      const project = await projects.create(user, request.body);
-      await audit.record({
-        actor: user,
-        action: 'project.create',
-        target: { type: 'project', id: project.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { name: project.name },
-      });
+      const project = await audit.run(
+        request,
+        { action: 'project.create' },
+        () => projects.create(user, request.body),
+        (created) => ({ target: { type: 'project', id: created.id }, details: { name: created.name } }),
+      );
       return reply.code(201).send(project);
     },
   );
@@ -122,16 +118,13 @@ export function registerProjectRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const result = await projects.setMember(user, request.params.id, request.body);
-      await audit.record({
-        actor: user,
-        action: 'project.member.set',
-        target: { type: 'project', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { userId: result.userId, role: result.role },
-      });
-      return result;
+      const { id } = request.params;
+      return audit.run(
+        request,
+        { action: 'project.member.set', target: { type: 'project', id } },
+        () => projects.setMember(user, id, request.body),
+        (result) => ({ details: { userId: result.userId, role: result.role } }),
+      );
     },
   );
 
@@ -147,15 +140,10 @@ export function registerProjectRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      await projects.removeMember(user, request.params.id, request.params.userId);
-      await audit.record({
-        actor: user,
-        action: 'project.member.remove',
-        target: { type: 'project', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { userId: request.params.userId },
-      });
+      const { id, userId } = request.params;
+      await audit.run(request, { action: 'project.member.remove', target: { type: 'project', id }, details: { userId } }, () =>
+        projects.removeMember(user, id, userId),
+      );
       return reply.code(204).send(null);
     },
   );

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
@@ -20,7 +20,8 @@ export function registerEnvironmentRoutes(
   deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { environments, audit } = deps;
+  const { environments } = deps;
+  const audit = createRouteAudit(deps.audit);
 
   app.post(
     '/api/v1/environments',
@@ -58,27 +59,16 @@ export function registerEnvironmentRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      try {
-        const created = await environments.create(user, request.body);
-        await audit.record({
-          actor: user,
-          action: 'environment.create',
-          target: { type: 'environment', id: created.id },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone },
-        });
-        return reply.code(201).send(created as never);
-      } catch (err) {
-        await audit.record({
-          actor: user,
-          action: 'environment.create',
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { runnerId: request.body.runnerId, reason: errorCode(err) },
-        });
-        throw err;
-      }
+      const created = await audit.run(
+        request,
+        { action: 'environment.create', details: { runnerId: request.body.runnerId } },
+        () => environments.create(user, request.body),
+        (env) => ({
+          target: { type: 'environment', id: env.id },
+          details: { runnerId: env.runnerId, repository: env.repository.webUrl, clone: env.clone },
+        }),
+      );
+      return reply.code(201).send(created as never);
     },
   );
 
@@ -120,15 +110,13 @@ export function registerEnvironmentRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      const outcome = await environments.delete(user, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'environment.delete',
-        target: { type: 'environment', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { outcome },
-      });
+      const { id } = request.params;
+      const outcome = await audit.run(
+        request,
+        { action: 'environment.delete', target: { type: 'environment', id } },
+        () => environments.delete(user, id),
+        (result) => ({ details: { outcome: result } }),
+      );
       if (outcome === 'queued')
         return reply
           .code(202)

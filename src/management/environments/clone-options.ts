@@ -9,7 +9,7 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { errorResponses, notFound } from '../../http/errors.ts';
 import type { EnvironmentCloneOptions } from '../../control/environments.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 
 /** Both always present in what Keyway stores and answers: null means everything / all history. */
@@ -86,6 +86,7 @@ export function registerCloneDefaultsRoutes(
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createCloneDefaultsStore(deps.db);
+  const audit = createRouteAudit(deps.audit);
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
   const Params = Type.Object({ runnerId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
   const Errors = errorResponses(400, 401, 403, 404);
@@ -137,19 +138,20 @@ export function registerCloneDefaultsRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      await integration(user.organizationId, request.params.runnerId, request.params.id);
-      const before = await store.get(request.params.id);
-      const after = resolveCloneOptions(request.body, before);
-      await store.set(user.organizationId, request.params.id, after, user.userId);
-      await deps.audit.record({
-        actor: user,
-        action: 'scm_integration.environment_defaults',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, before, after },
-      });
-      return after;
+      const { runnerId, id } = request.params;
+      const change = await audit.run(
+        request,
+        { action: 'scm_integration.environment_defaults', target: { type: 'scm_integration', id }, details: { runnerId } },
+        async () => {
+          await integration(user.organizationId, runnerId, id);
+          const before = await store.get(id);
+          const after = resolveCloneOptions(request.body, before);
+          await store.set(user.organizationId, id, after, user.userId);
+          return { before, after };
+        },
+        ({ before, after }) => ({ details: { before, after } }),
+      );
+      return change.after;
     },
   );
 }

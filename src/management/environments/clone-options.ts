@@ -90,6 +90,7 @@ export function registerCloneDefaultsRoutes(
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
   const Params = Type.Object({ runnerId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
   const Errors = errorResponses(400, 401, 403, 404);
+  const tags = ['scm integrations'];
 
   /** The integration, in the caller's organization and on that runner; anything else is not found. */
   async function integration(organizationId: string, runnerId: string, id: string): Promise<void> {
@@ -107,7 +108,7 @@ export function registerCloneDefaultsRoutes(
     path,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: "How much of a repository this integration's environments fetch unless a request says otherwise",
         params: Params,
         response: { 200: ResolvedCloneOptionsSchema, ...Errors },
@@ -125,7 +126,7 @@ export function registerCloneDefaultsRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary:
           "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
         params: Params,

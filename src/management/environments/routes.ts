@@ -22,12 +22,13 @@ export function registerEnvironmentRoutes(
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { environments } = deps;
   const audit = createRouteAudit(deps.audit);
+  const tags = ['environments'];
 
   app.post(
     '/api/v1/environments',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary:
           "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token. 429 when a limit is reached (environment_limit, clone_limit, runner_environment_limit, runner_clone_limit): the message says which and how to free it",
         body: Type.Object(
@@ -76,7 +77,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary: 'Your environments, newest first',
         response: { 200: EnvironmentList, ...Errors },
       },
@@ -88,7 +89,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments/:id',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary: "One of your environments, with the clone's progress",
         params: IdParams,
         response: { 200: EnvironmentSchema, ...Errors },
@@ -101,7 +102,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments/:id',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary:
           'Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)',
         params: IdParams,

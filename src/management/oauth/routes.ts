@@ -18,12 +18,13 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { oauth } = deps;
   const audit = createRouteAudit(deps.audit);
+  const tags = ['authorization'];
 
   app.get(
     '/api/v1/scm/authentication',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary:
           'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
         querystring: Type.Object(
@@ -50,7 +51,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/oauth/authorize/:integrationId',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Start Connect (OAuth authorization code + PKCE): redirects the browser to Entra ID',
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Object(
@@ -82,7 +83,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
       // Public: the browser arrives from Entra; the state's binding to the session is checked inside.
       config: { auth: 'public' },
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: "An integration's OAuth redirect URI (register it in Entra ID)",
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Record(Type.String(), Type.String()),
@@ -122,7 +123,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/pat',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Provide a Personal Access Token for a host; the runner checks it against Azure DevOps before storing it',
         body: Type.Object(
           {
@@ -166,7 +167,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/authorizations',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Your host authorizations on every runner (never the tokens), with expiry warnings',
         response: {
           200: AuthorizationList,
@@ -181,7 +182,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/authorizations/:runnerId/:id',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Remove one of your host authorizations',
         params: Type.Object({ runnerId: Str(100), id: Str(100) }),
         response: { 200: AuthorizationDeleted, ...Errors },

@@ -20,12 +20,13 @@ export function registerProjectRoutes(
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects } = deps;
   const audit = createRouteAudit(deps.audit);
+  const tags = ['projects'];
 
   app.get(
     '/api/v1/projects',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
         response: {
           200: ProjectList,
@@ -44,7 +45,7 @@ export function registerProjectRoutes(
     '/api/v1/projects',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary:
           "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
@@ -75,7 +76,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'One project (members and organization admins)',
         params: Params,
         response: { 200: ProjectSchema, ...Errors },
@@ -91,7 +92,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: "A project's members",
         params: Params,
         response: { 200: ProjectMemberList, ...Errors },
@@ -106,7 +107,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Add a member of the organization to the project, or change their role (project owners and organization admins)',
         params: Params,
         body: Type.Object(
@@ -132,7 +133,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members/:userId',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Remove a member from the project (project owners and organization admins)',
         params: Type.Object({ id: Type.String({ maxLength: 100 }), userId: Type.String({ maxLength: 100 }) }),
         response: { 204: Type.Null(), ...Errors },

@@ -37,6 +37,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { sso, checkCsrf } = deps;
   const audit = createRouteAudit(deps.audit);
+  const tags = ['identity'];
   const cookie = ssoCookieName(deps.secureCookies);
 
   app.get(
@@ -44,7 +45,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'The single sign-on providers this instance offers, for the sign-in page',
         response: {
           200: ProviderList,
@@ -61,7 +62,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
       // Each start stores a state and may ask Entra about a domain: a tighter budget per address.
       config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
       schema: {
-        tags: ['identity'],
+        tags,
         summary:
           'Start signing in with an identity provider (authorization code + PKCE): answers the URL to send the browser to and sets a cookie binding the sign-in to this browser. intent "reauthenticate" (fresh proof before a sensitive change) and "link" (add a provider sign-in to your account) need a browser session.',
         params: Type.Object({ provider: Provider }),
@@ -106,7 +107,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary:
           "Where the identity provider sends the browser back (register this URL as the app's Web redirect URI); signs in and redirects, or shows why not",
         querystring: Type.Object(
@@ -157,7 +158,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'The identity-provider accounts linked to yours',
         response: {
           200: LinkedIdentityList,
@@ -173,7 +174,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Unlink an identity-provider account (not your only way to sign in)',
         params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
         response: { 204: Type.Null(), ...Errors },

@@ -9,7 +9,7 @@ import type { ManagementDB } from '../../db/management-schema.ts';
 import { errorResponses, notFound } from '../../http/errors.ts';
 import type { EnvironmentCloneOptions } from '../../control/environments.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 
 /** Both always present in what Keyway stores and answers: null means everything / all history. */
@@ -86,9 +86,11 @@ export function registerCloneDefaultsRoutes(
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createCloneDefaultsStore(deps.db);
+  const audit = createRouteAudit(deps.audit);
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
   const Params = Type.Object({ runnerId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
   const Errors = errorResponses(400, 401, 403, 404);
+  const tags = ['scm integrations'];
 
   /** The integration, in the caller's organization and on that runner; anything else is not found. */
   async function integration(organizationId: string, runnerId: string, id: string): Promise<void> {
@@ -106,7 +108,7 @@ export function registerCloneDefaultsRoutes(
     path,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: "How much of a repository this integration's environments fetch unless a request says otherwise",
         params: Params,
         response: { 200: ResolvedCloneOptionsSchema, ...Errors },
@@ -124,7 +126,7 @@ export function registerCloneDefaultsRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary:
           "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
         params: Params,
@@ -137,19 +139,20 @@ export function registerCloneDefaultsRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      await integration(user.organizationId, request.params.runnerId, request.params.id);
-      const before = await store.get(request.params.id);
-      const after = resolveCloneOptions(request.body, before);
-      await store.set(user.organizationId, request.params.id, after, user.userId);
-      await deps.audit.record({
-        actor: user,
-        action: 'scm_integration.environment_defaults',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, before, after },
-      });
-      return after;
+      const { runnerId, id } = request.params;
+      const change = await audit.run(
+        request,
+        { action: 'scm_integration.environment_defaults', target: { type: 'scm_integration', id }, details: { runnerId } },
+        async () => {
+          await integration(user.organizationId, runnerId, id);
+          const before = await store.get(id);
+          const after = resolveCloneOptions(request.body, before);
+          await store.set(user.organizationId, id, after, user.userId);
+          return { before, after };
+        },
+        ({ before, after }) => ({ details: { before, after } }),
+      );
+      return change.after;
     },
   );
 }

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { EnvironmentProgressReport } from '../../control/environments.ts';
 import type { EnvironmentService } from './service.ts';
@@ -20,13 +20,15 @@ export function registerEnvironmentRoutes(
   deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { environments, audit } = deps;
+  const { environments } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['environments'];
 
   app.post(
     '/api/v1/environments',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary:
           "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token. 429 when a limit is reached (environment_limit, clone_limit, runner_environment_limit, runner_clone_limit): the message says which and how to free it",
         body: Type.Object(
@@ -58,27 +60,16 @@ export function registerEnvironmentRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      try {
-        const created = await environments.create(user, request.body);
-        await audit.record({
-          actor: user,
-          action: 'environment.create',
-          target: { type: 'environment', id: created.id },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: { runnerId: created.runnerId, repository: created.repository.webUrl, clone: created.clone },
-        });
-        return reply.code(201).send(created as never);
-      } catch (err) {
-        await audit.record({
-          actor: user,
-          action: 'environment.create',
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { runnerId: request.body.runnerId, reason: errorCode(err) },
-        });
-        throw err;
-      }
+      const created = await audit.run(
+        request,
+        { action: 'environment.create', details: { runnerId: request.body.runnerId } },
+        () => environments.create(user, request.body),
+        (env) => ({
+          target: { type: 'environment', id: env.id },
+          details: { runnerId: env.runnerId, repository: env.repository.webUrl, clone: env.clone },
+        }),
+      );
+      return reply.code(201).send(created as never);
     },
   );
 
@@ -86,7 +77,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary: 'Your environments, newest first',
         response: { 200: EnvironmentList, ...Errors },
       },
@@ -98,7 +89,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments/:id',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary: "One of your environments, with the clone's progress",
         params: IdParams,
         response: { 200: EnvironmentSchema, ...Errors },
@@ -111,7 +102,7 @@ export function registerEnvironmentRoutes(
     '/api/v1/environments/:id',
     {
       schema: {
-        tags: ['environments'],
+        tags,
         summary:
           'Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)',
         params: IdParams,
@@ -120,15 +111,13 @@ export function registerEnvironmentRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      const outcome = await environments.delete(user, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'environment.delete',
-        target: { type: 'environment', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { outcome },
-      });
+      const { id } = request.params;
+      const outcome = await audit.run(
+        request,
+        { action: 'environment.delete', target: { type: 'environment', id } },
+        () => environments.delete(user, id),
+        (result) => ({ details: { outcome: result } }),
+      );
       if (outcome === 'queued')
         return reply
           .code(202)

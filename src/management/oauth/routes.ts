@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import { asUser } from '../identity/principal.ts';
 import { CALLBACK_HEADERS, CALLBACK_SCRIPT, callbackPage } from './callback-page.ts';
@@ -16,13 +16,15 @@ const Str = (max: number) => Type.String({ maxLength: max });
 
 export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { oauth, audit } = deps;
+  const { oauth } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['authorization'];
 
   app.get(
     '/api/v1/scm/authentication',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary:
           'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
         querystring: Type.Object(
@@ -49,7 +51,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/oauth/authorize/:integrationId',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Start Connect (OAuth authorization code + PKCE): redirects the browser to Entra ID',
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Object(
@@ -65,14 +67,12 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     },
     async (request, reply) => {
       const user = asUser(request);
-      const { authorizationUrl } = await oauth.begin(user, request.params.integrationId, request.query);
-      await audit.record({
-        actor: user,
-        action: 'authorization.oauth_start',
-        target: { type: 'scm_integration', id: request.params.integrationId },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      const { integrationId } = request.params;
+      const { authorizationUrl } = await audit.run(
+        request,
+        { action: 'authorization.oauth_start', target: { type: 'scm_integration', id: integrationId } },
+        () => oauth.begin(user, integrationId, request.query),
+      );
       return reply.header('referrer-policy', 'no-referrer').redirect(authorizationUrl, 302);
     },
   );
@@ -83,7 +83,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
       // Public: the browser arrives from Entra; the state's binding to the session is checked inside.
       config: { auth: 'public' },
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: "An integration's OAuth redirect URI (register it in Entra ID)",
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Record(Type.String(), Type.String()),
@@ -94,13 +94,13 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     async (request, reply) => {
       const principal = request.principal?.kind === 'user' ? (request.principal as UserPrincipal) : undefined;
       const outcome = await oauth.complete(principal, request.params.integrationId, request.query as Record<string, string>);
-      await audit.record({
+      // The callback's outcome is what it answers, not whether it threw: the route decides it.
+      await audit.record(request, {
         organizationId: outcome.audit.organizationId,
         actor: principal ?? { kind: 'anonymous', label: 'oauth callback' },
         action: 'authorization.oauth_connect',
         target: { type: 'scm_integration', id: outcome.audit.integrationId },
         outcome: outcome.ok ? 'success' : 'failure',
-        client: clientInfo(request),
         details: { result: outcome.code },
       });
       return reply
@@ -123,7 +123,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/pat',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Provide a Personal Access Token for a host; the runner checks it against Azure DevOps before storing it',
         body: Type.Object(
           {
@@ -152,28 +152,14 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     },
     async (request, reply) => {
       const user = asUser(request);
-      try {
-        const stored = await oauth.submitPat(user, request.body);
-        await audit.record({
-          actor: user,
-          action: 'authorization.pat_store',
-          target: { type: 'scm_integration', id: request.body.integrationId },
-          outcome: 'success',
-          client: clientInfo(request),
-          details: { organization: request.body.organization, pushAccess: stored.pushAccess ?? 'unconfirmed' },
-        });
-        return reply.code(201).send(stored);
-      } catch (err) {
-        await audit.record({
-          actor: user,
-          action: 'authorization.pat_store',
-          target: { type: 'scm_integration', id: request.body.integrationId },
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { reason: errorCode(err) },
-        });
-        throw err;
-      }
+      const stored = await audit.run(
+        request,
+        { action: 'authorization.pat_store', target: { type: 'scm_integration', id: request.body.integrationId } },
+        () => oauth.submitPat(user, request.body),
+        // The organization once the runner accepted the token; a failure records its reason alone, as before.
+        (saved) => ({ details: { organization: request.body.organization, pushAccess: saved.pushAccess ?? 'unconfirmed' } }),
+      );
+      return reply.code(201).send(stored);
     },
   );
 
@@ -181,7 +167,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/authorizations',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Your host authorizations on every runner (never the tokens), with expiry warnings',
         response: {
           200: AuthorizationList,
@@ -196,7 +182,7 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     '/api/v1/scm/authorizations/:runnerId/:id',
     {
       schema: {
-        tags: ['authorization'],
+        tags,
         summary: 'Remove one of your host authorizations',
         params: Type.Object({ runnerId: Str(100), id: Str(100) }),
         response: { 200: AuthorizationDeleted, ...Errors },
@@ -204,16 +190,13 @@ export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthS
     },
     async (request) => {
       const user = asUser(request);
-      const result = await oauth.deleteAuthorization(user, request.params.runnerId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'authorization.delete',
-        target: { type: 'authorization', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { method: result.method },
-      });
-      return result;
+      const { runnerId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'authorization.delete', target: { type: 'authorization', id } },
+        () => oauth.deleteAuthorization(user, runnerId, id),
+        (result) => ({ details: { method: result.method } }),
+      );
     },
   );
 }

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 import type { ProjectService } from './service.ts';
@@ -18,13 +18,15 @@ export function registerProjectRoutes(
   deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { projects, audit } = deps;
+  const { projects } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['projects'];
 
   app.get(
     '/api/v1/projects',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
         response: {
           200: ProjectList,
@@ -43,7 +45,7 @@ export function registerProjectRoutes(
     '/api/v1/projects',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary:
           "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
@@ -53,24 +55,19 @@ export function registerProjectRoutes(
     async (request, reply) => {
       const user = asUser(request);
       if (!(await deps.mayCreate(user))) {
-        await audit.record({
-          actor: user,
+        await audit.record(request, {
           action: 'authorization.denied',
           target: { type: 'route', id: 'POST /api/v1/projects' },
           outcome: 'denied',
-          client: clientInfo(request),
         });
         throw forbidden('only organization admins may create projects here; an admin can let members create them (organization settings)');
       }
-      const project = await projects.create(user, request.body);
-      await audit.record({
-        actor: user,
-        action: 'project.create',
-        target: { type: 'project', id: project.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { name: project.name },
-      });
+      const project = await audit.run(
+        request,
+        { action: 'project.create' },
+        () => projects.create(user, request.body),
+        (created) => ({ target: { type: 'project', id: created.id }, details: { name: created.name } }),
+      );
       return reply.code(201).send(project);
     },
   );
@@ -79,7 +76,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'One project (members and organization admins)',
         params: Params,
         response: { 200: ProjectSchema, ...Errors },
@@ -95,7 +92,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: "A project's members",
         params: Params,
         response: { 200: ProjectMemberList, ...Errors },
@@ -110,7 +107,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Add a member of the organization to the project, or change their role (project owners and organization admins)',
         params: Params,
         body: Type.Object(
@@ -122,16 +119,13 @@ export function registerProjectRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const result = await projects.setMember(user, request.params.id, request.body);
-      await audit.record({
-        actor: user,
-        action: 'project.member.set',
-        target: { type: 'project', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { userId: result.userId, role: result.role },
-      });
-      return result;
+      const { id } = request.params;
+      return audit.run(
+        request,
+        { action: 'project.member.set', target: { type: 'project', id } },
+        () => projects.setMember(user, id, request.body),
+        (result) => ({ details: { userId: result.userId, role: result.role } }),
+      );
     },
   );
 
@@ -139,7 +133,7 @@ export function registerProjectRoutes(
     '/api/v1/projects/:id/members/:userId',
     {
       schema: {
-        tags: ['projects'],
+        tags,
         summary: 'Remove a member from the project (project owners and organization admins)',
         params: Type.Object({ id: Type.String({ maxLength: 100 }), userId: Type.String({ maxLength: 100 }) }),
         response: { 204: Type.Null(), ...Errors },
@@ -147,15 +141,10 @@ export function registerProjectRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      await projects.removeMember(user, request.params.id, request.params.userId);
-      await audit.record({
-        actor: user,
-        action: 'project.member.remove',
-        target: { type: 'project', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { userId: request.params.userId },
-      });
+      const { id, userId } = request.params;
+      await audit.run(request, { action: 'project.member.remove', target: { type: 'project', id }, details: { userId } }, () =>
+        projects.removeMember(user, id, userId),
+      );
       return reply.code(204).send(null);
     },
   );

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
 import { LinkedIdentityList, Provider, ProviderList, SsoBegun } from './schema.ts';
@@ -34,7 +35,9 @@ export function ssoCookieName(secure: boolean): string {
 
 export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { sso, audit, checkCsrf } = deps;
+  const { sso, checkCsrf } = deps;
+  const audit = createRouteAudit(deps.audit);
+  const tags = ['identity'];
   const cookie = ssoCookieName(deps.secureCookies);
 
   app.get(
@@ -42,7 +45,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'The single sign-on providers this instance offers, for the sign-in page',
         response: {
           200: ProviderList,
@@ -59,7 +62,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
       // Each start stores a state and may ask Entra about a domain: a tighter budget per address.
       config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
       schema: {
-        tags: ['identity'],
+        tags,
         summary:
           'Start signing in with an identity provider (authorization code + PKCE): answers the URL to send the browser to and sets a cookie binding the sign-in to this browser. intent "reauthenticate" (fresh proof before a sensitive change) and "link" (add a provider sign-in to your account) need a browser session.',
         params: Type.Object({ provider: Provider }),
@@ -104,7 +107,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary:
           "Where the identity provider sends the browser back (register this URL as the app's Web redirect URI); signs in and redirects, or shows why not",
         querystring: Type.Object(
@@ -133,13 +136,13 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
         client,
       );
       void reply.clearCookie(cookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
-      await audit.record({
+      // The callback's outcome is what it answers, not whether it threw: the route decides it.
+      await audit.record(request, {
         organizationId: outcome.organizationId ?? null,
         actor: current ?? { kind: 'anonymous', label: 'single sign-on' },
         action: outcome.ok && outcome.intent !== 'sign-in' ? `session.sso_${outcome.intent}` : 'session.sign_in',
         target: outcome.userId ? { type: 'user', id: outcome.userId } : undefined,
         outcome: outcome.ok ? 'success' : 'failure',
-        client,
         details: outcome.ok ? { method: 'sso' } : { method: 'sso', reason: outcome.code },
       });
       if (outcome.ok) {
@@ -155,7 +158,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'The identity-provider accounts linked to yours',
         response: {
           200: LinkedIdentityList,
@@ -171,7 +174,7 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     {
       config: { auth: 'account' },
       schema: {
-        tags: ['identity'],
+        tags,
         summary: 'Unlink an identity-provider account (not your only way to sign in)',
         params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
         response: { 204: Type.Null(), ...Errors },
@@ -179,14 +182,8 @@ export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): vo
     },
     async (request, reply) => {
       const person = asPerson(request);
-      await sso.unlink(person, request.params.id);
-      await audit.record({
-        actor: person,
-        action: 'user.sso_unlink',
-        target: { type: 'sso_identity', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-      });
+      const { id } = request.params;
+      await audit.run(request, { action: 'user.sso_unlink', target: { type: 'sso_identity', id } }, () => sso.unlink(person, id));
       return reply.code(204).send(null);
     },
   );

@@ -9,6 +9,7 @@ import type { ProjectService } from '../projects/service.ts';
 import { safeReturnTo } from '../oauth/return-to.ts';
 import { hashState, STATE_MINUTES, takeBoundState } from '../oauth/bound-state.ts';
 import type { AppConnectionService } from './service.ts';
+import { createAppConnectionStore } from './store.ts';
 
 export interface ConsentDeps {
   db: Kysely<ManagementDB>;
@@ -36,7 +37,8 @@ export interface ConsentOutcome {
  * (KEYWAY_PUBLIC_URL + OAUTH_CALLBACK_PATH), so the state alone says which connection it is for.
  */
 export function createAppConnectionConsent(deps: ConsentDeps) {
-  const { db, connections } = deps;
+  const { connections } = deps;
+  const store = createAppConnectionStore(deps.db);
   const now = deps.now ?? (() => new Date());
 
   return {
@@ -54,11 +56,7 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       await connections.runnerOf(user, row.runner_id);
       if (row.client_id !== config.clientId) {
         // The instance app changed since the last consent: the new consent is for the new app.
-        await db
-          .updateTable('app_connections')
-          .set({ client_id: config.clientId, updated_at: now().toISOString() })
-          .where('id', '=', id)
-          .execute();
+        await store.update(id, { client_id: config.clientId, updated_at: now().toISOString() });
         row = { ...row, client_id: config.clientId };
       }
       const begun = await deps.control.call(
@@ -67,23 +65,20 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
         { connection: await connections.toRunner(row), userId: user.userId, redirectUri: config.redirectUri },
         { timeoutMs: 20_000 },
       );
-      await db
-        .insertInto('app_connection_oauth_states')
-        .values({
-          state_hash: hashState(begun.state),
-          session_id: user.sessionId,
-          user_id: user.userId,
-          organization_id: user.organizationId,
-          project_id: projectId,
-          connection_id: id,
-          runner_id: row.runner_id,
-          issuer: begun.issuer,
-          return_to: safeReturnTo(options.returnTo, `/projects/${encodeURIComponent(projectId)}`),
-          created_at: now().toISOString(),
-          expires_at: new Date(now().getTime() + STATE_MINUTES * 60_000).toISOString(),
-        })
-        .execute();
-      await db.deleteFrom('app_connection_oauth_states').where('expires_at', '<', now().toISOString()).execute();
+      await store.insertOAuthState({
+        state_hash: hashState(begun.state),
+        session_id: user.sessionId,
+        user_id: user.userId,
+        organization_id: user.organizationId,
+        project_id: projectId,
+        connection_id: id,
+        runner_id: row.runner_id,
+        issuer: begun.issuer,
+        return_to: safeReturnTo(options.returnTo, `/projects/${encodeURIComponent(projectId)}`),
+        created_at: now().toISOString(),
+        expires_at: new Date(now().getTime() + STATE_MINUTES * 60_000).toISOString(),
+      });
+      await store.deleteExpiredOAuthStates(now().toISOString());
       return begun.authorizationUrl;
     },
 
@@ -119,19 +114,10 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
             `Entra ID answered ${params.error.slice(0, 60)}: ${(params.error_description ?? '').split(/\r?\n/)[0]?.slice(0, 300) ?? ''}`,
           );
       }
-      const taken = await takeBoundState(
-        params.state,
-        {
-          find: (stateHash) =>
-            db.selectFrom('app_connection_oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
-          consume: async (stateHash) =>
-            Number(
-              (await db.deleteFrom('app_connection_oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows,
-            ),
-        },
-        user,
-        { now: now(), again: 'start connecting again' },
-      );
+      const taken = await takeBoundState(params.state, { find: store.findOAuthState, consume: store.consumeOAuthState }, user, {
+        now: now(),
+        again: 'start connecting again',
+      });
       if (!taken.ok) return fail(taken.code, taken.message, taken.row);
       const bound = taken.row;
       if (params.iss !== undefined && params.iss !== bound.issuer) {
@@ -154,11 +140,7 @@ export function createAppConnectionConsent(deps: ConsentDeps) {
       }
       const record = async (validation: ConnectionValidation, status: string, extra: Partial<ManagementDB['app_connections']> = {}) => {
         const at = now().toISOString();
-        await db
-          .updateTable('app_connections')
-          .set({ last_test: JSON.stringify({ ...validation, testedAt: at }), status, updated_at: at, ...extra })
-          .where('id', '=', row.id)
-          .execute();
+        await store.update(row.id, { last_test: JSON.stringify({ ...validation, testedAt: at }), status, updated_at: at, ...extra });
       };
       let result: OAuthCompleteResult;
       try {

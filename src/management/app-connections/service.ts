@@ -22,11 +22,14 @@ import { checkMemberTargets, parseMemberTargets } from '../syncs/targets.ts';
 import { CLIENT_CREDENTIAL_REQUESTS } from '../../control/client-credentials.ts';
 import type { CertificateSummary, ClientCredentialState } from '../../control/client-credentials.ts';
 import { certificateNotFound } from '../scm-integrations/service.ts';
+import { createSyncStore } from '../syncs/store.ts';
+import { createAppConnectionStore } from './store.ts';
+import type { AppConnectionRow } from './store.ts';
 
 /** Connections of a runner whose credential is no secret (kept across a runner key change). */
 export async function countSecretlessConnections(db: Kysely<ManagementDB>, runnerId: string): Promise<number> {
-  const rows = await db.selectFrom('app_connections').select('method').where('runner_id', '=', runnerId).execute();
-  return rows.filter((r) => isSecretless(r.method)).length;
+  const methods = await createAppConnectionStore(db).methodsForRunner(runnerId);
+  return methods.filter((method) => isSecretless(method)).length;
 }
 
 /** Methods that sign in as a service principal without a secret (issue 19). */
@@ -34,7 +37,7 @@ export function isSecretless(method: string): method is 'certificate' | 'workloa
   return method === 'certificate' || method === 'workload-identity' || method === 'managed-identity';
 }
 
-type Row = ManagementDB['app_connections'];
+type Row = AppConnectionRow;
 type Runner = ManagementDB['runners'];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,7 +76,8 @@ interface Details {
  * by the runner and stored there only when it works. No answer ever carries it back.
  */
 export function createAppConnectionService(deps: AppConnectionDeps) {
-  const { db } = deps;
+  const store = createAppConnectionStore(deps.db);
+  const syncs = createSyncStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const timeoutMs = deps.validateTimeoutMs ?? 45_000;
 
@@ -171,12 +175,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
   }
 
   async function getRow(projectId: string, id: string): Promise<Row> {
-    const row = await db
-      .selectFrom('app_connections')
-      .selectAll()
-      .where('id', '=', id)
-      .where('project_id', '=', projectId)
-      .executeTakeFirst();
+    const row = await store.getInProject(projectId, id);
     if (!row) throw notFound('app connection');
     return row;
   }
@@ -331,7 +330,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     const validation = await saveOnRunner(runnerId, await toRunner(row), undefined);
     Object.assign(row, validated(validation, row));
     try {
-      await db.insertInto('app_connections').values(row).execute();
+      await store.insert(row);
     } catch (err) {
       await deps.control.enqueue(runnerId, APP_CONNECTION_REQUESTS.delete, { connectionId: row.id }).catch(() => undefined);
       throw err;
@@ -409,7 +408,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
 
     async list(user: UserPrincipal, projectId: string) {
       await deps.projects.require(user, projectId);
-      const rows = await db.selectFrom('app_connections').selectAll().where('project_id', '=', projectId).orderBy('name').execute();
+      const rows = await store.listForProject(projectId);
       return rows.map(view);
     },
 
@@ -420,12 +419,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
 
     /** For syncs: the connection must belong to the sync's project. */
     async forProject(projectId: string, id: string): Promise<Row> {
-      const row = await db
-        .selectFrom('app_connections')
-        .selectAll()
-        .where('id', '=', id)
-        .where('project_id', '=', projectId)
-        .executeTakeFirst();
+      const row = await store.getInProject(projectId, id);
       if (!row) throw badRequest('unknown_connection', 'connectionId names no app connection of this project', 'connectionId');
       return row;
     },
@@ -438,11 +432,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       const id = input.id ?? newId('conn');
       if (!/^conn_[A-Za-z0-9_-]{8,40}$/.test(id))
         throw badRequest('invalid_id', 'id must look like conn_ followed by 8–40 letters, digits, _ or -', 'id');
-      if (await db.selectFrom('app_connections').select('id').where('id', '=', id).executeTakeFirst())
-        throw conflict('id_taken', 'an app connection with this id exists; generate another id', 'id');
-      if (
-        await db.selectFrom('app_connections').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
-      ) {
+      if (await store.idTaken(id)) throw conflict('id_taken', 'an app connection with this id exists; generate another id', 'id');
+      if (await store.nameTaken(projectId, name)) {
         throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
       }
       const runner = await usableRunner(user, input.runnerId);
@@ -498,7 +489,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
           client_id: config.clientId,
           status: 'pending',
         });
-        await db.insertInto('app_connections').values(row).execute();
+        await store.insert(row);
         return {
           connection: view(row),
           validation: { valid: true, message: 'connect the connection: sign in at Microsoft Entra ID and consent' },
@@ -550,7 +541,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       row.details = details(validation);
       row.last_test = testRecord(validation);
       try {
-        await db.insertInto('app_connections').values(row).execute();
+        await store.insert(row);
       } catch (err) {
         // The runner kept a credential for a connection that does not exist: have it forget.
         await deps.control.enqueue(runner.id, APP_CONNECTION_REQUESTS.delete, { connectionId: id }).catch(() => undefined);
@@ -568,14 +559,8 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         const name = patch.name.trim();
         if (!NAME.test(name))
           throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-        const clash = await db
-          .selectFrom('app_connections')
-          .select('id')
-          .where('project_id', '=', projectId)
-          .where('name', '=', name)
-          .where('id', '!=', id)
-          .executeTakeFirst();
-        if (clash) throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
+        if (await store.nameTaken(projectId, name, id))
+          throw conflict('name_taken', `this project already has an app connection named "${name}"`, 'name');
         next.name = name;
       }
       const method = row.method as AppConnectionMethod;
@@ -627,22 +612,18 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         }
       }
       next.updated_at = now().toISOString();
-      await db
-        .updateTable('app_connections')
-        .set({
-          name: next.name,
-          ado_organization: next.ado_organization,
-          tenant_id: next.tenant_id,
-          client_id: next.client_id,
-          details: next.details,
-          last_test: next.last_test,
-          status: next.status,
-          updated_at: next.updated_at,
-          member_targets: next.member_targets,
-          ...(next.credential_state !== undefined ? { credential_state: next.credential_state } : {}),
-        })
-        .where('id', '=', id)
-        .execute();
+      await store.update(id, {
+        name: next.name,
+        ado_organization: next.ado_organization,
+        tenant_id: next.tenant_id,
+        client_id: next.client_id,
+        details: next.details,
+        last_test: next.last_test,
+        status: next.status,
+        updated_at: next.updated_at,
+        member_targets: next.member_targets,
+        ...(next.credential_state !== undefined ? { credential_state: next.credential_state } : {}),
+      });
       return { connection: view(next), ...(validation ? { validation } : {}) };
     },
 
@@ -668,11 +649,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
                 { timeoutMs: 20_000 },
               );
         if (!state) throw conflict('no_client_credential', 'the runner described nothing for this connection');
-        await db
-          .updateTable('app_connections')
-          .set({ credential_state: JSON.stringify(state) })
-          .where('id', '=', id)
-          .execute();
+        await store.setCredentialState(id, JSON.stringify(state));
         return state;
       } catch (err) {
         if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
@@ -695,11 +672,7 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
         { owner: { type: 'app-connection', id } },
         { timeoutMs: 30_000 },
       );
-      await db
-        .updateTable('app_connections')
-        .set({ credential_state: JSON.stringify(state) })
-        .where('id', '=', id)
-        .execute();
+      await store.setCredentialState(id, JSON.stringify(state));
       return state;
     },
 
@@ -716,17 +689,14 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     async remove(user: UserPrincipal, projectId: string, id: string) {
       await deps.projects.require(user, projectId, 'owner');
       const row = await getRow(projectId, id);
-      const users = await db.selectFrom('variable_syncs').select('name').where('connection_id', '=', id).execute();
+      const users = await syncs.namesUsingConnection(id);
       if (users.length > 0) {
         throw conflict(
           'connection_in_use',
-          `syncs use this connection (${users
-            .map((u) => u.name)
-            .slice(0, 5)
-            .join(', ')}); delete them or move them to another connection first`,
+          `syncs use this connection (${users.slice(0, 5).join(', ')}); delete them or move them to another connection first`,
         );
       }
-      await db.deleteFrom('app_connections').where('id', '=', id).execute();
+      await store.delete(id);
       await deps.control.enqueue(row.runner_id, APP_CONNECTION_REQUESTS.delete, { connectionId: id });
       return row;
     },
@@ -760,16 +730,12 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
       }
       const testedAt = now().toISOString();
       const { credentialState, ...test } = validation;
-      await db
-        .updateTable('app_connections')
-        .set({
-          last_test: JSON.stringify({ ...test, testedAt }),
-          status: validation.valid ? 'active' : row.status === 'pending' ? 'pending' : 'invalid',
-          ...(validation.valid ? { details: details(validation) } : {}),
-          ...(credentialState ? { credential_state: JSON.stringify(credentialState) } : {}),
-        })
-        .where('id', '=', id)
-        .execute();
+      await store.update(id, {
+        last_test: JSON.stringify({ ...test, testedAt }),
+        status: validation.valid ? 'active' : row.status === 'pending' ? 'pending' : 'invalid',
+        ...(validation.valid ? { details: details(validation) } : {}),
+        ...(credentialState ? { credential_state: JSON.stringify(credentialState) } : {}),
+      });
       return { ...validation, testedAt };
     },
   };

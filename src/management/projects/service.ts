@@ -1,10 +1,11 @@
-import { PostgresAdapter } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { ManagementDB, ProjectRole } from '../../db/management-schema.ts';
 import { badRequest, conflict, forbidden, notFound } from '../../http/errors.ts';
 import { slugify } from '../identity/service.ts';
 import { newId } from '../identity/tokens.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
+import { createProjectStore } from './store.ts';
+import type { ProjectStore } from './store.ts';
 
 /** What a user may do in a project: org admins act as owners of every project of their organization. */
 export type ProjectAccessRole = 'admin' | ProjectRole;
@@ -22,7 +23,7 @@ export const PROJECT_ROLES: readonly ProjectRole[] = ['owner', 'member'];
  * the project's members and connections; members use them.
  */
 export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () => Date }) {
-  const { db } = deps;
+  const store = createProjectStore(deps.db);
   const now = deps.now ?? (() => new Date());
 
   const view = (row: ManagementDB['projects'], role: ProjectAccessRole) => ({
@@ -35,18 +36,13 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
   });
 
   async function access(user: UserPrincipal, projectId: string): Promise<ProjectAccess> {
-    const project = await db.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirst();
+    const project = await store.get(projectId);
     // Another organization's project, or one the user is not a member of, is indistinguishable from a missing one.
     if (!project || project.organization_id !== user.organizationId) throw notFound('project');
     if (user.role === 'admin') return { project, role: 'admin' };
-    const member = await db
-      .selectFrom('project_members')
-      .select('role')
-      .where('project_id', '=', projectId)
-      .where('user_id', '=', user.userId)
-      .executeTakeFirst();
-    if (!member) throw notFound('project');
-    return { project, role: member.role };
+    const role = await store.memberRole(projectId, user.userId);
+    if (!role) throw notFound('project');
+    return { project, role };
   }
 
   return {
@@ -63,23 +59,10 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
 
     async list(user: UserPrincipal) {
       if (user.role === 'admin') {
-        const rows = await db
-          .selectFrom('projects')
-          .selectAll()
-          .where('organization_id', '=', user.organizationId)
-          .orderBy('name')
-          .execute();
+        const rows = await store.listForOrganization(user.organizationId);
         return rows.map((r) => view(r, 'admin'));
       }
-      const rows = await db
-        .selectFrom('projects')
-        .innerJoin('project_members', 'project_members.project_id', 'projects.id')
-        .selectAll('projects')
-        .select('project_members.role as member_role')
-        .where('projects.organization_id', '=', user.organizationId)
-        .where('project_members.user_id', '=', user.userId)
-        .orderBy('projects.name')
-        .execute();
+      const rows = await store.listForMember(user.organizationId, user.userId);
       return rows.map((r) => view(r, r.member_role));
     },
 
@@ -87,13 +70,8 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
       const name = input.name.trim();
       const slug = slugify(name);
       if (!name || !slug) throw badRequest('invalid_name', 'project name needs at least one letter or digit', 'name');
-      const taken = await db
-        .selectFrom('projects')
-        .select('id')
-        .where('organization_id', '=', user.organizationId)
-        .where('slug', '=', slug)
-        .executeTakeFirst();
-      if (taken) throw conflict('project_exists', `a project named like "${name}" exists in this organization; pick another name`, 'name');
+      if (await store.slugTaken(user.organizationId, slug))
+        throw conflict('project_exists', `a project named like "${name}" exists in this organization; pick another name`, 'name');
       const row: ManagementDB['projects'] = {
         id: newId('prj'),
         organization_id: user.organizationId,
@@ -102,24 +80,15 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
         created_by: user.userId,
         created_at: now().toISOString(),
       };
-      await db.insertInto('projects').values(row).execute();
+      await store.insert(row);
       // The creator owns it, so a project always has someone who can manage it.
-      await db
-        .insertInto('project_members')
-        .values({ project_id: row.id, user_id: user.userId, role: 'owner', created_at: row.created_at })
-        .execute();
+      await store.insertMember({ project_id: row.id, user_id: user.userId, role: 'owner', created_at: row.created_at });
       return view(row, user.role === 'admin' ? 'admin' : 'owner');
     },
 
     async members(user: UserPrincipal, projectId: string) {
       await access(user, projectId);
-      const rows = await db
-        .selectFrom('project_members')
-        .innerJoin('users', 'users.id', 'project_members.user_id')
-        .select(['users.id', 'users.email', 'users.display_name', 'project_members.role', 'project_members.created_at'])
-        .where('project_members.project_id', '=', projectId)
-        .orderBy('users.email')
-        .execute();
+      const rows = await store.members(projectId);
       return rows.map((r) => ({ userId: r.id, email: r.email, displayName: r.display_name, role: r.role, addedAt: r.created_at }));
     },
 
@@ -129,16 +98,10 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
       if (!PROJECT_ROLES.includes(input.role)) throw badRequest('invalid_role', 'role must be owner or member', 'role');
       if ((input.userId === undefined) === (input.email === undefined))
         throw badRequest('invalid_request', 'give exactly one of userId or email', 'userId');
-      let query = db
-        .selectFrom('users')
-        .innerJoin('memberships', 'memberships.user_id', 'users.id')
-        .select(['users.id', 'users.email'])
-        .where('memberships.organization_id', '=', project.organization_id);
-      query =
-        input.userId !== undefined
-          ? query.where('users.id', '=', input.userId)
-          : query.where('users.email', '=', (input.email ?? '').trim().toLowerCase());
-      const target = await query.executeTakeFirst();
+      const target = await store.organizationMember(
+        project.organization_id,
+        input.userId !== undefined ? { userId: input.userId } : { email: (input.email ?? '').trim().toLowerCase() },
+      );
       if (!target)
         throw badRequest(
           'not_an_organization_member',
@@ -146,26 +109,13 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
           input.userId !== undefined ? 'userId' : 'email',
         );
       const at = now().toISOString();
-      const existing = await db.transaction().execute(async (trx) => {
-        const found = await trx
-          .selectFrom('project_members')
-          .select('role')
-          .where('project_id', '=', projectId)
-          .where('user_id', '=', target.id)
-          .executeTakeFirst();
+      const existing = await store.transaction(async (tx) => {
+        const found = await tx.memberRole(projectId, target.id);
         if (found) {
-          if (found.role === 'owner' && input.role !== 'owner') await keepAnOwner(trx, projectId, target.id);
-          await trx
-            .updateTable('project_members')
-            .set({ role: input.role })
-            .where('project_id', '=', projectId)
-            .where('user_id', '=', target.id)
-            .execute();
+          if (found === 'owner' && input.role !== 'owner') await keepAnOwner(tx, projectId, target.id);
+          await tx.setMemberRole(projectId, target.id, input.role);
         } else {
-          await trx
-            .insertInto('project_members')
-            .values({ project_id: projectId, user_id: target.id, role: input.role, created_at: at })
-            .execute();
+          await tx.insertMember({ project_id: projectId, user_id: target.id, role: input.role, created_at: at });
         }
         return found;
       });
@@ -174,16 +124,11 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
 
     async removeMember(user: UserPrincipal, projectId: string, userId: string) {
       await this.require(user, projectId, 'owner');
-      await db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom('project_members')
-          .select('role')
-          .where('project_id', '=', projectId)
-          .where('user_id', '=', userId)
-          .executeTakeFirst();
+      await store.transaction(async (tx) => {
+        const existing = await tx.memberRole(projectId, userId);
         if (!existing) throw notFound('project member');
-        if (existing.role === 'owner') await keepAnOwner(trx, projectId, userId);
-        await trx.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
+        if (existing === 'owner') await keepAnOwner(tx, projectId, userId);
+        await tx.deleteMember(projectId, userId);
       });
     },
   };
@@ -195,11 +140,9 @@ export function createProjectService(deps: { db: Kysely<ManagementDB>; now?: () 
  * owners demoting each other at once cannot both pass (the second waits and then sees one owner);
  * SQLite runs one transaction at a time.
  */
-async function keepAnOwner(trx: Transaction<ManagementDB>, projectId: string, leavingUserId: string) {
-  let owners = trx.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('role', '=', 'owner');
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) owners = owners.forUpdate();
-  const rows = await owners.execute();
-  if (rows.every((o) => o.user_id === leavingUserId))
+async function keepAnOwner(tx: ProjectStore, projectId: string, leavingUserId: string) {
+  const owners = await tx.ownersLocked(projectId);
+  if (owners.every((userId) => userId === leavingUserId))
     throw conflict('last_owner', 'a project needs at least one owner; make someone else owner first');
 }
 

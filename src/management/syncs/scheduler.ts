@@ -8,10 +8,11 @@ import type { RunnerAppConnection, SyncRunPayload, SyncRunResult } from '../../c
 import type { Logger } from '../../logging/logger.ts';
 import { newId } from '../identity/tokens.ts';
 import type { ControlChannel } from '../runners/control.ts';
+import { createSyncStore } from './store.ts';
+import type { SyncRow, SyncRunRow } from './store.ts';
 
 export type RunTrigger = 'manual' | 'change' | 'schedule';
-type RunRow = ManagementDB['sync_runs'];
-type SyncRow = ManagementDB['variable_syncs'];
+type RunRow = SyncRunRow;
 
 export interface SyncSchedulerDeps {
   db: Kysely<ManagementDB>;
@@ -35,7 +36,7 @@ export interface SyncSchedulerDeps {
  * running_run_id, so each run happens once and runs of one sync never overlap.
  */
 export function createSyncScheduler(deps: SyncSchedulerDeps) {
-  const { db } = deps;
+  const store = createSyncStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const intervalMs = deps.intervalMs ?? 15_000;
   const runTimeoutMs = deps.runTimeoutMs ?? 10 * 60_000;
@@ -49,96 +50,59 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
 
   async function enqueue(syncId: string, trigger: RunTrigger, requestedBy: string | null): Promise<{ id: string; coalesced: boolean }> {
     // One queued run per sync is enough: it reads the latest set when it starts.
-    const queued = await db
-      .selectFrom('sync_runs')
-      .select('id')
-      .where('sync_id', '=', syncId)
-      .where('status', '=', 'queued')
-      .orderBy('created_at')
-      .executeTakeFirst();
+    const queued = await store.firstQueuedRun(syncId);
     if (queued) return { id: queued.id, coalesced: true };
     const id = newId('run');
-    await db
-      .insertInto('sync_runs')
-      .values({
-        id,
-        sync_id: syncId,
-        trigger,
-        status: 'queued',
-        requested_by: requestedBy,
-        created_at: iso(),
-        started_at: null,
-        finished_at: null,
-        duration_ms: null,
-        created_count: null,
-        updated_count: null,
-        deleted_count: null,
-        unchanged_count: null,
-        writes: null,
-        requests: null,
-        retries: null,
-        group_id: null,
-        error: null,
-      })
-      .execute();
+    await store.insertRun({
+      id,
+      sync_id: syncId,
+      trigger,
+      status: 'queued',
+      requested_by: requestedBy,
+      created_at: iso(),
+      started_at: null,
+      finished_at: null,
+      duration_ms: null,
+      created_count: null,
+      updated_count: null,
+      deleted_count: null,
+      unchanged_count: null,
+      writes: null,
+      requests: null,
+      retries: null,
+      group_id: null,
+      error: null,
+    });
     return { id, coalesced: false };
   }
 
   async function finish(run: RunRow, sync: SyncRow, outcome: Partial<RunRow> & { status: 'succeeded' | 'failed' }) {
     const at = iso();
-    await db
-      .updateTable('sync_runs')
-      .set({ ...outcome, finished_at: at, duration_ms: outcome.duration_ms ?? Date.parse(at) - Date.parse(run.started_at ?? at) })
-      .where('id', '=', run.id)
-      .where('status', '=', 'running')
-      .execute();
-    await db
-      .updateTable('variable_syncs')
-      .set({ running_run_id: null, running_since: null, last_run_id: run.id })
-      .where('id', '=', sync.id)
-      .where('running_run_id', '=', run.id)
-      .execute();
+    await store.finishRun(run.id, {
+      ...outcome,
+      finished_at: at,
+      duration_ms: outcome.duration_ms ?? Date.parse(at) - Date.parse(run.started_at ?? at),
+    });
+    await store.releaseFinished(sync.id, run.id);
   }
 
   /** Takes the sync for this run, or leaves the run queued when another run holds it. */
   async function claim(run: RunRow): Promise<SyncRow | undefined> {
-    const sync = await db.selectFrom('variable_syncs').selectAll().where('id', '=', run.sync_id).executeTakeFirst();
+    const sync = await store.get(run.sync_id);
     if (!sync) return undefined;
     const at = iso();
     const staleBefore = new Date(now().getTime() - staleAfterMs).toISOString();
-    const taken = await db
-      .updateTable('variable_syncs')
-      .set({ running_run_id: run.id, running_since: at })
-      .where('id', '=', sync.id)
-      .where((eb) => eb.or([eb('running_run_id', 'is', null), eb('running_since', '<', staleBefore)]))
-      .executeTakeFirst();
-    if (Number(taken.numUpdatedRows) !== 1) return undefined;
+    if (!(await store.hold(sync.id, run.id, at, staleBefore))) return undefined;
     if (sync.running_run_id && sync.running_run_id !== run.id) {
       // Taken over from a replica that stopped mid-run.
-      await db
-        .updateTable('sync_runs')
-        .set({
-          status: 'failed',
-          finished_at: at,
-          error: 'the management replica that ran this sync stopped before the run finished; a later run took over',
-        })
-        .where('id', '=', sync.running_run_id)
-        .where('status', '=', 'running')
-        .execute();
+      await store.finishRun(sync.running_run_id, {
+        status: 'failed',
+        finished_at: at,
+        error: 'the management replica that ran this sync stopped before the run finished; a later run took over',
+      });
     }
-    const started = await db
-      .updateTable('sync_runs')
-      .set({ status: 'running', started_at: at })
-      .where('id', '=', run.id)
-      .where('status', '=', 'queued')
-      .executeTakeFirst();
-    if (Number(started.numUpdatedRows) !== 1) {
-      await db
-        .updateTable('variable_syncs')
-        .set({ running_run_id: null, running_since: null })
-        .where('id', '=', sync.id)
-        .where('running_run_id', '=', run.id)
-        .execute();
+    if (!(await store.startRun(run.id, at))) {
+      await store.release(sync.id, run.id);
       return undefined;
     }
     return { ...sync, running_run_id: run.id, running_since: at };
@@ -186,18 +150,12 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
 
   /** Claims and runs one queued run; then the sync's next queued run, if any. */
   async function runOne(runId: string): Promise<void> {
-    const run = await db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+    const run = await store.getRun(runId);
     if (!run || run.status !== 'queued') return;
     const sync = await claim(run);
     if (!sync) return;
     await execute(run, sync);
-    const next = await db
-      .selectFrom('sync_runs')
-      .select('id')
-      .where('sync_id', '=', sync.id)
-      .where('status', '=', 'queued')
-      .orderBy('created_at')
-      .executeTakeFirst();
+    const next = await store.firstQueuedRun(sync.id);
     if (next) await runOne(next.id);
   }
 
@@ -211,43 +169,18 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
   async function tick(): Promise<void> {
     const at = iso();
     // Due schedules: whoever moves next_run_at first queues the run.
-    const due = await db
-      .selectFrom('variable_syncs')
-      .select(['id', 'next_run_at', 'schedule_minutes'])
-      .where('enabled', '=', 1)
-      .where('schedule_minutes', 'is not', null)
-      .where('next_run_at', '<=', at)
-      .orderBy('next_run_at')
-      .limit(50)
-      .execute();
+    const due = await store.dueSchedules(at);
     for (const s of due) {
       const next = new Date(now().getTime() + (s.schedule_minutes ?? 60) * 60_000).toISOString();
-      const moved = await db
-        .updateTable('variable_syncs')
-        .set({ next_run_at: next })
-        .where('id', '=', s.id)
-        .where('next_run_at', '=', s.next_run_at)
-        .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) === 1) await enqueue(s.id, 'schedule', null);
+      if (await store.moveSchedule(s.id, s.next_run_at, next)) await enqueue(s.id, 'schedule', null);
     }
     // Queued runs (of any replica), oldest first; and runs whose replica died.
     const staleBefore = new Date(now().getTime() - staleAfterMs).toISOString();
-    const queued = await db.selectFrom('sync_runs').select('id').where('status', '=', 'queued').orderBy('created_at').limit(50).execute();
-    const stale = await db
-      .selectFrom('variable_syncs')
-      .select('id')
-      .where('running_run_id', 'is not', null)
-      .where('running_since', '<', staleBefore)
-      .limit(50)
-      .execute();
+    const queued = await store.listQueuedRuns();
+    const stale = await store.listStale(staleBefore);
     const ids = new Set(queued.map((r) => r.id));
     for (const s of stale) {
-      const waiting = await db
-        .selectFrom('sync_runs')
-        .select('id')
-        .where('sync_id', '=', s.id)
-        .where('status', '=', 'queued')
-        .executeTakeFirst();
+      const waiting = await store.firstQueuedRun(s.id);
       if (!waiting) ids.add((await enqueue(s.id, 'schedule', null)).id);
     }
     await Promise.all([...ids].map((id) => track(runOne(id))));
@@ -274,7 +207,7 @@ export function createSyncScheduler(deps: SyncSchedulerDeps) {
       void track(runOne(runId));
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const row = await db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst();
+        const row = await store.getRun(runId);
         if (!row || row.status === 'succeeded' || row.status === 'failed' || Date.now() >= until) return row;
         await sleep(100);
       }

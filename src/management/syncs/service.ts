@@ -15,9 +15,8 @@ import type { SyncScheduler } from './scheduler.ts';
 import type { ProjectAccessRole } from '../projects/service.ts';
 import { allowsTarget, describeTargets, parseMemberTargets, sameTarget } from './targets.ts';
 import type { SyncTargetName } from './targets.ts';
-
-type SyncRow = ManagementDB['variable_syncs'];
-type RunRow = ManagementDB['sync_runs'];
+import { createSyncStore } from './store.ts';
+import type { SyncRow, SyncRunRow as RunRow } from './store.ts';
 
 export interface VariableInput {
   name: string;
@@ -106,14 +105,12 @@ export function runView(row: RunRow) {
  * connection's runner, which alone stores them (encrypted) and writes them to Azure DevOps.
  */
 export function createSyncService(deps: SyncServiceDeps) {
-  const { db } = deps;
+  const store = createSyncStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const storeTimeoutMs = deps.storeTimeoutMs ?? 30_000;
 
   async function view(row: SyncRow, lastRun?: RunRow) {
-    const last =
-      lastRun ??
-      (row.last_run_id ? await db.selectFrom('sync_runs').selectAll().where('id', '=', row.last_run_id).executeTakeFirst() : undefined);
+    const last = lastRun ?? (row.last_run_id ? await store.getRun(row.last_run_id) : undefined);
     const variables = JSON.parse(row.variables) as DeclaredVariable[];
     return {
       id: row.id,
@@ -139,12 +136,7 @@ export function createSyncService(deps: SyncServiceDeps) {
   }
 
   async function getRow(projectId: string, id: string): Promise<SyncRow> {
-    const row = await db
-      .selectFrom('variable_syncs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('project_id', '=', projectId)
-      .executeTakeFirst();
+    const row = await store.getInProject(projectId, id);
     if (!row) throw notFound('sync');
     return row;
   }
@@ -346,11 +338,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     if (stored.variables.length > MAX_VARIABLES)
       throw badRequest('too_many_variables', `a sync holds at most ${MAX_VARIABLES} variables`, field);
     const at = now().toISOString();
-    await db
-      .updateTable('variable_syncs')
-      .set((eb) => ({ variables: JSON.stringify(stored.variables), variables_revision: eb('variables_revision', '+', 1), updated_at: at }))
-      .where('id', '=', row.id)
-      .execute();
+    await store.setVariables(row.id, JSON.stringify(stored.variables), at);
     return stored.variables;
   }
 
@@ -359,9 +347,9 @@ export function createSyncService(deps: SyncServiceDeps) {
 
     async list(user: UserPrincipal, projectId: string) {
       await deps.projects.require(user, projectId);
-      const rows = await db.selectFrom('variable_syncs').selectAll().where('project_id', '=', projectId).orderBy('name').execute();
+      const rows = await store.listForProject(projectId);
       const lastIds = rows.map((r) => r.last_run_id).filter((id): id is string => id !== null);
-      const runs = lastIds.length ? await db.selectFrom('sync_runs').selectAll().where('id', 'in', lastIds).execute() : [];
+      const runs = await store.getRuns(lastIds);
       const byId = new Map(runs.map((r) => [r.id, r]));
       return Promise.all(rows.map((r) => view(r, r.last_run_id ? byId.get(r.last_run_id) : undefined)));
     },
@@ -376,10 +364,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       const name = input.name.trim();
       if (!NAME.test(name))
         throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-      if (
-        await db.selectFrom('variable_syncs').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst()
-      )
-        throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
+      if (await store.nameTaken(projectId, name)) throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
       const connection = await deps.connections.forProject(projectId, input.connectionId);
       const organization = (input.organization ?? connection.ado_organization ?? '').trim();
       if (!organization) throw badRequest('organization_required', 'organization is required: the connection names none', 'organization');
@@ -418,14 +403,14 @@ export function createSyncService(deps: SyncServiceDeps) {
         adopt_existing: input.adoptExisting === true ? 1 : 0,
         take_over: JSON.stringify(takeOver),
       };
-      await db.insertInto('variable_syncs').values(row).execute();
+      await store.insert(row);
       let runId: string | undefined;
       if (input.variables !== undefined) {
         try {
           await storeVariables(row, user.organizationId, { mode: 'replace', variables: input.variables, sealedValues: input.sealedValues });
         } catch (err) {
           // A sync whose variables could not be stored is not created at all.
-          await db.deleteFrom('variable_syncs').where('id', '=', row.id).execute();
+          await store.delete(row.id);
           throw err;
         }
         if (row.enabled === 1) runId = await deps.scheduler.trigger(row.id, 'change', user.userId);
@@ -443,15 +428,7 @@ export function createSyncService(deps: SyncServiceDeps) {
         const name = patch.name.trim();
         if (!NAME.test(name))
           throw badRequest('invalid_name', 'name: 1–64 letters, digits, spaces, dots, dashes, underscores or parentheses', 'name');
-        if (
-          await db
-            .selectFrom('variable_syncs')
-            .select('id')
-            .where('project_id', '=', projectId)
-            .where('name', '=', name)
-            .where('id', '!=', id)
-            .executeTakeFirst()
-        )
+        if (await store.nameTaken(projectId, name, id))
           throw conflict('name_taken', `this project already has a sync named "${name}"`, 'name');
         set.name = name;
       }
@@ -496,19 +473,14 @@ export function createSyncService(deps: SyncServiceDeps) {
         set.next_run_at = patch.scheduleMinutes ? new Date(now().getTime() + patch.scheduleMinutes * 60_000).toISOString() : null;
       }
       set.updated_at = now().toISOString();
-      await db.updateTable('variable_syncs').set(set).where('id', '=', id).execute();
+      await store.update(id, set);
       const after = await getRow(projectId, id);
       return { sync: await view(after), before, after: record(after) };
     },
 
     /** The sync's target as the audit log records it (routes record refusals with it). */
     async target(projectId: string, id: string): Promise<SyncTargetRecord | undefined> {
-      const row = await db
-        .selectFrom('variable_syncs')
-        .selectAll()
-        .where('id', '=', id)
-        .where('project_id', '=', projectId)
-        .executeTakeFirst();
+      const row = await store.getInProject(projectId, id);
       return row && record(row);
     },
 
@@ -516,7 +488,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       const connection = await deps.connections.forProject(projectId, row.connection_id);
-      await db.deleteFrom('variable_syncs').where('id', '=', id).execute();
+      await store.delete(id);
       // The runner forgets the values and state; the Azure DevOps group stays as it is.
       await deps.control.enqueue(connection.runner_id, SYNC_REQUESTS.delete, { syncId: id });
       return record(row);
@@ -543,7 +515,7 @@ export function createSyncService(deps: SyncServiceDeps) {
       let run: RunRow | undefined;
       if (waitMs > 0) run = await deps.scheduler.runAndWait(runId, waitMs);
       else deps.scheduler.dispatch(runId);
-      const found = run ?? (await db.selectFrom('sync_runs').selectAll().where('id', '=', runId).executeTakeFirst());
+      const found = run ?? (await store.getRun(runId));
       if (!found) throw new ApiError(500, 'internal', 'the run disappeared');
       return runView(found);
     },
@@ -551,14 +523,7 @@ export function createSyncService(deps: SyncServiceDeps) {
     async runs(user: UserPrincipal, projectId: string, id: string, limit: number) {
       await deps.projects.require(user, projectId);
       await getRow(projectId, id);
-      const rows = await db
-        .selectFrom('sync_runs')
-        .selectAll()
-        .where('sync_id', '=', id)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit)
-        .execute();
+      const rows = await store.listRuns(id, limit);
       return rows.map(runView);
     },
   };

@@ -11,6 +11,19 @@ export interface FormErrors {
 
 export const NO_ERRORS: FormErrors = { fields: {} };
 
+/**
+ * What ties a field to its piece of state and to the form's errors: its name, its value, a change
+ * handler that sets the new value, and the message for it under the same name.
+ */
+export function bindField(errors: FormErrors, name: string, value: string, setValue: (value: string) => void) {
+  return {
+    name,
+    value,
+    onChange: (event: { target: { value: string } }) => setValue(event.target.value),
+    error: errors.fields[name],
+  };
+}
+
 export function hasErrors(errors: FormErrors): boolean {
   return Boolean(errors.form) || Object.keys(errors.fields).length > 0;
 }

@@ -3,7 +3,7 @@ import type { FormEvent, ReactNode } from 'react';
 import { api, setCsrfToken } from '../api.ts';
 import { TextField } from './fields.tsx';
 import { Form, FormActions } from './form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from './forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from './forms.ts';
 
 /** The card the pages before the app stand in: signing in, choosing an organization, an invitation. */
 export function FrontDoorCard({ wide, children }: { wide?: boolean; children: ReactNode }) {
@@ -58,24 +58,12 @@ export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAtt
 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label={label}>
-      <TextField
-        label="Email"
-        name="email"
-        type="email"
-        autoComplete="username"
-        value={email}
-        onChange={(e) => setEmail(e.target.value)}
-        error={errors.fields.email}
-        required
-      />
+      <TextField label="Email" {...bindField(errors, 'email', email, setEmail)} type="email" autoComplete="username" required />
       <TextField
         label="Password"
-        name="password"
+        {...bindField(errors, 'password', password, setPassword)}
         type="password"
         autoComplete="current-password"
-        value={password}
-        onChange={(e) => setPassword(e.target.value)}
-        error={errors.fields.password}
         required
       />
       <FormActions submit={busy ? 'Signing in…' : 'Sign in'} disabled={busy} />

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { ApiError, api } from '../api.ts';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, Card } from '../components/page.tsx';
 import { useSession } from '../session.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
@@ -124,12 +124,9 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
         {needsCurrent && (
           <TextField
             label="Current password"
-            name="currentPassword"
+            {...bindField(errors, 'currentPassword', currentPassword, setCurrentPassword)}
             type="password"
             autoComplete="current-password"
-            value={currentPassword}
-            onChange={(e) => setCurrentPassword(e.target.value)}
-            error={errors.fields.currentPassword}
           />
         )}
         <NewPasswordFields password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} errors={errors.fields} />

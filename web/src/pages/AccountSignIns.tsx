@@ -5,7 +5,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -112,11 +112,8 @@ function LinkMicrosoft() {
       <h3 id="link-microsoft">Link a Microsoft account</h3>
       <TextField
         label="Work email or Directory (tenant) ID"
-        name="account"
+        {...bindField(errors, 'account', value, setValue)}
         autoComplete="email"
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-        error={errors.fields.account}
         hint="Keyway sends you to your organization's Microsoft sign-in page; sign in there with the account to link."
       />
       <FormActions submit={busy ? 'Going to Microsoft…' : 'Link Microsoft account'} disabled={busy} />

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
+import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -143,25 +143,19 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
         <div className="field-row">
           <TextField
             label="Name"
-            name="name"
+            {...bindField(errors, 'name', name, setName)}
             autoFocus={focusFirst}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
             maxLength={100}
             autoComplete="off"
             required
           />
           <TextField
             label="Expires in (days)"
-            name="expiresInDays"
+            {...bindField(errors, 'expiresInDays', days, setDays)}
             type="number"
             inputMode="numeric"
             min={1}
             max={366}
-            value={days}
-            onChange={(e) => setDays(e.target.value)}
-            error={errors.fields.expiresInDays}
             hint="1 to 366; empty for no expiry."
           />
         </div>

@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { FieldError, SecretField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { RunnerOptions } from '../components/runner-options.tsx';
 import { appConnectionSecretAad, newConnectionId, sealForRunner } from '../sealing.ts';
@@ -211,21 +211,10 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
     <Dialog title="Add an app connection" onClose={() => onClose()} wide>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <TextField
-            label="Name"
-            name="name"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
-            autoComplete="off"
-            hint="How syncs refer to it."
-          />
+          <TextField label="Name" {...bindField(errors, 'name', name, setName)} autoComplete="off" hint="How syncs refer to it." />
           <SelectField
             label="Runner"
-            name="runnerId"
-            value={runner?.id ?? ''}
-            onChange={(e) => setRunnerId(e.target.value)}
-            error={errors.fields.runnerId}
+            {...bindField(errors, 'runnerId', runner?.id ?? '', setRunnerId)}
             hint="Holds the credential and runs the syncs."
           >
             <RunnerOptions runners={usable} />
@@ -280,10 +269,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
           )}
         <TextField
           label={servicePrincipal ? 'Organization' : 'Organization (optional)'}
-          name="organization"
-          value={organization}
-          onChange={(e) => setOrganization(e.target.value)}
-          error={errors.fields.organization}
+          {...bindField(errors, 'organization', organization, setOrganization)}
           hint={
             method === 'oauth'
               ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.'

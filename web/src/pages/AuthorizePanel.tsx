@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { SecretField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { patAad, sealForRunner } from '../sealing.ts';
 import { useSession } from '../session.tsx';
@@ -346,10 +346,7 @@ function PatMethod(props: {
         {props.organization === undefined && (
           <TextField
             label="Organization"
-            name="organization"
-            value={organization}
-            onChange={(e) => setOrganization(e.target.value)}
-            error={errors.fields.organization}
+            {...bindField(errors, 'organization', organization, setOrganization)}
             hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)."
             autoComplete="off"
             spellCheck={false}
@@ -365,11 +362,8 @@ function PatMethod(props: {
         />
         <TextField
           label="Expires on"
-          name="expiresAt"
+          {...bindField(errors, 'expiresAt', expiresOn, setExpiresOn)}
           type="date"
-          value={expiresOn}
-          onChange={(e) => setExpiresOn(e.target.value)}
-          error={errors.fields.expiresAt}
           hint="Optional: the expiration date you chose, so Keyway can remind you before it."
         />
         <FormActions submit={busy ? 'Checking…' : 'Check and save token'} disabled={busy !== undefined} />

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
@@ -59,11 +59,8 @@ function Organizations() {
           {notice && <Alert kind="success">{notice}</Alert>}
           <TextField
             label="Organization name"
-            name="name"
+            {...bindField(errors, 'name', name, setName)}
             autoComplete="off"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
             maxLength={100}
             hint="You become its first admin."
           />

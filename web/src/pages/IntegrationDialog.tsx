@@ -5,7 +5,7 @@ import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
 import { CheckboxField, FieldError, SecretField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
@@ -396,10 +396,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         <div className="field-row">
           <TextField
             label="Host"
-            name="host"
-            value={host}
-            onChange={(e) => setHost(e.target.value)}
-            error={errors.fields.host}
+            {...bindField(errors, 'host', host, setHost)}
             hint="dev.azure.com for Azure DevOps Services, or your Azure DevOps Server's host name."
             autoComplete="off"
             spellCheck={false}
@@ -407,10 +404,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
           />
           <TextField
             label="Virtual directory"
-            name="virtualDirectory"
-            value={virtualDirectory}
-            onChange={(e) => setVirtualDirectory(e.target.value)}
-            error={errors.fields.virtualDirectory}
+            {...bindField(errors, 'virtualDirectory', virtualDirectory, setVirtualDirectory)}
             hint="Azure DevOps Server only, for example /tfs. Leave empty for dev.azure.com."
             autoComplete="off"
             spellCheck={false}
@@ -438,13 +432,10 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 value={callbackUrl}
                 hint="Register this as a Web redirect URI of the app registration in Entra ID before you save."
               />
-              {errors.fields.callbackUrl && <p className="field-error">{errors.fields.callbackUrl}</p>}
+              <FieldError error={errors.fields.callbackUrl} />
               <TextField
                 label="Client ID"
-                name="clientId"
-                value={clientId}
-                onChange={(e) => setClientId(e.target.value)}
-                error={errors.fields.clientId}
+                {...bindField(errors, 'clientId', clientId, setClientId)}
                 hint="The application (client) ID of the app registration."
                 autoComplete="off"
                 spellCheck={false}
@@ -471,10 +462,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
               {credential === 'client-secret' && (
                 <SecretField
                   label="Client secret"
-                  name="clientSecret"
-                  value={clientSecret}
-                  onChange={(e) => setClientSecret(e.target.value)}
-                  error={errors.fields.clientSecret}
+                  {...bindField(errors, 'clientSecret', clientSecret, setClientSecret)}
                   placeholder={secretSet ? 'set — leave empty to keep' : undefined}
                   hint="Sealed in this browser to the runner's key: only the runner can read it."
                 />
@@ -482,10 +470,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
               {credential === 'managed-identity' && (
                 <TextField
                   label="Managed identity client ID (optional)"
-                  name="managedIdentityClientId"
-                  value={managedIdentityClientId}
-                  onChange={(e) => setManagedIdentityClientId(e.target.value)}
-                  error={errors.fields.managedIdentityClientId}
+                  {...bindField(errors, 'managedIdentityClientId', managedIdentityClientId, setManagedIdentityClientId)}
                   hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
                   autoComplete="off"
                   spellCheck={false}

@@ -4,7 +4,7 @@ import { ApiError, api, messageOf, setCsrfToken } from '../api.ts';
 import { FrontDoorCard, PasswordSignInForm } from '../components/front-door.tsx';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, Loading, Time } from '../components/page.tsx';
 import { SsoButtons } from '../components/sso-buttons.tsx';
 import { Link, navigate } from '../router.tsx';
@@ -239,15 +239,7 @@ function Register({ token, email, onSignedIn }: { token: string; email: string; 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label="Create your account">
       <p className="hint">Your account&rsquo;s address is {email}.</p>
-      <TextField
-        label="Your name"
-        name="displayName"
-        autoComplete="name"
-        value={displayName}
-        onChange={(e) => setDisplayName(e.target.value)}
-        error={errors.fields.displayName}
-        maxLength={200}
-      />
+      <TextField label="Your name" {...bindField(errors, 'displayName', displayName, setDisplayName)} autoComplete="name" maxLength={200} />
       <NewPasswordFields
         password={password}
         confirm={confirm}

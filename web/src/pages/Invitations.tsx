@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { asSentences, formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -162,17 +162,14 @@ function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: Created
         <div className="field-row">
           <TextField
             label="Email"
-            name="email"
+            {...bindField(errors, 'email', email, setEmail)}
             type="email"
             autoComplete="off"
             autoFocus={focusFirst}
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            error={errors.fields.email}
             hint="They accept signed in with this address, or by creating an account for it."
             required
           />
-          <SelectField label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)} error={errors.fields.role}>
+          <SelectField label="Role" {...bindField(errors, 'role', role, (value) => setRole(value as Role))}>
             <option value="member">Member</option>
             <option value="admin">Admin</option>
           </SelectField>

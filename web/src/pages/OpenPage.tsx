@@ -2,9 +2,9 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api, messageOf } from '../api.ts';
 import { Detail } from '../components/details.tsx';
-import { SelectField, TextField } from '../components/fields.tsx';
+import { FieldError, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, Loading, PageHeading } from '../components/page.tsx';
 import { RunnerOptions } from '../components/runner-options.tsx';
@@ -146,10 +146,7 @@ export function OpenPage() {
       <Form ref={formRef} className="card open-form" onSubmit={submit}>
         <TextField
           label="Repository URL"
-          name="url"
-          value={draft}
-          onChange={(e) => setDraft(e.target.value)}
-          error={errors.fields.url}
+          {...bindField(errors, 'url', draft, setDraft)}
           hint={
             <>
               For example <code>https://dev.azure.com/contoso/Web/_git/web/pullrequest/12</code>. SSH and{' '}
@@ -347,10 +344,7 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
         {usable.length > 1 && (
           <SelectField
             label="Runner"
-            name="runnerId"
-            value={chosen}
-            onChange={(e) => setChosen(e.target.value)}
-            error={errors.fields.runnerId}
+            {...bindField(errors, 'runnerId', chosen, setChosen)}
             hint="The runner that clones and keeps the workspace. It needs repository access for this host."
           >
             <RunnerOptions runners={usable} />
@@ -374,15 +368,12 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
                 <span className="hint">The pull request's branch, ready to commit and push to.</span>
               </span>
             </label>
-            {errors.fields.checkout && <p className="field-error">{errors.fields.checkout}</p>}
+            <FieldError error={errors.fields.checkout} />
           </fieldset>
         )}
         <SelectField
           label="What to fetch"
-          name="clone"
-          value={fetchMode}
-          onChange={(e) => setFetchMode(e.target.value as keyof typeof FETCH_MODES)}
-          error={errors.fields.clone}
+          {...bindField(errors, 'clone', fetchMode, (value) => setFetchMode(value as keyof typeof FETCH_MODES))}
           hint="Full and blobless environments take their objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps."
         >
           {Object.entries(FETCH_MODES).map(([value, mode]) => (

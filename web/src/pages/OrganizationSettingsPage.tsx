@@ -4,9 +4,9 @@ import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { CheckboxField, SelectField, TextAreaField, TextField } from '../components/fields.tsx';
+import { CheckboxField, FieldError, SelectField, TextAreaField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -154,7 +154,7 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
             </span>
           </label>
         </fieldset>
-        {form.errors.fields.projectCreation && <p className="field-error">{form.errors.fields.projectCreation}</p>}
+        <FieldError error={form.errors.fields.projectCreation} />
         <FormActions
           submit={form.busy ? 'Saving…' : 'Save project setting'}
           disabled={form.busy || projectCreation === policy.projectCreation}
@@ -287,24 +287,15 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
       </p>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <SelectField
-            label="Kind"
-            name="kind"
-            value={kind}
-            onChange={(e) => setKind(e.target.value as SsoBindingKind)}
-            error={errors.fields.kind}
-          >
+          <SelectField label="Kind" {...bindField(errors, 'kind', kind, (value) => setKind(value as SsoBindingKind))}>
             <option value="entra-tenant">Microsoft Entra tenant</option>
             <option value="email-domain">Email domain</option>
           </SelectField>
           <TextField
             label={kind === 'entra-tenant' ? 'Directory (tenant) ID' : 'Email domain'}
-            name="value"
+            {...bindField(errors, 'value', value, setValue)}
             autoComplete="off"
             spellCheck={false}
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-            error={errors.fields.value}
             hint={kind === 'entra-tenant' ? 'A GUID: Entra admin center → Overview → Tenant ID.' : 'Like example.com.'}
           />
         </div>
@@ -370,24 +361,18 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
           <div className="field-row">
             <TextAreaField
               label="Admin values"
-              name="adminValues"
+              {...bindField(form.errors, 'adminValues', adminValues, setAdminValues)}
               className="mono"
               rows={4}
               spellCheck={false}
-              value={adminValues}
-              onChange={(e) => setAdminValues(e.target.value)}
-              error={form.errors.fields.adminValues}
               hint={`One per line: ${what} that make someone an admin.`}
             />
             <TextAreaField
               label="Member values"
-              name="memberValues"
+              {...bindField(form.errors, 'memberValues', memberValues, setMemberValues)}
               className="mono"
               rows={4}
               spellCheck={false}
-              value={memberValues}
-              onChange={(e) => setMemberValues(e.target.value)}
-              error={form.errors.fields.memberValues}
               hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
             />
           </div>

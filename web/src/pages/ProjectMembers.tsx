@@ -5,7 +5,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
 import { Listing } from '../components/listing.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -201,10 +201,7 @@ function AddProjectMemberDialog({
         <Form ref={formRef} onSubmit={submit} error={errors.form}>
           <SelectField
             label="Person"
-            name="userId"
-            value={userId}
-            onChange={(e) => setUserId(e.target.value)}
-            error={errors.fields.userId}
+            {...bindField(errors, 'userId', userId, setUserId)}
             hint="Members of the organization who are not in the project yet."
           >
             <option value="">{organization.data ? 'Pick a person…' : 'Loading…'}</option>
@@ -216,10 +213,7 @@ function AddProjectMemberDialog({
           </SelectField>
           <SelectField
             label="Project role"
-            name="role"
-            value={role}
-            onChange={(e) => setRole(e.target.value as ProjectRole)}
-            error={errors.fields.role}
+            {...bindField(errors, 'role', role, (value) => setRole(value as ProjectRole))}
             hint="Owners also manage members and app connections."
           >
             <option value="member">{ROLE_LABEL.member}</option>

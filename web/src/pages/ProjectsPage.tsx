@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Card, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -77,15 +77,7 @@ function CreateProjectForm() {
   return (
     <Card id="create-project" title="Create a project">
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        <TextField
-          label="Project name"
-          name="name"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          error={errors.fields.name}
-          hint="You become its owner."
-          autoComplete="off"
-        />
+        <TextField label="Project name" {...bindField(errors, 'name', name, setName)} hint="You become its owner." autoComplete="off" />
         <FormActions submit={busy ? 'Creating…' : 'Create project'} disabled={busy} />
       </Form>
     </Card>

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
 import { Alert, PageHeading, Time } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
@@ -150,10 +150,7 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <TextField
           label="Name"
-          name="name"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          error={errors.fields.name}
+          {...bindField(errors, 'name', name, setName)}
           hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1."
           maxLength={64}
           required

@@ -4,7 +4,7 @@ import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
+import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
@@ -208,21 +208,8 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
         {!created && (
           <>
             <div className="field-row">
-              <TextField
-                label="Sync name"
-                name="name"
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                error={errors.fields.name}
-                autoComplete="off"
-              />
-              <SelectField
-                label="App connection"
-                name="connectionId"
-                value={connectionId}
-                onChange={(e) => setConnectionId(e.target.value)}
-                error={errors.fields.connectionId}
-              >
+              <TextField label="Sync name" {...bindField(errors, 'name', name, setName)} autoComplete="off" />
+              <SelectField label="App connection" {...bindField(errors, 'connectionId', connectionId, setConnectionId)}>
                 {connections.map((c) => (
                   <option key={c.id} value={c.id}>
                     {c.name}
@@ -234,10 +221,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
             <div className="field-row">
               <TextField
                 label="Azure DevOps organization"
-                name="organization"
-                value={organization}
-                onChange={(e) => setOrganization(e.target.value)}
-                error={errors.fields.organization}
+                {...bindField(errors, 'organization', organization, setOrganization)}
                 placeholder={connection?.organization ?? undefined}
                 hint={
                   connection?.organization
@@ -249,10 +233,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               />
               <TextField
                 label="Azure DevOps project"
-                name="project"
-                value={adoProject}
-                onChange={(e) => setAdoProject(e.target.value)}
-                error={errors.fields.project}
+                {...bindField(errors, 'project', adoProject, setAdoProject)}
                 autoComplete="off"
                 spellCheck={false}
               />
@@ -266,10 +247,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
             <div className="field-row">
               <TextField
                 label="Variable group"
-                name="groupName"
-                value={groupName}
-                onChange={(e) => setGroupName(e.target.value)}
-                error={errors.fields.groupName}
+                {...bindField(errors, 'groupName', groupName, setGroupName)}
                 hint={
                   !canManage && memberTargets.length > 0
                     ? `Created if it does not exist. Through ${connection?.name ?? 'this connection'} you may target ${describeMemberTargets(memberTargets)} (organization/project/group).`
@@ -280,11 +258,8 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               />
               <TextField
                 label="Schedule (minutes)"
-                name="scheduleMinutes"
+                {...bindField(errors, 'scheduleMinutes', schedule, setSchedule)}
                 inputMode="numeric"
-                value={schedule}
-                onChange={(e) => setSchedule(e.target.value)}
-                error={errors.fields.scheduleMinutes}
                 hint="Optional: also sync every N minutes (5–10080). Changes always sync at once."
                 autoComplete="off"
               />

@@ -95,6 +95,14 @@ export function SecretField({ autoComplete = 'new-password', ...props }: Omit<In
   return <TextField type="password" autoComplete={autoComplete} spellCheck={false} {...props} />;
 }
 
+/**
+ * A name or address that belongs to another system (a host, an Azure DevOps organization, a client
+ * ID): the browser neither autofills it from what the user typed elsewhere nor marks it misspelt.
+ */
+export function IdentifierField(props: Omit<InputProps, 'autoComplete' | 'spellCheck'>) {
+  return <TextField autoComplete="off" spellCheck={false} {...props} />;
+}
+
 type SelectProps = Omit<Common, 'warning'> & Omit<SelectHTMLAttributes<HTMLSelectElement>, 'name'> & { children: ReactNode };
 
 export function SelectField({ label, name, error, hint, id, children, ...select }: SelectProps) {

@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { FieldError, SecretField, SelectField, TextField } from '../components/fields.tsx';
+import { FieldError, IdentifierField, SecretField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
@@ -196,15 +196,13 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
   // The Entra ids the methods ask for: one field each, with a hint where the method needs one.
   const entraIdField = (name: 'tenantId' | 'clientId', label: string, hint?: string) => (
-    <TextField
+    <IdentifierField
       label={label}
       name={name}
       value={name === 'tenantId' ? tenantId : clientId}
       onChange={(e) => (name === 'tenantId' ? setTenantId : setClientId)(e.target.value)}
       error={errors.fields[name]}
       hint={hint}
-      autoComplete="off"
-      spellCheck={false}
     />
   );
   return (
@@ -267,7 +265,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
             'Directory (tenant) ID',
             'A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to.',
           )}
-        <TextField
+        <IdentifierField
           label={servicePrincipal ? 'Organization' : 'Organization (optional)'}
           {...bindField(errors, 'organization', organization, setOrganization)}
           hint={
@@ -275,8 +273,6 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
               ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.'
               : 'The name in dev.azure.com/{organization}.'
           }
-          autoComplete="off"
-          spellCheck={false}
         />
         {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { SecretField, TextField } from '../components/fields.tsx';
+import { IdentifierField, SecretField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
@@ -344,12 +344,10 @@ function PatMethod(props: {
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {stored && <Alert kind="success">{stored}</Alert>}
         {props.organization === undefined && (
-          <TextField
+          <IdentifierField
             label="Organization"
             {...bindField(errors, 'organization', organization, setOrganization)}
             hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)."
-            autoComplete="off"
-            spellCheck={false}
           />
         )}
         <SecretField

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, FieldError, SecretField, TextField } from '../components/fields.tsx';
+import { CheckboxField, FieldError, IdentifierField, SecretField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -394,20 +394,16 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         )}
 
         <div className="field-row">
-          <TextField
+          <IdentifierField
             label="Host"
             {...bindField(errors, 'host', host, setHost)}
             hint="dev.azure.com for Azure DevOps Services, or your Azure DevOps Server's host name."
-            autoComplete="off"
-            spellCheck={false}
             required
           />
-          <TextField
+          <IdentifierField
             label="Virtual directory"
             {...bindField(errors, 'virtualDirectory', virtualDirectory, setVirtualDirectory)}
             hint="Azure DevOps Server only, for example /tfs. Leave empty for dev.azure.com."
-            autoComplete="off"
-            spellCheck={false}
           />
         </div>
 
@@ -433,12 +429,10 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 hint="Register this as a Web redirect URI of the app registration in Entra ID before you save."
               />
               <FieldError error={errors.fields.callbackUrl} />
-              <TextField
+              <IdentifierField
                 label="Client ID"
                 {...bindField(errors, 'clientId', clientId, setClientId)}
                 hint="The application (client) ID of the app registration."
-                autoComplete="off"
-                spellCheck={false}
               />
               <fieldset className="choice" aria-describedby={errors.fields.credential ? `${oauthErrorId}-credential` : undefined}>
                 <legend>How the runner signs in as the app</legend>
@@ -468,12 +462,10 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 />
               )}
               {credential === 'managed-identity' && (
-                <TextField
+                <IdentifierField
                   label="Managed identity client ID (optional)"
                   {...bindField(errors, 'managedIdentityClientId', managedIdentityClientId, setManagedIdentityClientId)}
                   hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
-                  autoComplete="off"
-                  spellCheck={false}
                 />
               )}
               {saved && panelState && credential !== 'client-secret' && (
@@ -484,7 +476,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                   onChange={setCredentialState}
                 />
               )}
-              <TextField
+              <IdentifierField
                 label="Issuer URL"
                 name="issuerUrl"
                 value={issuerUrl}
@@ -496,8 +488,6 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 error={errors.fields.issuerUrl}
                 warning={issuerHint}
                 hint={`${EXPECTED_ISSUER} — the …/oauth2/v2.0 form, the discovery document URL or your tenant's domain work too.`}
-                autoComplete="off"
-                spellCheck={false}
               />
             </div>
           )}

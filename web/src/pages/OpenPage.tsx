@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api, messageOf } from '../api.ts';
 import { Detail } from '../components/details.tsx';
-import { FieldError, SelectField, TextField } from '../components/fields.tsx';
+import { FieldError, IdentifierField, SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -144,7 +144,7 @@ export function OpenPage() {
         clone it for you.
       </p>
       <Form ref={formRef} className="card open-form" onSubmit={submit}>
-        <TextField
+        <IdentifierField
           label="Repository URL"
           {...bindField(errors, 'url', draft, setDraft)}
           hint={
@@ -154,8 +154,6 @@ export function OpenPage() {
             </>
           }
           inputMode="url"
-          autoComplete="off"
-          spellCheck={false}
         />
         <FormActions submit="Open" disabled={check.status === 'checking'} />
       </Form>

@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { CheckboxField, FieldError, SelectField, TextAreaField, TextField } from '../components/fields.tsx';
+import { CheckboxField, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Listing } from '../components/listing.tsx';
@@ -291,11 +291,9 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
             <option value="entra-tenant">Microsoft Entra tenant</option>
             <option value="email-domain">Email domain</option>
           </SelectField>
-          <TextField
+          <IdentifierField
             label={kind === 'entra-tenant' ? 'Directory (tenant) ID' : 'Email domain'}
             {...bindField(errors, 'value', value, setValue)}
-            autoComplete="off"
-            spellCheck={false}
             hint={kind === 'entra-tenant' ? 'A GUID: Entra admin center → Overview → Tenant ID.' : 'Like example.com.'}
           />
         </div>

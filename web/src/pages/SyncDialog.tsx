@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
+import { CheckboxField, IdentifierField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -219,7 +219,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               </SelectField>
             </div>
             <div className="field-row">
-              <TextField
+              <IdentifierField
                 label="Azure DevOps organization"
                 {...bindField(errors, 'organization', organization, setOrganization)}
                 placeholder={connection?.organization ?? undefined}
@@ -228,15 +228,8 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                     ? `Leave empty for the connection's (${connection.organization}).`
                     : 'The name in dev.azure.com/{organization}.'
                 }
-                autoComplete="off"
-                spellCheck={false}
               />
-              <TextField
-                label="Azure DevOps project"
-                {...bindField(errors, 'project', adoProject, setAdoProject)}
-                autoComplete="off"
-                spellCheck={false}
-              />
+              <IdentifierField label="Azure DevOps project" {...bindField(errors, 'project', adoProject, setAdoProject)} />
             </div>
             {memberBlocked && connection && (
               <Alert kind="warning">
@@ -245,7 +238,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               </Alert>
             )}
             <div className="field-row">
-              <TextField
+              <IdentifierField
                 label="Variable group"
                 {...bindField(errors, 'groupName', groupName, setGroupName)}
                 hint={
@@ -253,8 +246,6 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                     ? `Created if it does not exist. Through ${connection?.name ?? 'this connection'} you may target ${describeMemberTargets(memberTargets)} (organization/project/group).`
                     : 'Created if it does not exist. A group of this name that Keyway did not create is left alone unless adopted.'
                 }
-                autoComplete="off"
-                spellCheck={false}
               />
               <TextField
                 label="Schedule (minutes)"
@@ -295,24 +286,20 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                   Variable {i + 1}
                   {row.existing ? `: ${row.name}` : ''}
                 </legend>
-                <TextField
+                <IdentifierField
                   label="Name"
                   name={`name-${row.key}`}
                   value={row.name}
                   readOnly={row.existing}
                   onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, name: e.target.value } : r)))}
                   error={nameError}
-                  autoComplete="off"
-                  spellCheck={false}
                 />
-                <TextField
+                <IdentifierField
                   label="Value"
                   name={`value-${row.key}`}
                   type={row.isSecret ? 'password' : 'text'}
                   placeholder={row.existing ? 'unchanged' : undefined}
                   error={valueError}
-                  autoComplete="off"
-                  spellCheck={false}
                 />
                 <div className="variable-row-end">
                   <label className="inline-check">
@@ -435,15 +422,13 @@ function AdoptionFields({
         hint={hint}
       />
       {adopt && (
-        <TextField
+        <IdentifierField
           label="Variables it may take over (optional)"
           name="takeOver"
           value={takeOver}
           onChange={(e) => onTakeOver(e.target.value)}
           error={errors.fields.takeOver}
           hint={TAKE_OVER_HINT}
-          autoComplete="off"
-          spellCheck={false}
         />
       )}
     </>

@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react';
 import { Alert, Loading } from './page.tsx';
+import { DataTable } from './table.tsx';
+import type { TableProps } from './table.tsx';
 
 interface ListingProps<T> {
   /** Undefined until the first answer. */
@@ -19,5 +21,20 @@ export function Listing<T>({ items, error, loading, empty, children }: ListingPr
       {loading && !items && <Loading />}
       {items && (items.length === 0 && empty !== undefined ? <p className="empty">{empty}</p> : children(items))}
     </>
+  );
+}
+
+type ListingTableProps<T> = Omit<ListingProps<T>, 'children'> &
+  Omit<TableProps, 'children'> & {
+    /** One item's row (a keyed <tr>). */
+    children: (item: T) => ReactNode;
+  };
+
+/** A fetched list shown as a table, a row an item, in the list's states (see Listing). */
+export function ListingTable<T>({ items, error, loading, empty, children, ...table }: ListingTableProps<T>) {
+  return (
+    <Listing items={items} error={error} loading={loading} empty={empty}>
+      {(list) => <DataTable {...table}>{list.map(children)}</DataTable>}
+    </Listing>
   );
 }

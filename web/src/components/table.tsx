@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { TableWrap } from './page.tsx';
 
-interface TableProps {
+export interface TableProps {
   /** The accessible name of the table's scrolling region. */
   label: string;
   columns: string[];

@@ -6,9 +6,8 @@ import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
 import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
 import type { LinkedIdentity, SsoProvider } from '../types.ts';
@@ -34,38 +33,37 @@ export function LinkedSignIns({
       <SectionHeading id="sign-ins" title="Linked sign-ins" />
       <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing
+      <ListingTable
         items={identities.data?.identities}
         error={identities.error?.message}
         loading={identities.loading}
         empty="No sign-in is linked to your account."
+        label="Linked accounts"
+        columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']}
+        actions
       >
-        {(items) => (
-          <DataTable label="Linked accounts" columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']} actions>
-            {items.map((identity) => {
-              const name = identityProviderName(identity, providers);
-              return (
-                <tr key={identity.id}>
-                  <td>{name}</td>
-                  <td>{identity.email ?? <span className="muted">—</span>}</td>
-                  <td className="mono">{identity.tenantId ?? '—'}</td>
-                  <td>
-                    <Time value={identity.createdAt} />
-                  </td>
-                  <td>
-                    <Time value={identity.lastSignInAt} />
-                  </td>
-                  <td className="row-actions">
-                    <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
-                      Unlink
-                    </DangerButton>
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+        {(identity) => {
+          const name = identityProviderName(identity, providers);
+          return (
+            <tr key={identity.id}>
+              <td>{name}</td>
+              <td>{identity.email ?? <span className="muted">—</span>}</td>
+              <td className="mono">{identity.tenantId ?? '—'}</td>
+              <td>
+                <Time value={identity.createdAt} />
+              </td>
+              <td>
+                <Time value={identity.lastSignInAt} />
+              </td>
+              <td className="row-actions">
+                <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
+                  Unlink
+                </DangerButton>
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {entra && <LinkMicrosoft />}
       {oidc && <LinkOidc provider={oidc} />}
       {unlinking && (

@@ -7,9 +7,8 @@ import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
@@ -46,36 +45,40 @@ export function ApiTokensPage() {
       )}
       <h2>Your tokens</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={tokens.data?.tokens} error={tokens.error?.message} loading={tokens.loading} empty="You have no API tokens.">
-        {(list) => (
-          <DataTable label="API tokens" columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']} actions>
-            {list.map((token) => {
-              const state = tokenState(token);
-              return (
-                <tr key={token.id}>
-                  <td>{token.name}</td>
-                  <td className="mono">{token.prefix}…</td>
-                  <td>
-                    <Time value={token.createdAt} />
-                  </td>
-                  <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
-                  <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
-                  <td>
-                    <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
-                  </td>
-                  <td className="row-actions">
-                    {state === 'Active' && (
-                      <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
-                        Revoke
-                      </DangerButton>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={tokens.data?.tokens}
+        error={tokens.error?.message}
+        loading={tokens.loading}
+        empty="You have no API tokens."
+        label="API tokens"
+        columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']}
+        actions
+      >
+        {(token) => {
+          const state = tokenState(token);
+          return (
+            <tr key={token.id}>
+              <td>{token.name}</td>
+              <td className="mono">{token.prefix}…</td>
+              <td>
+                <Time value={token.createdAt} />
+              </td>
+              <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
+              <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
+              <td>
+                <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
+              </td>
+              <td className="row-actions">
+                {state === 'Active' && (
+                  <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
+                    Revoke
+                  </DangerButton>
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {revoking && (
         <ConfirmDialog
           title={`Revoke token ${revoking.name}?`}

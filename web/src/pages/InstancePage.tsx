@@ -5,9 +5,8 @@ import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { InstanceOrganization, InstanceUser, Organization } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -68,21 +67,23 @@ function Organizations() {
         </Form>
       </Card>
       <h2 id="all-organizations">Organizations</h2>
-      <Listing items={organizations.data?.organizations} error={organizations.error?.message} loading={organizations.loading}>
-        {(list) => (
-          <DataTable label="Organizations" columns={['Name', 'Slug', 'Created']}>
-            {list.map((org) => (
-              <tr key={org.id}>
-                <td>{org.name}</td>
-                <td className="mono">{org.slug}</td>
-                <td>
-                  <Time value={org.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={organizations.data?.organizations}
+        error={organizations.error?.message}
+        loading={organizations.loading}
+        label="Organizations"
+        columns={['Name', 'Slug', 'Created']}
+      >
+        {(org) => (
+          <tr key={org.id}>
+            <td>{org.name}</td>
+            <td className="mono">{org.slug}</td>
+            <td>
+              <Time value={org.createdAt} />
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
     </>
   );
 }
@@ -97,43 +98,42 @@ function Accounts() {
     <>
       <h2 id="accounts">Accounts</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={users.data?.users} error={users.error?.message} loading={users.loading}>
-        {(list) => (
-          <DataTable label="Accounts" columns={['Name', 'Email', 'Operator', 'Status', 'Created']} actions>
-            {list.map((user) => (
-              <tr key={user.id}>
-                <td>{user.displayName}</td>
-                <td>{user.email}</td>
-                <td>{user.operator ? 'Yes' : 'No'}</td>
-                <td>
-                  {user.disabled ? (
-                    <span className="badge badge-revoked">Disabled</span>
-                  ) : (
-                    <span className="badge badge-online">Active</span>
-                  )}
-                </td>
-                <td>
-                  <Time value={user.createdAt} />
-                </td>
-                <td className="row-actions">
-                  {user.id === me.user.id ? (
-                    <span className="muted">You</span>
-                  ) : (
-                    <button
-                      type="button"
-                      className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
-                      onClick={() => setChanging(user)}
-                      aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
-                    >
-                      {user.disabled ? 'Enable' : 'Disable'}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={users.data?.users}
+        error={users.error?.message}
+        loading={users.loading}
+        label="Accounts"
+        columns={['Name', 'Email', 'Operator', 'Status', 'Created']}
+        actions
+      >
+        {(user) => (
+          <tr key={user.id}>
+            <td>{user.displayName}</td>
+            <td>{user.email}</td>
+            <td>{user.operator ? 'Yes' : 'No'}</td>
+            <td>
+              {user.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}
+            </td>
+            <td>
+              <Time value={user.createdAt} />
+            </td>
+            <td className="row-actions">
+              {user.id === me.user.id ? (
+                <span className="muted">You</span>
+              ) : (
+                <button
+                  type="button"
+                  className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
+                  onClick={() => setChanging(user)}
+                  aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
+                >
+                  {user.disabled ? 'Enable' : 'Disable'}
+                </button>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {changing && (
         <ConfirmDialog
           title={`${changing.disabled ? 'Enable' : 'Disable'} the account ${changing.email}?`}

@@ -7,9 +7,8 @@ import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -49,38 +48,42 @@ export function Invitations() {
       )}
       <h2 id="invitations">Invitations</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={list} error={invitations.error?.message} loading={invitations.loading} empty="No invitations yet.">
-        {(items) => (
-          <DataTable label="Invitations" columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']} actions>
-            {items.map((invitation) => (
-              <tr key={invitation.id}>
-                <td>{invitation.email}</td>
-                <td>{invitation.role}</td>
-                <td>
-                  <span className={`badge ${STATUS[invitation.status].badge}`}>{STATUS[invitation.status].label}</span>
-                  {invitation.acceptedAt && (
-                    <span className="hint">
-                      {' '}
-                      <Time value={invitation.acceptedAt} />
-                    </span>
-                  )}
-                </td>
-                <td>
-                  <Time value={invitation.createdAt} />
-                </td>
-                <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
-                <td className="row-actions">
-                  {invitation.status === 'pending' && (
-                    <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
-                      Revoke
-                    </DangerButton>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={list}
+        error={invitations.error?.message}
+        loading={invitations.loading}
+        empty="No invitations yet."
+        label="Invitations"
+        columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']}
+        actions
+      >
+        {(invitation) => (
+          <tr key={invitation.id}>
+            <td>{invitation.email}</td>
+            <td>{invitation.role}</td>
+            <td>
+              <span className={`badge ${STATUS[invitation.status].badge}`}>{STATUS[invitation.status].label}</span>
+              {invitation.acceptedAt && (
+                <span className="hint">
+                  {' '}
+                  <Time value={invitation.acceptedAt} />
+                </span>
+              )}
+            </td>
+            <td>
+              <Time value={invitation.createdAt} />
+            </td>
+            <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
+            <td className="row-actions">
+              {invitation.status === 'pending' && (
+                <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
+                  Revoke
+                </DangerButton>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {revoking && (
         <ConfirmDialog
           title={`Revoke the invitation for ${revoking.email}?`}

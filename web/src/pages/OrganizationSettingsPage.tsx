@@ -7,9 +7,8 @@ import { ConfirmDialog } from '../components/dialog.tsx';
 import { CheckboxField, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -199,26 +198,29 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
           />
           <h3>Bound tenants and domains</h3>
           {notice && <Alert kind="success">{notice}</Alert>}
-          <Listing items={data.bindings} loading={false} empty="Nothing is bound yet: people join only by invitation.">
-            {(bindings) => (
-              <DataTable label="Bound tenants and domains" columns={['Kind', 'Value', 'Added']} actions>
-                {bindings.map((binding) => (
-                  <tr key={binding.id}>
-                    <td>{KIND_LABEL[binding.kind]}</td>
-                    <td className="mono">{binding.value}</td>
-                    <td>
-                      <Time value={binding.createdAt} />
-                    </td>
-                    <td className="row-actions">
-                      <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
-                        Remove
-                      </DangerButton>
-                    </td>
-                  </tr>
-                ))}
-              </DataTable>
+          <ListingTable
+            items={data.bindings}
+            loading={false}
+            empty="Nothing is bound yet: people join only by invitation."
+            label="Bound tenants and domains"
+            columns={['Kind', 'Value', 'Added']}
+            actions
+          >
+            {(binding) => (
+              <tr key={binding.id}>
+                <td>{KIND_LABEL[binding.kind]}</td>
+                <td className="mono">{binding.value}</td>
+                <td>
+                  <Time value={binding.createdAt} />
+                </td>
+                <td className="row-actions">
+                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
+                    Remove
+                  </DangerButton>
+                </td>
+              </tr>
             )}
-          </Listing>
+          </ListingTable>
           <AddBinding
             sso={data}
             onAdded={(text) => {

@@ -7,8 +7,7 @@ import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
-import { Listing } from '../components/listing.tsx';
-import { DataTable } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
@@ -74,49 +73,53 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
         {canManage ? '' : ' Ask an owner of the project to add or remove someone.'}
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={members.data?.members} error={members.error?.message} loading={members.loading} empty="Nobody is a member yet.">
-        {(items) => (
-          <DataTable label={`Members of ${project.name}`} columns={['Name', 'Email', 'Role', 'Added']} actions={canManage}>
-            {items.map((m) => {
-              const you = m.userId === me.user.id;
-              return (
-                <tr key={m.userId}>
-                  <td>
-                    {nameOf(m)}
-                    {you && <span className="muted"> (you)</span>}
-                  </td>
-                  <td>{m.email}</td>
-                  <td>
-                    {canManage ? (
-                      <select
-                        aria-label={`Project role of ${nameOf(m)}`}
-                        value={m.role}
-                        disabled={busy === m.userId}
-                        onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}
-                      >
-                        <option value="member">{ROLE_LABEL.member}</option>
-                        <option value="owner">{ROLE_LABEL.owner}</option>
-                      </select>
-                    ) : (
-                      ROLE_LABEL[m.role]
-                    )}
-                  </td>
-                  <td>
-                    <Time value={m.addedAt} />
-                  </td>
-                  {canManage && (
-                    <td className="row-actions">
-                      <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
-                        Remove
-                      </DangerButton>
-                    </td>
-                  )}
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={members.data?.members}
+        error={members.error?.message}
+        loading={members.loading}
+        empty="Nobody is a member yet."
+        label={`Members of ${project.name}`}
+        columns={['Name', 'Email', 'Role', 'Added']}
+        actions={canManage}
+      >
+        {(m) => {
+          const you = m.userId === me.user.id;
+          return (
+            <tr key={m.userId}>
+              <td>
+                {nameOf(m)}
+                {you && <span className="muted"> (you)</span>}
+              </td>
+              <td>{m.email}</td>
+              <td>
+                {canManage ? (
+                  <select
+                    aria-label={`Project role of ${nameOf(m)}`}
+                    value={m.role}
+                    disabled={busy === m.userId}
+                    onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}
+                  >
+                    <option value="member">{ROLE_LABEL.member}</option>
+                    <option value="owner">{ROLE_LABEL.owner}</option>
+                  </select>
+                ) : (
+                  ROLE_LABEL[m.role]
+                )}
+              </td>
+              <td>
+                <Time value={m.addedAt} />
+              </td>
+              {canManage && (
+                <td className="row-actions">
+                  <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
+                    Remove
+                  </DangerButton>
+                </td>
+              )}
+            </tr>
+          );
+        }}
+      </ListingTable>
       {adding && (
         <AddProjectMemberDialog
           project={project}

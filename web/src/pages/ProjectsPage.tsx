@@ -4,9 +4,8 @@ import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Project } from '../types.ts';
@@ -29,28 +28,26 @@ export function ProjectsPage() {
       <p className="lead">Projects hold app connections (credentials for automation) and keep Azure DevOps variable groups in sync.</p>
       {mayCreate && <CreateProjectForm />}
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
-      <Listing
+      <ListingTable
         items={list.data?.projects}
         error={list.error?.message}
         loading={list.loading}
         empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}
+        label="Projects"
+        columns={['Name', 'Your role', 'Created']}
       >
-        {(projects) => (
-          <DataTable label="Projects" columns={['Name', 'Your role', 'Created']}>
-            {projects.map((p) => (
-              <tr key={p.id}>
-                <td>
-                  <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
-                </td>
-                <td>{projectRoleLabel(p.role)}</td>
-                <td>
-                  <Time value={p.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+        {(p) => (
+          <tr key={p.id}>
+            <td>
+              <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
+            </td>
+            <td>{projectRoleLabel(p.role)}</td>
+            <td>
+              <Time value={p.createdAt} />
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
     </>
   );
 }

@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { FieldError, IdentifierField, SecretField, SelectField, TextField } from '../components/fields.tsx';
+import { ChoiceOptions, FieldError, IdentifierField, SecretField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
@@ -220,27 +220,33 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         </div>
         <fieldset className="choice" aria-describedby={errors.fields.method ? 'connection-method-error' : undefined}>
           <legend>Method</legend>
-          {(['access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity', 'oauth'] as const).map((m) => (
-            <label className="choice-option" key={m}>
-              <input type="radio" name="method" value={m} checked={method === m} onChange={() => setMethod(m)} />
-              <span>
-                <strong>{connectionMethodLabel(m)}</strong>
-                <span className="hint">
-                  {m === 'access-token' &&
-                    'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
-                  {m === 'client-secret' &&
-                    'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
-                  {m === 'oauth' && (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
-                  {m === 'certificate' &&
-                    'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
-                  {m === 'workload-identity' &&
-                    "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
-                  {m === 'managed-identity' &&
-                    'The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all.'}
-                </span>
-              </span>
-            </label>
-          ))}
+          <ChoiceOptions
+            name="method"
+            chosen={method}
+            onChoose={setMethod}
+            options={(['access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity', 'oauth'] as const).map(
+              (m) => ({
+                value: m,
+                label: <strong>{connectionMethodLabel(m)}</strong>,
+                hint: (
+                  <>
+                    {m === 'access-token' &&
+                      'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
+                    {m === 'client-secret' &&
+                      'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
+                    {m === 'oauth' &&
+                      (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
+                    {m === 'certificate' &&
+                      'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
+                    {m === 'workload-identity' &&
+                      "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
+                    {m === 'managed-identity' &&
+                      'The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all.'}
+                  </>
+                ),
+              }),
+            )}
+          />
           <FieldError id="connection-method-error" error={errors.fields.method} />
         </fieldset>
         {method === 'oauth' && oauthProblems.length > 0 && (

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, FieldError, IdentifierField, SecretField } from '../components/fields.tsx';
+import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SecretField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -375,20 +375,15 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         ) : (
           <fieldset className="choice" aria-describedby={errors.fields.provider ? providerErrorId : undefined}>
             <legend>Provider</legend>
-            <label className="choice-option">
-              <input type="radio" name="provider" value="entra" checked={provider === 'entra'} onChange={() => chooseProvider('entra')} />
-              <span>
-                <strong>Azure DevOps (Entra ID)</strong>
-                <span className="hint">Users sign in with Microsoft Entra ID (OAuth).</span>
-              </span>
-            </label>
-            <label className="choice-option">
-              <input type="radio" name="provider" value="pat" checked={provider === 'pat'} onChange={() => chooseProvider('pat')} />
-              <span>
-                <strong>Azure DevOps (PAT)</strong>
-                <span className="hint">Users paste a Personal Access Token.</span>
-              </span>
-            </label>
+            <ChoiceOptions
+              name="provider"
+              chosen={provider}
+              onChoose={chooseProvider}
+              options={[
+                { value: 'entra', label: <strong>Azure DevOps (Entra ID)</strong>, hint: 'Users sign in with Microsoft Entra ID (OAuth).' },
+                { value: 'pat', label: <strong>Azure DevOps (PAT)</strong>, hint: 'Users paste a Personal Access Token.' },
+              ]}
+            />
             <FieldError id={providerErrorId} error={errors.fields.provider} />
           </fieldset>
         )}
@@ -436,21 +431,12 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
               />
               <fieldset className="choice" aria-describedby={errors.fields.credential ? `${oauthErrorId}-credential` : undefined}>
                 <legend>How the runner signs in as the app</legend>
-                {CREDENTIALS.map((c) => (
-                  <label className="choice-option" key={c.value}>
-                    <input
-                      type="radio"
-                      name="credential"
-                      value={c.value}
-                      checked={credential === c.value}
-                      onChange={() => setCredential(c.value)}
-                    />
-                    <span>
-                      <strong>{c.label}</strong>
-                      <span className="hint">{c.hint}</span>
-                    </span>
-                  </label>
-                ))}
+                <ChoiceOptions
+                  name="credential"
+                  chosen={credential}
+                  onChoose={setCredential}
+                  options={CREDENTIALS.map((c) => ({ ...c, label: <strong>{c.label}</strong> }))}
+                />
                 <FieldError id={`${oauthErrorId}-credential`} error={errors.fields.credential} />
               </fieldset>
               {credential === 'client-secret' && (

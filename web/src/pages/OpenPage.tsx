@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, api, messageOf } from '../api.ts';
 import { Detail } from '../components/details.tsx';
-import { FieldError, IdentifierField, SelectField } from '../components/fields.tsx';
+import { ChoiceOptions, FieldError, IdentifierField, SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
@@ -352,20 +352,19 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
         {pullRequest && (
           <fieldset className="choice">
             <legend>Check out</legend>
-            <label className="choice-option">
-              <input type="radio" name="checkout" value="merge" checked={checkout === 'merge'} onChange={() => setCheckout('merge')} />
-              <span>
-                <strong>Merge commit</strong>
-                <span className="hint">What the pull request would produce: its source merged into the target.</span>
-              </span>
-            </label>
-            <label className="choice-option">
-              <input type="radio" name="checkout" value="source" checked={checkout === 'source'} onChange={() => setCheckout('source')} />
-              <span>
-                <strong>Source branch</strong>
-                <span className="hint">The pull request's branch, ready to commit and push to.</span>
-              </span>
-            </label>
+            <ChoiceOptions
+              name="checkout"
+              chosen={checkout}
+              onChoose={setCheckout}
+              options={[
+                {
+                  value: 'merge',
+                  label: <strong>Merge commit</strong>,
+                  hint: 'What the pull request would produce: its source merged into the target.',
+                },
+                { value: 'source', label: <strong>Source branch</strong>, hint: "The pull request's branch, ready to commit and push to." },
+              ]}
+            />
             <FieldError error={errors.fields.checkout} />
           </fieldset>
         )}

@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { CheckboxField, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
+import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
@@ -126,32 +126,15 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
         {form.saved && <Alert kind="success">{form.saved}</Alert>}
         <fieldset className="choice">
           <legend>Who may create projects</legend>
-          <label className="choice-option">
-            <input
-              type="radio"
-              name="projectCreation"
-              value="admins"
-              checked={projectCreation === 'admins'}
-              onChange={() => setProjectCreation('admins')}
-            />
-            <span>
-              Admins only
-              <span className="hint">Members work in the projects an owner adds them to.</span>
-            </span>
-          </label>
-          <label className="choice-option">
-            <input
-              type="radio"
-              name="projectCreation"
-              value="members"
-              checked={projectCreation === 'members'}
-              onChange={() => setProjectCreation('members')}
-            />
-            <span>
-              Every member
-              <span className="hint">Whoever creates a project becomes its owner.</span>
-            </span>
-          </label>
+          <ChoiceOptions
+            name="projectCreation"
+            chosen={projectCreation}
+            onChoose={setProjectCreation}
+            options={[
+              { value: 'admins', label: 'Admins only', hint: 'Members work in the projects an owner adds them to.' },
+              { value: 'members', label: 'Every member', hint: 'Whoever creates a project becomes its owner.' },
+            ]}
+          />
         </fieldset>
         <FieldError error={form.errors.fields.projectCreation} />
         <FormActions

@@ -87,8 +87,7 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
         items={list}
-        error={sessions.error?.message}
-        loading={sessions.loading}
+        loaded={sessions}
         label="Sessions"
         columns={['Browser', 'Address', 'Signed in', 'How', 'Organization', 'Last active', 'Ends']}
         actions

@@ -35,8 +35,7 @@ export function LinkedSignIns({
       {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
         items={identities.data?.identities}
-        error={identities.error?.message}
-        loading={identities.loading}
+        loaded={identities}
         empty="No sign-in is linked to your account."
         label="Linked accounts"
         columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']}

@@ -47,8 +47,7 @@ export function ApiTokensPage() {
       {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
         items={tokens.data?.tokens}
-        error={tokens.error?.message}
-        loading={tokens.loading}
+        loaded={tokens}
         empty="You have no API tokens."
         label="API tokens"
         columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']}

@@ -175,8 +175,7 @@ export function EnvironmentsPage() {
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
         items={environments}
-        error={list.error?.message}
-        loading={list.loading}
+        loaded={list}
         empty={
           <>
             No environments yet. <Link to="/open">Open a repository</Link> to create one.

@@ -69,8 +69,7 @@ function Organizations() {
       <h2 id="all-organizations">Organizations</h2>
       <ListingTable
         items={organizations.data?.organizations}
-        error={organizations.error?.message}
-        loading={organizations.loading}
+        loaded={organizations}
         label="Organizations"
         columns={['Name', 'Slug', 'Created']}
       >
@@ -100,8 +99,7 @@ function Accounts() {
       {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
         items={users.data?.users}
-        error={users.error?.message}
-        loading={users.loading}
+        loaded={users}
         label="Accounts"
         columns={['Name', 'Email', 'Operator', 'Status', 'Created']}
         actions

@@ -50,8 +50,7 @@ export function Invitations() {
       {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
         items={list}
-        error={invitations.error?.message}
-        loading={invitations.loading}
+        loaded={invitations}
         empty="No invitations yet."
         label="Invitations"
         columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']}

@@ -66,8 +66,7 @@ export function MembersPage() {
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
         items={members.data?.members}
-        error={members.error?.message}
-        loading={members.loading}
+        loaded={members}
         label="Members"
         columns={['Name', 'Email', 'Role', 'Joined', 'How they joined', 'Status']}
         actions

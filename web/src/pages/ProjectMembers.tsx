@@ -75,8 +75,7 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
         items={members.data?.members}
-        error={members.error?.message}
-        loading={members.loading}
+        loaded={members}
         empty="Nobody is a member yet."
         label={`Members of ${project.name}`}
         columns={['Name', 'Email', 'Role', 'Added']}

@@ -694,8 +694,7 @@ function RunHistory({ path, name }: { path: string; name: string }) {
   return (
     <ListingTable
       items={runs.data?.runs}
-      error={runs.error?.message}
-      loading={runs.loading}
+      loaded={runs}
       empty="No runs yet."
       label={`Run history of ${name}`}
       columns={['Started', 'Trigger', 'Status', 'Changes', 'Requests', 'Duration']}

@@ -30,8 +30,7 @@ export function ProjectsPage() {
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
       <ListingTable
         items={list.data?.projects}
-        error={list.error?.message}
-        loading={list.loading}
+        loaded={list}
         empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}
         label="Projects"
         columns={['Name', 'Your role', 'Created']}

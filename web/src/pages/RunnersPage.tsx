@@ -42,8 +42,7 @@ export function RunnersPage() {
       {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
         items={runners.data?.runners}
-        error={runners.error?.message}
-        loading={runners.loading}
+        loaded={runners}
         empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}
         label="Runners"
         columns={['Name', 'Status', 'Last seen', 'Version', 'Key fingerprint']}

@@ -71,19 +71,25 @@ export function useFormErrors() {
 /**
  * A form that submits one call: its errors (as useFormErrors), whether it is busy, and `attempt`,
  * which runs the call with the form busy and its errors cleared, and shows a failure through
- * `toErrors` (the form's mapping of the API's fields).
+ * `toErrors` (the form's mapping of the API's fields). With `untilGone`, for a call whose success
+ * takes the form away (a redirect, a navigation, a dialog that closes), the form stays busy after
+ * a success so it cannot be sent twice while it goes.
  */
 export function useSubmission() {
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
-  async function attempt(call: () => Promise<void>, toErrors: (err: unknown) => FormErrors): Promise<void> {
+  async function attempt(
+    call: () => Promise<void>,
+    toErrors: (err: unknown) => FormErrors,
+    { untilGone = false }: { untilGone?: boolean } = {},
+  ): Promise<void> {
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
       await call();
+      if (!untilGone) setBusy(false);
     } catch (err) {
       setErrors(toErrors(err));
-    } finally {
       setBusy(false);
     }
   }

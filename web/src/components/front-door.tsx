@@ -3,7 +3,7 @@ import type { FormEvent, ReactNode } from 'react';
 import { api, setCsrfToken } from '../api.ts';
 import { TextField } from './fields.tsx';
 import { Form, FormActions } from './form.tsx';
-import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from './forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from './forms.ts';
 
 /** The card the pages before the app stand in: signing in, choosing an organization, an invitation. */
 export function FrontDoorCard({ wide, children }: { wide?: boolean; children: ReactNode }) {
@@ -33,8 +33,7 @@ interface PasswordSignInProps {
 export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAttempt }: PasswordSignInProps) {
   const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -43,17 +42,16 @@ export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAtt
     if (!email.trim()) fields.email = 'Enter your email address.';
     if (!password) fields.password = 'Enter your password.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
-      setCsrfToken(csrfToken);
-      setPassword('');
-      await onSignedIn();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { email: 'email', password: 'password' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
+        setCsrfToken(csrfToken);
+        setPassword('');
+        await onSignedIn();
+      },
+      (err) => asSentences(formErrorsFrom(err, { email: 'email', password: 'password' })),
+      { untilGone: true },
+    );
   }
 
   return (

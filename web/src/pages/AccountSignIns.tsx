@@ -5,7 +5,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
@@ -88,20 +88,18 @@ export function LinkedSignIns({
 
 function LinkMicrosoft() {
   const [value, setValue] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!value.trim()) return setErrors({ fields: { account: 'Enter your work email or your Directory (tenant) ID.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      await beginSso('entra', { intent: 'link', ...emailOrTenant(value), returnTo: LINKED });
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { email: 'account', tenant: 'account' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        await beginSso('entra', { intent: 'link', ...emailOrTenant(value), returnTo: LINKED });
+      },
+      (err) => asSentences(formErrorsFrom(err, { email: 'account', tenant: 'account' })),
+      { untilGone: true },
+    );
   }
 
   return (

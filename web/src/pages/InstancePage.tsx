@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
@@ -27,28 +27,24 @@ function Organizations() {
   const { refresh } = useSession();
   const organizations = useApi<{ organizations: InstanceOrganization[] }>('/organizations');
   const [name, setName] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [notice, setNotice] = useState<string>();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     setNotice(undefined);
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the organization.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<Organization>('/organizations', { name: name.trim() });
-      setName('');
-      setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
-      organizations.reload();
-      // The header's organization switcher lists it now.
-      await refresh();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { name: 'name' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<Organization>('/organizations', { name: name.trim() });
+        setName('');
+        setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
+        organizations.reload();
+        // The header's organization switcher lists it now.
+        await refresh();
+      },
+      (err) => asSentences(formErrorsFrom(err, { name: 'name' })),
+    );
   }
 
   return (

@@ -5,7 +5,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Alert, SectionHeading, Time } from '../components/page.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { navigate } from '../router.tsx';
@@ -169,22 +169,20 @@ function AddProjectMemberDialog({
   const candidates = (organization.data?.members ?? []).filter((m) => !m.disabled && !present.some((p) => p.userId === m.id));
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState<ProjectRole>('member');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!userId) return setErrors({ fields: { userId: 'Pick the person to add.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const added = await api.post<{ email: string }>(`/projects/${encodeURIComponent(project.id)}/members`, { userId, role });
-      const person = candidates.find((c) => c.id === userId);
-      onClose(person ? nameOf(person) : added.email);
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { userId: 'userId', email: 'userId', role: 'role' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const added = await api.post<{ email: string }>(`/projects/${encodeURIComponent(project.id)}/members`, { userId, role });
+        const person = candidates.find((c) => c.id === userId);
+        onClose(person ? nameOf(person) : added.email);
+      },
+      (err) => asSentences(formErrorsFrom(err, { userId: 'userId', email: 'userId', role: 'role' })),
+      { untilGone: true },
+    );
   }
 
   return (

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Card, PageHeading, Time } from '../components/page.tsx';
 import { Link, navigate } from '../router.tsx';
@@ -53,21 +53,19 @@ export function ProjectsPage() {
 
 function CreateProjectForm() {
   const [name, setName] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the project.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const project = await api.post<Project>('/projects', { name: name.trim() });
-      navigate(`/projects/${encodeURIComponent(project.id)}`);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { name: 'name' }));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const project = await api.post<Project>('/projects', { name: name.trim() });
+        navigate(`/projects/${encodeURIComponent(project.id)}`);
+      },
+      (err) => formErrorsFrom(err, { name: 'name' }),
+      { untilGone: true },
+    );
   }
 
   return (

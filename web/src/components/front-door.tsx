@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { api, setCsrfToken } from '../api.ts';
 import { TextField } from './fields.tsx';
 import { Form, FormActions } from './form.tsx';
@@ -35,8 +35,7 @@ export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAtt
   const [password, setPassword] = useState('');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     onAttempt?.();
     const fields: Record<string, string> = {};
     if (!email.trim()) fields.email = 'Enter your email address.';

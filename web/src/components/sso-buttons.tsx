@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, messageOf } from '../api.ts';
 import { beginSso, providerLabel } from '../sso.ts';
 import { sentence } from '../text.ts';
@@ -60,8 +60,7 @@ export function SsoButtons({ providers, returnTo, invitationToken, suggestedEmai
     void begin(provider);
   }
 
-  async function submitEmail(event: FormEvent) {
-    event.preventDefault();
+  async function submitEmail() {
     if (!asking) return;
     if (!email.trim()) return setErrors({ fields: { email: 'Enter your work email address, like name@example.com.' } });
     await begin(asking, email.trim());

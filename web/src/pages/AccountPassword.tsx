@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api } from '../api.ts';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
@@ -57,8 +57,7 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
   const linked = identities?.[0];
   const title = hasPassword ? 'Change your password' : 'Set a password';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setDone(undefined);
     const fields: Record<string, string> = {};
     if (needsCurrent && !currentPassword) fields.currentPassword = 'Enter your current password.';

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
@@ -90,8 +90,7 @@ function LinkMicrosoft() {
   const [value, setValue] = useState('');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!value.trim()) return setErrors({ fields: { account: 'Enter your work email or your Directory (tenant) ID.' } });
     await attempt(
       async () => {

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
@@ -121,8 +121,7 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
   const [days, setDays] = useState('90');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Name the token after what will use it, for example ci-pipeline.';
     const expiresInDays = days.trim() === '' ? undefined : Number(days);

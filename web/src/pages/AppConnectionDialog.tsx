@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { ChoiceOptions, FieldError, IdentifierField, SecretField, SelectField, TextField } from '../components/fields.tsx';
@@ -129,8 +129,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const servicePrincipal = method === 'client-secret' || secretless;
   const hasSecret = method === 'access-token' || method === 'client-secret';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const secret = secretRef.current?.value ?? '';
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Enter a name, for example "pipelines".';

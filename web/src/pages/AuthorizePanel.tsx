@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { IdentifierField, SecretField, TextField } from '../components/fields.tsx';
@@ -256,8 +256,7 @@ function PatMethod(props: {
   const tokenRef = useRef<HTMLInputElement>(null);
   const headingId = useId();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const input = tokenRef.current;
     const fields: Record<string, string> = {};
     if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the token is for (dev.azure.com/{organization}).';

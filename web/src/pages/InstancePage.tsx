@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
@@ -30,8 +30,7 @@ function Organizations() {
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [notice, setNotice] = useState<string>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setNotice(undefined);
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the organization.' } });
     await attempt(

@@ -1,5 +1,5 @@
 import { useId, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
@@ -170,8 +170,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     return { form, fields };
   }
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const problems = validate();
     if (problems.form || Object.keys(problems.fields).length) {
       setErrors(problems);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api, messageOf, setCsrfToken } from '../api.ts';
 import { FrontDoorCard, PasswordSignInForm } from '../components/front-door.tsx';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
@@ -210,8 +210,7 @@ function Register({ token, email, onSignedIn }: { token: string; email: string; 
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields: Record<string, string> = {};
     if (!displayName.trim()) fields.displayName = 'Enter your name as your colleagues know it.';
     if (!password) fields.newPassword = 'Choose a password.';

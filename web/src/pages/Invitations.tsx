@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
@@ -144,8 +144,7 @@ function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: Created
   const [role, setRole] = useState<Role>('member');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!email.trim()) return setErrors({ fields: { email: 'Enter the email address of the person to invite.' } });
     await attempt(
       async () => {

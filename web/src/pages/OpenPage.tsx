@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api, messageOf } from '../api.ts';
 import { Detail } from '../components/details.tsx';
 import { ChoiceOptions, FieldError, IdentifierField, SelectField } from '../components/fields.tsx';
@@ -116,8 +116,7 @@ export function OpenPage() {
     };
   }, [url, generation]);
 
-  function submit(event: FormEvent) {
-    event.preventDefault();
+  function submit() {
     const next = draft.trim();
     if (!next) {
       setCheck({
@@ -307,8 +306,7 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
   const [created, setCreated] = useState<Environment>();
   const [finished, setFinished] = useState<Environment>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setBusy(true);
     setErrors(NO_ERRORS);
     setFinished(undefined);

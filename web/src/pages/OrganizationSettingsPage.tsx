@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
@@ -66,8 +66,7 @@ function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolic
   const [passwordSignIn, setPasswordSignIn] = useState(policy.passwordSignIn);
   const form = usePolicyForm({ passwordSignIn: 'passwordSignIn' });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       { passwordSignIn },
       (saved) =>
@@ -110,8 +109,7 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
   const [projectCreation, setProjectCreation] = useState(policy.projectCreation);
   const form = usePolicyForm({ projectCreation: 'projectCreation' });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       { projectCreation },
       (saved) =>
@@ -238,8 +236,7 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
   const [busy, setBusy] = useState(false);
   const tenantBound = sso.yourTenantId !== null && sso.bindings.some((b) => b.value === sso.yourTenantId);
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!value.trim())
       return setErrors({
         fields: {
@@ -310,8 +307,7 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
   const form = usePolicyForm({ ssoRoleClaim: 'claim', ssoAdminValues: 'adminValues', ssoMemberValues: 'memberValues' });
   const what = claim === 'roles' ? 'app role values' : 'group object IDs';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       claim === null
         ? { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] }

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
@@ -171,8 +171,7 @@ function AddProjectMemberDialog({
   const [role, setRole] = useState<ProjectRole>('member');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!userId) return setErrors({ fields: { userId: 'Pick the person to add.' } });
     await attempt(
       async () => {

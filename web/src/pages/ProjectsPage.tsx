@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
@@ -55,8 +55,7 @@ function CreateProjectForm() {
   const [name, setName] = useState('');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the project.' } });
     await attempt(
       async () => {

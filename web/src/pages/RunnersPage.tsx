@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
@@ -105,8 +105,7 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [created, setCreated] = useState<CreatedRunner>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!name.trim()) return setErrors({ fields: { name: 'Give the runner a name, for example build-eu-1.' } });
     await attempt(
       async () => setCreated(await api.post<CreatedRunner>('/runners', { name: name.trim() })),

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { CheckboxField, IdentifierField, SelectField, TextField } from '../components/fields.tsx';
@@ -121,8 +121,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
     return fields;
   }
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields = validate();
     if (Object.keys(fields).length) {
       setErrors({ fields });
@@ -354,8 +353,7 @@ export function SyncAdoptionDialog({
   const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
   const { errors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await attempt(async () => {
       const names = adopt ? parseNames(takeOver) : [];
       const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {

@@ -2,7 +2,8 @@ import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
 import type { AuthMethod, SessionSummary } from '../types.ts';
@@ -106,17 +107,11 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
                 )}
               </td>
               <td className="mono">{session.ip ?? '—'}</td>
-              <td>
-                <Time value={session.createdAt} />
-              </td>
+              <TimeCell value={session.createdAt} />
               <td>{HOW[session.authMethod] ?? session.authMethod}</td>
               <td>{organizationName(session.organizationId)}</td>
-              <td>
-                <Time value={session.lastSeenAt} />
-              </td>
-              <td>
-                <Time value={session.expiresAt} />
-              </td>
+              <TimeCell value={session.lastSeenAt} />
+              <TimeCell value={session.expiresAt} />
               <td className="row-actions">
                 {!session.current && (
                   <button

@@ -7,7 +7,8 @@ import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
 import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
 import type { LinkedIdentity, SsoProvider } from '../types.ts';
@@ -48,12 +49,8 @@ export function LinkedSignIns({
               <td>{name}</td>
               <td>{identity.email ?? <span className="muted">—</span>}</td>
               <td className="mono">{identity.tenantId ?? '—'}</td>
-              <td>
-                <Time value={identity.createdAt} />
-              </td>
-              <td>
-                <Time value={identity.lastSignInAt} />
-              </td>
+              <TimeCell value={identity.createdAt} />
+              <TimeCell value={identity.lastSignInAt} />
               <td className="row-actions">
                 <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
                   Unlink

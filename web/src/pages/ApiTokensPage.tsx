@@ -9,6 +9,7 @@ import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
@@ -59,9 +60,7 @@ export function ApiTokensPage() {
             <tr key={token.id}>
               <td>{token.name}</td>
               <td className="mono">{token.prefix}…</td>
-              <td>
-                <Time value={token.createdAt} />
-              </td>
+              <TimeCell value={token.createdAt} />
               <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
               <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
               <td>

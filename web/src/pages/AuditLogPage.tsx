@@ -3,7 +3,8 @@ import type { ApiError } from '../api.ts';
 import { formErrorsFrom } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { PageHeading, Time } from '../components/page.tsx';
+import { PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { navigate, useLocation } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AuditEvent, Member, Runner } from '../types.ts';
@@ -140,9 +141,7 @@ export function AuditLogPage() {
       >
         {(event) => (
           <tr key={event.id}>
-            <td>
-              <Time value={event.createdAt} />
-            </td>
+            <TimeCell value={event.createdAt} />
             <ActorCell actor={event.actor} />
             <td className="mono">{event.action}</td>
             <TargetCell target={event.target} />

@@ -5,6 +5,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, StatusText, Time } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { Environment, EnvironmentStatus, Runner } from '../types.ts';
@@ -223,9 +224,7 @@ export function EnvironmentsPage() {
                 </div>
               )}
             </td>
-            <td>
-              <Time value={env.createdAt} />
-            </td>
+            <TimeCell value={env.createdAt} />
             <td className="row-actions">
               {env.status !== 'deleting' && (
                 <DangerButton

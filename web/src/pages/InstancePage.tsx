@@ -6,7 +6,8 @@ import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { Alert, Card, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { InstanceOrganization, InstanceUser, Organization } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -72,9 +73,7 @@ function Organizations() {
           <tr key={org.id}>
             <td>{org.name}</td>
             <td className="mono">{org.slug}</td>
-            <td>
-              <Time value={org.createdAt} />
-            </td>
+            <TimeCell value={org.createdAt} />
           </tr>
         )}
       </ListingTable>
@@ -107,9 +106,7 @@ function Accounts() {
             <td>
               {user.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}
             </td>
-            <td>
-              <Time value={user.createdAt} />
-            </td>
+            <TimeCell value={user.createdAt} />
             <td className="row-actions">
               {user.id === me.user.id ? (
                 <span className="muted">You</span>

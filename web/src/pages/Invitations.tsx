@@ -9,6 +9,7 @@ import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -69,9 +70,7 @@ export function Invitations() {
                 </span>
               )}
             </td>
-            <td>
-              <Time value={invitation.createdAt} />
-            </td>
+            <TimeCell value={invitation.createdAt} />
             <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
             <td className="row-actions">
               {invitation.status === 'pending' && (

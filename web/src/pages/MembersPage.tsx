@@ -3,7 +3,8 @@ import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, PageHeading, Time } from '../components/page.tsx';
+import { Alert, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
@@ -91,9 +92,7 @@ export function MembersPage() {
                   </select>
                 )}
               </td>
-              <td>
-                <Time value={member.joinedAt} />
-              </td>
+              <TimeCell value={member.joinedAt} />
               <td>{SOURCE_LABEL[member.source] ?? member.source}</td>
               <td>
                 {member.disabled ? (

@@ -8,7 +8,8 @@ import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField,
 import { Form, FormActions } from '../components/form.tsx';
 import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, Card, Loading, PageHeading, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -191,9 +192,7 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
               <tr key={binding.id}>
                 <td>{KIND_LABEL[binding.kind]}</td>
                 <td className="mono">{binding.value}</td>
-                <td>
-                  <Time value={binding.createdAt} />
-                </td>
+                <TimeCell value={binding.createdAt} />
                 <td className="row-actions">
                   <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
                     Remove

@@ -6,7 +6,8 @@ import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -105,9 +106,7 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
                   ROLE_LABEL[m.role]
                 )}
               </td>
-              <td>
-                <Time value={m.addedAt} />
-              </td>
+              <TimeCell value={m.addedAt} />
               {canManage && (
                 <td className="row-actions">
                   <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>

@@ -8,6 +8,7 @@ import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
 import { Listing, ListingTable } from '../components/listing.tsx';
 import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, UpdatedConnection, VariableSync } from '../types.ts';
@@ -701,9 +702,7 @@ function RunHistory({ path, name }: { path: string; name: string }) {
     >
       {(run) => (
         <tr key={run.id}>
-          <td>
-            <Time value={run.startedAt ?? run.createdAt} />
-          </td>
+          <TimeCell value={run.startedAt ?? run.createdAt} />
           <td>{run.trigger}</td>
           <td>
             <RunStatus run={run} />

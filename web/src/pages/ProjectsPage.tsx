@@ -5,7 +5,8 @@ import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Card, PageHeading, Time } from '../components/page.tsx';
+import { Card, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Project } from '../types.ts';
@@ -41,9 +42,7 @@ export function ProjectsPage() {
               <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
             </td>
             <td>{projectRoleLabel(p.role)}</td>
-            <td>
-              <Time value={p.createdAt} />
-            </td>
+            <TimeCell value={p.createdAt} />
           </tr>
         )}
       </ListingTable>

@@ -9,6 +9,7 @@ import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, Time } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedRunner, Runner, RunnerStatus } from '../types.ts';
@@ -57,9 +58,7 @@ export function RunnersPage() {
             <td>
               <RunnerStatusBadge status={runner.status} />
             </td>
-            <td>
-              <Time value={runner.lastSeenAt} />
-            </td>
+            <TimeCell value={runner.lastSeenAt} />
             <td>{runner.version ?? <span className="muted">—</span>}</td>
             <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
             {isAdmin && (

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import type { ReactNode } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
@@ -6,7 +7,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
@@ -43,24 +44,45 @@ export function OrganizationSettingsPage() {
 
 /** PUT /organization/settings with part of the policy; the server's refusals land next to the field. */
 function usePolicyForm(fieldMap: Record<string, string>) {
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, formRef, busy, attempt } = useSubmission();
   const [saved, setSaved] = useState<string>();
   async function save(change: Partial<OrganizationPolicy>, message: (saved: PolicySaved) => string, onSaved: () => void) {
-    setBusy(true);
-    setErrors(NO_ERRORS);
     setSaved(undefined);
-    try {
-      const result = await api.put<PolicySaved>('/organization/settings', change);
-      setSaved(message(result));
-      onSaved();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, fieldMap)));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const result = await api.put<PolicySaved>('/organization/settings', change);
+        setSaved(message(result));
+        onSaved();
+      },
+      (err) => asSentences(formErrorsFrom(err, fieldMap)),
+    );
   }
   return { errors, formRef, busy, saved, save };
+}
+
+interface PolicyCardProps {
+  id: string;
+  title: string;
+  form: ReturnType<typeof usePolicyForm>;
+  onSubmit: () => Promise<void>;
+  /** The submit button's text while not saving. */
+  submit: string;
+  /** Nothing to save: the form still says what the policy is. */
+  unchanged?: boolean;
+  children: ReactNode;
+}
+
+/** A card whose form saves one part of the policy, with what the last save did above its fields. */
+function PolicyCard({ id, title, form, onSubmit, submit, unchanged = false, children }: PolicyCardProps) {
+  return (
+    <Card id={id} title={title}>
+      <Form ref={form.formRef} onSubmit={onSubmit} error={form.errors.form}>
+        {form.saved && <Alert kind="success">{form.saved}</Alert>}
+        {children}
+        <FormActions submit={form.busy ? 'Saving…' : submit} disabled={form.busy || unchanged} />
+      </Form>
+    </Card>
+  );
 }
 
 function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolicy; ssoReady: boolean; onSaved: () => void }) {
@@ -79,30 +101,30 @@ function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolic
   }
 
   return (
-    <Card id="sign-in-policy" title="Sign-in">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <CheckboxField
-          label="Members may sign in with a password"
-          name="passwordSignIn"
-          checked={passwordSignIn}
-          onChange={(e) => setPasswordSignIn(e.target.checked)}
-          error={form.errors.fields.passwordSignIn}
-          hint={
-            <>
-              Switched off, people enter{' '}
-              {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the
-              password sessions in this organization end. Keyway asks that you signed in with single sign-on yourself first, so you know it
-              works. Instance operators keep their sign-in links.
-            </>
-          }
-        />
-        <FormActions
-          submit={form.busy ? 'Saving…' : 'Save sign-in setting'}
-          disabled={form.busy || passwordSignIn === policy.passwordSignIn}
-        />
-      </Form>
-    </Card>
+    <PolicyCard
+      id="sign-in-policy"
+      title="Sign-in"
+      form={form}
+      onSubmit={submit}
+      submit="Save sign-in setting"
+      unchanged={passwordSignIn === policy.passwordSignIn}
+    >
+      <CheckboxField
+        label="Members may sign in with a password"
+        name="passwordSignIn"
+        checked={passwordSignIn}
+        onChange={(e) => setPasswordSignIn(e.target.checked)}
+        error={form.errors.fields.passwordSignIn}
+        hint={
+          <>
+            Switched off, people enter{' '}
+            {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the password
+            sessions in this organization end. Keyway asks that you signed in with single sign-on yourself first, so you know it works.
+            Instance operators keep their sign-in links.
+          </>
+        }
+      />
+    </PolicyCard>
   );
 }
 
@@ -120,28 +142,28 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
   }
 
   return (
-    <Card id="project-policy" title="Projects">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <fieldset className="choice">
-          <legend>Who may create projects</legend>
-          <ChoiceOptions
-            name="projectCreation"
-            chosen={projectCreation}
-            onChoose={setProjectCreation}
-            options={[
-              { value: 'admins', label: 'Admins only', hint: 'Members work in the projects an owner adds them to.' },
-              { value: 'members', label: 'Every member', hint: 'Whoever creates a project becomes its owner.' },
-            ]}
-          />
-        </fieldset>
-        <FieldError error={form.errors.fields.projectCreation} />
-        <FormActions
-          submit={form.busy ? 'Saving…' : 'Save project setting'}
-          disabled={form.busy || projectCreation === policy.projectCreation}
+    <PolicyCard
+      id="project-policy"
+      title="Projects"
+      form={form}
+      onSubmit={submit}
+      submit="Save project setting"
+      unchanged={projectCreation === policy.projectCreation}
+    >
+      <fieldset className="choice">
+        <legend>Who may create projects</legend>
+        <ChoiceOptions
+          name="projectCreation"
+          chosen={projectCreation}
+          onChoose={setProjectCreation}
+          options={[
+            { value: 'admins', label: 'Admins only', hint: 'Members work in the projects an owner adds them to.' },
+            { value: 'members', label: 'Every member', hint: 'Whoever creates a project becomes its owner.' },
+          ]}
         />
-      </Form>
-    </Card>
+      </fieldset>
+      <FieldError error={form.errors.fields.projectCreation} />
+    </PolicyCard>
   );
 }
 
@@ -231,8 +253,7 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
 function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message: string) => void }) {
   const [kind, setKind] = useState<SsoBindingKind>('entra-tenant');
   const [value, setValue] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const tenantBound = sso.yourTenantId !== null && sso.bindings.some((b) => b.value === sso.yourTenantId);
 
   async function submit() {
@@ -242,17 +263,14 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
           value: kind === 'entra-tenant' ? 'Enter the Directory (tenant) ID to bind.' : 'Enter the email domain to bind, like example.com.',
         },
       });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<{ value: string }>('/organization/sso/bindings', { kind, value: value.trim() });
-      setValue('');
-      onAdded(`${created.value} is bound to this organization.`);
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { value: 'value', kind: 'kind' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<{ value: string }>('/organization/sso/bindings', { kind, value: value.trim() });
+        setValue('');
+        onAdded(`${created.value} is bound to this organization.`);
+      },
+      (err) => asSentences(formErrorsFrom(err, { value: 'value', kind: 'kind' })),
+    );
   }
 
   return (
@@ -317,46 +335,42 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
   }
 
   return (
-    <Card id="role-mapping" title="Roles from single sign-on">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <p className="hint">
-          Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed.
-          Invited members keep the role they were invited with.
-        </p>
-        <SelectField
-          label="Claim"
-          name="claim"
-          value={claim ?? ''}
-          onChange={(e) => setClaim(e.target.value === '' ? null : (e.target.value as 'groups' | 'roles'))}
-          error={form.errors.fields.claim}
-        >
-          <option value="">None: everyone who joins is a member</option>
-          <option value="groups">groups: Entra group object IDs</option>
-          <option value="roles">roles: app role values</option>
-        </SelectField>
-        {claim !== null && (
-          <div className="field-row">
-            <TextAreaField
-              label="Admin values"
-              {...bindField(form.errors, 'adminValues', adminValues, setAdminValues)}
-              className="mono"
-              rows={4}
-              spellCheck={false}
-              hint={`One per line: ${what} that make someone an admin.`}
-            />
-            <TextAreaField
-              label="Member values"
-              {...bindField(form.errors, 'memberValues', memberValues, setMemberValues)}
-              className="mono"
-              rows={4}
-              spellCheck={false}
-              hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
-            />
-          </div>
-        )}
-        <FormActions submit={form.busy ? 'Saving…' : 'Save role mapping'} disabled={form.busy} />
-      </Form>
-    </Card>
+    <PolicyCard id="role-mapping" title="Roles from single sign-on" form={form} onSubmit={submit} submit="Save role mapping">
+      <p className="hint">
+        Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed.
+        Invited members keep the role they were invited with.
+      </p>
+      <SelectField
+        label="Claim"
+        name="claim"
+        value={claim ?? ''}
+        onChange={(e) => setClaim(e.target.value === '' ? null : (e.target.value as 'groups' | 'roles'))}
+        error={form.errors.fields.claim}
+      >
+        <option value="">None: everyone who joins is a member</option>
+        <option value="groups">groups: Entra group object IDs</option>
+        <option value="roles">roles: app role values</option>
+      </SelectField>
+      {claim !== null && (
+        <div className="field-row">
+          <TextAreaField
+            label="Admin values"
+            {...bindField(form.errors, 'adminValues', adminValues, setAdminValues)}
+            className="mono"
+            rows={4}
+            spellCheck={false}
+            hint={`One per line: ${what} that make someone an admin.`}
+          />
+          <TextAreaField
+            label="Member values"
+            {...bindField(form.errors, 'memberValues', memberValues, setMemberValues)}
+            className="mono"
+            rows={4}
+            spellCheck={false}
+            hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
+          />
+        </div>
+      )}
+    </PolicyCard>
   );
 }

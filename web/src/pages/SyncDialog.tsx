@@ -422,10 +422,7 @@ function AdoptionFields({
       {adopt && (
         <IdentifierField
           label="Variables it may take over (optional)"
-          name="takeOver"
-          value={takeOver}
-          onChange={(e) => onTakeOver(e.target.value)}
-          error={errors.fields.takeOver}
+          {...bindField(errors, 'takeOver', takeOver, onTakeOver)}
           hint={TAKE_OVER_HINT}
         />
       )}

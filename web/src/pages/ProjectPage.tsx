@@ -32,6 +32,24 @@ import { MemberTargetsDialog } from './MemberTargetsDialog.tsx';
 
 type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
 
+/**
+ * The onClose of a dialog that saves something and says what in its result: `close` it, and after
+ * a save show the result's message and run `after` (reload what changed).
+ */
+function closeWithNotice<R extends { message: string }>(
+  close: () => void,
+  setNotice: (notice: Notice) => void,
+  after: (result: R) => void,
+) {
+  return (result?: R) => {
+    close();
+    if (result) {
+      setNotice({ kind: 'success', text: result.message });
+      after(result);
+    }
+  };
+}
+
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
   if (project.error) {
@@ -354,13 +372,7 @@ function ConnectionsSection(props: {
         <MemberTargetsDialog
           projectId={projectId}
           connection={targeting}
-          onClose={(result) => {
-            setTargeting(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
-              reload();
-            }
-          }}
+          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, reload)}
         />
       )}
       {deleting && (
@@ -645,28 +657,24 @@ function SyncsSection(props: {
           runners={runners}
           canManage={canManage}
           sync={editing}
-          onClose={(result) => {
-            setAdding(false);
-            setEditing(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
+          onClose={closeWithNotice(
+            () => {
+              setAdding(false);
+              setEditing(undefined);
+            },
+            setNotice,
+            (result) => {
               reload();
               bumpHistory(result.sync.id);
-            }
-          }}
+            },
+          )}
         />
       )}
       {adopting && (
         <SyncAdoptionDialog
           projectId={projectId}
           sync={adopting}
-          onClose={(result) => {
-            setAdopting(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
-              reload();
-            }
-          }}
+          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, reload)}
         />
       )}
       {deleting && (

@@ -95,6 +95,36 @@ export function SecretField({ autoComplete = 'new-password', ...props }: Omit<In
   return <TextField type="password" autoComplete={autoComplete} spellCheck={false} {...props} />;
 }
 
+/**
+ * A name or address that belongs to another system (a host, an Azure DevOps organization, a client
+ * ID): the browser neither autofills it from what the user typed elsewhere nor marks it misspelt.
+ */
+export function IdentifierField(props: Omit<InputProps, 'autoComplete' | 'spellCheck'>) {
+  return <TextField autoComplete="off" spellCheck={false} {...props} />;
+}
+
+interface ChoiceProps<T extends string> {
+  /** The radio group's name. */
+  name: string;
+  chosen: T;
+  onChoose: (value: T) => void;
+  /** Each option's label, with a hint saying what choosing it means. */
+  options: readonly { value: T; label: ReactNode; hint: ReactNode }[];
+}
+
+/** The radio options of a fieldset.choice (which gives them their legend and their error). */
+export function ChoiceOptions<T extends string>({ name, chosen, onChoose, options }: ChoiceProps<T>) {
+  return options.map(({ value, label, hint }) => (
+    <label className="choice-option" key={value}>
+      <input type="radio" name={name} value={value} checked={chosen === value} onChange={() => onChoose(value)} />
+      <span>
+        {label}
+        <span className="hint">{hint}</span>
+      </span>
+    </label>
+  ));
+}
+
 type SelectProps = Omit<Common, 'warning'> & Omit<SelectHTMLAttributes<HTMLSelectElement>, 'name'> & { children: ReactNode };
 
 export function SelectField({ label, name, error, hint, id, children, ...select }: SelectProps) {

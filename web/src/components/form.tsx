@@ -1,9 +1,10 @@
-import type { FormEvent, FormHTMLAttributes, ReactNode, Ref } from 'react';
+import type { FormHTMLAttributes, ReactNode, Ref } from 'react';
 import { Alert } from './page.tsx';
 
 interface FormProps extends Omit<FormHTMLAttributes<HTMLFormElement>, 'onSubmit' | 'noValidate'> {
   ref?: Ref<HTMLFormElement>;
-  onSubmit: (event: FormEvent<HTMLFormElement>) => Promise<void> | void;
+  /** Runs instead of the browser's submission (which would reload the page). */
+  onSubmit: () => Promise<void> | void;
   /** The message for the whole form, shown as an alert above its fields. */
   error?: string | undefined;
 }
@@ -11,7 +12,14 @@ interface FormProps extends Omit<FormHTMLAttributes<HTMLFormElement>, 'onSubmit'
 /** A form that validates itself (noValidate: the fields show our messages, not the browser's). */
 export function Form({ onSubmit, error, children, ...form }: FormProps) {
   return (
-    <form {...form} onSubmit={(e) => void onSubmit(e)} noValidate>
+    <form
+      {...form}
+      onSubmit={(event) => {
+        event.preventDefault();
+        void onSubmit();
+      }}
+      noValidate
+    >
       {error && <Alert>{error}</Alert>}
       {children}
     </form>

@@ -11,6 +11,19 @@ export interface FormErrors {
 
 export const NO_ERRORS: FormErrors = { fields: {} };
 
+/**
+ * What ties a field to its piece of state and to the form's errors: its name, its value, a change
+ * handler that sets the new value, and the message for it under the same name.
+ */
+export function bindField(errors: FormErrors, name: string, value: string, setValue: (value: string) => void) {
+  return {
+    name,
+    value,
+    onChange: (event: { target: { value: string } }) => setValue(event.target.value),
+    error: errors.fields[name],
+  };
+}
+
 export function hasErrors(errors: FormErrors): boolean {
   return Boolean(errors.form) || Object.keys(errors.fields).length > 0;
 }
@@ -58,19 +71,25 @@ export function useFormErrors() {
 /**
  * A form that submits one call: its errors (as useFormErrors), whether it is busy, and `attempt`,
  * which runs the call with the form busy and its errors cleared, and shows a failure through
- * `toErrors` (the form's mapping of the API's fields).
+ * `toErrors` (the form's mapping of the API's fields). With `untilGone`, for a call whose success
+ * takes the form away (a redirect, a navigation, a dialog that closes), the form stays busy after
+ * a success so it cannot be sent twice while it goes.
  */
 export function useSubmission() {
   const { errors, setErrors, formRef } = useFormErrors();
   const [busy, setBusy] = useState(false);
-  async function attempt(call: () => Promise<void>, toErrors: (err: unknown) => FormErrors): Promise<void> {
+  async function attempt(
+    call: () => Promise<void>,
+    toErrors: (err: unknown) => FormErrors,
+    { untilGone = false }: { untilGone?: boolean } = {},
+  ): Promise<void> {
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
       await call();
+      if (!untilGone) setBusy(false);
     } catch (err) {
       setErrors(toErrors(err));
-    } finally {
       setBusy(false);
     }
   }

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import type { FormEvent, ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { api, setCsrfToken } from '../api.ts';
 import { TextField } from './fields.tsx';
 import { Form, FormActions } from './form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from './forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from './forms.ts';
 
 /** The card the pages before the app stand in: signing in, choosing an organization, an invitation. */
 export function FrontDoorCard({ wide, children }: { wide?: boolean; children: ReactNode }) {
@@ -33,49 +33,34 @@ interface PasswordSignInProps {
 export function PasswordSignInForm({ onSignedIn, initialEmail = '', label, onAttempt }: PasswordSignInProps) {
   const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     onAttempt?.();
     const fields: Record<string, string> = {};
     if (!email.trim()) fields.email = 'Enter your email address.';
     if (!password) fields.password = 'Enter your password.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
-      setCsrfToken(csrfToken);
-      setPassword('');
-      await onSignedIn();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { email: 'email', password: 'password' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const { csrfToken } = await api.post<{ csrfToken: string }>('/auth/sign-in', { email: email.trim(), password });
+        setCsrfToken(csrfToken);
+        setPassword('');
+        await onSignedIn();
+      },
+      (err) => asSentences(formErrorsFrom(err, { email: 'email', password: 'password' })),
+      { untilGone: true },
+    );
   }
 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label={label}>
-      <TextField
-        label="Email"
-        name="email"
-        type="email"
-        autoComplete="username"
-        value={email}
-        onChange={(e) => setEmail(e.target.value)}
-        error={errors.fields.email}
-        required
-      />
+      <TextField label="Email" {...bindField(errors, 'email', email, setEmail)} type="email" autoComplete="username" required />
       <TextField
         label="Password"
-        name="password"
+        {...bindField(errors, 'password', password, setPassword)}
         type="password"
         autoComplete="current-password"
-        value={password}
-        onChange={(e) => setPassword(e.target.value)}
-        error={errors.fields.password}
         required
       />
       <FormActions submit={busy ? 'Signing in…' : 'Sign in'} disabled={busy} />

@@ -1,5 +1,8 @@
 import type { ReactNode } from 'react';
 import { Alert, Loading } from './page.tsx';
+import { DataTable } from './table.tsx';
+import type { TableProps } from './table.tsx';
+import type { Loaded } from '../use-api.ts';
 
 interface ListingProps<T> {
   /** Undefined until the first answer. */
@@ -19,5 +22,23 @@ export function Listing<T>({ items, error, loading, empty, children }: ListingPr
       {loading && !items && <Loading />}
       {items && (items.length === 0 && empty !== undefined ? <p className="empty">{empty}</p> : children(items))}
     </>
+  );
+}
+
+type ListingTableProps<T> = Omit<ListingProps<T>, 'children' | 'loading'> &
+  Omit<TableProps, 'children'> & {
+    /** The fetch (a useApi result) whose error and loading the listing shows, unless `error` and `loading` say otherwise. */
+    loaded?: Pick<Loaded<unknown>, 'error' | 'loading'>;
+    loading?: boolean;
+    /** One item's row (a keyed <tr>). */
+    children: (item: T) => ReactNode;
+  };
+
+/** A fetched list shown as a table, a row an item, in the list's states (see Listing). */
+export function ListingTable<T>({ items, loaded, error, loading, empty, children, ...table }: ListingTableProps<T>) {
+  return (
+    <Listing items={items} error={error ?? loaded?.error?.message} loading={loading ?? loaded?.loading ?? false} empty={empty}>
+      {(list) => <DataTable {...table}>{list.map(children)}</DataTable>}
+    </Listing>
   );
 }

@@ -1,12 +1,12 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, messageOf } from '../api.ts';
 import { beginSso, providerLabel } from '../sso.ts';
 import { sentence } from '../text.ts';
 import type { SsoProvider } from '../types.ts';
 import { TextField } from './fields.tsx';
 import { Form } from './form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from './forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from './forms.ts';
 import { Alert } from './page.tsx';
 
 interface Props {
@@ -60,8 +60,7 @@ export function SsoButtons({ providers, returnTo, invitationToken, suggestedEmai
     void begin(provider);
   }
 
-  async function submitEmail(event: FormEvent) {
-    event.preventDefault();
+  async function submitEmail() {
     if (!asking) return;
     if (!email.trim()) return setErrors({ fields: { email: 'Enter your work email address, like name@example.com.' } });
     await begin(asking, email.trim());
@@ -73,13 +72,10 @@ export function SsoButtons({ providers, returnTo, invitationToken, suggestedEmai
       <Form ref={formRef} onSubmit={submitEmail} error={errors.form} aria-label={`Sign in with ${label}`}>
         <TextField
           label="Work email"
-          name="email"
+          {...bindField(errors, 'email', email, setEmail)}
           type="email"
           autoComplete="username"
           autoFocus
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-          error={errors.fields.email}
           hint={`The address you sign in to ${label} with: Keyway uses it to find your organization.`}
         />
         <div className="actions">

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
-import { TableWrap } from './page.tsx';
+import { TableWrap, Time } from './page.tsx';
 
-interface TableProps {
+export interface TableProps {
   /** The accessible name of the table's scrolling region. */
   label: string;
   columns: string[];
@@ -34,5 +34,14 @@ export function DataTable({ label, columns, actions, className, children }: Tabl
         <tbody>{children}</tbody>
       </table>
     </TableWrap>
+  );
+}
+
+/** A cell with a moment in time (created, last seen), or a dash for none. */
+export function TimeCell({ value }: { value: string | null | undefined }) {
+  return (
+    <td>
+      <Time value={value} />
+    </td>
   );
 }

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api } from '../api.ts';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Alert, Card } from '../components/page.tsx';
 import { useSession } from '../session.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
@@ -46,9 +46,8 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
   const [currentPassword, setCurrentPassword] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [done, setDone] = useState<string>();
-  const [busy, setBusy] = useState(false);
   // Set when the server says the recent sign-in no longer counts (the page stayed open too long).
   const [expired, setExpired] = useState(false);
   const fresh = expired ? null : freshUntil(me);
@@ -57,38 +56,37 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
   const linked = identities?.[0];
   const title = hasPassword ? 'Change your password' : 'Set a password';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setDone(undefined);
     const fields: Record<string, string> = {};
     if (needsCurrent && !currentPassword) fields.currentPassword = 'Enter your current password.';
     if (!password) fields.password = 'Enter the new password.';
     else if (confirm !== password) fields.confirm = 'The two passwords differ.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const result = await api.put<{ endedSessions: number; revokedTokens: number }>('/me/password', {
-        ...(needsCurrent ? { currentPassword } : {}),
-        password,
-      });
-      setCurrentPassword('');
-      setPassword('');
-      setConfirm('');
-      const ended =
-        result.endedSessions === 1 ? '1 other session was signed out' : `${result.endedSessions} other sessions were signed out`;
-      const revoked = result.revokedTokens === 1 ? '1 API token was revoked' : `${result.revokedTokens} API tokens were revoked`;
-      setDone(`Your password was ${hasPassword ? 'changed' : 'set'}. ${ended} and ${revoked}.`);
-      onChanged();
-      await refresh();
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'reauthentication_required' && fresh) {
-        setExpired(true);
-        setErrors({ form: sentence(err.message), fields: {} });
-      } else setErrors(asSentences(formErrorsFrom(err, { currentPassword: 'currentPassword', password: 'password' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const result = await api.put<{ endedSessions: number; revokedTokens: number }>('/me/password', {
+          ...(needsCurrent ? { currentPassword } : {}),
+          password,
+        });
+        setCurrentPassword('');
+        setPassword('');
+        setConfirm('');
+        const ended =
+          result.endedSessions === 1 ? '1 other session was signed out' : `${result.endedSessions} other sessions were signed out`;
+        const revoked = result.revokedTokens === 1 ? '1 API token was revoked' : `${result.revokedTokens} API tokens were revoked`;
+        setDone(`Your password was ${hasPassword ? 'changed' : 'set'}. ${ended} and ${revoked}.`);
+        onChanged();
+        await refresh();
+      },
+      (err) => {
+        if (err instanceof ApiError && err.code === 'reauthentication_required' && fresh) {
+          setExpired(true);
+          return { form: sentence(err.message), fields: {} };
+        }
+        return asSentences(formErrorsFrom(err, { currentPassword: 'currentPassword', password: 'password' }));
+      },
+    );
   }
 
   if (!hasPassword && !fresh) {
@@ -124,12 +122,9 @@ export function PasswordCard({ identities, onChanged }: { identities: LinkedIden
         {needsCurrent && (
           <TextField
             label="Current password"
-            name="currentPassword"
+            {...bindField(errors, 'currentPassword', currentPassword, setCurrentPassword)}
             type="password"
             autoComplete="current-password"
-            value={currentPassword}
-            onChange={(e) => setCurrentPassword(e.target.value)}
-            error={errors.fields.currentPassword}
           />
         )}
         <NewPasswordFields password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} errors={errors.fields} />

@@ -1,9 +1,9 @@
 import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Listing } from '../components/listing.tsx';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
 import type { AuthMethod, SessionSummary } from '../types.ts';
@@ -86,53 +86,49 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
       </SectionHeading>
       <p className="hint">Sign out a session you do not recognise, then change your password.</p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={list} error={sessions.error?.message} loading={sessions.loading}>
-        {(items) => (
-          <DataTable label="Sessions" columns={['Browser', 'Address', 'Signed in', 'How', 'Organization', 'Last active', 'Ends']} actions>
-            {items.map((session) => {
-              const browser = describeUserAgent(session.userAgent);
-              return (
-                <tr key={session.id}>
-                  <td>
-                    {browser}
-                    {session.current && (
-                      <>
-                        {' '}
-                        <span className="badge badge-online">This browser</span>
-                      </>
-                    )}
-                  </td>
-                  <td className="mono">{session.ip ?? '—'}</td>
-                  <td>
-                    <Time value={session.createdAt} />
-                  </td>
-                  <td>{HOW[session.authMethod] ?? session.authMethod}</td>
-                  <td>{organizationName(session.organizationId)}</td>
-                  <td>
-                    <Time value={session.lastSeenAt} />
-                  </td>
-                  <td>
-                    <Time value={session.expiresAt} />
-                  </td>
-                  <td className="row-actions">
-                    {!session.current && (
-                      <button
-                        type="button"
-                        className="button-small"
-                        onClick={() => void end(session)}
-                        disabled={busy !== undefined}
-                        aria-label={`Sign out ${browser}, signed in ${new Date(session.createdAt).toLocaleString()}`}
-                      >
-                        {busy === session.id ? 'Signing out…' : 'Sign out'}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={list}
+        loaded={sessions}
+        label="Sessions"
+        columns={['Browser', 'Address', 'Signed in', 'How', 'Organization', 'Last active', 'Ends']}
+        actions
+      >
+        {(session) => {
+          const browser = describeUserAgent(session.userAgent);
+          return (
+            <tr key={session.id}>
+              <td>
+                {browser}
+                {session.current && (
+                  <>
+                    {' '}
+                    <span className="badge badge-online">This browser</span>
+                  </>
+                )}
+              </td>
+              <td className="mono">{session.ip ?? '—'}</td>
+              <TimeCell value={session.createdAt} />
+              <td>{HOW[session.authMethod] ?? session.authMethod}</td>
+              <td>{organizationName(session.organizationId)}</td>
+              <TimeCell value={session.lastSeenAt} />
+              <TimeCell value={session.expiresAt} />
+              <td className="row-actions">
+                {!session.current && (
+                  <button
+                    type="button"
+                    className="button-small"
+                    onClick={() => void end(session)}
+                    disabled={busy !== undefined}
+                    aria-label={`Sign out ${browser}, signed in ${new Date(session.createdAt).toLocaleString()}`}
+                  >
+                    {busy === session.id ? 'Signing out…' : 'Sign out'}
+                  </button>
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {everywhere && (
         <ConfirmDialog
           title="Sign out everywhere?"

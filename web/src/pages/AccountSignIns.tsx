@@ -1,14 +1,14 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
 import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
 import type { LinkedIdentity, SsoProvider } from '../types.ts';
@@ -34,38 +34,32 @@ export function LinkedSignIns({
       <SectionHeading id="sign-ins" title="Linked sign-ins" />
       <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing
+      <ListingTable
         items={identities.data?.identities}
-        error={identities.error?.message}
-        loading={identities.loading}
+        loaded={identities}
         empty="No sign-in is linked to your account."
+        label="Linked accounts"
+        columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']}
+        actions
       >
-        {(items) => (
-          <DataTable label="Linked accounts" columns={['Provider', 'Account', 'Directory (tenant) ID', 'Linked', 'Last used']} actions>
-            {items.map((identity) => {
-              const name = identityProviderName(identity, providers);
-              return (
-                <tr key={identity.id}>
-                  <td>{name}</td>
-                  <td>{identity.email ?? <span className="muted">—</span>}</td>
-                  <td className="mono">{identity.tenantId ?? '—'}</td>
-                  <td>
-                    <Time value={identity.createdAt} />
-                  </td>
-                  <td>
-                    <Time value={identity.lastSignInAt} />
-                  </td>
-                  <td className="row-actions">
-                    <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
-                      Unlink
-                    </DangerButton>
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+        {(identity) => {
+          const name = identityProviderName(identity, providers);
+          return (
+            <tr key={identity.id}>
+              <td>{name}</td>
+              <td>{identity.email ?? <span className="muted">—</span>}</td>
+              <td className="mono">{identity.tenantId ?? '—'}</td>
+              <TimeCell value={identity.createdAt} />
+              <TimeCell value={identity.lastSignInAt} />
+              <td className="row-actions">
+                <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
+                  Unlink
+                </DangerButton>
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {entra && <LinkMicrosoft />}
       {oidc && <LinkOidc provider={oidc} />}
       {unlinking && (
@@ -91,20 +85,17 @@ export function LinkedSignIns({
 
 function LinkMicrosoft() {
   const [value, setValue] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!value.trim()) return setErrors({ fields: { account: 'Enter your work email or your Directory (tenant) ID.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      await beginSso('entra', { intent: 'link', ...emailOrTenant(value), returnTo: LINKED });
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { email: 'account', tenant: 'account' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        await beginSso('entra', { intent: 'link', ...emailOrTenant(value), returnTo: LINKED });
+      },
+      (err) => asSentences(formErrorsFrom(err, { email: 'account', tenant: 'account' })),
+      { untilGone: true },
+    );
   }
 
   return (
@@ -112,11 +103,8 @@ function LinkMicrosoft() {
       <h3 id="link-microsoft">Link a Microsoft account</h3>
       <TextField
         label="Work email or Directory (tenant) ID"
-        name="account"
+        {...bindField(errors, 'account', value, setValue)}
         autoComplete="email"
-        value={value}
-        onChange={(e) => setValue(e.target.value)}
-        error={errors.fields.account}
         hint="Keyway sends you to your organization's Microsoft sign-in page; sign in there with the account to link."
       />
       <FormActions submit={busy ? 'Going to Microsoft…' : 'Link Microsoft account'} disabled={busy} />

@@ -1,15 +1,15 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { TimeCell } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
@@ -46,36 +46,37 @@ export function ApiTokensPage() {
       )}
       <h2>Your tokens</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={tokens.data?.tokens} error={tokens.error?.message} loading={tokens.loading} empty="You have no API tokens.">
-        {(list) => (
-          <DataTable label="API tokens" columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']} actions>
-            {list.map((token) => {
-              const state = tokenState(token);
-              return (
-                <tr key={token.id}>
-                  <td>{token.name}</td>
-                  <td className="mono">{token.prefix}…</td>
-                  <td>
-                    <Time value={token.createdAt} />
-                  </td>
-                  <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
-                  <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
-                  <td>
-                    <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
-                  </td>
-                  <td className="row-actions">
-                    {state === 'Active' && (
-                      <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
-                        Revoke
-                      </DangerButton>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={tokens.data?.tokens}
+        loaded={tokens}
+        empty="You have no API tokens."
+        label="API tokens"
+        columns={['Name', 'Prefix', 'Created', 'Expires', 'Last used', 'Status']}
+        actions
+      >
+        {(token) => {
+          const state = tokenState(token);
+          return (
+            <tr key={token.id}>
+              <td>{token.name}</td>
+              <td className="mono">{token.prefix}…</td>
+              <TimeCell value={token.createdAt} />
+              <td>{token.expiresAt ? <Time value={token.expiresAt} /> : 'Never'}</td>
+              <td>{token.lastUsedAt ? <Time value={token.lastUsedAt} /> : 'Never'}</td>
+              <td>
+                <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
+              </td>
+              <td className="row-actions">
+                {state === 'Active' && (
+                  <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
+                    Revoke
+                  </DangerButton>
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {revoking && (
         <ConfirmDialog
           title={`Revoke token ${revoking.name}?`}
@@ -119,8 +120,7 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
   const [days, setDays] = useState('90');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Name the token after what will use it, for example ci-pipeline.';
     const expiresInDays = days.trim() === '' ? undefined : Number(days);
@@ -143,25 +143,19 @@ function CreateTokenForm({ onCreated, focusFirst }: { onCreated: (token: Created
         <div className="field-row">
           <TextField
             label="Name"
-            name="name"
+            {...bindField(errors, 'name', name, setName)}
             autoFocus={focusFirst}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
             maxLength={100}
             autoComplete="off"
             required
           />
           <TextField
             label="Expires in (days)"
-            name="expiresInDays"
+            {...bindField(errors, 'expiresInDays', days, setDays)}
             type="number"
             inputMode="numeric"
             min={1}
             max={366}
-            value={days}
-            onChange={(e) => setDays(e.target.value)}
-            error={errors.fields.expiresInDays}
             hint="1 to 366; empty for no expiry."
           />
         </div>

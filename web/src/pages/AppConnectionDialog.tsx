@@ -1,10 +1,10 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { FieldError, SecretField, SelectField, TextField } from '../components/fields.tsx';
+import { ChoiceOptions, FieldError, IdentifierField, SecretField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { RunnerOptions } from '../components/runner-options.tsx';
 import { appConnectionSecretAad, newConnectionId, sealForRunner } from '../sealing.ts';
@@ -129,8 +129,7 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const servicePrincipal = method === 'client-secret' || secretless;
   const hasSecret = method === 'access-token' || method === 'client-secret';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const secret = secretRef.current?.value ?? '';
     const fields: Record<string, string> = {};
     if (!name.trim()) fields.name = 'Enter a name, for example "pipelines".';
@@ -196,36 +195,23 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
   const oauthProblems = oauth.data && !oauth.data.configured ? oauth.data.problems : [];
   // The Entra ids the methods ask for: one field each, with a hint where the method needs one.
   const entraIdField = (name: 'tenantId' | 'clientId', label: string, hint?: string) => (
-    <TextField
+    <IdentifierField
       label={label}
       name={name}
       value={name === 'tenantId' ? tenantId : clientId}
       onChange={(e) => (name === 'tenantId' ? setTenantId : setClientId)(e.target.value)}
       error={errors.fields[name]}
       hint={hint}
-      autoComplete="off"
-      spellCheck={false}
     />
   );
   return (
     <Dialog title="Add an app connection" onClose={() => onClose()} wide>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <TextField
-            label="Name"
-            name="name"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
-            autoComplete="off"
-            hint="How syncs refer to it."
-          />
+          <TextField label="Name" {...bindField(errors, 'name', name, setName)} autoComplete="off" hint="How syncs refer to it." />
           <SelectField
             label="Runner"
-            name="runnerId"
-            value={runner?.id ?? ''}
-            onChange={(e) => setRunnerId(e.target.value)}
-            error={errors.fields.runnerId}
+            {...bindField(errors, 'runnerId', runner?.id ?? '', setRunnerId)}
             hint="Holds the credential and runs the syncs."
           >
             <RunnerOptions runners={usable} />
@@ -233,27 +219,33 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
         </div>
         <fieldset className="choice" aria-describedby={errors.fields.method ? 'connection-method-error' : undefined}>
           <legend>Method</legend>
-          {(['access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity', 'oauth'] as const).map((m) => (
-            <label className="choice-option" key={m}>
-              <input type="radio" name="method" value={m} checked={method === m} onChange={() => setMethod(m)} />
-              <span>
-                <strong>{connectionMethodLabel(m)}</strong>
-                <span className="hint">
-                  {m === 'access-token' &&
-                    'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
-                  {m === 'client-secret' &&
-                    'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
-                  {m === 'oauth' && (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
-                  {m === 'certificate' &&
-                    'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
-                  {m === 'workload-identity' &&
-                    "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
-                  {m === 'managed-identity' &&
-                    'The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all.'}
-                </span>
-              </span>
-            </label>
-          ))}
+          <ChoiceOptions
+            name="method"
+            chosen={method}
+            onChoose={setMethod}
+            options={(['access-token', 'client-secret', 'certificate', 'workload-identity', 'managed-identity', 'oauth'] as const).map(
+              (m) => ({
+                value: m,
+                label: <strong>{connectionMethodLabel(m)}</strong>,
+                hint: (
+                  <>
+                    {m === 'access-token' &&
+                      'A PAT of an account with access to the variable groups (Variable Groups: Read, create & manage).'}
+                    {m === 'client-secret' &&
+                      'An Entra ID app registration added to the Azure DevOps organization; Keyway uses the client-credentials grant.'}
+                    {m === 'oauth' &&
+                      (oauth.data?.configured ? "This Keyway's Entra app, with your consent." : 'Not set up on this Keyway.')}
+                    {m === 'certificate' &&
+                      'An app registration added to the organization; the runner makes a key pair and shows the certificate to upload. Nothing secret is entered or kept anywhere but on the runner.'}
+                    {m === 'workload-identity' &&
+                      "An app registration that trusts the runner's platform (AKS workload identity): the runner presents the token in AZURE_FEDERATED_TOKEN_FILE."}
+                    {m === 'managed-identity' &&
+                      'The managed identity of the Azure machine the runner runs on, added to the organization. No credential at all.'}
+                  </>
+                ),
+              }),
+            )}
+          />
           <FieldError id="connection-method-error" error={errors.fields.method} />
         </fieldset>
         {method === 'oauth' && oauthProblems.length > 0 && (
@@ -278,19 +270,14 @@ export function AppConnectionDialog({ projectId, onClose }: Props) {
             'Directory (tenant) ID',
             'A GUID: the Directory (tenant) ID on the Overview page of Microsoft Entra ID, of the tenant your Azure DevOps organization is connected to.',
           )}
-        <TextField
+        <IdentifierField
           label={servicePrincipal ? 'Organization' : 'Organization (optional)'}
-          name="organization"
-          value={organization}
-          onChange={(e) => setOrganization(e.target.value)}
-          error={errors.fields.organization}
+          {...bindField(errors, 'organization', organization, setOrganization)}
           hint={
             method === 'oauth'
               ? 'The name in dev.azure.com/{organization}. Leave empty to pick one of those your account reaches after connecting.'
               : 'The name in dev.azure.com/{organization}.'
           }
-          autoComplete="off"
-          spellCheck={false}
         />
         {servicePrincipal && method !== 'managed-identity' && (
           <div className="field-row">

@@ -2,9 +2,9 @@ import { useMemo, useState } from 'react';
 import type { ApiError } from '../api.ts';
 import { formErrorsFrom } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
-import { PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
+import { PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { navigate, useLocation } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AuditEvent, Member, Runner } from '../types.ts';
@@ -130,31 +130,28 @@ export function AuditLogPage() {
         errors={errors.form}
         onApply={apply}
       />
-      <Listing
+      <ListingTable
         items={page.error ? undefined : page.data?.events}
         error={errors.other}
         loading={page.loading}
         empty={hasFilters(applied) ? 'No events match these filters.' : 'No events yet.'}
+        label="Audit events"
+        className="audit"
+        columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client']}
       >
-        {(events) => (
-          <DataTable label="Audit events" className="audit" columns={['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client']}>
-            {events.map((event) => (
-              <tr key={event.id}>
-                <td>
-                  <Time value={event.createdAt} />
-                </td>
-                <ActorCell actor={event.actor} />
-                <td className="mono">{event.action}</td>
-                <TargetCell target={event.target} />
-                <td>
-                  <span className={`badge badge-outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`}>{event.outcome}</span>
-                </td>
-                <td>{event.ip ?? '—'}</td>
-              </tr>
-            ))}
-          </DataTable>
+        {(event) => (
+          <tr key={event.id}>
+            <TimeCell value={event.createdAt} />
+            <ActorCell actor={event.actor} />
+            <td className="mono">{event.action}</td>
+            <TargetCell target={event.target} />
+            <td>
+              <span className={`badge badge-outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`}>{event.outcome}</span>
+            </td>
+            <td>{event.ip ?? '—'}</td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       <nav className="pager" aria-label="Audit log pages">
         <button type="button" onClick={newer} disabled={current.before.length === 0 || page.loading}>
           Newer

@@ -1,10 +1,10 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { SecretField, TextField } from '../components/fields.tsx';
+import { IdentifierField, SecretField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { patAad, sealForRunner } from '../sealing.ts';
 import { useSession } from '../session.tsx';
@@ -256,8 +256,7 @@ function PatMethod(props: {
   const tokenRef = useRef<HTMLInputElement>(null);
   const headingId = useId();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const input = tokenRef.current;
     const fields: Record<string, string> = {};
     if (!organization.trim()) fields.organization = 'Enter the Azure DevOps organization the token is for (dev.azure.com/{organization}).';
@@ -344,15 +343,10 @@ function PatMethod(props: {
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         {stored && <Alert kind="success">{stored}</Alert>}
         {props.organization === undefined && (
-          <TextField
+          <IdentifierField
             label="Organization"
-            name="organization"
-            value={organization}
-            onChange={(e) => setOrganization(e.target.value)}
-            error={errors.fields.organization}
+            {...bindField(errors, 'organization', organization, setOrganization)}
             hint="The name in dev.azure.com/{organization} (the collection on Azure DevOps Server)."
-            autoComplete="off"
-            spellCheck={false}
           />
         )}
         <SecretField
@@ -365,11 +359,8 @@ function PatMethod(props: {
         />
         <TextField
           label="Expires on"
-          name="expiresAt"
+          {...bindField(errors, 'expiresAt', expiresOn, setExpiresOn)}
           type="date"
-          value={expiresOn}
-          onChange={(e) => setExpiresOn(e.target.value)}
-          error={errors.fields.expiresAt}
           hint="Optional: the expiration date you chose, so Keyway can remind you before it."
         />
         <FormActions submit={busy ? 'Checking…' : 'Check and save token'} disabled={busy !== undefined} />

@@ -3,9 +3,9 @@ import { api, messageOf } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Listing } from '../components/listing.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, StatusText, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { Environment, EnvironmentStatus, Runner } from '../types.ts';
@@ -174,74 +174,70 @@ export function EnvironmentsPage() {
         no longer need.
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing
+      <ListingTable
         items={environments}
-        error={list.error?.message}
-        loading={list.loading}
+        loaded={list}
         empty={
           <>
             No environments yet. <Link to="/open">Open a repository</Link> to create one.
           </>
         }
+        label="Environments"
+        columns={['Repository', 'Ref', 'Status', 'Runner', 'Disk and last use', 'Created']}
+        actions
       >
-        {(items) => (
-          <DataTable label="Environments" columns={['Repository', 'Ref', 'Status', 'Runner', 'Disk and last use', 'Created']} actions>
-            {items.map((env) => (
-              <tr key={env.id}>
-                <td>
-                  <strong>
-                    {env.repository.project}/{env.repository.repository}
-                  </strong>
-                  <div className="muted">{env.repository.organization}</div>
-                  {env.workspacePath && <div className="mono muted">{env.workspacePath}</div>}
-                </td>
-                <td>{describeRef(env.ref)}</td>
-                <td>
-                  <EnvironmentStatusBadge status={env.status} />
-                  {env.status === 'cloning' && env.progress && (
-                    <div className="muted">
-                      {env.progress.phase} {env.progress.percent}%
-                    </div>
-                  )}
-                  {env.status === 'failed' && env.error && <div className="field-error">{sentence(env.error.message)}</div>}
-                </td>
-                <td>{runnerName(env.runnerId)}</td>
-                <td>
-                  {env.diskBytes !== null && env.diskBytes !== undefined ? (
-                    <span>{formatBytes(env.diskBytes)}</span>
+        {(env) => (
+          <tr key={env.id}>
+            <td>
+              <strong>
+                {env.repository.project}/{env.repository.repository}
+              </strong>
+              <div className="muted">{env.repository.organization}</div>
+              {env.workspacePath && <div className="mono muted">{env.workspacePath}</div>}
+            </td>
+            <td>{describeRef(env.ref)}</td>
+            <td>
+              <EnvironmentStatusBadge status={env.status} />
+              {env.status === 'cloning' && env.progress && (
+                <div className="muted">
+                  {env.progress.phase} {env.progress.percent}%
+                </div>
+              )}
+              {env.status === 'failed' && env.error && <div className="field-error">{sentence(env.error.message)}</div>}
+            </td>
+            <td>{runnerName(env.runnerId)}</td>
+            <td>
+              {env.diskBytes !== null && env.diskBytes !== undefined ? (
+                <span>{formatBytes(env.diskBytes)}</span>
+              ) : (
+                <span className="muted">—</span>
+              )}
+              {env.status === 'ready' && (
+                <div className="muted">
+                  {env.lastUsedAt ? (
+                    <>
+                      used <Time value={env.lastUsedAt} />
+                    </>
                   ) : (
-                    <span className="muted">—</span>
+                    'not used yet'
                   )}
-                  {env.status === 'ready' && (
-                    <div className="muted">
-                      {env.lastUsedAt ? (
-                        <>
-                          used <Time value={env.lastUsedAt} />
-                        </>
-                      ) : (
-                        'not used yet'
-                      )}
-                    </div>
-                  )}
-                </td>
-                <td>
-                  <Time value={env.createdAt} />
-                </td>
-                <td className="row-actions">
-                  {env.status !== 'deleting' && (
-                    <DangerButton
-                      label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
-                      onClick={() => setDeleting(env)}
-                    >
-                      Delete
-                    </DangerButton>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+                </div>
+              )}
+            </td>
+            <TimeCell value={env.createdAt} />
+            <td className="row-actions">
+              {env.status !== 'deleting' && (
+                <DangerButton
+                  label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
+                  onClick={() => setDeleting(env)}
+                >
+                  Delete
+                </DangerButton>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {deleting && (
         <ConfirmDialog
           title={`Delete the environment of ${deleting.repository.repository}?`}

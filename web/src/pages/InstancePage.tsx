@@ -1,13 +1,13 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Listing } from '../components/listing.tsx';
-import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
+import { Alert, Card, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { InstanceOrganization, InstanceUser, Organization } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -28,28 +28,23 @@ function Organizations() {
   const { refresh } = useSession();
   const organizations = useApi<{ organizations: InstanceOrganization[] }>('/organizations');
   const [name, setName] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [notice, setNotice] = useState<string>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setNotice(undefined);
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the organization.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<Organization>('/organizations', { name: name.trim() });
-      setName('');
-      setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
-      organizations.reload();
-      // The header's organization switcher lists it now.
-      await refresh();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { name: 'name' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<Organization>('/organizations', { name: name.trim() });
+        setName('');
+        setNotice(`${created.name} was created, with you as its admin. Switch to it in the header to invite its people.`);
+        organizations.reload();
+        // The header's organization switcher lists it now.
+        await refresh();
+      },
+      (err) => asSentences(formErrorsFrom(err, { name: 'name' })),
+    );
   }
 
   return (
@@ -59,11 +54,8 @@ function Organizations() {
           {notice && <Alert kind="success">{notice}</Alert>}
           <TextField
             label="Organization name"
-            name="name"
+            {...bindField(errors, 'name', name, setName)}
             autoComplete="off"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            error={errors.fields.name}
             maxLength={100}
             hint="You become its first admin."
           />
@@ -71,21 +63,20 @@ function Organizations() {
         </Form>
       </Card>
       <h2 id="all-organizations">Organizations</h2>
-      <Listing items={organizations.data?.organizations} error={organizations.error?.message} loading={organizations.loading}>
-        {(list) => (
-          <DataTable label="Organizations" columns={['Name', 'Slug', 'Created']}>
-            {list.map((org) => (
-              <tr key={org.id}>
-                <td>{org.name}</td>
-                <td className="mono">{org.slug}</td>
-                <td>
-                  <Time value={org.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={organizations.data?.organizations}
+        loaded={organizations}
+        label="Organizations"
+        columns={['Name', 'Slug', 'Created']}
+      >
+        {(org) => (
+          <tr key={org.id}>
+            <td>{org.name}</td>
+            <td className="mono">{org.slug}</td>
+            <TimeCell value={org.createdAt} />
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
     </>
   );
 }
@@ -100,43 +91,39 @@ function Accounts() {
     <>
       <h2 id="accounts">Accounts</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={users.data?.users} error={users.error?.message} loading={users.loading}>
-        {(list) => (
-          <DataTable label="Accounts" columns={['Name', 'Email', 'Operator', 'Status', 'Created']} actions>
-            {list.map((user) => (
-              <tr key={user.id}>
-                <td>{user.displayName}</td>
-                <td>{user.email}</td>
-                <td>{user.operator ? 'Yes' : 'No'}</td>
-                <td>
-                  {user.disabled ? (
-                    <span className="badge badge-revoked">Disabled</span>
-                  ) : (
-                    <span className="badge badge-online">Active</span>
-                  )}
-                </td>
-                <td>
-                  <Time value={user.createdAt} />
-                </td>
-                <td className="row-actions">
-                  {user.id === me.user.id ? (
-                    <span className="muted">You</span>
-                  ) : (
-                    <button
-                      type="button"
-                      className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
-                      onClick={() => setChanging(user)}
-                      aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
-                    >
-                      {user.disabled ? 'Enable' : 'Disable'}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={users.data?.users}
+        loaded={users}
+        label="Accounts"
+        columns={['Name', 'Email', 'Operator', 'Status', 'Created']}
+        actions
+      >
+        {(user) => (
+          <tr key={user.id}>
+            <td>{user.displayName}</td>
+            <td>{user.email}</td>
+            <td>{user.operator ? 'Yes' : 'No'}</td>
+            <td>
+              {user.disabled ? <span className="badge badge-revoked">Disabled</span> : <span className="badge badge-online">Active</span>}
+            </td>
+            <TimeCell value={user.createdAt} />
+            <td className="row-actions">
+              {user.id === me.user.id ? (
+                <span className="muted">You</span>
+              ) : (
+                <button
+                  type="button"
+                  className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
+                  onClick={() => setChanging(user)}
+                  aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
+                >
+                  {user.disabled ? 'Enable' : 'Disable'}
+                </button>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {changing && (
         <ConfirmDialog
           title={`${changing.disabled ? 'Enable' : 'Disable'} the account ${changing.email}?`}

@@ -1,11 +1,11 @@
 import { useId, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, FieldError, SecretField, TextField } from '../components/fields.tsx';
+import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SecretField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { clientSecretAad, newIntegrationId, sealForRunner } from '../sealing.ts';
@@ -170,8 +170,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
     return { form, fields };
   }
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const problems = validate();
     if (problems.form || Object.keys(problems.fields).length) {
       setErrors(problems);
@@ -375,45 +374,30 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
         ) : (
           <fieldset className="choice" aria-describedby={errors.fields.provider ? providerErrorId : undefined}>
             <legend>Provider</legend>
-            <label className="choice-option">
-              <input type="radio" name="provider" value="entra" checked={provider === 'entra'} onChange={() => chooseProvider('entra')} />
-              <span>
-                <strong>Azure DevOps (Entra ID)</strong>
-                <span className="hint">Users sign in with Microsoft Entra ID (OAuth).</span>
-              </span>
-            </label>
-            <label className="choice-option">
-              <input type="radio" name="provider" value="pat" checked={provider === 'pat'} onChange={() => chooseProvider('pat')} />
-              <span>
-                <strong>Azure DevOps (PAT)</strong>
-                <span className="hint">Users paste a Personal Access Token.</span>
-              </span>
-            </label>
+            <ChoiceOptions
+              name="provider"
+              chosen={provider}
+              onChoose={chooseProvider}
+              options={[
+                { value: 'entra', label: <strong>Azure DevOps (Entra ID)</strong>, hint: 'Users sign in with Microsoft Entra ID (OAuth).' },
+                { value: 'pat', label: <strong>Azure DevOps (PAT)</strong>, hint: 'Users paste a Personal Access Token.' },
+              ]}
+            />
             <FieldError id={providerErrorId} error={errors.fields.provider} />
           </fieldset>
         )}
 
         <div className="field-row">
-          <TextField
+          <IdentifierField
             label="Host"
-            name="host"
-            value={host}
-            onChange={(e) => setHost(e.target.value)}
-            error={errors.fields.host}
+            {...bindField(errors, 'host', host, setHost)}
             hint="dev.azure.com for Azure DevOps Services, or your Azure DevOps Server's host name."
-            autoComplete="off"
-            spellCheck={false}
             required
           />
-          <TextField
+          <IdentifierField
             label="Virtual directory"
-            name="virtualDirectory"
-            value={virtualDirectory}
-            onChange={(e) => setVirtualDirectory(e.target.value)}
-            error={errors.fields.virtualDirectory}
+            {...bindField(errors, 'virtualDirectory', virtualDirectory, setVirtualDirectory)}
             hint="Azure DevOps Server only, for example /tfs. Leave empty for dev.azure.com."
-            autoComplete="off"
-            spellCheck={false}
           />
         </div>
 
@@ -438,57 +422,35 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 value={callbackUrl}
                 hint="Register this as a Web redirect URI of the app registration in Entra ID before you save."
               />
-              {errors.fields.callbackUrl && <p className="field-error">{errors.fields.callbackUrl}</p>}
-              <TextField
+              <FieldError error={errors.fields.callbackUrl} />
+              <IdentifierField
                 label="Client ID"
-                name="clientId"
-                value={clientId}
-                onChange={(e) => setClientId(e.target.value)}
-                error={errors.fields.clientId}
+                {...bindField(errors, 'clientId', clientId, setClientId)}
                 hint="The application (client) ID of the app registration."
-                autoComplete="off"
-                spellCheck={false}
               />
               <fieldset className="choice" aria-describedby={errors.fields.credential ? `${oauthErrorId}-credential` : undefined}>
                 <legend>How the runner signs in as the app</legend>
-                {CREDENTIALS.map((c) => (
-                  <label className="choice-option" key={c.value}>
-                    <input
-                      type="radio"
-                      name="credential"
-                      value={c.value}
-                      checked={credential === c.value}
-                      onChange={() => setCredential(c.value)}
-                    />
-                    <span>
-                      <strong>{c.label}</strong>
-                      <span className="hint">{c.hint}</span>
-                    </span>
-                  </label>
-                ))}
+                <ChoiceOptions
+                  name="credential"
+                  chosen={credential}
+                  onChoose={setCredential}
+                  options={CREDENTIALS.map((c) => ({ ...c, label: <strong>{c.label}</strong> }))}
+                />
                 <FieldError id={`${oauthErrorId}-credential`} error={errors.fields.credential} />
               </fieldset>
               {credential === 'client-secret' && (
                 <SecretField
                   label="Client secret"
-                  name="clientSecret"
-                  value={clientSecret}
-                  onChange={(e) => setClientSecret(e.target.value)}
-                  error={errors.fields.clientSecret}
+                  {...bindField(errors, 'clientSecret', clientSecret, setClientSecret)}
                   placeholder={secretSet ? 'set — leave empty to keep' : undefined}
                   hint="Sealed in this browser to the runner's key: only the runner can read it."
                 />
               )}
               {credential === 'managed-identity' && (
-                <TextField
+                <IdentifierField
                   label="Managed identity client ID (optional)"
-                  name="managedIdentityClientId"
-                  value={managedIdentityClientId}
-                  onChange={(e) => setManagedIdentityClientId(e.target.value)}
-                  error={errors.fields.managedIdentityClientId}
+                  {...bindField(errors, 'managedIdentityClientId', managedIdentityClientId, setManagedIdentityClientId)}
                   hint="A user-assigned identity of the runner's machine; leave empty for its system-assigned identity."
-                  autoComplete="off"
-                  spellCheck={false}
                 />
               )}
               {saved && panelState && credential !== 'client-secret' && (
@@ -499,7 +461,7 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                   onChange={setCredentialState}
                 />
               )}
-              <TextField
+              <IdentifierField
                 label="Issuer URL"
                 name="issuerUrl"
                 value={issuerUrl}
@@ -511,8 +473,6 @@ export function IntegrationDialog({ runner, integration, onChanged, onClose }: P
                 error={errors.fields.issuerUrl}
                 warning={issuerHint}
                 hint={`${EXPECTED_ISSUER} — the …/oauth2/v2.0 form, the discovery document URL or your tenant's domain work too.`}
-                autoComplete="off"
-                spellCheck={false}
               />
             </div>
           )}

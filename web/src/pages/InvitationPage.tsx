@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api, messageOf, setCsrfToken } from '../api.ts';
 import { FrontDoorCard, PasswordSignInForm } from '../components/front-door.tsx';
 import { NewPasswordFields, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Alert, Loading, Time } from '../components/page.tsx';
 import { SsoButtons } from '../components/sso-buttons.tsx';
 import { Link, navigate } from '../router.tsx';
@@ -207,47 +207,37 @@ function Register({ token, email, onSignedIn }: { token: string; email: string; 
   const [displayName, setDisplayName] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields: Record<string, string> = {};
     if (!displayName.trim()) fields.displayName = 'Enter your name as your colleagues know it.';
     if (!password) fields.newPassword = 'Choose a password.';
     else if (confirm !== password) fields.confirm = 'The two passwords differ.';
     if (Object.keys(fields).length) return setErrors({ fields });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const { csrfToken } = await api.post<{ csrfToken: string }>('/invitations/register', {
-        token,
-        displayName: displayName.trim(),
-        password,
-      });
-      setCsrfToken(csrfToken);
-      await onSignedIn();
-      navigate('/', { replace: true });
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'account_exists')
-        setErrors({ form: `${sentence(err.message)} Use "Sign in" above.`, fields: {} });
-      else setErrors(asSentences(formErrorsFrom(err, { displayName: 'displayName', password: 'newPassword' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const { csrfToken } = await api.post<{ csrfToken: string }>('/invitations/register', {
+          token,
+          displayName: displayName.trim(),
+          password,
+        });
+        setCsrfToken(csrfToken);
+        await onSignedIn();
+        navigate('/', { replace: true });
+      },
+      (err) =>
+        err instanceof ApiError && err.code === 'account_exists'
+          ? { form: `${sentence(err.message)} Use "Sign in" above.`, fields: {} }
+          : asSentences(formErrorsFrom(err, { displayName: 'displayName', password: 'newPassword' })),
+      { untilGone: true },
+    );
   }
 
   return (
     <Form ref={formRef} onSubmit={submit} error={errors.form} aria-label="Create your account">
       <p className="hint">Your account&rsquo;s address is {email}.</p>
-      <TextField
-        label="Your name"
-        name="displayName"
-        autoComplete="name"
-        value={displayName}
-        onChange={(e) => setDisplayName(e.target.value)}
-        error={errors.fields.displayName}
-        maxLength={200}
-      />
+      <TextField label="Your name" {...bindField(errors, 'displayName', displayName, setDisplayName)} autoComplete="name" maxLength={200} />
       <NewPasswordFields
         password={password}
         confirm={confirm}

@@ -1,15 +1,15 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { asSentences, formErrorsFrom, useSubmission, useShownOnce } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -49,38 +49,39 @@ export function Invitations() {
       )}
       <h2 id="invitations">Invitations</h2>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing items={list} error={invitations.error?.message} loading={invitations.loading} empty="No invitations yet.">
-        {(items) => (
-          <DataTable label="Invitations" columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']} actions>
-            {items.map((invitation) => (
-              <tr key={invitation.id}>
-                <td>{invitation.email}</td>
-                <td>{invitation.role}</td>
-                <td>
-                  <span className={`badge ${STATUS[invitation.status].badge}`}>{STATUS[invitation.status].label}</span>
-                  {invitation.acceptedAt && (
-                    <span className="hint">
-                      {' '}
-                      <Time value={invitation.acceptedAt} />
-                    </span>
-                  )}
-                </td>
-                <td>
-                  <Time value={invitation.createdAt} />
-                </td>
-                <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
-                <td className="row-actions">
-                  {invitation.status === 'pending' && (
-                    <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
-                      Revoke
-                    </DangerButton>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+      <ListingTable
+        items={list}
+        loaded={invitations}
+        empty="No invitations yet."
+        label="Invitations"
+        columns={['Email', 'Role', 'Status', 'Sent', 'Valid until']}
+        actions
+      >
+        {(invitation) => (
+          <tr key={invitation.id}>
+            <td>{invitation.email}</td>
+            <td>{invitation.role}</td>
+            <td>
+              <span className={`badge ${STATUS[invitation.status].badge}`}>{STATUS[invitation.status].label}</span>
+              {invitation.acceptedAt && (
+                <span className="hint">
+                  {' '}
+                  <Time value={invitation.acceptedAt} />
+                </span>
+              )}
+            </td>
+            <TimeCell value={invitation.createdAt} />
+            <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
+            <td className="row-actions">
+              {invitation.status === 'pending' && (
+                <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
+                  Revoke
+                </DangerButton>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {revoking && (
         <ConfirmDialog
           title={`Revoke the invitation for ${revoking.email}?`}
@@ -142,8 +143,7 @@ function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: Created
   const [role, setRole] = useState<Role>('member');
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!email.trim()) return setErrors({ fields: { email: 'Enter the email address of the person to invite.' } });
     await attempt(
       async () => {
@@ -162,17 +162,14 @@ function InviteForm({ onCreated, focusFirst }: { onCreated: (invitation: Created
         <div className="field-row">
           <TextField
             label="Email"
-            name="email"
+            {...bindField(errors, 'email', email, setEmail)}
             type="email"
             autoComplete="off"
             autoFocus={focusFirst}
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            error={errors.fields.email}
             hint="They accept signed in with this address, or by creating an account for it."
             required
           />
-          <SelectField label="Role" name="role" value={role} onChange={(e) => setRole(e.target.value as Role)} error={errors.fields.role}>
+          <SelectField label="Role" {...bindField(errors, 'role', role, (value) => setRole(value as Role))}>
             <option value="member">Member</option>
             <option value="admin">Admin</option>
           </SelectField>

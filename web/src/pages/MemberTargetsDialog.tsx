@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
 import { FieldError } from '../components/fields.tsx';
@@ -53,8 +53,7 @@ export function MemberTargetsDialog({
   const [text, setText] = useState((connection.memberTargets ?? []).map((t) => targetLine(t, connection.organization)).join('\n'));
   const { errors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await attempt(async () => {
       const targets = parseTargetLines(text);
       const saved = await api.patch<{ connection: AppConnection }>(

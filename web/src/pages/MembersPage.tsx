@@ -2,9 +2,9 @@ import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { Listing } from '../components/listing.tsx';
-import { Alert, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
+import { Alert, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
@@ -65,55 +65,55 @@ export function MembersPage() {
       <Invitations />
       <h2 id="current-members">Current members</h2>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={members.data?.members} error={members.error?.message} loading={members.loading}>
-        {(list) => (
-          <DataTable label="Members" columns={['Name', 'Email', 'Role', 'Joined', 'How they joined', 'Status']} actions>
-            {list.map((member) => {
-              const name = member.displayName || member.email;
-              return (
-                <tr key={member.id}>
-                  <td>{member.displayName}</td>
-                  <td>{member.email}</td>
-                  <td>
-                    {member.id === me.user.id ? (
-                      <span>{member.role} (you)</span>
-                    ) : (
-                      <select
-                        aria-label={`Role of ${member.email}`}
-                        value={member.role}
-                        onChange={(e) => void changeRole(member, e.target.value as Role)}
-                      >
-                        <option value="member">member</option>
-                        <option value="admin">admin</option>
-                      </select>
-                    )}
-                  </td>
-                  <td>
-                    <Time value={member.joinedAt} />
-                  </td>
-                  <td>{SOURCE_LABEL[member.source] ?? member.source}</td>
-                  <td>
-                    {member.disabled ? (
-                      <span className="badge badge-revoked">Disabled</span>
-                    ) : (
-                      <span className="badge badge-online">Active</span>
-                    )}
-                  </td>
-                  <td className="row-actions">
-                    {member.id === me.user.id ? (
-                      <Link to="/account#organizations">Leave…</Link>
-                    ) : (
-                      <DangerButton label={`Remove ${name} from ${organization}`} onClick={() => setRemoving(member)}>
-                        Remove
-                      </DangerButton>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={members.data?.members}
+        loaded={members}
+        label="Members"
+        columns={['Name', 'Email', 'Role', 'Joined', 'How they joined', 'Status']}
+        actions
+      >
+        {(member) => {
+          const name = member.displayName || member.email;
+          return (
+            <tr key={member.id}>
+              <td>{member.displayName}</td>
+              <td>{member.email}</td>
+              <td>
+                {member.id === me.user.id ? (
+                  <span>{member.role} (you)</span>
+                ) : (
+                  <select
+                    aria-label={`Role of ${member.email}`}
+                    value={member.role}
+                    onChange={(e) => void changeRole(member, e.target.value as Role)}
+                  >
+                    <option value="member">member</option>
+                    <option value="admin">admin</option>
+                  </select>
+                )}
+              </td>
+              <TimeCell value={member.joinedAt} />
+              <td>{SOURCE_LABEL[member.source] ?? member.source}</td>
+              <td>
+                {member.disabled ? (
+                  <span className="badge badge-revoked">Disabled</span>
+                ) : (
+                  <span className="badge badge-online">Active</span>
+                )}
+              </td>
+              <td className="row-actions">
+                {member.id === me.user.id ? (
+                  <Link to="/account#organizations">Leave…</Link>
+                ) : (
+                  <DangerButton label={`Remove ${name} from ${organization}`} onClick={() => setRemoving(member)}>
+                    Remove
+                  </DangerButton>
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      </ListingTable>
       {removing && (
         <ConfirmDialog
           title={`Remove ${removing.displayName || removing.email} from ${organization}?`}

@@ -1,10 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api, messageOf } from '../api.ts';
 import { Detail } from '../components/details.tsx';
-import { SelectField, TextField } from '../components/fields.tsx';
+import { ChoiceOptions, FieldError, IdentifierField, SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
+import { NO_ERRORS, asSentences, bindField, formErrorsFrom, useFocusFirstError, useFormErrors } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, Loading, PageHeading } from '../components/page.tsx';
 import { RunnerOptions } from '../components/runner-options.tsx';
@@ -116,8 +116,7 @@ export function OpenPage() {
     };
   }, [url, generation]);
 
-  function submit(event: FormEvent) {
-    event.preventDefault();
+  function submit() {
     const next = draft.trim();
     if (!next) {
       setCheck({
@@ -144,12 +143,9 @@ export function OpenPage() {
         clone it for you.
       </p>
       <Form ref={formRef} className="card open-form" onSubmit={submit}>
-        <TextField
+        <IdentifierField
           label="Repository URL"
-          name="url"
-          value={draft}
-          onChange={(e) => setDraft(e.target.value)}
-          error={errors.fields.url}
+          {...bindField(errors, 'url', draft, setDraft)}
           hint={
             <>
               For example <code>https://dev.azure.com/contoso/Web/_git/web/pullrequest/12</code>. SSH and{' '}
@@ -157,8 +153,6 @@ export function OpenPage() {
             </>
           }
           inputMode="url"
-          autoComplete="off"
-          spellCheck={false}
         />
         <FormActions submit="Open" disabled={check.status === 'checking'} />
       </Form>
@@ -312,8 +306,7 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
   const [created, setCreated] = useState<Environment>();
   const [finished, setFinished] = useState<Environment>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     setBusy(true);
     setErrors(NO_ERRORS);
     setFinished(undefined);
@@ -347,10 +340,7 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
         {usable.length > 1 && (
           <SelectField
             label="Runner"
-            name="runnerId"
-            value={chosen}
-            onChange={(e) => setChosen(e.target.value)}
-            error={errors.fields.runnerId}
+            {...bindField(errors, 'runnerId', chosen, setChosen)}
             hint="The runner that clones and keeps the workspace. It needs repository access for this host."
           >
             <RunnerOptions runners={usable} />
@@ -360,29 +350,25 @@ function CreateEnvironment({ url, runnerId, pullRequest }: { url: string; runner
         {pullRequest && (
           <fieldset className="choice">
             <legend>Check out</legend>
-            <label className="choice-option">
-              <input type="radio" name="checkout" value="merge" checked={checkout === 'merge'} onChange={() => setCheckout('merge')} />
-              <span>
-                <strong>Merge commit</strong>
-                <span className="hint">What the pull request would produce: its source merged into the target.</span>
-              </span>
-            </label>
-            <label className="choice-option">
-              <input type="radio" name="checkout" value="source" checked={checkout === 'source'} onChange={() => setCheckout('source')} />
-              <span>
-                <strong>Source branch</strong>
-                <span className="hint">The pull request's branch, ready to commit and push to.</span>
-              </span>
-            </label>
-            {errors.fields.checkout && <p className="field-error">{errors.fields.checkout}</p>}
+            <ChoiceOptions
+              name="checkout"
+              chosen={checkout}
+              onChoose={setCheckout}
+              options={[
+                {
+                  value: 'merge',
+                  label: <strong>Merge commit</strong>,
+                  hint: 'What the pull request would produce: its source merged into the target.',
+                },
+                { value: 'source', label: <strong>Source branch</strong>, hint: "The pull request's branch, ready to commit and push to." },
+              ]}
+            />
+            <FieldError error={errors.fields.checkout} />
           </fieldset>
         )}
         <SelectField
           label="What to fetch"
-          name="clone"
-          value={fetchMode}
-          onChange={(e) => setFetchMode(e.target.value as keyof typeof FETCH_MODES)}
-          error={errors.fields.clone}
+          {...bindField(errors, 'clone', fetchMode, (value) => setFetchMode(value as keyof typeof FETCH_MODES))}
           hint="Full and blobless environments take their objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps."
         >
           {Object.entries(FETCH_MODES).map(([value, mode]) => (

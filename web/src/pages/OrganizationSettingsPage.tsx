@@ -1,15 +1,16 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+import type { ReactNode } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
-import { CheckboxField, SelectField, TextAreaField, TextField } from '../components/fields.tsx';
+import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
-import { Alert, Card, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
+import { Alert, Card, Loading, PageHeading, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -43,32 +44,52 @@ export function OrganizationSettingsPage() {
 
 /** PUT /organization/settings with part of the policy; the server's refusals land next to the field. */
 function usePolicyForm(fieldMap: Record<string, string>) {
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, formRef, busy, attempt } = useSubmission();
   const [saved, setSaved] = useState<string>();
   async function save(change: Partial<OrganizationPolicy>, message: (saved: PolicySaved) => string, onSaved: () => void) {
-    setBusy(true);
-    setErrors(NO_ERRORS);
     setSaved(undefined);
-    try {
-      const result = await api.put<PolicySaved>('/organization/settings', change);
-      setSaved(message(result));
-      onSaved();
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, fieldMap)));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const result = await api.put<PolicySaved>('/organization/settings', change);
+        setSaved(message(result));
+        onSaved();
+      },
+      (err) => asSentences(formErrorsFrom(err, fieldMap)),
+    );
   }
   return { errors, formRef, busy, saved, save };
+}
+
+interface PolicyCardProps {
+  id: string;
+  title: string;
+  form: ReturnType<typeof usePolicyForm>;
+  onSubmit: () => Promise<void>;
+  /** The submit button's text while not saving. */
+  submit: string;
+  /** Nothing to save: the form still says what the policy is. */
+  unchanged?: boolean;
+  children: ReactNode;
+}
+
+/** A card whose form saves one part of the policy, with what the last save did above its fields. */
+function PolicyCard({ id, title, form, onSubmit, submit, unchanged = false, children }: PolicyCardProps) {
+  return (
+    <Card id={id} title={title}>
+      <Form ref={form.formRef} onSubmit={onSubmit} error={form.errors.form}>
+        {form.saved && <Alert kind="success">{form.saved}</Alert>}
+        {children}
+        <FormActions submit={form.busy ? 'Saving…' : submit} disabled={form.busy || unchanged} />
+      </Form>
+    </Card>
+  );
 }
 
 function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolicy; ssoReady: boolean; onSaved: () => void }) {
   const [passwordSignIn, setPasswordSignIn] = useState(policy.passwordSignIn);
   const form = usePolicyForm({ passwordSignIn: 'passwordSignIn' });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       { passwordSignIn },
       (saved) =>
@@ -80,30 +101,30 @@ function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolic
   }
 
   return (
-    <Card id="sign-in-policy" title="Sign-in">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <CheckboxField
-          label="Members may sign in with a password"
-          name="passwordSignIn"
-          checked={passwordSignIn}
-          onChange={(e) => setPasswordSignIn(e.target.checked)}
-          error={form.errors.fields.passwordSignIn}
-          hint={
-            <>
-              Switched off, people enter{' '}
-              {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the
-              password sessions in this organization end. Keyway asks that you signed in with single sign-on yourself first, so you know it
-              works. Instance operators keep their sign-in links.
-            </>
-          }
-        />
-        <FormActions
-          submit={form.busy ? 'Saving…' : 'Save sign-in setting'}
-          disabled={form.busy || passwordSignIn === policy.passwordSignIn}
-        />
-      </Form>
-    </Card>
+    <PolicyCard
+      id="sign-in-policy"
+      title="Sign-in"
+      form={form}
+      onSubmit={submit}
+      submit="Save sign-in setting"
+      unchanged={passwordSignIn === policy.passwordSignIn}
+    >
+      <CheckboxField
+        label="Members may sign in with a password"
+        name="passwordSignIn"
+        checked={passwordSignIn}
+        onChange={(e) => setPasswordSignIn(e.target.checked)}
+        error={form.errors.fields.passwordSignIn}
+        hint={
+          <>
+            Switched off, people enter{' '}
+            {ssoReady ? 'only through single sign-on' : 'only through single sign-on, which needs a binding below first'}, and the password
+            sessions in this organization end. Keyway asks that you signed in with single sign-on yourself first, so you know it works.
+            Instance operators keep their sign-in links.
+          </>
+        }
+      />
+    </PolicyCard>
   );
 }
 
@@ -111,8 +132,7 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
   const [projectCreation, setProjectCreation] = useState(policy.projectCreation);
   const form = usePolicyForm({ projectCreation: 'projectCreation' });
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       { projectCreation },
       (saved) =>
@@ -122,45 +142,28 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
   }
 
   return (
-    <Card id="project-policy" title="Projects">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <fieldset className="choice">
-          <legend>Who may create projects</legend>
-          <label className="choice-option">
-            <input
-              type="radio"
-              name="projectCreation"
-              value="admins"
-              checked={projectCreation === 'admins'}
-              onChange={() => setProjectCreation('admins')}
-            />
-            <span>
-              Admins only
-              <span className="hint">Members work in the projects an owner adds them to.</span>
-            </span>
-          </label>
-          <label className="choice-option">
-            <input
-              type="radio"
-              name="projectCreation"
-              value="members"
-              checked={projectCreation === 'members'}
-              onChange={() => setProjectCreation('members')}
-            />
-            <span>
-              Every member
-              <span className="hint">Whoever creates a project becomes its owner.</span>
-            </span>
-          </label>
-        </fieldset>
-        {form.errors.fields.projectCreation && <p className="field-error">{form.errors.fields.projectCreation}</p>}
-        <FormActions
-          submit={form.busy ? 'Saving…' : 'Save project setting'}
-          disabled={form.busy || projectCreation === policy.projectCreation}
+    <PolicyCard
+      id="project-policy"
+      title="Projects"
+      form={form}
+      onSubmit={submit}
+      submit="Save project setting"
+      unchanged={projectCreation === policy.projectCreation}
+    >
+      <fieldset className="choice">
+        <legend>Who may create projects</legend>
+        <ChoiceOptions
+          name="projectCreation"
+          chosen={projectCreation}
+          onChoose={setProjectCreation}
+          options={[
+            { value: 'admins', label: 'Admins only', hint: 'Members work in the projects an owner adds them to.' },
+            { value: 'members', label: 'Every member', hint: 'Whoever creates a project becomes its owner.' },
+          ]}
         />
-      </Form>
-    </Card>
+      </fieldset>
+      <FieldError error={form.errors.fields.projectCreation} />
+    </PolicyCard>
   );
 }
 
@@ -199,26 +202,27 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
           />
           <h3>Bound tenants and domains</h3>
           {notice && <Alert kind="success">{notice}</Alert>}
-          <Listing items={data.bindings} loading={false} empty="Nothing is bound yet: people join only by invitation.">
-            {(bindings) => (
-              <DataTable label="Bound tenants and domains" columns={['Kind', 'Value', 'Added']} actions>
-                {bindings.map((binding) => (
-                  <tr key={binding.id}>
-                    <td>{KIND_LABEL[binding.kind]}</td>
-                    <td className="mono">{binding.value}</td>
-                    <td>
-                      <Time value={binding.createdAt} />
-                    </td>
-                    <td className="row-actions">
-                      <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
-                        Remove
-                      </DangerButton>
-                    </td>
-                  </tr>
-                ))}
-              </DataTable>
+          <ListingTable
+            items={data.bindings}
+            loading={false}
+            empty="Nothing is bound yet: people join only by invitation."
+            label="Bound tenants and domains"
+            columns={['Kind', 'Value', 'Added']}
+            actions
+          >
+            {(binding) => (
+              <tr key={binding.id}>
+                <td>{KIND_LABEL[binding.kind]}</td>
+                <td className="mono">{binding.value}</td>
+                <TimeCell value={binding.createdAt} />
+                <td className="row-actions">
+                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
+                    Remove
+                  </DangerButton>
+                </td>
+              </tr>
             )}
-          </Listing>
+          </ListingTable>
           <AddBinding
             sso={data}
             onAdded={(text) => {
@@ -249,29 +253,24 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
 function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message: string) => void }) {
   const [kind, setKind] = useState<SsoBindingKind>('entra-tenant');
   const [value, setValue] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const tenantBound = sso.yourTenantId !== null && sso.bindings.some((b) => b.value === sso.yourTenantId);
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!value.trim())
       return setErrors({
         fields: {
           value: kind === 'entra-tenant' ? 'Enter the Directory (tenant) ID to bind.' : 'Enter the email domain to bind, like example.com.',
         },
       });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const created = await api.post<{ value: string }>('/organization/sso/bindings', { kind, value: value.trim() });
-      setValue('');
-      onAdded(`${created.value} is bound to this organization.`);
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { value: 'value', kind: 'kind' })));
-    } finally {
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const created = await api.post<{ value: string }>('/organization/sso/bindings', { kind, value: value.trim() });
+        setValue('');
+        onAdded(`${created.value} is bound to this organization.`);
+      },
+      (err) => asSentences(formErrorsFrom(err, { value: 'value', kind: 'kind' })),
+    );
   }
 
   return (
@@ -287,24 +286,13 @@ function AddBinding({ sso, onAdded }: { sso: OrganizationSso; onAdded: (message:
       </p>
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <div className="field-row">
-          <SelectField
-            label="Kind"
-            name="kind"
-            value={kind}
-            onChange={(e) => setKind(e.target.value as SsoBindingKind)}
-            error={errors.fields.kind}
-          >
+          <SelectField label="Kind" {...bindField(errors, 'kind', kind, (value) => setKind(value as SsoBindingKind))}>
             <option value="entra-tenant">Microsoft Entra tenant</option>
             <option value="email-domain">Email domain</option>
           </SelectField>
-          <TextField
+          <IdentifierField
             label={kind === 'entra-tenant' ? 'Directory (tenant) ID' : 'Email domain'}
-            name="value"
-            autoComplete="off"
-            spellCheck={false}
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-            error={errors.fields.value}
+            {...bindField(errors, 'value', value, setValue)}
             hint={kind === 'entra-tenant' ? 'A GUID: Entra admin center → Overview → Tenant ID.' : 'Like example.com.'}
           />
         </div>
@@ -336,8 +324,7 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
   const form = usePolicyForm({ ssoRoleClaim: 'claim', ssoAdminValues: 'adminValues', ssoMemberValues: 'memberValues' });
   const what = claim === 'roles' ? 'app role values' : 'group object IDs';
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await form.save(
       claim === null
         ? { ssoRoleClaim: null, ssoAdminValues: [], ssoMemberValues: [] }
@@ -348,52 +335,42 @@ function RoleMapping({ policy, onSaved }: { policy: OrganizationPolicy; onSaved:
   }
 
   return (
-    <Card id="role-mapping" title="Roles from single sign-on">
-      <Form ref={form.formRef} onSubmit={submit} error={form.errors.form}>
-        {form.saved && <Alert kind="success">{form.saved}</Alert>}
-        <p className="hint">
-          Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed.
-          Invited members keep the role they were invited with.
-        </p>
-        <SelectField
-          label="Claim"
-          name="claim"
-          value={claim ?? ''}
-          onChange={(e) => setClaim(e.target.value === '' ? null : (e.target.value as 'groups' | 'roles'))}
-          error={form.errors.fields.claim}
-        >
-          <option value="">None: everyone who joins is a member</option>
-          <option value="groups">groups: Entra group object IDs</option>
-          <option value="roles">roles: app role values</option>
-        </SelectField>
-        {claim !== null && (
-          <div className="field-row">
-            <TextAreaField
-              label="Admin values"
-              name="adminValues"
-              className="mono"
-              rows={4}
-              spellCheck={false}
-              value={adminValues}
-              onChange={(e) => setAdminValues(e.target.value)}
-              error={form.errors.fields.adminValues}
-              hint={`One per line: ${what} that make someone an admin.`}
-            />
-            <TextAreaField
-              label="Member values"
-              name="memberValues"
-              className="mono"
-              rows={4}
-              spellCheck={false}
-              value={memberValues}
-              onChange={(e) => setMemberValues(e.target.value)}
-              error={form.errors.fields.memberValues}
-              hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
-            />
-          </div>
-        )}
-        <FormActions submit={form.busy ? 'Saving…' : 'Save role mapping'} disabled={form.busy} />
-      </Form>
-    </Card>
+    <PolicyCard id="role-mapping" title="Roles from single sign-on" form={form} onSubmit={submit} submit="Save role mapping">
+      <p className="hint">
+        Applied each time someone signs in with single sign-on: their role follows the claim, and someone no value admits is removed.
+        Invited members keep the role they were invited with.
+      </p>
+      <SelectField
+        label="Claim"
+        name="claim"
+        value={claim ?? ''}
+        onChange={(e) => setClaim(e.target.value === '' ? null : (e.target.value as 'groups' | 'roles'))}
+        error={form.errors.fields.claim}
+      >
+        <option value="">None: everyone who joins is a member</option>
+        <option value="groups">groups: Entra group object IDs</option>
+        <option value="roles">roles: app role values</option>
+      </SelectField>
+      {claim !== null && (
+        <div className="field-row">
+          <TextAreaField
+            label="Admin values"
+            {...bindField(form.errors, 'adminValues', adminValues, setAdminValues)}
+            className="mono"
+            rows={4}
+            spellCheck={false}
+            hint={`One per line: ${what} that make someone an admin.`}
+          />
+          <TextAreaField
+            label="Member values"
+            {...bindField(form.errors, 'memberValues', memberValues, setMemberValues)}
+            className="mono"
+            rows={4}
+            spellCheck={false}
+            hint={`One per line: ${what} that admit a member. Empty admits everyone the binding lets in.`}
+          />
+        </div>
+      )}
+    </PolicyCard>
   );
 }

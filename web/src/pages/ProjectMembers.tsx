@@ -1,14 +1,14 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, asSentences, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Alert, SectionHeading, Time } from '../components/page.tsx';
-import { Listing } from '../components/listing.tsx';
-import { DataTable } from '../components/table.tsx';
+import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { Alert, SectionHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
+import { ListingTable } from '../components/listing.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
@@ -74,49 +74,50 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
         {canManage ? '' : ' Ask an owner of the project to add or remove someone.'}
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={members.data?.members} error={members.error?.message} loading={members.loading} empty="Nobody is a member yet.">
-        {(items) => (
-          <DataTable label={`Members of ${project.name}`} columns={['Name', 'Email', 'Role', 'Added']} actions={canManage}>
-            {items.map((m) => {
-              const you = m.userId === me.user.id;
-              return (
-                <tr key={m.userId}>
-                  <td>
-                    {nameOf(m)}
-                    {you && <span className="muted"> (you)</span>}
-                  </td>
-                  <td>{m.email}</td>
-                  <td>
-                    {canManage ? (
-                      <select
-                        aria-label={`Project role of ${nameOf(m)}`}
-                        value={m.role}
-                        disabled={busy === m.userId}
-                        onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}
-                      >
-                        <option value="member">{ROLE_LABEL.member}</option>
-                        <option value="owner">{ROLE_LABEL.owner}</option>
-                      </select>
-                    ) : (
-                      ROLE_LABEL[m.role]
-                    )}
-                  </td>
-                  <td>
-                    <Time value={m.addedAt} />
-                  </td>
-                  {canManage && (
-                    <td className="row-actions">
-                      <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
-                        Remove
-                      </DangerButton>
-                    </td>
-                  )}
-                </tr>
-              );
-            })}
-          </DataTable>
-        )}
-      </Listing>
+      <ListingTable
+        items={members.data?.members}
+        loaded={members}
+        empty="Nobody is a member yet."
+        label={`Members of ${project.name}`}
+        columns={['Name', 'Email', 'Role', 'Added']}
+        actions={canManage}
+      >
+        {(m) => {
+          const you = m.userId === me.user.id;
+          return (
+            <tr key={m.userId}>
+              <td>
+                {nameOf(m)}
+                {you && <span className="muted"> (you)</span>}
+              </td>
+              <td>{m.email}</td>
+              <td>
+                {canManage ? (
+                  <select
+                    aria-label={`Project role of ${nameOf(m)}`}
+                    value={m.role}
+                    disabled={busy === m.userId}
+                    onChange={(e) => void changeRole(m, e.target.value as ProjectRole)}
+                  >
+                    <option value="member">{ROLE_LABEL.member}</option>
+                    <option value="owner">{ROLE_LABEL.owner}</option>
+                  </select>
+                ) : (
+                  ROLE_LABEL[m.role]
+                )}
+              </td>
+              <TimeCell value={m.addedAt} />
+              {canManage && (
+                <td className="row-actions">
+                  <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
+                    Remove
+                  </DangerButton>
+                </td>
+              )}
+            </tr>
+          );
+        }}
+      </ListingTable>
       {adding && (
         <AddProjectMemberDialog
           project={project}
@@ -167,22 +168,19 @@ function AddProjectMemberDialog({
   const candidates = (organization.data?.members ?? []).filter((m) => !m.disabled && !present.some((p) => p.userId === m.id));
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState<ProjectRole>('member');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!userId) return setErrors({ fields: { userId: 'Pick the person to add.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const added = await api.post<{ email: string }>(`/projects/${encodeURIComponent(project.id)}/members`, { userId, role });
-      const person = candidates.find((c) => c.id === userId);
-      onClose(person ? nameOf(person) : added.email);
-    } catch (err) {
-      setErrors(asSentences(formErrorsFrom(err, { userId: 'userId', email: 'userId', role: 'role' })));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const added = await api.post<{ email: string }>(`/projects/${encodeURIComponent(project.id)}/members`, { userId, role });
+        const person = candidates.find((c) => c.id === userId);
+        onClose(person ? nameOf(person) : added.email);
+      },
+      (err) => asSentences(formErrorsFrom(err, { userId: 'userId', email: 'userId', role: 'role' })),
+      { untilGone: true },
+    );
   }
 
   return (
@@ -201,10 +199,7 @@ function AddProjectMemberDialog({
         <Form ref={formRef} onSubmit={submit} error={errors.form}>
           <SelectField
             label="Person"
-            name="userId"
-            value={userId}
-            onChange={(e) => setUserId(e.target.value)}
-            error={errors.fields.userId}
+            {...bindField(errors, 'userId', userId, setUserId)}
             hint="Members of the organization who are not in the project yet."
           >
             <option value="">{organization.data ? 'Pick a person…' : 'Loading…'}</option>
@@ -216,10 +211,7 @@ function AddProjectMemberDialog({
           </SelectField>
           <SelectField
             label="Project role"
-            name="role"
-            value={role}
-            onChange={(e) => setRole(e.target.value as ProjectRole)}
-            error={errors.fields.role}
+            {...bindField(errors, 'role', role, (value) => setRole(value as ProjectRole))}
             hint="Owners also manage members and app connections."
           >
             <option value="member">{ROLE_LABEL.member}</option>

@@ -6,9 +6,9 @@ import { Detail } from '../components/details.tsx';
 import { ConfirmDialog } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
-import { Listing } from '../components/listing.tsx';
+import { Listing, ListingTable } from '../components/listing.tsx';
 import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { AppConnection, ConnectionValidation, Project, Runner, SyncRun, UpdatedConnection, VariableSync } from '../types.ts';
@@ -31,6 +31,24 @@ import { SyncAdoptionDialog, SyncDialog, describeMemberTargets } from './SyncDia
 import { MemberTargetsDialog } from './MemberTargetsDialog.tsx';
 
 type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
+
+/**
+ * The onClose of a dialog that saves something and says what in its result: `close` it, and after
+ * a save show the result's message and run `after` (reload what changed).
+ */
+function closeWithNotice<R extends { message: string }>(
+  close: () => void,
+  setNotice: (notice: Notice) => void,
+  after: (result: R) => void,
+) {
+  return (result?: R) => {
+    close();
+    if (result) {
+      setNotice({ kind: 'success', text: result.message });
+      after(result);
+    }
+  };
+}
 
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
@@ -217,102 +235,96 @@ function ConnectionsSection(props: {
         Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.
       </p>
       {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing
+      <ListingTable
         items={connections}
         error={props.error}
         loading={props.loading}
         empty={`No app connections yet.${canManage ? ' Add one so syncs can write to Azure DevOps.' : ' A project owner can add one.'}`}
+        label="App connections"
+        columns={['Name', 'Method', 'Organization', 'Acts as', 'Status', 'Last test']}
+        actions
       >
-        {(items) => (
-          <DataTable label="App connections" columns={['Name', 'Method', 'Organization', 'Acts as', 'Status', 'Last test']} actions>
-            {items.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  <strong>{c.name}</strong>
-                  <div className="muted">on {runnerName(c.runnerId)}</div>
-                  <div className="muted">
-                    {c.memberTargets?.length
-                      ? `Members may target ${describeMemberTargets(c.memberTargets)}`
-                      : 'Only owners add syncs through it'}
-                  </div>
-                </td>
-                <td>{connectionMethodLabel(c.method)}</td>
-                <td>
-                  {c.organization ??
-                    (c.method === 'oauth' ? (
-                      <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span>
-                    ) : c.organizations?.length ? (
-                      c.organizations.join(', ')
-                    ) : (
-                      '—'
-                    ))}
-                </td>
-                <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
-                <td>
-                  <ConnectionStatus connection={c} />
-                </td>
-                <td>
-                  {c.lastTest ? (
-                    <>
-                      <Time value={c.lastTest.testedAt} />
-                      {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
-                      {expiryWarning(c.credentialState) && <div className="field-warning">{expiryWarning(c.credentialState)}</div>}
-                    </>
-                  ) : (
-                    <span className="muted">—</span>
-                  )}
-                </td>
-                <td className="row-actions">
-                  <button
-                    type="button"
-                    className="button-small"
-                    onClick={() => void test(c)}
-                    disabled={testing === c.id}
-                    aria-label={`Test app connection ${c.name}`}
-                  >
-                    {testing === c.id ? 'Testing…' : 'Test'}
-                  </button>
-                  {canManage && c.method === 'oauth' && (
-                    <button
-                      type="button"
-                      className={notConnected(c) ? 'button-small button-primary' : 'button-small'}
-                      onClick={() => startConsent(projectId, c.id)}
-                      aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
-                    >
-                      {notConnected(c) ? 'Connect' : 'Reconnect'}
-                    </button>
-                  )}
-                  {SECRETLESS.includes(c.method) && (
-                    <button
-                      type="button"
-                      className="button-small"
-                      onClick={() => setShowingCredential(c)}
-                      aria-label={`What to register for app connection ${c.name}`}
-                    >
-                      {c.method === 'certificate' ? 'Certificate' : c.method === 'workload-identity' ? 'Federated credential' : 'Identity'}
-                    </button>
-                  )}
-                  {canManage && (
-                    <button
-                      type="button"
-                      className="button-small"
-                      onClick={() => setTargeting(c)}
-                      aria-label={`Member targets of ${c.name}`}
-                    >
-                      Member targets
-                    </button>
-                  )}
-                  {canManage && (
-                    <DangerButton label={`Delete app connection ${c.name}`} onClick={() => setDeleting(c)}>
-                      Delete
-                    </DangerButton>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+        {(c) => (
+          <tr key={c.id}>
+            <td>
+              <strong>{c.name}</strong>
+              <div className="muted">on {runnerName(c.runnerId)}</div>
+              <div className="muted">
+                {c.memberTargets?.length
+                  ? `Members may target ${describeMemberTargets(c.memberTargets)}`
+                  : 'Only owners add syncs through it'}
+              </div>
+            </td>
+            <td>{connectionMethodLabel(c.method)}</td>
+            <td>
+              {c.organization ??
+                (c.method === 'oauth' ? (
+                  <span className="muted">{c.credentialSet ? 'Not picked yet' : '—'}</span>
+                ) : c.organizations?.length ? (
+                  c.organizations.join(', ')
+                ) : (
+                  '—'
+                ))}
+            </td>
+            <td>{c.identity?.displayName ?? c.identity?.id ?? '—'}</td>
+            <td>
+              <ConnectionStatus connection={c} />
+            </td>
+            <td>
+              {c.lastTest ? (
+                <>
+                  <Time value={c.lastTest.testedAt} />
+                  {!c.lastTest.valid && <div className="field-error">{describeValidation(c.lastTest)}</div>}
+                  {expiryWarning(c.credentialState) && <div className="field-warning">{expiryWarning(c.credentialState)}</div>}
+                </>
+              ) : (
+                <span className="muted">—</span>
+              )}
+            </td>
+            <td className="row-actions">
+              <button
+                type="button"
+                className="button-small"
+                onClick={() => void test(c)}
+                disabled={testing === c.id}
+                aria-label={`Test app connection ${c.name}`}
+              >
+                {testing === c.id ? 'Testing…' : 'Test'}
+              </button>
+              {canManage && c.method === 'oauth' && (
+                <button
+                  type="button"
+                  className={notConnected(c) ? 'button-small button-primary' : 'button-small'}
+                  onClick={() => startConsent(projectId, c.id)}
+                  aria-label={`${notConnected(c) ? 'Connect' : 'Reconnect'} app connection ${c.name}`}
+                >
+                  {notConnected(c) ? 'Connect' : 'Reconnect'}
+                </button>
+              )}
+              {SECRETLESS.includes(c.method) && (
+                <button
+                  type="button"
+                  className="button-small"
+                  onClick={() => setShowingCredential(c)}
+                  aria-label={`What to register for app connection ${c.name}`}
+                >
+                  {c.method === 'certificate' ? 'Certificate' : c.method === 'workload-identity' ? 'Federated credential' : 'Identity'}
+                </button>
+              )}
+              {canManage && (
+                <button type="button" className="button-small" onClick={() => setTargeting(c)} aria-label={`Member targets of ${c.name}`}>
+                  Member targets
+                </button>
+              )}
+              {canManage && (
+                <DangerButton label={`Delete app connection ${c.name}`} onClick={() => setDeleting(c)}>
+                  Delete
+                </DangerButton>
+              )}
+            </td>
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {connections
         ?.filter((c) => c.method === 'oauth' && c.credentialSet && !c.organization)
         .map((c) => (
@@ -360,13 +372,7 @@ function ConnectionsSection(props: {
         <MemberTargetsDialog
           projectId={projectId}
           connection={targeting}
-          onClose={(result) => {
-            setTargeting(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
-              reload();
-            }
-          }}
+          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, reload)}
         />
       )}
       {deleting && (
@@ -651,28 +657,24 @@ function SyncsSection(props: {
           runners={runners}
           canManage={canManage}
           sync={editing}
-          onClose={(result) => {
-            setAdding(false);
-            setEditing(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
+          onClose={closeWithNotice(
+            () => {
+              setAdding(false);
+              setEditing(undefined);
+            },
+            setNotice,
+            (result) => {
               reload();
               bumpHistory(result.sync.id);
-            }
-          }}
+            },
+          )}
         />
       )}
       {adopting && (
         <SyncAdoptionDialog
           projectId={projectId}
           sync={adopting}
-          onClose={(result) => {
-            setAdopting(undefined);
-            if (result) {
-              setNotice({ kind: 'success', text: result.message });
-              reload();
-            }
-          }}
+          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, reload)}
         />
       )}
       {deleting && (
@@ -699,29 +701,29 @@ function SyncsSection(props: {
 function RunHistory({ path, name }: { path: string; name: string }) {
   const runs = useApi<{ runs: SyncRun[] }>(path);
   return (
-    <Listing items={runs.data?.runs} error={runs.error?.message} loading={runs.loading} empty="No runs yet.">
-      {(items) => (
-        <DataTable label={`Run history of ${name}`} columns={['Started', 'Trigger', 'Status', 'Changes', 'Requests', 'Duration']}>
-          {items.map((run) => (
-            <tr key={run.id}>
-              <td>
-                <Time value={run.startedAt ?? run.createdAt} />
-              </td>
-              <td>{run.trigger}</td>
-              <td>
-                <RunStatus run={run} />
-                {run.error && <div className="field-error">{sentence(run.error)}</div>}
-              </td>
-              <td>{describeCounts(run)}</td>
-              <td>
-                {run.requests ?? '—'}
-                {run.retries ? ` (${run.retries} retried)` : ''}
-              </td>
-              <td>{run.durationMs !== null ? `${(run.durationMs / 1000).toFixed(1)} s` : '—'}</td>
-            </tr>
-          ))}
-        </DataTable>
+    <ListingTable
+      items={runs.data?.runs}
+      loaded={runs}
+      empty="No runs yet."
+      label={`Run history of ${name}`}
+      columns={['Started', 'Trigger', 'Status', 'Changes', 'Requests', 'Duration']}
+    >
+      {(run) => (
+        <tr key={run.id}>
+          <TimeCell value={run.startedAt ?? run.createdAt} />
+          <td>{run.trigger}</td>
+          <td>
+            <RunStatus run={run} />
+            {run.error && <div className="field-error">{sentence(run.error)}</div>}
+          </td>
+          <td>{describeCounts(run)}</td>
+          <td>
+            {run.requests ?? '—'}
+            {run.retries ? ` (${run.retries} retried)` : ''}
+          </td>
+          <td>{run.durationMs !== null ? `${(run.durationMs / 1000).toFixed(1)} s` : '—'}</td>
+        </tr>
       )}
-    </Listing>
+    </ListingTable>
   );
 }

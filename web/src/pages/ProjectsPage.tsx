@@ -1,12 +1,12 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
-import { Card, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
+import { Card, PageHeading } from '../components/page.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Project } from '../types.ts';
@@ -29,63 +29,47 @@ export function ProjectsPage() {
       <p className="lead">Projects hold app connections (credentials for automation) and keep Azure DevOps variable groups in sync.</p>
       {mayCreate && <CreateProjectForm />}
       <h2>{isAdmin ? 'All projects' : 'Your projects'}</h2>
-      <Listing
+      <ListingTable
         items={list.data?.projects}
-        error={list.error?.message}
-        loading={list.loading}
+        loaded={list}
         empty={`No projects yet.${mayCreate ? ' Create one above.' : ' Ask an admin to add you to one.'}`}
+        label="Projects"
+        columns={['Name', 'Your role', 'Created']}
       >
-        {(projects) => (
-          <DataTable label="Projects" columns={['Name', 'Your role', 'Created']}>
-            {projects.map((p) => (
-              <tr key={p.id}>
-                <td>
-                  <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
-                </td>
-                <td>{projectRoleLabel(p.role)}</td>
-                <td>
-                  <Time value={p.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </DataTable>
+        {(p) => (
+          <tr key={p.id}>
+            <td>
+              <Link to={`/projects/${encodeURIComponent(p.id)}`}>{p.name}</Link>
+            </td>
+            <td>{projectRoleLabel(p.role)}</td>
+            <TimeCell value={p.createdAt} />
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
     </>
   );
 }
 
 function CreateProjectForm() {
   const [name, setName] = useState('');
-  const { errors, setErrors, formRef } = useFormErrors();
-  const [busy, setBusy] = useState(false);
+  const { errors, setErrors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!name.trim()) return setErrors({ fields: { name: 'Enter a name for the project.' } });
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const project = await api.post<Project>('/projects', { name: name.trim() });
-      navigate(`/projects/${encodeURIComponent(project.id)}`);
-    } catch (err) {
-      setErrors(formErrorsFrom(err, { name: 'name' }));
-      setBusy(false);
-    }
+    await attempt(
+      async () => {
+        const project = await api.post<Project>('/projects', { name: name.trim() });
+        navigate(`/projects/${encodeURIComponent(project.id)}`);
+      },
+      (err) => formErrorsFrom(err, { name: 'name' }),
+      { untilGone: true },
+    );
   }
 
   return (
     <Card id="create-project" title="Create a project">
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
-        <TextField
-          label="Project name"
-          name="name"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          error={errors.fields.name}
-          hint="You become its owner."
-          autoComplete="off"
-        />
+        <TextField label="Project name" {...bindField(errors, 'name', name, setName)} hint="You become its owner." autoComplete="off" />
         <FormActions submit={busy ? 'Creating…' : 'Create project'} disabled={busy} />
       </Form>
     </Card>

@@ -1,15 +1,15 @@
 import { useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { formErrorsFrom, useSubmission } from '../components/forms.ts';
-import { Listing } from '../components/listing.tsx';
+import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
+import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, Time } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedRunner, Runner, RunnerStatus } from '../types.ts';
@@ -41,42 +41,38 @@ export function RunnersPage() {
         Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.
       </p>
       {notice && <Alert kind="success">{notice}</Alert>}
-      <Listing
+      <ListingTable
         items={runners.data?.runners}
-        error={runners.error?.message}
-        loading={runners.loading}
+        loaded={runners}
         empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}
+        label="Runners"
+        columns={['Name', 'Status', 'Last seen', 'Version', 'Key fingerprint']}
+        actions={isAdmin}
       >
-        {(list) => (
-          <DataTable label="Runners" columns={['Name', 'Status', 'Last seen', 'Version', 'Key fingerprint']} actions={isAdmin}>
-            {list.map((runner) => (
-              <tr key={runner.id}>
-                <td>
-                  <Link to={`/runners/${encodeURIComponent(runner.id)}`}>{runner.name}</Link>
-                  {runner.local && <span className="tag">local</span>}
-                </td>
-                <td>
-                  <RunnerStatusBadge status={runner.status} />
-                </td>
-                <td>
-                  <Time value={runner.lastSeenAt} />
-                </td>
-                <td>{runner.version ?? <span className="muted">—</span>}</td>
-                <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
-                {isAdmin && (
-                  <td className="row-actions">
-                    {runner.status !== 'revoked' && (
-                      <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => setRevoking(runner)}>
-                        Revoke
-                      </DangerButton>
-                    )}
-                  </td>
+        {(runner) => (
+          <tr key={runner.id}>
+            <td>
+              <Link to={`/runners/${encodeURIComponent(runner.id)}`}>{runner.name}</Link>
+              {runner.local && <span className="tag">local</span>}
+            </td>
+            <td>
+              <RunnerStatusBadge status={runner.status} />
+            </td>
+            <TimeCell value={runner.lastSeenAt} />
+            <td>{runner.version ?? <span className="muted">—</span>}</td>
+            <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
+            {isAdmin && (
+              <td className="row-actions">
+                {runner.status !== 'revoked' && (
+                  <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => setRevoking(runner)}>
+                    Revoke
+                  </DangerButton>
                 )}
-              </tr>
-            ))}
-          </DataTable>
+              </td>
+            )}
+          </tr>
         )}
-      </Listing>
+      </ListingTable>
       {creating && (
         <RegisterRunnerDialog
           onClose={() => {
@@ -108,8 +104,7 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
   const { errors, setErrors, formRef, busy, attempt } = useSubmission();
   const [created, setCreated] = useState<CreatedRunner>();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     if (!name.trim()) return setErrors({ fields: { name: 'Give the runner a name, for example build-eu-1.' } });
     await attempt(
       async () => setCreated(await api.post<CreatedRunner>('/runners', { name: name.trim() })),
@@ -150,10 +145,7 @@ function RegisterRunnerDialog({ onClose }: { onClose: () => void }) {
       <Form ref={formRef} onSubmit={submit} error={errors.form}>
         <TextField
           label="Name"
-          name="name"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          error={errors.fields.name}
+          {...bindField(errors, 'name', name, setName)}
           hint="Letters, digits, spaces, dots, dashes or underscores; up to 64. For example build-eu-1."
           maxLength={64}
           required

@@ -1,10 +1,10 @@
 import { useRef, useState } from 'react';
-import type { FormEvent } from 'react';
+
 import { ApiError, api } from '../api.ts';
 import { Dialog } from '../components/dialog.tsx';
-import { CheckboxField, SelectField, TextField } from '../components/fields.tsx';
+import { CheckboxField, IdentifierField, SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
-import { NO_ERRORS, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
+import { NO_ERRORS, bindField, formErrorsFrom, useFormErrors, useSubmission } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import { Alert, StatusText } from '../components/page.tsx';
 import { sealForRunner, syncVariablesAad } from '../sealing.ts';
@@ -121,8 +121,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
     return fields;
   }
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     const fields = validate();
     if (Object.keys(fields).length) {
       setErrors({ fields });
@@ -208,21 +207,8 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
         {!created && (
           <>
             <div className="field-row">
-              <TextField
-                label="Sync name"
-                name="name"
-                value={name}
-                onChange={(e) => setName(e.target.value)}
-                error={errors.fields.name}
-                autoComplete="off"
-              />
-              <SelectField
-                label="App connection"
-                name="connectionId"
-                value={connectionId}
-                onChange={(e) => setConnectionId(e.target.value)}
-                error={errors.fields.connectionId}
-              >
+              <TextField label="Sync name" {...bindField(errors, 'name', name, setName)} autoComplete="off" />
+              <SelectField label="App connection" {...bindField(errors, 'connectionId', connectionId, setConnectionId)}>
                 {connections.map((c) => (
                   <option key={c.id} value={c.id}>
                     {c.name}
@@ -232,30 +218,17 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               </SelectField>
             </div>
             <div className="field-row">
-              <TextField
+              <IdentifierField
                 label="Azure DevOps organization"
-                name="organization"
-                value={organization}
-                onChange={(e) => setOrganization(e.target.value)}
-                error={errors.fields.organization}
+                {...bindField(errors, 'organization', organization, setOrganization)}
                 placeholder={connection?.organization ?? undefined}
                 hint={
                   connection?.organization
                     ? `Leave empty for the connection's (${connection.organization}).`
                     : 'The name in dev.azure.com/{organization}.'
                 }
-                autoComplete="off"
-                spellCheck={false}
               />
-              <TextField
-                label="Azure DevOps project"
-                name="project"
-                value={adoProject}
-                onChange={(e) => setAdoProject(e.target.value)}
-                error={errors.fields.project}
-                autoComplete="off"
-                spellCheck={false}
-              />
+              <IdentifierField label="Azure DevOps project" {...bindField(errors, 'project', adoProject, setAdoProject)} />
             </div>
             {memberBlocked && connection && (
               <Alert kind="warning">
@@ -264,27 +237,19 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
               </Alert>
             )}
             <div className="field-row">
-              <TextField
+              <IdentifierField
                 label="Variable group"
-                name="groupName"
-                value={groupName}
-                onChange={(e) => setGroupName(e.target.value)}
-                error={errors.fields.groupName}
+                {...bindField(errors, 'groupName', groupName, setGroupName)}
                 hint={
                   !canManage && memberTargets.length > 0
                     ? `Created if it does not exist. Through ${connection?.name ?? 'this connection'} you may target ${describeMemberTargets(memberTargets)} (organization/project/group).`
                     : 'Created if it does not exist. A group of this name that Keyway did not create is left alone unless adopted.'
                 }
-                autoComplete="off"
-                spellCheck={false}
               />
               <TextField
                 label="Schedule (minutes)"
-                name="scheduleMinutes"
+                {...bindField(errors, 'scheduleMinutes', schedule, setSchedule)}
                 inputMode="numeric"
-                value={schedule}
-                onChange={(e) => setSchedule(e.target.value)}
-                error={errors.fields.scheduleMinutes}
                 hint="Optional: also sync every N minutes (5–10080). Changes always sync at once."
                 autoComplete="off"
               />
@@ -320,24 +285,20 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                   Variable {i + 1}
                   {row.existing ? `: ${row.name}` : ''}
                 </legend>
-                <TextField
+                <IdentifierField
                   label="Name"
                   name={`name-${row.key}`}
                   value={row.name}
                   readOnly={row.existing}
                   onChange={(e) => setRows((rs) => rs.map((r) => (r.key === row.key ? { ...r, name: e.target.value } : r)))}
                   error={nameError}
-                  autoComplete="off"
-                  spellCheck={false}
                 />
-                <TextField
+                <IdentifierField
                   label="Value"
                   name={`value-${row.key}`}
                   type={row.isSecret ? 'password' : 'text'}
                   placeholder={row.existing ? 'unchanged' : undefined}
                   error={valueError}
-                  autoComplete="off"
-                  spellCheck={false}
                 />
                 <div className="variable-row-end">
                   <label className="inline-check">
@@ -392,8 +353,7 @@ export function SyncAdoptionDialog({
   const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
   const { errors, formRef, busy, attempt } = useSubmission();
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function submit() {
     await attempt(async () => {
       const names = adopt ? parseNames(takeOver) : [];
       const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {
@@ -460,15 +420,10 @@ function AdoptionFields({
         hint={hint}
       />
       {adopt && (
-        <TextField
+        <IdentifierField
           label="Variables it may take over (optional)"
-          name="takeOver"
-          value={takeOver}
-          onChange={(e) => onTakeOver(e.target.value)}
-          error={errors.fields.takeOver}
+          {...bindField(errors, 'takeOver', takeOver, onTakeOver)}
           hint={TAKE_OVER_HINT}
-          autoComplete="off"
-          spellCheck={false}
         />
       )}
     </>

@@ -4,7 +4,7 @@
 import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import { AUDIT_ACTION_GROUPS, AUDIT_TARGET_TYPES } from '../../../src/management/audit/actions.ts';
-import { SelectField, TextField } from '../components/fields.tsx';
+import { IdentifierField, SelectField, TextField } from '../components/fields.tsx';
 import { useFocusFirstError } from '../components/forms.ts';
 import type { FormErrors } from '../components/forms.ts';
 import type { Member, Runner } from '../types.ts';
@@ -203,13 +203,7 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
             </option>
           ))}
         </SelectField>
-        <TextField
-          label="Exact action"
-          {...bind('action')}
-          hint="Optional, for example member.add."
-          autoComplete="off"
-          spellCheck={false}
-        />
+        <IdentifierField label="Exact action" {...bind('action')} hint="Optional, for example member.add." />
       </div>
       <div className="field-row">
         <SelectField label="Target type" {...bind('targetType')}>
@@ -220,13 +214,7 @@ export function AuditFilterForm({ applied, members, runners, errors: apiErrors, 
             </option>
           ))}
         </SelectField>
-        <TextField
-          label="Target id"
-          {...bind('targetId')}
-          hint="Optional, for example a runner's id."
-          autoComplete="off"
-          spellCheck={false}
-        />
+        <IdentifierField label="Target id" {...bind('targetId')} hint="Optional, for example a runner's id." />
       </div>
       <div className="field-row">
         <TextField label="From" {...bind('from')} type="date" hint="A day in your time zone." />

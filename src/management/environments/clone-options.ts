@@ -11,6 +11,7 @@ import type { EnvironmentCloneOptions } from '../../control/environments.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
 
 /** Both always present in what Keyway stores and answers: null means everything / all history. */
 export interface ResolvedCloneOptions {
@@ -86,6 +87,7 @@ export function registerCloneDefaultsRoutes(
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createCloneDefaultsStore(deps.db);
+  const integrations = createScmIntegrationStore(deps.db);
   const audit = createRouteAudit(deps.audit);
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
   const Params = Type.Object({ runnerId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
@@ -94,14 +96,7 @@ export function registerCloneDefaultsRoutes(
 
   /** The integration, in the caller's organization and on that runner; anything else is not found. */
   async function integration(organizationId: string, runnerId: string, id: string): Promise<void> {
-    const row = await deps.db
-      .selectFrom('scm_integrations')
-      .select('id')
-      .where('id', '=', id)
-      .where('runner_id', '=', runnerId)
-      .where('organization_id', '=', organizationId)
-      .executeTakeFirst();
-    if (!row) throw notFound('integration');
+    if (!(await integrations.getInOrganization(organizationId, runnerId, id))) throw notFound('integration');
   }
 
   app.get(

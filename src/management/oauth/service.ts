@@ -11,6 +11,7 @@ import type { ScmIntegrationService } from '../scm-integrations/service.ts';
 import { safeReturnTo } from './return-to.ts';
 import { parseHostQuery, pickByHost } from '../scm-integrations/host-lookup.ts';
 import { createScmIntegrationStore } from '../scm-integrations/store.ts';
+import { createOAuthStateStore } from './store.ts';
 import { hashState, STATE_MINUTES, takeBoundState } from './bound-state.ts';
 
 export const OAUTH_DOCS_URL = 'https://learn.microsoft.com/azure/devops/integrate/get-started/authentication/entra-oauth';
@@ -43,6 +44,7 @@ export interface CallbackOutcome {
 export function createOAuthService(deps: OAuthServiceDeps) {
   const { db } = deps;
   const integrationStore = createScmIntegrationStore(db);
+  const states = createOAuthStateStore(db);
   const now = deps.now ?? (() => new Date());
   const callbackUrl = (integrationId: string) => `${deps.publicUrl()}/api/v1/oauth/callback/${integrationId}`;
 
@@ -148,23 +150,20 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         { userId: user.userId, integration, redirectUri: callbackUrl(row.id), loginHint: options.loginHint },
         { timeoutMs: 20_000 },
       );
-      await db
-        .insertInto('oauth_states')
-        .values({
-          state_hash: hashState(begun.state),
-          session_id: user.sessionId,
-          user_id: user.userId,
-          organization_id: user.organizationId,
-          runner_id: row.runner_id,
-          integration_id: row.id,
-          issuer: begun.issuer,
-          return_to: safeReturnTo(options.returnTo),
-          display: options.display === 'popup' ? 'popup' : 'page',
-          created_at: now().toISOString(),
-          expires_at: new Date(now().getTime() + STATE_MINUTES * 60_000).toISOString(),
-        })
-        .execute();
-      await db.deleteFrom('oauth_states').where('expires_at', '<', now().toISOString()).execute();
+      await states.insert({
+        state_hash: hashState(begun.state),
+        session_id: user.sessionId,
+        user_id: user.userId,
+        organization_id: user.organizationId,
+        runner_id: row.runner_id,
+        integration_id: row.id,
+        issuer: begun.issuer,
+        return_to: safeReturnTo(options.returnTo),
+        display: options.display === 'popup' ? 'popup' : 'page',
+        created_at: now().toISOString(),
+        expires_at: new Date(now().getTime() + STATE_MINUTES * 60_000).toISOString(),
+      });
+      await states.deleteExpired(now().toISOString());
       return { authorizationUrl: begun.authorizationUrl };
     },
 
@@ -182,16 +181,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         display: bound?.display === 'popup' ? 'popup' : 'page',
         audit: { organizationId: bound?.organization_id ?? null, userId: bound?.user_id ?? null, integrationId },
       });
-      const taken = await takeBoundState(
-        params.state,
-        {
-          find: (stateHash) => db.selectFrom('oauth_states').selectAll().where('state_hash', '=', stateHash).executeTakeFirst(),
-          consume: async (stateHash) =>
-            Number((await db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).executeTakeFirst()).numDeletedRows),
-        },
-        user,
-        { now: now(), again: 'start Connect again' },
-      );
+      const taken = await takeBoundState(params.state, states, user, { now: now(), again: 'start Connect again' });
       if (!taken.ok) return fail(taken.code, taken.message, taken.row);
       const { row } = taken;
       if (row.integration_id !== integrationId) {

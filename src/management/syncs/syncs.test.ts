@@ -428,7 +428,9 @@ for (const { kind, skip } of await databaseKinds()) {
       const refusedCreates = events.filter((e) => e.action === 'sync.create' && e.outcome === 'failure').map((e) => e.details.reason);
       assert.deepEqual(refusedCreates.filter((r) => r === 'owner_required').length, 3);
       assert.ok(refusedCreates.includes('target_not_allowed'));
-      const widened = events.find((e) => e.action === 'app_connection.update' && (e.targetId ?? e.target?.id) === narrow);
+      const widened = events.find(
+        (e) => e.action === 'app_connection.update' && e.outcome === 'success' && (e.targetId ?? e.target?.id) === narrow,
+      );
       assert.deepEqual(widened?.details.memberTargets, {
         before: [{ organization: w.seeded.org, project: w.seeded.project, groupPattern: 'team-*' }],
         after: [

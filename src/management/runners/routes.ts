@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiError, errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { RunnerService } from './service.ts';
@@ -66,14 +66,17 @@ const RunnerEventSchema = Type.Object(
 
 export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { runners, control, audit } = deps;
+  const { runners, control } = deps;
+  const audit = createRouteAudit(deps.audit);
   const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+  const tags = ['runners'];
+  const protocolTags = ['runner protocol'];
 
   app.get(
     '/api/v1/runners',
     {
       schema: {
-        tags: ['runners'],
+        tags,
         summary: "The organization's runners with status",
         response: { 200: RunnerList, ...Errors },
       },
@@ -85,7 +88,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
 
   app.get(
     '/api/v1/runners/:id',
-    { schema: { tags: ['runners'], summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } },
+    { schema: { tags, summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } },
     async (request) => {
       const user = asUser(request);
       return runners.view(await runners.get(user.organizationId, request.params.id));
@@ -97,7 +100,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['runners'],
+        tags,
         summary: 'Create a runner; returns its one-time exchange token and the command to start it (admin)',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         response: {
@@ -108,15 +111,12 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     },
     async (request, reply) => {
       const user = asUser(request);
-      const created = await runners.create({ organizationId: user.organizationId, name: request.body.name, createdBy: user.userId });
-      await audit.record({
-        actor: user,
-        action: 'runner.create',
-        target: { type: 'runner', id: created.runner.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { name: created.runner.name },
-      });
+      const created = await audit.run(
+        request,
+        { action: 'runner.create' },
+        () => runners.create({ organizationId: user.organizationId, name: request.body.name, createdBy: user.userId }),
+        ({ runner }) => ({ target: { type: 'runner', id: runner.id }, details: { name: runner.name } }),
+      );
       return reply.code(201).send({
         runner: created.runner,
         exchangeToken: created.exchangeToken,
@@ -131,7 +131,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['runners'],
+        tags,
         summary: 'Revoke a runner: its token stops working at once (admin)',
         params: IdParams,
         response: { 204: Type.Null(), ...Errors },
@@ -139,26 +139,29 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     },
     async (request, reply) => {
       const user = asUser(request);
-      await runners.revoke(user.organizationId, request.params.id);
-      // Nothing may reach the runner any more, and nothing it was given stays here: its
-      // integrations and their sealed secrets go now; the runner deletes the credentials it holds
-      // when it learns of the revocation (at its next poll, or its next start) and confirms.
-      const droppedRequests = await control.dropQueued(request.params.id);
-      const deleted = (await deps.onRunnerRevoked?.(request.params.id)) ?? { integrations: 0, sealedSecrets: 0 };
-      control.wake(request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'runner.revoke',
-        target: { type: 'runner', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: {
-          integrationsDeleted: deleted.integrations,
-          sealedSecretsDeleted: deleted.sealedSecrets,
-          queuedRequestsDropped: droppedRequests,
-          runnerPurge: 'pending',
+      const { id } = request.params;
+      await audit.run(
+        request,
+        { action: 'runner.revoke', target: { type: 'runner', id } },
+        async () => {
+          await runners.revoke(user.organizationId, id);
+          // Nothing may reach the runner any more, and nothing it was given stays here: its
+          // integrations and their sealed secrets go now; the runner deletes the credentials it holds
+          // when it learns of the revocation (at its next poll, or its next start) and confirms.
+          const droppedRequests = await control.dropQueued(id);
+          const deleted = (await deps.onRunnerRevoked?.(id)) ?? { integrations: 0, sealedSecrets: 0 };
+          control.wake(id);
+          return { droppedRequests, deleted };
         },
-      });
+        ({ droppedRequests, deleted }) => ({
+          details: {
+            integrationsDeleted: deleted.integrations,
+            sealedSecretsDeleted: deleted.sealedSecrets,
+            queuedRequestsDropped: droppedRequests,
+            runnerPurge: 'pending',
+          },
+        }),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -170,7 +173,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'public' },
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary: 'Exchange a one-time exchange token and a public key for a runner token',
         body: Type.Object(
           {
@@ -189,18 +192,19 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     async (request) => {
       try {
         const result = await runners.exchange(request.body);
-        await audit.record({
+        // Not audit.run: the actor is the runner the exchange creates, known only from its result, and a
+        // failed exchange is an anonymous guess, counted per address and minute below instead.
+        await audit.record(request, {
           organizationId: result.organizationId,
           actor: { kind: 'runner', runnerId: result.runnerId, organizationId: result.organizationId, name: result.name },
           action: 'runner.register',
           target: { type: 'runner', id: result.runnerId },
           outcome: 'success',
-          client: clientInfo(request),
         });
         return result;
       } catch (err) {
         // One row per address and minute, however many guesses arrive.
-        await audit.recordAggregated({ action: 'runner.register', ip: request.ip, label: 'runner exchange', reason: errorCode(err) });
+        await deps.audit.recordAggregated({ action: 'runner.register', ip: request.ip, label: 'runner exchange', reason: errorCode(err) });
         throw err;
       }
     },
@@ -210,7 +214,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     CONTROL_PATHS.self,
     {
       config: { auth: 'runner' },
-      schema: { tags: ['runner protocol'], summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } },
+      schema: { tags: protocolTags, summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } },
     },
     async (request) => {
       const runner = asRunner(request);
@@ -225,7 +229,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'runner' },
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary: "Publish the runner's new public key; secrets sealed to the old key must be entered again",
         body: Type.Object({ publicKey: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
         response: {
@@ -245,17 +249,18 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     },
     async (request) => {
       const runner = asRunner(request);
-      await runners.setPublicKey(runner.runnerId, request.body.publicKey);
-      const cleared = (await deps.onRunnerKeyChanged?.(runner.runnerId)) ?? 0;
-      const kept = (await deps.countKeptCredentials?.(runner.runnerId)) ?? 0;
-      await audit.record({
-        actor: runner,
-        action: 'runner.key_rotate',
-        target: { type: 'runner', id: runner.runnerId },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { clearedSecrets: cleared, keptCredentials: kept },
-      });
+      const { cleared, kept } = await audit.run(
+        request,
+        { action: 'runner.key_rotate', target: { type: 'runner', id: runner.runnerId } },
+        async () => {
+          await runners.setPublicKey(runner.runnerId, request.body.publicKey);
+          return {
+            cleared: (await deps.onRunnerKeyChanged?.(runner.runnerId)) ?? 0,
+            kept: (await deps.countKeptCredentials?.(runner.runnerId)) ?? 0,
+          };
+        },
+        ({ cleared, kept }) => ({ details: { clearedSecrets: cleared, keptCredentials: kept } }),
+      );
       const said = [
         cleared ? `${cleared} client secret(s) sealed to the old key were cleared; an admin must enter them again` : '',
         kept
@@ -275,7 +280,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'runner' },
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary: 'An integration of the calling runner, as the runner needs it (secrets only sealed)',
         params: IdParams,
         response: { 200: Type.Unknown(), ...Errors },
@@ -294,7 +299,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       config: { auth: 'runner' },
       logLevel: 'warn',
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary: 'Long-poll for control requests',
         querystring: Type.Object(
           {
@@ -354,7 +359,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       config: { auth: 'runner' },
       logLevel: 'warn',
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary: 'Answer a control request',
         params: Type.Object({ requestId: Type.String({ maxLength: 100 }) }),
         body: Type.Union([
@@ -398,7 +403,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
       config: { auth: 'runner' },
       logLevel: 'warn',
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary:
           'Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once',
         body: Type.Object(
@@ -419,7 +424,7 @@ export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDep
     {
       config: { auth: 'revoked-runner' },
       schema: {
-        tags: ['runner protocol'],
+        tags: protocolTags,
         summary:
           'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
         body: Type.Object(

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ScmIntegrationService } from './service.ts';
 import { IntegrationList, IntegrationSchema, SaveResponse, TestResultSchema, UpdateResponse } from './schema.ts';
@@ -38,14 +38,16 @@ export function registerScmIntegrationRoutes(
   deps: { integrations: ScmIntegrationService; audit: Pick<AuditLog, 'record'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { integrations, audit } = deps;
+  const { integrations } = deps;
+  const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/runners/:runnerId/scm-integrations';
+  const tags = ['scm integrations'];
 
   app.get(
     base,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: "A runner's repository access configuration",
         params: Params,
         response: { 200: IntegrationList, ...Errors },
@@ -60,7 +62,7 @@ export function registerScmIntegrationRoutes(
     `${base}/:id`,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'One integration',
         params: ItemParams,
         response: { 200: IntegrationSchema, ...Errors },
@@ -74,7 +76,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Save & Test: create an integration, then ask the runner to verify it (admin). A failed test still saves.',
         params: Params,
         body: Type.Object(
@@ -93,21 +95,21 @@ export function registerScmIntegrationRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      const saved = await integrations.create(user.organizationId, request.params.runnerId, request.body);
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.create',
-        target: { type: 'scm_integration', id: saved.integration.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: {
-          runnerId: request.params.runnerId,
-          host: saved.integration.host,
-          oauth: saved.integration.oauth !== null,
-          pat: saved.integration.pat.enabled,
-          testValid: saved.test.valid,
+      const { runnerId } = request.params;
+      const saved = await audit.run(
+        request,
+        {
+          action: 'scm_integration.create',
+          // The client-chosen id, when there is one: a failed create still names what it tried to create.
+          ...(request.body.id ? { target: { type: 'scm_integration', id: request.body.id } } : {}),
+          details: { runnerId },
         },
-      });
+        () => integrations.create(user.organizationId, runnerId, request.body),
+        ({ integration, test }) => ({
+          target: { type: 'scm_integration', id: integration.id },
+          details: { host: integration.host, oauth: integration.oauth !== null, pat: integration.pat.enabled, testValid: test.valid },
+        }),
+      );
       return reply.code(201).send(saved);
     },
   );
@@ -117,7 +119,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary:
           'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
         params: ItemParams,
@@ -141,27 +143,21 @@ export function registerScmIntegrationRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const saved = await integrations.update(user.organizationId, request.params.runnerId, request.params.id, {
-        ...request.body,
-        proposedBy: user.userId,
-      });
-      // What happened, as it happened: a change kept as a draft is a failure of the change.
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.update',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: saved.applied ? 'success' : 'failure',
-        client: clientInfo(request),
-        details: {
-          runnerId: request.params.runnerId,
-          fields: Object.keys(request.body).filter((f) => f !== 'force'),
-          applied: saved.applied,
-          forced: saved.forced,
-          purgedMethods: saved.purgedMethods,
-          testValid: saved.test.valid,
+      const { runnerId, id } = request.params;
+      return audit.run(
+        request,
+        {
+          action: 'scm_integration.update',
+          target: { type: 'scm_integration', id },
+          details: { runnerId, fields: Object.keys(request.body).filter((f) => f !== 'force') },
         },
-      });
-      return saved;
+        () => integrations.update(user.organizationId, runnerId, id, { ...request.body, proposedBy: user.userId }),
+        // What happened, as it happened: a change kept as a draft is a failure of the change.
+        (saved) => ({
+          outcome: saved.applied ? 'success' : 'failure',
+          details: { applied: saved.applied, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+        }),
+      );
     },
   );
 
@@ -170,7 +166,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge',
         params: ItemParams,
         response: { 200: UpdateResponse, ...Errors },
@@ -178,22 +174,13 @@ export function registerScmIntegrationRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const saved = await integrations.applyDraft(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.draft_apply',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: {
-          runnerId: request.params.runnerId,
-          applied: true,
-          forced: saved.forced,
-          purgedMethods: saved.purgedMethods,
-          testValid: saved.test.valid,
-        },
-      });
-      return saved;
+      const { runnerId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'scm_integration.draft_apply', target: { type: 'scm_integration', id }, details: { runnerId } },
+        () => integrations.applyDraft(user.organizationId, runnerId, id),
+        (saved) => ({ details: { applied: true, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid } }),
+      );
     },
   );
 
@@ -202,7 +189,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Discard the rejected draft (admin); the configuration stays as it is',
         params: ItemParams,
         response: { 204: Type.Null(), ...Errors },
@@ -210,15 +197,12 @@ export function registerScmIntegrationRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      await integrations.discardDraft(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.draft_discard',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { runnerId: request.params.runnerId },
-      });
+      const { runnerId, id } = request.params;
+      await audit.run(
+        request,
+        { action: 'scm_integration.draft_discard', target: { type: 'scm_integration', id }, details: { runnerId } },
+        () => integrations.discardDraft(user.organizationId, runnerId, id),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -228,7 +212,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Delete an integration and every credential it produced (admin)',
         params: ItemParams,
         response: { 204: Type.Null(), ...Errors },
@@ -236,15 +220,10 @@ export function registerScmIntegrationRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      await integrations.remove(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.delete',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { runnerId: request.params.runnerId },
-      });
+      const { runnerId, id } = request.params;
+      await audit.run(request, { action: 'scm_integration.delete', target: { type: 'scm_integration', id }, details: { runnerId } }, () =>
+        integrations.remove(user.organizationId, runnerId, id),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -254,7 +233,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Ask the runner to verify the integration again (admin)',
         params: ItemParams,
         response: { 200: TestResultSchema, ...Errors },
@@ -262,15 +241,13 @@ export function registerScmIntegrationRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const result = await integrations.test(user.organizationId, request.params.runnerId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.test',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: result.valid ? 'success' : 'failure',
-        client: clientInfo(request),
-      });
-      return result;
+      const { runnerId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'scm_integration.test', target: { type: 'scm_integration', id } },
+        () => integrations.test(user.organizationId, runnerId, id),
+        (result) => ({ outcome: result.valid ? 'success' : 'failure' }),
+      );
     },
   );
 
@@ -278,7 +255,7 @@ export function registerScmIntegrationRoutes(
     `${base}/:id/client-credential`,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary:
           "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
         params: ItemParams,
@@ -293,7 +270,7 @@ export function registerScmIntegrationRoutes(
     {
       config: { auth: 'admin' },
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: 'Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it',
         params: ItemParams,
         response: { 200: ClientCredentialStateSchema, ...Errors },
@@ -301,17 +278,13 @@ export function registerScmIntegrationRoutes(
     },
     async (request) => {
       const user = asUser(request);
-      const state = await integrations.prepareNextCertificate(user.organizationId, request.params.runnerId, request.params.id);
-      const next = state.certificates?.find((c) => c.status === 'next');
-      await audit.record({
-        actor: user,
-        action: 'scm_integration.certificate_prepare',
-        target: { type: 'scm_integration', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { runnerId: request.params.runnerId, thumbprint: next?.thumbprintSha1 ?? null },
-      });
-      return state;
+      const { runnerId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'scm_integration.certificate_prepare', target: { type: 'scm_integration', id }, details: { runnerId } },
+        () => integrations.prepareNextCertificate(user.organizationId, runnerId, id),
+        (state) => ({ details: { thumbprint: state.certificates?.find((c) => c.status === 'next')?.thumbprintSha1 ?? null } }),
+      );
     },
   );
 
@@ -319,7 +292,7 @@ export function registerScmIntegrationRoutes(
     `${base}/:id/client-credential/certificate`,
     {
       schema: {
-        tags: ['scm integrations'],
+        tags,
         summary: "Download the app's certificate (public) to upload it under Certificates & secrets → Certificates",
         params: ItemParams,
         querystring: CertificateQuery,

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
 import { MAX_VARIABLES } from './service.ts';
 import type { SyncService } from './service.ts';
@@ -59,7 +59,8 @@ const Target = {
 
 export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncService; audit: Pick<AuditLog, 'record'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { syncs, audit } = deps;
+  const { syncs } = deps;
+  const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/projects/:projectId/syncs';
   const tags = ['variable group syncs'];
 
@@ -107,49 +108,36 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request, reply) => {
       const user = asUser(request);
+      const { projectId } = request.params;
       const body = request.body;
-      let created;
-      try {
-        created = await syncs.create(user, request.params.projectId, body);
-      } catch (err) {
-        const attempted = {
-          connectionId: body.connectionId,
-          organization: body.organization ?? null,
-          project: body.project,
-          groupName: body.groupName,
-          adoptExisting: body.adoptExisting === true,
-          takeOver: body.takeOver ?? [],
-        };
-        await audit.record({
-          actor: user,
-          action: 'sync.create',
-          outcome: 'failure',
-          client: clientInfo(request),
-          details: { projectId: request.params.projectId, reason: errorCode(err), after: attempted },
-        });
-        throw err;
-      }
-      const { sync } = created;
-      await audit.record({
-        actor: user,
-        action: 'sync.create',
-        target: { type: 'sync', id: sync.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: {
-          projectId: request.params.projectId,
-          before: null,
-          after: {
-            connectionId: sync.connectionId,
-            organization: sync.organization,
-            project: sync.project,
-            groupName: sync.groupName,
-            adoptExisting: sync.adoptExisting,
-            takeOver: sync.takeOver,
+      // The target asked for (names and flags, never a value): a refused create says where it would have written.
+      const attempted = {
+        connectionId: body.connectionId,
+        organization: body.organization ?? null,
+        project: body.project,
+        groupName: body.groupName,
+        adoptExisting: body.adoptExisting === true,
+        takeOver: body.takeOver ?? [],
+      };
+      const created = await audit.run(
+        request,
+        { action: 'sync.create', details: { projectId, before: null, after: attempted } },
+        () => syncs.create(user, projectId, body),
+        ({ sync }) => ({
+          target: { type: 'sync', id: sync.id },
+          details: {
+            after: {
+              connectionId: sync.connectionId,
+              organization: sync.organization,
+              project: sync.project,
+              groupName: sync.groupName,
+              adoptExisting: sync.adoptExisting,
+              takeOver: sync.takeOver,
+            },
+            variableCount: sync.variableCount,
           },
-          variableCount: sync.variableCount,
-        },
-      });
+        }),
+      );
       return reply.code(201).send(created);
     },
   );
@@ -178,6 +166,8 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     async (request) => {
       const user = asUser(request);
       const { projectId, id } = request.params;
+      // Not audit.run: a failure is recorded only for a sync that exists, with its target as it is
+      // after the refusal (read then), so this route writes both of its records itself.
       let updated;
       try {
         updated = await syncs.update(user, projectId, id, request.body);
@@ -194,22 +184,18 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
           takeOver: b.takeOver,
         };
         if (before)
-          await audit.record({
-            actor: user,
+          await audit.record(request, {
             action: 'sync.update',
             target: { type: 'sync', id },
             outcome: 'failure',
-            client: clientInfo(request),
             details: { projectId, reason: errorCode(err), fields: Object.keys(b), before, requested },
           });
         throw err;
       }
-      await audit.record({
-        actor: user,
+      await audit.record(request, {
         action: 'sync.update',
         target: { type: 'sync', id },
         outcome: 'success',
-        client: clientInfo(request),
         details: { projectId, fields: Object.keys(request.body), before: updated.before, after: updated.after },
       });
       return updated.sync;
@@ -228,15 +214,13 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request, reply) => {
       const user = asUser(request);
-      const before = await syncs.remove(user, request.params.projectId, request.params.id);
-      await audit.record({
-        actor: user,
-        action: 'sync.delete',
-        target: { type: 'sync', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId, before, after: null },
-      });
+      const { projectId, id } = request.params;
+      await audit.run(
+        request,
+        { action: 'sync.delete', target: { type: 'sync', id }, details: { projectId } },
+        () => syncs.remove(user, projectId, id),
+        (before) => ({ details: { before, after: null } }),
+      );
       return reply.code(204).send(null);
     },
   );
@@ -257,20 +241,18 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request) => {
       const user = asUser(request);
-      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, {
-        mode: 'replace',
-        variables: request.body.variables,
-        sealedValues: request.body.sealedValues,
-      });
-      await audit.record({
-        actor: user,
-        action: 'sync.variables.replace',
-        target: { type: 'sync', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId, variableCount: result.variables.length },
-      });
-      return result;
+      const { projectId, id } = request.params;
+      return audit.run(
+        request,
+        { action: 'sync.variables.replace', target: { type: 'sync', id }, details: { projectId } },
+        () =>
+          syncs.setVariables(user, projectId, id, {
+            mode: 'replace',
+            variables: request.body.variables,
+            sealedValues: request.body.sealedValues,
+          }),
+        (result) => ({ details: { variableCount: result.variables.length } }),
+      );
     },
   );
 
@@ -294,26 +276,24 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request) => {
       const user = asUser(request);
+      const { projectId, id } = request.params;
       const body = request.body;
-      const result = await syncs.setVariables(user, request.params.projectId, request.params.id, {
-        mode: 'merge',
-        variables: body.set ?? [],
-        ...(body.remove ? { remove: body.remove } : {}),
-        sealedValues: body.sealedValues,
-      });
-      await audit.record({
-        actor: user,
-        action: 'sync.variables.change',
-        target: { type: 'sync', id: request.params.id },
-        outcome: 'success',
-        client: clientInfo(request),
-        details: {
-          projectId: request.params.projectId,
-          changed: (body.set ?? []).map((v) => v.name).slice(0, 50),
-          removed: (body.remove ?? []).slice(0, 50),
+      return audit.run(
+        request,
+        {
+          action: 'sync.variables.change',
+          target: { type: 'sync', id },
+          // Variable names only, never their values.
+          details: { projectId, changed: (body.set ?? []).map((v) => v.name).slice(0, 50), removed: (body.remove ?? []).slice(0, 50) },
         },
-      });
-      return result;
+        () =>
+          syncs.setVariables(user, projectId, id, {
+            mode: 'merge',
+            variables: body.set ?? [],
+            ...(body.remove ? { remove: body.remove } : {}),
+            sealedValues: body.sealedValues,
+          }),
+      );
     },
   );
 
@@ -330,15 +310,13 @@ export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncSer
     },
     async (request, reply) => {
       const user = asUser(request);
-      const run = await syncs.run(user, request.params.projectId, request.params.id, request.query.waitSeconds * 1000);
-      await audit.record({
-        actor: user,
-        action: 'sync.run',
-        target: { type: 'sync', id: request.params.id },
-        outcome: run.status === 'failed' ? 'failure' : 'success',
-        client: clientInfo(request),
-        details: { projectId: request.params.projectId, runId: run.id, status: run.status },
-      });
+      const { projectId, id } = request.params;
+      const run = await audit.run(
+        request,
+        { action: 'sync.run', target: { type: 'sync', id }, details: { projectId } },
+        () => syncs.run(user, projectId, id, request.query.waitSeconds * 1000),
+        ({ id: runId, status }) => ({ outcome: status === 'failed' ? 'failure' : 'success', details: { runId, status } }),
+      );
       return reply.code(run.status === 'succeeded' || run.status === 'failed' ? 200 : 202).send(run);
     },
   );

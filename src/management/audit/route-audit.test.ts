@@ -104,4 +104,32 @@ describe('route audit', () => {
     assert.deepEqual(recorded[1]!.actor, { kind: 'anonymous', label: 'oauth callback' });
     assert.equal(recorded[1]!.organizationId, 'org_2');
   });
+
+  it('records success in the organization the result names, and a failure where the event put it', async () => {
+    const { recorded, audit, request } = world();
+    const event = { action: 'organization.create', organizationId: null } as const;
+    await audit.run(
+      request,
+      event,
+      async () => ({ id: 'org_new' }),
+      (org) => ({ organizationId: org.id }),
+    );
+    await assert.rejects(
+      audit.run(
+        request,
+        event,
+        async () => {
+          throw forbidden('operators only');
+        },
+        () => ({ organizationId: 'org_never' }),
+      ),
+    );
+    assert.deepEqual(
+      recorded.map((e) => [e.outcome, e.organizationId]),
+      [
+        ['success', 'org_new'],
+        ['failure', null],
+      ],
+    );
+  });
 });

@@ -26,6 +26,12 @@ export interface RouteEventResult {
   details?: Record<string, unknown>;
   /** A check that ran and found a fault (a credential test that failed) is a failure without an error. */
   outcome?: AuditOutcome;
+  /**
+   * The organization the success belongs to, when only the result knows it (one just created, an
+   * invitation's). A failure stays where the event put it: never in an organization the caller named
+   * but may not belong to.
+   */
+  organizationId?: string | null;
 }
 
 export interface RouteAudit {
@@ -59,7 +65,11 @@ export function createRouteAudit(audit: Pick<AuditLog, 'record'>): RouteAudit {
         throw err;
       }
       const added = describe?.(result) ?? {};
-      const base = entry(request, { ...event, target: added.target ?? event.target });
+      const base = entry(request, {
+        ...event,
+        target: added.target ?? event.target,
+        ...(added.organizationId !== undefined ? { organizationId: added.organizationId } : {}),
+      });
       await audit.record({
         ...base,
         outcome: added.outcome ?? 'success',

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
+import { errorResponses, forbidden } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
@@ -74,16 +74,13 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
         });
         throw forbidden('only instance operators may create organizations on this Keyway');
       }
-      const created = await identity.createOrganization(request.body.name, person.userId);
-      // Recorded in the new organization, whose id only the result knows: the route helper's `run`
-      // takes the organization from before the work, so this success is recorded by hand.
-      await audit.record(request, {
-        organizationId: created.id,
-        action: 'organization.create',
-        target: { type: 'organization', id: created.id },
-        outcome: 'success',
-        details: { name: created.name },
-      });
+      // Success is recorded in the new organization; a failure in none (there is none yet).
+      const created = await audit.run(
+        request,
+        { action: 'organization.create', organizationId: null },
+        () => identity.createOrganization(request.body.name, person.userId),
+        (org) => ({ organizationId: org.id, target: { type: 'organization', id: org.id }, details: { name: org.name } }),
+      );
       return reply.code(201).send(created);
     },
   );
@@ -493,34 +490,21 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
     },
     async (request) => {
       const person = asPerson(request);
-      // By hand: success is recorded in the organization the invitation was for, which only the
-      // result knows, and failure in none (the person may not belong to any); the route helper's
-      // `run` records both in one organization known before the work.
-      try {
-        const accepted = await organizations.acceptInvitation(person, request.body.token);
-        // Moving the session in may be refused (the organization requires single sign-on): the
-        // membership stands either way, and the person enters with the right sign-in.
-        const switched = await identity.switchOrganization(person, accepted.organizationId).then(
-          () => true,
-          () => false,
-        );
-        await audit.record(request, {
-          organizationId: accepted.organizationId,
-          action: 'invitation.accept',
-          target: { type: 'invitation', id: accepted.invitationId },
-          outcome: 'success',
-          details: { role: accepted.role },
-        });
-        return { organizationId: accepted.organizationId, role: accepted.role, switched };
-      } catch (err) {
-        await audit.record(request, {
-          organizationId: null,
-          action: 'invitation.accept',
-          outcome: 'failure',
-          details: { reason: errorCode(err) },
-        });
-        throw err;
-      }
+      // Success is recorded in the organization the invitation was for, which only the result
+      // knows; a failure in none (the person may not belong to any).
+      const accepted = await audit.run(
+        request,
+        { action: 'invitation.accept', organizationId: null },
+        () => organizations.acceptInvitation(person, request.body.token),
+        (a) => ({ organizationId: a.organizationId, target: { type: 'invitation', id: a.invitationId }, details: { role: a.role } }),
+      );
+      // Moving the session in may be refused (the organization requires single sign-on): the
+      // membership stands either way, and the person enters with the right sign-in.
+      const switched = await identity.switchOrganization(person, accepted.organizationId).then(
+        () => true,
+        () => false,
+      );
+      return { organizationId: accepted.organizationId, role: accepted.role, switched };
     },
   );
 
@@ -544,18 +528,19 @@ export function registerOrganizationRoutes(root: FastifyInstance, deps: Organiza
       },
     },
     async (request, reply) => {
-      const created = await organizations.registerWithInvitation(request.body, clientInfo(request));
+      // Success is recorded in the organization the invitation was for, which only the result knows;
+      // a failure (a spent or unknown token, an address that has an account) in none.
+      const created = await audit.run(
+        request,
+        { action: 'invitation.accept', actor: { kind: 'anonymous', label: 'invitation' }, organizationId: null },
+        () => organizations.registerWithInvitation(request.body, clientInfo(request)),
+        (c) => ({
+          organizationId: c.organizationId,
+          target: { type: 'invitation', id: c.invitationId },
+          details: { userId: c.userId, newAccount: true },
+        }),
+      );
       setSessionCookie(reply, created.session, deps.secureCookies);
-      // Recorded in the organization the invitation was for, which only the result knows (the route
-      // helper's `run` takes the organization from before the work), so this success is recorded by hand.
-      await audit.record(request, {
-        organizationId: created.organizationId,
-        actor: { kind: 'anonymous', label: 'invitation' },
-        action: 'invitation.accept',
-        target: { type: 'invitation', id: created.invitationId },
-        outcome: 'success',
-        details: { userId: created.userId, newAccount: true },
-      });
       return { csrfToken: created.session.csrfToken, organizationChoiceRequired: false };
     },
   );

@@ -13,7 +13,7 @@ import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle } from '../../../emulator/index.ts';
 import type { User } from '../../../emulator/ado/world.ts';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, publishRunnerKey, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
@@ -384,12 +384,7 @@ for (const { kind, skip } of await databaseKinds()) {
       upload(clientId, (await download(id)).rawPayload);
       assert.equal((await test(id)).valid, true);
       const fresh = await generateRunnerKeyPair();
-      const rotated = await plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
-        payload: { publicKey: fresh.publicKey },
-      });
+      const rotated = await publishRunnerKey(plane, runner, fresh.publicKey);
       assert.equal(rotated.statusCode, 200, rotated.body);
       assert.deepEqual([rotated.json().clearedSecrets, rotated.json().keptCredentials], [0, 1]);
       assert.match(rotated.json().message, /1 credential\(s\) without secret .* are not sealed to the key and keep working/);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import type { DatabaseKind } from '../../src/db/database.ts';
 import { startSeeded } from '../../emulator/test-support.ts';
@@ -110,6 +111,14 @@ export async function createSync(
       200,
     ).json();
   return { syncId, run };
+}
+
+/** The two variables a sync through a connection is tried with: one plain, one secret whose value is new each time. */
+export function plainAndSecretVariables(): { name: string; value: string; isSecret?: boolean }[] {
+  return [
+    { name: 'HELLO', value: 'world' },
+    { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
+  ];
 }
 
 /** Every row of every management-plane table, as one string (canary checks). */

@@ -20,6 +20,7 @@ import { buildManagementApp } from '../../src/management/app.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { runnerPaths } from '../../src/runner/identity.ts';
 import type { ControlRequest } from '../../src/control/protocol.ts';
+import { expireStoredAccessToken } from '../support/runner-credentials.ts';
 
 // The layout the README's "High availability" section describes: two management-plane servers on
 // one PostgreSQL database, and one runner as two replicas that share its identity (key file,
@@ -147,13 +148,7 @@ for (const { kind, skip } of kinds) {
     it('a refresh storm across both replicas causes exactly one token request', async () => {
       const record = await replica1.runtime.credentials.findForIntegration({ type: 'user', id: server1.member.id }, integrationId);
       assert.ok(record);
-      const db = replica1.store.database.db;
-      const row = await db.selectFrom('credentials').select('metadata').where('id', '=', record.id).executeTakeFirstOrThrow();
-      await db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...JSON.parse(row.metadata), accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', record.id)
-        .execute();
+      await expireStoredAccessToken(replica1.store.database.db, record.id);
       emu.entra.faults.expireAccessTokensNow();
       const refreshes = () => emu.entra.counters().byGrant.refresh_token ?? 0;
       const before = refreshes();

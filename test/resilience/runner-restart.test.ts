@@ -17,6 +17,7 @@ import { eventually, startTestPlane } from '../support/plane.ts';
 import type { TestPlane } from '../support/plane.ts';
 import { CanaryScan } from './support/canary.ts';
 import { preferredKind } from './support/world.ts';
+import { expireStoredAccessToken } from '../support/runner-credentials.ts';
 
 const figures: string[] = [];
 
@@ -165,16 +166,11 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     try {
       const row = await store.db
         .selectFrom('credentials')
-        .select(['id', 'metadata'])
+        .select('id')
         .where('subject_id', '=', plane.admin.id)
         .where('method', '=', 'oauth')
         .executeTakeFirstOrThrow();
-      const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-      await store.db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', row.id)
-        .execute();
+      await expireStoredAccessToken(store.db, row.id);
     } finally {
       await store.close();
     }

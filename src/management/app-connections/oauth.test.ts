@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { createSync, dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import {
+  createSync,
+  plainAndSecretVariables,
+  dumpManagementTables,
+  expectStatus,
+  startAutomationWorld,
+} from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { consentAtEntra, deliverCallback } from '../../../test/support/oauth.ts';
 import type { Browser } from '../../../test/support/management.ts';
@@ -15,6 +21,7 @@ import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 import type { OAuthTokenSet } from '../../runner/oauth/code-flow.ts';
 import { OAUTH_CALLBACK_PATH } from './service.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 for (const { kind, skip } of await databaseKinds()) {
   describe(`oauth app connections (${kind})`, { skip }, () => {
@@ -69,21 +76,13 @@ for (const { kind, skip } of await databaseKinds()) {
         name: `sync ${groupName}`,
         connectionId,
         groupName,
-        variables: [
-          { name: 'HELLO', value: 'world' },
-          { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
-        ],
+        variables: plainAndSecretVariables(),
       });
 
     async function expireStoredToken(connectionId: string) {
       const [record] = await credentials().listForSubject({ type: 'app-connection', id: connectionId });
       assert.ok(record);
-      const db = w.runner.store.database.db;
-      await db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', record.id)
-        .execute();
+      await expireStoredAccessToken(w.runner.store.database.db, record.id);
       w.seeded.emu.entra.faults.expireAccessTokensNow();
     }
 

@@ -19,7 +19,7 @@ import { POSTGRES_URL, isPostgresAvailable } from '../support/databases.ts';
 import { Browser, TEST_PASSWORD_PARAMS } from '../support/management.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../support/oauth.ts';
 import { eventually } from '../support/plane.ts';
-import { openRunnerPieces, randomEncryptionKeys } from '../../bench/support/runner-fixture.ts';
+import { openRunnerPieces, randomEncryptionKeys, servicesIntegration } from '../../bench/support/runner-fixture.ts';
 import { preferredKind, startWorld } from './support/world.ts';
 import type { World } from './support/world.ts';
 import { expireStoredAccessToken } from '../support/runner-credentials.ts';
@@ -323,16 +323,7 @@ describe(`faults (${kind})`, () => {
     { skip: !postgresUp && 'needs PostgreSQL' },
     async () => {
       const schema = `r_${randomBytes(5).toString('hex')}`;
-      const integration = {
-        id: 'int_faults',
-        scmId: 'azure-devops',
-        kind: 'services' as const,
-        host: 'dev.azure.com',
-        origin: 'https://dev.azure.com',
-        virtualDirectory: '',
-        oauth: null,
-        patEnabled: true,
-      };
+      const integration = servicesIntegration('int_faults');
       const pieces = await openRunnerPieces({
         storeUrl: POSTGRES_URL,
         schema,

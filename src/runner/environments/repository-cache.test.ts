@@ -15,10 +15,10 @@ import { startSeeded } from '../../../emulator/test-support.ts';
 import type { SeededWorld } from '../../../emulator/test-support.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { createLogger } from '../../logging/logger.ts';
-import type { RunnerIntegration } from '../../control/integration.ts';
 import type { EnvironmentCloneOptions, EnvironmentProgressReport } from '../../control/environments.ts';
 import { databaseKinds, POSTGRES_URL } from '../../../test/support/databases.ts';
-import { openRunnerPieces, randomEncryptionKeys } from '../../../bench/support/runner-fixture.ts';
+import { openRunnerPieces, randomEncryptionKeys, servicesIntegration } from '../../../bench/support/runner-fixture.ts';
+import { servicesRepository } from '../../../test/support/control-payloads.ts';
 import type { RunnerFixtureConfig, RunnerPieces } from '../../../bench/support/runner-fixture.ts';
 import { startEnvironments } from './service.ts';
 import type { EnvironmentServiceOptions, Environments } from './service.ts';
@@ -67,16 +67,7 @@ for (const { kind, skip } of await databaseKinds()) {
     const reports = new Map<string, EnvironmentProgressReport[]>();
     let bobPat: string;
     let bobId: string;
-    const integration: RunnerIntegration = {
-      id: 'int_cache',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
+    const integration = servicesIntegration('int_cache');
 
     before(async () => {
       s = await startSeeded();
@@ -153,14 +144,7 @@ for (const { kind, skip } of await databaseKinds()) {
           environmentId: id,
           userId: user,
           integration,
-          repository: {
-            kind: 'services',
-            host: 'dev.azure.com',
-            origin: 'https://dev.azure.com',
-            organization: s.org,
-            project: s.project,
-            repository,
-          },
+          repository: servicesRepository(s.org, s.project, repository),
           ...(clone ? { clone } : {}),
         },
         { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' },

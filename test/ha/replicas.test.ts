@@ -8,10 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { POSTGRES_URL, databaseKinds } from '../support/databases.ts';
 import { Browser, LogCapture, TEST_PASSWORD_PARAMS } from '../support/management.ts';
-import { eventually, startTestPlane, startTestRunner } from '../support/plane.ts';
+import { eventually, settledEnvironment, startTestPlane, startTestRunner } from '../support/plane.ts';
 import type { TestPlane, TestRunner } from '../support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
+import { seedWebRepository } from '../support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -51,11 +52,7 @@ for (const { kind, skip } of kinds) {
 
     before(async () => {
       emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
-      emu.world.addOrganization('fabrikam');
-      emu.world.addProject('fabrikam', 'Web');
-      member = emu.world.addUser({ upn: `member@${emu.defaultTenant.domain}` });
-      emu.world.addMember('fabrikam', member.id);
-      await emu.world.createRepository('fabrikam', 'Web', 'web', { commits: 5, createdBy: member.id });
+      member = await seedWebRepository(emu, 'fabrikam', { commits: 5, user: 'member' });
       const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
       const settings = { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services };
 
@@ -172,14 +169,7 @@ for (const { kind, skip } of kinds) {
         });
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
-        const env = await eventually(
-          async () => {
-            const got = (await browsers[(i + 1) % 2]!.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-            return got.status === 'cloning' ? undefined : got;
-          },
-          `environment ${id} ready`,
-          30_000,
-        );
+        const env = await settledEnvironment(browsers[(i + 1) % 2]!, id, `environment ${id} ready`);
         assert.equal(env.status, 'ready', JSON.stringify(env.error));
         const owner = env.workspacePath.startsWith(replica1.dataDir) ? replica1 : replica2;
         assert.deepEqual(handledBy.get(id), [`${owner === replica1 ? 'replica1' : 'replica2'}:environment-create`]);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator/index.ts';
+import { seedWebRepository } from '../support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import type { RunnerDB } from '../../src/db/runner-schema.ts';
@@ -48,11 +49,7 @@ describe(`a runner process killed and restarted (${kind})`, () => {
 
   before(async () => {
     emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
-    emu.world.addOrganization('contoso');
-    emu.world.addProject('contoso', 'Web');
-    adoUser = emu.world.addUser({ upn: `dev@${emu.defaultTenant.domain}` });
-    emu.world.addMember('contoso', adoUser.id);
-    await emu.world.createRepository('contoso', 'Web', 'web', { commits: 200, createdBy: adoUser.id });
+    adoUser = await seedWebRepository(emu, 'contoso', { commits: 200, user: 'dev' });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     canaries.watch(registered.clientSecret, 'oauth client secret');
     // The runner process below checks at start that it uses the management plane's Azure DevOps endpoints.

@@ -119,6 +119,18 @@ export function publishRunnerKey(plane: Pick<TestManagement, 'app'>, runner: Tes
   });
 }
 
+/** Waits for an environment's clone to settle (ready or failed) and returns the environment as `browser` reads it. */
+export function settledEnvironment(browser: Browser, id: string, what: string) {
+  return eventually(
+    async () => {
+      const got = (await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+      return got.status === 'cloning' ? undefined : got;
+    },
+    what,
+    30_000,
+  );
+}
+
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {

@@ -13,7 +13,7 @@ import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle } from '../../../emulator/index.ts';
 import type { User } from '../../../emulator/ado/world.ts';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually, publishRunnerKey, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, publishRunnerKey, settledEnvironment, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
@@ -168,14 +168,7 @@ for (const { kind, skip } of await databaseKinds()) {
         payload: { contextUrl: `https://dev.azure.com/${ORG}/Web/_git/web`, runnerId },
       });
       assert.equal(env.statusCode, 201, env.body);
-      const ready = await eventually(
-        async () => {
-          const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.json().id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        'the clone',
-        30_000,
-      );
+      const ready = await settledEnvironment(plane.memberBrowser, env.json().id, 'the clone');
       assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
       assert.ok(existsSync(join(ready.workspacePath, '.git')));
       assert.equal(emu.entra.counters().byClientAuth.client_secret ?? 0, 0);

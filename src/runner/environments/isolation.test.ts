@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeeded } from '../../../emulator/test-support.ts';
 import type { SeededWorld } from '../../../emulator/test-support.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { settledEnvironment, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { checkIsolationPossible } from './isolation.ts';
 
@@ -100,14 +100,7 @@ describe(
         payload: { contextUrl: `${seeded.orgUrl}/${seeded.project}/_git/${seeded.repo}`, runnerId },
       });
       assert.equal(res.statusCode, 201, res.body);
-      const env = await eventually(
-        async () => {
-          const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${res.json().id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        'the clone',
-        30_000,
-      );
+      const env = await settledEnvironment(plane.memberBrowser, res.json().id, 'the clone');
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       return env;
     }

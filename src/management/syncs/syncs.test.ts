@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import { dumpManagementTables, expectStatus, saveAccessTokenConnection, startAutomationWorld } from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { createSyncScheduler } from './scheduler.ts';
 import { forgetSharedRatePacers } from '../../azure-devops/pacing.ts';
@@ -49,16 +49,8 @@ for (const { kind, skip } of await databaseKinds()) {
     const read = (groupId: number, name: string) => w.seeded.emu.world.readVariable(w.seeded.org, groupId, name);
 
     /** An owner's access-token connection to the seeded organization, for the world's project. */
-    async function addConnection(name: string, extra: Record<string, unknown> = {}) {
-      return expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/app-connections`,
-          payload: { runnerId: w.runnerId, name, method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat, ...extra },
-        }),
-        201,
-      ).json();
-    }
+    const addConnection = (name: string, extra: Record<string, unknown> = {}) =>
+      saveAccessTokenConnection(w, { name, accessToken: w.seeded.pat, ...extra });
     /** An owner's sync: the payload is sent as is, so it may name what members may not (adoption, take-over, other projects). */
     async function ownerCreatesSync(payload: Record<string, unknown>) {
       return expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload }), 201).json();

@@ -662,20 +662,14 @@ for (const kind of [await preferredKind()]) {
           if (spec.endsSession && want.check(200) && p.name !== 'admin-no-csrf') {
             // Sign a throwaway session in (for users), so the matrix keeps its own.
             const fresh = new Browser(world.plane.app);
-            const email = p.name.startsWith('other')
-              ? p.name === 'other-org-admin'
-                ? 'founder@other.test'
-                : 'member@other.test'
-              : p.name === 'admin'
-                ? world.plane.admin.email
-                : world.plane.member.email;
-            const password = p.name.startsWith('other')
-              ? p.name === 'other-org-admin'
-                ? 'founder-password-1'
-                : 'other-member-password'
-              : p.name === 'admin'
-                ? world.plane.admin.password
-                : world.plane.member.password;
+            const { email, password } =
+              p.name === 'other-org-admin'
+                ? { email: 'founder@other.test', password: 'founder-password-1' }
+                : p.name.startsWith('other')
+                  ? { email: 'member@other.test', password: 'other-member-password' }
+                  : p.name === 'admin'
+                    ? world.plane.admin
+                    : world.plane.member;
             if (p.name !== 'member-token') {
               await fresh.signIn(email, password);
               principal = {

@@ -79,54 +79,29 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
   type Outcome = { expect: (s: number) => boolean; text: string };
   const exactly = (status: number): Outcome => ({ expect: (s) => s === status, text: String(status) });
   const CLIENT_ERROR: Outcome = { expect: (s) => s >= 400 && s < 500, text: '4xx' };
+  const json = (name: string, body: () => string | Buffer, outcome: Outcome) => ({
+    name,
+    body,
+    contentType: 'application/json',
+    ...outcome,
+  });
 
   const cases: ({ name: string; body: () => string | Buffer; contentType: string } & Outcome)[] = [
-    {
-      name: 'a body over 1 MiB',
-      body: () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }),
-      contentType: 'application/json',
-      ...exactly(413),
-    },
-    { name: 'malformed JSON', body: () => '{"name": "x", ', contentType: 'application/json', ...exactly(400) },
-    {
-      name: 'JSON that is not an object',
-      body: () => '"just a string"',
-      contentType: 'application/json',
-      ...CLIENT_ERROR,
-    },
+    json('a body over 1 MiB', () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }), exactly(413)),
+    json('malformed JSON', () => '{"name": "x", ', exactly(400)),
+    json('JSON that is not an object', () => '"just a string"', CLIENT_ERROR),
     // Routes that take no body ignore one they do not parse (a 404 for the ids that do not exist).
     { name: 'the wrong content type', body: () => 'name=x', contentType: 'text/plain', ...CLIENT_ERROR },
     { name: 'an unknown content type', body: () => '<x/>', contentType: 'application/xml', ...exactly(415) },
-    {
-      name: 'deep nesting (100,000 levels)',
-      body: () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
-      contentType: 'application/json',
-      ...CLIENT_ERROR,
-    },
-    {
-      name: 'prototype pollution (__proto__)',
-      body: () => '{"__proto__":{"role":"admin"},"name":"x"}',
-      contentType: 'application/json',
-      ...exactly(400),
-    },
-    {
-      name: 'prototype pollution (constructor.prototype)',
-      body: () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}',
-      contentType: 'application/json',
-      ...exactly(400),
-    },
-    {
-      name: 'invalid UTF-8',
-      body: () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
-      contentType: 'application/json',
-      ...CLIENT_ERROR,
-    },
-    {
-      name: 'a NUL character in a string',
-      body: () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}',
-      contentType: 'application/json',
-      ...CLIENT_ERROR,
-    },
+    json('deep nesting (100,000 levels)', () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, CLIENT_ERROR),
+    json('prototype pollution (__proto__)', () => '{"__proto__":{"role":"admin"},"name":"x"}', exactly(400)),
+    json('prototype pollution (constructor.prototype)', () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}', exactly(400)),
+    json('invalid UTF-8', () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), CLIENT_ERROR),
+    json(
+      'a NUL character in a string',
+      () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}',
+      CLIENT_ERROR,
+    ),
   ];
 
   for (const [i, c] of cases.entries()) {

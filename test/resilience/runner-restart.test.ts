@@ -47,6 +47,16 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     await new Promise((r) => cli.child.once('exit', r));
   }
 
+  /** SIGKILLs the runner mid-operation, lifts the fault that held it there, and starts it again; when each happened. */
+  async function killAndRestartRunner(slow: string) {
+    const killedAt = Date.now();
+    await kill(runner);
+    emu.faults.remove(slow);
+    runner = startRunner([]);
+    await runner.waitFor(/connected to/);
+    return { killedAt, upAt: Date.now() };
+  }
+
   before(async () => {
     emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
     adoUser = await seedWebRepository(emu, 'contoso', { commits: 200, user: 'dev' });
@@ -108,13 +118,7 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const id = created.json().id as string;
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal((await environment(id)).status, 'cloning');
-    const killedAt = Date.now();
-    await kill(runner);
-    emu.faults.remove(slow);
-
-    runner = startRunner([]);
-    await runner.waitFor(/connected to/);
-    const upAt = Date.now();
+    const { killedAt, upAt } = await killAndRestartRunner(slow);
     const settled = await eventually(
       async () => {
         const e = await environment(id);
@@ -187,13 +191,8 @@ describe(`a runner process killed and restarted (${kind})`, () => {
       10_000,
     ).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
-    const killedAt = Date.now();
-    await kill(runner);
-    emu.faults.remove(slow);
     // Started again at once, as a supervisor would, while the caller still waits.
-    runner = startRunner([]);
-    await runner.waitFor(/connected to/);
-    const upAt = Date.now();
+    const { killedAt, upAt } = await killAndRestartRunner(slow);
     const first = await inFlight;
     const firstMs = Date.now() - started;
     const answers: number[] = [];

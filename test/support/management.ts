@@ -81,6 +81,13 @@ export async function startTestManagement(
 }
 
 /** A signed-in browser: keeps the session cookie and sends the CSRF token on writes. */
+/** A browser of its own, signed in as `person` (the admin, the member, or anyone with a password). */
+export async function signedInBrowser(app: FastifyInstance, person: { email: string; password: string }): Promise<Browser> {
+  const browser = new Browser(app);
+  await browser.signIn(person.email, person.password);
+  return browser;
+}
+
 export class Browser {
   cookie = '';
   csrfToken = '';

@@ -16,6 +16,19 @@ async function signedIn(t: TestManagement, email: string, password: string, remo
   return { browser, res };
 }
 
+/** A new person of the organization with `role`, signed in from `remoteAddress`. */
+async function signedInNewcomer(t: TestManagement, email: string, role: 'admin' | 'member', remoteAddress?: string) {
+  const password = STRONG();
+  const user = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role });
+  const { browser } = await signedIn(t, email, password, remoteAddress);
+  return { email, password, user, browser };
+}
+
+/** A new API token of the person signed in to `browser`. */
+async function apiToken(browser: Browser, name: string): Promise<string> {
+  return (await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name } })).json().token as string;
+}
+
 async function invite(t: TestManagement, admin: Browser, email: string, role: 'admin' | 'member' = 'member') {
   const res = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email, role } });
   assert.equal(res.statusCode, 201, res.body);
@@ -108,7 +121,7 @@ for (const { kind, skip } of await databaseKinds()) {
         401,
       );
       // An API token cannot accept either.
-      const token = (await wrong.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const token = await apiToken(wrong, 'x');
       const byToken = await t.app.inject({
         method: 'POST',
         url: '/api/v1/invitations/accept',
@@ -246,12 +259,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('removes a member: sessions and API tokens of the organization end at once; the last admin can be neither removed nor demoted', async () => {
-      const email = `leaver-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const leaver = (await signedIn(t, email, password)).browser;
-      const token = (await leaver.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } })).json()
-        .token as string;
+      const { user: created, browser: leaver } = await signedInNewcomer(t, `leaver-${kind}@acme.test`, 'member');
+      const token = await apiToken(leaver, 'automation');
       assert.equal(
         (await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode,
         200,
@@ -315,10 +324,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('lets a member leave; their sessions there end', async () => {
-      const email = `quitter-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const quitter = (await signedIn(t, email, password)).browser;
+      const { email, password, browser: quitter } = await signedInNewcomer(t, `quitter-${kind}@acme.test`, 'member');
       const left = await quitter.request({ method: 'DELETE', url: `/api/v1/me/organizations/${t.organizationId}` });
       assert.equal(left.statusCode, 200, left.body);
       assert.equal((await quitter.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401);
@@ -330,11 +336,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('disables an account (operators only): sessions and tokens end and it cannot sign in again', async () => {
-      const email = `disabled-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const victim = (await signedIn(t, email, password)).browser;
-      const token = (await victim.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const { email, password, user: created, browser: victim } = await signedInNewcomer(t, `disabled-${kind}@acme.test`, 'member');
+      const token = await apiToken(victim, 'x');
       const member = (await signedIn(t, t.member.email, t.member.password)).browser;
       assert.equal(
         (await member.request({ method: 'PUT', url: `/api/v1/users/${created.id}/disabled`, payload: { disabled: true } })).statusCode,
@@ -353,12 +356,9 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('changes a password only from a browser session with the current password, refusing weak ones, and ends every other session and token', async () => {
-      const email = `changer-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const first = (await signedIn(t, email, password)).browser;
+      const { email, password, browser: first } = await signedInNewcomer(t, `changer-${kind}@acme.test`, 'member');
       const second = (await signedIn(t, email, password)).browser;
-      const token = (await first.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const token = await apiToken(first, 'x');
 
       const byToken = await t.app.inject({
         method: 'PUT',
@@ -407,10 +407,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('throttles guesses at the current password like sign-ins', async () => {
-      const email = `guessed-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const thief = (await signedIn(t, email, password, '10.77.0.1')).browser;
+      const { browser: thief } = await signedInNewcomer(t, `guessed-${kind}@acme.test`, 'member', '10.77.0.1');
       const results = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
           thief.request({
@@ -444,12 +441,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it("lets a token act with its person's current role only", async () => {
-      const email = `demoted-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'admin' });
-      const person = (await signedIn(t, email, password)).browser;
-      const token = (await person.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'admin automation' } })).json()
-        .token as string;
+      const { user: created, browser: person } = await signedInNewcomer(t, `demoted-${kind}@acme.test`, 'admin');
+      const token = await apiToken(person, 'admin automation');
       const asAdmin = await t.app.inject({
         method: 'GET',
         url: '/api/v1/audit-events?limit=1',

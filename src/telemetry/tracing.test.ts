@@ -15,6 +15,7 @@ import { startEmulator } from '../../emulator/index.ts';
 import { seedWebRepository } from '../../test/support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { register } from 'prom-client';
+import { expireStoredAccessToken } from '../../test/support/runner-credentials.ts';
 
 const HOME = mkdtempSync(join(tmpdir(), 'keyway-trace-home-'));
 const GIT_ENV = { ...process.env, HOME, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
@@ -110,11 +111,7 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     emu.entra.faults.expireAccessTokensNow();
     const record = await runner.runtime.credentials.findForIntegration({ type: 'user', id: plane.member.id }, integrationId);
     assert.ok(record);
-    await runner.store.database.db
-      .updateTable('credentials')
-      .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) })
-      .where('id', '=', record.id)
-      .execute();
+    await expireStoredAccessToken(runner.store.database.db, record.id, 60_000);
     exporter.reset();
     const fetched = await git(['fetch', 'origin'], workspacePath);
     assert.equal(fetched.code, 0, fetched.stderr);

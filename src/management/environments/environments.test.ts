@@ -20,6 +20,7 @@ import { readCommits, resolveCommit } from '../../../emulator/git/repo.ts';
 import { runGitCredential } from '../../runner/environments/git-credential-cli.ts';
 import { CREDENTIAL_PATH } from '../../runner/environments/credential-server.ts';
 import { KEYWAY_BIN } from '../../../test/support/cli.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 interface Run {
   code: number;
@@ -330,11 +331,7 @@ for (const { kind, skip } of await databaseKinds()) {
       for (const userId of [plane.member.id, plane.admin.id]) {
         const record = await runner.runtime.credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
         assert.ok(record);
-        await runner.store.database.db
-          .updateTable('credentials')
-          .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) })
-          .where('id', '=', record.id)
-          .execute();
+        await expireStoredAccessToken(runner.store.database.db, record.id, 60_000);
       }
       await emu.world.commit(org, 'Web', 'web', { branch: 'main', files: { 'after-expiry.txt': 'new\n' } });
       const refreshesBefore = emu.entra.counters().byGrant.refresh_token ?? 0;

@@ -24,6 +24,7 @@ import { startEnvironments } from './service.ts';
 import type { EnvironmentServiceOptions, Environments } from './service.ts';
 import { cacheKey } from './repository-cache.ts';
 import { HandlerError } from '../agent.ts';
+import { runCollecting } from '../../../test/support/process.ts';
 
 const GIT_ENV = {
   PATH: process.env.PATH,
@@ -35,16 +36,9 @@ const GIT_ENV = {
 };
 
 async function git(args: string[], cwd: string): Promise<string> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`git ${args.join(' ')} (${code}): ${stderr}`))));
-  });
+  const { code, stdout, stderr } = await runCollecting('git', args, '', { cwd, env: GIT_ENV });
+  if (code !== 0) throw new Error(`git ${args.join(' ')} (${code}): ${stderr}`);
+  return stdout;
 }
 
 /** The workspace stands on its own: every object present, no alternates, no hint refs left, clean tree. */

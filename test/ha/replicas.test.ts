@@ -50,6 +50,19 @@ for (const { kind, skip } of kinds) {
       if (id && request.kind.startsWith('environment-')) handledBy.set(id, [...(handledBy.get(id) ?? []), `${name}:${request.kind}`]);
     };
 
+    /** A new data directory holding replica 1's runner key, registration and data keys. */
+    function copyRunnerIdentity(prefix: string): string {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      for (const file of [
+        runnerPaths(replica1.dataDir).key,
+        runnerPaths(replica1.dataDir).registration,
+        join(replica1.dataDir, 'encryption-keys'),
+      ]) {
+        copyFileSync(file, join(dir, file.split('/').pop()!));
+      }
+      return dir;
+    }
+
     before(async () => {
       emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
       member = await seedWebRepository(emu, 'fabrikam', { commits: 5, user: 'member' });
@@ -88,14 +101,7 @@ for (const { kind, skip } of kinds) {
 
       // The documented procedure: copy runner-key.json, runner-registration.json and the data keys
       // into the second replica's data directory, point it at the shared store, start with --replica.
-      const dir2 = mkdtempSync(join(tmpdir(), 'keyway-replica-2-'));
-      for (const file of [
-        runnerPaths(replica1.dataDir).key,
-        runnerPaths(replica1.dataDir).registration,
-        join(replica1.dataDir, 'encryption-keys'),
-      ]) {
-        copyFileSync(file, join(dir2, file.split('/').pop()!));
-      }
+      const dir2 = copyRunnerIdentity('keyway-replica-2-');
       replica2 = await startTestRunner(server2.url, undefined, {
         dataDir: dir2,
         endpoints,
@@ -122,13 +128,7 @@ for (const { kind, skip } of kinds) {
       await eventually(async () => (await server1.core.control.replicas(runnerId)).length === 2, 'two replicas seen');
       assert.notEqual(replica1.runtime.replicaId, replica2.runtime.replicaId);
       assert.equal(replica1.runtime.registration.runnerId, replica2.runtime.registration.runnerId);
-      const dir3 = mkdtempSync(join(tmpdir(), 'keyway-replica-3-'));
-      for (const file of [
-        runnerPaths(replica1.dataDir).key,
-        runnerPaths(replica1.dataDir).registration,
-        join(replica1.dataDir, 'encryption-keys'),
-      ])
-        copyFileSync(file, join(dir3, file.split('/').pop()!));
+      const dir3 = copyRunnerIdentity('keyway-replica-3-');
       await assert.rejects(
         startTestRunner(server1.url, undefined, { dataDir: dir3, store }),
         /another replica of runner "ha" is running .*start this one with --replica/,

@@ -648,21 +648,17 @@ for (const { kind, skip } of await databaseKinds()) {
     it('believes X-Forwarded-For only from the configured proxy', async () => {
       const t = await startTestManagement(kind, { trustProxy: ['10.0.0.5'] });
       try {
-        const forged = await t.app.inject({
-          method: 'POST',
-          url: '/api/v1/auth/sign-in',
-          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
-          remoteAddress: '10.9.9.9',
-          headers: { 'x-forwarded-for': '1.2.3.4' },
-        });
+        const failedSignIn = (remoteAddress: string, forwardedFor: string) =>
+          t.app.inject({
+            method: 'POST',
+            url: '/api/v1/auth/sign-in',
+            payload: { email: 'x@acme.test', password: 'wrong-password-long' },
+            remoteAddress,
+            headers: { 'x-forwarded-for': forwardedFor },
+          });
+        const forged = await failedSignIn('10.9.9.9', '1.2.3.4');
         assert.equal(forged.statusCode, 401);
-        const viaProxy = await t.app.inject({
-          method: 'POST',
-          url: '/api/v1/auth/sign-in',
-          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
-          remoteAddress: '10.0.0.5',
-          headers: { 'x-forwarded-for': '5.6.7.8' },
-        });
+        const viaProxy = await failedSignIn('10.0.0.5', '5.6.7.8');
         assert.equal(viaProxy.statusCode, 401);
         const ips = (await t.database.db.selectFrom('audit_events').select('ip').where('action', '=', 'session.sign_in').execute()).map(
           (r) => r.ip,

@@ -29,6 +29,11 @@ async function apiToken(browser: Browser, name: string): Promise<string> {
   return (await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name } })).json().token as string;
 }
 
+/** Creates an account through an invitation's link, as the person who got it would. */
+function registerThroughInvitation(t: TestManagement, token: string, displayName: string, password: string) {
+  return t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token, displayName, password } });
+}
+
 async function invite(t: TestManagement, admin: Browser, email: string, role: 'admin' | 'member' = 'member') {
   const res = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email, role } });
   assert.equal(res.statusCode, 201, res.body);
@@ -154,11 +159,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(expired.json().error.code, 'invitation_expired');
       const revoking = await invite(t, admin, `revoked-${kind}@acme.test`);
       assert.equal((await admin.request({ method: 'DELETE', url: `/api/v1/invitations/${revoking.id}` })).statusCode, 204);
-      const revoked = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: revoking.token, displayName: 'R', password: STRONG() },
-      });
+      const revoked = await registerThroughInvitation(t, revoking.token, 'R', STRONG());
       assert.equal(revoked.statusCode, 404);
       assert.equal(revoked.json().error.code, 'invalid_invitation');
       const forged = await t.app.inject({
@@ -181,19 +182,11 @@ for (const { kind, skip } of await databaseKinds()) {
     it('lets an invited person without an account create it through the link, and never over an existing account', async () => {
       const email = `newcomer-${kind}@acme.test`;
       const invitation = await invite(t, admin, email, 'member');
-      const weak = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: invitation.token, displayName: 'New', password: '            ' },
-      });
+      const weak = await registerThroughInvitation(t, invitation.token, 'New', '            ');
       assert.equal(weak.statusCode, 400);
       assert.equal(weak.json().error.field, 'password');
       const password = STRONG();
-      const registered = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: invitation.token, displayName: 'Newcomer', password },
-      });
+      const registered = await registerThroughInvitation(t, invitation.token, 'Newcomer', password);
       assert.equal(registered.statusCode, 200, registered.body);
       const browser = new Browser(t.app);
       browser.absorb(registered);
@@ -203,11 +196,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(me.role, 'member');
 
       const existing = await invite(t, admin, `attacker-${kind}@evil.test`);
-      const takeover = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: existing.token, displayName: 'Mallory', password: STRONG() },
-      });
+      const takeover = await registerThroughInvitation(t, existing.token, 'Mallory', STRONG());
       assert.equal(takeover.statusCode, 409);
       assert.equal(takeover.json().error.code, 'account_exists');
     });

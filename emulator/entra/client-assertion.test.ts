@@ -23,6 +23,8 @@ interface AssertionShape {
   key?: GeneratedCertificate;
   noThumbprint?: boolean;
   lifetimeSeconds?: number;
+  /** The app the assertion speaks for (iss and sub); the harness's app unless named. */
+  clientId?: string;
 }
 
 describe('Entra emulator: client assertions', () => {
@@ -53,8 +55,8 @@ describe('Entra emulator: client assertions', () => {
     const header = { alg: shape.alg ?? 'PS256', typ: 'JWT', ...(shape.noThumbprint ? {} : { 'x5t#S256': x5tS256(cert) }), ...shape.header };
     return new SignJWT({
       aud: tokenEndpoint(),
-      iss: h.app.clientId,
-      sub: h.app.clientId,
+      iss: shape.clientId ?? h.app.clientId,
+      sub: shape.clientId ?? h.app.clientId,
       jti: randomUUID(),
       nbf: now,
       iat: now,
@@ -119,50 +121,16 @@ describe('Entra emulator: client assertions', () => {
     // The same when the key credential's identifier and its value disagree (a manifest edit).
     const app = h.entra.addApp(h.tenant.id, { displayName: 'manifest' });
     h.entra.addCertificate(h.tenant.id, app.app.clientId, { certificate: stranger.certificatePem, identifiedAs: cert.certificatePem });
-    const now = Math.floor(Date.now() / 1000);
-    const mine = await new SignJWT({
-      aud: tokenEndpoint(),
-      iss: app.app.clientId,
-      sub: app.app.clientId,
-      jti: randomUUID(),
-      nbf: now,
-      exp: now + 60,
-    })
-      .setProtectedHeader({ alg: 'PS256', typ: 'JWT', 'x5t#S256': x5tS256(cert) })
-      .sign(createPrivateKey(cert.privateKeyPem));
-    const res = await postToken(h, {
-      grant_type: 'client_credentials',
-      client_id: app.app.clientId,
-      scope: ADO_DEFAULT,
-      client_assertion_type: JWT_BEARER,
-      client_assertion: mine,
-    });
+    const mine = await assertion({ clientId: app.app.clientId, lifetimeSeconds: 60 });
+    const res = await grant(mine, { client_id: app.app.clientId });
     assert.match(refusal(res).text, /Key was found/);
   });
 
   test('an expired key credential: AADSTS700027 "The key used is expired"', async () => {
     const app = h.entra.addApp(h.tenant.id, { displayName: 'expired' });
     h.entra.addCertificate(h.tenant.id, app.app.clientId, { certificate: cert.certificatePem, endDate: Date.now() - 1000 });
-    const now = Math.floor(Date.now() / 1000);
-    const a = await new SignJWT({
-      aud: tokenEndpoint(),
-      iss: app.app.clientId,
-      sub: app.app.clientId,
-      jti: randomUUID(),
-      nbf: now,
-      exp: now + 60,
-    })
-      .setProtectedHeader({ alg: 'PS256', 'x5t#S256': x5tS256(cert) })
-      .sign(createPrivateKey(cert.privateKeyPem));
-    const r = refusal(
-      await postToken(h, {
-        grant_type: 'client_credentials',
-        client_id: app.app.clientId,
-        scope: ADO_DEFAULT,
-        client_assertion_type: JWT_BEARER,
-        client_assertion: a,
-      }),
-    );
+    const a = await assertion({ clientId: app.app.clientId, lifetimeSeconds: 60 });
+    const r = refusal(await grant(a, { client_id: app.app.clientId }));
     assert.equal(r.code, 700027);
     assert.match(r.text, /The key used is expired/);
   });

@@ -38,50 +38,36 @@ describe('scopes', () => {
   });
 
   test('errors', () => {
-    assert.equal(
-      code(() => parseDelegatedScope('', 'T')),
-      70011,
-    );
-    assert.equal(
-      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.bogus`, 'T')),
-      70011,
-    );
-    assert.equal(
-      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/.default ${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')),
-      70011,
-    );
-    assert.equal(
-      code(() => parseDelegatedScope(`${AZURE_DEVOPS_APP_ID}/vso.code User.Read`, 'T')),
-      28000,
-    );
-    assert.equal(
-      code(() => parseDelegatedScope('api://x/y', 'T')),
-      500011,
-    );
-    assert.equal(
-      code(() => parseDelegatedScope('offline_access', 'T')),
-      70011,
-    );
+    for (const [scope, aadsts] of [
+      ['', 70011],
+      [`${AZURE_DEVOPS_APP_ID}/vso.bogus`, 70011],
+      [`${AZURE_DEVOPS_APP_ID}/.default ${AZURE_DEVOPS_APP_ID}/vso.code`, 70011],
+      [`${AZURE_DEVOPS_APP_ID}/vso.code User.Read`, 28000],
+      ['api://x/y', 500011],
+      ['offline_access', 70011],
+    ] as const) {
+      assert.equal(
+        code(() => parseDelegatedScope(scope, 'T')),
+        aadsts,
+        scope,
+      );
+    }
   });
 
   test('client credentials need exactly {resource}/.default', () => {
     assert.equal(audience(parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/.default`, 'T')), AZURE_DEVOPS_APP_ID);
-    assert.equal(
-      code(() => parseClientCredentialsScope('openid', 'T')),
-      1002012,
-    );
-    assert.equal(
-      code(() => parseClientCredentialsScope(`${AZURE_DEVOPS_APP_ID}/vso.code`, 'T')),
-      1002012,
-    );
-    assert.equal(
-      code(() => parseClientCredentialsScope('api://x/.default', 'T')),
-      500011,
-    );
-    assert.equal(
-      code(() => parseClientCredentialsScope(undefined, 'T')),
-      900144,
-    );
+    for (const [scope, aadsts] of [
+      ['openid', 1002012],
+      [`${AZURE_DEVOPS_APP_ID}/vso.code`, 1002012],
+      ['api://x/.default', 500011],
+      [undefined, 900144],
+    ] as const) {
+      assert.equal(
+        code(() => parseClientCredentialsScope(scope, 'T')),
+        aadsts,
+        String(scope),
+      );
+    }
   });
 
   test('refresh: keeps the grant when no scope is sent, narrows, refuses more', () => {

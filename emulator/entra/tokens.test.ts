@@ -11,6 +11,16 @@ const reason = (r: EntraTokenError['reason']) => (err: unknown) => {
   return true;
 };
 
+/** A vso.code token for the harness's user and app, straight from the emulator (no sign-in). */
+const userToken = (harness: Harness, extra: { lifetimeSeconds?: number } = {}) =>
+  harness.entra.issueAccessTokenForTest({
+    tenantId: harness.tenant.id,
+    userOid: harness.user.oid,
+    clientId: harness.app.clientId,
+    scopes: ['vso.code'],
+    ...extra,
+  });
+
 describe('Entra emulator: access token verification', () => {
   let h: Harness;
   before(async () => {
@@ -27,32 +37,16 @@ describe('Entra emulator: access token verification', () => {
   });
 
   test('expireAccessTokensNow: every token issued so far is expired, later ones are not', async () => {
-    const before = await h.entra.issueAccessTokenForTest({
-      tenantId: h.tenant.id,
-      userOid: h.user.oid,
-      clientId: h.app.clientId,
-      scopes: ['vso.code'],
-    });
+    const before = await userToken(h);
     await h.entra.verifyAccessToken(before);
     h.entra.faults.expireAccessTokensNow();
     await assert.rejects(h.entra.verifyAccessToken(before), reason('expired'));
-    const after = await h.entra.issueAccessTokenForTest({
-      tenantId: h.tenant.id,
-      userOid: h.user.oid,
-      clientId: h.app.clientId,
-      scopes: ['vso.code'],
-    });
+    const after = await userToken(h);
     assert.equal((await h.entra.verifyAccessToken(after)).scp, 'vso.code');
   });
 
   test('expiry by the clock', async () => {
-    const t = await h.entra.issueAccessTokenForTest({
-      tenantId: h.tenant.id,
-      userOid: h.user.oid,
-      clientId: h.app.clientId,
-      scopes: ['vso.code'],
-      lifetimeSeconds: 60,
-    });
+    const t = await userToken(h, { lifetimeSeconds: 60 });
     h.clock.advance(61_000);
     try {
       await assert.rejects(h.entra.verifyAccessToken(t), reason('expired'));
@@ -62,12 +56,7 @@ describe('Entra emulator: access token verification', () => {
   });
 
   test('tampered payload or signature: invalid', async () => {
-    const t = await h.entra.issueAccessTokenForTest({
-      tenantId: h.tenant.id,
-      userOid: h.user.oid,
-      clientId: h.app.clientId,
-      scopes: ['vso.code'],
-    });
+    const t = await userToken(h);
     const [head, payload, sig] = t.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     claims.scp = 'vso.code_full';
@@ -81,12 +70,7 @@ describe('Entra emulator: access token verification', () => {
   test('a token for another emulator instance (other keys) is invalid', async () => {
     const other = await startHarness();
     try {
-      const t = await other.entra.issueAccessTokenForTest({
-        tenantId: other.tenant.id,
-        userOid: other.user.oid,
-        clientId: other.app.clientId,
-        scopes: ['vso.code'],
-      });
+      const t = await userToken(other);
       await assert.rejects(h.entra.verifyAccessToken(t), reason('invalid'));
     } finally {
       await other.close();

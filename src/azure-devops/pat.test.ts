@@ -78,22 +78,14 @@ describe('patCreationLink', () => {
 
   it('links Server users under the virtual directory and collection', () => {
     const base = { kind: 'server', origin: 'https://tfs.example.com', organization: 'DefaultCollection' } as const;
-    assert.equal(
-      patCreationLink({ ...base, virtualDirectory: '/tfs' }).createUrl,
-      'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens',
-    );
-    assert.equal(
-      patCreationLink({ ...base, virtualDirectory: 'tfs/' }).createUrl,
-      'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens',
-    );
-    assert.equal(
-      patCreationLink({ ...base, virtualDirectory: '' }).createUrl,
-      'https://tfs.example.com/DefaultCollection/_usersSettings/tokens',
-    );
-    assert.equal(
-      patCreationLink({ ...base, collection: 'Other Coll' }).createUrl,
-      'https://tfs.example.com/Other%20Coll/_usersSettings/tokens',
-    );
+    for (const [target, createUrl] of [
+      [{ virtualDirectory: '/tfs' }, 'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens'],
+      [{ virtualDirectory: 'tfs/' }, 'https://tfs.example.com/tfs/DefaultCollection/_usersSettings/tokens'],
+      [{ virtualDirectory: '' }, 'https://tfs.example.com/DefaultCollection/_usersSettings/tokens'],
+      [{ collection: 'Other Coll' }, 'https://tfs.example.com/Other%20Coll/_usersSettings/tokens'],
+    ] as const) {
+      assert.equal(patCreationLink({ ...base, ...target }).createUrl, createUrl, JSON.stringify(target));
+    }
   });
 
   it('refuses bad targets', () => {

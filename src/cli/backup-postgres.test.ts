@@ -5,12 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { KEYWAY_BIN, runProcess, signInWithLink, startCli } from '../../test/support/cli.ts';
+import { KEYWAY_BIN, localRunnerId, runProcess, signInAsAdmin, startCli } from '../../test/support/cli.ts';
 import { POSTGRES_URL, databaseKinds } from '../../test/support/databases.ts';
-import { loadConfig } from '../config/config.ts';
-import { createCredentialStore } from '../runner/credentials/store.ts';
-import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
-import { openRunnerStore } from '../runner/store.ts';
+import { insertCanaryCredential, withRunnerCredentials } from '../../test/support/runner-credentials.ts';
 
 // The README's "Backups" procedure for PostgreSQL, followed as written: pg_dump of each database,
 // `keyway backup` for the key files, then into fresh databases with pg_restore and `keyway restore`
@@ -57,41 +54,19 @@ for (const { skip } of postgres) {
           const restoredEnv = { KEYWAY_DATABASE_URL: restoredManagement!, KEYWAY_RUNNER_DATABASE_URL: restoredRunner! };
           const secret = `canary-${randomUUID()}`;
           let credentialId: string;
-          let localRunnerId: string;
+          let localRunner: string;
 
           const first = startCli(['start', '--port', '0', '--data-dir', source], { KEYWAY_LOG_LEVEL: 'warn', ...sourceEnv });
           try {
-            const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
-            const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-            const { cookie, csrfToken } = await signInWithLink(url!, link!);
-            const created = await fetch(`${url}/api/v1/projects`, {
-              method: 'POST',
-              headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
-              body: JSON.stringify({ name: 'Before backup' }),
-            });
+            const admin = await signInAsAdmin(first);
+            const created = await admin.post('/api/v1/projects', { name: 'Before backup' });
             assert.equal(created.status, 201);
-            localRunnerId = (
-              (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as {
-                runners: { id: string; local: boolean }[];
-              }
-            ).runners.find((r) => r.local)!.id;
+            localRunner = await localRunnerId(admin);
 
             // A credential in the runner's PostgreSQL store, encrypted under the instance's data key.
-            const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: source, ...sourceEnv }));
-            try {
-              const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
-              credentialId = (
-                await credentials.insert({
-                  subject: { type: 'user', id: 'usr_backup' },
-                  host: 'dev.azure.com',
-                  method: 'pat',
-                  secret,
-                  metadata: {},
-                })
-              ).id;
-            } finally {
-              await store.database.close();
-            }
+            credentialId = await withRunnerCredentials({ KEYWAY_DATA_DIR: source, ...sourceEnv }, (credentials) =>
+              insertCanaryCredential(credentials, secret),
+            );
 
             // The documented commands, while Keyway serves (pg_dump takes a consistent snapshot).
             for (const [file, database] of [
@@ -124,27 +99,23 @@ for (const { skip } of postgres) {
 
           const second = startCli(['start', '--port', '0', '--data-dir', restored], { KEYWAY_LOG_LEVEL: 'warn', ...restoredEnv });
           try {
-            const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
-            const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+            const admin = await signInAsAdmin(second);
             assert.doesNotMatch(second.output(), /had been revoked|registered a new|created a new encryption key/);
-            const { cookie } = await signInWithLink(url!, link!);
-            const projects = (
-              (await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }
-            ).projects.map((p) => p.name);
+            const projects = ((await (await admin.get('/api/v1/projects')).json()) as { projects: { name: string }[] }).projects.map(
+              (p) => p.name,
+            );
             assert.ok(projects.includes('Before backup'), `restored projects: ${projects.join(', ')}`);
-            const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as {
-              status: string;
-            };
+            const runner = (await (await admin.get(`/api/v1/runners/${localRunner}`)).json()) as { status: string };
             assert.equal(runner.status, 'online', 'the restored instance runs the same local runner');
           } finally {
             await second.stop();
           }
-          const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: restored, ...restoredEnv }));
-          try {
-            assert.equal(await createCredentialStore(store.database.db, createFieldCrypto(store.keys)).readSecret(credentialId), secret);
-          } finally {
-            await store.database.close();
-          }
+          assert.equal(
+            await withRunnerCredentials({ KEYWAY_DATA_DIR: restored, ...restoredEnv }, (credentials) =>
+              credentials.readSecret(credentialId),
+            ),
+            secret,
+          );
         });
       } finally {
         rmSync(temp, { recursive: true, force: true });

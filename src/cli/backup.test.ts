@@ -4,11 +4,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { KEYWAY_BIN, runProcess, signInWithLink, startCli } from '../../test/support/cli.ts';
-import { loadConfig } from '../config/config.ts';
-import { createCredentialStore } from '../runner/credentials/store.ts';
-import { createFieldCrypto } from '../runner/keys/field-crypto.ts';
-import { openRunnerStore } from '../runner/store.ts';
+import { KEYWAY_BIN, localRunnerId, runProcess, signInAsAdmin, startCli } from '../../test/support/cli.ts';
+import { insertCanaryCredential, withRunnerCredentials } from '../../test/support/runner-credentials.ts';
 
 const keyway = (args: string[]) =>
   runProcess(process.execPath, [KEYWAY_BIN, ...args], { ...process.env, KEYWAY_FROM_SOURCE: '1', KEYWAY_LOG_LEVEL: 'warn' });
@@ -20,40 +17,17 @@ describe('keyway backup and restore', () => {
     const restored = join(mkdtempSync(join(tmpdir(), 'keyway-backup-dst-')), 'data');
     const secret = `canary-${randomUUID()}`;
     let credentialId: string;
-    let localRunnerId: string;
+    let localRunner: string;
 
     const first = startCli(['start', '--port', '0', '--data-dir', source], { KEYWAY_LOG_LEVEL: 'warn' });
     try {
-      const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
-      const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const { cookie, csrfToken } = await signInWithLink(url!, link!);
-      const write = (path: string, body: unknown) =>
-        fetch(`${url}${path}`, {
-          method: 'POST',
-          headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
+      const admin = await signInAsAdmin(first);
+      const write = admin.post;
       assert.equal((await write('/api/v1/projects', { name: 'Before backup' })).status, 201);
-      localRunnerId = (
-        (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as { runners: { id: string; local: boolean }[] }
-      ).runners.find((r) => r.local)!.id;
+      localRunner = await localRunnerId(admin);
 
       // A credential in the runner store, encrypted under the instance's data key, written while it serves.
-      const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: source }));
-      try {
-        const credentials = createCredentialStore(store.database.db, createFieldCrypto(store.keys));
-        credentialId = (
-          await credentials.insert({
-            subject: { type: 'user', id: 'usr_backup' },
-            host: 'dev.azure.com',
-            method: 'pat',
-            secret,
-            metadata: {},
-          })
-        ).id;
-      } finally {
-        await store.database.close();
-      }
+      credentialId = await withRunnerCredentials({ KEYWAY_DATA_DIR: source }, (credentials) => insertCanaryCredential(credentials, secret));
 
       // Writes keep coming while the backup runs.
       let writing = true;
@@ -91,25 +65,18 @@ describe('keyway backup and restore', () => {
     assert.equal(restore.status, 0, restore.stderr);
     const second = startCli(['start', '--port', '0', '--data-dir', restored], { KEYWAY_LOG_LEVEL: 'warn' });
     try {
-      const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
-      const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const admin = await signInAsAdmin(second);
       assert.doesNotMatch(second.output(), /had been revoked|registered a new/);
-      const { cookie } = await signInWithLink(url!, link!);
-      const projects = (
-        (await (await fetch(`${url}/api/v1/projects`, { headers: { cookie } })).json()) as { projects: { name: string }[] }
-      ).projects.map((p) => p.name);
+      const projects = ((await (await admin.get('/api/v1/projects')).json()) as { projects: { name: string }[] }).projects.map(
+        (p) => p.name,
+      );
       assert.ok(projects.includes('Before backup'));
-      const runner = (await (await fetch(`${url}/api/v1/runners/${localRunnerId}`, { headers: { cookie } })).json()) as { status: string };
+      const runner = (await (await admin.get(`/api/v1/runners/${localRunner}`)).json()) as { status: string };
       assert.equal(runner.status, 'online', 'the restored instance runs the same local runner');
     } finally {
       await second.stop();
     }
-    const store = await openRunnerStore(loadConfig({ KEYWAY_DATA_DIR: restored }));
-    try {
-      assert.equal(await createCredentialStore(store.database.db, createFieldCrypto(store.keys)).readSecret(credentialId), secret);
-    } finally {
-      await store.database.close();
-    }
+    assert.equal(await withRunnerCredentials({ KEYWAY_DATA_DIR: restored }, (credentials) => credentials.readSecret(credentialId)), secret);
   });
 
   it('refuses to restore over existing data, a damaged backup, or into a non-empty backup directory', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, signInWithLink, startCli } from '../../test/support/cli.ts';
+import { redeemSignInLink, runCli, signInAsAdmin, startCli } from '../../test/support/cli.ts';
 
 describe('keyway CLI', () => {
   it('start: creates the data directory and keys, serves /healthz, prints a working one-time sign-in link', async () => {
@@ -26,21 +26,13 @@ describe('keyway CLI', () => {
 
       const page = await fetch(`${url}/sign-in/link`);
       assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
-      const redeem = await fetch(`${url}/api/v1/auth/link`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token }),
-      });
+      const redeem = await redeemSignInLink(url, token);
       assert.equal(redeem.status, 200);
       const cookie = (redeem.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
       const me = await fetch(`${url}/api/v1/me`, { headers: { cookie } });
       assert.equal(me.status, 200);
       assert.equal(((await me.json()) as { role: string }).role, 'admin');
-      const again = await fetch(`${url}/api/v1/auth/link`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token }),
-      });
+      const again = await redeemSignInLink(url, token);
       assert.equal(again.status, 401);
       assert.ok(!run.output().includes('"level":50'), `no error logged:\n${run.output()}`);
     } finally {
@@ -133,14 +125,9 @@ describe('keyway CLI', () => {
     const server = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
     const runnerDir = join(cwd, 'remote-runner');
     try {
-      const [, url] = await server.waitFor(/is running at (http:\/\/\S+)/);
-      const [, link] = await server.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const { cookie, csrfToken } = await signInWithLink(url!, link!);
-      const created = await fetch(`${url}/api/v1/runners`, {
-        method: 'POST',
-        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'remote' }),
-      });
+      const admin = await signInAsAdmin(server);
+      const { url, cookie } = admin;
+      const created = await admin.post('/api/v1/runners', { name: 'remote' });
       const { runner, exchangeToken } = (await created.json()) as { runner: { id: string }; exchangeToken: string };
 
       const first = startCli(['runner', '--server', url ?? '', '--exchange-token', exchangeToken, '--data-dir', runnerDir], {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCli, runCli, signInWithLink, type RunningCli } from '../../test/support/cli.ts';
+import { startCli, runCli, signInAsAdmin } from '../../test/support/cli.ts';
 import { consentAtEntra } from '../../test/support/oauth.ts';
 
 /** A port whose next three are free too, as far as one can tell without holding them. */
@@ -24,23 +24,6 @@ async function freePortRun(): Promise<number> {
     if (ok.every(Boolean)) return base;
   }
   throw new Error('no four free consecutive ports');
-}
-
-/** Signs in as the admin through the one-time link `keyway start` printed; returns a small HTTP client with the session. */
-async function signInAsAdmin(run: RunningCli) {
-  const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
-  const [, link] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-  const { cookie, csrfToken } = await signInWithLink(url!, link!);
-  return {
-    url: url!,
-    cookie,
-    post: (path: string, body: unknown) =>
-      fetch(`${url}${path}`, {
-        method: 'POST',
-        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
-  };
 }
 
 const DEMO_REPOSITORY = 'https://dev.azure.com/keyway-demo/Demo/_git/demo-app';

@@ -3,22 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startCli } from '../../test/support/cli.ts';
+import { localRunnerId, signInAsAdmin, startCli } from '../../test/support/cli.ts';
 import { startTestPlane, startTestRunner } from '../../test/support/plane.ts';
 import { saveRegistration } from '../runner/identity.ts';
 import { checkNoConflictingRegistration, defaultRunnerDataDir, runnerDataDir } from './runner.ts';
-
-async function signInWithLink(url: string, token: string) {
-  const signIn = await fetch(`${url}/api/v1/auth/link`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token }),
-  });
-  assert.equal(signIn.status, 200, await signIn.clone().text());
-  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await signIn.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
 
 describe('Operating Keyway: runner data directories, registrations, settings that must agree, a revoked built-in runner', () => {
   it("keyway runner keeps its own default data directory, never keyway start's ./.keyway-data", () => {
@@ -98,32 +86,28 @@ describe('Operating Keyway: runner data directories, registrations, settings tha
     const first = startCli(['start', '--port', '0', '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
     let localId: string;
     try {
-      const [, url] = await first.waitFor(/is running at (http:\/\/\S+)/);
-      const [, link] = await first.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
-      const { cookie, csrfToken } = await signInWithLink(url!, link!);
-      const runners = (await (await fetch(`${url}/api/v1/runners`, { headers: { cookie } })).json()) as {
-        runners: { id: string; local: boolean }[];
-      };
-      localId = runners.runners.find((r) => r.local)!.id;
-      const revoked = await fetch(`${url}/api/v1/runners/${localId}`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } });
+      const admin = await signInAsAdmin(first);
+      localId = await localRunnerId(admin);
+      const revoked = await fetch(`${admin.url}/api/v1/runners/${localId}`, {
+        method: 'DELETE',
+        headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
+      });
       assert.equal(revoked.status, 204);
     } finally {
       await first.stop();
     }
     const second = startCli(['start', '--port', '0', '--data-dir', dataDir], { KEYWAY_LOG_LEVEL: 'warn' });
     try {
-      const [, url] = await second.waitFor(/is running at (http:\/\/\S+)/);
       const [, newId] = await second.waitFor(/"local" had been revoked: registered a new local runner \((run_\S+)\)/);
-      const [, link] = await second.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const admin = await signInAsAdmin(second);
       assert.notEqual(newId, localId);
-      const { cookie } = await signInWithLink(url!, link!);
-      const view = (await (await fetch(`${url}/api/v1/runners/${newId}`, { headers: { cookie } })).json()) as {
+      const view = (await (await admin.get(`/api/v1/runners/${newId}`)).json()) as {
         status: string;
         local: boolean;
       };
       assert.equal(view.local, true);
       assert.equal(view.status, 'online');
-      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      assert.equal((await fetch(`${admin.url}/readyz`)).status, 200);
     } finally {
       await second.stop();
     }

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { expectStatus, startAutomationWorld } from '../../test/support/automation.ts';
+import { expectStatus, saveAccessTokenConnection, startAutomationWorld } from '../../test/support/automation.ts';
 import type { AutomationWorld } from '../../test/support/automation.ts';
 import { KEYWAY_BIN } from '../../test/support/cli.ts';
 import { generateRunnerKeyPair, open } from '../crypto/sealing.ts';
@@ -107,7 +107,6 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     return result.stdout;
   }
 
-  const connections = () => `/api/v1/projects/${w.projectId}/app-connections`;
   const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
 
   it('app-connection: the PAT sealed by keyway seal (stdin, trailing newline dropped) and by the independent sealer is accepted and works', async () => {
@@ -123,21 +122,7 @@ describe('Sealing from automation: keyway seal and an implementation written fro
       [viaCli, cli.stdout],
       [viaScript, sealedByScript],
     ] as const) {
-      const saved = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: connections(),
-          payload: {
-            id,
-            name: `sealed ${id.slice(-6)}`,
-            runnerId: w.runnerId,
-            method: 'access-token',
-            organization: w.seeded.org,
-            sealedAccessToken: sealed,
-          },
-        }),
-        201,
-      ).json();
+      const saved = await saveAccessTokenConnection(w, { id, name: `sealed ${id.slice(-6)}`, sealedAccessToken: sealed });
       assert.equal(saved.validation.valid, true, JSON.stringify(saved.validation));
       assert.equal(saved.validation.identity.id, w.seeded.user.id);
     }
@@ -179,14 +164,7 @@ describe('Sealing from automation: keyway seal and an implementation written fro
   });
 
   it('sync: variable values sealed by both implementations are stored by the runner and written to Azure DevOps', async () => {
-    const connection = expectStatus(
-      await w.plane.adminBrowser.request({
-        method: 'POST',
-        url: connections(),
-        payload: { name: 'for syncs', runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, accessToken: w.seeded.pat },
-      }),
-      201,
-    ).json().connection.id as string;
+    const connection = (await saveAccessTokenConnection(w, { name: 'for syncs', accessToken: w.seeded.pat })).connection.id as string;
     const value = `v-${randomUUID()}`;
     for (const how of ['cli', 'script'] as const) {
       const sync = expectStatus(
@@ -240,39 +218,11 @@ describe('Sealing from automation: keyway seal and an implementation written fro
     const intended = newId('conn');
     const moved = newId('conn');
     const sealed = (await keywaySeal(['--for', 'app-connection', '--id', intended], w.seeded.pat)).stdout;
-    const replayed = expectStatus(
-      await w.plane.adminBrowser.request({
-        method: 'POST',
-        url: connections(),
-        payload: {
-          id: moved,
-          name: 'replayed',
-          runnerId: w.runnerId,
-          method: 'access-token',
-          organization: w.seeded.org,
-          sealedAccessToken: sealed,
-        },
-      }),
-      400,
-    ).json();
+    const replayed = await saveAccessTokenConnection(w, { id: moved, name: 'replayed', sealedAccessToken: sealed }, 400);
     assert.equal(replayed.error.code, 'sealed_secret_unusable');
     const stranger = await generateRunnerKeyPair();
     const foreign = independentSeal(`app-connection:${moved}:secret`, w.seeded.pat, stranger.publicKey);
-    const refused = expectStatus(
-      await w.plane.adminBrowser.request({
-        method: 'POST',
-        url: connections(),
-        payload: {
-          id: moved,
-          name: 'foreign',
-          runnerId: w.runnerId,
-          method: 'access-token',
-          organization: w.seeded.org,
-          sealedAccessToken: foreign,
-        },
-      }),
-      400,
-    ).json();
+    const refused = await saveAccessTokenConnection(w, { id: moved, name: 'foreign', sealedAccessToken: foreign }, 400);
     assert.equal(refused.error.code, 'sealed_for_another_key');
   });
 

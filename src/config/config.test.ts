@@ -8,6 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.ts';
 import { environmentOptionsFromConfig } from '../runner/environments/options.ts';
 
+/** Each environment is refused with a ConfigError whose message matches its pattern. */
+function assertRefused(cases: readonly (readonly [Record<string, string>, RegExp])[]): void {
+  for (const [env, pattern] of cases) {
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+      JSON.stringify(env),
+    );
+  }
+}
+
 describe('configuration', () => {
   it('has working defaults', () => {
     const config = loadConfig({});
@@ -42,13 +53,7 @@ describe('configuration', () => {
       [{ KEYWAY_ENTRA_AUTHORITY_URL: 'https://login.microsoftonline.com/tenant' }, /must be an origin without a path/],
       [{ KEYWAY_ENCRYPTION_KEYS: 'k1:x', KEYWAY_ENCRYPTION_KEY_FILE: '/k' }, /either KEYWAY_ENCRYPTION_KEYS or KEYWAY_ENCRYPTION_KEY_FILE/],
     ];
-    for (const [env, pattern] of cases) {
-      assert.throws(
-        () => loadConfig(env),
-        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
-        JSON.stringify(env),
-      );
-    }
+    assertRefused(cases);
   });
 
   it('environment limits, git timeouts and workspace isolation: defaults, values and refusals', () => {
@@ -76,18 +81,12 @@ describe('configuration', () => {
     assert.equal(set.idleHours, 0);
     assert.deepEqual(set.workspaceUids, { first: 200000, last: 200999 });
     assert.ok(set.workspacesDir?.endsWith('/ws') && set.workspacesDir.startsWith('/'));
-    for (const [env, pattern] of [
+    assertRefused([
       [{ KEYWAY_GIT_STALL_TIMEOUT_SECONDS: '1' }, /^KEYWAY_GIT_STALL_TIMEOUT_SECONDS: 1 is out of range 5–3600/],
       [{ KEYWAY_CLONES_PER_USER: 'many' }, /^KEYWAY_CLONES_PER_USER: "many" is not a whole number/],
       [{ KEYWAY_WORKSPACE_UIDS: '0-10' }, /^KEYWAY_WORKSPACE_UIDS: "0-10" must be a range of Unix user ids like 200000-200999/],
       [{ KEYWAY_WORKSPACE_UIDS: '300000-200000' }, /^KEYWAY_WORKSPACE_UIDS: /],
-    ] as const) {
-      assert.throws(
-        () => loadConfig(env),
-        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
-        JSON.stringify(env),
-      );
-    }
+    ]);
   });
 
   it('the repository cache: where, how large (0: off) and how fresh, handed to the runner in its own units', () => {
@@ -102,16 +101,10 @@ describe('configuration', () => {
       maxBytes: 10240 * 1024 * 1024,
       freshMs: 30_000,
     });
-    for (const [env, pattern] of [
+    assertRefused([
       [{ KEYWAY_REPOSITORY_CACHE_MB: '-1' }, /^KEYWAY_REPOSITORY_CACHE_MB: "-1" is not a whole number/],
       [{ KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: '100000' }, /^KEYWAY_REPOSITORY_CACHE_FRESH_SECONDS: 100000 is out of range 0–86400/],
-    ] as const) {
-      assert.throws(
-        () => loadConfig(env),
-        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
-        JSON.stringify(env),
-      );
-    }
+    ]);
   });
 
   it("every variable is in the README's configuration table", () => {

@@ -8,12 +8,14 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { SpanKind } from '@opentelemetry/api';
 import { startTracing } from './tracing.ts';
-import { eventually, startPlaneWithRunner } from '../../test/support/plane.ts';
+import { eventually, settledEnvironment, startPlaneWithRunner } from '../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../test/support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
+import { seedWebRepository } from '../../test/support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { register } from 'prom-client';
+import { expireStoredAccessToken } from '../../test/support/runner-credentials.ts';
 
 const HOME = mkdtempSync(join(tmpdir(), 'keyway-trace-home-'));
 const GIT_ENV = { ...process.env, HOME, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
@@ -43,11 +45,7 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     // Before anything opens a database or a server: what is created afterwards is traced.
     stopTracing = startTracing({ serviceName: 'keyway-test', exporter, env: {} });
     emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
-    emu.world.addOrganization('fabrikam');
-    emu.world.addProject('fabrikam', 'Web');
-    member = emu.world.addUser({ upn: `member@${emu.defaultTenant.domain}` });
-    emu.world.addMember('fabrikam', member.id);
-    await emu.world.createRepository('fabrikam', 'Web', 'web', { commits: 5, createdBy: member.id });
+    member = await seedWebRepository(emu, 'fabrikam', { commits: 5, user: 'member' });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     clientSecret = registered.clientSecret;
     ({ plane, runner, runnerId } = await startPlaneWithRunner('sqlite', emu, {
@@ -87,14 +85,7 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     });
     assert.equal(res.status, 201, await res.clone().text());
     const id = ((await res.json()) as { id: string }).id;
-    const env = await eventually(
-      async () => {
-        const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-        return got.status === 'cloning' ? undefined : got;
-      },
-      'clone',
-      30_000,
-    );
+    const env = await settledEnvironment(plane.memberBrowser, id, 'clone');
     assert.equal(env.status, 'ready');
     workspacePath = env.workspacePath;
     const clone = await eventually(async () => spans().find((s) => s.name === 'git clone'), 'git clone span');
@@ -120,11 +111,7 @@ describe('OpenTelemetry traces: one trace per journey, across the control channe
     emu.entra.faults.expireAccessTokensNow();
     const record = await runner.runtime.credentials.findForIntegration({ type: 'user', id: plane.member.id }, integrationId);
     assert.ok(record);
-    await runner.store.database.db
-      .updateTable('credentials')
-      .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) })
-      .where('id', '=', record.id)
-      .execute();
+    await expireStoredAccessToken(runner.store.database.db, record.id, 60_000);
     exporter.reset();
     const fetched = await git(['fetch', 'origin'], workspacePath);
     assert.equal(fetched.code, 0, fetched.stderr);

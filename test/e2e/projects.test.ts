@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { open as unseal } from '../../src/crypto/sealing.ts';
 import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, runnerPrivateKey, startE2E, visible } from './support.ts';
 import type { DemoInfo, E2E, OpenPage } from './support.ts';
@@ -29,6 +29,25 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   let integration: Awaited<ReturnType<typeof demoIntegration>>;
   let open: OpenPage;
   let page: Page;
+
+  /** Opens "Add a sync" and fills in the sync's name, connection (when there is a choice), project and group. */
+  async function openSyncDialog(sync: { name: string; connection?: string; project: string; group: string }): Promise<Locator> {
+    await page.getByRole('button', { name: 'Add a sync' }).click();
+    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
+    await dialog.getByLabel('Sync name').fill(sync.name);
+    if (sync.connection) await dialog.getByLabel('App connection').selectOption({ label: sync.connection });
+    await dialog.getByLabel('Azure DevOps project').fill(sync.project);
+    await dialog.getByLabel('Variable group').fill(sync.group);
+    return dialog;
+  }
+
+  /** Fills in the sync dialog's variable `n` (from 1), marking it secret first when it is one. */
+  async function fillVariable(dialog: Locator, n: number, variable: { name: string; value: string; secret?: boolean }): Promise<void> {
+    const row = dialog.getByRole('group', { name: `Variable ${n}` });
+    await row.getByLabel('Name').fill(variable.name);
+    if (variable.secret) await row.getByLabel('Secret').check();
+    await row.getByLabel('Value').fill(variable.value);
+  }
 
   before(async () => {
     e2e = await startE2E({ demo: true });
@@ -107,14 +126,8 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   });
 
   it('creates a sync with a plain and a secret variable; the first run succeeds and shows in the history', async () => {
-    await page.getByRole('button', { name: 'Add a sync' }).click();
-    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
-    await dialog.getByLabel('Sync name').fill('app settings');
-    await dialog.getByLabel('Azure DevOps project').fill('Demo');
-    await dialog.getByLabel('Variable group').fill('app-settings');
-    const first = dialog.getByRole('group', { name: 'Variable 1' });
-    await first.getByLabel('Name').fill('API_URL');
-    await first.getByLabel('Value').fill('https://api.example.test');
+    const dialog = await openSyncDialog({ name: 'app settings', project: 'Demo', group: 'app-settings' });
+    await fillVariable(dialog, 1, { name: 'API_URL', value: 'https://api.example.test' });
     await dialog.getByRole('button', { name: 'Add variable' }).click();
     const second = dialog.getByRole('group', { name: 'Variable 2' });
     await second.getByLabel('Name').fill('API_KEY');
@@ -159,14 +172,8 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   });
 
   it('shows why a run failed, and deletes the sync after confirmation', async () => {
-    await page.getByRole('button', { name: 'Add a sync' }).click();
-    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
-    await dialog.getByLabel('Sync name').fill('broken');
-    await dialog.getByLabel('Azure DevOps project').fill('NoSuchProject');
-    await dialog.getByLabel('Variable group').fill('g');
-    const first = dialog.getByRole('group', { name: 'Variable 1' });
-    await first.getByLabel('Name').fill('X');
-    await first.getByLabel('Value').fill('1');
+    const dialog = await openSyncDialog({ name: 'broken', project: 'NoSuchProject', group: 'g' });
+    await fillVariable(dialog, 1, { name: 'X', value: '1' });
     await dialog.getByRole('button', { name: 'Create sync' }).click();
     await gone(dialog);
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'broken' }) });
@@ -296,16 +303,13 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   });
 
   it('creates a sync through the oauth connection; its first run succeeds', async () => {
-    await page.getByRole('button', { name: 'Add a sync' }).click();
-    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
-    await dialog.getByLabel('Sync name').fill('oauth settings');
-    await dialog.getByLabel('App connection').selectOption({ label: `demo-oauth (${demo.organization})` });
-    await dialog.getByLabel('Azure DevOps project').fill('Demo');
-    await dialog.getByLabel('Variable group').fill('oauth-settings');
-    const first = dialog.getByRole('group', { name: 'Variable 1' });
-    await first.getByLabel('Name').fill('OAUTH_KEY');
-    await first.getByLabel('Secret').check();
-    await first.getByLabel('Value').fill(OAUTH_SECRET_VALUE);
+    const dialog = await openSyncDialog({
+      name: 'oauth settings',
+      connection: `demo-oauth (${demo.organization})`,
+      project: 'Demo',
+      group: 'oauth-settings',
+    });
+    await fillVariable(dialog, 1, { name: 'OAUTH_KEY', value: OAUTH_SECRET_VALUE, secret: true });
     await dialog.getByRole('button', { name: 'Create sync' }).click();
     await gone(dialog);
     await visible(page.getByText('Sync oauth settings was created; a run started.'));
@@ -424,17 +428,15 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
   });
 
   it("an existing group: a sync's run refuses it until an owner adopts it, and a variable another sync wrote until the owner lets it take it over", async () => {
-    await page.getByRole('button', { name: 'Add a sync' }).click();
-    const dialog = await visible(page.getByRole('dialog', { name: 'Add a variable group sync' }));
-    await visible(dialog.getByRole('group', { name: 'If the group already exists' }));
-    await dialog.getByLabel('Sync name').fill('adopter');
-    await dialog.getByLabel('App connection').selectOption({ label: `demo-pat (${demo.organization})` });
-    await dialog.getByLabel('Azure DevOps project').fill('Demo');
     // The group "app settings" created.
-    await dialog.getByLabel('Variable group').fill('app-settings');
-    const first = dialog.getByRole('group', { name: 'Variable 1' });
-    await first.getByLabel('Name').fill('EXTRA');
-    await first.getByLabel('Value').fill('1');
+    const dialog = await openSyncDialog({
+      name: 'adopter',
+      connection: `demo-pat (${demo.organization})`,
+      project: 'Demo',
+      group: 'app-settings',
+    });
+    await visible(dialog.getByRole('group', { name: 'If the group already exists' }));
+    await fillVariable(dialog, 1, { name: 'EXTRA', value: '1' });
     await dialog.getByRole('button', { name: 'Create sync' }).click();
     await gone(dialog);
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'adopter' }) });

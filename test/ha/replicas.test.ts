@@ -8,10 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { POSTGRES_URL, databaseKinds } from '../support/databases.ts';
 import { Browser, LogCapture, TEST_PASSWORD_PARAMS } from '../support/management.ts';
-import { eventually, startTestPlane, startTestRunner } from '../support/plane.ts';
+import { eventually, settledEnvironment, startTestPlane, startTestRunner } from '../support/plane.ts';
 import type { TestPlane, TestRunner } from '../support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../support/oauth.ts';
 import { startEmulator } from '../../emulator/index.ts';
+import { seedWebRepository } from '../support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -20,6 +21,7 @@ import { buildManagementApp } from '../../src/management/app.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { runnerPaths } from '../../src/runner/identity.ts';
 import type { ControlRequest } from '../../src/control/protocol.ts';
+import { expireStoredAccessToken } from '../support/runner-credentials.ts';
 
 // The layout the README's "High availability" section describes: two management-plane servers on
 // one PostgreSQL database, and one runner as two replicas that share its identity (key file,
@@ -48,13 +50,22 @@ for (const { kind, skip } of kinds) {
       if (id && request.kind.startsWith('environment-')) handledBy.set(id, [...(handledBy.get(id) ?? []), `${name}:${request.kind}`]);
     };
 
+    /** A new data directory holding replica 1's runner key, registration and data keys. */
+    function copyRunnerIdentity(prefix: string): string {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      for (const file of [
+        runnerPaths(replica1.dataDir).key,
+        runnerPaths(replica1.dataDir).registration,
+        join(replica1.dataDir, 'encryption-keys'),
+      ]) {
+        copyFileSync(file, join(dir, file.split('/').pop()!));
+      }
+      return dir;
+    }
+
     before(async () => {
       emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
-      emu.world.addOrganization('fabrikam');
-      emu.world.addProject('fabrikam', 'Web');
-      member = emu.world.addUser({ upn: `member@${emu.defaultTenant.domain}` });
-      emu.world.addMember('fabrikam', member.id);
-      await emu.world.createRepository('fabrikam', 'Web', 'web', { commits: 5, createdBy: member.id });
+      member = await seedWebRepository(emu, 'fabrikam', { commits: 5, user: 'member' });
       const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
       const settings = { entraAuthorityUrl: emu.urls.login, azureDevOpsServicesUrl: emu.urls.services };
 
@@ -90,14 +101,7 @@ for (const { kind, skip } of kinds) {
 
       // The documented procedure: copy runner-key.json, runner-registration.json and the data keys
       // into the second replica's data directory, point it at the shared store, start with --replica.
-      const dir2 = mkdtempSync(join(tmpdir(), 'keyway-replica-2-'));
-      for (const file of [
-        runnerPaths(replica1.dataDir).key,
-        runnerPaths(replica1.dataDir).registration,
-        join(replica1.dataDir, 'encryption-keys'),
-      ]) {
-        copyFileSync(file, join(dir2, file.split('/').pop()!));
-      }
+      const dir2 = copyRunnerIdentity('keyway-replica-2-');
       replica2 = await startTestRunner(server2.url, undefined, {
         dataDir: dir2,
         endpoints,
@@ -124,13 +128,7 @@ for (const { kind, skip } of kinds) {
       await eventually(async () => (await server1.core.control.replicas(runnerId)).length === 2, 'two replicas seen');
       assert.notEqual(replica1.runtime.replicaId, replica2.runtime.replicaId);
       assert.equal(replica1.runtime.registration.runnerId, replica2.runtime.registration.runnerId);
-      const dir3 = mkdtempSync(join(tmpdir(), 'keyway-replica-3-'));
-      for (const file of [
-        runnerPaths(replica1.dataDir).key,
-        runnerPaths(replica1.dataDir).registration,
-        join(replica1.dataDir, 'encryption-keys'),
-      ])
-        copyFileSync(file, join(dir3, file.split('/').pop()!));
+      const dir3 = copyRunnerIdentity('keyway-replica-3-');
       await assert.rejects(
         startTestRunner(server1.url, undefined, { dataDir: dir3, store }),
         /another replica of runner "ha" is running .*start this one with --replica/,
@@ -147,13 +145,7 @@ for (const { kind, skip } of kinds) {
     it('a refresh storm across both replicas causes exactly one token request', async () => {
       const record = await replica1.runtime.credentials.findForIntegration({ type: 'user', id: server1.member.id }, integrationId);
       assert.ok(record);
-      const db = replica1.store.database.db;
-      const row = await db.selectFrom('credentials').select('metadata').where('id', '=', record.id).executeTakeFirstOrThrow();
-      await db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...JSON.parse(row.metadata), accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', record.id)
-        .execute();
+      await expireStoredAccessToken(replica1.store.database.db, record.id);
       emu.entra.faults.expireAccessTokensNow();
       const refreshes = () => emu.entra.counters().byGrant.refresh_token ?? 0;
       const before = refreshes();
@@ -177,14 +169,7 @@ for (const { kind, skip } of kinds) {
         });
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
-        const env = await eventually(
-          async () => {
-            const got = (await browsers[(i + 1) % 2]!.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-            return got.status === 'cloning' ? undefined : got;
-          },
-          `environment ${id} ready`,
-          30_000,
-        );
+        const env = await settledEnvironment(browsers[(i + 1) % 2]!, id, `environment ${id} ready`);
         assert.equal(env.status, 'ready', JSON.stringify(env.error));
         const owner = env.workspacePath.startsWith(replica1.dataDir) ? replica1 : replica2;
         assert.deepEqual(handledBy.get(id), [`${owner === replica1 ? 'replica1' : 'replica2'}:environment-create`]);

@@ -11,7 +11,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { generateRunnerKeyPair } from '../../src/crypto/sealing.ts';
-import { Browser } from '../support/management.ts';
+import { Browser, founderOfNewOrganization } from '../support/management.ts';
 import { preferredKind, startWorld } from './support/world.ts';
 import type { World } from './support/world.ts';
 
@@ -393,18 +393,11 @@ for (const kind of [await preferredKind()]) {
       for (const [k, v] of Object.entries(ids)) assert.ok(typeof v === 'string' && v, `fixture id ${k} is missing`);
 
       // Organization B, with a member and an admin who belong to B only.
-      const founder = await plane.core.identity.createUser({
-        email: 'founder@other.test',
-        password: 'founder-password-1',
-        organizationId: plane.organizationId,
-        role: 'member',
-      });
-      const orgB = await plane.core.identity.createOrganization('Other Corp', founder.id);
-      await plane.database.db
-        .deleteFrom('memberships')
-        .where('user_id', '=', founder.id)
-        .where('organization_id', '=', plane.organizationId)
-        .execute();
+      const { organization: orgB } = await founderOfNewOrganization(
+        plane,
+        { email: 'founder@other.test', password: 'founder-password-1' },
+        'Other Corp',
+      );
       const otherMember = await plane.core.identity.createUser({
         email: 'member@other.test',
         password: 'other-member-password',
@@ -662,20 +655,14 @@ for (const kind of [await preferredKind()]) {
           if (spec.endsSession && want.check(200) && p.name !== 'admin-no-csrf') {
             // Sign a throwaway session in (for users), so the matrix keeps its own.
             const fresh = new Browser(world.plane.app);
-            const email = p.name.startsWith('other')
-              ? p.name === 'other-org-admin'
-                ? 'founder@other.test'
-                : 'member@other.test'
-              : p.name === 'admin'
-                ? world.plane.admin.email
-                : world.plane.member.email;
-            const password = p.name.startsWith('other')
-              ? p.name === 'other-org-admin'
-                ? 'founder-password-1'
-                : 'other-member-password'
-              : p.name === 'admin'
-                ? world.plane.admin.password
-                : world.plane.member.password;
+            const { email, password } =
+              p.name === 'other-org-admin'
+                ? { email: 'founder@other.test', password: 'founder-password-1' }
+                : p.name.startsWith('other')
+                  ? { email: 'member@other.test', password: 'other-member-password' }
+                  : p.name === 'admin'
+                    ? world.plane.admin
+                    : world.plane.member;
             if (p.name !== 'member-token') {
               await fresh.signIn(email, password);
               principal = {

@@ -6,7 +6,6 @@
 // src/management/syncs/syncs.test.ts and in the authorization matrix.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -25,22 +24,13 @@ import { systemLookup } from '../../src/azure-devops/guarded-fetch.ts';
 import { CREDENTIAL_PATH } from '../../src/runner/environments/credential-server.ts';
 import { CanaryScan } from './support/canary.ts';
 import { preferredKind } from './support/world.ts';
+import { runCollecting } from '../support/process.ts';
 
 const HOME = mkdtempSync(join(tmpdir(), 'keyway-containment-home-'));
 const GIT_ENV = { ...process.env, HOME, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: devNull, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
 const STALL_MS = 2500;
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (command: string, args: string[], cwd: string) => runCollecting(command, args, '', { cwd, env: GIT_ENV });
 
 function askSocket(socketPath: string, secret: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {

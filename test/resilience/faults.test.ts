@@ -19,9 +19,10 @@ import { POSTGRES_URL, isPostgresAvailable } from '../support/databases.ts';
 import { Browser, TEST_PASSWORD_PARAMS } from '../support/management.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../support/oauth.ts';
 import { eventually } from '../support/plane.ts';
-import { openRunnerPieces, randomEncryptionKeys } from '../../bench/support/runner-fixture.ts';
+import { openRunnerPieces, randomEncryptionKeys, servicesIntegration } from '../../bench/support/runner-fixture.ts';
 import { preferredKind, startWorld } from './support/world.ts';
 import type { World } from './support/world.ts';
+import { expireStoredAccessToken } from '../support/runner-credentials.ts';
 
 const TOKEN_PATH = '/*/oauth2/v2.0/token';
 /** Save & Test waits this long for the runner (the default). */
@@ -114,14 +115,7 @@ describe(`faults (${kind})`, () => {
       world.integrationId,
     );
     assert.ok(record);
-    const db = world.runner.store.database.db;
-    const row = await db.selectFrom('credentials').select('metadata').where('id', '=', record.id).executeTakeFirstOrThrow();
-    const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-    await db
-      .updateTable('credentials')
-      .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-      .where('id', '=', record.id)
-      .execute();
+    await expireStoredAccessToken(world.runner.store.database.db, record.id);
   }
 
   /** Polls until `ok()` holds; the time it took. */
@@ -329,16 +323,7 @@ describe(`faults (${kind})`, () => {
     { skip: !postgresUp && 'needs PostgreSQL' },
     async () => {
       const schema = `r_${randomBytes(5).toString('hex')}`;
-      const integration = {
-        id: 'int_faults',
-        scmId: 'azure-devops',
-        kind: 'services' as const,
-        host: 'dev.azure.com',
-        origin: 'https://dev.azure.com',
-        virtualDirectory: '',
-        oauth: null,
-        patEnabled: true,
-      };
+      const integration = servicesIntegration('int_faults');
       const pieces = await openRunnerPieces({
         storeUrl: POSTGRES_URL,
         schema,

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { preferredKind, startWorld } from './support/world.ts';
 import type { World } from './support/world.ts';
+import { servicesRepository } from '../support/control-payloads.ts';
 
 const ONE_MIB = 1024 * 1024;
 
@@ -74,60 +75,33 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
     return res;
   }
 
-  const cases: { name: string; body: () => string | Buffer; contentType: string; expect: (s: number) => boolean; text: string }[] = [
-    {
-      name: 'a body over 1 MiB',
-      body: () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }),
-      contentType: 'application/json',
-      expect: (s) => s === 413,
-      text: '413',
-    },
-    { name: 'malformed JSON', body: () => '{"name": "x", ', contentType: 'application/json', expect: (s) => s === 400, text: '400' },
-    {
-      name: 'JSON that is not an object',
-      body: () => '"just a string"',
-      contentType: 'application/json',
-      expect: (s) => s >= 400 && s < 500,
-      text: '4xx',
-    },
+  /** What a case expects back, and how the failure message names it. */
+  type Outcome = { expect: (s: number) => boolean; text: string };
+  const exactly = (status: number): Outcome => ({ expect: (s) => s === status, text: String(status) });
+  const CLIENT_ERROR: Outcome = { expect: (s) => s >= 400 && s < 500, text: '4xx' };
+  const json = (name: string, body: () => string | Buffer, outcome: Outcome) => ({
+    name,
+    body,
+    contentType: 'application/json',
+    ...outcome,
+  });
+
+  const cases: ({ name: string; body: () => string | Buffer; contentType: string } & Outcome)[] = [
+    json('a body over 1 MiB', () => JSON.stringify({ name: 'x'.repeat(ONE_MIB + 10) }), exactly(413)),
+    json('malformed JSON', () => '{"name": "x", ', exactly(400)),
+    json('JSON that is not an object', () => '"just a string"', CLIENT_ERROR),
     // Routes that take no body ignore one they do not parse (a 404 for the ids that do not exist).
-    { name: 'the wrong content type', body: () => 'name=x', contentType: 'text/plain', expect: (s) => s >= 400 && s < 500, text: '4xx' },
-    { name: 'an unknown content type', body: () => '<x/>', contentType: 'application/xml', expect: (s) => s === 415, text: '415' },
-    {
-      name: 'deep nesting (100,000 levels)',
-      body: () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
-      contentType: 'application/json',
-      expect: (s) => s >= 400 && s < 500,
-      text: '4xx',
-    },
-    {
-      name: 'prototype pollution (__proto__)',
-      body: () => '{"__proto__":{"role":"admin"},"name":"x"}',
-      contentType: 'application/json',
-      expect: (s) => s === 400,
-      text: '400',
-    },
-    {
-      name: 'prototype pollution (constructor.prototype)',
-      body: () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}',
-      contentType: 'application/json',
-      expect: (s) => s === 400,
-      text: '400',
-    },
-    {
-      name: 'invalid UTF-8',
-      body: () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
-      contentType: 'application/json',
-      expect: (s) => s >= 400 && s < 500,
-      text: '4xx',
-    },
-    {
-      name: 'a NUL character in a string',
-      body: () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}',
-      contentType: 'application/json',
-      expect: (s) => s >= 400 && s < 500,
-      text: '4xx',
-    },
+    { name: 'the wrong content type', body: () => 'name=x', contentType: 'text/plain', ...CLIENT_ERROR },
+    { name: 'an unknown content type', body: () => '<x/>', contentType: 'application/xml', ...exactly(415) },
+    json('deep nesting (100,000 levels)', () => `{"name":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, CLIENT_ERROR),
+    json('prototype pollution (__proto__)', () => '{"__proto__":{"role":"admin"},"name":"x"}', exactly(400)),
+    json('prototype pollution (constructor.prototype)', () => '{"constructor":{"prototype":{"role":"admin"}},"name":"x"}', exactly(400)),
+    json('invalid UTF-8', () => Buffer.from([0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), CLIENT_ERROR),
+    json(
+      'a NUL character in a string',
+      () => '{"name":"a\\u0000b","organization":"a\\u0000b","url":"https://dev.azure.com/a\\u0000b"}',
+      CLIENT_ERROR,
+    ),
   ];
 
   for (const [i, c] of cases.entries()) {
@@ -212,51 +186,20 @@ describe(`hostile input: bodies, traversal and header injection (${kind})`, () =
   });
 
   it('the runner keeps every workspace inside its workspaces directory, whatever the ids and names', async () => {
-    const create = world.runner.runtime.environments.handlers['environment-create']!;
+    const handler = world.runner.runtime.environments.handlers['environment-create']!;
     const integration = await world.runner.runtime.integrations.get(world.integrationId);
     const request = { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' };
-    for (const environmentId of ['../../escape', 'env_../../../x', 'env_x/../../y', '/tmp/env_abs', 'env_%2e%2e%2fzzzzzz']) {
-      await assert.rejects(
-        create(
-          {
-            environmentId,
-            userId: world.plane.admin.id,
-            integration,
-            repository: {
-              kind: 'services',
-              host: 'dev.azure.com',
-              origin: 'https://dev.azure.com',
-              organization: 'contoso',
-              project: 'Web',
-              repository: 'web',
-            },
-          },
-          request,
-        ),
-        (err: Error & { code?: string }) => err.code === 'invalid_request',
-        environmentId,
+    const create = (environmentId: string, repository: string) =>
+      handler(
+        { environmentId, userId: world.plane.admin.id, integration, repository: servicesRepository('contoso', 'Web', repository) },
+        request,
       );
+    for (const environmentId of ['../../escape', 'env_../../../x', 'env_x/../../y', '/tmp/env_abs', 'env_%2e%2e%2fzzzzzz']) {
+      await assert.rejects(create(environmentId, 'web'), (err: Error & { code?: string }) => err.code === 'invalid_request', environmentId);
     }
     // A repository name is only ever a label for the directory (and the admin has no authorization
     // here, so nothing is cloned either way).
-    await assert.rejects(
-      create(
-        {
-          environmentId: 'env_traversal0001',
-          userId: world.plane.admin.id,
-          integration,
-          repository: {
-            kind: 'services',
-            host: 'dev.azure.com',
-            origin: 'https://dev.azure.com',
-            organization: 'contoso',
-            project: 'Web',
-            repository: '../../../../tmp/evil',
-          },
-        },
-        request,
-      ),
-    );
+    await assert.rejects(create('env_traversal0001', '../../../../tmp/evil'));
     const workspaces = resolve(world.runner.dataDir, 'workspaces');
     const entries = existsSync(workspaces) ? readdirSync(workspaces) : [];
     assert.ok(

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator/index.ts';
+import { seedWebRepository } from '../support/integration-bed.ts';
 import type { EmulatorHandle, User } from '../../emulator/index.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import type { RunnerDB } from '../../src/db/runner-schema.ts';
@@ -17,6 +18,7 @@ import { eventually, startTestPlane } from '../support/plane.ts';
 import type { TestPlane } from '../support/plane.ts';
 import { CanaryScan } from './support/canary.ts';
 import { preferredKind } from './support/world.ts';
+import { expireStoredAccessToken } from '../support/runner-credentials.ts';
 
 const figures: string[] = [];
 
@@ -45,13 +47,19 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     await new Promise((r) => cli.child.once('exit', r));
   }
 
+  /** SIGKILLs the runner mid-operation, lifts the fault that held it there, and starts it again; when each happened. */
+  async function killAndRestartRunner(slow: string) {
+    const killedAt = Date.now();
+    await kill(runner);
+    emu.faults.remove(slow);
+    runner = startRunner([]);
+    await runner.waitFor(/connected to/);
+    return { killedAt, upAt: Date.now() };
+  }
+
   before(async () => {
     emu = await startEmulator({ accessTokenLifetimeSeconds: 3600 });
-    emu.world.addOrganization('contoso');
-    emu.world.addProject('contoso', 'Web');
-    adoUser = emu.world.addUser({ upn: `dev@${emu.defaultTenant.domain}` });
-    emu.world.addMember('contoso', adoUser.id);
-    await emu.world.createRepository('contoso', 'Web', 'web', { commits: 200, createdBy: adoUser.id });
+    adoUser = await seedWebRepository(emu, 'contoso', { commits: 200, user: 'dev' });
     const registered = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'Keyway', redirectUris: [] });
     canaries.watch(registered.clientSecret, 'oauth client secret');
     // The runner process below checks at start that it uses the management plane's Azure DevOps endpoints.
@@ -110,13 +118,7 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     const id = created.json().id as string;
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal((await environment(id)).status, 'cloning');
-    const killedAt = Date.now();
-    await kill(runner);
-    emu.faults.remove(slow);
-
-    runner = startRunner([]);
-    await runner.waitFor(/connected to/);
-    const upAt = Date.now();
+    const { killedAt, upAt } = await killAndRestartRunner(slow);
     const settled = await eventually(
       async () => {
         const e = await environment(id);
@@ -165,16 +167,11 @@ describe(`a runner process killed and restarted (${kind})`, () => {
     try {
       const row = await store.db
         .selectFrom('credentials')
-        .select(['id', 'metadata'])
+        .select('id')
         .where('subject_id', '=', plane.admin.id)
         .where('method', '=', 'oauth')
         .executeTakeFirstOrThrow();
-      const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-      await store.db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', row.id)
-        .execute();
+      await expireStoredAccessToken(store.db, row.id);
     } finally {
       await store.close();
     }
@@ -194,13 +191,8 @@ describe(`a runner process killed and restarted (${kind})`, () => {
       10_000,
     ).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
-    const killedAt = Date.now();
-    await kill(runner);
-    emu.faults.remove(slow);
     // Started again at once, as a supervisor would, while the caller still waits.
-    runner = startRunner([]);
-    await runner.waitFor(/connected to/);
-    const upAt = Date.now();
+    const { killedAt, upAt } = await killAndRestartRunner(slow);
     const first = await inFlight;
     const firstMs = Date.now() - started;
     const answers: number[] = [];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import type { DatabaseKind } from '../../src/db/database.ts';
 import { startSeeded } from '../../emulator/test-support.ts';
@@ -88,6 +89,21 @@ export function expectStatus(res: LightMyRequestResponse, status: number): Light
 }
 
 /**
+ * An owner's access-token app connection to the seeded organization, in the world's project;
+ * `fields` gives its name and the token (in the clear or sealed), and may override the rest.
+ */
+export async function saveAccessTokenConnection(w: AutomationWorld, fields: Record<string, unknown>, status = 201) {
+  return expectStatus(
+    await w.plane.adminBrowser.request({
+      method: 'POST',
+      url: `/api/v1/projects/${w.projectId}/app-connections`,
+      payload: { runnerId: w.runnerId, method: 'access-token', organization: w.seeded.org, ...fields },
+    }),
+    status,
+  ).json();
+}
+
+/**
  * A variable-group sync through an app connection into the world's "Payments" project, created by
  * the admin; `run()` runs it now and returns the run.
  */
@@ -110,6 +126,14 @@ export async function createSync(
       200,
     ).json();
   return { syncId, run };
+}
+
+/** The two variables a sync through a connection is tried with: one plain, one secret whose value is new each time. */
+export function plainAndSecretVariables(): { name: string; value: string; isSecret?: boolean }[] {
+  return [
+    { name: 'HELLO', value: 'world' },
+    { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
+  ];
 }
 
 /** Every row of every management-plane table, as one string (canary checks). */

@@ -34,17 +34,50 @@ export function runProcess(
   });
 }
 
-/** Signs in over HTTP with a one-time sign-in link's token: the session cookie and its CSRF token. */
-export async function signInWithLink(url: string, token: string): Promise<{ cookie: string; csrfToken: string }> {
-  const res = await fetch(`${url}/api/v1/auth/link`, {
+/** Redeems a one-time sign-in link's token over HTTP: the raw answer. */
+export function redeemSignInLink(url: string, token: string): Promise<Response> {
+  return fetch(`${url}/api/v1/auth/link`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ token }),
   });
-  assert.equal(res.status, 200);
+}
+
+/** Signs in over HTTP with a one-time sign-in link's token: the session cookie and its CSRF token. */
+export async function signInWithLink(url: string, token: string): Promise<{ cookie: string; csrfToken: string }> {
+  const res = await redeemSignInLink(url, token);
+  assert.equal(res.status, 200, await res.clone().text());
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   return { cookie, csrfToken };
+}
+
+/**
+ * Signs in as the admin through the one-time link `keyway start` printed (after the address it serves
+ * at); returns the session with fetches that carry it.
+ */
+export async function signInAsAdmin(run: RunningCli) {
+  const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
+  const [, link] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+  const { cookie, csrfToken } = await signInWithLink(url!, link!);
+  return {
+    url: url!,
+    cookie,
+    csrfToken,
+    get: (path: string) => fetch(`${url}${path}`, { headers: { cookie } }),
+    post: (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+  };
+}
+
+/** The id of the runner `keyway start` runs in its own process, as the signed-in admin lists it. */
+export async function localRunnerId(session: { get(path: string): Promise<Response> }): Promise<string> {
+  const { runners } = (await (await session.get('/api/v1/runners')).json()) as { runners: { id: string; local: boolean }[] };
+  return runners.find((r) => r.local)!.id;
 }
 
 export interface RunningCli {

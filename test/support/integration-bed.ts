@@ -143,11 +143,18 @@ export async function startIntegrationBed(
   return bed;
 }
 
-/** Seeds `organization` with a "Web" project holding a "web" repository (`commits` of Alice's, default 2), Alice a member; returns her. */
-export async function seedWebRepository(emu: EmulatorHandle, organization: string, options: { commits?: number } = {}): Promise<User> {
+/**
+ * Seeds `organization` with a "Web" project holding a "web" repository (`commits` of Alice's, default 2), Alice a member; returns her.
+ * `user` names her otherwise (the local part of her UPN).
+ */
+export async function seedWebRepository(
+  emu: EmulatorHandle,
+  organization: string,
+  options: { commits?: number; user?: string } = {},
+): Promise<User> {
   emu.world.addOrganization(organization);
   emu.world.addProject(organization, 'Web');
-  const alice = emu.world.addUser({ upn: `alice@${emu.defaultTenant.domain}` });
+  const alice = emu.world.addUser({ upn: `${options.user ?? 'alice'}@${emu.defaultTenant.domain}` });
   emu.world.addMember(organization, alice.id);
   await emu.world.createRepository(organization, 'Web', 'web', { commits: options.commits ?? 2, createdBy: alice.id });
   return alice;

@@ -81,6 +81,24 @@ export async function startTestManagement(
 }
 
 /** A signed-in browser: keeps the session cookie and sends the CSRF token on writes. */
+/**
+ * A person whose one organization is a new one they founded: created in `t`'s organization (where
+ * users are made) and then taken out of it.
+ */
+export async function founderOfNewOrganization(t: TestManagement, person: { email: string; password: string }, organizationName: string) {
+  const user = await t.core.identity.createUser({ ...person, organizationId: t.organizationId, role: 'member' });
+  const organization = await t.core.identity.createOrganization(organizationName, user.id);
+  await t.database.db.deleteFrom('memberships').where('organization_id', '=', t.organizationId).where('user_id', '=', user.id).execute();
+  return { user, organization };
+}
+
+/** A browser of its own, signed in as `person` (the admin, the member, or anyone with a password). */
+export async function signedInBrowser(app: FastifyInstance, person: { email: string; password: string }): Promise<Browser> {
+  const browser = new Browser(app);
+  await browser.signIn(person.email, person.password);
+  return browser;
+}
+
 export class Browser {
   cookie = '';
   csrfToken = '';

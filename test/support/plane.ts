@@ -109,6 +109,28 @@ export async function startPlaneWithRunner(
   return { plane, runner, runnerId: created.json().runner.id as string };
 }
 
+/** The runner's own call (its bearer token, not a session) publishing a new public key, as after a key rotation. */
+export function publishRunnerKey(plane: Pick<TestManagement, 'app'>, runner: TestRunner, publicKey: string) {
+  return plane.app.inject({
+    method: 'PUT',
+    url: '/api/v1/runner/public-key',
+    headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
+    payload: { publicKey },
+  });
+}
+
+/** Waits for an environment's clone to settle (ready or failed) and returns the environment as `browser` reads it. */
+export function settledEnvironment(browser: Browser, id: string, what: string) {
+  return eventually(
+    async () => {
+      const got = (await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
+      return got.status === 'cloning' ? undefined : got;
+    },
+    what,
+    30_000,
+  );
+}
+
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { createSync, dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import {
+  createSync,
+  plainAndSecretVariables,
+  dumpManagementTables,
+  expectStatus,
+  startAutomationWorld,
+} from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { generatePat } from '../../../emulator/index.ts';
 import { seal } from '../../crypto/sealing.ts';
@@ -41,10 +47,7 @@ for (const { kind, skip } of await databaseKinds()) {
         name: `use ${groupName}`,
         connectionId,
         groupName,
-        variables: [
-          { name: 'HELLO', value: 'world' },
-          { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
-        ],
+        variables: plainAndSecretVariables(),
       });
       return { syncId: sync.syncId, run: await sync.run() };
     }

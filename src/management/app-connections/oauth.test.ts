@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { createSync, dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import {
+  createSync,
+  plainAndSecretVariables,
+  dumpManagementTables,
+  expectStatus,
+  startAutomationWorld,
+} from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { consentAtEntra, deliverCallback } from '../../../test/support/oauth.ts';
 import type { Browser } from '../../../test/support/management.ts';
@@ -15,6 +21,7 @@ import { createCredentialStore } from '../../runner/credentials/store.ts';
 import { createFieldCrypto } from '../../runner/keys/field-crypto.ts';
 import type { OAuthTokenSet } from '../../runner/oauth/code-flow.ts';
 import { OAUTH_CALLBACK_PATH } from './service.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 for (const { kind, skip } of await databaseKinds()) {
   describe(`oauth app connections (${kind})`, { skip }, () => {
@@ -64,26 +71,22 @@ for (const { kind, skip } of await databaseKinds()) {
       return { entra, callback: (await consentAtEntra(w.seeded.emu, entra, w.seeded.user.upn, action)).callback };
     }
 
+    /** The owner's change to a connection, answered with `status`. */
+    const update = async (id: string, payload: Record<string, unknown>, status: number) =>
+      expectStatus(await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${id}`, payload }), status).json();
+
     const runSync = (connectionId: string, groupName: string) =>
       createSync(w, {
         name: `sync ${groupName}`,
         connectionId,
         groupName,
-        variables: [
-          { name: 'HELLO', value: 'world' },
-          { name: 'TOKEN', value: `sec-${randomUUID()}`, isSecret: true },
-        ],
+        variables: plainAndSecretVariables(),
       });
 
     async function expireStoredToken(connectionId: string) {
       const [record] = await credentials().listForSubject({ type: 'app-connection', id: connectionId });
       assert.ok(record);
-      const db = w.runner.store.database.db;
-      await db
-        .updateTable('credentials')
-        .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-        .where('id', '=', record.id)
-        .execute();
+      await expireStoredAccessToken(w.runner.store.database.db, record.id);
       w.seeded.emu.entra.faults.expireAccessTokensNow();
     }
 
@@ -99,10 +102,7 @@ for (const { kind, skip } of await databaseKinds()) {
         200,
       ).json();
       assert.equal(notYet.code, 'not_connected');
-      const early = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
-        409,
-      ).json();
+      const early = await update(connection.id, { organization: w.seeded.org }, 409);
       assert.equal(early.error.code, 'not_connected');
 
       const { entra, callback } = await consent(
@@ -138,10 +138,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const tokenSet = JSON.parse((await credentials().readSecret(held[0]!.id)) ?? '{}') as OAuthTokenSet;
       assert.ok(tokenSet.refresh_token && tokenSet.access_token);
 
-      const picked = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
-        200,
-      ).json();
+      const picked = await update(connection.id, { organization: w.seeded.org }, 200);
       assert.equal(picked.validation.valid, true, JSON.stringify(picked.validation));
       assert.equal(picked.connection.organization, w.seeded.org);
 
@@ -241,20 +238,10 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(row.status, 'invalid');
       assert.equal(row.lastTest.code, 'organization_refused');
       // The consent was kept: picking the organization the account is in needs no second one.
-      const picked = expectStatus(
-        await w.plane.adminBrowser.request({ method: 'PATCH', url: `${base()}/${connection.id}`, payload: { organization: w.seeded.org } }),
-        200,
-      ).json();
+      const picked = await update(connection.id, { organization: w.seeded.org }, 200);
       assert.equal(picked.validation.valid, true, JSON.stringify(picked.validation));
       assert.equal(picked.connection.status, 'active');
-      const refused = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'PATCH',
-          url: `${base()}/${connection.id}`,
-          payload: { organization: 'fabrikam-oauth' },
-        }),
-        400,
-      ).json();
+      const refused = await update(connection.id, { organization: 'fabrikam-oauth' }, 400);
       assert.equal(refused.error.code, 'organization_refused');
       assert.equal(refused.error.field, 'organization');
       assert.equal(
@@ -363,14 +350,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(viaToken.statusCode, 403);
       assert.match(viaToken.json().error.message, /browser session/);
 
-      const secret = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'PATCH',
-          url: `${base()}/${connection.id}`,
-          payload: { clientSecret: 'not-for-oauth' },
-        }),
-        400,
-      ).json();
+      const secret = await update(connection.id, { clientSecret: 'not-for-oauth' }, 400);
       assert.equal(secret.error.code, 'field_not_for_method');
       const withSecret = expectStatus(
         await w.plane.adminBrowser.request({

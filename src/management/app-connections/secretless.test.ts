@@ -65,6 +65,15 @@ for (const { kind, skip } of await databaseKinds()) {
     const testConnection = async (id: string) =>
       expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: `${base()}/${id}/test` }), 200).json();
 
+    /** An app registration the organization has as a service principal, and an owner's connection to it with no secret. */
+    async function principalConnection(method: 'certificate' | 'workload-identity', name: string, displayName: string) {
+      const { emu } = w.seeded;
+      const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName });
+      emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: sp.app.clientId });
+      const saved = await create({ name, method, tenantId: emu.defaultTenant.id, clientId: sp.app.clientId });
+      return { sp, saved };
+    }
+
     /** A sync through the connection, run once: what a service principal is for. */
     async function syncWith(connectionId: string, groupName: string) {
       const sync = await createSync(w, {
@@ -86,14 +95,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('certificate: kept pending with the certificate to upload; once uploaded the connection tests valid and syncs a variable group', async () => {
       const { emu } = w.seeded;
-      const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'sync principal (certificate)' });
-      emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: sp.app.clientId });
-      const saved = await create({
-        name: 'sp certificate',
-        method: 'certificate',
-        tenantId: emu.defaultTenant.id,
-        clientId: sp.app.clientId,
-      });
+      const { sp, saved } = await principalConnection('certificate', 'sp certificate', 'sync principal (certificate)');
       assert.equal(saved.connection.status, 'pending');
       assert.equal(saved.validation.valid, false);
       assert.equal(saved.validation.field, 'certificate');
@@ -136,14 +138,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('workload identity: a missing token file, a wrong subject and a wrong audience each say so; then the federated token syncs', async () => {
       const { emu } = w.seeded;
-      const sp = emu.entra.addApp(emu.defaultTenant.id, { displayName: 'sync principal (workload identity)' });
-      emu.world.addServicePrincipalToOrg(w.seeded.org, { clientId: sp.app.clientId });
-      const saved = await create({
-        name: 'sp workload',
-        method: 'workload-identity',
-        tenantId: emu.defaultTenant.id,
-        clientId: sp.app.clientId,
-      });
+      const { sp, saved } = await principalConnection('workload-identity', 'sp workload', 'sync principal (workload identity)');
       assert.equal(saved.connection.status, 'pending');
       assert.deepEqual([saved.validation.code, saved.validation.field], ['federated_token_unreadable', 'federatedCredential']);
       assert.match(saved.validation.message, /federated token file .* cannot be read by the runner \(ENOENT\)/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { KyselyPlugin } from 'kysely';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { Browser, startTestManagement } from '../../../test/support/management.ts';
+import { Browser, founderOfNewOrganization, startTestManagement } from '../../../test/support/management.ts';
 import type { TestManagement } from '../../../test/support/management.ts';
 import { createAuditLog } from './service.ts';
 import type { AuditEventView } from './service.ts';
@@ -240,16 +240,13 @@ for (const { kind, skip } of await databaseKinds()) {
       }
 
       // Another organization with its own admin, runner and events, one of which names this organization's runner.
-      const other = await t.core.identity.createUser({
-        email: 'boss@other.test',
-        password: 'other-password-long',
-        organizationId: t.organizationId,
-        role: 'member',
-      });
+      const { user: other, organization: otherOrg } = await founderOfNewOrganization(
+        t,
+        { email: 'boss@other.test', password: 'other-password-long' },
+        'Other Org',
+      );
       ids.otherAdmin = other.id;
-      const otherOrg = await t.core.identity.createOrganization('Other Org', other.id);
       ids.otherOrg = otherOrg.id;
-      await db.deleteFrom('memberships').where('organization_id', '=', t.organizationId).where('user_id', '=', other.id).execute();
       const otherRunner = await t.core.runners.create({ organizationId: otherOrg.id, name: 'other-runner', createdBy: other.id });
       ids.otherRunner = otherRunner.runner.id;
       const otherPrincipal = {

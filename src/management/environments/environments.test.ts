@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser } from '../../../test/support/management.ts';
-import { eventually, startPlaneWithRunner } from '../../../test/support/plane.ts';
+import { eventually, settledEnvironment, startPlaneWithRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, saveOAuthIntegration, startConnect } from '../../../test/support/oauth.ts';
 import { startEmulator } from '../../../emulator/index.ts';
@@ -20,6 +20,7 @@ import { readCommits, resolveCommit } from '../../../emulator/git/repo.ts';
 import { runGitCredential } from '../../runner/environments/git-credential-cli.ts';
 import { CREDENTIAL_PATH } from '../../runner/environments/credential-server.ts';
 import { KEYWAY_BIN } from '../../../test/support/cli.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 interface Run {
   code: number;
@@ -193,14 +194,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const res = await create(browser, contextUrl, extra);
       assert.equal(res.statusCode, 201, res.body);
       const id = res.json().id as string;
-      const env = await eventually(
-        async () => {
-          const got = (await browser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        `environment ${id} to finish cloning`,
-        30_000,
-      );
+      const env = await settledEnvironment(browser, id, `environment ${id} to finish cloning`);
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       return env as {
         id: string;
@@ -337,11 +331,7 @@ for (const { kind, skip } of await databaseKinds()) {
       for (const userId of [plane.member.id, plane.admin.id]) {
         const record = await runner.runtime.credentials.findForIntegration({ type: 'user', id: userId }, integrationId);
         assert.ok(record);
-        await runner.store.database.db
-          .updateTable('credentials')
-          .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 60_000).toISOString() }) })
-          .where('id', '=', record.id)
-          .execute();
+        await expireStoredAccessToken(runner.store.database.db, record.id, 60_000);
       }
       await emu.world.commit(org, 'Web', 'web', { branch: 'main', files: { 'after-expiry.txt': 'new\n' } });
       const refreshesBefore = emu.entra.counters().byGrant.refresh_token ?? 0;
@@ -423,14 +413,7 @@ for (const { kind, skip } of await databaseKinds()) {
         const res = await create(plane.adminBrowser, apiUrl);
         assert.equal(res.statusCode, 201, res.body);
         const id = res.json().id as string;
-        const env = await eventually(
-          async () => {
-            const got = (await plane.adminBrowser.request({ method: 'GET', url: `/api/v1/environments/${id}` })).json();
-            return got.status === 'cloning' ? undefined : got;
-          },
-          'the clone to fail',
-          30_000,
-        );
+        const env = await settledEnvironment(plane.adminBrowser, id, 'the clone to fail');
         assert.equal(env.status, 'failed');
         assert.equal(env.error.code, 'clone_failed');
         // The repository cache's fetch (with the user's credential) is the first to meet the 500.

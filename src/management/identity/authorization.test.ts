@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { Browser, startTestManagement } from '../../../test/support/management.ts';
+import { Browser, signedInBrowser, startTestManagement } from '../../../test/support/management.ts';
 import type { TestManagement } from '../../../test/support/management.ts';
 
 for (const { kind, skip } of await databaseKinds()) {
@@ -34,8 +34,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('forbids a member from an admin route with 403 and audits the denial', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.member.email, t.member.password);
+      const browser = await signedInBrowser(t.app, t.member);
       const res = await browser.request({ method: 'GET', url: '/api/v1/audit-events' });
       assert.equal(res.statusCode, 403);
       assert.equal(res.json().error.code, 'forbidden');
@@ -50,8 +49,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('refuses a cookie-authenticated write without the CSRF token with 403', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.member.email, t.member.password);
+      const browser = await signedInBrowser(t.app, t.member);
       const without = await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'ci' }, csrf: false });
       assert.equal(without.statusCode, 403);
       assert.equal(without.json().error.code, 'csrf_failed');
@@ -68,8 +66,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('issues API tokens once, stores only a digest, and a revoked token gets 401 at once', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.member.email, t.member.password);
+      const browser = await signedInBrowser(t.app, t.member);
       const created = await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } });
       assert.equal(created.statusCode, 201);
       const { token, id } = created.json() as { token: string; id: string };
@@ -160,8 +157,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('signs out: the old cookie no longer works', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.member.email, t.member.password);
+      const browser = await signedInBrowser(t.app, t.member);
       const out = await browser.request({ method: 'POST', url: '/api/v1/auth/sign-out' });
       assert.equal(out.statusCode, 204);
       const me = await browser.request({ method: 'GET', url: '/api/v1/me' });
@@ -169,8 +165,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('validates input with a message that names the field', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.admin.email, t.admin.password);
+      const browser = await signedInBrowser(t.app, t.admin);
       const missing = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { role: 'member' } });
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error.field, 'email');
@@ -194,8 +189,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('lets an admin list the audit log with paging', async () => {
-      const browser = new Browser(t.app);
-      await browser.signIn(t.admin.email, t.admin.password);
+      const browser = await signedInBrowser(t.app, t.admin);
       const page1 = await browser.request({ method: 'GET', url: '/api/v1/audit-events?limit=2' });
       assert.equal(page1.statusCode, 200);
       const body = page1.json() as { events: { id: string; action: string }[]; nextCursor: string | null };

@@ -16,6 +16,24 @@ async function signedIn(t: TestManagement, email: string, password: string, remo
   return { browser, res };
 }
 
+/** A new person of the organization with `role`, signed in from `remoteAddress`. */
+async function signedInNewcomer(t: TestManagement, email: string, role: 'admin' | 'member', remoteAddress?: string) {
+  const password = STRONG();
+  const user = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role });
+  const { browser } = await signedIn(t, email, password, remoteAddress);
+  return { email, password, user, browser };
+}
+
+/** A new API token of the person signed in to `browser`. */
+async function apiToken(browser: Browser, name: string): Promise<string> {
+  return (await browser.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name } })).json().token as string;
+}
+
+/** Creates an account through an invitation's link, as the person who got it would. */
+function registerThroughInvitation(t: TestManagement, token: string, displayName: string, password: string) {
+  return t.app.inject({ method: 'POST', url: '/api/v1/invitations/register', payload: { token, displayName, password } });
+}
+
 async function invite(t: TestManagement, admin: Browser, email: string, role: 'admin' | 'member' = 'member') {
   const res = await admin.request({ method: 'POST', url: '/api/v1/invitations', payload: { email, role } });
   assert.equal(res.statusCode, 201, res.body);
@@ -108,7 +126,7 @@ for (const { kind, skip } of await databaseKinds()) {
         401,
       );
       // An API token cannot accept either.
-      const token = (await wrong.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const token = await apiToken(wrong, 'x');
       const byToken = await t.app.inject({
         method: 'POST',
         url: '/api/v1/invitations/accept',
@@ -141,11 +159,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(expired.json().error.code, 'invitation_expired');
       const revoking = await invite(t, admin, `revoked-${kind}@acme.test`);
       assert.equal((await admin.request({ method: 'DELETE', url: `/api/v1/invitations/${revoking.id}` })).statusCode, 204);
-      const revoked = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: revoking.token, displayName: 'R', password: STRONG() },
-      });
+      const revoked = await registerThroughInvitation(t, revoking.token, 'R', STRONG());
       assert.equal(revoked.statusCode, 404);
       assert.equal(revoked.json().error.code, 'invalid_invitation');
       const forged = await t.app.inject({
@@ -168,19 +182,11 @@ for (const { kind, skip } of await databaseKinds()) {
     it('lets an invited person without an account create it through the link, and never over an existing account', async () => {
       const email = `newcomer-${kind}@acme.test`;
       const invitation = await invite(t, admin, email, 'member');
-      const weak = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: invitation.token, displayName: 'New', password: '            ' },
-      });
+      const weak = await registerThroughInvitation(t, invitation.token, 'New', '            ');
       assert.equal(weak.statusCode, 400);
       assert.equal(weak.json().error.field, 'password');
       const password = STRONG();
-      const registered = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: invitation.token, displayName: 'Newcomer', password },
-      });
+      const registered = await registerThroughInvitation(t, invitation.token, 'Newcomer', password);
       assert.equal(registered.statusCode, 200, registered.body);
       const browser = new Browser(t.app);
       browser.absorb(registered);
@@ -190,11 +196,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(me.role, 'member');
 
       const existing = await invite(t, admin, `attacker-${kind}@evil.test`);
-      const takeover = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/invitations/register',
-        payload: { token: existing.token, displayName: 'Mallory', password: STRONG() },
-      });
+      const takeover = await registerThroughInvitation(t, existing.token, 'Mallory', STRONG());
       assert.equal(takeover.statusCode, 409);
       assert.equal(takeover.json().error.code, 'account_exists');
     });
@@ -246,12 +248,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('removes a member: sessions and API tokens of the organization end at once; the last admin can be neither removed nor demoted', async () => {
-      const email = `leaver-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const leaver = (await signedIn(t, email, password)).browser;
-      const token = (await leaver.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'automation' } })).json()
-        .token as string;
+      const { user: created, browser: leaver } = await signedInNewcomer(t, `leaver-${kind}@acme.test`, 'member');
+      const token = await apiToken(leaver, 'automation');
       assert.equal(
         (await t.app.inject({ method: 'GET', url: '/api/v1/runners', headers: { authorization: `Bearer ${token}` } })).statusCode,
         200,
@@ -315,10 +313,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('lets a member leave; their sessions there end', async () => {
-      const email = `quitter-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const quitter = (await signedIn(t, email, password)).browser;
+      const { email, password, browser: quitter } = await signedInNewcomer(t, `quitter-${kind}@acme.test`, 'member');
       const left = await quitter.request({ method: 'DELETE', url: `/api/v1/me/organizations/${t.organizationId}` });
       assert.equal(left.statusCode, 200, left.body);
       assert.equal((await quitter.request({ method: 'GET', url: '/api/v1/me' })).statusCode, 401);
@@ -330,11 +325,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('disables an account (operators only): sessions and tokens end and it cannot sign in again', async () => {
-      const email = `disabled-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const victim = (await signedIn(t, email, password)).browser;
-      const token = (await victim.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const { email, password, user: created, browser: victim } = await signedInNewcomer(t, `disabled-${kind}@acme.test`, 'member');
+      const token = await apiToken(victim, 'x');
       const member = (await signedIn(t, t.member.email, t.member.password)).browser;
       assert.equal(
         (await member.request({ method: 'PUT', url: `/api/v1/users/${created.id}/disabled`, payload: { disabled: true } })).statusCode,
@@ -353,12 +345,9 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('changes a password only from a browser session with the current password, refusing weak ones, and ends every other session and token', async () => {
-      const email = `changer-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const first = (await signedIn(t, email, password)).browser;
+      const { email, password, browser: first } = await signedInNewcomer(t, `changer-${kind}@acme.test`, 'member');
       const second = (await signedIn(t, email, password)).browser;
-      const token = (await first.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'x' } })).json().token as string;
+      const token = await apiToken(first, 'x');
 
       const byToken = await t.app.inject({
         method: 'PUT',
@@ -407,10 +396,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('throttles guesses at the current password like sign-ins', async () => {
-      const email = `guessed-${kind}@acme.test`;
-      const password = STRONG();
-      await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'member' });
-      const thief = (await signedIn(t, email, password, '10.77.0.1')).browser;
+      const { browser: thief } = await signedInNewcomer(t, `guessed-${kind}@acme.test`, 'member', '10.77.0.1');
       const results = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
           thief.request({
@@ -444,12 +430,8 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it("lets a token act with its person's current role only", async () => {
-      const email = `demoted-${kind}@acme.test`;
-      const password = STRONG();
-      const created = await t.core.identity.createUser({ email, password, organizationId: t.organizationId, role: 'admin' });
-      const person = (await signedIn(t, email, password)).browser;
-      const token = (await person.request({ method: 'POST', url: '/api/v1/api-tokens', payload: { name: 'admin automation' } })).json()
-        .token as string;
+      const { user: created, browser: person } = await signedInNewcomer(t, `demoted-${kind}@acme.test`, 'admin');
+      const token = await apiToken(person, 'admin automation');
       const asAdmin = await t.app.inject({
         method: 'GET',
         url: '/api/v1/audit-events?limit=1',
@@ -655,21 +637,17 @@ for (const { kind, skip } of await databaseKinds()) {
     it('believes X-Forwarded-For only from the configured proxy', async () => {
       const t = await startTestManagement(kind, { trustProxy: ['10.0.0.5'] });
       try {
-        const forged = await t.app.inject({
-          method: 'POST',
-          url: '/api/v1/auth/sign-in',
-          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
-          remoteAddress: '10.9.9.9',
-          headers: { 'x-forwarded-for': '1.2.3.4' },
-        });
+        const failedSignIn = (remoteAddress: string, forwardedFor: string) =>
+          t.app.inject({
+            method: 'POST',
+            url: '/api/v1/auth/sign-in',
+            payload: { email: 'x@acme.test', password: 'wrong-password-long' },
+            remoteAddress,
+            headers: { 'x-forwarded-for': forwardedFor },
+          });
+        const forged = await failedSignIn('10.9.9.9', '1.2.3.4');
         assert.equal(forged.statusCode, 401);
-        const viaProxy = await t.app.inject({
-          method: 'POST',
-          url: '/api/v1/auth/sign-in',
-          payload: { email: 'x@acme.test', password: 'wrong-password-long' },
-          remoteAddress: '10.0.0.5',
-          headers: { 'x-forwarded-for': '5.6.7.8' },
-        });
+        const viaProxy = await failedSignIn('10.0.0.5', '5.6.7.8');
         assert.equal(viaProxy.statusCode, 401);
         const ips = (await t.database.db.selectFrom('audit_events').select('ip').where('action', '=', 'session.sign_in').execute()).map(
           (r) => r.ip,

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { Browser, startTestManagement } from '../../../test/support/management.ts';
+import { Browser, founderOfNewOrganization, startTestManagement } from '../../../test/support/management.ts';
 import type { TestManagement } from '../../../test/support/management.ts';
 
 // Project membership over HTTP, as the project page drives it: owners and organization admins add
@@ -46,18 +46,11 @@ for (const { kind, skip } of await databaseKinds()) {
       people.plain.id = (
         await t.core.identity.createUser({ email: people.plain.email, password, organizationId: t.organizationId, role: 'member' })
       ).id;
-      const stranger = await t.core.identity.createUser({
-        email: 'stranger@elsewhere.test',
-        password,
-        organizationId: t.organizationId,
-        role: 'member',
-      });
-      const elsewhere = await t.core.identity.createOrganization('Elsewhere', stranger.id);
-      await t.database.db
-        .deleteFrom('memberships')
-        .where('organization_id', '=', t.organizationId)
-        .where('user_id', '=', stranger.id)
-        .execute();
+      const { user: stranger, organization: elsewhere } = await founderOfNewOrganization(
+        t,
+        { email: 'stranger@elsewhere.test', password },
+        'Elsewhere',
+      );
       assert.ok(elsewhere.id);
       people.outsider.id = stranger.id;
       admin = new Browser(t.app);

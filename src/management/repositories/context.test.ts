@@ -6,6 +6,7 @@ import { startRepositoryBed } from '../../../test/support/repositories.ts';
 import type { RepositoryBed } from '../../../test/support/repositories.ts';
 import type { Repository, User } from '../../../emulator/index.ts';
 import { resolveCommit, runGit } from '../../../emulator/git/repo.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 const ORG = 'fabrikam';
 
@@ -458,12 +459,7 @@ for (const { kind, skip } of await databaseKinds()) {
         assert.equal((await bed.access(erin.browser, url())).json().hasAccess, true);
         const record = await bed.runner.runtime.credentials.findForIntegration({ type: 'user', id: erin.id }, bed.servicesIntegrationId);
         assert.ok(record);
-        const db = bed.runner.store.database.db;
-        await db
-          .updateTable('credentials')
-          .set({ metadata: JSON.stringify({ ...record.metadata, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-          .where('id', '=', record.id)
-          .execute();
+        await expireStoredAccessToken(bed.runner.store.database.db, record.id);
         bed.emu.entra.faults.revokeRefreshTokens({ userOid: carol.oid });
         const renewal = (await bed.access(erin.browser, url())).json();
         assert.equal(renewal.hasAccess, false);

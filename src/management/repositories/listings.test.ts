@@ -60,6 +60,10 @@ for (const { kind, skip } of await databaseKinds()) {
       await bed?.close();
     });
 
+    /** The member's listing of `kind` on dev.azure.com in the seeded organization. */
+    const listInOrg = (kind: string, query: Record<string, string | number | undefined> = {}) =>
+      bed.list(bed.plane.memberBrowser, kind, { host: 'dev.azure.com', organization: ORG, ...query });
+
     /** Follows continuation tokens to the end; checks page sizes and that no item comes twice. */
     async function collect(
       kindName: string,
@@ -115,9 +119,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(web.keys, ['app', 'lib-1', 'lib-2', 'lib-3', 'lib-4']);
       assert.equal(web.pages, 3);
       assert.deepEqual(web.calls.slice(1), [0, 0]);
-      const first = (
-        await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, project: 'Web', top: 1 })
-      ).json();
+      const first = (await listInOrg('repositories', { project: 'Web', top: 1 })).json();
       assert.deepEqual(first.items[0], {
         id: app.id,
         name: 'app',
@@ -150,13 +152,7 @@ for (const { kind, skip } of await databaseKinds()) {
       );
       assert.equal(branch.keys.length, 13);
       assert.deepEqual(branch.keys.slice(1), commits);
-      const missing = await bed.list(bed.plane.memberBrowser, 'commits', {
-        host: 'dev.azure.com',
-        organization: ORG,
-        project: 'Web',
-        repository: 'app',
-        branch: 'nope',
-      });
+      const missing = await listInOrg('commits', { project: 'Web', repository: 'app', branch: 'nope' });
       assert.equal(missing.statusCode, 404);
       assert.equal(missing.json().error.code, 'ref_not_found');
     });
@@ -169,15 +165,7 @@ for (const { kind, skip } of await databaseKinds()) {
         String(p.id),
       );
       assert.deepEqual(all.keys, ['6', '5', '4', '3', '2', '1']);
-      const first = (
-        await bed.list(bed.plane.memberBrowser, 'pull-requests', {
-          host: 'dev.azure.com',
-          organization: ORG,
-          project: 'Web',
-          repository: 'app',
-          top: 1,
-        })
-      ).json();
+      const first = (await listInOrg('pull-requests', { project: 'Web', repository: 'app', top: 1 })).json();
       assert.deepEqual(
         {
           id: first.items[0].id,
@@ -199,14 +187,10 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('refuses bad paging input and unknown hosts; names the missing field', async () => {
-      const badToken = await bed.list(bed.plane.memberBrowser, 'repositories', {
-        host: 'dev.azure.com',
-        organization: ORG,
-        continuationToken: 'not-a-token',
-      });
+      const badToken = await listInOrg('repositories', { continuationToken: 'not-a-token' });
       assert.equal(badToken.statusCode, 400);
       assert.equal(badToken.json().error.code, 'invalid_continuation_token');
-      const tooMany = await bed.list(bed.plane.memberBrowser, 'repositories', { host: 'dev.azure.com', organization: ORG, top: 501 });
+      const tooMany = await listInOrg('repositories', { top: 501 });
       assert.equal(tooMany.statusCode, 400);
       const noOrg = await bed.list(bed.plane.memberBrowser, 'projects', { host: 'dev.azure.com' });
       assert.equal(noOrg.statusCode, 400);
@@ -219,11 +203,7 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(viaOrigin.statusCode, 200, viaOrigin.body);
       const viaVs = await bed.list(bed.plane.memberBrowser, 'projects', { host: `${ORG}.visualstudio.com`, organization: ORG });
       assert.equal(viaVs.statusCode, 200, viaVs.body);
-      const unknownProject = await bed.list(bed.plane.memberBrowser, 'repositories', {
-        host: 'dev.azure.com',
-        organization: ORG,
-        project: 'Nope',
-      });
+      const unknownProject = await listInOrg('repositories', { project: 'Nope' });
       assert.equal(unknownProject.statusCode, 404);
       assert.equal(unknownProject.json().error.code, 'not_found');
     });

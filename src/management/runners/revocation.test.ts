@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, publishRunnerKey, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestRunner } from '../../../test/support/plane.ts';
 import { startIntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { IntegrationBed } from '../../../test/support/integration-bed.ts';
@@ -28,6 +28,16 @@ async function seed(emu: IntegrationBed['emu'], users: User[]): Promise<void> {
     emu.world.addMember(ORG, user.id);
     users.push(user);
   }
+}
+
+/** A revocation-purge report (nothing purged) as a runner files it with its token. */
+function reportPurge(bed: IntegrationBed, token: string) {
+  return bed.plane.app.inject({
+    method: 'POST',
+    url: '/api/v1/runner/revocation-purge',
+    headers: { authorization: `Bearer ${token}` },
+    payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() },
+  });
 }
 
 for (const { kind, skip } of await databaseKinds()) {
@@ -71,12 +81,7 @@ for (const { kind, skip } of await databaseKinds()) {
         const row = await bed.plane.database.db.selectFrom('runners').selectAll().where('id', '=', bed.runnerId).executeTakeFirstOrThrow();
         assert.ok(row.purged_at);
         // After its purge the revoked token opens nothing, not even the purge report.
-        const again = await bed.plane.app.inject({
-          method: 'POST',
-          url: '/api/v1/runner/revocation-purge',
-          headers: { authorization: `Bearer ${token}` },
-          payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() },
-        });
+        const again = await reportPurge(bed, token);
         assert.equal(again.statusCode, 401);
       } finally {
         await bed.close();
@@ -203,12 +208,7 @@ for (const { kind, skip } of await databaseKinds()) {
       });
       assert.equal(asUser.statusCode, 401);
       // A runner that is not revoked cannot file a purge report.
-      const report = await bed.plane.app.inject({
-        method: 'POST',
-        url: '/api/v1/runner/revocation-purge',
-        headers: { authorization: `Bearer ${token}` },
-        payload: { credentials: 0, pendingSignIns: 0, syncValues: 0, purgedAt: new Date().toISOString() },
-      });
+      const report = await reportPurge(bed, token);
       assert.equal(report.statusCode, 401);
       assert.deepEqual(await bed.audit('runner.purge'), []);
     });
@@ -220,22 +220,12 @@ for (const { kind, skip } of await databaseKinds()) {
       const integration = `/api/v1/runners/${bed.runnerId}/scm-integrations/${bed.integrationId}`;
       assert.equal((await bed.plane.adminBrowser.request({ method: 'GET', url: integration })).json().lastTest.stale, undefined);
       const fresh = await generateRunnerKeyPair();
-      const rotated = await bed.plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${other.runtime.registration.runnerToken}` },
-        payload: { publicKey: fresh.publicKey },
-      });
+      const rotated = await publishRunnerKey(bed.plane, other, fresh.publicKey);
       assert.equal(rotated.statusCode, 200);
       const [rotation] = await bed.audit('runner.key_rotate');
       assert.equal(rotation?.details.clearedSecrets, 0);
       // This runner's own rotation: its one sealed secret is cleared and its test goes stale.
-      const own = await bed.plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${bed.runner.runtime.registration.runnerToken}` },
-        payload: { publicKey: fresh.publicKey },
-      });
+      const own = await publishRunnerKey(bed.plane, bed.runner, fresh.publicKey);
       assert.equal(own.json().clearedSecrets, 1);
       const after = (await bed.plane.adminBrowser.request({ method: 'GET', url: integration })).json();
       assert.equal(after.lastTest.stale, true);

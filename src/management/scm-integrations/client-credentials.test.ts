@@ -13,7 +13,7 @@ import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle } from '../../../emulator/index.ts';
 import type { User } from '../../../emulator/ado/world.ts';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, publishRunnerKey, settledEnvironment, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { consentAtEntra, deliverCallback, startConnect } from '../../../test/support/oauth.ts';
 import { startWorkloadIssuer } from '../../../test/support/workload-issuer.ts';
@@ -168,14 +168,7 @@ for (const { kind, skip } of await databaseKinds()) {
         payload: { contextUrl: `https://dev.azure.com/${ORG}/Web/_git/web`, runnerId },
       });
       assert.equal(env.statusCode, 201, env.body);
-      const ready = await eventually(
-        async () => {
-          const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${env.json().id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        'the clone',
-        30_000,
-      );
+      const ready = await settledEnvironment(plane.memberBrowser, env.json().id, 'the clone');
       assert.equal(ready.status, 'ready', JSON.stringify(ready.error));
       assert.ok(existsSync(join(ready.workspacePath, '.git')));
       assert.equal(emu.entra.counters().byClientAuth.client_secret ?? 0, 0);
@@ -384,12 +377,7 @@ for (const { kind, skip } of await databaseKinds()) {
       upload(clientId, (await download(id)).rawPayload);
       assert.equal((await test(id)).valid, true);
       const fresh = await generateRunnerKeyPair();
-      const rotated = await plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
-        payload: { publicKey: fresh.publicKey },
-      });
+      const rotated = await publishRunnerKey(plane, runner, fresh.publicKey);
       assert.equal(rotated.statusCode, 200, rotated.body);
       assert.deepEqual([rotated.json().clearedSecrets, rotated.json().keptCredentials], [0, 1]);
       assert.match(rotated.json().message, /1 credential\(s\) without secret .* are not sealed to the key and keep working/);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { eventually, publishRunnerKey, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { startEmulator } from '../../../emulator/index.ts';
 import type { EmulatorHandle } from '../../../emulator/index.ts';
@@ -74,6 +74,20 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(res.statusCode, expected, res.body);
       return res.json() as SaveResult;
     }
+
+    /** dev.azure.com through the app registered in the emulator's Entra, its secret in the clear. */
+    const registeredOAuth = () => ({
+      scmId: 'azure-devops',
+      host: 'dev.azure.com',
+      oauth: { clientId, clientSecret, issuerUrl: issuer() },
+    });
+    /** An OAuth-only integration on dev.azure.com, posted as is (no callback registered): for the answers that come before Save & Test. */
+    const postOAuthIntegration = (oauth: Record<string, unknown>) =>
+      plane.adminBrowser.request({
+        method: 'POST',
+        url: base(),
+        payload: { scmId: 'azure-devops', host: 'dev.azure.com', oauth, pat: { enabled: false } },
+      });
 
     it('Save & Test: a correct app on dev.azure.com is valid; the secret is sealed and never returned', async () => {
       const saved = await save({
@@ -209,16 +223,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
       const stranger = await generateRunnerKeyPair();
       const foreign = await seal(stranger.publicKey, clientSecret, sealingContext.integrationClientSecret(other));
-      const res = await plane.adminBrowser.request({
-        method: 'POST',
-        url: base(),
-        payload: {
-          scmId: 'azure-devops',
-          host: 'dev.azure.com',
-          oauth: { clientId, sealedClientSecret: foreign, issuerUrl: issuer() },
-          pat: { enabled: false },
-        },
-      });
+      const res = await postOAuthIntegration({ clientId, sealedClientSecret: foreign, issuerUrl: issuer() });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json().error.code, 'sealed_for_another_key');
     });
@@ -263,27 +268,18 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('disabling a method or deleting the integration deletes the credentials it produced on the runner', async () => {
-      const saved = await save({
-        scmId: 'azure-devops',
-        host: 'dev.azure.com',
-        oauth: { clientId, clientSecret, issuerUrl: issuer() },
-        pat: { enabled: true },
-      });
+      const saved = await save({ ...registeredOAuth(), pat: { enabled: true } });
       const credentials = createCredentialStore(runner.store.database.db, createFieldCrypto(runner.store.keys));
-      const pat = await credentials.insert({
-        subject: { type: 'user', id: 'usr_x' },
-        integrationId: saved.integration.id,
-        host: 'dev.azure.com',
-        method: 'pat',
-        secret: 'pat-value',
-      });
-      const oauth = await credentials.insert({
-        subject: { type: 'user', id: 'usr_x' },
-        integrationId: saved.integration.id,
-        host: 'dev.azure.com',
-        method: 'oauth',
-        secret: '{"refresh_token":"r"}',
-      });
+      const held = (method: 'pat' | 'oauth', secret: string) =>
+        credentials.insert({
+          subject: { type: 'user', id: 'usr_x' },
+          integrationId: saved.integration.id,
+          host: 'dev.azure.com',
+          method,
+          secret,
+        });
+      const pat = await held('pat', 'pat-value');
+      const oauth = await held('oauth', '{"refresh_token":"r"}');
 
       const patch = await plane.adminBrowser.request({
         method: 'PATCH',
@@ -318,21 +314,11 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('a new runner key clears the sealed secrets and says they must be entered again', async () => {
-      const saved = await save({
-        scmId: 'azure-devops',
-        host: 'dev.azure.com',
-        oauth: { clientId, clientSecret, issuerUrl: issuer() },
-        pat: { enabled: false },
-      });
+      const saved = await save({ ...registeredOAuth(), pat: { enabled: false } });
       assert.equal(saved.integration.oauth?.clientSecretSet, true);
       const { generateRunnerKeyPair } = await import('../../crypto/sealing.ts');
       const fresh = await generateRunnerKeyPair();
-      const res = await plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
-        payload: { publicKey: fresh.publicKey },
-      });
+      const res = await publishRunnerKey(plane, runner, fresh.publicKey);
       assert.equal(res.statusCode, 200);
       assert.equal(res.json().clearedSecrets, 1);
       assert.match(res.json().message, /must enter them again/);
@@ -346,25 +332,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(view.publicKey, fresh.publicKey);
       const { loadRunnerKey } = await import('../../runner/identity.ts');
       const own = await loadRunnerKey(runner.dataDir);
-      await plane.app.inject({
-        method: 'PUT',
-        url: '/api/v1/runner/public-key',
-        headers: { authorization: `Bearer ${runner.runtime.registration.runnerToken}` },
-        payload: { publicKey: own.keyPair.publicKey },
-      });
+      await publishRunnerKey(plane, runner, own.keyPair.publicKey);
     });
 
     it('the plaintext secret never reaches the database file, logs, audit log or any response', async () => {
-      const res = await plane.adminBrowser.request({
-        method: 'POST',
-        url: base(),
-        payload: {
-          scmId: 'azure-devops',
-          host: 'dev.azure.com',
-          oauth: { clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() },
-          pat: { enabled: false },
-        },
-      });
+      const res = await postOAuthIntegration({ clientId, clientSecret: CANARY_SECRET, issuerUrl: issuer() });
       assert.equal(res.statusCode, 201);
       assert.ok(!res.body.includes(CANARY_SECRET));
       const id = res.json().integration.id as string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { eventually } from '../../../test/support/plane.ts';
-import { dumpManagementTables, expectStatus, startAutomationWorld } from '../../../test/support/automation.ts';
+import { dumpManagementTables, expectStatus, saveAccessTokenConnection, startAutomationWorld } from '../../../test/support/automation.ts';
 import type { AutomationWorld } from '../../../test/support/automation.ts';
 import { createSyncScheduler } from './scheduler.ts';
 import { forgetSharedRatePacers } from '../../azure-devops/pacing.ts';
@@ -33,22 +33,8 @@ for (const { kind, skip } of await databaseKinds()) {
 
     before(async () => {
       w = await startAutomationWorld(kind);
-      const saved = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/app-connections`,
-          // Members may point syncs at any group of the seeded project (the adoption rule still guards existing groups).
-          payload: {
-            runnerId: w.runnerId,
-            name: 'pipelines',
-            method: 'access-token',
-            organization: w.seeded.org,
-            accessToken: w.seeded.pat,
-            memberTargets: [{ project: w.seeded.project }],
-          },
-        }),
-        201,
-      ).json();
+      // Members may point syncs at any group of the seeded project (the adoption rule still guards existing groups).
+      const saved = await addConnection('pipelines', { memberTargets: [{ project: w.seeded.project }] });
       connectionId = saved.connection.id;
       assert.deepEqual(saved.connection.memberTargets, [{ organization: w.seeded.org, project: w.seeded.project, groupPattern: null }]);
     });
@@ -61,6 +47,31 @@ for (const { kind, skip } of await databaseKinds()) {
     const group = (name: string) =>
       w.seeded.emu.world.listVariableGroups(w.seeded.emu.world.requireOrganization(w.seeded.org)).find((g) => g.name === name);
     const read = (groupId: number, name: string) => w.seeded.emu.world.readVariable(w.seeded.org, groupId, name);
+
+    /** An owner's access-token connection to the seeded organization, for the world's project. */
+    const addConnection = (name: string, extra: Record<string, unknown> = {}) =>
+      saveAccessTokenConnection(w, { name, accessToken: w.seeded.pat, ...extra });
+    /** An owner's sync: the payload is sent as is, so it may name what members may not (adoption, take-over, other projects). */
+    async function ownerCreatesSync(payload: Record<string, unknown>) {
+      return expectStatus(await w.plane.adminBrowser.request({ method: 'POST', url: syncs(), payload }), 201).json();
+    }
+    /** A member's change to a sync's variables; the response names the run the change queued. */
+    async function changeVariables(syncId: string, change: { set?: { name: string; value: string }[]; remove?: string[] }) {
+      return expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PATCH', url: `${syncs()}/${syncId}/variables`, payload: change }),
+        200,
+      ).json();
+    }
+    async function replaceVariables(syncId: string, variables: { name: string; value: string; isSecret?: boolean }[]) {
+      return expectStatus(
+        await w.plane.memberBrowser.request({ method: 'PUT', url: `${syncs()}/${syncId}/variables`, payload: { variables } }),
+        200,
+      ).json();
+    }
+    async function listRuns(syncId: string): Promise<Run[]> {
+      return expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${syncId}/runs` }), 200).json()
+        .runs as Run[];
+    }
 
     async function createSync(body: Record<string, unknown>) {
       return expectStatus(
@@ -78,9 +89,7 @@ for (const { kind, skip } of await databaseKinds()) {
     async function runById(syncId: string, runId: string): Promise<Run> {
       return eventually(
         async () => {
-          const runs = expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${syncId}/runs` }), 200).json()
-            .runs as Run[];
-          const run = runs.find((r) => r.id === runId);
+          const run = (await listRuns(syncId)).find((r) => r.id === runId);
           return run && (run.status === 'succeeded' || run.status === 'failed') ? run : undefined;
         },
         `run ${runId} to finish`,
@@ -130,14 +139,7 @@ for (const { kind, skip } of await databaseKinds()) {
 
       w.seeded.emu.resetCounters();
       t = Date.now();
-      const changed = expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: { set: [{ name: 'VAR_5', value: 'changed' }] },
-        }),
-        200,
-      ).json();
+      const changed = await changeVariables(created.sync.id, { set: [{ name: 'VAR_5', value: 'changed' }] });
       assert.equal(changed.variables.length, 1000);
       const one = await runById(created.sync.id, changed.runId);
       const oneMs = Date.now() - t;
@@ -166,25 +168,18 @@ for (const { kind, skip } of await databaseKinds()) {
         projects: [{ project: w.seeded.project }],
         createdBy: w.seeded.user.id,
       });
-      const created = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: syncs(),
-          payload: {
-            connectionId,
-            project: w.seeded.project,
-            name: 'shared',
-            groupName: 'shared-group',
-            adoptExisting: true,
-            takeOver: ['PREEXISTING'],
-            variables: [
-              { name: 'MINE', value: '1' },
-              { name: 'PREEXISTING', value: 'new' },
-            ],
-          },
-        }),
-        201,
-      ).json() as { sync: { id: string; adoptExisting: boolean; takeOver: string[] }; runId: string };
+      const created = (await ownerCreatesSync({
+        connectionId,
+        project: w.seeded.project,
+        name: 'shared',
+        groupName: 'shared-group',
+        adoptExisting: true,
+        takeOver: ['PREEXISTING'],
+        variables: [
+          { name: 'MINE', value: '1' },
+          { name: 'PREEXISTING', value: 'new' },
+        ],
+      })) as { sync: { id: string; adoptExisting: boolean; takeOver: string[] }; runId: string };
       assert.equal(created.sync.adoptExisting, true);
       assert.deepEqual(created.sync.takeOver, ['PREEXISTING']);
       const first = await runById(created.sync.id, created.runId);
@@ -193,19 +188,12 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal(first.groupId, pre.id, 'the existing group is used, not a new one');
 
       // A member adds a variable the group already had and Keyway never wrote: the run writes nothing.
-      const grabbed = expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: {
-            set: [
-              { name: 'foreign', value: 'hijacked' },
-              { name: 'MINE', value: '2' },
-            ],
-          },
-        }),
-        200,
-      ).json();
+      const grabbed = await changeVariables(created.sync.id, {
+        set: [
+          { name: 'foreign', value: 'hijacked' },
+          { name: 'MINE', value: '2' },
+        ],
+      });
       const refused = await runById(created.sync.id, grabbed.runId);
       assert.equal(refused.status, 'failed');
       assert.match(
@@ -214,25 +202,11 @@ for (const { kind, skip } of await databaseKinds()) {
       );
       assert.equal(read(pre.id, 'FOREIGN'), 'f');
       assert.equal(read(pre.id, 'MINE'), '1', 'not even the allowed change was written');
-      expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: { remove: ['foreign'] },
-        }),
-        200,
-      );
+      await changeVariables(created.sync.id, { remove: ['foreign'] });
       await w.plane.app.projectAutomation.scheduler.idle();
       assert.equal(read(pre.id, 'MINE'), '2');
 
-      const removed = expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: { remove: ['MINE', 'PREEXISTING'] },
-        }),
-        200,
-      ).json();
+      const removed = await changeVariables(created.sync.id, { remove: ['MINE', 'PREEXISTING'] });
       assert.deepEqual(removed.variables, []);
       const second = await runById(created.sync.id, removed.runId);
       assert.equal(second.status, 'succeeded', second.error ?? '');
@@ -297,20 +271,13 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(snapshot(), original, 'the group is untouched');
 
       // Retargeting an owner's adopted sync at it: the adoption does not follow the sync to another group.
-      const owned = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: syncs(),
-          payload: {
-            connectionId,
-            project: w.seeded.project,
-            name: 'team-vars',
-            groupName: 'team-vars',
-            variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }],
-          },
-        }),
-        201,
-      ).json();
+      const owned = await ownerCreatesSync({
+        connectionId,
+        project: w.seeded.project,
+        name: 'team-vars',
+        groupName: 'team-vars',
+        variables: [{ name: 'DEPLOY_TARGET', value: 'https://attacker.example.test' }],
+      });
       assert.equal((await runById(owned.sync.id, owned.runId)).status, 'succeeded');
       const moved = expectStatus(
         await w.plane.memberBrowser.request({
@@ -327,35 +294,9 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.deepEqual(snapshot(), original, 'the group is untouched');
 
       // A connection that pins members to team-* groups refuses the target outright; one with no targets refuses members entirely.
-      const narrow = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/app-connections`,
-          payload: {
-            runnerId: w.runnerId,
-            name: 'narrow',
-            method: 'access-token',
-            organization: w.seeded.org,
-            accessToken: w.seeded.pat,
-            memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }],
-          },
-        }),
-        201,
-      ).json().connection.id as string;
-      const closed = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: `/api/v1/projects/${w.projectId}/app-connections`,
-          payload: {
-            runnerId: w.runnerId,
-            name: 'owners only',
-            method: 'access-token',
-            organization: w.seeded.org,
-            accessToken: w.seeded.pat,
-          },
-        }),
-        201,
-      ).json().connection.id as string;
+      const narrow = (await addConnection('narrow', { memberTargets: [{ project: w.seeded.project, groupPattern: 'team-*' }] })).connection
+        .id as string;
+      const closed = (await addConnection('owners only')).connection.id as string;
       const outside = expectStatus(
         await w.plane.memberBrowser.request({ method: 'POST', url: syncs(), payload: { ...attack, name: 'narrow', connectionId: narrow } }),
         403,
@@ -446,19 +387,10 @@ for (const { kind, skip } of await databaseKinds()) {
     it('under injected 429 (Retry-After) and 5xx the sync completes with the right final state', async () => {
       const { emu } = w.seeded;
       const created = await createSync({ name: 'flaky', groupName: 'flaky-group' });
-      const set = expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PUT',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: {
-            variables: [
-              { name: 'A', value: '1' },
-              { name: 'S', value: 'flaky-secret', isSecret: true },
-            ],
-          },
-        }),
-        200,
-      ).json();
+      const set = await replaceVariables(created.sync.id, [
+        { name: 'A', value: '1' },
+        { name: 'S', value: 'flaky-secret', isSecret: true },
+      ]);
       await runById(created.sync.id, set.runId);
       const g = group('flaky-group')!;
 
@@ -471,23 +403,13 @@ for (const { kind, skip } of await databaseKinds()) {
         retryAfterSeconds: 1,
         times: 2,
       });
-      expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: {
-            set: [
-              { name: 'A', value: '2' },
-              { name: 'B', value: 'b' },
-            ],
-          },
-        }),
-        200,
-      );
-      const runs = expectStatus(
-        await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }),
-        200,
-      ).json().runs as Run[];
+      await changeVariables(created.sync.id, {
+        set: [
+          { name: 'A', value: '2' },
+          { name: 'B', value: 'b' },
+        ],
+      });
+      const runs = await listRuns(created.sync.id);
       const run = await runById(created.sync.id, runs[0]!.id);
       assert.equal(run.status, 'succeeded', run.error ?? '');
       assert.ok((run.retries ?? 0) >= 4, `retried: ${run.retries}`);
@@ -512,22 +434,12 @@ for (const { kind, skip } of await databaseKinds()) {
       // Throttled for longer than the client waits: the run fails in words, the set stays, the next run catches up.
       emu.faults.clear();
       emu.faults.add({ listener: 'services', method: 'PUT', path: '/**/variablegroups/*', action: 'throttle', retryAfterSeconds: 120 });
-      const listRuns = async () =>
-        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json()
-          .runs as Run[];
-      const earlier = new Set((await listRuns()).map((r) => r.id));
-      expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PATCH',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: { set: [{ name: 'C', value: 'c' }] },
-        }),
-        200,
-      );
+      const earlier = new Set((await listRuns(created.sync.id)).map((r) => r.id));
+      await changeVariables(created.sync.id, { set: [{ name: 'C', value: 'c' }] });
       // The change queues its run; wait for that run rather than reading whichever is listed first.
       let failedId: string | undefined;
       for (let i = 0; i < 100 && !failedId; i++) {
-        failedId = (await listRuns()).find((r) => !earlier.has(r.id))?.id;
+        failedId = (await listRuns(created.sync.id)).find((r) => !earlier.has(r.id))?.id;
         if (!failedId) await new Promise((r) => setTimeout(r, 50));
       }
       assert.ok(failedId, 'the change queued a run');
@@ -553,14 +465,13 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('a failure names its cause: an unknown Azure DevOps project', async () => {
       // Outside the connection's member targets: an owner's sync.
-      const created = expectStatus(
-        await w.plane.adminBrowser.request({
-          method: 'POST',
-          url: syncs(),
-          payload: { connectionId, name: 'lost', groupName: 'g', project: 'NoSuchProject', variables: [{ name: 'A', value: '1' }] },
-        }),
-        201,
-      ).json();
+      const created = await ownerCreatesSync({
+        connectionId,
+        name: 'lost',
+        groupName: 'g',
+        project: 'NoSuchProject',
+        variables: [{ name: 'A', value: '1' }],
+      });
       const run = await runById(created.sync.id, created.runId!);
       assert.equal(run.status, 'failed');
       assert.match(run.error ?? '', /Azure DevOps project 'NoSuchProject' was not found in organization/);
@@ -568,19 +479,9 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('runs on a schedule; two replicas claiming the same due sync start one run', async () => {
       const created = await createSync({ name: 'scheduled', groupName: 'scheduled-group', scheduleMinutes: 5 });
-      expectStatus(
-        await w.plane.memberBrowser.request({
-          method: 'PUT',
-          url: `${syncs()}/${created.sync.id}/variables`,
-          payload: { variables: [{ name: 'TICK', value: '1' }] },
-        }),
-        200,
-      );
+      await replaceVariables(created.sync.id, [{ name: 'TICK', value: '1' }]);
       await w.plane.app.projectAutomation.scheduler.idle();
-      const before = (
-        expectStatus(await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }), 200).json()
-          .runs as Run[]
-      ).length;
+      const before = (await listRuns(created.sync.id)).length;
       await w.plane.database.db
         .updateTable('variable_syncs')
         .set({ next_run_at: new Date(Date.now() - 1000).toISOString() })
@@ -598,10 +499,7 @@ for (const { kind, skip } of await databaseKinds()) {
       });
       await Promise.all([automation.scheduler.tick(), replica.tick()]);
       await Promise.all([automation.scheduler.idle(), replica.idle()]);
-      const runs = expectStatus(
-        await w.plane.memberBrowser.request({ method: 'GET', url: `${syncs()}/${created.sync.id}/runs` }),
-        200,
-      ).json().runs as Run[];
+      const runs = await listRuns(created.sync.id);
       assert.equal(runs.length, before + 1, JSON.stringify(runs));
       assert.equal(runs[0]!.trigger, 'schedule');
       assert.equal(runs[0]!.status, 'succeeded', runs[0]!.error ?? '');

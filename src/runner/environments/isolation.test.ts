@@ -4,13 +4,13 @@
 // root (the runner hands files to other users and starts git as them); skipped elsewhere.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runCollecting } from '../../../test/support/process.ts';
 import { chmodSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeeded } from '../../../emulator/test-support.ts';
 import type { SeededWorld } from '../../../emulator/test-support.ts';
-import { eventually, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
+import { settledEnvironment, startTestPlane, startTestRunner } from '../../../test/support/plane.ts';
 import type { TestPlane, TestRunner } from '../../../test/support/plane.ts';
 import { checkIsolationPossible } from './isolation.ts';
 
@@ -23,22 +23,11 @@ function runAs(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      uid,
-      gid: uid,
-      cwd: options.cwd ?? '/',
-      env: { PATH: process.env.PATH, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.stdin.on('error', () => undefined);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
+  return runCollecting(command, args, options.input ?? '', {
+    uid,
+    gid: uid,
+    cwd: options.cwd ?? '/',
+    env: { PATH: process.env.PATH, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...options.env },
   });
 }
 
@@ -100,14 +89,7 @@ describe(
         payload: { contextUrl: `${seeded.orgUrl}/${seeded.project}/_git/${seeded.repo}`, runnerId },
       });
       assert.equal(res.statusCode, 201, res.body);
-      const env = await eventually(
-        async () => {
-          const got = (await plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${res.json().id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        'the clone',
-        30_000,
-      );
+      const env = await settledEnvironment(plane.memberBrowser, res.json().id, 'the clone');
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       return env;
     }

@@ -15,15 +15,16 @@ import { startSeeded } from '../../../emulator/test-support.ts';
 import type { SeededWorld } from '../../../emulator/test-support.ts';
 import { resolveEndpoints } from '../../azure-devops/endpoints.ts';
 import { createLogger } from '../../logging/logger.ts';
-import type { RunnerIntegration } from '../../control/integration.ts';
 import type { EnvironmentCloneOptions, EnvironmentProgressReport } from '../../control/environments.ts';
 import { databaseKinds, POSTGRES_URL } from '../../../test/support/databases.ts';
-import { openRunnerPieces, randomEncryptionKeys } from '../../../bench/support/runner-fixture.ts';
+import { openRunnerPieces, randomEncryptionKeys, servicesIntegration } from '../../../bench/support/runner-fixture.ts';
+import { servicesRepository } from '../../../test/support/control-payloads.ts';
 import type { RunnerFixtureConfig, RunnerPieces } from '../../../bench/support/runner-fixture.ts';
 import { startEnvironments } from './service.ts';
 import type { EnvironmentServiceOptions, Environments } from './service.ts';
 import { cacheKey } from './repository-cache.ts';
 import { HandlerError } from '../agent.ts';
+import { runCollecting } from '../../../test/support/process.ts';
 
 const GIT_ENV = {
   PATH: process.env.PATH,
@@ -35,16 +36,9 @@ const GIT_ENV = {
 };
 
 async function git(args: string[], cwd: string): Promise<string> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`git ${args.join(' ')} (${code}): ${stderr}`))));
-  });
+  const { code, stdout, stderr } = await runCollecting('git', args, '', { cwd, env: GIT_ENV });
+  if (code !== 0) throw new Error(`git ${args.join(' ')} (${code}): ${stderr}`);
+  return stdout;
 }
 
 /** The workspace stands on its own: every object present, no alternates, no hint refs left, clean tree. */
@@ -67,16 +61,7 @@ for (const { kind, skip } of await databaseKinds()) {
     const reports = new Map<string, EnvironmentProgressReport[]>();
     let bobPat: string;
     let bobId: string;
-    const integration: RunnerIntegration = {
-      id: 'int_cache',
-      scmId: 'azure-devops',
-      kind: 'services',
-      host: 'dev.azure.com',
-      origin: 'https://dev.azure.com',
-      virtualDirectory: '',
-      oauth: null,
-      patEnabled: true,
-    };
+    const integration = servicesIntegration('int_cache');
 
     before(async () => {
       s = await startSeeded();
@@ -153,14 +138,7 @@ for (const { kind, skip } of await databaseKinds()) {
           environmentId: id,
           userId: user,
           integration,
-          repository: {
-            kind: 'services',
-            host: 'dev.azure.com',
-            origin: 'https://dev.azure.com',
-            organization: s.org,
-            project: s.project,
-            repository,
-          },
+          repository: servicesRepository(s.org, s.project, repository),
           ...(clone ? { clone } : {}),
         },
         { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' },

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runCollecting } from '../../../test/support/process.ts';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,19 +19,7 @@ import {
   workspaceLayout,
 } from './workspace.ts';
 
-function sh(command: string, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.stdin.on('error', () => undefined);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const sh = (command: string, args: string[], input: string) => runCollecting(command, args, input);
 
 describe('workspace layout', () => {
   it('refuses environment ids that are not plain names', () => {

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { databaseKinds } from '../../../test/support/databases.ts';
-import { eventually } from '../../../test/support/plane.ts';
+import { eventually, settledEnvironment } from '../../../test/support/plane.ts';
 import type { TestRunner } from '../../../test/support/plane.ts';
 import { seedWebRepository, startIntegrationBed } from '../../../test/support/integration-bed.ts';
 import type { IntegrationBed } from '../../../test/support/integration-bed.ts';
@@ -192,14 +192,7 @@ for (const { kind, skip } of await databaseKinds()) {
         payload: { contextUrl: `${bed.emu.urls.services}/${ORG}/Web/_git/web`, runnerId: bed.runnerId },
       });
       assert.equal(created.statusCode, 201, created.body);
-      const env = await eventually(
-        async () => {
-          const got = (await bed.plane.memberBrowser.request({ method: 'GET', url: `/api/v1/environments/${created.json().id}` })).json();
-          return got.status === 'cloning' ? undefined : got;
-        },
-        'the environment',
-        30_000,
-      );
+      const env = await settledEnvironment(bed.plane.memberBrowser, created.json().id, 'the environment');
       assert.equal(env.status, 'ready', JSON.stringify(env.error));
       bed.emu.entra.faults.expireUserAccessTokensNow(alice.oid);
       const before = bed.refreshRequests();

@@ -17,6 +17,7 @@ import { createTokenService } from './tokens.ts';
 import { integrationConfigForRecord } from './integration-config.ts';
 import type { TokenService } from './tokens.ts';
 import type { OAuthTokenSet } from './flow.ts';
+import { expireStoredAccessToken } from '../../../test/support/runner-credentials.ts';
 
 const LOGIN_TOKEN_PATH = '/*/oauth2/v2.0/token';
 
@@ -64,14 +65,7 @@ for (const { kind, skip } of await databaseKinds()) {
       }
 
       async function expire(credentialId: string) {
-        const db = runner.store.database.db;
-        const row = await db.selectFrom('credentials').select('metadata').where('id', '=', credentialId).executeTakeFirstOrThrow();
-        const meta = JSON.parse(row.metadata) as Record<string, unknown>;
-        await db
-          .updateTable('credentials')
-          .set({ metadata: JSON.stringify({ ...meta, accessTokenExpiresAt: new Date(Date.now() - 1000).toISOString() }) })
-          .where('id', '=', credentialId)
-          .execute();
+        await expireStoredAccessToken(runner.store.database.db, credentialId);
         emu.entra.faults.expireAccessTokensNow();
       }
 

@@ -12,48 +12,48 @@ import { ErrorResponse, installErrorHandling } from '../http/errors.ts';
 import { installMetrics } from '../http/metrics.ts';
 import { createAuditLog } from './audit/service.ts';
 import type { AuditLog } from './audit/service.ts';
-import { registerAuditRoutes } from './audit/routes.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { installAuthentication } from './identity/authenticate.ts';
 import { createRunnerService } from './runners/service.ts';
 import type { RunnerService } from './runners/service.ts';
 import { createRunnerStore } from './runners/store.ts';
 import { createControlChannel } from './runners/control.ts';
 import type { ControlChannel } from './runners/control.ts';
-import { registerRunnerRoutes } from './runners/routes.ts';
+import { runnerRoutes } from './runners/routes.ts';
 import { createRunnerEventRecorder } from './runners/events.ts';
 import { createScmIntegrationService } from './scm-integrations/service.ts';
 import type { ScmIntegrationService } from './scm-integrations/service.ts';
 import { countSecretlessConnections } from './app-connections/service.ts';
-import { registerScmIntegrationRoutes } from './scm-integrations/routes.ts';
+import { scmIntegrationRoutes } from './scm-integrations/routes.ts';
 import { createOAuthService } from './oauth/service.ts';
-import { registerOAuthRoutes } from './oauth/routes.ts';
+import { oauthRoutes } from './oauth/routes.ts';
 import { createEnvironmentService } from './environments/service.ts';
 import type { EnvironmentLimits } from './environments/service.ts';
-import { registerEnvironmentRoutes } from './environments/routes.ts';
-import { registerCloneDefaultsRoutes } from './environments/clone-options.ts';
-import { registerRepositoryCacheRoutes } from './runners/repository-cache.ts';
+import { environmentRoutes } from './environments/routes.ts';
+import { cloneDefaultsRoutes } from './environments/clone-options.ts';
+import { repositoryCacheRoutes } from './runners/repository-cache.ts';
 import { createRepositoryService } from './repositories/service.ts';
-import { registerRepositoryRoutes } from './repositories/routes.ts';
+import { repositoryRoutes } from './repositories/routes.ts';
 import { createIdentityService } from './identity/service.ts';
 import type { IdentityOptions, IdentityService } from './identity/service.ts';
 import { createIdentityStore } from './identity/store.ts';
-import { registerIdentityRoutes } from './identity/routes.ts';
+import { identityRoutes } from './identity/routes.ts';
 import { createOrganizationStore } from './organizations/store.ts';
 import { createOrganizationService } from './organizations/service.ts';
 import type { OrganizationService } from './organizations/service.ts';
-import { registerOrganizationRoutes } from './organizations/routes.ts';
+import { organizationRoutes } from './organizations/routes.ts';
 import { createSsoStore } from './sso/store.ts';
 import { createSsoClient } from './sso/client.ts';
 import { createSsoService } from './sso/service.ts';
 import type { SsoProviders, SsoService } from './sso/service.ts';
-import { registerSsoRoutes } from './sso/routes.ts';
+import { ssoRoutes } from './sso/routes.ts';
 import type { TrustProxy } from '../config/config.ts';
 import { CONTROL_PATHS } from '../control/protocol.ts';
 import { registerSignInPage } from './sign-in-page.ts';
 import { registerWebAssets } from './web-assets.ts';
 import { registerProjectAutomation } from './projects/module.ts';
-import { registerSealedComparisonRoutes } from './apply/routes.ts';
-import { registerRunnerReplicasRoute, registerRunnerSettingsRoute } from './runners/settings-route.ts';
+import { sealedComparisonRoutes } from './apply/routes.ts';
+import { runnerSettingsRoutes } from './runners/settings-route.ts';
 
 export interface ManagementAppOptions {
   database: Database<ManagementDB>;
@@ -225,8 +225,8 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: 'public' } }, async () => app.swagger());
 
   registerSignInPage(app);
-  registerIdentityRoutes(app, { identity, audit, secureCookies });
-  registerOrganizationRoutes(app, {
+  await app.register(identityRoutes, { identity, audit, secureCookies });
+  await app.register(organizationRoutes, {
     organizations,
     identity,
     ssoStore,
@@ -235,15 +235,15 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     ssoCallbackUrl: () => sso.redirectUri(),
     ssoConfigured,
   });
-  registerSsoRoutes(app, {
+  await app.register(ssoRoutes, {
     sso,
     audit,
     secureCookies,
     publicUrl: () => publicUrl,
     checkCsrf: (principal, presented) => identity.checkCsrf(principal, presented),
   });
-  registerAuditRoutes(app, { audit });
-  registerRunnerRoutes(app, {
+  await app.register(auditRoutes, { audit });
+  await app.register(runnerRoutes, {
     runners,
     control,
     audit,
@@ -256,7 +256,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     onRunnerRevoked: (id) => integrations.removeForRunner(id),
     events: createRunnerEventRecorder({ db: options.database.db, audit }),
   });
-  registerScmIntegrationRoutes(app, { integrations, audit });
+  await app.register(scmIntegrationRoutes, { integrations, audit });
   const oauth = createOAuthService({
     db: options.database.db,
     runners,
@@ -265,7 +265,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     publicUrl: () => publicUrl,
     azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
   });
-  registerOAuthRoutes(app, { oauth, audit });
+  await app.register(oauthRoutes, { oauth, audit });
   const environments = createEnvironmentService({
     db: options.database.db,
     runners,
@@ -274,10 +274,10 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
     limits: options.environmentLimits,
   });
-  registerEnvironmentRoutes(app, { environments, audit });
-  registerCloneDefaultsRoutes(app, { db: options.database.db, audit });
-  registerRepositoryCacheRoutes(app, { db: options.database.db });
-  registerRepositoryRoutes(app, {
+  await app.register(environmentRoutes, { environments, audit });
+  await app.register(cloneDefaultsRoutes, { db: options.database.db, audit });
+  await app.register(repositoryCacheRoutes, { db: options.database.db });
+  await app.register(repositoryRoutes, {
     repositories: createRepositoryService({
       db: options.database.db,
       control,
@@ -286,7 +286,7 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
       servicesUrl: options.azureDevOpsServicesUrl,
     }),
   });
-  registerProjectAutomation(app, {
+  await registerProjectAutomation(app, {
     db: options.database.db,
     runners,
     control,
@@ -299,13 +299,15 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     mayCreateProjects: async (user) =>
       organizations.mayCreateProjects(user, (await organizations.policy(user.organizationId)).projectCreation),
   });
-  registerSealedComparisonRoutes(app, { db: options.database.db, runners, control });
-  registerRunnerReplicasRoute(app, control);
-  registerRunnerSettingsRoute(app, () => ({
-    ...(options.azureDevOpsServicesUrl ? { azureDevOpsServicesUrl: options.azureDevOpsServicesUrl } : {}),
-    ...(options.azureDevOpsVsspsUrl ? { azureDevOpsVsspsUrl: options.azureDevOpsVsspsUrl } : {}),
-    allowInsecureHosts: options.allowInsecureHosts ?? false,
-  }));
+  await app.register(sealedComparisonRoutes, { db: options.database.db, runners, control });
+  await app.register(runnerSettingsRoutes, {
+    control,
+    settings: () => ({
+      ...(options.azureDevOpsServicesUrl ? { azureDevOpsServicesUrl: options.azureDevOpsServicesUrl } : {}),
+      ...(options.azureDevOpsVsspsUrl ? { azureDevOpsVsspsUrl: options.azureDevOpsVsspsUrl } : {}),
+      allowInsecureHosts: options.allowInsecureHosts ?? false,
+    }),
+  });
   const pruner = setInterval(() => {
     void control.prune().catch(() => undefined);
     void identity.prune().catch(() => undefined);

@@ -27,10 +27,10 @@ const Errors = errorResponses(400, 401, 403, 404, 409, 422, 501, 502, 503, 504);
 const ProjectParams = Type.Object({ projectId: Type.String({ maxLength: 100 }) });
 const ItemParams = Type.Object({ projectId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
 
-export function registerAppConnectionRoutes(
+export async function appConnectionRoutes(
   root: FastifyInstance,
   deps: { connections: AppConnectionService; consent: AppConnectionConsent; audit: Pick<AuditLog, 'record'> },
-): void {
+): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { connections, consent } = deps;
   const audit = createRouteAudit(deps.audit);

@@ -26,7 +26,7 @@ export interface SealedComparisonDeps {
  * although secrets are write-only. Organization admins only: they may replace every one of these
  * values anyway, and the answer is one boolean per value they supply.
  */
-export function registerSealedComparisonRoutes(root: FastifyInstance, deps: SealedComparisonDeps): void {
+export async function sealedComparisonRoutes(root: FastifyInstance, deps: SealedComparisonDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 

@@ -9,7 +9,7 @@ import { AuditEventPage } from './schema.ts';
 const Id = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 100, description }));
 const Instant = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 40, description }));
 
-export function registerAuditRoutes(root: FastifyInstance, deps: { audit: Pick<AuditLog, 'list'> }): void {
+export async function auditRoutes(root: FastifyInstance, deps: { audit: Pick<AuditLog, 'list'> }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/api/v1/audit-events',

@@ -81,10 +81,10 @@ export function createCloneDefaultsStore(db: Kysely<ManagementDB>, now: () => Da
   };
 }
 
-export function registerCloneDefaultsRoutes(
+export async function cloneDefaultsRoutes(
   root: FastifyInstance,
   deps: { db: Kysely<ManagementDB>; audit: Pick<AuditLog, 'record'> },
-): void {
+): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createCloneDefaultsStore(deps.db);
   const integrations = createScmIntegrationStore(deps.db);

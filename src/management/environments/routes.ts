@@ -15,10 +15,10 @@ const Errors = errorResponses(400, 401, 403, 404, 409, 422, 429, 502, 503, 504);
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([Type.Null(), t]);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-export function registerEnvironmentRoutes(
+export async function environmentRoutes(
   root: FastifyInstance,
   deps: { environments: EnvironmentService; audit: Pick<AuditLog, 'record'> },
-): void {
+): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { environments } = deps;
   const audit = createRouteAudit(deps.audit);

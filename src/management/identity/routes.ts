@@ -20,7 +20,7 @@ export interface IdentityRouteDeps {
 const Errors = errorResponses(400, 401, 403, 404, 409, 429);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-export function registerIdentityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): void {
+export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { identity } = deps;
   const audit = createRouteAudit(deps.audit);

@@ -14,7 +14,7 @@ import { sealedFieldDescription } from '../../http/sealed-field.ts';
 const Errors = errorResponses(400, 401, 403, 404, 409, 422, 502, 503, 504);
 const Str = (max: number) => Type.String({ maxLength: max });
 
-export function registerOAuthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): void {
+export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthService; audit: Pick<AuditLog, 'record'> }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { oauth } = deps;
   const audit = createRouteAudit(deps.audit);

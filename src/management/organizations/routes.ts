@@ -45,7 +45,7 @@ const Errors = errorResponses(400, 401, 403, 404, 409, 410, 429);
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const UserParams = Type.Object({ userId: Type.String({ maxLength: 100 }) });
 
-export function registerOrganizationRoutes(root: FastifyInstance, deps: OrganizationRouteDeps): void {
+export async function organizationRoutes(root: FastifyInstance, deps: OrganizationRouteDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { organizations, identity } = deps;
   const audit = createRouteAudit(deps.audit);

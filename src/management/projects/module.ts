@@ -8,15 +8,15 @@ import type { RunnerService } from '../runners/service.ts';
 import { createAppConnectionService } from '../app-connections/service.ts';
 import type { AppConnectionService, OAuthAppConfig } from '../app-connections/service.ts';
 import { createAppConnectionConsent } from '../app-connections/oauth-consent.ts';
-import { registerAppConnectionRoutes } from '../app-connections/routes.ts';
+import { appConnectionRoutes } from '../app-connections/routes.ts';
 import { createSyncScheduler } from '../syncs/scheduler.ts';
 import type { SyncScheduler } from '../syncs/scheduler.ts';
 import { createSyncService } from '../syncs/service.ts';
 import type { SyncService } from '../syncs/service.ts';
-import { registerSyncRoutes } from '../syncs/routes.ts';
+import { syncRoutes } from '../syncs/routes.ts';
 import { createProjectService } from './service.ts';
 import type { ProjectService } from './service.ts';
-import { registerProjectRoutes } from './routes.ts';
+import { projectRoutes } from './routes.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
 
 export interface ProjectAutomation {
@@ -51,7 +51,7 @@ export interface ProjectAutomationDeps {
 }
 
 /** Projects, their app connections and variable group syncs: services, routes and the sync scheduler. */
-export function registerProjectAutomation(app: FastifyInstance, deps: ProjectAutomationDeps): ProjectAutomation {
+export async function registerProjectAutomation(app: FastifyInstance, deps: ProjectAutomationDeps): Promise<ProjectAutomation> {
   const { db, runners, control, audit } = deps;
   const projects = createProjectService({ db });
   const connections = createAppConnectionService({
@@ -76,10 +76,10 @@ export function registerProjectAutomation(app: FastifyInstance, deps: ProjectAut
   });
   const syncs = createSyncService({ db, control, runners, projects, connections, scheduler });
 
-  registerProjectRoutes(app, { projects, audit, mayCreate: deps.mayCreateProjects ?? (async (user) => user.role === 'admin') });
+  await app.register(projectRoutes, { projects, audit, mayCreate: deps.mayCreateProjects ?? (async (user) => user.role === 'admin') });
   const consent = createAppConnectionConsent({ db, control, projects, connections });
-  registerAppConnectionRoutes(app, { connections, consent, audit });
-  registerSyncRoutes(app, { syncs, audit });
+  await app.register(appConnectionRoutes, { connections, consent, audit });
+  await app.register(syncRoutes, { syncs, audit });
 
   const automation: ProjectAutomation = { projects, connections, syncs, scheduler };
   app.decorate('projectAutomation', automation);

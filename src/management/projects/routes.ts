@@ -13,10 +13,10 @@ const Errors = errorResponses(400, 401, 403, 404, 409);
 
 const Params = Type.Object({ id: Type.String({ maxLength: 100 }) });
 
-export function registerProjectRoutes(
+export async function projectRoutes(
   root: FastifyInstance,
   deps: { projects: ProjectService; audit: Pick<AuditLog, 'record'>; mayCreate: (user: UserPrincipal) => Promise<boolean> },
-): void {
+): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects } = deps;
   const audit = createRouteAudit(deps.audit);

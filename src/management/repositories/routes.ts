@@ -93,7 +93,7 @@ const LISTINGS: { kind: ListingKind; summary: string; query: Parameters<typeof T
   },
 ];
 
-export function registerRepositoryRoutes(root: FastifyInstance, deps: { repositories: RepositoryService }): void {
+export async function repositoryRoutes(root: FastifyInstance, deps: { repositories: RepositoryService }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { repositories } = deps;
 

@@ -57,7 +57,7 @@ export function createRepositoryCacheStore(db: Kysely<ManagementDB>, now: () => 
   };
 }
 
-export function registerRepositoryCacheRoutes(root: FastifyInstance, deps: { db: Kysely<ManagementDB> }): void {
+export async function repositoryCacheRoutes(root: FastifyInstance, deps: { db: Kysely<ManagementDB> }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createRepositoryCacheStore(deps.db);
   const Errors = errorResponses(400, 401, 403, 404);

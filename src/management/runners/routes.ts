@@ -64,7 +64,7 @@ const RunnerEventSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerRunnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): void {
+export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { runners, control } = deps;
   const audit = createRouteAudit(deps.audit);

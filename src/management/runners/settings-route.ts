@@ -7,31 +7,12 @@ import { asRunner } from '../identity/principal.ts';
 import type { ControlChannel } from './control.ts';
 import type { SharedSettings } from '../../control/runner-settings.ts';
 
-/** Runners compare these with their own at start and refuse to run on a mismatch, naming the variable. */
-export function registerRunnerSettingsRoute(app: FastifyInstance, settings: () => Partial<SharedSettings>): void {
-  app.get(
-    RUNNER_SETTINGS_PATH,
-    {
-      config: { auth: 'runner' },
-      schema: {
-        tags: ['runner protocol'],
-        summary: 'Settings runners must share with the management plane (Azure DevOps endpoints, insecure hosts)',
-        response: {
-          200: Type.Object({
-            azureDevOpsServicesUrl: Type.Optional(Type.String()),
-            azureDevOpsVsspsUrl: Type.Optional(Type.String()),
-            allowInsecureHosts: Type.Optional(Type.Boolean()),
-          }),
-          ...errorResponses(401),
-        },
-      },
-    },
-    async () => settings(),
-  );
-}
-
-/** A runner's replicas, so a process started without --replica can see it would be a second one. */
-export function registerRunnerReplicasRoute(app: FastifyInstance, control: Pick<ControlChannel, 'replicas'>): void {
+/** What a runner asks about the plane it talks to: the settings they must share, and its own replicas. */
+export async function runnerSettingsRoutes(
+  app: FastifyInstance,
+  deps: { settings: () => Partial<SharedSettings>; control: Pick<ControlChannel, 'replicas'> },
+): Promise<void> {
+  // A runner's replicas, so a process started without --replica can see it would be a second one.
   app.get(
     RUNNER_REPLICAS_PATH,
     {
@@ -49,7 +30,7 @@ export function registerRunnerReplicasRoute(app: FastifyInstance, control: Pick<
     },
     async (request) => {
       const runner = asRunner(request);
-      const rows = await control.replicas(runner.runnerId);
+      const rows = await deps.control.replicas(runner.runnerId);
       return {
         replicas: rows.map((r) => ({
           replicaId: r.replica_id,
@@ -58,5 +39,26 @@ export function registerRunnerReplicasRoute(app: FastifyInstance, control: Pick<
         })),
       };
     },
+  );
+
+  // Runners compare these with their own at start and refuse to run on a mismatch, naming the variable.
+  app.get(
+    RUNNER_SETTINGS_PATH,
+    {
+      config: { auth: 'runner' },
+      schema: {
+        tags: ['runner protocol'],
+        summary: 'Settings runners must share with the management plane (Azure DevOps endpoints, insecure hosts)',
+        response: {
+          200: Type.Object({
+            azureDevOpsServicesUrl: Type.Optional(Type.String()),
+            azureDevOpsVsspsUrl: Type.Optional(Type.String()),
+            allowInsecureHosts: Type.Optional(Type.Boolean()),
+          }),
+          ...errorResponses(401),
+        },
+      },
+    },
+    async () => deps.settings(),
   );
 }

@@ -33,10 +33,10 @@ const OAuthInput = Type.Object(
 const Params = Type.Object({ runnerId: Str(100) });
 const ItemParams = Type.Object({ runnerId: Str(100), id: Str(100) });
 
-export function registerScmIntegrationRoutes(
+export async function scmIntegrationRoutes(
   root: FastifyInstance,
   deps: { integrations: ScmIntegrationService; audit: Pick<AuditLog, 'record'> },
-): void {
+): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { integrations } = deps;
   const audit = createRouteAudit(deps.audit);

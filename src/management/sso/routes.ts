@@ -33,7 +33,7 @@ export function ssoCookieName(secure: boolean): string {
   return secure ? '__Host-keyway_sso' : 'keyway_sso';
 }
 
-export function registerSsoRoutes(root: FastifyInstance, deps: SsoRouteDeps): void {
+export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { sso, checkCsrf } = deps;
   const audit = createRouteAudit(deps.audit);

@@ -57,7 +57,7 @@ const Target = {
   ),
 };
 
-export function registerSyncRoutes(root: FastifyInstance, deps: { syncs: SyncService; audit: Pick<AuditLog, 'record'> }): void {
+export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncService; audit: Pick<AuditLog, 'record'> }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { syncs } = deps;
   const audit = createRouteAudit(deps.audit);

@@ -644,6 +644,36 @@ for (const kind of [await preferredKind()]) {
       }
     }
 
+    /**
+     * The other organization's audit log records its own people's failed attempts on organization
+     * A's ids, naming the ids they put in the URL (as a cloud audit trail names the resource a
+     * refused call named). Those ids came from the caller, not from A, so they are taken out of such
+     * events before the leak scan; everything else in them (any detail read from A) is scanned.
+     */
+    function answerWithoutOwnAttempts(key: string, body: string): string {
+      if (key !== 'GET /api/v1/audit-events') return body;
+      type Event = {
+        outcome: string;
+        actor: { type: string };
+        target: { id: string | null; name: string | null } | null;
+        details: Record<string, unknown>;
+      };
+      const page = JSON.parse(body) as { events: Event[] };
+      const fromUrl = ['projectId', 'runnerId', 'userId'];
+      return JSON.stringify({
+        ...page,
+        events: page.events.map((e) =>
+          e.outcome === 'failure' && e.actor.type === 'user' && e.target?.name === null
+            ? {
+                ...e,
+                target: { ...e.target, id: null },
+                details: Object.fromEntries(Object.entries(e.details).filter(([k]) => !fromUrl.includes(k))),
+              }
+            : e,
+        ),
+      });
+    }
+
     it('answers every route as its class says, for every principal, and never with a 5xx', async () => {
       for (const { key, method, path } of routes) {
         const spec = ROUTES[key];
@@ -678,7 +708,7 @@ for (const kind of [await preferredKind()]) {
           const ok = want.check(res.statusCode) && res.statusCode < 500;
           outcomes.push({ route: key, principal: p.name, status: res.statusCode, expected: want.text, ok });
           if (p.name.startsWith('other') && res.statusCode < 300) {
-            const leaked = orgASecrets.filter((v) => res.body.includes(v));
+            const leaked = orgASecrets.filter((v) => answerWithoutOwnAttempts(key, res.body).includes(v));
             if (leaked.length)
               outcomes.push({
                 route: key,

@@ -173,7 +173,7 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
         updated = await syncs.update(user, projectId, id, request.body);
       } catch (err) {
         // A refused retarget is worth a record: who tried to point the sync where.
-        const before = await syncs.target(projectId, id).catch(() => undefined);
+        const before = await syncs.visibleTarget(user, projectId, id).catch(() => undefined);
         const b = request.body;
         const requested = {
           connectionId: b.connectionId,

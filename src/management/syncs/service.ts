@@ -479,8 +479,16 @@ export function createSyncService(deps: SyncServiceDeps) {
     },
 
     /** The sync's target as the audit log records it (routes record refusals with it). */
-    async target(projectId: string, id: string): Promise<SyncTargetRecord | undefined> {
-      const row = await store.getInProject(projectId, id);
+    /**
+     * The sync's target as the caller may see it, for the record of a refused change: nothing when
+     * the project is not the caller's to see (another organization's sync stays out of their log).
+     */
+    async visibleTarget(user: UserPrincipal, projectId: string, id: string): Promise<SyncTargetRecord | undefined> {
+      const visible = await deps.projects.require(user, projectId).then(
+        () => true,
+        () => false,
+      );
+      const row = visible ? await store.getInProject(projectId, id) : undefined;
       return row && record(row);
     },
 

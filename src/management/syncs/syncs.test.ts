@@ -524,6 +524,18 @@ for (const { kind, skip } of await databaseKinds()) {
         await w.outsider.request({ method: 'PUT', url: `${syncs()}/${created.sync.id}/variables`, payload: { variables: [] } }),
         404,
       );
+      // A refused retarget by someone who may not see the project records nothing of the sync's target:
+      // the log it lands in is the caller's, and the sync is not theirs to see.
+      expectStatus(
+        await w.outsider.request({ method: 'PATCH', url: `${syncs()}/${created.sync.id}`, payload: { groupName: 'elsewhere' } }),
+        404,
+      );
+      const log = expectStatus(
+        await w.plane.adminBrowser.request({ method: 'GET', url: '/api/v1/audit-events?action=sync.update&limit=500' }),
+        200,
+      ).json() as { events: { target: { id: string } | null; details: Record<string, unknown> }[] };
+      const onPrivate = log.events.filter((e) => e.target?.id === created.sync.id);
+      assert.ok(!JSON.stringify(onPrivate).includes('private-group'), JSON.stringify(onPrivate));
       for (const [payload, field] of [
         [{ variables: [{ name: 'has space', value: 'x' }] }, 'variables.0.name'],
         [

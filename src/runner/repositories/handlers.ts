@@ -20,7 +20,7 @@ import { classifyAzureDevOpsError, classifyTokenError, toHandlerError } from './
 import type { AccessReason, RepositoryInfo } from '../../control/repositories.ts';
 import { TtlCache, nameKey } from './cache.ts';
 import { offsetPage, pageSize, skipPage } from './paging.ts';
-import { repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
+import { pullRequestSummary, repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
 import type { RepositoryEntry } from './resolve.ts';
 
 export const REPOSITORY_CACHE_TTL_MS = 30_000;
@@ -468,13 +468,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSe
           {
             ...page,
             items: page.items.map((pr) => ({
-              id: pr.pullRequestId,
-              title: pr.title ?? '',
-              status: pr.status ?? 'notSet',
-              isDraft: pr.isDraft ?? false,
-              sourceRef: pr.sourceRefName ?? '',
-              targetRef: pr.targetRefName ?? '',
-              mergeRef: `refs/pull/${pr.pullRequestId}/merge`,
+              ...pullRequestSummary(pr),
               createdBy: pr.createdBy?.displayName ?? null,
               creationDate: pr.creationDate ?? null,
             })),

@@ -4,6 +4,7 @@ import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import type { RegisteredCertificate } from './app-credentials.ts';
 import { GUID_RE, entraClientSecret, guid, randomToken } from './ids.ts';
 import type { GrantScope } from './scopes.ts';
+import { refill } from '../restore.ts';
 
 export const CODE_LIFETIME_MS = 10 * 60 * 1000;
 export const FLOW_LIFETIME_MS = 30 * 60 * 1000;
@@ -111,15 +112,11 @@ export class DirectoryStore {
   }
 
   importState(state: DirectoryState): void {
-    const fill = <V>(target: Map<string, V>, source: Map<string, V>): void => {
-      target.clear();
-      for (const [k, v] of source) target.set(k, v);
-    };
-    fill(this.tenants, state.tenants);
-    fill(this.users, state.users);
-    fill(this.flows, state.flows);
-    fill(this.codes, state.codes);
-    fill(this.refreshTokens, state.refreshTokens);
+    refill(this.tenants, state.tenants);
+    refill(this.users, state.users);
+    refill(this.flows, state.flows);
+    refill(this.codes, state.codes);
+    refill(this.refreshTokens, state.refreshTokens);
     this.apps.clear();
     for (const [id, app] of state.apps) {
       this.apps.set(id, {

@@ -19,6 +19,11 @@ export const CONSUMERS_TENANT_ID = '9188040d-6c67-4c5b-b112-36a304b66dad';
 
 export type TenantRef = { kind: 'tenant'; tenant: EntraTenant } | { kind: 'alias'; alias: MultiTenantAlias };
 
+/** The directory Entra names when it cannot find an app there (AADSTS700016). */
+export function directoryName(ref: TenantRef, segment: string): string {
+  return ref.kind === 'tenant' ? ref.tenant.displayName : ref.alias === 'consumers' ? 'Microsoft Accounts' : segment;
+}
+
 /** The authorize request as received, carried through the sign-in page. */
 export interface AuthorizeParams {
   client_id: string;
@@ -207,6 +212,15 @@ export class DirectoryStore {
 
   findAppAnywhere(clientId: string): EntraApp | undefined {
     return this.apps.get(clientId.toLowerCase());
+  }
+
+  /**
+   * The app a request to `ref`'s endpoints names: one of that tenant's (or a multi-tenant one), any
+   * app through organizations or common, none through consumers (no personal accounts here).
+   */
+  findAppThrough(ref: TenantRef, clientId: string): EntraApp | undefined {
+    if (ref.kind === 'tenant') return this.findAppFor(ref.tenant.id, clientId);
+    return ref.alias === 'consumers' ? undefined : this.findAppAnywhere(clientId);
   }
 
   /** 'ok' | 'expired' | 'invalid', comparing in constant time. */

@@ -1,5 +1,5 @@
 // Git pull requests: by id (project level), per repository (get, list, create) and per project (list).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readCommit } from '../../git/repo.ts';
 import type { HostKind } from '../auth.ts';
 import { list, orgRoute, params, q, requireProject, type AdoEnv, type OrgContext } from '../context.ts';
@@ -42,6 +42,15 @@ function filterPullRequests(req: FastifyRequest, prs: PullRequest[]): PullReques
       (!target || pr.targetRefName.toLowerCase() === target.toLowerCase()) &&
       (!creator || pr.createdBy === creator) &&
       (!repoId || pr.repositoryId === repoId),
+  );
+}
+
+/** One page of the organization's pull requests that `where` keeps and the search criteria match, without detail. */
+function listPage(req: FastifyRequest, reply: FastifyReply, ctx: OrgContext, where: (pr: PullRequest) => boolean) {
+  const prs = filterPullRequests(req, ctx.env.world.listPullRequests(ctx.org).filter(where));
+  return list(
+    reply,
+    pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
   );
 }
 
@@ -144,14 +153,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
         const repo = repoFromParams(ctx, req);
-        const prs = filterPullRequests(
-          req,
-          ctx.env.world.listPullRequests(ctx.org).filter((p) => p.repositoryId === repo.id),
-        );
-        return list(
-          reply,
-          pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
-        );
+        return listPage(req, reply, ctx, (p) => p.repositoryId === repo.id);
       }),
     );
 
@@ -244,14 +246,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     '/:org/:project/_apis/git/pullrequests',
     orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
       const project = requireProject(ctx, params(req).project!);
-      const prs = filterPullRequests(
-        req,
-        ctx.env.world.listPullRequests(ctx.org).filter((p) => p.projectId === project.id),
-      );
-      return list(
-        reply,
-        pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
-      );
+      return listPage(req, reply, ctx, (p) => p.projectId === project.id);
     }),
   );
 }

@@ -126,6 +126,14 @@ function requirePullRequest(ctx: OrgContext, id: number): PullRequest {
   return pr;
 }
 
+/** The pull request a repository-level URL names; one of another repository is not found there. */
+function repositoryPullRequest(ctx: OrgContext, req: FastifyRequest): PullRequest {
+  const repo = repoFromParams(ctx, req);
+  const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
+  if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+  return pr;
+}
+
 export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, host: HostKind): void {
   for (const prefix of PROJECT_PREFIXES) {
     // GET {project}/_apis/git/pullrequests/{id}: the id is unique in the organization.
@@ -142,9 +150,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     app.get(
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests/:pullRequestId`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, _reply, ctx) => {
-        const repo = repoFromParams(ctx, req);
-        const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
-        if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+        const pr = repositoryPullRequest(ctx, req);
         return detailed(ctx, pr);
       }),
     );
@@ -202,9 +208,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     app.patch(
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests/:pullRequestId`,
       orgRoute(env, host, { scope: 'vso.code_write' }, async (req, _reply, ctx) => {
-        const repo = repoFromParams(ctx, req);
-        const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
-        if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+        const pr = repositoryPullRequest(ctx, req);
         const body = (req.body ?? {}) as Record<string, unknown>;
         if (typeof body !== 'object' || Array.isArray(body))
           throw errors.badRequest('The body must be a GitPullRequest object.', 'InvalidArgumentValueException');

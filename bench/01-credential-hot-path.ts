@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { POSTGRES_URL, isPostgresAvailable } from '../test/support/databases.ts';
-import { BENCH_DIR, didNotLoad, startWorker } from './lib.ts';
+import { BENCH_DIR, compared, didNotLoad, lowerIsBetter, noneExpected, startWorker } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
 import { HOT_PATH_REQUEST } from './support/credential-runner.ts';
 
@@ -110,32 +110,12 @@ export const benchmark: Benchmark = {
         met: ratio >= 0.7,
         kind: 'performance',
       },
-      {
-        name: 'latency p50',
-        value: runner.p50,
-        unit: 'ms',
-        baseline: { value: bare.p50, label: 'bare' },
-        ratio: runner.p50 / Math.max(bare.p50, 0.001),
-        kind: 'info',
-      },
-      {
-        name: 'latency p99',
-        value: runner.p99,
-        unit: 'ms',
-        baseline: { value: bare.p99, label: 'bare' },
-        ratio: runner.p99 / Math.max(bare.p99, 0.001),
+      compared('latency p50', runner.p50, 'ms', { value: bare.p50, label: 'bare' }),
+      lowerIsBetter('latency p99', runner.p99, 'ms', { value: bare.p99, label: 'bare' }, undefined, {
         target: '< 10 ms',
         met: runner.p99 < 10,
-        kind: 'performance',
-      },
-      {
-        name: 'failed requests (non-2xx, errors, timeouts)',
-        value: runner.failures + bare.failures,
-        unit: '',
-        target: '0',
-        met: runner.failures + bare.failures === 0,
-        kind: 'correctness',
-      },
+      }),
+      noneExpected('failed requests (non-2xx, errors, timeouts)', runner.failures + bare.failures),
     ];
     if (pg) {
       figures.push(
@@ -150,7 +130,7 @@ export const benchmark: Benchmark = {
           kind: 'performance',
         },
         { name: 'latency p99 (PostgreSQL)', value: pg.p99, unit: 'ms', target: '< 10 ms', met: pg.p99 < 10, kind: 'performance' },
-        { name: 'failed requests (PostgreSQL)', value: pg.failures, unit: '', target: '0', met: pg.failures === 0, kind: 'correctness' },
+        noneExpected('failed requests (PostgreSQL)', pg.failures),
       );
     }
     return {

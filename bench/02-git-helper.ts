@@ -12,13 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
-import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
-import { createLogger } from '../src/logging/logger.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import type * as EnvironmentService from '../src/runner/environments/service.ts';
 import { didNotLoad, lowerIsBetter, nowMs, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark } from './lib.ts';
 import { openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
+import { environmentCreate, environmentOptions } from './support/environments.ts';
 import { runGit } from '../src/runner/environments/git.ts';
 import { gitNetworkArgs, vetRemote } from '../src/runner/environments/network.ts';
 
@@ -82,31 +81,13 @@ export const benchmark: Benchmark = {
     try {
       await s.emu.world.createRepository(s.org, s.project, 'big', { commits: 1000, createdBy: s.user.id });
       await storePat(pieces, 'u1', integration, s.pat, s.org);
-      const tokens = pieces.tokens();
       environments = await startEnvironments({
-        dataDir: join(dir, 'runner'),
-        db: pieces.store.database.db,
-        getAccessToken: (u, i) => tokens.getAccessToken(u, i),
-        rememberIntegration: () => undefined,
-        endpoints: resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps }),
-        logger: createLogger('silent'),
+        ...environmentOptions(pieces, dir, s),
         report: async (_id, report) => void reports.push(report),
       });
       const createdAt = nowMs();
       const created = (await environments.handlers['environment-create']!(
-        {
-          environmentId: 'env_benchgithelper',
-          userId: 'u1',
-          integration,
-          repository: {
-            kind: 'services',
-            host: 'dev.azure.com',
-            origin: 'https://dev.azure.com',
-            organization: s.org,
-            project: s.project,
-            repository: 'big',
-          },
-        },
+        environmentCreate('env_benchgithelper', 'u1', integration, s, 'big'),
         { id: 'r1', kind: 'environment-create', payload: null, deadlineAt: '' },
       )) as { workspacePath: string; remoteUrl: string };
       while (!reports.some((r) => r.status === 'ready' || r.status === 'failed')) {

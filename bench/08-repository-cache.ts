@@ -14,14 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSeeded } from '../emulator/test-support.ts';
-import { resolveEndpoints } from '../src/azure-devops/endpoints.ts';
-import { createLogger } from '../src/logging/logger.ts';
 import type { EnvironmentProgressReport } from '../src/control/environments.ts';
 import { startEnvironments } from '../src/runner/environments/service.ts';
 import { diskUsage } from '../src/runner/environments/disk-usage.ts';
 import { lowerIsBetter, nowMs, round, summarize } from './lib.ts';
 import type { BenchOptions, BenchResult, Benchmark, Figure } from './lib.ts';
 import { openSqliteRunnerPieces, servicesIntegration, storePat } from './support/runner-fixture.ts';
+import { environmentCreate, environmentOptions } from './support/environments.ts';
 import { bigRepository, FULL_REPOSITORY, packBytes, SHORT_REPOSITORY } from './support/big-repository.ts';
 
 const ID = '8';
@@ -87,14 +86,8 @@ export const benchmark: Benchmark = {
         const pat = w.createPat(user.id, { scopes: ['vso.code'], orgs: [s.org] }).token;
         await storePat(pieces, `u${i}`, integration, pat, s.org);
       }
-      const tokens = pieces.tokens();
       environments = await startEnvironments({
-        dataDir: join(dir, 'runner'),
-        db: pieces.store.database.db,
-        getAccessToken: (u, i) => tokens.getAccessToken(u, i),
-        rememberIntegration: () => undefined,
-        endpoints: resolveEndpoints({ services: s.emu.urls.services, vssps: s.emu.urls.vssps }),
-        logger: createLogger('silent'),
+        ...environmentOptions(pieces, dir, s),
         progressIntervalMs: 0,
         report: async (id, report) => {
           if (report.status === 'ready' || report.status === 'failed') reports.set(id, report);
@@ -120,22 +113,12 @@ export const benchmark: Benchmark = {
       const create = async (i: number, round = 0) => {
         const id = `env_bench8user${String(i).padStart(3, '0')}r${round}`;
         const started = nowMs();
-        await envs.handlers['environment-create']!(
-          {
-            environmentId: id,
-            userId: `u${i}`,
-            integration,
-            repository: {
-              kind: 'services',
-              host: 'dev.azure.com',
-              origin: 'https://dev.azure.com',
-              organization: s.org,
-              project: s.project,
-              repository: 'product',
-            },
-          },
-          { id: 'r', kind: 'environment-create', payload: null, deadlineAt: '' },
-        );
+        await envs.handlers['environment-create']!(environmentCreate(id, `u${i}`, integration, s, 'product'), {
+          id: 'r',
+          kind: 'environment-create',
+          payload: null,
+          deadlineAt: '',
+        });
         for (;;) {
           const final = reports.get(id);
           if (final?.status === 'failed') throw new Error(`environment ${i + 1} failed: ${final.error?.code}: ${final.error?.message}`);

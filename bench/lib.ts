@@ -129,6 +129,16 @@ export function lowerIsBetter(
   };
 }
 
+/** Context beside a baseline, with their ratio (when the baseline is not 0); no target. */
+export function compared(name: string, value: number, unit: string, baseline: { value: number; label?: string }): Figure {
+  return lowerIsBetter(name, value, unit, baseline, undefined, { kind: 'info' });
+}
+
+/** A count that must be zero: failed requests, errors. */
+export function noneExpected(name: string, count: number): Figure {
+  return { name, value: count, unit: '', target: '0', met: count === 0, kind: 'correctness' };
+}
+
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 export interface Worker<Out> {

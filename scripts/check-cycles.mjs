@@ -5,9 +5,10 @@
 // Type-only imports count too: they vanish at run time, but a circle of types is still two modules
 // that cannot be understood (or moved) apart. Dynamic `import()` runs later and is not counted.
 // Usage: node scripts/check-cycles.mjs [root…]   (default: src emulator web/src test bench scripts bin)
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { collectFiles } from './walk.mjs';
 
 const EXTENSIONS = ['.ts', '.tsx', '.mts', '.mjs', '.js'];
 const STATEMENT = /^\s*(import|export)\b([^;'"]*?)(?:\bfrom\s*)?['"]([^'"]+)['"]/gm;
@@ -33,22 +34,8 @@ function resolveRelative(fromFile, specifier) {
   return candidates.find((c) => existsSync(c) && statSync(c).isFile());
 }
 
-function collect(root, files) {
-  let st;
-  try {
-    st = statSync(root);
-  } catch {
-    return;
-  }
-  if (st.isFile()) {
-    if (EXTENSIONS.some((e) => root.endsWith(e)) && !root.endsWith('.d.ts')) files.push(root);
-    return;
-  }
-  for (const name of readdirSync(root)) {
-    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
-    collect(join(root, name), files);
-  }
-}
+const isSource = (file) => EXTENSIONS.some((e) => file.endsWith(e)) && !file.endsWith('.d.ts');
+const isBuildOutput = (path) => basename(path) === 'dist';
 
 /**
  * The import cycles among the files under `roots`: one per strongly connected group of files, as
@@ -56,7 +43,7 @@ function collect(root, files) {
  */
 export function findCycles(roots) {
   const files = [];
-  for (const r of roots) collect(resolve(r), files);
+  for (const r of roots) collectFiles(resolve(r), files, isSource, isBuildOutput);
   const graph = new Map();
   for (const f of files) {
     const targets = new Set();

@@ -2,10 +2,11 @@
 // Runs every *.test.ts under test/, src/ and emulator/ with node's own test runner (through tsx).
 // Node 20's `node --test` takes no globs, so the files are collected here.
 // `--fast` (npm run test:fast): only the fast tier, the pure-module tests listed in test/fast-tier.json.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { collectFiles } from './walk.mjs';
 
 const args = process.argv.slice(2);
 const fast = args.includes('--fast');
@@ -18,24 +19,13 @@ const roots = fast ? fastTier() : explicit ? named : ['src', 'emulator', 'test']
 // packaging test (`npm run test:package`): it builds and installs the package, minutes of work.
 const separate = explicit ? [] : [join('test', 'resilience'), join('test', 'package')];
 const files = [];
-function walk(p) {
-  if (separate.includes(p)) return;
-  let st;
-  try {
-    st = statSync(p);
-  } catch {
-    return;
-  }
-  if (st.isFile()) {
-    if (p.endsWith('.test.ts')) files.push(p);
-    return;
-  }
-  for (const name of readdirSync(p)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue;
-    walk(join(p, name));
-  }
-}
-roots.forEach(walk);
+for (const root of roots)
+  collectFiles(
+    root,
+    files,
+    (f) => f.endsWith('.test.ts'),
+    (p) => separate.includes(p),
+  );
 files.sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found under ' + roots.join(', '));

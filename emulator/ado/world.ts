@@ -20,6 +20,7 @@ import {
 } from '../git/repo.ts';
 import { ZERO_GUID, generateLegacyPat, generatePat, hashSecret, isGuid, makeDescriptor, newGuid, sameName } from './ids.ts';
 import { isKnownScope, normalizeScopes } from './scopes.ts';
+import { refill } from '../restore.ts';
 
 export type OrgKind = 'hosted' | 'server';
 
@@ -297,21 +298,17 @@ export class World {
 
   /** Replaces the whole world (before the first request). */
   importState(state: WorldState): void {
-    const fill = <K, V>(target: Map<K, V>, source: Map<K, V>): void => {
-      target.clear();
-      for (const [k, v] of source) target.set(k, v);
-    };
-    fill(this.orgs, state.orgs);
-    fill(this.projects, state.projects);
-    fill(this.users, state.users);
-    fill(this.pats, state.pats);
-    fill(this.pullRequests, state.pullRequests);
-    fill(this.prCounters, state.prCounters);
-    fill(this.pushes, state.pushes);
-    fill(this.commitPushes, state.commitPushes);
-    fill(this.variableGroups, state.variableGroups);
-    fill(this.vgCounters, state.vgCounters);
-    fill(this.readDenied, state.readDenied);
+    refill(this.orgs, state.orgs);
+    refill(this.projects, state.projects);
+    refill(this.users, state.users);
+    refill(this.pats, state.pats);
+    refill(this.pullRequests, state.pullRequests);
+    refill(this.prCounters, state.prCounters);
+    refill(this.pushes, state.pushes);
+    refill(this.commitPushes, state.commitPushes);
+    refill(this.variableGroups, state.variableGroups);
+    refill(this.vgCounters, state.vgCounters);
+    refill(this.readDenied, state.readDenied);
     this.repos.clear();
     for (const [id, repo] of state.repos) this.repos.set(id, { ...repo, gitDir: join(this.reposRoot, `${id}.git`) });
     this.patsByHash.clear();

@@ -9,7 +9,7 @@ import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import { CARRIED_PARAMS, formPostPage, signInPage } from './pages.ts';
 import { checkCodeChallenge, redirectUriMatches, safeEqual } from './policy.ts';
 import { describeForConsent, parseDelegatedScope, type GrantScope } from './scopes.ts';
-import type { AuthorizeParams } from './store.ts';
+import { directoryName, type AuthorizeParams } from './store.ts';
 import { v2Issuer } from './tokens.ts';
 
 type TenantParams = { Params: { tenant: string } };
@@ -47,16 +47,8 @@ async function authorizeGet(req: FastifyRequest<TenantParams>, reply: FastifyRep
   if (!ref) return sendErrorPage(reply, aadsts.tenantNotFound(segment), ectx);
   const clientId = q.client_id;
   if (!clientId) return sendErrorPage(reply, aadsts.missingParameter('client_id'), ectx);
-  const entraApp =
-    ref.kind === 'tenant'
-      ? ctx.store.findAppFor(ref.tenant.id, clientId)
-      : ref.alias === 'consumers'
-        ? undefined
-        : ctx.store.findAppAnywhere(clientId);
-  if (!entraApp) {
-    const dir = ref.kind === 'tenant' ? ref.tenant.displayName : ref.alias === 'consumers' ? 'Microsoft Accounts' : segment;
-    return sendErrorPage(reply, aadsts.appNotFound(clientId, dir), ectx);
-  }
+  const entraApp = ctx.store.findAppThrough(ref, clientId);
+  if (!entraApp) return sendErrorPage(reply, aadsts.appNotFound(clientId, directoryName(ref, segment)), ectx);
   let redirectUri = q.redirect_uri;
   if (redirectUri === undefined) {
     // Entra falls back to the app's default reply URL when redirect_uri is omitted.

@@ -27,6 +27,15 @@ export class EntraOAuthError extends Error {
 const e = (error: string, code: number, text: string, status = 400, suberror?: string) =>
   new EntraOAuthError(error, code, text, status, suberror);
 
+/** AADSTS700211-700213: no federated identity credential of the app matches one claim of the assertion. */
+const noFederatedRecord = (code: number, claim: string, value: string, check = 'Please check') =>
+  e(
+    'invalid_client',
+    code,
+    `No matching federated identity record found for presented assertion ${claim} '${value}'. ${check} your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
+    401,
+  );
+
 export const aadsts = {
   missingParameter: (name: string) => e('invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
   duplicateParameter: (name: string) =>
@@ -119,27 +128,10 @@ export const aadsts = {
   // (InvalidAssertion) is the documented code for assertions that are invalid "for various reasons".
   assertionReplayed: () =>
     e('invalid_client', 50013, 'Assertion is invalid: a client assertion with this jti was already presented (replay).', 401),
-  federatedIssuer: (issuer: string) =>
-    e(
-      'invalid_client',
-      700211,
-      `No matching federated identity record found for presented assertion issuer '${issuer}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
-      401,
-    ),
-  federatedSubject: (subject: string) =>
-    e(
-      'invalid_client',
-      700213,
-      `No matching federated identity record found for presented assertion subject '${subject}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
-      401,
-    ),
-  federatedAudience: (audience: string) =>
-    e(
-      'invalid_client',
-      700212,
-      `No matching federated identity record found for presented assertion audience '${audience}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation`,
-      401,
-    ),
+  federatedIssuer: (issuer: string) => noFederatedRecord(700211, 'issuer', issuer),
+  // Entra's text for the subject says "Check", the other two "Please check".
+  federatedSubject: (subject: string) => noFederatedRecord(700213, 'subject', subject, 'Check'),
+  federatedAudience: (audience: string) => noFederatedRecord(700212, 'audience', audience),
   federatedSignature: (issuer: string) =>
     e('invalid_client', 50027, `Invalid JWT token. External ID token from issuer '${issuer}' failed signature verification.`, 401),
   // Unconfirmed code: both a secret and an assertion in one request.

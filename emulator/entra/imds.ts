@@ -9,6 +9,7 @@ import { EntraOAuthError } from './errors.ts';
 import { GUID_RE, guid } from './ids.ts';
 import { parseClientCredentialsScope } from './scopes.ts';
 import { TOKEN_EXCHANGE_AUDIENCE } from './app-credentials.ts';
+import { refill } from '../restore.ts';
 
 export interface ManagedIdentity {
   tenantId: string;
@@ -38,8 +39,7 @@ export class ManagedIdentities {
   }
 
   importState(state: ManagedIdentitiesState): void {
-    this.all.clear();
-    for (const [k, v] of state.all) this.all.set(k, v);
+    refill(this.all, state.all);
     this.systemAssigned = state.systemAssigned;
     this.userAssigned.clear();
     for (const id of state.userAssigned) this.userAssigned.add(id);

@@ -4,6 +4,7 @@ import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import type { RegisteredCertificate } from './app-credentials.ts';
 import { GUID_RE, entraClientSecret, guid, randomToken } from './ids.ts';
 import type { GrantScope } from './scopes.ts';
+import { refill } from '../restore.ts';
 
 export const CODE_LIFETIME_MS = 10 * 60 * 1000;
 export const FLOW_LIFETIME_MS = 30 * 60 * 1000;
@@ -17,6 +18,11 @@ export type MultiTenantAlias = (typeof MULTI_TENANT_ALIASES)[number];
 export const CONSUMERS_TENANT_ID = '9188040d-6c67-4c5b-b112-36a304b66dad';
 
 export type TenantRef = { kind: 'tenant'; tenant: EntraTenant } | { kind: 'alias'; alias: MultiTenantAlias };
+
+/** The directory Entra names when it cannot find an app there (AADSTS700016). */
+export function directoryName(ref: TenantRef, segment: string): string {
+  return ref.kind === 'tenant' ? ref.tenant.displayName : ref.alias === 'consumers' ? 'Microsoft Accounts' : segment;
+}
 
 /** The authorize request as received, carried through the sign-in page. */
 export interface AuthorizeParams {
@@ -111,15 +117,11 @@ export class DirectoryStore {
   }
 
   importState(state: DirectoryState): void {
-    const fill = <V>(target: Map<string, V>, source: Map<string, V>): void => {
-      target.clear();
-      for (const [k, v] of source) target.set(k, v);
-    };
-    fill(this.tenants, state.tenants);
-    fill(this.users, state.users);
-    fill(this.flows, state.flows);
-    fill(this.codes, state.codes);
-    fill(this.refreshTokens, state.refreshTokens);
+    refill(this.tenants, state.tenants);
+    refill(this.users, state.users);
+    refill(this.flows, state.flows);
+    refill(this.codes, state.codes);
+    refill(this.refreshTokens, state.refreshTokens);
     this.apps.clear();
     for (const [id, app] of state.apps) {
       this.apps.set(id, {
@@ -210,6 +212,15 @@ export class DirectoryStore {
 
   findAppAnywhere(clientId: string): EntraApp | undefined {
     return this.apps.get(clientId.toLowerCase());
+  }
+
+  /**
+   * The app a request to `ref`'s endpoints names: one of that tenant's (or a multi-tenant one), any
+   * app through organizations or common, none through consumers (no personal accounts here).
+   */
+  findAppThrough(ref: TenantRef, clientId: string): EntraApp | undefined {
+    if (ref.kind === 'tenant') return this.findAppFor(ref.tenant.id, clientId);
+    return ref.alias === 'consumers' ? undefined : this.findAppAnywhere(clientId);
   }
 
   /** 'ok' | 'expired' | 'invalid', comparing in constant time. */

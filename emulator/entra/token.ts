@@ -8,7 +8,7 @@ import { entraTimestamp } from './ids.ts';
 import type { EntraApp, EntraTenant, EntraUser } from './directory.ts';
 import { pkceVerifierMatches, redirectUriMatches } from './policy.ts';
 import { parseClientCredentialsScope, responseScope, scopeForRefresh, type GrantScope } from './scopes.ts';
-import { CODE_LIFETIME_MS, type TenantRef } from './store.ts';
+import { CODE_LIFETIME_MS, directoryName, type TenantRef } from './store.ts';
 
 type TenantParams = { Params: { tenant: string } };
 
@@ -104,16 +104,8 @@ async function authenticateClient(
     secret = basic.secret;
   }
   if (!clientId) throw aadsts.missingParameter('client_id');
-  const app =
-    ref.kind === 'tenant'
-      ? ctx.store.findAppFor(ref.tenant.id, clientId)
-      : ref.alias === 'consumers'
-        ? undefined
-        : ctx.store.findAppAnywhere(clientId);
-  if (!app) {
-    const dir = ref.kind === 'tenant' ? ref.tenant.displayName : ref.alias === 'consumers' ? 'Microsoft Accounts' : segment;
-    throw aadsts.appNotFound(clientId, dir);
-  }
+  const app = ctx.store.findAppThrough(ref, clientId);
+  if (!app) throw aadsts.appNotFound(clientId, directoryName(ref, segment));
   if (ref.kind === 'alias') throw aadsts.notMultiTenant(app.clientId, app.displayName, ref.alias);
   if (body.client_assertion !== undefined) {
     if (secret !== undefined) throw aadsts.twoClientCredentials();

@@ -10,6 +10,7 @@ import { EntraTokenError } from './token-error.ts';
 import { opaque, pairwiseId } from './ids.ts';
 import { publishKeys, restoreSigningKey, saveSigningKey, type SavedSigningKey, type SigningKey } from './keys.ts';
 import { RESOURCES, audience, scpClaim, type AppOnlyScope, type GrantScope } from './scopes.ts';
+import { refill } from '../restore.ts';
 
 export interface TokenUser {
   oid: string;
@@ -73,8 +74,7 @@ export class TokenService {
     this.keys.splice(0, this.keys.length, ...state.keys.map(restoreSigningKey));
     this.verifyKeySet = createLocalJWKSet(publishKeys(this.keys));
     this.salt = state.salt;
-    this.issued.clear();
-    for (const [uti, rec] of state.issued) this.issued.set(uti, rec);
+    refill(this.issued, state.issued);
   }
 
   private get signingKey(): SigningKey {

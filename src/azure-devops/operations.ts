@@ -111,6 +111,14 @@ export function operationPlans({ target, endpoints, base, credentialKind, fail }
     return undefined;
   };
 
+  /** A call to the PAT lifecycle API: Services only, with an Entra user token only. */
+  const patsPlan = <T>(plan: Omit<Plan<T>, 'unsupported' | 'refusalHint' | 'signal'>, opts?: CallOptions): Plan<T> => ({
+    ...plan,
+    unsupported: patsUnsupported(plan.operation),
+    refusalHint: PATS_REFUSAL_HINT,
+    ...signalOf(opts),
+  });
+
   /** The profile and accounts APIs on the global vssps host (Services only), not the collection. */
   const vsspsApi = (segments: readonly string[], query: Record<string, QueryValue> = {}): string =>
     buildUrl(vsspsUrl(endpoints), segments, { ...query, 'api-version': API_VERSION.released });
@@ -328,38 +336,41 @@ export function operationPlans({ target, endpoints, base, credentialKind, fail }
       };
     },
 
-    listPats: (opts: ListPatsOptions = {}): Plan<Page<PatToken>> => ({
-      operation: 'listPats',
-      method: 'GET',
-      url: patsApi({ displayFilterOption: opts.displayFilterOption, $top: opts.top, continuationToken: opts.continuationToken }),
-      expect: 'json',
-      // PagedPatTokens: the continuation token is in the body; "" means no more.
-      parse: pageInBody<PatToken>('patTokens'),
-      unsupported: patsUnsupported('listPats'),
-      refusalHint: PATS_REFUSAL_HINT,
-      ...signalOf(opts),
-    }),
-    createPat: (request: PatCreateRequest, opts?: CallOptions): Plan<PatToken> => ({
-      operation: 'createPat',
-      method: 'POST',
-      url: patsApi(),
-      body: { displayName: request.displayName, scope: request.scope, validTo: request.validTo, allOrgs: request.allOrgs },
-      expect: 'json',
-      parse: (res) => patResult(jsonObject(res), 'createPat'),
-      unsupported: patsUnsupported('createPat'),
-      refusalHint: PATS_REFUSAL_HINT,
-      ...signalOf(opts),
-    }),
-    revokePat: (authorizationId: string, opts?: CallOptions): Plan<undefined> => ({
-      operation: 'revokePat',
-      method: 'DELETE',
-      url: patsApi({ authorizationId }),
-      expect: 'none',
-      parse: () => undefined,
-      unsupported: patsUnsupported('revokePat'),
-      refusalHint: PATS_REFUSAL_HINT,
-      ...signalOf(opts),
-    }),
+    listPats: (opts: ListPatsOptions = {}): Plan<Page<PatToken>> =>
+      patsPlan(
+        {
+          operation: 'listPats',
+          method: 'GET',
+          url: patsApi({ displayFilterOption: opts.displayFilterOption, $top: opts.top, continuationToken: opts.continuationToken }),
+          expect: 'json',
+          // PagedPatTokens: the continuation token is in the body; "" means no more.
+          parse: pageInBody<PatToken>('patTokens'),
+        },
+        opts,
+      ),
+    createPat: (request: PatCreateRequest, opts?: CallOptions): Plan<PatToken> =>
+      patsPlan(
+        {
+          operation: 'createPat',
+          method: 'POST',
+          url: patsApi(),
+          body: { displayName: request.displayName, scope: request.scope, validTo: request.validTo, allOrgs: request.allOrgs },
+          expect: 'json',
+          parse: (res) => patResult(jsonObject(res), 'createPat'),
+        },
+        opts,
+      ),
+    revokePat: (authorizationId: string, opts?: CallOptions): Plan<undefined> =>
+      patsPlan(
+        {
+          operation: 'revokePat',
+          method: 'DELETE',
+          url: patsApi({ authorizationId }),
+          expect: 'none',
+          parse: () => undefined,
+        },
+        opts,
+      ),
   };
 }
 

@@ -45,7 +45,18 @@ async function open(options: { dataDir?: string }) {
     if (!found) throw new AdminCommandError(email ? `no account for ${email}` : 'no instance operator exists yet; start Keyway once');
     return found;
   }
-  return { identity, store, audit, actor, publicUrl, user, close: () => database.close() };
+  /** Records in the audit log what this command line did to `userId`'s account. */
+  function recordDone(action: string, organizationId: string | null, userId: string, details?: Record<string, unknown>): Promise<void> {
+    return audit.record({
+      organizationId,
+      actor,
+      action,
+      target: { type: 'user', id: userId },
+      outcome: 'success',
+      ...(details ? { details } : {}),
+    });
+  }
+  return { identity, store, recordDone, publicUrl, user, close: () => database.close() };
 }
 
 function safeUser(): string {
@@ -64,7 +75,7 @@ export async function runAdminLink(
   options: { email?: string; organization?: string; dataDir?: string },
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  await withIdentity(options, async ({ identity, store, audit, actor, publicUrl, user }) => {
+  await withIdentity(options, async ({ identity, store, recordDone, publicUrl, user }) => {
     const person = await user(options.email);
     if (person.disabled_at)
       throw new AdminCommandError(`${person.email} is disabled; enable it first (an operator: PUT /api/v1/users/{id}/disabled)`);
@@ -77,13 +88,7 @@ export async function runAdminLink(
       );
     const url = await publicUrl();
     const link = await identity.createSignInLink(person.id, organizationId, 'operator');
-    await audit.record({
-      organizationId,
-      actor,
-      action: 'operator.sign_in_link',
-      target: { type: 'user', id: person.id },
-      outcome: 'success',
-    });
+    await recordDone('operator.sign_in_link', organizationId, person.id);
     out.write(
       `One-time sign-in link for ${person.email} (valid ${link.expiresInMinutes} minutes):\n  ${url}/sign-in/link#token=${link.token}\n`,
     );
@@ -98,7 +103,7 @@ export async function runAdminResetPassword(
   options: { email: string; dataDir?: string },
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  await withIdentity(options, async ({ identity, store, audit, actor, publicUrl, user }) => {
+  await withIdentity(options, async ({ identity, store, recordDone, publicUrl, user }) => {
     const person = await user(options.email);
     const organizationId = await identity.linkOrganization(person.id);
     if (!organizationId) throw new AdminCommandError(`${person.email} belongs to no organization`);
@@ -109,14 +114,7 @@ export async function runAdminResetPassword(
     const revokedTokens = await store.revokeApiTokens(person.id, at);
     await store.expireSignInLinks(person.id, at);
     const link = await identity.createSignInLink(person.id, organizationId, 'password-reset');
-    await audit.record({
-      organizationId,
-      actor,
-      action: 'operator.password_reset',
-      target: { type: 'user', id: person.id },
-      outcome: 'success',
-      details: { endedSessions, revokedTokens },
-    });
+    await recordDone('operator.password_reset', organizationId, person.id, { endedSessions, revokedTokens });
     out.write(
       `The password of ${person.email} no longer works; ${endedSessions} session(s) ended and ${revokedTokens} API token(s) revoked.\n` +
         `Send them this one-time link (valid ${link.expiresInMinutes} minutes); they set a new password under Account:\n  ${url}/sign-in/link#token=${link.token}\n`,
@@ -129,7 +127,7 @@ export async function runAdminOperator(
   options: { email: string; revoke?: boolean; dataDir?: string },
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  await withIdentity(options, async ({ store, audit, actor, user }) => {
+  await withIdentity(options, async ({ store, recordDone, user }) => {
     const person = await user(options.email);
     if (options.revoke) {
       const operators = (await store.listUsers()).filter((u) => u.operator === 1 && !u.disabled_at);
@@ -137,13 +135,7 @@ export async function runAdminOperator(
         throw new AdminCommandError(`${person.email} is the last instance operator; make someone else one first`);
     }
     await store.setOperator(person.id, !options.revoke);
-    await audit.record({
-      organizationId: null,
-      actor,
-      action: options.revoke ? 'operator.revoke' : 'operator.grant',
-      target: { type: 'user', id: person.id },
-      outcome: 'success',
-    });
+    await recordDone(options.revoke ? 'operator.revoke' : 'operator.grant', null, person.id);
     out.write(`${person.email} is ${options.revoke ? 'no longer' : 'now'} an instance operator\n`);
   });
 }

@@ -20,8 +20,12 @@ export const RepositoryInfo = Type.Object({
 });
 export type RepositoryInfo = Static<typeof RepositoryInfo>;
 
-export const ResolvedPullRequest = Type.Object({
-  id: Type.Number(),
+/**
+ * What a resolved pull request and a listed one both say (runner/repositories/resolve.ts
+ * pullRequestSummary). The id stays outside: a number in one, an integer in the other, and the
+ * API document says so.
+ */
+const PULL_REQUEST_SUMMARY = {
   title: Type.String(),
   status: Type.String(),
   isDraft: Type.Boolean(),
@@ -30,6 +34,11 @@ export const ResolvedPullRequest = Type.Object({
   targetRef: Type.String(),
   /** `refs/pull/{id}/merge`: what a build of the pull request checks out. */
   mergeRef: Type.String(),
+};
+
+export const ResolvedPullRequest = Type.Object({
+  id: Type.Number(),
+  ...PULL_REQUEST_SUMMARY,
   mergeStatus: Nullable(Type.String()),
   sourceSha: Nullable(Type.String()),
   targetSha: Nullable(Type.String()),
@@ -106,12 +115,7 @@ export const LISTING_ITEMS = {
   'pull-requests': {
     item: Type.Object({
       id: Type.Integer(),
-      title: Type.String(),
-      status: Type.String(),
-      isDraft: Type.Boolean(),
-      sourceRef: Type.String(),
-      targetRef: Type.String(),
-      mergeRef: Type.String(),
+      ...PULL_REQUEST_SUMMARY,
       createdBy: Nullable(Type.String()),
       creationDate: Nullable(Type.String()),
     }),

@@ -103,6 +103,14 @@ export function findNul(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Fastify's refusals of a request body, in Keyway's words. */
+const BODY_REFUSALS: Record<string, { status: number; code: string; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', message: 'request body is too large; send at most 1 MiB' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as application/json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_request', message: 'the JSON body is empty; send a JSON object' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body' },
+};
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     for (const [where, value] of [
@@ -140,19 +148,10 @@ export function installErrorHandling(app: FastifyInstance): void {
       void reply.code(400).send(body('invalid_request', message, field));
       return;
     }
-    switch (err.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        void reply.code(413).send(body('body_too_large', 'request body is too large; send at most 1 MiB'));
-        return;
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        void reply.code(415).send(body('unsupported_media_type', 'send the body as application/json'));
-        return;
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        void reply.code(400).send(body('invalid_request', 'the JSON body is empty; send a JSON object'));
-        return;
-      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        void reply.code(400).send(body('invalid_request', 'Content-Length does not match the body'));
-        return;
+    const refusal = Object.hasOwn(BODY_REFUSALS, err.code) ? BODY_REFUSALS[err.code] : undefined;
+    if (refusal) {
+      void reply.code(refusal.status).send(body(refusal.code, refusal.message));
+      return;
     }
     if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       // The parser's message quotes part of the body, which may hold a secret: do not echo it.

@@ -51,19 +51,37 @@ export function backoffMs(retry: number, backoff: Backoff, random: () => number 
 }
 
 function seconds(v: string): number | undefined {
-  const t = v.trim();
-  if (!/^\d+(\.\d+)?$/.test(t)) return undefined;
-  const n = Number(t);
+  if (!/^\d+(\.\d+)?$/.test(v)) return undefined;
+  const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** `Retry-After` as seconds: delta-seconds, or an HTTP-date relative to `nowMs` (RFC 9110 §10.2.3). */
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+// The three forms of HTTP-date a recipient must accept (RFC 9110 §5.6.7). Date.parse alone is far
+// more lenient: it reads "-3" or "1 2" as dates, which a Retry-After must not be.
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`);
+
+function httpDate(v: string): number | undefined {
+  // asctime carries no zone; HTTP dates are always GMT, and Date.parse would read it as local time.
+  const date = IMF_FIXDATE.test(v) || RFC850_DATE.test(v) ? Date.parse(v) : ASCTIME_DATE.test(v) ? Date.parse(`${v} GMT`) : NaN;
+  return Number.isNaN(date) ? undefined : date;
+}
+
+/**
+ * `Retry-After` as seconds: delta-seconds, or an HTTP-date relative to `nowMs` (RFC 9110 §10.2.3).
+ * Anything else, a negative number included, is no Retry-After at all.
+ */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
   if (value === null || value === undefined) return undefined;
-  const n = seconds(value);
+  const v = value.trim();
+  const n = seconds(v);
   if (n !== undefined) return n;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
+  const date = httpDate(v);
+  if (date === undefined) return undefined;
   return Math.max(0, Math.ceil((date - nowMs) / 1000));
 }
 

@@ -39,15 +39,16 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
     ...(json ? { 'content-type': 'application/json' } : {}),
     'x-keyway-runner-version': VERSION,
   });
+  /** Sends `body` as JSON; an answer other than 2xx is thrown as a ManagementApiError. */
+  async function send(method: 'POST' | 'PUT', path: string, body: unknown): Promise<Response> {
+    const res = await fetch(`${base}${path}`, { method, headers: headers(true), body: JSON.stringify(body) });
+    if (!res.ok) throw await failure(res);
+    return res;
+  }
 
   return {
     async exchange(exchangeToken: string, publicKey: string) {
-      const res = await fetch(`${base}${CONTROL_PATHS.exchange}`, {
-        method: 'POST',
-        headers: headers(true),
-        body: JSON.stringify({ exchangeToken, publicKey, version: VERSION }),
-      });
-      if (!res.ok) throw await failure(res);
+      const res = await send('POST', CONTROL_PATHS.exchange, { exchangeToken, publicKey, version: VERSION });
       return (await res.json()) as { runnerId: string; runnerToken: string; organizationId: string; name: string };
     },
     async self() {
@@ -56,12 +57,7 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       return (await res.json()) as { id: string; publicKey: string | null; name: string };
     },
     async publishPublicKey(publicKey: string) {
-      const res = await fetch(`${base}/api/v1/runner/public-key`, {
-        method: 'PUT',
-        headers: headers(true),
-        body: JSON.stringify({ publicKey }),
-      });
-      if (!res.ok) throw await failure(res);
+      const res = await send('PUT', '/api/v1/runner/public-key', { publicKey });
       return (await res.json()) as { clearedSecrets: number; message: string };
     },
     async integration(id: string) {
@@ -84,32 +80,16 @@ export function createManagementClient(serverUrl: string, runnerToken?: string, 
       return (await res.json()) as Partial<SharedSettings>;
     },
     async environmentProgress(environmentId: string, report: EnvironmentProgressReport): Promise<void> {
-      const res = await fetch(`${base}${environmentProgressPath(environmentId)}`, {
-        method: 'POST',
-        headers: headers(true),
-        body: JSON.stringify(report),
-      });
-      if (!res.ok) throw await failure(res);
+      await send('POST', environmentProgressPath(environmentId), report);
     },
     async sendEvents(events: RunnerEvent[]): Promise<void> {
-      const res = await fetch(`${base}${RUNNER_EVENTS_PATH}`, { method: 'POST', headers: headers(true), body: JSON.stringify({ events }) });
-      if (!res.ok) throw await failure(res);
+      await send('POST', RUNNER_EVENTS_PATH, { events });
     },
     async reportRevocationPurge(report: RevocationPurgeReport): Promise<void> {
-      const res = await fetch(`${base}${RUNNER_REVOCATION_PURGE_PATH}`, {
-        method: 'POST',
-        headers: headers(true),
-        body: JSON.stringify(report),
-      });
-      if (!res.ok) throw await failure(res);
+      await send('POST', RUNNER_REVOCATION_PURGE_PATH, report);
     },
     async repositoryCacheUsage(report: RepositoryCacheReport): Promise<void> {
-      const res = await fetch(`${base}${REPOSITORY_CACHE_REPORT_PATH}`, {
-        method: 'PUT',
-        headers: headers(true),
-        body: JSON.stringify(report),
-      });
-      if (!res.ok) throw await failure(res);
+      await send('PUT', REPOSITORY_CACHE_REPORT_PATH, report);
     },
     async poll(waitSeconds: number, signal: AbortSignal): Promise<ControlRequest[]> {
       const replica = replicaId ? `&replica=${encodeURIComponent(replicaId)}` : '';

@@ -1,5 +1,5 @@
 // Git pull requests: by id (project level), per repository (get, list, create) and per project (list).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readCommit } from '../../git/repo.ts';
 import type { HostKind } from '../auth.ts';
 import { list, orgRoute, params, q, requireProject, type AdoEnv, type OrgContext } from '../context.ts';
@@ -42,6 +42,15 @@ function filterPullRequests(req: FastifyRequest, prs: PullRequest[]): PullReques
       (!target || pr.targetRefName.toLowerCase() === target.toLowerCase()) &&
       (!creator || pr.createdBy === creator) &&
       (!repoId || pr.repositoryId === repoId),
+  );
+}
+
+/** One page of the organization's pull requests that `where` keeps and the search criteria match, without detail. */
+function listPage(req: FastifyRequest, reply: FastifyReply, ctx: OrgContext, where: (pr: PullRequest) => boolean) {
+  const prs = filterPullRequests(req, ctx.env.world.listPullRequests(ctx.org).filter(where));
+  return list(
+    reply,
+    pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
   );
 }
 
@@ -117,6 +126,14 @@ function requirePullRequest(ctx: OrgContext, id: number): PullRequest {
   return pr;
 }
 
+/** The pull request a repository-level URL names; one of another repository is not found there. */
+function repositoryPullRequest(ctx: OrgContext, req: FastifyRequest): PullRequest {
+  const repo = repoFromParams(ctx, req);
+  const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
+  if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+  return pr;
+}
+
 export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, host: HostKind): void {
   for (const prefix of PROJECT_PREFIXES) {
     // GET {project}/_apis/git/pullrequests/{id}: the id is unique in the organization.
@@ -133,9 +150,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     app.get(
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests/:pullRequestId`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, _reply, ctx) => {
-        const repo = repoFromParams(ctx, req);
-        const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
-        if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+        const pr = repositoryPullRequest(ctx, req);
         return detailed(ctx, pr);
       }),
     );
@@ -144,14 +159,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests`,
       orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
         const repo = repoFromParams(ctx, req);
-        const prs = filterPullRequests(
-          req,
-          ctx.env.world.listPullRequests(ctx.org).filter((p) => p.repositoryId === repo.id),
-        );
-        return list(
-          reply,
-          pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
-        );
+        return listPage(req, reply, ctx, (p) => p.repositoryId === repo.id);
       }),
     );
 
@@ -200,9 +208,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     app.patch(
       `${prefix}/_apis/git/repositories/:repositoryId/pullrequests/:pullRequestId`,
       orgRoute(env, host, { scope: 'vso.code_write' }, async (req, _reply, ctx) => {
-        const repo = repoFromParams(ctx, req);
-        const pr = requirePullRequest(ctx, prId(params(req).pullRequestId));
-        if (pr.repositoryId !== repo.id) throw errors.pullRequestNotFound();
+        const pr = repositoryPullRequest(ctx, req);
         const body = (req.body ?? {}) as Record<string, unknown>;
         if (typeof body !== 'object' || Array.isArray(body))
           throw errors.badRequest('The body must be a GitPullRequest object.', 'InvalidArgumentValueException');
@@ -244,14 +250,7 @@ export function registerPullRequestRoutes(app: FastifyInstance, env: AdoEnv, hos
     '/:org/:project/_apis/git/pullrequests',
     orgRoute(env, host, { scope: 'vso.code' }, async (req, reply, ctx) => {
       const project = requireProject(ctx, params(req).project!);
-      const prs = filterPullRequests(
-        req,
-        ctx.env.world.listPullRequests(ctx.org).filter((p) => p.projectId === project.id),
-      );
-      return list(
-        reply,
-        pageSkipTop(req, prs).map((p) => pullRequest(ctx.env.urls, ctx.env.world, ctx.org, p, false)),
-      );
+      return listPage(req, reply, ctx, (p) => p.projectId === project.id);
     }),
   );
 }

@@ -63,6 +63,20 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   const runners = await readRunners(api);
   let me: string | undefined;
 
+  /**
+   * Something Keyway has that the file does not name: left alone and listed, or with --prune deleted
+   * at `path`. `first`: deleted before the deletions planned so far (what uses them goes first).
+   */
+  function notInFile(target: string, details: string[], path: (ctx: ApplyContext) => string, first = false): void {
+    if (!prune) {
+      unmanaged.push(target);
+      return;
+    }
+    const deletion: PlannedChange = { action: 'delete', target, details, apply: async (ctx) => (await api.delete(path(ctx)), []) };
+    if (first) deletions.unshift(deletion);
+    else deletions.push(deletion);
+  }
+
   function runnerNamed(name: string, where: string): RunnerState {
     const runner = runners.find((r) => sameName(r.name, name));
     if (!runner)
@@ -106,18 +120,11 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     for (const extra of existing.filter(
       (i) => !spec.integrations!.some((w) => integrationKey(w.host, w.virtualDirectory) === integrationKey(i.host, i.virtualDirectory)),
     )) {
-      const target = `integration ${extra.host}${extra.virtualDirectory} on runner "${runner.name}"`;
-      if (!prune) unmanaged.push(target);
-      else
-        deletions.push({
-          action: 'delete',
-          target,
-          details: ['every credential it produced is deleted with it'],
-          apply: async () => {
-            await api.delete(`/api/v1/runners/${encodeURIComponent(runner.id)}/scm-integrations/${encodeURIComponent(extra.id)}`);
-            return [];
-          },
-        });
+      notInFile(
+        `integration ${extra.host}${extra.virtualDirectory} on runner "${runner.name}"`,
+        ['every credential it produced is deleted with it'],
+        () => `/api/v1/runners/${encodeURIComponent(runner.id)}/scm-integrations/${encodeURIComponent(extra.id)}`,
+      );
     }
   }
 
@@ -283,15 +290,11 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
       // The one applying is never pruned from a project: they would lock themselves out of what they manage.
       me ??= (await api.get<{ user: { id: string } }>('/api/v1/me')).user.id;
       for (const extra of contents.members.filter((m) => m.userId !== me && !spec.members!.some((w) => sameName(w.email, m.email)))) {
-        const target = `member ${extra.email} of ${label}`;
-        if (!prune) unmanaged.push(target);
-        else
-          deletions.push({
-            action: 'delete',
-            target,
-            details: [],
-            apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/members/${encodeURIComponent(extra.userId)}`), []),
-          });
+        notInFile(
+          `member ${extra.email} of ${label}`,
+          [],
+          (ctx) => `${projectPath(projectId(ctx))}/members/${encodeURIComponent(extra.userId)}`,
+        );
       }
     }
 
@@ -332,26 +335,19 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
 
     // Deleted syncs before deleted connections: a connection in use cannot go.
     for (const extra of contents.syncs.filter((s) => !(spec.syncs ?? []).some((w) => sameName(w.name, s.name)))) {
-      const target = `sync "${extra.name}" of ${label}`;
-      if (!prune) unmanaged.push(target);
-      else
-        deletions.unshift({
-          action: 'delete',
-          target,
-          details: ['the Azure DevOps variable group is left as it is'],
-          apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/syncs/${encodeURIComponent(extra.id)}`), []),
-        });
+      notInFile(
+        `sync "${extra.name}" of ${label}`,
+        ['the Azure DevOps variable group is left as it is'],
+        (ctx) => `${projectPath(projectId(ctx))}/syncs/${encodeURIComponent(extra.id)}`,
+        true,
+      );
     }
     for (const extra of contents.connections.filter((c) => !(spec.appConnections ?? []).some((w) => sameName(w.name, c.name)))) {
-      const target = `app connection "${extra.name}" of ${label}`;
-      if (!prune) unmanaged.push(target);
-      else
-        deletions.push({
-          action: 'delete',
-          target,
-          details: ['the runner forgets its credential'],
-          apply: async (ctx) => (await api.delete(`${projectPath(projectId(ctx))}/app-connections/${encodeURIComponent(extra.id)}`), []),
-        });
+      notInFile(
+        `app connection "${extra.name}" of ${label}`,
+        ['the runner forgets its credential'],
+        (ctx) => `${projectPath(projectId(ctx))}/app-connections/${encodeURIComponent(extra.id)}`,
+      );
     }
   }
 

@@ -60,6 +60,8 @@ const LOOKUP_REUSE_MS = 2;
 
 /** How stale `lastUsedAt` may be: it tells people which authorizations are in use, not when exactly. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** Another replica holds a credential row's lease: it is refreshing, wait for its commit. */
+const LEASE_HELD = Symbol('lease held');
 
 function sameToken(a: string, b: string): boolean {
   const digest = (t: string) => createHash('sha256').update(t, 'utf8').digest();
@@ -228,6 +230,53 @@ export function createTokenService(options: TokenServiceOptions) {
     return { kind: 'pat', token: secret, expiresAt: record.expiresAt, credentialId: record.id };
   }
 
+  function bearer(record: CredentialRecord, tokenSet: OAuthTokenSet, meta: OAuthMetadata): AccessToken {
+    return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+  }
+
+  /**
+   * Runs `work` (a refresh) holding the row's lease, or answers LEASE_HELD when another replica
+   * holds it. Retries with backoff may outlast one TTL: the lease is renewed while `work` runs, so
+   * nobody else refreshes with the refresh token this replica is using.
+   */
+  async function underLease<T>(
+    current: { record: CredentialRecord; leaseUntil: string | null },
+    work: () => Promise<T>,
+  ): Promise<T | typeof LEASE_HELD> {
+    const { record } = current;
+    const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
+    if (leased || !(await credentials.acquireLease(record.id, record.version, owner, leaseTtl))) return LEASE_HELD;
+    const renew = setInterval(
+      () => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined),
+      Math.max(250, Math.floor(leaseTtl / 3)),
+    );
+    renew.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+      await credentials.releaseLease(record.id, owner).catch(() => undefined);
+    }
+  }
+
+  /** False when the row moved on since it was read (read it again). */
+  function commitRefresh(record: CredentialRecord, next: { tokenSet: OAuthTokenSet; meta: OAuthMetadata }, forced: boolean) {
+    return credentials.commitRefresh(record.id, owner, record.version, JSON.stringify(next.tokenSet), {
+      metadata: { ...next.meta },
+      ...(forced ? { forced: true } : {}),
+    });
+  }
+
+  /** Another replica is refreshing: its commit is awaited, for `maxWait` at most. */
+  async function waitForLeaseHolder(deadline: number, record: CredentialRecord): Promise<void> {
+    if (Date.now() > deadline)
+      throw new HandlerError(
+        'refresh_unavailable',
+        `another runner replica is refreshing the token for ${record.host} and has not finished; try again`,
+      );
+    await sleep(50);
+  }
+
   async function obtain(record: CredentialRecord): Promise<AccessToken> {
     const deadline = Date.now() + maxWait;
     for (;;) {
@@ -240,46 +289,17 @@ export function createTokenService(options: TokenServiceOptions) {
       }
       const tokenSet = JSON.parse(current.secret) as OAuthTokenSet;
       const meta = current.record.metadata as unknown as OAuthMetadata;
-      if (fresh(meta))
-        return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+      if (fresh(meta)) return bearer(record, tokenSet, meta);
 
-      const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
-      if (!leased && (await credentials.acquireLease(record.id, current.record.version, owner, leaseTtl))) {
-        // Retries with backoff may outlast one TTL: keep the lease while alive, so nobody else
-        // refreshes with the refresh token this replica is using.
-        const renew = setInterval(
-          () => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined),
-          Math.max(250, Math.floor(leaseTtl / 3)),
-        );
-        renew.unref();
-        try {
-          const next = await refresh(current.record, tokenSet, meta);
-          // Commit first: the rotated refresh token is safe before anyone uses the new access token.
-          if (
-            await credentials.commitRefresh(record.id, owner, current.record.version, JSON.stringify(next.tokenSet), {
-              metadata: { ...next.meta },
-            })
-          ) {
-            if (current.record.failureReason?.startsWith(REFRESH_FAILURE)) await credentials.markWorking(record.id).catch(() => undefined);
-            return {
-              kind: 'bearer',
-              token: next.tokenSet.access_token,
-              expiresAt: next.meta.accessTokenExpiresAt,
-              credentialId: record.id,
-            };
-          }
-        } finally {
-          clearInterval(renew);
-          await credentials.releaseLease(record.id, owner).catch(() => undefined);
-        }
-        continue;
-      }
-      if (Date.now() > deadline)
-        throw new HandlerError(
-          'refresh_unavailable',
-          `another runner replica is refreshing the token for ${record.host} and has not finished; try again`,
-        );
-      await sleep(50);
+      const refreshed = await underLease(current, async () => {
+        const next = await refresh(current.record, tokenSet, meta);
+        // Commit first: the rotated refresh token is safe before anyone uses the new access token.
+        if (!(await commitRefresh(current.record, next, false))) return undefined;
+        if (current.record.failureReason?.startsWith(REFRESH_FAILURE)) await credentials.markWorking(record.id).catch(() => undefined);
+        return bearer(record, next.tokenSet, next.meta);
+      });
+      if (refreshed === LEASE_HELD) await waitForLeaseHolder(deadline, record);
+      else if (refreshed) return refreshed;
     }
   }
 
@@ -353,7 +373,7 @@ export function createTokenService(options: TokenServiceOptions) {
       const meta = record.metadata as unknown as OAuthMetadata;
       if (!sameToken(tokenSet.access_token, token.token)) {
         // Refreshed since this token was handed out (by this report's twin, or on schedule).
-        return { kind: 'bearer', token: tokenSet.access_token, expiresAt: meta.accessTokenExpiresAt, credentialId: record.id };
+        return bearer(record, tokenSet, meta);
       }
       if (first && record.forcedRefreshAt && now().getTime() - Date.parse(record.forcedRefreshAt) < earlyRefreshInterval) {
         await failing(
@@ -363,47 +383,19 @@ export function createTokenService(options: TokenServiceOptions) {
         );
         return undefined;
       }
-      const leased = current.leaseUntil && current.leaseUntil > now().toISOString();
-      if (!leased && (await credentials.acquireLease(record.id, record.version, owner, leaseTtl))) {
-        const renew = setInterval(
-          () => void credentials.renewLease(record.id, owner, leaseTtl).catch(() => undefined),
-          Math.max(250, Math.floor(leaseTtl / 3)),
-        );
-        renew.unref();
-        try {
-          const next = await refresh(record, tokenSet, meta);
-          if (
-            await credentials.commitRefresh(record.id, owner, record.version, JSON.stringify(next.tokenSet), {
-              metadata: { ...next.meta },
-              forced: true,
-            })
-          ) {
-            opened.delete(record.id);
-            report(record, 'credential.refreshed_early', { via, recordedExpiry: meta.accessTokenExpiresAt });
-            // Entra works again; whether Azure DevOps takes the token, the retry will tell.
-            const stillFailing =
-              record.failingSince !== null &&
-              !(record.failureReason?.startsWith(REFRESH_FAILURE) && (await credentials.markWorking(record.id).catch(() => false)));
-            return {
-              kind: 'bearer',
-              token: next.tokenSet.access_token,
-              expiresAt: next.meta.accessTokenExpiresAt,
-              credentialId: record.id,
-              ...(stillFailing ? { failing: true } : {}),
-            };
-          }
-        } finally {
-          clearInterval(renew);
-          await credentials.releaseLease(record.id, owner).catch(() => undefined);
-        }
-        continue;
-      }
-      if (Date.now() > deadline)
-        throw new HandlerError(
-          'refresh_unavailable',
-          `another runner replica is refreshing the token for ${record.host} and has not finished; try again`,
-        );
-      await sleep(50);
+      const refreshed = await underLease(current, async () => {
+        const next = await refresh(record, tokenSet, meta);
+        if (!(await commitRefresh(record, next, true))) return undefined;
+        opened.delete(record.id);
+        report(record, 'credential.refreshed_early', { via, recordedExpiry: meta.accessTokenExpiresAt });
+        // Entra works again; whether Azure DevOps takes the token, the retry will tell.
+        const stillFailing =
+          record.failingSince !== null &&
+          !(record.failureReason?.startsWith(REFRESH_FAILURE) && (await credentials.markWorking(record.id).catch(() => false)));
+        return { ...bearer(record, next.tokenSet, next.meta), ...(stillFailing ? { failing: true } : {}) };
+      });
+      if (refreshed === LEASE_HELD) await waitForLeaseHolder(deadline, record);
+      else if (refreshed) return refreshed;
     }
   }
 

@@ -9,6 +9,7 @@ import { AzureDevOpsError } from '../../azure-devops/errors.ts';
 import type { Account, GitRepository, Page } from '../../azure-devops/types.ts';
 import type { RepositoryContext } from '../../azure-devops/url.ts';
 import type { RunnerIntegration } from '../../control/integration.ts';
+import type { ControlPayload } from '../../control/registry.ts';
 import { HandlerError } from '../agent.ts';
 import type { HandlerSet } from '../agent.ts';
 import type { CredentialStore } from '../credentials/store.ts';
@@ -19,7 +20,7 @@ import { classifyAzureDevOpsError, classifyTokenError, toHandlerError } from './
 import type { AccessReason, RepositoryInfo } from '../../control/repositories.ts';
 import { TtlCache, nameKey } from './cache.ts';
 import { offsetPage, pageSize, skipPage } from './paging.ts';
-import { repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
+import { pullRequestSummary, repositoryInfo, resolveContext, withoutUserInfo } from './resolve.ts';
 import type { RepositoryEntry } from './resolve.ts';
 
 export const REPOSITORY_CACHE_TTL_MS = 30_000;
@@ -129,6 +130,8 @@ type RepositoryKind =
   | 'list-branches'
   | 'list-commits'
   | 'list-pull-requests';
+/** The listings inside one repository. */
+type InRepositoryKind = 'list-branches' | 'list-commits' | 'list-pull-requests';
 
 export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSet<RepositoryKind> {
   const ttl = deps.cacheTtlMs ?? REPOSITORY_CACHE_TTL_MS;
@@ -153,15 +156,12 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSe
     repositories.set(repoKey(s, organization, entry.repository.project.name, entry.repository.name), entry);
   }
 
-  async function session(payload: unknown): Promise<Session> {
-    const p = payload as { userId?: unknown; integration?: RunnerIntegration };
-    if (typeof p?.userId !== 'string' || !p.userId || !p.integration?.id)
-      throw new HandlerError('invalid_request', 'userId and integration are required');
-    const integration = p.integration;
+  // The agent has checked the payload against its schema: userId and integration.id are not empty.
+  async function session({ userId, integration }: Pick<ControlPayload<RepositoryKind>, 'userId' | 'integration'>): Promise<Session> {
     deps.integrations.remember(integration);
     let token: AccessToken;
     try {
-      token = await deps.tokens.getAccessToken(p.userId, integration.id);
+      token = await deps.tokens.getAccessToken(userId, integration.id);
     } catch (err) {
       if (err instanceof HandlerError) throw toHandlerError(classifyTokenError(err, integration.host));
       throw err;
@@ -298,8 +298,8 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSe
     return { items: page.items, continuationToken: page.continuationToken ?? null, calls: s.calls(), ...extra };
   }
 
-  function repositoryArgs(payload: unknown) {
-    const p = payload as { organization?: unknown; project?: unknown; repository?: unknown };
+  // The schema says only "a string"; text() refuses empty, overlong and control-character names.
+  function repositoryArgs(p: Pick<ControlPayload<InRepositoryKind>, 'organization' | 'project' | 'repository'>) {
     return {
       organization: text(p.organization, 'organization')!,
       project: text(p.project, 'project')!,
@@ -468,13 +468,7 @@ export function createRepositoryHandlers(deps: RepositoryHandlerDeps): HandlerSe
           {
             ...page,
             items: page.items.map((pr) => ({
-              id: pr.pullRequestId,
-              title: pr.title ?? '',
-              status: pr.status ?? 'notSet',
-              isDraft: pr.isDraft ?? false,
-              sourceRef: pr.sourceRefName ?? '',
-              targetRef: pr.targetRefName ?? '',
-              mergeRef: `refs/pull/${pr.pullRequestId}/merge`,
+              ...pullRequestSummary(pr),
               createdBy: pr.createdBy?.displayName ?? null,
               creationDate: pr.creationDate ?? null,
             })),

@@ -32,6 +32,19 @@ export interface Resolution {
 
 const shortBranch = (ref: string): string => ref.replace(/^refs\/heads\//, '');
 
+/** A pull request as both resolving and listing describe it. */
+export function pullRequestSummary(pr: GitPullRequest) {
+  return {
+    id: pr.pullRequestId,
+    title: pr.title ?? '',
+    status: pr.status ?? 'notSet',
+    isDraft: pr.isDraft ?? false,
+    sourceRef: pr.sourceRefName ?? '',
+    targetRef: pr.targetRefName ?? '',
+    mergeRef: `refs/pull/${pr.pullRequestId}/merge`,
+  };
+}
+
 export function withoutUserInfo(url: string | undefined): string | undefined {
   if (!url) return undefined;
   try {
@@ -190,20 +203,14 @@ export async function resolveContext(client: AzureDevOpsClient, context: Reposit
           `pull request ${ref.pullRequestId} belongs to repository "${pr.repository.name}", not "${repository.name}"; check the URL`,
         );
       }
-      const mergeRef = `refs/pull/${pr.pullRequestId}/merge`;
       const pullRequest: ResolvedPullRequest = {
-        id: pr.pullRequestId,
-        title: pr.title ?? '',
-        status: pr.status ?? 'notSet',
-        isDraft: pr.isDraft ?? false,
-        sourceRef: pr.sourceRefName ?? '',
-        targetRef: pr.targetRefName ?? '',
-        mergeRef,
+        ...pullRequestSummary(pr),
         mergeStatus: pr.mergeStatus ?? null,
         sourceSha: pr.lastMergeSourceCommit?.commitId ?? null,
         targetSha: pr.lastMergeTargetCommit?.commitId ?? null,
       };
       const sha = pr.lastMergeCommit?.commitId;
+      const { mergeRef } = pullRequest;
       return { entry, ref: { type: 'pullRequest', name: mergeRef, fullName: mergeRef, ...(sha ? { sha } : {}), pullRequest } };
     }
   }

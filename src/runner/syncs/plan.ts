@@ -65,6 +65,11 @@ export interface VariableGroupSyncPlan {
   conflicts: string[];
 }
 
+/** The part of a plan that says what is written to the group: here, nothing. */
+function noWrite(): Pick<VariableGroupSyncPlan, 'action' | 'variables' | 'created' | 'updated' | 'deleted' | 'unchanged'> {
+  return { action: 'none', variables: {}, created: [], updated: [], deleted: [], unchanged: [] };
+}
+
 export interface PlanOptions {
   /** Lower-cased names Keyway wrote into the group on earlier runs. Default: `owned`. */
   written?: Iterable<string>;
@@ -97,12 +102,7 @@ export function planVariableGroupSync(
   }
 
   const plan: VariableGroupSyncPlan = {
-    action: 'none',
-    variables: {},
-    created: [],
-    updated: [],
-    deleted: [],
-    unchanged: [],
+    ...noWrite(),
     foreign: [],
     owned: [],
     digests: {},
@@ -156,12 +156,7 @@ export function planVariableGroupSync(
     // Nothing is written and nothing is learnt: the state stays as it was.
     return {
       ...plan,
-      action: 'none',
-      variables: {},
-      created: [],
-      updated: [],
-      deleted: [],
-      unchanged: [],
+      ...noWrite(),
       owned: [...ownedBefore].sort(),
       written: [...writtenBefore].sort(),
       digests: { ...secretDigests },

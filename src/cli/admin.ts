@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import { UsageError } from './usage-error.ts';
 import { loadConfig } from '../config/config.ts';
 import { createAuditLog } from '../management/audit/service.ts';
+import type { AuditAction } from '../management/audit/actions.ts';
 import { createIdentityService } from '../management/identity/service.ts';
 import { createIdentityStore } from '../management/identity/store.ts';
 import { ensureDataDir, managementDatabaseUrl, openManagementDatabase } from './planes.ts';
@@ -46,7 +47,12 @@ async function open(options: { dataDir?: string }) {
     return found;
   }
   /** Records in the audit log what this command line did to `userId`'s account. */
-  function recordDone(action: string, organizationId: string | null, userId: string, details?: Record<string, unknown>): Promise<void> {
+  function recordDone(
+    action: AuditAction,
+    organizationId: string | null,
+    userId: string,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
     return audit.record({
       organizationId,
       actor,

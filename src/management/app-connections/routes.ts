@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
@@ -36,20 +37,21 @@ export async function appConnectionRoutes(
   const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/projects/:projectId/app-connections';
   const tags = ['app connections'];
+  const routeSchema = routeSchemas('app connections', Errors);
 
   app.get(
     '/api/v1/app-connections/oauth/configuration',
     {
-      schema: {
-        tags,
-        summary:
-          'Whether oauth app connections are configured on this Keyway, and the redirect URI to register in Entra ID. With runnerId, that runner also asks Entra ID whether the app registration accepts the redirect URI.',
-        querystring: Type.Object(
-          { runnerId: Type.Optional(Type.String({ maxLength: 100 })), tenantId: Type.Optional(Type.String({ maxLength: 100 })) },
-          { additionalProperties: false },
-        ),
-        response: { 200: OAuthConfigurationSchema, ...Errors },
-      },
+      schema: routeSchema(
+        'Whether oauth app connections are configured on this Keyway, and the redirect URI to register in Entra ID. With runnerId, that runner also asks Entra ID whether the app registration accepts the redirect URI.',
+        {
+          querystring: Type.Object(
+            { runnerId: Type.Optional(Type.String({ maxLength: 100 })), tenantId: Type.Optional(Type.String({ maxLength: 100 })) },
+            { additionalProperties: false },
+          ),
+          response: { 200: OAuthConfigurationSchema },
+        },
+      ),
     },
     async (request) => {
       const config = connections.oauthConfiguration();
@@ -69,12 +71,10 @@ export async function appConnectionRoutes(
   app.get(
     base,
     {
-      schema: {
-        tags,
-        summary: "A project's app connections (its members and organization admins)",
+      schema: routeSchema("A project's app connections (its members and organization admins)", {
         params: ProjectParams,
-        response: { 200: ConnectionList, ...Errors },
-      },
+        response: { 200: ConnectionList },
+      }),
     },
     async (request) => ({
       connections: await connections.list(asUser(request), request.params.projectId),
@@ -84,12 +84,7 @@ export async function appConnectionRoutes(
   app.get(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary: 'One app connection (never its credential)',
-        params: ItemParams,
-        response: { 200: ConnectionSchema, ...Errors },
-      },
+      schema: routeSchema('One app connection (never its credential)', { params: ItemParams, response: { 200: ConnectionSchema } }),
     },
     async (request) => connections.get(asUser(request), request.params.projectId, request.params.id),
   );
@@ -97,14 +92,10 @@ export async function appConnectionRoutes(
   app.post(
     base,
     {
-      schema: {
-        tags,
-        summary:
-          'Create an app connection (project owners and organization admins). The runner validates the credential first and keeps it only when it works: a wrong PAT, missing scopes, a wrong client secret or a service principal that is not in the organization answer 400 with the reason.',
-        params: ProjectParams,
-        body: CreateConnectionBody,
-        response: { 201: SaveConnectionResponse, ...Errors },
-      },
+      schema: routeSchema(
+        'Create an app connection (project owners and organization admins). The runner validates the credential first and keeps it only when it works: a wrong PAT, missing scopes, a wrong client secret or a service principal that is not in the organization answer 400 with the reason.',
+        { params: ProjectParams, body: CreateConnectionBody, response: { 201: SaveConnectionResponse } },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -129,14 +120,10 @@ export async function appConnectionRoutes(
   app.patch(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary:
-          'Rename, or re-enter the credential and settings (project owners and organization admins); a new credential is validated first and replaces the old one only when it works',
-        params: ItemParams,
-        body: UpdateConnectionBody,
-        response: { 200: UpdateConnectionResponse, ...Errors },
-      },
+      schema: routeSchema(
+        'Rename, or re-enter the credential and settings (project owners and organization admins); a new credential is validated first and replaces the old one only when it works',
+        { params: ItemParams, body: UpdateConnectionBody, response: { 200: UpdateConnectionResponse } },
+      ),
     },
     async (request) => {
       const user = asUser(request);
@@ -168,12 +155,10 @@ export async function appConnectionRoutes(
   app.delete(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary: 'Delete an app connection; the runner forgets its credential (project owners and organization admins)',
+      schema: routeSchema('Delete an app connection; the runner forgets its credential (project owners and organization admins)', {
         params: ItemParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -188,12 +173,10 @@ export async function appConnectionRoutes(
   app.post(
     `${base}/:id/test`,
     {
-      schema: {
-        tags,
-        summary: "Ask the runner to check the connection's credential again (project members)",
+      schema: routeSchema("Ask the runner to check the connection's credential again (project members)", {
         params: ItemParams,
-        response: { 200: ValidationSchema, ...Errors },
-      },
+        response: { 200: ValidationSchema },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -210,13 +193,10 @@ export async function appConnectionRoutes(
   app.get(
     `${base}/:id/client-credential`,
     {
-      schema: {
-        tags,
-        summary:
-          "A connection without secret: the runner's certificate to upload (with thumbprint), the federated credential's issuer, subject and audience, or the managed identity the machine answers for (asks the runner; project members)",
-        params: ItemParams,
-        response: { 200: ClientCredentialStateSchema, ...Errors },
-      },
+      schema: routeSchema(
+        "A connection without secret: the runner's certificate to upload (with thumbprint), the federated credential's issuer, subject and audience, or the managed identity the machine answers for (asks the runner; project members)",
+        { params: ItemParams, response: { 200: ClientCredentialStateSchema } },
+      ),
     },
     async (request) => connections.clientCredential(asUser(request), request.params.projectId, request.params.id),
   );
@@ -224,12 +204,10 @@ export async function appConnectionRoutes(
   app.post(
     `${base}/:id/client-credential/next-certificate`,
     {
-      schema: {
-        tags,
-        summary: 'Have the runner make the next certificate now (project owners): upload it; it is used once Entra ID accepts it',
-        params: ItemParams,
-        response: { 200: ClientCredentialStateSchema, ...Errors },
-      },
+      schema: routeSchema(
+        'Have the runner make the next certificate now (project owners): upload it; it is used once Entra ID accepts it',
+        { params: ItemParams, response: { 200: ClientCredentialStateSchema } },
+      ),
     },
     async (request) => {
       const user = asUser(request);
@@ -246,13 +224,11 @@ export async function appConnectionRoutes(
   app.get(
     `${base}/:id/client-credential/certificate`,
     {
-      schema: {
-        tags,
-        summary: "Download the connection's certificate (public) to upload to the app registration (project members)",
+      schema: routeSchema("Download the connection's certificate (public) to upload to the app registration (project members)", {
         params: ItemParams,
         querystring: CertificateQuery,
-        response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors },
-      },
+        response: { 200: Type.Unknown({ description: 'The certificate file' }) },
+      }),
     },
     async (request, reply) => {
       const certificate = await connections.certificate(
@@ -268,17 +244,17 @@ export async function appConnectionRoutes(
   app.get(
     `${base}/:id/oauth/authorize`,
     {
-      schema: {
-        tags,
-        summary:
-          'Connect (or reconnect) an oauth app connection: redirects the browser to Entra ID to sign in and consent (project owners; browser sessions only)',
-        params: ItemParams,
-        querystring: Type.Object(
-          { returnTo: Type.Optional(Type.String({ maxLength: 1000, description: 'A path on this Keyway to come back to' })) },
-          { additionalProperties: false },
-        ),
-        response: { 302: Type.Null(), ...Errors },
-      },
+      schema: routeSchema(
+        'Connect (or reconnect) an oauth app connection: redirects the browser to Entra ID to sign in and consent (project owners; browser sessions only)',
+        {
+          params: ItemParams,
+          querystring: Type.Object(
+            { returnTo: Type.Optional(Type.String({ maxLength: 1000, description: 'A path on this Keyway to come back to' })) },
+            { additionalProperties: false },
+          ),
+          response: { 302: Type.Null() },
+        },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);

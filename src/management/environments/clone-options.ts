@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { errorResponses, notFound } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { EnvironmentCloneOptions } from '../../control/environments.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
@@ -92,7 +93,7 @@ export async function cloneDefaultsRoutes(
   const path = '/api/v1/runners/:runnerId/scm-integrations/:id/environment-defaults';
   const Params = Type.Object({ runnerId: Type.String({ maxLength: 100 }), id: Type.String({ maxLength: 100 }) });
   const Errors = errorResponses(400, 401, 403, 404);
-  const tags = ['scm integrations'];
+  const routeSchema = routeSchemas('scm integrations', Errors);
 
   /** The integration, in the caller's organization and on that runner; anything else is not found. */
   async function integration(organizationId: string, runnerId: string, id: string): Promise<void> {
@@ -102,12 +103,10 @@ export async function cloneDefaultsRoutes(
   app.get(
     path,
     {
-      schema: {
-        tags,
-        summary: "How much of a repository this integration's environments fetch unless a request says otherwise",
+      schema: routeSchema("How much of a repository this integration's environments fetch unless a request says otherwise", {
         params: Params,
-        response: { 200: ResolvedCloneOptionsSchema, ...Errors },
-      },
+        response: { 200: ResolvedCloneOptionsSchema },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -120,17 +119,17 @@ export async function cloneDefaultsRoutes(
     path,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
-        params: Params,
-        body: Type.Object(
-          { filter: CloneOptionsSchema.properties.filter, depth: CloneOptionsSchema.properties.depth },
-          { additionalProperties: false },
-        ),
-        response: { 200: ResolvedCloneOptionsSchema, ...Errors },
-      },
+      schema: routeSchema(
+        "Set how much of a repository this integration's environments fetch (admin): blobless, shallow, or everything (null). A request may still ask for other options",
+        {
+          params: Params,
+          body: Type.Object(
+            { filter: CloneOptionsSchema.properties.filter, depth: CloneOptionsSchema.properties.depth },
+            { additionalProperties: false },
+          ),
+          response: { 200: ResolvedCloneOptionsSchema },
+        },
+      ),
     },
     async (request) => {
       const user = asUser(request);

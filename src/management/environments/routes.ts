@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asRunner, asUser } from '../identity/principal.ts';
@@ -22,41 +23,41 @@ export async function environmentRoutes(
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { environments } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['environments'];
+  const routeSchema = routeSchemas('environments', Errors);
 
   app.post(
     '/api/v1/environments',
     {
-      schema: {
-        tags,
-        summary:
-          "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token. 429 when a limit is reached (environment_limit, clone_limit, runner_environment_limit, runner_clone_limit): the message says which and how to free it",
-        body: Type.Object(
-          {
-            contextUrl: Type.String({
-              minLength: 1,
-              maxLength: 2048,
-              description:
-                'Any Azure DevOps repository, branch, tag, commit or pull request URL. Keyway keeps the canonical URL it resolved (the repository at its ref): credentials, unknown query parameters, fragments and file paths are dropped; a URL with credentials before the host is refused',
-            }),
-            runnerId: Type.String({ minLength: 1, maxLength: 100 }),
-            pullRequestCheckout: Type.Optional(
-              Type.Union([Type.Literal('merge'), Type.Literal('source')], {
-                description: "Pull requests: the service's merge commit (default) or the source branch",
-              }),
-            ),
-            clone: Type.Optional(
-              Type.Object(CloneOptionsSchema.properties, {
-                additionalProperties: false,
+      schema: routeSchema(
+        "Create an environment: the runner clones the repository at the URL's ref (branch, tag, commit or pull request) into a workspace whose git asks the runner for your current token. 429 when a limit is reached (environment_limit, clone_limit, runner_environment_limit, runner_clone_limit): the message says which and how to free it",
+        {
+          body: Type.Object(
+            {
+              contextUrl: Type.String({
+                minLength: 1,
+                maxLength: 2048,
                 description:
-                  "How much of the repository to fetch; each option left out takes the integration's default (GET …/scm-integrations/{id}/environment-defaults). A full or blobless environment takes its objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps",
+                  'Any Azure DevOps repository, branch, tag, commit or pull request URL. Keyway keeps the canonical URL it resolved (the repository at its ref): credentials, unknown query parameters, fragments and file paths are dropped; a URL with credentials before the host is refused',
               }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: EnvironmentSchema, ...Errors },
-      },
+              runnerId: Type.String({ minLength: 1, maxLength: 100 }),
+              pullRequestCheckout: Type.Optional(
+                Type.Union([Type.Literal('merge'), Type.Literal('source')], {
+                  description: "Pull requests: the service's merge commit (default) or the source branch",
+                }),
+              ),
+              clone: Type.Optional(
+                Type.Object(CloneOptionsSchema.properties, {
+                  additionalProperties: false,
+                  description:
+                    "How much of the repository to fetch; each option left out takes the integration's default (GET …/scm-integrations/{id}/environment-defaults). A full or blobless environment takes its objects from the runner's repository cache once your access is checked; a shallow one is fetched from Azure DevOps",
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: EnvironmentSchema },
+        },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -76,11 +77,7 @@ export async function environmentRoutes(
   app.get(
     '/api/v1/environments',
     {
-      schema: {
-        tags,
-        summary: 'Your environments, newest first',
-        response: { 200: EnvironmentList, ...Errors },
-      },
+      schema: routeSchema('Your environments, newest first', { response: { 200: EnvironmentList } }),
     },
     async (request) => ({ environments: (await environments.list(asUser(request))) as never }),
   );
@@ -88,12 +85,10 @@ export async function environmentRoutes(
   app.get(
     '/api/v1/environments/:id',
     {
-      schema: {
-        tags,
-        summary: "One of your environments, with the clone's progress",
+      schema: routeSchema("One of your environments, with the clone's progress", {
         params: IdParams,
-        response: { 200: EnvironmentSchema, ...Errors },
-      },
+        response: { 200: EnvironmentSchema },
+      }),
     },
     async (request) => (await environments.get(asUser(request), request.params.id)) as never,
   );
@@ -101,13 +96,10 @@ export async function environmentRoutes(
   app.delete(
     '/api/v1/environments/:id',
     {
-      schema: {
-        tags,
-        summary:
-          'Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)',
-        params: IdParams,
-        response: { 204: Type.Null(), 202: EnvironmentDeleting, ...Errors },
-      },
+      schema: routeSchema(
+        'Delete an environment: its workspace is removed and its credential helper stops working (202 when the runner is unreachable: queued until it reconnects)',
+        { params: IdParams, response: { 204: Type.Null(), 202: EnvironmentDeleting } },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from './authenticate.ts';
@@ -24,21 +25,19 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { identity } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['identity'];
+  const routeSchema = routeSchemas('identity', Errors);
 
   app.post(
     '/api/v1/auth/sign-in',
     {
       config: { auth: 'public' },
-      schema: {
-        tags,
-        summary: 'Sign in with email and password; sets the session cookie',
+      schema: routeSchema('Sign in with email and password; sets the session cookie', {
         body: Type.Object(
           { email: Type.String({ minLength: 3, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
           { additionalProperties: false },
         ),
-        response: { 200: SignedIn, ...Errors },
-      },
+        response: { 200: SignedIn },
+      }),
     },
     // Failed sign-ins are anonymous and may come in floods: they are aggregated per address instead
     // of recorded one by one as the route helper's `run` would, and a success is recorded in the
@@ -68,12 +67,10 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/auth/link',
     {
       config: { auth: 'public' },
-      schema: {
-        tags,
-        summary: 'Redeem a one-time sign-in link (printed by `keyway start` or `keyway admin link`); sets the session cookie',
+      schema: routeSchema('Redeem a one-time sign-in link (printed by `keyway start` or `keyway admin link`); sets the session cookie', {
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 200: SignedIn, ...Errors },
-      },
+        response: { 200: SignedIn },
+      }),
     },
     // As for password sign-in: failures aggregated per address, success in the result's organization.
     async (request, reply) => {
@@ -105,7 +102,7 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/auth/sign-out',
     {
       config: { auth: 'account' },
-      schema: { tags, summary: 'End the current session', response: { 204: Type.Null(), ...Errors } },
+      schema: routeSchema('End the current session', { response: { 204: Type.Null() } }),
     },
     async (request, reply) => {
       const principal = asPerson(request);
@@ -121,11 +118,9 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Who am I: user, current organization (null until chosen), role, organizations and CSRF token',
-        response: { 200: Me, ...Errors },
-      },
+      schema: routeSchema('Who am I: user, current organization (null until chosen), role, organizations and CSRF token', {
+        response: { 200: Me },
+      }),
     },
     async (request) => {
       const principal = asPerson(request);
@@ -164,12 +159,10 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me/organization',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Choose the organization this browser session works in (one of yours); remembered for your next sign-in',
+      schema: routeSchema('Choose the organization this browser session works in (one of yours); remembered for your next sign-in', {
         body: Type.Object({ organizationId: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const principal = asPerson(request);
@@ -191,16 +184,16 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me/password',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary:
-          'Change your password (browser sessions only): give the current one, or have signed in within the last 15 minutes by single sign-on or a sign-in link. Ends every other session and revokes every API token.',
-        body: Type.Object(
-          { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) },
-          { additionalProperties: false },
-        ),
-        response: { 200: PasswordChanged, ...Errors },
-      },
+      schema: routeSchema(
+        'Change your password (browser sessions only): give the current one, or have signed in within the last 15 minutes by single sign-on or a sign-in link. Ends every other session and revokes every API token.',
+        {
+          body: Type.Object(
+            { currentPassword: Type.Optional(Type.String({ maxLength: 1024 })), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: PasswordChanged },
+        },
+      ),
     },
     async (request) => {
       const principal = asPerson(request);
@@ -217,11 +210,7 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me/sessions',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Your signed-in sessions, in every organization',
-        response: { 200: SessionList, ...Errors },
-      },
+      schema: routeSchema('Your signed-in sessions, in every organization', { response: { 200: SessionList } }),
     },
     async (request) => ({ sessions: await identity.listSessions(asPerson(request)) }),
   );
@@ -230,12 +219,7 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me/sessions/:id',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Sign out one of your sessions',
-        params: IdParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+      schema: routeSchema('Sign out one of your sessions', { params: IdParams, response: { 204: Type.Null() } }),
     },
     async (request, reply) => {
       const principal = asPerson(request);
@@ -251,11 +235,9 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
     '/api/v1/me/sessions/sign-out-everywhere',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Sign out everywhere: ends every session of yours, this one included',
-        response: { 200: SignedOutEverywhere, ...Errors },
-      },
+      schema: routeSchema('Sign out everywhere: ends every session of yours, this one included', {
+        response: { 200: SignedOutEverywhere },
+      }),
     },
     async (request, reply) => {
       const principal = asPerson(request);
@@ -274,11 +256,7 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
   app.get(
     '/api/v1/api-tokens',
     {
-      schema: {
-        tags,
-        summary: 'Your API tokens (never their values)',
-        response: { 200: ApiTokenList, ...Errors },
-      },
+      schema: routeSchema('Your API tokens (never their values)', { response: { 200: ApiTokenList } }),
     },
     async (request) => ({ tokens: await identity.listApiTokens(asUser(request).userId) }),
   );
@@ -286,21 +264,19 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
   app.post(
     '/api/v1/api-tokens',
     {
-      schema: {
-        tags,
-        summary: `Create an API token for the current organization (browser sessions only; a token cannot create tokens); it expires after expiresInDays (default 90, at most ${API_TOKEN_MAX_DAYS}) and its value is shown once`,
-        body: Type.Object(
-          {
-            name: Type.String({ minLength: 1, maxLength: 100 }),
-            expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: API_TOKEN_MAX_DAYS })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          201: CreatedApiToken,
-          ...Errors,
+      schema: routeSchema(
+        `Create an API token for the current organization (browser sessions only; a token cannot create tokens); it expires after expiresInDays (default 90, at most ${API_TOKEN_MAX_DAYS}) and its value is shown once`,
+        {
+          body: Type.Object(
+            {
+              name: Type.String({ minLength: 1, maxLength: 100 }),
+              expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: API_TOKEN_MAX_DAYS })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: CreatedApiToken },
         },
-      },
+      ),
     },
     async (request, reply) => {
       const principal = asUser(request);
@@ -317,12 +293,7 @@ export async function identityRoutes(root: FastifyInstance, deps: IdentityRouteD
   app.delete(
     '/api/v1/api-tokens/:id',
     {
-      schema: {
-        tags,
-        summary: 'Revoke one of your API tokens',
-        params: IdParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+      schema: routeSchema('Revoke one of your API tokens', { params: IdParams, response: { 204: Type.Null() } }),
     },
     async (request, reply) => {
       const principal = asUser(request);

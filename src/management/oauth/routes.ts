@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import type { UserPrincipal } from '../identity/principal.ts';
@@ -19,29 +20,27 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   const { oauth } = deps;
   const audit = createRouteAudit(deps.audit);
   const tags = ['authorization'];
+  const routeSchema = routeSchemas('authorization', Errors);
 
   app.get(
     '/api/v1/scm/authentication',
     {
-      schema: {
-        tags,
-        summary:
-          'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
-        querystring: Type.Object(
-          {
-            integrationId: Type.Optional(Str(100)),
-            host: Type.Optional(Str(300)),
-            runnerId: Type.Optional(Str(100)),
-            organization: Type.Optional(Str(200)),
-            returnTo: Type.Optional(Str(1000)),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: AuthenticationCheck,
-          ...Errors,
+      schema: routeSchema(
+        'CheckAuthenticationForHost: whether you are authorized for a host, and how you may authorize (only what the admin enabled)',
+        {
+          querystring: Type.Object(
+            {
+              integrationId: Type.Optional(Str(100)),
+              host: Type.Optional(Str(300)),
+              runnerId: Type.Optional(Str(100)),
+              organization: Type.Optional(Str(200)),
+              returnTo: Type.Optional(Str(1000)),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: AuthenticationCheck },
         },
-      },
+      ),
     },
     // The runner builds `authorization`; the response schema is what reaches the client.
     async (request) => (await oauth.checkAuthentication(asUser(request), request.query)) as never,
@@ -50,9 +49,7 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   app.get(
     '/api/v1/oauth/authorize/:integrationId',
     {
-      schema: {
-        tags,
-        summary: 'Start Connect (OAuth authorization code + PKCE): redirects the browser to Entra ID',
+      schema: routeSchema('Start Connect (OAuth authorization code + PKCE): redirects the browser to Entra ID', {
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Object(
           {
@@ -62,8 +59,8 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
           },
           { additionalProperties: false },
         ),
-        response: { 302: Type.Null(), ...Errors },
-      },
+        response: { 302: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -122,9 +119,7 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   app.post(
     '/api/v1/scm/pat',
     {
-      schema: {
-        tags,
-        summary: 'Provide a Personal Access Token for a host; the runner checks it against Azure DevOps before storing it',
+      schema: routeSchema('Provide a Personal Access Token for a host; the runner checks it against Azure DevOps before storing it', {
         body: Type.Object(
           {
             integrationId: Str(100),
@@ -144,11 +139,8 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
           },
           { additionalProperties: false },
         ),
-        response: {
-          201: StoredPat,
-          ...Errors,
-        },
-      },
+        response: { 201: StoredPat },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -166,14 +158,9 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   app.get(
     '/api/v1/scm/authorizations',
     {
-      schema: {
-        tags,
-        summary: 'Your host authorizations on every runner (never the tokens), with expiry warnings',
-        response: {
-          200: AuthorizationList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('Your host authorizations on every runner (never the tokens), with expiry warnings', {
+        response: { 200: AuthorizationList },
+      }),
     },
     async (request) => oauth.listAuthorizations(asUser(request)) as never,
   );
@@ -181,12 +168,10 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   app.delete(
     '/api/v1/scm/authorizations/:runnerId/:id',
     {
-      schema: {
-        tags,
-        summary: 'Remove one of your host authorizations',
+      schema: routeSchema('Remove one of your host authorizations', {
         params: Type.Object({ runnerId: Str(100), id: Str(100) }),
-        response: { 200: AuthorizationDeleted, ...Errors },
-      },
+        response: { 200: AuthorizationDeleted },
+      }),
     },
     async (request) => {
       const user = asUser(request);

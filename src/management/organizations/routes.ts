@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses, forbidden } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
@@ -49,7 +50,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { organizations, identity } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['organizations'];
+  const routeSchema = routeSchemas('organizations', Errors);
 
   // ---- organizations ----
 
@@ -57,12 +58,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organizations',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Create an organization; you become its admin (instance operators, unless KEYWAY_ORGANIZATION_CREATION=users)',
+      schema: routeSchema('Create an organization; you become its admin (instance operators, unless KEYWAY_ORGANIZATION_CREATION=users)', {
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
-        response: { 201: CreatedOrganization, ...Errors },
-      },
+        response: { 201: CreatedOrganization },
+      }),
     },
     async (request, reply) => {
       const person = asPerson(request);
@@ -89,14 +88,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organizations',
     {
       config: { auth: 'operator' },
-      schema: {
-        tags,
-        summary: 'Every organization on this instance (instance operators)',
-        response: {
-          200: OrganizationList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('Every organization on this instance (instance operators)', { response: { 200: OrganizationList } }),
     },
     async () => ({
       organizations: (await organizations.listOrganizations()).map((o) => ({
@@ -112,11 +104,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organization/settings',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: "The current organization's sign-in and project policy (admin)",
-        response: { 200: Policy, ...Errors },
-      },
+      schema: routeSchema("The current organization's sign-in and project policy (admin)", { response: { 200: Policy } }),
     },
     async (request) => organizations.policy(asUser(request).organizationId),
   );
@@ -125,13 +113,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organization/settings',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
-        body: Type.Partial(Policy, { additionalProperties: false }),
-        response: { 200: PolicySaved, ...Errors },
-      },
+      schema: routeSchema(
+        'Change the sign-in and project policy (admin). Switching password sign-in off needs single sign-on set up and proven by your own session, and ends password sessions in the organization.',
+        { body: Type.Partial(Policy, { additionalProperties: false }), response: { 200: PolicySaved } },
+      ),
     },
     async (request) => {
       const actor = asUser(request);
@@ -149,15 +134,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organization/sso',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
-        response: {
-          200: OrganizationSso,
-          ...Errors,
-        },
-      },
+      schema: routeSchema(
+        'Single sign-on for the current organization: bound tenants and domains, the providers this instance offers and the redirect URI to register (admin)',
+        { response: { 200: OrganizationSso } },
+      ),
     },
     async (request) => {
       const actor = asUser(request);
@@ -184,19 +164,19 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organization/sso/bindings',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          'Bind an Entra tenant or an email domain: people who sign in through it join just in time (admin; proven by your own single sign-on through it, or by an instance operator)',
-        body: Type.Object(
-          {
-            kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]),
-            value: Type.String({ minLength: 1, maxLength: 253 }),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: CreatedBinding, ...Errors },
-      },
+      schema: routeSchema(
+        'Bind an Entra tenant or an email domain: people who sign in through it join just in time (admin; proven by your own single sign-on through it, or by an instance operator)',
+        {
+          body: Type.Object(
+            {
+              kind: Type.Union([Type.Literal('entra-tenant'), Type.Literal('email-domain')]),
+              value: Type.String({ minLength: 1, maxLength: 253 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: CreatedBinding },
+        },
+      ),
     },
     async (request, reply) => {
       const actor = asUser(request);
@@ -214,12 +194,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/organization/sso/bindings/:id',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Remove a binding; members stay, nobody new joins through it (admin)',
+      schema: routeSchema('Remove a binding; members stay, nobody new joins through it (admin)', {
         params: IdParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const actor = asUser(request);
@@ -235,11 +213,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
   app.get(
     '/api/v1/members',
     {
-      schema: {
-        tags,
-        summary: 'Members of the current organization',
-        response: { 200: MemberList, ...Errors },
-      },
+      schema: routeSchema('Members of the current organization', { response: { 200: MemberList } }),
     },
     async (request) => {
       const rows = await identity.members(asUser(request).organizationId);
@@ -262,13 +236,11 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/members/:userId/role',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: "Change a member's role (admin); the last admin cannot be demoted",
+      schema: routeSchema("Change a member's role (admin); the last admin cannot be demoted", {
         params: UserParams,
         body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const actor = asUser(request);
@@ -285,16 +257,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/members/:userId',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          'Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed',
-        params: UserParams,
-        response: {
-          200: MemberRemoved,
-          ...Errors,
-        },
-      },
+      schema: routeSchema(
+        'Remove a member (admin): their sessions and API tokens in this organization end at once and every runner of the organization deletes their credentials; the last admin cannot be removed',
+        { params: UserParams, response: { 200: MemberRemoved } },
+      ),
     },
     async (request) => {
       const actor = asUser(request);
@@ -311,13 +277,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/me/organizations/:organizationId',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary:
-          'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
-        params: Type.Object({ organizationId: Type.String({ maxLength: 100 }) }),
-        response: { 200: OrganizationLeft, ...Errors },
-      },
+      schema: routeSchema(
+        'Leave an organization (browser sessions): your sessions and tokens there end and its runners delete your credentials; its last admin cannot leave',
+        { params: Type.Object({ organizationId: Type.String({ maxLength: 100 }) }), response: { 200: OrganizationLeft } },
+      ),
     },
     async (request) => {
       const person = asPerson(request);
@@ -341,14 +304,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/users',
     {
       config: { auth: 'operator' },
-      schema: {
-        tags,
-        summary: 'Every account on this instance (instance operators)',
-        response: {
-          200: UserList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('Every account on this instance (instance operators)', { response: { 200: UserList } }),
     },
     async () => ({
       users: (await identity.store.listUsers()).map((u) => ({
@@ -366,14 +322,14 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/users/:userId/disabled',
     {
       config: { auth: 'operator' },
-      schema: {
-        tags,
-        summary:
-          'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
-        params: UserParams,
-        body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
-        response: { 200: UserDisabled, ...Errors },
-      },
+      schema: routeSchema(
+        'Disable or re-enable an account (instance operators): a disabled account cannot sign in, its sessions and tokens end, and every runner of its organizations deletes its credentials',
+        {
+          params: UserParams,
+          body: Type.Object({ disabled: Type.Boolean() }, { additionalProperties: false }),
+          response: { 200: UserDisabled },
+        },
+      ),
     },
     async (request) => {
       const operator = asPerson(request);
@@ -396,11 +352,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/invitations',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: "The organization's invitations (admin)",
-        response: { 200: InvitationList, ...Errors },
-      },
+      schema: routeSchema("The organization's invitations (admin)", { response: { 200: InvitationList } }),
     },
     async (request) => ({ invitations: await organizations.invitations(asUser(request).organizationId) }),
   );
@@ -409,15 +361,13 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/invitations',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: `Invite someone by email (admin): answers a single-use link, valid ${INVITATION_DAYS} days, to send them; the person accepts it signed in as that address. The answer is the same whether or not the address has an account.`,
-        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema }, { additionalProperties: false }),
-        response: {
-          201: CreatedInvitation,
-          ...Errors,
+      schema: routeSchema(
+        `Invite someone by email (admin): answers a single-use link, valid ${INVITATION_DAYS} days, to send them; the person accepts it signed in as that address. The answer is the same whether or not the address has an account.`,
+        {
+          body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema }, { additionalProperties: false }),
+          response: { 201: CreatedInvitation },
         },
-      },
+      ),
     },
     async (request, reply) => {
       const actor = asUser(request);
@@ -438,12 +388,7 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/invitations/:id',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Revoke an open invitation (admin)',
-        params: IdParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+      schema: routeSchema('Revoke an open invitation (admin)', { params: IdParams, response: { 204: Type.Null() } }),
     },
     async (request, reply) => {
       const actor = asUser(request);
@@ -460,15 +405,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/invitations/preview',
     {
       config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
-      schema: {
-        tags,
-        summary: 'What an invitation link is for: the organization, the invited address and role',
+      schema: routeSchema('What an invitation link is for: the organization, the invited address and role', {
         body: TokenBody,
-        response: {
-          200: InvitationPreview,
-          ...Errors,
-        },
-      },
+        response: { 200: InvitationPreview },
+      }),
     },
     async (request) => organizations.previewInvitation(request.body.token),
   );
@@ -477,16 +417,10 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     '/api/v1/invitations/accept',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary:
-          'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
-        body: TokenBody,
-        response: {
-          200: InvitationAccepted,
-          ...Errors,
-        },
-      },
+      schema: routeSchema(
+        'Accept an invitation as the signed-in person (browser sessions; the account must be the invited address); the session moves into the organization',
+        { body: TokenBody, response: { 200: InvitationAccepted } },
+      ),
     },
     async (request) => {
       const person = asPerson(request);
@@ -513,19 +447,20 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     {
       // Creates accounts: a tight budget per address.
       config: { auth: 'public', rateLimit: { max: 10, timeWindow: '1 minute' } },
-      schema: {
-        tags,
-        summary: 'Accept an invitation by creating the invited account (when that address has none): sets its password and signs in',
-        body: Type.Object(
-          {
-            token: Type.String({ minLength: 1, maxLength: 200 }),
-            displayName: Type.String({ minLength: 1, maxLength: 200 }),
-            password: Type.String({ minLength: 1, maxLength: 1024 }),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Registered, ...Errors },
-      },
+      schema: routeSchema(
+        'Accept an invitation by creating the invited account (when that address has none): sets its password and signs in',
+        {
+          body: Type.Object(
+            {
+              token: Type.String({ minLength: 1, maxLength: 200 }),
+              displayName: Type.String({ minLength: 1, maxLength: 200 }),
+              password: Type.String({ minLength: 1, maxLength: 1024 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Registered },
+        },
+      ),
     },
     async (request, reply) => {
       // Success is recorded in the organization the invitation was for, which only the result knows;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses, forbidden } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
@@ -20,19 +21,14 @@ export async function projectRoutes(
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { projects } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['projects'];
+  const routeSchema = routeSchemas('projects', Errors);
 
   app.get(
     '/api/v1/projects',
     {
-      schema: {
-        tags,
-        summary: 'Projects the caller is a member of (an organization admin sees every project of the organization)',
-        response: {
-          200: ProjectList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('Projects the caller is a member of (an organization admin sees every project of the organization)', {
+        response: { 200: ProjectList },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -44,13 +40,13 @@ export async function projectRoutes(
   app.post(
     '/api/v1/projects',
     {
-      schema: {
-        tags,
-        summary:
-          "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
-        response: { 201: ProjectSchema, ...Errors },
-      },
+      schema: routeSchema(
+        "Create a project; the creator becomes its owner (organization admins, or every member when the organization's projectCreation setting is members)",
+        {
+          body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }) }, { additionalProperties: false }),
+          response: { 201: ProjectSchema },
+        },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -75,12 +71,7 @@ export async function projectRoutes(
   app.get(
     '/api/v1/projects/:id',
     {
-      schema: {
-        tags,
-        summary: 'One project (members and organization admins)',
-        params: Params,
-        response: { 200: ProjectSchema, ...Errors },
-      },
+      schema: routeSchema('One project (members and organization admins)', { params: Params, response: { 200: ProjectSchema } }),
     },
     async (request) => {
       const found = await projects.require(asUser(request), request.params.id);
@@ -91,12 +82,7 @@ export async function projectRoutes(
   app.get(
     '/api/v1/projects/:id/members',
     {
-      schema: {
-        tags,
-        summary: "A project's members",
-        params: Params,
-        response: { 200: ProjectMemberList, ...Errors },
-      },
+      schema: routeSchema("A project's members", { params: Params, response: { 200: ProjectMemberList } }),
     },
     async (request) => ({
       members: await projects.members(asUser(request), request.params.id),
@@ -106,16 +92,17 @@ export async function projectRoutes(
   app.post(
     '/api/v1/projects/:id/members',
     {
-      schema: {
-        tags,
-        summary: 'Add a member of the organization to the project, or change their role (project owners and organization admins)',
-        params: Params,
-        body: Type.Object(
-          { userId: Type.Optional(Type.String({ maxLength: 100 })), email: Type.Optional(Type.String({ maxLength: 320 })), role: Role },
-          { additionalProperties: false },
-        ),
-        response: { 200: ProjectMemberAdded, ...Errors },
-      },
+      schema: routeSchema(
+        'Add a member of the organization to the project, or change their role (project owners and organization admins)',
+        {
+          params: Params,
+          body: Type.Object(
+            { userId: Type.Optional(Type.String({ maxLength: 100 })), email: Type.Optional(Type.String({ maxLength: 320 })), role: Role },
+            { additionalProperties: false },
+          ),
+          response: { 200: ProjectMemberAdded },
+        },
+      ),
     },
     async (request) => {
       const user = asUser(request);
@@ -132,12 +119,10 @@ export async function projectRoutes(
   app.delete(
     '/api/v1/projects/:id/members/:userId',
     {
-      schema: {
-        tags,
-        summary: 'Remove a member from the project (project owners and organization admins)',
+      schema: routeSchema('Remove a member from the project (project owners and organization admins)', {
         params: Type.Object({ id: Type.String({ maxLength: 100 }), userId: Type.String({ maxLength: 100 }) }),
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);

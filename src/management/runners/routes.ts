@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiError, errorCode, errorResponses, forbidden } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import { CONTROL_PATHS, POLL_WAIT_SECONDS } from '../../control/protocol.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
@@ -69,17 +70,13 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
   const { runners, control } = deps;
   const audit = createRouteAudit(deps.audit);
   const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
-  const tags = ['runners'];
-  const protocolTags = ['runner protocol'];
+  const routeSchema = routeSchemas('runners', Errors);
+  const protocolSchema = routeSchemas('runner protocol', Errors);
 
   app.get(
     '/api/v1/runners',
     {
-      schema: {
-        tags,
-        summary: "The organization's runners with status",
-        response: { 200: RunnerList, ...Errors },
-      },
+      schema: routeSchema("The organization's runners with status", { response: { 200: RunnerList } }),
     },
     async (request) => ({
       runners: await runners.list(asUser(request).organizationId),
@@ -88,7 +85,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
 
   app.get(
     '/api/v1/runners/:id',
-    { schema: { tags, summary: 'One runner', params: IdParams, response: { 200: RunnerSchema, ...Errors } } },
+    { schema: routeSchema('One runner', { params: IdParams, response: { 200: RunnerSchema } }) },
     async (request) => {
       const user = asUser(request);
       return runners.view(await runners.get(user.organizationId, request.params.id));
@@ -99,15 +96,10 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     '/api/v1/runners',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Create a runner; returns its one-time exchange token and the command to start it (admin)',
+      schema: routeSchema('Create a runner; returns its one-time exchange token and the command to start it (admin)', {
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-        response: {
-          201: CreatedRunner,
-          ...Errors,
-        },
-      },
+        response: { 201: CreatedRunner },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -130,12 +122,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     '/api/v1/runners/:id',
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Revoke a runner: its token stops working at once (admin)',
-        params: IdParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+      schema: routeSchema('Revoke a runner: its token stops working at once (admin)', { params: IdParams, response: { 204: Type.Null() } }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -172,9 +159,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     CONTROL_PATHS.exchange,
     {
       config: { auth: 'public' },
-      schema: {
-        tags: protocolTags,
-        summary: 'Exchange a one-time exchange token and a public key for a runner token',
+      schema: protocolSchema('Exchange a one-time exchange token and a public key for a runner token', {
         body: Type.Object(
           {
             exchangeToken: Type.String({ maxLength: 200 }),
@@ -185,9 +170,8 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
         ),
         response: {
           200: Type.Object({ runnerId: Type.String(), runnerToken: Type.String(), organizationId: Type.String(), name: Type.String() }),
-          ...Errors,
         },
-      },
+      }),
     },
     async (request) => {
       try {
@@ -214,7 +198,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     CONTROL_PATHS.self,
     {
       config: { auth: 'runner' },
-      schema: { tags: protocolTags, summary: 'The calling runner', response: { 200: RunnerSchema, ...Errors } },
+      schema: protocolSchema('The calling runner', { response: { 200: RunnerSchema } }),
     },
     async (request) => {
       const runner = asRunner(request);
@@ -228,9 +212,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     '/api/v1/runner/public-key',
     {
       config: { auth: 'runner' },
-      schema: {
-        tags: protocolTags,
-        summary: "Publish the runner's new public key; secrets sealed to the old key must be entered again",
+      schema: protocolSchema("Publish the runner's new public key; secrets sealed to the old key must be entered again", {
         body: Type.Object({ publicKey: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
@@ -243,9 +225,8 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
             ),
             message: Type.String(),
           }),
-          ...Errors,
         },
-      },
+      }),
     },
     async (request) => {
       const runner = asRunner(request);
@@ -279,12 +260,10 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     '/api/v1/runner/integrations/:id',
     {
       config: { auth: 'runner' },
-      schema: {
-        tags: protocolTags,
-        summary: 'An integration of the calling runner, as the runner needs it (secrets only sealed)',
+      schema: protocolSchema('An integration of the calling runner, as the runner needs it (secrets only sealed)', {
         params: IdParams,
-        response: { 200: Type.Unknown(), ...Errors },
-      },
+        response: { 200: Type.Unknown() },
+      }),
     },
     async (request) => {
       const runner = asRunner(request);
@@ -298,9 +277,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     {
       config: { auth: 'runner' },
       logLevel: 'warn',
-      schema: {
-        tags: protocolTags,
-        summary: 'Long-poll for control requests',
+      schema: protocolSchema('Long-poll for control requests', {
         querystring: Type.Object(
           {
             wait: Type.Integer({ minimum: 0, maximum: 55, default: POLL_WAIT_SECONDS }),
@@ -313,8 +290,8 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }), ...Errors },
-      },
+        response: { 200: Type.Object({ requests: Type.Array(ControlRequestSchema) }) },
+      }),
     },
     async (request, reply) => {
       const runner = asRunner(request);
@@ -358,9 +335,7 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     {
       config: { auth: 'runner' },
       logLevel: 'warn',
-      schema: {
-        tags: protocolTags,
-        summary: 'Answer a control request',
+      schema: protocolSchema('Answer a control request', {
         params: Type.Object({ requestId: Type.String({ maxLength: 100 }) }),
         body: Type.Union([
           Type.Object({ ok: Type.Literal(true), result: Type.Unknown() }, { additionalProperties: false }),
@@ -376,8 +351,8 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
             { additionalProperties: false },
           ),
         ]),
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const runner = asRunner(request);
@@ -402,16 +377,16 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     {
       config: { auth: 'runner' },
       logLevel: 'warn',
-      schema: {
-        tags: protocolTags,
-        summary:
-          'Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once',
-        body: Type.Object(
-          { events: Type.Array(RunnerEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ accepted: Type.Integer() }), ...Errors },
-      },
+      schema: protocolSchema(
+        'Runner events for the audit log (a credential needing re-authorization, refresh failures, early refreshes, purges); each event id is recorded once',
+        {
+          body: Type.Object(
+            { events: Type.Array(RunnerEventSchema, { minItems: 1, maxItems: MAX_EVENTS_PER_BATCH }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ accepted: Type.Integer() }) },
+        },
+      ),
     },
     async (request) => {
       if (!deps.events) throw forbidden('not available');
@@ -423,27 +398,27 @@ export async function runnerRoutes(root: FastifyInstance, deps: RunnerRouteDeps)
     RUNNER_REVOCATION_PURGE_PATH,
     {
       config: { auth: 'revoked-runner' },
-      schema: {
-        tags: protocolTags,
-        summary:
-          'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
-        body: Type.Object(
-          {
-            credentials: Type.Integer({ minimum: 0 }),
-            pendingSignIns: Type.Integer({ minimum: 0 }),
-            syncValues: Type.Integer({ minimum: 0 }),
-            clientCertificates: Type.Optional(
-              Type.Integer({
-                minimum: 0,
-                description: 'Certificates (and their private keys) the runner made for its Entra client authentication',
-              }),
-            ),
-            purgedAt: Type.String({ maxLength: 40, format: 'date-time' }),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 204: Type.Null(), ...Errors },
-      },
+      schema: protocolSchema(
+        'A revoked runner confirms, with its revoked token, that it deleted every credential it held; the token then stops working entirely',
+        {
+          body: Type.Object(
+            {
+              credentials: Type.Integer({ minimum: 0 }),
+              pendingSignIns: Type.Integer({ minimum: 0 }),
+              syncValues: Type.Integer({ minimum: 0 }),
+              clientCertificates: Type.Optional(
+                Type.Integer({
+                  minimum: 0,
+                  description: 'Certificates (and their private keys) the runner made for its Entra client authentication',
+                }),
+              ),
+              purgedAt: Type.String({ maxLength: 40, format: 'date-time' }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 204: Type.Null() },
+        },
+      ),
     },
     async (request, reply) => {
       const runner = asRunner(request);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
@@ -41,17 +42,12 @@ export async function scmIntegrationRoutes(
   const { integrations } = deps;
   const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/runners/:runnerId/scm-integrations';
-  const tags = ['scm integrations'];
+  const routeSchema = routeSchemas('scm integrations', Errors);
 
   app.get(
     base,
     {
-      schema: {
-        tags,
-        summary: "A runner's repository access configuration",
-        params: Params,
-        response: { 200: IntegrationList, ...Errors },
-      },
+      schema: routeSchema("A runner's repository access configuration", { params: Params, response: { 200: IntegrationList } }),
     },
     async (request) => ({
       integrations: await integrations.list(asUser(request).organizationId, request.params.runnerId),
@@ -61,12 +57,7 @@ export async function scmIntegrationRoutes(
   app.get(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary: 'One integration',
-        params: ItemParams,
-        response: { 200: IntegrationSchema, ...Errors },
-      },
+      schema: routeSchema('One integration', { params: ItemParams, response: { 200: IntegrationSchema } }),
     },
     async (request) => integrations.get(asUser(request).organizationId, request.params.runnerId, request.params.id),
   );
@@ -75,9 +66,7 @@ export async function scmIntegrationRoutes(
     base,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Save & Test: create an integration, then ask the runner to verify it (admin). A failed test still saves.',
+      schema: routeSchema('Save & Test: create an integration, then ask the runner to verify it (admin). A failed test still saves.', {
         params: Params,
         body: Type.Object(
           {
@@ -90,8 +79,8 @@ export async function scmIntegrationRoutes(
           },
           { additionalProperties: false },
         ),
-        response: { 201: SaveResponse, ...Errors },
-      },
+        response: { 201: SaveResponse },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -118,28 +107,28 @@ export async function scmIntegrationRoutes(
     `${base}/:id`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary:
-          'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
-        params: ItemParams,
-        body: Type.Object(
-          {
-            scmId: Type.Optional(Str(40)),
-            host: Type.Optional(Str(300)),
-            virtualDirectory: Type.Optional(Str(100)),
-            oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
-            pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
-            force: Type.Optional(
-              Type.Boolean({
-                description: "Apply even when the test fails (it would replace a working configuration, or delete users' credentials)",
-              }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: UpdateResponse, ...Errors },
-      },
+      schema: routeSchema(
+        'Save & Test an update (admin). oauth: null disables OAuth; pat.enabled false disables PATs; both delete the credentials they produced.',
+        {
+          params: ItemParams,
+          body: Type.Object(
+            {
+              scmId: Type.Optional(Str(40)),
+              host: Type.Optional(Str(300)),
+              virtualDirectory: Type.Optional(Str(100)),
+              oauth: Type.Optional(Type.Union([OAuthInput, Type.Null()])),
+              pat: Type.Optional(Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false })),
+              force: Type.Optional(
+                Type.Boolean({
+                  description: "Apply even when the test fails (it would replace a working configuration, or delete users' credentials)",
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: UpdateResponse },
+        },
+      ),
     },
     async (request) => {
       const user = asUser(request);
@@ -165,12 +154,10 @@ export async function scmIntegrationRoutes(
     `${base}/:id/draft/apply`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge',
+      schema: routeSchema('Apply the rejected draft anyway (admin): it replaces the configuration and purges what it would purge', {
         params: ItemParams,
-        response: { 200: UpdateResponse, ...Errors },
-      },
+        response: { 200: UpdateResponse },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -188,12 +175,10 @@ export async function scmIntegrationRoutes(
     `${base}/:id/draft`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Discard the rejected draft (admin); the configuration stays as it is',
+      schema: routeSchema('Discard the rejected draft (admin); the configuration stays as it is', {
         params: ItemParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -211,12 +196,10 @@ export async function scmIntegrationRoutes(
     `${base}/:id`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Delete an integration and every credential it produced (admin)',
+      schema: routeSchema('Delete an integration and every credential it produced (admin)', {
         params: ItemParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -232,12 +215,10 @@ export async function scmIntegrationRoutes(
     `${base}/:id/test`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Ask the runner to verify the integration again (admin)',
+      schema: routeSchema('Ask the runner to verify the integration again (admin)', {
         params: ItemParams,
-        response: { 200: TestResultSchema, ...Errors },
-      },
+        response: { 200: TestResultSchema },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -254,13 +235,10 @@ export async function scmIntegrationRoutes(
   app.get(
     `${base}/:id/client-credential`,
     {
-      schema: {
-        tags,
-        summary:
-          "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
-        params: ItemParams,
-        response: { 200: ClientCredentialStateSchema, ...Errors },
-      },
+      schema: routeSchema(
+        "What to register in Entra ID for the app's credential without secret: the runner's certificate (with thumbprint), or the federated credential's issuer, subject and audience (asks the runner)",
+        { params: ItemParams, response: { 200: ClientCredentialStateSchema } },
+      ),
     },
     async (request) => integrations.clientCredential(asUser(request).organizationId, request.params.runnerId, request.params.id),
   );
@@ -269,12 +247,10 @@ export async function scmIntegrationRoutes(
     `${base}/:id/client-credential/next-certificate`,
     {
       config: { auth: 'admin' },
-      schema: {
-        tags,
-        summary: 'Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it',
+      schema: routeSchema('Have the runner make the next certificate now (admin): upload it; it is used once Entra ID accepts it', {
         params: ItemParams,
-        response: { 200: ClientCredentialStateSchema, ...Errors },
-      },
+        response: { 200: ClientCredentialStateSchema },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -291,13 +267,11 @@ export async function scmIntegrationRoutes(
   app.get(
     `${base}/:id/client-credential/certificate`,
     {
-      schema: {
-        tags,
-        summary: "Download the app's certificate (public) to upload it under Certificates & secrets → Certificates",
+      schema: routeSchema("Download the app's certificate (public) to upload it under Certificates & secrets → Certificates", {
         params: ItemParams,
         querystring: CertificateQuery,
-        response: { 200: Type.Unknown({ description: 'The certificate file' }), ...Errors },
-      },
+        response: { 200: Type.Unknown({ description: 'The certificate file' }) },
+      }),
     },
     async (request, reply) => {
       const certificate = await integrations.certificate(

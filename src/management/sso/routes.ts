@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { clientInfo } from '../identity/authenticate.ts';
@@ -37,21 +38,14 @@ export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Prom
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { sso, checkCsrf } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['identity'];
+  const routeSchema = routeSchemas('identity', Errors);
   const cookie = ssoCookieName(deps.secureCookies);
 
   app.get(
     '/api/v1/auth/sso/providers',
     {
       config: { auth: 'public' },
-      schema: {
-        tags,
-        summary: 'The single sign-on providers this instance offers, for the sign-in page',
-        response: {
-          200: ProviderList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('The single sign-on providers this instance offers, for the sign-in page', { response: { 200: ProviderList } }),
     },
     async () => ({ providers: await sso.providers() }),
   );
@@ -61,26 +55,26 @@ export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Prom
     {
       // Each start stores a state and may ask Entra about a domain: a tighter budget per address.
       config: { auth: 'public', rateLimit: { max: 60, timeWindow: '1 minute' } },
-      schema: {
-        tags,
-        summary:
-          'Start signing in with an identity provider (authorization code + PKCE): answers the URL to send the browser to and sets a cookie binding the sign-in to this browser. intent "reauthenticate" (fresh proof before a sensitive change) and "link" (add a provider sign-in to your account) need a browser session.',
-        params: Type.Object({ provider: Provider }),
-        body: Type.Object(
-          {
-            intent: Type.Optional(Type.Union([Type.Literal('sign-in'), Type.Literal('reauthenticate'), Type.Literal('link')])),
-            email: Type.Optional(
-              Type.String({ maxLength: 320, description: 'Your work email: picks the Entra tenant when the instance has several' }),
-            ),
-            organization: Type.Optional(Type.String({ maxLength: 100, description: 'An organization slug: sign in through its tenant' })),
-            tenant: Type.Optional(Type.String({ maxLength: 100, description: 'A Directory (tenant) ID, for link' })),
-            invitationToken: Type.Optional(Type.String({ maxLength: 200, description: 'Accept this invitation with the sign-in' })),
-            returnTo: Type.Optional(Type.String({ maxLength: 1000 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: SsoBegun, ...Errors },
-      },
+      schema: routeSchema(
+        'Start signing in with an identity provider (authorization code + PKCE): answers the URL to send the browser to and sets a cookie binding the sign-in to this browser. intent "reauthenticate" (fresh proof before a sensitive change) and "link" (add a provider sign-in to your account) need a browser session.',
+        {
+          params: Type.Object({ provider: Provider }),
+          body: Type.Object(
+            {
+              intent: Type.Optional(Type.Union([Type.Literal('sign-in'), Type.Literal('reauthenticate'), Type.Literal('link')])),
+              email: Type.Optional(
+                Type.String({ maxLength: 320, description: 'Your work email: picks the Entra tenant when the instance has several' }),
+              ),
+              organization: Type.Optional(Type.String({ maxLength: 100, description: 'An organization slug: sign in through its tenant' })),
+              tenant: Type.Optional(Type.String({ maxLength: 100, description: 'A Directory (tenant) ID, for link' })),
+              invitationToken: Type.Optional(Type.String({ maxLength: 200, description: 'Accept this invitation with the sign-in' })),
+              returnTo: Type.Optional(Type.String({ maxLength: 1000 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: SsoBegun },
+        },
+      ),
     },
     async (request, reply) => {
       const intent = request.body.intent ?? 'sign-in';
@@ -106,21 +100,21 @@ export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Prom
     SSO_CALLBACK_PATH,
     {
       config: { auth: 'public' },
-      schema: {
-        tags,
-        summary:
-          "Where the identity provider sends the browser back (register this URL as the app's Web redirect URI); signs in and redirects, or shows why not",
-        querystring: Type.Object(
-          {
-            code: Type.Optional(Type.String({ maxLength: 4096 })),
-            state: Type.Optional(Type.String({ maxLength: 512 })),
-            error: Type.Optional(Type.String({ maxLength: 200 })),
-            error_description: Type.Optional(Type.String({ maxLength: 4096 })),
-          },
-          { additionalProperties: true },
-        ),
-        response: { 303: Type.Null(), ...Errors },
-      },
+      schema: routeSchema(
+        "Where the identity provider sends the browser back (register this URL as the app's Web redirect URI); signs in and redirects, or shows why not",
+        {
+          querystring: Type.Object(
+            {
+              code: Type.Optional(Type.String({ maxLength: 4096 })),
+              state: Type.Optional(Type.String({ maxLength: 512 })),
+              error: Type.Optional(Type.String({ maxLength: 200 })),
+              error_description: Type.Optional(Type.String({ maxLength: 4096 })),
+            },
+            { additionalProperties: true },
+          ),
+          response: { 303: Type.Null() },
+        },
+      ),
     },
     async (request, reply) => {
       const client = clientInfo(request);
@@ -157,14 +151,7 @@ export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Prom
     '/api/v1/me/identities',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'The identity-provider accounts linked to yours',
-        response: {
-          200: LinkedIdentityList,
-          ...Errors,
-        },
-      },
+      schema: routeSchema('The identity-provider accounts linked to yours', { response: { 200: LinkedIdentityList } }),
     },
     async (request) => ({ identities: await sso.identities(asPerson(request).userId) }),
   );
@@ -173,12 +160,10 @@ export async function ssoRoutes(root: FastifyInstance, deps: SsoRouteDeps): Prom
     '/api/v1/me/identities/:id',
     {
       config: { auth: 'account' },
-      schema: {
-        tags,
-        summary: 'Unlink an identity-provider account (not your only way to sign in)',
+      schema: routeSchema('Unlink an identity-provider account (not your only way to sign in)', {
         params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const person = asPerson(request);

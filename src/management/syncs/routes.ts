@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCode, errorResponses } from '../../http/errors.ts';
+import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
 import { asUser } from '../identity/principal.ts';
@@ -62,49 +63,42 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   const { syncs } = deps;
   const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/projects/:projectId/syncs';
-  const tags = ['variable group syncs'];
+  const routeSchema = routeSchemas('variable group syncs', Errors);
 
   app.get(
     base,
     {
-      schema: {
-        tags,
-        summary: "A project's variable group syncs",
-        params: ProjectParams,
-        response: { 200: SyncList, ...Errors },
-      },
+      schema: routeSchema("A project's variable group syncs", { params: ProjectParams, response: { 200: SyncList } }),
     },
     async (request) => ({
       syncs: await syncs.list(asUser(request), request.params.projectId),
     }),
   );
 
-  app.get(
-    `${base}/:id`,
-    { schema: { tags, summary: 'One sync', params: ItemParams, response: { 200: SyncSchema, ...Errors } } },
-    async (request) => syncs.get(asUser(request), request.params.projectId, request.params.id),
+  app.get(`${base}/:id`, { schema: routeSchema('One sync', { params: ItemParams, response: { 200: SyncSchema } }) }, async (request) =>
+    syncs.get(asUser(request), request.params.projectId, request.params.id),
   );
 
   app.post(
     base,
     {
-      schema: {
-        tags,
-        summary:
-          "Create a sync (project owners; members only inside the connection's memberTargets). With variables, the set is stored on the runner and a first run starts. A group of that name that the sync did not create is refused at run time unless an owner sets adoptExisting.",
-        params: ProjectParams,
-        body: Type.Object(
-          {
-            name: Type.String({ minLength: 1, maxLength: 64 }),
-            connectionId: Type.String({ maxLength: 100 }),
-            ...Target,
-            variables: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })),
-            sealedValues: SealedValues,
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: CreatedSync, ...Errors },
-      },
+      schema: routeSchema(
+        "Create a sync (project owners; members only inside the connection's memberTargets). With variables, the set is stored on the runner and a first run starts. A group of that name that the sync did not create is refused at run time unless an owner sets adoptExisting.",
+        {
+          params: ProjectParams,
+          body: Type.Object(
+            {
+              name: Type.String({ minLength: 1, maxLength: 64 }),
+              connectionId: Type.String({ maxLength: 100 }),
+              ...Target,
+              variables: Type.Optional(Type.Array(VariableInput, { maxItems: MAX_VARIABLES })),
+              sealedValues: SealedValues,
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: CreatedSync },
+        },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -145,23 +139,23 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.patch(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary:
-          "Change the target, schedule or connection of a sync (project members; a new target or connection: owners, or members inside the connection's memberTargets; adoptExisting and takeOver: owners)",
-        params: ItemParams,
-        body: Type.Object(
-          {
-            name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            connectionId: Type.Optional(Type.String({ maxLength: 100 })),
-            ...Target,
-            project: Type.Optional(Target.project),
-            groupName: Type.Optional(Target.groupName),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: SyncSchema, ...Errors },
-      },
+      schema: routeSchema(
+        "Change the target, schedule or connection of a sync (project members; a new target or connection: owners, or members inside the connection's memberTargets; adoptExisting and takeOver: owners)",
+        {
+          params: ItemParams,
+          body: Type.Object(
+            {
+              name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+              connectionId: Type.Optional(Type.String({ maxLength: 100 })),
+              ...Target,
+              project: Type.Optional(Target.project),
+              groupName: Type.Optional(Target.groupName),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: SyncSchema },
+        },
+      ),
     },
     async (request) => {
       const user = asUser(request);
@@ -205,12 +199,10 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.delete(
     `${base}/:id`,
     {
-      schema: {
-        tags,
-        summary: 'Delete a sync; the runner forgets its values. The Azure DevOps group is left as it is.',
+      schema: routeSchema('Delete a sync; the runner forgets its values. The Azure DevOps group is left as it is.', {
         params: ItemParams,
-        response: { 204: Type.Null(), ...Errors },
-      },
+        response: { 204: Type.Null() },
+      }),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -228,16 +220,14 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.put(
     `${base}/:id/variables`,
     {
-      schema: {
-        tags,
-        summary: 'Replace the whole variable set (project members); a run follows',
+      schema: routeSchema('Replace the whole variable set (project members); a run follows', {
         params: ItemParams,
         body: Type.Object(
           { variables: Type.Array(VariableInput, { maxItems: MAX_VARIABLES }), sealedValues: SealedValues },
           { additionalProperties: false },
         ),
-        response: { 200: VariablesResponse, ...Errors },
-      },
+        response: { 200: VariablesResponse },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -259,9 +249,7 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.patch(
     `${base}/:id/variables`,
     {
-      schema: {
-        tags,
-        summary: 'Add or change some variables and remove others, keeping the rest (project members); a run follows',
+      schema: routeSchema('Add or change some variables and remove others, keeping the rest (project members); a run follows', {
         params: ItemParams,
         body: Type.Object(
           {
@@ -271,8 +259,8 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
           },
           { additionalProperties: false },
         ),
-        response: { 200: VariablesResponse, ...Errors },
-      },
+        response: { 200: VariablesResponse },
+      }),
     },
     async (request) => {
       const user = asUser(request);
@@ -300,13 +288,17 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.post(
     `${base}/:id/run`,
     {
-      schema: {
-        tags,
-        summary: 'Run the sync now (project members). Waits up to waitSeconds for the result (202 when it is still queued or running).',
-        params: ItemParams,
-        querystring: Type.Object({ waitSeconds: Type.Integer({ minimum: 0, maximum: 120, default: 60 }) }, { additionalProperties: false }),
-        response: { 200: RunSchema, 202: RunSchema, ...Errors },
-      },
+      schema: routeSchema(
+        'Run the sync now (project members). Waits up to waitSeconds for the result (202 when it is still queued or running).',
+        {
+          params: ItemParams,
+          querystring: Type.Object(
+            { waitSeconds: Type.Integer({ minimum: 0, maximum: 120, default: 60 }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: RunSchema, 202: RunSchema },
+        },
+      ),
     },
     async (request, reply) => {
       const user = asUser(request);
@@ -324,13 +316,11 @@ export async function syncRoutes(root: FastifyInstance, deps: { syncs: SyncServi
   app.get(
     `${base}/:id/runs`,
     {
-      schema: {
-        tags,
-        summary: "A sync's recent runs, newest first",
+      schema: routeSchema("A sync's recent runs, newest first", {
         params: ItemParams,
         querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 20 }) }, { additionalProperties: false }),
-        response: { 200: RunList, ...Errors },
-      },
+        response: { 200: RunList },
+      }),
     },
     async (request) => ({ runs: await syncs.runs(asUser(request), request.params.projectId, request.params.id, request.query.limit) }),
   );

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { Static } from 'typebox';
+import type { AuditEvent } from './schema.ts';
 import type { AuditEventRow, ManagementDB } from '../../db/management-schema.ts';
 import { newId } from '../identity/tokens.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -51,19 +53,8 @@ export function scrubDetails(details: Record<string, unknown>): Record<string, u
   return out;
 }
 
-export interface AuditEventView {
-  id: string;
-  createdAt: string;
-  /** `label` is what was recorded at the time (an email, a runner's name); `name` is the actor's name now. */
-  actor: { type: string; id: string | null; label: string | null; name: string | null };
-  action: string;
-  /** `name` is null when the target has no name or no longer exists. */
-  target: { type: string; id: string | null; name: string | null } | null;
-  outcome: string;
-  ip: string | null;
-  userAgent: string | null;
-  details: Record<string, unknown>;
-}
+/** One event as the API answers it (its schema, audit/schema.ts, documents each field). */
+export type AuditEventView = Static<typeof AuditEvent>;
 
 /** How a scm integration is named: its host, and its virtual directory on Azure DevOps Server. */
 const integrationName = (row: { host: string; virtual_directory: string }) =>

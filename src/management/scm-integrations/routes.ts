@@ -1,10 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../../http/errors.ts';
 import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
+import type { RouteEventResult } from '../audit/route-audit.ts';
+import type { AuditAction } from '../audit/actions.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ScmIntegrationService } from './service.ts';
 import { IntegrationList, IntegrationSchema, SaveResponse, TestResultSchema, UpdateResponse } from './schema.ts';
@@ -43,6 +46,23 @@ export async function scmIntegrationRoutes(
   const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/runners/:runnerId/scm-integrations';
   const routeSchema = routeSchemas('scm integrations', Errors);
+
+  /** An admin's action on one of the runner's integrations, audited with the runner it belongs to. */
+  function onIntegration<T>(
+    request: FastifyRequest & { params: Static<typeof ItemParams> },
+    action: AuditAction,
+    work: (organizationId: string, runnerId: string, id: string) => Promise<T>,
+    describe?: (result: T) => RouteEventResult,
+  ): Promise<T> {
+    const user = asUser(request);
+    const { runnerId, id } = request.params;
+    return audit.run(
+      request,
+      { action, target: { type: 'scm_integration', id }, details: { runnerId } },
+      () => work(user.organizationId, runnerId, id),
+      describe,
+    );
+  }
 
   app.get(
     base,
@@ -160,14 +180,9 @@ export async function scmIntegrationRoutes(
       }),
     },
     async (request) => {
-      const user = asUser(request);
-      const { runnerId, id } = request.params;
-      return audit.run(
-        request,
-        { action: 'scm_integration.draft_apply', target: { type: 'scm_integration', id }, details: { runnerId } },
-        () => integrations.applyDraft(user.organizationId, runnerId, id),
-        (saved) => ({ details: { applied: true, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid } }),
-      );
+      return onIntegration(request, 'scm_integration.draft_apply', integrations.applyDraft, (saved) => ({
+        details: { applied: true, forced: saved.forced, purgedMethods: saved.purgedMethods, testValid: saved.test.valid },
+      }));
     },
   );
 
@@ -181,13 +196,7 @@ export async function scmIntegrationRoutes(
       }),
     },
     async (request, reply) => {
-      const user = asUser(request);
-      const { runnerId, id } = request.params;
-      await audit.run(
-        request,
-        { action: 'scm_integration.draft_discard', target: { type: 'scm_integration', id }, details: { runnerId } },
-        () => integrations.discardDraft(user.organizationId, runnerId, id),
-      );
+      await onIntegration(request, 'scm_integration.draft_discard', integrations.discardDraft);
       return reply.code(204).send(null);
     },
   );
@@ -202,11 +211,7 @@ export async function scmIntegrationRoutes(
       }),
     },
     async (request, reply) => {
-      const user = asUser(request);
-      const { runnerId, id } = request.params;
-      await audit.run(request, { action: 'scm_integration.delete', target: { type: 'scm_integration', id }, details: { runnerId } }, () =>
-        integrations.remove(user.organizationId, runnerId, id),
-      );
+      await onIntegration(request, 'scm_integration.delete', integrations.remove);
       return reply.code(204).send(null);
     },
   );
@@ -253,14 +258,9 @@ export async function scmIntegrationRoutes(
       }),
     },
     async (request) => {
-      const user = asUser(request);
-      const { runnerId, id } = request.params;
-      return audit.run(
-        request,
-        { action: 'scm_integration.certificate_prepare', target: { type: 'scm_integration', id }, details: { runnerId } },
-        () => integrations.prepareNextCertificate(user.organizationId, runnerId, id),
-        (state) => ({ details: { thumbprint: state.certificates?.find((c) => c.status === 'next')?.thumbprintSha1 ?? null } }),
-      );
+      return onIntegration(request, 'scm_integration.certificate_prepare', integrations.prepareNextCertificate, (state) => ({
+        details: { thumbprint: state.certificates?.find((c) => c.status === 'next')?.thumbprintSha1 ?? null },
+      }));
     },
   );
 

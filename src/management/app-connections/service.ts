@@ -1,3 +1,5 @@
+import { describeOrLast } from '../client-credentials/described.ts';
+import type { DescribedCredential } from '../client-credentials/described.ts';
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
@@ -628,16 +630,13 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
     },
 
     /** What the runner holds for a connection without secret, asked now (stale: the last answer, when it cannot be asked). */
-    async clientCredential(
-      user: UserPrincipal,
-      projectId: string,
-      id: string,
-    ): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+    async clientCredential(user: UserPrincipal, projectId: string, id: string): Promise<DescribedCredential> {
       await deps.projects.require(user, projectId);
       const row = await getRow(projectId, id);
       if (!isSecretless(row.method))
         throw conflict('no_client_credential', `a ${row.method} connection has no certificate or federated credential to show`, 'method');
-      try {
+      const credential = { type: row.method };
+      const ask = async (): Promise<ClientCredentialState> => {
         const state =
           row.method === 'managed-identity'
             ? ((await deps.control.call(row.runner_id, APP_CONNECTION_REQUESTS.test, { connection: await toRunner(row) }, { timeoutMs }))
@@ -645,20 +644,15 @@ export function createAppConnectionService(deps: AppConnectionDeps) {
             : await deps.control.call(
                 row.runner_id,
                 CLIENT_CREDENTIAL_REQUESTS.describe,
-                { owner: { type: 'app-connection', id }, credential: { type: row.method } },
+                { owner: { type: 'app-connection', id }, credential },
                 { timeoutMs: 20_000 },
               );
         if (!state) throw conflict('no_client_credential', 'the runner described nothing for this connection');
-        await store.setCredentialState(id, JSON.stringify(state));
         return state;
-      } catch (err) {
-        if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
-        return {
-          ...(JSON.parse(row.credential_state) as ClientCredentialState),
-          stale: true,
-          staleReason: `${err.message}; this is what the runner said last`,
-        };
-      }
+      };
+      return describeOrLast(ask, row.credential_state, async (state) => {
+        await store.setCredentialState(id, state);
+      });
     },
 
     async prepareNextCertificate(user: UserPrincipal, projectId: string, id: string): Promise<ClientCredentialState> {

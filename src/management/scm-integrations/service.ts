@@ -1,3 +1,5 @@
+import { describeOrLast } from '../client-credentials/described.ts';
+import type { DescribedCredential } from '../client-credentials/described.ts';
 import type { Kysely } from 'kysely';
 import type { ManagementDB } from '../../db/management-schema.ts';
 import { ApiError, badRequest, conflict, notFound } from '../../http/errors.ts';
@@ -693,11 +695,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
      * certificate to upload, the federated credential to add); the last answer when the runner
      * cannot be asked (`stale`).
      */
-    async clientCredential(
-      organizationId: string,
-      runnerId: string,
-      id: string,
-    ): Promise<ClientCredentialState & { stale?: boolean; staleReason?: string }> {
+    async clientCredential(organizationId: string, runnerId: string, id: string): Promise<DescribedCredential> {
       await deps.runners.get(organizationId, runnerId);
       const row = await getRow(runnerId, id);
       const credential = row.oauth_client_id ? parseCredential(row.oauth_credential) : undefined;
@@ -707,23 +705,17 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
           "this integration's app uses a client secret (or OAuth is off): there is no certificate or federated credential to show",
           'oauth.credential',
         );
-      try {
-        const state = await deps.control.call(
-          runnerId,
-          CLIENT_CREDENTIAL_REQUESTS.describe,
-          { owner: { type: 'integration', id }, credential },
-          { timeoutMs: 20_000 },
-        );
-        await store.setCredentialState(id, JSON.stringify(state));
-        return state;
-      } catch (err) {
-        if (!row.credential_state || !(err instanceof ApiError) || !err.code.startsWith('runner_')) throw err;
-        return {
-          ...(JSON.parse(row.credential_state) as ClientCredentialState),
-          stale: true,
-          staleReason: `${err.message}; this is what the runner said last`,
-        };
-      }
+      return describeOrLast(
+        () =>
+          deps.control.call(
+            runnerId,
+            CLIENT_CREDENTIAL_REQUESTS.describe,
+            { owner: { type: 'integration', id }, credential },
+            { timeoutMs: 20_000 },
+          ),
+        row.credential_state,
+        (state) => store.setCredentialState(id, state),
+      );
     },
 
     /** Has the runner make the next certificate now (ahead of expiry), to upload before it is used. */

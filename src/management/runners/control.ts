@@ -94,6 +94,28 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
     return now().getTime() - Date.parse(held.last_seen_at) <= ONLINE_WINDOW_MS ? held.replica_id : null;
   }
 
+  /** Stores a pending request for the runner (for one replica when `affinity` holds it) and wakes its long-poll. */
+  async function post(id: string, runnerId: string, kind: ControlKind, payload: unknown, deadline: Date, affinity: Affinity | undefined) {
+    await db
+      .insertInto('runner_requests')
+      .values({
+        id,
+        runner_id: runnerId,
+        kind,
+        payload: JSON.stringify(payload),
+        status: 'pending',
+        response: null,
+        created_at: now().toISOString(),
+        deadline_at: deadline.toISOString(),
+        dispatched_at: null,
+        answered_at: null,
+        replica_id: await targetReplica(runnerId, affinity),
+        trace_context: traceContext(),
+      })
+      .execute();
+    events.emit(`runner:${runnerId}`);
+  }
+
   /** The caller's trace context, stored with the request (null when tracing is off). */
   function traceContext(): string | null {
     const headers = currentTraceHeaders();
@@ -140,24 +162,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       const timeoutMs = callOptions.timeoutMs ?? 30_000;
       const id = newId('req');
       const deadline = new Date(now().getTime() + timeoutMs);
-      await db
-        .insertInto('runner_requests')
-        .values({
-          id,
-          runner_id: runnerId,
-          kind,
-          payload: JSON.stringify(payload),
-          status: 'pending',
-          response: null,
-          created_at: now().toISOString(),
-          deadline_at: deadline.toISOString(),
-          dispatched_at: null,
-          answered_at: null,
-          replica_id: await targetReplica(runnerId, callOptions.affinity),
-          trace_context: traceContext(),
-        })
-        .execute();
-      events.emit(`runner:${runnerId}`);
+      await post(id, runnerId, kind, payload, deadline, callOptions.affinity);
       try {
         for (;;) {
           const row = await db
@@ -204,24 +209,7 @@ export function createControlChannel(db: Kysely<ManagementDB>, options: { pollIn
       affinity?: Affinity,
     ): Promise<string> {
       const id = newId(DURABLE_PREFIX);
-      await db
-        .insertInto('runner_requests')
-        .values({
-          id,
-          runner_id: runnerId,
-          kind,
-          payload: JSON.stringify(payload),
-          status: 'pending',
-          response: null,
-          created_at: now().toISOString(),
-          deadline_at: new Date(now().getTime() + ttlMs).toISOString(),
-          dispatched_at: null,
-          answered_at: null,
-          replica_id: await targetReplica(runnerId, affinity),
-          trace_context: traceContext(),
-        })
-        .execute();
-      events.emit(`runner:${runnerId}`);
+      await post(id, runnerId, kind, payload, new Date(now().getTime() + ttlMs), affinity);
       return id;
     },
 

@@ -100,3 +100,38 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
     </Dialog>
   );
 }
+
+/** What a ConfirmDialog asks about one item: its title, body and button, and the action it runs. */
+export interface Confirmation {
+  title: string;
+  confirmLabel: string;
+  danger?: boolean;
+  /** What happens, shown above the buttons (the dialog's accessible description). */
+  body: ReactNode;
+  /** Runs the action; a thrown error is shown in the dialog, which then stays open. */
+  run: () => Promise<void>;
+}
+
+/**
+ * The item a confirmation is pending for, and its dialog: `ask(item)` opens the ConfirmDialog that
+ * `confirmation(item)` describes; it closes on Cancel, Escape or once `run` has succeeded. Render
+ * `dialog` where the ConfirmDialog goes (nothing while no item is pending).
+ */
+export function useConfirm<T>(confirmation: (item: T) => Confirmation): { ask: (item: T) => void; dialog: ReactNode } {
+  const [pending, setPending] = useState<{ item: T }>();
+  const asked = pending && confirmation(pending.item);
+  return {
+    ask: (item) => setPending({ item }),
+    dialog: asked && (
+      <ConfirmDialog
+        title={asked.title}
+        confirmLabel={asked.confirmLabel}
+        danger={asked.danger}
+        onConfirm={asked.run}
+        onClose={() => setPending(undefined)}
+      >
+        {asked.body}
+      </ConfirmDialog>
+    ),
+  };
+}

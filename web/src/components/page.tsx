@@ -115,3 +115,37 @@ export function LoadFailed({ title, error, notFound }: { title: string; error: A
     </>
   );
 }
+
+/**
+ * What a create form made, shown once in the form's place (a token, a link): a highlighted card
+ * whose heading takes focus, so it is read out, and a button (`dismiss`) that brings the form back.
+ */
+export function ShownOnceCard({
+  id,
+  title,
+  dismiss,
+  onDismiss,
+  children,
+}: {
+  id: string;
+  title: ReactNode;
+  dismiss: string;
+  onDismiss: () => void;
+  children: ReactNode;
+}) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  return (
+    <section aria-labelledby={id} className="card card-highlight">
+      <h2 id={id} ref={heading} tabIndex={-1}>
+        {title}
+      </h2>
+      {children}
+      <div className="actions">
+        <button type="button" className="button-primary" onClick={onDismiss}>
+          {dismiss}
+        </button>
+      </div>
+    </section>
+  );
+}

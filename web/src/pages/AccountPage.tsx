@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { Alert, PageHeading, SectionHeading } from '../components/page.tsx';
 import { DataTable } from '../components/table.tsx';
 import { navigate, useLocation } from '../router.tsx';
@@ -56,8 +56,40 @@ export function AccountPage() {
 
 function OrganizationsSection({ me }: { me: MeInOrganization }) {
   const { refresh, signOut } = useSession();
-  const [leaving, setLeaving] = useState<MeInOrganization['organizations'][number]>();
   const [notice, setNotice] = useState<string>();
+
+  const leave = useConfirm((organization: MeInOrganization['organizations'][number]) => ({
+    title: `Leave ${organization.name}?`,
+    confirmLabel: 'Leave organization',
+    body: (
+      <>
+        <p>What happens at once:</p>
+        <ul>
+          <li>
+            Your sessions and API tokens in {organization.name} end
+            {organization.id === me.organization.id ? ', this one included: you will sign in again' : ''}.
+          </li>
+          <li>Its runners delete the Azure DevOps credentials you stored there, and your environments there.</li>
+          <li>You lose your roles in its projects.</li>
+        </ul>
+        <p>
+          To come back you need a new invitation from one of its admins.{' '}
+          {organization.role === 'admin' && 'If you are its last admin, make someone else an admin first.'}
+        </p>
+      </>
+    ),
+    run: async () => {
+      const result = await api.delete<Offboarded>(`/me/organizations/${encodeURIComponent(organization.id)}`);
+      const summary = `You left ${organization.name}. ${purgeSummary(result)}`;
+      // Leaving ends the sessions in that organization, this one too when it is the current one.
+      if (organization.id === me.organization.id)
+        await signOut({ notice: `${summary} Sign in again to continue in your other organizations.` });
+      else {
+        setNotice(summary);
+        await refresh();
+      }
+    },
+  }));
 
   return (
     <section aria-labelledby="organizations" className="section">
@@ -70,45 +102,14 @@ function OrganizationsSection({ me }: { me: MeInOrganization }) {
             <td>{org.role}</td>
             <td>{org.id === me.organization.id ? 'Current' : org.available ? '' : 'Single sign-on only'}</td>
             <td className="row-actions">
-              <DangerButton label={`Leave ${org.name}`} onClick={() => setLeaving(org)}>
+              <DangerButton label={`Leave ${org.name}`} onClick={() => leave.ask(org)}>
                 Leave
               </DangerButton>
             </td>
           </tr>
         ))}
       </DataTable>
-      {leaving && (
-        <ConfirmDialog
-          title={`Leave ${leaving.name}?`}
-          confirmLabel="Leave organization"
-          onClose={() => setLeaving(undefined)}
-          onConfirm={async () => {
-            const result = await api.delete<Offboarded>(`/me/organizations/${encodeURIComponent(leaving.id)}`);
-            const summary = `You left ${leaving.name}. ${purgeSummary(result)}`;
-            // Leaving ends the sessions in that organization, this one too when it is the current one.
-            if (leaving.id === me.organization.id)
-              await signOut({ notice: `${summary} Sign in again to continue in your other organizations.` });
-            else {
-              setNotice(summary);
-              await refresh();
-            }
-          }}
-        >
-          <p>What happens at once:</p>
-          <ul>
-            <li>
-              Your sessions and API tokens in {leaving.name} end
-              {leaving.id === me.organization.id ? ', this one included: you will sign in again' : ''}.
-            </li>
-            <li>Its runners delete the Azure DevOps credentials you stored there, and your environments there.</li>
-            <li>You lose your roles in its projects.</li>
-          </ul>
-          <p>
-            To come back you need a new invitation from one of its admins.{' '}
-            {leaving.role === 'admin' && 'If you are its last admin, make someone else an admin first.'}
-          </p>
-        </ConfirmDialog>
-      )}
+      {leave.dialog}
     </section>
   );
 }

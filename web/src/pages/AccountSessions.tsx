@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, SectionHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
@@ -50,7 +50,6 @@ export function describeUserAgent(userAgent: string | null): string {
 export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: SessionSummary[] }> }) {
   const { me, signOut } = useSession();
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string }>();
-  const [everywhere, setEverywhere] = useState(false);
   const [busy, setBusy] = useState<string>();
   const organizationName = (id: string | null) =>
     id === null ? 'None chosen yet' : (me.organizations.find((org) => org.id === id)?.name ?? 'An organization you left');
@@ -59,6 +58,24 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
     .slice()
     .sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.localeCompare(a.lastSeenAt));
   const others = list?.filter((s) => !s.current).length ?? 0;
+
+  const signOutEverywhere = useConfirm<void>(() => ({
+    title: 'Sign out everywhere?',
+    confirmLabel: 'Sign out everywhere',
+    body: (
+      <p>
+        Every session of yours ends
+        {others > 0 ? ` (this one and ${others === 1 ? '1 other' : `${others} others`})` : ', this one included'}, in every organization.
+        Your API tokens keep working: revoke them under API tokens, or change your password, which revokes them all.
+      </p>
+    ),
+    run: async () => {
+      const { endedSessions } = await api.post<{ endedSessions: number }>('/me/sessions/sign-out-everywhere');
+      await signOut({
+        notice: `You signed out everywhere: ${endedSessions === 1 ? '1 session' : `${endedSessions} sessions`} ended, this one included.`,
+      });
+    },
+  }));
 
   async function end(session: SessionSummary) {
     setBusy(session.id);
@@ -80,7 +97,7 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
   return (
     <section aria-labelledby="sessions" className="section">
       <SectionHeading id="sessions" title="Where you are signed in">
-        <button type="button" className="button-danger-outline" onClick={() => setEverywhere(true)}>
+        <button type="button" className="button-danger-outline" onClick={() => signOutEverywhere.ask()}>
           Sign out everywhere
         </button>
       </SectionHeading>
@@ -129,25 +146,7 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
           );
         }}
       </ListingTable>
-      {everywhere && (
-        <ConfirmDialog
-          title="Sign out everywhere?"
-          confirmLabel="Sign out everywhere"
-          onClose={() => setEverywhere(false)}
-          onConfirm={async () => {
-            const { endedSessions } = await api.post<{ endedSessions: number }>('/me/sessions/sign-out-everywhere');
-            await signOut({
-              notice: `You signed out everywhere: ${endedSessions === 1 ? '1 session' : `${endedSessions} sessions`} ended, this one included.`,
-            });
-          }}
-        >
-          <p>
-            Every session of yours ends
-            {others > 0 ? ` (this one and ${others === 1 ? '1 other' : `${others} others`})` : ', this one included'}, in every
-            organization. Your API tokens keep working: revoke them under API tokens, or change your password, which revokes them all.
-          </p>
-        </ConfirmDialog>
-      )}
+      {signOutEverywhere.dialog}
     </section>
   );
 }

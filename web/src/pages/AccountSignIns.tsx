@@ -2,7 +2,7 @@ import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
@@ -24,10 +24,24 @@ export function LinkedSignIns({
   identities: Loaded<{ identities: LinkedIdentity[] }>;
   providers: SsoProvider[] | undefined;
 }) {
-  const [unlinking, setUnlinking] = useState<LinkedIdentity>();
   const [notice, setNotice] = useState<string>();
   const entra = providers?.some((p) => p.id === 'entra');
   const oidc = providers?.find((p) => p.id === 'oidc');
+
+  const unlink = useConfirm((identity: LinkedIdentity) => ({
+    title: `Unlink ${identityProviderName(identity, providers)} account${identity.email ? ` ${identity.email}` : ''}?`,
+    confirmLabel: 'Unlink',
+    body: (
+      <p>
+        You can no longer sign in to Keyway with it. Organizations that require single sign-on stay closed to you until you link one again.
+      </p>
+    ),
+    run: async () => {
+      await api.delete(`/me/identities/${encodeURIComponent(identity.id)}`);
+      setNotice(`${identityProviderName(identity, providers)} account${identity.email ? ` ${identity.email}` : ''} was unlinked.`);
+      identities.reload();
+    },
+  }));
 
   return (
     <section aria-labelledby="sign-ins" className="section">
@@ -52,7 +66,7 @@ export function LinkedSignIns({
               <TimeCell value={identity.createdAt} />
               <TimeCell value={identity.lastSignInAt} />
               <td className="row-actions">
-                <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => setUnlinking(identity)}>
+                <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => unlink.ask(identity)}>
                   Unlink
                 </DangerButton>
               </td>
@@ -62,23 +76,7 @@ export function LinkedSignIns({
       </ListingTable>
       {entra && <LinkMicrosoft />}
       {oidc && <LinkOidc provider={oidc} />}
-      {unlinking && (
-        <ConfirmDialog
-          title={`Unlink ${identityProviderName(unlinking, providers)} account${unlinking.email ? ` ${unlinking.email}` : ''}?`}
-          confirmLabel="Unlink"
-          onClose={() => setUnlinking(undefined)}
-          onConfirm={async () => {
-            await api.delete(`/me/identities/${encodeURIComponent(unlinking.id)}`);
-            setNotice(`${identityProviderName(unlinking, providers)} account${unlinking.email ? ` ${unlinking.email}` : ''} was unlinked.`);
-            identities.reload();
-          }}
-        >
-          <p>
-            You can no longer sign in to Keyway with it. Organizations that require single sign-on stay closed to you until you link one
-            again.
-          </p>
-        </ConfirmDialog>
-      )}
+      {unlink.dialog}
     </section>
   );
 }

@@ -1,14 +1,14 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, Card, PageHeading, Time } from '../components/page.tsx';
+import { Alert, Card, PageHeading, ShownOnceCard, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -22,8 +22,17 @@ function tokenState(token: ApiToken): 'Active' | 'Revoked' | 'Expired' {
 export function ApiTokensPage() {
   const tokens = useApi<{ tokens: ApiToken[] }>('/api-tokens');
   const created = useShownOnce<CreatedApiToken>();
-  const [revoking, setRevoking] = useState<ApiToken>();
   const [notice, setNotice] = useState<string>();
+  const revoke = useConfirm((token: ApiToken) => ({
+    title: `Revoke token ${token.name}?`,
+    confirmLabel: 'Revoke token',
+    body: <p>Anything using this token stops working immediately. This cannot be undone.</p>,
+    run: async () => {
+      await api.delete(`/api-tokens/${encodeURIComponent(token.id)}`);
+      setNotice(`Token ${token.name} was revoked.`);
+      tokens.reload();
+    },
+  }));
 
   return (
     <>
@@ -68,7 +77,7 @@ export function ApiTokensPage() {
               </td>
               <td className="row-actions">
                 {state === 'Active' && (
-                  <DangerButton label={`Revoke token ${token.name}`} onClick={() => setRevoking(token)}>
+                  <DangerButton label={`Revoke token ${token.name}`} onClick={() => revoke.ask(token)}>
                     Revoke
                   </DangerButton>
                 )}
@@ -77,41 +86,18 @@ export function ApiTokensPage() {
           );
         }}
       </ListingTable>
-      {revoking && (
-        <ConfirmDialog
-          title={`Revoke token ${revoking.name}?`}
-          confirmLabel="Revoke token"
-          onClose={() => setRevoking(undefined)}
-          onConfirm={async () => {
-            await api.delete(`/api-tokens/${encodeURIComponent(revoking.id)}`);
-            setNotice(`Token ${revoking.name} was revoked.`);
-            tokens.reload();
-          }}
-        >
-          <p>Anything using this token stops working immediately. This cannot be undone.</p>
-        </ConfirmDialog>
-      )}
+      {revoke.dialog}
     </>
   );
 }
 
 /** The token value, shown once: it lives only in this component's props until dismissed. */
 function NewToken({ token, onDismiss }: { token: CreatedApiToken; onDismiss: () => void }) {
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => heading.current?.focus(), []);
   return (
-    <section aria-labelledby="new-token" className="card card-highlight">
-      <h2 id="new-token" ref={heading} tabIndex={-1}>
-        Token {token.name} created
-      </h2>
+    <ShownOnceCard id="new-token" title={`Token ${token.name} created`} dismiss="I have stored it" onDismiss={onDismiss}>
       <Alert kind="warning">Copy the token now. Keyway stores only a digest and will not show it again.</Alert>
       <CopyField label="Token value" value={token.token} />
-      <div className="actions">
-        <button type="button" className="button-primary" onClick={onDismiss}>
-          I have stored it
-        </button>
-      </div>
-    </section>
+    </ShownOnceCard>
   );
 }
 

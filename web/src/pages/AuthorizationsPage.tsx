@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { Dialog, useConfirm } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
 import { Alert, Loading, PageHeading, Time, formatTime } from '../components/page.tsx';
 import { Link } from '../router.tsx';
@@ -75,11 +75,31 @@ export function AuthorizationsPage() {
     '/scm/authorizations',
   );
   const runners = useApi<{ runners: Runner[] }>('/runners');
-  const [removing, setRemoving] = useState<HostAuthorization>();
   const [reconnecting, setReconnecting] = useState<HostAuthorization>();
   const [notice, setNotice] = useState<{ kind: 'success' | 'warning'; text: string }>();
   const runnerName = (id: string | undefined) => (id ? (runners.data?.runners.find((r) => r.id === id)?.name ?? id) : '—');
   const authorizations = list.data?.authorizations;
+
+  const removeAuthorization = useConfirm((authorization: HostAuthorization) => ({
+    title: `Remove your authorization for ${authorization.host}?`,
+    confirmLabel: 'Remove authorization',
+    body: (
+      <p>
+        The runner forgets this {authorization.method === 'pat' ? 'token' : 'sign-in'}. Environments using {authorization.host} stop getting
+        tokens until you authorize again.
+      </p>
+    ),
+    run: async () => {
+      const result = await api.delete<{ deleted: boolean; revokedUpstream: boolean; method: string }>(
+        `/scm/authorizations/${encodeURIComponent(authorization.runnerId!)}/${encodeURIComponent(authorization.id)}`,
+      );
+      setNotice({
+        kind: 'success',
+        text: `Your ${methodLabel(authorization.method)} authorization for ${authorization.host} was removed${result.revokedUpstream ? ' and revoked with Entra ID' : ''}.${authorization.method === 'pat' ? ' The token itself stays valid in Azure DevOps until you revoke it there.' : ''}`,
+      });
+      list.reload();
+    },
+  }));
 
   return (
     <>
@@ -158,7 +178,7 @@ export function AuthorizationsPage() {
                       </button>
                     )}
                     {a.runnerId && (
-                      <DangerButton label={`Remove ${label}`} onClick={() => setRemoving(a)}>
+                      <DangerButton label={`Remove ${label}`} onClick={() => removeAuthorization.ask(a)}>
                         Remove
                       </DangerButton>
                     )}
@@ -181,28 +201,7 @@ export function AuthorizationsPage() {
           }}
         />
       )}
-      {removing && (
-        <ConfirmDialog
-          title={`Remove your authorization for ${removing.host}?`}
-          confirmLabel="Remove authorization"
-          onClose={() => setRemoving(undefined)}
-          onConfirm={async () => {
-            const result = await api.delete<{ deleted: boolean; revokedUpstream: boolean; method: string }>(
-              `/scm/authorizations/${encodeURIComponent(removing.runnerId!)}/${encodeURIComponent(removing.id)}`,
-            );
-            setNotice({
-              kind: 'success',
-              text: `Your ${methodLabel(removing.method)} authorization for ${removing.host} was removed${result.revokedUpstream ? ' and revoked with Entra ID' : ''}.${removing.method === 'pat' ? ' The token itself stays valid in Azure DevOps until you revoke it there.' : ''}`,
-            });
-            list.reload();
-          }}
-        >
-          <p>
-            The runner forgets this {removing.method === 'pat' ? 'token' : 'sign-in'}. Environments using {removing.host} stop getting
-            tokens until you authorize again.
-          </p>
-        </ConfirmDialog>
-      )}
+      {removeAuthorization.dialog}
     </>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, StatusText, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
@@ -146,7 +146,6 @@ export function EnvironmentProgress({ initial, onSettled }: { initial: Environme
 export function EnvironmentsPage() {
   const list = useApi<{ environments: Environment[] }>('/environments');
   const runners = useApi<{ runners: Runner[] }>('/runners');
-  const [deleting, setDeleting] = useState<Environment>();
   const [notice, setNotice] = useState<{ kind: 'success' | 'info'; text: string }>();
   const environments = list.data?.environments;
   const busy = environments?.some((e) => e.status === 'cloning' || e.status === 'deleting') ?? false;
@@ -160,6 +159,34 @@ export function EnvironmentsPage() {
   }, [busy, reload]);
 
   const runnerName = (id: string) => runners.data?.runners.find((r) => r.id === id)?.name ?? id;
+
+  const deleteEnvironment = useConfirm((environment: Environment) => ({
+    title: `Delete the environment of ${environment.repository.repository}?`,
+    confirmLabel: 'Delete environment',
+    body: (
+      <p>
+        The runner removes the workspace
+        {environment.workspacePath ? (
+          <>
+            {' '}
+            (<code>{environment.workspacePath}</code>)
+          </>
+        ) : null}{' '}
+        with any changes not pushed, and its git stops getting tokens.
+      </p>
+    ),
+    run: async () => {
+      const answer = await api.delete<{ status: string; message: string } | undefined>(
+        `/environments/${encodeURIComponent(environment.id)}`,
+      );
+      setNotice(
+        answer?.message
+          ? { kind: 'info', text: sentence(answer.message) }
+          : { kind: 'success', text: `The environment of ${environment.repository.repository} was deleted.` },
+      );
+      reload();
+    },
+  }));
 
   return (
     <>
@@ -229,7 +256,7 @@ export function EnvironmentsPage() {
               {env.status !== 'deleting' && (
                 <DangerButton
                   label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
-                  onClick={() => setDeleting(env)}
+                  onClick={() => deleteEnvironment.ask(env)}
                 >
                   Delete
                 </DangerButton>
@@ -238,35 +265,7 @@ export function EnvironmentsPage() {
           </tr>
         )}
       </ListingTable>
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete the environment of ${deleting.repository.repository}?`}
-          confirmLabel="Delete environment"
-          onClose={() => setDeleting(undefined)}
-          onConfirm={async () => {
-            const answer = await api.delete<{ status: string; message: string } | undefined>(
-              `/environments/${encodeURIComponent(deleting.id)}`,
-            );
-            setNotice(
-              answer?.message
-                ? { kind: 'info', text: sentence(answer.message) }
-                : { kind: 'success', text: `The environment of ${deleting.repository.repository} was deleted.` },
-            );
-            reload();
-          }}
-        >
-          <p>
-            The runner removes the workspace
-            {deleting.workspacePath ? (
-              <>
-                {' '}
-                (<code>{deleting.workspacePath}</code>)
-              </>
-            ) : null}{' '}
-            with any changes not pushed, and its git stops getting tokens.
-          </p>
-        </ConfirmDialog>
-      )}
+      {deleteEnvironment.dialog}
     </>
   );
 }

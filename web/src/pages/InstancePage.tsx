@@ -4,7 +4,7 @@ import { api } from '../api.ts';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
@@ -84,8 +84,44 @@ function Organizations() {
 function Accounts() {
   const { me } = useSession();
   const users = useApi<{ users: InstanceUser[] }>('/users');
-  const [changing, setChanging] = useState<InstanceUser>();
   const [notice, setNotice] = useState<string>();
+
+  const changeAccount = useConfirm((user: InstanceUser) => ({
+    title: `${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}?`,
+    confirmLabel: user.disabled ? 'Enable account' : 'Disable account',
+    danger: !user.disabled,
+    body: (
+      <>
+        {user.disabled ? (
+          <p>
+            They can sign in again and get back into the organizations they still belong to. Credentials deleted when they were disabled do
+            not come back: they connect again.
+          </p>
+        ) : (
+          <>
+            <p>What happens at once:</p>
+            <ul>
+              <li>They cannot sign in, by password or single sign-on.</li>
+              <li>Their sessions and API tokens end, in every organization.</li>
+              <li>Every runner of their organizations deletes the Azure DevOps credentials they stored.</li>
+            </ul>
+            <p>Their memberships stay, so enabling the account later brings them back.</p>
+          </>
+        )}
+      </>
+    ),
+    run: async () => {
+      const result = await api.put<{ organizations: number; runners: number }>(`/users/${encodeURIComponent(user.id)}/disabled`, {
+        disabled: !user.disabled,
+      });
+      setNotice(
+        user.disabled
+          ? `${user.email} can sign in again.`
+          : `${user.email} is disabled: their sessions and API tokens ended, and ${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete their stored credentials.`,
+      );
+      users.reload();
+    },
+  }));
 
   return (
     <>
@@ -114,7 +150,7 @@ function Accounts() {
                 <button
                   type="button"
                   className={`button-small${user.disabled ? '' : ' button-danger-outline'}`}
-                  onClick={() => setChanging(user)}
+                  onClick={() => changeAccount.ask(user)}
                   aria-label={`${user.disabled ? 'Enable' : 'Disable'} the account ${user.email}`}
                 >
                   {user.disabled ? 'Enable' : 'Disable'}
@@ -124,42 +160,7 @@ function Accounts() {
           </tr>
         )}
       </ListingTable>
-      {changing && (
-        <ConfirmDialog
-          title={`${changing.disabled ? 'Enable' : 'Disable'} the account ${changing.email}?`}
-          confirmLabel={changing.disabled ? 'Enable account' : 'Disable account'}
-          danger={!changing.disabled}
-          onClose={() => setChanging(undefined)}
-          onConfirm={async () => {
-            const result = await api.put<{ organizations: number; runners: number }>(`/users/${encodeURIComponent(changing.id)}/disabled`, {
-              disabled: !changing.disabled,
-            });
-            setNotice(
-              changing.disabled
-                ? `${changing.email} can sign in again.`
-                : `${changing.email} is disabled: their sessions and API tokens ended, and ${result.runners === 1 ? '1 runner was' : `${result.runners} runners were`} asked to delete their stored credentials.`,
-            );
-            users.reload();
-          }}
-        >
-          {changing.disabled ? (
-            <p>
-              They can sign in again and get back into the organizations they still belong to. Credentials deleted when they were disabled
-              do not come back: they connect again.
-            </p>
-          ) : (
-            <>
-              <p>What happens at once:</p>
-              <ul>
-                <li>They cannot sign in, by password or single sign-on.</li>
-                <li>Their sessions and API tokens end, in every organization.</li>
-                <li>Every runner of their organizations deletes the Azure DevOps credentials they stored.</li>
-              </ul>
-              <p>Their memberships stay, so enabling the account later brings them back.</p>
-            </>
-          )}
-        </ConfirmDialog>
-      )}
+      {changeAccount.dialog}
     </>
   );
 }

@@ -1,14 +1,14 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, Card, Time } from '../components/page.tsx';
+import { Alert, Card, ShownOnceCard, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
@@ -29,8 +29,17 @@ export function Invitations() {
   const { me } = useSession();
   const invitations = useApi<{ invitations: Invitation[] }>('/invitations');
   const created = useShownOnce<CreatedInvitation>();
-  const [revoking, setRevoking] = useState<Invitation>();
   const [notice, setNotice] = useState<string>();
+  const revoke = useConfirm((invitation: Invitation) => ({
+    title: `Revoke the invitation for ${invitation.email}?`,
+    confirmLabel: 'Revoke invitation',
+    body: <p>Its link stops working at once. You can invite {invitation.email} again later.</p>,
+    run: async () => {
+      await api.delete(`/invitations/${encodeURIComponent(invitation.id)}`);
+      setNotice(`The invitation for ${invitation.email} was revoked; its link no longer works.`);
+      invitations.reload();
+    },
+  }));
   const list = invitations.data?.invitations;
 
   return (
@@ -74,7 +83,7 @@ export function Invitations() {
             <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
             <td className="row-actions">
               {invitation.status === 'pending' && (
-                <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => setRevoking(invitation)}>
+                <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => revoke.ask(invitation)}>
                   Revoke
                 </DangerButton>
               )}
@@ -82,20 +91,7 @@ export function Invitations() {
           </tr>
         )}
       </ListingTable>
-      {revoking && (
-        <ConfirmDialog
-          title={`Revoke the invitation for ${revoking.email}?`}
-          confirmLabel="Revoke invitation"
-          onClose={() => setRevoking(undefined)}
-          onConfirm={async () => {
-            await api.delete(`/invitations/${encodeURIComponent(revoking.id)}`);
-            setNotice(`The invitation for ${revoking.email} was revoked; its link no longer works.`);
-            invitations.reload();
-          }}
-        >
-          <p>Its link stops working at once. You can invite {revoking.email} again later.</p>
-        </ConfirmDialog>
-      )}
+      {revoke.dialog}
     </>
   );
 }
@@ -110,13 +106,13 @@ function NewInvitation({
   organization: string;
   onDismiss: () => void;
 }) {
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => heading.current?.focus(), []);
   return (
-    <section aria-labelledby="new-invitation" className="card card-highlight">
-      <h2 id="new-invitation" ref={heading} tabIndex={-1}>
-        Invitation for {invitation.email} created
-      </h2>
+    <ShownOnceCard
+      id="new-invitation"
+      title={`Invitation for ${invitation.email} created`}
+      dismiss="Done, I have sent it"
+      onDismiss={onDismiss}
+    >
       <Alert kind="warning">
         Send this link to {invitation.email} yourself (Keyway sends no email), through a channel you trust. It is shown only now, works
         once, and only for that address.
@@ -129,12 +125,7 @@ function NewInvitation({
       <p>
         Valid until <Time value={invitation.expiresAt} />.
       </p>
-      <div className="actions">
-        <button type="button" className="button-primary" onClick={onDismiss}>
-          Done, I have sent it
-        </button>
-      </div>
-    </section>
+    </ShownOnceCard>
   );
 }
 

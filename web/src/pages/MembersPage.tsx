@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
@@ -37,8 +37,34 @@ export function MembersPage() {
   const { me } = useSession();
   const members = useApi<{ members: Member[] }>('/members');
   const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string }>();
-  const [removing, setRemoving] = useState<Member>();
   const organization = me.organization.name;
+
+  const removeMember = useConfirm((member: Member) => ({
+    title: `Remove ${member.displayName || member.email} from ${organization}?`,
+    confirmLabel: 'Remove from organization',
+    body: (
+      <>
+        <p>What happens at once:</p>
+        <ul>
+          <li>Their sessions and API tokens in {organization} end.</li>
+          <li>
+            Every runner of {organization} deletes the Azure DevOps credentials they stored (OAuth grants and personal access tokens), and
+            their environments there.
+          </li>
+          <li>They lose their roles in {organization}&rsquo;s projects.</li>
+        </ul>
+        <p>Their Keyway account stays, with any other organizations it belongs to. To come back they need a new invitation.</p>
+      </>
+    ),
+    run: async () => {
+      const result = await api.delete<Offboarded>(`/members/${encodeURIComponent(member.id)}`);
+      setNotice({
+        kind: 'success',
+        text: `${member.displayName || member.email} was removed from ${organization}. ${purgeSummary(result)}`,
+      });
+      members.reload();
+    },
+  }));
 
   async function changeRole(member: Member, role: Role) {
     setNotice(undefined);
@@ -105,7 +131,7 @@ export function MembersPage() {
                 {member.id === me.user.id ? (
                   <Link to="/account#organizations">Leave…</Link>
                 ) : (
-                  <DangerButton label={`Remove ${name} from ${organization}`} onClick={() => setRemoving(member)}>
+                  <DangerButton label={`Remove ${name} from ${organization}`} onClick={() => removeMember.ask(member)}>
                     Remove
                   </DangerButton>
                 )}
@@ -114,32 +140,7 @@ export function MembersPage() {
           );
         }}
       </ListingTable>
-      {removing && (
-        <ConfirmDialog
-          title={`Remove ${removing.displayName || removing.email} from ${organization}?`}
-          confirmLabel="Remove from organization"
-          onClose={() => setRemoving(undefined)}
-          onConfirm={async () => {
-            const result = await api.delete<Offboarded>(`/members/${encodeURIComponent(removing.id)}`);
-            setNotice({
-              kind: 'success',
-              text: `${removing.displayName || removing.email} was removed from ${organization}. ${purgeSummary(result)}`,
-            });
-            members.reload();
-          }}
-        >
-          <p>What happens at once:</p>
-          <ul>
-            <li>Their sessions and API tokens in {organization} end.</li>
-            <li>
-              Every runner of {organization} deletes the Azure DevOps credentials they stored (OAuth grants and personal access tokens), and
-              their environments there.
-            </li>
-            <li>They lose their roles in {organization}&rsquo;s projects.</li>
-          </ul>
-          <p>Their Keyway account stays, with any other organizations it belongs to. To come back they need a new invitation.</p>
-        </ConfirmDialog>
-      )}
+      {removeMember.dialog}
     </>
   );
 }

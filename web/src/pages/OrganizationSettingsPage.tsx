@@ -4,7 +4,7 @@ import type { ReactNode } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
@@ -168,9 +168,19 @@ function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSave
 }
 
 function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
-  const [removing, setRemoving] = useState<OrganizationSso['bindings'][number]>();
   const [notice, setNotice] = useState<string>();
   const data = sso.data;
+
+  const removeBinding = useConfirm((binding: OrganizationSso['bindings'][number]) => ({
+    title: `Remove the binding ${binding.value}?`,
+    confirmLabel: 'Remove binding',
+    body: <p>Nobody new joins through it. People who joined through it stay members until you remove them.</p>,
+    run: async () => {
+      await api.delete(`/organization/sso/bindings/${encodeURIComponent(binding.id)}`);
+      setNotice(`${binding.value} is no longer bound to this organization.`);
+      sso.reload();
+    },
+  }));
 
   return (
     <section aria-labelledby="sso" className="section">
@@ -216,7 +226,7 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
                 <td className="mono">{binding.value}</td>
                 <TimeCell value={binding.createdAt} />
                 <td className="row-actions">
-                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => setRemoving(binding)}>
+                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => removeBinding.ask(binding)}>
                     Remove
                   </DangerButton>
                 </td>
@@ -232,20 +242,7 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
           />
         </>
       )}
-      {removing && (
-        <ConfirmDialog
-          title={`Remove the binding ${removing.value}?`}
-          confirmLabel="Remove binding"
-          onClose={() => setRemoving(undefined)}
-          onConfirm={async () => {
-            await api.delete(`/organization/sso/bindings/${encodeURIComponent(removing.id)}`);
-            setNotice(`${removing.value} is no longer bound to this organization.`);
-            sso.reload();
-          }}
-        >
-          <p>Nobody new joins through it. People who joined through it stay members until you remove them.</p>
-        </ConfirmDialog>
-      )}
+      {removeBinding.dialog}
     </section>
   );
 }

@@ -2,7 +2,7 @@ import { useState } from 'react';
 
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { Dialog, useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
@@ -31,11 +31,28 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
   const members = useApi<{ members: ProjectMember[] }>(base);
   const canManage = project.role === 'admin' || project.role === 'owner';
   const [adding, setAdding] = useState(false);
-  const [removing, setRemoving] = useState<ProjectMember>();
   const [busy, setBusy] = useState<string>();
   const [notice, setNotice] = useState<Notice>();
 
   /** After changing their own place in the project, a non-admin may see less (or nothing) of it. */
+  const removeMember = useConfirm((member: ProjectMember) => ({
+    title: `Remove ${nameOf(member)} from ${project.name}?`,
+    confirmLabel: 'Remove from project',
+    body: (
+      <p>
+        {member.userId === me.user.id && !isAdmin
+          ? `You will no longer see ${project.name}, its app connections or its syncs.`
+          : `${nameOf(member)} will no longer see ${project.name}, its app connections or its syncs. Their account and their place in the organization stay.`}
+      </p>
+    ),
+    run: async () => {
+      await api.delete(`${base}/${encodeURIComponent(member.userId)}`);
+      setNotice({ kind: 'success', text: `${nameOf(member)} was removed from ${project.name}.` });
+      members.reload();
+      afterOwnChange(member.userId, true);
+    },
+  }));
+
   function afterOwnChange(userId: string, removed: boolean) {
     if (userId !== me.user.id || isAdmin) return;
     if (removed) navigate('/projects');
@@ -109,7 +126,7 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
               <TimeCell value={m.addedAt} />
               {canManage && (
                 <td className="row-actions">
-                  <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => setRemoving(m)}>
+                  <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => removeMember.ask(m)}>
                     Remove
                   </DangerButton>
                 </td>
@@ -131,25 +148,7 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
           }}
         />
       )}
-      {removing && (
-        <ConfirmDialog
-          title={`Remove ${nameOf(removing)} from ${project.name}?`}
-          confirmLabel="Remove from project"
-          onClose={() => setRemoving(undefined)}
-          onConfirm={async () => {
-            await api.delete(`${base}/${encodeURIComponent(removing.userId)}`);
-            setNotice({ kind: 'success', text: `${nameOf(removing)} was removed from ${project.name}.` });
-            members.reload();
-            afterOwnChange(removing.userId, true);
-          }}
-        >
-          <p>
-            {removing.userId === me.user.id && !isAdmin
-              ? `You will no longer see ${project.name}, its app connections or its syncs.`
-              : `${nameOf(removing)} will no longer see ${project.name}, its app connections or its syncs. Their account and their place in the organization stay.`}
-          </p>
-        </ConfirmDialog>
-      )}
+      {removeMember.dialog}
     </section>
   );
 }

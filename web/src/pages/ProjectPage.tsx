@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
 import { Listing, ListingTable } from '../components/listing.tsx';
@@ -181,7 +181,6 @@ function ConnectionsSection(props: {
 }) {
   const { base, projectId, canManage, connections, reload, runners } = props;
   const [adding, setAdding] = useState(false);
-  const [deleting, setDeleting] = useState<AppConnection>();
   const [targeting, setTargeting] = useState<AppConnection>();
   const [showingCredential, setShowingCredential] = useState<AppConnection>();
   const [testing, setTesting] = useState<string>();
@@ -207,6 +206,17 @@ function ConnectionsSection(props: {
     setNotice(consentNotice(outcome, connections));
     setOutcome(undefined);
   }, [outcome, connections]);
+
+  const deleteConnection = useConfirm((connection: AppConnection) => ({
+    title: `Delete app connection ${connection.name}?`,
+    confirmLabel: 'Delete connection',
+    body: <p>The runner forgets its credential. Syncs that use it must be deleted or moved to another connection first.</p>,
+    run: async () => {
+      await api.delete(`${base}/app-connections/${encodeURIComponent(connection.id)}`);
+      setNotice({ kind: 'success', text: `App connection ${connection.name} was deleted.` });
+      reload();
+    },
+  }));
 
   async function test(connection: AppConnection) {
     setTesting(connection.id);
@@ -317,7 +327,7 @@ function ConnectionsSection(props: {
                 </button>
               )}
               {canManage && (
-                <DangerButton label={`Delete app connection ${c.name}`} onClick={() => setDeleting(c)}>
+                <DangerButton label={`Delete app connection ${c.name}`} onClick={() => deleteConnection.ask(c)}>
                   Delete
                 </DangerButton>
               )}
@@ -375,20 +385,7 @@ function ConnectionsSection(props: {
           onClose={closeWithNotice(() => setTargeting(undefined), setNotice, reload)}
         />
       )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete app connection ${deleting.name}?`}
-          confirmLabel="Delete connection"
-          onClose={() => setDeleting(undefined)}
-          onConfirm={async () => {
-            await api.delete(`${base}/app-connections/${encodeURIComponent(deleting.id)}`);
-            setNotice({ kind: 'success', text: `App connection ${deleting.name} was deleted.` });
-            reload();
-          }}
-        >
-          <p>The runner forgets its credential. Syncs that use it must be deleted or moved to another connection first.</p>
-        </ConfirmDialog>
-      )}
+      {deleteConnection.dialog}
     </section>
   );
 }
@@ -498,7 +495,6 @@ function SyncsSection(props: {
   const [adding, setAdding] = useState(false);
   const [editing, setEditing] = useState<VariableSync>();
   const [adopting, setAdopting] = useState<VariableSync>();
-  const [deleting, setDeleting] = useState<VariableSync>();
   const [running, setRunning] = useState<string>();
   const [history, setHistory] = useState<Record<string, number>>({});
   const [notice, setNotice] = useState<Notice>();
@@ -512,6 +508,20 @@ function SyncsSection(props: {
   }, [busy, reload]);
 
   const bumpHistory = (id: string) => setHistory((h) => (id in h ? { ...h, [id]: h[id]! + 1 } : h));
+
+  const deleteSync = useConfirm((sync: VariableSync) => ({
+    title: `Delete sync ${sync.name}?`,
+    confirmLabel: 'Delete sync',
+    body: <p>The runner forgets the values. The variable group {sync.groupName} in Azure DevOps stays as it is.</p>,
+    run: async () => {
+      await api.delete(`${base}/syncs/${encodeURIComponent(sync.id)}`);
+      setNotice({
+        kind: 'success',
+        text: `Sync ${sync.name} was deleted. The variable group in Azure DevOps was left as it is.`,
+      });
+      reload();
+    },
+  }));
 
   async function runNow(sync: VariableSync) {
     setRunning(sync.id);
@@ -633,7 +643,7 @@ function SyncsSection(props: {
                     >
                       Run history
                     </button>
-                    <DangerButton label={`Delete sync ${s.name}`} onClick={() => setDeleting(s)}>
+                    <DangerButton label={`Delete sync ${s.name}`} onClick={() => deleteSync.ask(s)}>
                       Delete
                     </DangerButton>
                   </div>
@@ -677,23 +687,7 @@ function SyncsSection(props: {
           onClose={closeWithNotice(() => setAdopting(undefined), setNotice, reload)}
         />
       )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete sync ${deleting.name}?`}
-          confirmLabel="Delete sync"
-          onClose={() => setDeleting(undefined)}
-          onConfirm={async () => {
-            await api.delete(`${base}/syncs/${encodeURIComponent(deleting.id)}`);
-            setNotice({
-              kind: 'success',
-              text: `Sync ${deleting.name} was deleted. The variable group in Azure DevOps was left as it is.`,
-            });
-            reload();
-          }}
-        >
-          <p>The runner forgets the values. The variable group {deleting.groupName} in Azure DevOps stays as it is.</p>
-        </ConfirmDialog>
-      )}
+      {deleteSync.dialog}
     </section>
   );
 }

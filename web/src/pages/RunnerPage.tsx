@@ -4,7 +4,7 @@ import { expiryWarning } from '../components/client-credential.tsx';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { ConfirmDialog } from '../components/dialog.tsx';
+import { useConfirm } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
 import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { Link } from '../router.tsx';
@@ -70,9 +70,23 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
   const list = useApi<{ integrations: Integration[] }>(path);
   const integrations = list.data?.integrations;
   const [editing, setEditing] = useState<Integration | 'new'>();
-  const [deleting, setDeleting] = useState<Integration>();
   const [notice, setNotice] = useState<{ kind: 'success' | 'error' | 'warning'; text: string }>();
   const [testing, setTesting] = useState<string>();
+
+  const deleteProvider = useConfirm((integration: Integration) => ({
+    title: `Delete ${integration.host}?`,
+    confirmLabel: 'Delete provider',
+    body: (
+      <p>
+        The runner forgets this provider and every credential users authorized through it. Users have to authorize again if you add it back.
+      </p>
+    ),
+    run: async () => {
+      await api.delete(`${path}/${encodeURIComponent(integration.id)}`);
+      setNotice({ kind: 'success', text: `${integration.host} was deleted.` });
+      list.reload();
+    },
+  }));
 
   async function test(integration: Integration) {
     setTesting(integration.id);
@@ -140,7 +154,7 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
                     >
                       Edit
                     </button>
-                    <DangerButton label={`Delete ${integration.host}`} onClick={() => setDeleting(integration)}>
+                    <DangerButton label={`Delete ${integration.host}`} onClick={() => deleteProvider.ask(integration)}>
                       Delete
                     </DangerButton>
                   </div>
@@ -161,23 +175,7 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
           }}
         />
       )}
-      {deleting && (
-        <ConfirmDialog
-          title={`Delete ${deleting.host}?`}
-          confirmLabel="Delete provider"
-          onClose={() => setDeleting(undefined)}
-          onConfirm={async () => {
-            await api.delete(`${path}/${encodeURIComponent(deleting.id)}`);
-            setNotice({ kind: 'success', text: `${deleting.host} was deleted.` });
-            list.reload();
-          }}
-        >
-          <p>
-            The runner forgets this provider and every credential users authorized through it. Users have to authorize again if you add it
-            back.
-          </p>
-        </ConfirmDialog>
-      )}
+      {deleteProvider.dialog}
     </section>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
 import { DangerButton } from '../components/danger-button.tsx';
-import { ConfirmDialog, Dialog } from '../components/dialog.tsx';
+import { Dialog, useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
@@ -25,8 +25,17 @@ export function RunnersPage() {
   const { isAdmin } = useSession();
   const runners = useApi<{ runners: Runner[] }>('/runners');
   const [creating, setCreating] = useState(false);
-  const [revoking, setRevoking] = useState<Runner>();
   const [notice, setNotice] = useState<string>();
+  const revoke = useConfirm((runner: Runner) => ({
+    title: `Revoke runner ${runner.name}?`,
+    confirmLabel: 'Revoke runner',
+    body: <p>The runner can no longer connect or hand out credentials, and users lose the access it provided. This cannot be undone.</p>,
+    run: async () => {
+      await api.delete(`/runners/${encodeURIComponent(runner.id)}`);
+      setNotice(`Runner ${runner.name} was revoked.`);
+      runners.reload();
+    },
+  }));
 
   return (
     <>
@@ -64,7 +73,7 @@ export function RunnersPage() {
             {isAdmin && (
               <td className="row-actions">
                 {runner.status !== 'revoked' && (
-                  <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => setRevoking(runner)}>
+                  <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => revoke.ask(runner)}>
                     Revoke
                   </DangerButton>
                 )}
@@ -81,20 +90,7 @@ export function RunnersPage() {
           }}
         />
       )}
-      {revoking && (
-        <ConfirmDialog
-          title={`Revoke runner ${revoking.name}?`}
-          confirmLabel="Revoke runner"
-          onClose={() => setRevoking(undefined)}
-          onConfirm={async () => {
-            await api.delete(`/runners/${encodeURIComponent(revoking.id)}`);
-            setNotice(`Runner ${revoking.name} was revoked.`);
-            runners.reload();
-          }}
-        >
-          <p>The runner can no longer connect or hand out credentials, and users lose the access it provided. This cannot be undone.</p>
-        </ConfirmDialog>
-      )}
+      {revoke.dialog}
     </>
   );
 }

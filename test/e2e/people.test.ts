@@ -205,7 +205,7 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
       const cells = Array.from(document.querySelectorAll('tbody tr td:nth-child(3)'));
       return cells.length > 0 && cells.every((cell) => cell.textContent?.startsWith('project.'));
     });
-    // Two role changes, one refused (not recorded), the add and the removal: by the demo member only.
+    // Two role changes, the refused last-owner change (a failure), the add and the removal: by the demo member only.
     const actions = await rows.locator('td:nth-child(3)').allTextContents();
     assert.deepEqual(actions, [
       'project.member.remove',
@@ -213,7 +213,14 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
       'project.member.set',
       'project.member.set',
       'project.member.set',
+      'project.member.set',
     ]);
+    const outcomes = await rows.locator('td:nth-child(5)').allTextContents();
+    assert.deepEqual(
+      outcomes.map((o) => o.trim()).filter((o) => o !== 'success'),
+      ['failure'],
+      outcomes.join(', '),
+    );
     const actors = await rows.locator('td:nth-child(2) strong').allTextContents();
     assert.ok(
       actors.every((a) => a === DEMO_NAME),

@@ -1,4 +1,4 @@
-import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely } from 'kysely';
+import type { ColumnBuilderCallback, ColumnDataType, ColumnDefinitionBuilder, CreateTableBuilder, Kysely } from 'kysely';
 
 // What the migrations of both stores write again and again, said once. Each helper makes exactly
 // the builder calls it replaces, so the statements sent (and the schema) stay as they were:
@@ -38,4 +38,20 @@ export async function dropTables(db: MigrationDb, tables: string[]): Promise<voi
 /** `alter table <table> drop column`, one column after the other. */
 export async function dropColumns(db: MigrationDb, table: string, columns: string[]): Promise<void> {
   for (const column of columns) await db.schema.alterTable(table).dropColumn(column).execute();
+}
+
+/** A required column with a default: `not null default <value>`. */
+export function requiredWithDefault(value: string | number): ColumnBuilderCallback {
+  return (c) => c.notNull().defaultTo(value);
+}
+
+/** Columns added to an existing table, in order: name → its type, or its type and how it is built. */
+export type AddedColumns = Record<string, ColumnDataType | [type: ColumnDataType, build: ColumnBuilderCallback]>;
+
+/** `alter table <table> add column`, one column (one statement) after the other. */
+export async function addColumns(db: MigrationDb, table: string, columns: AddedColumns): Promise<void> {
+  for (const [name, column] of Object.entries(columns)) {
+    const [type, build] = Array.isArray(column) ? column : [column];
+    await db.schema.alterTable(table).addColumn(name, type, build).execute();
+  }
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeTo, addColumns, requiredWithDefault } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The front door: single sign-on, invitations, explicit organization choice, offboarding and
@@ -8,40 +8,26 @@ import type { MigrationDb } from '../columns.ts';
 export async function up(db: MigrationDb): Promise<void> {
   // Per-organization policy. Password sign-in can be switched off once SSO works; who may create
   // projects is the organization's choice; SSO role mapping is read at every sign-in.
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('password_sign_in', 'integer', (c) => c.notNull().defaultTo(1))
-    .execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('project_creation', 'text', (c) => c.notNull().defaultTo('admins'))
-    .execute();
-  await db.schema.alterTable('organizations').addColumn('sso_role_claim', 'text').execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('sso_admin_values', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('sso_member_values', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
+  await addColumns(db, 'organizations', {
+    password_sign_in: ['integer', requiredWithDefault(1)],
+    project_creation: ['text', requiredWithDefault('admins')],
+    sso_role_claim: 'text',
+    sso_admin_values: ['text', requiredWithDefault('[]')],
+    sso_member_values: ['text', requiredWithDefault('[]')],
+  });
 
   // Instance operators create organizations and disable users; the bootstrap admin is the first.
-  await db.schema
-    .alterTable('users')
-    .addColumn('operator', 'integer', (c) => c.notNull().defaultTo(0))
-    .execute();
-  await db.schema.alterTable('users').addColumn('last_organization_id', 'text').execute();
-  await db.schema.alterTable('users').addColumn('password_changed_at', 'text').execute();
+  await addColumns(db, 'users', {
+    operator: ['integer', requiredWithDefault(0)],
+    last_organization_id: 'text',
+    password_changed_at: 'text',
+  });
   await sql`update users set operator = 1 where id in (select user_id from memberships where role = 'admin' order by created_at limit 1)`.execute(
     db,
   );
 
   // How a person came to be a member: SSO-managed memberships follow the identity provider's claims.
-  await db.schema
-    .alterTable('memberships')
-    .addColumn('source', 'text', (c) => c.notNull().defaultTo('direct'))
-    .execute();
+  await addColumns(db, 'memberships', { source: ['text', requiredWithDefault('direct')] });
 
   // Sessions may exist before the user picked an organization (several memberships, no previous
   // choice), so organization_id becomes nullable; they also remember how the person proved who
@@ -65,13 +51,10 @@ export async function up(db: MigrationDb): Promise<void> {
   await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
 
   // API tokens remember the session that made them: a token never mints tokens.
-  await db.schema.alterTable('api_tokens').addColumn('created_by_session', 'text').execute();
+  await addColumns(db, 'api_tokens', { created_by_session: 'text' });
 
   // Sign-in links name why they exist (first start, operator CLI, password reset).
-  await db.schema
-    .alterTable('sign_in_links')
-    .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap'))
-    .execute();
+  await addColumns(db, 'sign_in_links', { purpose: ['text', requiredWithDefault('bootstrap')] });
 
   await tableWithId(db, 'sso_identities')
     .addColumn('user_id', 'text', cascadeTo('users'))
@@ -145,10 +128,7 @@ export async function up(db: MigrationDb): Promise<void> {
 
   // Failed unauthenticated attempts are aggregated per action, address and minute: a flood adds to
   // a count instead of writing a row per request.
-  await db.schema
-    .alterTable('audit_events')
-    .addColumn('occurrences', 'integer', (c) => c.notNull().defaultTo(1))
-    .execute();
+  await addColumns(db, 'audit_events', { occurrences: ['integer', requiredWithDefault(1)] });
 
   // Facts about this instance that command-line tools need (the public URL a sign-in link uses).
   await db.schema

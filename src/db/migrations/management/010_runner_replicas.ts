@@ -1,4 +1,4 @@
-import { requiredText, cascadeTo, dropTables, dropColumns } from '../columns.ts';
+import { requiredText, cascadeTo, addColumns, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Runner replicas: several processes sharing one runner identity (key, token, PostgreSQL store).
@@ -7,10 +7,12 @@ import type { MigrationDb } from '../columns.ts';
 // replica holds something local to it, such as an environment's workspace.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('runner_requests').addColumn('replica_id', 'text').execute();
-  await db.schema.alterTable('runner_requests').addColumn('claimed_by', 'text').execute();
-  // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
-  await db.schema.alterTable('runner_requests').addColumn('trace_context', 'text').execute();
+  await addColumns(db, 'runner_requests', {
+    replica_id: 'text',
+    claimed_by: 'text',
+    // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
+    trace_context: 'text',
+  });
   await db.schema
     .createTable('runner_replicas')
     .addColumn('runner_id', 'text', cascadeTo('runners'))

@@ -1,4 +1,4 @@
-import { dropTables, dropColumns } from '../columns.ts';
+import { addColumns, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Environments at scale (issue 20).
@@ -11,7 +11,7 @@ import type { MigrationDb } from '../columns.ts';
 //   runner holds is not reported (a member without access to a repository must not learn of it).
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('environments').addColumn('clone_options', 'text').execute();
+  await addColumns(db, 'environments', { clone_options: 'text' });
   await db.schema
     .createTable('integration_clone_defaults')
     .addColumn('integration_id', 'text', (c) => c.primaryKey())

@@ -1,4 +1,4 @@
-import { requiredText, dropTables } from '../columns.ts';
+import { requiredText, addColumns, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
@@ -12,8 +12,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .execute();
 
   // A refresh lease: one runner replica refreshes a token while the others wait for its result.
-  await db.schema.alterTable('credentials').addColumn('lease_owner', 'text').execute();
-  await db.schema.alterTable('credentials').addColumn('lease_until', 'text').execute();
+  await addColumns(db, 'credentials', { lease_owner: 'text', lease_until: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

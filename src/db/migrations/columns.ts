@@ -55,3 +55,16 @@ export async function addColumns(db: MigrationDb, table: string, columns: AddedC
     await db.schema.alterTable(table).addColumn(name, type, build).execute();
   }
 }
+
+/** `create [unique] index <name> on <table>`: one column (`.column`) or several (`.columns`). */
+export async function createIndex(
+  db: MigrationDb,
+  name: string,
+  table: string,
+  columns: string | string[],
+  options: { unique?: boolean } = {},
+): Promise<void> {
+  const index = db.schema.createIndex(name).on(table);
+  const indexed = typeof columns === 'string' ? index.column(columns) : index.columns(columns);
+  await (options.unique ? indexed.unique() : indexed).execute();
+}

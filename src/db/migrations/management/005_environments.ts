@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeTo, dropTables, createIndex } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Environments: a repository cloned at a ref into a workspace on a runner, for one user. The runner
@@ -24,7 +24,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('checkout', 'text')
     .$call(requiredText('created_at', 'updated_at'))
     .execute();
-  await db.schema.createIndex('environments_user_idx').on('environments').columns(['organization_id', 'user_id']).execute();
+  await createIndex(db, 'environments_user_idx', 'environments', ['organization_id', 'user_id']);
 }
 
 export async function down(db: MigrationDb): Promise<void> {

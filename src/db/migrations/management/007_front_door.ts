@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo, addColumns, requiredWithDefault } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeTo, addColumns, requiredWithDefault, createIndex } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The front door: single sign-on, invitations, explicit organization choice, offboarding and
@@ -48,7 +48,7 @@ export async function up(db: MigrationDb): Promise<void> {
   );
   await db.schema.dropTable('sessions').execute();
   await db.schema.alterTable('sessions_next').renameTo('sessions').execute();
-  await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
+  await createIndex(db, 'sessions_user_idx', 'sessions', 'user_id');
 
   // API tokens remember the session that made them: a token never mints tokens.
   await addColumns(db, 'api_tokens', { created_by_session: 'text' });
@@ -64,7 +64,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('last_sign_in_at', 'text')
     .addUniqueConstraint('sso_identities_subject_unique', ['provider', 'issuer', 'subject'])
     .execute();
-  await db.schema.createIndex('sso_identities_user_idx').on('sso_identities').column('user_id').execute();
+  await createIndex(db, 'sso_identities_user_idx', 'sso_identities', 'user_id');
 
   // One tenant or domain belongs to one organization: just-in-time joins are never ambiguous.
   await tableWithId(db, 'organization_sso_bindings')
@@ -95,7 +95,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('created_at', 'expires_at'))
     .$call(optionalText('accepted_at', 'accepted_by', 'revoked_at'))
     .execute();
-  await db.schema.createIndex('invitations_org_idx').on('invitations').columns(['organization_id', 'created_at']).execute();
+  await createIndex(db, 'invitations_org_idx', 'invitations', ['organization_id', 'created_at']);
 
   // Sign-in throttling: one counter row per key (account+address, address, account), reserved
   // with a conditional UPDATE before the password is checked, so parallel guesses all count.
@@ -124,7 +124,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('confirmed_at', 'text')
     .addColumn('deleted', 'integer')
     .execute();
-  await db.schema.createIndex('credential_purges_user_idx').on('credential_purges').columns(['user_id', 'requested_at']).execute();
+  await createIndex(db, 'credential_purges_user_idx', 'credential_purges', ['user_id', 'requested_at']);
 
   // Failed unauthenticated attempts are aggregated per action, address and minute: a flood adds to
   // a count instead of writing a row per request.

@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, dropTables } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, dropTables, createIndex } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The runner's own store: the only place usable credentials rest, encrypted field by field.
@@ -22,8 +22,8 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(optionalText('expires_at', 'last_used_at'))
     .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
     .execute();
-  await db.schema.createIndex('credentials_subject_idx').on('credentials').columns(['subject_type', 'subject_id', 'host']).execute();
-  await db.schema.createIndex('credentials_integration_idx').on('credentials').column('integration_id').execute();
+  await createIndex(db, 'credentials_subject_idx', 'credentials', ['subject_type', 'subject_id', 'host']);
+  await createIndex(db, 'credentials_integration_idx', 'credentials', 'integration_id');
 }
 
 export async function down(db: MigrationDb): Promise<void> {

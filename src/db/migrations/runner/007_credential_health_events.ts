@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, addColumns, dropTables, dropColumns } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, addColumns, dropTables, dropColumns, createIndex } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // What a credential last did, beside what it is: `failing_since` / `failure_reason` record the last
@@ -26,7 +26,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('details', 'created_at'))
     .$call(optionalText('claimed_by', 'claimed_until'))
     .execute();
-  await db.schema.createIndex('runner_events_created_idx').on('runner_events').column('created_at').execute();
+  await createIndex(db, 'runner_events_created_idx', 'runner_events', 'created_at');
 
   await db.schema
     .createTable('runner_state')

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables, createIndex } from '../columns.ts';
+import { tableWithId, tableWithCompositeKey, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Timestamps are ISO-8601 UTC text and booleans are 0/1 integers on both databases, so one set of
@@ -19,20 +19,19 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('disabled_at', 'text')
     .execute();
 
-  await db.schema
-    .createTable('memberships')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('role', 'text', (c) => c.notNull().check(sqlRole()))
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('memberships_pk', ['organization_id', 'user_id'])
-    .execute();
+  await tableWithCompositeKey(
+    db,
+    'memberships',
+    ['organization_id', 'user_id'],
+    cascadeColumns({ organization_id: 'organizations', user_id: 'users' }),
+    (t) => t.addColumn('role', 'text', (c) => c.notNull().check(sqlRole())),
+    requiredText('created_at'),
+  ).execute();
   await createIndex(db, 'memberships_user_idx', 'memberships', 'user_id');
 
   await tableWithId(db, 'sessions')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .$call(requiredText('csrf_token', 'created_at', 'expires_at', 'last_seen_at'))
     .$call(optionalText('ip', 'user_agent'))
     .execute();
@@ -40,8 +39,7 @@ export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'api_tokens')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .$call(requiredText('display_prefix', 'name'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .addColumn('created_at', 'text', (c) => c.notNull())
     .$call(optionalText('expires_at', 'last_used_at', 'revoked_at'))
     .execute();
@@ -49,8 +47,7 @@ export async function up(db: MigrationDb): Promise<void> {
 
   await tableWithId(db, 'sign_in_links')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .$call(requiredText('created_at', 'expires_at'))
     .addColumn('used_at', 'text')
     .execute();

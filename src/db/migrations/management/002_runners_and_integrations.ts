@@ -1,9 +1,9 @@
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables, createIndex } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'runners')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('local', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('exchange_token_hash', 'text', (c) => c.unique())
@@ -18,7 +18,7 @@ export async function up(db: MigrationDb): Promise<void> {
   // The control channel's queue: requests for a runner and their answers. Rows are short-lived and
   // deleted once answered or past their deadline; payloads never hold a usable credential.
   await tableWithId(db, 'runner_requests')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ runner_id: 'runners' }))
     .$call(requiredText('kind', 'payload', 'status'))
     .addColumn('response', 'text')
     .$call(requiredText('created_at', 'deadline_at'))
@@ -27,8 +27,7 @@ export async function up(db: MigrationDb): Promise<void> {
   await createIndex(db, 'runner_requests_runner_status_idx', 'runner_requests', ['runner_id', 'status', 'created_at']);
 
   await tableWithId(db, 'scm_integrations')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', runner_id: 'runners' }))
     // Free text, validated in code: 'azure-devops' now, other providers later without a schema change.
     .$call(requiredText('scm_id', 'host'))
     .addColumn('virtual_directory', 'text', (c) => c.notNull().defaultTo(''))

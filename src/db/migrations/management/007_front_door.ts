@@ -1,5 +1,16 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo, addColumns, requiredWithDefault, createIndex } from '../columns.ts';
+import {
+  tableKeyedBy,
+  tableWithId,
+  keyValueTable,
+  tableWithCompositeKey,
+  requiredText,
+  optionalText,
+  cascadeColumns,
+  requiredWithDefault,
+  addColumns,
+  createIndex,
+} from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The front door: single sign-on, invitations, explicit organization choice, offboarding and
@@ -34,7 +45,7 @@ export async function up(db: MigrationDb): Promise<void> {
   // they are and when, for re-authentication rules. SQLite cannot relax NOT NULL in place.
   await tableWithId(db, 'sessions_next')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(cascadeColumns({ user_id: 'users' }))
     .addColumn('organization_id', 'text', (c) => c.references('organizations.id').onDelete('cascade'))
     .$call(requiredText('csrf_token', 'created_at', 'expires_at', 'last_seen_at'))
     .$call(optionalText('ip', 'user_agent'))
@@ -57,7 +68,7 @@ export async function up(db: MigrationDb): Promise<void> {
   await addColumns(db, 'sign_in_links', { purpose: ['text', requiredWithDefault('bootstrap')] });
 
   await tableWithId(db, 'sso_identities')
-    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(cascadeColumns({ user_id: 'users' }))
     .$call(requiredText('provider', 'issuer', 'subject'))
     .$call(optionalText('tenant_id', 'email'))
     .addColumn('created_at', 'text', (c) => c.notNull())
@@ -68,7 +79,7 @@ export async function up(db: MigrationDb): Promise<void> {
 
   // One tenant or domain belongs to one organization: just-in-time joins are never ambiguous.
   await tableWithId(db, 'organization_sso_bindings')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('entra-tenant', 'email-domain')`))
     .addColumn('value', 'text', (c) => c.notNull())
     .addColumn('created_by', 'text')
@@ -78,16 +89,14 @@ export async function up(db: MigrationDb): Promise<void> {
 
   // A sign-in with an identity provider in progress: the state's digest, bound to the browser
   // that started it by a cookie whose digest is kept here (login CSRF), single use, 10 minutes.
-  await db.schema
-    .createTable('sso_states')
-    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'sso_states', 'state_hash')
     .$call(requiredText('browser_hash', 'provider', 'issuer', 'code_verifier', 'nonce', 'intent'))
     .$call(optionalText('session_id', 'invitation_id'))
     .$call(requiredText('return_to', 'created_at', 'expires_at'))
     .execute();
 
   await tableWithId(db, 'invitations')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('email', 'text', (c) => c.notNull())
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'member')`))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
@@ -100,26 +109,24 @@ export async function up(db: MigrationDb): Promise<void> {
   // Sign-in throttling: one counter row per key (account+address, address, account), reserved
   // with a conditional UPDATE before the password is checked, so parallel guesses all count.
   await db.schema.dropTable('sign_in_failures').execute();
-  await db.schema
-    .createTable('sign_in_throttle')
-    .addColumn('key', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'sign_in_throttle', 'key')
     .addColumn('window_start', 'text', (c) => c.notNull())
     .addColumn('count', 'integer', (c) => c.notNull())
     .execute();
   // Addresses an account signed in from before: the account-wide limit does not apply to them,
   // so a distributed attacker slows themselves down without locking the owner out.
-  await db.schema
-    .createTable('sign_in_known_addresses')
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .$call(requiredText('ip', 'last_seen_at'))
-    .addPrimaryKeyConstraint('sign_in_known_addresses_pk', ['user_id', 'ip'])
-    .execute();
+  await tableWithCompositeKey(
+    db,
+    'sign_in_known_addresses',
+    ['user_id', 'ip'],
+    cascadeColumns({ user_id: 'users' }),
+    requiredText('ip', 'last_seen_at'),
+  ).execute();
 
   // A person's credentials purged from a runner after they left or were removed or disabled:
   // requested by the management plane, confirmed by the runner.
   await tableWithId(db, 'credential_purges')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', runner_id: 'runners' }))
     .$call(requiredText('user_id', 'reason', 'request_id', 'requested_at'))
     .addColumn('confirmed_at', 'text')
     .addColumn('deleted', 'integer')
@@ -131,11 +138,7 @@ export async function up(db: MigrationDb): Promise<void> {
   await addColumns(db, 'audit_events', { occurrences: ['integer', requiredWithDefault(1)] });
 
   // Facts about this instance that command-line tools need (the public URL a sign-in link uses).
-  await db.schema
-    .createTable('instance_settings')
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .$call(requiredText('value', 'updated_at'))
-    .execute();
+  await keyValueTable(db, 'instance_settings').execute();
 }
 
 export async function down(_db: MigrationDb): Promise<void> {

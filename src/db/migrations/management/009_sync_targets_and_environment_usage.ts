@@ -1,4 +1,4 @@
-import { addColumns, dropColumns, requiredWithDefault } from '../columns.ts';
+import { requiredWithDefault, addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).

@@ -1,4 +1,4 @@
-import { requiredText, cascadeTo, addColumns, dropTables, dropColumns } from '../columns.ts';
+import { tableWithCompositeKey, requiredText, cascadeColumns, addColumns, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Runner replicas: several processes sharing one runner identity (key, token, PostgreSQL store).
@@ -13,18 +13,21 @@ export async function up(db: MigrationDb): Promise<void> {
     // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
     trace_context: 'text',
   });
-  await db.schema
-    .createTable('runner_replicas')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
-    .$call(requiredText('replica_id', 'first_seen_at', 'last_seen_at'))
-    .addPrimaryKeyConstraint('runner_replicas_pk', ['runner_id', 'replica_id'])
-    .execute();
-  await db.schema
-    .createTable('runner_affinities')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
-    .$call(requiredText('affinity_key', 'replica_id', 'created_at'))
-    .addPrimaryKeyConstraint('runner_affinities_pk', ['runner_id', 'affinity_key'])
-    .execute();
+  const runner = cascadeColumns({ runner_id: 'runners' });
+  await tableWithCompositeKey(
+    db,
+    'runner_replicas',
+    ['runner_id', 'replica_id'],
+    runner,
+    requiredText('replica_id', 'first_seen_at', 'last_seen_at'),
+  ).execute();
+  await tableWithCompositeKey(
+    db,
+    'runner_affinities',
+    ['runner_id', 'affinity_key'],
+    runner,
+    requiredText('affinity_key', 'replica_id', 'created_at'),
+  ).execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {

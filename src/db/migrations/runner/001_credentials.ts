@@ -1,12 +1,10 @@
-import { tableWithId, requiredText, optionalText, dropTables, createIndex } from '../columns.ts';
+import { tableKeyedBy, tableWithId, requiredText, optionalText, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The runner's own store: the only place usable credentials rest, encrypted field by field.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema
-    .createTable('key_checks')
-    .addColumn('key_id', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'key_checks', 'key_id')
     .addColumn('check_value', 'text', (c) => c.notNull())
     .execute();
 

@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, addColumns, dropTables, dropColumns, createIndex } from '../columns.ts';
+import { tableWithId, keyValueTable, requiredText, optionalText, addColumns, createIndex, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // What a credential last did, beside what it is: `failing_since` / `failure_reason` record the last
@@ -28,11 +28,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .execute();
   await createIndex(db, 'runner_events_created_idx', 'runner_events', 'created_at');
 
-  await db.schema
-    .createTable('runner_state')
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .$call(requiredText('value', 'updated_at'))
-    .execute();
+  await keyValueTable(db, 'runner_state').execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { addColumns, dropColumns, requiredWithDefault } from '../columns.ts';
+import { requiredWithDefault, addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).

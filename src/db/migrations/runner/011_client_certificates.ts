@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, dropTables, createIndex } from '../columns.ts';
+import { tableWithId, requiredText, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Certificates the runner makes for itself to authenticate to Entra ID as an app (an integration's

@@ -13,21 +13,17 @@ export async function up(db: MigrationDb): Promise<void> {
     // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
     trace_context: 'text',
   });
-  const runner = cascadeColumns({ runner_id: 'runners' });
-  await tableWithCompositeKey(
-    db,
-    'runner_replicas',
-    ['runner_id', 'replica_id'],
-    runner,
-    requiredText('replica_id', 'first_seen_at', 'last_seen_at'),
-  ).execute();
-  await tableWithCompositeKey(
-    db,
-    'runner_affinities',
-    ['runner_id', 'affinity_key'],
-    runner,
-    requiredText('affinity_key', 'replica_id', 'created_at'),
-  ).execute();
+  // Both belong to a runner and are keyed by (runner_id, their first own column), all text not null.
+  const perRunner = (name: string, ...columns: [string, ...string[]]) =>
+    tableWithCompositeKey(
+      db,
+      name,
+      ['runner_id', columns[0]],
+      cascadeColumns({ runner_id: 'runners' }),
+      requiredText(...columns),
+    ).execute();
+  await perRunner('runner_replicas', 'replica_id', 'first_seen_at', 'last_seen_at');
+  await perRunner('runner_affinities', 'affinity_key', 'replica_id', 'created_at');
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import { tableWithId, tableWithCompositeKey, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Timestamps are ISO-8601 UTC text and booleans are 0/1 integers on both databases, so one set of
@@ -19,20 +19,19 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('disabled_at', 'text')
     .execute();
 
-  await db.schema
-    .createTable('memberships')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('role', 'text', (c) => c.notNull().check(sqlRole()))
-    .addColumn('created_at', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('memberships_pk', ['organization_id', 'user_id'])
-    .execute();
-  await db.schema.createIndex('memberships_user_idx').on('memberships').column('user_id').execute();
+  await tableWithCompositeKey(
+    db,
+    'memberships',
+    ['organization_id', 'user_id'],
+    cascadeColumns({ organization_id: 'organizations', user_id: 'users' }),
+    (t) => t.addColumn('role', 'text', (c) => c.notNull().check(sqlRole())),
+    requiredText('created_at'),
+  ).execute();
+  await createIndex(db, 'memberships_user_idx', 'memberships', 'user_id');
 
   await tableWithId(db, 'sessions')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .$call(requiredText('csrf_token', 'created_at', 'expires_at', 'last_seen_at'))
     .$call(optionalText('ip', 'user_agent'))
     .execute();
@@ -40,17 +39,15 @@ export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'api_tokens')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .$call(requiredText('display_prefix', 'name'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .addColumn('created_at', 'text', (c) => c.notNull())
     .$call(optionalText('expires_at', 'last_used_at', 'revoked_at'))
     .execute();
-  await db.schema.createIndex('api_tokens_user_idx').on('api_tokens').column('user_id').execute();
+  await createIndex(db, 'api_tokens_user_idx', 'api_tokens', 'user_id');
 
   await tableWithId(db, 'sign_in_links')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ user_id: 'users', organization_id: 'organizations' }))
     .$call(requiredText('created_at', 'expires_at'))
     .addColumn('used_at', 'text')
     .execute();
@@ -58,8 +55,8 @@ export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'sign_in_failures')
     .$call(requiredText('subject', 'ip', 'created_at'))
     .execute();
-  await db.schema.createIndex('sign_in_failures_subject_idx').on('sign_in_failures').columns(['subject', 'created_at']).execute();
-  await db.schema.createIndex('sign_in_failures_ip_idx').on('sign_in_failures').columns(['ip', 'created_at']).execute();
+  await createIndex(db, 'sign_in_failures_subject_idx', 'sign_in_failures', ['subject', 'created_at']);
+  await createIndex(db, 'sign_in_failures_ip_idx', 'sign_in_failures', ['ip', 'created_at']);
 
   await tableWithId(db, 'audit_events')
     .addColumn('organization_id', 'text')
@@ -71,7 +68,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(optionalText('ip', 'user_agent'))
     .$call(requiredText('details', 'created_at'))
     .execute();
-  await db.schema.createIndex('audit_events_org_time_idx').on('audit_events').columns(['organization_id', 'created_at']).execute();
+  await createIndex(db, 'audit_events_org_time_idx', 'audit_events', ['organization_id', 'created_at']);
 }
 
 function sqlRole() {

@@ -1,9 +1,9 @@
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'runners')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('local', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('exchange_token_hash', 'text', (c) => c.unique())
@@ -13,26 +13,21 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .$call(optionalText('created_by', 'revoked_at'))
     .execute();
-  await db.schema.createIndex('runners_org_idx').on('runners').column('organization_id').execute();
+  await createIndex(db, 'runners_org_idx', 'runners', 'organization_id');
 
   // The control channel's queue: requests for a runner and their answers. Rows are short-lived and
   // deleted once answered or past their deadline; payloads never hold a usable credential.
   await tableWithId(db, 'runner_requests')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ runner_id: 'runners' }))
     .$call(requiredText('kind', 'payload', 'status'))
     .addColumn('response', 'text')
     .$call(requiredText('created_at', 'deadline_at'))
     .$call(optionalText('dispatched_at', 'answered_at'))
     .execute();
-  await db.schema
-    .createIndex('runner_requests_runner_status_idx')
-    .on('runner_requests')
-    .columns(['runner_id', 'status', 'created_at'])
-    .execute();
+  await createIndex(db, 'runner_requests_runner_status_idx', 'runner_requests', ['runner_id', 'status', 'created_at']);
 
   await tableWithId(db, 'scm_integrations')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', runner_id: 'runners' }))
     // Free text, validated in code: 'azure-devops' now, other providers later without a schema change.
     .$call(requiredText('scm_id', 'host'))
     .addColumn('virtual_directory', 'text', (c) => c.notNull().defaultTo(''))
@@ -44,7 +39,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('last_test', 'text')
     .$call(requiredText('created_at', 'updated_at'))
     .execute();
-  await db.schema.createIndex('scm_integrations_runner_idx').on('scm_integrations').column('runner_id').execute();
+  await createIndex(db, 'scm_integrations_runner_idx', 'scm_integrations', 'runner_id');
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,4 +1,4 @@
-import { requiredText, dropTables } from '../columns.ts';
+import { tableKeyedBy, requiredText, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // OAuth "Connect" flows in progress. The state is stored as a digest, bound to the browser session
@@ -6,9 +6,7 @@ import type { MigrationDb } from '../columns.ts';
 // the request went to (RFC 9700 §4.4 mix-up defence). Rows are single use and expire in minutes.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema
-    .createTable('oauth_states')
-    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'oauth_states', 'state_hash')
     .$call(
       requiredText(
         'session_id',

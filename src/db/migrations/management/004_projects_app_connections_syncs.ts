@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import { tableWithId, tableWithCompositeKey, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Projects (a team's unit of automation inside an organization), their app connections to Azure
@@ -7,27 +7,25 @@ import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'projects')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .$call(requiredText('name', 'slug'))
     .addColumn('created_by', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addUniqueConstraint('projects_org_slug_unique', ['organization_id', 'slug'])
     .execute();
 
-  await db.schema
-    .createTable('project_members')
-    .addColumn('project_id', 'text', cascadeTo('projects'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
+  await tableWithCompositeKey(
+    db,
+    'project_members',
+    ['project_id', 'user_id'],
+    cascadeColumns({ project_id: 'projects', user_id: 'users' }),
     // 'owner' | 'member'
-    .$call(requiredText('role', 'created_at'))
-    .addPrimaryKeyConstraint('project_members_pk', ['project_id', 'user_id'])
-    .execute();
-  await db.schema.createIndex('project_members_user_idx').on('project_members').column('user_id').execute();
+    requiredText('role', 'created_at'),
+  ).execute();
+  await createIndex(db, 'project_members_user_idx', 'project_members', 'user_id');
 
   await tableWithId(db, 'app_connections')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('project_id', 'text', cascadeTo('projects'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', project_id: 'projects', runner_id: 'runners' }))
     .addColumn('name', 'text', (c) => c.notNull())
     // 'oauth' | 'access-token' | 'client-secret'
     .addColumn('method', 'text', (c) => c.notNull())
@@ -41,11 +39,10 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('created_at', 'updated_at'))
     .addUniqueConstraint('app_connections_project_name_unique', ['project_id', 'name'])
     .execute();
-  await db.schema.createIndex('app_connections_runner_idx').on('app_connections').column('runner_id').execute();
+  await createIndex(db, 'app_connections_runner_idx', 'app_connections', 'runner_id');
 
   await tableWithId(db, 'variable_syncs')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('project_id', 'text', cascadeTo('projects'))
+    .$call(cascadeColumns({ organization_id: 'organizations', project_id: 'projects' }))
     // Deleting a connection that syncs use is refused in code; the FK keeps the database honest.
     .addColumn('connection_id', 'text', (c) => c.notNull().references('app_connections.id'))
     .$call(requiredText('name', 'ado_organization', 'ado_project', 'group_name'))
@@ -61,11 +58,11 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('created_at', 'updated_at'))
     .addUniqueConstraint('variable_syncs_project_name_unique', ['project_id', 'name'])
     .execute();
-  await db.schema.createIndex('variable_syncs_next_run_idx').on('variable_syncs').column('next_run_at').execute();
-  await db.schema.createIndex('variable_syncs_connection_idx').on('variable_syncs').column('connection_id').execute();
+  await createIndex(db, 'variable_syncs_next_run_idx', 'variable_syncs', 'next_run_at');
+  await createIndex(db, 'variable_syncs_connection_idx', 'variable_syncs', 'connection_id');
 
   await tableWithId(db, 'sync_runs')
-    .addColumn('sync_id', 'text', cascadeTo('variable_syncs'))
+    .$call(cascadeColumns({ sync_id: 'variable_syncs' }))
     // 'manual' | 'change' | 'schedule'
     .addColumn('trigger', 'text', (c) => c.notNull())
     // 'queued' | 'running' | 'succeeded' | 'failed'
@@ -84,8 +81,8 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('group_id', 'integer')
     .addColumn('error', 'text')
     .execute();
-  await db.schema.createIndex('sync_runs_sync_idx').on('sync_runs').columns(['sync_id', 'created_at']).execute();
-  await db.schema.createIndex('sync_runs_status_idx').on('sync_runs').columns(['status', 'created_at']).execute();
+  await createIndex(db, 'sync_runs_sync_idx', 'sync_runs', ['sync_id', 'created_at']);
+  await createIndex(db, 'sync_runs_status_idx', 'sync_runs', ['status', 'created_at']);
 }
 
 export async function down(db: MigrationDb): Promise<void> {

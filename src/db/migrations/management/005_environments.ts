@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, cascadeTo, dropTables } from '../columns.ts';
+import { tableWithId, requiredText, optionalText, cascadeColumns, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Environments: a repository cloned at a ref into a workspace on a runner, for one user. The runner
@@ -6,9 +6,7 @@ import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
   await tableWithId(db, 'environments')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', user_id: 'users', runner_id: 'runners' }))
     .$call(requiredText('integration_id', 'context_url'))
     // The parsed repository (kind, host, organization, project, repository, webUrl), JSON.
     .addColumn('repository', 'text', (c) => c.notNull())
@@ -24,7 +22,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('checkout', 'text')
     .$call(requiredText('created_at', 'updated_at'))
     .execute();
-  await db.schema.createIndex('environments_user_idx').on('environments').columns(['organization_id', 'user_id']).execute();
+  await createIndex(db, 'environments_user_idx', 'environments', ['organization_id', 'user_id']);
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,4 +1,4 @@
-import { requiredText, cascadeTo, dropTables } from '../columns.ts';
+import { tableKeyedBy, requiredText, cascadeColumns, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // A consent for an oauth app connection in progress: the state's hash bound to the browser session
@@ -6,11 +6,9 @@ import type { MigrationDb } from '../columns.ts';
 // minutes. The state itself, the verifier and the code are never stored here.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema
-    .createTable('app_connection_oauth_states')
-    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'app_connection_oauth_states', 'state_hash')
     .$call(requiredText('session_id', 'user_id', 'organization_id', 'project_id'))
-    .addColumn('connection_id', 'text', cascadeTo('app_connections'))
+    .$call(cascadeColumns({ connection_id: 'app_connections' }))
     .$call(requiredText('runner_id', 'issuer', 'return_to', 'created_at', 'expires_at'))
     .execute();
 }

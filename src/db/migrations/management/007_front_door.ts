@@ -1,5 +1,16 @@
 import { sql } from 'kysely';
-import { tableWithId, requiredText, optionalText, cascadeTo } from '../columns.ts';
+import {
+  tableKeyedBy,
+  tableWithId,
+  keyValueTable,
+  tableWithCompositeKey,
+  requiredText,
+  optionalText,
+  cascadeColumns,
+  requiredWithDefault,
+  addColumns,
+  createIndex,
+} from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The front door: single sign-on, invitations, explicit organization choice, offboarding and
@@ -8,47 +19,33 @@ import type { MigrationDb } from '../columns.ts';
 export async function up(db: MigrationDb): Promise<void> {
   // Per-organization policy. Password sign-in can be switched off once SSO works; who may create
   // projects is the organization's choice; SSO role mapping is read at every sign-in.
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('password_sign_in', 'integer', (c) => c.notNull().defaultTo(1))
-    .execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('project_creation', 'text', (c) => c.notNull().defaultTo('admins'))
-    .execute();
-  await db.schema.alterTable('organizations').addColumn('sso_role_claim', 'text').execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('sso_admin_values', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
-  await db.schema
-    .alterTable('organizations')
-    .addColumn('sso_member_values', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
+  await addColumns(db, 'organizations', {
+    password_sign_in: ['integer', requiredWithDefault(1)],
+    project_creation: ['text', requiredWithDefault('admins')],
+    sso_role_claim: 'text',
+    sso_admin_values: ['text', requiredWithDefault('[]')],
+    sso_member_values: ['text', requiredWithDefault('[]')],
+  });
 
   // Instance operators create organizations and disable users; the bootstrap admin is the first.
-  await db.schema
-    .alterTable('users')
-    .addColumn('operator', 'integer', (c) => c.notNull().defaultTo(0))
-    .execute();
-  await db.schema.alterTable('users').addColumn('last_organization_id', 'text').execute();
-  await db.schema.alterTable('users').addColumn('password_changed_at', 'text').execute();
+  await addColumns(db, 'users', {
+    operator: ['integer', requiredWithDefault(0)],
+    last_organization_id: 'text',
+    password_changed_at: 'text',
+  });
   await sql`update users set operator = 1 where id in (select user_id from memberships where role = 'admin' order by created_at limit 1)`.execute(
     db,
   );
 
   // How a person came to be a member: SSO-managed memberships follow the identity provider's claims.
-  await db.schema
-    .alterTable('memberships')
-    .addColumn('source', 'text', (c) => c.notNull().defaultTo('direct'))
-    .execute();
+  await addColumns(db, 'memberships', { source: ['text', requiredWithDefault('direct')] });
 
   // Sessions may exist before the user picked an organization (several memberships, no previous
   // choice), so organization_id becomes nullable; they also remember how the person proved who
   // they are and when, for re-authentication rules. SQLite cannot relax NOT NULL in place.
   await tableWithId(db, 'sessions_next')
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(cascadeColumns({ user_id: 'users' }))
     .addColumn('organization_id', 'text', (c) => c.references('organizations.id').onDelete('cascade'))
     .$call(requiredText('csrf_token', 'created_at', 'expires_at', 'last_seen_at'))
     .$call(optionalText('ip', 'user_agent'))
@@ -62,30 +59,27 @@ export async function up(db: MigrationDb): Promise<void> {
   );
   await db.schema.dropTable('sessions').execute();
   await db.schema.alterTable('sessions_next').renameTo('sessions').execute();
-  await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
+  await createIndex(db, 'sessions_user_idx', 'sessions', 'user_id');
 
   // API tokens remember the session that made them: a token never mints tokens.
-  await db.schema.alterTable('api_tokens').addColumn('created_by_session', 'text').execute();
+  await addColumns(db, 'api_tokens', { created_by_session: 'text' });
 
   // Sign-in links name why they exist (first start, operator CLI, password reset).
-  await db.schema
-    .alterTable('sign_in_links')
-    .addColumn('purpose', 'text', (c) => c.notNull().defaultTo('bootstrap'))
-    .execute();
+  await addColumns(db, 'sign_in_links', { purpose: ['text', requiredWithDefault('bootstrap')] });
 
   await tableWithId(db, 'sso_identities')
-    .addColumn('user_id', 'text', cascadeTo('users'))
+    .$call(cascadeColumns({ user_id: 'users' }))
     .$call(requiredText('provider', 'issuer', 'subject'))
     .$call(optionalText('tenant_id', 'email'))
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('last_sign_in_at', 'text')
     .addUniqueConstraint('sso_identities_subject_unique', ['provider', 'issuer', 'subject'])
     .execute();
-  await db.schema.createIndex('sso_identities_user_idx').on('sso_identities').column('user_id').execute();
+  await createIndex(db, 'sso_identities_user_idx', 'sso_identities', 'user_id');
 
   // One tenant or domain belongs to one organization: just-in-time joins are never ambiguous.
   await tableWithId(db, 'organization_sso_bindings')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('entra-tenant', 'email-domain')`))
     .addColumn('value', 'text', (c) => c.notNull())
     .addColumn('created_by', 'text')
@@ -95,16 +89,14 @@ export async function up(db: MigrationDb): Promise<void> {
 
   // A sign-in with an identity provider in progress: the state's digest, bound to the browser
   // that started it by a cookie whose digest is kept here (login CSRF), single use, 10 minutes.
-  await db.schema
-    .createTable('sso_states')
-    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'sso_states', 'state_hash')
     .$call(requiredText('browser_hash', 'provider', 'issuer', 'code_verifier', 'nonce', 'intent'))
     .$call(optionalText('session_id', 'invitation_id'))
     .$call(requiredText('return_to', 'created_at', 'expires_at'))
     .execute();
 
   await tableWithId(db, 'invitations')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
+    .$call(cascadeColumns({ organization_id: 'organizations' }))
     .addColumn('email', 'text', (c) => c.notNull())
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'member')`))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
@@ -112,50 +104,41 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('created_at', 'expires_at'))
     .$call(optionalText('accepted_at', 'accepted_by', 'revoked_at'))
     .execute();
-  await db.schema.createIndex('invitations_org_idx').on('invitations').columns(['organization_id', 'created_at']).execute();
+  await createIndex(db, 'invitations_org_idx', 'invitations', ['organization_id', 'created_at']);
 
   // Sign-in throttling: one counter row per key (account+address, address, account), reserved
   // with a conditional UPDATE before the password is checked, so parallel guesses all count.
   await db.schema.dropTable('sign_in_failures').execute();
-  await db.schema
-    .createTable('sign_in_throttle')
-    .addColumn('key', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'sign_in_throttle', 'key')
     .addColumn('window_start', 'text', (c) => c.notNull())
     .addColumn('count', 'integer', (c) => c.notNull())
     .execute();
   // Addresses an account signed in from before: the account-wide limit does not apply to them,
   // so a distributed attacker slows themselves down without locking the owner out.
-  await db.schema
-    .createTable('sign_in_known_addresses')
-    .addColumn('user_id', 'text', cascadeTo('users'))
-    .$call(requiredText('ip', 'last_seen_at'))
-    .addPrimaryKeyConstraint('sign_in_known_addresses_pk', ['user_id', 'ip'])
-    .execute();
+  await tableWithCompositeKey(
+    db,
+    'sign_in_known_addresses',
+    ['user_id', 'ip'],
+    cascadeColumns({ user_id: 'users' }),
+    requiredText('ip', 'last_seen_at'),
+  ).execute();
 
   // A person's credentials purged from a runner after they left or were removed or disabled:
   // requested by the management plane, confirmed by the runner.
   await tableWithId(db, 'credential_purges')
-    .addColumn('organization_id', 'text', cascadeTo('organizations'))
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
+    .$call(cascadeColumns({ organization_id: 'organizations', runner_id: 'runners' }))
     .$call(requiredText('user_id', 'reason', 'request_id', 'requested_at'))
     .addColumn('confirmed_at', 'text')
     .addColumn('deleted', 'integer')
     .execute();
-  await db.schema.createIndex('credential_purges_user_idx').on('credential_purges').columns(['user_id', 'requested_at']).execute();
+  await createIndex(db, 'credential_purges_user_idx', 'credential_purges', ['user_id', 'requested_at']);
 
   // Failed unauthenticated attempts are aggregated per action, address and minute: a flood adds to
   // a count instead of writing a row per request.
-  await db.schema
-    .alterTable('audit_events')
-    .addColumn('occurrences', 'integer', (c) => c.notNull().defaultTo(1))
-    .execute();
+  await addColumns(db, 'audit_events', { occurrences: ['integer', requiredWithDefault(1)] });
 
   // Facts about this instance that command-line tools need (the public URL a sign-in link uses).
-  await db.schema
-    .createTable('instance_settings')
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .$call(requiredText('value', 'updated_at'))
-    .execute();
+  await keyValueTable(db, 'instance_settings').execute();
 }
 
 export async function down(_db: MigrationDb): Promise<void> {

@@ -1,4 +1,4 @@
-import { dropColumns } from '../columns.ts';
+import { addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // `runners.purged_at`: when a revoked runner confirmed that it deleted every credential it held
@@ -8,8 +8,8 @@ import type { MigrationDb } from '../columns.ts';
 // entered, the failed test, what applying it would purge).
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('runners').addColumn('purged_at', 'text').execute();
-  await db.schema.alterTable('scm_integrations').addColumn('draft', 'text').execute();
+  await addColumns(db, 'runners', { purged_at: 'text' });
+  await addColumns(db, 'scm_integrations', { draft: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

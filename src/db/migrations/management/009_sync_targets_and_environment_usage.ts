@@ -1,4 +1,4 @@
-import { dropColumns } from '../columns.ts';
+import { requiredWithDefault, addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).
@@ -12,17 +12,12 @@ import type { MigrationDb } from '../columns.ts';
 // - environments.disk_bytes / last_used_at: what the runner last reported of the workspace.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('app_connections').addColumn('member_targets', 'text').execute();
-  await db.schema
-    .alterTable('variable_syncs')
-    .addColumn('adopt_existing', 'integer', (c) => c.notNull().defaultTo(0))
-    .execute();
-  await db.schema
-    .alterTable('variable_syncs')
-    .addColumn('take_over', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
-  await db.schema.alterTable('environments').addColumn('disk_bytes', 'integer').execute();
-  await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
+  await addColumns(db, 'app_connections', { member_targets: 'text' });
+  await addColumns(db, 'variable_syncs', {
+    adopt_existing: ['integer', requiredWithDefault(0)],
+    take_over: ['text', requiredWithDefault('[]')],
+  });
+  await addColumns(db, 'environments', { disk_bytes: 'integer', last_used_at: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

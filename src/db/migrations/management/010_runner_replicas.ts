@@ -1,4 +1,4 @@
-import { requiredText, cascadeTo, dropTables, dropColumns } from '../columns.ts';
+import { tableWithCompositeKey, requiredText, cascadeColumns, addColumns, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Runner replicas: several processes sharing one runner identity (key, token, PostgreSQL store).
@@ -7,22 +7,23 @@ import type { MigrationDb } from '../columns.ts';
 // replica holds something local to it, such as an environment's workspace.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('runner_requests').addColumn('replica_id', 'text').execute();
-  await db.schema.alterTable('runner_requests').addColumn('claimed_by', 'text').execute();
-  // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
-  await db.schema.alterTable('runner_requests').addColumn('trace_context', 'text').execute();
-  await db.schema
-    .createTable('runner_replicas')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
-    .$call(requiredText('replica_id', 'first_seen_at', 'last_seen_at'))
-    .addPrimaryKeyConstraint('runner_replicas_pk', ['runner_id', 'replica_id'])
-    .execute();
-  await db.schema
-    .createTable('runner_affinities')
-    .addColumn('runner_id', 'text', cascadeTo('runners'))
-    .$call(requiredText('affinity_key', 'replica_id', 'created_at'))
-    .addPrimaryKeyConstraint('runner_affinities_pk', ['runner_id', 'affinity_key'])
-    .execute();
+  await addColumns(db, 'runner_requests', {
+    replica_id: 'text',
+    claimed_by: 'text',
+    // The caller's W3C trace context (JSON), so the runner's work joins the caller's trace.
+    trace_context: 'text',
+  });
+  // Both belong to a runner and are keyed by (runner_id, their first own column), all text not null.
+  const perRunner = (name: string, ...columns: [string, ...string[]]) =>
+    tableWithCompositeKey(
+      db,
+      name,
+      ['runner_id', columns[0]],
+      cascadeColumns({ runner_id: 'runners' }),
+      requiredText(...columns),
+    ).execute();
+  await perRunner('runner_replicas', 'replica_id', 'first_seen_at', 'last_seen_at');
+  await perRunner('runner_affinities', 'affinity_key', 'replica_id', 'created_at');
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,4 +1,4 @@
-import { dropTables, dropColumns } from '../columns.ts';
+import { tableKeyedBy, tableWithCompositeKey, requiredColumns, requiredText, addColumns, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Environments at scale (issue 20).
@@ -11,10 +11,8 @@ import type { MigrationDb } from '../columns.ts';
 //   runner holds is not reported (a member without access to a repository must not learn of it).
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('environments').addColumn('clone_options', 'text').execute();
-  await db.schema
-    .createTable('integration_clone_defaults')
-    .addColumn('integration_id', 'text', (c) => c.primaryKey())
+  await addColumns(db, 'environments', { clone_options: 'text' });
+  await tableKeyedBy(db, 'integration_clone_defaults', 'integration_id')
     .addColumn('organization_id', 'text', (c) => c.notNull())
     // 'blob:none' or null (every object)
     .addColumn('filter', 'text')
@@ -23,17 +21,16 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .addColumn('updated_by', 'text')
     .execute();
-  await db.schema
-    .createTable('runner_repository_caches')
-    .addColumn('runner_id', 'text', (c) => c.notNull())
-    // `{hostname}:{dataDir}` of the reporting runner process
-    .addColumn('instance', 'text', (c) => c.notNull())
-    .addColumn('used_bytes', 'bigint', (c) => c.notNull())
-    .addColumn('limit_bytes', 'bigint', (c) => c.notNull())
-    .addColumn('repositories', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('runner_repository_caches_pk', ['runner_id', 'instance'])
-    .execute();
+  await tableWithCompositeKey(
+    db,
+    'runner_repository_caches',
+    ['runner_id', 'instance'],
+    // instance: `{hostname}:{dataDir}` of the reporting runner process
+    requiredText('runner_id', 'instance'),
+    requiredColumns('bigint', 'used_bytes', 'limit_bytes'),
+    requiredColumns('integer', 'repositories'),
+    requiredText('updated_at'),
+  ).execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {

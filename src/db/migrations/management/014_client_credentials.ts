@@ -1,4 +1,4 @@
-import { dropColumns } from '../columns.ts';
+import { addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Credentials without a client secret (issue 19, docs/client-credentials.md).
@@ -11,9 +11,8 @@ import type { MigrationDb } from '../columns.ts';
 //   key stays on the runner.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('scm_integrations').addColumn('oauth_credential', 'text').execute();
-  await db.schema.alterTable('scm_integrations').addColumn('credential_state', 'text').execute();
-  await db.schema.alterTable('app_connections').addColumn('credential_state', 'text').execute();
+  await addColumns(db, 'scm_integrations', { oauth_credential: 'text', credential_state: 'text' });
+  await addColumns(db, 'app_connections', { credential_state: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,12 +1,10 @@
-import { tableWithId, requiredText, optionalText, dropTables } from '../columns.ts';
+import { tableKeyedBy, tableWithId, requiredText, optionalText, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // The runner's own store: the only place usable credentials rest, encrypted field by field.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema
-    .createTable('key_checks')
-    .addColumn('key_id', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'key_checks', 'key_id')
     .addColumn('check_value', 'text', (c) => c.notNull())
     .execute();
 
@@ -22,8 +20,8 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(optionalText('expires_at', 'last_used_at'))
     .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
     .execute();
-  await db.schema.createIndex('credentials_subject_idx').on('credentials').columns(['subject_type', 'subject_id', 'host']).execute();
-  await db.schema.createIndex('credentials_integration_idx').on('credentials').column('integration_id').execute();
+  await createIndex(db, 'credentials_subject_idx', 'credentials', ['subject_type', 'subject_id', 'host']);
+  await createIndex(db, 'credentials_integration_idx', 'credentials', 'integration_id');
 }
 
 export async function down(db: MigrationDb): Promise<void> {

@@ -1,19 +1,16 @@
-import { requiredText, dropTables } from '../columns.ts';
+import { tableKeyedBy, requiredText, addColumns, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 export async function up(db: MigrationDb): Promise<void> {
   // The runner's half of an OAuth flow in progress: the PKCE verifier and nonce never leave it.
-  await db.schema
-    .createTable('oauth_pending')
-    .addColumn('state_hash', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'oauth_pending', 'state_hash')
     .$call(
       requiredText('user_id', 'integration_id', 'issuer', 'client_id', 'redirect_uri', 'verifier', 'nonce', 'created_at', 'expires_at'),
     )
     .execute();
 
   // A refresh lease: one runner replica refreshes a token while the others wait for its result.
-  await db.schema.alterTable('credentials').addColumn('lease_owner', 'text').execute();
-  await db.schema.alterTable('credentials').addColumn('lease_until', 'text').execute();
+  await addColumns(db, 'credentials', { lease_owner: 'text', lease_until: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

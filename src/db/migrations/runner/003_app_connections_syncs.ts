@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, dropTables } from '../columns.ts';
+import { tableKeyedBy, tableWithId, requiredText, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Variable group syncs, on the runner: the variable set's values (encrypted field by field), what
@@ -17,9 +17,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addUniqueConstraint('sync_variables_sync_name_unique', ['sync_id', 'name_key'])
     .execute();
 
-  await db.schema
-    .createTable('sync_states')
-    .addColumn('sync_id', 'text', (c) => c.primaryKey())
+  await tableKeyedBy(db, 'sync_states', 'sync_id')
     // Organization, project and group name the state belongs to, as JSON: a new target starts afresh.
     .addColumn('target', 'text', (c) => c.notNull())
     .addColumn('project_id', 'text')

@@ -1,4 +1,4 @@
-import { dropColumns } from '../columns.ts';
+import { addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // oauth app connections go through the same consent as user authorizations. A pending sign-in
@@ -6,7 +6,7 @@ import type { MigrationDb } from '../columns.ts';
 // no integration: the instance-wide Entra app is used) and `user_id` is the user who connects.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('oauth_pending').addColumn('app_connection_id', 'text').execute();
+  await addColumns(db, 'oauth_pending', { app_connection_id: 'text' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

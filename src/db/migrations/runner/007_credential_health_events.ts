@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, optionalText, dropTables, dropColumns } from '../columns.ts';
+import { tableWithId, keyValueTable, requiredText, optionalText, addColumns, createIndex, dropTables, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // What a credential last did, beside what it is: `failing_since` / `failure_reason` record the last
@@ -12,9 +12,11 @@ import type { MigrationDb } from '../columns.ts';
 // shared by replicas, such as "the purge after revocation is done".
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('credentials').addColumn('failing_since', 'text').execute();
-  await db.schema.alterTable('credentials').addColumn('failure_reason', 'text').execute();
-  await db.schema.alterTable('credentials').addColumn('forced_refresh_at', 'text').execute();
+  await addColumns(db, 'credentials', {
+    failing_since: 'text',
+    failure_reason: 'text',
+    forced_refresh_at: 'text',
+  });
 
   await tableWithId(db, 'runner_events')
     .addColumn('action', 'text', (c) => c.notNull())
@@ -24,13 +26,9 @@ export async function up(db: MigrationDb): Promise<void> {
     .$call(requiredText('details', 'created_at'))
     .$call(optionalText('claimed_by', 'claimed_until'))
     .execute();
-  await db.schema.createIndex('runner_events_created_idx').on('runner_events').column('created_at').execute();
+  await createIndex(db, 'runner_events_created_idx', 'runner_events', 'created_at');
 
-  await db.schema
-    .createTable('runner_state')
-    .addColumn('key', 'text', (c) => c.primaryKey())
-    .$call(requiredText('value', 'updated_at'))
-    .execute();
+  await keyValueTable(db, 'runner_state').execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {

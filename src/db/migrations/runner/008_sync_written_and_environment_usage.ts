@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { dropColumns } from '../columns.ts';
+import { requiredWithDefault, addColumns, dropColumns } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Containment (issue 15).
@@ -13,14 +13,12 @@ import type { MigrationDb } from '../columns.ts';
 // - environments.uid: the Unix user the environment's git runs as, when workspaces are isolated.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema.alterTable('sync_states').addColumn('group_origin', 'text').execute();
-  await db.schema
-    .alterTable('sync_states')
-    .addColumn('written', 'text', (c) => c.notNull().defaultTo('[]'))
-    .execute();
+  await addColumns(db, 'sync_states', {
+    group_origin: 'text',
+    written: ['text', requiredWithDefault('[]')],
+  });
   await sql`update sync_states set written = owned`.execute(db);
-  await db.schema.alterTable('environments').addColumn('last_used_at', 'text').execute();
-  await db.schema.alterTable('environments').addColumn('uid', 'integer').execute();
+  await addColumns(db, 'environments', { last_used_at: 'text', uid: 'integer' });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

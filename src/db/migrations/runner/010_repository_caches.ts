@@ -1,4 +1,4 @@
-import { requiredText, optionalText, dropTables } from '../columns.ts';
+import { tableWithCompositeKey, requiredText, optionalText, requiredWithDefault, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Repository caches (issue 20): one row per cached repository of a cache directory. The directory
@@ -8,21 +8,17 @@ import type { MigrationDb } from '../columns.ts';
 // credential rows' leases make one replica refresh a token.
 
 export async function up(db: MigrationDb): Promise<void> {
-  await db.schema
-    .createTable('repository_caches')
-    .addColumn('cache_id', 'text', (c) => c.notNull())
-    // SHA-256 (hex) of the variant and the remote URL: the directory is `{key}.git`.
-    .addColumn('key', 'text', (c) => c.notNull())
-    // The credential-free remote URL the cache fetches from.
-    .addColumn('remote_url', 'text', (c) => c.notNull())
-    // 'full' | 'blob:none'
-    .addColumn('variant', 'text', (c) => c.notNull())
-    .addColumn('size_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
-    .addColumn('refreshes', 'integer', (c) => c.notNull().defaultTo(0))
-    .$call(requiredText('created_at', 'last_used_at'))
-    .$call(optionalText('refreshed_at', 'lease_owner', 'lease_until'))
-    .addPrimaryKeyConstraint('repository_caches_pk', ['cache_id', 'key'])
-    .execute();
+  await tableWithCompositeKey(
+    db,
+    'repository_caches',
+    ['cache_id', 'key'],
+    // key: SHA-256 (hex) of the variant and the remote URL, the directory is `{key}.git`;
+    // remote_url: the credential-free remote URL the cache fetches from; variant: 'full' | 'blob:none'.
+    requiredText('cache_id', 'key', 'remote_url', 'variant'),
+    (t) => t.addColumn('size_bytes', 'bigint', requiredWithDefault(0)).addColumn('refreshes', 'integer', requiredWithDefault(0)),
+    requiredText('created_at', 'last_used_at'),
+    optionalText('refreshed_at', 'lease_owner', 'lease_until'),
+  ).execute();
 }
 
 export async function down(db: MigrationDb): Promise<void> {

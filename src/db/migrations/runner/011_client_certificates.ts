@@ -1,4 +1,4 @@
-import { tableWithId, requiredText, dropTables } from '../columns.ts';
+import { tableWithId, requiredText, createIndex, dropTables } from '../columns.ts';
 import type { MigrationDb } from '../columns.ts';
 
 // Certificates the runner makes for itself to authenticate to Entra ID as an app (an integration's
@@ -15,12 +15,7 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('accepted_at', 'text')
     .execute();
   // One active and one next per owner: replicas that race to make one find the other's.
-  await db.schema
-    .createIndex('client_certificates_owner_status')
-    .on('client_certificates')
-    .columns(['owner_type', 'owner_id', 'status'])
-    .unique()
-    .execute();
+  await createIndex(db, 'client_certificates_owner_status', 'client_certificates', ['owner_type', 'owner_id', 'status'], { unique: true });
 }
 
 export async function down(db: MigrationDb): Promise<void> {

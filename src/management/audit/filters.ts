@@ -5,20 +5,11 @@ import type { AuditQuery } from './store.ts';
 // The rules for reading the audit log: which filters exist, what values they take, and the clear
 // error for each bad one. Pure functions; the service applies them before the store queries.
 
-/** What a caller may filter by; every value as it arrived (the service checks them). */
-export interface AuditListOptions {
-  limit: number;
+/** What a caller may filter by (the query's filters); every value as it arrived (the service checks them). */
+export type AuditListOptions = Omit<AuditQuery, 'organizationId' | 'before'> & {
   /** The `nextCursor` of the previous page. */
   before?: string | undefined;
-  action?: string | undefined;
-  group?: string | undefined;
-  actorType?: string | undefined;
-  actorId?: string | undefined;
-  targetType?: string | undefined;
-  targetId?: string | undefined;
-  from?: string | undefined;
-  to?: string | undefined;
-}
+};
 
 // YYYY-MM-DD, optionally followed by a time with seconds, fractions and a required offset. A time
 // without an offset would mean the server's local time, which the caller cannot know.

@@ -36,11 +36,8 @@ export const Authorization = Type.Object({
   pushAccessNote: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
-export const AuthenticationCheck = Type.Object({
-  authenticated: Type.Boolean(),
-  authorization: Type.Union([Authorization, Type.Null()]),
-  scmId: Type.String(),
-  scmName: Type.String(),
+/** How a user may authorize for a host: the integration that serves it, and the methods the admin enabled. */
+export const HostAuthentication = {
   integrationId: Type.String(),
   runnerId: Type.String(),
   host: Type.String(),
@@ -57,6 +54,14 @@ export const AuthenticationCheck = Type.Object({
       suggestedExpiryDays: Type.Integer(),
     }),
   ),
+};
+
+export const AuthenticationCheck = Type.Object({
+  authenticated: Type.Boolean(),
+  authorization: Type.Union([Authorization, Type.Null()]),
+  scmId: Type.String(),
+  scmName: Type.String(),
+  ...HostAuthentication,
 });
 export const StoredPat = Type.Object({
   authorizationId: Type.String(),

@@ -1,6 +1,7 @@
 // The shapes the repositories routes answer (exported: the web's types are checked against them, test/contract/).
 import { Type } from 'typebox';
 import { Nullable } from '../../control/schema.ts';
+import { HostAuthentication } from '../oauth/schema.ts';
 
 export const Context = Type.Object(
   {
@@ -61,22 +62,7 @@ export const Reason = Type.Union([
   Type.Literal('oauth_blocked'),
   Type.Literal('unavailable'),
 ]);
-export const Authentication = Type.Object({
-  integrationId: Type.String(),
-  runnerId: Type.String(),
-  host: Type.String(),
-  supportsOauth2: Type.Optional(Type.Object({ authUrl: Type.String(), docsUrl: Type.String() })),
-  supportsPat: Type.Optional(
-    Type.Object({
-      createUrl: Nullable(Type.String()),
-      docsUrl: Type.String(),
-      example: Nullable(Type.String()),
-      requiredScopes: Type.Array(Type.Object({ scope: Type.String(), label: Type.String() })),
-      suggestedName: Type.String(),
-      suggestedExpiryDays: Type.Integer(),
-    }),
-  ),
-});
+export const Authentication = Type.Object(HostAuthentication);
 
 export const ResolvedContext = Type.Object({
   context: Context,

@@ -132,4 +132,25 @@ describe('route audit', () => {
       ],
     );
   });
+
+  it('denies: records authorization.denied on the route, then throws a 403 with the message', async () => {
+    const { recorded, audit } = world();
+    const request = {
+      principal: user,
+      ip: '203.0.113.9',
+      headers: {},
+      method: 'POST',
+      routeOptions: { url: '/api/v1/projects' },
+    } as unknown as FastifyRequest;
+    await assert.rejects(audit.deny(request, 'only admins may create projects here'), (err) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.statusCode, 403);
+      assert.equal(err.message, 'only admins may create projects here');
+      return true;
+    });
+    assert.deepEqual(
+      recorded.map((e) => [e.action, e.outcome, e.target, e.actor]),
+      [['authorization.denied', 'denied', { type: 'route', id: 'POST /api/v1/projects' }, user]],
+    );
+  });
 });

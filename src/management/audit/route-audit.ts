@@ -3,8 +3,8 @@
 // failure with the error's stable code, then rethrows. A route that audits its success therefore
 // audits its failures too; nobody has to remember the catch block.
 import type { FastifyRequest } from 'fastify';
-import { errorCode } from '../../http/errors.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { errorCode, forbidden } from '../../http/errors.ts';
+import { clientInfo } from '../identity/client-info.ts';
 import type { AuditAction } from './actions.ts';
 import type { AuditEntry, AuditLog, AuditOutcome, AuditTarget } from './service.ts';
 
@@ -37,8 +37,10 @@ export interface RouteEventResult {
 export interface RouteAudit {
   /** Runs `work`, then records its success (with what `describe` takes from the result) or its failure. */
   run<T>(request: FastifyRequest, event: RouteEvent, work: () => Promise<T>, describe?: (result: T) => RouteEventResult): Promise<T>;
-  /** Records one event whose outcome the route decided itself (a refusal before any work, say). */
+  /** Records one event whose outcome the route decided itself (a callback's result, say). */
   record(request: FastifyRequest, event: RouteEvent & { outcome: AuditOutcome }): Promise<void>;
+  /** Refuses the caller: records `authorization.denied` on this route, then throws a 403 saying `message`. */
+  deny(request: FastifyRequest, message: string, actor?: AuditEntry['actor']): Promise<never>;
 }
 
 export function createRouteAudit(audit: Pick<AuditLog, 'record'>): RouteAudit {
@@ -80,6 +82,18 @@ export function createRouteAudit(audit: Pick<AuditLog, 'record'>): RouteAudit {
 
     async record(request, event) {
       await audit.record({ ...entry(request, event), outcome: event.outcome });
+    },
+
+    async deny(request, message, actor) {
+      await audit.record({
+        ...entry(request, {
+          action: 'authorization.denied',
+          target: { type: 'route', id: `${request.method} ${request.routeOptions.url ?? ''}` },
+          ...(actor ? { actor } : {}),
+        }),
+        outcome: 'denied',
+      });
+      throw forbidden(message);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ApiError, forbidden, unauthorized } from '../../http/errors.ts';
 import type { AuditLog } from '../audit/service.ts';
+import { createRouteAudit } from '../audit/route-audit.ts';
 import { organizationRequired } from './principal.ts';
 import type { AccountPrincipal, Principal, RunnerPrincipal, UserPrincipal } from './principal.ts';
 import type { IdentityService } from './service.ts';
@@ -47,10 +48,7 @@ export interface AuthenticateDeps {
   secureCookies: boolean;
 }
 
-export function clientInfo(request: FastifyRequest) {
-  const ua = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined };
-}
+export { clientInfo } from './client-info.ts';
 
 /**
  * Authentication runs as each route's own onRequest hook, added after the rate limiter's, so a
@@ -60,6 +58,7 @@ export function clientInfo(request: FastifyRequest) {
 export function installAuthentication(app: FastifyInstance, deps: AuthenticateDeps): void {
   app.decorateRequest('principal', undefined);
   const cookieName = sessionCookieName(deps.secureCookies);
+  const routeAudit = createRouteAudit(deps.audit);
 
   const hook: onRequestHookHandler = async (request) => {
     const requirement: AuthRequirement = request.routeOptions.config?.auth ?? (request.url.startsWith('/api/') ? 'user' : 'public');
@@ -111,16 +110,8 @@ export function installAuthentication(app: FastifyInstance, deps: AuthenticateDe
       await deny(request, principal, 'only organization admins may do this; ask an admin of your organization');
   };
 
-  async function deny(request: FastifyRequest, principal: UserPrincipal | AccountPrincipal, message: string): Promise<never> {
-    await deps.audit.record({
-      actor: principal,
-      action: 'authorization.denied',
-      target: { type: 'route', id: `${request.method} ${request.routeOptions.url ?? ''}` },
-      outcome: 'denied',
-      client: clientInfo(request),
-    });
-    throw forbidden(message);
-  }
+  const deny = (request: FastifyRequest, principal: UserPrincipal | AccountPrincipal, message: string) =>
+    routeAudit.deny(request, message, principal);
 
   app.addHook('onRoute', (routeOptions) => {
     const existing = routeOptions.onRequest;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorResponses, forbidden } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
@@ -65,14 +65,8 @@ export async function organizationRoutes(root: FastifyInstance, deps: Organizati
     },
     async (request, reply) => {
       const person = asPerson(request);
-      if (!identity.mayCreateOrganizations(person.operator ? { operator: 1 } : { operator: 0 })) {
-        await audit.record(request, {
-          action: 'authorization.denied',
-          target: { type: 'route', id: 'POST /api/v1/organizations' },
-          outcome: 'denied',
-        });
-        throw forbidden('only instance operators may create organizations on this Keyway');
-      }
+      if (!identity.mayCreateOrganizations(person.operator ? { operator: 1 } : { operator: 0 }))
+        await audit.deny(request, 'only instance operators may create organizations on this Keyway');
       // Success is recorded in the new organization; a failure in none (there is none yet).
       const created = await audit.run(
         request,

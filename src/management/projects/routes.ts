@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { errorResponses, forbidden } from '../../http/errors.ts';
+import { errorResponses } from '../../http/errors.ts';
 import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
@@ -50,14 +50,11 @@ export async function projectRoutes(
     },
     async (request, reply) => {
       const user = asUser(request);
-      if (!(await deps.mayCreate(user))) {
-        await audit.record(request, {
-          action: 'authorization.denied',
-          target: { type: 'route', id: 'POST /api/v1/projects' },
-          outcome: 'denied',
-        });
-        throw forbidden('only organization admins may create projects here; an admin can let members create them (organization settings)');
-      }
+      if (!(await deps.mayCreate(user)))
+        await audit.deny(
+          request,
+          'only organization admins may create projects here; an admin can let members create them (organization settings)',
+        );
       const project = await audit.run(
         request,
         { action: 'project.create' },

@@ -36,7 +36,6 @@ export async function appConnectionRoutes(
   const { connections, consent } = deps;
   const audit = createRouteAudit(deps.audit);
   const base = '/api/v1/projects/:projectId/app-connections';
-  const tags = ['app connections'];
   const routeSchema = routeSchemas('app connections', Errors);
 
   app.get(
@@ -275,7 +274,7 @@ export async function appConnectionRoutes(
     {
       config: { auth: 'public' },
       schema: {
-        tags,
+        tags: ['app connections'],
         summary: "oauth app connections' redirect URI (register it in the Entra app registration as a Web redirect URI)",
         querystring: Type.Record(Type.String(), Type.String()),
         produces: ['text/html'],

@@ -19,7 +19,6 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { oauth } = deps;
   const audit = createRouteAudit(deps.audit);
-  const tags = ['authorization'];
   const routeSchema = routeSchemas('authorization', Errors);
 
   app.get(
@@ -80,7 +79,7 @@ export async function oauthRoutes(root: FastifyInstance, deps: { oauth: OAuthSer
       // Public: the browser arrives from Entra; the state's binding to the session is checked inside.
       config: { auth: 'public' },
       schema: {
-        tags,
+        tags: ['authorization'],
         summary: "An integration's OAuth redirect URI (register it in Entra ID)",
         params: Type.Object({ integrationId: Str(100) }),
         querystring: Type.Record(Type.String(), Type.String()),

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import type { ReactNode } from 'react';
 import type { ApiError } from '../api.ts';
 import { hasNavigated } from '../router.tsx';
+import type { Loaded } from '../use-api.ts';
 
 /** The page's h1. After in-app navigation it takes focus, so screen readers announce the new page. */
 export function PageHeading({ title, children }: { title: string; children?: ReactNode }) {
@@ -114,6 +115,26 @@ export function LoadFailed({ title, error, notFound }: { title: string; error: A
       <Alert>{error.message}</Alert>
     </>
   );
+}
+
+/**
+ * The page of one item (a project, a runner) fetched by `loaded`: LoadFailed (with `title` and
+ * `notFound`) if the fetch failed, Loading until it answers, then `children` with the item.
+ */
+export function ItemPage<T>({
+  loaded,
+  title,
+  notFound,
+  children,
+}: {
+  loaded: Pick<Loaded<T>, 'data' | 'error'>;
+  title: string;
+  notFound: ReactNode;
+  children: (item: T) => ReactNode;
+}) {
+  if (loaded.error) return <LoadFailed title={title} error={loaded.error} notFound={notFound} />;
+  if (!loaded.data) return <Loading />;
+  return <>{children(loaded.data)}</>;
 }
 
 /**

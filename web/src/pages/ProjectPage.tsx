@@ -7,7 +7,7 @@ import { useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
 import { Listing, ListingTable } from '../components/listing.tsx';
-import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, ItemPage, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
@@ -52,21 +52,19 @@ function closeWithNotice<R extends { message: string }>(
 
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
-  if (project.error) {
-    return (
-      <LoadFailed
-        title="Project"
-        error={project.error}
-        notFound={
-          <>
-            There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
-          </>
-        }
-      />
-    );
-  }
-  if (!project.data) return <Loading />;
-  return <ProjectView project={project.data} reload={project.reload} />;
+  return (
+    <ItemPage
+      loaded={project}
+      title="Project"
+      notFound={
+        <>
+          There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
+        </>
+      }
+    >
+      {(data) => <ProjectView project={data} reload={project.reload} />}
+    </ItemPage>
+  );
 }
 
 function ProjectView({ project, reload }: { project: Project; reload: () => void }) {

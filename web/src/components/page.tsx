@@ -21,15 +21,12 @@ export function PageHeading({ title, children }: { title: string; children?: Rea
   );
 }
 
-export function Alert({
-  kind = 'error',
-  children,
-  id,
-}: {
-  kind?: 'error' | 'success' | 'info' | 'warning';
-  children: ReactNode;
-  id?: string;
-}) {
+export type AlertKind = 'error' | 'success' | 'info' | 'warning';
+
+/** What a page says about what just happened (shown in an Alert of its kind). */
+export type Notice = { kind: AlertKind; text: string };
+
+export function Alert({ kind = 'error', children, id }: { kind?: AlertKind; children: ReactNode; id?: string }) {
   // Errors interrupt (role=alert); the rest are polite status messages.
   return (
     <div id={id} className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>

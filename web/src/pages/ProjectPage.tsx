@@ -3,10 +3,11 @@ import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { useConfirm } from '../components/dialog.tsx';
+import { closeWithNotice, savedMessage, useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
 import { Listing, ListingTable } from '../components/listing.tsx';
+import type { Notice } from '../components/page.tsx';
 import { Alert, ItemPage, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
@@ -29,26 +30,6 @@ import { ProjectMembersSection } from './ProjectMembers.tsx';
 import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncAdoptionDialog, SyncDialog, describeMemberTargets } from './SyncDialog.tsx';
 import { MemberTargetsDialog } from './MemberTargetsDialog.tsx';
-
-type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
-
-/**
- * The onClose of a dialog that saves something and says what in its result: `close` it, and after
- * a save show the result's message and run `after` (reload what changed).
- */
-function closeWithNotice<R extends { message: string }>(
-  close: () => void,
-  setNotice: (notice: Notice) => void,
-  after: (result: R) => void,
-) {
-  return (result?: R) => {
-    close();
-    if (result) {
-      setNotice({ kind: 'success', text: result.message });
-      after(result);
-    }
-  };
-}
 
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
@@ -354,18 +335,19 @@ function ConnectionsSection(props: {
       {adding && (
         <AppConnectionDialog
           projectId={projectId}
-          onClose={(created) => {
-            setAdding(false);
-            if (created) {
-              setNotice({
-                kind: created.validation.valid ? 'success' : 'warning',
-                text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}`,
-              });
+          onClose={closeWithNotice(
+            () => setAdding(false),
+            setNotice,
+            (created) => ({
+              kind: created.validation.valid ? 'success' : 'warning',
+              text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}`,
+            }),
+            (created) => {
               // Without a secret, what to register comes next: the certificate, the federated credential.
               if (!created.validation.valid && SECRETLESS.includes(created.connection.method)) setShowingCredential(created.connection);
               reload();
-            }
-          }}
+            },
+          )}
         />
       )}
       {showingCredential && (
@@ -380,7 +362,7 @@ function ConnectionsSection(props: {
         <MemberTargetsDialog
           projectId={projectId}
           connection={targeting}
-          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, reload)}
+          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, savedMessage, reload)}
         />
       )}
       {deleteConnection.dialog}
@@ -671,6 +653,7 @@ function SyncsSection(props: {
               setEditing(undefined);
             },
             setNotice,
+            savedMessage,
             (result) => {
               reload();
               bumpHistory(result.sync.id);
@@ -682,7 +665,7 @@ function SyncsSection(props: {
         <SyncAdoptionDialog
           projectId={projectId}
           sync={adopting}
-          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, reload)}
+          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, savedMessage, reload)}
         />
       )}
       {deleteSync.dialog}

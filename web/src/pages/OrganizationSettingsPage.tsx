@@ -3,14 +3,13 @@ import type { ReactNode } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -225,11 +224,9 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
                 <td>{KIND_LABEL[binding.kind]}</td>
                 <td className="mono">{binding.value}</td>
                 <TimeCell value={binding.createdAt} />
-                <td className="row-actions">
-                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => removeBinding.ask(binding)}>
-                    Remove
-                  </DangerButton>
-                </td>
+                <DangerCell label={`Remove the binding ${binding.value}`} onClick={() => removeBinding.ask(binding)}>
+                  Remove
+                </DangerCell>
               </tr>
             )}
           </ListingTable>

@@ -6,7 +6,7 @@ import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, SectionHeading } from '../components/page.tsx';
+import { SectionHeading } from '../components/page.tsx';
 import { DangerCell, TimeCell } from '../components/table.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
 import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
@@ -46,8 +46,8 @@ export function LinkedSignIns({
     <section aria-labelledby="sign-ins" className="section">
       <SectionHeading id="sign-ins" title="Linked sign-ins" />
       <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={identities.data?.identities}
         loaded={identities}
         empty="No sign-in is linked to your account."

@@ -49,8 +49,8 @@ export function ApiTokensPage() {
         <CreateTokenForm focusFirst={created.refocus} onCreated={created.show} />
       )}
       <h2>Your tokens</h2>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={tokens.data?.tokens}
         loaded={tokens}
         empty="You have no API tokens."

@@ -199,8 +199,8 @@ export function EnvironmentsPage() {
         limited number of environments and clone a few at once; runners remove environments left unused for a long time. Delete the ones you
         no longer need.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={environments}
         loaded={list}
         empty={

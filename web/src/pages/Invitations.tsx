@@ -52,8 +52,8 @@ export function Invitations() {
         <InviteForm focusFirst={created.refocus} onCreated={created.show} />
       )}
       <h2 id="invitations">Invitations</h2>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={list}
         loaded={invitations}
         empty="No invitations yet."

@@ -204,8 +204,8 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
             hint="Add it to the identity provider's app registration as a Web redirect URI (in Entra ID: App registrations → your app → Authentication → Web)."
           />
           <h3>Bound tenants and domains</h3>
-          {notice && <Alert kind="success">{notice}</Alert>}
           <ListingTable
+            notice={notice}
             items={data.bindings}
             loading={false}
             empty="Nothing is bound yet: people join only by invitation."

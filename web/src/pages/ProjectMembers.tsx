@@ -89,8 +89,8 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
         Owners manage the project's members and app connections; members use them.
         {canManage ? '' : ' Ask an owner of the project to add or remove someone.'}
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={members.data?.members}
         loaded={members}
         empty="Nobody is a member yet."

@@ -223,8 +223,8 @@ function ConnectionsSection(props: {
       <p className="muted">
         Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={connections}
         error={props.error}
         loading={props.loading}
@@ -535,8 +535,7 @@ function SyncsSection(props: {
         Keep an Azure DevOps variable group equal to the variables set here, through an app connection.
         {connections.length === 0 ? ' Add an app connection first.' : ''}
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
+      <Listing notice={notice} items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
         {(items) => (
           <ul className="card-list">
             {items.map((s) => {

@@ -122,8 +122,8 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
       <p className="muted">
         Which Azure DevOps hosts this runner reaches, and how users authorize it: Microsoft Entra ID OAuth, Personal Access Tokens, or both.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing
+        notice={notice}
         items={integrations}
         error={list.error?.message}
         loading={list.loading}

@@ -48,8 +48,8 @@ export function RunnersPage() {
       <p className="lead">
         Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.
       </p>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={runners.data?.runners}
         loaded={runners}
         empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}

@@ -2,6 +2,7 @@ import { useId, useLayoutEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { messageOf } from '../api.ts';
 import { Alert } from './page.tsx';
+import type { Notice } from './page.tsx';
 
 interface DialogProps {
   title: string;
@@ -134,4 +135,28 @@ export function useConfirm<T>(confirmation: (item: T) => Confirmation): { ask: (
       </ConfirmDialog>
     ),
   };
+}
+
+/**
+ * The onClose of a dialog that closes with what it saved, or with nothing: `close` it, and after a
+ * save show `notice(result)` and run `after` (reload what changed).
+ */
+export function closeWithNotice<R>(
+  close: () => void,
+  setNotice: (notice: Notice) => void,
+  notice: (result: NoInfer<R>) => Notice,
+  after: (result: R) => void,
+) {
+  return (result?: R) => {
+    close();
+    if (result) {
+      setNotice(notice(result));
+      after(result);
+    }
+  };
+}
+
+/** The notice of a save whose result says what it did in its message. */
+export function savedMessage(result: { message: string }): Notice {
+  return { kind: 'success', text: result.message };
 }

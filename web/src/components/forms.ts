@@ -98,16 +98,19 @@ export function useSubmission() {
 
 /**
  * What a create form made that is shown only once (a token, an invitation link) in the form's
- * place: `show` it, `dismiss` it to bring the form back, and `refocus` tells the form, back after
- * a dismissal, to focus its first field.
+ * place: `show` it (and run `onShow`: clear the page's notice, reload the list), `dismiss` it to
+ * bring the form back, and `refocus` tells the form, back after a dismissal, to focus its first field.
  */
-export function useShownOnce<T>() {
+export function useShownOnce<T>(onShow: () => void) {
   const [shown, setShown] = useState<T>();
   const [refocus, setRefocus] = useState(false);
   return {
     shown,
     refocus,
-    show: (created: T) => setShown(created),
+    show: (created: T) => {
+      setShown(created);
+      onShow();
+    },
     dismiss: () => {
       setShown(undefined);
       setRefocus(true);

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import type { ReactNode } from 'react';
 import type { ApiError } from '../api.ts';
 import { hasNavigated } from '../router.tsx';
+import type { Loaded } from '../use-api.ts';
 
 /** The page's h1. After in-app navigation it takes focus, so screen readers announce the new page. */
 export function PageHeading({ title, children }: { title: string; children?: ReactNode }) {
@@ -20,15 +21,12 @@ export function PageHeading({ title, children }: { title: string; children?: Rea
   );
 }
 
-export function Alert({
-  kind = 'error',
-  children,
-  id,
-}: {
-  kind?: 'error' | 'success' | 'info' | 'warning';
-  children: ReactNode;
-  id?: string;
-}) {
+export type AlertKind = 'error' | 'success' | 'info' | 'warning';
+
+/** What a page says about what just happened (shown in an Alert of its kind). */
+export type Notice = { kind: AlertKind; text: string };
+
+export function Alert({ kind = 'error', children, id }: { kind?: AlertKind; children: ReactNode; id?: string }) {
   // Errors interrupt (role=alert); the rest are polite status messages.
   return (
     <div id={id} className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
@@ -114,6 +112,26 @@ export function LoadFailed({ title, error, notFound }: { title: string; error: A
       <Alert>{error.message}</Alert>
     </>
   );
+}
+
+/**
+ * The page of one item (a project, a runner) fetched by `loaded`: LoadFailed (with `title` and
+ * `notFound`) if the fetch failed, Loading until it answers, then `children` with the item.
+ */
+export function ItemPage<T>({
+  loaded,
+  title,
+  notFound,
+  children,
+}: {
+  loaded: Pick<Loaded<T>, 'data' | 'error'>;
+  title: string;
+  notFound: ReactNode;
+  children: (item: T) => ReactNode;
+}) {
+  if (loaded.error) return <LoadFailed title={title} error={loaded.error} notFound={notFound} />;
+  if (!loaded.data) return <Loading />;
+  return <>{children(loaded.data)}</>;
 }
 
 /**

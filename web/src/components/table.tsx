@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { DangerButton } from './danger-button.tsx';
 import { TableWrap, Time } from './page.tsx';
 
 export interface TableProps {
@@ -42,6 +43,32 @@ export function TimeCell({ value }: { value: string | null | undefined }) {
   return (
     <td>
       <Time value={value} />
+    </td>
+  );
+}
+
+/**
+ * The actions cell of a row (see DataTable's `actions`) with a DangerButton (it asks to delete,
+ * revoke, remove the row's item), or empty when the item is not `shown` one.
+ */
+export function DangerCell({
+  shown = true,
+  label,
+  onClick,
+  children,
+}: {
+  shown?: boolean;
+  label: string;
+  onClick: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <td className="row-actions">
+      {shown && (
+        <DangerButton label={label} onClick={onClick}>
+          {children}
+        </DangerButton>
+      )}
     </td>
   );
 }

@@ -1,10 +1,9 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api.ts';
-import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { Alert, PageHeading, SectionHeading } from '../components/page.tsx';
-import { DataTable } from '../components/table.tsx';
+import { DangerCell, DataTable } from '../components/table.tsx';
 import { navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { LinkedIdentity, MeInOrganization, Offboarded, SessionSummary, SsoProvider } from '../types.ts';
@@ -101,11 +100,9 @@ function OrganizationsSection({ me }: { me: MeInOrganization }) {
             <td>{org.name}</td>
             <td>{org.role}</td>
             <td>{org.id === me.organization.id ? 'Current' : org.available ? '' : 'Single sign-on only'}</td>
-            <td className="row-actions">
-              <DangerButton label={`Leave ${org.name}`} onClick={() => leave.ask(org)}>
-                Leave
-              </DangerButton>
-            </td>
+            <DangerCell label={`Leave ${org.name}`} onClick={() => leave.ask(org)}>
+              Leave
+            </DangerCell>
           </tr>
         ))}
       </DataTable>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, SectionHeading } from '../components/page.tsx';
+import { SectionHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import { sentence } from '../text.ts';
@@ -102,8 +102,8 @@ export function SessionsSection({ sessions }: { sessions: Loaded<{ sessions: Ses
         </button>
       </SectionHeading>
       <p className="hint">Sign out a session you do not recognise, then change your password.</p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={list}
         loaded={sessions}
         label="Sessions"

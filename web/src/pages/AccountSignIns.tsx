@@ -1,14 +1,13 @@
 import { useState } from 'react';
 
 import { api } from '../api.ts';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, SectionHeading } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { SectionHeading } from '../components/page.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { SsoActionButton } from '../components/sso-buttons.tsx';
 import { beginSso, emailOrTenant, identityProviderName } from '../sso.ts';
 import type { LinkedIdentity, SsoProvider } from '../types.ts';
@@ -47,8 +46,8 @@ export function LinkedSignIns({
     <section aria-labelledby="sign-ins" className="section">
       <SectionHeading id="sign-ins" title="Linked sign-ins" />
       <p className="hint">Accounts at identity providers you can sign in to Keyway with, besides your password.</p>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={identities.data?.identities}
         loaded={identities}
         empty="No sign-in is linked to your account."
@@ -65,11 +64,9 @@ export function LinkedSignIns({
               <td className="mono">{identity.tenantId ?? '—'}</td>
               <TimeCell value={identity.createdAt} />
               <TimeCell value={identity.lastSignInAt} />
-              <td className="row-actions">
-                <DangerButton label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => unlink.ask(identity)}>
-                  Unlink
-                </DangerButton>
-              </td>
+              <DangerCell label={`Unlink ${name} account ${identity.email ?? ''}`.trim()} onClick={() => unlink.ask(identity)}>
+                Unlink
+              </DangerCell>
             </tr>
           );
         }}

@@ -2,14 +2,13 @@ import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, PageHeading, ShownOnceCard, Time } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import type { ApiToken, CreatedApiToken } from '../types.ts';
 import { useApi } from '../use-api.ts';
 
@@ -21,8 +20,11 @@ function tokenState(token: ApiToken): 'Active' | 'Revoked' | 'Expired' {
 
 export function ApiTokensPage() {
   const tokens = useApi<{ tokens: ApiToken[] }>('/api-tokens');
-  const created = useShownOnce<CreatedApiToken>();
   const [notice, setNotice] = useState<string>();
+  const created = useShownOnce<CreatedApiToken>(() => {
+    setNotice(undefined);
+    tokens.reload();
+  });
   const revoke = useConfirm((token: ApiToken) => ({
     title: `Revoke token ${token.name}?`,
     confirmLabel: 'Revoke token',
@@ -44,18 +46,11 @@ export function ApiTokensPage() {
       {created.shown ? (
         <NewToken token={created.shown} onDismiss={created.dismiss} />
       ) : (
-        <CreateTokenForm
-          focusFirst={created.refocus}
-          onCreated={(token) => {
-            setNotice(undefined);
-            created.show(token);
-            tokens.reload();
-          }}
-        />
+        <CreateTokenForm focusFirst={created.refocus} onCreated={created.show} />
       )}
       <h2>Your tokens</h2>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={tokens.data?.tokens}
         loaded={tokens}
         empty="You have no API tokens."
@@ -75,13 +70,9 @@ export function ApiTokensPage() {
               <td>
                 <span className={`badge ${state === 'Active' ? 'badge-online' : 'badge-revoked'}`}>{state}</span>
               </td>
-              <td className="row-actions">
-                {state === 'Active' && (
-                  <DangerButton label={`Revoke token ${token.name}`} onClick={() => revoke.ask(token)}>
-                    Revoke
-                  </DangerButton>
-                )}
-              </td>
+              <DangerCell shown={state === 'Active'} label={`Revoke token ${token.name}`} onClick={() => revoke.ask(token)}>
+                Revoke
+              </DangerCell>
             </tr>
           );
         }}

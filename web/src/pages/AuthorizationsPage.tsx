@@ -2,8 +2,9 @@ import { useState } from 'react';
 import { api } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { Dialog, useConfirm } from '../components/dialog.tsx';
+import { Dialog, closeWithNotice, useConfirm } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
+import type { Notice } from '../components/page.tsx';
 import { Alert, Loading, PageHeading, Time, formatTime } from '../components/page.tsx';
 import { Link } from '../router.tsx';
 import { sentence } from '../text.ts';
@@ -76,7 +77,7 @@ export function AuthorizationsPage() {
   );
   const runners = useApi<{ runners: Runner[] }>('/runners');
   const [reconnecting, setReconnecting] = useState<HostAuthorization>();
-  const [notice, setNotice] = useState<{ kind: 'success' | 'warning'; text: string }>();
+  const [notice, setNotice] = useState<Notice>();
   const runnerName = (id: string | undefined) => (id ? (runners.data?.runners.find((r) => r.id === id)?.name ?? id) : '—');
   const authorizations = list.data?.authorizations;
 
@@ -192,13 +193,12 @@ export function AuthorizationsPage() {
       {reconnecting && (
         <ReconnectDialog
           authorization={reconnecting}
-          onClose={(text) => {
-            setReconnecting(undefined);
-            if (text) {
-              setNotice({ kind: 'success', text });
-              list.reload();
-            }
-          }}
+          onClose={closeWithNotice(
+            () => setReconnecting(undefined),
+            setNotice,
+            (text: string) => ({ kind: 'success', text }),
+            list.reload,
+          )}
         />
       )}
       {removeAuthorization.dialog}

@@ -1,11 +1,10 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { api, messageOf } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, StatusText, Time } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { sentence } from '../text.ts';
 import type { Environment, EnvironmentStatus, Runner } from '../types.ts';
@@ -200,8 +199,8 @@ export function EnvironmentsPage() {
         limited number of environments and clone a few at once; runners remove environments left unused for a long time. Delete the ones you
         no longer need.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={environments}
         loaded={list}
         empty={
@@ -252,16 +251,13 @@ export function EnvironmentsPage() {
               )}
             </td>
             <TimeCell value={env.createdAt} />
-            <td className="row-actions">
-              {env.status !== 'deleting' && (
-                <DangerButton
-                  label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
-                  onClick={() => deleteEnvironment.ask(env)}
-                >
-                  Delete
-                </DangerButton>
-              )}
-            </td>
+            <DangerCell
+              shown={env.status !== 'deleting'}
+              label={`Delete environment ${env.repository.repository} (${describeRef(env.ref)})`}
+              onClick={() => deleteEnvironment.ask(env)}
+            >
+              Delete
+            </DangerCell>
           </tr>
         )}
       </ListingTable>

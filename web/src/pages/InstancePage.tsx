@@ -126,8 +126,8 @@ function Accounts() {
   return (
     <>
       <h2 id="accounts">Accounts</h2>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={users.data?.users}
         loaded={users}
         label="Accounts"

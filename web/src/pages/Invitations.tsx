@@ -2,14 +2,13 @@ import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { SelectField, TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useShownOnce, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, ShownOnceCard, Time } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedInvitation, Invitation, InvitationStatus, Role } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -28,8 +27,11 @@ const STATUS: Record<InvitationStatus, { label: string; badge: string }> = {
 export function Invitations() {
   const { me } = useSession();
   const invitations = useApi<{ invitations: Invitation[] }>('/invitations');
-  const created = useShownOnce<CreatedInvitation>();
   const [notice, setNotice] = useState<string>();
+  const created = useShownOnce<CreatedInvitation>(() => {
+    setNotice(undefined);
+    invitations.reload();
+  });
   const revoke = useConfirm((invitation: Invitation) => ({
     title: `Revoke the invitation for ${invitation.email}?`,
     confirmLabel: 'Revoke invitation',
@@ -47,18 +49,11 @@ export function Invitations() {
       {created.shown ? (
         <NewInvitation invitation={created.shown} organization={me.organization.name} onDismiss={created.dismiss} />
       ) : (
-        <InviteForm
-          focusFirst={created.refocus}
-          onCreated={(invitation) => {
-            setNotice(undefined);
-            created.show(invitation);
-            invitations.reload();
-          }}
-        />
+        <InviteForm focusFirst={created.refocus} onCreated={created.show} />
       )}
       <h2 id="invitations">Invitations</h2>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={list}
         loaded={invitations}
         empty="No invitations yet."
@@ -81,13 +76,13 @@ export function Invitations() {
             </td>
             <TimeCell value={invitation.createdAt} />
             <td>{invitation.status === 'pending' ? <Time value={invitation.expiresAt} /> : <span className="muted">—</span>}</td>
-            <td className="row-actions">
-              {invitation.status === 'pending' && (
-                <DangerButton label={`Revoke the invitation for ${invitation.email}`} onClick={() => revoke.ask(invitation)}>
-                  Revoke
-                </DangerButton>
-              )}
-            </td>
+            <DangerCell
+              shown={invitation.status === 'pending'}
+              label={`Revoke the invitation for ${invitation.email}`}
+              onClick={() => revoke.ask(invitation)}
+            >
+              Revoke
+            </DangerCell>
           </tr>
         )}
       </ListingTable>

@@ -3,7 +3,7 @@ import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { ListingTable } from '../components/listing.tsx';
-import { Alert, PageHeading } from '../components/page.tsx';
+import { PageHeading } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -90,8 +90,8 @@ export function MembersPage() {
       </p>
       <Invitations />
       <h2 id="current-members">Current members</h2>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={members.data?.members}
         loaded={members}
         label="Members"

@@ -3,14 +3,13 @@ import type { ReactNode } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { CheckboxField, ChoiceOptions, FieldError, IdentifierField, SelectField, TextAreaField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, Card, Loading, PageHeading, SectionHeading } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { useSession } from '../session.tsx';
 import type { OrganizationPolicy, OrganizationSso, PolicySaved, SsoBindingKind } from '../types.ts';
 import { useApi } from '../use-api.ts';
@@ -60,6 +59,22 @@ function usePolicyForm(fieldMap: Record<string, string>) {
   return { errors, formRef, busy, saved, save };
 }
 
+/**
+ * One setting of the policy saved on its own: its value as edited, and what its PolicyCard takes
+ * (the form, the submit handler, whether the value is unchanged).
+ */
+function usePolicySetting<K extends keyof OrganizationPolicy>(
+  policy: OrganizationPolicy,
+  key: K,
+  message: (saved: PolicySaved) => string,
+  onSaved: () => void,
+) {
+  const [value, setValue] = useState(policy[key]);
+  const form = usePolicyForm({ [key]: key });
+  const onSubmit = () => form.save({ [key]: value } as Pick<OrganizationPolicy, K>, message, onSaved);
+  return { value, setValue, card: { form, onSubmit, unchanged: value === policy[key] } };
+}
+
 interface PolicyCardProps {
   id: string;
   title: string;
@@ -86,35 +101,24 @@ function PolicyCard({ id, title, form, onSubmit, submit, unchanged = false, chil
 }
 
 function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolicy; ssoReady: boolean; onSaved: () => void }) {
-  const [passwordSignIn, setPasswordSignIn] = useState(policy.passwordSignIn);
-  const form = usePolicyForm({ passwordSignIn: 'passwordSignIn' });
-
-  async function submit() {
-    await form.save(
-      { passwordSignIn },
-      (saved) =>
-        saved.policy.passwordSignIn
-          ? 'Members may sign in with a password.'
-          : `Members sign in only through single sign-on now. ${saved.endedSessions === 1 ? '1 password session' : `${saved.endedSessions} password sessions`} in this organization ended.`,
-      onSaved,
-    );
-  }
+  const setting = usePolicySetting(
+    policy,
+    'passwordSignIn',
+    (saved) =>
+      saved.policy.passwordSignIn
+        ? 'Members may sign in with a password.'
+        : `Members sign in only through single sign-on now. ${saved.endedSessions === 1 ? '1 password session' : `${saved.endedSessions} password sessions`} in this organization ended.`,
+    onSaved,
+  );
 
   return (
-    <PolicyCard
-      id="sign-in-policy"
-      title="Sign-in"
-      form={form}
-      onSubmit={submit}
-      submit="Save sign-in setting"
-      unchanged={passwordSignIn === policy.passwordSignIn}
-    >
+    <PolicyCard id="sign-in-policy" title="Sign-in" submit="Save sign-in setting" {...setting.card}>
       <CheckboxField
         label="Members may sign in with a password"
         name="passwordSignIn"
-        checked={passwordSignIn}
-        onChange={(e) => setPasswordSignIn(e.target.checked)}
-        error={form.errors.fields.passwordSignIn}
+        checked={setting.value}
+        onChange={(e) => setting.setValue(e.target.checked)}
+        error={setting.card.form.errors.fields.passwordSignIn}
         hint={
           <>
             Switched off, people enter{' '}
@@ -129,40 +133,29 @@ function SignInPolicy({ policy, ssoReady, onSaved }: { policy: OrganizationPolic
 }
 
 function ProjectPolicy({ policy, onSaved }: { policy: OrganizationPolicy; onSaved: () => void }) {
-  const [projectCreation, setProjectCreation] = useState(policy.projectCreation);
-  const form = usePolicyForm({ projectCreation: 'projectCreation' });
-
-  async function submit() {
-    await form.save(
-      { projectCreation },
-      (saved) =>
-        saved.policy.projectCreation === 'members' ? 'Every member may create projects now.' : 'Only admins may create projects now.',
-      onSaved,
-    );
-  }
+  const setting = usePolicySetting(
+    policy,
+    'projectCreation',
+    (saved) =>
+      saved.policy.projectCreation === 'members' ? 'Every member may create projects now.' : 'Only admins may create projects now.',
+    onSaved,
+  );
 
   return (
-    <PolicyCard
-      id="project-policy"
-      title="Projects"
-      form={form}
-      onSubmit={submit}
-      submit="Save project setting"
-      unchanged={projectCreation === policy.projectCreation}
-    >
+    <PolicyCard id="project-policy" title="Projects" submit="Save project setting" {...setting.card}>
       <fieldset className="choice">
         <legend>Who may create projects</legend>
         <ChoiceOptions
           name="projectCreation"
-          chosen={projectCreation}
-          onChoose={setProjectCreation}
+          chosen={setting.value}
+          onChoose={setting.setValue}
           options={[
             { value: 'admins', label: 'Admins only', hint: 'Members work in the projects an owner adds them to.' },
             { value: 'members', label: 'Every member', hint: 'Whoever creates a project becomes its owner.' },
           ]}
         />
       </fieldset>
-      <FieldError error={form.errors.fields.projectCreation} />
+      <FieldError error={setting.card.form.errors.fields.projectCreation} />
     </PolicyCard>
   );
 }
@@ -211,8 +204,8 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
             hint="Add it to the identity provider's app registration as a Web redirect URI (in Entra ID: App registrations → your app → Authentication → Web)."
           />
           <h3>Bound tenants and domains</h3>
-          {notice && <Alert kind="success">{notice}</Alert>}
           <ListingTable
+            notice={notice}
             items={data.bindings}
             loading={false}
             empty="Nothing is bound yet: people join only by invitation."
@@ -225,11 +218,9 @@ function SingleSignOn({ sso }: { sso: Loaded<OrganizationSso> }) {
                 <td>{KIND_LABEL[binding.kind]}</td>
                 <td className="mono">{binding.value}</td>
                 <TimeCell value={binding.createdAt} />
-                <td className="row-actions">
-                  <DangerButton label={`Remove the binding ${binding.value}`} onClick={() => removeBinding.ask(binding)}>
-                    Remove
-                  </DangerButton>
-                </td>
+                <DangerCell label={`Remove the binding ${binding.value}`} onClick={() => removeBinding.ask(binding)}>
+                  Remove
+                </DangerCell>
               </tr>
             )}
           </ListingTable>

@@ -1,13 +1,12 @@
 import { useState } from 'react';
 
 import { api, messageOf } from '../api.ts';
-import { DangerButton } from '../components/danger-button.tsx';
 import { Dialog, useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { asSentences, bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { Alert, SectionHeading } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { ListingTable } from '../components/listing.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -90,8 +89,8 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
         Owners manage the project's members and app connections; members use them.
         {canManage ? '' : ' Ask an owner of the project to add or remove someone.'}
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={members.data?.members}
         loaded={members}
         empty="Nobody is a member yet."
@@ -125,11 +124,9 @@ export function ProjectMembersSection({ project, onAccessChanged }: { project: P
               </td>
               <TimeCell value={m.addedAt} />
               {canManage && (
-                <td className="row-actions">
-                  <DangerButton label={`Remove ${nameOf(m)} from the project`} onClick={() => removeMember.ask(m)}>
-                    Remove
-                  </DangerButton>
-                </td>
+                <DangerCell label={`Remove ${nameOf(m)} from the project`} onClick={() => removeMember.ask(m)}>
+                  Remove
+                </DangerCell>
               )}
             </tr>
           );

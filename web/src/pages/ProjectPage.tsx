@@ -3,11 +3,12 @@ import type { FormEvent } from 'react';
 import { api, messageOf } from '../api.ts';
 import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
-import { useConfirm } from '../components/dialog.tsx';
+import { closeWithNotice, savedMessage, useConfirm } from '../components/dialog.tsx';
 import { SelectField } from '../components/fields.tsx';
 import { FormActions } from '../components/form.tsx';
 import { Listing, ListingTable } from '../components/listing.tsx';
-import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import type { Notice } from '../components/page.tsx';
+import { Alert, ItemPage, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { TimeCell } from '../components/table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { sentence } from '../text.ts';
@@ -30,43 +31,21 @@ import { projectRoleLabel } from './ProjectsPage.tsx';
 import { SyncAdoptionDialog, SyncDialog, describeMemberTargets } from './SyncDialog.tsx';
 import { MemberTargetsDialog } from './MemberTargetsDialog.tsx';
 
-type Notice = { kind: 'success' | 'error' | 'warning' | 'info'; text: string };
-
-/**
- * The onClose of a dialog that saves something and says what in its result: `close` it, and after
- * a save show the result's message and run `after` (reload what changed).
- */
-function closeWithNotice<R extends { message: string }>(
-  close: () => void,
-  setNotice: (notice: Notice) => void,
-  after: (result: R) => void,
-) {
-  return (result?: R) => {
-    close();
-    if (result) {
-      setNotice({ kind: 'success', text: result.message });
-      after(result);
-    }
-  };
-}
-
 export function ProjectPage({ projectId }: { projectId: string }) {
   const project = useApi<Project>(`/projects/${encodeURIComponent(projectId)}`);
-  if (project.error) {
-    return (
-      <LoadFailed
-        title="Project"
-        error={project.error}
-        notFound={
-          <>
-            There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
-          </>
-        }
-      />
-    );
-  }
-  if (!project.data) return <Loading />;
-  return <ProjectView project={project.data} reload={project.reload} />;
+  return (
+    <ItemPage
+      loaded={project}
+      title="Project"
+      notFound={
+        <>
+          There is no project with id <code>{projectId}</code> that you can see. Back to <Link to="/projects">Projects</Link>.
+        </>
+      }
+    >
+      {(data) => <ProjectView project={data} reload={project.reload} />}
+    </ItemPage>
+  );
 }
 
 function ProjectView({ project, reload }: { project: Project; reload: () => void }) {
@@ -244,8 +223,8 @@ function ConnectionsSection(props: {
       <p className="muted">
         Credentials automation uses to reach Azure DevOps. They are write-only: the runner keeps them and nobody can read them back.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <ListingTable
+        notice={notice}
         items={connections}
         error={props.error}
         loading={props.loading}
@@ -356,18 +335,19 @@ function ConnectionsSection(props: {
       {adding && (
         <AppConnectionDialog
           projectId={projectId}
-          onClose={(created) => {
-            setAdding(false);
-            if (created) {
-              setNotice({
-                kind: created.validation.valid ? 'success' : 'warning',
-                text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}`,
-              });
+          onClose={closeWithNotice(
+            () => setAdding(false),
+            setNotice,
+            (created) => ({
+              kind: created.validation.valid ? 'success' : 'warning',
+              text: `App connection ${created.connection.name} was created. ${describeValidation(created.validation)}`,
+            }),
+            (created) => {
               // Without a secret, what to register comes next: the certificate, the federated credential.
               if (!created.validation.valid && SECRETLESS.includes(created.connection.method)) setShowingCredential(created.connection);
               reload();
-            }
-          }}
+            },
+          )}
         />
       )}
       {showingCredential && (
@@ -382,7 +362,7 @@ function ConnectionsSection(props: {
         <MemberTargetsDialog
           projectId={projectId}
           connection={targeting}
-          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, reload)}
+          onClose={closeWithNotice(() => setTargeting(undefined), setNotice, savedMessage, reload)}
         />
       )}
       {deleteConnection.dialog}
@@ -555,8 +535,7 @@ function SyncsSection(props: {
         Keep an Azure DevOps variable group equal to the variables set here, through an app connection.
         {connections.length === 0 ? ' Add an app connection first.' : ''}
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
-      <Listing items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
+      <Listing notice={notice} items={syncs} error={props.error} loading={props.loading} empty="No syncs yet.">
         {(items) => (
           <ul className="card-list">
             {items.map((s) => {
@@ -673,6 +652,7 @@ function SyncsSection(props: {
               setEditing(undefined);
             },
             setNotice,
+            savedMessage,
             (result) => {
               reload();
               bumpHistory(result.sync.id);
@@ -684,7 +664,7 @@ function SyncsSection(props: {
         <SyncAdoptionDialog
           projectId={projectId}
           sync={adopting}
-          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, reload)}
+          onClose={closeWithNotice(() => setAdopting(undefined), setNotice, savedMessage, reload)}
         />
       )}
       {deleteSync.dialog}

@@ -6,7 +6,7 @@ import { DangerButton } from '../components/danger-button.tsx';
 import { Detail } from '../components/details.tsx';
 import { useConfirm } from '../components/dialog.tsx';
 import { Listing } from '../components/listing.tsx';
-import { Alert, LoadFailed, Loading, PageHeading, SectionHeading, Time } from '../components/page.tsx';
+import { Alert, ItemPage, PageHeading, SectionHeading, Time } from '../components/page.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { Integration, IntegrationTest, Runner } from '../types.ts';
@@ -17,23 +17,22 @@ import { RepositoryCacheDetail } from './RepositoryCacheDetail.tsx';
 
 export function RunnerPage({ runnerId }: { runnerId: string }) {
   const loaded = useApi<Runner>(`/runners/${encodeURIComponent(runnerId)}`);
-  const runner = loaded.data;
+  return (
+    <ItemPage
+      loaded={loaded}
+      title="Runner"
+      notFound={
+        <>
+          There is no runner with id <code>{runnerId}</code> in this organization. Back to <Link to="/runners">Runners</Link>.
+        </>
+      }
+    >
+      {(runner) => <RunnerView runner={runner} />}
+    </ItemPage>
+  );
+}
 
-  if (loaded.error) {
-    return (
-      <LoadFailed
-        title="Runner"
-        error={loaded.error}
-        notFound={
-          <>
-            There is no runner with id <code>{runnerId}</code> in this organization. Back to <Link to="/runners">Runners</Link>.
-          </>
-        }
-      />
-    );
-  }
-  if (!runner) return <Loading />;
-
+function RunnerView({ runner }: { runner: Runner }) {
   return (
     <>
       <p className="breadcrumb">
@@ -123,8 +122,8 @@ function IntegrationsSection({ runner }: { runner: Runner }) {
       <p className="muted">
         Which Azure DevOps hosts this runner reaches, and how users authorize it: Microsoft Entra ID OAuth, Personal Access Tokens, or both.
       </p>
-      {notice && <Alert kind={notice.kind}>{notice.text}</Alert>}
       <Listing
+        notice={notice}
         items={integrations}
         error={list.error?.message}
         loading={list.loading}

@@ -2,14 +2,13 @@ import { useState } from 'react';
 
 import { api } from '../api.ts';
 import { CopyField } from '../components/copy.tsx';
-import { DangerButton } from '../components/danger-button.tsx';
 import { Dialog, useConfirm } from '../components/dialog.tsx';
 import { TextField } from '../components/fields.tsx';
 import { Form, FormActions } from '../components/form.tsx';
 import { bindField, formErrorsFrom, useSubmission } from '../components/forms.ts';
 import { ListingTable } from '../components/listing.tsx';
 import { Alert, PageHeading, Time } from '../components/page.tsx';
-import { TimeCell } from '../components/table.tsx';
+import { DangerCell, TimeCell } from '../components/table.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import type { CreatedRunner, Runner, RunnerStatus } from '../types.ts';
@@ -49,8 +48,8 @@ export function RunnersPage() {
       <p className="lead">
         Runners hold your users' Azure DevOps credentials and do the work that needs them. Open a runner to configure repository access.
       </p>
-      {notice && <Alert kind="success">{notice}</Alert>}
       <ListingTable
+        notice={notice}
         items={runners.data?.runners}
         loaded={runners}
         empty={`No runners yet.${isAdmin ? ' Register one to get started.' : ' Ask an admin to register one.'}`}
@@ -71,13 +70,9 @@ export function RunnersPage() {
             <td>{runner.version ?? <span className="muted">—</span>}</td>
             <td className="mono">{runner.publicKeyFingerprint ?? <span className="muted">not registered yet</span>}</td>
             {isAdmin && (
-              <td className="row-actions">
-                {runner.status !== 'revoked' && (
-                  <DangerButton label={`Revoke runner ${runner.name}`} onClick={() => revoke.ask(runner)}>
-                    Revoke
-                  </DangerButton>
-                )}
-              </td>
+              <DangerCell shown={runner.status !== 'revoked'} label={`Revoke runner ${runner.name}`} onClick={() => revoke.ask(runner)}>
+                Revoke
+              </DangerCell>
             )}
           </tr>
         )}

@@ -77,8 +77,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
   const [adoProject, setAdoProject] = useState('');
   const [groupName, setGroupName] = useState('');
   const [schedule, setSchedule] = useState('');
-  const [adoptExisting, setAdoptExisting] = useState(false);
-  const [takeOver, setTakeOver] = useState('');
+  const adoption = useAdoption();
   const nextKey = useRef(1);
   const [rows, setRows] = useState<Row[]>(() =>
     editing
@@ -144,8 +143,8 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
           groupName: groupName.trim(),
           ...(organization.trim() ? { organization: organization.trim() } : {}),
           ...(minutes !== undefined ? { scheduleMinutes: minutes } : {}),
-          ...(canManage && adoptExisting ? { adoptExisting: true } : {}),
-          ...(canManage && parseNames(takeOver).length ? { takeOver: parseNames(takeOver) } : {}),
+          ...(canManage && adoption.adopt ? { adoptExisting: true } : {}),
+          ...(canManage && adoption.names.length ? { takeOver: adoption.names } : {}),
         });
         sync = answer.sync;
         setCreated(sync);
@@ -260,10 +259,7 @@ export function SyncDialog({ projectId, connections, runners, canManage, sync: e
                 <AdoptionFields
                   label="Adopt it: let this sync write into a group Keyway did not create"
                   hint="Otherwise the run stops before writing anything. Only project owners may adopt."
-                  adopt={adoptExisting}
-                  onAdopt={setAdoptExisting}
-                  takeOver={takeOver}
-                  onTakeOver={setTakeOver}
+                  adoption={adoption}
                   errors={errors}
                 />
               </fieldset>
@@ -349,13 +345,13 @@ export function SyncAdoptionDialog({
   sync: VariableSync;
   onClose: (result?: { sync: VariableSync; message: string }) => void;
 }) {
-  const [adopt, setAdopt] = useState(sync.adoptExisting ?? false);
-  const [takeOver, setTakeOver] = useState((sync.takeOver ?? []).join(', '));
+  const adoption = useAdoption(sync);
+  const { adopt } = adoption;
   const { errors, formRef, busy, attempt } = useSubmission();
 
   async function submit() {
     await attempt(async () => {
-      const names = adopt ? parseNames(takeOver) : [];
+      const names = adopt ? adoption.names : [];
       const saved = await api.patch<VariableSync>(`/projects/${encodeURIComponent(projectId)}/syncs/${encodeURIComponent(sync.id)}`, {
         adoptExisting: adopt,
         takeOver: names,
@@ -379,10 +375,7 @@ export function SyncAdoptionDialog({
         <AdoptionFields
           label={`Adopt ${sync.groupName}`}
           hint="For this group only: pointing the sync elsewhere withdraws it."
-          adopt={adopt}
-          onAdopt={setAdopt}
-          takeOver={takeOver}
-          onTakeOver={setTakeOver}
+          adoption={adoption}
           errors={errors}
         />
         <FormActions submit={busy ? 'Saving…' : 'Save'} disabled={busy} onCancel={() => onClose()} />
@@ -391,22 +384,26 @@ export function SyncAdoptionDialog({
   );
 }
 
+/**
+ * What AdoptionFields edit, starting from a sync's (or none): whether to adopt, the variables to
+ * take over as typed, and their names.
+ */
+function useAdoption(initial?: Pick<VariableSync, 'adoptExisting' | 'takeOver'>) {
+  const [adopt, setAdopt] = useState(initial?.adoptExisting ?? false);
+  const [takeOver, setTakeOver] = useState((initial?.takeOver ?? []).join(', '));
+  return { adopt, setAdopt, takeOver, setTakeOver, names: parseNames(takeOver) };
+}
+
 /** Whether a sync may write into an existing group Keyway did not create, and the variables of it it may take over. */
 function AdoptionFields({
   label,
   hint,
-  adopt,
-  onAdopt,
-  takeOver,
-  onTakeOver,
+  adoption: { adopt, setAdopt, takeOver, setTakeOver },
   errors,
 }: {
   label: string;
   hint: string;
-  adopt: boolean;
-  onAdopt: (adopt: boolean) => void;
-  takeOver: string;
-  onTakeOver: (takeOver: string) => void;
+  adoption: ReturnType<typeof useAdoption>;
   errors: FormErrors;
 }) {
   return (
@@ -415,14 +412,14 @@ function AdoptionFields({
         label={label}
         name="adoptExisting"
         checked={adopt}
-        onChange={(e) => onAdopt(e.target.checked)}
+        onChange={(e) => setAdopt(e.target.checked)}
         error={errors.fields.adoptExisting}
         hint={hint}
       />
       {adopt && (
         <IdentifierField
           label="Variables it may take over (optional)"
-          {...bindField(errors, 'takeOver', takeOver, onTakeOver)}
+          {...bindField(errors, 'takeOver', takeOver, setTakeOver)}
           hint={TAKE_OVER_HINT}
         />
       )}

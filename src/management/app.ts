@@ -257,23 +257,17 @@ export async function buildManagementApp(options: ManagementAppOptions): Promise
     events: createRunnerEventRecorder({ db: options.database.db, audit }),
   });
   await app.register(scmIntegrationRoutes, { integrations, audit });
-  const oauth = createOAuthService({
+  // What the modules that act on a user's repositories through a runner share.
+  const throughRunners = {
     db: options.database.db,
     runners,
     control,
     integrations,
-    publicUrl: () => publicUrl,
     azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
-  });
+  };
+  const oauth = createOAuthService({ ...throughRunners, publicUrl: () => publicUrl });
   await app.register(oauthRoutes, { oauth, audit });
-  const environments = createEnvironmentService({
-    db: options.database.db,
-    runners,
-    control,
-    integrations,
-    azureDevOpsServicesUrl: options.azureDevOpsServicesUrl,
-    limits: options.environmentLimits,
-  });
+  const environments = createEnvironmentService({ ...throughRunners, limits: options.environmentLimits });
   await app.register(environmentRoutes, { environments, audit });
   await app.register(cloneDefaultsRoutes, { db: options.database.db, audit });
   await app.register(repositoryCacheRoutes, { db: options.database.db });

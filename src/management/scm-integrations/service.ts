@@ -143,20 +143,25 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       host: row.host,
       virtualDirectory: row.virtual_directory,
       kind: settings.kind ?? 'services',
-      oauth: row.oauth_client_id
-        ? {
-            clientId: row.oauth_client_id,
-            issuerUrl: row.oauth_issuer_url ?? '',
-            clientSecretSet: row.oauth_client_secret_sealed !== null,
-            callbackUrl: callbackUrl(row.id),
-            ...credentialView(row),
-          }
-        : null,
+      oauth: row.oauth_client_id ? { ...oauthView(row, row.credential_state), callbackUrl: callbackUrl(row.id) } : null,
       pat: { enabled: row.pat_enabled === 1 },
       lastTest: row.last_test ? (JSON.parse(row.last_test) as TestResult) : null,
       draft: row.draft ? draftView(JSON.parse(row.draft) as Draft, row.credential_state) : null,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
+    };
+  }
+
+  /** The OAuth app as the admin sees it: never its sealed secret, only whether one is set. */
+  function oauthView(
+    app: Pick<Row, 'oauth_client_id' | 'oauth_issuer_url' | 'oauth_client_secret_sealed' | 'oauth_credential'>,
+    credentialState: string | null | undefined,
+  ) {
+    return {
+      clientId: app.oauth_client_id ?? '',
+      issuerUrl: app.oauth_issuer_url ?? '',
+      clientSecretSet: app.oauth_client_secret_sealed !== null,
+      ...credentialView({ oauth_credential: app.oauth_credential, credential_state: credentialState }),
     };
   }
 
@@ -180,14 +185,7 @@ export function createScmIntegrationService(deps: ScmIntegrationDeps) {
       virtualDirectory: draft.virtual_directory,
       kind: settings.kind ?? 'services',
       // A change to a credential without secret waits for what it asks the admin to register: show it.
-      oauth: draft.oauth_client_id
-        ? {
-            clientId: draft.oauth_client_id,
-            issuerUrl: draft.oauth_issuer_url ?? '',
-            clientSecretSet: draft.oauth_client_secret_sealed !== null,
-            ...credentialView({ oauth_credential: draft.oauth_credential, credential_state: credentialState }),
-          }
-        : null,
+      oauth: draft.oauth_client_id ? oauthView(draft, credentialState) : null,
       pat: { enabled: draft.pat_enabled === 1 },
       test: draft.test,
       wouldPurge: draft.purges,

@@ -1,17 +1,8 @@
 import { ConfigError } from '../config/config.ts';
 
-/** An API answer that was not 2xx; its message is the server's (which never carries a secret). */
-export class KeywayApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'KeywayApiError';
-  }
-}
+import { KeywayApiError } from '../control/api-error.ts';
+
+export { KeywayApiError };
 
 export interface ApiClientOptions {
   server?: string;

@@ -2,19 +2,10 @@
 // Every write carries X-CSRF-Token (from GET /api/v1/me). Errors arrive as
 // {"error":{"code","message","field"}} and become ApiError.
 
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
+import { KeywayApiError as ApiError } from '../../src/control/api-error.ts';
 
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** The input at fault, as a dotted path of the request body (e.g. `oauth.clientId`). */
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+/** The UI's name for an API answer that was not 2xx. */
+export { ApiError };
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

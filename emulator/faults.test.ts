@@ -1,19 +1,14 @@
 // Throttling and faults: 429 with Retry-After N times then success, rate-limit headers on a 200,
 // latency, 5xx, connection reset seen as a socket error, counters per path template, PAT faults.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { basic, call, startSeeded, type SeededWorld } from './test-support.ts';
+import { basic, call, useSeeded } from './test-support.ts';
 import { pathMatches } from './faults.ts';
 
-let s: SeededWorld;
 let projects: string;
 
-before(async () => {
-  s = await startSeeded();
+const s = useSeeded(async () => {
   projects = `${s.orgUrl}/_apis/projects?api-version=7.1`;
-});
-after(async () => {
-  await s?.close();
 });
 
 describe('fault rules', () => {

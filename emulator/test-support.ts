@@ -4,6 +4,7 @@ import { devNull } from 'node:os';
 import { startEmulator, type EmulatorHandle, type StartEmulatorOptions } from './server.ts';
 import type { User } from './ado/world.ts';
 import type { EntraApp } from './entra/index.ts';
+import { started } from './testkit-hooks.ts';
 
 export function basic(secret: string, user = 'keyway'): string {
   return `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
@@ -95,6 +96,18 @@ export async function startSeeded(
     orgUrl: emu.orgUrl(org),
     close: () => emu.close(),
   };
+}
+
+/**
+ * For a test file or suite: startSeeded() in `before`, then `setUp` (which may already use the handle),
+ * closed in `after`; the handle reads through to the world.
+ */
+export function useSeeded(setUp?: () => unknown, opts: Parameters<typeof startSeeded>[0] = {}): SeededWorld {
+  return started(
+    () => startSeeded(opts),
+    (s) => s.close(),
+    setUp,
+  );
 }
 
 /** An Entra user access token for the Azure DevOps resource. */

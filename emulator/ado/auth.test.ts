@@ -1,23 +1,18 @@
 // Authentication and authorization as the real service answers them: 203 sign-in page vs 401 with
 // Suppress, challenge headers, PAT scopes/expiry/revocation, service principals, tenants, OAuth policy,
 // api-version checks and the PAT lifecycle API's Entra-user-only rule.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { ZERO_GUID } from './ids.ts';
 import { parseForm } from '../entra/testkit.ts';
-import { basic, call, startSeeded, userToken, type SeededWorld } from '../test-support.ts';
+import { basic, call, userToken, useSeeded } from '../test-support.ts';
 
-let s: SeededWorld;
 let projects: string;
 const SUPPRESS = { 'X-TFS-FedAuthRedirect': 'Suppress' };
 
-before(async () => {
-  s = await startSeeded();
+const s = useSeeded(async () => {
   projects = `${s.orgUrl}/_apis/projects?api-version=7.1`;
-});
-after(async () => {
-  await s?.close();
 });
 
 describe('rejected credentials', () => {

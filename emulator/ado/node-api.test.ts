@@ -5,20 +5,18 @@
 // that fails fails the suite, and no call is skipped. Resource-area and location discovery
 // (OPTIONS /{org}/_apis/{area}, GET /_apis/ResourceAreas, OPTIONS on vssps), Accept-header
 // api-versions `7.2-preview.N`, X-TFS-FedAuthRedirect: Suppress; cloud and Server.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as azdev from 'azure-devops-node-api';
 import { GitVersionType, PullRequestStatus } from 'azure-devops-node-api/interfaces/GitInterfaces.js';
 import { VariableGroupActionFilter, VariableGroupQueryOrder } from 'azure-devops-node-api/interfaces/TaskAgentInterfaces.js';
-import { startSeeded, userToken, type SeededWorld } from '../test-support.ts';
+import { userToken, useSeeded } from '../test-support.ts';
 
-let s: SeededWorld;
 let prId: number;
 let vgId: number;
 let allOrgsPat: string;
 
-before(async () => {
-  s = await startSeeded();
+const s = useSeeded(async () => {
   const w = s.emu.world;
   const pr = await w.createPullRequest(s.org, s.project, s.repo, { sourceRefName: 'feature/login', title: 'Login page' });
   prId = pr.id;
@@ -37,9 +35,6 @@ before(async () => {
     scopes: ['vso.code_write', 'vso.project', 'vso.variablegroups_manage', 'vso.profile'],
     orgs: 'all',
   }).token;
-});
-after(async () => {
-  await s?.close();
 });
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<string> {

@@ -1,22 +1,17 @@
 // REST behaviour beyond shapes: paging, filters, errors with the service's TF codes, item content,
 // variable group secrets, the {org}.visualstudio.com host form, case-insensitive routes.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { basic, call, startSeeded, type SeededWorld } from '../test-support.ts';
+import { basic, call, useSeeded } from '../test-support.ts';
 
-let s: SeededWorld;
 let api: string;
 let auth: string;
 
-before(async () => {
-  s = await startSeeded();
+const s = useSeeded(async () => {
   api = `${s.orgUrl}/${s.project}/_apis`;
   auth = basic(s.pat);
   for (const name of ['Alpha', 'Beta', 'Gamma', 'Delta']) s.emu.world.addProject(s.org, name);
-});
-after(async () => {
-  await s?.close();
 });
 
 describe('paging', () => {

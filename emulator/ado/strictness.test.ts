@@ -2,25 +2,23 @@
 // here failed against the earlier emulator. Pull request rules and closing, push records, query
 // options honoured or refused, numeric enums, resource versions, 52-character PATs, vsts/info, the
 // unknown organization, roles behind actionFilter.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basic, call, startSeeded, type SeededWorld } from '../test-support.ts';
+import { basic, call, useSeeded } from '../test-support.ts';
 
 // Async: the emulator answers git from this very process, so a synchronous child would deadlock.
 const run = async (args: string[], env: NodeJS.ProcessEnv): Promise<string> => (await promisify(execFile)('git', args, { env })).stdout;
 
-let s: SeededWorld;
 let auth: string;
 let api: string;
 let repoApi: string;
 
-before(async () => {
-  s = await startSeeded();
+const s = useSeeded(async () => {
   auth = basic(s.pat);
   api = `${s.orgUrl}/${s.project}/_apis`;
   repoApi = `${api}/git/repositories/${s.repo}`;
@@ -36,7 +34,6 @@ before(async () => {
     message: 'Write the notes',
   });
 });
-after(() => s?.close());
 
 describe('pull requests', () => {
   test('source = target is refused; a second active pull request for the same branches is TF401179', async () => {

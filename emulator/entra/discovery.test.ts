@@ -1,19 +1,15 @@
 // Discovery and keys: the document Entra serves per tenant, and why Keyway must use
 // tenant-specific issuers.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { X509Certificate, createHash } from 'node:crypto';
-import { startHarness, type Harness } from './testkit.ts';
+import { startedEntra } from './testkit.ts';
 
 const opts = { execute: [client.allowInsecureRequests] };
 
 describe('Entra emulator: discovery', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = startedEntra();
 
   test('tenant-specific document', async () => {
     const res = await fetch(`${h.origin}/${h.tenant.id}/v2.0/.well-known/openid-configuration`);

@@ -1,10 +1,10 @@
 // Each failure reaches the client the way Entra sends it: the error, the AADSTS code first in
 // error_description, and Entra's body shape.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { AZURE_DEVOPS_RESOURCE_ID } from './index.ts';
-import { buildPkceRequest, codeFlow, discover, postToken, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, codeFlow, discover, postToken, signIn, startedEntra } from './testkit.ts';
 
 function rejectsWith(error: string, code: number) {
   return (err: unknown) => {
@@ -26,10 +26,9 @@ function authorizeRejects(error: string, code: number) {
 }
 
 describe('Entra emulator: errors as Entra sends them', () => {
-  let h: Harness;
+  const h = startedEntra();
   let config: client.Configuration;
-  before(async () => ({ h, config } = await startDiscoveredHarness()));
-  after(() => h.close());
+  before(async () => (config = await discover(h)));
 
   test('error body shape: CRLF trailer, codes, ids, timestamp, error_uri', async () => {
     const correlation = '0b7f3c54-1e0d-4a8b-9c61-2f1d7c9a0e11';

@@ -1,16 +1,15 @@
 // The three grants Keyway uses, driven end to end by openid-client v6 against the emulator.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { AZURE_DEVOPS_RESOURCE_ID } from './index.ts';
-import { buildPkceRequest, codeFlow, discover, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, codeFlow, discover, signIn, startedEntra } from './testkit.ts';
 
 describe('Entra emulator: grants through openid-client', () => {
-  let h: Harness;
+  const h = startedEntra();
   let config: client.Configuration;
-  before(async () => ({ h, config } = await startDiscoveredHarness()));
-  after(() => h.close());
+  before(async () => (config = await discover(h)));
 
   test('authorization code + PKCE: state, nonce and ID token validation pass', async () => {
     const tokens = await codeFlow(h, config);

@@ -1,14 +1,13 @@
 // The sign-in + consent page: what a browser (and Playwright) sees and may submit.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { buildPkceRequest, parseForm, signIn, startDiscoveredHarness, type Harness } from './testkit.ts';
+import { buildPkceRequest, discover, parseForm, signIn, startedEntra } from './testkit.ts';
 
 describe('Entra emulator: sign-in page', () => {
-  let h: Harness;
+  const h = startedEntra();
   let config: client.Configuration;
-  before(async () => ({ h, config } = await startDiscoveredHarness()));
-  after(() => h.close());
+  before(async () => (config = await discover(h)));
 
   test('lists the tenant users, the app and the scopes, with stable test ids and no external loads', async () => {
     h.entra.addUser(h.tenant.id, { upn: 'bob', displayName: 'Bob <b>Builder</b>' });

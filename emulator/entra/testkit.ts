@@ -12,6 +12,7 @@ import {
   type EntraTenant,
   type EntraUser,
 } from './index.ts';
+import { started } from '../testkit-hooks.ts';
 
 export interface Harness {
   server: FastifyInstance;
@@ -65,6 +66,14 @@ export async function startHarness(opts: Partial<EntraEmulatorOptions> & { requi
   };
 }
 
+/** For a suite: startHarness(opts) in `before`, closed in `after`; the handle reads through to the harness. */
+export function startedEntra(opts: Parameters<typeof startHarness>[0] = {}): Harness {
+  return started(
+    () => startHarness(opts),
+    (h) => h.close(),
+  );
+}
+
 export async function discover(h: Harness, auth?: client.ClientAuth, clientId = h.app.clientId): Promise<client.Configuration> {
   return client.discovery(
     new URL(`${h.origin}/${h.tenant.id}/v2.0`),
@@ -75,12 +84,6 @@ export async function discover(h: Harness, auth?: client.ClientAuth, clientId = 
       execute: [client.allowInsecureRequests],
     },
   );
-}
-
-/** A harness and the openid-client configuration discovered from it (client secret auth). */
-export async function startDiscoveredHarness(): Promise<{ h: Harness; config: client.Configuration }> {
-  const h = await startHarness();
-  return { h, config: await discover(h) };
 }
 
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };

@@ -1,9 +1,9 @@
 // verifyAccessToken: what the Azure DevOps emulator relies on to accept or refuse a bearer token.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { AZURE_DEVOPS_RESOURCE_ID, EntraTokenError } from './index.ts';
-import { codeFlow, discover, startHarness, type Harness } from './testkit.ts';
+import { codeFlow, discover, startHarness, startedEntra, type Harness } from './testkit.ts';
 
 const reason = (r: EntraTokenError['reason']) => (err: unknown) => {
   assert.ok(err instanceof EntraTokenError, `expected EntraTokenError, got ${String(err)}`);
@@ -22,11 +22,7 @@ const userToken = (harness: Harness, extra: { lifetimeSeconds?: number } = {}) =
   });
 
 describe('Entra emulator: access token verification', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(() => h.close());
+  const h = startedEntra();
 
   test('a token from the code flow verifies', async () => {
     const tokens = await codeFlow(h, await discover(h));

@@ -3,15 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redeemSignInLink, runCli, signInAsAdmin, startCli } from '../../test/support/cli.ts';
+import { addressAndLink, redeemSignInLink, runCli, signInAsAdmin, startCli, startInTempDir } from '../../test/support/cli.ts';
 
 describe('keyway CLI', () => {
   it('start: creates the data directory and keys, serves /healthz, prints a working one-time sign-in link', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'keyway-start-'));
-    const run = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    const { cwd, run } = startInTempDir('keyway-start-');
     try {
-      const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
-      const [, token] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const { url, token } = await addressAndLink(run);
       assert.ok(url && token);
       const health = await fetch(`${url}/healthz`);
       assert.equal(health.status, 200);
@@ -50,11 +48,9 @@ describe('keyway CLI', () => {
   });
 
   it('admin link and reset-password: an operator on the database machine always gets back in, audited', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'keyway-admin-'));
-    const run = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    const { cwd, run } = startInTempDir('keyway-admin-');
     try {
-      const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
-      const [, first] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+      const { url, token: first } = await addressAndLink(run);
       const post = (path: string, body: unknown, cookie = '', csrf = '') =>
         fetch(`${url}${path}`, {
           method: 'POST',
@@ -121,8 +117,7 @@ describe('keyway CLI', () => {
   });
 
   it('runner: a separate process registers with an exchange token, comes online, and restarts with the same identity', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'keyway-runner-cli-'));
-    const server = startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd);
+    const { cwd, run: server } = startInTempDir('keyway-runner-cli-');
     const runnerDir = join(cwd, 'remote-runner');
     try {
       const admin = await signInAsAdmin(server);

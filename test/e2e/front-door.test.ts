@@ -1,9 +1,10 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { assertNoHorizontalScroll, e2eSkip, focused, gone, startE2E, visible } from './support.ts';
-import type { DemoInfo, E2E } from './support.ts';
+import { assertNoHorizontalScroll, e2eSkip, focused, gone, visible } from './support.ts';
+import { startedE2E } from '../support/e2e-session.ts';
+import type { DemoInfo } from './support.ts';
 
 // The front door, against `keyway start --demo`: "Sign in with Microsoft" through the emulator's
 // Entra page (the demo tenant is bound to the organization, so its user joins just in time), an
@@ -64,20 +65,17 @@ async function switchOrganization(page: Page, name: string, role: 'admin' | 'mem
 }
 
 describe('web UI: the front door (demo mode)', { skip: e2eSkip() }, () => {
-  let e2e: E2E;
   let demo: DemoInfo;
   let admin: Page;
   let pat: Page;
   let secondInvitation = '';
   let thirdInvitation = '';
 
-  before(async () => {
-    e2e = await startE2E({ demo: true });
+  const e2e = startedE2E({ demo: true }, async () => {
     demo = e2e.demo!;
     admin = (await e2e.newPage()).page;
     pat = (await e2e.newPage()).page;
   });
-  after(async () => e2e?.close());
 
   it('signs in with Microsoft through the emulator: the demo Entra user joins as a member and lands on Open a repository', async () => {
     const { page, context } = await e2e.newPage();

@@ -1,9 +1,10 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { assertNoHorizontalScroll, e2eSkip, focused, gone, inviteAndRegister, startE2E, visible } from './support.ts';
-import type { DemoInfo, E2E } from './support.ts';
+import { assertNoHorizontalScroll, e2eSkip, focused, gone, inviteAndRegister, visible } from './support.ts';
+import { startedE2E } from '../support/e2e-session.ts';
+import type { DemoInfo } from './support.ts';
 
 // People in the UI, against `keyway start --demo`: where each role lands after signing in, project
 // members managed by a project owner who is not an admin (add, change the role, remove with a
@@ -32,7 +33,6 @@ async function signOut(page: Page) {
 }
 
 describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip() }, () => {
-  let e2e: E2E;
   let demo: DemoInfo;
   let admin: Page;
   let owner: Page;
@@ -40,13 +40,11 @@ describe('web UI: people (landing, project members, audit log)', { skip: e2eSkip
 
   const membersSection = (page: Page) => page.getByRole('region', { name: 'Members', exact: true });
 
-  before(async () => {
-    e2e = await startE2E({ demo: true });
+  const e2e = startedE2E({ demo: true }, async () => {
     demo = e2e.demo!;
     admin = (await e2e.newPage()).page;
     owner = (await e2e.newPage()).page;
   });
-  after(async () => e2e?.close());
 
   it('lands an admin on Runners; the brand link goes there too', async () => {
     await admin.goto(e2e.signInLink);

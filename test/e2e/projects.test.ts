@@ -1,10 +1,11 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Locator, Page } from 'playwright-core';
 import { open as unseal } from '../../src/crypto/sealing.ts';
-import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, runnerPrivateKey, startE2E, visible } from './support.ts';
-import type { DemoInfo, E2E, OpenPage } from './support.ts';
+import { assertNoHorizontalScroll, demoIntegration, e2eSkip, gone, runnerPrivateKey, visible } from './support.ts';
+import { adminOnRunners, startedE2E } from '../support/e2e-session.ts';
+import type { DemoInfo, OpenPage } from './support.ts';
 
 // Projects, app connections and variable group syncs through the UI, against `keyway start --demo`:
 // an access-token connection with the emulator's PAT (a wrong one first), a client-secret connection
@@ -24,7 +25,6 @@ async function heading(page: Page, name: string, level = 1) {
 }
 
 describe('web UI: projects, app connections and variable group syncs (demo mode)', { skip: e2eSkip() }, () => {
-  let e2e: E2E;
   let demo: DemoInfo;
   let integration: Awaited<ReturnType<typeof demoIntegration>>;
   let open: OpenPage;
@@ -49,16 +49,12 @@ describe('web UI: projects, app connections and variable group syncs (demo mode)
     await row.getByLabel('Value').fill(variable.value);
   }
 
-  before(async () => {
-    e2e = await startE2E({ demo: true });
+  const e2e = startedE2E({ demo: true }, async () => {
     demo = e2e.demo!;
     integration = await demoIntegration(e2e.dataDir);
-    open = await e2e.newPage();
+    open = await adminOnRunners(e2e);
     page = open.page;
-    await page.goto(e2e.signInLink);
-    await page.waitForURL(`${e2e.url}/runners`);
   });
-  after(async () => e2e?.close());
 
   it('creates a project', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();

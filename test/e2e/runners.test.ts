@@ -1,12 +1,13 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { isSealed, open as unseal } from '../../src/crypto/sealing.ts';
-import { assertNoHorizontalScroll, e2eSkip, focused, gone, startE2E, visible } from './support.ts';
-import type { E2E, OpenPage } from './support.ts';
+import { assertNoHorizontalScroll, e2eSkip, focused, gone, visible } from './support.ts';
+import { adminOnRunners, startedE2E } from '../support/e2e-session.ts';
+import type { OpenPage } from './support.ts';
 
 // Runners and "Configure repository access" through the real UI against a real Keyway and its
 // local runner. The provider's host is under .invalid (RFC 6761), so the runner's Save & Test
@@ -22,19 +23,14 @@ async function heading(page: Page, name: string, level = 1) {
 }
 
 describe('web UI: runners and repository access', { skip: e2eSkip() }, () => {
-  let e2e: E2E;
   let open: OpenPage;
   let page: Page;
   let integrationId = '';
 
-  before(async () => {
-    e2e = await startE2E();
-    open = await e2e.newPage();
+  const e2e = startedE2E({}, async () => {
+    open = await adminOnRunners(e2e);
     page = open.page;
-    await page.goto(e2e.signInLink);
-    await page.waitForURL(`${e2e.url}/runners`);
   });
-  after(async () => e2e?.close());
 
   it('registers a runner, showing its exchange token and command once', async () => {
     await heading(page, 'Runners');

@@ -50,6 +50,14 @@ for (const { kind, skip } of kinds) {
       if (id && request.kind.startsWith('environment-')) handledBy.set(id, [...(handledBy.get(id) ?? []), `${name}:${request.kind}`]);
     };
 
+    /** Marks a replica as if its last poll was long ago (the online window has passed). */
+    const lastSeenLongAgo = (replicaId: string) =>
+      server1.database.db
+        .updateTable('runner_replicas')
+        .set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() })
+        .where('replica_id', '=', replicaId)
+        .execute();
+
     /** A new data directory holding replica 1's runner key, registration and data keys. */
     function copyRunnerIdentity(prefix: string): string {
       const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -208,12 +216,7 @@ for (const { kind, skip } of kinds) {
         .executeTakeFirstOrThrow();
       const [dead, alive] = affinity.replica_id === replica2.runtime.replicaId ? [replica2, replica1] : [replica1, replica2];
       await dead.runtime.stop();
-      // As if its last poll was long ago (the online window has passed).
-      await server1.database.db
-        .updateTable('runner_replicas')
-        .set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() })
-        .where('replica_id', '=', dead.runtime.replicaId)
-        .execute();
+      await lastSeenLongAgo(dead.runtime.replicaId);
       const deleted = await server1.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${id}` });
       assert.ok([202, 204].includes(deleted.statusCode), deleted.body);
       await eventually(
@@ -226,13 +229,7 @@ for (const { kind, skip } of kinds) {
 
     it('a replica that dies mid-clone: the environment is reported failed (clone_interrupted) by a live one, and can be deleted', async () => {
       // Two live replicas again: the one left by the previous case and a new one joining.
-      const dir = mkdtempSync(join(tmpdir(), 'keyway-replica-5-'));
-      for (const file of [
-        runnerPaths(replica1.dataDir).key,
-        runnerPaths(replica1.dataDir).registration,
-        join(replica1.dataDir, 'encryption-keys'),
-      ])
-        copyFileSync(file, join(dir, file.split('/').pop()!));
+      const dir = copyRunnerIdentity('keyway-replica-5-');
       const joined = await startTestRunner(server1.url, undefined, {
         dataDir: dir,
         endpoints: { services: emu.urls.services, vssps: emu.urls.vssps },
@@ -258,11 +255,7 @@ for (const { kind, skip } of kinds) {
         const owner = [replica1, replica2, joined].find((r) => r.runtime.replicaId === affinity.replica_id);
         assert.ok(owner, `the owner ${affinity.replica_id} is one of the replicas`);
         await owner.runtime.stop();
-        await server1.database.db
-          .updateTable('runner_replicas')
-          .set({ last_seen_at: new Date(Date.now() - 120_000).toISOString() })
-          .where('replica_id', '=', owner.runtime.replicaId)
-          .execute();
+        await lastSeenLongAgo(owner.runtime.replicaId);
 
         const failed = await eventually(
           async () => {

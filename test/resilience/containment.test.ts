@@ -235,6 +235,14 @@ for (const kind of [await preferredKind()]) {
       for (const env of list)
         assert.equal((await browser.request({ method: 'DELETE', url: `/api/v1/environments/${env.id}` })).statusCode, 204);
     }
+    /** One more environment of the admin's is admitted and gets ready; then every environment is removed. */
+    async function admitsOneMoreThenRemoveAll(label: string) {
+      const res = await create(plane.adminBrowser, webUrl);
+      assert.equal(res.statusCode, 201, `${label}: ${res.body}`);
+      await settled(plane.adminBrowser, res.json().id);
+      await removeAll(plane.memberBrowser);
+      await removeAll(plane.adminBrowser);
+    }
     const gitProcessesFor = async (port: number) =>
       (await run('ps', ['-eo', 'args'], HOME)).stdout.split('\n').filter((l) => l.includes(`:${port}`) && /git/.test(l));
 
@@ -414,11 +422,7 @@ for (const kind of [await preferredKind()]) {
 
       // Deleting frees the place.
       assert.equal((await plane.memberBrowser.request({ method: 'DELETE', url: `/api/v1/environments/${admitted[0]}` })).statusCode, 204);
-      const again = await create(plane.adminBrowser, webUrl);
-      assert.equal(again.statusCode, 201, again.body);
-      await settled(plane.adminBrowser, again.json().id);
-      await removeAll(plane.memberBrowser);
-      await removeAll(plane.adminBrowser);
+      await admitsOneMoreThenRemoveAll('again');
     });
 
     it('a stalled host: git is stopped with everything it started, the environment fails with the reason, the workspace goes; concurrent clones are limited per user and per runner', async () => {
@@ -477,11 +481,7 @@ for (const kind of [await preferredKind()]) {
         "the failed environment's secret serves nothing",
       );
       // Failed environments hold no clone slot and no place.
-      const after = await create(plane.adminBrowser, webUrl);
-      assert.equal(after.statusCode, 201, after.body);
-      await settled(plane.adminBrowser, after.json().id);
-      await removeAll(plane.memberBrowser);
-      await removeAll(plane.adminBrowser);
+      await admitsOneMoreThenRemoveAll('after');
     });
 
     it('idle environments are removed by the runner with the reason; used ones stay and report disk use and last use', async () => {

@@ -2,6 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const KEYWAY_BIN = fileURLToPath(new URL('../../bin/keyway.mjs', import.meta.url));
 
@@ -52,13 +55,25 @@ export async function signInWithLink(url: string, token: string): Promise<{ cook
   return { cookie, csrfToken };
 }
 
+/** `keyway start --port 0` (warn logging) in a new temporary directory named after `prefix`. */
+export function startInTempDir(prefix: string): { cwd: string; run: RunningCli } {
+  const cwd = mkdtempSync(join(tmpdir(), prefix));
+  return { cwd, run: startCli(['start', '--port', '0'], { KEYWAY_LOG_LEVEL: 'warn' }, cwd) };
+}
+
+/** The address `keyway start` serves at and the one-time sign-in link token it printed after it. */
+export async function addressAndLink(run: RunningCli): Promise<{ url: string | undefined; token: string | undefined }> {
+  const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
+  const [, token] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+  return { url, token };
+}
+
 /**
  * Signs in as the admin through the one-time link `keyway start` printed (after the address it serves
  * at); returns the session with fetches that carry it.
  */
 export async function signInAsAdmin(run: RunningCli) {
-  const [, url] = await run.waitFor(/is running at (http:\/\/\S+)/);
-  const [, link] = await run.waitFor(/\/sign-in\/link#token=(kwl_\S+)/);
+  const { url, token: link } = await addressAndLink(run);
   const { cookie, csrfToken } = await signInWithLink(url!, link!);
   return {
     url: url!,

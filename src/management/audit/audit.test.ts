@@ -1,7 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import type { KyselyPlugin } from 'kysely';
+import type { Insertable, KyselyPlugin } from 'kysely';
+import type { ManagementDB } from '../../db/management-schema.ts';
 import { databaseKinds } from '../../../test/support/databases.ts';
 import { Browser, founderOfNewOrganization, startTestManagement } from '../../../test/support/management.ts';
 import type { TestManagement } from '../../../test/support/management.ts';
@@ -23,6 +24,17 @@ function runnerPublicKey(): string {
 }
 
 const at = (iso: string) => () => new Date(iso);
+
+/** An organization admin signed in with a session, as the audit log's actor. */
+const adminOf = (userId: string, email: string, organizationId: string) => ({
+  kind: 'user' as const,
+  userId,
+  email,
+  operator: false,
+  organizationId,
+  role: 'admin' as const,
+  via: 'session' as const,
+});
 
 for (const { kind, skip } of await databaseKinds()) {
   describe(`audit log with names and filters (${kind})`, { skip }, () => {
@@ -108,112 +120,84 @@ for (const { kind, skip } of await databaseKinds()) {
 
       // Things only a connected runner creates: rows as their services write them, and events naming them.
       const now = new Date().toISOString();
-      ids.integration = 'int_audit_test';
-      await db
-        .insertInto('scm_integrations')
-        .values({
-          id: ids.integration,
-          organization_id: t.organizationId,
-          runner_id: ids.runner,
-          scm_id: 'azure-devops',
-          host: 'ado.example.test',
-          virtual_directory: 'tfs',
-          oauth_client_id: null,
-          oauth_client_secret_sealed: null,
-          oauth_issuer_url: null,
-          pat_enabled: 1,
-          settings: '{}',
-          last_test: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      ids.connection = 'apc_audit_test';
-      await db
-        .insertInto('app_connections')
-        .values({
-          id: ids.connection,
-          organization_id: t.organizationId,
-          project_id: ids.project,
-          runner_id: ids.runner,
-          name: 'deploy bot',
-          method: 'pat',
-          ado_organization: 'contoso',
-          tenant_id: null,
-          client_id: null,
-          status: 'active',
-          details: '{}',
-          last_test: null,
-          created_by: t.admin.id,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      ids.sync = 'vsy_audit_test';
-      await db
-        .insertInto('variable_syncs')
-        .values({
-          id: ids.sync,
-          organization_id: t.organizationId,
-          project_id: ids.project,
-          connection_id: ids.connection,
-          name: 'app settings',
-          ado_organization: 'contoso',
-          ado_project: 'Web',
-          group_name: 'settings',
-          description: null,
-          variables: '[]',
-          variables_revision: 0,
-          enabled: 1,
-          schedule_minutes: null,
-          next_run_at: null,
-          running_run_id: null,
-          running_since: null,
-          last_run_id: null,
-          adopt_existing: 0,
-          take_over: '[]',
-          created_by: t.admin.id,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      ids.environment = 'env_audit_test';
-      await db
-        .insertInto('environments')
-        .values({
-          id: ids.environment,
-          organization_id: t.organizationId,
-          user_id: t.member.id,
-          runner_id: ids.runner,
-          integration_id: ids.integration,
-          context_url: 'https://ado.example.test/tfs/contoso/Web/_git/site',
-          repository: JSON.stringify({
-            kind: 'server',
-            host: 'ado.example.test',
-            organization: 'contoso',
-            project: 'Web',
-            repository: 'site',
-            webUrl: 'https://ado.example.test/tfs/contoso/Web/_git/site',
-          }),
-          ref: null,
-          status: 'ready',
-          progress: null,
-          error: null,
-          workspace_path: null,
-          checkout: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      const adminPrincipal = {
-        kind: 'user' as const,
-        userId: t.admin.id,
-        email: t.admin.email,
-        operator: false,
-        organizationId: t.organizationId,
-        role: 'admin' as const,
-        via: 'session' as const,
+      /** Inserts a row of this organization with `id`, stamped now; returns the id. */
+      const insertRow = async <T extends 'scm_integrations' | 'app_connections' | 'variable_syncs' | 'environments'>(
+        table: T,
+        id: string,
+        row: Omit<Insertable<ManagementDB[T]>, 'id' | 'organization_id' | 'created_at' | 'updated_at'>,
+      ) => {
+        await db
+          .insertInto(table)
+          .values({ ...row, id, organization_id: t.organizationId, created_at: now, updated_at: now } as never)
+          .execute();
+        return id;
       };
+      ids.integration = await insertRow('scm_integrations', 'int_audit_test', {
+        runner_id: ids.runner,
+        scm_id: 'azure-devops',
+        host: 'ado.example.test',
+        virtual_directory: 'tfs',
+        oauth_client_id: null,
+        oauth_client_secret_sealed: null,
+        oauth_issuer_url: null,
+        pat_enabled: 1,
+        settings: '{}',
+        last_test: null,
+      });
+      ids.connection = await insertRow('app_connections', 'apc_audit_test', {
+        project_id: ids.project,
+        runner_id: ids.runner,
+        name: 'deploy bot',
+        method: 'pat',
+        ado_organization: 'contoso',
+        tenant_id: null,
+        client_id: null,
+        status: 'active',
+        details: '{}',
+        last_test: null,
+        created_by: t.admin.id,
+      });
+      ids.sync = await insertRow('variable_syncs', 'vsy_audit_test', {
+        project_id: ids.project,
+        connection_id: ids.connection,
+        name: 'app settings',
+        ado_organization: 'contoso',
+        ado_project: 'Web',
+        group_name: 'settings',
+        description: null,
+        variables: '[]',
+        variables_revision: 0,
+        enabled: 1,
+        schedule_minutes: null,
+        next_run_at: null,
+        running_run_id: null,
+        running_since: null,
+        last_run_id: null,
+        adopt_existing: 0,
+        take_over: '[]',
+        created_by: t.admin.id,
+      });
+      ids.environment = await insertRow('environments', 'env_audit_test', {
+        user_id: t.member.id,
+        runner_id: ids.runner,
+        integration_id: ids.integration,
+        context_url: 'https://ado.example.test/tfs/contoso/Web/_git/site',
+        repository: JSON.stringify({
+          kind: 'server',
+          host: 'ado.example.test',
+          organization: 'contoso',
+          project: 'Web',
+          repository: 'site',
+          webUrl: 'https://ado.example.test/tfs/contoso/Web/_git/site',
+        }),
+        ref: null,
+        status: 'ready',
+        progress: null,
+        error: null,
+        workspace_path: null,
+        checkout: null,
+      });
+      const adminPrincipal = adminOf(t.admin.id, t.admin.email, t.organizationId);
       for (const [action, type, id] of [
         ['scm_integration.update', 'scm_integration', ids.integration],
         ['app_connection.test', 'app_connection', ids.connection],
@@ -249,33 +233,14 @@ for (const { kind, skip } of await databaseKinds()) {
       ids.otherOrg = otherOrg.id;
       const otherRunner = await t.core.runners.create({ organizationId: otherOrg.id, name: 'other-runner', createdBy: other.id });
       ids.otherRunner = otherRunner.runner.id;
-      const otherPrincipal = {
-        kind: 'user' as const,
-        userId: other.id,
-        email: 'boss@other.test',
-        operator: false,
-        organizationId: otherOrg.id,
-        role: 'admin' as const,
-        via: 'session' as const,
-      };
-      await t.core.audit.record({
-        actor: otherPrincipal,
-        action: 'runner.create',
-        target: { type: 'runner', id: ids.otherRunner },
-        outcome: 'success',
-      });
-      await t.core.audit.record({
-        actor: otherPrincipal,
-        action: 'runner.revoke',
-        target: { type: 'runner', id: ids.runner },
-        outcome: 'success',
-      });
-      await t.core.audit.record({
-        actor: otherPrincipal,
-        action: 'project.member.set',
-        target: { type: 'project', id: ids.project },
-        outcome: 'success',
-      });
+      const otherPrincipal = adminOf(other.id, 'boss@other.test', otherOrg.id);
+      for (const [action, type, id] of [
+        ['runner.create', 'runner', ids.otherRunner],
+        ['runner.revoke', 'runner', ids.runner],
+        ['project.member.set', 'project', ids.project],
+      ] as const) {
+        await t.core.audit.record({ actor: otherPrincipal, action, target: { type, id }, outcome: 'success' });
+      }
     });
     after(async () => t?.close());
 

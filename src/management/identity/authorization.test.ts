@@ -166,24 +166,17 @@ for (const { kind, skip } of await databaseKinds()) {
 
     it('validates input with a message that names the field', async () => {
       const browser = await signedInBrowser(t.app, t.admin);
-      const missing = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { role: 'member' } });
+      const invite = (payload: Record<string, unknown>) => browser.request({ method: 'POST', url: '/api/v1/invitations', payload });
+      const missing = await invite({ role: 'member' });
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error.field, 'email');
       assert.match(missing.json().error.message, /missing the required field "email"/);
-      const extra = await browser.request({
-        method: 'POST',
-        url: '/api/v1/invitations',
-        payload: { email: 'a@b.example', role: 'member', admin: true },
-      });
+      const extra = await invite({ email: 'a@b.example', role: 'member', admin: true });
       assert.equal(extra.statusCode, 400);
       assert.match(extra.json().error.message, /unknown field "admin"/);
-      const role = await browser.request({ method: 'POST', url: '/api/v1/invitations', payload: { email: 'a@b.example', role: 'owner' } });
+      const role = await invite({ email: 'a@b.example', role: 'owner' });
       assert.equal(role.statusCode, 400);
-      const email = await browser.request({
-        method: 'POST',
-        url: '/api/v1/invitations',
-        payload: { email: 'not an email', role: 'member' },
-      });
+      const email = await invite({ email: 'not an email', role: 'member' });
       assert.equal(email.statusCode, 400);
       assert.equal(email.json().error.field, 'email');
     });

@@ -9,9 +9,14 @@ import type { TestManagement } from '../../../test/support/management.ts';
 
 const STRONG = () => `pw-${Math.random().toString(36).slice(2)}-long-enough`;
 
+/** One POST to the sign-in route from `remoteAddress`. */
+function signInAttempt(t: TestManagement, email: string, password: string, remoteAddress = '127.0.0.1') {
+  return t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password }, remoteAddress });
+}
+
 async function signedIn(t: TestManagement, email: string, password: string, remoteAddress = '127.0.0.1') {
   const browser = new Browser(t.app);
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password }, remoteAddress });
+  const res = await signInAttempt(t, email, password, remoteAddress);
   browser.absorb(res);
   return { browser, res };
 }
@@ -474,27 +479,11 @@ for (const { kind, skip } of await databaseKinds()) {
       assert.equal((await signedIn(t, email, password, '10.55.0.1')).res.statusCode, 200, 'the owner signs in from home once');
       // An attacker guesses from 10 other addresses until each is refused.
       for (let a = 0; a < 10; a++) {
-        for (let i = 0; i < 6; i++)
-          await t.app.inject({
-            method: 'POST',
-            url: '/api/v1/auth/sign-in',
-            payload: { email, password: `nope-${a}-${i}-long` },
-            remoteAddress: `10.44.${a}.1`,
-          });
+        for (let i = 0; i < 6; i++) await signInAttempt(t, email, `nope-${a}-${i}-long`, `10.44.${a}.1`);
       }
-      const attacker = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/auth/sign-in',
-        payload: { email, password },
-        remoteAddress: '10.44.0.1',
-      });
+      const attacker = await signInAttempt(t, email, password, '10.44.0.1');
       assert.equal(attacker.statusCode, 429, 'the attacking address is throttled even with the right password');
-      const fresh = await t.app.inject({
-        method: 'POST',
-        url: '/api/v1/auth/sign-in',
-        payload: { email, password },
-        remoteAddress: '10.33.0.9',
-      });
+      const fresh = await signInAttempt(t, email, password, '10.33.0.9');
       assert.equal(fresh.statusCode, 429, 'a distributed guess throttles the account for addresses it never used');
       const owner = await signedIn(t, email, password, '10.55.0.1');
       assert.equal(owner.res.statusCode, 200, 'the owner still signs in from the address they used before');

@@ -164,6 +164,13 @@ for (const { kind, skip } of await databaseKinds()) {
       return { id, worktree: created.workspacePath, final, phases: [...new Set(phases)] };
     }
 
+    /** A repository of `commits` commits holding one file of `bytes` random bytes (base64). */
+    const addRepository = (name: string, commits: number, file: string, bytes: number) =>
+      s.emu.world.createRepository(s.org, s.project, name, {
+        commits,
+        files: { [file]: randomBytes(bytes).toString('base64') },
+        createdBy: s.user.id,
+      });
     const cacheRow = async (environments: Environments, repository: string, variant: 'full' | 'blob:none' = 'full') =>
       environments.cache!.store.get(
         environments.cache!.id,
@@ -361,11 +368,7 @@ for (const { kind, skip } of await databaseKinds()) {
       const a = await runner('replica-a', { repositoryCache: { dir: shared, freshMs: 0 } }, true);
       const b = await runner('replica-b', { repositoryCache: { dir: shared, freshMs: 0 } }, true);
       assert.equal(a.cache!.id, b.cache!.id, 'one cache directory, one id');
-      await s.emu.world.createRepository(s.org, s.project, 'together', {
-        commits: 30,
-        files: { 'data.bin': randomBytes(60_000).toString('base64') },
-        createdBy: s.user.id,
-      });
+      await addRepository('together', 30, 'data.bin', 60_000);
       // A slow server keeps the first refresh going while the other replica asks.
       const slow = s.emu.faults.add({ listener: 'services', path: `/${s.org}/${s.project}/_git/together/**`, latencyMs: 700 });
       try {
@@ -420,11 +423,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('eviction under a size limit: the least recently used cache goes, existing workspaces stay intact', async () => {
-      await s.emu.world.createRepository(s.org, s.project, 'second', {
-        commits: 8,
-        files: { 'second.bin': randomBytes(40_000).toString('base64') },
-        createdBy: s.user.id,
-      });
+      await addRepository('second', 8, 'second.bin', 40_000);
       // What the two caches take, measured by a runner without a tight limit.
       const probe = await runner('evict-probe', { repositoryCache: { freshMs: 60_000 } });
       await ready(probe, 'alice', 'big');
@@ -468,11 +467,7 @@ for (const { kind, skip } of await databaseKinds()) {
     });
 
     it('blobless: a partial workspace whose lazy fetches use the same credential; shallow: the tip only, without the cache', async () => {
-      await s.emu.world.createRepository(s.org, s.project, 'partial', {
-        commits: 12,
-        files: { 'big.txt': randomBytes(30_000).toString('base64') },
-        createdBy: s.user.id,
-      });
+      await addRepository('partial', 12, 'big.txt', 30_000);
       const r = await runner('partial', { repositoryCache: { freshMs: 60_000 } });
       const env = await ready(r, 'alice', 'partial', { filter: 'blob:none' });
       assert.equal((await git(['config', 'remote.origin.promisor'], env.worktree)).trim(), 'true');

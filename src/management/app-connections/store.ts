@@ -14,6 +14,17 @@ export function createAppConnectionStore(db: Kysely<ManagementDB>) {
     /** The connection when it belongs to the project. */
     getInProject: (projectId: string, id: string) =>
       db.selectFrom('app_connections').selectAll().where('id', '=', id).where('project_id', '=', projectId).executeTakeFirst(),
+    /** Whether the connection is the organization's and held by this runner. */
+    async heldBy(organizationId: string, runnerId: string, id: string): Promise<boolean> {
+      const row = await db
+        .selectFrom('app_connections')
+        .select('id')
+        .where('id', '=', id)
+        .where('runner_id', '=', runnerId)
+        .where('organization_id', '=', organizationId)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
     listForProject: (projectId: string) =>
       db.selectFrom('app_connections').selectAll().where('project_id', '=', projectId).orderBy('name').execute(),
     /** The methods of a runner's connections (one a connection). */

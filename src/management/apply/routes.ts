@@ -10,6 +10,9 @@ import type { SealedComparisonItem } from '../../control/sealed-comparison.ts';
 import { asUser } from '../identity/principal.ts';
 import type { ControlChannel } from '../runners/control.ts';
 import type { RunnerService } from '../runners/service.ts';
+import { createScmIntegrationStore } from '../scm-integrations/store.ts';
+import { createAppConnectionStore } from '../app-connections/store.ts';
+import { createSyncStore } from '../syncs/store.ts';
 
 const Kind = Type.Union([Type.Literal('integration-client-secret'), Type.Literal('app-connection-secret'), Type.Literal('sync-variables')]);
 const Errors = errorResponses(400, 401, 403, 404, 409, 502, 503, 504);
@@ -28,7 +31,9 @@ export interface SealedComparisonDeps {
  */
 export async function sealedComparisonRoutes(root: FastifyInstance, deps: SealedComparisonDeps): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { db } = deps;
+  const integrations = createScmIntegrationStore(deps.db);
+  const connections = createAppConnectionStore(deps.db);
+  const syncs = createSyncStore(deps.db);
 
   /** The record exists in the caller's organization and is held by this runner; integrations bring their stored sealed secret. */
   async function checkItem(
@@ -42,36 +47,15 @@ export async function sealedComparisonRoutes(root: FastifyInstance, deps: Sealed
         `items[${index}]: ${item.kind.startsWith('integration') ? 'integration' : item.kind.startsWith('app-connection') ? 'app connection' : 'sync'} ${item.id.slice(0, 60)} of this runner`,
       );
     if (item.kind === 'integration-client-secret') {
-      const row = await db
-        .selectFrom('scm_integrations')
-        .select(['oauth_client_secret_sealed'])
-        .where('id', '=', item.id)
-        .where('runner_id', '=', runnerId)
-        .where('organization_id', '=', organizationId)
-        .executeTakeFirst();
+      const row = await integrations.getInOrganization(organizationId, runnerId, item.id);
       if (!row) throw missing();
       return { stored: row.oauth_client_secret_sealed };
     }
-    if (item.kind === 'app-connection-secret') {
-      const row = await db
-        .selectFrom('app_connections')
-        .select('id')
-        .where('id', '=', item.id)
-        .where('runner_id', '=', runnerId)
-        .where('organization_id', '=', organizationId)
-        .executeTakeFirst();
-      if (!row) throw missing();
-      return {};
-    }
-    const row = await db
-      .selectFrom('variable_syncs')
-      .innerJoin('app_connections', 'app_connections.id', 'variable_syncs.connection_id')
-      .select('variable_syncs.id')
-      .where('variable_syncs.id', '=', item.id)
-      .where('variable_syncs.organization_id', '=', organizationId)
-      .where('app_connections.runner_id', '=', runnerId)
-      .executeTakeFirst();
-    if (!row) throw missing();
+    const held =
+      item.kind === 'app-connection-secret'
+        ? await connections.heldBy(organizationId, runnerId, item.id)
+        : await syncs.heldBy(organizationId, runnerId, item.id);
+    if (!held) throw missing();
     return {};
   }
 

@@ -12,6 +12,7 @@ import { asRunner, asUser } from '../identity/principal.ts';
 import { REPOSITORY_CACHE_REPORT_PATH } from '../../control/environments.ts';
 import type { RepositoryCacheReport } from '../../control/environments.ts';
 import { RepositoryCacheUsage } from './schema.ts';
+import { createRunnerStore } from './store.ts';
 
 export interface RepositoryCacheView {
   /** Bytes on disk, all replicas together, as last reported. */
@@ -60,6 +61,7 @@ export function createRepositoryCacheStore(db: Kysely<ManagementDB>, now: () => 
 export async function repositoryCacheRoutes(root: FastifyInstance, deps: { db: Kysely<ManagementDB> }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const store = createRepositoryCacheStore(deps.db);
+  const runners = createRunnerStore(deps.db);
   const Errors = errorResponses(400, 401, 403, 404);
 
   app.get(
@@ -75,13 +77,8 @@ export async function repositoryCacheRoutes(root: FastifyInstance, deps: { db: K
     },
     async (request) => {
       const user = asUser(request);
-      const runner = await deps.db
-        .selectFrom('runners')
-        .select('id')
-        .where('id', '=', request.params.id)
-        .where('organization_id', '=', user.organizationId)
-        .executeTakeFirst();
-      if (!runner) throw notFound('runner');
+      const runner = await runners.get(request.params.id);
+      if (!runner || runner.organization_id !== user.organizationId) throw notFound('runner');
       return store.view(runner.id);
     },
   );

@@ -29,6 +29,18 @@ export function createSyncStore(db: Kysely<ManagementDB>) {
       const rows = await db.selectFrom('variable_syncs').select('name').where('connection_id', '=', connectionId).execute();
       return rows.map((r) => r.name);
     },
+    /** Whether the sync is the organization's and runs on this runner (through its connection). */
+    async heldBy(organizationId: string, runnerId: string, id: string): Promise<boolean> {
+      const row = await db
+        .selectFrom('variable_syncs')
+        .innerJoin('app_connections', 'app_connections.id', 'variable_syncs.connection_id')
+        .select('variable_syncs.id')
+        .where('variable_syncs.id', '=', id)
+        .where('variable_syncs.organization_id', '=', organizationId)
+        .where('app_connections.runner_id', '=', runnerId)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
     insert: (row: SyncRow) => db.insertInto('variable_syncs').values(row).execute(),
     update: (id: string, set: Partial<SyncRow>) => db.updateTable('variable_syncs').set(set).where('id', '=', id).execute(),
     /** Records the names and flags the runner stored, a new revision of the set. */

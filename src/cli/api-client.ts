@@ -1,8 +1,5 @@
 import { ConfigError } from '../config/config.ts';
-
 import { KeywayApiError } from '../control/api-error.ts';
-
-export { KeywayApiError };
 
 export interface ApiClientOptions {
   server?: string;

@@ -48,8 +48,6 @@ export interface AuthenticateDeps {
   secureCookies: boolean;
 }
 
-export { clientInfo } from './client-info.ts';
-
 /**
  * Authentication runs as each route's own onRequest hook, added after the rate limiter's, so a
  * request refused for a bad token has already been counted against its address (a guesser is

@@ -5,7 +5,7 @@ import { errorCode, errorResponses, forbidden } from '../../http/errors.ts';
 import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
-import { clientInfo } from './authenticate.ts';
+import { clientInfo } from './client-info.ts';
 import { clearSessionCookie, setSessionCookie } from './cookies.ts';
 import { asPerson, asUser } from './principal.ts';
 import { API_TOKEN_MAX_DAYS } from './service.ts';

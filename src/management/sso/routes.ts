@@ -5,7 +5,7 @@ import { errorResponses } from '../../http/errors.ts';
 import { routeSchemas } from '../route-schema.ts';
 import type { AuditLog } from '../audit/service.ts';
 import { createRouteAudit } from '../audit/route-audit.ts';
-import { clientInfo } from '../identity/authenticate.ts';
+import { clientInfo } from '../identity/client-info.ts';
 import { setSessionCookie } from '../identity/cookies.ts';
 import { LinkedIdentityList, Provider, ProviderList, SsoBegun } from './schema.ts';
 import { asPerson } from '../identity/principal.ts';
